@@ -1,0 +1,43 @@
+import { Command } from 'commander';
+import { loadSiteData, runNodeSite } from '@fedtune/client-node';
+import { classCounts } from '@fedtune/shared';
+import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
+import { num, pct } from '../ui/format.ts';
+
+export function clientCommand(): Command {
+  return new Command('client')
+    .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
+    .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080')
+    .requiredOption('--site <name>', 'this site’s name')
+    .requiredOption('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task')
+    .option('--label-column <name>', 'label column of the CSV', 'label')
+    .option('--token <token>', 'site token')
+    .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
+    .action(async (o) => {
+      const selection = await selectNodeBackend(o.backend);
+      console.log(describeBackend(selection));
+      const data = loadSiteData(o.data, { labelColumn: o.labelColumn });
+      console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
+      const outcome = await runNodeSite({
+        siteId: o.site,
+        server: o.server,
+        data,
+        token: o.token,
+        backend: selection.choice,
+        onEvent: (e) => {
+          if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
+          if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
+          if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
+          if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
+          if (e.type === 'failed') console.log(`round ${e.round} failed here: ${e.code} — ${e.reason}`);
+        },
+      });
+      if (outcome.completed) {
+        console.log(`run ${outcome.runId} complete after ${outcome.complete?.rounds} rounds (${outcome.roundsTrained} trained here)${outcome.complete?.final ? `; global accuracy ${pct(outcome.complete.final.accuracy).trim()}` : ''}`);
+        if (outcome.complete?.aborted) process.exitCode = 1;
+      } else {
+        console.error(`connection closed before the run completed: ${outcome.reason}`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,67 @@
+import { Command } from 'commander';
+import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
+import { runSimulation } from '../simulation/run-simulation.ts';
+import { RoundProgress } from '../ui/round-progress.ts';
+import { pct } from '../ui/format.ts';
+import { choiceOption, floatOption, intOption, trainableOption } from './options.ts';
+
+export function simulateCommand(): Command {
+  return new Command('simulate')
+    .description('run a whole federation on this machine: a coordinator and N sites on the built-in digits task')
+    .option('--sites <n>', 'number of sites', intOption('sites', 1), 8)
+    .option('--rounds <n>', 'number of rounds', intOption('rounds', 1), 10)
+    .option('--seed <n>', 'seed for the partition, sampling and training', intOption('seed'), 42)
+    .option('--out <dir>', 'directory for runs (the report lands at DIR/<run-id>/report.json)', 'runs')
+    .option('--transport <kind>', 'socket (real socket.io on loopback) or memory', choiceOption('transport', ['socket', 'memory'] as const), 'socket')
+    .option('--partition <spec>', 'iid or dirichlet:ALPHA', 'dirichlet:0.5')
+    .option('--arch <name>', 'model architecture (mlp, cnn)', 'mlp')
+    .option('--fraction <x>', 'share of sites sampled per round', floatOption('fraction', 0.001, 1), 1)
+    .option('--quorum <x>', 'share of the selected sites whose results must be accepted', floatOption('quorum', 0.001, 1), 0.5)
+    .option('--epochs <n>', 'local epochs per round', intOption('epochs', 1), 1)
+    .option('--batch-size <n>', 'local batch size', intOption('batch-size', 1), 32)
+    .option('--lr <x>', 'local learning rate', floatOption('lr', 1e-9, 10), 0.001)
+    .option('--optimizer <name>', 'sgd, momentum or adam', choiceOption('optimizer', ['sgd', 'momentum', 'adam'] as const), 'adam')
+    .option('--trainable <scope>', 'which layers train: all, head, or the last K layers', trainableOption, 'all')
+    .option('--federated-eval <when>', 'never, final or every-round', choiceOption('federated-eval', ['never', 'final', 'every-round'] as const), 'final')
+    .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
+    .option('--run-id <id>', 'run id (default: generated)')
+    .action(async (o) => {
+      const started = Date.now();
+      const selection = await selectNodeBackend(o.backend);
+      console.log(describeBackend(selection));
+      console.log(`simulating ${o.sites} sites × ${o.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (partition ${o.partition}, seed ${o.seed})`);
+      const progress = new RoundProgress(o.rounds);
+      const result = await runSimulation({
+        sites: o.sites,
+        rounds: o.rounds,
+        seed: o.seed,
+        out: o.out,
+        transport: o.transport,
+        partition: o.partition,
+        architecture: o.arch,
+        fraction: o.fraction,
+        quorum: o.quorum,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        learningRate: o.lr,
+        optimizer: o.optimizer,
+        trainable: o.trainable,
+        federatedEvaluation: o.federatedEval,
+        backend: o.backend,
+        runId: o.runId,
+        onListening: (url) => console.log(`coordinator listening on ${url} (API: ${url}/api/runs)`),
+        onEngineEvent: (e) => progress.handle(e),
+      });
+      const { report } = result;
+      if (report.status !== 'complete') {
+        console.error(`run ${report.runId} ${report.status}: ${report.aborted ?? ''}`);
+        process.exitCode = 1;
+      } else {
+        console.log(
+          `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
+        );
+        console.log(`global model: ${result.runDir}/${report.final?.modelDir}`);
+      }
+      console.log(result.reportPath);
+    });
+}

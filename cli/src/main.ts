@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import { isFedtuneError } from '@fedtune/shared';
+import { clientCommand } from './commands/client-command.ts';
+import { coordinatorCommand } from './commands/coordinator-command.ts';
+import { partitionCommand } from './commands/partition-command.ts';
+import { pretrainCommand } from './commands/pretrain-command.ts';
+import { simulateCommand } from './commands/simulate-command.ts';
+
+const program = new Command('fedtune')
+  .description('federated fine-tuning of TensorFlow.js models')
+  .addCommand(simulateCommand())
+  .addCommand(coordinatorCommand())
+  .addCommand(clientCommand())
+  .addCommand(pretrainCommand())
+  .addCommand(partitionCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (isFedtuneError(err)) {
+    console.error(`fedtune: ${err.code}: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exitCode = 1;
+}
+// The wasm runtime keeps no handles open, but socket.io timers can linger a moment: exit explicitly.
+setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();

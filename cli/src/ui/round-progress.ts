@@ -1,0 +1,76 @@
+import cliProgress from 'cli-progress';
+import type { EngineEvent } from '@fedtune/coordinator';
+import { bytes, num, pct } from './format.ts';
+
+/**
+ * Live view of a run for the terminal: a progress bar per round (results received / sites selected)
+ * and a table row when each round ends. Without a TTY only the table is printed.
+ */
+export class RoundProgress {
+  private bar?: cliProgress.SingleBar;
+  private received = 0;
+  private readonly tty = Boolean(process.stdout.isTTY);
+  private headerPrinted = false;
+
+  constructor(private readonly rounds: number) {}
+
+  private printHeader(): void {
+    if (this.headerPrinted) return;
+    this.headerPrinted = true;
+    console.log('round  accuracy    loss  accepted  rejected  failed   seconds      down        up');
+  }
+
+  handle(event: EngineEvent): void {
+    switch (event.type) {
+      case 'waiting':
+        console.log(`waiting for sites: ${event.joined}/${event.needed} joined`);
+        break;
+      case 'site-joined':
+        console.log(`site joined: ${event.siteId} (${event.runtime}, ${event.backend}, ${event.numExamples} examples)`);
+        break;
+      case 'site-left':
+        console.log(`site left: ${event.siteId} (${event.reason})`);
+        break;
+      case 'pretrained':
+        console.log(`pretrained model on the coordinator's holdout: accuracy ${pct(event.accuracy).trim()}, loss ${num(event.loss)}`);
+        this.printHeader();
+        break;
+      case 'round-start':
+        this.received = 0;
+        if (this.tty) {
+          this.bar?.stop();
+          this.bar = new cliProgress.SingleBar(
+            { format: `round ${event.round}/${this.rounds} [{bar}] {value}/{total} results | {duration}s`, clearOnComplete: true, hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          );
+          this.bar.start(event.selected.length, 0);
+        }
+        break;
+      case 'result':
+        this.received++;
+        this.bar?.update(this.received);
+        if (!event.accepted) console.log(`  rejected ${event.siteId}: ${event.code} — ${event.reason}`);
+        break;
+      case 'round-retry':
+        this.bar?.stop();
+        console.log(`  round ${event.round} attempt ${event.attempt} failed: ${event.reason}; retrying`);
+        break;
+      case 'round-end': {
+        this.bar?.stop();
+        this.bar = undefined;
+        const r = event.record;
+        this.printHeader();
+        console.log(
+          `${String(r.round).padStart(5)}  ${pct(r.global.accuracy).padStart(8)}  ${num(r.global.loss).padStart(6)}  ${String(r.accepted.length).padStart(8)}  ${String(r.rejected.length).padStart(8)}  ${String(r.failed.length).padStart(6)}  ${(r.durationMs / 1000).toFixed(1).padStart(8)}  ${bytes(r.bytesDown).padStart(8)}  ${bytes(r.bytesUp).padStart(8)}`,
+        );
+        if (r.federated) {
+          console.log(`       federated evaluation on the sites' test splits: ${pct(r.federated.accuracy).trim()} (worst: ${r.federated.worstSite?.siteId} ${pct(r.federated.worstSite?.accuracy).trim()})`);
+        }
+        break;
+      }
+      case 'complete':
+        this.bar?.stop();
+        break;
+    }
+  }
+}

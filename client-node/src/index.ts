@@ -1,0 +1,2 @@
+export * from './load-site-data.ts';
+export * from './run-node-site.ts';

@@ -1,0 +1,20 @@
+import { FedtuneError, parsePartitionSpec, type Dataset } from '@fedtune/shared';
+import { builtinDigitsSites, readCsvDataset } from '@fedtune/shared/node';
+
+/**
+ * Loads a site's private data. Either a CSV file (a header row, an integer label column, numeric features),
+ * or the built-in digits task's share for one site: `digits:K/N[:PARTITION][@SEED]`, e.g. `digits:3/8`,
+ * `digits:3/8:iid@7` (site K of N, partition dirichlet:0.5 and seed 42 unless given).
+ */
+export function loadSiteData(spec: string, options: { labelColumn?: string; numClasses?: number } = {}): Dataset {
+  const m = /^digits:(\d+)\/(\d+)(?::([a-z]+(?::[0-9.]+)?))?(?:@(\d+))?$/.exec(spec);
+  if (m) {
+    const k = Number(m[1]);
+    const n = Number(m[2]);
+    if (k < 1 || k > n) throw new FedtuneError('config', `digits site ${k} is outside 1..${n}`);
+    const sites = builtinDigitsSites({ sites: n, partition: parsePartitionSpec(m[3] ?? 'dirichlet:0.5'), seed: Number(m[4] ?? 42) });
+    return sites[k - 1];
+  }
+  if (spec.startsWith('digits')) throw new FedtuneError('config', `cannot read "${spec}": use digits:K/N[:PARTITION][@SEED]`);
+  return readCsvDataset(spec, { ...options, numClasses: options.numClasses ?? 10 });
+}

@@ -1,0 +1,33 @@
+import { SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { selectNodeBackend } from '@fedtune/shared/node';
+
+export interface NodeSiteOptions {
+  siteId: string;
+  /** Coordinator URL (socket.io) or an explicit connector (e.g. the in-memory network). */
+  server: string | ClientConnector;
+  data: Dataset;
+  token?: string;
+  /** Seed of the local train/validation/test split. */
+  splitSeed?: number;
+  backend?: string;
+  onEvent?: (event: SiteEvent) => void;
+  updateHook?: UpdateHook;
+}
+
+/** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
+export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome> {
+  const backend = await selectNodeBackend(options.backend);
+  const data = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
+  const connector = typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server;
+  const client = new SiteClient({
+    siteId: options.siteId,
+    token: options.token,
+    connector,
+    data,
+    backend: backend.backend,
+    runtime: 'node',
+    onEvent: options.onEvent,
+    updateHook: options.updateHook,
+  });
+  return client.run();
+}

@@ -1,0 +1,42 @@
+import type { SiteEvaluation } from '@fedtune/shared';
+
+/** Collects federated-evaluation answers (the global model on each site's test split) until all answer or time runs out. */
+export class EvaluationCollector {
+  readonly results = new Map<string, SiteEvaluation>();
+  private readonly pending: Set<string>;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private timer?: ReturnType<typeof setTimeout>;
+
+  constructor(
+    readonly round: number,
+    sites: Iterable<string>,
+    timeoutMs: number,
+  ) {
+    this.pending = new Set(sites);
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    if (this.pending.size === 0) this.resolveDone();
+    this.timer = setTimeout(() => this.finish(), timeoutMs);
+  }
+
+  expects(siteId: string): boolean {
+    return this.pending.has(siteId);
+  }
+
+  add(result: SiteEvaluation): void {
+    if (!this.pending.delete(result.siteId)) return;
+    this.results.set(result.siteId, result);
+    if (this.pending.size === 0) this.finish();
+  }
+
+  drop(siteId: string): void {
+    if (this.pending.delete(siteId) && this.pending.size === 0) this.finish();
+  }
+
+  private finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.resolveDone();
+  }
+}

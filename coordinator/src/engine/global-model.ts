@@ -1,0 +1,15 @@
+import type { WeightArrays, WeightsManifest } from '@fedtune/shared';
+
+/**
+ * What the round engine needs of the global model, without knowing tfjs: its layout, its topology to
+ * send to sites, an evaluation on the coordinator's held-out set, and a way to save a round's weights.
+ */
+export interface GlobalModel {
+  readonly architecture: string;
+  readonly manifest: WeightsManifest;
+  readonly topology: Record<string, unknown>;
+  readonly initialWeights: WeightArrays;
+  evaluate(weights: WeightArrays): Promise<{ accuracy: number; loss: number }>;
+  /** Saves the weights of `round` and returns the directory (relative to the run directory). */
+  save(round: number, weights: WeightArrays): Promise<string>;
+}

@@ -1,0 +1,67 @@
+import type { LocalMetrics, WeightArrays } from '@fedtune/shared';
+import type { RejectionRecord } from '@fedtune/shared';
+
+export interface AcceptedUpdate {
+  siteId: string;
+  weights: WeightArrays;
+  numExamples: number;
+  metrics: LocalMetrics;
+  durationMs: number;
+  bytes: number;
+}
+
+/** Collects one round's answers from the selected sites until all have answered or the deadline passes. */
+export class RoundCollector {
+  readonly accepted = new Map<string, AcceptedUpdate>();
+  readonly rejected: RejectionRecord[] = [];
+  readonly failed: Array<{ siteId: string; reason: string }> = [];
+  /** Selected sites that have answered (accepted, rejected or failed) or left. */
+  readonly answered = new Set<string>();
+  private resolveDone!: () => void;
+  readonly done: Promise<void>;
+  private timer?: ReturnType<typeof setTimeout>;
+  timedOut = false;
+
+  constructor(
+    readonly round: number,
+    readonly selected: ReadonlySet<string>,
+    timeoutMs: number,
+  ) {
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    if (selected.size === 0) this.resolveDone();
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.finish();
+    }, timeoutMs);
+  }
+
+  accept(update: AcceptedUpdate): void {
+    this.accepted.set(update.siteId, update);
+    this.markAnswered(update.siteId);
+  }
+
+  reject(record: RejectionRecord): void {
+    this.rejected.push(record);
+    if (this.selected.has(record.siteId) && !this.accepted.has(record.siteId)) this.markAnswered(record.siteId);
+  }
+
+  fail(siteId: string, reason: string): void {
+    if (!this.selected.has(siteId) || this.answered.has(siteId)) return;
+    this.failed.push({ siteId, reason });
+    this.markAnswered(siteId);
+  }
+
+  private markAnswered(siteId: string): void {
+    if (!this.selected.has(siteId)) return;
+    this.answered.add(siteId);
+    if (this.answered.size >= this.selected.size) this.finish();
+  }
+
+  finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.resolveDone();
+  }
+}

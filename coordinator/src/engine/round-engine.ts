@@ -1,0 +1,383 @@
+import {
+  FedtuneError,
+  deriveSeed,
+  encodeWeights,
+  getStrategy,
+  PROTOCOL_VERSION,
+  REPORT_SCHEMA_VERSION,
+  SeededRandom,
+  totalParameters,
+  type ClientToServer,
+  type Hello,
+  type MessageOf,
+  type RoundRecord,
+  type RunReport,
+  type ServerTransport,
+  type SiteLink,
+  type WeightArrays,
+} from '@fedtune/shared';
+import { EvaluationCollector } from './evaluation-collector.ts';
+import type { GlobalModel } from './global-model.ts';
+import { RoundCollector } from './round-collector.ts';
+import type { RunConfig } from './run-config.ts';
+import { SiteRegistry } from './site-registry.ts';
+import { validateFitResult } from './validate-fit-result.ts';
+
+export type EngineEvent =
+  | { type: 'site-joined'; siteId: string; backend: string; runtime: string; numExamples: number }
+  | { type: 'site-left'; siteId: string; reason: string }
+  | { type: 'waiting'; joined: number; needed: number }
+  | { type: 'pretrained'; accuracy: number; loss: number }
+  | { type: 'round-start'; round: number; attempt: number; selected: string[] }
+  | { type: 'result'; round: number; siteId: string; accepted: boolean; code?: string; reason?: string }
+  | { type: 'round-end'; record: RoundRecord }
+  | { type: 'round-retry'; round: number; attempt: number; reason: string }
+  | { type: 'complete'; report: RunReport };
+
+export interface RoundEngineOptions {
+  transport: ServerTransport;
+  model: GlobalModel;
+  config: RunConfig;
+  backend: string;
+  /** Called after every round with the report so far; awaited (e.g. writes report.json). */
+  persist?: (report: RunReport) => Promise<void> | void;
+  onEvent?: (event: EngineEvent) => void;
+  /** Decides whether a hello may join (tokens arrive with issue 7). Default: everyone. */
+  authorize?: (hello: Hello) => boolean;
+}
+
+/**
+ * Runs a federation's rounds. Knows nothing of fastify or socket.io: it talks to sites through the
+ * ServerTransport interface, and to the model through GlobalModel.
+ *
+ * Per round: sample a fraction of the joined sites (seeded, canonical order), send the topology once per
+ * connection and the weights every round, collect results until all selected sites answer or the
+ * deadline passes, validate each result, require a quorum, aggregate in site-id order, evaluate, save.
+ */
+export class RoundEngine {
+  readonly sites = new SiteRegistry();
+  private readonly config: RunConfig;
+  private readonly strategy;
+  private strategyState: unknown;
+  private globalWeights: WeightArrays;
+  private collector?: RoundCollector;
+  private evaluation?: EvaluationCollector;
+  private joinWaiters: Array<() => void> = [];
+  private stopped = false;
+  readonly report: RunReport;
+
+  constructor(private readonly options: RoundEngineOptions) {
+    this.config = options.config;
+    this.strategy = getStrategy(this.config.strategy);
+    this.strategyState = this.strategy.initialState({});
+    this.globalWeights = options.model.initialWeights;
+    const now = new Date().toISOString();
+    this.report = {
+      schemaVersion: REPORT_SCHEMA_VERSION,
+      runId: this.config.runId,
+      status: 'waiting',
+      startedAt: now,
+      updatedAt: now,
+      config: this.config as unknown as Record<string, unknown>,
+      backend: options.backend,
+      model: { architecture: options.model.architecture, parameters: totalParameters(options.model.manifest) },
+      rounds: [],
+    };
+    options.transport.onConnection((link) => this.accept(link));
+  }
+
+  /** The current global weights (a live reference; copy before mutating). */
+  get weights(): WeightArrays {
+    return this.globalWeights;
+  }
+
+  get currentRound(): number | undefined {
+    return this.collector?.round;
+  }
+
+  private emit(event: EngineEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private accept(link: SiteLink): void {
+    link.onMessage((message) => this.onMessage(link, message));
+    link.onInvalid((error) => {
+      const site = this.sites.ofLink(link);
+      const siteId = site?.siteId ?? `connection:${link.id}`;
+      if (this.collector) this.collector.reject({ siteId, code: error.code, reason: error.message });
+      this.emit({ type: 'result', round: this.collector?.round ?? 0, siteId, accepted: false, code: error.code, reason: error.message });
+      link.send('rejected', { runId: this.config.runId, round: this.collector?.round, code: error.code, reason: error.message.slice(0, 2000) });
+    });
+    link.onClose((reason) => {
+      const site = this.sites.leave(link);
+      if (!site) return;
+      this.collector?.fail(site.siteId, `disconnected: ${reason}`);
+      this.evaluation?.drop(site.siteId);
+      this.emit({ type: 'site-left', siteId: site.siteId, reason });
+    });
+  }
+
+  private rejectMessage(link: SiteLink, code: string, reason: string, round?: number): void {
+    link.send('rejected', { runId: this.config.runId, round, code, reason });
+  }
+
+  private onMessage(link: SiteLink, message: MessageOf<ClientToServer>): void {
+    const site = this.sites.ofLink(link);
+    if (site) site.lastSeen = Date.now();
+    if (message.event === 'hello') {
+      const hello = message.payload;
+      if (site) return this.rejectMessage(link, 'duplicate_result', 'this connection has already joined');
+      if (this.options.authorize && !this.options.authorize(hello)) {
+        this.rejectMessage(link, 'unauthorized', `site ${hello.siteId} is not allowed to join`);
+        link.close();
+        return;
+      }
+      if (this.sites.has(hello.siteId)) {
+        this.rejectMessage(link, 'unauthorized', `a site named ${hello.siteId} is already connected`);
+        link.close();
+        return;
+      }
+      this.sites.join(link, hello);
+      link.send('welcome', { protocol: PROTOCOL_VERSION, runId: this.config.runId, siteId: hello.siteId });
+      this.emit({ type: 'site-joined', siteId: hello.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
+      for (const wake of this.joinWaiters.splice(0)) wake();
+      return;
+    }
+    if (!site) return this.rejectMessage(link, 'unauthorized', 'send hello before anything else');
+    const claimed = message.payload.siteId;
+    if (claimed !== site.siteId) {
+      const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
+      this.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
+      return this.rejectMessage(link, 'unauthorized', reason, message.payload.round);
+    }
+    switch (message.event) {
+      case 'fitResult':
+        return this.onFitResult(site.siteId, link, message.payload);
+      case 'evaluateResult': {
+        const r = message.payload;
+        if (this.evaluation && r.round === this.evaluation.round && r.runId === this.config.runId && this.evaluation.expects(site.siteId)) {
+          this.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples });
+        }
+        return;
+      }
+      case 'siteFailure': {
+        const f = message.payload;
+        if (this.collector && f.round === this.collector.round) this.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
+        this.evaluation?.drop(site.siteId);
+        return;
+      }
+    }
+  }
+
+  private onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
+    const c = this.collector;
+    if (!c) {
+      this.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
+      return;
+    }
+    const verdict = validateFitResult(siteId, result, {
+      runId: this.config.runId,
+      round: c.round,
+      selected: c.selected,
+      alreadyReceived: c.accepted,
+      manifest: this.options.model.manifest,
+      maxExamples: this.config.maxExamplesPerSite,
+      maxUpdateBytes: this.config.maxUpdateBytes,
+    });
+    if (verdict.ok) {
+      c.accept({ siteId, weights: verdict.weights, numExamples: verdict.numExamples, metrics: result.metrics, durationMs: result.durationMs, bytes: result.weights.byteLength });
+      this.emit({ type: 'result', round: c.round, siteId, accepted: true });
+    } else {
+      c.reject({ siteId, code: verdict.code, reason: verdict.reason });
+      this.emit({ type: 'result', round: c.round, siteId, accepted: false, code: verdict.code, reason: verdict.reason });
+      this.rejectMessage(link, verdict.code, verdict.reason, result.round);
+    }
+  }
+
+  private async waitForSites(): Promise<void> {
+    const started = Date.now();
+    while (this.sites.size < this.config.minSites) {
+      if (this.stopped) throw new FedtuneError('internal', 'stopped while waiting for sites');
+      this.emit({ type: 'waiting', joined: this.sites.size, needed: this.config.minSites });
+      const remaining = this.config.joinTimeoutMs > 0 ? this.config.joinTimeoutMs - (Date.now() - started) : Infinity;
+      if (remaining <= 0) {
+        throw new FedtuneError('timeout', `only ${this.sites.size} of ${this.config.minSites} sites joined within ${this.config.joinTimeoutMs} ms`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(remaining) ? setTimeout(resolve, remaining) : undefined;
+        this.joinWaiters.push(() => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Seeded sample of ceil(fraction × joined) sites, returned in canonical order. */
+  private sample(round: number, attempt: number): string[] {
+    const ids = this.sites.ids();
+    const k = Math.max(1, Math.ceil(this.config.fraction * ids.length));
+    if (k >= ids.length) return ids;
+    const rng = new SeededRandom(deriveSeed(this.config.seed, 'sample', round, attempt));
+    return rng.shuffle([...ids]).slice(0, k).sort();
+  }
+
+  private async persist(): Promise<void> {
+    this.report.updatedAt = new Date().toISOString();
+    await this.options.persist?.(this.report);
+  }
+
+  /** Runs the whole federation and returns the final report. */
+  async run(): Promise<RunReport> {
+    try {
+      await this.waitForSites();
+      this.report.status = 'running';
+      this.report.pretrained = await this.options.model.evaluate(this.globalWeights);
+      this.emit({ type: 'pretrained', ...this.report.pretrained });
+      await this.persist();
+      for (let round = 1; round <= this.config.rounds && !this.stopped; round++) {
+        const record = await this.runRound(round);
+        this.report.rounds.push(record);
+        this.report.final = { ...record.global, modelDir: record.modelDir, round };
+        await this.persist();
+        this.emit({ type: 'round-end', record });
+      }
+      this.report.status = this.stopped ? 'aborted' : 'complete';
+      if (this.stopped) this.report.aborted = 'stopped';
+    } catch (err) {
+      this.report.status = 'aborted';
+      this.report.aborted = err instanceof Error ? err.message : String(err);
+    }
+    await this.persist();
+    for (const site of this.sites.all()) {
+      site.link.send('complete', {
+        runId: this.config.runId,
+        rounds: this.report.rounds.length,
+        final: this.report.final ? { accuracy: this.report.final.accuracy, loss: this.report.final.loss } : undefined,
+        aborted: this.report.aborted,
+      });
+    }
+    this.emit({ type: 'complete', report: this.report });
+    return this.report;
+  }
+
+  /** Asks the engine to stop after the current round. */
+  stop(): void {
+    this.stopped = true;
+    this.collector?.finish();
+    for (const wake of this.joinWaiters.splice(0)) wake();
+  }
+
+  private sendTopology(siteId: string): number {
+    const site = this.sites.get(siteId);
+    if (!site || site.hasTopology) return 0;
+    const payload = { runId: this.config.runId, modelVersion: 0, topology: this.options.model.topology, manifest: this.options.model.manifest };
+    site.link.send('model', payload);
+    site.hasTopology = true;
+    return JSON.stringify(payload).length;
+  }
+
+  private async runRound(round: number): Promise<RoundRecord> {
+    const started = Date.now();
+    const { model } = this.options;
+    let bytesDown = 0;
+    let bytesUp = 0;
+    const rejected: RoundRecord['rejected'] = [];
+    const failed: RoundRecord['failed'] = [];
+    for (let attempt = 1; ; attempt++) {
+      if (this.sites.size < 1) await this.waitForSites();
+      const selected = this.sample(round, attempt);
+      this.emit({ type: 'round-start', round, attempt, selected });
+      const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.globalWeights });
+      const collector = new RoundCollector(round, new Set(selected), this.config.roundTimeoutMs);
+      this.collector = collector;
+      for (const siteId of selected) {
+        const site = this.sites.get(siteId);
+        if (!site) {
+          collector.fail(siteId, 'left before the round started');
+          continue;
+        }
+        bytesDown += this.sendTopology(siteId);
+        site.link.send('fit', {
+          runId: this.config.runId,
+          round,
+          modelVersion: round - 1,
+          weights: weightsBytes,
+          config: { ...this.config.train, seed: deriveSeed(this.config.seed, 'fit', round, siteId) },
+        });
+        bytesDown += weightsBytes.byteLength;
+      }
+      await collector.done;
+      this.collector = undefined;
+      for (const siteId of selected) {
+        if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.config.roundTimeoutMs} ms` });
+      }
+      rejected.push(...collector.rejected);
+      failed.push(...collector.failed);
+      // Canonical order: by site id, so arrival order never changes the result.
+      const updates = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+      bytesUp += updates.reduce((n, u) => n + u.bytes, 0);
+      const needed = Math.max(1, Math.ceil(this.config.quorum * selected.length));
+      if (updates.length < needed || this.stopped) {
+        const reason = this.stopped ? 'stopped' : `quorum not met: ${updates.length} of ${selected.length} results accepted, ${needed} needed`;
+        if (this.stopped || attempt >= this.config.maxRoundAttempts) {
+          throw new FedtuneError('quorum_not_met', `round ${round} failed after ${attempt} attempt(s): ${reason}`);
+        }
+        this.emit({ type: 'round-retry', round, attempt, reason });
+        continue;
+      }
+      const result = this.strategy.aggregate(
+        this.globalWeights,
+        updates.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.numExamples })),
+        this.strategyState,
+        {},
+      );
+      this.globalWeights = result.weights;
+      this.strategyState = result.state;
+      const global = await model.evaluate(this.globalWeights);
+      const modelDir = await model.save(round, this.globalWeights);
+      const record: RoundRecord = {
+        round,
+        durationMs: 0,
+        attempts: attempt,
+        selected,
+        accepted: updates.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs })),
+        rejected,
+        failed,
+        bytesDown,
+        bytesUp,
+        global,
+        modelDir,
+      };
+      const wantFederated =
+        this.config.federatedEvaluation === 'every-round' || (this.config.federatedEvaluation === 'final' && round === this.config.rounds);
+      if (wantFederated) {
+        const fed = await this.federatedEvaluate(round);
+        record.federated = fed.summary;
+        record.bytesDown += fed.bytesDown;
+      }
+      record.durationMs = Date.now() - started;
+      return record;
+    }
+  }
+
+  private async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
+    const ids = this.sites.ids();
+    const weightsBytes = encodeWeights({ manifest: this.options.model.manifest, arrays: this.globalWeights });
+    const collector = new EvaluationCollector(round, ids, this.config.roundTimeoutMs);
+    this.evaluation = collector;
+    let bytesDown = 0;
+    for (const siteId of ids) {
+      bytesDown += this.sendTopology(siteId);
+      this.sites.get(siteId)!.link.send('evaluate', { runId: this.config.runId, round, modelVersion: round, weights: weightsBytes });
+      bytesDown += weightsBytes.byteLength;
+    }
+    await collector.done;
+    this.evaluation = undefined;
+    const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    const total = sites.reduce((n, s) => n + s.numExamples, 0);
+    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * s.numExamples, 0) / total : NaN;
+    const worst = sites.reduce<(typeof sites)[number] | undefined>((w, s) => (!w || s.accuracy < w.accuracy ? s : w), undefined);
+    return { summary: { sites, accuracy, worstSite: worst ? { siteId: worst.siteId, accuracy: worst.accuracy } : undefined }, bytesDown };
+  }
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { TrainConfig } from '@fedtune/shared';
+
+/** A run's configuration, validated with clear messages. Every field has a default. */
+export const RunConfig = z.object({
+  runId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/),
+  rounds: z.number().int().min(1).default(10),
+  /** The run starts once this many sites have joined. */
+  minSites: z.number().int().min(1).default(2),
+  /** Share of connected sites sampled for each round. */
+  fraction: z.number().gt(0).max(1).default(1),
+  /** Share of the selected sites whose results must be accepted for the round to count. */
+  quorum: z.number().gt(0).max(1).default(0.5),
+  roundTimeoutMs: z.number().int().min(1).default(300_000),
+  /** How long to wait for `minSites` (0 = forever). */
+  joinTimeoutMs: z.number().int().min(0).default(0),
+  maxRoundAttempts: z.number().int().min(1).default(3),
+  seed: z.number().int().min(0).default(42),
+  strategy: z.string().default('fedavg'),
+  train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
+  federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
+  /** Largest number of examples a site may claim for one update. */
+  maxExamplesPerSite: z.number().int().min(1).default(1_000_000),
+  /** Largest update payload accepted, in bytes. */
+  maxUpdateBytes: z.number().int().min(1).default(256 * 1024 * 1024),
+});
+
+export type RunConfig = z.output<typeof RunConfig>;
+export type RunConfigInput = z.input<typeof RunConfig>;

@@ -1,0 +1,69 @@
+import type { Hello, SiteLink } from '@fedtune/shared';
+
+export interface SiteState {
+  siteId: string;
+  link: SiteLink;
+  backend: string;
+  runtime: 'node' | 'browser';
+  numExamples: number;
+  joinedAt: number;
+  lastSeen: number;
+  /** Model version whose topology this site has (topology is sent once per connection). */
+  hasTopology: boolean;
+}
+
+/** The sites currently joined, by site id and by connection. */
+export class SiteRegistry {
+  private readonly bySite = new Map<string, SiteState>();
+  private readonly byLink = new Map<SiteLink, SiteState>();
+
+  join(link: SiteLink, hello: Hello): SiteState {
+    const now = Date.now();
+    const state: SiteState = {
+      siteId: hello.siteId,
+      link,
+      backend: hello.capabilities.backend,
+      runtime: hello.capabilities.runtime,
+      numExamples: hello.capabilities.numExamples,
+      joinedAt: now,
+      lastSeen: now,
+      hasTopology: false,
+    };
+    this.bySite.set(hello.siteId, state);
+    this.byLink.set(link, state);
+    return state;
+  }
+
+  leave(link: SiteLink): SiteState | undefined {
+    const state = this.byLink.get(link);
+    if (!state) return undefined;
+    this.byLink.delete(link);
+    if (this.bySite.get(state.siteId) === state) this.bySite.delete(state.siteId);
+    return state;
+  }
+
+  ofLink(link: SiteLink): SiteState | undefined {
+    return this.byLink.get(link);
+  }
+
+  get(siteId: string): SiteState | undefined {
+    return this.bySite.get(siteId);
+  }
+
+  has(siteId: string): boolean {
+    return this.bySite.has(siteId);
+  }
+
+  /** Joined site ids in canonical (sorted) order. */
+  ids(): string[] {
+    return [...this.bySite.keys()].sort();
+  }
+
+  all(): SiteState[] {
+    return this.ids().map((id) => this.bySite.get(id)!);
+  }
+
+  get size(): number {
+    return this.bySite.size;
+  }
+}

@@ -1,0 +1,58 @@
+import { assertSameLayout, decodeWeights, toFedtuneError, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+
+export interface FitResultContext {
+  runId: string;
+  round: number;
+  selected: ReadonlySet<string>;
+  alreadyReceived: { has(siteId: string): boolean };
+  manifest: WeightsManifest;
+  maxExamples: number;
+  maxUpdateBytes: number;
+}
+
+export type FitResultVerdict =
+  | { ok: true; weights: WeightArrays; numExamples: number }
+  | { ok: false; code: FedtuneErrorCode; reason: string };
+
+function hasNonFinite(arrays: WeightArrays): { tensor: number; index: number } | undefined {
+  for (let t = 0; t < arrays.length; t++) {
+    const a = arrays[t];
+    for (let i = 0; i < a.length; i++) {
+      // v - v is NaN exactly when v is NaN or ±Infinity.
+      if (a[i] - a[i] !== 0) return { tensor: t, index: i };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks one site's fit result before any strategy sees it. Returns the decoded weights, or a typed code
+ * and a reason. Pure: the caller records the verdict.
+ */
+export function validateFitResult(siteId: string, result: FitResult, ctx: FitResultContext): FitResultVerdict {
+  if (result.runId !== ctx.runId) return { ok: false, code: 'stale_round', reason: `result is for run ${result.runId}, this run is ${ctx.runId}` };
+  if (result.round !== ctx.round) return { ok: false, code: 'stale_round', reason: `result is for round ${result.round}, the current round is ${ctx.round}` };
+  if (!ctx.selected.has(siteId)) return { ok: false, code: 'not_selected', reason: `site ${siteId} was not selected for round ${ctx.round}` };
+  if (ctx.alreadyReceived.has(siteId)) return { ok: false, code: 'duplicate_result', reason: `site ${siteId} already sent a result for round ${ctx.round}` };
+  if (result.weights.byteLength > ctx.maxUpdateBytes) {
+    return { ok: false, code: 'payload_too_large', reason: `update is ${result.weights.byteLength} bytes, the limit is ${ctx.maxUpdateBytes}` };
+  }
+  const n = result.numExamples;
+  if (!Number.isInteger(n) || n <= 0 || n > ctx.maxExamples) {
+    return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}, got ${n}` };
+  }
+  let weights;
+  try {
+    weights = decodeWeights(result.weights);
+    assertSameLayout(ctx.manifest, weights);
+  } catch (err) {
+    const e = toFedtuneError(err, 'malformed_payload');
+    return { ok: false, code: e.code === 'codec' ? 'malformed_payload' : e.code, reason: e.message };
+  }
+  const bad = hasNonFinite(weights.arrays);
+  if (bad) {
+    const name = ctx.manifest[bad.tensor]?.name ?? `#${bad.tensor}`;
+    return { ok: false, code: 'non_finite', reason: `update has a non-finite value (${weights.arrays[bad.tensor][bad.index]}) in ${name} at index ${bad.index}` };
+  }
+  return { ok: true, weights: weights.arrays, numExamples: n };
+}

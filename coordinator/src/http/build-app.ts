@@ -1,0 +1,115 @@
+import { createReadStream } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Server } from 'socket.io';
+import { FedtuneError, toFedtuneError, type ServerTransport } from '@fedtune/shared';
+import { RunStore } from '../run/run-store.ts';
+import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
+import { errorStatus } from './error-status.ts';
+
+export interface LiveStatus {
+  runId: string;
+  phase: string;
+  round?: number;
+  sites: Array<{ siteId: string; backend: string; runtime: string; lastSeen: string }>;
+}
+
+export interface AppOptions {
+  /** Directory holding `runs/<run-id>/`. */
+  runsDir: string;
+  /** Largest socket.io message, in bytes; size it for the model (weights are sent whole). */
+  maxMessageBytes: number;
+  logger?: FastifyServerOptions['logger'];
+  /** The live state of the run this coordinator drives, if any. */
+  live?: () => LiveStatus | undefined;
+}
+
+export interface CoordinatorApp {
+  app: FastifyInstance;
+  io: Server;
+  transport: ServerTransport;
+}
+
+const ErrorBody = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+  required: ['error'],
+} as const;
+
+/**
+ * Builds the coordinator's fastify app with socket.io attached to its HTTP server. Does not listen:
+ * the caller does (`app.listen`), and tests use `app.inject`.
+ */
+export function buildApp(options: AppOptions): CoordinatorApp {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
+  const transport = socketIoServerTransport(io);
+  const store = new RunStore(options.runsDir);
+  const startedAt = Date.now();
+
+  app.addHook('onClose', async () => {
+    await transport.close();
+  });
+
+  app.setErrorHandler((err, _request, reply) => {
+    const e = err instanceof FedtuneError ? err : (err as { validation?: unknown }).validation ? new FedtuneError('config', err.message) : toFedtuneError(err);
+    void reply.status((err as { statusCode?: number }).statusCode && !(err instanceof FedtuneError) ? (err as { statusCode: number }).statusCode : errorStatus[e.code]).send({ error: { code: e.code, message: e.message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
+  });
+
+  app.get('/api/health', {
+    schema: {
+      response: { 200: { type: 'object', properties: { status: { type: 'string' }, uptimeS: { type: 'number' }, runId: { type: 'string' }, phase: { type: 'string' } }, required: ['status', 'uptimeS'] } },
+    },
+  }, async () => {
+    const live = options.live?.();
+    return { status: 'ok', uptimeS: (Date.now() - startedAt) / 1000, runId: live?.runId, phase: live?.phase };
+  });
+
+  app.get('/api/runs', {
+    schema: {
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            runs: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  runId: { type: 'string' },
+                  status: { type: 'string' },
+                  startedAt: { type: 'string' },
+                  rounds: { type: 'integer' },
+                  accuracy: { type: 'number' },
+                },
+                required: ['runId', 'status', 'rounds'],
+              },
+            },
+          },
+          required: ['runs'],
+        },
+      },
+    },
+  }, async () => ({
+    runs: store.list().map((r) => ({ runId: r.runId, status: r.status, startedAt: r.startedAt, rounds: r.rounds.length, accuracy: r.final?.accuracy })),
+  }));
+
+  app.get<{ Params: { id: string } }>('/api/runs/:id', {
+    schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' } }, required: ['id'] }, response: { 404: ErrorBody } },
+  }, async (request) => store.read(request.params.id));
+
+  app.get<{ Params: { id: string; '*': string } }>('/api/runs/:id/model/*', {
+    schema: { response: { 404: ErrorBody } },
+  }, async (request, reply) => {
+    const file = request.params['*'];
+    const path = store.latestModelFile(request.params.id, file);
+    void reply.type(file === 'model.json' ? 'application/json' : 'application/octet-stream');
+    return reply.send(createReadStream(path));
+  });
+
+  app.get('/api/live', async () => options.live?.() ?? { phase: 'idle', sites: [] });
+
+  return { app, io, transport };
+}

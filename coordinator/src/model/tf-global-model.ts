@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { evaluateModel, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { writeFileAtomic } from '@fedtune/shared/node';
+import type { GlobalModel } from '../engine/global-model.ts';
+
+/**
+ * The coordinator's global model backed by a tfjs LayersModel: evaluates on the coordinator's held-out
+ * set and saves each round in the standard TensorFlow.js format under `<runDir>/models/round-N/`.
+ */
+export class TfGlobalModel implements GlobalModel {
+  readonly manifest: WeightsManifest;
+  readonly topology: Record<string, unknown>;
+  readonly initialWeights: WeightArrays;
+
+  constructor(
+    private readonly model: tf.LayersModel,
+    private readonly holdout: Dataset,
+    private readonly runDir: string,
+    readonly architecture: string,
+    private readonly metadata: Record<string, unknown> = {},
+  ) {
+    this.manifest = modelManifest(model);
+    this.topology = modelTopology(model);
+    this.initialWeights = readModelWeights(model).arrays;
+  }
+
+  async evaluate(weights: WeightArrays): Promise<{ accuracy: number; loss: number }> {
+    writeModelWeights(this.model, weights);
+    const m = evaluateModel(this.model, this.holdout);
+    return { accuracy: m.accuracy, loss: m.loss };
+  }
+
+  async save(round: number, weights: WeightArrays): Promise<string> {
+    writeModelWeights(this.model, weights);
+    const files = await modelToFiles(this.model, { ...this.metadata, round });
+    const rel = join('models', `round-${round}`);
+    const dir = join(this.runDir, rel);
+    // weights first, then model.json: a model.json always points at complete weights.
+    writeFileAtomic(join(dir, 'weights.bin'), files.weightsBin);
+    writeFileAtomic(join(dir, 'model.json'), JSON.stringify(files.modelJson));
+    return rel;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

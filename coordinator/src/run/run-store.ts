@@ -1,0 +1,53 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { FedtuneError, type RunReport } from '@fedtune/shared';
+
+const RUN_ID = /^[A-Za-z0-9._-]+$/;
+
+/** Read access to `runs/<run-id>/` directories on disk. */
+export class RunStore {
+  constructor(readonly root: string) {}
+
+  runDir(runId: string): string {
+    if (!RUN_ID.test(runId) || runId === '.' || runId === '..') throw new FedtuneError('not_found', `invalid run id "${runId}"`);
+    return join(this.root, runId);
+  }
+
+  list(): RunReport[] {
+    if (!existsSync(this.root)) return [];
+    const reports: RunReport[] = [];
+    for (const entry of readdirSync(this.root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const report = this.tryRead(entry.name);
+      if (report) reports.push(report);
+    }
+    return reports.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+  }
+
+  private tryRead(runId: string): RunReport | undefined {
+    try {
+      return this.read(runId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  read(runId: string): RunReport {
+    const path = join(this.runDir(runId), 'report.json');
+    if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId} not found`);
+    return JSON.parse(readFileSync(path, 'utf8')) as RunReport;
+  }
+
+  /** Path of a file of the run's latest global model (`model.json` or `weights.bin`). */
+  latestModelFile(runId: string, file: string): string {
+    if (file !== 'model.json' && file !== 'weights.bin') throw new FedtuneError('not_found', `no model file "${file}" (model.json or weights.bin)`);
+    const report = this.read(runId);
+    const dir = report.final?.modelDir;
+    if (!dir) throw new FedtuneError('not_found', `run ${runId} has no global model yet`);
+    const runDir = resolve(this.runDir(runId));
+    const path = resolve(runDir, dir, file);
+    if (!path.startsWith(runDir + sep)) throw new FedtuneError('not_found', 'model path escapes the run directory');
+    if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId}: ${file} is missing`);
+    return path;
+  }
+}

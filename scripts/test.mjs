@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs vitest with its JSON reporter and ends with one plain line: "N passed, N failed".
+// Extra arguments are passed through to vitest (e.g. `npm test -- tests/codec.test.ts`).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+
+const out = '.vitest-results.json';
+rmSync(out, { force: true });
+const run = spawnSync(
+  'npx',
+  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)],
+  { stdio: 'inherit' },
+);
+let passed = 0;
+let failed = 0;
+if (existsSync(out)) {
+  const results = JSON.parse(readFileSync(out, 'utf8'));
+  passed = results.numPassedTests ?? 0;
+  failed = results.numFailedTests ?? 0;
+  // A test file that fails to load has no tests; count it so it cannot hide.
+  for (const file of results.testResults ?? []) {
+    if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) failed += 1;
+  }
+} else {
+  failed = 1;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(run.status === 0 && failed === 0 ? 0 : 1);

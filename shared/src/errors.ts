@@ -1,0 +1,50 @@
+/**
+ * One error class for the whole system, with a stable code union.
+ * Every error that crosses a module boundary is a FedtuneError; `toFedtuneError` turns anything thrown into one.
+ */
+export type FedtuneErrorCode =
+  | 'shape_mismatch'
+  | 'dtype_mismatch'
+  | 'non_finite'
+  | 'invalid_count'
+  | 'stale_round'
+  | 'not_selected'
+  | 'duplicate_result'
+  | 'malformed_payload'
+  | 'payload_too_large'
+  | 'codec'
+  | 'quorum_not_met'
+  | 'no_updates'
+  | 'unauthorized'
+  | 'config'
+  | 'data'
+  | 'backend'
+  | 'transport'
+  | 'timeout'
+  | 'not_found'
+  | 'internal';
+
+export class FedtuneError extends Error {
+  override readonly name = 'FedtuneError';
+  constructor(
+    readonly code: FedtuneErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  toJSON(): { code: FedtuneErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function toFedtuneError(err: unknown, fallback: FedtuneErrorCode = 'internal'): FedtuneError {
+  if (err instanceof FedtuneError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new FedtuneError(fallback, message, { cause: err });
+}
+
+export function isFedtuneError(err: unknown, code?: FedtuneErrorCode): err is FedtuneError {
+  return err instanceof FedtuneError && (code === undefined || err.code === code);
+}

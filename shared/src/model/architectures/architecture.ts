@@ -1,0 +1,15 @@
+import type * as tf from '@tensorflow/tfjs';
+
+export interface ArchitectureOptions {
+  inputShape: number[];
+  numClasses: number;
+  /** Seed for the initializers, so the same seed gives the same initial model. */
+  seed: number;
+}
+
+/** A named model architecture. Models output logits (no softmax): losses and attacks work on logits. */
+export interface Architecture {
+  readonly name: string;
+  readonly description: string;
+  build(options: ArchitectureOptions): tf.LayersModel;
+}

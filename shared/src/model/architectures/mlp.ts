@@ -1,0 +1,24 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Architecture } from './architecture.ts';
+
+/** Two-layer perceptron: flatten → dense 128 ReLU → dense logits. Trains fast on the wasm backend. */
+export const mlp: Architecture = {
+  name: 'mlp',
+  description: '[flatten →] dense(128, relu) → dense(classes), logits',
+  build({ inputShape, numClasses, seed }) {
+    return tf.sequential({
+      name: 'mlp',
+      layers: [
+        ...(inputShape.length > 1 ? [tf.layers.flatten({ inputShape, name: 'flatten' })] : []),
+        tf.layers.dense({
+          ...(inputShape.length > 1 ? {} : { inputShape }),
+          units: 128,
+          activation: 'relu',
+          name: 'hidden',
+          kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        }),
+        tf.layers.dense({ units: numClasses, name: 'logits', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
+      ],
+    });
+  },
+};

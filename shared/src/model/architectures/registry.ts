@@ -1,0 +1,12 @@
+import { FedtuneError } from '../../errors.ts';
+import type { Architecture } from './architecture.ts';
+import { cnn } from './cnn.ts';
+import { mlp } from './mlp.ts';
+
+export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn };
+
+export function getArchitecture(name: string): Architecture {
+  const a = Object.hasOwn(architectures, name) ? architectures[name] : undefined;
+  if (!a) throw new FedtuneError('config', `unknown architecture "${name}" (known: ${Object.keys(architectures).join(', ')})`);
+  return a;
+}

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs';
+import { FedtuneError } from '../errors.ts';
+
+export type NodeBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** Preference order in Node: native GPU, native CPU, WebAssembly, pure JavaScript. */
+export const NODE_BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type NodeBackendChoice = (typeof NODE_BACKEND_ORDER)[number];
+
+export interface BackendSelection {
+  /** The choice that won (package-level name). */
+  choice: NodeBackendChoice;
+  /** tfjs's name for the active backend (`tf.getBackend()`). */
+  backend: string;
+  /** Why each earlier choice was skipped. */
+  skipped: Array<{ choice: NodeBackendChoice; reason: string }>;
+}
+
+async function tryChoice(choice: NodeBackendChoice): Promise<string> {
+  switch (choice) {
+    case 'tfjs-node-gpu':
+      // Optional dependency: present only where its install script could fetch libtensorflow.
+      await import('@tensorflow/tfjs-node-gpu' as string);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" did not initialize');
+      return 'tensorflow';
+    case 'tfjs-node':
+      await import('@tensorflow/tfjs-node' as string);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" did not initialize');
+      return 'tensorflow';
+    case 'wasm': {
+      await import('@tensorflow/tfjs-backend-wasm');
+      const { registerWasmTrainingKernels } = await import('../wasm-kernels/index.ts').catch(() => ({ registerWasmTrainingKernels: undefined }));
+      registerWasmTrainingKernels?.();
+      if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" did not initialize');
+      return 'wasm';
+    }
+    case 'cpu':
+      if (!(await tf.setBackend('cpu'))) throw new Error('backend "cpu" did not initialize');
+      return 'cpu';
+  }
+}
+
+let current: BackendSelection | undefined;
+
+/**
+ * Picks the fastest tfjs backend that works here, in the order tfjs-node-gpu → tfjs-node → wasm → cpu,
+ * or exactly `preferred` if given. Idempotent per process (all sites in one process share one engine).
+ */
+export async function selectNodeBackend(preferred?: string): Promise<BackendSelection> {
+  if (current && (!preferred || preferred === current.choice || preferred === current.backend)) return current;
+  // Production mode: skips debug checks and tfjs's console banner; fedtune logs the backend itself.
+  tf.enableProdMode();
+  const order: NodeBackendChoice[] = preferred ? [normalizeChoice(preferred)] : [...NODE_BACKEND_ORDER];
+  const skipped: BackendSelection['skipped'] = [];
+  for (const choice of order) {
+    try {
+      const backend = await tryChoice(choice);
+      await tf.ready();
+      current = { choice, backend, skipped };
+      return current;
+    } catch (err) {
+      skipped.push({ choice, reason: (err as Error).message.split('\n')[0] });
+    }
+  }
+  throw new FedtuneError('backend', `no TensorFlow.js backend could start: ${skipped.map((s) => `${s.choice}: ${s.reason}`).join('; ')}`);
+}
+
+/** One line for logs: which backend runs and why faster ones were skipped. */
+export function describeBackend(selection: BackendSelection): string {
+  const skipped = selection.skipped.map((s) => `${s.choice}: ${/Cannot find (package|module)/.test(s.reason) ? 'not installed' : s.reason}`);
+  const hint = selection.choice === 'wasm' || selection.choice === 'cpu' ? ' (install @tensorflow/tfjs-node for native speed)' : '';
+  return `tfjs backend: ${selection.backend}${skipped.length ? ` — skipped ${skipped.join(', ')}` : ''}${hint}`;
+}
+
+function normalizeChoice(name: string): NodeBackendChoice {
+  const aliases: Record<string, NodeBackendChoice> = {
+    'tfjs-node-gpu': 'tfjs-node-gpu',
+    gpu: 'tfjs-node-gpu',
+    'tfjs-node': 'tfjs-node',
+    tensorflow: 'tfjs-node',
+    native: 'tfjs-node',
+    wasm: 'wasm',
+    cpu: 'cpu',
+  };
+  const choice = aliases[name];
+  if (!choice) throw new FedtuneError('config', `unknown backend "${name}" (use one of ${NODE_BACKEND_ORDER.join(', ')})`);
+  return choice;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/**
+ * `runs/<run-id>/report.json`: one documented, versioned schema (docs/report.md). Written after every round.
+ * Later features add optional sections; `schemaVersion` changes only when a field changes meaning.
+ */
+export const REPORT_SCHEMA_VERSION = 1;
+
+const Metrics = z.object({ accuracy: z.number(), loss: z.number() });
+
+export const RejectionRecord = z.object({
+  siteId: z.string(),
+  code: z.string(),
+  reason: z.string(),
+});
+
+export const SiteEvaluation = z.object({
+  siteId: z.string(),
+  accuracy: z.number(),
+  loss: z.number(),
+  numExamples: z.number(),
+});
+
+export const RoundRecord = z.object({
+  round: z.number().int(),
+  durationMs: z.number(),
+  attempts: z.number().int(),
+  selected: z.array(z.string()),
+  accepted: z.array(z.object({ siteId: z.string(), numExamples: z.number(), loss: z.number(), accuracy: z.number(), durationMs: z.number() })),
+  rejected: z.array(RejectionRecord),
+  failed: z.array(z.object({ siteId: z.string(), reason: z.string() })),
+  bytesDown: z.number(),
+  bytesUp: z.number(),
+  global: Metrics,
+  federated: z
+    .object({ sites: z.array(SiteEvaluation), accuracy: z.number(), worstSite: z.object({ siteId: z.string(), accuracy: z.number() }).optional() })
+    .optional(),
+  modelDir: z.string(),
+});
+
+export const RunReport = z.object({
+  schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+  runId: z.string(),
+  status: z.enum(['waiting', 'running', 'complete', 'aborted']),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  backend: z.string(),
+  model: z.object({ architecture: z.string(), parameters: z.number() }),
+  /** The starting model on the holdout; absent until measured. */
+  pretrained: Metrics.optional(),
+  rounds: z.array(RoundRecord),
+  final: Metrics.extend({ modelDir: z.string(), round: z.number().int() }).optional(),
+  aborted: z.string().optional(),
+});
+
+export type RoundRecord = z.infer<typeof RoundRecord>;
+export type RunReport = z.infer<typeof RunReport>;
+export type RejectionRecord = z.infer<typeof RejectionRecord>;
+export type SiteEvaluation = z.infer<typeof SiteEvaluation>;

@@ -1,0 +1,76 @@
+import { toFedtuneError, type FedtuneError } from '../errors.ts';
+import type { MessageOf } from './transport.ts';
+
+type Parser = (event: string, raw: unknown) => unknown;
+
+/**
+ * Shared plumbing for transport endpoints: validates every incoming payload with `parse`, queues
+ * messages until a handler is attached, and fires close handlers once.
+ */
+export abstract class EndpointBase<Out, In> {
+  private messageHandler?: (message: MessageOf<In>) => void;
+  private invalidHandler?: (error: FedtuneError) => void;
+  private readonly closeHandlers: Array<(reason: string) => void> = [];
+  private readonly pending: Array<MessageOf<In> | FedtuneError> = [];
+  private isClosed = false;
+  private closeReason?: string;
+
+  protected constructor(private readonly parse: Parser) {}
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  abstract sendUnchecked(event: string, payload: unknown): void;
+  abstract close(): void;
+
+  send<K extends keyof Out & string>(event: K, payload: Out[K]): void {
+    this.sendUnchecked(event, payload);
+  }
+
+  onMessage(handler: (message: MessageOf<In>) => void): void {
+    this.messageHandler = handler;
+    this.flush();
+  }
+
+  onInvalid(handler: (error: FedtuneError) => void): void {
+    this.invalidHandler = handler;
+    this.flush();
+  }
+
+  onClose(handler: (reason: string) => void): void {
+    if (this.isClosed) handler(this.closeReason ?? 'closed');
+    else this.closeHandlers.push(handler);
+  }
+
+  /** Called by implementations for every raw incoming message. */
+  protected receive(event: string, raw: unknown): void {
+    let item: MessageOf<In> | FedtuneError;
+    try {
+      item = { event, payload: this.parse(event, raw) } as MessageOf<In>;
+    } catch (err) {
+      item = toFedtuneError(err, 'malformed_payload');
+    }
+    this.pending.push(item);
+    this.flush();
+  }
+
+  protected markClosed(reason: string): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closeReason = reason;
+    for (const h of this.closeHandlers.splice(0)) h(reason);
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0) {
+      const item = this.pending[0];
+      const isError = !('event' in item && 'payload' in item);
+      if (isError && !this.invalidHandler) return;
+      if (!isError && !this.messageHandler) return;
+      this.pending.shift();
+      if (isError) this.invalidHandler!(item as FedtuneError);
+      else this.messageHandler!(item as MessageOf<In>);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { FedtuneError } from '../errors.ts';
+import type { ClientToServer, ServerToClient } from '../messages/events.ts';
+import { parseClientMessage, parseServerMessage } from '../messages/parse-message.ts';
+import { EndpointBase } from './endpoint-base.ts';
+import { payloadBytes } from './payload-size.ts';
+import type { ClientConnector, CoordinatorLink, ServerTransport, SiteLink } from './transport.ts';
+
+const defer: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function' ? (fn) => globalThis.setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
+/** Copies a payload the way a wire would: no shared references survive, binary stays binary. */
+function wireCopy(payload: unknown): unknown {
+  return structuredClone(payload);
+}
+
+class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
+  peer?: MemoryEndpoint<In, Out>;
+
+  constructor(
+    parse: (event: string, raw: unknown) => unknown,
+    private readonly maxMessageBytes: number,
+    readonly id: string,
+  ) {
+    super(parse);
+  }
+
+  sendUnchecked(event: string, payload: unknown): void {
+    if (this.closed) return;
+    const peer = this.peer!;
+    if (payloadBytes(payload) > this.maxMessageBytes) {
+      // Like socket.io with maxHttpBufferSize: an oversized message closes the connection.
+      defer(() => {
+        this.close();
+      });
+      return;
+    }
+    const copy = wireCopy(payload);
+    defer(() => {
+      if (!peer.closed) peer.deliver(event, copy);
+    });
+  }
+
+  deliver(event: string, raw: unknown): void {
+    this.receive(event, raw);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.markClosed('closed by this side');
+    const peer = this.peer;
+    defer(() => peer?.markClosedByPeer());
+  }
+
+  markClosedByPeer(): void {
+    this.markClosed('closed by peer');
+  }
+}
+
+export interface MemoryNetworkOptions {
+  /** Largest message accepted, in bytes (mirrors socket.io's maxHttpBufferSize). */
+  maxMessageBytes?: number;
+}
+
+/**
+ * An in-process network for simulation. Messages are deep-copied and delivered asynchronously, and every
+ * payload is validated by the same schemas as over socket.io; weights travel as codec bytes.
+ */
+export class MemoryNetwork {
+  private connectionHandler?: (link: SiteLink) => void;
+  private readonly links = new Set<MemoryEndpoint<ServerToClient, ClientToServer>>();
+  private nextId = 1;
+  private closedNetwork = false;
+  readonly maxMessageBytes: number;
+
+  constructor(options: MemoryNetworkOptions = {}) {
+    this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+  }
+
+  serverTransport(): ServerTransport {
+    return {
+      onConnection: (handler) => {
+        this.connectionHandler = handler;
+      },
+      close: async () => {
+        this.closedNetwork = true;
+        for (const link of this.links) link.close();
+        this.links.clear();
+      },
+    };
+  }
+
+  connector(): ClientConnector {
+    return {
+      connect: async (): Promise<CoordinatorLink> => {
+        if (this.closedNetwork || !this.connectionHandler) {
+          throw new FedtuneError('transport', 'no coordinator is listening on this memory network');
+        }
+        const id = `mem-${this.nextId++}`;
+        const server = new MemoryEndpoint<ServerToClient, ClientToServer>(
+          (e, r) => parseClientMessage(e as keyof ClientToServer & string, r),
+          this.maxMessageBytes,
+          id,
+        );
+        const client = new MemoryEndpoint<ClientToServer, ServerToClient>(
+          (e, r) => parseServerMessage(e as keyof ServerToClient & string, r),
+          this.maxMessageBytes,
+          id,
+        );
+        server.peer = client;
+        client.peer = server;
+        this.links.add(server);
+        server.onClose(() => this.links.delete(server));
+        this.connectionHandler(server);
+        return client;
+      },
+    };
+  }
+}

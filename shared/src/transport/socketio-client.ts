@@ -1,0 +1,62 @@
+import { io, type Socket } from 'socket.io-client';
+import { FedtuneError } from '../errors.ts';
+import type { ClientToServer, ServerToClient } from '../messages/events.ts';
+import { parseServerMessage } from '../messages/parse-message.ts';
+import { EndpointBase } from './endpoint-base.ts';
+import type { ClientConnector, CoordinatorLink } from './transport.ts';
+
+class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClient> {
+  constructor(private readonly socket: Socket) {
+    super((e, r) => parseServerMessage(e as keyof ServerToClient & string, r));
+    // Unknown events are passed on too: the parser rejects them with a reason.
+    socket.onAny((event: string, payload: unknown) => this.receive(event, payload));
+    socket.on('disconnect', (reason) => this.markClosed(String(reason)));
+  }
+
+  sendUnchecked(event: string, payload: unknown): void {
+    if (this.closed) return;
+    this.socket.emit(event, payload);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+    this.markClosed('closed by this side');
+  }
+}
+
+export interface SocketIoConnectorOptions {
+  url: string;
+  /** socket.io path on the server (default "/socket.io"). */
+  path?: string;
+  connectTimeoutMs?: number;
+  /** Extra options passed to socket.io-client (e.g. TLS `ca` in Node). */
+  extra?: Record<string, unknown>;
+}
+
+/** Connects a site to a coordinator over socket.io (websocket only). Works in Node and in the browser. */
+export function socketIoConnector(options: SocketIoConnectorOptions): ClientConnector {
+  return {
+    connect: () =>
+      new Promise<CoordinatorLink>((resolve, reject) => {
+        const socket = io(options.url, {
+          path: options.path,
+          transports: ['websocket'],
+          reconnection: false,
+          timeout: options.connectTimeoutMs ?? 10_000,
+          forceNew: true,
+          ...options.extra,
+        });
+        const onError = (err: Error) => {
+          socket.off('connect', onConnect);
+          socket.disconnect();
+          reject(new FedtuneError('transport', `cannot connect to ${options.url}: ${err.message}`, { cause: err }));
+        };
+        const onConnect = () => {
+          socket.off('connect_error', onError);
+          resolve(new SocketIoCoordinatorLink(socket));
+        };
+        socket.once('connect', onConnect);
+        socket.once('connect_error', onError);
+      }),
+  };
+}

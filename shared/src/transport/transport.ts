@@ -1,0 +1,41 @@
+import type { FedtuneError } from '../errors.ts';
+import type { ClientToServer, ServerToClient } from '../messages/events.ts';
+
+/**
+ * The only seam between federated-learning logic and the network (after Flower's `Grid`).
+ * Implementations: socket.io (coordinator/src/transport/socketio-server.ts + shared socketio-client.ts)
+ * and the in-memory network (memory-network.ts). All pass tests/transport-conformance.ts.
+ *
+ * Every incoming payload is validated against its schema before a handler sees it; payloads that fail
+ * go to `onInvalid` with a typed error instead.
+ */
+export type MessageOf<M> = { [K in keyof M & string]: { event: K; payload: M[K] } }[keyof M & string];
+
+export interface Endpoint<Out, In> {
+  send<K extends keyof Out & string>(event: K, payload: Out[K]): void;
+  /** Sends without the sender-side type; the receiver still validates. For tests and simulated attackers. */
+  sendUnchecked(event: string, payload: unknown): void;
+  onMessage(handler: (message: MessageOf<In>) => void): void;
+  onInvalid(handler: (error: FedtuneError) => void): void;
+  onClose(handler: (reason: string) => void): void;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** The coordinator's end of one site's connection. */
+export interface SiteLink extends Endpoint<ServerToClient, ClientToServer> {
+  readonly id: string;
+}
+
+/** A site's end of its connection to the coordinator. */
+export type CoordinatorLink = Endpoint<ClientToServer, ServerToClient>;
+
+export interface ServerTransport {
+  /** Called once per new connection, before any of its messages are delivered. */
+  onConnection(handler: (link: SiteLink) => void): void;
+  close(): Promise<void>;
+}
+
+export interface ClientConnector {
+  connect(): Promise<CoordinatorLink>;
+}
