@@ -29,3 +29,4 @@ export * from './learning/evaluate-model.ts';
 export * from './learning/fit-local.ts';
 export * from './client/site-client.ts';
 export * from './report/run-report.ts';
+export * from './wasm-kernels/index.ts';

@@ -70,13 +70,14 @@ export function coordinatorCommand(): Command {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       const report = await coordinator.done;
-      console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}`);
-      console.log(join(coordinator.runDir, 'report.json'));
       if (o.serve) {
-        console.log(`serving the API on ${coordinator.url} (Ctrl-C to stop)`);
+        console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
         await new Promise<void>((resolve) => process.once('SIGINT', resolve));
       }
+      progress.quiet = true;
       await coordinator.close();
+      console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
+      console.log(join(coordinator.runDir, 'report.json'));
       if (report.status !== 'complete') process.exitCode = 1;
     });
 }

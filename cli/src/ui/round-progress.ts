@@ -11,6 +11,8 @@ export class RoundProgress {
   private received = 0;
   private readonly tty = Boolean(process.stdout.isTTY);
   private headerPrinted = false;
+  /** Set when the run is over: sites leaving at shutdown are not news. */
+  quiet = false;
 
   constructor(private readonly rounds: number) {}
 
@@ -21,6 +23,7 @@ export class RoundProgress {
   }
 
   handle(event: EngineEvent): void {
+    if (this.quiet) return;
     switch (event.type) {
       case 'waiting':
         console.log(`waiting for sites: ${event.joined}/${event.needed} joined`);
@@ -70,6 +73,7 @@ export class RoundProgress {
       }
       case 'complete':
         this.bar?.stop();
+        this.quiet = true;
         break;
     }
   }

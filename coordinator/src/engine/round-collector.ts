@@ -37,6 +37,9 @@ export class RoundCollector {
     }, timeoutMs);
   }
 
+  /** Set once the round stops taking results; later valid results are rejected as stale. */
+  closed = false;
+
   accept(update: AcceptedUpdate): void {
     this.accepted.set(update.siteId, update);
     this.markAnswered(update.siteId);
@@ -60,6 +63,7 @@ export class RoundCollector {
   }
 
   finish(): void {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.resolveDone();

@@ -184,7 +184,12 @@ export class RoundEngine {
       maxExamples: this.config.maxExamplesPerSite,
       maxUpdateBytes: this.config.maxUpdateBytes,
     });
-    if (verdict.ok) {
+    if (verdict.ok && c.closed) {
+      const reason = `round ${c.round} closed before this result arrived`;
+      c.reject({ siteId, code: 'stale_round', reason });
+      this.emit({ type: 'result', round: c.round, siteId, accepted: false, code: 'stale_round', reason });
+      this.rejectMessage(link, 'stale_round', reason, result.round);
+    } else if (verdict.ok) {
       c.accept({ siteId, weights: verdict.weights, numExamples: verdict.numExamples, metrics: result.metrics, durationMs: result.durationMs, bytes: result.weights.byteLength });
       this.emit({ type: 'result', round: c.round, siteId, accepted: true });
     } else {
@@ -308,11 +313,9 @@ export class RoundEngine {
         bytesDown += weightsBytes.byteLength;
       }
       await collector.done;
-      this.collector = undefined;
       for (const siteId of selected) {
         if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.config.roundTimeoutMs} ms` });
       }
-      rejected.push(...collector.rejected);
       failed.push(...collector.failed);
       // Canonical order: by site id, so arrival order never changes the result.
       const updates = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
@@ -320,6 +323,8 @@ export class RoundEngine {
       const needed = Math.max(1, Math.ceil(this.config.quorum * selected.length));
       if (updates.length < needed || this.stopped) {
         const reason = this.stopped ? 'stopped' : `quorum not met: ${updates.length} of ${selected.length} results accepted, ${needed} needed`;
+        rejected.push(...collector.rejected);
+        this.collector = undefined;
         if (this.stopped || attempt >= this.config.maxRoundAttempts) {
           throw new FedtuneError('quorum_not_met', `round ${round} failed after ${attempt} attempt(s): ${reason}`);
         }
@@ -356,6 +361,9 @@ export class RoundEngine {
         record.federated = fed.summary;
         record.bytesDown += fed.bytesDown;
       }
+      // Late results that arrived while the round was being aggregated and evaluated are recorded too.
+      rejected.push(...collector.rejected);
+      this.collector = undefined;
       record.durationMs = Date.now() - started;
       return record;
     }

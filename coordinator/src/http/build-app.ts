@@ -46,13 +46,16 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();
 
-  app.addHook('onClose', async () => {
+  // preClose: socket.io's upgraded connections must go before the HTTP server can finish closing.
+  app.addHook('preClose', async () => {
     await transport.close();
   });
 
-  app.setErrorHandler((err, _request, reply) => {
-    const e = err instanceof FedtuneError ? err : (err as { validation?: unknown }).validation ? new FedtuneError('config', err.message) : toFedtuneError(err);
-    void reply.status((err as { statusCode?: number }).statusCode && !(err instanceof FedtuneError) ? (err as { statusCode: number }).statusCode : errorStatus[e.code]).send({ error: { code: e.code, message: e.message } });
+  app.setErrorHandler((err: unknown, _request, reply) => {
+    const fastifyStatus = (err as { statusCode?: number }).statusCode;
+    const e = err instanceof FedtuneError ? err : toFedtuneError(err, (err as { validation?: unknown }).validation ? 'config' : 'internal');
+    const status = err instanceof FedtuneError || !fastifyStatus ? errorStatus[e.code] : fastifyStatus;
+    void reply.status(status).send({ error: { code: e.code, message: e.message } });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });

@@ -90,8 +90,8 @@ export class SiteClient {
         if (message.event === 'complete') {
           this.queue = this.queue.then(() => {
             this.emit({ type: 'complete', complete: message.payload });
-            link.close();
             finish({ completed: true, complete: message.payload });
+            link.close();
           });
           return;
         }
@@ -101,8 +101,11 @@ export class SiteClient {
       });
       link.onInvalid((error) => this.emit({ type: 'rejected', code: error.code, reason: `coordinator sent an invalid message: ${error.message}` }));
       link.onClose((reason) => {
-        this.emit({ type: 'closed', reason });
-        finish({ completed: false, reason });
+        // Queued, so a 'complete' that arrived just before the close is handled first.
+        this.queue = this.queue.then(() => {
+          this.emit({ type: 'closed', reason });
+          finish({ completed: false, reason });
+        });
       });
       link.send('hello', {
         protocol: PROTOCOL_VERSION,

@@ -4,11 +4,11 @@ import { z } from 'zod';
  * One schema per message. These give both the runtime validation of every incoming payload and the
  * TypeScript types; the event maps in `events.ts` derive from them.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 1 as const;
 
 /** Binary payload: Node delivers Buffers (Uint8Array), browsers deliver ArrayBuffers. Normalized to Uint8Array. */
 export const Bytes = z
-  .union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)])
+  .union([z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data'), z.instanceof(ArrayBuffer)])
   .transform((b) => (b instanceof Uint8Array ? b : new Uint8Array(b)));
 
 const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'site id may use letters, digits, ".", "_" and "-"');

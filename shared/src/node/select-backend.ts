@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../errors.ts';
+import { registerWasmTrainingKernels } from '../wasm-kernels/index.ts';
 
 export type NodeBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -29,8 +30,8 @@ async function tryChoice(choice: NodeBackendChoice): Promise<string> {
       return 'tensorflow';
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      const { registerWasmTrainingKernels } = await import('../wasm-kernels/index.ts').catch(() => ({ registerWasmTrainingKernels: undefined }));
-      registerWasmTrainingKernels?.();
+      // tfjs 4.22's wasm backend lacks several training kernels and has slow or wrong ones: fill them in.
+      registerWasmTrainingKernels();
       if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" did not initialize');
       return 'wasm';
     }

@@ -13,7 +13,7 @@ export async function writeCsvDataset(path: string, ds: Dataset, labelColumn = '
       const v = ds.x[i * f + j];
       row.push(v === 0 ? '0' : String(Math.round(v * 10000) / 10000));
     }
-    if (!out.write(row.join(',') + '\n')) await new Promise((r) => out.once('drain', r));
+    if (!out.write(row.join(',') + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }

@@ -1,0 +1,2 @@
+export * from './register-wasm-training-kernels.ts';
+export * from './kernel-configs.ts';

@@ -1,0 +1,25 @@
+import type * as tf from '@tensorflow/tfjs';
+import { batchMatMulConfig } from './kernels/batch-mat-mul.ts';
+import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.ts';
+import { conv2DBackpropInputConfig } from './kernels/conv2d-backprop-input.ts';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './kernels/depthwise-conv2d-backprop-filter.ts';
+import { depthwiseConv2dNativeBackpropInputConfig } from './kernels/depthwise-conv2d-backprop-input.ts';
+import { maxPoolGradConfig } from './kernels/max-pool-grad.ts';
+import { tileConfig } from './kernels/tile.ts';
+import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.ts';
+
+/**
+ * Every kernel this module registers for the 'wasm' backend: the four training kernels tfjs-backend-wasm
+ * 4.22 lacks, then replacements for stock kernels that are slow (Conv2DBackpropInput, BatchMatMul with
+ * transposes, Tile) or wrong (MaxPoolGrad).
+ */
+export const wasmTrainingKernelConfigs: tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  unsortedSegmentSumConfig,
+  conv2DBackpropInputConfig,
+  maxPoolGradConfig,
+  batchMatMulConfig,
+  tileConfig,
+];

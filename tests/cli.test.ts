@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RunReport } from '@fedtune/shared';
+import { tempDir } from './helpers/federation.ts';
+
+const BIN = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
+
+interface Done {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function fedtune(args: string[], onLine?: (line: string) => void): { done: Promise<Done>; kill: () => void } {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const text = d.toString();
+    stdout += text;
+    if (onLine) for (const line of text.split('\n')) if (line) onLine(line);
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Done>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { done, kill: () => child.kill('SIGKILL') };
+}
+
+describe('the fedtune command line', () => {
+  it('partition → coordinator → two client processes: the run completes and every process exits 0', async () => {
+    const dir = tempDir();
+    const part = await fedtune(['partition', '--task', 'digits', '--sites', '2', '--partition', 'iid', '--seed', '3', '--out', dir]).done;
+    expect(part.code, part.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['holdout.csv', 'site-1.csv', 'site-2.csv']);
+    const header = readFileSync(join(dir, 'site-1.csv'), 'utf8').split('\n', 1)[0].split(',');
+    expect(header[0]).toBe('label');
+    expect(header).toHaveLength(785);
+
+    let url: string | undefined;
+    let resolveUrl: () => void;
+    const listening = new Promise<void>((r) => (resolveUrl = r));
+    const coordinator = fedtune(['coordinator', '--port', '0', '--host', '127.0.0.1', '--rounds', '2', '--min-sites', '2', '--seed', '5', '--out', join(dir, 'runs'), '--run-id', 'cli-run'], (line) => {
+      const m = /listening on (http:\/\/\S+);/.exec(line);
+      if (m) {
+        url = m[1];
+        resolveUrl();
+      }
+    });
+    await Promise.race([listening, coordinator.done]);
+    expect(url, 'coordinator printed its URL').toBeDefined();
+    const sites = ['site-1', 'site-2'].map((name) => fedtune(['client', '--server', url!, '--site', name, '--data', join(dir, `${name}.csv`)]).done);
+    const [c, ...s] = await Promise.all([coordinator.done, ...sites]);
+    expect(c.code, c.stderr).toBe(0);
+    for (const site of s) {
+      expect(site.code, site.stderr).toBe(0);
+      expect(site.stdout).toMatch(/run cli-run complete after 2 rounds \(2 trained here\)/);
+    }
+    const reportPath = c.stdout.trim().split('\n').at(-1)!;
+    expect(reportPath).toBe(join(dir, 'runs', 'cli-run', 'report.json'));
+    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as RunReport;
+    expect(report.status).toBe('complete');
+    expect(report.rounds.map((r) => r.accepted.length)).toEqual([2, 2]);
+    expect(report.final!.accuracy).toBeGreaterThan(report.pretrained!.accuracy);
+    expect(existsSync(join(dir, 'runs', 'cli-run', 'models', 'round-2', 'weights.bin'))).toBe(true);
+  });
+
+  it('simulate prints a table and ends with the report path', async () => {
+    const out = tempDir();
+    const r = await fedtune(['simulate', '--sites', '3', '--rounds', '2', '--seed', '9', '--out', out, '--transport', 'memory']).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tfjs backend: (wasm|cpu|tensorflow)/);
+    expect(r.stdout).toMatch(/round\s+accuracy\s+loss/);
+    const last = r.stdout.trim().split('\n').at(-1)!;
+    expect(last.startsWith(out)).toBe(true);
+    expect(last.endsWith('report.json')).toBe(true);
+    const report = JSON.parse(readFileSync(last, 'utf8')) as RunReport;
+    expect(report.rounds).toHaveLength(2);
+    expect(report.config).toMatchObject({ seed: 9, rounds: 2, minSites: 3 });
+  });
+
+  it('rejects bad arguments with a clear message and a non-zero exit', async () => {
+    const r = await fedtune(['simulate', '--sites', 'zero']).done;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/sites must be an integer/);
+    const p = await fedtune(['simulate', '--partition', 'weird', '--rounds', '1', '--out', tempDir()]).done;
+    expect(p.code).not.toBe(0);
+    expect(p.stderr).toMatch(/config: unknown partition "weird"/);
+  });
+});

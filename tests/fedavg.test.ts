@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { aggregateFedAvg, FedtuneError, getStrategy } from '@fedtune/shared';
+
+const f = (...v: number[]) => new Float32Array(v);
+
+describe('FedAvg', () => {
+  it('weights each site by its number of examples', () => {
+    const global = [f(0, 0), f(0)];
+    const out = aggregateFedAvg(global, [
+      { siteId: 'a', weights: [f(1, 2), f(10)], numExamples: 1 },
+      { siteId: 'b', weights: [f(3, 6), f(20)], numExamples: 3 },
+    ]);
+    expect(Array.from(out[0])).toEqual([2.5, 5]);
+    expect(Array.from(out[1])).toEqual([17.5]);
+  });
+
+  it('matches a float64 reference for many updates (all unrolled paths)', () => {
+    for (const k of [1, 2, 3, 4, 5, 6, 7, 9]) {
+      const n = 257;
+      const updates = Array.from({ length: k }, (_, j) => ({
+        siteId: `s${j}`,
+        weights: [Float32Array.from({ length: n }, (_, i) => Math.sin(i * (j + 1)))],
+        numExamples: j + 1,
+      }));
+      const total = updates.reduce((s, u) => s + u.numExamples, 0);
+      const out = aggregateFedAvg([new Float32Array(n)], updates)[0];
+      for (let i = 0; i < n; i++) {
+        const ref = updates.reduce((s, u) => s + (u.numExamples / total) * u.weights[0][i], 0);
+        expect(out[i]).toBeCloseTo(ref, 5);
+      }
+    }
+  });
+
+  it('does not mutate its inputs and returns new arrays', () => {
+    const u = { siteId: 'a', weights: [f(1, 2)], numExamples: 2 };
+    const global = [f(0, 0)];
+    const out = aggregateFedAvg(global, [u]);
+    expect(Array.from(u.weights[0])).toEqual([1, 2]);
+    expect(out[0]).not.toBe(u.weights[0]);
+    expect(Array.from(global[0])).toEqual([0, 0]);
+  });
+
+  it('rejects mismatched shapes, bad counts and empty input with typed errors', () => {
+    const global = [f(0, 0)];
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e instanceof FedtuneError ? e.code : 'untyped';
+      }
+      return 'no error';
+    };
+    expect(code(() => aggregateFedAvg(global, [{ siteId: 'a', weights: [f(1, 2, 3)], numExamples: 1 }]))).toBe('shape_mismatch');
+    expect(code(() => aggregateFedAvg(global, [{ siteId: 'a', weights: [f(1, 2), f(1)], numExamples: 1 }]))).toBe('shape_mismatch');
+    expect(code(() => aggregateFedAvg(global, [{ siteId: 'a', weights: [f(1, 2)], numExamples: 0 }]))).toBe('invalid_count');
+    expect(code(() => aggregateFedAvg(global, [{ siteId: 'a', weights: [f(1, 2)], numExamples: 1.5 }]))).toBe('invalid_count');
+    expect(code(() => aggregateFedAvg(global, [{ siteId: 'a', weights: [f(1, 2)], numExamples: NaN }]))).toBe('invalid_count');
+    expect(code(() => aggregateFedAvg(global, []))).toBe('no_updates');
+  });
+
+  it('is registered as the "fedavg" strategy and passes state through', () => {
+    const s = getStrategy('fedavg');
+    const r = s.aggregate([f(0)], [{ siteId: 'a', weights: [f(4)], numExamples: 1 }], s.initialState({}), {});
+    expect(Array.from(r.weights[0])).toEqual([4]);
+    expect(() => getStrategy('nope')).toThrow(/unknown strategy/);
+  });
+});

@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  decodeWeights,
+  encodeWeights,
+  FedtuneError,
+  PROTOCOL_VERSION,
+  type ClientConnector,
+  type ClientToServer,
+  type CoordinatorLink,
+  type MessageOf,
+  type ServerToClient,
+  type ServerTransport,
+  type SiteLink,
+} from '@fedtune/shared';
+
+export interface TransportUnderTest {
+  server: ServerTransport;
+  connector: ClientConnector;
+  /** Largest message the transport accepts. */
+  maxMessageBytes: number;
+  close(): Promise<void>;
+}
+
+function waitFor<T>(register: (resolve: (value: T) => void) => void, what: string, ms = 5000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    register((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
+
+const hello = (siteId: string) => ({ protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'cpu', runtime: 'node' as const, numExamples: 3 } });
+
+/**
+ * The conformance suite every transport passes (socket.io and the in-memory network): typed, validated
+ * messages both ways, binary payloads intact, malformed input rejected with a reason without breaking
+ * the connection, order preserved, closes seen by both ends, oversized messages refused.
+ */
+export function runTransportConformance(name: string, make: () => Promise<TransportUnderTest>): void {
+  describe(`transport conformance: ${name}`, () => {
+    let t: TransportUnderTest | undefined;
+    afterEach(async () => {
+      await t?.close();
+      t = undefined;
+    });
+
+    async function connectPair(): Promise<{ site: SiteLink; client: CoordinatorLink; serverMessages: Array<MessageOf<ClientToServer>> }> {
+      t = t ?? (await make());
+      const serverMessages: Array<MessageOf<ClientToServer>> = [];
+      const sitePromise = waitFor<SiteLink>((resolve) => t!.server.onConnection((link) => {
+        link.onMessage((m) => serverMessages.push(m));
+        resolve(link);
+      }), 'connection');
+      const client = await t.connector.connect();
+      const site = await sitePromise;
+      return { site, client, serverMessages };
+    }
+
+    it('delivers a validated client message to the server', async () => {
+      const { client, serverMessages } = await connectPair();
+      client.send('hello', hello('site-a'));
+      await waitFor<void>((r) => { const i = setInterval(() => serverMessages.length > 0 && (clearInterval(i), r()), 5); }, 'hello');
+      expect(serverMessages[0].event).toBe('hello');
+      expect(serverMessages[0].payload).toMatchObject({ siteId: 'site-a', capabilities: { numExamples: 3 } });
+    });
+
+    it('carries weights as binary, bit-exact, both ways', async () => {
+      const { site, client, serverMessages } = await connectPair();
+      const values = Float32Array.from({ length: 10_001 }, (_, i) => Math.fround(Math.cos(i) * 1e-3));
+      const bytes = encodeWeights({ manifest: [{ name: 'w', shape: [10_001], dtype: 'float32' }], arrays: [values] });
+      const received = waitFor<MessageOf<ServerToClient>>((r) => client.onMessage(r), 'fit');
+      site.send('fit', { runId: 'r', round: 1, modelVersion: 0, weights: bytes, config: { epochs: 1, batchSize: 4, learningRate: 0.1, optimizer: 'sgd', trainable: 'all', seed: 1 } });
+      const msg = await received;
+      expect(msg.event).toBe('fit');
+      if (msg.event !== 'fit') return;
+      expect(msg.payload.weights).toBeInstanceOf(Uint8Array);
+      expect(Buffer.from(decodeWeights(msg.payload.weights).arrays[0].buffer.slice(0)).length).toBeGreaterThan(0);
+      expect(Array.from(decodeWeights(msg.payload.weights).arrays[0])).toEqual(Array.from(values));
+      client.send('fitResult', { runId: 'r', round: 1, siteId: 'a', weights: bytes, numExamples: 3, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+      await waitFor<void>((r) => { const i = setInterval(() => serverMessages.length > 0 && (clearInterval(i), r()), 5); }, 'fitResult');
+      const back = serverMessages[0];
+      expect(back.event).toBe('fitResult');
+      if (back.event === 'fitResult') expect(Array.from(decodeWeights(back.payload.weights).arrays[0])).toEqual(Array.from(values));
+    });
+
+    it('rejects a malformed payload with a typed reason and keeps the connection usable', async () => {
+      t = await make();
+      const invalid: FedtuneError[] = [];
+      const messages: string[] = [];
+      const sitePromise = waitFor<SiteLink>((resolve) => t!.server.onConnection((link) => {
+        link.onInvalid((e) => invalid.push(e));
+        link.onMessage((m) => messages.push(m.event));
+        resolve(link);
+      }), 'connection');
+      const client = await t.connector.connect();
+      await sitePromise;
+      client.sendUnchecked('fitResult', { runId: 'r', round: 'one', weights: 'not bytes' });
+      client.sendUnchecked('noSuchEvent', { x: 1 });
+      client.send('hello', hello('site-b'));
+      await waitFor<void>((r) => { const i = setInterval(() => messages.length > 0 && (clearInterval(i), r()), 5); }, 'hello after garbage');
+      expect(invalid).toHaveLength(2);
+      expect(invalid.every((e) => e instanceof FedtuneError && e.code === 'malformed_payload')).toBe(true);
+      expect(invalid[0].message).toMatch(/round|weights/);
+      expect(invalid[1].message).toMatch(/unknown client event "noSuchEvent"/);
+      expect(messages).toEqual(['hello']);
+    });
+
+    it('preserves message order', async () => {
+      const { client, serverMessages } = await connectPair();
+      for (let i = 0; i < 50; i++) client.send('hello', hello(`s-${i}`));
+      await waitFor<void>((r) => { const i = setInterval(() => serverMessages.length >= 50 && (clearInterval(i), r()), 5); }, '50 messages');
+      expect(serverMessages.map((m) => (m.payload as { siteId: string }).siteId)).toEqual(Array.from({ length: 50 }, (_, i) => `s-${i}`));
+    });
+
+    it('tells the server when a client leaves, and the client when the server closes it', async () => {
+      const first = await connectPair();
+      const serverSaw = waitFor<string>((r) => first.site.onClose(r), 'server-side close');
+      first.client.close();
+      expect(typeof (await serverSaw)).toBe('string');
+      expect(first.site.closed).toBe(true);
+
+      const second = await connectPair();
+      const clientSaw = waitFor<string>((r) => second.client.onClose(r), 'client-side close');
+      second.site.close();
+      expect(typeof (await clientSaw)).toBe('string');
+      expect(second.client.closed).toBe(true);
+    });
+
+    it('gives each connection its own link', async () => {
+      t = await make();
+      const links: SiteLink[] = [];
+      t.server.onConnection((l) => links.push(l));
+      await t.connector.connect();
+      await t.connector.connect();
+      await waitFor<void>((r) => { const i = setInterval(() => links.length === 2 && (clearInterval(i), r()), 5); }, 'two links');
+      expect(links[0].id).not.toBe(links[1].id);
+    });
+
+    it('closes the connection instead of delivering a message over the size limit', async () => {
+      const { client, serverMessages, site } = await connectPair();
+      const closed = waitFor<string>((r) => site.onClose(r), 'close after oversized message', 10_000);
+      const big = new Uint8Array(t!.maxMessageBytes + 1024);
+      client.sendUnchecked('fitResult', { runId: 'r', round: 1, siteId: 'a', weights: big, numExamples: 1, metrics: { loss: 0, accuracy: 0 }, durationMs: 0 });
+      await closed;
+      expect(serverMessages).toHaveLength(0);
+    });
+  });
+}
