@@ -5,14 +5,18 @@ import { coordinatorCommand } from './commands/coordinator-command.ts';
 import { partitionCommand } from './commands/partition-command.ts';
 import { pretrainCommand } from './commands/pretrain-command.ts';
 import { simulateCommand } from './commands/simulate-command.ts';
+import { dpEpsilonCommand } from './commands/dp-epsilon-command.ts';
+import { evaluateCommand } from './commands/evaluate-command.ts';
 
 const program = new Command('fedtune')
   .description('federated fine-tuning of TensorFlow.js models')
   .addCommand(simulateCommand())
+  .addCommand(dpEpsilonCommand())
   .addCommand(coordinatorCommand())
   .addCommand(clientCommand())
   .addCommand(pretrainCommand())
-  .addCommand(partitionCommand());
+  .addCommand(partitionCommand())
+  .addCommand(evaluateCommand());
 
 try {
   await program.parseAsync(process.argv);

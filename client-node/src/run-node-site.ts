@@ -12,6 +12,8 @@ export interface NodeSiteOptions {
   backend?: string;
   onEvent?: (event: SiteEvent) => void;
   updateHook?: UpdateHook;
+  /** Reconnect attempts after a dropped connection (default 10, backoff up to 10 s). */
+  reconnectRetries?: number;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -28,6 +30,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     runtime: 'node',
     onEvent: options.onEvent,
     updateHook: options.updateHook,
+    reconnect: { retries: options.reconnectRetries ?? 10 },
   });
   return client.run();
 }

@@ -7,6 +7,7 @@ export type FedtuneErrorCode =
   | 'dtype_mismatch'
   | 'non_finite'
   | 'invalid_count'
+  | 'update_norm'
   | 'stale_round'
   | 'not_selected'
   | 'duplicate_result'

@@ -28,6 +28,8 @@ export interface TestFederationOptions {
   hooks?: Record<string, UpdateHook>;
   onEvent?: (event: EngineEvent) => void;
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
+  /** Let sites reconnect after a dropped connection. */
+  reconnect?: boolean;
 }
 
 /** Starts a coordinator with the committed pretrained model and connects real sites to it. */
@@ -63,6 +65,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
       backend: backend.backend,
       runtime: 'node',
       updateHook: options.hooks?.[siteId],
+      reconnect: options.reconnect ? { retries: 5, baseDelayMs: 100 } : undefined,
       onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
     });
   });

@@ -29,3 +29,12 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
     return value as T;
   };
 }
+
+/** Collects repeated `key=value` options into an object (values parsed as numbers when they look like one). */
+export function keyValueOption(value: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  const m = /^([A-Za-z][\w-]*)=(.*)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected key=value, got "${value}"`);
+  const raw = m[2];
+  const n = Number(raw);
+  return { ...previous, [m[1]]: raw !== '' && Number.isFinite(n) ? n : raw === 'true' ? true : raw === 'false' ? false : raw };
+}

@@ -3,7 +3,8 @@ import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { runSimulation } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
-import { choiceOption, floatOption, intOption, trainableOption } from './options.ts';
+import { choiceOption, floatOption, intOption, keyValueOption, trainableOption } from './options.ts';
+import { printLabelDistribution } from '../ui/label-distribution.ts';
 
 export function simulateCommand(): Command {
   return new Command('simulate')
@@ -13,7 +14,14 @@ export function simulateCommand(): Command {
     .option('--seed <n>', 'seed for the partition, sampling and training', intOption('seed'), 42)
     .option('--out <dir>', 'directory for runs (the report lands at DIR/<run-id>/report.json)', 'runs')
     .option('--transport <kind>', 'socket (real socket.io on loopback) or memory', choiceOption('transport', ['socket', 'memory'] as const), 'socket')
-    .option('--partition <spec>', 'iid or dirichlet:ALPHA', 'dirichlet:0.5')
+    .option('--partition <spec>', 'iid, dirichlet:ALPHA, shards:K or quantity:ALPHA', 'dirichlet:0.5')
+    .option('--no-feature-shift', "don't render each site's images through its own scanner profile")
+    .option('--strategy <name>', 'aggregation strategy (fedavg, fedavgm, fedprox, fedadam, fedyogi, fedadagrad, median, trimmed-mean, krum, multi-krum, bulyan, norm-bound, centered-clipping)', 'fedavg')
+    .option('--strategy-opt <key=value>', 'a strategy option (repeatable), e.g. f=2', keyValueOption, {})
+    .option('--attack <name>', 'attack run by the malicious sites (label-flip, sign-flip, gaussian, scaling, alie, ipm, nan, free-rider, backdoor)')
+    .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
+    .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
+    .option('--max-update-norm <x>', 'reject updates farther than this (L2) from the global model', floatOption('max-update-norm', 1e-9, 1e12))
     .option('--arch <name>', 'model architecture (mlp, cnn)', 'mlp')
     .option('--fraction <x>', 'share of sites sampled per round', floatOption('fraction', 0.001, 1), 1)
     .option('--quorum <x>', 'share of the selected sites whose results must be accepted', floatOption('quorum', 0.001, 1), 0.5)
@@ -38,6 +46,13 @@ export function simulateCommand(): Command {
         out: o.out,
         transport: o.transport,
         partition: o.partition,
+        featureShift: o.featureShift,
+        strategy: o.strategy,
+        strategyOptions: o.strategyOpt,
+        attack: o.attack,
+        attackOptions: o.attackOpt,
+        malicious: o.malicious,
+        maxUpdateNorm: o.maxUpdateNorm,
         architecture: o.arch,
         fraction: o.fraction,
         quorum: o.quorum,
@@ -50,9 +65,17 @@ export function simulateCommand(): Command {
         backend: o.backend,
         runId: o.runId,
         onListening: (url) => console.log(`coordinator listening on ${url} (API: ${url}/api/runs)`),
+        onPlan: (plan) => {
+          printLabelDistribution(plan.labelCounts);
+          if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
+        },
         onEngineEvent: (e) => progress.handle(e),
       });
       const { report } = result;
+      const attack = report.simulation?.attack as { name: string; malicious: string[] } | undefined;
+      if (attack) console.log(`attack: ${attack.name} by ${attack.malicious.join(', ')}`);
+      const probes = report.final?.probes;
+      if (probes) for (const [name, value] of Object.entries(probes)) console.log(`${name}: ${pct(value).trim()}`);
       if (report.status !== 'complete') {
         console.error(`run ${report.runId} ${report.status}: ${report.aborted ?? ''}`);
         process.exitCode = 1;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, type RunConfigInput } from '@fedtune/coordinator';
 import { runNodeSite } from '@fedtune/client-node';
-import { deriveSeed, FedtuneError, MemoryNetwork, parsePartitionSpec, siteName, type RunReport, type SiteEvent, type SiteOutcome } from '@fedtune/shared';
+import { classCounts, deriveSeed, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
 
@@ -13,7 +14,18 @@ export interface SimulationOptions {
   out: string;
   transport: 'socket' | 'memory';
   partition?: string;
+  /** Render each site's images through its own scanner (default true). */
+  featureShift?: boolean;
   architecture?: string;
+  strategy?: string;
+  strategyOptions?: Record<string, unknown>;
+  /** Reject updates farther than this (L2) from the global model. */
+  maxUpdateNorm?: number;
+  /** Name of the attack the malicious sites run (see attacks/registry.ts). */
+  attack?: string;
+  attackOptions?: Record<string, unknown>;
+  /** Share of sites that are malicious (rounded to the nearest count, at least 1 when an attack is set). */
+  malicious?: number;
   fraction?: number;
   quorum?: number;
   epochs?: number;
@@ -28,6 +40,8 @@ export interface SimulationOptions {
   runId?: string;
   onEngineEvent?: (event: EngineEvent) => void;
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
+  /** Called once the federation is built, before it runs. */
+  onPlan?: (plan: { labelCounts: Record<string, number[]>; malicious: string[] }) => void;
   /** Called once the coordinator listens (socket transport). */
   onListening?: (url: string) => void;
 }
@@ -57,7 +71,27 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   const backend = await selectNodeBackend(options.backend);
   const { holdout } = builtinDigits();
-  const datasets = builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(options.partition ?? 'dirichlet:0.5'), seed: options.seed });
+  const partition = options.partition ?? 'dirichlet:0.5';
+  const clean = builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed: options.seed, featureShift: options.featureShift });
+  const siteIds = clean.map((_, k) => siteName(k));
+  // Malicious sites: a seeded choice of round(malicious × sites) of them.
+  const attack = options.attack && options.attack !== 'none' ? getAttack(options.attack) : undefined;
+  const attackOpts = attack ? attackOptions(attack, options.attackOptions) : {};
+  const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
+  if (maliciousCount >= options.sites) throw new FedtuneError('config', `${maliciousCount} malicious sites of ${options.sites} leaves no honest site`);
+  const malicious = new SeededRandom(deriveSeed(options.seed, 'malicious')).shuffle([...siteIds]).slice(0, maliciousCount).sort();
+  const collusion = new Collusion(maliciousCount);
+  const hooks: Record<string, UpdateHook> = {};
+  const datasets: Dataset[] = clean.map((data, k) => {
+    const siteId = siteIds[k];
+    if (!attack || !malicious.includes(siteId)) return data;
+    const ctx = { rng: new SeededRandom(deriveSeed(options.seed, 'attack', siteId)), numClasses: data.numClasses, options: attackOpts, collusion, totalSites: options.sites, maliciousSites: maliciousCount };
+    if (attack.updateHook) hooks[siteId] = attack.updateHook(ctx);
+    return attack.poisonData ? attack.poisonData(data, ctx) : data;
+  });
+  const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
+  options.onPlan?.({ labelCounts, malicious });
+  const probes = attack?.probe ? [attack.probe(holdout, attackOpts)] : [];
   const model = await loadModelDir(pretrainedModelDir(architecture));
   const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
   const config: RunConfigInput = {
@@ -67,6 +101,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     fraction: options.fraction ?? 1,
     quorum: options.quorum ?? 0.5,
     seed: options.seed,
+    strategy: options.strategy ?? 'fedavg',
+    strategyOptions: options.strategyOptions ?? {},
+    ...(options.maxUpdateNorm ? { maxUpdateNorm: options.maxUpdateNorm } : {}),
     roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
     joinTimeoutMs: 120_000,
     federatedEvaluation: options.federatedEvaluation ?? 'final',
@@ -88,17 +125,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     backend: backend.backend,
     transport: memory ?? 'socket',
     onEvent: options.onEngineEvent,
+    probes,
+    reportExtras: {
+      simulation: {
+        sites: options.sites,
+        transport: options.transport,
+        partition,
+        featureShift: options.featureShift !== false,
+        labelCounts,
+        attack: attack ? { name: attack.name, options: attackOpts, malicious } : undefined,
+      },
+    },
   });
   if (coordinator.url) options.onListening?.(coordinator.url);
   try {
     const siteRuns = datasets.map((data, k) => {
-      const siteId = siteName(k);
+      const siteId = siteIds[k];
       return runNodeSite({
         siteId,
         server: memory ? memory.connector() : coordinator.url!,
         data,
         splitSeed: deriveSeed(options.seed, 'split', siteId),
         backend: backend.choice,
+        updateHook: hooks[siteId],
         onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
       });
     });

@@ -1,5 +1,12 @@
 import type { WeightArrays, WeightsManifest } from '@fedtune/shared';
 
+export interface GlobalMetrics {
+  accuracy: number;
+  loss: number;
+  /** Extra measurements (e.g. `backdoorSuccessRate`), by name. */
+  probes?: Record<string, number>;
+}
+
 /**
  * What the round engine needs of the global model, without knowing tfjs: its layout, its topology to
  * send to sites, an evaluation on the coordinator's held-out set, and a way to save a round's weights.
@@ -9,7 +16,7 @@ export interface GlobalModel {
   readonly manifest: WeightsManifest;
   readonly topology: Record<string, unknown>;
   readonly initialWeights: WeightArrays;
-  evaluate(weights: WeightArrays): Promise<{ accuracy: number; loss: number }>;
+  evaluate(weights: WeightArrays): Promise<GlobalMetrics>;
   /** Saves the weights of `round` and returns the directory (relative to the run directory). */
   save(round: number, weights: WeightArrays): Promise<string>;
 }

@@ -34,6 +34,14 @@ export type EngineEvent =
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
   | { type: 'complete'; report: RunReport };
 
+/** Everything the engine needs to continue a run after the last completed round. */
+export interface EngineCheckpoint {
+  round: number;
+  weights: WeightArrays;
+  strategyState: unknown;
+  report: RunReport;
+}
+
 export interface RoundEngineOptions {
   transport: ServerTransport;
   model: GlobalModel;
@@ -42,6 +50,12 @@ export interface RoundEngineOptions {
   /** Called after every round with the report so far; awaited (e.g. writes report.json). */
   persist?: (report: RunReport) => Promise<void> | void;
   onEvent?: (event: EngineEvent) => void;
+  /** Continue a run from a checkpoint: rounds up to `state.round` are done. */
+  resume?: EngineCheckpoint;
+  /** Called after every completed round with everything needed to resume; awaited (e.g. writes a checkpoint). */
+  checkpoint?: (state: EngineCheckpoint) => Promise<void> | void;
+  /** Extra top-level sections for the report (e.g. `simulation`). */
+  reportExtras?: { simulation?: Record<string, unknown> };
   /** Decides whether a hello may join (tokens arrive with issue 7). Default: everyone. */
   authorize?: (hello: Hello) => boolean;
 }
@@ -69,7 +83,7 @@ export class RoundEngine {
   constructor(private readonly options: RoundEngineOptions) {
     this.config = options.config;
     this.strategy = getStrategy(this.config.strategy);
-    this.strategyState = this.strategy.initialState({});
+    this.strategyState = this.strategy.initialState(this.config.strategyOptions);
     this.globalWeights = options.model.initialWeights;
     const now = new Date().toISOString();
     this.report = {
@@ -82,7 +96,14 @@ export class RoundEngine {
       backend: options.backend,
       model: { architecture: options.model.architecture, parameters: totalParameters(options.model.manifest) },
       rounds: [],
+      ...options.reportExtras,
     };
+    if (options.resume) {
+      this.globalWeights = options.resume.weights;
+      this.strategyState = options.resume.strategyState;
+      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined });
+      this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
+    }
     options.transport.onConnection((link) => this.accept(link));
   }
 
@@ -132,13 +153,21 @@ export class RoundEngine {
         link.close();
         return;
       }
-      if (this.sites.has(hello.siteId)) {
-        this.rejectMessage(link, 'unauthorized', `a site named ${hello.siteId} is already connected`);
-        link.close();
-        return;
+      const previous = this.sites.get(hello.siteId);
+      if (previous) {
+        // A site that reconnects before its old connection timed out: the new connection replaces it.
+        this.sites.leave(previous.link);
+        previous.link.close();
+        this.collector?.fail(hello.siteId, 'reconnected during the round');
+        this.evaluation?.drop(hello.siteId);
       }
       this.sites.join(link, hello);
       link.send('welcome', { protocol: PROTOCOL_VERSION, runId: this.config.runId, siteId: hello.siteId });
+      if (this.report.status === 'complete' || this.report.status === 'aborted') {
+        // Joined (or rejoined) after the end: tell it the run is over.
+        link.send('complete', this.completeMessage());
+        return;
+      }
       this.emit({ type: 'site-joined', siteId: hello.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
       for (const wake of this.joinWaiters.splice(0)) wake();
       return;
@@ -148,7 +177,7 @@ export class RoundEngine {
     if (claimed !== site.siteId) {
       const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
       this.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
-      return this.rejectMessage(link, 'unauthorized', reason, message.payload.round);
+      return this.rejectMessage(link, 'unauthorized', reason, 'round' in message.payload ? message.payload.round : undefined);
     }
     switch (message.event) {
       case 'fitResult':
@@ -160,6 +189,9 @@ export class RoundEngine {
         }
         return;
       }
+      case 'heartbeat':
+        site.status = message.payload.status;
+        return;
       case 'siteFailure': {
         const f = message.payload;
         if (this.collector && f.round === this.collector.round) this.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
@@ -183,6 +215,8 @@ export class RoundEngine {
       manifest: this.options.model.manifest,
       maxExamples: this.config.maxExamplesPerSite,
       maxUpdateBytes: this.config.maxUpdateBytes,
+      global: this.globalWeights,
+      maxUpdateNorm: this.config.maxUpdateNorm,
     });
     if (verdict.ok && c.closed) {
       const reason = `round ${c.round} closed before this result arrived`;
@@ -199,13 +233,19 @@ export class RoundEngine {
     }
   }
 
-  private async waitForSites(): Promise<void> {
+  /**
+   * Waits until `minSites` sites are joined. With `graceMs` (between rounds), waits at most that long and
+   * then goes on with whoever is there, as long as one site is; otherwise waits up to joinTimeoutMs (0 = forever).
+   */
+  private async waitForSites(graceMs?: number): Promise<void> {
     const started = Date.now();
     while (this.sites.size < this.config.minSites) {
       if (this.stopped) throw new FedtuneError('internal', 'stopped while waiting for sites');
       this.emit({ type: 'waiting', joined: this.sites.size, needed: this.config.minSites });
-      const remaining = this.config.joinTimeoutMs > 0 ? this.config.joinTimeoutMs - (Date.now() - started) : Infinity;
+      const limit = graceMs !== undefined && this.sites.size > 0 ? graceMs : this.config.joinTimeoutMs;
+      const remaining = limit > 0 ? limit - (Date.now() - started) : Infinity;
       if (remaining <= 0) {
+        if (graceMs !== undefined && this.sites.size > 0) return;
         throw new FedtuneError('timeout', `only ${this.sites.size} of ${this.config.minSites} sites joined within ${this.config.joinTimeoutMs} ms`);
       }
       await new Promise<void>((resolve) => {
@@ -237,13 +277,17 @@ export class RoundEngine {
     try {
       await this.waitForSites();
       this.report.status = 'running';
-      this.report.pretrained = await this.options.model.evaluate(this.globalWeights);
-      this.emit({ type: 'pretrained', ...this.report.pretrained });
+      if (!this.report.pretrained) {
+        this.report.pretrained = await this.options.model.evaluate(this.globalWeights);
+        this.emit({ type: 'pretrained', ...this.report.pretrained });
+      }
       await this.persist();
-      for (let round = 1; round <= this.config.rounds && !this.stopped; round++) {
+      const first = (this.options.resume?.round ?? 0) + 1;
+      for (let round = first; round <= this.config.rounds && !this.stopped; round++) {
         const record = await this.runRound(round);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
+        await this.options.checkpoint?.({ round, weights: this.globalWeights, strategyState: this.strategyState, report: this.report });
         await this.persist();
         this.emit({ type: 'round-end', record });
       }
@@ -254,16 +298,18 @@ export class RoundEngine {
       this.report.aborted = err instanceof Error ? err.message : String(err);
     }
     await this.persist();
-    for (const site of this.sites.all()) {
-      site.link.send('complete', {
-        runId: this.config.runId,
-        rounds: this.report.rounds.length,
-        final: this.report.final ? { accuracy: this.report.final.accuracy, loss: this.report.final.loss } : undefined,
-        aborted: this.report.aborted,
-      });
-    }
+    for (const site of this.sites.all()) site.link.send('complete', this.completeMessage());
     this.emit({ type: 'complete', report: this.report });
     return this.report;
+  }
+
+  private completeMessage() {
+    return {
+      runId: this.config.runId,
+      rounds: this.report.rounds.length,
+      final: this.report.final ? { accuracy: this.report.final.accuracy, loss: this.report.final.loss } : undefined,
+      aborted: this.report.aborted,
+    };
   }
 
   /** Asks the engine to stop after the current round. */
@@ -290,7 +336,8 @@ export class RoundEngine {
     const rejected: RoundRecord['rejected'] = [];
     const failed: RoundRecord['failed'] = [];
     for (let attempt = 1; ; attempt++) {
-      if (this.sites.size < 1) await this.waitForSites();
+      // Sites that dropped get a grace period to rejoin before the next sample is drawn.
+      if (this.sites.size < this.config.minSites) await this.waitForSites(this.config.rejoinGraceMs);
       const selected = this.sample(round, attempt);
       this.emit({ type: 'round-start', round, attempt, selected });
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.globalWeights });
@@ -335,7 +382,7 @@ export class RoundEngine {
         this.globalWeights,
         updates.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.numExamples })),
         this.strategyState,
-        {},
+        this.config.strategyOptions,
       );
       this.globalWeights = result.weights;
       this.strategyState = result.state;

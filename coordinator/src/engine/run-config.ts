@@ -15,8 +15,14 @@ export const RunConfig = z.object({
   /** How long to wait for `minSites` (0 = forever). */
   joinTimeoutMs: z.number().int().min(0).default(0),
   maxRoundAttempts: z.number().int().min(1).default(3),
+  /** Before each round, how long to wait for sites to (re)join while fewer than `minSites` are connected. */
+  rejoinGraceMs: z.number().int().min(0).default(10_000),
   seed: z.number().int().min(0).default(42),
   strategy: z.string().default('fedavg'),
+  /** Options of the strategy (see its file in shared/src/strategies); unknown keys are rejected by the strategy. */
+  strategyOptions: z.record(z.string(), z.unknown()).default({}),
+  /** Reject updates whose distance from the global model (L2 norm of the delta) exceeds this. */
+  maxUpdateNorm: z.number().positive().optional(),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
   /** Largest number of examples a site may claim for one update. */

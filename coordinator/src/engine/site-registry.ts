@@ -8,8 +8,10 @@ export interface SiteState {
   numExamples: number;
   joinedAt: number;
   lastSeen: number;
-  /** Model version whose topology this site has (topology is sent once per connection). */
+  /** Whether this connection has received the model topology (sent once per connection). */
   hasTopology: boolean;
+  /** Last status the site reported in a heartbeat. */
+  status: 'idle' | 'training' | 'evaluating';
 }
 
 /** The sites currently joined, by site id and by connection. */
@@ -28,6 +30,7 @@ export class SiteRegistry {
       joinedAt: now,
       lastSeen: now,
       hasTopology: false,
+      status: 'idle',
     };
     this.bySite.set(hello.siteId, state);
     this.byLink.set(link, state);

@@ -8,6 +8,9 @@ export interface FitResultContext {
   manifest: WeightsManifest;
   maxExamples: number;
   maxUpdateBytes: number;
+  /** The current global weights, needed for the norm bound. */
+  global?: WeightArrays;
+  maxUpdateNorm?: number;
 }
 
 export type FitResultVerdict =
@@ -23,6 +26,20 @@ function hasNonFinite(arrays: WeightArrays): { tensor: number; index: number } |
     }
   }
   return undefined;
+}
+
+/** L2 norm of (weights − global) over all tensors. */
+export function deltaNorm(weights: WeightArrays, global: WeightArrays): number {
+  let sum = 0;
+  for (let t = 0; t < weights.length; t++) {
+    const w = weights[t];
+    const g = global[t];
+    for (let i = 0; i < w.length; i++) {
+      const d = w[i] - g[i];
+      sum += d * d;
+    }
+  }
+  return Math.sqrt(sum);
 }
 
 /**
@@ -53,6 +70,12 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
   if (bad) {
     const name = ctx.manifest[bad.tensor]?.name ?? `#${bad.tensor}`;
     return { ok: false, code: 'non_finite', reason: `update has a non-finite value (${weights.arrays[bad.tensor][bad.index]}) in ${name} at index ${bad.index}` };
+  }
+  if (ctx.maxUpdateNorm !== undefined && ctx.global) {
+    const norm = deltaNorm(weights.arrays, ctx.global);
+    if (norm > ctx.maxUpdateNorm) {
+      return { ok: false, code: 'update_norm', reason: `update norm ${norm.toPrecision(4)} exceeds the bound ${ctx.maxUpdateNorm}` };
+    }
   }
   return { ok: true, weights: weights.arrays, numExamples: n };
 }

@@ -5,6 +5,11 @@ import { FedtuneError, toFedtuneError, type ServerTransport } from '@fedtune/sha
 import { RunStore } from '../run/run-store.ts';
 import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
 import { errorStatus } from './error-status.ts';
+import { dashboardPlugin } from './dashboard/dashboard-plugin.ts';
+import type { LiveEvents } from './dashboard/live-events.ts';
+
+export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
+export { DEFAULT_SITE_DIR } from './dashboard/dashboard-plugin.ts';
 
 export interface LiveStatus {
   runId: string;
@@ -21,6 +26,10 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** The live state of the run this coordinator drives, if any. */
   live?: () => LiveStatus | undefined;
+  /** The run's engine events, streamed to the dashboard at `/` (start-coordinator publishes them). */
+  events?: LiveEvents;
+  /** The built browser site served at `/site/` (default: client-web/dist). */
+  siteDir?: string;
 }
 
 export interface CoordinatorApp {
@@ -113,6 +122,9 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   });
 
   app.get('/api/live', async () => options.live?.() ?? { phase: 'idle', sites: [] });
+
+  // The dashboard at `/` with its event stream, and the browser site at `/site/`.
+  void app.register(dashboardPlugin, { events: options.events, live: options.live, siteDir: options.siteDir });
 
   return { app, io, transport };
 }

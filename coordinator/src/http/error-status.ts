@@ -6,6 +6,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   dtype_mismatch: 400,
   non_finite: 400,
   invalid_count: 400,
+  update_norm: 400,
   stale_round: 409,
   not_selected: 409,
   duplicate_result: 409,

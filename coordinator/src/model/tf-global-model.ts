@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { evaluateModel, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
-import type { GlobalModel } from '../engine/global-model.ts';
+import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
+
+/** A named dataset whose accuracy the coordinator also reports every round. */
+export interface EvaluationProbe {
+  name: string;
+  data: Dataset;
+}
 
 /**
  * The coordinator's global model backed by a tfjs LayersModel: evaluates on the coordinator's held-out
@@ -19,16 +25,19 @@ export class TfGlobalModel implements GlobalModel {
     private readonly runDir: string,
     readonly architecture: string,
     private readonly metadata: Record<string, unknown> = {},
+    private readonly probes: EvaluationProbe[] = [],
   ) {
     this.manifest = modelManifest(model);
     this.topology = modelTopology(model);
     this.initialWeights = readModelWeights(model).arrays;
   }
 
-  async evaluate(weights: WeightArrays): Promise<{ accuracy: number; loss: number }> {
+  async evaluate(weights: WeightArrays): Promise<GlobalMetrics> {
     writeModelWeights(this.model, weights);
     const m = evaluateModel(this.model, this.holdout);
-    return { accuracy: m.accuracy, loss: m.loss };
+    if (this.probes.length === 0) return { accuracy: m.accuracy, loss: m.loss };
+    const probes = Object.fromEntries(this.probes.map((p) => [p.name, evaluateModel(this.model, p.data).accuracy]));
+    return { accuracy: m.accuracy, loss: m.loss, probes };
   }
 
   async save(round: number, weights: WeightArrays): Promise<string> {

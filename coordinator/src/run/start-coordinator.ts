@@ -5,8 +5,8 @@ import { FedtuneError, MemoryNetwork, type Dataset, type RunReport, type ServerT
 import { writeFileAtomic } from '@fedtune/shared/node';
 import { RoundEngine, type EngineEvent } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
-import { buildApp, type CoordinatorApp } from '../http/build-app.ts';
-import { TfGlobalModel } from '../model/tf-global-model.ts';
+import { buildApp, LiveEvents, type CoordinatorApp } from '../http/build-app.ts';
+import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
 
 export interface StartCoordinatorOptions {
   /** Root directory for runs; this run writes `<runsDir>/<runId>/`. */
@@ -24,6 +24,10 @@ export interface StartCoordinatorOptions {
   host?: string;
   onEvent?: (event: EngineEvent) => void;
   logger?: boolean;
+  /** Extra datasets evaluated with the global model every round (reported under `global.probes`). */
+  probes?: EvaluationProbe[];
+  /** Extra top-level sections for report.json (e.g. `simulation`). */
+  reportExtras?: { simulation?: Record<string, unknown> };
 }
 
 export interface RunningCoordinator {
@@ -56,17 +60,20 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const config = parseRunConfig(options.config);
   const runDir = join(options.runsDir, config.runId);
   mkdirSync(runDir, { recursive: true });
-  const global = new TfGlobalModel(options.model, options.holdout, runDir, options.architecture, { runId: config.runId, architecture: options.architecture });
+  const global = new TfGlobalModel(options.model, options.holdout, runDir, options.architecture, { runId: config.runId, architecture: options.architecture }, options.probes);
   const modelBytes = global.manifest.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
   const maxMessageBytes = Math.max(16 * 1024 * 1024, modelBytes * 2 + 1024 * 1024);
 
   let app: CoordinatorApp | undefined;
   let transport: ServerTransport;
   let engine: RoundEngine | undefined;
+  // Engine events for the dashboard: published here, so the engine knows nothing of HTTP.
+  const liveEvents = options.transport === 'socket' ? new LiveEvents() : undefined;
   if (options.transport === 'socket') {
     app = buildApp({
       runsDir: options.runsDir,
       maxMessageBytes,
+      events: liveEvents,
       logger: options.logger ?? false,
       live: () =>
         engine && {
@@ -86,7 +93,13 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     model: global,
     config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, maxMessageBytes) },
     backend: options.backend,
-    onEvent: options.onEvent,
+    onEvent: liveEvents
+      ? (event) => {
+          liveEvents.publish(event);
+          options.onEvent?.(event);
+        }
+      : options.onEvent,
+    reportExtras: options.reportExtras,
     persist: (report) => writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2)),
   });
 

@@ -23,13 +23,14 @@ export type SiteEvent =
   | { type: 'rejected'; round?: number; code: string; reason: string }
   | { type: 'failed'; round: number; code: string; reason: string }
   | { type: 'complete'; complete: RunComplete }
-  | { type: 'closed'; reason: string };
+  | { type: 'closed'; reason: string }
+  | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string };
 
 /**
  * Transforms the weights a site is about to send. Used by the simulation to play misbehaving sites;
  * an honest site has none.
  */
-export type UpdateHook = (weights: WeightArrays, context: { round: number; global: WeightArrays; siteId: string }) => WeightArrays;
+export type UpdateHook = (weights: WeightArrays, context: { round: number; global: WeightArrays; siteId: string }) => WeightArrays | Promise<WeightArrays>;
 
 export interface SiteClientOptions {
   siteId: string;
@@ -41,6 +42,10 @@ export interface SiteClientOptions {
   runtime: 'node' | 'browser';
   onEvent?: (event: SiteEvent) => void;
   updateHook?: UpdateHook;
+  /** Reconnect after a dropped connection (default: no retries). Delay = min(maxDelayMs, baseDelayMs · 2^attempt). */
+  reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Interval of heartbeats to the coordinator (default 5 s). */
+  heartbeatMs?: number;
 }
 
 export interface SiteOutcome {
@@ -64,6 +69,9 @@ export class SiteClient {
   private runId?: string;
   private roundsTrained = 0;
   private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private rejectedHello = false;
+  private status: 'idle' | 'training' | 'evaluating' = 'idle';
 
   constructor(private readonly options: SiteClientOptions) {}
 
@@ -71,20 +79,61 @@ export class SiteClient {
     this.options.onEvent?.(event);
   }
 
-  /** Connects, joins and works until the run completes or the connection closes. */
+  /**
+   * Connects, joins and works until the run completes. If the connection drops before that and
+   * `reconnect.retries` allows, it reconnects with exponential backoff and joins again.
+   */
   async run(): Promise<SiteOutcome> {
-    const link = await this.options.connector.connect();
+    const retries = this.options.reconnect?.retries ?? 0;
+    let failures = 0;
+    let last: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'> = { completed: false, reason: 'not connected' };
+    try {
+      for (;;) {
+        if (this.stopped) return this.outcome({ completed: false, reason: 'stopped' });
+        let link: CoordinatorLink | undefined;
+        try {
+          link = await this.options.connector.connect();
+        } catch (err) {
+          last = { completed: false, reason: toFedtuneError(err).message };
+          if (failures >= retries) {
+            if (retries === 0) throw err;
+            return this.outcome(last);
+          }
+        }
+        if (link) {
+          last = await this.session(link);
+          if (last.completed || this.stopped) return this.outcome(last);
+          if (this.rejectedHello) return this.outcome(last);
+          if (failures >= retries) return this.outcome(last);
+        }
+        const delayMs = Math.min(this.options.reconnect?.maxDelayMs ?? 10_000, (this.options.reconnect?.baseDelayMs ?? 250) * 2 ** failures);
+        failures++;
+        this.emit({ type: 'reconnecting', attempt: failures, delayMs, reason: last.reason ?? '' });
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    } finally {
+      this.dispose();
+    }
+  }
+
+  private outcome(o: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>): SiteOutcome {
+    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o };
+  }
+
+  /** One connection: hello, then instructions until 'complete' or the connection closes. */
+  private session(link: CoordinatorLink): Promise<Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>> {
     this.link = link;
     this.emit({ type: 'connected' });
-    return new Promise<SiteOutcome>((resolve) => {
+    return new Promise((resolve) => {
       let settled = false;
+      const heartbeat = setInterval(() => {
+        if (!link.closed) link.send('heartbeat', { siteId: this.options.siteId, status: this.status });
+      }, this.options.heartbeatMs ?? 5_000);
       const finish = (outcome: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>) => {
         if (settled) return;
         settled = true;
-        void this.queue.then(() => {
-          this.dispose();
-          resolve({ siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...outcome });
-        });
+        clearInterval(heartbeat);
+        void this.queue.then(() => resolve(outcome));
       };
       link.onMessage((message) => {
         if (message.event === 'complete') {
@@ -95,6 +144,7 @@ export class SiteClient {
           });
           return;
         }
+        if (message.event === 'rejected' && message.payload.code === 'unauthorized' && !this.runId) this.rejectedHello = true;
         this.queue = this.queue.then(() => this.handle(message)).catch((err) => {
           this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
         });
@@ -116,8 +166,9 @@ export class SiteClient {
     });
   }
 
-  /** Leaves the run at once. */
+  /** Leaves the run at once (no reconnect). */
   stop(): void {
+    this.stopped = true;
     this.link?.close();
   }
 
@@ -164,13 +215,14 @@ export class SiteClient {
     const started = Date.now();
     const { round } = payload;
     this.emit({ type: 'fit-start', round });
+    this.status = 'training';
     try {
       const global = this.loadGlobal(payload.weights);
       const metrics = await fitLocal(this.model!, this.options.data.train, payload.config, (progress) =>
         this.emit({ type: 'fit-progress', round, progress }),
       );
       const local = readModelWeights(this.model!);
-      const arrays = this.options.updateHook ? this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      const arrays = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
       const bytes = encodeWeights({ manifest: local.manifest, arrays });
       const durationMs = Date.now() - started;
       this.link!.send('fitResult', {
@@ -188,6 +240,8 @@ export class SiteClient {
       const e = toFedtuneError(err);
       this.emit({ type: 'failed', round, code: e.code, reason: e.message });
       this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+    } finally {
+      this.status = 'idle';
     }
   }
 

@@ -63,11 +63,14 @@ export interface DigitsSitesOptions {
   sites: number;
   partition: PartitionSpec;
   seed: number;
+  /** Render each site's images through its own scanner profile (default true). */
+  featureShift?: boolean;
 }
 
 /** The sites' private datasets: the pool partitioned with the run's seed, each site rendered by its scanner. */
 export function digitsSiteDatasets(pool: Dataset, options: DigitsSitesOptions): Dataset[] {
   const parts = partitionIndices(pool.y, pool.numClasses, options.sites, options.partition, deriveSeed(options.seed, 'partition'));
+  if (options.featureShift === false) return parts.map((idx) => subset(pool, idx));
   const profiles = scannerProfiles();
   return parts.map((idx, k) => render(subset(pool, idx), () => profiles[k % profiles.length], deriveSeed(options.seed, 'site', k)));
 }

@@ -1,18 +1,33 @@
 import { FedtuneError } from '../errors.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
 
-export type PartitionSpec = { kind: 'iid' } | { kind: 'dirichlet'; alpha: number };
+/**
+ * How examples are split among sites:
+ *   iid            — a seeded shuffle dealt round-robin;
+ *   dirichlet:α    — per class, site shares drawn from Dir(α) (Hsu et al. 2019); small α → few classes per site;
+ *   shards:k       — pathological non-IID (McMahan et al. 2017): sorted by label, cut into sites·k shards, k per site;
+ *   quantity:α     — quantity skew: labels IID, site sizes drawn from a power law with exponent α.
+ */
+export type PartitionSpec =
+  | { kind: 'iid' }
+  | { kind: 'dirichlet'; alpha: number }
+  | { kind: 'shards'; k: number }
+  | { kind: 'quantity'; alpha: number };
 
-/** Parses `iid` or `dirichlet:ALPHA`. */
+/** Parses `iid`, `dirichlet:ALPHA`, `shards:K` or `quantity:ALPHA`. */
 export function parsePartitionSpec(text: string): PartitionSpec {
   if (text === 'iid') return { kind: 'iid' };
-  const m = /^dirichlet:([0-9.]+)$/.exec(text);
+  const m = /^(dirichlet|shards|quantity):([0-9.]+)$/.exec(text);
   if (m) {
-    const alpha = Number(m[1]);
-    if (!(alpha > 0)) throw new FedtuneError('config', `dirichlet alpha must be > 0, got "${m[1]}"`);
-    return { kind: 'dirichlet', alpha };
+    const value = Number(m[2]);
+    if (m[1] === 'shards') {
+      if (!Number.isInteger(value) || value < 1) throw new FedtuneError('config', `shards:K needs an integer K ≥ 1, got "${m[2]}"`);
+      return { kind: 'shards', k: value };
+    }
+    if (!(value > 0)) throw new FedtuneError('config', `${m[1]} alpha must be > 0, got "${m[2]}"`);
+    return m[1] === 'dirichlet' ? { kind: 'dirichlet', alpha: value } : { kind: 'quantity', alpha: value };
   }
-  throw new FedtuneError('config', `unknown partition "${text}" (use iid or dirichlet:ALPHA)`);
+  throw new FedtuneError('config', `unknown partition "${text}" (use iid, dirichlet:ALPHA, shards:K or quantity:ALPHA)`);
 }
 
 /**
@@ -28,6 +43,29 @@ export function partitionIndices(labels: ArrayLike<number>, numClasses: number, 
   if (spec.kind === 'iid') {
     const order = rng.shuffle(Array.from({ length: labels.length }, (_, i) => i));
     order.forEach((idx, k) => parts[k % sites].push(idx));
+  } else if (spec.kind === 'shards') {
+    const byLabel = rng.shuffle(Array.from({ length: labels.length }, (_, i) => i)).sort((a, b) => labels[a] - labels[b]);
+    const count = sites * spec.k;
+    const shardOrder = rng.shuffle(Array.from({ length: count }, (_, i) => i));
+    for (let s = 0; s < count; s++) {
+      const shard = shardOrder[s];
+      const start = Math.round((shard * byLabel.length) / count);
+      const end = Math.round(((shard + 1) * byLabel.length) / count);
+      parts[s % sites].push(...byLabel.slice(start, end));
+    }
+  } else if (spec.kind === 'quantity') {
+    // Pareto draws x = (1 − u)^(−1/α): a heavy tail of large sites for small α.
+    const draws = Array.from({ length: sites }, () => Math.pow(1 - rng.next(), -1 / spec.alpha));
+    const total = draws.reduce((a, b) => a + b, 0);
+    const order = rng.shuffle(Array.from({ length: labels.length }, (_, i) => i));
+    let start = 0;
+    let acc = 0;
+    for (let s = 0; s < sites; s++) {
+      acc += draws[s] / total;
+      const end = s === sites - 1 ? order.length : Math.round(acc * order.length);
+      parts[s].push(...order.slice(start, end));
+      start = end;
+    }
   } else {
     const byClass: number[][] = Array.from({ length: numClasses }, () => []);
     for (let i = 0; i < labels.length; i++) byClass[labels[i]].push(i);

@@ -1,9 +1,15 @@
+import { yieldToEventLoop } from '../client/yield-to-event-loop.ts';
 import * as tf from '@tensorflow/tfjs';
 import { subset, type Dataset } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import type { TrainConfig } from '../messages/schemas.ts';
+import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
+import { inputGeometry, valueRange } from '../robustness/apply-corruption.ts';
+import { augmentInPlace, makeAugmenter, type Augmenter } from './augment-examples.ts';
 import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts';
+import { evaluateModel } from './evaluate-model.ts';
+import { adversarialBatch, batchSeed, trainStep, type StepContext } from './robust-step.ts';
 
 export interface FitProgress {
   epoch: number;
@@ -17,6 +23,18 @@ export interface FitMetrics {
   loss: number;
   accuracy: number;
   numExamples: number;
+  /** Epochs actually trained (fewer than configured when early stopping stopped the fit). */
+  epochs?: number;
+  /** True when early stopping ended the fit before `config.epochs`. */
+  stoppedEarly?: boolean;
+  /** The best validation loss seen (early stopping only); the model holds the weights that reached it. */
+  validationLoss?: number;
+}
+
+/** Optional inputs of `fitLocal` beyond the training data and config. */
+export interface FitLocalOptions {
+  /** The site's validation split: needed by `config.earlyStopping` (without it early stopping is off). */
+  validation?: Dataset;
 }
 
 function makeOptimizer(config: TrainConfig): tf.Optimizer {
@@ -39,48 +57,166 @@ export function setTrainableLayers(model: tf.LayersModel, scope: TrainConfig['tr
   });
 }
 
+/** Sets the rate of the model's dropout layers; returns how many there are. */
+export function setDropoutRate(model: tf.LayersModel, rate: number): number {
+  const layers = model.layers.filter((l) => l.getClassName() === 'Dropout');
+  // tfjs keeps the rate in a field it reads on every call; it has no setter.
+  for (const l of layers) (l as unknown as { rate: number }).rate = rate;
+  return layers.length;
+}
+
+/** Whether the config asks for more than `model.fit` can express (a custom training loop runs then). */
+export function needsCustomLoop(config: TrainConfig): boolean {
+  return (
+    (config.augmentation?.share ?? 0) > 0 ||
+    ((config.adversarial?.share ?? 0) > 0 && (config.adversarial?.eps ?? 0) > 0) ||
+    (config.proximalMu ?? 0) > 0 ||
+    (config.weightDecay ?? 0) > 0
+  );
+}
+
+/** One epoch with `model.fit` (the plain path: the same numbers as before the robust options existed). */
+async function fitEpochKeras(
+  model: tf.LayersModel,
+  epochData: Dataset,
+  shape: number[],
+  config: TrainConfig,
+  epoch: number,
+  batches: number,
+  onProgress?: (p: FitProgress) => void,
+): Promise<{ loss: number; accuracy: number }> {
+  const xs = inputTensor(epochData, shape);
+  const ys = oneHotTensor(epochData);
+  try {
+    const history = await model.fit(xs, ys, {
+      epochs: 1,
+      batchSize: config.batchSize,
+      shuffle: false,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: async (batch, logs) => {
+          onProgress?.({ epoch, epochs: config.epochs, batch: batch + 1, batches, loss: Number(logs?.loss ?? NaN) });
+          // Let sockets and timers run between batches (see yieldToEventLoop).
+          await yieldToEventLoop();
+        },
+      },
+    });
+    return { loss: Number(history.history.loss[0]), accuracy: Number((history.history.acc ?? history.history.accuracy)?.[0] ?? NaN) };
+  } finally {
+    tf.dispose([xs, ys]);
+  }
+}
+
+/** One epoch of the custom loop: augmentation (already applied to `epochData`), adversarial examples, regularizers. */
+async function fitEpochCustom(
+  ctx: StepContext,
+  epochData: Dataset,
+  shape: number[],
+  epoch: number,
+  batches: number,
+  onProgress?: (p: FitProgress) => void,
+): Promise<{ loss: number; accuracy: number }> {
+  const { config } = ctx;
+  const n = epochData.y.length;
+  let lossSum = 0;
+  let correct = 0;
+  for (let b = 0; b < batches; b++) {
+    const start = b * config.batchSize;
+    const end = Math.min(n, start + config.batchSize);
+    const x = inputTensor(epochData, shape, start, end);
+    const onehot = oneHotTensor(epochData, start, end);
+    let input: tf.Tensor | undefined;
+    try {
+      input = adversarialBatch(ctx, x, onehot, batchSeed(config.seed, epoch, b));
+      const step = trainStep(ctx, input, onehot);
+      lossSum += step.loss * (end - start);
+      correct += step.correct;
+      onProgress?.({ epoch, epochs: config.epochs, batch: b + 1, batches, loss: step.loss });
+    } finally {
+      tf.dispose([x, onehot, ...(input ? [input] : [])]);
+    }
+    // Let timers and sockets run between batches (model.fit does the same).
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+  return { loss: lossSum / n, accuracy: correct / n };
+}
+
 /**
  * Fine-tunes `model` on `train` with the coordinator's training config. Shuffling is seeded by
  * `config.seed` (tfjs's own shuffle uses Math.random), so the same config gives the same weights.
- * Returns the last epoch's mean loss and accuracy. Leaks no tensors.
+ *
+ * A plain config trains with `model.fit`. The robust options (augmentation, adversarial training, FedProx
+ * μ, weight decay) run a custom loop (`optimizer.minimize`) with the same seeded order; dropout and early
+ * stopping (on `options.validation`) work with both. The model's weights at the call are the global
+ * weights FedProx pulls towards. Returns the last epoch's mean loss and accuracy. Leaks no tensors.
  */
-export async function fitLocal(model: tf.LayersModel, train: Dataset, config: TrainConfig, onProgress?: (p: FitProgress) => void): Promise<FitMetrics> {
+export async function fitLocal(
+  model: tf.LayersModel,
+  train: Dataset,
+  config: TrainConfig,
+  onProgress?: (p: FitProgress) => void,
+  options: FitLocalOptions = {},
+): Promise<FitMetrics> {
   const total = train.y.length;
   if (total === 0) throw new FedtuneError('data', 'no training examples');
   const n = Math.min(total, config.maxExamples ?? total);
   const rng = new SeededRandom(config.seed);
   const shape = modelInputShape(model);
   setTrainableLayers(model, config.trainable);
+  if (config.dropout !== undefined) setDropoutRate(model, config.dropout);
   const optimizer = makeOptimizer(config);
-  model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy'] });
+  const custom = needsCustomLoop(config);
+  if (!custom) model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy'] });
   const batches = Math.ceil(n / config.batchSize);
+  const augmenter: Augmenter | undefined = (config.augmentation?.share ?? 0) > 0 ? makeAugmenter(config.augmentation!, train) : undefined;
+  let ctx: StepContext | undefined;
+  if (custom) {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const mu = config.proximalMu ?? 0;
+    const [clipMin, clipMax] = inputGeometry(train).kind === 'image' ? [0, 1] : valueRange(train.x);
+    ctx = {
+      model,
+      optimizer,
+      config,
+      vars,
+      global: mu > 0 ? vars.map((v) => tf.keep(v.clone())) : undefined,
+      clipMin,
+      clipMax,
+    };
+  }
+  const stopping = config.earlyStopping && options.validation && options.validation.y.length > 0 ? config.earlyStopping : undefined;
+  let best = { loss: Infinity, weights: undefined as Float32Array[] | undefined, epoch: 0 };
   let last: FitMetrics = { loss: NaN, accuracy: NaN, numExamples: n };
+  let epochsRun = 0;
+  let stoppedEarly = false;
   try {
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       const order = rng.shuffle(Array.from({ length: total }, (_, i) => i)).slice(0, n);
       const epochData = subset(train, order);
-      const xs = inputTensor(epochData, shape);
-      const ys = oneHotTensor(epochData);
-      try {
-        const history = await model.fit(xs, ys, {
-          epochs: 1,
-          batchSize: config.batchSize,
-          shuffle: false,
-          verbose: 0,
-          callbacks: onProgress
-            ? { onBatchEnd: async (batch, logs) => onProgress({ epoch, epochs: config.epochs, batch: batch + 1, batches, loss: Number(logs?.loss ?? NaN) }) }
-            : undefined,
-        });
-        const loss = Number(history.history.loss[0]);
-        const acc = Number((history.history.acc ?? history.history.accuracy)?.[0] ?? NaN);
-        last = { loss, accuracy: acc, numExamples: n };
-      } finally {
-        tf.dispose([xs, ys]);
+      if (augmenter) augmentInPlace(epochData, augmenter, config.seed, epoch);
+      const m = ctx ? await fitEpochCustom(ctx, epochData, shape, epoch, batches, onProgress) : await fitEpochKeras(model, epochData, shape, config, epoch, batches, onProgress);
+      last = { loss: m.loss, accuracy: m.accuracy, numExamples: n };
+      epochsRun = epoch + 1;
+      if (!Number.isFinite(m.loss)) break;
+      if (stopping) {
+        const v = evaluateModel(model, options.validation!).loss;
+        if (v < best.loss - (stopping.minDelta ?? 0)) {
+          best = { loss: v, weights: readModelWeights(model).arrays, epoch };
+        } else if (epoch - best.epoch >= stopping.patience) {
+          stoppedEarly = epoch + 1 < config.epochs;
+          break;
+        }
       }
     }
   } finally {
     optimizer.dispose();
+    if (ctx?.global) tf.dispose(ctx.global);
   }
   if (!Number.isFinite(last.loss)) throw new FedtuneError('data', `local training diverged (loss ${last.loss})`);
-  return last;
+  if (stopping && best.weights) writeModelWeights(model, best.weights);
+  return {
+    ...last,
+    ...(epochsRun !== config.epochs || stopping ? { epochs: epochsRun } : {}),
+    ...(stopping ? { stoppedEarly, validationLoss: best.loss } : {}),
+  };
 }

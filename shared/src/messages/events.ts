@@ -7,6 +7,7 @@ export const clientToServerSchemas = {
   fitResult: S.FitResult,
   evaluateResult: S.EvaluateResult,
   siteFailure: S.SiteFailure,
+  heartbeat: S.Heartbeat,
 } as const;
 
 /** Messages the coordinator sends to a site, by event name. */

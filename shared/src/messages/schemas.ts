@@ -61,6 +61,36 @@ export const TrainConfig = z.object({
   seed: z.number().int().min(0),
   /** Optional cap on examples used per round. */
   maxExamples: z.number().int().min(1).optional(),
+  // Robust fine-tuning (docs/robustness.md). All optional: a config without them trains as before.
+  /** Noise / corruption augmentation: each training example is replaced, with probability `share`, by a corrupted copy. */
+  augmentation: z
+    .object({
+      share: z.number().min(0).max(1),
+      /** Corruption names (the registry's); default all corruptions for the input kind. [] for noise only. */
+      corruptions: z.array(z.string().max(64)).max(64).optional(),
+      /** Gaussian noise σ values drawn from alongside the corruptions; default [0.1, 0.2, 0.3]. [] for corruptions only. */
+      noiseSigmas: z.array(z.number().min(0).max(1)).max(16).optional(),
+    })
+    .optional(),
+  /** Adversarial training: a share of every batch is replaced by FGSM or PGD examples against the current model. */
+  adversarial: z
+    .object({
+      method: z.enum(['fgsm', 'pgd']),
+      share: z.number().min(0).max(1),
+      eps: z.number().min(0).max(1),
+      /** PGD iterations (default 7) and step size (default 2.5·eps/steps). */
+      steps: z.number().int().min(1).max(100).optional(),
+      stepSize: z.number().positive().max(1).optional(),
+    })
+    .optional(),
+  /** FedProx proximal coefficient μ: (μ/2)·‖w − w_global‖² is added to the local loss. */
+  proximalMu: z.number().min(0).max(100).optional(),
+  /** L2 weight decay λ: (λ/2)·‖W‖² over the trainable kernels is added to the local loss. */
+  weightDecay: z.number().min(0).max(1).optional(),
+  /** Rate of the model's dropout layers during local training (no effect on a model without dropout layers). */
+  dropout: z.number().min(0).max(0.95).optional(),
+  /** Early stopping on the site's validation split: stop after `patience` epochs without a validation-loss improvement of `minDelta`, keep the best weights. */
+  earlyStopping: z.object({ patience: z.number().int().min(1).max(1000), minDelta: z.number().min(0).optional() }).optional(),
 });
 
 export const FitInstruction = z.object({
@@ -102,6 +132,12 @@ export const EvaluateResult = z.object({
   metrics: LocalMetrics,
 });
 
+/** Sent by a site every few seconds so the coordinator knows it is alive. */
+export const Heartbeat = z.object({
+  siteId: SiteId,
+  status: z.enum(['idle', 'training', 'evaluating']),
+});
+
 /** A site could not carry out an instruction (bad data, backend failure). */
 export const SiteFailure = z.object({
   runId: RunId,
@@ -134,6 +170,7 @@ export type FitResult = z.output<typeof FitResult>;
 export type EvaluateInstruction = z.output<typeof EvaluateInstruction>;
 export type EvaluateResult = z.output<typeof EvaluateResult>;
 export type SiteFailure = z.output<typeof SiteFailure>;
+export type Heartbeat = z.output<typeof Heartbeat>;
 export type Rejection = z.output<typeof Rejection>;
 export type RunComplete = z.output<typeof RunComplete>;
 export type LocalMetrics = z.output<typeof LocalMetrics>;

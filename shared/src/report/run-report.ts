@@ -7,6 +7,8 @@ import { z } from 'zod';
 export const REPORT_SCHEMA_VERSION = 1;
 
 const Metrics = z.object({ accuracy: z.number(), loss: z.number() });
+/** Global-model metrics; `probes` holds extra measurements such as a backdoor's attack success rate. */
+const GlobalMetrics = Metrics.extend({ probes: z.record(z.string(), z.number()).optional() });
 
 export const RejectionRecord = z.object({
   siteId: z.string(),
@@ -31,7 +33,7 @@ export const RoundRecord = z.object({
   failed: z.array(z.object({ siteId: z.string(), reason: z.string() })),
   bytesDown: z.number(),
   bytesUp: z.number(),
-  global: Metrics,
+  global: GlobalMetrics,
   federated: z
     .object({ sites: z.array(SiteEvaluation), accuracy: z.number(), worstSite: z.object({ siteId: z.string(), accuracy: z.number() }).optional() })
     .optional(),
@@ -50,8 +52,12 @@ export const RunReport = z.object({
   /** The starting model on the holdout; absent until measured. */
   pretrained: Metrics.optional(),
   rounds: z.array(RoundRecord),
-  final: Metrics.extend({ modelDir: z.string(), round: z.number().int() }).optional(),
+  final: GlobalMetrics.extend({ modelDir: z.string(), round: z.number().int() }).optional(),
+  /** Set by `fedtune simulate`: how the federation was built (partition, attack, malicious sites). */
+  simulation: z.record(z.string(), z.unknown()).optional(),
   aborted: z.string().optional(),
+  /** When the run was resumed from a checkpoint (ISO timestamps). */
+  resumedAt: z.array(z.string()).optional(),
 });
 
 export type RoundRecord = z.infer<typeof RoundRecord>;

@@ -1,5 +1,6 @@
 import type { WeightArrays } from '../weights.ts';
 import { checkUpdates } from './check-updates.ts';
+import { resolveOptions } from './strategy-options.ts';
 import type { Strategy, WeightedUpdate } from './strategy.ts';
 
 /**
@@ -55,6 +56,12 @@ export function aggregateFedAvg(global: WeightArrays, updates: WeightedUpdate[])
 export const fedAvg: Strategy<null, Record<string, never>> = {
   name: 'fedavg',
   reference: 'McMahan et al. 2017, Communication-Efficient Learning of Deep Networks from Decentralized Data',
-  initialState: () => null,
-  aggregate: (global, updates, state) => ({ weights: aggregateFedAvg(global, updates), state }),
+  initialState: (options) => {
+    resolveOptions('fedavg', {}, options); // no options: rejects unknown keys
+    return null;
+  },
+  aggregate: (global, updates, state, options) => {
+    resolveOptions('fedavg', {}, options);
+    return { weights: aggregateFedAvg(global, updates), state };
+  },
 };

@@ -5,6 +5,8 @@ export interface ArchitectureOptions {
   numClasses: number;
   /** Seed for the initializers, so the same seed gives the same initial model. */
   seed: number;
+  /** Rate of a dropout layer before the output layer (architectures that support it); none when absent or 0. */
+  dropout?: number;
 }
 
 /** A named model architecture. Models output logits (no softmax): losses and attacks work on logits. */

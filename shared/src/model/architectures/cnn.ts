@@ -7,8 +7,8 @@ import type { Architecture } from './architecture.ts';
  */
 export const cnn: Architecture = {
   name: 'cnn',
-  description: 'conv(8,3x3) → maxpool → conv(16,3x3) → maxpool → flatten → dense(classes), logits',
-  build({ inputShape, numClasses, seed }) {
+  description: 'conv(8,3x3) → maxpool → conv(16,3x3) → maxpool → flatten [→ dropout] → dense(classes), logits',
+  build({ inputShape, numClasses, seed, dropout }) {
     const shape = inputShape.length === 1 ? [28, 28, 1] : inputShape;
     return tf.sequential({
       name: 'cnn',
@@ -26,6 +26,7 @@ export const cnn: Architecture = {
         tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu', name: 'conv2', kernelInitializer: tf.initializers.heNormal({ seed: seed + 1 }) }),
         tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }),
         tf.layers.flatten({ name: 'flatten' }),
+        ...(dropout ? [tf.layers.dropout({ rate: dropout, seed: seed + 3, name: 'dropout' })] : []),
         tf.layers.dense({ units: numClasses, name: 'logits', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }) }),
       ],
     });

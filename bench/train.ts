@@ -1,0 +1,338 @@
+/**
+ * Training throughput on wasm + registerWasmTrainingKernels vs the cpu backend, for the product's models (the
+ * built-in MLP and CNN) and three other kinds (depthwise-separable CNN, embedding text model, LSTM), each
+ * against the hardware bound measured in the same run: wasm matMul FLOP/s ÷ the model's training FLOPs per
+ * sample (3 × forward, counted analytically per layer). Prints a table and one JSON line, and writes the JSON
+ * to bench/results/train.json.
+ * Run: npm run bench:train   (about 1 minute on 2 cores)
+ *      npm run bench:train -- --profile cnn   also prints each kernel's exclusive CPU time per training step
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { getArchitecture } from '../shared/src/model/architectures/registry.ts';
+import { registerWasmTrainingKernels } from '../shared/src/wasm-kernels/index.ts';
+
+const BATCH = 32;
+const CLASSES = 10;
+const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results', 'train.json');
+
+interface ModelCase {
+  name: string;
+  description: string;
+  build: () => tf.LayersModel;
+  batch: () => { x: tf.Tensor; y: tf.Tensor };
+}
+
+const uniform = (shape: number[], seed: number, lo = 0, hi = 1): tf.Tensor => tf.randomUniform(shape, lo, hi, 'float32', seed);
+const labels = (seed: number): tf.Tensor => tf.tidy(() => tf.oneHot(tf.cast(tf.floor(uniform([BATCH], seed, 0, CLASSES)), 'int32'), CLASSES));
+const builtin = (name: string) => () => getArchitecture(name).build({ inputShape: [784], numClasses: CLASSES, seed: 1 });
+const logits = () => tf.layers.dense({ units: CLASSES });
+
+const cases: ModelCase[] = [
+  {
+    name: 'mlp',
+    description: "built-in 'mlp': dense 128 relu → dense 10, input 784",
+    build: builtin('mlp'),
+    batch: () => ({ x: uniform([BATCH, 784], 1), y: labels(2) }),
+  },
+  {
+    name: 'cnn',
+    description: "built-in 'cnn': conv 8 3×3 → pool → conv 16 3×3 → pool → dense 10, 28×28×1",
+    build: builtin('cnn'),
+    batch: () => ({ x: uniform([BATCH, 784], 1), y: labels(2) }),
+  },
+  {
+    name: 'depthwise-separable',
+    description: 'conv 16 s2 → depthwise 3×3 → conv 32 1×1 → depthwise ×2 s2 → GAP → dense 10, 28×28×1',
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+          tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.conv2d({ filters: 32, kernelSize: 1, activation: 'relu' }),
+          tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, depthMultiplier: 2, padding: 'same', activation: 'relu' }),
+          tf.layers.globalAveragePooling2d({}),
+          logits(),
+        ],
+      }),
+    batch: () => ({ x: uniform([BATCH, 28, 28, 1], 3), y: labels(4) }),
+  },
+  {
+    name: 'embedding',
+    description: 'embedding 1000×32, length 40 → average pool → dense 32 relu → dense 10',
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.embedding({ inputDim: 1000, outputDim: 32, inputLength: 40 }),
+          tf.layers.globalAveragePooling1d({}),
+          tf.layers.dense({ units: 32, activation: 'relu' }),
+          logits(),
+        ],
+      }),
+    batch: () => ({ x: tf.tidy(() => tf.floor(uniform([BATCH, 40], 5, 0, 1000))), y: labels(6) }),
+  },
+  {
+    name: 'lstm',
+    description: 'LSTM 32 units over 20 steps × 8 features → dense 10',
+    build: () => tf.sequential({ layers: [tf.layers.lstm({ inputShape: [20, 8], units: 32 }), logits()] }),
+    batch: () => ({ x: uniform([BATCH, 20, 8], 7), y: labels(8) }),
+  },
+];
+
+const size = (shape: Array<number | null>): number => shape.reduce<number>((a, d) => a * (d ?? 1), 1);
+const shapeOf = (t: tf.SymbolicTensor | tf.SymbolicTensor[]): tf.Shape => (Array.isArray(t) ? t[0]! : t).shape;
+
+/**
+ * Forward FLOPs of one sample through `layer`, counted analytically: 2 per multiply-add for dense, conv,
+ * depthwise and LSTM layers; one per element read for embedding lookups and pooling; 0 for reshapes and
+ * flattens. Activations, biases and the loss are not counted.
+ */
+function forwardFlops(layer: tf.layers.Layer): number {
+  const inShape = shapeOf(layer.input).slice(1);
+  const outShape = shapeOf(layer.output).slice(1);
+  const config = layer.getConfig();
+  const kernelArea = (): number => {
+    const k = config.kernelSize as number | number[];
+    return Array.isArray(k) ? k[0]! * k[1]! : k * k;
+  };
+  switch (layer.getClassName()) {
+    case 'Dense':
+      return 2 * size(inShape) * (config.units as number);
+    case 'Conv2D':
+      return 2 * size(outShape) * kernelArea() * inShape[inShape.length - 1]!;
+    case 'DepthwiseConv2D':
+      return 2 * size(outShape) * kernelArea();
+    case 'SeparableConv2D': {
+      const channels = inShape[inShape.length - 1]! * (config.depthMultiplier as number);
+      return 2 * (size(outShape.slice(0, -1)) * channels * kernelArea() + size(outShape) * channels);
+    }
+    case 'LSTM': {
+      const [steps, features] = inShape as [number, number];
+      const units = config.units as number;
+      return steps * 2 * 4 * units * (features + units);
+    }
+    case 'Embedding':
+      return size(outShape);
+    case 'MaxPooling2D':
+    case 'AveragePooling2D':
+    case 'GlobalAveragePooling1D':
+    case 'GlobalAveragePooling2D':
+    case 'GlobalMaxPooling2D':
+      return size(inShape);
+    case 'Reshape':
+    case 'Flatten':
+    case 'Dropout':
+    case 'Activation':
+      return 0;
+    default:
+      throw new Error(`forwardFlops: no FLOP count for layer ${layer.getClassName()}`);
+  }
+}
+
+/** Training FLOPs per sample: forward + input gradient + weight gradient ≈ 3 × forward. */
+const trainFlopsPerSample = (model: tf.LayersModel): number => 3 * model.layers.reduce((s, l) => s + forwardFlops(l), 0);
+
+const compile = (model: tf.LayersModel): tf.LayersModel => {
+  // As the product trains (fitLocal): Adam, softmax cross-entropy on logits.
+  model.compile({ optimizer: tf.train.adam(0.001), loss: tf.losses.softmaxCrossEntropy });
+  return model;
+};
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Samples/s of `trainOnBatch` (batch 32). One warm-up step, then `windows` timed windows of at least
+ * `windowMs` ms and one step each; returns the median window. A warm-up step slower than `slowMs` (the cpu
+ * backend on conv nets) is followed by a single timed step, to keep the run short.
+ */
+async function trainingRate(c: ModelCase, windows: number, windowMs: number, slowMs = 1500): Promise<{ samplesPerSec: number; steps: number }> {
+  const model = compile(c.build());
+  const { x, y } = c.batch();
+  try {
+    const warm = performance.now();
+    await model.trainOnBatch(x, y);
+    const slow = performance.now() - warm > slowMs;
+    const rates: number[] = [];
+    let steps = 0;
+    for (let w = 0; w < (slow ? 1 : windows); w++) {
+      const start = performance.now();
+      let n = 0;
+      do {
+        await model.trainOnBatch(x, y);
+        n++;
+      } while (!slow && performance.now() - start < windowMs);
+      rates.push((n * BATCH * 1000) / (performance.now() - start));
+      steps += n;
+    }
+    return { samplesPerSec: median(rates), steps };
+  } finally {
+    model.dispose();
+    tf.dispose([x, y]);
+  }
+}
+
+/** FLOP/s of an n×n×n tf.matMul on the active backend (2n³ FLOPs per product), median of `reps` timings. */
+function matMulFlopsPerSec(n: number, reps: number): number {
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', 11);
+  const b = tf.randomNormal([n, n], 0, 1, 'float32', 12);
+  const once = (): number => {
+    const start = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    const ms = performance.now() - start;
+    c.dispose();
+    return ms;
+  };
+  for (let i = 0; i < 3; i++) once();
+  const ms = median(Array.from({ length: reps }, once));
+  tf.dispose([a, b]);
+  return (2 * n ** 3 * 1000) / ms;
+}
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * Exclusive CPU ms per training step of every wasm kernel call (by kernel and input shapes), for `steps`
+ * steps after a warm-up: wraps each registered wasm kernel, subtracting the time of kernels it calls itself.
+ * CPU time rather than wall time, so other jobs on the machine distort it less. Leaves the wrappers in place.
+ */
+async function profileKernels(c: ModelCase, steps: number): Promise<{ msPerStep: number; kernelCalls: number; rows: Array<{ kernel: string; ms: number; calls: number }> }> {
+  const totals = new Map<string, { ms: number; calls: number }>();
+  const open: number[] = []; // CPU ms spent in nested kernels, per active call
+  let recording = false;
+  for (const k of tf.getKernelsForBackend('wasm')) {
+    const inner = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        if (!recording) return inner(args);
+        const start = cpuMs();
+        open.push(0);
+        const out = inner(args);
+        const nested = open.pop()!;
+        const ms = cpuMs() - start;
+        if (open.length > 0) open[open.length - 1]! += ms;
+        const key = `${k.kernelName} ${JSON.stringify(Object.values(args.inputs).map((t) => t?.shape))}`;
+        const t = totals.get(key) ?? { ms: 0, calls: 0 };
+        t.ms += ms - nested;
+        t.calls++;
+        totals.set(key, t);
+        return out;
+      },
+    });
+  }
+  const model = compile(c.build());
+  const { x, y } = c.batch();
+  for (let i = 0; i < 10; i++) await model.trainOnBatch(x, y);
+  recording = true;
+  const start = cpuMs();
+  for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+  const msPerStep = (cpuMs() - start) / steps;
+  recording = false;
+  model.dispose();
+  tf.dispose([x, y]);
+  const rows = [...totals.entries()]
+    .map(([kernel, t]) => ({ kernel, ms: round(t.ms / steps, 3), calls: t.calls / steps }))
+    .sort((a, b) => b.ms - a.ms);
+  return { msPerStep, kernelCalls: rows.reduce((n, r) => n + r.calls, 0), rows };
+}
+
+interface Row {
+  model: string;
+  trainMflopsPerSample: number;
+  cpuSamplesPerSec: number;
+  wasmSamplesPerSec: number;
+  speedup: number;
+  matMulGflops: number;
+  boundSamplesPerSec: number;
+  fractionOfBound: number;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const load = loadavg()[0]!;
+  tf.enableProdMode();
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+
+  // Per model, the cpu rate, the wasm rate and the wasm matMul rate are measured back to back, so a change
+  // in the machine's load during the run moves all three together and the ratios hold.
+  const rows: Row[] = [];
+  const matMuls: number[] = [];
+  for (const c of cases) {
+    await tf.setBackend('cpu');
+    const flops = tf.tidy(() => {
+      const m = c.build();
+      const f = trainFlopsPerSample(m);
+      m.dispose();
+      return f;
+    });
+    const cpu = (await trainingRate(c, 1, 1500)).samplesPerSec;
+    await tf.setBackend('wasm');
+    const wasm = (await trainingRate(c, 3, 1000)).samplesPerSec;
+    const matMul = matMulFlopsPerSec(512, 15);
+    matMuls.push(matMul);
+    const bound = matMul / flops;
+    rows.push({
+      model: c.name,
+      trainMflopsPerSample: round(flops / 1e6, 3),
+      cpuSamplesPerSec: round(cpu),
+      wasmSamplesPerSec: round(wasm),
+      speedup: round(wasm / cpu),
+      matMulGflops: round(matMul / 1e9, 2),
+      boundSamplesPerSec: round(bound, 0),
+      fractionOfBound: round(wasm / bound, 3),
+    });
+  }
+
+  const result = {
+    bench: 'train',
+    tfjs: tf.version.tfjs,
+    node: process.version,
+    wasmSimd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+    wasmThreads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
+    batchSize: BATCH,
+    matMul512Gflops: round(median(matMuls) / 1e9, 2),
+    models: rows,
+    seconds: round((performance.now() - t0) / 1000),
+    // 1-minute load average before and after: other jobs on the machine slow every rate here.
+    loadAverage: [round(load, 2), round(loadavg()[0]!, 2)],
+  };
+  console.log(`\nTraining samples/s (batch ${BATCH}, trainOnBatch, Adam): cpu backend vs wasm + registerWasmTrainingKernels`);
+  console.log(`wasm matMul 512×512×512: ${result.matMul512Gflops} GFLOP/s (median; each row's bound = its own matMul rate ÷ training FLOPs per sample)`);
+  for (const c of cases) console.log(`  ${c.name}: ${c.description}`);
+  console.table(rows);
+  const json = JSON.stringify(result);
+  console.log(json);
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+
+  const profiled = process.argv.indexOf('--profile');
+  if (profiled >= 0) {
+    const name = process.argv[profiled + 1] ?? 'cnn';
+    const c = cases.find((m) => m.name === name);
+    if (!c) throw new Error(`--profile: unknown model ${name} (one of ${cases.map((m) => m.name).join(', ')})`);
+    const p = await profileKernels(c, 30);
+    const inKernels = p.rows.reduce((ms, r) => ms + r.ms, 0);
+    console.log(
+      `\n${name} on wasm: ${round(p.msPerStep, 2)} CPU ms per step of ${BATCH}, ${round(inKernels, 2)} ms of it in ${p.kernelCalls} kernel calls (exclusive CPU ms per step):`,
+    );
+    console.table(p.rows.slice(0, 20));
+  }
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+await main();

@@ -1,0 +1,93 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { loadModelDir } from '@fedtune/coordinator';
+import { corruptionNames, evaluateRobustness, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
+import { pct } from '../ui/format.ts';
+import { choiceOption, intOption } from './options.ts';
+
+/** "none" → false, "all"/"default" → true, else a comma-separated list of numbers. */
+function numberList(name: string) {
+  return (value: string): boolean | number[] => {
+    if (value === 'none') return false;
+    if (value === 'all' || value === 'default') return true;
+    const xs = value.split(',').map((s) => Number(s.trim()));
+    if (xs.some((x) => !Number.isFinite(x) || x < 0)) throw new InvalidArgumentError(`${name} must be none, default, or a comma-separated list of numbers ≥ 0`);
+    return xs;
+  };
+}
+
+function corruptionList(value: string): boolean | string[] {
+  if (value === 'none') return false;
+  if (value === 'all' || value === 'default') return true;
+  const names = value.split(',').map((s) => s.trim());
+  const known = corruptionNames();
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) throw new InvalidArgumentError(`unknown corruption ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return names;
+}
+
+/** The data of `--data`: a CSV file, or `digits-holdout` (the built-in task's held-out set). */
+export function evaluationData(spec: string, labelColumn?: string): Dataset {
+  return spec === 'digits-holdout' ? builtinDigits().holdout : readCsvDataset(spec, { labelColumn });
+}
+
+/** Prints a short summary of a robustness report. */
+export function summarizeRobustness(r: RobustnessReport): string[] {
+  const lines = [
+    `clean: accuracy ${pct(r.clean.accuracy).trim()}, loss ${r.clean.loss.toFixed(3)}, macro-F1 ${r.clean.macroF1.toFixed(3)}, ECE ${r.clean.ece.toFixed(3)}, worst class ${r.clean.worstClass.label} (${pct(r.clean.worstClass.accuracy).trim()}) on ${r.examples} examples`,
+  ];
+  if (r.noise.length) lines.push(`noise: ${r.noise.map((n) => `σ=${n.sigma} ${pct(n.accuracy).trim()}`).join(', ')}`);
+  if (r.corruptions.length) lines.push(`corruptions: mean ${pct(r.corruptionMean ?? NaN).trim()}, worst ${r.worstCorruption?.name} (${pct(r.worstCorruption?.accuracy).trim()})`);
+  if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')} on ${r.adversarialExamples} examples`);
+  if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${r.pgd[0].stepSize}): ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  lines.push(`evaluated in ${(r.durationMs / 1000).toFixed(1)} s`);
+  return lines;
+}
+
+export function evaluateCommand(): Command {
+  return new Command('evaluate')
+    .description('robustness evaluation of a saved TensorFlow.js model: clean metrics and calibration, noise, corruptions, FGSM and PGD')
+    .requiredOption('--model <dir>', 'model directory (model.json + weights.bin)')
+    .requiredOption('--data <file>', 'labeled CSV, or digits-holdout for the built-in task\'s held-out set')
+    .option('--out <file>', 'write the report as JSON here')
+    .option('--label-column <name>', 'label column of the CSV', 'label')
+    .option('--examples <n>', 'examples evaluated (a seeded sample)', intOption('examples', 1), 500)
+    .option('--adversarial-examples <n>', 'of those, how many are attacked', intOption('adversarial-examples', 0), 200)
+    .option('--noise <list>', 'Gaussian noise σ list, "default" (0.1,0.2,0.3,0.5) or "none"', numberList('noise'), true)
+    .option('--corruptions <list>', 'corruption names, "default" (all for the input kind) or "none"', corruptionList, true)
+    .option('--fgsm <list>', 'FGSM ε list, "default" (0.05,0.1,0.2,0.3) or "none"', numberList('fgsm'), true)
+    .option('--pgd <list>', 'PGD ε list, "default" (0.05,0.1,0.2,0.3) or "none"', numberList('pgd'), true)
+    .option('--pgd-steps <n>', 'PGD iterations', intOption('pgd-steps', 1), 40)
+    .option('--pgd-step-size <x>', 'PGD step size', Number, 0.01)
+    .option('--input-kind <kind>', 'image, tabular or auto', choiceOption('input-kind', ['auto', 'image', 'tabular'] as const), 'auto')
+    .option('--seed <n>', 'seed of the sample, noise, corruptions and PGD start', intOption('seed'), 0)
+    .option('--backend <name>', 'tfjs backend (default: fastest available)')
+    .action(async (o) => {
+      console.log(describeBackend(await selectNodeBackend(o.backend)));
+      const model = await loadModelDir(o.model);
+      try {
+        const data = evaluationData(o.data, o.labelColumn);
+        const options: RobustnessOptions = {
+          examples: o.examples,
+          adversarialExamples: o.adversarialExamples,
+          noise: o.noise,
+          corruptions: o.corruptions,
+          fgsm: o.fgsm,
+          pgd: o.pgd,
+          pgdSteps: o.pgdSteps,
+          pgdStepSize: o.pgdStepSize,
+          inputKind: o.inputKind,
+          seed: o.seed,
+        };
+        const report = await evaluateRobustness(model, data, options);
+        for (const line of summarizeRobustness(report)) console.log(line);
+        if (o.out) {
+          writeFileAtomic(o.out, `${JSON.stringify(report, null, 2)}\n`);
+          console.log(o.out);
+        }
+      } finally {
+        model.dispose();
+      }
+    });
+}

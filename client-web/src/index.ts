@@ -1,0 +1,6 @@
+export * from './backend/select-browser-backend.ts';
+export * from './data/load-csv-file.ts';
+export * from './data/load-image-folder.ts';
+export * from './data/summarize.ts';
+export * from './join-link.ts';
+export * from './site-session.ts';

@@ -1,0 +1,287 @@
+import { toFedtuneError, type Dataset, type SiteEvent, type Splits } from '@fedtune/shared';
+import { describeBrowserBackend, selectBrowserBackend, type BrowserBackendSelection } from './backend/select-browser-backend.ts';
+import { loadCsvFile } from './data/load-csv-file.ts';
+import { loadImageFolder } from './data/load-image-folder.ts';
+import { summarizeData, type DataSummary } from './data/summarize.ts';
+import { parseJoinLink } from './join-link.ts';
+import { splitSiteData, startBrowserSite, type BrowserSite } from './site-session.ts';
+import { renderLineChart } from './ui/line-chart.ts';
+
+// The page's controller: fields, data loading, and the SiteEvents of the shared client drawn as a table,
+// charts and a log. `document.body.dataset.phase` mirrors the state (tests wait on it).
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  server: $<HTMLInputElement>('server'),
+  site: $<HTMLInputElement>('site'),
+  token: $<HTMLInputElement>('token'),
+  backend: $('backend'),
+  csv: $<HTMLInputElement>('csv-file'),
+  folder: $<HTMLInputElement>('image-folder'),
+  labelColumn: $<HTMLInputElement>('label-column'),
+  numClasses: $<HTMLInputElement>('num-classes'),
+  imageSize: $<HTMLInputElement>('image-size'),
+  summary: $('summary'),
+  dataError: $('data-error'),
+  join: $<HTMLButtonElement>('join'),
+  leave: $<HTMLButtonElement>('leave'),
+  status: $('status'),
+  progress: $<HTMLProgressElement>('progress'),
+  progressText: $('progress-text'),
+  rounds: $('rounds').querySelector('tbody')!,
+  chartLoss: $('chart-loss'),
+  chartAccuracy: $('chart-accuracy'),
+  log: $('log'),
+};
+
+type Phase = 'starting' | 'idle' | 'loaded' | 'joining' | 'joined' | 'training' | 'complete' | 'closed' | 'error';
+
+interface RoundRow {
+  round: number;
+  loss?: number;
+  accuracy?: number;
+  examples?: number;
+  samplesPerS?: number;
+  bytesUp?: number;
+  globalAccuracy?: number;
+  globalLoss?: number;
+}
+
+const state: {
+  backend?: BrowserBackendSelection;
+  data?: Dataset;
+  labels?: string[];
+  source?: string;
+  site?: BrowserSite;
+  rounds: Map<number, RoundRow>;
+  epochs: number;
+} = { rounds: new Map(), epochs: 1 };
+
+function setPhase(phase: Phase, status?: string): void {
+  document.body.dataset.phase = phase;
+  if (status) ui.status.textContent = status;
+  ui.join.disabled = !(state.data && state.backend && (phase === 'loaded' || phase === 'closed'));
+  ui.leave.disabled = !(phase === 'joining' || phase === 'joined' || phase === 'training');
+}
+
+function log(line: string): void {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} ${line}`;
+  ui.log.prepend(li);
+}
+
+function pct(v?: number): string {
+  return v === undefined || !Number.isFinite(v) ? '' : `${(100 * v).toFixed(1)}%`;
+}
+
+function bytes(n?: number): string {
+  return n === undefined ? '' : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+function renderRounds(): void {
+  const rows = [...state.rounds.values()].sort((a, b) => a.round - b.round);
+  ui.rounds.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement('tr');
+      tr.dataset.round = String(r.round);
+      const cells = [String(r.round), r.loss?.toFixed(4) ?? '', pct(r.accuracy), r.examples?.toString() ?? '', r.samplesPerS?.toFixed(0) ?? '', bytes(r.bytesUp), pct(r.globalAccuracy)];
+      for (const c of cells) tr.appendChild(Object.assign(document.createElement('td'), { textContent: c }));
+      return tr;
+    }),
+  );
+  const pts = (f: (r: RoundRow) => number | undefined) => rows.filter((r) => f(r) !== undefined).map((r) => [r.round, f(r)!] as [number, number]);
+  renderLineChart(ui.chartLoss, [
+    { name: 'local loss', color: '#c0392b', points: pts((r) => r.loss) },
+    { name: 'global loss (your test split)', color: '#2c7be5', points: pts((r) => r.globalLoss) },
+  ]);
+  renderLineChart(ui.chartAccuracy, [
+    { name: 'local accuracy', color: '#c0392b', points: pts((r) => r.accuracy) },
+    { name: 'global (your test split)', color: '#2c7be5', points: pts((r) => r.globalAccuracy) },
+  ], { yRange: [0, 1] });
+}
+
+function row(round: number): RoundRow {
+  let r = state.rounds.get(round);
+  if (!r) state.rounds.set(round, (r = { round }));
+  return r;
+}
+
+function renderSummary(summary: DataSummary, splits: Splits): void {
+  const table = document.createElement('table');
+  table.innerHTML = '<thead><tr><th>class</th><th>examples</th></tr></thead>';
+  const body = document.createElement('tbody');
+  for (const c of summary.classes) {
+    const tr = document.createElement('tr');
+    tr.append(Object.assign(document.createElement('td'), { textContent: c.label }), Object.assign(document.createElement('td'), { textContent: String(c.count) }));
+    body.appendChild(tr);
+  }
+  table.appendChild(body);
+  const head = document.createElement('p');
+  head.dataset.testid = 'summary-line';
+  head.textContent =
+    `${summary.source}: ${summary.examples} examples, ${summary.features} features, ${summary.numClasses} classes — ` +
+    `split ${splits.train.y.length} train / ${splits.validation.y.length} validation / ${splits.test.y.length} test. Nothing has been sent.`;
+  ui.summary.replaceChildren(head, table);
+  ui.summary.hidden = false;
+}
+
+function siteId(): string {
+  return ui.site.value.trim();
+}
+
+function showDataError(err: unknown): void {
+  state.data = undefined;
+  ui.summary.hidden = true;
+  ui.dataError.textContent = toFedtuneError(err).message;
+  ui.dataError.hidden = false;
+  setPhase('idle', 'could not read the data');
+}
+
+function dataLoaded(data: Dataset, source: string, labels?: string[]): void {
+  state.data = data;
+  state.source = source;
+  state.labels = labels;
+  ui.dataError.hidden = true;
+  const splits = splitSiteData(data, siteId() || 'site');
+  renderSummary(summarizeData(source, data, splits, labels), splits);
+  setPhase('loaded', 'data loaded: review the summary, then join');
+}
+
+async function onCsvPicked(): Promise<void> {
+  const file = ui.csv.files?.[0];
+  if (!file) return;
+  try {
+    dataLoaded(await loadCsvFile(file, { labelColumn: ui.labelColumn.value.trim() || 'label', numClasses: Number(ui.numClasses.value) || 10 }), file.name);
+  } catch (err) {
+    showDataError(err);
+  }
+}
+
+async function onFolderPicked(): Promise<void> {
+  const files = ui.folder.files;
+  if (!files || files.length === 0) return;
+  try {
+    ui.status.textContent = `decoding ${files.length} files…`;
+    const size = Number(ui.imageSize.value) || 28;
+    const result = await loadImageFolder(files, { size, numClasses: Number(ui.numClasses.value) || undefined });
+    const root = (files[0].webkitRelativePath || files[0].name).split('/')[0];
+    dataLoaded(result.dataset, `${root}/ (${size}×${size} grayscale)`, result.labels);
+    if (result.skipped.length) log(`skipped ${result.skipped.length} files that are not images in a label folder`);
+  } catch (err) {
+    showDataError(err);
+  }
+}
+
+function onSiteEvent(event: SiteEvent): void {
+  switch (event.type) {
+    case 'connected':
+      setPhase('joining', 'connected, joining…');
+      break;
+    case 'welcome':
+      setPhase('joined', `joined run ${event.runId}; waiting for a round`);
+      log(`joined run ${event.runId}`);
+      break;
+    case 'model':
+      log(`received the model (${event.parameters.toLocaleString()} parameters)`);
+      break;
+    case 'fit-start':
+      setPhase('training', `round ${event.round}: training on your data`);
+      ui.progress.value = 0;
+      break;
+    case 'fit-progress': {
+      const p = event.progress;
+      state.epochs = p.epochs;
+      ui.progress.value = (p.epoch * p.batches + p.batch) / (p.epochs * p.batches);
+      ui.progressText.textContent = `round ${event.round}: epoch ${p.epoch + 1}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`;
+      break;
+    }
+    case 'fit-done': {
+      const r = row(event.round);
+      Object.assign(r, { loss: event.loss, accuracy: event.accuracy, examples: event.numExamples, bytesUp: event.bytesUp });
+      r.samplesPerS = (event.numExamples * state.epochs) / Math.max(event.durationMs / 1000, 1e-3);
+      ui.progress.value = 1;
+      setPhase('joined', `round ${event.round}: update sent (${bytes(event.bytesUp)}); waiting for the next round`);
+      log(`round ${event.round}: trained ${event.numExamples} examples in ${(event.durationMs / 1000).toFixed(1)} s, sent ${bytes(event.bytesUp)}`);
+      renderRounds();
+      break;
+    }
+    case 'evaluate-done': {
+      const r = row(event.round);
+      r.globalAccuracy = event.metrics.accuracy;
+      r.globalLoss = event.metrics.loss;
+      log(`round ${event.round}: the global model scores ${pct(event.metrics.accuracy)} on your test split`);
+      renderRounds();
+      break;
+    }
+    case 'rejected':
+      log(`the coordinator rejected ${event.round ? `round ${event.round}'s message` : 'a message'}: ${event.code}: ${event.reason}`);
+      break;
+    case 'failed':
+      log(`round ${event.round} failed here: ${event.code}: ${event.reason}`);
+      break;
+    case 'complete': {
+      const c = event.complete;
+      const final = c.final ? `; final global accuracy ${pct(c.final.accuracy)}` : '';
+      setPhase('complete', c.aborted ? `the run was aborted: ${c.aborted}` : `run complete after ${c.rounds} rounds${final}`);
+      log('run complete');
+      break;
+    }
+    case 'closed':
+      if (document.body.dataset.phase !== 'complete') setPhase('closed', `disconnected: ${event.reason}`);
+      break;
+  }
+}
+
+function onJoin(): void {
+  if (!state.data || !state.backend) return;
+  const id = siteId();
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+    ui.status.textContent = 'the site name may use letters, digits, ".", "_" and "-"';
+    return;
+  }
+  const splits = splitSiteData(state.data, id);
+  state.rounds.clear();
+  renderRounds();
+  setPhase('joining', `connecting to ${ui.server.value}…`);
+  const site = startBrowserSite({
+    server: ui.server.value.trim(),
+    siteId: id,
+    token: ui.token.value || undefined,
+    splits,
+    backend: state.backend.backend,
+    onEvent: onSiteEvent,
+  });
+  state.site = site;
+  site.outcome.catch((err) => setPhase('error', toFedtuneError(err).message));
+}
+
+function onLeave(): void {
+  state.site?.leave();
+  log('left the run');
+  setPhase('closed', 'you left the run; nothing more is sent');
+}
+
+async function init(): Promise<void> {
+  setPhase('starting');
+  const link = parseJoinLink(window.location.href);
+  ui.server.value = link.server;
+  ui.site.value = link.site ?? `browser-${Math.random().toString(36).slice(2, 6)}`;
+  ui.token.value = link.token ?? '';
+  ui.csv.addEventListener('change', () => void onCsvPicked());
+  ui.folder.addEventListener('change', () => void onFolderPicked());
+  ui.join.addEventListener('click', onJoin);
+  ui.leave.addEventListener('click', onLeave);
+  renderRounds();
+  try {
+    state.backend = await selectBrowserBackend(link.backend);
+    ui.backend.textContent = describeBrowserBackend(state.backend);
+    ui.backend.dataset.backend = state.backend.backend;
+    if (state.data) setPhase('loaded', 'data loaded: review the summary, then join');
+    else setPhase('idle', 'load your data to join');
+  } catch (err) {
+    ui.backend.textContent = toFedtuneError(err).message;
+    setPhase('error', 'no TensorFlow.js backend could start in this browser');
+  }
+}
+
+void init();

@@ -1,0 +1,38 @@
+import { deriveSeed, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type Splits } from '@fedtune/shared';
+
+export interface BrowserSiteOptions {
+  server: string;
+  siteId: string;
+  token?: string;
+  splits: Splits;
+  backend: string;
+  onEvent: (event: SiteEvent) => void;
+}
+
+/** The same train/validation/test split a Node site makes of its data (seeded by the site name). */
+export function splitSiteData(data: Dataset, siteId: string): Splits {
+  return splitDataset(data, deriveSeed(0, 'split', siteId));
+}
+
+export interface BrowserSite {
+  /** Resolves when the run completes or the connection closes. */
+  outcome: Promise<SiteOutcome>;
+  leave(): void;
+}
+
+/**
+ * Joins a run from this tab. The learning is the shared SiteClient, exactly as in client-node; only the
+ * data loading and the tfjs backend are the browser's.
+ */
+export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
+  const client = new SiteClient({
+    siteId: options.siteId,
+    token: options.token,
+    connector: socketIoConnector({ url: options.server }),
+    data: options.splits,
+    backend: options.backend,
+    runtime: 'browser',
+    onEvent: options.onEvent,
+  });
+  return { outcome: client.run(), leave: () => client.stop() };
+}

@@ -1,0 +1,232 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { FedtuneError } from '@fedtune/shared';
+import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
+
+/** A run configuration as written in a file or given as flags: any subset of the fields, `train` partial too. */
+export type PartialRunConfigInput = Partial<Omit<RunConfigInput, 'train'>> & { train?: Partial<NonNullable<RunConfigInput['train']>> };
+
+export type ConfigPath = ReadonlyArray<string | number>;
+
+/** A config file, parsed and checked (syntax, known fields, field types). */
+export interface RunConfigFile {
+  path: string;
+  format: 'json' | 'yaml';
+  values: PartialRunConfigInput;
+  /** Line and column (1-based) of a field in the file, when known (YAML). */
+  locate(path: ConfigPath): { line: number; col: number } | undefined;
+}
+
+export interface MergeOptions {
+  /** Command-line spelling of fields for messages, by dotted path: `{ rounds: '--rounds', 'train.epochs': '--epochs' }`. */
+  flagNames?: Record<string, string>;
+}
+
+const PLACEHOLDER_RUN_ID = 'config-check';
+
+function fail(message: string, cause?: unknown): never {
+  throw new FedtuneError('config', message, cause === undefined ? undefined : { cause });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
+function dotted(path: ConfigPath): string {
+  return path.length ? path.map((p) => String(p)).join('.') : '(top level)';
+}
+
+function getPath(obj: unknown, path: ConfigPath): unknown {
+  let v = obj;
+  for (const key of path) {
+    if (!isPlainObject(v) && !Array.isArray(v)) return undefined;
+    v = (v as Record<string | number, unknown>)[key as string];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const text = JSON.stringify(v);
+  return text === undefined ? String(v) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+// ---- the schema's shape, for unknown-field checks -----------------------------------------------
+
+type AnySchema = z.ZodType & { def: { type: string; innerType?: AnySchema }; shape?: Record<string, AnySchema> };
+
+function unwrap(schema: AnySchema): AnySchema {
+  let s = schema;
+  while ((s.def.type === 'default' || s.def.type === 'optional' || s.def.type === 'nullable' || s.def.type === 'prefault') && s.def.innerType) s = s.def.innerType;
+  return s;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+function unknownFields(value: Record<string, unknown>, schema: AnySchema, path: Array<string | number>): Array<{ path: Array<string | number>; message: string }> {
+  const s = unwrap(schema);
+  if (s.def.type !== 'object' || !s.shape) return [];
+  const known = Object.keys(s.shape);
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  for (const [key, v] of Object.entries(value)) {
+    const here = [...path, key];
+    const child = s.shape[key];
+    if (!child) {
+      const best = known.map((k) => ({ k, d: editDistance(key, k) })).sort((a, b) => a.d - b.d)[0];
+      const hint = best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best.k}"?)` : '';
+      out.push({ path: here, message: `unknown field${hint}; known fields: ${known.join(', ')}` });
+    } else if (isPlainObject(v)) {
+      out.push(...unknownFields(v, child, here));
+    }
+  }
+  return out;
+}
+
+// ---- zod issues as sentences -----------------------------------------------------------------------
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  errors?: Issue[][];
+  expected?: string;
+  values?: unknown[];
+}
+
+function expectedOf(issues: Issue[]): string | undefined {
+  const i = issues[0];
+  if (!i) return undefined;
+  if (i.code === 'invalid_value' && i.values) return i.values.map((v) => JSON.stringify(v)).join(' | ');
+  if (i.code === 'invalid_type' && i.expected) return i.expected;
+  return undefined;
+}
+
+function explain(issue: Issue): string {
+  if (issue.code === 'invalid_union' && issue.errors?.length) {
+    const options = issue.errors.map(expectedOf).filter((x): x is string => !!x);
+    if (options.length === issue.errors.length) return `expected one of: ${options.join(' | ')}`;
+  }
+  if (issue.code === 'unrecognized_keys') return issue.message;
+  return issue.message.replace(/^Invalid input: /, '');
+}
+
+/** Merges plain objects key by key; arrays and everything else are replaced; `undefined` never overrides. */
+function deepMerge(...layers: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (!isPlainObject(layer)) continue;
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+    }
+  }
+  return out;
+}
+
+/** The schema's defaults (everything but `runId`). */
+export function runConfigDefaults(): Omit<RunConfig, 'runId'> {
+  const { runId: _, ...defaults } = RunConfig.parse({ runId: PLACEHOLDER_RUN_ID });
+  return defaults;
+}
+
+// ---- files -------------------------------------------------------------------------------------------
+
+/** Parses config text (JSON or YAML) and checks it: syntax, a mapping at the top, known fields, field types. */
+export function parseRunConfigText(text: string, path: string, format?: 'json' | 'yaml'): RunConfigFile {
+  const fmt = format ?? (extname(path).toLowerCase() === '.json' ? 'json' : extname(path).toLowerCase() === '.yaml' || extname(path).toLowerCase() === '.yml' ? 'yaml' : text.trimStart().startsWith('{') ? 'json' : 'yaml');
+  let values: unknown;
+  let locate: RunConfigFile['locate'] = () => undefined;
+  if (fmt === 'json') {
+    try {
+      values = JSON.parse(text);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      const pos = /position (\d+)/.exec(msg);
+      let where = '';
+      if (pos) {
+        const before = text.slice(0, Number(pos[1]));
+        const line = before.split('\n').length;
+        where = `:${line}:${Number(pos[1]) - before.lastIndexOf('\n')}`;
+      }
+      fail(`${path}${where}: not valid JSON: ${msg}`, err);
+    }
+  } else {
+    const lineCounter = new LineCounter();
+    const doc: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length) fail(`${path}: not valid YAML: ${doc.errors[0].message}`, doc.errors[0]);
+    values = doc.toJS({ maxAliasCount: 100 });
+    locate = (p) => {
+      const node = doc.getIn(p as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
+      const pair = node?.range ? node : undefined;
+      if (!pair?.range) return undefined;
+      const { line, col } = lineCounter.linePos(pair.range[0]);
+      return { line, col };
+    };
+  }
+  if (values === null || values === undefined) values = {};
+  if (!isPlainObject(values)) fail(`${path}: a run configuration must be a mapping of fields (got ${Array.isArray(values) ? 'a list' : typeof values})`);
+  const where = (p: ConfigPath) => {
+    const at = locate(p);
+    return at ? `${path}:${at.line}:${at.col}` : path;
+  };
+  const problems = unknownFields(values, RunConfig as unknown as AnySchema, []).map((u) => `${where(u.path)}: ${dotted(u.path)}: ${u.message}`);
+  // Check the file's own fields now, so its mistakes are reported against it (runId may come from flags).
+  const probe = RunConfig.safeParse(deepMerge(runConfigDefaults(), { runId: PLACEHOLDER_RUN_ID }, values));
+  if (!probe.success) {
+    for (const i of probe.error.issues as unknown as Issue[]) {
+      const p = i.path as Array<string | number>;
+      problems.push(`${where(p)}: ${dotted(p)}: ${explain(i)} (got ${describe(getPath(values, p))})`);
+    }
+  }
+  if (problems.length) fail(problems.join('\n'), probe.error);
+  return { path, format: fmt, values: values as PartialRunConfigInput, locate };
+}
+
+/** Reads a run configuration file (`.json`, `.yaml`, `.yml`). Throws FedtuneError('config') naming the file, field and problem. */
+export function loadRunConfigFile(path: string): RunConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(`${path}: cannot read the run configuration${code === 'ENOENT' ? ': no such file' : `: ${(err as Error).message}`}`, err);
+  }
+  return parseRunConfigText(text, path);
+}
+
+/**
+ * The run configuration from defaults < file < command-line flags, validated. `flags` holds only the
+ * fields given on the command line (undefined values are ignored); nested objects (`train`,
+ * `strategyOptions`) merge field by field. Errors name where the bad value came from.
+ */
+export function mergeRunConfig(file: RunConfigFile | PartialRunConfigInput | undefined, flags: PartialRunConfigInput = {}, options: MergeOptions = {}): RunConfig {
+  const loaded = file && 'locate' in file && typeof file.locate === 'function' ? (file as RunConfigFile) : undefined;
+  const fileValues = (loaded ? loaded.values : file) ?? {};
+  const merged = deepMerge(runConfigDefaults(), fileValues, flags);
+  const result = RunConfig.safeParse(merged);
+  if (result.success) return result.data;
+  const lines = (result.error.issues as unknown as Issue[]).map((i) => {
+    const p = i.path as Array<string | number>;
+    const key = dotted(p);
+    const flag = options.flagNames?.[key];
+    let source: string;
+    if (getPath(flags, p) !== undefined) source = flag ? `command line ${flag}` : 'command line';
+    else if (getPath(fileValues, p) !== undefined) {
+      const at = loaded?.locate(p);
+      source = loaded ? (at ? `${loaded.path}:${at.line}:${at.col}` : loaded.path) : 'config';
+    } else if (getPath(merged, p) === undefined) {
+      const hint = `set "${key}" in the config file${flag ? ` or pass ${flag}` : ' or on the command line'}`;
+      return `${key}: required (${hint})`;
+    } else source = 'defaults';
+    return `${source}: ${key}: ${explain(i)} (got ${describe(getPath(merged, p))})`;
+  });
+  fail(`invalid run configuration:\n${lines.join('\n')}`, result.error);
+}

@@ -1,0 +1,260 @@
+// The coordinator's live dashboard. Plain JavaScript, no build step: it reads server-sent events from
+// /api/events (a snapshot on connect, then engine events and live status) and redraws.
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+
+const state = {
+  live: { runId: '', phase: 'idle', sites: [] },
+  /** RoundRecord per round (from round-end events). */
+  rounds: new Map(),
+  /** Per-update verdicts (from result events), newest last. */
+  updates: [],
+  /** Every site that joined, with how it left (from site-joined / site-left events). */
+  knownSites: new Map(),
+  pretrained: undefined,
+  status: undefined,
+  round: undefined,
+};
+
+function pct(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '—';
+}
+
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return s < 1 ? 'now' : s < 60 ? `${s.toFixed(0)} s ago` : `${(s / 60).toFixed(0)} min ago`;
+}
+
+function cell(text, className) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function link(href, text) {
+  const a = document.createElement('a');
+  a.href = href;
+  a.textContent = text;
+  return a;
+}
+
+function apply(event) {
+  switch (event.type) {
+    case 'waiting':
+      state.status = `waiting for sites (${event.joined}/${event.needed})`;
+      break;
+    case 'site-joined':
+      state.knownSites.set(event.siteId, { siteId: event.siteId, runtime: event.runtime, backend: event.backend, numExamples: event.numExamples, lastSeen: event.at });
+      break;
+    case 'site-left': {
+      const site = state.knownSites.get(event.siteId);
+      if (site) Object.assign(site, { left: event.reason, lastSeen: event.at });
+      break;
+    }
+    case 'pretrained':
+      state.pretrained = { accuracy: event.accuracy, loss: event.loss };
+      break;
+    case 'round-start':
+      state.round = event.round;
+      state.status = `round ${event.round}: training on ${event.selected.length} site(s)${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`;
+      break;
+    case 'result':
+      state.updates.push(event);
+      break;
+    case 'round-end':
+      state.rounds.set(event.record.round, event.record);
+      state.status = `round ${event.record.round} done`;
+      break;
+    case 'round-retry':
+      state.status = `round ${event.round} retried: ${event.reason}`;
+      break;
+    case 'complete':
+      for (const r of event.report.rounds) state.rounds.set(r.round, r);
+      state.status = event.report.status === 'complete' ? 'complete' : `aborted: ${event.report.aborted ?? ''}`;
+      break;
+  }
+}
+
+function chart(host, series, options = {}) {
+  const width = 360;
+  const height = 170;
+  const pad = { left: 40, right: 10, top: 18, bottom: 24 };
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' });
+  const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
+  if (all.length === 0) {
+    svg.appendChild(el('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', class: 'chart-empty' }, 'no rounds yet'));
+    host.replaceChildren(svg);
+    return;
+  }
+  const xs = all.map(([x]) => x);
+  const ys = all.map(([, y]) => y);
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(Math.max(...xs), x0 + 1);
+  let [y0, y1] = options.yRange ?? [Math.min(...ys), Math.max(...ys)];
+  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const px = (x) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
+  const py = (y) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
+  const fmt = (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2));
+  for (const t of [y0, (y0 + y1) / 2, y1]) {
+    svg.appendChild(el('line', { x1: pad.left, x2: width - pad.right, y1: py(t), y2: py(t), class: 'chart-grid' }));
+    svg.appendChild(el('text', { x: pad.left - 4, y: py(t) + 4, 'text-anchor': 'end', class: 'chart-tick' }, fmt(t)));
+  }
+  const step = Math.max(1, Math.ceil((x1 - x0) / 10));
+  for (let x = Math.ceil(x0); x <= x1; x += step) {
+    svg.appendChild(el('text', { x: px(x), y: height - 6, 'text-anchor': 'middle', class: 'chart-tick' }, String(x)));
+  }
+  let legendX = pad.left + 4;
+  series.forEach((s) => {
+    const pts = s.points.filter(([, y]) => Number.isFinite(y));
+    if (pts.length > 1) svg.appendChild(el('polyline', { points: pts.map(([x, y]) => `${px(x)},${py(y)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 2 }));
+    for (const [x, y] of pts) svg.appendChild(el('circle', { cx: px(x), cy: py(y), r: 3, fill: s.color }));
+    svg.appendChild(el('text', { x: legendX, y: 12, fill: s.color, class: 'chart-legend' }, s.name));
+    legendX += s.name.length * 6.5 + 16;
+  });
+  host.replaceChildren(svg);
+}
+
+function render() {
+  const live = state.live;
+  const rounds = [...state.rounds.values()].sort((a, b) => a.round - b.round);
+  const last = rounds[rounds.length - 1];
+  $('run-id').textContent = live.runId || '—';
+  $('phase').textContent = state.status && live.phase !== 'idle' && state.status !== live.phase ? `${live.phase} · ${state.status}` : live.phase;
+  $('round').textContent = live.round ?? state.round ?? '—';
+  $('accuracy').textContent = last ? pct(last.global.accuracy) : state.pretrained ? `${pct(state.pretrained.accuracy)} (pretrained)` : '—';
+  document.body.dataset.phase = live.phase;
+  document.body.dataset.rounds = String(rounds.length);
+
+  const links = $('links');
+  links.replaceChildren();
+  if (live.runId) {
+    const id = encodeURIComponent(live.runId);
+    links.append(
+      link(`/api/runs/${id}`, 'report.json'),
+      link(`/api/runs/${id}/model/model.json`, 'model.json'),
+      link(`/api/runs/${id}/model/weights.bin`, 'weights.bin'),
+    );
+  }
+  links.append(link(`/site/?server=${encodeURIComponent(location.origin)}`, 'join as a browser site'), link('/api/live', 'live status (JSON)'));
+
+  const connected = new Map(live.sites.map((s) => [s.siteId, s]));
+  const sites = [...connected.values(), ...[...state.knownSites.values()].filter((s) => !connected.has(s.siteId) && s.left !== undefined)];
+  $('sites').querySelector('tbody').replaceChildren(
+    ...sites.map((s) => {
+      const known = state.knownSites.get(s.siteId);
+      const tr = document.createElement('tr');
+      tr.dataset.site = s.siteId;
+      tr.dataset.connected = String(connected.has(s.siteId));
+      const status = connected.has(s.siteId) ? 'connected' : `left (${known?.left ?? ''})`;
+      tr.append(cell(s.siteId), cell(s.runtime), cell(s.backend), cell(known ? String(known.numExamples) : ''), cell(status), cell(ago(s.lastSeen)));
+      return tr;
+    }),
+  );
+
+  $('rounds').querySelector('tbody').replaceChildren(
+    ...rounds.map((r) => {
+      const tr = document.createElement('tr');
+      tr.dataset.round = String(r.round);
+      const model = document.createElement('td');
+      model.textContent = r.modelDir;
+      tr.append(
+        cell(String(r.round)),
+        cell(pct(r.global.accuracy)),
+        cell(r.global.loss.toFixed(4)),
+        cell(r.accepted.map((a) => a.siteId).join(', ') || '—'),
+        cell(r.rejected.map((x) => `${x.siteId} (${x.code})`).join(', ') || '—'),
+        cell(r.failed.map((x) => x.siteId).join(', ') || '—'),
+        cell(r.federated ? pct(r.federated.accuracy) : '—'),
+        cell((r.durationMs / 1000).toFixed(1)),
+        model,
+      );
+      return tr;
+    }),
+  );
+
+  $('updates').querySelector('tbody').replaceChildren(
+    ...state.updates
+      .slice(-200)
+      .reverse()
+      .map((u) => {
+        const tr = document.createElement('tr');
+        tr.className = u.accepted ? 'accepted' : 'rejected';
+        tr.dataset.site = u.siteId;
+        tr.dataset.round = String(u.round);
+        tr.append(cell(new Date(u.at).toLocaleTimeString()), cell(String(u.round)), cell(u.siteId), cell(u.accepted ? 'accepted' : `rejected: ${u.code}`, 'verdict'), cell(u.reason ?? ''));
+        return tr;
+      }),
+  );
+
+  const start = state.pretrained ? [[0, state.pretrained.accuracy]] : [];
+  chart($('chart-accuracy'), [
+    { name: 'holdout', color: '#2c7be5', points: [...start, ...rounds.map((r) => [r.round, r.global.accuracy])] },
+    { name: 'federated', color: '#8e44ad', points: rounds.filter((r) => r.federated).map((r) => [r.round, r.federated.accuracy]) },
+  ], { yRange: [0, 1] });
+  chart($('chart-loss'), [
+    { name: 'holdout loss', color: '#c0392b', points: [...(state.pretrained ? [[0, state.pretrained.loss]] : []), ...rounds.map((r) => [r.round, r.global.loss])] },
+  ]);
+  chart($('chart-robustness'), [
+    { name: 'worst site acc.', color: '#e67e22', points: rounds.filter((r) => r.federated?.worstSite).map((r) => [r.round, r.federated.worstSite.accuracy]) },
+    { name: 'rejected (share)', color: '#b3261e', points: rounds.map((r) => [r.round, r.rejected.length / Math.max(1, r.selected.length)]) },
+  ], { yRange: [0, 1] });
+}
+
+async function loadRuns() {
+  try {
+    const res = await fetch('/api/runs');
+    const { runs } = await res.json();
+    $('runs').replaceChildren(
+      ...runs.map((r) => {
+        const li = document.createElement('li');
+        li.append(link(`/api/runs/${encodeURIComponent(r.runId)}`, r.runId), ` — ${r.status}, ${r.rounds} round(s)${r.accuracy !== undefined ? `, accuracy ${pct(r.accuracy)}` : ''}`);
+        return li;
+      }),
+    );
+  } catch {
+    // The list is a convenience; the live view does not depend on it.
+  }
+}
+
+function connect() {
+  const source = new EventSource('/api/events');
+  source.addEventListener('open', () => {
+    $('stream').textContent = 'connected';
+    document.body.dataset.connected = 'true';
+  });
+  source.addEventListener('error', () => {
+    $('stream').textContent = 'reconnecting…';
+    document.body.dataset.connected = 'false';
+  });
+  source.addEventListener('snapshot', (e) => {
+    const snapshot = JSON.parse(e.data);
+    state.rounds.clear();
+    state.updates = [];
+    state.knownSites.clear();
+    state.live = snapshot.live;
+    for (const event of snapshot.events) apply(event);
+    render();
+  });
+  source.addEventListener('engine', (e) => {
+    const event = JSON.parse(e.data);
+    apply(event);
+    if (event.type === 'round-end' || event.type === 'complete') void loadRuns();
+    render();
+  });
+  source.addEventListener('live', (e) => {
+    state.live = JSON.parse(e.data);
+    render();
+  });
+}
+
+render();
+void loadRuns();
+connect();

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { FedtuneError } from '@fedtune/shared';
+import type { LiveStatus } from '../build-app.ts';
+import { LiveEvents } from './live-events.ts';
+import { sendStaticFile } from './static-files.ts';
+
+export interface DashboardOptions {
+  /** The engine's events; without it the dashboard shows the live status and runs on disk only. */
+  events?: LiveEvents;
+  live?: () => LiveStatus | undefined;
+  /** The built browser site (client-web's `vite build`), served at /site/. */
+  siteDir?: string;
+  /** How often connected dashboards get the live status (sites' last seen), in ms. */
+  livePeriodMs?: number;
+}
+
+const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+export const DEFAULT_SITE_DIR = fileURLToPath(new URL('../../../../client-web/dist/', import.meta.url));
+
+const IDLE: LiveStatus = { runId: '', phase: 'idle', sites: [] };
+
+/**
+ * The dashboard at `/` (static page + server-sent events at `/api/events`) and the browser site at
+ * `/site/`. Register with `app.register(dashboardPlugin, options)`.
+ */
+export async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+  const siteDir = options.siteDir ?? DEFAULT_SITE_DIR;
+  const events = options.events ?? new LiveEvents();
+  const streams = new Set<ServerResponse>();
+  const live = () => options.live?.() ?? IDLE;
+
+  // Open event streams would keep the HTTP server from closing.
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+    streams.clear();
+  });
+
+  app.get('/', async (_request, reply) => sendStaticFile(reply, ASSETS_DIR, 'index.html'));
+  app.get<{ Params: { '*': string } }>('/dashboard/*', async (request, reply) => sendStaticFile(reply, ASSETS_DIR, request.params['*']));
+
+  app.get('/site', async (_request, reply) => reply.redirect('/site/'));
+  app.get<{ Params: { '*': string } }>('/site/*', async (request, reply) => {
+    if (!existsSync(siteDir)) {
+      throw new FedtuneError('not_found', `the browser site is not built (${siteDir} is missing): run "npm run build"`);
+    }
+    return sendStaticFile(reply, siteDir, request.params['*']);
+  });
+
+  /**
+   * Server-sent events: `snapshot` (live status + every engine event so far) on connect, then `engine`
+   * per engine event and `live` (phase, round, sites with last seen) after each event and periodically.
+   */
+  app.get('/api/events', (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const send = (name: string, data: unknown) => {
+      if (!res.writableEnded) res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    streams.add(res);
+    send('snapshot', { live: live(), events: events.history() });
+    const unsubscribe = events.subscribe((event) => {
+      send('engine', event);
+      send('live', live());
+    });
+    const timer = setInterval(() => send('live', live()), options.livePeriodMs ?? 2000);
+    timer.unref();
+    request.raw.on('close', () => {
+      unsubscribe();
+      clearInterval(timer);
+      streams.delete(res);
+    });
+  });
+}

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { decodeWeights, encodeWeights, FedtuneError, type RunReport, type Weights } from '@fedtune/shared';
+import { decodeState, encodeState } from './state-codec.ts';
+
+/** Everything needed to continue a run after round `round` exactly as if it had never stopped. */
+export interface Checkpoint {
+  runId: string;
+  /** The last completed round (0 = before the first round). */
+  round: number;
+  /** The global weights after `round`. */
+  weights: Weights;
+  /** The strategy's state (nested plain objects with Float32Arrays, numbers, null…). */
+  strategyState: unknown;
+  /** The random generators' states by name (`SeededRandom.state`), e.g. `{ sample: 123 }`. */
+  rng: Record<string, number>;
+  /** The privacy accountant's state (opaque JSON-like value; may hold typed arrays), once it exists. */
+  accountant?: unknown;
+  /** The report so far (rounds 1..round). */
+  report: RunReport;
+  /** ISO time the checkpoint was written (set by `encodeCheckpoint` when absent). */
+  createdAt?: string;
+}
+
+/**
+ * File layout (little-endian):
+ *
+ *   prefix   "FTCK" | u32 format (1) | u32 header length | u32 0
+ *   header   UTF-8 JSON {format, runId, round, createdAt, bodyBytes, sha256}, zero-padded to 8 bytes
+ *   body     u32 meta length | u32 0 | UTF-8 meta JSON, zero-padded to 8 | sections, each padded to 8
+ *
+ * `sha256` is the hex SHA-256 of the whole body and `bodyBytes` its length, so a truncated, extended or
+ * bit-flipped file is detected before anything in the body is trusted. The meta JSON holds the round,
+ * rng, accountant, report and the strategy state's skeleton (see state-codec.ts), plus the offset and
+ * length of every section relative to the body. Section 0 is the global weights (`encodeWeights`);
+ * the others are the typed arrays of the strategy state, then of the accountant.
+ */
+export const CHECKPOINT_FORMAT = 1;
+const MAGIC = 0x4b435446; // "FTCK" as little-endian u32
+const PREFIX_BYTES = 16;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+export interface CheckpointHeader {
+  format: number;
+  runId: string;
+  round: number;
+  createdAt: string;
+  bodyBytes: number;
+  sha256: string;
+}
+
+interface Meta {
+  runId: string;
+  round: number;
+  createdAt: string;
+  rng: Record<string, number>;
+  report: string;
+  strategyState: string;
+  strategyBlobs: number;
+  accountant?: string;
+  sections: Array<[offset: number, length: number]>;
+}
+
+/** Encodes a checkpoint as chunks to write back to back (no single big copy of the weights). */
+export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; header: CheckpointHeader; bytes: number } {
+  const createdAt = ckpt.createdAt ?? new Date().toISOString();
+  const weightBytes = encodeWeights(ckpt.weights);
+  const state = encodeState(ckpt.strategyState);
+  const accountant = ckpt.accountant === undefined ? undefined : encodeState(ckpt.accountant);
+  const report = encodeState(ckpt.report);
+  if (report.blobs.length) throw new FedtuneError('codec', 'the report must not hold typed arrays');
+  for (const [name, value] of Object.entries(ckpt.rng)) {
+    if (!Number.isFinite(value)) throw new FedtuneError('codec', `rng state ${name} is not a finite number`);
+  }
+  const sectionData = [weightBytes, ...state.blobs, ...(accountant?.blobs ?? [])];
+
+  // Offsets depend on the meta length, which depends on the offsets: lay out the sections relative to
+  // the end of the meta, then shift them once the meta's padded length is known (a fixed point in ≤3 steps).
+  const relative: Array<[number, number]> = [];
+  let pos = 0;
+  for (const s of sectionData) {
+    relative.push([pos, s.byteLength]);
+    pos = pad8(pos + s.byteLength);
+  }
+  const sectionsBytes = pos;
+  let metaStart = 0;
+  let metaJson = new Uint8Array();
+  for (let guess = 8; ; ) {
+    const meta: Meta = {
+      runId: ckpt.runId,
+      round: ckpt.round,
+      createdAt,
+      rng: ckpt.rng,
+      report: report.json,
+      strategyState: state.json,
+      strategyBlobs: state.blobs.length,
+      accountant: accountant?.json,
+      sections: relative.map(([o, l]) => [guess + o, l]),
+    };
+    metaJson = encoder.encode(JSON.stringify(meta));
+    const start = pad8(8 + metaJson.byteLength);
+    if (start === guess) {
+      metaStart = start;
+      break;
+    }
+    guess = start;
+  }
+  const bodyChunks: Uint8Array[] = [];
+  const metaPrefix = new Uint8Array(8);
+  new DataView(metaPrefix.buffer).setUint32(0, metaJson.byteLength, true);
+  bodyChunks.push(metaPrefix, metaJson, new Uint8Array(metaStart - 8 - metaJson.byteLength));
+  for (const s of sectionData) {
+    bodyChunks.push(s);
+    const padding = pad8(s.byteLength) - s.byteLength;
+    if (padding) bodyChunks.push(new Uint8Array(padding));
+  }
+  const bodyBytes = metaStart + sectionsBytes;
+  const hash = createHash('sha256');
+  for (const c of bodyChunks) hash.update(c);
+  const header: CheckpointHeader = { format: CHECKPOINT_FORMAT, runId: ckpt.runId, round: ckpt.round, createdAt, bodyBytes, sha256: hash.digest('hex') };
+  const headerJson = encoder.encode(JSON.stringify(header));
+  const prefix = new Uint8Array(PREFIX_BYTES);
+  const view = new DataView(prefix.buffer);
+  view.setUint32(0, MAGIC, true);
+  view.setUint32(4, CHECKPOINT_FORMAT, true);
+  view.setUint32(8, headerJson.byteLength, true);
+  const headerPad = new Uint8Array(pad8(PREFIX_BYTES + headerJson.byteLength) - PREFIX_BYTES - headerJson.byteLength);
+  const chunks = [prefix, headerJson, headerPad, ...bodyChunks];
+  return { chunks, header, bytes: chunks.reduce((n, c) => n + c.byteLength, 0) };
+}
+
+/** Reads and checks the header only (no checksum). Throws FedtuneError('codec') on anything wrong. */
+export function readCheckpointHeader(bytes: Uint8Array): { header: CheckpointHeader; bodyOffset: number } {
+  if (bytes.byteLength < PREFIX_BYTES) throw new FedtuneError('codec', `checkpoint is ${bytes.byteLength} bytes, shorter than its prefix`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== MAGIC) throw new FedtuneError('codec', 'not a fedtune checkpoint (bad magic number)');
+  const format = view.getUint32(4, true);
+  if (format !== CHECKPOINT_FORMAT) throw new FedtuneError('codec', `checkpoint format ${format} is not supported (expected ${CHECKPOINT_FORMAT})`);
+  const headerLength = view.getUint32(8, true);
+  if (PREFIX_BYTES + headerLength > bytes.byteLength) throw new FedtuneError('codec', 'checkpoint header runs past the end of the file (truncated?)');
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(decoder.decode(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength))) as CheckpointHeader;
+  } catch (cause) {
+    throw new FedtuneError('codec', 'checkpoint header is not valid JSON', { cause });
+  }
+  if (typeof header.sha256 !== 'string' || !Number.isInteger(header.bodyBytes) || !Number.isInteger(header.round)) {
+    throw new FedtuneError('codec', 'checkpoint header lacks sha256, bodyBytes or round');
+  }
+  return { header, bodyOffset: pad8(PREFIX_BYTES + headerLength) };
+}
+
+/** Verifies the checksum and decodes a checkpoint. Throws FedtuneError('codec') saying what is wrong. */
+export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
+  const { header, bodyOffset } = readCheckpointHeader(bytes);
+  const actual = bytes.byteLength - bodyOffset;
+  if (actual !== header.bodyBytes) {
+    throw new FedtuneError('codec', `checkpoint body is ${actual} bytes, header says ${header.bodyBytes} (${actual < header.bodyBytes ? 'truncated' : 'trailing data'})`);
+  }
+  const body = bytes.subarray(bodyOffset);
+  const sha = createHash('sha256').update(body).digest('hex');
+  if (sha !== header.sha256) throw new FedtuneError('codec', `checkpoint checksum mismatch (sha256 ${sha.slice(0, 12)}…, header says ${header.sha256.slice(0, 12)}…)`);
+  const metaLength = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0, true);
+  let meta: Meta;
+  try {
+    meta = JSON.parse(decoder.decode(body.subarray(8, 8 + metaLength))) as Meta;
+  } catch (cause) {
+    throw new FedtuneError('codec', 'checkpoint meta is not valid JSON', { cause });
+  }
+  const sections = meta.sections.map(([offset, length], i) => {
+    if (offset < 0 || offset + length > body.byteLength) throw new FedtuneError('codec', `checkpoint section ${i} lies outside the body`);
+    return body.subarray(offset, offset + length);
+  });
+  const decoded = decodeWeights(sections[0]);
+  // Copy the weights out so they do not pin the whole file's buffer.
+  const weights: Weights = { manifest: decoded.manifest, arrays: decoded.arrays.map((a) => a.slice()) };
+  const stateBlobs = sections.slice(1, 1 + meta.strategyBlobs);
+  const accountantBlobs = sections.slice(1 + meta.strategyBlobs);
+  const ckpt: Checkpoint = {
+    runId: meta.runId,
+    round: meta.round,
+    createdAt: meta.createdAt,
+    weights,
+    strategyState: decodeState(meta.strategyState, stateBlobs),
+    rng: meta.rng,
+    report: decodeState(meta.report, []) as RunReport,
+  };
+  if (meta.accountant !== undefined) ckpt.accountant = decodeState(meta.accountant, accountantBlobs);
+  return ckpt;
+}

@@ -1,0 +1,151 @@
+import { join } from 'node:path';
+import type { RobustnessReport, RoundRecord, RunReport } from '@fedtune/shared';
+import { writeFileAtomic } from '@fedtune/shared/node';
+import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
+
+/** A run report with the optional robustness sections (per round and for the final model). */
+export type ReportWithRobustness = Omit<RunReport, 'rounds'> & {
+  rounds: Array<RoundRecord & { robustness?: RobustnessReport }>;
+  finalRobustness?: RobustnessReport;
+};
+
+/** The ε whose PGD accuracy stands for "adversarial" in the per-round plot: 0.1 if evaluated, else the smallest. */
+function headlineEps(r: RobustnessReport): { eps: number; accuracy: number; attack: string } | undefined {
+  const rows = r.pgd.length ? r.pgd : r.fgsm;
+  if (rows.length === 0) return undefined;
+  const row = rows.find((x) => x.eps === 0.1) ?? [...rows].sort((a, b) => a.eps - b.eps)[0];
+  return { eps: row.eps, accuracy: row.accuracy, attack: r.pgd.length ? 'PGD' : 'FGSM' };
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(1)}%`);
+
+function section(title: string, body: string, note = ''): string {
+  if (!body) return '';
+  return `<section><h2>${escapeHtml(title)}</h2>${note ? `<p class="note">${escapeHtml(note)}</p>` : ''}<div class="chart">${body}</div></section>`;
+}
+
+function accuracyPerRound(report: ReportWithRobustness): string {
+  const clean: Series = { name: 'clean', points: [] };
+  const noisy: Series = { name: 'noise (mean σ)', points: [] };
+  const corrupted: Series = { name: 'corruptions (mean)', points: [] };
+  const adversarial: Series = { name: 'adversarial', points: [] };
+  if (report.pretrained) clean.points.push([0, report.pretrained.accuracy]);
+  let advLabel = '';
+  for (const r of report.rounds) {
+    clean.points.push([r.round, r.global.accuracy]);
+    const rob = r.robustness;
+    if (!rob) continue;
+    if (rob.noise.length) noisy.points.push([r.round, rob.noise.reduce((s, n) => s + n.accuracy, 0) / rob.noise.length]);
+    if (rob.corruptionMean !== null) corrupted.points.push([r.round, rob.corruptionMean]);
+    const h = headlineEps(rob);
+    if (h) {
+      adversarial.points.push([r.round, h.accuracy]);
+      advLabel = `${h.attack} ε=${h.eps}`;
+    }
+  }
+  if (advLabel) adversarial.name = advLabel;
+  const series = [clean, noisy, corrupted, adversarial].filter((s) => s.points.length > 0);
+  return lineChart(series, { title: 'accuracy per round', xLabel: 'round (0 = pretrained)' });
+}
+
+function robustVsEps(rob: RobustnessReport): string {
+  const series: Series[] = [];
+  const start = rob.adversarialCleanAccuracy;
+  for (const [name, rows, i] of [['FGSM', rob.fgsm, 0], ['PGD', rob.pgd, 1]] as const) {
+    if (!rows.length) continue;
+    const pts: Array<[number, number]> = [...rows].sort((a, b) => a.eps - b.eps).map((r) => [r.eps, r.accuracy]);
+    if (start !== null) pts.unshift([0, start]);
+    series.push({ name, points: pts, color: PALETTE[i + 2], dashed: name === 'FGSM' });
+  }
+  return lineChart(series, { title: 'robust accuracy against ε', xLabel: 'ε (L∞)' });
+}
+
+function perSite(report: ReportWithRobustness): string {
+  const last = [...report.rounds].reverse().find((r) => r.federated?.sites.length);
+  if (!last?.federated) return '';
+  const sites = [...last.federated.sites].sort((a, b) => a.siteId.localeCompare(b.siteId, undefined, { numeric: true }));
+  const worst = last.federated.worstSite?.siteId;
+  return barChart(
+    sites.map((s) => ({ label: s.siteId, value: s.accuracy, color: s.siteId === worst ? PALETTE[3] : PALETTE[0] })),
+    { title: `per-site accuracy, round ${last.round}`, reference: { value: last.federated.accuracy, label: `mean ${pct(last.federated.accuracy)}` } },
+  );
+}
+
+function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | undefined): string {
+  const rows: Array<[string, string]> = [
+    ['run', report.runId],
+    ['status', report.status],
+    ['model', `${report.model.architecture} (${report.model.parameters.toLocaleString('en')} parameters)`],
+    ['backend', report.backend],
+    ['rounds', String(report.rounds.length)],
+    ['pretrained accuracy', pct(report.pretrained?.accuracy)],
+    ['final accuracy', pct(report.final?.accuracy ?? report.rounds.at(-1)?.global.accuracy)],
+  ];
+  if (rob) {
+    rows.push(['evaluated examples', `${rob.examples} (attacked: ${rob.adversarialExamples})`]);
+    rows.push(['macro-F1 / ECE', `${rob.clean.macroF1.toFixed(3)} / ${rob.clean.ece.toFixed(3)}`]);
+    rows.push(['worst class', `${rob.clean.worstClass.label} (${pct(rob.clean.worstClass.accuracy)})`]);
+    if (rob.noise.length) rows.push(['Gaussian noise', rob.noise.map((n) => `σ=${n.sigma}: ${pct(n.accuracy)}`).join(', ')]);
+    if (rob.corruptionMean !== null) rows.push(['corruptions', `mean ${pct(rob.corruptionMean)}, worst ${rob.worstCorruption?.name} (${pct(rob.worstCorruption?.accuracy)})`]);
+    if (rob.fgsm.length) rows.push(['FGSM', rob.fgsm.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
+    if (rob.pgd.length) rows.push([`PGD (${rob.pgd[0].steps} × ${rob.pgd[0].stepSize})`, rob.pgd.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
+  }
+  const last = [...report.rounds].reverse().find((r) => r.federated?.sites.length);
+  if (last?.federated?.worstSite) rows.push(['worst site', `${last.federated.worstSite.siteId} (${pct(last.federated.worstSite.accuracy)})`]);
+  return `<table>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
+}
+
+/**
+ * report.html: a self-contained page (inline SVG, inline CSS, no scripts or external assets) with accuracy
+ * per round (clean, noisy, corrupted, adversarial), robust accuracy against ε, per-corruption bars,
+ * per-site accuracy, the confusion matrix and the reliability diagram. Robustness plots use
+ * `finalRobustness`, else the last round that has a `robustness` section; without any, only the
+ * accuracy and per-site plots appear.
+ */
+export function renderReportHtml(report: ReportWithRobustness): string {
+  const rob = report.finalRobustness ?? [...report.rounds].reverse().find((r) => r.robustness)?.robustness;
+  const robNote = rob ? `${report.finalRobustness ? 'final model' : 'latest evaluated round'}, ${rob.examples} examples` : '';
+  const warnings = [...new Set([...(rob?.warnings ?? []), ...report.rounds.flatMap((r) => (r.robustness?.warnings ?? []).map((w) => `round ${r.round}: ${w}`))])];
+  const parts = [
+    `<h1>fedtune run ${escapeHtml(report.runId)}</h1>`,
+    summaryTable(report, rob),
+    warnings.length ? `<section class="warnings"><h2>self-check warnings</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>` : '',
+    section('Accuracy per round', accuracyPerRound(report), 'global model on the coordinator’s held-out set'),
+    rob ? section('Robust accuracy against ε', robustVsEps(rob), `${report.finalRobustness ? 'final model' : 'latest evaluated round'}, ${rob.adversarialExamples} attacked examples; ε = 0 is their clean accuracy`) : '',
+    rob
+      ? section(
+          'Accuracy per corruption',
+          barChart(rob.corruptions.map((c) => ({ label: c.name, value: c.accuracy, color: c.name === rob.worstCorruption?.name ? PALETTE[3] : PALETTE[0] })), {
+            title: 'accuracy per corruption',
+            reference: { value: rob.clean.accuracy, label: `clean ${pct(rob.clean.accuracy)}` },
+          }),
+          robNote,
+        )
+      : '',
+    section('Per-site accuracy', perSite(report), 'global model on each site’s own test split (federated evaluation)'),
+    rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
+    rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram'), `ECE ${rob.clean.ece.toFixed(3)} over ${rob.clean.reliability.length} bins; dots: mean confidence per bin`) : '',
+    `<footer>generated ${escapeHtml(report.updatedAt)}</footer>`,
+  ];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>fedtune ${escapeHtml(report.runId)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:24px auto;max-width:980px;color:#222;padding:0 16px}
+h1{font-size:1.4em}h2{font-size:1.1em;margin:28px 0 6px}
+table{border-collapse:collapse;font-size:.9em}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
+.note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}
+.warnings{background:#fff4e5;border:1px solid #f0b35a;padding:6px 14px;margin-top:16px}
+footer{color:#888;font-size:.8em;margin-top:32px}
+</style></head><body>
+${parts.filter(Boolean).join('\n')}
+</body></html>
+`;
+}
+
+/** Writes `<runDir>/report.html` atomically. */
+export function writeReportHtml(runDir: string, report: ReportWithRobustness): string {
+  const path = join(runDir, 'report.html');
+  writeFileAtomic(path, renderReportHtml(report));
+  return path;
+}

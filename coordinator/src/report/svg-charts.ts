@@ -1,0 +1,143 @@
+/**
+ * Tiny inline-SVG charts for report.html: no scripts, no external assets. Every function returns an
+ * `<svg>` string; all text passes through `escapeHtml`.
+ */
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+export interface Series {
+  name: string;
+  points: Array<[number, number]>;
+  color?: string;
+  dashed?: boolean;
+}
+
+interface Frame {
+  width: number;
+  height: number;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+const FRAME: Frame = { width: 560, height: 300, left: 48, right: 150, top: 16, bottom: 40 };
+const f = (x: number) => (Math.round(x * 10) / 10).toString();
+
+function axes(fr: Frame, xTicks: Array<[number, string]>, yTicks: Array<[number, string]>, xLabel: string, yLabel: string): string {
+  const x0 = fr.left;
+  const y0 = fr.height - fr.bottom;
+  const x1 = fr.width - fr.right;
+  const parts = [`<line x1="${x0}" y1="${y0}" x2="${x1}" y2="${y0}" stroke="#333"/>`, `<line x1="${x0}" y1="${fr.top}" x2="${x0}" y2="${y0}" stroke="#333"/>`];
+  for (const [px, label] of xTicks) parts.push(`<line x1="${f(px)}" y1="${y0}" x2="${f(px)}" y2="${y0 + 4}" stroke="#333"/><text x="${f(px)}" y="${y0 + 16}" text-anchor="middle">${escapeHtml(label)}</text>`);
+  for (const [py, label] of yTicks) {
+    parts.push(`<line x1="${x0}" y1="${f(py)}" x2="${x1}" y2="${f(py)}" stroke="#eee"/><text x="${x0 - 6}" y="${f(py + 4)}" text-anchor="end">${escapeHtml(label)}</text>`);
+  }
+  parts.push(`<text x="${(x0 + x1) / 2}" y="${fr.height - 6}" text-anchor="middle">${escapeHtml(xLabel)}</text>`);
+  parts.push(`<text transform="translate(12 ${(fr.top + y0) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(yLabel)}</text>`);
+  return parts.join('');
+}
+
+function svg(fr: Frame, body: string, title: string): string {
+  return `<svg viewBox="0 0 ${fr.width} ${fr.height}" width="${fr.width}" height="${fr.height}" role="img" aria-label="${escapeHtml(title)}" font-family="sans-serif" font-size="11">${body}</svg>`;
+}
+
+const percentTicks = (fr: Frame, y: (v: number) => number): Array<[number, string]> => [0, 0.25, 0.5, 0.75, 1].map((v) => [y(v), `${v * 100}%`]);
+
+/** Lines of accuracy (0–1) against a numeric x, with a legend on the right. */
+export function lineChart(series: Series[], opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string }): string {
+  const fr = FRAME;
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  if (xs.length === 0) return '';
+  const xMin = Math.min(...xs);
+  const xMax = Math.max(...xs) === xMin ? xMin + 1 : Math.max(...xs);
+  const x = (v: number) => fr.left + ((v - xMin) / (xMax - xMin)) * (fr.width - fr.left - fr.right);
+  const y = (v: number) => fr.height - fr.bottom - Math.max(0, Math.min(1, v)) * (fr.height - fr.top - fr.bottom);
+  const uniq = [...new Set(xs)].sort((a, b) => a - b);
+  const step = Math.ceil(uniq.length / 12);
+  const xTicks = uniq.filter((_, i) => i % step === 0).map((v) => [x(v), opts.xTickLabels ? opts.xTickLabels(v) : String(v)] as [number, string]);
+  const body = [axes(fr, xTicks, percentTicks(fr, y), opts.xLabel, opts.yLabel ?? 'accuracy')];
+  series.forEach((s, i) => {
+    const color = s.color ?? PALETTE[i % PALETTE.length];
+    const pts = s.points.filter((p) => Number.isFinite(p[1]));
+    if (pts.length === 0) return;
+    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} points="${pts.map((p) => `${f(x(p[0]))},${f(y(p[1]))}`).join(' ')}"/>`);
+    for (const p of pts) body.push(`<circle cx="${f(x(p[0]))}" cy="${f(y(p[1]))}" r="2.5" fill="${color}"><title>${escapeHtml(`${s.name}: ${(100 * p[1]).toFixed(1)}% at ${p[0]}`)}</title></circle>`);
+    const ly = fr.top + 8 + i * 16;
+    const lx = fr.width - fr.right + 12;
+    body.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/><text x="${lx + 24}" y="${ly + 4}">${escapeHtml(s.name)}</text>`);
+  });
+  return svg(fr, body.join(''), opts.title);
+}
+
+/** Vertical bars of values in 0–1, one per label; `reference` draws a dashed horizontal line (e.g. clean accuracy). */
+export function barChart(bars: Array<{ label: string; value: number; color?: string }>, opts: { title: string; yLabel?: string; reference?: { value: number; label: string } }): string {
+  if (bars.length === 0) return '';
+  const fr: Frame = { ...FRAME, width: Math.max(360, 60 + bars.length * 34 + 120), bottom: 90, right: 120 };
+  const plotW = fr.width - fr.left - fr.right;
+  const bw = plotW / bars.length;
+  const y = (v: number) => fr.height - fr.bottom - Math.max(0, Math.min(1, v)) * (fr.height - fr.top - fr.bottom);
+  const body = [axes(fr, [], percentTicks(fr, y), '', opts.yLabel ?? 'accuracy')];
+  bars.forEach((b, i) => {
+    const x = fr.left + i * bw + bw * 0.15;
+    const top = y(b.value);
+    body.push(`<rect x="${f(x)}" y="${f(top)}" width="${f(bw * 0.7)}" height="${f(fr.height - fr.bottom - top)}" fill="${b.color ?? PALETTE[0]}"><title>${escapeHtml(`${b.label}: ${(100 * b.value).toFixed(1)}%`)}</title></rect>`);
+    const cx = x + bw * 0.35;
+    body.push(`<text transform="translate(${f(cx + 3)} ${fr.height - fr.bottom + 8}) rotate(45)" text-anchor="start">${escapeHtml(b.label)}</text>`);
+  });
+  if (opts.reference) {
+    const ry = y(opts.reference.value);
+    body.push(`<line x1="${fr.left}" y1="${f(ry)}" x2="${fr.width - fr.right}" y2="${f(ry)}" stroke="#d62728" stroke-dasharray="5 3"/><text x="${fr.width - fr.right + 6}" y="${f(ry + 4)}" fill="#d62728">${escapeHtml(opts.reference.label)}</text>`);
+  }
+  return svg(fr, body.join(''), opts.title);
+}
+
+/** Confusion matrix as a heatmap, rows = true class, columns = predicted; cells coloured by row share. */
+export function confusionHeatmap(matrix: number[][], title: string): string {
+  const k = matrix.length;
+  if (k === 0) return '';
+  const cell = Math.max(18, Math.min(36, Math.floor(360 / k)));
+  const left = 56;
+  const top = 40;
+  const fr: Frame = { width: left + k * cell + 20, height: top + k * cell + 20, left, right: 20, top, bottom: 20 };
+  const body: string[] = [];
+  matrix.forEach((row, r) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    row.forEach((v, c) => {
+      const share = v / total;
+      const color = r === c ? `rgba(31,119,180,${(0.1 + 0.9 * share).toFixed(3)})` : `rgba(214,39,40,${(share === 0 ? 0 : 0.1 + 0.9 * share).toFixed(3)})`;
+      const x = left + c * cell;
+      const y = top + r * cell;
+      body.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${color}" stroke="#fff"><title>${escapeHtml(`true ${r}, predicted ${c}: ${v} (${(100 * share).toFixed(1)}% of class ${r})`)}</title></rect>`);
+      if (cell >= 24 && v > 0) body.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" font-size="9">${v}</text>`);
+    });
+    body.push(`<text x="${left - 6}" y="${top + r * cell + cell / 2 + 4}" text-anchor="end">${r}</text>`);
+  });
+  for (let c = 0; c < k; c++) body.push(`<text x="${left + c * cell + cell / 2}" y="${top - 6}" text-anchor="middle">${c}</text>`);
+  body.push(`<text x="${left + (k * cell) / 2}" y="14" text-anchor="middle">predicted</text>`);
+  body.push(`<text transform="translate(14 ${top + (k * cell) / 2}) rotate(-90)" text-anchor="middle">true class</text>`);
+  return svg(fr, body.join(''), title);
+}
+
+/** Reliability diagram: accuracy per confidence bin as bars, the diagonal of perfect calibration, counts on hover. */
+export function reliabilityDiagram(bins: Array<{ lo: number; hi: number; confidence: number; accuracy: number; count: number }>, title: string): string {
+  if (bins.length === 0) return '';
+  const fr: Frame = { width: 380, height: 320, left: 48, right: 20, top: 16, bottom: 40 };
+  const w = fr.width - fr.left - fr.right;
+  const h = fr.height - fr.top - fr.bottom;
+  const x = (v: number) => fr.left + v * w;
+  const y = (v: number) => fr.top + (1 - v) * h;
+  const ticks: Array<[number, string]> = [0, 0.25, 0.5, 0.75, 1].map((v) => [x(v), v.toFixed(2)]);
+  const body = [axes(fr, ticks, percentTicks(fr, y), 'confidence', 'accuracy')];
+  for (const b of bins) {
+    if (b.count === 0) continue;
+    body.push(`<rect x="${f(x(b.lo) + 1)}" y="${f(y(b.accuracy))}" width="${f(x(b.hi) - x(b.lo) - 2)}" height="${f(y(0) - y(b.accuracy))}" fill="${PALETTE[0]}" fill-opacity="0.8"><title>${escapeHtml(`confidence ${b.lo.toFixed(2)}–${b.hi.toFixed(2)}: ${b.count} examples, accuracy ${(100 * b.accuracy).toFixed(1)}%, mean confidence ${(100 * b.confidence).toFixed(1)}%`)}</title></rect>`);
+    body.push(`<circle cx="${f(x(b.confidence))}" cy="${f(y(b.confidence))}" r="2" fill="#ff7f0e"/>`);
+  }
+  body.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 3"/>`);
+  return svg(fr, body.join(''), title);
+}

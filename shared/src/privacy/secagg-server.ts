@@ -1,0 +1,198 @@
+/**
+ * The coordinator's side of a secure-aggregation round: it routes messages, sums the masked inputs modulo
+ * 2^32 and, from the shares the survivors reveal, removes the masks — learning the sum of the survivors'
+ * quantized weighted updates and nothing about any one of them (semi-honest model). Each `close…` method
+ * ends a phase: who has not sent by then is dropped. Fewer than t of a neighbourhood at any phase aborts
+ * the round with FedtuneError('quorum_not_met'); a recovered masking key is checked against the public key
+ * its owner advertised, and surplus shares against the others, so a wrong sum is never returned.
+ */
+import { FedtuneError } from '../errors.ts';
+import { applyMask, agreeKey, publicKeyOf } from './secagg-crypto.ts';
+import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
+import type {
+  SecAggAdvertiseKeys,
+  SecAggConfig,
+  SecAggEncryptedShares,
+  SecAggKeyDirectory,
+  SecAggMaskedInput,
+  SecAggShareDelivery,
+  SecAggShareKeys,
+  SecAggUnmaskRequest,
+  SecAggUnmaskResponse,
+} from './secagg-messages.ts';
+import { combine, SHAMIR_SHARE_BYTES, type ShamirShare } from './shamir.ts';
+
+export interface SecAggAggregate {
+  round: number;
+  /** Σ over `survivors` of quantize(w·x, w), mod 2^32: decode with `dequantize`. */
+  sum: Uint32Array;
+  /** U3: the sites whose inputs are in the sum. */
+  survivors: string[];
+  /** U2 \ U3: sites that shared keys but whose masked input never arrived (their masks were removed). */
+  dropped: string[];
+  /** Survivors that sent no unmask response (their inputs are in the sum all the same). */
+  silentInUnmasking: string[];
+}
+
+type Phase = 'advertise' | 'share' | 'mask' | 'unmask' | 'done';
+
+export class SecAggServer {
+  private readonly topology: SecAggTopology;
+  private phase: Phase = 'advertise';
+  private readonly adverts = new Map<string, SecAggAdvertiseKeys>();
+  private readonly shareMessages = new Map<string, SecAggEncryptedShares[]>();
+  private readonly masked = new Map<string, Uint32Array>();
+  private readonly responses = new Map<string, SecAggUnmaskResponse>();
+  private survivors: string[] = [];
+
+  constructor(readonly config: SecAggConfig) {
+    this.topology = secAggTopology(config);
+  }
+
+  private check(phase: Phase, round: number, siteId: string, seen: Map<string, unknown>, allowed: Iterable<string>): void {
+    if (this.phase !== phase) throw new FedtuneError('stale_round', `secure aggregation: a ${phase} message from ${siteId} arrived in phase ${this.phase}`);
+    if (round !== this.config.round) throw new FedtuneError('stale_round', `secure aggregation: message for round ${round}, this is round ${this.config.round}`);
+    if (![...allowed].includes(siteId)) throw new FedtuneError('not_selected', `secure aggregation: ${siteId} may not take part in this phase`);
+    if (seen.has(siteId)) throw new FedtuneError('duplicate_result', `secure aggregation: ${siteId} already sent its ${phase} message`);
+  }
+
+  private quorum(present: Set<string>, sites: Iterable<string>, what: string): void {
+    const t = this.config.threshold;
+    for (const s of sites) {
+      const have = [...this.topology.neighbourhood.get(s)!].filter((v) => present.has(v)).length;
+      if (have < t) {
+        throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${have} of ${s}'s neighbourhood ${what}, threshold ${t}`);
+      }
+    }
+  }
+
+  receiveAdvertiseKeys(m: SecAggAdvertiseKeys): void {
+    this.check('advertise', m.round, m.siteId, this.adverts, this.topology.sites);
+    if (m.encryptionPublicKey?.length !== 32 || m.maskingPublicKey?.length !== 32) throw new FedtuneError('malformed_payload', `bad public keys from ${m.siteId}`);
+    this.adverts.set(m.siteId, m);
+  }
+
+  /** Ends phase 0: U1 is whoever advertised. */
+  closeAdvertise(): SecAggKeyDirectory {
+    this.requirePhase('advertise', 'share');
+    const u1 = new Set(this.adverts.keys());
+    if (u1.size < this.config.threshold) throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${u1.size} sites advertised keys, threshold ${this.config.threshold}`);
+    const keys = [...this.adverts.values()]
+      .sort((a, b) => (a.siteId < b.siteId ? -1 : 1))
+      .map(({ siteId, encryptionPublicKey, maskingPublicKey }) => ({ siteId, encryptionPublicKey, maskingPublicKey }));
+    return { kind: 'secagg/key-directory', round: this.config.round, keys };
+  }
+
+  receiveShareKeys(m: SecAggShareKeys): void {
+    this.check('share', m.round, m.siteId, this.shareMessages, this.adverts.keys());
+    const allowed = this.topology.neighbourhood.get(m.siteId)!;
+    const to = new Set<string>();
+    for (const s of m.shares) {
+      if (s.from !== m.siteId || !this.adverts.has(s.to) || !allowed.has(s.to) || to.has(s.to)) {
+        throw new FedtuneError('malformed_payload', `${m.siteId} sent shares addressed ${s.from} → ${s.to}`);
+      }
+      to.add(s.to);
+    }
+    this.shareMessages.set(m.siteId, m.shares);
+  }
+
+  /** Ends phase 1: U2 is whoever shared; returns what to send to each site of U2. */
+  closeShareKeys(): Map<string, SecAggShareDelivery> {
+    this.requirePhase('share', 'mask');
+    const u2 = new Set(this.shareMessages.keys());
+    this.quorum(u2, u2, 'shared their keys');
+    const participants = [...u2].sort();
+    const deliveries = new Map<string, SecAggShareDelivery>();
+    for (const p of participants) deliveries.set(p, { kind: 'secagg/share-delivery', round: this.config.round, participants, shares: [] });
+    for (const shares of this.shareMessages.values()) for (const s of shares) deliveries.get(s.to)?.shares.push(s);
+    return deliveries;
+  }
+
+  receiveMaskedInput(m: SecAggMaskedInput): void {
+    this.check('mask', m.round, m.siteId, this.masked, this.shareMessages.keys());
+    if (!(m.masked instanceof Uint32Array) || m.masked.length !== this.config.vectorLength + 1) {
+      throw new FedtuneError('shape_mismatch', `masked input from ${m.siteId} must be a Uint32Array of ${this.config.vectorLength + 1}`);
+    }
+    this.masked.set(m.siteId, m.masked);
+  }
+
+  /** Ends phase 2: U3 is whoever sent a masked input; returns the request to send to each of U3. */
+  closeMaskedInput(): SecAggUnmaskRequest {
+    this.requirePhase('mask', 'unmask');
+    const u3 = new Set(this.masked.keys());
+    const dropped = [...this.shareMessages.keys()].filter((s) => !u3.has(s));
+    // Every survivor's self mask, and every dropped site's pairwise masks, need t responders among U3.
+    this.quorum(u3, [...u3, ...dropped.filter((d) => [...this.topology.neighbourhood.get(d)!].some((v) => u3.has(v)))], 'sent masked inputs');
+    this.survivors = [...u3].sort();
+    return { kind: 'secagg/unmask-request', round: this.config.round, survivors: this.survivors };
+  }
+
+  receiveUnmaskResponse(m: SecAggUnmaskResponse): void {
+    this.check('unmask', m.round, m.siteId, this.responses, this.survivors);
+    this.responses.set(m.siteId, m);
+  }
+
+  /** Ends phase 3: recovers the secrets, removes every mask and returns the sum of the survivors' inputs. */
+  finish(): SecAggAggregate {
+    this.requirePhase('unmask', 'done');
+    const u3 = new Set(this.survivors);
+    const u2 = new Set(this.shareMessages.keys());
+    const dropped = [...u2].filter((s) => !u3.has(s)).sort();
+    const t = this.config.threshold;
+    const selfShares = new Map<string, ShamirShare[]>();
+    const keyShares = new Map<string, ShamirShare[]>();
+    for (const r of this.responses.values()) {
+      const x = this.topology.point.get(r.siteId)!;
+      const mine = this.topology.neighbourhood.get(r.siteId)!;
+      const collect = (into: Map<string, ShamirShare[]>, list: typeof r.selfMaskShares, owners: Set<string>, what: string) => {
+        for (const { owner, share } of list) {
+          if (!owners.has(owner) || !mine.has(owner) || share?.length !== SHAMIR_SHARE_BYTES) throw new FedtuneError('malformed_payload', `${r.siteId} revealed an unexpected ${what} share of ${owner}`);
+          const arr = into.get(owner) ?? [];
+          if (arr.some((s) => s.x === x)) throw new FedtuneError('duplicate_result', `${r.siteId} revealed two ${what} shares of ${owner}`);
+          arr.push({ x, y: share, threshold: t, secretLength: 32 });
+          into.set(owner, arr);
+        }
+      };
+      collect(selfShares, r.selfMaskShares, u3, 'self-mask');
+      collect(keyShares, r.maskingKeyShares, new Set(dropped), 'masking-key');
+    }
+    const recover = (owner: string, shares: ShamirShare[] | undefined, what: string): Uint8Array => {
+      if (!shares || shares.length < t) {
+        throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${shares?.length ?? 0} ${what} shares of ${owner}, threshold ${t}`);
+      }
+      return combine(shares);
+    };
+
+    const sum = new Uint32Array(this.config.vectorLength + 1);
+    for (const s of this.survivors) {
+      const y = this.masked.get(s)!;
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + y[i]) | 0;
+    }
+    for (const s of this.survivors) applyMask(sum, recover(s, selfShares.get(s), 'self-mask'), -1);
+    for (const d of dropped) {
+      const peers = [...this.topology.neighbourhood.get(d)!].filter((v) => u3.has(v)).sort();
+      if (peers.length === 0) continue;
+      const secretKey = recover(d, keyShares.get(d), 'masking-key');
+      const advertised = this.adverts.get(d)!.maskingPublicKey;
+      const derived = publicKeyOf(secretKey);
+      if (!derived.every((v, i) => v === advertised[i])) throw new FedtuneError('malformed_payload', `the masking key recovered for ${d} does not match its public key`);
+      for (const p of peers) {
+        // p added +PRG(s_pd) if p < d, −PRG(s_pd) if p > d: undo it.
+        const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p);
+        applyMask(sum, seed, p < d ? -1 : 1);
+      }
+    }
+    return {
+      round: this.config.round,
+      sum,
+      survivors: this.survivors,
+      dropped,
+      silentInUnmasking: this.survivors.filter((s) => !this.responses.has(s)),
+    };
+  }
+
+  private requirePhase(phase: Phase, next: Phase): void {
+    if (this.phase !== phase) throw new FedtuneError('stale_round', `secure aggregation: cannot close ${phase} in phase ${this.phase}`);
+    this.phase = next;
+  }
+}

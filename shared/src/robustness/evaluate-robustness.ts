@@ -1,0 +1,242 @@
+import * as tf from '@tensorflow/tfjs';
+import { featureSize, subset, type Dataset } from '../data/dataset.ts';
+import { FedtuneError } from '../errors.ts';
+import { modelInputShape } from '../learning/dataset-tensors.ts';
+import { deriveSeed, SeededRandom } from '../random/seeded-random.ts';
+import { applyCorruption, featureStats, inputGeometry, valueRange, type InputKind } from './apply-corruption.ts';
+import type { Attack } from './attacks/attack.ts';
+import { fgsm } from './attacks/fgsm.ts';
+import { pgd } from './attacks/pgd.ts';
+import { gaussianNoise } from './corruptions/gaussian-noise.ts';
+import { getCorruption, IMAGE_CORRUPTIONS, TABULAR_CORRUPTIONS } from './corruptions/registry.ts';
+import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, reliabilityBins, worstClass } from './metrics.ts';
+import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
+import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
+
+export const DEFAULT_NOISE_SIGMAS = [0.1, 0.2, 0.3, 0.5] as const;
+export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
+
+/**
+ * What `evaluateRobustness` runs and on how many examples. Every part is on by default; `false` turns a
+ * part off, a list chooses its σ / corruptions / ε.
+ */
+export interface RobustnessOptions {
+  /** Examples evaluated (a seeded sample of the data; all if fewer). Default 500. */
+  examples?: number;
+  /** The first this-many of those are attacked. Default 200. */
+  adversarialExamples?: number;
+  batchSize?: number;
+  /** Seeds the sample, the noise, the corruptions and PGD's random start. Default 0. */
+  seed?: number;
+  /** Gaussian noise σ list, or false. Default 0.1, 0.2, 0.3, 0.5. */
+  noise?: boolean | readonly number[];
+  /** Corruption names, or false. Default: all 15 MNIST-C corruptions for images, the 4 tabular ones otherwise. */
+  corruptions?: boolean | readonly string[];
+  /** FGSM ε list, or false. Default 0.05, 0.1, 0.2, 0.3. */
+  fgsm?: boolean | readonly number[];
+  /** PGD ε list, or false. Default 0.05, 0.1, 0.2, 0.3. */
+  pgd?: boolean | readonly number[];
+  /** PGD iterations (default 40) and step size (default 0.01). */
+  pgdSteps?: number;
+  pgdStepSize?: number;
+  /** Valid input range (clipping of noise and attacks). Default [0, 1] for images, the data's min/max for tabular. */
+  inputRange?: [number, number];
+  inputKind?: InputKind | 'auto';
+  /** [width, height] of flat image inputs when not square. */
+  imageSize?: [number, number];
+  /** Confidence bins of the ECE and the reliability diagram. Default 15. */
+  bins?: number;
+  selfChecks?: SelfCheckOptions;
+}
+
+/** The defaults: quick enough to run every round of `npm start`. */
+export const ROBUSTNESS_DEFAULTS = {
+  examples: 500,
+  adversarialExamples: 200,
+  batchSize: 250,
+  seed: 0,
+  pgdSteps: 40,
+  pgdStepSize: 0.01,
+  bins: 15,
+} as const;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+function listOption<T>(value: boolean | readonly T[] | undefined, defaults: readonly T[]): T[] {
+  if (value === false) return [];
+  if (value === undefined || value === true) return [...defaults];
+  return [...value];
+}
+
+/** Correct predictions of `model` on `ds`, in batches. */
+function countCorrect(model: tf.LayersModel, ds: Dataset, shape: number[], batchSize: number): number {
+  const f = featureSize(ds);
+  let correct = 0;
+  for (let start = 0; start < ds.y.length; start += batchSize) {
+    const end = Math.min(ds.y.length, start + batchSize);
+    correct += tf.tidy(() => {
+      const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
+      const logits = model.predict(x) as tf.Tensor;
+      return tf.equal(tf.argMax(logits, 1), tf.tensor1d(ds.y.subarray(start, end), 'int32')).sum().dataSync()[0];
+    });
+  }
+  return correct;
+}
+
+/** Clean metrics: probabilities, loss, confusion, per-class, ECE and the reliability diagram. */
+export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: { batchSize?: number; bins?: number } = {}): CleanMetrics {
+  const n = ds.y.length;
+  const k = ds.numClasses;
+  const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
+  const shape = modelInputShape(model);
+  const f = featureSize(ds);
+  const probs = new Float32Array(n * k);
+  let lossSum = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const [p, loss] = tf.tidy(() => {
+      const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
+      const logits = model.predict(x) as tf.Tensor2D;
+      if (logits.shape[1] !== k) throw new FedtuneError('shape_mismatch', `model outputs ${logits.shape[1]} classes, data has ${k}`);
+      const onehot = tf.oneHot(tf.tensor1d(ds.y.subarray(start, end), 'int32'), k).toFloat();
+      const l = tf.losses.softmaxCrossEntropy(onehot, logits, undefined, undefined, tf.Reduction.SUM);
+      return [tf.softmax(logits).dataSync() as Float32Array, l.dataSync()[0]] as const;
+    });
+    probs.set(p, start * k);
+    lossSum += loss;
+  }
+  const { predicted } = predictions(probs, n);
+  const confusion = confusionMatrix(predicted, ds.y, k);
+  const perClass = perClassMetrics(confusion);
+  const reliability = reliabilityBins(probs, ds.y, options.bins ?? ROBUSTNESS_DEFAULTS.bins);
+  let correct = 0;
+  for (let i = 0; i < n; i++) if (predicted[i] === ds.y[i]) correct++;
+  return {
+    accuracy: n ? correct / n : 0,
+    loss: n ? lossSum / n : 0,
+    macroF1: macroF1(perClass, confusion),
+    ece: eceFromBins(reliability, n),
+    perClass,
+    confusion,
+    worstClass: worstClass(perClass),
+    reliability,
+  };
+}
+
+/** Robust accuracy of `model` on `ds` under `attack` at `eps`, in batches; yields to the event loop between batches. */
+export async function adversarialAccuracy(
+  model: tf.LayersModel,
+  ds: Dataset,
+  attack: Attack,
+  params: { eps: number; steps: number; stepSize: number; seed: number; clipMin: number; clipMax: number; batchSize: number },
+): Promise<number> {
+  const n = ds.y.length;
+  if (n === 0) return 0;
+  const shape = modelInputShape(model);
+  const f = featureSize(ds);
+  let correct = 0;
+  for (let start = 0; start < n; start += params.batchSize) {
+    const end = Math.min(n, start + params.batchSize);
+    const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
+    const labels = tf.tensor1d(ds.y.subarray(start, end), 'int32');
+    const onehot = tf.tidy(() => tf.oneHot(labels, ds.numClasses).toFloat());
+    try {
+      const adv = attack.run(model, x, onehot, { ...params, seed: deriveSeed(params.seed, attack.name, params.eps, start) });
+      correct += tf.tidy(() => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).sum().dataSync()[0]);
+      adv.dispose();
+    } finally {
+      tf.dispose([x, labels, onehot]);
+    }
+    await yieldToEventLoop();
+  }
+  return correct / n;
+}
+
+/**
+ * Evaluates `model` (which outputs logits) on `data`: clean metrics, Gaussian noise, common corruptions,
+ * FGSM and PGD, plus self-checks. Isomorphic (no Node imports); all tensor work is in `tidy` or disposed,
+ * so it leaks no tensors. The model's weights are not changed.
+ */
+export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, options: RobustnessOptions = {}): Promise<RobustnessReport> {
+  const started = Date.now();
+  const seed = options.seed ?? ROBUSTNESS_DEFAULTS.seed;
+  const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
+  const geometry = inputGeometry(data, options.inputKind, options.imageSize);
+  // A seeded sample, so a file sorted by class is still evaluated on every class.
+  const total = data.y.length;
+  const n = Math.min(total, options.examples ?? ROBUSTNESS_DEFAULTS.examples);
+  const order = new SeededRandom(deriveSeed(seed, 'sample')).shuffle(Array.from({ length: total }, (_, i) => i)).slice(0, n);
+  const ds = n === total && order.every((v, i) => v === i) ? data : subset(data, order);
+  const m = Math.min(n, options.adversarialExamples ?? ROBUSTNESS_DEFAULTS.adversarialExamples);
+  const advData = subset(ds, Array.from({ length: m }, (_, i) => i));
+  const stats = geometry.kind === 'tabular' ? featureStats(ds) : undefined;
+  const [clipMin, clipMax] = options.inputRange ?? (geometry.kind === 'image' ? [0, 1] : valueRange(ds.x));
+  const shape = modelInputShape(model);
+  const accuracy = (d: Dataset) => (d.y.length ? countCorrect(model, d, shape, batchSize) / d.y.length : 0);
+  const timings = { clean: 0, noise: 0, corruptions: 0, fgsm: 0, pgd: 0 };
+  const timed = async <T>(part: keyof typeof timings, fn: () => T | Promise<T>): Promise<T> => {
+    const t = Date.now();
+    const result = await fn();
+    timings[part] += Date.now() - t;
+    return result;
+  };
+
+  const clean = await timed('clean', () => cleanMetrics(model, ds, { batchSize, bins: options.bins }));
+  await yieldToEventLoop();
+
+  const noise: RobustnessReport['noise'] = [];
+  for (const sigma of listOption(options.noise, DEFAULT_NOISE_SIGMAS)) {
+    const c = gaussianNoise(sigma, clipMin, clipMax);
+    noise.push({ sigma, accuracy: await timed('noise', () => accuracy(applyCorruption(ds, c, { geometry, seed, stats }))) });
+    await yieldToEventLoop();
+  }
+
+  const defaults = (geometry.kind === 'image' ? IMAGE_CORRUPTIONS : TABULAR_CORRUPTIONS).map((c) => c.name);
+  const corruptions: RobustnessReport['corruptions'] = [];
+  for (const name of listOption(options.corruptions, defaults)) {
+    const c = getCorruption(name);
+    if (c.kind !== geometry.kind) throw new FedtuneError('config', `corruption "${name}" is for ${c.kind} inputs, the data is ${geometry.kind}`);
+    corruptions.push({ name, severity: c.severity, accuracy: await timed('corruptions', () => accuracy(applyCorruption(ds, c, { geometry, seed, stats }))) });
+    await yieldToEventLoop();
+  }
+  const corruptionMean = corruptions.length ? corruptions.reduce((s, c) => s + c.accuracy, 0) / corruptions.length : null;
+  const worst = corruptions.length ? corruptions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;
+
+  const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize };
+  const fgsmEps = listOption(options.fgsm, DEFAULT_EPSILONS);
+  const pgdEps = listOption(options.pgd, DEFAULT_EPSILONS);
+  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0);
+  const adversarialCleanAccuracy = attacked ? accuracy(advData) : null;
+  // ε = 0 through the attack path must give the clean accuracy of the same examples.
+  const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: 0 }) : null;
+  const fgsmRows: RobustnessReport['fgsm'] = [];
+  for (const eps of m > 0 ? fgsmEps : []) {
+    fgsmRows.push({ eps, accuracy: await timed('fgsm', () => adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps, stepSize: eps })) });
+  }
+  const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
+  const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
+  const pgdRows: RobustnessReport['pgd'] = [];
+  for (const eps of m > 0 ? pgdEps : []) {
+    pgdRows.push({ eps, steps, stepSize, accuracy: await timed('pgd', () => adversarialAccuracy(model, advData, pgd, { ...attackParams, eps, steps, stepSize })) });
+  }
+
+  const partial = { fgsm: fgsmRows, pgd: pgdRows, adversarialCleanAccuracy };
+  return {
+    schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
+    examples: n,
+    adversarialExamples: attacked ? m : 0,
+    inputKind: geometry.kind,
+    seed,
+    clean,
+    noise,
+    corruptions,
+    corruptionMean,
+    worstCorruption: worst ? { name: worst.name, accuracy: worst.accuracy } : null,
+    adversarialCleanAccuracy,
+    fgsm: fgsmRows,
+    pgd: pgdRows,
+    warnings: robustnessWarnings(partial, eps0Accuracy, options.selfChecks),
+    timings,
+    durationMs: Date.now() - started,
+  };
+}

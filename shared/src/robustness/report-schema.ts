@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * The robustness section of a report: the output of `evaluateRobustness`, the JSON of `fedtune evaluate`,
+ * and a round's `robustness` in report.json. `schemaVersion` changes only when a field changes meaning.
+ */
+export const ROBUSTNESS_SCHEMA_VERSION = 1;
+
+const Fraction = z.number().min(0).max(1);
+
+export const ReliabilityBinSchema = z.object({
+  lo: z.number(),
+  hi: z.number(),
+  confidence: z.number(),
+  accuracy: z.number(),
+  count: z.number().int().min(0),
+});
+
+export const CleanMetricsSchema = z.object({
+  accuracy: Fraction,
+  loss: z.number(),
+  macroF1: Fraction,
+  /** Expected calibration error with `reliability.length` (15) equal-width confidence bins. */
+  ece: z.number().min(0),
+  perClass: z.array(z.object({ precision: Fraction, recall: Fraction, f1: Fraction, support: z.number().int().min(0) })),
+  /** confusion[true][predicted]. */
+  confusion: z.array(z.array(z.number().int().min(0))),
+  worstClass: z.object({ label: z.number().int(), accuracy: Fraction }),
+  reliability: z.array(ReliabilityBinSchema),
+});
+
+export const RobustnessReportSchema = z.object({
+  schemaVersion: z.literal(ROBUSTNESS_SCHEMA_VERSION),
+  /** Examples evaluated (clean, noise, corruptions). */
+  examples: z.number().int().min(0),
+  /** The first `adversarialExamples` of those are attacked. */
+  adversarialExamples: z.number().int().min(0),
+  inputKind: z.enum(['image', 'tabular']),
+  seed: z.number().int(),
+  clean: CleanMetricsSchema,
+  noise: z.array(z.object({ sigma: z.number(), accuracy: Fraction })),
+  corruptions: z.array(z.object({ name: z.string(), severity: z.number(), accuracy: Fraction })),
+  /** Mean accuracy over `corruptions` (null when none ran). */
+  corruptionMean: Fraction.nullable(),
+  worstCorruption: z.object({ name: z.string(), accuracy: Fraction }).nullable(),
+  /** Clean accuracy of the attacked subset (what the ε = 0 check compares against). */
+  adversarialCleanAccuracy: Fraction.nullable(),
+  fgsm: z.array(z.object({ eps: z.number(), accuracy: Fraction })),
+  pgd: z.array(z.object({ eps: z.number(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction })),
+  /** Self-check violations (gradient masking signs, broken evaluation); never hidden. */
+  warnings: z.array(z.string()),
+  /** Wall time per part, ms. */
+  timings: z.object({ clean: z.number(), noise: z.number(), corruptions: z.number(), fgsm: z.number(), pgd: z.number() }),
+  durationMs: z.number().min(0),
+});
+
+export type RobustnessReport = z.infer<typeof RobustnessReportSchema>;
+export type CleanMetrics = z.infer<typeof CleanMetricsSchema>;

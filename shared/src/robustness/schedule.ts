@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+const List = z.union([z.boolean(), z.array(z.number().min(0).max(1)).max(32)]);
+
+/**
+ * The run-config side of the robustness evaluation: how often it runs and the `RobustnessOptions` it runs
+ * with (validated; every field optional). `when`: 'every-round', 'final' (the final model only), 'never',
+ * or k (every k-th round and the final one).
+ */
+export const RobustnessEvaluationConfig = z.object({
+  when: z.union([z.enum(['every-round', 'final', 'never']), z.number().int().min(1)]).default('final'),
+  examples: z.number().int().min(1).optional(),
+  adversarialExamples: z.number().int().min(0).optional(),
+  batchSize: z.number().int().min(1).max(65536).optional(),
+  seed: z.number().int().min(0).optional(),
+  noise: List.optional(),
+  corruptions: z.union([z.boolean(), z.array(z.string().max(64)).max(64)]).optional(),
+  fgsm: List.optional(),
+  pgd: List.optional(),
+  pgdSteps: z.number().int().min(1).max(1000).optional(),
+  pgdStepSize: z.number().positive().max(1).optional(),
+});
+export type RobustnessEvaluationConfig = z.output<typeof RobustnessEvaluationConfig>;
+
+/** Whether round `round` (1-based) of `totalRounds` gets a robustness evaluation of the global model. */
+export function shouldEvaluateRobustness(when: RobustnessEvaluationConfig['when'], round: number, totalRounds: number): boolean {
+  if (when === 'never') return false;
+  if (when === 'every-round') return true;
+  if (when === 'final') return round === totalRounds;
+  return round % when === 0 || round === totalRounds;
+}
+
+/** Worst-site, 10th-percentile and mean accuracy over the sites' federated evaluations. */
+export function siteAccuracySummary(sites: ReadonlyArray<{ siteId: string; accuracy: number }>): {
+  worst: { siteId: string; accuracy: number } | null;
+  p10: number | null;
+  mean: number | null;
+} {
+  if (sites.length === 0) return { worst: null, p10: null, mean: null };
+  const sorted = [...sites].sort((a, b) => a.accuracy - b.accuracy);
+  // Linear interpolation between order statistics (numpy's default percentile).
+  const pos = 0.1 * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  const p10 = sorted[lo].accuracy + (pos - lo) * (sorted[hi].accuracy - sorted[lo].accuracy);
+  return { worst: { siteId: sorted[0].siteId, accuracy: sorted[0].accuracy }, p10, mean: sites.reduce((s, x) => s + x.accuracy, 0) / sites.length };
+}

@@ -1,0 +1,50 @@
+import type { RobustnessReport } from './report-schema.ts';
+
+export interface SelfCheckOptions {
+  /** How much PGD may beat FGSM at the same ε (accuracy points as a fraction) before it is flagged. Default 0.02. */
+  pgdOverFgsmTolerance?: number;
+  /** How much accuracy may rise from one ε to the next before it is flagged. Default 0. */
+  monotoneTolerance?: number;
+}
+
+type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'>;
+
+/**
+ * The self-checks of an adversarial evaluation. A violation is the classic sign of gradient masking or a
+ * broken evaluation, and is reported, never hidden:
+ *   - robust accuracy must not rise with ε (per attack);
+ *   - PGD must not beat FGSM at the same ε by more than noise;
+ *   - accuracy at ε = 0 (`eps0Accuracy`, the attack path run with ε = 0) must equal the clean accuracy of
+ *     the attacked subset.
+ */
+export function robustnessWarnings(report: Checked, eps0Accuracy: number | null, options: SelfCheckOptions = {}): string[] {
+  const tolPgd = options.pgdOverFgsmTolerance ?? 0.02;
+  const tolMono = options.monotoneTolerance ?? 0;
+  const warnings: string[] = [];
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd]] as const) {
+    const sorted = [...rows].sort((a, b) => a.eps - b.eps);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i].accuracy > sorted[i - 1].accuracy + tolMono) {
+        warnings.push(`${name} accuracy rises with ε: ${pct(sorted[i - 1].accuracy)} at ε=${sorted[i - 1].eps} but ${pct(sorted[i].accuracy)} at ε=${sorted[i].eps} (gradient masking?)`);
+      }
+    }
+    if (report.adversarialCleanAccuracy !== null) {
+      for (const r of sorted) {
+        if (r.accuracy > report.adversarialCleanAccuracy + tolMono) {
+          warnings.push(`${name} accuracy at ε=${r.eps} (${pct(r.accuracy)}) exceeds the clean accuracy of the same examples (${pct(report.adversarialCleanAccuracy)})`);
+        }
+      }
+    }
+  }
+  for (const p of report.pgd) {
+    const f = report.fgsm.find((r) => r.eps === p.eps);
+    if (f && p.accuracy > f.accuracy + tolPgd) {
+      warnings.push(`PGD is weaker than FGSM at ε=${p.eps}: ${pct(p.accuracy)} vs ${pct(f.accuracy)} (gradient masking, or too few/small PGD steps: ${p.steps} × ${p.stepSize})`);
+    }
+  }
+  if (eps0Accuracy !== null && report.adversarialCleanAccuracy !== null && Math.abs(eps0Accuracy - report.adversarialCleanAccuracy) > 1e-9) {
+    warnings.push(`accuracy at ε=0 (${pct(eps0Accuracy)}) differs from the clean accuracy of the same examples (${pct(report.adversarialCleanAccuracy)}): the attack path changes the inputs`);
+  }
+  return warnings;
+}

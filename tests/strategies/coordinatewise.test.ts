@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { aggregateFedMedian } from '../../shared/src/strategies/aggregate-fedmedian.ts';
+import { aggregateFedTrimmedAvg, FEDTRIMMEDAVG_DEFAULTS, trimmedCount } from '../../shared/src/strategies/aggregate-fedtrimmedavg.ts';
+import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
+import { errorCode, f32, list, rows, upd } from './helpers.ts';
+
+describe('FedMedian', () => {
+  it('takes the middle value per coordinate for odd n', () => {
+    const out = aggregateFedMedian([f32(0, 0, 0)], rows([[3, -1, 7], [1, 5, 7], [2, 0, -7]]));
+    expect(list(out)).toEqual([[2, 0, 7]]);
+  });
+
+  it('averages the two middle values for even n', () => {
+    const out = aggregateFedMedian([f32(0, 0)], rows([[4, 1], [1, 2], [3, 10], [2, 20]]));
+    expect(list(out)).toEqual([[2.5, 6]]);
+  });
+
+  it('ignores example counts and works per tensor', () => {
+    const g = [f32(0), f32(0, 0)];
+    const out = aggregateFedMedian(g, [upd('a', [f32(1), f32(1, 9)], 1000), upd('b', [f32(2), f32(2, 8)], 1), upd('c', [f32(3), f32(3, 7)], 1)]);
+    expect(list(out)).toEqual([[2], [2, 8]]);
+  });
+
+  it('matches a sort-based reference for n above the insertion-sort cutoff', () => {
+    const rng = new SeededRandom(3);
+    const n = 41;
+    const values = Array.from({ length: n }, () => Array.from({ length: 17 }, () => rng.normal()));
+    const out = aggregateFedMedian([new Float32Array(17)], rows(values))[0];
+    for (let i = 0; i < 17; i++) {
+      const col = values.map((v) => Math.fround(v[i])).sort((a, b) => a - b);
+      expect(out[i]).toBe(Math.fround(col[20]));
+    }
+  });
+});
+
+describe('FedTrimmedAvg', () => {
+  it('drops ⌊βn⌋ values on each side and averages the rest', () => {
+    // n = 5, β = 0.2: one dropped each side.
+    const out = aggregateFedTrimmedAvg([f32(0, 0)], rows([[1, -50], [2, 1], [3, 2], [4, 3], [100, 4]]), { beta: 0.2 });
+    expect(list(out)).toEqual([[3, 2]]);
+  });
+
+  it('is the unweighted mean at β = 0 and the median-pair mean at β = 0.25 with 4 updates', () => {
+    const u = rows([[1], [2], [4], [9]], [1, 5, 5, 1]);
+    expect(list(aggregateFedTrimmedAvg([f32(0)], u, { beta: 0 }))).toEqual([[4]]);
+    expect(list(aggregateFedTrimmedAvg([f32(0)], u, { beta: 0.25 }))).toEqual([[3]]);
+  });
+
+  it('counts trimmed values with a floor', () => {
+    expect(trimmedCount(10, 0.2)).toBe(2);
+    expect(trimmedCount(9, 0.2)).toBe(1);
+    expect(trimmedCount(4, 0.2)).toBe(0);
+    expect(FEDTRIMMEDAVG_DEFAULTS.beta).toBe(0.2);
+  });
+
+  it('rejects β outside [0, 0.5) with a config error', () => {
+    const u = rows([[1], [2], [3]]);
+    for (const beta of [0.5, -0.1, 0.7, Number.NaN]) expect(errorCode(() => aggregateFedTrimmedAvg([f32(0)], u, { beta }))).toBe('config');
+  });
+});
