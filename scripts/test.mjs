@@ -24,5 +24,10 @@ if (existsSync(out)) {
 } else {
   failed = 1;
 }
+if (run.status !== 0 && failed === 0) {
+  // vitest failed without a failing test: a crashed worker or an unhandled error. Never report that as green.
+  console.log(`vitest exited with code ${run.status} (a worker crashed or an error was unhandled): counted as a failure`);
+  failed = 1;
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(run.status === 0 && failed === 0 ? 0 : 1);

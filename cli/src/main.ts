@@ -7,6 +7,7 @@ import { pretrainCommand } from './commands/pretrain-command.ts';
 import { simulateCommand } from './commands/simulate-command.ts';
 import { dpEpsilonCommand } from './commands/dp-epsilon-command.ts';
 import { evaluateCommand } from './commands/evaluate-command.ts';
+import { sitesCommand } from './commands/sites-command.ts';
 
 const program = new Command('fedtune')
   .description('federated fine-tuning of TensorFlow.js models')
@@ -14,6 +15,7 @@ const program = new Command('fedtune')
   .addCommand(dpEpsilonCommand())
   .addCommand(coordinatorCommand())
   .addCommand(clientCommand())
+  .addCommand(sitesCommand())
   .addCommand(pretrainCommand())
   .addCommand(partitionCommand())
   .addCommand(evaluateCommand());

@@ -23,3 +23,6 @@ export * from './persistence/run-database.ts';
 export * from './metrics/registry.ts';
 export * from './metrics/coordinator-metrics.ts';
 export * from './config/run-config-file.ts';
+export * from './access/rate-limiter.ts';
+export * from './access/site-token-store.ts';
+export * from './access/site-authorizer.ts';

@@ -17,6 +17,7 @@ export type FedtuneErrorCode =
   | 'quorum_not_met'
   | 'no_updates'
   | 'unauthorized'
+  | 'rate_limited'
   | 'config'
   | 'data'
   | 'backend'

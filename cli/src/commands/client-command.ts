@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { loadSiteData, runNodeSite } from '@fedtune/client-node';
-import { classCounts } from '@fedtune/shared';
+import { readFileSync } from 'node:fs';
+import { classCounts, socketIoConnector } from '@fedtune/shared';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 
@@ -11,7 +12,8 @@ export function clientCommand(): Command {
     .requiredOption('--site <name>', 'this site’s name')
     .requiredOption('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task')
     .option('--label-column <name>', 'label column of the CSV', 'label')
-    .option('--token <token>', 'site token')
+    .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')
+    .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .action(async (o) => {
       const selection = await selectNodeBackend(o.backend);
@@ -20,7 +22,7 @@ export function clientCommand(): Command {
       console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
       const outcome = await runNodeSite({
         siteId: o.site,
-        server: o.server,
+        server: o.ca ? socketIoConnector({ url: o.server, ca: readFileSync(o.ca, 'utf8') }) : o.server,
         data,
         token: o.token,
         backend: selection.choice,

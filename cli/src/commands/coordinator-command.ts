@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { hasPretrainedModel, loadModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
+import { hasPretrainedModel, loadModelDir, loadRunConfigFile, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../simulation/run-simulation.ts';
@@ -33,13 +34,57 @@ export function coordinatorCommand(): Command {
     .option('--trainable <scope>', 'which layers train: all, head, or the last K layers', trainableOption, 'all')
     .option('--federated-eval <when>', 'never, final or every-round', choiceOption('federated-eval', ['never', 'final', 'every-round'] as const), 'final')
     .option('--backend <name>', 'tfjs backend for evaluation (default: fastest available)')
-    .action(async (o) => {
+    .option('--config <file>', 'run configuration file (JSON or YAML); flags given on the command line override it')
+    .option('--resume <run-id>', 'continue this run from its latest good checkpoint (sites reconnect by themselves)')
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--sites-db <path>', 'site registry (fedtune sites add --db PATH); default: <out>/fedtune.db')
+    .option('--require-tokens', 'refuse sites without a valid token (default: required as soon as a site is registered)')
+    .option('--no-require-tokens', 'let any site join, even with sites registered')
+    .option('--hello-limit <n>', 'join attempts per address per minute (slows token guessing)', intOption('hello-limit', 1), 30)
+    .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
+    .action(async (o, command: Command) => {
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
       if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
       const model = await loadModelDir(o.model ?? pretrainedModelDir(o.arch));
       const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
-      const progress = new RoundProgress(o.rounds);
+      // defaults < config file < flags typed on the command line
+      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      const flags: PartialRunConfigInput = { train: {} };
+      if (o.resume ?? o.runId) flags.runId = o.resume ?? o.runId;
+      if (given('rounds')) flags.rounds = o.rounds;
+      if (given('minSites')) flags.minSites = o.minSites;
+      if (given('fraction')) flags.fraction = o.fraction;
+      if (given('quorum')) flags.quorum = o.quorum;
+      if (given('seed')) flags.seed = o.seed;
+      if (given('roundTimeout')) flags.roundTimeoutMs = o.roundTimeout * 1000;
+      if (given('federatedEval')) flags.federatedEvaluation = o.federatedEval;
+      if (given('epochs')) flags.train!.epochs = o.epochs;
+      if (given('batchSize')) flags.train!.batchSize = o.batchSize;
+      if (given('lr')) flags.train!.learningRate = o.lr;
+      if (given('optimizer')) flags.train!.optimizer = o.optimizer;
+      if (given('trainable')) flags.train!.trainable = o.trainable;
+      const file = o.config ? loadRunConfigFile(o.config) : undefined;
+      flags.runId ??= file?.values.runId ?? newRunId();
+      // The flags' defaults equal RunConfig's defaults, so only flags typed on the command line override the file.
+      const config = mergeRunConfig(file, flags, {
+        flagNames: { rounds: '--rounds', minSites: '--min-sites', seed: '--seed', fraction: '--fraction', quorum: '--quorum', 'train.epochs': '--epochs', 'train.learningRate': '--lr', 'train.batchSize': '--batch-size' },
+      });
+      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
+      const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+      const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
+      const store = new SiteTokenStore(sitesDb);
+      const requireTokens: boolean | undefined = o.requireTokens;
+      const registered = store.list().filter((s) => !s.revokedAt).length;
+      console.log(
+        requireTokens === false
+          ? 'site tokens: not required (--no-require-tokens): any site may join'
+          : requireTokens || store.size > 0
+            ? `site tokens: required (${registered} active site(s) in ${sitesDb})`
+            : `site tokens: not required until a site is registered (fedtune sites add NAME --db ${sitesDb})`,
+      );
+      const progress = new RoundProgress(config.rounds);
       const coordinator = await startCoordinator({
         runsDir: o.out,
         model,
@@ -50,19 +95,19 @@ export function coordinatorCommand(): Command {
         port: o.port,
         host: o.host,
         onEvent: (e) => progress.handle(e),
-        config: {
-          runId: o.runId ?? newRunId(),
-          rounds: o.rounds,
-          minSites: o.minSites,
-          fraction: o.fraction,
-          quorum: o.quorum,
-          seed: o.seed,
-          roundTimeoutMs: o.roundTimeout * 1000,
-          federatedEvaluation: o.federatedEval,
-          train: { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, optimizer: o.optimizer, trainable: o.trainable },
+        config,
+        resume: Boolean(o.resume),
+        onWarning: (message) => console.warn(`warning: ${message}`),
+        access: {
+          store,
+          requireTokens,
+          hellosPerMinute: o.helloLimit,
+          onRefusal: (r) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
         },
+        tls,
+        apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
       });
-      console.log(`coordinator for run ${coordinator.runId} listening on ${coordinator.url}; waiting for ${o.minSites} sites`);
+      console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
       const stop = () => {
         console.log('stopping after the current round…');
         coordinator.engine.stop();
@@ -76,6 +121,7 @@ export function coordinatorCommand(): Command {
       }
       progress.quiet = true;
       await coordinator.close();
+      store.close();
       console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
       console.log(join(coordinator.runDir, 'report.json'));
       if (report.status !== 'complete') process.exitCode = 1;

@@ -56,9 +56,15 @@ export interface RoundEngineOptions {
   checkpoint?: (state: EngineCheckpoint) => Promise<void> | void;
   /** Extra top-level sections for the report (e.g. `simulation`). */
   reportExtras?: { simulation?: Record<string, unknown> };
-  /** Decides whether a hello may join (tokens arrive with issue 7). Default: everyone. */
-  authorize?: (hello: Hello) => boolean;
+  /**
+   * Decides whether a hello may join (site tokens: coordinator/src/access). Default: everyone. A refusal
+   * may carry the code and reason sent to the site.
+   */
+  authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
 }
+
+/** What `authorize` decides: true/false, or a refusal with its code (default 'unauthorized') and reason. */
+export type HelloVerdict = boolean | { ok: true } | { ok: false; code?: 'unauthorized' | 'rate_limited'; reason: string };
 
 /**
  * Runs a federation's rounds. Knows nothing of fastify or socket.io: it talks to sites through the
@@ -148,8 +154,10 @@ export class RoundEngine {
     if (message.event === 'hello') {
       const hello = message.payload;
       if (site) return this.rejectMessage(link, 'duplicate_result', 'this connection has already joined');
-      if (this.options.authorize && !this.options.authorize(hello)) {
-        this.rejectMessage(link, 'unauthorized', `site ${hello.siteId} is not allowed to join`);
+      const verdict = this.options.authorize ? this.options.authorize(hello, link) : true;
+      if (verdict === false || (typeof verdict === 'object' && !verdict.ok)) {
+        const refusal = typeof verdict === 'object' && !verdict.ok ? verdict : undefined;
+        this.rejectMessage(link, refusal?.code ?? 'unauthorized', refusal?.reason ?? `site ${hello.siteId} is not allowed to join`);
         link.close();
         return;
       }

@@ -5,7 +5,8 @@ import { FedtuneError, toFedtuneError, type ServerTransport } from '@fedtune/sha
 import { RunStore } from '../run/run-store.ts';
 import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
 import { errorStatus } from './error-status.ts';
-import { dashboardPlugin } from './dashboard/dashboard-plugin.ts';
+import { DEFAULT_API_RATE_LIMIT, RateLimiter, type RateLimit } from '../access/rate-limiter.ts';
+import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
@@ -28,8 +29,14 @@ export interface AppOptions {
   live?: () => LiveStatus | undefined;
   /** The run's engine events, streamed to the dashboard at `/` (start-coordinator publishes them). */
   events?: LiveEvents;
+  /** Prometheus text for `GET /metrics`. */
+  metrics?: () => string;
   /** The built browser site served at `/site/` (default: client-web/dist). */
   siteDir?: string;
+  /** Serve HTTPS (and WSS for socket.io) with this PEM certificate chain and key. */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  /** Token bucket per client address on `/api/*` (default 50/s, bursts of 100); false: none. */
+  apiRateLimit?: RateLimit | false;
 }
 
 export interface CoordinatorApp {
@@ -49,12 +56,16 @@ const ErrorBody = {
  * the caller does (`app.listen`), and tests use `app.inject`.
  */
 export function buildApp(options: AppOptions): CoordinatorApp {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  // With `https` fastify builds an https.Server; the routes and socket.io are the same either way.
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024, ...(options.https ? { https: options.https } : {}) }) as unknown as FastifyInstance;
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
   const transport = socketIoServerTransport(io);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();
 
+  // The dashboard's event streams end first: socket.io's close below waits for every HTTP connection.
+  const eventStreams = new EventStreams();
+  app.addHook('preClose', async () => eventStreams.endAll());
   // preClose: socket.io's upgraded connections must go before the HTTP server can finish closing.
   app.addHook('preClose', async () => {
     await transport.close();
@@ -69,6 +80,21 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
   });
+
+  const apiLimit = options.apiRateLimit ?? DEFAULT_API_RATE_LIMIT;
+  if (apiLimit) {
+    const limiter = new RateLimiter(apiLimit);
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.url.startsWith('/api/')) return;
+      const d = limiter.take(request.ip);
+      if (d.ok) return;
+      const seconds = Math.ceil(d.retryAfterMs / 1000);
+      return reply
+        .status(errorStatus.rate_limited)
+        .header('retry-after', String(seconds))
+        .send({ error: { code: 'rate_limited', message: `too many requests from ${request.ip}; retry in ${seconds} s` } });
+    });
+  }
 
   app.get('/api/health', {
     schema: {
@@ -123,8 +149,13 @@ export function buildApp(options: AppOptions): CoordinatorApp {
 
   app.get('/api/live', async () => options.live?.() ?? { phase: 'idle', sites: [] });
 
+  app.get('/metrics', async (_request, reply) => {
+    void reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return options.metrics?.() ?? '';
+  });
+
   // The dashboard at `/` with its event stream, and the browser site at `/site/`.
-  void app.register(dashboardPlugin, { events: options.events, live: options.live, siteDir: options.siteDir });
+  void app.register(dashboardPlugin, { events: options.events, live: options.live, siteDir: options.siteDir, streams: eventStreams });
 
   return { app, io, transport };
 }

@@ -7,6 +7,13 @@ import { RoundEngine, type EngineEvent } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
 import { buildApp, LiveEvents, type CoordinatorApp } from '../http/build-app.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
+import { CheckpointStore } from '../persistence/checkpoint-store.ts';
+import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
+import { createCoordinatorMetrics, recordEngineEvent } from '../metrics/coordinator-metrics.ts';
+import type { EngineCheckpoint } from '../engine/round-engine.ts';
+import type { RoundEngineOptions } from '../engine/round-engine.ts';
+import { siteAuthorizer, type SiteAuthorizerOptions } from '../access/site-authorizer.ts';
+import type { RateLimit } from '../access/rate-limiter.ts';
 
 export interface StartCoordinatorOptions {
   /** Root directory for runs; this run writes `<runsDir>/<runId>/`. */
@@ -28,6 +35,22 @@ export interface StartCoordinatorOptions {
   probes?: EvaluationProbe[];
   /** Extra top-level sections for report.json (e.g. `simulation`). */
   reportExtras?: { simulation?: Record<string, unknown> };
+  /** Continue the run `config.runId` from its latest good checkpoint (after a crash or a stop). */
+  resume?: boolean;
+  /** Write a checkpoint after every round (default true). */
+  checkpoints?: boolean;
+  /** Record runs, rounds and sites in `<runsDir>/fedtune.db` (SQLite; default true for the socket transport). */
+  database?: boolean;
+  /** Called with warnings worth a person's attention (e.g. a corrupted checkpoint skipped at resume). */
+  onWarning?: (message: string) => void;
+  /** Who may join: site tokens from a registry (coordinator/src/access). The caller keeps the store open and closes it. */
+  access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
+  /** A custom join decision instead of `access`. Default: everyone may join. */
+  authorize?: RoundEngineOptions['authorize'];
+  /** Serve HTTPS and WSS with this PEM certificate chain and key (socket transport). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Token bucket per address on `/api/*` (default 50/s, bursts of 100); false: none. */
+  apiRateLimit?: RateLimit | false;
 }
 
 export interface RunningCoordinator {
@@ -58,8 +81,24 @@ export function parseRunConfig(input: RunConfigInput): RunConfig {
  */
 export async function startCoordinator(options: StartCoordinatorOptions): Promise<RunningCoordinator> {
   const config = parseRunConfig(options.config);
+  if (options.access && options.authorize) throw new FedtuneError('config', 'give either access (site tokens) or authorize, not both');
+  if (options.tls && options.transport !== 'socket') throw new FedtuneError('config', 'tls needs the socket transport');
   const runDir = join(options.runsDir, config.runId);
   mkdirSync(runDir, { recursive: true });
+  const checkpoints = options.checkpoints === false ? undefined : new CheckpointStore(runDir);
+  let resume: EngineCheckpoint | undefined;
+  if (options.resume) {
+    if (!checkpoints) throw new FedtuneError('config', 'resume needs checkpoints');
+    const latest = checkpoints.latest();
+    for (const w of latest.warnings) options.onWarning?.(`checkpoint of round ${w.round} skipped (${w.path}): ${w.message}`);
+    if (!latest.checkpoint) throw new FedtuneError('not_found', `run ${config.runId} has no usable checkpoint in ${checkpoints.dir}`);
+    const c = latest.checkpoint;
+    checkpoints.discardAfter(c.round);
+    resume = { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report };
+  }
+  const database = (options.database ?? options.transport === 'socket') ? new RunDatabase(join(options.runsDir, 'fedtune.db')) : undefined;
+  if (resume) database?.deleteRoundsAfter(config.runId, resume.round);
+  const metrics = createCoordinatorMetrics();
   const global = new TfGlobalModel(options.model, options.holdout, runDir, options.architecture, { runId: config.runId, architecture: options.architecture }, options.probes);
   const modelBytes = global.manifest.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
   const maxMessageBytes = Math.max(16 * 1024 * 1024, modelBytes * 2 + 1024 * 1024);
@@ -74,7 +113,10 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       runsDir: options.runsDir,
       maxMessageBytes,
       events: liveEvents,
+      metrics: () => metrics.registry.render(),
       logger: options.logger ?? false,
+      https: options.tls,
+      apiRateLimit: options.apiRateLimit,
       live: () =>
         engine && {
           runId: config.runId,
@@ -93,16 +135,43 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     model: global,
     config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, maxMessageBytes) },
     backend: options.backend,
-    onEvent: liveEvents
-      ? (event) => {
-          liveEvents.publish(event);
-          options.onEvent?.(event);
+    onEvent: (event) => {
+      recordEngineEvent(metrics, event);
+      liveEvents?.publish(event);
+      if (database) {
+        // The database is a record, not the source of truth (report.json and checkpoints are): never let it stop a run.
+        try {
+          recordInDatabase(database, config.runId, event);
+        } catch (err) {
+          options.onWarning?.(`could not record ${event.type} in the run database: ${(err as Error).message}`);
         }
-      : options.onEvent,
+      }
+      options.onEvent?.(event);
+    },
     reportExtras: options.reportExtras,
-    persist: (report) => writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2)),
+    authorize: options.access
+      ? siteAuthorizer({ ...options.access, addressOf: (link) => app?.io.sockets.sockets.get(link.id)?.handshake.address })
+      : options.authorize,
+    resume,
+    checkpoint: checkpoints
+      ? async (state) => {
+          await checkpoints.write({
+            runId: config.runId,
+            round: state.round,
+            weights: { manifest: global.manifest, arrays: state.weights },
+            strategyState: state.strategyState,
+            rng: {},
+            report: state.report,
+          });
+        }
+      : undefined,
+    persist: (report) => {
+      writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2));
+      database?.upsertRun(runFromReport(report));
+    },
   });
 
+  database?.upsertRun(runFromReport(engine.report));
   let url: string | undefined;
   if (app) {
     const address = await app.app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
@@ -121,7 +190,18 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       await done.catch(() => undefined);
       if (app) await app.app.close();
       else await transport.close();
+      database?.close();
       global.dispose();
     },
   };
+}
+
+function recordInDatabase(db: RunDatabase, runId: string, event: EngineEvent): void {
+  if (event.type === 'site-joined') {
+    db.upsertSite(runId, { siteId: event.siteId, status: 'connected', backend: event.backend, runtime: event.runtime, numExamples: event.numExamples });
+  } else if (event.type === 'site-left') {
+    db.upsertSite(runId, { siteId: event.siteId, status: 'disconnected', reason: event.reason });
+  } else if (event.type === 'round-end') {
+    db.recordRound(runId, event.record);
+  }
 }

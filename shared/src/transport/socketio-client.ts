@@ -29,6 +29,11 @@ export interface SocketIoConnectorOptions {
   /** socket.io path on the server (default "/socket.io"). */
   path?: string;
   connectTimeoutMs?: number;
+  /**
+   * Node only: PEM certificate(s) of a private CA to verify an https:// coordinator against (instead of
+   * the system's CAs). Certificates are always verified. Browsers use their own trust store.
+   */
+  ca?: string | string[];
   /** Extra options passed to socket.io-client (e.g. TLS `ca` in Node). */
   extra?: Record<string, unknown>;
 }
@@ -44,12 +49,16 @@ export function socketIoConnector(options: SocketIoConnectorOptions): ClientConn
           reconnection: false,
           timeout: options.connectTimeoutMs ?? 10_000,
           forceNew: true,
+          ...(options.ca !== undefined ? { ca: options.ca, rejectUnauthorized: true } : {}),
           ...options.extra,
         });
         const onError = (err: Error) => {
           socket.off('connect', onConnect);
           socket.disconnect();
-          reject(new FedtuneError('transport', `cannot connect to ${options.url}: ${err.message}`, { cause: err }));
+          // "websocket error" alone does not say why: add the cause (e.g. "self-signed certificate").
+          const detail = (err as { description?: { message?: unknown } }).description?.message;
+          const why = typeof detail === 'string' && detail && detail !== err.message ? `${err.message} (${detail})` : err.message;
+          reject(new FedtuneError('transport', `cannot connect to ${options.url}: ${why}`, { cause: err }));
         };
         const onConnect = () => {
           socket.off('connect_error', onError);

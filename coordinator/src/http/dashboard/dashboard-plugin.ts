@@ -7,7 +7,38 @@ import type { LiveStatus } from '../build-app.ts';
 import { LiveEvents } from './live-events.ts';
 import { sendStaticFile } from './static-files.ts';
 
+/**
+ * The open `/api/events` responses. They must end before socket.io closes the HTTP server (its close waits
+ * for every connection), so buildApp ends them in a preClose hook registered ahead of the transport's.
+ */
+export class EventStreams {
+  private readonly open = new Set<ServerResponse>();
+
+  add(res: ServerResponse): void {
+    this.open.add(res);
+  }
+
+  delete(res: ServerResponse): void {
+    this.open.delete(res);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  endAll(): void {
+    for (const res of this.open) {
+      res.end();
+      // No keep-alive afterwards: the connection must not hold the server open either.
+      res.socket?.end();
+    }
+    this.open.clear();
+  }
+}
+
 export interface DashboardOptions {
+  /** Where the plugin keeps its open event streams (buildApp ends them on close). */
+  streams?: EventStreams;
   /** The engine's events; without it the dashboard shows the live status and runs on disk only. */
   events?: LiveEvents;
   live?: () => LiveStatus | undefined;
@@ -29,14 +60,9 @@ const IDLE: LiveStatus = { runId: '', phase: 'idle', sites: [] };
 export async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   const siteDir = options.siteDir ?? DEFAULT_SITE_DIR;
   const events = options.events ?? new LiveEvents();
-  const streams = new Set<ServerResponse>();
+  const streams = options.streams ?? new EventStreams();
   const live = () => options.live?.() ?? IDLE;
-
-  // Open event streams would keep the HTTP server from closing.
-  app.addHook('preClose', async () => {
-    for (const res of streams) res.end();
-    streams.clear();
-  });
+  if (!options.streams) app.addHook('preClose', async () => streams.endAll());
 
   app.get('/', async (_request, reply) => sendStaticFile(reply, ASSETS_DIR, 'index.html'));
   app.get<{ Params: { '*': string } }>('/dashboard/*', async (request, reply) => sendStaticFile(reply, ASSETS_DIR, request.params['*']));

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { buildApp, errorStatus } from '@fedtune/coordinator';
+import { tempDir } from '../helpers/federation.ts';
+
+describe('HTTP rate limit on /api/*', () => {
+  it('answers 429 with the typed error body and Retry-After once an address has used its burst', async () => {
+    const { app } = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024, apiRateLimit: { ratePerSecond: 0.5, burst: 3 } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await app.inject({ method: 'GET', url: '/api/health', remoteAddress: '10.1.1.1' })).statusCode);
+      expect(statuses).toEqual([200, 200, 200]);
+      const limited = await app.inject({ method: 'GET', url: '/api/runs', remoteAddress: '10.1.1.1' });
+      expect(limited.statusCode).toBe(429);
+      expect(errorStatus.rate_limited).toBe(429);
+      expect(limited.json()).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/too many requests from 10\.1\.1\.1; retry in 2 s/) } });
+      expect(limited.headers['retry-after']).toBe('2');
+      // Other addresses and non-API routes are not affected.
+      expect((await app.inject({ method: 'GET', url: '/api/health', remoteAddress: '10.1.1.2' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.1.1.1' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('default is generous (100 at once) and can be switched off', async () => {
+    const { app } = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024 });
+    const off = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024, apiRateLimit: false }).app;
+    try {
+      const burst = await Promise.all(Array.from({ length: 100 }, () => app.inject({ method: 'GET', url: '/api/health' })));
+      expect(burst.every((r) => r.statusCode === 200)).toBe(true);
+      const more = await Promise.all(Array.from({ length: 150 }, () => app.inject({ method: 'GET', url: '/api/health' })));
+      expect(more.some((r) => r.statusCode === 429)).toBe(true);
+      const unlimited = await Promise.all(Array.from({ length: 150 }, () => off.inject({ method: 'GET', url: '/api/health' })));
+      expect(unlimited.every((r) => r.statusCode === 200)).toBe(true);
+    } finally {
+      await app.close();
+      await off.close();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, DEFAULT_SITE_DIR, type CoordinatorApp } from '@fedtune/coordinator';
+import { tempDir } from '../helpers/federation.ts';
+import { browserTestModeWithNotice, launchChromium } from './chromium.ts';
+
+// The page reads a folder of images whose subfolder names are the labels, decodes them in the tab and
+// summarizes them before anything is sent. (browser-site.test.ts covers CSV and the whole run.)
+
+const mode = browserTestModeWithNotice('tests/browser/image-folder.test.ts');
+
+describe.runIf(mode === 'run')('browser site: a folder of labeled images', () => {
+  let browser: Browser;
+  let c: CoordinatorApp;
+  let url: string;
+
+  beforeAll(async () => {
+    if (!existsSync(join(DEFAULT_SITE_DIR, 'index.html'))) throw new Error(`client-web is not built (${DEFAULT_SITE_DIR}): run "npm run build"`);
+    browser = await launchChromium();
+    c = buildApp({ runsDir: tempDir(), maxMessageBytes: 1 << 20 });
+    url = await c.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await c?.app.close();
+  });
+
+  it('decodes images to 28×28 grayscale and counts them per label folder', async () => {
+    const page = await browser.newPage();
+    const sent: string[] = [];
+    page.on('websocket', (ws) => sent.push(ws.url()));
+    await page.goto(`${url}/site/?backend=cpu`);
+    await page.waitForSelector('[data-testid="backend"][data-backend]');
+    // PNGs of different sizes and colors, drawn by the browser itself: 3 of "3", 2 of "7".
+    const pngs = await page.evaluate(async () => {
+      const out: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const canvas = Object.assign(document.createElement('canvas'), { width: 40 + i * 8, height: 40 + i * 8 });
+        const ctx = canvas.getContext('2d')!;
+        ctx.fillStyle = '#000';
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.fillStyle = i % 2 ? '#f00' : '#fff';
+        ctx.font = `${canvas.height - 8}px sans-serif`;
+        ctx.fillText(i < 3 ? '3' : '7', 6, canvas.height - 6);
+        out.push(canvas.toDataURL('image/png').split(',')[1]);
+      }
+      return out;
+    });
+    const root = join(tempDir('fedtune-images-'), 'scans');
+    for (const label of ['3', '7']) mkdirSync(join(root, label), { recursive: true });
+    pngs.forEach((b64, i) => writeFileSync(join(root, i < 3 ? '3' : '7', `img-${i}.png`), Buffer.from(b64, 'base64')));
+    writeFileSync(join(root, 'README.txt'), 'not an image');
+    writeFileSync(join(root, 'unlabeled.png'), Buffer.from(pngs[0], 'base64'));
+
+    await page.setInputFiles('#image-folder', root);
+    await page.waitForSelector('body[data-phase="loaded"]');
+    const summary = await page.locator('[data-testid="summary-line"]').textContent();
+    expect(summary).toContain('5 examples, 784 features, 10 classes');
+    const counts = await page.locator('#summary tbody tr').allTextContents();
+    expect(counts[3]).toBe('33');
+    expect(counts[7]).toBe('72');
+    expect(sent).toEqual([]);
+    await page.close();
+  });
+});

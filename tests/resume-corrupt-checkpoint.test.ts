@@ -1,0 +1,51 @@
+import { readdirSync, truncateSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
+import { MemoryNetwork, siteName, SiteClient, splitDataset } from '@fedtune/shared';
+import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { head, tempDir } from './helpers/federation.ts';
+
+async function runOnce(runsDir: string, rounds: number, resume: boolean, warnings: string[]) {
+  await selectNodeBackend();
+  const net = new MemoryNetwork();
+  const coordinator = await startCoordinator({
+    runsDir,
+    model: await loadModelDir(pretrainedModelDir('mlp')),
+    architecture: 'mlp',
+    holdout: head(builtinDigits().holdout, 300),
+    backend: 'wasm',
+    transport: net,
+    resume,
+    onWarning: (w) => warnings.push(w),
+    config: { runId: 'ckpt-run', rounds, minSites: 2, seed: 4, federatedEvaluation: 'never' },
+  });
+  const data = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 4 });
+  const sites = data.map((d, k) =>
+    new SiteClient({ siteId: siteName(k), connector: net.connector(), data: splitDataset(head(d, 150), k), backend: 'wasm', runtime: 'node' }).run(),
+  );
+  const report = await coordinator.done;
+  await Promise.all(sites);
+  await coordinator.close();
+  return { report, runDir: coordinator.runDir };
+}
+
+describe('resume with a damaged latest checkpoint', () => {
+  it('detects the truncated file by its checksum, warns, and resumes from the previous good round', async () => {
+    const runsDir = tempDir();
+    const warnings: string[] = [];
+    const first = await runOnce(runsDir, 3, false, warnings);
+    expect(first.report.rounds).toHaveLength(3);
+    const ckptDir = join(first.runDir, 'checkpoints');
+    expect(readdirSync(ckptDir).sort()).toEqual(['round-1.ckpt', 'round-2.ckpt', 'round-3.ckpt']);
+    const latest = join(ckptDir, 'round-3.ckpt');
+    truncateSync(latest, Math.floor(statSync(latest).size / 2));
+
+    const second = await runOnce(runsDir, 4, true, warnings);
+    expect(warnings.some((w) => /round 3/.test(w))).toBe(true);
+    expect(second.report.status).toBe('complete');
+    // Round 3 is redone from round 2's checkpoint; no round appears twice.
+    expect(second.report.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4]);
+    expect(second.report.rounds[2].global.accuracy).toBeCloseTo(first.report.rounds[2].global.accuracy, 10);
+  });
+});

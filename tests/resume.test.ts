@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RunReport } from '@fedtune/shared';
+import { builtinDigitsSites, writeCsvDataset } from '@fedtune/shared/node';
+import { head, tempDir } from './helpers/federation.ts';
+
+const BIN = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args: string[], onLine?: (line: string, child: ChildProcess) => void): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; out: string }> } {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const line of d.toString().split('\n')) if (line) onLine?.(line, child);
+  });
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, done: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out }))) };
+}
+
+async function federation(dir: string, runId: string, killAfterRound?: number): Promise<{ report: RunReport; weights: Buffer }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const coordArgs = ['coordinator', '--port', String(port), '--host', '127.0.0.1', '--rounds', '4', '--min-sites', '2', '--seed', '3', '--out', join(dir, 'runs'), '--federated-eval', 'never'];
+  let killed = false;
+  const first = run([...coordArgs, '--run-id', runId], (line, child) => {
+    // The table row of a finished round starts with its number, right-aligned.
+    if (killAfterRound !== undefined && !killed && new RegExp(`^\\s+${killAfterRound}\\s+\\d`).test(line)) {
+      killed = true;
+      child.kill('SIGKILL');
+    }
+  });
+  const sites = ['site-1', 'site-2'].map((name) => run(['client', '--server', url, '--site', name, '--data', join(dir, `${name}.csv`)]).done);
+  const c1 = await first.done;
+  if (killAfterRound !== undefined) {
+    expect(c1.signal, c1.out).toBe('SIGKILL');
+    const second = await run([...coordArgs, '--resume', runId]).done;
+    expect(second.code, second.out).toBe(0);
+    expect(second.out).toMatch(new RegExp(`resumed after round ${killAfterRound}`));
+  } else {
+    expect(c1.code, c1.out).toBe(0);
+  }
+  for (const s of await Promise.all(sites)) expect(s.code, s.out).toBe(0);
+  const runDir = join(dir, 'runs', runId);
+  const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as RunReport;
+  return { report, weights: readFileSync(join(runDir, report.final!.modelDir, 'weights.bin')) };
+}
+
+describe('a coordinator killed with SIGKILL and resumed', () => {
+  it('finishes with exactly the weights of the uninterrupted run, no round lost or counted twice', async () => {
+    const dir = tempDir();
+    const sites = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 3 });
+    await writeCsvDataset(join(dir, 'site-1.csv'), head(sites[0], 300));
+    await writeCsvDataset(join(dir, 'site-2.csv'), head(sites[1], 300));
+
+    const [reference, resumed] = await Promise.all([federation(dir, 'reference'), federation(dir, 'killed', 2)]);
+    expect(reference.report.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4]);
+    expect(resumed.report.status).toBe('complete');
+    expect(resumed.report.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4]);
+    expect(resumed.report.resumedAt).toHaveLength(1);
+    expect(Buffer.compare(resumed.weights, reference.weights)).toBe(0);
+    expect(resumed.report.final!.accuracy).toBe(reference.report.final!.accuracy);
+  }, 300_000);
+});
