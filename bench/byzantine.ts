@@ -55,6 +55,7 @@ for (const partition of partitions) {
           malicious: 0.2,
           maxExamples: 200,
           federatedEvaluation: 'final',
+          robustness: { when: 'never' },
         });
         const last = r.report.rounds.at(-1);
         cell.accuracy = r.report.final?.accuracy;

@@ -8,7 +8,7 @@ import { tempDir } from './helpers/federation.ts';
  */
 describe('a federation with 20% Gaussian attackers', () => {
   const out = tempDir();
-  const base: SimulationOptions = { sites: 10, rounds: 3, seed: 5, out, transport: 'memory', partition: 'iid', maxExamples: 200, federatedEvaluation: 'never' };
+  const base: SimulationOptions = { sites: 10, rounds: 3, seed: 5, out, transport: 'memory', partition: 'iid', maxExamples: 200, federatedEvaluation: 'never', robustness: { when: 'never' } };
   const accuracy: Record<string, number> = {};
 
   async function cell(name: string, extra: Partial<SimulationOptions>): Promise<number> {

@@ -18,7 +18,7 @@ async function runOnce(runsDir: string, rounds: number, resume: boolean, warning
     transport: net,
     resume,
     onWarning: (w) => warnings.push(w),
-    config: { runId: 'ckpt-run', rounds, minSites: 2, seed: 4, federatedEvaluation: 'never' },
+    config: { runId: 'ckpt-run', rounds, minSites: 2, seed: 4, federatedEvaluation: 'never', robustness: { when: 'never' } },
   });
   const data = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 4 });
   const sites = data.map((d, k) =>

@@ -26,3 +26,5 @@ export * from './config/run-config-file.ts';
 export * from './access/rate-limiter.ts';
 export * from './access/site-token-store.ts';
 export * from './access/site-authorizer.ts';
+export * from './report/report-html.ts';
+export * from './engine/dp-aggregation.ts';

@@ -51,7 +51,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
     backend: backend.backend,
     transport: memory ?? 'socket',
     onEvent: options.onEvent,
-    config: { runId: `test-${seed}-${options.transport}`, rounds: options.rounds, minSites: options.sites, seed, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, ...options.config },
+    config: { runId: `test-${seed}-${options.transport}`, rounds: options.rounds, minSites: options.sites, seed, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' }, ...options.config },
   });
   const connector = () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! }));
   const datasets = builtinDigitsSites({ sites: options.sites, partition: { kind: 'dirichlet', alpha: 1 }, seed });

@@ -7,7 +7,7 @@ import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } fro
 import { newRunId } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
-import { choiceOption, floatOption, intOption, trainableOption } from './options.ts';
+import { choiceOption, dpClipOption, dpFromFlags, floatOption, intOption, trainableOption } from './options.ts';
 
 export function coordinatorCommand(): Command {
   return new Command('coordinator')
@@ -34,6 +34,10 @@ export function coordinatorCommand(): Command {
     .option('--trainable <scope>', 'which layers train: all, head, or the last K layers', trainableOption, 'all')
     .option('--federated-eval <when>', 'never, final or every-round', choiceOption('federated-eval', ['never', 'final', 'every-round'] as const), 'final')
     .option('--backend <name>', 'tfjs backend for evaluation (default: fastest available)')
+    .option('--robustness <when>', 'robustness evaluation of the global model: final, every-round, never, or every K rounds')
+    .option('--dp-noise <z>', 'client-level DP: noise multiplier z of DP-FedAvg', floatOption('dp-noise', 0, 1000))
+    .option('--dp-clip <c>', 'client-level DP: clip norm C, or adaptive:QUANTILE', dpClipOption)
+    .option('--dp-delta <d>', 'δ of the reported (ε, δ)', floatOption('dp-delta', 1e-12, 0.5))
     .option('--config <file>', 'run configuration file (JSON or YAML); flags given on the command line override it')
     .option('--resume <run-id>', 'continue this run from its latest good checkpoint (sites reconnect by themselves)')
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key)')
@@ -60,6 +64,9 @@ export function coordinatorCommand(): Command {
       if (given('seed')) flags.seed = o.seed;
       if (given('roundTimeout')) flags.roundTimeoutMs = o.roundTimeout * 1000;
       if (given('federatedEval')) flags.federatedEvaluation = o.federatedEval;
+      const dp = dpFromFlags(o);
+      if (dp) flags.dp = dp;
+      if (o.robustness) flags.robustness = { when: /^\d+$/.test(o.robustness) ? Number(o.robustness) : o.robustness };
       if (given('epochs')) flags.train!.epochs = o.epochs;
       if (given('batchSize')) flags.train!.batchSize = o.batchSize;
       if (given('lr')) flags.train!.learningRate = o.lr;

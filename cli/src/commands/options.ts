@@ -38,3 +38,23 @@ export function keyValueOption(value: string, previous: Record<string, unknown> 
   const n = Number(raw);
   return { ...previous, [m[1]]: raw !== '' && Number.isFinite(n) ? n : raw === 'true' ? true : raw === 'false' ? false : raw };
 }
+
+/** `--dp-clip C` or `--dp-clip adaptive:QUANTILE[:INITIAL]` (initial clip defaults to 1). */
+export function dpClipOption(value: string): { clip: number; adaptive?: { targetQuantile: number; learningRate: number } } {
+  const m = /^adaptive:([0-9.]+)(?::([0-9.]+))?$/.exec(value);
+  if (m) {
+    const q = Number(m[1]);
+    if (!(q >= 0 && q <= 1)) throw new InvalidArgumentError('adaptive clipping needs a target quantile in [0, 1]');
+    return { clip: m[2] ? Number(m[2]) : 1, adaptive: { targetQuantile: q, learningRate: 0.2 } };
+  }
+  const c = Number(value);
+  if (!(c > 0)) throw new InvalidArgumentError('dp-clip must be a positive number or adaptive:QUANTILE');
+  return { clip: c };
+}
+
+/** Builds the run's DP config from the command-line flags, or undefined when DP is off. */
+export function dpFromFlags(o: { dpNoise?: number; dpClip?: ReturnType<typeof dpClipOption>; dpDelta?: number }) {
+  if (o.dpNoise === undefined && o.dpClip === undefined) return undefined;
+  if (o.dpNoise === undefined) throw new InvalidArgumentError('--dp-clip needs --dp-noise');
+  return { noiseMultiplier: o.dpNoise, clip: o.dpClip?.clip ?? 1, adaptive: o.dpClip?.adaptive, delta: o.dpDelta ?? 1e-5 };
+}

@@ -3,7 +3,19 @@ import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { runSimulation } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
-import { choiceOption, floatOption, intOption, keyValueOption, trainableOption } from './options.ts';
+import { choiceOption, dpClipOption, dpFromFlags, floatOption, intOption, keyValueOption, trainableOption } from './options.ts';
+import { InvalidArgumentError } from 'commander';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROBUST_PRESET, type RobustnessReport } from '@fedtune/shared';
+import type { SimulationOptions } from '../simulation/run-simulation.ts';
+
+function robustnessWhen(value: string): 'final' | 'every-round' | 'never' | number {
+  if (value === 'final' || value === 'every-round' || value === 'never') return value;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 1) return n;
+  throw new InvalidArgumentError('robustness must be final, every-round, never or a number of rounds');
+}
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 
 export function simulateCommand(): Command {
@@ -31,6 +43,12 @@ export function simulateCommand(): Command {
     .option('--optimizer <name>', 'sgd, momentum or adam', choiceOption('optimizer', ['sgd', 'momentum', 'adam'] as const), 'adam')
     .option('--trainable <scope>', 'which layers train: all, head, or the last K layers', trainableOption, 'all')
     .option('--federated-eval <when>', 'never, final or every-round', choiceOption('federated-eval', ['never', 'final', 'every-round'] as const), 'final')
+    .option('--robustness <when>', 'robustness evaluation of the global model: final, every-round, never, or every K rounds', robustnessWhen, 'final')
+    .option('--robustness-examples <n>', 'holdout examples for the robustness evaluation', intOption('robustness-examples', 1))
+    .option('--dp-noise <z>', 'client-level DP: noise multiplier z of DP-FedAvg', floatOption('dp-noise', 0, 1000))
+    .option('--dp-clip <c>', 'client-level DP: clip norm C, or adaptive:QUANTILE', dpClipOption)
+    .option('--dp-delta <d>', 'δ of the reported (ε, δ)', floatOption('dp-delta', 1e-12, 0.5))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and with adversarial training, side by side', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--run-id <id>', 'run id (default: generated)')
     .action(async (o) => {
@@ -39,7 +57,7 @@ export function simulateCommand(): Command {
       console.log(describeBackend(selection));
       console.log(`simulating ${o.sites} sites × ${o.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (partition ${o.partition}, seed ${o.seed})`);
       const progress = new RoundProgress(o.rounds);
-      const result = await runSimulation({
+      const base: SimulationOptions = {
         sites: o.sites,
         rounds: o.rounds,
         seed: o.seed,
@@ -70,7 +88,14 @@ export function simulateCommand(): Command {
           if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
         },
         onEngineEvent: (e) => progress.handle(e),
-      });
+        dp: dpFromFlags(o),
+        robustness: { when: o.robustness, ...(o.robustnessExamples ? { examples: o.robustnessExamples } : {}) },
+      };
+      if (o.preset === 'robust') {
+        await robustPreset(base, o.out);
+        return;
+      }
+      const result = await runSimulation(base);
       const { report } = result;
       const attack = report.simulation?.attack as { name: string; malicious: string[] } | undefined;
       if (attack) console.log(`attack: ${attack.name} by ${attack.malicious.join(', ')}`);
@@ -87,4 +112,29 @@ export function simulateCommand(): Command {
       }
       console.log(result.reportPath);
     });
+}
+
+/** `--preset robust`: the same federation (same sites, seed and rounds) fine-tuned plainly and adversarially. */
+async function robustPreset(base: SimulationOptions, out: string): Promise<void> {
+  const sides: Array<{ name: 'plain' | 'adversarial'; report?: RobustnessReport; accuracy?: number; reportPath?: string }> = [{ name: 'plain' }, { name: 'adversarial' }];
+  for (const side of sides) {
+    console.log(`\n=== ${side.name} fine-tuning${side.name === 'adversarial' ? ' (PGD-5 at ε = 0.1 on half of each batch)' : ''} ===`);
+    const r = await runSimulation({ ...base, trainExtras: ROBUST_PRESET[side.name], robustness: { ...base.robustness, when: 'final' } });
+    side.report = r.report.finalRobustness;
+    side.accuracy = r.report.final?.accuracy;
+    side.reportPath = r.reportPath;
+  }
+  const row = (label: string, f: (r: RobustnessReport) => number | null | undefined) =>
+    console.log(`${label.padEnd(26)}${sides.map((s) => pct(s.report ? (f(s.report) ?? undefined) : undefined).padStart(14)).join('')}`);
+  console.log(`\n${''.padEnd(26)}${sides.map((s) => s.name.padStart(14)).join('')}`);
+  row('clean accuracy', (r) => r.clean.accuracy);
+  row('ECE (lower is better)', (r) => r.clean.ece);
+  for (const n of sides[0].report?.noise ?? []) row(`gaussian noise σ=${n.sigma}`, (r) => r.noise.find((x) => x.sigma === n.sigma)?.accuracy);
+  row('corruptions (mean)', (r) => r.corruptionMean);
+  for (const a of sides[0].report?.fgsm ?? []) row(`FGSM ε=${a.eps}`, (r) => r.fgsm.find((x) => x.eps === a.eps)?.accuracy);
+  for (const a of sides[0].report?.pgd ?? []) row(`PGD ε=${a.eps}`, (r) => r.pgd.find((x) => x.eps === a.eps)?.accuracy);
+  mkdirSync(out, { recursive: true });
+  const path = join(out, 'robust-comparison.json');
+  writeFileSync(path, JSON.stringify({ preset: 'robust', sides: sides.map((s) => ({ name: s.name, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })) }, null, 2));
+  console.log(path);
 }

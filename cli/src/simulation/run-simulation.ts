@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, type RunConfigInput } from '@fedtune/coordinator';
 import { runNodeSite } from '@fedtune/client-node';
-import { classCounts, deriveSeed, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { classCounts, deriveSeed, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
@@ -35,6 +35,12 @@ export interface SimulationOptions {
   trainable?: 'all' | 'head' | number;
   maxExamples?: number;
   federatedEvaluation?: 'never' | 'final' | 'every-round';
+  /** Client-level differential privacy (DP-FedAvg); needs strategy fedavg. */
+  dp?: { noiseMultiplier: number; clip: number; adaptive?: { targetQuantile: number; learningRate: number }; delta?: number };
+  /** Robustness evaluation of the global model (default: final round, default sizes). */
+  robustness?: Partial<RobustnessEvaluationConfig>;
+  /** Extra training settings for the sites (robust fine-tuning: adversarial, augmentation, proximalMu, …). */
+  trainExtras?: Partial<TrainConfig>;
   roundTimeoutMs?: number;
   backend?: string;
   runId?: string;
@@ -107,7 +113,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
     joinTimeoutMs: 120_000,
     federatedEvaluation: options.federatedEvaluation ?? 'final',
+    robustness: { when: 'final', ...options.robustness },
+    ...(options.dp ? { dp: options.dp } : {}),
     train: {
+      ...options.trainExtras,
       epochs: options.epochs ?? 1,
       batchSize: options.batchSize ?? 32,
       learningRate: options.learningRate ?? 0.001,

@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { EngineEvent } from '@fedtune/coordinator';
 import { bytes, num, pct } from './format.ts';
+import { printRobustness } from './robustness-summary.ts';
 
 /**
  * Live view of a run for the terminal: a progress bar per round (results received / sites selected)
@@ -66,11 +67,18 @@ export class RoundProgress {
         console.log(
           `${String(r.round).padStart(5)}  ${pct(r.global.accuracy).padStart(8)}  ${num(r.global.loss).padStart(6)}  ${String(r.accepted.length).padStart(8)}  ${String(r.rejected.length).padStart(8)}  ${String(r.failed.length).padStart(6)}  ${(r.durationMs / 1000).toFixed(1).padStart(8)}  ${bytes(r.bytesDown).padStart(8)}  ${bytes(r.bytesUp).padStart(8)}`,
         );
+        if (r.privacy) {
+          console.log(`       privacy: ε = ${r.privacy.epsilon === null || !Number.isFinite(r.privacy.epsilon) ? '∞ (no noise)' : r.privacy.epsilon.toFixed(3)} at δ = ${r.privacy.delta} after ${r.privacy.steps} rounds (z = ${r.privacy.noiseMultiplier}, C = ${r.privacy.clip.toPrecision(3)}, ${(100 * r.privacy.clippedShare).toFixed(0)}% clipped, q = ${r.privacy.samplingRate.toFixed(2)})`);
+        }
+        if (r.robustness) printRobustness(r.robustness);
         if (r.federated) {
           console.log(`       federated evaluation on the sites' test splits: ${pct(r.federated.accuracy).trim()} (worst: ${r.federated.worstSite?.siteId} ${pct(r.federated.worstSite?.accuracy).trim()})`);
         }
         break;
       }
+      case 'robustness-start':
+        console.log(`       evaluating robustness of the round-${event.round} model (noise, corruptions, FGSM, PGD)…`);
+        break;
       case 'complete':
         this.bar?.stop();
         this.quiet = true;

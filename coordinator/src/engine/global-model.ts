@@ -1,4 +1,4 @@
-import type { WeightArrays, WeightsManifest } from '@fedtune/shared';
+import type { RobustnessOptions, RobustnessReport, WeightArrays, WeightsManifest } from '@fedtune/shared';
 
 export interface GlobalMetrics {
   accuracy: number;
@@ -17,6 +17,8 @@ export interface GlobalModel {
   readonly topology: Record<string, unknown>;
   readonly initialWeights: WeightArrays;
   evaluate(weights: WeightArrays): Promise<GlobalMetrics>;
+  /** Robustness evaluation (noise, corruptions, FGSM/PGD, calibration) on the holdout, if supported. */
+  evaluateRobustness?(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport>;
   /** Saves the weights of `round` and returns the directory (relative to the run directory). */
-  save(round: number, weights: WeightArrays): Promise<string>;
+  save(round: number, weights: WeightArrays, metadata?: Record<string, unknown>): Promise<string>;
 }

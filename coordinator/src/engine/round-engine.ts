@@ -6,6 +6,10 @@ import {
   PROTOCOL_VERSION,
   REPORT_SCHEMA_VERSION,
   SeededRandom,
+  ChaChaRandom,
+  RdpAccountant,
+  shouldEvaluateRobustness,
+  siteAccuracySummary,
   totalParameters,
   type ClientToServer,
   type Hello,
@@ -16,6 +20,7 @@ import {
   type SiteLink,
   type WeightArrays,
 } from '@fedtune/shared';
+import { aggregateDp } from './dp-aggregation.ts';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
@@ -32,6 +37,7 @@ export type EngineEvent =
   | { type: 'result'; round: number; siteId: string; accepted: boolean; code?: string; reason?: string }
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
+  | { type: 'robustness-start'; round: number }
   | { type: 'complete'; report: RunReport };
 
 /** Everything the engine needs to continue a run after the last completed round. */
@@ -40,6 +46,8 @@ export interface EngineCheckpoint {
   weights: WeightArrays;
   strategyState: unknown;
   report: RunReport;
+  /** DP state: the accountant's history and the current clip. */
+  privacy?: { accountant: unknown; clip: number };
 }
 
 export interface RoundEngineOptions {
@@ -84,6 +92,8 @@ export class RoundEngine {
   private evaluation?: EvaluationCollector;
   private joinWaiters: Array<() => void> = [];
   private stopped = false;
+  private accountant?: RdpAccountant;
+  private dpClip = 0;
   readonly report: RunReport;
 
   constructor(private readonly options: RoundEngineOptions) {
@@ -104,6 +114,17 @@ export class RoundEngine {
       rounds: [],
       ...options.reportExtras,
     };
+    if (this.config.dp) {
+      if (this.strategy.name !== 'fedavg') {
+        throw new FedtuneError('config', `differential privacy runs DP-FedAvg; it cannot be combined with strategy "${this.strategy.name}"`);
+      }
+      this.accountant = new RdpAccountant();
+      this.dpClip = this.config.dp.clip;
+    }
+    if (options.resume?.privacy && this.config.dp) {
+      this.accountant = RdpAccountant.fromState(options.resume.privacy.accountant as never);
+      this.dpClip = options.resume.privacy.clip;
+    }
     if (options.resume) {
       this.globalWeights = options.resume.weights;
       this.strategyState = options.resume.strategyState;
@@ -295,7 +316,13 @@ export class RoundEngine {
         const record = await this.runRound(round);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
-        await this.options.checkpoint?.({ round, weights: this.globalWeights, strategyState: this.strategyState, report: this.report });
+        await this.options.checkpoint?.({
+          round,
+          weights: this.globalWeights,
+          strategyState: this.strategyState,
+          report: this.report,
+          privacy: this.accountant ? { accountant: this.accountant.state, clip: this.dpClip } : undefined,
+        });
         await this.persist();
         this.emit({ type: 'round-end', record });
       }
@@ -386,16 +413,39 @@ export class RoundEngine {
         this.emit({ type: 'round-retry', round, attempt, reason });
         continue;
       }
-      const result = this.strategy.aggregate(
-        this.globalWeights,
-        updates.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.numExamples })),
-        this.strategyState,
-        this.config.strategyOptions,
-      );
-      this.globalWeights = result.weights;
-      this.strategyState = result.state;
+      let privacy: RoundRecord['privacy'];
+      if (this.config.dp && this.accountant) {
+        const dp = this.config.dp;
+        const samplingRate = Math.min(1, selected.length / Math.max(1, this.sites.size, selected.length));
+        const r = aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, new ChaChaRandom());
+        this.globalWeights = r.weights;
+        this.accountant.step(dp.noiseMultiplier, samplingRate);
+        const eps = dp.noiseMultiplier > 0 ? this.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
+        privacy = {
+          epsilon: eps.epsilon,
+          delta: dp.delta,
+          order: eps.order,
+          noiseMultiplier: dp.noiseMultiplier,
+          clip: r.clip,
+          nextClip: r.nextClip,
+          samplingRate,
+          clippedShare: r.clippedShare,
+          steps: this.accountant.steps,
+        };
+        this.dpClip = r.nextClip;
+        this.report.privacy = privacy;
+      } else {
+        const result = this.strategy.aggregate(
+          this.globalWeights,
+          updates.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.numExamples })),
+          this.strategyState,
+          this.config.strategyOptions,
+        );
+        this.globalWeights = result.weights;
+        this.strategyState = result.state;
+      }
       const global = await model.evaluate(this.globalWeights);
-      const modelDir = await model.save(round, this.globalWeights);
+      const modelDir = await model.save(round, this.globalWeights, privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {});
       const record: RoundRecord = {
         round,
         durationMs: 0,
@@ -408,6 +458,7 @@ export class RoundEngine {
         bytesUp,
         global,
         modelDir,
+        ...(privacy ? { privacy } : {}),
       };
       const wantFederated =
         this.config.federatedEvaluation === 'every-round' || (this.config.federatedEvaluation === 'final' && round === this.config.rounds);
@@ -415,6 +466,12 @@ export class RoundEngine {
         const fed = await this.federatedEvaluate(round);
         record.federated = fed.summary;
         record.bytesDown += fed.bytesDown;
+      }
+      const { when, ...robustnessOptions } = this.config.robustness;
+      if (model.evaluateRobustness && shouldEvaluateRobustness(when, round, this.config.rounds)) {
+        this.emit({ type: 'robustness-start', round });
+        record.robustness = await model.evaluateRobustness(this.globalWeights, robustnessOptions);
+        if (round === this.config.rounds) this.report.finalRobustness = record.robustness;
       }
       // Late results that arrived while the round was being aggregated and evaluated are recorded too.
       rejected.push(...collector.rejected);
@@ -441,6 +498,10 @@ export class RoundEngine {
     const total = sites.reduce((n, s) => n + s.numExamples, 0);
     const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * s.numExamples, 0) / total : NaN;
     const worst = sites.reduce<(typeof sites)[number] | undefined>((w, s) => (!w || s.accuracy < w.accuracy ? s : w), undefined);
-    return { summary: { sites, accuracy, worstSite: worst ? { siteId: worst.siteId, accuracy: worst.accuracy } : undefined }, bytesDown };
+    const spread = siteAccuracySummary(sites);
+    return {
+      summary: { sites, accuracy, worstSite: worst ? { siteId: worst.siteId, accuracy: worst.accuracy } : undefined, p10: spread.p10 ?? undefined, mean: spread.mean ?? undefined },
+      bytesDown,
+    };
   }
 }

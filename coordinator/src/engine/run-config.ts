@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { TrainConfig } from '@fedtune/shared';
+import { RobustnessEvaluationConfig, TrainConfig } from '@fedtune/shared';
+import { DpConfig } from './dp-aggregation.ts';
 
 /** A run's configuration, validated with clear messages. Every field has a default. */
 export const RunConfig = z.object({
@@ -25,6 +26,10 @@ export const RunConfig = z.object({
   maxUpdateNorm: z.number().positive().optional(),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
+  /** Robustness evaluation of the global model on the holdout: when (every-round | final | never | every k rounds) and how much. */
+  robustness: RobustnessEvaluationConfig.default({ when: 'final' }),
+  /** Client-level differential privacy (DP-FedAvg with an RDP accountant); needs strategy fedavg. */
+  dp: DpConfig.optional(),
   /** Largest number of examples a site may claim for one update. */
   maxExamplesPerSite: z.number().int().min(1).default(1_000_000),
   /** Largest update payload accepted, in bytes. */

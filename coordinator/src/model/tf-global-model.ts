@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { evaluateModel, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { evaluateModel, evaluateRobustness, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 
@@ -40,9 +40,14 @@ export class TfGlobalModel implements GlobalModel {
     return { accuracy: m.accuracy, loss: m.loss, probes };
   }
 
-  async save(round: number, weights: WeightArrays): Promise<string> {
+  async evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
     writeModelWeights(this.model, weights);
-    const files = await modelToFiles(this.model, { ...this.metadata, round });
+    return evaluateRobustness(this.model, this.holdout, options);
+  }
+
+  async save(round: number, weights: WeightArrays, metadata: Record<string, unknown> = {}): Promise<string> {
+    writeModelWeights(this.model, weights);
+    const files = await modelToFiles(this.model, { ...this.metadata, round, ...metadata });
     const rel = join('models', `round-${round}`);
     const dir = join(this.runDir, rel);
     // weights first, then model.json: a model.json always points at complete weights.

@@ -8,6 +8,7 @@ import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
 import { buildApp, LiveEvents, type CoordinatorApp } from '../http/build-app.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
+import { writeReportHtml } from '../report/report-html.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { createCoordinatorMetrics, recordEngineEvent } from '../metrics/coordinator-metrics.ts';
 import type { EngineCheckpoint } from '../engine/round-engine.ts';
@@ -94,7 +95,13 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     if (!latest.checkpoint) throw new FedtuneError('not_found', `run ${config.runId} has no usable checkpoint in ${checkpoints.dir}`);
     const c = latest.checkpoint;
     checkpoints.discardAfter(c.round);
-    resume = { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report };
+    resume = {
+      round: c.round,
+      weights: c.weights.arrays,
+      strategyState: c.strategyState,
+      report: c.report,
+      privacy: c.accountant as EngineCheckpoint['privacy'],
+    };
   }
   const database = (options.database ?? options.transport === 'socket') ? new RunDatabase(join(options.runsDir, 'fedtune.db')) : undefined;
   if (resume) database?.deleteRoundsAfter(config.runId, resume.round);
@@ -161,12 +168,14 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
             weights: { manifest: global.manifest, arrays: state.weights },
             strategyState: state.strategyState,
             rng: {},
+            accountant: state.privacy,
             report: state.report,
           });
         }
       : undefined,
     persist: (report) => {
       writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2));
+      if (report.rounds.length > 0) writeReportHtml(runDir, report);
       database?.upsertRun(runFromReport(report));
     },
   });

@@ -218,8 +218,12 @@ export class SiteClient {
     this.status = 'training';
     try {
       const global = this.loadGlobal(payload.weights);
-      const metrics = await fitLocal(this.model!, this.options.data.train, payload.config, (progress) =>
-        this.emit({ type: 'fit-progress', round, progress }),
+      const metrics = await fitLocal(
+        this.model!,
+        this.options.data.train,
+        payload.config,
+        (progress) => this.emit({ type: 'fit-progress', round, progress }),
+        { validation: this.options.data.validation },
       );
       const local = readModelWeights(this.model!);
       const arrays = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;

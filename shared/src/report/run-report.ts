@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RobustnessReportSchema } from '../robustness/report-schema.ts';
 
 /**
  * `runs/<run-id>/report.json`: one documented, versioned schema (docs/report.md). Written after every round.
@@ -7,6 +8,19 @@ import { z } from 'zod';
 export const REPORT_SCHEMA_VERSION = 1;
 
 const Metrics = z.object({ accuracy: z.number(), loss: z.number() });
+/** Client-level DP state after a round: the (ε, δ) spent so far and the mechanism's parameters. */
+export const PrivacyRecord = z.object({
+  epsilon: z.number(),
+  delta: z.number(),
+  order: z.number().optional(),
+  noiseMultiplier: z.number(),
+  clip: z.number(),
+  nextClip: z.number(),
+  samplingRate: z.number(),
+  clippedShare: z.number(),
+  steps: z.number().int(),
+});
+
 /** Global-model metrics; `probes` holds extra measurements such as a backdoor's attack success rate. */
 const GlobalMetrics = Metrics.extend({ probes: z.record(z.string(), z.number()).optional() });
 
@@ -35,8 +49,18 @@ export const RoundRecord = z.object({
   bytesUp: z.number(),
   global: GlobalMetrics,
   federated: z
-    .object({ sites: z.array(SiteEvaluation), accuracy: z.number(), worstSite: z.object({ siteId: z.string(), accuracy: z.number() }).optional() })
+    .object({
+      sites: z.array(SiteEvaluation),
+      accuracy: z.number(),
+      worstSite: z.object({ siteId: z.string(), accuracy: z.number() }).optional(),
+      /** 10th-percentile and mean of the sites' accuracies. */
+      p10: z.number().optional(),
+      mean: z.number().optional(),
+    })
     .optional(),
+  privacy: PrivacyRecord.optional(),
+  /** Robustness of the new global model on the coordinator's holdout (when scheduled; docs/robustness.md). */
+  robustness: RobustnessReportSchema.optional(),
   modelDir: z.string(),
 });
 
@@ -56,6 +80,10 @@ export const RunReport = z.object({
   /** Set by `fedtune simulate`: how the federation was built (partition, attack, malicious sites). */
   simulation: z.record(z.string(), z.unknown()).optional(),
   aborted: z.string().optional(),
+  /** The privacy spent by the whole run so far (the last round's `privacy`). */
+  privacy: PrivacyRecord.optional(),
+  /** Robustness of the final global model (the last round's `robustness`). */
+  finalRobustness: RobustnessReportSchema.optional(),
   /** When the run was resumed from a checkpoint (ISO timestamps). */
   resumedAt: z.array(z.string()).optional(),
 });

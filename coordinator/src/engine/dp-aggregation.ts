@@ -1,0 +1,77 @@
+import {
+  adaptiveClipUpdateNoiseMultiplier,
+  addGaussianNoise,
+  clipUpdate,
+  FedtuneError,
+  noisyFractionBelow,
+  updateAdaptiveClip,
+  type NormalSource,
+  type WeightArrays,
+} from '@fedtune/shared';
+import { z } from 'zod';
+
+/** Client-level differential privacy for the aggregate (DP-FedAvg, McMahan et al. 2018). */
+export const DpConfig = z.object({
+  /** z: the Gaussian noise on the sum has standard deviation z·C. */
+  noiseMultiplier: z.number().min(0),
+  /** C: every update's delta is clipped to this L2 norm; with `adaptive`, the starting value. */
+  clip: z.number().positive(),
+  /** Adaptive clipping to a target quantile of the update norms (Andrew et al. 2021). */
+  adaptive: z.object({ targetQuantile: z.number().min(0).max(1), learningRate: z.number().positive().default(0.2) }).optional(),
+  /** δ of the (ε, δ) guarantee reported after every round. */
+  delta: z.number().gt(0).lt(1).default(1e-5),
+});
+export type DpConfig = z.output<typeof DpConfig>;
+
+export interface DpRoundResult {
+  weights: WeightArrays;
+  /** The clip used this round and the one for the next round. */
+  clip: number;
+  nextClip: number;
+  clippedShare: number;
+}
+
+/**
+ * One DP-FedAvg aggregation: deltas Δ_k = w_k − global are clipped to C, summed, the sum gets N(0, (z·C)²)
+ * noise per coordinate, and is divided by the number of selected sites (a fixed denominator, so one site's
+ * influence is bounded by C whatever the others send). Sites count equally: example counts are not used,
+ * as they would leak and unbound the sensitivity. With adaptive clipping the clipped-count query takes
+ * its share of the privacy budget (σ_b = max(m/20, z)) and the update noise is raised accordingly.
+ */
+export function aggregateDp(global: WeightArrays, updates: WeightArrays[], selected: number, clip: number, config: DpConfig, rng: NormalSource): DpRoundResult {
+  if (updates.length === 0) throw new FedtuneError('no_updates', 'cannot aggregate zero updates');
+  const sum = global.map((g) => new Float32Array(g.length));
+  let within = 0;
+  for (const w of updates) {
+    const delta = w.map((t, i) => {
+      const d = new Float32Array(t.length);
+      const g = global[i];
+      for (let j = 0; j < t.length; j++) d[j] = t[j] - g[j];
+      return d;
+    });
+    const clipped = clipUpdate(delta, clip);
+    if (clipped.withinClip) within++;
+    clipped.update.forEach((t, i) => {
+      const s = sum[i];
+      for (let j = 0; j < t.length; j++) s[j] += t[j];
+    });
+  }
+  const m = Math.max(selected, updates.length);
+  let z = config.noiseMultiplier;
+  let nextClip = clip;
+  if (config.adaptive) {
+    // σ_b = m/20 as in the paper, but at least z so that 2σ_b > z holds for small federations too.
+    const countNoiseStd = Math.max(m / 20, config.noiseMultiplier);
+    if (z > 0) z = adaptiveClipUpdateNoiseMultiplier(z, countNoiseStd);
+    const fraction = noisyFractionBelow(within, updates.length, m, config.noiseMultiplier > 0 ? countNoiseStd : 0, rng);
+    nextClip = updateAdaptiveClip({ clip, rounds: 0 }, fraction, config.adaptive).clip;
+  }
+  const noisy = z > 0 ? addGaussianNoise(sum, z * clip, rng) : sum;
+  const weights = global.map((g, i) => {
+    const out = new Float32Array(g.length);
+    const s = noisy[i];
+    for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j] / m;
+    return out;
+  });
+  return { weights, clip, nextClip, clippedShare: 1 - within / updates.length };
+}

@@ -1,0 +1,36 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RunReport } from '@fedtune/shared';
+import { startTestFederation } from './helpers/federation.ts';
+
+describe('robustness evaluation inside a run', () => {
+  it('scheduled every 2 rounds: rounds 2 and 3 (final) carry a robustness section, report.html plots it', async () => {
+    const { coordinator, siteRuns } = await startTestFederation({
+      sites: 2,
+      rounds: 3,
+      transport: 'memory',
+      maxSiteExamples: 100,
+      config: { federatedEvaluation: 'final', robustness: { when: 2, examples: 120, adversarialExamples: 40, pgdSteps: 5, corruptions: ['rotate', 'shot_noise'] } },
+    });
+    const report = await coordinator.done;
+    await Promise.all(siteRuns);
+    await coordinator.close();
+    expect(report.rounds.map((r) => Boolean(r.robustness))).toEqual([false, true, true]);
+    const final = report.rounds[2].robustness!;
+    expect(report.finalRobustness).toEqual(final);
+    expect(final.examples).toBe(120);
+    expect(final.fgsm.map((a) => a.eps)).toEqual([0.05, 0.1, 0.2, 0.3]);
+    expect(final.pgd[0].steps).toBe(5);
+    expect(final.corruptions.map((c) => c.name).sort()).toEqual(['rotate', 'shot_noise']);
+    expect(final.clean.accuracy).toBeGreaterThan(0.3);
+    // the report on disk validates against the versioned schema
+    const onDisk = JSON.parse(readFileSync(join(coordinator.runDir, 'report.json'), 'utf8'));
+    expect(RunReport.safeParse(onDisk).success).toBe(true);
+    const html = join(coordinator.runDir, 'report.html');
+    expect(existsSync(html)).toBe(true);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<svg');
+    expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
+  });
+});
