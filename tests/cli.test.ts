@@ -77,6 +77,12 @@ describe('the fedtune command line', () => {
     const report = JSON.parse(readFileSync(last, 'utf8')) as RunReport;
     expect(report.rounds).toHaveLength(2);
     expect(report.config).toMatchObject({ seed: 9, rounds: 2, minSites: 3 });
+    // the label distribution per site is printed and plotted in report.html, next to the robustness plots
+    expect(r.stdout).toMatch(/label distribution per site/);
+    const html = readFileSync(last.replace(/report\.json$/, 'report.html'), 'utf8');
+    expect(html).toContain('Label distribution per site');
+    expect(html).toContain('Robust accuracy against ε');
+    expect(report.finalRobustness?.fgsm.length).toBe(4);
   });
 
   it('rejects bad arguments with a clear message and a non-zero exit', async () => {

@@ -28,3 +28,4 @@ export * from './access/site-token-store.ts';
 export * from './access/site-authorizer.ts';
 export * from './report/report-html.ts';
 export * from './engine/dp-aggregation.ts';
+export * from './engine/secure-aggregation-round.ts';

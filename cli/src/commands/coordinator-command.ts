@@ -38,6 +38,9 @@ export function coordinatorCommand(): Command {
     .option('--dp-noise <z>', 'client-level DP: noise multiplier z of DP-FedAvg', floatOption('dp-noise', 0, 1000))
     .option('--dp-clip <c>', 'client-level DP: clip norm C, or adaptive:QUANTILE', dpClipOption)
     .option('--dp-delta <d>', 'δ of the reported (ε, δ)', floatOption('dp-delta', 1e-12, 0.5))
+    .option('--secure-aggregation', 'secure aggregation: the coordinator learns only the sum of the sites\' clipped deltas (strategy fedavg or another of the mean)')
+    .option('--secagg-clip <c>', 'secure aggregation: L2 clip norm of each site\'s delta before masking', floatOption('secagg-clip', 1e-9, 1e9), 1)
+    .option('--secagg-threshold <t>', 'secure aggregation: shares needed to unmask (default and minimum: a strict majority)', intOption('secagg-threshold', 2))
     .option('--config <file>', 'run configuration file (JSON or YAML); flags given on the command line override it')
     .option('--resume <run-id>', 'continue this run from its latest good checkpoint (sites reconnect by themselves)')
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key)')
@@ -47,6 +50,7 @@ export function coordinatorCommand(): Command {
     .option('--no-require-tokens', 'let any site join, even with sites registered')
     .option('--hello-limit <n>', 'join attempts per address per minute (slows token guessing)', intOption('hello-limit', 1), 30)
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
+    .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
     .action(async (o, command: Command) => {
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
@@ -66,6 +70,7 @@ export function coordinatorCommand(): Command {
       if (given('federatedEval')) flags.federatedEvaluation = o.federatedEval;
       const dp = dpFromFlags(o);
       if (dp) flags.dp = dp;
+      if (o.secureAggregation) flags.secureAggregation = { clip: o.secaggClip, ...(o.secaggThreshold ? { threshold: o.secaggThreshold } : {}) };
       if (o.robustness) flags.robustness = { when: /^\d+$/.test(o.robustness) ? Number(o.robustness) : o.robustness };
       if (given('epochs')) flags.train!.epochs = o.epochs;
       if (given('batchSize')) flags.train!.batchSize = o.batchSize;
@@ -113,11 +118,12 @@ export function coordinatorCommand(): Command {
         },
         tls,
         apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+        logFile: o.logFile,
       });
       console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
       const stop = () => {
         console.log('stopping after the current round…');
-        coordinator.engine.stop();
+        coordinator.requestStop();
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -48,6 +48,9 @@ export function simulateCommand(): Command {
     .option('--dp-noise <z>', 'client-level DP: noise multiplier z of DP-FedAvg', floatOption('dp-noise', 0, 1000))
     .option('--dp-clip <c>', 'client-level DP: clip norm C, or adaptive:QUANTILE', dpClipOption)
     .option('--dp-delta <d>', 'δ of the reported (ε, δ)', floatOption('dp-delta', 1e-12, 0.5))
+    .option('--secure-aggregation', 'secure aggregation: the coordinator learns only the sum of the sites\' clipped deltas (strategy fedavg or another of the mean)')
+    .option('--secagg-clip <c>', 'secure aggregation: L2 clip norm of each site\'s delta before masking', floatOption('secagg-clip', 1e-9, 1e9), 1)
+    .option('--secagg-threshold <t>', 'secure aggregation: shares needed to unmask (default and minimum: a strict majority)', intOption('secagg-threshold', 2))
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and with adversarial training, side by side', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--run-id <id>', 'run id (default: generated)')
@@ -89,6 +92,7 @@ export function simulateCommand(): Command {
         },
         onEngineEvent: (e) => progress.handle(e),
         dp: dpFromFlags(o),
+        ...(o.secureAggregation ? { secureAggregation: { clip: o.secaggClip, ...(o.secaggThreshold ? { threshold: o.secaggThreshold } : {}) } } : {}),
         robustness: { when: o.robustness, ...(o.robustnessExamples ? { examples: o.robustnessExamples } : {}) },
       };
       if (o.preset === 'robust') {

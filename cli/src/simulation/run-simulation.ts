@@ -37,6 +37,8 @@ export interface SimulationOptions {
   federatedEvaluation?: 'never' | 'final' | 'every-round';
   /** Client-level differential privacy (DP-FedAvg); needs strategy fedavg. */
   dp?: { noiseMultiplier: number; clip: number; adaptive?: { targetQuantile: number; learningRate: number }; delta?: number };
+  /** Secure aggregation (docs/privacy.md); needs a strategy of the mean. */
+  secureAggregation?: { clip: number; threshold?: number; neighbours?: number };
   /** Robustness evaluation of the global model (default: final round, default sizes). */
   robustness?: Partial<RobustnessEvaluationConfig>;
   /** Extra training settings for the sites (robust fine-tuning: adversarial, augmentation, proximalMu, …). */
@@ -115,6 +117,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     federatedEvaluation: options.federatedEvaluation ?? 'final',
     robustness: { when: 'final', ...options.robustness },
     ...(options.dp ? { dp: options.dp } : {}),
+    ...(options.secureAggregation ? { secureAggregation: options.secureAggregation } : {}),
     train: {
       ...options.trainExtras,
       epochs: options.epochs ?? 1,

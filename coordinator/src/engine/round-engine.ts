@@ -9,6 +9,7 @@ import {
   ChaChaRandom,
   RdpAccountant,
   shouldEvaluateRobustness,
+  strategyNeedsIndividualUpdates,
   siteAccuracySummary,
   totalParameters,
   type ClientToServer,
@@ -16,6 +17,7 @@ import {
   type MessageOf,
   type RoundRecord,
   type RunReport,
+  type SecureAggInstruction,
   type ServerTransport,
   type SiteLink,
   type WeightArrays,
@@ -24,9 +26,16 @@ import { aggregateDp } from './dp-aggregation.ts';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
+import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureRoundResult } from './secure-aggregation-round.ts';
 import type { RunConfig } from './run-config.ts';
 import { SiteRegistry } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
+
+function addInto(global: Float32Array, delta: Float32Array): Float32Array {
+  const out = new Float32Array(global.length);
+  for (let i = 0; i < out.length; i++) out[i] = global[i] + delta[i];
+  return out;
+}
 
 export type EngineEvent =
   | { type: 'site-joined'; siteId: string; backend: string; runtime: string; numExamples: number }
@@ -89,6 +98,7 @@ export class RoundEngine {
   private strategyState: unknown;
   private globalWeights: WeightArrays;
   private collector?: RoundCollector;
+  private secureRound?: SecureAggregationRound;
   private evaluation?: EvaluationCollector;
   private joinWaiters: Array<() => void> = [];
   private stopped = false;
@@ -120,6 +130,17 @@ export class RoundEngine {
       }
       this.accountant = new RdpAccountant();
       this.dpClip = this.config.dp.clip;
+    }
+    if (this.config.secureAggregation) {
+      if (strategyNeedsIndividualUpdates(this.strategy.name)) {
+        throw new FedtuneError('config', `strategy "${this.config.strategy}" needs every site's update, but secure aggregation reveals only their sum: use fedavg (or another strategy of the mean) with secure aggregation`);
+      }
+      if (this.config.dp) {
+        throw new FedtuneError('config', 'secure aggregation and differential privacy are not yet combined in a run (docs/privacy.md): choose one');
+      }
+      if (this.config.maxUpdateNorm !== undefined) {
+        throw new FedtuneError('config', 'maxUpdateNorm checks individual updates, which secure aggregation hides: bound them with secureAggregation.clip instead');
+      }
     }
     if (options.resume?.privacy && this.config.dp) {
       this.accountant = RdpAccountant.fromState(options.resume.privacy.accountant as never);
@@ -160,6 +181,7 @@ export class RoundEngine {
       const site = this.sites.leave(link);
       if (!site) return;
       this.collector?.fail(site.siteId, `disconnected: ${reason}`);
+      this.secureRound?.drop(site.siteId);
       this.evaluation?.drop(site.siteId);
       this.emit({ type: 'site-left', siteId: site.siteId, reason });
     });
@@ -188,6 +210,7 @@ export class RoundEngine {
         this.sites.leave(previous.link);
         previous.link.close();
         this.collector?.fail(hello.siteId, 'reconnected during the round');
+        this.secureRound?.drop(hello.siteId);
         this.evaluation?.drop(hello.siteId);
       }
       this.sites.join(link, hello);
@@ -218,15 +241,39 @@ export class RoundEngine {
         }
         return;
       }
+      case 'secaggAdvertise':
+      case 'secaggShareKeys':
+      case 'secaggMasked':
+      case 'secaggUnmaskResponse':
+        return this.onSecAgg(site.siteId, link, message.event, message.payload);
       case 'heartbeat':
         site.status = message.payload.status;
         return;
       case 'siteFailure': {
         const f = message.payload;
-        if (this.collector && f.round === this.collector.round) this.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
+        if (this.collector && f.round === this.collector.round) {
+          this.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
+          this.secureRound?.drop(site.siteId);
+        }
         this.evaluation?.drop(site.siteId);
         return;
       }
+    }
+  }
+
+  private onSecAgg<K extends SecAggClientEvent>(siteId: string, link: SiteLink, event: K, payload: ClientToServer[K]): void {
+    const secure = this.secureRound;
+    try {
+      if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
+      secure.receive(siteId, event, payload);
+    } catch (err) {
+      const code = err instanceof FedtuneError ? err.code : 'malformed_payload';
+      const reason = err instanceof Error ? err.message : String(err);
+      this.collector?.reject({ siteId, code, reason });
+      this.emit({ type: 'result', round: payload.round, siteId, accepted: false, code, reason });
+      this.rejectMessage(link, code, reason, payload.round);
+      // A site whose message the protocol refused cannot go on in this attempt.
+      if (secure && code !== 'stale_round') secure.drop(siteId);
     }
   }
 
@@ -234,6 +281,13 @@ export class RoundEngine {
     const c = this.collector;
     if (!c) {
       this.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
+      return;
+    }
+    if (this.config.secureAggregation) {
+      const reason = 'this run uses secure aggregation: plain updates are refused';
+      c.reject({ siteId, code: 'malformed_payload', reason });
+      this.emit({ type: 'result', round: c.round, siteId, accepted: false, code: 'malformed_payload', reason });
+      this.rejectMessage(link, 'malformed_payload', reason, result.round);
       return;
     }
     const verdict = validateFitResult(siteId, result, {
@@ -351,6 +405,7 @@ export class RoundEngine {
   stop(): void {
     this.stopped = true;
     this.collector?.finish();
+    this.secureRound?.abort('stopped');
     for (const wake of this.joinWaiters.splice(0)) wake();
   }
 
@@ -378,10 +433,12 @@ export class RoundEngine {
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.globalWeights });
       const collector = new RoundCollector(round, new Set(selected), this.config.roundTimeoutMs);
       this.collector = collector;
-      for (const siteId of selected) {
+      const secure = this.config.secureAggregation ? this.prepareSecureRound(round, attempt, selected) : undefined;
+      for (const siteId of secure && !secure.round ? [] : selected) {
         const site = this.sites.get(siteId);
         if (!site) {
           collector.fail(siteId, 'left before the round started');
+          secure?.round?.drop(siteId);
           continue;
         }
         bytesDown += this.sendTopology(siteId);
@@ -391,20 +448,44 @@ export class RoundEngine {
           modelVersion: round - 1,
           weights: weightsBytes,
           config: { ...this.config.train, seed: deriveSeed(this.config.seed, 'fit', round, siteId) },
+          ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         bytesDown += weightsBytes.byteLength;
       }
-      await collector.done;
-      for (const siteId of selected) {
-        if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.config.roundTimeoutMs} ms` });
-      }
-      failed.push(...collector.failed);
-      // Canonical order: by site id, so arrival order never changes the result.
-      const updates = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
-      bytesUp += updates.reduce((n, u) => n + u.bytes, 0);
       const needed = Math.max(1, Math.ceil(this.config.quorum * selected.length));
-      if (updates.length < needed || this.stopped) {
-        const reason = this.stopped ? 'stopped' : `quorum not met: ${updates.length} of ${selected.length} results accepted, ${needed} needed`;
+      // Canonical order: by site id, so arrival order never changes the result.
+      let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
+      let accepted: RoundRecord['accepted'];
+      let failure: string | undefined;
+      if (secure) {
+        const outcome = await this.runSecureRound(secure.round, selected, collector);
+        failure = outcome.failure ?? secure.failure;
+        failed.push(...collector.failed);
+        bytesUp += outcome.result?.bytesUp ?? secure.round?.bytesUp ?? 0;
+        bytesDown += outcome.result?.bytesDown ?? secure.round?.bytesDown ?? 0;
+        const r = outcome.result;
+        if (r && !failure && r.survivors.length < needed) failure = `quorum not met: ${r.survivors.length} of ${selected.length} sites in the secure sum, ${needed} needed`;
+        if (r && !failure && !(r.totalWeight > 0)) failure = 'the secure sum carries no weight (sites with no examples)';
+        // The coordinator learns only the survivors' weighted mean delta: one aggregate "update".
+        updates = r ? [{ siteId: 'secure-aggregate', weights: this.globalWeights.map((g, i) => addInto(g, r.mean[i])), numExamples: Math.max(1, r.survivors.reduce((n, id) => n + (r.reports.get(id)?.numExamples ?? 0), 0)) }] : [];
+        accepted = r ? r.survivors.map((id) => {
+          const rep = r.reports.get(id)!;
+          return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs };
+        }) : [];
+      } else {
+        await collector.done;
+        for (const siteId of selected) {
+          if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.config.roundTimeoutMs} ms` });
+        }
+        failed.push(...collector.failed);
+        const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+        bytesUp += plain.reduce((n, u) => n + u.bytes, 0);
+        if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed`;
+        updates = plain;
+        accepted = plain.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs }));
+      }
+      if (failure !== undefined || this.stopped) {
+        const reason = this.stopped ? 'stopped' : failure!;
         rejected.push(...collector.rejected);
         this.collector = undefined;
         if (this.stopped || attempt >= this.config.maxRoundAttempts) {
@@ -451,7 +532,7 @@ export class RoundEngine {
         durationMs: 0,
         attempts: attempt,
         selected,
-        accepted: updates.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs })),
+        accepted,
         rejected,
         failed,
         bytesDown,
@@ -478,6 +559,66 @@ export class RoundEngine {
       this.collector = undefined;
       record.durationMs = Date.now() - started;
       return record;
+    }
+  }
+
+  /**
+   * Secure aggregation for one attempt: the threshold and the instruction sent with 'fit', or why the
+   * attempt cannot run (fewer invited sites than the threshold needs).
+   */
+  private prepareSecureRound(round: number, attempt: number, selected: string[]): { round?: SecureAggregationRound; instruction?: SecureAggInstruction; failure?: string } {
+    const config = this.config.secureAggregation!;
+    const threshold = secAggThreshold(selected.length, config);
+    if (threshold === undefined) {
+      return { failure: `quorum not met: secure aggregation needs at least ${Math.max(2, config.threshold ?? 2)} sites, ${selected.length} selected` };
+    }
+    const cap = this.config.train.maxExamples ?? Infinity;
+    // Weights numExamples / Σ (examples the selected sites announced), so Σw ≤ 1 for honest sites.
+    const denominator = Math.max(1, selected.reduce((n, id) => n + Math.min(this.sites.get(id)?.numExamples ?? 0, cap), 0));
+    const lengths = this.options.model.manifest.map((s) => s.shape.reduce((a, b) => a * b, 1));
+    const instruction = secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, denominator);
+    const secure = new SecureAggregationRound({
+      runId: this.config.runId,
+      round,
+      instruction,
+      lengths,
+      firstPhaseTimeoutMs: this.config.roundTimeoutMs,
+      phaseTimeoutMs: config.phaseTimeoutMs ?? this.config.roundTimeoutMs,
+      send: (siteId, event, payload) => {
+        const site = this.sites.get(siteId);
+        if (!site || site.link.closed) return false;
+        site.link.send(event, payload);
+        return true;
+      },
+    });
+    return { round: secure, instruction };
+  }
+
+  /** Runs the secure phases of an attempt; a lost quorum becomes the attempt's failure, never a wrong sum. */
+  private async runSecureRound(secure: SecureAggregationRound | undefined, selected: string[], collector: RoundCollector): Promise<{ result?: SecureRoundResult; failure?: string }> {
+    if (!secure) {
+      collector.finish();
+      return {};
+    }
+    this.secureRound = secure;
+    try {
+      const result = await secure.run();
+      const inSum = new Set(result.survivors);
+      for (const id of selected) {
+        if (inSum.has(id) || collector.answered.has(id)) continue;
+        const reason = result.dropped.includes(id) ? 'dropped after sharing its keys (its masks were removed)' : 'no secure-aggregation message before the phase deadline';
+        collector.failed.push({ siteId: id, reason });
+      }
+      return { result };
+    } catch (err) {
+      if (err instanceof FedtuneError && err.code === 'quorum_not_met') {
+        for (const id of selected) if (!collector.answered.has(id) && !secure.reports.has(id)) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
+        return { failure: err.message };
+      }
+      throw err;
+    } finally {
+      this.secureRound = undefined;
+      collector.finish();
     }
   }
 

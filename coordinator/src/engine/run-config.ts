@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RobustnessEvaluationConfig, TrainConfig } from '@fedtune/shared';
 import { DpConfig } from './dp-aggregation.ts';
+import { SecureAggregationConfig } from './secure-aggregation-round.ts';
 
 /** A run's configuration, validated with clear messages. Every field has a default. */
 export const RunConfig = z.object({
@@ -30,6 +31,8 @@ export const RunConfig = z.object({
   robustness: RobustnessEvaluationConfig.default({ when: 'final' }),
   /** Client-level differential privacy (DP-FedAvg with an RDP accountant); needs strategy fedavg. */
   dp: DpConfig.optional(),
+  /** Secure aggregation: the coordinator learns only the sum of the sites' clipped deltas; needs strategy fedavg. */
+  secureAggregation: SecureAggregationConfig.optional(),
   /** Largest number of examples a site may claim for one update. */
   maxExamplesPerSite: z.number().int().min(1).default(1_000_000),
   /** Largest update payload accepted, in bytes. */

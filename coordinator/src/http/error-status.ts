@@ -25,3 +25,11 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   not_found: 404,
   internal: 500,
 };
+
+/** Codes only the HTTP API answers with (they never cross the engine or the wire), and their status. */
+export const apiErrorStatus = {
+  /** The run already completed or aborted (e.g. `POST /api/runs/:id/stop`). */
+  run_finished: 409,
+} as const;
+
+export type ApiErrorCode = keyof typeof apiErrorStatus;

@@ -123,6 +123,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
         )
       : '',
     section('Per-site accuracy', perSite(report), 'global model on each site’s own test split (federated evaluation)'),
+    labelDistributionSection(report),
     rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
     rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram'), `ECE ${rob.clean.ece.toFixed(3)} over ${rob.clean.reliability.length} bins; dots: mean confidence per bin`) : '',
     `<footer>generated ${escapeHtml(report.updatedAt)}</footer>`,
@@ -141,6 +142,40 @@ footer{color:#888;font-size:.8em;margin-top:32px}
 ${parts.filter(Boolean).join('\n')}
 </body></html>
 `;
+}
+
+/** Stacked bars of each site's examples per class (from `report.simulation.labelCounts`), as an inline SVG. */
+function labelDistributionSection(report: ReportWithRobustness): string {
+  const counts = (report.simulation as { labelCounts?: Record<string, number[]> } | undefined)?.labelCounts;
+  if (!counts || Object.keys(counts).length === 0) return '';
+  const sites = Object.keys(counts);
+  const classes = counts[sites[0]].length;
+  const max = Math.max(...sites.map((s) => counts[s].reduce((a, b) => a + b, 0)), 1);
+  const rowH = 18;
+  const labelW = 80;
+  const width = 640;
+  const colors = Array.from({ length: classes }, (_, c) => `hsl(${Math.round((360 * c) / classes)},55%,55%)`);
+  const rows = sites
+    .map((site, r) => {
+      let x = labelW;
+      const y = 20 + r * rowH;
+      const bars = counts[site]
+        .map((n, c) => {
+          const w = ((width - labelW - 60) * n) / max;
+          const rect = n > 0 ? `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 4}" fill="${colors[c]}"><title>${escapeHtml(site)}: class ${c}: ${n}</title></rect>` : '';
+          x += w;
+          return rect;
+        })
+        .join('');
+      const total = counts[site].reduce((a, b) => a + b, 0);
+      return `<text x="${labelW - 6}" y="${y + rowH - 7}" text-anchor="end" font-size="11">${escapeHtml(site)}</text>${bars}<text x="${(x + 4).toFixed(1)}" y="${y + rowH - 7}" font-size="10" fill="#666">${total}</text>`;
+    })
+    .join('');
+  const legend = colors.map((col, c) => `<rect x="${labelW + c * 34}" y="2" width="10" height="10" fill="${col}"/><text x="${labelW + c * 34 + 13}" y="11" font-size="10">${c}</text>`).join('');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${24 + sites.length * rowH}" role="img" aria-label="label distribution per site">${legend}${rows}</svg>`;
+  const sim = report.simulation as { partition?: string; attack?: { name: string; malicious: string[] } } | undefined;
+  const note = `partition ${escapeHtml(String(sim?.partition ?? ''))}${sim?.attack ? `; attack ${escapeHtml(sim.attack.name)} by ${escapeHtml(sim.attack.malicious.join(', '))}` : ''}`;
+  return `<section><h2>Label distribution per site</h2><p class="note">${note}</p><div class="chart">${svg}</div></section>`;
 }
 
 /** Writes `<runDir>/report.html` atomically. */

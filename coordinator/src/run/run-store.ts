@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { FedtuneError, type RunReport } from '@fedtune/shared';
+import { FedtuneError, type RoundRecord, type RunReport } from '@fedtune/shared';
 
 const RUN_ID = /^[A-Za-z0-9._-]+$/;
 
@@ -40,14 +40,36 @@ export class RunStore {
 
   /** Path of a file of the run's latest global model (`model.json` or `weights.bin`). */
   latestModelFile(runId: string, file: string): string {
-    if (file !== 'model.json' && file !== 'weights.bin') throw new FedtuneError('not_found', `no model file "${file}" (model.json or weights.bin)`);
+    checkModelFile(file);
     const report = this.read(runId);
     const dir = report.final?.modelDir;
     if (!dir) throw new FedtuneError('not_found', `run ${runId} has no global model yet`);
+    return this.fileInRun(runId, dir, file);
+  }
+
+  /** The run's completed rounds, in order (report.json). */
+  rounds(runId: string): RoundRecord[] {
+    return this.read(runId).rounds;
+  }
+
+  /** Path of a file (`model.json` or `weights.bin`) of the global model saved after `round`. */
+  roundModelFile(runId: string, round: number, file: string): string {
+    checkModelFile(file);
+    const record = this.read(runId).rounds.find((r) => r.round === round);
+    if (!record) throw new FedtuneError('not_found', `run ${runId} has no completed round ${round}`);
+    return this.fileInRun(runId, record.modelDir, file);
+  }
+
+  /** `<runDir>/<dir>/<file>`, refused unless it stays inside the run directory and exists. */
+  private fileInRun(runId: string, dir: string, file: string): string {
     const runDir = resolve(this.runDir(runId));
     const path = resolve(runDir, dir, file);
     if (!path.startsWith(runDir + sep)) throw new FedtuneError('not_found', 'model path escapes the run directory');
-    if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId}: ${file} is missing`);
+    if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId}: ${dir}/${file} is missing`);
     return path;
   }
+}
+
+function checkModelFile(file: string): asserts file is 'model.json' | 'weights.bin' {
+  if (file !== 'model.json' && file !== 'weights.bin') throw new FedtuneError('not_found', `no model file "${file}" (model.json or weights.bin)`);
 }

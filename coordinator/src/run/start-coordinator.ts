@@ -15,6 +15,8 @@ import type { EngineCheckpoint } from '../engine/round-engine.ts';
 import type { RoundEngineOptions } from '../engine/round-engine.ts';
 import { siteAuthorizer, type SiteAuthorizerOptions } from '../access/site-authorizer.ts';
 import type { RateLimit } from '../access/rate-limiter.ts';
+import type { RunControl, StopOutcome } from '../http/run-control.ts';
+import { createFileLogger, logEngineEvent, type FileLogger } from '../http/structured-log.ts';
 
 export interface StartCoordinatorOptions {
   /** Root directory for runs; this run writes `<runsDir>/<runId>/`. */
@@ -52,6 +54,8 @@ export interface StartCoordinatorOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Token bucket per address on `/api/*` (default 50/s, bursts of 100); false: none. */
   apiRateLimit?: RateLimit | false;
+  /** Write structured JSON logs (pino) of HTTP requests and engine events to this file. */
+  logFile?: string;
 }
 
 export interface RunningCoordinator {
@@ -63,6 +67,8 @@ export interface RunningCoordinator {
   app?: CoordinatorApp;
   /** Resolves with the final report once the run is complete (or aborted). */
   done: Promise<RunReport>;
+  /** Stops the run after the current round (what `POST /api/runs/:id/stop` does). */
+  requestStop(): StopOutcome;
   close(): Promise<void>;
 }
 
@@ -113,6 +119,31 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   let app: CoordinatorApp | undefined;
   let transport: ServerTransport;
   let engine: RoundEngine | undefined;
+  const fileLog: FileLogger | undefined = options.logFile ? createFileLogger(options.logFile, { runId: config.runId }) : undefined;
+  // A stop asked for while a round collects results takes effect when that round ends.
+  let stopAfterRound = false;
+  const control: RunControl = {
+    runId: config.runId,
+    sites: () =>
+      (engine?.sites.all() ?? []).map((s) => ({
+        siteId: s.siteId,
+        status: 'connected' as const,
+        activity: s.status,
+        backend: s.backend,
+        runtime: s.runtime,
+        numExamples: s.numExamples,
+        joinedAt: new Date(s.joinedAt).toISOString(),
+        lastSeen: new Date(s.lastSeen).toISOString(),
+      })),
+    stop: () => {
+      const status = engine!.report.status;
+      if (status === 'complete' || status === 'aborted') return { status: 'finished', runStatus: status };
+      fileLog?.logger.info({ event: 'stop_requested', round: engine!.currentRound }, 'stop requested');
+      if (engine!.currentRound === undefined) engine!.stop();
+      else stopAfterRound = true;
+      return { status: 'stopping' };
+    },
+  };
   // Engine events for the dashboard: published here, so the engine knows nothing of HTTP.
   const liveEvents = options.transport === 'socket' ? new LiveEvents() : undefined;
   if (options.transport === 'socket') {
@@ -122,6 +153,9 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       events: liveEvents,
       metrics: () => metrics.registry.render(),
       logger: options.logger ?? false,
+      loggerInstance: fileLog?.logger,
+      control,
+      database,
       https: options.tls,
       apiRateLimit: options.apiRateLimit,
       live: () =>
@@ -143,6 +177,8 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, maxMessageBytes) },
     backend: options.backend,
     onEvent: (event) => {
+      if (event.type === 'round-end' && stopAfterRound) engine!.stop();
+      if (fileLog) logEngineEvent(fileLog.logger, event);
       recordEngineEvent(metrics, event);
       liveEvents?.publish(event);
       if (database) {
@@ -194,12 +230,14 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     engine,
     app,
     done,
+    requestStop: () => control.stop(),
     async close() {
       engine!.stop();
       await done.catch(() => undefined);
       if (app) await app.app.close();
       else await transport.close();
       database?.close();
+      fileLog?.close();
       global.dispose();
     },
   };

@@ -4,12 +4,14 @@ import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
 import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
-import type { ServerToClient } from '../messages/events.ts';
-import { PROTOCOL_VERSION, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
+import type { ClientToServer, ServerToClient } from '../messages/events.ts';
+import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type SecureAggUnmask, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
 import { modelFromTopology } from '../model/model-topology.ts';
 import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
 import type { WeightArrays, WeightsManifest } from '../weights.ts';
+import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
+import { SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
@@ -32,6 +34,16 @@ export type SiteEvent =
  */
 export type UpdateHook = (weights: WeightArrays, context: { round: number; global: WeightArrays; siteId: string }) => WeightArrays | Promise<WeightArrays>;
 
+/**
+ * Test and simulation hooks into secure aggregation. `input` sees the site's true (clipped, weighted)
+ * input, which never leaves the site; `beforeSend` returning 'drop' makes the site close its connection
+ * instead of sending that phase's message (a dropout). An honest deployment has none.
+ */
+export interface SecAggProbe {
+  input?: (info: { round: number; attempt: number; siteId: string; update: WeightArrays; weight: number }) => void;
+  beforeSend?: (phase: SecAggSendPhase, info: { round: number; attempt: number; siteId: string }) => 'drop' | void;
+}
+
 export interface SiteClientOptions {
   siteId: string;
   token?: string;
@@ -46,6 +58,7 @@ export interface SiteClientOptions {
   reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number };
   /** Interval of heartbeats to the coordinator (default 5 s). */
   heartbeatMs?: number;
+  secAggProbe?: SecAggProbe;
 }
 
 export interface SiteOutcome {
@@ -72,6 +85,8 @@ export class SiteClient {
   private stopped = false;
   private rejectedHello = false;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
+  /** This site's part in the current secure-aggregation round attempt, if any. */
+  private secAgg?: SecAggParticipant;
 
   constructor(private readonly options: SiteClientOptions) {}
 
@@ -184,6 +199,10 @@ export class SiteClient {
         return this.onFit(message.payload);
       case 'evaluate':
         return this.onEvaluate(message.payload);
+      case 'secaggKeys':
+      case 'secaggShares':
+      case 'secaggUnmask':
+        return this.onSecAgg(message.event, message.payload);
       case 'rejected':
         this.emit({ type: 'rejected', round: message.payload.round, code: message.payload.code, reason: message.payload.reason });
         return;
@@ -227,6 +246,19 @@ export class SiteClient {
       );
       const local = readModelWeights(this.model!);
       const arrays = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      if (payload.secureAggregation) {
+        // Secure aggregation: the update stays here; the site joins the masking protocol instead.
+        const instruction = payload.secureAggregation;
+        const input = secAggInputOf(arrays, global, metrics.numExamples, instruction);
+        this.options.secAggProbe?.input?.({ round, attempt: instruction.attempt, siteId: this.options.siteId, ...input });
+        this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, input);
+        const durationMs = Date.now() - started;
+        const advert = this.secAgg.advertise({ numExamples: metrics.numExamples, metrics: { loss: metrics.loss, accuracy: metrics.accuracy }, durationMs });
+        if (!this.secAggSend('advertise', 'secaggAdvertise', advert)) return;
+        this.roundsTrained++;
+        this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: secAggPayloadBytes(advert) });
+        return;
+      }
       const bytes = encodeWeights({ manifest: local.manifest, arrays });
       const durationMs = Date.now() - started;
       this.link!.send('fitResult', {
@@ -246,6 +278,41 @@ export class SiteClient {
       this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
     } finally {
       this.status = 'idle';
+    }
+  }
+
+  /** Sends one secure-aggregation message, unless a probe drops the site here (then closes the link). */
+  private secAggSend<K extends 'secaggAdvertise' | 'secaggShareKeys' | 'secaggMasked' | 'secaggUnmaskResponse'>(
+    phase: SecAggSendPhase,
+    event: K,
+    payload: ClientToServer[K],
+  ): boolean {
+    const p = this.secAgg!;
+    if (this.options.secAggProbe?.beforeSend?.(phase, { round: p.round, attempt: p.attempt, siteId: this.options.siteId }) === 'drop') {
+      this.secAgg = undefined;
+      this.link?.close();
+      return false;
+    }
+    this.link!.send(event, payload);
+    return true;
+  }
+
+  private onSecAgg(event: 'secaggKeys' | 'secaggShares' | 'secaggUnmask', payload: SecureAggKeys | SecureAggShares | SecureAggUnmask): void {
+    const p = this.secAgg;
+    if (!p || !p.matches(payload)) return; // a late message of an attempt this site is no longer in
+    try {
+      if (event === 'secaggKeys') this.secAggSend('share-keys', 'secaggShareKeys', p.shareKeys(payload as SecureAggKeys));
+      else if (event === 'secaggShares') this.secAggSend('masked-input', 'secaggMasked', p.maskInput(payload as SecureAggShares));
+      else {
+        this.secAggSend('unmask', 'secaggUnmaskResponse', p.unmask(payload as SecureAggUnmask));
+        this.secAgg = undefined;
+      }
+    } catch (err) {
+      // The protocol refused (quorum lost, inconsistent message): stop taking part in this attempt.
+      const e = toFedtuneError(err);
+      this.secAgg = undefined;
+      this.emit({ type: 'failed', round: p.round, code: e.code, reason: e.message });
+      this.link?.send('siteFailure', { runId: p.runId, round: p.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
     }
   }
 

@@ -8,6 +8,10 @@ export const clientToServerSchemas = {
   evaluateResult: S.EvaluateResult,
   siteFailure: S.SiteFailure,
   heartbeat: S.Heartbeat,
+  secaggAdvertise: S.SecureAggAdvertise,
+  secaggShareKeys: S.SecureAggShareKeys,
+  secaggMasked: S.SecureAggMasked,
+  secaggUnmaskResponse: S.SecureAggUnmaskResponse,
 } as const;
 
 /** Messages the coordinator sends to a site, by event name. */
@@ -18,6 +22,9 @@ export const serverToClientSchemas = {
   evaluate: S.EvaluateInstruction,
   rejected: S.Rejection,
   complete: S.RunComplete,
+  secaggKeys: S.SecureAggKeys,
+  secaggShares: S.SecureAggShares,
+  secaggUnmask: S.SecureAggUnmask,
 } as const;
 
 type Schemas = Record<string, z.ZodType>;

@@ -93,12 +93,35 @@ export const TrainConfig = z.object({
   earlyStopping: z.object({ patience: z.number().int().min(1).max(1000), minDelta: z.number().min(0).optional() }).optional(),
 });
 
+/**
+ * Secure aggregation for one round attempt (docs/privacy.md): the site keeps its update, clips its delta to
+ * `clip`, and takes part in the secagg* exchange below instead of sending 'fitResult'.
+ */
+export const SecureAggInstruction = z.object({
+  /** Round attempt: secagg messages echo it, so a late message from an earlier attempt is never mixed in. */
+  attempt: z.number().int().min(1),
+  /** The invited sites (the round's selection). */
+  sites: z.array(SiteId).min(2).max(100_000),
+  threshold: z.number().int().min(1),
+  neighbours: z.number().int().min(2).optional(),
+  /** Coordinates of one update (all tensors). */
+  vectorLength: z.number().int().min(1),
+  fixedPoint: z.object({ range: z.number().positive(), maxTotalWeight: z.number().positive(), scale: z.number().positive() }),
+  /** L2 norm the delta (local − global) is clipped to before quantization. */
+  clip: z.number().positive(),
+  /** 'examples': w = numExamples / weightDenominator; 'uniform': w = 1 / weightDenominator (DP-FedAvg). */
+  weighting: z.enum(['examples', 'uniform']),
+  weightDenominator: z.number().positive(),
+});
+
 export const FitInstruction = z.object({
   runId: RunId,
   round: Round,
   modelVersion: z.number().int().min(0),
   weights: Bytes,
   config: TrainConfig,
+  /** Present when the round runs secure aggregation. */
+  secureAggregation: SecureAggInstruction.optional(),
 });
 
 export const LocalMetrics = z.object({
@@ -115,6 +138,84 @@ export const FitResult = z.object({
   numExamples: z.number(),
   metrics: LocalMetrics,
   durationMs: z.number().min(0),
+});
+
+// Secure aggregation (shared/src/privacy/secagg-messages.ts), one schema per phase. Site ids and counts are
+// bounded; binary fields are Bytes (a masked vector travels as little-endian uint32 bytes).
+const Attempt = z.number().int().min(1);
+const PublicKey = Bytes.refine((b) => b.length === 32, 'expected a 32-byte public key');
+const SealedShares = z.object({
+  from: SiteId,
+  to: SiteId,
+  nonce: Bytes.refine((b) => b.length === 12, 'expected a 12-byte nonce'),
+  ciphertext: Bytes.refine((b) => b.length <= 1024, 'ciphertext too large'),
+});
+const RevealedShare = z.object({ owner: SiteId, share: Bytes.refine((b) => b.length <= 128, 'share too large') });
+
+/** Phase 0, site → coordinator, after local training: its public keys and the metrics it reports anyway. */
+export const SecureAggAdvertise = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  siteId: SiteId,
+  encryptionPublicKey: PublicKey,
+  maskingPublicKey: PublicKey,
+  numExamples: z.number().int().min(0),
+  metrics: LocalMetrics,
+  durationMs: z.number().min(0),
+});
+
+/** Phase 0 → 1, coordinator → sites: U1's public keys. */
+export const SecureAggKeys = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  keys: z.array(z.object({ siteId: SiteId, encryptionPublicKey: PublicKey, maskingPublicKey: PublicKey })).max(100_000),
+});
+
+/** Phase 1, site → coordinator: Shamir shares of its secrets, sealed to each neighbour. */
+export const SecureAggShareKeys = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  siteId: SiteId,
+  shares: z.array(SealedShares).max(100_000),
+});
+
+/** Phase 1 → 2, coordinator → each site of U2: U2 and the sealed shares addressed to it. */
+export const SecureAggShares = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  participants: z.array(SiteId).max(100_000),
+  shares: z.array(SealedShares).max(100_000),
+});
+
+/** Phase 2, site → coordinator: its masked, quantized, weighted update (uint32 little-endian bytes). */
+export const SecureAggMasked = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  siteId: SiteId,
+  masked: Bytes.refine((b) => b.length % 4 === 0, 'masked input must be whole uint32 values'),
+});
+
+/** Phase 2 → 3, coordinator → survivors: U3. */
+export const SecureAggUnmask = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  survivors: z.array(SiteId).max(100_000),
+});
+
+/** Phase 3, site → coordinator: per neighbour, the self-mask share (survivor) or the masking-key share (dropped). */
+export const SecureAggUnmaskResponse = z.object({
+  runId: RunId,
+  round: Round,
+  attempt: Attempt,
+  siteId: SiteId,
+  selfMaskShares: z.array(RevealedShare).max(100_000),
+  maskingKeyShares: z.array(RevealedShare).max(100_000),
 });
 
 export const EvaluateInstruction = z.object({
@@ -166,6 +267,14 @@ export type Welcome = z.output<typeof Welcome>;
 export type ModelTopology = z.output<typeof ModelTopology>;
 export type TrainConfig = z.output<typeof TrainConfig>;
 export type FitInstruction = z.output<typeof FitInstruction>;
+export type SecureAggInstruction = z.output<typeof SecureAggInstruction>;
+export type SecureAggAdvertise = z.output<typeof SecureAggAdvertise>;
+export type SecureAggKeys = z.output<typeof SecureAggKeys>;
+export type SecureAggShareKeys = z.output<typeof SecureAggShareKeys>;
+export type SecureAggShares = z.output<typeof SecureAggShares>;
+export type SecureAggMasked = z.output<typeof SecureAggMasked>;
+export type SecureAggUnmask = z.output<typeof SecureAggUnmask>;
+export type SecureAggUnmaskResponse = z.output<typeof SecureAggUnmaskResponse>;
 export type FitResult = z.output<typeof FitResult>;
 export type EvaluateInstruction = z.output<typeof EvaluateInstruction>;
 export type EvaluateResult = z.output<typeof EvaluateResult>;

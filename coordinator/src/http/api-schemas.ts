@@ -1,0 +1,135 @@
+/**
+ * JSON schemas of the HTTP API. Fastify validates requests and serializes responses with them (a
+ * response schema also stops fields leaking), and `/docs` is generated from them.
+ */
+
+/** The typed error body every route answers with on failure: a stable code and a message. */
+export const ErrorBody = {
+  type: 'object',
+  description: 'a typed error (docs/operations.md lists the codes)',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string', description: 'stable error code, e.g. not_found, config, rate_limited, run_finished' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+/** Error responses shared by every `/api` route: 400 (invalid request), 429 (rate limit), 500. */
+export function errorResponses(...extra: Array<404 | 409>): Record<number, typeof ErrorBody> {
+  const out: Record<number, typeof ErrorBody> = { 400: ErrorBody, 429: ErrorBody, 500: ErrorBody };
+  for (const status of extra) out[status] = ErrorBody;
+  return out;
+}
+
+/** `:id` without a pattern: a malformed id is answered like an unknown run (typed 404), never 400. */
+export const RunIdParam = { type: 'string', description: 'run id ([A-Za-z0-9._-]+)' } as const;
+
+export const RunIdParams = { type: 'object', properties: { id: RunIdParam }, required: ['id'] } as const;
+
+export const ModelFileParam = { type: 'string', description: 'model.json or weights.bin (anything else: 404)' } as const;
+
+/** A model file: `model.json` (TensorFlow.js layers model) or `weights.bin` (its weights). */
+export const ModelFileResponse = {
+  description: 'the file: model.json (application/json) or weights.bin (application/octet-stream)',
+  content: {
+    'application/json': { schema: { type: 'object', additionalProperties: true } },
+    'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+  },
+} as const;
+
+const Metrics = {
+  type: 'object',
+  properties: { accuracy: { type: 'number' }, loss: { type: 'number' }, probes: { type: 'object', additionalProperties: { type: 'number' } } },
+  required: ['accuracy', 'loss'],
+} as const;
+
+const nullableNumber = { type: 'number', nullable: true } as const;
+
+/** One completed round, summarised from report.json. */
+export const RoundSummary = {
+  type: 'object',
+  properties: {
+    round: { type: 'integer' },
+    durationMs: { type: 'number' },
+    attempts: { type: 'integer' },
+    selected: { type: 'integer', description: 'sites selected' },
+    accepted: { type: 'integer', description: 'updates accepted' },
+    rejected: { type: 'integer', description: 'updates refused by validation' },
+    failed: { type: 'integer', description: 'selected sites that failed, left or missed the deadline' },
+    rejectedByCode: { type: 'object', additionalProperties: { type: 'integer' } },
+    bytesDown: { type: 'number' },
+    bytesUp: { type: 'number' },
+    global: Metrics,
+    federated: {
+      type: 'object',
+      properties: {
+        accuracy: { type: 'number' },
+        mean: { type: 'number' },
+        p10: { type: 'number' },
+        worstSite: { type: 'object', properties: { siteId: { type: 'string' }, accuracy: { type: 'number' } }, required: ['siteId', 'accuracy'] },
+      },
+      required: ['accuracy'],
+    },
+    privacy: {
+      type: 'object',
+      description: 'client-level DP spent so far (DP runs only)',
+      properties: {
+        epsilon: { type: 'number' },
+        delta: { type: 'number' },
+        noiseMultiplier: { type: 'number' },
+        clip: { type: 'number' },
+        samplingRate: { type: 'number' },
+        clippedShare: { type: 'number' },
+        steps: { type: 'integer' },
+      },
+      required: ['epsilon', 'delta'],
+    },
+    robustness: {
+      type: 'object',
+      description: 'robustness of the new global model (rounds where it was scheduled)',
+      properties: {
+        cleanAccuracy: { type: 'number' },
+        corruptionMean: nullableNumber,
+        worstCorruption: { type: 'object', nullable: true, properties: { name: { type: 'string' }, accuracy: { type: 'number' } } },
+        fgsm: { type: 'array', items: { type: 'object', properties: { eps: { type: 'number' }, accuracy: { type: 'number' } } } },
+        pgd: { type: 'array', items: { type: 'object', properties: { eps: { type: 'number' }, steps: { type: 'integer' }, accuracy: { type: 'number' } } } },
+        warnings: { type: 'integer', description: 'self-check warnings (see the report)' },
+      },
+    },
+    modelDir: { type: 'string' },
+  },
+  required: ['round', 'durationMs', 'attempts', 'selected', 'accepted', 'rejected', 'failed', 'rejectedByCode', 'global', 'modelDir'],
+} as const;
+
+export const SiteView = {
+  type: 'object',
+  properties: {
+    siteId: { type: 'string' },
+    status: { type: 'string', enum: ['connected', 'disconnected'] },
+    activity: { type: 'string', enum: ['idle', 'training', 'evaluating'], description: 'last heartbeat status (live sites only)' },
+    backend: { type: 'string' },
+    runtime: { type: 'string' },
+    numExamples: { type: 'integer' },
+    joinedAt: { type: 'string' },
+    lastSeen: { type: 'string' },
+    leftReason: { type: 'string' },
+  },
+  required: ['siteId', 'status', 'lastSeen'],
+} as const;
+
+export const LiveStatusSchema = {
+  type: 'object',
+  properties: {
+    runId: { type: 'string' },
+    phase: { type: 'string' },
+    round: { type: 'integer' },
+    sites: {
+      type: 'array',
+      items: { type: 'object', properties: { siteId: { type: 'string' }, backend: { type: 'string' }, runtime: { type: 'string' }, lastSeen: { type: 'string' } }, required: ['siteId'] },
+    },
+  },
+  required: ['phase', 'sites'],
+} as const;

@@ -1,0 +1,79 @@
+import type { RoundRecord } from '@fedtune/shared';
+import type { SiteRow } from '../persistence/run-database.ts';
+
+/** A site as the API shows it (`GET /api/runs/:id/sites`). */
+export interface SiteView {
+  siteId: string;
+  status: 'connected' | 'disconnected';
+  /** What a joined site last reported in a heartbeat. */
+  activity?: 'idle' | 'training' | 'evaluating';
+  backend?: string;
+  runtime?: string;
+  numExamples?: number;
+  joinedAt?: string;
+  lastSeen: string;
+  leftReason?: string;
+}
+
+/** What `POST /api/runs/:id/stop` did. */
+export type StopOutcome = { status: 'stopping' } | { status: 'finished'; runStatus: string };
+
+/**
+ * The run this coordinator drives, as the API may see and steer it. start-coordinator implements it
+ * over the round engine, so the HTTP layer knows nothing of the engine.
+ */
+export interface RunControl {
+  runId: string;
+  /** The sites joined right now. */
+  sites(): SiteView[];
+  /** Asks the run to stop after the current round; 'finished' if it already completed or aborted. */
+  stop(): StopOutcome;
+}
+
+/** Where the sites of runs this coordinator does not drive come from (the SQLite run database). */
+export interface SiteHistory {
+  listSites(runId: string): SiteRow[];
+}
+
+/**
+ * A run's sites: the live ones (when this coordinator drives the run) and the database's rows for the
+ * others. For the driven run a recorded 'connected' site that is not live has gone (its row is stale).
+ */
+export function mergeSites(live: SiteView[] | undefined, recorded: SiteRow[]): SiteView[] {
+  const seen = new Set((live ?? []).map((s) => s.siteId));
+  const past = recorded
+    .filter((s) => !seen.has(s.siteId))
+    .map((s): SiteView => ({ ...s, status: live ? 'disconnected' : s.status }));
+  return [...(live ?? []), ...past].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+}
+
+/** A round record reduced to what the rounds listing shows: counts instead of site lists, no per-site data. */
+export function summarizeRound(r: RoundRecord) {
+  const rejectedByCode: Record<string, number> = {};
+  for (const x of r.rejected) rejectedByCode[x.code] = (rejectedByCode[x.code] ?? 0) + 1;
+  const rb = r.robustness;
+  return {
+    round: r.round,
+    durationMs: r.durationMs,
+    attempts: r.attempts,
+    selected: r.selected.length,
+    accepted: r.accepted.length,
+    rejected: r.rejected.length,
+    failed: r.failed.length,
+    rejectedByCode,
+    bytesDown: r.bytesDown,
+    bytesUp: r.bytesUp,
+    global: r.global,
+    federated: r.federated && { accuracy: r.federated.accuracy, mean: r.federated.mean, p10: r.federated.p10, worstSite: r.federated.worstSite },
+    privacy: r.privacy,
+    robustness: rb && {
+      cleanAccuracy: rb.clean.accuracy,
+      corruptionMean: rb.corruptionMean,
+      worstCorruption: rb.worstCorruption,
+      fgsm: rb.fgsm,
+      pgd: rb.pgd.map((p) => ({ eps: p.eps, steps: p.steps, accuracy: p.accuracy })),
+      warnings: rb.warnings.length,
+    },
+    modelDir: r.modelDir,
+  };
+}

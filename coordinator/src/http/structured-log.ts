@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { EngineEvent } from '../engine/round-engine.ts';
+
+export interface FileLogger {
+  logger: Logger;
+  /** Flushes and closes the file. */
+  close(): void;
+}
+
+/**
+ * A pino logger writing JSON lines to `path` (appending; the directory is created). Writes are
+ * synchronous, so a line is on disk when the call returns and nothing is lost if the process dies.
+ */
+export function createFileLogger(path: string, bindings: Record<string, unknown> = {}, level = 'info'): FileLogger {
+  mkdirSync(dirname(path), { recursive: true });
+  const destination = pino.destination({ dest: path, sync: true, append: true });
+  const logger = pino({ level, base: { service: 'fedtune-coordinator', ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return {
+    logger,
+    close() {
+      destination.flushSync();
+      destination.end();
+    },
+  };
+}
+
+/** Free-text reasons can quote whatever a site sent: keep them short. */
+const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
+
+/**
+ * One log line per engine event, with identifiers, counts and metrics only: never weights, updates,
+ * examples or the report itself. `event` names the kind (round_start, round_end, site_joined, …).
+ */
+export function logEngineEvent(log: Logger, e: EngineEvent): void {
+  switch (e.type) {
+    case 'site-joined':
+      return log.info({ event: 'site_joined', siteId: e.siteId, backend: e.backend, runtime: e.runtime, numExamples: e.numExamples }, `site ${e.siteId} joined`);
+    case 'site-left':
+      return log.info({ event: 'site_left', siteId: e.siteId, reason: clip(e.reason) }, `site ${e.siteId} left`);
+    case 'waiting':
+      return log.debug({ event: 'waiting', joined: e.joined, needed: e.needed }, `waiting for sites: ${e.joined} of ${e.needed}`);
+    case 'pretrained':
+      return log.info({ event: 'pretrained', accuracy: e.accuracy, loss: e.loss }, 'starting model evaluated');
+    case 'round-start':
+      return log.info({ event: 'round_start', round: e.round, attempt: e.attempt, selected: e.selected.length, sites: e.selected }, `round ${e.round} started`);
+    case 'result':
+      if (e.accepted) return log.debug({ event: 'update_accepted', round: e.round, siteId: e.siteId }, `update from ${e.siteId} accepted`);
+      return log.warn({ event: 'update_rejected', round: e.round, siteId: e.siteId, code: e.code, reason: e.reason && clip(e.reason) }, `update from ${e.siteId} rejected: ${e.code}`);
+    case 'round-retry':
+      return log.warn({ event: 'round_retry', round: e.round, attempt: e.attempt, reason: clip(e.reason) }, `round ${e.round} retried`);
+    case 'robustness-start':
+      return log.info({ event: 'robustness_start', round: e.round }, `robustness evaluation of round ${e.round}`);
+    case 'round-end': {
+      const r = e.record;
+      const rejectedByCode: Record<string, number> = {};
+      for (const x of r.rejected) rejectedByCode[x.code] = (rejectedByCode[x.code] ?? 0) + 1;
+      return log.info(
+        {
+          event: 'round_end',
+          round: r.round,
+          durationMs: r.durationMs,
+          attempts: r.attempts,
+          selected: r.selected.length,
+          accepted: r.accepted.length,
+          rejected: r.rejected.length,
+          failed: r.failed.length,
+          rejectedByCode,
+          accuracy: r.global.accuracy,
+          loss: r.global.loss,
+          bytesUp: r.bytesUp,
+          bytesDown: r.bytesDown,
+          epsilon: r.privacy?.epsilon,
+        },
+        `round ${r.round} done`,
+      );
+    }
+    case 'complete': {
+      const rep = e.report;
+      const level = rep.status === 'complete' ? 'info' : 'warn';
+      return log[level]({ event: 'run_end', status: rep.status, rounds: rep.rounds.length, accuracy: rep.final?.accuracy, aborted: rep.aborted && clip(rep.aborted) }, `run ${rep.status}`);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * A site's part in one secure-aggregation round attempt over the transport: turns the wire messages
+ * (schemas.ts, secagg*) into calls on `SecAggSite` and its answers back into wire messages. The site's
+ * clipped, weighted update stays here; only masked vectors and sealed or revealed shares leave.
+ */
+import { FedtuneError } from '../errors.ts';
+import type {
+  SecureAggAdvertise,
+  SecureAggInstruction,
+  SecureAggKeys,
+  SecureAggMasked,
+  SecureAggShareKeys,
+  SecureAggShares,
+  SecureAggUnmask,
+  SecureAggUnmaskResponse,
+} from '../messages/schemas.ts';
+import { clipUpdate } from '../privacy/dp-fedavg.ts';
+import type { SecAggConfig } from '../privacy/secagg-messages.ts';
+import { SecAggSite, type SecAggSiteInput } from '../privacy/secagg-site.ts';
+import type { WeightArrays } from '../weights.ts';
+
+/** The phases in which a site sends something (for test hooks that drop a site at a chosen phase). */
+export type SecAggSendPhase = 'advertise' | 'share-keys' | 'masked-input' | 'unmask';
+
+/** Uint32 values as little-endian bytes (the wire format of a masked vector, on any platform). */
+export function uint32ToBytes(values: Uint32Array): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setUint32(i * 4, values[i], true);
+  return out;
+}
+
+export function bytesToUint32(bytes: Uint8Array): Uint32Array {
+  if (bytes.length % 4 !== 0) throw new FedtuneError('malformed_payload', 'a uint32 vector must have a multiple of 4 bytes');
+  const out = new Uint32Array(bytes.length / 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
+  return out;
+}
+
+/** The protocol configuration both sides derive from the round's instruction. */
+export function secAggConfigOf(round: number, instruction: SecureAggInstruction): SecAggConfig {
+  return {
+    round,
+    sites: instruction.sites,
+    threshold: instruction.threshold,
+    neighbours: instruction.neighbours,
+    vectorLength: instruction.vectorLength,
+    fixedPoint: instruction.fixedPoint,
+  };
+}
+
+/**
+ * The site's input: its delta from the global model clipped to the L2 norm `clip`, and its weight
+ * (numExamples / denominator, or 1 / denominator when uniform), capped at the fixed-point bound.
+ */
+export function secAggInputOf(local: WeightArrays, global: WeightArrays, numExamples: number, instruction: SecureAggInstruction): SecAggSiteInput {
+  const delta = local.map((a, i) => {
+    const g = global[i];
+    const d = new Float32Array(a.length);
+    for (let j = 0; j < a.length; j++) d[j] = a[j] - g[j];
+    return d;
+  });
+  const { update } = clipUpdate(delta, instruction.clip);
+  const raw = instruction.weighting === 'uniform' ? 1 / instruction.weightDenominator : numExamples / instruction.weightDenominator;
+  return { update, weight: Math.min(raw, instruction.fixedPoint.maxTotalWeight) };
+}
+
+export class SecAggParticipant {
+  private readonly site: SecAggSite;
+
+  constructor(
+    readonly runId: string,
+    readonly round: number,
+    readonly instruction: SecureAggInstruction,
+    readonly siteId: string,
+    private readonly input: SecAggSiteInput,
+  ) {
+    this.site = new SecAggSite(siteId, secAggConfigOf(round, instruction));
+  }
+
+  get attempt(): number {
+    return this.instruction.attempt;
+  }
+
+  /** Whether a coordinator message belongs to this attempt. */
+  matches(m: { runId: string; round: number; attempt: number }): boolean {
+    return m.runId === this.runId && m.round === this.round && m.attempt === this.instruction.attempt;
+  }
+
+  advertise(report: Pick<SecureAggAdvertise, 'numExamples' | 'metrics' | 'durationMs'>): SecureAggAdvertise {
+    const m = this.site.advertiseKeys();
+    return { ...this.ids(), encryptionPublicKey: m.encryptionPublicKey, maskingPublicKey: m.maskingPublicKey, ...report };
+  }
+
+  shareKeys(keys: SecureAggKeys): SecureAggShareKeys {
+    const m = this.site.shareKeys({ kind: 'secagg/key-directory', round: this.round, keys: keys.keys });
+    return { ...this.ids(), shares: m.shares };
+  }
+
+  maskInput(delivery: SecureAggShares): SecureAggMasked {
+    const m = this.site.maskInput({ kind: 'secagg/share-delivery', round: this.round, participants: delivery.participants, shares: delivery.shares }, this.input);
+    return { ...this.ids(), masked: uint32ToBytes(m.masked) };
+  }
+
+  unmask(request: SecureAggUnmask): SecureAggUnmaskResponse {
+    const m = this.site.unmask({ kind: 'secagg/unmask-request', round: this.round, survivors: request.survivors });
+    return { ...this.ids(), selfMaskShares: m.selfMaskShares, maskingKeyShares: m.maskingKeyShares };
+  }
+
+  /** Coordinates clamped by the fixed-point range (0 when the range covers the clip). */
+  get clamped(): number {
+    return this.site.clamped;
+  }
+
+  private ids() {
+    return { runId: this.runId, round: this.round, attempt: this.instruction.attempt, siteId: this.siteId };
+  }
+}
