@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { isFedtuneError } from '@fedtune/shared';
 import { clientCommand } from './commands/client-command.ts';
 import { coordinatorCommand } from './commands/coordinator-command.ts';
@@ -25,6 +25,8 @@ try {
 } catch (err) {
   if (isFedtuneError(err)) {
     console.error(`fedtune: ${err.code}: ${err.message}`);
+  } else if (err instanceof InvalidArgumentError) {
+    console.error(`fedtune: ${err.message}`);
   } else {
     console.error(err);
   }

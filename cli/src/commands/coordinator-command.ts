@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { hasPretrainedModel, loadModelDir, loadRunConfigFile, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
+import { createCoordinatorServer, hasPretrainedModel, loadModelDir, loadRunConfigFile, maxMessageBytesFor, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../simulation/run-simulation.ts';
@@ -20,6 +20,7 @@ export function coordinatorCommand(): Command {
     .option('--out <dir>', 'directory for runs', 'runs')
     .option('--run-id <id>', 'run id (default: generated)')
     .option('--serve', 'keep the API up after the run completes')
+    .option('--serve-only', 'serve the HTTP API and socket.io with no run: create and start runs with POST /api/runs and POST /api/runs/:id/start (run flags are ignored)')
     .option('--arch <name>', 'architecture of the built-in pretrained model', 'mlp')
     .option('--model <dir>', 'start from this TensorFlow.js model directory instead of the built-in checkpoint')
     .option('--holdout <file.csv>', "the coordinator's held-out set (default: the built-in digits holdout)")
@@ -55,7 +56,8 @@ export function coordinatorCommand(): Command {
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
       if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
-      const model = await loadModelDir(o.model ?? pretrainedModelDir(o.arch));
+      const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
+      const model = await loadModelDir(modelDir);
       const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
       // defaults < config file < flags typed on the command line
       const given = (name: string) => command.getOptionValueSource(name) === 'cli';
@@ -96,6 +98,45 @@ export function coordinatorCommand(): Command {
             ? `site tokens: required (${registered} active site(s) in ${sitesDb})`
             : `site tokens: not required until a site is registered (fedtune sites add NAME --db ${sitesDb})`,
       );
+      const access = {
+        store,
+        requireTokens,
+        hellosPerMinute: o.helloLimit,
+        onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
+      };
+      if (o.serveOnly) {
+        if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
+        const maxMessageBytes = maxMessageBytesFor(model);
+        model.dispose();
+        const server = createCoordinatorServer({
+          runsDir: o.out,
+          holdout,
+          architecture: o.model ? 'custom' : o.arch,
+          backend: selection.backend,
+          transport: 'socket',
+          maxMessageBytes,
+          loadModel: () => loadModelDir(modelDir),
+          port: o.port,
+          host: o.host,
+          onEvent: (e) => {
+            if (e.type === 'complete') console.log(`run ${e.report.runId} ${e.report.status}: final accuracy ${pct(e.report.final?.accuracy).trim()}${e.report.aborted ? ` (${e.report.aborted})` : ''}`);
+          },
+          onWarning: (message) => console.warn(`warning: ${message}`),
+          access,
+          tls,
+          apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+          logFile: o.logFile,
+        });
+        const url = await server.listen();
+        console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await server.close();
+        store.close();
+        return;
+      }
       const progress = new RoundProgress(config.rounds);
       const coordinator = await startCoordinator({
         runsDir: o.out,
@@ -110,12 +151,7 @@ export function coordinatorCommand(): Command {
         config,
         resume: Boolean(o.resume),
         onWarning: (message) => console.warn(`warning: ${message}`),
-        access: {
-          store,
-          requireTokens,
-          hellosPerMinute: o.helloLimit,
-          onRefusal: (r) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
-        },
+        access,
         tls,
         apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
         logFile: o.logFile,

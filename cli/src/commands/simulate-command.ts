@@ -48,6 +48,8 @@ export function simulateCommand(): Command {
     .option('--dp-noise <z>', 'client-level DP: noise multiplier z of DP-FedAvg', floatOption('dp-noise', 0, 1000))
     .option('--dp-clip <c>', 'client-level DP: clip norm C, or adaptive:QUANTILE', dpClipOption)
     .option('--dp-delta <d>', 'δ of the reported (ε, δ)', floatOption('dp-delta', 1e-12, 0.5))
+    .option('--dp-sgd-clip <c>', 'record-level DP-SGD inside each site: per-example clip norm C', floatOption('dp-sgd-clip', 1e-9, 1e9))
+    .option('--dp-sgd-noise <z>', 'record-level DP-SGD inside each site: noise multiplier z (ε per site in the report, at --dp-delta)', floatOption('dp-sgd-noise', 0, 1000))
     .option('--secure-aggregation', 'secure aggregation: the coordinator learns only the sum of the sites\' clipped deltas (strategy fedavg or another of the mean)')
     .option('--secagg-clip <c>', 'secure aggregation: L2 clip norm of each site\'s delta before masking', floatOption('secagg-clip', 1e-9, 1e9), 1)
     .option('--secagg-threshold <t>', 'secure aggregation: shares needed to unmask (default and minimum: a strict majority)', intOption('secagg-threshold', 2))
@@ -92,6 +94,7 @@ export function simulateCommand(): Command {
         },
         onEngineEvent: (e) => progress.handle(e),
         dp: dpFromFlags(o),
+        ...dpSgdFromFlags(o),
         ...(o.secureAggregation ? { secureAggregation: { clip: o.secaggClip, ...(o.secaggThreshold ? { threshold: o.secaggThreshold } : {}) } } : {}),
         robustness: { when: o.robustness, ...(o.robustnessExamples ? { examples: o.robustnessExamples } : {}) },
       };
@@ -118,12 +121,19 @@ export function simulateCommand(): Command {
     });
 }
 
+/** `--dp-sgd-clip C --dp-sgd-noise Z` → the sites' DP-SGD training config (both flags or neither). */
+function dpSgdFromFlags(o: { dpSgdClip?: number; dpSgdNoise?: number; dpDelta?: number }): Pick<SimulationOptions, 'trainExtras'> {
+  if (o.dpSgdClip === undefined && o.dpSgdNoise === undefined) return {};
+  if (o.dpSgdClip === undefined || o.dpSgdNoise === undefined) throw new InvalidArgumentError('--dp-sgd-clip and --dp-sgd-noise go together');
+  return { trainExtras: { dpSgd: { clip: o.dpSgdClip, noiseMultiplier: o.dpSgdNoise, ...(o.dpDelta !== undefined ? { delta: o.dpDelta } : {}) } } };
+}
+
 /** `--preset robust`: the same federation (same sites, seed and rounds) fine-tuned plainly and adversarially. */
 async function robustPreset(base: SimulationOptions, out: string): Promise<void> {
   const sides: Array<{ name: 'plain' | 'adversarial'; report?: RobustnessReport; accuracy?: number; reportPath?: string }> = [{ name: 'plain' }, { name: 'adversarial' }];
   for (const side of sides) {
     console.log(`\n=== ${side.name} fine-tuning${side.name === 'adversarial' ? ' (PGD-5 at ε = 0.1 on half of each batch)' : ''} ===`);
-    const r = await runSimulation({ ...base, trainExtras: ROBUST_PRESET[side.name], robustness: { ...base.robustness, when: 'final' } });
+    const r = await runSimulation({ ...base, trainExtras: { ...base.trainExtras, ...ROBUST_PRESET[side.name] }, robustness: { ...base.robustness, when: 'final' } });
     side.report = r.report.finalRobustness;
     side.accuracy = r.report.final?.accuracy;
     side.reportPath = r.reportPath;

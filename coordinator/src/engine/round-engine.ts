@@ -13,6 +13,7 @@ import {
   siteAccuracySummary,
   totalParameters,
   type ClientToServer,
+  type FitResultMetrics,
   type Hello,
   type MessageOf,
   type RoundRecord,
@@ -30,6 +31,11 @@ import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAgg
 import type { RunConfig } from './run-config.ts';
 import { SiteRegistry } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
+
+/** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
+function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number } {
+  return metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {};
+}
 
 function addInto(global: Float32Array, delta: Float32Array): Float32Array {
   const out = new Float32Array(global.length);
@@ -482,7 +488,7 @@ export class RoundEngine {
         bytesUp += plain.reduce((n, u) => n + u.bytes, 0);
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed`;
         updates = plain;
-        accepted = plain.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs }));
+        accepted = plain.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs, ...siteEpsilon(u.metrics) }));
       }
       if (failure !== undefined || this.stopped) {
         const reason = this.stopped ? 'stopped' : failure!;

@@ -10,7 +10,7 @@ export const ErrorBody = {
   properties: {
     error: {
       type: 'object',
-      properties: { code: { type: 'string', description: 'stable error code, e.g. not_found, config, rate_limited, run_finished' }, message: { type: 'string' } },
+      properties: { code: { type: 'string', description: 'stable error code, e.g. not_found, config, rate_limited, run_finished, run_exists, run_active, run_started' }, message: { type: 'string' } },
       required: ['code', 'message'],
     },
   },
@@ -132,4 +132,18 @@ export const LiveStatusSchema = {
     },
   },
   required: ['phase', 'sites'],
+} as const;
+
+/** `POST /api/runs`: a run configuration; the RunConfig zod schema validates it. */
+export const CreateRunBody = {
+  type: 'object',
+  description: 'a run configuration (the fields of a --config file); runId optional',
+  properties: { runId: { type: 'string', description: 'run id ([A-Za-z0-9._-]+); default: generated' } },
+  additionalProperties: true,
+} as const;
+
+export const CreatedRun = {
+  type: 'object',
+  properties: { runId: { type: 'string' }, status: { type: 'string', enum: ['created'] } },
+  required: ['runId', 'status'],
 } as const;

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
 import type { RunStore } from '../run/run-store.ts';
-import { errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SiteView } from './api-schemas.ts';
+import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SiteView } from './api-schemas.ts';
 import { apiErrorStatus } from './error-status.ts';
 import { mergeSites, summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
 
@@ -12,9 +12,23 @@ export interface OperationsRoutesOptions {
   database?: SiteHistory;
 }
 
+/** Codes of the run lifecycle routes, with their status (they never cross the engine or the wire). */
+export const runLifecycleErrorStatus = {
+  /** `POST /api/runs` with the id of a run that exists. */
+  run_exists: 409,
+  /** `POST /api/runs/:id/start` while another run is active. */
+  run_active: 409,
+  /** `POST /api/runs/:id/start` for a run that was started before (resume it with `fedtune coordinator --resume`). */
+  run_started: 409,
+  /** Creating or starting runs on a coordinator that drives one fixed run (not `--serve-only`). */
+  runs_fixed: 409,
+} as const;
+
+const fail = (code: keyof typeof runLifecycleErrorStatus, message: string) => ({ status: runLifecycleErrorStatus[code], body: { error: { code, message } } });
+
 /**
- * A run's rounds, the global model of any round, its sites, and stopping the run this coordinator drives.
- * Creating and starting runs over HTTP is not offered (docs/operations.md).
+ * A run's rounds, the global model of any round, its sites, stopping the run this coordinator drives, and
+ * (on a coordinator serving with no fixed run) creating and starting runs.
  */
 export function registerOperationsRoutes(app: FastifyInstance, { store, control, database }: OperationsRoutesOptions): void {
   app.get<{ Params: { id: string } }>('/api/runs/:id/rounds', {
@@ -65,6 +79,60 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     const recorded = database?.listSites(id) ?? [];
     const source = live ? 'live' : database ? 'database' : 'none';
     return { runId: id, source, sites: mergeSites(live, recorded) };
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/api/runs', {
+    schema: {
+      summary: 'create a run (status "created"): writes runs/<id>/config.json',
+      description:
+        'The body is a run configuration (the fields of a --config file, validated with RunConfig); runId is optional (generated). ' +
+        '400 (config) names the invalid fields; 409 run_exists if the id is taken; 409 runs_fixed on a coordinator that drives one fixed run.',
+      tags: ['runs'],
+      body: CreateRunBody,
+      response: { 201: CreatedRun, ...errorResponses(409) },
+    },
+  }, async (request, reply) => {
+    if (!control?.runs) {
+      const f = fail('runs_fixed', 'this coordinator drives one fixed run; start it with `fedtune coordinator --serve-only` to create runs over HTTP');
+      return reply.status(f.status).send(f.body);
+    }
+    const outcome = control.runs.create(request.body);
+    if (outcome.status === 'exists') {
+      const f = fail('run_exists', `run ${outcome.runId} already exists`);
+      return reply.status(f.status).send(f.body);
+    }
+    return reply.status(201).send({ runId: outcome.runId, status: 'created' });
+  });
+
+  app.post<{ Params: { id: string } }>('/api/runs/:id/start', {
+    schema: {
+      summary: 'start a created run on this coordinator',
+      description:
+        'Sites already connected and those that connect later join it; the first round starts once minSites have joined. ' +
+        '404 for a run never created; 409 run_active while another run is active, run_started if it was started before.',
+      tags: ['runs'],
+      params: RunIdParams,
+      response: {
+        202: { type: 'object', properties: { runId: { type: 'string' }, status: { type: 'string', enum: ['starting'] } }, required: ['runId', 'status'] },
+        ...errorResponses(404, 409),
+      },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    if (!control?.runs) {
+      const f = fail('runs_fixed', 'this coordinator drives one fixed run; start it with `fedtune coordinator --serve-only` to start runs over HTTP');
+      return reply.status(f.status).send(f.body);
+    }
+    const outcome = await control.runs.start(id);
+    if (outcome.status === 'active') {
+      const f = fail('run_active', `run ${outcome.activeRunId} is active: stop it or wait until it ends`);
+      return reply.status(f.status).send(f.body);
+    }
+    if (outcome.status === 'already_started') {
+      const f = fail('run_started', `run ${id} was already started (${outcome.runStatus}); continue it with fedtune coordinator --resume ${id}`);
+      return reply.status(f.status).send(f.body);
+    }
+    return reply.status(202).send({ runId: id, status: 'starting' });
   });
 
   app.post<{ Params: { id: string } }>('/api/runs/:id/stop', {

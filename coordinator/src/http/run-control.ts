@@ -23,11 +23,30 @@ export type StopOutcome = { status: 'stopping' } | { status: 'finished'; runStat
  * over the round engine, so the HTTP layer knows nothing of the engine.
  */
 export interface RunControl {
-  runId: string;
+  /** The run driven now (or last); undefined before the first run of a coordinator started with no run. */
+  readonly runId?: string;
   /** The sites joined right now. */
   sites(): SiteView[];
   /** Asks the run to stop after the current round; 'finished' if it already completed or aborted. */
   stop(): StopOutcome;
+  /** Creating and starting runs over HTTP (`fedtune coordinator --serve-only`); absent: those routes answer 409. */
+  runs?: RunLauncher;
+}
+
+/** What `POST /api/runs` did. */
+export type CreateOutcome = { status: 'created'; runId: string } | { status: 'exists'; runId: string };
+
+/** What `POST /api/runs/:id/start` did. */
+export type StartOutcome =
+  | { status: 'started'; runId: string }
+  | { status: 'active'; activeRunId: string }
+  | { status: 'already_started'; runStatus: string };
+
+/** Creates runs (config.json, status 'created') and starts them on the coordinator's transport, one at a time. */
+export interface RunLauncher {
+  /** Validates the configuration (a FedtuneError('config') naming the fields if invalid); runId optional. */
+  create(input: unknown): CreateOutcome;
+  start(runId: string): Promise<StartOutcome>;
 }
 
 /** Where the sites of runs this coordinator does not drive come from (the SQLite run database). */

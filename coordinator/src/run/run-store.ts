@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { FedtuneError, type RoundRecord, type RunReport } from '@fedtune/shared';
 
@@ -21,7 +21,8 @@ export class RunStore {
       const report = this.tryRead(entry.name);
       if (report) reports.push(report);
     }
-    return reports.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+    const when = (r: RunReport) => r.startedAt ?? (r as unknown as CreatedRunReport).createdAt;
+    return reports.sort((a, b) => (when(a) < when(b) ? 1 : -1));
   }
 
   private tryRead(runId: string): RunReport | undefined {
@@ -32,10 +33,21 @@ export class RunStore {
     }
   }
 
+  /** The run's report.json; for a run created over HTTP and not started yet, its config with status 'created'. */
   read(runId: string): RunReport {
-    const path = join(this.runDir(runId), 'report.json');
-    if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId} not found`);
-    return JSON.parse(readFileSync(path, 'utf8')) as RunReport;
+    const dir = this.runDir(runId);
+    const path = join(dir, 'report.json');
+    if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as RunReport;
+    const configPath = join(dir, 'config.json');
+    if (!existsSync(configPath)) throw new FedtuneError('not_found', `run ${runId} not found`);
+    const created: CreatedRunReport = {
+      runId,
+      status: 'created',
+      createdAt: statSync(configPath).mtime.toISOString(),
+      config: JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>,
+      rounds: [],
+    };
+    return created as unknown as RunReport;
   }
 
   /** Path of a file of the run's latest global model (`model.json` or `weights.bin`). */
@@ -68,6 +80,15 @@ export class RunStore {
     if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId}: ${dir}/${file} is missing`);
     return path;
   }
+}
+
+/** A run created (`POST /api/runs`, `runs/<id>/config.json`) but not started: no report.json yet. */
+export interface CreatedRunReport {
+  runId: string;
+  status: 'created';
+  createdAt: string;
+  config: Record<string, unknown>;
+  rounds: [];
 }
 
 function checkModelFile(file: string): asserts file is 'model.json' | 'weights.bin' {

@@ -11,6 +11,8 @@ import { modelManifest, readModelWeights, writeModelWeights } from '../model/mod
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
 import type { WeightArrays, WeightsManifest } from '../weights.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
+import { RdpAccountant } from '../privacy/rdp-accountant.ts';
+import { composeDpSgd } from '../privacy/dp-sgd-accounting.ts';
 import { SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
@@ -87,6 +89,11 @@ export class SiteClient {
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
   /** This site's part in the current secure-aggregation round attempt, if any. */
   private secAgg?: SecAggParticipant;
+  /**
+   * Record-level DP-SGD spent on this site's data, over all rounds of the run (kept across reconnects; a new
+   * SiteClient starts from zero, so a restarted site process must not reuse its data in the same run).
+   */
+  private readonly dpSgdAccountant = new RdpAccountant();
 
   constructor(private readonly options: SiteClientOptions) {}
 
@@ -244,6 +251,7 @@ export class SiteClient {
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
         { validation: this.options.data.validation },
       );
+      const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
       const local = readModelWeights(this.model!);
       const arrays = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
       if (payload.secureAggregation) {
@@ -267,7 +275,7 @@ export class SiteClient {
         siteId: this.options.siteId,
         weights: bytes,
         numExamples: metrics.numExamples,
-        metrics: { loss: metrics.loss, accuracy: metrics.accuracy },
+        metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}) },
         durationMs,
       });
       this.roundsTrained++;

@@ -10,6 +10,9 @@ import { augmentInPlace, makeAugmenter, type Augmenter } from './augment-example
 import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts';
 import { evaluateModel } from './evaluate-model.ts';
 import { adversarialBatch, batchSeed, trainStep, type StepContext } from './robust-step.ts';
+import { dpSgdStep, type DpSgdStepParams } from './dp-sgd-step.ts';
+import { ChaChaRandom, type NormalSource } from '../privacy/chacha-random.ts';
+import { dpSgdSchedule, type DpSgdSpend } from '../privacy/dp-sgd-accounting.ts';
 
 export interface FitProgress {
   epoch: number;
@@ -29,12 +32,19 @@ export interface FitMetrics {
   stoppedEarly?: boolean;
   /** The best validation loss seen (early stopping only); the model holds the weights that reached it. */
   validationLoss?: number;
+  /** With `config.dpSgd`: the noisy steps this fit took, for the site's accountant (`composeDpSgd`). */
+  dpSgd?: DpSgdSpend;
 }
 
 /** Optional inputs of `fitLocal` beyond the training data and config. */
 export interface FitLocalOptions {
   /** The site's validation split: needed by `config.earlyStopping` (without it early stopping is off). */
   validation?: Dataset;
+  /**
+   * Source of DP-SGD's Gaussian noise. Default: a `ChaChaRandom` seeded from operating-system randomness (a
+   * seeded source makes the noise predictable: only tests pass one, for reproducibility).
+   */
+  dpSgdNoise?: NormalSource;
 }
 
 function makeOptimizer(config: TrainConfig): tf.Optimizer {
@@ -71,7 +81,8 @@ export function needsCustomLoop(config: TrainConfig): boolean {
     (config.augmentation?.share ?? 0) > 0 ||
     ((config.adversarial?.share ?? 0) > 0 && (config.adversarial?.eps ?? 0) > 0) ||
     (config.proximalMu ?? 0) > 0 ||
-    (config.weightDecay ?? 0) > 0
+    (config.weightDecay ?? 0) > 0 ||
+    config.dpSgd !== undefined
   );
 }
 
@@ -115,9 +126,11 @@ async function fitEpochCustom(
   epoch: number,
   batches: number,
   onProgress?: (p: FitProgress) => void,
+  dp?: DpSgdStepParams,
 ): Promise<{ loss: number; accuracy: number }> {
   const { config } = ctx;
-  const n = epochData.y.length;
+  // DP-SGD runs whole batches only (see dpSgdSchedule): `used` ≤ n examples this epoch.
+  const n = Math.min(epochData.y.length, dp ? batches * config.batchSize : Infinity);
   let lossSum = 0;
   let correct = 0;
   for (let b = 0; b < batches; b++) {
@@ -128,7 +141,7 @@ async function fitEpochCustom(
     let input: tf.Tensor | undefined;
     try {
       input = adversarialBatch(ctx, x, onehot, batchSeed(config.seed, epoch, b));
-      const step = trainStep(ctx, input, onehot);
+      const step = dp ? dpSgdStep(ctx, input, onehot, dp) : trainStep(ctx, input, onehot);
       lossSum += step.loss * (end - start);
       correct += step.correct;
       onProgress?.({ epoch, epochs: config.epochs, batch: b + 1, batches, loss: step.loss });
@@ -148,7 +161,9 @@ async function fitEpochCustom(
  * A plain config trains with `model.fit`. The robust options (augmentation, adversarial training, FedProx
  * μ, weight decay) run a custom loop (`optimizer.minimize`) with the same seeded order; dropout and early
  * stopping (on `options.validation`) work with both. The model's weights at the call are the global
- * weights FedProx pulls towards. Returns the last epoch's mean loss and accuracy. Leaks no tensors.
+ * weights FedProx pulls towards. `config.dpSgd` runs record-level DP-SGD in the custom loop (`dpSgdStep`,
+ * whole batches only) and returns the steps taken in `dpSgd` for the caller's accountant; the returned loss
+ * and accuracy are not privatized. Returns the last epoch's mean loss and accuracy. Leaks no tensors.
  */
 export async function fitLocal(
   model: tf.LayersModel,
@@ -167,7 +182,14 @@ export async function fitLocal(
   const optimizer = makeOptimizer(config);
   const custom = needsCustomLoop(config);
   if (!custom) model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy'] });
-  const batches = Math.ceil(n / config.batchSize);
+  if (config.dpSgd && config.earlyStopping && options.validation) {
+    throw new FedtuneError('config', 'DP-SGD cannot be combined with early stopping: choosing the weights on validation records is outside its privacy accounting');
+  }
+  const schedule = config.dpSgd ? dpSgdSchedule(n, total, config.batchSize) : undefined;
+  const batches = schedule ? schedule.batches : Math.ceil(n / config.batchSize);
+  const dp: DpSgdStepParams | undefined = config.dpSgd
+    ? { clip: config.dpSgd.clip, noiseMultiplier: config.dpSgd.noiseMultiplier, noise: options.dpSgdNoise ?? new ChaChaRandom() }
+    : undefined;
   const augmenter: Augmenter | undefined = (config.augmentation?.share ?? 0) > 0 ? makeAugmenter(config.augmentation!, train) : undefined;
   let ctx: StepContext | undefined;
   if (custom) {
@@ -194,7 +216,7 @@ export async function fitLocal(
       const order = rng.shuffle(Array.from({ length: total }, (_, i) => i)).slice(0, n);
       const epochData = subset(train, order);
       if (augmenter) augmentInPlace(epochData, augmenter, config.seed, epoch);
-      const m = ctx ? await fitEpochCustom(ctx, epochData, shape, epoch, batches, onProgress) : await fitEpochKeras(model, epochData, shape, config, epoch, batches, onProgress);
+      const m = ctx ? await fitEpochCustom(ctx, epochData, shape, epoch, batches, onProgress, dp) : await fitEpochKeras(model, epochData, shape, config, epoch, batches, onProgress);
       last = { loss: m.loss, accuracy: m.accuracy, numExamples: n };
       epochsRun = epoch + 1;
       if (!Number.isFinite(m.loss)) break;
@@ -218,5 +240,8 @@ export async function fitLocal(
     ...last,
     ...(epochsRun !== config.epochs || stopping ? { epochs: epochsRun } : {}),
     ...(stopping ? { stoppedEarly, validationLoss: best.loss } : {}),
+    ...(config.dpSgd && schedule
+      ? { dpSgd: { steps: epochsRun * batches, samplingRate: schedule.samplingRate, noiseMultiplier: config.dpSgd.noiseMultiplier, clip: config.dpSgd.clip } }
+      : {}),
   };
 }

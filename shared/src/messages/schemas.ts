@@ -91,6 +91,11 @@ export const TrainConfig = z.object({
   dropout: z.number().min(0).max(0.95).optional(),
   /** Early stopping on the site's validation split: stop after `patience` epochs without a validation-loss improvement of `minDelta`, keep the best weights. */
   earlyStopping: z.object({ patience: z.number().int().min(1).max(1000), minDelta: z.number().min(0).optional() }).optional(),
+  /**
+   * Record-level DP-SGD inside the site (docs/privacy.md): per-example gradients clipped to L2 norm `clip`,
+   * N(0, (noiseMultiplier·clip)²) noise per coordinate on their sum; the site reports ε(`delta`, default 1e-5).
+   */
+  dpSgd: z.object({ clip: z.number().positive(), noiseMultiplier: z.number().min(0).max(1000), delta: z.number().gt(0).lt(1).optional() }).optional(),
 });
 
 /**
@@ -129,6 +134,19 @@ export const LocalMetrics = z.object({
   accuracy: Metric,
 });
 
+/** Record-level DP-SGD spent by the site so far (all its rounds in this run): ε(δ) of the RDP accountant. */
+export const SitePrivacy = z.object({
+  epsilon: z.number().finite().min(0),
+  delta: z.number().gt(0).lt(1),
+  /** DP-SGD steps composed so far. */
+  steps: z.number().int().min(0),
+  samplingRate: z.number().min(0).max(1),
+  noiseMultiplier: z.number().min(0),
+});
+
+/** A fit's metrics: the local loss and accuracy, and the site's DP-SGD spend when it trains with DP-SGD. */
+export const FitResultMetrics = LocalMetrics.extend({ privacy: SitePrivacy.optional() });
+
 export const FitResult = z.object({
   runId: RunId,
   round: Round,
@@ -136,7 +154,7 @@ export const FitResult = z.object({
   /** The site's locally fine-tuned weights, encoded with the weights codec. */
   weights: Bytes,
   numExamples: z.number(),
-  metrics: LocalMetrics,
+  metrics: FitResultMetrics,
   durationMs: z.number().min(0),
 });
 
@@ -283,3 +301,5 @@ export type Heartbeat = z.output<typeof Heartbeat>;
 export type Rejection = z.output<typeof Rejection>;
 export type RunComplete = z.output<typeof RunComplete>;
 export type LocalMetrics = z.output<typeof LocalMetrics>;
+export type SitePrivacy = z.output<typeof SitePrivacy>;
+export type FitResultMetrics = z.output<typeof FitResultMetrics>;

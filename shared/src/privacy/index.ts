@@ -2,6 +2,7 @@ export * from './log-math.ts';
 export * from './rdp-accountant.ts';
 export * from './chacha-random.ts';
 export * from './dp-fedavg.ts';
+export * from './dp-sgd-accounting.ts';
 export * from './fixed-point.ts';
 export * from './shamir.ts';
 export * from './secagg-crypto.ts';

@@ -42,7 +42,8 @@ export const RoundRecord = z.object({
   durationMs: z.number(),
   attempts: z.number().int(),
   selected: z.array(z.string()),
-  accepted: z.array(z.object({ siteId: z.string(), numExamples: z.number(), loss: z.number(), accuracy: z.number(), durationMs: z.number() })),
+  /** `epsilon`: the site's cumulative record-level DP-SGD ε (at its δ) after this round, when it trains with DP-SGD. */
+  accepted: z.array(z.object({ siteId: z.string(), numExamples: z.number(), loss: z.number(), accuracy: z.number(), durationMs: z.number(), epsilon: z.number().optional() })),
   rejected: z.array(RejectionRecord),
   failed: z.array(z.object({ siteId: z.string(), reason: z.string() })),
   bytesDown: z.number(),

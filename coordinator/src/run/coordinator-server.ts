@@ -1,0 +1,264 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type * as tf from '@tensorflow/tfjs';
+import { FedtuneError, type Dataset, type MemoryNetwork, type RunReport } from '@fedtune/shared';
+import { writeFileAtomic } from '@fedtune/shared/node';
+import type { EngineEvent, RoundEngineOptions } from '../engine/round-engine.ts';
+import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
+import { buildApp, LiveEvents, type CoordinatorApp } from '../http/build-app.ts';
+import type { EvaluationProbe } from '../model/tf-global-model.ts';
+import { RunDatabase } from '../persistence/run-database.ts';
+import { createCoordinatorMetrics, recordEngineEvent } from '../metrics/coordinator-metrics.ts';
+import { siteAuthorizer, type SiteAuthorizerOptions } from '../access/site-authorizer.ts';
+import type { RateLimit } from '../access/rate-limiter.ts';
+import type { CreateOutcome, RunControl, RunLauncher, StartOutcome } from '../http/run-control.ts';
+import { createFileLogger, logEngineEvent, type FileLogger } from '../http/structured-log.ts';
+import { RunStore } from './run-store.ts';
+import { RunSwitchTransport } from './run-switch-transport.ts';
+import { startRun, type RunSession } from './start-run.ts';
+
+/** Options of the long-lived part of a coordinator: what outlives its runs. */
+export interface CoordinatorServerOptions {
+  /** Root directory for runs; each run writes `<runsDir>/<runId>/`. */
+  runsDir: string;
+  /** The coordinator's own held-out set. */
+  holdout: Dataset;
+  architecture: string;
+  backend: string;
+  /** 'socket': fastify + socket.io on `host:port`; a MemoryNetwork: the in-memory transport. */
+  transport: 'socket' | MemoryNetwork;
+  /** Largest socket.io message in bytes (see `maxMessageBytesFor`). */
+  maxMessageBytes: number;
+  /** Loads a fresh starting model for each run created and started over HTTP; without it the API cannot start runs. */
+  loadModel?: () => Promise<tf.LayersModel>;
+  port?: number;
+  host?: string;
+  onEvent?: (event: EngineEvent) => void;
+  logger?: boolean;
+  probes?: EvaluationProbe[];
+  reportExtras?: { simulation?: Record<string, unknown> };
+  checkpoints?: boolean;
+  /** Record runs, rounds and sites in `<runsDir>/fedtune.db` (default true for the socket transport). */
+  database?: boolean;
+  onWarning?: (message: string) => void;
+  access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
+  authorize?: RoundEngineOptions['authorize'];
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  apiRateLimit?: RateLimit | false;
+  logFile?: string;
+  /** Fields bound to every log line (startCoordinator binds its run id). */
+  logBindings?: Record<string, unknown>;
+}
+
+/** A coordinator's HTTP API, socket.io transport, metrics, live events and database, driving one run at a time. */
+export interface CoordinatorServer {
+  /** Base URL when serving over HTTP (after `listen`). */
+  url?: string;
+  app?: CoordinatorApp;
+  transport: RunSwitchTransport;
+  /** The run started last (it may have ended). */
+  readonly current: RunSession | undefined;
+  /** Starts a run on this server's transport; sites already connected and those that connect later join it. */
+  startRun(options: Parameters<typeof startRun>[1]): RunSession;
+  /** Creates a run: validates the config and writes `<runsDir>/<id>/config.json` (status 'created'). */
+  createRun(input: unknown): CreateOutcome;
+  /** Starts a created run with a fresh model from `loadModel`. */
+  startCreatedRun(runId: string): Promise<StartOutcome>;
+  listen(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+/** Socket.io message limit for a model: twice its float32 weights plus 1 MB, at least 16 MB. */
+export function maxMessageBytesFor(model: tf.LayersModel): number {
+  const modelBytes = model.weights.reduce((n, w) => n + 4 * w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+  return Math.max(16 * 1024 * 1024, modelBytes * 2 + 1024 * 1024);
+}
+
+/** Parses a run configuration, turning schema errors into one clear FedtuneError('config') naming the fields. */
+export function parseRunConfig(input: RunConfigInput): RunConfig {
+  const result = RunConfig.safeParse(input);
+  if (!result.success) {
+    const why = result.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
+    throw new FedtuneError('config', `invalid run configuration: ${why}`, { cause: result.error });
+  }
+  return result.data;
+}
+
+/** A fresh run id: `run-YYYYMMDD-HHMMSS-xxxxxx`. */
+export function generateRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+const isActive = (run: RunSession | undefined) => run !== undefined && run.engine.report.status !== 'complete' && run.engine.report.status !== 'aborted';
+
+/** Builds the long-lived part of a coordinator (does not listen: call `listen`). */
+export function createCoordinatorServer(options: CoordinatorServerOptions): CoordinatorServer {
+  if (options.access && options.authorize) throw new FedtuneError('config', 'give either access (site tokens) or authorize, not both');
+  if (options.tls && options.transport !== 'socket') throw new FedtuneError('config', 'tls needs the socket transport');
+  mkdirSync(options.runsDir, { recursive: true });
+  const store = new RunStore(options.runsDir);
+  const database = (options.database ?? options.transport === 'socket') ? new RunDatabase(join(options.runsDir, 'fedtune.db')) : undefined;
+  const metrics = createCoordinatorMetrics();
+  const fileLog: FileLogger | undefined = options.logFile ? createFileLogger(options.logFile, options.logBindings) : undefined;
+  const runLogger = (runId: string) => (fileLog && (options.logBindings?.runId === undefined ? fileLog.logger.child({ runId }) : fileLog.logger));
+  const liveEvents = options.transport === 'socket' ? new LiveEvents() : undefined;
+  let current: RunSession | undefined;
+  let starting = false;
+
+  const launcher: RunLauncher | undefined = options.loadModel && {
+    create: (input) => server.createRun(input),
+    start: (runId) => server.startCreatedRun(runId),
+  };
+  const control: RunControl = {
+    get runId() {
+      return current?.runId;
+    },
+    sites: () => current?.sites() ?? [],
+    stop: () => current?.requestStop() ?? { status: 'finished', runStatus: 'none' },
+    runs: launcher,
+  };
+
+  let app: CoordinatorApp | undefined;
+  if (options.transport === 'socket') {
+    app = buildApp({
+      runsDir: options.runsDir,
+      maxMessageBytes: options.maxMessageBytes,
+      events: liveEvents,
+      metrics: () => metrics.registry.render(),
+      logger: options.logger ?? false,
+      loggerInstance: fileLog?.logger,
+      control,
+      database,
+      https: options.tls,
+      apiRateLimit: options.apiRateLimit,
+      live: () => {
+        const engine = current?.engine;
+        return (
+          engine && {
+            runId: current!.runId,
+            phase: engine.report.status,
+            round: engine.currentRound,
+            sites: engine.sites.all().map((s) => ({ siteId: s.siteId, backend: s.backend, runtime: s.runtime, lastSeen: new Date(s.lastSeen).toISOString() })),
+          }
+        );
+      },
+    });
+  }
+  const transport = new RunSwitchTransport(app ? app.transport : (options.transport as MemoryNetwork).serverTransport());
+  const authorize = options.access
+    ? siteAuthorizer({ ...options.access, addressOf: (link) => app?.io.sockets.sockets.get(link.id)?.handshake.address })
+    : options.authorize;
+
+  const onEvent = (runId: string, event: EngineEvent) => {
+    const log = runLogger(runId);
+    if (log) logEngineEvent(log, event);
+    recordEngineEvent(metrics, event);
+    liveEvents?.publish(event);
+    if (database) {
+      // The database is a record, not the source of truth (report.json and checkpoints are): never let it stop a run.
+      try {
+        recordInDatabase(database, runId, event);
+      } catch (err) {
+        options.onWarning?.(`could not record ${event.type} in the run database: ${(err as Error).message}`);
+      }
+    }
+    options.onEvent?.(event);
+  };
+
+  const server: CoordinatorServer = {
+    app,
+    transport,
+    get current() {
+      return current;
+    },
+    startRun(runOptions) {
+      if (isActive(current) || starting) throw new FedtuneError('config', `run ${current?.runId ?? '(starting)'} is still active`);
+      const session = startRun(
+        {
+          runsDir: options.runsDir,
+          transport,
+          holdout: options.holdout,
+          architecture: options.architecture,
+          backend: options.backend,
+          maxMessageBytes: options.maxMessageBytes,
+          probes: options.probes,
+          reportExtras: options.reportExtras,
+          checkpoints: options.checkpoints,
+          database,
+          authorize,
+          onWarning: options.onWarning,
+          onEvent,
+          onStopRequested: (runId, round) => runLogger(runId)?.info({ event: 'stop_requested', round }, 'stop requested'),
+        },
+        runOptions,
+      );
+      current = session;
+      // On a server that starts runs over HTTP, connections made after a run ended wait for the next one.
+      // Otherwise (startCoordinator) the ended run keeps answering them, as it always has.
+      if (options.loadModel) {
+        void session.done.finally(() => {
+          if (current === session) transport.detach();
+        });
+      }
+      return session;
+    },
+    createRun(input) {
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new FedtuneError('config', 'invalid run configuration: (config): expected an object');
+      const given = input as Record<string, unknown>;
+      const config = parseRunConfig({ ...given, runId: given.runId ?? generateRunId() } as RunConfigInput);
+      const runDir = store.runDir(config.runId);
+      if (existsSync(join(runDir, 'config.json')) || existsSync(join(runDir, 'report.json'))) return { status: 'exists', runId: config.runId };
+      mkdirSync(runDir, { recursive: true });
+      writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2));
+      return { status: 'created', runId: config.runId };
+    },
+    async startCreatedRun(runId) {
+      if (!options.loadModel) throw new FedtuneError('config', 'this coordinator does not start runs over HTTP (fedtune coordinator --serve-only does)');
+      if (isActive(current) || starting) return { status: 'active', activeRunId: current?.runId ?? '(starting)' };
+      const runDir = store.runDir(runId);
+      const configPath = join(runDir, 'config.json');
+      if (!existsSync(configPath)) throw new FedtuneError('not_found', `run ${runId} was not created (POST /api/runs)`);
+      if (existsSync(join(runDir, 'report.json'))) return { status: 'already_started', runStatus: store.read(runId).status };
+      const config = parseRunConfig(JSON.parse(readFileSync(configPath, 'utf8')) as RunConfigInput);
+      starting = true;
+      let session: RunSession;
+      try {
+        const model = await options.loadModel();
+        starting = false;
+        session = server.startRun({ config, model });
+      } finally {
+        starting = false;
+      }
+      // The run shows as 'waiting' at once (the engine writes report.json again as it goes).
+      writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(session.engine.report, null, 2));
+      return { status: 'started', runId };
+    },
+    async listen() {
+      if (!app) return undefined;
+      const address = await app.app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+      server.url = address.replace('[::1]', 'localhost');
+      return server.url;
+    },
+    async close() {
+      await current?.close();
+      if (app) await app.app.close();
+      else await transport.close();
+      database?.close();
+      fileLog?.close();
+    },
+  };
+  return server;
+}
+
+function recordInDatabase(db: RunDatabase, runId: string, event: EngineEvent): void {
+  if (event.type === 'site-joined') {
+    db.upsertSite(runId, { siteId: event.siteId, status: 'connected', backend: event.backend, runtime: event.runtime, numExamples: event.numExamples });
+  } else if (event.type === 'site-left') {
+    db.upsertSite(runId, { siteId: event.siteId, status: 'disconnected', reason: event.reason });
+  } else if (event.type === 'round-end') {
+    db.recordRound(runId, event.record);
+  }
+}
+

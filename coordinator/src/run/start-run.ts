@@ -1,0 +1,160 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { FedtuneError, type Dataset, type RunReport, type ServerTransport } from '@fedtune/shared';
+import { writeFileAtomic } from '@fedtune/shared/node';
+import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
+import type { RunConfig } from '../engine/run-config.ts';
+import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
+import { CheckpointStore } from '../persistence/checkpoint-store.ts';
+import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
+import { writeReportHtml } from '../report/report-html.ts';
+import type { SiteView, StopOutcome } from '../http/run-control.ts';
+
+/** What a run needs from the long-lived coordinator server (coordinator-server.ts). */
+export interface RunServices {
+  runsDir: string;
+  transport: ServerTransport;
+  holdout: Dataset;
+  architecture: string;
+  backend: string;
+  /** Largest socket.io message; updates are capped at this too. */
+  maxMessageBytes: number;
+  probes?: EvaluationProbe[];
+  reportExtras?: { simulation?: Record<string, unknown> };
+  /** Write a checkpoint after every round (default true). */
+  checkpoints?: boolean;
+  database?: RunDatabase;
+  authorize?: RoundEngineOptions['authorize'];
+  onWarning?: (message: string) => void;
+  /** Every engine event of the run (metrics, logs, dashboard, database). */
+  onEvent(runId: string, event: EngineEvent): void;
+  /** Logs that a stop was requested. */
+  onStopRequested?(runId: string, round: number | undefined): void;
+}
+
+export interface RunStartOptions {
+  config: RunConfig;
+  /** The starting global model (the run takes ownership and disposes it). */
+  model: tf.LayersModel;
+  /** Continue `config.runId` from its latest good checkpoint. */
+  resume?: boolean;
+}
+
+/** One run on a coordinator server: its global model, round engine and checkpoints. */
+export interface RunSession {
+  runId: string;
+  runDir: string;
+  engine: RoundEngine;
+  /** Resolves with the final report once the run is complete (or aborted). */
+  done: Promise<RunReport>;
+  /** The sites joined right now. */
+  sites(): SiteView[];
+  /** Stops the run after the current round (at once when no round collects results). */
+  requestStop(): StopOutcome;
+  /** Stops the run at once, waits for it to end and frees the model. */
+  close(): Promise<void>;
+}
+
+function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarning?: (m: string) => void): EngineCheckpoint {
+  const latest = checkpoints.latest();
+  for (const w of latest.warnings) onWarning?.(`checkpoint of round ${w.round} skipped (${w.path}): ${w.message}`);
+  if (!latest.checkpoint) throw new FedtuneError('not_found', `run ${runId} has no usable checkpoint in ${checkpoints.dir}`);
+  const c = latest.checkpoint;
+  checkpoints.discardAfter(c.round);
+  return { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report, privacy: c.accountant as EngineCheckpoint['privacy'] };
+}
+
+/**
+ * Builds the run's global model and round engine on the server's transport and starts it: the run begins
+ * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
+ */
+export function startRun(services: RunServices, { config, model, resume: resumeRun }: RunStartOptions): RunSession {
+  const runId = config.runId;
+  const runDir = join(services.runsDir, runId);
+  let global: TfGlobalModel | undefined;
+  try {
+    mkdirSync(runDir, { recursive: true });
+    const checkpoints = services.checkpoints === false ? undefined : new CheckpointStore(runDir);
+    let resume: EngineCheckpoint | undefined;
+    if (resumeRun) {
+      if (!checkpoints) throw new FedtuneError('config', 'resume needs checkpoints');
+      resume = checkpointToResume(checkpoints, runId, services.onWarning);
+    }
+    const { database } = services;
+    if (resume) database?.deleteRoundsAfter(runId, resume.round);
+    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes);
+    const model_ = global;
+    // A stop asked for while a round collects results takes effect when that round ends.
+    let stopAfterRound = false;
+    const engine: RoundEngine = new RoundEngine({
+      transport: services.transport,
+      model: global,
+      config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, services.maxMessageBytes) },
+      backend: services.backend,
+      onEvent: (event) => {
+        if (event.type === 'round-end' && stopAfterRound) engine.stop();
+        services.onEvent(runId, event);
+      },
+      reportExtras: services.reportExtras,
+      authorize: services.authorize,
+      resume,
+      checkpoint: checkpoints
+        ? async (state) => {
+            await checkpoints.write({
+              runId,
+              round: state.round,
+              weights: { manifest: model_.manifest, arrays: state.weights },
+              strategyState: state.strategyState,
+              rng: {},
+              accountant: state.privacy,
+              report: state.report,
+            });
+          }
+        : undefined,
+      persist: (report) => {
+        writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2));
+        if (report.rounds.length > 0) writeReportHtml(runDir, report);
+        database?.upsertRun(runFromReport(report));
+      },
+    });
+    database?.upsertRun(runFromReport(engine.report));
+    const done = engine.run();
+    let disposed = false;
+    return {
+      runId,
+      runDir,
+      engine,
+      done,
+      sites: () =>
+        engine.sites.all().map((s) => ({
+          siteId: s.siteId,
+          status: 'connected' as const,
+          activity: s.status,
+          backend: s.backend,
+          runtime: s.runtime,
+          numExamples: s.numExamples,
+          joinedAt: new Date(s.joinedAt).toISOString(),
+          lastSeen: new Date(s.lastSeen).toISOString(),
+        })),
+      requestStop: () => {
+        const status = engine.report.status;
+        if (status === 'complete' || status === 'aborted') return { status: 'finished', runStatus: status };
+        services.onStopRequested?.(runId, engine.currentRound);
+        if (engine.currentRound === undefined) engine.stop();
+        else stopAfterRound = true;
+        return { status: 'stopping' };
+      },
+      async close() {
+        engine.stop();
+        await done.catch(() => undefined);
+        if (!disposed) model_.dispose();
+        disposed = true;
+      },
+    };
+  } catch (err) {
+    if (global) global.dispose();
+    else model.dispose();
+    throw err;
+  }
+}
