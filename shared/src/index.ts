@@ -49,3 +49,4 @@ export * from './robustness/index.ts';
 export * from './client/yield-to-event-loop.ts';
 export * from './privacy/index.ts';
 export * from './learning/robust-presets.ts';
+export * from './strategies/streaming-fedavg.ts';

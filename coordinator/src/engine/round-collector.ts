@@ -1,4 +1,4 @@
-import type { LocalMetrics, WeightArrays } from '@fedtune/shared';
+import type { LocalMetrics, StreamingFedAvg, WeightArrays } from '@fedtune/shared';
 import type { RejectionRecord } from '@fedtune/shared';
 
 export interface AcceptedUpdate {
@@ -40,7 +40,14 @@ export class RoundCollector {
   /** Set once the round stops taking results; later valid results are rejected as stale. */
   closed = false;
 
+  /** When set, accepted updates are folded into this running FedAvg and not kept (memory independent of sites). */
+  stream?: StreamingFedAvg;
+
   accept(update: AcceptedUpdate): void {
+    if (this.stream) {
+      this.stream.add(update.weights, update.numExamples);
+      update = { ...update, weights: [] };
+    }
     this.accepted.set(update.siteId, update);
     this.markAnswered(update.siteId);
   }

@@ -6,6 +6,7 @@ import {
   PROTOCOL_VERSION,
   REPORT_SCHEMA_VERSION,
   SeededRandom,
+  StreamingFedAvg,
   ChaChaRandom,
   RdpAccountant,
   shouldEvaluateRobustness,
@@ -438,6 +439,9 @@ export class RoundEngine {
       this.emit({ type: 'round-start', round, attempt, selected });
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.globalWeights });
       const collector = new RoundCollector(round, new Set(selected), this.config.roundTimeoutMs);
+      // Plain FedAvg streams: each accepted update is folded in on arrival and dropped (order-independent sum).
+      const streaming = this.strategy.name === 'fedavg' && !this.config.dp && !this.config.secureAggregation;
+      if (streaming) collector.stream = new StreamingFedAvg(this.options.model.manifest.map((m) => m.shape.reduce((a, b) => a * b, 1)));
       this.collector = collector;
       const secure = this.config.secureAggregation ? this.prepareSecureRound(round, attempt, selected) : undefined;
       for (const siteId of secure && !secure.round ? [] : selected) {
@@ -521,6 +525,8 @@ export class RoundEngine {
         };
         this.dpClip = r.nextClip;
         this.report.privacy = privacy;
+      } else if (collector.stream) {
+        this.globalWeights = collector.stream.result();
       } else {
         const result = this.strategy.aggregate(
           this.globalWeights,

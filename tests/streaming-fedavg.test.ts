@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { FedtuneError, SeededRandom, StreamingFedAvg, weightedAverage } from '@fedtune/shared';
+
+function updates(k: number, n: number, seed: number) {
+  const rng = new SeededRandom(seed);
+  return Array.from({ length: k }, (_, j) => ({
+    weights: [Float32Array.from({ length: n }, () => Math.fround(rng.normal() * 10 ** rng.int(4) * 1e-3)), Float32Array.from({ length: 3 }, () => Math.fround(rng.normal()))],
+    numExamples: 1 + rng.int(5000),
+  }));
+}
+
+function bits(ws: Float32Array[]): string {
+  return ws.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('hex')).join('|');
+}
+
+describe('streaming FedAvg', () => {
+  it('gives bit-identical weights whatever order the updates arrive in', () => {
+    const us = updates(7, 5000, 1);
+    const results = new Set<string>();
+    const rng = new SeededRandom(2);
+    for (let trial = 0; trial < 12; trial++) {
+      const order = rng.shuffle([...us]);
+      const acc = new StreamingFedAvg([5000, 3]);
+      for (const u of order) acc.add(u.weights, u.numExamples);
+      results.add(bits(acc.result()));
+    }
+    expect(results.size).toBe(1);
+  });
+
+  it('equals the weighted average to float32 precision', () => {
+    const us = updates(5, 2000, 3);
+    const acc = new StreamingFedAvg([2000, 3]);
+    for (const u of us) acc.add(u.weights, u.numExamples);
+    const got = acc.result();
+    const ref = weightedAverage([new Float32Array(2000), new Float32Array(3)], us);
+    // Differences come from float32 rounding of the terms (cancellation), so compare against their scale.
+    for (let t = 0; t < 2; t++) {
+      for (let i = 0; i < got[t].length; i++) {
+        const scale = Math.max(...us.map((u) => Math.abs(u.weights[t][i])));
+        expect(Math.abs(got[t][i] - ref[t][i])).toBeLessThanOrEqual(scale * 1e-6);
+      }
+    }
+  });
+
+  it('rejects bad counts and shapes without changing the sum', () => {
+    const acc = new StreamingFedAvg([2]);
+    acc.add([new Float32Array([1, 2])], 1);
+    expect(() => acc.add([new Float32Array([1, 2, 3])], 1)).toThrow(FedtuneError);
+    expect(() => acc.add([new Float32Array([1, 2])], 0)).toThrow(/integer/);
+    expect(Array.from(acc.result()[0])).toEqual([1, 2]);
+    expect(() => new StreamingFedAvg([1]).result()).toThrow(/zero updates/);
+  });
+});
