@@ -87,7 +87,7 @@ export function simulateCommand(): Command {
         federatedEvaluation: o.federatedEval,
         backend: o.backend,
         runId: o.runId,
-        onListening: (url) => console.log(`coordinator listening on ${url} (API: ${url}/api/runs)`),
+        onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
         onPlan: (plan) => {
           printLabelDistribution(plan.labelCounts);
           if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
