@@ -1,57 +1,26 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Dataset, MemoryNetwork, RunReport } from '@fedtune/shared';
-import type { EngineEvent, RoundEngine, RoundEngineOptions } from '../engine/round-engine.ts';
+import type { RunReport } from '@fedtune/shared';
+import type { RoundEngine } from '../engine/round-engine.ts';
 import type { RunConfigInput } from '../engine/run-config.ts';
 import type { CoordinatorApp } from '../http/build-app.ts';
-import type { EvaluationProbe } from '../model/tf-global-model.ts';
-import type { SiteAuthorizerOptions } from '../access/site-authorizer.ts';
-import type { RateLimit } from '../access/rate-limiter.ts';
 import type { StopOutcome } from '../http/run-control.ts';
-import { createCoordinatorServer, maxMessageBytesFor, parseRunConfig } from './coordinator-server.ts';
+import { createCoordinatorServer, maxMessageBytesFor, parseRunConfig, type CoordinatorServerOptions } from './coordinator-server.ts';
 import type { RunSession } from './start-run.ts';
 
 export { createCoordinatorServer, generateRunId, maxMessageBytesFor, parseRunConfig, type CoordinatorServer, type CoordinatorServerOptions } from './coordinator-server.ts';
 export { startRun, type RunServices, type RunSession, type RunStartOptions } from './start-run.ts';
 export { RunSwitchTransport } from './run-switch-transport.ts';
 
-export interface StartCoordinatorOptions {
-  /** Root directory for runs; this run writes `<runsDir>/<runId>/`. */
-  runsDir: string;
+/**
+ * One coordinator driving one run: the server options (what outlives a run) plus the run's own:
+ * its configuration, starting model and whether to resume it.
+ */
+export interface StartCoordinatorOptions extends Omit<CoordinatorServerOptions, 'maxMessageBytes' | 'loadModel' | 'logBindings'> {
   config: RunConfigInput;
   /** The starting global model (the coordinator takes ownership and disposes it). */
   model: tf.LayersModel;
-  architecture: string;
-  /** The coordinator's own held-out set. */
-  holdout: Dataset;
-  backend: string;
-  /** 'socket': fastify + socket.io on `host:port`; a MemoryNetwork: the in-memory transport. */
-  transport: 'socket' | MemoryNetwork;
-  port?: number;
-  host?: string;
-  onEvent?: (event: EngineEvent) => void;
-  logger?: boolean;
-  /** Extra datasets evaluated with the global model every round (reported under `global.probes`). */
-  probes?: EvaluationProbe[];
-  /** Extra top-level sections for report.json (e.g. `simulation`). */
-  reportExtras?: { simulation?: Record<string, unknown> };
   /** Continue the run `config.runId` from its latest good checkpoint (after a crash or a stop). */
   resume?: boolean;
-  /** Write a checkpoint after every round (default true). */
-  checkpoints?: boolean;
-  /** Record runs, rounds and sites in `<runsDir>/fedtune.db` (SQLite; default true for the socket transport). */
-  database?: boolean;
-  /** Called with warnings worth a person's attention (e.g. a corrupted checkpoint skipped at resume). */
-  onWarning?: (message: string) => void;
-  /** Who may join: site tokens from a registry (coordinator/src/access). The caller keeps the store open and closes it. */
-  access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
-  /** A custom join decision instead of `access`. Default: everyone may join. */
-  authorize?: RoundEngineOptions['authorize'];
-  /** Serve HTTPS and WSS with this PEM certificate chain and key (socket transport). */
-  tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Token bucket per address on `/api/*` (default 50/s, bursts of 100); false: none. */
-  apiRateLimit?: RateLimit | false;
-  /** Write structured JSON logs (pino) of HTTP requests and engine events to this file. */
-  logFile?: string;
 }
 
 export interface RunningCoordinator {
