@@ -242,7 +242,7 @@ describe('secure aggregation in a run', () => {
     expect(err).toBeInstanceOf(FedtuneError);
     expect((err as FedtuneError).code).toBe('config');
     expect((err as FedtuneError).message).toMatch(/median.*secure aggregation/);
-    await expect(start({ dp: { noiseMultiplier: 1, clip: 1, delta: 1e-5 } })).rejects.toThrow(/secure aggregation and differential privacy/);
+    await expect(start({ dp: { noiseMultiplier: 1, clip: 2, delta: 1e-5 } })).rejects.toThrow(/secure aggregation and differential privacy must use the same clip/);
   }, 60_000);
 });
 

@@ -68,7 +68,7 @@ export class RoundProgress {
           `${String(r.round).padStart(5)}  ${pct(r.global.accuracy).padStart(8)}  ${num(r.global.loss).padStart(6)}  ${String(r.accepted.length).padStart(8)}  ${String(r.rejected.length).padStart(8)}  ${String(r.failed.length).padStart(6)}  ${(r.durationMs / 1000).toFixed(1).padStart(8)}  ${bytes(r.bytesDown).padStart(8)}  ${bytes(r.bytesUp).padStart(8)}`,
         );
         if (r.privacy) {
-          console.log(`       privacy: ε = ${r.privacy.epsilon === null || !Number.isFinite(r.privacy.epsilon) ? '∞ (no noise)' : r.privacy.epsilon.toFixed(3)} at δ = ${r.privacy.delta} after ${r.privacy.steps} rounds (z = ${r.privacy.noiseMultiplier}, C = ${r.privacy.clip.toPrecision(3)}, ${(100 * r.privacy.clippedShare).toFixed(0)}% clipped, q = ${r.privacy.samplingRate.toFixed(2)})`);
+          console.log(`       privacy: ε = ${r.privacy.epsilon === null || !Number.isFinite(r.privacy.epsilon) ? '∞ (no noise)' : r.privacy.epsilon.toFixed(3)} at δ = ${r.privacy.delta} after ${r.privacy.steps} rounds (z = ${r.privacy.noiseMultiplier}, C = ${r.privacy.clip.toPrecision(3)}, ${r.privacy.clippedShare === null ? 'clipped share hidden by secure aggregation' : `${(100 * r.privacy.clippedShare).toFixed(0)}% clipped`}, q = ${r.privacy.samplingRate.toFixed(2)})`);
         }
         if (r.robustness) printRobustness(r.robustness);
         if (r.federated) {

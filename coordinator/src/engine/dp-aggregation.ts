@@ -28,7 +28,8 @@ export interface DpRoundResult {
   /** The clip used this round and the one for the next round. */
   clip: number;
   nextClip: number;
-  clippedShare: number;
+  /** Share of updates that were clipped; null when unknown (under secure aggregation). */
+  clippedShare: number | null;
 }
 
 /**
@@ -74,4 +75,26 @@ export function aggregateDp(global: WeightArrays, updates: WeightArrays[], selec
     return out;
   });
   return { weights, clip, nextClip, clippedShare: 1 - within / updates.length };
+}
+
+/**
+ * DP-FedAvg on a secure-aggregation sum: the sites clipped their deltas to C before masking and weighted
+ * them uniformly (w = 1/m for the m selected sites), so `weightedSum` = Σ_survivors clip(Δ_k)/m. Adds
+ * N(0, (z·C)²) to Σ clip(Δ_k) — that is N(0, (z·C/m)²) to `weightedSum` — and returns global + the result:
+ * the same mechanism as `aggregateDp` with its fixed denominator m, without ever seeing a site's delta.
+ * The noise is added here, centrally: the coordinator is trusted to add it. Adaptive clipping is refused
+ * (it needs each site's clipped bit, which the secure sum hides); `clippedShare` is unknown (null).
+ */
+export function aggregateDpSecureSum(global: WeightArrays, weightedSum: WeightArrays, selected: number, clip: number, config: DpConfig, rng: NormalSource): DpRoundResult {
+  if (config.adaptive) throw new FedtuneError('config', 'adaptive clipping is not supported with secure aggregation: use a fixed dp.clip');
+  if (!(selected >= 1)) throw new FedtuneError('no_updates', 'cannot aggregate a secure sum of zero selected sites');
+  const z = config.noiseMultiplier;
+  const noisy = z > 0 ? addGaussianNoise(weightedSum, (z * clip) / selected, rng) : weightedSum;
+  const weights = global.map((g, i) => {
+    const out = new Float32Array(g.length);
+    const s = noisy[i];
+    for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j];
+    return out;
+  });
+  return { weights, clip, nextClip: clip, clippedShare: null };
 }

@@ -24,7 +24,7 @@ import {
   type SiteLink,
   type WeightArrays,
 } from '@fedtune/shared';
-import { aggregateDp } from './dp-aggregation.ts';
+import { aggregateDp, aggregateDpSecureSum } from './dp-aggregation.ts';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
@@ -142,8 +142,15 @@ export class RoundEngine {
       if (strategyNeedsIndividualUpdates(this.strategy.name)) {
         throw new FedtuneError('config', `strategy "${this.config.strategy}" needs every site's update, but secure aggregation reveals only their sum: use fedavg (or another strategy of the mean) with secure aggregation`);
       }
-      if (this.config.dp) {
-        throw new FedtuneError('config', 'secure aggregation and differential privacy are not yet combined in a run (docs/privacy.md): choose one');
+      const dp = this.config.dp;
+      if (dp) {
+        // DP on a secure sum (docs/privacy.md): sites clip to C before masking, the coordinator noises the sum.
+        if (this.config.secureAggregation.clip !== dp.clip) {
+          throw new FedtuneError('config', `secure aggregation and differential privacy must use the same clip: secureAggregation.clip is ${this.config.secureAggregation.clip} but dp.clip is ${dp.clip} (the noise is calibrated to the clip the sites apply before masking)`);
+        }
+        if (dp.adaptive) {
+          throw new FedtuneError('config', 'secure aggregation and differential privacy: adaptive clipping is not supported with secure aggregation (it needs every site\'s clipped/not-clipped bit, which the secure sum hides): use a fixed dp.clip');
+        }
       }
       if (this.config.maxUpdateNorm !== undefined) {
         throw new FedtuneError('config', 'maxUpdateNorm checks individual updates, which secure aggregation hides: bound them with secureAggregation.clip instead');
@@ -467,6 +474,7 @@ export class RoundEngine {
       let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
       let accepted: RoundRecord['accepted'];
       let failure: string | undefined;
+      let secureSum: SecureRoundResult | undefined;
       if (secure) {
         const outcome = await this.runSecureRound(secure.round, selected, collector);
         failure = outcome.failure ?? secure.failure;
@@ -477,6 +485,7 @@ export class RoundEngine {
         if (r && !failure && r.survivors.length < needed) failure = `quorum not met: ${r.survivors.length} of ${selected.length} sites in the secure sum, ${needed} needed`;
         if (r && !failure && !(r.totalWeight > 0)) failure = 'the secure sum carries no weight (sites with no examples)';
         // The coordinator learns only the survivors' weighted mean delta: one aggregate "update".
+        secureSum = r;
         updates = r ? [{ siteId: 'secure-aggregate', weights: this.globalWeights.map((g, i) => addInto(g, r.mean[i])), numExamples: Math.max(1, r.survivors.reduce((n, id) => n + (r.reports.get(id)?.numExamples ?? 0), 0)) }] : [];
         accepted = r ? r.survivors.map((id) => {
           const rep = r.reports.get(id)!;
@@ -508,7 +517,10 @@ export class RoundEngine {
       if (this.config.dp && this.accountant) {
         const dp = this.config.dp;
         const samplingRate = Math.min(1, selected.length / Math.max(1, this.sites.size, selected.length));
-        const r = aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, new ChaChaRandom());
+        // Under secure aggregation only the survivors' sum is known: noise it centrally (clippedShare unknown: null).
+        const r = secureSum
+          ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, new ChaChaRandom())
+          : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, new ChaChaRandom());
         this.globalWeights = r.weights;
         this.accountant.step(dp.noiseMultiplier, samplingRate);
         const eps = dp.noiseMultiplier > 0 ? this.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
@@ -588,7 +600,10 @@ export class RoundEngine {
     // Weights numExamples / Σ (examples the selected sites announced), so Σw ≤ 1 for honest sites.
     const denominator = Math.max(1, selected.reduce((n, id) => n + Math.min(this.sites.get(id)?.numExamples ?? 0, cap), 0));
     const lengths = this.options.model.manifest.map((s) => s.shape.reduce((a, b) => a * b, 1));
-    const instruction = secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, denominator);
+    // With DP every site weighs the same (w = 1/m for the m selected sites): one site moves the sum by ≤ C/m.
+    const instruction = this.config.dp
+      ? secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, selected.length, 'uniform')
+      : secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, denominator);
     const secure = new SecureAggregationRound({
       runId: this.config.runId,
       round,

@@ -75,6 +75,8 @@ export function secAggInstruction(
   vectorLength: number,
   config: SecureAggregationConfig,
   weightDenominator: number,
+  /** 'examples': w = numExamples / weightDenominator; 'uniform' (DP): w = 1 / weightDenominator. */
+  weighting: SecureAggInstruction['weighting'] = 'examples',
 ): SecureAggInstruction {
   const fixedPoint = fixedPointConfig({ range: config.range ?? config.clip, maxTotalWeight: 1, sites: sites.length });
   return {
@@ -85,7 +87,7 @@ export function secAggInstruction(
     vectorLength,
     fixedPoint,
     clip: config.clip,
-    weighting: 'examples',
+    weighting,
     weightDenominator,
   };
 }

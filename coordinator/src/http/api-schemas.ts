@@ -82,7 +82,7 @@ export const RoundSummary = {
         noiseMultiplier: { type: 'number' },
         clip: { type: 'number' },
         samplingRate: { type: 'number' },
-        clippedShare: { type: 'number' },
+        clippedShare: { type: 'number', nullable: true },
         steps: { type: 'integer' },
       },
       required: ['epsilon', 'delta'],

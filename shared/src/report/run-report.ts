@@ -17,7 +17,8 @@ export const PrivacyRecord = z.object({
   clip: z.number(),
   nextClip: z.number(),
   samplingRate: z.number(),
-  clippedShare: z.number(),
+  /** Share of updates clipped this round; null when secure aggregation hides it. */
+  clippedShare: z.number().nullable(),
   steps: z.number().int(),
 });
 

@@ -77,6 +77,13 @@ function apply(event) {
   }
 }
 
+/** ε(δ) spent after a round of a DP run (client-level, RDP accountant); '—' without DP, ∞ without noise (JSON null). */
+function privacyText(p) {
+  if (!p) return '—';
+  const eps = typeof p.epsilon === 'number' && Number.isFinite(p.epsilon) ? p.epsilon.toFixed(3) : '∞';
+  return `${eps} (${p.delta})`;
+}
+
 function chart(host, series, options = {}) {
   const width = 360;
   const height = 170;
@@ -173,6 +180,7 @@ function render() {
         cell(r.rejected.map((x) => `${x.siteId} (${x.code})`).join(', ') || '—'),
         cell(r.failed.map((x) => x.siteId).join(', ') || '—'),
         cell(r.federated ? pct(r.federated.accuracy) : '—'),
+        cell(privacyText(r.privacy)),
         cell((r.durationMs / 1000).toFixed(1)),
         model,
       );
