@@ -156,6 +156,7 @@ interface LoadResult {
     arrayBuffersAfterJoin: number;
     arrayBuffersPeak: number;
     arrayBuffersGrowthDuringRounds: number;
+    arrayBuffersRetainedAfterRounds: number[];
   };
 }
 
@@ -165,9 +166,15 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   const parameters = model.countParams();
   let joined = 0;
   let phase: 'joining' | 'rounds' = 'joining';
+  // Retained memory: after each round, collect garbage (run with --expose-gc) and read what is still held.
+  const retainedBuffers: number[] = [];
   const onEvent = (e: EngineEvent) => {
     if (e.type === 'site-joined') joined++;
     if (e.type === 'round-start' && e.round === 1 && e.attempt === 1) phase = 'rounds';
+    if (e.type === 'round-end' && global.gc) {
+      global.gc();
+      retainedBuffers.push(process.memoryUsage().arrayBuffers);
+    }
   };
   const coordinator = await startCoordinator({
     runsDir,
@@ -275,6 +282,8 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
       arrayBuffersAfterJoin: round1(buffersAfterJoin / MB),
       arrayBuffersPeak: round1(buffersPeak / MB),
       arrayBuffersGrowthDuringRounds: round1((buffersPeak - buffersAfterJoin) / MB),
+      /** ArrayBuffers still held after a forced GC at the end of each round, minus after join (needs --expose-gc). */
+      arrayBuffersRetainedAfterRounds: retainedBuffers.map((b) => round1((b - buffersAfterJoin) / MB)),
     },
   };
   if (counters && counters.rejected) result.aborted = `${result.aborted ?? ''} sites received ${counters.rejected} rejections`.trim();
@@ -292,7 +301,7 @@ if (isMainThread) {
     console.log(
       `${r.roundsCompleted}/${r.rounds} rounds (${r.status}); round ${r.roundSeconds.join(' / ')} s; overhead median ${r.roundOverheadMs.median} ms; ` +
         `accepted ${(100 * r.acceptedShare).toFixed(1)}%; lag p99 ${r.eventLoopLagMs.p99} ms max ${r.eventLoopLagMs.max} ms; ` +
-        `rss ${r.memoryMb.rssAfterJoin}→${r.memoryMb.rssPeak} MB (+${r.memoryMb.rssGrowthDuringRounds}), heap +${r.memoryMb.heapGrowthDuringRounds} MB, buffers +${r.memoryMb.arrayBuffersGrowthDuringRounds} MB`,
+        `rss ${r.memoryMb.rssAfterJoin}→${r.memoryMb.rssPeak} MB (+${r.memoryMb.rssGrowthDuringRounds}), heap +${r.memoryMb.heapGrowthDuringRounds} MB, buffers +${r.memoryMb.arrayBuffersGrowthDuringRounds} MB peak, retained after GC per round ${JSON.stringify(r.memoryMb.arrayBuffersRetainedAfterRounds)} MB`,
     );
   }
   const out = {

@@ -83,7 +83,7 @@ describe.runIf(mode === 'run')('secure aggregation with a browser site (2 Node s
         federatedEvaluation: 'never',
         robustness: { when: 'never' },
       },
-      onEvent: (e) => { engineEvents.push(e); if (process.env.DBG) console.log('[engine]', JSON.stringify(e).slice(0, 250)); },
+      onEvent: (e) => engineEvents.push(e),
     });
     const { coordinator } = fed;
     close = () => coordinator.close();
@@ -96,9 +96,7 @@ describe.runIf(mode === 'run')('secure aggregation with a browser site (2 Node s
       pageErrors.push(err.message);
       console.error(`[browser page] ${err.message.slice(0, 300)}`);
     });
-    if (process.env.DBG) sitePage.on('console', (m) => console.log('[page console]', m.text().slice(0, 250)));
     sent = recordSentTraffic(sitePage);
-    if (process.env.DBG) sitePage.on('websocket', (ws) => { ws.on('framesent', (f) => console.log('[sent]', typeof f.payload === 'string' ? f.payload.slice(0, 120) : `bin ${f.payload.length}`)); ws.on('framereceived', (f) => console.log('[recv]', typeof f.payload === 'string' ? f.payload.slice(0, 120) : `bin ${f.payload.length}`)); });
     await sitePage.goto(`${url}/site/?server=${encodeURIComponent(url)}&site=${BROWSER_SITE}`);
     await sitePage.waitForSelector('[data-testid="backend"][data-backend]', { timeout: 30_000 });
     await sitePage.setInputFiles('#csv-file', csv);
