@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { EngineEvent } from '../engine/round-engine.ts';
+import { summarizeRound } from './run-control.ts';
 
 export interface FileLogger {
   logger: Logger;
@@ -53,28 +54,9 @@ export function logEngineEvent(log: Logger, e: EngineEvent): void {
     case 'robustness-start':
       return log.info({ event: 'robustness_start', round: e.round }, `robustness evaluation of round ${e.round}`);
     case 'round-end': {
-      const r = e.record;
-      const rejectedByCode: Record<string, number> = {};
-      for (const x of r.rejected) rejectedByCode[x.code] = (rejectedByCode[x.code] ?? 0) + 1;
-      return log.info(
-        {
-          event: 'round_end',
-          round: r.round,
-          durationMs: r.durationMs,
-          attempts: r.attempts,
-          selected: r.selected.length,
-          accepted: r.accepted.length,
-          rejected: r.rejected.length,
-          failed: r.failed.length,
-          rejectedByCode,
-          accuracy: r.global.accuracy,
-          loss: r.global.loss,
-          bytesUp: r.bytesUp,
-          bytesDown: r.bytesDown,
-          epsilon: r.privacy?.epsilon,
-        },
-        `round ${r.round} done`,
-      );
+      // The same per-round summary the API serves (counts and metrics only), flattened for log search.
+      const { global, privacy, federated: _federated, robustness: _robustness, modelDir: _modelDir, ...summary } = summarizeRound(e.record);
+      return log.info({ event: 'round_end', ...summary, accuracy: global.accuracy, loss: global.loss, epsilon: privacy?.epsilon }, `round ${summary.round} done`);
     }
     case 'complete': {
       const rep = e.report;
