@@ -1,18 +1,10 @@
 import type { RoundRecord } from '@fedtune/shared';
 import type { SiteRow } from '../persistence/run-database.ts';
 
-/** A site as the API shows it (`GET /api/runs/:id/sites`). */
-export interface SiteView {
-  siteId: string;
-  status: 'connected' | 'disconnected';
+/** A site as the API shows it (`GET /api/runs/:id/sites`): its database row, plus live activity. */
+export interface SiteView extends SiteRow {
   /** What a joined site last reported in a heartbeat. */
   activity?: 'idle' | 'training' | 'evaluating';
-  backend?: string;
-  runtime?: string;
-  numExamples?: number;
-  joinedAt?: string;
-  lastSeen: string;
-  leftReason?: string;
 }
 
 /** What `POST /api/runs/:id/stop` did. */
