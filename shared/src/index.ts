@@ -9,6 +9,7 @@ export * from './transport/endpoint-base.ts';
 export * from './transport/memory-network.ts';
 export * from './transport/socketio-client.ts';
 export * from './transport/payload-size.ts';
+export * from './transport/binary-fields.ts';
 export * from './strategies/strategy.ts';
 export * from './strategies/aggregate-fedavg.ts';
 export * from './strategies/check-updates.ts';

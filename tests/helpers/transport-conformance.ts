@@ -138,6 +138,38 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       expect(links[0].id).not.toBe(links[1].id);
     });
 
+    it('carries messages with many binary fields intact both ways (secure aggregation for 50 sites)', async () => {
+      const { site, client, serverMessages } = await connectPair();
+      const ids = Array.from({ length: 50 }, (_, i) => `site-${String(i).padStart(2, '0')}`);
+      const key = (i: number, salt: number) => Uint8Array.from({ length: 32 }, (_, j) => (i * 7 + j + salt) & 255);
+      const keys = ids.map((siteId, i) => ({ siteId, encryptionPublicKey: key(i, 1), maskingPublicKey: key(i, 2) }));
+      const received = waitFor<MessageOf<ServerToClient>>((r) => client.onMessage(r), 'secaggKeys');
+      site.send('secaggKeys', { runId: 'r', round: 1, attempt: 1, keys });
+      const down = await received;
+      expect(down.event).toBe('secaggKeys');
+      if (down.event !== 'secaggKeys') return;
+      expect(down.payload.keys.map((k) => k.siteId)).toEqual(ids);
+      expect(down.payload.keys.map((k) => Array.from(k.encryptionPublicKey))).toEqual(keys.map((k) => Array.from(k.encryptionPublicKey)));
+      expect(down.payload.keys.map((k) => Array.from(k.maskingPublicKey))).toEqual(keys.map((k) => Array.from(k.maskingPublicKey)));
+      const shares = ids.map((to, i) => ({ from: 'site-00', to, nonce: key(i, 3).subarray(0, 12), ciphertext: key(i, 4).subarray(0, 5 + (i % 9)) }));
+      client.send('secaggShareKeys', { runId: 'r', round: 1, attempt: 1, siteId: 'site-00', shares });
+      await waitFor<void>((r) => { const i = setInterval(() => serverMessages.length > 0 && (clearInterval(i), r()), 5); }, 'secaggShareKeys');
+      const up = serverMessages[0];
+      expect(up.event).toBe('secaggShareKeys');
+      if (up.event !== 'secaggShareKeys') return;
+      expect(up.payload.shares.map((s) => [s.to, Array.from(s.nonce), Array.from(s.ciphertext)])).toEqual(shares.map((s) => [s.to, Array.from(s.nonce), Array.from(s.ciphertext)]));
+    });
+
+    it('closes the connection on a packet with more binary attachments than socket.io accepts', async () => {
+      const { client, serverMessages, site } = await connectPair();
+      const closed = waitFor<string>((r) => site.onClose(r), 'close after a packet with 11 attachments', 10_000);
+      // Bypasses packing, as a peer with another client library would.
+      const raw = client as unknown as { emitWire(event: string, payload: unknown): void };
+      raw.emitWire('secaggShareKeys', { runId: 'r', round: 1, attempt: 1, siteId: 'a', shares: Array.from({ length: 11 }, () => new Uint8Array(4)) });
+      await closed;
+      expect(serverMessages).toHaveLength(0);
+    });
+
     it('closes the connection instead of delivering a message over the size limit', async () => {
       const { client, serverMessages, site } = await connectPair();
       const closed = waitFor<string>((r) => site.onClose(r), 'close after oversized message', 10_000);

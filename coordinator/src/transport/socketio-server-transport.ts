@@ -12,9 +12,8 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     socket.on('disconnect', (reason) => this.markClosed(String(reason)));
   }
 
-  sendUnchecked(event: string, payload: unknown): void {
-    if (this.closed) return;
-    this.socket.emit(event, payload);
+  protected emitWire(event: string, wirePayload: unknown): void {
+    this.socket.emit(event, wirePayload);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { toFedtuneError, type FedtuneError } from '../errors.ts';
+import { packBinaryFields, unpackBinaryFields } from './binary-fields.ts';
 import type { MessageOf } from './transport.ts';
 
 type Parser = (event: string, raw: unknown) => unknown;
@@ -21,11 +22,18 @@ export abstract class EndpointBase<Out, In> {
     return this.isClosed;
   }
 
-  abstract sendUnchecked(event: string, payload: unknown): void;
+  /** Puts one message on the wire as it is (binary fields already packed). */
+  protected abstract emitWire(event: string, wirePayload: unknown): void;
   abstract close(): void;
 
   send<K extends keyof Out & string>(event: K, payload: Out[K]): void {
     this.sendUnchecked(event, payload);
+  }
+
+  /** Sends without the sender-side type; the receiver still validates. Binary fields travel as one attachment. */
+  sendUnchecked(event: string, payload: unknown): void {
+    if (this.closed) return;
+    this.emitWire(event, packBinaryFields(payload));
   }
 
   onMessage(handler: (message: MessageOf<In>) => void): void {
@@ -47,7 +55,7 @@ export abstract class EndpointBase<Out, In> {
   protected receive(event: string, raw: unknown): void {
     let item: MessageOf<In> | FedtuneError;
     try {
-      item = { event, payload: this.parse(event, raw) } as MessageOf<In>;
+      item = { event, payload: this.parse(event, unpackBinaryFields(raw)) } as MessageOf<In>;
     } catch (err) {
       item = toFedtuneError(err, 'malformed_payload');
     }

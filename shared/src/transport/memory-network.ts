@@ -1,6 +1,7 @@
 import { FedtuneError } from '../errors.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { parseClientMessage, parseServerMessage } from '../messages/parse-message.ts';
+import { countBinaryFields, MAX_WIRE_ATTACHMENTS } from './binary-fields.ts';
 import { EndpointBase } from './endpoint-base.ts';
 import { payloadBytes } from './payload-size.ts';
 import type { ClientConnector, CoordinatorLink, ServerTransport, SiteLink } from './transport.ts';
@@ -24,11 +25,11 @@ class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
     super(parse);
   }
 
-  sendUnchecked(event: string, payload: unknown): void {
-    if (this.closed) return;
+  protected emitWire(event: string, payload: unknown): void {
     const peer = this.peer!;
-    if (payloadBytes(payload) > this.maxMessageBytes) {
-      // Like socket.io with maxHttpBufferSize: an oversized message closes the connection.
+    // Like socket.io: a message over maxHttpBufferSize, or a packet with more binary attachments than its
+    // parser accepts, closes the connection.
+    if (payloadBytes(payload) > this.maxMessageBytes || countBinaryFields(payload) > MAX_WIRE_ATTACHMENTS) {
       defer(() => {
         this.close();
       });

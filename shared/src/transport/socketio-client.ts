@@ -13,9 +13,8 @@ class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClien
     socket.on('disconnect', (reason) => this.markClosed(String(reason)));
   }
 
-  sendUnchecked(event: string, payload: unknown): void {
-    if (this.closed) return;
-    this.socket.emit(event, payload);
+  protected emitWire(event: string, wirePayload: unknown): void {
+    this.socket.emit(event, wirePayload);
   }
 
   close(): void {
