@@ -111,6 +111,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     seed: options.seed,
     strategy: options.strategy ?? 'fedavg',
     strategyOptions: options.strategyOptions ?? {},
+    // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
+    ...(attack ? { expectedMaliciousSites: maliciousCount } : {}),
     ...(options.maxUpdateNorm ? { maxUpdateNorm: options.maxUpdateNorm } : {}),
     roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
     joinTimeoutMs: 120_000,

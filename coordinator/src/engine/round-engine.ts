@@ -22,6 +22,7 @@ import {
   type SecureAggInstruction,
   type ServerTransport,
   type SiteLink,
+  type TrainSettings,
   type WeightArrays,
 } from '@fedtune/shared';
 import { aggregateDp, aggregateDpSecureSum } from './dp-aggregation.ts';
@@ -114,8 +115,11 @@ export class RoundEngine {
   readonly report: RunReport;
 
   constructor(private readonly options: RoundEngineOptions) {
-    this.config = options.config;
-    this.strategy = getStrategy(this.config.strategy);
+    this.strategy = getStrategy(options.config.strategy);
+    // Options the user left out may come from what the run knows (Krum's f from expectedMaliciousSites);
+    // the report's config shows the options actually used.
+    const strategyOptions = this.strategy.completeOptions?.(options.config.strategyOptions, { expectedMaliciousSites: options.config.expectedMaliciousSites }) ?? options.config.strategyOptions;
+    this.config = { ...options.config, strategyOptions };
     this.strategyState = this.strategy.initialState(this.config.strategyOptions);
     this.globalWeights = options.model.initialWeights;
     const now = new Date().toISOString();
@@ -423,6 +427,12 @@ export class RoundEngine {
     for (const wake of this.joinWaiters.splice(0)) wake();
   }
 
+  /** The round's training settings: the run's, as the strategy configures them (its one hook to the sites). */
+  private trainSettings(round: number): TrainSettings {
+    const train = this.config.train;
+    return this.strategy.configureTrain?.(train, { round, state: this.strategyState, options: this.config.strategyOptions }) ?? train;
+  }
+
   private sendTopology(siteId: string): number {
     const site = this.sites.get(siteId);
     if (!site || site.hasTopology) return 0;
@@ -464,7 +474,7 @@ export class RoundEngine {
           round,
           modelVersion: round - 1,
           weights: weightsBytes,
-          config: { ...this.config.train, seed: deriveSeed(this.config.seed, 'fit', round, siteId) },
+          config: { ...this.trainSettings(round), seed: deriveSeed(this.config.seed, 'fit', round, siteId) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         bytesDown += weightsBytes.byteLength;

@@ -23,6 +23,11 @@ export const RunConfig = z.object({
   strategy: z.string().default('fedavg'),
   /** Options of the strategy (see its file in shared/src/strategies); unknown keys are rejected by the strategy. */
   strategyOptions: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * How many of the sites may be malicious. Strategies that tolerate a number of byzantine sites (Krum,
+   * Multi-Krum, Bulyan: option f) take it when their own option is not given.
+   */
+  expectedMaliciousSites: z.number().int().min(0).optional(),
   /** Reject updates whose distance from the global model (L2 norm of the delta) exceeds this. */
   maxUpdateNorm: z.number().positive().optional(),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),

@@ -1,6 +1,6 @@
 import { FedtuneError } from '../errors.ts';
 import type { WeightArrays } from '../weights.ts';
-import { checkByzantineCount, krumScores, rankByScore } from './aggregate-krum.ts';
+import { checkByzantineCount, krumScores, rankByScore, completeByzantineCount } from './aggregate-krum.ts';
 import { checkUpdates } from './check-updates.ts';
 import { pairwiseSquaredDistances, SORT_BLOCK, sortedCoordinates, sortingNetwork, tensorColumns } from './strategy-math.ts';
 import { resolveOptions } from './strategy-options.ts';
@@ -102,4 +102,5 @@ export const bulyan: Strategy<null, Partial<BulyanOptions>> = {
     return null;
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateBulyan(global, updates, options), state }),
+  completeOptions: completeByzantineCount,
 };

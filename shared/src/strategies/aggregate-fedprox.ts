@@ -35,4 +35,6 @@ export const fedProx: Strategy<null, Partial<FedProxOptions>> = {
     return null;
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateFedProx(global, updates, options), state }),
+  // μ reaches the sites with every round's fit instruction: the proximal term is theirs to add.
+  configureTrain: (train, { options }) => ({ ...train, proximalMu: resolveFedProxOptions(options).proximalMu }),
 };

@@ -3,7 +3,7 @@ import type { WeightArrays } from '../weights.ts';
 import { checkUpdates } from './check-updates.ts';
 import { pairwiseSquaredDistances } from './strategy-math.ts';
 import { requireNumber, resolveOptions } from './strategy-options.ts';
-import type { Strategy, WeightedUpdate } from './strategy.ts';
+import type { Strategy, StrategyDefaultsContext, WeightedUpdate } from './strategy.ts';
 
 /**
  * Krum (Blanchard, El Mhamdi, Guerraoui, Stainer 2017, "Machine Learning with Adversaries: Byzantine Tolerant
@@ -32,6 +32,13 @@ export function resolveKrumOptions(options?: Partial<KrumOptions>): KrumOptions 
   const o = resolveOptions('krum', KRUM_DEFAULTS, options);
   checkByzantineCount('krum', o.f);
   return o;
+}
+
+/** The Krum family's f: as given, else the number of malicious sites the run expects, else the default. */
+export function completeByzantineCount<O extends { f?: number }>(options: O | undefined, context: StrategyDefaultsContext): O {
+  const o = (options ?? {}) as O;
+  if (o.f !== undefined || context.expectedMaliciousSites === undefined) return o;
+  return { ...o, f: context.expectedMaliciousSites };
 }
 
 /** Throws FedtuneError('config') unless n > 2f + 2, the condition of Krum and Multi-Krum. */
@@ -92,4 +99,5 @@ export const krum: Strategy<null, Partial<KrumOptions>> = {
     return null;
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateKrum(global, updates, options), state }),
+  completeOptions: completeByzantineCount,
 };

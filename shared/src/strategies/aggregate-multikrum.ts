@@ -1,7 +1,7 @@
 import { FedtuneError } from '../errors.ts';
 import type { WeightArrays } from '../weights.ts';
 import { weightedAverage } from './aggregate-fedavg.ts';
-import { checkByzantineCount, krumRanking, requireKrumQuorum } from './aggregate-krum.ts';
+import { checkByzantineCount, krumRanking, requireKrumQuorum, completeByzantineCount } from './aggregate-krum.ts';
 import { checkUpdates } from './check-updates.ts';
 import { requireNumber, resolveOptions } from './strategy-options.ts';
 import type { Strategy, WeightedUpdate } from './strategy.ts';
@@ -53,4 +53,5 @@ export const multiKrum: Strategy<null, Partial<MultiKrumOptions>> = {
     return null;
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateMultiKrum(global, updates, options), state }),
+  completeOptions: completeByzantineCount,
 };

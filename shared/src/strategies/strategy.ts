@@ -1,4 +1,22 @@
+import type { TrainConfig } from '../messages/schemas.ts';
 import type { WeightArrays } from '../weights.ts';
+
+/** What a round's fit instruction tells the sites about training, before the per-site seed is added. */
+export type TrainSettings = Omit<TrainConfig, 'seed'>;
+
+/** What a strategy may know when it configures a round (Flower's `configure_fit`): nothing about any one site. */
+export interface ConfigureTrainContext<S, O> {
+  /** The round about to start (1-based). */
+  round: number;
+  state: S;
+  options: O;
+}
+
+/** What the run knows that a strategy's options may default to. */
+export interface StrategyDefaultsContext {
+  /** The number of malicious sites the run is told to expect (run config `expectedMaliciousSites`). */
+  expectedMaliciousSites?: number;
+}
 
 /** One site's contribution to a round: its locally trained weights and how many examples produced them. */
 export interface WeightedUpdate {
@@ -22,4 +40,15 @@ export interface Strategy<S = unknown, O = unknown> {
   readonly reference: string;
   initialState(options: O): S;
   aggregate(global: WeightArrays, updates: WeightedUpdate[], state: S, options: O): AggregateResult<S>;
+  /**
+   * The one hook through which a strategy tells the sites how to train this round (Flower's
+   * `configure_fit`): returns the training settings to send, given the run's. Pure. Absent: the run's
+   * settings unchanged.
+   */
+  configureTrain?(train: TrainSettings, context: ConfigureTrainContext<S, O>): TrainSettings;
+  /**
+   * Fills options the user left out from what the run knows (e.g. Krum's f from the expected number of
+   * malicious sites). Pure; given options always win. Absent: the options unchanged.
+   */
+  completeOptions?(options: O, context: StrategyDefaultsContext): O;
 }

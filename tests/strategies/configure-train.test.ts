@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
+import {
+  deriveSeed,
+  MemoryNetwork,
+  siteName,
+  SiteClient,
+  splitDataset,
+  strategies,
+  type ClientConnector,
+  type CoordinatorLink,
+  type TrainSettings,
+  type WeightArrays,
+} from '@fedtune/shared';
+import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { head, tempDir } from '../helpers/federation.ts';
+
+const train: TrainSettings = { epochs: 1, batchSize: 16, learningRate: 0.01, optimizer: 'sgd', trainable: 'all' };
+
+describe('strategies configure the sites through one hook (configureTrain)', () => {
+  it('fedprox sends its μ, given or default', () => {
+    const hook = strategies.fedprox.configureTrain!;
+    expect(hook(train, { round: 1, state: null, options: { proximalMu: 1 } })).toEqual({ ...train, proximalMu: 1 });
+    expect(hook(train, { round: 3, state: null, options: {} }).proximalMu).toBe(0.01);
+    expect(hook(train, { round: 1, state: null, options: { proximalMu: 0 } }).proximalMu).toBe(0);
+    expect(() => hook(train, { round: 1, state: null, options: { proximalMu: -1 } })).toThrow(/proximalMu/);
+  });
+
+  it('no other strategy changes what the sites train with', () => {
+    for (const [name, s] of Object.entries(strategies)) {
+      if (name === 'fedprox') continue;
+      const out = s.configureTrain?.(train, { round: 1, state: s.initialState({}), options: {} }) ?? train;
+      expect(out, name).toEqual(train);
+    }
+  });
+
+  it.each(['krum', 'multikrum', 'bulyan'])('%s takes f from the expected number of malicious sites when f is not given', (name) => {
+    const s = strategies[name];
+    expect(s.completeOptions!({}, { expectedMaliciousSites: 2 })).toEqual({ f: 2 });
+    expect(s.completeOptions!({ f: 1 }, { expectedMaliciousSites: 2 })).toEqual({ f: 1 });
+    expect(s.completeOptions!({}, {})).toEqual({});
+    expect(s.completeOptions!(undefined as never, { expectedMaliciousSites: 3 })).toEqual({ f: 3 });
+  });
+
+  it('strategies without a byzantine count leave their options alone', () => {
+    for (const [name, s] of Object.entries(strategies)) {
+      if (['krum', 'multikrum', 'bulyan'].includes(name)) continue;
+      expect(s.completeOptions?.({}, { expectedMaliciousSites: 2 }) ?? {}, name).toEqual({});
+    }
+  });
+});
+
+/** Runs a small in-memory federation and records the fit configs each site received. */
+async function federation(config: Partial<RunConfigInput>, sites = 3) {
+  const backend = await selectNodeBackend();
+  const seed = 5;
+  const memory = new MemoryNetwork();
+  const fitConfigs: Array<Record<string, unknown>> = [];
+  const coordinator = await startCoordinator({
+    runsDir: tempDir(),
+    model: await loadModelDir(pretrainedModelDir('mlp')),
+    architecture: 'mlp',
+    holdout: head(builtinDigits().holdout, 100),
+    backend: backend.backend,
+    transport: memory,
+    config: { runId: 'configure-train', rounds: 1, minSites: sites, seed, robustness: { when: 'never' }, federatedEvaluation: 'never', train: { ...train, epochs: 2 }, ...config },
+  });
+  const recording: ClientConnector = {
+    connect: async () => {
+      const link: CoordinatorLink = await memory.connector().connect();
+      const onMessage = link.onMessage.bind(link);
+      link.onMessage = (handler) =>
+        onMessage((m) => {
+          if (m.event === 'fit') fitConfigs.push(m.payload.config as Record<string, unknown>);
+          handler(m);
+        });
+      return link;
+    },
+  };
+  const datasets = builtinDigitsSites({ sites, partition: { kind: 'dirichlet', alpha: 0.5 }, seed });
+  const clients = datasets.map((full, k) => new SiteClient({ siteId: siteName(k), connector: recording, data: splitDataset(head(full, 80), deriveSeed(seed, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }));
+  const runs = clients.map((c) => c.run());
+  const report = await coordinator.done;
+  await Promise.all(runs);
+  const weights = coordinator.engine.weights;
+  await coordinator.close();
+  return { report, fitConfigs, weights };
+}
+
+const digest = (w: WeightArrays) => {
+  const h = createHash('sha256');
+  for (const a of w) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex');
+};
+
+describe('fedprox in a run', () => {
+  it('μ reaches every site with its fit instruction and changes the global model', async () => {
+    const strong = await federation({ strategy: 'fedprox', strategyOptions: { proximalMu: 1 } });
+    const none = await federation({ strategy: 'fedprox', strategyOptions: { proximalMu: 0 } });
+    expect(strong.report.status, strong.report.aborted).toBe('complete');
+    expect(strong.fitConfigs).toHaveLength(3);
+    expect(strong.fitConfigs.every((c) => c.proximalMu === 1)).toBe(true);
+    expect(none.fitConfigs.every((c) => c.proximalMu === 0)).toBe(true);
+    expect(digest(strong.weights)).not.toBe(digest(none.weights));
+  }, 300_000);
+
+  it('fedavg sends no proximal term', async () => {
+    const { fitConfigs } = await federation({ strategy: 'fedavg' }, 2);
+    expect(fitConfigs).toHaveLength(2);
+    expect(fitConfigs.every((c) => c.proximalMu === undefined)).toBe(true);
+  }, 300_000);
+
+  it("krum's f comes from expectedMaliciousSites when not given, and the report shows the f used", async () => {
+    const { report } = await federation({ strategy: 'krum', expectedMaliciousSites: 1, rounds: 1 }, 5);
+    expect(report.status, report.aborted).toBe('complete');
+    expect((report.config.strategyOptions as { f?: number }).f).toBe(1);
+  }, 300_000);
+});
