@@ -16,5 +16,6 @@ export function loadSiteData(spec: string, options: { labelColumn?: string; numC
     return sites[k - 1];
   }
   if (spec.startsWith('digits')) throw new FedtuneError('config', `cannot read "${spec}": use digits:K/N[:PARTITION][@SEED]`);
-  return readCsvDataset(spec, { ...options, numClasses: options.numClasses ?? 10 });
+  // Classes come from the labels here; the model the coordinator sends decides (fit-data-to-model.ts).
+  return readCsvDataset(spec, options);
 }

@@ -31,7 +31,7 @@ export function clientCommand(): Command {
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
           if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
-          if (e.type === 'failed') console.log(`round ${e.round} failed here: ${e.code} — ${e.reason}`);
+          if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
         },
       });
       if (outcome.completed) {

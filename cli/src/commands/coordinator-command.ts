@@ -57,7 +57,7 @@ export function coordinatorCommand(): Command {
       console.log(describeBackend(selection));
       if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
       const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
-      const model = await loadModelDir(modelDir);
+      const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
       const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
       // defaults < config file < flags typed on the command line
       const given = (name: string) => command.getOptionValueSource(name) === 'cli';

@@ -45,6 +45,14 @@ function addInto(global: Float32Array, delta: Float32Array): Float32Array {
   return out;
 }
 
+/** Why sites gave no usable result, for a quorum failure's reason: a few sites' reasons, each clipped. */
+function whyMissing(failed: ReadonlyArray<{ siteId: string; reason: string }>, rejected: ReadonlyArray<{ siteId: string; code: string; reason: string }>): string {
+  const all = [...failed.map((f) => `${f.siteId}: ${f.reason}`), ...rejected.map((r) => `${r.siteId}: ${r.code}: ${r.reason}`)];
+  if (all.length === 0) return '';
+  const shown = all.slice(0, 3).map((s) => (s.length > 300 ? `${s.slice(0, 300)}…` : s));
+  return ` (${shown.join('; ')}${all.length > 3 ? `; and ${all.length - 3} more` : ''})`;
+}
+
 export type EngineEvent =
   | { type: 'site-joined'; siteId: string; backend: string; runtime: string; numExamples: number }
   | { type: 'site-left'; siteId: string; reason: string }
@@ -509,7 +517,7 @@ export class RoundEngine {
         failed.push(...collector.failed);
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
         bytesUp += plain.reduce((n, u) => n + u.bytes, 0);
-        if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed`;
+        if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
         updates = plain;
         accepted = plain.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs, ...siteEpsilon(u.metrics) }));
       }

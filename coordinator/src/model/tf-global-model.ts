@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { evaluateModel, evaluateRobustness, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 
@@ -18,15 +18,18 @@ export class TfGlobalModel implements GlobalModel {
   readonly manifest: WeightsManifest;
   readonly topology: Record<string, unknown>;
   readonly initialWeights: WeightArrays;
+  private readonly holdout: Dataset;
 
   constructor(
     private readonly model: tf.LayersModel,
-    private readonly holdout: Dataset,
+    holdout: Dataset,
     private readonly runDir: string,
     readonly architecture: string,
     private readonly metadata: Record<string, unknown> = {},
     private readonly probes: EvaluationProbe[] = [],
   ) {
+    // A holdout that does not fit the model is refused here, with what does not fit, before any site trains.
+    this.holdout = fitDatasetToModel(holdout, modelInterfaceOf(model), 'the holdout');
     this.manifest = modelManifest(model);
     this.topology = modelTopology(model);
     this.initialWeights = readModelWeights(model).arrays;

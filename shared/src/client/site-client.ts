@@ -7,6 +7,8 @@ import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type SecureAggUnmask, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
 import { modelFromTopology } from '../model/model-topology.ts';
+import { modelInterfaceOf } from '../model/model-interface.ts';
+import { fitDatasetToModel } from '../data/fit-data-to-model.ts';
 import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
 import type { WeightArrays, WeightsManifest } from '../weights.ts';
@@ -94,8 +96,13 @@ export class SiteClient {
    * SiteClient starts from zero, so a restarted site process must not reuse its data in the same run).
    */
   private readonly dpSgdAccountant = new RdpAccountant();
+  /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. */
+  private data: Splits;
+  private dataError?: FedtuneError;
 
-  constructor(private readonly options: SiteClientOptions) {}
+  constructor(private readonly options: SiteClientOptions) {
+    this.data = options.data;
+  }
 
   private emit(event: SiteEvent): void {
     this.options.onEvent?.(event);
@@ -220,13 +227,35 @@ export class SiteClient {
 
   private async onModel(payload: ModelTopology): Promise<void> {
     this.model?.dispose();
-    this.model = await modelFromTopology(payload.topology);
-    this.manifest = modelManifest(this.model);
-    const shapesMatch =
-      this.manifest.length === payload.manifest.length &&
-      this.manifest.every((s, i) => s.shape.join(',') === payload.manifest[i].shape.join(','));
-    if (!shapesMatch) throw new FedtuneError('shape_mismatch', 'the model built from the topology does not match the manifest');
-    this.emit({ type: 'model', parameters: this.manifest.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) });
+    this.model = undefined;
+    this.dataError = undefined;
+    const model = await modelFromTopology(payload.topology);
+    const manifest = modelManifest(model);
+    const shapesMatch = manifest.length === payload.manifest.length && manifest.every((s, i) => s.shape.join(',') === payload.manifest[i].shape.join(','));
+    if (!shapesMatch) {
+      model.dispose();
+      throw new FedtuneError('shape_mismatch', 'the model built from the topology does not match the manifest');
+    }
+    this.model = model;
+    this.manifest = manifest;
+    // The model decides the number of classes; data that does not fit it is refused before any training,
+    // with exactly what does not fit, at every instruction (so the coordinator's report names the reason).
+    try {
+      const io = modelInterfaceOf(model);
+      const { train, validation, test } = this.options.data;
+      const name = `${this.options.siteId}'s data`;
+      this.data = { train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) };
+    } catch (err) {
+      this.dataError = toFedtuneError(err, 'data');
+      this.emit({ type: 'failed', round: 0, code: this.dataError.code, reason: this.dataError.message });
+    }
+    this.emit({ type: 'model', parameters: manifest.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) });
+  }
+
+  /** The site's splits, fitted to the model (its number of classes); throws why the data does not fit. */
+  private fittedData(): Splits {
+    if (this.dataError) throw this.dataError;
+    return this.data;
   }
 
   private loadGlobal(bytes: Uint8Array): WeightArrays {
@@ -244,12 +273,13 @@ export class SiteClient {
     this.status = 'training';
     try {
       const global = this.loadGlobal(payload.weights);
+      const data = this.fittedData();
       const metrics = await fitLocal(
         this.model!,
-        this.options.data.train,
+        data.train,
         payload.config,
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
-        { validation: this.options.data.validation },
+        { validation: data.validation },
       );
       const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
       const local = readModelWeights(this.model!);
@@ -327,7 +357,7 @@ export class SiteClient {
   private async onEvaluate(payload: EvaluateInstruction): Promise<void> {
     try {
       this.loadGlobal(payload.weights);
-      const metrics = evaluateModel(this.model!, this.options.data.test);
+      const metrics = evaluateModel(this.model!, this.fittedData().test);
       this.link!.send('evaluateResult', {
         runId: payload.runId,
         round: payload.round,

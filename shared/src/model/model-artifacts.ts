@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { withLogitsOutput } from './logits-output.ts';
 
 /** The two files of the standard TensorFlow.js layers-model format. */
 export interface ModelFiles {
@@ -37,14 +38,14 @@ export async function modelToFiles(model: tf.LayersModel, metadata?: Record<stri
   return files!;
 }
 
-/** Loads a model from the two files (already read into memory). */
+/** Loads a model from the two files (already read into memory); a final softmax is dropped (logits-output.ts). */
 export async function modelFromFiles(files: ModelFiles): Promise<tf.LayersModel> {
   const manifest = files.modelJson.weightsManifest as Array<{ weights: tf.io.WeightsManifestEntry[] }>;
   const weightsBin = files.weightsBin;
   const buffer = weightsBin.buffer.slice(weightsBin.byteOffset, weightsBin.byteOffset + weightsBin.byteLength) as ArrayBuffer;
   return tf.loadLayersModel(
     tf.io.fromMemory({
-      modelTopology: files.modelJson.modelTopology as tf.io.ModelJSON['modelTopology'],
+      modelTopology: withLogitsOutput(files.modelJson.modelTopology as Record<string, unknown>).topology as tf.io.ModelJSON['modelTopology'],
       weightSpecs: manifest.flatMap((m) => m.weights),
       weightData: buffer,
     }),
