@@ -1,4 +1,4 @@
-import { FedtuneError, parsePartitionSpec, type Dataset } from '@fedtune/shared';
+import { deriveSeed, FedtuneError, parsePartitionSpec, type Dataset } from '@fedtune/shared';
 import { builtinDigitsSites, readCsvDataset } from '@fedtune/shared/node';
 
 /**
@@ -18,4 +18,20 @@ export function loadSiteData(spec: string, options: { labelColumn?: string; numC
   if (spec.startsWith('digits')) throw new FedtuneError('config', `cannot read "${spec}": use digits:K/N[:PARTITION][@SEED]`);
   // Classes come from the labels here; the model the coordinator sends decides (fit-data-to-model.ts).
   return readCsvDataset(spec, options);
+}
+
+/**
+ * The run seed a site's split derives from: `--seed` if given, else the seed of a `digits:K/N@SEED` spec,
+ * else `fallback` (the run configuration's default). With the coordinator's seed, the site splits its data
+ * exactly as `fedtune simulate --seed` does.
+ */
+export function siteRunSeed(spec: string, given: number | undefined, fallback: number): number {
+  if (given !== undefined) return given;
+  const m = /^digits:[^@]*@(\d+)$/.exec(spec);
+  return m ? Number(m[1]) : fallback;
+}
+
+/** The seed of a site's train/validation/test split in run `runSeed` (the same in simulate and in `fedtune client`). */
+export function siteSplitSeed(runSeed: number, siteId: string): number {
+  return deriveSeed(runSeed, 'split', siteId);
 }

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
-import { loadSiteData, runNodeSite } from '@fedtune/client-node';
+import { loadSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
 import { classCounts, socketIoConnector } from '@fedtune/shared';
+import { RunConfig } from '@fedtune/coordinator';
+import { intOption } from './options.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 
@@ -14,14 +16,17 @@ export function clientCommand(): Command {
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
+    .option('--seed <n>', "the run's seed (the coordinator's --seed): this site's train/validation/test split is seeded from it and the site name, as in `fedtune simulate --seed` (default: the seed of a digits:K/N@SEED spec, else the run default)", intOption('seed'))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .action(async (o) => {
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
       const data = loadSiteData(o.data, { labelColumn: o.labelColumn });
       console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
+      const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
       const outcome = await runNodeSite({
         siteId: o.site,
+        splitSeed: siteSplitSeed(runSeed, o.site),
         server: o.ca ? socketIoConnector({ url: o.server, ca: readFileSync(o.ca, 'utf8') }) : o.server,
         data,
         token: o.token,

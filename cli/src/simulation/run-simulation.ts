@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, type RunConfigInput } from '@fedtune/coordinator';
-import { runNodeSite } from '@fedtune/client-node';
+import { runNodeSite, siteSplitSeed } from '@fedtune/client-node';
 import { classCounts, deriveSeed, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
@@ -78,7 +78,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     throw new FedtuneError('config', `no pretrained ${architecture} checkpoint: run \`fedtune pretrain --arch ${architecture}\` first`);
   }
   const backend = await selectNodeBackend(options.backend);
-  const { holdout } = builtinDigits();
+  // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
+  const holdout = options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
   const partition = options.partition ?? 'dirichlet:0.5';
   const clean = builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed: options.seed, featureShift: options.featureShift });
   const siteIds = clean.map((_, k) => siteName(k));
@@ -159,7 +160,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         siteId,
         server: memory ? memory.connector() : coordinator.url!,
         data,
-        splitSeed: deriveSeed(options.seed, 'split', siteId),
+        splitSeed: siteSplitSeed(options.seed, siteId),
         backend: backend.choice,
         updateHook: hooks[siteId],
         onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,

@@ -9,7 +9,8 @@ import { partitionIndices, type PartitionSpec } from './partition.ts';
  *
  * The digits are enumerated class by class and split with a fixed seed, independent of the run's seed:
  *   - source (600): clean digits the base model is pretrained on (`fedtune pretrain`),
- *   - holdout (1,500): the coordinator's test set, each image rendered by one of 8 scanner profiles,
+ *   - holdout (1,500): the coordinator's test set, each image rendered by one of 8 scanner profiles
+ *     (`holdoutClean`: the same digits unrendered, for federations without feature shift),
  *   - pool (7,900): what the sites hold, partitioned among them (non-IID by default) with the run's seed;
  *     site k's images are rendered by scanner profile k mod 8.
  * No image is in two of these sets, so the coordinator's holdout is data no site trains on.
@@ -26,7 +27,10 @@ export const DIGITS_TASK = {
 
 export interface DigitsSplits {
   source: Dataset;
+  /** The coordinator's test set, rendered by the 8 scanner profiles (as the sites' data is by default). */
   holdout: Dataset;
+  /** The same digits unrendered: the holdout of a federation without feature shift. */
+  holdoutClean: Dataset;
   pool: Dataset;
 }
 
@@ -56,7 +60,7 @@ export function digitsSplits(all: Dataset): DigitsSplits {
   const pool = subset(all, order.slice(DIGITS_TASK.sourceSize + DIGITS_TASK.holdoutSize));
   const profiles = scannerProfiles();
   const holdout = render(holdoutClean, (i) => profiles[i % profiles.length], deriveSeed(DIGITS_TASK.taskSeed, 'holdout'));
-  return { source, holdout, pool };
+  return { source, holdout, holdoutClean, pool };
 }
 
 export interface DigitsSitesOptions {
