@@ -46,8 +46,10 @@ async function federation(dir: string, runId: string, killAfterRound?: number): 
   const c1 = await first.done;
   if (killAfterRound !== undefined) {
     expect(c1.signal, c1.out).toBe('SIGKILL');
-    const second = await run([...coordArgs, '--resume', runId]).done;
+    // A bare resume: the run's settings (rounds, seed, min sites, federated evaluation) come from its checkpoint.
+    const second = await run(['coordinator', '--port', String(port), '--host', '127.0.0.1', '--out', join(dir, 'runs'), '--resume', runId]).done;
     expect(second.code, second.out).toBe(0);
+    expect(second.out).toMatch(new RegExp(`resuming run ${runId} with its own settings\\n`));
     expect(second.out).toMatch(new RegExp(`resumed after round ${killAfterRound}`));
   } else {
     expect(c1.code, c1.out).toBe(0);

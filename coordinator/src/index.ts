@@ -29,3 +29,4 @@ export * from './access/site-authorizer.ts';
 export * from './report/report-html.ts';
 export * from './engine/dp-aggregation.ts';
 export * from './engine/secure-aggregation-round.ts';
+export * from './run/resume-config.ts';

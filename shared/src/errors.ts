@@ -24,6 +24,7 @@ export type FedtuneErrorCode =
   | 'transport'
   | 'timeout'
   | 'not_found'
+  | 'persistence'
   | 'internal';
 
 export class FedtuneError extends Error {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { createCoordinatorServer, hasPretrainedModel, loadModelDir, loadRunConfigFile, maxMessageBytesFor, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
+import { resumeRunConfig, type RunConfig, createCoordinatorServer, hasPretrainedModel, loadModelDir, loadRunConfigFile, maxMessageBytesFor, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../simulation/run-simulation.ts';
@@ -81,10 +81,22 @@ export function coordinatorCommand(): Command {
       if (given('trainable')) flags.train!.trainable = o.trainable;
       const file = o.config ? loadRunConfigFile(o.config) : undefined;
       flags.runId ??= file?.values.runId ?? newRunId();
-      // The flags' defaults equal RunConfig's defaults, so only flags typed on the command line override the file.
-      const config = mergeRunConfig(file, flags, {
-        flagNames: { rounds: '--rounds', minSites: '--min-sites', seed: '--seed', fraction: '--fraction', quorum: '--quorum', 'train.epochs': '--epochs', 'train.learningRate': '--lr', 'train.batchSize': '--batch-size' },
-      });
+      let config: RunConfig;
+      if (o.resume) {
+        // The checkpoint holds the run's settings; only what is given now (file, flags) overrides them.
+        const resumed = resumeRunConfig(o.out, o.resume, { file, flags });
+        config = resumed.config;
+        console.log(
+          resumed.changes.length === 0
+            ? `resuming run ${o.resume} with its own settings`
+            : `resuming run ${o.resume} with its own settings, except: ${resumed.changes.map((c) => `${c.field} ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ')}`,
+        );
+      } else {
+        // The flags' defaults equal RunConfig's defaults, so only flags typed on the command line override the file.
+        config = mergeRunConfig(file, flags, {
+          flagNames: { rounds: '--rounds', minSites: '--min-sites', seed: '--seed', fraction: '--fraction', quorum: '--quorum', 'train.epochs': '--epochs', 'train.learningRate': '--lr', 'train.batchSize': '--batch-size' },
+        });
+      }
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
       const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
       const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');

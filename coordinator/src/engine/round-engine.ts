@@ -45,6 +45,21 @@ function addInto(global: Float32Array, delta: Float32Array): Float32Array {
   return out;
 }
 
+/**
+ * Runs one write of the run's state (checkpoint, report); a failure (read-only or full disk, a path taken by
+ * something else) becomes FedtuneError('persistence') naming what could not be saved, which ends the run cleanly.
+ */
+async function saving<T>(what: string, write: () => Promise<T> | T): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof FedtuneError && err.code === 'persistence') throw err;
+    const e = err as NodeJS.ErrnoException;
+    const message = String(e?.message ?? err).slice(0, 500);
+    throw new FedtuneError('persistence', `cannot save ${what}: ${message}${e?.code === 'EACCES' || e?.code === 'EROFS' ? ' (is the run directory writable?)' : ''}`, { cause: err });
+  }
+}
+
 /** Why sites gave no usable result, for a quorum failure's reason: a few sites' reasons, each clipped. */
 function whyMissing(failed: ReadonlyArray<{ siteId: string; reason: string }>, rejected: ReadonlyArray<{ siteId: string; code: string; reason: string }>): string {
   const all = [...failed.map((f) => `${f.siteId}: ${f.reason}`), ...rejected.map((r) => `${r.siteId}: ${r.code}: ${r.reason}`)];
@@ -175,7 +190,8 @@ export class RoundEngine {
     if (options.resume) {
       this.globalWeights = options.resume.weights;
       this.strategyState = options.resume.strategyState;
-      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined });
+      // The report carries the checkpointed history, and the configuration this run continues with.
+      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
     options.transport.onConnection((link) => this.accept(link));
@@ -396,14 +412,16 @@ export class RoundEngine {
         const record = await this.runRound(round);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
-        await this.options.checkpoint?.({
-          round,
-          weights: this.globalWeights,
-          strategyState: this.strategyState,
-          report: this.report,
-          privacy: this.accountant ? { accountant: this.accountant.state, clip: this.dpClip } : undefined,
-        });
-        await this.persist();
+        await saving(`the checkpoint of round ${round}`, () =>
+          this.options.checkpoint?.({
+            round,
+            weights: this.globalWeights,
+            strategyState: this.strategyState,
+            report: this.report,
+            privacy: this.accountant ? { accountant: this.accountant.state, clip: this.dpClip } : undefined,
+          }),
+        );
+        await saving(`the report after round ${round}`, () => this.persist());
         this.emit({ type: 'round-end', record });
       }
       this.report.status = this.stopped ? 'aborted' : 'complete';
@@ -412,7 +430,13 @@ export class RoundEngine {
       this.report.status = 'aborted';
       this.report.aborted = err instanceof Error ? err.message : String(err);
     }
-    await this.persist();
+    try {
+      await saving('the final report', () => this.persist());
+    } catch (err) {
+      // The sites are told either way: a coordinator that cannot write must not leave them waiting.
+      this.report.status = 'aborted';
+      this.report.aborted = [this.report.aborted, (err as Error).message].filter(Boolean).join('; ');
+    }
     for (const site of this.sites.all()) site.link.send('complete', this.completeMessage());
     this.emit({ type: 'complete', report: this.report });
     return this.report;
@@ -568,7 +592,7 @@ export class RoundEngine {
         this.strategyState = result.state;
       }
       const global = await model.evaluate(this.globalWeights);
-      const modelDir = await model.save(round, this.globalWeights, privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {});
+      const modelDir = await saving(`the round-${round} model`, () => model.save(round, this.globalWeights, privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {}));
       const record: RoundRecord = {
         round,
         durationMs: 0,

@@ -23,6 +23,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   transport: 502,
   timeout: 504,
   not_found: 404,
+  persistence: 500,
   internal: 500,
 };
 

@@ -8,8 +8,9 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** A temporary file of `writeFileDurable` (`.NAME.tmp-PID-HEX`) or of shared's `writeFileAtomic` (`NAME.tmp-PID-TIME`). */
 export function isTempFile(name: string): boolean {
-  return name.startsWith('.') && name.includes('.tmp-');
+  return /\.tmp-\d+-[0-9a-f]+$/.test(name);
 }
 
 /** fsyncs a directory so that a rename inside it survives a power loss. No-op where the OS refuses (Windows). */

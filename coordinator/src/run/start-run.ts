@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { FedtuneError, type Dataset, type RunReport, type ServerTransport } from '@fedtune/shared';
@@ -7,6 +7,7 @@ import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineO
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
+import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { writeReportHtml } from '../report/report-html.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
@@ -56,6 +57,24 @@ export interface RunSession {
   close(): Promise<void>;
 }
 
+/** Removes `*.tmp-*` files left by a killed writer in the run directory and its subdirectories (two levels). */
+function removeTempFilesUnder(runDir: string): void {
+  removeStaleTempFiles(runDir, 0);
+  for (const sub of ['checkpoints', 'models']) {
+    const dir = join(runDir, sub);
+    removeStaleTempFiles(dir, 0);
+    if (sub === 'models' && existsSync(dir)) for (const round of readdirSync(dir)) removeStaleTempFiles(join(dir, round), 0);
+  }
+}
+
+/** Makes the run database agree with the checkpoint a run resumes from. */
+function reconcileDatabase(database: RunDatabase, runId: string, resume: EngineCheckpoint): void {
+  database.upsertRun(runFromReport(resume.report));
+  database.deleteRoundsAfter(runId, resume.round);
+  const recorded = new Set(database.getRounds(runId).map((r) => r.round));
+  for (const record of resume.report.rounds) if (!recorded.has(record.round)) database.recordRound(runId, record);
+}
+
 function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarning?: (m: string) => void): EngineCheckpoint {
   const latest = checkpoints.latest();
   for (const w of latest.warnings) onWarning?.(`checkpoint of round ${w.round} skipped (${w.path}): ${w.message}`);
@@ -82,7 +101,12 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       resume = checkpointToResume(checkpoints, runId, services.onWarning);
     }
     const { database } = services;
-    if (resume) database?.deleteRoundsAfter(runId, resume.round);
+    if (resume) {
+      // The checkpoint is the truth: temporary files of a killed writer go, and the database is made to
+      // agree with the checkpoint (rounds after it removed, rounds it holds but the database lost recorded).
+      removeTempFilesUnder(runDir);
+      if (database) reconcileDatabase(database, runId, resume);
+    }
     global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes);
     const model_ = global;
     // A stop asked for while a round collects results takes effect when that round ends.
