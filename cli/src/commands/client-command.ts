@@ -3,14 +3,14 @@ import { loadSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/
 import { readFileSync } from 'node:fs';
 import { classCounts, socketIoConnector } from '@fedtune/shared';
 import { RunConfig } from '@fedtune/coordinator';
-import { intOption } from './options.ts';
+import { intOption, serverUrlOption } from './options.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 
 export function clientCommand(): Command {
   return new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
-    .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080')
+    .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
     .requiredOption('--site <name>', 'this site’s name')
     .requiredOption('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task')
     .option('--label-column <name>', 'label column of the CSV', 'label')
@@ -35,6 +35,7 @@ export function clientCommand(): Command {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
+          if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
           if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
           if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
         },

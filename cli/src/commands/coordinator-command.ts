@@ -7,12 +7,12 @@ import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } fro
 import { newRunId } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
-import { choiceOption, dpClipOption, dpFromFlags, floatOption, intOption, trainableOption } from './options.ts';
+import { choiceOption, dpClipOption, dpFromFlags, floatOption, intOption, portOption, trainableOption } from './options.ts';
 
 export function coordinatorCommand(): Command {
   return new Command('coordinator')
     .description('serve a run: sites join over socket.io, the coordinator aggregates and evaluates; exits when the run completes')
-    .option('--port <n>', 'port to listen on', intOption('port'), 8080)
+    .option('--port <n>', 'port to listen on', portOption, 8080)
     .option('--host <addr>', 'address to bind', '0.0.0.0')
     .option('--rounds <n>', 'number of rounds', intOption('rounds', 1), 10)
     .option('--min-sites <n>', 'sites that must join before the first round', intOption('min-sites', 1), 2)

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadModelDir } from '@fedtune/coordinator';
-import { corruptionNames, evaluateRobustness, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { corruptionNames, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
 import { choiceOption, intOption } from './options.ts';
@@ -67,7 +67,8 @@ export function evaluateCommand(): Command {
       console.log(describeBackend(await selectNodeBackend(o.backend)));
       const model = await loadModelDir(o.model);
       try {
-        const data = evaluationData(o.data, o.labelColumn);
+        // A CSV that does not fit the model (features, classes) is refused here with what does not fit.
+        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn), modelInterfaceOf(model), o.data);
         const options: RobustnessOptions = {
           examples: o.examples,
           adversarialExamples: o.adversarialExamples,

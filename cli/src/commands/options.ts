@@ -58,3 +58,28 @@ export function dpFromFlags(o: { dpNoise?: number; dpClip?: ReturnType<typeof dp
   if (o.dpNoise === undefined) throw new InvalidArgumentError('--dp-clip needs --dp-noise');
   return { noiseMultiplier: o.dpNoise, clip: o.dpClip?.clip ?? 1, adaptive: o.dpClip?.adaptive, delta: o.dpDelta ?? 1e-5 };
 }
+
+/** A TCP port: an integer in 0..65535 (0 picks a free one). */
+export function portOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`port must be an integer in 0..65535, got ${value}`);
+  return n;
+}
+
+/**
+ * A coordinator URL: http(s)://host[:port][/path]. A bare host[:port] (e.g. localhost:8080) means http://.
+ * Anything else is refused with what a URL should look like.
+ */
+export function serverUrlOption(value: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : /^[A-Za-z0-9.-]+(:\d+)?(\/.*)?$|^\[[0-9a-fA-F:]+\](:\d+)?(\/.*)?$/.test(value) ? `http://${value}` : undefined;
+  let url: URL | undefined;
+  try {
+    url = withScheme ? new URL(withScheme) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    throw new InvalidArgumentError(`server must be a URL like http://localhost:8080 or https://coordinator.example.org, got "${value.slice(0, 200)}"`);
+  }
+  return url.toString().replace(/\/$/, '');
+}
