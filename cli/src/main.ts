@@ -8,6 +8,7 @@ import { simulateCommand } from './commands/simulate-command.ts';
 import { dpEpsilonCommand } from './commands/dp-epsilon-command.ts';
 import { evaluateCommand } from './commands/evaluate-command.ts';
 import { sitesCommand } from './commands/sites-command.ts';
+import { adminTokenCommand } from './commands/admin-token-command.ts';
 
 const program = new Command('fedtune')
   .description('federated fine-tuning of TensorFlow.js models')
@@ -16,6 +17,7 @@ const program = new Command('fedtune')
   .addCommand(coordinatorCommand())
   .addCommand(clientCommand())
   .addCommand(sitesCommand())
+  .addCommand(adminTokenCommand())
   .addCommand(pretrainCommand())
   .addCommand(partitionCommand())
   .addCommand(evaluateCommand());
