@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
 import { FedtuneError, type ServerTransport } from '@fedtune/shared';
 import { RunStore } from '../run/run-store.ts';
@@ -97,6 +97,11 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     // On close every connection goes, idle or not (a half-sent request must not keep the process alive).
     forceCloseConnections: true,
     clientErrorHandler,
+    // A URL the router cannot decode (`/site/%E0%A4%A`): the same typed body as every other error.
+    frameworkErrors: (err, _request, reply) => {
+      const { status, code, message } = describeHttpError(err);
+      void (reply as unknown as FastifyReply).status(status).send({ error: { code, message } });
+    },
     ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : { http: serverTimeouts }),
   }) as unknown as FastifyInstance;
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
@@ -107,8 +112,11 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   // The dashboard's event streams end first: socket.io's close below waits for every HTTP connection.
   const eventStreams = new EventStreams();
   app.addHook('preClose', async () => eventStreams.endAll());
-  // preClose: socket.io's upgraded connections must go before the HTTP server can finish closing.
+  // preClose: socket.io's upgraded connections must go before the HTTP server can finish closing. socket.io's
+  // close waits for the HTTP server's, which waits for every HTTP connection: those go first, idle or not (a
+  // request with unfinished headers would otherwise hold the process until its timeout).
   app.addHook('preClose', async () => {
+    app.server.closeAllConnections();
     await transport.close();
   });
 
