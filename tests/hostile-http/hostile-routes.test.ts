@@ -110,7 +110,7 @@ describe('every route against hostile input: never a 500, and the status always 
       const params = route.url.match(/:\w+|\*/g) ?? [];
       for (const value of params.length ? HOSTILE_PARAMS : ['']) {
         const url = route.url.replace(/:\w+|\*/g, value);
-        for (const headers of [{ authorization: `Bearer ${token}` }, {}, { authorization: `Bearer ${'%'.repeat(600)}` }]) {
+        for (const headers of <Array<Record<string, string>>>[{ authorization: `Bearer ${token}` }, {}, { authorization: `Bearer ${'%'.repeat(600)}` }]) {
           seen.add(await check(`${route.method} ${url.slice(0, 80)}`, { method: route.method, url, headers }));
         }
       }
