@@ -4,6 +4,7 @@ import { Server } from 'socket.io';
 import { FedtuneError, toFedtuneError, type ServerTransport } from '@fedtune/shared';
 import { RunStore } from '../run/run-store.ts';
 import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
+import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import { errorStatus } from './error-status.ts';
 import { DEFAULT_API_RATE_LIMIT, RateLimiter, type RateLimit } from '../access/rate-limiter.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
@@ -29,6 +30,8 @@ export interface AppOptions {
   runsDir: string;
   /** Largest socket.io message, in bytes; size it for the model (weights are sent whole). */
   maxMessageBytes: number;
+  /** Hello deadline and queue bound of socket.io connections (defaults: engine/connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
   logger?: FastifyServerOptions['logger'];
   /** A pino logger for requests (e.g. JSON lines to a file); takes precedence over `logger`. */
   loggerInstance?: FastifyBaseLogger;
@@ -65,7 +68,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   const logging = options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false };
   const app = Fastify({ ...logging, bodyLimit: 1024 * 1024, ...(options.https ? { https: options.https } : {}) }) as unknown as FastifyInstance;
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
-  const transport = socketIoServerTransport(io);
+  const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();
 

@@ -12,6 +12,7 @@ import { RunDatabase } from '../persistence/run-database.ts';
 import { createCoordinatorMetrics, recordEngineEvent } from '../metrics/coordinator-metrics.ts';
 import { siteAuthorizer, type SiteAuthorizerOptions } from '../access/site-authorizer.ts';
 import type { RateLimit } from '../access/rate-limiter.ts';
+import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import type { CreateOutcome, RunControl, RunLauncher, StartOutcome } from '../http/run-control.ts';
 import { createFileLogger, logEngineEvent, type FileLogger } from '../http/structured-log.ts';
 import { RunStore } from './run-store.ts';
@@ -44,6 +45,8 @@ export interface CoordinatorServerOptions {
   onWarning?: (message: string) => void;
   access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
   authorize?: RoundEngineOptions['authorize'];
+  /** Hello deadline, refusal limits and heartbeat timeout of site connections (defaults: engine/connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
   tls?: { cert: string | Buffer; key: string | Buffer };
   apiRateLimit?: RateLimit | false;
   logFile?: string;
@@ -125,6 +128,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     app = buildApp({
       runsDir: options.runsDir,
       maxMessageBytes: options.maxMessageBytes,
+      connectionLimits: options.connectionLimits,
       events: liveEvents,
       metrics: () => metrics.registry.render(),
       logger: options.logger ?? false,
@@ -188,6 +192,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           checkpoints: options.checkpoints,
           database,
           authorize,
+          connectionLimits: options.connectionLimits,
           onWarning: options.onWarning,
           onEvent,
           onStopRequested: (runId, round) => runLogger(runId)?.info({ event: 'stop_requested', round }, 'stop requested'),

@@ -26,6 +26,7 @@ export interface RunServices {
   checkpoints?: boolean;
   database?: RunDatabase;
   authorize?: RoundEngineOptions['authorize'];
+  connectionLimits?: RoundEngineOptions['connectionLimits'];
   onWarning?: (message: string) => void;
   /** Every engine event of the run (metrics, logs, dashboard, database). */
   onEvent(runId: string, event: EngineEvent): void;
@@ -98,6 +99,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       },
       reportExtras: services.reportExtras,
       authorize: services.authorize,
+      connectionLimits: services.connectionLimits,
       resume,
       checkpoint: checkpoints
         ? async (state) => {
