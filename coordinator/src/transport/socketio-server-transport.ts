@@ -13,7 +13,14 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), { maxQueued: limits.maxQueuedMessages });
     this.id = socket.id;
     // Unknown events are passed on too: the parser rejects them with a (clipped) reason.
-    socket.onAny((event: unknown, payload: unknown) => this.receive(typeof event === 'string' ? event : clipText(event), payload));
+    socket.onAny((event: unknown, payload: unknown) => {
+      try {
+        this.receive(typeof event === 'string' ? event : clipText(event), payload);
+      } catch {
+        // A handler failed on this message: refuse it rather than let the throw reach socket.io (and the process).
+        this.sendUnchecked('rejected', { code: 'internal', reason: 'the coordinator could not handle this message' });
+      }
+    });
     socket.on('disconnect', (reason) => {
       clearTimeout(this.helloTimer);
       this.markClosed(clipText(String(reason)));
