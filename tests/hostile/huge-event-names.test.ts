@@ -17,10 +17,10 @@ it('event names of 1–15 MB before hello get a small typed refusal each, nothin
   const coordinator = await startTinyCoordinator({ runId: 'huge-names', minSites: 2, access: { store, requireTokens: true }, onEvent: (e) => events.push(e), database: true });
   try {
     const honest = await honestSite(coordinator.url!, 'site-a', { token: tokens.a });
-    // site-b holds the round open (it answers its fit only after the attack), so the flood lands mid-round.
+    // site-b holds the round open (it answers only after the attack), so the flood lands mid-round.
     const holder = await attacker(coordinator.url!);
     holder.hello('site-b', tokens.b);
-    const fit = await holder.next('fit', 30_000);
+    await holder.next('fit', 30_000);
 
     const evil = await attacker(coordinator.url!);
     const names = [15, 1, 1, 1, 1, 1, 1, 1, 1, 1].map((mb, i) => `${String.fromCharCode(97 + i)}`.repeat(mb * 1024 * 1024));
@@ -33,20 +33,23 @@ it('event names of 1–15 MB before hello get a small typed refusal each, nothin
       expect(JSON.stringify(reply).length).toBeLessThan(600);
     }
 
-    holder.socket.emit('fitResult', { runId: fit.runId, round: fit.round, siteId: 'site-b', weights: fit.weights, numExamples: 40, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+    // site-b, joined, answers with a huge event name too: that is recorded against it as its answer, clipped.
+    holder.socket.emit('z'.repeat(5 * 1024 * 1024), {});
+    expect(JSON.stringify(await holder.next('rejected', 30_000)).length).toBeLessThan(600);
     const report = await coordinator.done;
     expect(report.status).toBe('complete');
     expect((await honest.run).completed).toBe(true);
-    expect(report.rounds[0].accepted.map((u) => u.siteId)).toEqual(['site-a', 'site-b']);
-    // Nothing a connection sent before hello is in the round record.
-    expect(report.rounds[0].rejected).toEqual([]);
+    expect(report.rounds[0].accepted.map((u) => u.siteId)).toEqual(['site-a']);
+    // Nothing a connection sent before hello is in the round record; site-b's refusal is, clipped.
+    expect(report.rounds[0].rejected).toEqual([{ siteId: 'site-b', code: 'malformed_payload', reason: expect.stringMatching(/^unknown client event "zzz/) }]);
+    expect(report.rounds[0].rejected[0].reason.length).toBeLessThan(400);
     expect(statSync(join(coordinator.runDir, 'report.json')).size).toBeLessThan(100_000);
     const db = join(coordinator.runDir, '..', 'fedtune.db');
     expect(statSync(db).size).toBeLessThan(1_000_000);
-    expect(readFileSync(join(coordinator.runDir, 'report.json'), 'utf8')).not.toMatch(/aaaaaaaaaa|bbbbbbbbbb/);
+    expect(readFileSync(join(coordinator.runDir, 'report.json'), 'utf8')).not.toMatch(/a{400}|b{400}|z{400}/);
     // The engine's events (logs, dashboard, metrics) carry no result for the connection, and whatever
     // they say of it is bounded.
-    expect(events.filter((e) => e.type === 'result' && !e.accepted)).toEqual([]);
+    expect(events.filter((e) => e.type === 'result' && !e.accepted).map((e) => e.type === 'result' && e.siteId)).toEqual(['site-b']);
     expect(JSON.stringify(events.filter((e) => e.type !== 'round-end' && e.type !== 'complete')).length).toBeLessThan(20_000);
     holder.socket.close();
     evil.socket.close();
