@@ -2,6 +2,8 @@ export * from './engine/global-model.ts';
 export * from './engine/run-config.ts';
 export * from './engine/validate-fit-result.ts';
 export * from './engine/site-registry.ts';
+export * from './engine/connection-limits.ts';
+export * from './engine/site-connections.ts';
 export * from './engine/round-collector.ts';
 export * from './engine/evaluation-collector.ts';
 export * from './engine/round-engine.ts';

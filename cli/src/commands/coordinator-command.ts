@@ -50,7 +50,7 @@ export function coordinatorCommand(): Command {
     .option('--sites-db <path>', 'site registry (fedtune sites add --db PATH); default: <out>/fedtune.db')
     .option('--require-tokens', 'refuse sites without a valid token (default: required as soon as a site is registered)')
     .option('--no-require-tokens', 'let any site join, even with sites registered')
-    .option('--hello-limit <n>', 'join attempts per address per minute (slows token guessing)', intOption('hello-limit', 1), 30)
+    .option('--hello-limit <n>', 'failed join attempts (bad or missing token) per address and per site name per minute; a valid token always joins', intOption('hello-limit', 1), 30)
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
     .action(async (o, command: Command) => {

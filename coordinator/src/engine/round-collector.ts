@@ -1,4 +1,4 @@
-import type { LocalMetrics, StreamingFedAvg, WeightArrays } from '@fedtune/shared';
+import { clipText, type LocalMetrics, type StreamingFedAvg, type WeightArrays } from '@fedtune/shared';
 import type { RejectionRecord } from '@fedtune/shared';
 
 export interface AcceptedUpdate {
@@ -52,14 +52,15 @@ export class RoundCollector {
     this.markAnswered(update.siteId);
   }
 
+  /** Records a refusal in the round (its reason clipped: it may quote what a site sent). */
   reject(record: RejectionRecord): void {
-    this.rejected.push(record);
+    this.rejected.push({ siteId: clipText(record.siteId, 128), code: clipText(record.code, 64), reason: clipText(record.reason) });
     if (this.selected.has(record.siteId) && !this.accepted.has(record.siteId)) this.markAnswered(record.siteId);
   }
 
   fail(siteId: string, reason: string): void {
     if (!this.selected.has(siteId) || this.answered.has(siteId)) return;
-    this.failed.push({ siteId, reason });
+    this.failed.push({ siteId, reason: clipText(reason) });
     this.markAnswered(siteId);
   }
 

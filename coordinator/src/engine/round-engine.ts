@@ -1,9 +1,9 @@
 import {
+  clipText,
   FedtuneError,
   deriveSeed,
   encodeWeights,
   getStrategy,
-  PROTOCOL_VERSION,
   REPORT_SCHEMA_VERSION,
   SeededRandom,
   StreamingFedAvg,
@@ -16,7 +16,6 @@ import {
   type ClientToServer,
   type FitResultMetrics,
   type Hello,
-  type MessageOf,
   type RoundRecord,
   type RunReport,
   type SecureAggInstruction,
@@ -31,7 +30,9 @@ import type { GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureRoundResult } from './secure-aggregation-round.ts';
 import type { RunConfig } from './run-config.ts';
-import { SiteRegistry } from './site-registry.ts';
+import type { ConnectionLimitsInput } from './connection-limits.ts';
+import { SiteConnections, type HelloVerdict, type RefusedConnection, type SiteMessage } from './site-connections.ts';
+import { SiteRegistry, type SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
 
 /** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
@@ -78,7 +79,8 @@ export type EngineEvent =
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
   | { type: 'robustness-start'; round: number }
-  | { type: 'complete'; report: RunReport };
+  | { type: 'complete'; report: RunReport }
+  | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */
 export interface EngineCheckpoint {
@@ -109,10 +111,9 @@ export interface RoundEngineOptions {
    * may carry the code and reason sent to the site.
    */
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
+  /** Refusal limits and the heartbeat timeout of site connections (defaults: connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
 }
-
-/** What `authorize` decides: true/false, or a refusal with its code (default 'unauthorized') and reason. */
-export type HelloVerdict = boolean | { ok: true } | { ok: false; code?: 'unauthorized' | 'rate_limited'; reason: string };
 
 /**
  * Runs a federation's rounds. Knows nothing of fastify or socket.io: it talks to sites through the
@@ -124,6 +125,7 @@ export type HelloVerdict = boolean | { ok: true } | { ok: false; code?: 'unautho
  */
 export class RoundEngine {
   readonly sites = new SiteRegistry();
+  private readonly connections: SiteConnections;
   private readonly config: RunConfig;
   private readonly strategy;
   private strategyState: unknown;
@@ -194,7 +196,18 @@ export class RoundEngine {
       Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
-    options.transport.onConnection((link) => this.accept(link));
+    this.connections = new SiteConnections({
+      registry: this.sites,
+      runId: this.config.runId,
+      limits: options.connectionLimits,
+      authorize: options.authorize,
+      onJoined: (site, hello, replaced) => this.onJoined(site, hello, replaced),
+      onLeft: (site, reason) => this.onSiteLeft(site, reason),
+      onMessage: (site, message) => this.onSiteMessage(site, message),
+      onInvalid: (site, error) => this.onSiteInvalid(site, error),
+      onRefusedConnection: (info) => this.emit({ type: 'connection-refused', ...info }),
+    });
+    options.transport.onConnection((link) => this.connections.accept(link));
   }
 
   /** The current global weights (a live reference; copy before mutating). */
@@ -210,63 +223,44 @@ export class RoundEngine {
     this.options.onEvent?.(event);
   }
 
-  private accept(link: SiteLink): void {
-    link.onMessage((message) => this.onMessage(link, message));
-    link.onInvalid((error) => {
-      const site = this.sites.ofLink(link);
-      const siteId = site?.siteId ?? `connection:${link.id}`;
-      if (this.collector) this.collector.reject({ siteId, code: error.code, reason: error.message });
-      this.emit({ type: 'result', round: this.collector?.round ?? 0, siteId, accepted: false, code: error.code, reason: error.message });
-      link.send('rejected', { runId: this.config.runId, round: this.collector?.round, code: error.code, reason: error.message.slice(0, 2000) });
-    });
-    link.onClose((reason) => {
-      const site = this.sites.leave(link);
-      if (!site) return;
-      this.collector?.fail(site.siteId, `disconnected: ${reason}`);
+  /** A site joined (SiteConnections has registered and welcomed it). */
+  private onJoined(site: SiteState, hello: Hello, replaced: SiteState | undefined): void {
+    if (replaced) {
+      // A site that reconnects (its old connection closed or silent): the new connection replaces it.
+      this.collector?.fail(site.siteId, 'reconnected during the round');
       this.secureRound?.drop(site.siteId);
       this.evaluation?.drop(site.siteId);
-      this.emit({ type: 'site-left', siteId: site.siteId, reason });
-    });
+    }
+    if (this.report.status === 'complete' || this.report.status === 'aborted') {
+      // Joined (or rejoined) after the end: tell it the run is over.
+      site.link.send('complete', this.completeMessage());
+      return;
+    }
+    this.emit({ type: 'site-joined', siteId: site.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
+    for (const wake of this.joinWaiters.splice(0)) wake();
+  }
+
+  private onSiteLeft(site: SiteState, reason: string): void {
+    this.collector?.fail(site.siteId, `disconnected: ${reason}`);
+    this.secureRound?.drop(site.siteId);
+    this.evaluation?.drop(site.siteId);
+    this.emit({ type: 'site-left', siteId: site.siteId, reason });
+  }
+
+  /** A joined site's message failed its schema: recorded against the site (reason clipped) and refused. */
+  private onSiteInvalid(site: SiteState, error: FedtuneError): void {
+    const reason = clipText(error.message);
+    this.collector?.reject({ siteId: site.siteId, code: error.code, reason });
+    this.emit({ type: 'result', round: this.collector?.round ?? 0, siteId: site.siteId, accepted: false, code: error.code, reason });
+    this.rejectMessage(site.link, error.code, reason, this.collector?.round);
   }
 
   private rejectMessage(link: SiteLink, code: string, reason: string, round?: number): void {
-    link.send('rejected', { runId: this.config.runId, round, code, reason });
+    this.connections.refuse(link, code, reason, round);
   }
 
-  private onMessage(link: SiteLink, message: MessageOf<ClientToServer>): void {
-    const site = this.sites.ofLink(link);
-    if (site) site.lastSeen = Date.now();
-    if (message.event === 'hello') {
-      const hello = message.payload;
-      if (site) return this.rejectMessage(link, 'duplicate_result', 'this connection has already joined');
-      const verdict = this.options.authorize ? this.options.authorize(hello, link) : true;
-      if (verdict === false || (typeof verdict === 'object' && !verdict.ok)) {
-        const refusal = typeof verdict === 'object' && !verdict.ok ? verdict : undefined;
-        this.rejectMessage(link, refusal?.code ?? 'unauthorized', refusal?.reason ?? `site ${hello.siteId} is not allowed to join`);
-        link.close();
-        return;
-      }
-      const previous = this.sites.get(hello.siteId);
-      if (previous) {
-        // A site that reconnects before its old connection timed out: the new connection replaces it.
-        this.sites.leave(previous.link);
-        previous.link.close();
-        this.collector?.fail(hello.siteId, 'reconnected during the round');
-        this.secureRound?.drop(hello.siteId);
-        this.evaluation?.drop(hello.siteId);
-      }
-      this.sites.join(link, hello);
-      link.send('welcome', { protocol: PROTOCOL_VERSION, runId: this.config.runId, siteId: hello.siteId });
-      if (this.report.status === 'complete' || this.report.status === 'aborted') {
-        // Joined (or rejoined) after the end: tell it the run is over.
-        link.send('complete', this.completeMessage());
-        return;
-      }
-      this.emit({ type: 'site-joined', siteId: hello.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
-      for (const wake of this.joinWaiters.splice(0)) wake();
-      return;
-    }
-    if (!site) return this.rejectMessage(link, 'unauthorized', 'send hello before anything else');
+  private onSiteMessage(site: SiteState, message: SiteMessage): void {
+    const link = site.link;
     const claimed = message.payload.siteId;
     if (claimed !== site.siteId) {
       const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;

@@ -10,6 +10,7 @@ import { registerApiRateLimit } from './api-rate-limit.ts';
 import { clientErrorHandler, clipText, describeHttpError } from './http-error.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-defaults.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
@@ -40,6 +41,8 @@ export interface AppOptions {
   runsDir: string;
   /** Largest socket.io message, in bytes; size it for the model (weights are sent whole). */
   maxMessageBytes: number;
+  /** Hello deadline and queue bound of socket.io connections (defaults: engine/connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
   logger?: FastifyServerOptions['logger'];
   /** A pino logger for requests (e.g. JSON lines to a file); takes precedence over `logger`. */
   loggerInstance?: FastifyBaseLogger;
@@ -105,7 +108,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : { http: serverTimeouts }),
   }) as unknown as FastifyInstance;
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
-  const transport = socketIoServerTransport(io);
+  const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();
 

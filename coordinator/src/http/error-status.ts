@@ -16,6 +16,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   quorum_not_met: 503,
   no_updates: 503,
   unauthorized: 401,
+  site_in_use: 409,
   rate_limited: 429,
   config: 400,
   data: 400,

@@ -16,6 +16,7 @@ import type { RateLimit } from '../access/rate-limiter.ts';
 import { AdminTokenStore } from '../access/admin-token-store.ts';
 import { adminGuard, isLoopbackHost } from '../access/admin-guard.ts';
 import { DEFAULT_HOST, type HttpTimeouts } from '../http/http-defaults.ts';
+import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import type { CreateOutcome, RunControl, RunLauncher, StartOutcome } from '../http/run-control.ts';
 import { createFileLogger, logEngineEvent, type FileLogger } from '../http/structured-log.ts';
 import { RunStore } from './run-store.ts';
@@ -48,6 +49,8 @@ export interface CoordinatorServerOptions {
   onWarning?: (message: string) => void;
   access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
   authorize?: RoundEngineOptions['authorize'];
+  /** Hello deadline, refusal limits and heartbeat timeout of site connections (defaults: engine/connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
   tls?: { cert: string | Buffer; key: string | Buffer };
   apiRateLimit?: RateLimit | false;
   /**
@@ -164,6 +167,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     app = buildApp({
       runsDir: options.runsDir,
       maxMessageBytes: options.maxMessageBytes,
+      connectionLimits: options.connectionLimits,
       events: liveEvents,
       metrics: () => metrics.registry.render(),
       logger: options.logger ?? false,
@@ -229,6 +233,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           checkpoints: options.checkpoints,
           database,
           authorize,
+          connectionLimits: options.connectionLimits,
           onWarning: options.onWarning,
           onEvent,
           onStopRequested: (runId, round) => runLogger(runId)?.info({ event: 'stop_requested', round }, 'stop requested'),

@@ -64,6 +64,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       onWarning: options.onWarning,
       access: options.access,
       authorize: options.authorize,
+      connectionLimits: options.connectionLimits,
       tls: options.tls,
       apiRateLimit: options.apiRateLimit,
       adminTokens: options.adminTokens,

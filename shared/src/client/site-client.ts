@@ -88,6 +88,8 @@ export class SiteClient {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private rejectedHello = false;
+  /** Whether the current connection was welcomed (a later drop then starts the backoff afresh). */
+  private welcomed = false;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
   /** This site's part in the current secure-aggregation round attempt, if any. */
   private secAgg?: SecAggParticipant;
@@ -133,6 +135,8 @@ export class SiteClient {
           last = await this.session(link);
           if (last.completed || this.stopped) return this.outcome(last);
           if (this.rejectedHello) return this.outcome(last);
+          // A connection that was welcomed worked: a drop after it is a new incident, not one more failure.
+          if (this.welcomed) failures = 0;
           if (failures >= retries) return this.outcome(last);
         }
         const delayMs = Math.min(this.options.reconnect?.maxDelayMs ?? 10_000, (this.options.reconnect?.baseDelayMs ?? 250) * 2 ** failures);
@@ -152,6 +156,7 @@ export class SiteClient {
   /** One connection: hello, then instructions until 'complete' or the connection closes. */
   private session(link: CoordinatorLink): Promise<Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>> {
     this.link = link;
+    this.welcomed = false;
     this.emit({ type: 'connected' });
     return new Promise((resolve) => {
       let settled = false;
@@ -173,6 +178,8 @@ export class SiteClient {
           });
           return;
         }
+        // A refused hello ends the site, except 'site_in_use': its own old connection still holds the name
+        // (after a network blip) until that closes or goes silent, so it retries with backoff.
         if (message.event === 'rejected' && message.payload.code === 'unauthorized' && !this.runId) this.rejectedHello = true;
         this.queue = this.queue.then(() => this.handle(message)).catch((err) => {
           this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
@@ -204,6 +211,7 @@ export class SiteClient {
   private async handle(message: MessageOf<ServerToClient>): Promise<void> {
     switch (message.event) {
       case 'welcome':
+        this.welcomed = true;
         this.runId = message.payload.runId;
         this.emit({ type: 'welcome', runId: message.payload.runId });
         return;
