@@ -60,10 +60,10 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
   }
   const n = result.numExamples;
   if (!Number.isInteger(n) || n <= 0 || n > ctx.maxExamples) {
-    return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}, got ${String(n).slice(0, 32)}` };
+    return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}` };
   }
   if (ctx.announced !== undefined && n > ctx.announced) {
-    return { ok: false, code: 'invalid_count', reason: `site ${siteId} claims ${n} examples but announced ${ctx.announced} at hello` };
+    return { ok: false, code: 'invalid_count', reason: `site ${siteId} claims more examples than the ${ctx.announced} it announced at hello` };
   }
   let weights;
   try {
