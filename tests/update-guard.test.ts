@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SeededRandom, StreamingFedAvg, type WeightArrays } from '@fedtune/shared';
 import { RoundCollector } from '../coordinator/src/engine/round-collector.ts';
 import { lowerMedian, UpdateGuard } from '../coordinator/src/engine/update-guard.ts';
+import { evaluationWeights } from '../coordinator/src/engine/evaluation-collector.ts';
 
 const lengths = [7, 3];
 function update(rng: SeededRandom, scale: number): WeightArrays {
@@ -66,5 +67,14 @@ describe('update guard (poisoning-safe defaults)', () => {
     const r = aggregate(guard, updates);
     expect(r.kept).toEqual(['a', 'b', 'c']);
     expect(r.decision.outliers).toEqual([]);
+  });
+});
+
+describe('federated evaluation weights', () => {
+  const site = (siteId: string, numExamples: number) => ({ siteId, numExamples, accuracy: 0.5, loss: 1 });
+  it('cap a reported test-split count at k × the lower median (exampleWeightCap); 0 = no cap', () => {
+    const sites = [site('a', 50), site('b', 60), site('c', 1_000_000_000)];
+    expect([...evaluationWeights(sites, 4)]).toEqual([['a', 50], ['b', 60], ['c', 240]]);
+    expect(evaluationWeights(sites, 0).get('c')).toBe(1_000_000_000);
   });
 });

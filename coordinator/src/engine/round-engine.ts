@@ -26,7 +26,7 @@ import {
   type WeightArrays,
 } from '@fedtune/shared';
 import { aggregateDp, aggregateDpSecureSum } from './dp-aggregation.ts';
-import { EvaluationCollector } from './evaluation-collector.ts';
+import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
 import type { GlobalMetrics, GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureRoundResult } from './secure-aggregation-round.ts';
@@ -733,8 +733,9 @@ export class RoundEngine {
     await collector.done;
     this.evaluation = undefined;
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
-    const total = sites.reduce((n, s) => n + s.numExamples, 0);
-    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * s.numExamples, 0) / total : NaN;
+    const weight = evaluationWeights(sites, this.config.exampleWeightCap);
+    const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
+    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total : NaN;
     const worst = sites.reduce<(typeof sites)[number] | undefined>((w, s) => (!w || s.accuracy < w.accuracy ? s : w), undefined);
     const spread = siteAccuracySummary(sites);
     return {
