@@ -599,7 +599,10 @@ export class RoundEngine {
       }
       const weightsVerdict = checkCandidateWeights(candidate);
       const candidateMetrics = weightsVerdict.ok ? await model.evaluate(candidate) : undefined;
-      const adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.report.final ?? this.report.pretrained, this.config.maxAccuracyDrop) : weightsVerdict;
+      // Under DP the clip already bounds every site's pull (C/m) and the noise lowers accuracy by design: a retry
+      // would spend privacy budget on it, so only the non-finite check applies.
+      const maxDrop = this.config.dp ? 1 : this.config.maxAccuracyDrop;
+      const adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.report.final ?? this.report.pretrained, maxDrop) : weightsVerdict;
       let global: GlobalMetrics;
       if (adoption.ok) {
         this.globalWeights = candidate;
