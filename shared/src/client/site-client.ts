@@ -32,11 +32,20 @@ export type SiteEvent =
   | { type: 'closed'; reason: string }
   | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string };
 
+/** What an update hook may return instead of bare weights: the weights and an example count to claim (a lying site). */
+export interface HookedUpdate {
+  weights: WeightArrays;
+  numExamples?: number;
+}
+
 /**
- * Transforms the weights a site is about to send. Used by the simulation to play misbehaving sites;
- * an honest site has none.
+ * Transforms the weights a site is about to send (and, returning a HookedUpdate, the example count it
+ * claims). Used by the simulation to play misbehaving sites; an honest site has none.
  */
-export type UpdateHook = (weights: WeightArrays, context: { round: number; global: WeightArrays; siteId: string }) => WeightArrays | Promise<WeightArrays>;
+export type UpdateHook = (
+  weights: WeightArrays,
+  context: { round: number; global: WeightArrays; siteId: string },
+) => WeightArrays | HookedUpdate | Promise<WeightArrays | HookedUpdate>;
 
 /**
  * Test and simulation hooks into secure aggregation. `input` sees the site's true (clipped, weighted)
@@ -291,15 +300,17 @@ export class SiteClient {
       );
       const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
       const local = readModelWeights(this.model!);
-      const arrays = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      const hooked = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      const arrays = Array.isArray(hooked) ? hooked : hooked.weights;
+      const claimed = Array.isArray(hooked) ? metrics.numExamples : (hooked.numExamples ?? metrics.numExamples);
       if (payload.secureAggregation) {
         // Secure aggregation: the update stays here; the site joins the masking protocol instead.
         const instruction = payload.secureAggregation;
-        const input = secAggInputOf(arrays, global, metrics.numExamples, instruction);
+        const input = secAggInputOf(arrays, global, claimed, instruction);
         this.options.secAggProbe?.input?.({ round, attempt: instruction.attempt, siteId: this.options.siteId, ...input });
         this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, input);
         const durationMs = Date.now() - started;
-        const advert = this.secAgg.advertise({ numExamples: metrics.numExamples, metrics: { loss: metrics.loss, accuracy: metrics.accuracy }, durationMs });
+        const advert = this.secAgg.advertise({ numExamples: claimed, metrics: { loss: metrics.loss, accuracy: metrics.accuracy }, durationMs });
         if (!this.secAggSend('advertise', 'secaggAdvertise', advert)) return;
         this.roundsTrained++;
         this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: secAggPayloadBytes(advert) });
@@ -312,7 +323,7 @@ export class SiteClient {
         round,
         siteId: this.options.siteId,
         weights: bytes,
-        numExamples: metrics.numExamples,
+        numExamples: claimed,
         metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}) },
         durationMs,
       });
