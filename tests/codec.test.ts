@@ -167,6 +167,8 @@ describe('weights codec refuses malformed payloads with a typed, bounded error',
     const utf8 = new TextEncoder();
     const notUtf8 = new Uint8Array([...utf8.encode('{"specs":[{"name":"'), 0xff, 0xfe, ...utf8.encode('","shape":[1],"dtype":"float32"}]}')]);
     expectRefused(() => decodeWeights(frame({ header: notUtf8, dataBytes: 4 })), 'codec', 'weights header is not valid UTF-8');
+    expect(thrown(() => decodeWeights(frame({ header: notUtf8, dataBytes: 4 }))).cause).toBeInstanceOf(TypeError);
+    expect(thrown(() => decodeWeights(frame({ header: '{' }))).cause).toBeInstanceOf(SyntaxError);
     expectRefused(() => decodeWeights(frame({ header: new Uint8Array([0x7b, 0xed, 0xa0, 0x80, 0x7d]) })), 'codec', 'weights header is not valid UTF-8'); // an encoded surrogate
     for (const header of ['{', '{"specs":[]', 'specs', '\u0000']) expectRefused(() => decodeWeights(frame({ header })), 'codec', 'weights header is not valid JSON');
     for (const header of ['[]', 'null', '1', '"specs"', 'true', '{}', '{"specs":{}}', '{"specs":"[]"}', '{"specs":null}', '[{"specs":[]}]', '{"Specs":[]}']) {
@@ -291,6 +293,9 @@ describe('assertSameLayout', () => {
     expectRefused(() => assertSameLayout(global, withManifest([{ name: 'k', shape: [2, 3, 1], dtype: 'float32' }, global[1]])), 'shape_mismatch', 'update tensor 0 ("k") has shape [2,3,1], expected [2,3]');
     expectRefused(() => assertSameLayout(global, withManifest([global[0], { name: 'b', shape: [4], dtype: 'float32' }])), 'shape_mismatch', 'update tensor 1 ("b") has shape [4], expected [3]');
     expectRefused(() => assertSameLayout(global, withManifest([global[0], { name: 'b', shape: new Array(1000).fill(1), dtype: 'float32' }])), 'shape_mismatch', 'update tensor 1 ("b") has shape 1000 dimensions, expected [3]');
+    // Up to the codec's rank limit a shape is shown whole; past it, only its rank.
+    expectRefused(() => assertSameLayout(global, withManifest([global[0], { name: 'b', shape: new Array(WEIGHTS_LIMITS.maxRank).fill(1), dtype: 'float32' }])), 'shape_mismatch', 'update tensor 1 ("b") has shape [1,1,1,1,1,1,1,1], expected [3]');
+    expectRefused(() => assertSameLayout(global, withManifest([global[0], { name: 'b', shape: new Array(WEIGHTS_LIMITS.maxRank + 1).fill(1), dtype: 'float32' }])), 'shape_mismatch', 'update tensor 1 ("b") has shape 9 dimensions, expected [3]');
   });
 
   it('refuses another tensor count, name or dtype, and arrays of the wrong length', () => {
