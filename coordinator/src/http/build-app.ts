@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
-import { FedtuneError, type ServerTransport } from '@fedtune/shared';
+import { clipText, FedtuneError, type ServerTransport } from '@fedtune/shared';
 import { RunStore } from '../run/run-store.ts';
 import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
 import { DEFAULT_API_RATE_LIMIT, type RateLimit } from '../access/rate-limiter.ts';
 import type { AdminGuard } from '../access/admin-guard.ts';
 import { registerApiRateLimit } from './api-rate-limit.ts';
-import { clientErrorHandler, clipText, describeHttpError } from './http-error.ts';
+import { clientErrorHandler, describeHttpError } from './http-error.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-defaults.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';

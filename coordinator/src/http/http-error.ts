@@ -1,14 +1,9 @@
 import type { Socket } from 'node:net';
-import { FedtuneError, type FedtuneErrorCode } from '@fedtune/shared';
+import { clipText, FedtuneError, type FedtuneErrorCode } from '@fedtune/shared';
 import { codeForStatus, errorStatus, type ApiErrorCode } from './error-status.ts';
 
-/** Longest message an error reply carries: peers choose URLs and ids, so what is echoed back is clipped. */
+/** Longest message an error reply carries: peers choose URLs and ids, so what is echoed back is clipped (shared's clipText). */
 export const MAX_ERROR_MESSAGE = 300;
-
-/** `text` cut to `max` characters (with a marker saying so). */
-export function clipText(text: string, max = MAX_ERROR_MESSAGE): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
-}
 
 export interface HttpError {
   status: number;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { clipText } from '../text/clip-text.ts';
+import { WEIGHTS_LIMITS } from '../weights.ts';
 
 /**
  * One schema per message. These give both the runtime validation of every incoming payload and the
@@ -15,6 +17,8 @@ const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'site id ma
 const RunId = z.string().min(1).max(128);
 const Round = z.number().int().min(0);
 const Metric = z.number().finite();
+/** An error code as FedtuneError spells them (lowercase words joined by "_"): no spaces, quotes or control characters for a log. */
+const ErrorCode = z.string().max(64).regex(/^[a-z][a-z0-9_]*$/, 'code may use lowercase letters, digits and "_"');
 
 /**
  * Range checks on what sites report about themselves (docs/robustness.md#poisoning-safe-defaults): an
@@ -51,9 +55,10 @@ export const Welcome = z.object({
   siteId: SiteId,
 });
 
+/** Bounded as the weights codec bounds its header (WEIGHTS_LIMITS). */
 export const WeightSpecSchema = z.object({
-  name: z.string(),
-  shape: z.array(z.number().int().min(0)),
+  name: z.string().max(WEIGHTS_LIMITS.maxNameLength),
+  shape: z.array(z.number().int().min(0).max(WEIGHTS_LIMITS.maxDim)).max(WEIGHTS_LIMITS.maxRank),
   dtype: z.literal('float32'),
 });
 
@@ -63,7 +68,7 @@ export const ModelTopology = z.object({
   modelVersion: z.number().int().min(0),
   /** Keras-style model JSON as produced by `model.toJSON(null, false)`. */
   topology: z.record(z.string(), z.unknown()),
-  manifest: z.array(WeightSpecSchema),
+  manifest: z.array(WeightSpecSchema).max(WEIGHTS_LIMITS.maxTensors),
 });
 
 export const TrainConfig = z.object({
@@ -279,14 +284,14 @@ export const SiteFailure = z.object({
   runId: RunId,
   round: Round,
   siteId: SiteId,
-  code: z.string().max(64),
+  code: ErrorCode,
   reason: z.string().max(2000),
 });
 
 export const Rejection = z.object({
   runId: RunId.optional(),
   round: Round.optional(),
-  code: z.string().max(64),
+  code: ErrorCode,
   reason: z.string().max(2000),
 });
 
@@ -294,7 +299,14 @@ export const RunComplete = z.object({
   runId: RunId,
   rounds: z.number().int().min(0),
   final: z.object({ accuracy: Metric, loss: Metric }).optional(),
-  aborted: z.string().max(2000).optional(),
+  /**
+   * Why the run stopped; clipped to at most 2000 characters rather than refused, so a long reason never makes
+   * 'complete' fail its own schema (and a clipped reason parses to itself).
+   */
+  aborted: z
+    .string()
+    .transform((reason) => (reason.length <= 2000 ? reason : clipText(reason, 1950)))
+    .optional(),
 });
 
 export type Hello = z.output<typeof Hello>;

@@ -1,8 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, resolve, sep } from 'node:path';
 import type { FastifyReply } from 'fastify';
-import { FedtuneError } from '@fedtune/shared';
-import { clipText } from '../http-error.ts';
+import { clipText, FedtuneError } from '@fedtune/shared';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
