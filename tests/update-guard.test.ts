@@ -78,3 +78,28 @@ describe('federated evaluation weights', () => {
     expect(evaluationWeights(sites, 0).get('c')).toBe(1_000_000_000);
   });
 });
+
+describe('the norm bound cannot be driven to zero', () => {
+  it('an unchanged model (zero delta) next to one honest update refuses nothing', () => {
+    const guard = new UpdateGuard({ normBoundMultiple: 5, exampleWeightCap: 4, announced: [10, 10] });
+    expect(guard.decide([{ siteId: 'a', norm: 0 }, { siteId: 'b', norm: 1.3 }])).toEqual({ median: undefined, bound: Infinity, outliers: [] });
+  });
+  it('with fewer than three positive norms and no history, the round is not bounded by one site', () => {
+    const guard = new UpdateGuard({ normBoundMultiple: 5, exampleWeightCap: 4, announced: [10, 10] });
+    expect(guard.decide([{ siteId: 'a', norm: 1e-12 }, { siteId: 'b', norm: 1.3 }]).outliers).toEqual([]);
+  });
+  it('zero norms do not count towards the median; tiny ones from a minority do not set it', () => {
+    const guard = new UpdateGuard({ normBoundMultiple: 5, exampleWeightCap: 4, announced: [10, 10, 10, 10, 10] });
+    const d = guard.decide([{ siteId: 'z', norm: 0 }, { siteId: 't', norm: 1e-12 }, { siteId: 'a', norm: 0.9 }, { siteId: 'b', norm: 1 }, { siteId: 'c', norm: 1.1 }]);
+    expect(d.median).toBe(0.9);
+    expect(d.bound).toBeCloseTo(4.5, 12);
+    expect(d.outliers).toEqual([]);
+  });
+  it('the previous round\'s median still bounds a round with too few positive norms', () => {
+    const guard = new UpdateGuard({ normBoundMultiple: 5, exampleWeightCap: 4, previousMedianNorm: 1, announced: [10, 10] });
+    const d = guard.decide([{ siteId: 'a', norm: 1.2 }, { siteId: 'b', norm: 1e30 }]);
+    expect(d.bound).toBe(5);
+    expect(d.outliers.map((o) => o.siteId)).toEqual(['b']);
+    expect(d.outliers[0].reason).toMatch(/previous round's median/);
+  });
+});

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { PROTOCOL_VERSION, type ClientEvent, type ServerEvent } from '@fedtune/shared';
+import { MAX_REPORTED_DURATION_MS, MAX_REPORTED_LOSS, PROTOCOL_VERSION, type ClientEvent, type ServerEvent } from '@fedtune/shared';
 
 /**
  * fast-check arbitraries for every message of the protocol, built from the shapes in
@@ -19,7 +19,11 @@ export const bytes = (min = 0, max = 64): fc.Arbitrary<Uint8Array | ArrayBuffer>
 const key = bytes(32, 32);
 const sealed = fc.record({ from: siteId, to: siteId, nonce: bytes(12, 12), ciphertext: bytes(0, 1024) });
 const revealed = fc.record({ owner: siteId, share: bytes(0, 128) });
-const localMetrics = fc.record({ loss: metric, accuracy: metric });
+// What a site reports is range-checked (issue 11): accuracy in [0, 1], loss in [0, 1e6], durations up to a day.
+const reportedLoss = fc.double({ min: 0, max: MAX_REPORTED_LOSS, noNaN: true }).map((x) => x + 0);
+const reportedAccuracy = fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x + 0);
+const reportedDuration = fc.double({ min: 0, max: MAX_REPORTED_DURATION_MS, noNaN: true }).map((x) => x + 0);
+const localMetrics = fc.record({ loss: reportedLoss, accuracy: reportedAccuracy });
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const unit = fc.double({ min: 0, max: 1, noNaN: true });
 
@@ -58,11 +62,11 @@ export const validClientPayloads: { [K in ClientEvent]: fc.Arbitrary<unknown> } 
     { protocol: fc.constant(PROTOCOL_VERSION), siteId, token: fc.string({ maxLength: 512 }), capabilities: fc.record({ backend: fc.string({ minLength: 1, maxLength: 64 }), runtime: fc.constantFrom('node', 'browser'), numExamples: count }) },
     { requiredKeys: ['protocol', 'siteId', 'capabilities'] },
   ),
-  fitResult: fc.record({ runId, round, siteId, weights: bytes(), numExamples: count, metrics: localMetrics, durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }) }),
+  fitResult: fc.record({ runId, round, siteId, weights: bytes(), numExamples: count, metrics: localMetrics, durationMs: reportedDuration }),
   evaluateResult: fc.record({ runId, round, siteId, numExamples: count, metrics: localMetrics }),
   siteFailure: fc.record({ runId, round, siteId, code: errorCode, reason: fc.string({ maxLength: 2000 }) }),
   heartbeat: fc.record({ siteId, status: fc.constantFrom('idle', 'training', 'evaluating') }),
-  secaggAdvertise: fc.record({ runId, round, attempt, siteId, encryptionPublicKey: key, maskingPublicKey: key, numExamples: count, metrics: localMetrics, durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }) }),
+  secaggAdvertise: fc.record({ runId, round, attempt, siteId, encryptionPublicKey: key, maskingPublicKey: key, numExamples: count, metrics: localMetrics, durationMs: reportedDuration }),
   secaggShareKeys: fc.record({ runId, round, attempt, siteId, shares: fc.array(sealed, { maxLength: 4 }) }),
   secaggMasked: fc.record({ runId, round, attempt, siteId, masked: fc.uint32Array({ maxLength: 16 }).map((a) => new Uint8Array(a.buffer)) }),
   secaggUnmaskResponse: fc.record({ runId, round, attempt, siteId, selfMaskShares: fc.array(revealed, { maxLength: 4 }), maskingKeyShares: fc.array(revealed, { maxLength: 4 }) }),

@@ -20,8 +20,10 @@ import type { AcceptedUpdate, RoundCollector } from './round-collector.ts';
  *   large ones — are held until the round closes, when the bound is known and the kept ones are folded in.
  *   Honest rounds hold nothing after the first, so the coordinator's memory stays flat.
  *
- * The median is the lower median (for two norms, the smaller), so one attacker can never raise the bound
- * while fewer than half the updates are its own.
+ * The median is the lower median of the positive norms, used once there are at least three of them, so one
+ * attacker can neither raise the bound while fewer than half the updates are its own, nor drive it to zero
+ * with an unchanged (zero-delta) model; with fewer, only the previous round's median bounds the round (and
+ * the adoption guard, model-adoption.ts, still refuses a model that collapses).
  */
 export interface UpdateGuardOptions {
   /** 0 = no norm bound. */
@@ -40,6 +42,9 @@ export function lowerMedian(values: readonly number[]): number | undefined {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
+
+/** Fewer positive norms than this, and the round's median is not used (one of two sites would set it). */
+export const MIN_NORMS_FOR_MEDIAN = 3;
 
 export interface NormDecision {
   /** The round's lower median update norm (undefined without updates). */
@@ -74,17 +79,20 @@ export class UpdateGuard {
 
   /** Decides on the round's full set of norms; `norms` in any order. */
   decide(norms: ReadonlyArray<{ siteId: string; norm: number }>): NormDecision {
-    const median = lowerMedian(norms.map((n) => n.norm));
-    if (!this.normBoundActive || median === undefined) return { median, bound: Infinity, outliers: [] };
+    // Zero-delta updates (a site that did not train) say nothing about an honest update's size, and with
+    // fewer than three updates one site would be the median: the round's own median needs three positive norms.
+    const positive = norms.map((n) => n.norm).filter((n) => n > 0);
+    const median = positive.length >= MIN_NORMS_FOR_MEDIAN ? lowerMedian(positive) : undefined;
+    if (!this.normBoundActive || (median === undefined && this.streamBound === 0)) return { median, bound: Infinity, outliers: [] };
     const k = this.options.normBoundMultiple;
-    const bound = Math.max(this.streamBound, k * median);
+    const bound = Math.max(this.streamBound, median === undefined ? 0 : k * median);
     const outliers = norms
       .filter((n) => !(n.norm <= bound))
       .sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0))
       .map((n) => ({
         siteId: n.siteId,
         code: 'update_norm',
-        reason: `update norm ${n.norm.toPrecision(4)} exceeds the round's adaptive bound ${bound.toPrecision(4)} (${k} × median ${median.toPrecision(4)}${this.streamBound > k * median ? ', or the previous round\'s' : ''})`,
+        reason: `update norm ${n.norm.toPrecision(4)} exceeds the round's adaptive bound ${bound.toPrecision(4)} (${k} × ${median === undefined || this.streamBound > k * median ? "the previous round's median" : `median ${median.toPrecision(4)}`})`,
       }));
     return { median, bound, outliers };
   }
