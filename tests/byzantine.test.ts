@@ -3,8 +3,9 @@ import { runSimulation, type SimulationOptions } from '@fedtune/cli';
 import { tempDir } from './helpers/federation.ts';
 
 /**
- * 10 sites, 2 of them (20%) sending Gaussian noise (σ = 1). FedAvg breaks; median, trimmed mean,
- * Multi-Krum and centered clipping stay within 3 points of the run without an attack (same seed).
+ * 10 sites, 2 of them (20%) sending Gaussian noise (σ = 1). FedAvg without the poisoning defences breaks;
+ * FedAvg with them (the default), median, trimmed mean, Multi-Krum and centered clipping stay within 3
+ * points of the run without an attack (same seed).
  */
 describe('a federation with 20% Gaussian attackers', () => {
   const out = tempDir();
@@ -18,11 +19,16 @@ describe('a federation with 20% Gaussian attackers', () => {
     return accuracy[name];
   }
 
-  it('FedAvg without attack (the reference) and with the attack (clearly worse)', async () => {
+  it('FedAvg without attack (the reference) and, with the poisoning defences off, with the attack (clearly worse)', async () => {
     const clean = await cell('fedavg/none', {});
-    const attacked = await cell('fedavg/gaussian', { attack: 'gaussian' });
+    const attacked = await cell('fedavg/gaussian', { attack: 'gaussian', defences: { normBoundMultiple: 0, exampleWeightCap: 0, maxAccuracyDrop: 1 } });
     expect(clean).toBeGreaterThan(0.7);
     expect(attacked).toBeLessThan(clean - 0.15);
+  });
+
+  it('FedAvg with the default poisoning defences stays within 3 points', async () => {
+    const acc = await cell('fedavg-defaults/gaussian', { attack: 'gaussian' });
+    expect(acc).toBeGreaterThan(accuracy['fedavg/none'] - 0.03);
   });
 
   it.each([

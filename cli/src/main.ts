@@ -9,6 +9,7 @@ import { simulateCommand } from './commands/simulate-command.ts';
 import { dpEpsilonCommand } from './commands/dp-epsilon-command.ts';
 import { evaluateCommand } from './commands/evaluate-command.ts';
 import { sitesCommand } from './commands/sites-command.ts';
+import { adminTokenCommand } from './commands/admin-token-command.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,6 +21,7 @@ const program = new Command('fedtune')
   .addCommand(coordinatorCommand())
   .addCommand(clientCommand())
   .addCommand(sitesCommand())
+  .addCommand(adminTokenCommand())
   .addCommand(pretrainCommand())
   .addCommand(partitionCommand())
   .addCommand(evaluateCommand());

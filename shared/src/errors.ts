@@ -17,6 +17,8 @@ export type FedtuneErrorCode =
   | 'quorum_not_met'
   | 'no_updates'
   | 'unauthorized'
+  /** A hello claims a site name whose connection is still alive (no site tokens to prove who is who). */
+  | 'site_in_use'
   | 'rate_limited'
   | 'config'
   | 'data'

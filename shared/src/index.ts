@@ -1,4 +1,5 @@
 export * from './errors.ts';
+export * from './text/clip-text.ts';
 export * from './weights.ts';
 export * from './codec/weights-codec.ts';
 export * from './messages/schemas.ts';

@@ -9,6 +9,20 @@ export interface WeightSpec {
 
 export type WeightsManifest = WeightSpec[];
 
+/**
+ * Bounds on a manifest that arrives from a peer (weights codec header, 'model' message). Generous for real
+ * models (tfjs ops go up to rank 6; large models have a few thousand tensors), small enough that a hostile
+ * header cannot make a decoder loop, overflow a size computation or quote megabytes in an error.
+ */
+export const WEIGHTS_LIMITS = {
+  maxTensors: 16_384,
+  maxRank: 8,
+  /** Largest single dimension (a tensor's element count is bounded by the payload anyway). */
+  maxDim: 2 ** 31 - 1,
+  maxNameLength: 512,
+  maxHeaderBytes: 16 * 1024 * 1024,
+} as const;
+
 /** The values of a model's weights, in manifest order. */
 export type WeightArrays = Float32Array[];
 

@@ -35,3 +35,12 @@ describe('RateLimiter (token bucket per key)', () => {
     expect(limiter.take('a').ok).toBe(true);
   });
 });
+
+describe('RateLimiter memory', () => {
+  it('never tracks more than maxKeys keys (a flood of new keys evicts the oldest)', () => {
+    const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1 }, () => 0, 50);
+    for (let i = 0; i < 1_000; i++) limiter.take(`made-up-${i}`);
+    expect(limiter.size).toBe(50);
+    expect(limiter.take('made-up-999').ok).toBe(false); // recent keys are still limited
+  });
+});

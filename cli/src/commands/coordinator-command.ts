@@ -1,19 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { resumeRunConfig, type RunConfig, createCoordinatorServer, hasPretrainedModel, loadModelDir, loadRunConfigFile, maxMessageBytesFor, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
+import { resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, loadRunConfigFile, maxMessageBytesFor, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
+import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
 import { choiceOption, dpClipOption, dpFromFlags, floatOption, intOption, portOption, trainableOption } from './options.ts';
 
 export function coordinatorCommand(): Command {
   return new Command('coordinator')
     .description('serve a run: sites join over socket.io, the coordinator aggregates and evaluates; exits when the run completes')
-    .option('--port <n>', 'port to listen on', portOption, 8080)
-    .option('--host <addr>', 'address to bind', '0.0.0.0')
+    .option('--port <n>', 'port to listen on', portOption, DEFAULT_PORT)
+    .option('--host <addr>', 'address to bind (0.0.0.0: every interface, reachable from the network; then the control plane needs `fedtune admin-token`)', DEFAULT_HOST)
     .option('--rounds <n>', 'number of rounds', intOption('rounds', 1), 10)
     .option('--min-sites <n>', 'sites that must join before the first round', intOption('min-sites', 1), 2)
     .option('--seed <n>', 'seed for sampling and training', intOption('seed'), 42)
@@ -49,7 +50,7 @@ export function coordinatorCommand(): Command {
     .option('--sites-db <path>', 'site registry (fedtune sites add --db PATH); default: <out>/fedtune.db')
     .option('--require-tokens', 'refuse sites without a valid token (default: required as soon as a site is registered)')
     .option('--no-require-tokens', 'let any site join, even with sites registered')
-    .option('--hello-limit <n>', 'join attempts per address per minute (slows token guessing)', intOption('hello-limit', 1), 30)
+    .option('--hello-limit <n>', 'failed join attempts (bad or missing token) per address and per site name per minute; a valid token always joins', intOption('hello-limit', 1), 30)
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
     .action(async (o, command: Command) => {
@@ -140,6 +141,7 @@ export function coordinatorCommand(): Command {
           logFile: o.logFile,
         });
         const url = await server.listen();
+        printExposure(server.exposure());
         console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
@@ -168,6 +170,7 @@ export function coordinatorCommand(): Command {
         apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
         logFile: o.logFile,
       });
+      printExposure(coordinator.exposure());
       console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
       const stop = () => {
         console.log('stopping after the current round…');
@@ -187,4 +190,9 @@ export function coordinatorCommand(): Command {
       console.log(join(coordinator.runDir, 'report.json'));
       if (report.status !== 'complete') process.exitCode = 1;
     });
+}
+
+function printExposure(exposure: Parameters<typeof exposureLines>[0] | undefined): void {
+  if (!exposure) return;
+  for (const line of exposureLines(exposure)) (line.startsWith('warning') ? console.warn : console.log)(line);
 }

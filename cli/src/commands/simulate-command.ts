@@ -30,7 +30,7 @@ export function simulateCommand(): Command {
     .option('--no-feature-shift', "don't render each site's images through its own scanner profile")
     .option('--strategy <name>', 'aggregation strategy (fedavg, fedavgm, fedprox, fedadam, fedyogi, fedadagrad, median, trimmed-mean, krum, multi-krum, bulyan, norm-bound, centered-clipping)', 'fedavg')
     .option('--strategy-opt <key=value>', 'a strategy option (repeatable), e.g. f=2', keyValueOption, {})
-    .option('--attack <name>', 'attack run by the malicious sites (label-flip, sign-flip, gaussian, scaling, alie, ipm, nan, free-rider, backdoor)')
+    .option('--attack <name>', 'attack run by the malicious sites (label-flip, sign-flip, gaussian, scaling, alie, ipm, nan, free-rider, backdoor, zeros-max-count, huge-scale)')
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--max-update-norm <x>', 'reject updates farther than this (L2) from the global model', floatOption('max-update-norm', 1e-9, 1e12))

@@ -21,6 +21,8 @@ export interface SimulationOptions {
   strategyOptions?: Record<string, unknown>;
   /** Reject updates farther than this (L2) from the global model. */
   maxUpdateNorm?: number;
+  /** Poisoning defences (on by default, defaults in run-config.ts); e.g. all 0/1 to measure a run without them. */
+  defences?: Partial<Pick<RunConfigInput, 'normBoundMultiple' | 'exampleWeightCap' | 'maxAccuracyDrop'>>;
   /** Name of the attack the malicious sites run (see attacks/registry.ts). */
   attack?: string;
   attackOptions?: Record<string, unknown>;
@@ -115,6 +117,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
     ...(attack ? { expectedMaliciousSites: maliciousCount } : {}),
     ...(options.maxUpdateNorm ? { maxUpdateNorm: options.maxUpdateNorm } : {}),
+    ...options.defences,
     roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
     joinTimeoutMs: 120_000,
     federatedEvaluation: options.federatedEvaluation ?? 'final',

@@ -1,7 +1,8 @@
 /**
  * A token bucket per key (an IP address, say), in memory. Each key starts with `burst` tokens and
  * regains `ratePerSecond` per second up to `burst`; a request takes one token or is refused.
- * Idle keys are dropped, so the map stays as small as the set of recently active keys.
+ * Idle keys are dropped, so the map stays as small as the set of recently active keys, and never holds
+ * more than `maxKeys` (a flood of new keys — made-up site names, say — evicts the oldest first).
  */
 export interface RateLimit {
   /** Sustained rate, tokens per second. */
@@ -24,6 +25,7 @@ export class RateLimiter {
   constructor(
     readonly limit: RateLimit,
     private readonly now: () => number = Date.now,
+    private readonly maxKeys = 100_000,
   ) {
     if (!(limit.ratePerSecond > 0) || !(limit.burst >= 1)) throw new RangeError(`rate limit needs ratePerSecond > 0 and burst ≥ 1, got ${JSON.stringify(limit)}`);
     this.lastSweep = now();
@@ -33,6 +35,10 @@ export class RateLimiter {
   take(key: string): RateDecision {
     const t = this.now();
     this.sweep(t);
+    if (!this.buckets.has(key) && this.buckets.size >= this.maxKeys) {
+      const oldest = this.buckets.keys().next();
+      if (!oldest.done) this.buckets.delete(oldest.value);
+    }
     const b = this.buckets.get(key) ?? { tokens: this.limit.burst, at: t };
     b.tokens = Math.min(this.limit.burst, b.tokens + ((t - b.at) / 1000) * this.limit.ratePerSecond);
     b.at = t;

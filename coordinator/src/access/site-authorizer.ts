@@ -1,5 +1,5 @@
-import type { Hello, SiteLink } from '@fedtune/shared';
-import type { HelloVerdict } from '../engine/round-engine.ts';
+import { clipText, type Hello, type SiteLink } from '@fedtune/shared';
+import type { HelloVerdict } from '../engine/site-connections.ts';
 import { DEFAULT_HELLOS_PER_MINUTE, helloRateLimit, RateLimiter } from './rate-limiter.ts';
 import type { SiteTokenStore } from './site-token-store.ts';
 
@@ -17,36 +17,46 @@ export interface SiteAuthorizerOptions {
    * (revoked ones count), checked at every hello, so `fedtune sites add` closes an open coordinator at once.
    */
   requireTokens?: boolean;
-  /** Hello attempts per address per minute, to slow token guessing (default 30); false: no limit. */
+  /**
+   * Failed join attempts (bad or missing token) per address, and per claimed site name, per minute
+   * (default 30); beyond it they are answered `rate_limited`. false: no limit.
+   */
   hellosPerMinute?: number | false;
-  /** The remote address of a connection; without one, hellos are not rate limited (e.g. in memory). */
+  /** The remote address of a connection; without one, only the per-name limit applies (e.g. in memory). */
   addressOf?: (link: SiteLink) => string | undefined;
-  /** Told about every refused hello (for the coordinator's log). */
+  /** Told about every refused hello (for the coordinator's log); fields are clipped. */
   onRefusal?: (refusal: HelloRefusal) => void;
   now?: () => number;
 }
 
 /**
  * Builds the round engine's `authorize`: a hello joins only with a valid, unrevoked token for the site
- * name it claims. The engine then binds the connection to that name, so a site can only ever submit
- * results as itself.
+ * name it claims (the engine then binds the connection to that name, so a site can only ever submit
+ * results as itself), or freely when tokens are not required.
+ *
+ * The limits count failed attempts only, per address and per claimed name, and only ever change the
+ * answer to a hello that is refused anyway: a hello with a valid token always joins, and without tokens
+ * every hello for a free name joins, so another party's burst from the same address (or a gateway
+ * shared by many sites) can never lock out an honest site.
  */
 export function siteAuthorizer(options: SiteAuthorizerOptions): (hello: Hello, link: SiteLink) => HelloVerdict {
   const perMinute = options.hellosPerMinute ?? DEFAULT_HELLOS_PER_MINUTE;
-  const limiter = perMinute === false ? undefined : new RateLimiter(helloRateLimit(perMinute), options.now);
+  const perAddress = perMinute === false ? undefined : new RateLimiter(helloRateLimit(perMinute), options.now);
+  const perName = perMinute === false ? undefined : new RateLimiter(helloRateLimit(perMinute), options.now);
   return (hello, link) => {
+    if (!(options.requireTokens ?? options.store.size > 0)) return { ok: true, authenticated: false };
+    const verdict = options.store.verify(hello.siteId, hello.token);
+    if (verdict.ok) return { ok: true, authenticated: true };
     const address = options.addressOf?.(link);
     const refuse = (code: HelloRefusal['code'], reason: string): HelloVerdict => {
-      options.onRefusal?.({ siteId: hello.siteId, address, code, reason });
+      options.onRefusal?.({ siteId: clipText(hello.siteId, 128), address: address === undefined ? undefined : clipText(address, 64), code, reason: clipText(reason) });
       return { ok: false, code, reason };
     };
-    if (limiter && address !== undefined) {
-      const d = limiter.take(address);
-      if (!d.ok) return refuse('rate_limited', `too many join attempts from ${address}; retry in ${Math.ceil(d.retryAfterMs / 1000)} s`);
-    }
-    if (!(options.requireTokens ?? options.store.size > 0)) return true;
-    const verdict = options.store.verify(hello.siteId, hello.token);
-    if (verdict.ok) return true;
+    // Both buckets are charged, so neither a spread of names nor a spread of addresses escapes the limit.
+    const byAddress = address === undefined ? undefined : perAddress?.take(address);
+    const byName = perName?.take(hello.siteId);
+    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${clipText(address, 64)}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`);
+    if (byName && !byName.ok) return refuse('rate_limited', `too many join attempts as ${hello.siteId}; retry in ${Math.ceil(byName.retryAfterMs / 1000)} s`);
     const hint =
       verdict.reason === 'token required'
         ? ' (this coordinator requires site tokens: pass --token)'

@@ -90,6 +90,11 @@ function unknownFields(value: Record<string, unknown>, schema: AnySchema, path: 
   return out;
 }
 
+/** The fields of `values` that RunConfig does not know (nested ones too), one "path: unknown field …" line each. */
+export function unknownRunConfigFields(values: Record<string, unknown>): string[] {
+  return unknownFields(values, RunConfig as unknown as AnySchema, []).map((u) => `${dotted(u.path)}: ${u.message}`);
+}
+
 // ---- zod issues as sentences -----------------------------------------------------------------------
 
 interface Issue {

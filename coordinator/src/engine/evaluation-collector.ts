@@ -1,4 +1,16 @@
 import type { SiteEvaluation } from '@fedtune/shared';
+import { lowerMedian } from './update-guard.ts';
+
+/**
+ * The weight each site's evaluation carries in the federated accuracy: its reported test-split count,
+ * capped at `cap` × the lower median of the reported counts (0 = no cap), so one site claiming a huge test
+ * split cannot decide the federated accuracy. Decided on the full set of answers: independent of arrival order.
+ */
+export function evaluationWeights(sites: readonly SiteEvaluation[], cap: number): Map<string, number> {
+  const median = lowerMedian(sites.map((s) => s.numExamples).filter((n) => n > 0));
+  const limit = cap === 0 || median === undefined ? Infinity : cap * median;
+  return new Map(sites.map((s) => [s.siteId, Math.min(s.numExamples, limit)]));
+}
 
 /** Collects federated-evaluation answers (the global model on each site's test split) until all answer or time runs out. */
 export class EvaluationCollector {

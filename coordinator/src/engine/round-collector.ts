@@ -1,10 +1,17 @@
-import type { LocalMetrics, StreamingFedAvg, WeightArrays } from '@fedtune/shared';
+import { clipText, type LocalMetrics, type StreamingFedAvg, type WeightArrays } from '@fedtune/shared';
 import type { RejectionRecord } from '@fedtune/shared';
 
 export interface AcceptedUpdate {
   siteId: string;
   weights: WeightArrays;
+  /** The examples the site claimed. */
   numExamples: number;
+  /** What the update weighs in an average: the claim, capped (update-guard.ts). */
+  effectiveExamples: number;
+  /** ‖weights − global‖ (L2), for the adaptive norm bound. */
+  norm?: number;
+  /** Set while a streamed round keeps the update aside until the norm bound is known. */
+  held?: boolean;
   metrics: LocalMetrics;
   durationMs: number;
   bytes: number;
@@ -43,23 +50,31 @@ export class RoundCollector {
   /** When set, accepted updates are folded into this running FedAvg and not kept (memory independent of sites). */
   stream?: StreamingFedAvg;
 
+  /** With a stream: updates whose norm is above this are held until the round closes (update-guard.ts). */
+  streamBound = Infinity;
+
   accept(update: AcceptedUpdate): void {
     if (this.stream) {
-      this.stream.add(update.weights, update.numExamples);
-      update = { ...update, weights: [] };
+      if ((update.norm ?? 0) <= this.streamBound) {
+        this.stream.add(update.weights, update.effectiveExamples);
+        update = { ...update, weights: [] };
+      } else {
+        update = { ...update, held: true };
+      }
     }
     this.accepted.set(update.siteId, update);
     this.markAnswered(update.siteId);
   }
 
+  /** Records a refusal in the round (its reason clipped: it may quote what a site sent). */
   reject(record: RejectionRecord): void {
-    this.rejected.push(record);
+    this.rejected.push({ siteId: clipText(record.siteId, 128), code: clipText(record.code, 64), reason: clipText(record.reason) });
     if (this.selected.has(record.siteId) && !this.accepted.has(record.siteId)) this.markAnswered(record.siteId);
   }
 
   fail(siteId: string, reason: string): void {
     if (!this.selected.has(siteId) || this.answered.has(siteId)) return;
-    this.failed.push({ siteId, reason });
+    this.failed.push({ siteId, reason: clipText(reason) });
     this.markAnswered(siteId);
   }
 

@@ -1,13 +1,12 @@
 import {
+  clipText,
   FedtuneError,
   deriveSeed,
   encodeWeights,
   getStrategy,
-  PROTOCOL_VERSION,
   REPORT_SCHEMA_VERSION,
   SeededRandom,
   StreamingFedAvg,
-  ChaChaRandom,
   RdpAccountant,
   shouldEvaluateRobustness,
   strategyNeedsIndividualUpdates,
@@ -16,8 +15,8 @@ import {
   type ClientToServer,
   type FitResultMetrics,
   type Hello,
-  type MessageOf,
   type RoundRecord,
+  type RunComplete,
   type RunReport,
   type SecureAggInstruction,
   type ServerTransport,
@@ -26,13 +25,17 @@ import {
   type WeightArrays,
 } from '@fedtune/shared';
 import { aggregateDp, aggregateDpSecureSum, dpNoiseRandom } from './dp-aggregation.ts';
-import { EvaluationCollector } from './evaluation-collector.ts';
-import type { GlobalModel } from './global-model.ts';
+import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
+import type { GlobalMetrics, GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureRoundResult } from './secure-aggregation-round.ts';
 import type { RunConfig } from './run-config.ts';
-import { SiteRegistry } from './site-registry.ts';
+import type { ConnectionLimitsInput } from './connection-limits.ts';
+import { SiteConnections, type HelloVerdict, type RefusedConnection, type SiteMessage } from './site-connections.ts';
+import { SiteRegistry, type SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
+import { UpdateGuard } from './update-guard.ts';
+import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 
 /** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number } {
@@ -78,7 +81,8 @@ export type EngineEvent =
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
   | { type: 'robustness-start'; round: number }
-  | { type: 'complete'; report: RunReport };
+  | { type: 'complete'; report: RunReport }
+  | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */
 export interface EngineCheckpoint {
@@ -109,10 +113,9 @@ export interface RoundEngineOptions {
    * may carry the code and reason sent to the site.
    */
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
+  /** Refusal limits and the heartbeat timeout of site connections (defaults: connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
 }
-
-/** What `authorize` decides: true/false, or a refusal with its code (default 'unauthorized') and reason. */
-export type HelloVerdict = boolean | { ok: true } | { ok: false; code?: 'unauthorized' | 'rate_limited'; reason: string };
 
 /**
  * Runs a federation's rounds. Knows nothing of fastify or socket.io: it talks to sites through the
@@ -124,11 +127,14 @@ export type HelloVerdict = boolean | { ok: true } | { ok: false; code?: 'unautho
  */
 export class RoundEngine {
   readonly sites = new SiteRegistry();
+  private readonly connections: SiteConnections;
   private readonly config: RunConfig;
   private readonly strategy;
   private strategyState: unknown;
   private globalWeights: WeightArrays;
   private collector?: RoundCollector;
+  /** The current round's poisoning defences (update-guard.ts). */
+  private guard?: UpdateGuard;
   private secureRound?: SecureAggregationRound;
   private evaluation?: EvaluationCollector;
   private joinWaiters: Array<() => void> = [];
@@ -194,7 +200,18 @@ export class RoundEngine {
       Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
-    options.transport.onConnection((link) => this.accept(link));
+    this.connections = new SiteConnections({
+      registry: this.sites,
+      runId: this.config.runId,
+      limits: options.connectionLimits,
+      authorize: options.authorize,
+      onJoined: (site, hello, replaced) => this.onJoined(site, hello, replaced),
+      onLeft: (site, reason) => this.onSiteLeft(site, reason),
+      onMessage: (site, message) => this.onSiteMessage(site, message),
+      onInvalid: (site, error) => this.onSiteInvalid(site, error),
+      onRefusedConnection: (info) => this.emit({ type: 'connection-refused', ...info }),
+    });
+    options.transport.onConnection((link) => this.connections.accept(link));
   }
 
   /** The current global weights (a live reference; copy before mutating). */
@@ -210,63 +227,44 @@ export class RoundEngine {
     this.options.onEvent?.(event);
   }
 
-  private accept(link: SiteLink): void {
-    link.onMessage((message) => this.onMessage(link, message));
-    link.onInvalid((error) => {
-      const site = this.sites.ofLink(link);
-      const siteId = site?.siteId ?? `connection:${link.id}`;
-      if (this.collector) this.collector.reject({ siteId, code: error.code, reason: error.message });
-      this.emit({ type: 'result', round: this.collector?.round ?? 0, siteId, accepted: false, code: error.code, reason: error.message });
-      link.send('rejected', { runId: this.config.runId, round: this.collector?.round, code: error.code, reason: error.message.slice(0, 2000) });
-    });
-    link.onClose((reason) => {
-      const site = this.sites.leave(link);
-      if (!site) return;
-      this.collector?.fail(site.siteId, `disconnected: ${reason}`);
+  /** A site joined (SiteConnections has registered and welcomed it). */
+  private onJoined(site: SiteState, hello: Hello, replaced: SiteState | undefined): void {
+    if (replaced) {
+      // A site that reconnects (its old connection closed or silent): the new connection replaces it.
+      this.collector?.fail(site.siteId, 'reconnected during the round');
       this.secureRound?.drop(site.siteId);
       this.evaluation?.drop(site.siteId);
-      this.emit({ type: 'site-left', siteId: site.siteId, reason });
-    });
+    }
+    if (this.report.status === 'complete' || this.report.status === 'aborted') {
+      // Joined (or rejoined) after the end: tell it the run is over.
+      site.link.send('complete', this.completeMessage());
+      return;
+    }
+    this.emit({ type: 'site-joined', siteId: site.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
+    for (const wake of this.joinWaiters.splice(0)) wake();
+  }
+
+  private onSiteLeft(site: SiteState, reason: string): void {
+    this.collector?.fail(site.siteId, `disconnected: ${reason}`);
+    this.secureRound?.drop(site.siteId);
+    this.evaluation?.drop(site.siteId);
+    this.emit({ type: 'site-left', siteId: site.siteId, reason });
+  }
+
+  /** A joined site's message failed its schema: recorded against the site (reason clipped) and refused. */
+  private onSiteInvalid(site: SiteState, error: FedtuneError): void {
+    const reason = clipText(error.message);
+    this.collector?.reject({ siteId: site.siteId, code: error.code, reason });
+    this.emit({ type: 'result', round: this.collector?.round ?? 0, siteId: site.siteId, accepted: false, code: error.code, reason });
+    this.rejectMessage(site.link, error.code, reason, this.collector?.round);
   }
 
   private rejectMessage(link: SiteLink, code: string, reason: string, round?: number): void {
-    link.send('rejected', { runId: this.config.runId, round, code, reason });
+    this.connections.refuse(link, code, reason, round);
   }
 
-  private onMessage(link: SiteLink, message: MessageOf<ClientToServer>): void {
-    const site = this.sites.ofLink(link);
-    if (site) site.lastSeen = Date.now();
-    if (message.event === 'hello') {
-      const hello = message.payload;
-      if (site) return this.rejectMessage(link, 'duplicate_result', 'this connection has already joined');
-      const verdict = this.options.authorize ? this.options.authorize(hello, link) : true;
-      if (verdict === false || (typeof verdict === 'object' && !verdict.ok)) {
-        const refusal = typeof verdict === 'object' && !verdict.ok ? verdict : undefined;
-        this.rejectMessage(link, refusal?.code ?? 'unauthorized', refusal?.reason ?? `site ${hello.siteId} is not allowed to join`);
-        link.close();
-        return;
-      }
-      const previous = this.sites.get(hello.siteId);
-      if (previous) {
-        // A site that reconnects before its old connection timed out: the new connection replaces it.
-        this.sites.leave(previous.link);
-        previous.link.close();
-        this.collector?.fail(hello.siteId, 'reconnected during the round');
-        this.secureRound?.drop(hello.siteId);
-        this.evaluation?.drop(hello.siteId);
-      }
-      this.sites.join(link, hello);
-      link.send('welcome', { protocol: PROTOCOL_VERSION, runId: this.config.runId, siteId: hello.siteId });
-      if (this.report.status === 'complete' || this.report.status === 'aborted') {
-        // Joined (or rejoined) after the end: tell it the run is over.
-        link.send('complete', this.completeMessage());
-        return;
-      }
-      this.emit({ type: 'site-joined', siteId: hello.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
-      for (const wake of this.joinWaiters.splice(0)) wake();
-      return;
-    }
-    if (!site) return this.rejectMessage(link, 'unauthorized', 'send hello before anything else');
+  private onSiteMessage(site: SiteState, message: SiteMessage): void {
+    const link = site.link;
     const claimed = message.payload.siteId;
     if (claimed !== site.siteId) {
       const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
@@ -339,6 +337,7 @@ export class RoundEngine {
       alreadyReceived: c.accepted,
       manifest: this.options.model.manifest,
       maxExamples: this.config.maxExamplesPerSite,
+      announced: this.sites.get(siteId)?.numExamples,
       maxUpdateBytes: this.config.maxUpdateBytes,
       global: this.globalWeights,
       maxUpdateNorm: this.config.maxUpdateNorm,
@@ -349,7 +348,8 @@ export class RoundEngine {
       this.emit({ type: 'result', round: c.round, siteId, accepted: false, code: 'stale_round', reason });
       this.rejectMessage(link, 'stale_round', reason, result.round);
     } else if (verdict.ok) {
-      c.accept({ siteId, weights: verdict.weights, numExamples: verdict.numExamples, metrics: result.metrics, durationMs: result.durationMs, bytes: result.weights.byteLength });
+      const effectiveExamples = this.guard ? this.guard.effectiveExamples(verdict.numExamples) : verdict.numExamples;
+      c.accept({ siteId, weights: verdict.weights, numExamples: verdict.numExamples, effectiveExamples, norm: verdict.norm, metrics: result.metrics, durationMs: result.durationMs, bytes: result.weights.byteLength });
       this.emit({ type: 'result', round: c.round, siteId, accepted: true });
     } else {
       c.reject({ siteId, code: verdict.code, reason: verdict.reason });
@@ -442,13 +442,27 @@ export class RoundEngine {
     return this.report;
   }
 
-  private completeMessage() {
+  /** The 'complete' message: always valid against its schema (no NaN, bounded reason), so sites exit cleanly. */
+  private completeMessage(): RunComplete {
+    const final = this.report.final;
     return {
       runId: this.config.runId,
       rounds: this.report.rounds.length,
-      final: this.report.final ? { accuracy: this.report.final.accuracy, loss: this.report.final.loss } : undefined,
-      aborted: this.report.aborted,
+      final: final && Number.isFinite(final.accuracy) && Number.isFinite(final.loss) ? { accuracy: final.accuracy, loss: final.loss } : undefined,
+      aborted: this.report.aborted?.slice(0, 2000),
     };
+  }
+
+  /** The poisoning defences for one attempt of plain updates: weight cap and adaptive norm bound (update-guard.ts). */
+  private updateGuard(selected: string[]): UpdateGuard {
+    const cap = Math.min(this.config.maxExamplesPerSite, this.config.train.maxExamples ?? Infinity);
+    return new UpdateGuard({
+      // DP clips every update and must not make data-dependent choices; secure aggregation hides the norms (sites clip).
+      normBoundMultiple: this.config.dp || this.config.secureAggregation ? 0 : this.config.normBoundMultiple,
+      exampleWeightCap: this.config.secureAggregation ? 0 : this.config.exampleWeightCap,
+      previousMedianNorm: this.report.rounds.at(-1)?.updateNorms?.median,
+      announced: selected.map((id) => Math.min(this.sites.get(id)?.numExamples ?? 0, cap)),
+    });
   }
 
   /** Asks the engine to stop after the current round. */
@@ -481,6 +495,8 @@ export class RoundEngine {
     let bytesUp = 0;
     const rejected: RoundRecord['rejected'] = [];
     const failed: RoundRecord['failed'] = [];
+    /** Aggregates the model adoption guard refused, by attempt (model-adoption.ts). */
+    const refusals: Array<{ attempt: number; reason: string }> = [];
     for (let attempt = 1; ; attempt++) {
       // Sites that dropped get a grace period to rejoin before the next sample is drawn.
       if (this.sites.size < this.config.minSites) await this.waitForSites(this.config.rejoinGraceMs);
@@ -491,6 +507,9 @@ export class RoundEngine {
       // Plain FedAvg streams: each accepted update is folded in on arrival and dropped (order-independent sum).
       const streaming = this.strategy.name === 'fedavg' && !this.config.dp && !this.config.secureAggregation;
       if (streaming) collector.stream = new StreamingFedAvg(this.options.model.manifest.map((m) => m.shape.reduce((a, b) => a * b, 1)));
+      const guard = this.updateGuard(selected);
+      collector.streamBound = guard.streamBound;
+      this.guard = guard;
       this.collector = collector;
       const secure = this.config.secureAggregation ? this.prepareSecureRound(round, attempt, selected) : undefined;
       for (const siteId of secure && !secure.round ? [] : selected) {
@@ -515,6 +534,7 @@ export class RoundEngine {
       // Canonical order: by site id, so arrival order never changes the result.
       let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
       let accepted: RoundRecord['accepted'];
+      let updateNorms: RoundRecord['updateNorms'];
       let failure: string | undefined;
       let secureSum: SecureRoundResult | undefined;
       if (secure) {
@@ -539,16 +559,34 @@ export class RoundEngine {
           if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.config.roundTimeoutMs} ms` });
         }
         failed.push(...collector.failed);
+        bytesUp += [...collector.accepted.values()].reduce((n, u) => n + u.bytes, 0);
+        // The adaptive norm bound, decided on the round's full set of norms (update-guard.ts).
+        const norms = guard.settle(collector);
+        for (const o of norms.outliers) {
+          collector.rejected.push(o);
+          this.emit({ type: 'result', round, siteId: o.siteId, accepted: false, code: o.code, reason: o.reason });
+          const link = this.sites.get(o.siteId)?.link;
+          if (link) this.rejectMessage(link, o.code, o.reason, round);
+        }
+        if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
-        bytesUp += plain.reduce((n, u) => n + u.bytes, 0);
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
-        updates = plain;
-        accepted = plain.map((u) => ({ siteId: u.siteId, numExamples: u.numExamples, loss: u.metrics.loss, accuracy: u.metrics.accuracy, durationMs: u.durationMs, ...siteEpsilon(u.metrics) }));
+        updates = plain.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.effectiveExamples }));
+        accepted = plain.map((u) => ({
+          siteId: u.siteId,
+          numExamples: u.numExamples,
+          ...(u.effectiveExamples !== u.numExamples ? { effectiveExamples: u.effectiveExamples } : {}),
+          loss: u.metrics.loss,
+          accuracy: u.metrics.accuracy,
+          durationMs: u.durationMs,
+          ...siteEpsilon(u.metrics),
+        }));
       }
       if (failure !== undefined || this.stopped) {
         const reason = this.stopped ? 'stopped' : failure!;
         rejected.push(...collector.rejected);
         this.collector = undefined;
+        this.guard = undefined;
         if (this.stopped || attempt >= this.config.maxRoundAttempts) {
           throw new FedtuneError('quorum_not_met', `round ${round} failed after ${attempt} attempt(s): ${reason}`);
         }
@@ -556,6 +594,9 @@ export class RoundEngine {
         continue;
       }
       let privacy: RoundRecord['privacy'];
+      // The aggregate is a candidate until the adoption guard accepts it (model-adoption.ts).
+      let candidate: WeightArrays;
+      let candidateState = this.strategyState;
       if (this.config.dp && this.accountant) {
         const dp = this.config.dp;
         const samplingRate = Math.min(1, selected.length / Math.max(1, this.sites.size, selected.length));
@@ -563,7 +604,7 @@ export class RoundEngine {
         const r = secureSum
           ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, dpNoiseRandom(dp, round))
           : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, dpNoiseRandom(dp, round));
-        this.globalWeights = r.weights;
+        candidate = r.weights;
         this.accountant.step(dp.noiseMultiplier, samplingRate);
         const eps = dp.noiseMultiplier > 0 ? this.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
         privacy = {
@@ -580,7 +621,7 @@ export class RoundEngine {
         this.dpClip = r.nextClip;
         this.report.privacy = privacy;
       } else if (collector.stream) {
-        this.globalWeights = collector.stream.result();
+        candidate = collector.stream.result();
       } else {
         const result = this.strategy.aggregate(
           this.globalWeights,
@@ -588,10 +629,32 @@ export class RoundEngine {
           this.strategyState,
           this.config.strategyOptions,
         );
-        this.globalWeights = result.weights;
-        this.strategyState = result.state;
+        candidate = result.weights;
+        candidateState = result.state;
       }
-      const global = await model.evaluate(this.globalWeights);
+      const weightsVerdict = checkCandidateWeights(candidate);
+      const candidateMetrics = weightsVerdict.ok ? await model.evaluate(candidate) : undefined;
+      // Under DP the clip already bounds every site's pull (C/m) and the noise lowers accuracy by design: a retry
+      // would spend privacy budget on it, so only the non-finite check applies.
+      const maxDrop = this.config.dp ? 1 : this.config.maxAccuracyDrop;
+      const adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.report.final ?? this.report.pretrained, maxDrop) : weightsVerdict;
+      let global: GlobalMetrics;
+      if (adoption.ok) {
+        this.globalWeights = candidate;
+        this.strategyState = candidateState;
+        global = candidateMetrics!;
+      } else {
+        refusals.push({ attempt, reason: adoption.reason });
+        if (attempt < this.config.maxRoundAttempts && !this.stopped) {
+          rejected.push(...collector.rejected);
+          this.collector = undefined;
+          this.guard = undefined;
+          this.emit({ type: 'round-retry', round, attempt, reason: `model not adopted: ${adoption.reason}` });
+          continue;
+        }
+        // Attempts exhausted: the round keeps the current model, which stays what the sites get.
+        global = await model.evaluate(this.globalWeights);
+      }
       const modelDir = await saving(`the round-${round} model`, () => model.save(round, this.globalWeights, privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {}));
       const record: RoundRecord = {
         round,
@@ -606,6 +669,8 @@ export class RoundEngine {
         global,
         modelDir,
         ...(privacy ? { privacy } : {}),
+        ...(updateNorms ? { updateNorms } : {}),
+        ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
       };
       const wantFederated =
         this.config.federatedEvaluation === 'every-round' || (this.config.federatedEvaluation === 'final' && round === this.config.rounds);
@@ -623,6 +688,7 @@ export class RoundEngine {
       // Late results that arrived while the round was being aggregated and evaluated are recorded too.
       rejected.push(...collector.rejected);
       this.collector = undefined;
+      this.guard = undefined;
       record.durationMs = Date.now() - started;
       return record;
     }
@@ -705,8 +771,9 @@ export class RoundEngine {
     await collector.done;
     this.evaluation = undefined;
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
-    const total = sites.reduce((n, s) => n + s.numExamples, 0);
-    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * s.numExamples, 0) / total : NaN;
+    const weight = evaluationWeights(sites, this.config.exampleWeightCap);
+    const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
+    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total : NaN;
     const worst = sites.reduce<(typeof sites)[number] | undefined>((w, s) => (!w || s.accuracy < w.accuracy ? s : w), undefined);
     const spread = siteAccuracySummary(sites);
     return {

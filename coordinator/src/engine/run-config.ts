@@ -30,6 +30,23 @@ export const RunConfig = z.object({
   expectedMaliciousSites: z.number().int().min(0).optional(),
   /** Reject updates whose distance from the global model (L2 norm of the delta) exceeds this. */
   maxUpdateNorm: z.number().positive().optional(),
+  // Poisoning-safe defaults (update-guard.ts, model-adoption.ts; docs/robustness.md#poisoning-safe-defaults).
+  /**
+   * Adaptive norm bound: an update whose delta norm exceeds this multiple of the round's (lower) median
+   * delta norm — or of the previous round's, whichever is larger — is refused ('update_norm'). 0 turns it off.
+   * Not applied under DP (the clip bounds updates) or secure aggregation (norms are hidden; sites clip).
+   */
+  normBoundMultiple: z.number().min(0).default(5),
+  /**
+   * Bounded weight in the average: a site's example count counts for at most this multiple of the (lower)
+   * median count the round's selected sites announced at hello. 0 turns the cap off.
+   */
+  exampleWeightCap: z.number().min(0).default(4),
+  /**
+   * Model adoption guard: a new global model whose holdout accuracy falls more than this (absolute) below the
+   * current model's is not adopted (a non-finite model never is). 1 turns the accuracy check off.
+   */
+  maxAccuracyDrop: z.number().min(0).max(1).default(0.2),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
   /** Robustness evaluation of the global model on the holdout: when (every-round | final | never | every k rounds) and how much. */
@@ -38,7 +55,7 @@ export const RunConfig = z.object({
   dp: DpConfig.optional(),
   /** Secure aggregation: the coordinator learns only the sum of the sites' clipped deltas; needs strategy fedavg. */
   secureAggregation: SecureAggregationConfig.optional(),
-  /** Largest number of examples a site may claim for one update. */
+  /** Run-wide cap on the examples a site may claim for one update (it may also claim no more than it announced at hello). */
   maxExamplesPerSite: z.number().int().min(1).default(1_000_000),
   /** Largest update payload accepted, in bytes. */
   maxUpdateBytes: z.number().int().min(1).default(256 * 1024 * 1024),

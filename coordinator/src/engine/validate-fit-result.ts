@@ -6,7 +6,10 @@ export interface FitResultContext {
   selected: ReadonlySet<string>;
   alreadyReceived: { has(siteId: string): boolean };
   manifest: WeightsManifest;
+  /** The run-wide cap on a claimed example count. */
   maxExamples: number;
+  /** What the site announced at hello: it may claim no more for an update. */
+  announced?: number;
   maxUpdateBytes: number;
   /** The current global weights, needed for the norm bound. */
   global?: WeightArrays;
@@ -14,10 +17,11 @@ export interface FitResultContext {
 }
 
 export type FitResultVerdict =
-  | { ok: true; weights: WeightArrays; numExamples: number }
+  | { ok: true; weights: WeightArrays; numExamples: number; /** ‖weights − global‖, when `global` was given. */ norm?: number }
   | { ok: false; code: FedtuneErrorCode; reason: string };
 
-function hasNonFinite(arrays: WeightArrays): { tensor: number; index: number } | undefined {
+/** The first non-finite value's position, if any. */
+export function firstNonFinite(arrays: WeightArrays): { tensor: number; index: number } | undefined {
   for (let t = 0; t < arrays.length; t++) {
     const a = arrays[t];
     for (let i = 0; i < a.length; i++) {
@@ -56,7 +60,10 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
   }
   const n = result.numExamples;
   if (!Number.isInteger(n) || n <= 0 || n > ctx.maxExamples) {
-    return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}, got ${n}` };
+    return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}` };
+  }
+  if (ctx.announced !== undefined && n > ctx.announced) {
+    return { ok: false, code: 'invalid_count', reason: `site ${siteId} claims more examples than the ${ctx.announced} it announced at hello` };
   }
   let weights;
   try {
@@ -66,16 +73,14 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
     const e = toFedtuneError(err, 'malformed_payload');
     return { ok: false, code: e.code === 'codec' ? 'malformed_payload' : e.code, reason: e.message };
   }
-  const bad = hasNonFinite(weights.arrays);
+  const bad = firstNonFinite(weights.arrays);
   if (bad) {
     const name = ctx.manifest[bad.tensor]?.name ?? `#${bad.tensor}`;
     return { ok: false, code: 'non_finite', reason: `update has a non-finite value (${weights.arrays[bad.tensor][bad.index]}) in ${name} at index ${bad.index}` };
   }
-  if (ctx.maxUpdateNorm !== undefined && ctx.global) {
-    const norm = deltaNorm(weights.arrays, ctx.global);
-    if (norm > ctx.maxUpdateNorm) {
-      return { ok: false, code: 'update_norm', reason: `update norm ${norm.toPrecision(4)} exceeds the bound ${ctx.maxUpdateNorm}` };
-    }
+  const norm = ctx.global ? deltaNorm(weights.arrays, ctx.global) : undefined;
+  if (ctx.maxUpdateNorm !== undefined && norm !== undefined && !(norm <= ctx.maxUpdateNorm)) {
+    return { ok: false, code: 'update_norm', reason: `update norm ${norm.toPrecision(4)} exceeds the bound ${ctx.maxUpdateNorm}` };
   }
-  return { ok: true, weights: weights.arrays, numExamples: n };
+  return { ok: true, weights: weights.arrays, numExamples: n, norm };
 }

@@ -1,11 +1,16 @@
 import { createReadStream } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
-import { FedtuneError, toFedtuneError, type ServerTransport } from '@fedtune/shared';
+import { clipText, FedtuneError, type ServerTransport } from '@fedtune/shared';
 import { RunStore } from '../run/run-store.ts';
 import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
-import { errorStatus } from './error-status.ts';
-import { DEFAULT_API_RATE_LIMIT, RateLimiter, type RateLimit } from '../access/rate-limiter.ts';
+import { DEFAULT_API_RATE_LIMIT, type RateLimit } from '../access/rate-limiter.ts';
+import type { AdminGuard } from '../access/admin-guard.ts';
+import { registerApiRateLimit } from './api-rate-limit.ts';
+import { clientErrorHandler, describeHttpError } from './http-error.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-defaults.ts';
+import { registerJsonBodyParser } from './json-body.ts';
+import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
@@ -16,6 +21,13 @@ import type { RunControl, SiteHistory } from './run-control.ts';
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
 export { DEFAULT_SITE_DIR } from './dashboard/dashboard-plugin.ts';
 export type { RunControl, SiteHistory, SiteView, StopOutcome } from './run-control.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route belongs to the control plane: it needs the admin token where AppOptions.admin says so. */
+    admin?: boolean;
+  }
+}
 
 export interface LiveStatus {
   runId: string;
@@ -29,6 +41,8 @@ export interface AppOptions {
   runsDir: string;
   /** Largest socket.io message, in bytes; size it for the model (weights are sent whole). */
   maxMessageBytes: number;
+  /** Hello deadline and queue bound of socket.io connections (defaults: engine/connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
   logger?: FastifyServerOptions['logger'];
   /** A pino logger for requests (e.g. JSON lines to a file); takes precedence over `logger`. */
   loggerInstance?: FastifyBaseLogger;
@@ -42,8 +56,19 @@ export interface AppOptions {
   siteDir?: string;
   /** Serve HTTPS (and WSS for socket.io) with this PEM certificate chain and key. */
   https?: { cert: string | Buffer; key: string | Buffer };
-  /** Token bucket per client address on `/api/*` (default 50/s, bursts of 100); false: none. */
+  /**
+   * Token bucket per client address and route group (`/api/*`, `/metrics`, `/docs/*`, …; the routed path,
+   * however the URL was spelled), default 50/s with bursts of 100; false: none.
+   */
   apiRateLimit?: RateLimit | false;
+  /**
+   * Who may use the control plane: routes with `config: { admin: true }` (creating, starting and stopping
+   * runs; everything that lists site names). Absent: anyone (the caller decides; createCoordinatorServer
+   * always gives one).
+   */
+  admin?: AdminGuard;
+  /** HTTP server timeouts (default DEFAULT_HTTP_TIMEOUTS). */
+  timeouts?: Partial<HttpTimeouts>;
   /** The run this coordinator drives: its live sites and `POST /api/runs/:id/stop`. */
   control?: RunControl;
   /** Sites of runs recorded in the run database (`GET /api/runs/:id/sites` for runs not driven here). */
@@ -63,42 +88,65 @@ export interface CoordinatorApp {
 export function buildApp(options: AppOptions): CoordinatorApp {
   // With `https` fastify builds an https.Server; the routes and socket.io are the same either way.
   const logging = options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false };
-  const app = Fastify({ ...logging, bodyLimit: 1024 * 1024, ...(options.https ? { https: options.https } : {}) }) as unknown as FastifyInstance;
+  const t = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
+  // Node's own header and request deadlines (slowloris), checked every checkIntervalMs; fastify sets the others.
+  const serverTimeouts = { headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkIntervalMs };
+  const app = Fastify({
+    ...logging,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionTimeout: t.idleMs,
+    // On close every connection goes, idle or not (a half-sent request must not keep the process alive).
+    forceCloseConnections: true,
+    clientErrorHandler,
+    // A URL the router cannot decode (`/site/%E0%A4%A`): the same typed body as every other error.
+    frameworkErrors: (err, _request, reply) => {
+      const { status, code, message } = describeHttpError(err);
+      void (reply as unknown as FastifyReply).status(status).send({ error: { code, message } });
+    },
+    ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : { http: serverTimeouts }),
+  }) as unknown as FastifyInstance;
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
-  const transport = socketIoServerTransport(io);
+  const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();
 
   // The dashboard's event streams end first: socket.io's close below waits for every HTTP connection.
   const eventStreams = new EventStreams();
   app.addHook('preClose', async () => eventStreams.endAll());
-  // preClose: socket.io's upgraded connections must go before the HTTP server can finish closing.
+  // preClose: socket.io's upgraded connections must go before the HTTP server can finish closing. socket.io's
+  // close waits for the HTTP server's, which waits for every HTTP connection: those go first, idle or not (a
+  // request with unfinished headers would otherwise hold the process until its timeout).
   app.addHook('preClose', async () => {
+    app.server.closeAllConnections();
     await transport.close();
   });
 
-  app.setErrorHandler((err: unknown, _request, reply) => {
-    const fastifyStatus = (err as { statusCode?: number }).statusCode;
-    const e = err instanceof FedtuneError ? err : toFedtuneError(err, (err as { validation?: unknown }).validation ? 'config' : 'internal');
-    const status = err instanceof FedtuneError || !fastifyStatus ? errorStatus[e.code] : fastifyStatus;
-    void reply.status(status).send({ error: { code: e.code, message: e.message } });
+  app.setErrorHandler((err: unknown, request, reply) => {
+    const { status, code, message } = describeHttpError(err);
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    void reply.status(status).send({ error: { code, message } });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
+    void reply.status(404).send({ error: { code: 'not_found', message: clipText(`no route ${request.method} ${request.url}`) } });
   });
+  registerJsonBodyParser(app);
 
   const apiLimit = options.apiRateLimit ?? DEFAULT_API_RATE_LIMIT;
-  if (apiLimit) {
-    const limiter = new RateLimiter(apiLimit);
-    app.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith('/api/')) return;
-      const d = limiter.take(request.ip);
-      if (d.ok) return;
-      const seconds = Math.ceil(d.retryAfterMs / 1000);
-      return reply
-        .status(errorStatus.rate_limited)
-        .header('retry-after', String(seconds))
-        .send({ error: { code: 'rate_limited', message: `too many requests from ${request.ip}; retry in ${seconds} s` } });
+  if (apiLimit) registerApiRateLimit(app, apiLimit);
+
+  // The control plane: after the rate limit (onRequest), before the body is read (preParsing).
+  const admin = options.admin;
+  if (admin) {
+    app.addHook('onRoute', (route) => {
+      if (route.config?.admin !== true) return;
+      const check = async (request: { headers: { authorization?: string } }) => {
+        const decision = admin.check(request.headers.authorization);
+        if (!decision.ok) throw new FedtuneError('unauthorized', decision.message);
+      };
+      const existing = route.preParsing;
+      route.preParsing = [...(Array.isArray(existing) ? existing : existing ? [existing] : []), check] as never;
     });
   }
 
@@ -152,6 +200,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     }));
 
     api.get<{ Params: { id: string } }>('/api/runs/:id', {
+      config: { admin: true },
       schema: {
         summary: "a run's report (docs/report.md)",
         tags: ['runs'],
@@ -175,6 +224,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     });
 
     api.get('/api/live', {
+      config: { admin: true },
       schema: { summary: 'the live state of the run this coordinator drives', tags: ['operations'], response: { 200: LiveStatusSchema, ...errorResponses() } },
     }, async () => options.live?.() ?? { phase: 'idle', sites: [] });
 

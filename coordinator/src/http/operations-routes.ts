@@ -32,6 +32,7 @@ const fail = (code: keyof typeof runLifecycleErrorStatus, message: string) => ({
  */
 export function registerOperationsRoutes(app: FastifyInstance, { store, control, database }: OperationsRoutesOptions): void {
   app.get<{ Params: { id: string } }>('/api/runs/:id/rounds', {
+    config: { admin: true },
     schema: {
       summary: "a run's completed rounds",
       tags: ['runs'],
@@ -58,6 +59,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
   });
 
   app.get<{ Params: { id: string } }>('/api/runs/:id/sites', {
+    config: { admin: true },
     schema: {
       summary: "a run's sites and their status",
       description: 'Live from the round engine when this coordinator drives the run, else from the run database.',
@@ -82,6 +84,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
   });
 
   app.post<{ Body: Record<string, unknown> }>('/api/runs', {
+    config: { admin: true },
     schema: {
       summary: 'create a run (status "created"): writes runs/<id>/config.json',
       description:
@@ -105,6 +108,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
   });
 
   app.post<{ Params: { id: string } }>('/api/runs/:id/start', {
+    config: { admin: true },
     schema: {
       summary: 'start a created run on this coordinator',
       description:
@@ -136,6 +140,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
   });
 
   app.post<{ Params: { id: string } }>('/api/runs/:id/stop', {
+    config: { admin: true },
     schema: {
       summary: 'stop the run this coordinator drives after the current round',
       description: 'The run ends with status "aborted" and reason "stopped". 404 for runs this coordinator does not drive; 409 (run_finished) if it already ended.',

@@ -58,6 +58,11 @@ export function logEngineEvent(log: Logger, e: EngineEvent): void {
       const { global, privacy, federated: _federated, robustness: _robustness, modelDir: _modelDir, ...summary } = summarizeRound(e.record);
       return log.info({ event: 'round_end', ...summary, accuracy: global.accuracy, loss: global.loss, epsilon: privacy?.epsilon }, `round ${summary.round} done`);
     }
+    case 'connection-refused':
+      return log.warn(
+        { event: 'connection_refused', connection: e.connection, siteId: e.siteId, refusals: e.refusals, reason: clip(e.reason) },
+        `connection ${e.connection} closed after ${e.refusals} refused message(s)`,
+      );
     case 'complete': {
       const rep = e.report;
       const level = rep.status === 'complete' ? 'info' : 'warn';

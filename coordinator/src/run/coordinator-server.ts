@@ -2,16 +2,21 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
-import { FedtuneError, type Dataset, type MemoryNetwork, type RunReport } from '@fedtune/shared';
+import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type RunReport } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import type { EngineEvent, RoundEngineOptions } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
+import { unknownRunConfigFields } from '../config/run-config-file.ts';
 import { buildApp, LiveEvents, type CoordinatorApp } from '../http/build-app.ts';
 import type { EvaluationProbe } from '../model/tf-global-model.ts';
 import { RunDatabase } from '../persistence/run-database.ts';
 import { createCoordinatorMetrics, recordEngineEvent } from '../metrics/coordinator-metrics.ts';
 import { siteAuthorizer, type SiteAuthorizerOptions } from '../access/site-authorizer.ts';
 import type { RateLimit } from '../access/rate-limiter.ts';
+import { AdminTokenStore } from '../access/admin-token-store.ts';
+import { adminGuard, isLoopbackHost } from '../access/admin-guard.ts';
+import { DEFAULT_HOST, type HttpTimeouts } from '../http/http-defaults.ts';
+import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import type { CreateOutcome, RunControl, RunLauncher, StartOutcome } from '../http/run-control.ts';
 import { createFileLogger, logEngineEvent, type FileLogger } from '../http/structured-log.ts';
 import { RunStore } from './run-store.ts';
@@ -44,8 +49,22 @@ export interface CoordinatorServerOptions {
   onWarning?: (message: string) => void;
   access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
   authorize?: RoundEngineOptions['authorize'];
+  /** Hello deadline, refusal limits and heartbeat timeout of site connections (defaults: engine/connection-limits.ts). */
+  connectionLimits?: ConnectionLimitsInput;
   tls?: { cert: string | Buffer; key: string | Buffer };
   apiRateLimit?: RateLimit | false;
+  /**
+   * Where the admin token of the control plane is kept (default: the site token database, else
+   * `<runsDir>/fedtune.db`, opened when first needed).
+   */
+  adminTokens?: AdminTokenStore;
+  /**
+   * Whether mutating routes and site listings need the admin token. Default: when not bound to loopback,
+   * or when site tokens are required.
+   */
+  requireAdminToken?: boolean;
+  /** HTTP server timeouts (default DEFAULT_HTTP_TIMEOUTS). */
+  httpTimeouts?: Partial<HttpTimeouts>;
   logFile?: string;
   /** Fields bound to every log line (startCoordinator binds its run id). */
   logBindings?: Record<string, unknown>;
@@ -66,7 +85,23 @@ export interface CoordinatorServer {
   /** Starts a created run with a fresh model from `loadModel`. */
   startCreatedRun(runId: string): Promise<StartOutcome>;
   listen(): Promise<string | undefined>;
+  /** What is bound and who may use it, for the banner (after `listen`). */
+  exposure(): Exposure | undefined;
   close(): Promise<void>;
+}
+
+/** The address the server listens on and the access rules in force there. */
+export interface Exposure {
+  host: string;
+  port: number;
+  /** Only this machine can reach it (127.0.0.0/8, ::1). */
+  loopback: boolean;
+  siteTokensRequired: boolean;
+  adminTokenRequired: boolean;
+  /** An admin token exists (when one is required and none does, the control plane refuses everyone). */
+  adminTokenExists: boolean;
+  /** The database holding the admin token. */
+  adminTokenDb: string;
 }
 
 /** Socket.io message limit for a model: twice its float32 weights plus 1 MB, at least 16 MB. */
@@ -120,11 +155,19 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     runs: launcher,
   };
 
+  const host = options.host ?? DEFAULT_HOST;
+  const siteTokensRequired = () => (options.access ? (options.access.requireTokens ?? options.access.store.size > 0) : false);
+  const adminRequired = () => options.requireAdminToken ?? (!isLoopbackHost(host) || siteTokensRequired());
+  const adminDb = options.adminTokens?.path ?? (options.access && options.access.store.path !== ':memory:' ? options.access.store.path : join(options.runsDir, 'fedtune.db'));
+  let adminStore = options.adminTokens;
+  const openAdminStore = () => (adminStore ??= new AdminTokenStore(adminDb));
+
   let app: CoordinatorApp | undefined;
   if (options.transport === 'socket') {
     app = buildApp({
       runsDir: options.runsDir,
       maxMessageBytes: options.maxMessageBytes,
+      connectionLimits: options.connectionLimits,
       events: liveEvents,
       metrics: () => metrics.registry.render(),
       logger: options.logger ?? false,
@@ -133,6 +176,8 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       database,
       https: options.tls,
       apiRateLimit: options.apiRateLimit,
+      admin: adminGuard({ store: openAdminStore, required: adminRequired, createCommand: `fedtune admin-token --db ${adminDb}` }),
+      timeouts: options.httpTimeouts,
       live: () => {
         const engine = current?.engine;
         return (
@@ -188,6 +233,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           checkpoints: options.checkpoints,
           database,
           authorize,
+          connectionLimits: options.connectionLimits,
           onWarning: options.onWarning,
           onEvent,
           onStopRequested: (runId, round) => runLogger(runId)?.info({ event: 'stop_requested', round }, 'stop requested'),
@@ -207,8 +253,12 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     createRun(input) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new FedtuneError('config', 'invalid run configuration: (config): expected an object');
       const given = input as Record<string, unknown>;
+      // Refused here, not when the run starts: fields the schema does not know, strategies that do not exist.
+      const unknown = unknownRunConfigFields(given);
+      if (unknown.length) throw new FedtuneError('config', `invalid run configuration: ${unknown.slice(0, 5).join('; ')}`);
       const config = parseRunConfig({ ...given, runId: given.runId ?? generateRunId() } as RunConfigInput);
-      const runDir = store.runDir(config.runId);
+      checkStrategy(config);
+      const runDir = store.newRunDir(config.runId);
       if (existsSync(join(runDir, 'config.json')) || existsSync(join(runDir, 'report.json'))) return { status: 'exists', runId: config.runId };
       mkdirSync(runDir, { recursive: true });
       writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2));
@@ -237,19 +287,44 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     },
     async listen() {
       if (!app) return undefined;
-      const address = await app.app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+      const address = await app.app.listen({ port: options.port ?? 0, host });
       server.url = address.replace('[::1]', 'localhost');
       return server.url;
+    },
+    exposure() {
+      const bound = app?.app.server.address();
+      if (!bound || typeof bound === 'string') return undefined;
+      return {
+        host: bound.address,
+        port: bound.port,
+        loopback: isLoopbackHost(bound.address),
+        siteTokensRequired: siteTokensRequired(),
+        adminTokenRequired: adminRequired(),
+        adminTokenExists: openAdminStore().info() !== undefined,
+        adminTokenDb: adminDb,
+      };
     },
     async close() {
       await current?.close();
       if (app) await app.app.close();
       else await transport.close();
       database?.close();
+      if (!options.adminTokens) adminStore?.close();
       fileLog?.close();
     },
   };
   return server;
+}
+
+/** The run's strategy exists and accepts its options (what the round engine would find out at start). */
+function checkStrategy(config: RunConfig): void {
+  const strategy = getStrategy(config.strategy);
+  try {
+    strategy.initialState(config.strategyOptions);
+  } catch (err) {
+    if (err instanceof FedtuneError) throw err;
+    throw new FedtuneError('config', `invalid run configuration: strategyOptions for ${strategy.name}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function recordInDatabase(db: RunDatabase, runId: string, event: EngineEvent): void {

@@ -3,6 +3,8 @@ import { join, resolve, sep } from 'node:path';
 import { FedtuneError, type RoundRecord, type RunReport } from '@fedtune/shared';
 
 const RUN_ID = /^[A-Za-z0-9._-]+$/;
+/** Files the coordinator keeps beside the runs (the run and token database). */
+const RESERVED_RUN_ID = /^fedtune\.db(-wal|-shm|-journal)?$/i;
 
 /** Read access to `runs/<run-id>/` directories on disk. */
 export class RunStore {
@@ -11,6 +13,18 @@ export class RunStore {
   runDir(runId: string): string {
     if (!RUN_ID.test(runId) || runId === '.' || runId === '..') throw new FedtuneError('not_found', `invalid run id "${runId}"`);
     return join(this.root, runId);
+  }
+
+  /**
+   * The directory for a new run. Refuses (config) ids that are or could become something else in the runs
+   * directory: the database (`fedtune.db` and its `-wal`/`-shm`/`-journal` files), hidden names, any file.
+   */
+  newRunDir(runId: string): string {
+    if (!RUN_ID.test(runId)) throw new FedtuneError('config', 'invalid run id: use letters, digits, ".", "_" or "-"');
+    if (runId.startsWith('.') || RESERVED_RUN_ID.test(runId)) throw new FedtuneError('config', `run id "${runId}" is reserved (it names a file of the runs directory): choose another`);
+    const dir = join(this.root, runId);
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new FedtuneError('config', `run id "${runId}" names a file in the runs directory: choose another`);
+    return dir;
   }
 
   list(): RunReport[] {

@@ -4,10 +4,10 @@ import type { RoundEngine } from '../engine/round-engine.ts';
 import type { RunConfigInput } from '../engine/run-config.ts';
 import type { CoordinatorApp } from '../http/build-app.ts';
 import type { StopOutcome } from '../http/run-control.ts';
-import { createCoordinatorServer, maxMessageBytesFor, parseRunConfig, type CoordinatorServerOptions } from './coordinator-server.ts';
+import { createCoordinatorServer, maxMessageBytesFor, parseRunConfig, type CoordinatorServerOptions, type Exposure } from './coordinator-server.ts';
 import type { RunSession } from './start-run.ts';
 
-export { createCoordinatorServer, generateRunId, maxMessageBytesFor, parseRunConfig, type CoordinatorServer, type CoordinatorServerOptions } from './coordinator-server.ts';
+export { createCoordinatorServer, generateRunId, maxMessageBytesFor, parseRunConfig, type CoordinatorServer, type CoordinatorServerOptions, type Exposure } from './coordinator-server.ts';
 export { startRun, type RunServices, type RunSession, type RunStartOptions } from './start-run.ts';
 export { RunSwitchTransport } from './run-switch-transport.ts';
 
@@ -30,6 +30,8 @@ export interface RunningCoordinator {
   url?: string;
   engine: RoundEngine;
   app?: CoordinatorApp;
+  /** What is bound and who may use it (socket transport, after listening). */
+  exposure(): Exposure | undefined;
   /** Resolves with the final report once the run is complete (or aborted). */
   done: Promise<RunReport>;
   /** Stops the run after the current round (what `POST /api/runs/:id/stop` does). */
@@ -62,8 +64,12 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       onWarning: options.onWarning,
       access: options.access,
       authorize: options.authorize,
+      connectionLimits: options.connectionLimits,
       tls: options.tls,
       apiRateLimit: options.apiRateLimit,
+      adminTokens: options.adminTokens,
+      requireAdminToken: options.requireAdminToken,
+      httpTimeouts: options.httpTimeouts,
       logFile: options.logFile,
       logBindings: { runId: config.runId },
     });
@@ -83,6 +89,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     app: server.app,
     done: run.done,
     requestStop: () => run.requestStop(),
+    exposure: () => server.exposure(),
     close: () => server.close(),
   };
 }

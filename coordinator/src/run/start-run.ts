@@ -27,6 +27,7 @@ export interface RunServices {
   checkpoints?: boolean;
   database?: RunDatabase;
   authorize?: RoundEngineOptions['authorize'];
+  connectionLimits?: RoundEngineOptions['connectionLimits'];
   onWarning?: (message: string) => void;
   /** Every engine event of the run (metrics, logs, dashboard, database). */
   onEvent(runId: string, event: EngineEvent): void;
@@ -122,6 +123,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       },
       reportExtras: services.reportExtras,
       authorize: services.authorize,
+      connectionLimits: services.connectionLimits,
       resume,
       checkpoint: checkpoints
         ? async (state) => {

@@ -32,11 +32,20 @@ export type SiteEvent =
   | { type: 'closed'; reason: string }
   | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string };
 
+/** What an update hook may return instead of bare weights: the weights and an example count to claim (a lying site). */
+export interface HookedUpdate {
+  weights: WeightArrays;
+  numExamples?: number;
+}
+
 /**
- * Transforms the weights a site is about to send. Used by the simulation to play misbehaving sites;
- * an honest site has none.
+ * Transforms the weights a site is about to send (and, returning a HookedUpdate, the example count it
+ * claims). Used by the simulation to play misbehaving sites; an honest site has none.
  */
-export type UpdateHook = (weights: WeightArrays, context: { round: number; global: WeightArrays; siteId: string }) => WeightArrays | Promise<WeightArrays>;
+export type UpdateHook = (
+  weights: WeightArrays,
+  context: { round: number; global: WeightArrays; siteId: string },
+) => WeightArrays | HookedUpdate | Promise<WeightArrays | HookedUpdate>;
 
 /**
  * Test and simulation hooks into secure aggregation. `input` sees the site's true (clipped, weighted)
@@ -88,6 +97,8 @@ export class SiteClient {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private rejectedHello = false;
+  /** Whether the current connection was welcomed (a later drop then starts the backoff afresh). */
+  private welcomed = false;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
   /** This site's part in the current secure-aggregation round attempt, if any. */
   private secAgg?: SecAggParticipant;
@@ -133,6 +144,8 @@ export class SiteClient {
           last = await this.session(link);
           if (last.completed || this.stopped) return this.outcome(last);
           if (this.rejectedHello) return this.outcome(last);
+          // A connection that was welcomed worked: a drop after it is a new incident, not one more failure.
+          if (this.welcomed) failures = 0;
           if (failures >= retries) return this.outcome(last);
         }
         const delayMs = Math.min(this.options.reconnect?.maxDelayMs ?? 10_000, (this.options.reconnect?.baseDelayMs ?? 250) * 2 ** failures);
@@ -152,6 +165,7 @@ export class SiteClient {
   /** One connection: hello, then instructions until 'complete' or the connection closes. */
   private session(link: CoordinatorLink): Promise<Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>> {
     this.link = link;
+    this.welcomed = false;
     this.emit({ type: 'connected' });
     return new Promise((resolve) => {
       let settled = false;
@@ -173,6 +187,8 @@ export class SiteClient {
           });
           return;
         }
+        // A refused hello ends the site, except 'site_in_use': its own old connection still holds the name
+        // (after a network blip) until that closes or goes silent, so it retries with backoff.
         if (message.event === 'rejected' && message.payload.code === 'unauthorized' && !this.runId) this.rejectedHello = true;
         this.queue = this.queue.then(() => this.handle(message)).catch((err) => {
           this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
@@ -204,6 +220,7 @@ export class SiteClient {
   private async handle(message: MessageOf<ServerToClient>): Promise<void> {
     switch (message.event) {
       case 'welcome':
+        this.welcomed = true;
         this.runId = message.payload.runId;
         this.emit({ type: 'welcome', runId: message.payload.runId });
         return;
@@ -283,15 +300,17 @@ export class SiteClient {
       );
       const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
       const local = readModelWeights(this.model!);
-      const arrays = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      const hooked = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
+      const arrays = Array.isArray(hooked) ? hooked : hooked.weights;
+      const claimed = Array.isArray(hooked) ? metrics.numExamples : (hooked.numExamples ?? metrics.numExamples);
       if (payload.secureAggregation) {
         // Secure aggregation: the update stays here; the site joins the masking protocol instead.
         const instruction = payload.secureAggregation;
-        const input = secAggInputOf(arrays, global, metrics.numExamples, instruction);
+        const input = secAggInputOf(arrays, global, claimed, instruction);
         this.options.secAggProbe?.input?.({ round, attempt: instruction.attempt, siteId: this.options.siteId, ...input });
         this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, input);
         const durationMs = Date.now() - started;
-        const advert = this.secAgg.advertise({ numExamples: metrics.numExamples, metrics: { loss: metrics.loss, accuracy: metrics.accuracy }, durationMs });
+        const advert = this.secAgg.advertise({ numExamples: claimed, metrics: { loss: metrics.loss, accuracy: metrics.accuracy }, durationMs });
         if (!this.secAggSend('advertise', 'secaggAdvertise', advert)) return;
         this.roundsTrained++;
         this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: secAggPayloadBytes(advert) });
@@ -304,7 +323,7 @@ export class SiteClient {
         round,
         siteId: this.options.siteId,
         weights: bytes,
-        numExamples: metrics.numExamples,
+        numExamples: claimed,
         metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}) },
         durationMs,
       });

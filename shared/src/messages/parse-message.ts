@@ -1,20 +1,25 @@
 import type { z } from 'zod';
 import { FedtuneError } from '../errors.ts';
+import { clipText, quoteClipped } from '../text/clip-text.ts';
 import { clientToServerSchemas, serverToClientSchemas, type ClientToServer, type ServerToClient } from './events.ts';
 
+/** The first few issues, each clipped: a reason stays a few hundred bytes whatever the payload held. */
 function describeIssues(error: z.ZodError): string {
-  return error.issues
+  // Paths and messages can quote keys the peer chose: each is clipped, and so is the whole.
+  const text = error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .map((i) => `${i.path.length ? clipText(i.path.map(String).join('.'), 120) : '(root)'}: ${clipText(i.message, 200)}`)
     .join('; ');
+  return clipText(text, 600);
 }
 
 function parseWith<T>(schemas: Record<string, z.ZodType>, event: string, raw: unknown, direction: string): T {
-  const schema = Object.hasOwn(schemas, event) ? schemas[event] : undefined;
-  if (!schema) throw new FedtuneError('malformed_payload', `unknown ${direction} event "${event}"`);
+  const schema = typeof event === 'string' && Object.hasOwn(schemas, event) ? schemas[event] : undefined;
+  // The event name is the peer's: quoted clipped and escaped, never whole (it may be megabytes).
+  if (!schema) throw new FedtuneError('malformed_payload', `unknown ${direction} event ${quoteClipped(event, 64)}`);
   const result = schema.safeParse(raw);
   if (!result.success) {
-    throw new FedtuneError('malformed_payload', `invalid "${event}" payload: ${describeIssues(result.error)}`, { cause: result.error });
+    throw new FedtuneError('malformed_payload', `invalid ${quoteClipped(event, 64)} payload: ${describeIssues(result.error)}`, { cause: result.error });
   }
   return result.data as T;
 }
@@ -30,9 +35,9 @@ export function parseServerMessage<K extends keyof ServerToClient & string>(even
 }
 
 export function isClientEvent(event: string): event is keyof ClientToServer & string {
-  return Object.hasOwn(clientToServerSchemas, event);
+  return typeof event === 'string' && Object.hasOwn(clientToServerSchemas, event);
 }
 
 export function isServerEvent(event: string): event is keyof ServerToClient & string {
-  return Object.hasOwn(serverToClientSchemas, event);
+  return typeof event === 'string' && Object.hasOwn(serverToClientSchemas, event);
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { clipText } from '../text/clip-text.ts';
+import { WEIGHTS_LIMITS } from '../weights.ts';
 
 /**
  * One schema per message. These give both the runtime validation of every incoming payload and the
@@ -15,11 +17,29 @@ const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'site id ma
 const RunId = z.string().min(1).max(128);
 const Round = z.number().int().min(0);
 const Metric = z.number().finite();
+/** An error code as FedtuneError spells them (lowercase words joined by "_"): no spaces, quotes or control characters for a log. */
+const ErrorCode = z.string().max(64).regex(/^[a-z][a-z0-9_]*$/, 'code may use lowercase letters, digits and "_"');
+
+/**
+ * Range checks on what sites report about themselves (docs/robustness.md#poisoning-safe-defaults): an
+ * impossible metric is refused with the message ('malformed_payload') and never stored.
+ */
+/** Largest loss a site may report (cross-entropy of a sane model is far below; a diverged one still fits). */
+export const MAX_REPORTED_LOSS = 1e6;
+/** Longest duration a site may report for one fit: a day. */
+export const MAX_REPORTED_DURATION_MS = 86_400_000;
+/** Largest example count a site may announce or report (the run's own cap, maxExamplesPerSite, is usually lower). */
+export const MAX_REPORTED_EXAMPLES = 1_000_000_000;
+const Accuracy = z.number().min(0).max(1);
+const Loss = z.number().min(0).max(MAX_REPORTED_LOSS);
+const DurationMs = z.number().min(0).max(MAX_REPORTED_DURATION_MS);
+const ExampleCount = z.number().int().min(0).max(MAX_REPORTED_EXAMPLES);
 
 export const Capabilities = z.object({
   backend: z.string().min(1).max(64),
   runtime: z.enum(['node', 'browser']),
-  numExamples: z.number().int().min(0),
+  /** Training examples the site holds: caps the count it may claim for an update. */
+  numExamples: ExampleCount,
 });
 
 export const Hello = z.object({
@@ -35,9 +55,10 @@ export const Welcome = z.object({
   siteId: SiteId,
 });
 
+/** Bounded as the weights codec bounds its header (WEIGHTS_LIMITS). */
 export const WeightSpecSchema = z.object({
-  name: z.string(),
-  shape: z.array(z.number().int().min(0)),
+  name: z.string().max(WEIGHTS_LIMITS.maxNameLength),
+  shape: z.array(z.number().int().min(0).max(WEIGHTS_LIMITS.maxDim)).max(WEIGHTS_LIMITS.maxRank),
   dtype: z.literal('float32'),
 });
 
@@ -47,7 +68,7 @@ export const ModelTopology = z.object({
   modelVersion: z.number().int().min(0),
   /** Keras-style model JSON as produced by `model.toJSON(null, false)`. */
   topology: z.record(z.string(), z.unknown()),
-  manifest: z.array(WeightSpecSchema),
+  manifest: z.array(WeightSpecSchema).max(WEIGHTS_LIMITS.maxTensors),
 });
 
 export const TrainConfig = z.object({
@@ -130,8 +151,8 @@ export const FitInstruction = z.object({
 });
 
 export const LocalMetrics = z.object({
-  loss: Metric,
-  accuracy: Metric,
+  loss: Loss,
+  accuracy: Accuracy,
 });
 
 /** Record-level DP-SGD spent by the site so far (all its rounds in this run): ε(δ) of the RDP accountant. */
@@ -139,9 +160,9 @@ export const SitePrivacy = z.object({
   epsilon: z.number().finite().min(0),
   delta: z.number().gt(0).lt(1),
   /** DP-SGD steps composed so far. */
-  steps: z.number().int().min(0),
+  steps: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   samplingRate: z.number().min(0).max(1),
-  noiseMultiplier: z.number().min(0),
+  noiseMultiplier: z.number().min(0).max(1000),
 });
 
 /** A fit's metrics: the local loss and accuracy, and the site's DP-SGD spend when it trains with DP-SGD. */
@@ -153,9 +174,10 @@ export const FitResult = z.object({
   siteId: SiteId,
   /** The site's locally fine-tuned weights, encoded with the weights codec. */
   weights: Bytes,
+  /** Range-checked by the coordinator (validate-fit-result.ts: 'invalid_count'), against the hello and the run's cap. */
   numExamples: z.number(),
   metrics: FitResultMetrics,
-  durationMs: z.number().min(0),
+  durationMs: DurationMs,
 });
 
 // Secure aggregation (shared/src/privacy/secagg-messages.ts), one schema per phase. Site ids and counts are
@@ -178,9 +200,9 @@ export const SecureAggAdvertise = z.object({
   siteId: SiteId,
   encryptionPublicKey: PublicKey,
   maskingPublicKey: PublicKey,
-  numExamples: z.number().int().min(0),
+  numExamples: ExampleCount,
   metrics: LocalMetrics,
-  durationMs: z.number().min(0),
+  durationMs: DurationMs,
 });
 
 /** Phase 0 → 1, coordinator → sites: U1's public keys. */
@@ -247,7 +269,7 @@ export const EvaluateResult = z.object({
   runId: RunId,
   round: Round,
   siteId: SiteId,
-  numExamples: z.number().int().min(0),
+  numExamples: ExampleCount,
   metrics: LocalMetrics,
 });
 
@@ -262,14 +284,14 @@ export const SiteFailure = z.object({
   runId: RunId,
   round: Round,
   siteId: SiteId,
-  code: z.string().max(64),
+  code: ErrorCode,
   reason: z.string().max(2000),
 });
 
 export const Rejection = z.object({
   runId: RunId.optional(),
   round: Round.optional(),
-  code: z.string().max(64),
+  code: ErrorCode,
   reason: z.string().max(2000),
 });
 
@@ -277,7 +299,14 @@ export const RunComplete = z.object({
   runId: RunId,
   rounds: z.number().int().min(0),
   final: z.object({ accuracy: Metric, loss: Metric }).optional(),
-  aborted: z.string().optional(),
+  /**
+   * Why the run stopped; clipped to at most 2000 characters rather than refused, so a long reason never makes
+   * 'complete' fail its own schema (and a clipped reason parses to itself).
+   */
+  aborted: z
+    .string()
+    .transform((reason) => (reason.length <= 2000 ? reason : clipText(reason, 1950)))
+    .optional(),
 });
 
 export type Hello = z.output<typeof Hello>;

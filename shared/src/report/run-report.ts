@@ -44,7 +44,10 @@ export const RoundRecord = z.object({
   attempts: z.number().int(),
   selected: z.array(z.string()),
   /** `epsilon`: the site's cumulative record-level DP-SGD ε (at its δ) after this round, when it trains with DP-SGD. */
-  accepted: z.array(z.object({ siteId: z.string(), numExamples: z.number(), loss: z.number(), accuracy: z.number(), durationMs: z.number(), epsilon: z.number().optional() })),
+  /** `effectiveExamples`: what the update weighed in the average when the example-weight cap lowered its claim. */
+  accepted: z.array(
+    z.object({ siteId: z.string(), numExamples: z.number(), effectiveExamples: z.number().optional(), loss: z.number(), accuracy: z.number(), durationMs: z.number(), epsilon: z.number().optional() }),
+  ),
   rejected: z.array(RejectionRecord),
   failed: z.array(z.object({ siteId: z.string(), reason: z.string() })),
   bytesDown: z.number(),
@@ -61,6 +64,13 @@ export const RoundRecord = z.object({
     })
     .optional(),
   privacy: PrivacyRecord.optional(),
+  /** The adaptive norm bound of this round (when on): the lower median of the update norms and the bound applied. */
+  updateNorms: z.object({ median: z.number(), bound: z.number() }).optional(),
+  /**
+   * Present when the model adoption guard refused an aggregate: each refused attempt with its reason, and
+   * whether the round finally adopted a new model (false: the previous model was kept for this round).
+   */
+  adoption: z.object({ adopted: z.boolean(), refusals: z.array(z.object({ attempt: z.number().int(), reason: z.string() })) }).optional(),
   /** Robustness of the new global model on the coordinator's holdout (when scheduled; docs/robustness.md). */
   robustness: RobustnessReportSchema.optional(),
   modelDir: z.string(),

@@ -4,6 +4,14 @@ import type { MessageOf } from './transport.ts';
 
 type Parser = (event: string, raw: unknown) => unknown;
 
+export interface EndpointOptions {
+  /**
+   * Most messages kept while no handler is attached (a connection waiting for a run); later ones are
+   * dropped and counted in `dropped`. Default: no limit (in-process endpoints attach at once).
+   */
+  maxQueued?: number;
+}
+
 /**
  * Shared plumbing for transport endpoints: validates every incoming payload with `parse`, queues
  * messages until a handler is attached, and fires close handlers once.
@@ -15,8 +23,13 @@ export abstract class EndpointBase<Out, In> {
   private readonly pending: Array<MessageOf<In> | FedtuneError> = [];
   private isClosed = false;
   private closeReason?: string;
+  /** Messages dropped because the queue was full (see EndpointOptions.maxQueued). */
+  dropped = 0;
 
-  protected constructor(private readonly parse: Parser) {}
+  protected constructor(
+    private readonly parse: Parser,
+    private readonly endpointOptions: EndpointOptions = {},
+  ) {}
 
   get closed(): boolean {
     return this.isClosed;
@@ -56,12 +69,21 @@ export abstract class EndpointBase<Out, In> {
     let item: MessageOf<In> | FedtuneError;
     try {
       item = { event, payload: this.parse(event, unpackBinaryFields(raw)) } as MessageOf<In>;
+      this.parsed(event);
     } catch (err) {
       item = toFedtuneError(err, 'malformed_payload');
+    }
+    const max = this.endpointOptions.maxQueued;
+    if (max !== undefined && this.pending.length >= max) {
+      this.dropped++;
+      return;
     }
     this.pending.push(item);
     this.flush();
   }
+
+  /** Told the name of every incoming message that passed its schema, before handlers see it. */
+  protected parsed(_event: string): void {}
 
   protected markClosed(reason: string): void {
     if (this.isClosed) return;

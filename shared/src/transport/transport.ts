@@ -3,8 +3,8 @@ import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 
 /**
  * The only seam between federated-learning logic and the network (after Flower's `Grid`).
- * Implementations: socket.io (coordinator/src/transport/socketio-server.ts + shared socketio-client.ts)
- * and the in-memory network (memory-network.ts). All pass tests/transport-conformance.ts.
+ * Implementations: socket.io (coordinator/src/transport/socketio-server-transport.ts + shared socketio-client.ts)
+ * and the in-memory network (memory-network.ts). All pass tests/helpers/transport-conformance.ts.
  *
  * Every incoming payload is validated against its schema before a handler sees it; payloads that fail
  * go to `onInvalid` with a typed error instead.

@@ -3,14 +3,16 @@ import { alie } from './alie.ts';
 import type { Attack } from './attack.ts';
 import { backdoor } from './backdoor.ts';
 import { freeRider } from './free-rider.ts';
+import { hugeScale } from './huge-scale.ts';
 import { gaussian } from './gaussian.ts';
 import { ipm } from './ipm.ts';
 import { labelFlip } from './label-flip.ts';
 import { nanUpdate } from './nan-update.ts';
 import { scaling } from './scaling.ts';
 import { signFlip } from './sign-flip.ts';
+import { zerosMaxCount } from './zeros-max-count.ts';
 
-const all: Attack[] = [labelFlip, signFlip, gaussian, scaling, alie, ipm, nanUpdate, freeRider, backdoor];
+const all: Attack[] = [labelFlip, signFlip, gaussian, scaling, alie, ipm, nanUpdate, freeRider, backdoor, zerosMaxCount, hugeScale];
 
 /** Every attack by its stable command-line name. */
 export const attacks: Record<string, Attack> = Object.fromEntries(all.map((a) => [a.name, a]));

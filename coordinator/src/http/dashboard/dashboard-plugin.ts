@@ -79,7 +79,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
    * Server-sent events: `snapshot` (live status + every engine event so far) on connect, then `engine`
    * per engine event and `live` (phase, round, sites with last seen) after each event and periodically.
    */
-  app.get('/api/events', (request, reply) => {
+  app.get('/api/events', { config: { admin: true } }, (request, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, resolve, sep } from 'node:path';
 import type { FastifyReply } from 'fastify';
-import { FedtuneError } from '@fedtune/shared';
+import { clipText, FedtuneError } from '@fedtune/shared';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -17,13 +17,18 @@ const CONTENT_TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-/** Resolves `relative` inside `root`, refusing anything that escapes it. Directories resolve to index.html. */
+/**
+ * Resolves `relative` inside `root`, refusing anything that escapes it. Directories resolve to index.html.
+ * `relative` is a route parameter, which the router has already percent-decoded: decoding it again would
+ * let `%2525` mean `%` and make `%25` a malformed URI.
+ */
 export function resolveStaticFile(root: string, relative: string): string {
   const base = resolve(root);
-  let path = resolve(base, `.${sep}${decodeURIComponent(relative)}`);
-  if (path !== base && !path.startsWith(base + sep)) throw new FedtuneError('not_found', `no file ${relative}`);
+  if (relative.includes('\0')) throw new FedtuneError('not_found', 'no such file');
+  let path = resolve(base, `.${sep}${relative}`);
+  if (path !== base && !path.startsWith(base + sep)) throw new FedtuneError('not_found', clipText(`no file ${relative}`));
   if (existsSync(path) && statSync(path).isDirectory()) path = resolve(path, 'index.html');
-  if (!existsSync(path) || !statSync(path).isFile()) throw new FedtuneError('not_found', `no file ${relative || '/'}`);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new FedtuneError('not_found', clipText(`no file ${relative || '/'}`));
   return path;
 }
 

@@ -1,0 +1,148 @@
+import { clipText, PROTOCOL_VERSION, type ClientToServer, type FedtuneError, type Hello, type MessageOf, type SiteLink } from '@fedtune/shared';
+import { ConnectionLimits, type ConnectionLimitsInput } from './connection-limits.ts';
+import type { SiteRegistry, SiteState } from './site-registry.ts';
+
+/**
+ * What an `authorize` hook decides about a hello: true/false, or a verdict. `authenticated` says the hello
+ * proved its name (a valid site token): only such a hello may take the name of a site that is still alive.
+ * A refusal carries its code (default 'unauthorized') and reason.
+ */
+export type HelloVerdict = boolean | { ok: true; authenticated?: boolean } | { ok: false; code?: 'unauthorized' | 'rate_limited'; reason: string };
+
+/** A message from a joined site, other than its hello. */
+export type SiteMessage = Exclude<MessageOf<ClientToServer>, { event: 'hello' }>;
+
+/** Told once per connection that was cut, or that closed without joining after some of its messages were refused. */
+export interface RefusedConnection {
+  connection: string;
+  /** The site the connection had joined as, if it had. */
+  siteId?: string;
+  refusals: number;
+  reason: string;
+}
+
+export interface SiteConnectionsOptions {
+  registry: SiteRegistry;
+  runId: string;
+  limits?: ConnectionLimitsInput;
+  authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
+  /** A hello was accepted: the site is registered and welcomed. `replaced` is its previous connection, now closed. */
+  onJoined(site: SiteState, hello: Hello, replaced: SiteState | undefined): void;
+  onLeft(site: SiteState, reason: string): void;
+  onMessage(site: SiteState, message: SiteMessage): void;
+  /** A joined site sent a message that failed its schema (the engine records it and calls `refuse`). */
+  onInvalid(site: SiteState, error: FedtuneError): void;
+  onRefusedConnection?(info: RefusedConnection): void;
+  now?: () => number;
+}
+
+interface ConnectionState {
+  /** Times of the refusals within the current window (at most maxRefusals + 1). */
+  recent: number[];
+  refusals: number;
+  reported: boolean;
+}
+
+/**
+ * The coordinator's side of the site connections, before and around the round engine: nothing but a hello
+ * is processed from a connection that has not joined (anything else is refused with a typed code, and is
+ * never recorded in the run); a connection refused too often is cut; a site name held by a live
+ * connection is not handed to an unauthenticated hello (`site_in_use`); every quoted string is clipped.
+ */
+export class SiteConnections {
+  readonly limits: ConnectionLimits;
+  private readonly connections = new WeakMap<SiteLink, ConnectionState>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: SiteConnectionsOptions) {
+    this.limits = ConnectionLimits.parse(options.limits ?? {});
+    this.now = options.now ?? Date.now;
+  }
+
+  accept(link: SiteLink): void {
+    const state: ConnectionState = { recent: [], refusals: 0, reported: false };
+    this.connections.set(link, state);
+    link.onMessage((message) => {
+      if (link.closed) return;
+      const site = this.options.registry.ofLink(link);
+      if (!site) {
+        if (message.event === 'hello') return this.hello(link, message.payload);
+        return this.refuse(link, 'unauthorized', `send hello before anything else (got "${message.event}")`);
+      }
+      site.lastSeen = this.now();
+      if (message.event === 'hello') return this.refuse(link, 'duplicate_result', 'this connection has already joined');
+      this.options.onMessage(site, message);
+    });
+    link.onInvalid((error) => {
+      if (link.closed) return;
+      const site = this.options.registry.ofLink(link);
+      if (!site) return this.refuse(link, error.code, error.message);
+      site.lastSeen = this.now();
+      this.options.onInvalid(site, error);
+    });
+    link.onClose((reason) => {
+      const site = this.options.registry.leave(link);
+      if (site) this.options.onLeft(site, clipText(reason));
+      else if (state.refusals > 0) this.report(link, state, undefined, `closed: ${reason}`);
+    });
+  }
+
+  /**
+   * Answers a message with a typed refusal (reason clipped) and counts it against the connection: more
+   * than `maxRefusals` within `refusalWindowMs` and the connection is cut.
+   */
+  refuse(link: SiteLink, code: string, reason: string, round?: number): void {
+    link.send('rejected', { runId: this.options.runId, round, code: clipText(code, 64), reason: clipText(reason) });
+    const state = this.connections.get(link);
+    if (!state || link.closed) return;
+    const t = this.now();
+    state.refusals++;
+    state.recent = state.recent.filter((at) => t - at < this.limits.refusalWindowMs);
+    state.recent.push(t);
+    if (state.recent.length <= this.limits.maxRefusals) return;
+    const why = `more than ${this.limits.maxRefusals} messages refused within ${this.limits.refusalWindowMs} ms: connection closed`;
+    link.send('rejected', { runId: this.options.runId, code: 'rate_limited', reason: why });
+    this.report(link, state, this.options.registry.ofLink(link)?.siteId, why);
+    link.close();
+  }
+
+  private report(link: SiteLink, state: ConnectionState, siteId: string | undefined, reason: string): void {
+    if (state.reported) return;
+    state.reported = true;
+    this.options.onRefusedConnection?.({ connection: clipText(link.id, 64), siteId, refusals: state.refusals, reason: clipText(reason) });
+  }
+
+  private hello(link: SiteLink, hello: Hello): void {
+    const { registry } = this.options;
+    const verdict = this.options.authorize ? this.options.authorize(hello, link) : true;
+    const ok = verdict === true || (typeof verdict === 'object' && verdict.ok);
+    if (!ok) {
+      const refusal = typeof verdict === 'object' && !verdict.ok ? verdict : undefined;
+      this.refuse(link, refusal?.code ?? 'unauthorized', refusal?.reason ?? `site ${hello.siteId} is not allowed to join`);
+      link.close();
+      return;
+    }
+    const authenticated = typeof verdict === 'object' && verdict.ok && verdict.authenticated === true;
+    const previous = registry.get(hello.siteId);
+    if (previous && previous.link !== link) {
+      const silentMs = this.now() - previous.lastSeen;
+      const alive = !previous.link.closed && silentMs < this.limits.heartbeatTimeoutMs;
+      if (alive && !authenticated) {
+        this.refuse(
+          link,
+          'site_in_use',
+          `site ${hello.siteId} is connected and alive (heard from ${Math.round(silentMs / 1000)} s ago): its name is free once that connection closes or is silent for ${Math.round(this.limits.heartbeatTimeoutMs / 1000)} s`,
+        );
+        link.close();
+        return;
+      }
+      // Its old connection is gone or silent (a site reconnecting after a network blip), or the hello
+      // proved the name with a token: the new connection takes the name.
+      registry.leave(previous.link);
+      previous.link.close();
+    }
+    const site = registry.join(link, hello);
+    link.send('welcome', { protocol: PROTOCOL_VERSION, runId: this.options.runId, siteId: hello.siteId });
+    this.options.onJoined(site, hello, previous && previous.link !== link ? previous : undefined);
+  }
+}

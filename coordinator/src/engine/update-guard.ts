@@ -1,0 +1,109 @@
+import type { RejectionRecord } from '@fedtune/shared';
+import type { AcceptedUpdate, RoundCollector } from './round-collector.ts';
+
+/**
+ * Poisoning-safe defaults for one round of plain updates (docs/robustness.md#poisoning-safe-defaults):
+ *
+ * - **Bounded weight.** A site's example count counts for at most `exampleWeightCap` × the lower median of
+ *   the counts the round's selected sites announced at hello (each capped by the run's caps). Those counts
+ *   are known before the round starts, so the cap is the same whatever order updates arrive in, and it
+ *   works with the streaming sum. (A claim above the site's own announcement is refused earlier, in
+ *   validate-fit-result.ts.)
+ *
+ * - **Adaptive norm bound.** An update whose delta norm ‖w − global‖ exceeds
+ *   `bound = normBoundMultiple × max(previous round's median norm, this round's median norm)` is refused
+ *   with 'update_norm'. The decision is a pure function of the round's full set of norms (and of the
+ *   previous round's median, which the round record keeps, so a resumed run decides the same), so it does
+ *   not depend on arrival order. It still works with plain FedAvg's order-independent streaming sum: an
+ *   update whose norm is within `normBoundMultiple × previous median` is certain to be kept, so it is
+ *   folded into the sum on arrival; only the others — the first round's, and in later rounds the rare
+ *   large ones — are held until the round closes, when the bound is known and the kept ones are folded in.
+ *   Honest rounds hold nothing after the first, so the coordinator's memory stays flat.
+ *
+ * The median is the lower median (for two norms, the smaller), so one attacker can never raise the bound
+ * while fewer than half the updates are its own.
+ */
+export interface UpdateGuardOptions {
+  /** 0 = no norm bound. */
+  normBoundMultiple: number;
+  /** 0 = no weight cap. */
+  exampleWeightCap: number;
+  /** The previous round's lower median update norm, when known (the round record's `updateNorms.median`). */
+  previousMedianNorm?: number;
+  /** Example counts the selected sites announced at hello, already capped by the run's caps. */
+  announced: readonly number[];
+}
+
+/** The ⌊(n−1)/2⌋-th smallest value (for two values, the smaller); undefined for none. */
+export function lowerMedian(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+export interface NormDecision {
+  /** The round's lower median update norm (undefined without updates). */
+  median?: number;
+  /** Updates whose norm is above this are refused (Infinity when the bound is off). */
+  bound: number;
+  /** Refused updates, in site-id order. */
+  outliers: RejectionRecord[];
+}
+
+export class UpdateGuard {
+  /** An update whose norm is at most this is certain to be kept: it may be folded into a streaming sum on arrival. */
+  readonly streamBound: number;
+  /** The most examples one update counts for (Infinity when the cap is off). */
+  readonly exampleCap: number;
+
+  constructor(private readonly options: UpdateGuardOptions) {
+    const k = options.normBoundMultiple;
+    this.streamBound = k === 0 ? Infinity : options.previousMedianNorm !== undefined ? k * options.previousMedianNorm : 0;
+    const median = lowerMedian(options.announced.filter((n) => n > 0));
+    this.exampleCap = options.exampleWeightCap === 0 || median === undefined ? Infinity : Math.max(1, Math.floor(options.exampleWeightCap * median));
+  }
+
+  get normBoundActive(): boolean {
+    return this.options.normBoundMultiple > 0;
+  }
+
+  /** The count an update's claimed examples weigh for in an average. */
+  effectiveExamples(numExamples: number): number {
+    return Math.min(numExamples, this.exampleCap);
+  }
+
+  /** Decides on the round's full set of norms; `norms` in any order. */
+  decide(norms: ReadonlyArray<{ siteId: string; norm: number }>): NormDecision {
+    const median = lowerMedian(norms.map((n) => n.norm));
+    if (!this.normBoundActive || median === undefined) return { median, bound: Infinity, outliers: [] };
+    const k = this.options.normBoundMultiple;
+    const bound = Math.max(this.streamBound, k * median);
+    const outliers = norms
+      .filter((n) => !(n.norm <= bound))
+      .sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0))
+      .map((n) => ({
+        siteId: n.siteId,
+        code: 'update_norm',
+        reason: `update norm ${n.norm.toPrecision(4)} exceeds the round's adaptive bound ${bound.toPrecision(4)} (${k} × median ${median.toPrecision(4)}${this.streamBound > k * median ? ', or the previous round\'s' : ''})`,
+      }));
+    return { median, bound, outliers };
+  }
+
+  /**
+   * After the round closed: refuses the outliers (removed from `collector.accepted`) and folds the kept
+   * held updates into the collector's streaming sum, if any. Returns the decision.
+   */
+  settle(collector: RoundCollector): NormDecision {
+    const all = [...collector.accepted.values()];
+    const decision = this.decide(all.map((u) => ({ siteId: u.siteId, norm: u.norm ?? 0 })));
+    for (const o of decision.outliers) collector.accepted.delete(o.siteId);
+    if (collector.stream) {
+      const held: AcceptedUpdate[] = all.filter((u) => u.held && collector.accepted.has(u.siteId)).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+      for (const u of held) {
+        collector.stream.add(u.weights, u.effectiveExamples);
+        collector.accepted.set(u.siteId, { ...u, weights: [], held: false });
+      }
+    }
+    return decision;
+  }
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import rateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
+import { FedtuneError } from '@fedtune/shared';
+import { RateLimiter, type RateLimit } from '../access/rate-limiter.ts';
+
+/**
+ * The part of the routed path a bucket is kept for: `/api/runs/:id` → `api`, `/metrics` → `metrics`,
+ * `/docs/json` → `docs`. Taken from the route matched, not the raw URL, so `/%61pi/health` counts as `api`.
+ */
+function routeGroup(request: FastifyRequest): string {
+  const url = request.routeOptions.url ?? '';
+  return /^\/([^/]*)/.exec(url)?.[1] ?? '';
+}
+
+/**
+ * @fastify/rate-limit's store over our token bucket: `limit.burst` requests at once per key, then
+ * `limit.ratePerSecond`. The plugin counts `current` against `max` (= burst): an allowed request reports 1,
+ * a refused one burst + 1 with the time until a token is back as its ttl (the Retry-After).
+ */
+function tokenBucketStore(limit: RateLimit) {
+  const limiter = new RateLimiter(limit);
+  return class TokenBucketStore implements FastifyRateLimitStore {
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void): void {
+      const d = limiter.take(key);
+      callback(null, d.ok ? { current: 1, ttl: 0 } : { current: limit.burst + 1, ttl: d.retryAfterMs });
+    }
+
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
+}
+
+/**
+ * Rate limits every route (API, `/metrics`, `/docs`, the dashboard and the browser site) per client
+ * address, with a bucket per route group so a dashboard loading its assets does not use up the API's.
+ * Register before the routes: the plugin adds its hook to each route as it is registered.
+ */
+export function registerApiRateLimit(app: FastifyInstance, limit: RateLimit): void {
+  void app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    max: limit.burst,
+    store: tokenBucketStore(limit),
+    keyGenerator: (request) => `${normalizeIP(request.ip)}|${routeGroup(request)}`,
+    addHeaders: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+    errorResponseBuilder: (request, context) =>
+      new FedtuneError('rate_limited', `too many requests from ${request.ip}; retry in ${Math.ceil(context.ttl / 1000)} s`),
+  });
+}

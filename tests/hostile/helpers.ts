@@ -1,0 +1,83 @@
+import { io, type Socket } from 'socket.io-client';
+import { deriveSeed, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type SiteEvent } from '@fedtune/shared';
+import { selectNodeBackend } from '@fedtune/shared/node';
+import { tinyData } from '../access/helpers.ts';
+
+/** A raw socket.io client: speaks the wire protocol with no schema on its side, as an attacker does. */
+export interface Attacker {
+  socket: Socket;
+  /** Every event the coordinator sent, in order. */
+  received: Array<{ event: string; payload: unknown }>;
+  /** Resolves when the coordinator (or this side) closes the connection. */
+  closed: Promise<string>;
+  /** Waits for the next not-yet-consumed event of that name. */
+  next(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  hello(siteId: string, token?: string, numExamples?: number): void;
+}
+
+export function attacker(url: string): Promise<Attacker> {
+  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5_000 });
+  const received: Attacker['received'] = [];
+  const waiters: Array<() => void> = [];
+  socket.onAny((event: string, payload: unknown) => {
+    received.push({ event, payload });
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(String(reason))));
+  let seen = 0;
+  const self: Attacker = {
+    socket,
+    received,
+    closed,
+    next: (event, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms; got ${received.map((m) => m.event).join(', ')}`)), timeoutMs);
+        const check = () => {
+          const i = received.findIndex((m, k) => k >= seen && m.event === event);
+          if (i < 0) return void waiters.push(check);
+          seen = i + 1;
+          clearTimeout(timer);
+          resolve(received[i].payload as Record<string, unknown>);
+        };
+        check();
+      }),
+    hello: (siteId, token, numExamples = 40) =>
+      void socket.emit('hello', { protocol: PROTOCOL_VERSION, siteId, token, capabilities: { backend: 'cpu', runtime: 'node', numExamples } }),
+  };
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(self));
+    socket.once('connect_error', reject);
+  });
+}
+
+/** Waits until `condition` holds (polling), or fails with `what`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An honest site (the real SiteClient) on the tiny task of tests/access/helpers.ts. */
+export async function honestSite(
+  url: string,
+  siteId: string,
+  options: { token?: string; reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number }; seed?: number; examples?: number } = {},
+): Promise<{ client: SiteClient; events: SiteEvent[]; run: ReturnType<SiteClient['run']>; numExamples: number }> {
+  const backend = await selectNodeBackend();
+  const events: SiteEvent[] = [];
+  const data = splitDataset(tinyData(options.examples ?? 60, options.seed ?? 2), deriveSeed(1, 'split', siteId));
+  const client = new SiteClient({
+    siteId,
+    token: options.token,
+    connector: socketIoConnector({ url }),
+    data,
+    backend: backend.backend,
+    runtime: 'node',
+    reconnect: options.reconnect,
+    heartbeatMs: 200,
+    onEvent: (e) => events.push(e),
+  });
+  return { client, events, run: client.run(), numExamples: data.train.y.length };
+}
