@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { ChaChaRandom } from '@fedtune/shared';
 import {
   adaptiveClipUpdateNoiseMultiplier,
   addGaussianNoise,
@@ -20,6 +22,12 @@ export const DpConfig = z.object({
   adaptive: z.object({ targetQuantile: z.number().min(0).max(1), learningRate: z.number().positive().default(0.2) }).optional(),
   /** δ of the (ε, δ) guarantee reported after every round. */
   delta: z.number().gt(0).lt(1).default(1e-5),
+  /**
+   * Simulation only: draw the noise from a ChaCha20 stream seeded with this and the round, so a simulated
+   * run is reproducible (and the same over memory and socket.io). Never set it in a deployment: whoever
+   * knows the seed can subtract the noise. Absent (the default): the noise comes from the system's CSPRNG.
+   */
+  noiseSeed: z.number().int().min(0).optional(),
 });
 export type DpConfig = z.output<typeof DpConfig>;
 
@@ -97,4 +105,10 @@ export function aggregateDpSecureSum(global: WeightArrays, weightedSum: WeightAr
     return out;
   });
   return { weights, clip, nextClip: clip, clippedShare: null };
+}
+
+/** The noise source of one round: the system CSPRNG, or (simulation) a stream seeded by `noiseSeed` and the round. */
+export function dpNoiseRandom(dp: Pick<DpConfig, 'noiseSeed'>, round: number): ChaChaRandom {
+  if (dp.noiseSeed === undefined) return new ChaChaRandom();
+  return new ChaChaRandom(new Uint8Array(createHash('sha256').update(`fedtune/dp-noise/${dp.noiseSeed}/${round}`).digest()));
 }

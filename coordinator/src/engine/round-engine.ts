@@ -7,7 +7,6 @@ import {
   REPORT_SCHEMA_VERSION,
   SeededRandom,
   StreamingFedAvg,
-  ChaChaRandom,
   RdpAccountant,
   shouldEvaluateRobustness,
   strategyNeedsIndividualUpdates,
@@ -25,7 +24,7 @@ import {
   type TrainSettings,
   type WeightArrays,
 } from '@fedtune/shared';
-import { aggregateDp, aggregateDpSecureSum } from './dp-aggregation.ts';
+import { aggregateDp, aggregateDpSecureSum, dpNoiseRandom } from './dp-aggregation.ts';
 import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
 import type { GlobalMetrics, GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
@@ -603,8 +602,8 @@ export class RoundEngine {
         const samplingRate = Math.min(1, selected.length / Math.max(1, this.sites.size, selected.length));
         // Under secure aggregation only the survivors' sum is known: noise it centrally (clippedShare unknown: null).
         const r = secureSum
-          ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, new ChaChaRandom())
-          : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, new ChaChaRandom());
+          ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, dpNoiseRandom(dp, round))
+          : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, dpNoiseRandom(dp, round));
         candidate = r.weights;
         this.accountant.step(dp.noiseMultiplier, samplingRate);
         const eps = dp.noiseMultiplier > 0 ? this.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
