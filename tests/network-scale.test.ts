@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
+import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type RunReport, type SecAggSendPhase, type WeightArrays } from '@fedtune/shared';
+import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { head, tempDir } from './helpers/federation.ts';
+
+/**
+ * Every feature over real socket.io at twenty sites, against the same federation over the in-memory
+ * network: the same seed gives the same global model, bit for bit.
+ */
+const SITES = 20;
+
+async function federation(transport: 'memory' | 'socket', config: Partial<RunConfigInput>, dropAt: Record<string, SecAggSendPhase> = {}) {
+  const backend = await selectNodeBackend();
+  const seed = 21;
+  const memory = transport === 'memory' ? new MemoryNetwork() : undefined;
+  const coordinator = await startCoordinator({
+    runsDir: tempDir(),
+    model: await loadModelDir(pretrainedModelDir('mlp')),
+    architecture: 'mlp',
+    holdout: head(builtinDigits().holdout, 200),
+    backend: backend.backend,
+    transport: memory ?? 'socket',
+    host: '127.0.0.1',
+    config: {
+      runId: `scale-${transport}`,
+      rounds: 2,
+      minSites: SITES,
+      seed,
+      roundTimeoutMs: 120_000,
+      joinTimeoutMs: 120_000,
+      rejoinGraceMs: 100,
+      robustness: { when: 'never' },
+      federatedEvaluation: 'never',
+      train: { epochs: 2, batchSize: 16, learningRate: 0.001, optimizer: 'adam', trainable: 'all' },
+      ...config,
+    },
+  });
+  const datasets = builtinDigitsSites({ sites: SITES, partition: { kind: 'dirichlet', alpha: 1 }, seed });
+  const clients = datasets.map((full, k) => {
+    const siteId = siteName(k);
+    return new SiteClient({
+      siteId,
+      connector: memory ? memory.connector() : socketIoConnector({ url: coordinator.url! }),
+      data: splitDataset(head(full, 30 + (k % 5) * 6), deriveSeed(seed, 'split', siteId)),
+      backend: backend.backend,
+      runtime: 'node',
+      secAggProbe: dropAt[siteId] ? { beforeSend: (phase, info) => (phase === dropAt[siteId] && info.round === 1 ? 'drop' : undefined) } : undefined,
+    });
+  });
+  const runs = clients.map((c) => c.run());
+  const report = await coordinator.done;
+  await Promise.all(runs);
+  const weights = coordinator.engine.weights.map((a) => a.slice());
+  await coordinator.close();
+  return { report, weights };
+}
+
+const digest = (w: WeightArrays) => {
+  const h = createHash('sha256');
+  for (const a of w) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex');
+};
+
+async function sameOverBothTransports(config: Partial<RunConfigInput>, dropAt?: Record<string, SecAggSendPhase>): Promise<{ socket: RunReport; memory: RunReport }> {
+  const socket = await federation('socket', config, dropAt);
+  const memory = await federation('memory', config, dropAt);
+  expect(socket.report.status, socket.report.aborted).toBe('complete');
+  expect(memory.report.status, memory.report.aborted).toBe('complete');
+  expect(socket.report.rounds.map((r) => r.accepted.map((a) => a.siteId))).toEqual(memory.report.rounds.map((r) => r.accepted.map((a) => a.siteId)));
+  expect(digest(socket.weights)).toBe(digest(memory.weights));
+  expect(socket.report.final!.accuracy).toBe(memory.report.final!.accuracy);
+  return { socket: socket.report, memory: memory.report };
+}
+
+describe(`${SITES} sites over socket.io reach the same model as in memory`, () => {
+  it('plain FedAvg (streaming, with the poisoning-safe defaults)', async () => {
+    const { socket } = await sameOverBothTransports({});
+    expect(socket.rounds.every((r) => r.accepted.length === SITES)).toBe(true);
+    expect(socket.final!.accuracy).toBeGreaterThan(socket.pretrained!.accuracy);
+  }, 600_000);
+
+  it('a robust strategy (Multi-Krum, f = 3)', async () => {
+    const { socket } = await sameOverBothTransports({ strategy: 'multikrum', strategyOptions: { f: 3 } });
+    expect(socket.rounds.every((r) => r.accepted.length === SITES)).toBe(true);
+  }, 600_000);
+
+  it('secure aggregation with 30% of the sites dropping, spread over every phase', async () => {
+    // 6 of 20: two before advertising their keys, two before sharing them, one before its masked input,
+    // one before answering the unmask request (its masked input is in the sum; its self-mask is recovered).
+    const dropAt: Record<string, SecAggSendPhase> = {
+      'site-2': 'advertise',
+      'site-5': 'advertise',
+      'site-8': 'share-keys',
+      'site-11': 'share-keys',
+      'site-14': 'masked-input',
+      'site-17': 'unmask',
+    };
+    const { socket } = await sameOverBothTransports({ secureAggregation: { clip: 1 }, quorum: 0.5 }, dropAt);
+    const first = socket.rounds[0];
+    const inSum = first.accepted.map((a) => a.siteId);
+    for (const id of ['site-2', 'site-5', 'site-8', 'site-11', 'site-14']) expect(inSum).not.toContain(id);
+    expect(inSum).toContain('site-17');
+    expect(inSum).toHaveLength(15);
+  }, 600_000);
+
+  it('client-level DP (DP-FedAvg with seeded noise)', async () => {
+    const { socket } = await sameOverBothTransports({ dp: { noiseMultiplier: 0.3, clip: 1, noiseSeed: 5 } });
+    expect(socket.privacy?.epsilon).toBeGreaterThan(0);
+    expect(socket.rounds.every((r) => r.accepted.length === SITES)).toBe(true);
+  }, 600_000);
+});
