@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { loadModelDir, startCoordinator } from '@fedtune/coordinator';
 import {
+  corruptionNames,
   deriveSeed,
   fitDatasetToModel,
   FedtuneError,
@@ -224,7 +225,10 @@ describe('bring your own model from the command line', () => {
     const report = JSON.parse(readFileSync(join(dir, 'runs', 'byo-cli', 'report.json'), 'utf8')) as RunReport;
     expect(report.status).toBe('complete');
     expect(report.final!.accuracy).toBeGreaterThan(report.pretrained!.accuracy + 0.1);
-    const robustness = report.finalRobustness as { inputKind?: string; corruptions?: unknown } | undefined;
+    const robustness = report.finalRobustness as { inputKind?: string; epsUnits?: string; corruptions?: Array<{ name: string }> } | undefined;
     expect(robustness?.inputKind).toBe('tabular');
+    // Tabular corruptions, and ε in units of each feature's spread.
+    expect(robustness?.corruptions?.map((c) => c.name).sort()).toEqual(corruptionNames('tabular').sort());
+    expect(robustness?.epsUnits).toBe('feature-std');
   }, 300_000);
 });

@@ -38,7 +38,8 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
   ];
   if (r.noise.length) lines.push(`noise: ${r.noise.map((n) => `σ=${n.sigma} ${pct(n.accuracy).trim()}`).join(', ')}`);
   if (r.corruptions.length) lines.push(`corruptions: mean ${pct(r.corruptionMean ?? NaN).trim()}, worst ${r.worstCorruption?.name} (${pct(r.worstCorruption?.accuracy).trim()})`);
-  if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')} on ${r.adversarialExamples} examples`);
+  const units = r.epsUnits === 'feature-std' ? ' (ε in units of each feature\'s standard deviation)' : '';
+  if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')} on ${r.adversarialExamples} examples${units}`);
   if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${r.pgd[0].stepSize}): ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   lines.push(`evaluated in ${(r.durationMs / 1000).toFixed(1)} s`);
@@ -60,6 +61,7 @@ export function evaluateCommand(): Command {
     .option('--pgd <list>', 'PGD ε list, "default" (0.05,0.1,0.2,0.3) or "none"', numberList('pgd'), true)
     .option('--pgd-steps <n>', 'PGD iterations', intOption('pgd-steps', 1), 40)
     .option('--pgd-step-size <x>', 'PGD step size', Number, 0.01)
+    .option('--eps-units <units>', 'units of FGSM/PGD ε and step: absolute, or feature-std (each feature\'s standard deviation); default: absolute for images, feature-std for tabular data', choiceOption('eps-units', ['absolute', 'feature-std'] as const))
     .option('--input-kind <kind>', 'image, tabular or auto', choiceOption('input-kind', ['auto', 'image', 'tabular'] as const), 'auto')
     .option('--seed <n>', 'seed of the sample, noise, corruptions and PGD start', intOption('seed'), 0)
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
@@ -79,6 +81,7 @@ export function evaluateCommand(): Command {
           pgdSteps: o.pgdSteps,
           pgdStepSize: o.pgdStepSize,
           inputKind: o.inputKind,
+          ...(o.epsUnits ? { epsUnits: o.epsUnits } : {}),
           seed: o.seed,
         };
         const report = await evaluateRobustness(model, data, options);

@@ -6,7 +6,8 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   console.log(`${indent}robustness on ${r.examples} holdout examples: clean ${pct(r.clean.accuracy).trim()}, macro-F1 ${num(r.clean.macroF1)}, ECE ${num(r.clean.ece)}`);
   if (r.noise.length) console.log(`${indent}  gaussian noise: ${r.noise.map((n) => `σ=${n.sigma} ${pct(n.accuracy).trim()}`).join(', ')}`);
   if (r.corruptionMean !== null) console.log(`${indent}  corruptions: mean ${pct(r.corruptionMean).trim()}${r.worstCorruption ? `, worst ${r.worstCorruption.name} ${pct(r.worstCorruption.accuracy).trim()}` : ''}`);
-  if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  const units = r.epsUnits === 'feature-std' ? ' (ε in feature standard deviations)' : '';
+  if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
   if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
   for (const w of r.warnings) console.log(`${indent}  warning: ${w}`);
 }

@@ -41,6 +41,12 @@ export interface RobustnessOptions {
   pgdStepSize?: number;
   /** Valid input range (clipping of noise and attacks). Default [0, 1] for images, the data's min/max for tabular. */
   inputRange?: [number, number];
+  /**
+   * Units of FGSM/PGD ε and of the PGD step: 'absolute' input units (pixels on [0, 1]), or 'feature-std':
+   * feature j moves by at most ε × its standard deviation on the evaluated data, so ε means the same on
+   * features of any scale. Default: absolute for images, feature-std for tabular data. Reported as `epsUnits`.
+   */
+  epsUnits?: EpsUnits;
   inputKind?: InputKind | 'auto';
   /** [width, height] of flat image inputs when not square. */
   imageSize?: [number, number];
@@ -128,7 +134,7 @@ export async function adversarialAccuracy(
   model: tf.LayersModel,
   ds: Dataset,
   attack: Attack,
-  params: { eps: number; steps: number; stepSize: number; seed: number; clipMin: number; clipMax: number; batchSize: number },
+  params: { eps: number; steps: number; stepSize: number; seed: number; clipMin: number; clipMax: number; batchSize: number; scale?: Float32Array },
 ): Promise<number> {
   const n = ds.y.length;
   if (n === 0) return 0;
@@ -151,6 +157,9 @@ export async function adversarialAccuracy(
   }
   return correct / n;
 }
+
+/** Units of the attacks' ε (see RobustnessOptions.epsUnits). */
+export type EpsUnits = 'absolute' | 'feature-std';
 
 /**
  * Evaluates `model` (which outputs logits) on `data`: clean metrics, Gaussian noise, common corruptions,
@@ -202,7 +211,9 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
   const corruptionMean = corruptions.length ? corruptions.reduce((s, c) => s + c.accuracy, 0) / corruptions.length : null;
   const worst = corruptions.length ? corruptions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;
 
-  const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize };
+  const epsUnits: EpsUnits = options.epsUnits ?? (geometry.kind === 'tabular' ? 'feature-std' : 'absolute');
+  const scale = epsUnits === 'feature-std' ? (stats ?? featureStats(ds)).std : undefined;
+  const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
   const fgsmEps = listOption(options.fgsm, DEFAULT_EPSILONS);
   const pgdEps = listOption(options.pgd, DEFAULT_EPSILONS);
   const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0);
@@ -226,6 +237,7 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
     examples: n,
     adversarialExamples: attacked ? m : 0,
     inputKind: geometry.kind,
+    epsUnits,
     seed,
     clean,
     noise,

@@ -36,6 +36,8 @@ export const RobustnessReportSchema = z.object({
   /** The first `adversarialExamples` of those are attacked. */
   adversarialExamples: z.number().int().min(0),
   inputKind: z.enum(['image', 'tabular']),
+  /** Units of the FGSM/PGD ε and step size: absolute input units, or each feature's standard deviation (optional: absent in reports before it existed, which were absolute). */
+  epsUnits: z.enum(['absolute', 'feature-std']).optional(),
   seed: z.number().int(),
   clean: CleanMetricsSchema,
   noise: z.array(z.object({ sigma: z.number(), accuracy: Fraction })),

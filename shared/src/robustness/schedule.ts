@@ -19,6 +19,8 @@ export const RobustnessEvaluationConfig = z.object({
   pgd: List.optional(),
   pgdSteps: z.number().int().min(1).max(1000).optional(),
   pgdStepSize: z.number().positive().max(1).optional(),
+  /** Units of the attacks' ε and step size: absolute input units, or each feature's standard deviation (default: absolute for images, feature-std for tabular data). */
+  epsUnits: z.enum(['absolute', 'feature-std']).optional(),
 });
 export type RobustnessEvaluationConfig = z.output<typeof RobustnessEvaluationConfig>;
 

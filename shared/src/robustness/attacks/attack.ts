@@ -1,4 +1,5 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import { FedtuneError } from '../../errors.ts';
 
 export interface AttackParams {
   /** L∞ radius. */
@@ -12,6 +13,21 @@ export interface AttackParams {
   /** The valid input range: adversarial inputs are clipped to it. */
   clipMin: number;
   clipMax: number;
+  /**
+   * Per-feature units of ε (one value per input feature, e.g. each feature's standard deviation for
+   * tabular data): feature j may move by ε·scale[j] and each PGD step by stepSize·scale[j]. Absent: ε is in
+   * absolute input units for every feature (images on [0, 1]).
+   */
+  scale?: Float32Array;
+}
+
+/** `scale` as a tensor of one example's shape (broadcasts over the batch), or undefined. */
+export function scaleTensor(x: tf.Tensor, scale: Float32Array | undefined): tf.Tensor | undefined {
+  if (!scale) return undefined;
+  const perExample = x.shape.slice(1);
+  const f = perExample.reduce((a, b) => a * b, 1);
+  if (scale.length !== f) throw new FedtuneError('config', `attack scale has ${scale.length} values, the inputs have ${f} features`);
+  return tf.tensor(scale, perExample, 'float32');
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../../random/seeded-random.ts';
-import type { Attack } from './attack.ts';
+import { scaleTensor, type Attack } from './attack.ts';
 import { inputGradient } from './input-gradient.ts';
 
 /**
@@ -10,26 +10,31 @@ import { inputGradient } from './input-gradient.ts';
 export const pgd: Attack = {
   name: 'pgd',
   reference: 'Madry et al. 2018, Towards Deep Learning Models Resistant to Adversarial Attacks',
-  run(model, x, onehot, { eps, steps, stepSize, seed, clipMin, clipMax }) {
+  run(model, x, onehot, { eps, steps, stepSize, seed, clipMin, clipMax, scale }) {
     if (eps === 0) return x.clone();
     const rng = new SeededRandom(seed);
     const start = new Float32Array(x.size);
-    for (let i = 0; i < start.length; i++) start[i] = rng.uniform(-eps, eps);
+    const f = scale?.length ?? 1;
+    for (let i = 0; i < start.length; i++) start[i] = rng.uniform(-eps, eps) * (scale ? scale[i % f] : 1);
+    const s = scaleTensor(x, scale);
+    // The ε-ball (ε·scale per feature) intersected with the valid range, and the step (stepSize·scale).
+    const radius = s ? tf.mul(s, eps) : tf.scalar(eps);
+    const step = s ? tf.mul(s, stepSize) : tf.scalar(stepSize);
     let adv = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor(start, x.shape, 'float32')), clipMin, clipMax));
-    const lo = tf.tidy(() => tf.maximum(tf.sub(x, eps), clipMin));
-    const hi = tf.tidy(() => tf.minimum(tf.add(x, eps), clipMax));
+    const lo = tf.tidy(() => tf.maximum(tf.sub(x, radius), clipMin));
+    const hi = tf.tidy(() => tf.minimum(tf.add(x, radius), clipMax));
     try {
-      for (let s = 0; s < steps; s++) {
+      for (let k = 0; k < steps; k++) {
         const next = tf.tidy(() => {
           const g = inputGradient(model, adv, onehot);
-          return tf.minimum(tf.maximum(tf.add(adv, tf.mul(tf.sign(g), stepSize)), lo), hi);
+          return tf.minimum(tf.maximum(tf.add(adv, tf.mul(tf.sign(g), step)), lo), hi);
         });
         adv.dispose();
         adv = next;
       }
       return adv;
     } finally {
-      tf.dispose([lo, hi]);
+      tf.dispose([lo, hi, radius, step, ...(s ? [s] : [])]);
     }
   },
 };
