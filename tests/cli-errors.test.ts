@@ -121,3 +121,14 @@ describe('the command line, end to end', () => {
     expect(out).toMatch(/cannot reach the coordinator at http:\/\/localhost:1 \(.*ECONNREFUSED.*\); retrying in \d/);
   }, 60_000);
 });
+
+describe('mistakes refused before anything runs', () => {
+  it.each(['bad name', '', 'x'.repeat(129), 'a/b'])('site name %j', async (name) => {
+    const { siteNameOption } = await import('../cli/src/commands/options.ts');
+    expect(() => siteNameOption(name)).toThrow(/site name must be 1–128 letters/);
+  });
+  it('a valid site name passes', async () => {
+    const { siteNameOption } = await import('../cli/src/commands/options.ts');
+    expect(siteNameOption('hospital-3.icu_a')).toBe('hospital-3.icu_a');
+  });
+});

@@ -117,3 +117,20 @@ describe('fedprox in a run', () => {
     expect((report.config.strategyOptions as { f?: number }).f).toBe(1);
   }, 300_000);
 });
+
+describe('strategies that need a number of updates say so before anything trains', () => {
+  it.each([
+    ['krum', { f: 0 }, 3],
+    ['krum', { f: 2 }, 7],
+    ['multikrum', { f: 1 }, 5],
+    ['bulyan', { f: 1 }, 7],
+  ])('%s %j needs %i updates', (name, options, n) => {
+    expect(strategies[name].minimumUpdates!(options)).toBe(n);
+  });
+  it('others need one', () => {
+    for (const [name, s] of Object.entries(strategies)) if (!['krum', 'multikrum', 'bulyan'].includes(name)) expect(s.minimumUpdates?.({}) ?? 1, name).toBe(1);
+  });
+  it('a run whose minSites is below what the strategy needs is refused with a config error naming both', async () => {
+    await expect(federation({ strategy: 'krum', strategyOptions: { f: 1 }, minSites: 3 }, 3)).rejects.toThrow(/strategy "krum".*needs at least 5 updates per round, but the run starts with minSites = 3/);
+  });
+});

@@ -3,7 +3,7 @@ import { loadSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/
 import { readFileSync } from 'node:fs';
 import { classCounts, socketIoConnector } from '@fedtune/shared';
 import { RunConfig } from '@fedtune/coordinator';
-import { intOption, serverUrlOption } from './options.ts';
+import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 
@@ -11,7 +11,7 @@ export function clientCommand(): Command {
   return new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
-    .requiredOption('--site <name>', 'this site’s name')
+    .requiredOption('--site <name>', 'this site’s name (letters, digits, ".", "_", "-")', siteNameOption)
     .requiredOption('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task')
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')

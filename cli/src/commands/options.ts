@@ -83,3 +83,9 @@ export function serverUrlOption(value: string): string {
   }
   return url.toString().replace(/\/$/, '');
 }
+
+/** A site name as a hello carries it: 1–128 letters, digits, ".", "_" or "-". */
+export function siteNameOption(value: string): string {
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) throw new InvalidArgumentError(`site name must be 1–128 letters, digits, ".", "_" or "-", got "${value.slice(0, 130)}"`);
+  return value;
+}

@@ -131,6 +131,8 @@ export class RoundEngine {
   private readonly config: RunConfig;
   private readonly strategy;
   private strategyState: unknown;
+  /** The fewest accepted updates the strategy can aggregate (part of every round's quorum). */
+  private readonly minimumUpdates: number;
   private globalWeights: WeightArrays;
   private collector?: RoundCollector;
   /** The current round's poisoning defences (update-guard.ts). */
@@ -150,6 +152,10 @@ export class RoundEngine {
     const strategyOptions = this.strategy.completeOptions?.(options.config.strategyOptions, { expectedMaliciousSites: options.config.expectedMaliciousSites }) ?? options.config.strategyOptions;
     this.config = { ...options.config, strategyOptions };
     this.strategyState = this.strategy.initialState(this.config.strategyOptions);
+    this.minimumUpdates = this.strategy.minimumUpdates?.(this.config.strategyOptions) ?? 1;
+    if (this.config.minSites < this.minimumUpdates) {
+      throw new FedtuneError('config', `strategy "${this.strategy.name}" with options ${JSON.stringify(this.config.strategyOptions)} needs at least ${this.minimumUpdates} updates per round, but the run starts with minSites = ${this.config.minSites}: raise minSites (--min-sites, or --sites in simulate) or tolerate fewer byzantine sites (f)`);
+    }
     this.globalWeights = options.model.initialWeights;
     const now = new Date().toISOString();
     this.report = {
@@ -530,7 +536,7 @@ export class RoundEngine {
         });
         bytesDown += weightsBytes.byteLength;
       }
-      const needed = Math.max(1, Math.ceil(this.config.quorum * selected.length));
+      const needed = Math.max(this.minimumUpdates, Math.ceil(this.config.quorum * selected.length));
       // Canonical order: by site id, so arrival order never changes the result.
       let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
       let accepted: RoundRecord['accepted'];

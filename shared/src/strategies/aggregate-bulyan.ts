@@ -103,4 +103,5 @@ export const bulyan: Strategy<null, Partial<BulyanOptions>> = {
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateBulyan(global, updates, options), state }),
   completeOptions: completeByzantineCount,
+  minimumUpdates: (options) => 4 * resolveBulyanOptions(options).f + 3,
 };

@@ -100,4 +100,5 @@ export const krum: Strategy<null, Partial<KrumOptions>> = {
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateKrum(global, updates, options), state }),
   completeOptions: completeByzantineCount,
+  minimumUpdates: (options) => 2 * resolveKrumOptions(options).f + 3,
 };

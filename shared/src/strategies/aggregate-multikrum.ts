@@ -54,4 +54,5 @@ export const multiKrum: Strategy<null, Partial<MultiKrumOptions>> = {
   },
   aggregate: (global, updates, state, options) => ({ weights: aggregateMultiKrum(global, updates, options), state }),
   completeOptions: completeByzantineCount,
+  minimumUpdates: (options) => 2 * resolveMultiKrumOptions(options).f + 3,
 };

@@ -51,4 +51,9 @@ export interface Strategy<S = unknown, O = unknown> {
    * malicious sites). Pure; given options always win. Absent: the options unchanged.
    */
   completeOptions?(options: O, context: StrategyDefaultsContext): O;
+  /**
+   * The fewest updates a round must aggregate (e.g. Krum's 2f + 3). The engine refuses a run whose
+   * `minSites` is below it before anything trains, and counts it in every round's quorum. Absent: 1.
+   */
+  minimumUpdates?(options: O): number;
 }
