@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pretrainedModelDir } from '@fedtune/coordinator';
+import { parseRunConfigText, pretrainedModelDir } from '@fedtune/coordinator';
 import { DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, getStrategy, partitionKinds, strategyAliases, strategyNames } from '@fedtune/shared';
 import { simulateCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
@@ -94,5 +94,15 @@ describe('the README', () => {
   it('keeps exactly two setup commands', () => {
     const setup = /## [^\n]*\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(README)![1].trim().split('\n');
     expect(setup.map((l) => l.split('#')[0].trim())).toEqual(['npm install && npm start', 'npm test']);
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('its run.yaml example is a valid config whose strategy accepts its options', () => {
+    const docs = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+    const yaml = /```yaml\n(# run\.yaml[\s\S]*?)```/.exec(docs)![1];
+    const file = parseRunConfigText(yaml, 'run.yaml');
+    const strategy = getStrategy(file.values.strategy!);
+    expect(() => strategy.initialState(file.values.strategyOptions)).not.toThrow();
   });
 });

@@ -8,7 +8,3 @@ export async function parseOnly(command: Command, argv: string[]): Promise<Comma
   return command;
 }
 
-/** The long flags of a command's options (what a user can type). */
-export function longFlags(command: Command): string[] {
-  return command.options.map((o) => o.long!).filter(Boolean);
-}

@@ -29,7 +29,7 @@ interface Row {
   with?: string[];
 }
 
-export const RUN_CONFIG_ROWS: Record<string, Row> = {
+const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--config': { argv: ['--config', configFile], read: (c) => [c.rounds, c.train.epochs], want: [7, 3] },
   '--run-id': { argv: ['--run-id', 'option-table'], read: (c) => c.runId, want: 'option-table' },
   '--rounds': { argv: ['--rounds', '3'], read: (c) => c.rounds, want: 3 },

@@ -57,112 +57,112 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file');
   addRunConfigOptions(command);
   return command.action(async (o) => {
-      const selection = await selectNodeBackend(o.backend);
-      console.log(describeBackend(selection));
-      if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
-      const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
-      const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-      const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
-      const { config, changes } = coordinatorRunConfig(command);
-      if (changes) {
-        console.log(
-          changes.length === 0
-            ? `resuming run ${o.resume} with its own settings`
-            : `resuming run ${o.resume} with its own settings, except: ${changes.map((c) => `${c.field} ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ')}`,
-        );
-      }
-      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
-      const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
-      const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
-      const store = new SiteTokenStore(sitesDb);
-      const requireTokens: boolean | undefined = o.requireTokens;
-      const registered = store.list().filter((s) => !s.revokedAt).length;
+    const selection = await selectNodeBackend(o.backend);
+    console.log(describeBackend(selection));
+    if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
+    const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
+    const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
+    const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
+    const { config, changes } = coordinatorRunConfig(command);
+    if (changes) {
       console.log(
-        requireTokens === false
-          ? 'site tokens: not required (--no-require-tokens): any site may join'
-          : requireTokens || store.size > 0
-            ? `site tokens: required (${registered} active site(s) in ${sitesDb})`
-            : `site tokens: not required until a site is registered (fedtune sites add NAME --db ${sitesDb})`,
+        changes.length === 0
+          ? `resuming run ${o.resume} with its own settings`
+          : `resuming run ${o.resume} with its own settings, except: ${changes.map((c) => `${c.field} ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ')}`,
       );
-      const access = {
-        store,
-        requireTokens,
-        hellosPerMinute: o.helloLimit,
-        onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
-      };
-      if (o.serveOnly) {
-        if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
-        const maxMessageBytes = maxMessageBytesFor(model);
-        model.dispose();
-        const server = deps.createCoordinatorServer({
-          runsDir: o.out,
-          holdout,
-          architecture: o.model ? 'custom' : o.arch,
-          backend: selection.backend,
-          transport: 'socket',
-          maxMessageBytes,
-          loadModel: () => loadModelDir(modelDir),
-          port: o.port,
-          host: o.host,
-          onEvent: (e) => {
-            if (e.type === 'complete') console.log(`run ${e.report.runId} ${e.report.status}: final accuracy ${pct(e.report.final?.accuracy).trim()}${e.report.aborted ? ` (${e.report.aborted})` : ''}`);
-          },
-          onWarning: (message) => console.warn(`warning: ${message}`),
-          access,
-          tls,
-          apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
-          logFile: o.logFile,
-        });
-        const url = await server.listen();
-        printExposure(server.exposure());
-        console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await server.close();
-        store.close();
-        return;
-      }
-      const progress = new RoundProgress(config.rounds);
-      const coordinator = await deps.startCoordinator({
+    }
+    if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
+    const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+    const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
+    const store = new SiteTokenStore(sitesDb);
+    const requireTokens: boolean | undefined = o.requireTokens;
+    const registered = store.list().filter((s) => !s.revokedAt).length;
+    console.log(
+      requireTokens === false
+        ? 'site tokens: not required (--no-require-tokens): any site may join'
+        : requireTokens || store.size > 0
+          ? `site tokens: required (${registered} active site(s) in ${sitesDb})`
+          : `site tokens: not required until a site is registered (fedtune sites add NAME --db ${sitesDb})`,
+    );
+    const access = {
+      store,
+      requireTokens,
+      hellosPerMinute: o.helloLimit,
+      onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
+    };
+    if (o.serveOnly) {
+      if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
+      const maxMessageBytes = maxMessageBytesFor(model);
+      model.dispose();
+      const server = deps.createCoordinatorServer({
         runsDir: o.out,
-        model,
-        architecture: o.model ? 'custom' : o.arch,
         holdout,
+        architecture: o.model ? 'custom' : o.arch,
         backend: selection.backend,
         transport: 'socket',
+        maxMessageBytes,
+        loadModel: () => loadModelDir(modelDir),
         port: o.port,
         host: o.host,
-        onEvent: (e) => progress.handle(e),
-        config,
-        resume: Boolean(o.resume),
+        onEvent: (e) => {
+          if (e.type === 'complete') console.log(`run ${e.report.runId} ${e.report.status}: final accuracy ${pct(e.report.final?.accuracy).trim()}${e.report.aborted ? ` (${e.report.aborted})` : ''}`);
+        },
         onWarning: (message) => console.warn(`warning: ${message}`),
         access,
         tls,
         apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
         logFile: o.logFile,
       });
-      printExposure(coordinator.exposure());
-      console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
-      const stop = () => {
-        console.log('stopping after the current round…');
-        coordinator.requestStop();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const report = await coordinator.done;
-      if (o.serve) {
-        console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
-        await new Promise<void>((resolve) => process.once('SIGINT', resolve));
-      }
-      progress.quiet = true;
-      await coordinator.close();
+      const url = await server.listen();
+      printExposure(server.exposure());
+      console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
       store.close();
-      console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
-      console.log(join(coordinator.runDir, 'report.json'));
-      if (report.status !== 'complete') process.exitCode = 1;
+      return;
+    }
+    const progress = new RoundProgress(config.rounds);
+    const coordinator = await deps.startCoordinator({
+      runsDir: o.out,
+      model,
+      architecture: o.model ? 'custom' : o.arch,
+      holdout,
+      backend: selection.backend,
+      transport: 'socket',
+      port: o.port,
+      host: o.host,
+      onEvent: (e) => progress.handle(e),
+      config,
+      resume: Boolean(o.resume),
+      onWarning: (message) => console.warn(`warning: ${message}`),
+      access,
+      tls,
+      apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+      logFile: o.logFile,
     });
+    printExposure(coordinator.exposure());
+    console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
+    const stop = () => {
+      console.log('stopping after the current round…');
+      coordinator.requestStop();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const report = await coordinator.done;
+    if (o.serve) {
+      console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    }
+    progress.quiet = true;
+    await coordinator.close();
+    store.close();
+    console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
+    console.log(join(coordinator.runDir, 'report.json'));
+    if (report.status !== 'complete') process.exitCode = 1;
+  });
 }
 
 function printExposure(exposure: Parameters<typeof exposureLines>[0] | undefined): void {
