@@ -7,7 +7,12 @@ import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 
-export function clientCommand(): Command {
+/** What the client command calls to join (tests pass their own to see what a command line asks for). */
+export interface ClientDeps {
+  runNodeSite: typeof runNodeSite;
+}
+
+export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   return new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
@@ -24,7 +29,7 @@ export function clientCommand(): Command {
       const data = loadSiteData(o.data, { labelColumn: o.labelColumn });
       console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
       const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
-      const outcome = await runNodeSite({
+      const outcome = await deps.runNodeSite({
         siteId: o.site,
         splitSeed: siteSplitSeed(runSeed, o.site),
         server: o.ca ? socketIoConnector({ url: o.server, ca: readFileSync(o.ca, 'utf8') }) : o.server,

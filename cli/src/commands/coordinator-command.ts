@@ -1,50 +1,52 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, loadRunConfigFile, maxMessageBytesFor, mergeRunConfig, pretrainedModelDir, SiteTokenStore, startCoordinator, type PartialRunConfigInput } from '@fedtune/coordinator';
+import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, maxMessageBytesFor, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
-import { choiceOption, dpClipOption, dpFromFlags, floatOption, intOption, portOption, trainableOption } from './options.ts';
+import { intOption, portOption } from './options.ts';
+import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 
-export function coordinatorCommand(): Command {
-  return new Command('coordinator')
+/** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
+export interface CoordinatorDeps {
+  startCoordinator: typeof startCoordinator;
+  createCoordinatorServer: typeof createCoordinatorServer;
+}
+
+/**
+ * The run configuration a parsed `coordinator` command line asks for: schema defaults < `--config FILE` <
+ * flags typed on the command line; with `--resume`, the run's checkpointed settings < file < flags.
+ */
+export function coordinatorRunConfig(command: Command): { config: RunConfig; changes?: ConfigChange[] } {
+  const o = command.opts();
+  const file = runConfigFile(command);
+  const flags = runConfigFlags(command);
+  if (o.resume) {
+    // The checkpoint holds the run's settings; only what is given now (file, flags) overrides them.
+    const { config, changes } = resumeRunConfig(o.out, o.resume, { file, flags: { ...flags, runId: o.resume } });
+    return { config, changes };
+  }
+  return { config: layeredRunConfig({ base: { runId: file?.values.runId ?? newRunId() }, file, flags }) };
+}
+
+export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, createCoordinatorServer }): Command {
+  const command = new Command('coordinator')
     .description('serve a run: sites join over socket.io, the coordinator aggregates and evaluates; exits when the run completes')
     .option('--port <n>', 'port to listen on', portOption, DEFAULT_PORT)
     .option('--host <addr>', 'address to bind (0.0.0.0: every interface, reachable from the network; then the control plane needs `fedtune admin-token`)', DEFAULT_HOST)
-    .option('--rounds <n>', 'number of rounds', intOption('rounds', 1), 10)
-    .option('--min-sites <n>', 'sites that must join before the first round', intOption('min-sites', 1), 2)
-    .option('--seed <n>', 'seed for sampling and training', intOption('seed'), 42)
     .option('--out <dir>', 'directory for runs', 'runs')
-    .option('--run-id <id>', 'run id (default: generated)')
     .option('--serve', 'keep the API up after the run completes')
     .option('--serve-only', 'serve the HTTP API and socket.io with no run: create and start runs with POST /api/runs and POST /api/runs/:id/start (run flags are ignored)')
     .option('--arch <name>', 'architecture of the built-in pretrained model', 'mlp')
     .option('--model <dir>', 'start from this TensorFlow.js model directory instead of the built-in checkpoint')
     .option('--holdout <file.csv>', "the coordinator's held-out set (default: the built-in digits holdout)")
     .option('--label-column <name>', 'label column of the holdout CSV', 'label')
-    .option('--fraction <x>', 'share of sites sampled per round', floatOption('fraction', 0.001, 1), 1)
-    .option('--quorum <x>', 'share of the selected sites whose results must be accepted', floatOption('quorum', 0.001, 1), 0.5)
-    .option('--round-timeout <s>', 'seconds to wait for results each round', intOption('round-timeout', 1), 300)
-    .option('--epochs <n>', 'local epochs per round', intOption('epochs', 1), 1)
-    .option('--batch-size <n>', 'local batch size', intOption('batch-size', 1), 32)
-    .option('--lr <x>', 'local learning rate', floatOption('lr', 1e-9, 10), 0.001)
-    .option('--optimizer <name>', 'sgd, momentum or adam', choiceOption('optimizer', ['sgd', 'momentum', 'adam'] as const), 'adam')
-    .option('--trainable <scope>', 'which layers train: all, head, or the last K layers', trainableOption, 'all')
-    .option('--federated-eval <when>', 'never, final or every-round', choiceOption('federated-eval', ['never', 'final', 'every-round'] as const), 'final')
     .option('--backend <name>', 'tfjs backend for evaluation (default: fastest available)')
-    .option('--robustness <when>', 'robustness evaluation of the global model: final, every-round, never, or every K rounds')
-    .option('--dp-noise <z>', 'client-level DP: noise multiplier z of DP-FedAvg', floatOption('dp-noise', 0, 1000))
-    .option('--dp-clip <c>', 'client-level DP: clip norm C, or adaptive:QUANTILE', dpClipOption)
-    .option('--dp-delta <d>', 'δ of the reported (ε, δ)', floatOption('dp-delta', 1e-12, 0.5))
-    .option('--secure-aggregation', 'secure aggregation: the coordinator learns only the sum of the sites\' clipped deltas (strategy fedavg or another of the mean)')
-    .option('--secagg-clip <c>', 'secure aggregation: L2 clip norm of each site\'s delta before masking', floatOption('secagg-clip', 1e-9, 1e9), 1)
-    .option('--secagg-threshold <t>', 'secure aggregation: shares needed to unmask (default and minimum: a strict majority)', intOption('secagg-threshold', 2))
-    .option('--config <file>', 'run configuration file (JSON or YAML); flags given on the command line override it')
-    .option('--resume <run-id>', 'continue this run from its latest good checkpoint (sites reconnect by themselves)')
+    .option('--resume <run-id>', 'continue this run from its latest good checkpoint with its own settings; flags given now override them (sites reconnect by themselves)')
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--sites-db <path>', 'site registry (fedtune sites add --db PATH); default: <out>/fedtune.db')
@@ -52,144 +54,115 @@ export function coordinatorCommand(): Command {
     .option('--no-require-tokens', 'let any site join, even with sites registered')
     .option('--hello-limit <n>', 'failed join attempts (bad or missing token) per address and per site name per minute; a valid token always joins', intOption('hello-limit', 1), 30)
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
-    .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
-    .action(async (o, command: Command) => {
-      const selection = await selectNodeBackend(o.backend);
-      console.log(describeBackend(selection));
-      if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
-      const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
-      const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-      const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
-      // defaults < config file < flags typed on the command line
-      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
-      const flags: PartialRunConfigInput = { train: {} };
-      if (o.resume ?? o.runId) flags.runId = o.resume ?? o.runId;
-      if (given('rounds')) flags.rounds = o.rounds;
-      if (given('minSites')) flags.minSites = o.minSites;
-      if (given('fraction')) flags.fraction = o.fraction;
-      if (given('quorum')) flags.quorum = o.quorum;
-      if (given('seed')) flags.seed = o.seed;
-      if (given('roundTimeout')) flags.roundTimeoutMs = o.roundTimeout * 1000;
-      if (given('federatedEval')) flags.federatedEvaluation = o.federatedEval;
-      const dp = dpFromFlags(o);
-      if (dp) flags.dp = dp;
-      if (o.secureAggregation) flags.secureAggregation = { clip: o.secaggClip, ...(o.secaggThreshold ? { threshold: o.secaggThreshold } : {}) };
-      if (o.robustness) flags.robustness = { when: /^\d+$/.test(o.robustness) ? Number(o.robustness) : o.robustness };
-      if (given('epochs')) flags.train!.epochs = o.epochs;
-      if (given('batchSize')) flags.train!.batchSize = o.batchSize;
-      if (given('lr')) flags.train!.learningRate = o.lr;
-      if (given('optimizer')) flags.train!.optimizer = o.optimizer;
-      if (given('trainable')) flags.train!.trainable = o.trainable;
-      const file = o.config ? loadRunConfigFile(o.config) : undefined;
-      flags.runId ??= file?.values.runId ?? newRunId();
-      let config: RunConfig;
-      if (o.resume) {
-        // The checkpoint holds the run's settings; only what is given now (file, flags) overrides them.
-        const resumed = resumeRunConfig(o.out, o.resume, { file, flags });
-        config = resumed.config;
-        console.log(
-          resumed.changes.length === 0
-            ? `resuming run ${o.resume} with its own settings`
-            : `resuming run ${o.resume} with its own settings, except: ${resumed.changes.map((c) => `${c.field} ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ')}`,
-        );
-      } else {
-        // The flags' defaults equal RunConfig's defaults, so only flags typed on the command line override the file.
-        config = mergeRunConfig(file, flags, {
-          flagNames: { rounds: '--rounds', minSites: '--min-sites', seed: '--seed', fraction: '--fraction', quorum: '--quorum', 'train.epochs': '--epochs', 'train.learningRate': '--lr', 'train.batchSize': '--batch-size' },
-        });
-      }
-      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
-      const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
-      const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
-      const store = new SiteTokenStore(sitesDb);
-      const requireTokens: boolean | undefined = o.requireTokens;
-      const registered = store.list().filter((s) => !s.revokedAt).length;
+    .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file');
+  addRunConfigOptions(command);
+  return command.action(async (o) => {
+    const selection = await selectNodeBackend(o.backend);
+    console.log(describeBackend(selection));
+    if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
+    const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
+    const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
+    const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
+    const { config, changes } = coordinatorRunConfig(command);
+    if (changes) {
       console.log(
-        requireTokens === false
-          ? 'site tokens: not required (--no-require-tokens): any site may join'
-          : requireTokens || store.size > 0
-            ? `site tokens: required (${registered} active site(s) in ${sitesDb})`
-            : `site tokens: not required until a site is registered (fedtune sites add NAME --db ${sitesDb})`,
+        changes.length === 0
+          ? `resuming run ${o.resume} with its own settings`
+          : `resuming run ${o.resume} with its own settings, except: ${changes.map((c) => `${c.field} ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ')}`,
       );
-      const access = {
-        store,
-        requireTokens,
-        hellosPerMinute: o.helloLimit,
-        onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
-      };
-      if (o.serveOnly) {
-        if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
-        const maxMessageBytes = maxMessageBytesFor(model);
-        model.dispose();
-        const server = createCoordinatorServer({
-          runsDir: o.out,
-          holdout,
-          architecture: o.model ? 'custom' : o.arch,
-          backend: selection.backend,
-          transport: 'socket',
-          maxMessageBytes,
-          loadModel: () => loadModelDir(modelDir),
-          port: o.port,
-          host: o.host,
-          onEvent: (e) => {
-            if (e.type === 'complete') console.log(`run ${e.report.runId} ${e.report.status}: final accuracy ${pct(e.report.final?.accuracy).trim()}${e.report.aborted ? ` (${e.report.aborted})` : ''}`);
-          },
-          onWarning: (message) => console.warn(`warning: ${message}`),
-          access,
-          tls,
-          apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
-          logFile: o.logFile,
-        });
-        const url = await server.listen();
-        printExposure(server.exposure());
-        console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await server.close();
-        store.close();
-        return;
-      }
-      const progress = new RoundProgress(config.rounds);
-      const coordinator = await startCoordinator({
+    }
+    if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
+    const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+    const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
+    const store = new SiteTokenStore(sitesDb);
+    const requireTokens: boolean | undefined = o.requireTokens;
+    const registered = store.list().filter((s) => !s.revokedAt).length;
+    console.log(
+      requireTokens === false
+        ? 'site tokens: not required (--no-require-tokens): any site may join'
+        : requireTokens || store.size > 0
+          ? `site tokens: required (${registered} active site(s) in ${sitesDb})`
+          : `site tokens: not required until a site is registered (fedtune sites add NAME --db ${sitesDb})`,
+    );
+    const access = {
+      store,
+      requireTokens,
+      hellosPerMinute: o.helloLimit,
+      onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
+    };
+    if (o.serveOnly) {
+      if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
+      const maxMessageBytes = maxMessageBytesFor(model);
+      model.dispose();
+      const server = deps.createCoordinatorServer({
         runsDir: o.out,
-        model,
-        architecture: o.model ? 'custom' : o.arch,
         holdout,
+        architecture: o.model ? 'custom' : o.arch,
         backend: selection.backend,
         transport: 'socket',
+        maxMessageBytes,
+        loadModel: () => loadModelDir(modelDir),
         port: o.port,
         host: o.host,
-        onEvent: (e) => progress.handle(e),
-        config,
-        resume: Boolean(o.resume),
+        onEvent: (e) => {
+          if (e.type === 'complete') console.log(`run ${e.report.runId} ${e.report.status}: final accuracy ${pct(e.report.final?.accuracy).trim()}${e.report.aborted ? ` (${e.report.aborted})` : ''}`);
+        },
         onWarning: (message) => console.warn(`warning: ${message}`),
         access,
         tls,
         apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
         logFile: o.logFile,
       });
-      printExposure(coordinator.exposure());
-      console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
-      const stop = () => {
-        console.log('stopping after the current round…');
-        coordinator.requestStop();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const report = await coordinator.done;
-      if (o.serve) {
-        console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
-        await new Promise<void>((resolve) => process.once('SIGINT', resolve));
-      }
-      progress.quiet = true;
-      await coordinator.close();
+      const url = await server.listen();
+      printExposure(server.exposure());
+      console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
       store.close();
-      console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
-      console.log(join(coordinator.runDir, 'report.json'));
-      if (report.status !== 'complete') process.exitCode = 1;
+      return;
+    }
+    const progress = new RoundProgress(config.rounds);
+    const coordinator = await deps.startCoordinator({
+      runsDir: o.out,
+      model,
+      architecture: o.model ? 'custom' : o.arch,
+      holdout,
+      backend: selection.backend,
+      transport: 'socket',
+      port: o.port,
+      host: o.host,
+      onEvent: (e) => progress.handle(e),
+      config,
+      resume: Boolean(o.resume),
+      onWarning: (message) => console.warn(`warning: ${message}`),
+      access,
+      tls,
+      apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+      logFile: o.logFile,
     });
+    printExposure(coordinator.exposure());
+    console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
+    const stop = () => {
+      console.log('stopping after the current round…');
+      coordinator.requestStop();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const report = await coordinator.done;
+    if (o.serve) {
+      console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    }
+    progress.quiet = true;
+    await coordinator.close();
+    store.close();
+    console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
+    console.log(join(coordinator.runDir, 'report.json'));
+    if (report.status !== 'complete') process.exitCode = 1;
+  });
 }
 
 function printExposure(exposure: Parameters<typeof exposureLines>[0] | undefined): void {

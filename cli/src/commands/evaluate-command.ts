@@ -1,6 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadModelDir } from '@fedtune/coordinator';
-import { corruptionNames, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { corruptionNames, DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
 import { choiceOption, intOption } from './options.ts';
@@ -55,10 +55,11 @@ export function evaluateCommand(): Command {
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--examples <n>', 'examples evaluated (a seeded sample)', intOption('examples', 1), 500)
     .option('--adversarial-examples <n>', 'of those, how many are attacked', intOption('adversarial-examples', 0), 200)
-    .option('--noise <list>', 'Gaussian noise σ list, "default" (0.1,0.2,0.3,0.5) or "none"', numberList('noise'), true)
-    .option('--corruptions <list>', 'corruption names, "default" (all for the input kind) or "none"', corruptionList, true)
-    .option('--fgsm <list>', 'FGSM ε list, "default" (0.05,0.1,0.2,0.3) or "none"', numberList('fgsm'), true)
-    .option('--pgd <list>', 'PGD ε list, "default" (0.05,0.1,0.2,0.3) or "none"', numberList('pgd'), true)
+    // A list's default is `true` ("the default list"); help shows the list itself.
+    .addOption(new Option('--noise <list>', 'Gaussian noise σ list (comma-separated), "default" or "none"').argParser(numberList('noise')).default(true, DEFAULT_NOISE_SIGMAS.join(',')))
+    .addOption(new Option('--corruptions <list>', 'corruption names (comma-separated), "default" or "none"').argParser(corruptionList).default(true, 'all for the input kind'))
+    .addOption(new Option('--fgsm <list>', 'FGSM ε list (comma-separated), "default" or "none"').argParser(numberList('fgsm')).default(true, DEFAULT_EPSILONS.join(',')))
+    .addOption(new Option('--pgd <list>', 'PGD ε list (comma-separated), "default" or "none"').argParser(numberList('pgd')).default(true, DEFAULT_EPSILONS.join(',')))
     .option('--pgd-steps <n>', 'PGD iterations', intOption('pgd-steps', 1), 40)
     .option('--pgd-step-size <x>', 'PGD step size', Number, 0.01)
     .option('--eps-units <units>', 'units of FGSM/PGD ε and step: absolute, or feature-std (each feature\'s standard deviation); default: absolute for images, feature-std for tabular data', choiceOption('eps-units', ['absolute', 'feature-std'] as const))

@@ -52,11 +52,12 @@ export function dpClipOption(value: string): { clip: number; adaptive?: { target
   return { clip: c };
 }
 
-/** Builds the run's DP config from the command-line flags, or undefined when DP is off. */
-export function dpFromFlags(o: { dpNoise?: number; dpClip?: ReturnType<typeof dpClipOption>; dpDelta?: number }) {
-  if (o.dpNoise === undefined && o.dpClip === undefined) return undefined;
-  if (o.dpNoise === undefined) throw new InvalidArgumentError('--dp-clip needs --dp-noise');
-  return { noiseMultiplier: o.dpNoise, clip: o.dpClip?.clip ?? 1, adaptive: o.dpClip?.adaptive, delta: o.dpDelta ?? 1e-5 };
+/** `--robustness WHEN`: final, every-round, never, or every K rounds. */
+export function robustnessWhenOption(value: string): 'final' | 'every-round' | 'never' | number {
+  if (value === 'final' || value === 'every-round' || value === 'never') return value;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 1) return n;
+  throw new InvalidArgumentError('robustness must be final, every-round, never or a number of rounds');
 }
 
 /** A TCP port: an integer in 0..65535 (0 picks a free one). */

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { classCounts, parsePartitionSpec } from '@fedtune/shared';
+import { classCounts, parsePartitionSpec, partitionKinds } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, writeCsvDataset } from '@fedtune/shared/node';
 import { intOption } from './options.ts';
 
@@ -13,7 +13,7 @@ export function partitionCommand(): Command {
       return v;
     }, 'digits')
     .option('--sites <n>', 'number of sites', intOption('sites', 1), 8)
-    .option('--partition <spec>', 'iid or dirichlet:ALPHA', 'dirichlet:0.5')
+    .option('--partition <spec>', partitionKinds().join(', '), 'dirichlet:0.5')
     .option('--seed <n>', 'seed', intOption('seed'), 42)
     .requiredOption('--out <dir>', 'output directory')
     .action(async (o) => {

@@ -1,15 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, type RunConfigInput } from '@fedtune/coordinator';
+import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { runNodeSite, siteSplitSeed } from '@fedtune/client-node';
 import { classCounts, deriveSeed, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
+import { layeredRunConfig } from '../commands/run-config-flags.ts';
 
+/**
+ * A simulated federation. Run settings left out here come from the RunConfig schema's defaults; `configFile`
+ * and `config` (the command line's flags) layer over the fields below: defaults < simulation < file < config.
+ */
 export interface SimulationOptions {
   sites: number;
-  rounds: number;
-  seed: number;
+  rounds?: number;
+  /** The run's seed: partition, malicious sites, sampling and training (default: the schema's). */
+  seed?: number;
   /** Root directory of runs; the report lands at `<out>/<runId>/report.json`. */
   out: string;
   transport: 'socket' | 'memory';
@@ -48,10 +54,14 @@ export interface SimulationOptions {
   roundTimeoutMs?: number;
   backend?: string;
   runId?: string;
+  /** A run configuration file (`--config`): over the fields above. */
+  configFile?: RunConfigFile;
+  /** Run-config fields given on the command line: over everything else. */
+  config?: PartialRunConfigInput;
   onEngineEvent?: (event: EngineEvent) => void;
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Called once the federation is built, before it runs. */
-  onPlan?: (plan: { labelCounts: Record<string, number[]>; malicious: string[] }) => void;
+  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[] }) => void;
   /** Called once the coordinator listens (socket transport). */
   onListening?: (url: string) => void;
 }
@@ -70,6 +80,92 @@ export function newRunId(): string {
   return `run-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/** A simulation waits longer than a served run: every site trains on this one machine. */
+export const SIMULATION_TIMEOUTS = Object.freeze({ roundTimeoutMs: 600_000, joinTimeoutMs: 120_000 });
+
+/**
+ * The run configuration of a simulation, resolved without running anything: schema defaults < the
+ * simulation's own (every site must join, generous timeouts, Krum-family f from the attackers' count) <
+ * the run settings in `options` < `options.configFile` < `options.config`.
+ */
+export function simulationRunConfig(options: SimulationOptions, maliciousCount = 0): RunConfig {
+  const base: PartialRunConfigInput = {
+    runId: newRunId(),
+    minSites: options.sites,
+    ...SIMULATION_TIMEOUTS,
+    // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
+    ...(maliciousCount ? { expectedMaliciousSites: maliciousCount } : {}),
+  };
+  const settings: PartialRunConfigInput = {
+    runId: options.runId,
+    rounds: options.rounds,
+    seed: options.seed,
+    fraction: options.fraction,
+    quorum: options.quorum,
+    strategy: options.strategy,
+    strategyOptions: options.strategyOptions,
+    maxUpdateNorm: options.maxUpdateNorm,
+    ...options.defences,
+    roundTimeoutMs: options.roundTimeoutMs,
+    federatedEvaluation: options.federatedEvaluation,
+    robustness: options.robustness,
+    dp: options.dp as RunConfigInput['dp'],
+    secureAggregation: options.secureAggregation,
+    train: {
+      ...options.trainExtras,
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      optimizer: options.optimizer,
+      trainable: options.trainable,
+      maxExamples: options.maxExamples,
+    },
+  };
+  return layeredRunConfig({ base: deepMerge(base, settings) as PartialRunConfigInput, file: options.configFile, flags: options.config });
+}
+
+/** A simulated federation before it runs: its config, its sites' data (poisoned where malicious) and the holdout. */
+export interface SimulationPlan {
+  config: RunConfig;
+  partition: string;
+  siteIds: string[];
+  datasets: Dataset[];
+  labelCounts: Record<string, number[]>;
+  malicious: string[];
+  attack: ReturnType<typeof getAttack> | undefined;
+  attackOpts: Record<string, number>;
+  hooks: Record<string, UpdateHook>;
+  holdout: Dataset;
+}
+
+/** Builds the federation `runSimulation` runs, without loading a model or starting anything. */
+export function planSimulation(options: SimulationOptions): SimulationPlan {
+  const attack = options.attack && options.attack !== 'none' ? getAttack(options.attack) : undefined;
+  const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
+  const config = simulationRunConfig(options, maliciousCount);
+  const seed = config.seed;
+  // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
+  const holdout = options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
+  const partition = options.partition ?? 'dirichlet:0.5';
+  const clean = builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
+  const siteIds = clean.map((_, k) => siteName(k));
+  // Malicious sites: a seeded choice of round(malicious × sites) of them.
+  const attackOpts = attack ? attackOptions(attack, options.attackOptions) : {};
+  if (maliciousCount >= options.sites) throw new FedtuneError('config', `${maliciousCount} malicious sites of ${options.sites} leaves no honest site`);
+  const malicious = new SeededRandom(deriveSeed(seed, 'malicious')).shuffle([...siteIds]).slice(0, maliciousCount).sort();
+  const collusion = new Collusion(maliciousCount);
+  const hooks: Record<string, UpdateHook> = {};
+  const datasets: Dataset[] = clean.map((data, k) => {
+    const siteId = siteIds[k];
+    if (!attack || !malicious.includes(siteId)) return data;
+    const ctx = { rng: new SeededRandom(deriveSeed(seed, 'attack', siteId)), numClasses: data.numClasses, options: attackOpts, collusion, totalSites: options.sites, maliciousSites: maliciousCount };
+    if (attack.updateHook) hooks[siteId] = attack.updateHook(ctx);
+    return attack.poisonData ? attack.poisonData(data, ctx) : data;
+  });
+  const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
+  return { config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout };
+}
+
 /**
  * Runs a whole federation on this machine: one coordinator and `sites` sites, over real socket.io on
  * loopback or over the in-memory network. The same coordinator and site code run either way.
@@ -79,61 +175,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!hasPretrainedModel(architecture)) {
     throw new FedtuneError('config', `no pretrained ${architecture} checkpoint: run \`fedtune pretrain --arch ${architecture}\` first`);
   }
+  const { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition } = planSimulation(options);
+  options.onPlan?.({ config, labelCounts, malicious });
   const backend = await selectNodeBackend(options.backend);
-  // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
-  const holdout = options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
-  const partition = options.partition ?? 'dirichlet:0.5';
-  const clean = builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed: options.seed, featureShift: options.featureShift });
-  const siteIds = clean.map((_, k) => siteName(k));
-  // Malicious sites: a seeded choice of round(malicious × sites) of them.
-  const attack = options.attack && options.attack !== 'none' ? getAttack(options.attack) : undefined;
-  const attackOpts = attack ? attackOptions(attack, options.attackOptions) : {};
-  const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
-  if (maliciousCount >= options.sites) throw new FedtuneError('config', `${maliciousCount} malicious sites of ${options.sites} leaves no honest site`);
-  const malicious = new SeededRandom(deriveSeed(options.seed, 'malicious')).shuffle([...siteIds]).slice(0, maliciousCount).sort();
-  const collusion = new Collusion(maliciousCount);
-  const hooks: Record<string, UpdateHook> = {};
-  const datasets: Dataset[] = clean.map((data, k) => {
-    const siteId = siteIds[k];
-    if (!attack || !malicious.includes(siteId)) return data;
-    const ctx = { rng: new SeededRandom(deriveSeed(options.seed, 'attack', siteId)), numClasses: data.numClasses, options: attackOpts, collusion, totalSites: options.sites, maliciousSites: maliciousCount };
-    if (attack.updateHook) hooks[siteId] = attack.updateHook(ctx);
-    return attack.poisonData ? attack.poisonData(data, ctx) : data;
-  });
-  const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
-  options.onPlan?.({ labelCounts, malicious });
   const probes = attack?.probe ? [attack.probe(holdout, attackOpts)] : [];
   const model = await loadModelDir(pretrainedModelDir(architecture));
   const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
-  const config: RunConfigInput = {
-    runId: options.runId ?? newRunId(),
-    rounds: options.rounds,
-    minSites: options.sites,
-    fraction: options.fraction ?? 1,
-    quorum: options.quorum ?? 0.5,
-    seed: options.seed,
-    strategy: options.strategy ?? 'fedavg',
-    strategyOptions: options.strategyOptions ?? {},
-    // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
-    ...(attack ? { expectedMaliciousSites: maliciousCount } : {}),
-    ...(options.maxUpdateNorm ? { maxUpdateNorm: options.maxUpdateNorm } : {}),
-    ...options.defences,
-    roundTimeoutMs: options.roundTimeoutMs ?? 600_000,
-    joinTimeoutMs: 120_000,
-    federatedEvaluation: options.federatedEvaluation ?? 'final',
-    robustness: { when: 'final', ...options.robustness },
-    ...(options.dp ? { dp: options.dp } : {}),
-    ...(options.secureAggregation ? { secureAggregation: options.secureAggregation } : {}),
-    train: {
-      ...options.trainExtras,
-      epochs: options.epochs ?? 1,
-      batchSize: options.batchSize ?? 32,
-      learningRate: options.learningRate ?? 0.001,
-      optimizer: options.optimizer ?? 'adam',
-      trainable: options.trainable ?? 'all',
-      ...(options.maxExamples ? { maxExamples: options.maxExamples } : {}),
-    },
-  };
   const coordinator = await startCoordinator({
     runsDir: options.out,
     config,
@@ -163,7 +210,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         siteId,
         server: memory ? memory.connector() : coordinator.url!,
         data,
-        splitSeed: siteSplitSeed(options.seed, siteId),
+        splitSeed: siteSplitSeed(config.seed, siteId),
         backend: backend.choice,
         updateHook: hooks[siteId],
         onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,

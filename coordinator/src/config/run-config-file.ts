@@ -124,7 +124,7 @@ function explain(issue: Issue): string {
 }
 
 /** Merges plain objects key by key; arrays and everything else are replaced; `undefined` never overrides. */
-function deepMerge(...layers: unknown[]): Record<string, unknown> {
+export function deepMerge(...layers: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const layer of layers) {
     if (!isPlainObject(layer)) continue;

@@ -14,6 +14,14 @@ export type PartitionSpec =
   | { kind: 'shards'; k: number }
   | { kind: 'quantity'; alpha: number };
 
+/** Every partition kind, as written on the command line: what help and errors list. */
+const PARTITION_SPELLINGS: Readonly<Record<PartitionSpec['kind'], string>> = Object.freeze({ iid: 'iid', dirichlet: 'dirichlet:ALPHA', shards: 'shards:K', quantity: 'quantity:ALPHA' });
+
+/** The command-line spellings of every partition kind: `iid`, `dirichlet:ALPHA`, `shards:K`, `quantity:ALPHA`. */
+export function partitionKinds(): string[] {
+  return Object.values(PARTITION_SPELLINGS);
+}
+
 /** Parses `iid`, `dirichlet:ALPHA`, `shards:K` or `quantity:ALPHA`. */
 export function parsePartitionSpec(text: string): PartitionSpec {
   if (text === 'iid') return { kind: 'iid' };
@@ -27,7 +35,7 @@ export function parsePartitionSpec(text: string): PartitionSpec {
     if (!(value > 0)) throw new FedtuneError('config', `${m[1]} alpha must be > 0, got "${m[2]}"`);
     return m[1] === 'dirichlet' ? { kind: 'dirichlet', alpha: value } : { kind: 'quantity', alpha: value };
   }
-  throw new FedtuneError('config', `unknown partition "${text}" (use iid, dirichlet:ALPHA, shards:K or quantity:ALPHA)`);
+  throw new FedtuneError('config', `unknown partition "${text.slice(0, 64)}" (use ${partitionKinds().join(', ')})`);
 }
 
 /**

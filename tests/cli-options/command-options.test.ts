@@ -1,0 +1,350 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Command } from 'commander';
+import { loadSiteData, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
+import { pretrainedModelDir, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
+import { builtinDigits } from '@fedtune/shared/node';
+import type { RunReport } from '@fedtune/shared';
+import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
+import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
+import { clientCommand } from '../../cli/src/commands/client-command.ts';
+import { RUN_CONFIG_FLAGS } from '../../cli/src/commands/run-config-flags.ts';
+import { planSimulation, runSimulation, simulationRunConfig, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
+import { tempDir } from '../helpers/federation.ts';
+import { parseOnly } from './parse-command.ts';
+
+/**
+ * Every option of `simulate`, `coordinator` and `client` that is not a run-config flag (those are in
+ * run-config-flags.test.ts) has a row here with a concrete check that a non-default value reaches what uses
+ * it: the commands run their real actions with the function they end in (startCoordinator,
+ * createCoordinatorServer, runNodeSite, runSimulation) replaced by one that records its arguments, or
+ * for simulate, the federation it would build (planSimulation) or a small real run. The commands' option
+ * lists are walked, so a new option without a row fails.
+ */
+
+const runConfigFlagNames = RUN_CONFIG_FLAGS.map((f) => f.flags.split(' ')[0]);
+const ownFlags = (command: Command) => command.options.map((o) => o.long!).filter((f) => !runConfigFlagNames.includes(f));
+
+const dir = tempDir();
+const logs: string[] = [];
+beforeAll(() => {
+  vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void logs.push(args.join(' ')));
+  vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void logs.push(args.join(' ')));
+});
+afterAll(() => vi.restoreAllMocks());
+
+/** A CSV of `rows` examples with 784 features and the label in column `labelColumn`. */
+function digitsCsv(name: string, rows: number, labelColumn = 'label'): string {
+  const path = join(dir, name);
+  const header = [labelColumn, ...Array.from({ length: 784 }, (_, i) => `p${i}`)].join(',');
+  const lines = Array.from({ length: rows }, (_, r) => [r % 10, ...Array.from({ length: 784 }, (_, i) => ((i * (r + 1)) % 7) / 7)].join(','));
+  writeFileSync(path, `${header}\n${lines.join('\n')}\n`);
+  return path;
+}
+
+/** Calls the SIGINT/SIGTERM listeners a command added (as Ctrl-C would), without signalling the process. */
+async function pressCtrlC(before: { SIGINT: Function[]; SIGTERM: Function[] }): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const added = (['SIGINT', 'SIGTERM'] as const).flatMap((s) => process.listeners(s).filter((l) => !before[s].includes(l)));
+    if (added.length) {
+      for (const l of added) (l as () => void)();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the command added no SIGINT listener');
+}
+const signalListeners = () => ({ SIGINT: [...process.listeners('SIGINT')], SIGTERM: [...process.listeners('SIGTERM')] });
+
+// ---- coordinator -----------------------------------------------------------------------------------
+
+type StartOptions = Parameters<typeof startCoordinator>[0];
+type ServerOptions = Parameters<typeof createCoordinatorServer>[0];
+
+/** Runs `fedtune coordinator ARGV` with recording stand-ins for the functions that serve. */
+async function coordinator(argv: string[], options: { whileRunning?: () => Promise<void> } = {}) {
+  let started: StartOptions | undefined;
+  let served: ServerOptions | undefined;
+  const report = { runId: 'recorded', status: 'complete', rounds: [] } as unknown as RunReport;
+  const command = coordinatorCommand({
+    startCoordinator: (async (o: StartOptions) => {
+      started = o;
+      return { runId: 'recorded', url: 'http://127.0.0.1:1', runDir: join(dir, 'recorded'), engine: { report }, exposure: () => undefined, requestStop: () => {}, done: Promise.resolve(report), close: async () => {} };
+    }) as unknown as typeof startCoordinator,
+    createCoordinatorServer: ((o: ServerOptions) => {
+      served = o;
+      return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, close: async () => {} };
+    }) as unknown as typeof createCoordinatorServer,
+  });
+  command.exitOverride();
+  const before = signalListeners();
+  const done = command.parseAsync(['--out', join(dir, 'runs'), ...argv], { from: 'user' });
+  if (options.whileRunning) await options.whileRunning();
+  await done;
+  if (options.whileRunning === undefined) for (const s of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(s)) if (!before[s].includes(l)) process.removeListener(s, l as () => void);
+  return { started, served };
+}
+
+const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
+  '--port': async () => {
+    expect((await coordinator(['--port', '0'])).started!.port).toBe(0);
+    expect((await coordinator([])).started!.port).toBe(8080);
+  },
+  '--host': async () => expect((await coordinator(['--host', '0.0.0.0'])).started!.host).toBe('0.0.0.0'),
+  '--out': async () => {
+    const out = join(dir, 'elsewhere');
+    const { started } = await coordinator(['--out', out]);
+    expect(started!.runsDir).toBe(out);
+    expect(existsSync(join(out, 'fedtune.db')), 'the site registry defaults to <out>/fedtune.db').toBe(true);
+  },
+  '--serve': async () => {
+    logs.length = 0;
+    const before = signalListeners();
+    await coordinator(['--serve'], {
+      whileRunning: async () => {
+        await vi.waitFor(() => expect(logs.join('\n')).toMatch(/run complete; serving the API/));
+        await pressCtrlC(before);
+      },
+    });
+  },
+  '--serve-only': async () => {
+    const before = signalListeners();
+    const { started, served } = await coordinator(['--serve-only'], { whileRunning: () => pressCtrlC(before) });
+    expect(started).toBeUndefined();
+    expect(served!.runsDir).toBe(join(dir, 'runs'));
+  },
+  '--arch': async () => {
+    const { started } = await coordinator(['--arch', 'cnn']);
+    expect(started!.architecture).toBe('cnn');
+    expect(started!.model.layers.some((l) => l.getClassName() === 'Conv2D')).toBe(true);
+  },
+  '--model': async () => {
+    const { started } = await coordinator(['--model', pretrainedModelDir('cnn')]);
+    expect(started!.architecture).toBe('custom');
+    expect(started!.model.layers.some((l) => l.getClassName() === 'Conv2D')).toBe(true);
+  },
+  '--holdout': async () => {
+    const { started } = await coordinator(['--holdout', digitsCsv('holdout.csv', 12)]);
+    expect(started!.holdout.y.length).toBe(12);
+    expect(started!.holdout.y.length).not.toBe(builtinDigits().holdout.y.length);
+  },
+  '--label-column': async () => {
+    const csv = digitsCsv('holdout-y.csv', 5, 'digit');
+    await expect(coordinator(['--holdout', csv])).rejects.toThrow(/label/);
+    const { started } = await coordinator(['--holdout', csv, '--label-column', 'digit']);
+    expect(Array.from(started!.holdout.y)).toEqual([0, 1, 2, 3, 4]);
+  },
+  '--backend': async () => {
+    expect((await coordinator(['--backend', 'cpu'])).started!.backend).toBe('cpu');
+    expect((await coordinator(['--backend', 'wasm'])).started!.backend).toBe('wasm');
+  },
+  '--resume': async () => {
+    // The run's own settings come from its checkpoint: a run without one cannot be resumed, and says so.
+    await expect(coordinator(['--resume', 'no-such-run'])).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining('no-such-run') });
+  },
+  '--tls-cert': async () => {
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    writeFileSync(cert, 'CERT');
+    writeFileSync(key, 'KEY');
+    const { started } = await coordinator(['--tls-cert', cert, '--tls-key', key]);
+    expect(started!.tls!.cert.toString()).toBe('CERT');
+    await expect(coordinator(['--tls-cert', cert])).rejects.toThrow(/--tls-cert and --tls-key go together/);
+  },
+  '--tls-key': async () => {
+    const cert = join(dir, 'cert2.pem');
+    const key = join(dir, 'key2.pem');
+    writeFileSync(cert, 'CERT');
+    writeFileSync(key, 'KEY2');
+    expect((await coordinator(['--tls-cert', cert, '--tls-key', key])).started!.tls!.key.toString()).toBe('KEY2');
+    await expect(coordinator(['--tls-key', key])).rejects.toThrow(/go together/);
+  },
+  '--sites-db': async () => {
+    const db = join(dir, 'registry.db');
+    await coordinator(['--sites-db', db]);
+    expect(existsSync(db)).toBe(true);
+  },
+  '--require-tokens': async () => {
+    expect((await coordinator(['--require-tokens'])).started!.access!.requireTokens).toBe(true);
+    expect((await coordinator([])).started!.access!.requireTokens).toBeUndefined();
+  },
+  '--no-require-tokens': async () => expect((await coordinator(['--no-require-tokens'])).started!.access!.requireTokens).toBe(false),
+  '--hello-limit': async () => {
+    expect((await coordinator(['--hello-limit', '5'])).started!.access!.hellosPerMinute).toBe(5);
+    expect((await coordinator([])).started!.access!.hellosPerMinute).toBe(30);
+  },
+  '--api-rate': async () => expect((await coordinator(['--api-rate', '7'])).started!.apiRateLimit).toEqual({ ratePerSecond: 7, burst: 14 }),
+  '--log-file': async () => expect((await coordinator(['--log-file', join(dir, 'c.jsonl')])).started!.logFile).toBe(join(dir, 'c.jsonl')),
+};
+
+describe('every coordinator option reaches what serves the run', () => {
+  it('the table has a row for every option that is not a run-config flag', () => {
+    expect(Object.keys(COORDINATOR_ROWS).sort()).toEqual(ownFlags(coordinatorCommand()).sort());
+  });
+
+  it.each(Object.keys(COORDINATOR_ROWS))('%s', async (flag) => COORDINATOR_ROWS[flag]());
+
+  it('the run-config flags reach startCoordinator as the run config (--strategy, --strategy-opt, --max-update-norm included)', async () => {
+    const { started } = await coordinator(['--strategy', 'multi-krum', '--strategy-opt', 'f=1', '--max-update-norm', '5', '--rounds', '3', '--expected-malicious', '1']);
+    const config = started!.config as Record<string, unknown>;
+    expect(config).toMatchObject({ strategy: 'multikrum', strategyOptions: { f: 1 }, maxUpdateNorm: 5, rounds: 3, expectedMaliciousSites: 1 });
+  });
+});
+
+// ---- client -----------------------------------------------------------------------------------------
+
+type SiteOptions = Parameters<typeof runNodeSite>[0];
+
+async function client(argv: string[]): Promise<SiteOptions> {
+  let site: SiteOptions | undefined;
+  const command = clientCommand({
+    runNodeSite: (async (o: SiteOptions) => {
+      site = o;
+      return { completed: true, runId: 'recorded', roundsTrained: 0, complete: { rounds: 1 } };
+    }) as unknown as typeof runNodeSite,
+  });
+  command.exitOverride();
+  const given = (flag: string) => argv.includes(flag);
+  await command.parseAsync([...(given('--server') ? [] : ['--server', 'http://127.0.0.1:1']), ...(given('--site') ? [] : ['--site', 'site-1']), ...(given('--data') ? [] : ['--data', 'digits:1/4']), ...argv], { from: 'user' });
+  return site!;
+}
+
+const CLIENT_ROWS: Record<string, () => Promise<void>> = {
+  '--server': async () => expect((await client(['--server', 'localhost:9'])).server).toBe('http://localhost:9'),
+  '--site': async () => expect((await client(['--site', 'clinic-b'])).siteId).toBe('clinic-b'),
+  '--data': async () => {
+    const csv = digitsCsv('site.csv', 9);
+    expect((await client(['--data', csv])).data.y.length).toBe(9);
+    expect((await client(['--data', 'digits:2/4'])).data.y.length).toBe(loadSiteData('digits:2/4').y.length);
+  },
+  '--label-column': async () => {
+    const csv = digitsCsv('site-y.csv', 4, 'digit');
+    await expect(client(['--data', csv])).rejects.toThrow(/label/);
+    expect(Array.from((await client(['--data', csv, '--label-column', 'digit'])).data.y)).toEqual([0, 1, 2, 3]);
+  },
+  '--token': async () => {
+    expect((await client(['--token', 'tok-123'])).token).toBe('tok-123');
+    expect((await client([])).token).toBeUndefined();
+  },
+  '--ca': async () => {
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, 'CA');
+    // With a private CA the site connects through a connector that carries it, not a bare URL.
+    const server = (await client(['--ca', ca, '--server', 'https://coord:8443'])).server;
+    expect(typeof server).toBe('object');
+    expect((await client(['--server', 'https://coord:8443'])).server).toBe('https://coord:8443');
+  },
+  '--seed': async () => {
+    expect((await client(['--seed', '7', '--site', 's'])).splitSeed).toBe(siteSplitSeed(7, 's'));
+    expect((await client(['--site', 's'])).splitSeed).toBe(siteSplitSeed(42, 's'));
+  },
+  '--backend': async () => {
+    expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
+    expect((await client(['--backend', 'wasm'])).backend).toBe('wasm');
+  },
+};
+
+describe('every client option reaches the site', () => {
+  it('the table has a row for every option', () => {
+    expect(Object.keys(CLIENT_ROWS).sort()).toEqual(clientCommand().options.map((o) => o.long!).sort());
+  });
+  it.each(Object.keys(CLIENT_ROWS))('%s', async (flag) => CLIENT_ROWS[flag]());
+});
+
+// ---- simulate ---------------------------------------------------------------------------------------
+
+async function simulationOf(argv: string[]): Promise<SimulationOptions> {
+  return simulationOptionsFromCommand(await parseOnly(simulateCommand(), argv));
+}
+
+/** Runs `fedtune simulate ARGV` with a recording stand-in for runSimulation. */
+async function simulateRecorded(argv: string[]): Promise<SimulationOptions[]> {
+  const calls: SimulationOptions[] = [];
+  const command = simulateCommand({
+    runSimulation: async (o) => {
+      calls.push(o);
+      const report = { runId: 'recorded', status: 'complete', rounds: [], final: { accuracy: 0.5 } } as unknown as RunReport;
+      return { report, reportPath: join(dir, 'recorded', 'report.json'), runDir: join(dir, 'recorded'), backend: 'cpu', sites: [] };
+    },
+  });
+  command.exitOverride();
+  await command.parseAsync(['--out', join(dir, 'sim'), ...argv], { from: 'user' });
+  return calls;
+}
+
+/** One small real run shared by the rows that need one: 2 sites, 1 round, 16 examples each, in memory, on cpu. */
+let smallRun: Promise<RunReport> | undefined;
+function smallRealRun(): Promise<RunReport> {
+  smallRun ??= (async () => {
+    const out = join(dir, 'small-run');
+    await simulateCommand().exitOverride().parseAsync(['--sites', '2', '--rounds', '1', '--max-examples', '16', '--federated-eval', 'never', '--robustness', 'never', '--transport', 'memory', '--backend', 'cpu', '--out', out, '--run-id', 'small'], { from: 'user' });
+    return JSON.parse(readFileSync(join(out, 'small', 'report.json'), 'utf8')) as RunReport;
+  })();
+  return smallRun;
+}
+
+const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
+  '--sites': async () => {
+    const plan = planSimulation(await simulationOf(['--sites', '3']));
+    expect(plan.siteIds).toHaveLength(3);
+    expect(plan.config.minSites).toBe(3);
+  },
+  '--out': async () => expect((await smallRealRun()).status).toBe('complete'), // the report was read from --out
+  '--transport': async () => expect((await smallRealRun()).simulation).toMatchObject({ transport: 'memory' }),
+  '--backend': async () => expect((await smallRealRun()).backend).toBe('cpu'),
+  '--partition': async () => {
+    const iid = planSimulation(await simulationOf(['--sites', '4', '--partition', 'shards:1']));
+    const plain = planSimulation(await simulationOf(['--sites', '4']));
+    expect(iid.partition).toBe('shards:1');
+    expect(iid.labelCounts).not.toEqual(plain.labelCounts);
+    // One shard per site: each site holds about a quarter of the labels.
+    for (const counts of Object.values(iid.labelCounts)) expect(counts.filter((c) => c > 0).length).toBeLessThanOrEqual(4);
+  },
+  '--no-feature-shift': async () => {
+    expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);
+    expect(planSimulation(await simulationOf(['--sites', '2'])).holdout).toBe(builtinDigits().holdout);
+  },
+  '--attack': async () => {
+    const plan = planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian']));
+    expect(plan.attack?.name).toBe('gaussian');
+    expect(plan.malicious).toHaveLength(1);
+    expect(Object.keys(plan.hooks)).toEqual(plan.malicious);
+    expect(plan.config.expectedMaliciousSites).toBe(1);
+  },
+  '--attack-opt': async () => {
+    expect(planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--attack-opt', 'sigma=3'])).attackOpts).toEqual({ sigma: 3 });
+    expect(() => planSimulation({ sites: 5, out: dir, transport: 'memory', attack: 'gaussian', attackOptions: { sigmaa: 3 } })).toThrow(/sigmaa/);
+  },
+  '--malicious': async () => {
+    const plan = planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--malicious', '0.6']));
+    expect(plan.malicious).toHaveLength(3);
+    expect(plan.config.expectedMaliciousSites).toBe(3);
+  },
+  '--arch': async () => {
+    expect((await simulateRecorded(['--arch', 'cnn']))[0].architecture).toBe('cnn');
+    await expect(runSimulation({ sites: 2, out: dir, transport: 'memory', architecture: 'vit' })).rejects.toThrow(/no pretrained vit checkpoint/);
+  },
+  '--preset': async () => {
+    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
+    expect(calls).toHaveLength(2);
+    expect(calls[0].trainExtras?.adversarial).toBeUndefined();
+    expect(calls[1].trainExtras?.adversarial?.method).toBe('pgd');
+    // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
+    for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
+    expect(existsSync(join(dir, 'sim', 'robust-comparison.json'))).toBe(true);
+  },
+};
+
+describe('every simulate option reaches the federation', () => {
+  it('the table has a row for every option that is not a run-config flag', () => {
+    expect(Object.keys(SIMULATE_ROWS).sort()).toEqual(ownFlags(simulateCommand()).sort());
+  });
+  it.each(Object.keys(SIMULATE_ROWS))('%s', async (flag) => SIMULATE_ROWS[flag]());
+
+  it('the run-config flags reach runSimulation', async () => {
+    const [options] = await simulateRecorded(['--rounds', '3', '--strategy', 'median', '--seed', '9']);
+    const config = simulationRunConfig(options);
+    expect(config).toMatchObject({ rounds: 3, strategy: 'fedmedian', seed: 9 });
+  });
+});

@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseRunConfigText, pretrainedModelDir } from '@fedtune/coordinator';
+import { DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, getStrategy, partitionKinds, strategyAliases, strategyNames } from '@fedtune/shared';
+import { simulateCommand } from '../../cli/src/commands/simulate-command.ts';
+import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
+import { evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
+import { partitionCommand } from '../../cli/src/commands/partition-command.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const help = (text: string) => text.replace(/\s+/g, ' ');
+
+describe('one command line: the same flags, names and defaults everywhere', () => {
+  it('coordinator takes the strategy flags simulate takes', () => {
+    const coordinator = coordinatorCommand().options.map((o) => o.long);
+    for (const flag of ['--strategy', '--strategy-opt', '--max-update-norm', '--expected-malicious', '--max-examples', '--robustness-examples']) expect(coordinator).toContain(flag);
+    const simulate = simulateCommand().options.map((o) => o.long);
+    for (const flag of ['--round-timeout', '--min-sites', '--config', '--expected-malicious']) expect(simulate).toContain(flag);
+  });
+
+  it.each([
+    ['simulate', simulateCommand],
+    ['coordinator', coordinatorCommand],
+  ])('%s --help lists the registry\'s stable strategy names, the ones errors list', (_, make) => {
+    const m = /--strategy <name> aggregation strategy: ([a-z, -]+?) \(default/.exec(help(make().helpInformation()));
+    expect(m, 'help describes --strategy').not.toBeNull();
+    expect(m![1].split(', ')).toEqual([...strategyNames]);
+    for (const alias of Object.keys(strategyAliases)) expect(m![1].split(', ')).not.toContain(alias);
+    expect(() => getStrategy('nope')).toThrow(`(known: ${strategyNames.join(', ')})`);
+  });
+
+  it('evaluate --help shows the lists a default stands for, never "(default: true)"', () => {
+    const text = help(evaluateCommand().helpInformation());
+    expect(text).not.toContain('(default: true)');
+    expect(text).toContain(`(default: ${DEFAULT_NOISE_SIGMAS.join(',')})`);
+    expect(text).toContain(`(default: ${DEFAULT_EPSILONS.join(',')})`);
+  });
+
+  it.each([
+    ['partition', partitionCommand],
+    ['simulate', simulateCommand],
+  ])('%s --help lists every partition kind, shards included', (_, make) => {
+    const text = help(make().helpInformation());
+    expect(partitionKinds()).toContain('shards:K');
+    for (const kind of partitionKinds()) expect(text).toContain(kind);
+  });
+});
+
+describe('the README', () => {
+  it('the separate-process example starts as many clients as the coordinator waits for, one per partition file', () => {
+    const lines = README.split('\n');
+    const start = lines.findIndex((l) => l.includes('npx fedtune partition --task digits'));
+    expect(start).toBeGreaterThan(-1);
+    const block = lines.slice(start, lines.findIndex((l, i) => i > start && l.trim() === ''));
+    const sites = Number(/--sites (\d+)/.exec(block[0])![1]);
+    const minSites = Number(/--min-sites (\d+)/.exec(block.find((l) => l.includes('fedtune coordinator'))!)![1]);
+    const clients = block.filter((l) => l.includes('fedtune client'));
+    expect(minSites).toBe(sites);
+    expect(clients).toHaveLength(minSites);
+    const names = clients.map((l) => /--site (\S+)/.exec(l)![1]);
+    const data = clients.map((l) => /--data (\S+)/.exec(l)![1]);
+    expect(new Set(names).size).toBe(clients.length);
+    expect(new Set(data).size).toBe(clients.length);
+  });
+
+  it('names strategies by their stable names in its commands', () => {
+    const named = [...README.matchAll(/fedtune [a-z]+ .*--strategy ([a-z-]+)/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThanOrEqual(2);
+    for (const name of named) expect(strategyNames).toContain(name);
+  });
+
+  it('the model-loading snippet runs with plain @tensorflow/tfjs (no tfjs-node) and loads a saved model', () => {
+    expect(README).not.toMatch(/file:\/\//);
+    const m = /```js\n(import \* as tf from '@tensorflow\/tfjs';[\s\S]*?)```/.exec(README);
+    expect(m, 'README has the snippet').not.toBeNull();
+    const snippet = m![1].replace("'runs/<run-id>/models/round-10'", JSON.stringify(pretrainedModelDir('mlp')));
+    expect(snippet).not.toBe(m![1]);
+    // Run from the repository root, where a user's project would resolve @tensorflow/tfjs.
+    const file = join(ROOT, `.readme-snippet-${process.pid}.mjs`);
+    writeFileSync(file, `${snippet}\nconsole.log('prediction', model.predict(tf.zeros([1, 784])).shape.join('x'));\n`);
+    try {
+      const r = spawnSync(process.execPath, [file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('prediction 1x10');
+      expect(r.stdout).toMatch(/Total params/);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('keeps exactly two setup commands', () => {
+    const setup = /## [^\n]*\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(README)![1].trim().split('\n');
+    expect(setup.map((l) => l.split('#')[0].trim())).toEqual(['npm install && npm start', 'npm test']);
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('its run.yaml example is a valid config whose strategy accepts its options', () => {
+    const docs = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+    const yaml = /```yaml\n(# run\.yaml[\s\S]*?)```/.exec(docs)![1];
+    const file = parseRunConfigText(yaml, 'run.yaml');
+    const strategy = getStrategy(file.values.strategy!);
+    expect(() => strategy.initialState(file.values.strategyOptions)).not.toThrow();
+  });
+});

@@ -1,0 +1,133 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Command } from 'commander';
+import { runConfigDefaults, type RunConfig } from '@fedtune/coordinator';
+import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
+import { coordinatorCommand, coordinatorRunConfig } from '../../cli/src/commands/coordinator-command.ts';
+import { RUN_CONFIG_FLAGS } from '../../cli/src/commands/run-config-flags.ts';
+import { simulationRunConfig } from '../../cli/src/simulation/run-simulation.ts';
+import { tempDir } from '../helpers/federation.ts';
+import { parseOnly } from './parse-command.ts';
+
+/**
+ * Every run-config flag, on both commands that start a run, changes the RunConfig it should: the config is
+ * built from the parsed argv by the commands' own builders (nothing runs), and compared with the config of
+ * the same command line without the flag. A flag declared in run-config-flags.ts without an entry here
+ * fails the coverage test; one whose value is dropped on the way fails its row.
+ */
+
+const dir = tempDir();
+const configFile = join(dir, 'run.yaml');
+writeFileSync(configFile, 'rounds: 7\ntrain:\n  epochs: 3\n');
+
+interface Row {
+  argv: string[];
+  read: (c: RunConfig) => unknown;
+  want: unknown;
+  /** Flags the row needs besides its own (e.g. --dp-clip needs --dp-noise); the baseline has them too. */
+  with?: string[];
+}
+
+const RUN_CONFIG_ROWS: Record<string, Row> = {
+  '--config': { argv: ['--config', configFile], read: (c) => [c.rounds, c.train.epochs], want: [7, 3] },
+  '--run-id': { argv: ['--run-id', 'option-table'], read: (c) => c.runId, want: 'option-table' },
+  '--rounds': { argv: ['--rounds', '3'], read: (c) => c.rounds, want: 3 },
+  '--min-sites': { argv: ['--min-sites', '5'], read: (c) => c.minSites, want: 5 },
+  '--seed': { argv: ['--seed', '7'], read: (c) => c.seed, want: 7 },
+  '--fraction': { argv: ['--fraction', '0.5'], read: (c) => c.fraction, want: 0.5 },
+  '--quorum': { argv: ['--quorum', '0.9'], read: (c) => c.quorum, want: 0.9 },
+  '--round-timeout': { argv: ['--round-timeout', '12'], read: (c) => c.roundTimeoutMs, want: 12_000 },
+  '--epochs': { argv: ['--epochs', '2'], read: (c) => c.train.epochs, want: 2 },
+  '--batch-size': { argv: ['--batch-size', '8'], read: (c) => c.train.batchSize, want: 8 },
+  '--lr': { argv: ['--lr', '0.05'], read: (c) => c.train.learningRate, want: 0.05 },
+  '--optimizer': { argv: ['--optimizer', 'sgd'], read: (c) => c.train.optimizer, want: 'sgd' },
+  '--trainable': { argv: ['--trainable', 'head'], read: (c) => c.train.trainable, want: 'head' },
+  '--max-examples': { argv: ['--max-examples', '64'], read: (c) => c.train.maxExamples, want: 64 },
+  '--federated-eval': { argv: ['--federated-eval', 'every-round'], read: (c) => c.federatedEvaluation, want: 'every-round' },
+  '--robustness': { argv: ['--robustness', '3'], read: (c) => c.robustness.when, want: 3 },
+  '--robustness-examples': { argv: ['--robustness-examples', '50'], read: (c) => c.robustness.examples, want: 50 },
+  '--strategy': { argv: ['--strategy', 'trimmed-mean'], read: (c) => c.strategy, want: 'fedtrimmedavg' },
+  '--strategy-opt': { argv: ['--strategy-opt', 'f=2', '--strategy-opt', 'm=3'], with: ['--strategy', 'multikrum'], read: (c) => c.strategyOptions, want: { f: 2, m: 3 } },
+  '--expected-malicious': { argv: ['--expected-malicious', '2'], read: (c) => c.expectedMaliciousSites, want: 2 },
+  '--max-update-norm': { argv: ['--max-update-norm', '5'], read: (c) => c.maxUpdateNorm, want: 5 },
+  '--norm-bound-multiple': { argv: ['--norm-bound-multiple', '0'], read: (c) => c.normBoundMultiple, want: 0 },
+  '--example-weight-cap': { argv: ['--example-weight-cap', '0'], read: (c) => c.exampleWeightCap, want: 0 },
+  '--max-accuracy-drop': { argv: ['--max-accuracy-drop', '1'], read: (c) => c.maxAccuracyDrop, want: 1 },
+  '--dp-noise': { argv: ['--dp-noise', '1.1'], read: (c) => c.dp?.noiseMultiplier, want: 1.1 },
+  '--dp-clip': { argv: ['--dp-clip', 'adaptive:0.5:2'], with: ['--dp-noise', '1'], read: (c) => [c.dp?.clip, c.dp?.adaptive?.targetQuantile], want: [2, 0.5] },
+  '--dp-delta': { argv: ['--dp-delta', '1e-7'], with: ['--dp-noise', '1'], read: (c) => c.dp?.delta, want: 1e-7 },
+  '--dp-sgd-clip': { argv: ['--dp-sgd-clip', '0.7', '--dp-sgd-noise', '1.1'], read: (c) => c.train.dpSgd?.clip, want: 0.7 },
+  '--dp-sgd-noise': { argv: ['--dp-sgd-clip', '1', '--dp-sgd-noise', '2'], read: (c) => c.train.dpSgd?.noiseMultiplier, want: 2 },
+  '--secure-aggregation': { argv: ['--secure-aggregation'], read: (c) => c.secureAggregation?.clip, want: 1 },
+  '--secagg-clip': { argv: ['--secagg-clip', '0.5'], with: ['--secure-aggregation'], read: (c) => c.secureAggregation?.clip, want: 0.5 },
+  '--secagg-threshold': { argv: ['--secagg-threshold', '3'], with: ['--secure-aggregation'], read: (c) => c.secureAggregation?.threshold, want: 3 },
+  '--secagg-neighbours': { argv: ['--secagg-neighbours', '4'], with: ['--secure-aggregation'], read: (c) => c.secureAggregation?.neighbours, want: 4 },
+};
+
+/** How each command turns parsed argv into the RunConfig it would run with. */
+const COMMANDS: Record<string, { make: () => Command; config: (c: Command) => RunConfig }> = {
+  simulate: { make: () => simulateCommand(), config: (c) => simulationRunConfig(simulationOptionsFromCommand(c)) },
+  coordinator: { make: () => coordinatorCommand(), config: (c) => coordinatorRunConfig(c).config },
+};
+
+async function configOf(command: string, argv: string[]): Promise<RunConfig> {
+  const { make, config } = COMMANDS[command];
+  return config(await parseOnly(make(), argv));
+}
+
+describe.each(Object.keys(COMMANDS))('every run-config flag of %s changes the RunConfig', (command) => {
+  it('the table has a row for every run-config flag the command declares', () => {
+    const declared = COMMANDS[command].make().options.map((o) => o.long!);
+    const shared = RUN_CONFIG_FLAGS.map((f) => f.flags.split(' ')[0]);
+    for (const flag of shared) expect(declared, `${command} declares ${flag}`).toContain(flag);
+    expect(Object.keys(RUN_CONFIG_ROWS).sort()).toEqual([...shared].sort());
+  });
+
+  it.each(Object.keys(RUN_CONFIG_ROWS))('%s', async (flag) => {
+    const row = RUN_CONFIG_ROWS[flag];
+    const baseline = await configOf(command, row.with ?? []);
+    const changed = await configOf(command, [...(row.with ?? []), ...row.argv]);
+    expect(row.read(changed)).toEqual(row.want);
+    expect(row.read(baseline)).not.toEqual(row.want);
+  });
+});
+
+describe('one flags → config builder, defaults only in the schema', () => {
+  it('with no flags, coordinator runs with exactly the schema defaults', async () => {
+    const { runId: _, ...config } = await configOf('coordinator', []);
+    expect(config).toEqual(runConfigDefaults());
+  });
+
+  it('with no flags, simulate differs from the schema only where the simulation decides (every site joins, longer timeouts)', async () => {
+    const { runId: _, ...config } = await configOf('simulate', ['--sites', '3']);
+    expect(config).toEqual({ ...runConfigDefaults(), minSites: 3, roundTimeoutMs: 600_000, joinTimeoutMs: 120_000 });
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: flags typed on the command line override the config file, the rest of the file stays', async (command) => {
+    const config = await configOf(command, ['--config', configFile, '--rounds', '4']);
+    expect(config.rounds).toBe(4);
+    expect(config.train.epochs).toBe(3);
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: help shows the schema default of every flag that has one', (command) => {
+    const help = COMMANDS[command].make().helpInformation().replace(/\s+/g, ' ');
+    const d = runConfigDefaults();
+    expect(help).toMatch(/--rounds <n> number of rounds \(default: 10\)/);
+    expect(d.rounds).toBe(10);
+    expect(help).toContain(`--norm-bound-multiple <x> refuse an update whose norm exceeds this multiple of the round's median (0: off) (default: ${d.normBoundMultiple})`);
+    expect(help).toContain(`(default: ${d.exampleWeightCap})`);
+    expect(help).toContain(`(default: ${d.maxAccuracyDrop})`);
+    expect(help).toContain(`(default: ${d.train.optimizer})`);
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: a partner flag without its partner is one clear config error, not silently ignored', async (command) => {
+    for (const argv of [['--dp-clip', '1'], ['--dp-sgd-clip', '1'], ['--dp-delta', '1e-6'], ['--secagg-clip', '2'], ['--secagg-threshold', '3']]) {
+      await expect(configOf(command, argv), argv.join(' ')).rejects.toMatchObject({ code: 'config' });
+    }
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: an unknown strategy is refused listing the registry\'s stable names', async (command) => {
+    await expect(configOf(command, ['--strategy', 'fedmean'])).rejects.toThrow(/unknown strategy "fedmean" \(known: fedavg, fedavgm, fedprox, .*centeredclip\)/);
+  });
+});
