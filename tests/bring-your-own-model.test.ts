@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -20,8 +19,7 @@ import {
 } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tempDir } from './helpers/federation.ts';
-
-const BIN = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
+import { fedtune } from './helpers/fedtune-cli.ts';
 
 /** Gaussian blobs: `classes` centres in `features` dimensions, examples around them (a learnable tabular task). */
 function blobs(features: number, classes: number, n: number, seed: number, centresSeed = 1): Dataset {
@@ -187,18 +185,6 @@ describe('a user model over socket.io', () => {
   }, 300_000);
 });
 
-function fedtune(args: string[], onLine?: (line: string) => void) {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    if (onLine) for (const line of d.toString().split('\n')) if (line) onLine(line);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { done, kill: () => child.kill('SIGKILL') };
-}
 
 describe('bring your own model from the command line', () => {
   it('5 classes: fedtune coordinator --model DIR --holdout FILE.csv and three `fedtune client --data FILE.csv` improve on the pretrained accuracy, with tabular robustness', async () => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fedtune, FEDTUNE_BIN } from './helpers/fedtune-cli.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -9,16 +10,8 @@ import { portOption, serverUrlOption } from '../cli/src/commands/options.ts';
 import { describeError } from '../cli/src/ui/describe-error.ts';
 import { tempDir } from './helpers/federation.ts';
 
-const BIN = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
-
-function fedtune(args: string[], o: { closeStdout?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  if (o.closeStdout) child.stdout.destroy();
-  else child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function run(args: string[], o: { closeStdout?: boolean } = {}) {
+  return fedtune(args, undefined, o).done;
 }
 
 /** A stack trace's frames look like "    at fn (file:line:col)". */
@@ -70,7 +63,7 @@ describe('one clear line for every error a user meets', () => {
 
 describe('the command line, end to end', () => {
   it('--version prints the version', async () => {
-    const r = await fedtune(['--version']);
+    const r = await run(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   }, 60_000);
@@ -79,7 +72,7 @@ describe('the command line, end to end', () => {
     const blocker: Server = createServer();
     const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)));
     try {
-      const r = await fedtune(['coordinator', '--port', String(port), '--host', '127.0.0.1', '--out', tempDir()]);
+      const r = await run(['coordinator', '--port', String(port), '--host', '127.0.0.1', '--out', tempDir()]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`fedtune: port ${port} on 127\\.0\\.0\\.1 is already in use`));
       expect(r.stderr).not.toMatch(STACK);
@@ -89,7 +82,7 @@ describe('the command line, end to end', () => {
   }, 120_000);
 
   it('--port 99999: one line, exit 1', async () => {
-    const r = await fedtune(['coordinator', '--port', '99999']);
+    const r = await run(['coordinator', '--port', '99999']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/port must be an integer in 0\.\.65535/);
     expect(r.stderr).not.toMatch(STACK);
@@ -99,21 +92,21 @@ describe('the command line, end to end', () => {
     const dir = tempDir();
     const header = ['label', ...Array.from({ length: 5 }, (_, j) => `f${j}`)].join(',');
     writeFileSync(join(dir, 'bad.csv'), `${header}\n1,0,0,0,0,0\n2,1,1,1,1,1\n`);
-    const r = await fedtune(['evaluate', '--model', join(import.meta.dirname, '..', 'coordinator', 'assets', 'pretrained', 'digits-mlp'), '--data', join(dir, 'bad.csv')]);
+    const r = await run(['evaluate', '--model', join(import.meta.dirname, '..', 'coordinator', 'assets', 'pretrained', 'digits-mlp'), '--data', join(dir, 'bad.csv')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/fedtune: data: .*bad\.csv has 5 features per example .* the model expects 784/);
     expect(r.stderr).not.toMatch(STACK);
   }, 120_000);
 
   it('a closed stdout (`| head`) ends the command quietly, exit 0', async () => {
-    const r = await fedtune(['dp-epsilon', '--sampling-rate', '0.1', '--noise', '1', '--steps', '10', '--delta', '1e-5'], { closeStdout: true });
+    const r = await run(['dp-epsilon', '--sampling-rate', '0.1', '--noise', '1', '--steps', '10', '--delta', '1e-5'], { closeStdout: true });
     expect(r.stderr).not.toMatch(/EPIPE|Error/);
     expect(r.code).toBe(0);
   }, 60_000);
 
   it('a client pointed at a dead server says so at once and at every retry', async () => {
     mkdirSync(tempDir(), { recursive: true });
-    const child = spawn(BIN, ['client', '--server', 'localhost:1', '--site', 'a', '--data', 'digits:1/2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(FEDTUNE_BIN, ['client', '--server', 'localhost:1', '--site', 'a', '--data', 'digits:1/2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const firstRetry = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((out += d.toString()), /retrying in/.test(out) && resolve())));
     await firstRetry;

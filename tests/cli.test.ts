@@ -1,31 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '@fedtune/shared';
 import { tempDir } from './helpers/federation.ts';
+import { fedtune } from './helpers/fedtune-cli.ts';
 
-const BIN = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
-
-interface Done {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function fedtune(args: string[], onLine?: (line: string) => void): { done: Promise<Done>; kill: () => void } {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    const text = d.toString();
-    stdout += text;
-    if (onLine) for (const line of text.split('\n')) if (line) onLine(line);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Done>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { done, kill: () => child.kill('SIGKILL') };
-}
 
 describe('the fedtune command line', () => {
   it('partition → coordinator → two client processes: the run completes and every process exits 0', async () => {
@@ -63,7 +42,7 @@ describe('the fedtune command line', () => {
     expect(report.rounds.map((r) => r.accepted.length)).toEqual([2, 2]);
     expect(report.final!.accuracy).toBeGreaterThan(report.pretrained!.accuracy);
     expect(existsSync(join(dir, 'runs', 'cli-run', 'models', 'round-2', 'weights.bin'))).toBe(true);
-  });
+  }, 300_000);
 
   it('simulate prints a table and ends with the report path', async () => {
     const out = tempDir();
@@ -83,7 +62,7 @@ describe('the fedtune command line', () => {
     expect(html).toContain('Label distribution per site');
     expect(html).toContain('Robust accuracy against ε');
     expect(report.finalRobustness?.fgsm.length).toBe(4);
-  });
+  }, 300_000);
 
   it('rejects bad arguments with a clear message and a non-zero exit', async () => {
     const r = await fedtune(['simulate', '--sites', 'zero']).done;

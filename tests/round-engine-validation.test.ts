@@ -50,46 +50,58 @@ describe('round engine: bad updates are rejected with a reason and the round goe
     expect(report.rounds).toHaveLength(0);
   });
 
-  it('rejects stale, unselected, duplicate, impersonating and malformed results from a raw connection', async () => {
-    const rejections: Array<{ code: string; reason: string }> = [];
+  it('rejects stale, unselected, duplicate, impersonating and malformed results from raw connections', async () => {
     const { coordinator, connector, siteRuns } = await startTestFederation({
       sites: 2,
       rounds: 1,
       transport: 'socket',
       maxSiteExamples: 100,
-      config: { minSites: 3, fraction: 1, roundTimeoutMs: 20_000 },
+      config: { minSites: 4, fraction: 1, roundTimeoutMs: 20_000, federatedEvaluation: 'never' },
     });
-    // A third, hand-driven site joins so the run starts; it answers the fit with bad results.
-    const raw = await connector().connect();
-    const done = new Promise<void>((resolve) => {
-      raw.onMessage((m) => {
-        if (m.event === 'rejected') rejections.push({ code: m.payload.code, reason: m.payload.reason });
-        if (m.event === 'fit') {
-          const { runId, round, weights } = m.payload;
-          const good = { runId, round, siteId: 'site-raw', weights, numExamples: 10, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 };
-          raw.send('fitResult', { ...good, round: round + 5 });
-          raw.send('fitResult', { ...good, siteId: 'site-1' });
-          raw.send('fitResult', { ...good, numExamples: -3 });
-          raw.send('fitResult', { ...good, numExamples: 10_000_000 });
-          raw.sendUnchecked('fitResult', { ...good, weights: 'AAAA' });
-          raw.send('fitResult', { ...good, weights: encodeWeights({ manifest: [{ name: 'x', shape: [1], dtype: 'float32' }], arrays: [new Float32Array(1)] }) });
-          raw.send('fitResult', good);
-          raw.send('fitResult', good);
-        }
-        if (m.event === 'complete') resolve();
-      });
+    // Two hand-driven sites join so the run starts. One answers the fit only with bad results (a refused
+    // message is its answer for the round); the other with a good result, then the same again.
+    const join = (siteId: string, answer: (send: (payload: unknown, unchecked?: boolean) => void, fit: { runId: string; round: number; weights: Uint8Array }) => void) => {
+      const rejections: Array<{ code: string; reason: string }> = [];
+      const done = connector()
+        .connect()
+        .then(
+          (raw) =>
+            new Promise<void>((resolve) => {
+              raw.onMessage((m) => {
+                if (m.event === 'rejected') rejections.push({ code: m.payload.code, reason: m.payload.reason });
+                if (m.event === 'fit') answer((payload, unchecked) => (unchecked ? raw.sendUnchecked('fitResult', payload) : raw.send('fitResult', payload as never)), m.payload);
+                if (m.event === 'complete') resolve();
+              });
+              raw.send('hello', { protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'none', runtime: 'node', numExamples: 10 } });
+            }),
+        );
+      return { rejections, done };
+    };
+    const good = (siteId: string, fit: { runId: string; round: number; weights: Uint8Array }) => ({ runId: fit.runId, round: fit.round, siteId, weights: fit.weights, numExamples: 10, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+    const bad = join('site-raw-bad', (send, fit) => {
+      const g = good('site-raw-bad', fit);
+      send({ ...g, round: fit.round + 5 });
+      send({ ...g, siteId: 'site-1' });
+      send({ ...g, numExamples: -3 });
+      send({ ...g, numExamples: 10_000_000 });
+      send({ ...g, weights: 'AAAA' }, true);
+      send({ ...g, weights: encodeWeights({ manifest: [{ name: 'x', shape: [1], dtype: 'float32' }], arrays: [new Float32Array(1)] }) });
     });
-    raw.send('hello', { protocol: PROTOCOL_VERSION, siteId: 'site-raw', capabilities: { backend: 'none', runtime: 'node', numExamples: 10 } });
+    const twice = join('site-raw-good', (send, fit) => {
+      send(good('site-raw-good', fit));
+      send(good('site-raw-good', fit));
+    });
     const report = await coordinator.done;
-    await Promise.all(siteRuns);
-    await done;
+    await Promise.all([...siteRuns, bad.done, twice.done]);
     await coordinator.close();
     expect(report.status).toBe('complete');
     const round = report.rounds[0];
-    expect(round.accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-raw']);
-    const codes = round.rejected.filter((r) => r.siteId === 'site-raw').map((r) => r.code);
-    expect(codes).toEqual(['stale_round', 'unauthorized', 'invalid_count', 'invalid_count', 'malformed_payload', 'shape_mismatch', 'duplicate_result']);
-    expect(rejections.map((r) => r.code)).toEqual(codes);
-    expect(rejections.every((r) => r.reason.length > 10)).toBe(true);
+    expect(round.accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-raw-good']);
+    const codesOf = (id: string) => round.rejected.filter((r) => r.siteId === id).map((r) => r.code);
+    expect(codesOf('site-raw-bad')).toEqual(['stale_round', 'unauthorized', 'invalid_count', 'invalid_count', 'malformed_payload', 'shape_mismatch']);
+    expect(codesOf('site-raw-good')).toEqual(['duplicate_result']);
+    expect(bad.rejections.map((r) => r.code)).toEqual(codesOf('site-raw-bad'));
+    expect(twice.rejections.map((r) => r.code)).toEqual(['duplicate_result']);
+    expect([...bad.rejections, ...twice.rejections].every((r) => r.reason.length > 10)).toBe(true);
   });
 });

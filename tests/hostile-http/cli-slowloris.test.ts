@@ -1,30 +1,9 @@
-import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/federation.ts';
+import { fedtune } from '../helpers/fedtune-cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'fedtune');
-
-interface Done {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function fedtune(args: string[], onLine?: (line: string) => void): { done: Promise<Done>; kill: () => void } {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    const text = d.toString();
-    stdout += text;
-    if (onLine) for (const line of text.split('\n')) if (line) onLine(line);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Done>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { done, kill: () => child.kill('SIGKILL') };
-}
 
 describe('fedtune coordinator with slowloris connections open (finding 7, the real CLI)', () => {
   it('binds 127.0.0.1 by default, says so, and exits 0 promptly when the run completes despite five unfinished requests', async () => {

@@ -1,7 +1,5 @@
-import Database from 'better-sqlite3';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { newSaltedToken, openTokenDatabase, saltedTokenMatches } from './salted-token.ts';
 
 /** When the admin token was made, never the token. */
 export interface AdminTokenInfo {
@@ -32,11 +30,6 @@ interface Row {
 /** Longest Authorization value worth hashing: a token is 43 characters; anything much longer is refused unhashed. */
 const MAX_TOKEN_LENGTH = 512;
 
-/** SHA-256 over a random salt and the token (32 random bytes: a slow KDF would add nothing; see site-token-store.ts). */
-function hashToken(salt: Buffer, token: string): Buffer {
-  return createHash('sha256').update(salt).update(token, 'utf8').digest();
-}
-
 /**
  * The admin token of the HTTP control plane (creating, starting and stopping runs; listing sites), in
  * SQLite. Only a salted hash is stored; `create` returns the token, the only time it exists in clear.
@@ -47,11 +40,7 @@ export class AdminTokenStore {
   private readonly stmt;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openTokenDatabase(path, SCHEMA);
     this.stmt = {
       get: this.db.prepare<[], Row>('SELECT salt, hash, created_at, last_used_at FROM admin_token WHERE id = 1'),
       replace: this.db.prepare(`
@@ -70,9 +59,8 @@ export class AdminTokenStore {
   create(options: { rotate?: boolean } = {}): { token: string } | { exists: AdminTokenInfo } {
     const existing = this.info();
     if (existing && !options.rotate) return { exists: existing };
-    const token = randomBytes(32).toString('base64url');
-    const salt = randomBytes(16);
-    this.stmt.replace.run({ salt, hash: hashToken(salt, token), at: new Date().toISOString() });
+    const { token, salt, hash } = newSaltedToken();
+    this.stmt.replace.run({ salt, hash, at: new Date().toISOString() });
     return { token };
   }
 
@@ -92,8 +80,7 @@ export class AdminTokenStore {
     if (!row) return { ok: false, reason: 'no admin token' };
     if (!token) return { ok: false, reason: 'token required' };
     if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'invalid token' };
-    const hash = hashToken(row.salt, token);
-    if (!(hash.length === row.hash.length && timingSafeEqual(hash, row.hash))) return { ok: false, reason: 'invalid token' };
+    if (!saltedTokenMatches(row.salt, row.hash, token)) return { ok: false, reason: 'invalid token' };
     this.stmt.used.run(new Date().toISOString());
     return { ok: true };
   }

@@ -1,7 +1,5 @@
-import Database from 'better-sqlite3';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { newSaltedToken, openTokenDatabase, saltedTokenMatches } from './salted-token.ts';
 import { FedtuneError } from '@fedtune/shared';
 
 /** A registered site as `sites list` shows it. The token is never stored, so never listed. */
@@ -43,15 +41,6 @@ interface Row {
 }
 
 /**
- * SHA-256 over a per-token random salt and the token. A token is 32 random bytes, so a slow KDF would add
- * nothing against guessing (2^256 candidates) and would cost every hello; the salt keeps equal hashes
- * from ever revealing anything across databases.
- */
-function hashToken(salt: Buffer, token: string): Buffer {
-  return createHash('sha256').update(salt).update(token, 'utf8').digest();
-}
-
-/**
  * Site registrations with their token hashes, in SQLite (better-sqlite3). Every call reads the table,
  * so a `fedtune sites revoke` run in another process applies to the next connection at once.
  */
@@ -60,11 +49,7 @@ export class SiteTokenStore {
   private readonly stmt;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openTokenDatabase(path, SCHEMA);
     this.stmt = {
       get: this.db.prepare<[string], Row>('SELECT * FROM site_tokens WHERE name = ?'),
       upsert: this.db.prepare(`
@@ -89,9 +74,8 @@ export class SiteTokenStore {
     if (existing && !existing.revoked_at && !options.rotate) {
       throw new FedtuneError('config', `site ${name} is already registered; revoke it first, or rotate its token (--rotate)`);
     }
-    const token = randomBytes(32).toString('base64url');
-    const salt = randomBytes(16);
-    this.stmt.upsert.run({ name, salt, hash: hashToken(salt, token), at: new Date().toISOString() });
+    const { token, salt, hash } = newSaltedToken();
+    this.stmt.upsert.run({ name, salt, hash, at: new Date().toISOString() });
     return token;
   }
 
@@ -105,9 +89,7 @@ export class SiteTokenStore {
     if (!token) return { ok: false, reason: 'token required' };
     const row = this.stmt.get.get(name);
     if (!row) return { ok: false, reason: 'unknown site' };
-    const hash = hashToken(row.salt, token);
-    const match = hash.length === row.hash.length && timingSafeEqual(hash, row.hash);
-    if (!match) return { ok: false, reason: 'invalid token' };
+    if (!saltedTokenMatches(row.salt, row.hash, token)) return { ok: false, reason: 'invalid token' };
     if (row.revoked_at) return { ok: false, reason: 'token revoked' };
     this.stmt.used.run(new Date().toISOString(), name);
     return { ok: true };
