@@ -8,7 +8,9 @@ import { attacker, honestSite } from './helpers.ts';
 // the round, the report or the engine's events.
 it('messages before hello are refused with a typed code and have no effect on the round or its record', async () => {
   const events: EngineEvent[] = [];
-  const coordinator = await startTinyCoordinator({ runId: 'pre-hello', minSites: 2, onEvent: (e) => events.push(e) });
+  // site-b answers with the global weights unchanged (norm 0): with two sites that lower median would make
+  // the adaptive norm bound 0 and refuse site-a, which is not what this test is about.
+  const coordinator = await startTinyCoordinator({ runId: 'pre-hello', minSites: 2, onEvent: (e) => events.push(e), config: { runId: 'pre-hello', normBoundMultiple: 0 } });
   try {
     const honest = await honestSite(coordinator.url!, 'site-a');
     const holder = await attacker(coordinator.url!);
