@@ -33,8 +33,8 @@ const siteRows = (page: Page): Promise<SiteRow[]> =>
     rows.map((r) => ({
       site: (r as HTMLElement).dataset.site ?? '',
       connected: (r as HTMLElement).dataset.connected ?? '',
-      status: r.querySelector('.status')?.textContent ?? '',
-      lastSeen: r.querySelector('.last-seen')?.textContent ?? '',
+      status: r.querySelectorAll('td')[4]?.textContent ?? '',
+      lastSeen: r.querySelectorAll('td')[5]?.textContent ?? '',
     })),
   );
 
@@ -134,4 +134,29 @@ describe.runIf(mode === 'run')('dashboard with the admin token, and after the ru
     expect(requested.filter((u) => u.includes(adminToken) || u.includes(encodeURIComponent(adminToken)))).toEqual([]);
     expect(consoleText.filter((t) => t.includes(adminToken))).toEqual([]);
   });
+});
+
+describe.runIf(mode === 'run')('dashboard after the run, without an admin token (Chromium)', () => {
+  it('issue 12 item 8: the run ends and the dashboard says so; sites are not left "connected / now"', async () => {
+    const coordinator = await startTinyCoordinator({ runId: 'dash-open', minSites: 2, rounds: 1, apiRateLimit: false });
+    const browser = await launchChromium();
+    try {
+      expect(coordinator.exposure()).toMatchObject({ adminTokenRequired: false });
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${coordinator.url}/`);
+      await page.waitForSelector('body[data-connected="true"]', { timeout: 10_000 });
+      const honest = await Promise.all([honestSite(coordinator.url!, 'site-a'), honestSite(coordinator.url!, 'site-b', { seed: 5 })]);
+      expect((await coordinator.done).status).toBe('complete');
+      for (const s of honest) await s.run;
+      await page.waitForSelector('body[data-rounds="1"]', { timeout: 10_000 });
+      await page.waitForTimeout(2_500);
+      expect(await page.textContent('[data-testid="phase"]')).toMatch(/^complete/);
+      const rows = await siteRows(page);
+      expect(rows.map((r) => [r.site, r.connected, r.status])).toEqual([['site-a', 'false', 'finished'], ['site-b', 'false', 'finished']]);
+      for (const r of rows) expect(r.lastSeen).not.toMatch(/now|ago/);
+    } finally {
+      await browser.close();
+      await coordinator.close();
+    }
+  }, 60_000);
 });
