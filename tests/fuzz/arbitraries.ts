@@ -19,7 +19,8 @@ export const bytes = (min = 0, max = 64): fc.Arbitrary<Uint8Array | ArrayBuffer>
 const key = bytes(32, 32);
 const sealed = fc.record({ from: siteId, to: siteId, nonce: bytes(12, 12), ciphertext: bytes(0, 1024) });
 const revealed = fc.record({ owner: siteId, share: bytes(0, 128) });
-const localMetrics = fc.record({ loss: metric, accuracy: metric });
+/** Within the range checks of schemas.ts (loss in [0, MAX_REPORTED_LOSS], accuracy in [0, 1]). */
+const localMetrics = fc.record({ loss: fc.double({ min: 0, max: 1e6, noNaN: true }).map((x) => x + 0), accuracy: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x + 0) });
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const unit = fc.double({ min: 0, max: 1, noNaN: true });
 
@@ -40,16 +41,19 @@ const trainConfig = fc.record(
   { requiredKeys: ['epochs', 'batchSize', 'learningRate', 'optimizer', 'trainable', 'seed'] },
 );
 
-const secureAggregation = fc.record({
-  attempt,
-  sites: fc.array(siteId, { minLength: 2, maxLength: 8 }),
-  threshold: fc.integer({ min: 1, max: 8 }),
-  vectorLength: fc.integer({ min: 1, max: 1e6 }),
-  fixedPoint: fc.record({ range: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), maxTotalWeight: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), scale: fc.double({ min: 1e-3, max: 1e6, noNaN: true }) }),
-  clip: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
-  weighting: fc.constantFrom('examples', 'uniform'),
-  weightDenominator: fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
-});
+/** Distinct invited sites and a threshold no larger than their number (as the schema requires). */
+const secureAggregation = fc.uniqueArray(siteId, { minLength: 2, maxLength: 8 }).chain((sites) =>
+  fc.record({
+    attempt,
+    sites: fc.constant(sites),
+    threshold: fc.integer({ min: 1, max: sites.length }),
+    vectorLength: fc.integer({ min: 1, max: 1e6 }),
+    fixedPoint: fc.record({ range: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), maxTotalWeight: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), scale: fc.double({ min: 1e-3, max: 1e6, noNaN: true }) }),
+    clip: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
+    weighting: fc.constantFrom('examples', 'uniform'),
+    weightDenominator: fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
+  }),
+);
 
 const weightSpec = fc.record({ name: fc.string({ maxLength: 512 }), shape: fc.array(fc.nat({ max: 2 ** 31 - 1 }), { maxLength: 8 }), dtype: fc.constant('float32') });
 
