@@ -98,7 +98,7 @@ it('a site refuses an instruction whose vector length is not its model parameter
   const failure = coordinator.received.find((m) => m.event === 'siteFailure')!.payload;
   expect(failure).toMatchObject({ code: 'shape_mismatch', reason: expect.stringMatching(new RegExp(`expects updates of ${coordinator.parameterCount + 1} values.*has ${coordinator.parameterCount} parameters`)) });
   expect(coordinator.received.map((m) => m.event)).not.toContain('secaggAdvertise');
-  expect(events.map((e) => e.type)).not.toContain('fit-done');
+  expect(events.map((e) => e.type)).not.toContain('fit-progress');
 });
 
 it.each([
@@ -107,10 +107,12 @@ it.each([
   ['a fixed-point scale that can overflow the sum', (i: SecureAggInstruction) => ({ ...i, fixedPoint: { range: 16, maxTotalWeight: 1, scale: 2 ** 30 } }), /could overflow/],
 ])('a site refuses %s', async (_what, tamper, reason) => {
   const coordinator = await hostileCoordinator(tamper);
-  await runSite(coordinator.url);
+  const events = await runSite(coordinator.url);
   await until(() => coordinator.received.some((m) => m.event === 'siteFailure'), 'a siteFailure');
-  expect(coordinator.received.find((m) => m.event === 'siteFailure')!.payload).toMatchObject({ reason: expect.stringMatching(reason) });
+  expect(coordinator.received.find((m) => m.event === 'siteFailure')!.payload).toMatchObject({ code: expect.stringMatching(/^(malformed_payload|not_selected)$/), reason: expect.stringMatching(reason) });
   expect(coordinator.received.map((m) => m.event)).not.toContain('secaggAdvertise');
+  // Refused before any training was spent on it.
+  expect(events.map((e) => e.type)).not.toContain('fit-progress');
 });
 
 it('bounds the sizes in a secure-aggregation instruction in its schema', () => {
