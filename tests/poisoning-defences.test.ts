@@ -175,6 +175,25 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     expect(Number.isFinite(complete.final!.accuracy) && Number.isFinite(complete.final!.loss)).toBe(true);
   });
 
+  // Issue 11 follow-up: an update the norm bound refuses at the round's close was reported `accepted: true`
+  // on arrival, so logs, metrics and the dashboard counted it as accepted.
+  it('reports an update accepted only once it is certain to be in the aggregate: a held update the bound refuses never is', async () => {
+    const o = await federation({ transport: 'socket', attacker: { siteId: 'attacker', announce: 150, answer: fitAnswer('attacker', (g) => scaled(g.arrays, 1e30), 1) } });
+    expectCleanExit(o);
+    const results = o.events.filter((e): e is Extract<EngineEvent, { type: 'result' }> => e.type === 'result');
+    for (const r of o.report.rounds) {
+      const ofRound = results.filter((e) => e.round === r.round);
+      // Exactly one verdict per update, and the accepted ones are exactly the aggregated ones.
+      expect(ofRound.map((e) => e.siteId).sort()).toEqual([...new Set(ofRound.map((e) => e.siteId))].sort());
+      expect(ofRound.filter((e) => e.accepted).map((e) => e.siteId).sort()).toEqual(r.accepted.map((a) => a.siteId).sort());
+      expect(ofRound.filter((e) => e.siteId === 'attacker')).toEqual([expect.objectContaining({ accepted: false, code: 'update_norm' })]);
+    }
+    // The first round has no previous median: every update is held until the bound is known.
+    expect(o.events.filter((e) => e.type === 'result-held' && e.round === 1).map((e) => (e as { siteId: string }).siteId).sort()).toEqual(
+      [...o.report.rounds[0].accepted.map((a) => a.siteId), 'attacker'].sort(),
+    );
+  });
+
   it('normBoundMultiple 0 turns the bound off: the 1e30 update is aggregated, and the adoption guard keeps the previous model', async () => {
     const o = await federation({
       transport: 'socket',

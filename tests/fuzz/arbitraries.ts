@@ -44,16 +44,19 @@ const trainConfig = fc.record(
   { requiredKeys: ['epochs', 'batchSize', 'learningRate', 'optimizer', 'trainable', 'seed'] },
 );
 
-const secureAggregation = fc.record({
-  attempt,
-  sites: fc.array(siteId, { minLength: 2, maxLength: 8 }),
-  threshold: fc.integer({ min: 1, max: 8 }),
-  vectorLength: fc.integer({ min: 1, max: 1e6 }),
-  fixedPoint: fc.record({ range: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), maxTotalWeight: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), scale: fc.double({ min: 1e-3, max: 1e6, noNaN: true }) }),
-  clip: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
-  weighting: fc.constantFrom('examples', 'uniform'),
-  weightDenominator: fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
-});
+/** Distinct invited sites and a threshold no larger than their number (as the schema requires). */
+const secureAggregation = fc.uniqueArray(siteId, { minLength: 2, maxLength: 8 }).chain((sites) =>
+  fc.record({
+    attempt,
+    sites: fc.constant(sites),
+    threshold: fc.integer({ min: 1, max: sites.length }),
+    vectorLength: fc.integer({ min: 1, max: 1e6 }),
+    fixedPoint: fc.record({ range: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), maxTotalWeight: fc.double({ min: 1e-3, max: 1e3, noNaN: true }), scale: fc.double({ min: 1e-3, max: 1e6, noNaN: true }) }),
+    clip: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
+    weighting: fc.constantFrom('examples', 'uniform'),
+    weightDenominator: fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
+  }),
+);
 
 const weightSpec = fc.record({ name: fc.string({ maxLength: 512 }), shape: fc.array(fc.nat({ max: 2 ** 31 - 1 }), { maxLength: 8 }), dtype: fc.constant('float32') });
 

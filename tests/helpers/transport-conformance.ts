@@ -58,6 +58,15 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       return { site, client, serverMessages };
     }
 
+    /** A pair whose client has said hello (delivered, then cleared from `serverMessages`): everything after it is parsed. */
+    async function joinedPair(): Promise<{ site: SiteLink; client: CoordinatorLink; serverMessages: Array<MessageOf<ClientToServer>> }> {
+      const pair = await connectPair();
+      pair.client.send('hello', hello('site-a'));
+      await waitFor<void>((r) => { const i = setInterval(() => pair.serverMessages.length > 0 && (clearInterval(i), r()), 5); }, 'hello');
+      pair.serverMessages.splice(0);
+      return pair;
+    }
+
     it('delivers a validated client message to the server', async () => {
       const { client, serverMessages } = await connectPair();
       client.send('hello', hello('site-a'));
@@ -67,7 +76,7 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
     });
 
     it('carries weights as binary, bit-exact, both ways', async () => {
-      const { site, client, serverMessages } = await connectPair();
+      const { site, client, serverMessages } = await joinedPair();
       const values = Float32Array.from({ length: 10_001 }, (_, i) => Math.fround(Math.cos(i) * 1e-3));
       const bytes = encodeWeights({ manifest: [{ name: 'w', shape: [10_001], dtype: 'float32' }], arrays: [values] });
       const received = waitFor<MessageOf<ServerToClient>>((r) => client.onMessage(r), 'fit');
@@ -96,15 +105,42 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       }), 'connection');
       const client = await t.connector.connect();
       await sitePromise;
+      client.send('hello', hello('site-b'));
       client.sendUnchecked('fitResult', { runId: 'r', round: 'one', weights: 'not bytes' });
       client.sendUnchecked('noSuchEvent', { x: 1 });
-      client.send('hello', hello('site-b'));
-      await waitFor<void>((r) => { const i = setInterval(() => messages.length > 0 && (clearInterval(i), r()), 5); }, 'hello after garbage');
+      client.send('heartbeat', { siteId: 'site-b', status: 'idle' });
+      await waitFor<void>((r) => { const i = setInterval(() => messages.length > 1 && (clearInterval(i), r()), 5); }, 'heartbeat after garbage');
       expect(invalid).toHaveLength(2);
       expect(invalid.every((e) => e instanceof FedtuneError && e.code === 'malformed_payload')).toBe(true);
       expect(invalid[0].message).toMatch(/round|weights/);
       expect(invalid[1].message).toMatch(/unknown client event "noSuchEvent"/);
-      expect(messages).toEqual(['hello']);
+      expect(messages).toEqual(['hello', 'heartbeat']);
+    });
+
+    it('refuses every event before a hello has passed its schema without parsing it', async () => {
+      t = await make();
+      const invalid: FedtuneError[] = [];
+      const messages: string[] = [];
+      const sitePromise = waitFor<SiteLink>((resolve) => t!.server.onConnection((link) => {
+        link.onInvalid((e) => invalid.push(e));
+        link.onMessage((m) => messages.push(m.event));
+        resolve(link);
+      }), 'connection');
+      const client = await t.connector.connect();
+      const site = (await sitePromise) as SiteLink & { parsedCount: number; refusedUnparsed: number };
+      client.send('heartbeat', { siteId: 'site-b', status: 'idle' });
+      client.sendUnchecked('secaggShareKeys', { shares: Array.from({ length: 1000 }, () => 0) });
+      client.sendUnchecked('hello', { protocol: PROTOCOL_VERSION, siteId: 'not a site id!' });
+      client.sendUnchecked('noSuchEvent', { x: 1 });
+      client.send('hello', hello('site-b'));
+      client.send('heartbeat', { siteId: 'site-b', status: 'idle' });
+      await waitFor<void>((r) => { const i = setInterval(() => messages.length > 1 && (clearInterval(i), r()), 5); }, 'heartbeat after hello');
+      expect(invalid.map((e) => e.code)).toEqual(['unauthorized', 'unauthorized', 'malformed_payload', 'unauthorized']);
+      expect(invalid[0].message).toMatch(/send hello before anything else \(got "heartbeat"\)/);
+      expect(messages).toEqual(['hello', 'heartbeat']);
+      // Only the three hellos and the heartbeat after the valid one went through the parser.
+      expect(site.parsedCount).toBe(3);
+      expect(site.refusedUnparsed).toBe(3);
     });
 
     it('preserves message order', async () => {
@@ -139,7 +175,7 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
     });
 
     it('carries messages with many binary fields intact both ways (secure aggregation for 50 sites)', async () => {
-      const { site, client, serverMessages } = await connectPair();
+      const { site, client, serverMessages } = await joinedPair();
       const ids = Array.from({ length: 50 }, (_, i) => `site-${String(i).padStart(2, '0')}`);
       const key = (i: number, salt: number) => Uint8Array.from({ length: 32 }, (_, j) => (i * 7 + j + salt) & 255);
       const keys = ids.map((siteId, i) => ({ siteId, encryptionPublicKey: key(i, 1), maskingPublicKey: key(i, 2) }));

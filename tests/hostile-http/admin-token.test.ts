@@ -61,6 +61,30 @@ describe('admin token on the control plane (finding 5)', () => {
     for (const url of ['/api/health', '/api/runs', '/metrics', '/docs/json']) expect((await inject({ method: 'GET', url })).statusCode, url).toBe(200);
   });
 
+  // Issue 11 follow-up: /docs/json did not say which routes need the token, nor the 401/413/415/429 they give.
+  it('the OpenAPI document declares the bearer scheme, and exactly the routes that answer 401 without a token carry it', async () => {
+    const spec = (await inject({ method: 'GET', url: '/docs/json' })).json() as {
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+      paths: Record<string, Record<string, { security?: Array<Record<string, string[]>>; responses: Record<string, unknown> }>>;
+    };
+    expect(spec.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    let admin = 0;
+    for (const [path, methods] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const url = path.replace('{id}', 'guarded').replace('{*}', 'model.json');
+        const res = await inject({ method: method.toUpperCase() as 'GET' | 'POST', url, payload: method === 'post' ? {} : undefined });
+        const guarded = res.statusCode === 401;
+        expect(op.security, `${method} ${path}`).toEqual(guarded ? [{ adminToken: [] }] : undefined);
+        if (!guarded) continue;
+        admin++;
+        expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '429']));
+        if (method !== 'get') expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+      }
+    }
+    // Every control-plane route that the document lists (the dashboard's /api/events is not part of the API).
+    expect(admin).toBe(controlPlane('guarded').length - 1);
+  });
+
   it('anonymous, malformed and wrong tokens get 401 unauthorized; the right one works; rotating retires the old one', async () => {
     const admin = new AdminTokenStore(db);
     const made = admin.create();

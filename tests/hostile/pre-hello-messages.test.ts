@@ -8,6 +8,8 @@ import { attacker, honestSite } from './helpers.ts';
 // the round, the report or the engine's events.
 it('messages before hello are refused with a typed code and have no effect on the round or its record', async () => {
   const events: EngineEvent[] = [];
+  // site-b answers with the global weights unchanged (norm 0), under the default defences: a zero-delta
+  // update must not drive the adaptive norm bound to 0 and refuse site-a (update-guard.ts).
   const coordinator = await startTinyCoordinator({ runId: 'pre-hello', minSites: 2, onEvent: (e) => events.push(e) });
   try {
     const honest = await honestSite(coordinator.url!, 'site-a');
@@ -26,7 +28,8 @@ it('messages before hello are refused with a typed code and have no effect on th
     evil.socket.emit('no-such-event', { x: 1 });
     const replies = [];
     for (let i = 0; i < 6; i++) replies.push(await evil.next('rejected'));
-    expect(replies.map((r) => r.code)).toEqual(['unauthorized', 'unauthorized', 'unauthorized', 'malformed_payload', 'malformed_payload', 'malformed_payload']);
+    // Malformed ones too are refused as 'unauthorized': before a hello nothing is even parsed.
+    expect(replies.map((r) => r.code)).toEqual(['unauthorized', 'unauthorized', 'unauthorized', 'unauthorized', 'unauthorized', 'unauthorized']);
     expect(replies[0].reason).toMatch(/send hello before anything else/);
 
     // site-b's own answer is still taken: the forged failure and result changed nothing.

@@ -10,6 +10,8 @@ import { printRobustness } from './robustness-summary.ts';
 export class RoundProgress {
   private bar?: cliProgress.SingleBar;
   private received = 0;
+  /** Held updates ("round/site") counted on arrival, whose 'result' comes when the round closes. */
+  private readonly held = new Set<string>();
   private readonly tty = Boolean(process.stdout.isTTY);
   private headerPrinted = false;
   /** Set when the run is over: sites leaving at shutdown are not news. */
@@ -50,8 +52,14 @@ export class RoundProgress {
           this.bar.start(event.selected.length, 0);
         }
         break;
-      case 'result':
+      case 'result-held':
+        this.held.add(`${event.round}/${event.siteId}`);
         this.received++;
+        this.bar?.update(this.received);
+        break;
+      case 'result':
+        // A held update was counted when it arrived; its verdict at the round's close is not a new arrival.
+        if (!this.held.delete(`${event.round}/${event.siteId}`)) this.received++;
         this.bar?.update(this.received);
         if (!event.accepted) console.log(`  rejected ${event.siteId}: ${event.code} — ${event.reason}`);
         break;

@@ -77,7 +77,13 @@ export type EngineEvent =
   | { type: 'waiting'; joined: number; needed: number }
   | { type: 'pretrained'; accuracy: number; loss: number }
   | { type: 'round-start'; round: number; attempt: number; selected: string[] }
+  /**
+   * A site's update was accepted into the round's aggregate (`accepted: true`, emitted only once that is
+   * certain) or refused. Exactly one per update.
+   */
   | { type: 'result'; round: number; siteId: string; accepted: boolean; code?: string; reason?: string }
+  /** An update passed its checks but waits for the round's adaptive norm bound: a 'result' follows when the round closes. */
+  | { type: 'result-held'; round: number; siteId: string; reason: string }
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
   | { type: 'robustness-start'; round: number }
@@ -356,7 +362,9 @@ export class RoundEngine {
     } else if (verdict.ok) {
       const effectiveExamples = this.guard ? this.guard.effectiveExamples(verdict.numExamples) : verdict.numExamples;
       c.accept({ siteId, weights: verdict.weights, numExamples: verdict.numExamples, effectiveExamples, norm: verdict.norm, metrics: result.metrics, durationMs: result.durationMs, bytes: result.weights.byteLength });
-      this.emit({ type: 'result', round: c.round, siteId, accepted: true });
+      // Reported accepted only once it is certain to be in the aggregate; otherwise the round's close decides.
+      if (!this.guard || this.guard.certain(verdict.norm)) this.emit({ type: 'result', round: c.round, siteId, accepted: true });
+      else this.emit({ type: 'result-held', round: c.round, siteId, reason: 'held until the round closes and its adaptive norm bound is known' });
     } else {
       c.reject({ siteId, code: verdict.code, reason: verdict.reason });
       this.emit({ type: 'result', round: c.round, siteId, accepted: false, code: verdict.code, reason: verdict.reason });
@@ -567,7 +575,10 @@ export class RoundEngine {
         failed.push(...collector.failed);
         bytesUp += [...collector.accepted.values()].reduce((n, u) => n + u.bytes, 0);
         // The adaptive norm bound, decided on the round's full set of norms (update-guard.ts).
+        const undecided = [...collector.accepted.values()].filter((u) => !guard.certain(u.norm)).map((u) => u.siteId);
         const norms = guard.settle(collector);
+        // The held updates the bound kept are now certain to be in the aggregate (site-id order).
+        for (const siteId of undecided.sort()) if (collector.accepted.has(siteId)) this.emit({ type: 'result', round, siteId, accepted: true });
         for (const o of norms.outliers) {
           collector.rejected.push(o);
           this.emit({ type: 'result', round, siteId: o.siteId, accepted: false, code: o.code, reason: o.reason });

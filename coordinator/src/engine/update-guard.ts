@@ -72,6 +72,14 @@ export class UpdateGuard {
     return this.options.normBoundMultiple > 0;
   }
 
+  /**
+   * Whether an update of this norm is certain to be in the aggregate on arrival. Otherwise its verdict waits
+   * for the round's close (`settle`): it is "held", and must not be reported as accepted before then.
+   */
+  certain(norm: number | undefined): boolean {
+    return !this.normBoundActive || (norm ?? 0) <= this.streamBound;
+  }
+
   /** The count an update's claimed examples weigh for in an average. */
   effectiveExamples(numExamples: number): number {
     return Math.min(numExamples, this.exampleCap);

@@ -49,6 +49,8 @@ export function logEngineEvent(log: Logger, e: EngineEvent): void {
     case 'result':
       if (e.accepted) return log.debug({ event: 'update_accepted', round: e.round, siteId: e.siteId }, `update from ${e.siteId} accepted`);
       return log.warn({ event: 'update_rejected', round: e.round, siteId: e.siteId, code: e.code, reason: e.reason && clip(e.reason) }, `update from ${e.siteId} rejected: ${e.code}`);
+    case 'result-held':
+      return log.debug({ event: 'update_held', round: e.round, siteId: e.siteId }, `update from ${e.siteId} held until the round closes`);
     case 'round-retry':
       return log.warn({ event: 'round_retry', round: e.round, attempt: e.attempt, reason: clip(e.reason) }, `round ${e.round} retried`);
     case 'robustness-start':

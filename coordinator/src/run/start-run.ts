@@ -8,6 +8,7 @@ import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
+import { RunStore } from './run-store.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { writeReportHtml } from '../report/report-html.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
@@ -91,9 +92,11 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  */
 export function startRun(services: RunServices, { config, model, resume: resumeRun }: RunStartOptions): RunSession {
   const runId = config.runId;
-  const runDir = join(services.runsDir, runId);
+  // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
+  // directory (the database and its -wal/-shm files, hidden names).
   let global: TfGlobalModel | undefined;
   try {
+    const runDir = new RunStore(services.runsDir).newRunDir(runId);
     mkdirSync(runDir, { recursive: true });
     const checkpoints = services.checkpoints === false ? undefined : new CheckpointStore(runDir);
     let resume: EngineCheckpoint | undefined;

@@ -10,7 +10,11 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     private readonly socket: Socket,
     limits: ConnectionLimits,
   ) {
-    super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), { maxQueued: limits.maxQueuedMessages });
+    super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), {
+      maxQueued: limits.maxQueuedMessages,
+      // Nothing but a hello is parsed (or processed) before a hello has passed its schema.
+      firstEvent: 'hello',
+    });
     this.id = socket.id;
     // Unknown events are passed on too: the parser rejects them with a (clipped) reason.
     socket.onAny((event: unknown, payload: unknown) => {

@@ -15,6 +15,7 @@ import type {
   SecureAggUnmaskResponse,
 } from '../messages/schemas.ts';
 import { clipUpdate } from '../privacy/dp-fedavg.ts';
+import { secAggTopology } from '../privacy/secagg-config.ts';
 import type { SecAggConfig } from '../privacy/secagg-messages.ts';
 import { SecAggSite, type SecAggSiteInput } from '../privacy/secagg-site.ts';
 import type { WeightArrays } from '../weights.ts';
@@ -48,6 +49,30 @@ export function secAggConfigOf(round: number, instruction: SecureAggInstruction)
     vectorLength: instruction.vectorLength,
     fixedPoint: instruction.fixedPoint,
   };
+}
+
+/**
+ * Checks a coordinator's secure-aggregation instruction against what this site knows, before it trains or
+ * allocates anything for it: the update length must equal its model's parameter count, the site must be
+ * invited, the threshold and neighbourhood must be consistent (secAggTopology), and the fixed-point scale
+ * must not exceed the one that keeps the sum of all invited sites inside int32. Throws a FedtuneError.
+ */
+export function checkSecAggInstruction(instruction: SecureAggInstruction, site: { siteId: string; round: number; parameterCount: number }): void {
+  if (instruction.vectorLength !== site.parameterCount) {
+    throw new FedtuneError('shape_mismatch', `secure aggregation: the round expects updates of ${instruction.vectorLength} values, this site's model has ${site.parameterCount} parameters`);
+  }
+  let topology;
+  try {
+    topology = secAggTopology(secAggConfigOf(site.round, instruction));
+  } catch (err) {
+    throw new FedtuneError('malformed_payload', `secure aggregation: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (!topology.point.has(site.siteId)) throw new FedtuneError('not_selected', `secure aggregation: ${site.siteId} is not among the round's invited sites`);
+  const { range, maxTotalWeight, scale } = instruction.fixedPoint;
+  const safeScale = (2 ** 31 - 1 - instruction.sites.length) / (Math.max(range, 1) * maxTotalWeight);
+  if (scale > safeScale * (1 + 1e-12)) {
+    throw new FedtuneError('malformed_payload', `secure aggregation: fixed-point scale ${scale} could overflow the sum of ${instruction.sites.length} sites (at most ${safeScale})`);
+  }
 }
 
 /**

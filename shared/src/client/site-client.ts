@@ -15,7 +15,7 @@ import type { WeightArrays, WeightsManifest } from '../weights.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
 import { RdpAccountant } from '../privacy/rdp-accountant.ts';
 import { composeDpSgd } from '../privacy/dp-sgd-accounting.ts';
-import { SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
+import { checkSecAggInstruction, SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
@@ -290,6 +290,11 @@ export class SiteClient {
     this.status = 'training';
     try {
       const global = this.loadGlobal(payload.weights);
+      // A secure-aggregation instruction is checked against this site's own model before any work for it.
+      if (payload.secureAggregation) {
+        const parameterCount = global.reduce((n, a) => n + a.length, 0);
+        checkSecAggInstruction(payload.secureAggregation, { siteId: this.options.siteId, round, parameterCount });
+      }
       const data = this.fittedData();
       const metrics = await fitLocal(
         this.model!,

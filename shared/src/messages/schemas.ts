@@ -13,6 +13,18 @@ export const Bytes = z
   .union([z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data'), z.instanceof(ArrayBuffer)])
   .transform((b) => (b instanceof Uint8Array ? b : new Uint8Array(b)));
 
+/**
+ * Most sites one secure-aggregation round can involve: bounds every per-site array a peer sends (and so the
+ * worst valid message anyone must parse). Well above a real federation (tens to thousands of sites).
+ */
+export const MAX_FEDERATION_SITES = 10_000;
+
+/**
+ * Most coordinates a secure-aggregation update may have (2^27 ≈ 134 M parameters, 512 MB of masked uint32):
+ * a bound on what a site allocates for a coordinator's instruction, which it also checks against its model.
+ */
+export const MAX_SECAGG_VECTOR_LENGTH = 2 ** 27;
+
 const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'site id may use letters, digits, ".", "_" and "-"');
 const RunId = z.string().min(1).max(128);
 const Round = z.number().int().min(0);
@@ -123,22 +135,25 @@ export const TrainConfig = z.object({
  * Secure aggregation for one round attempt (docs/privacy.md): the site keeps its update, clips its delta to
  * `clip`, and takes part in the secagg* exchange below instead of sending 'fitResult'.
  */
-export const SecureAggInstruction = z.object({
-  /** Round attempt: secagg messages echo it, so a late message from an earlier attempt is never mixed in. */
-  attempt: z.number().int().min(1),
-  /** The invited sites (the round's selection). */
-  sites: z.array(SiteId).min(2).max(100_000),
-  threshold: z.number().int().min(1),
-  neighbours: z.number().int().min(2).optional(),
-  /** Coordinates of one update (all tensors). */
-  vectorLength: z.number().int().min(1),
-  fixedPoint: z.object({ range: z.number().positive(), maxTotalWeight: z.number().positive(), scale: z.number().positive() }),
-  /** L2 norm the delta (local − global) is clipped to before quantization. */
-  clip: z.number().positive(),
-  /** 'examples': w = numExamples / weightDenominator; 'uniform': w = 1 / weightDenominator (DP-FedAvg). */
-  weighting: z.enum(['examples', 'uniform']),
-  weightDenominator: z.number().positive(),
-});
+export const SecureAggInstruction = z
+  .object({
+    /** Round attempt: secagg messages echo it, so a late message from an earlier attempt is never mixed in. */
+    attempt: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    /** The invited sites (the round's selection). */
+    sites: z.array(SiteId).min(2).max(MAX_FEDERATION_SITES),
+    threshold: z.number().int().min(1).max(MAX_FEDERATION_SITES),
+    neighbours: z.number().int().min(2).max(MAX_FEDERATION_SITES).optional(),
+    /** Coordinates of one update (all tensors). The site checks it equals its own model's parameter count. */
+    vectorLength: z.number().int().min(1).max(MAX_SECAGG_VECTOR_LENGTH),
+    fixedPoint: z.object({ range: z.number().positive().max(1e9), maxTotalWeight: z.number().positive().max(1e9), scale: z.number().positive().max(2 ** 31) }),
+    /** L2 norm the delta (local − global) is clipped to before quantization. */
+    clip: z.number().positive().max(1e9),
+    /** 'examples': w = numExamples / weightDenominator; 'uniform': w = 1 / weightDenominator (DP-FedAvg). */
+    weighting: z.enum(['examples', 'uniform']),
+    weightDenominator: z.number().positive().max(1e15),
+  })
+  .refine((i) => new Set(i.sites).size === i.sites.length, { message: 'the invited sites must be distinct', path: ['sites'] })
+  .refine((i) => i.threshold <= i.sites.length, { message: 'the threshold cannot exceed the number of invited sites', path: ['threshold'] });
 
 export const FitInstruction = z.object({
   runId: RunId,
@@ -210,7 +225,7 @@ export const SecureAggKeys = z.object({
   runId: RunId,
   round: Round,
   attempt: Attempt,
-  keys: z.array(z.object({ siteId: SiteId, encryptionPublicKey: PublicKey, maskingPublicKey: PublicKey })).max(100_000),
+  keys: z.array(z.object({ siteId: SiteId, encryptionPublicKey: PublicKey, maskingPublicKey: PublicKey })).max(MAX_FEDERATION_SITES),
 });
 
 /** Phase 1, site → coordinator: Shamir shares of its secrets, sealed to each neighbour. */
@@ -219,7 +234,7 @@ export const SecureAggShareKeys = z.object({
   round: Round,
   attempt: Attempt,
   siteId: SiteId,
-  shares: z.array(SealedShares).max(100_000),
+  shares: z.array(SealedShares).max(MAX_FEDERATION_SITES),
 });
 
 /** Phase 1 → 2, coordinator → each site of U2: U2 and the sealed shares addressed to it. */
@@ -227,8 +242,8 @@ export const SecureAggShares = z.object({
   runId: RunId,
   round: Round,
   attempt: Attempt,
-  participants: z.array(SiteId).max(100_000),
-  shares: z.array(SealedShares).max(100_000),
+  participants: z.array(SiteId).max(MAX_FEDERATION_SITES),
+  shares: z.array(SealedShares).max(MAX_FEDERATION_SITES),
 });
 
 /** Phase 2, site → coordinator: its masked, quantized, weighted update (uint32 little-endian bytes). */
@@ -245,7 +260,7 @@ export const SecureAggUnmask = z.object({
   runId: RunId,
   round: Round,
   attempt: Attempt,
-  survivors: z.array(SiteId).max(100_000),
+  survivors: z.array(SiteId).max(MAX_FEDERATION_SITES),
 });
 
 /** Phase 3, site → coordinator: per neighbour, the self-mask share (survivor) or the masking-key share (dropped). */
@@ -254,8 +269,8 @@ export const SecureAggUnmaskResponse = z.object({
   round: Round,
   attempt: Attempt,
   siteId: SiteId,
-  selfMaskShares: z.array(RevealedShare).max(100_000),
-  maskingKeyShares: z.array(RevealedShare).max(100_000),
+  selfMaskShares: z.array(RevealedShare).max(MAX_FEDERATION_SITES),
+  maskingKeyShares: z.array(RevealedShare).max(MAX_FEDERATION_SITES),
 });
 
 export const EvaluateInstruction = z.object({

@@ -1,4 +1,5 @@
-import { toFedtuneError, type FedtuneError } from '../errors.ts';
+import { clipText } from '../text/clip-text.ts';
+import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { packBinaryFields, unpackBinaryFields } from './binary-fields.ts';
 import type { MessageOf } from './transport.ts';
 
@@ -10,6 +11,12 @@ export interface EndpointOptions {
    * dropped and counted in `dropped`. Default: no limit (in-process endpoints attach at once).
    */
   maxQueued?: number;
+  /**
+   * Until a message of this event has passed its schema, every other event is refused WITHOUT being
+   * unpacked or parsed: it reaches `onInvalid` as an 'unauthorized' error (the coordinator's site links set
+   * 'hello', so a connection that has not said hello costs no parsing). Default: every event is parsed.
+   */
+  firstEvent?: string;
 }
 
 /**
@@ -25,6 +32,11 @@ export abstract class EndpointBase<Out, In> {
   private closeReason?: string;
   /** Messages dropped because the queue was full (see EndpointOptions.maxQueued). */
   dropped = 0;
+  /** Messages run through the schema parser (passed or failed). */
+  parsedCount = 0;
+  /** Messages refused unparsed because `firstEvent` had not yet arrived (see EndpointOptions.firstEvent). */
+  refusedUnparsed = 0;
+  private firstEventSeen = false;
 
   protected constructor(
     private readonly parse: Parser,
@@ -66,17 +78,26 @@ export abstract class EndpointBase<Out, In> {
 
   /** Called by implementations for every raw incoming message. */
   protected receive(event: string, raw: unknown): void {
-    let item: MessageOf<In> | FedtuneError;
-    try {
-      item = { event, payload: this.parse(event, unpackBinaryFields(raw)) } as MessageOf<In>;
-      this.parsed(event);
-    } catch (err) {
-      item = toFedtuneError(err, 'malformed_payload');
-    }
+    // A full queue drops the message before any work is spent on it.
     const max = this.endpointOptions.maxQueued;
     if (max !== undefined && this.pending.length >= max) {
       this.dropped++;
       return;
+    }
+    const first = this.endpointOptions.firstEvent;
+    let item: MessageOf<In> | FedtuneError;
+    if (first !== undefined && !this.firstEventSeen && event !== first) {
+      this.refusedUnparsed++;
+      item = new FedtuneError('unauthorized', `send ${first} before anything else (got "${clipText(event, 64)}")`);
+    } else {
+      try {
+        this.parsedCount++;
+        item = { event, payload: this.parse(event, unpackBinaryFields(raw)) } as MessageOf<In>;
+        if (event === first) this.firstEventSeen = true;
+        this.parsed(event);
+      } catch (err) {
+        item = toFedtuneError(err, 'malformed_payload');
+      }
     }
     this.pending.push(item);
     this.flush();

@@ -2,7 +2,7 @@ import { FedtuneError } from '../errors.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { parseClientMessage, parseServerMessage } from '../messages/parse-message.ts';
 import { countBinaryFields, MAX_WIRE_ATTACHMENTS } from './binary-fields.ts';
-import { EndpointBase } from './endpoint-base.ts';
+import { EndpointBase, type EndpointOptions } from './endpoint-base.ts';
 import { payloadBytes } from './payload-size.ts';
 import type { ClientConnector, CoordinatorLink, ServerTransport, SiteLink } from './transport.ts';
 
@@ -21,8 +21,9 @@ class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
     parse: (event: string, raw: unknown) => unknown,
     private readonly maxMessageBytes: number,
     readonly id: string,
+    options: EndpointOptions = {},
   ) {
-    super(parse);
+    super(parse, options);
   }
 
   protected emitWire(event: string, payload: unknown): void {
@@ -101,6 +102,8 @@ export class MemoryNetwork {
           (e, r) => parseClientMessage(e as keyof ClientToServer & string, r),
           this.maxMessageBytes,
           id,
+          // As over socket.io: nothing but a hello is parsed before a hello has passed its schema.
+          { firstEvent: 'hello' },
         );
         const client = new MemoryEndpoint<ClientToServer, ServerToClient>(
           (e, r) => parseServerMessage(e as keyof ServerToClient & string, r),

@@ -1,5 +1,9 @@
 // The coordinator's live dashboard. Plain JavaScript, no build step: it reads server-sent events from
 // /api/events (a snapshot on connect, then engine events and live status) and redraws.
+//
+// The stream is read with fetch() rather than EventSource, which cannot send headers: when the control
+// plane needs an admin token, the dashboard asks for it once, keeps it in this tab's sessionStorage and
+// sends it as `Authorization: Bearer` — never in a URL (URLs end up in logs and history).
 
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
@@ -15,7 +19,27 @@ const state = {
   pretrained: undefined,
   status: undefined,
   round: undefined,
+  /** Set when the run completed or aborted: { status, aborted, at }. The view is then final: nothing ticks. */
+  final: undefined,
 };
+
+const TOKEN_KEY = 'fedtune.adminToken';
+
+/** The token when this browser has no sessionStorage (kept only until the page closes). */
+let memoryToken;
+
+function adminToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? memoryToken;
+  } catch {
+    return memoryToken;
+  }
+}
+
+function authHeaders() {
+  const token = adminToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
 
 function pct(v) {
   return typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '—';
@@ -24,6 +48,12 @@ function pct(v) {
 function ago(iso) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   return s < 1 ? 'now' : s < 60 ? `${s.toFixed(0)} s ago` : `${(s / 60).toFixed(0)} min ago`;
+}
+
+/** A fixed time of day (the view of a finished run does not tick). */
+function clock(iso) {
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? new Date(t).toLocaleTimeString() : '—';
 }
 
 function cell(text, className) {
@@ -40,6 +70,19 @@ function link(href, text) {
   return a;
 }
 
+/** A link to a control-plane route: with an admin token it is fetched with the header and opened as a blob. */
+function adminLink(href, text) {
+  const a = link(href, text);
+  a.addEventListener('click', async (e) => {
+    if (!adminToken()) return;
+    e.preventDefault();
+    const res = await fetch(href, { headers: authHeaders(), cache: 'no-store' });
+    const blob = await res.blob();
+    window.open(URL.createObjectURL(blob), '_blank', 'noopener');
+  });
+  return a;
+}
+
 function apply(event) {
   switch (event.type) {
     case 'waiting':
@@ -50,7 +93,9 @@ function apply(event) {
       break;
     case 'site-left': {
       const site = state.knownSites.get(event.siteId);
-      if (site) Object.assign(site, { left: event.reason, lastSeen: event.at });
+      // Leaving after the run ended is how a site finishes, not news.
+      if (site && !state.final) Object.assign(site, { left: event.reason, lastSeen: event.at });
+      else if (site) site.lastSeen = event.at;
       break;
     }
     case 'pretrained':
@@ -63,6 +108,10 @@ function apply(event) {
     case 'result':
       state.updates.push(event);
       break;
+    case 'result-held':
+      // Waiting for the round's adaptive norm bound: its verdict ('result') comes when the round closes.
+      state.updates.push({ ...event, held: true });
+      break;
     case 'round-end':
       state.rounds.set(event.record.round, event.record);
       state.status = `round ${event.record.round} done`;
@@ -73,6 +122,12 @@ function apply(event) {
     case 'complete':
       for (const r of event.report.rounds) state.rounds.set(r.round, r);
       state.status = event.report.status === 'complete' ? 'complete' : `aborted: ${event.report.aborted ?? ''}`;
+      state.final = { status: event.report.status, aborted: event.report.aborted, at: event.at };
+      // The sites' last seen as the run ended (later live updates do not move it).
+      for (const s of state.live.sites) {
+        const known = state.knownSites.get(s.siteId);
+        if (known) known.lastSeen = s.lastSeen;
+      }
       break;
   }
 }
@@ -131,37 +186,49 @@ function chart(host, series, options = {}) {
 
 function render() {
   const live = state.live;
+  const final = state.final;
   const rounds = [...state.rounds.values()].sort((a, b) => a.round - b.round);
   const last = rounds[rounds.length - 1];
   $('run-id').textContent = live.runId || '—';
-  $('phase').textContent = state.status && live.phase !== 'idle' && state.status !== live.phase ? `${live.phase} · ${state.status}` : live.phase;
-  $('round').textContent = live.round ?? state.round ?? '—';
+  // A finished run shows its final status, whatever a late live update says.
+  const phase = final ? final.status : live.phase;
+  $('phase').textContent = final
+    ? final.status === 'complete' ? `complete · ${clock(final.at)}` : `aborted${final.aborted ? `: ${final.aborted}` : ''} · ${clock(final.at)}`
+    : state.status && live.phase !== 'idle' && state.status !== live.phase ? `${live.phase} · ${state.status}` : live.phase;
+  $('round').textContent = final ? (last?.round ?? '—') : (live.round ?? state.round ?? '—');
   $('accuracy').textContent = last ? pct(last.global.accuracy) : state.pretrained ? `${pct(state.pretrained.accuracy)} (pretrained)` : '—';
-  document.body.dataset.phase = live.phase;
+  document.body.dataset.phase = phase;
   document.body.dataset.rounds = String(rounds.length);
+  document.body.dataset.final = String(Boolean(final));
 
   const links = $('links');
   links.replaceChildren();
   if (live.runId) {
     const id = encodeURIComponent(live.runId);
     links.append(
-      link(`/api/runs/${id}`, 'report.json'),
+      adminLink(`/api/runs/${id}`, 'report.json'),
       link(`/api/runs/${id}/model/model.json`, 'model.json'),
       link(`/api/runs/${id}/model/weights.bin`, 'weights.bin'),
     );
   }
-  links.append(link(`/site/?server=${encodeURIComponent(location.origin)}`, 'join as a browser site'), link('/api/live', 'live status (JSON)'));
+  links.append(link(`/site/?server=${encodeURIComponent(location.origin)}`, 'join as a browser site'), adminLink('/api/live', 'live status (JSON)'));
 
-  const connected = new Map(live.sites.map((s) => [s.siteId, s]));
-  const sites = [...connected.values(), ...[...state.knownSites.values()].filter((s) => !connected.has(s.siteId) && s.left !== undefined)];
+  // After the run: every site is shown as finished (or as having left before the end), with the time it
+  // was last seen; nothing is "connected" or "now" any more.
+  const connected = final ? new Map() : new Map(live.sites.map((s) => [s.siteId, s]));
+  const sites = final
+    ? [...state.knownSites.values()]
+    : [...connected.values(), ...[...state.knownSites.values()].filter((s) => !connected.has(s.siteId) && s.left !== undefined)];
   $('sites').querySelector('tbody').replaceChildren(
     ...sites.map((s) => {
       const known = state.knownSites.get(s.siteId);
       const tr = document.createElement('tr');
       tr.dataset.site = s.siteId;
       tr.dataset.connected = String(connected.has(s.siteId));
-      const status = connected.has(s.siteId) ? 'connected' : `left (${known?.left ?? ''})`;
-      tr.append(cell(s.siteId), cell(s.runtime), cell(s.backend), cell(known ? String(known.numExamples) : ''), cell(status), cell(ago(s.lastSeen)));
+      tr.dataset.finished = String(Boolean(final));
+      const status = connected.has(s.siteId) ? 'connected' : known?.left !== undefined ? `left (${known.left})` : final ? 'finished' : 'disconnected';
+      const seen = final ? clock(known?.lastSeen ?? s.lastSeen) : ago(s.lastSeen);
+      tr.append(cell(s.siteId), cell(s.runtime), cell(s.backend), cell(known ? String(known.numExamples) : ''), cell(status, 'status'), cell(seen, 'last-seen'));
       return tr;
     }),
   );
@@ -194,10 +261,10 @@ function render() {
       .reverse()
       .map((u) => {
         const tr = document.createElement('tr');
-        tr.className = u.accepted ? 'accepted' : 'rejected';
+        tr.className = u.held ? 'held' : u.accepted ? 'accepted' : 'rejected';
         tr.dataset.site = u.siteId;
         tr.dataset.round = String(u.round);
-        tr.append(cell(new Date(u.at).toLocaleTimeString()), cell(String(u.round)), cell(u.siteId), cell(u.accepted ? 'accepted' : `rejected: ${u.code}`, 'verdict'), cell(u.reason ?? ''));
+        tr.append(cell(new Date(u.at).toLocaleTimeString()), cell(String(u.round)), cell(u.siteId), cell(u.held ? 'held until the round closes' : u.accepted ? 'accepted' : `rejected: ${u.code}`, 'verdict'), cell(u.reason ?? ''));
         return tr;
       }),
   );
@@ -232,35 +299,126 @@ async function loadRuns() {
   }
 }
 
-function connect() {
-  const source = new EventSource('/api/events');
-  source.addEventListener('open', () => {
-    $('stream').textContent = 'connected';
-    document.body.dataset.connected = 'true';
-  });
-  source.addEventListener('error', () => {
-    $('stream').textContent = 'reconnecting…';
-    document.body.dataset.connected = 'false';
-  });
-  source.addEventListener('snapshot', (e) => {
-    const snapshot = JSON.parse(e.data);
+/** Reads one server-sent event stream with fetch (so it can carry the admin token); resolves when it ends. */
+async function readEvents(onEvent) {
+  const res = await fetch('/api/events', { headers: { accept: 'text/event-stream', ...authHeaders() }, cache: 'no-store' });
+  if (res.status === 401) {
+    const body = await res.json().catch(() => ({}));
+    const error = new Error(body?.error?.message ?? 'admin token required');
+    error.unauthorized = true;
+    throw error;
+  }
+  if (!res.ok || !res.body) throw new Error(`the event stream answered HTTP ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  $('stream').textContent = 'connected';
+  document.body.dataset.connected = 'true';
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = 'message';
+      const data = [];
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (data.length > 0) onEvent(name, data.join('\n'));
+    }
+  }
+}
+
+function onStreamEvent(name, data) {
+  if (name === 'snapshot') {
+    const snapshot = JSON.parse(data);
     state.rounds.clear();
     state.updates = [];
     state.knownSites.clear();
+    state.final = undefined;
     state.live = snapshot.live;
     for (const event of snapshot.events) apply(event);
     render();
-  });
-  source.addEventListener('engine', (e) => {
-    const event = JSON.parse(e.data);
+  } else if (name === 'engine') {
+    const event = JSON.parse(data);
     apply(event);
     if (event.type === 'round-end' || event.type === 'complete') void loadRuns();
     render();
-  });
-  source.addEventListener('live', (e) => {
-    state.live = JSON.parse(e.data);
+  } else if (name === 'live') {
+    state.live = JSON.parse(data);
     render();
-  });
+  }
+}
+
+function showAuth(message) {
+  $('auth').hidden = false;
+  $('auth-message').textContent = message;
+  $('auth-forget').hidden = true;
+  $('stream').textContent = 'admin token needed';
+  document.body.dataset.connected = 'false';
+  document.body.dataset.auth = 'needed';
+  $('auth-token').focus();
+}
+
+let connecting = false;
+
+async function connect() {
+  if (connecting) return;
+  connecting = true;
+  try {
+    for (;;) {
+      try {
+        await readEvents(onStreamEvent);
+      } catch (err) {
+        if (err && err.unauthorized) {
+          showAuth(adminToken() ? `the stored admin token was refused: ${err.message}` : err.message);
+          return;
+        }
+      }
+      document.body.dataset.connected = 'false';
+      // A finished run's view stays as it is; the stream is retried quietly (a new run may start).
+      $('stream').textContent = state.final ? 'run over' : 'reconnecting…';
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  } finally {
+    connecting = false;
+  }
+}
+
+$('auth').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const token = $('auth-token').value.trim();
+  $('auth-token').value = '';
+  if (!token) return;
+  memoryToken = token;
+  try {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } catch {
+    // No sessionStorage (a locked-down browser): the token lives only until this page closes.
+  }
+  $('auth').hidden = true;
+  $('auth-forget').hidden = false;
+  document.body.dataset.auth = 'token';
+  $('stream').textContent = 'connecting…';
+  void connect();
+});
+
+$('auth-forget-button').addEventListener('click', () => {
+  memoryToken = undefined;
+  try {
+    sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // nothing stored
+  }
+  location.reload();
+});
+
+if (adminToken()) {
+  $('auth-forget').hidden = false;
+  document.body.dataset.auth = 'token';
 }
 
 render();
