@@ -1,5 +1,3 @@
-// @ts-nocheck
-// 
 import { defineConfig } from 'vitest/config';
 
 /**

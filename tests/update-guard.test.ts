@@ -1,5 +1,3 @@
-// @ts-nocheck
-// 
 import { describe, expect, it } from 'vitest';
 import { SeededRandom, StreamingFedAvg, type WeightArrays } from '@fedtune/shared';
 import { RoundCollector } from '../coordinator/src/engine/round-collector.ts';

@@ -1,4 +1,3 @@
-// @ts-nocheck
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fgsm } from '../../shared/src/robustness/attacks/fgsm.ts';

@@ -1,4 +1,3 @@
-// @ts-nocheck
 import { describe, expect, it } from 'vitest';
 import { FedtuneError } from '../../shared/src/errors.ts';
 import { aggregateFedProx, FEDPROX_DEFAULTS, fedProx, resolveFedProxOptions } from '../../shared/src/strategies/aggregate-fedprox.ts';

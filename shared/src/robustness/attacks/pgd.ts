@@ -14,6 +14,7 @@ export const pgd: Attack = {
     if (eps === 0) return x.clone();
     const rng = new SeededRandom(seed);
     const start = new Float32Array(x.size);
+    // Stryker disable next-line EqualityOperator: `i <= start.length` is equivalent: the one extra draw comes after every value used and a write past a typed array's end is ignored.
     for (let i = 0; i < start.length; i++) start[i] = rng.uniform(-eps, eps);
     let adv = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor(start, x.shape, 'float32')), clipMin, clipMax));
     const lo = tf.tidy(() => tf.maximum(tf.sub(x, eps), clipMin));
