@@ -65,7 +65,7 @@ const MODULES = [
   {
     name: 'strategy-math',
     mutate: ['shared/src/strategies/strategy-math.ts'],
-    tests: ['tests/strategies/strategy-math.test.ts', 'tests/strategies/coordinatewise.test.ts', 'tests/strategies/krum-family.test.ts'],
+    tests: ['tests/strategies/strategy-math.test.ts', 'tests/strategies/sorting-network.test.ts'],
   },
   {
     name: 'secagg-arithmetic',
@@ -76,7 +76,7 @@ const MODULES = [
       'shared/src/privacy/secagg-server.ts:166-184',
       'shared/src/privacy/secagg-site.ts:165-174',
     ],
-    tests: ['tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts'],
+    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts'],
   },
   {
     name: 'codec',
