@@ -51,3 +51,53 @@ describe('streaming FedAvg', () => {
     expect(() => new StreamingFedAvg([1]).result()).toThrow(/zero updates/);
   });
 });
+
+describe('streaming FedAvg: exact sums and limits', () => {
+  it('keeps the rounding error of the running sum: 2^58 + 1 − 2^58 is 1, not 0', () => {
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [2, 1, 0],
+    ];
+    const parts: Array<[number, number]> = [
+      [2 ** 30, 2 ** 28], // n·w = 2^58
+      [1, 1], // + 1: lost in a plain float64 sum next to 2^58
+      [-(2 ** 30), 2 ** 28], // − 2^58
+    ];
+    for (const order of orders) {
+      const s = new StreamingFedAvg([1]);
+      for (const k of order) s.add([Float32Array.from([parts[k][0]])], parts[k][1]);
+      expect(s.count).toBe(3);
+      expect(s.result()[0][0], `order ${order}`).toBe(Math.fround(1 / (2 ** 29 + 1)));
+    }
+  });
+
+  it('is the example-weighted mean over every tensor, rounded once', () => {
+    const s = new StreamingFedAvg([2, 1]);
+    s.add([Float32Array.from([1, 2]), Float32Array.from([10])], 1);
+    s.add([Float32Array.from([3, 6]), Float32Array.from([20])], 3);
+    expect(s.result().map((w) => Array.from(w))).toEqual([[2.5, 5], [17.5]]);
+    expect(s.count).toBe(2);
+    // result() does not consume the sum.
+    expect(s.result().map((w) => Array.from(w))).toEqual([[2.5, 5], [17.5]]);
+  });
+
+  it('takes counts in 1 … 2^29 − 1 and the exact layout, with messages that say so', () => {
+    const s = new StreamingFedAvg([1]);
+    s.add([Float32Array.from([2])], 2 ** 29 - 1);
+    for (const n of [0, -1, 2 ** 29, 1.5, Number.NaN]) {
+      expect(() => s.add([Float32Array.from([1])], n)).toThrow(
+        expect.objectContaining({ code: 'invalid_count', message: `number of examples must be an integer in 1..2^29, got ${n}` }),
+      );
+    }
+    expect(() => s.add([Float32Array.from([1]), Float32Array.from([1])], 1)).toThrow(
+      expect.objectContaining({ code: 'shape_mismatch', message: 'update does not have the global model’s layout' }),
+    );
+    expect(() => s.add([Float32Array.from([1, 2])], 1)).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    expect(() => s.add([], 1)).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    expect(s.count).toBe(1);
+    expect(Array.from(s.result()[0])).toEqual([2]);
+    expect(() => new StreamingFedAvg([3]).result()).toThrow(expect.objectContaining({ code: 'no_updates', message: 'cannot aggregate zero updates' }));
+  });
+});
