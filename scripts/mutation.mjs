@@ -56,7 +56,7 @@ const MODULES = [
   {
     name: 'krum-family',
     mutate: ['shared/src/strategies/aggregate-krum.ts', 'shared/src/strategies/aggregate-multikrum.ts', 'shared/src/strategies/aggregate-bulyan.ts'],
-    tests: ['tests/strategies/krum-family.test.ts'],
+    tests: ['tests/strategies/krum-exact.test.ts', 'tests/strategies/krum-family.test.ts'],
   },
   {
     name: 'coordinatewise',
