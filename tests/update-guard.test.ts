@@ -136,6 +136,24 @@ describe('update guard: exact bounds and reasons', () => {
     expect(guard().decide([{ siteId: 'x', norm: 1 }, { siteId: 'y', norm: Infinity }, { siteId: 'z', norm: 1 }]).outliers.map((o) => o.siteId)).toEqual(['y']);
   });
 
+  it('decide lists outliers in site-id order whatever the order of the norms, and names the previous median only when it set the bound', () => {
+    const norms = [
+      { siteId: 'z', norm: 90 },
+      { siteId: 'a', norm: 1 },
+      { siteId: 'y', norm: 80 },
+      { siteId: 'b', norm: 1 },
+      { siteId: 'x', norm: 70 },
+      { siteId: 'c', norm: 1 },
+      { siteId: 'd', norm: 1 },
+    ];
+    expect(guard().decide(norms).outliers.map((o) => o.siteId)).toEqual(['x', 'y', 'z']);
+    // The previous median equal to this one: the bound is this round's, no mention of the previous.
+    expect(guard({ previousMedianNorm: 1 }).decide(norms).outliers[0].reason).toBe("update norm 70.00 exceeds the round's adaptive bound 3.000 (3 × median 1.000)");
+    // A previous median below this round's (stream bound 1.5 < 3 × 2 = 6): not mentioned either.
+    const higher = norms.map((n) => ({ ...n, norm: n.norm === 1 ? 2 : n.norm }));
+    expect(guard({ previousMedianNorm: 0.5 }).decide(higher).outliers[0].reason).toBe("update norm 70.00 exceeds the round's adaptive bound 6.000 (3 × median 2.000)");
+  });
+
   it('decide with the bound off or without updates refuses nothing', () => {
     expect(guard({ normBoundMultiple: 0 }).decide([{ siteId: 'a', norm: 1 }, { siteId: 'b', norm: 1e9 }])).toEqual({ median: 1, bound: Infinity, outliers: [] });
     expect(guard().decide([])).toEqual({ median: undefined, bound: Infinity, outliers: [] });
