@@ -101,6 +101,7 @@ describe('Shamir: exact shares and every refusal', () => {
     expect(shares.map((s) => [s.x, s.threshold, s.secretLength])).toEqual([[1, 1, 2], [2, 1, 2], [3, 1, 2]]);
     for (const s of shares) expect(s.y).toEqual(be(0x0102n));
     expect(combine([shares[2]])).toEqual(Uint8Array.from([1, 2]));
+    expect(split(Uint8Array.from([9]), 1, 1, scripted()).map((sh) => [sh.x, sh.y])).toEqual([[1, be(9n)]]);
   });
 
   it('threshold 2: share x is s + c·x for the random coefficient c, drawn below p from 521 bits', () => {
@@ -168,5 +169,7 @@ describe('Shamir: exact shares and every refusal', () => {
     expect(combine([share({ y: be(255n) }), share({ y: be(258n) }, shares[1])])).toEqual(Uint8Array.from([252]));
     expect(thrown(() => combine([share({ y: be(300n) }), share({ y: be(301n) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'the recovered value does not fit the secret length' });
     expect(combine([share({ y: be(256n) }), share({ y: be(257n) }, shares[1])])).toEqual(Uint8Array.from([255]));
+    // 2^8 itself does not fit one byte.
+    expect(thrown(() => combine([share({ y: be(257n) }), share({ y: be(258n) }, shares[1])])).message).toBe('the recovered value does not fit the secret length');
   });
 });
