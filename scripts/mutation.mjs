@@ -82,7 +82,7 @@ const MODULES = [
   {
     name: 'codec',
     mutate: ['shared/src/codec/weights-codec.ts'],
-    tests: ['tests/codec.test.ts'],
+    tests: ['tests/codec.test.ts', 'tests/fuzz/weights-codec-properties.test.ts'],
   },
 ];
 

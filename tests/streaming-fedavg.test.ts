@@ -70,6 +70,9 @@ describe('streaming FedAvg: exact sums and limits', () => {
       for (const k of order) s.add([Float32Array.from([parts[k][0]])], parts[k][1]);
       expect(s.count).toBe(3);
       expect(s.result()[0][0], `order ${order}`).toBe(Math.fround(1 / (2 ** 29 + 1)));
+      // A hundred more exact adds keep the pair normalised and the lost 1 found.
+      for (let k = 0; k < 100; k++) s.add([Float32Array.from([0])], 1);
+      expect(s.result()[0][0], `order ${order}, then zeros`).toBe(Math.fround(1 / (2 ** 29 + 101)));
     }
   });
 
@@ -96,6 +99,10 @@ describe('streaming FedAvg: exact sums and limits', () => {
     );
     expect(() => s.add([Float32Array.from([1, 2])], 1)).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
     expect(() => s.add([], 1)).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    // One tensor of the right size next to one of the wrong size is still another layout.
+    const two = new StreamingFedAvg([1, 2]);
+    expect(() => two.add([Float32Array.from([1]), Float32Array.from([1, 2, 3])], 1)).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    expect(() => two.result()).toThrow(expect.objectContaining({ code: 'no_updates' }));
     expect(s.count).toBe(1);
     expect(Array.from(s.result()[0])).toEqual([2]);
     expect(() => new StreamingFedAvg([3]).result()).toThrow(expect.objectContaining({ code: 'no_updates', message: 'cannot aggregate zero updates' }));
