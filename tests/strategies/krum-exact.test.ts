@@ -160,3 +160,47 @@ describe('Bulyan on hand-made sets', () => {
     expect(r.state).toBeNull();
   });
 });
+
+describe('Krum family: ties, order and names', () => {
+  const at = (ids: string[], values: number[]) => ids.map((siteId, k) => ({ siteId, weights: [f32(values[k])], numExamples: 1 }));
+
+  it('score ties go to the smaller site id, not the earlier position', () => {
+    expect(rankByScore(Float64Array.from([1, 1, 1, 1, 1, 1]), ['d', 'f', 'b', 'e', 'a', 'c'])).toEqual([4, 2, 5, 0, 3, 1]);
+    expect(rankByScore(Float64Array.from([1, 1]), ['b', 'a'])).toEqual([1, 0]);
+    expect(krumRanking(at(['b', 'a'], [0, 1]), 0)).toEqual([1, 0]);
+    expect(bulyanSelection(at(['c', 'b', 'a'], [0, 1, 2]), 0)).toEqual([2, 1, 0]);
+    expect(bulyanSelection(at(['c', 'b', 'a'], [0, 1, 0.5]), 0)).toEqual([2, 1, 0]);
+  });
+
+  it('Multi-Krum averages the chosen updates in site-id order (the float32 rounding shows it)', () => {
+    // By id: a, b (±2^25) cancel in the first pass of four; in Krum's order (the small ones first) they would not.
+    const big = 2 ** 25;
+    const values = [big, -big, 0.1, 0.2, 0.3].map(Math.fround);
+    const u = at(['a', 'b', 'c', 'd', 'e'], values);
+    const first = Math.fround(0.2 * values[0] + 0.2 * values[1] + 0.2 * values[2] + 0.2 * values[3]);
+    const expected = Math.fround(first + 0.2 * values[4]);
+    expect(list(aggregateMultiKrum([f32(0)], u, { f: 0 }))).toEqual([[expected]]);
+    expect(list(aggregateMultiKrum([f32(0)], [u[3], u[1], u[4], u[0], u[2]], { f: 0 }))).toEqual([[expected]]);
+  });
+
+  it('unknown options are refused naming the strategy; names and references', () => {
+    expect(configError(() => aggregateKrum([f32(0)], line(), { g: 1 } as never))).toBe('krum: unknown option "g" (known: f)');
+    expect(configError(() => aggregateMultiKrum([f32(0)], line(), { g: 1 } as never))).toBe('multikrum: unknown option "g" (known: f, m)');
+    expect(configError(() => aggregateBulyan([f32(0)], line(), { g: 1 } as never))).toBe('bulyan: unknown option "g" (known: f)');
+    expect([krum.name, multiKrum.name, bulyan.name]).toEqual(['krum', 'multikrum', 'bulyan']);
+    expect(krum.reference).toBe('Blanchard et al. 2017, Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent');
+    expect(multiKrum.reference).toBe('Blanchard et al. 2017, Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent (Multi-Krum)');
+    expect(bulyan.reference).toBe('El Mhamdi, Guerraoui, Rouault 2018, The Hidden Vulnerability of Distributed Learning in Byzantium');
+    expect(completeByzantineCount(undefined, {})).toStrictEqual({});
+    expect(completeByzantineCount({ m: 2 }, {})).toStrictEqual({ m: 2 });
+  });
+
+  it('Bulyan states its quorum for any f, and an even θ window that grows unevenly', () => {
+    const ten = rows(Array.from({ length: 10 }, (_, k) => [k]));
+    expect(configError(() => aggregateBulyan([f32(0)], ten, { f: 2 }))).toBe('bulyan: needs at least 4f + 3 = 11 updates to tolerate f = 2 byzantine sites, got 10');
+    // f = 1, n = 8 → θ = 6, β = 4. Selected 0 10 11 12 13 30, median 11.5: 11 (tie, lower), 12, 10 (tie), then 13 → 11.5.
+    const u = rows([[0], [10], [11], [12], [13], [30], [1000], [-1000]]);
+    expect([...bulyanSelection(u, 1)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(list(aggregateBulyan([f32(0)], u, { f: 1 }))).toEqual([[11.5]]);
+  });
+});
