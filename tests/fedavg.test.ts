@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateFedAvg, FedtuneError, getStrategy } from '@fedtune/shared';
+import { FedtuneError } from '../shared/src/errors.ts';
+import { aggregateFedAvg } from '../shared/src/strategies/aggregate-fedavg.ts';
+import { getStrategy } from '../shared/src/strategies/registry.ts';
 
 const f = (...v: number[]) => new Float32Array(v);
 

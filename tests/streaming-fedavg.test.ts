@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FedtuneError, SeededRandom, StreamingFedAvg, weightedAverage } from '@fedtune/shared';
+import { FedtuneError } from '../shared/src/errors.ts';
+import { SeededRandom } from '../shared/src/random/seeded-random.ts';
+import { weightedAverage } from '../shared/src/strategies/aggregate-fedavg.ts';
+import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
 
 function updates(k: number, n: number, seed: number) {
   const rng = new SeededRandom(seed);
