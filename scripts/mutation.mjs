@@ -12,8 +12,9 @@
 //
 // Stryker mutates the files in place (`inPlace`: through the @fedtune/shared workspace symlink a sandbox
 // copy would load the unmutated sources) and restores them when it ends; do not edit or commit the module
-// files while it runs. A run killed hard (SIGKILL) can leave them instrumented: this script refuses to start
-// then and says which files to `git checkout`.
+// files while it runs (`npm run typecheck` fails on the instrumented file meanwhile). A run killed hard
+// (SIGKILL) can leave them instrumented: this script refuses to start then and says which files to
+// `git checkout`. StrykerJS is a root devDependency (pinned by the lockfile), so `npm ci` is all it needs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -100,10 +100,9 @@ export class UpdateGuard {
     for (const o of decision.outliers) collector.accepted.delete(o.siteId);
     // Stryker disable next-line ConditionalExpression: equivalent: without a stream no update is ever held, so the loop below has nothing to fold.
     if (collector.stream) {
-      const held: AcceptedUpdate[] = all
-        .filter((u) => u.held && collector.accepted.has(u.siteId))
-        // Stryker disable next-line MethodExpression,ArrowFunction,ConditionalExpression,EqualityOperator,UnaryOperator: equivalent: the streaming sum is exact (TwoSum), so the order the held updates are folded in cannot change the weights.
-        .sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+      // Stryker disable next-line ArrowFunction,ConditionalExpression,EqualityOperator,UnaryOperator: equivalent: the streaming sum is exact (TwoSum), so the order the held updates are folded in cannot change the weights.
+      const bySiteId = (a: AcceptedUpdate, b: AcceptedUpdate) => (a.siteId < b.siteId ? -1 : 1);
+      const held: AcceptedUpdate[] = all.filter((u) => u.held && collector.accepted.has(u.siteId)).sort(bySiteId);
       for (const u of held) {
         collector.stream.add(u.weights, u.effectiveExamples);
         collector.accepted.set(u.siteId, { ...u, weights: [], held: false });
