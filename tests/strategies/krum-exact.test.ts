@@ -75,7 +75,7 @@ describe('Krum on a hand-made set', () => {
 
   it('takes f from the expected number of malicious sites only when f is not given', () => {
     expect(completeByzantineCount(undefined, { expectedMaliciousSites: 2 })).toEqual({ f: 2 });
-    expect(completeByzantineCount({ m: 3 }, { expectedMaliciousSites: 1 })).toEqual({ m: 3, f: 1 });
+    expect(completeByzantineCount<{ f?: number; m?: number }>({ m: 3 }, { expectedMaliciousSites: 1 })).toEqual({ m: 3, f: 1 });
     expect(completeByzantineCount({ f: 0 }, { expectedMaliciousSites: 2 })).toEqual({ f: 0 });
     expect(completeByzantineCount({}, {})).toEqual({});
     expect(completeByzantineCount(undefined, {})).toEqual({});
@@ -192,7 +192,7 @@ describe('Krum family: ties, order and names', () => {
     expect(multiKrum.reference).toBe('Blanchard et al. 2017, Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent (Multi-Krum)');
     expect(bulyan.reference).toBe('El Mhamdi, Guerraoui, Rouault 2018, The Hidden Vulnerability of Distributed Learning in Byzantium');
     expect(completeByzantineCount(undefined, {})).toStrictEqual({});
-    expect(completeByzantineCount({ m: 2 }, {})).toStrictEqual({ m: 2 });
+    expect(completeByzantineCount<{ f?: number; m?: number }>({ m: 2 }, {})).toStrictEqual({ m: 2 });
   });
 
   it('Bulyan states its quorum for any f, and an even θ window that grows unevenly', () => {
