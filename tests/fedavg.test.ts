@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateFedAvg, FedtuneError, getStrategy } from '@fedtune/shared';
+import { FedtuneError } from '../shared/src/errors.ts';
+import { aggregateFedAvg } from '../shared/src/strategies/aggregate-fedavg.ts';
+import { getStrategy } from '../shared/src/strategies/registry.ts';
 
 const f = (...v: number[]) => new Float32Array(v);
 
@@ -63,5 +65,25 @@ describe('FedAvg', () => {
     const r = s.aggregate([f(0)], [{ siteId: 'a', weights: [f(4)], numExamples: 1 }], s.initialState({}), {});
     expect(Array.from(r.weights[0])).toEqual([4]);
     expect(() => getStrategy('nope')).toThrow(/unknown strategy/);
+  });
+});
+
+describe('FedAvg as a Strategy object', () => {
+  it('has no options: unknown ones are refused at the start and at every aggregation, naming fedavg', () => {
+    const s = getStrategy('fedavg');
+    expect(s.name).toBe('fedavg');
+    expect(s.reference).toBe('McMahan et al. 2017, Communication-Efficient Learning of Deep Networks from Decentralized Data');
+    expect(s.initialState({})).toBeNull();
+    expect(() => s.initialState({ mu: 1 } as never)).toThrow(expect.objectContaining({ code: 'config', message: 'fedavg: unknown option "mu" (known: none)' }));
+    expect(() => s.aggregate([f(0)], [{ siteId: 'a', weights: [f(4)], numExamples: 1 }], null, { lr: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'config', message: 'fedavg: unknown option "lr" (known: none)' }),
+    );
+  });
+
+  it('weights by examples exactly over five sites (one full pass of four, then one more)', () => {
+    const counts = [1, 2, 3, 4, 6];
+    const u = counts.map((n, k) => ({ siteId: `s${k}`, weights: [f(k * 16, -k * 16)], numExamples: n }));
+    // Σ n_k · 16k / 16 = (0 + 2 + 6 + 12 + 24) = 44 → 44 · 16 / 16 = 44.
+    expect(Array.from(aggregateFedAvg([f(0, 0)], u)[0])).toEqual([44, -44]);
   });
 });

@@ -103,3 +103,113 @@ describe('the norm bound cannot be driven to zero', () => {
     expect(d.outliers[0].reason).toMatch(/previous round's median/);
   });
 });
+
+describe('update guard: exact bounds and reasons', () => {
+  const guard = (o: Partial<ConstructorParameters<typeof UpdateGuard>[0]> = {}) =>
+    new UpdateGuard({ normBoundMultiple: 3, exampleWeightCap: 2, announced: [10, 20, 30], ...o });
+
+  it('lower median of an odd and an even count, unsorted, not the mean', () => {
+    expect(lowerMedian([9, 1, 5])).toBe(5);
+    expect(lowerMedian([8, 2, 6, 4, 10, 12])).toBe(6);
+    expect(lowerMedian([-1, -3])).toBe(-3);
+  });
+
+  it('example cap: ⌊k × lower median of the positive announced counts⌋, at least 1, Infinity when off or unknown', () => {
+    expect(guard().exampleCap).toBe(40);
+    expect(guard({ exampleWeightCap: 1.55, announced: [10, 0, 0, 0, 0, 20, 30] }).exampleCap).toBe(31); // ⌊1.55 × 20⌋, zeros ignored
+    expect(guard({ exampleWeightCap: 0.01, announced: [10] }).exampleCap).toBe(1);
+    expect(guard({ exampleWeightCap: 0 }).exampleCap).toBe(Infinity);
+    expect(guard({ announced: [] }).exampleCap).toBe(Infinity);
+    expect(guard({ announced: [0, 0] }).exampleCap).toBe(Infinity);
+    expect(guard().effectiveExamples(40)).toBe(40);
+    expect(guard().effectiveExamples(41)).toBe(40);
+    expect(guard().effectiveExamples(3)).toBe(3);
+  });
+
+  it('stream bound: k × previous median; 0 (hold everything) without one; Infinity when the bound is off', () => {
+    expect(guard({ previousMedianNorm: 2 }).streamBound).toBe(6);
+    expect(guard().streamBound).toBe(0);
+    expect(guard({ normBoundMultiple: 0, previousMedianNorm: 2 }).streamBound).toBe(Infinity);
+    expect(guard().normBoundActive).toBe(true);
+    expect(guard({ normBoundMultiple: 0 }).normBoundActive).toBe(false);
+  });
+
+  it('decide: bound = k × max(previous median, this median), inclusive, outliers in site order with a reason', () => {
+    const norms = [
+      { siteId: 'd', norm: 100 },
+      { siteId: 'a', norm: 1 },
+      { siteId: 'c', norm: 6 },
+      { siteId: 'b', norm: 2 },
+      { siteId: 'f', norm: 2 },
+      { siteId: 'e', norm: 6.5 },
+    ];
+    const d = guard().decide(norms);
+    expect(d.median).toBe(2);
+    expect(d.bound).toBe(6);
+    expect(d.outliers).toEqual([
+      { siteId: 'd', code: 'update_norm', reason: "update norm 100.0 exceeds the round's adaptive bound 6.000 (3 × median 2.000)" },
+      { siteId: 'e', code: 'update_norm', reason: "update norm 6.500 exceeds the round's adaptive bound 6.000 (3 × median 2.000)" },
+    ]);
+    const withPrevious = guard({ previousMedianNorm: 2.2 }).decide(norms);
+    expect(withPrevious.bound).toBeCloseTo(6.6, 12);
+    expect(withPrevious.outliers).toEqual([
+      { siteId: 'd', code: 'update_norm', reason: "update norm 100.0 exceeds the round's adaptive bound 6.600 (3 × the previous round's median)" },
+    ]);
+    // A lower previous median does not lower the bound below this round's.
+    expect(guard({ previousMedianNorm: 1 }).decide(norms).bound).toBe(6);
+    // An infinite norm is never within a bound.
+    expect(guard().decide([{ siteId: 'x', norm: 1 }, { siteId: 'y', norm: Infinity }, { siteId: 'z', norm: 1 }]).outliers.map((o) => o.siteId)).toEqual(['y']);
+  });
+
+  it('decide lists outliers in site-id order whatever the order of the norms, and names the previous median only when it set the bound', () => {
+    const norms = [
+      { siteId: 'z', norm: 90 },
+      { siteId: 'a', norm: 1 },
+      { siteId: 'y', norm: 80 },
+      { siteId: 'b', norm: 1 },
+      { siteId: 'x', norm: 70 },
+      { siteId: 'c', norm: 1 },
+      { siteId: 'd', norm: 1 },
+    ];
+    expect(guard().decide(norms).outliers.map((o) => o.siteId)).toEqual(['x', 'y', 'z']);
+    // The previous median equal to this one: the bound is this round's, no mention of the previous.
+    expect(guard({ previousMedianNorm: 1 }).decide(norms).outliers[0].reason).toBe("update norm 70.00 exceeds the round's adaptive bound 3.000 (3 × median 1.000)");
+    // A previous median below this round's (stream bound 1.5 < 3 × 2 = 6): not mentioned either.
+    const higher = norms.map((n) => ({ ...n, norm: n.norm === 1 ? 2 : n.norm }));
+    expect(guard({ previousMedianNorm: 0.5 }).decide(higher).outliers[0].reason).toBe("update norm 70.00 exceeds the round's adaptive bound 6.000 (3 × median 2.000)");
+  });
+
+  it('decide with the bound off or without updates refuses nothing', () => {
+    expect(guard({ normBoundMultiple: 0 }).decide([{ siteId: 'a', norm: 1 }, { siteId: 'b', norm: 1e9 }, { siteId: 'c', norm: 2 }])).toEqual({ median: 2, bound: Infinity, outliers: [] });
+    expect(guard().decide([])).toEqual({ median: undefined, bound: Infinity, outliers: [] });
+  });
+
+  it('settle removes the outliers and folds only the kept held updates into the stream, by their capped examples', () => {
+    const c = new RoundCollector(1, new Set(['a', 'b', 'c']), 60_000);
+    c.stream = new StreamingFedAvg([1]);
+    const g = guard({ previousMedianNorm: 1 }); // stream bound 3
+    c.streamBound = g.streamBound;
+    const base = { metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1, bytes: 0 };
+    c.accept({ ...base, siteId: 'a', weights: [new Float32Array([1])], numExamples: 10, effectiveExamples: 10, norm: 2 }); // streamed on arrival
+    c.accept({ ...base, siteId: 'b', weights: [new Float32Array([4])], numExamples: 500, effectiveExamples: g.effectiveExamples(500), norm: 4 }); // held, kept (bound 3 × 4 = 12)
+    c.accept({ ...base, siteId: 'c', weights: [new Float32Array([1000])], numExamples: 10, effectiveExamples: 10, norm: 50 }); // held, refused
+    c.finish();
+    const d = g.settle(c);
+    expect(d.outliers.map((o) => o.siteId)).toEqual(['c']);
+    expect([...c.accepted.keys()].sort()).toEqual(['a', 'b']);
+    expect(c.accepted.get('b')).toMatchObject({ held: false, weights: [] });
+    // (10·1 + 40·4) / 50 = 3.4
+    expect(c.stream.result()[0][0]).toBeCloseTo(3.4, 6);
+  });
+
+  it('settle without a stream only removes the outliers, keeping the weights', () => {
+    const c = new RoundCollector(1, new Set(['a', 'b', 'c']), 60_000);
+    const base = { metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1, bytes: 0, numExamples: 1, effectiveExamples: 1 };
+    c.accept({ ...base, siteId: 'a', weights: [new Float32Array([1])], norm: 1 });
+    c.accept({ ...base, siteId: 'b', weights: [new Float32Array([2])], norm: 1 });
+    c.accept({ ...base, siteId: 'c', weights: [new Float32Array([3])] }); // no norm counts as 0
+    c.finish();
+    expect(guard().settle(c).outliers).toEqual([]);
+    expect([...c.accepted.values()].map((u) => [u.siteId, u.weights[0][0], u.held])).toEqual([['a', 1, undefined], ['b', 2, undefined], ['c', 3, undefined]]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateFitResult, type FitResultContext } from '@fedtune/coordinator';
+import { deltaNorm, firstNonFinite, validateFitResult, type FitResultContext } from '../coordinator/src/engine/validate-fit-result.ts';
 import { encodeWeights, type FitResult } from '@fedtune/shared';
 
 const manifest = [
@@ -65,5 +65,71 @@ describe('update validation', () => {
     const v = validateFitResult('a', result({ weights: tampered }), ctx);
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.code).toBe('dtype_mismatch');
+  });
+});
+
+describe('update validation: exact reasons and boundaries', () => {
+  const refused = (siteId: string, r: FitResult, c: FitResultContext = ctx) => {
+    const v = validateFitResult(siteId, r, c);
+    expect(v.ok).toBe(false);
+    return v as { ok: false; code: string; reason: string };
+  };
+
+  it('names what is wrong in each refusal', () => {
+    expect(refused('a', result({ runId: 'old' }))).toEqual({ ok: false, code: 'stale_round', reason: 'result is for run old, this run is r' });
+    expect(refused('a', result({ round: 2 }))).toEqual({ ok: false, code: 'stale_round', reason: 'result is for round 2, the current round is 3' });
+    expect(refused('c', result())).toEqual({ ok: false, code: 'not_selected', reason: 'site c was not selected for round 3' });
+    expect(refused('b', result())).toEqual({ ok: false, code: 'duplicate_result', reason: 'site b already sent a result for round 3' });
+    expect(refused('a', result({ weights: new Uint8Array(10_001) }))).toEqual({ ok: false, code: 'payload_too_large', reason: 'update is 10001 bytes, the limit is 10000' });
+    expect(refused('a', result({ numExamples: -3 }))).toEqual({ ok: false, code: 'invalid_count', reason: 'number of examples must be an integer in 1..1000' });
+    expect(refused('a', result({ numExamples: 6 }), { ...ctx, announced: 5 })).toEqual({ ok: false, code: 'invalid_count', reason: 'site a claims more examples than the 5 it announced at hello' });
+    const norm = Math.hypot(10, 2, 3, 4, 0.5, -0.5);
+    expect(refused('a', result({}, [new Float32Array([10, 2, 3, 4]), new Float32Array([0.5, -0.5])]))).toEqual({
+      ok: false,
+      code: 'update_norm',
+      reason: `update norm ${norm.toPrecision(4)} exceeds the bound 10`,
+    });
+  });
+
+  it('names the tensor and index of the first non-finite value, by its manifest name', () => {
+    const nan = refused('a', result({}, [new Float32Array([1, 2, 3, 4]), new Float32Array([0, -Infinity])]));
+    expect(nan).toEqual({ ok: false, code: 'non_finite', reason: 'update has a non-finite value (-Infinity) in b at index 1' });
+    const first = refused('a', result({}, [new Float32Array([1, 2, NaN, Infinity]), new Float32Array([NaN, 0])]));
+    expect(first.reason).toBe('update has a non-finite value (NaN) in k at index 2');
+  });
+
+  it('takes the limits themselves: maxUpdateBytes, maxExamples, the announced count and the norm bound are inclusive', () => {
+    const r = result();
+    expect(validateFitResult('a', r, { ...ctx, maxUpdateBytes: r.weights.byteLength }).ok).toBe(true);
+    expect(refused('a', r, { ...ctx, maxUpdateBytes: r.weights.byteLength - 1 }).code).toBe('payload_too_large');
+    expect(validateFitResult('a', result({ numExamples: 1000 }), ctx).ok).toBe(true);
+    expect(validateFitResult('a', result({ numExamples: 1 }), ctx).ok).toBe(true);
+    expect(validateFitResult('a', result({ numExamples: 5 }), { ...ctx, announced: 5 }).ok).toBe(true);
+    expect(validateFitResult('a', result({ numExamples: 50 }), { ...ctx, announced: undefined }).ok).toBe(true);
+    // ‖(3, 4, 0, 0, 0, 0)‖ = 5 exactly.
+    const five = result({}, [new Float32Array([3, 4, 0, 0]), new Float32Array([0, 0])]);
+    expect(validateFitResult('a', five, { ...ctx, maxUpdateNorm: 5 })).toMatchObject({ ok: true, norm: 5 });
+    expect(refused('a', five, { ...ctx, maxUpdateNorm: 4.999 }).code).toBe('update_norm');
+    // Without global weights there is no norm, and so no bound to apply; without a bound the norm is still reported.
+    expect(validateFitResult('a', five, { ...ctx, global: undefined, maxUpdateNorm: 1 })).toMatchObject({ ok: true, norm: undefined });
+    expect(validateFitResult('a', five, { ...ctx, maxUpdateNorm: undefined })).toMatchObject({ ok: true, norm: 5 });
+  });
+
+  it('returns the decoded weights, the count and ‖w − global‖ over all tensors', () => {
+    const g = [new Float32Array([1, 1, 1, 1]), new Float32Array([0, 1])];
+    const v = validateFitResult('a', result({ numExamples: 7 }, [new Float32Array([1, 3, 1, 1]), new Float32Array([0, -1])]), { ...ctx, global: g });
+    expect(v).toEqual({ ok: true, weights: [new Float32Array([1, 3, 1, 1]), new Float32Array([0, -1])], numExamples: 7, norm: Math.SQRT2 * 2 });
+    expect(deltaNorm([new Float32Array([4]), new Float32Array([0, 0, 12])], [new Float32Array([1]), new Float32Array([0, 0, 8])])).toBe(5);
+    expect(firstNonFinite([new Float32Array([0, 1]), new Float32Array([2, Infinity])])).toEqual({ tensor: 1, index: 1 });
+    expect(firstNonFinite([new Float32Array([0, 1]), new Float32Array([])])).toBeUndefined();
+  });
+
+  it('keeps the codes of layout and dtype errors, and files codec errors as malformed payloads', () => {
+    const wrong = refused('a', result({}, [new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([0, 0])]));
+    expect(wrong.code).toBe('shape_mismatch');
+    expect(wrong.reason).toMatch(/\bk\b/);
+    const garbage = refused('a', result({ weights: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) }));
+    expect(garbage.code).toBe('malformed_payload');
+    expect(garbage.reason.length).toBeGreaterThan(10);
   });
 });

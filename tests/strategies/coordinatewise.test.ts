@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateFedMedian } from '../../shared/src/strategies/aggregate-fedmedian.ts';
-import { aggregateFedTrimmedAvg, FEDTRIMMEDAVG_DEFAULTS, trimmedCount } from '../../shared/src/strategies/aggregate-fedtrimmedavg.ts';
+import { aggregateFedMedian, FEDMEDIAN_DEFAULTS, fedMedian } from '../../shared/src/strategies/aggregate-fedmedian.ts';
+import { aggregateFedTrimmedAvg, FEDTRIMMEDAVG_DEFAULTS, fedTrimmedAvg, trimmedCount } from '../../shared/src/strategies/aggregate-fedtrimmedavg.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 import { errorCode, f32, list, rows, upd } from './helpers.ts';
 
@@ -56,5 +56,44 @@ describe('FedTrimmedAvg', () => {
   it('rejects β outside [0, 0.5) with a config error', () => {
     const u = rows([[1], [2], [3]]);
     for (const beta of [0.5, -0.1, 0.7, Number.NaN]) expect(errorCode(() => aggregateFedTrimmedAvg([f32(0)], u, { beta }))).toBe('config');
+  });
+});
+
+describe('coordinate-wise strategies as Strategy objects', () => {
+  it('FedMedian: no options (unknown ones refused), null state, the median', () => {
+    expect(fedMedian.name).toBe('fedmedian');
+    expect(fedMedian.reference).toMatch(/^Yin et al\. 2018/);
+    expect(fedMedian.initialState({})).toBeNull();
+    expect(() => fedMedian.initialState({ beta: 1 } as never)).toThrow(expect.objectContaining({ code: 'config', message: 'fedmedian: unknown option "beta" (known: none)' }));
+    expect(() => fedMedian.aggregate([f32(0)], rows([[1]]), null, { x: 1 } as never)).toThrow(expect.objectContaining({ code: 'config' }));
+    const r = fedMedian.aggregate([f32(0)], rows([[1], [5], [2]]), null, {});
+    expect(list(r.weights)).toEqual([[2]]);
+    expect(r.state).toBeNull();
+    expect(FEDMEDIAN_DEFAULTS).toEqual({});
+    // One update is its own median; two average.
+    expect(list(aggregateFedMedian([f32(0)], rows([[7]])))).toEqual([[7]]);
+    expect(list(aggregateFedMedian([f32(0)], rows([[7], [-3]])))).toEqual([[2]]);
+  });
+
+  it('FedTrimmedAvg: β = 0.2 by default, [0, 0.5) enforced with a message, null state', () => {
+    const u = rows([[1], [2], [3], [4], [100]]);
+    expect(list(aggregateFedTrimmedAvg([f32(0)], u))).toEqual([[3]]);
+    expect(list(aggregateFedTrimmedAvg([f32(0)], u, { beta: 0.4999 }))).toEqual([[3]]);
+    expect(list(aggregateFedTrimmedAvg([f32(0)], u, { beta: 0.1999 }))).toEqual([[22]]);
+    expect(() => aggregateFedTrimmedAvg([f32(0)], u, { beta: 0.5 })).toThrow(expect.objectContaining({ code: 'config', message: 'fedtrimmedavg: option beta must be < 0.5, got 0.5' }));
+    expect(() => aggregateFedTrimmedAvg([f32(0)], u, { beta: -0.1 })).toThrow(expect.objectContaining({ message: 'fedtrimmedavg: option beta must be ≥ 0, got -0.1' }));
+    expect(fedTrimmedAvg.name).toBe('fedtrimmedavg');
+    expect(fedTrimmedAvg.reference).toMatch(/trimmed mean/);
+    expect(fedTrimmedAvg.initialState({ beta: 0.1 })).toBeNull();
+    expect(() => fedTrimmedAvg.initialState({ beta: 0.6 })).toThrow(expect.objectContaining({ code: 'config' }));
+    const r = fedTrimmedAvg.aggregate([f32(0)], u, null, { beta: 0 });
+    expect(list(r.weights)).toEqual([[22]]);
+    expect(r.state).toBeNull();
+    // Per tensor, and across a block of coordinates.
+    const len = 600;
+    const many = [0, 1, 2, 3, 4].map((k) => ({ siteId: `s${k}`, weights: [f32(k), Float32Array.from({ length: len }, (_, i) => (k === 4 ? 1e6 : k + i))], numExamples: 1 }));
+    const out = aggregateFedTrimmedAvg([f32(0), new Float32Array(len)], many, { beta: 0.2 });
+    expect(list(out)[0]).toEqual([2]);
+    expect(Array.from(out[1])).toEqual(Array.from({ length: len }, (_, i) => 2 + i));
   });
 });

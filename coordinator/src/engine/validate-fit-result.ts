@@ -62,6 +62,7 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
   if (!Number.isInteger(n) || n <= 0 || n > ctx.maxExamples) {
     return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}` };
   }
+  // Stryker disable next-line ConditionalExpression: equivalent: with no announced count `n > undefined` is false anyway.
   if (ctx.announced !== undefined && n > ctx.announced) {
     return { ok: false, code: 'invalid_count', reason: `site ${siteId} claims more examples than the ${ctx.announced} it announced at hello` };
   }
@@ -70,11 +71,13 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
     weights = decodeWeights(result.weights);
     assertSameLayout(ctx.manifest, weights);
   } catch (err) {
+    // Stryker disable next-line StringLiteral: equivalent: decodeWeights and assertSameLayout throw only FedtuneErrors (tests/fuzz/weights-codec-properties.test.ts), so this fallback code is never used.
     const e = toFedtuneError(err, 'malformed_payload');
     return { ok: false, code: e.code === 'codec' ? 'malformed_payload' : e.code, reason: e.message };
   }
   const bad = firstNonFinite(weights.arrays);
   if (bad) {
+    // Stryker disable next-line OptionalChaining,StringLiteral: equivalent: assertSameLayout has checked that every tensor has its manifest entry and name, so the fallback is unreachable.
     const name = ctx.manifest[bad.tensor]?.name ?? `#${bad.tensor}`;
     return { ok: false, code: 'non_finite', reason: `update has a non-finite value (${weights.arrays[bad.tensor][bad.index]}) in ${name} at index ${bad.index}` };
   }

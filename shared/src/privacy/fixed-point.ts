@@ -70,6 +70,7 @@ export function quantize(update: WeightArrays, weight: number, fp: FixedPointCon
       let v = a[i];
       if (!(v >= -r && v <= r)) {
         if (Number.isNaN(v)) throw new FedtuneError('non_finite', 'the update has a NaN');
+        // Stryker disable next-line EqualityOperator: equivalent: v is outside [−R, R] here, so v > R and v ≥ R agree.
         v = v > r ? r : -r;
         clamped++;
       }

@@ -166,10 +166,12 @@ export class SecAggServer {
     const sum = new Uint32Array(this.config.vectorLength + 1);
     for (const s of this.survivors) {
       const y = this.masked.get(s)!;
+      // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + y[i]) | 0;
     }
     for (const s of this.survivors) applyMask(sum, recover(s, selfShares.get(s), 'self-mask'), -1);
     for (const d of dropped) {
+      // Stryker disable next-line MethodExpression: equivalent: masks are added mod 2^32, so the order they are removed in cannot change the sum.
       const peers = [...this.topology.neighbourhood.get(d)!].filter((v) => u3.has(v)).sort();
       if (peers.length === 0) continue;
       const secretKey = recover(d, keyShares.get(d), 'masking-key');
@@ -179,6 +181,7 @@ export class SecAggServer {
       for (const p of peers) {
         // p added +PRG(s_pd) if p < d, −PRG(s_pd) if p > d: undo it.
         const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p);
+        // Stryker disable next-line EqualityOperator: equivalent: p survived and d dropped, so p ≠ d and < and ≤ agree.
         applyMask(sum, seed, p < d ? -1 : 1);
       }
     }

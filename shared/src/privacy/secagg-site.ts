@@ -170,6 +170,7 @@ export class SecAggSite {
     for (const p of peers) {
       if (p === this.siteId) continue;
       const seed = agreeKey(this.maskingKeys.secretKey, this.directory.get(p)!.maskingPublicKey, 'mask', this.config.round, this.siteId, p);
+      // Stryker disable next-line EqualityOperator: equivalent: p ≠ this.siteId (skipped above), so < and ≤ agree.
       applyMask(data, seed, this.siteId < p ? 1 : -1);
     }
     return { kind: 'secagg/masked-input', round: this.config.round, siteId: this.siteId, masked: data };

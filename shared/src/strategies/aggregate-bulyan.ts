@@ -62,6 +62,7 @@ export function aggregateBulyan(global: WeightArrays, updates: WeightedUpdate[],
   // value at a time towards the closer side (ties to the lower side).
   const B = SORT_BLOCK;
   const reduce = (s: Float32Array, len: number, out: Float32Array, start: number): void => {
+    // Stryker disable next-line EqualityOperator: equivalent: the extra coordinate is out[start + len], the next block's first, which that block overwrites (or past the end, ignored).
     for (let c = 0; c < len; c++) {
       // s[p * B + c] is the p-th smallest value of coordinate start + c.
       const med = odd ? s[h * B + c] : 0.5 * (s[(h - 1) * B + c] + s[h * B + c]);
@@ -78,6 +79,7 @@ export function aggregateBulyan(global: WeightArrays, updates: WeightedUpdate[],
         count = 0;
       }
       while (count < beta) {
+        // Stryker disable next-line ConditionalExpression: equivalent: dropping `i >= 0` reads s[negative], undefined, and NaN ≤ x is false: the upper side is taken, as the guard does.
         if (j >= theta || (i >= 0 && med - s[i * B + c] <= s[j * B + c] - med)) sum += s[i-- * B + c];
         else sum += s[j++ * B + c];
         count++;

@@ -38,6 +38,7 @@ export class StreamingFedAvg {
       const w = weights[t];
       const hi = this.hi[t];
       const lo = this.lo[t];
+      // Stryker disable next-line EqualityOperator: equivalent: one more pass reads undefined and writes past the end of typed arrays, which is ignored.
       for (let i = 0; i < w.length; i++) {
         const p = n * w[i];
         const a = hi[i];
@@ -63,6 +64,7 @@ export class StreamingFedAvg {
     return this.hi.map((hi, t) => {
       const lo = this.lo[t];
       const out = new Float32Array(hi.length);
+      // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
       for (let i = 0; i < hi.length; i++) out[i] = (hi[i] + lo[i]) / total;
       return out;
     });

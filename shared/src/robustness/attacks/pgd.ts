@@ -15,6 +15,7 @@ export const pgd: Attack = {
     const rng = new SeededRandom(seed);
     const start = new Float32Array(x.size);
     const f = scale?.length ?? 1;
+    // Stryker disable next-line EqualityOperator: `i <= start.length` is equivalent: the one extra draw comes after every value used and a write past a typed array's end is ignored.
     for (let i = 0; i < start.length; i++) start[i] = rng.uniform(-eps, eps) * (scale ? scale[i % f] : 1);
     const s = scaleTensor(x, scale);
     // The ε-ball (ε·scale per feature) intersected with the valid range, and the step (stepSize·scale).

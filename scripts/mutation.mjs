@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// Mutation testing (StrykerJS) of the modules whose input comes from outside or whose numbers must be exact.
+//
+//   npm run mutation                  every module below, one after the other
+//   npm run mutation -- pgd-fgsm rdp  only these modules (names from the table; --list prints them)
+//   npm run mutation -- --force       ignore the incremental results of earlier runs
+//
+// Each module is mutated on its own, against its own test files only (vitest.mutation.config.ts), so a
+// mutant runs a few fast tests, not the suite. Prints module → score, writes bench/results/mutation.json
+// (merged with earlier runs' entries for modules not run now) and exits 1 if a module run now scores under
+// its threshold. Not part of `npm test` or CI: it takes minutes per module.
+//
+// Stryker mutates the files in place (`inPlace`: through the @fedtune/shared workspace symlink a sandbox
+// copy would load the unmutated sources) and restores them when it ends; do not edit or commit the module
+// files while it runs (`npm run typecheck` fails on the instrumented file meanwhile). A run killed hard
+// (SIGKILL) can leave them instrumented: this script refuses to start then and says which files to
+// `git checkout`. StrykerJS is a root devDependency (pinned by the lockfile), so `npm ci` is all it needs.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const work = join(root, 'reports', 'mutation');
+const resultsFile = join(root, 'bench', 'results', 'mutation.json');
+const THRESHOLD = 85;
+
+/** name → the files (or `file:from-to` line ranges) mutated, and the test files that must kill the mutants. */
+const MODULES = [
+  {
+    name: 'pgd-fgsm',
+    mutate: ['shared/src/robustness/attacks/pgd.ts', 'shared/src/robustness/attacks/fgsm.ts'],
+    tests: ['tests/robustness/attacks.test.ts'],
+  },
+  {
+    name: 'fedprox',
+    mutate: ['shared/src/strategies/aggregate-fedprox.ts'],
+    tests: ['tests/strategies/fedprox.test.ts', 'tests/strategies/server-optimizers.test.ts'],
+  },
+  {
+    name: 'rdp-accountant',
+    mutate: ['shared/src/privacy/rdp-accountant.ts', 'shared/src/privacy/log-math.ts'],
+    // The fast closed-form file first: most mutants die there before the slow reference values run.
+    tests: ['tests/privacy/rdp-exact.test.ts', 'tests/privacy/rdp-accountant.test.ts'],
+  },
+  {
+    name: 'update-validation',
+    mutate: ['coordinator/src/engine/validate-fit-result.ts', 'coordinator/src/engine/update-guard.ts'],
+    tests: ['tests/validate-fit-result.test.ts', 'tests/update-guard.test.ts'],
+  },
+  {
+    name: 'fedavg',
+    mutate: ['shared/src/strategies/aggregate-fedavg.ts', 'shared/src/strategies/streaming-fedavg.ts'],
+    tests: ['tests/fedavg.test.ts', 'tests/streaming-fedavg.test.ts'],
+  },
+  {
+    name: 'krum-family',
+    mutate: ['shared/src/strategies/aggregate-krum.ts', 'shared/src/strategies/aggregate-multikrum.ts', 'shared/src/strategies/aggregate-bulyan.ts'],
+    tests: ['tests/strategies/krum-exact.test.ts', 'tests/strategies/krum-family.test.ts'],
+  },
+  {
+    name: 'coordinatewise',
+    mutate: ['shared/src/strategies/aggregate-fedmedian.ts', 'shared/src/strategies/aggregate-fedtrimmedavg.ts'],
+    tests: ['tests/strategies/coordinatewise.test.ts'],
+  },
+  {
+    name: 'strategy-math',
+    mutate: ['shared/src/strategies/strategy-math.ts'],
+    tests: ['tests/strategies/strategy-math.test.ts', 'tests/strategies/sorting-network.test.ts'],
+  },
+  {
+    name: 'secagg-arithmetic',
+    mutate: [
+      'shared/src/privacy/fixed-point.ts',
+      'shared/src/privacy/shamir.ts',
+      // The sum and unmasking of secure aggregation (the rest of these files is protocol bookkeeping).
+      'shared/src/privacy/secagg-server.ts:166-184',
+      'shared/src/privacy/secagg-site.ts:165-174',
+    ],
+    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts'],
+  },
+  {
+    name: 'codec',
+    mutate: ['shared/src/codec/weights-codec.ts'],
+    tests: ['tests/codec.test.ts', 'tests/fuzz/weights-codec-properties.test.ts'],
+  },
+];
+
+const args = process.argv.slice(2);
+if (args.includes('--list')) {
+  for (const m of MODULES) console.log(`${m.name.padEnd(20)} ${m.mutate.join(' ')}`);
+  process.exit(0);
+}
+const force = args.includes('--force');
+const wanted = args.filter((a) => !a.startsWith('--'));
+const unknown = wanted.filter((w) => !MODULES.some((m) => m.name === w));
+if (unknown.length > 0) {
+  console.error(`unknown module(s): ${unknown.join(', ')} (known: ${MODULES.map((m) => m.name).join(', ')})`);
+  process.exit(2);
+}
+const selected = wanted.length > 0 ? MODULES.filter((m) => wanted.includes(m.name)) : MODULES;
+
+let strykerBin;
+let strykerVersion;
+try {
+  const require = createRequire(join(root, 'package.json'));
+  const pkgPath = require.resolve('@stryker-mutator/core/package.json');
+  strykerVersion = JSON.parse(readFileSync(pkgPath, 'utf8')).version;
+  strykerBin = join(dirname(pkgPath), 'bin', 'stryker.js');
+  require.resolve('@stryker-mutator/vitest-runner/package.json');
+} catch {
+  console.error('StrykerJS is not installed: run `npm ci` (it is a devDependency of the root package).');
+  process.exit(2);
+}
+
+const fileOf = (spec) => spec.replace(/:\d+-\d+$/, '');
+const leftovers = selected.flatMap((m) => m.mutate.map(fileOf)).filter((f) => readFileSync(join(root, f), 'utf8').includes('stryMutAct_9fa48'));
+if (leftovers.length > 0) {
+  console.error(`these files still hold mutants from an interrupted run; restore them first:\n  git checkout -- ${[...new Set(leftovers)].join(' ')}`);
+  process.exit(2);
+}
+const missing = selected.flatMap((m) => m.tests).filter((t) => !existsSync(join(root, t)));
+if (missing.length > 0) {
+  console.error(`missing test files: ${missing.join(', ')}`);
+  process.exit(2);
+}
+
+mkdirSync(work, { recursive: true });
+
+/** Stryker's mutation score: detected / (detected + undetected), ignoring compile and runtime errors. */
+function scoreOf(report) {
+  const counts = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, other: 0 };
+  const survivors = [];
+  for (const [file, { mutants }] of Object.entries(report.files)) {
+    for (const m of mutants) {
+      if (m.status === 'Killed') counts.killed++;
+      else if (m.status === 'Timeout') counts.timeout++;
+      else if (m.status === 'Survived' || m.status === 'NoCoverage') {
+        counts[m.status === 'Survived' ? 'survived' : 'noCoverage']++;
+        survivors.push(`${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}${m.replacement ? ` → ${m.replacement.replace(/\s+/g, ' ').slice(0, 80)}` : ''}${m.status === 'NoCoverage' ? ' (no coverage)' : ''}`);
+      } else counts.other++;
+    }
+  }
+  const detected = counts.killed + counts.timeout;
+  const valid = detected + counts.survived + counts.noCoverage;
+  return { ...counts, score: valid === 0 ? 100 : Math.round((1000 * detected) / valid) / 10, survivors };
+}
+
+const results = [];
+for (const m of selected) {
+  console.log(`\n=== ${m.name}: ${m.mutate.join(', ')}\n    tests: ${m.tests.join(', ')}`);
+  const reportFile = join(work, `${m.name}.report.json`);
+  const config = {
+    testRunner: 'vitest',
+    vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+    mutate: m.mutate,
+    coverageAnalysis: 'perTest',
+    concurrency: 1,
+    inPlace: true,
+    // Stryker otherwise prepends `// @ts-nocheck` to every TypeScript file of the repo (and, in place, restores
+    // them all at the end, undoing any edit made meanwhile). vitest strips types without checking them, so
+    // only the mutated files need touching.
+    disableTypeChecks: false,
+    incremental: true,
+    incrementalFile: join(work, `${m.name}.incremental.json`),
+    force,
+    reporters: ['json', 'clear-text', 'progress-append-only'],
+    clearTextReporter: { reportTests: false, reportMutants: false, reportScoreTable: true },
+    jsonReporter: { fileName: reportFile },
+    tempDirName: '.stryker-tmp',
+    timeoutMS: 10_000,
+    thresholds: { high: 90, low: THRESHOLD, break: null },
+    plugins: ['@stryker-mutator/vitest-runner'],
+  };
+  const configFile = join(work, `${m.name}.stryker.json`);
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const started = Date.now();
+  const run = spawnSync(process.execPath, [strykerBin, 'run', configFile], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, FEDTUNE_MUTATION_TESTS: JSON.stringify(m.tests) },
+  });
+  const seconds = Math.round((Date.now() - started) / 1000);
+  if (run.status !== 0 || !existsSync(reportFile)) {
+    console.error(`${m.name}: Stryker failed (exit ${run.status}); see its output above`);
+    results.push({ module: m.name, mutate: m.mutate, tests: m.tests, threshold: THRESHOLD, score: null, error: `stryker exit ${run.status}`, seconds });
+    continue;
+  }
+  const s = scoreOf(JSON.parse(readFileSync(reportFile, 'utf8')));
+  if (s.survivors.length > 0) console.log(`surviving mutants of ${m.name}:\n  ${s.survivors.join('\n  ')}`);
+  results.push({ module: m.name, mutate: m.mutate, tests: m.tests, threshold: THRESHOLD, ...s, seconds });
+}
+
+const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : { modules: [] };
+const merged = MODULES.map((m) => results.find((r) => r.module === m.name) ?? previous.modules?.find((r) => r.module === m.name)).filter(Boolean);
+mkdirSync(dirname(resultsFile), { recursive: true });
+writeFileSync(resultsFile, `${JSON.stringify({ tool: `StrykerJS ${strykerVersion} (vitest runner, perTest coverage)`, updated: new Date().toISOString(), modules: merged }, null, 2)}\n`);
+
+console.log('\nmodule               score   killed survived no-cov  threshold');
+for (const r of results) {
+  const score = r.score === null ? 'error' : `${r.score.toFixed(1)}%`;
+  console.log(`${r.module.padEnd(20)} ${score.padStart(6)}  ${String(r.killed ?? '-').padStart(6)} ${String(r.survived ?? '-').padStart(8)} ${String(r.noCoverage ?? '-').padStart(6)}  ${r.threshold}%${r.score !== null && r.score < r.threshold ? '  BELOW' : ''}`);
+}
+console.log(`written: ${resultsFile.slice(root.length + 1)}`);
+process.exit(results.every((r) => r.score !== null && r.score >= r.threshold) ? 0 : 1);
