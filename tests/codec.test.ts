@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assertSameLayout, decodeWeights, encodeWeights, FedtuneError, WEIGHTS_LIMITS, type FedtuneErrorCode, type Weights, type WeightsManifest } from '@fedtune/shared';
+import { thrown } from './helpers/thrown.ts';
 
 function sample(): Weights {
   const a = new Float32Array([1.5, -2.25, Number.MIN_VALUE, -0, 3.4028234663852886e38, NaN, Infinity, -Infinity]);
@@ -34,16 +35,6 @@ function frame(options: { header: string | Uint8Array; magic?: number[]; headerL
 
 function specsHeader(specs: unknown[]): string {
   return JSON.stringify({ specs });
-}
-
-function thrown(fn: () => unknown): FedtuneError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FedtuneError);
-    return e as FedtuneError;
-  }
-  throw new Error('expected a FedtuneError, nothing was thrown');
 }
 
 function expectRefused(fn: () => unknown, code: FedtuneErrorCode, message: RegExp | string): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FedtuneError } from '../../shared/src/errors.ts';
+import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 import { erfc, logAdd, logErfc, logSub } from '../../shared/src/privacy/log-math.ts';
 import {
   computeEpsilon,
@@ -12,16 +12,6 @@ import {
 } from '../../shared/src/privacy/rdp-accountant.ts';
 
 // Fast, closed-form checks of the accountant (rdp-accountant.test.ts holds the published reference values).
-
-function thrown(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FedtuneError);
-    return { code: (e as FedtuneError).code, message: (e as FedtuneError).message };
-  }
-  throw new Error('expected a FedtuneError, nothing was thrown');
-}
 
 const improved = (a: number, r: number, delta: number) => r + Math.log1p(-1 / a) - (Math.log(delta) + Math.log(a)) / (a - 1);
 const classic = (a: number, r: number, delta: number) => r - Math.log(delta) / (a - 1);
@@ -86,9 +76,9 @@ describe('RDP of the sampled Gaussian mechanism, in closed form', () => {
   });
 
   it('refuses a sampling rate outside [0, 1], a negative or non-finite noise, orders ≤ 1, saying which', () => {
-    for (const q of [-0.01, 1.01, Number.NaN, Infinity]) expect(thrown(() => sampledGaussianRdp(q, 1, 2))).toEqual({ code: 'config', message: `sampling rate must be a number in [0, 1], got ${q}` });
-    for (const z of [-0.5, Number.NaN, Infinity]) expect(thrown(() => sampledGaussianRdp(0.1, z, 2))).toEqual({ code: 'config', message: `noise multiplier must be a finite number ≥ 0, got ${z}` });
-    for (const a of [1, 0.5, Number.NaN, Infinity]) expect(thrown(() => sampledGaussianRdp(0.1, 1, a))).toEqual({ code: 'config', message: `RDP orders must be finite numbers > 1, got ${a}` });
+    for (const q of [-0.01, 1.01, Number.NaN, Infinity]) expect(thrownCodeAndMessage(() => sampledGaussianRdp(q, 1, 2))).toEqual({ code: 'config', message: `sampling rate must be a number in [0, 1], got ${q}` });
+    for (const z of [-0.5, Number.NaN, Infinity]) expect(thrownCodeAndMessage(() => sampledGaussianRdp(0.1, z, 2))).toEqual({ code: 'config', message: `noise multiplier must be a finite number ≥ 0, got ${z}` });
+    for (const a of [1, 0.5, Number.NaN, Infinity]) expect(thrownCodeAndMessage(() => sampledGaussianRdp(0.1, 1, a))).toEqual({ code: 'config', message: `RDP orders must be finite numbers > 1, got ${a}` });
     expect(sampledGaussianRdp(0.1, 1, 1.0001)).toBeGreaterThan(0);
   });
 
@@ -97,8 +87,8 @@ describe('RDP of the sampled Gaussian mechanism, in closed form', () => {
     expect(computeRdp(0.3, 0, 0, [2, 3])).toEqual([0, 0]);
     expect(computeRdp(0.3, 1, 4, [2])).toEqual([4 * sampledGaussianRdp(0.3, 1, 2)]);
     expect(computeRdp(1, 1, 1)).toEqual(DEFAULT_RDP_ORDERS.map((a) => a / 2));
-    for (const steps of [-1, 1.5, Number.NaN]) expect(thrown(() => computeRdp(0.1, 1, steps))).toEqual({ code: 'config', message: `steps must be an integer ≥ 0, got ${steps}` });
-    expect(thrown(() => computeRdp(0.1, 1, 1, []))).toEqual({ code: 'config', message: 'at least one RDP order is needed' });
+    for (const steps of [-1, 1.5, Number.NaN]) expect(thrownCodeAndMessage(() => computeRdp(0.1, 1, steps))).toEqual({ code: 'config', message: `steps must be an integer ≥ 0, got ${steps}` });
+    expect(thrownCodeAndMessage(() => computeRdp(0.1, 1, 1, []))).toEqual({ code: 'config', message: 'at least one RDP order is needed' });
   });
 
   it('the default orders: 1.1 … 10.9 by tenths, 11 … 64, then 80, 96, 128, 256, 512; frozen', () => {
@@ -133,9 +123,9 @@ describe('conversion to (ε, δ), in closed form', () => {
   });
 
   it('refuses mismatched lengths and δ outside (0, 1)', () => {
-    expect(thrown(() => rdpToEpsilon([2, 3], [1], 1e-5))).toEqual({ code: 'config', message: 'orders and RDP values differ in length' });
-    for (const d of [0, 1, -0.1, Number.NaN]) expect(thrown(() => rdpToEpsilon([2], [1], d))).toEqual({ code: 'config', message: `delta must be a number in (0, 1), got ${d}` });
-    expect(thrown(() => rdpToEpsilon([], [], 0.5)).message).toBe('at least one RDP order is needed');
+    expect(thrownCodeAndMessage(() => rdpToEpsilon([2, 3], [1], 1e-5))).toEqual({ code: 'config', message: 'orders and RDP values differ in length' });
+    for (const d of [0, 1, -0.1, Number.NaN]) expect(thrownCodeAndMessage(() => rdpToEpsilon([2], [1], d))).toEqual({ code: 'config', message: `delta must be a number in (0, 1), got ${d}` });
+    expect(thrownCodeAndMessage(() => rdpToEpsilon([], [], 0.5)).message).toBe('at least one RDP order is needed');
   });
 
   it('computeEpsilon uses the default orders and the improved conversion unless told otherwise', () => {
@@ -161,10 +151,10 @@ describe('conversion to (ε, δ), in closed form', () => {
   });
 
   it('noiseMultiplierForEpsilon refuses ε ≤ 0 and an ε no noise up to 1e6 reaches', () => {
-    for (const t of [0, -1, Number.NaN]) expect(thrown(() => noiseMultiplierForEpsilon({ samplingRate: 0.1, steps: 1, delta: 1e-5, targetEpsilon: t }))).toEqual({ code: 'config', message: `target epsilon must be > 0, got ${t}` });
+    for (const t of [0, -1, Number.NaN]) expect(thrownCodeAndMessage(() => noiseMultiplierForEpsilon({ samplingRate: 0.1, steps: 1, delta: 1e-5, targetEpsilon: t }))).toEqual({ code: 'config', message: `target epsilon must be > 0, got ${t}` });
     // ε ≥ −log δ = 1 at every z with this order and conversion.
     const o = { samplingRate: 1, steps: 1, delta: Math.exp(-1), orders: [2], conversion: 'classic' as const };
-    expect(thrown(() => noiseMultiplierForEpsilon({ ...o, targetEpsilon: 0.5 }))).toEqual({ code: 'config', message: 'no noise multiplier ≤ 1e6 reaches ε = 0.5' });
+    expect(thrownCodeAndMessage(() => noiseMultiplierForEpsilon({ ...o, targetEpsilon: 0.5 }))).toEqual({ code: 'config', message: 'no noise multiplier ≤ 1e6 reaches ε = 0.5' });
     // z* = 4e5 needs the doubling up to 2^19 ≈ 5.2e5, still under the limit.
     expect(noiseMultiplierForEpsilon({ ...o, targetEpsilon: 1 + 1 / 4e5 ** 2 }) / 4e5).toBeCloseTo(1, 2);
   });
@@ -216,9 +206,9 @@ describe('RdpAccountant, exactly', () => {
     acc.step(1, 1, 0);
     expect(acc.state.history).toEqual([]);
     expect(acc.getRdp().rdp).toEqual([0]);
-    for (const steps of [-1, 0.5]) expect(thrown(() => acc.step(1, 1, steps))).toEqual({ code: 'config', message: `steps must be an integer ≥ 0, got ${steps}` });
-    expect(thrown(() => new RdpAccountant([]))).toEqual({ code: 'config', message: 'at least one RDP order is needed' });
-    expect(thrown(() => new RdpAccountant([2, 1])).message).toBe('RDP orders must be finite numbers > 1, got 1');
+    for (const steps of [-1, 0.5]) expect(thrownCodeAndMessage(() => acc.step(1, 1, steps))).toEqual({ code: 'config', message: `steps must be an integer ≥ 0, got ${steps}` });
+    expect(thrownCodeAndMessage(() => new RdpAccountant([]))).toEqual({ code: 'config', message: 'at least one RDP order is needed' });
+    expect(thrownCodeAndMessage(() => new RdpAccountant([2, 1])).message).toBe('RDP orders must be finite numbers > 1, got 1');
   });
 
   it('fromState replays the history and refuses anything but a version-1 state', () => {
@@ -227,6 +217,6 @@ describe('RdpAccountant, exactly', () => {
     expect(back.getRdp()).toEqual(acc.getRdp());
     expect(back.state).toEqual(acc.state);
     const bad = [null, { version: 2, orders: [2], history: [] }, { version: 1, orders: 2, history: [] }, { version: 1, orders: [2], history: {} }];
-    for (const s of bad) expect(thrown(() => RdpAccountant.fromState(s as never))).toEqual({ code: 'malformed_payload', message: 'not an RDP accountant state (version 1)' });
+    for (const s of bad) expect(thrownCodeAndMessage(() => RdpAccountant.fromState(s as never))).toEqual({ code: 'malformed_payload', message: 'not an RDP accountant state (version 1)' });
   });
 });

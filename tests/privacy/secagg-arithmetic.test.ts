@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FedtuneError } from '../../shared/src/errors.ts';
+import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 import { dequantize, fixedPointConfig, fixedPointSumError, quantize } from '../../shared/src/privacy/fixed-point.ts';
 import { combine, SHAMIR_SHARE_BYTES, split, splitAt, type ShamirShare } from '../../shared/src/privacy/shamir.ts';
-
-/** The FedtuneError fn throws (fails the test if it returns or throws something else). */
-function thrown(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FedtuneError);
-    return { code: (e as FedtuneError).code, message: (e as FedtuneError).message };
-  }
-  throw new Error('expected a FedtuneError, nothing was thrown');
-}
 
 /** A field element as a share value: 66 bytes, big-endian. */
 function be(v: bigint): Uint8Array {
@@ -43,9 +32,9 @@ describe('fixed point: exact encoding', () => {
   });
 
   it('refuses a range, a total weight or a site count it cannot honour, saying which', () => {
-    for (const range of [0, -1, Number.NaN, Infinity]) expect(thrown(() => fixedPointConfig({ sites: 2, range }))).toEqual({ code: 'config', message: `fixed-point range must be > 0, got ${range}` });
-    for (const w of [0, -2, Infinity]) expect(thrown(() => fixedPointConfig({ sites: 2, maxTotalWeight: w }))).toEqual({ code: 'config', message: `max total weight must be > 0, got ${w}` });
-    for (const sites of [0, 1.5, 2 ** 20]) expect(thrown(() => fixedPointConfig({ sites }))).toEqual({ code: 'config', message: `sites must be an integer in [1, 2^20), got ${sites}` });
+    for (const range of [0, -1, Number.NaN, Infinity]) expect(thrownCodeAndMessage(() => fixedPointConfig({ sites: 2, range }))).toEqual({ code: 'config', message: `fixed-point range must be > 0, got ${range}` });
+    for (const w of [0, -2, Infinity]) expect(thrownCodeAndMessage(() => fixedPointConfig({ sites: 2, maxTotalWeight: w }))).toEqual({ code: 'config', message: `max total weight must be > 0, got ${w}` });
+    for (const sites of [0, 1.5, 2 ** 20]) expect(thrownCodeAndMessage(() => fixedPointConfig({ sites }))).toEqual({ code: 'config', message: `sites must be an integer in [1, 2^20), got ${sites}` });
     expect(fixedPointConfig({ sites: 1 }).scale).toBe((2 ** 31 - 2) / 16);
   });
 
@@ -64,8 +53,8 @@ describe('fixed point: exact encoding', () => {
     const fp = fixedPointConfig({ sites: 1, maxTotalWeight: 3 });
     expect(Array.from(quantize([Float32Array.from([5])], 0, fp).data)).toEqual([0, 0]);
     expect(quantize([Float32Array.from([1])], 3, fp).data[1]).toBe(Math.round(3 * fp.scale));
-    for (const w of [-0.001, 3.0001, Number.NaN]) expect(thrown(() => quantize([Float32Array.from([1])], w, fp))).toEqual({ code: 'config', message: `weight must be in [0, 3], got ${w}` });
-    expect(thrown(() => quantize([Float32Array.from([1, Number.NaN])], 1, fp))).toEqual({ code: 'non_finite', message: 'the update has a NaN' });
+    for (const w of [-0.001, 3.0001, Number.NaN]) expect(thrownCodeAndMessage(() => quantize([Float32Array.from([1])], w, fp))).toEqual({ code: 'config', message: `weight must be in [0, 3], got ${w}` });
+    expect(thrownCodeAndMessage(() => quantize([Float32Array.from([1, Number.NaN])], 1, fp))).toEqual({ code: 'non_finite', message: 'the update has a NaN' });
   });
 
   it('decodes a sum: Σw·x per tensor, Σw, and the mean; zeros for the mean when Σw = 0', () => {
@@ -90,8 +79,8 @@ describe('fixed point: exact encoding', () => {
 
   it('refuses a vector of another length', () => {
     const fp = fixedPointConfig({ sites: 2 });
-    expect(thrown(() => dequantize(new Uint32Array(4), [2, 2], fp))).toEqual({ code: 'shape_mismatch', message: 'fixed-point vector has 4 values, expected 5' });
-    expect(thrown(() => dequantize(new Uint32Array(6), [2, 2], fp)).code).toBe('shape_mismatch');
+    expect(thrownCodeAndMessage(() => dequantize(new Uint32Array(4), [2, 2], fp))).toEqual({ code: 'shape_mismatch', message: 'fixed-point vector has 4 values, expected 5' });
+    expect(thrownCodeAndMessage(() => dequantize(new Uint32Array(6), [2, 2], fp)).code).toBe('shape_mismatch');
   });
 });
 
@@ -139,14 +128,14 @@ describe('Shamir: exact shares and every refusal', () => {
 
   it('split refuses bad secrets, thresholds, points and counts with config errors that say why', () => {
     const r = scripted();
-    expect(thrown(() => split(new Uint8Array(0), 3, 2, r))).toEqual({ code: 'config', message: 'a secret must be 1–65 bytes, got 0' });
-    expect(thrown(() => split(new Uint8Array(66), 3, 2, r))).toEqual({ code: 'config', message: 'a secret must be 1–65 bytes, got 66' });
+    expect(thrownCodeAndMessage(() => split(new Uint8Array(0), 3, 2, r))).toEqual({ code: 'config', message: 'a secret must be 1–65 bytes, got 0' });
+    expect(thrownCodeAndMessage(() => split(new Uint8Array(66), 3, 2, r))).toEqual({ code: 'config', message: 'a secret must be 1–65 bytes, got 66' });
     expect(split(new Uint8Array(65).fill(1), 2, 1, r)).toHaveLength(2);
-    for (const t of [0, 4, 1.5]) expect(thrown(() => split(Uint8Array.from([1]), 3, t, r))).toEqual({ code: 'config', message: `threshold must be an integer in [1, 3], got ${t}` });
-    for (const n of [0, 2.5]) expect(thrown(() => split(Uint8Array.from([1]), n, 1, r))).toEqual({ code: 'config', message: `number of shares must be an integer ≥ 1, got ${n}` });
-    for (const x of [0, 1.5, 2 ** 31 + 1]) expect(thrown(() => splitAt(Uint8Array.from([1]), [x], 1, r))).toEqual({ code: 'config', message: `a share's x must be an integer in [1, 2^31], got ${x}` });
+    for (const t of [0, 4, 1.5]) expect(thrownCodeAndMessage(() => split(Uint8Array.from([1]), 3, t, r))).toEqual({ code: 'config', message: `threshold must be an integer in [1, 3], got ${t}` });
+    for (const n of [0, 2.5]) expect(thrownCodeAndMessage(() => split(Uint8Array.from([1]), n, 1, r))).toEqual({ code: 'config', message: `number of shares must be an integer ≥ 1, got ${n}` });
+    for (const x of [0, 1.5, 2 ** 31 + 1]) expect(thrownCodeAndMessage(() => splitAt(Uint8Array.from([1]), [x], 1, r))).toEqual({ code: 'config', message: `a share's x must be an integer in [1, 2^31], got ${x}` });
     expect(splitAt(Uint8Array.from([1]), [2 ** 31], 1, r)[0].x).toBe(2 ** 31);
-    expect(thrown(() => splitAt(Uint8Array.from([1]), [4, 4], 1, r))).toEqual({ code: 'config', message: 'share points must be distinct' });
+    expect(thrownCodeAndMessage(() => splitAt(Uint8Array.from([1]), [4, 4], 1, r))).toEqual({ code: 'config', message: 'share points must be distinct' });
   });
 
   it('combine refuses what is not t consistent shares of one split', () => {
@@ -154,22 +143,22 @@ describe('Shamir: exact shares and every refusal', () => {
     one[SHAMIR_SHARE_BYTES - 1] = 1;
     const shares = splitAt(Uint8Array.from([7]), [1, 2, 3], 2, scripted(one)); // y = 7 + x
     const share = (over: Partial<ShamirShare>, base = shares[0]): ShamirShare => ({ ...base, ...over });
-    expect(thrown(() => combine([]))).toEqual({ code: 'quorum_not_met', message: 'no shares to combine' });
-    expect(thrown(() => combine([shares[0]]))).toEqual({ code: 'quorum_not_met', message: '1 shares cannot recover a secret shared with threshold 2' });
-    expect(thrown(() => combine([shares[0], share({ threshold: 3 }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
-    expect(thrown(() => combine([shares[0], share({ secretLength: 2 }, shares[1])])).message).toBe('shares come from different splits');
-    expect(thrown(() => combine([shares[0], share({ x: 0 }, shares[1])])).code).toBe('config');
-    expect(thrown(() => combine([shares[0], share({ y: new Uint8Array(65) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'a share value is 66 bytes, got 65' });
-    expect(thrown(() => combine([shares[0], share({}, shares[0])]))).toEqual({ code: 'malformed_payload', message: 'two shares have the same x' });
-    expect(thrown(() => combine([shares[0], share({ y: be(P) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
+    expect(thrownCodeAndMessage(() => combine([]))).toEqual({ code: 'quorum_not_met', message: 'no shares to combine' });
+    expect(thrownCodeAndMessage(() => combine([shares[0]]))).toEqual({ code: 'quorum_not_met', message: '1 shares cannot recover a secret shared with threshold 2' });
+    expect(thrownCodeAndMessage(() => combine([shares[0], share({ threshold: 3 }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
+    expect(thrownCodeAndMessage(() => combine([shares[0], share({ secretLength: 2 }, shares[1])])).message).toBe('shares come from different splits');
+    expect(thrownCodeAndMessage(() => combine([shares[0], share({ x: 0 }, shares[1])])).code).toBe('config');
+    expect(thrownCodeAndMessage(() => combine([shares[0], share({ y: new Uint8Array(65) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'a share value is 66 bytes, got 65' });
+    expect(thrownCodeAndMessage(() => combine([shares[0], share({}, shares[0])]))).toEqual({ code: 'malformed_payload', message: 'two shares have the same x' });
+    expect(thrownCodeAndMessage(() => combine([shares[0], share({ y: be(P) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
     expect(combine([shares[0], share({ y: be(P - 1n) }, shares[1])])).toHaveLength(1); // p − 1 is a field element (whatever it decodes to)
-    expect(thrown(() => combine([shares[0], shares[1], share({ y: be(11n) }, shares[2])]))).toEqual({ code: 'malformed_payload', message: 'share x=3 is inconsistent with the others' });
+    expect(thrownCodeAndMessage(() => combine([shares[0], shares[1], share({ y: be(11n) }, shares[2])]))).toEqual({ code: 'malformed_payload', message: 'share x=3 is inconsistent with the others' });
     expect(combine([shares[0], shares[1], shares[2]])).toEqual(Uint8Array.from([7]));
     // A line through (1, 255) and (2, 258) meets x = 0 at 252 < 256: fits one byte; through (1, 300), (2, 301) at 299: does not.
     expect(combine([share({ y: be(255n) }), share({ y: be(258n) }, shares[1])])).toEqual(Uint8Array.from([252]));
-    expect(thrown(() => combine([share({ y: be(300n) }), share({ y: be(301n) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'the recovered value does not fit the secret length' });
+    expect(thrownCodeAndMessage(() => combine([share({ y: be(300n) }), share({ y: be(301n) }, shares[1])]))).toEqual({ code: 'malformed_payload', message: 'the recovered value does not fit the secret length' });
     expect(combine([share({ y: be(256n) }), share({ y: be(257n) }, shares[1])])).toEqual(Uint8Array.from([255]));
     // 2^8 itself does not fit one byte.
-    expect(thrown(() => combine([share({ y: be(257n) }), share({ y: be(258n) }, shares[1])])).message).toBe('the recovered value does not fit the secret length');
+    expect(thrownCodeAndMessage(() => combine([share({ y: be(257n) }), share({ y: be(258n) }, shares[1])])).message).toBe('the recovered value does not fit the secret length');
   });
 });

@@ -3,19 +3,9 @@ import { FedtuneError } from '../../shared/src/errors.ts';
 import { aggregateFedProx, FEDPROX_DEFAULTS, fedProx, resolveFedProxOptions } from '../../shared/src/strategies/aggregate-fedprox.ts';
 import type { TrainSettings } from '../../shared/src/strategies/strategy.ts';
 import { f32, list, rows } from './helpers.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 const train = { epochs: 2, batchSize: 16, learningRate: 0.01, optimizer: 'sgd', trainable: 'all' } as TrainSettings;
-
-/** The FedtuneError fn throws (fails the test if it returns or throws something else). */
-function thrown(fn: () => unknown): FedtuneError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FedtuneError);
-    return e as FedtuneError;
-  }
-  throw new Error('expected a FedtuneError, nothing was thrown');
-}
 
 describe('FedProx (server side: the example-weighted average; μ goes to the sites)', () => {
   it('defaults to μ = 0.01, frozen, and resolves given options over it', () => {
