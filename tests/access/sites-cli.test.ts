@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { fedtune as runFedtune } from '../helpers/fedtune-cli.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -6,18 +6,8 @@ import { SiteTokenStore } from '@fedtune/coordinator';
 import { sitesCommand } from '../../cli/src/commands/sites-command.ts';
 import { tempDir } from '../helpers/federation.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'fedtune');
-
-function fedtune(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Runs the real CLI to its end. */
+const fedtune = (args: string[]) => runFedtune(args).done;
 
 describe('fedtune sites', () => {
   it('add prints the token once, revoke stops it, list shows no token (three processes)', async () => {

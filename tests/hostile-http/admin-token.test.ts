@@ -1,22 +1,12 @@
-import { spawn } from 'node:child_process';
+import { fedtune as runFedtune } from '../helpers/fedtune-cli.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminTokenStore, errorStatus, isLoopbackHost, SiteTokenStore, type RunningCoordinator } from '@fedtune/coordinator';
 import { startTinyCoordinator, tempDir } from '../access/helpers.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'fedtune');
-
-function fedtune(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Runs the real CLI to its end. */
+const fedtune = (args: string[]) => runFedtune(args).done;
 
 /** Every route of the control plane: mutating ones and those that list site names. */
 const controlPlane = (runId: string) => [
