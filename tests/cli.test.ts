@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '@fedtune/shared';
 import { tempDir } from './helpers/federation.ts';
-import { fedtune } from './helpers/fedtune-cli.ts';
+import { fedtune, fedtuneCoordinator } from './helpers/fedtune-cli.ts';
 
 
 describe('the fedtune command line', () => {
@@ -16,17 +16,8 @@ describe('the fedtune command line', () => {
     expect(header[0]).toBe('label');
     expect(header).toHaveLength(785);
 
-    let url: string | undefined;
-    let resolveUrl: () => void;
-    const listening = new Promise<void>((r) => (resolveUrl = r));
-    const coordinator = fedtune(['coordinator', '--port', '0', '--host', '127.0.0.1', '--rounds', '2', '--min-sites', '2', '--seed', '5', '--out', join(dir, 'runs'), '--run-id', 'cli-run'], (line) => {
-      const m = /listening on (http:\/\/\S+);/.exec(line);
-      if (m) {
-        url = m[1];
-        resolveUrl();
-      }
-    });
-    await Promise.race([listening, coordinator.done]);
+    const coordinator = fedtuneCoordinator(['--port', '0', '--host', '127.0.0.1', '--rounds', '2', '--min-sites', '2', '--seed', '5', '--out', join(dir, 'runs'), '--run-id', 'cli-run']);
+    const url = await coordinator.url;
     expect(url, 'coordinator printed its URL').toBeDefined();
     const sites = ['site-1', 'site-2'].map((name) => fedtune(['client', '--server', url!, '--site', name, '--data', join(dir, `${name}.csv`)]).done);
     const [c, ...s] = await Promise.all([coordinator.done, ...sites]);

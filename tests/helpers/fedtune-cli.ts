@@ -36,3 +36,18 @@ export function fedtune(
   const done = new Promise<FedtuneExit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done, kill: () => child.kill('SIGKILL') };
 }
+
+/**
+ * Starts `fedtune coordinator` with `args`; `url` resolves with the URL it prints once listening
+ * ("listening on URL;"), or undefined if the process ends first.
+ */
+export function fedtuneCoordinator(args: string[]): ReturnType<typeof fedtune> & { url: Promise<string | undefined> } {
+  let resolveUrl!: (url: string | undefined) => void;
+  const url = new Promise<string | undefined>((r) => (resolveUrl = r));
+  const run = fedtune(['coordinator', ...args], (line) => {
+    const m = /listening on (http:\/\/\S+);/.exec(line);
+    if (m) resolveUrl(m[1]);
+  });
+  void run.done.then(() => resolveUrl(undefined));
+  return { ...run, url };
+}

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/federation.ts';
-import { fedtune } from '../helpers/fedtune-cli.ts';
+import { fedtune, fedtuneCoordinator } from '../helpers/fedtune-cli.ts';
 
 
 describe('fedtune coordinator with slowloris connections open (finding 7, the real CLI)', () => {
@@ -11,18 +11,9 @@ describe('fedtune coordinator with slowloris connections open (finding 7, the re
     const part = await fedtune(['partition', '--task', 'digits', '--sites', '2', '--partition', 'iid', '--seed', '3', '--out', dir]).done;
     expect(part.code, part.stderr).toBe(0);
 
-    let url: string | undefined;
-    let resolveUrl: () => void;
-    const listening = new Promise<void>((r) => (resolveUrl = r));
     // No --host: the default bind.
-    const coordinator = fedtune(['coordinator', '--port', '0', '--rounds', '1', '--min-sites', '1', '--seed', '5', '--robustness', 'never', '--federated-eval', 'never', '--out', join(dir, 'runs'), '--run-id', 'loris'], (line) => {
-      const m = /listening on (http:\/\/\S+);/.exec(line);
-      if (m) {
-        url = m[1];
-        resolveUrl();
-      }
-    });
-    await Promise.race([listening, coordinator.done]);
+    const coordinator = fedtuneCoordinator(['--port', '0', '--rounds', '1', '--min-sites', '1', '--seed', '5', '--robustness', 'never', '--federated-eval', 'never', '--out', join(dir, 'runs'), '--run-id', 'loris']);
+    const url = await coordinator.url;
     expect(url, 'coordinator printed its URL').toBeDefined();
     const { hostname, port } = new URL(url!);
     expect(hostname).toBe('127.0.0.1');
