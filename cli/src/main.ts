@@ -10,6 +10,7 @@ import { dpEpsilonCommand } from './commands/dp-epsilon-command.ts';
 import { evaluateCommand } from './commands/evaluate-command.ts';
 import { sitesCommand } from './commands/sites-command.ts';
 import { adminTokenCommand } from './commands/admin-token-command.ts';
+import { sweepCommand } from './commands/sweep-command.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +18,7 @@ const program = new Command('fedtune')
   .description('federated fine-tuning of TensorFlow.js models')
   .version(version, '-V, --version', 'print the version')
   .addCommand(simulateCommand())
+  .addCommand(sweepCommand())
   .addCommand(dpEpsilonCommand())
   .addCommand(coordinatorCommand())
   .addCommand(clientCommand())

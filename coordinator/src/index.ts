@@ -36,3 +36,4 @@ export * from './report/report-html.ts';
 export * from './engine/dp-aggregation.ts';
 export * from './engine/secure-aggregation-round.ts';
 export * from './run/resume-config.ts';
+export * from './report/svg-charts.ts';

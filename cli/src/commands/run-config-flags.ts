@@ -97,10 +97,12 @@ function formatDefault(value: unknown): string {
 /**
  * Adds every run-config flag to `command`. Help text shows the schema's defaults, or what the command puts
  * in their place (`shownDefaults`, by long flag: simulate waits for every site, not for the schema's 2).
+ * Flags in `except` (long names) are left out: a command that sets those fields itself (sweep: rounds).
  */
-export function addRunConfigOptions(command: Command, shownDefaults: Readonly<Record<string, string>> = {}): Command {
+export function addRunConfigOptions(command: Command, shownDefaults: Readonly<Record<string, string>> = {}, except: readonly string[] = []): Command {
   const defaults = runConfigDefaults();
   for (const flag of RUN_CONFIG_FLAGS) {
+    if (except.includes(flag.flags.split(' ')[0])) continue;
     const shown = shownDefaults[flag.flags.split(' ')[0]] ?? flag.shownDefault?.(defaults);
     const option = new Option(flag.flags, shown === undefined ? flag.description : `${flag.description} (default: ${formatDefault(shown)})`);
     if (flag.parse) option.argParser(flag.parse);

@@ -141,3 +141,27 @@ export function reliabilityDiagram(bins: Array<{ lo: number; hi: number; confide
   body.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 3"/>`);
   return svg(fr, body.join(''), title);
 }
+
+/**
+ * Points of two accuracies (0–1) against each other; `highlight`ed points are drawn larger in the second
+ * colour and joined by a dashed line in the order given (e.g. a Pareto front).
+ */
+export function scatterChart(
+  points: Array<{ x: number; y: number; label: string; highlight?: boolean }>,
+  opts: { title: string; xLabel: string; yLabel: string; highlightName?: string },
+): string {
+  if (points.length === 0) return '';
+  const fr: Frame = { ...FRAME, width: 480, height: 360, right: 20 };
+  const x = (v: number) => fr.left + Math.max(0, Math.min(1, v)) * (fr.width - fr.left - fr.right);
+  const y = (v: number) => fr.height - fr.bottom - Math.max(0, Math.min(1, v)) * (fr.height - fr.top - fr.bottom);
+  const xTicks: Array<[number, string]> = [0, 0.25, 0.5, 0.75, 1].map((v) => [x(v), `${v * 100}%`]);
+  const body = [axes(fr, xTicks, percentTicks(fr, y), opts.xLabel, opts.yLabel)];
+  const front = points.filter((p) => p.highlight);
+  if (front.length > 1) body.push(`<polyline fill="none" stroke="${PALETTE[1]}" stroke-dasharray="5 3" points="${front.map((p) => `${f(x(p.x))},${f(y(p.y))}`).join(' ')}"/>`);
+  for (const p of points) {
+    const color = p.highlight ? PALETTE[1] : PALETTE[0];
+    const tip = `${p.label}: ${opts.xLabel} ${(100 * p.x).toFixed(1)}%, ${opts.yLabel} ${(100 * p.y).toFixed(1)}%${p.highlight && opts.highlightName ? ` (${opts.highlightName})` : ''}`;
+    body.push(`<circle cx="${f(x(p.x))}" cy="${f(y(p.y))}" r="${p.highlight ? 5 : 3.5}" fill="${color}" fill-opacity="0.85"><title>${escapeHtml(tip)}</title></circle>`);
+  }
+  return svg(fr, body.join(''), opts.title);
+}

@@ -1,0 +1,27 @@
+import type { RunReport } from '@fedtune/shared';
+
+/** What a sweep keeps of a finished trial's report. */
+export interface TrialMetrics {
+  status: 'complete' | 'failed';
+  clean: number | null;
+  robust: number | null;
+  ece: number | null;
+  error?: string;
+}
+
+const EPS_TOLERANCE = 1e-9;
+
+/**
+ * A trial's clean accuracy, robust accuracy (the final robustness evaluation's PGD row at `robustEps`) and
+ * ECE from its report. A run that did not complete, or whose robustness evaluation has no PGD row at that ε,
+ * is a failed trial with the reason.
+ */
+export function trialMetrics(report: Pick<RunReport, 'status' | 'aborted' | 'final' | 'finalRobustness'>, robustEps: number): TrialMetrics {
+  const r = report.finalRobustness;
+  const clean = r?.clean.accuracy ?? report.final?.accuracy ?? null;
+  const ece = r?.clean.ece ?? null;
+  if (report.status !== 'complete') return { status: 'failed', clean, robust: null, ece, error: `run ${report.status}: ${String(report.aborted ?? '').slice(0, 300)}` };
+  const row = r?.pgd.find((p) => Math.abs(p.eps - robustEps) <= EPS_TOLERANCE);
+  if (!row) return { status: 'failed', clean, robust: null, ece, error: `the final robustness evaluation has no PGD row at ε = ${robustEps}` };
+  return { status: 'complete', clean, robust: row.accuracy, ece };
+}
