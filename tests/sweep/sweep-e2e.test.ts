@@ -1,10 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
 import { sweepCommand } from '../../cli/src/commands/sweep-command.ts';
+import { runSimulation, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
 import { readSweepRecord } from '../../cli/src/sweep/sweep-record.ts';
 import { paretoFront } from '../../cli/src/sweep/pareto-front.ts';
-import { latestResults } from '../../cli/src/sweep/run-sweep.ts';
+import { latestResults, runSweep } from '../../cli/src/sweep/run-sweep.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
 import { tempDir } from '../helpers/federation.ts';
 
@@ -25,7 +27,14 @@ afterAll(() => vi.restoreAllMocks());
 describe('fedtune sweep over real simulated federations', () => {
   it('a 2-point grid with halving 1 → 2 rounds writes sweep.json and sweep.html that agree with the trials\' reports', async () => {
     const out = join(dir, 'grid');
-    const command = sweepCommand();
+    // The real simulation, counting live tensors after each trial: a sweep loops, so nothing may pile up.
+    const tensors: number[] = [];
+    const counted = async (o: SimulationOptions) => {
+      const r = await runSimulation(o);
+      tensors.push(tf.memory().numTensors);
+      return r;
+    };
+    const command = sweepCommand({ runSweep, runSimulation: counted });
     command.exitOverride();
     await command.parseAsync(['--param', 'train.learningRate=0.001,0.05', '--min-rounds', '1', '--max-rounds', '2', '--eta', '2', '--out', out, ...SMALL], { from: 'user' });
     const record = readSweepRecord(out)!;
@@ -53,6 +62,9 @@ describe('fedtune sweep over real simulated federations', () => {
     expect(html.match(/<circle /g)).toHaveLength(2);
     expect(html).toContain('Pareto front');
     expect(logs.join('\n')).toMatch(/rung 2\/2: 1 trial × 2 rounds/);
+    expect(tensors).toHaveLength(3);
+    expect(tensors[2]).toBeLessThanOrEqual(tensors[0]);
+    expect(tensors[1]).toBeLessThanOrEqual(tensors[0]);
   }, 240_000);
 
   it('killed during its second trial, `fedtune sweep --resume DIR` keeps the first trial and runs only the rest', async () => {
