@@ -2,7 +2,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunReport } from '@fedtune/shared';
-import { sweepCommand } from '../../cli/src/commands/sweep-command.ts';
+import { sweepCommand, sweepSettingsFromCommand } from '../../cli/src/commands/sweep-command.ts';
+import { planSweep } from '../../cli/src/sweep/sweep-plan.ts';
+import { loadSearchSpaceFile } from '../../cli/src/sweep/search-space.ts';
+import { parseOnly } from '../cli-options/parse-command.ts';
 import { RUN_CONFIG_FLAGS } from '../../cli/src/commands/run-config-flags.ts';
 import { runSweep } from '../../cli/src/sweep/run-sweep.ts';
 import { readSweepRecord, type SweepRecord } from '../../cli/src/sweep/sweep-record.ts';
@@ -180,4 +183,26 @@ describe('every option of fedtune sweep changes what it runs', () => {
   });
 
   it.each(Object.keys(ROWS))('%s', async (flag) => ROWS[flag](), 60_000);
+});
+
+describe('the README and docs/sweep.md examples', () => {
+  const ROOT = join(import.meta.dirname, '..', '..');
+  const lines = [readFileSync(join(ROOT, 'README.md'), 'utf8'), readFileSync(join(ROOT, 'docs', 'sweep.md'), 'utf8')]
+    .flatMap((text) => text.replace(/\\\n\s*/g, '').split('\n'))
+    .filter((l) => l.startsWith('npx fedtune sweep') && !l.includes('--resume') && !l.includes('--space'));
+
+  it.each(lines)('%s parses into a plan', async (line) => {
+    const argv = line.replace(/#.*$/, '').trim().split(/\s+/).slice(3);
+    const settings = sweepSettingsFromCommand(await parseOnly(sweepCommand(), argv));
+    expect(planSweep(settings).trials.length).toBeGreaterThan(1);
+  });
+
+  it('there is at least one', () => expect(lines.length).toBeGreaterThanOrEqual(2));
+
+  it('the search-space file of docs/sweep.md loads', () => {
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'docs', 'sweep.md'), 'utf8'))![1].replace(/^ {2}/gm, '');
+    const path = join(dir, 'docs-space.yaml');
+    writeFileSync(path, yaml);
+    expect(Object.keys(loadSearchSpaceFile(path))).toEqual(['train.learningRate', 'train.epochs', 'arch']);
+  });
 });
