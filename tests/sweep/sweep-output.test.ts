@@ -25,7 +25,7 @@ const record: SweepRecord = {
   settings: settings({ space: { arch: ['mlp', 'cnn', 'x'] }, maxRounds: 3 }),
   rungs: [1, 3],
   trials: [0, 1, 2].map((trial) => ({ trial, params: {} })),
-  results: [result(0, 0, 0.9, 0.2), result(1, 0, 0.8, 0.1), result(2, 0, null, null, { error: '<img src=x onerror=alert(2)>' }), result(0, 1, 0.95, 0.3)],
+  results: [result(0, 0, 0.9, 0.2), result(1, 0, 0.8, 0.1), result(2, 0, null, null, { error: '<img src=x onerror=alert(2)>' }), result(0, 1, 0.95, 0.3), result(1, 1, 0.5, 0.5, { reportPath: 'javascript:alert(3)' })],
   front: [0],
   status: 'complete',
 };
@@ -34,7 +34,7 @@ describe('sweep output', () => {
   it('the tables list every trial run and the front, marking front members', () => {
     const text = sweepTables(record);
     const [all, front] = text.split('Pareto front');
-    expect(all.split('\n').filter((l) => /^\d/.test(l))).toHaveLength(4);
+    expect(all.split('\n').filter((l) => /^\d/.test(l))).toHaveLength(5);
     expect(front.split('\n').filter((l) => /^\d/.test(l))).toEqual([expect.stringMatching(/^0\s+3\s+mlp\s+95\.0%\s+30\.0%\s+0\.050\s+0\.6250\s+complete\s+\*$/)]);
     // Trial 0's first-rung row is not the front's point (its last rung is).
     expect(all).toMatch(/^0\s+1\s+mlp\s+90\.0%.*complete$/m);
@@ -43,10 +43,12 @@ describe('sweep output', () => {
   it('sweep.html plots the latest complete trials, the front highlighted, and escapes every string', () => {
     const html = renderSweepHtml(record);
     expect(html.match(/<circle /g)).toHaveLength(2);
+    expect(html).toContain('trial 1 (3 rounds)');
     expect(html.match(/r="5"/g)).toHaveLength(1);
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('href="runs/trial-000-r1/report.html"');
+    expect(html).not.toContain('javascript:');
   });
 });

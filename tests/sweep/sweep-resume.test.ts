@@ -43,6 +43,17 @@ describe('a sweep resumes where it stopped', () => {
     expect(record.results.slice(0, 3)).toEqual(stopped.results);
   });
 
+  it('settings equal but for the order of their keys are the same sweep', async () => {
+    const dir = tempDir();
+    const a = settings({ space, maxRounds: 1, base: { sites: 2, config: { train: { epochs: 2, batchSize: 8 }, federatedEvaluation: 'never' } } });
+    const b = settings({ space, maxRounds: 1, base: { config: { federatedEvaluation: 'never', train: { batchSize: 8, epochs: 2 } }, sites: 2 } });
+    await runSweep({ dir, settings: a, runSimulation: fakeRunner(() => [0.5, 0.5]).run });
+    const again = fakeRunner(() => [0.5, 0.5]);
+    await runSweep({ dir, settings: b, runSimulation: again.run });
+    expect(again.calls).toHaveLength(0);
+    await expect(runSweep({ dir, settings: settings({ space, maxRounds: 1, base: { sites: 2, config: { train: { epochs: 3, batchSize: 8 }, federatedEvaluation: 'never' } } }), runSimulation: again.run })).rejects.toThrow(/differ in base/);
+  });
+
   it('re-running a finished sweep runs nothing', async () => {
     const dir = tempDir();
     const s = settings({ space, maxRounds: 3 });

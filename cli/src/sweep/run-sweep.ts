@@ -117,7 +117,7 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepRecord> {
         result = { trial, rung, rounds, params, ...m, score: m.status === 'complete' ? objectiveScore(settings.objective, m) : null, durationMs: Date.now() - started, runId, reportPath: relative(dir, r.reportPath) };
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        result = { trial, rung, rounds, params, status: 'failed', clean: null, robust: null, ece: null, score: null, durationMs: Date.now() - started, runId, reportPath: null, error: describeError(err).slice(0, 600) };
+        result = { trial, rung, rounds, params, status: 'failed', clean: null, robust: null, ece: null, score: null, durationMs: Date.now() - started, runId, reportPath: null, error: describeError(err).replace(/\s+/g, ' ').slice(0, 600) };
       }
       if (options.signal?.aborted) throw new FedtuneError('internal', 'sweep stopped: the running trial was not recorded');
       record.results.push(result);

@@ -5,6 +5,9 @@ import { latestResults } from './run-sweep.ts';
 import type { SweepRecord } from './sweep-record.ts';
 import { describeParams } from './sweep-table.ts';
 
+/** Only a trial's own report is linked (sweep.json is a file on disk: a tampered path gets no link). */
+const REPORT_PATH = /^runs\/trial-\d{3,}-r\d+\/report\.json$/;
+
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
 
 /** sweep.html: the scatter of clean vs robust accuracy with the Pareto front, and the table of every trial. */
@@ -36,7 +39,7 @@ export function renderSweepHtml(record: SweepRecord): string {
         (r.durationMs / 1000).toFixed(1),
       ]
         .map((c) => `<td>${escapeHtml(c.slice(0, 300))}</td>`)
-        .join('') + `<td>${r.reportPath ? `<a href="${escapeHtml(r.reportPath.replace(/report\.json$/, 'report.html'))}">report</a>` : '–'}</td>`,
+        .join('') + `<td>${r.reportPath && REPORT_PATH.test(r.reportPath) ? `<a href="${escapeHtml(r.reportPath.replace(/report\.json$/, 'report.html'))}">report</a>` : '–'}</td>`,
     );
   const s = record.settings;
   return `<!doctype html>

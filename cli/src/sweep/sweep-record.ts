@@ -9,7 +9,7 @@ import { SweepSettings } from './sweep-settings.ts';
 export const SWEEP_RECORD_VERSION = 1;
 
 const Fraction = z.number().min(0).max(1).nullable();
-const Params = z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]));
+const Params = z.record(z.string().max(120), z.union([z.number(), z.string().max(200), z.boolean()]));
 
 /** One trial run at one rung. */
 export const TrialResult = z.object({
