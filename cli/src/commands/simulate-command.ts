@@ -49,7 +49,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
-    .option('--arch <name>', 'model architecture (mlp, cnn)', 'mlp')
+    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn)', 'mlp')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and with adversarial training, side by side', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });

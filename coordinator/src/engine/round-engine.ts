@@ -796,7 +796,8 @@ export class RoundEngine {
    * aggregates only (site-report-round.ts). Sites that leave or fail are listed as missing; the run goes on.
    */
   private async runSiteReport(round: number): Promise<NonNullable<RunReport['siteReport']>> {
-    const ids = this.sites.ids();
+    // Every site that took part in a round or is joined now: one that left is reported as missing.
+    const ids = [...new Set([...this.sites.ids(), ...this.report.rounds.flatMap((r) => r.selected)])].sort();
     const { manifest, initialWeights } = this.options.model;
     const global = encodeWeights({ manifest, arrays: this.globalWeights });
     const pretrained = encodeWeights({ manifest, arrays: initialWeights });
@@ -806,7 +807,7 @@ export class RoundEngine {
     for (const siteId of ids) {
       const site = this.sites.get(siteId);
       if (!site || site.link.closed) {
-        pending.fail(siteId, 'disconnected before the site report');
+        pending.fail(siteId, 'disconnected before the site report (left the run)');
         continue;
       }
       this.sendTopology(siteId);
