@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
-import { fitLocal, isBatchNormLayer, personalizeModel, readModelWeights, splitDataset, subset, writeModelWeights, type PersonalizationSettings, type Splits, type TrainConfig } from '@fedtune/shared';
+import { fitLocal, isBatchNormLayer, modelManifest, personalizeModel, readModelWeights, splitDataset, subset, writeModelWeights, type PersonalizationSettings, type Splits, type TrainConfig } from '@fedtune/shared';
 import { builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 
 const train: TrainConfig = { epochs: 1, batchSize: 16, learningRate: 0.002, optimizer: 'adam', trainable: 'all', seed: 3 };
@@ -16,7 +16,7 @@ function distance(a: Float32Array[], b: Float32Array[]): number {
 
 /** Which weight tensors differ (by name) between two reads of a model. */
 function changed(model: tf.LayersModel, before: Float32Array[], after: Float32Array[]): string[] {
-  const names = model.weights.map((w) => w.originalName);
+  const names = modelManifest(model).map((w) => w.name);
   return names.filter((_, i) => before[i].some((v, j) => v !== after[i][j]));
 }
 
@@ -42,7 +42,7 @@ describe('personalizeModel: each mode trains what it says', () => {
     const before = readModelWeights(model).arrays;
     await personalizeModel(model, data, train, settings({ mode: 'fedbn', epochs: 1 }));
     const after = readModelWeights(model).arrays;
-    const bnWeights = model.layers.filter(isBatchNormLayer).flatMap((l) => l.weights.map((w) => w.originalName));
+    const bnWeights = model.layers.filter(isBatchNormLayer).flatMap((l) => l.weights.map((w) => w.originalName!));
     expect(bnWeights).toHaveLength(8);
     // γ, β, moving mean and moving variance of both BN layers move; no convolution or dense weight does.
     expect(changed(model, before, after).sort()).toEqual([...bnWeights].sort());

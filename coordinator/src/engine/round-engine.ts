@@ -555,7 +555,7 @@ export class RoundEngine {
           round,
           modelVersion: round - 1,
           weights: weightsBytes,
-          config: { ...this.trainSettings(round), seed: deriveSeed(this.config.seed, 'fit', round, siteId) },
+          config: { ...this.trainSettings(round), seed: deriveSeed(this.config.seed, 'fit', round, siteId), ...(this.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         bytesDown += weightsBytes.byteLength;

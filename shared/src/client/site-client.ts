@@ -17,6 +17,7 @@ import { RdpAccountant } from '../privacy/rdp-accountant.ts';
 import { composeDpSgd } from '../privacy/dp-sgd-accounting.ts';
 import type { SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
 import { siteReportWork } from '../personalization/site-report-work.ts';
+import { batchNormWeightIndices, withLocalWeights } from '../personalization/personalize-model.ts';
 import { checkSecAggInstruction, SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
@@ -120,6 +121,8 @@ export class SiteClient {
   private dataError?: FedtuneError;
   /** This site's personalised weights (after a site report with personalisation): kept here, never sent. */
   private personal?: WeightArrays;
+  /** FedBN: this site's own BatchNorm weights by position, kept from round to round (config.localBatchNorm). */
+  private localBatchNorm?: Map<number, Float32Array>;
 
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
@@ -313,6 +316,8 @@ export class SiteClient {
         checkSecAggInstruction(payload.secureAggregation, { siteId: this.options.siteId, round, parameterCount });
       }
       const data = this.fittedData();
+      // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
+      if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
       const metrics = await fitLocal(
         this.model!,
         data.train,
@@ -322,6 +327,7 @@ export class SiteClient {
       );
       const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
       const local = readModelWeights(this.model!);
+      if (payload.config.localBatchNorm) this.localBatchNorm = new Map(batchNormWeightIndices(this.model!).map((i) => [i, local.arrays[i]]));
       const hooked = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
       const arrays = Array.isArray(hooked) ? hooked : hooked.weights;
       const claimed = Array.isArray(hooked) ? metrics.numExamples : (hooked.numExamples ?? metrics.numExamples);
@@ -426,7 +432,8 @@ export class SiteClient {
         assertSameLayout(this.manifest!, decoded, 'pretrained model');
         pretrained = decoded.arrays;
       }
-      const work = await siteReportWork(this.model!, this.fittedData(), payload, { global, pretrained });
+      const personalStart = payload.personalization?.mode === 'fedbn' && this.localBatchNorm ? withLocalWeights(global, this.localBatchNorm) : undefined;
+      const work = await siteReportWork(this.model!, this.fittedData(), payload, { global, pretrained, personalStart });
       if (work.personal) {
         this.personal = work.personal;
         await this.options.onPersonalModel?.(this.model!, { runId: payload.runId, adopted: work.adopted ?? true });

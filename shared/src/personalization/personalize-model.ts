@@ -5,11 +5,24 @@ import { evaluateModel } from '../learning/evaluate-model.ts';
 import { fitLocal, setTrainableLayers, type FitMetrics } from '../learning/fit-local.ts';
 import type { TrainConfig } from '../messages/schemas.ts';
 import type { PersonalizationSettings } from '../messages/site-report-schemas.ts';
-import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
+import { modelVariables, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
+import type { WeightArrays } from '../weights.ts';
 
 /** Whether a layer is a BatchNormalization layer (its gamma/beta and moving statistics stay local under FedBN). */
 export function isBatchNormLayer(layer: tf.layers.Layer): boolean {
   return layer.getClassName() === 'BatchNormalization';
+}
+
+/** Positions (in the model's weight order) of its BatchNorm layers' weights: γ, β, moving mean and variance. */
+export function batchNormWeightIndices(model: tf.LayersModel): number[] {
+  const bn = new Set(model.layers.filter(isBatchNormLayer).flatMap((l) => l.weights));
+  return modelVariables(model).flatMap((v, i) => (bn.has(v) ? [i] : []));
+}
+
+/** `global` with the weights at the keys of `local` replaced by the site's own (FedBN: local BatchNorm). */
+export function withLocalWeights(global: WeightArrays, local: ReadonlyMap<number, Float32Array> | undefined): WeightArrays {
+  if (!local || local.size === 0) return global;
+  return global.map((a, i) => local.get(i) ?? a);
 }
 
 /** Makes only the model's BatchNormalization layers trainable; throws when it has none. */
@@ -25,7 +38,7 @@ export function setBatchNormTrainable(model: tf.LayersModel): void {
  * anchored at the weights the model holds when the fit starts: the global model).
  */
 export function personalizationTrainConfig(train: TrainConfig, settings: PersonalizationSettings): TrainConfig {
-  const { earlyStopping: _e, maxExamples: _m, dpSgd: _d, ...rest } = train;
+  const { earlyStopping: _e, maxExamples: _m, dpSgd: _d, localBatchNorm: _b, ...rest } = train;
   return {
     ...rest,
     epochs: settings.epochs,

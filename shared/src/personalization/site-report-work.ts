@@ -29,14 +29,14 @@ async function armMetrics(model: tf.LayersModel, test: Splits['test'], instructi
 /**
  * A site's part of the per-site report, on `model` (whose weights it overwrites): the pretrained model,
  * the local-only baseline (`localOnlyEpochs` from the pretrained model on this site's data alone), the
- * global model and the personalised copy of it, each on the site's own test split. On return the model
+ * global model and the personalised copy of it (from `personalStart` when given: FedBN's local BatchNorm), each on the site's own test split. On return the model
  * holds the personalised weights (or the global ones without personalisation).
  */
 export async function siteReportWork(
   model: tf.LayersModel,
   data: Splits,
   instruction: SiteReportInstruction,
-  weights: { global: WeightArrays; pretrained?: WeightArrays },
+  weights: { global: WeightArrays; pretrained?: WeightArrays; personalStart?: WeightArrays },
 ): Promise<SiteReportWork> {
   if (data.test.y.length === 0) throw new FedtuneError('data', 'the site has no test examples to report on');
   const arms: Partial<SiteReportResult['arms']> = {};
@@ -54,6 +54,8 @@ export async function siteReportWork(
   const numExamples = data.test.y.length;
   const settings = instruction.personalization;
   if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples };
+  // FedBN: the personal model starts from the global one with the site's own BatchNorm layers.
+  if (weights.personalStart) writeModelWeights(model, weights.personalStart);
   const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings);
   arms.personalized = await armMetrics(model, data.test, instruction);
   return { arms: arms as SiteReportResult['arms'], adopted: outcome.adopted, numExamples, personal: readModelWeights(model).arrays };
