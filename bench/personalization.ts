@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/personalization.ts [--modes head,ditto,...] [--epochs N] [--lambda X] [--rounds R] [--arch mlp]`:
+ * `npx tsx bench/personalization.ts [--modes head,ditto,...] [--epochs N] [--lambda X] [--lr X] [--rounds R] [--arch mlp]`:
  * the built-in task (8 sites, dirichlet:0.5 labels, each site's own scanner), federated over the in-memory
  * network, then the per-site report: on every site's own test split, the pretrained, local-only (the site
  * alone from the pretrained model for rounds × epochs), global and personalised models, clean and robust
@@ -24,6 +24,7 @@ const defaults = runConfigDefaults();
 const modes = (arg('modes') ?? defaults.personalization.mode).split(',') as PersonalizationMode[];
 const epochs = arg('epochs') ? Number(arg('epochs')) : undefined;
 const lambda = arg('lambda') ? Number(arg('lambda')) : undefined;
+const learningRate = arg('lr') ? Number(arg('lr')) : undefined;
 const rounds = Number(arg('rounds') ?? defaults.rounds);
 const architecture = arg('arch') ?? 'mlp';
 const seed = Number(arg('seed') ?? 42);
@@ -44,7 +45,7 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 
 for (const mode of modes) {
   const started = Date.now();
-  const personalization = { mode, ...(epochs ? { epochs } : {}), ...(lambda !== undefined ? { lambda } : {}) };
+  const personalization = { mode, ...(epochs ? { epochs } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(learningRate ? { learningRate } : {}) };
   const { report } = await runSimulation({
     sites: 8,
     rounds,
