@@ -113,7 +113,7 @@ export const validServerPayloads: { [K in ServerEvent]: fc.Arbitrary<unknown> } 
       weights: bytes(),
       pretrained: optional(bytes()),
       train: trainConfig,
-      personalization: optional(fc.record({ mode: fc.constantFrom('none', 'head', 'fedbn', 'ditto'), epochs: fc.integer({ min: 1, max: 1000 }), lambda: fc.double({ min: 0, max: 100, noNaN: true }), validate: fc.boolean() })),
+      personalization: optional(fc.record({ mode: fc.constantFrom('none', 'head', 'lp-ft', 'fedbn', 'ditto'), epochs: fc.integer({ min: 1, max: 1000 }), lambda: fc.double({ min: 0, max: 100, noNaN: true }), validate: fc.boolean() })),
       localOnlyEpochs: optional(fc.integer({ min: 1, max: 100_000 })),
       robustness: optional(
         fc.record({

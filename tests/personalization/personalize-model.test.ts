@@ -37,6 +37,15 @@ describe('personalizeModel: each mode trains what it says', () => {
     model.dispose();
   });
 
+  it("'lp-ft' changes every layer", async () => {
+    const model = await loadModelDir(pretrainedModelDir('mlp'));
+    const before = readModelWeights(model).arrays;
+    await personalizeModel(model, data, train, settings({ mode: 'lp-ft' }));
+    const after = readModelWeights(model).arrays;
+    expect(changed(model, before, after).sort()).toEqual(['hidden/bias', 'hidden/kernel', 'logits/bias', 'logits/kernel']);
+    model.dispose();
+  });
+
   it("'fedbn' changes only the BatchNorm parameters and statistics (cnn-bn)", async () => {
     const model = await loadModelDir(pretrainedModelDir('cnn-bn'));
     const before = readModelWeights(model).arrays;
@@ -79,6 +88,7 @@ describe('personalizeModel: each mode trains what it says', () => {
     ['learningRate', { learningRate: 0.001 }, { learningRate: 0.01 }],
     ['lambda (ditto)', { mode: 'ditto', lambda: 0 }, { mode: 'ditto', lambda: 10 }],
     ['mode', { mode: 'head' }, { mode: 'ditto' }],
+    ['mode lp-ft (head first) against plain fine-tuning', { mode: 'lp-ft' }, { mode: 'ditto', lambda: 0 }],
   ] as Array<[string, Partial<PersonalizationSettings>, Partial<PersonalizationSettings>]>)('option %s changes the personalised weights', async (_name, a, b) => {
     const weightsAfter = async (s: Partial<PersonalizationSettings>) => {
       const model = await loadModelDir(pretrainedModelDir('mlp'));

@@ -8,7 +8,7 @@ import { Bytes, MAX_REPORTED_EXAMPLES, MAX_REPORTED_LOSS, TrainConfig } from './
  * baseline, and answers 'siteReportResult' with aggregates only — never weights, never samples.
  */
 
-export const PERSONALIZATION_MODES = ['none', 'head', 'fedbn', 'ditto'] as const;
+export const PERSONALIZATION_MODES = ['none', 'head', 'lp-ft', 'fedbn', 'ditto'] as const;
 export type PersonalizationMode = (typeof PERSONALIZATION_MODES)[number];
 
 /** Most noise σ / PGD ε values a site report carries (bounds both the work asked of a site and its answer). */
@@ -21,7 +21,7 @@ const Fraction = z.number().min(0).max(1);
 
 /** How a site personalises its copy of the final global model. */
 export const PersonalizationSettings = z.object({
-  /** 'head': fine-tune the last layer only; 'fedbn': only the BatchNorm layers (and their statistics); 'ditto': all layers with (λ/2)‖v − w_global‖². */
+  /** 'head': fine-tune the last layer only; 'lp-ft': the last layer, then every layer; 'fedbn': only the BatchNorm layers (and their statistics); 'ditto': all layers with (λ/2)‖v − w_global‖². */
   mode: z.enum(PERSONALIZATION_MODES),
   /** Local epochs of the personalisation. */
   epochs: z.number().int().min(1).max(1000),

@@ -58,7 +58,8 @@ export interface PersonalizationOutcome {
 
 /**
  * Personalises `model` (holding the final global weights) on the site's own data, in place:
- * 'head' trains the last layer with weights, 'fedbn' only the BatchNorm layers (γ, β and, as they train,
+ * 'head' trains the last layer with weights, 'lp-ft' the last layer for `epochs` then every layer for
+ * `epochs` (linear probing, then fine-tuning), 'fedbn' only the BatchNorm layers (γ, β and, as they train,
  * the moving statistics), 'ditto' every layer with (λ/2)‖v − w_global‖² added to the loss. With
  * `settings.validate`, the personalised weights are kept only if their validation loss is no worse than the
  * global model's. The weights never leave the caller. Leaks no tensors.
@@ -79,6 +80,10 @@ export async function personalizeModel(
     // fitLocal sets trainable layers from config.trainable; FedBN overrides that with the BN layers only.
     setBatchNormTrainable(model);
     fit = await fitLocal(model, data.train, { ...config, trainable: 'all' }, undefined, { keepTrainable: true });
+  } else if (settings.mode === 'lp-ft') {
+    // LP-FT (Kumar et al. 2022): fit the head on the global features first, then fine-tune every layer from there.
+    await fitLocal(model, data.train, { ...config, trainable: 'head' });
+    fit = await fitLocal(model, data.train, { ...config, trainable: 'all', seed: config.seed + 1 });
   } else {
     fit = await fitLocal(model, data.train, config);
   }
