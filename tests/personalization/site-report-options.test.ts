@@ -104,3 +104,14 @@ describe('the site honours the robustness settings and leaks nothing', () => {
     model.dispose();
   });
 });
+
+describe('fedbn needs BatchNorm layers', () => {
+  it('a run with personalization fedbn and a model without BatchNorm is refused before it starts, with one clear line', async () => {
+    const { runSimulation } = await import('../../cli/src/simulation/run-simulation.ts');
+    const { tempDir } = await import('../helpers/federation.ts');
+    await expect(runSimulation({ sites: 2, rounds: 1, out: tempDir(), transport: 'memory', architecture: 'mlp', config: { personalization: { mode: 'fedbn' } } })).rejects.toMatchObject({
+      code: 'config',
+      message: expect.stringMatching(/^personalization mode "fedbn" .*has none: use --arch cnn-bn/),
+    });
+  });
+});

@@ -180,6 +180,9 @@ export class RoundEngine {
       rounds: [],
       ...options.reportExtras,
     };
+    if (this.config.personalization.mode === 'fedbn' && !JSON.stringify(options.model.topology).includes('"BatchNormalization"')) {
+      throw new FedtuneError('config', `personalization mode "fedbn" keeps each site's BatchNorm layers, but the model (${options.model.architecture}) has none: use --arch cnn-bn, a model with BatchNorm layers, or another mode (head, lp-ft, ditto)`);
+    }
     if (this.config.dp) {
       if (this.strategy.name !== 'fedavg') {
         throw new FedtuneError('config', `differential privacy runs DP-FedAvg; it cannot be combined with strategy "${this.strategy.name}"`);
