@@ -33,7 +33,7 @@ export function siteReportInstruction(
     train: { ...train, seed: deriveSeed(config.seed, 'site-report', siteId) },
     ...(personalize ? { personalization: { mode, epochs, lambda, validate, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
     ...(baseline ? { localOnlyEpochs: baseline } : {}),
-    ...(when === 'final' ? { robustness: { ...robustness, seed: deriveSeed(config.seed, 'site-robustness') >>> 0 } } : {}),
+    ...(when === 'final' ? { robustness: { ...robustness, seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
   };
 }
 
