@@ -1,5 +1,6 @@
-import { SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
-import { selectNodeBackend } from '@fedtune/shared/node';
+import { join } from 'node:path';
+import { modelToFiles, SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 
 export interface NodeSiteOptions {
   siteId: string;
@@ -14,6 +15,11 @@ export interface NodeSiteOptions {
   updateHook?: UpdateHook;
   /** Reconnect attempts after a dropped connection (default 10, backoff up to 10 s). */
   reconnectRetries?: number;
+  /**
+   * Where the site saves its personalised model after the final round (model.json + weights.bin), when the
+   * run personalises (--personalize). It stays on this machine; without a directory it is kept in memory only.
+   */
+  personalModelDir?: string;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -31,6 +37,13 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     onEvent: options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
+    onPersonalModel: options.personalModelDir
+      ? async (model, info) => {
+          const files = await modelToFiles(model, { personalized: true, siteId: options.siteId, runId: info.runId, adopted: info.adopted });
+          writeFileAtomic(join(options.personalModelDir!, 'weights.bin'), files.weightsBin);
+          writeFileAtomic(join(options.personalModelDir!, 'model.json'), JSON.stringify(files.modelJson));
+        }
+      : undefined,
   });
   return client.run();
 }

@@ -213,6 +213,12 @@ function onSiteEvent(event: SiteEvent): void {
       renderRounds();
       break;
     }
+    case 'site-report-done': {
+      const a = event.result.arms;
+      const personal = a.personalized ? `, personalised ${pct(a.personalized.accuracy)}${event.result.adopted === false ? ' (validation preferred the global model)' : ''}; your personal model stays in this tab` : '';
+      log(`site report on your test split (sent as numbers only): global ${pct(a.global.accuracy)}${a.localOnly ? `, local-only ${pct(a.localOnly.accuracy)}` : ''}${personal}`);
+      break;
+    }
     case 'rejected':
       log(`the coordinator rejected ${event.round ? `round ${event.round}'s message` : 'a message'}: ${event.code}: ${event.reason}`);
       break;

@@ -239,6 +239,10 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client(['--seed', '7', '--site', 's'])).splitSeed).toBe(siteSplitSeed(7, 's'));
     expect((await client(['--site', 's'])).splitSeed).toBe(siteSplitSeed(42, 's'));
   },
+  '--personal-model': async () => {
+    expect((await client(['--personal-model', join(dir, 'mine')])).personalModelDir).toBe(join(dir, 'mine'));
+    expect((await client([])).personalModelDir).toBeUndefined();
+  },
   '--backend': async () => {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
     expect((await client(['--backend', 'wasm'])).backend).toBe('wasm');

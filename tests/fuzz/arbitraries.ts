@@ -26,6 +26,14 @@ const reportedDuration = fc.double({ min: 0, max: MAX_REPORTED_DURATION_MS, noNa
 const localMetrics = fc.record({ loss: reportedLoss, accuracy: reportedAccuracy });
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const unit = fc.double({ min: 0, max: 1, noNaN: true });
+const siteArm = fc.record(
+  {
+    accuracy: reportedAccuracy,
+    loss: reportedLoss,
+    robust: optional(fc.record({ noiseMean: fc.option(reportedAccuracy, { nil: null }), corruptionMean: fc.option(reportedAccuracy, { nil: null }), pgd: fc.array(fc.record({ eps: reportedAccuracy, accuracy: reportedAccuracy }), { maxLength: 4 }) })),
+  },
+  { requiredKeys: ['accuracy', 'loss'] },
+);
 
 const trainConfig = fc.record(
   {
@@ -73,6 +81,18 @@ export const validClientPayloads: { [K in ClientEvent]: fc.Arbitrary<unknown> } 
   secaggShareKeys: fc.record({ runId, round, attempt, siteId, shares: fc.array(sealed, { maxLength: 4 }) }),
   secaggMasked: fc.record({ runId, round, attempt, siteId, masked: fc.uint32Array({ maxLength: 16 }).map((a) => new Uint8Array(a.buffer)) }),
   secaggUnmaskResponse: fc.record({ runId, round, attempt, siteId, selfMaskShares: fc.array(revealed, { maxLength: 4 }), maskingKeyShares: fc.array(revealed, { maxLength: 4 }) }),
+  siteReportResult: fc.record(
+    {
+      runId,
+      round,
+      siteId,
+      numExamples: count,
+      arms: fc.record({ pretrained: optional(siteArm), localOnly: optional(siteArm), global: siteArm, personalized: optional(siteArm) }, { requiredKeys: ['global'] }),
+      adopted: optional(fc.boolean()),
+      durationMs: reportedDuration,
+    },
+    { requiredKeys: ['runId', 'round', 'siteId', 'numExamples', 'arms', 'durationMs'] },
+  ),
 };
 
 export const validServerPayloads: { [K in ServerEvent]: fc.Arbitrary<unknown> } = {
@@ -85,6 +105,30 @@ export const validServerPayloads: { [K in ServerEvent]: fc.Arbitrary<unknown> } 
   secaggKeys: fc.record({ runId, round, attempt, keys: fc.array(fc.record({ siteId, encryptionPublicKey: key, maskingPublicKey: key }), { maxLength: 4 }) }),
   secaggShares: fc.record({ runId, round, attempt, participants: fc.array(siteId, { maxLength: 6 }), shares: fc.array(sealed, { maxLength: 4 }) }),
   secaggUnmask: fc.record({ runId, round, attempt, survivors: fc.array(siteId, { maxLength: 6 }) }),
+  siteReport: fc.record(
+    {
+      runId,
+      round,
+      modelVersion: fc.nat(),
+      weights: bytes(),
+      pretrained: optional(bytes()),
+      train: trainConfig,
+      personalization: optional(fc.record({ mode: fc.constantFrom('none', 'head', 'lp-ft', 'fedbn', 'ditto'), epochs: fc.integer({ min: 1, max: 1000 }), lambda: fc.double({ min: 0, max: 100, noNaN: true }), validate: fc.boolean() })),
+      localOnlyEpochs: optional(fc.integer({ min: 1, max: 100_000 })),
+      robustness: optional(
+        fc.record({
+          examples: fc.integer({ min: 1, max: 100_000 }),
+          adversarialExamples: fc.integer({ min: 0, max: 100_000 }),
+          noiseSigmas: fc.array(unit, { maxLength: 4 }),
+          corruptions: fc.boolean(),
+          pgdEps: fc.array(unit, { maxLength: 4 }),
+          pgdSteps: fc.integer({ min: 1, max: 1000 }),
+          seed: fc.nat(),
+        }),
+      ),
+    },
+    { requiredKeys: ['runId', 'round', 'modelVersion', 'weights', 'train'] },
+  ),
 };
 
 /** Values a hostile peer can put anywhere: wrong types, non-finite numbers, huge and deep values, prototype keys. */

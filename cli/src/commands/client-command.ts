@@ -6,6 +6,7 @@ import { RunConfig } from '@fedtune/coordinator';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
+import { siteReportLine } from '../ui/site-report-table.ts';
 
 /** What the client command calls to join (tests pass their own to see what a command line asks for). */
 export interface ClientDeps {
@@ -23,6 +24,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
     .option('--seed <n>', "the run's seed (the coordinator's --seed): this site's train/validation/test split is seeded from it and the site name, as in `fedtune simulate --seed` (default: the seed of a digits:K/N@SEED spec, else the run default)", intOption('seed'))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
+    .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine')
     .action(async (o) => {
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
@@ -36,10 +38,12 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         data,
         token: o.token,
         backend: selection.choice,
+        personalModelDir: o.personalModel,
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
+          if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
           if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
           if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
           if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);

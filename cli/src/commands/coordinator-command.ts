@@ -8,6 +8,7 @@ import { newRunId } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
+import { siteReportTable } from '../ui/site-report-table.ts';
 import { intOption, portOption } from './options.ts';
 import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 
@@ -160,6 +161,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     await coordinator.close();
     store.close();
     console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
+    if (report.siteReport) for (const line of siteReportTable(report.siteReport)) console.log(line);
     console.log(join(coordinator.runDir, 'report.json'));
     if (report.status !== 'complete') process.exitCode = 1;
   });

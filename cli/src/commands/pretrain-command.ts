@@ -7,7 +7,7 @@ import { intOption } from './options.ts';
 export function pretrainCommand(): Command {
   return new Command('pretrain')
     .description('train the base model of the built-in digits task on its clean source slice (reproduces the committed checkpoint)')
-    .option('--arch <name>', 'architecture (mlp, cnn)', 'mlp')
+    .option('--arch <name>', 'architecture (mlp, cnn, cnn-bn)', 'mlp')
     .option('--epochs <n>', 'epochs', intOption('epochs', 1), 10)
     .option('--seed <n>', 'seed', intOption('seed'), 1)
     .option('--out <dir>', 'output directory (default: the built-in checkpoint directory)')

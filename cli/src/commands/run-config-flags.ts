@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator';
-import { canonicalStrategyName, FedtuneError, strategyNames, TrainConfig } from '@fedtune/shared';
+import { canonicalStrategyName, FedtuneError, PERSONALIZATION_MODES, strategyNames, TrainConfig } from '@fedtune/shared';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -52,6 +52,7 @@ export function strategyOption(value: string): string {
 }
 
 const train = (c: PartialRunConfigInput) => (c.train ??= {});
+const personalization = (c: PartialRunConfigInput) => (c.personalization ??= {});
 
 /** Every run-config flag, in help order. */
 export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
@@ -84,6 +85,14 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--dp-delta <d>', description: `δ of the reported (ε, δ) (default: ${dpDeltaDefault})`, parse: floatOption('dp-delta', 1e-12, 0.5), field: 'dp.delta' },
   { flags: '--dp-sgd-clip <c>', description: 'record-level DP-SGD inside each site: per-example clip norm C', parse: floatOption('dp-sgd-clip', 1e-9, 1e9), field: 'train.dpSgd.clip' },
   { flags: '--dp-sgd-noise <z>', description: 'record-level DP-SGD inside each site: noise multiplier z (ε per site in the report, at --dp-delta)', parse: floatOption('dp-sgd-noise', 0, 1000), field: 'train.dpSgd.noiseMultiplier' },
+  { flags: '--personalize <mode>', description: `after the final round each site personalises its own copy of the global model and keeps it: ${PERSONALIZATION_MODES.join(', ')}`, parse: choice('personalize', PERSONALIZATION_MODES), shownDefault: (d) => d.personalization.mode, field: 'personalization.mode', apply: (c, v) => (personalization(c).mode = v) },
+  { flags: '--personalize-epochs <n>', description: 'local epochs of the personalisation', parse: intOption('personalize-epochs', 1), shownDefault: (d) => d.personalization.epochs, field: 'personalization.epochs', apply: (c, v) => (personalization(c).epochs = v) },
+  { flags: '--personalize-lambda <x>', description: "Ditto's λ: (λ/2)·‖v − w_global‖² keeps the personal model near the global one", parse: floatOption('personalize-lambda', 0, 100), shownDefault: (d) => d.personalization.lambda, field: 'personalization.lambda', apply: (c, v) => (personalization(c).lambda = v) },
+  { flags: '--personalize-lr <x>', description: "learning rate of the personalisation (default: --lr)", parse: floatOption('personalize-lr', 1e-9, 10), field: 'personalization.learningRate', apply: (c, v) => (personalization(c).learningRate = v) },
+  { flags: '--personalize-keep-always', description: 'keep the personalised model even when its validation loss is worse than the global model\'s', field: 'personalization.validate', apply: (c) => (personalization(c).validate = false) },
+  { flags: '--no-local-only', description: 'skip the local-only baseline (each site trained alone from the pretrained model) of the per-site report', field: 'personalization.localOnly', apply: (c) => (personalization(c).localOnly = false) },
+  { flags: '--site-robustness <when>', description: 'noise, corruptions and PGD on every site\'s own test split (aggregates only): final or never', parse: choice('site-robustness', ['final', 'never']), shownDefault: (d) => d.siteRobustness.when, field: 'siteRobustness.when', apply: (c, v) => (c.siteRobustness = { ...c.siteRobustness, when: v }) },
+  { flags: '--site-robustness-examples <n>', description: 'test examples per site for --site-robustness', parse: intOption('site-robustness-examples', 1), shownDefault: (d) => d.siteRobustness.examples, field: 'siteRobustness.examples', apply: (c, v) => (c.siteRobustness = { ...c.siteRobustness, examples: v }) },
   { flags: '--secure-aggregation', description: 'secure aggregation: the coordinator learns only the sum of the sites\' clipped deltas (strategy fedavg or another of the mean)' },
   { flags: '--secagg-clip <c>', description: `secure aggregation: L2 clip norm of each site's delta before masking (default: ${CLIP_WHEN_NOT_GIVEN})`, parse: floatOption('secagg-clip', 1e-9, 1e9), field: 'secureAggregation.clip' },
   { flags: '--secagg-threshold <t>', description: 'secure aggregation: shares needed to unmask (default and minimum: a strict majority)', parse: intOption('secagg-threshold', 2), field: 'secureAggregation.threshold' },

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
 import { partitionKinds, ROBUST_PRESET, type RobustnessReport } from '@fedtune/shared';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
+import { siteReportTable } from '../ui/site-report-table.ts';
 
 /** What the simulate command calls to run (tests pass their own to see what a command line asks for). */
 export interface SimulateDeps {
@@ -49,7 +50,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
-    .option('--arch <name>', 'model architecture (mlp, cnn)', 'mlp')
+    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn)', 'mlp')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and with adversarial training, side by side', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
@@ -88,6 +89,10 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
         `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
       );
       console.log(`global model: ${result.runDir}/${report.final?.modelDir}`);
+      if (report.siteReport) {
+        for (const line of siteReportTable(report.siteReport)) console.log(line);
+        if (report.siteReport.mode !== 'none') console.log(`personal models (kept by each site): ${result.runDir}/sites/<site>/personal`);
+      }
     }
     console.log(result.reportPath);
   });

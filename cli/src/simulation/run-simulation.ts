@@ -213,6 +213,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         splitSeed: siteSplitSeed(config.seed, siteId),
         backend: backend.choice,
         updateHook: hooks[siteId],
+        // The site keeps its personalised model (never sent); the simulation stores it with the run.
+        personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),
         onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
       });
     });

@@ -13,8 +13,8 @@ export function evaluationWeights(sites: readonly SiteEvaluation[], cap: number)
 }
 
 /** Collects federated-evaluation answers (the global model on each site's test split) until all answer or time runs out. */
-export class EvaluationCollector {
-  readonly results = new Map<string, SiteEvaluation>();
+export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> {
+  readonly results = new Map<string, T>();
   private readonly pending: Set<string>;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -37,7 +37,7 @@ export class EvaluationCollector {
     return this.pending.has(siteId);
   }
 
-  add(result: SiteEvaluation): void {
+  add(result: T): void {
     if (!this.pending.delete(result.siteId)) return;
     this.results.set(result.siteId, result);
     if (this.pending.size === 0) this.finish();

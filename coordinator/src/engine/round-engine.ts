@@ -36,6 +36,7 @@ import { SiteRegistry, type SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
+import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
 
 /** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number } {
@@ -87,6 +88,8 @@ export type EngineEvent =
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
   | { type: 'robustness-start'; round: number }
+  /** The per-site report after the final round (personalisation, per-site robustness) was asked of these sites. */
+  | { type: 'site-report-start'; round: number; sites: string[] }
   | { type: 'complete'; report: RunReport }
   | ({ type: 'connection-refused' } & RefusedConnection);
 
@@ -145,6 +148,7 @@ export class RoundEngine {
   private guard?: UpdateGuard;
   private secureRound?: SecureAggregationRound;
   private evaluation?: EvaluationCollector;
+  private siteReportRound?: SiteReportRound;
   private joinWaiters: Array<() => void> = [];
   private stopped = false;
   private accountant?: RdpAccountant;
@@ -176,6 +180,9 @@ export class RoundEngine {
       rounds: [],
       ...options.reportExtras,
     };
+    if (this.config.personalization.mode === 'fedbn' && !JSON.stringify(options.model.topology).includes('"BatchNormalization"')) {
+      throw new FedtuneError('config', `personalization mode "fedbn" keeps each site's BatchNorm layers, but the model (${options.model.architecture}) has none: use --arch cnn-bn, a model with BatchNorm layers, or another mode (head, lp-ft, ditto)`);
+    }
     if (this.config.dp) {
       if (this.strategy.name !== 'fedavg') {
         throw new FedtuneError('config', `differential privacy runs DP-FedAvg; it cannot be combined with strategy "${this.strategy.name}"`);
@@ -246,6 +253,7 @@ export class RoundEngine {
       this.collector?.fail(site.siteId, 'reconnected during the round');
       this.secureRound?.drop(site.siteId);
       this.evaluation?.drop(site.siteId);
+      this.siteReportRound?.fail(site.siteId, 'reconnected during the site report');
     }
     if (this.report.status === 'complete' || this.report.status === 'aborted') {
       // Joined (or rejoined) after the end: tell it the run is over.
@@ -260,6 +268,7 @@ export class RoundEngine {
     this.collector?.fail(site.siteId, `disconnected: ${reason}`);
     this.secureRound?.drop(site.siteId);
     this.evaluation?.drop(site.siteId);
+    this.siteReportRound?.fail(site.siteId, `disconnected: ${reason}`);
     this.emit({ type: 'site-left', siteId: site.siteId, reason });
   }
 
@@ -293,6 +302,12 @@ export class RoundEngine {
         }
         return;
       }
+      case 'siteReportResult': {
+        const r = message.payload;
+        const pending = this.siteReportRound;
+        if (pending && r.round === pending.round && r.runId === this.config.runId && pending.expects(site.siteId)) pending.add(site.siteId, r);
+        return;
+      }
       case 'secaggAdvertise':
       case 'secaggShareKeys':
       case 'secaggMasked':
@@ -308,6 +323,7 @@ export class RoundEngine {
           this.secureRound?.drop(site.siteId);
         }
         this.evaluation?.drop(site.siteId);
+        if (this.siteReportRound && f.round === this.siteReportRound.round) this.siteReportRound.fail(site.siteId, `${f.code}: ${f.reason}`);
         return;
       }
     }
@@ -438,6 +454,9 @@ export class RoundEngine {
         await saving(`the report after round ${round}`, () => this.persist());
         this.emit({ type: 'round-end', record });
       }
+      if (!this.stopped && this.report.rounds.length > 0 && wantsSiteReport(this.config)) {
+        this.report.siteReport = await this.runSiteReport(this.report.rounds.at(-1)!.round);
+      }
       this.report.status = this.stopped ? 'aborted' : 'complete';
       if (this.stopped) this.report.aborted = 'stopped';
     } catch (err) {
@@ -539,7 +558,7 @@ export class RoundEngine {
           round,
           modelVersion: round - 1,
           weights: weightsBytes,
-          config: { ...this.trainSettings(round), seed: deriveSeed(this.config.seed, 'fit', round, siteId) },
+          config: { ...this.trainSettings(round), seed: deriveSeed(this.config.seed, 'fit', round, siteId), ...(this.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         bytesDown += weightsBytes.byteLength;
@@ -772,6 +791,34 @@ export class RoundEngine {
       this.secureRound = undefined;
       collector.finish();
     }
+  }
+
+  /**
+   * After the final round: every joined site evaluates the pretrained and final models on its own test split,
+   * personalises its copy (and keeps it) and trains the local-only baseline as configured, and sends back
+   * aggregates only (site-report-round.ts). Sites that leave or fail are listed as missing; the run goes on.
+   */
+  private async runSiteReport(round: number): Promise<NonNullable<RunReport['siteReport']>> {
+    // Every site that took part in a round or is joined now: one that left is reported as missing.
+    const ids = [...new Set([...this.sites.ids(), ...this.report.rounds.flatMap((r) => r.selected)])].sort();
+    const { manifest, initialWeights } = this.options.model;
+    const global = encodeWeights({ manifest, arrays: this.globalWeights });
+    const pretrained = encodeWeights({ manifest, arrays: initialWeights });
+    const pending = new SiteReportRound(round, ids, this.config.roundTimeoutMs);
+    this.siteReportRound = pending;
+    this.emit({ type: 'site-report-start', round, sites: ids });
+    for (const siteId of ids) {
+      const site = this.sites.get(siteId);
+      if (!site || site.link.closed) {
+        pending.fail(siteId, 'disconnected before the site report (left the run)');
+        continue;
+      }
+      this.sendTopology(siteId);
+      site.link.send('siteReport', siteReportInstruction(this.config, round, siteId, this.trainSettings(round), { global, pretrained }));
+    }
+    await pending.done;
+    this.siteReportRound = undefined;
+    return pending.section(this.config);
   }
 
   private async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RobustnessEvaluationConfig, TrainConfig } from '@fedtune/shared';
 import { DpConfig } from './dp-aggregation.ts';
 import { SecureAggregationConfig } from './secure-aggregation-round.ts';
+import { PersonalizationConfig, SiteRobustnessConfig } from './site-report-config.ts';
 
 /** A run's configuration, validated with clear messages. Every field has a default. */
 export const RunConfig = z.object({
@@ -51,6 +52,10 @@ export const RunConfig = z.object({
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
   /** Robustness evaluation of the global model on the holdout: when (every-round | final | never | every k rounds) and how much. */
   robustness: RobustnessEvaluationConfig.default({ when: 'final' }),
+  /** Personalised fine-tuning of every site's own copy after the final round (site-report-config.ts). */
+  personalization: PersonalizationConfig.prefault({}),
+  /** Robustness on every site's own test split after the final round (site-report-config.ts). */
+  siteRobustness: SiteRobustnessConfig.prefault({}),
   /** Client-level differential privacy (DP-FedAvg with an RDP accountant); needs strategy fedavg. */
   dp: DpConfig.optional(),
   /** Secure aggregation: the coordinator learns only the sum of the sites' clipped deltas; needs strategy fedavg. */

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { RobustnessReport, RoundRecord, RunReport } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
+import { siteReportHtml } from './site-report-html.ts';
 import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
 
 /** A run report with the optional robustness sections (per round and for the final model). */
@@ -123,6 +124,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
         )
       : '',
     section('Per-site accuracy', perSite(report), 'global model on each site’s own test split (federated evaluation)'),
+    siteReportHtml(report.siteReport),
     labelDistributionSection(report),
     rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
     rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram'), `ECE ${rob.clean.ece.toFixed(3)} over ${rob.clean.reliability.length} bins; dots: mean confidence per bin`) : '',
@@ -134,7 +136,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
 <style>
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:980px;color:#222;padding:0 16px}
 h1{font-size:1.4em}h2{font-size:1.1em;margin:28px 0 6px}
-table{border-collapse:collapse;font-size:.9em}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
+table{border-collapse:collapse;font-size:.9em}table.sites td,table.sites th{padding:3px 12px 3px 0;vertical-align:top}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
 .note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}
 .warnings{background:#fff4e5;border:1px solid #f0b35a;padding:6px 14px;margin-top:16px}
 footer{color:#888;font-size:.8em;margin-top:32px}

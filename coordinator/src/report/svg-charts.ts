@@ -96,6 +96,32 @@ export function barChart(bars: Array<{ label: string; value: number; color?: str
   return svg(fr, body.join(''), opts.title);
 }
 
+/** Groups of vertical bars (values in 0–1): one group per label, one bar per series, with a legend. */
+export function groupedBarChart(groups: Array<{ label: string; values: Array<number | undefined> }>, series: string[], opts: { title: string; yLabel?: string }): string {
+  if (groups.length === 0 || series.length === 0) return '';
+  const fr: Frame = { ...FRAME, width: Math.max(420, 60 + groups.length * (14 * series.length + 16) + 140), bottom: 70, right: 140 };
+  const plotW = fr.width - fr.left - fr.right;
+  const gw = plotW / groups.length;
+  const bw = (gw * 0.8) / series.length;
+  const y = (v: number) => fr.height - fr.bottom - Math.max(0, Math.min(1, v)) * (fr.height - fr.top - fr.bottom);
+  const body = [axes(fr, [], percentTicks(fr, y), '', opts.yLabel ?? 'accuracy')];
+  groups.forEach((g, i) => {
+    const gx = fr.left + i * gw + gw * 0.1;
+    g.values.forEach((v, k) => {
+      if (v === undefined || !Number.isFinite(v)) return;
+      const top = y(v);
+      body.push(`<rect x="${f(gx + k * bw)}" y="${f(top)}" width="${f(bw * 0.9)}" height="${f(fr.height - fr.bottom - top)}" fill="${PALETTE[k % PALETTE.length]}"><title>${escapeHtml(`${g.label} ${series[k]}: ${(100 * v).toFixed(1)}%`)}</title></rect>`);
+    });
+    body.push(`<text transform="translate(${f(gx + gw * 0.35)} ${fr.height - fr.bottom + 8}) rotate(45)" text-anchor="start">${escapeHtml(g.label)}</text>`);
+  });
+  series.forEach((name, k) => {
+    const ly = fr.top + 8 + k * 16;
+    const lx = fr.width - fr.right + 12;
+    body.push(`<rect x="${lx}" y="${ly - 5}" width="12" height="10" fill="${PALETTE[k % PALETTE.length]}"/><text x="${lx + 18}" y="${ly + 4}">${escapeHtml(name)}</text>`);
+  });
+  return svg(fr, body.join(''), opts.title);
+}
+
 /** Confusion matrix as a heatmap, rows = true class, columns = predicted; cells coloured by row share. */
 export function confusionHeatmap(matrix: number[][], title: string): string {
   const k = matrix.length;

@@ -15,6 +15,9 @@ import type { WeightArrays, WeightsManifest } from '../weights.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
 import { RdpAccountant } from '../privacy/rdp-accountant.ts';
 import { composeDpSgd } from '../privacy/dp-sgd-accounting.ts';
+import type { SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
+import { siteReportWork } from '../personalization/site-report-work.ts';
+import { batchNormWeightIndices, withLocalWeights } from '../personalization/personalize-model.ts';
 import { checkSecAggInstruction, SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
@@ -26,6 +29,7 @@ export type SiteEvent =
   | { type: 'fit-progress'; round: number; progress: FitProgress }
   | { type: 'fit-done'; round: number; loss: number; accuracy: number; numExamples: number; durationMs: number; bytesUp: number }
   | { type: 'evaluate-done'; round: number; metrics: EvaluationMetrics }
+  | { type: 'site-report-done'; round: number; result: SiteReportResult }
   | { type: 'rejected'; round?: number; code: string; reason: string }
   | { type: 'failed'; round: number; code: string; reason: string }
   | { type: 'complete'; complete: RunComplete }
@@ -72,6 +76,11 @@ export interface SiteClientOptions {
   /** Interval of heartbeats to the coordinator (default 5 s). */
   heartbeatMs?: number;
   secAggProbe?: SecAggProbe;
+  /**
+   * Receives the site's personalised model after the final round (the model holds its weights during the
+   * call; e.g. the Node site saves it with --personal-model DIR). The weights never leave the site.
+   */
+  onPersonalModel?: (model: tf.LayersModel, info: { runId: string; adopted: boolean }) => void | Promise<void>;
 }
 
 export interface SiteOutcome {
@@ -110,6 +119,10 @@ export class SiteClient {
   /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. */
   private data: Splits;
   private dataError?: FedtuneError;
+  /** This site's personalised weights (after a site report with personalisation): kept here, never sent. */
+  private personal?: WeightArrays;
+  /** FedBN: this site's own BatchNorm weights by position, kept from round to round (config.localBatchNorm). */
+  private localBatchNorm?: Map<number, Float32Array>;
 
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
@@ -211,6 +224,11 @@ export class SiteClient {
     });
   }
 
+  /** The personalised weights this site keeps (undefined before a site report with personalisation). */
+  get personalWeights(): WeightArrays | undefined {
+    return this.personal;
+  }
+
   /** Leaves the run at once (no reconnect). */
   stop(): void {
     this.stopped = true;
@@ -230,6 +248,8 @@ export class SiteClient {
         return this.onFit(message.payload);
       case 'evaluate':
         return this.onEvaluate(message.payload);
+      case 'siteReport':
+        return this.onSiteReport(message.payload);
       case 'secaggKeys':
       case 'secaggShares':
       case 'secaggUnmask':
@@ -296,6 +316,8 @@ export class SiteClient {
         checkSecAggInstruction(payload.secureAggregation, { siteId: this.options.siteId, round, parameterCount });
       }
       const data = this.fittedData();
+      // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
+      if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
       const metrics = await fitLocal(
         this.model!,
         data.train,
@@ -305,6 +327,7 @@ export class SiteClient {
       );
       const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
       const local = readModelWeights(this.model!);
+      if (payload.config.localBatchNorm) this.localBatchNorm = new Map(batchNormWeightIndices(this.model!).map((i) => [i, local.arrays[i]]));
       const hooked = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
       const arrays = Array.isArray(hooked) ? hooked : hooked.weights;
       const claimed = Array.isArray(hooked) ? metrics.numExamples : (hooked.numExamples ?? metrics.numExamples);
@@ -394,6 +417,44 @@ export class SiteClient {
       const e = toFedtuneError(err);
       this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
       this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+    }
+  }
+
+  /** The per-site report after the final round: aggregates go back; the personalised weights stay here. */
+  private async onSiteReport(payload: SiteReportInstruction): Promise<void> {
+    const started = Date.now();
+    this.status = 'evaluating';
+    try {
+      const global = this.loadGlobal(payload.weights);
+      let pretrained: WeightArrays | undefined;
+      if (payload.pretrained) {
+        const decoded = decodeWeights(payload.pretrained);
+        assertSameLayout(this.manifest!, decoded, 'pretrained model');
+        pretrained = decoded.arrays;
+      }
+      const personalStart = payload.personalization?.mode === 'fedbn' && this.localBatchNorm ? withLocalWeights(global, this.localBatchNorm) : undefined;
+      const work = await siteReportWork(this.model!, this.fittedData(), payload, { global, pretrained, personalStart });
+      if (work.personal) {
+        this.personal = work.personal;
+        await this.options.onPersonalModel?.(this.model!, { runId: payload.runId, adopted: work.adopted ?? true });
+      }
+      const result: SiteReportResult = {
+        runId: payload.runId,
+        round: payload.round,
+        siteId: this.options.siteId,
+        numExamples: work.numExamples,
+        arms: work.arms,
+        ...(work.adopted !== undefined ? { adopted: work.adopted } : {}),
+        durationMs: Math.min(86_400_000, Date.now() - started),
+      };
+      this.link!.send('siteReportResult', result);
+      this.emit({ type: 'site-report-done', round: payload.round, result });
+    } catch (err) {
+      const e = toFedtuneError(err);
+      this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
+      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+    } finally {
+      this.status = 'idle';
     }
   }
 

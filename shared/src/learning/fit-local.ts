@@ -45,6 +45,8 @@ export interface FitLocalOptions {
    * seeded source makes the noise predictable: only tests pass one, for reproducibility).
    */
   dpSgdNoise?: NormalSource;
+  /** Keep the layers' `trainable` flags as the caller set them (FedBN personalisation) instead of `config.trainable`. */
+  keepTrainable?: boolean;
 }
 
 function makeOptimizer(config: TrainConfig): tf.Optimizer {
@@ -177,7 +179,7 @@ export async function fitLocal(
   const n = Math.min(total, config.maxExamples ?? total);
   const rng = new SeededRandom(config.seed);
   const shape = modelInputShape(model);
-  setTrainableLayers(model, config.trainable);
+  if (!options.keepTrainable) setTrainableLayers(model, config.trainable);
   if (config.dropout !== undefined) setDropoutRate(model, config.dropout);
   const optimizer = makeOptimizer(config);
   const custom = needsCustomLoop(config);

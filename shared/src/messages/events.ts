@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import * as S from './schemas.ts';
+import * as R from './site-report-schemas.ts';
 
 /** Messages a site sends to the coordinator, by event name. */
 export const clientToServerSchemas = {
@@ -12,6 +13,7 @@ export const clientToServerSchemas = {
   secaggShareKeys: S.SecureAggShareKeys,
   secaggMasked: S.SecureAggMasked,
   secaggUnmaskResponse: S.SecureAggUnmaskResponse,
+  siteReportResult: R.SiteReportResult,
 } as const;
 
 /** Messages the coordinator sends to a site, by event name. */
@@ -25,6 +27,7 @@ export const serverToClientSchemas = {
   secaggKeys: S.SecureAggKeys,
   secaggShares: S.SecureAggShares,
   secaggUnmask: S.SecureAggUnmask,
+  siteReport: R.SiteReportInstruction,
 } as const;
 
 type Schemas = Record<string, z.ZodType>;

@@ -129,6 +129,8 @@ export const TrainConfig = z.object({
    * N(0, (noiseMultiplier·clip)²) noise per coordinate on their sum; the site reports ε(`delta`, default 1e-5).
    */
   dpSgd: z.object({ clip: z.number().positive(), noiseMultiplier: z.number().min(0).max(1000), delta: z.number().gt(0).lt(1).optional() }).optional(),
+  /** FedBN: the site starts every round from the global model with its own BatchNorm layers (γ, β, statistics) put back. */
+  localBatchNorm: z.boolean().optional(),
 });
 
 /**

@@ -2,8 +2,18 @@ import * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../errors.ts';
 import type { WeightArrays, Weights, WeightsManifest } from '../weights.ts';
 
+/**
+ * A model's weight variables in a fixed order: layer by layer, each layer's own order. `model.weights` is
+ * not fixed: it lists trainable variables before non-trainable ones, so it changes when `trainable` flags
+ * change (fine-tuning the head only, FedBN, BatchNorm statistics). For models without non-trainable
+ * variables the two orders are the same.
+ */
+export function modelVariables(model: tf.LayersModel): tf.LayerVariable[] {
+  return model.layers.flatMap((layer) => layer.weights);
+}
+
 export function modelManifest(model: tf.LayersModel): WeightsManifest {
-  return model.weights.map((w) => ({ name: w.originalName ?? w.name, shape: [...w.shape] as number[], dtype: 'float32' as const }));
+  return modelVariables(model).map((w) => ({ name: w.originalName ?? w.name, shape: [...w.shape] as number[], dtype: 'float32' as const }));
 }
 
 /**
@@ -11,7 +21,7 @@ export function modelManifest(model: tf.LayersModel): WeightsManifest {
  * read (copied), never disposed.
  */
 export function readModelWeights(model: tf.LayersModel): Weights {
-  const live = model.getWeights();
+  const live = modelVariables(model).map((v) => v.read());
   return { manifest: modelManifest(model), arrays: live.map((t) => t.dataSync().slice() as Float32Array) };
 }
 
@@ -27,7 +37,7 @@ export function writeModelWeights(model: tf.LayersModel, arrays: WeightArrays): 
     return tf.tensor(a, manifest[i].shape, 'float32');
   });
   try {
-    model.setWeights(tensors);
+    modelVariables(model).forEach((v, i) => v.write(tensors[i]));
   } finally {
     tf.dispose(tensors);
   }

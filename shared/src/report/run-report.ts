@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RobustnessReportSchema } from '../robustness/report-schema.ts';
+import { SiteReportSection } from './site-report-section.ts';
 
 /**
  * `runs/<run-id>/report.json`: one documented, versioned schema (docs/report.md). Written after every round.
@@ -96,6 +97,8 @@ export const RunReport = z.object({
   privacy: PrivacyRecord.optional(),
   /** Robustness of the final global model (the last round's `robustness`). */
   finalRobustness: RobustnessReportSchema.optional(),
+  /** Per site after the final round: pretrained, local-only, global and personalised models on each site's test split. */
+  siteReport: SiteReportSection.optional(),
   /** When the run was resumed from a checkpoint (ISO timestamps). */
   resumedAt: z.array(z.string()).optional(),
 });

@@ -1,9 +1,10 @@
 import { FedtuneError } from '../../errors.ts';
 import type { Architecture } from './architecture.ts';
 import { cnn } from './cnn.ts';
+import { cnnBn } from './cnn-bn.ts';
 import { mlp } from './mlp.ts';
 
-export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn };
+export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn, [cnnBn.name]: cnnBn };
 
 export function getArchitecture(name: string): Architecture {
   const a = Object.hasOwn(architectures, name) ? architectures[name] : undefined;

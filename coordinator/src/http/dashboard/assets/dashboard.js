@@ -21,6 +21,8 @@ const state = {
   round: undefined,
   /** Set when the run completed or aborted: { status, aborted, at }. The view is then final: nothing ticks. */
   final: undefined,
+  /** The per-site report after the final round (report.siteReport), once the run completed. */
+  siteReport: undefined,
 };
 
 const TOKEN_KEY = 'fedtune.adminToken';
@@ -116,6 +118,9 @@ function apply(event) {
       state.rounds.set(event.record.round, event.record);
       state.status = `round ${event.record.round} done`;
       break;
+    case 'site-report-start':
+      state.status = `site report: ${event.sites.length} site(s) evaluating on their own test splits`;
+      break;
     case 'round-retry':
       state.status = `round ${event.round} retried: ${event.reason}`;
       break;
@@ -123,6 +128,7 @@ function apply(event) {
       for (const r of event.report.rounds) state.rounds.set(r.round, r);
       state.status = event.report.status === 'complete' ? 'complete' : `aborted: ${event.report.aborted ?? ''}`;
       state.final = { status: event.report.status, aborted: event.report.aborted, at: event.at };
+      state.siteReport = event.report.siteReport;
       // The sites' last seen as the run ended (later live updates do not move it).
       for (const s of state.live.sites) {
         const known = state.knownSites.get(s.siteId);
@@ -269,6 +275,8 @@ function render() {
       }),
   );
 
+  renderSiteReport(state.siteReport);
+
   const start = state.pretrained ? [[0, state.pretrained.accuracy]] : [];
   chart($('chart-accuracy'), [
     { name: 'holdout', color: '#2c7be5', points: [...start, ...rounds.map((r) => [r.round, r.global.accuracy])] },
@@ -281,6 +289,47 @@ function render() {
     { name: 'worst site acc.', color: '#e67e22', points: rounds.filter((r) => r.federated?.worstSite).map((r) => [r.round, r.federated.worstSite.accuracy]) },
     { name: 'rejected (share)', color: '#b3261e', points: rounds.map((r) => [r.round, r.rejected.length / Math.max(1, r.selected.length)]) },
   ], { yRange: [0, 1] });
+}
+
+const ARMS = [['pretrained', 'pretrained'], ['localOnly', 'local-only'], ['global', 'global'], ['personalized', 'personalised']];
+
+/** PGD accuracy at the largest ε of a model on a site (null when not measured). */
+function robustOf(arm) {
+  const rows = arm?.robust?.pgd ?? [];
+  return rows.length ? rows.reduce((a, b) => (b.eps > a.eps ? b : a)).accuracy : null;
+}
+
+/** The per-site table: every site × model (clean, and PGD when measured), then the worst site per model. */
+function renderSiteReport(report) {
+  const card = $('site-report-card');
+  card.hidden = !report;
+  if (!report) return;
+  const arms = ARMS.filter(([key]) => report.sites.some((s) => s.arms[key]));
+  const text = (arm) => (arm ? (report.robustness ? `${pct(arm.accuracy)} / PGD ${pct(robustOf(arm))}` : pct(arm.accuracy)) : '—');
+  $('site-report-note').textContent = `· personalisation ${report.mode}${report.robustness ? ' · clean / PGD at the largest ε' : ' · clean accuracy'}${report.missing.length ? ` · missing: ${report.missing.map((m) => m.siteId).join(', ')}` : ''}`;
+  const head = document.createElement('tr');
+  for (const label of ['site', ...arms.map(([, l]) => l)]) {
+    const th = document.createElement('th');
+    th.textContent = label;
+    head.append(th);
+  }
+  $('site-report').querySelector('thead').replaceChildren(head);
+  const rows = report.sites.map((s) => {
+    const tr = document.createElement('tr');
+    tr.dataset.site = s.siteId;
+    tr.append(cell(s.siteId), ...arms.map(([key]) => cell(text(s.arms[key]))));
+    return tr;
+  });
+  const worst = document.createElement('tr');
+  worst.className = 'worst';
+  worst.append(
+    cell('worst site'),
+    ...arms.map(([key]) => {
+      const w = report.worst[key];
+      return cell(w ? `${w.clean.siteId} ${pct(w.clean.accuracy)}${w.robust ? ` · PGD ${w.robust.siteId} ${pct(w.robust.accuracy)}` : ''}` : '—');
+    }),
+  );
+  $('site-report').querySelector('tbody').replaceChildren(...rows, worst);
 }
 
 async function loadRuns() {
@@ -339,6 +388,7 @@ function onStreamEvent(name, data) {
     state.updates = [];
     state.knownSites.clear();
     state.final = undefined;
+    state.siteReport = undefined;
     state.live = snapshot.live;
     for (const event of snapshot.events) apply(event);
     render();

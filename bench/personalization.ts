@@ -1,0 +1,92 @@
+/**
+ * `npx tsx bench/personalization.ts [--modes head,ditto,...] [--epochs N] [--lambda X] [--lr X] [--rounds R] [--arch mlp]`:
+ * the built-in task (8 sites, dirichlet:0.5 labels, each site's own scanner), federated over the in-memory
+ * network, then the per-site report: on every site's own test split, the pretrained, local-only (the site
+ * alone from the pretrained model for rounds × epochs), global and personalised models, clean and robust
+ * (noise, corruptions, PGD-20 at ε = 0.05 and 0.1). One federation per personalisation mode, same seed, so
+ * the pretrained/local-only/global arms are the same in every run. Targets (issue 13): personalised ≥ global
+ * and ≥ local-only on every site (clean), and not less robust than global; the worst site per arm.
+ * Writes bench/results/personalization.json (personalization-<arch>.json for another --arch).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { robustAccuracyOf, SITE_ARMS, type PersonalizationMode, type SiteReportSection } from '@fedtune/shared';
+import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
+import { runConfigDefaults } from '@fedtune/coordinator';
+import { runSimulation } from '../cli/src/simulation/run-simulation.ts';
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const defaults = runConfigDefaults();
+const modes = (arg('modes') ?? defaults.personalization.mode).split(',') as PersonalizationMode[];
+const epochs = arg('epochs') ? Number(arg('epochs')) : undefined;
+const lambda = arg('lambda') ? Number(arg('lambda')) : undefined;
+const learningRate = arg('lr') ? Number(arg('lr')) : undefined;
+const rounds = Number(arg('rounds') ?? defaults.rounds);
+const architecture = arg('arch') ?? 'mlp';
+const seed = Number(arg('seed') ?? 42);
+
+const backend = await selectNodeBackend();
+console.log(describeBackend(backend));
+const out = join(tmpdir(), 'fedtune-bench-personalization');
+
+interface ModeResult {
+  mode: PersonalizationMode;
+  settings: Record<string, unknown>;
+  section: SiteReportSection;
+  targets: { personalizedAtLeastGlobal: string[]; personalizedAtLeastLocalOnly: string[]; robustAtLeastGlobal: string[]; sites: number };
+  durationMs: number;
+}
+const results: ModeResult[] = [];
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
+
+for (const mode of modes) {
+  const started = Date.now();
+  const personalization = { mode, ...(epochs ? { epochs } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(learningRate ? { learningRate } : {}) };
+  const { report } = await runSimulation({
+    sites: 8,
+    rounds,
+    seed,
+    out,
+    transport: 'memory',
+    architecture,
+    robustness: { when: 'never' },
+    federatedEvaluation: 'never',
+    config: { personalization, siteRobustness: { when: 'final' } },
+  });
+  if (report.status !== 'complete' || !report.siteReport) throw new Error(`run ${report.status}: ${report.aborted}`);
+  const section = report.siteReport;
+  const config = report.config as { personalization: Record<string, unknown> };
+  const sites = section.sites;
+  const targets = {
+    sites: sites.length,
+    personalizedAtLeastGlobal: sites.filter((s) => s.arms.personalized!.accuracy >= s.arms.global.accuracy).map((s) => s.siteId),
+    personalizedAtLeastLocalOnly: sites.filter((s) => s.arms.personalized!.accuracy >= s.arms.localOnly!.accuracy).map((s) => s.siteId),
+    robustAtLeastGlobal: sites
+      .filter((s) => robustAccuracyOf(s.arms.personalized)! >= robustAccuracyOf(s.arms.global)! && (s.arms.personalized!.robust!.corruptionMean ?? 0) >= (s.arms.global.robust!.corruptionMean ?? 0))
+      .map((s) => s.siteId),
+  };
+  results.push({ mode, settings: config.personalization, section, targets, durationMs: Date.now() - started });
+  console.log(`\n=== personalisation ${mode} ${JSON.stringify(config.personalization)} (${((Date.now() - started) / 1000).toFixed(0)} s) ===`);
+  console.log(`site      ${SITE_ARMS.map((a) => a.padStart(22)).join('')}   (clean / PGD ε=0.1 / corruptions)`);
+  for (const s of sites) {
+    console.log(`${s.siteId.padEnd(10)}${SITE_ARMS.map((a) => `${pct(s.arms[a]?.accuracy)} / ${pct(robustAccuracyOf(s.arms[a]))} / ${pct(s.arms[a]?.robust?.corruptionMean)}`.padStart(22)).join('')}${s.adopted === false ? '  (kept global)' : ''}`);
+  }
+  console.log(`worst     ${SITE_ARMS.map((a) => `${section.worst[a]?.clean.siteId} ${pct(section.worst[a]?.clean.accuracy)}`.padStart(22)).join('')}`);
+  console.log(`personalised ≥ global (clean) on ${targets.personalizedAtLeastGlobal.length}/${targets.sites}, ≥ local-only on ${targets.personalizedAtLeastLocalOnly.length}/${targets.sites}, robust ≥ global on ${targets.robustAtLeastGlobal.length}/${targets.sites}; local-only beats global on ${section.counts?.localOnlyBeatsGlobal}/${targets.sites}`);
+}
+
+mkdirSync('bench/results', { recursive: true });
+const path = join('bench', 'results', architecture === 'mlp' ? 'personalization.json' : `personalization-${architecture}.json`);
+writeFileSync(
+  path,
+  JSON.stringify(
+    { bench: 'personalization', backend: backend.backend, architecture, rounds, seed, sites: 8, partition: 'dirichlet:0.5', featureShift: true, date: new Date().toISOString(), results },
+    null,
+    2,
+  ),
+);
+console.log(path);

@@ -1,0 +1,89 @@
+import { clipText, deriveSeed, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type TrainConfig } from '@fedtune/shared';
+import { EvaluationCollector } from './evaluation-collector.ts';
+import type { RunConfig } from './run-config.ts';
+
+/** Whether the run asks its sites for a per-site report after the final round (personalisation or site robustness). */
+export function wantsSiteReport(config: Pick<RunConfig, 'personalization' | 'siteRobustness'>): boolean {
+  return config.personalization.mode !== 'none' || config.siteRobustness.when === 'final';
+}
+
+/** Epochs of the local-only baseline: as many local epochs as a site trains over the whole run. */
+export function localOnlyEpochs(config: Pick<RunConfig, 'rounds' | 'train' | 'personalization'>): number | undefined {
+  return config.personalization.mode !== 'none' && config.personalization.localOnly ? config.rounds * config.train.epochs : undefined;
+}
+
+/** The 'siteReport' instruction for one site (its own seeds); weights are the encoded final and pretrained models. */
+export function siteReportInstruction(
+  config: RunConfig,
+  round: number,
+  siteId: string,
+  train: Omit<TrainConfig, 'seed'>,
+  weights: { global: Uint8Array; pretrained?: Uint8Array },
+): SiteReportInstruction {
+  const { mode, epochs, lambda, learningRate, validate } = config.personalization;
+  const { when, ...robustness } = config.siteRobustness;
+  const personalize = mode !== 'none';
+  const baseline = localOnlyEpochs(config);
+  return {
+    runId: config.runId,
+    round,
+    modelVersion: round,
+    weights: weights.global,
+    ...(weights.pretrained ? { pretrained: weights.pretrained } : {}),
+    train: { ...train, seed: deriveSeed(config.seed, 'site-report', siteId) },
+    ...(personalize ? { personalization: { mode, epochs, lambda, validate, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
+    ...(baseline ? { localOnlyEpochs: baseline } : {}),
+    ...(when === 'final' ? { robustness: { ...robustness, seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
+  };
+}
+
+/**
+ * Collects the sites' reports after the final round until all answered, failed or left, or the round
+ * timeout passes; remembers why each missing site is missing.
+ */
+export class SiteReportRound {
+  private readonly collector: EvaluationCollector<SiteReportEntry>;
+  private readonly reasons = new Map<string, string>();
+
+  constructor(
+    readonly round: number,
+    private readonly asked: readonly string[],
+    timeoutMs: number,
+  ) {
+    this.collector = new EvaluationCollector<SiteReportEntry>(round, asked, timeoutMs);
+  }
+
+  get done(): Promise<void> {
+    return this.collector.done;
+  }
+
+  expects(siteId: string): boolean {
+    return this.collector.expects(siteId);
+  }
+
+  add(siteId: string, result: SiteReportResult): void {
+    this.collector.add({ siteId, numExamples: result.numExamples, durationMs: result.durationMs, arms: result.arms, ...(result.adopted !== undefined ? { adopted: result.adopted } : {}) });
+  }
+
+  /** A site that cannot answer any more (failed, left, reconnected). */
+  fail(siteId: string, reason: string): void {
+    if (!this.collector.expects(siteId)) return;
+    this.reasons.set(siteId, clipText(reason, 300));
+    this.collector.drop(siteId);
+  }
+
+  section(config: RunConfig): SiteReportSection {
+    const sites = [...this.collector.results.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    const missing = this.asked.filter((id) => !this.collector.results.has(id)).map((siteId) => ({ siteId, reason: this.reasons.get(siteId) ?? 'no report before the round timeout' }));
+    const baseline = localOnlyEpochs(config);
+    return {
+      round: this.round,
+      mode: config.personalization.mode,
+      ...(baseline ? { localOnlyEpochs: baseline } : {}),
+      robustness: config.siteRobustness.when === 'final',
+      sites,
+      missing,
+      ...summarizeSiteReports(sites),
+    };
+  }
+}

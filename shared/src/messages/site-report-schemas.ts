@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { Bytes, MAX_REPORTED_EXAMPLES, MAX_REPORTED_LOSS, TrainConfig } from './schemas.ts';
+
+/**
+ * The per-site report after the final round (docs/robustness.md#personalized-fine-tuning-and-per-site-robustness):
+ * the coordinator sends 'siteReport', each site evaluates the pretrained and the global model on its own test
+ * split, optionally personalises its own copy of the global model (which it keeps) and trains a local-only
+ * baseline, and answers 'siteReportResult' with aggregates only — never weights, never samples.
+ */
+
+export const PERSONALIZATION_MODES = ['none', 'head', 'lp-ft', 'fedbn', 'ditto'] as const;
+export type PersonalizationMode = (typeof PERSONALIZATION_MODES)[number];
+
+/** Most noise σ / PGD ε values a site report carries (bounds both the work asked of a site and its answer). */
+export const MAX_SITE_ROBUSTNESS_POINTS = 4;
+
+const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/);
+const RunId = z.string().min(1).max(128);
+const Round = z.number().int().min(0);
+const Fraction = z.number().min(0).max(1);
+
+/** How a site personalises its copy of the final global model. */
+export const PersonalizationSettings = z.object({
+  /** 'head': fine-tune the last layer only; 'lp-ft': the last layer, then every layer; 'fedbn': only the BatchNorm layers (and their statistics); 'ditto': all layers with (λ/2)‖v − w_global‖². */
+  mode: z.enum(PERSONALIZATION_MODES),
+  /** Local epochs of the personalisation. */
+  epochs: z.number().int().min(1).max(1000),
+  /** Ditto's λ (other modes ignore it). */
+  lambda: z.number().min(0).max(100),
+  /** Learning rate of the personalisation (default: the run's). */
+  learningRate: z.number().positive().max(10).optional(),
+  /**
+   * Keep the personalised model only if its loss on the site's validation split is no worse than the global
+   * model's (else the site keeps the global weights as its personal model, and reports adopted: false).
+   */
+  validate: z.boolean(),
+});
+export type PersonalizationSettings = z.output<typeof PersonalizationSettings>;
+
+/** What robustness a site measures on its own test split: a compact, bounded summary. */
+export const SiteRobustnessSettings = z.object({
+  /** Test examples evaluated (a seeded sample; all if fewer). */
+  examples: z.number().int().min(1).max(100_000),
+  /** The first this-many are attacked. */
+  adversarialExamples: z.number().int().min(0).max(100_000),
+  noiseSigmas: z.array(z.number().min(0).max(1)).max(MAX_SITE_ROBUSTNESS_POINTS),
+  corruptions: z.boolean(),
+  pgdEps: z.array(z.number().min(0).max(1)).max(MAX_SITE_ROBUSTNESS_POINTS),
+  pgdSteps: z.number().int().min(1).max(1000),
+  seed: z.number().int().min(0),
+});
+export type SiteRobustnessSettings = z.output<typeof SiteRobustnessSettings>;
+
+/** coordinator → site, once after the final round. */
+export const SiteReportInstruction = z.object({
+  runId: RunId,
+  round: Round,
+  modelVersion: z.number().int().min(0),
+  /** The final global model. */
+  weights: Bytes,
+  /** The pretrained model the run started from (the 'pretrained' arm, and the local-only baseline's start). */
+  pretrained: Bytes.optional(),
+  /** The run's training settings (batch size, optimizer, robust options) the personalisation and the baseline reuse. */
+  train: TrainConfig,
+  personalization: PersonalizationSettings.optional(),
+  /** Train the local-only baseline: this many epochs from the pretrained model on the site's data alone. */
+  localOnlyEpochs: z.number().int().min(1).max(100_000).optional(),
+  robustness: SiteRobustnessSettings.optional(),
+});
+
+/** A model's robustness on a site's test split: mean accuracy under noise and corruptions, PGD accuracy per ε. */
+export const SiteRobustnessSummary = z.object({
+  noiseMean: Fraction.nullable(),
+  corruptionMean: Fraction.nullable(),
+  pgd: z.array(z.object({ eps: z.number().min(0).max(1), accuracy: Fraction })).max(MAX_SITE_ROBUSTNESS_POINTS),
+});
+export type SiteRobustnessSummary = z.output<typeof SiteRobustnessSummary>;
+
+/** One model ("arm") on a site's test split. */
+export const SiteArmMetrics = z.object({
+  accuracy: Fraction,
+  loss: z.number().min(0).max(MAX_REPORTED_LOSS),
+  robust: SiteRobustnessSummary.optional(),
+});
+export type SiteArmMetrics = z.output<typeof SiteArmMetrics>;
+
+export const SITE_ARMS = ['pretrained', 'localOnly', 'global', 'personalized'] as const;
+export type SiteArm = (typeof SITE_ARMS)[number];
+
+/** site → coordinator: aggregates only. */
+export const SiteReportResult = z.object({
+  runId: RunId,
+  round: Round,
+  siteId: SiteId,
+  /** Test examples the clean metrics are over. */
+  numExamples: z.number().int().min(0).max(MAX_REPORTED_EXAMPLES),
+  arms: z.object({
+    pretrained: SiteArmMetrics.optional(),
+    localOnly: SiteArmMetrics.optional(),
+    global: SiteArmMetrics,
+    personalized: SiteArmMetrics.optional(),
+  }),
+  /** Whether the site kept the personalised weights (false: validation preferred the global model). */
+  adopted: z.boolean().optional(),
+  durationMs: z.number().min(0).max(86_400_000),
+});
+
+export type SiteReportInstruction = z.output<typeof SiteReportInstruction>;
+export type SiteReportResult = z.output<typeof SiteReportResult>;

@@ -1,0 +1,3 @@
+export * from './personalize-model.ts';
+export * from './site-robustness-summary.ts';
+export * from './site-report-work.ts';

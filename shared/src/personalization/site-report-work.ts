@@ -1,0 +1,62 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { Splits } from '../data/dataset.ts';
+import { FedtuneError } from '../errors.ts';
+import { deriveSeed } from '../random/seeded-random.ts';
+import { evaluateModel } from '../learning/evaluate-model.ts';
+import { fitLocal } from '../learning/fit-local.ts';
+import type { SiteArmMetrics, SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
+import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
+import type { WeightArrays } from '../weights.ts';
+import { personalizeModel } from './personalize-model.ts';
+import { siteRobustnessSummary } from './site-robustness-summary.ts';
+
+export interface SiteReportWork {
+  /** The arms and adoption to send (aggregates only). */
+  arms: SiteReportResult['arms'];
+  adopted?: boolean;
+  numExamples: number;
+  /** The personalised weights: kept by the site, never sent. */
+  personal?: WeightArrays;
+}
+
+/** A model's clean metrics on the test split, and its robustness summary when asked. */
+async function armMetrics(model: tf.LayersModel, test: Splits['test'], instruction: SiteReportInstruction): Promise<SiteArmMetrics> {
+  const clean = evaluateModel(model, test);
+  const robust = instruction.robustness ? await siteRobustnessSummary(model, test, instruction.robustness) : undefined;
+  return { accuracy: clean.accuracy, loss: clean.loss, ...(robust ? { robust } : {}) };
+}
+
+/**
+ * A site's part of the per-site report, on `model` (whose weights it overwrites): the pretrained model,
+ * the local-only baseline (`localOnlyEpochs` from the pretrained model on this site's data alone), the
+ * global model and the personalised copy of it (from `personalStart` when given: FedBN's local BatchNorm), each on the site's own test split. On return the model
+ * holds the personalised weights (or the global ones without personalisation).
+ */
+export async function siteReportWork(
+  model: tf.LayersModel,
+  data: Splits,
+  instruction: SiteReportInstruction,
+  weights: { global: WeightArrays; pretrained?: WeightArrays; personalStart?: WeightArrays },
+): Promise<SiteReportWork> {
+  if (data.test.y.length === 0) throw new FedtuneError('data', 'the site has no test examples to report on');
+  const arms: Partial<SiteReportResult['arms']> = {};
+  if (weights.pretrained) {
+    writeModelWeights(model, weights.pretrained);
+    arms.pretrained = await armMetrics(model, data.test, instruction);
+    if (instruction.localOnlyEpochs) {
+      const { earlyStopping: _e, dpSgd: _d, ...train } = instruction.train;
+      await fitLocal(model, data.train, { ...train, epochs: instruction.localOnlyEpochs, seed: deriveSeed(instruction.train.seed, 'local-only') });
+      arms.localOnly = await armMetrics(model, data.test, instruction);
+    }
+  }
+  writeModelWeights(model, weights.global);
+  arms.global = await armMetrics(model, data.test, instruction);
+  const numExamples = data.test.y.length;
+  const settings = instruction.personalization;
+  if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples };
+  // FedBN: the personal model starts from the global one with the site's own BatchNorm layers.
+  if (weights.personalStart) writeModelWeights(model, weights.personalStart);
+  const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings);
+  arms.personalized = await armMetrics(model, data.test, instruction);
+  return { arms: arms as SiteReportResult['arms'], adopted: outcome.adopted, numExamples, personal: readModelWeights(model).arrays };
+}

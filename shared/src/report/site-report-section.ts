@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
+
+/** One site's line of the per-site report (what it sent, as validated). */
+export const SiteReportEntry = z.object({
+  siteId: z.string(),
+  numExamples: z.number(),
+  adopted: z.boolean().optional(),
+  durationMs: z.number(),
+  arms: z.object({ pretrained: SiteArmMetrics.optional(), localOnly: SiteArmMetrics.optional(), global: SiteArmMetrics, personalized: SiteArmMetrics.optional() }),
+});
+export type SiteReportEntry = z.infer<typeof SiteReportEntry>;
+
+const WorstSite = z.object({ siteId: z.string(), accuracy: z.number() });
+
+/**
+ * report.json `siteReport`: per site, the pretrained, local-only, global and personalised models on the
+ * site's own test split (clean, and robust when asked), the worst site per arm, and who did not answer.
+ */
+export const SiteReportSection = z.object({
+  round: z.number().int(),
+  mode: z.enum(PERSONALIZATION_MODES),
+  /** Epochs of the local-only baseline (rounds × train.epochs), when it ran. */
+  localOnlyEpochs: z.number().int().optional(),
+  /** Whether the arms carry robustness summaries (siteRobustness.when = 'final'). */
+  robustness: z.boolean(),
+  sites: z.array(SiteReportEntry),
+  /** Sites asked that gave no report, with why (disconnected, failed, timed out). */
+  missing: z.array(z.object({ siteId: z.string(), reason: z.string() })),
+  /** Per arm: the site with the lowest clean accuracy, and the lowest robust accuracy (PGD at the largest ε) and its site. */
+  worst: z.record(z.string(), z.object({ clean: WorstSite, robust: WorstSite.optional() })),
+  /** Sites where the personalised model's clean accuracy is ≥ the global's / the local-only's, and where local-only beats global. */
+  counts: z
+    .object({ sites: z.number().int(), personalizedAtLeastGlobal: z.number().int(), personalizedAtLeastLocalOnly: z.number().int(), localOnlyBeatsGlobal: z.number().int() })
+    .optional(),
+});
+export type SiteReportSection = z.infer<typeof SiteReportSection>;
+
+/** The robust accuracy an arm is ranked by: PGD at its largest ε (null when the arm has no PGD rows). */
+export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefined): number | null {
+  const rows = arm?.robust?.pgd ?? [];
+  if (rows.length === 0) return null;
+  return rows.reduce((a, b) => (b.eps > a.eps ? b : a)).accuracy;
+}
+
+/** Worst site per arm and the win counts, from the sites' reports (sorted by site id). */
+export function summarizeSiteReports(sites: readonly SiteReportEntry[]): Pick<SiteReportSection, 'worst' | 'counts'> {
+  const worst: SiteReportSection['worst'] = {};
+  for (const arm of SITE_ARMS) {
+    const rows = sites.filter((s) => s.arms[arm]);
+    if (rows.length === 0) continue;
+    const clean = rows.reduce((w, s) => (s.arms[arm]!.accuracy < w.arms[arm]!.accuracy ? s : w));
+    const robustRows = rows.filter((s) => robustAccuracyOf(s.arms[arm]) !== null);
+    const robust = robustRows.length ? robustRows.reduce((w, s) => (robustAccuracyOf(s.arms[arm])! < robustAccuracyOf(w.arms[arm])! ? s : w)) : undefined;
+    worst[arm] = {
+      clean: { siteId: clean.siteId, accuracy: clean.arms[arm]!.accuracy },
+      ...(robust ? { robust: { siteId: robust.siteId, accuracy: robustAccuracyOf(robust.arms[arm])! } } : {}),
+    };
+  }
+  const personal = sites.filter((s) => s.arms.personalized);
+  const withLocal = sites.filter((s) => s.arms.localOnly);
+  const counts =
+    personal.length || withLocal.length
+      ? {
+          sites: sites.length,
+          personalizedAtLeastGlobal: personal.filter((s) => s.arms.personalized!.accuracy >= s.arms.global.accuracy).length,
+          personalizedAtLeastLocalOnly: personal.filter((s) => s.arms.localOnly && s.arms.personalized!.accuracy >= s.arms.localOnly.accuracy).length,
+          localOnlyBeatsGlobal: withLocal.filter((s) => s.arms.localOnly!.accuracy > s.arms.global.accuracy).length,
+        }
+      : undefined;
+  return { worst, ...(counts ? { counts } : {}) };
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { summarizeSiteReports, type SiteReportEntry, type SiteReportSection } from '@fedtune/shared';
+import { renderReportHtml, type ReportWithRobustness } from '../../coordinator/src/report/report-html.ts';
+import { siteReportHtml } from '../../coordinator/src/report/site-report-html.ts';
+
+const arm = (accuracy: number, pgd?: number) => ({ accuracy, loss: 1 - accuracy, ...(pgd !== undefined ? { robust: { noiseMean: accuracy - 0.1, corruptionMean: accuracy - 0.2, pgd: [{ eps: 0.05, accuracy: pgd + 0.1 }, { eps: 0.1, accuracy: pgd }] } } : {}) });
+const sites: SiteReportEntry[] = [
+  { siteId: 'site-1', numExamples: 50, adopted: true, durationMs: 10, arms: { pretrained: arm(0.5, 0.1), localOnly: arm(0.8, 0.2), global: arm(0.7, 0.3), personalized: arm(0.85, 0.35) } },
+  { siteId: 'site-2', numExamples: 40, adopted: false, durationMs: 10, arms: { pretrained: arm(0.4, 0.05), localOnly: arm(0.9, 0.1), global: arm(0.6, 0.25), personalized: arm(0.6, 0.25) } },
+];
+const section = (robustness: boolean): SiteReportSection => {
+  const entries = robustness ? sites : sites.map((s) => ({ ...s, arms: Object.fromEntries(Object.entries(s.arms).map(([k, v]) => [k, { accuracy: v.accuracy, loss: v.loss }])) as SiteReportEntry['arms'] }));
+  return { round: 3, mode: 'head', localOnlyEpochs: 3, robustness, sites: entries, missing: [{ siteId: 'site-<3>', reason: 'disconnected: <script>' }], ...summarizeSiteReports(entries) };
+};
+
+describe('the per-site report: summary and report.html', () => {
+  it('summarizeSiteReports: worst site per arm (clean and PGD at the largest ε) and the win counts', () => {
+    const s = summarizeSiteReports(sites);
+    expect(s.worst.global).toEqual({ clean: { siteId: 'site-2', accuracy: 0.6 }, robust: { siteId: 'site-2', accuracy: 0.25 } });
+    expect(s.worst.localOnly).toEqual({ clean: { siteId: 'site-1', accuracy: 0.8 }, robust: { siteId: 'site-2', accuracy: 0.1 } });
+    expect(s.counts).toEqual({ sites: 2, personalizedAtLeastGlobal: 2, personalizedAtLeastLocalOnly: 1, localOnlyBeatsGlobal: 2 });
+    expect(summarizeSiteReports([])).toEqual({ worst: {} });
+  });
+
+  it('renders a table of every site × model, the worst site, who is missing (escaped) and grouped bars; robust bars only when measured', () => {
+    const html = siteReportHtml(section(true));
+    for (const label of ['pretrained', 'local-only', 'global', 'personalised', 'site-1', 'site-2', 'worst site', '(kept global)']) expect(html).toContain(label);
+    expect(html).toContain('PGD 35.0%');
+    expect(html).toContain('site-&lt;3&gt; (disconnected: &lt;script&gt;)');
+    expect(html).not.toContain('<script>');
+    expect(html.match(/<svg/g)).toHaveLength(2);
+    expect(html).toContain('PGD accuracy (ε=0.1)');
+    const clean = siteReportHtml(section(false));
+    expect(clean.match(/<svg/g)).toHaveLength(1);
+    expect(clean).not.toContain('PGD');
+    expect(siteReportHtml(undefined)).toBe('');
+  });
+
+  it('report.html includes the section when report.json has one', () => {
+    const report = { schemaVersion: 1, runId: 'r', status: 'complete', startedAt: '', updatedAt: '', config: {}, backend: 'wasm', model: { architecture: 'mlp', parameters: 1 }, rounds: [] } as unknown as ReportWithRobustness;
+    expect(renderReportHtml(report)).not.toContain('Per-site report');
+    expect(renderReportHtml({ ...report, siteReport: section(true) })).toContain('Per-site report');
+  });
+});
