@@ -54,4 +54,7 @@ export * from './robustness/index.ts';
 export * from './client/yield-to-event-loop.ts';
 export * from './privacy/index.ts';
 export * from './learning/robust-presets.ts';
+export * from './learning/adversarial-plan.ts';
+export * from './learning/adversarial-warmup.ts';
+export * from './learning/trades-step.ts';
 export * from './strategies/streaming-fedavg.ts';

@@ -134,3 +134,16 @@ describe('strategies that need a number of updates say so before anything trains
     await expect(federation({ strategy: 'krum', strategyOptions: { f: 1 }, minSites: 3 }, 3)).rejects.toThrow(/strategy "krum".*needs at least 5 updates per round, but the run starts with minSites = 3/);
   });
 });
+
+describe('the ε warm-up in a run', () => {
+  it('the coordinator sends each round its ε: round 1 gets ε/k, round k gets ε', async () => {
+    const adversarial = { method: 'pgd', share: 1, eps: 0.09, steps: 1, warmupRounds: 3 } as const;
+    const { report, fitConfigs } = await federation({ rounds: 3, train: { ...train, maxExamples: 8, adversarial } }, 2);
+    expect(report.status, report.aborted).toBe('complete');
+    const eps = fitConfigs.map((c) => (c.adversarial as { eps: number }).eps);
+    expect(eps).toHaveLength(6);
+    expect(eps.slice(0, 2)).toEqual([0.03, 0.03]);
+    expect(eps[2]).toBeCloseTo(0.06, 12);
+    expect(eps.slice(4)).toEqual([0.09, 0.09]);
+  }, 300_000);
+});
