@@ -55,6 +55,7 @@ describe('TrainConfig.adversarial', () => {
     ['unknown units', { eps: 0.1, epsUnits: 'pixels' }],
     ['an L∞ ε above 1 in absolute units', { eps: 1.5 }],
     ['a negative β', { method: 'trades', eps: 0.1, beta: -1 }],
+    ['β without TRADES', { method: 'pgd', eps: 0.1, beta: 6 }],
     ['a warm-up of 0 rounds', { eps: 0.1, warmupRounds: 0 }],
     ['a non-finite ε', { eps: Number.NaN }],
   ])('refuses %s', (_, adversarial) => {
@@ -125,7 +126,7 @@ describe('every adversarial option changes the trained weights', () => {
 
   it('the defaults spelled out train the same weights as an old config (bit for bit)', async () => {
     const old = await trainedWeights({ ...base, adversarial: { method: 'pgd', share: 0.5, eps: 0.1 } });
-    const explicit = await trainedWeights({ ...base, adversarial: { method: 'pgd', share: 0.5, eps: 0.1, steps: 7, stepSize: (2.5 * 0.1) / 7, norm: 'linf', epsUnits: 'absolute', beta: 6 } });
+    const explicit = await trainedWeights({ ...base, adversarial: { method: 'pgd', share: 0.5, eps: 0.1, steps: 7, stepSize: (2.5 * 0.1) / 7, norm: 'linf', epsUnits: 'absolute' } });
     expect(distance(old, explicit)).toBe(0);
   });
 

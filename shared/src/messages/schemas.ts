@@ -118,6 +118,7 @@ export const AdversarialTraining = z
     /** ε warm-up: over the first k rounds ε ramps linearly from ε/k to ε (applied by the coordinator). */
     warmupRounds: z.number().int().min(1).max(1000).optional(),
   })
+  .refine((a) => a.beta === undefined || a.method === 'trades', { message: 'beta is the weight of TRADES\'s KL term: it needs method "trades"', path: ['beta'] })
   .refine((a) => !(a.eps > 1 && (a.norm ?? 'linf') === 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
     message: 'an L∞ ε in absolute units is at most 1 (inputs are on [0, 1] or their own range)',
     path: ['eps'],
