@@ -1,4 +1,4 @@
-import { SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 
 export interface NodeSiteOptions {
@@ -14,6 +14,8 @@ export interface NodeSiteOptions {
   updateHook?: UpdateHook;
   /** Reconnect attempts after a dropped connection (default 10, backoff up to 10 s). */
   reconnectRetries?: number;
+  /** This site's own adversarial-training settings, over the coordinator's (`fedtune client --adv-*`). */
+  adversarial?: SiteAdversarialSettings;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -31,6 +33,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     onEvent: options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
+    ...(options.adversarial ? { adversarial: options.adversarial } : {}),
   });
   return client.run();
 }

@@ -243,9 +243,34 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
     expect((await client(['--backend', 'wasm'])).backend).toBe('wasm');
   },
+  // The site's own adversarial training (site flag > coordinator instruction; siteTrainConfig applies them).
+  ...Object.fromEntries(
+    (
+      [
+        ['--adv-method', ['--adv-method', 'trades'], { method: 'trades' }],
+        ['--adv-eps', ['--adv-eps', '0.05'], { eps: 0.05 }],
+        ['--adv-steps', ['--adv-steps', '3'], { steps: 3 }],
+        ['--adv-step-size', ['--adv-step-size', '0.01'], { stepSize: 0.01 }],
+        ['--adv-share', ['--adv-share', '0'], { share: 0 }],
+        ['--adv-norm', ['--adv-norm', 'l2'], { norm: 'l2' }],
+        ['--adv-eps-units', ['--adv-eps-units', 'data-std'], { epsUnits: 'data-std' }],
+        ['--adv-warmup', ['--adv-warmup', '4', '--adv-eps', '0.1'], { warmupRounds: 4, eps: 0.1 }],
+        ['--trades-beta', ['--trades-beta', '3'], { beta: 3 }],
+      ] as const
+    ).map(([flag, argv, want]) => [
+      flag,
+      async () => {
+        expect((await client([...argv])).adversarial).toEqual(want);
+        expect((await client([])).adversarial).toBeUndefined();
+      },
+    ]),
+  ),
 };
 
 describe('every client option reaches the site', () => {
+  it('--adv-warmup without --adv-eps is a config error (a site ramps only its own ε)', async () => {
+    await expect(client(['--adv-warmup', '3'])).rejects.toMatchObject({ code: 'config' });
+  });
   it('the table has a row for every option', () => {
     expect(Object.keys(CLIENT_ROWS).sort()).toEqual(clientCommand().options.map((o) => o.long!).sort());
   });

@@ -105,6 +105,34 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--secagg-neighbours <k>', description: 'secure aggregation: mask with k neighbours on a ring (SecAgg+, even; default: every site)', parse: intOption('secagg-neighbours', 2), field: 'secureAggregation.neighbours' },
 ];
 
+/**
+ * The adversarial-training flags a site may set for its own local training (`fedtune client`): the same
+ * declarations as the run's, read into the site's settings (site flag > coordinator instruction).
+ */
+export const SITE_ADVERSARIAL_FLAGS: readonly RunConfigFlag[] = RUN_CONFIG_FLAGS.filter((f) => f.field?.startsWith('train.adversarial.'));
+
+/** Adds the site's adversarial flags to `command` (no default shown: absent, the coordinator's instruction holds). */
+export function addSiteAdversarialOptions(command: Command): Command {
+  for (const flag of SITE_ADVERSARIAL_FLAGS) {
+    const option = new Option(flag.flags, `${flag.description.replace('adversarial training: ', "this site's adversarial training: ")} (default: the coordinator's)`);
+    if (flag.parse) option.argParser(flag.parse);
+    command.addOption(option);
+  }
+  return command;
+}
+
+/** The site's adversarial settings typed on `command`'s command line (empty when none). */
+export function siteAdversarialSettings(command: Command): Record<string, unknown> {
+  const o = command.opts();
+  const config: PartialRunConfigInput = {};
+  for (const flag of SITE_ADVERSARIAL_FLAGS) {
+    if (command.getOptionValueSource(attributeName(flag.flags)) === 'cli') flag.apply!(config, o[attributeName(flag.flags)]);
+  }
+  const settings = (config.train as { adversarial?: Record<string, unknown> } | undefined)?.adversarial ?? {};
+  if (settings.warmupRounds !== undefined && settings.eps === undefined) throw new FedtuneError('config', "--adv-warmup on a site ramps the site's own ε: it needs --adv-eps");
+  return settings;
+}
+
 function formatDefault(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
