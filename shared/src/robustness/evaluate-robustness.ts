@@ -45,7 +45,10 @@ export interface RobustnessOptions {
    * Its steps are `pgdSteps` of 2.5·ε/pgdSteps each.
    */
   pgdL2?: boolean | readonly number[];
-  /** The task's headline ε: added to the FGSM and PGD lists (when they run) and reported as `headlineEps`. */
+  /**
+   * The task's headline ε, in absolute input units: added to the FGSM and PGD lists (when they run) and
+   * reported as `headlineEps` in `epsUnits` (headlineEps / epsScale when the units are relative).
+   */
   headlineEps?: number;
   /** PGD iterations (default 40) and step size (default 0.01). */
   pgdSteps?: number;
@@ -228,7 +231,8 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
   // data-std is one scalar: the attacks run in absolute units, ε × the scalar.
   const toAttack = epsUnits === 'data-std' ? unit.value : 1;
   const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
-  const headline = options.headlineEps;
+  // The headline ε is absolute; in relative units it is attacked (and reported) as headlineEps / epsScale.
+  const headline = options.headlineEps === undefined ? undefined : epsUnits === 'absolute' ? options.headlineEps : options.headlineEps / unit.value;
   const withHeadline = (list: number[]) => (headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b));
   const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
   const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));

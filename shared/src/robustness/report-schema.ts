@@ -40,7 +40,7 @@ export const RobustnessReportSchema = z.object({
   epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
   /** Absolute input units per unit of ε: 1 (absolute), the data's pixel standard deviation (data-std), the mean feature standard deviation (feature-std). */
   epsScale: z.number().min(0).optional(),
-  /** The task's headline ε (in `epsUnits`), always among the FGSM and PGD rows (the built-in task: DIGITS_HEADLINE_EPS). */
+  /** The task's headline ε in `epsUnits` (its row's `epsAbsolute` is the absolute one), always among the FGSM and PGD rows (the built-in task: digitsHeadlineEps). */
   headlineEps: z.number().min(0).optional(),
   seed: z.number().int(),
   clean: CleanMetricsSchema,

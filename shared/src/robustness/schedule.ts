@@ -23,7 +23,7 @@ export const RobustnessEvaluationConfig = z.object({
   epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
   /** PGD-L2 radii (in epsUnits), or false (default: none). */
   pgdL2: z.union([z.boolean(), z.array(z.number().min(0).max(100)).max(32)]).optional(),
-  /** The headline ε, added to the FGSM and PGD lists and reported as `headlineEps` (the built-in task sets DIGITS_HEADLINE_EPS). */
+  /** The headline ε (absolute), added to the FGSM and PGD lists and reported as `headlineEps` (the built-in task's: digitsHeadlineEps). */
   headlineEps: z.number().min(0).max(1).optional(),
 });
 export type RobustnessEvaluationConfig = z.output<typeof RobustnessEvaluationConfig>;
