@@ -11,7 +11,7 @@
  *
  * Options: --rounds N (default: the preset's), --max-examples N per site and round (default 500),
  * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples).
- * Writes bench/results/robust-training.json (or robust-training-quick.json).
+ * Writes bench/results/robust-training[-SCENARIO][-quick].json.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,6 +105,6 @@ for (const scenario of scenarios) {
 const result = { date: new Date().toISOString(), quick, results };
 const dir = join('bench', 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, quick ? 'robust-training-quick.json' : 'robust-training.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(dir, `robust-training${scenarioArg === 'both' ? '' : `-${scenarioArg}`}${quick ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...(v as Record<string, unknown>), arms: undefined }])), null, 2));
 process.exit(0);
