@@ -103,9 +103,12 @@ describe.each(Object.keys(COMMANDS))('every run-config flag of %s changes the Ru
 });
 
 describe('one flags → config builder, defaults only in the schema', () => {
-  it('with no flags, coordinator runs with exactly the schema defaults', async () => {
+  it('with no flags, coordinator runs with exactly the schema defaults (plus the built-in task\'s headline ε on the built-in holdout)', async () => {
     const { runId: _, ...config } = await configOf('coordinator', []);
-    expect(config).toEqual(runConfigDefaults());
+    const d = runConfigDefaults();
+    expect(config).toEqual({ ...d, robustness: { ...d.robustness, headlineEps: 0.06 } });
+    const { runId: __, ...own } = await configOf('coordinator', ['--holdout', configFile]);
+    expect(own).toEqual(d);
   });
 
   it('with no flags, simulate differs from the schema only where the simulation decides (every site joins, longer timeouts)', async () => {
