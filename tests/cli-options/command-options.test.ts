@@ -356,11 +356,11 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     expect(calls[0].trainExtras?.adversarial).toBeUndefined();
     expect(calls[1].trainExtras?.adversarial).toEqual(robustPreset().adversarial.adversarial);
     const [plain, robust] = calls.map((c) => simulationRunConfig(c));
-    // Both arms: the preset's architecture and rounds, the same seed; the robust arm trains TRADES at the headline ε.
+    // Both arms: the preset's architecture and rounds, the same seed; the robust arm trains PGD-7 on every example at the headline ε.
     for (const c of calls) expect(c.architecture).toBe('cnn');
     expect([plain.rounds, robust.rounds, plain.seed]).toEqual([robustPreset().rounds, robustPreset().rounds, robust.seed]);
     expect(plain.train.adversarial).toBeUndefined();
-    expect(robust.train.adversarial).toMatchObject({ method: 'trades', eps: 0.06, share: 1 });
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.06, share: 1, steps: 7 });
     // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
     const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));
@@ -374,7 +374,7 @@ describe('--preset robust: explicit flags override the preset', () => {
     ['--arch', ['--arch', 'mlp'], (_p, _r, calls) => expect(calls.map((c) => c.architecture)).toEqual(['mlp', 'mlp'])],
     ['--rounds', ['--rounds', '2'], (p, r) => expect([p.rounds, r.rounds]).toEqual([2, 2])],
     ['--seed', ['--seed', '9'], (p, r) => expect([p.seed, r.seed]).toEqual([9, 9])],
-    ['--adv-method (the robust arm only)', ['--adv-method', 'pgd'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.method, r.train.adversarial?.beta]).toEqual([undefined, 'pgd', undefined])],
+    ['--adv-method (the robust arm only)', ['--adv-method', 'trades', '--trades-beta', '2'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.method, r.train.adversarial?.beta]).toEqual([undefined, 'trades', 2])],
     ['--adv-eps (the robust arm only)', ['--adv-eps', '0.1'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.eps]).toEqual([undefined, 0.1])],
     ['--no-feature-shift: the headline ε of clean digits', ['--no-feature-shift'], (_p, r) => expect(r.train.adversarial?.eps).toBe(0.1)],
   ])('%s', async (_, argv, check) => {

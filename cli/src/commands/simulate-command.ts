@@ -51,7 +51,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn)', 'mlp')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, TRADES at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, PGD-7 on every example at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
   return command.action(async (o) => {
@@ -112,9 +112,6 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   const architecture = command.getOptionValueSource('arch') === 'cli' ? base.architecture : preset.architecture;
   const headlineEps = digitsHeadlineEps(base.featureShift !== false);
   const plainFlags = { ...base.config, train: { ...base.config?.train, adversarial: undefined } };
-  // A method typed on the command line replaces the preset's TRADES: its β goes with it.
-  const method = (base.config?.train?.adversarial as { method?: string } | undefined)?.method;
-  if (method && method !== 'trades' && preset.adversarial.adversarial) delete preset.adversarial.adversarial.beta;
   const sides: Array<{ name: 'plain' | 'adversarial'; options: SimulationOptions; report?: RobustnessReport; accuracy?: number; reportPath?: string; seed?: number }> = (['plain', 'adversarial'] as const).map((name) => ({
     name,
     options: {
