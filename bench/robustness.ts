@@ -1,6 +1,7 @@
 /**
- * `npx tsx bench/robustness.ts`: robustness of the pretrained digits MLP fine-tuned plainly vs with
- * adversarial training (ROBUST_PRESET) on the same site data and seed, and the cost of the full
+ * `npx tsx bench/robustness.ts`: robustness of the pretrained digits model of the robust preset (the CNN)
+ * fine-tuned centrally, plainly vs with the preset's adversarial training (robustPreset), on the same site
+ * data and seed, and the cost of the full
  * robustness evaluation of 2,000 examples against one clean pass over the same examples in the same run.
  * Writes bench/results/robustness.json. `--quick` uses 400 examples.
  */
@@ -8,12 +9,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
-import { concatDatasets, evaluateModel, evaluateRobustness, fitLocal, ROBUST_PRESET, subset, type RobustnessReport, type TrainConfig } from '@fedtune/shared';
+import { concatDatasets, evaluateModel, evaluateRobustness, fitLocal, robustPreset, subset, type RobustnessReport, type TrainConfig } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 
 const quick = process.argv.includes('--quick');
 const EXAMPLES = quick ? 400 : 2000;
-const EPOCHS = 5;
+const EPOCHS = quick ? 1 : 3;
+const preset = robustPreset();
 
 const backend = await selectNodeBackend();
 console.log(describeBackend(backend));
@@ -29,8 +31,8 @@ function median(xs: number[]): number {
 }
 
 const arms: Record<string, { trainMs: number; fit: unknown; report: RobustnessReport; cleanPassMs: number }> = {};
-for (const [name, options] of Object.entries(ROBUST_PRESET)) {
-  const model = await loadModelDir(pretrainedModelDir('mlp'));
+for (const [name, options] of [['plain', preset.plain], ['adversarial', preset.adversarial]] as const) {
+  const model = await loadModelDir(pretrainedModelDir(preset.architecture));
   let t = performance.now();
   const fit = await fitLocal(model, train, { ...base, ...options });
   const trainMs = performance.now() - t;
@@ -68,10 +70,10 @@ const result = {
   backend: backend.backend,
   cpus: (await import('node:os')).cpus().length,
   setup: {
-    model: 'committed pretrained digits MLP',
+    model: `committed pretrained digits ${preset.architecture}`,
     train: `${train.y.length} digits (sites 1–2 of 8, iid, seed 42), ${EPOCHS} epochs, adam 0.001, batch 32, seed 1`,
     evaluation: `${EXAMPLES} digits (holdout + site 8), all attacked; PGD ${plain.report.pgd[0]?.steps} × ${plain.report.pgd[0]?.stepSize}`,
-    adversarial: ROBUST_PRESET.adversarial,
+    adversarial: preset.adversarial,
   },
   arms: Object.fromEntries(Object.entries(arms).map(([k, v]) => [k, { trainSeconds: v.trainMs / 1000, ...row(v.report) }])),
   evaluationCost: {

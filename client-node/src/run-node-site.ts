@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { modelToFiles, SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 
 export interface NodeSiteOptions {
@@ -20,6 +20,8 @@ export interface NodeSiteOptions {
    * run personalises (--personalize). It stays on this machine; without a directory it is kept in memory only.
    */
   personalModelDir?: string;
+  /** This site's own adversarial-training settings, over the coordinator's (`fedtune client --adv-*`). */
+  adversarial?: SiteAdversarialSettings;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -44,6 +46,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
           writeFileAtomic(join(options.personalModelDir!, 'model.json'), JSON.stringify(files.modelJson));
         }
       : undefined,
+    ...(options.adversarial ? { adversarial: options.adversarial } : {}),
   });
   return client.run();
 }

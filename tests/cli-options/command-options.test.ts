@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Command } from 'commander';
 import { loadSiteData, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
-import { pretrainedModelDir, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
+import { pretrainedModelDir, type RunConfig, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
-import type { RunReport } from '@fedtune/shared';
+import { robustPreset, type RunReport } from '@fedtune/shared';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
 import { clientCommand } from '../../cli/src/commands/client-command.ts';
@@ -247,9 +247,34 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
     expect((await client(['--backend', 'wasm'])).backend).toBe('wasm');
   },
+  // The site's own adversarial training (site flag > coordinator instruction; siteTrainConfig applies them).
+  ...Object.fromEntries(
+    (
+      [
+        ['--adv-method', ['--adv-method', 'trades'], { method: 'trades' }],
+        ['--adv-eps', ['--adv-eps', '0.05'], { eps: 0.05 }],
+        ['--adv-steps', ['--adv-steps', '3'], { steps: 3 }],
+        ['--adv-step-size', ['--adv-step-size', '0.01'], { stepSize: 0.01 }],
+        ['--adv-share', ['--adv-share', '0'], { share: 0 }],
+        ['--adv-norm', ['--adv-norm', 'l2'], { norm: 'l2' }],
+        ['--adv-eps-units', ['--adv-eps-units', 'data-std'], { epsUnits: 'data-std' }],
+        ['--adv-warmup', ['--adv-warmup', '4', '--adv-eps', '0.1'], { warmupRounds: 4, eps: 0.1 }],
+        ['--trades-beta', ['--trades-beta', '3'], { beta: 3 }],
+      ] as const
+    ).map(([flag, argv, want]) => [
+      flag,
+      async () => {
+        expect((await client([...argv])).adversarial).toEqual(want);
+        expect((await client([])).adversarial).toBeUndefined();
+      },
+    ]),
+  ),
 };
 
 describe('every client option reaches the site', () => {
+  it('--adv-warmup without --adv-eps is a config error (a site ramps only its own ε)', async () => {
+    await expect(client(['--adv-warmup', '3'])).rejects.toMatchObject({ code: 'config' });
+  });
   it('the table has a row for every option', () => {
     expect(Object.keys(CLIENT_ROWS).sort()).toEqual(clientCommand().options.map((o) => o.long!).sort());
   });
@@ -333,12 +358,35 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
     expect(calls).toHaveLength(2);
     expect(calls[0].trainExtras?.adversarial).toBeUndefined();
-    expect(calls[1].trainExtras?.adversarial?.method).toBe('pgd');
+    expect(calls[1].trainExtras?.adversarial).toEqual(robustPreset().adversarial.adversarial);
+    const [plain, robust] = calls.map((c) => simulationRunConfig(c));
+    // Both arms: the preset's architecture and rounds, the same seed; the robust arm trains PGD-7 on every example at the headline ε.
+    for (const c of calls) expect(c.architecture).toBe('cnn');
+    expect([plain.rounds, robust.rounds, plain.seed]).toEqual([robustPreset().rounds, robustPreset().rounds, robust.seed]);
+    expect(plain.train.adversarial).toBeUndefined();
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.06, share: 1, steps: 7 });
     // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
-    expect(existsSync(join(dir, 'sim', 'robust-comparison.json'))).toBe(true);
+    const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));
+    expect(comparison).toMatchObject({ preset: 'robust', seed: plain.seed, architecture: 'cnn', headlineEps: 0.06, rounds: robustPreset().rounds });
+    expect(comparison.sides.map((s: { seed: number }) => s.seed)).toEqual([plain.seed, plain.seed]);
   },
 };
+
+describe('--preset robust: explicit flags override the preset', () => {
+  it.each<[string, string[], (plain: RunConfig, robust: RunConfig, calls: SimulationOptions[]) => void]>([
+    ['--arch', ['--arch', 'mlp'], (_p, _r, calls) => expect(calls.map((c) => c.architecture)).toEqual(['mlp', 'mlp'])],
+    ['--rounds', ['--rounds', '2'], (p, r) => expect([p.rounds, r.rounds]).toEqual([2, 2])],
+    ['--seed', ['--seed', '9'], (p, r) => expect([p.seed, r.seed]).toEqual([9, 9])],
+    ['--adv-method (the robust arm only)', ['--adv-method', 'trades', '--trades-beta', '2'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.method, r.train.adversarial?.beta]).toEqual([undefined, 'trades', 2])],
+    ['--adv-eps (the robust arm only)', ['--adv-eps', '0.1'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.eps]).toEqual([undefined, 0.1])],
+    ['--no-feature-shift: the headline ε of clean digits', ['--no-feature-shift'], (_p, r) => expect(r.train.adversarial?.eps).toBe(0.1)],
+  ])('%s', async (_, argv, check) => {
+    const calls = await simulateRecorded(['--preset', 'robust', ...argv]);
+    const [p, r] = calls.map((c) => simulationRunConfig(c));
+    check(p, r, calls);
+  });
+});
 
 describe('every simulate option reaches the federation', () => {
   it('the table has a row for every option that is not a run-config flag', () => {

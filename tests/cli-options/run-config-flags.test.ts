@@ -44,6 +44,15 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--optimizer': { argv: ['--optimizer', 'sgd'], read: (c) => c.train.optimizer, want: 'sgd' },
   '--trainable': { argv: ['--trainable', 'head'], read: (c) => c.train.trainable, want: 'head' },
   '--max-examples': { argv: ['--max-examples', '64'], read: (c) => c.train.maxExamples, want: 64 },
+  '--adv-method': { argv: ['--adv-method', 'trades'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.method, want: 'trades' },
+  '--adv-eps': { argv: ['--adv-eps', '0.06'], read: (c) => c.train.adversarial, want: { method: 'pgd', share: 1, eps: 0.06 } },
+  '--adv-steps': { argv: ['--adv-steps', '10'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.steps, want: 10 },
+  '--adv-step-size': { argv: ['--adv-step-size', '0.02'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.stepSize, want: 0.02 },
+  '--adv-share': { argv: ['--adv-share', '0.5'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.share, want: 0.5 },
+  '--adv-norm': { argv: ['--adv-norm', 'l2'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.norm, want: 'l2' },
+  '--adv-eps-units': { argv: ['--adv-eps-units', 'data-std'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.epsUnits, want: 'data-std' },
+  '--adv-warmup': { argv: ['--adv-warmup', '3'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.warmupRounds, want: 3 },
+  '--trades-beta': { argv: ['--trades-beta', '2'], with: ['--adv-eps', '0.1', '--adv-method', 'trades'], read: (c) => c.train.adversarial?.beta, want: 2 },
   '--federated-eval': { argv: ['--federated-eval', 'every-round'], read: (c) => c.federatedEvaluation, want: 'every-round' },
   '--robustness': { argv: ['--robustness', '3'], read: (c) => c.robustness.when, want: 3 },
   '--robustness-examples': { argv: ['--robustness-examples', '50'], read: (c) => c.robustness.examples, want: 50 },
@@ -102,14 +111,19 @@ describe.each(Object.keys(COMMANDS))('every run-config flag of %s changes the Ru
 });
 
 describe('one flags → config builder, defaults only in the schema', () => {
-  it('with no flags, coordinator runs with exactly the schema defaults', async () => {
+  it('with no flags, coordinator runs with exactly the schema defaults (plus the built-in task\'s headline ε on the built-in holdout)', async () => {
     const { runId: _, ...config } = await configOf('coordinator', []);
-    expect(config).toEqual(runConfigDefaults());
+    const d = runConfigDefaults();
+    expect(config).toEqual({ ...d, robustness: { ...d.robustness, headlineEps: 0.06 } });
+    const { runId: __, ...own } = await configOf('coordinator', ['--holdout', configFile]);
+    expect(own).toEqual(d);
   });
 
   it('with no flags, simulate differs from the schema only where the simulation decides (every site joins, longer timeouts)', async () => {
     const { runId: _, ...config } = await configOf('simulate', ['--sites', '3']);
-    expect(config).toEqual({ ...runConfigDefaults(), minSites: 3, roundTimeoutMs: 600_000, joinTimeoutMs: 120_000 });
+    const d = runConfigDefaults();
+    // The built-in task's headline ε (digits-task.ts) is always among the attacks' ε.
+    expect(config).toEqual({ ...d, minSites: 3, roundTimeoutMs: 600_000, joinTimeoutMs: 120_000, robustness: { ...d.robustness, headlineEps: 0.06 } });
   });
 
   it.each(Object.keys(COMMANDS))('%s: flags typed on the command line override the config file, the rest of the file stays', async (command) => {
@@ -133,6 +147,19 @@ describe('one flags → config builder, defaults only in the schema', () => {
     for (const argv of [['--dp-clip', '1'], ['--dp-sgd-clip', '1'], ['--dp-delta', '1e-6'], ['--secagg-clip', '2'], ['--secagg-threshold', '3']]) {
       await expect(configOf(command, argv), argv.join(' ')).rejects.toMatchObject({ code: 'config' });
     }
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: an adversarial flag without --adv-eps, or β without TRADES, is one clear config error naming the flag', async (command) => {
+    await expect(configOf(command, ['--adv-steps', '3'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--adv-eps') });
+    await expect(configOf(command, ['--adv-eps', '0.1', '--trades-beta', '3'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--trades-beta') });
+    await expect(configOf(command, ['--adv-eps', '1.5'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--adv-eps') });
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: help shows the adversarial defaults of the schema', (command) => {
+    const help = COMMANDS[command].make().helpInformation().replace(/\s+/g, ' ');
+    expect(help).toMatch(/--adv-method <name> adversarial training: fgsm, pgd, trades .*\(default: pgd\)/);
+    expect(help).toMatch(/--adv-steps <n> adversarial training: PGD \/ TRADES iterations \(default: 7\)/);
+    expect(help).toMatch(/--trades-beta <x> .* \(default: 6\)/);
   });
 
   it.each(Object.keys(COMMANDS))('%s: an unknown strategy is refused listing the registry\'s stable names', async (command) => {

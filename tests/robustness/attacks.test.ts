@@ -159,10 +159,10 @@ describe('PGD', () => {
 
 describe('attack registry', () => {
   it('names and cites each attack, and refuses an unknown one with a config error', () => {
-    expect(ATTACKS.map((a) => a.name)).toEqual(['fgsm', 'pgd']);
+    expect(ATTACKS.map((a) => a.name)).toEqual(['fgsm', 'pgd', 'fgm-l2', 'pgd-l2']);
     expect(getAttack('pgd')).toBe(pgd);
     expect(fgsm.reference).toMatch(/Goodfellow/);
     expect(pgd.reference).toMatch(/Madry/);
-    expect(() => getAttack('cw')).toThrow(expect.objectContaining({ code: 'config', message: 'unknown attack "cw" (known: fgsm, pgd)' }));
+    expect(() => getAttack('cw')).toThrow(expect.objectContaining({ code: 'config', message: 'unknown attack "cw" (known: fgsm, pgd, fgm-l2, pgd-l2)' }));
   });
 });

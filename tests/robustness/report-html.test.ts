@@ -70,3 +70,14 @@ describe('report.html', () => {
     expect(html).not.toContain('reliability diagram');
   });
 });
+
+describe('report.html: the headline ε', () => {
+  it('is the first robustness row, with its units, when the report has one; absent otherwise', () => {
+    const pgd = [{ eps: 0.06, epsAbsolute: 0.06, steps: 40, stepSize: 0.01, accuracy: 0.42 }, { eps: 0.1, epsAbsolute: 0.1, steps: 40, stepSize: 0.01, accuracy: 0.2 }];
+    const withHeadline = { ...runReport(true), finalRobustness: { ...robustness, pgd, headlineEps: 0.06, epsUnits: 'absolute' as const, epsScale: 1 } };
+    const html = renderReportHtml(withHeadline);
+    expect(html).toContain('<tr><th>headline: PGD at ε = 0.06</th><td>42.0% (ε in absolute units)</td></tr>');
+    expect(html.indexOf('headline: PGD')).toBeLessThan(html.indexOf('evaluated examples'));
+    expect(renderReportHtml(runReport(true))).not.toContain('headline: ');
+  });
+});

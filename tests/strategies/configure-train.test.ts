@@ -52,7 +52,7 @@ describe('strategies configure the sites through one hook (configureTrain)', () 
 });
 
 /** Runs a small in-memory federation and records the fit configs each site received. */
-async function federation(config: Partial<RunConfigInput>, sites = 3) {
+async function federation(config: Partial<RunConfigInput>, sites = 3, siteOptions: Partial<ConstructorParameters<typeof SiteClient>[0]> = {}) {
   const backend = await selectNodeBackend();
   const seed = 5;
   const memory = new MemoryNetwork();
@@ -79,7 +79,7 @@ async function federation(config: Partial<RunConfigInput>, sites = 3) {
     },
   };
   const datasets = builtinDigitsSites({ sites, partition: { kind: 'dirichlet', alpha: 0.5 }, seed });
-  const clients = datasets.map((full, k) => new SiteClient({ siteId: siteName(k), connector: recording, data: splitDataset(head(full, 80), deriveSeed(seed, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }));
+  const clients = datasets.map((full, k) => new SiteClient({ siteId: siteName(k), connector: recording, data: splitDataset(head(full, 80), deriveSeed(seed, 'split', siteName(k))), backend: backend.backend, runtime: 'node', ...siteOptions }));
   const runs = clients.map((c) => c.run());
   const report = await coordinator.done;
   await Promise.all(runs);
@@ -133,4 +133,30 @@ describe('strategies that need a number of updates say so before anything trains
   it('a run whose minSites is below what the strategy needs is refused with a config error naming both', async () => {
     await expect(federation({ strategy: 'krum', strategyOptions: { f: 1 }, minSites: 3 }, 3)).rejects.toThrow(/strategy "krum".*needs at least 5 updates per round, but the run starts with minSites = 3/);
   });
+});
+
+describe("a site's own adversarial settings in a run (site flag > coordinator instruction)", () => {
+  it('sites that opt out (share 0) train exactly as if the coordinator had asked for no adversarial training', async () => {
+    const adversarial = { method: 'pgd', share: 1, eps: 0.1, steps: 2 } as const;
+    const small = { ...train, maxExamples: 16 };
+    const asked = await federation({ train: { ...small, adversarial } }, 2);
+    const optedOut = await federation({ train: { ...small, adversarial } }, 2, { adversarial: { share: 0 } });
+    const plain = await federation({ train: small }, 2);
+    expect(optedOut.fitConfigs.every((c) => (c.adversarial as { share: number }).share === 1)).toBe(true);
+    expect(digest(optedOut.weights)).toBe(digest(plain.weights));
+    expect(digest(asked.weights)).not.toBe(digest(plain.weights));
+  }, 300_000);
+});
+
+describe('the ε warm-up in a run', () => {
+  it('the coordinator sends each round its ε: round 1 gets ε/k, round k gets ε', async () => {
+    const adversarial = { method: 'pgd', share: 1, eps: 0.09, steps: 1, warmupRounds: 3 } as const;
+    const { report, fitConfigs } = await federation({ rounds: 3, train: { ...train, maxExamples: 8, adversarial } }, 2);
+    expect(report.status, report.aborted).toBe('complete');
+    const eps = fitConfigs.map((c) => (c.adversarial as { eps: number }).eps);
+    expect(eps).toHaveLength(6);
+    expect(eps.slice(0, 2)).toEqual([0.03, 0.03]);
+    expect(eps[2]).toBeCloseTo(0.06, 12);
+    expect(eps.slice(4)).toEqual([0.09, 0.09]);
+  }, 300_000);
 });

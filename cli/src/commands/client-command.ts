@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { classCounts, socketIoConnector } from '@fedtune/shared';
 import { RunConfig } from '@fedtune/coordinator';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
+import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 import { siteReportLine } from '../ui/site-report-table.ts';
@@ -14,7 +15,7 @@ export interface ClientDeps {
 }
 
 export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
-  return new Command('client')
+  const command = new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
     .requiredOption('--site <name>', 'this site’s name (letters, digits, ".", "_", "-")', siteNameOption)
@@ -24,8 +25,10 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
     .option('--seed <n>', "the run's seed (the coordinator's --seed): this site's train/validation/test split is seeded from it and the site name, as in `fedtune simulate --seed` (default: the seed of a digits:K/N@SEED spec, else the run default)", intOption('seed'))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
-    .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine')
-    .action(async (o) => {
+    .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine');
+  addSiteAdversarialOptions(command);
+  return command.action(async (o) => {
+      const adversarial = siteAdversarialSettings(command);
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
       const data = loadSiteData(o.data, { labelColumn: o.labelColumn });
@@ -39,6 +42,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         token: o.token,
         backend: selection.choice,
         personalModelDir: o.personalModel,
+        ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, maxMessageBytesFor, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
-import { FedtuneError } from '@fedtune/shared';
+import { digitsHeadlineEps, FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
@@ -31,7 +31,9 @@ export function coordinatorRunConfig(command: Command): { config: RunConfig; cha
     const { config, changes } = resumeRunConfig(o.out, o.resume, { file, flags: { ...flags, runId: o.resume } });
     return { config, changes };
   }
-  return { config: layeredRunConfig({ base: { runId: file?.values.runId ?? newRunId() }, file, flags }) };
+  // On the built-in holdout (no --holdout), the built-in task's headline ε is always among the attacks' ε.
+  const headline = o.holdout ? {} : { robustness: { headlineEps: digitsHeadlineEps(true) } };
+  return { config: layeredRunConfig({ base: { runId: file?.values.runId ?? newRunId(), ...headline }, file, flags }) };
 }
 
 export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, createCoordinatorServer }): Command {

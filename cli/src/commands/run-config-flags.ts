@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator';
-import { canonicalStrategyName, FedtuneError, PERSONALIZATION_MODES, strategyNames, TrainConfig } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, PERSONALIZATION_MODES, strategyNames, TrainConfig } from '@fedtune/shared';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -53,6 +53,11 @@ export function strategyOption(value: string): string {
 
 const train = (c: PartialRunConfigInput) => (c.train ??= {});
 const personalization = (c: PartialRunConfigInput) => (c.personalization ??= {});
+/** The adversarial part of the partial config (its fields come one flag at a time; the schema checks the whole). */
+const adversarial = (c: PartialRunConfigInput): Record<string, unknown> => ((train(c) as { adversarial?: Record<string, unknown> }).adversarial ??= {});
+const adversarialShape = AdversarialTraining.shape as unknown as Record<string, { options?: readonly string[]; def: { innerType?: { options: readonly string[] } } }>;
+const adversarialChoices = (field: string) => adversarialShape[field].options ?? adversarialShape[field].def.innerType!.options;
+const adversarialDefaults = AdversarialTraining.parse({ eps: 0 });
 
 /** Every run-config flag, in help order. */
 export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
@@ -70,6 +75,16 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--optimizer <name>', description: optimizers.join(', '), parse: choice('optimizer', optimizers), shownDefault: (d) => d.train.optimizer, field: 'train.optimizer', apply: (c, v) => (train(c).optimizer = v) },
   { flags: '--trainable <scope>', description: 'which layers train: all, head, or the last K layers', parse: trainableOption, shownDefault: (d) => d.train.trainable, field: 'train.trainable', apply: (c, v) => (train(c).trainable = v) },
   { flags: '--max-examples <n>', description: 'cap on the examples each site trains on per round (default: all)', parse: intOption('max-examples', 1), field: 'train.maxExamples', apply: (c, v) => (train(c).maxExamples = v) },
+  // Adversarial training (docs/robustness.md#adversarial-training): any of these turns it on; --adv-eps is required (here, in the file or by a preset).
+  { flags: '--adv-method <name>', description: `adversarial training: ${adversarialChoices('method').join(', ')} (TRADES: clean loss + β·KL to the adversarial prediction)`, parse: choice('adv-method', adversarialChoices('method')), shownDefault: () => adversarialDefaults.method, field: 'train.adversarial.method', apply: (c, v) => (adversarial(c).method = v) },
+  { flags: '--adv-eps <x>', description: 'adversarial training: radius ε of the attack (in --adv-eps-units; turns adversarial training on)', parse: floatOption('adv-eps', 0, 100), field: 'train.adversarial.eps', apply: (c, v) => (adversarial(c).eps = v) },
+  { flags: '--adv-steps <n>', description: 'adversarial training: PGD / TRADES iterations', parse: intOption('adv-steps', 1), shownDefault: () => ADVERSARIAL_DEFAULTS.steps, field: 'train.adversarial.steps', apply: (c, v) => (adversarial(c).steps = v) },
+  { flags: '--adv-step-size <x>', description: 'adversarial training: PGD / TRADES step size, in --adv-eps-units (default: 2.5·ε/steps)', parse: floatOption('adv-step-size', 1e-9, 100), field: 'train.adversarial.stepSize', apply: (c, v) => (adversarial(c).stepSize = v) },
+  { flags: '--adv-share <x>', description: 'adversarial training: share of every batch made adversarial', parse: floatOption('adv-share', 0, 1), shownDefault: () => adversarialDefaults.share, field: 'train.adversarial.share', apply: (c, v) => (adversarial(c).share = v) },
+  { flags: '--adv-norm <norm>', description: 'adversarial training: the attack\'s norm, linf or l2', parse: choice('adv-norm', adversarialChoices('norm')), shownDefault: () => ADVERSARIAL_DEFAULTS.norm, field: 'train.adversarial.norm', apply: (c, v) => (adversarial(c).norm = v) },
+  { flags: '--adv-eps-units <units>', description: 'adversarial training: units of ε — absolute, feature-std (each feature\'s std on the site\'s data) or data-std (the std of all its input values)', parse: choice('adv-eps-units', adversarialChoices('epsUnits')), shownDefault: () => ADVERSARIAL_DEFAULTS.epsUnits, field: 'train.adversarial.epsUnits', apply: (c, v) => (adversarial(c).epsUnits = v) },
+  { flags: '--adv-warmup <rounds>', description: 'adversarial training: ramp ε linearly from ε/k to ε over the first k rounds', parse: intOption('adv-warmup', 1), field: 'train.adversarial.warmupRounds', apply: (c, v) => (adversarial(c).warmupRounds = v) },
+  { flags: '--trades-beta <x>', description: 'adversarial training: TRADES weight β of the KL term (with --adv-method trades)', parse: floatOption('trades-beta', 0, 100), shownDefault: () => ADVERSARIAL_DEFAULTS.beta, field: 'train.adversarial.beta', apply: (c, v) => (adversarial(c).beta = v) },
   { flags: '--federated-eval <when>', description: federatedEvalChoices.join(', '), parse: choice('federated-eval', federatedEvalChoices), shownDefault: (d) => d.federatedEvaluation, field: 'federatedEvaluation', apply: (c, v) => (c.federatedEvaluation = v) },
   { flags: '--robustness <when>', description: 'robustness evaluation of the global model: final, every-round, never, or every K rounds', parse: robustnessWhenOption, shownDefault: (d) => d.robustness.when, field: 'robustness.when', apply: (c, v) => (c.robustness = { ...c.robustness, when: v }) },
   { flags: '--robustness-examples <n>', description: 'holdout examples for the robustness evaluation (default: the evaluation\'s own)', parse: intOption('robustness-examples', 1), field: 'robustness.examples', apply: (c, v) => (c.robustness = { ...c.robustness, examples: v }) },
@@ -98,6 +113,34 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--secagg-threshold <t>', description: 'secure aggregation: shares needed to unmask (default and minimum: a strict majority)', parse: intOption('secagg-threshold', 2), field: 'secureAggregation.threshold' },
   { flags: '--secagg-neighbours <k>', description: 'secure aggregation: mask with k neighbours on a ring (SecAgg+, even; default: every site)', parse: intOption('secagg-neighbours', 2), field: 'secureAggregation.neighbours' },
 ];
+
+/**
+ * The adversarial-training flags a site may set for its own local training (`fedtune client`): the same
+ * declarations as the run's, read into the site's settings (site flag > coordinator instruction).
+ */
+export const SITE_ADVERSARIAL_FLAGS: readonly RunConfigFlag[] = RUN_CONFIG_FLAGS.filter((f) => f.field?.startsWith('train.adversarial.'));
+
+/** Adds the site's adversarial flags to `command` (no default shown: absent, the coordinator's instruction holds). */
+export function addSiteAdversarialOptions(command: Command): Command {
+  for (const flag of SITE_ADVERSARIAL_FLAGS) {
+    const option = new Option(flag.flags, `${flag.description.replace('adversarial training: ', "this site's adversarial training: ")} (default: the coordinator's)`);
+    if (flag.parse) option.argParser(flag.parse);
+    command.addOption(option);
+  }
+  return command;
+}
+
+/** The site's adversarial settings typed on `command`'s command line (empty when none). */
+export function siteAdversarialSettings(command: Command): Record<string, unknown> {
+  const o = command.opts();
+  const config: PartialRunConfigInput = {};
+  for (const flag of SITE_ADVERSARIAL_FLAGS) {
+    if (command.getOptionValueSource(attributeName(flag.flags)) === 'cli') flag.apply!(config, o[attributeName(flag.flags)]);
+  }
+  const settings = (config.train as { adversarial?: Record<string, unknown> } | undefined)?.adversarial ?? {};
+  if (settings.warmupRounds !== undefined && settings.eps === undefined) throw new FedtuneError('config', "--adv-warmup on a site ramps the site's own ε: it needs --adv-eps");
+  return settings;
+}
 
 function formatDefault(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);

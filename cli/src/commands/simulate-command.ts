@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
-import { runSimulation, SIMULATION_TIMEOUTS, type SimulationOptions } from '../simulation/run-simulation.ts';
+import { runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
 import { choiceOption, floatOption, intOption, keyValueOption } from './options.ts';
@@ -8,7 +8,8 @@ import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
-import { partitionKinds, ROBUST_PRESET, type RobustnessReport } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, partitionKinds, robustPreset as robustPresetSettings, type RobustnessReport } from '@fedtune/shared';
+import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
 
@@ -51,7 +52,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn)', 'mlp')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and with adversarial training, side by side', choiceOption('preset', ['robust'] as const))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, PGD-7 on every example at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
   return command.action(async (o) => {
@@ -72,7 +73,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
       onEngineEvent: (e) => progress?.handle(e),
     };
     if (o.preset === 'robust') {
-      await robustPreset(deps, base, o.out);
+      await robustPreset(deps, command, base, o.out);
       return;
     }
     const result = await deps.runSimulation(base);
@@ -98,27 +99,72 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
   });
 }
 
-/** `--preset robust`: the same federation (same sites, seed and rounds) fine-tuned plainly and adversarially. */
-async function robustPreset(deps: SimulateDeps, base: SimulationOptions, out: string): Promise<void> {
-  const sides: Array<{ name: 'plain' | 'adversarial'; report?: RobustnessReport; accuracy?: number; reportPath?: string }> = [{ name: 'plain' }, { name: 'adversarial' }];
+/** The adversarial settings of a side, as one line ("TRADES β=6, PGD-7 (L∞) at ε = 0.06 absolute on every example, ε warm-up 3 rounds"). */
+function describeAdversarial(a: RunConfig['train']['adversarial']): string {
+  if (!a) return 'no adversarial examples';
+  const method = a.method === 'trades' ? `TRADES β=${a.beta ?? ADVERSARIAL_DEFAULTS.beta}, PGD-${a.steps ?? ADVERSARIAL_DEFAULTS.steps}` : a.method === 'pgd' ? `PGD-${a.steps ?? ADVERSARIAL_DEFAULTS.steps}` : 'FGSM';
+  const share = a.share === 1 ? 'every example' : `${Math.round(100 * a.share)}% of each batch`;
+  return `${method} (${a.norm ?? ADVERSARIAL_DEFAULTS.norm}) at ε = ${a.eps} ${a.epsUnits ?? ADVERSARIAL_DEFAULTS.epsUnits} on ${share}${a.warmupRounds ? `, ε warm-up ${a.warmupRounds} rounds` : ''}`;
+}
+
+/**
+ * `--preset robust`: the same federation (same architecture, sites, seed and rounds) fine-tuned plainly and
+ * adversarially, with the preset's settings (robustPreset) under the command line's: `--arch` and `--rounds`
+ * override both arms, the `--adv-*` flags the adversarial arm only (the plain arm never trains adversarially).
+ */
+async function robustPreset(deps: SimulateDeps, command: Command, base: SimulationOptions, out: string): Promise<void> {
+  const preset = robustPresetSettings(base.featureShift !== false);
+  const architecture = command.getOptionValueSource('arch') === 'cli' ? base.architecture : preset.architecture;
+  const headlineEps = digitsHeadlineEps(base.featureShift !== false);
+  const plainFlags = { ...base.config, train: { ...base.config?.train, adversarial: undefined } };
+  const sides: Array<{ name: 'plain' | 'adversarial'; options: SimulationOptions; report?: RobustnessReport; accuracy?: number; reportPath?: string; seed?: number }> = (['plain', 'adversarial'] as const).map((name) => ({
+    name,
+    options: {
+      ...base,
+      architecture,
+      rounds: preset.rounds,
+      trainExtras: { ...base.trainExtras, ...preset[name] },
+      config: { ...(name === 'plain' ? plainFlags : base.config), robustness: { ...base.config?.robustness, when: 'final' } },
+    },
+  }));
   for (const side of sides) {
-    console.log(`\n=== ${side.name} fine-tuning${side.name === 'adversarial' ? ' (PGD-5 at ε = 0.1 on half of each batch)' : ''} ===`);
-    const r = await deps.runSimulation({ ...base, trainExtras: { ...base.trainExtras, ...ROBUST_PRESET[side.name] }, config: { ...base.config, robustness: { ...base.config?.robustness, when: 'final' } } });
+    const config = simulationRunConfig(side.options);
+    side.seed = config.seed;
+    console.log(`\n=== ${side.name} fine-tuning: ${architecture}, ${config.rounds} rounds, seed ${config.seed}, ${describeAdversarial(config.train.adversarial)} ===`);
+    const r = await deps.runSimulation(side.options);
     side.report = r.report.finalRobustness;
     side.accuracy = r.report.final?.accuracy;
     side.reportPath = r.reportPath;
   }
   const row = (label: string, f: (r: RobustnessReport) => number | null | undefined) =>
-    console.log(`${label.padEnd(26)}${sides.map((s) => pct(s.report ? (f(s.report) ?? undefined) : undefined).padStart(14)).join('')}`);
-  console.log(`\n${''.padEnd(26)}${sides.map((s) => s.name.padStart(14)).join('')}`);
+    console.log(`${label.padEnd(34)}${sides.map((s) => pct(s.report ? (f(s.report) ?? undefined) : undefined).padStart(14)).join('')}`);
+  const units = sides[0].report?.epsUnits ?? 'absolute';
+  console.log(`\n${`seed ${sides[0].seed}; ε in ${units} units`.padEnd(34)}${sides.map((s) => s.name.padStart(14)).join('')}`);
+  const pgdAt = (r: RobustnessReport, eps: number) => r.pgd.find((x) => x.eps === eps)?.accuracy;
+  row(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
   row('clean accuracy', (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
   for (const n of sides[0].report?.noise ?? []) row(`gaussian noise σ=${n.sigma}`, (r) => r.noise.find((x) => x.sigma === n.sigma)?.accuracy);
   row('corruptions (mean)', (r) => r.corruptionMean);
   for (const a of sides[0].report?.fgsm ?? []) row(`FGSM ε=${a.eps}`, (r) => r.fgsm.find((x) => x.eps === a.eps)?.accuracy);
-  for (const a of sides[0].report?.pgd ?? []) row(`PGD ε=${a.eps}`, (r) => r.pgd.find((x) => x.eps === a.eps)?.accuracy);
+  for (const a of sides[0].report?.pgd ?? []) row(`PGD ε=${a.eps}`, (r) => pgdAt(r, a.eps));
+  const [plain, adversarial] = sides.map((s) => s.report);
   mkdirSync(out, { recursive: true });
   const path = join(out, 'robust-comparison.json');
-  writeFileSync(path, JSON.stringify({ preset: 'robust', sides: sides.map((s) => ({ name: s.name, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })) }, null, 2));
+  const comparison = {
+    preset: 'robust',
+    seed: sides[0].seed,
+    architecture,
+    rounds: simulationRunConfig(sides[0].options).rounds,
+    headlineEps,
+    epsUnits: units,
+    headline: {
+      plain: { clean: plain?.clean.accuracy ?? null, pgd: plain ? (pgdAt(plain, headlineEps) ?? null) : null },
+      adversarial: { clean: adversarial?.clean.accuracy ?? null, pgd: adversarial ? (pgdAt(adversarial, headlineEps) ?? null) : null },
+      cleanCost: plain && adversarial ? plain.clean.accuracy - adversarial.clean.accuracy : null,
+    },
+    sides: sides.map((s) => ({ name: s.name, seed: s.seed, train: simulationRunConfig(s.options).train.adversarial ?? null, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })),
+  };
+  writeFileSync(path, JSON.stringify(comparison, null, 2));
   console.log(path);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { runNodeSite, siteSplitSeed } from '@fedtune/client-node';
-import { classCounts, deriveSeed, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { classCounts, deriveSeed, digitsHeadlineEps, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
@@ -95,6 +95,8 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
     ...SIMULATION_TIMEOUTS,
     // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
     ...(maliciousCount ? { expectedMaliciousSites: maliciousCount } : {}),
+    // The built-in task's headline ε is always among the attacks' ε (digits-task.ts).
+    robustness: { headlineEps: digitsHeadlineEps(options.featureShift !== false) },
   };
   const settings: PartialRunConfigInput = {
     runId: options.runId,

@@ -23,6 +23,7 @@ import {
   type SiteLink,
   type TrainSettings,
   type WeightArrays,
+  warmedUpTrain,
 } from '@fedtune/shared';
 import { aggregateDp, aggregateDpSecureSum, dpNoiseRandom } from './dp-aggregation.ts';
 import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
@@ -506,9 +507,9 @@ export class RoundEngine {
     for (const wake of this.joinWaiters.splice(0)) wake();
   }
 
-  /** The round's training settings: the run's, as the strategy configures them (its one hook to the sites). */
+  /** The round's training settings: the run's, with the round's ε (warm-up), as the strategy configures them (its one hook to the sites). */
   private trainSettings(round: number): TrainSettings {
-    const train = this.config.train;
+    const train = warmedUpTrain(this.config.train, round);
     return this.strategy.configureTrain?.(train, { round, state: this.strategyState, options: this.config.strategyOptions }) ?? train;
   }
 

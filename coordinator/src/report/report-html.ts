@@ -10,11 +10,11 @@ export type ReportWithRobustness = Omit<RunReport, 'rounds'> & {
   finalRobustness?: RobustnessReport;
 };
 
-/** The ε whose PGD accuracy stands for "adversarial" in the per-round plot: 0.1 if evaluated, else the smallest. */
+/** The ε whose PGD accuracy stands for "adversarial" in the per-round plot: the task's headline ε (report.headlineEps), else 0.1 if evaluated, else the smallest. */
 function headlineEps(r: RobustnessReport): { eps: number; accuracy: number; attack: string } | undefined {
   const rows = r.pgd.length ? r.pgd : r.fgsm;
   if (rows.length === 0) return undefined;
-  const row = rows.find((x) => x.eps === 0.1) ?? [...rows].sort((a, b) => a.eps - b.eps)[0];
+  const row = rows.find((x) => x.eps === r.headlineEps) ?? rows.find((x) => x.eps === 0.1) ?? [...rows].sort((a, b) => a.eps - b.eps)[0];
   return { eps: row.eps, accuracy: row.accuracy, attack: r.pgd.length ? 'PGD' : 'FGSM' };
 }
 
@@ -83,6 +83,8 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
     ['final accuracy', pct(report.final?.accuracy ?? report.rounds.at(-1)?.global.accuracy)],
   ];
   if (rob) {
+    const headline = rob.headlineEps === undefined ? undefined : headlineEps(rob);
+    if (headline) rows.push([`headline: ${headline.attack} at ε = ${Number(headline.eps.toPrecision(3))}`, `${pct(headline.accuracy)} (ε in ${rob.epsUnits ?? 'absolute'} units${rob.epsScale !== undefined && rob.epsUnits !== 'absolute' ? `, 1 = ${Number(rob.epsScale.toPrecision(3))} absolute` : ''})`]);
     rows.push(['evaluated examples', `${rob.examples} (attacked: ${rob.adversarialExamples})`]);
     rows.push(['macro-F1 / ECE', `${rob.clean.macroF1.toFixed(3)} / ${rob.clean.ece.toFixed(3)}`]);
     rows.push(['worst class', `${rob.clean.worstClass.label} (${pct(rob.clean.worstClass.accuracy)})`]);

@@ -4,6 +4,7 @@ import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
 import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
+import { siteTrainConfig, type SiteAdversarialSettings } from './site-train-config.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type SecureAggUnmask, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
 import { modelFromTopology } from '../model/model-topology.ts';
@@ -81,6 +82,8 @@ export interface SiteClientOptions {
    * call; e.g. the Node site saves it with --personal-model DIR). The weights never leave the site.
    */
   onPersonalModel?: (model: tf.LayersModel, info: { runId: string; adopted: boolean }) => void | Promise<void>;
+  /** This site's own adversarial-training settings, over the coordinator's (siteTrainConfig). */
+  adversarial?: SiteAdversarialSettings;
 }
 
 export interface SiteOutcome {
@@ -321,7 +324,7 @@ export class SiteClient {
       const metrics = await fitLocal(
         this.model!,
         data.train,
-        payload.config,
+        siteTrainConfig(payload.config, this.options.adversarial, round),
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
         { validation: data.validation },
       );

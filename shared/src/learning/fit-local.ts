@@ -9,7 +9,8 @@ import { inputGeometry, valueRange } from '../robustness/apply-corruption.ts';
 import { augmentInPlace, makeAugmenter, type Augmenter } from './augment-examples.ts';
 import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts';
 import { evaluateModel } from './evaluate-model.ts';
-import { adversarialBatch, batchSeed, trainStep, type StepContext } from './robust-step.ts';
+import { adversarialBatch, batchSeed, trainStep, tradesPartners, type StepContext } from './robust-step.ts';
+import { adversarialPlan } from './adversarial-plan.ts';
 import { dpSgdStep, type DpSgdStepParams } from './dp-sgd-step.ts';
 import { ChaChaRandom, type NormalSource } from '../privacy/chacha-random.ts';
 import { dpSgdSchedule, type DpSgdSpend } from '../privacy/dp-sgd-accounting.ts';
@@ -141,14 +142,16 @@ async function fitEpochCustom(
     const x = inputTensor(epochData, shape, start, end);
     const onehot = oneHotTensor(epochData, start, end);
     let input: tf.Tensor | undefined;
+    let partners: tf.Tensor | undefined;
     try {
       input = adversarialBatch(ctx, x, onehot, batchSeed(config.seed, epoch, b));
-      const step = dp ? dpSgdStep(ctx, input, onehot, dp) : trainStep(ctx, input, onehot);
+      partners = tradesPartners(ctx, x, batchSeed(config.seed, epoch, b));
+      const step = dp ? dpSgdStep(ctx, input, onehot, dp) : trainStep(ctx, input, onehot, partners);
       lossSum += step.loss * (end - start);
       correct += step.correct;
       onProgress?.({ epoch, epochs: config.epochs, batch: b + 1, batches, loss: step.loss });
     } finally {
-      tf.dispose([x, onehot, ...(input ? [input] : [])]);
+      tf.dispose([x, onehot, ...(input ? [input] : []), ...(partners ? [partners] : [])]);
     }
     // Let timers and sockets run between batches (model.fit does the same).
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -184,6 +187,9 @@ export async function fitLocal(
   const optimizer = makeOptimizer(config);
   const custom = needsCustomLoop(config);
   if (!custom) model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy'] });
+  if (config.dpSgd && config.adversarial?.method === 'trades' && adversarialPlan(config, train)) {
+    throw new FedtuneError('config', 'DP-SGD cannot be combined with TRADES: its KL term pairs examples outside the per-example clipping');
+  }
   if (config.dpSgd && config.earlyStopping && options.validation) {
     throw new FedtuneError('config', 'DP-SGD cannot be combined with early stopping: choosing the weights on validation records is outside its privacy accounting');
   }
@@ -206,6 +212,7 @@ export async function fitLocal(
       global: mu > 0 ? vars.map((v) => tf.keep(v.clone())) : undefined,
       clipMin,
       clipMax,
+      adversarial: adversarialPlan(config, train),
     };
   }
   const stopping = config.earlyStopping && options.validation && options.validation.y.length > 0 ? config.earlyStopping : undefined;

@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../messages/schemas.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
-import { fgsm } from '../robustness/attacks/fgsm.ts';
-import { pgd } from '../robustness/attacks/pgd.ts';
-
-export const DEFAULT_ADVERSARIAL_PGD_STEPS = 7;
+import type { AdversarialPlan } from './adversarial-plan.ts';
+import { tradesAdversarial, tradesKlTerm } from './trades-step.ts';
 
 /** What one custom training step needs besides the batch. */
 export interface StepContext {
@@ -18,24 +16,30 @@ export interface StepContext {
   /** Valid input range, for adversarial examples. */
   clipMin: number;
   clipMax: number;
+  /** `config.adversarial` resolved on the site's data (adversarialPlan), when it trains adversarially. */
+  adversarial?: AdversarialPlan;
+}
+
+/** How many of a batch of n get adversarial examples (or TRADES partners): ⌈share·n⌉. */
+function adversarialCount(plan: AdversarialPlan | undefined, n: number): number {
+  return plan ? Math.min(n, Math.ceil(plan.share * n)) : 0;
 }
 
 /**
  * Replaces the first ⌈share·n⌉ examples of the batch (already in shuffled order) by adversarial examples
- * against the current model. Returns a new tensor; the caller disposes it.
+ * against the current model (FGSM / PGD methods; TRADES keeps the batch clean, see tradesPartners). Returns a
+ * new tensor; the caller disposes it.
  */
 export function adversarialBatch(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, seed: number): tf.Tensor {
-  const adv = ctx.config.adversarial;
+  const plan = ctx.adversarial;
   const n = x.shape[0];
-  const k = adv ? Math.min(n, Math.ceil(adv.share * n)) : 0;
-  if (!adv || k === 0 || adv.eps === 0) return x.clone();
-  const steps = adv.method === 'pgd' ? (adv.steps ?? DEFAULT_ADVERSARIAL_PGD_STEPS) : 1;
-  const stepSize = adv.method === 'pgd' ? (adv.stepSize ?? (2.5 * adv.eps) / steps) : adv.eps;
-  const attack = adv.method === 'pgd' ? pgd : fgsm;
+  const k = adversarialCount(plan, n);
+  if (!plan || k === 0 || plan.method === 'trades') return x.clone();
   const head = x.slice(0, k);
   const headLabels = onehot.slice(0, k);
   try {
-    const perturbed = attack.run(ctx.model, head, headLabels, { eps: adv.eps, steps, stepSize, seed, clipMin: ctx.clipMin, clipMax: ctx.clipMax });
+    const params = { eps: plan.eps, steps: plan.steps, stepSize: plan.stepSize, seed, clipMin: ctx.clipMin, clipMax: ctx.clipMax, ...(plan.scale ? { scale: plan.scale } : {}) };
+    const perturbed = plan.attack.run(ctx.model, head, headLabels, params);
     if (k === n) return perturbed;
     const out = tf.tidy(() => tf.concat([perturbed, x.slice(k)]));
     perturbed.dispose();
@@ -46,12 +50,29 @@ export function adversarialBatch(ctx: StepContext, x: tf.Tensor, onehot: tf.Tens
 }
 
 /**
+ * TRADES: the adversarial partners x′ of the first ⌈share·n⌉ examples of the batch (maximising the KL to the
+ * clean prediction), or undefined for the other methods. A new tensor; the caller disposes it.
+ */
+export function tradesPartners(ctx: StepContext, x: tf.Tensor, seed: number): tf.Tensor | undefined {
+  const plan = ctx.adversarial;
+  const k = adversarialCount(plan, x.shape[0]);
+  if (!plan || plan.method !== 'trades' || k === 0) return undefined;
+  const head = x.slice(0, k);
+  try {
+    return tradesAdversarial(ctx.model, head, plan, seed, ctx.clipMin, ctx.clipMax);
+  } finally {
+    head.dispose();
+  }
+}
+
+/**
  * One optimizer step on the softmax cross-entropy of the batch (on logits, in training mode so dropout
  * applies) plus the regularizers of the config: (λ/2)·Σ‖W‖² over trainable kernels (weight decay) and
  * (μ/2)·‖w − w_global‖² over the trainable variables (FedProx). Returns the batch's data loss (mean
- * cross-entropy) and the number of correct predictions.
+ * cross-entropy) and the number of correct predictions. With `partners` (TRADES), β·KL(p(x) ‖ p(x′)) over the
+ * first partners.shape[0] examples is added (tradesKlTerm); the returned loss stays the clean cross-entropy.
  */
-export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor): { loss: number; correct: number } {
+export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, partners?: tf.Tensor): { loss: number; correct: number } {
   const { config } = ctx;
   const wd = config.weightDecay ?? 0;
   const mu = config.proximalMu ?? 0;
@@ -64,6 +85,10 @@ export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor): { 
       dataLoss = tf.keep(ce.clone());
       hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(onehot, 1)).sum());
       let total = ce;
+      if (partners && ctx.adversarial) {
+        const advLogits = ctx.model.apply(partners, { training: true }) as tf.Tensor;
+        total = tf.add(total, tradesKlTerm(logits, advLogits, ctx.adversarial.beta));
+      }
       if (wd > 0) {
         const kernels = ctx.vars.filter((v) => v.rank >= 2);
         if (kernels.length) total = tf.add(total, tf.mul(wd / 2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))));

@@ -83,6 +83,48 @@ export const ModelTopology = z.object({
   manifest: z.array(WeightSpecSchema).max(WEIGHTS_LIMITS.maxTensors),
 });
 
+/**
+ * The adversarial-training defaults of the fields left out of `TrainConfig.adversarial` (docs/robustness.md):
+ * PGD steps, TRADES β, the attack's norm, ε's units. The PGD step size defaults to 2.5·ε/steps.
+ */
+export const ADVERSARIAL_DEFAULTS = Object.freeze({ steps: 7, beta: 6, norm: 'linf', epsUnits: 'absolute' } as const);
+
+/**
+ * Adversarial training (docs/robustness.md#adversarial-training). 'fgsm' and 'pgd' replace the first
+ * ⌈share·n⌉ examples of every (shuffled) batch by adversarial examples; 'trades' (Zhang et al. 2019) adds
+ * β·KL(p(clean) ‖ p(adv)) over those examples to the clean cross-entropy, with the adversarial input found by
+ * PGD on the KL. ε is in `epsUnits` of the site's own training data; `warmupRounds` k ramps ε linearly from
+ * ε/k in round 1 to ε in round k (the coordinator sends each round's ε).
+ */
+export const AdversarialTraining = z
+  .object({
+    method: z.enum(['fgsm', 'pgd', 'trades']).default('pgd'),
+    share: z.number().min(0).max(1).default(1),
+    /** Radius of the attack's ball, in `epsUnits` (an L∞ radius in absolute units is at most 1). */
+    eps: z.number().min(0).max(100),
+    /** PGD / TRADES iterations (default ADVERSARIAL_DEFAULTS.steps) and step size (default 2.5·eps/steps), in `epsUnits`. */
+    steps: z.number().int().min(1).max(100).optional(),
+    stepSize: z.number().positive().max(100).optional(),
+    /** The attack's norm: 'linf' (signed steps, box projection) or 'l2' (normalised-gradient steps, projection onto the L2 ball). */
+    norm: z.enum(['linf', 'l2']).optional(),
+    /** TRADES weight β of the KL term (default ADVERSARIAL_DEFAULTS.beta). */
+    beta: z.number().min(0).max(100).optional(),
+    /**
+     * Units of eps and stepSize: 'absolute' input units; 'feature-std': feature j moves by ε × its standard
+     * deviation on the site's training data; 'data-std': ε × the standard deviation of all the site's input
+     * values (one scalar: images).
+     */
+    epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
+    /** ε warm-up: over the first k rounds ε ramps linearly from ε/k to ε (applied by the coordinator). */
+    warmupRounds: z.number().int().min(1).max(1000).optional(),
+  })
+  .refine((a) => a.beta === undefined || a.method === 'trades', { message: 'beta is the weight of TRADES\'s KL term: it needs method "trades"', path: ['beta'] })
+  .refine((a) => !(a.eps > 1 && (a.norm ?? 'linf') === 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
+    message: 'an L∞ ε in absolute units is at most 1 (inputs are on [0, 1] or their own range)',
+    path: ['eps'],
+  });
+export type AdversarialTraining = z.output<typeof AdversarialTraining>;
+
 export const TrainConfig = z.object({
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(65536),
@@ -105,17 +147,8 @@ export const TrainConfig = z.object({
       noiseSigmas: z.array(z.number().min(0).max(1)).max(16).optional(),
     })
     .optional(),
-  /** Adversarial training: a share of every batch is replaced by FGSM or PGD examples against the current model. */
-  adversarial: z
-    .object({
-      method: z.enum(['fgsm', 'pgd']),
-      share: z.number().min(0).max(1),
-      eps: z.number().min(0).max(1),
-      /** PGD iterations (default 7) and step size (default 2.5·eps/steps). */
-      steps: z.number().int().min(1).max(100).optional(),
-      stepSize: z.number().positive().max(1).optional(),
-    })
-    .optional(),
+  /** Adversarial training: a share of every batch is replaced by FGSM or PGD examples against the current model, or trained with TRADES. */
+  adversarial: AdversarialTraining.optional(),
   /** FedProx proximal coefficient μ: (μ/2)·‖w − w_global‖² is added to the local loss. */
   proximalMu: z.number().min(0).max(100).optional(),
   /** L2 weight decay λ: (λ/2)·‖W‖² over the trainable kernels is added to the local loss. */

@@ -7,14 +7,18 @@ import { applyCorruption, featureStats, inputGeometry, valueRange, type InputKin
 import type { Attack } from './attacks/attack.ts';
 import { fgsm } from './attacks/fgsm.ts';
 import { pgd } from './attacks/pgd.ts';
+import { pgdL2 } from './attacks/pgd-l2.ts';
 import { gaussianNoise } from './corruptions/gaussian-noise.ts';
 import { getCorruption, IMAGE_CORRUPTIONS, TABULAR_CORRUPTIONS } from './corruptions/registry.ts';
 import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, reliabilityBins, worstClass } from './metrics.ts';
 import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
 import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
+import { epsScale, type EpsUnits } from './eps-scale.ts';
 
 export const DEFAULT_NOISE_SIGMAS = [0.1, 0.2, 0.3, 0.5] as const;
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
+/** PGD-L2 radii when `pgdL2: true` (on MNIST-scale images, Madry et al.'s L2 budget is about 2). */
+export const DEFAULT_L2_EPSILONS = [0.5, 1, 2] as const;
 
 /**
  * What `evaluateRobustness` runs and on how many examples. Every part is on by default; `false` turns a
@@ -36,15 +40,27 @@ export interface RobustnessOptions {
   fgsm?: boolean | readonly number[];
   /** PGD ε list, or false. Default 0.05, 0.1, 0.2, 0.3. */
   pgd?: boolean | readonly number[];
+  /**
+   * PGD in the L2 norm: a list of L2 radii (in epsUnits), true for DEFAULT_L2_EPSILONS, or false (default).
+   * Its steps are `pgdSteps` of 2.5·ε/pgdSteps each.
+   */
+  pgdL2?: boolean | readonly number[];
+  /**
+   * The task's headline ε, in absolute input units: added to the FGSM and PGD lists (when they run) and
+   * reported as `headlineEps` in `epsUnits` (headlineEps / epsScale when the units are relative).
+   */
+  headlineEps?: number;
   /** PGD iterations (default 40) and step size (default 0.01). */
   pgdSteps?: number;
   pgdStepSize?: number;
   /** Valid input range (clipping of noise and attacks). Default [0, 1] for images, the data's min/max for tabular. */
   inputRange?: [number, number];
   /**
-   * Units of FGSM/PGD ε and of the PGD step: 'absolute' input units (pixels on [0, 1]), or 'feature-std':
-   * feature j moves by at most ε × its standard deviation on the evaluated data, so ε means the same on
-   * features of any scale. Default: absolute for images, feature-std for tabular data. Reported as `epsUnits`.
+   * Units of FGSM/PGD ε and of the PGD step (eps-scale.ts): 'absolute' input units (pixels on [0, 1]);
+   * 'feature-std': feature j moves by at most ε × its standard deviation on the evaluated data, so ε means the
+   * same on features of any scale; 'data-std': ε × the standard deviation of all the evaluated input values.
+   * Default: absolute for images, feature-std for tabular data. Reported as `epsUnits`, with `epsScale` and
+   * each row's `epsAbsolute`.
    */
   epsUnits?: EpsUnits;
   inputKind?: InputKind | 'auto';
@@ -158,9 +174,6 @@ export async function adversarialAccuracy(
   return correct / n;
 }
 
-/** Units of the attacks' ε (see RobustnessOptions.epsUnits). */
-export type EpsUnits = 'absolute' | 'feature-std';
-
 /**
  * Evaluates `model` (which outputs logits) on `data`: clean metrics, Gaussian noise, common corruptions,
  * FGSM and PGD, plus self-checks. Isomorphic (no Node imports); all tensor work is in `tidy` or disposed,
@@ -212,32 +225,54 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
   const worst = corruptions.length ? corruptions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;
 
   const epsUnits: EpsUnits = options.epsUnits ?? (geometry.kind === 'tabular' ? 'feature-std' : 'absolute');
-  const scale = epsUnits === 'feature-std' ? (stats ?? featureStats(ds)).std : undefined;
+  const unit = epsUnits === 'feature-std' ? { units: epsUnits, value: 0, perFeature: (stats ?? featureStats(ds)).std } : epsScale(ds, epsUnits);
+  if (unit.perFeature) unit.value = unit.perFeature.length ? unit.perFeature.reduce((a, b) => a + b, 0) / unit.perFeature.length : 0;
+  const scale = unit.perFeature;
+  // data-std is one scalar: the attacks run in absolute units, ε × the scalar.
+  const toAttack = epsUnits === 'data-std' ? unit.value : 1;
   const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
-  const fgsmEps = listOption(options.fgsm, DEFAULT_EPSILONS);
-  const pgdEps = listOption(options.pgd, DEFAULT_EPSILONS);
-  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0);
+  // The headline ε is absolute; in relative units it is attacked (and reported) as headlineEps / epsScale.
+  const headline = options.headlineEps === undefined ? undefined : epsUnits === 'absolute' ? options.headlineEps : options.headlineEps / unit.value;
+  const withHeadline = (list: number[]) => (headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b));
+  const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
+  const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));
+  const pgdL2Eps = listOption(options.pgdL2 ?? false, DEFAULT_L2_EPSILONS);
+  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0);
   const adversarialCleanAccuracy = attacked ? accuracy(advData) : null;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
   const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: 0 }) : null;
   const fgsmRows: RobustnessReport['fgsm'] = [];
   for (const eps of m > 0 ? fgsmEps : []) {
-    fgsmRows.push({ eps, accuracy: await timed('fgsm', () => adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps, stepSize: eps })) });
+    const a = eps * toAttack;
+    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, accuracy: await timed('fgsm', () => adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: a, stepSize: a })) });
   }
   const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
   const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
   const pgdRows: RobustnessReport['pgd'] = [];
   for (const eps of m > 0 ? pgdEps : []) {
-    pgdRows.push({ eps, steps, stepSize, accuracy: await timed('pgd', () => adversarialAccuracy(model, advData, pgd, { ...attackParams, eps, steps, stepSize })) });
+    pgdRows.push({ eps, epsAbsolute: eps * unit.value, steps, stepSize, accuracy: await timed('pgd', () => adversarialAccuracy(model, advData, pgd, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) });
+  }
+  const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = [];
+  for (const eps of m > 0 ? pgdL2Eps : []) {
+    const l2Step = (2.5 * eps) / steps;
+    pgdL2Rows.push({
+      eps,
+      epsAbsolute: eps * unit.value,
+      steps,
+      stepSize: l2Step,
+      accuracy: await timed('pgd', () => adversarialAccuracy(model, advData, pgdL2, { ...attackParams, eps: eps * toAttack, steps, stepSize: l2Step * toAttack })),
+    });
   }
 
-  const partial = { fgsm: fgsmRows, pgd: pgdRows, adversarialCleanAccuracy };
+  const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, adversarialCleanAccuracy };
   return {
     schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
     examples: n,
     adversarialExamples: attacked ? m : 0,
     inputKind: geometry.kind,
     epsUnits,
+    epsScale: unit.value,
+    ...(headline !== undefined && (fgsmEps.length > 0 || pgdEps.length > 0) ? { headlineEps: headline } : {}),
     seed,
     clean,
     noise,
@@ -247,6 +282,7 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
     adversarialCleanAccuracy,
     fgsm: fgsmRows,
     pgd: pgdRows,
+    ...(pgdL2Rows.length ? { pgdL2: pgdL2Rows } : {}),
     warnings: robustnessWarnings(partial, eps0Accuracy, options.selfChecks),
     timings,
     durationMs: Date.now() - started,

@@ -37,7 +37,11 @@ export const RobustnessReportSchema = z.object({
   adversarialExamples: z.number().int().min(0),
   inputKind: z.enum(['image', 'tabular']),
   /** Units of the FGSM/PGD ε and step size: absolute input units, or each feature's standard deviation (optional: absent in reports before it existed, which were absolute). */
-  epsUnits: z.enum(['absolute', 'feature-std']).optional(),
+  epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
+  /** Absolute input units per unit of ε: 1 (absolute), the data's pixel standard deviation (data-std), the mean feature standard deviation (feature-std). */
+  epsScale: z.number().min(0).optional(),
+  /** The task's headline ε in `epsUnits` (its row's `epsAbsolute` is the absolute one), always among the FGSM and PGD rows (the built-in task: digitsHeadlineEps). */
+  headlineEps: z.number().min(0).optional(),
   seed: z.number().int(),
   clean: CleanMetricsSchema,
   noise: z.array(z.object({ sigma: z.number(), accuracy: Fraction })),
@@ -47,8 +51,11 @@ export const RobustnessReportSchema = z.object({
   worstCorruption: z.object({ name: z.string(), accuracy: Fraction }).nullable(),
   /** Clean accuracy of the attacked subset (what the ε = 0 check compares against). */
   adversarialCleanAccuracy: Fraction.nullable(),
-  fgsm: z.array(z.object({ eps: z.number(), accuracy: Fraction })),
-  pgd: z.array(z.object({ eps: z.number(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction })),
+  /** `epsAbsolute`: the row's ε in absolute input units (ε × epsScale). */
+  fgsm: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), accuracy: Fraction })),
+  pgd: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction })),
+  /** PGD in the L2 norm (normalised-gradient steps, L2-ball projection), when asked for; ε is an L2 radius in `epsUnits`. */
+  pgdL2: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction })).optional(),
   /** Self-check violations (gradient masking signs, broken evaluation); never hidden. */
   warnings: z.array(z.string()),
   /** Wall time per part, ms. */

@@ -20,7 +20,11 @@ export const RobustnessEvaluationConfig = z.object({
   pgdSteps: z.number().int().min(1).max(1000).optional(),
   pgdStepSize: z.number().positive().max(1).optional(),
   /** Units of the attacks' ε and step size: absolute input units, or each feature's standard deviation (default: absolute for images, feature-std for tabular data). */
-  epsUnits: z.enum(['absolute', 'feature-std']).optional(),
+  epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
+  /** PGD-L2 radii (in epsUnits), or false (default: none). */
+  pgdL2: z.union([z.boolean(), z.array(z.number().min(0).max(100)).max(32)]).optional(),
+  /** The headline ε (absolute), added to the FGSM and PGD lists and reported as `headlineEps` (the built-in task's: digitsHeadlineEps). */
+  headlineEps: z.number().min(0).max(1).optional(),
 });
 export type RobustnessEvaluationConfig = z.output<typeof RobustnessEvaluationConfig>;
 

@@ -7,7 +7,7 @@ export interface SelfCheckOptions {
   monotoneTolerance?: number;
 }
 
-type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'>;
+type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2'>>;
 
 /**
  * The self-checks of an adversarial evaluation. A violation is the classic sign of gradient masking or a
@@ -22,7 +22,7 @@ export function robustnessWarnings(report: Checked, eps0Accuracy: number | null,
   const tolMono = options.monotoneTolerance ?? 0;
   const warnings: string[] = [];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd]] as const) {
+  for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
     const sorted = [...rows].sort((a, b) => a.eps - b.eps);
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i].accuracy > sorted[i - 1].accuracy + tolMono) {

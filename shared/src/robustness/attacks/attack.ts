@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../../errors.ts';
 
 export interface AttackParams {
-  /** L∞ radius. */
+  /** Radius of the attack's ball (L∞ or L2, as the attack's `norm`). */
   eps: number;
   /** Iterations (PGD; FGSM takes one step of size eps). */
   steps: number;
@@ -31,13 +31,15 @@ export function scaleTensor(x: tf.Tensor, scale: Float32Array | undefined): tf.T
 }
 
 /**
- * An L∞ evasion attack as a plain config object (registered from the list in `attacks/registry.ts`).
+ * An evasion attack (L∞, or L2 where `norm` says so) as a plain config object (registered from the list in `attacks/registry.ts`).
  * `run` returns a new tensor of adversarial inputs (the caller disposes it) and leaks nothing else;
  * `x` are the inputs, `onehot` the true labels. Gradients are those of the softmax cross-entropy taken on
  * the model's logits.
  */
 export interface Attack {
-  readonly name: 'fgsm' | 'pgd';
+  readonly name: 'fgsm' | 'pgd' | 'fgm-l2' | 'pgd-l2';
+  /** The norm of the attack's ball (absent: 'linf'). */
+  readonly norm?: 'linf' | 'l2';
   readonly reference: string;
   run(model: tf.LayersModel, x: tf.Tensor, onehot: tf.Tensor, params: AttackParams): tf.Tensor;
 }

@@ -1,0 +1,23 @@
+import { FedtuneError } from '../errors.ts';
+import { AdversarialTraining, type TrainConfig } from '../messages/schemas.ts';
+import { warmedUpTrain } from '../learning/adversarial-warmup.ts';
+
+/** A site's own adversarial-training settings (`fedtune client --adv-*`): each field given overrides the coordinator's. */
+export type SiteAdversarialSettings = Partial<AdversarialTraining>;
+
+/**
+ * The training config a site fits with: the coordinator's instruction, with the site's own adversarial
+ * settings over it (site flag > coordinator instruction). The coordinator's ε arrives already warmed up for
+ * the round; a site that sets its own ε ramps it with its own warm-up (or the coordinator's) for `round`.
+ * A site that sets fields but no ε, under an instruction without adversarial training, gets a config error;
+ * `share: 0` opts the site out.
+ */
+export function siteTrainConfig(config: TrainConfig, site: SiteAdversarialSettings | undefined, round: number): TrainConfig {
+  if (!site || Object.keys(site).length === 0) return config;
+  const eps = site.eps ?? config.adversarial?.eps;
+  if (eps === undefined) throw new FedtuneError('config', "this site's adversarial settings need an ε (--adv-eps): the coordinator's instruction has no adversarial training");
+  const parsed = AdversarialTraining.safeParse({ ...config.adversarial, ...site, eps });
+  if (!parsed.success) throw new FedtuneError('config', `this site's adversarial settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 500)}`);
+  const merged = { ...config, adversarial: parsed.data };
+  return site.eps !== undefined ? warmedUpTrain(merged, round) : merged;
+}
