@@ -51,6 +51,11 @@ export const RunConfig = z.object({
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
   /** Robustness evaluation of the global model on the holdout: when (every-round | final | never | every k rounds) and how much. */
   robustness: RobustnessEvaluationConfig.default({ when: 'final' }),
+  /**
+   * Temperature scaling of the global model wherever its robustness is evaluated (docs/robustness.md#calibration):
+   * fitted on the coordinator's holdout, on the sites' validation splits (federated: they send only NLL sums), or off.
+   */
+  calibration: z.object({ source: z.enum(['holdout', 'federated', 'off']).default('holdout') }).default({ source: 'holdout' }),
   /** Client-level differential privacy (DP-FedAvg with an RDP accountant); needs strategy fedavg. */
   dp: DpConfig.optional(),
   /** Secure aggregation: the coordinator learns only the sum of the sites' clipped deltas; needs strategy fedavg. */

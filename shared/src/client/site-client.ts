@@ -3,6 +3,9 @@ import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
+import { modelLogits } from '../robustness/calibration/model-logits.ts';
+import { temperatureStats } from '../robustness/calibration/temperature-scaling.ts';
+import type { TemperatureStats } from '../robustness/calibration/temperature-search.ts';
 import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type SecureAggUnmask, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
@@ -388,6 +391,7 @@ export class SiteClient {
         siteId: this.options.siteId,
         numExamples: metrics.numExamples,
         metrics: { loss: metrics.loss, accuracy: metrics.accuracy },
+        ...(payload.calibration ? { calibration: this.calibrationSums(payload.calibration.betas) } : {}),
       });
       this.emit({ type: 'evaluate-done', round: payload.round, metrics });
     } catch (err) {
@@ -395,6 +399,13 @@ export class SiteClient {
       this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
       this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
     }
+  }
+
+  /** Federated temperature scaling: only the sums over the validation split at the asked inverse temperatures leave the site. */
+  private calibrationSums(betas: number[]): { betas: number[]; count: number; stats: TemperatureStats[] } {
+    const validation = this.fittedData().validation;
+    const stats = temperatureStats(modelLogits(this.model!, validation), validation.y, betas);
+    return { betas, count: validation.y.length, stats };
   }
 
   private dispose(): void {

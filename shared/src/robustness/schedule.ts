@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SmoothingConfig } from './certification/smoothing-config.ts';
 
 const List = z.union([z.boolean(), z.array(z.number().min(0).max(1)).max(32)]);
 
@@ -21,6 +22,8 @@ export const RobustnessEvaluationConfig = z.object({
   pgdStepSize: z.number().positive().max(1).optional(),
   /** Units of the attacks' ε and step size: absolute input units, or each feature's standard deviation (default: absolute for images, feature-std for tabular data). */
   epsUnits: z.enum(['absolute', 'feature-std']).optional(),
+  /** Randomized smoothing of the final model (certified L2 accuracy); absent: off. `{}` takes every default of SmoothingConfig. */
+  certify: SmoothingConfig.optional(),
 });
 export type RobustnessEvaluationConfig = z.output<typeof RobustnessEvaluationConfig>;
 
