@@ -117,7 +117,11 @@ describe('randomized smoothing of the committed pretrained MLP', () => {
     const options = { examples: 12, adversarialExamples: 0, noise: false, corruptions: false, fgsm: false, pgd: false } as const;
     const plain = await evaluateRobustness(model, holdout(), options);
     expect(plain.certification).toBeUndefined();
-    const certified = await evaluateRobustness(model, holdout(), { ...options, certify: { ...settings, examples: 5 } });
+    const before = tf.memory().numTensors;
+    const certified = await evaluateRobustness(model, holdout(), { ...options, certify: { ...settings, examples: 5 }, calibration: { temperature: 2, source: 'override', fittedOn: 0 } });
+    // Smoothing and the calibration part's logits leak no tensors.
+    expect(tf.memory().numTensors).toBe(before);
+    expect(certified.calibration?.temperature).toBe(2);
     expect(() => RobustnessReportSchema.parse(certified)).not.toThrow();
     expect(certified.certification?.examples).toBe(5);
     expect(certified.certification?.sigma).toBe(0.25);
