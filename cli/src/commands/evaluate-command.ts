@@ -81,7 +81,7 @@ function certifySettings(o: Record<string, unknown>): SmoothingConfigInput | und
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
-    .description('robustness evaluation of a saved TensorFlow.js model: clean metrics and calibration, noise, corruptions, FGSM and PGD')
+    .description('robustness evaluation of a saved TensorFlow.js model: clean metrics and calibration (applies the temperature saved in model.json), noise, corruptions, FGSM and PGD, and with --certify randomized smoothing')
     .requiredOption('--model <dir>', 'model directory (model.json + weights.bin)')
     .requiredOption('--data <file>', 'labeled CSV, or digits-holdout for the built-in task\'s held-out set')
     .option('--out <file>', 'write the report as JSON here')
