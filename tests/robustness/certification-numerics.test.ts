@@ -44,12 +44,14 @@ describe('normalQuantile (Wichura AS 241)', () => {
   });
 
   it.each([-0.1, 1.1, NaN])('refuses p = %s with a config error', (p) => {
-    expect(thrown(() => normalQuantile(p)).code).toBe('config');
+    const e = thrown(() => normalQuantile(p));
+    expect(e.code).toBe('config');
+    expect(e.message).toBe(`normal quantile of ${p}: p must be in [0, 1]`);
   });
 });
 
 describe('logGamma and the regularized incomplete beta', () => {
-  it.each([[0.1, 2.252712651734206], [0.5, 0.5723649429247], [1, 0], [1.5, -0.12078223763524526], [2, 0], [3.7, 1.428072326665388], [10, 12.801827480081469], [100.5, 361.43554046777757], [1e5, 1051287.7089736569]])(
+  it.each([[1e-8, 18.42068073818021], [0.01, 4.599479878042022], [0.3, 1.0957979948180756], [0.1, 2.252712651734206], [0.5, 0.5723649429247], [1, 0], [1.5, -0.12078223763524526], [2, 0], [3.7, 1.428072326665388], [10, 12.801827480081469], [100.5, 361.43554046777757], [1e5, 1051287.7089736569]])(
     'ln Γ(%s) = %s',
     (x, expected) => {
       expect(Math.abs(logGamma(x) - expected)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(expected)));
@@ -80,16 +82,28 @@ describe('logGamma and the regularized incomplete beta', () => {
   });
 
   it.each([
-    ['x < 0', () => regularizedIncompleteBeta(-0.1, 2, 3)],
-    ['x > 1', () => regularizedIncompleteBeta(1.1, 2, 3)],
-    ['a = 0', () => regularizedIncompleteBeta(0.5, 0, 3)],
-    ['b < 0', () => inverseRegularizedIncompleteBeta(0.5, 2, -1)],
-    ['a infinite', () => inverseRegularizedIncompleteBeta(0.5, Infinity, 1)],
-    ['p > 1', () => inverseRegularizedIncompleteBeta(1.5, 2, 3)],
-    ['p NaN', () => inverseRegularizedIncompleteBeta(NaN, 2, 3)],
-    ['Γ(0)', () => logGamma(0)],
-  ])('refuses %s with a config error', (_, fn) => {
-    expect(thrown(fn).code).toBe('config');
+    ['x < 0', () => regularizedIncompleteBeta(-0.1, 2, 3), 'incomplete beta at x=-0.1: x must be in [0, 1]'],
+    ['x > 1', () => regularizedIncompleteBeta(1.1, 2, 3), 'incomplete beta at x=1.1: x must be in [0, 1]'],
+    ['a = 0', () => regularizedIncompleteBeta(0.5, 0, 3), 'beta shapes must be finite and > 0, got a=0, b=3'],
+    ['b = 0', () => regularizedIncompleteBeta(0.5, 3, 0), 'beta shapes must be finite and > 0, got a=3, b=0'],
+    ['b < 0', () => inverseRegularizedIncompleteBeta(0.5, 2, -1), 'beta shapes must be finite and > 0, got a=2, b=-1'],
+    ['a infinite', () => inverseRegularizedIncompleteBeta(0.5, Infinity, 1), 'beta shapes must be finite and > 0, got a=Infinity, b=1'],
+    ['b infinite', () => regularizedIncompleteBeta(0.5, 1, Infinity), 'beta shapes must be finite and > 0, got a=1, b=Infinity'],
+    ['p > 1', () => inverseRegularizedIncompleteBeta(1.5, 2, 3), 'beta quantile of p=1.5: p must be in [0, 1]'],
+    ['p NaN', () => inverseRegularizedIncompleteBeta(NaN, 2, 3), 'beta quantile of p=NaN: p must be in [0, 1]'],
+    ['Γ(0)', () => logGamma(0), 'log-gamma of 0: x must be > 0'],
+  ])('refuses %s with a config error', (_, fn, message) => {
+    const e = thrown(fn);
+    expect(e.code).toBe('config');
+    expect(e.message).toBe(message);
+  });
+
+  it('uses the closed forms exactly at shape 1, and the bisection everywhere else', () => {
+    expect(inverseRegularizedIncompleteBeta(0.3, 4, 1)).toBe(0.3 ** 0.25);
+    expect(inverseRegularizedIncompleteBeta(0.3, 1, 4)).toBe(-Math.expm1(Math.log1p(-0.3) / 4));
+    // Beta(2, 2) has the CDF 3x² − 2x³.
+    const x = inverseRegularizedIncompleteBeta(0.2, 2, 2);
+    expect(3 * x * x - 2 * x * x * x).toBeCloseTo(0.2, 14);
   });
 });
 
@@ -104,6 +118,11 @@ describe('clopperPearsonLower (one-sided, as Cohen et al. use it)', () => {
     [99990, 100000, 0.001, 0.9997586773435911],
   ])('k=%s of n=%s at α=%s: %s', (k, n, alpha, expected) => {
     expect(Math.abs(clopperPearsonLower(k, n, alpha) - expected)).toBeLessThanOrEqual(1e-8);
+  });
+
+  it('n = 1: the bound of one success is α, of none 0', () => {
+    expect(clopperPearsonLower(1, 1, 0.05)).toBeCloseTo(0.05, 15);
+    expect(clopperPearsonLower(0, 1, 0.05)).toBe(0);
   });
 
   it('is 0 with no successes and α^(1/n) with all', () => {
@@ -133,6 +152,8 @@ describe('clopperPearsonLower (one-sided, as Cohen et al. use it)', () => {
   it.each([
     [-1, 10, 0.05], [11, 10, 0.05], [1.5, 10, 0.05], [0, 0, 0.05], [1, 10, 0], [1, 10, 1], [1, 10, NaN],
   ])('refuses k=%s, n=%s, α=%s with a config error', (k, n, alpha) => {
-    expect(thrown(() => clopperPearsonLower(k, n, alpha)).code).toBe('config');
+    const e = thrown(() => clopperPearsonLower(k, n, alpha));
+    expect(e.code).toBe('config');
+    expect(e.message).toMatch(alpha > 0 && alpha < 1 ? `Clopper–Pearson needs integer counts 0 ≤ k ≤ n, n ≥ 1; got k=${k}, n=${n}` : `Clopper–Pearson α must be in (0, 1), got ${alpha}`);
   });
 });

@@ -24,12 +24,15 @@ export function normalQuantile(p: number): number {
   if (p === 0) return -Infinity;
   if (p === 1) return Infinity;
   const q = p - 0.5;
+  // Stryker disable next-line EqualityOperator: equivalent: at |q| = 0.425 exactly both of AS 241's approximations agree to 1e-16
   if (Math.abs(q) <= 0.425) {
     const r = 0.180625 - q * q;
     return (q * poly(A, r)) / poly(B, r);
   }
+  // Stryker disable next-line EqualityOperator: equivalent: q = 0 is handled by the central branch
   let r = Math.sqrt(-Math.log(q < 0 ? p : 1 - p));
   let value: number;
+  // Stryker disable next-line EqualityOperator: equivalent: at r = 5 exactly both tail approximations agree to 1e-16
   if (r <= 5) {
     r -= 1.6;
     value = poly(C, r) / poly(D, r);
@@ -37,5 +40,6 @@ export function normalQuantile(p: number): number {
     r -= 5;
     value = poly(E, r) / poly(F, r);
   }
+  // Stryker disable next-line EqualityOperator: equivalent: q = 0 is handled by the central branch
   return q < 0 ? -value : value;
 }
