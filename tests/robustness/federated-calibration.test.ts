@@ -40,7 +40,15 @@ function sites(override: (site: number, question: number, honest: CalibrationAns
 
 describe('fitFederatedTemperature (coordinator side)', () => {
   it('equals the centralized fit on the union of the sites\' validation data to 1e-6', async () => {
-    const fit = await fitFederatedTemperature(sites());
+    const asked: Array<string[] | undefined> = [];
+    const honest = sites();
+    const fit = await fitFederatedTemperature((betas, participants) => {
+      asked.push(participants && [...participants]);
+      return honest(betas);
+    });
+    // Everyone gets the first question; later ones go to the participants only.
+    expect(asked[0]).toBeUndefined();
+    expect(asked.slice(1).every((p) => p?.join() === 'site-0,site-1,site-2')).toBe(true);
     expect(Math.abs(fit.temperature - fitTemperature(union.logits, union.labels))).toBeLessThan(1e-6);
     expect(fit.fittedOn).toBe(1200);
     expect(fit.sites).toEqual(['site-0', 'site-1', 'site-2']);

@@ -2,8 +2,11 @@ import { FedtuneError, searchTemperature, type EvaluateResult, type TemperatureS
 
 export type CalibrationAnswer = NonNullable<EvaluateResult['calibration']>;
 
-/** Asks every site for its calibration sums at `betas`; resolves with the answers that arrived in time, by site. */
-export type CalibrationQuery = (betas: readonly number[]) => Promise<ReadonlyMap<string, CalibrationAnswer>>;
+/**
+ * Asks the sites for their calibration sums at `betas` — every joined site for the first question, then only
+ * the fit's `participants` — and resolves with the answers that arrived in time, by site.
+ */
+export type CalibrationQuery = (betas: readonly number[], participants?: readonly string[]) => Promise<ReadonlyMap<string, CalibrationAnswer>>;
 
 /**
  * Federated temperature scaling: the exact search of `searchTemperature`, with each question answered by
@@ -18,7 +21,7 @@ export async function fitFederatedTemperature(query: CalibrationQuery): Promise<
   const counts = new Map<string, number>();
   let fittedOn = 0;
   const temperature = await searchTemperature(async (betas) => {
-    const answers = await query(betas);
+    const answers = await query(betas, participants);
     const matching = [...answers].filter(([, a]) => a.betas.length === betas.length && a.betas.every((b, i) => b === betas[i]));
     if (!participants) {
       const withExamples = matching.filter(([, a]) => a.count > 0).sort(([x], [y]) => (x < y ? -1 : 1));

@@ -805,8 +805,8 @@ export class RoundEngine {
     let bytesDown = 0;
     if (source === 'federated') {
       try {
-        const fit = await fitFederatedTemperature(async (betas) => {
-          const answer = await this.calibrationQuery(round, betas);
+        const fit = await fitFederatedTemperature(async (betas, participants) => {
+          const answer = await this.calibrationQuery(round, betas, participants);
           bytesDown += answer.bytesDown;
           return answer.sums;
         });
@@ -820,9 +820,9 @@ export class RoundEngine {
     return { fit: { ...fit, source: 'holdout' }, bytesDown, ...(warning ? { warning } : {}) };
   }
 
-  /** One question of a federated temperature fit: every joined site gets the model and the inverse temperatures. */
-  private async calibrationQuery(round: number, betas: readonly number[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
-    const ids = this.sites.ids();
+  /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
+  private async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
+    const ids = only ? this.sites.ids().filter((id) => only.includes(id)) : this.sites.ids();
     const weightsBytes = encodeWeights({ manifest: this.options.model.manifest, arrays: this.globalWeights });
     const collector = new EvaluationCollector(round, ids, this.config.roundTimeoutMs);
     this.evaluation = collector;
