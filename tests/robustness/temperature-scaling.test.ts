@@ -166,6 +166,76 @@ describe('federated temperature fit (the sites send only sums)', () => {
   });
 });
 
+/** Feeds the search the stats of an objective given by its derivative g(β) and curvature h(β) until done; returns T and the questions asked. */
+function runSearch(search: TemperatureSearch, g: (beta: number) => number, h: (beta: number) => number): { temperature: number; questions: number } {
+  let questions = 0;
+  for (let betas = search.next(); betas; betas = search.next()) {
+    questions++;
+    search.feed(betas.map((b) => ({ nll: 1, grad: g(b), hess: h(b) })));
+  }
+  return { temperature: search.temperature, questions };
+}
+
+describe('TemperatureSearch: every branch', () => {
+  it('refuses a bad range or grid size with the reason', () => {
+    expect(thrown(() => new TemperatureSearch({ min: 1, max: 1 })).message).toBe('temperature range must satisfy 0 < min < max < ∞, got [1, 1]');
+    expect(thrown(() => new TemperatureSearch({ min: 1, max: Infinity })).message).toBe('temperature range must satisfy 0 < min < max < ∞, got [1, Infinity]');
+    expect(thrown(() => new TemperatureSearch(TEMPERATURE_RANGE, 2.5)).message).toBe('temperature grid size must be an integer in [2, 32], got 2.5');
+    // The ends of the allowed grid sizes work.
+    expect(new TemperatureSearch(TEMPERATURE_RANGE, 2).next()).toEqual([1 / TEMPERATURE_RANGE.max, 1 / TEMPERATURE_RANGE.min]);
+    expect(new TemperatureSearch(TEMPERATURE_RANGE, 32).next()).toHaveLength(32);
+  });
+
+  it('says what went wrong when fed badly', () => {
+    const search = new TemperatureSearch({ min: 0.25, max: 4 }, 3);
+    expect(thrown(() => search.feed([])).message).toBe('the temperature search asked for 3 values, got 0');
+    expect(thrown(() => search.feed([0, 0, 0].map(() => ({ nll: NaN, grad: 0, hess: 0 })))).message).toBe('the NLL of the temperature fit is not finite');
+    expect(thrown(() => search.temperature).message).toBe('the temperature search has not finished');
+    search.feed([1, 2, 3].map((grad) => ({ nll: 1, grad, hess: 1 })));
+    expect(search.done).toBe(true);
+    const e = thrown(() => search.feed([{ nll: 1, grad: 0, hess: 1 }]));
+    expect([e.code, e.message]).toEqual(['internal', 'the temperature search asked for nothing']);
+  });
+
+  it('ends at the range\'s ends when the gradient never changes sign, and at an exact zero on the grid', () => {
+    // All positive: the smallest β (largest T). All negative: the largest β (smallest T).
+    expect(runSearch(new TemperatureSearch({ min: 0.25, max: 4 }, 3), () => 1, () => 1)).toEqual({ temperature: 4, questions: 1 });
+    expect(runSearch(new TemperatureSearch({ min: 0.25, max: 4 }, 3), () => -1, () => 1)).toEqual({ temperature: 0.25, questions: 1 });
+    // Grid β = 0.25, 1, 4 with gradient 0 at β = 1: T = 1 at once.
+    expect(runSearch(new TemperatureSearch({ min: 0.25, max: 4 }, 3), (b) => (b === 1 ? 0 : b - 1), () => 1)).toEqual({ temperature: 1, questions: 1 });
+  });
+
+  it('takes Newton only strictly inside the bracket: landing on an end bisects', () => {
+    const search = new TemperatureSearch({ min: 0.25, max: 4 }, 3);
+    expect(search.next()).toEqual([0.25, 1, 4]);
+    // Bracket (0.25, 1); Newton from β = 1 with g = 0.75, h = 1 lands exactly on 0.25: bisect to 0.625.
+    search.feed([-1, 0.75, 2].map((grad) => ({ nll: 1, grad, hess: 1 })));
+    expect(search.next()).toEqual([0.625]);
+    // At 0.625 (now the low end), g = −0.375, h = 1: Newton lands exactly on the high end 1: bisect to 0.8125.
+    search.feed([{ nll: 1, grad: -0.375, hess: 1 }]);
+    expect(search.next()).toEqual([0.8125]);
+    // Far beyond the high end: bisect as well.
+    search.feed([{ nll: 1, grad: -5, hess: 1 }]);
+    expect(search.next()).toEqual([(0.8125 + 1) / 2]);
+  });
+
+  it('converges in a few Newton steps on a smooth convex objective, to machine precision', () => {
+    // g(β) = β² − 2 (h = 2β): minimum at β = √2.
+    const { temperature, questions } = runSearch(new TemperatureSearch(), (b) => b * b - 2, (b) => 2 * b);
+    expect(temperature).toBeCloseTo(1 / Math.SQRT2, 15);
+    // The grid, then Newton steps until one moves β by ≤ 1e-14 relative (deterministic: 4 of them).
+    expect(questions).toBe(5);
+  });
+
+  it('without curvature, bisects until the bracket is 1e-14 wide (relative)', () => {
+    const { temperature, questions } = runSearch(new TemperatureSearch(), (b) => b - 0.3, () => 0);
+    expect(temperature).toBeCloseTo(1 / 0.3, 11);
+    // The first bracket (a grid step, ratio 10^(4/16)) halved until its width is ≤ 1e-14 × its high end: 45
+    // halvings after the grid, not the 100-step cap.
+    expect(questions).toBe(46);
+  });
+});
+
 describe('calibrationReport', () => {
   it('lowers the ECE and the NLL of an over-confident model, and keeps its predictions', () => {
     const { logits, labels } = calibratedData(2000, 10, 3, 9);

@@ -74,7 +74,7 @@ export class TemperatureSearch {
   /** The stats at the inverse temperatures `next()` returned, in order. */
   feed(stats: readonly TemperatureStats[]): void {
     const asked = this.pending;
-    if (!asked || this.done) throw new FedtuneError('internal', 'the temperature search asked for nothing');
+    if (!asked) throw new FedtuneError('internal', 'the temperature search asked for nothing');
     if (stats.length !== asked.length) throw new FedtuneError('internal', `the temperature search asked for ${asked.length} values, got ${stats.length}`);
     for (const s of stats) {
       if (!Number.isFinite(s.nll) || !Number.isFinite(s.grad) || !Number.isFinite(s.hess)) {
@@ -104,6 +104,7 @@ export class TemperatureSearch {
   private refine(x: number, s: TemperatureStats): void {
     this.steps++;
     if (s.grad === 0) return this.finish(x);
+    // Stryker disable next-line EqualityOperator: equivalent: a zero gradient has ended the search just above
     if (s.grad < 0) this.lo = x;
     else this.hi = x;
     this.propose(x, s);
@@ -111,9 +112,11 @@ export class TemperatureSearch {
 
   /** The next point: Newton from x when it lands strictly inside the bracket, else the bracket's midpoint. */
   private propose(x: number, s: TemperatureStats): void {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: the sums' curvature is ≥ 0 (schema), and at 0 Newton's ±∞ is outside the bracket anyway
     const newton = s.hess > 0 ? x - s.grad / s.hess : NaN;
     const inside = newton > this.lo && newton < this.hi;
     const next = inside ? newton : (this.lo + this.hi) / 2;
+    // Stryker disable next-line EqualityOperator: equivalent: `<` for `≤` on a tolerance of 1e-14 changes no result
     const converged = Math.abs(next - x) <= 1e-14 * x || this.hi - this.lo <= 1e-14 * this.hi || this.steps > MAX_REFINEMENTS;
     if (converged) return this.finish(inside ? next : x);
     this.pending = [next];
