@@ -85,6 +85,21 @@ const MODULES = [
     mutate: ['shared/src/codec/weights-codec.ts'],
     tests: ['tests/codec.test.ts', 'tests/fuzz/weights-codec-properties.test.ts'],
   },
+  {
+    name: 'certification-numerics',
+    mutate: ['shared/src/robustness/certification/normal-quantile.ts', 'shared/src/robustness/certification/incomplete-beta.ts', 'shared/src/robustness/certification/clopper-pearson.ts'],
+    tests: ['tests/robustness/certification-numerics.test.ts'],
+  },
+  {
+    name: 'temperature-search',
+    mutate: ['shared/src/robustness/calibration/temperature-search.ts'],
+    tests: ['tests/robustness/temperature-scaling.test.ts'],
+  },
+  {
+    name: 'temperature-scaling',
+    mutate: ['shared/src/robustness/calibration/temperature-scaling.ts'],
+    tests: ['tests/robustness/temperature-scaling.test.ts'],
+  },
 ];
 
 const args = process.argv.slice(2);

@@ -12,6 +12,7 @@ export * from './http/build-app.ts';
 export * from './http/error-status.ts';
 export * from './model/tf-global-model.ts';
 export * from './model/model-files.ts';
+export * from './model/saved-calibration.ts';
 export * from './model/pretrained-models.ts';
 export * from './run/run-store.ts';
 export * from './run/start-coordinator.ts';

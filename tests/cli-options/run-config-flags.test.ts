@@ -56,6 +56,8 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--federated-eval': { argv: ['--federated-eval', 'every-round'], read: (c) => c.federatedEvaluation, want: 'every-round' },
   '--robustness': { argv: ['--robustness', '3'], read: (c) => c.robustness.when, want: 3 },
   '--robustness-examples': { argv: ['--robustness-examples', '50'], read: (c) => c.robustness.examples, want: 50 },
+  '--calibration': { argv: ['--calibration', 'federated'], read: (c) => c.calibration.source, want: 'federated' },
+  '--certify': { argv: ['--certify'], read: (c) => c.robustness.certify?.n, want: 1000 },
   '--strategy': { argv: ['--strategy', 'trimmed-mean'], read: (c) => c.strategy, want: 'fedtrimmedavg' },
   '--strategy-opt': { argv: ['--strategy-opt', 'f=2', '--strategy-opt', 'm=3'], with: ['--strategy', 'multikrum'], read: (c) => c.strategyOptions, want: { f: 2, m: 3 } },
   '--expected-malicious': { argv: ['--expected-malicious', '2'], read: (c) => c.expectedMaliciousSites, want: 2 },

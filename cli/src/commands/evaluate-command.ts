@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadModelDir } from '@fedtune/coordinator';
-import { corruptionNames, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
+import { corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
-import { choiceOption, intOption } from './options.ts';
+import { choiceOption, floatOption, intOption } from './options.ts';
+
+const smoothingDefaults = SmoothingConfig.parse({});
 
 /** "none" → false, "all"/"default" → true, else a comma-separated list of numbers. */
 function numberList(name: string) {
@@ -51,14 +53,45 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
   if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${r.pgd[0].stepSize}): ${r.pgd.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.pgdL2?.length) lines.push(`PGD-L2 (${r.pgdL2[0].steps} steps of 2.5·ε/${r.pgdL2[0].steps}): ${r.pgdL2.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  if (r.calibration) {
+    const c = r.calibration;
+    lines.push(`calibration: temperature ${c.temperature.toPrecision(4)} (${c.source}${c.fittedOn ? `, fitted on ${c.fittedOn} examples` : ''}): ECE ${c.eceBefore.toFixed(3)} → ${c.eceAfter.toFixed(3)}, NLL ${c.nllBefore.toFixed(3)} → ${c.nllAfter.toFixed(3)}`);
+  }
+  if (r.certification) {
+    const c = r.certification;
+    lines.push(`certified (randomized smoothing, σ=${c.sigma}, n=${c.n}, α=${c.alpha}, ${c.examples} examples): ${c.radii.map((x) => `r=${x.radius} ${pct(x.accuracy).trim()}`).join(', ')}; abstained ${pct(c.abstainRate).trim()}; largest certifiable radius ${c.maxRadius.toFixed(3)}`);
+  }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   lines.push(`evaluated in ${(r.durationMs / 1000).toFixed(1)} s`);
   return lines;
 }
 
+function radiusList(value: string): number[] {
+  const xs = value.split(',').map((s) => Number(s.trim()));
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0)) throw new InvalidArgumentError('radii must be a comma-separated list of numbers ≥ 0');
+  return xs;
+}
+
+/** The smoothing settings typed on the command line (the schema fills the rest), or undefined without --certify. */
+function certifySettings(o: Record<string, unknown>): SmoothingConfigInput | undefined {
+  const given: SmoothingConfigInput = {
+    ...(o.sigma !== undefined ? { sigma: o.sigma as number } : {}),
+    ...(o.n0 !== undefined ? { n0: o.n0 as number } : {}),
+    ...(o.n !== undefined ? { n: o.n as number } : {}),
+    ...(o.alpha !== undefined ? { alpha: o.alpha as number } : {}),
+    ...(o.radii !== undefined ? { radii: o.radii as number[] } : {}),
+    ...(o.certifyExamples !== undefined ? { examples: o.certifyExamples as number } : {}),
+  };
+  if (!o.certify) {
+    if (Object.keys(given).length > 0) throw new FedtuneError('config', '--sigma, --n0, --n, --alpha, --radii and --certify-examples need --certify');
+    return undefined;
+  }
+  return given;
+}
+
 export function evaluateCommand(): Command {
   return new Command('evaluate')
-    .description('robustness evaluation of a saved TensorFlow.js model: clean metrics and calibration, noise, corruptions, FGSM and PGD')
+    .description('robustness evaluation of a saved TensorFlow.js model: clean metrics and calibration (applies the temperature saved in model.json), noise, corruptions, FGSM and PGD, and with --certify randomized smoothing')
     .requiredOption('--model <dir>', 'model directory (model.json + weights.bin)')
     .requiredOption('--data <file>', 'labeled CSV, or digits-holdout for the built-in task\'s held-out set')
     .option('--out <file>', 'write the report as JSON here')
@@ -76,8 +109,21 @@ export function evaluateCommand(): Command {
     .option('--eps-units <units>', 'units of FGSM/PGD ε and step: absolute, feature-std (each feature\'s standard deviation) or data-std (the standard deviation of all input values); default: absolute for images, feature-std for tabular data', choiceOption('eps-units', ['absolute', 'feature-std', 'data-std'] as const))
     .option('--input-kind <kind>', 'image, tabular or auto', choiceOption('input-kind', ['auto', 'image', 'tabular'] as const), 'auto')
     .option('--seed <n>', 'seed of the sample, noise, corruptions and PGD start', intOption('seed'), 0)
+    .option('--temperature <T>', 'temperature to calibrate with, instead of the one saved in model.json', floatOption('temperature', TEMPERATURE_RANGE.min, TEMPERATURE_RANGE.max))
+    .option('--no-calibration', 'do not apply the temperature saved in model.json')
+    .option('--certify', 'randomized smoothing: certified accuracy at L2 radii (Cohen et al. 2019)')
+    .option('--sigma <x>', `certify: Gaussian noise σ (default: ${smoothingDefaults.sigma})`, floatOption('sigma', 1e-6, 100))
+    .option('--n0 <n>', `certify: noise samples to choose the class (default: ${smoothingDefaults.n0})`, intOption('n0', 1))
+    .option('--n <n>', `certify: noise samples to bound its probability (default: ${smoothingDefaults.n})`, intOption('n', 1))
+    .option('--alpha <x>', `certify: each certificate fails with probability at most α (default: ${smoothingDefaults.alpha})`, floatOption('alpha', 1e-12, 0.5))
+    .addOption(new Option('--radii <list>', `certify: L2 radii (comma-separated) (default: ${smoothingDefaults.radii.join(',')})`).argParser(radiusList))
+    .option('--certify-examples <n>', `certify: examples certified (default: ${smoothingDefaults.examples})`, intOption('certify-examples', 1))
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
     .action(async (o) => {
+      const certify = certifySettings(o);
+      if (o.temperature !== undefined && o.calibration === false) throw new FedtuneError('config', '--temperature and --no-calibration contradict each other');
+      // The saved temperature is read (and checked) before any work.
+      const saved = o.calibration === false || o.temperature !== undefined ? undefined : readSavedCalibration(o.model);
       console.log(describeBackend(await selectNodeBackend(o.backend)));
       const model = await loadModelDir(o.model);
       try {
@@ -98,6 +144,9 @@ export function evaluateCommand(): Command {
           inputKind: o.inputKind,
           ...(o.epsUnits ? { epsUnits: o.epsUnits } : {}),
           seed: o.seed,
+          ...(o.temperature !== undefined ? { calibration: { temperature: o.temperature, source: 'override' as const, fittedOn: 0 } } : {}),
+          ...(saved ? { calibration: saved } : {}),
+          ...(certify ? { certify } : {}),
         };
         const report = await evaluateRobustness(model, data, options);
         for (const line of summarizeRobustness(report)) console.log(line);

@@ -34,6 +34,7 @@ const choicesOf = (schema: { options: readonly string[] }) => schema.options;
 const optimizers = choicesOf(TrainConfig.shape.optimizer as unknown as { options: readonly string[] });
 const federatedEvalChoices = choicesOf((RunConfig.shape.federatedEvaluation as unknown as { def: { innerType: { options: readonly string[] } } }).def.innerType);
 const dpDeltaDefault = DpConfig.parse({ noiseMultiplier: 0, clip: 1 }).delta;
+const calibrationChoices = choicesOf((RunConfig.shape.calibration as unknown as { def: { innerType: { shape: { source: { def: { innerType: { options: readonly string[] } } } } } } }).def.innerType.shape.source.def.innerType);
 
 function choice(name: string, choices: readonly string[]) {
   return (value: string): string => {
@@ -88,6 +89,8 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--federated-eval <when>', description: federatedEvalChoices.join(', '), parse: choice('federated-eval', federatedEvalChoices), shownDefault: (d) => d.federatedEvaluation, field: 'federatedEvaluation', apply: (c, v) => (c.federatedEvaluation = v) },
   { flags: '--robustness <when>', description: 'robustness evaluation of the global model: final, every-round, never, or every K rounds', parse: robustnessWhenOption, shownDefault: (d) => d.robustness.when, field: 'robustness.when', apply: (c, v) => (c.robustness = { ...c.robustness, when: v }) },
   { flags: '--robustness-examples <n>', description: 'holdout examples for the robustness evaluation (default: the evaluation\'s own)', parse: intOption('robustness-examples', 1), field: 'robustness.examples', apply: (c, v) => (c.robustness = { ...c.robustness, examples: v }) },
+  { flags: '--calibration <source>', description: `temperature scaling of the global model where robustness is evaluated: ${calibrationChoices.join(', ')} (federated: fitted on the sites' validation splits, which send only NLL sums)`, parse: choice('calibration', calibrationChoices), shownDefault: (d) => d.calibration.source, field: 'calibration.source', apply: (c, v) => (c.calibration = { ...c.calibration, source: v }) },
+  { flags: '--certify', description: 'randomized smoothing of the final model: certified accuracy at L2 radii (settings: robustness.certify in the config file)', field: 'robustness.certify', apply: (c) => (c.robustness = { ...c.robustness, certify: { ...(c.robustness as { certify?: object } | undefined)?.certify } }) },
   { flags: '--strategy <name>', description: `aggregation strategy: ${strategyNames.join(', ')}`, parse: strategyOption, shownDefault: (d) => d.strategy, field: 'strategy', apply: (c, v) => (c.strategy = v) },
   { flags: '--strategy-opt <key=value>', description: 'a strategy option (repeatable), e.g. f=2; an unknown key is refused with the strategy\'s known options', parse: keyValueOption, field: 'strategyOptions', apply: (c, v) => (c.strategyOptions = v) },
   { flags: '--expected-malicious <n>', description: 'how many sites may be malicious: Krum, Multi-Krum and Bulyan take their f from it (simulate: the attackers\' count)', parse: intOption('expected-malicious'), field: 'expectedMaliciousSites', apply: (c, v) => (c.expectedMaliciousSites = v) },

@@ -9,5 +9,13 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   const units = r.epsUnits === 'feature-std' ? ' (ε in feature standard deviations)' : '';
   if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
   if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  if (r.calibration) {
+    const c = r.calibration;
+    console.log(`${indent}  calibration: T=${c.temperature.toPrecision(4)} (${c.source}), ECE ${num(c.eceBefore)} → ${num(c.eceAfter)}, NLL ${num(c.nllBefore)} → ${num(c.nllAfter)}`);
+  }
+  if (r.certification) {
+    const c = r.certification;
+    console.log(`${indent}  certified (σ=${c.sigma}, n=${c.n}, α=${c.alpha}): ${c.radii.map((x) => `r=${x.radius} ${pct(x.accuracy).trim()}`).join(', ')}; abstained ${pct(c.abstainRate).trim()}`);
+  }
   for (const w of r.warnings) console.log(`${indent}  warning: ${w}`);
 }

@@ -1,4 +1,4 @@
-import type { SiteEvaluation } from '@fedtune/shared';
+import type { EvaluateResult, SiteEvaluation } from '@fedtune/shared';
 import { lowerMedian } from './update-guard.ts';
 
 /**
@@ -15,6 +15,8 @@ export function evaluationWeights(sites: readonly SiteEvaluation[], cap: number)
 /** Collects federated-evaluation answers (the global model on each site's test split) until all answer or time runs out. */
 export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> {
   readonly results = new Map<string, T>();
+  /** The calibration sums of the sites that sent them (federated temperature scaling). */
+  readonly calibration = new Map<string, NonNullable<EvaluateResult['calibration']>>();
   private readonly pending: Set<string>;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -37,8 +39,9 @@ export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> 
     return this.pending.has(siteId);
   }
 
-  add(result: T): void {
+  add(result: T, calibration?: EvaluateResult['calibration']): void {
     if (!this.pending.delete(result.siteId)) return;
+    if (calibration) this.calibration.set(result.siteId, calibration);
     this.results.set(result.siteId, result);
     if (this.pending.size === 0) this.finish();
   }

@@ -19,6 +19,8 @@ export interface GlobalModel {
   evaluate(weights: WeightArrays): Promise<GlobalMetrics>;
   /** Robustness evaluation (noise, corruptions, FGSM/PGD, calibration) on the holdout, if supported. */
   evaluateRobustness?(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport>;
+  /** The temperature minimising the holdout NLL of the model with these weights (temperature scaling), and the examples it was fitted on. */
+  fitTemperature?(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }>;
   /** Saves the weights of `round` and returns the directory (relative to the run directory). */
   save(round: number, weights: WeightArrays, metadata?: Record<string, unknown>): Promise<string>;
 }

@@ -27,6 +27,7 @@ import {
 } from '@fedtune/shared';
 import { aggregateDp, aggregateDpSecureSum, dpNoiseRandom } from './dp-aggregation.ts';
 import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
+import { fitFederatedTemperature, type CalibrationAnswer } from './federated-calibration.ts';
 import type { GlobalMetrics, GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureRoundResult } from './secure-aggregation-round.ts';
@@ -299,7 +300,7 @@ export class RoundEngine {
       case 'evaluateResult': {
         const r = message.payload;
         if (this.evaluation && r.round === this.evaluation.round && r.runId === this.config.runId && this.evaluation.expects(site.siteId)) {
-          this.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples });
+          this.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples }, r.calibration);
         }
         return;
       }
@@ -692,7 +693,16 @@ export class RoundEngine {
         // Attempts exhausted: the round keeps the current model, which stays what the sites get.
         global = await model.evaluate(this.globalWeights);
       }
-      const modelDir = await saving(`the round-${round} model`, () => model.save(round, this.globalWeights, privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {}));
+      const { when, certify, ...robustnessOptions } = this.config.robustness;
+      const robustnessNow = Boolean(model.evaluateRobustness) && shouldEvaluateRobustness(when, round, this.config.rounds);
+      // Temperature scaling where robustness is evaluated; the temperature is saved with the model (model.json).
+      const calibration = robustnessNow ? await this.calibrate(round) : undefined;
+      const modelDir = await saving(`the round-${round} model`, () =>
+        model.save(round, this.globalWeights, {
+          ...(privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {}),
+          ...(calibration?.fit ? { calibration: calibration.fit } : {}),
+        }),
+      );
       const record: RoundRecord = {
         round,
         durationMs: 0,
@@ -716,10 +726,18 @@ export class RoundEngine {
         record.federated = fed.summary;
         record.bytesDown += fed.bytesDown;
       }
-      const { when, ...robustnessOptions } = this.config.robustness;
-      if (model.evaluateRobustness && shouldEvaluateRobustness(when, round, this.config.rounds)) {
+      if (model.evaluateRobustness && robustnessNow) {
         this.emit({ type: 'robustness-start', round });
-        record.robustness = await model.evaluateRobustness(this.globalWeights, robustnessOptions);
+        record.robustness = await model.evaluateRobustness(this.globalWeights, {
+          ...robustnessOptions,
+          ...(calibration?.fit ? { calibration: calibration.fit } : {}),
+          // Randomized smoothing certifies the final model only (it costs n0 + n forward passes per example).
+          ...(certify && round === this.config.rounds ? { certify } : {}),
+        });
+        if (calibration) {
+          record.bytesDown += calibration.bytesDown;
+          if (calibration.warning) record.robustness.warnings.push(calibration.warning);
+        }
         if (round === this.config.rounds) this.report.finalRobustness = record.robustness;
       }
       // Late results that arrived while the round was being aggregated and evaluated are recorded too.
@@ -820,6 +838,51 @@ export class RoundEngine {
     await pending.done;
     this.siteReportRound = undefined;
     return pending.section(this.config);
+  }
+
+  /**
+   * The run's temperature scaling of the current global model (config `calibration.source`): on the holdout,
+   * or federated on the sites' validation splits (falling back to the holdout, with a warning, when no site
+   * can answer for the whole fit). Undefined when off or the model cannot fit one.
+   */
+  private async calibrate(round: number): Promise<{ fit?: { temperature: number; source: 'holdout' | 'federated'; fittedOn: number }; warning?: string; bytesDown: number } | undefined> {
+    const source = this.config.calibration.source;
+    const model = this.options.model;
+    if (source === 'off' || !model.fitTemperature) return undefined;
+    let warning: string | undefined;
+    let bytesDown = 0;
+    if (source === 'federated') {
+      try {
+        const fit = await fitFederatedTemperature(async (betas, participants) => {
+          const answer = await this.calibrationQuery(round, betas, participants);
+          bytesDown += answer.bytesDown;
+          return answer.sums;
+        });
+        return { fit: { temperature: fit.temperature, source, fittedOn: fit.fittedOn }, bytesDown };
+      } catch (err) {
+        if (!(err instanceof FedtuneError) || (err.code !== 'data' && err.code !== 'quorum_not_met')) throw err;
+        warning = clipText(`federated calibration failed (${err.message}); the temperature was fitted on the coordinator's holdout`);
+      }
+    }
+    const fit = await model.fitTemperature(this.globalWeights);
+    return { fit: { ...fit, source: 'holdout' }, bytesDown, ...(warning ? { warning } : {}) };
+  }
+
+  /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
+  private async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
+    const ids = only ? this.sites.ids().filter((id) => only.includes(id)) : this.sites.ids();
+    const weightsBytes = encodeWeights({ manifest: this.options.model.manifest, arrays: this.globalWeights });
+    const collector = new EvaluationCollector(round, ids, this.config.roundTimeoutMs);
+    this.evaluation = collector;
+    let bytesDown = 0;
+    for (const siteId of ids) {
+      bytesDown += this.sendTopology(siteId);
+      this.sites.get(siteId)!.link.send('evaluate', { runId: this.config.runId, round, modelVersion: round, weights: weightsBytes, calibration: { betas: [...betas] } });
+      bytesDown += weightsBytes.byteLength;
+    }
+    await collector.done;
+    this.evaluation = undefined;
+    return { sums: collector.calibration, bytesDown };
   }
 
   private async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {

@@ -56,6 +56,11 @@ export const RunConfig = z.object({
   personalization: PersonalizationConfig.prefault({}),
   /** Robustness on every site's own test split after the final round (site-report-config.ts). */
   siteRobustness: SiteRobustnessConfig.prefault({}),
+  /**
+   * Temperature scaling of the global model wherever its robustness is evaluated (docs/robustness.md#calibration):
+   * fitted on the coordinator's holdout, on the sites' validation splits (federated: they send only NLL sums), or off.
+   */
+  calibration: z.object({ source: z.enum(['holdout', 'federated', 'off']).default('holdout') }).default({ source: 'holdout' }),
   /** Client-level differential privacy (DP-FedAvg with an RDP accountant); needs strategy fedavg. */
   dp: DpConfig.optional(),
   /** Secure aggregation: the coordinator learns only the sum of the sites' clipped deltas; needs strategy fedavg. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
+import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 
@@ -46,6 +46,11 @@ export class TfGlobalModel implements GlobalModel {
   async evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
     writeModelWeights(this.model, weights);
     return evaluateRobustness(this.model, this.holdout, options);
+  }
+
+  async fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
+    writeModelWeights(this.model, weights);
+    return { temperature: fitTemperature(modelLogits(this.model, this.holdout), this.holdout.y), fittedOn: this.holdout.y.length };
   }
 
   async save(round: number, weights: WeightArrays, metadata: Record<string, unknown> = {}): Promise<string> {

@@ -61,6 +61,32 @@ function robustVsEps(rob: RobustnessReport): string {
   return lineChart(series, { title: 'robust accuracy against ε', xLabel: 'ε (L∞)' });
 }
 
+function reliabilityNote(rob: RobustnessReport): string {
+  const c = rob.calibration;
+  const bins = `${rob.clean.reliability.length} bins; dots: mean confidence per bin`;
+  return c ? `ECE ${c.eceBefore.toFixed(3)} before, ${c.eceAfter.toFixed(3)} after temperature scaling (T = ${c.temperature.toPrecision(4)}) over ${bins}` : `ECE ${rob.clean.ece.toFixed(3)} over ${bins}`;
+}
+
+function calibrationTable(c: NonNullable<RobustnessReport['calibration']>): string {
+  const source = c.source === 'federated' ? 'the sites’ validation splits (federated: NLL sums only)' : c.source === 'holdout' ? 'the coordinator’s holdout' : 'given by the user';
+  const rows: Array<[string, string]> = [
+    ['temperature T', `${c.temperature.toPrecision(4)} (softmax(logits / T); the saved model’s logits stay raw)`],
+    ['fitted on', `${source}${c.fittedOn ? `, ${c.fittedOn} examples` : ''}`],
+    ['ECE before → after', `${c.eceBefore.toFixed(3)} → ${c.eceAfter.toFixed(3)}`],
+    ['NLL before → after', `${c.nllBefore.toFixed(3)} → ${c.nllAfter.toFixed(3)}`],
+  ];
+  return `<table>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
+}
+
+function certifiedChart(c: NonNullable<RobustnessReport['certification']>): string {
+  const points: Array<[number, number]> = [...c.radii].sort((a, b) => a.radius - b.radius).map((r) => [r.radius, r.accuracy]);
+  return lineChart([{ name: 'certified accuracy', points, color: PALETTE[4] }], { title: 'certified accuracy against L2 radius', xLabel: 'radius (L2)' });
+}
+
+function certifiedNote(c: NonNullable<RobustnessReport['certification']>): string {
+  return `Gaussian smoothing σ = ${c.sigma}, n0 = ${c.n0}, n = ${c.n}; each certificate holds with probability ≥ ${1 - c.alpha} (α = ${c.alpha}); ${c.examples} examples, ${pct(c.abstainRate)} abstained; no radius above ${c.maxRadius.toFixed(3)} is certifiable with these n and α`;
+}
+
 function perSite(report: ReportWithRobustness): string {
   const last = [...report.rounds].reverse().find((r) => r.federated?.sites.length);
   if (!last?.federated) return '';
@@ -129,7 +155,9 @@ export function renderReportHtml(report: ReportWithRobustness): string {
     siteReportHtml(report.siteReport),
     labelDistributionSection(report),
     rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
-    rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram'), `ECE ${rob.clean.ece.toFixed(3)} over ${rob.clean.reliability.length} bins; dots: mean confidence per bin`) : '',
+    rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram', rob.calibration?.reliabilityAfter), reliabilityNote(rob)) : '',
+    rob?.calibration ? section('Calibration (temperature scaling)', calibrationTable(rob.calibration)) : '',
+    rob?.certification ? section('Certified robustness (randomized smoothing)', certifiedChart(rob.certification), certifiedNote(rob.certification)) : '',
     `<footer>generated ${escapeHtml(report.updatedAt)}</footer>`,
   ];
   return `<!doctype html>

@@ -149,8 +149,14 @@ export function confusionHeatmap(matrix: number[][], title: string): string {
   return svg(fr, body.join(''), title);
 }
 
-/** Reliability diagram: accuracy per confidence bin as bars, the diagonal of perfect calibration, counts on hover. */
-export function reliabilityDiagram(bins: Array<{ lo: number; hi: number; confidence: number; accuracy: number; count: number }>, title: string): string {
+type Bin = { lo: number; hi: number; confidence: number; accuracy: number; count: number };
+
+/**
+ * Reliability diagram: accuracy per confidence bin as bars, the diagonal of perfect calibration, counts on
+ * hover. With `after` (the bins after temperature scaling), each bin shows two half-width bars: before
+ * (blue) and after (green).
+ */
+export function reliabilityDiagram(bins: Bin[], title: string, after?: Bin[]): string {
   if (bins.length === 0) return '';
   const fr: Frame = { width: 380, height: 320, left: 48, right: 20, top: 16, bottom: 40 };
   const w = fr.width - fr.left - fr.right;
@@ -159,11 +165,17 @@ export function reliabilityDiagram(bins: Array<{ lo: number; hi: number; confide
   const y = (v: number) => fr.top + (1 - v) * h;
   const ticks: Array<[number, string]> = [0, 0.25, 0.5, 0.75, 1].map((v) => [x(v), v.toFixed(2)]);
   const body = [axes(fr, ticks, percentTicks(fr, y), 'confidence', 'accuracy')];
-  for (const b of bins) {
-    if (b.count === 0) continue;
-    body.push(`<rect x="${f(x(b.lo) + 1)}" y="${f(y(b.accuracy))}" width="${f(x(b.hi) - x(b.lo) - 2)}" height="${f(y(0) - y(b.accuracy))}" fill="${PALETTE[0]}" fill-opacity="0.8"><title>${escapeHtml(`confidence ${b.lo.toFixed(2)}–${b.hi.toFixed(2)}: ${b.count} examples, accuracy ${(100 * b.accuracy).toFixed(1)}%, mean confidence ${(100 * b.confidence).toFixed(1)}%`)}</title></rect>`);
-    body.push(`<circle cx="${f(x(b.confidence))}" cy="${f(y(b.confidence))}" r="2" fill="#ff7f0e"/>`);
+  const sets: Array<[Bin[], string, string, number]> = after ? [[bins, PALETTE[0], 'before', 0], [after, PALETTE[2], 'after', 1]] : [[bins, PALETTE[0], '', 0]];
+  for (const [set, color, label, half] of sets) {
+    for (const b of set) {
+      if (b.count === 0) continue;
+      const width = after ? (x(b.hi) - x(b.lo) - 2) / 2 : x(b.hi) - x(b.lo) - 2;
+      const what = `${label ? `${label}: ` : ''}confidence ${b.lo.toFixed(2)}–${b.hi.toFixed(2)}: ${b.count} examples, accuracy ${(100 * b.accuracy).toFixed(1)}%, mean confidence ${(100 * b.confidence).toFixed(1)}%`;
+      body.push(`<rect x="${f(x(b.lo) + 1 + half * width)}" y="${f(y(b.accuracy))}" width="${f(width)}" height="${f(y(0) - y(b.accuracy))}" fill="${color}" fill-opacity="0.8"><title>${escapeHtml(what)}</title></rect>`);
+      body.push(`<circle cx="${f(x(b.confidence))}" cy="${f(y(b.confidence))}" r="2" fill="${after ? color : '#ff7f0e'}"/>`);
+    }
   }
+  if (after) body.push(`<text x="${fr.left + 8}" y="${fr.top + 12}" fill="${PALETTE[0]}">■ before</text><text x="${fr.left + 8}" y="${fr.top + 26}" fill="${PALETTE[2]}">■ after temperature scaling</text>`);
   body.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 3"/>`);
   return svg(fr, body.join(''), title);
 }

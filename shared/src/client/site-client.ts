@@ -3,6 +3,9 @@ import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
+import { modelLogits } from '../robustness/calibration/model-logits.ts';
+import { temperatureStats } from '../robustness/calibration/temperature-scaling.ts';
+import type { TemperatureStats } from '../robustness/calibration/temperature-search.ts';
 import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
 import { siteTrainConfig, type SiteAdversarialSettings } from './site-train-config.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
@@ -414,6 +417,7 @@ export class SiteClient {
         siteId: this.options.siteId,
         numExamples: metrics.numExamples,
         metrics: { loss: metrics.loss, accuracy: metrics.accuracy },
+        ...(payload.calibration ? { calibration: this.calibrationSums(payload.calibration.betas) } : {}),
       });
       this.emit({ type: 'evaluate-done', round: payload.round, metrics });
     } catch (err) {
@@ -459,6 +463,13 @@ export class SiteClient {
     } finally {
       this.status = 'idle';
     }
+  }
+
+  /** Federated temperature scaling: only the sums over the validation split at the asked inverse temperatures leave the site. */
+  private calibrationSums(betas: number[]): { betas: number[]; count: number; stats: TemperatureStats[] } {
+    const validation = this.fittedData().validation;
+    const stats = temperatureStats(modelLogits(this.model!, validation), validation.y, betas);
+    return { betas, count: validation.y.length, stats };
   }
 
   private dispose(): void {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clipText } from '../text/clip-text.ts';
 import { WEIGHTS_LIMITS } from '../weights.ts';
+import { MAX_TEMPERATURE_QUERY, TEMPERATURE_RANGE } from '../robustness/calibration/temperature-search.ts';
 
 /**
  * One schema per message. These give both the runtime validation of every incoming payload and the
@@ -308,11 +309,19 @@ export const SecureAggUnmaskResponse = z.object({
   maskingKeyShares: z.array(RevealedShare).max(MAX_FEDERATION_SITES),
 });
 
+/** Largest magnitude of a calibration sum a site may report (a sum of per-example NLLs and their derivatives). */
+export const MAX_CALIBRATION_SUM = 1e15;
+/** Inverse temperatures 1/T of a federated temperature fit: within the fit's range, at most 32 per query. */
+const InverseTemperatures = z.array(z.number().min(1 / TEMPERATURE_RANGE.max).max(1 / TEMPERATURE_RANGE.min)).min(1).max(MAX_TEMPERATURE_QUERY);
+const CalibrationSum = z.number().finite().min(-MAX_CALIBRATION_SUM).max(MAX_CALIBRATION_SUM);
+
 export const EvaluateInstruction = z.object({
   runId: RunId,
   round: Round,
   modelVersion: z.number().int().min(0),
   weights: Bytes,
+  /** Federated temperature scaling: also evaluate the NLL sums at these inverse temperatures on the validation split. */
+  calibration: z.object({ betas: InverseTemperatures }).optional(),
 });
 
 export const EvaluateResult = z.object({
@@ -321,6 +330,20 @@ export const EvaluateResult = z.object({
   siteId: SiteId,
   numExamples: ExampleCount,
   metrics: LocalMetrics,
+  /**
+   * The answer to `calibration` of the instruction: the asked inverse temperatures (echoed) and, at each, the
+   * sums over the site's validation split of the NLL and its first and second derivatives in 1/T — never logits
+   * or labels. Range-checked: the NLL and the curvature are ≥ 0, everything finite and bounded.
+   */
+  calibration: z
+    .object({
+      betas: InverseTemperatures,
+      count: ExampleCount,
+      stats: z.array(z.object({ nll: CalibrationSum.min(0), grad: CalibrationSum, hess: CalibrationSum.min(0) })).max(MAX_TEMPERATURE_QUERY),
+    })
+    .refine((c) => c.stats.length === c.betas.length, 'one calibration sum per inverse temperature')
+    .refine((c) => c.count > 0 || c.stats.every((s) => s.nll === 0 && s.grad === 0 && s.hess === 0), 'calibration sums over no examples must be 0')
+    .optional(),
 });
 
 /** Sent by a site every few seconds so the coordinator knows it is alive. */

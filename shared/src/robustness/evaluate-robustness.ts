@@ -14,6 +14,10 @@ import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, re
 import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
 import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
 import { epsScale, type EpsUnits } from './eps-scale.ts';
+import { calibrationReport, type CalibrationSource } from './calibration/calibration-report.ts';
+import { modelLogits } from './calibration/model-logits.ts';
+import { certifySmoothed } from './certification/randomized-smoothing.ts';
+import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
 
 export const DEFAULT_NOISE_SIGMAS = [0.1, 0.2, 0.3, 0.5] as const;
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
@@ -69,6 +73,10 @@ export interface RobustnessOptions {
   /** Confidence bins of the ECE and the reliability diagram. Default 15. */
   bins?: number;
   selfChecks?: SelfCheckOptions;
+  /** A temperature to report calibration with (ECE/NLL before and after dividing the logits by it); none: no calibration part. */
+  calibration?: { temperature: number; source: CalibrationSource; fittedOn: number };
+  /** Randomized smoothing (certified L2 accuracy) of the model on the same sample; absent: not run. */
+  certify?: SmoothingConfigInput;
 }
 
 /** The defaults: quick enough to run every round of `npm start`. */
@@ -264,6 +272,9 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
     });
   }
 
+  const calibration = options.calibration ? calibrationReport(modelLogits(model, ds, batchSize), ds.y, options.calibration, options.bins ?? ROBUSTNESS_DEFAULTS.bins) : undefined;
+  const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
+
   const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, adversarialCleanAccuracy };
   return {
     schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
@@ -286,5 +297,7 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
     warnings: robustnessWarnings(partial, eps0Accuracy, options.selfChecks),
     timings,
     durationMs: Date.now() - started,
+    ...(calibration ? { calibration } : {}),
+    ...(certification ? { certification } : {}),
   };
 }

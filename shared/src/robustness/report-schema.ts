@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { CalibrationReportSchema } from './calibration/calibration-report.ts';
+import { CertificationReportSchema } from './certification/certification-report.ts';
+import { ReliabilityBinSchema } from './reliability-bin-schema.ts';
 
 /**
  * The robustness section of a report: the output of `evaluateRobustness`, the JSON of `fedtune evaluate`,
@@ -8,13 +11,7 @@ export const ROBUSTNESS_SCHEMA_VERSION = 1;
 
 const Fraction = z.number().min(0).max(1);
 
-export const ReliabilityBinSchema = z.object({
-  lo: z.number(),
-  hi: z.number(),
-  confidence: z.number(),
-  accuracy: z.number(),
-  count: z.number().int().min(0),
-});
+export { ReliabilityBinSchema };
 
 export const CleanMetricsSchema = z.object({
   accuracy: Fraction,
@@ -61,6 +58,10 @@ export const RobustnessReportSchema = z.object({
   /** Wall time per part, ms. */
   timings: z.object({ clean: z.number(), noise: z.number(), corruptions: z.number(), fgsm: z.number(), pgd: z.number() }),
   durationMs: z.number().min(0),
+  /** Temperature scaling (when a temperature was fitted or given): ECE/NLL before and after, docs/robustness.md#calibration. */
+  calibration: CalibrationReportSchema.optional(),
+  /** Randomized smoothing (when asked for): certified accuracy at L2 radii, docs/robustness.md#certified-robustness. */
+  certification: CertificationReportSchema.optional(),
 });
 
 export type RobustnessReport = z.infer<typeof RobustnessReportSchema>;

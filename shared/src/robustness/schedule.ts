@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SmoothingConfig } from './certification/smoothing-config.ts';
 
 const List = z.union([z.boolean(), z.array(z.number().min(0).max(1)).max(32)]);
 
@@ -25,6 +26,8 @@ export const RobustnessEvaluationConfig = z.object({
   pgdL2: z.union([z.boolean(), z.array(z.number().min(0).max(100)).max(32)]).optional(),
   /** The headline ε (absolute), added to the FGSM and PGD lists and reported as `headlineEps` (the built-in task's: digitsHeadlineEps). */
   headlineEps: z.number().min(0).max(1).optional(),
+  /** Randomized smoothing of the final model (certified L2 accuracy); absent: off. `{}` takes every default of SmoothingConfig. */
+  certify: SmoothingConfig.optional(),
 });
 export type RobustnessEvaluationConfig = z.output<typeof RobustnessEvaluationConfig>;
 

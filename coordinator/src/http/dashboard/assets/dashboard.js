@@ -288,6 +288,8 @@ function render() {
   chart($('chart-robustness'), [
     { name: 'worst site acc.', color: '#e67e22', points: rounds.filter((r) => r.federated?.worstSite).map((r) => [r.round, r.federated.worstSite.accuracy]) },
     { name: 'rejected (share)', color: '#b3261e', points: rounds.map((r) => [r.round, r.rejected.length / Math.max(1, r.selected.length)]) },
+    { name: 'ECE raw', color: '#7f8c8d', points: rounds.filter((r) => r.robustness?.calibration).map((r) => [r.round, r.robustness.calibration.eceBefore]) },
+    { name: 'ECE calibrated', color: '#27ae60', points: rounds.filter((r) => r.robustness?.calibration).map((r) => [r.round, r.robustness.calibration.eceAfter]) },
   ], { yRange: [0, 1] });
 }
 
