@@ -10,6 +10,7 @@
  * are reported. ECE after calibration is left null here (slice B's temperature scaling fills it).
  *
  * Options: --rounds N (default: the preset's), --max-examples N per site and round (default 500),
+ * --epochs N and --lr X (local epochs per round, learning rate; default the run config's), --arm plain|adversarial,
  * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples).
  * Writes bench/results/robust-training[-SCENARIO][-quick].json.
  */
@@ -27,6 +28,10 @@ const quick = process.argv.includes('--quick');
 const seed = Number(arg('seed') ?? 42);
 const maxExamples = Number(arg('max-examples') ?? (quick ? 200 : 500));
 const scenarioArg = arg('scenario') ?? 'both';
+// Local epochs per round and learning rate (default: the run config's).
+const epochs = arg('epochs') === undefined ? undefined : Number(arg('epochs'));
+const learningRate = arg('lr') === undefined ? undefined : Number(arg('lr'));
+const onlyArm = arg('arm');
 const out = mkdtempSync(join(tmpdir(), 'fedtune-bench-robust-'));
 
 interface Arm {
@@ -63,7 +68,7 @@ for (const scenario of scenarios) {
   const rounds = Number(arg('rounds') ?? (quick ? 3 : preset.rounds));
   const eps = [...new Set([0.05, scenario.targetEps, 0.1])].sort((a, b) => a - b);
   const arms: Record<string, Arm> = {};
-  for (const name of ['plain', 'adversarial'] as const) {
+  for (const name of (['plain', 'adversarial'] as const).filter((a) => !onlyArm || a === onlyArm)) {
     const started = performance.now();
     const r = await runSimulation({
       sites: 8,
@@ -75,7 +80,7 @@ for (const scenario of scenarios) {
       seed,
       maxExamples,
       federatedEvaluation: 'never',
-      trainExtras: preset[name],
+      trainExtras: { ...preset[name], ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}) },
       robustness: { when: 'final', examples: 500, adversarialExamples: 200, noise: false, corruptions: false, fgsm: eps, pgd: eps },
     });
     const report = r.report.finalRobustness;
@@ -105,6 +110,6 @@ for (const scenario of scenarios) {
 const result = { date: new Date().toISOString(), quick, results };
 const dir = join('bench', 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, `robust-training${scenarioArg === 'both' ? '' : `-${scenarioArg}`}${quick ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(dir, `robust-training${scenarioArg === 'both' ? '' : `-${scenarioArg}`}${quick ? '-quick' : ''}${arg('tag') ? `-${arg('tag')}` : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...(v as Record<string, unknown>), arms: undefined }])), null, 2));
 process.exit(0);
