@@ -52,7 +52,9 @@ describe('the fedtune command line', () => {
     const html = readFileSync(last.replace(/report\.json$/, 'report.html'), 'utf8');
     expect(html).toContain('Label distribution per site');
     expect(html).toContain('Robust accuracy against ε');
-    expect(report.finalRobustness?.fgsm.length).toBe(4);
+    // the default ε list and the built-in task's headline ε (0.06), which is always attacked
+    expect(report.finalRobustness?.fgsm.map((a) => a.eps)).toEqual([0.05, 0.06, 0.1, 0.2, 0.3]);
+    expect(report.finalRobustness?.headlineEps).toBe(0.06);
   }, 300_000);
 
   it('rejects bad arguments with a clear message and a non-zero exit', async () => {
