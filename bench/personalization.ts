@@ -73,7 +73,7 @@ for (const mode of modes) {
   console.log(`\n=== personalisation ${mode} ${JSON.stringify(config.personalization)} (${((Date.now() - started) / 1000).toFixed(0)} s) ===`);
   console.log(`site      ${SITE_ARMS.map((a) => a.padStart(22)).join('')}   (clean / PGD ε=0.1 / corruptions)`);
   for (const s of sites) {
-    console.log(`${s.siteId.padEnd(10)}${SITE_ARMS.map((a) => `${pct(s.arms[a]?.accuracy)} / ${pct(robustAccuracyOf(s.arms[a]))} / ${pct(s.arms[a]?.robust?.corruptionMean)}`.padStart(22)).join('')}${s.adopted === false ? '  (kept global)' : ''}`);
+    console.log(`${s.siteId.padEnd(10)}${SITE_ARMS.map((a) => `${pct(s.arms[a]?.accuracy)} / ${pct(robustAccuracyOf(s.arms[a]))} / ${pct(s.arms[a]?.robust?.corruptionMean)}`.padStart(22)).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}`);
   }
   console.log(`worst     ${SITE_ARMS.map((a) => `${section.worst[a]?.clean.siteId} ${pct(section.worst[a]?.clean.accuracy)}`.padStart(22)).join('')}`);
   console.log(`personalised ≥ global (clean) on ${targets.personalizedAtLeastGlobal.length}/${targets.sites}, ≥ local-only on ${targets.personalizedAtLeastLocalOnly.length}/${targets.sites}, robust ≥ global on ${targets.robustAtLeastGlobal.length}/${targets.sites}; local-only beats global on ${section.counts?.localOnlyBeatsGlobal}/${targets.sites}`);
