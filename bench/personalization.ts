@@ -6,7 +6,7 @@
  * (noise, corruptions, PGD-20 at ε = 0.05 and 0.1). One federation per personalisation mode, same seed, so
  * the pretrained/local-only/global arms are the same in every run. Targets (issue 13): personalised ≥ global
  * and ≥ local-only on every site (clean), and not less robust than global; the worst site per arm.
- * Writes bench/results/personalization.json (personalization-<arch>.json for another --arch).
+ * Writes bench/results/personalization.json (personalization-<arch>.json for another --arch; --out PATH elsewhere).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,7 +80,7 @@ for (const mode of modes) {
 }
 
 mkdirSync('bench/results', { recursive: true });
-const path = join('bench', 'results', architecture === 'mlp' ? 'personalization.json' : `personalization-${architecture}.json`);
+const path = arg('out') ?? join('bench', 'results', architecture === 'mlp' ? 'personalization.json' : `personalization-${architecture}.json`);
 writeFileSync(
   path,
   JSON.stringify(
