@@ -6,7 +6,7 @@
  * (noise, corruptions, PGD-20 at ε = 0.05 and 0.1). One federation per personalisation mode, same seed, so
  * the pretrained/local-only/global arms are the same in every run. Targets (issue 13): personalised ≥ global
  * and ≥ local-only on every site (clean), and not less robust than global; the worst site per arm.
- * Writes bench/results/personalization.json (personalization-<arch>.json for another --arch).
+ * Writes bench/results/personalization.json (personalization-<arch>.json for another --arch; --out PATH elsewhere).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,14 +73,14 @@ for (const mode of modes) {
   console.log(`\n=== personalisation ${mode} ${JSON.stringify(config.personalization)} (${((Date.now() - started) / 1000).toFixed(0)} s) ===`);
   console.log(`site      ${SITE_ARMS.map((a) => a.padStart(22)).join('')}   (clean / PGD ε=0.1 / corruptions)`);
   for (const s of sites) {
-    console.log(`${s.siteId.padEnd(10)}${SITE_ARMS.map((a) => `${pct(s.arms[a]?.accuracy)} / ${pct(robustAccuracyOf(s.arms[a]))} / ${pct(s.arms[a]?.robust?.corruptionMean)}`.padStart(22)).join('')}${s.adopted === false ? '  (kept global)' : ''}`);
+    console.log(`${s.siteId.padEnd(10)}${SITE_ARMS.map((a) => `${pct(s.arms[a]?.accuracy)} / ${pct(robustAccuracyOf(s.arms[a]))} / ${pct(s.arms[a]?.robust?.corruptionMean)}`.padStart(22)).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}`);
   }
   console.log(`worst     ${SITE_ARMS.map((a) => `${section.worst[a]?.clean.siteId} ${pct(section.worst[a]?.clean.accuracy)}`.padStart(22)).join('')}`);
   console.log(`personalised ≥ global (clean) on ${targets.personalizedAtLeastGlobal.length}/${targets.sites}, ≥ local-only on ${targets.personalizedAtLeastLocalOnly.length}/${targets.sites}, robust ≥ global on ${targets.robustAtLeastGlobal.length}/${targets.sites}; local-only beats global on ${section.counts?.localOnlyBeatsGlobal}/${targets.sites}`);
 }
 
 mkdirSync('bench/results', { recursive: true });
-const path = join('bench', 'results', architecture === 'mlp' ? 'personalization.json' : `personalization-${architecture}.json`);
+const path = arg('out') ?? join('bench', 'results', architecture === 'mlp' ? 'personalization.json' : `personalization-${architecture}.json`);
 writeFileSync(
   path,
   JSON.stringify(

@@ -8,6 +8,7 @@ const valid: SiteReportResult = { runId: 'r', round: 3, siteId: 'site-1', numExa
 describe('siteReportResult: what a site reports is range-checked and bounded', () => {
   it('a valid report parses to itself', () => {
     expect(parseClientMessage('siteReportResult', valid)).toEqual(valid);
+    expect(parseClientMessage('siteReportResult', { ...valid, chosen: 'mix-0.5' })).toEqual({ ...valid, chosen: 'mix-0.5' });
   });
 
   it.each([
@@ -25,6 +26,8 @@ describe('siteReportResult: what a site reports is range-checked and bounded', (
     ['a site id with spaces', { siteId: 'site 1' }],
     ['a 10,000-character site id', { siteId: 'x'.repeat(10_000) }],
     ['arms as a string', { arms: 'all good' }],
+    ['an unknown auto choice', { chosen: 'the-test-split' }],
+    ['a 10,000-character auto choice', { chosen: 'x'.repeat(10_000) }],
   ])('refuses %s (malformed_payload)', (_name, change) => {
     let code: string | undefined;
     try {

@@ -36,6 +36,14 @@ describe('the per-site report: summary and report.html', () => {
     expect(siteReportHtml(undefined)).toBe('');
   });
 
+  it("mode 'auto': each site's choice shows in report.html and in the printed table", async () => {
+    const { siteReportTable } = await import('../../cli/src/ui/site-report-table.ts');
+    const auto: SiteReportSection = { ...section(false), mode: 'auto', sites: section(false).sites.map((s, i) => ({ ...s, chosen: i === 0 ? 'mix-0.5' : 'global' })) };
+    expect(siteReportHtml(auto)).toContain('site-1 <small>(auto: mix-0.5)</small>');
+    expect(siteReportTable(auto).find((l) => l.startsWith('site-1'))).toContain('(auto: mix-0.5)');
+    expect(siteReportHtml(section(false))).not.toContain('(auto:');
+  });
+
   it('report.html includes the section when report.json has one', () => {
     const report = { schemaVersion: 1, runId: 'r', status: 'complete', startedAt: '', updatedAt: '', config: {}, backend: 'wasm', model: { architecture: 'mlp', parameters: 1 }, rounds: [] } as unknown as ReportWithRobustness;
     expect(renderReportHtml(report)).not.toContain('Per-site report');

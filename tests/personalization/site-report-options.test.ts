@@ -19,6 +19,7 @@ describe('what the coordinator asks of the sites follows the run config', () => 
 
   it.each([
     ['mode', { personalization: { mode: 'ditto' } }, (i: SiteReportInstruction) => i.personalization?.mode, 'ditto'],
+    ['mode auto', { personalization: { mode: 'auto' } }, (i: SiteReportInstruction) => i.personalization?.mode, 'auto'],
     ['epochs', { personalization: { mode: 'head', epochs: 7 } }, (i: SiteReportInstruction) => i.personalization?.epochs, 7],
     ['lambda', { personalization: { mode: 'ditto', lambda: 3 } }, (i: SiteReportInstruction) => i.personalization?.lambda, 3],
     ['learningRate', { personalization: { mode: 'head', learningRate: 0.02 } }, (i: SiteReportInstruction) => i.personalization?.learningRate, 0.02],

@@ -23,7 +23,7 @@ export function siteReportTable(section: SiteReportSection): string[] {
     `per-site report (each site's own test split${robust ? `; clean / PGD ε=${pgdEps}` : ', clean accuracy'}${section.mode !== 'none' ? `; personalisation: ${section.mode}` : ''}):`,
     `${'site'.padEnd(12)}${arms.map((a) => ARM_LABELS[a].padStart(width)).join('')}`,
   ];
-  for (const s of section.sites) lines.push(`${s.siteId.slice(0, 11).padEnd(12)}${arms.map((a) => cell(s.arms[a])).join('')}${s.adopted === false ? '  (kept global)' : ''}`);
+  for (const s of section.sites) lines.push(`${s.siteId.slice(0, 11).padEnd(12)}${arms.map((a) => cell(s.arms[a])).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}`);
   lines.push(
     `${'worst site'.padEnd(12)}${arms
       .map((a) => {

@@ -218,7 +218,8 @@ export class RoundEngine {
       this.globalWeights = options.resume.weights;
       this.strategyState = options.resume.strategyState;
       // The report carries the checkpointed history, and the configuration this run continues with.
-      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, config: this.config as unknown as Record<string, unknown> });
+      // A per-site report in the checkpoint is of an earlier final model: the resumed run makes its own (or none).
+      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, siteReport: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
     this.connections = new SiteConnections({

@@ -20,7 +20,7 @@ export function siteReportHtml(section: SiteReportSection | undefined): string {
   };
   const head = `<tr><th>site</th><th>test examples</th>${arms.map((a) => `<th>${ARM_LABELS[a]}</th>`).join('')}</tr>`;
   const rows = section.sites
-    .map((s) => `<tr><th>${escapeHtml(s.siteId)}${s.adopted === false ? ' <small>(kept global)</small>' : ''}</th><td>${s.numExamples}</td>${arms.map((a) => cell(s.arms[a])).join('')}</tr>`)
+    .map((s) => `<tr><th>${escapeHtml(s.siteId)}${s.adopted === false ? ' <small>(kept global)</small>' : ''}${s.chosen ? ` <small>(auto: ${escapeHtml(s.chosen)})</small>` : ''}</th><td>${s.numExamples}</td>${arms.map((a) => cell(s.arms[a])).join('')}</tr>`)
     .join('');
   const worst = `<tr><th>worst site</th><td></td>${arms
     .map((a) => {

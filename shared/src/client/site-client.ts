@@ -452,6 +452,7 @@ export class SiteClient {
         numExamples: work.numExamples,
         arms: work.arms,
         ...(work.adopted !== undefined ? { adopted: work.adopted } : {}),
+        ...(work.chosen ? { chosen: work.chosen } : {}),
         durationMs: Math.min(86_400_000, Date.now() - started),
       };
       this.link!.send('siteReportResult', result);

@@ -8,8 +8,12 @@ import { Bytes, MAX_REPORTED_EXAMPLES, MAX_REPORTED_LOSS, TrainConfig } from './
  * baseline, and answers 'siteReportResult' with aggregates only — never weights, never samples.
  */
 
-export const PERSONALIZATION_MODES = ['none', 'head', 'lp-ft', 'fedbn', 'ditto'] as const;
+export const PERSONALIZATION_MODES = ['none', 'head', 'lp-ft', 'fedbn', 'ditto', 'auto'] as const;
 export type PersonalizationMode = (typeof PERSONALIZATION_MODES)[number];
+
+/** What mode 'auto' chooses among on the site's validation split: the global model, head-only, all layers, or a mix of the global and all-layers weights. */
+export const AUTO_CANDIDATES = ['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75'] as const;
+export type AutoCandidate = (typeof AUTO_CANDIDATES)[number];
 
 /** Most noise σ / PGD ε values a site report carries (bounds both the work asked of a site and its answer). */
 export const MAX_SITE_ROBUSTNESS_POINTS = 4;
@@ -21,7 +25,7 @@ const Fraction = z.number().min(0).max(1);
 
 /** How a site personalises its copy of the final global model. */
 export const PersonalizationSettings = z.object({
-  /** 'head': fine-tune the last layer only; 'lp-ft': the last layer, then every layer; 'fedbn': only the BatchNorm layers (and their statistics); 'ditto': all layers with (λ/2)‖v − w_global‖². */
+  /** 'head': fine-tune the last layer only; 'lp-ft': the last layer, then every layer; 'fedbn': only the BatchNorm layers (and their statistics); 'ditto': all layers with (λ/2)‖v − w_global‖²; 'auto': the best on validation of the global model, head-only, all layers and their mixes. */
   mode: z.enum(PERSONALIZATION_MODES),
   /** Local epochs of the personalisation. */
   epochs: z.number().int().min(1).max(1000),
@@ -102,6 +106,8 @@ export const SiteReportResult = z.object({
   }),
   /** Whether the site kept the personalised weights (false: validation preferred the global model). */
   adopted: z.boolean().optional(),
+  /** Mode 'auto': the candidate the site kept. */
+  chosen: z.enum(AUTO_CANDIDATES).optional(),
   durationMs: z.number().min(0).max(86_400_000),
 });
 

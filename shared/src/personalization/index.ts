@@ -1,3 +1,4 @@
 export * from './personalize-model.ts';
 export * from './site-robustness-summary.ts';
 export * from './site-report-work.ts';
+export * from './auto-personalize.ts';

@@ -4,9 +4,10 @@ import { FedtuneError } from '../errors.ts';
 import { evaluateModel } from '../learning/evaluate-model.ts';
 import { fitLocal, setTrainableLayers, type FitMetrics } from '../learning/fit-local.ts';
 import type { TrainConfig } from '../messages/schemas.ts';
-import type { PersonalizationSettings } from '../messages/site-report-schemas.ts';
+import type { AutoCandidate, PersonalizationSettings } from '../messages/site-report-schemas.ts';
 import { modelVariables, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
+import { autoPersonalize } from './auto-personalize.ts';
 
 /** Whether a layer is a BatchNormalization layer (its gamma/beta and moving statistics stay local under FedBN). */
 export function isBatchNormLayer(layer: tf.layers.Layer): boolean {
@@ -54,13 +55,16 @@ export interface PersonalizationOutcome {
   fit: FitMetrics;
   /** Validation loss of the global and of the personalised weights (NaN without a validation split). */
   validationLoss: { global: number; personalized: number };
+  /** Mode 'auto': the candidate kept. */
+  chosen?: AutoCandidate;
 }
 
 /**
  * Personalises `model` (holding the final global weights) on the site's own data, in place:
  * 'head' trains the last layer with weights, 'lp-ft' the last layer for `epochs` then every layer for
  * `epochs` (linear probing, then fine-tuning), 'fedbn' only the BatchNorm layers (γ, β and, as they train,
- * the moving statistics), 'ditto' every layer with (λ/2)‖v − w_global‖² added to the loss. With
+ * the moving statistics), 'ditto' every layer with (λ/2)‖v − w_global‖² added to the loss, 'auto' the best
+ * on validation of several of these and the global model (autoPersonalize). With
  * `settings.validate`, the personalised weights are kept only if their validation loss is no worse than the
  * global model's. The weights never leave the caller. Leaks no tensors.
  */
@@ -76,6 +80,13 @@ export async function personalizeModel(
   const globalLoss = hasValidation ? evaluateModel(model, data.validation).loss : NaN;
   const global = settings.validate && hasValidation ? readModelWeights(model).arrays : undefined;
   let fit: FitMetrics;
+  if (settings.mode === 'auto') {
+    // Model selection on validation already includes the global model: `validate` has nothing to add.
+    const auto = await autoPersonalize(model, data, config, settings);
+    const kept = auto.scores.find((s) => s.candidate === auto.chosen)!;
+    const fitted = evaluateModel(model, data.train);
+    return { adopted: auto.chosen !== 'global', chosen: auto.chosen, fit: { loss: fitted.loss, accuracy: fitted.accuracy, numExamples: data.train.y.length }, validationLoss: { global: globalLoss, personalized: kept.loss } };
+  }
   if (settings.mode === 'fedbn') {
     // fitLocal sets trainable layers from config.trainable; FedBN overrides that with the BN layers only.
     setBatchNormTrainable(model);

@@ -3,7 +3,7 @@ import type { Splits } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
 import { evaluateModel } from '../learning/evaluate-model.ts';
-import { fitLocal } from '../learning/fit-local.ts';
+import { fitLocal, type FitMetrics } from '../learning/fit-local.ts';
 import type { SiteArmMetrics, SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
 import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
@@ -14,7 +14,11 @@ export interface SiteReportWork {
   /** The arms and adoption to send (aggregates only). */
   arms: SiteReportResult['arms'];
   adopted?: boolean;
+  /** Mode 'auto': the candidate kept. */
+  chosen?: SiteReportResult['chosen'];
   numExamples: number;
+  /** How the local-only baseline trained (not sent): epochs run and, when it kept its best epoch on validation, that loss. */
+  localOnlyFit?: FitMetrics;
   /** The personalised weights: kept by the site, never sent. */
   personal?: WeightArrays;
 }
@@ -40,12 +44,16 @@ export async function siteReportWork(
 ): Promise<SiteReportWork> {
   if (data.test.y.length === 0) throw new FedtuneError('data', 'the site has no test examples to report on');
   const arms: Partial<SiteReportResult['arms']> = {};
+  let localOnlyFit: FitMetrics | undefined;
   if (weights.pretrained) {
     writeModelWeights(model, weights.pretrained);
     arms.pretrained = await armMetrics(model, data.test, instruction);
     if (instruction.localOnlyEpochs) {
       const { earlyStopping: _e, dpSgd: _d, ...train } = instruction.train;
-      await fitLocal(model, data.train, { ...train, epochs: instruction.localOnlyEpochs, seed: deriveSeed(instruction.train.seed, 'local-only') });
+      // A fair baseline: when the personalisation chooses on validation, local-only keeps its best epoch on validation too.
+      const select = instruction.personalization?.validate === true && data.validation.y.length > 0;
+      const epochs = instruction.localOnlyEpochs;
+      localOnlyFit = await fitLocal(model, data.train, { ...train, epochs, seed: deriveSeed(instruction.train.seed, 'local-only'), ...(select ? { earlyStopping: { patience: epochs } } : {}) }, undefined, { validation: data.validation });
       arms.localOnly = await armMetrics(model, data.test, instruction);
     }
   }
@@ -53,10 +61,17 @@ export async function siteReportWork(
   arms.global = await armMetrics(model, data.test, instruction);
   const numExamples = data.test.y.length;
   const settings = instruction.personalization;
-  if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples };
+  if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples, ...(localOnlyFit ? { localOnlyFit } : {}) };
   // FedBN: the personal model starts from the global one with the site's own BatchNorm layers.
   if (weights.personalStart) writeModelWeights(model, weights.personalStart);
   const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings);
   arms.personalized = await armMetrics(model, data.test, instruction);
-  return { arms: arms as SiteReportResult['arms'], adopted: outcome.adopted, numExamples, personal: readModelWeights(model).arrays };
+  return {
+    arms: arms as SiteReportResult['arms'],
+    adopted: outcome.adopted,
+    ...(outcome.chosen ? { chosen: outcome.chosen } : {}),
+    numExamples,
+    ...(localOnlyFit ? { localOnlyFit } : {}),
+    personal: readModelWeights(model).arrays,
+  };
 }

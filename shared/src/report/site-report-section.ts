@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
+import { AUTO_CANDIDATES, PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
 
 /** One site's line of the per-site report (what it sent, as validated). */
 export const SiteReportEntry = z.object({
   siteId: z.string(),
   numExamples: z.number(),
   adopted: z.boolean().optional(),
+  /** Mode 'auto': the candidate the site kept. */
+  chosen: z.enum(AUTO_CANDIDATES).optional(),
   durationMs: z.number(),
   arms: z.object({ pretrained: SiteArmMetrics.optional(), localOnly: SiteArmMetrics.optional(), global: SiteArmMetrics, personalized: SiteArmMetrics.optional() }),
 });
