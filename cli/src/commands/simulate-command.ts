@@ -144,6 +144,7 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   row(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
   row('clean accuracy', (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
+  if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
   for (const n of sides[0].report?.noise ?? []) row(`gaussian noise σ=${n.sigma}`, (r) => r.noise.find((x) => x.sigma === n.sigma)?.accuracy);
   row('corruptions (mean)', (r) => r.corruptionMean);
   for (const a of sides[0].report?.fgsm ?? []) row(`FGSM ε=${a.eps}`, (r) => r.fgsm.find((x) => x.eps === a.eps)?.accuracy);
