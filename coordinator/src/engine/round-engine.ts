@@ -872,33 +872,31 @@ export class RoundEngine {
   /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
   private async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
     const ids = only ? this.sites.ids().filter((id) => only.includes(id)) : this.sites.ids();
-    const weightsBytes = encodeWeights({ manifest: this.options.model.manifest, arrays: this.globalWeights });
-    const collector = new EvaluationCollector(round, ids, this.config.roundTimeoutMs);
-    this.evaluation = collector;
-    let bytesDown = 0;
-    for (const siteId of ids) {
-      bytesDown += this.sendTopology(siteId);
-      this.sites.get(siteId)!.link.send('evaluate', { runId: this.config.runId, round, modelVersion: round, weights: weightsBytes, calibration: { betas: [...betas] } });
-      bytesDown += weightsBytes.byteLength;
-    }
-    await collector.done;
-    this.evaluation = undefined;
+    const { collector, bytesDown } = await this.collectEvaluations(round, ids, { betas: [...betas] });
     return { sums: collector.calibration, bytesDown };
   }
 
-  private async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
-    const ids = this.sites.ids();
+  /**
+   * Sends the current global model to `ids` for evaluation on their test splits (and, with `calibration`,
+   * the temperature-scaling sums over their validation splits) and waits for their answers.
+   */
+  private async collectEvaluations(round: number, ids: string[], calibration?: { betas: number[] }): Promise<{ collector: EvaluationCollector; bytesDown: number }> {
     const weightsBytes = encodeWeights({ manifest: this.options.model.manifest, arrays: this.globalWeights });
     const collector = new EvaluationCollector(round, ids, this.config.roundTimeoutMs);
     this.evaluation = collector;
     let bytesDown = 0;
     for (const siteId of ids) {
       bytesDown += this.sendTopology(siteId);
-      this.sites.get(siteId)!.link.send('evaluate', { runId: this.config.runId, round, modelVersion: round, weights: weightsBytes });
+      this.sites.get(siteId)!.link.send('evaluate', { runId: this.config.runId, round, modelVersion: round, weights: weightsBytes, ...(calibration ? { calibration } : {}) });
       bytesDown += weightsBytes.byteLength;
     }
     await collector.done;
     this.evaluation = undefined;
+    return { collector, bytesDown };
+  }
+
+  private async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
+    const { collector, bytesDown } = await this.collectEvaluations(round, this.sites.ids());
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
     const weight = evaluationWeights(sites, this.config.exampleWeightCap);
     const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
