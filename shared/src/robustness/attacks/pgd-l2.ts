@@ -42,7 +42,8 @@ export const pgdL2: Attack = {
       }
       return adv;
     } finally {
-      tf.dispose([u, ...(s ? [s] : [])]);
+      u.dispose();
+      s?.dispose();
     }
   },
 };
