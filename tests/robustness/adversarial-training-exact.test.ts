@@ -135,6 +135,19 @@ describe('TRADES', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('the KL term is differentiable in both logits; the examples without a partner get no gradient from it', () => {
+    const clean = tf.tensor2d([[2, 0, 0], [0, 1, 0], [0, 0, 3]]);
+    const adv = tf.tensor2d([[0, 2, 0], [0, 1, 0]]);
+    const [gClean, gAdv] = tf.grads((c: tf.Tensor, a: tf.Tensor) => tradesKlTerm(c, a, 6))([clean, adv]);
+    const rows = gClean.arraySync() as number[][];
+    expect(rows[2]).toEqual([0, 0, 0]);
+    expect(Math.max(...rows[0].map(Math.abs))).toBeGreaterThan(0.01);
+    expect(Math.max(...(gAdv.arraySync() as number[][])[0].map(Math.abs))).toBeGreaterThan(0.01);
+    // The partner identical to its clean logits' row contributes neither KL nor gradient.
+    expect((gAdv.arraySync() as number[][])[1].map((v) => Math.abs(v) < 1e-6)).toEqual([true, true, true]);
+    tf.dispose([clean, adv, gClean, gAdv]);
+  });
+
   /** An attack that records what it is given and returns x + 1. */
   function recorder(): { attack: Attack; calls: { soft: number[][]; params: AttackParams }[] } {
     const calls: { soft: number[][]; params: AttackParams }[] = [];
