@@ -79,12 +79,14 @@ function pgdByHand(p: Params): number[][] {
   const radii = X.map(() => rng.uniform(0, p.eps));
   return X.map((row, i) => {
     const place = (u: number[]) => row.map((v, j) => clip(v + u[j] * s[j], p.clipMin, p.clipMax));
-    let u = unit(dirs[i]).map((c) => c * radii[i]);
-    let adv = place(u);
+    const back = (a: number[]) => a.map((v, j) => (s[j] === 0 ? 0 : (v - row[j]) / s[j]));
+    let adv = place(unit(dirs[i]).map((c) => c * radii[i]));
+    // The first step starts from what the start actually moved (after clipping; 0 on a feature of scale 0).
+    let u = back(adv);
     for (let k = 0; k < p.steps; k++) {
       const g = direction(i, s);
       adv = place(project(u.map((c, j) => c + p.stepSize * g[j]), p.eps));
-      u = adv.map((a, j) => (s[j] === 0 ? 0 : (a - row[j]) / s[j]));
+      u = back(adv);
     }
     return adv;
   });
@@ -223,6 +225,17 @@ describe('PGD-L2', () => {
     expectRows(out, pgdByHand(p));
     out.forEach((row, i) => expect(row[1]).toBeCloseTo(X[i][1], 6));
     const clipped = { ...p, clipMin: 0, clipMax: 1 };
+    expectRows(attack(() => pgdL2.run(model, x, onehot, clipped)), pgdByHand(clipped));
+  });
+
+  it('the first step starts from what the random start moved: clipped, and 0 on a feature of scale 0', () => {
+    // A long step hits the ball's surface: whatever the start spent on a feature of scale 0 (or lost to
+    // clipping) would shorten the step along the others.
+    const p = { ...params, eps: 0.3, steps: 1, stepSize: 0.5, seed: 3, clipMin: -5, clipMax: 5, scale: Float32Array.from([1, 0, 1, 1]) };
+    const out = attack(() => pgdL2.run(model, x, onehot, p));
+    expectRows(out, pgdByHand(p));
+    out.forEach((row, i) => expect(l2(row, X[i])).toBeCloseTo(0.3, 5));
+    const clipped = { ...params, eps: 0.3, steps: 1, stepSize: 0.5, seed: 3, clipMin: 0.45, clipMax: 0.55 };
     expectRows(attack(() => pgdL2.run(model, x, onehot, clipped)), pgdByHand(clipped));
   });
 
