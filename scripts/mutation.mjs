@@ -100,6 +100,21 @@ const MODULES = [
     mutate: ['shared/src/robustness/calibration/temperature-scaling.ts'],
     tests: ['tests/robustness/temperature-scaling.test.ts'],
   },
+  {
+    name: 'l2-attacks',
+    mutate: ['shared/src/robustness/attacks/pgd-l2.ts', 'shared/src/robustness/attacks/fgm-l2.ts', 'shared/src/robustness/attacks/l2-ball.ts'],
+    tests: ['tests/robustness/l2-attacks-exact.test.ts'],
+  },
+  {
+    name: 'eps-scale',
+    mutate: ['shared/src/robustness/eps-scale.ts'],
+    tests: ['tests/robustness/eps-scale-exact.test.ts'],
+  },
+  {
+    name: 'adversarial-training',
+    mutate: ['shared/src/learning/adversarial-plan.ts', 'shared/src/learning/adversarial-warmup.ts', 'shared/src/learning/trades-step.ts', 'shared/src/client/site-train-config.ts'],
+    tests: ['tests/robustness/adversarial-training-exact.test.ts', 'tests/robustness/site-adversarial-settings.test.ts'],
+  },
 ];
 
 const args = process.argv.slice(2);

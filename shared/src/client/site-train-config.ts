@@ -17,7 +17,11 @@ export function siteTrainConfig(config: TrainConfig, site: SiteAdversarialSettin
   const eps = site.eps ?? config.adversarial?.eps;
   if (eps === undefined) throw new FedtuneError('config', "this site's adversarial settings need an ε (--adv-eps): the coordinator's instruction has no adversarial training");
   const parsed = AdversarialTraining.safeParse({ ...config.adversarial, ...site, eps });
-  if (!parsed.success) throw new FedtuneError('config', `this site's adversarial settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 500)}`);
+  if (!parsed.success) {
+    // Stryker disable next-line StringLiteral: equivalent: every field of AdversarialTraining is one key deep, so an issue's path has one element and the separator never shows.
+    const field = (path: readonly PropertyKey[]) => path.join('.');
+    throw new FedtuneError('config', `this site's adversarial settings: ${parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ').slice(0, 500)}`);
+  }
   const merged = { ...config, adversarial: parsed.data };
   return site.eps !== undefined ? warmedUpTrain(merged, round) : merged;
 }

@@ -28,8 +28,7 @@ export function tradesAdversarial(model: tf.LayersModel, x: tf.Tensor, plan: Adv
  */
 export function tradesKlTerm(cleanLogits: tf.Tensor, advLogits: tf.Tensor, beta: number): tf.Tensor {
   const n = cleanLogits.shape[0];
-  const k = advLogits.shape[0];
-  const head = k === n ? cleanLogits : tf.slice(cleanLogits, [0, 0], [k, -1]);
+  const head = cleanLogits.slice(0, advLogits.shape[0]);
   const logP = tf.logSoftmax(head);
   const kl = tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, tf.logSoftmax(advLogits))));
   return tf.mul(beta / n, kl);

@@ -23,12 +23,13 @@ export const pgdL2: Attack = {
     const radii = Float32Array.from({ length: n }, () => rng.uniform(0, eps));
     const s = scaleTensor(x, scale);
     const ones = x.shape.slice(1).map(() => 1);
-    // u: the perturbation in ε's units (δ = u·scale), always inside the ball.
-    let u = tf.tidy(() => tf.mul(normalizeL2(tf.tensor(direction, x.shape, 'float32')), tf.tensor(radii, [n, ...ones], 'float32')));
     const place = (v: tf.Tensor) => tf.clipByValue(tf.add(x, s ? tf.mul(v, s) : v), clipMin, clipMax);
-    // After clipping, u is what actually moved (a feature of scale 0 stays at 0).
+    // u: the perturbation in ε's units (δ = u·scale), always inside the ball. After clipping, u is what
+    // actually moved (a feature of scale 0 stays at 0), from the random start on: what the start lost to
+    // clipping or spent on a feature of scale 0 does not shorten the first step's projection.
     const back = (adv: tf.Tensor) => (s ? tf.divNoNan(tf.sub(adv, x), s) : tf.sub(adv, x));
-    let adv = tf.tidy(() => place(u));
+    let adv = tf.tidy(() => place(tf.mul(normalizeL2(tf.tensor(direction, x.shape, 'float32')), tf.tensor(radii, [n, ...ones], 'float32'))));
+    let u = tf.tidy(() => back(adv));
     try {
       for (let k = 0; k < steps; k++) {
         const [nextAdv, nextU] = tf.tidy(() => {
@@ -42,7 +43,8 @@ export const pgdL2: Attack = {
       }
       return adv;
     } finally {
-      tf.dispose([u, ...(s ? [s] : [])]);
+      u.dispose();
+      s?.dispose();
     }
   },
 };
