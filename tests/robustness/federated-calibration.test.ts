@@ -173,6 +173,16 @@ describe('fitFederatedTemperature: exact bookkeeping', () => {
     expect(fit.sites).toEqual(['site-1']);
   });
 
+  it('takes few round trips: the summed curvature drives Newton steps after the grid (bisection alone would take ~45)', async () => {
+    let questions = 0;
+    const honest = sites();
+    await fitFederatedTemperature((betas) => {
+      questions++;
+      return honest(betas);
+    });
+    expect(questions).toBeLessThan(15);
+  });
+
   it('sums the participants\' gradients and curvatures: a participant counts in every later question', async () => {
     // Site 1's gradients alone pull T one way; with site 0's the fit is the union's, not either's.
     const fit = await fitFederatedTemperature(small([0, 1]));

@@ -100,6 +100,8 @@ describe('scaledProbabilities', () => {
   it('is exact on a two-class row and finite on huge logits', () => {
     expect(Array.from(scaledProbabilities([Math.log(3), 0], 1, 1)).map((v) => Number(v.toFixed(6)))).toEqual([0.75, 0.25]);
     expect(Array.from(scaledProbabilities([2000, 0, -2000, 0], 2, 1))).toEqual([1, 0, 0, 1]);
+    // The max is taken of the scaled logits: at T = 0.5, 1000 / T = 2000 (1000 · T would overflow the exponentials).
+    expect(Array.from(scaledProbabilities([1000, 0, 0, 1000], 2, 0.5))).toEqual([1, 0, 0, 1]);
     expect(Array.from(scaledProbabilities([-2000, -2001], 1, 1)).map((v) => Number(v.toFixed(6)))).toEqual([Number((1 / (1 + Math.exp(-1))).toFixed(6)), Number((1 / (1 + Math.exp(1))).toFixed(6))]);
   });
 
