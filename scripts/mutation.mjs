@@ -98,7 +98,34 @@ const MODULES = [
   {
     name: 'temperature-scaling',
     mutate: ['shared/src/robustness/calibration/temperature-scaling.ts'],
-    tests: ['tests/robustness/temperature-scaling.test.ts'],
+    // Exact values on hand-made examples (temperature-scaling.test.ts's statistical checks are too slow per mutant).
+    tests: ['tests/robustness/temperature-scaling-exact.test.ts'],
+  },
+  {
+    name: 'federated-calibration',
+    mutate: [
+      'coordinator/src/engine/federated-calibration.ts',
+      // The calibration sums a site sends (and the inverse temperatures it is asked for) in evaluateResult / evaluate.
+      'shared/src/messages/schemas.ts:312-346',
+    ],
+    tests: ['tests/robustness/federated-calibration.test.ts'],
+  },
+  {
+    name: 'site-report-validation',
+    mutate: [
+      'shared/src/messages/site-report-schemas.ts',
+      'coordinator/src/engine/site-report-round.ts',
+      // robustAccuracyOf and summarizeSiteReports: the worst sites and win counts of the report.
+      'shared/src/report/site-report-section.ts:41-74',
+    ],
+    tests: ['tests/personalization/site-report-validation.test.ts'],
+  },
+  {
+    name: 'sweep-core',
+    // The sweep's user input (--param, the search-space file) and its exact selection: the rungs of successive halving and the Pareto front.
+    mutate: ['cli/src/sweep/search-space.ts', 'cli/src/sweep/successive-halving.ts', 'cli/src/sweep/pareto-front.ts'],
+    // The exact file first: it kills most mutants before the slower sweep runs of successive-halving.test.ts.
+    tests: ['tests/sweep/sweep-core-exact.test.ts', 'tests/sweep/search-space.test.ts', 'tests/sweep/successive-halving.test.ts', 'tests/sweep/pareto-front.test.ts'],
   },
   {
     name: 'l2-attacks',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitFederatedTemperature, type CalibrationAnswer } from '../../coordinator/src/engine/federated-calibration.ts';
-import { fitTemperature, parseClientMessage, SeededRandom, temperatureStats } from '@fedtune/shared';
+import { fitTemperature, parseClientMessage, parseServerMessage, SeededRandom, temperatureStats } from '@fedtune/shared';
+import { EvaluateResult } from '../../shared/src/messages/schemas.ts';
 
 /** Logits of an over-confident model (calibrated logits × 2) and labels drawn from the calibrated softmax. */
 function overconfident(n: number, k: number, seed: number): { logits: Float64Array; labels: Int32Array } {
@@ -106,5 +107,145 @@ describe('hostile calibration sums are refused with malformed_payload', () => {
     ['a string', 'lots'],
   ])('%s', (_, calibration) => {
     expect(() => parseClientMessage('evaluateResult', { ...base, calibration })).toThrow(expect.objectContaining({ code: 'malformed_payload' }));
+  });
+});
+
+describe('fitFederatedTemperature: exact bookkeeping', () => {
+  /** n small sites (2 examples each) answering honestly, in the given insertion order, silent from question `silentFrom` for the listed ones. */
+  function small(order: number[], silent: number[] = [], silentFrom = 2) {
+    let question = 0;
+    return async (betas: readonly number[]) => {
+      question++;
+      const answers = new Map<string, CalibrationAnswer>();
+      for (const s of order) {
+        if (question >= silentFrom && silent.includes(s)) continue;
+        const p = { logits: union.logits.subarray(s * 2 * K, (s * 2 + 2) * K), labels: union.labels.subarray(s * 2, s * 2 + 2) };
+        answers.set(`site-${s}`, { betas: [...betas], count: 2, stats: temperatureStats(p.logits, p.labels, betas) });
+      }
+      return answers;
+    };
+  }
+
+  it('lists the participants in site-id order whatever the arrival order, and fits the same T', async () => {
+    const shuffled = await fitFederatedTemperature(small([3, 0, 4, 1, 2]));
+    const ordered = await fitFederatedTemperature(small([0, 1, 2, 3, 4]));
+    expect(shuffled.sites).toEqual(['site-0', 'site-1', 'site-2', 'site-3', 'site-4']);
+    expect(shuffled.fittedOn).toBe(10);
+    // Sums in site-id order: bit-identical whatever the arrival order.
+    expect(shuffled.temperature).toBe(ordered.temperature);
+    expect(Math.abs(ordered.temperature - fitTemperature(union.logits.subarray(0, 10 * K), union.labels.subarray(0, 10)))).toBeLessThan(1e-9);
+  });
+
+  it.each<[number[], string]>([
+    [[2], 'federated calibration: site-2 did not answer'],
+    [[4, 0, 1], 'federated calibration: site-0, site-1, site-4 did not answer'],
+    [[0, 1, 2, 3], 'federated calibration: site-0, site-1, site-2 and 1 more did not answer'],
+    [[0, 1, 2, 3, 4], 'federated calibration: site-0, site-1, site-2 and 2 more did not answer'],
+  ])('silent participants %j: quorum_not_met, "%s"', async (silent, message) => {
+    await expect(fitFederatedTemperature(small([0, 1, 2, 3, 4], silent))).rejects.toMatchObject({ code: 'quorum_not_met', message });
+  });
+
+  it('no site with examples: data, with the reason', async () => {
+    const empty = async (betas: readonly number[]) => new Map([['site-0', { betas: [...betas], count: 0, stats: betas.map(() => ({ nll: 0, grad: 0, hess: 0 })) }]]);
+    await expect(fitFederatedTemperature(empty)).rejects.toMatchObject({ code: 'data', message: 'no site sent calibration sums over a non-empty validation split' });
+  });
+
+  it('an answer to only some of the inverse temperatures asked (a prefix) is no answer', async () => {
+    const honest = small([0, 1, 2]);
+    const fit = await fitFederatedTemperature(async (betas) => {
+      const answers = new Map(await honest(betas));
+      const a = answers.get('site-1')!;
+      answers.set('site-1', { betas: a.betas.slice(0, 1), count: a.count, stats: a.stats.slice(0, 1) });
+      return answers;
+    });
+    expect(fit.sites).toEqual(['site-0', 'site-2']);
+    expect(fit.fittedOn).toBe(4);
+  });
+
+  it('an answer echoing other inverse temperatures of the same length is no answer', async () => {
+    const honest = small([0, 1]);
+    const fit = await fitFederatedTemperature(async (betas) => {
+      const answers = new Map(await honest(betas));
+      const a = answers.get('site-0')!;
+      answers.set('site-0', { ...a, betas: a.betas.map((b, i) => (i === a.betas.length - 1 ? b * 1.5 : b)) });
+      return answers;
+    });
+    expect(fit.sites).toEqual(['site-1']);
+  });
+
+  it('takes few round trips: the summed curvature drives Newton steps after the grid (bisection alone would take ~45)', async () => {
+    let questions = 0;
+    const honest = sites();
+    await fitFederatedTemperature((betas) => {
+      questions++;
+      return honest(betas);
+    });
+    expect(questions).toBeLessThan(15);
+  });
+
+  it('sums the participants\' gradients and curvatures: a participant counts in every later question', async () => {
+    // Site 1's gradients alone pull T one way; with site 0's the fit is the union's, not either's.
+    const fit = await fitFederatedTemperature(small([0, 1]));
+    const union4 = fitTemperature(union.logits.subarray(0, 4 * K), union.labels.subarray(0, 4));
+    expect(Math.abs(fit.temperature - union4)).toBeLessThan(1e-9);
+    const site1 = fitTemperature(union.logits.subarray(2 * K, 4 * K), union.labels.subarray(2, 4));
+    expect(Math.abs(fit.temperature - site1)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('calibration schemas: each bound at the edge and just past it', () => {
+  const base = { runId: 'r', round: 1, siteId: 's', numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 } };
+  const stat = { nll: 5, grad: -1, hess: 2 };
+  const one = (patch: Record<string, unknown>) => ({ betas: [1], count: 10, stats: [{ ...stat, ...patch }], });
+  const accepts = (calibration: unknown) => EvaluateResult.safeParse({ ...base, calibration }).success;
+
+  it('a result with calibration parses to itself (nothing dropped)', () => {
+    const calibration = { betas: [0.01, 100], count: 3, stats: [stat, { nll: 0, grad: 0, hess: 0 }] };
+    expect(EvaluateResult.parse({ ...base, calibration })).toEqual({ ...base, calibration });
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['β = 1/T_max = 0.01', { betas: [0.01], count: 1, stats: [stat] }, true],
+    ['β = 1/T_min = 100', { betas: [100], count: 1, stats: [stat] }, true],
+    ['β = 0.0099', { betas: [0.0099], count: 1, stats: [stat] }, false],
+    ['β = 100.01', { betas: [100.01], count: 1, stats: [stat] }, false],
+    ['no β', { betas: [], count: 1, stats: [] }, false],
+    ['32 β', { betas: new Array(32).fill(1), count: 1, stats: new Array(32).fill(stat) }, true],
+    ['NLL 0', one({ nll: 0 }), true],
+    ['NLL −1e-9', one({ nll: -1e-9 }), false],
+    ['NLL 1e15', one({ nll: 1e15 }), true],
+    ['NLL 1.01e15', one({ nll: 1.01e15 }), false],
+    ['gradient −1e15', one({ grad: -1e15 }), true],
+    ['gradient −1.01e15', one({ grad: -1.01e15 }), false],
+    ['gradient 1.01e15', one({ grad: 1.01e15 }), false],
+    ['gradient −Infinity', one({ grad: -Infinity }), false],
+    ['curvature 0', one({ hess: 0 }), true],
+    ['curvature −1e-9', one({ hess: -1e-9 }), false],
+    ['curvature 1.01e15', one({ hess: 1.01e15 }), false],
+    ['count 0, all sums 0', { betas: [1, 2], count: 0, stats: [{ nll: 0, grad: 0, hess: 0 }, { nll: 0, grad: 0, hess: 0 }] }, true],
+    ['count 0, a gradient', { betas: [1], count: 0, stats: [{ nll: 0, grad: 1, hess: 0 }] }, false],
+    ['count 0, a curvature', { betas: [1], count: 0, stats: [{ nll: 0, grad: 0, hess: 1 }] }, false],
+    ['count 0, an NLL in the second sum', { betas: [1, 2], count: 0, stats: [{ nll: 0, grad: 0, hess: 0 }, { nll: 1, grad: 0, hess: 0 }] }, false],
+    ['count −1', { betas: [1], count: -1, stats: [stat] }, false],
+    ['count 1e9', { betas: [1], count: 1e9, stats: [stat] }, true],
+    ['count 1.5', { betas: [1], count: 1.5, stats: [stat] }, false],
+    ['more sums than β', { betas: [1], count: 1, stats: [stat, stat] }, false],
+  ])('%s → accepted: %s', (_name, calibration, ok) => {
+    expect(accepts(calibration)).toBe(ok);
+  });
+
+  it('says why a refined check failed', () => {
+    const short = EvaluateResult.safeParse({ ...base, calibration: { betas: [1, 2], count: 1, stats: [stat] } });
+    expect(short.success ? '' : short.error.issues.map((i) => i.message)).toEqual(['one calibration sum per inverse temperature']);
+    const empty = EvaluateResult.safeParse({ ...base, calibration: { betas: [1], count: 0, stats: [stat] } });
+    expect(empty.success ? '' : empty.error.issues.map((i) => i.message)).toEqual(['calibration sums over no examples must be 0']);
+  });
+
+  it('the coordinator\'s question: 1 to 32 inverse temperatures within the range', () => {
+    const instruction = { runId: 'r', round: 1, modelVersion: 1, weights: new Uint8Array([1]) };
+    expect(parseServerMessage('evaluate', { ...instruction, calibration: { betas: [0.01, 100] } })).toEqual({ ...instruction, calibration: { betas: [0.01, 100] } });
+    for (const betas of [[], new Array(33).fill(1), [0.005], [101]]) {
+      expect(() => parseServerMessage('evaluate', { ...instruction, calibration: { betas } }), JSON.stringify(betas)).toThrow(expect.objectContaining({ code: 'malformed_payload' }));
+    }
   });
 });

@@ -56,7 +56,9 @@ function fail(message: string): never {
 function firstIssue(error: z.ZodError, where: string): string {
   const i = error.issues[0];
   const path = i.path.length ? i.path.join('.') : '(top level)';
-  return `${where}: ${path}: ${i.message}`;
+  // A record key that fails its schema is reported as "Invalid key in record": say what the key's own check said.
+  const message = i.code === 'invalid_key' && i.issues.length > 0 ? i.issues[0].message : i.message;
+  return `${where}: ${path}: ${message}`;
 }
 
 /** Refuses a parameter that is neither a run-config field nor a simulation option, naming the known ones. */

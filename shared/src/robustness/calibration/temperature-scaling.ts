@@ -23,6 +23,7 @@ function checkShape(logits: ArrayLike<number>, labels: ArrayLike<number>): numbe
 /** NLL, gradient and curvature in β (sums over the examples) of softmax(β·logits), for each β. */
 export function temperatureStats(logits: ArrayLike<number>, labels: ArrayLike<number>, betas: readonly number[]): TemperatureStats[] {
   const n = labels.length;
+  // Stryker disable next-line ConditionalExpression: equivalent: with n = 0 the row loop never runs, whatever k is.
   const k = n === 0 ? 0 : logits.length / n;
   const out = betas.map(() => ({ nll: 0, grad: 0, hess: 0 }));
   const w = new Float64Array(k);
@@ -55,13 +56,16 @@ export function temperatureNll(logits: ArrayLike<number>, labels: ArrayLike<numb
 
 /** softmax(logits / T), row by row, as a flat n×k array. */
 export function scaledProbabilities(logits: ArrayLike<number>, n: number, temperature: number): Float32Array {
+  // Stryker disable next-line ConditionalExpression: equivalent: with n = 0, k = NaN gives new Float32Array(NaN), empty, and the loop never runs.
   const k = n === 0 ? 0 : logits.length / n;
   const out = new Float32Array(n * k);
+  // Stryker disable next-line EqualityOperator: equivalent: one more row only writes past the end of `out`, which a typed array ignores.
   for (let i = 0; i < n; i++) {
     let m = -Infinity;
     for (let c = 0; c < k; c++) m = Math.max(m, logits[i * k + c] / temperature);
     let sum = 0;
     for (let c = 0; c < k; c++) sum += Math.exp(logits[i * k + c] / temperature - m);
+    // Stryker disable next-line EqualityOperator: equivalent: the extra column is the next row's first, which that row overwrites (or past the end, ignored).
     for (let c = 0; c < k; c++) out[i * k + c] = Math.exp(logits[i * k + c] / temperature - m) / sum;
   }
   return out;

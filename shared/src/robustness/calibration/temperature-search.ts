@@ -114,6 +114,9 @@ export class TemperatureSearch {
   private propose(x: number, s: TemperatureStats): void {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: the sums' curvature is ≥ 0 (schema), and at 0 Newton's ±∞ is outside the bracket anyway
     const newton = s.hess > 0 ? x - s.grad / s.hess : NaN;
+    // A Newton step below the tolerance ends the search, even when rounding puts it on the bracket's end (else
+    // ~45 bisections followed, each a round trip to every site in a federated fit).
+    if (Math.abs(newton - x) <= 1e-14 * x) return this.finish(Math.min(this.hi, Math.max(this.lo, newton)));
     const inside = newton > this.lo && newton < this.hi;
     const next = inside ? newton : (this.lo + this.hi) / 2;
     // Stryker disable next-line EqualityOperator: equivalent: `<` for `≤` on a tolerance of 1e-14 changes no result
