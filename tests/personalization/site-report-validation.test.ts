@@ -245,7 +245,7 @@ describe('the instruction the coordinator builds', () => {
 
   it('personalising without a learning rate of its own leaves it out', () => {
     const got = siteReportInstruction(config({ personalization: { mode: 'head', localOnly: false } }), 1, 's', train, weights);
-    expect(got.personalization).toEqual({ mode: 'head', epochs: 5, lambda: 0.1, validate: true });
+    expect(got.personalization).toStrictEqual({ mode: 'head', epochs: 5, lambda: 0.1, validate: true });
     expect(got).not.toHaveProperty('localOnlyEpochs');
     expect(got).not.toHaveProperty('robustness');
   });
@@ -256,7 +256,8 @@ describe('SiteReportRound: collecting the answers', () => {
     SiteReportResult.parse({ runId: 'run-7', round: 4, siteId, numExamples: 10, durationMs: 5, arms: { global: { accuracy, loss: 1 } }, ...extra });
 
   it('keeps the answers, sorted by site, with adopted and chosen when sent; lists the missing with why', async () => {
-    const round = new SiteReportRound(4, ['b', 'a', 'c', 'd'], 60_000);
+    // Every site answers or fails synchronously below; the short timeout only bounds a mutant that never finishes.
+    const round = new SiteReportRound(4, ['b', 'a', 'c', 'd'], 3_000);
     expect(round.expects('a')).toBe(true);
     expect(round.expects('z')).toBe(false);
     round.add('b', result('b', 0.5, { adopted: false, chosen: 'head' }));
@@ -272,7 +273,8 @@ describe('SiteReportRound: collecting the answers', () => {
     expect(section.mode).toBe('auto');
     expect(section.localOnlyEpochs).toBe(12);
     expect(section.robustness).toBe(true);
-    expect(section.sites).toEqual([
+    expect(round.done).toBeInstanceOf(Promise);
+    expect(section.sites).toStrictEqual([
       { siteId: 'a', numExamples: 10, durationMs: 5, arms: { global: { accuracy: 0.7, loss: 1 } } },
       { siteId: 'b', numExamples: 10, durationMs: 5, arms: { global: { accuracy: 0.5, loss: 1 } }, adopted: false, chosen: 'head' },
     ]);
@@ -284,11 +286,14 @@ describe('SiteReportRound: collecting the answers', () => {
   });
 
   it('a site with no answer before the timeout is missing with that reason; no baseline, no robustness', async () => {
-    const round = new SiteReportRound(1, ['a', 'b'], 1);
+    const round = new SiteReportRound(1, ['d', 'a', 'c', 'b'], 1);
+    round.add('c', result('c', 0.8));
     round.add('b', result('b', 0.9));
+    round.add('d', result('d', 0.7));
     await round.done;
     const section = round.section(config());
     expect(section.missing).toEqual([{ siteId: 'a', reason: 'no report before the round timeout' }]);
+    expect(section.sites.map((s) => s.siteId)).toEqual(['b', 'c', 'd']);
     expect(section.robustness).toBe(false);
     expect(section.mode).toBe('none');
     expect(section).not.toHaveProperty('localOnlyEpochs');
@@ -304,6 +309,8 @@ describe('robustAccuracyOf and summarizeSiteReports: exact worst sites and count
     expect(robustAccuracyOf(a(0.9, [[0.05, 0.6], [0.2, 0.1], [0.1, 0.4]]))).toBe(0.1);
     expect(robustAccuracyOf(a(0.9, [[0.2, 0.1], [0.05, 0.6]]))).toBe(0.1);
     expect(robustAccuracyOf(a(0.9, []))).toBeNull();
+    // Two rows at the largest ε (a site should not send that): the first counts.
+    expect(robustAccuracyOf(a(0.9, [[0.1, 0.3], [0.1, 0.5]]))).toBe(0.3);
     expect(robustAccuracyOf(a(0.9))).toBeNull();
     expect(robustAccuracyOf(undefined)).toBeNull();
   });
@@ -329,6 +336,9 @@ describe('robustAccuracyOf and summarizeSiteReports: exact worst sites and count
   it('ties keep the first site (by order); only the global arm: no counts', () => {
     const got = summarizeSiteReports([site('a', { global: a(0.5, [[0.1, 0.3]]) }), site('b', { global: a(0.5, [[0.1, 0.3]]) }), site('c', { global: a(0.7, [[0.1, 0.9]]) })]);
     expect(got).toEqual({ worst: { global: { clean: { siteId: 'a', accuracy: 0.5 }, robust: { siteId: 'a', accuracy: 0.3 } } } });
+    // The worst robust site need not be the first nor the worst clean one.
+    const later = summarizeSiteReports([site('a', { global: a(0.5, [[0.1, 0.3]]) }), site('b', { global: a(0.7, [[0.1, 0.1]]) })]);
+    expect(later.worst.global).toEqual({ clean: { siteId: 'a', accuracy: 0.5 }, robust: { siteId: 'b', accuracy: 0.1 } });
   });
 
   it('counts with local-only but no personalised arm; personalised without local-only counts for neither local comparison', () => {
