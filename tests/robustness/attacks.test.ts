@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LINEAR_W, linearAttackModel } from '../helpers/linear-attack-model.ts';
 import { fgsm } from '../../shared/src/robustness/attacks/fgsm.ts';
 import { pgd } from '../../shared/src/robustness/attacks/pgd.ts';
 import { ATTACKS, getAttack } from '../../shared/src/robustness/attacks/registry.ts';
@@ -8,12 +9,7 @@ import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 // A linear two-class model, logits = x·W + b. The gradient of the softmax cross-entropy with respect to x
 // is then p₁·(W₁ − W₀) for true class 0 and p₀·(W₀ − W₁) for true class 1: its sign is known in closed form
 // and does not depend on x, so every attack output below is computed exactly by hand.
-const W = [
-  [0, 1],
-  [0, -1],
-  [0, 2],
-  [0, -3],
-];
+const W = LINEAR_W;
 const SIGN_CLASS0 = [1, -1, 1, -1];
 const X = [
   [0.5, 0.02, 0.97, 0.5],
@@ -22,22 +18,11 @@ const X = [
 const LABELS = [0, 1];
 const signOf = (row: number) => SIGN_CLASS0.map((s) => (LABELS[row] === 0 ? s : -s));
 
+const fixture = linearAttackModel(X, LABELS);
 let model: tf.LayersModel;
 let x: tf.Tensor;
 let onehot: tf.Tensor;
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [4] })] });
-  model.setWeights([tf.tensor2d(W), tf.tensor1d([0.3, -0.2])]);
-  x = tf.tensor2d(X);
-  onehot = tf.oneHot(tf.tensor1d(LABELS, 'int32'), 2);
-});
-
-afterAll(() => {
-  tf.dispose([x, onehot]);
-  model.dispose();
-});
+beforeAll(() => ({ model, x, onehot } = fixture));
 
 const params = { eps: 0.05, steps: 1, stepSize: 0.01, seed: 7, clipMin: 0, clipMax: 1 };
 const f32 = Math.fround;

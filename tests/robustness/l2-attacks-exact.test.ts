@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LINEAR_W, linearAttackModel } from '../helpers/linear-attack-model.ts';
+import type { AttackParams } from '../../shared/src/robustness/attacks/attack.ts';
 import { fgmL2 } from '../../shared/src/robustness/attacks/fgm-l2.ts';
 import { exampleNorms, normalizeL2, projectL2 } from '../../shared/src/robustness/attacks/l2-ball.ts';
 import { pgdL2 } from '../../shared/src/robustness/attacks/pgd-l2.ts';
@@ -9,12 +11,7 @@ import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 // two-class model, logits = x·W + b: the gradient of the cross-entropy with respect to x is p₁·d for true
 // class 0 and −p₀·d for class 1, with d = W₁ − W₀ = [1, −1, 2, −3]. Its L2 direction (±d/‖d‖, or ±(d⊙s)/‖d⊙s‖
 // in per-feature units s) is known in closed form and does not depend on x.
-const W = [
-  [0, 1],
-  [0, -1],
-  [0, 2],
-  [0, -3],
-];
+const W = LINEAR_W;
 const D = [1, -1, 2, -3];
 const X = [
   [0.5, 0.4, 0.6, 0.5],
@@ -24,32 +21,14 @@ const X = [
 const LABELS = [0, 1, 0];
 const sign = (row: number) => (LABELS[row] === 0 ? 1 : -1);
 
+const fixture = linearAttackModel(X, LABELS);
 let model: tf.LayersModel;
 let x: tf.Tensor;
 let onehot: tf.Tensor;
+beforeAll(() => ({ model, x, onehot } = fixture));
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [4] })] });
-  model.setWeights([tf.tensor2d(W), tf.tensor1d([0.3, -0.2])]);
-  x = tf.tensor2d(X);
-  onehot = tf.oneHot(tf.tensor1d(LABELS, 'int32'), 2);
-});
-
-afterAll(() => {
-  tf.dispose([x, onehot]);
-  model.dispose();
-});
-
-interface Params {
-  eps: number;
-  steps: number;
-  stepSize: number;
-  seed: number;
-  clipMin: number;
-  clipMax: number;
-  scale?: Float32Array;
-}
+/** AttackParams (attack.ts); every attack here reads the same fields. */
+type Params = AttackParams;
 const params: Params = { eps: 0.3, steps: 1, stepSize: 0.05, seed: 7, clipMin: 0, clipMax: 1 };
 
 const norm = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
