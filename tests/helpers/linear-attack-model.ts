@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 /**
  * The exact attack tests' model: logits = x·W + b with two classes, so the input gradient of the
@@ -33,4 +33,20 @@ export function linearAttackModel(inputs: number[][], labels: number[]): LinearA
     fixture.model.dispose();
   });
   return fixture;
+}
+
+/** Runs an attack, checks it leaks no tensor (its one result aside) and returns the result as rows. */
+export function attackRows(run: () => tf.Tensor): number[][] {
+  const before = tf.memory().numTensors;
+  const out = run();
+  expect(tf.memory().numTensors).toBe(before + 1);
+  const rows = out.arraySync() as number[][];
+  out.dispose();
+  return rows;
+}
+
+/** Every cell of `actual` equals `expected` to `digits` decimals. */
+export function expectRows(actual: number[][], expected: number[][], digits: number): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((row, i) => row.forEach((v, j) => expect(v, `[${i}][${j}]`).toBeCloseTo(expected[i][j], digits)));
 }

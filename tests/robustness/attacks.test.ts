@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LINEAR_W, linearAttackModel } from '../helpers/linear-attack-model.ts';
+import { attackRows, expectRows as expectRowsClose, LINEAR_W, linearAttackModel } from '../helpers/linear-attack-model.ts';
 import { fgsm } from '../../shared/src/robustness/attacks/fgsm.ts';
 import { pgd } from '../../shared/src/robustness/attacks/pgd.ts';
 import { ATTACKS, getAttack } from '../../shared/src/robustness/attacks/registry.ts';
@@ -28,20 +28,8 @@ const params = { eps: 0.05, steps: 1, stepSize: 0.01, seed: 7, clipMin: 0, clipM
 const f32 = Math.fround;
 const clip = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
 
-/** Runs an attack, checks it leaks no tensor (its one result aside) and returns the result as rows. */
-function attack(run: () => tf.Tensor): number[][] {
-  const before = tf.memory().numTensors;
-  const out = run();
-  expect(tf.memory().numTensors).toBe(before + 1);
-  const rows = out.arraySync() as number[][];
-  out.dispose();
-  return rows;
-}
-
-function expectRows(actual: number[][], expected: number[][]) {
-  expect(actual.length).toBe(expected.length);
-  actual.forEach((row, i) => row.forEach((v, j) => expect(v, `[${i}][${j}]`).toBeCloseTo(expected[i][j], 6)));
-}
+const attack = attackRows;
+const expectRows = (actual: number[][], expected: number[][]) => expectRowsClose(actual, expected, 6);
 
 /** PGD by hand: the seeded uniform start in the ε-ball, then `steps` signed steps projected on the ball ∩ range. */
 function pgdByHand(rows: number[][], p: typeof params): number[][] {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LINEAR_W, linearAttackModel } from '../helpers/linear-attack-model.ts';
+import { attackRows, expectRows as expectRowsClose, LINEAR_W, linearAttackModel } from '../helpers/linear-attack-model.ts';
 import type { AttackParams } from '../../shared/src/robustness/attacks/attack.ts';
 import { fgmL2 } from '../../shared/src/robustness/attacks/fgm-l2.ts';
 import { exampleNorms, normalizeL2, projectL2 } from '../../shared/src/robustness/attacks/l2-ball.ts';
@@ -71,20 +71,8 @@ function pgdByHand(p: Params): number[][] {
   });
 }
 
-/** Runs an attack, checks it leaks no tensor (its one result aside) and returns the result as rows. */
-function attack(run: () => tf.Tensor): number[][] {
-  const before = tf.memory().numTensors;
-  const out = run();
-  expect(tf.memory().numTensors).toBe(before + 1);
-  const rows = out.arraySync() as number[][];
-  out.dispose();
-  return rows;
-}
-
-function expectRows(actual: number[][], expected: number[][]) {
-  expect(actual.length).toBe(expected.length);
-  actual.forEach((row, i) => row.forEach((v, j) => expect(v, `[${i}][${j}]`).toBeCloseTo(expected[i][j], 5)));
-}
+const attack = attackRows;
+const expectRows = (actual: number[][], expected: number[][]) => expectRowsClose(actual, expected, 5);
 
 const l2 = (a: number[], b: number[]) => norm(a.map((v, j) => v - b[j]));
 
