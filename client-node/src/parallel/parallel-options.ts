@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { FedtuneError } from '@fedtune/shared';
 
 /** The most training threads a site may start. */
 export const MAX_TRAINING_WORKERS = 256;
@@ -20,3 +21,12 @@ export const ParallelTraining = z.object({
   syncEvery: z.number().int().min(1).max(10_000).default(1),
 });
 export type ParallelTraining = z.output<typeof ParallelTraining>;
+
+/** Parses parallel-training settings (absent fields take the defaults above); bad values are a `config` error naming the field. */
+export function parallelTraining(input: { workers?: number; syncEvery?: number } = {}): ParallelTraining {
+  const parsed = ParallelTraining.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue.path[0] === 'syncEvery' ? 'sync-every' : 'workers';
+  throw new FedtuneError('config', `--${field}: ${issue.message}`.slice(0, 300));
+}
