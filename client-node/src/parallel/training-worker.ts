@@ -59,6 +59,16 @@ function shardGradients(m: tf.LayersModel, optimizer: tf.Optimizer, vars: tf.Var
   return { grads, lossSum, correct };
 }
 
+/**
+ * Disposes an optimizer and its learning-rate scalar: tfjs 4.22's MomentumOptimizer.dispose forgets the
+ * scalar its SGD base keeps (`c`), one leaked tensor per fit.
+ */
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+  if (c && !c.isDisposed) c.dispose();
+}
+
 async function fit(msg: FitMessage): Promise<void> {
   const data = datasets.get(msg.dataId);
   if (!data) throw new Error(`no shared data ${msg.dataId}`);
@@ -135,7 +145,7 @@ async function fit(msg: FitMessage): Promise<void> {
       }
     }
   } finally {
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
   }
   const weights = msg.index === 0 ? readModelWeights(m).arrays : undefined;
   send({ type: 'done', fitId: msg.fitId, weights, numTensors: tf.memory().numTensors }, weights ? weights.map((w) => w.buffer as ArrayBuffer) : []);
