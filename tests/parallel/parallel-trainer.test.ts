@@ -142,6 +142,27 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
   });
 });
 
+describe('a worker that fails', () => {
+  it('fails the fit with one typed error line, and the next fit starts fresh threads', async () => {
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+    try {
+      const m = model('mlp', MLP);
+      // 783 features for a 784-input model: the workers cannot shape a batch.
+      const wrong = { ...examples(64, [783], 2), featureShape: [783] };
+      const err = await trainer.fit(m, wrong, base).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'FedtuneError', code: 'internal' });
+      expect((err as Error).message).toMatch(/^a training worker failed: /);
+      expect((err as Error).message.split('\n')).toHaveLength(1);
+      const ok = await trainer.fit(m, examples(64, MLP, 2), base);
+      expect(ok.workers).toBe(2);
+      expect(trainer.threadsCreated).toBe(4);
+      m.dispose();
+    } finally {
+      await trainer.close();
+    }
+  });
+});
+
 describe('memory', () => {
   it('repeated fits leak no tensors, in this thread or in the workers', async () => {
     const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
