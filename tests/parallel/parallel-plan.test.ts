@@ -58,6 +58,15 @@ describe('weightedAverageInto', () => {
     weightedAverageInto(out, [new Float32Array([1, 2]), new Float32Array([4, 8]), new Float32Array([1e9, NaN])], [1, 3, 0]);
     expect(Array.from(out)).toEqual([3.25, 6.5]);
   });
+  it.each([
+    [[1], [5], 1],
+    [[1, 2, 3], [1, 1, 2], 2.25],
+    [[1, 2, 3, 4], [0, 1, 0, 1], 3],
+  ])('parts %j with weights %j average to %d (one, three and four workers)', (values, weights, want) => {
+    const out = new Float32Array(1);
+    weightedAverageInto(out, values.map((v) => new Float32Array([v])), weights);
+    expect(out[0]).toBeCloseTo(want, 6);
+  });
   it('writes only the given range', () => {
     const out = new Float32Array([9, 9, 9]);
     weightedAverageInto(out, [new Float32Array([1, 1, 1]), new Float32Array([3, 3, 3])], [1, 1], 1, 2);

@@ -43,7 +43,8 @@ export type ParallelFitMetrics = FitMetrics & { workers: number };
 export class ParallelTrainer {
   private readonly pool?: WorkerPool;
   private readonly logged = new Set<string>();
-  private shared = new WeakMap<Dataset, number>();
+  /** The training split the threads hold now (they keep one: a new one replaces it). */
+  private shared?: { train: Dataset; dataId: number };
   private sentTopology = '';
   private nextId = 1;
   /** Tensors alive in each worker after the last fit (leak tests). */
@@ -160,7 +161,7 @@ export class ParallelTrainer {
       if (!(err instanceof FedtuneError && err.code === 'data')) {
         await this.pool!.close();
         this.sentTopology = '';
-        this.shared = new WeakMap();
+        this.shared = undefined;
       }
       throw err;
     } finally {
@@ -170,15 +171,14 @@ export class ParallelTrainer {
 
   /** Copies the training split into shared memory once (the threads read it in place; it never leaves this process). */
   private shareData(train: Dataset, threads: TrainingThread[]): number {
-    const known = this.shared.get(train);
-    if (known !== undefined) return known;
+    if (this.shared?.train === train) return this.shared.dataId;
     const dataId = this.nextId++;
     const x = new Float32Array(new SharedArrayBuffer(train.x.length * 4));
     x.set(train.x);
     const y = new Int32Array(new SharedArrayBuffer(train.y.length * 4));
     y.set(train.y);
     for (const t of threads) t.post({ type: 'data', dataId, x, y, featureShape: [...train.featureShape], numClasses: train.numClasses });
-    this.shared.set(train, dataId);
+    this.shared = { train, dataId };
     return dataId;
   }
 

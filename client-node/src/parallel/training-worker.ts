@@ -164,7 +164,11 @@ port.on('message', (msg: ToWorker) => {
       if (msg.type === 'setup') {
         await selectNodeBackend(msg.backend);
         send({ type: 'ready' });
-      } else if (msg.type === 'data') datasets.set(msg.dataId, msg);
+      } else if (msg.type === 'data') {
+        // One training split at a time: a new one (another run's data) replaces the last.
+        datasets.clear();
+        datasets.set(msg.dataId, msg);
+      }
       else if (msg.type === 'fit') await fit(msg);
       else if (msg.type === 'memory') send({ type: 'memory', numTensors: tf.memory().numTensors });
     })
