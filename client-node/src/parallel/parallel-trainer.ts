@@ -37,7 +37,7 @@ export type ParallelFitMetrics = FitMetrics & { workers: number };
  * Trains a site's model data-parallel on `workers` worker threads (each its own tfjs and wasm instance),
  * with fitLocal's signature and results: the same seeded order, batches split into contiguous shards, and
  * either the example-weighted average gradient applied by every replica each batch (syncEvery 1) or local
- * SGD with weights averaged every `syncEvery` batches. Configs the threads do not support (parallelFallbackReason)
+ * SGD: each worker takes `syncEvery` whole batches, then the weights are averaged (epochSyncSteps). Configs the threads do not support (parallelFallbackReason)
  * and workers = 1 run fitLocal in this thread. The threads start at the first fit and live until `close`.
  */
 export class ParallelTrainer {

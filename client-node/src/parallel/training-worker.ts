@@ -4,7 +4,8 @@
  * trains on its shard of the batch and meets the other replicas in the main thread's reduce:
  *  - syncEvery 1: it writes the gradients of its shard, then applies the example-weighted average
  *    gradient with its own optimizer (every replica applies the same update: the same weights as one thread);
- *  - syncEvery k > 1: it takes k local steps on its shards, writes its weights, then loads the average (local SGD).
+ *  - syncEvery k > 1: it takes k local steps on whole batches (epochSyncSteps), writes its weights, then loads
+ *    the average (local SGD).
  */
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
