@@ -50,7 +50,8 @@ export interface FitLocalOptions {
   keepTrainable?: boolean;
 }
 
-function makeOptimizer(config: TrainConfig): tf.Optimizer {
+/** The tfjs optimizer of a training config (the parallel trainer makes its replicas' optimizers the same way). */
+export function makeOptimizer(config: TrainConfig): tf.Optimizer {
   switch (config.optimizer) {
     case 'sgd':
       return tf.train.sgd(config.learningRate);
