@@ -30,17 +30,19 @@ export function rewriteWorkspaceImports(js) {
 /**
  * The CommonJS packages compiled code loads with `require`, and what it requires for each. Importing a
  * CommonJS bundle from ESM makes Node scan its source (and that of every module it re-exports) for named
- * exports: for tfjs that scan costs ~4× the CPU of `require` itself and ~20 MB (bench/startup.ts measures
- * it). The namespace, default and side-effect imports and the dynamic `import()` of these required
- * dependencies become `require`s from a `createRequire(import.meta.url)` — the same module instance either
+ * exports: for tfjs that scan costs ~4× the CPU of `require` itself and ~20 MB; socket.io-client's ESM
+ * build, which imports `ws` and `debug` (CommonJS), loads in 2.5× the CPU of its CommonJS build. Each is
+ * imported in one place (no second copy through `import`). The namespace, default, named and side-effect
+ * imports and the dynamic `import()` of these required dependencies become `require`s from a `createRequire(import.meta.url)` — the same module instance either
  * way. Optional dependencies (tfjs-node) keep `import()`: its "not installed" error is what backend
  * selection reports.
  */
-export const REQUIRED_CJS_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'];
+export const REQUIRED_CJS_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'socket.io-client', 'yaml'];
 const REQUIRE_FN = '__fedtuneRequire';
 const REQUIRE_HEADER = `import { createRequire as __fedtuneCreateRequire } from 'node:module';\nconst ${REQUIRE_FN} = __fedtuneCreateRequire(import.meta.url);\n`;
 const CJS = `(?<q>['"])(?<pkg>${REQUIRED_CJS_PACKAGES.map((p) => p.replace(/[/.-]/g, '\\$&')).join('|')})\\k<q>`;
 const CJS_NAMESPACE_OR_DEFAULT = new RegExp(`^import\\s+(?:\\*\\s+as\\s+)?([\\w$]+)\\s+from\\s*${CJS};?$`, 'gm');
+const CJS_NAMED = new RegExp(`^import\\s*\\{([^}]*)\\}\\s*from\\s*${CJS};?$`, 'gm');
 const CJS_SIDE_EFFECT = new RegExp(`^import\\s*${CJS};?$`, 'gm');
 const CJS_DYNAMIC = new RegExp(`\\bimport\\(\\s*${CJS}\\s*\\)`, 'g');
 
@@ -50,6 +52,7 @@ export function requireCommonJsDependencies(js) {
   const target = (pkg) => ((used = true), `${REQUIRE_FN}('${pkg}')`);
   const out = js
     .replace(CJS_NAMESPACE_OR_DEFAULT, (_m, name, _q, pkg) => `const ${name} = ${target(pkg)};`)
+    .replace(CJS_NAMED, (_m, names, _q, pkg) => `const { ${names.split(',').map((n) => n.trim()).filter(Boolean).map((n) => n.replace(/\s+as\s+/, ': ')).join(', ')} } = ${target(pkg)};`)
     .replace(CJS_SIDE_EFFECT, (_m, _q, pkg) => `${target(pkg)};`)
     .replace(CJS_DYNAMIC, (_m, _q, pkg) => `Promise.resolve().then(() => ${target(pkg)})`);
   return used ? REQUIRE_HEADER + out : out;

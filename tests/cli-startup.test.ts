@@ -200,6 +200,8 @@ describe('the build (scripts/build-js.mjs)', () => {
     { source: 'import tfd from "@tensorflow/tfjs";', want: "const tfd = __fedtuneRequire('@tensorflow/tfjs');" },
     { source: "import '@tensorflow/tfjs-backend-wasm';", want: "__fedtuneRequire('@tensorflow/tfjs-backend-wasm');" },
     { source: "await import('@tensorflow/tfjs-backend-wasm');", want: "await Promise.resolve().then(() => __fedtuneRequire('@tensorflow/tfjs-backend-wasm'));" },
+    { source: "import { io } from 'socket.io-client';", want: "const { io } = __fedtuneRequire('socket.io-client');" },
+    { source: "import { parse as parseYaml, LineCounter } from 'yaml';", want: "const { parse: parseYaml, LineCounter } = __fedtuneRequire('yaml');" },
   ])('loads the CommonJS dependency of $source with require', ({ source, want }) => {
     const out = requireCommonJsDependencies(source);
     expect(out.split('\n').at(-1)).toBe(want);
@@ -211,6 +213,7 @@ describe('the build (scripts/build-js.mjs)', () => {
     "import * as core from '@tensorflow/tfjs-core';",
     "import * as x from '@tensorflow/tfjs-backend-wasm-extra';",
     "import { z } from 'zod';",
+    "import { io } from 'socket.io-client-extra';",
   ])('leaves %s alone', (source) => {
     expect(requireCommonJsDependencies(source)).toBe(source);
   });
