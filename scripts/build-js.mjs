@@ -7,10 +7,12 @@
 // workspace package (`@fedtune/shared`, `@fedtune/shared/node`, …) become its compiled subpath
 // (`@fedtune/shared/js`, `@fedtune/shared/js/node`, listed in that package's "exports"), so compiled code
 // only ever loads compiled code, while vitest, vite, tsc and tsx keep resolving the TypeScript sources.
-// Files other than .ts under src/ (the dashboard's assets) are copied. The build writes to a fresh
-// directory and renames it into place, so a running `fedtune` never sees half a build; it ends by writing
-// dist/build-info.json, which the bin reads to tell a current build from a stale one (cli/bin/compiled-entry.mjs).
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// A few CommonJS dependencies are loaded with `require` (REQUIRED_CJS_PACKAGES). Files other than .ts under
+// src/ (the dashboard's assets) are copied. Each package is written to a fresh directory and renamed into
+// place, so a running `fedtune` does not see a half-written package; the build ends by writing
+// cli/dist/build-info.json, which the bin reads to tell a current build from a stale one
+// (cli/bin/compiled-entry.mjs).
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
