@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadSiteData, parallelTraining, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
 import { classCounts, socketIoConnector } from '@fedtune/shared';
-import { RunConfig } from '@fedtune/coordinator';
+import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
