@@ -23,6 +23,7 @@ export * from './persistence/checkpoint-format.ts';
 export * from './persistence/checkpoint-store.ts';
 export * from './persistence/migrations.ts';
 export * from './persistence/run-database.ts';
+export * from './persistence/write-batch.ts';
 export * from './metrics/registry.ts';
 export * from './metrics/coordinator-metrics.ts';
 export * from './config/run-config-file.ts';
