@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
-import { writeFileAtomic } from '@fedtune/shared/node';
+import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 
 /** A named dataset whose accuracy the coordinator also reports every round. */
@@ -58,9 +58,10 @@ export class TfGlobalModel implements GlobalModel {
     const files = await modelToFiles(this.model, { ...this.metadata, round, ...metadata });
     const rel = join('models', `round-${round}`);
     const dir = join(this.runDir, rel);
-    // weights first, then model.json: a model.json always points at complete weights.
-    writeFileAtomic(join(dir, 'weights.bin'), files.weightsBin);
-    writeFileAtomic(join(dir, 'model.json'), JSON.stringify(files.modelJson));
+    // weights first, then model.json: a model.json always points at complete weights. Durable (fsync'd), with
+    // the fsync on libuv's threads so the event loop keeps serving sites meanwhile.
+    await writeFileDurable(join(dir, 'weights.bin'), [files.weightsBin]);
+    await writeFileDurable(join(dir, 'model.json'), [Buffer.from(JSON.stringify(files.modelJson), 'utf8')]);
     return rel;
   }
 

@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { FedtuneError, type Dataset, type RunReport, type ServerTransport } from '@fedtune/shared';
-import { writeFileAtomic } from '@fedtune/shared/node';
 import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
@@ -10,7 +9,7 @@ import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
-import { writeReportHtml } from '../report/report-html.ts';
+import { ReportWriter } from '../report/report-writer.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
 
 /** What a run needs from the long-lived coordinator server (coordinator-server.ts). */
@@ -113,6 +112,8 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
     }
     global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes);
     const model_ = global;
+    // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
+    const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
     let stopAfterRound = false;
     const engine: RoundEngine = new RoundEngine({
@@ -141,10 +142,10 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
             });
           }
         : undefined,
-      persist: (report) => {
-        writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2));
-        if (report.rounds.length > 0) writeReportHtml(runDir, report);
+      persist: async (report) => {
         database?.upsertRun(runFromReport(report));
+        if (report.status === 'complete' || report.status === 'aborted') await reports.writeNow(report);
+        else reports.schedule(report);
       },
     });
     database?.upsertRun(runFromReport(engine.report));
