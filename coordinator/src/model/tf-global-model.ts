@@ -1,13 +1,25 @@
 import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
+import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
 
 /** A named dataset whose accuracy the coordinator also reports every round. */
 export interface EvaluationProbe {
   name: string;
   data: Dataset;
+}
+
+export interface TfGlobalModelOptions {
+  /**
+   * Where the holdout evaluation, temperature fit and robustness evaluation run: 'worker' (default) on a
+   * worker thread with its own tfjs engine (evaluation-thread.ts), so the event loop stays free and a
+   * robustness evaluation can overlap the next round; 'in-process' on this thread. A worker that cannot
+   * start falls back to in-process, with a warning.
+   */
+  evaluation?: 'worker' | 'in-process';
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -27,15 +39,47 @@ export class TfGlobalModel implements GlobalModel {
     readonly architecture: string,
     private readonly metadata: Record<string, unknown> = {},
     private readonly probes: EvaluationProbe[] = [],
+    options: TfGlobalModelOptions = {},
   ) {
     // A holdout that does not fit the model is refused here, with what does not fit, before any site trains.
     this.holdout = fitDatasetToModel(holdout, modelInterfaceOf(model), 'the holdout');
     this.manifest = modelManifest(model);
     this.topology = modelTopology(model);
     this.initialWeights = readModelWeights(model).arrays;
+    if ((options.evaluation ?? 'worker') === 'worker') {
+      try {
+        const thread = new EvaluationThread({ backend: tf.getBackend(), topology: this.topology, holdout: this.holdout, probes: this.probes.map((p) => ({ name: p.name, data: p.data })) });
+        this.thread = thread.ready.then((ok) => {
+          this.threadReady = ok;
+          if (ok) return thread;
+          options.onWarning?.('the evaluation worker could not start: evaluating on the main thread');
+          return undefined;
+        });
+        this.evaluationThread = thread;
+      } catch (err) {
+        options.onWarning?.(`the evaluation worker could not start (${String((err as Error)?.message ?? err).slice(0, 300)}): evaluating on the main thread`);
+      }
+    }
+  }
+
+  /** The evaluation worker, when one was started (it may have failed: see `evaluatesInWorker`). */
+  readonly evaluationThread?: EvaluationThread;
+  /** The worker once ready, or undefined (in-process evaluation). */
+  private readonly thread: Promise<EvaluationThread | undefined> = Promise.resolve(undefined);
+
+  /** Set once the worker has answered whether it started. */
+  private threadReady: boolean | undefined;
+
+  /** Whether evaluations run on the worker thread (false: in-process, by choice or fallback). */
+  async evaluatesInWorker(): Promise<boolean> {
+    return (await this.thread) !== undefined;
   }
 
   async evaluate(weights: WeightArrays): Promise<GlobalMetrics> {
+    // The holdout evaluation is quick: while the worker is still starting (the pretrained model's evaluation at
+    // the start of a run), it runs here rather than waiting for it, with the same numbers.
+    const thread = this.threadReady === undefined ? undefined : await this.thread;
+    if (thread) return thread.evaluate(weights);
     writeModelWeights(this.model, weights);
     const m = evaluateModel(this.model, this.holdout);
     if (this.probes.length === 0) return { accuracy: m.accuracy, loss: m.loss };
@@ -44,11 +88,15 @@ export class TfGlobalModel implements GlobalModel {
   }
 
   async evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
+    const thread = await this.thread;
+    if (thread) return thread.evaluateRobustness(weights, options);
     writeModelWeights(this.model, weights);
     return evaluateRobustness(this.model, this.holdout, options);
   }
 
   async fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
+    const thread = await this.thread;
+    if (thread) return thread.fitTemperature(weights);
     writeModelWeights(this.model, weights);
     return { temperature: fitTemperature(modelLogits(this.model, this.holdout), this.holdout.y), fittedOn: this.holdout.y.length };
   }
@@ -65,7 +113,13 @@ export class TfGlobalModel implements GlobalModel {
     return rel;
   }
 
+  /** Terminates the evaluation worker (at the end of the run); later evaluations fail. */
+  async closeEvaluation(): Promise<void> {
+    await this.evaluationThread?.close();
+  }
+
   dispose(): void {
+    void this.closeEvaluation();
     this.model.dispose();
   }
 }

@@ -66,6 +66,8 @@ export interface CoordinatorServerOptions {
   /** HTTP server timeouts (default DEFAULT_HTTP_TIMEOUTS). */
   httpTimeouts?: Partial<HttpTimeouts>;
   logFile?: string;
+  /** Where each run's global model is evaluated: a worker thread (default) or the main thread. */
+  evaluation?: 'worker' | 'in-process';
   /** Fields bound to every log line (startCoordinator binds its run id). */
   logBindings?: Record<string, unknown>;
 }
@@ -238,6 +240,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           authorize,
           connectionLimits: options.connectionLimits,
           onWarning: options.onWarning,
+          evaluation: options.evaluation,
           onEvent,
           onStopRequested: (runId, round) => runLogger(runId)?.info({ event: 'stop_requested', round }, 'stop requested'),
         },

@@ -29,6 +29,8 @@ export interface RunServices {
   authorize?: RoundEngineOptions['authorize'];
   connectionLimits?: RoundEngineOptions['connectionLimits'];
   onWarning?: (message: string) => void;
+  /** Where the global model is evaluated: a worker thread (default) or this thread (tf-global-model.ts). */
+  evaluation?: 'worker' | 'in-process';
   /** Every engine event of the run (metrics, logs, dashboard, database). */
   onEvent(runId: string, event: EngineEvent): void;
   /** Logs that a stop was requested. */
@@ -48,6 +50,8 @@ export interface RunSession {
   runId: string;
   runDir: string;
   engine: RoundEngine;
+  /** The run's global model (its evaluation worker: `globalModel.evaluationThread`, terminated when the run ends). */
+  globalModel: TfGlobalModel;
   /** Resolves with the final report once the run is complete (or aborted). */
   done: Promise<RunReport>;
   /** The sites joined right now. */
@@ -110,7 +114,10 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       removeTempFilesUnder(runDir);
       if (database) reconcileDatabase(database, runId, resume);
     }
-    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes);
+    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes, {
+      evaluation: services.evaluation,
+      onWarning: services.onWarning,
+    });
     const model_ = global;
     // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
     const reports = new ReportWriter(runDir);
@@ -149,12 +156,14 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       },
     });
     database?.upsertRun(runFromReport(engine.report));
-    const done = engine.run();
+    // The evaluation worker ends with the run (the final report is written by then).
+    const done = engine.run().finally(() => model_.closeEvaluation());
     let disposed = false;
     return {
       runId,
       runDir,
       engine,
+      globalModel: model_,
       done,
       sites: () =>
         engine.sites.all().map((s) => ({
