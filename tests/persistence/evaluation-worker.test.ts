@@ -61,6 +61,16 @@ describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
     expect(withoutTimes(await slow)).toEqual(withoutTimes(await inProcess.evaluateRobustness(w1, robustness)));
   }, 120_000);
 
+  it('in-process, a robustness evaluation is not disturbed by the next round\'s holdout evaluation and save meanwhile', async () => {
+    const w1 = nudged(inProcess.initialWeights, 6);
+    const alone = withoutTimes(await inProcess.evaluateRobustness(w1, robustness));
+    const overlapped = inProcess.evaluateRobustness(w1, robustness);
+    // What the next round does while it runs: evaluate and save other weights on the same global model.
+    await inProcess.evaluate(nudged(inProcess.initialWeights, 7).map((w) => w.map((v) => -v)));
+    await inProcess.save(2, nudged(inProcess.initialWeights, 7));
+    expect(withoutTimes(await overlapped)).toEqual(alone);
+  }, 120_000);
+
   it('leaks no tensors in the worker or on the main thread', async () => {
     const thread = inWorker.evaluationThread!;
     const mainBefore = tf.memory().numTensors;

@@ -90,9 +90,19 @@ export class TfGlobalModel implements GlobalModel {
   async evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
     const thread = await this.thread;
     if (thread) return thread.evaluateRobustness(weights, options);
-    writeModelWeights(this.model, weights);
-    return evaluateRobustness(this.model, this.holdout, options);
+    // In-process, a robustness evaluation may overlap the next round's holdout evaluation and save, which
+    // set this.model's weights: it runs on its own copy of the model, one at a time.
+    const run = this.robustnessQueue.then(async () => {
+      const model = await (this.robustnessModel ??= tf.models.modelFromJSON({ modelTopology: this.topology } as unknown as tf.io.ModelJSON));
+      writeModelWeights(model, weights);
+      return evaluateRobustness(model, this.holdout, options);
+    });
+    this.robustnessQueue = run.catch(() => undefined);
+    return run;
   }
+
+  private robustnessModel?: Promise<tf.LayersModel>;
+  private robustnessQueue: Promise<unknown> = Promise.resolve();
 
   async fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
     const thread = await this.thread;
@@ -121,5 +131,6 @@ export class TfGlobalModel implements GlobalModel {
   dispose(): void {
     void this.closeEvaluation();
     this.model.dispose();
+    void this.robustnessModel?.then((m) => m.dispose());
   }
 }
