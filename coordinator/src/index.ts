@@ -36,6 +36,7 @@ export * from './http/http-defaults.ts';
 export * from './http/json-body.ts';
 export * from './report/report-html.ts';
 export * from './report/report-writer.ts';
+export * from './evaluation/evaluation-thread.ts';
 export * from './engine/dp-aggregation.ts';
 export * from './engine/secure-aggregation-round.ts';
 export * from './run/resume-config.ts';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelDir, pretrainedModelDir, TfGlobalModel } from '@fedtune/coordinator';
+import { EvaluationThread, loadModelDir, pretrainedModelDir, TfGlobalModel } from '@fedtune/coordinator';
 import type { RobustnessOptions, RobustnessReport, WeightArrays } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
@@ -99,5 +99,12 @@ describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
     await expect(model.evaluationThread!.exited).resolves.toBeTypeOf('number');
     await expect(model.evaluate(model.initialWeights)).rejects.toThrow(/closed|exited/);
     model.dispose();
+  }, 60_000);
+
+  it('a worker that cannot start says so (ready is false) and refuses requests with the reason', async () => {
+    const thread = new EvaluationThread({ backend: 'no-such-backend', topology: inProcess.topology, holdout: head(builtinDigits().holdout, 10), probes: [] });
+    expect(await thread.ready).toBe(false);
+    await expect(thread.evaluate(inProcess.initialWeights)).rejects.toThrow(/evaluation worker: .*no-such-backend/);
+    await thread.close();
   }, 60_000);
 });
