@@ -87,6 +87,11 @@ export class RoundProgress {
       case 'robustness-start':
         console.log(`       evaluating robustness of the round-${event.round} model (noise, corruptions, FGSM, PGD)…`);
         break;
+      case 'robustness-end':
+        // A non-final round's robustness evaluation overlaps the next round and ends here.
+        console.log(`       robustness of the round-${event.round} model:`);
+        printRobustness(event.robustness);
+        break;
       case 'complete':
         this.bar?.stop();
         this.quiet = true;

@@ -15,6 +15,7 @@ import {
   type ClientToServer,
   type FitResultMetrics,
   type Hello,
+  type RobustnessReport,
   type RoundRecord,
   type RunComplete,
   type RunReport,
@@ -90,6 +91,8 @@ export type EngineEvent =
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
   | { type: 'robustness-start'; round: number }
+  /** A non-final round's robustness evaluation finished (it overlapped the next round); the final round's is in its 'round-end' record. */
+  | { type: 'robustness-end'; round: number; robustness: RobustnessReport }
   /** The per-site report after the final round (personalisation, per-site robustness) was asked of these sites. */
   | { type: 'site-report-start'; round: number; sites: string[] }
   | { type: 'complete'; report: RunReport }
@@ -155,6 +158,8 @@ export class RoundEngine {
   private stopped = false;
   private accountant?: RdpAccountant;
   private dpClip = 0;
+  /** Non-final rounds' robustness evaluations still running on the evaluation worker (settled by `settleRobustness`). */
+  private pendingRobustness: Array<{ round: number; record: RoundRecord; outcome: Promise<{ error?: unknown }> }> = [];
   readonly report: RunReport;
 
   constructor(private readonly options: RoundEngineOptions) {
@@ -425,6 +430,24 @@ export class RoundEngine {
     return rng.shuffle([...ids]).slice(0, k).sort();
   }
 
+  /** Keeps a non-final round's robustness evaluation running past the round (never an unhandled rejection). */
+  private deferRobustness(round: number, record: RoundRecord, robustness: Promise<void>): void {
+    this.pendingRobustness.push({ round, record, outcome: robustness.then(() => ({}), (error: unknown) => ({ error })) });
+  }
+
+  /**
+   * Waits for the robustness evaluation of an earlier round, which then is in that round's record (and in
+   * the next checkpoint and report); its failure fails the run as an in-round failure would.
+   */
+  private async settleRobustness(before = Infinity): Promise<void> {
+    while (this.pendingRobustness.length > 0 && this.pendingRobustness[0].round < before) {
+      const pending = this.pendingRobustness.shift()!;
+      const { error } = await pending.outcome;
+      if (error) throw error;
+      if (pending.record.robustness) this.emit({ type: 'robustness-end', round: pending.round, robustness: pending.record.robustness });
+    }
+  }
+
   private async persist(): Promise<void> {
     this.report.updatedAt = new Date().toISOString();
     await this.options.persist?.(this.report);
@@ -443,6 +466,8 @@ export class RoundEngine {
       const first = (this.options.resume?.round ?? 0) + 1;
       for (let round = first; round <= this.config.rounds && !this.stopped; round++) {
         const record = await this.runRound(round);
+        // The previous round's robustness evaluation overlapped this round: its result joins the checkpoint below.
+        await this.settleRobustness(round);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
         await saving(`the checkpoint of round ${round}`, () =>
@@ -457,6 +482,7 @@ export class RoundEngine {
         await saving(`the report after round ${round}`, () => this.persist());
         this.emit({ type: 'round-end', record });
       }
+      await this.settleRobustness();
       if (!this.stopped && this.report.rounds.length > 0 && wantsSiteReport(this.config)) {
         this.report.siteReport = await this.runSiteReport(this.report.rounds.at(-1)!.round);
       }
@@ -466,6 +492,8 @@ export class RoundEngine {
       this.report.status = 'aborted';
       this.report.aborted = err instanceof Error ? err.message : String(err);
     }
+    // An aborted run still waits for the robustness evaluations in flight (their errors are moot by now).
+    for (const pending of this.pendingRobustness.splice(0)) await pending.outcome;
     try {
       await saving('the final report', () => this.persist());
     } catch (err) {
@@ -720,27 +748,41 @@ export class RoundEngine {
         ...(updateNorms ? { updateNorms } : {}),
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
       };
-      const wantFederated =
-        this.config.federatedEvaluation === 'every-round' || (this.config.federatedEvaluation === 'final' && round === this.config.rounds);
-      if (wantFederated) {
-        const fed = await this.federatedEvaluate(round);
-        record.federated = fed.summary;
-        record.bytesDown += fed.bytesDown;
-      }
+      // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:
+      // in the final round it overlaps the federated evaluation and is awaited before the round ends; in an
+      // earlier round it overlaps the next round and lands in this round's record before the next checkpoint.
+      let robustness: Promise<void> | undefined;
       if (model.evaluateRobustness && robustnessNow) {
         this.emit({ type: 'robustness-start', round });
-        record.robustness = await model.evaluateRobustness(this.globalWeights, {
-          ...robustnessOptions,
-          ...(calibration?.fit ? { calibration: calibration.fit } : {}),
-          // Randomized smoothing certifies the final model only (it costs n0 + n forward passes per example).
-          ...(certify && round === this.config.rounds ? { certify } : {}),
-        });
-        if (calibration) {
-          record.bytesDown += calibration.bytesDown;
-          if (calibration.warning) record.robustness.warnings.push(calibration.warning);
-        }
-        if (round === this.config.rounds) this.report.finalRobustness = record.robustness;
+        if (calibration) record.bytesDown += calibration.bytesDown;
+        robustness = model
+          .evaluateRobustness(this.globalWeights, {
+            ...robustnessOptions,
+            ...(calibration?.fit ? { calibration: calibration.fit } : {}),
+            // Randomized smoothing certifies the final model only (it costs n0 + n forward passes per example).
+            ...(certify && round === this.config.rounds ? { certify } : {}),
+          })
+          .then((report) => {
+            if (calibration?.warning) report.warnings.push(calibration.warning);
+            record.robustness = report;
+            if (round === this.config.rounds) this.report.finalRobustness = report;
+          });
       }
+      const wantFederated =
+        this.config.federatedEvaluation === 'every-round' || (this.config.federatedEvaluation === 'final' && round === this.config.rounds);
+      try {
+        if (wantFederated) {
+          const fed = await this.federatedEvaluate(round);
+          record.federated = fed.summary;
+          record.bytesDown += fed.bytesDown;
+        }
+      } catch (err) {
+        // The round fails: its robustness evaluation must not become an unhandled rejection.
+        robustness?.catch(() => undefined);
+        throw err;
+      }
+      if (robustness && round === this.config.rounds) await robustness;
+      else if (robustness) this.deferRobustness(round, record, robustness);
       // Late results that arrived while the round was being aggregated and evaluated are recorded too.
       rejected.push(...collector.rejected);
       this.collector = undefined;

@@ -1,13 +1,25 @@
 import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
-import { writeFileAtomic } from '@fedtune/shared/node';
+import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
+import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
 
 /** A named dataset whose accuracy the coordinator also reports every round. */
 export interface EvaluationProbe {
   name: string;
   data: Dataset;
+}
+
+export interface TfGlobalModelOptions {
+  /**
+   * Where the holdout evaluation, temperature fit and robustness evaluation run: 'worker' (default) on a
+   * worker thread with its own tfjs engine (evaluation-thread.ts), so the event loop stays free and a
+   * robustness evaluation can overlap the next round; 'in-process' on this thread. A worker that cannot
+   * start falls back to in-process, with a warning.
+   */
+  evaluation?: 'worker' | 'in-process';
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -27,15 +39,47 @@ export class TfGlobalModel implements GlobalModel {
     readonly architecture: string,
     private readonly metadata: Record<string, unknown> = {},
     private readonly probes: EvaluationProbe[] = [],
+    options: TfGlobalModelOptions = {},
   ) {
     // A holdout that does not fit the model is refused here, with what does not fit, before any site trains.
     this.holdout = fitDatasetToModel(holdout, modelInterfaceOf(model), 'the holdout');
     this.manifest = modelManifest(model);
     this.topology = modelTopology(model);
     this.initialWeights = readModelWeights(model).arrays;
+    if ((options.evaluation ?? 'worker') === 'worker') {
+      try {
+        const thread = new EvaluationThread({ backend: tf.getBackend(), topology: this.topology, holdout: this.holdout, probes: this.probes.map((p) => ({ name: p.name, data: p.data })) });
+        this.thread = thread.ready.then((ok) => {
+          this.threadReady = ok;
+          if (ok) return thread;
+          options.onWarning?.('the evaluation worker could not start: evaluating on the main thread');
+          return undefined;
+        });
+        this.evaluationThread = thread;
+      } catch (err) {
+        options.onWarning?.(`the evaluation worker could not start (${String((err as Error)?.message ?? err).slice(0, 300)}): evaluating on the main thread`);
+      }
+    }
+  }
+
+  /** The evaluation worker, when one was started (it may have failed: see `evaluatesInWorker`). */
+  readonly evaluationThread?: EvaluationThread;
+  /** The worker once ready, or undefined (in-process evaluation). */
+  private readonly thread: Promise<EvaluationThread | undefined> = Promise.resolve(undefined);
+
+  /** Set once the worker has answered whether it started. */
+  private threadReady: boolean | undefined;
+
+  /** Whether evaluations run on the worker thread (false: in-process, by choice or fallback). */
+  async evaluatesInWorker(): Promise<boolean> {
+    return (await this.thread) !== undefined;
   }
 
   async evaluate(weights: WeightArrays): Promise<GlobalMetrics> {
+    // The holdout evaluation is quick: while the worker is still starting (the pretrained model's evaluation at
+    // the start of a run), it runs here rather than waiting for it, with the same numbers.
+    const thread = this.threadReady === undefined ? undefined : await this.thread;
+    if (thread) return thread.evaluate(weights);
     writeModelWeights(this.model, weights);
     const m = evaluateModel(this.model, this.holdout);
     if (this.probes.length === 0) return { accuracy: m.accuracy, loss: m.loss };
@@ -44,11 +88,25 @@ export class TfGlobalModel implements GlobalModel {
   }
 
   async evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
-    writeModelWeights(this.model, weights);
-    return evaluateRobustness(this.model, this.holdout, options);
+    const thread = await this.thread;
+    if (thread) return thread.evaluateRobustness(weights, options);
+    // In-process, a robustness evaluation may overlap the next round's holdout evaluation and save, which
+    // set this.model's weights: it runs on its own copy of the model, one at a time.
+    const run = this.robustnessQueue.then(async () => {
+      const model = await (this.robustnessModel ??= tf.models.modelFromJSON({ modelTopology: this.topology } as unknown as tf.io.ModelJSON));
+      writeModelWeights(model, weights);
+      return evaluateRobustness(model, this.holdout, options);
+    });
+    this.robustnessQueue = run.catch(() => undefined);
+    return run;
   }
 
+  private robustnessModel?: Promise<tf.LayersModel>;
+  private robustnessQueue: Promise<unknown> = Promise.resolve();
+
   async fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
+    const thread = await this.thread;
+    if (thread) return thread.fitTemperature(weights);
     writeModelWeights(this.model, weights);
     return { temperature: fitTemperature(modelLogits(this.model, this.holdout), this.holdout.y), fittedOn: this.holdout.y.length };
   }
@@ -58,13 +116,21 @@ export class TfGlobalModel implements GlobalModel {
     const files = await modelToFiles(this.model, { ...this.metadata, round, ...metadata });
     const rel = join('models', `round-${round}`);
     const dir = join(this.runDir, rel);
-    // weights first, then model.json: a model.json always points at complete weights.
-    writeFileAtomic(join(dir, 'weights.bin'), files.weightsBin);
-    writeFileAtomic(join(dir, 'model.json'), JSON.stringify(files.modelJson));
+    // weights first, then model.json: a model.json always points at complete weights. Durable (fsync'd), with
+    // the fsync on libuv's threads so the event loop keeps serving sites meanwhile.
+    await writeFileDurable(join(dir, 'weights.bin'), [files.weightsBin]);
+    await writeFileDurable(join(dir, 'model.json'), [Buffer.from(JSON.stringify(files.modelJson), 'utf8')]);
     return rel;
   }
 
+  /** Terminates the evaluation worker (at the end of the run); later evaluations fail. */
+  async closeEvaluation(): Promise<void> {
+    await this.evaluationThread?.close();
+  }
+
   dispose(): void {
+    void this.closeEvaluation();
     this.model.dispose();
+    void this.robustnessModel?.then((m) => m.dispose());
   }
 }

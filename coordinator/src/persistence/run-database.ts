@@ -4,11 +4,14 @@ import { dirname } from 'node:path';
 import { FedtuneError, type RoundRecord, type RunReport } from '@fedtune/shared';
 import { MIGRATIONS } from './migrations.ts';
 import { decodeState, encodeState } from './state-codec.ts';
+import { WriteBatch } from './write-batch.ts';
 
 export interface RunDatabaseOptions {
   /** SQLite `synchronous`: 'full' (default) survives power loss; 'normal' survives a process crash only. */
   synchronous?: 'full' | 'normal';
   readonly?: boolean;
+  /** Where a failed background write of queued site rows is reported (default: ignored; the database is a record). */
+  onWriteError?: (err: unknown) => void;
 }
 
 /** What `upsertRun` writes. */
@@ -110,6 +113,8 @@ const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 export class RunDatabase {
   readonly db: Database.Database;
   private readonly stmt;
+  /** Site joins and leaves queued by `queueSite`, written one transaction per tick (write-batch.ts). */
+  private readonly siteWrites: WriteBatch<{ runId: string; site: SiteUpsert & { at: string } }>;
 
   constructor(
     readonly path: string,
@@ -177,6 +182,14 @@ export class RunDatabase {
       listSites: db.prepare(`SELECT * FROM sites WHERE run_id = ? ORDER BY site_id`),
       disconnectAll: db.prepare(`UPDATE sites SET status = 'disconnected', left_reason = ?, last_seen = ? WHERE run_id = ? AND status = 'connected'`),
     };
+    this.siteWrites = new WriteBatch(
+      (items) =>
+        this.db.transaction(() => {
+          for (const { runId, site } of items) this.upsertSiteNow(runId, site);
+        })(),
+      512,
+      options.onWriteError,
+    );
   }
 
   get schemaVersion(): number {
@@ -230,6 +243,7 @@ export class RunDatabase {
    * round replayed after a resume is never counted twice). The run must exist (`upsertRun` first).
    */
   recordRound(runId: string, record: RoundRecord, completedAt = new Date().toISOString()): void {
+    this.flushQueued();
     this.db.transaction(() => {
       if (!this.stmt.getRun.get(runId)) throw new FedtuneError('not_found', `run ${runId} is not in the database (call upsertRun first)`);
       const r = record.round;
@@ -318,8 +332,27 @@ export class RunDatabase {
     }));
   }
 
-  /** Records a site joining, leaving or changing (status, backend, runtime, examples). */
+  /** Records a site joining, leaving or changing (status, backend, runtime, examples), at once (after what is queued). */
   upsertSite(runId: string, site: SiteUpsert): void {
+    this.flushQueued();
+    this.upsertSiteNow(runId, site);
+  }
+
+  /**
+   * Queues a site's join or leave (timestamped now): written with the others of the same tick in one
+   * transaction, so a burst of events does not block the event loop on one fsync each. Every read, round
+   * record and `close` writes the queue first; a crash loses at most the rows of the current tick.
+   */
+  queueSite(runId: string, site: SiteUpsert): void {
+    this.siteWrites.add({ runId, site: { ...site, at: site.at ?? new Date().toISOString() } });
+  }
+
+  /** Writes the queued site rows now. */
+  flushQueued(): void {
+    this.siteWrites.flush();
+  }
+
+  private upsertSiteNow(runId: string, site: SiteUpsert): void {
     this.stmt.upsertSite.run({
       runId,
       siteId: site.siteId,
@@ -334,6 +367,7 @@ export class RunDatabase {
 
   /** Updates `last_seen` of many sites in one transaction (call it on a timer, not per message). */
   heartbeat(runId: string, siteIds: Iterable<string>, at = new Date().toISOString()): void {
+    this.flushQueued();
     this.db.transaction(() => {
       for (const id of siteIds) this.stmt.heartbeat.run(at, runId, id);
     })();
@@ -341,10 +375,12 @@ export class RunDatabase {
 
   /** Marks every connected site of a run disconnected (at shutdown, or at start-up after a crash). */
   disconnectAllSites(runId: string, reason: string, at = new Date().toISOString()): number {
+    this.flushQueued();
     return this.stmt.disconnectAll.run(reason, at, runId).changes;
   }
 
   listSites(runId: string): SiteRow[] {
+    this.flushQueued();
     return (this.stmt.listSites.all(runId) as RawSite[]).map((s) => ({
       siteId: s.site_id,
       status: s.status,
@@ -357,8 +393,14 @@ export class RunDatabase {
     }));
   }
 
+  /** Writes the queued site rows, then closes. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.flushQueued();
+    } finally {
+      this.db.close();
+    }
   }
 }
 

@@ -66,6 +66,8 @@ export interface CoordinatorServerOptions {
   /** HTTP server timeouts (default DEFAULT_HTTP_TIMEOUTS). */
   httpTimeouts?: Partial<HttpTimeouts>;
   logFile?: string;
+  /** Where each run's global model is evaluated: a worker thread (default) or the main thread. */
+  evaluation?: 'worker' | 'in-process';
   /** Fields bound to every log line (startCoordinator binds its run id). */
   logBindings?: Record<string, unknown>;
 }
@@ -134,7 +136,10 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
   if (options.tls && options.transport !== 'socket') throw new FedtuneError('config', 'tls needs the socket transport');
   mkdirSync(options.runsDir, { recursive: true });
   const store = new RunStore(options.runsDir);
-  const database = (options.database ?? options.transport === 'socket') ? new RunDatabase(join(options.runsDir, 'fedtune.db')) : undefined;
+  const database =
+    (options.database ?? options.transport === 'socket')
+      ? new RunDatabase(join(options.runsDir, 'fedtune.db'), { onWriteError: (err) => options.onWarning?.(`could not record site joins/leaves in the run database: ${String((err as Error)?.message ?? err).slice(0, 500)}`) })
+      : undefined;
   const metrics = createCoordinatorMetrics();
   const fileLog: FileLogger | undefined = options.logFile ? createFileLogger(options.logFile, options.logBindings) : undefined;
   const runLogger = (runId: string) => (fileLog && (options.logBindings?.runId === undefined ? fileLog.logger.child({ runId }) : fileLog.logger));
@@ -235,6 +240,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           authorize,
           connectionLimits: options.connectionLimits,
           onWarning: options.onWarning,
+          evaluation: options.evaluation,
           onEvent,
           onStopRequested: (runId, round) => runLogger(runId)?.info({ event: 'stop_requested', round }, 'stop requested'),
         },
@@ -329,9 +335,10 @@ function checkStrategy(config: RunConfig): void {
 
 function recordInDatabase(db: RunDatabase, runId: string, event: EngineEvent): void {
   if (event.type === 'site-joined') {
-    db.upsertSite(runId, { siteId: event.siteId, status: 'connected', backend: event.backend, runtime: event.runtime, numExamples: event.numExamples });
+    // Joins and leaves are batched (one transaction per tick: write-batch.ts); a round's record writes them first.
+    db.queueSite(runId, { siteId: event.siteId, status: 'connected', backend: event.backend, runtime: event.runtime, numExamples: event.numExamples });
   } else if (event.type === 'site-left') {
-    db.upsertSite(runId, { siteId: event.siteId, status: 'disconnected', reason: event.reason });
+    db.queueSite(runId, { siteId: event.siteId, status: 'disconnected', reason: event.reason });
   } else if (event.type === 'round-end') {
     db.recordRound(runId, event.record);
   }

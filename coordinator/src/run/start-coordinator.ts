@@ -71,6 +71,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       requireAdminToken: options.requireAdminToken,
       httpTimeouts: options.httpTimeouts,
       logFile: options.logFile,
+      evaluation: options.evaluation,
       logBindings: { runId: config.runId },
     });
   let run: RunSession;

@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { FedtuneError, type Dataset, type RunReport, type ServerTransport } from '@fedtune/shared';
-import { writeFileAtomic } from '@fedtune/shared/node';
 import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
@@ -10,7 +9,7 @@ import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
-import { writeReportHtml } from '../report/report-html.ts';
+import { ReportWriter } from '../report/report-writer.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
 
 /** What a run needs from the long-lived coordinator server (coordinator-server.ts). */
@@ -30,6 +29,8 @@ export interface RunServices {
   authorize?: RoundEngineOptions['authorize'];
   connectionLimits?: RoundEngineOptions['connectionLimits'];
   onWarning?: (message: string) => void;
+  /** Where the global model is evaluated: a worker thread (default) or this thread (tf-global-model.ts). */
+  evaluation?: 'worker' | 'in-process';
   /** Every engine event of the run (metrics, logs, dashboard, database). */
   onEvent(runId: string, event: EngineEvent): void;
   /** Logs that a stop was requested. */
@@ -49,6 +50,8 @@ export interface RunSession {
   runId: string;
   runDir: string;
   engine: RoundEngine;
+  /** The run's global model (its evaluation worker: `globalModel.evaluationThread`, terminated when the run ends). */
+  globalModel: TfGlobalModel;
   /** Resolves with the final report once the run is complete (or aborted). */
   done: Promise<RunReport>;
   /** The sites joined right now. */
@@ -111,8 +114,13 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       removeTempFilesUnder(runDir);
       if (database) reconcileDatabase(database, runId, resume);
     }
-    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes);
+    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes, {
+      evaluation: services.evaluation,
+      onWarning: services.onWarning,
+    });
     const model_ = global;
+    // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
+    const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
     let stopAfterRound = false;
     const engine: RoundEngine = new RoundEngine({
@@ -141,19 +149,21 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
             });
           }
         : undefined,
-      persist: (report) => {
-        writeFileAtomic(join(runDir, 'report.json'), JSON.stringify(report, null, 2));
-        if (report.rounds.length > 0) writeReportHtml(runDir, report);
+      persist: async (report) => {
         database?.upsertRun(runFromReport(report));
+        if (report.status === 'complete' || report.status === 'aborted') await reports.writeNow(report);
+        else reports.schedule(report);
       },
     });
     database?.upsertRun(runFromReport(engine.report));
-    const done = engine.run();
+    // The evaluation worker ends with the run (the final report is written by then).
+    const done = engine.run().finally(() => model_.closeEvaluation());
     let disposed = false;
     return {
       runId,
       runDir,
       engine,
+      globalModel: model_,
       done,
       sites: () =>
         engine.sites.all().map((s) => ({

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FedtuneError, type RobustnessOptions, type RobustnessReport, type WeightArrays } from '@fedtune/shared';
+import type { GlobalMetrics } from '../engine/global-model.ts';
+import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluation-protocol.ts';
+
+type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
+type RequestBody = EvaluationRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** The path of tsx's ESM loader API (its package exports' `./esm/api` import entry), resolved from `from`. */
+function tsxEsmApi(from: string): string {
+  const pkgPath = createRequire(from).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  return join(dirname(pkgPath), pkg.exports['./esm/api'].import.default);
+}
+
+/**
+ * Starts the evaluation worker. Run from TypeScript sources (tsx, vitest), the worker loads its .ts entry
+ * through tsx's loader; from compiled JavaScript, its .js sibling directly.
+ */
+function spawnWorker(init: EvaluationWorkerInit): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL('./evaluation-worker.js', self), { workerData: init });
+  const entry = new URL('./evaluation-worker.ts', self).href;
+  const tsx = pathToFileURL(tsxEsmApi(self)).href;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: init });
+}
+
+/**
+ * The coordinator's evaluation worker thread (evaluation-worker.ts): the holdout evaluation, temperature fit
+ * and robustness evaluation of the global model run there, on their own tfjs engine, so the event loop keeps
+ * serving sites and health checks meanwhile, and a robustness evaluation can overlap the next round.
+ * The worker never holds the process open (unref) and is terminated by `close`.
+ */
+export class EvaluationThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | undefined;
+  /** Resolves true once the worker is ready, false if it could not start (use in-process evaluation then). */
+  readonly ready: Promise<boolean>;
+  /** Resolves with the exit code once the worker thread has ended. */
+  readonly exited: Promise<number>;
+
+  constructor(init: EvaluationWorkerInit) {
+    this.worker = spawnWorker(init);
+    this.worker.unref();
+    let markReady!: (ok: boolean) => void;
+    this.ready = new Promise((resolve) => (markReady = resolve));
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.on('message', (reply: EvaluationReply) => {
+      if (reply.kind === 'ready') return markReady(true);
+      if (reply.kind === 'init-failed') {
+        this.fail(new FedtuneError('internal', `evaluation worker: ${reply.message}`));
+        return markReady(false);
+      }
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.value);
+      else p.reject(new FedtuneError(reply.code as never, reply.message));
+    });
+    this.worker.on('error', (err) => {
+      this.fail(err);
+      markReady(false);
+    });
+    this.worker.on('exit', (code) => {
+      this.fail(new FedtuneError('internal', `evaluation worker exited (code ${code})`));
+      markReady(false);
+    });
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  private request<T>(body: RequestBody): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...body, id });
+    });
+  }
+
+  evaluate(weights: WeightArrays): Promise<GlobalMetrics> {
+    return this.request({ kind: 'evaluate', weights });
+  }
+
+  evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
+    return this.request({ kind: 'robustness', weights, options });
+  }
+
+  fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
+    return this.request({ kind: 'temperature', weights });
+  }
+
+  /** The worker's live tfjs tensor count. */
+  tensors(): Promise<number> {
+    return this.request({ kind: 'tensors' });
+  }
+
+  /** Terminates the worker (pending requests are rejected) and resolves once it has exited. */
+  async close(): Promise<void> {
+    this.fail(new FedtuneError('internal', 'evaluation worker closed'));
+    await this.worker.terminate();
+  }
+}

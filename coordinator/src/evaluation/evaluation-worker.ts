@@ -1,0 +1,69 @@
+/**
+ * The evaluation worker thread (started by evaluation-thread.ts): its own tfjs engine on the coordinator's
+ * backend (wasm with fedtune's training kernels), holding two copies of the global model — one for the holdout
+ * evaluation and temperature fit (on the round's critical path), one for the robustness evaluation (which may
+ * still run while the next round's holdout evaluation comes in: it yields between batches).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { evaluateModel, evaluateRobustness, FedtuneError, fitTemperature, modelLogits, writeModelWeights } from '@fedtune/shared';
+import { selectNodeBackend } from '@fedtune/shared/node';
+import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluation-protocol.ts';
+
+const port = parentPort!;
+const init = workerData as EvaluationWorkerInit;
+const post = (reply: EvaluationReply) => port.postMessage(reply);
+
+async function buildModel(): Promise<tf.LayersModel> {
+  return tf.models.modelFromJSON({ modelTopology: init.topology } as unknown as tf.io.ModelJSON);
+}
+
+async function main(): Promise<void> {
+  let holdoutModel: tf.LayersModel;
+  let robustnessModel: tf.LayersModel;
+  try {
+    await selectNodeBackend(init.backend);
+    holdoutModel = await buildModel();
+    robustnessModel = await buildModel();
+  } catch (err) {
+    post({ kind: 'init-failed', message: String((err as Error)?.message ?? err).slice(0, 500) });
+    return;
+  }
+  // One robustness evaluation at a time (they share robustnessModel).
+  let robustnessQueue: Promise<unknown> = Promise.resolve();
+
+  const handle = async (request: EvaluationRequest): Promise<unknown> => {
+    switch (request.kind) {
+      case 'evaluate': {
+        writeModelWeights(holdoutModel, request.weights);
+        const m = evaluateModel(holdoutModel, init.holdout);
+        if (init.probes.length === 0) return { accuracy: m.accuracy, loss: m.loss };
+        const probes = Object.fromEntries(init.probes.map((p) => [p.name, evaluateModel(holdoutModel, p.data).accuracy]));
+        return { accuracy: m.accuracy, loss: m.loss, probes };
+      }
+      case 'temperature':
+        writeModelWeights(holdoutModel, request.weights);
+        return { temperature: fitTemperature(modelLogits(holdoutModel, init.holdout), init.holdout.y), fittedOn: init.holdout.y.length };
+      case 'robustness': {
+        const run = robustnessQueue.then(async () => {
+          writeModelWeights(robustnessModel, request.weights);
+          return evaluateRobustness(robustnessModel, init.holdout, request.options);
+        });
+        robustnessQueue = run.catch(() => undefined);
+        return run;
+      }
+      case 'tensors':
+        return tf.memory().numTensors;
+    }
+  };
+
+  port.on('message', (request: EvaluationRequest) => {
+    handle(request).then(
+      (value) => post({ kind: 'result', id: request.id, ok: true, value }),
+      (err) => post({ kind: 'result', id: request.id, ok: false, code: err instanceof FedtuneError ? err.code : 'internal', message: String((err as Error)?.message ?? err).slice(0, 2000) }),
+    );
+  });
+  post({ kind: 'ready' });
+}
+
+void main();

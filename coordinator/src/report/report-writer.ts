@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { FedtuneError, type RunReport } from '@fedtune/shared';
+import { writeFileDurable } from '../persistence/write-file-durable.ts';
+import { renderReportHtml } from './report-html.ts';
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function persistenceError(what: string, err: unknown): FedtuneError {
+  const e = err as NodeJS.ErrnoException;
+  const message = String(e?.message ?? err).slice(0, 500);
+  return new FedtuneError('persistence', `cannot save ${what}: ${message}${e?.code === 'EACCES' || e?.code === 'EROFS' ? ' (is the run directory writable?)' : ''}`, { cause: err });
+}
+
+/**
+ * Writes a run's report.json and report.html off the round's critical path. `schedule` takes a snapshot
+ * of the report and returns at once; the files are written after the current tick, with fsync on libuv's
+ * threads, never blocking the event loop. Writes are coalesced: at most one is pending, and a newer
+ * report replaces a pending one (latest wins). A write that fails is thrown by the next `schedule` or
+ * `writeNow`, naming the round it was for. `writeNow` (the final report) waits for the write in flight,
+ * then writes the given report and resolves once both files are on disk.
+ */
+export class ReportWriter {
+  private pending: RunReport | undefined;
+  private running: Promise<void> | undefined;
+  private failure: FedtuneError | undefined;
+  /** Reports written (not counting those a newer one replaced), for tests and benchmarks. */
+  written = 0;
+
+  constructor(private readonly runDir: string) {}
+
+  /** Queues a snapshot of `report` to be written; throws the error of an earlier background write. */
+  schedule(report: RunReport): void {
+    this.throwFailure();
+    // A snapshot: the engine keeps mutating the report (late robustness, the next round).
+    this.pending = structuredClone(report);
+    this.running ??= this.drain();
+  }
+
+  /** Writes `report` now (after the write in flight) and resolves once report.json and report.html are durable. */
+  async writeNow(report: RunReport): Promise<void> {
+    this.pending = undefined;
+    await this.running;
+    this.throwFailure();
+    try {
+      await this.write(report);
+    } catch (err) {
+      throw persistenceError('the final report', err);
+    }
+  }
+
+  /** Resolves when nothing is pending or in flight. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private throwFailure(): void {
+    const failure = this.failure;
+    if (!failure) return;
+    // Reported once: a later (final) write is attempted again.
+    this.failure = undefined;
+    throw failure;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending) {
+        // After the current tick: the round's own work (sending the next 'fit') goes first.
+        await nextTick();
+        const report = this.pending;
+        if (!report) break;
+        this.pending = undefined;
+        try {
+          await this.write(report);
+        } catch (err) {
+          this.failure ??= persistenceError(`the report after round ${report.rounds.at(-1)?.round ?? 0}`, err);
+        }
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async write(report: RunReport): Promise<void> {
+    await writeFileDurable(join(this.runDir, 'report.json'), [Buffer.from(JSON.stringify(report, null, 2), 'utf8')]);
+    if (report.rounds.length > 0) await writeFileDurable(join(this.runDir, 'report.html'), [Buffer.from(renderReportHtml(report), 'utf8')]);
+    this.written++;
+  }
+}

@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EvaluationThread, loadModelDir, pretrainedModelDir, TfGlobalModel } from '@fedtune/coordinator';
+import type { RobustnessOptions, RobustnessReport, WeightArrays } from '@fedtune/shared';
+import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
+import { head, tempDir } from '../helpers/federation.ts';
+
+/** The report without its wall-clock fields. */
+const withoutTimes = ({ timings, durationMs, ...rest }: RobustnessReport) => {
+  void timings;
+  void durationMs;
+  return rest;
+};
+
+/** Weights moved away from the pretrained ones by a seeded amount (a "later round"). */
+function nudged(weights: WeightArrays, k: number): WeightArrays {
+  return weights.map((w) => w.map((v, i) => v + 0.01 * Math.sin(k * 7 + i)));
+}
+
+const robustness: RobustnessOptions = { examples: 120, adversarialExamples: 24, pgdSteps: 3, corruptions: ['shot_noise', 'rotate'], noise: [0.2], fgsm: [0.1], pgd: [0.1], seed: 5 };
+
+describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
+  let inWorker: TfGlobalModel;
+  let inProcess: TfGlobalModel;
+  beforeAll(async () => {
+    await selectNodeBackend();
+    const holdout = head(builtinDigits().holdout, 300);
+    const probe = { name: 'firstHundred', data: head(builtinDigits().holdout, 100) };
+    const dir = tempDir();
+    inWorker = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), holdout, dir, 'mlp', {}, [probe], { evaluation: 'worker' });
+    inProcess = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), holdout, dir, 'mlp', {}, [probe], { evaluation: 'in-process' });
+    expect(await inWorker.evaluatesInWorker()).toBe(true);
+    expect(await inProcess.evaluatesInWorker()).toBe(false);
+  }, 120_000);
+  afterAll(() => {
+    inWorker?.dispose();
+    inProcess?.dispose();
+  });
+
+  it('gives exactly the in-process numbers: holdout metrics with probes, temperature, robustness', async () => {
+    for (const k of [0, 1, 2]) {
+      const weights = nudged(inProcess.initialWeights, k);
+      expect(await inWorker.evaluate(weights)).toEqual(await inProcess.evaluate(weights));
+      expect(await inWorker.fitTemperature(weights)).toEqual(await inProcess.fitTemperature(weights));
+    }
+    const weights = nudged(inProcess.initialWeights, 3);
+    const a = await inWorker.evaluateRobustness(weights, robustness);
+    const b = await inProcess.evaluateRobustness(weights, robustness);
+    expect(withoutTimes(a)).toEqual(withoutTimes(b));
+    // Different weights give different numbers: the worker really uses the weights it is sent.
+    const other = await inWorker.evaluate(nudged(inProcess.initialWeights, 9).map((w) => w.map((v) => v * 0.5)));
+    expect(other).not.toEqual(await inWorker.evaluate(weights));
+  }, 120_000);
+
+  it('answers a holdout evaluation while a robustness evaluation of other weights is still running', async () => {
+    const w1 = nudged(inProcess.initialWeights, 4);
+    const w2 = nudged(inProcess.initialWeights, 5);
+    const slow = inWorker.evaluateRobustness(w1, robustness);
+    const fast = await inWorker.evaluate(w2);
+    expect(fast).toEqual(await inProcess.evaluate(w2));
+    expect(withoutTimes(await slow)).toEqual(withoutTimes(await inProcess.evaluateRobustness(w1, robustness)));
+  }, 120_000);
+
+  it('in-process, a robustness evaluation is not disturbed by the next round\'s holdout evaluation and save meanwhile', async () => {
+    const w1 = nudged(inProcess.initialWeights, 6);
+    const alone = withoutTimes(await inProcess.evaluateRobustness(w1, robustness));
+    const overlapped = inProcess.evaluateRobustness(w1, robustness);
+    // What the next round does while it runs: evaluate and save other weights on the same global model.
+    await inProcess.evaluate(nudged(inProcess.initialWeights, 7).map((w) => w.map((v) => -v)));
+    await inProcess.save(2, nudged(inProcess.initialWeights, 7));
+    expect(withoutTimes(await overlapped)).toEqual(alone);
+  }, 120_000);
+
+  it('leaks no tensors in the worker or on the main thread', async () => {
+    const thread = inWorker.evaluationThread!;
+    const mainBefore = tf.memory().numTensors;
+    await inWorker.evaluate(inProcess.initialWeights);
+    await inWorker.evaluateRobustness(inProcess.initialWeights, robustness);
+    const start = await thread.tensors();
+    for (let k = 0; k < 3; k++) {
+      await inWorker.evaluate(nudged(inProcess.initialWeights, k));
+      await inWorker.fitTemperature(nudged(inProcess.initialWeights, k));
+      await inWorker.evaluateRobustness(nudged(inProcess.initialWeights, k), robustness);
+    }
+    expect(await thread.tensors()).toBe(start);
+    expect(tf.memory().numTensors).toBe(mainBefore);
+  }, 120_000);
+
+  it('a failed evaluation in the worker is a typed error, and the worker goes on', async () => {
+    await expect(inWorker.evaluate([new Float32Array(3)])).rejects.toMatchObject({ code: 'shape_mismatch' });
+    expect(await inWorker.evaluate(inProcess.initialWeights)).toEqual(await inProcess.evaluate(inProcess.initialWeights));
+  });
+
+  it('closeEvaluation terminates the worker thread; later evaluations are refused', async () => {
+    const model = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), head(builtinDigits().holdout, 50), tempDir(), 'mlp');
+    expect(await model.evaluatesInWorker()).toBe(true);
+    await model.evaluate(model.initialWeights);
+    await model.closeEvaluation();
+    await expect(model.evaluationThread!.exited).resolves.toBeTypeOf('number');
+    await expect(model.evaluate(model.initialWeights)).rejects.toThrow(/closed|exited/);
+    model.dispose();
+  }, 60_000);
+
+  it('a worker that cannot start says so (ready is false) and refuses requests with the reason', async () => {
+    const thread = new EvaluationThread({ backend: 'no-such-backend', topology: inProcess.topology, holdout: head(builtinDigits().holdout, 10), probes: [] });
+    expect(await thread.ready).toBe(false);
+    await expect(thread.evaluate(inProcess.initialWeights)).rejects.toThrow(/evaluation worker: .*no-such-backend/);
+    await thread.close();
+  }, 60_000);
+});
