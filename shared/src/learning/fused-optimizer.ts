@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../errors.ts';
 import type { TrainConfig } from '../messages/schemas.ts';
 import { asWasmHeapBackend, type WasmHeapBackend } from '../wasm-kernels/wasm-heap.ts';
+import { optimizerKernels, wasmBackendMemory, type OptimizerKernels } from '../wasm-kernels/optimizer-kernels.ts';
 import { adamStepConstants, adamUpdate, momentumUpdate, sgdUpdate } from './optimizer-updates.ts';
 
 /** The optimizer settings a site trains with (TrainConfig's). */
@@ -12,9 +13,10 @@ export const OPTIMIZER_CONSTANTS = Object.freeze({ beta1: 0.9, beta2: 0.999, mom
 
 /**
  * Applies gradients to a fixed list of variables with the config's optimizer (SGD, momentum 0.9 or Adam),
- * with exactly tfjs's formulas. On the wasm backend each variable and its moment buffers are updated in one
- * pass over the wasm heap (optimizer-updates.ts); moments live in JS Float32Arrays. Elsewhere (cpu, webgl) it
- * delegates to the stock `tf.train` optimizer.
+ * with exactly tfjs's formulas. On the wasm backend each variable and its moment buffers (heap tensors) are
+ * updated in one pass over the wasm heap by a SIMD kernel (wasm-kernels/optimizer-kernels.ts; the scalar
+ * loops of optimizer-updates.ts without SIMD). Elsewhere (cpu, webgl) it delegates to the stock `tf.train`
+ * optimizer. `dispose()` releases the moments.
  */
 export interface FusedOptimizer {
   /** True when updates run on the wasm heap, false when the stock tfjs optimizer runs them. */
@@ -80,25 +82,31 @@ class StockFusedOptimizer implements FusedOptimizer {
   }
 }
 
-/** The fused update on the wasm heap. */
+/**
+ * The fused update on the wasm heap: the moment buffers are heap tensors, and each variable's update is one
+ * call of the SIMD kernel of wasm-kernels/optimizer-kernels.ts (scalar loops for the last n mod 4 values, and
+ * for everything on a runtime without wasm SIMD).
+ */
 class HeapFusedOptimizer implements FusedOptimizer {
   readonly onHeap = true;
-  private readonly first: Float32Array[];
-  private readonly second: Float32Array[];
+  private readonly first: tf.Tensor[];
+  private readonly second: tf.Tensor[];
   /** β₁ᵗ and β₂ᵗ as float32, as tfjs keeps them in scalar variables. */
   private accBeta1 = Math.fround(OPTIMIZER_CONSTANTS.beta1);
   private accBeta2 = Math.fround(OPTIMIZER_CONSTANTS.beta2);
   private readonly epsilon: number;
+  private readonly kernels: OptimizerKernels | undefined;
   constructor(
     private readonly settings: OptimizerSettings,
     private readonly vars: readonly tf.Variable[],
     private readonly backend: WasmHeapBackend,
   ) {
     for (const v of vars) if (v.dtype !== 'float32') throw new FedtuneError('dtype_mismatch', `variable ${v.name} is ${v.dtype}, expected float32`);
-    const moments = settings.optimizer === 'sgd' ? 0 : 1;
-    this.first = moments ? vars.map((v) => new Float32Array(v.size)) : [];
-    this.second = settings.optimizer === 'adam' ? vars.map((v) => new Float32Array(v.size)) : [];
+    this.first = settings.optimizer === 'sgd' ? [] : vars.map((v) => tf.zeros(v.shape, 'float32'));
+    this.second = settings.optimizer === 'adam' ? vars.map((v) => tf.zeros(v.shape, 'float32')) : [];
     this.epsilon = tf.backend().epsilon();
+    const memory = wasmBackendMemory(backend);
+    this.kernels = memory ? optimizerKernels(memory) : undefined;
   }
 
   /**
@@ -107,22 +115,34 @@ class HeapFusedOptimizer implements FusedOptimizer {
    * written in place: tfjs-backend-wasm caches XNNPACK's packed weights by data id (a matMul or conv filter
    * written in place would keep its stale packing), and clones of a variable share its data.
    */
-  private step(grads: ReadonlyArray<tf.TensorInfo | Float32Array | undefined>): void {
+  private step(grads: ReadonlyArray<tf.TensorInfo | undefined>): void {
     const outs = this.vars.map((v, i) => (grads[i] ? this.backend.makeOutput(v.shape, 'float32') : undefined));
     // Views only after every allocation: growing the wasm memory detaches earlier views.
     const heap = (t: tf.TensorInfo): Float32Array => this.backend.typedArrayFromHeap(t) as Float32Array;
-    const g = grads.map((t) => (t === undefined ? undefined : t instanceof Float32Array ? t : heap(t)));
     const { optimizer, learningRate } = this.settings;
     const c = optimizer === 'adam' ? adamStepConstants(learningRate, OPTIMIZER_CONSTANTS.beta1, OPTIMIZER_CONSTANTS.beta2, this.epsilon, this.accBeta1, this.accBeta2) : undefined;
+    const k = this.kernels;
     this.vars.forEach((v, i) => {
-      const gi = g[i];
+      const gt = grads[i];
       const out = outs[i];
-      if (!gi || !out) return;
-      const w = heap(v);
-      const o = heap(out);
-      if (c) adamUpdate(o, w, gi, this.first[i]!, this.second[i]!, c);
-      else if (optimizer === 'momentum') momentumUpdate(o, w, gi, this.first[i]!, -learningRate, OPTIMIZER_CONSTANTS.momentum);
-      else sgdUpdate(o, w, gi, -learningRate);
+      if (!gt || !out) return;
+      const [w, g, o] = [heap(v), heap(gt), heap(out)];
+      const m = this.first[i] ? heap(this.first[i]!) : undefined;
+      const s = this.second[i] ? heap(this.second[i]!) : undefined;
+      // The SIMD kernel takes the first multiple of 4; the scalar loop the rest (or everything without SIMD).
+      const simd = k ? w.length - (w.length % 4) : 0;
+      const bytes = simd * 4;
+      const tail = (a: Float32Array): Float32Array => a.subarray(simd);
+      if (c) {
+        if (k && bytes) k.adam(w.byteOffset, g.byteOffset, m!.byteOffset, s!.byteOffset, o.byteOffset, bytes, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.oneMinusAccBeta1, c.oneMinusAccBeta2, c.epsilon, c.negLr);
+        adamUpdate(tail(o), tail(w), tail(g), tail(m!), tail(s!), c);
+      } else if (optimizer === 'momentum') {
+        if (k && bytes) k.momentum(w.byteOffset, g.byteOffset, m!.byteOffset, o.byteOffset, bytes, Math.fround(-learningRate), Math.fround(OPTIMIZER_CONSTANTS.momentum));
+        momentumUpdate(tail(o), tail(w), tail(g), tail(m!), -learningRate, OPTIMIZER_CONSTANTS.momentum);
+      } else {
+        if (k && bytes) k.sgd(w.byteOffset, g.byteOffset, o.byteOffset, bytes, Math.fround(-learningRate));
+        sgdUpdate(tail(o), tail(w), tail(g), -learningRate);
+      }
     });
     if (c) {
       this.accBeta1 = Math.fround(this.accBeta1 * c.beta1);
@@ -147,10 +167,17 @@ class HeapFusedOptimizer implements FusedOptimizer {
 
   applyArrays(grads: ReadonlyArray<Float32Array>): void {
     checkArrays(this.vars, grads);
-    this.step(grads);
+    const onHeap = grads.map((g, i) => tf.tensor(g, this.vars[i]!.shape, 'float32'));
+    try {
+      this.step(onHeap);
+    } finally {
+      tf.dispose(onHeap);
+    }
   }
 
-  dispose(): void {}
+  dispose(): void {
+    tf.dispose([...this.first, ...this.second]);
+  }
 }
 
 /** A FusedOptimizer for `vars` on the active backend: on the wasm heap under 'wasm', the stock optimizer elsewhere. */
