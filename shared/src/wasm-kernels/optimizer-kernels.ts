@@ -17,11 +17,11 @@ export interface OptimizerKernels {
   adam(w: number, g: number, m: number, v: number, out: number, bytes: number, beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negLr: number): void;
 }
 
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
 
-const uleb = (n: number): number[] => {
+export const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
     let byte = n & 0x7f;
@@ -31,22 +31,22 @@ const uleb = (n: number): number[] => {
   } while (n !== 0);
   return out;
 };
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+export const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 // Instructions.
-const get = (i: number): number[] => [0x20, ...uleb(i)];
-const set = (i: number): number[] => [0x21, ...uleb(i)];
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const load = (ptr: number, i: number): number[] => [...get(ptr), ...get(i), 0x6a, ...simd(0), 0, 0]; // v128.load (ptr + i)
-const splat = [...simd(0x13)];
-const [ADD, SUB, MUL, DIV, SQRT] = [simd(0xe4), simd(0xe5), simd(0xe6), simd(0xe7), simd(0xe3)];
+export const get = (i: number): number[] => [0x20, ...uleb(i)];
+export const set = (i: number): number[] => [0x21, ...uleb(i)];
+export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+export const load = (ptr: number, i: number): number[] => [...get(ptr), ...get(i), 0x6a, ...simd(0), 0, 0]; // v128.load (ptr + i)
+export const splat = [...simd(0x13)];
+export const [ADD, SUB, MUL, DIV, SQRT] = [simd(0xe4), simd(0xe5), simd(0xe6), simd(0xe7), simd(0xe3)];
 void SUB;
-const store = (ptr: number, i: number, value: number[]): number[] => [...get(ptr), ...get(i), 0x6a, ...value, ...simd(0x0b), 0, 0];
+export const store = (ptr: number, i: number, value: number[]): number[] => [...get(ptr), ...get(i), 0x6a, ...value, ...simd(0x0b), 0, 0];
 
 /** `for (i = 0; i < bytes; i += 16) body` with i the local `i` and bytes the param `bytes`. */
-const loop = (i: number, bytes: number, body: number[]): number[] => [
+export const loop = (i: number, bytes: number, body: number[]): number[] => [
   0x02, 0x40, 0x03, 0x40,
   ...get(i), ...get(bytes), 0x4f, 0x0d, 1, // i >= bytes → break
   ...body,
@@ -55,7 +55,7 @@ const loop = (i: number, bytes: number, body: number[]): number[] => [
 ];
 
 /** A function body: local declarations (groups of [count, type]) and code. */
-const body = (locals: Array<[number, number]>, code: number[]): number[] => {
+export const body = (locals: Array<[number, number]>, code: number[]): number[] => {
   const b = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code, 0x0b];
   return [...uleb(b.length), ...b];
 };
