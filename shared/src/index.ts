@@ -33,6 +33,7 @@ export * from './data/parse-csv-dataset.ts';
 export * from './learning/dataset-tensors.ts';
 export * from './learning/evaluate-model.ts';
 export * from './learning/fit-local.ts';
+export * from './learning/train-step.ts';
 export * from './client/site-client.ts';
 export * from './client/site-train-config.ts';
 export * from './client/secagg-participant.ts';
