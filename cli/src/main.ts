@@ -1,32 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError } from './ui/describe-error.ts';
-import { clientCommand } from './commands/client-command.ts';
-import { coordinatorCommand } from './commands/coordinator-command.ts';
-import { partitionCommand } from './commands/partition-command.ts';
-import { pretrainCommand } from './commands/pretrain-command.ts';
-import { simulateCommand } from './commands/simulate-command.ts';
-import { dpEpsilonCommand } from './commands/dp-epsilon-command.ts';
-import { evaluateCommand } from './commands/evaluate-command.ts';
-import { sitesCommand } from './commands/sites-command.ts';
-import { adminTokenCommand } from './commands/admin-token-command.ts';
-import { sweepCommand } from './commands/sweep-command.ts';
+import { loadCommands } from './commands/command-loaders.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-
-const program = new Command('fedtune')
-  .description('federated fine-tuning of TensorFlow.js models')
-  .version(version, '-V, --version', 'print the version')
-  .addCommand(simulateCommand())
-  .addCommand(sweepCommand())
-  .addCommand(dpEpsilonCommand())
-  .addCommand(coordinatorCommand())
-  .addCommand(clientCommand())
-  .addCommand(sitesCommand())
-  .addCommand(adminTokenCommand())
-  .addCommand(pretrainCommand())
-  .addCommand(partitionCommand())
-  .addCommand(evaluateCommand());
 
 /** Prints one clear line for any error (the stack only with FEDTUNE_DEBUG=1) and sets a failing exit code. */
 function fail(err: unknown): void {
@@ -51,6 +28,11 @@ process.on('uncaughtException', (err) => {
 });
 
 try {
+  // Only the subcommand this command line names is imported (cli/src/commands/command-loaders.ts).
+  const program = new Command('fedtune')
+    .description('federated fine-tuning of TensorFlow.js models')
+    .version(version, '-V, --version', 'print the version');
+  for (const command of await loadCommands(process.argv.slice(2))) program.addCommand(command);
   await program.parseAsync(process.argv);
 } catch (err) {
   fail(err);

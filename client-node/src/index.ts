@@ -1,2 +1,4 @@
 export * from './load-site-data.ts';
 export * from './run-node-site.ts';
+export * from './parallel/parallel-options.ts';
+export * from './parallel/parallel-trainer.ts';

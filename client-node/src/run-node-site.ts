@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { modelToFiles, SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
+import type { ParallelTraining } from './parallel/parallel-options.ts';
+import { ParallelTrainer } from './parallel/parallel-trainer.ts';
 
 export interface NodeSiteOptions {
   siteId: string;
@@ -22,12 +24,17 @@ export interface NodeSiteOptions {
   personalModelDir?: string;
   /** This site's own adversarial-training settings, over the coordinator's (`fedtune client --adv-*`). */
   adversarial?: SiteAdversarialSettings;
+  /** Data-parallel training on worker threads (`fedtune client --workers N --sync-every K`); absent: one thread. */
+  parallel?: ParallelTraining;
+  /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
+  onLog?: (line: string) => void;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
 export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome> {
   const backend = await selectNodeBackend(options.backend);
   const data = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
+  const trainer = options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const connector = typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server;
   const client = new SiteClient({
     siteId: options.siteId,
@@ -47,6 +54,12 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
         }
       : undefined,
     ...(options.adversarial ? { adversarial: options.adversarial } : {}),
+    ...(trainer ? { fit: trainer.fit } : {}),
   });
-  return client.run();
+  try {
+    return await client.run();
+  } finally {
+    // The training threads live as long as the site: none is left behind to keep the process alive.
+    await trainer?.close();
+  }
 }

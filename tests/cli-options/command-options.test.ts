@@ -2,7 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Command } from 'commander';
-import { loadSiteData, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
+import { availableParallelism } from 'node:os';
+import { loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
 import { pretrainedModelDir, type RunConfig, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
 import { robustPreset, type RunReport } from '@fedtune/shared';
@@ -242,6 +243,17 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
   '--personal-model': async () => {
     expect((await client(['--personal-model', join(dir, 'mine')])).personalModelDir).toBe(join(dir, 'mine'));
     expect((await client([])).personalModelDir).toBeUndefined();
+  },
+  '--workers': async () => {
+    expect((await client(['--workers', '3'])).parallel).toMatchObject({ workers: 3 });
+    expect((await client([])).parallel).toMatchObject({ workers: Math.min(availableParallelism(), MAX_TRAINING_WORKERS) });
+    await expect(client(['--workers', '0'])).rejects.toThrow(/workers must be an integer ≥ 1/);
+    await expect(client(['--workers', String(MAX_TRAINING_WORKERS + 1)])).rejects.toMatchObject({ code: 'config' });
+  },
+  '--sync-every': async () => {
+    expect((await client(['--sync-every', '4'])).parallel).toMatchObject({ syncEvery: 4 });
+    expect((await client([])).parallel).toMatchObject({ syncEvery: 1 });
+    await expect(client(['--sync-every', '0'])).rejects.toThrow(/sync-every must be an integer ≥ 1/);
   },
   '--backend': async () => {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { loadSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
+import { loadSiteData, parallelTraining, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
 import { classCounts, socketIoConnector } from '@fedtune/shared';
-import { RunConfig } from '@fedtune/coordinator';
+import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
@@ -25,14 +25,18 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
     .option('--seed <n>', "the run's seed (the coordinator's --seed): this site's train/validation/test split is seeded from it and the site name, as in `fedtune simulate --seed` (default: the seed of a digits:K/N@SEED spec, else the run default)", intOption('seed'))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
+    .option('--workers <n>', 'train data-parallel on N worker threads, each with its own tfjs instance (default: the cores this machine has; 1 = one thread)', intOption('workers', 1))
+    .option('--sync-every <k>', 'with --workers > 1: 1 averages the gradients of every batch (the same weights as one thread); k > 1 lets each worker take k whole batches between weight averages (local SGD, faster) (default 1)', intOption('sync-every', 1))
     .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine');
   addSiteAdversarialOptions(command);
   return command.action(async (o) => {
       const adversarial = siteAdversarialSettings(command);
+      const parallel = parallelTraining({ workers: o.workers, syncEvery: o.syncEvery });
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
       const data = loadSiteData(o.data, { labelColumn: o.labelColumn });
       console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
+      console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
       const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
       const outcome = await deps.runNodeSite({
         siteId: o.site,
@@ -42,6 +46,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         token: o.token,
         backend: selection.choice,
         personalModelDir: o.personalModel,
+        parallel,
+        onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { runNodeSite, siteSplitSeed } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
@@ -6,6 +5,7 @@ import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
+import { newRunId } from '../new-run-id.ts';
 
 /**
  * A simulated federation. Run settings left out here come from the RunConfig schema's defaults; `configFile`
@@ -75,10 +75,7 @@ export interface SimulationResult {
 }
 
 /** A new run id: time-ordered and unique. */
-export function newRunId(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
-}
+export { newRunId };
 
 /** A simulation waits longer than a served run: every site trains on this one machine. */
 export const SIMULATION_TIMEOUTS = Object.freeze({ roundTimeoutMs: 600_000, joinTimeoutMs: 120_000 });

@@ -87,6 +87,8 @@ export interface SiteClientOptions {
   onPersonalModel?: (model: tf.LayersModel, info: { runId: string; adopted: boolean }) => void | Promise<void>;
   /** This site's own adversarial-training settings, over the coordinator's (siteTrainConfig). */
   adversarial?: SiteAdversarialSettings;
+  /** Trains the model for a fit instruction (default fitLocal; a Node site's data-parallel trainer has its signature). */
+  fit?: typeof fitLocal;
 }
 
 export interface SiteOutcome {
@@ -324,7 +326,7 @@ export class SiteClient {
       const data = this.fittedData();
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
       if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
-      const metrics = await fitLocal(
+      const metrics = await (this.options.fit ?? fitLocal)(
         this.model!,
         data.train,
         siteTrainConfig(payload.config, this.options.adversarial, round),

@@ -52,6 +52,18 @@ export interface FitLocalOptions {
   keepTrainable?: boolean;
 }
 
+/** The tfjs optimizer of a training config (the parallel trainer makes its replicas' optimizers the same way). */
+export function makeOptimizer(config: TrainConfig): tf.Optimizer {
+  switch (config.optimizer) {
+    case 'sgd':
+      return tf.train.sgd(config.learningRate);
+    case 'momentum':
+      return tf.train.momentum(config.learningRate, 0.9);
+    case 'adam':
+      return tf.train.adam(config.learningRate);
+  }
+}
+
 /** Sets which layers train: all, the head (last layer with weights) or the last k layers with weights. */
 export function setTrainableLayers(model: tf.LayersModel, scope: TrainConfig['trainable']): void {
   const withWeights = model.layers.filter((l) => l.weights.length > 0);

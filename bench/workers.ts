@@ -1,0 +1,117 @@
+/**
+ * `fedtune client --workers 2` against one worker: training samples per wall-second of one site on the
+ * built-in MLP and CNN (wasm), one thread (`--workers 1`: fitLocal, today's in-process loop) vs two
+ * worker threads with `--sync-every 1` (gradients averaged every batch: the one-thread weights) and with
+ * `--sync-every 4` (local SGD on whole batches). Repetitions are interleaved (one, sync 1, sync 4, one, …)
+ * and the ratios are of medians. The issue's target is "--workers 2 ≥ 1.6× one worker where two cores are
+ * idle": the JSON records how idle the machine was (load average before/after, this process's CPU seconds
+ * per wall second in each mode, CPU counted over all its threads).
+ * Run: npx tsx bench/workers.ts [--quick]   (about a minute; --quick: 3 repetitions, smaller data)
+ * Writes bench/results/workers.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fitLocal, getArchitecture, SeededRandom, type Dataset, type TrainConfig } from '@fedtune/shared';
+import { selectNodeBackend } from '@fedtune/shared/node';
+import { ParallelTrainer } from '@fedtune/client-node';
+
+const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results', 'workers.json');
+const GOAL = 1.6;
+const quick = process.argv.includes('--quick');
+const REPS = quick ? 3 : 7;
+
+interface Case {
+  model: 'mlp' | 'cnn';
+  featureShape: number[];
+  examples: number;
+}
+const cases: Case[] = [
+  { model: 'mlp', featureShape: [784], examples: quick ? 1024 : 2048 },
+  { model: 'cnn', featureShape: [28, 28, 1], examples: quick ? 256 : 512 },
+];
+
+function examples(c: Case): Dataset {
+  const rng = new SeededRandom(1);
+  const f = c.featureShape.reduce((a, b) => a * b, 1);
+  return { x: new Float32Array(c.examples * f).map(() => rng.next()), y: new Int32Array(c.examples).map(() => rng.int(10)), featureShape: c.featureShape, numClasses: 10 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number, d = 3) => Number(x.toFixed(d));
+
+type Mode = 'one' | 'sync1' | 'sync4';
+const MODES: Mode[] = ['one', 'sync1', 'sync4'];
+const LABEL: Record<Mode, string> = { one: '--workers 1', sync1: '--workers 2 --sync-every 1', sync4: '--workers 2 --sync-every 4' };
+
+await selectNodeBackend('wasm');
+const loadBefore = loadavg();
+const trainers = { sync1: new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' }), sync4: new ParallelTrainer({ workers: 2, syncEvery: 4, backend: 'wasm' }) };
+const config: TrainConfig = { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all', seed: 1 };
+const rows: Array<{ model: string; mode: Mode; samplesPerSec: number; cpuPerWall: number; cpuMsPerSample: number; reps: number[] }> = [];
+try {
+  for (const c of cases) {
+    const data = examples(c);
+    const model = getArchitecture(c.model).build({ inputShape: c.featureShape, numClasses: 10, seed: 1 });
+    const fit = (mode: Mode, seed: number) => (mode === 'one' ? fitLocal(model, data, { ...config, seed }) : trainers[mode].fit(model, data, { ...config, seed }));
+    // Warm-up: threads started, kernels compiled, the data shared.
+    for (const mode of MODES) await fit(mode, 0);
+    const wall: Record<Mode, number[]> = { one: [], sync1: [], sync4: [] };
+    const cpu: Record<Mode, number[]> = { one: [], sync1: [], sync4: [] };
+    const cpuMs: Record<Mode, number[]> = { one: [], sync1: [], sync4: [] };
+    for (let r = 0; r < REPS; r++) {
+      for (const mode of MODES) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await fit(mode, r + 1);
+        const seconds = (performance.now() - t0) / 1000;
+        const used = process.cpuUsage(c0);
+        wall[mode].push(seconds);
+        cpu[mode].push((used.user + used.system) / 1e6 / seconds);
+        cpuMs[mode].push((used.user + used.system) / 1e3 / c.examples);
+      }
+    }
+    model.dispose();
+    for (const mode of MODES) {
+      rows.push({ model: c.model, mode, samplesPerSec: round(c.examples / median(wall[mode]), 1), cpuPerWall: round(median(cpu[mode]), 2), cpuMsPerSample: round(median(cpuMs[mode])), reps: wall[mode].map((s) => round(c.examples / s, 1)) });
+    }
+  }
+} finally {
+  await trainers.sync1.close();
+  await trainers.sync4.close();
+}
+const loadAfter = loadavg();
+
+const rate = (model: string, mode: Mode) => rows.find((r) => r.model === model && r.mode === mode)!.samplesPerSec;
+const targets = cases.flatMap((c) =>
+  (['sync1', 'sync4'] as const).map((mode) => {
+    const measured = round(rate(c.model, mode) / rate(c.model, 'one'), 2);
+    return { target: `${c.model}: ${LABEL[mode]} samples/s ÷ --workers 1`, goal: GOAL, measured, unit: 'ratio', met: measured >= GOAL };
+  }),
+);
+// CPU per sample (all threads) against one worker: what the threads cost in extra work, whatever the load.
+const cpuMsOf = (model: string, mode: Mode) => rows.find((r) => r.model === model && r.mode === mode)!.cpuMsPerSample;
+const cpuCost = cases.flatMap((c) => (['sync1', 'sync4'] as const).map((mode) => ({ model: c.model, mode: LABEL[mode], cpuPerSampleRatio: round(cpuMsOf(c.model, mode) / cpuMsOf(c.model, 'one'), 2) })));
+const result = {
+  bench: 'workers',
+  goal: `--workers 2 ≥ ${GOAL}× one worker where two cores are idle`,
+  quick,
+  repetitions: REPS,
+  machine: {
+    cores: availableParallelism(),
+    loadavgBefore: loadBefore.map((x) => round(x, 2)),
+    loadavgAfter: loadAfter.map((x) => round(x, 2)),
+    // Cores the rest of the machine left free (1-minute load average): the target needs 2.
+    idleCoresEstimate: round(Math.max(0, availableParallelism() - Math.max(loadBefore[0], loadAfter[0])), 2),
+  },
+  config: { batchSize: config.batchSize, optimizer: config.optimizer, backend: 'wasm' },
+  rows,
+  cpuCost,
+  targets,
+};
+mkdirSync(dirname(RESULTS), { recursive: true });
+writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`load average before ${result.machine.loadavgBefore.join(' ')}, after ${result.machine.loadavgAfter.join(' ')} on ${result.machine.cores} cores`);
+for (const r of rows) console.log(`${r.model.padEnd(4)} ${LABEL[r.mode].padEnd(28)} ${String(r.samplesPerSec).padStart(8)} samples/s  CPU/wall ${r.cpuPerWall}  CPU ${r.cpuMsPerSample} ms/sample`);
+for (const t of targets) console.log(`${t.target}: ${t.measured}× (goal ${t.goal}×) ${t.met ? 'met' : 'not met'}`);

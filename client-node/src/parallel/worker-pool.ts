@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FedtuneError } from '@fedtune/shared';
+import type { FromWorker, ToWorker } from './worker-messages.ts';
+
+/** The URL of tsx's ESM API (`tsx/esm/api`, import condition), found through tsx's package.json exports. */
+function tsxEsmApi(): string {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
+  return pathToFileURL(join(dirname(manifest), exports['./esm/api'].import.default)).href;
+}
+
+/** The worker entry next to this file: compiled JavaScript when this file is, else TypeScript through tsx. */
+function spawnTrainingWorker(): Worker {
+  const compiled = import.meta.url.endsWith('.js');
+  const entry = new URL(`./training-worker.${compiled ? 'js' : 'ts'}`, import.meta.url);
+  if (compiled) return new Worker(entry);
+  // Node 20 workers do not inherit the parent's tsx hooks: the worker loads its entry through tsx's API.
+  const tsxApi = tsxEsmApi();
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}))`;
+  return new Worker(boot, { eval: true });
+}
+
+/** One training thread: posts messages and awaits the next reply of a type (errors and exits reject). */
+class TrainingThread {
+  private readonly waiters: Array<{ type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void }> = [];
+  private readonly early: FromWorker[] = [];
+  private failure?: Error;
+
+  constructor(readonly worker: Worker) {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'error') return this.fail(new FedtuneError('internal', `a training worker failed: ${m.message}`));
+      const i = this.waiters.findIndex((w) => w.type === m.type);
+      if (i < 0) this.early.push(m);
+      else this.waiters.splice(i, 1)[0].resolve(m);
+    });
+    worker.on('error', (err) => this.fail(new FedtuneError('internal', `a training worker failed: ${String(err?.message ?? err).slice(0, 500)}`)));
+    worker.on('exit', (code) => this.fail(new FedtuneError('internal', `a training worker exited (code ${code})`)));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiters.splice(0)) w.reject(this.failure);
+  }
+
+  post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  next<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    const i = this.early.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(this.early.splice(i, 1)[0] as Extract<FromWorker, { type: T }>);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ type, resolve: resolve as (m: FromWorker) => void, reject }));
+  }
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+}
+
+/**
+ * The site's training threads: started once (the first fit), reused across rounds, terminated by `close`.
+ * Between fits the threads are unref'd, so an idle pool never keeps the process alive.
+ */
+export class WorkerPool {
+  private threads?: Promise<TrainingThread[]>;
+  private spawned: TrainingThread[] = [];
+  /** How many worker threads this pool has created (for the effect tests of --workers). */
+  created = 0;
+
+  constructor(
+    readonly size: number,
+    private readonly backend: string,
+  ) {}
+
+  /** The pool's threads, started and with their tfjs backend ready. */
+  async start(): Promise<TrainingThread[]> {
+    this.threads ??= (async () => {
+      const threads = Array.from({ length: this.size }, () => {
+        this.created++;
+        return new TrainingThread(spawnTrainingWorker());
+      });
+      this.spawned = threads;
+      for (const t of threads) t.post({ type: 'setup', backend: this.backend });
+      await Promise.all(threads.map((t) => t.next('ready')));
+      return threads;
+    })();
+    try {
+      const threads = await this.threads;
+      if (threads.some((t) => t.failed)) throw new FedtuneError('internal', 'a training worker stopped');
+      return threads;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Keeps the process alive while a fit waits on the threads (`true`), or lets it exit (`false`). */
+  hold(active: boolean, threads: TrainingThread[]): void {
+    for (const t of threads) (active ? t.worker.ref() : t.worker.unref());
+  }
+
+  /** Terminates the threads (a later `start` creates new ones). */
+  async close(): Promise<void> {
+    const threads = this.spawned;
+    this.threads = undefined;
+    this.spawned = [];
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+  }
+}
+
+export type { TrainingThread };

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// Compiles the Node packages (shared, coordinator, client-node, cli) to ESM JavaScript in <package>/dist/,
+// so the `fedtune` bin runs without a TypeScript transpiler (docs/performance.md#fast-start).
+//
+// Transpile only, one file at a time with tsconfig.build.json's options (`npm run typecheck` checks the
+// types): relative `./x.ts` imports become `./x.js` (rewriteRelativeImportExtensions), and imports of a
+// workspace package (`@fedtune/shared`, `@fedtune/shared/node`, …) become its compiled subpath
+// (`@fedtune/shared/js`, `@fedtune/shared/js/node`, listed in that package's "exports"), so compiled code
+// only ever loads compiled code, while vitest, vite, tsc and tsx keep resolving the TypeScript sources.
+// A few CommonJS dependencies are loaded with `require` (REQUIRED_CJS_PACKAGES). Files other than .ts under
+// src/ (the dashboard's assets) are copied. Each package is written to a fresh directory and renamed into
+// place, so a running `fedtune` does not see a half-written package; the build ends by writing
+// cli/dist/build-info.json, which the bin reads to tell a current build from a stale one
+// (cli/bin/compiled-entry.mjs).
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+/** The packages compiled, in dependency order. */
+export const COMPILED_PACKAGES = ['shared', 'coordinator', 'client-node', 'cli'];
+/** Where a package's compiled subpaths start (`@fedtune/<name>/js…` → `<package>/dist/…`). */
+export const COMPILED_SUBPATH = 'js';
+
+const WORKSPACE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])@fedtune\/([a-z-]+)((?:\/[a-z-]+)?)\2/g;
+
+/** `@fedtune/<pkg>[/sub]` specifiers in emitted JS → `@fedtune/<pkg>/js[/sub]`. */
+export function rewriteWorkspaceImports(js) {
+  return js.replace(WORKSPACE_IMPORT, (_m, head, quote, pkg, sub) => `${head}${quote}@fedtune/${pkg}/${COMPILED_SUBPATH}${sub}${quote}`);
+}
+
+/**
+ * The CommonJS packages compiled code loads with `require`, and what it requires for each. Importing a
+ * CommonJS bundle from ESM makes Node scan its source (and that of every module it re-exports) for named
+ * exports: for tfjs that scan costs ~4× the CPU of `require` itself and ~20 MB; socket.io-client's ESM
+ * build, which imports `ws` and `debug` (CommonJS), loads in 2.5× the CPU of its CommonJS build. Each is
+ * imported in one place (no second copy through `import`). The namespace, default, named and side-effect
+ * imports and the dynamic `import()` of these required dependencies become `require`s from a `createRequire(import.meta.url)` — the same module instance either
+ * way. Optional dependencies (tfjs-node) keep `import()`: its "not installed" error is what backend
+ * selection reports.
+ */
+export const REQUIRED_CJS_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'socket.io-client', 'yaml'];
+const REQUIRE_FN = '__fedtuneRequire';
+const REQUIRE_HEADER = `import { createRequire as __fedtuneCreateRequire } from 'node:module';\nconst ${REQUIRE_FN} = __fedtuneCreateRequire(import.meta.url);\n`;
+const CJS = `(?<q>['"])(?<pkg>${REQUIRED_CJS_PACKAGES.map((p) => p.replace(/[/.-]/g, '\\$&')).join('|')})\\k<q>`;
+const CJS_NAMESPACE_OR_DEFAULT = new RegExp(`^import\\s+(?:\\*\\s+as\\s+)?([\\w$]+)\\s+from\\s*${CJS};?$`, 'gm');
+const CJS_NAMED = new RegExp(`^import\\s*\\{([^}]*)\\}\\s*from\\s*${CJS};?$`, 'gm');
+const CJS_SIDE_EFFECT = new RegExp(`^import\\s*${CJS};?$`, 'gm');
+const CJS_DYNAMIC = new RegExp(`\\bimport\\(\\s*${CJS}\\s*\\)`, 'g');
+
+/** Imports of REQUIRED_CJS_PACKAGES in emitted JS → `require`s (see REQUIRED_CJS_PACKAGES). */
+export function requireCommonJsDependencies(js) {
+  let used = false;
+  const target = (pkg) => ((used = true), `${REQUIRE_FN}('${pkg}')`);
+  const out = js
+    .replace(CJS_NAMESPACE_OR_DEFAULT, (_m, name, _q, pkg) => `const ${name} = ${target(pkg)};`)
+    .replace(CJS_NAMED, (_m, names, _q, pkg) => `const { ${names.split(',').map((n) => n.trim()).filter(Boolean).map((n) => n.replace(/\s+as\s+/, ': ')).join(', ')} } = ${target(pkg)};`)
+    .replace(CJS_SIDE_EFFECT, (_m, _q, pkg) => `${target(pkg)};`)
+    .replace(CJS_DYNAMIC, (_m, _q, pkg) => `Promise.resolve().then(() => ${target(pkg)})`);
+  return used ? REQUIRE_HEADER + out : out;
+}
+
+function walk(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...walk(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+function compilerOptions(root) {
+  const configPath = join(root, 'tsconfig.build.json');
+  const { config, error } = ts.readConfigFile(configPath, ts.sys.readFile);
+  if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, '\n'));
+  const parsed = ts.convertCompilerOptionsFromJson(config.compilerOptions, root, configPath);
+  if (parsed.errors.length) throw new Error(parsed.errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('\n'));
+  return parsed.options;
+}
+
+/** Compiles one package's src/ into a fresh <package>/dist/; returns how many files it wrote. */
+export function buildPackage(root, name, options) {
+  const pkgDir = join(root, name);
+  const srcDir = join(pkgDir, 'src');
+  const exportsMap = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).exports ?? {};
+  const tmpDir = join(pkgDir, `dist.tmp-${process.pid}`);
+  rmSync(tmpDir, { recursive: true, force: true });
+  let files = 0;
+  for (const file of walk(srcDir)) {
+    const rel = relative(srcDir, file);
+    if (file.endsWith('.d.ts')) continue;
+    if (!file.endsWith('.ts')) {
+      mkdirSync(dirname(join(tmpDir, rel)), { recursive: true });
+      copyFileSync(file, join(tmpDir, rel));
+      files += 1;
+      continue;
+    }
+    const source = readFileSync(file, 'utf8');
+    const result = ts.transpileModule(source, { compilerOptions: options, fileName: file, reportDiagnostics: true });
+    const errors = (result.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+    if (errors.length) throw new Error(`${relative(root, file)}: ${errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
+    const out = join(tmpDir, rel.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, requireCommonJsDependencies(rewriteWorkspaceImports(result.outputText)));
+    files += 1;
+  }
+  if (!Object.keys(exportsMap).some((k) => k === `./${COMPILED_SUBPATH}`)) throw new Error(`${name}/package.json has no "./${COMPILED_SUBPATH}" export for its compiled entry`);
+  const distDir = join(pkgDir, 'dist');
+  const oldDir = join(pkgDir, `dist.old-${process.pid}`);
+  if (existsSync(distDir)) renameSync(distDir, oldDir);
+  renameSync(tmpDir, distDir);
+  rmSync(oldDir, { recursive: true, force: true });
+  return files;
+}
+
+/** Builds every compiled package under `root` and writes cli/dist/build-info.json last. */
+export function buildAll(root) {
+  const started = Date.now(); // sources changed after this instant are newer than the build
+  const options = compilerOptions(root);
+  let files = 0;
+  for (const name of COMPILED_PACKAGES) files += buildPackage(root, name, options);
+  // Written last: its time is the build's, and a build that failed part-way leaves no fresh build-info.
+  writeFileSync(join(root, 'cli', 'dist', 'build-info.json'), `${JSON.stringify({ builtAt: started, packages: COMPILED_PACKAGES, typescript: ts.version })}\n`);
+  return { files, ms: Date.now() - started };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  try {
+    const { files, ms } = buildAll(root);
+    console.log(`compiled ${files} files of ${COMPILED_PACKAGES.join(', ')} to <package>/dist in ${(ms / 1000).toFixed(1)} s`);
+  } catch (err) {
+    console.error(`build-js: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}
