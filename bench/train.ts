@@ -4,8 +4,17 @@
  * against the hardware bound measured in the same run: wasm matMul FLOP/s ÷ the model's training FLOPs per
  * sample (3 × forward, counted analytically per layer). Prints a table and one JSON line, and writes the JSON
  * to bench/results/train.json.
- * Run: npm run bench:train   (about 1 minute on 2 cores)
+ *
+ * First, the site training loop: samples per CPU-second of `fitLocal` (createTrainStep: JS-slice batches,
+ * fused loss and optimizer) against the stock loop it replaced (seeded shuffle, `model.compile` + `model.fit`
+ * per epoch, shuffle off), on the same model, data and config, in interleaved repetitions (medians), for the
+ * built-in MLP (goal ≥ 1.6×) and CNN (goal ≥ 1.5×); and the CNN's fitLocal rate as a fraction of its matMul
+ * bound (goal ≥ 0.35), all per CPU-second. Writes bench/results/train-loop.json (`targets`).
+ * Run: npm run bench:train   (about 2 minutes on 2 cores)
+ *      npm run bench:train -- --loop-only   only the training-loop comparison (about 1 minute)
  *      npm run bench:train -- --profile cnn   also prints each kernel's exclusive CPU time per training step
+ *      npm run bench:train -- --profile cnn --loop   … of a fitLocal step instead of trainOnBatch
+ *      add --profile-only to skip the measurements and only profile
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -14,11 +23,19 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getArchitecture } from '../shared/src/model/architectures/registry.ts';
+import { subset, type Dataset } from '../shared/src/data/dataset.ts';
+import { fitLocal } from '../shared/src/learning/fit-local.ts';
+import { createTrainStep } from '../shared/src/learning/train-step.ts';
+import { inputTensor, modelInputShape, oneHotTensor } from '../shared/src/learning/dataset-tensors.ts';
+import type { TrainConfig } from '../shared/src/messages/schemas.ts';
+import { SeededRandom } from '../shared/src/random/seeded-random.ts';
+import { yieldToEventLoop } from '../shared/src/client/yield-to-event-loop.ts';
 import { registerWasmTrainingKernels } from '../shared/src/wasm-kernels/index.ts';
 
 const BATCH = 32;
 const CLASSES = 10;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results', 'train.json');
+const LOOP_RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results', 'train-loop.json');
 
 interface ModelCase {
   name: string;
@@ -203,7 +220,7 @@ const cpuMs = (): number => {
  * steps after a warm-up: wraps each registered wasm kernel, subtracting the time of kernels it calls itself.
  * CPU time rather than wall time, so other jobs on the machine distort it less. Leaves the wrappers in place.
  */
-async function profileKernels(c: ModelCase, steps: number): Promise<{ msPerStep: number; kernelCalls: number; rows: Array<{ kernel: string; ms: number; calls: number }> }> {
+async function profileKernels(c: ModelCase, steps: number, loop = false): Promise<{ msPerStep: number; kernelCalls: number; rows: Array<{ kernel: string; ms: number; calls: number }> }> {
   const totals = new Map<string, { ms: number; calls: number }>();
   const open: number[] = []; // CPU ms spent in nested kernels, per active call
   let recording = false;
@@ -229,20 +246,185 @@ async function profileKernels(c: ModelCase, steps: number): Promise<{ msPerStep:
       },
     });
   }
-  const model = compile(c.build());
+  const model = loop ? c.build() : compile(c.build());
   const { x, y } = c.batch();
-  for (let i = 0; i < 10; i++) await model.trainOnBatch(x, y);
+  // --loop: fitLocal's step (createTrainStep) on the same batch, instead of model.trainOnBatch.
+  const trainer = loop ? createTrainStep(model, { optimizer: 'adam', learningRate: 0.001 }) : undefined;
+  const xs = x.dataSync() as Float32Array;
+  const ys = Int32Array.from(tf.tidy(() => tf.argMax(y, 1)).dataSync());
+  const once = async (): Promise<void> => {
+    if (trainer) trainer.step(xs, ys, BATCH);
+    else await model.trainOnBatch(x, y);
+  };
+  for (let i = 0; i < 10; i++) await once();
   recording = true;
   const start = cpuMs();
-  for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+  for (let i = 0; i < steps; i++) await once();
   const msPerStep = (cpuMs() - start) / steps;
   recording = false;
+  trainer?.dispose();
   model.dispose();
   tf.dispose([x, y]);
   const rows = [...totals.entries()]
     .map(([kernel, t]) => ({ kernel, ms: round(t.ms / steps, 3), calls: t.calls / steps }))
     .sort((a, b) => b.ms - a.ms);
   return { msPerStep, kernelCalls: rows.reduce((n, r) => n + r.calls, 0), rows };
+}
+
+// ---- The site training loop: fitLocal vs the stock model.fit loop ----
+
+/** Seeded inputs in [0, 1] and labels that depend on them, 784 features (the built-in task's shape). */
+function loopData(n: number): Dataset {
+  const rng = new SeededRandom(5);
+  const x = Float32Array.from({ length: n * 784 }, () => rng.next());
+  const y = Int32Array.from({ length: n }, (_, i) => Math.floor(x[i * 784 + 100]! * 5) + (x[i * 784 + 500]! > 0.5 ? 5 : 0));
+  return { x, y, featureShape: [784], numClasses: CLASSES };
+}
+
+/**
+ * The loop fitLocal ran for a plain config before createTrainStep: the same seeded order, then per epoch the
+ * whole epoch as tensors and `model.fit` (shuffle off, batch loss reported and the event loop yielded to after
+ * every batch).
+ */
+async function stockFitLocal(model: tf.LayersModel, data: Dataset, config: TrainConfig): Promise<void> {
+  const optimizer = config.optimizer === 'adam' ? tf.train.adam(config.learningRate) : config.optimizer === 'momentum' ? tf.train.momentum(config.learningRate, 0.9) : tf.train.sgd(config.learningRate);
+  model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy'] });
+  const rng = new SeededRandom(config.seed);
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const epochData = subset(data, rng.shuffle(Array.from({ length: data.y.length }, (_, i) => i)));
+    const xs = inputTensor(epochData, modelInputShape(model));
+    const ys = oneHotTensor(epochData);
+    try {
+      await model.fit(xs, ys, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0, callbacks: { onBatchEnd: async () => yieldToEventLoop() } });
+    } finally {
+      tf.dispose([xs, ys]);
+    }
+  }
+  optimizer.dispose();
+}
+
+interface LoopRow {
+  model: string;
+  stockSamplesPerCpuSec: number;
+  fitLocalSamplesPerCpuSec: number;
+  ratio: number;
+  ratioPerRep: number[];
+  stockSamplesPerWallSec: number;
+  fitLocalSamplesPerWallSec: number;
+}
+
+/** Samples per CPU-second (and per wall-second) of one fit of `examples` examples on a freshly built model. */
+async function timeFit(arch: string, data: Dataset, config: TrainConfig, loop: 'stock' | 'fitLocal'): Promise<{ cpu: number; wall: number }> {
+  const model = getArchitecture(arch).build({ inputShape: [784], numClasses: CLASSES, seed: 1 });
+  const cpu0 = cpuMs();
+  const wall0 = performance.now();
+  if (loop === 'stock') await stockFitLocal(model, data, config);
+  else await fitLocal(model, data, config);
+  const cpu = cpuMs() - cpu0;
+  const wall = performance.now() - wall0;
+  model.dispose();
+  const samples = data.y.length * config.epochs;
+  return { cpu: (samples * 1000) / cpu, wall: (samples * 1000) / wall };
+}
+
+/** Interleaved repetitions (the order alternates), medians. One warm-up fit of each first. */
+async function compareLoops(arch: string, data: Dataset, config: TrainConfig, reps: number): Promise<LoopRow> {
+  await timeFit(arch, data, config, 'stock');
+  await timeFit(arch, data, config, 'fitLocal');
+  const stock: Array<{ cpu: number; wall: number }> = [];
+  const ours: Array<{ cpu: number; wall: number }> = [];
+  for (let r = 0; r < reps; r++) {
+    if (r % 2 === 0) {
+      stock.push(await timeFit(arch, data, config, 'stock'));
+      ours.push(await timeFit(arch, data, config, 'fitLocal'));
+    } else {
+      ours.push(await timeFit(arch, data, config, 'fitLocal'));
+      stock.push(await timeFit(arch, data, config, 'stock'));
+    }
+  }
+  const s = median(stock.map((t) => t.cpu));
+  const o = median(ours.map((t) => t.cpu));
+  return {
+    model: arch,
+    stockSamplesPerCpuSec: round(s),
+    fitLocalSamplesPerCpuSec: round(o),
+    ratio: round(o / s, 3),
+    ratioPerRep: ours.map((t, i) => round(t.cpu / stock[i]!.cpu, 2)),
+    stockSamplesPerWallSec: round(median(stock.map((t) => t.wall))),
+    fitLocalSamplesPerWallSec: round(median(ours.map((t) => t.wall))),
+  };
+}
+
+/** FLOP per CPU-second of an n×n×n tf.matMul (2n³ FLOPs), median of `reps` products: the CPU-time twin of matMulFlopsPerSec. */
+function matMulFlopsPerCpuSec(n: number, reps: number): number {
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', 11);
+  const b = tf.randomNormal([n, n], 0, 1, 'float32', 12);
+  const once = (): number => {
+    const start = cpuMs();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    const ms = cpuMs() - start;
+    c.dispose();
+    return ms;
+  };
+  for (let i = 0; i < 3; i++) once();
+  const ms = median(Array.from({ length: reps }, once));
+  tf.dispose([a, b]);
+  return (2 * n ** 3 * 1000) / ms;
+}
+
+async function trainLoopSection(quick: boolean): Promise<void> {
+  const t0 = performance.now();
+  const load = loadavg()[0]!;
+  const config: TrainConfig = { epochs: 1, batchSize: BATCH, learningRate: 0.001, optimizer: 'adam', trainable: 'all', seed: 3 };
+  const rows: LoopRow[] = [];
+  const mlp = await compareLoops('mlp', loopData(quick ? 512 : 2048), config, quick ? 3 : 7);
+  rows.push(mlp);
+  const cnn = await compareLoops('cnn', loopData(quick ? 256 : 1024), config, quick ? 3 : 7);
+  rows.push(cnn);
+  // The bound: matMul FLOP per CPU-second ÷ the CNN's training FLOPs per sample (3 × forward, forwardFlops),
+  // measured right after the CNN rows so the machine's load moves both alike.
+  const matMul = matMulFlopsPerCpuSec(512, 15);
+  const cnnFlops = tf.tidy(() => {
+    const m = getArchitecture('cnn').build({ inputShape: [784], numClasses: CLASSES, seed: 1 });
+    const f = trainFlopsPerSample(m);
+    m.dispose();
+    return f;
+  });
+  const bound = matMul / cnnFlops;
+  const fraction = cnn.fitLocalSamplesPerCpuSec / bound;
+  const stockFraction = cnn.stockSamplesPerCpuSec / bound;
+  const result = {
+    bench: 'train-loop',
+    tfjs: tf.version.tfjs,
+    node: process.version,
+    wasmSimd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+    quick,
+    config,
+    rows,
+    cnnBound: {
+      matMul512GflopsPerCpuSec: round(matMul / 1e9, 2),
+      trainMflopsPerSample: round(cnnFlops / 1e6, 3),
+      boundSamplesPerCpuSec: round(bound, 0),
+      fitLocalFraction: round(fraction, 3),
+      stockFraction: round(stockFraction, 3),
+    },
+    targets: [
+      { target: 'fitLocal vs stock model.fit, MLP, samples per CPU-second', goal: 1.6, measured: mlp.ratio, unit: 'ratio', met: mlp.ratio >= 1.6 },
+      { target: 'fitLocal vs stock model.fit, CNN, samples per CPU-second', goal: 1.5, measured: cnn.ratio, unit: 'ratio', met: cnn.ratio >= 1.5 },
+      { target: 'CNN fitLocal step, fraction of the wasm-SIMD matMul bound (per CPU-second)', goal: 0.35, measured: round(fraction, 3), unit: 'fraction', met: fraction >= 0.35 },
+    ],
+    seconds: round((performance.now() - t0) / 1000),
+    loadAverage: [round(load, 2), round(loadavg()[0]!, 2)],
+  };
+  console.log(`\nSite training loop: fitLocal vs the stock model.fit loop (batch ${BATCH}, Adam, 1 epoch per fit, interleaved, medians)`);
+  console.table(rows.map(({ ratioPerRep, ...r }) => ({ ...r, ratioPerRep: ratioPerRep.join(' ') })));
+  console.log(
+    `CNN bound: matMul 512³ ${result.cnnBound.matMul512GflopsPerCpuSec} GFLOP per CPU-s ÷ ${result.cnnBound.trainMflopsPerSample} MFLOP/sample = ${result.cnnBound.boundSamplesPerCpuSec} samples per CPU-s; fitLocal reaches ${round(fraction * 100)}% (stock loop ${round(stockFraction * 100)}%)`,
+  );
+  console.table(result.targets);
+  mkdirSync(dirname(LOOP_RESULTS), { recursive: true });
+  writeFileSync(LOOP_RESULTS, `${JSON.stringify(result, null, 2)}\n`);
 }
 
 interface Row {
@@ -263,6 +445,10 @@ async function main(): Promise<void> {
   registerWasmTrainingKernels();
   await tf.setBackend('wasm');
   await tf.ready();
+
+  if (process.argv.includes('--profile-only')) return profileSection();
+  await trainLoopSection(process.argv.includes('--quick'));
+  if (process.argv.includes('--loop-only')) return;
 
   // Per model, the cpu rate, the wasm rate and the wasm matMul rate are measured back to back, so a change
   // in the machine's load during the run moves all three together and the ratios hold.
@@ -316,17 +502,22 @@ async function main(): Promise<void> {
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
 
+  await profileSection();
+}
+
+/** `--profile <model>` [`--loop`]: each kernel's exclusive CPU ms per training step. */
+async function profileSection(): Promise<void> {
   const profiled = process.argv.indexOf('--profile');
   if (profiled >= 0) {
     const name = process.argv[profiled + 1] ?? 'cnn';
     const c = cases.find((m) => m.name === name);
     if (!c) throw new Error(`--profile: unknown model ${name} (one of ${cases.map((m) => m.name).join(', ')})`);
-    const p = await profileKernels(c, 30);
+    const p = await profileKernels(c, 30, process.argv.includes('--loop'));
     const inKernels = p.rows.reduce((ms, r) => ms + r.ms, 0);
     console.log(
-      `\n${name} on wasm: ${round(p.msPerStep, 2)} CPU ms per step of ${BATCH}, ${round(inKernels, 2)} ms of it in ${p.kernelCalls} kernel calls (exclusive CPU ms per step):`,
+      `\n${name} on wasm${process.argv.includes('--loop') ? ' (fitLocal step)' : ''}: ${round(p.msPerStep, 2)} CPU ms per step of ${BATCH}, ${round(inKernels, 2)} ms of it in ${p.kernelCalls} kernel calls (exclusive CPU ms per step):`,
     );
-    console.table(p.rows.slice(0, 20));
+    console.table(p.rows.slice(0, 25));
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type Dataset,
 } from '@fedtune/shared';
 import { dpSgdStep } from '../shared/src/learning/dp-sgd-step.ts';
+import { createFusedOptimizer } from '../shared/src/learning/fused-optimizer.ts';
 import type { StepContext } from '../shared/src/learning/robust-step.ts';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { startTestFederation } from './helpers/federation.ts';
@@ -100,8 +101,9 @@ describe('DP-SGD training step', () => {
     const model = tinyModel();
     const lr = 0.5;
     const clip = 1e-3;
-    const optimizer = tf.train.sgd(lr);
-    const ctx: StepContext = { model, optimizer, config: { ...base, learningRate: lr }, vars: model.trainableWeights.map((w) => w.read() as tf.Variable), clipMin: 0, clipMax: 1 };
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const optimizer = createFusedOptimizer({ optimizer: 'sgd', learningRate: lr }, vars);
+    const ctx: StepContext = { model, optimizer, config: { ...base, learningRate: lr }, vars, clipMin: 0, clipMax: 1 };
     for (let b = 0; b < 4; b++) {
       const before = weights(model);
       const x = tf.tensor(data.x.subarray(b * 8 * FEATURES, (b + 1) * 8 * FEATURES), [8, FEATURES]);

@@ -46,6 +46,8 @@ describe('the wasm training kernels leak no tensors', () => {
       MaxPoolGrad: [{ dy: tf.ones([2, 3, 3, 3]), input: x, output: tf.ones([2, 3, 3, 3]) }, { filterSize: 2, strides: 2, pad: 'valid' }],
       BatchMatMul: [{ a: m, b: m }, { transposeA: true, transposeB: false }],
       Tile: [{ x: m }, { reps: [2, 3] }],
+      Sum: [{ x: m }, { axis: [0], keepDims: false }],
+      Add: [{ a: m, b: tf.ones([4]) }, {}],
     };
     expect(Object.keys(calls).sort()).toEqual(wasmTrainingKernelConfigs.map((k) => k.kernelName).sort());
     for (const [name, [inputs, attrs]] of Object.entries(calls)) {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, wasmTrainingKernelConfigs } from '../../shared/src/wasm-kernels/index.ts';
 
 const MISSING_IN_TFJS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'];
-const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile'];
+const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Add'];
 
 describe('registerWasmTrainingKernels', () => {
   it('registers every config for wasm, before the backend starts, and replaces the stock kernels', async () => {

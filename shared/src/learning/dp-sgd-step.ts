@@ -73,7 +73,7 @@ export function dpSgdStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, p: 
     return [acc[0], acc[1], ...noisy];
   });
   try {
-    ctx.optimizer.applyGradients(Object.fromEntries(vars.map((v, k) => [v.name, grads[k]])));
+    ctx.optimizer.applyTensors(grads);
     return { loss: lossSum.dataSync()[0] / b, correct: hits.dataSync()[0] };
   } finally {
     tf.dispose([lossSum, hits, ...grads]);

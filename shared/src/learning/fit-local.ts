@@ -12,6 +12,8 @@ import { evaluateModel } from './evaluate-model.ts';
 import { adversarialBatch, batchSeed, trainStep, tradesPartners, type StepContext } from './robust-step.ts';
 import { adversarialPlan } from './adversarial-plan.ts';
 import { dpSgdStep, type DpSgdStepParams } from './dp-sgd-step.ts';
+import { createFusedOptimizer, type FusedOptimizer } from './fused-optimizer.ts';
+import { createTrainStep, type TrainStep } from './train-step.ts';
 import { ChaChaRandom, type NormalSource } from '../privacy/chacha-random.ts';
 import { dpSgdSchedule, type DpSgdSpend } from '../privacy/dp-sgd-accounting.ts';
 
@@ -90,36 +92,34 @@ export function needsCustomLoop(config: TrainConfig): boolean {
   );
 }
 
-/** One epoch with `model.fit` (the plain path: the same numbers as before the robust options existed). */
-async function fitEpochKeras(
-  model: tf.LayersModel,
+/**
+ * One epoch of the plain loop (createTrainStep): each batch is a JS subarray of the shuffled epoch data copied
+ * straight into a tensor, one forward and backward pass, the fused optimizer update. Yields to the event loop
+ * between batches. The same numbers as `model.fit` (shuffle off) on the same data and optimizer.
+ */
+async function fitEpochFast(
+  trainer: TrainStep,
   epochData: Dataset,
-  shape: number[],
   config: TrainConfig,
   epoch: number,
   batches: number,
   onProgress?: (p: FitProgress) => void,
 ): Promise<{ loss: number; accuracy: number }> {
-  const xs = inputTensor(epochData, shape);
-  const ys = oneHotTensor(epochData);
-  try {
-    const history = await model.fit(xs, ys, {
-      epochs: 1,
-      batchSize: config.batchSize,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        onBatchEnd: async (batch, logs) => {
-          onProgress?.({ epoch, epochs: config.epochs, batch: batch + 1, batches, loss: Number(logs?.loss ?? NaN) });
-          // Let sockets and timers run between batches (see yieldToEventLoop).
-          await yieldToEventLoop();
-        },
-      },
-    });
-    return { loss: Number(history.history.loss[0]), accuracy: Number((history.history.acc ?? history.history.accuracy)?.[0] ?? NaN) };
-  } finally {
-    tf.dispose([xs, ys]);
+  const n = epochData.y.length;
+  const f = trainer.inputSize;
+  let lossSum = 0;
+  let correct = 0;
+  for (let b = 0; b < batches; b++) {
+    const start = b * config.batchSize;
+    const end = Math.min(n, start + config.batchSize);
+    const step = trainer.step(epochData.x.subarray(start * f, end * f), epochData.y.subarray(start, end), end - start);
+    lossSum += step.loss * (end - start);
+    correct += step.correct;
+    onProgress?.({ epoch, epochs: config.epochs, batch: b + 1, batches, loss: step.loss });
+    // Let sockets and timers run between batches (see yieldToEventLoop).
+    await yieldToEventLoop();
   }
+  return { loss: lossSum / n, accuracy: correct / n };
 }
 
 /** One epoch of the custom loop: augmentation (already applied to `epochData`), adversarial examples, regularizers. */
@@ -154,8 +154,8 @@ async function fitEpochCustom(
     } finally {
       tf.dispose([x, onehot, ...(input ? [input] : []), ...(partners ? [partners] : [])]);
     }
-    // Let timers and sockets run between batches (model.fit does the same).
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    // Let timers and sockets run between batches (see yieldToEventLoop).
+    await yieldToEventLoop();
   }
   return { loss: lossSum / n, accuracy: correct / n };
 }
@@ -164,8 +164,10 @@ async function fitEpochCustom(
  * Fine-tunes `model` on `train` with the coordinator's training config. Shuffling is seeded by
  * `config.seed` (tfjs's own shuffle uses Math.random), so the same config gives the same weights.
  *
- * A plain config trains with `model.fit`. The robust options (augmentation, adversarial training, FedProx
- * μ, weight decay) run a custom loop (`optimizer.minimize`) with the same seeded order; dropout and early
+ * A plain config trains with the fast loop of `createTrainStep` (the same numbers as `model.fit`, without its
+ * per-batch gather and per-variable optimizer kernels). The robust options (augmentation, adversarial
+ * training, FedProx μ, weight decay) run a custom loop (`trainStep`) with the same seeded order and the same
+ * fused optimizer; dropout and early
  * stopping (on `options.validation`) work with both. The model's weights at the call are the global
  * weights FedProx pulls towards. `config.dpSgd` runs record-level DP-SGD in the custom loop (`dpSgdStep`,
  * whole batches only) and returns the steps taken in `dpSgd` for the caller's accountant; the returned loss
@@ -185,9 +187,7 @@ export async function fitLocal(
   const shape = modelInputShape(model);
   if (!options.keepTrainable) setTrainableLayers(model, config.trainable);
   if (config.dropout !== undefined) setDropoutRate(model, config.dropout);
-  const optimizer = makeOptimizer(config);
   const custom = needsCustomLoop(config);
-  if (!custom) model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy'] });
   if (config.dpSgd && config.adversarial?.method === 'trades' && adversarialPlan(config, train)) {
     throw new FedtuneError('config', 'DP-SGD cannot be combined with TRADES: its KL term pairs examples outside the per-example clipping');
   }
@@ -201,8 +201,13 @@ export async function fitLocal(
     : undefined;
   const augmenter: Augmenter | undefined = (config.augmentation?.share ?? 0) > 0 ? makeAugmenter(config.augmentation!, train) : undefined;
   let ctx: StepContext | undefined;
-  if (custom) {
+  let trainer: TrainStep | undefined;
+  let optimizer: FusedOptimizer | undefined;
+  if (!custom) {
+    trainer = createTrainStep(model, config);
+  } else {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    optimizer = createFusedOptimizer(config, vars);
     const mu = config.proximalMu ?? 0;
     const [clipMin, clipMax] = inputGeometry(train).kind === 'image' ? [0, 1] : valueRange(train.x);
     ctx = {
@@ -226,7 +231,7 @@ export async function fitLocal(
       const order = rng.shuffle(Array.from({ length: total }, (_, i) => i)).slice(0, n);
       const epochData = subset(train, order);
       if (augmenter) augmentInPlace(epochData, augmenter, config.seed, epoch);
-      const m = ctx ? await fitEpochCustom(ctx, epochData, shape, epoch, batches, onProgress, dp) : await fitEpochKeras(model, epochData, shape, config, epoch, batches, onProgress);
+      const m = ctx ? await fitEpochCustom(ctx, epochData, shape, epoch, batches, onProgress, dp) : await fitEpochFast(trainer!, epochData, config, epoch, batches, onProgress);
       last = { loss: m.loss, accuracy: m.accuracy, numExamples: n };
       epochsRun = epoch + 1;
       if (!Number.isFinite(m.loss)) break;
@@ -241,7 +246,8 @@ export async function fitLocal(
       }
     }
   } finally {
-    optimizer.dispose();
+    optimizer?.dispose();
+    trainer?.dispose();
     if (ctx?.global) tf.dispose(ctx.global);
   }
   if (!Number.isFinite(last.loss)) throw new FedtuneError('data', `local training diverged (loss ${last.loss})`);

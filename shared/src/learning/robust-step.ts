@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../messages/schemas.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
 import type { AdversarialPlan } from './adversarial-plan.ts';
+import type { FusedOptimizer } from './fused-optimizer.ts';
 import { tradesAdversarial, tradesKlTerm } from './trades-step.ts';
 
 /** What one custom training step needs besides the batch. */
 export interface StepContext {
   model: tf.LayersModel;
-  optimizer: tf.Optimizer;
+  optimizer: FusedOptimizer;
   config: TrainConfig;
   /** The trainable variables. */
   vars: tf.Variable[];
@@ -78,34 +79,32 @@ export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, par
   const mu = config.proximalMu ?? 0;
   let dataLoss: tf.Tensor | undefined;
   let hits: tf.Tensor | undefined;
-  const cost = ctx.optimizer.minimize(
-    () => {
-      const logits = ctx.model.apply(x, { training: true }) as tf.Tensor;
-      const ce = tf.losses.softmaxCrossEntropy(onehot, logits);
-      dataLoss = tf.keep(ce.clone());
-      hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(onehot, 1)).sum());
-      let total = ce;
-      if (partners && ctx.adversarial) {
-        const advLogits = ctx.model.apply(partners, { training: true }) as tf.Tensor;
-        total = tf.add(total, tradesKlTerm(logits, advLogits, ctx.adversarial.beta));
-      }
-      if (wd > 0) {
-        const kernels = ctx.vars.filter((v) => v.rank >= 2);
-        if (kernels.length) total = tf.add(total, tf.mul(wd / 2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))));
-      }
-      if (mu > 0 && ctx.global) {
-        const g = ctx.global;
-        total = tf.add(total, tf.mul(mu / 2, tf.addN(ctx.vars.map((v, i) => tf.sum(tf.square(tf.sub(v, g[i])))))));
-      }
-      return total as tf.Scalar;
-    },
-    true,
-    ctx.vars,
-  );
-  const loss = dataLoss!.dataSync()[0];
-  const correct = hits!.dataSync()[0];
-  tf.dispose([cost!, dataLoss!, hits!]);
-  return { loss, correct };
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = ctx.model.apply(x, { training: true }) as tf.Tensor;
+    const ce = tf.losses.softmaxCrossEntropy(onehot, logits);
+    dataLoss = tf.keep(ce.clone());
+    hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(onehot, 1)).sum());
+    let total = ce;
+    if (partners && ctx.adversarial) {
+      const advLogits = ctx.model.apply(partners, { training: true }) as tf.Tensor;
+      total = tf.add(total, tradesKlTerm(logits, advLogits, ctx.adversarial.beta));
+    }
+    if (wd > 0) {
+      const kernels = ctx.vars.filter((v) => v.rank >= 2);
+      if (kernels.length) total = tf.add(total, tf.mul(wd / 2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))));
+    }
+    if (mu > 0 && ctx.global) {
+      const g = ctx.global;
+      total = tf.add(total, tf.mul(mu / 2, tf.addN(ctx.vars.map((v, i) => tf.sum(tf.square(tf.sub(v, g[i])))))));
+    }
+    return total as tf.Scalar;
+  }, ctx.vars);
+  try {
+    ctx.optimizer.applyTensors(ctx.vars.map((v) => grads[v.name]));
+    return { loss: dataLoss!.dataSync()[0], correct: hits!.dataSync()[0] };
+  } finally {
+    tf.dispose([value, ...Object.values(grads), dataLoss!, hits!]);
+  }
 }
 
 /** Seed of the adversarial examples of one batch. */

@@ -7,11 +7,14 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './kernels/depthwise-co
 import { maxPoolGradConfig } from './kernels/max-pool-grad.ts';
 import { tileConfig } from './kernels/tile.ts';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.ts';
+import { addConfig } from './kernels/add.ts';
+import { sumConfig } from './kernels/sum.ts';
 
 /**
  * Every kernel this module registers for the 'wasm' backend: the four training kernels tfjs-backend-wasm
  * 4.22 lacks, then replacements for stock kernels that are slow (Conv2DBackpropInput, BatchMatMul with
- * transposes, Tile) or wrong (MaxPoolGrad).
+ * transposes, Tile, and — as wasm SIMD on the heap — Sum over leading axes and Add of a bias vector: the
+ * training step's bias gradient and unfused bias add) or wrong (MaxPoolGrad).
  */
 export const wasmTrainingKernelConfigs: tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -22,4 +25,6 @@ export const wasmTrainingKernelConfigs: tf.KernelConfig[] = [
   maxPoolGradConfig,
   batchMatMulConfig,
   tileConfig,
+  sumConfig,
+  addConfig,
 ];
