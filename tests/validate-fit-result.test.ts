@@ -124,6 +124,8 @@ describe('update validation: exact reasons and boundaries', () => {
     expect(deltaNormChecked([new Float32Array([4, 1]), new Float32Array([-4.5])], g, Infinity).inRange).toBe(true);
     expect(deltaNormChecked([new Float32Array([NaN, 1]), new Float32Array([0])], g, Infinity).inRange).toBe(false);
     expect(deltaNormChecked([new Float32Array([1, -Infinity]), new Float32Array([0])], g, Infinity).inRange).toBe(false);
+    // The largest value counts wherever it is, also before smaller ones.
+    expect(deltaNormChecked([new Float32Array([5, 1]), new Float32Array([0])], g, 4).inRange).toBe(false);
     // A NaN after the largest value still makes the update out of range.
     expect(deltaNormChecked([new Float32Array([3, 1]), new Float32Array([NaN])], g, 4).inRange).toBe(false);
     expect(firstOutOfRange([new Float32Array([1, -2]), new Float32Array([2.5, NaN])], 2)).toEqual({ tensor: 1, index: 0 });
