@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deltaNorm, firstNonFinite, validateFitResult, type FitResultContext } from '../coordinator/src/engine/validate-fit-result.ts';
+import { deltaNorm, deltaNormChecked, firstNonFinite, firstOutOfRange, validateFitResult, type FitResultContext } from '../coordinator/src/engine/validate-fit-result.ts';
 import { encodeWeights, type FitResult } from '@fedtune/shared';
 
 const manifest = [
@@ -96,6 +96,40 @@ describe('update validation: exact reasons and boundaries', () => {
     expect(nan).toEqual({ ok: false, code: 'non_finite', reason: 'update has a non-finite value (-Infinity) in b at index 1' });
     const first = refused('a', result({}, [new Float32Array([1, 2, NaN, Infinity]), new Float32Array([NaN, 0])]));
     expect(first.reason).toBe('update has a non-finite value (NaN) in k at index 2');
+  });
+
+  // A streamed round passes the exact sum's range (StreamingFedAvg.maxAbs): checked in the norm's pass.
+  it.each([
+    { what: 'with the global model (the norm pass)', global },
+    { what: 'without it (the range pass alone)', global: undefined },
+  ])('maxAbs: refuses |w| above it as non_finite, accepts it exactly, and names the first bad value — $what', ({ global: g }) => {
+    const c = { ...ctx, global: g, maxUpdateNorm: undefined, maxAbs: 16 };
+    expect(refused('a', result({}, [new Float32Array([1, 2, 3, 4]), new Float32Array([0, -17])]), c)).toEqual({
+      ok: false,
+      code: 'non_finite',
+      reason: 'update has a value (-17) outside ±16 in b at index 1',
+    });
+    expect(refused('a', result({}, [new Float32Array([1, 16.5, NaN, 4]), new Float32Array([0, 0])]), c).reason).toBe('update has a value (16.5) outside ±16 in k at index 1');
+    expect(refused('a', result({}, [new Float32Array([1, NaN, 99, 4]), new Float32Array([0, 0])]), c).reason).toBe('update has a non-finite value (NaN) in k at index 1');
+    expect(refused('a', result({}, [new Float32Array([1, 2, 3, Infinity]), new Float32Array([0, 0])]), c).reason).toBe('update has a non-finite value (Infinity) in k at index 3');
+    expect(validateFitResult('a', result({}, [new Float32Array([16, -16, 0, 1]), new Float32Array([0, 0])]), c)).toMatchObject({ ok: true });
+    // Without maxAbs any finite value passes.
+    expect(validateFitResult('a', result({}, [new Float32Array([3e38, -3e38, 0, 1]), new Float32Array([0, 0])]), { ...c, maxAbs: undefined })).toMatchObject({ ok: true });
+  });
+
+  it('deltaNormChecked gives ‖w − g‖² and whether all values are finite and within maxAbs, in one pass', () => {
+    const g = [new Float32Array([1, 1]), new Float32Array([0])];
+    expect(deltaNormChecked([new Float32Array([4, 1]), new Float32Array([-4])], g, 4)).toEqual({ sumOfSquares: 25, inRange: true });
+    expect(deltaNormChecked([new Float32Array([4, 1]), new Float32Array([-4.5])], g, 4)).toEqual({ sumOfSquares: 9 + 4.5 ** 2, inRange: false });
+    expect(deltaNormChecked([new Float32Array([4, 1]), new Float32Array([-4.5])], g, Infinity).inRange).toBe(true);
+    expect(deltaNormChecked([new Float32Array([NaN, 1]), new Float32Array([0])], g, Infinity).inRange).toBe(false);
+    expect(deltaNormChecked([new Float32Array([1, -Infinity]), new Float32Array([0])], g, Infinity).inRange).toBe(false);
+    // The largest value counts wherever it is, also before smaller ones.
+    expect(deltaNormChecked([new Float32Array([5, 1]), new Float32Array([0])], g, 4).inRange).toBe(false);
+    // A NaN after the largest value still makes the update out of range.
+    expect(deltaNormChecked([new Float32Array([3, 1]), new Float32Array([NaN])], g, 4).inRange).toBe(false);
+    expect(firstOutOfRange([new Float32Array([1, -2]), new Float32Array([2.5, NaN])], 2)).toEqual({ tensor: 1, index: 0 });
+    expect(firstOutOfRange([new Float32Array([1, -2]), new Float32Array([2, 0])], 2)).toBeUndefined();
   });
 
   it('takes the limits themselves: maxUpdateBytes, maxExamples, the announced count and the norm bound are inclusive', () => {

@@ -377,6 +377,8 @@ export class RoundEngine {
       maxUpdateBytes: this.config.maxUpdateBytes,
       global: this.globalWeights,
       maxUpdateNorm: this.config.maxUpdateNorm,
+      // A streamed round's exact sum takes values up to ±maxAbs: the rest is refused here, in the norm's pass.
+      maxAbs: c.stream?.maxAbs,
     });
     if (verdict.ok && c.closed) {
       const reason = `round ${c.round} closed before this result arrived`;

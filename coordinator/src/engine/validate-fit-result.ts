@@ -14,6 +14,11 @@ export interface FitResultContext {
   /** The current global weights, needed for the norm bound. */
   global?: WeightArrays;
   maxUpdateNorm?: number;
+  /**
+   * Values with |w| above this are refused ('non_finite'): the streaming FedAvg's accepted range
+   * (StreamingFedAvg.maxAbs), given when the round streams. Checked in the same pass as the norm.
+   */
+  maxAbs?: number;
 }
 
 export type FitResultVerdict =
@@ -22,11 +27,16 @@ export type FitResultVerdict =
 
 /** The first non-finite value's position, if any. */
 export function firstNonFinite(arrays: WeightArrays): { tensor: number; index: number } | undefined {
+  return firstOutOfRange(arrays, Infinity);
+}
+
+/** The first value that is not finite or whose magnitude is above `maxAbs`, if any. */
+export function firstOutOfRange(arrays: WeightArrays, maxAbs: number): { tensor: number; index: number } | undefined {
   for (let t = 0; t < arrays.length; t++) {
     const a = arrays[t];
     for (let i = 0; i < a.length; i++) {
-      // v - v is NaN exactly when v is NaN or ±Infinity.
-      if (a[i] - a[i] !== 0) return { tensor: t, index: i };
+      // Stryker disable next-line EqualityOperator: equivalent: |v| < Infinity and |v| <= Infinity differ only for ±Infinity, which `v - v === 0` refuses too.
+      if (!(Math.abs(a[i]) <= maxAbs && a[i] - a[i] === 0)) return { tensor: t, index: i };
     }
   }
   return undefined;
@@ -34,16 +44,29 @@ export function firstNonFinite(arrays: WeightArrays): { tensor: number; index: n
 
 /** L2 norm of (weights − global) over all tensors. */
 export function deltaNorm(weights: WeightArrays, global: WeightArrays): number {
+  return Math.sqrt(deltaNormChecked(weights, global, Infinity).sumOfSquares);
+}
+
+/**
+ * ‖weights − global‖² and, in the same pass, whether every value is finite with |w| ≤ maxAbs (`inRange`):
+ * the update's one read before the sum (no separate non-finite pass).
+ */
+export function deltaNormChecked(weights: WeightArrays, global: WeightArrays, maxAbs: number): { sumOfSquares: number; inRange: boolean } {
   let sum = 0;
+  let largest = 0;
   for (let t = 0; t < weights.length; t++) {
     const w = weights[t];
     const g = global[t];
     for (let i = 0; i < w.length; i++) {
-      const d = w[i] - g[i];
+      const v = w[i];
+      const d = v - g[i];
       sum += d * d;
+      // NaN fails every comparison, so `largest` stays put; a NaN makes `sum` NaN instead.
+      if (Math.abs(v) > largest) largest = Math.abs(v);
     }
   }
-  return Math.sqrt(sum);
+  // A finite sum of squares rules out NaN and ±Infinity in the weights (the global model is finite).
+  return { sumOfSquares: sum, inRange: sum - sum === 0 && largest <= maxAbs };
 }
 
 /**
@@ -75,13 +98,18 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
     const e = toFedtuneError(err, 'malformed_payload');
     return { ok: false, code: e.code === 'codec' ? 'malformed_payload' : e.code, reason: e.message };
   }
-  const bad = firstNonFinite(weights.arrays);
+  const maxAbs = ctx.maxAbs ?? Infinity;
+  // One pass: the norm with the range check folded in (with a global model), else the range check alone.
+  const checked = ctx.global ? deltaNormChecked(weights.arrays, ctx.global, maxAbs) : undefined;
+  const bad = checked?.inRange ? undefined : firstOutOfRange(weights.arrays, maxAbs);
   if (bad) {
     // Stryker disable next-line OptionalChaining,StringLiteral: equivalent: assertSameLayout has checked that every tensor has its manifest entry and name, so the fallback is unreachable.
     const name = ctx.manifest[bad.tensor]?.name ?? `#${bad.tensor}`;
-    return { ok: false, code: 'non_finite', reason: `update has a non-finite value (${weights.arrays[bad.tensor][bad.index]}) in ${name} at index ${bad.index}` };
+    const v = weights.arrays[bad.tensor][bad.index];
+    const what = Number.isFinite(v) ? `a value (${v}) outside ±${maxAbs}` : `a non-finite value (${v})`;
+    return { ok: false, code: 'non_finite', reason: `update has ${what} in ${name} at index ${bad.index}` };
   }
-  const norm = ctx.global ? deltaNorm(weights.arrays, ctx.global) : undefined;
+  const norm = checked ? Math.sqrt(checked.sumOfSquares) : undefined;
   if (ctx.maxUpdateNorm !== undefined && norm !== undefined && !(norm <= ctx.maxUpdateNorm)) {
     return { ok: false, code: 'update_norm', reason: `update norm ${norm.toPrecision(4)} exceeds the bound ${ctx.maxUpdateNorm}` };
   }

@@ -1,31 +1,103 @@
 import { FedtuneError } from '../errors.ts';
 import type { WeightArrays } from '../weights.ts';
+import { createJsSumKernel } from './streaming-sum/streaming-sum-js.ts';
+import { createWasmSumKernel, wasmSumAvailable } from './streaming-sum/streaming-sum-wasm.ts';
+import { SUM_PADDING, type SumKernel } from './streaming-sum/sum-kernel.ts';
+
+/** Updates may hold values up to ±2^this by default (docs/performance.md#exact-streaming-fedavg). */
+export const STREAMING_MAX_ABS_EXPONENT = 24;
+/** The most updates one sum (with everything merged into it) holds: keeps the lo accumulators within i64. */
+export const STREAMING_MAX_UPDATES = 2 ** 20;
+/** The most examples one sum holds in total: keeps the hi accumulators within i64. */
+export const STREAMING_MAX_TOTAL_EXAMPLES = 2 ** 41;
+
+export interface StreamingFedAvgOptions {
+  /** Values with |w| > 2^maxAbsExponent are refused ('non_finite'); sets the sum's grid. Integer in −64…126; default 24. */
+  maxAbsExponent?: number;
+  /** 'auto' (default): wasm SIMD where available, else JS. Both give bit-identical sums. */
+  kernel?: 'auto' | 'wasm' | 'js';
+}
+
+/** A sum's whole state, to merge it elsewhere (`StreamingFedAvg.fromState`): plain data, structured-clone and JSON (after base64) safe. */
+export interface StreamingFedAvgState {
+  lengths: number[];
+  maxAbsExponent: number;
+  count: number;
+  totalExamples: number;
+  /** hi then lo accumulators, one little-endian i64 each per parameter: 16 × Σ lengths bytes. */
+  sums: Uint8Array;
+}
+
+const WORD = 2 ** 32;
 
 /**
  * FedAvg accumulated as results arrive, so the coordinator's memory does not grow with the number of
  * sites: each update is folded into a running Σ n_k·w_k and can be dropped at once.
  *
- * The sum is kept as an unevaluated double-double (hi + lo, renormalized after every add). n_k·w_k is exact
- * in float64 (24-bit float32 mantissa × an integer count < 2^29), and TwoSum keeps the running sum exact in
- * practice, so the result does not depend on the order in which updates arrive — the same property the
- * canonical-order FedAvg has, without holding every update.
+ * The sum is EXACT integer arithmetic, so it is bit-identical for any arrival order and any split into
+ * partial sums merged later (`merge`). With b = maxAbsExponent and G = b − 21, each term x = n·w·2^-G
+ * (exact in float64) is split into h = round(x) and l = round((x − h)·2^43), added to two i64 accumulators
+ * (hi in units of 2^G, lo in units of 2^(G−43)); rounding is to nearest even, and only l is rounded, so each
+ * term is off by at most 2^(b−65) and the mean by at most 2^(b−65) (2^-41 ≈ 4.5e-13 by default), before the
+ * one final rounding to float32 (≤ 1 ulp with it). The limits (|w| ≤ 2^b, n < 2^29, ≤ 2^20 updates, < 2^41
+ * examples) keep every accumulator inside i64.
+ *
+ * The check for non-finite and out-of-range values is folded into the same pass: a bad value is added as 0
+ * and flags the update, which is then subtracted again (exact, so the sum is restored bit for bit) and refused.
  */
 export class StreamingFedAvg {
-  private readonly hi: Float64Array[];
-  private readonly lo: Float64Array[];
+  /** Values with |w| above this are refused. */
+  readonly maxAbs: number;
+  readonly maxAbsExponent: number;
+  private readonly kernel: SumKernel;
+  private readonly offsets: number[];
+  private readonly parameters: number;
+  private readonly capacity: number;
+  /** 2^-G: the weight of one example in the hi units. */
+  private readonly unit: number;
   private total = 0;
   private added = 0;
 
-  constructor(private readonly lengths: readonly number[]) {
-    this.hi = lengths.map((n) => new Float64Array(n));
-    this.lo = lengths.map((n) => new Float64Array(n));
+  constructor(
+    private readonly lengths: readonly number[],
+    options: StreamingFedAvgOptions = {},
+  ) {
+    const b = options.maxAbsExponent ?? STREAMING_MAX_ABS_EXPONENT;
+    if (!Number.isInteger(b) || b < -64 || b > 126) throw new FedtuneError('config', `maxAbsExponent must be an integer in -64..126, got ${b}`);
+    this.maxAbsExponent = b;
+    this.maxAbs = 2 ** b;
+    this.unit = 2 ** -(b - 21);
+    this.offsets = [];
+    let p = 0;
+    for (const n of lengths) {
+      this.offsets.push(p);
+      p += n;
+    }
+    this.parameters = p;
+    this.capacity = p + SUM_PADDING;
+    const kind = options.kernel ?? 'auto';
+    const wasm = kind === 'wasm' || (kind === 'auto' && wasmSumAvailable());
+    this.kernel = wasm ? createWasmSumKernel(this.capacity) : createJsSumKernel(this.capacity);
+  }
+
+  /** Which kernel sums: 'wasm' (SIMD) or 'js'. */
+  get kernelKind(): 'wasm' | 'js' {
+    return this.kernel.kind;
   }
 
   get count(): number {
     return this.added;
   }
 
-  /** Folds one update in. Throws FedtuneError('shape_mismatch' | 'invalid_count') and changes nothing on bad input. */
+  get totalExamples(): number {
+    return this.total;
+  }
+
+  /**
+   * Folds one update in. Throws FedtuneError 'shape_mismatch', 'invalid_count' (count, or the sum's limits)
+   * or 'non_finite' (NaN, ±Infinity or |w| > maxAbs, with the first such value's position) and then has
+   * changed nothing.
+   */
   add(weights: WeightArrays, numExamples: number): void {
     if (!Number.isInteger(numExamples) || numExamples <= 0 || numExamples >= 2 ** 29) {
       throw new FedtuneError('invalid_count', `number of examples must be an integer in 1..2^29, got ${numExamples}`);
@@ -33,40 +105,104 @@ export class StreamingFedAvg {
     if (weights.length !== this.lengths.length || weights.some((w, t) => w.length !== this.lengths[t])) {
       throw new FedtuneError('shape_mismatch', 'update does not have the global model’s layout');
     }
-    const n = numExamples;
+    this.checkLimits(1, numExamples);
+    const ns = numExamples * this.unit;
     for (let t = 0; t < weights.length; t++) {
-      const w = weights[t];
-      const hi = this.hi[t];
-      const lo = this.lo[t];
-      // Stryker disable next-line EqualityOperator: equivalent: one more pass reads undefined and writes past the end of typed arrays, which is ignored.
-      for (let i = 0; i < w.length; i++) {
-        const p = n * w[i];
-        const a = hi[i];
-        // TwoSum(a, p) = s + e exactly
-        const s = a + p;
-        const bb = s - a;
-        const e = a - (s - bb) + (p - bb);
-        // renormalize (s, lo + e)
-        const l = lo[i] + e;
-        const h = s + l;
-        hi[i] = h;
-        lo[i] = l - (h - s);
+      if (this.kernel.add(weights[t], this.offsets[t], ns, this.maxAbs)) {
+        // Bad values were added as 0: subtracting the same tensors restores the sum exactly.
+        for (let u = 0; u <= t; u++) this.kernel.add(weights[u], this.offsets[u], -ns, this.maxAbs);
+        throw this.badValue(weights, t);
       }
     }
-    this.total += n;
+    this.total += numExamples;
     this.added++;
+  }
+
+  /** Folds another sum (same layout and grid) into this one, exactly: the result is as if its updates had been added here. */
+  merge(other: StreamingFedAvg): void {
+    if (other === this) throw new FedtuneError('config', 'cannot merge a sum into itself');
+    if (other.lengths.length !== this.lengths.length || other.lengths.some((n, t) => n !== this.lengths[t])) {
+      throw new FedtuneError('shape_mismatch', 'the other sum does not have this sum’s layout');
+    }
+    if (other.maxAbsExponent !== this.maxAbsExponent) {
+      throw new FedtuneError('config', `the other sum's grid (maxAbsExponent ${other.maxAbsExponent}) is not this sum's (${this.maxAbsExponent})`);
+    }
+    this.checkLimits(other.added, other.total);
+    this.mergeWords(other.kernel.words, other.capacity);
+    this.total += other.total;
+    this.added += other.added;
+  }
+
+  /** The sum's state, to be restored with `fromState` (another process, another coordinator) and merged there. */
+  toState(): StreamingFedAvgState {
+    const p = this.parameters;
+    const words = new Int32Array(4 * p);
+    words.set(this.kernel.words.subarray(0, 2 * p));
+    words.set(this.kernel.words.subarray(2 * this.capacity, 2 * this.capacity + 2 * p), 2 * p);
+    return { lengths: [...this.lengths], maxAbsExponent: this.maxAbsExponent, count: this.added, totalExamples: this.total, sums: new Uint8Array(words.buffer) };
+  }
+
+  /** A sum from `toState`'s output. Throws FedtuneError 'malformed_payload' on a state that is not one. */
+  static fromState(state: StreamingFedAvgState, options: Pick<StreamingFedAvgOptions, 'kernel'> = {}): StreamingFedAvg {
+    const bad = (why: string) => new FedtuneError('malformed_payload', `not a streaming FedAvg state: ${why}`);
+    if (!Array.isArray(state.lengths) || !state.lengths.every((n) => Number.isSafeInteger(n) && n >= 0)) throw bad('lengths must be non-negative integers');
+    const p = state.lengths.reduce((a, b) => a + b, 0);
+    if (!(state.sums instanceof Uint8Array) || state.sums.byteLength !== 16 * p) throw bad(`sums must be ${16 * p} bytes`);
+    const countOk = Number.isInteger(state.count) && state.count >= 0 && state.count <= STREAMING_MAX_UPDATES;
+    const totalOk = Number.isInteger(state.totalExamples) && state.totalExamples >= state.count && state.totalExamples < STREAMING_MAX_TOTAL_EXAMPLES;
+    if (!countOk || !totalOk || (state.count === 0) !== (state.totalExamples === 0)) throw bad('count and totalExamples are not a sum’s');
+    let s: StreamingFedAvg;
+    try {
+      s = new StreamingFedAvg(state.lengths, { maxAbsExponent: state.maxAbsExponent, kernel: options.kernel });
+    } catch (err) {
+      throw bad(err instanceof Error ? err.message : String(err));
+    }
+    const words = new Int32Array(state.sums.slice().buffer);
+    s.kernel.words.set(words.subarray(0, 2 * p));
+    s.kernel.words.set(words.subarray(2 * p), 2 * s.capacity);
+    s.added = state.count;
+    s.total = state.totalExamples;
+    return s;
   }
 
   /** The weighted average Σ n_k·w_k / Σ n_k, rounded once to float32. */
   result(): WeightArrays {
     if (this.added === 0) throw new FedtuneError('no_updates', 'cannot aggregate zero updates');
-    const total = this.total;
-    return this.hi.map((hi, t) => {
-      const lo = this.lo[t];
-      const out = new Float32Array(hi.length);
-      // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
-      for (let i = 0; i < hi.length; i++) out[i] = (hi[i] + lo[i]) / total;
-      return out;
-    });
+    // (H + L·2^-43)·2^G is the sum Σ n_k·w_k (in the grid), so the mean is that times 2^G / Σ n_k.
+    const scale = 1 / this.unit / this.total;
+    return this.lengths.map((n, t) => this.kernel.mean(this.offsets[t], n, scale));
+  }
+
+  private checkLimits(updates: number, examples: number): void {
+    if (this.added + updates > STREAMING_MAX_UPDATES || this.total + examples >= STREAMING_MAX_TOTAL_EXAMPLES) {
+      throw new FedtuneError('invalid_count', `one streaming sum holds at most 2^20 updates and fewer than 2^41 examples`);
+    }
+  }
+
+  private mergeWords(src: Int32Array, srcCapacity: number): void {
+    const dst = this.kernel.words;
+    const p = this.parameters;
+    for (const [d, s] of [[0, 0], [2 * this.capacity, 2 * srcCapacity]]) {
+      for (let i = 0; i < 2 * p; i += 2) {
+        const low = (dst[d + i] >>> 0) + (src[s + i] >>> 0);
+        const carry = low >= WORD ? 1 : 0;
+        dst[d + i] = low | 0;
+        dst[d + i + 1] = (dst[d + i + 1] + src[s + i + 1] + carry) | 0;
+      }
+    }
+  }
+
+  private badValue(weights: WeightArrays, from: number): FedtuneError {
+    for (let t = from; t < weights.length; t++) {
+      const w = weights[t];
+      for (let i = 0; i < w.length; i++) {
+        const v = w[i];
+        if (Math.abs(v) <= this.maxAbs) continue;
+        const what = Number.isFinite(v) ? `a value (${v}) outside ±2^${this.maxAbsExponent}` : `a non-finite value (${v})`;
+        return new FedtuneError('non_finite', `update has ${what} in tensor ${t} at index ${i}`);
+      }
+    }
+    // Stryker disable next-line all: unreachable: the kernel flagged tensor `from`, so the loop above returns.
+    return new FedtuneError('internal', 'the sum flagged a value the scan did not find');
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * `npx tsx bench/aggregation.ts [--quick]`: the coordinator's streaming FedAvg with its validation, against
+ * copying the same bytes with Float32Array.prototype.set (bench/run.ts's baseline) and against the previous
+ * double-double sum plus its separate non-finite pass (kept below as the baseline), at 100k and 1M parameters,
+ * 100 updates. Interleaved repetitions, medians of wall time; CPU time reported beside. Writes
+ * bench/results/aggregation.json with `targets` (goal: validation + sum ≥ 0.5× the copy).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
+
+const quick = process.argv.includes('--quick');
+const UPDATES = quick ? 20 : 100;
+const REPS = quick ? 3 : 7;
+
+/** The previous implementation (double-double running sum), for the baseline. */
+class DoubleDoubleFedAvg {
+  private readonly hi: Float64Array[];
+  private readonly lo: Float64Array[];
+  private total = 0;
+  constructor(lengths: readonly number[]) {
+    this.hi = lengths.map((n) => new Float64Array(n));
+    this.lo = lengths.map((n) => new Float64Array(n));
+  }
+  add(weights: Float32Array[], n: number): void {
+    for (let t = 0; t < weights.length; t++) {
+      const w = weights[t];
+      const hi = this.hi[t];
+      const lo = this.lo[t];
+      for (let i = 0; i < w.length; i++) {
+        const p = n * w[i];
+        const a = hi[i];
+        const s = a + p;
+        const bb = s - a;
+        const e = a - (s - bb) + (p - bb);
+        const l = lo[i] + e;
+        const h = s + l;
+        hi[i] = h;
+        lo[i] = l - (h - s);
+      }
+    }
+    this.total += n;
+  }
+  result(): Float32Array[] {
+    return this.hi.map((hi, t) => Float32Array.from(hi, (h, i) => (h + this.lo[t][i]) / this.total));
+  }
+}
+
+/** The previous separate validation pass (validate-fit-result.ts's firstNonFinite). */
+function firstNonFinite(arrays: Float32Array[]): number {
+  for (const a of arrays) for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return i;
+  return -1;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+interface Timing {
+  ms: number;
+  cpuMs: number;
+}
+
+function measure(fn: () => void): Timing {
+  const c = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  fn();
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  const u = process.cpuUsage(c);
+  return { ms, cpuMs: (u.user + u.system) / 1000 };
+}
+
+const results: Record<string, unknown>[] = [];
+const targets: Array<{ target: string; goal: number; measured: number; unit: string; met: boolean }> = [];
+for (const params of [100_000, 1_000_000]) {
+  const updates = Array.from({ length: UPDATES }, (_, k) => Float32Array.from({ length: params }, (_, i) => Math.sin(i * 0.37 + k) * 0.1));
+  const dst = new Float32Array(params);
+  const variants: Record<string, () => void> = {
+    copy: () => {
+      for (const u of updates) dst.set(u);
+    },
+    doubleDouble: () => {
+      const acc = new DoubleDoubleFedAvg([params]);
+      for (const u of updates) {
+        if (firstNonFinite([u]) >= 0) throw new Error('unexpected');
+        acc.add([u], 100);
+      }
+      void acc.result();
+    },
+    exactWasm: () => {
+      const acc = new StreamingFedAvg([params], { kernel: 'wasm' });
+      for (const u of updates) acc.add([u], 100);
+      void acc.result();
+    },
+    exactJs: () => {
+      const acc = new StreamingFedAvg([params], { kernel: 'js' });
+      for (const u of updates) acc.add([u], 100);
+      void acc.result();
+    },
+  };
+  const times: Record<string, Timing[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (const fn of Object.values(variants)) fn(); // warm up
+  for (let r = 0; r < REPS; r++) for (const [k, fn] of Object.entries(variants)) times[k].push(measure(fn));
+  const med = Object.fromEntries(Object.entries(times).map(([k, ts]) => [k, { ms: median(ts.map((t) => t.ms)), cpuMs: median(ts.map((t) => t.cpuMs)) }]));
+  const perParamNs = (ms: number) => (ms * 1e6) / (UPDATES * params);
+  const row = {
+    parameters: params,
+    updates: UPDATES,
+    ...Object.fromEntries(Object.entries(med).map(([k, t]) => [k, { ...t, nsPerParameter: perParamNs(t.ms), ratioToCopy: med.copy.ms / t.ms }])),
+  };
+  results.push(row);
+  const ratio = med.copy.ms / med.exactWasm.ms;
+  targets.push({ target: `streaming FedAvg with validation vs memory copy, ${params / 1000}k params`, goal: 0.5, measured: Number(ratio.toFixed(3)), unit: 'ratio', met: ratio >= 0.5 });
+  targets.push({
+    target: `streaming FedAvg with validation vs the previous double-double + non-finite pass, ${params / 1000}k params`,
+    goal: 1,
+    measured: Number((med.doubleDouble.ms / med.exactWasm.ms).toFixed(2)),
+    unit: 'ratio',
+    met: med.doubleDouble.ms / med.exactWasm.ms >= 1,
+  });
+  console.log(
+    `${params} params × ${UPDATES} updates: ` +
+      Object.entries(med)
+        .map(([k, t]) => `${k} ${t.ms.toFixed(1)} ms (cpu ${t.cpuMs.toFixed(1)}, ${perParamNs(t.ms).toFixed(2)} ns/param, ×${(med.copy.ms / t.ms).toFixed(3)} of copy)`)
+        .join('; '),
+  );
+}
+const out = { date: new Date().toISOString(), node: process.version, quick, targets, results };
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+writeFileSync(join(import.meta.dirname, 'results', 'aggregation.json'), JSON.stringify(out, null, 2));
+console.log(JSON.stringify(targets));

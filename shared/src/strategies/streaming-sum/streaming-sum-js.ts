@@ -1,0 +1,63 @@
+import type { SumKernel } from './sum-kernel.ts';
+
+const C = 1.5 * 2 ** 52;
+const SCALE = 2 ** 43;
+const WORD = 2 ** 32;
+
+/** Adds the integer k (|k| < 2^52, a float64) to the i64 stored at words[j] (low) and words[j + 1] (high), wrapping like i64.add. */
+function addI64(words: Int32Array, j: number, k: number): void {
+  const kh = Math.floor(k / WORD);
+  const s = (words[j] >>> 0) + (k - kh * WORD);
+  const carry = s >= WORD ? 1 : 0;
+  words[j] = s | 0;
+  words[j + 1] = (words[j + 1] + kh + carry) | 0;
+}
+
+/** The JS twin of streaming-sum.wat (same operations in the same order, so bit-identical state): the fallback without wasm SIMD. */
+export function createJsSumKernel(capacity: number): SumKernel {
+  const words = new Int32Array(4 * capacity);
+  const loBase = 2 * capacity;
+  return {
+    kind: 'js',
+    words,
+    add(values, start, ns, bound) {
+      let bad = false;
+      for (let i = 0; i < values.length; i++) {
+        let v = values[i];
+        if (!(Math.abs(v) <= bound)) {
+          bad = true;
+          v = 0;
+        }
+        const x = v * ns;
+        const t = x + C;
+        const h = t - C;
+        const l = ((x - h) * SCALE + C) - C;
+        addI64(words, 2 * (start + i), h);
+        addI64(words, loBase + 2 * (start + i), l);
+      }
+      return bad;
+    },
+    mean(start, count, scale) {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) {
+        const j = 2 * (start + i);
+        // TwoSum (Knuth) three times: s + e = a + b exactly; the errors are added up in e.
+        const a1 = words[j + 1] * WORD;
+        const b1 = words[j] >>> 0;
+        const s1 = a1 + b1;
+        const v1 = s1 - a1;
+        let e = a1 - (s1 - v1) + (b1 - v1);
+        const b2 = words[loBase + j + 1] * 2 ** -11;
+        const s2 = s1 + b2;
+        const v2 = s2 - s1;
+        e += s1 - (s2 - v2) + (b2 - v2);
+        const b3 = (words[loBase + j] >>> 0) * 2 ** -43;
+        const s3 = s2 + b3;
+        const v3 = s3 - s2;
+        e += s2 - (s3 - v3) + (b3 - v3);
+        out[i] = (s3 + e) * scale;
+      }
+      return out;
+    },
+  };
+}
