@@ -88,7 +88,7 @@ async function lightSite(url: string, siteId: string, counters: { fits: number; 
         const fit = message.payload;
         setTimeout(() => {
           counters.fits++;
-          link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: TRAIN_MS });
+          link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights!, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: TRAIN_MS });
         }, TRAIN_MS);
         return;
       }
