@@ -23,8 +23,9 @@
  * Per size it also reports the coordinator's ms per accepted update (round time beyond the slowest site's
  * training, over the accepted updates; median of the rounds before the final one, whose holdout robustness
  * evaluation is not per update), and the p99 of a health check (`GET /api/health`, polled every 20 ms from the
- * sites' worker thread) in every round. `--baseline` runs every size a second time, interleaved, in a child
- * process without the native websocket add-on (WS_NO_BUFFER_UTIL=1: ws masks in JS, as before issue 14).
+ * sites' process) in every round. `--baseline` runs every size a second time, interleaved, in a child
+ * process as before issue 14: without the native websocket add-on (WS_NO_BUFFER_UTIL=1: ws masks in JS) and
+ * without fan-in pacing (busyMsPerTurn 1000: every update handled as it arrives).
  * bench/results/load.json gets a `targets` array (≤ 1 ms per update at 100 and 500 sites, health p99 ≤ 50 ms).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -248,6 +249,8 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     holdout: tinyHoldout(),
     backend,
     transport: 'socket',
+    // The baseline handles every update as it arrives (no fan-in pacing), as before issue 14.
+    ...(args.child ? { connectionLimits: { busyMsPerTurn: 1000 } } : {}),
     onEvent,
     config: {
       runId: `load-${sites}`,
@@ -364,7 +367,7 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   return result;
 }
 
-/** Runs one size in a child process without bufferutil (ws masks in JS): the "before" of the same run. */
+/** Runs one size in a child process without bufferutil and without fan-in pacing: the "before" of the same run. */
 function baselineRun(n: number): Promise<LoadResult> {
   const argv = [...process.execArgv, fileURLToPath(import.meta.url), '--child', '--sites', String(n), '--rounds', String(ROUNDS), '--hidden', String(HIDDEN), '--features', String(FEATURES), '--classes', String(CLASSES), '--train-ms', String(TRAIN_MS)];
   return new Promise((resolve, reject) => {
@@ -396,7 +399,7 @@ if (args['sites-for']) {
   const baselines: LoadResult[] = [];
   for (const n of siteCounts) {
     if (args.baseline) {
-      process.stdout.write(`load (baseline, no bufferutil): ${n} sites… `);
+      process.stdout.write(`load (baseline: no bufferutil, no fan-in pacing): ${n} sites… `);
       const b = await baselineRun(n);
       baselines.push(b);
       console.log(describeResult(b));
@@ -435,7 +438,7 @@ if (args['sites-for']) {
     model: { features: FEATURES, hidden: HIDDEN, classes: CLASSES, parameters: results[0]?.parameters },
     targets,
     results,
-    ...(baselines.length ? { baselineNoBufferutil: baselines, perUpdateVsBaseline: results.map((r, i) => ({ sites: r.sites, msBaseline: baselines[i].msPerUpdate.median, ms: r.msPerUpdate.median, cpuMsBaseline: baselines[i].cpuMsPerUpdate.median, cpuMs: r.cpuMsPerUpdate.median })) } : {}),
+    ...(baselines.length ? { baseline: baselines, perUpdateVsBaseline: results.map((r, i) => ({ sites: r.sites, msBaseline: baselines[i].msPerUpdate.median, ms: r.msPerUpdate.median, cpuMsBaseline: baselines[i].cpuMsPerUpdate.median, cpuMs: r.cpuMsPerUpdate.median })) } : {}),
   };
   mkdirSync(dirname(args.out!), { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
