@@ -22,8 +22,8 @@
  *
  * Per size it also reports the coordinator's ms per accepted update (round time beyond the slowest site's
  * training, over the accepted updates; median of the rounds before the final one, whose holdout robustness
- * evaluation is not per update), and the p99 of a health check (`GET /api/health`, polled every 20 ms from the
- * sites' process) in every round. `--baseline` runs every size a second time, interleaved, in a child
+ * evaluation is not per update), and the p99 of a health check (`GET /api/health`, polled every 20 ms from a
+ * process of its own) in every round. `--baseline` runs every size a second time, interleaved, in a child
  * process as before issue 14: without the native websocket add-on (WS_NO_BUFFER_UTIL=1: ws masks in JS) and
  * without fan-in pacing (busyMsPerTurn 1000: every update handled as it arrives).
  * bench/results/load.json gets a `targets` array (≤ 1 ms per update at 100 and 500 sites, health p99 ≤ 50 ms).
@@ -54,6 +54,8 @@ const { values: args } = parseArgs({
         child: { type: 'boolean', default: false },
         /** Internal: this process hosts the sites of a run at this URL. */
         'sites-for': { type: 'string' },
+        /** Internal: this process polls the health check of the coordinator at this URL. */
+        'health-for': { type: 'string' },
         'connect-batch': { type: 'string', default: '50' },
         'round-timeout-ms': { type: 'string', default: '120000' },
         out: { type: 'string', default: 'bench/results/load.json' },
@@ -134,28 +136,36 @@ async function runSites(url: string, sites: number): Promise<void> {
     links.push(...(await Promise.all(batch)));
   }
   process.send!({ type: 'connected' });
-  // Health checks, from this thread (the coordinator's event loop is on the main thread): [sent at (epoch ms), latency ms].
-  const health: Array<[number, number]> = [];
-  let polling = true;
-  void (async () => {
-    while (polling) {
-      const at = performance.timeOrigin + performance.now();
-      const t = performance.now();
-      try {
-        await (await fetch(`${url}/api/health`)).arrayBuffer();
-        health.push([at, performance.now() - t]);
-      } catch {
-        health.push([at, Infinity]);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
   process.on('message', (m: { type: string }) => {
     if (m.type !== 'close') return;
-    polling = false;
     for (const link of links) link.close();
-    process.send!({ type: 'closed', counters, health }, () => process.exit(0));
+    process.send!({ type: 'closed', counters }, () => process.exit(0));
   });
+}
+
+/**
+ * Health-check process: `GET /api/health` every 20 ms, from a process of its own (neither the coordinator's
+ * event loop nor the sites' delays it), until told to close: [sent at (epoch ms), latency ms].
+ */
+async function pollHealth(url: string): Promise<void> {
+  const health: Array<[number, number]> = [];
+  let polling = true;
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'close') polling = false;
+  });
+  process.send!({ type: 'connected' });
+  while (polling) {
+    const at = performance.timeOrigin + performance.now();
+    const t = performance.now();
+    try {
+      await (await fetch(`${url}/api/health`)).arrayBuffer();
+      health.push([at, performance.now() - t]);
+    } catch {
+      health.push([at, Infinity]);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.send!({ type: 'closed', health }, () => process.exit(0));
 }
 
 interface LoadResult {
@@ -180,7 +190,7 @@ interface LoadResult {
    * updates in), without the round's fixed costs after it (holdout evaluation, saving): wall and CPU ms.
    */
   collectPerUpdate: { wallMs: number[]; cpuMs: number[] };
-  /** Health-check latency (GET /api/health from another thread) per round: p99 and max, ms. */
+  /** Health-check latency (GET /api/health from a process of its own) per round: p99 and max, ms. */
   healthMs: { p99: number[]; max: number[]; checks: number[] };
   /** Main-thread heap after a forced GC at the end of each round, minus after join (MB). */
   heapRetainedAfterRounds: number[];
@@ -284,8 +294,20 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   const t0 = performance.now();
   // The sites run in their own process, so the coordinator's CPU time (process.cpuUsage) is its own.
   const worker = fork(fileURLToPath(import.meta.url), ['--sites-for', coordinator.url!, '--sites', String(sites), '--connect-batch', String(CONNECT_BATCH), '--train-ms', String(TRAIN_MS)], { execArgv: ['--import', 'tsx'] });
+  const poller = fork(fileURLToPath(import.meta.url), ['--health-for', coordinator.url!], { execArgv: ['--import', 'tsx'] });
+  const fromPoller = (type: string) =>
+    new Promise<{ type: string; health?: Array<[number, number]> }>((resolve, reject) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        poller.off('message', onMessage);
+        resolve(m);
+      };
+      poller.on('message', onMessage);
+      poller.once('error', reject);
+    });
+  const pollerReady = fromPoller('connected');
   const fromWorker = (type: string) =>
-    new Promise<{ type: string; counters?: { fits: number; rejected: number; complete: number }; health?: Array<[number, number]> }>((resolve, reject) => {
+    new Promise<{ type: string; counters?: { fits: number; rejected: number; complete: number } }>((resolve, reject) => {
       const onMessage = (m: { type: string }) => {
         if (m.type !== type) return;
         worker.off('message', onMessage);
@@ -295,6 +317,7 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
       worker.once('error', reject);
     });
   await fromWorker('connected');
+  await pollerReady;
   const connectSeconds = (performance.now() - t0) / 1000;
   // The run starts when the last hello arrives; take the "after join" memory as close to that as we can.
   if (global.gc) global.gc();
@@ -313,7 +336,11 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   await new Promise((r) => setTimeout(r, 200));
   const closed = fromWorker('closed');
   worker.send({ type: 'close' });
-  const { counters, health = [] } = await closed;
+  const { counters } = await closed;
+  const polled = fromPoller('closed');
+  poller.send({ type: 'close' });
+  const { health = [] } = await polled;
+  if (poller.exitCode === null) await new Promise((r) => poller.once('exit', r));
   if (worker.exitCode === null) await new Promise((r) => worker.once('exit', r));
   await coordinator.close();
   rmSync(runsDir, { recursive: true, force: true });
@@ -389,6 +416,8 @@ function describeResult(r: LoadResult): string {
 
 if (args['sites-for']) {
   await runSites(args['sites-for'], siteCounts[0]);
+} else if (args['health-for']) {
+  await pollHealth(args['health-for']);
 } else if (args.child) {
   const selection = await selectNodeBackend();
   for (const n of siteCounts) console.log(JSON.stringify(await runLoad(n, selection.backend)));
