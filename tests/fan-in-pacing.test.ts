@@ -40,13 +40,13 @@ const fitResult = (siteId: string, round: number): MessageOf<ClientToServer> => 
   payload: { runId: 'r', round, siteId, weights: new Uint8Array(4), numExamples: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 },
 });
 
-function setup(busyMsPerTurn: number | undefined, onMessage: (siteId: string, m: SiteMessage) => void = () => {}) {
+function setup(busyMsPerTurn: number | undefined, onMessage: (siteId: string, m: SiteMessage) => void = () => {}, fanInQueueLimit?: number) {
   const log: string[] = [];
   const registry = new SiteRegistry();
   const connections = new SiteConnections({
     registry,
     runId: 'r',
-    limits: busyMsPerTurn === undefined ? {} : { busyMsPerTurn },
+    limits: { ...(busyMsPerTurn === undefined ? {} : { busyMsPerTurn }), ...(fanInQueueLimit === undefined ? {} : { fanInQueueLimit }) },
     onJoined: (site) => log.push(`joined ${site.siteId}`),
     onLeft: (site, reason) => log.push(`left ${site.siteId}: ${reason}`),
     onMessage: (site, m) => {
@@ -137,7 +137,23 @@ describe('fan-in pacing', () => {
     expect(a.sent.filter((m) => m.event === 'rejected').map((m) => (m.payload as { code: string }).code)).toEqual(['internal']);
   });
 
-  it('busyMsPerTurn is bounded by its schema', () => {
+  it.each<[string, number | undefined, number]>([
+    ['fanInQueueLimit 2', 2, 4],
+    ['fanInQueueLimit 5', 5, 1],
+    ['the default (32)', undefined, 0],
+  ])('%s: beyond the limit the oldest queued updates are handled at once, in order', async (_, limit, handledAtOnce) => {
+    const { log, join } = setup(0, () => {}, limit);
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const links = ids.map(join);
+    log.length = 0;
+    links.forEach((link, i) => link.deliver(fitResult(ids[i], 1)));
+    expect(log).toEqual(ids.slice(0, handledAtOnce).map((id) => `fitResult ${id} 1`));
+    for (let k = 0; k < 7; k++) await turn();
+    expect(log).toEqual(ids.map((id) => `fitResult ${id} 1`));
+  });
+
+  it('busyMsPerTurn and fanInQueueLimit are bounded by their schema', () => {
+    expect(() => setup(5, undefined, 0)).toThrow();
     expect(() => setup(-1)).toThrow();
     expect(() => setup(5000)).toThrow();
   });

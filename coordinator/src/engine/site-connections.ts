@@ -109,6 +109,8 @@ export class SiteConnections {
         if (!link.closed) this.refuse(link, 'internal', 'the coordinator could not handle this message');
       }
     });
+    // Bounded: beyond the limit the oldest are handled now (memory stays flat in the number of sites).
+    while (this.fanIn.length > this.limits.fanInQueueLimit) this.fanIn.shift()!();
     if (!this.draining) {
       this.draining = true;
       setImmediate(() => this.drain());
