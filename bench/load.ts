@@ -1,51 +1,66 @@
 /**
  * `npm run bench:load` (tsx bench/load.ts): many concurrent socket.io sites against one coordinator.
  *
- * One coordinator (`startCoordinator`, transport 'socket', on loopback) with a tiny dense model and a tiny
- * holdout on the main thread, and N light socket.io sites in the same process on a worker thread (so the
- * event-loop lag and heap measured on the main thread are the coordinator's own). A site joins with `hello`, answers every `fit`
- * with the weights it was sent (after `--train-ms` of simulated training off the event loop: real sites
+ * One coordinator (`startCoordinator`, transport 'socket', on loopback) with a dense model (default 784-128-10,
+ * issue 14's 100k parameters) and a tiny holdout, and N light socket.io sites in a child process, so the
+ * event-loop lag, CPU time, heap and RSS measured are the coordinator's own. A site joins with `hello`,
+ * answers every `fit` with the weights it was sent (after `--train-ms` of simulated training: real sites
  * are other machines) and every `evaluate` with fixed metrics, so what is measured is the coordinator:
  * validation, aggregation, evaluation and saving per round, fan-out and fan-in of N payloads.
  *
  * Reports per run: rounds completed, round durations and the coordinator's round overhead (round time
  * beyond the slowest site's training), the share of updates accepted, the event-loop lag (p50/p99/max
- * while rounds run) and memory (peak RSS and main-thread heap, and their growth from after all sites
- * joined to the peak during rounds; main-thread heap and ArrayBuffers are the coordinator's alone). RSS is
- * the whole process, so it includes the sites' worker.
+ * while rounds run) and memory (peak RSS and heap, and their growth from after all sites joined to the
+ * peak during rounds, and what is retained after a forced GC at the end of each round).
  *
- *   npx tsx bench/load.ts [--sites 500] [--rounds 3] [--hidden 32] [--features 32] [--train-ms 200]
- *                          [--compare 50] [--out bench/results/load.json]
+ *   npx tsx bench/load.ts [--sites 10,100,500] [--rounds 3] [--hidden 128] [--features 784] [--classes 10]
+ *                          [--train-ms 0] [--baseline] [--out bench/results/load.json]
  *
- * `--sites` takes a comma list (`--sites 50,500`) to run several sizes one after the other and compare
- * memory growth (FedAvg aggregation must not grow with N).
+ * `--sites` takes a comma list to run several sizes one after the other and compare memory growth (FedAvg
+ * aggregation must not grow with N). The defaults are issue 14's load: instant-answer sites and the default
+ * 100k-parameter model (784-128-10, a 407 KB update).
+ *
+ * Per size it also reports the coordinator's ms per accepted update (round time beyond the slowest site's
+ * training, over the accepted updates; median of the rounds before the final one, whose holdout robustness
+ * evaluation is not per update), and the p99 of a health check (`GET /api/health`, polled every 20 ms from a
+ * process of its own) in every round. `--baseline` runs every size a second time, interleaved, in a child
+ * process as before issue 14: without the native websocket add-on (WS_NO_BUFFER_UTIL=1: ws masks in JS) and
+ * without fan-in pacing (busyMsPerTurn 1000: every update handled as it arrives).
+ * bench/results/load.json gets a `targets` array (≤ 1 ms per update at 100 and 500 sites, health p99 ≤ 50 ms).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fork } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { startCoordinator, type EngineEvent } from '@fedtune/coordinator';
 import { PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type Dataset, type RunReport } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 
-const { values: args } = isMainThread
-  ? parseArgs({
+const { values: args } = parseArgs({
       options: {
-        sites: { type: 'string', default: '500' },
+        sites: { type: 'string', default: '10,100,500' },
         rounds: { type: 'string', default: '3' },
-        hidden: { type: 'string', default: '32' },
-        features: { type: 'string', default: '32' },
-        classes: { type: 'string', default: '4' },
-        'train-ms': { type: 'string', default: '200' },
+        hidden: { type: 'string', default: '128' },
+        features: { type: 'string', default: '784' },
+        classes: { type: 'string', default: '10' },
+        'train-ms': { type: 'string', default: '0' },
+        baseline: { type: 'boolean', default: false },
+        /** Internal: this process is the baseline child (prints one JSON line per size). */
+        child: { type: 'boolean', default: false },
+        /** Internal: this process hosts the sites of a run at this URL. */
+        'sites-for': { type: 'string' },
+        /** Internal: this process polls the health check of the coordinator at this URL. */
+        'health-for': { type: 'string' },
         'connect-batch': { type: 'string', default: '50' },
         'round-timeout-ms': { type: 'string', default: '120000' },
         out: { type: 'string', default: 'bench/results/load.json' },
       },
-    })
-  : { values: (workerData as { args: Record<string, string> }).args };
+    });
 
 const siteCounts = args.sites!.split(',').map((s) => Number(s.trim()));
 const ROUNDS = Number(args.rounds);
@@ -88,7 +103,7 @@ async function lightSite(url: string, siteId: string, counters: { fits: number; 
         const fit = message.payload;
         setTimeout(() => {
           counters.fits++;
-          link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: TRAIN_MS });
+          link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights!, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: TRAIN_MS });
         }, TRAIN_MS);
         return;
       }
@@ -112,7 +127,7 @@ async function lightSite(url: string, siteId: string, counters: { fits: number; 
   return link;
 }
 
-/** Worker thread: connects `sites` light sites to `url`, reports when all are connected and when all are done. */
+/** Sites process: connects `sites` light sites to `url`, reports when all are connected and when all are done. */
 async function runSites(url: string, sites: number): Promise<void> {
   const counters = { fits: 0, rejected: 0, complete: 0 };
   const links: CoordinatorLink[] = [];
@@ -120,12 +135,37 @@ async function runSites(url: string, sites: number): Promise<void> {
     const batch = Array.from({ length: Math.min(CONNECT_BATCH, sites - k) }, (_, j) => lightSite(url, `site-${String(k + j + 1).padStart(4, '0')}`, counters));
     links.push(...(await Promise.all(batch)));
   }
-  parentPort!.postMessage({ type: 'connected' });
-  parentPort!.on('message', (m: { type: string }) => {
+  process.send!({ type: 'connected' });
+  process.on('message', (m: { type: string }) => {
     if (m.type !== 'close') return;
     for (const link of links) link.close();
-    parentPort!.postMessage({ type: 'closed', counters });
+    process.send!({ type: 'closed', counters }, () => process.exit(0));
   });
+}
+
+/**
+ * Health-check process: `GET /api/health` every 20 ms, from a process of its own (neither the coordinator's
+ * event loop nor the sites' delays it), until told to close: [sent at (epoch ms), latency ms].
+ */
+async function pollHealth(url: string): Promise<void> {
+  const health: Array<[number, number]> = [];
+  let polling = true;
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'close') polling = false;
+  });
+  process.send!({ type: 'connected' });
+  while (polling) {
+    const at = performance.timeOrigin + performance.now();
+    const t = performance.now();
+    try {
+      await (await fetch(`${url}/api/health`)).arrayBuffer();
+      health.push([at, performance.now() - t]);
+    } catch {
+      health.push([at, Infinity]);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.send!({ type: 'closed', health }, () => process.exit(0));
 }
 
 interface LoadResult {
@@ -141,11 +181,24 @@ interface LoadResult {
   roundSeconds: number[];
   /** Round time beyond the slowest accepted site's reported training time. */
   roundOverheadMs: { median: number; max: number };
+  /** Round overhead over the accepted updates, per round, and the median of the rounds before the final one. */
+  msPerUpdate: { perRound: number[]; median: number };
+  /** The coordinator process's CPU time per accepted update (the sites run in another process), per round and median before the final one. */
+  cpuMsPerUpdate: { perRound: number[]; median: number };
+  /**
+   * The same up to the round's last accepted update only (fan-out, receiving, validating and folding the
+   * updates in), without the round's fixed costs after it (holdout evaluation, saving): wall and CPU ms.
+   */
+  collectPerUpdate: { wallMs: number[]; cpuMs: number[] };
+  /** Health-check latency (GET /api/health from a process of its own) per round: p99 and max, ms. */
+  healthMs: { p99: number[]; max: number[]; checks: number[] };
+  /** Main-thread heap after a forced GC at the end of each round, minus after join (MB). */
+  heapRetainedAfterRounds: number[];
   acceptedShare: number;
   rejected: number;
   failed: number;
   eventLoopLagMs: { p50: number; p99: number; max: number };
-  /** rss: the whole process (sites' worker included); heap and arrayBuffers: the coordinator's main thread only. */
+  /** The coordinator process's own (the sites run in a child process). */
   memoryMb: {
     rssAfterJoin: number;
     rssPeak: number;
@@ -168,12 +221,35 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   let phase: 'joining' | 'rounds' = 'joining';
   // Retained memory: after each round, collect garbage (run with --expose-gc) and read what is still held.
   const retainedBuffers: number[] = [];
+  const retainedHeap: number[] = [];
+  /** Each round's window [start, end] in epoch ms, for the health checks. */
+  const windows: Array<[number, number]> = [];
+  /** The coordinator process's CPU time (user + system, ms) at each round's start and end. */
+  const cpu: Array<[number, number]> = [];
+  /** CPU time and clock at the round's last accepted update: up to there the round is fan-out and fan-in. */
+  const collect: Array<[number, number]> = [];
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const onEvent = (e: EngineEvent) => {
     if (e.type === 'site-joined') joined++;
     if (e.type === 'round-start' && e.round === 1 && e.attempt === 1) phase = 'rounds';
+    if (e.type === 'round-start' && e.attempt === 1) {
+      windows.push([Date.now(), Infinity]);
+      cpu.push([cpuMs(), NaN]);
+    }
+    if (e.type === 'result' && e.accepted && collect.length === cpu.length - 1) collect.push([NaN, NaN]);
+    if (e.type === 'result' && e.accepted) collect[collect.length - 1] = [cpuMs(), Date.now()];
+    if (e.type === 'round-end') {
+      windows[windows.length - 1][1] = Date.now();
+      cpu[cpu.length - 1][1] = cpuMs();
+    }
     if (e.type === 'round-end' && global.gc) {
       global.gc();
-      retainedBuffers.push(process.memoryUsage().arrayBuffers);
+      const m = process.memoryUsage();
+      retainedBuffers.push(m.arrayBuffers);
+      retainedHeap.push(m.heapUsed);
     }
   };
   const coordinator = await startCoordinator({
@@ -183,6 +259,8 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     holdout: tinyHoldout(),
     backend,
     transport: 'socket',
+    // The baseline handles every update as it arrives (no fan-in pacing), as before issue 14.
+    ...(args.child ? { connectionLimits: { busyMsPerTurn: 1000 } } : {}),
     onEvent,
     config: {
       runId: `load-${sites}`,
@@ -214,10 +292,20 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   const lag = monitorEventLoopDelay({ resolution: 5 });
 
   const t0 = performance.now();
-  // The worker runs this same file through tsx's API (Node 20 workers do not inherit `--import tsx` hooks).
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
-  const worker = new Worker(boot, { eval: true, workerData: { args, url: coordinator.url, sites } });
+  // The sites run in their own process, so the coordinator's CPU time (process.cpuUsage) is its own.
+  const worker = fork(fileURLToPath(import.meta.url), ['--sites-for', coordinator.url!, '--sites', String(sites), '--connect-batch', String(CONNECT_BATCH), '--train-ms', String(TRAIN_MS)], { execArgv: ['--import', 'tsx'] });
+  const poller = fork(fileURLToPath(import.meta.url), ['--health-for', coordinator.url!], { execArgv: ['--import', 'tsx'] });
+  const fromPoller = (type: string) =>
+    new Promise<{ type: string; health?: Array<[number, number]> }>((resolve, reject) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        poller.off('message', onMessage);
+        resolve(m);
+      };
+      poller.on('message', onMessage);
+      poller.once('error', reject);
+    });
+  const pollerReady = fromPoller('connected');
   const fromWorker = (type: string) =>
     new Promise<{ type: string; counters?: { fits: number; rejected: number; complete: number } }>((resolve, reject) => {
       const onMessage = (m: { type: string }) => {
@@ -229,6 +317,7 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
       worker.once('error', reject);
     });
   await fromWorker('connected');
+  await pollerReady;
   const connectSeconds = (performance.now() - t0) / 1000;
   // The run starts when the last hello arrives; take the "after join" memory as close to that as we can.
   if (global.gc) global.gc();
@@ -246,14 +335,23 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   // Let the 'complete' messages arrive, then close everything.
   await new Promise((r) => setTimeout(r, 200));
   const closed = fromWorker('closed');
-  worker.postMessage({ type: 'close' });
+  worker.send({ type: 'close' });
   const { counters } = await closed;
-  await worker.terminate();
+  const polled = fromPoller('closed');
+  poller.send({ type: 'close' });
+  const { health = [] } = await polled;
+  if (poller.exitCode === null) await new Promise((r) => poller.once('exit', r));
+  if (worker.exitCode === null) await new Promise((r) => worker.once('exit', r));
   await coordinator.close();
   rmSync(runsDir, { recursive: true, force: true });
 
   const rounds = report.rounds;
   const overheads = rounds.map((r) => r.durationMs - Math.max(0, ...r.accepted.map((a) => a.durationMs)));
+  const perUpdate = rounds.map((r, i) => round1(overheads[i] / Math.max(1, r.accepted.length), 3));
+  const cpuPerUpdate = rounds.map((r, i) => round1((cpu[i][1] - cpu[i][0]) / Math.max(1, r.accepted.length), 3));
+  const collectCpu = rounds.map((r, i) => round1(((collect[i]?.[0] ?? NaN) - cpu[i][0]) / Math.max(1, r.accepted.length), 3));
+  const collectWall = rounds.map((r, i) => round1(((collect[i]?.[1] ?? NaN) - windows[i][0]) / Math.max(1, r.accepted.length), 3));
+  const healthIn = windows.map(([a, b]) => health.filter(([at]) => at >= a && at <= b).map(([, ms]) => ms));
   const selected = rounds.reduce((n, r) => n + r.selected.length, 0);
   const accepted = rounds.reduce((n, r) => n + r.accepted.length, 0);
   const result: LoadResult = {
@@ -268,6 +366,11 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     connectSeconds: round1(connectSeconds, 2),
     roundSeconds: rounds.map((r) => round1(r.durationMs / 1000, 3)),
     roundOverheadMs: { median: round1(quantile(overheads, 0.5)), max: round1(Math.max(...overheads)) },
+    msPerUpdate: { perRound: perUpdate, median: quantile(perUpdate.length > 1 ? perUpdate.slice(0, -1) : perUpdate, 0.5) },
+    collectPerUpdate: { wallMs: collectWall, cpuMs: collectCpu },
+    cpuMsPerUpdate: { perRound: cpuPerUpdate, median: quantile(cpuPerUpdate.length > 1 ? cpuPerUpdate.slice(0, -1) : cpuPerUpdate, 0.5) },
+    healthMs: { p99: healthIn.map((h) => round1(quantile(h, 0.99), 1)), max: healthIn.map((h) => round1(Math.max(...h), 1)), checks: healthIn.map((h) => h.length) },
+    heapRetainedAfterRounds: retainedHeap.map((b) => round1((b - heapAfterJoin) / MB)),
     acceptedShare: selected ? accepted / selected : 0,
     rejected: rounds.reduce((n, r) => n + r.rejected.length, 0),
     failed: rounds.reduce((n, r) => n + r.failed.length, 0),
@@ -291,32 +394,85 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   return result;
 }
 
-if (isMainThread) {
+/** Runs one size in a child process without bufferutil and without fan-in pacing: the "before" of the same run. */
+function baselineRun(n: number): Promise<LoadResult> {
+  const argv = [...process.execArgv, fileURLToPath(import.meta.url), '--child', '--sites', String(n), '--rounds', String(ROUNDS), '--hidden', String(HIDDEN), '--features', String(FEATURES), '--classes', String(CLASSES), '--train-ms', String(TRAIN_MS)];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, argv, { env: { ...process.env, WS_NO_BUFFER_UTIL: '1' }, maxBuffer: 64 * MB }, (err, stdout) => {
+      if (err) return reject(err);
+      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+      if (!line) return reject(new Error('baseline child printed no result'));
+      resolve(JSON.parse(line) as LoadResult);
+    });
+  });
+}
+
+function describeResult(r: LoadResult): string {
+  return (
+    `${r.roundsCompleted}/${r.rounds} rounds (${r.status}); round ${r.roundSeconds.join(' / ')} s; ${r.msPerUpdate.perRound.join(' / ')} ms per update (CPU ${r.cpuMsPerUpdate.perRound.join(' / ')} ms; up to the last update ${r.collectPerUpdate.wallMs.join(' / ')} ms, CPU ${r.collectPerUpdate.cpuMs.join(' / ')} ms); ` +
+    `health p99 ${r.healthMs.p99.join(' / ')} ms; heap retained ${JSON.stringify(r.heapRetainedAfterRounds)} MB`
+  );
+}
+
+if (args['sites-for']) {
+  await runSites(args['sites-for'], siteCounts[0]);
+} else if (args['health-for']) {
+  await pollHealth(args['health-for']);
+} else if (args.child) {
+  const selection = await selectNodeBackend();
+  for (const n of siteCounts) console.log(JSON.stringify(await runLoad(n, selection.backend)));
+  process.exit(0);
+} else {
   const selection = await selectNodeBackend();
   const results: LoadResult[] = [];
+  const baselines: LoadResult[] = [];
   for (const n of siteCounts) {
+    if (args.baseline) {
+      process.stdout.write(`load (baseline: no bufferutil, no fan-in pacing): ${n} sites… `);
+      const b = await baselineRun(n);
+      baselines.push(b);
+      console.log(describeResult(b));
+    }
     process.stdout.write(`load: ${n} sites, ${ROUNDS} rounds, ${TRAIN_MS} ms simulated training… `);
     const r = await runLoad(n, selection.backend);
     results.push(r);
+    console.log(describeResult(r));
     console.log(
-      `${r.roundsCompleted}/${r.rounds} rounds (${r.status}); round ${r.roundSeconds.join(' / ')} s; overhead median ${r.roundOverheadMs.median} ms; ` +
+      `  overhead median ${r.roundOverheadMs.median} ms; ` +
         `accepted ${(100 * r.acceptedShare).toFixed(1)}%; lag p99 ${r.eventLoopLagMs.p99} ms max ${r.eventLoopLagMs.max} ms; ` +
         `rss ${r.memoryMb.rssAfterJoin}→${r.memoryMb.rssPeak} MB (+${r.memoryMb.rssGrowthDuringRounds}), heap +${r.memoryMb.heapGrowthDuringRounds} MB, buffers +${r.memoryMb.arrayBuffersGrowthDuringRounds} MB peak, retained after GC per round ${JSON.stringify(r.memoryMb.arrayBuffersRetainedAfterRounds)} MB`,
     );
+  }
+  const targets: Array<{ target: string; goal: number; measured: number; unit: string; met: boolean }> = [];
+  for (const r of results) {
+    if (r.sites >= 100) {
+      targets.push({ target: `coordinator ms per accepted update, ${r.sites} instant sites`, goal: 1, measured: r.msPerUpdate.median, unit: 'ms', met: r.msPerUpdate.median <= 1 });
+      targets.push({ target: `coordinator CPU ms per accepted update, ${r.sites} instant sites`, goal: 1, measured: r.cpuMsPerUpdate.median, unit: 'ms', met: r.cpuMsPerUpdate.median <= 1 });
+      const fanIn = quantile(r.collectPerUpdate.cpuMs.slice(0, -1).filter(Number.isFinite), 0.5);
+      targets.push({ target: `coordinator CPU ms per accepted update up to the round's last update (fan-out + fan-in), ${r.sites} sites`, goal: 1, measured: fanIn, unit: 'ms', met: fanIn <= 1 });
+    }
+    // Every round must have health checks: a round without any (or a failed check) fails the target.
+    const worst = r.healthMs.checks.every((n) => n > 0) ? Math.max(...r.healthMs.p99) : NaN;
+    targets.push({ target: `health-check p99, worst round, ${r.sites} sites`, goal: 50, measured: worst, unit: 'ms', met: worst <= 50 });
+  }
+  if (results.length > 1) {
+    // Memory flat in the number of sites: heap retained after the last round, largest size against smallest.
+    const [small, large] = [results[0], results.at(-1)!];
+    const growth = (large.heapRetainedAfterRounds.at(-1) ?? 0) - (small.heapRetainedAfterRounds.at(-1) ?? 0);
+    targets.push({ target: `heap retained per round, ${large.sites} vs ${small.sites} sites (difference)`, goal: 10, measured: round1(growth), unit: 'MB', met: growth <= 10 });
   }
   const out = {
     date: new Date().toISOString(),
     node: process.version,
     backend: selection.backend,
     model: { features: FEATURES, hidden: HIDDEN, classes: CLASSES, parameters: results[0]?.parameters },
+    targets,
     results,
+    ...(baselines.length ? { baseline: baselines, perUpdateVsBaseline: results.map((r, i) => ({ sites: r.sites, msBaseline: baselines[i].msPerUpdate.median, ms: r.msPerUpdate.median, cpuMsBaseline: baselines[i].cpuMsPerUpdate.median, cpuMs: r.cpuMsPerUpdate.median })) } : {}),
   };
   mkdirSync(dirname(args.out!), { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
   console.log(`wrote ${args.out}`);
   const bad = results.filter((r) => r.status !== 'complete');
   process.exit(bad.length ? 1 : 0);
-} else {
-  const { url, sites } = workerData as { url: string; sites: number };
-  await runSites(url, sites);
 }

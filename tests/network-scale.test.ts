@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
-import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type RunReport, type SecAggSendPhase, type WeightArrays } from '@fedtune/shared';
+import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type RunReport, type SecAggSendPhase, type WeightArrays } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
 
@@ -11,7 +11,31 @@ import { head, tempDir } from './helpers/federation.ts';
  */
 const SITES = 20;
 
-async function federation(transport: 'memory' | 'socket', config: Partial<RunConfigInput>, dropAt: Record<string, SecAggSendPhase> = {}) {
+/** An instruction as a site received it off the wire: which, for which round, and whether it carried weights. */
+interface WireInstruction {
+  siteId: string;
+  event: 'fit' | 'evaluate';
+  round: number;
+  weights: boolean;
+}
+
+/** Wraps a connector so every fit and evaluate the site receives is recorded (after the transport parsed it). */
+function recording(connector: ClientConnector, siteId: string, into: WireInstruction[]): ClientConnector {
+  return {
+    connect: async () => {
+      const link = await connector.connect();
+      const onMessage = link.onMessage.bind(link);
+      link.onMessage = (handler) =>
+        onMessage((m) => {
+          if (m.event === 'fit' || m.event === 'evaluate') into.push({ siteId, event: m.event, round: m.payload.round, weights: m.payload.weights !== undefined });
+          handler(m);
+        });
+      return link;
+    },
+  };
+}
+
+async function federation(transport: 'memory' | 'socket', config: Partial<RunConfigInput>, dropAt: Record<string, SecAggSendPhase> = {}, wire?: WireInstruction[]) {
   const backend = await selectNodeBackend();
   const seed = 21;
   const memory = transport === 'memory' ? new MemoryNetwork() : undefined;
@@ -42,7 +66,7 @@ async function federation(transport: 'memory' | 'socket', config: Partial<RunCon
     const siteId = siteName(k);
     return new SiteClient({
       siteId,
-      connector: memory ? memory.connector() : socketIoConnector({ url: coordinator.url! }),
+      connector: (wire ? (c: ClientConnector) => recording(c, siteId, wire) : (c: ClientConnector) => c)(memory ? memory.connector() : socketIoConnector({ url: coordinator.url! })),
       data: splitDataset(head(full, 30 + (k % 5) * 6), deriveSeed(seed, 'split', siteId)),
       backend: backend.backend,
       runtime: 'node',
@@ -103,6 +127,31 @@ describe(`${SITES} sites over socket.io reach the same model as in memory`, () =
     for (const id of ['site-2', 'site-5', 'site-8', 'site-11', 'site-14']) expect(inSum).not.toContain(id);
     expect(inSum).toContain('site-17');
     expect(inSum).toHaveLength(15);
+  }, 600_000);
+
+  it('model versions and sampled evaluation: weights are not re-sent to sites that hold them, and the model is the same as when they are', async () => {
+    const config: Partial<RunConfigInput> = { rounds: 3, federatedEvaluation: 'every-round', evaluationFraction: 0.5 };
+    const wire: WireInstruction[] = [];
+    const socket = await federation('socket', config, {}, wire);
+    // The same federation in memory with cross-device sites: every instruction carries the weights.
+    const resent: WireInstruction[] = [];
+    const memory = await federation('memory', { ...config, sitesKeepModel: false }, {}, resent);
+    expect(socket.report.status, socket.report.aborted).toBe('complete');
+    expect(memory.report.status, memory.report.aborted).toBe('complete');
+    expect(digest(socket.weights)).toBe(digest(memory.weights));
+    expect(resent.every((i) => i.weights)).toBe(true);
+    const ids = (event: WireInstruction['event'], round: number, weights?: boolean) =>
+      wire.filter((i) => i.event === event && i.round === round && (weights === undefined || i.weights === weights)).map((i) => i.siteId).sort();
+    for (const round of [1, 2, 3]) {
+      // Half the sites evaluate each version, and each version is new to them.
+      expect(ids('evaluate', round)).toHaveLength(SITES / 2);
+      expect(ids('evaluate', round, false)).toEqual([]);
+      expect(socket.report.rounds[round - 1].federated!.sites.map((s) => s.siteId).sort()).toEqual(ids('evaluate', round));
+    }
+    expect(ids('fit', 1, false)).toEqual([]);
+    // From round 2, exactly the sites that evaluated the previous version get their fit without weights.
+    for (const round of [2, 3]) expect(ids('fit', round, false)).toEqual(ids('evaluate', round - 1));
+    expect(socket.report.rounds[1].bytesDown).toBeLessThan(memory.report.rounds[1].bytesDown);
   }, 600_000);
 
   it('client-level DP (DP-FedAvg with seeded noise)', async () => {

@@ -36,7 +36,7 @@ function carriesNonFinite(message: MessageOf<ServerToClient>): boolean {
     if (v instanceof Uint8Array) return false;
     return Object.values(v).some(visit);
   };
-  if ((message.event === 'fit' || message.event === 'evaluate') && decodeWeights(message.payload.weights).arrays.some((a) => a.some((x) => !Number.isFinite(x)))) return true;
+  if ((message.event === 'fit' || message.event === 'evaluate') && message.payload.weights && decodeWeights(message.payload.weights).arrays.some((a) => a.some((x) => !Number.isFinite(x)))) return true;
   return visit(message.payload);
 }
 
@@ -58,7 +58,7 @@ async function rawAttacker(
     link.onMessage((m) => {
       a.received.push(m);
       if (m.event === 'rejected') a.rejections.push({ code: m.payload.code, reason: m.payload.reason });
-      if (m.event === 'fit') link.sendUnchecked('fitResult', options.answer(m.payload, decodeWeights(m.payload.weights)));
+      if (m.event === 'fit') link.sendUnchecked('fitResult', options.answer(m.payload, decodeWeights(m.payload.weights!)));
       if (m.event === 'evaluate') link.send('siteFailure', { runId: m.payload.runId, round: m.payload.round, siteId: options.siteId, code: 'data', reason: 'no test split' });
       if (m.event === 'complete') {
         link.close();

@@ -69,7 +69,7 @@ describe('round engine: bad updates are rejected with a reason and the round goe
             new Promise<void>((resolve) => {
               raw.onMessage((m) => {
                 if (m.event === 'rejected') rejections.push({ code: m.payload.code, reason: m.payload.reason });
-                if (m.event === 'fit') answer((payload, unchecked) => (unchecked ? raw.sendUnchecked('fitResult', payload) : raw.send('fitResult', payload as never)), m.payload);
+                if (m.event === 'fit') answer((payload, unchecked) => (unchecked ? raw.sendUnchecked('fitResult', payload) : raw.send('fitResult', payload as never)), { ...m.payload, weights: m.payload.weights! });
                 if (m.event === 'complete') resolve();
               });
               raw.send('hello', { protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'none', runtime: 'node', numExamples: 10 } });

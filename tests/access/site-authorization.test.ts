@@ -81,7 +81,7 @@ describe('site tokens at the coordinator (socket.io)', () => {
     hello(forger, 'site-b', tokens['site-b']);
     expect((await forger.next('welcome')).siteId).toBe('site-b');
     const fit = await forger.next('fit', 30_000);
-    forger.link.send('fitResult', { runId: fit.runId, round: fit.round, siteId: 'site-a', weights: fit.weights, numExamples: 40, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+    forger.link.send('fitResult', { runId: fit.runId, round: fit.round, siteId: 'site-a', weights: fit.weights!, numExamples: 40, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
     const rejected = await forger.next('rejected');
     expect(rejected).toMatchObject({ code: 'unauthorized', reason: 'connection joined as site-b but the message claims site-a' });
 

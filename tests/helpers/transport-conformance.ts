@@ -85,8 +85,8 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       expect(msg.event).toBe('fit');
       if (msg.event !== 'fit') return;
       expect(msg.payload.weights).toBeInstanceOf(Uint8Array);
-      expect(Buffer.from(decodeWeights(msg.payload.weights).arrays[0].buffer.slice(0)).length).toBeGreaterThan(0);
-      expect(Array.from(decodeWeights(msg.payload.weights).arrays[0])).toEqual(Array.from(values));
+      expect(Buffer.from(decodeWeights(msg.payload.weights!).arrays[0].buffer.slice(0)).length).toBeGreaterThan(0);
+      expect(Array.from(decodeWeights(msg.payload.weights!).arrays[0])).toEqual(Array.from(values));
       client.send('fitResult', { runId: 'r', round: 1, siteId: 'a', weights: bytes, numExamples: 3, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
       await waitFor<void>((r) => { const i = setInterval(() => serverMessages.length > 0 && (clearInterval(i), r()), 5); }, 'fitResult');
       const back = serverMessages[0];

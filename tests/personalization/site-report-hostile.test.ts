@@ -73,7 +73,7 @@ describe('the coordinator and hostile site reports', () => {
         if (m.event === 'fit') {
           // Unsolicited: no site report is pending during a round; it must be ignored, not stored.
           raw.send('siteReportResult', { ...valid, runId: m.payload.runId, round: m.payload.round, siteId, arms: { global: { accuracy: 0.99, loss: 0 } } });
-          raw.send('fitResult', { runId: m.payload.runId, round: m.payload.round, siteId, weights: m.payload.weights, numExamples: 10, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+          raw.send('fitResult', { runId: m.payload.runId, round: m.payload.round, siteId, weights: m.payload.weights!, numExamples: 10, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
         }
         if (m.event === 'siteReport') {
           const r = { ...valid, runId: m.payload.runId, round: m.payload.round, siteId };

@@ -15,6 +15,17 @@ export const ConnectionLimits = z.object({
   /** A connection refused more than this many messages within `refusalWindowMs` is cut. */
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),
+  /**
+   * Fan-in pacing: site updates are handled from a queue, in arrival order, for at most this long per turn
+   * of the event loop (at least one message per turn); then health checks, heartbeats and timers run. Without
+   * it, a round's updates that arrive together (say 500 of 400 KB) are validated and summed in one stall.
+   */
+  busyMsPerTurn: z.number().min(0).max(1000).default(5),
+  /**
+   * At most this many messages wait in the fan-in queue: beyond it the oldest are handled at once, as they
+   * were before pacing, so the updates held in memory stay bounded however many sites answer together.
+   */
+  fanInQueueLimit: z.number().int().min(1).max(100_000).default(32),
   /** Messages a connection may queue while it waits for a run to take it; later ones are dropped. */
   maxQueuedMessages: z.number().int().min(1).default(16),
 });

@@ -17,6 +17,8 @@ export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> 
   readonly results = new Map<string, T>();
   /** The calibration sums of the sites that sent them (federated temperature scaling). */
   readonly calibration = new Map<string, NonNullable<EvaluateResult['calibration']>>();
+  /** The global model version the sites were asked to evaluate (a site's heldModelVersion is believed only for it). */
+  modelVersion?: number;
   private readonly pending: Set<string>;
   readonly done: Promise<void>;
   private resolveDone!: () => void;

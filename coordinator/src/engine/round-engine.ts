@@ -40,6 +40,7 @@ import { validateFitResult } from './validate-fit-result.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
+import { pacedFanOut } from '../transport/paced-fan-out.ts';
 
 /** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number } {
@@ -307,6 +308,8 @@ export class RoundEngine {
         const r = message.payload;
         if (this.evaluation && r.round === this.evaluation.round && r.runId === this.config.runId && this.evaluation.expects(site.siteId)) {
           this.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples }, r.calibration);
+          // Only the version it was just sent, and only when sites keep their model: any other claim is ignored.
+          site.heldModelVersion = this.config.sitesKeepModel && r.heldModelVersion !== undefined && r.heldModelVersion === this.evaluation.modelVersion ? r.heldModelVersion : undefined;
         }
         return;
       }
@@ -326,6 +329,8 @@ export class RoundEngine {
         return;
       case 'siteFailure': {
         const f = message.payload;
+        // A site that failed may have lost its model: the next instruction carries the weights again.
+        site.heldModelVersion = undefined;
         if (this.collector && f.round === this.collector.round) {
           this.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
           this.secureRound?.drop(site.siteId);
@@ -450,6 +455,19 @@ export class RoundEngine {
     }
   }
 
+  /**
+   * The sites asked for a federated evaluation: a seeded sample of ceil(evaluationFraction × joined), at most
+   * maxEvaluationSites (0 = no cap), at least one, in canonical order.
+   */
+  private evaluationSample(round: number): string[] {
+    const ids = this.sites.ids();
+    const cap = this.config.maxEvaluationSites > 0 ? this.config.maxEvaluationSites : Infinity;
+    const k = Math.min(cap, Math.max(1, Math.ceil(this.config.evaluationFraction * ids.length)));
+    if (k >= ids.length) return ids;
+    const rng = new SeededRandom(deriveSeed(this.config.seed, 'evaluate', round));
+    return rng.shuffle([...ids]).slice(0, k).sort();
+  }
+
   private async persist(): Promise<void> {
     this.report.updatedAt = new Date().toISOString();
     await this.options.persist?.(this.report);
@@ -554,6 +572,11 @@ export class RoundEngine {
     return JSON.stringify(payload).length;
   }
 
+  /** The weights to send with an instruction for `version`: none when the site holds that version already. */
+  private weightsFor(site: SiteState, version: number, bytes: Uint8Array): Uint8Array | undefined {
+    return this.config.sitesKeepModel && site.heldModelVersion === version ? undefined : bytes;
+  }
+
   private async runRound(round: number): Promise<RoundRecord> {
     const started = Date.now();
     const { model } = this.options;
@@ -578,24 +601,32 @@ export class RoundEngine {
       this.guard = guard;
       this.collector = collector;
       const secure = this.config.secureAggregation ? this.prepareSecureRound(round, attempt, selected) : undefined;
-      for (const siteId of secure && !secure.round ? [] : selected) {
+      const modelVersion = round - 1;
+      const settings = this.trainSettings(round);
+      // Encoded once, the same bytes for every site; sent in chunks with a turn of the event loop between
+      // (all at once under secure aggregation: its first phase must be running before any site can answer).
+      await pacedFanOut(secure && !secure.round ? [] : selected, (siteId) => {
         const site = this.sites.get(siteId);
-        if (!site) {
+        if (!site || site.link.closed) {
           collector.fail(siteId, 'left before the round started');
           secure?.round?.drop(siteId);
-          continue;
+          return;
         }
         bytesDown += this.sendTopology(siteId);
+        const weights = this.weightsFor(site, modelVersion, weightsBytes);
         site.link.send('fit', {
           runId: this.config.runId,
           round,
-          modelVersion: round - 1,
-          weights: weightsBytes,
-          config: { ...this.trainSettings(round), seed: deriveSeed(this.config.seed, 'fit', round, siteId), ...(this.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
+          modelVersion,
+          ...(weights ? { weights } : {}),
+          ...(this.config.sitesKeepModel ? {} : { dropModel: true }),
+          config: { ...settings, seed: deriveSeed(this.config.seed, 'fit', round, siteId), ...(this.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
-        bytesDown += weightsBytes.byteLength;
-      }
+        // Training changes the site's model: it no longer holds any global version.
+        site.heldModelVersion = undefined;
+        bytesDown += weights?.byteLength ?? 0;
+      }, secure ? Infinity : undefined);
       const needed = Math.max(this.minimumUpdates, Math.ceil(this.config.quorum * selected.length));
       // Canonical order: by site id, so arrival order never changes the result.
       let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
@@ -927,20 +958,33 @@ export class RoundEngine {
   private async collectEvaluations(round: number, ids: string[], calibration?: { betas: number[] }): Promise<{ collector: EvaluationCollector; bytesDown: number }> {
     const weightsBytes = encodeWeights({ manifest: this.options.model.manifest, arrays: this.globalWeights });
     const collector = new EvaluationCollector(round, ids, this.config.roundTimeoutMs);
+    // The global model after round `round` (model adoption may have kept the previous weights: a new version all the same).
+    const modelVersion = round;
+    collector.modelVersion = modelVersion;
     this.evaluation = collector;
     let bytesDown = 0;
-    for (const siteId of ids) {
+    await pacedFanOut(ids, (siteId) => {
+      const site = this.sites.get(siteId);
+      if (!site || site.link.closed) return collector.drop(siteId);
       bytesDown += this.sendTopology(siteId);
-      this.sites.get(siteId)!.link.send('evaluate', { runId: this.config.runId, round, modelVersion: round, weights: weightsBytes, ...(calibration ? { calibration } : {}) });
-      bytesDown += weightsBytes.byteLength;
-    }
+      const weights = this.weightsFor(site, modelVersion, weightsBytes);
+      site.link.send('evaluate', {
+        runId: this.config.runId,
+        round,
+        modelVersion,
+        ...(weights ? { weights } : {}),
+        ...(this.config.sitesKeepModel ? {} : { dropModel: true }),
+        ...(calibration ? { calibration } : {}),
+      });
+      bytesDown += weights?.byteLength ?? 0;
+    });
     await collector.done;
     this.evaluation = undefined;
     return { collector, bytesDown };
   }
 
   private async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
-    const { collector, bytesDown } = await this.collectEvaluations(round, this.sites.ids());
+    const { collector, bytesDown } = await this.collectEvaluations(round, this.evaluationSample(round));
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
     const weight = evaluationWeights(sites, this.config.exampleWeightCap);
     const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);

@@ -50,6 +50,18 @@ export const RunConfig = z.object({
   maxAccuracyDrop: z.number().min(0).max(1).default(0.2),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
+  /**
+   * Federated evaluation asks a seeded sample of ceil(evaluationFraction × joined) sites (at least one), at
+   * most `maxEvaluationSites` of them (0 = no cap): at 1,000 sites it need not send the model to every one.
+   */
+  evaluationFraction: z.number().gt(0).max(1).default(1),
+  maxEvaluationSites: z.number().int().min(0).default(0),
+  /**
+   * Whether sites keep the model between instructions. true: a site that evaluated a model version keeps it,
+   * and the next instruction for that version carries no weights. false (cross-device): every instruction
+   * asks the site to drop its model once it has answered, so a host of many sites holds only the working ones.
+   */
+  sitesKeepModel: z.boolean().default(true),
   /** Robustness evaluation of the global model on the holdout: when (every-round | final | never | every k rounds) and how much. */
   robustness: RobustnessEvaluationConfig.default({ when: 'final' }),
   /** Personalised fine-tuning of every site's own copy after the final round (site-report-config.ts). */

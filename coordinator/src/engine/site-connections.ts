@@ -41,6 +41,8 @@ interface ConnectionState {
   recent: number[];
   refusals: number;
   reported: boolean;
+  /** This connection's messages (and close) waiting in the fan-in queue: later ones queue behind them. */
+  queued: number;
 }
 
 /**
@@ -53,6 +55,9 @@ export class SiteConnections {
   readonly limits: ConnectionLimits;
   private readonly connections = new WeakMap<SiteLink, ConnectionState>();
   private readonly now: () => number;
+  /** The fan-in queue: work on joined sites' updates, in arrival order, drained a time slice per turn. */
+  private readonly fanIn: Array<() => void> = [];
+  private draining = false;
 
   constructor(private readonly options: SiteConnectionsOptions) {
     this.limits = ConnectionLimits.parse(options.limits ?? {});
@@ -60,7 +65,7 @@ export class SiteConnections {
   }
 
   accept(link: SiteLink): void {
-    const state: ConnectionState = { recent: [], refusals: 0, reported: false };
+    const state: ConnectionState = { recent: [], refusals: 0, reported: false, queued: 0 };
     this.connections.set(link, state);
     link.onMessage((message) => {
       if (link.closed) return;
@@ -71,6 +76,8 @@ export class SiteConnections {
       }
       site.lastSeen = this.now();
       if (message.event === 'hello') return this.refuse(link, 'duplicate_result', 'this connection has already joined');
+      // Updates wait their turn in the fan-in queue; so does anything after them from the same connection.
+      if (message.event === 'fitResult' || state.queued > 0) return this.later(link, state, () => this.options.onMessage(site, message));
       this.options.onMessage(site, message);
     });
     link.onInvalid((error) => {
@@ -78,13 +85,48 @@ export class SiteConnections {
       const site = this.options.registry.ofLink(link);
       if (!site) return this.refuse(link, error.code, error.message);
       site.lastSeen = this.now();
+      if (state.queued > 0) return this.later(link, state, () => this.options.onInvalid(site, error));
       this.options.onInvalid(site, error);
     });
-    link.onClose((reason) => {
+    const closed = (reason: string) => {
       const site = this.options.registry.leave(link);
       if (site) this.options.onLeft(site, clipText(reason));
       else if (state.refusals > 0) this.report(link, state, undefined, `closed: ${reason}`);
+    };
+    // A connection that closes with updates still queued leaves after they are handled (as it sent them).
+    link.onClose((reason) => (state.queued > 0 ? this.later(link, state, () => closed(reason)) : closed(reason)));
+  }
+
+  /** Queues work of a connection in the fan-in queue (arrival order across all connections). */
+  private later(link: SiteLink, state: ConnectionState, work: () => void): void {
+    state.queued++;
+    this.fanIn.push(() => {
+      state.queued--;
+      try {
+        work();
+      } catch {
+        // A handler failed on this message: refused, and the queue goes on (nothing reaches the process).
+        if (!link.closed) this.refuse(link, 'internal', 'the coordinator could not handle this message');
+      }
     });
+    // Bounded: beyond the limit the oldest are handled now (memory stays flat in the number of sites).
+    while (this.fanIn.length > this.limits.fanInQueueLimit) this.fanIn.shift()!();
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  /** Works through the fan-in queue for at most busyMsPerTurn (at least one item), then yields a turn. */
+  private drain(): void {
+    const started = performance.now();
+    do {
+      const work = this.fanIn.shift();
+      if (!work) break;
+      work();
+    } while (this.fanIn.length > 0 && performance.now() - started < this.limits.busyMsPerTurn);
+    if (this.fanIn.length > 0) setImmediate(() => this.drain());
+    else this.draining = false;
   }
 
   /**

@@ -10,6 +10,11 @@ export interface SiteState {
   lastSeen: number;
   /** Whether this connection has received the model topology (sent once per connection). */
   hasTopology: boolean;
+  /**
+   * The global model version this connection holds (it said so after evaluating the version it was sent):
+   * instructions for it carry no weights. Undefined: it holds none we know of.
+   */
+  heldModelVersion?: number;
   /** Last status the site reported in a heartbeat. */
   status: 'idle' | 'training' | 'evaluating';
 }

@@ -131,6 +131,10 @@ export class SiteClient {
   private personal?: WeightArrays;
   /** FedBN: this site's own BatchNorm weights by position, kept from round to round (config.localBatchNorm). */
   private localBatchNorm?: Map<number, Float32Array>;
+  /** The model's topology, kept so a model dropped between instructions (dropModel) can be rebuilt. */
+  private topology?: ModelTopology;
+  /** The global model version the model holds unchanged (after evaluating it), told to the coordinator. */
+  private held?: { runId: string; version: number };
 
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
@@ -273,6 +277,8 @@ export class SiteClient {
   private async onModel(payload: ModelTopology): Promise<void> {
     this.model?.dispose();
     this.model = undefined;
+    this.held = undefined;
+    this.topology = payload;
     this.dataError = undefined;
     const model = await modelFromTopology(payload.topology);
     const manifest = modelManifest(model);
@@ -305,10 +311,34 @@ export class SiteClient {
 
   private loadGlobal(bytes: Uint8Array): WeightArrays {
     if (!this.model || !this.manifest) throw new FedtuneError('config', 'received weights before the model topology');
+    this.held = undefined;
     const weights = decodeWeights(bytes);
     assertSameLayout(this.manifest, weights, 'global model');
     writeModelWeights(this.model, weights.arrays);
     return weights.arrays;
+  }
+
+  /**
+   * The global model of an instruction, loaded into the model (rebuilt from the kept topology if it was
+   * dropped): its weights when they came with it, else the version this site holds — an instruction
+   * without weights for a version it does not hold is refused ('not_found'), and the coordinator sends them again.
+   */
+  private async instructionGlobal(payload: { runId: string; modelVersion: number; weights?: Uint8Array }): Promise<WeightArrays> {
+    if (!this.model && this.topology && this.manifest) this.model = await modelFromTopology(this.topology.topology);
+    if (payload.weights) return this.loadGlobal(payload.weights);
+    const held = this.held;
+    if (!this.model || !held || held.runId !== payload.runId || held.version !== payload.modelVersion) {
+      throw new FedtuneError('not_found', `the instruction carries no weights and this site does not hold model version ${payload.modelVersion}`);
+    }
+    return readModelWeights(this.model).arrays;
+  }
+
+  /** Cross-device: once an instruction with dropModel is answered, the model goes (its topology stays, to rebuild it). */
+  private dropModelIfAsked(payload: { dropModel?: boolean }): void {
+    if (!payload.dropModel) return;
+    this.held = undefined;
+    this.model?.dispose();
+    this.model = undefined;
   }
 
   private async onFit(payload: FitInstruction): Promise<void> {
@@ -317,7 +347,9 @@ export class SiteClient {
     this.emit({ type: 'fit-start', round });
     this.status = 'training';
     try {
-      const global = this.loadGlobal(payload.weights);
+      const global = await this.instructionGlobal(payload);
+      // Training changes the model: it holds no global version once it starts.
+      this.held = undefined;
       // A secure-aggregation instruction is checked against this site's own model before any work for it.
       if (payload.secureAggregation) {
         const parameterCount = global.reduce((n, a) => n + a.length, 0);
@@ -371,6 +403,7 @@ export class SiteClient {
       this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
     } finally {
       this.status = 'idle';
+      this.dropModelIfAsked(payload);
     }
   }
 
@@ -411,8 +444,10 @@ export class SiteClient {
 
   private async onEvaluate(payload: EvaluateInstruction): Promise<void> {
     try {
-      this.loadGlobal(payload.weights);
+      await this.instructionGlobal(payload);
       const metrics = evaluateModel(this.model!, this.fittedData().test);
+      // Evaluating leaves the model as it came: the site holds this version (unless it is to drop the model).
+      this.held = payload.dropModel ? undefined : { runId: payload.runId, version: payload.modelVersion };
       this.link!.send('evaluateResult', {
         runId: payload.runId,
         round: payload.round,
@@ -420,12 +455,16 @@ export class SiteClient {
         numExamples: metrics.numExamples,
         metrics: { loss: metrics.loss, accuracy: metrics.accuracy },
         ...(payload.calibration ? { calibration: this.calibrationSums(payload.calibration.betas) } : {}),
+        ...(this.held ? { heldModelVersion: this.held.version } : {}),
       });
       this.emit({ type: 'evaluate-done', round: payload.round, metrics });
     } catch (err) {
       const e = toFedtuneError(err);
+      this.held = undefined;
       this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
       this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+    } finally {
+      this.dropModelIfAsked(payload);
     }
   }
 
@@ -434,6 +473,7 @@ export class SiteClient {
     const started = Date.now();
     this.status = 'evaluating';
     try {
+      if (!this.model && this.topology) this.model = await modelFromTopology(this.topology.topology);
       const global = this.loadGlobal(payload.weights);
       let pretrained: WeightArrays | undefined;
       if (payload.pretrained) {

@@ -191,11 +191,22 @@ export const SecureAggInstruction = z
   .refine((i) => new Set(i.sites).size === i.sites.length, { message: 'the invited sites must be distinct', path: ['sites'] })
   .refine((i) => i.threshold <= i.sites.length, { message: 'the threshold cannot exceed the number of invited sites', path: ['threshold'] });
 
+/**
+ * The global model's version (the round after which it is current; 0 = the initial model). An instruction
+ * for a model version the site said it holds (EvaluateResult.heldModelVersion) carries no weights.
+ */
+const ModelVersion = z.number().int().min(0);
+
+/** Cross-device sites: drop the model once this instruction is answered (run config `sitesKeepModel: false`). */
+const DropModel = z.boolean().optional();
+
 export const FitInstruction = z.object({
   runId: RunId,
   round: Round,
-  modelVersion: z.number().int().min(0),
-  weights: Bytes,
+  modelVersion: ModelVersion,
+  /** Absent when the site holds `modelVersion` already. */
+  weights: Bytes.optional(),
+  dropModel: DropModel,
   config: TrainConfig,
   /** Present when the round runs secure aggregation. */
   secureAggregation: SecureAggInstruction.optional(),
@@ -318,8 +329,10 @@ const CalibrationSum = z.number().finite().min(-MAX_CALIBRATION_SUM).max(MAX_CAL
 export const EvaluateInstruction = z.object({
   runId: RunId,
   round: Round,
-  modelVersion: z.number().int().min(0),
-  weights: Bytes,
+  modelVersion: ModelVersion,
+  /** Absent when the site holds `modelVersion` already. */
+  weights: Bytes.optional(),
+  dropModel: DropModel,
   /** Federated temperature scaling: also evaluate the NLL sums at these inverse temperatures on the validation split. */
   calibration: z.object({ betas: InverseTemperatures }).optional(),
 });
@@ -330,6 +343,11 @@ export const EvaluateResult = z.object({
   siteId: SiteId,
   numExamples: ExampleCount,
   metrics: LocalMetrics,
+  /**
+   * The global model version the site holds after answering (the one it evaluated); absent when it keeps
+   * none. The coordinator believes it only for the version it sent: a site claiming another gets weights.
+   */
+  heldModelVersion: ModelVersion.optional(),
   /**
    * The answer to `calibration` of the instruction: the asked inverse temperatures (echoed) and, at each, the
    * sums over the site's validation split of the NLL and its first and second derivatives in 1/T — never logits

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { SiteConnections, SiteRegistry, type SiteMessage } from '@fedtune/coordinator';
+import { FedtuneError, PROTOCOL_VERSION, type ClientToServer, type MessageOf, type SiteLink } from '@fedtune/shared';
+
+/**
+ * Fan-in pacing (site-connections.ts): updates that arrive together — as a round's do, in one poll phase —
+ * are handled from a queue in arrival order, `busyMsPerTurn` at a time, with turns of the event loop in
+ * between; a connection's later messages and its close wait behind its queued updates.
+ */
+
+/** A link whose messages are delivered synchronously, as socket.io delivers the frames of one read. */
+function fakeLink(id: string) {
+  let onMessage: (m: MessageOf<ClientToServer>) => void = () => {};
+  let onInvalid: (e: FedtuneError) => void = () => {};
+  const closeHandlers: Array<(reason: string) => void> = [];
+  const sent: Array<{ event: string; payload: unknown }> = [];
+  const link: SiteLink & { deliver: typeof onMessage; invalid: typeof onInvalid; drop(reason: string): void; sent: typeof sent } = {
+    id,
+    closed: false,
+    send: (event, payload) => void sent.push({ event, payload }),
+    sendUnchecked: (event, payload) => void sent.push({ event, payload }),
+    onMessage: (h) => void (onMessage = h),
+    onInvalid: (h) => void (onInvalid = h),
+    onClose: (h) => void closeHandlers.push(h),
+    close() {},
+    deliver: (m) => onMessage(m),
+    invalid: (e) => onInvalid(e),
+    drop(reason) {
+      (this as { closed: boolean }).closed = true;
+      for (const h of closeHandlers) h(reason);
+    },
+    sent,
+  };
+  return link;
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+const fitResult = (siteId: string, round: number): MessageOf<ClientToServer> => ({
+  event: 'fitResult',
+  payload: { runId: 'r', round, siteId, weights: new Uint8Array(4), numExamples: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 },
+});
+
+function setup(busyMsPerTurn: number | undefined, onMessage: (siteId: string, m: SiteMessage) => void = () => {}, fanInQueueLimit?: number) {
+  const log: string[] = [];
+  const registry = new SiteRegistry();
+  const connections = new SiteConnections({
+    registry,
+    runId: 'r',
+    limits: { ...(busyMsPerTurn === undefined ? {} : { busyMsPerTurn }), ...(fanInQueueLimit === undefined ? {} : { fanInQueueLimit }) },
+    onJoined: (site) => log.push(`joined ${site.siteId}`),
+    onLeft: (site, reason) => log.push(`left ${site.siteId}: ${reason}`),
+    onMessage: (site, m) => {
+      log.push(`${m.event} ${site.siteId}${'round' in m.payload ? ` ${m.payload.round}` : ''}`);
+      onMessage(site.siteId, m);
+    },
+    onInvalid: (site, e) => log.push(`invalid ${site.siteId} ${e.code}`),
+  });
+  const join = (siteId: string) => {
+    const link = fakeLink(`conn-${siteId}`);
+    connections.accept(link);
+    link.deliver({ event: 'hello', payload: { protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'none', runtime: 'node', numExamples: 1 } } });
+    return link;
+  };
+  return { log, join, connections };
+}
+
+describe('fan-in pacing', () => {
+  it('with busyMsPerTurn 0, one update per turn of the event loop, in arrival order', async () => {
+    const { log, join } = setup(0);
+    const links = ['a', 'b', 'c', 'd'].map(join);
+    log.length = 0;
+    links.forEach((link, i) => link.deliver(fitResult(['a', 'b', 'c', 'd'][i], 1)));
+    // Nothing is handled while the frames are being read.
+    expect(log).toEqual([]);
+    const seen: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      await turn();
+      seen.push(log.length);
+    }
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(log).toEqual(['fitResult a 1', 'fitResult b 1', 'fitResult c 1', 'fitResult d 1']);
+  });
+
+  it.each<[string, number | undefined]>([
+    ['the default (5 ms)', undefined],
+    ['1000 ms', 1000],
+  ])('with busyMsPerTurn %s, quick updates are all handled in one turn', async (_, busy) => {
+    const { log, join } = setup(busy);
+    const links = ['a', 'b', 'c'].map(join);
+    log.length = 0;
+    links.forEach((link, i) => link.deliver(fitResult(['a', 'b', 'c'][i], 1)));
+    await turn();
+    expect(log).toHaveLength(3);
+  });
+
+  it('a slow update ends the turn: the next waits for the next turn even with time left before it', async () => {
+    const busyWait = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const { log, join } = setup(5, (siteId) => siteId === 'a' && busyWait(8));
+    const [a, b] = ['a', 'b'].map(join);
+    log.length = 0;
+    a.deliver(fitResult('a', 1));
+    b.deliver(fitResult('b', 1));
+    await turn();
+    expect(log).toEqual(['fitResult a 1']);
+    await turn();
+    expect(log).toEqual(['fitResult a 1', 'fitResult b 1']);
+  });
+
+  it("a connection's later messages, invalid messages and close wait behind its queued update", async () => {
+    const { log, join } = setup(0);
+    const [a, b] = ['a', 'b'].map(join);
+    log.length = 0;
+    a.deliver(fitResult('a', 1));
+    a.deliver({ event: 'heartbeat', payload: { siteId: 'a', status: 'idle' } });
+    a.invalid(new FedtuneError('malformed_payload', 'bad'));
+    a.drop('transport close');
+    // Another connection's heartbeat, with nothing queued, is handled at once.
+    b.deliver({ event: 'heartbeat', payload: { siteId: 'b', status: 'idle' } });
+    expect(log).toEqual(['heartbeat b']);
+    for (let k = 0; k < 4; k++) await turn();
+    expect(log).toEqual(['heartbeat b', 'fitResult a 1', 'heartbeat a', 'invalid a malformed_payload', 'left a: transport close']);
+  });
+
+  it('a handler that throws on an update is refused (internal) and the queue goes on', async () => {
+    const { log, join } = setup(0, (siteId) => {
+      if (siteId === 'a') throw new Error('boom');
+    });
+    const [a, b] = ['a', 'b'].map(join);
+    log.length = 0;
+    a.deliver(fitResult('a', 1));
+    b.deliver(fitResult('b', 1));
+    for (let k = 0; k < 3; k++) await turn();
+    expect(log).toEqual(['fitResult a 1', 'fitResult b 1']);
+    expect(a.sent.filter((m) => m.event === 'rejected').map((m) => (m.payload as { code: string }).code)).toEqual(['internal']);
+  });
+
+  it.each<[string, number | undefined, number]>([
+    ['fanInQueueLimit 2', 2, 4],
+    ['fanInQueueLimit 5', 5, 1],
+    ['the default (32)', undefined, 0],
+  ])('%s: beyond the limit the oldest queued updates are handled at once, in order', async (_, limit, handledAtOnce) => {
+    const { log, join } = setup(0, () => {}, limit);
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const links = ids.map(join);
+    log.length = 0;
+    links.forEach((link, i) => link.deliver(fitResult(ids[i], 1)));
+    expect(log).toEqual(ids.slice(0, handledAtOnce).map((id) => `fitResult ${id} 1`));
+    for (let k = 0; k < 7; k++) await turn();
+    expect(log).toEqual(ids.map((id) => `fitResult ${id} 1`));
+  });
+
+  it('busyMsPerTurn and fanInQueueLimit are bounded by their schema', () => {
+    expect(() => setup(5, undefined, 0)).toThrow();
+    expect(() => setup(-1)).toThrow();
+    expect(() => setup(5000)).toThrow();
+  });
+});
