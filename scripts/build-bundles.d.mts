@@ -5,3 +5,4 @@ export declare const EXTERNAL_PACKAGES: readonly string[];
 export declare function relocateModuleSource(source: string, file: string, bundleDir: string): string;
 export declare function bundleCommand(root: string, command: string): Promise<{ file: string; inputs: string[] }>;
 export declare function bundleAll(root: string): Promise<Array<{ file: string; inputs: string[] }>>;
+export declare const BUNDLE_IMPORT_FN: string;

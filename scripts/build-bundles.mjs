@@ -24,6 +24,12 @@ export const EXTERNAL_PACKAGES = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-nod
 const BUNDLE_DIR_VAR = '__fedtuneBundleDir';
 const BANNER = `const ${BUNDLE_DIR_VAR} = __dirname, __fedtunePath = require('node:path'), __fedtuneUrl = require('node:url');`;
 const IMPORT_META_URL = /(?<![\w$.'"`])import\.meta\.url(?![\w$'"`])/g;
+// A dynamic `import()` of a computed name (an optional package such as tfjs-node): esbuild leaves it, and a
+// vm.Script in Node 20 cannot run it without an experimental loader, so it calls the import function the
+// bundle is run with (cli/bin/run-bundle.mjs). Imports of a literal name are esbuild's to bundle.
+// (`import(${…}` can only be inside a template literal: code for a worker, left alone.)
+const DYNAMIC_IMPORT = /(?<![\w$.'"`])import\((?!\s*(?:['"`)]|\$\{))/g;
+export const BUNDLE_IMPORT_FN = '__fedtuneImport';
 const USES_FILE_LOCATION = /\b__(dirname|filename)\b/;
 const REQUIRE_CALL = /\b__fedtuneRequire\((?=['"])/g;
 
@@ -31,11 +37,12 @@ const REQUIRE_CALL = /\b__fedtuneRequire\((?=['"])/g;
  * The source of a module as bundled: its file location kept as it is on disk, relative to the bundle —
  * `import.meta.url` replaced, and `__dirname` / `__filename` declared at the top of the module (esbuild
  * scopes a module's declarations to it, so string literals that mention them are left alone) — and the
- * compiled code's `__fedtuneRequire('pkg')` made a plain `require` so the package is bundled too.
+ * compiled code's `__fedtuneRequire('pkg')` made a plain `require` so the package is bundled too; a dynamic
+ * `import()` of a computed name calls BUNDLE_IMPORT_FN.
  */
 export function relocateModuleSource(source, file, bundleDir) {
   const at = (p) => `__fedtunePath.join(${BUNDLE_DIR_VAR}, ${JSON.stringify(relative(bundleDir, p).split('\\').join('/'))})`;
-  const out = source.replace(IMPORT_META_URL, () => `__fedtuneUrl.pathToFileURL(${at(file)}).href`).replace(REQUIRE_CALL, 'require(');
+  const out = source.replace(IMPORT_META_URL, () => `__fedtuneUrl.pathToFileURL(${at(file)}).href`).replace(REQUIRE_CALL, 'require(').replace(DYNAMIC_IMPORT, `${BUNDLE_IMPORT_FN}(`);
   return USES_FILE_LOCATION.test(source) ? `var __dirname = ${at(dirname(file))}, __filename = ${at(file)};\n${out}` : out;
 }
 

@@ -28,11 +28,9 @@ export function runBundle(file, onCache = () => {}) {
   } catch {
     cachedData = undefined;
   }
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // CommonJS's wrapper plus the import function a bundle calls for a dynamic import() of a computed name
+  // (scripts/build-bundles.mjs): a vm.Script cannot import() in Node 20 without an experimental loader.
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __fedtuneImport) { ${readFileSync(file, 'utf8')}\n})`, { filename: file, cachedData });
   const cache = cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'hit';
   if (cache !== 'hit') process.once('exit', () => writeCodeCache(script, cacheFile));
   onCache(cache);
@@ -42,7 +40,7 @@ export function runBundle(file, onCache = () => {}) {
   mod.paths = Module._nodeModulePaths(dirname(file));
   Module._cache[file] = mod;
   const require = createRequire(file);
-  script.runInThisContext({ displayErrors: true }).call(mod.exports, mod.exports, require, mod, file, dirname(file));
+  script.runInThisContext({ displayErrors: true }).call(mod.exports, mod.exports, require, mod, file, dirname(file), (specifier) => import(specifier));
   mod.loaded = true;
 }
 
