@@ -68,6 +68,9 @@ export async function bundleCommand(root, command) {
     mainFields: ['main', 'module'],
     banner: { js: BANNER },
     legalComments: 'none',
+    charset: 'ascii', // read back as latin1 (cli/bin/run-bundle.mjs)
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'silent',
     metafile: true,
     plugins: [

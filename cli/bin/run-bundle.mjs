@@ -5,6 +5,7 @@
 // V8 flags, a rebuilt bundle), the process writes a new one when it exits, with the functions it compiled
 // by then; the build writes the first one (a `--help` run). A cache that cannot be written (a read-only
 // install) is simply not written.
+import { isAscii } from 'node:buffer';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -30,7 +31,11 @@ export function runBundle(file, onCache = () => {}) {
   }
   // CommonJS's wrapper plus the import function a bundle calls for a dynamic import() of a computed name
   // (scripts/build-bundles.mjs): a vm.Script cannot import() in Node 20 without an experimental loader.
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __fedtuneImport) { ${readFileSync(file, 'utf8')}\n})`, { filename: file, cachedData });
+  const bytes = readFileSync(file);
+  // The build emits ASCII (esbuild's charset 'ascii'): decoded as latin1, a one-byte string without UTF-8
+  // decoding (~25× less time for the client's 4.5 MB).
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __fedtuneImport) { ${source}\n})`, { filename: file, cachedData });
   const cache = cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'hit';
   if (cache !== 'hit') process.once('exit', () => writeCodeCache(script, cacheFile));
   onCache(cache);
