@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,5 +148,34 @@ describe('a bundled subcommand and the unbundled build behave the same', () => {
     expect(runs[0].bad.status).toBe(1);
     expect(runs[0].bad.stderr).toBe(runs[1].bad.stderr);
     expect(runs[0].bad.stderr).toMatch(/unknown option '--no-such-flag'/);
+  });
+});
+
+describe('the bundled coordinator finds the files its modules locate from their own path', () => {
+  it('serves the dashboard assets (our import.meta.url) and the API docs assets (a package\'s __dirname)', async () => {
+    requireCurrentBuild();
+    const child = spawn(process.execPath, [BIN, 'coordinator', '--port', '0', '--rounds', '1', '--min-sites', '1000', '--out', join(work, 'runs-assets')], { cwd: work, env: { ...process.env, FEDTUNE_DEBUG: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk;
+          const match = / listening on (http:\/\/[^;\s]+)/.exec(out);
+          if (match) resolve(match[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`coordinator exited ${code}: ${out} ${stderr}`)));
+      });
+      expect(stderr).toMatch(/running the bundled subcommand .*bundles\/coordinator\.cjs/);
+      for (const [path, type] of [['/dashboard/dashboard.js', /javascript/], ['/docs/static/swagger-ui.css', /css/]] as const) {
+        const res = await fetch(`${url}${path}`);
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get('content-type'), path).toMatch(type);
+        expect((await res.text()).length, path).toBeGreaterThan(1000);
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
