@@ -13,9 +13,11 @@
 // cli/dist/build-info.json, which the bin reads to tell a current build from a stale one
 // (cli/bin/compiled-entry.mjs).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { BUNDLED_COMMANDS, bundleAll } from './build-bundles.mjs';
 
 /** The packages compiled, in dependency order. */
 export const COMPILED_PACKAGES = ['shared', 'coordinator', 'client-node', 'cli'];
@@ -114,22 +116,31 @@ export function buildPackage(root, name, options) {
   return files;
 }
 
-/** Builds every compiled package under `root` and writes cli/dist/build-info.json last. */
-export function buildAll(root) {
+/**
+ * Builds every compiled package under `root`, bundles the BUNDLED_COMMANDS subcommands
+ * (scripts/build-bundles.mjs), writes cli/dist/build-info.json, and then writes each bundle's first V8 code
+ * cache by running `fedtune <command> --help` (cli/bin/run-bundle.mjs).
+ */
+export async function buildAll(root) {
   const started = Date.now(); // sources changed after this instant are newer than the build
   const options = compilerOptions(root);
   let files = 0;
   for (const name of COMPILED_PACKAGES) files += buildPackage(root, name, options);
+  const bundles = await bundleAll(root);
   // Written last: its time is the build's, and a build that failed part-way leaves no fresh build-info.
   writeFileSync(join(root, 'cli', 'dist', 'build-info.json'), `${JSON.stringify({ builtAt: started, packages: COMPILED_PACKAGES, typescript: ts.version })}\n`);
-  return { files, ms: Date.now() - started };
+  for (const command of Object.keys(BUNDLED_COMMANDS)) {
+    const warm = spawnSync(process.execPath, [join(root, 'cli', 'bin', 'fedtune.mjs'), command, '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, FEDTUNE_BUNDLE: '', FEDTUNE_FROM_SOURCE: '' } });
+    if (warm.status !== 0) throw new Error(`the ${command} bundle does not start: ${warm.stderr.trim().split('\n').slice(0, 5).join(' | ')}`);
+  }
+  return { files, bundles: bundles.length, ms: Date.now() - started };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   try {
-    const { files, ms } = buildAll(root);
-    console.log(`compiled ${files} files of ${COMPILED_PACKAGES.join(', ')} to <package>/dist in ${(ms / 1000).toFixed(1)} s`);
+    const { files, bundles, ms } = await buildAll(root);
+    console.log(`compiled ${files} files of ${COMPILED_PACKAGES.join(', ')} to <package>/dist and ${bundles} bundles to cli/dist/bundles in ${(ms / 1000).toFixed(1)} s`);
   } catch (err) {
     console.error(`build-js: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

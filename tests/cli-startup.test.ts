@@ -25,12 +25,18 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Repository-relative paths of what a process loaded (node_modules packages as `node_modules/<name>/…`). */
+/**
+ * Repository-relative paths of what a process loaded (node_modules packages as `node_modules/<name>/…`).
+ * A bundle it ran (cli/dist/bundles/<command>.cjs) counts with every file bundled into it (the build's
+ * <command>.inputs.json, from esbuild's metafile).
+ */
 function loaded(log: string): string[] {
-  return [...new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean))]
+  const files = [...new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean))]
     .map((entry) => (entry.startsWith('file://') ? fileURLToPath(entry) : entry))
     .filter((path) => path.startsWith('/'))
-    .map((path) => relative(ROOT, path).replace(/^.*node_modules\//, 'node_modules/'));
+    .map((path) => relative(ROOT, path));
+  const bundled = files.filter((f) => /^cli\/dist\/bundles\/[a-z-]+\.cjs$/.test(f)).flatMap((f) => JSON.parse(readFileSync(join(ROOT, f.replace(/\.cjs$/, '.inputs.json')), 'utf8')) as string[]);
+  return [...new Set([...files, ...bundled])].map((path) => path.replace(/^.*node_modules\//, 'node_modules/'));
 }
 
 function requireCurrentBuild(): void {
@@ -83,8 +89,9 @@ describe('fedtune client and coordinator, compiled and lazy', () => {
     expect(client.stdout).toMatch(/complete after 1 rounds \(1 trained here\)/);
     expect(served.code).toBe(0);
 
-    // Compiled: the bin ran cli/dist, and the client command's own module.
-    expect(client.modules).toContain('cli/dist/main.js');
+    // Compiled: the bin ran the client's bundle of cli/dist, and the client command's own module.
+    expect(client.modules).toContain('cli/dist/bundles/client.cjs');
+    expect(client.modules).not.toContain('cli/dist/bundles/coordinator.cjs');
     expect(client.modules).toContain('cli/dist/commands/client-command.js');
     expect(client.modules).toContain('client-node/dist/index.js');
     for (const path of [...NEVER_IN_A_SITE, ...NEVER_COMPILED]) expect(client.modules.filter((m) => m.startsWith(path)), path).toEqual([]);
@@ -93,10 +100,11 @@ describe('fedtune client and coordinator, compiled and lazy', () => {
     // Other subcommands stay unloaded.
     expect(client.modules.filter((m) => /^cli\/dist\/commands\/(simulate|sweep|evaluate|pretrain|partition|sites|admin-token|dp-epsilon)-command\.js$/.test(m))).toEqual([]);
 
-    // The coordinator: compiled, its server loaded, but no simulation and no other subcommand.
+    // The coordinator: compiled (its bundle), its server loaded, but no simulation and no other subcommand.
+    expect(served.modules).toContain('cli/dist/bundles/coordinator.cjs');
     expect(served.modules).toContain('cli/dist/commands/coordinator-command.js');
     expect(served.modules.some((m) => m.startsWith('node_modules/fastify/'))).toBe(true);
-    for (const path of ['cli/dist/simulation/', 'cli/dist/commands/client-command.js', 'cli/src/', ...NEVER_COMPILED]) expect(served.modules.filter((m) => m.startsWith(path)), path).toEqual([]);
+    for (const path of ['cli/dist/simulation/', 'cli/dist/commands/client-command.js', 'cli/dist/bundles/client.cjs', 'cli/src/', ...NEVER_COMPILED]) expect(served.modules.filter((m) => m.startsWith(path)), path).toEqual([]);
   });
 
   it.each([

@@ -46,3 +46,20 @@ export function compiledEntry(root, env = process.env) {
   }
   return { url: pathToFileURL(main).href };
 }
+
+/** The subcommands built as bundles (scripts/build-bundles.mjs BUNDLED_COMMANDS). */
+export const BUNDLED_COMMANDS = ['client', 'coordinator'];
+
+/**
+ * The bundle (a path) that runs the command line `args` (the arguments after `fedtune`) in a current build at
+ * `root`, or undefined: only a command line that starts with a bundled subcommand's name, not
+ * `FEDTUNE_BUNDLE=0`, and only when the build made the bundle. Call it after compiledEntry found the build
+ * current.
+ */
+export function bundleFor(root, args, env = process.env) {
+  if (env.FEDTUNE_BUNDLE === '0') return undefined;
+  const name = args[0];
+  if (!BUNDLED_COMMANDS.includes(name)) return undefined;
+  const file = join(root, 'cli', 'dist', 'bundles', `${name}.cjs`);
+  return existsSync(file) ? file : undefined;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// Bundles the start-up-critical subcommands (`fedtune client`, `fedtune coordinator`) into one CommonJS
+// file each, cli/dist/bundles/<command>.cjs, from the compiled packages (scripts/build-js.mjs runs it after
+// compiling). The bin loads a bundle through a V8 code cache (cli/bin/run-bundle.mjs): Node 20 has no
+// module compile cache, and compiling tfjs and ~150 ES modules one by one was most of a site's start-up
+// (docs/performance.md#bundled-subcommands-and-a-code-cache).
+//
+// A bundled module keeps the file identity it has in <package>/dist or node_modules: `import.meta.url`,
+// `__dirname` and `__filename` are rewritten to that file's location, computed from the bundle's own
+// directory, so worker threads (training, evaluation), the wasm binaries, package.json and the dashboard's
+// assets are found where they were. Native and optional packages stay external (EXTERNAL_PACKAGES).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { build } from 'esbuild';
+
+/** The subcommands that are bundled, each with the factory its command module exports. */
+export const BUNDLED_COMMANDS = Object.freeze({ client: 'clientCommand', coordinator: 'coordinatorCommand' });
+/** Where bundles are written, relative to the repository root. */
+export const BUNDLE_DIR = join('cli', 'dist', 'bundles');
+/** Loaded by Node at run time rather than bundled: native addons, optional dependencies, worker-based loggers. */
+export const EXTERNAL_PACKAGES = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'thread-stream'];
+
+// Declared by the bundle's first lines (unbound names in every module, so esbuild never renames them).
+const BUNDLE_DIR_VAR = '__fedtuneBundleDir';
+const BANNER = `const ${BUNDLE_DIR_VAR} = __dirname, __fedtunePath = require('node:path'), __fedtuneUrl = require('node:url');`;
+const IMPORT_META_URL = /(?<![\w$.'"`])import\.meta\.url(?![\w$'"`])/g;
+// A dynamic `import()` of a computed name (an optional package such as tfjs-node): esbuild leaves it, and a
+// vm.Script in Node 20 cannot run it without an experimental loader, so it calls the import function the
+// bundle is run with (cli/bin/run-bundle.mjs). Imports of a literal name are esbuild's to bundle.
+// (`import(${…}` can only be inside a template literal: code for a worker, left alone.)
+const DYNAMIC_IMPORT = /(?<![\w$.'"`])import\((?!\s*(?:['"`)]|\$\{))/g;
+export const BUNDLE_IMPORT_FN = '__fedtuneImport';
+const USES_FILE_LOCATION = /\b__(dirname|filename)\b/;
+const REQUIRE_CALL = /\b__fedtuneRequire\((?=['"])/g;
+
+/**
+ * The source of a module as bundled: its file location kept as it is on disk, relative to the bundle —
+ * `import.meta.url` replaced, and `__dirname` / `__filename` declared at the top of the module (esbuild
+ * scopes a module's declarations to it, so string literals that mention them are left alone) — and the
+ * compiled code's `__fedtuneRequire('pkg')` made a plain `require` so the package is bundled too; a dynamic
+ * `import()` of a computed name calls BUNDLE_IMPORT_FN.
+ */
+export function relocateModuleSource(source, file, bundleDir) {
+  const at = (p) => `__fedtunePath.join(${BUNDLE_DIR_VAR}, ${JSON.stringify(relative(bundleDir, p).split('\\').join('/'))})`;
+  const out = source.replace(IMPORT_META_URL, () => `__fedtuneUrl.pathToFileURL(${at(file)}).href`).replace(REQUIRE_CALL, 'require(').replace(DYNAMIC_IMPORT, `${BUNDLE_IMPORT_FN}(`);
+  return USES_FILE_LOCATION.test(source) ? `var __dirname = ${at(dirname(file))}, __filename = ${at(file)};\n${out}` : out;
+}
+
+/** Bundles one subcommand; returns the bundle's path and the repository-relative files it holds. */
+export async function bundleCommand(root, command) {
+  const factory = BUNDLED_COMMANDS[command];
+  if (!factory) throw new Error(`no bundle for "${command}"`);
+  const bundleDir = join(root, BUNDLE_DIR);
+  const outfile = join(bundleDir, `${command}.cjs`);
+  const result = await build({
+    stdin: {
+      contents: `import { runProgram } from './run-program.js';\nimport { ${factory} } from './commands/${command}-command.js';\nvoid runProgram(async () => [${factory}()]);\n`,
+      resolveDir: join(root, 'cli', 'dist'),
+      sourcefile: `${command}-entry.js`,
+      loader: 'js',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    external: EXTERNAL_PACKAGES,
+    mainFields: ['main', 'module'],
+    banner: { js: BANNER },
+    legalComments: 'none',
+    charset: 'ascii', // read back as latin1 (cli/bin/run-bundle.mjs)
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'silent',
+    metafile: true,
+    plugins: [
+      {
+        name: 'fedtune-relocate',
+        setup(b) {
+          b.onLoad({ filter: /\.(c|m)?js$/ }, (args) => {
+            const source = readFileSync(args.path, 'utf8');
+            return { contents: relocateModuleSource(source, args.path, bundleDir), loader: 'js' };
+          });
+        },
+      },
+    ],
+  });
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('<stdin>') && !p.endsWith(`${command}-entry.js`)).map((p) => relative(root, join(root, p)).split('\\').join('/'));
+  writeFileSync(join(bundleDir, `${command}.inputs.json`), `${JSON.stringify(inputs, null, 1)}\n`);
+  return { file: outfile, inputs };
+}
+
+/** Bundles every BUNDLED_COMMANDS subcommand (after the packages are compiled). */
+export async function bundleAll(root) {
+  const out = [];
+  for (const command of Object.keys(BUNDLED_COMMANDS)) out.push(await bundleCommand(root, command));
+  return out;
+}
