@@ -50,6 +50,8 @@ const loadBefore = loadavg();
 const trainers = { sync1: new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' }), sync4: new ParallelTrainer({ workers: 2, syncEvery: 4, backend: 'wasm' }) };
 const config: TrainConfig = { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all', seed: 1 };
 const rows: Array<{ model: string; mode: Mode; samplesPerSec: number; cpuPerWall: number; cpuMsPerSample: number; reps: number[] }> = [];
+/** Per sync step of worker 0 (medians over repetitions): training, waiting at the barriers, its reduce share + apply. */
+const syncCost: Array<{ model: string; mode: string; stepMs: number; trainMs: number; waitMs: number; reduceMs: number; syncShareOfStep: number }> = [];
 try {
   for (const c of cases) {
     const data = examples(c);
@@ -60,6 +62,7 @@ try {
     const wall: Record<Mode, number[]> = { one: [], sync1: [], sync4: [] };
     const cpu: Record<Mode, number[]> = { one: [], sync1: [], sync4: [] };
     const cpuMs: Record<Mode, number[]> = { one: [], sync1: [], sync4: [] };
+    const perStep: Record<'sync1' | 'sync4', Array<{ trainMs: number; waitMs: number; reduceMs: number }>> = { sync1: [], sync4: [] };
     for (let r = 0; r < REPS; r++) {
       for (const mode of MODES) {
         const c0 = process.cpuUsage();
@@ -70,9 +73,19 @@ try {
         wall[mode].push(seconds);
         cpu[mode].push((used.user + used.system) / 1e6 / seconds);
         cpuMs[mode].push((used.user + used.system) / 1e3 / c.examples);
+        if (mode !== 'one') {
+          const t = trainers[mode].lastTiming[0]!;
+          perStep[mode].push({ trainMs: t.trainMs / t.steps, waitMs: t.waitMs / t.steps, reduceMs: t.reduceMs / t.steps });
+        }
       }
     }
     model.dispose();
+    for (const mode of ['sync1', 'sync4'] as const) {
+      const med = (k: 'trainMs' | 'waitMs' | 'reduceMs') => median(perStep[mode].map((p) => p[k]));
+      const [trainMs, waitMs, reduceMs] = [med('trainMs'), med('waitMs'), med('reduceMs')];
+      const stepMs = trainMs + waitMs + reduceMs;
+      syncCost.push({ model: c.model, mode: LABEL[mode], stepMs: round(stepMs), trainMs: round(trainMs), waitMs: round(waitMs), reduceMs: round(reduceMs), syncShareOfStep: round((waitMs + reduceMs) / stepMs) });
+    }
     for (const mode of MODES) {
       rows.push({ model: c.model, mode, samplesPerSec: round(c.examples / median(wall[mode]), 1), cpuPerWall: round(median(cpu[mode]), 2), cpuMsPerSample: round(median(cpuMs[mode])), reps: wall[mode].map((s) => round(c.examples / s, 1)) });
     }
@@ -108,10 +121,12 @@ const result = {
   config: { batchSize: config.batchSize, optimizer: config.optimizer, backend: 'wasm' },
   rows,
   cpuCost,
+  syncCost,
   targets,
 };
 mkdirSync(dirname(RESULTS), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`load average before ${result.machine.loadavgBefore.join(' ')}, after ${result.machine.loadavgAfter.join(' ')} on ${result.machine.cores} cores`);
 for (const r of rows) console.log(`${r.model.padEnd(4)} ${LABEL[r.mode].padEnd(28)} ${String(r.samplesPerSec).padStart(8)} samples/s  CPU/wall ${r.cpuPerWall}  CPU ${r.cpuMsPerSample} ms/sample`);
+for (const r of syncCost) console.log(`${r.model.padEnd(4)} ${r.mode.padEnd(28)} per sync step: train ${r.trainMs} ms, barrier wait ${r.waitMs} ms, reduce+apply ${r.reduceMs} ms`);
 for (const t of targets) console.log(`${t.target}: ${t.measured}× (goal ${t.goal}×) ${t.met ? 'met' : 'not met'}`);
