@@ -189,6 +189,30 @@ describe('a worker that fails mid-fit while the other waits at the barrier', () 
   });
 });
 
+describe('divergence', () => {
+  it('a non-finite epoch loss stops every worker after that epoch and fails the fit as fitLocal does', async () => {
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+    try {
+      const data = examples(96, MLP, 6);
+      // One example of NaNs: its batch's loss (and, through the update, every later loss) is NaN.
+      data.x.fill(NaN, 0, 784);
+      const config: TrainConfig = { ...base, epochs: 3 };
+      const one = model('mlp', MLP);
+      const local = await fitLocal(one, data, config).catch((e: unknown) => e);
+      one.dispose();
+      const m = model('mlp', MLP);
+      const err = await trainer.fit(m, data, config).catch((e: unknown) => e);
+      m.dispose();
+      expect(local).toMatchObject({ code: 'data', message: expect.stringMatching(/diverged/) });
+      expect(err).toMatchObject({ name: 'FedtuneError', code: 'data', message: expect.stringMatching(/^local training diverged/) });
+      // Both replicas stopped at the end of the first epoch (3 batches), not after all three epochs.
+      expect(trainer.lastTiming.map((t) => t.steps)).toEqual([3, 3]);
+    } finally {
+      await trainer.close();
+    }
+  });
+});
+
 describe('memory', () => {
   it('repeated fits leak no tensors, in this thread or in the workers', async () => {
     const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
