@@ -7,15 +7,17 @@
  * and the ratios are of medians. The issue's target is "--workers 2 ≥ 1.6× one worker where two cores are
  * idle": the JSON records how idle the machine was (load average before/after, this process's CPU seconds
  * per wall second in each mode, CPU counted over all its threads).
- * Run: npx tsx bench/workers.ts [--quick]   (about a minute; --quick: 3 repetitions, smaller data)
+ * The accuracy side of the trade-off (not with --quick): one epoch on 3,000 built-in digits, holdout
+ * accuracy of one thread, --sync-every 1 and --sync-every 4 from the same initial weights (`accuracy`).
+ * Run: npx tsx bench/workers.ts [--quick]   (a few minutes; --quick: 3 repetitions, smaller data, no accuracy)
  * Writes bench/results/workers.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fitLocal, getArchitecture, SeededRandom, type Dataset, type TrainConfig } from '@fedtune/shared';
-import { selectNodeBackend } from '@fedtune/shared/node';
+import { evaluateModel, fitLocal, getArchitecture, readModelWeights, SeededRandom, subset, writeModelWeights, type Dataset, type TrainConfig } from '@fedtune/shared';
+import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { parallelTraining, ParallelTrainer } from '@fedtune/client-node';
 
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results', 'workers.json');
@@ -100,6 +102,35 @@ try {
 }
 const loadAfter = loadavg();
 
+/** Holdout accuracy after one epoch on real data: what --sync-every k costs in accuracy (speed is above). */
+const accuracy: Array<{ model: string; one: number; sync1: number; sync4: number }> = [];
+if (!quick) {
+  const { pool, holdoutClean } = builtinDigits();
+  const train = subset(pool, Array.from({ length: Math.min(3000, pool.y.length) }, (_, i) => i));
+  const test = subset(holdoutClean, Array.from({ length: Math.min(1500, holdoutClean.y.length) }, (_, i) => i));
+  const accConfig: TrainConfig = { ...config, seed: 3 };
+  for (const arch of ['mlp', 'cnn'] as const) {
+    const build = () => getArchitecture(arch).build({ inputShape: [...train.featureShape], numClasses: 10, seed: 5 });
+    const start = build();
+    const initial = readModelWeights(start).arrays;
+    start.dispose();
+    const row = { model: arch, one: 0, sync1: 0, sync4: 0 };
+    for (const mode of MODES) {
+      const m = build();
+      writeModelWeights(m, initial);
+      const trainer = mode === 'one' ? undefined : new ParallelTrainer({ workers: 2, syncEvery: mode === 'sync1' ? 1 : 4, backend: 'wasm' });
+      try {
+        await (trainer ? trainer.fit(m, train, accConfig) : fitLocal(m, train, accConfig));
+        row[mode] = round(evaluateModel(m, test).accuracy, 4);
+      } finally {
+        await trainer?.close();
+        m.dispose();
+      }
+    }
+    accuracy.push(row);
+  }
+}
+
 const rate = (model: string, mode: Mode) => rows.find((r) => r.model === model && r.mode === mode)!.samplesPerSec;
 const targets = cases.flatMap((c) =>
   (['sync1', 'sync4'] as const).map((mode) => {
@@ -126,6 +157,7 @@ const result = {
   rows,
   cpuCost,
   syncCost,
+  accuracy,
   targets,
 };
 mkdirSync(dirname(RESULTS), { recursive: true });
@@ -133,4 +165,5 @@ writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`load average before ${result.machine.loadavgBefore.join(' ')}, after ${result.machine.loadavgAfter.join(' ')} on ${result.machine.cores} cores`);
 for (const r of rows) console.log(`${r.model.padEnd(4)} ${LABEL[r.mode].padEnd(28)} ${String(r.samplesPerSec).padStart(8)} samples/s  CPU/wall ${r.cpuPerWall}  CPU ${r.cpuMsPerSample} ms/sample`);
 for (const r of syncCost) console.log(`${r.model.padEnd(4)} ${r.mode.padEnd(28)} per sync step: train ${r.trainMs} ms, barrier wait ${r.waitMs} ms, reduce+apply ${r.reduceMs} ms`);
+for (const a of accuracy) console.log(`${a.model.padEnd(4)} holdout accuracy after one epoch: one ${a.one}, --sync-every 1 ${a.sync1}, --sync-every 4 ${a.sync4}`);
 for (const t of targets) console.log(`${t.target}: ${t.measured}× (goal ${t.goal}×) ${t.met ? 'met' : 'not met'}`);

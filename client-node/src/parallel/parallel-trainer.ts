@@ -31,6 +31,8 @@ export interface ParallelTrainerOptions extends ParallelTraining {
   onLog?: (line: string) => void;
 }
 
+export type { WorkerTiming };
+
 /** fitLocal's metrics plus how many threads trained. */
 export type ParallelFitMetrics = FitMetrics & { workers: number };
 
