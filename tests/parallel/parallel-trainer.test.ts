@@ -93,6 +93,20 @@ describe('the flags take effect', () => {
     }
   });
 
+  it('--workers 3 --sync-every 1: each replica averages its third of the parameters, and the weights are still fitLocal\'s', async () => {
+    const trainer = new ParallelTrainer({ workers: 3, syncEvery: 1, backend: 'wasm' });
+    try {
+      // 100 examples: batches of 32 split 11/11/10, and a last batch of 4 split 2/1/1.
+      const { m1, m2, w1, w2, start } = await sideBySide('mlp', MLP, examples(100, MLP, 13), { ...base, optimizer: 'momentum' }, trainer);
+      expect(maxDiff(w1, start)).toBeGreaterThan(1e-3);
+      expect(maxDiff(w1, w2)).toBeLessThan(1e-6);
+      expect(m2.loss).toBeCloseTo(m1.loss, 6);
+      expect(m2.workers).toBe(3);
+    } finally {
+      await trainer.close();
+    }
+  });
+
   it('--sync-every 4: local SGD on whole batches, weights averaged per window — not the one-thread weights, and it learns', async () => {
     const data = examples(256, MLP, 5);
     const config: TrainConfig = { ...base, optimizer: 'sgd', learningRate: 0.1 };
