@@ -9,7 +9,6 @@ import {
   readModelWeights,
   setDropoutRate,
   setTrainableLayers,
-  weightedAverageInto,
   writeModelWeights,
   type Dataset,
   type FitLocalOptions,
@@ -18,6 +17,8 @@ import {
   type TrainConfig,
 } from '@fedtune/shared';
 import type { ParallelTraining } from './parallel-options.ts';
+import { SharedBarrier } from './shared-barrier.ts';
+import { TALLY_FIELDS, type WorkerTiming } from './worker-messages.ts';
 import { WorkerPool, type TrainingThread } from './worker-pool.ts';
 
 /** The tfjs backends the worker threads can run (a native backend already uses every core itself). */
@@ -29,6 +30,8 @@ export interface ParallelTrainerOptions extends ParallelTraining {
   /** One line per distinct reason a fit falls back to one thread. */
   onLog?: (line: string) => void;
 }
+
+export type { WorkerTiming };
 
 /** fitLocal's metrics plus how many threads trained. */
 export type ParallelFitMetrics = FitMetrics & { workers: number };
@@ -49,6 +52,8 @@ export class ParallelTrainer {
   private nextId = 1;
   /** Tensors alive in each worker after the last fit (leak tests). */
   lastWorkerTensors: number[] = [];
+  /** Where each worker's time went in the last fit (bench/workers.ts: sync cost per step vs the step). */
+  lastTiming: WorkerTiming[] = [];
 
   constructor(readonly options: ParallelTrainerOptions) {
     const threaded = options.workers > 1 && THREADED_BACKENDS.has(backendName(options.backend));
@@ -94,6 +99,7 @@ export class ParallelTrainer {
     const workers = this.options.workers;
     const threads = await this.pool!.start();
     this.pool!.hold(true, threads);
+    const barrier = new SharedBarrier(workers);
     try {
       const dataId = this.shareData(train, threads);
       const topology = JSON.stringify(modelTopology(model));
@@ -101,6 +107,7 @@ export class ParallelTrainer {
       this.sentTopology = '';
       const slots = new SharedArrayBuffer(workers * paramCount * 4);
       const average = new SharedArrayBuffer(paramCount * 4);
+      const tallies = new SharedArrayBuffer(workers * TALLY_FIELDS.length * 8);
       const weights = readModelWeights(model).arrays;
       const fitId = this.nextId++;
       const { optimizer, learningRate, batchSize, epochs, trainable, dropout } = config;
@@ -119,49 +126,49 @@ export class ParallelTrainer {
           syncEvery: this.options.syncEvery,
           slots,
           average,
+          tallies,
+          barrier: barrier.buffer,
         }),
       );
-      const slotViews = threads.map((_, w) => new Float32Array(slots, w * paramCount * 4, paramCount));
-      const averageView = new Float32Array(average);
+      // The threads synchronize among themselves; this thread only follows their progress reports.
       const plan = epochSyncSteps(n, batchSize, workers, this.options.syncEvery);
       const batches = Math.ceil(n / batchSize);
-      let step = 0;
       let last = { loss: NaN, accuracy: NaN };
       for (let epoch = 0; epoch < epochs; epoch++) {
         let lossSum = 0;
         let correct = 0;
         let seen = 0;
-        for (const [s, syncStep] of plan.entries()) {
+        for (const syncStep of plan) {
           const parts = await Promise.all(threads.map((t) => t.next('step')));
-          const counts = parts.map((p) => p.count);
-          weightedAverageInto(averageView, slotViews, counts);
           const stepLoss = parts.reduce((sum, p) => sum + p.lossSum, 0);
-          const stepCount = counts.reduce((sum, c) => sum + c, 0);
+          const stepCount = parts.reduce((sum, p) => sum + p.count, 0);
           lossSum += stepLoss;
           correct += parts.reduce((sum, p) => sum + p.correct, 0);
           seen += stepCount;
-          const endOfEpoch = s === plan.length - 1;
-          // Like fitLocal, a non-finite epoch loss ends the fit (the threads stop after this step).
-          const stop = endOfEpoch && epoch < epochs - 1 && !Number.isFinite(lossSum / seen);
-          for (const t of threads) t.post({ type: 'reduced', step, stop });
-          step++;
           onProgress?.({ epoch, epochs, batch: syncStep.batchesDone, batches, loss: stepLoss / stepCount });
         }
         last = { loss: lossSum / seen, accuracy: correct / seen };
+        // Like fitLocal, a non-finite epoch loss ends the fit (the threads stop after this epoch too).
         if (!Number.isFinite(last.loss)) break;
       }
       const done = await Promise.all(threads.map((t) => t.next('done')));
       this.sentTopology = topology;
       this.lastWorkerTensors = done.map((d) => d.numTensors);
+      this.lastTiming = done.map((d) => d.timing);
       if (!Number.isFinite(last.loss)) throw new FedtuneError('data', `local training diverged (loss ${last.loss})`);
       writeModelWeights(model, done[0].weights!);
       return { loss: last.loss, accuracy: last.accuracy, numExamples: n, workers };
     } catch (err) {
-      // A thread that failed mid-fit leaves the others waiting: start afresh at the next fit.
+      // A thread that failed mid-fit: wake the others, start afresh at the next fit.
       if (!(err instanceof FedtuneError && err.code === 'data')) {
+        barrier.abort();
+        // Each thread stops at its next barrier: give their errors a moment to arrive, to report the first cause.
+        if (threads.some((t) => t.failed)) await Promise.race([Promise.all(threads.map((t) => t.whenFailed)), new Promise((r) => setTimeout(r, 2000).unref())]);
+        const first = threads.find((t) => t.failed && !t.secondary);
         await this.pool!.close();
         this.sentTopology = '';
         this.shared = undefined;
+        if (first) throw await first.next('done').catch((e: unknown) => e);
       }
       throw err;
     } finally {

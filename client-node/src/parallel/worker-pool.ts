@@ -29,10 +29,12 @@ class TrainingThread {
   private readonly waiters: Array<{ type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void }> = [];
   private readonly early: FromWorker[] = [];
   private failure?: Error;
+  /** True when this thread stopped only because another one failed (report the other's error). */
+  secondary = false;
 
   constructor(readonly worker: Worker) {
     worker.on('message', (m: FromWorker) => {
-      if (m.type === 'error') return this.fail(new FedtuneError('internal', `a training worker failed: ${m.message}`));
+      if (m.type === 'error') return this.fail(new FedtuneError('internal', `a training worker failed: ${m.message}`), m.secondary === true);
       const i = this.waiters.findIndex((w) => w.type === m.type);
       if (i < 0) this.early.push(m);
       else this.waiters.splice(i, 1)[0].resolve(m);
@@ -41,8 +43,14 @@ class TrainingThread {
     worker.on('exit', (code) => this.fail(new FedtuneError('internal', `a training worker exited (code ${code})`)));
   }
 
-  private fail(err: Error): void {
+  private failed$?: () => void;
+  /** Resolves when this thread fails (an error, a crash or an exit). */
+  readonly whenFailed = new Promise<void>((resolve) => (this.failed$ = resolve));
+
+  private fail(err: Error, secondary = false): void {
+    if (!this.failure) this.secondary = secondary;
     this.failure ??= err;
+    this.failed$?.();
     for (const w of this.waiters.splice(0)) w.reject(this.failure);
   }
 
