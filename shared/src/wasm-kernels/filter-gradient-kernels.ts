@@ -1,4 +1,5 @@
-import { F32, I32, V128, body, get, name, section, set, simd, uleb, vec } from './optimizer-kernels.ts';
+import { I32, V128, body, get, name, section, set, vec } from './optimizer-kernels.ts';
+import { DEMOTE_ZERO, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F64X2_ADD, HIGH_HALF, I32_ADD, I32_MUL, JOIN_LOW_HALVES, PROMOTE_LOW, ZERO, addTo, countTo, f32load, i32, vload, vstore } from './wasm-code.ts';
 
 /**
  * The conv2d filter gradient as a wasm SIMD module on tfjs-backend-wasm's heap (same memory import as
@@ -28,37 +29,6 @@ export interface FilterGradientKernels {
   filterTap3: FilterGradientKernels['filterTap1'];
   filterTap4: FilterGradientKernels['filterTap1'];
 }
-
-const F64X2_ADD = simd(0xf0);
-const F32X4_ADD = simd(0xe4);
-const F32X4_MUL = simd(0xe6);
-const F32X4_SPLAT = simd(0x13);
-const PROMOTE_LOW = simd(0x5f); // f64x2.promote_low_f32x4
-const DEMOTE_ZERO = simd(0x5e); // f32x4.demote_f64x2_zero
-const ZERO = [...simd(0x0c), ...Array(16).fill(0)]; // v128.const 0
-const shuffle = (lanes: number[]): number[] => [...simd(0x0d), ...lanes];
-const HIGH_HALF = shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]);
-const JOIN_LOW_HALVES = shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
-const vload = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
-const vstore = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];
-const I32_ADD = 0x6a;
-const I32_MUL = 0x6c;
-const I32_GE_S = 0x4e;
-const f32load = [0x2a, 2, 0];
-/** i32.const n, for 0 ≤ n < 8192 (signed LEB128: a byte ≥ 0x40 needs a continuation byte). */
-const i32 = (n: number): number[] => (n < 64 ? [0x41, n] : [0x41, 0x80 | (n & 0x7f), n >> 7]);
-
-/** while (counter < bound) { code; counter += 1 } with counter a local reset to 0 first. */
-const countTo = (counter: number, bound: number, code: number[]): number[] => [
-  ...i32(0), ...set(counter),
-  0x02, 0x40, 0x03, 0x40,
-  ...get(counter), ...get(bound), I32_GE_S, 0x0d, 1,
-  ...code,
-  ...get(counter), ...i32(1), I32_ADD, ...set(counter),
-  0x0c, 0, 0x0b, 0x0b,
-];
-/** local += other local */
-const addTo = (local: number, other: number): number[] => [...get(local), ...get(other), I32_ADD, ...set(local)];
 
 function filterTap(v: number): number[] {
   // Params 0–12 (see the interface). i32 locals 13–25, then v128 locals: row sums, low and high f64 sums, x.
@@ -110,7 +80,6 @@ function filterTap(v: number): number[] {
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const vs = [1, 2, 3, 4];
-  void F32;
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec(Array(13).fill([I32])), 0]])),
