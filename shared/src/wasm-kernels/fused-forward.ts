@@ -45,15 +45,17 @@ export function applyForTraining(model: tf.LayersModel, input: tf.Tensor): tf.Te
     return model.apply(input, { training: true }) as tf.Tensor;
   }
   let x = input;
+  let trainedUpstream = false; // whether a trainable weight lies before x (then x needs a gradient)
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
     const fused = fusableConv(layer);
     if (fused && x.rank === 4) {
       const l = layer as unknown as Required<Pick<ConvLayerFields, 'kernel'>> & { bias: { read(): tf.Tensor } };
-      x = convBiasRelu(x as tf.Tensor4D, l.kernel.read() as tf.Tensor4D, l.bias.read() as tf.Tensor1D, fused);
+      x = convBiasRelu(x as tf.Tensor4D, l.kernel.read() as tf.Tensor4D, l.bias.read() as tf.Tensor1D, { ...fused, inputGradient: trainedUpstream });
     } else {
       x = layer.apply(x, { training: true }) as tf.Tensor;
     }
+    trainedUpstream ||= layer.trainable && layer.trainableWeights.length > 0;
   }
   return x;
 }
