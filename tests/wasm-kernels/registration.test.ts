@@ -5,13 +5,14 @@ import { registerWasmTrainingKernels, wasmTrainingKernelConfigs } from '../../sh
 
 const MISSING_IN_TFJS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'];
 const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Add'];
+const OWN = ['FedtuneReluGradBiasSum']; // this module's own kernel (conv-bias-relu.ts), on no backend before
 
 describe('registerWasmTrainingKernels', () => {
   it('registers every config for wasm, before the backend starts, and replaces the stock kernels', async () => {
-    for (const name of MISSING_IN_TFJS) expect(tf.getKernel(name, 'wasm'), name).toBeUndefined();
+    for (const name of [...MISSING_IN_TFJS, ...OWN]) expect(tf.getKernel(name, 'wasm'), name).toBeUndefined();
     const stock = REPLACED.map((name) => tf.getKernel(name, 'wasm'));
     const names = registerWasmTrainingKernels();
-    expect(names.sort()).toEqual([...MISSING_IN_TFJS, ...REPLACED].sort());
+    expect(names.sort()).toEqual([...MISSING_IN_TFJS, ...REPLACED, ...OWN].sort());
     expect(wasmTrainingKernelConfigs.map((c) => c.kernelName).sort()).toEqual(names);
     for (const config of wasmTrainingKernelConfigs) {
       expect(config.backendName).toBe('wasm');

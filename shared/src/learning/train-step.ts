@@ -3,7 +3,8 @@
  *
  * - `step(x, y, count)`: one optimizer step on the first `count` examples of `x` (count × the model's input
  *   size values, row-major, as a Dataset holds them) and `y` (class indices). One forward and one backward
- *   pass (`tf.variableGrads`) over the fused softmax cross-entropy (softmax-cross-entropy.ts), then the fused
+ *   pass (`tf.variableGrads`) over the fused softmax cross-entropy (softmax-cross-entropy.ts) — on wasm a
+ *   Sequential model's Conv2D + bias + ReLU layers run as one fused op (wasm-kernels/fused-forward.ts) —, then the fused
  *   optimizer update (fused-optimizer.ts: one pass per variable on the wasm heap; the stock tfjs optimizer on
  *   other backends). Returns the batch's mean loss and correct count. The model runs in training mode
  *   (dropout, BatchNorm statistics), and layer regularizers (`kernelRegularizer`…) are added to the loss as
@@ -23,6 +24,7 @@ import { FedtuneError } from '../errors.ts';
 import { createFusedOptimizer, type FusedOptimizer, type OptimizerSettings } from './fused-optimizer.ts';
 import { modelInputShape } from './dataset-tensors.ts';
 import { softmaxCrossEntropyFromLabels, type BatchStats } from './softmax-cross-entropy.ts';
+import { applyForTraining } from '../wasm-kernels/fused-forward.ts';
 
 export interface TrainStep {
   /** The trainable variables, in the order of the gradient arrays. */
@@ -68,7 +70,7 @@ export function createTrainStep(model: tf.LayersModel, settings: OptimizerSettin
     const grads = tf.tidy(() => {
       const input = tf.tensor(x.subarray(0, count * inputSize), [count, ...inputShape], 'float32');
       const { grads: named } = tf.variableGrads(() => {
-        const logits = model.apply(input, { training: true }) as tf.Tensor;
+        const logits = applyForTraining(model, input); // Conv2D+bias+ReLU fused on wasm (wasm-kernels/fused-forward.ts)
         const loss = softmaxCrossEntropyFromLabels(logits, labels, stats);
         const regs = regularizationLosses(model);
         if (regs.length === 0) return loss;

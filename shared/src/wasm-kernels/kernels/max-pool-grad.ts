@@ -2,10 +2,30 @@ import * as tf from '@tensorflow/tfjs';
 import { attrsOf, inputsOf, type KernelArgs } from '../kernel-args.ts';
 import { allocateWithViews, asWasmHeapBackend } from '../wasm-heap.ts';
 import { replacementConfig } from '../stock-kernels.ts';
+import { maxPoolGradKernels } from '../max-pool-grad-kernels.ts';
+import { wasmBackendMemory } from '../optimizer-kernels.ts';
+
+/**
+ * Whether the SIMD kernel (max-pool-grad-kernels.ts) applies: float32, channels a multiple of 4, windows that
+ * do not overlap (window ≤ stride) and lie wholly inside the input (no padding reaches a window).
+ */
+export function simdPoolGradApplies(p: { dtype: string; inHeight: number; inWidth: number; inChannels: number; outHeight: number; outWidth: number; strideHeight: number; strideWidth: number; effectiveFilterHeight: number; effectiveFilterWidth: number; top: number; left: number }): boolean {
+  return (
+    p.dtype === 'float32' &&
+    p.inChannels % 4 === 0 &&
+    p.effectiveFilterHeight <= p.strideHeight &&
+    p.effectiveFilterWidth <= p.strideWidth &&
+    p.top === 0 &&
+    p.left === 0 &&
+    (p.outHeight - 1) * p.strideHeight + p.effectiveFilterHeight <= p.inHeight &&
+    (p.outWidth - 1) * p.strideWidth + p.effectiveFilterWidth <= p.inWidth
+  );
+}
 
 /**
  * Routes each output gradient to the first maximum of its pooling window (row-major order, padding never
- * wins), exactly as the cpu backend does. Replaces tfjs-backend-wasm's kernel, whose running maximum starts
+ * wins), exactly as the cpu backend does: as wasm SIMD on the heap for non-overlapping windows inside the
+ * input (max-pool-grad-kernels.ts: every 2×2/2 pool of an even-sized image), a JS loop otherwise. Replaces tfjs-backend-wasm's kernel, whose running maximum starts
  * at the smallest positive float so a window whose maximum is ≤ 0 gets no gradient at all — wrong after
  * BatchNorm, tanh or linear layers — and which is also slower than this single pass over the wasm heap.
  */
@@ -28,6 +48,13 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   const dx = outView as Float32Array;
   const [xs, dys] = inputViews as [Float32Array, Float32Array];
   dx.fill(0);
+  const memory = wasmBackendMemory(args.backend);
+  const kernels = memory && maxPoolGradKernels(memory);
+  if (kernels && dy.dtype === 'float32' && simdPoolGradApplies({ ...info, dtype: input.dtype, top, left })) {
+    const pixel = c * 4;
+    kernels.maxPoolGrad(xs.byteOffset, dys.byteOffset, dx.byteOffset, batchSize, oh, ow, fh, fw, pixel, h * w * pixel, sh * w * pixel, sw * pixel, w * pixel);
+    return out;
+  }
   const rowStride = w * c;
   for (let b = 0; b < batchSize; b++) {
     for (let yr = 0; yr < oh; yr++) {

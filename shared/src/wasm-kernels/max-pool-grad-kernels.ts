@@ -1,0 +1,100 @@
+import { I32, V128, body, get, name, section, set, vec } from './optimizer-kernels.ts';
+import { BITSELECT, F32X4_GT, F32X4_SPLAT, I32_ADD, I32X4_EQ, I32X4_SPLAT, NEG_INFINITY_F32, V128_AND, addTo, countTo, i32, stepTo, vload, vstore } from './wasm-code.ts';
+
+/**
+ * MaxPoolGrad for non-overlapping, unclipped windows as a wasm SIMD module on tfjs-backend-wasm's heap (same
+ * memory import as optimizer-kernels.ts), four channels per f32x4: each window's elements are visited in
+ * row-major order and an element becomes the window's maximum only if it is strictly greater (`f32x4.gt`, so
+ * the first maximum wins, NaN never wins, and a window of NaN or −Infinity gets no gradient) — the cpu
+ * backend's rule. The output gradient is then written to the winner and zero to the other elements of the
+ * window (a mask, no branch). Elements outside every window are left as they are: the caller zeroes dx first.
+ */
+export interface MaxPoolGradKernels {
+  /**
+   * Byte offsets of x, dy, dx (dx laid out as x). Counts: batch, out rows, out cols, window rows, window
+   * cols, C·4 (bytes of one pixel, a multiple of 16). Byte strides of x: per batch, per output row
+   * (sh·W·C·4), per output column (sw·C·4), per input row (W·C·4).
+   */
+  maxPoolGrad(x: number, dy: number, dx: number, batch: number, oh: number, ow: number, fh: number, fw: number, cBytes: number, xBatch: number, xOutRow: number, xOutCol: number, xRow: number): void;
+}
+
+function maxPoolGradBody(): number[] {
+  const [X, DY, DX, BATCH, OH, OW, FH, FW, CBYTES, XBATCH, XOUTROW, XOUTCOL, XROW] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const [b, yr, yc, cq, r, s, k, xb, xr, xc, p, rowp, dyp, dxOff, sixteen] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
+  const [best, idx, val, gt, dyv] = [28, 29, 30, 31, 32];
+  /** Visits the window's elements (p = element address, k = its row-major index) in order. */
+  const window = (code: number[]): number[] => [
+    ...i32(0), ...set(k),
+    ...get(xc), ...get(cq), I32_ADD, ...set(rowp),
+    ...countTo(r, FH, [
+      ...get(rowp), ...set(p),
+      ...countTo(s, FW, [...code, ...get(k), ...i32(1), I32_ADD, ...set(k), ...addTo(p, CBYTES)]),
+      ...addTo(rowp, XROW),
+    ]),
+  ];
+  const code = [
+    ...i32(16), ...set(sixteen),
+    ...get(DX), ...get(X), 0x6b /* i32.sub */, ...set(dxOff),
+    ...get(DY), ...set(dyp),
+    ...get(X), ...set(xb),
+    ...countTo(b, BATCH, [
+      ...get(xb), ...set(xr),
+      ...countTo(yr, OH, [
+        ...get(xr), ...set(xc),
+        ...countTo(yc, OW, [
+          ...stepTo(cq, CBYTES, sixteen, [
+            ...NEG_INFINITY_F32, ...F32X4_SPLAT, ...set(best),
+            0x41, 0x7f /* i32.const -1 */, ...I32X4_SPLAT, ...set(idx),
+            ...window([
+              ...get(p), ...vload(0), ...set(val),
+              ...get(val), ...get(best), ...F32X4_GT, ...set(gt),
+              ...get(val), ...get(best), ...get(gt), ...BITSELECT, ...set(best),
+              ...get(k), ...I32X4_SPLAT, ...get(idx), ...get(gt), ...BITSELECT, ...set(idx),
+            ]),
+            ...get(dyp), ...vload(0), ...set(dyv),
+            ...addTo(dyp, sixteen),
+            ...window([
+              ...get(p), ...get(dxOff), I32_ADD,
+              ...get(dyv), ...get(idx), ...get(k), ...I32X4_SPLAT, ...I32X4_EQ, ...V128_AND,
+              ...vstore(0),
+            ]),
+          ]),
+          ...addTo(xc, XOUTCOL),
+        ]),
+        ...addTo(xr, XOUTROW),
+      ]),
+      ...addTo(xb, XBATCH),
+    ]),
+  ];
+  return body([[15, I32], [5, V128]], code);
+}
+
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec(Array(13).fill([I32])), 0]])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
+    ...section(3, vec([[0]])),
+    ...section(7, vec([[...name('maxPoolGrad'), 0x00, 0]])),
+    ...section(10, vec([maxPoolGradBody()])),
+  ]);
+}
+
+const instances = new WeakMap<WebAssembly.Memory, MaxPoolGradKernels | null>();
+
+/** The kernel bound to `memory` (compiled once per memory), or undefined without wasm SIMD. */
+export function maxPoolGradKernels(memory: WebAssembly.Memory): MaxPoolGradKernels | undefined {
+  let k = instances.get(memory);
+  if (k === undefined) {
+    try {
+      k = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } }).exports as unknown as MaxPoolGradKernels;
+    } catch {
+      k = null;
+    }
+    instances.set(memory, k);
+  }
+  return k ?? undefined;
+}
+
+/** Exposed for tests: the module validates (a wrong opcode would otherwise silently disable the kernel). */
+export const maxPoolGradModuleBytes = moduleBytes;
