@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 
 describe('--workers 2, --sync-every 1: the same training as one thread', () => {
-  const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+  const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
   afterAll(() => trainer.close());
 
   // Tolerances from measurement: sgd and momentum differ by ~1.5e-8, Adam on the CNN by ~3e-8, Adam on all the
@@ -81,7 +81,7 @@ describe('the flags take effect', () => {
     [1, 0],
     [3, 3],
   ])('--workers %i trains on %i worker threads', async (workers, threads) => {
-    const trainer = new ParallelTrainer({ workers, syncEvery: 1, backend: 'wasm' });
+    const trainer = new ParallelTrainer({ workers, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
     try {
       const m = model('mlp', MLP);
       const metrics = await trainer.fit(m, examples(64, MLP, 3), base);
@@ -94,7 +94,7 @@ describe('the flags take effect', () => {
   });
 
   it('--workers 3 --sync-every 1: each replica averages its third of the parameters, and the weights are still fitLocal\'s', async () => {
-    const trainer = new ParallelTrainer({ workers: 3, syncEvery: 1, backend: 'wasm' });
+    const trainer = new ParallelTrainer({ workers: 3, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
     try {
       // 100 examples: batches of 32 split 11/11/10, and a last batch of 4 split 2/1/1.
       const { m1, m2, w1, w2, start } = await sideBySide('mlp', MLP, examples(100, MLP, 13), { ...base, optimizer: 'momentum' }, trainer);
@@ -154,6 +154,30 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
     }
   });
 
+  it.each([
+    ['a gain the model cannot reach (minShardSpeedup 1000)', 1000, 1, 0, /would gain at most \d+\.\d\d× on this model/],
+    ['the check turned off (minShardSpeedup 0)', 0, 2, 2, undefined],
+  ] as const)('--sync-every 1 measures what splitting a batch gains: %s', async (_, minShardSpeedup, workersUsed, threads, line) => {
+    const lines: string[] = [];
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup, onLog: (l) => lines.push(l) });
+    try {
+      const { m2: a, w1, w2 } = await sideBySide('mlp', MLP, examples(64, MLP, 9), base, trainer);
+      // Measuring the split leaves the weights alone: the one-thread fallback is exactly fitLocal.
+      if (workersUsed === 1) expect(maxDiff(w1, w2)).toBe(0);
+      expect(a.workers).toBe(workersUsed);
+      expect(trainer.threadsCreated).toBe(threads);
+      if (line) {
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(line);
+        expect(trainer.lastShardSpeedup).toBeGreaterThan(0);
+      } else {
+        expect(lines).toEqual([]);
+      }
+    } finally {
+      await trainer.close();
+    }
+  });
+
   it('a native backend (already multi-threaded) trains on one thread and says so once', async () => {
     const lines: string[] = [];
     const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'tensorflow', onLog: (l) => lines.push(l) });
@@ -164,7 +188,7 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
 
 describe('a worker that fails', () => {
   it('fails the fit with one typed error line, and the next fit starts fresh threads', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
     try {
       const m = model('mlp', MLP);
       // 783 features for a 784-input model: the workers cannot shape a batch.
@@ -185,7 +209,7 @@ describe('a worker that fails', () => {
 
 describe('a worker that fails mid-fit while the other waits at the barrier', () => {
   it('fails the fit with the failing worker\'s error (not the other\'s "another training thread stopped"), without hanging', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
     try {
       const m = model('mlp', MLP);
       const data = examples(96, MLP, 8);
@@ -205,7 +229,7 @@ describe('a worker that fails mid-fit while the other waits at the barrier', () 
 
 describe('divergence', () => {
   it('a non-finite epoch loss stops every worker after that epoch and fails the fit as fitLocal does', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
     try {
       const data = examples(96, MLP, 6);
       // One example of NaNs: its batch's loss (and, through the update, every later loss) is NaN.
@@ -229,7 +253,7 @@ describe('divergence', () => {
 
 describe('memory', () => {
   it('repeated fits leak no tensors, in this thread or in the workers', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm' });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
     try {
       const m = model('mlp', MLP);
       const data = examples(80, MLP, 4);

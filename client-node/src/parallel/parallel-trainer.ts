@@ -17,6 +17,7 @@ import {
   type TrainConfig,
 } from '@fedtune/shared';
 import type { ParallelTraining } from './parallel-options.ts';
+import { measureShardSpeedup, MIN_SHARD_SPEEDUP } from './shard-speedup.ts';
 import { SharedBarrier } from './shared-barrier.ts';
 import { TALLY_FIELDS, type WorkerTiming } from './worker-messages.ts';
 import { WorkerPool, type TrainingThread } from './worker-pool.ts';
@@ -29,6 +30,11 @@ export interface ParallelTrainerOptions extends ParallelTraining {
   backend: string;
   /** One line per distinct reason a fit falls back to one thread. */
   onLog?: (line: string) => void;
+  /**
+   * With `syncEvery` 1, fits whose measured shard speed-up (measureShardSpeedup) is below this train on one
+   * thread. Default MIN_SHARD_SPEEDUP; 0 always splits (tests of the parallel numbers).
+   */
+  minShardSpeedup?: number;
 }
 
 export type { WorkerTiming };
@@ -54,6 +60,9 @@ export class ParallelTrainer {
   lastWorkerTensors: number[] = [];
   /** Where each worker's time went in the last fit (bench/workers.ts: sync cost per step vs the step). */
   lastTiming: WorkerTiming[] = [];
+  /** The measured best-case gain of splitting a batch over the threads (`--sync-every 1`), for the last fit. */
+  lastShardSpeedup?: number;
+  private readonly shardSpeedups = new Map<string, number>();
 
   constructor(readonly options: ParallelTrainerOptions) {
     const threaded = options.workers > 1 && THREADED_BACKENDS.has(backendName(options.backend));
@@ -78,12 +87,33 @@ export class ParallelTrainer {
     const reason = options.keepTrainable
       ? 'the caller chose the trainable layers'
       : parallelFallbackReason(config, { layerClassNames: model.layers.map((l) => l.getClassName()), hasValidation: (options.validation?.y.length ?? 0) > 0 });
-    if (reason) {
-      this.log(`--workers ${this.options.workers}: this fit trains on one thread: ${reason}`);
+    const slowShards = reason ? undefined : this.shardsTooSlow(model, train, config);
+    if (reason || slowShards) {
+      this.log(`--workers ${this.options.workers}: this fit trains on one thread: ${reason ?? slowShards}`);
       return { ...(await fitLocal(model, train, config, onProgress, options)), workers: 1 };
     }
     return this.fitParallel(model, train, config, onProgress);
   };
+
+  /**
+   * With `--sync-every 1`, why splitting batches does not pay on this model (measured once per topology and
+   * batch size: `measureShardSpeedup`), or undefined. `minShardSpeedup: 0` in the options turns the check off.
+   */
+  private shardsTooSlow(model: tf.LayersModel, train: Dataset, config: TrainConfig): string | undefined {
+    const min = this.options.minShardSpeedup ?? MIN_SHARD_SPEEDUP;
+    if (this.options.syncEvery !== 1 || min <= 0) return undefined;
+    const key = `${JSON.stringify(modelTopology(model))}|${config.batchSize}|${config.trainable}`;
+    let speedup = this.shardSpeedups.get(key);
+    if (speedup === undefined) {
+      setTrainableLayers(model, config.trainable);
+      speedup = measureShardSpeedup(model, train, config, this.options.workers);
+      this.shardSpeedups.set(key, speedup);
+    }
+    this.lastShardSpeedup = speedup;
+    return speedup < min
+      ? `a batch split over ${this.options.workers} threads would gain at most ${speedup.toFixed(2)}× on this model (tfjs's fixed cost per step dominates; --sync-every k > 1 gives each thread whole batches)`
+      : undefined;
+  }
 
   private async fitParallel(model: tf.LayersModel, train: Dataset, config: TrainConfig, onProgress?: (p: FitProgress) => void): Promise<ParallelFitMetrics> {
     const total = train.y.length;
