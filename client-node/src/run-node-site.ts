@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
+import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -26,6 +26,11 @@ export interface NodeSiteOptions {
   adversarial?: SiteAdversarialSettings;
   /** Data-parallel training on worker threads (`fedtune client --workers N --sync-every K`); absent: one thread. */
   parallel?: ParallelTraining;
+  /**
+   * How the site trains instead of fitLocal in this thread (fitLocal's signature): the simulation passes its
+   * FitPool's `fit`, shared by all its sites. Over `parallel`.
+   */
+  fit?: typeof fitLocal;
   /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
   onLog?: (line: string) => void;
 }
@@ -34,7 +39,7 @@ export interface NodeSiteOptions {
 export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome> {
   const backend = await selectNodeBackend(options.backend);
   const data = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
-  const trainer = options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
+  const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const connector = typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server;
   const client = new SiteClient({
     siteId: options.siteId,
@@ -54,7 +59,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
         }
       : undefined,
     ...(options.adversarial ? { adversarial: options.adversarial } : {}),
-    ...(trainer ? { fit: trainer.fit } : {}),
+    ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {
     return await client.run();

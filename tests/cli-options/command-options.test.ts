@@ -366,6 +366,12 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     expect((await simulateRecorded(['--arch', 'cnn']))[0].architecture).toBe('cnn');
     await expect(runSimulation({ sites: 2, out: dir, transport: 'memory', architecture: 'vit' })).rejects.toThrow(/no pretrained vit checkpoint/);
   },
+  // The threads actually used are checked in tests/fit-pool/simulate-workers.test.ts.
+  '--workers': async () => {
+    expect((await simulateRecorded(['--workers', '3']))[0].workers).toBe(3);
+    expect((await simulateRecorded([]))[0].workers).toBeUndefined(); // the default is fitPoolOptions'
+    await expect(simulateRecorded(['--workers', '0'])).rejects.toThrow(/workers must be an integer ≥ 1/);
+  },
   '--preset': async () => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
     expect(calls).toHaveLength(2);

@@ -35,6 +35,7 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
     malicious: o.malicious,
     architecture: o.arch,
     backend: o.backend,
+    workers: o.workers,
     configFile: runConfigFile(command),
     config: runConfigFlags(command),
   };
@@ -53,7 +54,8 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn)', 'mlp')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, PGD-7 on every example at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
-    .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');
+    .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
+    .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread) (default: the cores this machine has; 1 = the main thread)", intOption('workers', 1));
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
   return command.action(async (o) => {
     const started = Date.now();
@@ -63,6 +65,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     let progress: RoundProgress | undefined;
     const base: SimulationOptions = {
       ...options,
+      onLog: (line) => console.log(line),
       onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
       onPlan: (plan) => {
         console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (partition ${o.partition}, seed ${plan.config.seed})`);

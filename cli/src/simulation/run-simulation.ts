@@ -1,5 +1,5 @@
 import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
-import { runNodeSite, siteSplitSeed } from '@fedtune/client-node';
+import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, siteSplitSeed } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
@@ -53,6 +53,8 @@ export interface SimulationOptions {
   trainExtras?: Partial<TrainConfig>;
   roundTimeoutMs?: number;
   backend?: string;
+  /** Threads the sites' fits run on, shared by all sites (default: the cores this machine has; 1 = the main thread). */
+  workers?: number;
   runId?: string;
   /** A run configuration file (`--config`): over the fields above. */
   configFile?: RunConfigFile;
@@ -62,6 +64,10 @@ export interface SimulationOptions {
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Called once the federation is built, before it runs. */
   onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[] }) => void;
+  /** Lines worth telling the user (how many threads train the sites). */
+  onLog?: (line: string) => void;
+  /** Called with the fit pool when the sites train on threads (tests read how many fits each thread ran). */
+  onFitPool?: (pool: FitPool) => void;
   /** Called once the coordinator listens (socket transport). */
   onListening?: (url: string) => void;
 }
@@ -177,6 +183,32 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition } = planSimulation(options);
   options.onPlan?.({ config, labelCounts, malicious });
   const backend = await selectNodeBackend(options.backend);
+  const { workers } = fitPoolOptions({ workers: options.workers });
+  const fallback = workers > 1 ? fitPoolFallbackReason(backend.backend) : undefined;
+  options.onLog?.(
+    workers === 1
+      ? 'training the sites on the main thread (--workers 1)'
+      : fallback
+        ? `training the sites on the main thread: ${fallback}`
+        : `training the sites on ${workers} worker threads (--workers ${workers})`,
+  );
+  const pool = workers > 1 && !fallback ? new FitPool(workers, backend.backend) : undefined;
+  if (pool) options.onFitPool?.(pool);
+  try {
+    return await simulateWith(options, { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition }, backend, pool);
+  } finally {
+    // The threads live as long as the simulation: none is left behind to keep the process alive.
+    await pool?.close();
+  }
+}
+
+async function simulateWith(
+  options: SimulationOptions,
+  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition }: Omit<SimulationPlan, 'siteIds'> & { siteIds: string[] },
+  backend: Awaited<ReturnType<typeof selectNodeBackend>>,
+  pool: FitPool | undefined,
+): Promise<SimulationResult> {
+  const architecture = options.architecture ?? 'mlp';
   const probes = attack?.probe ? [attack.probe(holdout, attackOpts)] : [];
   const model = await loadModelDir(pretrainedModelDir(architecture));
   const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
@@ -212,6 +244,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         splitSeed: siteSplitSeed(config.seed, siteId),
         backend: backend.choice,
         updateHook: hooks[siteId],
+        ...(pool ? { fit: pool.fit } : {}),
         // The site keeps its personalised model (never sent); the simulation stores it with the run.
         personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),
         onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
