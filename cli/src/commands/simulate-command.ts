@@ -55,7 +55,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn)', 'mlp')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, PGD-7 on every example at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
-    .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread) (default: the cores this machine has; 1 = the main thread)", intOption('workers', 1));
+    .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread; pays off for long fits) (default: 1 = the main thread)", intOption('workers', 1));
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
   return command.action(async (o) => {
     const started = Date.now();
