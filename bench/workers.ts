@@ -53,7 +53,7 @@ const LABEL: Record<Mode, string> = { one: '--workers 1', sync1: `--workers 2 --
 
 await selectNodeBackend('wasm');
 const loadBefore = loadavg();
-const trainers = { sync1: new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 }), sync4: new ParallelTrainer({ workers: 2, syncEvery: 4, backend: 'wasm' }) };
+const trainers = { sync1: new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs: 0 }), sync4: new ParallelTrainer({ workers: 2, syncEvery: 4, backend: 'wasm' }) };
 const config: TrainConfig = { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all', seed: 1 };
 const rows: Array<{ model: string; mode: Mode; samplesPerSec: number; cpuPerWall: number; cpuMsPerSample: number; reps: number[] }> = [];
 /** Per sync step of worker 0 (medians over repetitions): training, waiting at the barriers, its reduce share + apply. */
@@ -118,7 +118,7 @@ if (!quick) {
     for (const mode of MODES) {
       const m = build();
       writeModelWeights(m, initial);
-      const trainer = mode === 'one' ? undefined : new ParallelTrainer({ workers: 2, syncEvery: mode === 'sync1' ? 1 : 4, backend: 'wasm', minShardSpeedup: 0 });
+      const trainer = mode === 'one' ? undefined : new ParallelTrainer({ workers: 2, syncEvery: mode === 'sync1' ? 1 : 4, backend: 'wasm', minShardMacs: 0 });
       try {
         await (trainer ? trainer.fit(m, train, accConfig) : fitLocal(m, train, accConfig));
         row[mode] = round(evaluateModel(m, test).accuracy, 4);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitLocal, getArchitecture, readModelWeights, SeededRandom, writeModelWeights, type Dataset, type TrainConfig } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
-import { ParallelTrainer } from '@fedtune/client-node';
+import { forwardMacsPerExample, ParallelTrainer } from '@fedtune/client-node';
 
 /** Random examples of the digits shape: [784] for the MLP, [28, 28, 1] for the CNN. */
 function examples(n: number, featureShape: number[], seed: number): Dataset {
@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 
 describe('--workers 2, --sync-every 1: the same training as one thread', () => {
-  const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+  const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
   afterAll(() => trainer.close());
 
   // Tolerances from measurement: sgd and momentum differ by ~1.5e-8, Adam on the CNN by ~3e-8, Adam on all the
@@ -81,7 +81,7 @@ describe('the flags take effect', () => {
     [1, 0],
     [3, 3],
   ])('--workers %i trains on %i worker threads', async (workers, threads) => {
-    const trainer = new ParallelTrainer({ workers, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+    const trainer = new ParallelTrainer({ workers, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
     try {
       const m = model('mlp', MLP);
       const metrics = await trainer.fit(m, examples(64, MLP, 3), base);
@@ -94,7 +94,7 @@ describe('the flags take effect', () => {
   });
 
   it('--workers 3 --sync-every 1: each replica averages its third of the parameters, and the weights are still fitLocal\'s', async () => {
-    const trainer = new ParallelTrainer({ workers: 3, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+    const trainer = new ParallelTrainer({ workers: 3, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
     try {
       // 100 examples: batches of 32 split 11/11/10, and a last batch of 4 split 2/1/1.
       const { m1, m2, w1, w2, start } = await sideBySide('mlp', MLP, examples(100, MLP, 13), { ...base, optimizer: 'momentum' }, trainer);
@@ -129,6 +129,25 @@ describe('the flags take effect', () => {
   });
 });
 
+describe('forwardMacsPerExample: the compute estimate that decides whether a batch is split', () => {
+  it('counts Dense in × units and Conv2D outH × outW × k × k × cin × filters', () => {
+    const dense = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 64 }), tf.layers.dense({ units: 10 })] });
+    expect(forwardMacsPerExample(dense)).toBe(784 * 64 + 64 * 10);
+    const conv = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3 }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: [3, 5], padding: 'same' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 10 }),
+      ],
+    });
+    expect(forwardMacsPerExample(conv)).toBe(26 * 26 * 9 * 1 * 8 + 13 * 13 * 15 * 8 * 16 + 13 * 13 * 16 * 10);
+    dense.dispose();
+    conv.dispose();
+  });
+});
+
 describe('configs the threads do not run fall back to fitLocal, with one line saying why', () => {
   it.each([
     ['weight decay', { weightDecay: 0.01 }, /weight decay/],
@@ -155,11 +174,11 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
   });
 
   it.each([
-    ['a gain the model cannot reach (minShardSpeedup 1000)', 1000, 1, 0, /would gain at most \d+\.\d\d× on this model/],
-    ['the check turned off (minShardSpeedup 0)', 0, 2, 2, undefined],
-  ] as const)('--sync-every 1 measures what splitting a batch gains: %s', async (_, minShardSpeedup, workersUsed, threads, line) => {
+    ['a shard under the threshold (minShardMacs 1e12)', 1e12, 1, 0, /gives each \d+\.\d M multiply-accumulates per step, too little/],
+    ['the check turned off (minShardMacs 0)', 0, 2, 2, undefined],
+  ] as const)('--sync-every 1 estimates what a shard computes: %s', async (_, minShardMacs, workersUsed, threads, line) => {
     const lines: string[] = [];
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup, onLog: (l) => lines.push(l) });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs, onLog: (l) => lines.push(l) });
     try {
       const { m2: a, w1, w2 } = await sideBySide('mlp', MLP, examples(64, MLP, 9), base, trainer);
       // Measuring the split leaves the weights alone: the one-thread fallback is exactly fitLocal.
@@ -169,7 +188,7 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
       if (line) {
         expect(lines).toHaveLength(1);
         expect(lines[0]).toMatch(line);
-        expect(trainer.lastShardSpeedup).toBeGreaterThan(0);
+        expect(trainer.lastShardMacs).toBeCloseTo((forwardMacsPerExample(getArchitecture('mlp').build({ inputShape: MLP, numClasses: 10, seed: 7 })) * 32) / 2);
       } else {
         expect(lines).toEqual([]);
       }
@@ -188,7 +207,7 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
 
 describe('a worker that fails', () => {
   it('fails the fit with one typed error line, and the next fit starts fresh threads', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
     try {
       const m = model('mlp', MLP);
       // 783 features for a 784-input model: the workers cannot shape a batch.
@@ -209,7 +228,7 @@ describe('a worker that fails', () => {
 
 describe('a worker that fails mid-fit while the other waits at the barrier', () => {
   it('fails the fit with the failing worker\'s error (not the other\'s "another training thread stopped"), without hanging', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
     try {
       const m = model('mlp', MLP);
       const data = examples(96, MLP, 8);
@@ -229,7 +248,7 @@ describe('a worker that fails mid-fit while the other waits at the barrier', () 
 
 describe('divergence', () => {
   it('a non-finite epoch loss stops every worker after that epoch and fails the fit as fitLocal does', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
     try {
       const data = examples(96, MLP, 6);
       // One example of NaNs: its batch's loss (and, through the update, every later loss) is NaN.
@@ -253,7 +272,7 @@ describe('divergence', () => {
 
 describe('memory', () => {
   it('repeated fits leak no tensors, in this thread or in the workers', async () => {
-    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardSpeedup: 0 });
+    const trainer = new ParallelTrainer({ workers: 2, syncEvery: 1, backend: 'wasm', minShardMacs: 0 });
     try {
       const m = model('mlp', MLP);
       const data = examples(80, MLP, 4);

@@ -17,7 +17,7 @@ import {
   type TrainConfig,
 } from '@fedtune/shared';
 import type { ParallelTraining } from './parallel-options.ts';
-import { measureShardSpeedup, MIN_SHARD_SPEEDUP } from './shard-speedup.ts';
+import { forwardMacsPerExample, MIN_SHARD_MACS } from './shard-speedup.ts';
 import { SharedBarrier } from './shared-barrier.ts';
 import { TALLY_FIELDS, type WorkerTiming } from './worker-messages.ts';
 import { WorkerPool, type TrainingThread } from './worker-pool.ts';
@@ -31,10 +31,10 @@ export interface ParallelTrainerOptions extends ParallelTraining {
   /** One line per distinct reason a fit falls back to one thread. */
   onLog?: (line: string) => void;
   /**
-   * With `syncEvery` 1, fits whose measured shard speed-up (measureShardSpeedup) is below this train on one
-   * thread. Default MIN_SHARD_SPEEDUP; 0 always splits (tests of the parallel numbers).
+   * With `syncEvery` 1, fits whose shards would get fewer forward multiply-accumulates than this train on one
+   * thread (shardsTooSlow). Default MIN_SHARD_MACS; 0 always splits (tests of the parallel numbers).
    */
-  minShardSpeedup?: number;
+  minShardMacs?: number;
 }
 
 export type { WorkerTiming };
@@ -60,9 +60,8 @@ export class ParallelTrainer {
   lastWorkerTensors: number[] = [];
   /** Where each worker's time went in the last fit (bench/workers.ts: sync cost per step vs the step). */
   lastTiming: WorkerTiming[] = [];
-  /** The measured best-case gain of splitting a batch over the threads (`--sync-every 1`), for the last fit. */
-  lastShardSpeedup?: number;
-  private readonly shardSpeedups = new Map<string, number>();
+  /** Forward multiply-accumulates per shard of the last `--sync-every 1` fit (shardsTooSlow). */
+  lastShardMacs?: number;
 
   constructor(readonly options: ParallelTrainerOptions) {
     const threaded = options.workers > 1 && THREADED_BACKENDS.has(backendName(options.backend));
@@ -87,7 +86,7 @@ export class ParallelTrainer {
     const reason = options.keepTrainable
       ? 'the caller chose the trainable layers'
       : parallelFallbackReason(config, { layerClassNames: model.layers.map((l) => l.getClassName()), hasValidation: (options.validation?.y.length ?? 0) > 0 });
-    const slowShards = reason ? undefined : this.shardsTooSlow(model, train, config);
+    const slowShards = reason ? undefined : this.shardsTooSlow(model, config);
     if (reason || slowShards) {
       this.log(`--workers ${this.options.workers}: this fit trains on one thread: ${reason ?? slowShards}`);
       return { ...(await fitLocal(model, train, config, onProgress, options)), workers: 1 };
@@ -96,22 +95,17 @@ export class ParallelTrainer {
   };
 
   /**
-   * With `--sync-every 1`, why splitting batches does not pay on this model (measured once per topology and
-   * batch size: `measureShardSpeedup`), or undefined. `minShardSpeedup: 0` in the options turns the check off.
+   * With `--sync-every 1`, why splitting batches does not pay on this model, or undefined: a shard's forward
+   * multiply-accumulates (forwardMacsPerExample × batch / workers) under `minShardMacs` (default
+   * MIN_SHARD_MACS; 0 always splits). A deterministic estimate, so a run trains the same way every time.
    */
-  private shardsTooSlow(model: tf.LayersModel, train: Dataset, config: TrainConfig): string | undefined {
-    const min = this.options.minShardSpeedup ?? MIN_SHARD_SPEEDUP;
+  private shardsTooSlow(model: tf.LayersModel, config: TrainConfig): string | undefined {
+    const min = this.options.minShardMacs ?? MIN_SHARD_MACS;
     if (this.options.syncEvery !== 1 || min <= 0) return undefined;
-    const key = `${JSON.stringify(modelTopology(model))}|${config.batchSize}|${config.trainable}`;
-    let speedup = this.shardSpeedups.get(key);
-    if (speedup === undefined) {
-      setTrainableLayers(model, config.trainable);
-      speedup = measureShardSpeedup(model, train, config, this.options.workers);
-      this.shardSpeedups.set(key, speedup);
-    }
-    this.lastShardSpeedup = speedup;
-    return speedup < min
-      ? `a batch split over ${this.options.workers} threads would gain at most ${speedup.toFixed(2)}× on this model (tfjs's fixed cost per step dominates; --sync-every k > 1 gives each thread whole batches)`
+    const shardMacs = (forwardMacsPerExample(model) * config.batchSize) / this.options.workers;
+    this.lastShardMacs = shardMacs;
+    return shardMacs < min
+      ? `a batch split over ${this.options.workers} threads gives each ${(shardMacs / 1e6).toFixed(1)} M multiply-accumulates per step, too little to pay for tfjs's fixed cost per step (from ${(min / 1e6).toFixed(0)} M; --sync-every k > 1 gives each thread whole batches)`
       : undefined;
   }
 

@@ -1,40 +1,39 @@
-import * as tf from '@tensorflow/tfjs';
-import { createTrainStep, type Dataset, type TrainConfig } from '@fedtune/shared';
+import type * as tf from '@tensorflow/tfjs';
 
 /**
- * What splitting each batch over `workers` threads can gain on this model at best (`--sync-every 1`): the
- * time of one batch's forward + backward pass divided by the time of one shard's (batch / workers), measured
- * here on the site's own model and first examples (median of a few repetitions after a warm-up; the
- * model's weights are not changed). tfjs's fixed cost per step makes a shard cost most of a whole batch on a
- * small model, so a model whose estimate is below `MIN_SHARD_SPEEDUP` trains faster on one thread.
+ * Multiply-accumulates of one example's forward pass, from the layers' shapes: Dense in × units, Conv2D
+ * out-H × out-W × kH × kW × in-channels × filters (depthwise: without × filters), other layers 0. An
+ * estimate of compute, not a profile: deterministic, so the same model always trains the same way.
  */
-export function measureShardSpeedup(model: tf.LayersModel, train: Dataset, config: Pick<TrainConfig, 'optimizer' | 'learningRate' | 'batchSize'>, workers: number, reps = 3): number {
-  const batch = Math.min(config.batchSize, train.y.length);
-  const shard = Math.max(1, Math.ceil(batch / workers));
-  if (shard >= batch) return 1;
-  const step = createTrainStep(model, { optimizer: config.optimizer, learningRate: config.learningRate });
-  try {
-    const size = step.inputSize;
-    const x = train.x.subarray(0, batch * size);
-    const y = train.y.subarray(0, batch);
-    const time = (count: number): number => {
-      const times: number[] = [];
-      for (let r = 0; r <= reps; r++) {
-        const t0 = process.hrtime.bigint();
-        step.computeGradients(x, y, count);
-        if (r > 0) times.push(Number(process.hrtime.bigint() - t0));
-      }
-      times.sort((a, b) => a - b);
-      return times[Math.floor(times.length / 2)];
-    };
-    time(batch); // warm-up: kernels, shapes
-    const whole = time(batch);
-    const part = time(shard);
-    return part > 0 ? whole / part : 1;
-  } finally {
-    step.dispose();
+export function forwardMacsPerExample(model: tf.LayersModel): number {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const name = layer.getClassName();
+    const out = layer.outputShape as (number | null)[];
+    let inShape: (number | null)[] | undefined;
+    try {
+      const input = layer.input;
+      inShape = Array.isArray(input) ? undefined : input.shape;
+    } catch {
+      inShape = undefined; // a layer with several inbound nodes: not estimated
+    }
+    const config = layer.getConfig() as { units?: number; filters?: number; kernelSize?: number | number[] };
+    if (name === 'Dense' && inShape && config.units) {
+      macs += Number(inShape[inShape.length - 1] ?? 0) * config.units;
+    } else if ((name === 'Conv2D' || name === 'DepthwiseConv2D') && inShape && out) {
+      const k = Array.isArray(config.kernelSize) ? config.kernelSize : [config.kernelSize ?? 1, config.kernelSize ?? 1];
+      const cin = Number(inShape[inShape.length - 1] ?? 0);
+      const spatial = Number(out[1] ?? 0) * Number(out[2] ?? 0);
+      macs += name === 'Conv2D' ? spatial * k[0] * k[1] * cin * (config.filters ?? 0) : spatial * k[0] * k[1] * cin;
+    }
   }
+  return macs;
 }
 
-/** Below this estimated gain, `--sync-every 1` trains on one thread (the shard round trip would lose time). */
-export const MIN_SHARD_SPEEDUP = 1.25;
+/**
+ * Below this many forward multiply-accumulates per shard, splitting a batch over threads (`--sync-every 1`)
+ * loses time: tfjs's fixed cost per step (~5 ms here) dominates, so a half batch costs most of a whole one.
+ * Measured on 2 idle cores (bench/workers.ts): the built-in MLP (~0.1 M MACs per example, 1.6 M per shard of
+ * 16) ran 0.66× and the CNN (~0.19 M, 3 M per shard) 0.94× of one thread.
+ */
+export const MIN_SHARD_MACS = 25e6;
