@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '@fedtune/shared/node';
 import { FedtuneError, type RobustnessOptions, type RobustnessReport, type WeightArrays } from '@fedtune/shared';
 import type { GlobalMetrics } from '../engine/global-model.ts';
 import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluation-protocol.ts';
@@ -10,24 +7,12 @@ import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from '.
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 type RequestBody = EvaluationRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-/** The path of tsx's ESM loader API (its package exports' `./esm/api` import entry), resolved from `from`. */
-function tsxEsmApi(from: string): string {
-  const pkgPath = createRequire(from).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return join(dirname(pkgPath), pkg.exports['./esm/api'].import.default);
-}
-
 /**
- * Starts the evaluation worker. Run from TypeScript sources (tsx, vitest), the worker loads its .ts entry
- * through tsx's loader; from compiled JavaScript, its .js sibling directly.
+ * Starts the evaluation worker: from compiled JavaScript its .js sibling, from TypeScript sources (tsx,
+ * vitest) its .ts entry through tsx's loader.
  */
 function spawnWorker(init: EvaluationWorkerInit): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./evaluation-worker.js', self), { workerData: init });
-  const entry = new URL('./evaluation-worker.ts', self).href;
-  const tsx = pathToFileURL(tsxEsmApi(self)).href;
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData: init });
+  return spawnModuleWorker(import.meta.url, 'evaluation-worker', { workerData: init });
 }
 
 /**

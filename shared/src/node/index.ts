@@ -4,3 +4,4 @@ export * from './read-csv-dataset.ts';
 export * from './write-csv-dataset.ts';
 export * from './write-file-atomic.ts';
 export * from './builtin-digits.ts';
+export * from './spawn-module-worker.ts';
