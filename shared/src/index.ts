@@ -66,3 +66,5 @@ export * from './learning/adversarial-plan.ts';
 export * from './learning/adversarial-warmup.ts';
 export * from './learning/trades-step.ts';
 export * from './strategies/streaming-fedavg.ts';
+export * from './messages/run-terms.ts';
+export * from './policy/site-policy.ts';

@@ -23,6 +23,12 @@ export const DpConfig = z.object({
   /** δ of the (ε, δ) guarantee reported after every round. */
   delta: z.number().gt(0).lt(1).default(1e-5),
   /**
+   * Who adds the Gaussian noise: 'central' (the coordinator, on the sum) or 'distributed' (under secure
+   * aggregation each site adds its share on the fixed-point ring, so the coordinator never holds a noise-free
+   * sum; docs/privacy.md). Absent: 'distributed' under secure aggregation, else 'central'.
+   */
+  noise: z.enum(['central', 'distributed']).optional(),
+  /**
    * Simulation only: draw the noise from a ChaCha20 stream seeded with this and the round, so a simulated
    * run is reproducible (and the same over memory and socket.io). Never set it in a deployment: whoever
    * knows the seed can subtract the noise. Absent (the default): the noise comes from the system's CSPRNG.

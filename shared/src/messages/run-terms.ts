@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { TrainConfig } from './schemas.ts';
+
+/**
+ * A run's terms (docs/site-policy.md): what the coordinator will ask of a site, published before it joins
+ * (GET /api/v1/terms, `fedtune client --show-terms`) and sent to every site after 'welcome' as the 'terms'
+ * message. A site checks them against its SitePolicy and refuses or accepts; it then checks every instruction
+ * against them, so changed terms mid-run are refused. `signature` is the coordinator identity's Ed25519
+ * signature over the canonical JSON of `terms` (run-terms-hash.ts).
+ */
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const HexKey = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const RunTerms = z
+  .object({
+    runId: z.string().min(1).max(128),
+    /** The coordinator identity's Ed25519 public key (hex). */
+    coordinator: HexKey,
+    rounds: z.number().int().min(1),
+    minSites: z.number().int().min(1),
+    fraction: z.number().gt(0).max(1),
+    model: z.object({
+      /** Architecture name when the model is a built-in one ('mlp', 'cnn'); 'custom' otherwise. */
+      architecture: z.string().min(1).max(64),
+      /** sha-256 of the canonical JSON of the model topology (what a policy pins). */
+      topologyHash: Sha256Hex,
+      /** sha-256 of the initial (pretrained) weights as encoded by the weights codec. */
+      initialWeightsHash: Sha256Hex,
+      parameters: z.number().int().min(0),
+    }),
+    /** The training every fit instruction will carry (its per-round seed aside). */
+    train: TrainConfig.omit({ seed: true }),
+    /** Most examples a site may claim for one update. */
+    maxExamplesPerSite: z.number().int().min(1),
+    secureAggregation: z.object({ clip: z.number().positive(), threshold: z.number().int().min(1).optional(), neighbours: z.number().int().min(2).optional() }).optional(),
+    /** Client-level DP (DP-FedAvg): who adds the noise ('central': the coordinator; 'distributed': each site adds its share under secure aggregation). */
+    dp: z.object({ noiseMultiplier: z.number().min(0), clip: z.number().positive(), delta: z.number().gt(0).lt(1), noise: z.enum(['central', 'distributed']) }).optional(),
+    /** What the sites are asked to report beyond training: federated evaluation, per-site robustness, personalisation (aggregates only). */
+    federatedEvaluation: z.enum(['never', 'final', 'every-round']),
+  })
+  .strict();
+export type RunTerms = z.output<typeof RunTerms>;
+
+export const SignedRunTerms = z.object({
+  terms: RunTerms,
+  /** sha-256 of the canonical JSON of `terms`, hex. */
+  hash: Sha256Hex,
+  /** Ed25519 signature of `hash` by `terms.coordinator`, hex. */
+  signature: z.string().regex(/^[0-9a-f]{128}$/),
+});
+export type SignedRunTerms = z.output<typeof SignedRunTerms>;

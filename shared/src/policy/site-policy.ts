@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * What a site consents to (docs/site-policy.md): `fedtune client --policy site-policy.yaml`, and the same
+ * object in the browser site. At join the site checks the run's terms (run-terms.ts) against it and refuses
+ * with a clear reason, or joins; every instruction is checked again on arrival. Every field is optional: an
+ * absent limit is no limit, except model inspection, which refuses known trap constructions by default.
+ */
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha-256 hash as 64 lowercase hex digits');
+const Ed25519PublicKeyHex = z.string().regex(/^[0-9a-f]{64}$/, 'expected an Ed25519 public key as 64 lowercase hex digits');
+const Epsilon = z.number().positive().max(1e6);
+
+export const ModelInspectionPolicy = z
+  .object({
+    /** What a model with a finding does: refused (default), joined with a warning, or not inspected. */
+    action: z.enum(['refuse', 'warn', 'off']).default('refuse'),
+    /** Finding codes this site accepts anyway (e.g. a legitimately wide first layer). */
+    allow: z.array(z.string().max(64)).max(32).default([]),
+  })
+  .strict();
+export type ModelInspectionPolicy = z.output<typeof ModelInspectionPolicy>;
+
+export const SitePolicy = z
+  .object({
+    /** Coordinator identities (Ed25519 public keys, hex) this site accepts signed terms from; absent = any coordinator. */
+    coordinators: z.array(Ed25519PublicKeyHex).min(1).max(64).optional(),
+    model: z
+      .object({
+        /** Allowed architectures by name (the terms' model.architecture); absent = any. */
+        architectures: z.array(z.string().min(1).max(64)).min(1).max(64).optional(),
+        /** Pinned model hashes: the terms' model.topologyHash must be one of them; absent = any. */
+        hashes: z.array(Sha256Hex).min(1).max(64).optional(),
+        maxParameters: z.number().int().min(1).optional(),
+        inspection: ModelInspectionPolicy.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    training: z
+      .object({
+        maxRounds: z.number().int().min(1).optional(),
+        maxEpochs: z.number().int().min(1).optional(),
+        /** Most examples of this site used in one round (the site trains on at most this many). */
+        maxExamplesPerRound: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    aggregation: z
+      .object({
+        /** Contribute only through secure aggregation (the coordinator never sees this site's update). */
+        requireSecureAggregation: z.boolean().default(false),
+        /** Fewest sites in any aggregate this site contributes to (secure-aggregation rounds: the invited sites; else the run's minimum). */
+        minSites: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .prefault({}),
+    privacy: z
+      .object({
+        /**
+         * Required differential privacy: 'none'; 'record' (DP-SGD at the site); 'client' (DP-FedAvg on the
+         * aggregate; `distributedNoise` when the sites must add the noise themselves under secure aggregation);
+         * 'any' (either).
+         */
+        require: z.enum(['none', 'record', 'client', 'any']).default('none'),
+        /** Client-level DP: the smallest noise multiplier z accepted. */
+        minNoiseMultiplier: z.number().min(0).optional(),
+        /** Client-level DP under secure aggregation: the noise must be added by the sites (the coordinator never holds noise-free sums). */
+        requireDistributedNoise: z.boolean().default(false),
+        /** Largest δ accepted. */
+        maxDelta: z.number().gt(0).lt(1).optional(),
+        /** ε this site may spend in one run, and in total over all runs (the privacy ledger keeps the count). */
+        maxEpsilonPerRun: Epsilon.optional(),
+        maxEpsilonTotal: Epsilon.optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type SitePolicy = z.output<typeof SitePolicy>;
+export type SitePolicyInput = z.input<typeof SitePolicy>;
+
+/** The policy of a site that set none: no limits, model inspection on (refuses known trap constructions). */
+export const DEFAULT_SITE_POLICY: SitePolicy = SitePolicy.parse({});
