@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
+import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -31,6 +31,8 @@ export interface NodeSiteOptions {
    * FitPool's `fit`, shared by all its sites. Over `parallel`.
    */
   fit?: typeof fitLocal;
+  /** Prepares the split data before joining (`--impute`, `--class-weights`: prepareSiteSplits); absent: as split. */
+  prepareSplits?: (splits: Splits) => Splits;
   /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
   onLog?: (line: string) => void;
 }
@@ -38,7 +40,8 @@ export interface NodeSiteOptions {
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
 export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome> {
   const backend = await selectNodeBackend(options.backend);
-  const data = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
+  const split = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
+  const data = options.prepareSplits ? options.prepareSplits(split) : split;
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const connector = typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server;
   const client = new SiteClient({

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
-import { loadSiteData, parallelTraining, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
+import { parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { classCounts, socketIoConnector } from '@fedtune/shared';
+import { classCounts, deriveSeed, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
+import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
+import { checkSiteData } from './site-data-check.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
@@ -19,7 +21,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
     .requiredOption('--site <name>', 'this site’s name (letters, digits, ".", "_", "-")', siteNameOption)
-    .requiredOption('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task')
+    .requiredOption('--data <path>', 'CSV file with a label column, a folder with one sub-folder of images (PNG/JPEG) or .txt files per class, or digits:K/N for the built-in task')
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
@@ -29,12 +31,16 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--sync-every <k>', 'with --workers > 1: 1 averages the gradients of every batch (the same weights as one thread); k > 1 lets each worker take k whole batches between weight averages (local SGD, faster) (default 1)', intOption('sync-every', 1))
     .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine');
   addSiteAdversarialOptions(command);
+  addSiteDataOptions(command);
   return command.action(async (o) => {
+      const dataOptions = siteDataOptionsFrom(o);
+      const checked = checkSiteData(readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions }), { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
+      if (o.checkOnly) return;
+      const data = checked.dataset!;
       const adversarial = siteAdversarialSettings(command);
       const parallel = parallelTraining({ workers: o.workers, syncEvery: o.syncEvery });
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
-      const data = loadSiteData(o.data, { labelColumn: o.labelColumn });
       console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
       console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
       const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
@@ -46,6 +52,9 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         token: o.token,
         backend: selection.choice,
         personalModelDir: o.personalModel,
+        ...(dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none'
+          ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
+          : {}),
         parallel,
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),

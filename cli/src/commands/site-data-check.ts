@@ -1,0 +1,46 @@
+import { checkDataset, classCounts, dropDuplicates, FedtuneError, formatDataCheck, type Dataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
+import type { LoadedSiteData } from '@fedtune/client-node';
+
+export interface CheckedSiteData {
+  /** The data the site joins with (duplicates dropped if asked); absent for text data or --check-only. */
+  dataset?: Dataset;
+  report?: DataCheckReport;
+}
+
+/**
+ * The site's data check before it joins: prints the notes of reading it and the check (lines, or JSON with
+ * `json`), then with `checkOnly` stops there. Otherwise refuses data the run cannot train on (text without a
+ * text model, missing values without --impute) with one clear error, and drops duplicates if asked.
+ */
+export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions & { json?: boolean; checkOnly?: boolean }, print: (line: string) => void): CheckedSiteData {
+  if (!loaded.dataset) {
+    const text = loaded.text!;
+    const counts = new Array<number>(text.classNames.length).fill(0);
+    for (const y of text.labels) counts[y]++;
+    const summary = { examples: text.texts.length, kind: 'text', labels: { counts } };
+    if (options.json) print(JSON.stringify(summary));
+    else {
+      for (const note of loaded.notes) print(note);
+      print(`data check: ${summary.examples} texts, labels ${JSON.stringify(counts)} per class`);
+    }
+    if (options.checkOnly) return {};
+    throw new FedtuneError('data', 'text data needs a text model with a tokenizer, which this build does not have yet: use --check-only to check it');
+  }
+  const report = checkDataset(loaded.dataset, loaded.expectedRange ? { expectedRange: loaded.expectedRange } : {});
+  if (options.json) print(JSON.stringify({ ...report, ...(loaded.schema ? { schema: loaded.schema } : {}) }));
+  else {
+    for (const note of loaded.notes) print(note);
+    for (const line of formatDataCheck(report)) print(line);
+  }
+  if (options.checkOnly) return { report };
+  if (report.missing.count > 0 && options.impute === 'none') {
+    throw new FedtuneError('data', `the data has ${report.missing.count} missing values in ${report.missing.examples.count} examples: fill them with --impute mean|median|zero, or fix the file`);
+  }
+  let dataset = loaded.dataset;
+  if (options.dropDuplicates) {
+    const dropped = dropDuplicates(dataset);
+    dataset = dropped.dataset;
+    if (!options.json) print(`dropped ${dropped.dropped} duplicate examples: ${dataset.y.length} left, classes ${JSON.stringify(classCounts(dataset))}`);
+  }
+  return { dataset, report };
+}

@@ -1,0 +1,24 @@
+import { FedtuneError } from '../errors.ts';
+
+/** Class order for label names: numeric-aware sort ("2" before "10"), the same on every site. */
+export function sortClassNames(names: Iterable<string>): string[] {
+  return [...new Set(names)].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/**
+ * Class indices for a label column: if every cell is a non-negative integer, the integers themselves
+ * (no class names); otherwise the sorted distinct names, each label its name's index. An empty label cell is
+ * an error naming its row (`firstRow` is the row number of `cells[0]` in the file).
+ */
+export function encodeLabels(cells: string[], source: string, firstRow: number): { labels: Int32Array; numClasses: number; classNames?: string[] } {
+  const trimmed = cells.map((c) => c.trim());
+  const empty = trimmed.findIndex((c) => c === '');
+  if (empty >= 0) throw new FedtuneError('data', `${source}: row ${empty + firstRow} has no label`);
+  if (trimmed.every((c) => /^\d{1,9}$/.test(c))) {
+    const labels = Int32Array.from(trimmed, Number);
+    return { labels, numClasses: labels.reduce((m, v) => Math.max(m, v), -1) + 1 };
+  }
+  const classNames = sortClassNames(trimmed);
+  const index = new Map(classNames.map((name, i) => [name, i]));
+  return { labels: Int32Array.from(trimmed, (c) => index.get(c)!), numClasses: classNames.length, classNames };
+}

@@ -1,0 +1,104 @@
+import type { Dataset } from './dataset.ts';
+import { FedtuneError } from '../errors.ts';
+import { quoteClipped } from '../text/clip-text.ts';
+import { encodeLabels, sortClassNames } from './encode-labels.ts';
+
+/** Cells read as a missing value (trimmed, any case). */
+const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', '?']);
+export const isMissingCell = (cell: string): boolean => MISSING.has(cell.trim().toLowerCase());
+
+/** One input column as encoded: its name, kind, width in features and missing cells. Never a value. */
+export interface TabularColumn {
+  name: string;
+  kind: 'numeric' | 'categorical';
+  /** Features it becomes: 1 for numeric, its number of categories for categorical (one-hot). */
+  width: number;
+  missing: number;
+}
+
+/** The columns → features layout a site's CSV was encoded with: names and counts only, safe to report. */
+export interface TabularSchema {
+  columns: TabularColumn[];
+  features: number;
+}
+
+export interface TabularData {
+  dataset: Dataset;
+  schema: TabularSchema;
+  /** Label names by class index when the labels are names (absent for integer labels). */
+  classNames?: string[];
+}
+
+export interface TabularOptions {
+  labelColumn: string;
+  /** Columns one-hot encoded even if numeric. */
+  categorical?: readonly string[];
+  /** Names the file in errors. */
+  source?: string;
+}
+
+/** The header's index of `name`, or a clear error listing how many columns there are (names are the site's own). */
+export function columnIndex(header: string[], name: string, source: string, what: string): number {
+  const i = header.indexOf(name);
+  if (i < 0) throw new FedtuneError('data', `${source}: no ${quoteClipped(name)} column in the header (${what})`);
+  return i;
+}
+
+/**
+ * Encodes CSV rows (the first is the header) as a Dataset: numeric columns as they are (a missing cell —
+ * empty, NA, NaN, null, ? — becomes NaN, for the data check to count and --impute to fill), non-numeric or
+ * `categorical` columns one-hot over the sorted categories found in this site's data (a missing cell: NaN in
+ * all its features). The schema (column → kind, width) is returned beside it; the categories themselves
+ * stay in this function.
+ */
+export function encodeTabularRows(rows: string[][], options: TabularOptions): TabularData {
+  const source = options.source ?? 'the CSV';
+  if (rows.length < 2) throw new FedtuneError('data', `${source}: needs a header row and at least one example`);
+  const header = rows[0].map((h) => h.trim());
+  const labelIndex = columnIndex(header, options.labelColumn, source, 'the label column; --label-column names another');
+  const forced = new Set(options.categorical ?? []);
+  for (const name of forced) columnIndex(header, name, source, 'named by --categorical');
+  if (forced.has(options.labelColumn)) throw new FedtuneError('config', `--categorical names the label column ${quoteClipped(options.labelColumn)}`);
+  const body = rows.slice(1);
+  body.forEach((row, r) => {
+    if (row.length !== header.length) throw new FedtuneError('data', `${source}: row ${r + 2} has ${row.length} cells, the header has ${header.length}`);
+  });
+  const { labels, numClasses, classNames } = encodeLabels(
+    body.map((row) => row[labelIndex]),
+    source,
+    2,
+  );
+  const encoders: Array<{ column: TabularColumn; index: number; categories?: Map<string, number> }> = [];
+  header.forEach((name, c) => {
+    if (c === labelIndex) return;
+    let missing = 0;
+    let numeric = !forced.has(name);
+    for (const row of body) {
+      if (isMissingCell(row[c])) missing++;
+      else if (numeric && !Number.isFinite(Number(row[c]))) numeric = false;
+    }
+    if (numeric) encoders.push({ column: { name, kind: 'numeric', width: 1, missing }, index: c });
+    else {
+      const names = sortClassNames(body.flatMap((row) => (isMissingCell(row[c]) ? [] : [row[c].trim()])));
+      encoders.push({ column: { name, kind: 'categorical', width: names.length, missing }, index: c, categories: new Map(names.map((v, i) => [v, i])) });
+    }
+  });
+  const f = encoders.reduce((s, e) => s + e.column.width, 0);
+  if (f === 0) throw new FedtuneError('data', `${source}: no feature columns`);
+  const x = new Float32Array(body.length * f);
+  body.forEach((row, r) => {
+    let offset = r * f;
+    for (const e of encoders) {
+      const cell = row[e.index];
+      if (isMissingCell(cell)) x.fill(NaN, offset, offset + e.column.width);
+      else if (e.categories) x[offset + e.categories.get(cell.trim())!] = 1;
+      else x[offset] = Number(cell);
+      offset += e.column.width;
+    }
+  });
+  return {
+    dataset: { x, y: labels, featureShape: [f], numClasses },
+    schema: { columns: encoders.map((e) => e.column), features: f },
+    ...(classNames ? { classNames } : {}),
+  };
+}

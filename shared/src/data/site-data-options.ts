@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+const ColumnName = z.string().min(1).max(200);
+
+/**
+ * How a site reads and prepares its own data before it joins (`fedtune client` flags; the browser site can
+ * use the same object). The defaults live here only: the CLI parses its flags and overrides them.
+ */
+export const SiteDataOptions = z
+  .object({
+    /** Images are resized (bilinear) to height × width pixels with 1 (grayscale) or 3 (RGB) channels, in [0, 1]. */
+    image: z
+      .object({
+        height: z.number().int().min(1).max(4096).default(28),
+        width: z.number().int().min(1).max(4096).default(28),
+        channels: z.union([z.literal(1), z.literal(3)]).default(1),
+      })
+      .strict()
+      .prefault({}),
+    /** Skip image or text files that cannot be read or decoded (counted and named), instead of failing on the first. */
+    skipBadFiles: z.boolean().default(false),
+    /** CSV columns read as categories (one-hot) even if every value looks numeric; non-numeric columns always are. */
+    categorical: z.array(ColumnName).max(1000).default([]),
+    /** The CSV column holding free text (a text dataset: one text and one label per row). */
+    textColumn: ColumnName.optional(),
+    /** Drop exact duplicates (same features and label; the first copy kept) before the split. */
+    dropDuplicates: z.boolean().default(false),
+    /** Replace missing values with the feature's mean / median / zero, fitted on the train split only. */
+    impute: z.enum(['none', 'mean', 'median', 'zero']).default('none'),
+    /** 'balanced': resample the train split so every class has an equal share (same number of examples). */
+    classWeights: z.enum(['none', 'balanced']).default('none'),
+  })
+  .strict();
+export type SiteDataOptions = z.output<typeof SiteDataOptions>;
+export type SiteDataOptionsInput = z.input<typeof SiteDataOptions>;
