@@ -5,3 +5,5 @@ export * from './parallel/parallel-trainer.ts';
 export * from './parallel/shard-speedup.ts';
 export * from './fit-pool/fit-pool-options.ts';
 export * from './fit-pool/fit-pool.ts';
+export * from './data/read-image-folder.ts';
+export * from './data/read-text-folder.ts';
