@@ -14,6 +14,7 @@ import { RUN_CONFIG_FLAGS } from '../../cli/src/commands/run-config-flags.ts';
 import { planSimulation, runSimulation, simulationRunConfig, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { parseOnly } from './parse-command.ts';
+import { siteDataFlagRows } from '../site-data/site-data-flag-rows.ts';
 
 /**
  * Every option of `simulate`, `coordinator` and `client` that is not a run-config flag (those are in
@@ -281,6 +282,8 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
       },
     ]),
   ),
+  // The site's data flags (reading images, categorical CSV and text; the data check and preparation).
+  ...siteDataFlagRows(client as never, dir, logs),
 };
 
 describe('every client option reaches the site', () => {
