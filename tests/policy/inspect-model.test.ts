@@ -158,7 +158,7 @@ describe('inspectModel', () => {
     linear.layers[0].setWeights([kernel, bias]);
     expect(inspectModel(split, sites[1], { batchSize: BATCH }).findings.map((f) => f.code)).toEqual(['sparse_activations']);
     expect(inspectModel(linear, sites[1], { batchSize: BATCH }).findings).toEqual([]);
-    tf.dispose([trap, split, linear].map((m) => (m.dispose(), undefined)).filter(Boolean) as tf.Tensor[]);
+    for (const m of [trap, split, linear]) m.dispose();
   });
 
   it('each threshold has its effect: loosened, the trap passes; tightened, an honest model is flagged', async () => {

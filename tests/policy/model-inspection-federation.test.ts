@@ -20,7 +20,7 @@ async function runWithTrapModel(modelInspection: ModelInspectionPolicy | undefin
     backend: backend.backend,
     transport: 'socket',
     onEvent: (e) => engineEvents.push(e),
-    config: { runId: 'trap-run', rounds: 1, minSites: SITES, seed: 3, batchSize: 16, epochs: 1, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' } },
+    config: { runId: 'trap-run', rounds: 1, minSites: SITES, seed: 3, train: { epochs: 1, batchSize: 16, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' } },
   });
   const siteEvents = new Map<string, SiteEvent[]>();
   const datasets = builtinDigitsSites({ sites: SITES, partition: { kind: 'dirichlet', alpha: 1 }, seed: 3 });

@@ -250,15 +250,17 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   const isolated = new Uint8Array(n);
   // No dispose: the feeder shares the model's layers and weights (it creates no tensors of its own).
   const feeder = layerInputOf(model, layer);
+  // One forward pass over the whole sample; the batches are counted from it.
+  const firesAll = tf.tidy(() => {
+    const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
+    const z = preActivation(layer, feeder ? (feeder.predict(x) as tf.Tensor) : x);
+    // An example fires a unit when any position of it is above zero (Dense: one position; Conv: any).
+    return z.reshape([n, -1, units]).greater(0).any(1).dataSync();
+  });
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
     if (size < 2) break; // a batch of one reveals its example whatever the model: not this check's concern
-    const fires = tf.tidy(() => {
-      const x = tf.tensor(sample.x.subarray(start * f, (start + size) * f), [size, ...inputShape]);
-      const z = preActivation(layer, feeder ? (feeder.predict(x) as tf.Tensor) : x);
-      // An example fires a unit when any position of it is above zero (Dense: one position; Conv: any).
-      return z.reshape([size, -1, units]).greater(0).any(1).dataSync();
-    });
+    const fires = firesAll.subarray(start * units, (start + size) * units);
     const counts = new Uint16Array(units);
     const only = new Int32Array(units).fill(-1);
     for (let e = 0; e < size; e++) {
