@@ -26,6 +26,8 @@ export type FedtuneErrorCode =
   | 'transport'
   | 'timeout'
   | 'not_found'
+  /** The site's model inspection refused the global model (a trap construction; docs/site-policy.md). */
+  | 'model_refused'
   | 'persistence'
   | 'internal';
 

@@ -81,3 +81,5 @@ export * from './learning/trades-step.ts';
 export * from './strategies/streaming-fedavg.ts';
 export * from './messages/run-terms.ts';
 export * from './policy/site-policy.ts';
+export * from './policy/inspect-model.ts';
+export * from './client/model-inspection-gate.ts';

@@ -24,6 +24,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   transport: 502,
   timeout: 504,
   not_found: 404,
+  model_refused: 403,
   persistence: 500,
   internal: 500,
 };

@@ -23,6 +23,9 @@ import type { SiteReportInstruction, SiteReportResult } from '../messages/site-r
 import { siteReportWork } from '../personalization/site-report-work.ts';
 import { batchNormWeightIndices, withLocalWeights } from '../personalization/personalize-model.ts';
 import { checkSecAggInstruction, SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
+import { ModelInspectionGate } from './model-inspection-gate.ts';
+import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
+import type { ModelFinding } from '../policy/inspect-model.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
@@ -36,6 +39,8 @@ export type SiteEvent =
   | { type: 'site-report-done'; round: number; result: SiteReportResult }
   | { type: 'rejected'; round?: number; code: string; reason: string }
   | { type: 'failed'; round: number; code: string; reason: string }
+  /** Model inspection found a trap construction and the policy says 'warn': the site trains anyway. */
+  | { type: 'model-warning'; round: number; findings: ModelFinding[] }
   | { type: 'complete'; complete: RunComplete }
   | { type: 'closed'; reason: string }
   | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string };
@@ -89,6 +94,8 @@ export interface SiteClientOptions {
   adversarial?: SiteAdversarialSettings;
   /** Trains the model for a fit instruction (default fitLocal; a Node site's data-parallel trainer has its signature). */
   fit?: typeof fitLocal;
+  /** Model inspection before training (docs/site-policy.md, "Model inspection"); default: refuse trap constructions. */
+  modelInspection?: ModelInspectionPolicy;
 }
 
 export interface SiteOutcome {
@@ -135,9 +142,11 @@ export class SiteClient {
   private topology?: ModelTopology;
   /** The global model version the model holds unchanged (after evaluating it), told to the coordinator. */
   private held?: { runId: string; version: number };
+  private readonly inspection: ModelInspectionGate;
 
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
+    this.inspection = new ModelInspectionGate(options.modelInspection);
   }
 
   private emit(event: SiteEvent): void {
@@ -356,6 +365,9 @@ export class SiteClient {
         checkSecAggInstruction(payload.secureAggregation, { siteId: this.options.siteId, round, parameterCount });
       }
       const data = this.fittedData();
+      // Model inspection on the global weights, before any training ('model_refused' goes back as a siteFailure).
+      const findings = this.inspection.check(this.model!, data.train, { runId: payload.runId, modelVersion: payload.modelVersion, batchSize: payload.config.batchSize });
+      if (findings.length > 0) this.emit({ type: 'model-warning', round, findings });
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
       if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
       const metrics = await (this.options.fit ?? fitLocal)(

@@ -1,0 +1,316 @@
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { datasetSize, featureSize, type Dataset } from '../data/dataset.ts';
+import { clipText } from '../text/clip-text.ts';
+import { SeededRandom } from '../random/seeded-random.ts';
+
+/**
+ * Model inspection at the site (docs/site-policy.md, "Model inspection"): before training a global model,
+ * the site looks at the model's first Dense/Conv layer for the known constructions that make an update
+ * reveal single training examples. Everything stays at the site: the sample is the site's own train split.
+ *
+ * - 'sparse_activations' — trap weights (Boenisch et al. 2021): units that fire for at most one example of
+ *   every batch, so that unit's weight gradient divided by its bias gradient is that example.
+ * - 'duplicate_rows' — an imprint / binning module (Fowl et al. 2022): many units share one direction
+ *   (|cosine| ≈ 1) with different thresholds, so consecutive bins separate single examples.
+ * - 'wide_first_layer' — more units than the site's batch and than a few per input feature: the room both
+ *   constructions need (one unit per example of a batch).
+ * - 'inspection_failed' — the layer could not be inspected (fail closed: allow it to accept such models).
+ */
+export const ModelInspectionThresholds = z
+  .object({
+    /** Examples of the site's train split run through the first layer (the first ones). */
+    maxSampleExamples: z.number().int().min(2).max(4096).default(256),
+    sparse: z
+      .object({
+        /** A live unit (firing for ≥ 1 sample example) is sparse when it fires for at most this many examples per batch on average. */
+        maxFiresPerBatch: z.number().gt(0).default(1.5),
+        /** Flag when at least this share of the live units are sparse … */
+        minShare: z.number().gt(0).max(1).default(0.2),
+        /** … and at least this many units are (a handful of such units in an ordinary layer leaks little) … */
+        minUnits: z.number().int().min(1).default(8),
+        /** … and at least this share of the sample's examples is the only one firing some unit in its batch. */
+        minIsolatedShare: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .prefault({}),
+    duplicate: z
+      .object({
+        /** Two units are near-duplicates when their weight rows have |cosine| at least this. */
+        minCosine: z.number().gt(0).max(1).default(0.99),
+        /** Flag when at least this many units have a near-duplicate with a different threshold (bias / ‖w‖). */
+        minUnits: z.number().int().min(2).default(4),
+        /** Rows shorter than this are not compared (two random 2-vectors are often nearly parallel). */
+        minFanIn: z.number().int().min(1).default(8),
+      })
+      .strict()
+      .prefault({}),
+    wide: z
+      .object({
+        /** Flag when units > the site's batch (or its examples, if fewer) and units > this × the layer's fan-in. */
+        unitsPerFeature: z.number().positive().default(4),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type ModelInspectionThresholds = z.output<typeof ModelInspectionThresholds>;
+export type ModelInspectionThresholdsInput = z.input<typeof ModelInspectionThresholds>;
+
+export type ModelFindingCode = 'sparse_activations' | 'duplicate_rows' | 'wide_first_layer' | 'inspection_failed';
+
+export interface ModelFinding {
+  code: ModelFindingCode;
+  /** The inspected layer's name (clipped: it comes from the coordinator's topology). */
+  layer: string;
+  detail: string;
+}
+
+export interface ModelInspection {
+  findings: ModelFinding[];
+}
+
+/** What the inspection measured on the first layer (the findings are thresholds over it). */
+export interface FirstLayerStats {
+  layer: string;
+  className: string;
+  units: number;
+  fanIn: number;
+  /** The batch the sparsity was measured with: min(batch size, sample size). */
+  batch: number;
+  sampleExamples: number;
+  /** Units firing (pre-activation > 0) for at least one sample example; undefined without a gating activation. */
+  liveUnits?: number;
+  /** Live units that fire for at most maxFiresPerBatch examples per batch on average. */
+  sparseUnits?: number;
+  /** Sample examples that are the only one firing some unit in their batch (each is exactly recoverable). */
+  isolatedExamples?: number;
+  /** Units with a near-parallel partner that has a different threshold (undefined: fan-in below minFanIn). */
+  duplicateUnits?: number;
+}
+
+const INSPECTED_LAYERS = new Set(['Dense', 'Conv1D', 'Conv2D']);
+/** Activations whose units are off (zero gradient, or nearly) below zero: the gate the trap constructions use. */
+const GATING_ACTIVATIONS = new Set(['relu', 'relu6', 'elu', 'selu', 'hardSigmoid', 'swish', 'mish', 'gelu', 'gelu_new', 'sigmoid', 'softplus', 'tanh']);
+const ACTIVATION_LAYERS = new Set(['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'PReLU']);
+
+/**
+ * Inspects the first Dense/Conv layer of `model` for trap-weight and imprint constructions, running it on
+ * the first `maxSampleExamples` examples of `sample` in batches of `options.batchSize`. Pure but for that
+ * forward pass; disposes every tensor it makes. Never throws: a layer it cannot inspect is a finding.
+ */
+export function inspectModel(model: tf.LayersModel, sample: Dataset, options: { batchSize: number; thresholds?: ModelInspectionThresholdsInput }): ModelInspection {
+  const thresholds = ModelInspectionThresholds.parse(options.thresholds ?? {});
+  let stats: FirstLayerStats | undefined;
+  try {
+    stats = firstLayerStats(model, sample, options.batchSize, thresholds);
+  } catch (err) {
+    const layer = firstInspectedLayer(model);
+    return { findings: [{ code: 'inspection_failed', layer: clipText(layer?.name ?? '(none)', 64), detail: `could not run the first layer on this site's data: ${clipText((err as Error)?.message ?? err, 200)}` }] };
+  }
+  return { findings: stats ? findingsOf(stats, thresholds) : [] };
+}
+
+/** The thresholds applied to measured stats (separate so each boundary is testable on exact numbers). */
+export function findingsOf(stats: FirstLayerStats, thresholds: ModelInspectionThresholds): ModelFinding[] {
+  const findings: ModelFinding[] = [];
+  const layer = clipText(stats.layer, 64);
+  if (stats.liveUnits !== undefined && stats.sparseUnits !== undefined && stats.liveUnits > 0) {
+    const share = stats.sparseUnits / stats.liveUnits;
+    const isolatedShare = (stats.isolatedExamples ?? 0) / stats.sampleExamples;
+    if (stats.sparseUnits >= thresholds.sparse.minUnits && share >= thresholds.sparse.minShare && isolatedShare >= thresholds.sparse.minIsolatedShare) {
+      findings.push({
+        code: 'sparse_activations',
+        layer,
+        detail: `${stats.sparseUnits} of ${stats.liveUnits} live units fire for at most ${thresholds.sparse.maxFiresPerBatch} examples per batch of ${stats.batch} on average (${(100 * share).toFixed(0)}%), isolating ${stats.isolatedExamples ?? 0} of ${stats.sampleExamples} examples: trap weights`,
+      });
+    }
+  }
+  if (stats.duplicateUnits !== undefined && stats.duplicateUnits >= thresholds.duplicate.minUnits) {
+    findings.push({
+      code: 'duplicate_rows',
+      layer,
+      detail: `${stats.duplicateUnits} of ${stats.units} units have a weight row with |cosine| ≥ ${thresholds.duplicate.minCosine} to another unit's and a different threshold: an imprint (binning) module`,
+    });
+  }
+  if (stats.units > stats.batch && stats.units > thresholds.wide.unitsPerFeature * stats.fanIn) {
+    findings.push({
+      code: 'wide_first_layer',
+      layer,
+      detail: `${stats.units} units: more than the batch of ${stats.batch} and more than ${thresholds.wide.unitsPerFeature} × the fan-in of ${stats.fanIn}`,
+    });
+  }
+  return findings;
+}
+
+/** The layer the inspection looks at: the model's first Dense, Conv1D or Conv2D layer. */
+export function firstInspectedLayer(model: tf.LayersModel): tf.layers.Layer | undefined {
+  return model.layers.find((l) => INSPECTED_LAYERS.has(l.getClassName()));
+}
+
+/** The gate of the layer's output: its own activation, or an activation layer right after it; undefined if linear. */
+function gatingActivation(model: tf.LayersModel, layer: tf.layers.Layer): string | undefined {
+  const own = String((layer.getConfig() as { activation?: unknown }).activation ?? 'linear');
+  if (own !== 'linear') return GATING_ACTIVATIONS.has(own) ? own : undefined;
+  const next = model.layers[model.layers.indexOf(layer) + 1];
+  if (!next || !ACTIVATION_LAYERS.has(next.getClassName())) return undefined;
+  if (next.getClassName() !== 'Activation') return next.getClassName();
+  const act = String((next.getConfig() as { activation?: unknown }).activation ?? 'linear');
+  return GATING_ACTIVATIONS.has(act) ? act : undefined;
+}
+
+/** Measures the first Dense/Conv layer; undefined when the model has none (nothing of this kind to inspect). */
+export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSize: number, thresholds: ModelInspectionThresholds): FirstLayerStats | undefined {
+  const layer = firstInspectedLayer(model);
+  if (!layer) return undefined;
+  const className = layer.getClassName();
+  const weights = layer.getWeights();
+  const kernel = weights[0];
+  const bias = weights.length > 1 ? weights[1] : undefined;
+  const units = kernel.shape[kernel.shape.length - 1];
+  const fanIn = kernel.size / units;
+  const n = Math.min(datasetSize(sample), thresholds.maxSampleExamples);
+  const batch = Math.max(1, Math.min(batchSize, n));
+  const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n };
+  const { rows, thresholdsOfRows } = kernelRows(kernel, bias);
+  if (fanIn >= thresholds.duplicate.minFanIn) stats.duplicateUnits = countDuplicateUnits(rows, thresholdsOfRows, units, fanIn, thresholds.duplicate.minCosine);
+  if (gatingActivation(model, layer) && n >= 2 && batch >= 2) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse.maxFiresPerBatch));
+  return stats;
+}
+
+/** The kernel as units rows of fanIn values, unit-normalised, and each unit's threshold bias / ‖w‖ (NaN for a zero row). */
+function kernelRows(kernel: tf.Tensor, bias: tf.Tensor | undefined): { rows: Float32Array; thresholdsOfRows: Float64Array } {
+  const units = kernel.shape[kernel.shape.length - 1];
+  const fanIn = kernel.size / units;
+  const k = kernel.dataSync(); // [fanIn, units] in row-major order, whatever the kernel's rank
+  const b = bias ? bias.dataSync() : new Float32Array(units);
+  const rows = new Float32Array(units * fanIn);
+  const thresholdsOfRows = new Float64Array(units);
+  for (let u = 0; u < units; u++) {
+    let sq = 0;
+    for (let i = 0; i < fanIn; i++) sq += k[i * units + u] ** 2;
+    const norm = Math.sqrt(sq);
+    thresholdsOfRows[u] = norm > 0 ? b[u] / norm : Number.NaN;
+    if (norm > 0) for (let i = 0; i < fanIn; i++) rows[u * fanIn + i] = k[i * units + u] / norm;
+  }
+  return { rows, thresholdsOfRows };
+}
+
+/** Dimension of the random projection that picks candidate near-duplicate pairs before the exact check. */
+const SKETCH_DIMENSIONS = 32;
+
+/**
+ * Units with a near-parallel partner (|cos| ≥ minCosine) whose threshold differs (for an anti-parallel
+ * partner, the negated one): identical units are redundant, only distinct thresholds bin examples.
+ * Candidate pairs come from a seeded 32-dimensional random projection of the rows (a pair at |cos| ≥ 0.99
+ * keeps |cos| ≥ 0.9 there with overwhelming probability), then every candidate is checked exactly.
+ */
+function countDuplicateUnits(rows: Float32Array, thr: Float64Array, units: number, fanIn: number, minCosine: number): number {
+  const flagged = new Uint8Array(units);
+  const candidateCosine = Math.max(0, 1 - 10 * (1 - minCosine));
+  const sketch = sketchRows(rows, units, fanIn);
+  for (let i = 0; i < units; i++) {
+    if (Number.isNaN(thr[i])) continue;
+    for (let j = 0; j < units; j++) {
+      if (j === i || Number.isNaN(thr[j])) continue;
+      let approx = 0;
+      for (let d = 0; d < SKETCH_DIMENSIONS; d++) approx += sketch[i * SKETCH_DIMENSIONS + d] * sketch[j * SKETCH_DIMENSIONS + d];
+      if (Math.abs(approx) < candidateCosine) continue;
+      let c = 0;
+      for (let d = 0; d < fanIn; d++) c += rows[i * fanIn + d] * rows[j * fanIn + d];
+      if (Math.abs(c) < minCosine) continue;
+      const other = c > 0 ? thr[j] : -thr[j];
+      if (Math.abs(thr[i] - other) > 1e-6 * (1 + Math.abs(thr[i]))) {
+        flagged[i] = 1;
+        break;
+      }
+    }
+  }
+  return flagged.reduce((s, f) => s + f, 0);
+}
+
+/** Each unit-norm row projected on SKETCH_DIMENSIONS seeded Gaussian directions and normalised again. */
+function sketchRows(rows: Float32Array, units: number, fanIn: number): Float32Array {
+  const rng = new SeededRandom(0x5eed);
+  const projection = new Float32Array(fanIn * SKETCH_DIMENSIONS);
+  for (let i = 0; i < projection.length; i++) projection[i] = rng.normal();
+  const sketch = tf.tidy(() => {
+    const s = tf.matMul(tf.tensor2d(rows, [units, fanIn]), tf.tensor2d(projection, [fanIn, SKETCH_DIMENSIONS]));
+    return s.div(s.norm('euclidean', 1, true).maximum(1e-30)).dataSync() as Float32Array;
+  });
+  return sketch;
+}
+
+/** Runs the layer's linear part on the sample, batch by batch, and counts which units fire for which examples. */
+function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset, n: number, batch: number, units: number, maxFiresPerBatch: number): Pick<FirstLayerStats, 'liveUnits' | 'sparseUnits' | 'isolatedExamples'> {
+  const inputShape = model.inputs[0].shape.slice(1) as number[];
+  const f = featureSize(sample);
+  const fired = new Uint32Array(units); // examples each unit fired for, over the sample
+  let batches = 0;
+  const isolated = new Uint8Array(n);
+  // No dispose: the feeder shares the model's layers and weights (it creates no tensors of its own).
+  const feeder = layerInputOf(model, layer);
+  // One forward pass over the whole sample; the batches are counted from it.
+  const firesAll = tf.tidy(() => {
+    const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
+    const z = preActivation(layer, feeder ? (feeder.predict(x) as tf.Tensor) : x);
+    // An example fires a unit when any position of it is above zero (Dense: one position; Conv: any).
+    return z.reshape([n, -1, units]).greater(0).any(1).dataSync();
+  });
+  for (let start = 0; start < n; start += batch) {
+    const size = Math.min(batch, n - start);
+    if (size < 2) break; // a batch of one reveals its example whatever the model: not this check's concern
+    const fires = firesAll.subarray(start * units, (start + size) * units);
+    const counts = new Uint16Array(units);
+    const only = new Int32Array(units).fill(-1);
+    for (let e = 0; e < size; e++) {
+      for (let u = 0; u < units; u++) {
+        if (!fires[e * units + u]) continue;
+        counts[u]++;
+        only[u] = start + e;
+      }
+    }
+    batches++;
+    for (let u = 0; u < units; u++) {
+      fired[u] += counts[u];
+      if (counts[u] === 1) isolated[only[u]] = 1;
+    }
+  }
+  let liveUnits = 0;
+  let sparseUnits = 0;
+  for (let u = 0; u < units; u++) {
+    if (fired[u] === 0) continue;
+    liveUnits++;
+    if (fired[u] <= maxFiresPerBatch * batches) sparseUnits++;
+  }
+  return { liveUnits, sparseUnits, isolatedExamples: isolated.reduce((s, v) => s + v, 0) };
+}
+
+/** A model from the inputs to what the layer receives; undefined when the layer takes the model's input itself. */
+function layerInputOf(model: tf.LayersModel, layer: tf.layers.Layer): tf.LayersModel | undefined {
+  const input = layer.input as tf.SymbolicTensor;
+  if (model.inputs.includes(input)) return undefined;
+  return tf.model({ inputs: model.inputs, outputs: input });
+}
+
+/** The layer's kernel and bias applied to x, without its activation. */
+function preActivation(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor {
+  const [kernel, bias] = layer.getWeights();
+  const config = layer.getConfig() as { strides?: number | number[]; padding?: string; dilation_rate?: number | number[]; dilationRate?: number | number[]; data_format?: string; dataFormat?: string };
+  let z: tf.Tensor;
+  if (layer.getClassName() === 'Dense') {
+    const fanIn = kernel.shape[0];
+    z = tf.matMul(x.reshape([-1, fanIn]), kernel as tf.Tensor2D).reshape([x.shape[0] as number, -1, kernel.shape[1] as number]);
+  } else {
+    const format = config.dataFormat ?? config.data_format;
+    if (format === 'channelsFirst') throw new Error('a channels-first convolution is not inspected');
+    const padding = config.padding === 'same' ? 'same' : 'valid';
+    const dilation = config.dilationRate ?? config.dilation_rate ?? 1;
+    const strides = config.strides ?? 1;
+    z =
+      layer.getClassName() === 'Conv1D'
+        ? tf.conv1d(x as tf.Tensor3D, kernel as tf.Tensor3D, Array.isArray(strides) ? strides[0] : strides, padding, 'NWC', Array.isArray(dilation) ? dilation[0] : dilation)
+        : tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides as number | [number, number], padding, 'NHWC', dilation as number | [number, number]);
+  }
+  return bias ? z.add(bias) : z;
+}
