@@ -1,6 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
-import { type RunReport } from '@fedtune/coordinator';
 import {
   addDiscreteGaussianNoise,
   ChaChaRandom,
@@ -11,6 +10,7 @@ import {
   siteName,
   siteNoiseVariance,
   survivorsNoiseMultiplier,
+  type RunReport,
   type WeightArrays,
 } from '@fedtune/shared';
 import { startTestFederation } from '../helpers/federation.ts';
