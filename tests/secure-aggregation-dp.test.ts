@@ -33,7 +33,7 @@ async function dpSecureFederation(o: { sites: number; rounds?: number; config?: 
       federatedEvaluation: 'never',
       train: { epochs: 1, batchSize: 16, learningRate: 0.01, optimizer: 'adam', trainable: 'all' },
       secureAggregation: { clip: 0.5 },
-      dp: { noiseMultiplier: 0, clip: 0.5, delta: 1e-5 },
+      dp: { noiseMultiplier: 0, clip: 0.5, delta: 1e-5, noise: 'central' },
       ...o.config,
     },
   });
@@ -72,7 +72,7 @@ function localOf(global: WeightArrays, update: WeightArrays): WeightArrays {
   return global.map((g, i) => Float32Array.from(g, (v, j) => v + update[i][j]));
 }
 
-describe('secure aggregation + client-level DP (central noise on the secure sum)', () => {
+describe('secure aggregation + client-level DP, dp.noise central (the coordinator noises the secure sum)', () => {
   it('z = 0, one site drops after masking: the round equals DP-only aggregateDp (same clip, uniform weights, denominator m = 4)', async () => {
     const { report, inputs, initial, final } = await dpSecureFederation({ sites: 4, dropAt: { 'site-3': 'masked-input' } });
     expect(report.status, report.aborted).toBe('complete');
@@ -100,7 +100,7 @@ describe('secure aggregation + client-level DP (central noise on the secure sum)
     const { report, inputs, initial, final } = await dpSecureFederation({
       sites: 4,
       rounds: 2,
-      config: { fraction: 0.5, quorum: 1, dp: { noiseMultiplier: z, clip: 0.5, delta: 1e-5 } },
+      config: { fraction: 0.5, quorum: 1, dp: { noiseMultiplier: z, clip: 0.5, delta: 1e-5, noise: 'central' } },
     });
     expect(report.status, report.aborted).toBe('complete');
     for (const [i, r] of report.rounds.entries()) {

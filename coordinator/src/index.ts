@@ -7,6 +7,7 @@ export * from './engine/site-connections.ts';
 export * from './engine/round-collector.ts';
 export * from './engine/evaluation-collector.ts';
 export * from './engine/round-engine.ts';
+export * from './engine/distributed-dp-aggregation.ts';
 export * from './transport/socketio-server-transport.ts';
 export * from './http/build-app.ts';
 export * from './http/error-status.ts';

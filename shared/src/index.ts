@@ -53,6 +53,7 @@ export * from './learning/parallel-fallback-reason.ts';
 export * from './client/site-client.ts';
 export * from './client/site-train-config.ts';
 export * from './client/secagg-participant.ts';
+export * from './client/distributed-noise.ts';
 export * from './report/run-report.ts';
 export * from './report/site-report-section.ts';
 export * from './wasm-kernels/index.ts';

@@ -70,6 +70,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--max-accuracy-drop': { argv: ['--max-accuracy-drop', '1'], read: (c) => c.maxAccuracyDrop, want: 1 },
   '--dp-noise': { argv: ['--dp-noise', '1.1'], read: (c) => c.dp?.noiseMultiplier, want: 1.1 },
   '--dp-clip': { argv: ['--dp-clip', 'adaptive:0.5:2'], with: ['--dp-noise', '1'], read: (c) => [c.dp?.clip, c.dp?.adaptive?.targetQuantile], want: [2, 0.5] },
+  '--dp-noise-mode': { argv: ['--dp-noise-mode', 'central'], with: ['--dp-noise', '1'], read: (c) => c.dp?.noise, want: 'central' },
   '--dp-delta': { argv: ['--dp-delta', '1e-7'], with: ['--dp-noise', '1'], read: (c) => c.dp?.delta, want: 1e-7 },
   '--dp-sgd-clip': { argv: ['--dp-sgd-clip', '0.7', '--dp-sgd-noise', '1.1'], read: (c) => c.train.dpSgd?.clip, want: 0.7 },
   '--dp-sgd-noise': { argv: ['--dp-sgd-clip', '1', '--dp-sgd-noise', '2'], read: (c) => c.train.dpSgd?.noiseMultiplier, want: 2 },
@@ -149,7 +150,7 @@ describe('one flags → config builder, defaults only in the schema', () => {
   });
 
   it.each(Object.keys(COMMANDS))('%s: a partner flag without its partner is one clear config error, not silently ignored', async (command) => {
-    for (const argv of [['--dp-clip', '1'], ['--dp-sgd-clip', '1'], ['--dp-delta', '1e-6'], ['--secagg-clip', '2'], ['--secagg-threshold', '3']]) {
+    for (const argv of [['--dp-noise-mode', 'distributed'], ['--dp-clip', '1'], ['--dp-sgd-clip', '1'], ['--dp-delta', '1e-6'], ['--secagg-clip', '2'], ['--secagg-threshold', '3']]) {
       await expect(configOf(command, argv), argv.join(' ')).rejects.toMatchObject({ code: 'config' });
     }
   });

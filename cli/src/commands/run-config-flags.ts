@@ -103,6 +103,7 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--max-accuracy-drop <x>', description: 'do not adopt a global model whose holdout accuracy drops by more than this (1: off)', parse: floatOption('max-accuracy-drop', 0, 1), shownDefault: (d) => d.maxAccuracyDrop, field: 'maxAccuracyDrop', apply: (c, v) => (c.maxAccuracyDrop = v) },
   { flags: '--dp-noise <z>', description: 'client-level DP: noise multiplier z of DP-FedAvg (turns DP on)', parse: floatOption('dp-noise', 0, 1000), field: 'dp.noiseMultiplier' },
   { flags: '--dp-clip <c>', description: `client-level DP: clip norm C, or adaptive:QUANTILE[:INITIAL] (default: ${CLIP_WHEN_NOT_GIVEN})`, parse: dpClipOption, field: 'dp.clip' },
+  { flags: '--dp-noise-mode <mode>', description: 'who adds the client-level DP noise: central (the coordinator) or distributed (each site, under --secure-aggregation; the default there)', parse: choice('dp-noise-mode', ['central', 'distributed'] as const), field: 'dp.noise' },
   { flags: '--dp-delta <d>', description: `δ of the reported (ε, δ) (default: ${dpDeltaDefault})`, parse: floatOption('dp-delta', 1e-12, 0.5), field: 'dp.delta' },
   { flags: '--dp-sgd-clip <c>', description: 'record-level DP-SGD inside each site: per-example clip norm C', parse: floatOption('dp-sgd-clip', 1e-9, 1e9), field: 'train.dpSgd.clip' },
   { flags: '--dp-sgd-noise <z>', description: 'record-level DP-SGD inside each site: noise multiplier z (ε per site in the report, at --dp-delta)', parse: floatOption('dp-sgd-noise', 0, 1000), field: 'train.dpSgd.noiseMultiplier' },
@@ -193,11 +194,13 @@ export function runConfigFlags(command: Command): PartialRunConfigInput {
   const dpNoise = value('--dp-noise <z>') as number | undefined;
   const dpClip = value('--dp-clip <c>') as ReturnType<typeof dpClipOption> | undefined;
   const dpDelta = value('--dp-delta <d>') as number | undefined;
+  const dpNoiseMode = value('--dp-noise-mode <mode>') as 'central' | 'distributed' | undefined;
+  if (dpNoiseMode !== undefined && dpNoise === undefined) throw new FedtuneError('config', '--dp-noise-mode needs --dp-noise');
   const dpSgdClip = value('--dp-sgd-clip <c>') as number | undefined;
   const dpSgdNoise = value('--dp-sgd-noise <z>') as number | undefined;
   if (dpClip !== undefined && dpNoise === undefined) throw new FedtuneError('config', '--dp-clip needs --dp-noise');
   if (dpNoise !== undefined) {
-    config.dp = { noiseMultiplier: dpNoise, clip: dpClip?.clip ?? CLIP_WHEN_NOT_GIVEN, ...(dpClip?.adaptive ? { adaptive: dpClip.adaptive } : {}), ...(dpDelta !== undefined ? { delta: dpDelta } : {}) };
+    config.dp = { noiseMultiplier: dpNoise, clip: dpClip?.clip ?? CLIP_WHEN_NOT_GIVEN, ...(dpClip?.adaptive ? { adaptive: dpClip.adaptive } : {}), ...(dpDelta !== undefined ? { delta: dpDelta } : {}), ...(dpNoiseMode !== undefined ? { noise: dpNoiseMode } : {}) };
   }
   if ((dpSgdClip === undefined) !== (dpSgdNoise === undefined)) throw new FedtuneError('config', '--dp-sgd-clip and --dp-sgd-noise go together');
   if (dpSgdClip !== undefined) train(config).dpSgd = { clip: dpSgdClip, noiseMultiplier: dpSgdNoise!, ...(dpDelta !== undefined ? { delta: dpDelta } : {}) };

@@ -27,6 +27,7 @@ import {
   warmedUpTrain,
 } from '@fedtune/shared';
 import { aggregateDp, aggregateDpSecureSum, dpNoiseRandom } from './dp-aggregation.ts';
+import { aggregateDistributedDpSecureSum, distributedRoundNoiseMultiplier, resolveDpNoise, type DpNoise } from './distributed-dp-aggregation.ts';
 import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
 import { fitFederatedTemperature, type CalibrationAnswer } from './federated-calibration.ts';
 import type { GlobalMetrics, GlobalModel } from './global-model.ts';
@@ -158,6 +159,8 @@ export class RoundEngine {
   private joinWaiters: Array<() => void> = [];
   private stopped = false;
   private accountant?: RdpAccountant;
+  /** Who adds the DP noise (distributed-dp-aggregation.ts). */
+  private dpNoise?: DpNoise;
   private dpClip = 0;
   /** Non-final rounds' robustness evaluations still running on the evaluation worker (settled by `settleRobustness`). */
   private pendingRobustness: Array<{ round: number; record: RoundRecord; outcome: Promise<{ error?: unknown }> }> = [];
@@ -216,6 +219,7 @@ export class RoundEngine {
         throw new FedtuneError('config', 'maxUpdateNorm checks individual updates, which secure aggregation hides: bound them with secureAggregation.clip instead');
       }
     }
+    if (this.config.dp) this.dpNoise = resolveDpNoise(this.config.dp, this.config.secureAggregation !== undefined);
     if (options.resume?.privacy && this.config.dp) {
       this.accountant = RdpAccountant.fromState(options.resume.privacy.accountant as never);
       this.dpClip = options.resume.privacy.clip;
@@ -648,7 +652,7 @@ export class RoundEngine {
         updates = r ? [{ siteId: 'secure-aggregate', weights: this.globalWeights.map((g, i) => addInto(g, r.mean[i])), numExamples: Math.max(1, r.survivors.reduce((n, id) => n + (r.reports.get(id)?.numExamples ?? 0), 0)) }] : [];
         accepted = r ? r.survivors.map((id) => {
           const rep = r.reports.get(id)!;
-          return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs };
+          return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs, ...siteEpsilon(rep.metrics) };
         }) : [];
       } else {
         await collector.done;
@@ -700,18 +704,31 @@ export class RoundEngine {
       if (this.config.dp && this.accountant) {
         const dp = this.config.dp;
         const samplingRate = Math.min(1, selected.length / Math.max(1, this.sites.size, selected.length));
-        // Under secure aggregation only the survivors' sum is known: noise it centrally (clippedShare unknown: null).
-        const r = secureSum
-          ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, dpNoiseRandom(dp, round))
-          : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, dpNoiseRandom(dp, round));
+        // Under secure aggregation only the survivors' sum is known: 'central' noises it here, 'distributed' sums
+        // the sites' own noise and adds nothing (clippedShare unknown: null).
+        const distributed = secureSum && this.dpNoise === 'distributed' ? secureSum : undefined;
+        const r = distributed
+          ? aggregateDistributedDpSecureSum(this.globalWeights, distributed.weightedSum, this.dpClip)
+          : secureSum
+            ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, dpNoiseRandom(dp, round))
+            : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, dpNoiseRandom(dp, round));
         candidate = r.weights;
-        this.accountant.step(dp.noiseMultiplier, samplingRate);
-        const eps = dp.noiseMultiplier > 0 ? this.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
+        const instruction = distributed ? secure!.instruction! : undefined;
+        const z = instruction
+          ? distributedRoundNoiseMultiplier(
+              { noiseMultiplier: dp.noiseMultiplier, clip: instruction.clip, threshold: instruction.threshold, weight: 1 / instruction.weightDenominator },
+              { survivors: distributed!.survivors.length, scale: instruction.fixedPoint.scale, vectorLength: instruction.vectorLength },
+            )
+          : dp.noiseMultiplier;
+        this.accountant.step(z, samplingRate);
+        const eps = z > 0 ? this.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
         privacy = {
+          ...(this.dpNoise ? { noise: this.dpNoise } : {}),
+          ...(instruction ? { distributed: { configuredNoiseMultiplier: dp.noiseMultiplier, threshold: instruction.threshold, survivors: distributed!.survivors.length } } : {}),
           epsilon: eps.epsilon,
           delta: dp.delta,
           order: eps.order,
-          noiseMultiplier: dp.noiseMultiplier,
+          noiseMultiplier: z,
           clip: r.clip,
           nextClip: r.nextClip,
           samplingRate,
@@ -841,7 +858,7 @@ export class RoundEngine {
     const lengths = this.options.model.manifest.map((s) => s.shape.reduce((a, b) => a * b, 1));
     // With DP every site weighs the same (w = 1/m for the m selected sites): one site moves the sum by ≤ C/m.
     const instruction = this.config.dp
-      ? secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, selected.length, 'uniform')
+      ? secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, selected.length, 'uniform', this.dpNoise === 'distributed' ? { noiseMultiplier: this.config.dp.noiseMultiplier } : undefined)
       : secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, denominator);
     const secure = new SecureAggregationRound({
       runId: this.config.runId,

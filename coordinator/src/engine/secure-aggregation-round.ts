@@ -1,12 +1,15 @@
 import {
   bytesToUint32,
   dequantize,
+  distributedFixedPoint,
+  siteNoiseVariance,
   FedtuneError,
   fixedPointConfig,
   secAggPayloadBytes,
   SecAggServer,
   type ClientToServer,
   type DequantizedSum,
+  type FitResultMetrics,
   type SecAggAggregate,
   type SecureAggInstruction,
   type ServerToClient,
@@ -34,7 +37,7 @@ export type SecAggClientEvent = 'secaggAdvertise' | 'secaggShareKeys' | 'secaggM
 export interface SecAggSiteReport {
   siteId: string;
   numExamples: number;
-  metrics: { loss: number; accuracy: number };
+  metrics: FitResultMetrics;
   durationMs: number;
 }
 
@@ -77,8 +80,14 @@ export function secAggInstruction(
   weightDenominator: number,
   /** 'examples': w = numExamples / weightDenominator; 'uniform' (DP): w = 1 / weightDenominator. */
   weighting: SecureAggInstruction['weighting'] = 'examples',
+  /** Distributed DP (uniform weighting): each site adds discrete Gaussian noise for multiplier z; the scale leaves room for it. */
+  distributedNoise?: { noiseMultiplier: number },
 ): SecureAggInstruction {
-  const fixedPoint = fixedPointConfig({ range: config.range ?? config.clip, maxTotalWeight: 1, sites: sites.length });
+  const range = config.range ?? config.clip;
+  const noise = distributedNoise && { noiseMultiplier: distributedNoise.noiseMultiplier, clip: config.clip, threshold, weight: 1 / weightDenominator };
+  const fixedPoint = noise
+    ? distributedFixedPoint({ range, maxTotalWeight: 1, sites: sites.length, vectorLength, ...noise })
+    : fixedPointConfig({ range, maxTotalWeight: 1, sites: sites.length });
   return {
     attempt,
     sites: [...sites].sort(),
@@ -89,6 +98,7 @@ export function secAggInstruction(
     clip: config.clip,
     weighting,
     weightDenominator,
+    ...(noise ? { distributedNoise: { mechanism: 'discrete-gaussian' as const, noiseMultiplier: noise.noiseMultiplier, variance: siteNoiseVariance(noise, fixedPoint.scale) } } : {}),
   };
 }
 

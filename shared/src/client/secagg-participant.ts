@@ -15,6 +15,7 @@ import type {
   SecureAggUnmaskResponse,
 } from '../messages/schemas.ts';
 import { clipUpdate } from '../privacy/dp-fedavg.ts';
+import { checkDistributedNoise } from './distributed-noise.ts';
 import { secAggTopology } from '../privacy/secagg-config.ts';
 import type { SecAggConfig } from '../privacy/secagg-messages.ts';
 import { SecAggSite, type SecAggSiteInput } from '../privacy/secagg-site.ts';
@@ -73,6 +74,7 @@ export function checkSecAggInstruction(instruction: SecureAggInstruction, site: 
   if (scale > safeScale * (1 + 1e-12)) {
     throw new FedtuneError('malformed_payload', `secure aggregation: fixed-point scale ${scale} could overflow the sum of ${instruction.sites.length} sites (at most ${safeScale})`);
   }
+  checkDistributedNoise(instruction);
 }
 
 /**
@@ -136,6 +138,11 @@ export class SecAggParticipant {
   /** Coordinates clamped by the fixed-point range (0 when the range covers the clip). */
   get clamped(): number {
     return this.site.clamped;
+  }
+
+  /** Coordinates the distributed-DP noise pushed past the int32 range (0 with a fitting scale). */
+  get wrapped(): number {
+    return this.site.wrapped;
   }
 
   private ids() {

@@ -26,6 +26,7 @@ import { checkSecAggInstruction, SecAggParticipant, secAggInputOf, type SecAggSe
 import { ModelInspectionGate } from './model-inspection-gate.ts';
 import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
+import { distributedNoiseOf } from './distributed-noise.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
@@ -85,6 +86,11 @@ export interface SiteClientOptions {
   /** Interval of heartbeats to the coordinator (default 5 s). */
   heartbeatMs?: number;
   secAggProbe?: SecAggProbe;
+  /**
+   * Simulation only: seed of this site's distributed-DP noise (with its id, the round and the attempt), so a
+   * simulated run is reproducible. Never set it in a deployment: whoever knows it can remove the noise.
+   */
+  distributedNoiseSeed?: number;
   /**
    * Receives the site's personalised model after the final round (the model holds its weights during the
    * call; e.g. the Node site saves it with --personal-model DIR). The weights never leave the site.
@@ -388,9 +394,10 @@ export class SiteClient {
         const instruction = payload.secureAggregation;
         const input = secAggInputOf(arrays, global, claimed, instruction);
         this.options.secAggProbe?.input?.({ round, attempt: instruction.attempt, siteId: this.options.siteId, ...input });
-        this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, input);
+        const noise = distributedNoiseOf(instruction, { siteId: this.options.siteId, round, simulationSeed: this.options.distributedNoiseSeed });
+        this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, { ...input, ...(noise ? { noise } : {}) });
         const durationMs = Date.now() - started;
-        const advert = this.secAgg.advertise({ numExamples: claimed, metrics: { loss: metrics.loss, accuracy: metrics.accuracy }, durationMs });
+        const advert = this.secAgg.advertise({ numExamples: claimed, metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}) }, durationMs });
         if (!this.secAggSend('advertise', 'secaggAdvertise', advert)) return;
         this.roundsTrained++;
         this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: secAggPayloadBytes(advert) });

@@ -187,6 +187,12 @@ export const SecureAggInstruction = z
     /** 'examples': w = numExamples / weightDenominator; 'uniform': w = 1 / weightDenominator (DP-FedAvg). */
     weighting: z.enum(['examples', 'uniform']),
     weightDenominator: z.number().positive().max(1e15),
+    /**
+     * Distributed DP (shared/src/privacy/distributed-dp.ts): the site adds discrete Gaussian noise of variance
+     * (z·clip·scale/weightDenominator)²/threshold to its quantized input before masking. The site recomputes
+     * the variance from the other fields and refuses an instruction whose `variance` differs.
+     */
+    distributedNoise: z.object({ mechanism: z.literal('discrete-gaussian'), noiseMultiplier: z.number().min(0).max(1000), variance: z.number().min(0).max(2 ** 62) }).optional(),
   })
   .refine((i) => new Set(i.sites).size === i.sites.length, { message: 'the invited sites must be distinct', path: ['sites'] })
   .refine((i) => i.threshold <= i.sites.length, { message: 'the threshold cannot exceed the number of invited sites', path: ['threshold'] });
@@ -263,7 +269,8 @@ export const SecureAggAdvertise = z.object({
   encryptionPublicKey: PublicKey,
   maskingPublicKey: PublicKey,
   numExamples: ExampleCount,
-  metrics: LocalMetrics,
+  /** As a fitResult's: with the site's DP-SGD spend (`privacy`) when it trains with DP-SGD. */
+  metrics: FitResultMetrics,
   durationMs: DurationMs,
 });
 

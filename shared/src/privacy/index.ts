@@ -11,3 +11,5 @@ export * from './secagg-config.ts';
 export * from './secagg-site.ts';
 export * from './secagg-server.ts';
 export * from './secagg-simulation.ts';
+export * from './discrete-gaussian.ts';
+export * from './distributed-dp.ts';

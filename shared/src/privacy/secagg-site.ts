@@ -12,6 +12,7 @@
 import { FedtuneError } from '../errors.ts';
 import type { WeightArrays } from '../weights.ts';
 import { ChaChaRandom, type RandomBytes } from './chacha-random.ts';
+import { addDiscreteGaussianNoise } from './discrete-gaussian.ts';
 import { quantize } from './fixed-point.ts';
 import { agreeKey, applyMask, generateKeyPair, openFrom, sealFor, type X25519KeyPair } from './secagg-crypto.ts';
 import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
@@ -37,6 +38,14 @@ export interface SecAggSiteInput {
   update: WeightArrays;
   /** Its weight w ∈ [0, maxTotalWeight], e.g. numExamples / (a bound on the round's total examples). */
   weight: number;
+  /** Distributed DP: discrete Gaussian noise added to the quantized update (not its weight) before masking. */
+  noise?: SecAggSiteNoise;
+}
+
+export interface SecAggSiteNoise {
+  /** σ² in fixed-point units. */
+  variance: number;
+  randomBytes: RandomBytes;
 }
 
 type Phase = 'advertise' | 'share' | 'mask' | 'unmask' | 'done';
@@ -60,6 +69,8 @@ export class SecAggSite {
   private readonly encryptionKeyCache = new Map<string, Uint8Array>();
   /** Coordinates clamped by the fixed-point range in this round's input. */
   clamped = 0;
+  /** Coordinates of this round's input that the distributed-DP noise pushed past the int32 range (0 with a fitting scale). */
+  wrapped = 0;
 
   constructor(
     readonly siteId: string,
@@ -166,6 +177,7 @@ export class SecAggSite {
     if (length !== this.config.vectorLength) throw new FedtuneError('shape_mismatch', `update has ${length} values, the round expects ${this.config.vectorLength}`);
     const { data, clamped } = quantize(input.update, input.weight, this.config.fixedPoint);
     this.clamped = clamped;
+    if (input.noise) this.wrapped = addDiscreteGaussianNoise(data, length, input.noise.variance, input.noise.randomBytes);
     applyMask(data, this.selfMaskSeed, 1);
     for (const p of peers) {
       if (p === this.siteId) continue;

@@ -21,6 +21,10 @@ export const PrivacyRecord = z.object({
   /** Share of updates clipped this round; null when secure aggregation hides it. */
   clippedShare: z.number().nullable(),
   steps: z.number().int(),
+  /** Who added the noise: the coordinator ('central') or the sites under secure aggregation ('distributed'). */
+  noise: z.enum(['central', 'distributed']).optional(),
+  /** Distributed: the configured z, the threshold t and the sites whose noise the sum carried (noiseMultiplier = z·sqrt(n'/t), less the rounding slack). */
+  distributed: z.object({ configuredNoiseMultiplier: z.number(), threshold: z.number().int(), survivors: z.number().int() }).optional(),
 });
 
 /** Global-model metrics; `probes` holds extra measurements such as a backdoor's attack success rate. */

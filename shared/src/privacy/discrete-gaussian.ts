@@ -1,0 +1,119 @@
+/**
+ * Exact sampling from the discrete Gaussian N_Z(0, σ²): P(x) ∝ exp(−x²/(2σ²)) for every integer x.
+ * Canonne, Kamath, Steinke, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020
+ * (arXiv:2004.00010), Algorithms 1–3, in exact integer arithmetic: σ² is a rational p/q (a double is one
+ * exactly: mantissa · 2^exponent), every Bernoulli is "a uniform integer below d is below n", and the only
+ * randomness is uniform bytes from a CSPRNG (ChaCha20 or the OS). No floating point touches a sample.
+ */
+import { FedtuneError } from '../errors.ts';
+import type { RandomBytes } from './chacha-random.ts';
+
+/** An exact non-negative rational n/d (d > 0). */
+export interface Rational {
+  n: bigint;
+  d: bigint;
+}
+
+/** The exact value of a finite double ≥ 0 as a rational (every double is a dyadic rational). */
+export function rationalOfDouble(x: number): Rational {
+  if (!(Number.isFinite(x) && x >= 0)) throw new FedtuneError('config', `expected a finite number ≥ 0, got ${x}`);
+  let d = 1n;
+  let v = x;
+  // Doubling is exact for doubles until v is an integer (at most 1074 doublings for subnormals).
+  while (!Number.isInteger(v)) {
+    v *= 2;
+    d *= 2n;
+  }
+  return { n: BigInt(v), d };
+}
+
+/** A uniform integer in [0, bound) from `randomBytes` (rejection sampling on the bit length: unbiased). */
+export function uniformBelow(bound: bigint, randomBytes: RandomBytes): bigint {
+  if (bound <= 0n) throw new FedtuneError('config', `uniform bound must be > 0, got ${bound}`);
+  if (bound === 1n) return 0n;
+  const bits = (bound - 1n).toString(2).length;
+  const bytes = Math.ceil(bits / 8);
+  const excess = BigInt(bytes * 8 - bits);
+  for (;;) {
+    const b = randomBytes(bytes);
+    let v = 0n;
+    for (let i = 0; i < bytes; i++) v = (v << 8n) | BigInt(b[i]);
+    v >>= excess;
+    if (v < bound) return v;
+  }
+}
+
+/** Bernoulli(n/d) for 0 ≤ n/d ≤ 1. */
+export function bernoulli(p: Rational, randomBytes: RandomBytes): boolean {
+  return uniformBelow(p.d, randomBytes) < p.n;
+}
+
+/** Bernoulli(exp(−γ)) for a rational γ = n/d ≥ 0 (CKS 2020, Algorithm 1). */
+export function bernoulliExpMinus(gamma: Rational, randomBytes: RandomBytes): boolean {
+  const { n, d } = gamma;
+  if (n <= d) {
+    // K = 1, 2, …: stop at the first K whose Bernoulli(γ/K) fails; return whether that K is odd.
+    let k = 1n;
+    while (bernoulli({ n, d: d * k }, randomBytes)) k++;
+    return k % 2n === 1n;
+  }
+  const whole = n / d;
+  for (let i = 0n; i < whole; i++) if (!bernoulliExpMinus({ n: 1n, d: 1n }, randomBytes)) return false;
+  return bernoulliExpMinus({ n: n - whole * d, d }, randomBytes);
+}
+
+/** The discrete Laplace with scale t (an integer ≥ 1): P(x) ∝ exp(−|x|/t) (CKS 2020, Algorithm 2 with s = 1). */
+export function sampleDiscreteLaplace(t: bigint, randomBytes: RandomBytes): bigint {
+  for (;;) {
+    const u = uniformBelow(t, randomBytes);
+    if (!bernoulliExpMinus({ n: u, d: t }, randomBytes)) continue;
+    let v = 0n;
+    while (bernoulliExpMinus({ n: 1n, d: 1n }, randomBytes)) v++;
+    const x = u + t * v;
+    const negative = bernoulli({ n: 1n, d: 2n }, randomBytes);
+    if (negative && x === 0n) continue;
+    return negative ? -x : x;
+  }
+}
+
+/** One sample of N_Z(0, σ²) with σ² = `variance` (exact rational) (CKS 2020, Algorithm 3). σ² = 0 gives 0. */
+export function sampleDiscreteGaussian(variance: Rational, randomBytes: RandomBytes): bigint {
+  const { n: p, d: q } = variance;
+  if (p === 0n) return 0n;
+  // t = ⌊σ⌋ + 1, and ⌊sqrt(p/q)⌋ = ⌊sqrt(⌊p/q⌋)⌋.
+  const t = isqrt(p / q) + 1n;
+  for (;;) {
+    const y = sampleDiscreteLaplace(t, randomBytes);
+    const a = y < 0n ? -y : y;
+    // Accept with probability exp(−(|y| − σ²/t)² / (2σ²)) = exp(−(|y|·t·q − p)² / (2·t²·q·p)).
+    const num = a * t * q - p;
+    if (bernoulliExpMinus({ n: num * num, d: 2n * t * t * q * p }, randomBytes)) return y;
+  }
+}
+
+/** ⌊sqrt(n)⌋ for n ≥ 0 (Newton's method on integers). */
+export function isqrt(n: bigint): bigint {
+  if (n < 0n) throw new FedtuneError('config', 'isqrt of a negative number');
+  if (n < 2n) return n;
+  let x = BigInt(Math.floor(Math.sqrt(Number(n))));
+  while (x * x > n) x--;
+  while ((x + 1n) * (x + 1n) <= n) x++;
+  return x;
+}
+
+/**
+ * Adds independent N_Z(0, σ²) noise to the first `count` values of a uint32 vector, modulo 2^32 (the
+ * secure-aggregation ring). Returns how many values the noise wrapped past ±2^31 (0 with a fitting scale).
+ */
+export function addDiscreteGaussianNoise(data: Uint32Array, count: number, variance: number, randomBytes: RandomBytes): number {
+  if (!(Number.isInteger(count) && count >= 0 && count <= data.length)) throw new FedtuneError('config', `noise count must be in [0, ${data.length}], got ${count}`);
+  const v = rationalOfDouble(variance);
+  let wrapped = 0;
+  for (let i = 0; i < count; i++) {
+    const noise = sampleDiscreteGaussian(v, randomBytes);
+    const signed = BigInt((data[i] | 0)) + noise;
+    if (signed >= 2n ** 31n || signed < -(2n ** 31n)) wrapped++;
+    data[i] = Number(BigInt.asUintN(32, signed));
+  }
+  return wrapped;
+}
