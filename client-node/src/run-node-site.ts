@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
+import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type PrivacyLedger, type SitePolicy } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -31,6 +31,9 @@ export interface NodeSiteOptions {
    * FitPool's `fit`, shared by all its sites. Over `parallel`.
    */
   fit?: typeof fitLocal;
+  /** The site's persistent privacy ledger (`fedtune client --privacy-ledger FILE`: a FilePrivacyLedger) and its policy's ε limits. */
+  privacyLedger?: PrivacyLedger;
+  privacyPolicy?: SitePolicy['privacy'];
   /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
   onLog?: (line: string) => void;
 }
@@ -59,6 +62,8 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
         }
       : undefined,
     ...(options.adversarial ? { adversarial: options.adversarial } : {}),
+    ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
+    ...(options.privacyPolicy ? { privacyPolicy: options.privacyPolicy } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

@@ -27,6 +27,8 @@ export type FedtuneErrorCode =
   | 'timeout'
   | 'not_found'
   | 'persistence'
+  /** A site refuses a round or a run that would spend more ε than its policy allows (privacy ledger). */
+  | 'privacy_budget'
   | 'internal';
 
 export class FedtuneError extends Error {

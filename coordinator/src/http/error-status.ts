@@ -25,6 +25,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   timeout: 504,
   not_found: 404,
   persistence: 500,
+  privacy_budget: 409,
   internal: 500,
 };
 
