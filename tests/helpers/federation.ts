@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput, type RunningCoordinator, type EngineEvent } from '@fedtune/coordinator';
-import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteEvent, type UpdateHook } from '@fedtune/shared';
+import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteClientOptions, type SiteEvent, type UpdateHook } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 
 export function tempDir(prefix = 'fedtune-test-'): string {
@@ -30,6 +30,8 @@ export interface TestFederationOptions {
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Let sites reconnect after a dropped connection. */
   reconnect?: boolean;
+  /** Extra SiteClient options per site (e.g. a privacy ledger and policy). */
+  siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
 }
 
 /** Starts a coordinator with the committed pretrained model and connects real sites to it. */
@@ -67,6 +69,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
       updateHook: options.hooks?.[siteId],
       reconnect: options.reconnect ? { retries: 5, baseDelayMs: 100 } : undefined,
       onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
+      ...options.siteOptions?.(siteId),
     });
   });
   const siteRuns = clients.map((c) => c.run());
