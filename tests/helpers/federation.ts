@@ -32,6 +32,8 @@ export interface TestFederationOptions {
   reconnect?: boolean;
   /** Extra SiteClient options per site (e.g. a privacy ledger and policy). */
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+  /** Called with the sites before any of them connects (e.g. to have one accept the run's terms). */
+  beforeRun?: (clients: SiteClient[]) => void;
 }
 
 /** Starts a coordinator with the committed pretrained model and connects real sites to it. */
@@ -72,6 +74,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
       ...options.siteOptions?.(siteId),
     });
   });
+  options.beforeRun?.(clients);
   const siteRuns = clients.map((c) => c.run());
   return { coordinator, connector, siteRuns, clients };
 }

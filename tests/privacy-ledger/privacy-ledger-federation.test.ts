@@ -3,6 +3,7 @@ import { RdpAccountant, computeEpsilon } from '../../shared/src/privacy/rdp-acco
 import { MemoryPrivacyLedger } from '../../shared/src/policy/privacy-ledger-accounts.ts';
 import { SitePolicy } from '../../shared/src/policy/site-policy.ts';
 import type { SiteEvent } from '../../shared/src/client/site-client.ts';
+import type { RunTerms } from '../../shared/src/messages/run-terms.ts';
 import { startTestFederation } from '../helpers/federation.ts';
 
 const Z = 1.3;
@@ -18,7 +19,7 @@ describe('the privacy ledger in a run', () => {
     const limited = (privacy: object) => (siteId: string) =>
       siteId === 'site-1' ? { privacyLedger: ledger, privacyPolicy: SitePolicy.parse({ privacy }).privacy } : {};
     const first = await startTestFederation({
-      sites: 3, rounds: 3, transport: 'memory', maxSiteExamples: 40, holdoutExamples: 100,
+      sites: 3, rounds: 4, transport: 'memory', maxSiteExamples: 40, holdoutExamples: 100,
       config: { runId: 'ledger-run-1', minSites: 2, federatedEvaluation: 'never', train },
       siteOptions: limited({ maxEpsilonPerRun: epsAfter(2) }),
       onSiteEvent: (id, e) => id === 'site-1' && events.push(e),
@@ -27,19 +28,21 @@ describe('the privacy ledger in a run', () => {
     await Promise.all(first.siteRuns);
     await first.coordinator.close();
     expect(report.status).toBe('complete');
-    // Rounds 1 and 2 fit the limit exactly; round 3 would not, so site-1 refused it before training.
-    expect(report.rounds.map((r) => r.accepted.some((a) => a.siteId === 'site-1'))).toEqual([true, true, false]);
-    expect(report.rounds[2].failed.find((f) => f.siteId === 'site-1')?.reason).toMatch(/privacy_budget|maxEpsilonPerRun/);
-    expect(events.filter((e) => e.type === 'failed').map((e) => (e as { code: string }).code)).toEqual(['privacy_budget']);
-    expect(ledger.entries.map((e) => e.round)).toEqual([1, 2]);
+    // Its first two rounds fit the limit exactly; the third would not, so site-1 refused it (and any later one) before training.
+    const mine = report.rounds.filter((r) => r.selected.includes('site-1'));
+    expect(mine.length).toBeGreaterThanOrEqual(3);
+    expect(mine.map((r) => r.accepted.some((a) => a.siteId === 'site-1'))).toEqual([true, true, ...mine.slice(2).map(() => false)]);
+    expect(mine[2].failed.find((f) => f.siteId === 'site-1')?.reason).toContain('maxEpsilonPerRun');
+    expect(new Set(events.filter((e) => e.type === 'failed').map((e) => (e as { code: string }).code))).toEqual(new Set(['privacy_budget']));
+    expect(ledger.entries.map((e) => e.round)).toEqual([mine[0].round, mine[1].round]);
     expect(ledger.runEpsilon('ledger-run-1')).toBe(epsAfter(2));
     // What the coordinator was told equals the ledger, round by round.
-    expect(report.rounds.slice(0, 2).map((r) => r.accepted.find((a) => a.siteId === 'site-1')!.ledger)).toEqual([
+    expect(mine.slice(0, 2).map((r) => r.accepted.find((a) => a.siteId === 'site-1')!.ledger)).toEqual([
       { runEpsilon: epsAfter(1), totalEpsilon: epsAfter(1) },
       { runEpsilon: epsAfter(2), totalEpsilon: epsAfter(2) },
     ]);
     // Sites without a ledger of their own send no totals.
-    expect(report.rounds[0].accepted.filter((a) => a.ledger).map((a) => a.siteId)).toEqual(['site-1']);
+    expect(mine[0].accepted.filter((a) => a.ledger).map((a) => a.siteId)).toEqual(['site-1']);
 
     // The next run: at its total, site-1 refuses at join; the run goes on without it and its ledger is unchanged.
     const second = await startTestFederation({
@@ -88,4 +91,42 @@ describe('the privacy ledger in a run', () => {
       }
     }
   }, 180_000);
+});
+
+describe('client-level DP in the ledger', () => {
+  it('a site that accepted terms with dp accounts one q = 1 step per round it contributed to, and stops at its per-run limit', async () => {
+    const dpZ = 4;
+    const dpDelta = 1e-5;
+    const qOne = (rounds: number) => new RdpAccountant().step(dpZ, 1, rounds).getEpsilon(dpDelta).epsilon;
+    const ledger = new MemoryPrivacyLedger();
+    const runId = 'ledger-client-dp';
+    const hash = 'b'.repeat(64);
+    const terms: RunTerms = {
+      runId, coordinator: hash, rounds: 3, minSites: 2, fraction: 1,
+      model: { architecture: 'mlp', topologyHash: hash, initialWeightsHash: hash, parameters: 1 },
+      train: { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' },
+      maxExamplesPerSite: 1000, federatedEvaluation: 'never',
+      dp: { noiseMultiplier: dpZ, clip: 1, delta: dpDelta, noise: 'central' },
+    };
+    // The site has accepted the run's terms before it joins (as the terms check will do at join).
+    const fed = await startTestFederation({
+      sites: 3, rounds: 4, transport: 'memory', maxSiteExamples: 40, holdoutExamples: 100,
+      config: { runId, minSites: 2, fraction: 1, federatedEvaluation: 'never', dp: { noiseMultiplier: dpZ, clip: 1, delta: dpDelta } },
+      siteOptions: (siteId) => (siteId === 'site-3' ? { privacyLedger: ledger, privacyPolicy: SitePolicy.parse({ privacy: { maxEpsilonPerRun: qOne(2) } }).privacy } : {}),
+      beforeRun: (clients) => clients[2].acceptRunTerms(terms),
+    });
+    const report = await fed.coordinator.done;
+    await Promise.all(fed.siteRuns);
+    await fed.coordinator.close();
+    expect(report.status).toBe('complete');
+    // The rounds site-3 was in (the run may start before it joins): the first two fit its limit, the next is refused.
+    const mine = report.rounds.filter((r) => r.selected.includes('site-3'));
+    expect(mine.length).toBeGreaterThanOrEqual(3);
+    expect(ledger.entries.map((e) => [e.round, e.kind])).toEqual([[mine[0].round, 'client'], [mine[1].round, 'client']]);
+    expect(ledger.account(runId, 'client')!.state.history).toEqual([{ noiseMultiplier: dpZ, samplingRate: 1, steps: 2 }]);
+    expect(ledger.runEpsilon(runId)).toBe(qOne(2));
+    expect(mine.map((r) => r.accepted.some((a) => a.siteId === 'site-3'))).toEqual([true, true, ...mine.slice(2).map(() => false)]);
+    expect(mine[2].failed.find((f) => f.siteId === 'site-3')?.reason).toContain('maxEpsilonPerRun');
+    expect(mine[1].accepted.find((a) => a.siteId === 'site-3')!.ledger).toEqual({ runEpsilon: qOne(2), totalEpsilon: qOne(2) });
+  }, 120_000);
 });
