@@ -7,3 +7,4 @@ export * from './fit-pool/fit-pool-options.ts';
 export * from './fit-pool/fit-pool.ts';
 export * from './data/read-image-folder.ts';
 export * from './data/read-text-folder.ts';
+export * from './file-privacy-ledger.ts';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits } from '@fedtune/shared';
+import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -33,6 +33,9 @@ export interface NodeSiteOptions {
   fit?: typeof fitLocal;
   /** Prepares the split data before joining (`--impute`, `--class-weights`: prepareSiteSplits); absent: as split. */
   prepareSplits?: (splits: Splits) => Splits;
+  /** The site's persistent privacy ledger (`fedtune client --privacy-ledger FILE`: a FilePrivacyLedger) and its policy's ε limits. */
+  privacyLedger?: PrivacyLedger;
+  privacyPolicy?: SitePolicy['privacy'];
   /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
   onLog?: (line: string) => void;
 }
@@ -62,6 +65,8 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
         }
       : undefined,
     ...(options.adversarial ? { adversarial: options.adversarial } : {}),
+    ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
+    ...(options.privacyPolicy ? { privacyPolicy: options.privacyPolicy } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

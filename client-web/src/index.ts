@@ -4,3 +4,4 @@ export * from './data/load-image-folder.ts';
 export * from './data/summarize.ts';
 export * from './join-link.ts';
 export * from './site-session.ts';
+export * from './privacy/local-storage-privacy-ledger.ts';

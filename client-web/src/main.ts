@@ -5,6 +5,7 @@ import { loadImageFolder } from './data/load-image-folder.ts';
 import { summarizeData, type DataSummary } from './data/summarize.ts';
 import { parseJoinLink } from './join-link.ts';
 import { splitSiteData, startBrowserSite, type BrowserSite } from './site-session.ts';
+import { LocalStoragePrivacyLedger } from './privacy/local-storage-privacy-ledger.ts';
 import { renderLineChart } from './ui/line-chart.ts';
 
 // The page's controller: fields, data loading, and the SiteEvents of the shared client drawn as a table,
@@ -28,6 +29,7 @@ const ui = {
   status: $('status'),
   progress: $<HTMLProgressElement>('progress'),
   progressText: $('progress-text'),
+  ledger: $('ledger'),
   rounds: $('rounds').querySelector('tbody')!,
   chartLoss: $('chart-loss'),
   chartAccuracy: $('chart-accuracy'),
@@ -205,6 +207,10 @@ function onSiteEvent(event: SiteEvent): void {
       renderRounds();
       break;
     }
+    case 'privacy':
+      ui.ledger.textContent = ledgerText(event.runEpsilon, event.totalEpsilon);
+      log(`round ${event.round}: privacy ledger ${ledgerText(event.runEpsilon, event.totalEpsilon)}`);
+      break;
     case 'evaluate-done': {
       const r = row(event.round);
       r.globalAccuracy = event.metrics.accuracy;
@@ -249,7 +255,16 @@ function onJoin(): void {
   state.rounds.clear();
   renderRounds();
   setPhase('joining', `connecting to ${ui.server.value}…`);
+  let privacyLedger: LocalStoragePrivacyLedger;
+  try {
+    privacyLedger = LocalStoragePrivacyLedger.open(window.localStorage, id);
+  } catch (err) {
+    setPhase('error', toFedtuneError(err).message);
+    return;
+  }
+  ui.ledger.textContent = `ε ${epsText(privacyLedger.totalEpsilon())} spent in total (this browser)`;
   const site = startBrowserSite({
+    privacyLedger,
     server: ui.server.value.trim(),
     siteId: id,
     token: ui.token.value || undefined,
@@ -291,3 +306,11 @@ async function init(): Promise<void> {
 }
 
 void init();
+
+function epsText(e: number): string {
+  return Number.isFinite(e) ? e.toFixed(4) : '∞';
+}
+
+function ledgerText(run: number, total: number): string {
+  return `ε ${epsText(run)} spent in this run, ${epsText(total)} in total`;
+}

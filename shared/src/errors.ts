@@ -29,6 +29,8 @@ export type FedtuneErrorCode =
   /** The site's model inspection refused the global model (a trap construction; docs/site-policy.md). */
   | 'model_refused'
   | 'persistence'
+  /** A site refuses a round or a run that would spend more ε than its policy allows (privacy ledger). */
+  | 'privacy_budget'
   | 'internal';
 
 export class FedtuneError extends Error {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
+import { defaultPrivacyLedgerPath, FilePrivacyLedger, loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
 import { pretrainedModelDir, type RunConfig, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
 import { robustPreset, type RunReport } from '@fedtune/shared';
@@ -240,6 +240,11 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
   '--seed': async () => {
     expect((await client(['--seed', '7', '--site', 's'])).splitSeed).toBe(siteSplitSeed(7, 's'));
     expect((await client(['--site', 's'])).splitSeed).toBe(siteSplitSeed(42, 's'));
+  },
+  '--privacy-ledger': async () => {
+    const path = join(dir, 'ledger', 'site.jsonl');
+    expect(((await client(['--privacy-ledger', path])).privacyLedger as FilePrivacyLedger).path).toBe(path);
+    expect(((await client([])).privacyLedger as FilePrivacyLedger).path).toBe(defaultPrivacyLedgerPath());
   },
   '--personal-model': async () => {
     expect((await client(['--personal-model', join(dir, 'mine')])).personalModelDir).toBe(join(dir, 'mine'));

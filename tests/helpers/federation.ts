@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput, type RunningCoordinator, type EngineEvent } from '@fedtune/coordinator';
-import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteEvent, type SiteClientOptions, type UpdateHook } from '@fedtune/shared';
+import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteClientOptions, type SiteEvent, type UpdateHook } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 
 export function tempDir(prefix = 'fedtune-test-'): string {
@@ -30,8 +30,10 @@ export interface TestFederationOptions {
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Let sites reconnect after a dropped connection. */
   reconnect?: boolean;
-  /** Per-site extra options (test probes, simulation seeds). */
-  siteOptions?: (siteId: string) => Partial<Pick<SiteClientOptions, 'secAggProbe' | 'distributedNoiseSeed'>>;
+  /** Extra SiteClient options per site (e.g. a privacy ledger and policy). */
+  siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+  /** Called with the sites before any of them connects (e.g. to have one accept the run's terms). */
+  beforeRun?: (clients: SiteClient[]) => void;
 }
 
 /** Starts a coordinator with the committed pretrained model and connects real sites to it. */
@@ -72,6 +74,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
       ...options.siteOptions?.(siteId),
     });
   });
+  options.beforeRun?.(clients);
   const siteRuns = clients.map((c) => c.run());
   return { coordinator, connector, siteRuns, clients };
 }

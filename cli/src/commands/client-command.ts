@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
+import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
 import { classCounts, deriveSeed, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
@@ -29,7 +29,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', 'train data-parallel on N worker threads, each with its own tfjs instance (default: the cores this machine has; 1 = one thread)', intOption('workers', 1))
     .option('--sync-every <k>', 'with --workers > 1: 1 averages the gradients of every batch (the same weights as one thread); k > 1 lets each worker take k whole batches between weight averages (local SGD, faster) (default 1)', intOption('sync-every', 1))
-    .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine');
+    .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine')
+    .option('--privacy-ledger <file>', 'this site\'s privacy ledger: ε spent per run and in total, kept across runs and restarts (append-only, fsynced) (default: .fedtune/privacy-ledger.jsonl in the working directory)');
   addSiteAdversarialOptions(command);
   addSiteDataOptions(command);
   return command.action(async (o) => {
@@ -43,6 +44,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       console.log(describeBackend(selection));
       console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
       console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
+      const ledger = FilePrivacyLedger.open(o.privacyLedger ?? defaultPrivacyLedgerPath(), (line) => console.warn(line));
+      console.log(`privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`);
       const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
       const outcome = await deps.runNodeSite({
         siteId: o.site,
@@ -55,12 +58,14 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         ...(dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none'
           ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
           : {}),
+        privacyLedger: ledger,
         parallel,
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
+          if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
           if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
           if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
@@ -76,4 +81,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         process.exitCode = 1;
       }
     });
+}
+
+function ledgerNum(e: number): string {
+  return Number.isFinite(e) ? e.toFixed(4) : '∞';
 }

@@ -43,9 +43,9 @@ import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.t
 import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
 
-/** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
-function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number } {
-  return metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {};
+/** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
+function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
+  return { ...(metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {}), ...(metrics.ledger ? { ledger: { runEpsilon: metrics.ledger.runEpsilon, totalEpsilon: metrics.ledger.totalEpsilon } } : {}) };
 }
 
 function addInto(global: Float32Array, delta: Float32Array): Float32Array {

@@ -26,6 +26,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   not_found: 404,
   model_refused: 403,
   persistence: 500,
+  privacy_budget: 409,
   internal: 500,
 };
 

@@ -16,9 +16,12 @@ import { fitDatasetToModel } from '../data/fit-data-to-model.ts';
 import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
 import type { WeightArrays, WeightsManifest } from '../weights.ts';
+import { ledgerTotalsWire } from '../policy/ledger-totals-wire.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
-import { RdpAccountant } from '../privacy/rdp-accountant.ts';
-import { composeDpSgd } from '../privacy/dp-sgd-accounting.ts';
+import type { PrivacyLedger } from '../policy/privacy-ledger.ts';
+import type { SitePolicy } from '../policy/site-policy.ts';
+import type { RunTerms } from '../messages/run-terms.ts';
+import { SitePrivacyAccounting } from './site-privacy-accounting.ts';
 import type { SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
 import { siteReportWork } from '../personalization/site-report-work.ts';
 import { batchNormWeightIndices, withLocalWeights } from '../personalization/personalize-model.ts';
@@ -42,6 +45,8 @@ export type SiteEvent =
   | { type: 'failed'; round: number; code: string; reason: string }
   /** Model inspection found a trap construction and the policy says 'warn': the site trains anyway. */
   | { type: 'model-warning'; round: number; findings: ModelFinding[] }
+  /** The privacy ledger after a round's spend was recorded (before the update was sent); null = unbounded. */
+  | { type: 'privacy'; round: number; runEpsilon: number; totalEpsilon: number }
   | { type: 'complete'; complete: RunComplete }
   | { type: 'closed'; reason: string }
   | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string };
@@ -102,6 +107,13 @@ export interface SiteClientOptions {
   fit?: typeof fitLocal;
   /** Model inspection before training (docs/site-policy.md, "Model inspection"); default: refuse trap constructions. */
   modelInspection?: ModelInspectionPolicy;
+  /**
+   * This site's persistent privacy ledger (docs/privacy.md#privacy-ledger): ε per run and in total across
+   * restarts; every round's spend is recorded in it before the update leaves. Absent: an in-memory one.
+   */
+  privacyLedger?: PrivacyLedger;
+  /** The ε limits of the site's policy, enforced against the ledger before every round and at join. */
+  privacyPolicy?: SitePolicy['privacy'];
 }
 
 export interface SiteOutcome {
@@ -127,16 +139,17 @@ export class SiteClient {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private rejectedHello = false;
+  /** Why this site refused the run itself (e.g. its privacy budget), reported as the outcome's reason. */
+  private refusal?: string;
   /** Whether the current connection was welcomed (a later drop then starts the backoff afresh). */
   private welcomed = false;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
   /** This site's part in the current secure-aggregation round attempt, if any. */
   private secAgg?: SecAggParticipant;
-  /**
-   * Record-level DP-SGD spent on this site's data, over all rounds of the run (kept across reconnects; a new
-   * SiteClient starts from zero, so a restarted site process must not reuse its data in the same run).
-   */
-  private readonly dpSgdAccountant = new RdpAccountant();
+  /** Record-level DP-SGD and client-level DP spent on this site's data: the privacy ledger, checked and recorded every round. */
+  private readonly privacyAccounting: SitePrivacyAccounting;
+  /** The run's terms, once the site accepted them (acceptRunTerms): their client-level `dp` is accounted every round. */
+  private runTerms?: RunTerms;
   /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. */
   private data: Splits;
   private dataError?: FedtuneError;
@@ -153,6 +166,16 @@ export class SiteClient {
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
     this.inspection = new ModelInspectionGate(options.modelInspection);
+    this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy);
+  }
+
+  /** The run's terms this site accepted: the ledger then accounts their client-level DP (q = 1 per round contributed). */
+  acceptRunTerms(terms: RunTerms): void {
+    this.runTerms = terms;
+  }
+
+  private clientDp(runId: string): RunTerms['dp'] {
+    return this.runTerms?.runId === runId ? this.runTerms.dp : undefined;
   }
 
   private emit(event: SiteEvent): void {
@@ -199,7 +222,7 @@ export class SiteClient {
   }
 
   private outcome(o: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>): SiteOutcome {
-    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o };
+    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o, ...(this.refusal ? { reason: this.refusal } : {}) };
   }
 
   /** One connection: hello, then instructions until 'complete' or the connection closes. */
@@ -268,7 +291,7 @@ export class SiteClient {
         this.welcomed = true;
         this.runId = message.payload.runId;
         this.emit({ type: 'welcome', runId: message.payload.runId });
-        return;
+        return this.checkPrivacyAtJoin(message.payload.runId);
       case 'model':
         return this.onModel(message.payload);
       case 'fit':
@@ -286,6 +309,18 @@ export class SiteClient {
         return;
       case 'complete':
         return;
+    }
+  }
+
+  /** A site at its ε total (or at this run's limit) leaves at join: the reason on its side, and its absence on the coordinator's. */
+  private checkPrivacyAtJoin(runId: string): void {
+    try {
+      this.privacyAccounting.checkJoin(runId);
+    } catch (err) {
+      const e = toFedtuneError(err);
+      this.emit({ type: 'failed', round: 0, code: e.code, reason: e.message });
+      this.refusal = e.message;
+      this.stop();
     }
   }
 
@@ -374,16 +409,21 @@ export class SiteClient {
       // Model inspection on the global weights, before any training ('model_refused' goes back as a siteFailure).
       const findings = this.inspection.check(this.model!, data.train, { runId: payload.runId, modelVersion: payload.modelVersion, batchSize: payload.config.batchSize });
       if (findings.length > 0) this.emit({ type: 'model-warning', round, findings });
+      const trainConfig = siteTrainConfig(payload.config, this.options.adversarial, round);
+      // The privacy budget: refused before any training when this round's projected ε exceeds a limit.
+      this.privacyAccounting.checkRound(payload.runId, round, trainConfig, datasetSize(data.train), this.clientDp(payload.runId));
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
       if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
       const metrics = await (this.options.fit ?? fitLocal)(
         this.model!,
         data.train,
-        siteTrainConfig(payload.config, this.options.adversarial, round),
+        trainConfig,
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
         { validation: data.validation },
       );
-      const privacy = metrics.dpSgd ? composeDpSgd(this.dpSgdAccountant, metrics.dpSgd, payload.config.dpSgd?.delta) : undefined;
+      // Write-ahead: the spend is in the ledger (durably) before the update leaves this site.
+      const { privacy, ledger } = await this.privacyAccounting.recordRound(payload.runId, round, metrics.dpSgd, payload.config.dpSgd?.delta, this.clientDp(payload.runId));
+      if (ledger) this.emit({ type: 'privacy', round, ...ledger });
       const local = readModelWeights(this.model!);
       if (payload.config.localBatchNorm) this.localBatchNorm = new Map(batchNormWeightIndices(this.model!).map((i) => [i, local.arrays[i]]));
       const hooked = this.options.updateHook ? await this.options.updateHook(local.arrays, { round, global, siteId: this.options.siteId }) : local.arrays;
@@ -411,7 +451,7 @@ export class SiteClient {
         siteId: this.options.siteId,
         weights: bytes,
         numExamples: claimed,
-        metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}) },
+        metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}), ...(ledger ? { ledger: ledgerTotalsWire(ledger) } : {}) },
         durationMs,
       });
       this.roundsTrained++;

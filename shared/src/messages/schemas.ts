@@ -233,8 +233,12 @@ export const SitePrivacy = z.object({
   noiseMultiplier: z.number().min(0).max(1000),
 });
 
-/** A fit's metrics: the local loss and accuracy, and the site's DP-SGD spend when it trains with DP-SGD. */
-export const FitResultMetrics = LocalMetrics.extend({ privacy: SitePrivacy.optional() });
+/** A site's privacy-ledger totals (docs/privacy.md#privacy-ledger): ε spent in this run and over all runs; null = unbounded. */
+const LedgerEpsilon = z.number().finite().min(0).max(1e12).nullable();
+export const SiteLedgerTotals = z.object({ runEpsilon: LedgerEpsilon, totalEpsilon: LedgerEpsilon }).strict();
+
+/** A fit's metrics: the local loss and accuracy, the site's DP-SGD spend when it trains with DP-SGD, and its ledger totals when it keeps a ledger. */
+export const FitResultMetrics = LocalMetrics.extend({ privacy: SitePrivacy.optional(), ledger: SiteLedgerTotals.optional() });
 
 export const FitResult = z.object({
   runId: RunId,
@@ -430,3 +434,4 @@ export type RunComplete = z.output<typeof RunComplete>;
 export type LocalMetrics = z.output<typeof LocalMetrics>;
 export type SitePrivacy = z.output<typeof SitePrivacy>;
 export type FitResultMetrics = z.output<typeof FitResultMetrics>;
+export type SiteLedgerTotals = z.output<typeof SiteLedgerTotals>;

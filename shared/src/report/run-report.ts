@@ -49,9 +49,10 @@ export const RoundRecord = z.object({
   attempts: z.number().int(),
   selected: z.array(z.string()),
   /** `epsilon`: the site's cumulative record-level DP-SGD ε (at its δ) after this round, when it trains with DP-SGD. */
+  /** `ledger`: the site's privacy-ledger ε after this round, in this run and over all its runs (null = unbounded), when it keeps a ledger. */
   /** `effectiveExamples`: what the update weighed in the average when the example-weight cap lowered its claim. */
   accepted: z.array(
-    z.object({ siteId: z.string(), numExamples: z.number(), effectiveExamples: z.number().optional(), loss: z.number(), accuracy: z.number(), durationMs: z.number(), epsilon: z.number().optional() }),
+    z.object({ siteId: z.string(), numExamples: z.number(), effectiveExamples: z.number().optional(), loss: z.number(), accuracy: z.number(), durationMs: z.number(), epsilon: z.number().optional(), ledger: z.object({ runEpsilon: z.number().nullable(), totalEpsilon: z.number().nullable() }).optional() }),
   ),
   rejected: z.array(RejectionRecord),
   failed: z.array(z.object({ siteId: z.string(), reason: z.string() })),

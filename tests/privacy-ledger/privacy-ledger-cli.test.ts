@@ -1,0 +1,33 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FEDTUNE_BIN } from '../helpers/fedtune-cli.ts';
+import { tempDir } from '../helpers/federation.ts';
+
+function client(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(FEDTUNE_BIN, ['client', '--server', 'http://127.0.0.1:9', '--site', 's1', '--data', 'digits:1/50', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('fedtune client and its privacy ledger file', () => {
+  it.each([
+    ['the default .fedtune/privacy-ledger.jsonl under the working directory', [], (dir: string) => join(dir, '.fedtune', 'privacy-ledger.jsonl')],
+    ['--privacy-ledger FILE', ['--privacy-ledger', 'elsewhere/ledger.jsonl'], (dir: string) => join(dir, 'elsewhere', 'ledger.jsonl')],
+  ])('a corrupt ledger at %s stops the site with one clear line naming the file', async (_name, args, pathOf) => {
+    const dir = tempDir();
+    const path = pathOf(dir);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, '{"sha256":"00","entry":{}}\n');
+    const r = await client(args, dir);
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`privacy ledger ${args.length ? 'elsewhere/ledger.jsonl' : path} is corrupt at line 1: not a ledger line`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
