@@ -137,7 +137,6 @@ describe('distributed DP under secure aggregation (the coordinator never holds a
     expect(privacy.clippedShare).toBeNull();
   }, 180_000);
 
-  // FIXME: over socket.io no site joined ("only 0 of 20 sites joined") in this helper setup; not yet diagnosed.
   it('over real socket.io, 20 sites, 6 drop after advertising: the run completes; the report says noise distributed, ε, survivors; sites\' DP-SGD ε reach the report', async () => {
     const { report, final, initial } = await distributedRun({ sites: 20, drop: 6, transport: 'socket', noiseSeed: 3, dpSgd: true });
     expect(report.status, report.aborted).toBe('complete');
