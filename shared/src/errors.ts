@@ -27,6 +27,8 @@ export type FedtuneErrorCode =
   | 'timeout'
   | 'not_found'
   | 'persistence'
+  /** A site's policy (SitePolicy) refuses the run's terms or an instruction that departs from them. */
+  | 'policy_refused'
   | 'internal';
 
 export class FedtuneError extends Error {

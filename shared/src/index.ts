@@ -68,3 +68,7 @@ export * from './learning/trades-step.ts';
 export * from './strategies/streaming-fedavg.ts';
 export * from './messages/run-terms.ts';
 export * from './policy/site-policy.ts';
+export * from './policy/run-terms-hash.ts';
+export * from './policy/check-run-terms.ts';
+export * from './policy/check-instruction.ts';
+export * from './client/site-terms-guard.ts';

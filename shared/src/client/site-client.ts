@@ -23,11 +23,20 @@ import type { SiteReportInstruction, SiteReportResult } from '../messages/site-r
 import { siteReportWork } from '../personalization/site-report-work.ts';
 import { batchNormWeightIndices, withLocalWeights } from '../personalization/personalize-model.ts';
 import { checkSecAggInstruction, SecAggParticipant, secAggInputOf, type SecAggSendPhase } from './secagg-participant.ts';
+import { SiteTermsGuard } from './site-terms-guard.ts';
+import type { SignedRunTerms } from '../messages/run-terms.ts';
+import type { SitePolicy } from '../policy/site-policy.ts';
+import type { TermsCheck } from '../policy/check-run-terms.ts';
+import { clipText } from '../text/clip-text.ts';
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
   | { type: 'connected' }
   | { type: 'welcome'; runId: string }
+  /** The run's terms arrived and this site's policy accepted them. */
+  | { type: 'terms'; terms: SignedRunTerms }
+  /** This site's policy refused the run's terms (round absent) or an instruction that departs from them: the site leaves the run. */
+  | { type: 'refused-terms'; round?: number; reason: string }
   | { type: 'model'; parameters: number }
   | { type: 'fit-start'; round: number }
   | { type: 'fit-progress'; round: number; progress: FitProgress }
@@ -89,6 +98,10 @@ export interface SiteClientOptions {
   adversarial?: SiteAdversarialSettings;
   /** Trains the model for a fit instruction (default fitLocal; a Node site's data-parallel trainer has its signature). */
   fit?: typeof fitLocal;
+  /** What this site consents to (docs/site-policy.md); default DEFAULT_SITE_POLICY (no limits; the terms and every instruction are still checked). */
+  policy?: SitePolicy;
+  /** Further checks of the terms at join (the privacy ledger's ε budget, model inspection). */
+  termsChecks?: TermsCheck[];
 }
 
 export interface SiteOutcome {
@@ -135,9 +148,12 @@ export class SiteClient {
   private topology?: ModelTopology;
   /** The global model version the model holds unchanged (after evaluating it), told to the coordinator. */
   private held?: { runId: string; version: number };
+  /** The site's consent: the terms it accepted and every instruction checked against them (site-terms-guard.ts). */
+  readonly consent: SiteTermsGuard;
 
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
+    this.consent = new SiteTermsGuard(options.policy, options.termsChecks);
   }
 
   private emit(event: SiteEvent): void {
@@ -184,7 +200,8 @@ export class SiteClient {
   }
 
   private outcome(o: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>): SiteOutcome {
-    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o };
+    const refused = this.consent.breach !== undefined && !o.completed ? { reason: `policy_refused: ${this.consent.breach}` } : {};
+    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o, ...refused };
   }
 
   /** One connection: hello, then instructions until 'complete' or the connection closes. */
@@ -248,7 +265,12 @@ export class SiteClient {
   }
 
   private async handle(message: MessageOf<ServerToClient>): Promise<void> {
+    if (this.consent.breach !== undefined) return; // this site has left the run: nothing more is carried out
+    const breach = this.consent.checkInstruction(message);
+    if (breach !== undefined) return this.refuseInstruction(message, breach);
     switch (message.event) {
+      case 'terms':
+        return this.onTerms(message.payload);
       case 'welcome':
         this.welcomed = true;
         this.runId = message.payload.runId;
@@ -272,6 +294,33 @@ export class SiteClient {
       case 'complete':
         return;
     }
+  }
+
+  /** The run's terms: accepted (the site counts as joined) or refused with the reason (the site leaves, no reconnect). */
+  private onTerms(signed: SignedRunTerms): void {
+    const decision = this.consent.onTerms(signed, this.runId);
+    const runId = this.runId ?? signed.terms.runId;
+    if (decision.accept) {
+      this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
+      this.emit({ type: 'terms', terms: signed });
+      return;
+    }
+    const reason = clipText(decision.reason, 1900);
+    this.link!.send('refuseTerms', { runId, siteId: this.options.siteId, code: 'policy_refused', reason });
+    this.emit({ type: 'refused-terms', reason });
+    this.stopped = true;
+    this.link!.close();
+  }
+
+  /** An instruction departs from the accepted terms: refused (the coordinator's report names it) and the site leaves the run for good. */
+  private refuseInstruction(message: MessageOf<ServerToClient>, breach: string): void {
+    const payload = message.payload as { runId?: string; round?: number };
+    const round = typeof payload.round === 'number' ? payload.round : 0;
+    const reason = clipText(`refused "${message.event}": ${breach}`, 1900);
+    this.emit({ type: 'refused-terms', round, reason });
+    this.link!.send('siteFailure', { runId: this.runId ?? payload.runId ?? 'unknown', round, siteId: this.options.siteId, code: 'policy_refused', reason });
+    this.stopped = true;
+    this.link!.close();
   }
 
   private async onModel(payload: ModelTopology): Promise<void> {
@@ -361,7 +410,7 @@ export class SiteClient {
       const metrics = await (this.options.fit ?? fitLocal)(
         this.model!,
         data.train,
-        siteTrainConfig(payload.config, this.options.adversarial, round),
+        siteTrainConfig(this.consent.maxExamples !== undefined ? { ...payload.config, maxExamples: this.consent.maxExamples } : payload.config, this.options.adversarial, round),
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
         { validation: data.validation },
       );

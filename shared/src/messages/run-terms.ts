@@ -37,6 +37,10 @@ export const RunTerms = z
     dp: z.object({ noiseMultiplier: z.number().min(0), clip: z.number().positive(), delta: z.number().gt(0).lt(1), noise: z.enum(['central', 'distributed']) }).optional(),
     /** What the sites are asked to report beyond training: federated evaluation, per-site robustness, personalisation (aggregates only). */
     federatedEvaluation: z.enum(['never', 'final', 'every-round']),
+    /** Whether the coordinator may ask the sites for temperature-scaling sums (an 'evaluate' with calibration; config calibration.source 'federated'). */
+    federatedCalibration: z.boolean().optional(),
+    /** Whether the coordinator asks every site for a per-site report after the final round (personalisation, per-site robustness). */
+    siteReport: z.boolean().optional(),
   })
   .strict();
 export type RunTerms = z.output<typeof RunTerms>;
@@ -49,3 +53,18 @@ export const SignedRunTerms = z.object({
   signature: z.string().regex(/^[0-9a-f]{128}$/),
 });
 export type SignedRunTerms = z.output<typeof SignedRunTerms>;
+
+const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/);
+
+/** Site → coordinator, after 'terms': the site accepts the terms with this hash (only then does it count as joined). */
+export const AcceptTerms = z.object({ runId: z.string().min(1).max(128), siteId: SiteId, hash: Sha256Hex });
+export type AcceptTerms = z.output<typeof AcceptTerms>;
+
+/** Site → coordinator, after 'terms': the site's policy refuses them (it closes the connection after). */
+export const RefuseTerms = z.object({
+  runId: z.string().min(1).max(128),
+  siteId: SiteId,
+  code: z.string().max(64).regex(/^[a-z][a-z0-9_]*$/),
+  reason: z.string().max(2000),
+});
+export type RefuseTerms = z.output<typeof RefuseTerms>;
