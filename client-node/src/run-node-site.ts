@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings } from '@fedtune/shared';
+import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type SitePolicy } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -33,6 +33,8 @@ export interface NodeSiteOptions {
   fit?: typeof fitLocal;
   /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
   onLog?: (line: string) => void;
+  /** What this site consents to (`fedtune client --policy FILE`; docs/site-policy.md). */
+  policy?: SitePolicy;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -59,6 +61,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
         }
       : undefined,
     ...(options.adversarial ? { adversarial: options.adversarial } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

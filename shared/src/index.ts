@@ -72,3 +72,4 @@ export * from './policy/run-terms-hash.ts';
 export * from './policy/check-run-terms.ts';
 export * from './policy/check-instruction.ts';
 export * from './client/site-terms-guard.ts';
+export * from './policy/parse-site-policy.ts';

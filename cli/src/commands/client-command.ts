@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { loadSiteData, parallelTraining, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { classCounts, socketIoConnector } from '@fedtune/shared';
+import { classCounts, FedtuneError, socketIoConnector } from '@fedtune/shared';
+import { loadSitePolicyFile } from './site-policy-file.ts';
+import { showTerms } from './show-terms.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
@@ -18,8 +20,11 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   const command = new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
-    .requiredOption('--site <name>', 'this site’s name (letters, digits, ".", "_", "-")', siteNameOption)
-    .requiredOption('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task')
+    .option('--site <name>', 'this site’s name (letters, digits, ".", "_", "-"); required to join', siteNameOption)
+    .option('--data <path>', 'CSV file with a label column, or digits:K/N for the built-in task; required to join')
+    .option('--policy <file>', 'site policy (YAML or JSON): what this site consents to; the run\'s terms and every instruction are checked against it (docs/site-policy.md)')
+    .option('--show-terms', 'print the run\'s terms (and the --policy verdict) and exit without joining')
+    .option('--json', 'with --show-terms: print the signed terms (and verdict) as JSON')
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
@@ -30,6 +35,14 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine');
   addSiteAdversarialOptions(command);
   return command.action(async (o) => {
+      const policy = o.policy ? loadSitePolicyFile(o.policy) : undefined;
+      if (o.showTerms) {
+        const verdict = await showTerms({ server: o.server, siteId: o.site, token: o.token, policy, json: o.json });
+        if (verdict && !verdict.ok) process.exitCode = 1;
+        return;
+      }
+      if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
+      if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       const adversarial = siteAdversarialSettings(command);
       const parallel = parallelTraining({ workers: o.workers, syncEvery: o.syncEvery });
       const selection = await selectNodeBackend(o.backend);
@@ -47,10 +60,13 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         backend: selection.choice,
         personalModelDir: o.personalModel,
         parallel,
+        ...(policy ? { policy } : {}),
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
+          if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
+          if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
           if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
