@@ -29,6 +29,9 @@ import type { SitePolicy } from '../policy/site-policy.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
 
+/** How long a site that refused waits for its refusal to go out before it closes the connection. */
+const LEAVE_GRACE_MS = 250;
+
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
   | { type: 'connected' }
@@ -308,8 +311,7 @@ export class SiteClient {
     const reason = clipText(decision.reason, 1900);
     this.link!.send('refuseTerms', { runId, siteId: this.options.siteId, code: 'policy_refused', reason });
     this.emit({ type: 'refused-terms', reason });
-    this.stopped = true;
-    this.link!.close();
+    this.leaveAfterLastMessage();
   }
 
   /** An instruction departs from the accepted terms: refused (the coordinator's report names it) and the site leaves the run for good. */
@@ -319,8 +321,17 @@ export class SiteClient {
     const reason = clipText(`refused "${message.event}": ${breach}`, 1900);
     this.emit({ type: 'refused-terms', round, reason });
     this.link!.send('siteFailure', { runId: this.runId ?? payload.runId ?? 'unknown', round, siteId: this.options.siteId, code: 'policy_refused', reason });
+    this.leaveAfterLastMessage();
+  }
+
+  /**
+   * Leaves the run for good (no reconnect) once the last message (the refusal) is on its way: closing in the
+   * same turn can drop it, so the link closes a moment later (the coordinator may close it first).
+   */
+  private leaveAfterLastMessage(): void {
     this.stopped = true;
-    this.link!.close();
+    const link = this.link!;
+    setTimeout(() => link.close(), LEAVE_GRACE_MS);
   }
 
   private async onModel(payload: ModelTopology): Promise<void> {

@@ -8,8 +8,8 @@ import { TrainConfig } from './schemas.ts';
  * against them, so changed terms mid-run are refused. `signature` is the coordinator identity's Ed25519
  * signature over the canonical JSON of `terms` (run-terms-hash.ts).
  */
-const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
-const HexKey = z.string().regex(/^[0-9a-f]{64}$/);
+const Sha256Hex = z.string().length(64).regex(/^[0-9a-f]{64}$/);
+const HexKey = z.string().length(64).regex(/^[0-9a-f]{64}$/);
 
 export const RunTerms = z
   .object({
@@ -50,7 +50,7 @@ export const SignedRunTerms = z.object({
   /** sha-256 of the canonical JSON of `terms`, hex. */
   hash: Sha256Hex,
   /** Ed25519 signature of `hash` by `terms.coordinator`, hex. */
-  signature: z.string().regex(/^[0-9a-f]{128}$/),
+  signature: z.string().length(128).regex(/^[0-9a-f]{128}$/),
 });
 export type SignedRunTerms = z.output<typeof SignedRunTerms>;
 
