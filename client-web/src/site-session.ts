@@ -1,4 +1,4 @@
-import { deriveSeed, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type Splits } from '@fedtune/shared';
+import { deriveSeed, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits } from '@fedtune/shared';
 
 export interface BrowserSiteOptions {
   server: string;
@@ -7,6 +7,8 @@ export interface BrowserSiteOptions {
   splits: Splits;
   backend: string;
   onEvent: (event: SiteEvent) => void;
+  /** What this site consents to (browserSitePolicy); absent: the default policy. */
+  policy?: SitePolicy;
 }
 
 /** The same train/validation/test split a Node site makes of its data (seeded by the site name). */
@@ -33,6 +35,7 @@ export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
     backend: options.backend,
     runtime: 'browser',
     onEvent: options.onEvent,
+    ...(options.policy ? { policy: options.policy } : {}),
   });
   return { outcome: client.run(), leave: () => client.stop() };
 }
