@@ -28,7 +28,7 @@ describe('coordinator identity', () => {
 describe('GET /api/v1/terms', () => {
   it('publishes the run\'s signed terms, built from its config and model, signed by the runs directory\'s identity', async () => {
     const runsDir = tempDir('fedtune-terms-');
-    const coordinator = await startTinyCoordinator({ runId: 'terms-open', rounds: 3, minSites: 2, runsDir, config: { train: { epochs: 2, batchSize: 16, learningRate: 0.01, optimizer: 'adam', trainable: 'all', maxExamples: 50 } } });
+    const coordinator = await startTinyCoordinator({ runId: 'terms-open', rounds: 3, minSites: 2, runsDir, config: { runId: 'terms-open', train: { epochs: 2, batchSize: 16, learningRate: 0.01, optimizer: 'adam', trainable: 'all', maxExamples: 50 } } });
     try {
       const res = await coordinator.app!.app.inject({ method: 'GET', url: '/api/v1/terms' });
       expect(res.statusCode).toBe(200);
