@@ -2,7 +2,7 @@ import { canonicalHash, RunTerms, sha256Hex, totalParameters, type SignedRunTerm
 import { CoordinatorIdentity, signRunTerms } from '@fedtune/coordinator';
 
 /** Signed terms for a scripted coordinator (a test that plays the coordinator): the real SiteClient accepts them. */
-export function scriptedTerms(o: { runId: string; rounds: number; topology: Record<string, unknown>; manifest: WeightsManifest; train: Omit<TrainConfig, 'seed'> & { seed?: number }; initialWeights?: Uint8Array }): SignedRunTerms {
+export function scriptedTerms(o: { runId: string; rounds: number; topology: Record<string, unknown>; manifest: WeightsManifest; train: Omit<TrainConfig, 'seed'> & { seed?: number }; initialWeights?: Uint8Array; federatedEvaluation?: RunTerms['federatedEvaluation']; secureAggregation?: RunTerms['secureAggregation'] }): SignedRunTerms {
   const { seed: _seed, ...train } = o.train;
   const terms = RunTerms.parse({
     runId: o.runId,
@@ -13,7 +13,8 @@ export function scriptedTerms(o: { runId: string; rounds: number; topology: Reco
     model: { architecture: 'custom', topologyHash: canonicalHash(o.topology), initialWeightsHash: sha256Hex(o.initialWeights ?? new Uint8Array()), parameters: totalParameters(o.manifest) },
     train,
     maxExamplesPerSite: 1_000_000,
-    federatedEvaluation: 'never',
+    federatedEvaluation: o.federatedEvaluation ?? 'never',
+    ...(o.secureAggregation ? { secureAggregation: o.secureAggregation } : {}),
   });
   return signRunTerms(terms, IDENTITY);
 }
