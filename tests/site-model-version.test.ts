@@ -19,7 +19,7 @@ const train = { epochs: 1, batchSize: 8, learningRate: 0.05, optimizer: 'sgd', t
 
 let global: { bytes: Uint8Array; topology: Record<string, unknown> } | undefined;
 
-async function scripted(script: (bytes: Uint8Array) => Instruction[]): Promise<Answer[]> {
+async function scripted(script: (bytes: Uint8Array) => Instruction[], completes = true): Promise<Answer[]> {
   const backend = await selectNodeBackend();
   // One initial model for the whole file, so runs can be compared.
   global ??= (() => {
@@ -59,7 +59,7 @@ async function scripted(script: (bytes: Uint8Array) => Instruction[]): Promise<A
   });
   const client = new SiteClient({ siteId: 'site-a', connector: network.connector(), data: splitDataset(tinyData(60, 2), 1), backend: backend.backend, runtime: 'node' });
   const outcome = await client.run();
-  expect(outcome.completed, outcome.reason).toBe(true);
+  expect(outcome.completed, outcome.reason).toBe(completes);
   return answers;
 }
 
@@ -90,7 +90,7 @@ describe('site: model versions', () => {
   });
 
   it('a fit for another run is refused by the site policy check (policy_refused) and the site leaves', async () => {
-    const answers = await scripted((w) => [evaluate(1, 1, { weights: w }), { event: 'fit', payload: { ...fit(2, 1).payload, runId: 'other' } }, evaluate(5, 5, { weights: w })]);
+    const answers = await scripted((w) => [evaluate(1, 1, { weights: w }), { event: 'fit', payload: { ...fit(2, 1).payload, runId: 'other' } }, evaluate(5, 5, { weights: w })], false);
     const failure = answers.at(-1)!;
     expect(failure.event).toBe('siteFailure');
     expect(failure.payload.code).toBe('policy_refused');
