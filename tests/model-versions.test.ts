@@ -61,6 +61,7 @@ async function scriptedRun(config: Partial<RunConfigInput>, sites: number, claim
     done.push(
       new Promise<void>((resolve) => {
         link.onMessage((m) => {
+          if (m.event === 'terms') link.send('acceptTerms', { runId: m.payload.terms.runId, siteId, hash: m.payload.hash });
           if (m.event === 'complete') return resolve();
           if (m.event !== 'fit' && m.event !== 'evaluate') return;
           const p = m.payload;

@@ -57,6 +57,7 @@ async function rawAttacker(
   a.completed = new Promise<void>((resolve) => {
     link.onMessage((m) => {
       a.received.push(m);
+      if (m.event === 'terms') link.send('acceptTerms', { runId: m.payload.terms.runId, siteId: options.siteId, hash: m.payload.hash });
       if (m.event === 'rejected') a.rejections.push({ code: m.payload.code, reason: m.payload.reason });
       if (m.event === 'fit') link.sendUnchecked('fitResult', options.answer(m.payload, decodeWeights(m.payload.weights!)));
       if (m.event === 'evaluate') link.send('siteFailure', { runId: m.payload.runId, round: m.payload.round, siteId: options.siteId, code: 'data', reason: 'no test split' });
@@ -274,6 +275,7 @@ describe('impossible metrics are refused with a typed code and never stored (iss
     const rejections: string[] = [];
     const done = new Promise<void>((resolve) => {
       raw.onMessage((m) => {
+        if (m.event === 'terms') raw.send('acceptTerms', { runId: m.payload.terms.runId, siteId: 'site-raw', hash: m.payload.hash });
         if (m.event === 'rejected') rejections.push(m.payload.code);
         if (m.event === 'fit') {
           const good = { runId: m.payload.runId, round: m.payload.round, siteId: 'site-raw', weights: m.payload.weights, numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 }, durationMs: 10 };

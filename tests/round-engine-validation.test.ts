@@ -68,6 +68,7 @@ describe('round engine: bad updates are rejected with a reason and the round goe
           (raw) =>
             new Promise<void>((resolve) => {
               raw.onMessage((m) => {
+                if (m.event === 'terms') raw.send('acceptTerms', { runId: m.payload.terms.runId, siteId, hash: m.payload.hash });
                 if (m.event === 'rejected') rejections.push({ code: m.payload.code, reason: m.payload.reason });
                 if (m.event === 'fit') answer((payload, unchecked) => (unchecked ? raw.sendUnchecked('fitResult', payload) : raw.send('fitResult', payload as never)), { ...m.payload, weights: m.payload.weights! });
                 if (m.event === 'complete') resolve();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { scriptedTerms } from './helpers/scripted-terms.ts';
 import { describe, expect, it } from 'vitest';
 import { decodeWeights, encodeWeights, MemoryNetwork, modelManifest, modelTopology, PROTOCOL_VERSION, readModelWeights, SiteClient, splitDataset, type SiteLink } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
@@ -18,7 +19,7 @@ const train = { epochs: 1, batchSize: 8, learningRate: 0.05, optimizer: 'sgd', t
 
 let global: { bytes: Uint8Array; topology: Record<string, unknown> } | undefined;
 
-async function scripted(script: (bytes: Uint8Array) => Instruction[]): Promise<Answer[]> {
+async function scripted(script: (bytes: Uint8Array) => Instruction[], completes = true): Promise<Answer[]> {
   const backend = await selectNodeBackend();
   // One initial model for the whole file, so runs can be compared.
   global ??= (() => {
@@ -40,6 +41,11 @@ async function scripted(script: (bytes: Uint8Array) => Instruction[]): Promise<A
     link.onMessage((m) => {
       if (m.event === 'hello') {
         link.send('welcome', { protocol: PROTOCOL_VERSION, runId: 'r', siteId: m.payload.siteId });
+        // The site joins under the run's terms (docs/site-policy.md): these allow every instruction below.
+        link.send('terms', scriptedTerms({ runId: 'r', rounds: 5, topology: topology.topology as never, manifest: topology.manifest as never, train, federatedEvaluation: 'every-round' }));
+        return;
+      }
+      if (m.event === 'acceptTerms') {
         link.send('model', topology as never);
         return next();
       }
@@ -53,7 +59,7 @@ async function scripted(script: (bytes: Uint8Array) => Instruction[]): Promise<A
   });
   const client = new SiteClient({ siteId: 'site-a', connector: network.connector(), data: splitDataset(tinyData(60, 2), 1), backend: backend.backend, runtime: 'node' });
   const outcome = await client.run();
-  expect(outcome.completed, outcome.reason).toBe(true);
+  expect(outcome.completed, outcome.reason).toBe(completes);
   return answers;
 }
 
@@ -74,7 +80,6 @@ describe('site: model versions', () => {
     ['never sent', () => [fit(1, 0)]],
     ['another version than it holds', (w) => [evaluate(1, 1, { weights: w }), fit(2, 2)]],
     ['the version it held before training changed its model', (w) => [evaluate(1, 1, { weights: w }), fit(2, 1), fit(2, 1)]],
-    ['another run', (w) => [evaluate(1, 1, { weights: w }), { event: 'fit', payload: { ...fit(2, 1).payload, runId: 'other' } }]],
   ])('refuses a fit without weights for a version %s (not_found), and goes on', async (_, script) => {
     const answers = await scripted((w) => [...script(w), evaluate(5, 5, { weights: w })]);
     const failure = answers.at(-2)!;
@@ -82,6 +87,15 @@ describe('site: model versions', () => {
     expect(failure.payload.code).toBe('not_found');
     expect(failure.payload.reason).toMatch(/does not hold model version/);
     expect(answers.at(-1)!.event).toBe('evaluateResult');
+  });
+
+  it('a fit for another run is refused by the site policy check (policy_refused) and the site leaves', async () => {
+    const answers = await scripted((w) => [evaluate(1, 1, { weights: w }), { event: 'fit', payload: { ...fit(2, 1).payload, runId: 'other' } }, evaluate(5, 5, { weights: w })], false);
+    const failure = answers.at(-1)!;
+    expect(failure.event).toBe('siteFailure');
+    expect(failure.payload.code).toBe('policy_refused');
+    expect(failure.payload.reason).toMatch(/another run than the accepted terms' r/);
+    expect(answers.map((a) => a.event)).toEqual(['evaluateResult', 'siteFailure']);
   });
 
   it('dropModel: no tensors kept between instructions, no version claimed, and the next instruction rebuilds the model', async () => {

@@ -38,6 +38,8 @@ export interface NodeSiteOptions {
   privacyPolicy?: SitePolicy['privacy'];
   /** Lines worth telling the site's operator (e.g. why a fit trains on one thread). */
   onLog?: (line: string) => void;
+  /** What this site consents to (`fedtune client --policy FILE`; docs/site-policy.md). */
+  policy?: SitePolicy;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -67,6 +69,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(options.adversarial ? { adversarial: options.adversarial } : {}),
     ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
     ...(options.privacyPolicy ? { privacyPolicy: options.privacyPolicy } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

@@ -3,7 +3,7 @@ import { describeBrowserBackend, selectBrowserBackend, type BrowserBackendSelect
 import { loadCsvFile } from './data/load-csv-file.ts';
 import { loadImageFolder } from './data/load-image-folder.ts';
 import { summarizeData, type DataSummary } from './data/summarize.ts';
-import { parseJoinLink } from './join-link.ts';
+import { browserSitePolicy, parseJoinLink } from './join-link.ts';
 import { splitSiteData, startBrowserSite, type BrowserSite } from './site-session.ts';
 import { LocalStoragePrivacyLedger } from './privacy/local-storage-privacy-ledger.ts';
 import { renderLineChart } from './ui/line-chart.ts';
@@ -231,6 +231,13 @@ function onSiteEvent(event: SiteEvent): void {
     case 'failed':
       log(`round ${event.round} failed here: ${event.code}: ${event.reason}`);
       break;
+    case 'terms':
+      log(`accepted the run's terms ${event.terms.hash.slice(0, 16)}… (coordinator ${event.terms.terms.coordinator.slice(0, 16)}…)`);
+      break;
+    case 'refused-terms':
+      log(`your policy refused ${event.round === undefined ? "the run's terms" : `round ${event.round}'s instruction`}: ${event.reason}`);
+      setPhase('closed', `refused by your site policy: ${event.reason}`);
+      break;
     case 'complete': {
       const c = event.complete;
       const final = c.final ? `; final global accuracy ${pct(c.final.accuracy)}` : '';
@@ -249,6 +256,13 @@ function onJoin(): void {
   const id = siteId();
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
     ui.status.textContent = 'the site name may use letters, digits, ".", "_" and "-"';
+    return;
+  }
+  let policy;
+  try {
+    policy = browserSitePolicy(parseJoinLink(window.location.href).policy);
+  } catch (err) {
+    setPhase('error', toFedtuneError(err).message);
     return;
   }
   const splits = splitSiteData(state.data, id);
@@ -271,6 +285,7 @@ function onJoin(): void {
     splits,
     backend: state.backend.backend,
     onEvent: onSiteEvent,
+    ...(policy ? { policy } : {}),
   });
   state.site = site;
   site.outcome.catch((err) => setPhase('error', toFedtuneError(err).message));

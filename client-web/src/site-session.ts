@@ -1,4 +1,4 @@
-import { deriveSeed, type PrivacyLedger, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type Splits } from '@fedtune/shared';
+import { deriveSeed, type PrivacyLedger, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits } from '@fedtune/shared';
 
 export interface BrowserSiteOptions {
   server: string;
@@ -9,6 +9,8 @@ export interface BrowserSiteOptions {
   onEvent: (event: SiteEvent) => void;
   /** This site's privacy ledger (LocalStoragePrivacyLedger in the page). */
   privacyLedger?: PrivacyLedger;
+  /** What this site consents to (browserSitePolicy); absent: the default policy. */
+  policy?: SitePolicy;
 }
 
 /** The same train/validation/test split a Node site makes of its data (seeded by the site name). */
@@ -36,6 +38,7 @@ export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
     runtime: 'browser',
     onEvent: options.onEvent,
     ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
   });
   return { outcome: client.run(), leave: () => client.stop() };
 }

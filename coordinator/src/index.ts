@@ -42,3 +42,7 @@ export * from './engine/dp-aggregation.ts';
 export * from './engine/secure-aggregation-round.ts';
 export * from './run/resume-config.ts';
 export * from './report/svg-charts.ts';
+export * from './access/coordinator-identity.ts';
+export * from './run/run-terms-of.ts';
+export * from './engine/terms-gate.ts';
+export * from './http/terms-route.ts';

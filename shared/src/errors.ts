@@ -31,6 +31,8 @@ export type FedtuneErrorCode =
   | 'persistence'
   /** A site refuses a round or a run that would spend more ε than its policy allows (privacy ledger). */
   | 'privacy_budget'
+  /** A site's policy (SitePolicy) refuses the run's terms or an instruction that departs from them. */
+  | 'policy_refused'
   | 'internal';
 
 export class FedtuneError extends Error {

@@ -90,3 +90,8 @@ export * from './policy/privacy-ledger-lines.ts';
 export * from './policy/privacy-budget.ts';
 export * from './policy/ledger-totals-wire.ts';
 export * from './client/site-privacy-accounting.ts';
+export * from './policy/run-terms-hash.ts';
+export * from './policy/check-run-terms.ts';
+export * from './policy/check-instruction.ts';
+export * from './client/site-terms-guard.ts';
+export * from './policy/parse-site-policy.ts';

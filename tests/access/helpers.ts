@@ -57,6 +57,8 @@ export interface RawSite {
   link: CoordinatorLink;
   messages: Array<MessageOf<ServerToClient>>;
   closed: Promise<string>;
+  /** The site id of its hello: it accepts the run's terms as this site. */
+  siteId?: string;
   next<E extends keyof ServerToClient & string>(event: E, timeoutMs?: number): Promise<ServerToClient[E]>;
 }
 
@@ -64,8 +66,11 @@ export async function rawSite(url: string, extra: { ca?: string } = {}): Promise
   const link = await socketIoConnector({ url, ca: extra.ca, connectTimeoutMs: 5_000 }).connect();
   const messages: Array<MessageOf<ServerToClient>> = [];
   const waiters: Array<() => void> = [];
+  const self = { siteId: undefined as string | undefined };
   link.onMessage((m) => {
     messages.push(m);
+    // An honest raw site accepts the run's terms (docs/site-policy.md#join) as the one it said hello as.
+    if (m.event === 'terms' && self.siteId) link.send('acceptTerms', { runId: m.payload.terms.runId, siteId: self.siteId, hash: m.payload.hash });
     for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<string>((resolve) => link.onClose(resolve));
@@ -74,6 +79,9 @@ export async function rawSite(url: string, extra: { ca?: string } = {}): Promise
     link,
     messages,
     closed,
+    set siteId(id: string | undefined) {
+      self.siteId = id;
+    },
     // Returns the first not-yet-consumed message of that event.
     next: (event, timeoutMs = 10_000) =>
       new Promise((resolve, reject) => {
@@ -91,6 +99,7 @@ export async function rawSite(url: string, extra: { ca?: string } = {}): Promise
 }
 
 export function hello(site: RawSite, siteId: string, token?: string): void {
+  site.siteId = siteId;
   site.link.send('hello', { protocol: PROTOCOL_VERSION, siteId, token, capabilities: { backend: 'cpu', runtime: 'node', numExamples: 40 } });
 }
 

@@ -15,6 +15,7 @@ import { planSimulation, runSimulation, simulationRunConfig, type SimulationOpti
 import { tempDir } from '../helpers/federation.ts';
 import { parseOnly } from './parse-command.ts';
 import { siteDataFlagRows } from '../site-data/site-data-flag-rows.ts';
+import { startTinyCoordinator } from '../access/helpers.ts';
 
 /**
  * Every option of `simulate`, `coordinator` and `client` that is not a run-config flag (those are in
@@ -212,6 +213,22 @@ async function client(argv: string[]): Promise<SiteOptions> {
   return site!;
 }
 
+/** `fedtune client --show-terms` against a real tiny coordinator: what it printed, whether it joined, its exit code. */
+async function showTermsOf(argv: string[]): Promise<{ lines: string[]; site: SiteOptions | undefined; exitCode: number | string | undefined }> {
+  const coordinator = await startTinyCoordinator({ runId: 'terms-cli' });
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+  const before = process.exitCode;
+  try {
+    const site = await client(['--show-terms', '--server', coordinator.url!, ...argv]);
+    return { lines, site, exitCode: process.exitCode === before ? undefined : process.exitCode };
+  } finally {
+    spy.mockRestore();
+    process.exitCode = before;
+    await coordinator.close();
+  }
+}
+
 const CLIENT_ROWS: Record<string, () => Promise<void>> = {
   '--server': async () => expect((await client(['--server', 'localhost:9'])).server).toBe('http://localhost:9'),
   '--site': async () => expect((await client(['--site', 'clinic-b'])).siteId).toBe('clinic-b'),
@@ -264,6 +281,35 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
   '--backend': async () => {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
     expect((await client(['--backend', 'wasm'])).backend).toBe('wasm');
+  },
+  // Site policy (docs/site-policy.md): the file's policy reaches the site; --show-terms prints the terms and never joins.
+  '--policy': async () => {
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'training:\n  maxRounds: 2\n');
+    expect((await client(['--policy', file])).policy?.training.maxRounds).toBe(2);
+    expect((await client([])).policy).toBeUndefined();
+    writeFileSync(file, 'training:\n  maxRounds: -1\n');
+    await expect(client(['--policy', file])).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(/policy\.yaml: training\.maxRounds/) });
+  },
+  '--show-terms': async () => {
+    const { lines, site, exitCode } = await showTermsOf([]);
+    expect(site).toBeUndefined();
+    expect(lines[0]).toBe('run terms-cli');
+    expect(lines.join('\n')).toMatch(/rounds\s+1 \(at least 1 sites/);
+    expect(exitCode).toBeUndefined();
+    const file = join(dir, 'refusing.yaml');
+    writeFileSync(file, 'privacy:\n  require: record\n');
+    const refused = await showTermsOf(['--policy', file]);
+    expect(refused.lines.at(-1)).toMatch(/^policy: REFUSE — the policy requires record-level DP/);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.site).toBeUndefined();
+  },
+  '--json': async () => {
+    const { lines } = await showTermsOf(['--json']);
+    const printed = JSON.parse(lines.join('\n'));
+    expect(printed.terms.runId).toBe('terms-cli');
+    expect(printed.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(printed.verdict).toBeUndefined();
   },
   // The site's own adversarial training (site flag > coordinator instruction; siteTrainConfig applies them).
   ...Object.fromEntries(

@@ -12,6 +12,7 @@ export const attempt = fc.integer({ min: 1, max: 1000 });
 /** Finite numbers; -0 is generated as 0 because JSON (the wire) has no -0. */
 export const metric = fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => x + 0);
 export const count = fc.nat({ max: 1_000_000 });
+const sha256Hex = fc.stringMatching(/^[0-9a-f]{64}$/);
 export const errorCode = fc.stringMatching(/^[a-z][a-z0-9_]{0,63}$/);
 /** Node delivers Buffers (Uint8Array), browsers ArrayBuffers: both are accepted. */
 export const bytes = (min = 0, max = 64): fc.Arbitrary<Uint8Array | ArrayBuffer> =>
@@ -93,9 +94,26 @@ export const validClientPayloads: { [K in ClientEvent]: fc.Arbitrary<unknown> } 
     },
     { requiredKeys: ['runId', 'round', 'siteId', 'numExamples', 'arms', 'durationMs'] },
   ),
+  acceptTerms: fc.record({ runId, siteId, hash: sha256Hex }),
+  refuseTerms: fc.record({ runId, siteId, code: errorCode, reason: fc.string({ maxLength: 2000 }) }),
 };
 
 export const validServerPayloads: { [K in ServerEvent]: fc.Arbitrary<unknown> } = {
+  terms: fc.record({
+    terms: fc.record({
+      runId,
+      coordinator: sha256Hex,
+      rounds: fc.integer({ min: 1, max: 1000 }),
+      minSites: fc.integer({ min: 1, max: 1000 }),
+      fraction: fc.double({ min: 0.01, max: 1, noNaN: true }),
+      model: fc.record({ architecture: fc.string({ minLength: 1, maxLength: 64 }), topologyHash: sha256Hex, initialWeightsHash: sha256Hex, parameters: fc.nat() }),
+      train: trainConfig.map(({ seed: _seed, ...rest }) => rest),
+      maxExamplesPerSite: fc.integer({ min: 1, max: 1e6 }),
+      federatedEvaluation: fc.constantFrom('never', 'final', 'every-round'),
+    }),
+    hash: sha256Hex,
+    signature: fc.stringMatching(/^[0-9a-f]{128}$/),
+  }),
   welcome: fc.record({ protocol: fc.constant(PROTOCOL_VERSION), runId, siteId }),
   model: fc.record({ runId, modelVersion: fc.nat(), topology: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 })), manifest: fc.array(weightSpec, { maxLength: 6 }) }),
   fit: fc.record({ runId, round, modelVersion: fc.nat(), weights: bytes(), config: trainConfig, secureAggregation: optional(secureAggregation) }, { requiredKeys: ['runId', 'round', 'modelVersion', 'weights', 'config'] }),

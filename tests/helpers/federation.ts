@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput, type RunningCoordinator, type EngineEvent } from '@fedtune/coordinator';
-import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteClientOptions, type SiteEvent, type UpdateHook } from '@fedtune/shared';
+import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteClientOptions, type SiteEvent, type UpdateHook, SitePolicy, type SitePolicyInput } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 
 export function tempDir(prefix = 'fedtune-test-'): string {
@@ -34,6 +34,8 @@ export interface TestFederationOptions {
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
   /** Called with the sites before any of them connects (e.g. to have one accept the run's terms). */
   beforeRun?: (clients: SiteClient[]) => void;
+  /** Site policies by site id (docs/site-policy.md); the others have none. */
+  policies?: Record<string, SitePolicyInput>;
 }
 
 /** Starts a coordinator with the committed pretrained model and connects real sites to it. */
@@ -69,6 +71,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
       backend: backend.backend,
       runtime: 'node',
       updateHook: options.hooks?.[siteId],
+      ...(options.policies?.[siteId] ? { policy: SitePolicy.parse(options.policies[siteId]) } : {}),
       reconnect: options.reconnect ? { retries: 5, baseDelayMs: 100 } : undefined,
       onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
       ...options.siteOptions?.(siteId),

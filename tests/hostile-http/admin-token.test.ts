@@ -61,6 +61,8 @@ describe('admin token on the control plane (finding 5)', () => {
     let admin = 0;
     for (const [path, methods] of Object.entries(spec.paths)) {
       for (const [method, op] of Object.entries(methods)) {
+        // The run's terms answer 401 to a caller without a *site* token (the hello's rule), not an admin token.
+        if (path === '/api/v1/terms') continue;
         const url = path.replace('{id}', 'guarded').replace('{*}', 'model.json');
         const res = await inject({ method: method.toUpperCase() as 'GET' | 'POST', url, payload: method === 'post' ? {} : undefined });
         const guarded = res.statusCode === 401;

@@ -25,6 +25,11 @@ export function attacker(url: string): Promise<Attacker> {
   });
   const closed = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(String(reason))));
   let seen = 0;
+  let helloId: string | undefined;
+  // It accepts the run's terms as the site it said hello as (docs/site-policy.md#join), so it can join.
+  socket.on('terms', (p: { terms?: { runId?: string }; hash?: string }) => {
+    if (helloId) socket.emit('acceptTerms', { runId: p?.terms?.runId, siteId: helloId, hash: p?.hash });
+  });
   const self: Attacker = {
     socket,
     received,
@@ -41,8 +46,10 @@ export function attacker(url: string): Promise<Attacker> {
         };
         check();
       }),
-    hello: (siteId, token, numExamples = 40) =>
-      void socket.emit('hello', { protocol: PROTOCOL_VERSION, siteId, token, capabilities: { backend: 'cpu', runtime: 'node', numExamples } }),
+    hello: (siteId, token, numExamples = 40) => {
+      helloId = siteId;
+      socket.emit('hello', { protocol: PROTOCOL_VERSION, siteId, token, capabilities: { backend: 'cpu', runtime: 'node', numExamples } });
+    },
   };
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(self));

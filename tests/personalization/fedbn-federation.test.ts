@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scriptedTerms } from '../helpers/scripted-terms.ts';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
 import { batchNormWeightIndices, decodeWeights, encodeWeights, modelManifest, PROTOCOL_VERSION, readModelWeights, type TrainConfig, type ClientConnector, type CoordinatorLink, deriveSeed, MemoryNetwork, siteName, SiteClient, splitDataset, type RunReport, type WeightArrays } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
@@ -104,6 +105,10 @@ async function twoScriptedRounds(localBatchNorm: boolean | undefined): Promise<{
     link.onMessage((m) => {
       if (m.event === 'hello') {
         link.send('welcome', { protocol: PROTOCOL_VERSION, runId: 'scripted', siteId: m.payload.siteId });
+        // The site joins under the run's terms (docs/site-policy.md); it checks every instruction against them.
+        link.send('terms', scriptedTerms({ runId: 'scripted', rounds: 2, topology, manifest, train: config }));
+      }
+      if (m.event === 'acceptTerms') {
         link.send('model', { runId: 'scripted', modelVersion: 0, topology, manifest });
         fit(1, global1);
       }

@@ -69,6 +69,7 @@ describe('the coordinator and hostile site reports', () => {
     const siteId = 'site-raw';
     const done = new Promise<void>((resolve) => {
       raw.onMessage((m) => {
+        if (m.event === 'terms') raw.send('acceptTerms', { runId: m.payload.terms.runId, siteId, hash: m.payload.hash });
         if (m.event === 'rejected') rejections.push(m.payload.code);
         if (m.event === 'fit') {
           // Unsolicited: no site report is pending during a round; it must be ignored, not stored.

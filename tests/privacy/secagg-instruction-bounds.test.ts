@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { scriptedTerms } from '../helpers/scripted-terms.ts';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { afterEach, expect, it } from 'vitest';
@@ -43,9 +44,14 @@ async function hostileCoordinator(tamper: (instruction: SecureAggInstruction) =>
   io.on('connection', (socket: Socket) => {
     socket.onAny((event: string, payload: Record<string, unknown>) => {
       received.push({ event, payload });
-      if (event !== 'hello') return;
       const siteId = payload.siteId as string;
-      socket.emit('welcome', { protocol: 1, runId: 'r', siteId });
+      if (event === 'hello') {
+        socket.emit('welcome', { protocol: 1, runId: 'r', siteId });
+        // The site joins under terms (docs/site-policy.md) that match the honest instruction; the tampering is its own check's.
+        socket.emit('terms', scriptedTerms({ runId: 'r', rounds: 1, topology: modelTopology(model), manifest, train: { epochs: 1, batchSize: 16, learningRate: 0.01, optimizer: 'adam', trainable: 'all' }, initialWeights: encodeWeights({ manifest, arrays }), secureAggregation: { clip: 1 } }));
+        return;
+      }
+      if (event !== 'acceptTerms') return;
       socket.emit('model', { runId: 'r', modelVersion: 0, topology: modelTopology(model), manifest: modelManifest(model) });
       const honest = secAggInstruction(1, [siteId, 'other-a', 'other-b'], 2, parameterCount, { clip: 1 } as never, 100);
       socket.emit(

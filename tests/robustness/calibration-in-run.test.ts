@@ -46,6 +46,7 @@ describe('temperature scaling inside a run (config calibration.source)', () => {
     const rejections: string[] = [];
     const done = new Promise<void>((resolve) => {
       raw.onMessage((m) => {
+        if (m.event === 'terms') raw.send('acceptTerms', { runId: m.payload.terms.runId, siteId: 'site-raw', hash: m.payload.hash });
         if (m.event === 'rejected') rejections.push(m.payload.code);
         if (m.event === 'fit') raw.send('siteFailure', { runId: m.payload.runId, round: m.payload.round, siteId: 'site-raw', code: 'data', reason: 'no fit' });
         if (m.event === 'evaluate') {

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { classCounts, deriveSeed, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
+import { classCounts, deriveSeed, FedtuneError, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
+import { loadSitePolicyFile } from './site-policy-file.ts';
+import { showTerms } from './show-terms.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
@@ -20,8 +22,10 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   const command = new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
-    .requiredOption('--site <name>', 'this site’s name (letters, digits, ".", "_", "-")', siteNameOption)
-    .requiredOption('--data <path>', 'CSV file with a label column, a folder with one sub-folder of images (PNG/JPEG) or .txt files per class, or digits:K/N for the built-in task')
+    .option('--site <name>', 'this site’s name (letters, digits, ".", "_", "-"); required to join', siteNameOption)
+    .option('--data <path>', 'CSV file with a label column, a folder with one sub-folder of images (PNG/JPEG) or .txt files per class, or digits:K/N for the built-in task; required to join')
+    .option('--policy <file>', 'site policy (YAML or JSON): what this site consents to; the run\'s terms and every instruction are checked against it (docs/site-policy.md)')
+    .option('--show-terms', 'print the run\'s terms (and the --policy verdict) and exit without joining')
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
@@ -34,6 +38,14 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   addSiteAdversarialOptions(command);
   addSiteDataOptions(command);
   return command.action(async (o) => {
+      const policy = o.policy ? loadSitePolicyFile(o.policy) : undefined;
+      if (o.showTerms) {
+        const verdict = await showTerms({ server: o.server, siteId: o.site, token: o.token, policy, json: o.json });
+        if (verdict && !verdict.ok) process.exitCode = 1;
+        return;
+      }
+      if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
+      if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       const dataOptions = siteDataOptionsFrom(o);
       const checked = checkSiteData(readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions }), { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
       if (o.checkOnly) return;
@@ -60,10 +72,13 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           : {}),
         privacyLedger: ledger,
         parallel,
+        ...(policy ? { policy } : {}),
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
+          if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
+          if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
           if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);

@@ -117,6 +117,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
         logFile: o.logFile,
       });
       const url = await server.listen();
+      console.log(`coordinator identity (sites pin it in their policy's coordinators): ${server.identity.publicKey}`);
       printExposure(server.exposure());
       console.log(`coordinator serving on ${url} with no run: POST /api/runs to create one, POST /api/runs/:id/start to start it (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => {
@@ -148,6 +149,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     });
     printExposure(coordinator.exposure());
     console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
+    console.log(`coordinator identity (sites pin it in their policy's coordinators): ${coordinator.coordinatorKey}; run terms ${coordinator.engine.termsGate.signed.hash} (GET /api/v1/terms)`);
     const stop = () => {
       console.log('stopping after the current round…');
       coordinator.requestStop();

@@ -27,7 +27,7 @@ export function addSiteDataOptions(command: Command): Command {
     .option('--categorical <columns>', 'CSV: one-hot encode these columns (comma-separated) even if their values look numeric; non-numeric columns always are', listOption)
     .option('--text-column <name>', 'CSV: the column holding each example’s text (a text dataset)')
     .option('--check-only', 'print the data check and exit without joining')
-    .option('--json', 'print the data check as JSON')
+    .option('--json', 'print as JSON: the data check (with --check-only), or the signed terms and verdict (with --show-terms)')
     .option('--drop-duplicates', 'drop exact duplicate examples (same features and label, first copy kept) before the split')
     .option('--impute <method>', 'fill missing values with the feature’s mean, median or zero, fitted on the train split only (default: refuse data with missing values)', choiceOption('impute', ['mean', 'median', 'zero'] as const))
     .option('--class-weights <mode>', 'balanced: resample the train split to equal class shares (same number of examples)', choiceOption('class-weights', ['balanced'] as const));

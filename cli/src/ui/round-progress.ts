@@ -37,6 +37,9 @@ export class RoundProgress {
       case 'site-left':
         console.log(`site left: ${event.siteId} (${event.reason})`);
         break;
+      case 'site-refused':
+        console.log(`site refused the run's terms: ${event.siteId} (${event.reason})`);
+        break;
       case 'pretrained':
         console.log(`pretrained model on the coordinator's holdout: accuracy ${pct(event.accuracy).trim()}, loss ${num(event.loss)}`);
         this.printHeader();

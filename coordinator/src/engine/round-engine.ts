@@ -34,7 +34,7 @@ import type { GlobalMetrics, GlobalModel } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureRoundResult } from './secure-aggregation-round.ts';
 import type { RunConfig } from './run-config.ts';
-import type { ConnectionLimitsInput } from './connection-limits.ts';
+import { ConnectionLimits, type ConnectionLimitsInput } from './connection-limits.ts';
 import { SiteConnections, type HelloVerdict, type RefusedConnection, type SiteMessage } from './site-connections.ts';
 import { SiteRegistry, type SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
@@ -42,6 +42,9 @@ import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
+import { CoordinatorIdentity } from '../access/coordinator-identity.ts';
+import { runTermsOf, signRunTerms } from '../run/run-terms-of.ts';
+import { MAX_REPORTED_REFUSALS, TermsGate } from './terms-gate.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
@@ -80,6 +83,8 @@ function whyMissing(failed: ReadonlyArray<{ siteId: string; reason: string }>, r
 export type EngineEvent =
   | { type: 'site-joined'; siteId: string; backend: string; runtime: string; numExamples: number }
   | { type: 'site-left'; siteId: string; reason: string }
+  /** A site's policy refused the run's terms (reason clipped, one line): it never joined. */
+  | { type: 'site-refused'; siteId: string; reason: string }
   | { type: 'waiting'; joined: number; needed: number }
   | { type: 'pretrained'; accuracy: number; loss: number }
   | { type: 'round-start'; round: number; attempt: number; selected: string[] }
@@ -131,6 +136,8 @@ export interface RoundEngineOptions {
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
   /** Refusal limits and the heartbeat timeout of site connections (defaults: connection-limits.ts). */
   connectionLimits?: ConnectionLimitsInput;
+  /** Signs the run's terms (coordinator-identity.ts); default a fresh identity held in memory. */
+  identity?: CoordinatorIdentity;
 }
 
 /**
@@ -165,6 +172,8 @@ export class RoundEngine {
   /** Non-final rounds' robustness evaluations still running on the evaluation worker (settled by `settleRobustness`). */
   private pendingRobustness: Array<{ round: number; record: RoundRecord; outcome: Promise<{ error?: unknown }> }> = [];
   readonly report: RunReport;
+  /** The run's signed terms and the join protocol around them (terms-gate.ts). */
+  readonly termsGate: TermsGate;
 
   constructor(private readonly options: RoundEngineOptions) {
     this.strategy = getStrategy(options.config.strategy);
@@ -232,7 +241,9 @@ export class RoundEngine {
       Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, siteReport: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
+    this.termsGate = this.createTermsGate(options.identity ?? CoordinatorIdentity.generate());
     this.connections = new SiteConnections({
+      pendingUntilTermsAccepted: true,
       registry: this.sites,
       runId: this.config.runId,
       limits: options.connectionLimits,
@@ -259,8 +270,35 @@ export class RoundEngine {
     this.options.onEvent?.(event);
   }
 
+  /** The run's terms, signed, and what happens to a site's answer (docs/site-policy.md#join). */
+  private createTermsGate(identity: CoordinatorIdentity): TermsGate {
+    const train = this.strategy.configureTrain?.(this.config.train, { round: this.config.rounds, state: this.strategyState, options: this.config.strategyOptions }) ?? this.config.train;
+    const termsTrain = this.config.personalization.mode === 'fedbn' ? { ...train, localBatchNorm: true } : train;
+    const signed = signRunTerms(runTermsOf(this.config, this.options.model, identity.publicKey, termsTrain), identity);
+    this.report.terms = { hash: signed.hash, coordinator: signed.terms.coordinator };
+    return new TermsGate({
+      terms: signed,
+      answerTimeoutMs: ConnectionLimits.parse(this.options.connectionLimits ?? {}).helloTimeoutMs,
+      onAccepted: (site) => {
+        this.emit({ type: 'site-joined', siteId: site.siteId, backend: site.backend, runtime: site.runtime, numExamples: site.numExamples });
+        for (const wake of this.joinWaiters.splice(0)) wake();
+      },
+      onRefused: (site, reason) => {
+        const refusals = (this.report.termsRefusals ??= { total: 0, sites: [] });
+        refusals.total++;
+        if (refusals.sites.length < MAX_REPORTED_REFUSALS) refusals.sites.push({ siteId: site.siteId, reason, at: new Date().toISOString() });
+        this.emit({ type: 'site-refused', siteId: site.siteId, reason });
+        site.link.close();
+      },
+      onBadAnswer: (site, code, reason) => {
+        this.rejectMessage(site.link, code, reason);
+        site.link.close();
+      },
+    });
+  }
+
   /** A site joined (SiteConnections has registered and welcomed it). */
-  private onJoined(site: SiteState, hello: Hello, replaced: SiteState | undefined): void {
+  private onJoined(site: SiteState, _hello: Hello, replaced: SiteState | undefined): void {
     if (replaced) {
       // A site that reconnects (its old connection closed or silent): the new connection replaces it.
       this.collector?.fail(site.siteId, 'reconnected during the round');
@@ -273,11 +311,13 @@ export class RoundEngine {
       site.link.send('complete', this.completeMessage());
       return;
     }
-    this.emit({ type: 'site-joined', siteId: site.siteId, backend: hello.capabilities.backend, runtime: hello.capabilities.runtime, numExamples: hello.capabilities.numExamples });
-    for (const wake of this.joinWaiters.splice(0)) wake();
+    // It joins once it accepts the run's terms (termsGate: 'site-joined' then).
+    this.termsGate.offer(site);
   }
 
   private onSiteLeft(site: SiteState, reason: string): void {
+    this.termsGate.settle(site);
+    if (!site.termsAccepted) return; // it never joined
     this.collector?.fail(site.siteId, `disconnected: ${reason}`);
     this.secureRound?.drop(site.siteId);
     this.evaluation?.drop(site.siteId);
@@ -305,6 +345,9 @@ export class RoundEngine {
       this.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
       return this.rejectMessage(link, 'unauthorized', reason, 'round' in message.payload ? message.payload.round : undefined);
     }
+    if (message.event === 'acceptTerms') return this.termsGate.accept(site, message.payload);
+    if (message.event === 'refuseTerms') return this.termsGate.refuse(site, message.payload);
+    if (!site.termsAccepted && message.event !== 'heartbeat') return this.rejectMessage(link, 'unauthorized', `accept the run's terms before sending "${message.event}"`);
     switch (message.event) {
       case 'fitResult':
         return this.onFitResult(site.siteId, link, message.payload);
@@ -556,6 +599,7 @@ export class RoundEngine {
   /** Asks the engine to stop after the current round. */
   stop(): void {
     this.stopped = true;
+    this.termsGate.close();
     this.collector?.finish();
     this.secureRound?.abort('stopped');
     for (const wake of this.joinWaiters.splice(0)) wake();

@@ -34,6 +34,8 @@ export interface SiteConnectionsOptions {
   onInvalid(site: SiteState, error: FedtuneError): void;
   onRefusedConnection?(info: RefusedConnection): void;
   now?: () => number;
+  /** A welcomed site joins only once it accepts the run's terms (the engine sends them in onJoined). */
+  pendingUntilTermsAccepted?: boolean;
 }
 
 interface ConnectionState {
@@ -183,7 +185,7 @@ export class SiteConnections {
       registry.leave(previous.link);
       previous.link.close();
     }
-    const site = registry.join(link, hello);
+    const site = registry.join(link, hello, this.options.pendingUntilTermsAccepted);
     link.send('welcome', { protocol: PROTOCOL_VERSION, runId: this.options.runId, siteId: hello.siteId });
     this.options.onJoined(site, hello, previous && previous.link !== link ? previous : undefined);
   }

@@ -17,6 +17,8 @@ export interface SiteState {
   heldModelVersion?: number;
   /** Last status the site reported in a heartbeat. */
   status: 'idle' | 'training' | 'evaluating';
+  /** Whether the site accepted the run's terms: only then is it joined (counted, selected, listed). */
+  termsAccepted: boolean;
 }
 
 /** The sites currently joined, by site id and by connection. */
@@ -24,7 +26,8 @@ export class SiteRegistry {
   private readonly bySite = new Map<string, SiteState>();
   private readonly byLink = new Map<SiteLink, SiteState>();
 
-  join(link: SiteLink, hello: Hello): SiteState {
+  /** Registers a welcomed connection; `pending`: it joins once it accepts the run's terms (`accept`). */
+  join(link: SiteLink, hello: Hello, pending = false): SiteState {
     const now = Date.now();
     const state: SiteState = {
       siteId: hello.siteId,
@@ -36,6 +39,7 @@ export class SiteRegistry {
       lastSeen: now,
       hasTopology: false,
       status: 'idle',
+      termsAccepted: !pending,
     };
     this.bySite.set(hello.siteId, state);
     this.byLink.set(link, state);
@@ -62,16 +66,19 @@ export class SiteRegistry {
     return this.bySite.has(siteId);
   }
 
-  /** Joined site ids in canonical (sorted) order. */
+  /** Joined site ids (terms accepted) in canonical (sorted) order. */
   ids(): string[] {
-    return [...this.bySite.keys()].sort();
+    return [...this.bySite.values()].filter((s) => s.termsAccepted).map((s) => s.siteId).sort();
   }
 
   all(): SiteState[] {
     return this.ids().map((id) => this.bySite.get(id)!);
   }
 
+  /** Joined sites (terms accepted). */
   get size(): number {
-    return this.bySite.size;
+    let n = 0;
+    for (const s of this.bySite.values()) if (s.termsAccepted) n++;
+    return n;
   }
 }

@@ -17,6 +17,7 @@ import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, Ru
 import { registerOpenApi } from './openapi.ts';
 import { registerOperationsRoutes } from './operations-routes.ts';
 import type { RunControl, SiteHistory } from './run-control.ts';
+import { registerTermsRoute, type TermsRouteOptions } from './terms-route.ts';
 
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
 export { DEFAULT_SITE_DIR } from './dashboard/dashboard-plugin.ts';
@@ -73,6 +74,8 @@ export interface AppOptions {
   control?: RunControl;
   /** Sites of runs recorded in the run database (`GET /api/runs/:id/sites` for runs not driven here). */
   database?: SiteHistory;
+  /** The current run's signed terms at `GET /api/v1/terms` (terms-route.ts). */
+  terms?: TermsRouteOptions;
 }
 
 export interface CoordinatorApp {
@@ -240,6 +243,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     });
 
     registerOperationsRoutes(api, { store, control: options.control, database: options.database });
+    if (options.terms) registerTermsRoute(api, options.terms);
   });
 
   // The dashboard at `/` with its event stream, and the browser site at `/site/`.

@@ -18,6 +18,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   unauthorized: 401,
   site_in_use: 409,
   rate_limited: 429,
+  policy_refused: 403,
   config: 400,
   data: 400,
   backend: 500,

@@ -38,6 +38,8 @@ export function logEngineEvent(log: Logger, e: EngineEvent): void {
   switch (e.type) {
     case 'site-joined':
       return log.info({ event: 'site_joined', siteId: e.siteId, backend: e.backend, runtime: e.runtime, numExamples: e.numExamples }, `site ${e.siteId} joined`);
+    case 'site-refused':
+      return log.warn({ event: 'site_refused_terms', siteId: e.siteId, reason: clip(e.reason) }, `site ${e.siteId} refused the run's terms: ${clip(e.reason)}`);
     case 'site-left':
       return log.info({ event: 'site_left', siteId: e.siteId, reason: clip(e.reason) }, `site ${e.siteId} left`);
     case 'waiting':

@@ -12,6 +12,7 @@ import type { EvaluationProbe } from '../model/tf-global-model.ts';
 import { RunDatabase } from '../persistence/run-database.ts';
 import { createCoordinatorMetrics, recordEngineEvent } from '../metrics/coordinator-metrics.ts';
 import { siteAuthorizer, type SiteAuthorizerOptions } from '../access/site-authorizer.ts';
+import { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import type { RateLimit } from '../access/rate-limiter.ts';
 import { AdminTokenStore } from '../access/admin-token-store.ts';
 import { adminGuard, isLoopbackHost } from '../access/admin-guard.ts';
@@ -78,6 +79,8 @@ export interface CoordinatorServer {
   url?: string;
   app?: CoordinatorApp;
   transport: RunSwitchTransport;
+  /** The coordinator's identity (its runs directory's identity.json): signs every run's terms. */
+  identity: CoordinatorIdentity;
   /** The run started last (it may have ended). */
   readonly current: RunSession | undefined;
   /** Starts a run on this server's transport; sites already connected and those that connect later join it. */
@@ -135,6 +138,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
   if (options.access && options.authorize) throw new FedtuneError('config', 'give either access (site tokens) or authorize, not both');
   if (options.tls && options.transport !== 'socket') throw new FedtuneError('config', 'tls needs the socket transport');
   mkdirSync(options.runsDir, { recursive: true });
+  const identity = CoordinatorIdentity.loadOrCreate(options.runsDir);
   const store = new RunStore(options.runsDir);
   const database =
     (options.database ?? options.transport === 'socket')
@@ -183,6 +187,10 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       apiRateLimit: options.apiRateLimit,
       admin: adminGuard({ store: openAdminStore, required: adminRequired, createCommand: `fedtune admin-token --db ${adminDb}` }),
       timeouts: options.httpTimeouts,
+      terms: {
+        terms: () => current?.engine.termsGate.signed,
+        mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
+      },
       live: () => {
         const engine = current?.engine;
         return (
@@ -220,6 +228,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
   const server: CoordinatorServer = {
     app,
     transport,
+    identity,
     get current() {
       return current;
     },
@@ -239,6 +248,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           database,
           authorize,
           connectionLimits: options.connectionLimits,
+          identity,
           onWarning: options.onWarning,
           evaluation: options.evaluation,
           onEvent,

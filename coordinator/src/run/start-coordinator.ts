@@ -30,6 +30,8 @@ export interface RunningCoordinator {
   url?: string;
   engine: RoundEngine;
   app?: CoordinatorApp;
+  /** The coordinator identity's public key (hex): what a site's policy pins (SitePolicy.coordinators). */
+  coordinatorKey: string;
   /** What is bound and who may use it (socket transport, after listening). */
   exposure(): Exposure | undefined;
   /** Resolves with the final report once the run is complete (or aborted). */
@@ -88,6 +90,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     url,
     engine: run.engine,
     app: server.app,
+    coordinatorKey: server.identity.publicKey,
     done: run.done,
     requestStop: () => run.requestStop(),
     exposure: () => server.exposure(),

@@ -28,6 +28,8 @@ export interface RunServices {
   database?: RunDatabase;
   authorize?: RoundEngineOptions['authorize'];
   connectionLimits?: RoundEngineOptions['connectionLimits'];
+  /** Signs every run's terms (the coordinator's identity.json). */
+  identity?: RoundEngineOptions['identity'];
   onWarning?: (message: string) => void;
   /** Where the global model is evaluated: a worker thread (default) or this thread (tf-global-model.ts). */
   evaluation?: 'worker' | 'in-process';
@@ -135,6 +137,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       reportExtras: services.reportExtras,
       authorize: services.authorize,
       connectionLimits: services.connectionLimits,
+      identity: services.identity,
       resume,
       checkpoint: checkpoints
         ? async (state) => {

@@ -30,11 +30,22 @@ import { ModelInspectionGate } from './model-inspection-gate.ts';
 import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
+import { SiteTermsGuard } from './site-terms-guard.ts';
+import type { SignedRunTerms } from '../messages/run-terms.ts';
+import type { TermsCheck } from '../policy/check-run-terms.ts';
+import { clipText } from '../text/clip-text.ts';
+
+/** How long a site that refused waits for its refusal to go out before it closes the connection. */
+const LEAVE_GRACE_MS = 250;
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
   | { type: 'connected' }
   | { type: 'welcome'; runId: string }
+  /** The run's terms arrived and this site's policy accepted them. */
+  | { type: 'terms'; terms: SignedRunTerms }
+  /** This site's policy refused the run's terms (round absent) or an instruction that departs from them: the site leaves the run. */
+  | { type: 'refused-terms'; round?: number; reason: string }
   | { type: 'model'; parameters: number }
   | { type: 'fit-start'; round: number }
   | { type: 'fit-progress'; round: number; progress: FitProgress }
@@ -114,6 +125,10 @@ export interface SiteClientOptions {
   privacyLedger?: PrivacyLedger;
   /** The ε limits of the site's policy, enforced against the ledger before every round and at join. */
   privacyPolicy?: SitePolicy['privacy'];
+  /** What this site consents to (docs/site-policy.md); default DEFAULT_SITE_POLICY (no limits; the terms and every instruction are still checked). */
+  policy?: SitePolicy;
+  /** Further checks of the terms at join (the privacy ledger's ε budget, model inspection). */
+  termsChecks?: TermsCheck[];
 }
 
 export interface SiteOutcome {
@@ -139,8 +154,6 @@ export class SiteClient {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private rejectedHello = false;
-  /** Why this site refused the run itself (e.g. its privacy budget), reported as the outcome's reason. */
-  private refusal?: string;
   /** Whether the current connection was welcomed (a later drop then starts the backoff afresh). */
   private welcomed = false;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
@@ -162,11 +175,25 @@ export class SiteClient {
   /** The global model version the model holds unchanged (after evaluating it), told to the coordinator. */
   private held?: { runId: string; version: number };
   private readonly inspection: ModelInspectionGate;
+  /** The site's consent: the terms it accepted and every instruction checked against them (site-terms-guard.ts). */
+  readonly consent: SiteTermsGuard;
 
   constructor(private readonly options: SiteClientOptions) {
     this.data = options.data;
-    this.inspection = new ModelInspectionGate(options.modelInspection);
-    this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy);
+    // One policy drives them all (docs/site-policy.md): its model inspection and ε limits, unless given separately.
+    const policy = options.policy;
+    this.inspection = new ModelInspectionGate(options.modelInspection ?? policy?.model.inspection);
+    this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
+    // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
+    const privacyAtJoin = (terms: RunTerms): string | undefined => {
+      try {
+        this.privacyAccounting.checkTerms(terms, datasetSize(options.data.train));
+        return undefined;
+      } catch (err) {
+        return toFedtuneError(err).message;
+      }
+    };
+    this.consent = new SiteTermsGuard(policy, [...(options.termsChecks ?? []), privacyAtJoin]);
   }
 
   /** The run's terms this site accepted: the ledger then accounts their client-level DP (q = 1 per round contributed). */
@@ -222,7 +249,8 @@ export class SiteClient {
   }
 
   private outcome(o: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>): SiteOutcome {
-    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o, ...(this.refusal ? { reason: this.refusal } : {}) };
+    const refused = this.consent.breach !== undefined && !o.completed ? { reason: `policy_refused: ${this.consent.breach}` } : {};
+    return { siteId: this.options.siteId, runId: this.runId, roundsTrained: this.roundsTrained, ...o, ...refused };
   }
 
   /** One connection: hello, then instructions until 'complete' or the connection closes. */
@@ -286,12 +314,17 @@ export class SiteClient {
   }
 
   private async handle(message: MessageOf<ServerToClient>): Promise<void> {
+    if (this.consent.breach !== undefined) return; // this site has left the run: nothing more is carried out
+    const breach = this.consent.checkInstruction(message);
+    if (breach !== undefined) return this.refuseInstruction(message, breach);
     switch (message.event) {
+      case 'terms':
+        return this.onTerms(message.payload);
       case 'welcome':
         this.welcomed = true;
         this.runId = message.payload.runId;
         this.emit({ type: 'welcome', runId: message.payload.runId });
-        return this.checkPrivacyAtJoin(message.payload.runId);
+        return;
       case 'model':
         return this.onModel(message.payload);
       case 'fit':
@@ -312,16 +345,40 @@ export class SiteClient {
     }
   }
 
-  /** A site at its ε total (or at this run's limit) leaves at join: the reason on its side, and its absence on the coordinator's. */
-  private checkPrivacyAtJoin(runId: string): void {
-    try {
-      this.privacyAccounting.checkJoin(runId);
-    } catch (err) {
-      const e = toFedtuneError(err);
-      this.emit({ type: 'failed', round: 0, code: e.code, reason: e.message });
-      this.refusal = e.message;
-      this.stop();
+  /** The run's terms: accepted (the site counts as joined) or refused with the reason (the site leaves, no reconnect). */
+  private onTerms(signed: SignedRunTerms): void {
+    const decision = this.consent.onTerms(signed, this.runId);
+    const runId = this.runId ?? signed.terms.runId;
+    if (decision.accept) {
+      this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
+      this.acceptRunTerms(signed.terms);
+      this.emit({ type: 'terms', terms: signed });
+      return;
     }
+    const reason = clipText(decision.reason, 1900);
+    this.link!.send('refuseTerms', { runId, siteId: this.options.siteId, code: 'policy_refused', reason });
+    this.emit({ type: 'refused-terms', reason });
+    this.leaveAfterLastMessage();
+  }
+
+  /** An instruction departs from the accepted terms: refused (the coordinator's report names it) and the site leaves the run for good. */
+  private refuseInstruction(message: MessageOf<ServerToClient>, breach: string): void {
+    const payload = message.payload as { runId?: string; round?: number };
+    const round = typeof payload.round === 'number' ? payload.round : 0;
+    const reason = clipText(`refused "${message.event}": ${breach}`, 1900);
+    this.emit({ type: 'refused-terms', round, reason });
+    this.link!.send('siteFailure', { runId: this.runId ?? payload.runId ?? 'unknown', round, siteId: this.options.siteId, code: 'policy_refused', reason });
+    this.leaveAfterLastMessage();
+  }
+
+  /**
+   * Leaves the run for good (no reconnect) once the last message (the refusal) is on its way: closing in the
+   * same turn can drop it, so the link closes a moment later (the coordinator may close it first).
+   */
+  private leaveAfterLastMessage(): void {
+    this.stopped = true;
+    const link = this.link!;
+    setTimeout(() => link.close(), LEAVE_GRACE_MS);
   }
 
   private async onModel(payload: ModelTopology): Promise<void> {
@@ -409,7 +466,7 @@ export class SiteClient {
       // Model inspection on the global weights, before any training ('model_refused' goes back as a siteFailure).
       const findings = this.inspection.check(this.model!, data.train, { runId: payload.runId, modelVersion: payload.modelVersion, batchSize: payload.config.batchSize });
       if (findings.length > 0) this.emit({ type: 'model-warning', round, findings });
-      const trainConfig = siteTrainConfig(payload.config, this.options.adversarial, round);
+      const trainConfig = siteTrainConfig(this.consent.maxExamples !== undefined ? { ...payload.config, maxExamples: this.consent.maxExamples } : payload.config, this.options.adversarial, round);
       // The privacy budget: refused before any training when this round's projected ε exceeds a limit.
       this.privacyAccounting.checkRound(payload.runId, round, trainConfig, datasetSize(data.train), this.clientDp(payload.runId));
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).

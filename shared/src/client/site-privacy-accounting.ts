@@ -3,7 +3,7 @@ import type { SitePrivacy, TrainConfig } from '../messages/schemas.ts';
 import type { DpSgdSpend } from '../privacy/dp-sgd-accounting.ts';
 import { DEFAULT_DP_SGD_DELTA } from '../privacy/dp-sgd-accounting.ts';
 import { MemoryPrivacyLedger } from '../policy/privacy-ledger-accounts.ts';
-import { checkLedgerAtJoin, checkRoundBudget, composeLedgerEntry, roundPrivacySteps, type PrivacyLimits, type PrivacyStep } from '../policy/privacy-budget.ts';
+import { checkLedgerAtJoin, checkPrivacyBudgetAtJoin, checkRoundBudget, composeLedgerEntry, roundPrivacySteps, type PrivacyLimits, type PrivacyStep } from '../policy/privacy-budget.ts';
 import type { LedgerTotals, PrivacyLedger } from '../policy/privacy-ledger.ts';
 
 /**
@@ -26,6 +26,11 @@ export class SitePrivacyAccounting {
   /** Throws 'privacy_budget' when the site is at its total or at this run's limit already. */
   checkJoin(runId: string): void {
     checkLedgerAtJoin(this.ledger, this.limits, runId);
+  }
+
+  /** At join, on the run's terms: throws 'privacy_budget' when the site is at a limit or the run cannot stay within it (checkPrivacyBudgetAtJoin). */
+  checkTerms(terms: RunTerms, trainExamples: number): void {
+    checkPrivacyBudgetAtJoin(this.ledger, this.limits, terms, trainExamples);
   }
 
   /** Before training: throws 'privacy_budget' when the round's projected spend exceeds a limit. */

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import * as S from './schemas.ts';
 import * as R from './site-report-schemas.ts';
+import * as T from './run-terms.ts';
 
 /** Messages a site sends to the coordinator, by event name. */
 export const clientToServerSchemas = {
@@ -14,6 +15,8 @@ export const clientToServerSchemas = {
   secaggMasked: S.SecureAggMasked,
   secaggUnmaskResponse: S.SecureAggUnmaskResponse,
   siteReportResult: R.SiteReportResult,
+  acceptTerms: T.AcceptTerms,
+  refuseTerms: T.RefuseTerms,
 } as const;
 
 /** Messages the coordinator sends to a site, by event name. */
@@ -28,6 +31,7 @@ export const serverToClientSchemas = {
   secaggShares: S.SecureAggShares,
   secaggUnmask: S.SecureAggUnmask,
   siteReport: R.SiteReportInstruction,
+  terms: T.SignedRunTerms,
 } as const;
 
 type Schemas = Record<string, z.ZodType>;

@@ -8,8 +8,8 @@ import { TrainConfig } from './schemas.ts';
  * against them, so changed terms mid-run are refused. `signature` is the coordinator identity's Ed25519
  * signature over the canonical JSON of `terms` (run-terms-hash.ts).
  */
-const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
-const HexKey = z.string().regex(/^[0-9a-f]{64}$/);
+const Sha256Hex = z.string().length(64).regex(/^[0-9a-f]{64}$/);
+const HexKey = z.string().length(64).regex(/^[0-9a-f]{64}$/);
 
 export const RunTerms = z
   .object({
@@ -37,6 +37,10 @@ export const RunTerms = z
     dp: z.object({ noiseMultiplier: z.number().min(0), clip: z.number().positive(), delta: z.number().gt(0).lt(1), noise: z.enum(['central', 'distributed']) }).optional(),
     /** What the sites are asked to report beyond training: federated evaluation, per-site robustness, personalisation (aggregates only). */
     federatedEvaluation: z.enum(['never', 'final', 'every-round']),
+    /** Whether the coordinator may ask the sites for temperature-scaling sums (an 'evaluate' with calibration; config calibration.source 'federated'). */
+    federatedCalibration: z.boolean().optional(),
+    /** Whether the coordinator asks every site for a per-site report after the final round (personalisation, per-site robustness). */
+    siteReport: z.boolean().optional(),
   })
   .strict();
 export type RunTerms = z.output<typeof RunTerms>;
@@ -46,6 +50,21 @@ export const SignedRunTerms = z.object({
   /** sha-256 of the canonical JSON of `terms`, hex. */
   hash: Sha256Hex,
   /** Ed25519 signature of `hash` by `terms.coordinator`, hex. */
-  signature: z.string().regex(/^[0-9a-f]{128}$/),
+  signature: z.string().length(128).regex(/^[0-9a-f]{128}$/),
 });
 export type SignedRunTerms = z.output<typeof SignedRunTerms>;
+
+const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/);
+
+/** Site → coordinator, after 'terms': the site accepts the terms with this hash (only then does it count as joined). */
+export const AcceptTerms = z.object({ runId: z.string().min(1).max(128), siteId: SiteId, hash: Sha256Hex });
+export type AcceptTerms = z.output<typeof AcceptTerms>;
+
+/** Site → coordinator, after 'terms': the site's policy refuses them (it closes the connection after). */
+export const RefuseTerms = z.object({
+  runId: z.string().min(1).max(128),
+  siteId: SiteId,
+  code: z.string().max(64).regex(/^[a-z][a-z0-9_]*$/),
+  reason: z.string().max(2000),
+});
+export type RefuseTerms = z.output<typeof RefuseTerms>;

@@ -106,6 +106,10 @@ export const RunReport = z.object({
   siteReport: SiteReportSection.optional(),
   /** When the run was resumed from a checkpoint (ISO timestamps). */
   resumedAt: z.array(z.string()).optional(),
+  /** The run's signed terms (docs/site-policy.md): their hash and the coordinator identity that signed them. */
+  terms: z.object({ hash: z.string(), coordinator: z.string() }).optional(),
+  /** Sites whose policy refused the terms (the first 100, reasons clipped), and how many refused in all. */
+  termsRefusals: z.object({ total: z.number().int(), sites: z.array(z.object({ siteId: z.string(), reason: z.string(), at: z.string() })) }).optional(),
 });
 
 export type RoundRecord = z.infer<typeof RoundRecord>;

@@ -1,0 +1,49 @@
+import { checkRunTerms, clipText, FedtuneError, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
+
+/** GET /api/v1/terms of a coordinator (with the site's name and token when site tokens are on). */
+export async function fetchRunTerms(server: string, site?: { siteId?: string; token?: string }): Promise<SignedRunTerms> {
+  const url = new URL('/api/v1/terms', server.includes('://') ? server : `http://${server}`);
+  const headers: Record<string, string> = {};
+  if (site?.siteId) headers['x-fedtune-site'] = site.siteId;
+  if (site?.token) headers.authorization = `Bearer ${site.token}`;
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
+  } catch (err) {
+    throw new FedtuneError('transport', clipText(`cannot reach the coordinator at ${url.origin}: ${(err as Error).message}`));
+  }
+  const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+  if (!response.ok) throw new FedtuneError(response.status === 401 ? 'unauthorized' : response.status === 404 ? 'not_found' : 'transport', clipText(`GET ${url.pathname}: ${response.status} ${body?.error?.message ?? ''}`));
+  const parsed = SignedRunTerms.safeParse(body);
+  if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`the coordinator's terms are not valid run terms: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`));
+  return parsed.data;
+}
+
+/** The terms as a person reads them, and the policy's verdict when a policy is given. */
+export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict): string[] {
+  const t = signed.terms;
+  const train = t.train;
+  const lines = [
+    `run ${t.runId}`,
+    `  coordinator   ${t.coordinator}`,
+    `  terms hash    ${signed.hash}`,
+    `  model         ${t.model.architecture}, ${t.model.parameters} parameters, topology ${t.model.topologyHash}`,
+    `  rounds        ${t.rounds} (at least ${t.minSites} sites, ${Math.round(t.fraction * 100)}% sampled per round)`,
+    `  training      ${train.epochs} epoch(s) per round, batch ${train.batchSize}, ${train.optimizer} lr ${train.learningRate}, examples per round ${train.maxExamples ?? 'all'} (at most ${t.maxExamplesPerSite} counted)`,
+    `  record DP     ${train.dpSgd ? `DP-SGD clip ${train.dpSgd.clip}, noise ${train.dpSgd.noiseMultiplier}, δ ${train.dpSgd.delta ?? 1e-5}` : 'none'}`,
+    `  client DP     ${t.dp ? `noise ${t.dp.noiseMultiplier}, clip ${t.dp.clip}, δ ${t.dp.delta}, added ${t.dp.noise === 'distributed' ? 'by the sites (distributed)' : 'by the coordinator (central)'}` : 'none'}`,
+    `  secure aggregation  ${t.secureAggregation ? `on (clip ${t.secureAggregation.clip})` : 'off'}`,
+    `  reports       federated evaluation ${t.federatedEvaluation}${t.federatedCalibration ? ', federated calibration' : ''}${t.siteReport ? ', per-site report after the last round' : ''}`,
+  ];
+  if (verdict) lines.push(verdict.ok ? `policy: ACCEPT${verdict.maxExamples !== undefined ? ` (this site trains on at most ${verdict.maxExamples} examples per round)` : ''}` : `policy: REFUSE — ${verdict.reason}`);
+  return lines;
+}
+
+/** `fedtune client --show-terms`: prints the terms (and the policy's verdict) and exits without joining. */
+export async function showTerms(options: { server: string; siteId?: string; token?: string; policy?: SitePolicy; json?: boolean }): Promise<TermsVerdict | undefined> {
+  const signed = await fetchRunTerms(options.server, { siteId: options.siteId, token: options.token });
+  const verdict = options.policy ? checkRunTerms(signed, options.policy) : undefined;
+  if (options.json) console.log(JSON.stringify({ ...signed, ...(verdict ? { verdict } : {}) }, null, 2));
+  else for (const line of describeRunTerms(signed, verdict)) console.log(line);
+  return verdict;
+}

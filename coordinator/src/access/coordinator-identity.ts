@@ -1,0 +1,66 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { FedtuneError } from '@fedtune/shared';
+import { z } from 'zod';
+
+/** The file, in the coordinator's runs directory, that holds its identity (mode 0600). */
+export const IDENTITY_FILE = 'identity.json';
+
+const IdentityFile = z.object({
+  kind: z.literal('fedtune-coordinator-identity'),
+  algorithm: z.literal('ed25519'),
+  publicKey: z.string().regex(/^[0-9a-f]{64}$/),
+  secretKey: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/**
+ * The coordinator's identity (docs/site-policy.md#coordinator-identity): an Ed25519 key pair that signs every
+ * run's terms. Sites pin its public key (SitePolicy.coordinators). Created once, kept in the runs directory.
+ */
+export class CoordinatorIdentity {
+  private constructor(
+    /** Public key, 64 lowercase hex digits. */
+    readonly publicKey: string,
+    private readonly secretKey: Uint8Array,
+  ) {}
+
+  /** A fresh identity held only in memory (tests, a coordinator without a runs directory). */
+  static generate(): CoordinatorIdentity {
+    const secretKey = ed25519.utils.randomSecretKey();
+    return new CoordinatorIdentity(bytesToHex(ed25519.getPublicKey(secretKey)), secretKey);
+  }
+
+  /**
+   * The identity in `dir`/identity.json, created (mode 0600) when there is none. A file that is not an
+   * identity, or whose public key is not its secret key's, is refused ('config'), never overwritten.
+   */
+  static loadOrCreate(dir: string): CoordinatorIdentity {
+    const path = join(dir, IDENTITY_FILE);
+    if (existsSync(path)) {
+      let parsed: z.output<typeof IdentityFile>;
+      try {
+        parsed = IdentityFile.parse(JSON.parse(readFileSync(path, 'utf8')));
+      } catch {
+        throw new FedtuneError('config', `${path} is not a coordinator identity (expected fields kind, algorithm, publicKey, secretKey): move it away to create a new identity`);
+      }
+      const secretKey = hexToBytes(parsed.secretKey);
+      if (bytesToHex(ed25519.getPublicKey(secretKey)) !== parsed.publicKey) throw new FedtuneError('config', `${path}: its public key does not belong to its secret key`);
+      return new CoordinatorIdentity(parsed.publicKey, secretKey);
+    }
+    const identity = CoordinatorIdentity.generate();
+    mkdirSync(dir, { recursive: true });
+    const body = { kind: 'fedtune-coordinator-identity', algorithm: 'ed25519', publicKey: identity.publicKey, secretKey: bytesToHex(identity.secretKey) };
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, path);
+    return identity;
+  }
+
+  /** Ed25519 signature (hex, 128 digits) of the 32 bytes of a sha-256 hash given as hex. */
+  signHash(hashHex: string): string {
+    return bytesToHex(ed25519.sign(hexToBytes(hashHex), this.secretKey));
+  }
+}

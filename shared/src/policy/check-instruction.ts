@@ -1,0 +1,111 @@
+import type { RunTerms } from '../messages/run-terms.ts';
+import type { EvaluateInstruction, FitInstruction, ModelTopology, TrainConfig } from '../messages/schemas.ts';
+import type { SiteReportInstruction } from '../messages/site-report-schemas.ts';
+import { canonicalHash, canonicalJson, sha256Hex } from './run-terms-hash.ts';
+import type { SitePolicy } from './site-policy.ts';
+
+/**
+ * Every instruction a site receives, checked again on arrival against the terms it accepted and its policy
+ * (docs/site-policy.md#every-instruction). Pure: each returns why the instruction departs from the terms
+ * (one line), or undefined. A coordinator that departs from its terms is refused and not trusted again.
+ */
+
+function sameRun(runId: string, terms: RunTerms): string | undefined {
+  return runId === terms.runId ? undefined : `the instruction is for another run than the accepted terms' ${terms.runId}`;
+}
+
+/** 'model': the topology must be the one the terms name (its hash). */
+export function checkModelInstruction(model: ModelTopology, terms: RunTerms): string | undefined {
+  const run = sameRun(model.runId, terms);
+  if (run) return run;
+  const hash = canonicalHash(model.topology);
+  return hash === terms.model.topologyHash ? undefined : `the model topology (${hash.slice(0, 16)}…) is not the one of the terms (${terms.model.topologyHash.slice(0, 16)}…)`;
+}
+
+/** Weights of the initial model (version 0), and the pretrained model of a site report: the terms' initial weights hash. */
+export function checkInitialWeights(modelVersion: number, weights: Uint8Array | undefined, terms: RunTerms): string | undefined {
+  if (modelVersion !== 0 || !weights) return undefined;
+  const hash = sha256Hex(weights);
+  return hash === terms.model.initialWeightsHash ? undefined : `the initial weights (${hash.slice(0, 16)}…) are not the ones of the terms (${terms.model.initialWeightsHash.slice(0, 16)}…)`;
+}
+
+function roundWithin(round: number, terms: RunTerms, what: string): string | undefined {
+  return round >= 1 && round <= terms.rounds ? undefined : `${what} for round ${round}, outside the terms' rounds 1..${terms.rounds}`;
+}
+
+type TermsTrain = RunTerms['train'];
+
+/** The training settings with what may vary per round blanked: the seed, and the adversarial ε (warm-up) and its step size. */
+function comparable(train: TermsTrain | TrainConfig): Record<string, unknown> {
+  const { seed: _seed, ...rest } = train as TrainConfig;
+  if (rest.adversarial) rest.adversarial = { ...rest.adversarial, eps: 0, ...(rest.adversarial.stepSize !== undefined ? { stepSize: 0 } : {}) };
+  return rest as Record<string, unknown>;
+}
+
+/**
+ * A round's training settings against the terms': equal, except the per-round seed and the adversarial ε
+ * warm-up (ε and the step size may be lower than the terms', never higher). Names the first field that differs.
+ */
+export function checkTrainConfig(config: TrainConfig, terms: RunTerms): string | undefined {
+  const got = comparable(config);
+  const want = comparable(terms.train);
+  for (const key of [...new Set([...Object.keys(want), ...Object.keys(got)])].sort()) {
+    const a = canonicalJson(want[key]);
+    const b = canonicalJson(got[key]);
+    if (a !== b) return `the instruction changes the terms' training: ${key} ${short(a)} → ${short(b)}`;
+  }
+  const adv = config.adversarial;
+  const agreed = terms.train.adversarial;
+  if (adv && agreed) {
+    if (adv.eps > agreed.eps) return `the instruction's adversarial ε ${adv.eps} exceeds the terms' ${agreed.eps}`;
+    if (adv.stepSize !== undefined && agreed.stepSize !== undefined && adv.stepSize > agreed.stepSize) return `the instruction's adversarial step size ${adv.stepSize} exceeds the terms' ${agreed.stepSize}`;
+  }
+  return undefined;
+}
+
+function short(json: string | undefined): string {
+  if (json === undefined) return '(absent)';
+  return json.length <= 60 ? json : `${json.slice(0, 60)}…`;
+}
+
+/** 'fit': the round within the terms, the training as agreed, secure aggregation exactly as the terms say, enough sites in the aggregate. */
+export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy: SitePolicy): string | undefined {
+  const early = sameRun(fit.runId, terms) ?? roundWithin(fit.round, terms, 'a fit') ?? checkInitialWeights(fit.modelVersion, fit.weights, terms) ?? checkTrainConfig(fit.config, terms);
+  if (early) return early;
+  const secure = fit.secureAggregation;
+  const agreed = terms.secureAggregation;
+  if (agreed && !secure) return 'the terms say secure aggregation and the fit asks for a plain update';
+  if (!agreed && secure) return 'the terms say no secure aggregation and the fit asks for it';
+  if (secure && agreed) {
+    if (secure.clip !== agreed.clip) return `the fit's secure-aggregation clip ${secure.clip} is not the terms' ${agreed.clip}`;
+    if (agreed.neighbours !== secure.neighbours) return `the fit's secure-aggregation neighbours ${secure.neighbours ?? '(all)'} are not the terms' ${agreed.neighbours ?? '(all)'}`;
+    if (agreed.threshold !== undefined && secure.threshold < agreed.threshold) return `the fit's secure-aggregation threshold ${secure.threshold} is below the terms' ${agreed.threshold}`;
+    if (secure.sites.length < policy.aggregation.minSites) return `the aggregate would hold ${secure.sites.length} sites, fewer than the policy's minSites ${policy.aggregation.minSites}`;
+    // DP-FedAvg on a secure sum weighs sites equally (example counts would unbound the sensitivity).
+    if (terms.dp && secure.weighting !== 'uniform') return 'the terms say client-level DP and the fit weighs sites by their example counts';
+  }
+  return undefined;
+}
+
+/** 'evaluate': only as the terms' federatedEvaluation says (or a federated temperature fit when the terms say so). */
+export function checkEvaluateInstruction(evaluate: EvaluateInstruction, terms: RunTerms): string | undefined {
+  const early = sameRun(evaluate.runId, terms) ?? roundWithin(evaluate.round, terms, 'an evaluation') ?? checkInitialWeights(evaluate.modelVersion, evaluate.weights, terms);
+  if (early) return early;
+  if (evaluate.calibration) return terms.federatedCalibration ? undefined : 'the terms include no federated calibration';
+  if (terms.federatedEvaluation === 'never') return 'the terms include no federated evaluation';
+  if (terms.federatedEvaluation === 'final' && evaluate.round !== terms.rounds) return `the terms include a federated evaluation of the final round (${terms.rounds}) only, not of round ${evaluate.round}`;
+  return undefined;
+}
+
+/** 'siteReport': only when the terms include a per-site report, after the last round, with the terms' training and pretrained model. */
+export function checkSiteReportInstruction(report: SiteReportInstruction, terms: RunTerms): string | undefined {
+  const early = sameRun(report.runId, terms) ?? roundWithin(report.round, terms, 'a site report');
+  if (early) return early;
+  if (!terms.siteReport) return 'the terms include no per-site report';
+  if (report.pretrained) {
+    const hash = sha256Hex(report.pretrained);
+    if (hash !== terms.model.initialWeightsHash) return `the site report's pretrained weights (${hash.slice(0, 16)}…) are not the terms' initial weights`;
+  }
+  // FedBN marks fits only (localBatchNorm); the report reuses the training otherwise as agreed.
+  return checkTrainConfig({ ...report.train, localBatchNorm: terms.train.localBatchNorm }, terms);
+}

@@ -1,0 +1,99 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import type { RunTerms, SignedRunTerms } from '../messages/run-terms.ts';
+import { clipText, quoteClipped } from '../text/clip-text.ts';
+import { DEFAULT_DP_SGD_DELTA } from '../privacy/dp-sgd-accounting.ts';
+import { runTermsHash } from './run-terms-hash.ts';
+import type { SitePolicy } from './site-policy.ts';
+
+
+/**
+ * A further check on terms a site may add (the privacy ledger's ε budget, model inspection): returns why the
+ * terms are refused, or undefined. Run after the policy's own checks.
+ */
+export type TermsCheck = (terms: RunTerms) => string | undefined;
+
+export type TermsVerdict =
+  | {
+      ok: true;
+      hash: string;
+      /** Most examples this site trains on per round: the policy's maxExamplesPerRound when the terms allow more. */
+      maxExamples?: number;
+    }
+  | { ok: false; reasons: string[]; reason: string };
+
+/** Whether `signature` (hex) is `publicKey`'s (hex) Ed25519 signature of the 32 bytes of `hash` (hex). Never throws. */
+export function verifyTermsSignature(hash: string, signature: string, publicKey: string): boolean {
+  try {
+    return ed25519.verify(hexToBytes(signature), hexToBytes(hash), hexToBytes(publicKey));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a run's signed terms against a site's policy (docs/site-policy.md). Pure. The terms must be
+ * authentic (their hash matches their content and is signed by `terms.coordinator`, a key the policy allows)
+ * and within every limit of the policy. All the reasons for a refusal are listed, each one line.
+ *
+ * ε budgets (policy.privacy.maxEpsilonPerRun / maxEpsilonTotal) are the privacy ledger's: pass its check in
+ * `extra` (TermsCheck).
+ */
+export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra: readonly TermsCheck[] = []): TermsVerdict {
+  const { terms } = signed;
+  const hash = runTermsHash(terms);
+  if (hash !== signed.hash) return refused(['the terms do not match their hash (altered in transit or by the coordinator)']);
+  if (!verifyTermsSignature(signed.hash, signed.signature, terms.coordinator)) return refused([`the terms' signature is not coordinator ${terms.coordinator.slice(0, 16)}…'s`]);
+  const reasons: string[] = [];
+  const refuse = (reason: string) => void reasons.push(reason);
+
+  if (policy.coordinators && !policy.coordinators.includes(terms.coordinator)) refuse(`coordinator ${terms.coordinator.slice(0, 16)}… is not one of the policy's coordinators`);
+
+  const model = policy.model;
+  if (model.architectures && !model.architectures.includes(terms.model.architecture)) refuse(`model architecture ${quoteClipped(terms.model.architecture, 64)} is not allowed (policy: ${model.architectures.join(', ')})`);
+  if (model.hashes && !model.hashes.includes(terms.model.topologyHash)) refuse(`model topology ${terms.model.topologyHash.slice(0, 16)}… is not one of the policy's pinned hashes`);
+  if (model.maxParameters !== undefined && terms.model.parameters > model.maxParameters) refuse(`the model has ${terms.model.parameters} parameters, more than the policy's maxParameters ${model.maxParameters}`);
+
+  const training = policy.training;
+  if (training.maxRounds !== undefined && terms.rounds > training.maxRounds) refuse(`the run asks for ${terms.rounds} rounds, more than the policy's maxRounds ${training.maxRounds}`);
+  if (training.maxEpochs !== undefined && terms.train.epochs > training.maxEpochs) refuse(`the run asks for ${terms.train.epochs} epochs per round, more than the policy's maxEpochs ${training.maxEpochs}`);
+
+  const aggregation = policy.aggregation;
+  if (aggregation.requireSecureAggregation && !terms.secureAggregation) refuse('the policy requires secure aggregation and the run does not use it');
+  if (terms.minSites < aggregation.minSites) refuse(`the run aggregates as few as ${terms.minSites} sites, fewer than the policy's minSites ${aggregation.minSites}`);
+
+  const privacy = policy.privacy;
+  const record = terms.train.dpSgd;
+  const client = terms.dp;
+  if (privacy.require === 'record' && !record) refuse('the policy requires record-level DP (DP-SGD at the site) and the run does not use it');
+  if (privacy.require === 'client' && !client) refuse('the policy requires client-level DP (DP-FedAvg) and the run does not use it');
+  if (privacy.require === 'any' && !record && !client) refuse('the policy requires differential privacy and the run uses none');
+  if (privacy.minNoiseMultiplier !== undefined) {
+    if (!client) refuse(`the policy requires client-level DP with a noise multiplier of at least ${privacy.minNoiseMultiplier} and the run uses no client-level DP`);
+    else if (client.noiseMultiplier < privacy.minNoiseMultiplier) refuse(`the run's noise multiplier ${client.noiseMultiplier} is below the policy's minNoiseMultiplier ${privacy.minNoiseMultiplier}`);
+  }
+  if (privacy.requireDistributedNoise && !(client?.noise === 'distributed' && terms.secureAggregation)) {
+    refuse('the policy requires distributed noise (each site adds its share under secure aggregation) and the run does not use it');
+  }
+  if (privacy.maxDelta !== undefined) {
+    if (client && client.delta > privacy.maxDelta) refuse(`the run's client-level δ ${client.delta} is above the policy's maxDelta ${privacy.maxDelta}`);
+    const recordDelta = record ? (record.delta ?? DEFAULT_DP_SGD_DELTA) : undefined;
+    if (recordDelta !== undefined && recordDelta > privacy.maxDelta) refuse(`the run's DP-SGD δ ${recordDelta} is above the policy's maxDelta ${privacy.maxDelta}`);
+  }
+
+  // The privacy ledger's ε budget and model inspection hook in here.
+  for (const check of extra) {
+    const reason = check(terms);
+    if (reason !== undefined) refuse(clipText(reason, 500));
+  }
+  if (reasons.length > 0) return refused(reasons);
+
+  // Examples per round: not a refusal — the site trains on at most the policy's number (docs/site-policy.md).
+  const cap = training.maxExamplesPerRound;
+  const asked = terms.train.maxExamples;
+  return { ok: true, hash, ...(cap !== undefined && (asked === undefined || asked > cap) ? { maxExamples: cap } : {}) };
+}
+
+function refused(reasons: string[]): TermsVerdict {
+  return { ok: false, reasons, reason: clipText(reasons.join('; '), 1900) };
+}

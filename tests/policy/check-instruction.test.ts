@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalHash,
+  checkEvaluateInstruction,
+  checkFitInstruction,
+  checkModelInstruction,
+  checkSiteReportInstruction,
+  sha256Hex,
+  SiteTermsGuard,
+  type FitInstruction,
+  type RunTerms,
+} from '@fedtune/shared';
+import { policy, signed, terms } from './terms-fixture.ts';
+
+const topology = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4 } }] } };
+const initial = new Uint8Array([1, 2, 3, 4]);
+const base = terms((t) => {
+  t.model.topologyHash = canonicalHash(topology);
+  t.model.initialWeightsHash = sha256Hex(initial);
+  t.train.adversarial = { method: 'pgd', share: 1, eps: 0.3, stepSize: 0.1, warmupRounds: 3 };
+});
+const withTerms = (change: (t: RunTerms) => void) => {
+  const t = structuredClone(base);
+  change(t);
+  return t;
+};
+const secureTerms = withTerms((t) => {
+  t.secureAggregation = { clip: 1, threshold: 3, neighbours: 4 };
+});
+const secAgg = (over: Partial<NonNullable<FitInstruction['secureAggregation']>> = {}) => ({
+  attempt: 1,
+  sites: ['a', 'b', 'c', 'd'],
+  threshold: 3,
+  neighbours: 4,
+  vectorLength: 10,
+  fixedPoint: { range: 1, maxTotalWeight: 1, scale: 1000 },
+  clip: 1,
+  weighting: 'examples' as const,
+  weightDenominator: 10,
+  ...over,
+});
+const fit = (over: Partial<FitInstruction> = {}, config: Record<string, unknown> = {}): FitInstruction => ({
+  runId: 'run-1',
+  round: 1,
+  modelVersion: 1,
+  config: { ...structuredClone(base.train), seed: 12345, ...config } as FitInstruction['config'],
+  ...over,
+});
+
+describe('checkFitInstruction', () => {
+  const cases: Array<[string, FitInstruction, RunTerms, RegExp | null]> = [
+    ['as agreed', fit(), base, null],
+    ['any seed', fit({}, { seed: 999 }), base, null],
+    ['last round', fit({ round: 5 }), base, null],
+    ['round after the last', fit({ round: 6 }), base, /fit for round 6, outside the terms' rounds 1\.\.5/],
+    ['round 0', fit({ round: 0 }), base, /outside the terms' rounds/],
+    ['another run', fit({ runId: 'run-2' }), base, /another run than the accepted terms' run-1/],
+    ['changed epochs', fit({}, { epochs: 3 }), base, /changes the terms' training: epochs 2 → 3/],
+    ['changed learning rate', fit({}, { learningRate: 0.1 }), base, /learningRate 0.01 → 0.1/],
+    ['more examples', fit({}, { maxExamples: 101 }), base, /maxExamples 100 → 101/],
+    ['DP-SGD added', fit({}, { dpSgd: { clip: 1, noiseMultiplier: 1 } }), base, /dpSgd \(absent\) →/],
+    ['DP-SGD removed', fit(), withTerms((t) => (t.train.dpSgd = { clip: 1, noiseMultiplier: 1 })), /dpSgd \{"clip":1,"noiseMultiplier":1\} → \(absent\)/],
+    ['DP-SGD noise lowered', fit({}, { dpSgd: { clip: 1, noiseMultiplier: 0.5 } }), withTerms((t) => (t.train.dpSgd = { clip: 1, noiseMultiplier: 1 })), /dpSgd/],
+    ['warm-up ε lower than agreed', fit({}, { adversarial: { ...base.train.adversarial!, eps: 0.1, stepSize: 0.1 / 3 } }), base, null],
+    ['ε equal to agreed', fit({}, { adversarial: { ...base.train.adversarial!, eps: 0.3 } }), base, null],
+    ['ε above agreed', fit({}, { adversarial: { ...base.train.adversarial!, eps: 0.31 } }), base, /adversarial ε 0.31 exceeds the terms' 0.3/],
+    ['step size above agreed', fit({}, { adversarial: { ...base.train.adversarial!, stepSize: 0.2 } }), base, /step size 0.2 exceeds the terms' 0.1/],
+    ['other adversarial field changed', fit({}, { adversarial: { ...base.train.adversarial!, share: 0.5 } }), base, /adversarial/],
+    ['initial weights as agreed', fit({ modelVersion: 0, weights: initial }), base, null],
+    ['other initial weights', fit({ modelVersion: 0, weights: new Uint8Array([9]) }), base, /initial weights .* are not the ones of the terms/],
+    ['weights of a later version are not pinned', fit({ modelVersion: 2, weights: new Uint8Array([9]) }), base, null],
+    ['secure aggregation as agreed', fit({ secureAggregation: secAgg() }), secureTerms, null],
+    ['secure aggregation dropped', fit(), secureTerms, /terms say secure aggregation and the fit asks for a plain update/],
+    ['secure aggregation added', fit({ secureAggregation: secAgg() }), base, /terms say no secure aggregation/],
+    ['secure clip changed', fit({ secureAggregation: secAgg({ clip: 2 }) }), secureTerms, /clip 2 is not the terms' 1/],
+    ['secure neighbours changed', fit({ secureAggregation: secAgg({ neighbours: undefined }) }), secureTerms, /neighbours \(all\) are not the terms' 4/],
+    ['secure threshold lowered', fit({ secureAggregation: secAgg({ threshold: 2 }) }), secureTerms, /threshold 2 is below the terms' 3/],
+    ['secure threshold raised', fit({ secureAggregation: secAgg({ threshold: 4 }) }), secureTerms, null],
+    ['DP on secure sum must weigh uniformly', fit({ secureAggregation: secAgg() }), withTerms((t) => { t.secureAggregation = { clip: 1, threshold: 3, neighbours: 4 }; t.dp = { noiseMultiplier: 1, clip: 1, delta: 1e-5, noise: 'central' }; }), /weighs sites by their example counts/],
+    ['DP on secure sum, uniform', fit({ secureAggregation: secAgg({ weighting: 'uniform' }) }), withTerms((t) => { t.secureAggregation = { clip: 1, threshold: 3, neighbours: 4 }; t.dp = { noiseMultiplier: 1, clip: 1, delta: 1e-5, noise: 'central' }; }), null],
+  ];
+  it.each(cases)('%s', (_n, f, t, refused) => {
+    const reason = checkFitInstruction(f, t, policy());
+    if (refused === null) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(refused);
+  });
+
+  it.each([
+    [4, null],
+    [5, /would hold 4 sites, fewer than the policy's minSites 5/],
+  ] as const)('policy minSites %i against 4 invited sites', (minSites, refused) => {
+    const reason = checkFitInstruction(fit({ secureAggregation: secAgg() }), secureTerms, policy({ aggregation: { minSites } }));
+    if (refused === null) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(refused);
+  });
+});
+
+describe('checkModelInstruction', () => {
+  it.each([
+    ['the terms\' topology', { runId: 'run-1', modelVersion: 0, topology, manifest: [] }, null],
+    ['the same topology, keys in another order', { runId: 'run-1', modelVersion: 0, topology: { config: topology.config, class_name: 'Sequential' }, manifest: [] }, null],
+    ['a different topology', { runId: 'run-1', modelVersion: 0, topology: { ...topology, class_name: 'Trap' }, manifest: [] }, /the model topology .* is not the one of the terms/],
+    ['another run', { runId: 'x', modelVersion: 0, topology, manifest: [] }, /another run/],
+  ] as const)('%s', (_n, m, refused) => {
+    const reason = checkModelInstruction(m as never, base);
+    if (refused === null) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(refused);
+  });
+});
+
+describe('checkEvaluateInstruction', () => {
+  const ev = (round: number, calibration?: { betas: number[] }) => ({ runId: 'run-1', round, modelVersion: round, ...(calibration ? { calibration } : {}) });
+  const fe = (f: RunTerms['federatedEvaluation'], cal?: boolean) => withTerms((t) => { t.federatedEvaluation = f; if (cal) t.federatedCalibration = true; });
+  it.each([
+    ['never', fe('never'), ev(5), /no federated evaluation/],
+    ['final, final round', fe('final'), ev(5), null],
+    ['final, earlier round', fe('final'), ev(4), /final round \(5\) only, not of round 4/],
+    ['every round, round 1', fe('every-round'), ev(1), null],
+    ['every round, beyond the last', fe('every-round'), ev(6), /outside the terms' rounds/],
+    ['calibration not in the terms', fe('every-round'), ev(2, { betas: [1] }), /no federated calibration/],
+    ['calibration in the terms', fe('never', true), ev(2, { betas: [1] }), null],
+    ['other initial weights', fe('every-round'), { runId: 'run-1', round: 1, modelVersion: 0, weights: new Uint8Array([7]) }, /initial weights/],
+  ] as const)('%s', (_n, t, e, refused) => {
+    const reason = checkEvaluateInstruction(e as never, t);
+    if (refused === null) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(refused);
+  });
+});
+
+describe('checkSiteReportInstruction', () => {
+  const report = (over: Record<string, unknown> = {}) => ({ runId: 'run-1', round: 5, modelVersion: 5, weights: new Uint8Array([1]), train: { ...structuredClone(base.train), seed: 3 }, ...over });
+  const withReport = withTerms((t) => (t.siteReport = true));
+  it.each([
+    ['not in the terms', base, report(), /no per-site report/],
+    ['in the terms', withReport, report(), null],
+    ['pretrained = initial weights', withReport, report({ pretrained: initial }), null],
+    ['other pretrained weights', withReport, report({ pretrained: new Uint8Array([5]) }), /pretrained weights .* are not the terms' initial weights/],
+    ['changed training', withReport, report({ train: { ...structuredClone(base.train), seed: 3, epochs: 9 } }), /epochs 2 → 9/],
+    ['beyond the last round', withReport, report({ round: 6 }), /outside the terms' rounds/],
+  ] as const)('%s', (_n, t, r, refused) => {
+    const reason = checkSiteReportInstruction(r as never, t);
+    if (refused === null) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(refused);
+  });
+});
+
+describe('SiteTermsGuard', () => {
+  it('refuses instructions before terms, accepts after, and stays broken after a breach', () => {
+    const guard = new SiteTermsGuard(policy());
+    expect(guard.checkInstruction({ event: 'fit', payload: fit() })).toMatch(/"fit" arrived before this site accepted the run's terms/);
+    const guard2 = new SiteTermsGuard(policy());
+    const s = signed(base);
+    expect(guard2.onTerms(s, 'run-1')).toEqual({ accept: true, hash: s.hash });
+    expect(guard2.checkInstruction({ event: 'fit', payload: fit() })).toBeUndefined();
+    expect(guard2.checkInstruction({ event: 'rejected', payload: { code: 'x', reason: 'y' } })).toBeUndefined();
+    expect(guard2.checkInstruction({ event: 'fit', payload: fit({}, { epochs: 9 }) })).toMatch(/epochs/);
+    // Once broken, even an instruction as agreed is refused, and so are the same terms again.
+    expect(guard2.checkInstruction({ event: 'fit', payload: fit() })).toMatch(/epochs/);
+    expect(guard2.onTerms(s, 'run-1')).toMatchObject({ accept: false });
+  });
+
+  it('the same terms again (a reconnect) are accepted; changed terms are refused', () => {
+    const guard = new SiteTermsGuard(policy());
+    const s = signed(base);
+    guard.onTerms(s, 'run-1');
+    expect(guard.onTerms(s, 'run-1')).toEqual({ accept: true, hash: s.hash });
+    expect(guard.onTerms(signed(withTerms((t) => (t.rounds = 50))), 'run-1')).toEqual({ accept: false, reason: "the coordinator changed the run's terms after this site accepted them" });
+  });
+
+  it('terms of another run than the welcome are refused; the policy cap is kept', () => {
+    expect(new SiteTermsGuard(policy()).onTerms(signed(base), 'run-2')).toMatchObject({ accept: false, reason: expect.stringMatching(/for run run-1, not the run run-2/) });
+    const guard = new SiteTermsGuard(policy({ training: { maxExamplesPerRound: 10 } }));
+    guard.onTerms(signed(base), 'run-1');
+    expect(guard.maxExamples).toBe(10);
+    expect(guard.terms?.runId).toBe('run-1');
+  });
+});

@@ -1,0 +1,146 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CoordinatorIdentity, socketIoServerTransport } from '@fedtune/coordinator';
+import { canonicalHash, deriveSeed, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
+import { selectNodeBackend } from '@fedtune/shared/node';
+import { tinyData } from '../access/helpers.ts';
+import { policy, signed, terms } from './terms-fixture.ts';
+
+/**
+ * A fake coordinator over a real socket.io server: it welcomes a real SiteClient, sends terms, and on
+ * 'acceptTerms' plays `script` (instructions that keep to or depart from the terms). Records what the site sent.
+ */
+async function fakeCoordinator(signedTerms: ReturnType<typeof signed>, script: (link: SiteLink) => void) {
+  const http = createServer();
+  const io = new Server(http, { maxHttpBufferSize: 1_000_000 });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const received: Array<{ event: string; payload: Record<string, unknown> }> = [];
+  const transport = socketIoServerTransport(io);
+  transport.onConnection((link) => {
+    link.onMessage((m) => {
+      received.push({ event: m.event, payload: m.payload as Record<string, unknown> });
+      if (m.event === 'hello') {
+        link.send('welcome', { protocol: PROTOCOL_VERSION, runId: signedTerms.terms.runId, siteId: m.payload.siteId });
+        link.send('terms', signedTerms);
+      }
+      if (m.event === 'acceptTerms') script(link);
+    });
+  });
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return { url, received, close: () => transport.close() };
+}
+
+const closers: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
+
+async function siteAgainst(signedTerms: ReturnType<typeof signed>, script: (link: SiteLink) => void, sitePolicy: SitePolicyInput = {}) {
+  const fake = await fakeCoordinator(signedTerms, script);
+  closers.push(fake.close);
+  const events: SiteEvent[] = [];
+  const backend = await selectNodeBackend();
+  const client = new SiteClient({
+    siteId: 'site-a',
+    connector: socketIoConnector({ url: fake.url }),
+    data: splitDataset(tinyData(30, 3), deriveSeed(1, 'split', 'site-a')),
+    backend: backend.backend,
+    runtime: 'node',
+    policy: policy(sitePolicy),
+    // A site that refused must not come back, even with retries allowed.
+    reconnect: { retries: 3, baseDelayMs: 50 },
+    onEvent: (e) => events.push(e),
+  });
+  const outcome = await client.run();
+  return { outcome, events, received: fake.received };
+}
+
+const dpTerms = terms((t) => (t.train.dpSgd = { clip: 1, noiseMultiplier: 1.1 }));
+const fitOf = (t: RunTerms, round: number, config: Record<string, unknown> = {}) => ({
+  runId: t.runId,
+  round,
+  modelVersion: round - 1,
+  config: { ...structuredClone(t.train), seed: 7, ...config },
+});
+
+describe('a site refuses a coordinator that departs from its terms (real socket.io, real SiteClient)', () => {
+  const cases: Array<[string, RunTerms, (t: RunTerms) => [string, unknown], RegExp]> = [
+    ['changed epochs', terms(), (t) => ['fit', fitOf(t, 1, { epochs: t.train.epochs + 3 })], /epochs 2 → 5/],
+    ['DP-SGD switched off', dpTerms, (t) => ['fit', { ...fitOf(t, 1), config: { ...fitOf(t, 1).config, dpSgd: undefined } }], /dpSgd \{.*\} → \(absent\)/],
+    ['an extra round', terms(), (t) => ['fit', fitOf(t, t.rounds + 1)], /fit for round 6, outside the terms' rounds 1\.\.5/],
+    ['a different (crafted) model topology', terms(), (t) => ['model', { runId: t.runId, modelVersion: 0, topology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4096 } }] } }, manifest: [] }], /the model topology .* is not the one of the terms/],
+    ['an evaluation the terms do not include', terms((t) => (t.federatedEvaluation = 'never')), (t) => ['evaluate', { runId: t.runId, round: 1, modelVersion: 1 }], /no federated evaluation/],
+  ];
+
+  it.each(cases)('%s: refused with policy_refused on both sides, and the site leaves for good', async (_n, t, instruction, pattern) => {
+    const s = signed(t);
+    let connections = 0;
+    const { outcome, events, received } = await siteAgainst(s, (link) => {
+      connections++;
+      const [event, payload] = instruction(t);
+      link.sendUnchecked(event, payload);
+    });
+    // The site accepted the terms, then refused the instruction: a siteFailure naming the reason reached the coordinator.
+    expect(received.find((m) => m.event === 'acceptTerms')?.payload).toEqual({ runId: t.runId, siteId: 'site-a', hash: s.hash });
+    const failure = received.find((m) => m.event === 'siteFailure')?.payload;
+    expect(failure?.code).toBe('policy_refused');
+    expect(String(failure?.reason)).toMatch(pattern);
+    expect(String(failure?.reason)).not.toMatch(/\n/);
+    // ... and on the site's side.
+    const refused = events.find((e) => e.type === 'refused-terms');
+    expect(refused && 'reason' in refused ? refused.reason : '').toMatch(pattern);
+    expect(outcome.completed).toBe(false);
+    expect(outcome.reason).toMatch(/^policy_refused: /);
+    expect(outcome.roundsTrained).toBe(0);
+    // Never reconnected (retries were allowed).
+    expect(connections).toBe(1);
+    expect(received.filter((m) => m.event === 'hello')).toHaveLength(1);
+  });
+
+  it('an instruction as agreed is not refused by the policy (the control case)', async () => {
+    const t = terms();
+    const s = signed(t);
+    const { received, events } = await siteAgainst(s, (link) => {
+      // No model yet: the site fails this fit for that reason, not for its policy; then the run completes.
+      link.sendUnchecked('fit', fitOf(t, 1));
+      setTimeout(() => link.send('complete', { runId: t.runId, rounds: 1 }), 300);
+    });
+    const failure = received.find((m) => m.event === 'siteFailure')?.payload;
+    expect(failure?.code).not.toBe('policy_refused');
+    expect(events.some((e) => e.type === 'refused-terms')).toBe(false);
+    expect(events.some((e) => e.type === 'complete')).toBe(true);
+  });
+
+  it('forged terms (signed by another key than the one they name) are refused at join, with the reason sent back', async () => {
+    const t = terms();
+    const forged = signed(t, CoordinatorIdentity.generate());
+    let instructed = 0;
+    const { outcome, received, events } = await siteAgainst(forged, () => instructed++);
+    expect(instructed).toBe(0);
+    const refusal = received.find((m) => m.event === 'refuseTerms')?.payload;
+    expect(refusal).toMatchObject({ runId: t.runId, siteId: 'site-a', code: 'policy_refused' });
+    expect(String(refusal?.reason)).toMatch(/signature is not coordinator/);
+    expect(events.find((e) => e.type === 'refused-terms')).toMatchObject({ reason: expect.stringMatching(/signature/) });
+    expect(outcome).toMatchObject({ completed: false, reason: expect.stringMatching(/^policy_refused: .*signature/) });
+  });
+
+  it('terms from a coordinator key the policy does not list are refused', async () => {
+    const t = terms();
+    const { received } = await siteAgainst(signed(t), () => {}, { coordinators: [CoordinatorIdentity.generate().publicKey] });
+    expect(String(received.find((m) => m.event === 'refuseTerms')?.payload.reason)).toMatch(/not one of the policy's coordinators/);
+  });
+
+  it('pinned model: the right topology is accepted and the model built', async () => {
+    // The control for the crafted-model case: a hash the policy pins and a 'model' that matches it.
+    const topology = { class_name: 'Sequential', config: { name: 'x', layers: [] } };
+    const t = terms((x) => (x.model.topologyHash = canonicalHash(topology)));
+    const { received } = await siteAgainst(signed(t), (link) => {
+      link.sendUnchecked('model', { runId: t.runId, modelVersion: 0, topology, manifest: [] });
+      setTimeout(() => link.send('complete', { runId: t.runId, rounds: 1 }), 300);
+    }, { model: { hashes: [canonicalHash(topology)] } });
+    expect(received.some((m) => m.event === 'refuseTerms')).toBe(false);
+    expect(received.filter((m) => m.event === 'siteFailure' && m.payload.code === 'policy_refused')).toHaveLength(0);
+  });
+});

@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SITE_POLICY, sitePolicyFrom } from '@fedtune/shared';
+import { browserSitePolicy, parseJoinLink } from '../../client-web/src/join-link.ts';
+import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fedtune-policy-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('site policy files (fedtune client --policy)', () => {
+  it('reads YAML and JSON into the same policy', () => {
+    const yaml = loadSitePolicyFile(file('p.yaml', 'training:\n  maxRounds: 3\nprivacy:\n  require: record\n'));
+    const json = loadSitePolicyFile(file('p.json', '{"training":{"maxRounds":3},"privacy":{"require":"record"}}'));
+    expect(yaml).toEqual(json);
+    expect(yaml.training.maxRounds).toBe(3);
+    expect(yaml.privacy.require).toBe('record');
+    // Defaults filled in: model inspection refuses by default.
+    expect(yaml.model.inspection.action).toBe('refuse');
+  });
+
+  it('an empty file is the default policy', () => {
+    expect(loadSitePolicyFile(file('empty.yaml', ''))).toEqual(DEFAULT_SITE_POLICY);
+  });
+
+  it.each([
+    ['a wrong type', 'training:\n  maxRounds: three\n', /bad\.yaml: training\.maxRounds: /],
+    ['an unknown field (a typo is not silently ignored)', 'training:\n  maxRound: 3\n', /bad\.yaml: training: .*maxRound/],
+    ['an out-of-range value', 'privacy:\n  maxDelta: 2\n', /bad\.yaml: privacy\.maxDelta: /],
+    ['a malformed coordinator key', 'coordinators: [abc]\n', /bad\.yaml: coordinators\.0: expected an Ed25519 public key/],
+    ['not YAML', 'training: [\n', /bad\.yaml: not valid YAML or JSON/],
+  ])('%s: one line naming the file and the field', (_n, text, pattern) => {
+    const path = file('bad.yaml', text);
+    let message = '';
+    try {
+      loadSitePolicyFile(path);
+    } catch (err) {
+      message = (err as Error).message;
+      expect((err as { code?: string }).code).toBe('config');
+    }
+    expect(message).toMatch(pattern);
+    expect(message).not.toMatch(/\n/);
+  });
+
+  it('a missing file says so', () => {
+    expect(() => loadSitePolicyFile(join(dir, 'nope.yaml'))).toThrow(/cannot read the site policy .*nope\.yaml: ENOENT/);
+  });
+
+  it('sitePolicyFrom names its source', () => {
+    expect(() => sitePolicyFrom({ aggregation: { minSites: 0 } }, 'here')).toThrow(/^here: aggregation\.minSites: /);
+  });
+});
+
+describe('the browser site\'s policy (join link ?policy=)', () => {
+  it('a join link carries the policy as JSON, parsed into the same SitePolicy', () => {
+    const policy = { training: { maxEpochs: 1 }, aggregation: { requireSecureAggregation: true } };
+    const link = parseJoinLink(`https://coord.example/site/?site=b1&policy=${encodeURIComponent(JSON.stringify(policy))}`);
+    expect(link.site).toBe('b1');
+    const parsed = browserSitePolicy(link.policy)!;
+    expect(parsed.training.maxEpochs).toBe(1);
+    expect(parsed.aggregation.requireSecureAggregation).toBe(true);
+    expect(parsed).toEqual(sitePolicyFrom(policy, 'x'));
+  });
+
+  it('no policy parameter: the default policy (undefined)', () => {
+    expect(parseJoinLink('https://coord.example/site/?site=b1').policy).toBeUndefined();
+    expect(browserSitePolicy(undefined)).toBeUndefined();
+    expect(browserSitePolicy('  ')).toBeUndefined();
+  });
+
+  it.each([
+    ['not JSON', '{training', /the site policy \(\?policy=\): not valid JSON/],
+    ['a bad field', '{"training":{"maxEpochs":0}}', /the site policy \(\?policy=\): training\.maxEpochs: /],
+  ])('%s: one clear line', (_n, text, pattern) => {
+    expect(() => browserSitePolicy(text)).toThrow(pattern);
+  });
+});

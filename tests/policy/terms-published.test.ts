@@ -1,0 +1,81 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CoordinatorIdentity, IDENTITY_FILE, SiteTokenStore } from '@fedtune/coordinator';
+import { checkRunTerms, runTermsHash, SignedRunTerms, SitePolicy } from '@fedtune/shared';
+import { startTinyCoordinator, tempDir } from '../access/helpers.ts';
+
+describe('coordinator identity', () => {
+  it('is created once (mode 0600), loaded on restart, and a broken file is refused, never overwritten', () => {
+    const dir = tempDir('fedtune-identity-');
+    const first = CoordinatorIdentity.loadOrCreate(dir);
+    const path = join(dir, IDENTITY_FILE);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(first.publicKey).toMatch(/^[0-9a-f]{64}$/);
+    const again = CoordinatorIdentity.loadOrCreate(dir);
+    expect(again.publicKey).toBe(first.publicKey);
+    expect(again.signHash('ab'.repeat(32))).toBe(first.signHash('ab'.repeat(32)));
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    const other = CoordinatorIdentity.generate();
+    writeFileSync(path, JSON.stringify({ ...file, publicKey: other.publicKey }));
+    expect(() => CoordinatorIdentity.loadOrCreate(dir)).toThrow(/its public key does not belong to its secret key/);
+    writeFileSync(path, '{"hello":1}');
+    expect(() => CoordinatorIdentity.loadOrCreate(dir)).toThrow(/is not a coordinator identity/);
+    expect(readFileSync(path, 'utf8')).toBe('{"hello":1}');
+  });
+});
+
+describe('GET /api/v1/terms', () => {
+  it('publishes the run\'s signed terms, built from its config and model, signed by the runs directory\'s identity', async () => {
+    const runsDir = tempDir('fedtune-terms-');
+    const coordinator = await startTinyCoordinator({ runId: 'terms-open', rounds: 3, minSites: 2, runsDir, config: { runId: 'terms-open', train: { epochs: 2, batchSize: 16, learningRate: 0.01, optimizer: 'adam', trainable: 'all', maxExamples: 50 } } });
+    try {
+      const res = await coordinator.app!.app.inject({ method: 'GET', url: '/api/v1/terms' });
+      expect(res.statusCode).toBe(200);
+      const signed = SignedRunTerms.parse(res.json());
+      expect(signed.terms).toMatchObject({ runId: 'terms-open', rounds: 3, minSites: 2, fraction: 1, federatedEvaluation: 'never', coordinator: coordinator.coordinatorKey });
+      expect(signed.terms.train).toMatchObject({ epochs: 2, maxExamples: 50 });
+      expect(signed.terms.model).toMatchObject({ architecture: 'tiny', parameters: 67 });
+      expect(signed.terms.dp).toBeUndefined();
+      expect(signed.terms.secureAggregation).toBeUndefined();
+      expect(signed.hash).toBe(runTermsHash(signed.terms));
+      expect(checkRunTerms(signed, SitePolicy.parse({ coordinators: [coordinator.coordinatorKey] })).ok).toBe(true);
+      expect(CoordinatorIdentity.loadOrCreate(runsDir).publicKey).toBe(coordinator.coordinatorKey);
+      expect(coordinator.engine.report.terms).toEqual({ hash: signed.hash, coordinator: coordinator.coordinatorKey });
+    } finally {
+      await coordinator.close();
+    }
+  });
+
+  it.each([
+    ['central DP', { dp: { noiseMultiplier: 1.2, clip: 0.5 } }, { dp: { noiseMultiplier: 1.2, clip: 0.5, delta: 1e-5, noise: 'central' } }],
+    ['secure aggregation with DP: distributed noise by default', { secureAggregation: { clip: 0.5 }, dp: { noiseMultiplier: 1, clip: 0.5 } }, { secureAggregation: { clip: 0.5 }, dp: { noise: 'distributed' } }],
+    ['secure aggregation with DP, noise set central', { secureAggregation: { clip: 0.5, neighbours: 4 }, dp: { noiseMultiplier: 1, clip: 0.5, noise: 'central' } }, { secureAggregation: { clip: 0.5, neighbours: 4 }, dp: { noise: 'central' } }],
+    ['federated calibration and a per-site report', { calibration: { source: 'federated' }, siteRobustness: { when: 'final' } }, { federatedCalibration: true, siteReport: true }],
+  ] as const)('terms follow the config: %s', async (_n, config, expected) => {
+    const coordinator = await startTinyCoordinator({ runId: 'terms-cfg', minSites: 2, config: config as never });
+    try {
+      const signed = SignedRunTerms.parse((await coordinator.app!.app.inject({ method: 'GET', url: '/api/v1/terms' })).json());
+      expect(signed.terms).toMatchObject(expected);
+    } finally {
+      await coordinator.close();
+    }
+  });
+
+  it('with site tokens on, needs a valid site token (as a hello does)', async () => {
+    const store = new SiteTokenStore(join(tempDir(), 'fedtune.db'));
+    const token = store.add('site-a');
+    const coordinator = await startTinyCoordinator({ runId: 'terms-tokens', access: { store } });
+    try {
+      const get = (headers: Record<string, string>) => coordinator.app!.app.inject({ method: 'GET', url: '/api/v1/terms', headers });
+      expect((await get({})).statusCode).toBe(401);
+      expect((await get({ 'x-fedtune-site': 'site-a', authorization: 'Bearer wrong' })).statusCode).toBe(401);
+      expect((await get({ 'x-fedtune-site': 'site-b', authorization: `Bearer ${token}` })).statusCode).toBe(401);
+      const ok = await get({ 'x-fedtune-site': 'site-a', authorization: `Bearer ${token}` });
+      expect(ok.statusCode).toBe(200);
+      expect(SignedRunTerms.parse(ok.json()).terms.runId).toBe('terms-tokens');
+    } finally {
+      await coordinator.close();
+    }
+  });
+});
