@@ -41,6 +41,7 @@ import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
 
 /** The site's record-level DP-SGD ε from its fit metrics, as the accepted entry's optional field. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number } {
@@ -97,6 +98,10 @@ export type EngineEvent =
   /** The per-site report after the final round (personalisation, per-site robustness) was asked of these sites. */
   | { type: 'site-report-start'; round: number; sites: string[] }
   | { type: 'complete'; report: RunReport }
+  /** A site's update arrived (before any check): the SHA-256 of its bytes exactly as received, for the audit log. */
+  | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string; bytes: number; numExamples?: number }
+  /** The hash of the run's terms (emitted by whoever publishes them), for the audit log. */
+  | { type: 'terms'; sha256: string }
   | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */
@@ -130,6 +135,8 @@ export interface RoundEngineOptions {
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
   /** Refusal limits and the heartbeat timeout of site connections (defaults: connection-limits.ts). */
   connectionLimits?: ConnectionLimitsInput;
+  /** Called with each completed round and its global weights before they are checkpointed and sent to sites; awaited (the audit log). */
+  roundSaved?: (record: RoundRecord, weights: WeightArrays) => Promise<void> | void;
 }
 
 /**
@@ -344,6 +351,10 @@ export class RoundEngine {
 
   private onSecAgg<K extends SecAggClientEvent>(siteId: string, link: SiteLink, event: K, payload: ClientToServer[K]): void {
     const secure = this.secureRound;
+    if (event === 'secaggMasked') {
+      const masked = (payload as ClientToServer['secaggMasked']).masked;
+      this.emit({ type: 'update-received', round: payload.round, siteId, message: 'secaggMasked', sha256: sha256OfBytes(masked), bytes: masked.byteLength });
+    }
     try {
       if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
       secure.receive(siteId, event, payload);
@@ -360,6 +371,7 @@ export class RoundEngine {
 
   private onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
     const c = this.collector;
+    this.emit({ type: 'update-received', round: c?.round ?? result.round, siteId, message: 'fitResult', sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength, numExamples: result.numExamples });
     if (!c) {
       this.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
       return;
@@ -490,6 +502,7 @@ export class RoundEngine {
         await this.settleRobustness(round);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
+        await saving(`the audit log of round ${round}`, () => this.options.roundSaved?.(record, this.globalWeights));
         await saving(`the checkpoint of round ${round}`, () =>
           this.options.checkpoint?.({
             round,

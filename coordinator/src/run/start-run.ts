@@ -8,6 +8,7 @@ import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
+import { openRunAudit } from '../audit/run-audit.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
@@ -98,6 +99,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
   // directory (the database and its -wal/-shm files, hidden names).
   let global: TfGlobalModel | undefined;
+  let auditToClose: { log: { close(): void } } | undefined;
   try {
     const runDir = new RunStore(services.runsDir).newRunDir(runId);
     mkdirSync(runDir, { recursive: true });
@@ -119,6 +121,9 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       onWarning: services.onWarning,
     });
     const model_ = global;
+    // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain.
+    const audit = openRunAudit(runDir, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round, onWarning: services.onWarning });
+    auditToClose = audit;
     // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
     const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
@@ -129,6 +134,11 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, services.maxMessageBytes) },
       backend: services.backend,
       onEvent: (event) => {
+        try {
+          audit.recorder.onEvent(event);
+        } catch (err) {
+          services.onWarning?.(`could not record ${event.type} in the audit log: ${String((err as Error)?.message ?? err).slice(0, 500)}`);
+        }
         if (event.type === 'round-end' && stopAfterRound) engine.stop();
         services.onEvent(runId, event);
       },
@@ -136,6 +146,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       authorize: services.authorize,
       connectionLimits: services.connectionLimits,
       resume,
+      roundSaved: (record, weights) => audit.recorder.roundSaved(record, weights),
       checkpoint: checkpoints
         ? async (state) => {
             await checkpoints.write({
@@ -150,6 +161,9 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
           }
         : undefined,
       persist: async (report) => {
+        if (report.status === 'complete' || report.status === 'aborted') audit.recorder.complete(report);
+        audit.log.flush();
+        report.audit = audit.log.head();
         database?.upsertRun(runFromReport(report));
         if (report.status === 'complete' || report.status === 'aborted') await reports.writeNow(report);
         else reports.schedule(report);
@@ -157,7 +171,10 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
     });
     database?.upsertRun(runFromReport(engine.report));
     // The evaluation worker ends with the run (the final report is written by then).
-    const done = engine.run().finally(() => model_.closeEvaluation());
+    const done = engine.run().finally(() => {
+      audit.log.close();
+      return model_.closeEvaluation();
+    });
     let disposed = false;
     return {
       runId,
@@ -192,6 +209,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       },
     };
   } catch (err) {
+    auditToClose?.log.close();
     if (global) global.dispose();
     else model.dispose();
     throw err;

@@ -101,6 +101,8 @@ export const RunReport = z.object({
   siteReport: SiteReportSection.optional(),
   /** When the run was resumed from a checkpoint (ISO timestamps). */
   resumedAt: z.array(z.string()).optional(),
+  /** The head of the run's audit log when this report was written: its entry count and last hash (docs/audit.md). */
+  audit: z.object({ count: z.number().int().min(0), head: z.string() }).optional(),
 });
 
 export type RoundRecord = z.infer<typeof RoundRecord>;
