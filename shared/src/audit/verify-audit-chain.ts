@@ -70,7 +70,7 @@ export function verifyAuditChain(text: string, options: VerifyAuditOptions = {})
   // An append-only log may have grown since the head was taken: the head must be one of its entries.
   if (options.expectedHead !== undefined && !good.some((e) => e.hash === options.expectedHead)) {
     const reason = `the expected head ${clipText(options.expectedHead, 64)} is not in the log, which ends at ${prev} after ${good.length} entries (entries were deleted or rewritten)`;
-    return { ok: false, line: lines.length, reason, message: `audit log head mismatch: ${reason}`, good };
+    return { ok: false, line: lines.length + 1, reason, message: `audit log head mismatch: ${reason}`, good };
   }
   return { ok: true, good, count: good.length, head: prev };
 }
