@@ -17,6 +17,7 @@ import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, Ru
 import { registerOpenApi } from './openapi.ts';
 import { registerOperationsRoutes } from './operations-routes.ts';
 import type { RunControl, SiteHistory } from './run-control.ts';
+import type { AuditAccessOptions } from '../access/audit-access.ts';
 
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
 export { DEFAULT_SITE_DIR } from './dashboard/dashboard-plugin.ts';
@@ -73,6 +74,8 @@ export interface AppOptions {
   control?: RunControl;
   /** Sites of runs recorded in the run database (`GET /api/runs/:id/sites` for runs not driven here). */
   database?: SiteHistory;
+  /** The site token registry: a site may read its run's audit log with its token. */
+  siteTokens?: AuditAccessOptions['siteTokens'];
 }
 
 export interface CoordinatorApp {
@@ -239,7 +242,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
       return options.metrics?.() ?? '';
     });
 
-    registerOperationsRoutes(api, { store, control: options.control, database: options.database });
+    registerOperationsRoutes(api, { store, control: options.control, database: options.database, auditAccess: { admin: options.admin, siteTokens: options.siteTokens } });
   });
 
   // The dashboard at `/` with its event stream, and the browser site at `/site/`.

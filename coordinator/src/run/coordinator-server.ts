@@ -179,6 +179,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       loggerInstance: fileLog?.logger,
       control,
       database,
+      siteTokens: options.access?.store,
       https: options.tls,
       apiRateLimit: options.apiRateLimit,
       admin: adminGuard({ store: openAdminStore, required: adminRequired, createCommand: `fedtune admin-token --db ${adminDb}` }),
