@@ -9,14 +9,17 @@ export interface RunAuditOptions {
   /** The weights the run starts (or resumes) from. */
   weights: WeightArrays;
   resumedAfterRound?: number;
-  onWarning?: (message: string) => void;
 }
 
-/** Opens a run's audit log in its directory (continuing its chain) and records the run's start. */
-export function openRunAudit(runDir: string, options: RunAuditOptions): { log: AuditLog; recorder: AuditRecorder } {
-  const log = AuditLog.open(join(runDir, AUDIT_FILE), {
-    onWriteError: (err) => options.onWarning?.(`could not write the audit log: ${String((err as Error)?.message ?? err).slice(0, 500)}`),
+/** Opens a run's audit log in its directory, continuing (after verifying) the chain it holds: before anything else of the run starts. */
+export function openRunAuditLog(runDir: string, onWarning?: (message: string) => void): AuditLog {
+  return AuditLog.open(join(runDir, AUDIT_FILE), {
+    onWriteError: (err) => onWarning?.(`could not write the audit log: ${String((err as Error)?.message ?? err).slice(0, 500)}`),
   });
+}
+
+/** Records the run's start in its audit log; the recorder then takes the run's engine events. */
+export function startRunAudit(log: AuditLog, options: RunAuditOptions): { log: AuditLog; recorder: AuditRecorder } {
   const recorder = new AuditRecorder(log, options.manifest);
   recorder.runStart({
     runId: options.config.runId,

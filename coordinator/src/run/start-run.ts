@@ -8,7 +8,8 @@ import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
-import { openRunAudit } from '../audit/run-audit.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { openRunAuditLog, startRunAudit } from '../audit/run-audit.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
@@ -99,10 +100,13 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
   // directory (the database and its -wal/-shm files, hidden names).
   let global: TfGlobalModel | undefined;
-  let auditToClose: { log: { close(): void } } | undefined;
+  let auditLog: AuditLog | undefined;
   try {
     const runDir = new RunStore(services.runsDir).newRunDir(runId);
     mkdirSync(runDir, { recursive: true });
+    // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain, a broken one stops it here,
+    // before anything of the run (its checkpoints) is touched.
+    auditLog = openRunAuditLog(runDir, services.onWarning);
     const checkpoints = services.checkpoints === false ? undefined : new CheckpointStore(runDir);
     let resume: EngineCheckpoint | undefined;
     if (resumeRun) {
@@ -121,9 +125,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       onWarning: services.onWarning,
     });
     const model_ = global;
-    // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain.
-    const audit = openRunAudit(runDir, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round, onWarning: services.onWarning });
-    auditToClose = audit;
+    const audit = startRunAudit(auditLog, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round });
     // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
     const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
@@ -209,7 +211,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       },
     };
   } catch (err) {
-    auditToClose?.log.close();
+    auditLog?.close();
     if (global) global.dispose();
     else model.dispose();
     throw err;
