@@ -240,6 +240,10 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client(['--seed', '7', '--site', 's'])).splitSeed).toBe(siteSplitSeed(7, 's'));
     expect((await client(['--site', 's'])).splitSeed).toBe(siteSplitSeed(42, 's'));
   },
+  '--audit-log': async () => {
+    expect((await client(['--audit-log', join(dir, 'site.audit.jsonl')])).auditLog).toBe(join(dir, 'site.audit.jsonl'));
+    expect((await client([])).auditLog).toBeUndefined();
+  },
   '--personal-model': async () => {
     expect((await client(['--personal-model', join(dir, 'mine')])).personalModelDir).toBe(join(dir, 'mine'));
     expect((await client([])).personalModelDir).toBeUndefined();
