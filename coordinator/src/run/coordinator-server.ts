@@ -206,7 +206,8 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     const log = runLogger(runId);
     if (log) logEngineEvent(log, event);
     recordEngineEvent(metrics, event);
-    liveEvents?.publish(event);
+    // The dashboard shows verdicts ('result'); the hash of each received update is for the audit log only.
+    if (event.type !== 'update-received') liveEvents?.publish(event);
     if (database) {
       // The database is a record, not the source of truth (report.json and checkpoints are): never let it stop a run.
       try {
