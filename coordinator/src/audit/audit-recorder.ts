@@ -71,7 +71,12 @@ export class AuditRecorder {
       case 'site-left':
         return this.log.append('leave', { siteId: id(event.siteId), reason: clipText(event.reason) });
       case 'connection-refused':
-        return this.refusal('connection', { ...(event.siteId !== undefined ? { siteId: event.siteId } : {}), reason: `${clipText(event.reason)} (connection ${clipText(event.connection, 64)}, ${event.refusals} refusals)` });
+        // Only a joined site's connection: connections that never joined are anyone's, and unbounded in number
+        // (their refused hellos are recorded as 'hello' refusals, up to the rate limit).
+        if (event.siteId === undefined) return;
+        return this.refusal('connection', { siteId: event.siteId, reason: `${clipText(event.reason)} (connection ${clipText(event.connection, 64)}, ${event.refusals} refusals)` });
+      case 'hello-refused':
+        return this.refusal('hello', { siteId: event.siteId, code: event.code, reason: event.reason });
       case 'terms':
         return this.terms(event.sha256);
       case 'round-start':

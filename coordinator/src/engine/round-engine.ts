@@ -102,6 +102,8 @@ export type EngineEvent =
   | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string; bytes: number; numExamples?: number }
   /** The hash of the run's terms (emitted by whoever publishes them), for the audit log. */
   | { type: 'terms'; sha256: string }
+  /** A hello the `authorize` hook refused (not those refused for the rate limit: a flood must not fill the audit log). */
+  | { type: 'hello-refused'; siteId: string; code: string; reason: string }
   | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */
@@ -239,7 +241,7 @@ export class RoundEngine {
       registry: this.sites,
       runId: this.config.runId,
       limits: options.connectionLimits,
-      authorize: options.authorize,
+      authorize: options.authorize && this.reportingRefusals(options.authorize),
       onJoined: (site, hello, replaced) => this.onJoined(site, hello, replaced),
       onLeft: (site, reason) => this.onSiteLeft(site, reason),
       onMessage: (site, message) => this.onSiteMessage(site, message),
@@ -247,6 +249,20 @@ export class RoundEngine {
       onRefusedConnection: (info) => this.emit({ type: 'connection-refused', ...info }),
     });
     options.transport.onConnection((link) => this.connections.accept(link));
+  }
+
+  /** `authorize`, telling the audit log about each hello it refuses (clipped; rate-limited refusals are not told). */
+  private reportingRefusals(authorize: NonNullable<RoundEngineOptions['authorize']>): NonNullable<RoundEngineOptions['authorize']> {
+    return (hello, link) => {
+      const verdict = authorize(hello, link);
+      const refused = verdict === false || (typeof verdict === 'object' && !verdict.ok);
+      const code = typeof verdict === 'object' && !verdict.ok ? (verdict.code ?? 'unauthorized') : 'unauthorized';
+      if (refused && code !== 'rate_limited') {
+        const reason = typeof verdict === 'object' && !verdict.ok ? verdict.reason : `site ${hello.siteId} is not allowed to join`;
+        this.emit({ type: 'hello-refused', siteId: clipText(hello.siteId, 128), code, reason: clipText(reason) });
+      }
+      return verdict;
+    };
   }
 
   /** The current global weights (a live reference; copy before mutating). */
