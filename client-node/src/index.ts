@@ -8,3 +8,4 @@ export * from './fit-pool/fit-pool.ts';
 export * from './data/read-image-folder.ts';
 export * from './data/read-text-folder.ts';
 export * from './file-privacy-ledger.ts';
+export * from './site-audit-log.ts';

@@ -3,6 +3,7 @@ import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDatase
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
+import { SiteAuditLog } from './site-audit-log.ts';
 
 export interface NodeSiteOptions {
   siteId: string;
@@ -40,6 +41,8 @@ export interface NodeSiteOptions {
   onLog?: (line: string) => void;
   /** What this site consents to (`fedtune client --policy FILE`; docs/site-policy.md). */
   policy?: SitePolicy;
+  /** Append what this site sends (hashes, counts, metrics; never data) to this JSON-lines file (site-audit-log.ts). */
+  auditLog?: string;
 }
 
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
@@ -48,6 +51,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
   const split = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
   const data = options.prepareSplits ? options.prepareSplits(split) : split;
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
+  const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
   const connector = typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server;
   const client = new SiteClient({
     siteId: options.siteId,
@@ -56,7 +60,12 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     data,
     backend: backend.backend,
     runtime: 'node',
-    onEvent: options.onEvent,
+    onEvent: audit
+      ? (event) => {
+          audit.record(event);
+          options.onEvent?.(event);
+        }
+      : options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
     onPersonalModel: options.personalModelDir

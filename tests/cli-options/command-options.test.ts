@@ -263,6 +263,10 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect(((await client(['--privacy-ledger', path])).privacyLedger as FilePrivacyLedger).path).toBe(path);
     expect(((await client([])).privacyLedger as FilePrivacyLedger).path).toBe(defaultPrivacyLedgerPath());
   },
+  '--audit-log': async () => {
+    expect((await client(['--audit-log', join(dir, 'site.audit.jsonl')])).auditLog).toBe(join(dir, 'site.audit.jsonl'));
+    expect((await client([])).auditLog).toBeUndefined();
+  },
   '--personal-model': async () => {
     expect((await client(['--personal-model', join(dir, 'mine')])).personalModelDir).toBe(join(dir, 'mine'));
     expect((await client([])).personalModelDir).toBeUndefined();

@@ -33,6 +33,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', 'train data-parallel on N worker threads, each with its own tfjs instance (default: the cores this machine has; 1 = one thread)', intOption('workers', 1))
     .option('--sync-every <k>', 'with --workers > 1: 1 averages the gradients of every batch (the same weights as one thread); k > 1 lets each worker take k whole batches between weight averages (local SGD, faster) (default 1)', intOption('sync-every', 1))
+    .option('--audit-log <file>', 'append what this site sends (run, round, SHA-256 of the bytes sent, example count, metrics; never data) to this JSON-lines file; check it with `fedtune audit verify AUDIT --site-log FILE`')
     .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine')
     .option('--privacy-ledger <file>', 'this site\'s privacy ledger: ε spent per run and in total, kept across runs and restarts (append-only, fsynced) (default: .fedtune/privacy-ledger.jsonl in the working directory)');
   addSiteAdversarialOptions(command);
@@ -71,6 +72,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
           : {}),
         privacyLedger: ledger,
+        ...(o.auditLog ? { auditLog: o.auditLog } : {}),
         parallel,
         ...(policy ? { policy } : {}),
         onLog: (line) => console.log(line),

@@ -16,6 +16,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<Command>>> =
   pretrain: async () => (await import('./pretrain-command.ts')).pretrainCommand(),
   partition: async () => (await import('./partition-command.ts')).partitionCommand(),
   evaluate: async () => (await import('./evaluate-command.ts')).evaluateCommand(),
+  audit: async () => (await import('./audit-command.ts')).auditCommand(),
 });
 
 /**

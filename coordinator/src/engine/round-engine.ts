@@ -45,6 +45,7 @@ import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import { runTermsOf, signRunTerms } from '../run/run-terms-of.ts';
 import { MAX_REPORTED_REFUSALS, TermsGate } from './terms-gate.ts';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
@@ -103,6 +104,12 @@ export type EngineEvent =
   /** The per-site report after the final round (personalisation, per-site robustness) was asked of these sites. */
   | { type: 'site-report-start'; round: number; sites: string[] }
   | { type: 'complete'; report: RunReport }
+  /** A site's update arrived (before any check): the SHA-256 of its bytes exactly as received, for the audit log. */
+  | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string; bytes: number; numExamples?: number }
+  /** The hash of the run's terms (emitted by whoever publishes them), for the audit log. */
+  | { type: 'terms'; sha256: string }
+  /** A hello the `authorize` hook refused (not those refused for the rate limit: a flood must not fill the audit log). */
+  | { type: 'hello-refused'; siteId: string; code: string; reason: string }
   | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */
@@ -138,6 +145,8 @@ export interface RoundEngineOptions {
   connectionLimits?: ConnectionLimitsInput;
   /** Signs the run's terms (coordinator-identity.ts); default a fresh identity held in memory. */
   identity?: CoordinatorIdentity;
+  /** Called with each completed round and its global weights before they are checkpointed and sent to sites; awaited (the audit log). */
+  roundSaved?: (record: RoundRecord, weights: WeightArrays) => Promise<void> | void;
 }
 
 /**
@@ -247,7 +256,7 @@ export class RoundEngine {
       registry: this.sites,
       runId: this.config.runId,
       limits: options.connectionLimits,
-      authorize: options.authorize,
+      authorize: options.authorize && this.reportingRefusals(options.authorize),
       onJoined: (site, hello, replaced) => this.onJoined(site, hello, replaced),
       onLeft: (site, reason) => this.onSiteLeft(site, reason),
       onMessage: (site, message) => this.onSiteMessage(site, message),
@@ -255,6 +264,20 @@ export class RoundEngine {
       onRefusedConnection: (info) => this.emit({ type: 'connection-refused', ...info }),
     });
     options.transport.onConnection((link) => this.connections.accept(link));
+  }
+
+  /** `authorize`, telling the audit log about each hello it refuses (clipped; rate-limited refusals are not told). */
+  private reportingRefusals(authorize: NonNullable<RoundEngineOptions['authorize']>): NonNullable<RoundEngineOptions['authorize']> {
+    return (hello, link) => {
+      const verdict = authorize(hello, link);
+      const refused = verdict === false || (typeof verdict === 'object' && !verdict.ok);
+      const code = typeof verdict === 'object' && !verdict.ok ? (verdict.code ?? 'unauthorized') : 'unauthorized';
+      if (refused && code !== 'rate_limited') {
+        const reason = typeof verdict === 'object' && !verdict.ok ? verdict.reason : `site ${hello.siteId} is not allowed to join`;
+        this.emit({ type: 'hello-refused', siteId: clipText(hello.siteId, 128), code, reason: clipText(reason) });
+      }
+      return verdict;
+    };
   }
 
   /** The current global weights (a live reference; copy before mutating). */
@@ -391,6 +414,10 @@ export class RoundEngine {
 
   private onSecAgg<K extends SecAggClientEvent>(siteId: string, link: SiteLink, event: K, payload: ClientToServer[K]): void {
     const secure = this.secureRound;
+    if (event === 'secaggMasked') {
+      const masked = (payload as ClientToServer['secaggMasked']).masked;
+      this.emit({ type: 'update-received', round: payload.round, siteId, message: 'secaggMasked', sha256: sha256OfBytes(masked), bytes: masked.byteLength });
+    }
     try {
       if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
       secure.receive(siteId, event, payload);
@@ -407,6 +434,7 @@ export class RoundEngine {
 
   private onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
     const c = this.collector;
+    this.emit({ type: 'update-received', round: c?.round ?? result.round, siteId, message: 'fitResult', sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength, numExamples: result.numExamples });
     if (!c) {
       this.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
       return;
@@ -523,6 +551,8 @@ export class RoundEngine {
   /** Runs the whole federation and returns the final report. */
   async run(): Promise<RunReport> {
     try {
+      // The run's published terms go first into the audit trail (their hash; the terms are at GET /api/v1/terms).
+      if (this.report.terms) this.emit({ type: 'terms', sha256: this.report.terms.hash });
       await this.waitForSites();
       this.report.status = 'running';
       if (!this.report.pretrained) {
@@ -537,6 +567,7 @@ export class RoundEngine {
         await this.settleRobustness(round);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
+        await saving(`the audit log of round ${round}`, () => this.options.roundSaved?.(record, this.globalWeights));
         await saving(`the checkpoint of round ${round}`, () =>
           this.options.checkpoint?.({
             round,

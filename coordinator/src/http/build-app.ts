@@ -18,6 +18,7 @@ import { registerOpenApi } from './openapi.ts';
 import { registerOperationsRoutes } from './operations-routes.ts';
 import type { RunControl, SiteHistory } from './run-control.ts';
 import { registerTermsRoute, type TermsRouteOptions } from './terms-route.ts';
+import type { AuditAccessOptions } from '../access/audit-access.ts';
 
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
 export { DEFAULT_SITE_DIR } from './dashboard/dashboard-plugin.ts';
@@ -76,6 +77,8 @@ export interface AppOptions {
   database?: SiteHistory;
   /** The current run's signed terms at `GET /api/v1/terms` (terms-route.ts). */
   terms?: TermsRouteOptions;
+  /** The site token registry: a site may read its run's audit log with its token. */
+  siteTokens?: AuditAccessOptions['siteTokens'];
 }
 
 export interface CoordinatorApp {
@@ -242,7 +245,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
       return options.metrics?.() ?? '';
     });
 
-    registerOperationsRoutes(api, { store, control: options.control, database: options.database });
+    registerOperationsRoutes(api, { store, control: options.control, database: options.database, auditAccess: { admin: options.admin, siteTokens: options.siteTokens } });
     if (options.terms) registerTermsRoute(api, options.terms);
   });
 

@@ -1,15 +1,20 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
 import type { RunStore } from '../run/run-store.ts';
 import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SiteView } from './api-schemas.ts';
 import { apiErrorStatus } from './error-status.ts';
+import { AUDIT_FILE } from '../audit/audit-log.ts';
+import { checkAuditAccess, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
 import { mergeSites, summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
 
 export interface OperationsRoutesOptions {
   store: RunStore;
   control?: RunControl;
   database?: SiteHistory;
+  /** Who may download a run's audit log (audit-access.ts). */
+  auditAccess?: AuditAccessOptions;
 }
 
 /** Codes of the run lifecycle routes, with their status (they never cross the engine or the wire). */
@@ -30,7 +35,34 @@ const fail = (code: keyof typeof runLifecycleErrorStatus, message: string) => ({
  * A run's rounds, the global model of any round, its sites, stopping the run this coordinator drives, and
  * (on a coordinator serving with no fixed run) creating and starting runs.
  */
-export function registerOperationsRoutes(app: FastifyInstance, { store, control, database }: OperationsRoutesOptions): void {
+export function registerOperationsRoutes(app: FastifyInstance, { store, control, database, auditAccess }: OperationsRoutesOptions): void {
+  // `/api/v1/…` as docs/audit.md names it; `/api/runs/…` like the run's other routes.
+  for (const url of ['/api/v1/runs/:id/audit', '/api/runs/:id/audit']) {
+    app.get<{ Params: { id: string } }>(url, {
+      schema: {
+        summary: "a run's hash-chained audit log (audit.jsonl, JSON lines; docs/audit.md)",
+        description:
+          `Needs the admin token where the control plane does, or the site token of a site that joined the run (Authorization: Bearer TOKEN and ${SITE_HEADER}: NAME). ` +
+          'Check it with `fedtune audit verify FILE`. 401 unauthorized; 404 for an unknown run or a run with no audit log.',
+        tags: ['runs'],
+        params: RunIdParams,
+        response: {
+          200: { description: 'the audit log, one entry per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
+          401: { ...errorResponses()[400], description: 'neither the admin token nor a site token of this run (code unauthorized)' },
+          ...errorResponses(404),
+        },
+      },
+    }, async (request, reply) => {
+      const runDir = store.runDir(request.params.id);
+      const path = join(runDir, AUDIT_FILE);
+      const site = request.headers[SITE_HEADER];
+      checkAuditAccess(auditAccess ?? {}, { authorization: request.headers.authorization, site: typeof site === 'string' ? site : undefined }, path);
+      if (!existsSync(path)) throw new FedtuneError('not_found', `run ${request.params.id} has no audit log`);
+      void reply.type('application/x-ndjson');
+      return reply.send(createReadStream(path));
+    });
+  }
+
   app.get<{ Params: { id: string } }>('/api/runs/:id/rounds', {
     config: { admin: true },
     schema: {

@@ -183,6 +183,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       loggerInstance: fileLog?.logger,
       control,
       database,
+      siteTokens: options.access?.store,
       https: options.tls,
       apiRateLimit: options.apiRateLimit,
       admin: adminGuard({ store: openAdminStore, required: adminRequired, createCommand: `fedtune admin-token --db ${adminDb}` }),
@@ -213,7 +214,8 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     const log = runLogger(runId);
     if (log) logEngineEvent(log, event);
     recordEngineEvent(metrics, event);
-    liveEvents?.publish(event);
+    // The dashboard shows verdicts ('result'); the hash of each received update is for the audit log only.
+    if (event.type !== 'update-received') liveEvents?.publish(event);
     if (database) {
       // The database is a record, not the source of truth (report.json and checkpoints are): never let it stop a run.
       try {

@@ -8,6 +8,8 @@ import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { openRunAuditLog, startRunAudit } from '../audit/run-audit.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import type { SiteView, StopOutcome } from '../http/run-control.ts';
@@ -100,9 +102,13 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
   // directory (the database and its -wal/-shm files, hidden names).
   let global: TfGlobalModel | undefined;
+  let auditLog: AuditLog | undefined;
   try {
     const runDir = new RunStore(services.runsDir).newRunDir(runId);
     mkdirSync(runDir, { recursive: true });
+    // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain, a broken one stops it here,
+    // before anything of the run (its checkpoints) is touched.
+    auditLog = openRunAuditLog(runDir, services.onWarning);
     const checkpoints = services.checkpoints === false ? undefined : new CheckpointStore(runDir);
     let resume: EngineCheckpoint | undefined;
     if (resumeRun) {
@@ -121,6 +127,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       onWarning: services.onWarning,
     });
     const model_ = global;
+    const audit = startRunAudit(auditLog, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round });
     // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
     const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
@@ -131,6 +138,11 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, services.maxMessageBytes) },
       backend: services.backend,
       onEvent: (event) => {
+        try {
+          audit.recorder.onEvent(event);
+        } catch (err) {
+          services.onWarning?.(`could not record ${event.type} in the audit log: ${String((err as Error)?.message ?? err).slice(0, 500)}`);
+        }
         if (event.type === 'round-end' && stopAfterRound) engine.stop();
         services.onEvent(runId, event);
       },
@@ -139,6 +151,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       connectionLimits: services.connectionLimits,
       identity: services.identity,
       resume,
+      roundSaved: (record, weights) => audit.recorder.roundSaved(record, weights),
       checkpoint: checkpoints
         ? async (state) => {
             await checkpoints.write({
@@ -153,6 +166,9 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
           }
         : undefined,
       persist: async (report) => {
+        if (report.status === 'complete' || report.status === 'aborted') audit.recorder.complete(report);
+        audit.log.flush();
+        report.audit = audit.log.head();
         database?.upsertRun(runFromReport(report));
         if (report.status === 'complete' || report.status === 'aborted') await reports.writeNow(report);
         else reports.schedule(report);
@@ -160,7 +176,10 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
     });
     database?.upsertRun(runFromReport(engine.report));
     // The evaluation worker ends with the run (the final report is written by then).
-    const done = engine.run().finally(() => model_.closeEvaluation());
+    const done = engine.run().finally(() => {
+      audit.log.close();
+      return model_.closeEvaluation();
+    });
     let disposed = false;
     return {
       runId,
@@ -195,6 +214,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
       },
     };
   } catch (err) {
+    auditLog?.close();
     if (global) global.dispose();
     else model.dispose();
     throw err;

@@ -60,7 +60,9 @@ export type SiteEvent =
   | { type: 'privacy'; round: number; runEpsilon: number; totalEpsilon: number }
   | { type: 'complete'; complete: RunComplete }
   | { type: 'closed'; reason: string }
-  | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string };
+  | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string }
+  /** An update left this site: the exact bytes sent (encoded weights, or the masked vector under secure aggregation), for its own audit log. */
+  | { type: 'update-sent'; runId: string; round: number; attempt?: number; message: 'fitResult' | 'secaggMasked'; bytes: Uint8Array; numExamples?: number; metrics?: Record<string, number> };
 
 /** What an update hook may return instead of bare weights: the weights and an example count to claim (a lying site). */
 export interface HookedUpdate {
@@ -512,6 +514,7 @@ export class SiteClient {
         durationMs,
       });
       this.roundsTrained++;
+      this.emit({ type: 'update-sent', runId: payload.runId, round, message: 'fitResult', bytes, numExamples: claimed, metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { epsilon: privacy.epsilon } : {}) } });
       this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: bytes.byteLength });
     } catch (err) {
       const e = toFedtuneError(err);
@@ -544,7 +547,10 @@ export class SiteClient {
     if (!p || !p.matches(payload)) return; // a late message of an attempt this site is no longer in
     try {
       if (event === 'secaggKeys') this.secAggSend('share-keys', 'secaggShareKeys', p.shareKeys(payload as SecureAggKeys));
-      else if (event === 'secaggShares') this.secAggSend('masked-input', 'secaggMasked', p.maskInput(payload as SecureAggShares));
+      else if (event === 'secaggShares') {
+        const masked = p.maskInput(payload as SecureAggShares);
+        if (this.secAggSend('masked-input', 'secaggMasked', masked)) this.emit({ type: 'update-sent', runId: p.runId, round: p.round, attempt: p.attempt, message: 'secaggMasked', bytes: masked.masked });
+      }
       else {
         this.secAggSend('unmask', 'secaggUnmaskResponse', p.unmask(payload as SecureAggUnmask));
         this.secAgg = undefined;

@@ -1,7 +1,9 @@
 import type { RunTerms } from '../messages/run-terms.ts';
 import type { EvaluateInstruction, FitInstruction, ModelTopology, TrainConfig } from '../messages/schemas.ts';
 import type { SiteReportInstruction } from '../messages/site-report-schemas.ts';
-import { canonicalHash, canonicalJson, sha256Hex } from './run-terms-hash.ts';
+import { canonicalHash } from './run-terms-hash.ts';
+import { canonicalJson } from '../audit/canonical-json.ts';
+import { sha256Hex } from '../audit/sha256-hex.ts';
 import type { SitePolicy } from './site-policy.ts';
 
 /**

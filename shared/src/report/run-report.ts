@@ -110,6 +110,8 @@ export const RunReport = z.object({
   terms: z.object({ hash: z.string(), coordinator: z.string() }).optional(),
   /** Sites whose policy refused the terms (the first 100, reasons clipped), and how many refused in all. */
   termsRefusals: z.object({ total: z.number().int(), sites: z.array(z.object({ siteId: z.string(), reason: z.string(), at: z.string() })) }).optional(),
+  /** The head of the run's audit log when this report was written: its entry count and last hash (docs/audit.md). */
+  audit: z.object({ count: z.number().int().min(0), head: z.string() }).optional(),
 });
 
 export type RoundRecord = z.infer<typeof RoundRecord>;

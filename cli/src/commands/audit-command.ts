@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { clipText, compareSiteLog, FedtuneError, parseSiteLog, verifyAuditChain } from '@fedtune/shared';
+
+/** What `fedtune audit verify` found: one verdict for the audit log and one per site log. */
+export interface AuditVerifyResult {
+  ok: boolean;
+  /** One line: the verdict. */
+  message: string;
+  count?: number;
+  head?: string;
+  runId?: string;
+  siteLogs: Array<{ path: string; ok: boolean; siteId?: string; updates?: number; message?: string }>;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FedtuneError('not_found', `cannot read the ${what} ${clipText(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Verifies an audit log's chain (against a known head) and each site log against it. Reads the files. */
+export function verifyAuditFiles(auditPath: string, siteLogPaths: readonly string[], expectedHead?: string): AuditVerifyResult {
+  const chain = verifyAuditChain(readText(auditPath, 'audit log'), expectedHead === undefined ? {} : { expectedHead });
+  if (!chain.ok) return { ok: false, message: `FAILED: ${clipText(auditPath)}: ${chain.message}`, siteLogs: [] };
+  const runId = chain.good.find((e) => e.type === 'run-start')?.data.runId;
+  const siteLogs: AuditVerifyResult['siteLogs'] = [];
+  for (const path of siteLogPaths) {
+    const parsed = parseSiteLog(readText(path, 'site log'));
+    const verdict = parsed.ok ? compareSiteLog(chain.good, parsed.entries) : { ok: false as const, message: parsed.message };
+    siteLogs.push(verdict.ok ? { path, ok: true, siteId: verdict.siteId, updates: verdict.updates } : { path, ok: false, message: verdict.message });
+  }
+  const bad = siteLogs.find((s) => !s.ok);
+  const base = { count: chain.count, head: chain.head, ...(typeof runId === 'string' ? { runId } : {}), siteLogs };
+  if (bad) return { ok: false, message: `FAILED: ${clipText(bad.path)}: ${bad.message}`, ...base };
+  const updates = siteLogs.reduce((n, s) => n + (s.updates ?? 0), 0);
+  const sites = siteLogs.length === 0 ? '' : `; ${siteLogs.length} site log${siteLogs.length === 1 ? '' : 's'} match (${updates} update${updates === 1 ? '' : 's'})`;
+  return { ok: true, message: `OK: ${chain.count} entries, head ${chain.head}${typeof runId === 'string' ? `, run ${clipText(runId, 128)}` : ''}${sites}`, ...base };
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function headOption(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError('--head must be 64 lowercase hex digits (a head printed by `fedtune audit verify` or the run report\'s audit.head)');
+  return value;
+}
+
+/** `fedtune audit verify`: checks a run's hash-chained audit log, and sites' own logs against it (docs/audit.md). */
+export function auditCommand(): Command {
+  const audit = new Command('audit').description("check a run's audit log (runs/<run>/audit.jsonl, or GET /api/v1/runs/<run>/audit)");
+  audit
+    .command('verify')
+    .description('verify the hash chain of an audit log (any edit, deletion, insertion or reordering is named) and that each site log matches it; exit code 1 if not')
+    .argument('<audit-log>', 'the audit log (audit.jsonl)')
+    .option('--site-log <file>', "a site's own log (`fedtune client --audit-log FILE`): every update it sent must be in the audit log with the same hash, and no other update from it (repeatable)", collect, [])
+    .option('--head <hash>', 'a head known from elsewhere (printed by an earlier verify, or report.json audit.head): the log must hold it, which catches deleted last entries', headOption)
+    .option('--json', 'print one JSON object')
+    .action((auditPath: string, o: { siteLog: string[]; head?: string; json?: boolean }) => {
+      const result = verifyAuditFiles(auditPath, o.siteLog, o.head);
+      console.log(o.json ? JSON.stringify(result) : result.message);
+      if (!result.ok) process.exitCode = 1;
+    });
+  return audit;
+}

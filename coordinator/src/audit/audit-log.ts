@@ -1,0 +1,85 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { chainAuditEntry, FedtuneError, GENESIS_PREV, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
+import { fsyncDir } from '../persistence/write-file-durable.ts';
+import { WriteBatch } from '../persistence/write-batch.ts';
+
+/** The audit log's file in a run directory. */
+export const AUDIT_FILE = 'audit.jsonl';
+
+export interface AuditLogOptions {
+  /** Told when a batch could not be written (the run goes on; the log then breaks at resume, loudly). */
+  onWriteError?: (err: unknown) => void;
+  now?: () => Date;
+}
+
+/**
+ * The coordinator's append-only, hash-chained audit log of a run (`<runsDir>/<runId>/audit.jsonl`; format:
+ * docs/audit.md). Entries are chained in memory as they are appended and written in batches, one write and
+ * one fsync per event-loop tick, so a burst of joins costs one fsync and a round never waits on the disk;
+ * `flush()` writes what is pending at once (before a round's model is published). An existing file is
+ * verified whole when opened and its chain continued; a broken one is an error, never rewritten.
+ */
+export class AuditLog {
+  private readonly fd: number;
+  private readonly batch: WriteBatch<string>;
+  private seq: number;
+  private prev: string;
+  private closed = false;
+
+  private constructor(readonly path: string, head: AuditHead, private readonly options: AuditLogOptions) {
+    this.seq = head.count;
+    this.prev = head.head;
+    this.fd = openSync(path, 'a');
+    if (head.count === 0) fsyncDir(dirname(path));
+    this.batch = new WriteBatch<string>((lines) => this.writeLines(lines), 512, (err) => options.onWriteError?.(err));
+  }
+
+  /** Opens `path`, continuing the chain it holds (verified first), or starts a new chain. */
+  static open(path: string, options: AuditLogOptions = {}): AuditLog {
+    let head: AuditHead = { count: 0, head: GENESIS_PREV };
+    if (existsSync(path)) {
+      const verdict = verifyAuditChain(readFileSync(path, 'utf8'));
+      if (!verdict.ok) {
+        throw new FedtuneError('persistence', `the run's audit log ${path} is broken, so its chain cannot be continued: ${verdict.message} (keep it as evidence; move it aside to start a new log)`);
+      }
+      head = { count: verdict.count, head: verdict.head };
+    }
+    return new AuditLog(path, head, options);
+  }
+
+  /** Where the chain stands, written or not. */
+  head(): AuditHead {
+    return { count: this.seq, head: this.prev };
+  }
+
+  /** Appends an entry to the chain; it reaches the disk with its batch (or at `flush`). After `close` (the run ended): ignored. */
+  append(type: AuditEntryType, data: Record<string, unknown>): void {
+    if (this.closed) return;
+    const entry = chainAuditEntry(this.seq, this.prev, type, data, (this.options.now?.() ?? new Date()).toISOString());
+    this.seq++;
+    this.prev = entry.hash;
+    this.batch.add(`${JSON.stringify(entry)}\n`);
+  }
+
+  /** Writes and fsyncs every pending entry now. */
+  flush(): void {
+    this.batch.flush();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      closeSync(this.fd);
+    }
+  }
+
+  private writeLines(lines: readonly string[]): void {
+    const bytes = Buffer.from(lines.join(''), 'utf8');
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    fsyncSync(this.fd);
+  }
+}
