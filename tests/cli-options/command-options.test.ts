@@ -73,7 +73,7 @@ async function coordinator(argv: string[], options: { whileRunning?: () => Promi
   const command = coordinatorCommand({
     startCoordinator: (async (o: StartOptions) => {
       started = o;
-      return { runId: 'recorded', url: 'http://127.0.0.1:1', runDir: join(dir, 'recorded'), engine: { report }, exposure: () => undefined, requestStop: () => {}, done: Promise.resolve(report), close: async () => {} };
+      return { runId: 'recorded', url: 'http://127.0.0.1:1', runDir: join(dir, 'recorded'), engine: { report, termsGate: { signed: { hash: 'recorded' } } }, coordinatorKey: 'recorded', exposure: () => undefined, requestStop: () => {}, done: Promise.resolve(report), close: async () => {} };
     }) as unknown as typeof startCoordinator,
     createCoordinatorServer: ((o: ServerOptions) => {
       served = o;

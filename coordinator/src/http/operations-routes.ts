@@ -46,6 +46,8 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
           'Check it with `fedtune audit verify FILE`. 401 unauthorized; 404 for an unknown run or a run with no audit log.',
         tags: ['runs'],
         params: RunIdParams,
+        // The admin token's scheme (a site of the run may send its site token instead, as the description says).
+        security: [{ adminToken: [] }],
         response: {
           200: { description: 'the audit log, one entry per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
           401: { ...errorResponses()[400], description: 'neither the admin token nor a site token of this run (code unauthorized)' },

@@ -52,8 +52,8 @@ export function checkTrainConfig(config: TrainConfig, terms: RunTerms): string |
   const got = comparable(config);
   const want = comparable(terms.train);
   for (const key of [...new Set([...Object.keys(want), ...Object.keys(got)])].sort()) {
-    const a = canonicalJson(want[key]);
-    const b = canonicalJson(got[key]);
+    const a = want[key] === undefined ? '(absent)' : canonicalJson(want[key]);
+    const b = got[key] === undefined ? '(absent)' : canonicalJson(got[key]);
     if (a !== b) return `the instruction changes the terms' training: ${key} ${short(a)} → ${short(b)}`;
   }
   const adv = config.adversarial;
