@@ -64,6 +64,11 @@ describe('axis-range: the y axis of the dashboard and report.html', () => {
     expect(percentTick(0.795, 0.005)).toBe('79.5%');
     expect(percentTick(0.7925, 0.0025)).toBe('79.25%');
     expect(numberTick(2, 1)).toBe('2');
+    expect(numberTick(1.25, 0.25)).toBe('1.25');
+    expect(numberTick(1, 0.25)).toBe('1.00');
+    expect(numberTick(20, 5)).toBe('20');
+    expect(numberTick(0.1 + 0.2, 0.1)).toBe('0.3');
+    expect(percentTick(1, 0.25)).toBe('100%');
     expect(numberTick(1.5, 0.5)).toBe('1.5');
     expect(numberTick(0.04, 0.02)).toBe('0.04');
   });

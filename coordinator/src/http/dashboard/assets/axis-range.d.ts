@@ -10,4 +10,5 @@ export function niceAxis(values: readonly number[], options?: { ticks?: number; 
 export const FULL_ACCURACY_AXIS: Axis;
 export function accuracyAxis(values: readonly number[], full?: boolean): Axis | undefined;
 export function percentTick(value: number, step: number): string;
+export function stepDecimals(step: number): number;
 export function numberTick(value: number, step: number): string;

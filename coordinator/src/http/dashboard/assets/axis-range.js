@@ -57,14 +57,16 @@ export function accuracyAxis(values, full = false) {
 
 /** A tick of an accuracy axis in %: as many decimals as the step needs (60%, 62.5%, 60.5%). */
 export function percentTick(value, step) {
-  const pct = tidy(value * 100);
-  const stepPct = tidy(step * 100);
-  const decimals = Number.isInteger(stepPct) ? 0 : Number.isInteger(tidy(stepPct * 10)) ? 1 : 2;
-  return `${pct.toFixed(decimals)}%`;
+  return `${tidy(value * 100).toFixed(stepDecimals(step * 100))}%`;
 }
 
-/** A tick of a plain axis (loss): as many decimals as the step needs. */
+/** The decimals a step needs to print exactly (0.25 → 2, 0.5 → 1, 5 → 0), at most 6. */
+export function stepDecimals(step) {
+  for (let d = 0; d < 6; d++) if (Number.isInteger(tidy(step * 10 ** d))) return d;
+  return 6;
+}
+
+/** A tick of a plain axis (loss): as many decimals as the step needs (1.25 on a 0.25 step, 2 on a 1 step). */
 export function numberTick(value, step) {
-  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
-  return tidy(value).toFixed(Number.isInteger(tidy(step)) ? 0 : Math.max(decimals, 1));
+  return tidy(value).toFixed(stepDecimals(step));
 }
