@@ -83,7 +83,7 @@ describe.runIf(mode === 'run')('dashboard with the admin token, and after the ru
 
     const honest = await Promise.all([honestSite(coordinator.url!, 'site-a', { token: siteTokens.a }), honestSite(coordinator.url!, 'site-b', { token: siteTokens.b, seed: 5 })]);
     // While the run goes, the sites are shown connected.
-    await page.waitForSelector('#sites tbody tr[data-connected="true"]', { timeout: 30_000 });
+    await page.waitForSelector('#sites tbody tr[data-connected="true"]', { state: 'attached', timeout: 30_000 });
     report = await coordinator.done;
     expect(report.status).toBe('complete');
     for (const s of honest) expect((await s.run).completed).toBe(true);

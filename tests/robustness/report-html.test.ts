@@ -57,16 +57,16 @@ describe('report.html', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     // no scripts, no external assets
     expect(html).not.toMatch(/<script|<link|src=|href=|url\(|https?:/i);
-    for (const title of ['accuracy per round', 'robust accuracy against ε', 'accuracy per corruption', 'per-site accuracy, round 3', 'confusion matrix', 'reliability diagram']) {
+    for (const title of ['accuracy per round', 'loss per round', 'robust accuracy against ε', 'accuracy per corruption', 'per-site accuracy, round 3', 'confusion matrix', 'reliability diagram']) {
       expect(html).toContain(`aria-label="${title}"`);
     }
     expect(html).toContain('run-&lt;test&gt;');
-    expect((html.match(/<svg /g) ?? []).length).toBe(6);
+    expect((html.match(/<svg /g) ?? []).length).toBe(7);
   });
 
-  it('without robustness sections shows accuracy per round and per site only', () => {
+  it('without robustness sections shows accuracy and loss per round and per site only', () => {
     const html = renderReportHtml(runReport(false));
-    expect((html.match(/<svg /g) ?? []).length).toBe(2);
+    expect((html.match(/<svg /g) ?? []).length).toBe(3);
     expect(html).not.toContain('reliability diagram');
   });
 });

@@ -16,6 +16,7 @@ import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerOperationsRoutes } from './operations-routes.ts';
+import { registerReportHtmlRoute } from './report-html-route.ts';
 import type { RunControl, SiteHistory } from './run-control.ts';
 import { registerTermsRoute, type TermsRouteOptions } from './terms-route.ts';
 import type { AuditAccessOptions } from '../access/audit-access.ts';
@@ -245,6 +246,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
       return options.metrics?.() ?? '';
     });
 
+    registerReportHtmlRoute(api, store);
     registerOperationsRoutes(api, { store, control: options.control, database: options.database, auditAccess: { admin: options.admin, siteTokens: options.siteTokens } });
     if (options.terms) registerTermsRoute(api, options.terms);
   });

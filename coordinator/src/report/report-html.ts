@@ -1,7 +1,10 @@
 import { join } from 'node:path';
-import type { RobustnessReport, RoundRecord, RunReport } from '@fedtune/shared';
+import { clipText, type RobustnessReport, type RoundRecord, type RunReport } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
+import { robustnessGroupsHtml } from './robustness-groups-html.ts';
+import { epsilonText, rejectionsHtml, roundsTableHtml } from './rounds-table-html.ts';
 import { siteReportHtml } from './site-report-html.ts';
+import { siteTrainingHtml } from './site-training-html.ts';
 import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
 
 /** A run report with the optional robustness sections (per round and for the final model). */
@@ -46,7 +49,13 @@ function accuracyPerRound(report: ReportWithRobustness): string {
   }
   if (advLabel) adversarial.name = advLabel;
   const series = [clean, noisy, corrupted, adversarial].filter((s) => s.points.length > 0);
-  return lineChart(series, { title: 'accuracy per round', xLabel: 'round (0 = pretrained)' });
+  return lineChart(series, { title: 'accuracy per round', xLabel: 'round (0 = pretrained)', y: 'zoomed-accuracy' });
+}
+
+function lossPerRound(report: ReportWithRobustness): string {
+  const points: Array<[number, number]> = report.rounds.map((r) => [r.round, r.global.loss]);
+  if (report.pretrained) points.unshift([0, report.pretrained.loss]);
+  return lineChart([{ name: 'holdout loss', points, color: PALETTE[3] }], { title: 'loss per round', xLabel: 'round (0 = pretrained)', y: 'number' });
 }
 
 function robustVsEps(rob: RobustnessReport): string {
@@ -108,6 +117,10 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
     ['pretrained accuracy', pct(report.pretrained?.accuracy)],
     ['final accuracy', pct(report.final?.accuracy ?? report.rounds.at(-1)?.global.accuracy)],
   ];
+  if (report.aborted) rows.push(['aborted', clipText(report.aborted)]);
+  if (report.privacy) rows.push([`DP ε (δ = ${report.privacy.delta})`, `${epsilonText(report.privacy)}${report.privacy.noise ? ` (${report.privacy.noise} noise)` : ''}`]);
+  if (report.terms) rows.push(['terms', `sha-256 ${report.terms.hash} signed by ${report.terms.coordinator}`]);
+  if (report.audit) rows.push(['audit log', `${report.audit.count} entries, head ${report.audit.head}`]);
   if (rob) {
     const headline = rob.headlineEps === undefined ? undefined : headlineEps(rob);
     if (headline) rows.push([`headline: ${headline.attack} at ε = ${Number(headline.eps.toPrecision(3))}`, `${pct(headline.accuracy)} (ε in ${rob.epsUnits ?? 'absolute'} units${rob.epsScale !== undefined && rob.epsUnits !== 'absolute' ? `, 1 = ${Number(rob.epsScale.toPrecision(3))} absolute` : ''})`]);
@@ -126,10 +139,11 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
 
 /**
  * report.html: a self-contained page (inline SVG, inline CSS, no scripts or external assets) with accuracy
- * per round (clean, noisy, corrupted, adversarial), robust accuracy against ε, per-corruption bars,
- * per-site accuracy, the confusion matrix and the reliability diagram. Robustness plots use
- * `finalRobustness`, else the last round that has a `robustness` section; without any, only the
- * accuracy and per-site plots appear.
+ * per round (clean, noisy, corrupted, adversarial; axis zoomed to the data), the loss per round, a rounds
+ * table, the rejections, per-site training curves, robust accuracy against ε, per-corruption bars,
+ * per-site accuracy, the confusion matrix, the reliability diagram and any other robustness group the report
+ * holds (robustness-groups-html.ts). Robustness plots use `finalRobustness`, else the last round that has a
+ * `robustness` section.
  */
 export function renderReportHtml(report: ReportWithRobustness): string {
   const rob = report.finalRobustness ?? [...report.rounds].reverse().find((r) => r.robustness)?.robustness;
@@ -139,7 +153,10 @@ export function renderReportHtml(report: ReportWithRobustness): string {
     `<h1>fedtune run ${escapeHtml(report.runId)}</h1>`,
     summaryTable(report, rob),
     warnings.length ? `<section class="warnings"><h2>self-check warnings</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>` : '',
-    section('Accuracy per round', accuracyPerRound(report), 'global model on the coordinator’s held-out set'),
+    section('Accuracy per round', accuracyPerRound(report), 'global model on the coordinator’s held-out set; the axis is zoomed to the data'),
+    section('Loss per round', lossPerRound(report), 'global model’s cross-entropy on the coordinator’s held-out set'),
+    roundsTableHtml(report),
+    rejectionsHtml(report),
     rob ? section('Robust accuracy against ε', robustVsEps(rob), `${report.finalRobustness ? 'final model' : 'latest evaluated round'}, ${rob.adversarialExamples} attacked examples; ε = 0 is their clean accuracy`) : '',
     rob
       ? section(
@@ -152,12 +169,14 @@ export function renderReportHtml(report: ReportWithRobustness): string {
         )
       : '',
     section('Per-site accuracy', perSite(report), 'global model on each site’s own test split (federated evaluation)'),
+    siteTrainingHtml(report),
     siteReportHtml(report.siteReport),
     labelDistributionSection(report),
     rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
     rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram', rob.calibration?.reliabilityAfter), reliabilityNote(rob)) : '',
     rob?.calibration ? section('Calibration (temperature scaling)', calibrationTable(rob.calibration)) : '',
     rob?.certification ? section('Certified robustness (randomized smoothing)', certifiedChart(rob.certification), certifiedNote(rob.certification)) : '',
+    robustnessGroupsHtml(report as unknown as Record<string, unknown>),
     `<footer>generated ${escapeHtml(report.updatedAt)}</footer>`,
   ];
   return `<!doctype html>
@@ -166,7 +185,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
 <style>
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:980px;color:#222;padding:0 16px}
 h1{font-size:1.4em}h2{font-size:1.1em;margin:28px 0 6px}
-table{border-collapse:collapse;font-size:.9em}table.sites td,table.sites th{padding:3px 12px 3px 0;vertical-align:top}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
+table{border-collapse:collapse;font-size:.9em}table.rounds td,table.rejections td,table.failed td,table.terms-refusals td,table.site-training td,.robustness-group td{padding:3px 14px 3px 0;border-bottom:1px solid #eee}table.rejections td:last-child{max-width:520px;overflow-wrap:anywhere}table.sites td,table.sites th{padding:3px 12px 3px 0;vertical-align:top}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
 .note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}
 .warnings{background:#fff4e5;border:1px solid #f0b35a;padding:6px 14px;margin-top:16px}
 footer{color:#888;font-size:.8em;margin-top:32px}

@@ -2,6 +2,7 @@
  * Tiny inline-SVG charts for report.html: no scripts, no external assets. Every function returns an
  * `<svg>` string; all text passes through `escapeHtml`.
  */
+import { accuracyAxis, niceAxis, numberTick, percentTick, type Axis } from '../http/dashboard/assets/axis-range.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -35,7 +36,7 @@ function axes(fr: Frame, xTicks: Array<[number, string]>, yTicks: Array<[number,
   const parts = [`<line x1="${x0}" y1="${y0}" x2="${x1}" y2="${y0}" stroke="#333"/>`, `<line x1="${x0}" y1="${fr.top}" x2="${x0}" y2="${y0}" stroke="#333"/>`];
   for (const [px, label] of xTicks) parts.push(`<line x1="${f(px)}" y1="${y0}" x2="${f(px)}" y2="${y0 + 4}" stroke="#333"/><text x="${f(px)}" y="${y0 + 16}" text-anchor="middle">${escapeHtml(label)}</text>`);
   for (const [py, label] of yTicks) {
-    parts.push(`<line x1="${x0}" y1="${f(py)}" x2="${x1}" y2="${f(py)}" stroke="#eee"/><text x="${x0 - 6}" y="${f(py + 4)}" text-anchor="end">${escapeHtml(label)}</text>`);
+    parts.push(`<line x1="${x0}" y1="${f(py)}" x2="${x1}" y2="${f(py)}" stroke="#eee"/><text class="y-tick" x="${x0 - 6}" y="${f(py + 4)}" text-anchor="end">${escapeHtml(label)}</text>`);
   }
   parts.push(`<text x="${(x0 + x1) / 2}" y="${fr.height - 6}" text-anchor="middle">${escapeHtml(xLabel)}</text>`);
   parts.push(`<text transform="translate(12 ${(fr.top + y0) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(yLabel)}</text>`);
@@ -48,25 +49,44 @@ function svg(fr: Frame, body: string, title: string): string {
 
 const percentTicks = (fr: Frame, y: (v: number) => number): Array<[number, string]> => [0, 0.25, 0.5, 0.75, 1].map((v) => [y(v), `${v * 100}%`]);
 
-/** Lines of accuracy (0–1) against a numeric x, with a legend on the right. */
-export function lineChart(series: Series[], opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string }): string {
+/**
+ * How a line chart's y axis is drawn: `accuracy` (default) is 0–100% in %; `zoomed-accuracy` in % zoomed to
+ * the data's range (axis-range.js); `number` (a loss) zoomed to the data with 0 as its floor.
+ */
+export type YAxisKind = 'accuracy' | 'zoomed-accuracy' | 'number';
+
+function yAxisOf(kind: YAxisKind, values: number[]): { axis: Axis; label: (v: number) => string } | undefined {
+  if (kind === 'number') {
+    const axis = niceAxis(values, { floor: 0 });
+    return axis && { axis, label: (v) => numberTick(v, axis.step) };
+  }
+  const axis = accuracyAxis(values, kind === 'accuracy');
+  return axis && { axis, label: (v) => percentTick(v, axis.step) };
+}
+
+/** Lines against a numeric x, with a legend on the right; y is an accuracy (0–1) unless `y` says otherwise. */
+export function lineChart(series: Series[], opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string; y?: YAxisKind }): string {
   const fr = FRAME;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
-  if (xs.length === 0) return '';
+  const yAxis = yAxisOf(opts.y ?? 'accuracy', series.flatMap((s) => s.points.map((p) => p[1])));
+  if (xs.length === 0 || !yAxis) return '';
+  const { axis } = yAxis;
   const xMin = Math.min(...xs);
   const xMax = Math.max(...xs) === xMin ? xMin + 1 : Math.max(...xs);
   const x = (v: number) => fr.left + ((v - xMin) / (xMax - xMin)) * (fr.width - fr.left - fr.right);
-  const y = (v: number) => fr.height - fr.bottom - Math.max(0, Math.min(1, v)) * (fr.height - fr.top - fr.bottom);
+  const y = (v: number) => fr.height - fr.bottom - ((Math.max(axis.lo, Math.min(axis.hi, v)) - axis.lo) / (axis.hi - axis.lo)) * (fr.height - fr.top - fr.bottom);
   const uniq = [...new Set(xs)].sort((a, b) => a - b);
   const step = Math.ceil(uniq.length / 12);
   const xTicks = uniq.filter((_, i) => i % step === 0).map((v) => [x(v), opts.xTickLabels ? opts.xTickLabels(v) : String(v)] as [number, string]);
-  const body = [axes(fr, xTicks, percentTicks(fr, y), opts.xLabel, opts.yLabel ?? 'accuracy')];
+  const yTicks = axis.ticks.map((t) => [y(t), yAxis.label(t)] as [number, string]);
+  const valueText = (v: number) => (opts.y === 'number' ? v.toFixed(4) : `${(100 * v).toFixed(1)}%`);
+  const body = [axes(fr, xTicks, yTicks, opts.xLabel, opts.yLabel ?? (opts.y === 'number' ? 'loss' : 'accuracy'))];
   series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length === 0) return;
-    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} points="${pts.map((p) => `${f(x(p[0]))},${f(y(p[1]))}`).join(' ')}"/>`);
-    for (const p of pts) body.push(`<circle cx="${f(x(p[0]))}" cy="${f(y(p[1]))}" r="2.5" fill="${color}"><title>${escapeHtml(`${s.name}: ${(100 * p[1]).toFixed(1)}% at ${p[0]}`)}</title></circle>`);
+    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} data-series="${escapeHtml(s.name)}" points="${pts.map((p) => `${f(x(p[0]))},${f(y(p[1]))}`).join(' ')}"/>`);
+    for (const p of pts) body.push(`<circle cx="${f(x(p[0]))}" cy="${f(y(p[1]))}" r="2.5" fill="${color}"><title>${escapeHtml(`${s.name}: ${valueText(p[1])} at ${p[0]}`)}</title></circle>`);
     const ly = fr.top + 8 + i * 16;
     const lx = fr.width - fr.right + 12;
     body.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/><text x="${lx + 24}" y="${ly + 4}">${escapeHtml(s.name)}</text>`);

@@ -5,6 +5,8 @@
 // plane needs an admin token, the dashboard asks for it once, keeps it in this tab's sessionStorage and
 // sends it as `Authorization: Bearer` — never in a URL (URLs end up in logs and history).
 
+import { accuracyAxis, niceAxis, numberTick, percentTick } from './axis-range.js';
+
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -23,7 +25,17 @@ const state = {
   final: undefined,
   /** The per-site report after the final round (report.siteReport), once the run completed. */
   siteReport: undefined,
+  /** The final report's run-level sections (privacy, final metrics, terms refusals), once the run ended. */
+  finalReport: undefined,
+  /** The round whose details panel is open (a click on its row). */
+  openRound: undefined,
+  /** Whether the accuracy chart shows the whole 0–100% instead of zooming to the data. */
+  fullAccuracy: false,
 };
+
+/** Most per-site lines drawn: the sites with the lowest and the highest last training accuracy, half each. */
+const MAX_SITE_LINES = 10;
+const SITE_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 const TOKEN_KEY = 'fedtune.adminToken';
 
@@ -129,6 +141,7 @@ function apply(event) {
       state.status = event.report.status === 'complete' ? 'complete' : `aborted: ${event.report.aborted ?? ''}`;
       state.final = { status: event.report.status, aborted: event.report.aborted, at: event.at };
       state.siteReport = event.report.siteReport;
+      state.finalReport = { privacy: event.report.privacy, final: event.report.final, termsRefusals: event.report.termsRefusals, pretrained: event.report.pretrained, finalRobustness: event.report.finalRobustness };
       // The sites' last seen as the run ended (later live updates do not move it).
       for (const s of state.live.sites) {
         const known = state.knownSites.get(s.siteId);
@@ -145,49 +158,204 @@ function privacyText(p) {
   return `${eps} (${p.delta})`;
 }
 
+/**
+ * A full-width line chart (SVG scaled to its card). `options.axis`: 'accuracy' (in %, zoomed to the data
+ * unless `full`) or 'number' (a loss, from 0); both follow axis-range.js, as report.html does.
+ */
 function chart(host, series, options = {}) {
-  const width = 360;
-  const height = 170;
-  const pad = { left: 40, right: 10, top: 18, bottom: 24 };
+  const width = 1100;
+  const height = options.height ?? 260;
+  const legendW = options.legend === false ? 20 : 170;
+  const pad = { left: 56, right: legendW, top: 14, bottom: 28 };
   const el = (name, attrs, text) => {
     const e = document.createElementNS(SVG, name);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' });
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': options.title ?? '' });
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
-  if (all.length === 0) {
-    svg.appendChild(el('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', class: 'chart-empty' }, 'no rounds yet'));
+  const axis = options.axis === 'number' ? niceAxis(all.map(([, y]) => y), { floor: 0 }) : accuracyAxis(all.map(([, y]) => y), options.full);
+  if (all.length === 0 || !axis) {
+    svg.appendChild(el('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', class: 'chart-empty' }, options.empty ?? 'no rounds yet'));
     host.replaceChildren(svg);
     return;
   }
+  const tick = (v) => (options.axis === 'number' ? numberTick(v, axis.step) : percentTick(v, axis.step));
+  const value = (v) => (options.axis === 'number' ? v.toFixed(4) : `${(100 * v).toFixed(1)}%`);
   const xs = all.map(([x]) => x);
-  const ys = all.map(([, y]) => y);
   const x0 = Math.min(...xs);
   const x1 = Math.max(Math.max(...xs), x0 + 1);
-  let [y0, y1] = options.yRange ?? [Math.min(...ys), Math.max(...ys)];
-  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
   const px = (x) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
-  const py = (y) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
-  const fmt = (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2));
-  for (const t of [y0, (y0 + y1) / 2, y1]) {
+  const py = (y) => height - pad.bottom - ((Math.min(axis.hi, Math.max(axis.lo, y)) - axis.lo) / (axis.hi - axis.lo)) * (height - pad.top - pad.bottom);
+  for (const t of axis.ticks) {
     svg.appendChild(el('line', { x1: pad.left, x2: width - pad.right, y1: py(t), y2: py(t), class: 'chart-grid' }));
-    svg.appendChild(el('text', { x: pad.left - 4, y: py(t) + 4, 'text-anchor': 'end', class: 'chart-tick' }, fmt(t)));
+    svg.appendChild(el('text', { x: pad.left - 6, y: py(t) + 4, 'text-anchor': 'end', class: 'chart-tick y-tick' }, tick(t)));
   }
-  const step = Math.max(1, Math.ceil((x1 - x0) / 10));
+  const step = Math.max(1, Math.ceil((x1 - x0) / 20));
   for (let x = Math.ceil(x0); x <= x1; x += step) {
-    svg.appendChild(el('text', { x: px(x), y: height - 6, 'text-anchor': 'middle', class: 'chart-tick' }, String(x)));
+    svg.appendChild(el('text', { x: px(x), y: height - 8, 'text-anchor': 'middle', class: 'chart-tick x-tick' }, String(x)));
   }
-  let legendX = pad.left + 4;
-  series.forEach((s) => {
+  series.forEach((s, i) => {
     const pts = s.points.filter(([, y]) => Number.isFinite(y));
-    if (pts.length > 1) svg.appendChild(el('polyline', { points: pts.map(([x, y]) => `${px(x)},${py(y)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 2 }));
-    for (const [x, y] of pts) svg.appendChild(el('circle', { cx: px(x), cy: py(y), r: 3, fill: s.color }));
-    svg.appendChild(el('text', { x: legendX, y: 12, fill: s.color, class: 'chart-legend' }, s.name));
-    legendX += s.name.length * 6.5 + 16;
+    const g = el('g', { 'data-series': s.name });
+    const title = `${s.name}: ${pts.map(([x, y]) => `${x}: ${value(y)}`).join(', ')}`;
+    if (pts.length > 1) {
+      const line = el('polyline', { points: pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 2, class: options.siteLines ? 'chart-site-line' : '' });
+      line.appendChild(el('title', {}, title));
+      g.appendChild(line);
+    }
+    for (const [x, y] of pts) {
+      const dot = el('circle', { cx: px(x).toFixed(1), cy: py(y).toFixed(1), r: 3.5, fill: s.color });
+      dot.appendChild(el('title', {}, `${s.name} · round ${x}: ${value(y)}`));
+      g.appendChild(dot);
+    }
+    svg.appendChild(g);
+    if (options.legend !== false) {
+      const ly = pad.top + 8 + i * 16;
+      const lx = width - pad.right + 14;
+      svg.appendChild(el('line', { x1: lx, x2: lx + 16, y1: ly, y2: ly, stroke: s.color, 'stroke-width': 2 }));
+      const label = el('text', { x: lx + 22, y: ly + 4, class: 'chart-legend', fill: s.color }, s.name.length > 22 ? `${s.name.slice(0, 21)}…` : s.name);
+      label.appendChild(el('title', {}, title));
+      svg.appendChild(label);
+    }
   });
   host.replaceChildren(svg);
+}
+
+/** Each site's training [round, value] per metric from the rounds' accepted updates. */
+function siteCurves(rounds) {
+  const bySite = new Map();
+  for (const r of rounds) {
+    for (const a of r.accepted) {
+      if (!bySite.has(a.siteId)) bySite.set(a.siteId, { siteId: a.siteId, loss: [], accuracy: [] });
+      const c = bySite.get(a.siteId);
+      c.loss.push([r.round, a.loss]);
+      c.accuracy.push([r.round, a.accuracy]);
+    }
+  }
+  const curves = [...bySite.values()].sort((a, b) => a.siteId.localeCompare(b.siteId, undefined, { numeric: true }));
+  if (curves.length <= MAX_SITE_LINES) return { drawn: curves, total: curves.length };
+  const last = (c) => c.accuracy.at(-1)?.[1] ?? -1;
+  const sorted = [...curves].sort((a, b) => last(a) - last(b) || a.siteId.localeCompare(b.siteId, undefined, { numeric: true }));
+  const worst = Math.ceil(MAX_SITE_LINES / 2);
+  return { drawn: [...sorted.slice(0, worst), ...sorted.slice(sorted.length - (MAX_SITE_LINES - worst))], total: curves.length };
+}
+
+/** "run complete / failed / stopped" from a finished run's status and abort reason. */
+function endState(final) {
+  if (final.status === 'complete') return 'complete';
+  return /stop/i.test(final.aborted ?? '') ? 'stopped' : 'failed';
+}
+
+function renderBanner(rounds) {
+  const banner = $('run-banner');
+  const final = state.final;
+  banner.hidden = !final;
+  if (!final) return;
+  const end = endState(final);
+  banner.className = `card ${end}`;
+  banner.dataset.state = end;
+  const last = rounds.at(-1);
+  const report = state.finalReport ?? {};
+  const accuracy = report.final?.accuracy ?? last?.global.accuracy;
+  const parts = [`Run ${end} at ${clock(final.at)}`, `${rounds.length} round(s)`];
+  if (accuracy !== undefined) parts.push(`final accuracy ${pct(accuracy)}${report.pretrained ? ` (pretrained ${pct(report.pretrained.accuracy)})` : ''}`);
+  if (last) parts.push(`loss ${last.global.loss.toFixed(4)}`);
+  if (report.privacy) parts.push(`DP ε ${privacyText(report.privacy)}`);
+  const text = document.createElement('strong');
+  text.textContent = parts.join(' · ');
+  banner.replaceChildren(text);
+  if (final.aborted) {
+    const why = document.createElement('div');
+    why.className = 'names';
+    why.textContent = `reason: ${final.aborted}`;
+    banner.append(why);
+  }
+  if (state.live.runId) {
+    const p = document.createElement('div');
+    p.append(adminLink(`/api/runs/${encodeURIComponent(state.live.runId)}/report.html`, 'open report.html'));
+    banner.append(p);
+  }
+}
+
+/** The details of one round (a click on its row): who was selected, accepted, rejected (with reasons) and failed. */
+function renderRoundDetails(rounds) {
+  const panel = $('round-details');
+  const r = rounds.find((x) => x.round === state.openRound);
+  panel.hidden = !r;
+  if (!r) return;
+  const h = document.createElement('h3');
+  h.textContent = `round ${r.round}: ${r.selected.length} selected, ${r.accepted.length} accepted, ${r.rejected.length} rejected, ${r.failed.length} failed`;
+  const names = (label, list) => {
+    const p = document.createElement('p');
+    p.className = 'names';
+    p.textContent = `${label}: ${list.length ? list.join(', ') : '—'}`;
+    return p;
+  };
+  const children = [h, names('selected', r.selected), names('accepted', r.accepted.map((a) => `${a.siteId} (loss ${a.loss.toFixed(3)}, acc. ${pct(a.accuracy)})`))];
+  if (r.rejected.length + r.failed.length > 0) {
+    const table = document.createElement('table');
+    table.className = 'rejections';
+    table.dataset.testid = 'rejections';
+    const head = document.createElement('tr');
+    for (const t of ['site', 'verdict', 'code', 'reason']) {
+      const th = document.createElement('th');
+      th.textContent = t;
+      head.append(th);
+    }
+    table.append(head);
+    for (const x of r.rejected) {
+      const tr = document.createElement('tr');
+      tr.dataset.site = x.siteId;
+      tr.append(cell(x.siteId), cell('rejected'), cell(x.code, 'code'), cell(x.reason, 'reason'));
+      table.append(tr);
+    }
+    for (const x of r.failed) {
+      const tr = document.createElement('tr');
+      tr.dataset.site = x.siteId;
+      tr.append(cell(x.siteId), cell('failed'), cell(''), cell(x.reason, 'reason'));
+      table.append(tr);
+    }
+    children.push(table);
+  }
+  panel.replaceChildren(...children);
+}
+
+/** The robustness panel: worst site per round, the last measured robustness (noise, corruptions, attacks per ε) and ε. */
+function renderRobustness(rounds) {
+  const worst = rounds.filter((r) => r.federated?.worstSite);
+  const robust = [...rounds].reverse().find((r) => r.robustness)?.robustness ?? state.finalReport?.finalRobustness;
+  const privacy = state.finalReport?.privacy ?? [...rounds].reverse().find((r) => r.privacy)?.privacy;
+  const card = $('robustness-card');
+  card.hidden = worst.length === 0 && !robust && !privacy;
+  if (card.hidden) return;
+  chart($('chart-robustness'), [
+    { name: 'global (holdout)', color: '#2c7be5', points: rounds.map((r) => [r.round, r.global.accuracy]) },
+    { name: 'worst site', color: '#e67e22', points: worst.map((r) => [r.round, r.federated.worstSite.accuracy]) },
+    { name: 'noise (mean)', color: '#7f8c8d', points: rounds.filter((r) => r.robustness?.noise?.length).map((r) => [r.round, r.robustness.noise.reduce((s, n) => s + n.accuracy, 0) / r.robustness.noise.length]) },
+    { name: 'corruptions (mean)', color: '#8e44ad', points: rounds.filter((r) => Number.isFinite(r.robustness?.corruptionMean)).map((r) => [r.round, r.robustness.corruptionMean]) },
+  ].filter((s) => s.points.length > 0), { axis: 'accuracy', full: state.fullAccuracy, title: 'robustness per round', height: 200 });
+  const rows = [];
+  const row = (k, v) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = k;
+    tr.append(th, cell(v));
+    rows.push(tr);
+  };
+  const lastWorst = worst.at(-1);
+  if (lastWorst) row('worst site (last round)', `${lastWorst.federated.worstSite.siteId}: ${pct(lastWorst.federated.worstSite.accuracy)} (mean ${pct(lastWorst.federated.accuracy)})`);
+  if (robust) {
+    row('clean', pct(robust.clean?.accuracy));
+    if (robust.noise?.length) row('Gaussian noise', robust.noise.map((n) => `σ=${n.sigma}: ${pct(n.accuracy)}`).join(' · '));
+    if (robust.corruptions?.length) row('corruptions', robust.corruptions.map((c) => `${c.name}: ${pct(c.accuracy)}`).join(' · '));
+    if (robust.fgsm?.length) row('FGSM', robust.fgsm.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(' · '));
+    if (robust.pgd?.length) row('PGD', robust.pgd.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(' · '));
+  }
+  if (privacy) row('DP ε (δ)', `${privacyText(privacy)}${privacy.noise ? ` · ${privacy.noise} noise` : ''}`);
+  $('robustness-note').textContent = robust ? `· robustness of the latest evaluated model on ${robust.examples} holdout examples` : '';
+  $('robustness').querySelector('tbody').replaceChildren(...rows);
 }
 
 function render() {
@@ -197,21 +365,23 @@ function render() {
   const last = rounds[rounds.length - 1];
   $('run-id').textContent = live.runId || '—';
   // A finished run shows its final status, whatever a late live update says.
-  const phase = final ? final.status : live.phase;
+  const phase = final ? endState(final) : live.phase;
   $('phase').textContent = final
-    ? final.status === 'complete' ? `complete · ${clock(final.at)}` : `aborted${final.aborted ? `: ${final.aborted}` : ''} · ${clock(final.at)}`
+    ? `${endState(final)}${final.aborted ? `: ${final.aborted}` : ''} · ${clock(final.at)}`
     : state.status && live.phase !== 'idle' && state.status !== live.phase ? `${live.phase} · ${state.status}` : live.phase;
   $('round').textContent = final ? (last?.round ?? '—') : (live.round ?? state.round ?? '—');
   $('accuracy').textContent = last ? pct(last.global.accuracy) : state.pretrained ? `${pct(state.pretrained.accuracy)} (pretrained)` : '—';
   document.body.dataset.phase = phase;
   document.body.dataset.rounds = String(rounds.length);
   document.body.dataset.final = String(Boolean(final));
+  renderBanner(rounds);
 
   const links = $('links');
   links.replaceChildren();
   if (live.runId) {
     const id = encodeURIComponent(live.runId);
     links.append(
+      adminLink(`/api/runs/${id}/report.html`, 'report.html'),
       adminLink(`/api/runs/${id}`, 'report.json'),
       link(`/api/runs/${id}/model/model.json`, 'model.json'),
       link(`/api/runs/${id}/model/weights.bin`, 'weights.bin'),
@@ -225,6 +395,11 @@ function render() {
   const sites = final
     ? [...state.knownSites.values()]
     : [...connected.values(), ...[...state.knownSites.values()].filter((s) => !connected.has(s.siteId) && s.left !== undefined)];
+  const leftCount = [...state.knownSites.values()].filter((s) => s.left !== undefined).length;
+  const lastRound = last ? ` · last round: ${last.selected.length} selected, ${last.accepted.length} accepted, ${last.rejected.length} rejected` : '';
+  $('site-counts').textContent = final
+    ? `· ${state.knownSites.size} joined, ${leftCount} left before the end · run ${endState(final)}${lastRound}`
+    : `· ${connected.size} connected, ${state.knownSites.size} joined, ${leftCount} left${lastRound}`;
   $('sites').querySelector('tbody').replaceChildren(
     ...sites.map((s) => {
       const known = state.knownSites.get(s.siteId);
@@ -243,23 +418,28 @@ function render() {
     ...rounds.map((r) => {
       const tr = document.createElement('tr');
       tr.dataset.round = String(r.round);
-      const model = document.createElement('td');
-      model.textContent = r.modelDir;
+      if (r.round === state.openRound) tr.className = 'open';
+      tr.addEventListener('click', () => {
+        state.openRound = state.openRound === r.round ? undefined : r.round;
+        render();
+      });
       tr.append(
         cell(String(r.round)),
         cell(pct(r.global.accuracy)),
         cell(r.global.loss.toFixed(4)),
-        cell(r.accepted.map((a) => a.siteId).join(', ') || '—'),
-        cell(r.rejected.map((x) => `${x.siteId} (${x.code})`).join(', ') || '—'),
-        cell(r.failed.map((x) => x.siteId).join(', ') || '—'),
+        cell(String(r.selected.length), 'selected'),
+        cell(String(r.accepted.length), 'accepted'),
+        cell(String(r.rejected.length), r.rejected.length ? 'rejected count-rejected' : 'rejected'),
+        cell(String(r.failed.length), 'failed'),
         cell(r.federated ? pct(r.federated.accuracy) : '—'),
+        cell(r.federated?.worstSite ? `${r.federated.worstSite.siteId} ${pct(r.federated.worstSite.accuracy)}` : '—'),
         cell(privacyText(r.privacy)),
         cell((r.durationMs / 1000).toFixed(1)),
-        model,
       );
       return tr;
     }),
   );
+  renderRoundDetails(rounds);
 
   $('updates').querySelector('tbody').replaceChildren(
     ...state.updates
@@ -281,16 +461,16 @@ function render() {
   chart($('chart-accuracy'), [
     { name: 'holdout', color: '#2c7be5', points: [...start, ...rounds.map((r) => [r.round, r.global.accuracy])] },
     { name: 'federated', color: '#8e44ad', points: rounds.filter((r) => r.federated).map((r) => [r.round, r.federated.accuracy]) },
-  ], { yRange: [0, 1] });
+  ].filter((s) => s.points.length > 0), { axis: 'accuracy', full: state.fullAccuracy, title: 'global accuracy per round' });
   chart($('chart-loss'), [
     { name: 'holdout loss', color: '#c0392b', points: [...(state.pretrained ? [[0, state.pretrained.loss]] : []), ...rounds.map((r) => [r.round, r.global.loss])] },
-  ]);
-  chart($('chart-robustness'), [
-    { name: 'worst site acc.', color: '#e67e22', points: rounds.filter((r) => r.federated?.worstSite).map((r) => [r.round, r.federated.worstSite.accuracy]) },
-    { name: 'rejected (share)', color: '#b3261e', points: rounds.map((r) => [r.round, r.rejected.length / Math.max(1, r.selected.length)]) },
-    { name: 'ECE raw', color: '#7f8c8d', points: rounds.filter((r) => r.robustness?.calibration).map((r) => [r.round, r.robustness.calibration.eceBefore]) },
-    { name: 'ECE calibrated', color: '#27ae60', points: rounds.filter((r) => r.robustness?.calibration).map((r) => [r.round, r.robustness.calibration.eceAfter]) },
-  ], { yRange: [0, 1] });
+  ], { axis: 'number', title: 'global loss per round', height: 200 });
+  const { drawn, total } = siteCurves(rounds);
+  $('site-chart-note').textContent = total > drawn.length ? `(${drawn.length} of ${total} sites: the ${Math.ceil(MAX_SITE_LINES / 2)} lowest and ${Math.floor(MAX_SITE_LINES / 2)} highest last accuracy; hover a line for its values)` : '(one line per site, its own training metrics; hover a line for its values)';
+  const colored = drawn.map((c, i) => ({ ...c, color: SITE_COLORS[i % SITE_COLORS.length] }));
+  chart($('chart-site-loss'), colored.map((c) => ({ name: c.siteId, color: c.color, points: c.loss })), { axis: 'number', title: 'per-site training loss', height: 220, siteLines: true, empty: 'no accepted updates yet' });
+  chart($('chart-site-accuracy'), colored.map((c) => ({ name: c.siteId, color: c.color, points: c.accuracy })), { axis: 'accuracy', full: state.fullAccuracy, title: 'per-site training accuracy', height: 220, siteLines: true, empty: 'no accepted updates yet' });
+  renderRobustness(rounds);
 }
 
 const ARMS = [['pretrained', 'pretrained'], ['localOnly', 'local-only'], ['global', 'global'], ['personalized', 'personalised']];
@@ -341,7 +521,10 @@ async function loadRuns() {
     $('runs').replaceChildren(
       ...runs.map((r) => {
         const li = document.createElement('li');
-        li.append(link(`/api/runs/${encodeURIComponent(r.runId)}`, r.runId), ` — ${r.status}, ${r.rounds} round(s)${r.accuracy !== undefined ? `, accuracy ${pct(r.accuracy)}` : ''}`);
+        const id = encodeURIComponent(r.runId);
+        li.dataset.run = r.runId;
+        // A run with rounds opens as its report.html; one without (just created) as its JSON.
+        li.append(r.rounds > 0 ? adminLink(`/api/runs/${id}/report.html`, r.runId) : adminLink(`/api/runs/${id}`, r.runId), ` — ${r.status}, ${r.rounds} round(s)${r.accuracy !== undefined ? `, accuracy ${pct(r.accuracy)}` : ''}`);
         return li;
       }),
     );
@@ -391,6 +574,7 @@ function onStreamEvent(name, data) {
     state.knownSites.clear();
     state.final = undefined;
     state.siteReport = undefined;
+    state.finalReport = undefined;
     state.live = snapshot.live;
     for (const event of snapshot.events) apply(event);
     render();
@@ -466,6 +650,11 @@ $('auth-forget-button').addEventListener('click', () => {
     // nothing stored
   }
   location.reload();
+});
+
+$('accuracy-full').addEventListener('change', (e) => {
+  state.fullAccuracy = e.target.checked;
+  render();
 });
 
 if (adminToken()) {
