@@ -23,6 +23,7 @@ export interface RunServices {
   maxMessageBytes: number;
   probes?: EvaluationProbe[];
   reportExtras?: { simulation?: Record<string, unknown> };
+  textRobustness?: RoundEngineOptions['textRobustness'];
   /** Write a checkpoint after every round (default true). */
   checkpoints?: boolean;
   database?: RunDatabase;
@@ -133,6 +134,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
         services.onEvent(runId, event);
       },
       reportExtras: services.reportExtras,
+      textRobustness: services.textRobustness,
       authorize: services.authorize,
       connectionLimits: services.connectionLimits,
       resume,
