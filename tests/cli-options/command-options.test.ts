@@ -345,6 +345,20 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     // One shard per site: each site holds about a quarter of the labels.
     for (const counts of Object.values(iid.labelCounts)) expect(counts.filter((c) => c > 0).length).toBeLessThanOrEqual(4);
   },
+  '--task': async () => {
+    const spam = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const digits = planSimulation(await simulationOf(['--sites', '2']));
+    expect([spam.holdout.featureShape, spam.holdout.numClasses, spam.holdout.y.length]).toEqual([[128], 2, 600]);
+    expect(digits.holdout.featureShape).toEqual([784]);
+    expect(spam.textRobustness).toBeTypeOf('function');
+    expect(digits.textRobustness).toBeUndefined();
+    // The spam task's own rounds and partition, under the flags; collection splits by sub-collection.
+    expect([spam.config.rounds, spam.partition]).toEqual([3, 'dirichlet:0.5']);
+    expect(planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--rounds', '5'])).config.rounds).toBe(5);
+    expect(Object.keys(planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--partition', 'collection'])).collections!['site-2']!).sort()).toEqual(['easy-ham-2', 'spam-1']);
+    await expect(simulateRecorded(['--task', 'text'])).rejects.toThrow(/task/);
+    await expect(runSimulation({ task: 'spam', sites: 2, out: dir, transport: 'memory', architecture: 'cnn' })).rejects.toThrow(/the spam task runs the text-cnn model, not "cnn"/);
+  },
   '--no-feature-shift': async () => {
     expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);
     expect(planSimulation(await simulationOf(['--sites', '2'])).holdout).toBe(builtinDigits().holdout);
