@@ -50,6 +50,7 @@ export * from './text/text-tokenizer.ts';
 export * from './robustness/text/text-corruptions.ts';
 export * from './robustness/text/text-robustness-report.ts';
 export * from './robustness/text/evaluate-text-robustness.ts';
+export * from './robustness/text/augment-texts.ts';
 export * from './data/resize-bilinear.ts';
 export * from './learning/dataset-tensors.ts';
 export * from './learning/evaluate-model.ts';

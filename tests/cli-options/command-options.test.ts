@@ -359,6 +359,21 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     await expect(simulateRecorded(['--task', 'text'])).rejects.toThrow(/task/);
     await expect(runSimulation({ task: 'spam', sites: 2, out: dir, transport: 'memory', architecture: 'cnn' })).rejects.toThrow(/the spam task runs the text-cnn model, not "cnn"/);
   },
+  '--text-augment': async () => {
+    const plain = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const augmented = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--text-augment', '2:0.2']));
+    // Each site trains on its e-mails and two perturbed copies of each, with their labels.
+    augmented.datasets.forEach((d, k) => {
+      const n = plain.datasets[k]!.y.length;
+      expect(d.y).toHaveLength(3 * n);
+      expect([...d.y.subarray(n, 2 * n)]).toEqual([...plain.datasets[k]!.y]);
+      expect(d.x.subarray(0, n * 128)).toEqual(plain.datasets[k]!.x);
+      expect(d.x.subarray(n * 128, 2 * n * 128)).not.toEqual(plain.datasets[k]!.x);
+    });
+    expect((await simulationOf(['--task', 'spam', '--text-augment', '1:0.1'])).textAugmentation).toEqual({ copies: 1, rate: 0.1 });
+    for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
+    expect(() => planSimulation({ sites: 2, out: dir, transport: 'memory', textAugmentation: { copies: 1, rate: 0.1 } })).toThrow(/needs a text task/);
+  },
   '--no-feature-shift': async () => {
     expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);
     expect(planSimulation(await simulationOf(['--sites', '2'])).holdout).toBe(builtinDigits().holdout);

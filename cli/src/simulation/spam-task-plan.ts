@@ -1,5 +1,5 @@
 import { loadModelDir, pretrainedSpamModelDir, type PartialRunConfigInput, type TextRobustnessEvaluator } from '@fedtune/coordinator';
-import { evaluateTextRobustness, spamSiteTexts, TextTokenizer, writeModelWeights, type Dataset, type SpamTextDataset, type TextRobustnessOptions } from '@fedtune/shared';
+import { augmentTexts, deriveSeed, evaluateTextRobustness, spamSiteTexts, TextTokenizer, writeModelWeights, type Dataset, type SpamTextDataset, type TextRobustnessOptions } from '@fedtune/shared';
 import { builtinSpam, readVocabulary } from '@fedtune/shared/node';
 
 /** The partition of `--task spam` when none is given (`collection`: each site holds whole sub-collections). */
@@ -27,13 +27,16 @@ export interface SpamSimulationData {
  * share of the pool (spam-task.ts) and the coordinator's holdout, whose raw texts stay with the coordinator
  * for the text robustness evaluation.
  */
-export function spamSimulationData(options: { sites: number; partition: string; seed: number; maxSiteExamples?: number }): SpamSimulationData {
+export function spamSimulationData(options: { sites: number; partition: string; seed: number; maxSiteExamples?: number; augmentation?: { copies: number; rate: number } }): SpamSimulationData {
   const tokenizer = new TextTokenizer(readVocabulary(pretrainedSpamModelDir()));
   const { holdout, pool } = builtinSpam();
   const shares = spamSiteTexts(pool, options);
+  const words = tokenizer.vocabulary.tokens.slice(2);
+  // Robust fine-tuning: each site adds perturbed copies of its own e-mails (its texts never leave it).
+  const trained = options.augmentation ? shares.map((s, k) => augmentTexts(s, { ...options.augmentation!, seed: deriveSeed(options.seed, 'site', k), words })) : shares;
   return {
     tokenizer,
-    datasets: shares.map((s) => tokenizer.toDataset(s)),
+    datasets: trained.map((s) => tokenizer.toDataset(s)),
     collections: shares.map((s) => s.collections.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c]: (acc[c] ?? 0) + 1 }), {})),
     holdout: tokenizer.toDataset(holdout),
     holdoutTexts: holdout,
