@@ -400,6 +400,35 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     // One shard per site: each site holds about a quarter of the labels.
     for (const counts of Object.values(iid.labelCounts)) expect(counts.filter((c) => c > 0).length).toBeLessThanOrEqual(4);
   },
+  '--task': async () => {
+    const spam = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const digits = planSimulation(await simulationOf(['--sites', '2']));
+    expect([spam.holdout.featureShape, spam.holdout.numClasses, spam.holdout.y.length]).toEqual([[128], 2, 600]);
+    expect(digits.holdout.featureShape).toEqual([784]);
+    expect(spam.textRobustness).toBeTypeOf('function');
+    expect(digits.textRobustness).toBeUndefined();
+    // The spam task's own rounds and partition, under the flags; collection splits by sub-collection.
+    expect([spam.config.rounds, spam.partition]).toEqual([3, 'dirichlet:0.5']);
+    expect(planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--rounds', '5'])).config.rounds).toBe(5);
+    expect(Object.keys(planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--partition', 'collection'])).collections!['site-2']!).sort()).toEqual(['easy-ham-2', 'spam-1']);
+    await expect(simulateRecorded(['--task', 'text'])).rejects.toThrow(/task/);
+    await expect(runSimulation({ task: 'spam', sites: 2, out: dir, transport: 'memory', architecture: 'cnn' })).rejects.toThrow(/the spam task runs the text-cnn model, not "cnn"/);
+  },
+  '--text-augment': async () => {
+    const plain = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const augmented = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--text-augment', '2:0.2']));
+    // Each site trains on its e-mails and two perturbed copies of each, with their labels.
+    augmented.datasets.forEach((d, k) => {
+      const n = plain.datasets[k]!.y.length;
+      expect(d.y).toHaveLength(3 * n);
+      expect([...d.y.subarray(n, 2 * n)]).toEqual([...plain.datasets[k]!.y]);
+      expect(d.x.subarray(0, n * 128)).toEqual(plain.datasets[k]!.x);
+      expect(d.x.subarray(n * 128, 2 * n * 128)).not.toEqual(plain.datasets[k]!.x);
+    });
+    expect((await simulationOf(['--task', 'spam', '--text-augment', '1:0.1'])).textAugmentation).toEqual({ copies: 1, rate: 0.1 });
+    for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
+    expect(() => planSimulation({ sites: 2, out: dir, transport: 'memory', textAugmentation: { copies: 1, rate: 0.1 } })).toThrow(/needs a text task/);
+  },
   '--no-feature-shift': async () => {
     expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);
     expect(planSimulation(await simulationOf(['--sites', '2'])).holdout).toBe(builtinDigits().holdout);

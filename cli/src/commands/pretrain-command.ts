@@ -1,20 +1,27 @@
 import { Command } from 'commander';
-import { pretrainDigits, pretrainedModelDir } from '@fedtune/coordinator';
+import { pretrainDigits, pretrainedModelDir, pretrainedSpamModelDir, pretrainSpam } from '@fedtune/coordinator';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
-import { intOption } from './options.ts';
+import { choiceOption, intOption } from './options.ts';
 
 export function pretrainCommand(): Command {
   return new Command('pretrain')
-    .description('train the base model of the built-in digits task on its clean source slice (reproduces the committed checkpoint)')
-    .option('--arch <name>', 'architecture (mlp, cnn, cnn-bn)', 'mlp')
-    .option('--epochs <n>', 'epochs', intOption('epochs', 1), 10)
+    .description('train the base model of a built-in task on its source slice (reproduces the committed checkpoint)')
+    .option('--task <name>', 'built-in task: digits, or spam (SpamAssassin e-mail, text-cnn with its vocab.json)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
+    .option('--arch <name>', 'architecture of the digits task (mlp, cnn, cnn-bn); the spam task is always text-cnn', 'mlp')
+    .option('--epochs <n>', 'epochs (default: 10 for digits, 3 for spam)', intOption('epochs', 1))
     .option('--seed <n>', 'seed', intOption('seed'), 1)
     .option('--out <dir>', 'output directory (default: the built-in checkpoint directory)')
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
     .action(async (o) => {
       console.log(describeBackend(await selectNodeBackend(o.backend)));
-      const r = await pretrainDigits({ architecture: o.arch, epochs: o.epochs, seed: o.seed, outDir: o.out ?? pretrainedModelDir(o.arch) });
+      if (o.task === 'spam') {
+        const r = await pretrainSpam({ epochs: o.epochs, seed: o.seed, outDir: o.out ?? pretrainedSpamModelDir() });
+        console.log(`pretrained text-cnn on ${r.examples} source e-mails (vocabulary ${r.vocabularySize}): source accuracy ${pct(r.sourceAccuracy).trim()}, holdout accuracy ${pct(r.holdoutAccuracy).trim()}`);
+        console.log(r.outDir);
+        return;
+      }
+      const r = await pretrainDigits({ architecture: o.arch, epochs: o.epochs ?? 10, seed: o.seed, outDir: o.out ?? pretrainedModelDir(o.arch) });
       console.log(`pretrained ${o.arch} on ${r.examples} source digits: source accuracy ${pct(r.sourceAccuracy).trim()}, holdout accuracy ${pct(r.holdoutAccuracy).trim()}`);
       console.log(r.outDir);
     });

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
@@ -12,6 +12,7 @@ import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, partitionKinds, robustPreset a
 import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
+import { textRobustnessLines } from '../ui/text-robustness-summary.ts';
 
 /** What the simulate command calls to run (tests pass their own to see what a command line asks for). */
 export interface SimulateDeps {
@@ -26,6 +27,8 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
   const o = command.opts();
   return {
     sites: o.sites,
+    task: o.task,
+    ...(o.textAugment ? { textAugmentation: o.textAugment } : {}),
     out: o.out,
     transport: o.transport,
     partition: o.partition,
@@ -47,12 +50,14 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--sites <n>', 'number of sites', intOption('sites', 1), 8)
     .option('--out <dir>', 'directory for runs (the report lands at DIR/<run-id>/report.json)', 'runs')
     .option('--transport <kind>', 'socket (real socket.io on loopback) or memory', choiceOption('transport', ['socket', 'memory'] as const), 'socket')
-    .option('--partition <spec>', partitionKinds().join(', '), 'dirichlet:0.5')
+    .option('--task <name>', 'built-in task: digits (handwritten digits) or spam (SpamAssassin e-mail, text-cnn; docs/text.md)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
+    .option('--text-augment <copies:rate>', 'robust fine-tuning of the text task: each site adds COPIES perturbed copies of its e-mails, each by a random text corruption at RATE (e.g. 1:0.1; docs/text.md)', textAugmentOption)
+    .option('--partition <spec>', `${partitionKinds().join(', ')}, or collection (--task spam: each site holds whole sub-collections of the corpus) (default: dirichlet:0.5; collection for --task spam)`)
     .option('--no-feature-shift', "don't render each site's images (nor the holdout) through a scanner profile")
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
-    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn)', 'mlp')
+    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn; the spam task runs text-cnn) (default: mlp)')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, PGD-7 on every example at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread; pays off for long fits) (default: 1 = the main thread)", intOption('workers', 1));
@@ -68,7 +73,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
       onLog: (line) => console.log(line),
       onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
       onPlan: (plan) => {
-        console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (partition ${o.partition}, seed ${plan.config.seed})`);
+        console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (task ${o.task}, partition ${plan.partition}, seed ${plan.config.seed})`);
         printLabelDistribution(plan.labelCounts);
         if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
         progress = new RoundProgress(plan.config.rounds);
@@ -93,6 +98,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
         `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
       );
       console.log(`global model: ${result.runDir}/${report.final?.modelDir}`);
+      for (const line of textRobustnessLines(report.textRobustness)) console.log(line);
       if (report.siteReport) {
         for (const line of siteReportTable(report.siteReport)) console.log(line);
         if (report.siteReport.mode !== 'none') console.log(`personal models (kept by each site): ${result.runDir}/sites/<site>/personal`);
@@ -100,6 +106,17 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     }
     console.log(result.reportPath);
   });
+}
+
+/** `--text-augment COPIES:RATE`: an integer 1..16 and a rate in (0, 1]. */
+function textAugmentOption(value: string): { copies: number; rate: number } {
+  const m = /^(\d+):([0-9.]+)$/.exec(value);
+  const copies = m ? Number(m[1]) : NaN;
+  const rate = m ? Number(m[2]) : NaN;
+  if (!(Number.isInteger(copies) && copies >= 1 && copies <= 16 && rate > 0 && rate <= 1)) {
+    throw new InvalidArgumentError(`text-augment takes COPIES:RATE, an integer 1..16 and a rate in (0, 1], got "${value.slice(0, 32)}"`);
+  }
+  return { copies, rate };
 }
 
 /** The adversarial settings of a side, as one line ("TRADES β=6, PGD-7 (L∞) at ε = 0.06 absolute on every example, ε warm-up 3 rounds"). */

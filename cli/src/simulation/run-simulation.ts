@@ -1,11 +1,12 @@
-import { startCoordinator, loadModelDir, pretrainedModelDir, hasPretrainedModel, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
+import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, siteSplitSeed } from '@fedtune/client-node';
-import { classCounts, deriveSeed, digitsHeadlineEps, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
 import { newRunId } from '../new-run-id.ts';
+import { SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from './spam-task-plan.ts';
 
 /**
  * A simulated federation. Run settings left out here come from the RunConfig schema's defaults; `configFile`
@@ -13,6 +14,12 @@ import { newRunId } from '../new-run-id.ts';
  */
 export interface SimulationOptions {
   sites: number;
+  /** The built-in task: digits (default) or spam (SpamAssassin e-mail, text-cnn; docs/text.md). */
+  task?: 'digits' | 'spam';
+  /** Spam task: the text robustness evaluation of the final model (default: every corruption, default sizes). */
+  textRobustness?: TextRobustnessOptions;
+  /** Spam task: robust fine-tuning data — each site adds `copies` perturbed copies of its e-mails (text corruptions at `rate`). */
+  textAugmentation?: { copies: number; rate: number };
   rounds?: number;
   /** The run's seed: partition, malicious sites, sampling and training (default: the schema's). */
   seed?: number;
@@ -63,7 +70,7 @@ export interface SimulationOptions {
   onEngineEvent?: (event: EngineEvent) => void;
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Called once the federation is built, before it runs. */
-  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[] }) => void;
+  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[]; partition: string }) => void;
   /** Lines worth telling the user (how many threads train the sites). */
   onLog?: (line: string) => void;
   /** Called with the fit pool when the sites train on threads (tests read how many fits each thread ran). */
@@ -98,8 +105,11 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
     ...SIMULATION_TIMEOUTS,
     // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
     ...(maliciousCount ? { expectedMaliciousSites: maliciousCount } : {}),
-    // The built-in task's headline ε is always among the attacks' ε (digits-task.ts).
-    robustness: { headlineEps: digitsHeadlineEps(options.featureShift !== false) },
+    // The built-in task's headline ε is always among the attacks' ε (digits-task.ts). Token ids have no ε:
+    // the text task's robustness is its own section (textRobustness), the input-space parts are off.
+    robustness: options.task === 'spam' ? { noise: false, corruptions: false, fgsm: false, pgd: false } : { headlineEps: digitsHeadlineEps(options.featureShift !== false) },
+    // The spam task's own rounds and local training (spam-task-plan.ts), under every flag and file.
+    ...(options.task === 'spam' ? SPAM_SIMULATION_SETTINGS : {}),
   };
   const settings: PartialRunConfigInput = {
     runId: options.runId,
@@ -141,6 +151,10 @@ export interface SimulationPlan {
   attackOpts: Record<string, number>;
   hooks: Record<string, UpdateHook>;
   holdout: Dataset;
+  /** Spam task: the coordinator's text robustness evaluation of the final model. */
+  textRobustness?: TextRobustnessEvaluator;
+  /** Spam task: per site, its e-mails per collection. */
+  collections?: Record<string, Record<string, number>>;
 }
 
 /** Builds the federation `runSimulation` runs, without loading a model or starting anything. */
@@ -149,10 +163,12 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
   const config = simulationRunConfig(options, maliciousCount);
   const seed = config.seed;
+  const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: options.textAugmentation }) : undefined;
   // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
-  const holdout = options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
-  const partition = options.partition ?? 'dirichlet:0.5';
-  const clean = builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
+  const holdout = spam ? spam.holdout : options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
+  const partition = options.partition ?? (spam ? SPAM_DEFAULT_PARTITION : 'dirichlet:0.5');
+  if (options.textAugmentation && !spam) throw new FedtuneError('config', 'text augmentation needs a text task (--task spam)');
+  const clean = spam ? spam.datasets : builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
   const siteIds = clean.map((_, k) => siteName(k));
   // Malicious sites: a seeded choice of round(malicious × sites) of them.
   const attackOpts = attack ? attackOptions(attack, options.attackOptions) : {};
@@ -168,7 +184,20 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
     return attack.poisonData ? attack.poisonData(data, ctx) : data;
   });
   const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
-  return { config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout };
+  return {
+    config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout,
+    ...(spam ? { textRobustness: spamTextRobustness(spam, options.textRobustness), collections: Object.fromEntries(spam.collections.map((c, k) => [siteIds[k], c])) } : {}),
+  };
+}
+
+/** The architecture a simulation runs and the directory of its committed pretrained model. */
+function startingModel(options: SimulationOptions): { architecture: string; dir: string } {
+  if (options.task === 'spam') {
+    if (options.architecture && options.architecture !== 'text-cnn') throw new FedtuneError('config', `the spam task runs the text-cnn model, not "${options.architecture.slice(0, 64)}"`);
+    return { architecture: 'text-cnn', dir: pretrainedSpamModelDir() };
+  }
+  const architecture = options.architecture ?? 'mlp';
+  return { architecture, dir: pretrainedModelDir(architecture) };
 }
 
 /**
@@ -177,11 +206,12 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
  */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const architecture = options.architecture ?? 'mlp';
-  if (!hasPretrainedModel(architecture)) {
+  if (options.task !== 'spam' && !hasPretrainedModel(architecture)) {
     throw new FedtuneError('config', `no pretrained ${architecture} checkpoint: run \`fedtune pretrain --arch ${architecture}\` first`);
   }
-  const { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition } = planSimulation(options);
-  options.onPlan?.({ config, labelCounts, malicious });
+  const plan = planSimulation(options);
+  const { config, labelCounts, malicious } = plan;
+  options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition });
   const backend = await selectNodeBackend(options.backend);
   const { workers } = fitPoolOptions({ workers: options.workers });
   const fallback = workers > 1 ? fitPoolFallbackReason(backend.backend) : undefined;
@@ -195,7 +225,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const pool = workers > 1 && !fallback ? new FitPool(workers, backend.backend) : undefined;
   if (pool) options.onFitPool?.(pool);
   try {
-    return await simulateWith(options, { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition }, backend, pool);
+    return await simulateWith(options, plan, backend, pool);
   } finally {
     // The threads live as long as the simulation: none is left behind to keep the process alive.
     await pool?.close();
@@ -204,13 +234,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 async function simulateWith(
   options: SimulationOptions,
-  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition }: Omit<SimulationPlan, 'siteIds'> & { siteIds: string[] },
+  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections }: SimulationPlan,
   backend: Awaited<ReturnType<typeof selectNodeBackend>>,
   pool: FitPool | undefined,
 ): Promise<SimulationResult> {
-  const architecture = options.architecture ?? 'mlp';
+  const { architecture, dir } = startingModel(options);
   const probes = attack?.probe ? [attack.probe(holdout, attackOpts)] : [];
-  const model = await loadModelDir(pretrainedModelDir(architecture));
+  const model = await loadModelDir(dir);
   const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
   const coordinator = await startCoordinator({
     runsDir: options.out,
@@ -222,12 +252,15 @@ async function simulateWith(
     transport: memory ?? 'socket',
     onEvent: options.onEngineEvent,
     probes,
+    textRobustness,
     reportExtras: {
       simulation: {
+        task: options.task ?? 'digits',
+        ...(collections ? { collections } : {}),
         sites: options.sites,
         transport: options.transport,
         partition,
-        featureShift: options.featureShift !== false,
+        featureShift: options.task !== 'spam' && options.featureShift !== false,
         labelCounts,
         attack: attack ? { name: attack.name, options: attackOpts, malicious } : undefined,
       },

@@ -1,3 +1,4 @@
+import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
 import {
   clipText,
   FedtuneError,
@@ -136,6 +137,8 @@ export interface RoundEngineOptions {
   checkpoint?: (state: EngineCheckpoint) => Promise<void> | void;
   /** Extra top-level sections for the report (e.g. `simulation`). */
   reportExtras?: { simulation?: Record<string, unknown> };
+  /** Text robustness of the final global model (a text task's holdout texts; evaluate-text-robustness.ts): the report's `textRobustness`. */
+  textRobustness?: TextRobustnessEvaluator;
   /**
    * Decides whether a hello may join (site tokens: coordinator/src/access). Default: everyone. A refusal
    * may carry the code and reason sent to the site.
@@ -581,6 +584,7 @@ export class RoundEngine {
         this.emit({ type: 'round-end', record });
       }
       await this.settleRobustness();
+      if (!this.stopped && this.report.rounds.length > 0 && this.options.textRobustness) this.report.textRobustness = await this.options.textRobustness(this.globalWeights);
       if (!this.stopped && this.report.rounds.length > 0 && wantsSiteReport(this.config)) {
         this.report.siteReport = await this.runSiteReport(this.report.rounds.at(-1)!.round);
       }

@@ -12,3 +12,8 @@ export function pretrainedModelDir(architecture: string): string {
 export function hasPretrainedModel(architecture: string): boolean {
   return existsSync(join(pretrainedModelDir(architecture), 'model.json'));
 }
+
+/** The committed text model of the built-in spam task (text-cnn, with its `vocab.json`). */
+export function pretrainedSpamModelDir(): string {
+  return join(PRETRAINED_DIR, 'spam-text-cnn');
+}

@@ -1,3 +1,4 @@
+import type { TextRobustnessEvaluator } from '../engine/text-robustness-evaluator.ts';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +45,8 @@ export interface CoordinatorServerOptions {
   logger?: boolean;
   probes?: EvaluationProbe[];
   reportExtras?: { simulation?: Record<string, unknown> };
+  /** Text robustness of the final model (text tasks; text-robustness-evaluator.ts). */
+  textRobustness?: TextRobustnessEvaluator;
   checkpoints?: boolean;
   /** Record runs, rounds and sites in `<runsDir>/fedtune.db` (default true for the socket transport). */
   database?: boolean;
@@ -246,6 +249,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           maxMessageBytes: options.maxMessageBytes,
           probes: options.probes,
           reportExtras: options.reportExtras,
+          textRobustness: options.textRobustness,
           checkpoints: options.checkpoints,
           database,
           authorize,

@@ -61,6 +61,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       logger: options.logger,
       probes: options.probes,
       reportExtras: options.reportExtras,
+      textRobustness: options.textRobustness,
       checkpoints: options.checkpoints,
       database: options.database,
       onWarning: options.onWarning,

@@ -25,6 +25,7 @@ export interface RunServices {
   maxMessageBytes: number;
   probes?: EvaluationProbe[];
   reportExtras?: { simulation?: Record<string, unknown> };
+  textRobustness?: RoundEngineOptions['textRobustness'];
   /** Write a checkpoint after every round (default true). */
   checkpoints?: boolean;
   database?: RunDatabase;
@@ -147,6 +148,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
         services.onEvent(runId, event);
       },
       reportExtras: services.reportExtras,
+      textRobustness: services.textRobustness,
       authorize: services.authorize,
       connectionLimits: services.connectionLimits,
       identity: services.identity,

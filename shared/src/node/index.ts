@@ -5,3 +5,5 @@ export * from './write-csv-dataset.ts';
 export * from './write-file-atomic.ts';
 export * from './builtin-digits.ts';
 export * from './spawn-module-worker.ts';
+export * from './builtin-spam.ts';
+export * from './read-vocabulary.ts';

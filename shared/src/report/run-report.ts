@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RobustnessReportSchema } from '../robustness/report-schema.ts';
+import { TextRobustnessReportSchema } from '../robustness/text/text-robustness-report.ts';
 import { SiteReportSection } from './site-report-section.ts';
 
 /**
@@ -102,6 +103,8 @@ export const RunReport = z.object({
   privacy: PrivacyRecord.optional(),
   /** Robustness of the final global model (the last round's `robustness`). */
   finalRobustness: RobustnessReportSchema.optional(),
+  /** Text tasks: robustness of the final model to text corruptions (and word substitution) on the holdout texts. */
+  textRobustness: TextRobustnessReportSchema.optional(),
   /** Per site after the final round: pretrained, local-only, global and personalised models on each site's test split. */
   siteReport: SiteReportSection.optional(),
   /** When the run was resumed from a checkpoint (ISO timestamps). */

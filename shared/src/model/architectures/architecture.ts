@@ -7,6 +7,8 @@ export interface ArchitectureOptions {
   seed: number;
   /** Rate of a dropout layer before the output layer (architectures that support it); none when absent or 0. */
   dropout?: number;
+  /** Token ids the model's embedding takes (text architectures; input values are ids in 0..vocabularySize − 1). */
+  vocabularySize?: number;
 }
 
 /** A named model architecture. Models output logits (no softmax): losses and attacks work on logits. */

@@ -3,8 +3,9 @@ import type { Architecture } from './architecture.ts';
 import { cnn } from './cnn.ts';
 import { cnnBn } from './cnn-bn.ts';
 import { mlp } from './mlp.ts';
+import { textCnn } from './text-cnn.ts';
 
-export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn, [cnnBn.name]: cnnBn };
+export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn, [cnnBn.name]: cnnBn, [textCnn.name]: textCnn };
 
 export function getArchitecture(name: string): Architecture {
   const a = Object.hasOwn(architectures, name) ? architectures[name] : undefined;

@@ -1,0 +1,60 @@
+import { loadModelDir, pretrainedSpamModelDir, type PartialRunConfigInput, type TextRobustnessEvaluator } from '@fedtune/coordinator';
+import { augmentTexts, deriveSeed, evaluateTextRobustness, spamSiteTexts, TextTokenizer, writeModelWeights, type Dataset, type SpamTextDataset, type TextRobustnessOptions } from '@fedtune/shared';
+import { builtinSpam, readVocabulary } from '@fedtune/shared/node';
+
+/** The partition of `--task spam` when none is given (`collection`: each site holds whole sub-collections). */
+export const SPAM_DEFAULT_PARTITION = 'dirichlet:0.5';
+
+/**
+ * The spam task's run settings in a simulation, under the command line and `--config` (as the simulation's
+ * own minSites is): 3 rounds of 3 local epochs in batches of 16 at learning rate 0.005 — what moves the base
+ * model to the new collections within a minute here (docs/text.md).
+ */
+export const SPAM_SIMULATION_SETTINGS: PartialRunConfigInput = Object.freeze({ rounds: 3, train: { epochs: 3, batchSize: 16, learningRate: 0.005 } });
+
+/** The built-in spam task's federation data: the sites' token-id datasets and the coordinator's holdout (ids and raw texts). */
+export interface SpamSimulationData {
+  tokenizer: TextTokenizer;
+  datasets: Dataset[];
+  /** Per site, how many e-mails of each collection it holds (the report's `simulation.collections`). */
+  collections: Array<Record<string, number>>;
+  holdout: Dataset;
+  holdoutTexts: SpamTextDataset;
+}
+
+/**
+ * Tokenizes the spam task with the committed model's vocabulary (`vocab.json` next to it): each site's
+ * share of the pool (spam-task.ts) and the coordinator's holdout, whose raw texts stay with the coordinator
+ * for the text robustness evaluation.
+ */
+export function spamSimulationData(options: { sites: number; partition: string; seed: number; maxSiteExamples?: number; augmentation?: { copies: number; rate: number } }): SpamSimulationData {
+  const tokenizer = new TextTokenizer(readVocabulary(pretrainedSpamModelDir()));
+  const { holdout, pool } = builtinSpam();
+  const shares = spamSiteTexts(pool, options);
+  const words = tokenizer.vocabulary.tokens.slice(2);
+  // Robust fine-tuning: each site adds perturbed copies of its own e-mails (its texts never leave it).
+  const trained = options.augmentation ? shares.map((s, k) => augmentTexts(s, { ...options.augmentation!, seed: deriveSeed(options.seed, 'site', k), words })) : shares;
+  return {
+    tokenizer,
+    datasets: trained.map((s) => tokenizer.toDataset(s)),
+    collections: shares.map((s) => s.collections.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c]: (acc[c] ?? 0) + 1 }), {})),
+    holdout: tokenizer.toDataset(holdout),
+    holdoutTexts: holdout,
+  };
+}
+
+/**
+ * The coordinator's text robustness evaluation of the spam task's global model: a fresh copy of the committed
+ * model takes the weights, then `evaluateTextRobustness` on the holdout texts; the copy is disposed after.
+ */
+export function spamTextRobustness(data: Pick<SpamSimulationData, 'tokenizer' | 'holdoutTexts'>, options: TextRobustnessOptions = {}): TextRobustnessEvaluator {
+  return async (weights) => {
+    const model = await loadModelDir(pretrainedSpamModelDir());
+    try {
+      writeModelWeights(model, weights);
+      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, options);
+    } finally {
+      model.dispose();
+    }
+  };
+}
