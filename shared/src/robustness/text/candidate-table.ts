@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+import { FedtuneError } from '../../errors.ts';
+
+/**
+ * The words a word-substitution attack may put in place of each vocabulary word: row w of `neighbours`
+ * (`k` entries, −1 where there are fewer) holds w's nearest words by cosine similarity in an embedding space,
+ * nearest first, none further than `maxCosineDistance` (1 − cosine). A synonym-free proxy for "close" words
+ * (docs/robustness.md#word-substitution-attack): embedding neighbours are often related words, but also
+ * antonyms and words that merely share contexts.
+ */
+export interface CandidateTable {
+  vocabSize: number;
+  k: number;
+  /** vocabSize × k word ids, −1 padded. */
+  neighbours: Int32Array;
+}
+
+/** Rows of the similarity matrix computed per tensor op (memory: rowsPerBlock × vocab floats). */
+const ROWS_PER_BLOCK = 256;
+
+/**
+ * For each word of `embeddingMatrix` ([vocab, dim]: the model's or a pretrained model's embedding), its
+ * `k` nearest other words by cosine, at cosine distance ≤ `maxCosineDistance` (in [0, 2]). A word with a zero
+ * embedding has no neighbours and is no one's neighbour. Leaks no tensors.
+ */
+export function nearestNeighbourCandidates(embeddingMatrix: tf.Tensor2D, k: number, maxCosineDistance: number): CandidateTable {
+  if (!Number.isInteger(k) || k < 1) throw new FedtuneError('config', `candidate count k must be a positive integer, got ${k}`);
+  if (!(maxCosineDistance >= 0 && maxCosineDistance <= 2)) throw new FedtuneError('config', `maxCosineDistance must be in [0, 2], got ${maxCosineDistance}`);
+  if (embeddingMatrix.rank !== 2) throw new FedtuneError('shape_mismatch', `an embedding matrix is [vocab, dim], got shape [${embeddingMatrix.shape.join(', ')}]`);
+  const [vocab] = embeddingMatrix.shape;
+  const take = Math.min(k, Math.max(0, vocab - 1));
+  const neighbours = new Int32Array(vocab * k).fill(-1);
+  if (take === 0) return { vocabSize: vocab, k, neighbours };
+  const unit = tf.tidy(() => {
+    const norms = tf.norm(embeddingMatrix, 2, 1, true);
+    // A zero row stays zero: its cosine with everything is 0, and it is excluded below.
+    return tf.divNoNan(embeddingMatrix, norms);
+  });
+  const zero = tf.tidy(() => tf.equal(tf.sum(tf.abs(unit), 1), 0).dataSync() as Uint8Array);
+  try {
+    for (let start = 0; start < vocab; start += ROWS_PER_BLOCK) {
+      const end = Math.min(vocab, start + ROWS_PER_BLOCK);
+      const { values, indices } = tf.tidy(() => {
+        const sims = tf.matMul(unit.slice(start, end - start), unit, false, true);
+        // Exclude the word itself and zero rows (as columns) by pushing their similarity below any cosine.
+        const rows = tf.range(start, end, 1, 'int32').expandDims(1);
+        const self = tf.equal(rows, tf.range(0, vocab, 1, 'int32').expandDims(0));
+        const excluded = tf.logicalOr(self, tf.tensor1d(zero, 'bool').expandDims(0));
+        const masked = tf.where(excluded, tf.fill(sims.shape, -10), sims);
+        const top = tf.topk(masked, take, true);
+        return { values: top.values.dataSync() as Float32Array, indices: top.indices.dataSync() as Int32Array };
+      });
+      for (let r = 0; r < end - start; r++) {
+        const w = start + r;
+        if (zero[w]) continue;
+        let out = 0;
+        for (let j = 0; j < take; j++) {
+          const sim = values[r * take + j];
+          if (sim < -1.5 || 1 - sim > maxCosineDistance) break;
+          neighbours[w * k + out++] = indices[r * take + j];
+        }
+      }
+    }
+  } finally {
+    unit.dispose();
+  }
+  return { vocabSize: vocab, k, neighbours };
+}
