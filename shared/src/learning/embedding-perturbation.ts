@@ -23,7 +23,8 @@ export function projectPerToken(t: tf.Tensor, eps: number): tf.Tensor {
  * space), each non-pad token's δ inside an L2 ball of radius ε. FGSM: one step of length ε along each token's
  * normalised gradient from 0 (Miyato's r_adv). PGD: a seeded random start in the ball (uniform direction and
  * radius per token), then `steps` normalised-gradient steps of `stepSize`, each projected back onto the ball.
- * Gradients of the summed cross-entropy in inference mode, the model's weights fixed. Returns δ, [n, seqLen,
+ * A token whose gradient is 0 (e.g. it never wins a max-pool) is not moved by a step. Gradients of the summed
+ * cross-entropy in inference mode, the model's weights fixed. Returns δ, [n, seqLen,
  * dim] (the caller disposes it); leaks nothing else.
  */
 export function embeddingPerturbation(split: EmbeddingSplit, ids: tf.Tensor, onehot: tf.Tensor, plan: AdversarialPlan, seed: number): tf.Tensor {

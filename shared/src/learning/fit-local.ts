@@ -10,7 +10,7 @@ import { augmentInPlace, makeAugmenter, type Augmenter } from './augment-example
 import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts';
 import { evaluateModel } from './evaluate-model.ts';
 import { adversarialBatch, batchSeed, embeddingDelta, trainStep, tradesPartners, type StepContext } from './robust-step.ts';
-import { splitAtEmbedding } from '../robustness/text/embedding-split.ts';
+import { splitAtEmbedding, startsWithEmbedding } from '../robustness/text/embedding-split.ts';
 import { adversarialPlan } from './adversarial-plan.ts';
 import { dpSgdStep, type DpSgdStepParams } from './dp-sgd-step.ts';
 import { createFusedOptimizer, type FusedOptimizer } from './fused-optimizer.ts';
@@ -200,6 +200,9 @@ export async function fitLocal(
   // Adversarial training on embeddings needs an Embedding first layer (a clear error otherwise), and no DP-SGD.
   const embedding = config.adversarial?.space === 'embedding' ? splitAtEmbedding(model) : undefined;
   if (embedding && config.dpSgd) throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial training on embeddings');
+  if (!embedding && startsWithEmbedding(model) && adversarialPlan(config, train)) {
+    throw new FedtuneError('config', 'adversarial training in input space cannot perturb token ids: set adversarial space "embedding" (--adv-space embedding) for a model whose first layer is an Embedding');
+  }
   const schedule = config.dpSgd ? dpSgdSchedule(n, total, config.batchSize) : undefined;
   const batches = schedule ? schedule.batches : Math.ceil(n / config.batchSize);
   const dp: DpSgdStepParams | undefined = config.dpSgd

@@ -22,6 +22,11 @@ interface LayerInternals {
   inboundNodes: { inboundLayers: tf.layers.Layer[] }[];
 }
 
+/** Whether the model's first layer (after its input) is an Embedding over token ids. */
+export function startsWithEmbedding(model: tf.LayersModel): boolean {
+  return model.layers.find((l) => l.getClassName() !== 'InputLayer')?.getClassName() === 'Embedding';
+}
+
 /** Splits `model` at its first layer, which must be an Embedding; a clear config error otherwise. */
 export function splitAtEmbedding(model: tf.LayersModel): EmbeddingSplit {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
