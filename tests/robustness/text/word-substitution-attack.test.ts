@@ -82,14 +82,18 @@ describe('nearestNeighbourCandidates', () => {
     // Angles 0°, 10°, 30°, 90°, 180° on the unit circle (word 5 is all zeros).
     const deg = [0, 10, 30, 90, 180].map((a) => (a * Math.PI) / 180);
     const m = tf.tensor2d([...deg.map((a) => [2 * Math.cos(a), 2 * Math.sin(a)]), [0, 0]]);
-    const t = nearestNeighbourCandidates(m, 3, 1 - Math.cos((60 * Math.PI) / 180));
+    const t = nearestNeighbourCandidates(m, 3, 1 - Math.cos((55 * Math.PI) / 180));
     expect([t.vocabSize, t.k]).toEqual([6, 3]);
     expect(Array.from(t.neighbours)).toEqual([1, 2, -1, 0, 2, -1, 1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1]);
     // Distance 1 (90°) reaches word 3 from words 0–2 (word 2 is 60° from it); distance 2 reaches everything but the zero row.
     const wide = nearestNeighbourCandidates(m, 4, 2);
     expect(Array.from(wide.neighbours.subarray(0, 4))).toEqual([1, 2, 3, 4]);
     expect(Array.from(wide.neighbours.subarray(5 * 4, 6 * 4))).toEqual([-1, -1, -1, -1]);
-    m.dispose();
+    // Distance 0 keeps only identical directions; ties go to the lower id; k above the vocabulary pads with −1.
+    const same = tf.tensor2d([[1, 0], [0, 3], [0, 1], [2, 0]]);
+    expect(Array.from(nearestNeighbourCandidates(same, 5, 0).neighbours)).toEqual([3, -1, -1, -1, -1, 2, -1, -1, -1, -1, 1, -1, -1, -1, -1, 0, -1, -1, -1, -1]);
+    expect(Array.from(nearestNeighbourCandidates(same, 2, 1).neighbours)).toEqual([3, 1, 2, 0, 1, 0, 0, 1]);
+    tf.dispose([m, same]);
   });
 
   it.each([

@@ -21,7 +21,7 @@ const ROWS_PER_BLOCK = 256;
 /**
  * For each word of `embeddingMatrix` ([vocab, dim]: the model's or a pretrained model's embedding), its
  * `k` nearest other words by cosine, at cosine distance ≤ `maxCosineDistance` (in [0, 2]). A word with a zero
- * embedding has no neighbours and is no one's neighbour. Leaks no tensors.
+ * embedding has no neighbours and is no one's neighbour; ties go to the lower id. Leaks no tensors.
  */
 export function nearestNeighbourCandidates(embeddingMatrix: tf.Tensor2D, k: number, maxCosineDistance: number): CandidateTable {
   if (!Number.isInteger(k) || k < 1) throw new FedtuneError('config', `candidate count k must be a positive integer, got ${k}`);
@@ -31,34 +31,34 @@ export function nearestNeighbourCandidates(embeddingMatrix: tf.Tensor2D, k: numb
   const take = Math.min(k, Math.max(0, vocab - 1));
   const neighbours = new Int32Array(vocab * k).fill(-1);
   if (take === 0) return { vocabSize: vocab, k, neighbours };
-  const unit = tf.tidy(() => {
-    const norms = tf.norm(embeddingMatrix, 2, 1, true);
-    // A zero row stays zero: its cosine with everything is 0, and it is excluded below.
-    return tf.divNoNan(embeddingMatrix, norms);
-  });
+  const unit = tf.tidy(() => tf.divNoNan(embeddingMatrix, tf.norm(embeddingMatrix, 2, 1, true)));
   const zero = tf.tidy(() => tf.equal(tf.sum(tf.abs(unit), 1), 0).dataSync() as Uint8Array);
+  const minSimilarity = 1 - maxCosineDistance;
+  const bestSim = new Float64Array(take);
+  const bestId = new Int32Array(take);
   try {
     for (let start = 0; start < vocab; start += ROWS_PER_BLOCK) {
       const end = Math.min(vocab, start + ROWS_PER_BLOCK);
-      const { values, indices } = tf.tidy(() => {
-        const sims = tf.matMul(unit.slice(start, end - start), unit, false, true);
-        // Exclude the word itself and zero rows (as columns) by pushing their similarity below any cosine.
-        const rows = tf.range(start, end, 1, 'int32').expandDims(1);
-        const self = tf.equal(rows, tf.range(0, vocab, 1, 'int32').expandDims(0));
-        const excluded = tf.logicalOr(self, tf.tensor1d(zero, 'bool').expandDims(0));
-        const masked = tf.where(excluded, tf.fill(sims.shape, -10), sims);
-        const top = tf.topk(masked, take, true);
-        return { values: top.values.dataSync() as Float32Array, indices: top.indices.dataSync() as Int32Array };
-      });
+      const sims = tf.tidy(() => tf.matMul(unit.slice(start, end - start), unit, false, true).dataSync() as Float32Array);
       for (let r = 0; r < end - start; r++) {
         const w = start + r;
         if (zero[w]) continue;
-        let out = 0;
-        for (let j = 0; j < take; j++) {
-          const sim = values[r * take + j];
-          if (sim < -1.5 || 1 - sim > maxCosineDistance) break;
-          neighbours[w * k + out++] = indices[r * take + j];
+        // The `take` most similar other words at similarity ≥ 1 − maxCosineDistance, by insertion (ties: lower id first).
+        let found = 0;
+        for (let v = 0; v < vocab; v++) {
+          if (v === w || zero[v]) continue;
+          const sim = sims[r * vocab + v];
+          if (!(sim >= minSimilarity) || (found === take && sim <= bestSim[take - 1])) continue;
+          let at = found < take ? found++ : take - 1;
+          while (at > 0 && bestSim[at - 1] < sim) {
+            bestSim[at] = bestSim[at - 1];
+            bestId[at] = bestId[at - 1];
+            at--;
+          }
+          bestSim[at] = sim;
+          bestId[at] = v;
         }
+        for (let j = 0; j < found; j++) neighbours[w * k + j] = bestId[j];
       }
     }
   } finally {

@@ -93,9 +93,11 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
       active.forEach((i, r) => batchIds.set(adversarialIds.subarray(i * seqLen, (i + 1) * seqLen), r * seqLen));
       const onehot = new Float32Array(a * classes);
       active.forEach((i, r) => (onehot[r * classes + labels[i]] = 1));
-      // Forward and gradient on the embeddings of the active examples.
+      // Forward and gradient on the embeddings of the active examples (forward only when every one has spent its budget).
+      const needGain = active.some((i) => replaced[i] < budgets[i]);
       const { predicted, scores } = tf.tidy(() => {
         const idsT = tf.tensor2d(batchIds, [a, seqLen]);
+        if (!needGain) return { predicted: tf.argMax(model.predict(idsT) as tf.Tensor, 1).dataSync() as Int32Array, scores: new Float32Array(0) };
         const emb = split.embed(idsT);
         const y = tf.tensor2d(onehot, [a, classes]);
         let logits: tf.Tensor | undefined;
