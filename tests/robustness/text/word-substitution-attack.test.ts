@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  deriveSeed,
+  SeededRandom,
+  evaluateRobustness,
   evaluateTextAttack,
+  subset,
   fitLocal,
   nearestNeighbourCandidates,
   RobustnessReportSchema,
@@ -208,6 +212,19 @@ describe('wordSubstitutionAttack', () => {
     expect(RobustnessReportSchema.shape.textAttacks.safeParse(undefined).success).toBe(true);
     expect(TextAttackRowSchema.safeParse({ ...rows[0], accuracy: 1.5 }).success).toBe(false);
     expect(evaluateTextAttack(model, test, [], { candidates })).toEqual([]);
+  });
+
+  it('evaluateRobustness runs it on its attacked examples when asked (textAttacks), and not otherwise', async () => {
+    const off = { noise: false, corruptions: false, fgsm: false, pgd: false } as const;
+    const report = await evaluateRobustness(model, test, { ...off, examples: 80, adversarialExamples: 30, seed: 4, textAttack: { budgets: [1, 3], candidates } });
+    expect(RobustnessReportSchema.parse(report).textAttacks).toEqual(report.textAttacks);
+    expect(report.textAttacks!.map((r) => [r.budget, r.examples])).toEqual([[1, 30], [3, 30]]);
+    // The same rows as the attack on the report's own sample (seeded) of 80, first 30.
+    const plain = await evaluateRobustness(model, test, { ...off, examples: 80, adversarialExamples: 30, seed: 4 });
+    expect(plain.textAttacks).toBeUndefined();
+    const order = new SeededRandom(deriveSeed(4, 'sample')).shuffle(Array.from({ length: test.y.length }, (_, i) => i)).slice(0, 30);
+    expect(report.textAttacks).toEqual(evaluateTextAttack(model, subset(test, order), [1, 3], { candidates }));
+    expect(report.textAttacks![1].accuracy).toBeLessThan(report.clean.accuracy);
   });
 
   it('leaks no tensors', () => {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../../errors.ts';
 
 /**
@@ -15,9 +15,6 @@ export interface CandidateTable {
   neighbours: Int32Array;
 }
 
-/** Rows of the similarity matrix computed per tensor op (memory: rowsPerBlock × vocab floats). */
-const ROWS_PER_BLOCK = 256;
-
 /**
  * For each word of `embeddingMatrix` ([vocab, dim]: the model's or a pretrained model's embedding), its
  * `k` nearest other words by cosine, at cosine distance ≤ `maxCosineDistance` (in [0, 2]). A word with a zero
@@ -31,38 +28,39 @@ export function nearestNeighbourCandidates(embeddingMatrix: tf.Tensor2D, k: numb
   const take = Math.min(k, Math.max(0, vocab - 1));
   const neighbours = new Int32Array(vocab * k).fill(-1);
   if (take === 0) return { vocabSize: vocab, k, neighbours };
-  const unit = tf.tidy(() => tf.divNoNan(embeddingMatrix, tf.norm(embeddingMatrix, 2, 1, true)));
-  const zero = tf.tidy(() => tf.equal(tf.sum(tf.abs(unit), 1), 0).dataSync() as Uint8Array);
+  // Plain JS over the copied matrix (vocab² · dim multiply-adds, about a second at 5000 × 32).
+  const dim = embeddingMatrix.shape[1];
+  const unit = Float32Array.from(embeddingMatrix.dataSync());
+  const zero = new Uint8Array(vocab);
+  for (let w = 0; w < vocab; w++) {
+    let norm = 0;
+    for (let q = 0; q < dim; q++) norm += unit[w * dim + q] ** 2;
+    norm = Math.sqrt(norm);
+    if (norm === 0) zero[w] = 1;
+    else for (let q = 0; q < dim; q++) unit[w * dim + q] /= norm;
+  }
   const minSimilarity = 1 - maxCosineDistance;
   const bestSim = new Float64Array(take);
   const bestId = new Int32Array(take);
-  try {
-    for (let start = 0; start < vocab; start += ROWS_PER_BLOCK) {
-      const end = Math.min(vocab, start + ROWS_PER_BLOCK);
-      const sims = tf.tidy(() => tf.matMul(unit.slice(start, end - start), unit, false, true).dataSync() as Float32Array);
-      for (let r = 0; r < end - start; r++) {
-        const w = start + r;
-        if (zero[w]) continue;
-        // The `take` most similar other words at similarity ≥ 1 − maxCosineDistance, by insertion (ties: lower id first).
-        let found = 0;
-        for (let v = 0; v < vocab; v++) {
-          if (v === w || zero[v]) continue;
-          const sim = sims[r * vocab + v];
-          if (!(sim >= minSimilarity) || (found === take && sim <= bestSim[take - 1])) continue;
-          let at = found < take ? found++ : take - 1;
-          while (at > 0 && bestSim[at - 1] < sim) {
-            bestSim[at] = bestSim[at - 1];
-            bestId[at] = bestId[at - 1];
-            at--;
-          }
-          bestSim[at] = sim;
-          bestId[at] = v;
-        }
-        for (let j = 0; j < found; j++) neighbours[w * k + j] = bestId[j];
+  for (let w = 0; w < vocab; w++) {
+    if (zero[w]) continue;
+    // The `take` most similar other words at similarity ≥ 1 − maxCosineDistance, by insertion (ties: lower id first).
+    let found = 0;
+    for (let v = 0; v < vocab; v++) {
+      if (v === w || zero[v]) continue;
+      let sim = 0;
+      for (let q = 0; q < dim; q++) sim += unit[w * dim + q] * unit[v * dim + q];
+      if (!(sim >= minSimilarity) || (found === take && sim <= bestSim[take - 1])) continue;
+      let at = found < take ? found++ : take - 1;
+      while (at > 0 && bestSim[at - 1] < sim) {
+        bestSim[at] = bestSim[at - 1];
+        bestId[at] = bestId[at - 1];
+        at--;
       }
+      bestSim[at] = sim;
+      bestId[at] = v;
     }
-  } finally {
-    unit.dispose();
+    for (let j = 0; j < found; j++) neighbours[w * k + j] = bestId[j];
   }
   return { vocabSize: vocab, k, neighbours };
 }
