@@ -12,6 +12,7 @@
  * ratio to the clean pass. Writes bench/results/text-attack.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { evaluateTextAttack, nearestNeighbourCandidates, SeededRandom, wordSubstitutionAttack, type Dataset } from '@fedtune/shared';
@@ -23,6 +24,7 @@ const DIM = 32;
 const EXAMPLES = 500;
 const BUDGETS = [1, 3, 5];
 
+const loadBefore = loadavg()[0];
 const backend = await selectNodeBackend();
 console.log(describeBackend(backend));
 
@@ -64,6 +66,8 @@ const results = {
   date: new Date().toISOString(),
   node: process.version,
   backend: backend.backend,
+  /** 1-minute load average before and after (2 shared cores: a load far above 2 slows every number here). */
+  loadAverage: { before: loadBefore, after: loadavg()[0] },
   setup: { vocab: VOCAB, seqLen: SEQ_LEN, dim: DIM, model: 'Embedding → Conv1D(64, 5, relu) → global max-pool → Dense(2), random seeded weights', examples: EXAMPLES, budgets: BUDGETS, candidates: { k: 8, maxCosineDistance: 1 } },
   seconds: { cleanPass: cleanS, candidateTable: candidatesS, attackThreeBudgets: attackS, attackBudget5: budget5S },
   rows,
