@@ -254,6 +254,9 @@ describe('wordSubstitutionAttack', () => {
     bad[5] = VOCAB;
     expect(() => wordSubstitutionAttack(model, bad, test.y, { budget: 1, candidates })).toThrow(expect.objectContaining({ code: 'data' }));
     expect(() => wordSubstitutionAttack(model, ids.subarray(1), test.y, { budget: 1, candidates })).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    const badLabels = test.y.slice();
+    badLabels[7] = 2;
+    expect(() => wordSubstitutionAttack(model, ids, badLabels, { budget: 1, candidates })).toThrow(/label 2 of example 7 is outside the model's 2 classes/);
     expect(() => wordSubstitutionAttack(model, ids, test.y, { budget: 1, candidates: { ...candidates, vocabSize: 10 } })).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
     const fractional = { ...test, x: Float32Array.from(test.x, (v, i) => (i === 3 ? v + 0.5 : v)) };
     expect(() => evaluateTextAttack(model, fractional, [1], { candidates })).toThrow(expect.objectContaining({ code: 'data' }));

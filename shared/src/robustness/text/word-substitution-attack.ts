@@ -77,6 +77,7 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
   const budgets = exampleBudgets(ids, n, seqLen, options.budget, options.budgetUnit ?? 'words', options.padId ?? 0);
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  for (let i = 0; i < n; i++) if (!(labels[i] >= 0 && labels[i] < classes)) throw new FedtuneError('data', `label ${labels[i]} of example ${i} is outside the model's ${classes} classes`);
 
   const adversarialIds = ids.slice();
   const correctBefore = new Uint8Array(n);
