@@ -56,6 +56,7 @@ export * from './learning/dataset-tensors.ts';
 export * from './learning/evaluate-model.ts';
 export * from './learning/fit-local.ts';
 export * from './learning/train-step.ts';
+export * from './learning/embedding-perturbation.ts';
 export * from './learning/parallel-batch-shards.ts';
 export * from './learning/parallel-weighted-average.ts';
 export * from './learning/parallel-fallback-reason.ts';

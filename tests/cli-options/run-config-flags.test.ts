@@ -52,6 +52,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--adv-norm': { argv: ['--adv-norm', 'l2'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.norm, want: 'l2' },
   '--adv-eps-units': { argv: ['--adv-eps-units', 'data-std'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.epsUnits, want: 'data-std' },
   '--adv-warmup': { argv: ['--adv-warmup', '3'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.warmupRounds, want: 3 },
+  '--adv-space': { argv: ['--adv-space', 'embedding'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.space, want: 'embedding' },
   '--trades-beta': { argv: ['--trades-beta', '2'], with: ['--adv-eps', '0.1', '--adv-method', 'trades'], read: (c) => c.train.adversarial?.beta, want: 2 },
   '--federated-eval': { argv: ['--federated-eval', 'every-round'], read: (c) => c.federatedEvaluation, want: 'every-round' },
   '--evaluation-fraction': { argv: ['--evaluation-fraction', '0.25'], read: (c) => c.evaluationFraction, want: 0.25 },

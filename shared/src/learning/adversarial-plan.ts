@@ -10,6 +10,8 @@ import { epsScale } from '../robustness/eps-scale.ts';
 /** `TrainConfig.adversarial` resolved for one fit on one site's data: defaults filled, ε in the attack's units. */
 export interface AdversarialPlan {
   method: 'fgsm' | 'pgd' | 'trades';
+  /** 'embedding': the perturbation is on the embedding output (embedding-perturbation.ts), not on the input (absent: input). */
+  space?: 'embedding';
   share: number;
   /** The attack that makes the adversarial inputs (TRADES: PGD on the KL, of the config's norm). */
   attack: Attack;
@@ -43,6 +45,7 @@ export function adversarialPlan(config: TrainConfig, train: Dataset): Adversaria
   const absolute = scale.units === 'data-std' ? scale.value : 1;
   return {
     method: adv.method,
+    ...(adv.space === 'embedding' ? { space: 'embedding' as const } : {}),
     share: adv.share,
     attack,
     eps: adv.eps * absolute,

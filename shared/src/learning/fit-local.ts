@@ -9,7 +9,8 @@ import { inputGeometry, valueRange } from '../robustness/apply-corruption.ts';
 import { augmentInPlace, makeAugmenter, type Augmenter } from './augment-examples.ts';
 import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts';
 import { evaluateModel } from './evaluate-model.ts';
-import { adversarialBatch, batchSeed, trainStep, tradesPartners, type StepContext } from './robust-step.ts';
+import { adversarialBatch, batchSeed, embeddingDelta, trainStep, tradesPartners, type StepContext } from './robust-step.ts';
+import { splitAtEmbedding, startsWithEmbedding } from '../robustness/text/embedding-split.ts';
 import { adversarialPlan } from './adversarial-plan.ts';
 import { dpSgdStep, type DpSgdStepParams } from './dp-sgd-step.ts';
 import { createFusedOptimizer, type FusedOptimizer } from './fused-optimizer.ts';
@@ -144,15 +145,17 @@ async function fitEpochCustom(
     const onehot = oneHotTensor(epochData, start, end);
     let input: tf.Tensor | undefined;
     let partners: tf.Tensor | undefined;
+    let delta: tf.Tensor | undefined;
     try {
       input = adversarialBatch(ctx, x, onehot, batchSeed(config.seed, epoch, b));
       partners = tradesPartners(ctx, x, batchSeed(config.seed, epoch, b));
-      const step = dp ? dpSgdStep(ctx, input, onehot, dp) : trainStep(ctx, input, onehot, partners);
+      delta = embeddingDelta(ctx, x, onehot, batchSeed(config.seed, epoch, b));
+      const step = dp ? dpSgdStep(ctx, input, onehot, dp) : trainStep(ctx, input, onehot, partners, delta);
       lossSum += step.loss * (end - start);
       correct += step.correct;
       onProgress?.({ epoch, epochs: config.epochs, batch: b + 1, batches, loss: step.loss });
     } finally {
-      tf.dispose([x, onehot, ...(input ? [input] : []), ...(partners ? [partners] : [])]);
+      tf.dispose([x, onehot, ...(input ? [input] : []), ...(partners ? [partners] : []), ...(delta ? [delta] : [])]);
     }
     // Let timers and sockets run between batches (see yieldToEventLoop).
     await yieldToEventLoop();
@@ -194,6 +197,12 @@ export async function fitLocal(
   if (config.dpSgd && config.earlyStopping && options.validation) {
     throw new FedtuneError('config', 'DP-SGD cannot be combined with early stopping: choosing the weights on validation records is outside its privacy accounting');
   }
+  // Adversarial training on embeddings needs an Embedding first layer (a clear error otherwise), and no DP-SGD.
+  const embedding = config.adversarial?.space === 'embedding' ? splitAtEmbedding(model) : undefined;
+  if (embedding && config.dpSgd) throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial training on embeddings');
+  if (!embedding && startsWithEmbedding(model) && adversarialPlan(config, train)) {
+    throw new FedtuneError('config', 'adversarial training in input space cannot perturb token ids: set adversarial space "embedding" (--adv-space embedding) for a model whose first layer is an Embedding');
+  }
   const schedule = config.dpSgd ? dpSgdSchedule(n, total, config.batchSize) : undefined;
   const batches = schedule ? schedule.batches : Math.ceil(n / config.batchSize);
   const dp: DpSgdStepParams | undefined = config.dpSgd
@@ -219,6 +228,7 @@ export async function fitLocal(
       clipMin,
       clipMax,
       adversarial: adversarialPlan(config, train),
+      embedding,
     };
   }
   const stopping = config.earlyStopping && options.validation && options.validation.y.length > 0 ? config.earlyStopping : undefined;

@@ -4,6 +4,8 @@ import { deriveSeed } from '../random/seeded-random.ts';
 import type { AdversarialPlan } from './adversarial-plan.ts';
 import type { FusedOptimizer } from './fused-optimizer.ts';
 import { tradesAdversarial, tradesKlTerm } from './trades-step.ts';
+import type { EmbeddingSplit } from '../robustness/text/embedding-split.ts';
+import { embeddingPerturbation, logitsWithEmbeddingDelta } from './embedding-perturbation.ts';
 
 /** What one custom training step needs besides the batch. */
 export interface StepContext {
@@ -19,6 +21,8 @@ export interface StepContext {
   clipMax: number;
   /** `config.adversarial` resolved on the site's data (adversarialPlan), when it trains adversarially. */
   adversarial?: AdversarialPlan;
+  /** The model split at its Embedding, when `adversarial.space` is 'embedding'. */
+  embedding?: EmbeddingSplit;
 }
 
 /** How many of a batch of n get adversarial examples (or TRADES partners): ⌈share·n⌉. */
@@ -35,7 +39,7 @@ export function adversarialBatch(ctx: StepContext, x: tf.Tensor, onehot: tf.Tens
   const plan = ctx.adversarial;
   const n = x.shape[0];
   const k = adversarialCount(plan, n);
-  if (!plan || k === 0 || plan.method === 'trades') return x.clone();
+  if (!plan || k === 0 || plan.method === 'trades' || plan.space === 'embedding') return x.clone();
   const head = x.slice(0, k);
   const headLabels = onehot.slice(0, k);
   try {
@@ -66,21 +70,27 @@ export function tradesPartners(ctx: StepContext, x: tf.Tensor, seed: number): tf
   }
 }
 
+/** Adversarial training on embeddings: the batch's embedding perturbation (embeddingPerturbation), or undefined in input space. */
+export function embeddingDelta(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, seed: number): tf.Tensor | undefined {
+  return ctx.adversarial?.space === 'embedding' && ctx.embedding ? embeddingPerturbation(ctx.embedding, x, onehot, ctx.adversarial, seed) : undefined;
+}
+
 /**
  * One optimizer step on the softmax cross-entropy of the batch (on logits, in training mode so dropout
  * applies) plus the regularizers of the config: (λ/2)·Σ‖W‖² over trainable kernels (weight decay) and
  * (μ/2)·‖w − w_global‖² over the trainable variables (FedProx). Returns the batch's data loss (mean
  * cross-entropy) and the number of correct predictions. With `partners` (TRADES), β·KL(p(x) ‖ p(x′)) over the
  * first partners.shape[0] examples is added (tradesKlTerm); the returned loss stays the clean cross-entropy.
+ * With `delta` (adversarial training on embeddings), the loss is taken with delta added to the embedding output.
  */
-export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, partners?: tf.Tensor): { loss: number; correct: number } {
+export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, partners?: tf.Tensor, delta?: tf.Tensor): { loss: number; correct: number } {
   const { config } = ctx;
   const wd = config.weightDecay ?? 0;
   const mu = config.proximalMu ?? 0;
   let dataLoss: tf.Tensor | undefined;
   let hits: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const logits = ctx.model.apply(x, { training: true }) as tf.Tensor;
+    const logits = delta && ctx.embedding ? logitsWithEmbeddingDelta(ctx.embedding, x, delta) : (ctx.model.apply(x, { training: true }) as tf.Tensor);
     const ce = tf.losses.softmaxCrossEntropy(onehot, logits);
     dataLoss = tf.keep(ce.clone());
     hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(onehot, 1)).sum());

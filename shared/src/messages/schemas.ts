@@ -118,9 +118,18 @@ export const AdversarialTraining = z
     epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
     /** ε warm-up: over the first k rounds ε ramps linearly from ε/k to ε (applied by the coordinator). */
     warmupRounds: z.number().int().min(1).max(1000).optional(),
+    /**
+     * Where the perturbation lives: 'input' (default; images, tabular) or 'embedding' (text: the output of the
+     * model's first layer, an Embedding, perturbed within an L2 ball of radius ε per token; learning/embedding-perturbation.ts).
+     */
+    space: z.enum(['input', 'embedding']).optional(),
   })
   .refine((a) => a.beta === undefined || a.method === 'trades', { message: 'beta is the weight of TRADES\'s KL term: it needs method "trades"', path: ['beta'] })
-  .refine((a) => !(a.eps > 1 && (a.norm ?? 'linf') === 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
+  .refine((a) => a.space !== 'embedding' || (a.method !== 'trades' && a.norm !== 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
+    message: 'adversarial training on embeddings is FGSM/PGD in an L2 ball per token of absolute radius ε: no TRADES, no L∞ norm, no relative ε units',
+    path: ['space'],
+  })
+  .refine((a) => a.space === 'embedding' || !(a.eps > 1 && (a.norm ?? 'linf') === 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
     message: 'an L∞ ε in absolute units is at most 1 (inputs are on [0, 1] or their own range)',
     path: ['eps'],
   });

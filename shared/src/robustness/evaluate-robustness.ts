@@ -18,6 +18,7 @@ import { calibrationReport, type CalibrationSource } from './calibration/calibra
 import { modelLogits } from './calibration/model-logits.ts';
 import { certifySmoothed } from './certification/randomized-smoothing.ts';
 import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
+import { evaluateTextAttack, type TextAttackOptions } from './text/evaluate-text-attack.ts';
 
 export const DEFAULT_NOISE_SIGMAS = [0.1, 0.2, 0.3, 0.5] as const;
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
@@ -77,6 +78,8 @@ export interface RobustnessOptions {
   calibration?: { temperature: number; source: CalibrationSource; fittedOn: number };
   /** Randomized smoothing (certified L2 accuracy) of the model on the same sample; absent: not run. */
   certify?: SmoothingConfigInput;
+  /** Text models (token-id features, first layer an Embedding): the word-substitution attack at `budgets` on the first `adversarialExamples`; absent: not run. */
+  textAttack?: TextAttackOptions & { budgets: readonly number[] };
 }
 
 /** The defaults: quick enough to run every round of `npm start`. */
@@ -274,6 +277,7 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
 
   const calibration = options.calibration ? calibrationReport(modelLogits(model, ds, batchSize), ds.y, options.calibration, options.bins ?? ROBUSTNESS_DEFAULTS.bins) : undefined;
   const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
+  const textAttacks = options.textAttack ? evaluateTextAttack(model, advData, options.textAttack.budgets, options.textAttack) : undefined;
 
   const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, adversarialCleanAccuracy };
   return {
@@ -299,5 +303,6 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
     durationMs: Date.now() - started,
     ...(calibration ? { calibration } : {}),
     ...(certification ? { certification } : {}),
+    ...(textAttacks ? { textAttacks } : {}),
   };
 }

@@ -26,3 +26,4 @@ export * from './certification/clopper-pearson.ts';
 export * from './certification/certification-report.ts';
 export * from './certification/smoothing-config.ts';
 export * from './certification/randomized-smoothing.ts';
+export * from './text/index.ts';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CalibrationReportSchema } from './calibration/calibration-report.ts';
 import { CertificationReportSchema } from './certification/certification-report.ts';
 import { ReliabilityBinSchema } from './reliability-bin-schema.ts';
+import { TextAttackRowSchema } from './text/text-attack-report.ts';
 
 /**
  * The robustness section of a report: the output of `evaluateRobustness`, the JSON of `fedtune evaluate`,
@@ -62,6 +63,8 @@ export const RobustnessReportSchema = z.object({
   calibration: CalibrationReportSchema.optional(),
   /** Randomized smoothing (when asked for): certified accuracy at L2 radii, docs/robustness.md#certified-robustness. */
   certification: CertificationReportSchema.optional(),
+  /** Text models: the word-substitution attack per budget (when asked for), docs/robustness.md#word-substitution-attack. */
+  textAttacks: z.array(TextAttackRowSchema).optional(),
 });
 
 export type RobustnessReport = z.infer<typeof RobustnessReportSchema>;

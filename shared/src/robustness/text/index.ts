@@ -1,0 +1,5 @@
+export * from './embedding-split.ts';
+export * from './candidate-table.ts';
+export * from './word-substitution-attack.ts';
+export * from './text-attack-report.ts';
+export * from './evaluate-text-attack.ts';
