@@ -27,6 +27,14 @@ describe('fedtune simulate --task spam', () => {
     expect(text.corruptions.map((c) => c.name)).toEqual(textCorruptionNames());
     // The tokenizer lowercases: casing changes nothing, at any severity.
     for (const s of text.corruptions.find((c) => c.name === 'casing')!.severities) expect(s.accuracy).toBe(text.clean.accuracy);
+    // The greedy word-substitution attack at 1, 2 and 4 words: accuracy never rises with the budget, and even one
+    // word costs something on a bag-of-n-grams model (it is below the clean accuracy at 4 words).
+    const budgets = text.substitution!.budgets;
+    expect(budgets.map((b) => b.budget)).toEqual([1, 2, 4]);
+    for (let q = 1; q < budgets.length; q++) expect(budgets[q]!.accuracy).toBeLessThanOrEqual(budgets[q - 1]!.accuracy);
+    expect(budgets[0]!.accuracy).toBeLessThanOrEqual(text.clean.accuracy);
+    expect(budgets[2]!.accuracy).toBeLessThan(text.clean.accuracy);
+    expect(exit.stdout).toMatch(/word substitution/);
     // The pretrained model on the coordinator's holdout (600 e-mails of the target collections).
     expect(report.pretrained!.accuracy).toBeCloseTo(0.698, 3);
   }, 240_000);

@@ -143,11 +143,11 @@ describe('evaluateTextRobustness', () => {
       severities: [0, 1],
       substitution: {
         budgets: [0, 2],
-        attack: (_m, ids, attacked, budget) => {
+        attack: (_m, ids, attacked, budgets) => {
           expect(ids).toHaveLength(10 * 8);
           expect(attacked).toHaveLength(10);
-          budgetsSeen.push(budget);
-          return budget === 0 ? 1 : 0.25;
+          budgetsSeen.push(...budgets);
+          return budgets.map((budget) => (budget === 0 ? 1 : 0.25));
         },
       },
     });

@@ -1,5 +1,5 @@
 import { loadModelDir, pretrainedSpamModelDir, type PartialRunConfigInput, type TextRobustnessEvaluator } from '@fedtune/coordinator';
-import { augmentTexts, deriveSeed, evaluateTextRobustness, spamSiteTexts, TextTokenizer, writeModelWeights, type Dataset, type SpamTextDataset, type TextRobustnessOptions } from '@fedtune/shared';
+import { augmentTexts, deriveSeed, evaluateTextRobustness, greedySubstitutionAttack, GREEDY_SUBSTITUTION_DEFAULTS, spamSiteTexts, TextTokenizer, writeModelWeights, type Dataset, type SpamTextDataset, type TextRobustnessOptions } from '@fedtune/shared';
 import { builtinSpam, readVocabulary } from '@fedtune/shared/node';
 
 /** The partition of `--task spam` when none is given (`collection`: each site holds whole sub-collections). */
@@ -45,14 +45,17 @@ export function spamSimulationData(options: { sites: number; partition: string; 
 
 /**
  * The coordinator's text robustness evaluation of the spam task's global model: a fresh copy of the committed
- * model takes the weights, then `evaluateTextRobustness` on the holdout texts; the copy is disposed after.
+ * model takes the weights, then `evaluateTextRobustness` on the holdout texts (the corruptions and, by default,
+ * the greedy word-substitution attack at budgets 1, 2 and 4 words); the copy is disposed after.
  */
 export function spamTextRobustness(data: Pick<SpamSimulationData, 'tokenizer' | 'holdoutTexts'>, options: TextRobustnessOptions = {}): TextRobustnessEvaluator {
   return async (weights) => {
     const model = await loadModelDir(pretrainedSpamModelDir());
     try {
       writeModelWeights(model, weights);
-      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, options);
+      // The word-substitution attack per budget is part of the report unless the options say otherwise.
+      const substitution = { attack: greedySubstitutionAttack(), budgets: GREEDY_SUBSTITUTION_DEFAULTS.budgets };
+      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, { substitution, ...options });
     } finally {
       model.dispose();
     }

@@ -8,10 +8,11 @@ import { DEFAULT_TEXT_SEVERITIES, getTextCorruption, TEXT_CORRUPTIONS, type Text
 import type { TextRobustnessReport } from './text-robustness-report.ts';
 
 /**
- * A word-substitution attack on token ids (n × sequenceLength) with at most `budget` words changed per text;
- * returns the model's accuracy on the attacked texts. Provided by the attack module (shared/src/robustness/text).
+ * A word-substitution attack on token ids (n × sequenceLength) with at most `budgets[q]` words changed per text;
+ * returns the model's accuracy on the attacked texts at each budget, in order (one greedy run can serve every
+ * budget: evaluateTextAttack). Provided by the attack module (shared/src/robustness/text).
  */
-export type SubstitutionAttackFn = (model: tf.LayersModel, ids: Int32Array, labels: Int32Array, budget: number) => Promise<number> | number;
+export type SubstitutionAttackFn = (model: tf.LayersModel, ids: Int32Array, labels: Int32Array, budgets: readonly number[]) => Promise<number[]> | number[];
 
 export interface TextRobustnessOptions {
   /** Texts evaluated: a seeded sample of the data (all if fewer). Default 300. */
@@ -61,9 +62,10 @@ export async function evaluateTextRobustness(model: tf.LayersModel, data: TextDa
   let substitution: TextRobustnessReport['substitution'];
   if (options.substitution) {
     const ids = new Int32Array(tokenizer.encodeAll(texts));
-    const budgets = [];
-    for (const budget of options.substitution.budgets) budgets.push({ budget, accuracy: await options.substitution.attack(model, ids, labels, budget) });
-    substitution = { budgets };
+    const asked = options.substitution.budgets;
+    const accuracies = await options.substitution.attack(model, ids, labels, asked);
+    if (accuracies.length !== asked.length) throw new FedtuneError('config', `the substitution attack returned ${accuracies.length} accuracies for ${asked.length} budgets`);
+    substitution = { budgets: asked.map((budget, q) => ({ budget, accuracy: accuracies[q]! })) };
   }
   return {
     examples: texts.length,
