@@ -74,8 +74,9 @@ describe('admin token on the control plane (finding 5)', () => {
       }
     }
     // Every control-plane route that the document lists (the dashboard's /api/events is not part of the API).
-    // Plus the run's audit log at its two addresses (/api/v1/runs/{id}/audit, /api/runs/{id}/audit): the admin token, or a site token of the run.
-    expect(admin).toBe(controlPlane('guarded').length - 1 + 2);
+    // Plus the run's audit log at its two addresses (/api/v1/runs/{id}/audit, /api/runs/{id}/audit: the admin
+    // token, or a site token of the run) and a past run's report.html (/api/runs/{id}/report.html).
+    expect(admin).toBe(controlPlane('guarded').length - 1 + 3);
   });
 
   it('anonymous, malformed and wrong tokens get 401 unauthorized; the right one works; rotating retires the old one', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startCoordinator, type EngineEvent } from '@fedtune/coordinator';
-import { deriveSeed, siteName, SiteClient, socketIoConnector, splitDataset, type ModelInspectionPolicy, type SiteEvent } from '@fedtune/shared';
+import { deriveSeed, siteName, SiteClient, SitePolicy, socketIoConnector, splitDataset, type ModelInspectionPolicy, type SiteEvent } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
 import { trapWeightsMlp } from './trap-models.ts';
@@ -8,7 +8,7 @@ import { trapWeightsMlp } from './trap-models.ts';
 const SITES = 4;
 
 /** A coordinator serving a trap-weights model over real socket.io, and sites with the given inspection policy. */
-async function runWithTrapModel(modelInspection: ModelInspectionPolicy | undefined) {
+async function runWithTrapModel(modelInspection: ModelInspectionPolicy | undefined, policy?: SitePolicy) {
   const backend = await selectNodeBackend();
   const aux = builtinDigits().holdout;
   const engineEvents: EngineEvent[] = [];
@@ -35,6 +35,7 @@ async function runWithTrapModel(modelInspection: ModelInspectionPolicy | undefin
       runtime: 'node',
       onEvent: (e) => siteEvents.get(siteId)!.push(e),
       ...(modelInspection ? { modelInspection } : {}),
+      ...(policy ? { policy } : {}),
     }).run();
   });
   const report = await coordinator.done;
@@ -71,5 +72,11 @@ describe('model inspection over socket.io (a coordinator serving a trap-weights 
         else expect(warnings, siteId).toEqual([]);
       }
     }
+  });
+
+  it("the site policy's model.inspection (the --policy file) is what the site applies: 'off' there lets every site train on it", async () => {
+    const { engineEvents, siteEvents } = await runWithTrapModel(undefined, SitePolicy.parse({ model: { inspection: { action: 'off' } } }));
+    expect(engineEvents.filter((e) => e.type === 'result' && e.accepted).length).toBe(SITES);
+    for (const [siteId, events] of siteEvents) expect(events.some((e) => e.type === 'fit-done'), siteId).toBe(true);
   });
 });

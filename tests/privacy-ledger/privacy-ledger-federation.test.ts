@@ -44,11 +44,12 @@ describe('the privacy ledger in a run', () => {
     // Sites without a ledger of their own send no totals.
     expect(mine[0].accepted.filter((a) => a.ledger).map((a) => a.siteId)).toEqual(['site-1']);
 
-    // The next run: at its total, site-1 refuses at join; the run goes on without it and its ledger is unchanged.
+    // The next run: at its total, site-1 refuses the run's terms at join — its limit now comes from its site policy
+    // (the --policy file's privacy section), the reason on both sides; the run goes on without it and its ledger is unchanged.
     const second = await startTestFederation({
       sites: 3, rounds: 1, transport: 'memory', maxSiteExamples: 40, holdoutExamples: 100,
       config: { runId: 'ledger-run-2', minSites: 2, federatedEvaluation: 'never', train },
-      siteOptions: limited({ maxEpsilonTotal: epsAfter(2) }),
+      siteOptions: (siteId) => (siteId === 'site-1' ? { privacyLedger: ledger, policy: SitePolicy.parse({ privacy: { maxEpsilonTotal: epsAfter(2) } }) } : {}),
     });
     const outcomes = await Promise.all(second.siteRuns);
     const report2 = await second.coordinator.done;
@@ -59,6 +60,7 @@ describe('the privacy ledger in a run', () => {
     expect(site1.reason).toContain('its maxEpsilonTotal');
     expect(report2.status).toBe('complete');
     expect(report2.rounds[0].accepted.map((a) => a.siteId)).not.toContain('site-1');
+    expect(report2.termsRefusals?.sites.map((r) => [r.siteId, r.reason])).toEqual([['site-1', expect.stringContaining('its maxEpsilonTotal')]]);
     expect(ledger.entries).toHaveLength(2);
     expect(ledger.totalEpsilon()).toBe(epsAfter(2));
   }, 120_000);

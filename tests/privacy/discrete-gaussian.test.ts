@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { addDiscreteGaussianNoise, bernoulli, bernoulliExpMinus, ChaChaRandom, FedtuneError, isqrt, rationalOfDouble, sampleDiscreteGaussian, sampleDiscreteLaplace, uniformBelow } from '@fedtune/shared';
+import { addDiscreteGaussianNoise, bernoulli, bernoulliExpMinus, ChaChaRandom, FedtuneError, isqrt, rationalOfDouble, sampleDiscreteGaussian, sampleDiscreteGaussianFloat, sampleDiscreteLaplace, uniformBelow, uniformsFrom } from '@fedtune/shared';
 
 const seeded = (k: number) => new ChaChaRandom(new Uint8Array(32).fill(k)).randomBytes;
+
+/** Both samplers of N_Z(0, σ²): the exact one (rationals) and the double-precision one addDiscreteGaussianNoise uses. */
+const SAMPLERS = {
+  exact: (variance: number, r: ReturnType<typeof seeded>) => { const v = rationalOfDouble(variance); return () => Number(sampleDiscreteGaussian(v, r)); },
+  float: (variance: number, r: ReturnType<typeof seeded>) => { const u = uniformsFrom(r); return () => sampleDiscreteGaussianFloat(variance, u); },
+} as const;
+
 
 /** Pearson χ² of observed counts against expected probabilities (bins with tails merged by the caller). */
 function chiSquare(counts: number[], probs: number[], n: number): number {
@@ -114,12 +121,14 @@ describe('discrete Laplace and discrete Gaussian (CKS 2020, Algorithms 2 and 3)'
   });
 
   it.each([
-    ['σ² = 2', 2],
-    ['σ² = 0.7 (σ < 1)', 0.7],
-    ['σ² = 30.25', 30.25],
-  ])('N_Z(0, %s) matches the exact pmf ∝ exp(−x²/2σ²) (χ², seeded)', (_, variance) => {
-    const r = seeded(6);
-    const v = rationalOfDouble(variance);
+    ['exact', 'σ² = 2', 2],
+    ['exact', 'σ² = 0.7 (σ < 1)', 0.7],
+    ['exact', 'σ² = 30.25', 30.25],
+    ['float', 'σ² = 2', 2],
+    ['float', 'σ² = 0.7 (σ < 1)', 0.7],
+    ['float', 'σ² = 30.25', 30.25],
+  ] as const)('%s sampler: N_Z(0, %s) matches the exact pmf ∝ exp(−x²/2σ²) (χ², seeded)', (kind, _, variance) => {
+    const draw = SAMPLERS[kind](variance, seeded(6));
     const n = 20_000;
     const sigma = Math.sqrt(variance);
     const span = Math.max(2, Math.ceil(2.5 * sigma));
@@ -133,7 +142,7 @@ describe('discrete Laplace and discrete Gaussian (CKS 2020, Algorithms 2 and 3)'
     let sum = 0;
     let sq = 0;
     for (let i = 0; i < n; i++) {
-      const x = Number(sampleDiscreteGaussian(v, r));
+      const x = draw();
       sum += x;
       sq += x * x;
       counts[x < -span ? 0 : x > span ? 2 * span + 2 : x + span + 1]++;
@@ -149,16 +158,15 @@ describe('discrete Laplace and discrete Gaussian (CKS 2020, Algorithms 2 and 3)'
     expect(Math.abs(sq / n - exactVar)).toBeLessThan(5 * exactVar * Math.sqrt(2 / n));
   });
 
-  it('a large σ (1e6): mean ≈ 0, variance ≈ σ², and the share beyond 3σ ≈ 0.0027 (seeded)', () => {
-    const r = seeded(7);
+  it.each(['exact', 'float'] as const)('%s sampler, a large σ (1e6): mean ≈ 0, variance ≈ σ², and the share beyond 3σ ≈ 0.0027 (seeded)', (kind) => {
     const variance = 1e12;
-    const v = rationalOfDouble(variance);
+    const draw = SAMPLERS[kind](variance, seeded(7));
     const n = 10_000;
     let sum = 0;
     let sq = 0;
     let beyond = 0;
     for (let i = 0; i < n; i++) {
-      const x = Number(sampleDiscreteGaussian(v, r));
+      const x = draw();
       sum += x;
       sq += x * x;
       if (Math.abs(x) > 3e6) beyond++;
@@ -178,11 +186,10 @@ describe('addDiscreteGaussianNoise on the uint32 ring', () => {
     const values = [0, 5, -7, 2 ** 31 - 1, -(2 ** 31), 2 ** 31 - 100_000_000, 123];
     const data = Uint32Array.from(values.map((v) => v >>> 0));
     const wrapped = addDiscreteGaussianNoise(data, 6, variance, seeded(8));
-    const replay = seeded(8);
-    const v = rationalOfDouble(variance);
+    const replay = uniformsFrom(seeded(8));
     let wraps = 0;
     for (let i = 0; i < 6; i++) {
-      const total = BigInt(values[i]) + sampleDiscreteGaussian(v, replay);
+      const total = BigInt(values[i]) + BigInt(sampleDiscreteGaussianFloat(variance, replay));
       if (total >= 2n ** 31n || total < -(2n ** 31n)) wraps++;
       expect(data[i]).toBe(Number(BigInt.asUintN(32, total)));
     }
@@ -195,5 +202,25 @@ describe('addDiscreteGaussianNoise on the uint32 ring', () => {
     expect(() => addDiscreteGaussianNoise(new Uint32Array(2), 3, 1, seeded(9))).toThrow(FedtuneError);
     expect(() => addDiscreteGaussianNoise(new Uint32Array(2), -1, 1, seeded(9))).toThrow(FedtuneError);
     expect(addDiscreteGaussianNoise(new Uint32Array(2), 2, 0, seeded(9))).toBe(0);
+    expect(() => addDiscreteGaussianNoise(new Uint32Array(2), 2, -1, seeded(9))).toThrow(/variance/);
+    expect(() => sampleDiscreteGaussianFloat(Number.NaN, () => 0.5)).toThrow(/variance/);
+    expect(sampleDiscreteGaussianFloat(0, () => { throw new Error('no randomness needed'); })).toBe(0);
+  });
+
+  it('uniformsFrom reads 53-bit uniforms from the byte stream in order (4 KiB at a time), and copes with an unaligned buffer', () => {
+    const bytes = new Uint8Array(4097);
+    const view = new DataView(bytes.buffer, 1);
+    view.setUint32(0, 0xffffffff, true);
+    view.setUint32(4, 0xffffffff, true);
+    view.setUint32(8, 0, true);
+    view.setUint32(12, 0x80000000, true);
+    let calls = 0;
+    const u = uniformsFrom((n) => { calls++; expect(n).toBe(4096); return bytes.subarray(1, 1 + n); });
+    expect(u()).toBe((2 ** 27 - 1) * 2 ** 26 / 2 ** 53 + (2 ** 26 - 1) / 2 ** 53);
+    expect(u()).toBe((0x80000000 >>> 6) / 2 ** 53);
+    for (let i = 2; i < 512; i++) u();
+    expect(calls).toBe(1);
+    u();
+    expect(calls).toBe(2);
   });
 });
