@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
 import { pretrainedModelDir, type RunConfig, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
-import { robustPreset, type RunReport } from '@fedtune/shared';
+import { robustPreset, type Dataset, type RunReport } from '@fedtune/shared';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
 import { clientCommand } from '../../cli/src/commands/client-command.ts';
@@ -197,7 +197,8 @@ describe('every coordinator option reaches what serves the run', () => {
 
 // ---- client -----------------------------------------------------------------------------------------
 
-type SiteOptions = Parameters<typeof runNodeSite>[0];
+// The client command passes examples here (a TextDataset only for text data, tested in tests/text/text-site-cli-federation.test.ts).
+type SiteOptions = Omit<Parameters<typeof runNodeSite>[0], 'data'> & { data: Dataset };
 
 async function client(argv: string[]): Promise<SiteOptions> {
   let site: SiteOptions | undefined;
