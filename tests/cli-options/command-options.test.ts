@@ -95,6 +95,13 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect((await coordinator([])).started!.port).toBe(8080);
   },
   '--host': async () => expect((await coordinator(['--host', '0.0.0.0'])).started!.host).toBe('0.0.0.0'),
+  // --task spam: the text-cnn with its vocabulary, the spam holdout and the text robustness (tests/text/coordinator-task.test.ts).
+  '--task': async () => {
+    const spam = (await coordinator(['--task', 'spam'])).started!;
+    expect([spam.architecture, spam.text?.sequenceLength, typeof spam.textRobustness]).toEqual(['text-cnn', 128, 'function']);
+    const digits = (await coordinator([])).started!;
+    expect([digits.architecture, digits.text, digits.textRobustness]).toEqual(['mlp', undefined, undefined]);
+  },
   '--out': async () => {
     const out = join(dir, 'elsewhere');
     const { started } = await coordinator(['--out', out]);
