@@ -77,7 +77,7 @@ async function coordinator(argv: string[], options: { whileRunning?: () => Promi
     }) as unknown as typeof startCoordinator,
     createCoordinatorServer: ((o: ServerOptions) => {
       served = o;
-      return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, close: async () => {} };
+      return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, identity: { publicKey: 'recorded' }, close: async () => {} };
     }) as unknown as typeof createCoordinatorServer,
   });
   command.exitOverride();
