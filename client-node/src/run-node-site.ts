@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy } from '@fedtune/shared';
+import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -9,7 +9,8 @@ export interface NodeSiteOptions {
   siteId: string;
   /** Coordinator URL (socket.io) or an explicit connector (e.g. the in-memory network). */
   server: string | ClientConnector;
-  data: Dataset;
+  /** The site's examples, or its raw texts (a TextDataset: tokenized with the vocabulary the run's model comes with). */
+  data: Dataset | TextDataset;
   token?: string;
   /** Seed of the local train/validation/test split. */
   splitSeed?: number;
@@ -45,10 +46,17 @@ export interface NodeSiteOptions {
   auditLog?: string;
 }
 
+function isTextDataset(data: Dataset | TextDataset): data is TextDataset {
+  return 'texts' in data;
+}
+
 /** Runs one Node site until its run completes: picks the backend, splits the data, joins and trains. */
 export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome> {
   const backend = await selectNodeBackend(options.backend);
-  const split = splitDataset(options.data, options.splitSeed ?? deriveSeed(0, 'split', options.siteId));
+  const splitSeed = options.splitSeed ?? deriveSeed(0, 'split', options.siteId);
+  const textData = isTextDataset(options.data) ? splitTextDataset(options.data, splitSeed) : undefined;
+  if (textData && options.prepareSplits) throw new FedtuneError('config', 'imputing and class weights apply to numeric data, not to texts');
+  const split = textData ? labelOnlySplits(textData) : splitDataset(options.data as Dataset, splitSeed);
   const data = options.prepareSplits ? options.prepareSplits(split) : split;
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
@@ -58,6 +66,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     token: options.token,
     connector,
     data,
+    ...(textData ? { textData } : {}),
     backend: backend.backend,
     runtime: 'node',
     onEvent: audit

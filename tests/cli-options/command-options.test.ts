@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
 import { pretrainedModelDir, type RunConfig, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
-import { robustPreset, type RunReport } from '@fedtune/shared';
+import { robustPreset, type Dataset, type RunReport } from '@fedtune/shared';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
 import { clientCommand } from '../../cli/src/commands/client-command.ts';
@@ -77,7 +77,7 @@ async function coordinator(argv: string[], options: { whileRunning?: () => Promi
     }) as unknown as typeof startCoordinator,
     createCoordinatorServer: ((o: ServerOptions) => {
       served = o;
-      return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, close: async () => {} };
+      return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, identity: { publicKey: 'recorded' }, close: async () => {} };
     }) as unknown as typeof createCoordinatorServer,
   });
   command.exitOverride();
@@ -95,6 +95,13 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect((await coordinator([])).started!.port).toBe(8080);
   },
   '--host': async () => expect((await coordinator(['--host', '0.0.0.0'])).started!.host).toBe('0.0.0.0'),
+  // --task spam: the text-cnn with its vocabulary, the spam holdout and the text robustness (tests/text/coordinator-task.test.ts).
+  '--task': async () => {
+    const spam = (await coordinator(['--task', 'spam'])).started!;
+    expect([spam.architecture, spam.text?.sequenceLength, typeof spam.textRobustness]).toEqual(['text-cnn', 128, 'function']);
+    const digits = (await coordinator([])).started!;
+    expect([digits.architecture, digits.text, digits.textRobustness]).toEqual(['mlp', undefined, undefined]);
+  },
   '--out': async () => {
     const out = join(dir, 'elsewhere');
     const { started } = await coordinator(['--out', out]);
@@ -197,7 +204,8 @@ describe('every coordinator option reaches what serves the run', () => {
 
 // ---- client -----------------------------------------------------------------------------------------
 
-type SiteOptions = Parameters<typeof runNodeSite>[0];
+// The client command passes examples here (a TextDataset only for text data, tested in tests/text/text-site-cli-federation.test.ts).
+type SiteOptions = Omit<Parameters<typeof runNodeSite>[0], 'data'> & { data: Dataset };
 
 async function client(argv: string[]): Promise<SiteOptions> {
   let site: SiteOptions | undefined;

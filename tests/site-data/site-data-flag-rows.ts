@@ -63,7 +63,8 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
     '--text-column': async () => {
       // Without it, the text column is just another categorical column (one-hot over the 2 texts).
       expect((await client(['--data', texts]))!.data.featureShape).toEqual([2]);
-      await expect(client(['--data', texts, '--text-column', 'body'])).rejects.toThrow(/text data needs a text model/);
+      // With it, the site joins with the raw texts (tokenized with the vocabulary the run's model brings: docs/text.md).
+      expect(((await client(['--data', texts, '--text-column', 'body']))!.data as unknown as { texts: string[] }).texts).toEqual(['win', 'hi']);
     },
     '--check-only': async () => {
       expect(await client(['--data', numeric, '--check-only'])).toBeUndefined();

@@ -50,12 +50,14 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       const dataOptions = siteDataOptionsFrom(o);
       const checked = checkSiteData(readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions }), { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
       if (o.checkOnly) return;
-      const data = checked.dataset!;
+      const data = checked.text ?? checked.dataset!;
+      const examples = checked.text ? checked.text.labels.length : checked.dataset!.y.length;
+      const classes = checked.text ? textClassCounts(checked.text) : classCounts(checked.dataset!);
       const adversarial = siteAdversarialSettings(command);
       const parallel = parallelTraining({ workers: o.workers, syncEvery: o.syncEvery });
       const selection = await selectNodeBackend(o.backend);
       console.log(describeBackend(selection));
-      console.log(`site ${o.site}: ${data.y.length} local examples, classes ${JSON.stringify(classCounts(data))}; only updates and metrics are sent`);
+      console.log(`site ${o.site}: ${examples} local ${checked.text ? 'texts (tokenized with the vocabulary the run\'s model brings)' : 'examples'}, classes ${JSON.stringify(classes)}; only updates and metrics are sent`);
       console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
       const ledger = FilePrivacyLedger.open(o.privacyLedger ?? defaultPrivacyLedgerPath(), (line) => console.warn(line));
       console.log(`privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`);
@@ -102,4 +104,10 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
 
 function ledgerNum(e: number): string {
   return Number.isFinite(e) ? e.toFixed(4) : '∞';
+}
+
+function textClassCounts(text: { labels: Int32Array; classNames: string[] }): number[] {
+  const counts = new Array<number>(text.classNames.length).fill(0);
+  for (const y of text.labels) counts[y]++;
+  return counts;
 }

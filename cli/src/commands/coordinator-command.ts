@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, maxMessageBytesFor, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
+import { Command, Option } from 'commander';
+import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, maxMessageBytesFor, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
 import { digitsHeadlineEps, FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
+import { spamCoordinatorTask, type SpamCoordinatorTask } from '../simulation/spam-task-plan.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
@@ -22,7 +23,7 @@ export interface CoordinatorDeps {
  * The run configuration a parsed `coordinator` command line asks for: schema defaults < `--config FILE` <
  * flags typed on the command line; with `--resume`, the run's checkpointed settings < file < flags.
  */
-export function coordinatorRunConfig(command: Command): { config: RunConfig; changes?: ConfigChange[] } {
+export function coordinatorRunConfig(command: Command, task?: SpamCoordinatorTask): { config: RunConfig; changes?: ConfigChange[] } {
   const o = command.opts();
   const file = runConfigFile(command);
   const flags = runConfigFlags(command);
@@ -32,7 +33,8 @@ export function coordinatorRunConfig(command: Command): { config: RunConfig; cha
     return { config, changes };
   }
   // On the built-in holdout (no --holdout), the built-in task's headline ε is always among the attacks' ε.
-  const headline = o.holdout ? {} : { robustness: { headlineEps: digitsHeadlineEps(true) } };
+  // The spam task's settings are simulate's (spam-task-plan.ts), under the file and the flags.
+  const headline = task ? task.settings : o.holdout ? {} : { robustness: { headlineEps: digitsHeadlineEps(true) } };
   return { config: layeredRunConfig({ base: { runId: file?.values.runId ?? newRunId(), ...headline }, file, flags }) };
 }
 
@@ -44,6 +46,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--out <dir>', 'directory for runs', 'runs')
     .option('--serve', 'keep the API up after the run completes')
     .option('--serve-only', 'serve the HTTP API and socket.io with no run: create and start runs with POST /api/runs and POST /api/runs/:id/start (run flags are ignored)')
+    .addOption(new Option('--task <name>', 'built-in task: digits (images) or spam (SpamAssassin e-mail, text-cnn with its vocabulary; sites join with text folders or a CSV text column; docs/text.md)').choices(['digits', 'spam']).default('digits'))
     .option('--arch <name>', 'architecture of the built-in pretrained model', 'mlp')
     .option('--model <dir>', 'start from this TensorFlow.js model directory instead of the built-in checkpoint')
     .option('--holdout <file.csv>', "the coordinator's held-out set (default: the built-in digits holdout)")
@@ -62,11 +65,15 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
   return command.action(async (o) => {
     const selection = await selectNodeBackend(o.backend);
     console.log(describeBackend(selection));
-    if (!o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
-    const modelDir: string = o.model ?? pretrainedModelDir(o.arch);
+    const task = o.task === 'spam' ? spamCoordinatorTask() : undefined;
+    if (!task && !o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
+    const modelDir: string = o.model ?? task?.modelDir ?? pretrainedModelDir(o.arch);
+    const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);
+    // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
+    const text = readModelText(modelDir);
     const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-    const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : builtinDigits().holdout;
-    const { config, changes } = coordinatorRunConfig(command);
+    const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : (task?.holdout ?? builtinDigits().holdout);
+    const { config, changes } = coordinatorRunConfig(command, task);
     if (changes) {
       console.log(
         changes.length === 0
@@ -100,10 +107,12 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       const server = deps.createCoordinatorServer({
         runsDir: o.out,
         holdout,
-        architecture: o.model ? 'custom' : o.arch,
+        architecture,
         backend: selection.backend,
         transport: 'socket',
         maxMessageBytes,
+        ...(text ? { text } : {}),
+        ...(task ? { textRobustness: task.textRobustness } : {}),
         loadModel: () => loadModelDir(modelDir),
         port: o.port,
         host: o.host,
@@ -132,8 +141,10 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     const coordinator = await deps.startCoordinator({
       runsDir: o.out,
       model,
-      architecture: o.model ? 'custom' : o.arch,
+      architecture,
       holdout,
+      ...(text ? { text } : {}),
+      ...(task ? { textRobustness: task.textRobustness } : {}),
       backend: selection.backend,
       transport: 'socket',
       port: o.port,

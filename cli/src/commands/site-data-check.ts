@@ -1,9 +1,11 @@
-import { checkDataset, classCounts, dropDuplicates, FedtuneError, formatDataCheck, type Dataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
+import { checkDataset, classCounts, dropDuplicates, FedtuneError, formatDataCheck, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
 import type { LoadedSiteData } from '@fedtune/client-node';
 
 export interface CheckedSiteData {
   /** The data the site joins with (duplicates dropped if asked); absent for text data or --check-only. */
   dataset?: Dataset;
+  /** Text data the site joins with (tokenized when the run's model brings its vocabulary; duplicates dropped if asked). */
+  text?: TextDataset;
   report?: DataCheckReport;
 }
 
@@ -24,7 +26,7 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
       print(`data check: ${summary.examples} texts, labels ${JSON.stringify(counts)} per class`);
     }
     if (options.checkOnly) return {};
-    throw new FedtuneError('data', 'text data needs a text model with a tokenizer, which this build does not have yet: use --check-only to check it');
+    return { text: checkedTexts(text, options, print) };
   }
   const report = checkDataset(loaded.dataset, loaded.expectedRange ? { expectedRange: loaded.expectedRange } : {});
   if (options.json) print(JSON.stringify({ ...report, ...(loaded.schema ? { schema: loaded.schema } : {}) }));
@@ -43,4 +45,23 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
     if (!options.json) print(`dropped ${dropped.dropped} duplicate examples: ${dataset.y.length} left, classes ${JSON.stringify(classCounts(dataset))}`);
   }
   return { dataset, report };
+}
+
+/** Text data as the site joins with it: --impute and --class-weights apply to numeric features and are refused; --drop-duplicates drops repeated (text, label) pairs. */
+function checkedTexts(text: TextDataset, options: SiteDataOptions & { json?: boolean }, print: (line: string) => void): TextDataset {
+  if (options.impute !== 'none') throw new FedtuneError('config', '--impute fills missing numeric values: text data has none to fill');
+  if (options.classWeights !== 'none') throw new FedtuneError('config', '--class-weights is not supported for text data yet');
+  if (!options.dropDuplicates) return text;
+  const seen = new Set<string>();
+  const keep: number[] = [];
+  text.texts.forEach((t, i) => {
+    const key = `${text.labels[i]}\u0000${t}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      keep.push(i);
+    }
+  });
+  const kept = { texts: keep.map((i) => text.texts[i]!), labels: Int32Array.from(keep, (i) => text.labels[i]!), classNames: text.classNames };
+  if (!options.json) print(`dropped ${text.texts.length - keep.length} duplicate texts: ${keep.length} left`);
+  return kept;
 }

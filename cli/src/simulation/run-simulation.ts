@@ -6,7 +6,7 @@ import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/s
 import { join } from 'node:path';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
 import { newRunId } from '../new-run-id.ts';
-import { SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from './spam-task-plan.ts';
+import { SPAM_INPUT_ROBUSTNESS_OFF, SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from './spam-task-plan.ts';
 
 /**
  * A simulated federation. Run settings left out here come from the RunConfig schema's defaults; `configFile`
@@ -107,7 +107,7 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
     ...(maliciousCount ? { expectedMaliciousSites: maliciousCount } : {}),
     // The built-in task's headline ε is always among the attacks' ε (digits-task.ts). Token ids have no ε:
     // the text task's robustness is its own section (textRobustness), the input-space parts are off.
-    robustness: options.task === 'spam' ? { noise: false, corruptions: false, fgsm: false, pgd: false } : { headlineEps: digitsHeadlineEps(options.featureShift !== false) },
+    ...(options.task === 'spam' ? SPAM_INPUT_ROBUSTNESS_OFF : { robustness: { headlineEps: digitsHeadlineEps(options.featureShift !== false) } }),
     // The spam task's own rounds and local training (spam-task-plan.ts), under every flag and file.
     ...(options.task === 'spam' ? SPAM_SIMULATION_SETTINGS : {}),
   };

@@ -12,6 +12,33 @@ export const SPAM_DEFAULT_PARTITION = 'dirichlet:0.5';
  */
 export const SPAM_SIMULATION_SETTINGS: PartialRunConfigInput = Object.freeze({ rounds: 3, train: { epochs: 3, batchSize: 16, learningRate: 0.005 } });
 
+/** Token ids have no ε: the text task's robustness is its own section (textRobustness), the input-space parts are off. */
+export const SPAM_INPUT_ROBUSTNESS_OFF: PartialRunConfigInput = Object.freeze({ robustness: { noise: false, corruptions: false, fgsm: false, pgd: false } });
+
+/** What `fedtune coordinator --task spam` serves: the committed text-cnn, the spam holdout as token ids and the text robustness of the final model. */
+export interface SpamCoordinatorTask {
+  modelDir: string;
+  architecture: 'text-cnn';
+  holdout: Dataset;
+  textRobustness: TextRobustnessEvaluator;
+  /** Run settings under the command line and --config: as a simulation of the task (SPAM_SIMULATION_SETTINGS), input-space robustness off. */
+  settings: PartialRunConfigInput;
+}
+
+/** The spam task for a coordinator serving real sites: the same model, holdout and text robustness as `fedtune simulate --task spam`. */
+export function spamCoordinatorTask(textRobustness: TextRobustnessOptions = {}): SpamCoordinatorTask {
+  const modelDir = pretrainedSpamModelDir();
+  const tokenizer = new TextTokenizer(readVocabulary(modelDir));
+  const holdoutTexts = builtinSpam().holdout;
+  return {
+    modelDir,
+    architecture: 'text-cnn',
+    holdout: tokenizer.toDataset(holdoutTexts),
+    textRobustness: spamTextRobustness({ tokenizer, holdoutTexts }, textRobustness),
+    settings: { ...SPAM_INPUT_ROBUSTNESS_OFF, ...SPAM_SIMULATION_SETTINGS },
+  };
+}
+
 /** The built-in spam task's federation data: the sites' token-id datasets and the coordinator's holdout (ids and raw texts). */
 export interface SpamSimulationData {
   tokenizer: TextTokenizer;

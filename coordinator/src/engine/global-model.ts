@@ -1,4 +1,4 @@
-import type { RobustnessOptions, RobustnessReport, WeightArrays, WeightsManifest } from '@fedtune/shared';
+import type { ModelTextSection, RobustnessOptions, RobustnessReport, WeightArrays, WeightsManifest } from '@fedtune/shared';
 
 export interface GlobalMetrics {
   accuracy: number;
@@ -16,6 +16,8 @@ export interface GlobalModel {
   readonly manifest: WeightsManifest;
   readonly topology: Record<string, unknown>;
   readonly initialWeights: WeightArrays;
+  /** A text model's vocabulary, sent to the sites with the topology (model-text-section.ts). */
+  readonly text?: ModelTextSection;
   evaluate(weights: WeightArrays): Promise<GlobalMetrics>;
   /** Robustness evaluation (noise, corruptions, FGSM/PGD, calibration) on the holdout, if supported. */
   evaluateRobustness?(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport>;

@@ -649,7 +649,8 @@ export class RoundEngine {
   private sendTopology(siteId: string): number {
     const site = this.sites.get(siteId);
     if (!site || site.hasTopology) return 0;
-    const payload = { runId: this.config.runId, modelVersion: 0, topology: this.options.model.topology, manifest: this.options.model.manifest };
+    const text = this.options.model.text;
+    const payload = { runId: this.config.runId, modelVersion: 0, topology: this.options.model.topology, manifest: this.options.model.manifest, ...(text ? { text } : {}) };
     site.link.send('model', payload);
     site.hasTopology = true;
     return JSON.stringify(payload).length;

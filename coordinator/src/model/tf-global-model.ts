@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
+import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
@@ -20,6 +20,8 @@ export interface TfGlobalModelOptions {
    */
   evaluation?: 'worker' | 'in-process';
   onWarning?: (message: string) => void;
+  /** A text model's vocabulary (the model directory's vocab.json: readModelText), sent to the sites with the topology. */
+  text?: ModelTextSection;
 }
 
 /**
@@ -30,6 +32,7 @@ export class TfGlobalModel implements GlobalModel {
   readonly manifest: WeightsManifest;
   readonly topology: Record<string, unknown>;
   readonly initialWeights: WeightArrays;
+  readonly text?: ModelTextSection;
   private readonly holdout: Dataset;
 
   constructor(
@@ -46,6 +49,7 @@ export class TfGlobalModel implements GlobalModel {
     this.manifest = modelManifest(model);
     this.topology = modelTopology(model);
     this.initialWeights = readModelWeights(model).arrays;
+    if (options.text) this.text = options.text;
     if ((options.evaluation ?? 'worker') === 'worker') {
       try {
         const thread = new EvaluationThread({ backend: tf.getBackend(), topology: this.topology, holdout: this.holdout, probes: this.probes.map((p) => ({ name: p.name, data: p.data })) });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
-import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type RunReport } from '@fedtune/shared';
+import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type ModelTextSection, type RunReport } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import type { EngineEvent, RoundEngineOptions } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
@@ -47,6 +47,8 @@ export interface CoordinatorServerOptions {
   reportExtras?: { simulation?: Record<string, unknown> };
   /** Text robustness of the final model (text tasks; text-robustness-evaluator.ts). */
   textRobustness?: TextRobustnessEvaluator;
+  /** A text model's vocabulary (the model directory's vocab.json: readModelText), sent to the sites with the topology. */
+  text?: ModelTextSection;
   checkpoints?: boolean;
   /** Record runs, rounds and sites in `<runsDir>/fedtune.db` (default true for the socket transport). */
   database?: boolean;
@@ -250,6 +252,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           probes: options.probes,
           reportExtras: options.reportExtras,
           textRobustness: options.textRobustness,
+          ...(options.text ? { text: options.text } : {}),
           checkpoints: options.checkpoints,
           database,
           authorize,

@@ -1,4 +1,4 @@
-import { canonicalHash, encodeWeights, RunTerms, runTermsHash, sha256Hex, totalParameters, type SignedRunTerms, type TrainSettings } from '@fedtune/shared';
+import { vocabularyHashOf, canonicalHash, encodeWeights, RunTerms, runTermsHash, sha256Hex, totalParameters, type SignedRunTerms, type TrainSettings } from '@fedtune/shared';
 import type { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import type { GlobalModel } from '../engine/global-model.ts';
 import type { RunConfig } from '../engine/run-config.ts';
@@ -9,7 +9,7 @@ import { wantsSiteReport } from '../engine/site-report-round.ts';
  * configuration and model. `train` is the training every fit carries (after the strategy's configureTrain and
  * FedBN's marker); rounds' ε warm-up and seeds are the only per-round variations a site accepts.
  */
-export function runTermsOf(config: RunConfig, model: Pick<GlobalModel, 'architecture' | 'topology' | 'manifest' | 'initialWeights'>, coordinator: string, train: TrainSettings = config.train): RunTerms {
+export function runTermsOf(config: RunConfig, model: Pick<GlobalModel, 'architecture' | 'topology' | 'manifest' | 'initialWeights' | 'text'>, coordinator: string, train: TrainSettings = config.train): RunTerms {
   const dp = config.dp;
   const secure = config.secureAggregation;
   return {
@@ -23,6 +23,7 @@ export function runTermsOf(config: RunConfig, model: Pick<GlobalModel, 'architec
       topologyHash: canonicalHash(model.topology),
       initialWeightsHash: sha256Hex(encodeWeights({ manifest: model.manifest, arrays: model.initialWeights })),
       parameters: totalParameters(model.manifest),
+      ...(model.text ? { vocabularyHash: vocabularyHashOf(model.text) } : {}),
     },
     train,
     maxExamplesPerSite: config.maxExamplesPerSite,

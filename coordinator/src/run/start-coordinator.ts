@@ -62,6 +62,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       probes: options.probes,
       reportExtras: options.reportExtras,
       textRobustness: options.textRobustness,
+      text: options.text,
       checkpoints: options.checkpoints,
       database: options.database,
       onWarning: options.onWarning,

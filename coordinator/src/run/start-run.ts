@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { FedtuneError, type Dataset, type RunReport, type ServerTransport } from '@fedtune/shared';
+import { FedtuneError, type Dataset, type ModelTextSection, type RunReport, type ServerTransport } from '@fedtune/shared';
 import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
@@ -26,6 +26,8 @@ export interface RunServices {
   probes?: EvaluationProbe[];
   reportExtras?: { simulation?: Record<string, unknown> };
   textRobustness?: RoundEngineOptions['textRobustness'];
+  /** A text model's vocabulary, sent to the sites with the topology (readModelText). */
+  text?: ModelTextSection;
   /** Write a checkpoint after every round (default true). */
   checkpoints?: boolean;
   database?: RunDatabase;
@@ -126,6 +128,7 @@ export function startRun(services: RunServices, { config, model, resume: resumeR
     global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes, {
       evaluation: services.evaluation,
       onWarning: services.onWarning,
+      ...(services.text ? { text: services.text } : {}),
     });
     const model_ = global;
     const audit = startRunAudit(auditLog, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round });

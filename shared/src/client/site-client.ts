@@ -13,6 +13,7 @@ import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type Secure
 import { modelFromTopology } from '../model/model-topology.ts';
 import { modelInterfaceOf } from '../model/model-interface.ts';
 import { fitDatasetToModel } from '../data/fit-data-to-model.ts';
+import { tokenizeTextSplits, type TextSplits } from './text-site-data.ts';
 import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
 import type { WeightArrays, WeightsManifest } from '../weights.ts';
@@ -95,6 +96,8 @@ export interface SiteClientOptions {
   connector: ClientConnector;
   /** The site's private data, already split. Only counts and metrics derived from it are ever sent. */
   data: Splits;
+  /** A text site's raw texts (then `data` is labelOnlySplits of them): tokenized with the vocabulary the model comes with (text-site-data.ts). */
+  textData?: TextSplits;
   backend: string;
   runtime: 'node' | 'browser';
   onEvent?: (event: SiteEvent) => void;
@@ -402,8 +405,8 @@ export class SiteClient {
     // with exactly what does not fit, at every instruction (so the coordinator's report names the reason).
     try {
       const io = modelInterfaceOf(model);
-      const { train, validation, test } = this.options.data;
       const name = `${this.options.siteId}'s data`;
+      const { train, validation, test } = this.options.textData ? tokenizeTextSplits(this.options.textData, payload.text, name) : this.options.data;
       this.data = { train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) };
     } catch (err) {
       this.dataError = toFedtuneError(err, 'data');

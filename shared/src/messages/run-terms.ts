@@ -27,6 +27,8 @@ export const RunTerms = z
       /** sha-256 of the initial (pretrained) weights as encoded by the weights codec. */
       initialWeightsHash: Sha256Hex,
       parameters: z.number().int().min(0),
+      /** A text model: sha-256 of the canonical JSON of the 'model' message's text section (its vocabulary). */
+      vocabularyHash: Sha256Hex.optional(),
     }),
     /** The training every fit instruction will carry (its per-round seed aside). */
     train: TrainConfig.omit({ seed: true }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { clipText } from '../text/clip-text.ts';
 import { WEIGHTS_LIMITS } from '../weights.ts';
 import { MAX_TEMPERATURE_QUERY, TEMPERATURE_RANGE } from '../robustness/calibration/temperature-search.ts';
+import { ModelTextSection } from './model-text-section.ts';
 
 /**
  * One schema per message. These give both the runtime validation of every incoming payload and the
@@ -82,6 +83,8 @@ export const ModelTopology = z.object({
   /** Keras-style model JSON as produced by `model.toJSON(null, false)`. */
   topology: z.record(z.string(), z.unknown()),
   manifest: z.array(WeightSpecSchema).max(WEIGHTS_LIMITS.maxTensors),
+  /** A text model's vocabulary and sequence length (model-text-section.ts): the site tokenizes its texts with it. */
+  text: ModelTextSection.optional(),
 });
 
 /**

@@ -2,6 +2,7 @@ import type { RunTerms } from '../messages/run-terms.ts';
 import type { EvaluateInstruction, FitInstruction, ModelTopology, TrainConfig } from '../messages/schemas.ts';
 import type { SiteReportInstruction } from '../messages/site-report-schemas.ts';
 import { canonicalHash } from './run-terms-hash.ts';
+import { vocabularyHashOf } from '../messages/model-text-section.ts';
 import { canonicalJson } from '../audit/canonical-json.ts';
 import { sha256Hex } from '../audit/sha256-hex.ts';
 import type { SitePolicy } from './site-policy.ts';
@@ -16,12 +17,22 @@ function sameRun(runId: string, terms: RunTerms): string | undefined {
   return runId === terms.runId ? undefined : `the instruction is for another run than the accepted terms' ${terms.runId}`;
 }
 
-/** 'model': the topology must be the one the terms name (its hash). */
+/** 'model': the topology must be the one the terms name (its hash), and a text model's vocabulary too. */
 export function checkModelInstruction(model: ModelTopology, terms: RunTerms): string | undefined {
   const run = sameRun(model.runId, terms);
   if (run) return run;
   const hash = canonicalHash(model.topology);
-  return hash === terms.model.topologyHash ? undefined : `the model topology (${hash.slice(0, 16)}…) is not the one of the terms (${terms.model.topologyHash.slice(0, 16)}…)`;
+  if (hash !== terms.model.topologyHash) return `the model topology (${hash.slice(0, 16)}…) is not the one of the terms (${terms.model.topologyHash.slice(0, 16)}…)`;
+  return checkModelVocabulary(model, terms);
+}
+
+/** A text model's vocabulary (the 'model' message's text section) must hash to the terms' vocabularyHash; no text section without one, and none missing. */
+export function checkModelVocabulary(model: Pick<ModelTopology, 'text'>, terms: RunTerms): string | undefined {
+  const want = terms.model.vocabularyHash;
+  if (!model.text) return want === undefined ? undefined : `the model comes without the vocabulary of the terms (${want.slice(0, 16)}…)`;
+  const got = vocabularyHashOf(model.text);
+  if (want === undefined) return `the model comes with a vocabulary (${got.slice(0, 16)}…) the terms do not name`;
+  return got === want ? undefined : `the model's vocabulary (${got.slice(0, 16)}…) is not the one of the terms (${want.slice(0, 16)}…)`;
 }
 
 /** Weights of the initial model (version 0), and the pretrained model of a site report: the terms' initial weights hash. */

@@ -1,0 +1,192 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Command } from 'commander';
+import { readModelText, pretrainedSpamModelDir, type createCoordinatorServer, type startCoordinator } from '@fedtune/coordinator';
+import type { runNodeSite } from '@fedtune/client-node';
+import { builtinSpam } from '@fedtune/shared/node';
+import { TextTokenizer, vocabularyOfTextSection, type RunReport, type TextDataset } from '@fedtune/shared';
+import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
+import { clientCommand } from '../../cli/src/commands/client-command.ts';
+import { SPAM_SIMULATION_SETTINGS } from '../../cli/src/simulation/spam-task-plan.ts';
+import { tempDir } from '../helpers/federation.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+type StartOptions = Parameters<typeof startCoordinator>[0];
+type ServerOptions = Parameters<typeof createCoordinatorServer>[0];
+
+async function quietly<T>(run: () => Promise<T>): Promise<T> {
+  const log = console.log;
+  console.log = () => {};
+  try {
+    return await run();
+  } finally {
+    console.log = log;
+  }
+}
+
+/** `fedtune coordinator ARGV` with recording stand-ins: what it would start or serve. */
+async function coordinator(argv: string[]): Promise<{ started?: StartOptions; served?: ServerOptions }> {
+  const dir = tempDir();
+  let started: StartOptions | undefined;
+  let served: ServerOptions | undefined;
+  const report = { runId: 'recorded', status: 'complete', rounds: [] } as unknown as RunReport;
+  const command: Command = coordinatorCommand({
+    startCoordinator: (async (o: StartOptions) => {
+      started = o;
+      (o.model as { dispose(): void }).dispose();
+      return { runId: 'recorded', url: 'http://127.0.0.1:1', runDir: join(dir, 'recorded'), engine: { report, termsGate: { signed: { hash: 'recorded' } } }, coordinatorKey: 'recorded', exposure: () => undefined, requestStop: () => {}, done: Promise.resolve(report), close: async () => {} };
+    }) as unknown as typeof startCoordinator,
+    createCoordinatorServer: ((o: ServerOptions) => {
+      served = o;
+      // Ctrl-C once the command waits for it: only its own listener is called (not the test runner's).
+      const before = process.listeners('SIGINT');
+      const timer = setInterval(() => {
+        const added = process.listeners('SIGINT').filter((l) => !before.includes(l));
+        if (added.length === 0) return;
+        clearInterval(timer);
+        for (const l of added) {
+          process.removeListener('SIGINT', l);
+          (l as () => void)();
+        }
+      }, 10);
+      return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, identity: { publicKey: 'k' }, close: async () => {} };
+    }) as unknown as typeof createCoordinatorServer,
+  });
+  command.exitOverride();
+  const signals = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  await quietly(() => command.parseAsync(['--out', join(dir, 'runs'), ...argv], { from: 'user' }));
+  for (const s of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(s)) if (!signals[s].includes(l)) process.removeListener(s, l as () => void);
+  return { started, served };
+}
+
+describe('fedtune coordinator --task', () => {
+  const text = readModelText(pretrainedSpamModelDir())!;
+
+  it('spam: the committed text-cnn with its vocabulary, the spam holdout as token ids, the text robustness and the task settings', async () => {
+    const { started } = await coordinator(['--task', 'spam']);
+    expect(started!.architecture).toBe('text-cnn');
+    expect(started!.text).toEqual(text);
+    const holdout = new TextTokenizer(vocabularyOfTextSection(text)).toDataset(builtinSpam().holdout);
+    expect(started!.holdout.featureShape).toEqual([128]);
+    expect(Array.from(started!.holdout.x)).toEqual(Array.from(holdout.x));
+    expect(Array.from(started!.holdout.y)).toEqual(Array.from(holdout.y));
+    expect(typeof started!.textRobustness).toBe('function');
+    const config = started!.config as { rounds: number; train: { epochs: number; batchSize: number; learningRate: number }; robustness: Record<string, unknown> };
+    expect(config.rounds).toBe(SPAM_SIMULATION_SETTINGS.rounds);
+    expect(config.train).toMatchObject(SPAM_SIMULATION_SETTINGS.train!);
+    expect(config.robustness).toMatchObject({ noise: false, corruptions: false, fgsm: false, pgd: false });
+    expect(config.robustness.headlineEps).toBeUndefined();
+  });
+
+  it('flags override the task settings (--rounds, --epochs)', async () => {
+    const config = (await coordinator(['--task', 'spam', '--rounds', '1', '--epochs', '2'])).started!.config as { rounds: number; train: { epochs: number; batchSize: number } };
+    expect([config.rounds, config.train.epochs, config.train.batchSize]).toEqual([1, 2, 16]);
+  });
+
+  it('digits (the default): the mlp, no vocabulary, no text robustness, the headline ε', async () => {
+    for (const argv of [[], ['--task', 'digits']]) {
+      const { started } = await coordinator(argv);
+      expect(started!.architecture).toBe('mlp');
+      expect(started!.text).toBeUndefined();
+      expect(started!.textRobustness).toBeUndefined();
+      expect(started!.holdout.featureShape).not.toEqual([128]);
+      expect((started!.config as { robustness: { headlineEps?: unknown } }).robustness.headlineEps).toBeDefined();
+    }
+  });
+
+  it('an unknown task is refused by the parser', async () => {
+    await expect(coordinator(['--task', 'faces'])).rejects.toThrow(/--task.*faces|Allowed choices are digits, spam/);
+  });
+
+  it('--serve-only --task spam serves the vocabulary and the text robustness to every run it starts', async () => {
+    const { served } = await coordinator(['--task', 'spam', '--serve-only']);
+    expect(served!.text).toEqual(text);
+    expect(served!.architecture).toBe('text-cnn');
+    expect(typeof served!.textRobustness).toBe('function');
+  });
+
+  it('--model DIR with a vocab.json sends that vocabulary', async () => {
+    const { started } = await coordinator(['--model', pretrainedSpamModelDir(), '--holdout', writeHoldout()]);
+    expect(started!.architecture).toBe('custom');
+    expect(started!.text).toEqual(text);
+    expect(started!.textRobustness).toBeUndefined();
+  });
+});
+
+function writeHoldout(): string {
+  const dir = tempDir();
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'holdout.csv');
+  writeFileSync(file, `label,${Array.from({ length: 128 }, (_, i) => `t${i}`).join(',')}\n${[0, 1].map((y) => [y, ...new Array(128).fill(2)].join(',')).join('\n')}\n`);
+  return file;
+}
+
+/** `fedtune client ARGV` with a recording runNodeSite: the data it would join with. */
+async function client(argv: string[]): Promise<Parameters<typeof runNodeSite>[0]> {
+  let site: Parameters<typeof runNodeSite>[0] | undefined;
+  const command = clientCommand({
+    runNodeSite: (async (o: Parameters<typeof runNodeSite>[0]) => {
+      site = o;
+      return { completed: true, runId: 'recorded', roundsTrained: 0, complete: { rounds: 1 } };
+    }) as unknown as typeof runNodeSite,
+  });
+  command.exitOverride();
+  await quietly(() => command.parseAsync(['--server', 'http://127.0.0.1:1', '--site', 'mail-1', '--privacy-ledger', join(tempDir(), 'l.jsonl'), ...argv], { from: 'user' }));
+  return site!;
+}
+
+describe('fedtune client on text data', () => {
+  const folder = () => {
+    const dir = tempDir();
+    for (const [name, texts] of [['ham', ['see you at noon', 'see you at noon', 'minutes attached']], ['spam', ['win money now', 'cheap pills']]] as const) {
+      mkdirSync(join(dir, name), { recursive: true });
+      texts.forEach((t, i) => writeFileSync(join(dir, name, `${i}.txt`), t));
+    }
+    return dir;
+  };
+
+  it('joins with the raw texts (tokenized later, with the vocabulary the model brings)', async () => {
+    const data = (await client(['--data', folder()])).data as TextDataset;
+    expect(data.texts).toHaveLength(5);
+    expect(data.classNames).toEqual(['ham', 'spam']);
+    expect(Array.from(data.labels)).toEqual([0, 0, 0, 1, 1]);
+  });
+
+  it('a CSV with --text-column joins with its texts', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'mail.csv'), 'label,body\nham,"see you, at noon"\nspam,win money now\n');
+    const data = (await client(['--data', join(dir, 'mail.csv'), '--text-column', 'body'])).data as TextDataset;
+    expect(data.texts).toEqual(['see you, at noon', 'win money now']);
+  });
+
+  it('--drop-duplicates drops repeated (text, label) pairs', async () => {
+    const data = (await client(['--data', folder(), '--drop-duplicates'])).data as TextDataset;
+    expect(data.texts).toHaveLength(4);
+    expect(Array.from(data.labels)).toEqual([0, 0, 1, 1]);
+    expect(data.texts.filter((t) => t === 'see you at noon')).toHaveLength(1);
+  });
+
+  it.each([
+    [['--impute', 'mean'], /--impute fills missing numeric values: text data has none to fill/],
+    [['--class-weights', 'balanced'], /--class-weights is not supported for text data yet/],
+  ])('%j is refused for text with one clear error', async (flags, message) => {
+    await expect(client(['--data', folder(), ...flags])).rejects.toThrow(message);
+  });
+
+  it('--check-only reads and checks the texts and does not join', async () => {
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    let joined = false;
+    try {
+      const command = clientCommand({ runNodeSite: (async () => ((joined = true), { completed: true })) as unknown as typeof runNodeSite });
+      command.exitOverride();
+      await command.parseAsync(['--server', 'http://127.0.0.1:1', '--site', 'mail-1', '--data', folder(), '--check-only'], { from: 'user' });
+    } finally {
+      console.log = log;
+    }
+    expect(joined).toBe(false);
+    expect(lines).toContain('data check: 5 texts, labels [3,2] per class');
+  });
+});
