@@ -224,14 +224,13 @@ async function client(argv: string[]): Promise<SiteOptions> {
 /** `fedtune client --show-terms` against a real tiny coordinator: what it printed, whether it joined, its exit code. */
 async function showTermsOf(argv: string[]): Promise<{ lines: string[]; site: SiteOptions | undefined; exitCode: number | string | undefined }> {
   const coordinator = await startTinyCoordinator({ runId: 'terms-cli' });
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+  // What it printed: the file-wide console spy's lines from here on (restoring a spy here would remove that one).
+  const start = logs.length;
   const before = process.exitCode;
   try {
     const site = await client(['--show-terms', '--server', coordinator.url!, ...argv]);
-    return { lines, site, exitCode: process.exitCode === before ? undefined : process.exitCode };
+    return { lines: logs.slice(start), site, exitCode: process.exitCode === before ? undefined : process.exitCode };
   } finally {
-    spy.mockRestore();
     process.exitCode = before;
     await coordinator.close();
   }
