@@ -7,7 +7,7 @@ import { builtinSpam } from '@fedtune/shared/node';
 import { TextTokenizer, vocabularyOfTextSection, type RunReport, type TextDataset } from '@fedtune/shared';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
 import { clientCommand } from '../../cli/src/commands/client-command.ts';
-import { SPAM_SIMULATION_SETTINGS } from '../../cli/src/simulation/spam-task-plan.ts';
+import { SPAM_SIMULATION_SETTINGS } from '../../cli/src/tasks/spam-task-plan.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 

@@ -5,7 +5,7 @@ import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorSe
 import { digitsHeadlineEps, FedtuneError } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
-import { spamCoordinatorTask, type SpamCoordinatorTask } from '../simulation/spam-task-plan.ts';
+import type { SpamCoordinatorTask } from '../tasks/spam-task-plan.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
@@ -65,7 +65,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
   return command.action(async (o) => {
     const selection = await selectNodeBackend(o.backend);
     console.log(describeBackend(selection));
-    const task = o.task === 'spam' ? spamCoordinatorTask() : undefined;
+    // Loaded only for --task spam: a client (whose program also defines this command) never loads the simulation code.
+    const task = o.task === 'spam' ? (await import('../tasks/spam-task-plan.ts')).spamCoordinatorTask() : undefined;
     if (!task && !o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
     const modelDir: string = o.model ?? task?.modelDir ?? pretrainedModelDir(o.arch);
     const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);

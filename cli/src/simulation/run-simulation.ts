@@ -6,7 +6,7 @@ import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/s
 import { join } from 'node:path';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
 import { newRunId } from '../new-run-id.ts';
-import { SPAM_INPUT_ROBUSTNESS_OFF, SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from './spam-task-plan.ts';
+import { SPAM_INPUT_ROBUSTNESS_OFF, SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from '../tasks/spam-task-plan.ts';
 
 /**
  * A simulated federation. Run settings left out here come from the RunConfig schema's defaults; `configFile`
