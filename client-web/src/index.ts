@@ -1,5 +1,7 @@
 export * from './backend/select-browser-backend.ts';
 export * from './data/load-csv-file.ts';
+export * from './data/load-text-files.ts';
+export * from './data/browser-site-data.ts';
 export * from './data/load-image-folder.ts';
 export * from './data/summarize.ts';
 export * from './join-link.ts';

@@ -1,10 +1,12 @@
-import { toFedtuneError, type Dataset, type SiteEvent, type Splits } from '@fedtune/shared';
+import { concatDatasets, toFedtuneError, type SiteEvent, type Splits } from '@fedtune/shared';
 import { describeBrowserBackend, selectBrowserBackend, type BrowserBackendSelection } from './backend/select-browser-backend.ts';
 import { loadCsvFile } from './data/load-csv-file.ts';
 import { loadImageFolder } from './data/load-image-folder.ts';
+import { loadTextCsv, loadTextFolder } from './data/load-text-files.ts';
+import { checkBrowserSiteData, prepareBrowserSiteData, type BrowserDataChoices, type BrowserSiteData, type PreparedBrowserSiteData } from './data/browser-site-data.ts';
 import { summarizeData, type DataSummary } from './data/summarize.ts';
 import { browserSitePolicy, parseJoinLink } from './join-link.ts';
-import { splitSiteData, startBrowserSite, type BrowserSite } from './site-session.ts';
+import { startBrowserSite, type BrowserSite } from './site-session.ts';
 import { LocalStoragePrivacyLedger } from './privacy/local-storage-privacy-ledger.ts';
 import { renderLineChart } from './ui/line-chart.ts';
 
@@ -19,7 +21,16 @@ const ui = {
   backend: $('backend'),
   csv: $<HTMLInputElement>('csv-file'),
   folder: $<HTMLInputElement>('image-folder'),
+  textFolder: $<HTMLInputElement>('text-folder'),
   labelColumn: $<HTMLInputElement>('label-column'),
+  categorical: $<HTMLInputElement>('categorical'),
+  textColumn: $<HTMLInputElement>('text-column'),
+  dataCheck: $('data-check'),
+  dataCheckLines: $('data-check-lines'),
+  dropDuplicates: $<HTMLInputElement>('drop-duplicates'),
+  impute: $<HTMLInputElement>('impute-missing'),
+  classWeights: $<HTMLInputElement>('class-weights'),
+  dataPrepared: $('data-prepared'),
   numClasses: $<HTMLInputElement>('num-classes'),
   imageSize: $<HTMLInputElement>('image-size'),
   summary: $('summary'),
@@ -51,9 +62,13 @@ interface RoundRow {
 
 const state: {
   backend?: BrowserBackendSelection;
-  data?: Dataset;
+  data?: BrowserSiteData;
+  /** The data as the site would join with it now (the checkboxes applied); absent when they cannot apply. */
+  prepared?: PreparedBrowserSiteData;
   labels?: string[];
   source?: string;
+  /** Which input the data came from (the CSV fields re-read the CSV only when it is the one in use). */
+  picked?: 'csv' | 'images' | 'texts';
   site?: BrowserSite;
   rounds: Map<number, RoundRow>;
   epochs: number;
@@ -62,7 +77,7 @@ const state: {
 function setPhase(phase: Phase, status?: string): void {
   document.body.dataset.phase = phase;
   if (status) ui.status.textContent = status;
-  ui.join.disabled = !(state.data && state.backend && (phase === 'loaded' || phase === 'closed'));
+  ui.join.disabled = !(state.prepared && state.backend && (phase === 'loaded' || phase === 'closed'));
   ui.leave.disabled = !(phase === 'joining' || phase === 'joined' || phase === 'training');
 }
 
@@ -108,7 +123,7 @@ function row(round: number): RoundRow {
   return r;
 }
 
-function renderSummary(summary: DataSummary, splits: Splits): void {
+function renderSummary(summary: DataSummary, splits: Splits, text: boolean): void {
   const table = document.createElement('table');
   table.innerHTML = '<thead><tr><th>class</th><th>examples</th></tr></thead>';
   const body = document.createElement('tbody');
@@ -121,7 +136,7 @@ function renderSummary(summary: DataSummary, splits: Splits): void {
   const head = document.createElement('p');
   head.dataset.testid = 'summary-line';
   head.textContent =
-    `${summary.source}: ${summary.examples} examples, ${summary.features} features, ${summary.numClasses} classes — ` +
+    `${summary.source}: ${summary.examples} ${text ? 'texts (tokenized with the vocabulary the run\'s model brings)' : `examples, ${summary.features} features`}, ${summary.numClasses} classes — ` +
     `split ${splits.train.y.length} train / ${splits.validation.y.length} validation / ${splits.test.y.length} test. Nothing has been sent.`;
   ui.summary.replaceChildren(head, table);
   ui.summary.hidden = false;
@@ -133,27 +148,108 @@ function siteId(): string {
 
 function showDataError(err: unknown): void {
   state.data = undefined;
+  state.prepared = undefined;
   ui.summary.hidden = true;
+  ui.dataCheck.hidden = true;
   ui.dataError.textContent = toFedtuneError(err).message;
   ui.dataError.hidden = false;
   setPhase('idle', 'could not read the data');
 }
 
-function dataLoaded(data: Dataset, source: string, labels?: string[]): void {
+function choices(): BrowserDataChoices {
+  return { dropDuplicates: ui.dropDuplicates.checked, impute: ui.impute.checked, classWeights: ui.classWeights.checked };
+}
+
+/** The shared data check of what was loaded, one line per finding (counts and indices, never a value). */
+function renderDataCheck(data: BrowserSiteData): void {
+  const check = checkBrowserSiteData(data);
+  const r = check.report;
+  const missing = check.kind === 'text' ? check.report.empty.count : check.report.missing.count;
+  Object.assign(ui.dataCheck.dataset, {
+    examples: String(r.examples),
+    duplicates: String(r.duplicates.count),
+    conflicting: String(r.conflictingDuplicates.count),
+    missing: String(missing),
+    labels: JSON.stringify(r.labels.counts),
+    imbalance: r.labels.imbalanceRatio.toFixed(2),
+  });
+  ui.dataCheckLines.replaceChildren(
+    ...check.lines.map((line, i) => {
+      const li = document.createElement('li');
+      li.textContent = line.trim();
+      if (i > 0 && /: [1-9]/.test(line)) li.className = 'finding';
+      return li;
+    }),
+  );
+  // Imputing and class weights apply to numeric features: not offered for texts (as in `fedtune client`).
+  for (const box of [ui.impute, ui.classWeights]) {
+    box.disabled = data.kind === 'text';
+    if (box.disabled) box.checked = false;
+  }
+  ui.dataCheck.hidden = false;
+}
+
+/** Applies the checkboxes: what the site would train on now, or the one line saying why it cannot join yet. */
+function prepare(): void {
+  if (!state.data) return;
+  try {
+    const prepared = prepareBrowserSiteData(state.data, choices(), siteId() || 'site');
+    state.prepared = prepared;
+    const s = prepared.splits;
+    const text = state.data.kind === 'text';
+    const all = text ? prepared.textData! : undefined;
+    const dataset = text
+      ? { x: new Float32Array(0), y: Int32Array.from([...all!.train.labels, ...all!.validation.labels, ...all!.test.labels]), featureShape: [0], numClasses: all!.train.classNames.length }
+      : undefined;
+    renderSummary(summarizeData(state.source!, dataset ?? concatDatasets([s.train, s.validation, s.test]), s, state.labels), s, text);
+    ui.dataPrepared.textContent =
+      `The site will train on ${s.train.y.length} examples` +
+      (prepared.droppedDuplicates ? ` (${prepared.droppedDuplicates} duplicates dropped)` : '') +
+      (ui.impute.checked ? ', missing values imputed' : '') +
+      (ui.classWeights.checked ? ', classes resampled to equal shares' : '') +
+      '.';
+    ui.dataPrepared.dataset.train = String(s.train.y.length);
+    ui.dataError.hidden = true;
+    setPhase('loaded', 'data loaded: review the summary and the data check, then join');
+  } catch (err) {
+    state.prepared = undefined;
+    ui.summary.hidden = true;
+    ui.dataPrepared.textContent = '';
+    ui.dataError.textContent = toFedtuneError(err).message;
+    ui.dataError.hidden = false;
+    setPhase('idle', 'the data cannot join as it is: see the data check');
+  }
+}
+
+function dataLoaded(data: BrowserSiteData, source: string, labels?: string[]): void {
   state.data = data;
   state.source = source;
   state.labels = labels;
   ui.dataError.hidden = true;
-  const splits = splitSiteData(data, siteId() || 'site');
-  renderSummary(summarizeData(source, data, splits, labels), splits);
-  setPhase('loaded', 'data loaded: review the summary, then join');
+  renderDataCheck(data);
+  prepare();
+}
+
+function columnList(value: string): string[] {
+  return value.split(',').map((c) => c.trim()).filter(Boolean);
 }
 
 async function onCsvPicked(): Promise<void> {
   const file = ui.csv.files?.[0];
   if (!file) return;
+  const labelColumn = ui.labelColumn.value.trim() || 'label';
+  const textColumn = ui.textColumn.value.trim();
+  state.picked = 'csv';
   try {
-    dataLoaded(await loadCsvFile(file, { labelColumn: ui.labelColumn.value.trim() || 'label', numClasses: Number(ui.numClasses.value) || 10 }), file.name);
+    if (textColumn) {
+      const text = await loadTextCsv(file, { textColumn, labelColumn });
+      dataLoaded({ kind: 'text', text }, `${file.name} (text column)`, text.classNames);
+      return;
+    }
+    const tabular = await loadCsvFile(file, { labelColumn, numClasses: Number(ui.numClasses.value) || undefined, categorical: columnList(ui.categorical.value) });
+    const oneHot = tabular.schema.columns.filter((c) => c.kind === 'categorical');
+    if (oneHot.length) log(`${file.name}: ${tabular.schema.columns.length} columns → ${tabular.schema.features} features; one-hot: ${oneHot.map((c) => `${c.name} (${c.width} categories)`).join(', ')}`);
+    dataLoaded({ kind: 'examples', dataset: tabular.dataset }, file.name, tabular.classNames);
   } catch (err) {
     showDataError(err);
   }
@@ -163,12 +259,28 @@ async function onFolderPicked(): Promise<void> {
   const files = ui.folder.files;
   if (!files || files.length === 0) return;
   try {
+    state.picked = 'images';
     ui.status.textContent = `decoding ${files.length} files…`;
     const size = Number(ui.imageSize.value) || 28;
     const result = await loadImageFolder(files, { size, numClasses: Number(ui.numClasses.value) || undefined });
     const root = (files[0].webkitRelativePath || files[0].name).split('/')[0];
-    dataLoaded(result.dataset, `${root}/ (${size}×${size} grayscale)`, result.labels);
+    dataLoaded({ kind: 'examples', dataset: result.dataset, expectedRange: [0, 1] }, `${root}/ (${size}×${size} grayscale)`, result.labels);
     if (result.skipped.length) log(`skipped ${result.skipped.length} files that are not images in a label folder`);
+  } catch (err) {
+    showDataError(err);
+  }
+}
+
+async function onTextFolderPicked(): Promise<void> {
+  const files = ui.textFolder.files;
+  if (!files || files.length === 0) return;
+  try {
+    state.picked = 'texts';
+    ui.status.textContent = `reading ${files.length} files…`;
+    const result = await loadTextFolder(files);
+    const root = (files[0].webkitRelativePath || files[0].name).split('/')[0];
+    dataLoaded({ kind: 'text', text: result.text }, `${root}/ (texts)`, result.text.classNames);
+    if (result.skipped) log(`skipped ${result.skipped} files that are not .txt files in a label folder`);
   } catch (err) {
     showDataError(err);
   }
@@ -252,7 +364,7 @@ function onSiteEvent(event: SiteEvent): void {
 }
 
 function onJoin(): void {
-  if (!state.data || !state.backend) return;
+  if (!state.data || !state.prepared || !state.backend) return;
   const id = siteId();
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
     ui.status.textContent = 'the site name may use letters, digits, ".", "_" and "-"';
@@ -265,7 +377,13 @@ function onJoin(): void {
     setPhase('error', toFedtuneError(err).message);
     return;
   }
-  const splits = splitSiteData(state.data, id);
+  let prepared: PreparedBrowserSiteData;
+  try {
+    prepared = prepareBrowserSiteData(state.data, choices(), id);
+  } catch (err) {
+    setPhase('error', toFedtuneError(err).message);
+    return;
+  }
   state.rounds.clear();
   renderRounds();
   setPhase('joining', `connecting to ${ui.server.value}…`);
@@ -282,7 +400,8 @@ function onJoin(): void {
     server: ui.server.value.trim(),
     siteId: id,
     token: ui.token.value || undefined,
-    splits,
+    splits: prepared.splits,
+    ...(prepared.textData ? { textData: prepared.textData } : {}),
     backend: state.backend.backend,
     onEvent: onSiteEvent,
     ...(policy ? { policy } : {}),
@@ -305,6 +424,9 @@ async function init(): Promise<void> {
   ui.token.value = link.token ?? '';
   ui.csv.addEventListener('change', () => void onCsvPicked());
   ui.folder.addEventListener('change', () => void onFolderPicked());
+  ui.textFolder.addEventListener('change', () => void onTextFolderPicked());
+  for (const field of [ui.categorical, ui.textColumn, ui.labelColumn]) field.addEventListener('change', () => state.picked === 'csv' && void onCsvPicked());
+  for (const box of [ui.dropDuplicates, ui.impute, ui.classWeights]) box.addEventListener('change', prepare);
   ui.join.addEventListener('click', onJoin);
   ui.leave.addEventListener('click', onLeave);
   renderRounds();
@@ -312,7 +434,7 @@ async function init(): Promise<void> {
     state.backend = await selectBrowserBackend(link.backend);
     ui.backend.textContent = describeBrowserBackend(state.backend);
     ui.backend.dataset.backend = state.backend.backend;
-    if (state.data) setPhase('loaded', 'data loaded: review the summary, then join');
+    if (state.prepared) setPhase('loaded', 'data loaded: review the summary and the data check, then join');
     else setPhase('idle', 'load your data to join');
   } catch (err) {
     ui.backend.textContent = toFedtuneError(err).message;

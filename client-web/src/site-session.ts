@@ -1,10 +1,12 @@
-import { deriveSeed, type PrivacyLedger, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits } from '@fedtune/shared';
+import { deriveSeed, type PrivacyLedger, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits, type TextSplits } from '@fedtune/shared';
 
 export interface BrowserSiteOptions {
   server: string;
   siteId: string;
   token?: string;
   splits: Splits;
+  /** A text site's raw texts (then `splits` holds their labels only): tokenized with the vocabulary the run's model brings. */
+  textData?: TextSplits;
   backend: string;
   onEvent: (event: SiteEvent) => void;
   /** This site's privacy ledger (LocalStoragePrivacyLedger in the page). */
@@ -34,6 +36,7 @@ export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
     token: options.token,
     connector: socketIoConnector({ url: options.server }),
     data: options.splits,
+    ...(options.textData ? { textData: options.textData } : {}),
     backend: options.backend,
     runtime: 'browser',
     onEvent: options.onEvent,

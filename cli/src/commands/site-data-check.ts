@@ -1,4 +1,4 @@
-import { checkDataset, classCounts, dropDuplicates, FedtuneError, formatDataCheck, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
+import { checkDataset, classCounts, dropDuplicates, dropDuplicateTexts, FedtuneError, formatDataCheck, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
 import type { LoadedSiteData } from '@fedtune/client-node';
 
 export interface CheckedSiteData {
@@ -52,16 +52,7 @@ function checkedTexts(text: TextDataset, options: SiteDataOptions & { json?: boo
   if (options.impute !== 'none') throw new FedtuneError('config', '--impute fills missing numeric values: text data has none to fill');
   if (options.classWeights !== 'none') throw new FedtuneError('config', '--class-weights is not supported for text data yet');
   if (!options.dropDuplicates) return text;
-  const seen = new Set<string>();
-  const keep: number[] = [];
-  text.texts.forEach((t, i) => {
-    const key = `${text.labels[i]}\u0000${t}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      keep.push(i);
-    }
-  });
-  const kept = { texts: keep.map((i) => text.texts[i]!), labels: Int32Array.from(keep, (i) => text.labels[i]!), classNames: text.classNames };
-  if (!options.json) print(`dropped ${text.texts.length - keep.length} duplicate texts: ${keep.length} left`);
-  return kept;
+  const kept = dropDuplicateTexts(text);
+  if (!options.json) print(`dropped ${kept.dropped} duplicate texts: ${kept.text.texts.length} left`);
+  return kept.text;
 }

@@ -1,14 +1,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { clipText, FedtuneError, type TextDataset } from '@fedtune/shared';
+import { clipText, decodeTextFile, FedtuneError, type TextDataset } from '@fedtune/shared';
 import { classFolders } from './read-image-folder.ts';
-
-/** Largest text file read (bytes): a longer one is a bad file. */
-export const MAX_TEXT_FILE_BYTES = 1 << 20;
 
 /**
  * Reads a text folder — one sub-folder per class, .txt files in it, each file one example — as raw strings
- * (UTF-8). A file that is not valid UTF-8 or is larger than MAX_TEXT_FILE_BYTES is one clear error naming it,
+ * (UTF-8). A file that is not valid UTF-8 or is larger than MAX_TEXT_FILE_BYTES (shared decode-text-file.ts) is one clear error naming it,
  * or with skipBadFiles skipped and listed.
  */
 export function readTextFolder(dir: string, options: { skipBadFiles?: boolean } = {}): { data: TextDataset; skipped: Array<{ file: string; reason: string }> } {
@@ -17,15 +14,12 @@ export function readTextFolder(dir: string, options: { skipBadFiles?: boolean } 
   const texts: string[] = [];
   const labels: number[] = [];
   const skipped: Array<{ file: string; reason: string }> = [];
-  const decoder = new TextDecoder('utf-8', { fatal: true });
   classNames.forEach((name, k) => {
     for (const file of readdirSync(join(dir, name)).sort()) {
       const path = join(dir, name, file);
       if (!/\.txt$/i.test(file) || !statSync(path).isFile()) continue;
       try {
-        const bytes = readFileSync(path);
-        if (bytes.length > MAX_TEXT_FILE_BYTES) throw new Error(`larger than ${MAX_TEXT_FILE_BYTES} bytes`);
-        texts.push(decoder.decode(bytes));
+        texts.push(decodeTextFile(readFileSync(path)));
         labels.push(k);
       } catch (err) {
         const reason = clipText((err as Error).message, 200);

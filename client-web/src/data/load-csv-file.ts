@@ -1,13 +1,21 @@
-import { parseCsvDataset, type Dataset } from '@fedtune/shared';
+import { encodeTabularRows, parseCsvRows, type TabularData } from '@fedtune/shared';
 
 export interface LoadOptions {
   labelColumn?: string;
-  /** Number of classes of the run's model (default 10, as in the Node client). */
+  /** Number of classes of the run's model (at least the labels found; the model the coordinator sends decides). */
   numClasses?: number;
+  /** Columns one-hot encoded even if numeric; non-numeric columns always are. */
+  categorical?: readonly string[];
 }
 
-/** Reads a CSV file picked by the person (header row, integer label column, numeric features). Stays in the tab. */
-export async function loadCsvFile(file: File, options: LoadOptions = {}): Promise<Dataset> {
+/**
+ * Reads a CSV file picked by the person — a header row, a label column (integers or names), numeric and
+ * categorical columns (one-hot), missing cells as NaN — with the same shared code as `fedtune client --data
+ * FILE.csv` (parseCsvRows + encodeTabularRows). Stays in the tab.
+ */
+export async function loadCsvFile(file: File, options: LoadOptions = {}): Promise<TabularData> {
   const text = await file.text();
-  return parseCsvDataset(text, { labelColumn: options.labelColumn ?? 'label', numClasses: options.numClasses ?? 10, source: file.name });
+  const tabular = encodeTabularRows(parseCsvRows(text, file.name), { labelColumn: options.labelColumn ?? 'label', categorical: options.categorical ?? [], source: file.name });
+  const numClasses = Math.max(tabular.dataset.numClasses, options.numClasses ?? 0);
+  return { ...tabular, dataset: { ...tabular.dataset, numClasses } };
 }
