@@ -9,7 +9,7 @@ const NONE: BrowserDataChoices = { dropDuplicates: false, impute: false, classWe
 const SITE = 'browser-7';
 
 /** A File as picked with webkitdirectory (`root/label/name`). */
-function picked(path: string, content: string | Uint8Array): File {
+function picked(path: string, content: string | Uint8Array<ArrayBuffer>): File {
   const file = new File([content], path.split('/').pop()!);
   Object.defineProperty(file, 'webkitRelativePath', { value: path });
   return file;
