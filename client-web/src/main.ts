@@ -246,7 +246,8 @@ async function onCsvPicked(): Promise<void> {
       dataLoaded({ kind: 'text', text }, `${file.name} (text column)`, text.classNames);
       return;
     }
-    const tabular = await loadCsvFile(file, { labelColumn, numClasses: Number(ui.numClasses.value) || undefined, categorical: columnList(ui.categorical.value) });
+    // Classes: the labels found (the data check counts those); the run's model decides when the site joins.
+    const tabular = await loadCsvFile(file, { labelColumn, categorical: columnList(ui.categorical.value) });
     const oneHot = tabular.schema.columns.filter((c) => c.kind === 'categorical');
     if (oneHot.length) log(`${file.name}: ${tabular.schema.columns.length} columns → ${tabular.schema.features} features; one-hot: ${oneHot.map((c) => `${c.name} (${c.width} categories)`).join(', ')}`);
     dataLoaded({ kind: 'examples', dataset: tabular.dataset }, file.name, tabular.classNames);
