@@ -1,4 +1,4 @@
-import { concatDatasets, toFedtuneError, type SiteEvent, type Splits } from '@fedtune/shared';
+import { classCounts, concatDatasets, toFedtuneError, type SiteEvent, type Splits } from '@fedtune/shared';
 import { describeBrowserBackend, selectBrowserBackend, type BrowserBackendSelection } from './backend/select-browser-backend.ts';
 import { loadCsvFile } from './data/load-csv-file.ts';
 import { loadImageFolder } from './data/load-image-folder.ts';
@@ -209,6 +209,7 @@ function prepare(): void {
       (ui.classWeights.checked ? ', classes resampled to equal shares' : '') +
       '.';
     ui.dataPrepared.dataset.train = String(s.train.y.length);
+    ui.dataPrepared.dataset.trainClasses = JSON.stringify(classCounts(s.train));
     ui.dataError.hidden = true;
     setPhase('loaded', 'data loaded: review the summary and the data check, then join');
   } catch (err) {

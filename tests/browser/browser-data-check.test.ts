@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, DEFAULT_SITE_DIR, loadModelDir, pretrainedSpamModelDir, readModelText, startCoordinator, type RunningCoordinator } from '@fedtune/coordinator';
-import { checkDataset, checkTextDataset, encodeTabularRows, formatDataCheck, formatTextDataCheck, parseCsvRows, SeededRandom, TextTokenizer, vocabularyOfTextSection, type Dataset, type RunReport, type TextDataset } from '@fedtune/shared';
+import { checkDataset, checkTextDataset, classCounts, encodeTabularRows, formatDataCheck, formatTextDataCheck, parseCsvRows, SeededRandom, TextTokenizer, vocabularyOfTextSection, type Dataset, type RunReport, type TextDataset } from '@fedtune/shared';
 import { builtinSpam, selectNodeBackend } from '@fedtune/shared/node';
 import { prepareBrowserSiteData } from '@fedtune/client-web';
 import { head, tempDir } from '../helpers/federation.ts';
@@ -82,7 +82,7 @@ describe.runIf(mode === 'run')('browser site: data loaders and the data check, j
     return { page, sent };
   }
 
-  it('a CSV with a categorical column: the panel counts the planted duplicates, missing values and imbalance; with drop duplicates and impute ticked it trains one round', async () => {
+  it('a CSV with a categorical column: the panel counts the planted duplicates, missing values and imbalance; with drop duplicates, impute and class weights ticked it trains one round', async () => {
     const dir = tempDir('fedtune-browser-csv-');
     const csvPath = join(dir, 'shop.csv');
     const csv = plantedCsv();
@@ -133,6 +133,15 @@ describe.runIf(mode === 'run')('browser site: data loaders and the data check, j
       expect(train).toBeLessThan(keptAll);
       expect(await page.textContent('[data-testid="data-prepared"]')).toContain('(4 duplicates dropped)');
       expect(await page.textContent('[data-testid="summary-line"]')).toContain('56 examples, 5 features, 2 classes');
+      // Class weights: the train split resampled to equal class shares, as in Node, same size.
+      const unbalanced = JSON.parse((await page.getAttribute('[data-testid="data-prepared"]', 'data-train-classes'))!) as number[];
+      expect(unbalanced).toEqual(classCounts(inNode.splits.train));
+      expect(unbalanced[0]).toBeGreaterThan(unbalanced[1]! + 1);
+      await page.check('#class-weights');
+      const balanced = JSON.parse((await page.getAttribute('[data-testid="data-prepared"]', 'data-train-classes'))!) as number[];
+      expect(balanced).toEqual([Math.ceil(train / 2), Math.floor(train / 2)]);
+      expect(balanced).toEqual(classCounts(prepareBrowserSiteData({ kind: 'examples', dataset: tabular.dataset }, { dropDuplicates: true, impute: true, classWeights: true }, 'shop-1').splits.train));
+      expect(Number(await page.getAttribute('[data-testid="data-prepared"]', 'data-train'))).toBe(train);
       await page.click('#join');
       const report: RunReport = await coordinator.done;
       await page.waitForSelector('body[data-phase="complete"]', { timeout: 60_000 });
