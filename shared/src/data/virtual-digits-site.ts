@@ -71,6 +71,8 @@ export function virtualDigitsSite(pool: Dataset, index: number, spec: VirtualDig
   const x = new Float32Array(spec.examples * f);
   const y = new Int32Array(spec.examples);
   const profile = spec.featureShift === false ? undefined : scannerProfiles()[index % DIGITS_TASK.profiles];
+  // The scanner's noise has its own stream: the same digits are drawn with feature shift and without.
+  const scanner = new SeededRandom(deriveSeed(spec.seed, 'virtual-site-scanner', index));
   for (let k = 0; k < spec.examples; k++) {
     // The class by its share (the last class takes any rounding remainder), then a digit of it.
     let u = rng.next() * total;
@@ -79,7 +81,7 @@ export function virtualDigitsSite(pool: Dataset, index: number, spec: VirtualDig
     const members = byClass[classes[c]];
     const i = members[rng.int(members.length)];
     const img = pool.x.subarray(i * f, (i + 1) * f);
-    x.set(profile ? applyScannerProfile(img, DIGITS_TASK.width, DIGITS_TASK.height, profile, rng) : img, k * f);
+    x.set(profile ? applyScannerProfile(img, DIGITS_TASK.width, DIGITS_TASK.height, profile, scanner) : img, k * f);
     y[k] = pool.y[i];
   }
   return { x, y, featureShape: [...pool.featureShape], numClasses: pool.numClasses };
