@@ -110,6 +110,8 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
     runId: newRunId(),
     minSites: options.sites,
     ...SIMULATION_TIMEOUTS,
+    // Thousands of sites join one by one on this machine: the wait grows with them (50 ms a site beyond 2,400).
+    joinTimeoutMs: Math.max(SIMULATION_TIMEOUTS.joinTimeoutMs, options.sites * 50),
     // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
     ...(maliciousCount ? { expectedMaliciousSites: maliciousCount } : {}),
     // The built-in task's headline ε is always among the attacks' ε (digits-task.ts). Token ids have no ε:
