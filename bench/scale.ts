@@ -25,6 +25,9 @@ interface PopulationResult {
   sites: number;
   sampledPerRound: number;
   peakRssMb: number;
+  /** RSS and V8 heap (after a full GC) once every site had joined, before any round: what the population itself holds. */
+  joinedRssMb: number;
+  joinedHeapMb: number;
   /** From start until every site had joined (the pretrained evaluation starts then). */
   joinS: number;
   /** Mean wall seconds of a round (round-start → round-end). */
@@ -41,6 +44,8 @@ async function child(sites: number, rounds: number, fraction: number): Promise<v
   const out = mkdtempSync(join(tmpdir(), 'fedtune-bench-scale-'));
   const started = performance.now();
   let joinedAt = 0;
+  let joinedRssMb = 0;
+  let joinedHeapMb = 0;
   const roundStart = new Map<number, number>();
   const roundsS: number[] = [];
   let virtual: { materialised: number; live: number } | undefined;
@@ -56,7 +61,12 @@ async function child(sites: number, rounds: number, fraction: number): Promise<v
       robustness: { when: 'never' },
       onVirtualSites: (v) => (virtual = v),
       onEngineEvent: (e) => {
-        if (e.type === 'pretrained') joinedAt = performance.now();
+        if (e.type === 'pretrained') {
+          joinedAt = performance.now();
+          (globalThis as { gc?: () => void }).gc?.();
+          joinedRssMb = process.memoryUsage().rss / 2 ** 20;
+          joinedHeapMb = process.memoryUsage().heapUsed / 2 ** 20;
+        }
         if (e.type === 'round-start' && !roundStart.has(e.round)) roundStart.set(e.round, performance.now());
         if (e.type === 'round-end') roundsS.push((performance.now() - roundStart.get(e.record.round)!) / 1000);
       },
@@ -66,6 +76,8 @@ async function child(sites: number, rounds: number, fraction: number): Promise<v
       sites,
       sampledPerRound: result.report.rounds[0]?.selected.length ?? 0,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
+      joinedRssMb,
+      joinedHeapMb,
       joinS: (joinedAt - started) / 1000,
       roundS: roundsS.reduce((a, b) => a + b, 0) / Math.max(1, roundsS.length),
       roundsS,
@@ -80,7 +92,7 @@ async function child(sites: number, rounds: number, fraction: number): Promise<v
 }
 
 function population(sites: number, rounds: number, fraction: number): PopulationResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', String(sites), '--rounds', String(rounds), '--fraction', String(fraction)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', String(sites), '--rounds', String(rounds), '--fraction', String(fraction)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`the ${sites}-site simulation failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(line.slice('RESULT '.length)) as PopulationResult;
@@ -100,6 +112,8 @@ if (process.argv.includes('--child')) {
   const sampledRatio = large.sampledPerRound / small.sampledPerRound;
   const perSampledRatio = roundRatio / sampledRatio;
   const joinPerSiteRatio = large.joinS / large.sites / (small.joinS / small.sites);
+  const standingKbPerSite = ((large.joinedHeapMb - small.joinedHeapMb) * 1024) / (large.sites - small.sites);
+  console.log(`after joining, before any round: RSS ${small.joinedRssMb.toFixed(0)} → ${large.joinedRssMb.toFixed(0)} MB (${(large.joinedRssMb / small.joinedRssMb).toFixed(2)}×), V8 heap ${small.joinedHeapMb.toFixed(0)} → ${large.joinedHeapMb.toFixed(0)} MB: ${standingKbPerSite.toFixed(1)} KB per idle site (coordinator and site side)`);
   console.log(`peak RSS ${rssRatio.toFixed(2)}×; time per round ${roundRatio.toFixed(2)}× for ${sampledRatio}× the sampled sites (${perSampledRatio.toFixed(2)}× per sampled site); join time per site ${joinPerSiteRatio.toFixed(2)}×`);
   const result = {
     date: new Date().toISOString(),
@@ -109,7 +123,9 @@ if (process.argv.includes('--child')) {
     fraction,
     small,
     large,
+    standingKbPerSite: Number(standingKbPerSite.toFixed(2)),
     targets: [
+      { target: `RSS once every site joined (no round yet), ${large.sites} vs ${small.sites} simulated sites`, goal: 1.2, measured: Number((large.joinedRssMb / small.joinedRssMb).toFixed(3)), unit: '×', met: large.joinedRssMb / small.joinedRssMb <= 1.2 },
       { target: `peak RSS, ${large.sites} vs ${small.sites} simulated sites at ${fraction * 100}%`, goal: 1.2, measured: Number(rssRatio.toFixed(3)), unit: '×', met: rssRatio <= 1.2 },
       { target: `seconds per round per sampled site, ${large.sites} vs ${small.sites} sites (${large.sampledPerRound} vs ${small.sampledPerRound} sampled)`, goal: 1.5, measured: Number(perSampledRatio.toFixed(3)), unit: '×', met: perSampledRatio <= 1.5 },
       { target: `join time per site, ${large.sites} vs ${small.sites} sites (O(1) per join)`, goal: 1.5, measured: Number(joinPerSiteRatio.toFixed(3)), unit: '×', met: joinPerSiteRatio <= 1.5 },
