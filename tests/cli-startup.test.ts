@@ -142,7 +142,7 @@ describe('which subcommands a command line loads', () => {
   });
 
   it('lists every subcommand of the program once, in help order', () => {
-    expect(all).toEqual(['simulate', 'sweep', 'dp-epsilon', 'coordinator', 'client', 'sites', 'admin-token', 'pretrain', 'partition', 'evaluate', 'audit']);
+    expect(all).toEqual(['simulate', 'sweep', 'dp-epsilon', 'coordinator', 'client', 'worker', 'sites', 'admin-token', 'pretrain', 'partition', 'evaluate', 'audit']);
   });
 });
 

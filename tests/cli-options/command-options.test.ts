@@ -392,6 +392,13 @@ function smallRealRun(): Promise<RunReport> {
 }
 
 const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
+  '--site-data': async () => {
+    // Effects in depth: tests/scale/simulate-site-data.test.ts.
+    const resampled = planSimulation(await simulationOf(['--sites', '3', '--site-data', 'resample:20']));
+    expect(resampled.siteData).toEqual({ siteData: { mode: 'resample', examples: 20 }, automatic: false });
+    expect(resampled.virtualSites?.spec.examples).toBe(20);
+    expect(planSimulation(await simulationOf(['--sites', '3'])).virtualSites).toBeUndefined();
+  },
   '--sites': async () => {
     const plan = planSimulation(await simulationOf(['--sites', '3']));
     expect(plan.siteIds).toHaveLength(3);

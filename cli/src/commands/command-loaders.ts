@@ -11,6 +11,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<Command>>> =
   'dp-epsilon': async () => (await import('./dp-epsilon-command.ts')).dpEpsilonCommand(),
   coordinator: async () => (await import('./coordinator-command.ts')).coordinatorCommand(),
   client: async () => (await import('./client-command.ts')).clientCommand(),
+  worker: async () => (await import('./worker-command.ts')).workerCommand(),
   sites: async () => (await import('./sites-command.ts')).sitesCommand(),
   'admin-token': async () => (await import('./admin-token-command.ts')).adminTokenCommand(),
   pretrain: async () => (await import('./pretrain-command.ts')).pretrainCommand(),

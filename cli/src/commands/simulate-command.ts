@@ -11,6 +11,8 @@ import { attackNames } from '../simulation/attacks/index.ts';
 import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, partitionKinds, robustPreset as robustPresetSettings, type RobustnessReport } from '@fedtune/shared';
 import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
+import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-site-data.ts';
+import { builtinDigits } from '@fedtune/shared/node';
 import { siteReportTable } from '../ui/site-report-table.ts';
 import { textRobustnessLines } from '../ui/text-robustness-summary.ts';
 
@@ -33,6 +35,7 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
     transport: o.transport,
     partition: o.partition,
     featureShift: o.featureShift,
+    ...(o.siteData ? { siteData: o.siteData } : {}),
     attack: o.attack,
     attackOptions: o.attackOpt,
     malicious: o.malicious,
@@ -53,6 +56,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--task <name>', 'built-in task: digits (handwritten digits) or spam (SpamAssassin e-mail, text-cnn; docs/text.md)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
     .option('--text-augment <copies:rate>', 'robust fine-tuning of the text task: each site adds COPIES perturbed copies of its e-mails, each by a random text corruption at RATE (e.g. 1:0.1; docs/text.md)', textAugmentOption)
     .option('--partition <spec>', `${partitionKinds().join(', ')}, or collection (--task spam: each site holds whole sub-collections of the corpus) (default: dirichlet:0.5; collection for --task spam)`)
+    .option('--site-data <mode>', 'digits task: partition (disjoint shares of the 7,900-digit pool) or resample:N (virtual sites: each draws N digits with replacement, made when it is sampled and dropped after; memory flat in --sites) (default: partition up to 790 sites, else resample:40)', siteDataOption)
     .option('--no-feature-shift', "don't render each site's images (nor the holdout) through a scanner profile")
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
@@ -74,9 +78,10 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
       onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
       onPlan: (plan) => {
         console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (task ${o.task}, partition ${plan.partition}, seed ${plan.config.seed})`);
-        printLabelDistribution(plan.labelCounts);
+        if (o.task !== 'spam') console.log(describeSiteData(plan.siteData, builtinDigits().pool.y.length));
+        if (Object.keys(plan.labelCounts).length <= MAX_LISTED_SITES) printLabelDistribution(plan.labelCounts);
         if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
-        progress = new RoundProgress(plan.config.rounds);
+        progress = new RoundProgress(plan.config.rounds, o.sites <= MAX_LISTED_SITES);
       },
       onEngineEvent: (e) => progress?.handle(e),
     };
@@ -106,6 +111,18 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     }
     console.log(result.reportPath);
   });
+}
+
+/** Beyond this many sites, no line per site (label table, joins and leaves): the output stays readable at 10,000. */
+const MAX_LISTED_SITES = 100;
+
+/** `--site-data partition|resample:N`. */
+function siteDataOption(value: string): ReturnType<typeof parseSiteDataSpec> {
+  try {
+    return parseSiteDataSpec(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** `--text-augment COPIES:RATE`: an integer 1..16 and a rate in (0, 1]. */

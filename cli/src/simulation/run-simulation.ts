@@ -1,11 +1,12 @@
 import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
-import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, siteSplitSeed } from '@fedtune/client-node';
-import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
+import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
 import { newRunId } from '../new-run-id.ts';
+import { chooseSiteData, resampleAlpha, type ChosenSiteData, type SimulationSiteData } from './simulation-site-data.ts';
 import { SPAM_INPUT_ROBUSTNESS_OFF, SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from '../tasks/spam-task-plan.ts';
 
 /**
@@ -29,6 +30,8 @@ export interface SimulationOptions {
   partition?: string;
   /** Render each site's images through its own scanner (default true). */
   featureShift?: boolean;
+  /** Digits task: disjoint shares of the pool, or virtual sites resampling it (default: chosen by the number of sites; simulation-site-data.ts). */
+  siteData?: SimulationSiteData;
   architecture?: string;
   strategy?: string;
   strategyOptions?: Record<string, unknown>;
@@ -70,7 +73,9 @@ export interface SimulationOptions {
   onEngineEvent?: (event: EngineEvent) => void;
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Called once the federation is built, before it runs. */
-  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[]; partition: string }) => void;
+  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[]; partition: string; siteData: ChosenSiteData }) => void;
+  /** Called with the virtual sites when the sites resample (tests count what they make). */
+  onVirtualSites?: (sites: VirtualDigitsSites) => void;
   /** Lines worth telling the user (how many threads train the sites). */
   onLog?: (line: string) => void;
   /** Called with the fit pool when the sites train on threads (tests read how many fits each thread ran). */
@@ -98,11 +103,15 @@ export const SIMULATION_TIMEOUTS = Object.freeze({ roundTimeoutMs: 600_000, join
  * simulation's own (every site must join, generous timeouts, Krum-family f from the attackers' count) <
  * the run settings in `options` < `options.configFile` < `options.config`.
  */
-export function simulationRunConfig(options: SimulationOptions, maliciousCount = 0): RunConfig {
+export function simulationRunConfig(options: SimulationOptions, maliciousCount = 0, virtualSites = false): RunConfig {
   const base: PartialRunConfigInput = {
+    // Virtual sites hold no model between instructions, and a federated evaluation asks a sample of them.
+    ...(virtualSites ? VIRTUAL_SITES_RUN_CONFIG : {}),
     runId: newRunId(),
     minSites: options.sites,
     ...SIMULATION_TIMEOUTS,
+    // Thousands of sites join one by one on this machine: the wait grows with them (50 ms a site beyond 2,400).
+    joinTimeoutMs: Math.max(SIMULATION_TIMEOUTS.joinTimeoutMs, options.sites * 50),
     // The simulation knows how many sites it made malicious: Krum-family strategies default their f to it.
     ...(maliciousCount ? { expectedMaliciousSites: maliciousCount } : {}),
     // The built-in task's headline ε is always among the attacks' ε (digits-task.ts). Token ids have no ε:
@@ -139,6 +148,9 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
   return layeredRunConfig({ base: deepMerge(base, settings) as PartialRunConfigInput, file: options.configFile, flags: options.config });
 }
 
+/** What a simulation of virtual sites sets, under every flag and file: sites drop the model; federated evaluation asks at most 100 sites. */
+export const VIRTUAL_SITES_RUN_CONFIG = Object.freeze({ sitesKeepModel: false, maxEvaluationSites: 100 });
+
 /** A simulated federation before it runs: its config, its sites' data (poisoned where malicious) and the holdout. */
 export interface SimulationPlan {
   config: RunConfig;
@@ -155,12 +167,18 @@ export interface SimulationPlan {
   textRobustness?: TextRobustnessEvaluator;
   /** Spam task: per site, its e-mails per collection. */
   collections?: Record<string, Record<string, number>>;
+  /** The site data: partitioned (datasets above) or resampled by virtual sites (datasets empty; `virtualSites` makes them). */
+  siteData: ChosenSiteData;
+  virtualSites?: VirtualDigitsSites;
 }
 
 /** Builds the federation `runSimulation` runs, without loading a model or starting anything. */
 export function planSimulation(options: SimulationOptions): SimulationPlan {
   const attack = options.attack && options.attack !== 'none' ? getAttack(options.attack) : undefined;
   const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
+  if (options.task === 'spam' && options.siteData?.mode === 'resample') throw new FedtuneError('config', '--site-data resample is for the digits task; the spam task partitions its corpus');
+  const siteData = options.task === 'spam' ? { siteData: { mode: 'partition' as const }, automatic: true } : chooseSiteData(options.siteData, options.sites, builtinDigits().pool.y.length);
+  if (siteData.siteData.mode === 'resample') return planVirtualSimulation(options, siteData, siteData.siteData.examples, attack !== undefined);
   const config = simulationRunConfig(options, maliciousCount);
   const seed = config.seed;
   const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: options.textAugmentation }) : undefined;
@@ -185,8 +203,23 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   });
   const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
   return {
-    config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout,
+    config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout, siteData,
     ...(spam ? { textRobustness: spamTextRobustness(spam, options.textRobustness), collections: Object.fromEntries(spam.collections.map((c, k) => [siteIds[k], c])) } : {}),
+  };
+}
+
+/** A federation of virtual sites: nothing made before the run but the config and the (shared) pool. */
+function planVirtualSimulation(options: SimulationOptions, siteData: ChosenSiteData, examples: number, attacked: boolean): SimulationPlan {
+  if (attacked) throw new FedtuneError('config', '--attack needs --site-data partition (virtual sites hold no data to poison before the run)');
+  const config = simulationRunConfig(options, 0, true);
+  const partition = options.partition ?? 'dirichlet:0.5';
+  const alpha = resampleAlpha(parsePartitionSpec(partition));
+  const digits = builtinDigits();
+  const virtualSites = new VirtualDigitsSites(digits.pool, { seed: config.seed, examples, alpha, featureShift: options.featureShift });
+  return {
+    config, partition, siteIds: [], datasets: [], labelCounts: {}, malicious: [], attack: undefined, attackOpts: {}, hooks: {},
+    holdout: options.featureShift === false ? digits.holdoutClean : digits.holdout,
+    siteData, virtualSites,
   };
 }
 
@@ -211,7 +244,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   const plan = planSimulation(options);
   const { config, labelCounts, malicious } = plan;
-  options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition });
+  options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition, siteData: plan.siteData });
+  if (plan.virtualSites) options.onVirtualSites?.(plan.virtualSites);
   const backend = await selectNodeBackend(options.backend);
   const { workers } = fitPoolOptions({ workers: options.workers });
   const fallback = workers > 1 ? fitPoolFallbackReason(backend.backend) : undefined;
@@ -234,7 +268,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 async function simulateWith(
   options: SimulationOptions,
-  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections }: SimulationPlan,
+  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections, siteData, virtualSites }: SimulationPlan,
   backend: Awaited<ReturnType<typeof selectNodeBackend>>,
   pool: FitPool | undefined,
 ): Promise<SimulationResult> {
@@ -260,6 +294,7 @@ async function simulateWith(
         sites: options.sites,
         transport: options.transport,
         partition,
+        siteData: { ...siteData.siteData, automatic: siteData.automatic },
         featureShift: options.task !== 'spam' && options.featureShift !== false,
         labelCounts,
         attack: attack ? { name: attack.name, options: attackOpts, malicious } : undefined,
@@ -268,7 +303,16 @@ async function simulateWith(
   });
   if (coordinator.url) options.onListening?.(coordinator.url);
   try {
-    const siteRuns = datasets.map((data, k) => {
+    const siteRuns: Array<Promise<SiteOutcome>> = virtualSites
+      ? runVirtualSites({
+          sites: virtualSites,
+          range: { first: 0, last: options.sites - 1 },
+          connector: () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! })),
+          backend: backend.backend,
+          ...(pool ? { fit: pool.fit } : {}),
+          onEvent: options.onSiteEvent,
+        })
+      : datasets.map((data, k) => {
       const siteId = siteIds[k];
       return runNodeSite({
         siteId,

@@ -17,7 +17,14 @@ export class RoundProgress {
   /** Set when the run is over: sites leaving at shutdown are not news. */
   quiet = false;
 
-  constructor(private readonly rounds: number) {}
+  /** Last tenth of the needed sites reported while waiting (large federations: one line per 10%, no line per site). */
+  private waitingTenth = -1;
+
+  /** `siteLines`: a line for every site that joins or leaves (false for large federations). */
+  constructor(
+    private readonly rounds: number,
+    private readonly siteLines = true,
+  ) {}
 
   private printHeader(): void {
     if (this.headerPrinted) return;
@@ -29,12 +36,19 @@ export class RoundProgress {
     if (this.quiet) return;
     switch (event.type) {
       case 'waiting':
+        if (!this.siteLines) {
+          const tenth = Math.floor((10 * event.joined) / Math.max(1, event.needed));
+          if (tenth === this.waitingTenth) break;
+          this.waitingTenth = tenth;
+        }
         console.log(`waiting for sites: ${event.joined}/${event.needed} joined`);
         break;
       case 'site-joined':
+        if (!this.siteLines) break;
         console.log(`site joined: ${event.siteId} (${event.runtime}, ${event.backend}, ${event.numExamples} examples)`);
         break;
       case 'site-left':
+        if (!this.siteLines) break;
         console.log(`site left: ${event.siteId} (${event.reason})`);
         break;
       case 'site-refused':

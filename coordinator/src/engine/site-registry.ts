@@ -25,10 +25,17 @@ export interface SiteState {
 export class SiteRegistry {
   private readonly bySite = new Map<string, SiteState>();
   private readonly byLink = new Map<SiteLink, SiteState>();
+  /** Registered sites whose terms are accepted: `size` in O(1), however many sites join (a join wakes the engine's wait, which reads it). */
+  private joined = 0;
 
   /** Registers a welcomed connection; `pending`: it joins once it accepts the run's terms (`accept`). */
   join(link: SiteLink, hello: Hello, pending = false): SiteState {
     const now = Date.now();
+    // termsAccepted counts in `size` while the state is the registered one for its name.
+    let accepted = !pending;
+    const count = (state: SiteState, delta: number) => {
+      if (this.bySite.get(state.siteId) === state) this.joined += delta;
+    };
     const state: SiteState = {
       siteId: hello.siteId,
       link,
@@ -39,9 +46,18 @@ export class SiteRegistry {
       lastSeen: now,
       hasTopology: false,
       status: 'idle',
-      termsAccepted: !pending,
+      get termsAccepted() {
+        return accepted;
+      },
+      set termsAccepted(value: boolean) {
+        if (value !== accepted) count(state, value ? 1 : -1);
+        accepted = value;
+      },
     };
+    const replaced = this.bySite.get(hello.siteId);
+    if (replaced?.termsAccepted) this.joined--;
     this.bySite.set(hello.siteId, state);
+    if (accepted) this.joined++;
     this.byLink.set(link, state);
     return state;
   }
@@ -50,7 +66,10 @@ export class SiteRegistry {
     const state = this.byLink.get(link);
     if (!state) return undefined;
     this.byLink.delete(link);
-    if (this.bySite.get(state.siteId) === state) this.bySite.delete(state.siteId);
+    if (this.bySite.get(state.siteId) === state) {
+      if (state.termsAccepted) this.joined--;
+      this.bySite.delete(state.siteId);
+    }
     return state;
   }
 
@@ -77,8 +96,6 @@ export class SiteRegistry {
 
   /** Joined sites (terms accepted). */
   get size(): number {
-    let n = 0;
-    for (const s of this.bySite.values()) if (s.termsAccepted) n++;
-    return n;
+    return this.joined;
   }
 }

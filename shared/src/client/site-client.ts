@@ -35,6 +35,7 @@ import { SiteTermsGuard } from './site-terms-guard.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
+import { isLazySiteData, trainExamplesOf, type LazySiteData } from './lazy-site-data.ts';
 
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
@@ -94,8 +95,11 @@ export interface SiteClientOptions {
   siteId: string;
   token?: string;
   connector: ClientConnector;
-  /** The site's private data, already split. Only counts and metrics derived from it are ever sent. */
-  data: Splits;
+  /**
+   * The site's private data, already split. Only counts and metrics derived from it are ever sent. Lazy data
+   * (a virtual site) is loaded for each instruction that needs it and released once it is answered.
+   */
+  data: Splits | LazySiteData;
   /** A text site's raw texts (then `data` is labelOnlySplits of them): tokenized with the vocabulary the model comes with (text-site-data.ts). */
   textData?: TextSplits;
   backend: string;
@@ -168,8 +172,10 @@ export class SiteClient {
   private readonly privacyAccounting: SitePrivacyAccounting;
   /** The run's terms, once the site accepted them (acceptRunTerms): their client-level `dp` is accounted every round. */
   private runTerms?: RunTerms;
-  /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. */
-  private data: Splits;
+  /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. Lazy data: only while an instruction uses it. */
+  private data?: Splits;
+  /** Fits splits to the current model (lazy data is fitted when loaded). */
+  private fitToModel?: (splits: Splits) => Splits;
   private dataError?: FedtuneError;
   /** This site's personalised weights (after a site report with personalisation): kept here, never sent. */
   private personal?: WeightArrays;
@@ -184,7 +190,7 @@ export class SiteClient {
   readonly consent: SiteTermsGuard;
 
   constructor(private readonly options: SiteClientOptions) {
-    this.data = options.data;
+    this.data = isLazySiteData(options.data) ? undefined : options.data;
     // One policy drives them all (docs/site-policy.md): its model inspection and ε limits, unless given separately.
     const policy = options.policy;
     this.inspection = new ModelInspectionGate(options.modelInspection ?? policy?.model.inspection);
@@ -192,7 +198,7 @@ export class SiteClient {
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
     const privacyAtJoin = (terms: RunTerms): string | undefined => {
       try {
-        this.privacyAccounting.checkTerms(terms, datasetSize(options.data.train));
+        this.privacyAccounting.checkTerms(terms, trainExamplesOf(options.data));
         return undefined;
       } catch (err) {
         return toFedtuneError(err).message;
@@ -302,7 +308,7 @@ export class SiteClient {
         protocol: PROTOCOL_VERSION,
         siteId: this.options.siteId,
         token: this.options.token,
-        capabilities: { backend: this.options.backend, runtime: this.options.runtime, numExamples: datasetSize(this.options.data.train) },
+        capabilities: { backend: this.options.backend, runtime: this.options.runtime, numExamples: trainExamplesOf(this.options.data) },
       });
     });
   }
@@ -406,8 +412,8 @@ export class SiteClient {
     try {
       const io = modelInterfaceOf(model);
       const name = `${this.options.siteId}'s data`;
-      const { train, validation, test } = this.options.textData ? tokenizeTextSplits(this.options.textData, payload.text, name) : this.options.data;
-      this.data = { train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) };
+      this.fitToModel = ({ train, validation, test }) => ({ train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) });
+      if (!isLazySiteData(this.options.data)) this.data = this.fitToModel(this.options.textData ? tokenizeTextSplits(this.options.textData, payload.text, name) : this.options.data);
     } catch (err) {
       this.dataError = toFedtuneError(err, 'data');
       this.emit({ type: 'failed', round: 0, code: this.dataError.code, reason: this.dataError.message });
@@ -418,7 +424,24 @@ export class SiteClient {
   /** The site's splits, fitted to the model (its number of classes); throws why the data does not fit. */
   private fittedData(): Splits {
     if (this.dataError) throw this.dataError;
+    if (!this.data && isLazySiteData(this.options.data) && this.fitToModel) {
+      const lazy = this.options.data;
+      try {
+        this.data = this.fitToModel(lazy.load());
+      } catch (err) {
+        lazy.release();
+        throw toFedtuneError(err, 'data');
+      }
+    }
+    if (!this.data) throw new FedtuneError('config', 'received an instruction before the model topology');
     return this.data;
+  }
+
+  /** Lazy data: the instruction is answered, the data goes (loaded again for the next one). */
+  private releaseLazyData(): void {
+    if (!isLazySiteData(this.options.data) || !this.data) return;
+    this.data = undefined;
+    this.options.data.release();
   }
 
   private loadGlobal(bytes: Uint8Array): WeightArrays {
@@ -526,6 +549,7 @@ export class SiteClient {
     } finally {
       this.status = 'idle';
       this.dropModelIfAsked(payload);
+      this.releaseLazyData();
     }
   }
 
@@ -590,6 +614,7 @@ export class SiteClient {
       this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
     } finally {
       this.dropModelIfAsked(payload);
+      this.releaseLazyData();
     }
   }
 
@@ -630,6 +655,7 @@ export class SiteClient {
       this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
     } finally {
       this.status = 'idle';
+      this.releaseLazyData();
     }
   }
 
