@@ -7,7 +7,6 @@ import {
   getStrategy,
   REPORT_SCHEMA_VERSION,
   SeededRandom,
-  StreamingFedAvg,
   RdpAccountant,
   shouldEvaluateRobustness,
   strategyNeedsIndividualUpdates,
@@ -27,8 +26,10 @@ import {
   type WeightArrays,
   warmedUpTrain,
 } from '@fedtune/shared';
-import { aggregateDp, aggregateDpSecureSum, dpNoiseRandom } from './dp-aggregation.ts';
-import { aggregateDistributedDpSecureSum, distributedRoundNoiseMultiplier, resolveDpNoise, type DpNoise } from './distributed-dp-aggregation.ts';
+import { distributedRoundNoiseMultiplier, resolveDpNoise, type DpNoise } from './distributed-dp-aggregation.ts';
+import { createRoundAggregator } from './aggregation/create-round-aggregator.ts';
+import type { RoundAggregator } from './aggregation/round-aggregator.ts';
+import type { SecureSumAggregator } from './aggregation/secure-sum-aggregator.ts';
 import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
 import { fitFederatedTemperature, type CalibrationAnswer } from './federated-calibration.ts';
 import type { GlobalMetrics, GlobalModel } from './global-model.ts';
@@ -51,12 +52,6 @@ import { sha256OfBytes } from '../audit/audit-recorder.ts';
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
   return { ...(metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {}), ...(metrics.ledger ? { ledger: { runEpsilon: metrics.ledger.runEpsilon, totalEpsilon: metrics.ledger.totalEpsilon } } : {}) };
-}
-
-function addInto(global: Float32Array, delta: Float32Array): Float32Array {
-  const out = new Float32Array(global.length);
-  for (let i = 0; i < out.length; i++) out[i] = global[i] + delta[i];
-  return out;
 }
 
 /**
@@ -170,6 +165,8 @@ export class RoundEngine {
   private readonly minimumUpdates: number;
   private globalWeights: WeightArrays;
   private collector?: RoundCollector;
+  /** The run's aggregation (aggregation/): begun afresh for every attempt of every round. */
+  private readonly aggregator: RoundAggregator;
   /** The current round's poisoning defences (update-guard.ts). */
   private guard?: UpdateGuard;
   private secureRound?: SecureAggregationRound;
@@ -241,6 +238,7 @@ export class RoundEngine {
       }
     }
     if (this.config.dp) this.dpNoise = resolveDpNoise(this.config.dp, this.config.secureAggregation !== undefined);
+    this.aggregator = createRoundAggregator({ config: this.config, strategy: this.strategy, lengths: options.model.manifest.map((m) => m.shape.reduce((a, b) => a * b, 1)), dpNoise: this.dpNoise });
     if (options.resume?.privacy && this.config.dp) {
       this.accountant = RdpAccountant.fromState(options.resume.privacy.accountant as never);
       this.dpClip = options.resume.privacy.clip;
@@ -461,7 +459,7 @@ export class RoundEngine {
       global: this.globalWeights,
       maxUpdateNorm: this.config.maxUpdateNorm,
       // A streamed round's exact sum takes values up to ±maxAbs: the rest is refused here, in the norm's pass.
-      maxAbs: c.stream?.maxAbs,
+      maxAbs: this.aggregator.maxAbs,
     });
     if (verdict.ok && c.closed) {
       const reason = `round ${c.round} closed before this result arrived`;
@@ -677,14 +675,25 @@ export class RoundEngine {
       this.emit({ type: 'round-start', round, attempt, selected });
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.globalWeights });
       const collector = new RoundCollector(round, new Set(selected), this.config.roundTimeoutMs);
-      // Plain FedAvg streams: each accepted update is folded in on arrival and dropped (order-independent sum).
-      const streaming = this.strategy.name === 'fedavg' && !this.config.dp && !this.config.secureAggregation;
-      if (streaming) collector.stream = new StreamingFedAvg(this.options.model.manifest.map((m) => m.shape.reduce((a, b) => a * b, 1)));
       const guard = this.updateGuard(selected);
       collector.streamBound = guard.streamBound;
       this.guard = guard;
       this.collector = collector;
       const secure = this.config.secureAggregation ? this.prepareSecureRound(round, attempt, selected) : undefined;
+      const aggregator = this.aggregator;
+      aggregator.begin({
+        runId: this.config.runId,
+        round,
+        attempt,
+        global: this.globalWeights,
+        strategyState: this.strategyState,
+        selected: selected.length,
+        ...(this.config.dp ? { dpClip: this.dpClip } : {}),
+        ...(secure?.instruction ? { fixedPoint: secure.instruction.fixedPoint } : {}),
+      });
+      // Plain updates are folded into the aggregator as they are accepted (streaming FedAvg keeps only its sum);
+      // order-independent, so arrival order never changes the result.
+      if (!secure) collector.aggregator = aggregator;
       const modelVersion = round - 1;
       const settings = this.trainSettings(round);
       // Encoded once, the same bytes for every site; sent in chunks with a turn of the event loop between
@@ -712,8 +721,6 @@ export class RoundEngine {
         bytesDown += weights?.byteLength ?? 0;
       }, secure ? Infinity : undefined);
       const needed = Math.max(this.minimumUpdates, Math.ceil(this.config.quorum * selected.length));
-      // Canonical order: by site id, so arrival order never changes the result.
-      let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
       let accepted: RoundRecord['accepted'];
       let updateNorms: RoundRecord['updateNorms'];
       let failure: string | undefined;
@@ -727,9 +734,9 @@ export class RoundEngine {
         const r = outcome.result;
         if (r && !failure && r.survivors.length < needed) failure = `quorum not met: ${r.survivors.length} of ${selected.length} sites in the secure sum, ${needed} needed`;
         if (r && !failure && !(r.totalWeight > 0)) failure = 'the secure sum carries no weight (sites with no examples)';
-        // The coordinator learns only the survivors' weighted mean delta: one aggregate "update".
+        // The coordinator learns only the survivors' sum: the aggregator decodes it (secure-sum-aggregator.ts).
         secureSum = r;
-        updates = r ? [{ siteId: 'secure-aggregate', weights: this.globalWeights.map((g, i) => addInto(g, r.mean[i])), numExamples: Math.max(1, r.survivors.reduce((n, id) => n + (r.reports.get(id)?.numExamples ?? 0), 0)) }] : [];
+        if (r && !failure) (aggregator as SecureSumAggregator).addSum({ sum: r.sum, survivors: r.survivors.map((id) => ({ siteId: id, numExamples: r.reports.get(id)?.numExamples ?? 0 })) });
         accepted = r ? r.survivors.map((id) => {
           const rep = r.reports.get(id)!;
           return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs, ...siteEpsilon(rep.metrics) };
@@ -755,7 +762,6 @@ export class RoundEngine {
         if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
-        updates = plain.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.effectiveExamples }));
         accepted = plain.map((u) => ({
           siteId: u.siteId,
           numExamples: u.numExamples,
@@ -779,20 +785,16 @@ export class RoundEngine {
       }
       let privacy: RoundRecord['privacy'];
       // The aggregate is a candidate until the adoption guard accepts it (model-adoption.ts).
-      let candidate: WeightArrays;
-      let candidateState = this.strategyState;
+      const outcome = aggregator.finish();
+      const candidate = outcome.weights;
+      const candidateState = outcome.strategyState;
       if (this.config.dp && this.accountant) {
         const dp = this.config.dp;
         const samplingRate = Math.min(1, selected.length / Math.max(1, this.sites.size, selected.length));
-        // Under secure aggregation only the survivors' sum is known: 'central' noises it here, 'distributed' sums
-        // the sites' own noise and adds nothing (clippedShare unknown: null).
+        // Under secure aggregation only the survivors' sum is known: 'central' noised it, 'distributed' summed
+        // the sites' own noise and added nothing (clippedShare unknown: null).
         const distributed = secureSum && this.dpNoise === 'distributed' ? secureSum : undefined;
-        const r = distributed
-          ? aggregateDistributedDpSecureSum(this.globalWeights, distributed.weightedSum, this.dpClip)
-          : secureSum
-            ? aggregateDpSecureSum(this.globalWeights, secureSum.weightedSum, selected.length, this.dpClip, dp, dpNoiseRandom(dp, round))
-            : aggregateDp(this.globalWeights, updates.map((u) => u.weights), selected.length, this.dpClip, dp, dpNoiseRandom(dp, round));
-        candidate = r.weights;
+        const r = outcome.dp!;
         const instruction = distributed ? secure!.instruction! : undefined;
         const z = instruction
           ? distributedRoundNoiseMultiplier(
@@ -817,17 +819,6 @@ export class RoundEngine {
         };
         this.dpClip = r.nextClip;
         this.report.privacy = privacy;
-      } else if (collector.stream) {
-        candidate = collector.stream.result();
-      } else {
-        const result = this.strategy.aggregate(
-          this.globalWeights,
-          updates.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.numExamples })),
-          this.strategyState,
-          this.config.strategyOptions,
-        );
-        candidate = result.weights;
-        candidateState = result.state;
       }
       const weightsVerdict = checkCandidateWeights(candidate);
       const candidateMetrics = weightsVerdict.ok ? await model.evaluate(candidate) : undefined;

@@ -53,6 +53,8 @@ export interface AggregationOutcome {
  */
 export interface RoundAggregator {
   readonly kind: AggregatorKind;
+  /** Values with |w| above this cannot be aggregated (validate-fit-result.ts refuses them first); absent: no such limit. */
+  readonly maxAbs?: number;
   /** Starts an attempt: forgets everything added or merged before. */
   begin(plan: AggregationPlan): void;
   /** Folds one validated update in. A site already in the aggregate: 'duplicate_result'. */
