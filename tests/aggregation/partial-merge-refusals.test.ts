@@ -163,3 +163,27 @@ describe('what every aggregator refuses or reports', () => {
     expect(codeOf(() => a.add(ITEMS[0]))).toBe('malformed_payload');
   });
 });
+
+describe('central DP: the clip a merged delta must respect', () => {
+  const c = CASES.find((x) => x.name === 'central DP')!;
+  /** A partial of site s02 whose delta is (norm, 0, 0, 0, 0). */
+  function partialWithNorm(norm: number): AggregatorPartial {
+    const { partial } = setup(c);
+    const delta = Buffer.from(new Float32Array([norm, 0, 0, 0, 0]).buffer).toString('base64');
+    return { ...partial, sites: [partial.sites[0]], count: 1, totalExamples: partial.sites[0].numExamples, state: { deltas: [delta], withinClip: [true] } };
+  }
+  const clip = 1.5;
+  const table: Array<[string, number, string]> = [
+    ['exactly the clip', clip, 'no error'],
+    ['the clip plus float rounding (half the slack)', clip * (1 + 0.5e-5), 'no error'],
+    ['above the clip by twice the slack', clip * (1 + 2e-5), 'update_norm'],
+    ['a negative delta above the clip', -2, 'update_norm'],
+    ['zero', 0, 'no error'],
+  ];
+  for (const [what, norm, code] of table) {
+    it(`${what} → ${code}`, () => {
+      const { leader } = setup(c);
+      expect(codeOf(() => leader.merge(partialWithNorm(norm)))).toBe(code);
+    });
+  }
+});
