@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SeededRandom, StreamingFedAvg, type WeightArrays } from '@fedtune/shared';
+import { SeededRandom, type WeightArrays } from '@fedtune/shared';
+import { StreamingFedAvgAggregator } from '../coordinator/src/engine/aggregation/streaming-fedavg-aggregator.ts';
 import { RoundCollector } from '../coordinator/src/engine/round-collector.ts';
 import { lowerMedian, UpdateGuard } from '../coordinator/src/engine/update-guard.ts';
 import { evaluationWeights } from '../coordinator/src/engine/evaluation-collector.ts';
@@ -9,17 +10,25 @@ function update(rng: SeededRandom, scale: number): WeightArrays {
   return lengths.map((n) => Float32Array.from({ length: n }, () => scale * rng.normal()));
 }
 
+/** A streaming FedAvg aggregator begun on a round. */
+function streaming(layout: number[]): StreamingFedAvgAggregator {
+  const a = new StreamingFedAvgAggregator(layout);
+  a.begin({ runId: 'r', round: 1, attempt: 1, global: layout.map((n) => new Float32Array(n)), strategyState: null, selected: 1 });
+  return a;
+}
+
 /** Streams `updates` into a collector in the given order under `guard`, settles, and returns the aggregate. */
 function aggregate(guard: UpdateGuard, updates: Array<{ siteId: string; weights: WeightArrays; norm: number; n: number }>) {
   const c = new RoundCollector(1, new Set(updates.map((u) => u.siteId)), 60_000);
-  c.stream = new StreamingFedAvg(lengths);
+  const sum = streaming(lengths);
+  c.aggregator = sum;
   c.streamBound = guard.streamBound;
   for (const u of updates) {
     c.accept({ siteId: u.siteId, weights: u.weights, numExamples: u.n, effectiveExamples: guard.effectiveExamples(u.n), norm: u.norm, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1, bytes: 0 });
   }
   c.finish();
   const decision = guard.settle(c);
-  return { decision, weights: c.stream.result(), kept: [...c.accepted.keys()].sort() };
+  return { decision, weights: sum.finish().weights, kept: [...c.accepted.keys()].sort() };
 }
 
 describe('update guard (poisoning-safe defaults)', () => {
@@ -186,7 +195,8 @@ describe('update guard: exact bounds and reasons', () => {
 
   it('settle removes the outliers and folds only the kept held updates into the stream, by their capped examples', () => {
     const c = new RoundCollector(1, new Set(['a', 'b', 'c']), 60_000);
-    c.stream = new StreamingFedAvg([1]);
+    const sum = streaming([1]);
+    c.aggregator = sum;
     const g = guard({ previousMedianNorm: 1 }); // stream bound 3
     c.streamBound = g.streamBound;
     const base = { metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1, bytes: 0 };
@@ -199,7 +209,7 @@ describe('update guard: exact bounds and reasons', () => {
     expect([...c.accepted.keys()].sort()).toEqual(['a', 'b']);
     expect(c.accepted.get('b')).toMatchObject({ held: false, weights: [] });
     // (10·1 + 40·4) / 50 = 3.4
-    expect(c.stream.result()[0][0]).toBeCloseTo(3.4, 6);
+    expect(sum.finish().weights[0][0]).toBeCloseTo(3.4, 6);
   });
 
   it('settle without a stream only removes the outliers, keeping the weights', () => {

@@ -54,31 +54,44 @@ export interface DpRoundResult {
  * its share of the privacy budget (σ_b = max(m/20, z)) and the update noise is raised accordingly.
  */
 export function aggregateDp(global: WeightArrays, updates: WeightArrays[], selected: number, clip: number, config: DpConfig, rng: NormalSource): DpRoundResult {
-  if (updates.length === 0) throw new FedtuneError('no_updates', 'cannot aggregate zero updates');
+  return aggregateClippedDp(global, updates.map((w) => clipDelta(global, w, clip)), selected, clip, config, rng);
+}
+
+/** One site's delta Δ = w − global (float32), clipped to C; `withinClip` when it needed no clipping. */
+export function clipDelta(global: WeightArrays, weights: WeightArrays, clip: number): { update: WeightArrays; withinClip: boolean } {
+  const delta = weights.map((t, i) => {
+    const d = new Float32Array(t.length);
+    const g = global[i];
+    for (let j = 0; j < t.length; j++) d[j] = t[j] - g[j];
+    return d;
+  });
+  const clipped = clipUpdate(delta, clip);
+  return { update: clipped.update, withinClip: clipped.withinClip };
+}
+
+/**
+ * `aggregateDp` from the sites' clipped deltas (`clipDelta`), summed in the order given (float32: the
+ * caller gives canonical site-id order, so the sum is the same whoever clipped them).
+ */
+export function aggregateClippedDp(global: WeightArrays, clipped: ReadonlyArray<{ update: WeightArrays; withinClip: boolean }>, selected: number, clip: number, config: DpConfig, rng: NormalSource): DpRoundResult {
+  if (clipped.length === 0) throw new FedtuneError('no_updates', 'cannot aggregate zero updates');
   const sum = global.map((g) => new Float32Array(g.length));
   let within = 0;
-  for (const w of updates) {
-    const delta = w.map((t, i) => {
-      const d = new Float32Array(t.length);
-      const g = global[i];
-      for (let j = 0; j < t.length; j++) d[j] = t[j] - g[j];
-      return d;
-    });
-    const clipped = clipUpdate(delta, clip);
-    if (clipped.withinClip) within++;
-    clipped.update.forEach((t, i) => {
+  for (const c of clipped) {
+    if (c.withinClip) within++;
+    c.update.forEach((t, i) => {
       const s = sum[i];
       for (let j = 0; j < t.length; j++) s[j] += t[j];
     });
   }
-  const m = Math.max(selected, updates.length);
+  const m = Math.max(selected, clipped.length);
   let z = config.noiseMultiplier;
   let nextClip = clip;
   if (config.adaptive) {
     // σ_b = m/20 as in the paper, but at least z so that 2σ_b > z holds for small federations too.
     const countNoiseStd = Math.max(m / 20, config.noiseMultiplier);
     if (z > 0) z = adaptiveClipUpdateNoiseMultiplier(z, countNoiseStd);
-    const fraction = noisyFractionBelow(within, updates.length, m, config.noiseMultiplier > 0 ? countNoiseStd : 0, rng);
+    const fraction = noisyFractionBelow(within, clipped.length, m, config.noiseMultiplier > 0 ? countNoiseStd : 0, rng);
     nextClip = updateAdaptiveClip({ clip, rounds: 0 }, fraction, config.adaptive).clip;
   }
   const noisy = z > 0 ? addGaussianNoise(sum, z * clip, rng) : sum;
@@ -88,7 +101,7 @@ export function aggregateDp(global: WeightArrays, updates: WeightArrays[], selec
     for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j] / m;
     return out;
   });
-  return { weights, clip, nextClip, clippedShare: 1 - within / updates.length };
+  return { weights, clip, nextClip, clippedShare: 1 - within / clipped.length };
 }
 
 /**

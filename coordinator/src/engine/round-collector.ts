@@ -1,4 +1,5 @@
-import { clipText, type LocalMetrics, type StreamingFedAvg, type WeightArrays } from '@fedtune/shared';
+import { clipText, type LocalMetrics, type WeightArrays } from '@fedtune/shared';
+import type { RoundAggregator } from './aggregation/round-aggregator.ts';
 import type { RejectionRecord } from '@fedtune/shared';
 
 export interface AcceptedUpdate {
@@ -10,7 +11,7 @@ export interface AcceptedUpdate {
   effectiveExamples: number;
   /** ‖weights − global‖ (L2), for the adaptive norm bound. */
   norm?: number;
-  /** Set while a streamed round keeps the update aside until the norm bound is known. */
+  /** Set while the round keeps the update aside until the norm bound is known (not yet in the aggregator). */
   held?: boolean;
   metrics: LocalMetrics;
   durationMs: number;
@@ -47,16 +48,19 @@ export class RoundCollector {
   /** Set once the round stops taking results; later valid results are rejected as stale. */
   closed = false;
 
-  /** When set, accepted updates are folded into this running FedAvg and not kept (memory independent of sites). */
-  stream?: StreamingFedAvg;
+  /**
+   * When set, accepted updates are folded into the round's aggregator on arrival (by their capped examples)
+   * and their weights dropped here: with streaming FedAvg memory does not grow with the sites.
+   */
+  aggregator?: RoundAggregator;
 
-  /** With a stream: updates whose norm is above this are held until the round closes (update-guard.ts). */
+  /** With an aggregator: updates whose norm is above this are held until the round closes (update-guard.ts). */
   streamBound = Infinity;
 
   accept(update: AcceptedUpdate): void {
-    if (this.stream) {
+    if (this.aggregator) {
       if ((update.norm ?? 0) <= this.streamBound) {
-        this.stream.add(update.weights, update.effectiveExamples);
+        this.aggregator.add({ siteId: update.siteId, weights: update.weights, numExamples: update.effectiveExamples });
         update = { ...update, weights: [] };
       } else {
         update = { ...update, held: true };

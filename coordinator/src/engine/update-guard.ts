@@ -108,19 +108,19 @@ export class UpdateGuard {
 
   /**
    * After the round closed: refuses the outliers (removed from `collector.accepted`) and folds the kept
-   * held updates into the collector's streaming sum, if any. Returns the decision.
+   * held updates into the collector's aggregator, if any. Returns the decision.
    */
   settle(collector: RoundCollector): NormDecision {
     const all = [...collector.accepted.values()];
     const decision = this.decide(all.map((u) => ({ siteId: u.siteId, norm: u.norm ?? 0 })));
     for (const o of decision.outliers) collector.accepted.delete(o.siteId);
-    // Stryker disable next-line ConditionalExpression: equivalent: without a stream no update is ever held, so the loop below has nothing to fold.
-    if (collector.stream) {
-      // Stryker disable next-line ArrowFunction,ConditionalExpression,EqualityOperator,UnaryOperator: equivalent: the streaming sum is exact (TwoSum), so the order the held updates are folded in cannot change the weights.
+    // Stryker disable next-line ConditionalExpression: equivalent: without an aggregator no update is ever held, so the loop below has nothing to fold.
+    if (collector.aggregator) {
+      // Stryker disable next-line ArrowFunction,ConditionalExpression,EqualityOperator,UnaryOperator: equivalent: every aggregator is order-independent (round-aggregator.ts), so the order the held updates are folded in cannot change the weights.
       const bySiteId = (a: AcceptedUpdate, b: AcceptedUpdate) => (a.siteId < b.siteId ? -1 : 1);
       const held: AcceptedUpdate[] = all.filter((u) => u.held && collector.accepted.has(u.siteId)).sort(bySiteId);
       for (const u of held) {
-        collector.stream.add(u.weights, u.effectiveExamples);
+        collector.aggregator.add({ siteId: u.siteId, weights: u.weights, numExamples: u.effectiveExamples });
         collector.accepted.set(u.siteId, { ...u, weights: [], held: false });
       }
     }

@@ -1,0 +1,133 @@
+import type { RunContext } from './run-context.ts';
+import { clipText, FedtuneError, deriveSeed, encodeWeights, SeededRandom, siteAccuracySummary, type RoundRecord, type RunReport } from '@fedtune/shared';
+import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
+import { fitFederatedTemperature, type CalibrationAnswer } from './federated-calibration.ts';
+import { SiteReportRound, siteReportInstruction } from './site-report-round.ts';
+import { pacedFanOut } from '../transport/paced-fan-out.ts';
+
+/** Federated evaluation, federated temperature calibration and the final per-site report: questions to the sites about the global model. */
+export class FederatedEvaluation {
+  constructor(private readonly ctx: RunContext) {}
+
+  /**
+   * The sites asked for a federated evaluation: a seeded sample of ceil(evaluationFraction × joined), at most
+   * maxEvaluationSites (0 = no cap), at least one, in canonical order.
+   */
+  evaluationSample(round: number): string[] {
+    const ids = this.ctx.sites.ids();
+    const cap = this.ctx.config.maxEvaluationSites > 0 ? this.ctx.config.maxEvaluationSites : Infinity;
+    const k = Math.min(cap, Math.max(1, Math.ceil(this.ctx.config.evaluationFraction * ids.length)));
+    if (k >= ids.length) return ids;
+    const rng = new SeededRandom(deriveSeed(this.ctx.config.seed, 'evaluate', round));
+    return rng.shuffle([...ids]).slice(0, k).sort();
+  }
+
+  /**
+   * Sends the current global model to `ids` for evaluation on their test splits (and, with `calibration`,
+   * the temperature-scaling sums over their validation splits) and waits for their answers.
+   */
+  async collectEvaluations(round: number, ids: string[], calibration?: { betas: number[] }): Promise<{ collector: EvaluationCollector; bytesDown: number }> {
+    const weightsBytes = encodeWeights({ manifest: this.ctx.options.model.manifest, arrays: this.ctx.globalWeights });
+    const collector = new EvaluationCollector(round, ids, this.ctx.config.roundTimeoutMs);
+    // The global model after round `round` (model adoption may have kept the previous weights: a new version all the same).
+    const modelVersion = round;
+    collector.modelVersion = modelVersion;
+    this.ctx.evaluation = collector;
+    let bytesDown = 0;
+    await pacedFanOut(ids, (siteId) => {
+      const site = this.ctx.sites.get(siteId);
+      if (!site || site.link.closed) return collector.drop(siteId);
+      bytesDown += this.ctx.sendTopology(siteId);
+      const weights = this.ctx.weightsFor(site, modelVersion, weightsBytes);
+      site.link.send('evaluate', {
+        runId: this.ctx.config.runId,
+        round,
+        modelVersion,
+        ...(weights ? { weights } : {}),
+        ...(this.ctx.config.sitesKeepModel ? {} : { dropModel: true }),
+        ...(calibration ? { calibration } : {}),
+      });
+      bytesDown += weights?.byteLength ?? 0;
+    });
+    await collector.done;
+    this.ctx.evaluation = undefined;
+    return { collector, bytesDown };
+  }
+
+  async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
+    const { collector, bytesDown } = await this.collectEvaluations(round, this.evaluationSample(round));
+    const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    const weight = evaluationWeights(sites, this.ctx.config.exampleWeightCap);
+    const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
+    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total : NaN;
+    const worst = sites.reduce<(typeof sites)[number] | undefined>((w, s) => (!w || s.accuracy < w.accuracy ? s : w), undefined);
+    const spread = siteAccuracySummary(sites);
+    return {
+      summary: { sites, accuracy, worstSite: worst ? { siteId: worst.siteId, accuracy: worst.accuracy } : undefined, p10: spread.p10 ?? undefined, mean: spread.mean ?? undefined },
+      bytesDown,
+    };
+  }
+
+  /**
+   * The run's temperature scaling of the current global model (config `calibration.source`): on the holdout,
+   * or federated on the sites' validation splits (falling back to the holdout, with a warning, when no site
+   * can answer for the whole fit). Undefined when off or the model cannot fit one.
+   */
+  async calibrate(round: number): Promise<{ fit?: { temperature: number; source: 'holdout' | 'federated'; fittedOn: number }; warning?: string; bytesDown: number } | undefined> {
+    const source = this.ctx.config.calibration.source;
+    const model = this.ctx.options.model;
+    if (source === 'off' || !model.fitTemperature) return undefined;
+    let warning: string | undefined;
+    let bytesDown = 0;
+    if (source === 'federated') {
+      try {
+        const fit = await fitFederatedTemperature(async (betas, participants) => {
+          const answer = await this.calibrationQuery(round, betas, participants);
+          bytesDown += answer.bytesDown;
+          return answer.sums;
+        });
+        return { fit: { temperature: fit.temperature, source, fittedOn: fit.fittedOn }, bytesDown };
+      } catch (err) {
+        if (!(err instanceof FedtuneError) || (err.code !== 'data' && err.code !== 'quorum_not_met')) throw err;
+        warning = clipText(`federated calibration failed (${err.message}); the temperature was fitted on the coordinator's holdout`);
+      }
+    }
+    const fit = await model.fitTemperature(this.ctx.globalWeights);
+    return { fit: { ...fit, source: 'holdout' }, bytesDown, ...(warning ? { warning } : {}) };
+  }
+
+  /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
+  async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
+    const ids = only ? this.ctx.sites.ids().filter((id) => only.includes(id)) : this.ctx.sites.ids();
+    const { collector, bytesDown } = await this.collectEvaluations(round, ids, { betas: [...betas] });
+    return { sums: collector.calibration, bytesDown };
+  }
+
+  /**
+   * After the final round: every joined site evaluates the pretrained and final models on its own test split,
+   * personalises its copy (and keeps it) and trains the local-only baseline as configured, and sends back
+   * aggregates only (site-report-round.ts). Sites that leave or fail are listed as missing; the run goes on.
+   */
+  async runSiteReport(round: number): Promise<NonNullable<RunReport['siteReport']>> {
+    // Every site that took part in a round or is joined now: one that left is reported as missing.
+    const ids = [...new Set([...this.ctx.sites.ids(), ...this.ctx.report.rounds.flatMap((r) => r.selected)])].sort();
+    const { manifest, initialWeights } = this.ctx.options.model;
+    const global = encodeWeights({ manifest, arrays: this.ctx.globalWeights });
+    const pretrained = encodeWeights({ manifest, arrays: initialWeights });
+    const pending = new SiteReportRound(round, ids, this.ctx.config.roundTimeoutMs);
+    this.ctx.siteReportRound = pending;
+    this.ctx.emit({ type: 'site-report-start', round, sites: ids });
+    for (const siteId of ids) {
+      const site = this.ctx.sites.get(siteId);
+      if (!site || site.link.closed) {
+        pending.fail(siteId, 'disconnected before the site report (left the run)');
+        continue;
+      }
+      this.ctx.sendTopology(siteId);
+      site.link.send('siteReport', siteReportInstruction(this.ctx.config, round, siteId, this.ctx.trainSettings(round), { global, pretrained }));
+    }
+    await pending.done;
+    this.ctx.siteReportRound = undefined;
+    return pending.section(this.ctx.config);
+  }
+}

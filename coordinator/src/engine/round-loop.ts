@@ -1,0 +1,319 @@
+import type { RunContext } from './run-context.ts';
+import { FedtuneError, deriveSeed, encodeWeights, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
+import { distributedRoundNoiseMultiplier } from './distributed-dp-aggregation.ts';
+import type { SecureSumAggregator } from './aggregation/secure-sum-aggregator.ts';
+import type { GlobalMetrics } from './global-model.ts';
+import { RoundCollector } from './round-collector.ts';
+import type { SecureRoundResult } from './secure-aggregation-round.ts';
+import { UpdateGuard } from './update-guard.ts';
+import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
+import { pacedFanOut } from '../transport/paced-fan-out.ts';
+import { saving } from './saving.ts';
+
+/** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
+function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
+  return { ...(metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {}), ...(metrics.ledger ? { ledger: { runEpsilon: metrics.ledger.runEpsilon, totalEpsilon: metrics.ledger.totalEpsilon } } : {}) };
+}
+
+/** Why sites gave no usable result, for a quorum failure's reason: a few sites' reasons, each clipped. */
+function whyMissing(failed: ReadonlyArray<{ siteId: string; reason: string }>, rejected: ReadonlyArray<{ siteId: string; code: string; reason: string }>): string {
+  const all = [...failed.map((f) => `${f.siteId}: ${f.reason}`), ...rejected.map((r) => `${r.siteId}: ${r.code}: ${r.reason}`)];
+  if (all.length === 0) return '';
+  const shown = all.slice(0, 3).map((s) => (s.length > 300 ? `${s.slice(0, 300)}…` : s));
+  return ` (${shown.join('; ')}${all.length > 3 ? `; and ${all.length - 3} more` : ''})`;
+}
+
+/**
+ * One round, attempt by attempt: configure (sample, send the model) → collect → aggregate (aggregation/) →
+ * adopt → evaluate → the round record. Persisting the record is the engine's (round-engine.ts).
+ */
+export class RoundLoop {
+  /** Non-final rounds' robustness evaluations still running on the evaluation worker (settled by `settleRobustness`). */
+  readonly pendingRobustness: Array<{ round: number; record: RoundRecord; outcome: Promise<{ error?: unknown }> }> = [];
+
+  constructor(private readonly ctx: RunContext) {}
+
+  async runRound(round: number): Promise<RoundRecord> {
+    const started = Date.now();
+    const { model } = this.ctx.options;
+    let bytesDown = 0;
+    let bytesUp = 0;
+    const rejected: RoundRecord['rejected'] = [];
+    const failed: RoundRecord['failed'] = [];
+    /** Aggregates the model adoption guard refused, by attempt (model-adoption.ts). */
+    const refusals: Array<{ attempt: number; reason: string }> = [];
+    for (let attempt = 1; ; attempt++) {
+      // Sites that dropped get a grace period to rejoin before the next sample is drawn.
+      if (this.ctx.sites.size < this.ctx.config.minSites) await this.ctx.membership.waitForSites(this.ctx.config.rejoinGraceMs);
+      const selected = this.ctx.membership.sample(round, attempt);
+      this.ctx.emit({ type: 'round-start', round, attempt, selected });
+      const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.ctx.globalWeights });
+      const collector = new RoundCollector(round, new Set(selected), this.ctx.config.roundTimeoutMs);
+      const guard = this.updateGuard(selected);
+      collector.streamBound = guard.streamBound;
+      this.ctx.guard = guard;
+      this.ctx.collector = collector;
+      const secure = this.ctx.config.secureAggregation ? this.ctx.secure.prepareSecureRound(round, attempt, selected) : undefined;
+      const aggregator = this.ctx.aggregator;
+      aggregator.begin({
+        runId: this.ctx.config.runId,
+        round,
+        attempt,
+        global: this.ctx.globalWeights,
+        strategyState: this.ctx.strategyState,
+        selected: selected.length,
+        ...(this.ctx.config.dp ? { dpClip: this.ctx.dpClip } : {}),
+        ...(secure?.instruction ? { fixedPoint: secure.instruction.fixedPoint } : {}),
+      });
+      // Plain updates are folded into the aggregator as they are accepted (streaming FedAvg keeps only its sum);
+      // order-independent, so arrival order never changes the result.
+      if (!secure) collector.aggregator = aggregator;
+      const modelVersion = round - 1;
+      const settings = this.ctx.trainSettings(round);
+      // Encoded once, the same bytes for every site; sent in chunks with a turn of the event loop between
+      // (all at once under secure aggregation: its first phase must be running before any site can answer).
+      await pacedFanOut(secure && !secure.round ? [] : selected, (siteId) => {
+        const site = this.ctx.sites.get(siteId);
+        if (!site || site.link.closed) {
+          collector.fail(siteId, 'left before the round started');
+          secure?.round?.drop(siteId);
+          return;
+        }
+        bytesDown += this.ctx.sendTopology(siteId);
+        const weights = this.ctx.weightsFor(site, modelVersion, weightsBytes);
+        site.link.send('fit', {
+          runId: this.ctx.config.runId,
+          round,
+          modelVersion,
+          ...(weights ? { weights } : {}),
+          ...(this.ctx.config.sitesKeepModel ? {} : { dropModel: true }),
+          config: { ...settings, seed: deriveSeed(this.ctx.config.seed, 'fit', round, siteId), ...(this.ctx.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
+          ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
+        });
+        // Training changes the site's model: it no longer holds any global version.
+        site.heldModelVersion = undefined;
+        bytesDown += weights?.byteLength ?? 0;
+      }, secure ? Infinity : undefined);
+      const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
+      let accepted: RoundRecord['accepted'];
+      let updateNorms: RoundRecord['updateNorms'];
+      let failure: string | undefined;
+      let secureSum: SecureRoundResult | undefined;
+      if (secure) {
+        const outcome = await this.ctx.secure.runSecureRound(secure.round, selected, collector);
+        failure = outcome.failure ?? secure.failure;
+        failed.push(...collector.failed);
+        bytesUp += outcome.result?.bytesUp ?? secure.round?.bytesUp ?? 0;
+        bytesDown += outcome.result?.bytesDown ?? secure.round?.bytesDown ?? 0;
+        const r = outcome.result;
+        if (r && !failure && r.survivors.length < needed) failure = `quorum not met: ${r.survivors.length} of ${selected.length} sites in the secure sum, ${needed} needed`;
+        if (r && !failure && !(r.totalWeight > 0)) failure = 'the secure sum carries no weight (sites with no examples)';
+        // The coordinator learns only the survivors' sum: the aggregator decodes it (secure-sum-aggregator.ts).
+        secureSum = r;
+        if (r && !failure) (aggregator as SecureSumAggregator).addSum({ sum: r.sum, survivors: r.survivors.map((id) => ({ siteId: id, numExamples: r.reports.get(id)?.numExamples ?? 0 })) });
+        accepted = r ? r.survivors.map((id) => {
+          const rep = r.reports.get(id)!;
+          return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs, ...siteEpsilon(rep.metrics) };
+        }) : [];
+      } else {
+        await collector.done;
+        for (const siteId of selected) {
+          if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.ctx.config.roundTimeoutMs} ms` });
+        }
+        failed.push(...collector.failed);
+        bytesUp += [...collector.accepted.values()].reduce((n, u) => n + u.bytes, 0);
+        // The adaptive norm bound, decided on the round's full set of norms (update-guard.ts).
+        const undecided = [...collector.accepted.values()].filter((u) => !guard.certain(u.norm)).map((u) => u.siteId);
+        const norms = guard.settle(collector);
+        // The held updates the bound kept are now certain to be in the aggregate (site-id order).
+        for (const siteId of undecided.sort()) if (collector.accepted.has(siteId)) this.ctx.emit({ type: 'result', round, siteId, accepted: true });
+        for (const o of norms.outliers) {
+          collector.rejected.push(o);
+          this.ctx.emit({ type: 'result', round, siteId: o.siteId, accepted: false, code: o.code, reason: o.reason });
+          const link = this.ctx.sites.get(o.siteId)?.link;
+          if (link) this.ctx.rejectMessage(link, o.code, o.reason, round);
+        }
+        if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
+        const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+        if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
+        accepted = plain.map((u) => ({
+          siteId: u.siteId,
+          numExamples: u.numExamples,
+          ...(u.effectiveExamples !== u.numExamples ? { effectiveExamples: u.effectiveExamples } : {}),
+          loss: u.metrics.loss,
+          accuracy: u.metrics.accuracy,
+          durationMs: u.durationMs,
+          ...siteEpsilon(u.metrics),
+        }));
+      }
+      if (failure !== undefined || this.ctx.stopped) {
+        const reason = this.ctx.stopped ? 'stopped' : failure!;
+        rejected.push(...collector.rejected);
+        this.ctx.collector = undefined;
+        this.ctx.guard = undefined;
+        if (this.ctx.stopped || attempt >= this.ctx.config.maxRoundAttempts) {
+          throw new FedtuneError('quorum_not_met', `round ${round} failed after ${attempt} attempt(s): ${reason}`);
+        }
+        this.ctx.emit({ type: 'round-retry', round, attempt, reason });
+        continue;
+      }
+      let privacy: RoundRecord['privacy'];
+      // The aggregate is a candidate until the adoption guard accepts it (model-adoption.ts).
+      const outcome = aggregator.finish();
+      const candidate = outcome.weights;
+      const candidateState = outcome.strategyState;
+      if (this.ctx.config.dp && this.ctx.accountant) {
+        const dp = this.ctx.config.dp;
+        const samplingRate = Math.min(1, selected.length / Math.max(1, this.ctx.sites.size, selected.length));
+        // Under secure aggregation only the survivors' sum is known: 'central' noised it, 'distributed' summed
+        // the sites' own noise and added nothing (clippedShare unknown: null).
+        const distributed = secureSum && this.ctx.dpNoise === 'distributed' ? secureSum : undefined;
+        const r = outcome.dp!;
+        const instruction = distributed ? secure!.instruction! : undefined;
+        const z = instruction
+          ? distributedRoundNoiseMultiplier(
+              { noiseMultiplier: dp.noiseMultiplier, clip: instruction.clip, threshold: instruction.threshold, weight: 1 / instruction.weightDenominator },
+              { survivors: distributed!.survivors.length, scale: instruction.fixedPoint.scale, vectorLength: instruction.vectorLength },
+            )
+          : dp.noiseMultiplier;
+        this.ctx.accountant.step(z, samplingRate);
+        const eps = z > 0 ? this.ctx.accountant.getEpsilon(dp.delta) : { epsilon: Infinity, order: undefined };
+        privacy = {
+          ...(this.ctx.dpNoise ? { noise: this.ctx.dpNoise } : {}),
+          ...(instruction ? { distributed: { configuredNoiseMultiplier: dp.noiseMultiplier, threshold: instruction.threshold, survivors: distributed!.survivors.length } } : {}),
+          epsilon: eps.epsilon,
+          delta: dp.delta,
+          order: eps.order,
+          noiseMultiplier: z,
+          clip: r.clip,
+          nextClip: r.nextClip,
+          samplingRate,
+          clippedShare: r.clippedShare,
+          steps: this.ctx.accountant.steps,
+        };
+        this.ctx.dpClip = r.nextClip;
+        this.ctx.report.privacy = privacy;
+      }
+      const weightsVerdict = checkCandidateWeights(candidate);
+      const candidateMetrics = weightsVerdict.ok ? await model.evaluate(candidate) : undefined;
+      // Under DP the clip already bounds every site's pull (C/m) and the noise lowers accuracy by design: a retry
+      // would spend privacy budget on it, so only the non-finite check applies.
+      const maxDrop = this.ctx.config.dp ? 1 : this.ctx.config.maxAccuracyDrop;
+      const adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.ctx.report.final ?? this.ctx.report.pretrained, maxDrop) : weightsVerdict;
+      let global: GlobalMetrics;
+      if (adoption.ok) {
+        this.ctx.globalWeights = candidate;
+        this.ctx.strategyState = candidateState;
+        global = candidateMetrics!;
+      } else {
+        refusals.push({ attempt, reason: adoption.reason });
+        if (attempt < this.ctx.config.maxRoundAttempts && !this.ctx.stopped) {
+          rejected.push(...collector.rejected);
+          this.ctx.collector = undefined;
+          this.ctx.guard = undefined;
+          this.ctx.emit({ type: 'round-retry', round, attempt, reason: `model not adopted: ${adoption.reason}` });
+          continue;
+        }
+        // Attempts exhausted: the round keeps the current model, which stays what the sites get.
+        global = await model.evaluate(this.ctx.globalWeights);
+      }
+      const { when, certify, ...robustnessOptions } = this.ctx.config.robustness;
+      const robustnessNow = Boolean(model.evaluateRobustness) && shouldEvaluateRobustness(when, round, this.ctx.config.rounds);
+      // Temperature scaling where robustness is evaluated; the temperature is saved with the model (model.json).
+      const calibration = robustnessNow ? await this.ctx.federated.calibrate(round) : undefined;
+      const modelDir = await saving(`the round-${round} model`, () =>
+        model.save(round, this.ctx.globalWeights, {
+          ...(privacy ? { privacy: { epsilon: privacy.epsilon, delta: privacy.delta } } : {}),
+          ...(calibration?.fit ? { calibration: calibration.fit } : {}),
+        }),
+      );
+      const record: RoundRecord = {
+        round,
+        durationMs: 0,
+        attempts: attempt,
+        selected,
+        accepted,
+        rejected,
+        failed,
+        bytesDown,
+        bytesUp,
+        global,
+        modelDir,
+        ...(privacy ? { privacy } : {}),
+        ...(updateNorms ? { updateNorms } : {}),
+        ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
+      };
+      // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:
+      // in the final round it overlaps the federated evaluation and is awaited before the round ends; in an
+      // earlier round it overlaps the next round and lands in this round's record before the next checkpoint.
+      let robustness: Promise<void> | undefined;
+      if (model.evaluateRobustness && robustnessNow) {
+        this.ctx.emit({ type: 'robustness-start', round });
+        if (calibration) record.bytesDown += calibration.bytesDown;
+        robustness = model
+          .evaluateRobustness(this.ctx.globalWeights, {
+            ...robustnessOptions,
+            ...(calibration?.fit ? { calibration: calibration.fit } : {}),
+            // Randomized smoothing certifies the final model only (it costs n0 + n forward passes per example).
+            ...(certify && round === this.ctx.config.rounds ? { certify } : {}),
+          })
+          .then((report) => {
+            if (calibration?.warning) report.warnings.push(calibration.warning);
+            record.robustness = report;
+            if (round === this.ctx.config.rounds) this.ctx.report.finalRobustness = report;
+          });
+      }
+      const wantFederated =
+        this.ctx.config.federatedEvaluation === 'every-round' || (this.ctx.config.federatedEvaluation === 'final' && round === this.ctx.config.rounds);
+      try {
+        if (wantFederated) {
+          const fed = await this.ctx.federated.federatedEvaluate(round);
+          record.federated = fed.summary;
+          record.bytesDown += fed.bytesDown;
+        }
+      } catch (err) {
+        // The round fails: its robustness evaluation must not become an unhandled rejection.
+        robustness?.catch(() => undefined);
+        throw err;
+      }
+      if (robustness && round === this.ctx.config.rounds) await robustness;
+      else if (robustness) this.deferRobustness(round, record, robustness);
+      // Late results that arrived while the round was being aggregated and evaluated are recorded too.
+      rejected.push(...collector.rejected);
+      this.ctx.collector = undefined;
+      this.ctx.guard = undefined;
+      record.durationMs = Date.now() - started;
+      return record;
+    }
+  }
+
+  /** The poisoning defences for one attempt of plain updates: weight cap and adaptive norm bound (update-guard.ts). */
+  updateGuard(selected: string[]): UpdateGuard {
+    const cap = Math.min(this.ctx.config.maxExamplesPerSite, this.ctx.config.train.maxExamples ?? Infinity);
+    return new UpdateGuard({
+      // DP clips every update and must not make data-dependent choices; secure aggregation hides the norms (sites clip).
+      normBoundMultiple: this.ctx.config.dp || this.ctx.config.secureAggregation ? 0 : this.ctx.config.normBoundMultiple,
+      exampleWeightCap: this.ctx.config.secureAggregation ? 0 : this.ctx.config.exampleWeightCap,
+      previousMedianNorm: this.ctx.report.rounds.at(-1)?.updateNorms?.median,
+      announced: selected.map((id) => Math.min(this.ctx.sites.get(id)?.numExamples ?? 0, cap)),
+    });
+  }
+
+  /** Keeps a non-final round's robustness evaluation running past the round (never an unhandled rejection). */
+  deferRobustness(round: number, record: RoundRecord, robustness: Promise<void>): void {
+    this.pendingRobustness.push({ round, record, outcome: robustness.then(() => ({}), (error: unknown) => ({ error })) });
+  }
+
+  /**
+   * Waits for the robustness evaluation of an earlier round, which then is in that round's record (and in
+   * the next checkpoint and report); its failure fails the run as an in-round failure would.
+   */
+  async settleRobustness(before = Infinity): Promise<void> {
+    while (this.pendingRobustness.length > 0 && this.pendingRobustness[0].round < before) {
+      const pending = this.pendingRobustness.shift()!;
+      const { error } = await pending.outcome;
+      if (error) throw error;
+      if (pending.record.robustness) this.ctx.emit({ type: 'robustness-end', round: pending.round, robustness: pending.record.robustness });
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import type { RunContext } from './run-context.ts';
+import { FedtuneError, type SecureAggInstruction } from '@fedtune/shared';
+import { RoundCollector } from './round-collector.ts';
+import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecureRoundResult } from './secure-aggregation-round.ts';
+
+/** Secure aggregation's orchestration for one attempt of a round: its instruction, its phases, and the sites it lost. */
+export class SecureRoundRunner {
+  constructor(private readonly ctx: RunContext) {}
+
+  /**
+   * Secure aggregation for one attempt: the threshold and the instruction sent with 'fit', or why the
+   * attempt cannot run (fewer invited sites than the threshold needs).
+   */
+  prepareSecureRound(round: number, attempt: number, selected: string[]): { round?: SecureAggregationRound; instruction?: SecureAggInstruction; failure?: string } {
+    const config = this.ctx.config.secureAggregation!;
+    const threshold = secAggThreshold(selected.length, config);
+    if (threshold === undefined) {
+      return { failure: `quorum not met: secure aggregation needs at least ${Math.max(2, config.threshold ?? 2)} sites, ${selected.length} selected` };
+    }
+    const cap = this.ctx.config.train.maxExamples ?? Infinity;
+    // Weights numExamples / Σ (examples the selected sites announced), so Σw ≤ 1 for honest sites.
+    const denominator = Math.max(1, selected.reduce((n, id) => n + Math.min(this.ctx.sites.get(id)?.numExamples ?? 0, cap), 0));
+    const lengths = this.ctx.options.model.manifest.map((s) => s.shape.reduce((a, b) => a * b, 1));
+    // With DP every site weighs the same (w = 1/m for the m selected sites): one site moves the sum by ≤ C/m.
+    const instruction = this.ctx.config.dp
+      ? secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, selected.length, 'uniform', this.ctx.dpNoise === 'distributed' ? { noiseMultiplier: this.ctx.config.dp.noiseMultiplier } : undefined)
+      : secAggInstruction(attempt, selected, threshold, lengths.reduce((a, b) => a + b, 0), config, denominator);
+    const secure = new SecureAggregationRound({
+      runId: this.ctx.config.runId,
+      round,
+      instruction,
+      lengths,
+      firstPhaseTimeoutMs: this.ctx.config.roundTimeoutMs,
+      phaseTimeoutMs: config.phaseTimeoutMs ?? this.ctx.config.roundTimeoutMs,
+      send: (siteId, event, payload) => {
+        const site = this.ctx.sites.get(siteId);
+        if (!site || site.link.closed) return false;
+        site.link.send(event, payload);
+        return true;
+      },
+    });
+    return { round: secure, instruction };
+  }
+
+  /** Runs the secure phases of an attempt; a lost quorum becomes the attempt's failure, never a wrong sum. */
+  async runSecureRound(secure: SecureAggregationRound | undefined, selected: string[], collector: RoundCollector): Promise<{ result?: SecureRoundResult; failure?: string }> {
+    if (!secure) {
+      collector.finish();
+      return {};
+    }
+    this.ctx.secureRound = secure;
+    try {
+      const result = await secure.run();
+      const inSum = new Set(result.survivors);
+      for (const id of selected) {
+        if (inSum.has(id) || collector.answered.has(id)) continue;
+        const reason = result.dropped.includes(id) ? 'dropped after sharing its keys (its masks were removed)' : 'no secure-aggregation message before the phase deadline';
+        collector.failed.push({ siteId: id, reason });
+      }
+      return { result };
+    } catch (err) {
+      if (err instanceof FedtuneError && err.code === 'quorum_not_met') {
+        for (const id of selected) if (!collector.answered.has(id) && !secure.reports.has(id)) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
+        return { failure: err.message };
+      }
+      throw err;
+    } finally {
+      this.ctx.secureRound = undefined;
+      collector.finish();
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import type { RunContext } from './run-context.ts';
+import { clipText, FedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
+import type { SecAggClientEvent } from './secure-aggregation-round.ts';
+import type { SiteMessage } from './site-connections.ts';
+import type { SiteState } from './site-registry.ts';
+import { validateFitResult } from './validate-fit-result.ts';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
+
+/** Routes a joined site's messages to the current round, secure round, evaluation or site report (after their checks). */
+export class SiteMessageRouter {
+  constructor(private readonly ctx: RunContext) {}
+
+  onSiteMessage(site: SiteState, message: SiteMessage): void {
+    const link = site.link;
+    const claimed = message.payload.siteId;
+    if (claimed !== site.siteId) {
+      const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
+      this.ctx.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
+      return this.ctx.rejectMessage(link, 'unauthorized', reason, 'round' in message.payload ? message.payload.round : undefined);
+    }
+    if (message.event === 'acceptTerms') return this.ctx.membership.termsGate.accept(site, message.payload);
+    if (message.event === 'refuseTerms') return this.ctx.membership.termsGate.refuse(site, message.payload);
+    if (!site.termsAccepted && message.event !== 'heartbeat') return this.ctx.rejectMessage(link, 'unauthorized', `accept the run's terms before sending "${message.event}"`);
+    switch (message.event) {
+      case 'fitResult':
+        return this.onFitResult(site.siteId, link, message.payload);
+      case 'evaluateResult': {
+        const r = message.payload;
+        if (this.ctx.evaluation && r.round === this.ctx.evaluation.round && r.runId === this.ctx.config.runId && this.ctx.evaluation.expects(site.siteId)) {
+          this.ctx.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples }, r.calibration);
+          // Only the version it was just sent, and only when sites keep their model: any other claim is ignored.
+          site.heldModelVersion = this.ctx.config.sitesKeepModel && r.heldModelVersion !== undefined && r.heldModelVersion === this.ctx.evaluation.modelVersion ? r.heldModelVersion : undefined;
+        }
+        return;
+      }
+      case 'siteReportResult': {
+        const r = message.payload;
+        const pending = this.ctx.siteReportRound;
+        if (pending && r.round === pending.round && r.runId === this.ctx.config.runId && pending.expects(site.siteId)) pending.add(site.siteId, r);
+        return;
+      }
+      case 'secaggAdvertise':
+      case 'secaggShareKeys':
+      case 'secaggMasked':
+      case 'secaggUnmaskResponse':
+        return this.onSecAgg(site.siteId, link, message.event, message.payload);
+      case 'heartbeat':
+        site.status = message.payload.status;
+        return;
+      case 'siteFailure': {
+        const f = message.payload;
+        // A site that failed may have lost its model: the next instruction carries the weights again.
+        site.heldModelVersion = undefined;
+        if (this.ctx.collector && f.round === this.ctx.collector.round) {
+          this.ctx.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
+          this.ctx.secureRound?.drop(site.siteId);
+        }
+        this.ctx.evaluation?.drop(site.siteId);
+        if (this.ctx.siteReportRound && f.round === this.ctx.siteReportRound.round) this.ctx.siteReportRound.fail(site.siteId, `${f.code}: ${f.reason}`);
+        return;
+      }
+    }
+  }
+
+  onSecAgg<K extends SecAggClientEvent>(siteId: string, link: SiteLink, event: K, payload: ClientToServer[K]): void {
+    const secure = this.ctx.secureRound;
+    if (event === 'secaggMasked') {
+      const masked = (payload as ClientToServer['secaggMasked']).masked;
+      this.ctx.emit({ type: 'update-received', round: payload.round, siteId, message: 'secaggMasked', sha256: sha256OfBytes(masked), bytes: masked.byteLength });
+    }
+    try {
+      if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
+      secure.receive(siteId, event, payload);
+    } catch (err) {
+      const code = err instanceof FedtuneError ? err.code : 'malformed_payload';
+      const reason = err instanceof Error ? err.message : String(err);
+      this.ctx.collector?.reject({ siteId, code, reason });
+      this.ctx.emit({ type: 'result', round: payload.round, siteId, accepted: false, code, reason });
+      this.ctx.rejectMessage(link, code, reason, payload.round);
+      // A site whose message the protocol refused cannot go on in this attempt.
+      if (secure && code !== 'stale_round') secure.drop(siteId);
+    }
+  }
+
+  onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
+    const c = this.ctx.collector;
+    this.ctx.emit({ type: 'update-received', round: c?.round ?? result.round, siteId, message: 'fitResult', sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength, numExamples: result.numExamples });
+    if (!c) {
+      this.ctx.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
+      return;
+    }
+    if (this.ctx.config.secureAggregation) {
+      const reason = 'this run uses secure aggregation: plain updates are refused';
+      c.reject({ siteId, code: 'malformed_payload', reason });
+      this.ctx.emit({ type: 'result', round: c.round, siteId, accepted: false, code: 'malformed_payload', reason });
+      this.ctx.rejectMessage(link, 'malformed_payload', reason, result.round);
+      return;
+    }
+    const verdict = validateFitResult(siteId, result, {
+      runId: this.ctx.config.runId,
+      round: c.round,
+      selected: c.selected,
+      alreadyReceived: c.accepted,
+      manifest: this.ctx.options.model.manifest,
+      maxExamples: this.ctx.config.maxExamplesPerSite,
+      announced: this.ctx.sites.get(siteId)?.numExamples,
+      maxUpdateBytes: this.ctx.config.maxUpdateBytes,
+      global: this.ctx.globalWeights,
+      maxUpdateNorm: this.ctx.config.maxUpdateNorm,
+      // A streamed round's exact sum takes values up to ±maxAbs: the rest is refused here, in the norm's pass.
+      maxAbs: this.ctx.aggregator.maxAbs,
+    });
+    if (verdict.ok && c.closed) {
+      const reason = `round ${c.round} closed before this result arrived`;
+      c.reject({ siteId, code: 'stale_round', reason });
+      this.ctx.emit({ type: 'result', round: c.round, siteId, accepted: false, code: 'stale_round', reason });
+      this.ctx.rejectMessage(link, 'stale_round', reason, result.round);
+    } else if (verdict.ok) {
+      const effectiveExamples = this.ctx.guard ? this.ctx.guard.effectiveExamples(verdict.numExamples) : verdict.numExamples;
+      c.accept({ siteId, weights: verdict.weights, numExamples: verdict.numExamples, effectiveExamples, norm: verdict.norm, metrics: result.metrics, durationMs: result.durationMs, bytes: result.weights.byteLength });
+      // Reported accepted only once it is certain to be in the aggregate; otherwise the round's close decides.
+      if (!this.ctx.guard || this.ctx.guard.certain(verdict.norm)) this.ctx.emit({ type: 'result', round: c.round, siteId, accepted: true });
+      else this.ctx.emit({ type: 'result-held', round: c.round, siteId, reason: 'held until the round closes and its adaptive norm bound is known' });
+    } else {
+      c.reject({ siteId, code: verdict.code, reason: verdict.reason });
+      this.ctx.emit({ type: 'result', round: c.round, siteId, accepted: false, code: verdict.code, reason: verdict.reason });
+      this.ctx.rejectMessage(link, verdict.code, verdict.reason, result.round);
+    }
+  }
+
+  /** A joined site's message failed its schema: recorded against the site (reason clipped) and refused. */
+  onSiteInvalid(site: SiteState, error: FedtuneError): void {
+    const reason = clipText(error.message);
+    this.ctx.collector?.reject({ siteId: site.siteId, code: error.code, reason });
+    this.ctx.emit({ type: 'result', round: this.ctx.collector?.round ?? 0, siteId: site.siteId, accepted: false, code: error.code, reason });
+    this.ctx.rejectMessage(site.link, error.code, reason, this.ctx.collector?.round);
+  }
+}
