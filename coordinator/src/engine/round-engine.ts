@@ -39,6 +39,7 @@ import { ConnectionLimits, type ConnectionLimitsInput } from './connection-limit
 import { SiteConnections, type HelloVerdict, type RefusedConnection, type SiteMessage } from './site-connections.ts';
 import { SiteRegistry, type SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
+import { checkUpdateEncodingConfig, updateEncodingRecord } from './update-encoding.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
@@ -240,6 +241,7 @@ export class RoundEngine {
         throw new FedtuneError('config', 'maxUpdateNorm checks individual updates, which secure aggregation hides: bound them with secureAggregation.clip instead');
       }
     }
+    checkUpdateEncodingConfig(this.config);
     if (this.config.dp) this.dpNoise = resolveDpNoise(this.config.dp, this.config.secureAggregation !== undefined);
     if (options.resume?.privacy && this.config.dp) {
       this.accountant = RdpAccountant.fromState(options.resume.privacy.accountant as never);
@@ -462,6 +464,7 @@ export class RoundEngine {
       maxUpdateNorm: this.config.maxUpdateNorm,
       // A streamed round's exact sum takes values up to ±maxAbs: the rest is refused here, in the norm's pass.
       maxAbs: c.stream?.maxAbs,
+      updateEncoding: this.config.train.updateEncoding,
     });
     if (verdict.ok && c.closed) {
       const reason = `round ${c.round} closed before this result arrived`;
@@ -716,6 +719,7 @@ export class RoundEngine {
       let updates: Array<{ siteId: string; weights: WeightArrays; numExamples: number }>;
       let accepted: RoundRecord['accepted'];
       let updateNorms: RoundRecord['updateNorms'];
+      let acceptedUpdateBytes: number[] = [];
       let failure: string | undefined;
       let secureSum: SecureRoundResult | undefined;
       if (secure) {
@@ -756,6 +760,7 @@ export class RoundEngine {
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
         updates = plain.map((u) => ({ siteId: u.siteId, weights: u.weights, numExamples: u.effectiveExamples }));
+        acceptedUpdateBytes = plain.map((u) => u.bytes);
         accepted = plain.map((u) => ({
           siteId: u.siteId,
           numExamples: u.numExamples,
@@ -876,6 +881,7 @@ export class RoundEngine {
         modelDir,
         ...(privacy ? { privacy } : {}),
         ...(updateNorms ? { updateNorms } : {}),
+        ...(secure ? {} : { updateEncoding: updateEncodingRecord(this.config.train, acceptedUpdateBytes, weightsBytes.byteLength) }),
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
       };
       // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
+import { encodeUpdate, updateEncodingOf } from '../codec/update-codec.ts';
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
 import { modelLogits } from '../robustness/calibration/model-logits.ts';
@@ -505,7 +506,8 @@ export class SiteClient {
         this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: secAggPayloadBytes(advert) });
         return;
       }
-      const bytes = encodeWeights({ manifest: local.manifest, arrays });
+      // float32: the weights; fp16/int8: the delta from the global model it trained from, compressed (update-codec.ts).
+      const bytes = encodeUpdate({ manifest: local.manifest, arrays }, global, updateEncodingOf(payload.config), payload.config.seed);
       const durationMs = Date.now() - started;
       this.link!.send('fitResult', {
         runId: payload.runId,
