@@ -22,6 +22,7 @@ const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: 
   { name: 'load', script: 'load.ts', node: ['--expose-gc'] },
   { name: 'round-persistence', script: 'round-persistence.ts' },
   { name: 'simulate', script: 'simulate-throughput.ts' },
+  { name: 'compression', script: 'compression.ts' },
 ];
 
 const onlyAt = process.argv.indexOf('--only');
