@@ -33,6 +33,7 @@ export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
     siteId: options.siteId,
     token: options.token,
     connector: socketIoConnector({ url: options.server }),
+    modelServer: options.server,
     data: options.splits,
     backend: options.backend,
     runtime: 'browser',

@@ -6,6 +6,7 @@ export * from './codec/update-codec.ts';
 export * from './codec/float16.ts';
 export * from './codec/int8-quantization.ts';
 export * from './messages/schemas.ts';
+export * from './messages/model-ref.ts';
 export * from './messages/model-text-section.ts';
 export * from './messages/events.ts';
 export * from './messages/site-report-schemas.ts';

@@ -45,6 +45,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--trainable': { argv: ['--trainable', 'head'], read: (c) => c.train.trainable, want: 'head' },
   '--max-examples': { argv: ['--max-examples', '64'], read: (c) => c.train.maxExamples, want: 64 },
   '--update-encoding': { argv: ['--update-encoding', 'int8'], read: (c) => c.train.updateEncoding, want: 'int8' },
+  '--model-delivery': { argv: ['--model-delivery', 'http'], read: (c) => c.modelDelivery, want: 'http' },
   '--adv-method': { argv: ['--adv-method', 'trades'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.method, want: 'trades' },
   '--adv-eps': { argv: ['--adv-eps', '0.06'], read: (c) => c.train.adversarial, want: { method: 'pgd', share: 1, eps: 0.06 } },
   '--adv-steps': { argv: ['--adv-steps', '10'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.steps, want: 10 },

@@ -40,6 +40,8 @@ import { SiteConnections, type HelloVerdict, type RefusedConnection, type SiteMe
 import { SiteRegistry, type SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
 import { checkUpdateEncodingConfig, updateEncodingRecord } from './update-encoding.ts';
+import { instructionModel } from './model-delivery.ts';
+import { ModelVersions } from './model-versions.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { SiteReportRound, siteReportInstruction, wantsSiteReport } from './site-report-round.ts';
@@ -187,6 +189,8 @@ export class RoundEngine {
   readonly report: RunReport;
   /** The run's signed terms and the join protocol around them (terms-gate.ts). */
   readonly termsGate: TermsGate;
+  /** The global model versions served over HTTP under modelDelivery 'http' (model-weights-route.ts). */
+  readonly modelVersions = new ModelVersions();
 
   constructor(private readonly options: RoundEngineOptions) {
     this.strategy = getStrategy(options.config.strategy);
@@ -700,19 +704,19 @@ export class RoundEngine {
           return;
         }
         bytesDown += this.sendTopology(siteId);
-        const weights = this.weightsFor(site, modelVersion, weightsBytes);
+        const delivered = instructionModel(this.config.modelDelivery, this.modelVersions, modelVersion, this.weightsFor(site, modelVersion, weightsBytes));
         site.link.send('fit', {
           runId: this.config.runId,
           round,
           modelVersion,
-          ...(weights ? { weights } : {}),
+          ...delivered.fields,
           ...(this.config.sitesKeepModel ? {} : { dropModel: true }),
           config: { ...settings, seed: deriveSeed(this.config.seed, 'fit', round, siteId), ...(this.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         // Training changes the site's model: it no longer holds any global version.
         site.heldModelVersion = undefined;
-        bytesDown += weights?.byteLength ?? 0;
+        bytesDown += delivered.socketBytes;
       }, secure ? Infinity : undefined);
       const needed = Math.max(this.minimumUpdates, Math.ceil(this.config.quorum * selected.length));
       // Canonical order: by site id, so arrival order never changes the result.
@@ -1070,16 +1074,16 @@ export class RoundEngine {
       const site = this.sites.get(siteId);
       if (!site || site.link.closed) return collector.drop(siteId);
       bytesDown += this.sendTopology(siteId);
-      const weights = this.weightsFor(site, modelVersion, weightsBytes);
+      const delivered = instructionModel(this.config.modelDelivery, this.modelVersions, modelVersion, this.weightsFor(site, modelVersion, weightsBytes));
       site.link.send('evaluate', {
         runId: this.config.runId,
         round,
         modelVersion,
-        ...(weights ? { weights } : {}),
+        ...delivered.fields,
         ...(this.config.sitesKeepModel ? {} : { dropModel: true }),
         ...(calibration ? { calibration } : {}),
       });
-      bytesDown += weights?.byteLength ?? 0;
+      bytesDown += delivered.socketBytes;
     });
     await collector.done;
     this.evaluation = undefined;

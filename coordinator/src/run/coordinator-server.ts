@@ -197,6 +197,10 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
         terms: () => current?.engine.termsGate.signed,
         mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
       },
+      modelWeights: {
+        version: (version) => current?.engine.modelVersions.get(version),
+        mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
+      },
       live: () => {
         const engine = current?.engine;
         return (

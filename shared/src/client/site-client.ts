@@ -2,6 +2,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
 import { encodeUpdate, updateEncodingOf } from '../codec/update-codec.ts';
+import { fetchModelWeights, type ModelFetch } from './fetch-model-weights.ts';
+import type { ModelRef } from '../messages/model-ref.ts';
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
 import { modelLogits } from '../robustness/calibration/model-logits.ts';
@@ -94,6 +96,10 @@ export interface SecAggProbe {
 export interface SiteClientOptions {
   siteId: string;
   token?: string;
+  /** The coordinator's base URL, for model bytes delivered over HTTP (modelDelivery 'http'; fetch-model-weights.ts). */
+  modelServer?: string;
+  /** The fetch used for them (default: the platform's). */
+  modelFetch?: ModelFetch;
   connector: ClientConnector;
   /** The site's private data, already split. Only counts and metrics derived from it are ever sent. */
   data: Splits;
@@ -436,9 +442,13 @@ export class SiteClient {
    * dropped): its weights when they came with it, else the version this site holds — an instruction
    * without weights for a version it does not hold is refused ('not_found'), and the coordinator sends them again.
    */
-  private async instructionGlobal(payload: { runId: string; modelVersion: number; weights?: Uint8Array }): Promise<WeightArrays> {
+  private async instructionGlobal(payload: { runId: string; modelVersion: number; weights?: Uint8Array; modelRef?: ModelRef }): Promise<WeightArrays> {
     if (!this.model && this.topology && this.manifest) this.model = await modelFromTopology(this.topology.topology);
     if (payload.weights) return this.loadGlobal(payload.weights);
+    if (payload.modelRef) {
+      if (!this.options.modelServer) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
+      return this.loadGlobal(await fetchModelWeights(this.options.modelServer, payload.modelRef, { siteId: this.options.siteId, token: this.options.token }, this.options.modelFetch));
+    }
     const held = this.held;
     if (!this.model || !held || held.runId !== payload.runId || held.version !== payload.modelVersion) {
       throw new FedtuneError('not_found', `the instruction carries no weights and this site does not hold model version ${payload.modelVersion}`);

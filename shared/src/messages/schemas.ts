@@ -4,6 +4,7 @@ import { WEIGHTS_LIMITS } from '../weights.ts';
 import { MAX_TEMPERATURE_QUERY, TEMPERATURE_RANGE } from '../robustness/calibration/temperature-search.ts';
 import { ModelTextSection } from './model-text-section.ts';
 import { UpdateEncoding } from '../codec/update-codec.ts';
+import { ModelRef } from './model-ref.ts';
 
 /**
  * One schema per message. These give both the runtime validation of every incoming payload and the
@@ -227,6 +228,8 @@ export const FitInstruction = z.object({
   modelVersion: ModelVersion,
   /** Absent when the site holds `modelVersion` already. */
   weights: Bytes.optional(),
+  /** Instead of `weights`: where to fetch them over HTTP and their sha-256 (model-ref.ts). */
+  modelRef: ModelRef.optional(),
   dropModel: DropModel,
   config: TrainConfig,
   /** Present when the round runs secure aggregation. */
@@ -358,6 +361,8 @@ export const EvaluateInstruction = z.object({
   modelVersion: ModelVersion,
   /** Absent when the site holds `modelVersion` already. */
   weights: Bytes.optional(),
+  /** Instead of `weights`: where to fetch them over HTTP and their sha-256 (model-ref.ts). */
+  modelRef: ModelRef.optional(),
   dropModel: DropModel,
   /** Federated temperature scaling: also evaluate the NLL sums at these inverse temperatures on the validation split. */
   calibration: z.object({ betas: InverseTemperatures }).optional(),
