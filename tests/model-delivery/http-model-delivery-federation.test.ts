@@ -36,6 +36,10 @@ async function run(modelDelivery: 'socket' | 'http'): Promise<{ report: RunRepor
 }
 
 describe('model delivery over HTTP', () => {
+  it('is refused on the in-memory transport (no HTTP server to fetch from)', async () => {
+    await expect(startTestFederation({ sites: 1, rounds: 1, transport: 'memory', config: { modelDelivery: 'http' } })).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('socket transport') });
+  });
+
   it('20 sites over socket.io: the same final weights as socket delivery, the model bytes off the sockets', async () => {
     const socket = await run('socket');
     const http = await run('http');

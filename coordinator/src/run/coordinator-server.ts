@@ -245,6 +245,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     },
     startRun(runOptions) {
       if (isActive(current) || starting) throw new FedtuneError('config', `run ${current?.runId ?? '(starting)'} is still active`);
+      if (runOptions.config.modelDelivery === 'http' && !app) throw new FedtuneError('config', 'model delivery over HTTP needs the coordinator\'s HTTP server: use the socket transport (simulate --transport socket) or --model-delivery socket');
       const session = startRun(
         {
           runsDir: options.runsDir,
