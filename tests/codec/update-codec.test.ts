@@ -160,9 +160,10 @@ describe('encodeUpdate / decodeUpdate round trips', () => {
 });
 
 describe('decodeUpdate refuses hostile payloads', () => {
-  const fp16 = encodeUpdate(local, global, 'fp16', 1);
-  const int8 = encodeUpdate(local, global, 'int8', 1);
-  const scaleAt = layout(int8).dataOffset;
+  // Encoded inside each test (not when the file loads), so every codec line runs under the test that checks it.
+  const fp16 = () => encodeUpdate(local, global, 'fp16', 1);
+  const int8 = () => encodeUpdate(local, global, 'int8', 1);
+  const scaleAt = () => layout(int8()).dataOffset;
 
   const patched = (bytes: Uint8Array, at: number, write: (v: DataView, at: number) => void): Uint8Array => {
     const copy = bytes.slice();
@@ -172,37 +173,37 @@ describe('decodeUpdate refuses hostile payloads', () => {
 
   it.each([
     ['not bytes', () => decodeUpdate([1, 2, 3] as unknown as Uint8Array, 'int8', global), 'codec'],
-    ['shorter than the prefix', () => decodeUpdate(int8.subarray(0, 7), 'int8', global), 'codec'],
-    ['shorter than the prefix (float32 run)', () => decodeUpdate(int8.subarray(0, 7), 'float32', global), 'codec'],
+    ['shorter than the prefix', () => decodeUpdate(int8().subarray(0, 7), 'int8', global), 'codec'],
+    ['shorter than the prefix (float32 run)', () => decodeUpdate(int8().subarray(0, 7), 'float32', global), 'codec'],
     ['a float32 update in an int8 run', () => decodeUpdate(encodeWeights(local), 'int8', global), 'update_encoding'],
     ['a float32 update in an fp16 run', () => decodeUpdate(encodeWeights(local), 'fp16', global), 'update_encoding'],
-    ['an int8 update in a float32 run', () => decodeUpdate(int8, 'float32', global), 'update_encoding'],
-    ['an fp16 update in an int8 run', () => decodeUpdate(fp16, 'int8', global), 'update_encoding'],
-    ['an int8 update in an fp16 run', () => decodeUpdate(int8, 'fp16', global), 'update_encoding'],
-    ['an unknown encoding tag', () => decodeUpdate(withHeader(int8, { encoding: 'int4', specs: manifest }), 'int8', global), 'codec'],
-    ['no encoding tag', () => decodeUpdate(withHeader(int8, { specs: manifest }), 'int8', global), 'codec'],
-    ['a bad magic number', () => decodeUpdate(patched(int8, 0, (v) => v.setUint32(0, 0x31555447, true)), 'int8', global), 'codec'],
-    ['truncated by one byte', () => decodeUpdate(int8.subarray(0, int8.length - 1), 'int8', global), 'codec'],
-    ['truncated fp16', () => decodeUpdate(fp16.subarray(0, fp16.length - 2), 'fp16', global), 'codec'],
-    ['a trailing byte', () => decodeUpdate(new Uint8Array([...int8, 0]), 'int8', global), 'codec'],
-    ['a header length past the payload', () => decodeUpdate(patched(int8, 4, (v, at) => v.setUint32(at, int8.length, true)), 'int8', global), 'codec'],
-    ['a header length beyond the limit', () => decodeUpdate(patched(int8, 4, (v, at) => v.setUint32(at, 0xffffffff, true)), 'int8', global), 'codec'],
-    ['a header that lies about the lengths (a bigger tensor)', () => decodeUpdate(withHeader(int8, { encoding: 'int8', specs: [{ ...manifest[0], shape: [2, 4] }, manifest[1]] }), 'int8', global), 'shape_mismatch'],
-    ['a header with one tensor fewer', () => decodeUpdate(withHeader(int8, { encoding: 'int8', specs: [manifest[0]] }), 'int8', global), 'shape_mismatch'],
-    ['a header that is not JSON', () => decodeUpdate(patched(int8, 8, (v, at) => v.setUint8(at, 0x7b + 1)), 'int8', global), 'codec'],
-    ['a header that is not UTF-8', () => decodeUpdate(patched(int8, 8, (v, at) => v.setUint8(at, 0xff)), 'int8', global), 'codec'],
-    ['a header that is a list', () => decodeUpdate(withHeader(int8, [1]), 'int8', global), 'codec'],
-    ['a header that is null', () => decodeUpdate(withHeader(int8, null), 'int8', global), 'codec'],
-    ['a spec with another dtype', () => decodeUpdate(withHeader(int8, { encoding: 'int8', specs: [{ ...manifest[0], dtype: 'float16' }, manifest[1]] }), 'int8', global), 'dtype_mismatch'],
-    ['no global model to add the delta to', () => decodeUpdate(int8, 'int8', undefined), 'shape_mismatch'],
-    ['a NaN scale', () => decodeUpdate(patched(int8, scaleAt, (v, at) => v.setFloat32(at, NaN, true)), 'int8', global), 'non_finite'],
-    ['an infinite scale', () => decodeUpdate(patched(int8, scaleAt + 4, (v, at) => v.setFloat32(at, Infinity, true)), 'int8', global), 'non_finite'],
-    ['a negative scale', () => decodeUpdate(patched(int8, scaleAt, (v, at) => v.setFloat32(at, -1, true)), 'int8', global), 'non_finite'],
-    ['a huge scale', () => decodeUpdate(patched(int8, scaleAt, (v, at) => v.setFloat32(at, 2 ** 20 + 1, true)), 'int8', global), 'non_finite'],
-    ['an int8 value of -128', () => decodeUpdate(patched(int8, scaleAt + 8 + 7, (v, at) => v.setInt8(at, -128)), 'int8', global), 'codec'],
-    ['an fp16 infinity', () => decodeUpdate(patched(fp16, layout(fp16).dataOffset + 2, (v, at) => v.setUint16(at, 0x7c00, true)), 'fp16', global), 'non_finite'],
-    ['an fp16 -infinity in the second tensor', () => decodeUpdate(patched(fp16, layout(fp16).dataOffset + 16, (v, at) => v.setUint16(at, 0xfc00, true)), 'fp16', global), 'non_finite'],
-    ['an fp16 NaN', () => decodeUpdate(patched(fp16, layout(fp16).dataOffset, (v, at) => v.setUint16(at, 0x7e01, true)), 'fp16', global), 'non_finite'],
+    ['an int8 update in a float32 run', () => decodeUpdate(int8(), 'float32', global), 'update_encoding'],
+    ['an fp16 update in an int8 run', () => decodeUpdate(fp16(), 'int8', global), 'update_encoding'],
+    ['an int8 update in an fp16 run', () => decodeUpdate(int8(), 'fp16', global), 'update_encoding'],
+    ['an unknown encoding tag', () => decodeUpdate(withHeader(int8(), { encoding: 'int4', specs: manifest }), 'int8', global), 'codec'],
+    ['no encoding tag', () => decodeUpdate(withHeader(int8(), { specs: manifest }), 'int8', global), 'codec'],
+    ['a bad magic number', () => decodeUpdate(patched(int8(), 0, (v) => v.setUint32(0, 0x31555447, true)), 'int8', global), 'codec'],
+    ['truncated by one byte', () => decodeUpdate(int8().subarray(0, int8().length - 1), 'int8', global), 'codec'],
+    ['truncated fp16', () => decodeUpdate(fp16().subarray(0, fp16().length - 2), 'fp16', global), 'codec'],
+    ['a trailing byte', () => decodeUpdate(new Uint8Array([...int8(), 0]), 'int8', global), 'codec'],
+    ['a header length past the payload', () => decodeUpdate(patched(int8(), 4, (v, at) => v.setUint32(at, int8().length, true)), 'int8', global), 'codec'],
+    ['a header length beyond the limit', () => decodeUpdate(patched(int8(), 4, (v, at) => v.setUint32(at, 0xffffffff, true)), 'int8', global), 'codec'],
+    ['a header that lies about the lengths (a bigger tensor)', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], shape: [2, 4] }, manifest[1]] }), 'int8', global), 'shape_mismatch'],
+    ['a header with one tensor fewer', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [manifest[0]] }), 'int8', global), 'shape_mismatch'],
+    ['a header that is not JSON', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0x7b + 1)), 'int8', global), 'codec'],
+    ['a header that is not UTF-8', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0xff)), 'int8', global), 'codec'],
+    ['a header that is a list', () => decodeUpdate(withHeader(int8(), [1]), 'int8', global), 'codec'],
+    ['a header that is null', () => decodeUpdate(withHeader(int8(), null), 'int8', global), 'codec'],
+    ['a spec with another dtype', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], dtype: 'float16' }, manifest[1]] }), 'int8', global), 'dtype_mismatch'],
+    ['no global model to add the delta to', () => decodeUpdate(int8(), 'int8', undefined), 'shape_mismatch'],
+    ['a NaN scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, NaN, true)), 'int8', global), 'non_finite'],
+    ['an infinite scale', () => decodeUpdate(patched(int8(), scaleAt() + 4, (v, at) => v.setFloat32(at, Infinity, true)), 'int8', global), 'non_finite'],
+    ['a negative scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, -1, true)), 'int8', global), 'non_finite'],
+    ['a huge scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, 2 ** 20 + 1, true)), 'int8', global), 'non_finite'],
+    ['an int8 value of -128', () => decodeUpdate(patched(int8(), scaleAt() + 8 + 7, (v, at) => v.setInt8(at, -128)), 'int8', global), 'codec'],
+    ['an fp16 infinity', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset + 2, (v, at) => v.setUint16(at, 0x7c00, true)), 'fp16', global), 'non_finite'],
+    ['an fp16 -infinity in the second tensor', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset + 16, (v, at) => v.setUint16(at, 0xfc00, true)), 'fp16', global), 'non_finite'],
+    ['an fp16 NaN', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset, (v, at) => v.setUint16(at, 0x7e01, true)), 'fp16', global), 'non_finite'],
   ])('%s', (_, decode, code) => {
     const e = thrown(decode);
     expect(e.code).toBe(code);
@@ -210,18 +211,18 @@ describe('decodeUpdate refuses hostile payloads', () => {
   });
 
   it('a scale of exactly INT8_MAX_SCALE and an int8 of -127 are accepted', () => {
-    const bytes = patched(patched(int8, scaleAt, (v, at) => v.setFloat32(at, 2 ** 20, true)), scaleAt + 8 + 1, (v, at) => v.setInt8(at, -127));
+    const bytes = patched(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, 2 ** 20, true)), scaleAt() + 8 + 1, (v, at) => v.setInt8(at, -127));
     expect(decodeUpdate(bytes, 'int8', global).arrays[0][1]).toBe(Math.fround(2 - 127 * 2 ** 20));
   });
 
   it('nonzero header padding is refused', () => {
     // A header whose length is not a multiple of 4 has padding; make the first padding byte nonzero.
-    let bytes = int8;
+    let bytes = int8();
     let { dataOffset } = layout(bytes);
     const headerEnd = 8 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
     if (headerEnd === dataOffset) {
-      bytes = withHeader(int8, { encoding: 'int8', specs: manifest, x: 1 });
-      if (8 + new DataView(bytes.buffer).getUint32(4, true) === layout(bytes).dataOffset) bytes = withHeader(int8, { encoding: 'int8', specs: manifest, x: 12 });
+      bytes = withHeader(int8(), { encoding: 'int8', specs: manifest, x: 1 });
+      if (8 + new DataView(bytes.buffer).getUint32(4, true) === layout(bytes).dataOffset) bytes = withHeader(int8(), { encoding: 'int8', specs: manifest, x: 12 });
       ({ dataOffset } = layout(bytes));
     }
     const padAt = 8 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
@@ -233,8 +234,8 @@ describe('decodeUpdate refuses hostile payloads', () => {
   });
 
   it('decoded values are global + delta as float32, and the decoder reads the payload at any byte offset', () => {
-    const shifted = new Uint8Array(fp16.length + 1);
-    shifted.set(fp16, 1);
+    const shifted = new Uint8Array(fp16().length + 1);
+    shifted.set(fp16(), 1);
     const back = decodeUpdate(shifted.subarray(1), 'fp16', global);
     expect(back.arrays.map((a) => Array.from(a))).toEqual(local.arrays.map((a) => Array.from(a)));
     expect(back.arrays[0]).toBeInstanceOf(Float32Array);
