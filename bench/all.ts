@@ -23,6 +23,7 @@ const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: 
   { name: 'round-persistence', script: 'round-persistence.ts' },
   { name: 'simulate', script: 'simulate-throughput.ts' },
   { name: 'scale', script: 'scale.ts' },
+  { name: 'compression', script: 'compression.ts' },
 ];
 
 const onlyAt = process.argv.indexOf('--only');

@@ -93,6 +93,16 @@ const MODULES = [
     tests: ['tests/codec.test.ts', 'tests/fuzz/weights-codec-properties.test.ts'],
   },
   {
+    name: 'update-codec',
+    mutate: ['shared/src/codec/update-codec.ts', 'shared/src/codec/int8-quantization.ts'],
+    tests: ['tests/codec/int8-quantization.test.ts', 'tests/codec/update-codec.test.ts'],
+  },
+  {
+    name: 'float16',
+    mutate: ['shared/src/codec/float16.ts'],
+    tests: ['tests/codec/float16.test.ts'],
+  },
+  {
     name: 'certification-numerics',
     mutate: ['shared/src/robustness/certification/normal-quantile.ts', 'shared/src/robustness/certification/incomplete-beta.ts', 'shared/src/robustness/certification/clopper-pearson.ts'],
     tests: ['tests/robustness/certification-numerics.test.ts'],

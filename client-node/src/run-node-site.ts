@@ -65,6 +65,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     siteId: options.siteId,
     token: options.token,
     connector,
+    ...(typeof options.server === 'string' ? { modelServer: options.server } : {}),
     data,
     ...(textData ? { textData } : {}),
     backend: backend.backend,

@@ -35,6 +35,7 @@ export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
     siteId: options.siteId,
     token: options.token,
     connector: socketIoConnector({ url: options.server }),
+    modelServer: options.server,
     data: options.splits,
     ...(options.textData ? { textData: options.textData } : {}),
     backend: options.backend,

@@ -33,6 +33,10 @@ export type FedtuneErrorCode =
   | 'privacy_budget'
   /** A site's policy (SitePolicy) refuses the run's terms or an instruction that departs from them. */
   | 'policy_refused'
+  /** An update not in the run's update encoding (a float32 update in an int8 run, or the reverse; update-codec.ts). */
+  | 'update_encoding'
+  /** Model bytes fetched over HTTP whose sha-256 is not the one the instruction names (a tampered body or cache). */
+  | 'model_integrity'
   | 'internal';
 
 export class FedtuneError extends Error {

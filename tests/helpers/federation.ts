@@ -67,6 +67,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
     return new SiteClient({
       siteId,
       connector: connector(),
+      ...(coordinator.url ? { modelServer: coordinator.url } : {}),
       data: splitDataset(data, deriveSeed(seed, 'split', siteId)),
       backend: backend.backend,
       runtime: 'node',

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
-import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, PERSONALIZATION_MODES, strategyNames, TrainConfig } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, PERSONALIZATION_MODES, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -76,6 +76,8 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--optimizer <name>', description: optimizers.join(', '), parse: choice('optimizer', optimizers), shownDefault: (d) => d.train.optimizer, field: 'train.optimizer', apply: (c, v) => (train(c).optimizer = v) },
   { flags: '--trainable <scope>', description: 'which layers train: all, head, or the last K layers', parse: trainableOption, shownDefault: (d) => d.train.trainable, field: 'train.trainable', apply: (c, v) => (train(c).trainable = v) },
   { flags: '--max-examples <n>', description: 'cap on the examples each site trains on per round (default: all)', parse: intOption('max-examples', 1), field: 'train.maxExamples', apply: (c, v) => (train(c).maxExamples = v) },
+  { flags: '--update-encoding <name>', description: `how sites send their updates: ${UpdateEncoding.options.join(', ')} (fp16/int8: the delta from the global model, 0.5×/0.25× the bytes; docs/performance.md#compressed-updates)`, parse: choice('update-encoding', UpdateEncoding.options), shownDefault: () => updateEncodingOf({}), field: 'train.updateEncoding', apply: (c, v) => (train(c).updateEncoding = v) },
+  { flags: '--model-delivery <how>', description: 'how instructions carry the global model: socket (in the message) or http (sites GET /api/v1/models/:version/weights, ETag = sha-256; cacheable by a CDN)', parse: choice('model-delivery', ['socket', 'http']), shownDefault: (d) => d.modelDelivery, field: 'modelDelivery', apply: (c, v) => (c.modelDelivery = v) },
   // Adversarial training (docs/robustness.md#adversarial-training): any of these turns it on; --adv-eps is required (here, in the file or by a preset).
   { flags: '--adv-method <name>', description: `adversarial training: ${adversarialChoices('method').join(', ')} (TRADES: clean loss + β·KL to the adversarial prediction)`, parse: choice('adv-method', adversarialChoices('method')), shownDefault: () => adversarialDefaults.method, field: 'train.adversarial.method', apply: (c, v) => (adversarial(c).method = v) },
   { flags: '--adv-eps <x>', description: 'adversarial training: radius ε of the attack (in --adv-eps-units; turns adversarial training on)', parse: floatOption('adv-eps', 0, 100), field: 'train.adversarial.eps', apply: (c, v) => (adversarial(c).eps = v) },

@@ -4,6 +4,7 @@ import { EvaluationCollector, evaluationWeights } from './evaluation-collector.t
 import { fitFederatedTemperature, type CalibrationAnswer } from './federated-calibration.ts';
 import { SiteReportRound, siteReportInstruction } from './site-report-round.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
+import { instructionModel } from './model-delivery.ts';
 
 /** Federated evaluation, federated temperature calibration and the final per-site report: questions to the sites about the global model. */
 export class FederatedEvaluation {
@@ -38,16 +39,16 @@ export class FederatedEvaluation {
       const site = this.ctx.sites.get(siteId);
       if (!site || site.link.closed) return collector.drop(siteId);
       bytesDown += this.ctx.sendTopology(siteId);
-      const weights = this.ctx.weightsFor(site, modelVersion, weightsBytes);
+      const delivered = instructionModel(this.ctx.config.modelDelivery, this.ctx.modelVersions, modelVersion, this.ctx.weightsFor(site, modelVersion, weightsBytes));
       site.link.send('evaluate', {
         runId: this.ctx.config.runId,
         round,
         modelVersion,
-        ...(weights ? { weights } : {}),
+        ...delivered.fields,
         ...(this.ctx.config.sitesKeepModel ? {} : { dropModel: true }),
         ...(calibration ? { calibration } : {}),
       });
-      bytesDown += weights?.byteLength ?? 0;
+      bytesDown += delivered.socketBytes;
     });
     await collector.done;
     this.ctx.evaluation = undefined;

@@ -1,6 +1,8 @@
 import { FedtuneError, getStrategy, RdpAccountant, REPORT_SCHEMA_VERSION, strategyNeedsIndividualUpdates, totalParameters, type RunReport, type WeightArrays } from '@fedtune/shared';
 import { createRoundAggregator } from './aggregation/create-round-aggregator.ts';
 import { resolveDpNoise } from './distributed-dp-aggregation.ts';
+import { checkUpdateEncodingConfig } from './update-encoding.ts';
+import type { ModelVersions } from './model-versions.ts';
 import type { RoundEngineOptions } from './engine-types.ts';
 import { FederatedEvaluation } from './federated-evaluation.ts';
 import { RoundLoop } from './round-loop.ts';
@@ -35,6 +37,10 @@ export class RoundEngine {
   readonly report: RunReport;
   /** The run's signed terms and the join protocol around them (terms-gate.ts). */
   readonly termsGate: TermsGate;
+  /** The global model versions served over HTTP under modelDelivery 'http' (model-weights-route.ts). */
+  get modelVersions(): ModelVersions {
+    return this.ctx.modelVersions;
+  }
 
   constructor(options: RoundEngineOptions) {
     this.strategy = getStrategy(options.config.strategy);
@@ -89,6 +95,7 @@ export class RoundEngine {
         throw new FedtuneError('config', 'maxUpdateNorm checks individual updates, which secure aggregation hides: bound them with secureAggregation.clip instead');
       }
     }
+    checkUpdateEncodingConfig(this.config);
     const dpNoise = this.config.dp ? resolveDpNoise(this.config.dp, this.config.secureAggregation !== undefined) : undefined;
     const aggregator = createRoundAggregator({ config: this.config, strategy: this.strategy, lengths: options.model.manifest.map((m) => m.shape.reduce((a, b) => a * b, 1)), dpNoise });
     const ctx = new RunContext(options, this.config, this.strategy, this.minimumUpdates, this.report, this.sites, aggregator);

@@ -9,6 +9,8 @@ import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { saving } from './saving.ts';
+import { instructionModel } from './model-delivery.ts';
+import { updateEncodingRecord } from './update-encoding.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
@@ -80,23 +82,24 @@ export class RoundLoop {
           return;
         }
         bytesDown += this.ctx.sendTopology(siteId);
-        const weights = this.ctx.weightsFor(site, modelVersion, weightsBytes);
+        const delivered = instructionModel(this.ctx.config.modelDelivery, this.ctx.modelVersions, modelVersion, this.ctx.weightsFor(site, modelVersion, weightsBytes));
         site.link.send('fit', {
           runId: this.ctx.config.runId,
           round,
           modelVersion,
-          ...(weights ? { weights } : {}),
+          ...delivered.fields,
           ...(this.ctx.config.sitesKeepModel ? {} : { dropModel: true }),
           config: { ...settings, seed: deriveSeed(this.ctx.config.seed, 'fit', round, siteId), ...(this.ctx.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         // Training changes the site's model: it no longer holds any global version.
         site.heldModelVersion = undefined;
-        bytesDown += weights?.byteLength ?? 0;
+        bytesDown += delivered.socketBytes;
       }, secure ? Infinity : undefined);
       const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
       let accepted: RoundRecord['accepted'];
       let updateNorms: RoundRecord['updateNorms'];
+      let acceptedUpdateBytes: number[] = [];
       let failure: string | undefined;
       let secureSum: SecureRoundResult | undefined;
       if (secure) {
@@ -136,6 +139,7 @@ export class RoundLoop {
         if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
+        acceptedUpdateBytes = plain.map((u) => u.bytes);
         accepted = plain.map((u) => ({
           siteId: u.siteId,
           numExamples: u.numExamples,
@@ -241,6 +245,7 @@ export class RoundLoop {
         modelDir,
         ...(privacy ? { privacy } : {}),
         ...(updateNorms ? { updateNorms } : {}),
+        ...(secure ? {} : { updateEncoding: updateEncodingRecord(this.ctx.config.train, acceptedUpdateBytes, weightsBytes.byteLength) }),
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
       };
       // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RobustnessEvaluationConfig, TrainConfig } from '@fedtune/shared';
 import { DpConfig } from './dp-aggregation.ts';
 import { SecureAggregationConfig } from './secure-aggregation-round.ts';
+import { ModelDelivery } from './model-delivery.ts';
 import { PersonalizationConfig, SiteRobustnessConfig } from './site-report-config.ts';
 
 /** A run's configuration, validated with clear messages. Every field has a default. */
@@ -62,6 +63,11 @@ export const RunConfig = z.object({
    * asks the site to drop its model once it has answered, so a host of many sites holds only the working ones.
    */
   sitesKeepModel: z.boolean().default(true),
+  /**
+   * How instructions carry the global model: 'socket' (the bytes in the instruction) or 'http' (its version and
+   * sha-256; sites GET /api/v1/models/:version/weights, which a CDN or reverse proxy may cache; model-delivery.ts).
+   */
+  modelDelivery: ModelDelivery.default('socket'),
   /** Robustness evaluation of the global model on the holdout: when (every-round | final | never | every k rounds) and how much. */
   robustness: RobustnessEvaluationConfig.default({ when: 'final' }),
   /** Personalised fine-tuning of every site's own copy after the final round (site-report-config.ts). */

@@ -1,5 +1,6 @@
 import { warmedUpTrain, type RdpAccountant, type RunComplete, type RunReport, type SiteLink, type Strategy, type TrainSettings, type WeightArrays } from '@fedtune/shared';
 import type { RoundAggregator } from './aggregation/round-aggregator.ts';
+import { ModelVersions } from './model-versions.ts';
 import type { DpNoise } from './distributed-dp-aggregation.ts';
 import type { EngineEvent, RoundEngineOptions } from './engine-types.ts';
 import type { EvaluationCollector } from './evaluation-collector.ts';
@@ -20,6 +21,8 @@ import type { UpdateGuard } from './update-guard.ts';
  * report), which the message router feeds. The jobs reach one another through it.
  */
 export class RunContext {
+  /** The global model versions served over HTTP under modelDelivery 'http' (model-weights-route.ts). */
+  readonly modelVersions = new ModelVersions();
   globalWeights: WeightArrays;
   strategyState: unknown;
   collector?: RoundCollector;

@@ -109,6 +109,7 @@ export class SiteMessageRouter {
       maxUpdateNorm: this.ctx.config.maxUpdateNorm,
       // A streamed round's exact sum takes values up to ±maxAbs: the rest is refused here, in the norm's pass.
       maxAbs: this.ctx.aggregator.maxAbs,
+      updateEncoding: this.ctx.config.train.updateEncoding,
     });
     if (verdict.ok && c.closed) {
       const reason = `round ${c.round} closed before this result arrived`;

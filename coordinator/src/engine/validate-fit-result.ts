@@ -1,4 +1,4 @@
-import { assertSameLayout, decodeWeights, toFedtuneError, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { assertSameLayout, decodeUpdate, toFedtuneError, type UpdateEncoding, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 
 export interface FitResultContext {
   runId: string;
@@ -19,6 +19,8 @@ export interface FitResultContext {
    * (StreamingFedAvg.maxAbs), given when the round streams. Checked in the same pass as the norm.
    */
   maxAbs?: number;
+  /** The run's update encoding (absent: float32); fp16/int8 updates are deltas, decoded against `global`. */
+  updateEncoding?: UpdateEncoding;
 }
 
 export type FitResultVerdict =
@@ -91,7 +93,8 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
   }
   let weights;
   try {
-    weights = decodeWeights(result.weights);
+    // Decoded once, here: every guard, strategy and DP path after this sees float32 weights.
+    weights = decodeUpdate(result.weights, ctx.updateEncoding ?? 'float32', ctx.global);
     assertSameLayout(ctx.manifest, weights);
   } catch (err) {
     // Stryker disable next-line StringLiteral: equivalent: decodeWeights and assertSameLayout throw only FedtuneErrors (tests/fuzz/weights-codec-properties.test.ts), so this fallback code is never used.

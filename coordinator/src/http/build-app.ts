@@ -19,6 +19,7 @@ import { registerOperationsRoutes } from './operations-routes.ts';
 import { registerReportHtmlRoute } from './report-html-route.ts';
 import type { RunControl, SiteHistory } from './run-control.ts';
 import { registerTermsRoute, type TermsRouteOptions } from './terms-route.ts';
+import { registerModelWeightsRoute, type ModelWeightsRouteOptions } from './model-weights-route.ts';
 import type { AuditAccessOptions } from '../access/audit-access.ts';
 
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
@@ -78,6 +79,8 @@ export interface AppOptions {
   database?: SiteHistory;
   /** The current run's signed terms at `GET /api/v1/terms` (terms-route.ts). */
   terms?: TermsRouteOptions;
+  /** Global model versions at `GET /api/v1/models/:version/weights` (model-weights-route.ts). */
+  modelWeights?: ModelWeightsRouteOptions;
   /** The site token registry: a site may read its run's audit log with its token. */
   siteTokens?: AuditAccessOptions['siteTokens'];
 }
@@ -249,6 +252,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     registerReportHtmlRoute(api, store);
     registerOperationsRoutes(api, { store, control: options.control, database: options.database, auditAccess: { admin: options.admin, siteTokens: options.siteTokens } });
     if (options.terms) registerTermsRoute(api, options.terms);
+    if (options.modelWeights) registerModelWeightsRoute(api, options.modelWeights);
   });
 
   // The dashboard at `/` with its event stream, and the browser site at `/site/`.

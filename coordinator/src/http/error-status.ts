@@ -13,6 +13,8 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   malformed_payload: 400,
   payload_too_large: 413,
   codec: 400,
+  update_encoding: 400,
+  model_integrity: 502,
   quorum_not_met: 503,
   no_updates: 503,
   unauthorized: 401,

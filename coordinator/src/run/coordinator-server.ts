@@ -197,6 +197,10 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
         terms: () => current?.engine.termsGate.signed,
         mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
       },
+      modelWeights: {
+        version: (version) => current?.engine.modelVersions.get(version),
+        mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
+      },
       live: () => {
         const engine = current?.engine;
         return (
@@ -241,6 +245,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     },
     startRun(runOptions) {
       if (isActive(current) || starting) throw new FedtuneError('config', `run ${current?.runId ?? '(starting)'} is still active`);
+      if (runOptions.config.modelDelivery === 'http' && !app) throw new FedtuneError('config', 'model delivery over HTTP needs the coordinator\'s HTTP server: use the socket transport (simulate --transport socket) or --model-delivery socket');
       const session = startRun(
         {
           runsDir: options.runsDir,

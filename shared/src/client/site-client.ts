@@ -1,6 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
+import { encodeUpdate, updateEncodingOf } from '../codec/update-codec.ts';
+import { fetchModelWeights, type ModelFetch } from './fetch-model-weights.ts';
+import type { ModelRef } from '../messages/model-ref.ts';
 import { FedtuneError, toFedtuneError } from '../errors.ts';
 import { evaluateModel, type EvaluationMetrics } from '../learning/evaluate-model.ts';
 import { modelLogits } from '../robustness/calibration/model-logits.ts';
@@ -94,6 +97,10 @@ export interface SecAggProbe {
 export interface SiteClientOptions {
   siteId: string;
   token?: string;
+  /** The coordinator's base URL, for model bytes delivered over HTTP (modelDelivery 'http'; fetch-model-weights.ts). */
+  modelServer?: string;
+  /** The fetch used for them (default: the platform's). */
+  modelFetch?: ModelFetch;
   connector: ClientConnector;
   /**
    * The site's private data, already split. Only counts and metrics derived from it are ever sent. Lazy data
@@ -458,9 +465,13 @@ export class SiteClient {
    * dropped): its weights when they came with it, else the version this site holds — an instruction
    * without weights for a version it does not hold is refused ('not_found'), and the coordinator sends them again.
    */
-  private async instructionGlobal(payload: { runId: string; modelVersion: number; weights?: Uint8Array }): Promise<WeightArrays> {
+  private async instructionGlobal(payload: { runId: string; modelVersion: number; weights?: Uint8Array; modelRef?: ModelRef }): Promise<WeightArrays> {
     if (!this.model && this.topology && this.manifest) this.model = await modelFromTopology(this.topology.topology);
     if (payload.weights) return this.loadGlobal(payload.weights);
+    if (payload.modelRef) {
+      if (!this.options.modelServer) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
+      return this.loadGlobal(await fetchModelWeights(this.options.modelServer, payload.modelRef, { siteId: this.options.siteId, token: this.options.token }, this.options.modelFetch));
+    }
     const held = this.held;
     if (!this.model || !held || held.runId !== payload.runId || held.version !== payload.modelVersion) {
       throw new FedtuneError('not_found', `the instruction carries no weights and this site does not hold model version ${payload.modelVersion}`);
@@ -528,7 +539,8 @@ export class SiteClient {
         this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: secAggPayloadBytes(advert) });
         return;
       }
-      const bytes = encodeWeights({ manifest: local.manifest, arrays });
+      // float32: the weights; fp16/int8: the delta from the global model it trained from, compressed (update-codec.ts).
+      const bytes = encodeUpdate({ manifest: local.manifest, arrays }, global, updateEncodingOf(payload.config), payload.config.seed);
       const durationMs = Date.now() - started;
       this.link!.send('fitResult', {
         runId: payload.runId,

@@ -78,7 +78,7 @@ function parseSpec(value: unknown, i: number): WeightSpec {
   return { name, shape: dims, dtype: 'float32' };
 }
 
-function parseManifest(value: unknown): WeightsManifest {
+export function parseManifest(value: unknown): WeightsManifest {
   if (!isRecord(value) || !Array.isArray(value.specs)) throw new FedtuneError('codec', 'weights header has no specs list');
   const specs = value.specs;
   if (specs.length > WEIGHTS_LIMITS.maxTensors) {

@@ -3,6 +3,8 @@ import { clipText } from '../text/clip-text.ts';
 import { WEIGHTS_LIMITS } from '../weights.ts';
 import { MAX_TEMPERATURE_QUERY, TEMPERATURE_RANGE } from '../robustness/calibration/temperature-search.ts';
 import { ModelTextSection } from './model-text-section.ts';
+import { UpdateEncoding } from '../codec/update-codec.ts';
+import { ModelRef } from './model-ref.ts';
 
 /**
  * One schema per message. These give both the runtime validation of every incoming payload and the
@@ -177,6 +179,8 @@ export const TrainConfig = z.object({
   dpSgd: z.object({ clip: z.number().positive(), noiseMultiplier: z.number().min(0).max(1000), delta: z.number().gt(0).lt(1).optional() }).optional(),
   /** FedBN: the site starts every round from the global model with its own BatchNorm layers (γ, β, statistics) put back. */
   localBatchNorm: z.boolean().optional(),
+  /** How the site sends its update (absent: float32; 'fp16'/'int8': the compressed delta, shared/src/codec/update-codec.ts). */
+  updateEncoding: UpdateEncoding.optional(),
 });
 
 /**
@@ -224,6 +228,8 @@ export const FitInstruction = z.object({
   modelVersion: ModelVersion,
   /** Absent when the site holds `modelVersion` already. */
   weights: Bytes.optional(),
+  /** Instead of `weights`: where to fetch them over HTTP and their sha-256 (model-ref.ts). */
+  modelRef: ModelRef.optional(),
   dropModel: DropModel,
   config: TrainConfig,
   /** Present when the round runs secure aggregation. */
@@ -355,6 +361,8 @@ export const EvaluateInstruction = z.object({
   modelVersion: ModelVersion,
   /** Absent when the site holds `modelVersion` already. */
   weights: Bytes.optional(),
+  /** Instead of `weights`: where to fetch them over HTTP and their sha-256 (model-ref.ts). */
+  modelRef: ModelRef.optional(),
   dropModel: DropModel,
   /** Federated temperature scaling: also evaluate the NLL sums at these inverse temperatures on the validation split. */
   calibration: z.object({ betas: InverseTemperatures }).optional(),

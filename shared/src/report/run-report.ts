@@ -71,6 +71,8 @@ export const RoundRecord = z.object({
     })
     .optional(),
   privacy: PrivacyRecord.optional(),
+  /** A compressed run (fp16/int8 updates): the mean bytes of an accepted update against raw float32 of the same model (update-codec.ts). */
+  updateEncoding: z.object({ encoding: z.enum(['fp16', 'int8']), bytesPerUpdate: z.number(), float32BytesPerUpdate: z.number(), ratio: z.number() }).optional(),
   /** The adaptive norm bound of this round (when on): the lower median of the update norms and the bound applied. */
   updateNorms: z.object({ median: z.number(), bound: z.number() }).optional(),
   /**

@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import { FedtuneError } from '@fedtune/shared';
+import { ErrorBody } from './api-schemas.ts';
+import { SITE_ID_HEADER } from './terms-route.ts';
+import type { ServedModelVersion } from '../engine/model-versions.ts';
+
+export interface ModelWeightsRouteOptions {
+  /** The served version, if this coordinator holds it (ModelVersions.get). */
+  version: (version: number) => ServedModelVersion | undefined;
+  /** Whether a caller may read: the same rule as a site's hello (site tokens when on). Absent: anyone. */
+  mayRead?: (siteId: string | undefined, token: string | undefined) => boolean;
+}
+
+/** A fixed version never changes: caches (a CDN, a reverse proxy, the browser) may keep it for a year. */
+export const MODEL_WEIGHTS_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+
+/** Whether an If-None-Match header names this strong ETag (a list, weak forms and `*` included, RFC 9110 §13.1.2). */
+export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((raw) => {
+    const tag = raw.trim();
+    return tag === '*' || tag === etag || tag === `W/${etag}`;
+  });
+}
+
+/**
+ * GET /api/v1/models/:version/weights: a global model version's bytes (weights codec) for sites under
+ * `modelDelivery: 'http'` (docs/operations.md#model-delivery-over-http), with a strong ETag (the sha-256 of
+ * the bytes, which the site checks against its instruction), immutable caching, 304 on If-None-Match and 404
+ * for a version this coordinator does not hold. Auth as GET /api/v1/terms: with site tokens on, the site id
+ * header and its bearer token.
+ */
+export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWeightsRouteOptions): void {
+  api.get<{ Params: { version: number } }>('/api/v1/models/:version/weights', {
+    schema: {
+      summary: 'the bytes of a global model version (weights codec), with a strong ETag = their sha-256',
+      tags: ['runs'],
+      params: { type: 'object', properties: { version: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } }, required: ['version'] },
+      headers: { type: 'object', properties: { [SITE_ID_HEADER]: { type: 'string', maxLength: 128 }, authorization: { type: 'string', maxLength: 600 }, 'if-none-match': { type: 'string', maxLength: 2048 } } },
+      response: {
+        200: { description: 'the encoded weights', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        304: { description: 'not modified (If-None-Match names this version\'s ETag)', type: 'null' },
+        400: ErrorBody,
+        401: ErrorBody,
+        404: ErrorBody,
+      },
+    },
+  }, async (request, reply) => {
+    const siteId = request.headers[SITE_ID_HEADER] as string | undefined;
+    const auth = request.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    if (options.mayRead && !options.mayRead(siteId, token)) {
+      throw new FedtuneError('unauthorized', `site tokens are required here: send ${SITE_ID_HEADER}: <site id> and Authorization: Bearer <site token>`);
+    }
+    const served = options.version(request.params.version);
+    if (!served) throw new FedtuneError('not_found', `this coordinator does not hold model version ${request.params.version}`);
+    const etag = `"${served.sha256}"`;
+    void reply.header('etag', etag).header('cache-control', MODEL_WEIGHTS_CACHE_CONTROL);
+    if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
+    void reply.type('application/octet-stream');
+    return reply.send(Buffer.from(served.bytes.buffer, served.bytes.byteOffset, served.bytes.byteLength));
+  });
+}
