@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy } from '@fedtune/shared';
+import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy, type DataSummaryCounts } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -44,6 +44,8 @@ export interface NodeSiteOptions {
   policy?: SitePolicy;
   /** Append what this site sends (hashes, counts, metrics; never data) to this JSON-lines file (site-audit-log.ts). */
   auditLog?: string;
+  /** The data check's counts, sent once after joining (`--share-data-summary`; shared/src/data/site-data-summary.ts); absent: nothing is sent. */
+  dataSummary?: DataSummaryCounts;
 }
 
 function isTextDataset(data: Dataset | TextDataset): data is TextDataset {
@@ -88,6 +90,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
     ...(options.privacyPolicy ? { privacyPolicy: options.privacyPolicy } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.dataSummary ? { dataSummary: options.dataSummary } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

@@ -302,6 +302,18 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     writeFileSync(file, 'training:\n  maxRounds: -1\n');
     await expect(client(['--policy', file])).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(/policy\.yaml: training\.maxRounds/) });
   },
+  // The data check's counts, sent after joining only when the site agrees (flag or policy); feature names travel to SiteClient, which drops them unless the policy allows.
+  '--share-data-summary': async () => {
+    const csv = join(dir, 'summary.csv');
+    writeFileSync(csv, 'label,a,b\n0,1,5\n0,1,5\n1,,5\n1,4,5\n2,6,5\n');
+    const flags = ['--data', csv, '--drop-duplicates', '--impute', 'mean'];
+    expect((await client([...flags, '--share-data-summary'])).dataSummary).toEqual({ examples: 4, duplicatesDropped: 1, missingImputed: 1, constantFeatures: 1, labelCounts: [1, 2, 1], featureNames: ['a', 'b'] });
+    expect((await client(['--data', csv, '--impute', 'zero', '--share-data-summary'])).dataSummary).toMatchObject({ examples: 5, duplicatesDropped: 0, missingImputed: 1, labelCounts: [2, 2, 1] });
+    expect((await client(flags)).dataSummary).toBeUndefined();
+    const file = join(dir, 'sharing.yaml');
+    writeFileSync(file, 'data:\n  shareSummary: true\n');
+    expect((await client([...flags, '--policy', file])).dataSummary).toMatchObject({ examples: 4 });
+  },
   '--show-terms': async () => {
     const { lines, site, exitCode } = await showTermsOf([]);
     expect(site).toBeUndefined();

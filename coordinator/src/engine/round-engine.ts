@@ -2,6 +2,8 @@ import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
 import {
   clipText,
   FedtuneError,
+  toFedtuneError,
+  type SiteDataSummary,
   deriveSeed,
   encodeWeights,
   getStrategy,
@@ -46,6 +48,7 @@ import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import { runTermsOf, signRunTerms } from '../run/run-terms-of.ts';
 import { MAX_REPORTED_REFUSALS, TermsGate } from './terms-gate.ts';
+import { DataSummaries } from './data-summaries.ts';
 import { sha256OfBytes } from '../audit/audit-recorder.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
@@ -111,6 +114,8 @@ export type EngineEvent =
   | { type: 'terms'; sha256: string }
   /** A hello the `authorize` hook refused (not those refused for the rate limit: a flood must not fill the audit log). */
   | { type: 'hello-refused'; siteId: string; code: string; reason: string }
+  /** A joined site shared its data summary (counts only; docs/data.md#sharing-the-data-summary). */
+  | { type: 'data-summary'; siteId: string; summary: Omit<SiteDataSummary, 'runId' | 'siteId'> }
   | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */
@@ -186,6 +191,8 @@ export class RoundEngine {
   readonly report: RunReport;
   /** The run's signed terms and the join protocol around them (terms-gate.ts). */
   readonly termsGate: TermsGate;
+  /** The data summaries sites agreed to share (data-summaries.ts). */
+  private readonly dataSummaries: DataSummaries;
 
   constructor(private readonly options: RoundEngineOptions) {
     this.strategy = getStrategy(options.config.strategy);
@@ -254,6 +261,7 @@ export class RoundEngine {
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
     this.termsGate = this.createTermsGate(options.identity ?? CoordinatorIdentity.generate());
+    this.dataSummaries = new DataSummaries(this.config.runId, this.report.dataSummaries);
     this.connections = new SiteConnections({
       pendingUntilTermsAccepted: true,
       registry: this.sites,
@@ -400,6 +408,8 @@ export class RoundEngine {
       case 'heartbeat':
         site.status = message.payload.status;
         return;
+      case 'dataSummary':
+        return this.onDataSummary(site, message.payload);
       case 'siteFailure': {
         const f = message.payload;
         // A site that failed may have lost its model: the next instruction carries the weights again.
@@ -413,6 +423,19 @@ export class RoundEngine {
         return;
       }
     }
+  }
+
+  /** A joined site's data summary: recorded once (report.json's dataSummaries), or refused with a typed code. */
+  private onDataSummary(site: SiteState, summary: ClientToServer['dataSummary']): void {
+    try {
+      this.dataSummaries.add(summary);
+    } catch (err) {
+      const e = toFedtuneError(err);
+      return this.rejectMessage(site.link, e.code, clipText(e.message));
+    }
+    this.report.dataSummaries = this.dataSummaries.report();
+    const { runId: _runId, siteId: _siteId, ...counts } = summary;
+    this.emit({ type: 'data-summary', siteId: site.siteId, summary: counts });
   }
 
   private onSecAgg<K extends SecAggClientEvent>(siteId: string, link: SiteLink, event: K, payload: ClientToServer[K]): void {

@@ -5,6 +5,7 @@ import { robustnessGroupsHtml } from './robustness-groups-html.ts';
 import { epsilonText, rejectionsHtml, roundsTableHtml } from './rounds-table-html.ts';
 import { siteReportHtml } from './site-report-html.ts';
 import { siteTrainingHtml } from './site-training-html.ts';
+import { dataSummariesHtml } from './data-summaries-html.ts';
 import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
 
 /** A run report with the optional robustness sections (per round and for the final model). */
@@ -172,6 +173,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
     siteTrainingHtml(report),
     siteReportHtml(report.siteReport),
     labelDistributionSection(report),
+    dataSummariesHtml(report),
     rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
     rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram', rob.calibration?.reliabilityAfter), reliabilityNote(rob)) : '',
     rob?.calibration ? section('Calibration (temperature scaling)', calibrationTable(rob.calibration)) : '',

@@ -35,6 +35,7 @@ import { SiteTermsGuard } from './site-terms-guard.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
+import { summaryToSend, type DataSummaryCounts } from '../data/site-data-summary.ts';
 
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
@@ -134,6 +135,11 @@ export interface SiteClientOptions {
   policy?: SitePolicy;
   /** Further checks of the terms at join (the privacy ledger's ε budget, model inspection). */
   termsChecks?: TermsCheck[];
+  /**
+   * The data check's counts, sent once after joining: only when given (`--share-data-summary` or the policy's
+   * data.shareSummary); feature names only when the policy's data.shareFeatureNames allows (site-data-summary.ts).
+   */
+  dataSummary?: DataSummaryCounts;
 }
 
 export interface SiteOutcome {
@@ -168,6 +174,8 @@ export class SiteClient {
   private readonly privacyAccounting: SitePrivacyAccounting;
   /** The run's terms, once the site accepted them (acceptRunTerms): their client-level `dp` is accounted every round. */
   private runTerms?: RunTerms;
+  /** The run this site sent its data summary to (sendDataSummary). */
+  private dataSummarySentFor?: string;
   /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. */
   private data: Splits;
   private dataError?: FedtuneError;
@@ -358,12 +366,21 @@ export class SiteClient {
       this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
       this.acceptRunTerms(signed.terms);
       this.emit({ type: 'terms', terms: signed });
+      this.sendDataSummary(runId);
       return;
     }
     const reason = clipText(decision.reason, 1900);
     this.link!.send('refuseTerms', { runId, siteId: this.options.siteId, code: 'policy_refused', reason });
     this.emit({ type: 'refused-terms', reason });
     this.leaveAfterLastMessage();
+  }
+
+  /** The data summary, once per run (not again after a reconnect), only when the site agreed to share it. */
+  private sendDataSummary(runId: string): void {
+    const counts = this.options.dataSummary;
+    if (!counts || this.dataSummarySentFor === runId) return;
+    this.dataSummarySentFor = runId;
+    this.link!.send('dataSummary', summaryToSend(counts, { runId, siteId: this.options.siteId }, this.options.policy?.data?.shareFeatureNames ?? false));
   }
 
   /** An instruction departs from the accepted terms: refused (the coordinator's report names it) and the site leaves the run for good. */

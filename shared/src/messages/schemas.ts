@@ -423,6 +423,32 @@ export const RunComplete = z.object({
     .optional(),
 });
 
+/** Most classes a data summary may count (its per-label array); most feature names it may carry. */
+export const MAX_SUMMARY_CLASSES = 1000;
+export const MAX_SUMMARY_FEATURE_NAMES = 256;
+
+/**
+ * A site's data check as COUNTS (docs/data.md#sharing-the-data-summary), sent once after joining, only when
+ * the site agrees (`fedtune client --share-data-summary`, or its policy's data.shareSummary). Strict: no
+ * other field, so no raw value rides along; feature names only when the site's policy allows them.
+ */
+export const SiteDataSummary = z
+  .object({
+    runId: RunId,
+    siteId: SiteId,
+    /** Examples the site joins with (after dropping duplicates). */
+    examples: ExampleCount,
+    duplicatesDropped: ExampleCount,
+    /** Missing values filled by --impute (0 without it). */
+    missingImputed: ExampleCount,
+    constantFeatures: ExampleCount,
+    /** Examples per class index. */
+    labelCounts: z.array(ExampleCount).max(MAX_SUMMARY_CLASSES),
+    /** The data's feature (column) names, only when the site's policy allows sharing them. */
+    featureNames: z.array(z.string().min(1).max(128)).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
+  })
+  .strict();
+
 export type Hello = z.output<typeof Hello>;
 export type Welcome = z.output<typeof Welcome>;
 export type ModelTopology = z.output<typeof ModelTopology>;
@@ -444,6 +470,7 @@ export type Heartbeat = z.output<typeof Heartbeat>;
 export type Rejection = z.output<typeof Rejection>;
 export type RunComplete = z.output<typeof RunComplete>;
 export type LocalMetrics = z.output<typeof LocalMetrics>;
+export type SiteDataSummary = z.output<typeof SiteDataSummary>;
 export type SitePrivacy = z.output<typeof SitePrivacy>;
 export type FitResultMetrics = z.output<typeof FitResultMetrics>;
 export type SiteLedgerTotals = z.output<typeof SiteLedgerTotals>;
