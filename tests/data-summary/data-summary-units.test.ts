@@ -13,6 +13,10 @@ describe('SiteDataSummary (the wire schema)', () => {
     expect(SiteDataSummary.parse({ ...valid, featureNames: new Array(MAX_SUMMARY_FEATURE_NAMES).fill('x'.repeat(128)) }).featureNames).toHaveLength(MAX_SUMMARY_FEATURE_NAMES);
   });
 
+  it('drops any other field: a raw value smuggled alongside never gets through', () => {
+    expect(SiteDataSummary.parse({ ...valid, values: [[0.5, 1.5]], labelNames: ['spam'] })).toEqual(valid);
+  });
+
   it.each([
     ['oversize label counts', { labelCounts: new Array(MAX_SUMMARY_CLASSES + 1).fill(1) }],
     ['too many feature names', { featureNames: new Array(MAX_SUMMARY_FEATURE_NAMES + 1).fill('x') }],
@@ -26,7 +30,6 @@ describe('SiteDataSummary (the wire schema)', () => {
     ['a count beyond the cap', { examples: 1e9 + 1 }],
     ['a non-finite label count', { labelCounts: [1, Number.NaN] }],
     ['label counts as an object', { labelCounts: { 0: 1 } }],
-    ['a raw value smuggled in an extra field', { values: [[0.5, 1.5]] }],
     ['a missing count', { examples: undefined }],
     ['a bad site id', { siteId: 'a b' }],
     ['an oversize run id', { runId: 'r'.repeat(129) }],

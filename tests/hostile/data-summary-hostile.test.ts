@@ -5,8 +5,8 @@ import { startTinyCoordinator } from '../access/helpers.ts';
 import { attacker, honestSite } from './helpers.ts';
 
 // The data-summary message from an attacker speaking the wire protocol over socket.io: before hello, before
-// accepting the terms, malformed (oversize, wrong types, non-finite, extra fields), for another run or site,
-// and twice. Each gets a typed refusal; only the one valid summary is recorded, and the run completes.
+// accepting the terms, malformed (oversize, wrong types, non-finite), for another run or site,
+// twice, and with extra fields. Each gets a typed refusal; only the one valid summary is recorded, and the run completes.
 it('hostile data summaries are refused with typed codes and only the valid one is recorded', { timeout: 120_000 }, async () => {
   const events: EngineEvent[] = [];
   const coordinator = await startTinyCoordinator({ runId: 'summary-hostile', minSites: 2, onEvent: (e) => events.push(e) });
@@ -31,7 +31,6 @@ it('hostile data summaries are refused with typed codes and only the valid one i
       ['wrong type', { examples: 'forty' }, 'malformed_payload'],
       // JSON carries NaN and Infinity as null: a non-finite count arrives as a wrong type.
       ['non-finite', { missingImputed: Number.NaN, constantFeatures: Number.POSITIVE_INFINITY }, 'malformed_payload'],
-      ['a raw value in an extra field', { rows: [[0.1, 0.2]] }, 'malformed_payload'],
       ['another run', { runId: 'other-run' }, 'stale_round'],
       ['another site', { siteId: 'site-a' }, 'unauthorized'],
     ];
@@ -39,7 +38,8 @@ it('hostile data summaries are refused with typed codes and only the valid one i
       evil.socket.emit('dataSummary', { runId: fit.runId, siteId: 'site-b', ...counts, ...change });
       expect(await evil.next('rejected'), what).toMatchObject({ code });
     }
-    evil.socket.emit('dataSummary', { runId: fit.runId, siteId: 'site-b', ...counts });
+    // Valid, with raw values smuggled in extra fields: recorded without them.
+    evil.socket.emit('dataSummary', { runId: fit.runId, siteId: 'site-b', ...counts, rows: [[0.125, 0.25]], labelNames: ['secret-label'] });
     evil.socket.emit('dataSummary', { runId: fit.runId, siteId: 'site-b', ...counts, examples: 4000 });
     expect(await evil.next('rejected')).toMatchObject({ code: 'duplicate_result', reason: expect.stringMatching(/sent its data summary already/) });
 
@@ -48,6 +48,7 @@ it('hostile data summaries are refused with typed codes and only the valid one i
     expect(report.status).toBe('complete');
     expect((await honest.run).completed).toBe(true);
     expect(report.dataSummaries).toEqual({ total: { sites: 1, ...counts }, sites: [{ siteId: 'site-b', ...counts }] });
+    expect(JSON.stringify(report)).not.toMatch(/secret-label|0\.125/);
     expect(events.filter((e) => e.type === 'data-summary')).toEqual([expect.objectContaining({ siteId: 'site-b', summary: counts })]);
     evil.socket.close();
   } finally {

@@ -429,8 +429,8 @@ export const MAX_SUMMARY_FEATURE_NAMES = 256;
 
 /**
  * A site's data check as COUNTS (docs/data.md#sharing-the-data-summary), sent once after joining, only when
- * the site agrees (`fedtune client --share-data-summary`, or its policy's data.shareSummary). Strict: no
- * other field, so no raw value rides along; feature names only when the site's policy allows them.
+ * the site agrees (`fedtune client --share-data-summary`, or its policy's data.shareSummary). Any other field
+ * is dropped (as of every message), so no raw value rides along; feature names only when the site's policy allows them.
  */
 export const SiteDataSummary = z
   .object({
@@ -446,8 +446,7 @@ export const SiteDataSummary = z
     labelCounts: z.array(ExampleCount).max(MAX_SUMMARY_CLASSES),
     /** The data's feature (column) names, only when the site's policy allows sharing them. */
     featureNames: z.array(z.string().min(1).max(128)).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
-  })
-  .strict();
+  });
 
 export type Hello = z.output<typeof Hello>;
 export type Welcome = z.output<typeof Welcome>;
