@@ -46,6 +46,8 @@ export interface NodeSiteOptions {
   auditLog?: string;
   /** The data check's counts, sent once after joining (`--share-data-summary`; shared/src/data/site-data-summary.ts); absent: nothing is sent. */
   dataSummary?: DataSummaryCounts;
+  /** false: train on the site's own texts only, whatever the run's textAugmentation (`fedtune client --no-text-augment`). */
+  textAugmentation?: boolean;
 }
 
 function isTextDataset(data: Dataset | TextDataset): data is TextDataset {
@@ -91,6 +93,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(options.privacyPolicy ? { privacyPolicy: options.privacyPolicy } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.dataSummary ? { dataSummary: options.dataSummary } : {}),
+    ...(options.textAugmentation === false ? { textAugmentation: false } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

@@ -314,6 +314,10 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     writeFileSync(file, 'data:\n  shareSummary: true\n');
     expect((await client([...flags, '--policy', file])).dataSummary).toMatchObject({ examples: 4 });
   },
+  '--no-text-augment': async () => {
+    expect((await client(['--no-text-augment'])).textAugmentation).toBe(false);
+    expect((await client([])).textAugmentation).toBeUndefined();
+  },
   '--show-terms': async () => {
     const { lines, site, exitCode } = await showTermsOf([]);
     expect(site).toBeUndefined();
@@ -445,9 +449,11 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
       expect(d.x.subarray(0, n * 128)).toEqual(plain.datasets[k]!.x);
       expect(d.x.subarray(n * 128, 2 * n * 128)).not.toEqual(plain.datasets[k]!.x);
     });
-    expect((await simulationOf(['--task', 'spam', '--text-augment', '1:0.1'])).textAugmentation).toEqual({ copies: 1, rate: 0.1 });
+    // A run-config flag (train.textAugmentation): in the fit config and the terms too (tests/text/text-augment-run-config.test.ts).
+    expect(augmented.config.train.textAugmentation).toEqual({ copies: 2, rate: 0.2 });
     for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
-    expect(() => planSimulation({ sites: 2, out: dir, transport: 'memory', textAugmentation: { copies: 1, rate: 0.1 } })).toThrow(/needs a text task/);
+    const digitsAugmented = await simulationOf(['--sites', '2', '--text-augment', '1:0.1']);
+    expect(() => planSimulation(digitsAugmented)).toThrow(/needs a text task/);
   },
   '--no-feature-shift': async () => {
     expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);

@@ -37,6 +37,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--audit-log <file>', 'append what this site sends (run, round, SHA-256 of the bytes sent, example count, metrics; never data) to this JSON-lines file; check it with `fedtune audit verify AUDIT --site-log FILE`')
     .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine')
     .option('--share-data-summary', 'after joining, send the coordinator the data check\'s counts (examples, duplicates dropped, missing values imputed, per-label counts, constant features); never values, feature names only if --policy allows (data.shareFeatureNames); default: nothing is shared (docs/data.md#sharing-the-data-summary)')
+    .option('--no-text-augment', 'text data: train on this site\'s own texts only, even when the run asks for text augmentation (--text-augment on the coordinator)')
     .option('--privacy-ledger <file>', 'this site\'s privacy ledger: ε spent per run and in total, kept across runs and restarts (append-only, fsynced) (default: .fedtune/privacy-ledger.jsonl in the working directory)');
   addSiteAdversarialOptions(command);
   addSiteDataOptions(command);
@@ -80,6 +81,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         ...(o.auditLog ? { auditLog: o.auditLog } : {}),
         parallel,
         ...(policy ? { policy } : {}),
+        ...(o.textAugment === false ? { textAugmentation: false } : {}),
         ...(o.shareDataSummary || policy?.data.shareSummary ? { dataSummary: dataSummaryToShare(loaded, checked, dataOptions, classes) } : {}),
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),

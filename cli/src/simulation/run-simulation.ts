@@ -18,8 +18,6 @@ export interface SimulationOptions {
   task?: 'digits' | 'spam';
   /** Spam task: the text robustness evaluation of the final model (default: every corruption, default sizes). */
   textRobustness?: TextRobustnessOptions;
-  /** Spam task: robust fine-tuning data — each site adds `copies` perturbed copies of its e-mails (text corruptions at `rate`). */
-  textAugmentation?: { copies: number; rate: number };
   rounds?: number;
   /** The run's seed: partition, malicious sites, sampling and training (default: the schema's). */
   seed?: number;
@@ -163,11 +161,11 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
   const config = simulationRunConfig(options, maliciousCount);
   const seed = config.seed;
-  const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: options.textAugmentation }) : undefined;
+  const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: config.train.textAugmentation }) : undefined;
   // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
   const holdout = spam ? spam.holdout : options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
   const partition = options.partition ?? (spam ? SPAM_DEFAULT_PARTITION : 'dirichlet:0.5');
-  if (options.textAugmentation && !spam) throw new FedtuneError('config', 'text augmentation needs a text task (--task spam)');
+  if (config.train.textAugmentation && !spam) throw new FedtuneError('config', 'text augmentation needs a text task (--task spam)');
   const clean = spam ? spam.datasets : builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
   const siteIds = clean.map((_, k) => siteName(k));
   // Malicious sites: a seeded choice of round(malicious × sites) of them.

@@ -36,6 +36,7 @@ import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
 import { summaryToSend, type DataSummaryCounts } from '../data/site-data-summary.ts';
+import { textAugmentedTrain } from './text-augmentation-round.ts';
 
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
@@ -140,6 +141,8 @@ export interface SiteClientOptions {
    * data.shareSummary); feature names only when the policy's data.shareFeatureNames allows (site-data-summary.ts).
    */
   dataSummary?: DataSummaryCounts;
+  /** false: this site trains on its own texts only, whatever the run's textAugmentation (`fedtune client --no-text-augment`). */
+  textAugmentation?: boolean;
 }
 
 export interface SiteOutcome {
@@ -493,13 +496,16 @@ export class SiteClient {
       this.privacyAccounting.checkRound(payload.runId, round, trainConfig, datasetSize(data.train), this.clientDp(payload.runId));
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
       if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
-      const metrics = await (this.options.fit ?? fitLocal)(
+      // Text augmentation (the run's, unless this site opts out): this round's perturbed copies beside its texts; its claimed count stays its own.
+      const augmented = textAugmentedTrain({ config: trainConfig, textData: this.options.textData, text: this.topology?.text, siteId: this.options.siteId, model: modelInterfaceOf(this.model!), optOut: this.options.textAugmentation === false });
+      const trained = await (this.options.fit ?? fitLocal)(
         this.model!,
-        data.train,
+        augmented ?? data.train,
         trainConfig,
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
         { validation: data.validation },
       );
+      const metrics = augmented ? { ...trained, numExamples: datasetSize(data.train) } : trained;
       // Write-ahead: the spend is in the ledger (durably) before the update leaves this site.
       const { privacy, ledger } = await this.privacyAccounting.recordRound(payload.runId, round, metrics.dpSgd, payload.config.dpSgd?.delta, this.clientDp(payload.runId));
       if (ledger) this.emit({ type: 'privacy', round, ...ledger });

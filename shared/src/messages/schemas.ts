@@ -177,6 +177,11 @@ export const TrainConfig = z.object({
   dpSgd: z.object({ clip: z.number().positive(), noiseMultiplier: z.number().min(0).max(1000), delta: z.number().gt(0).lt(1).optional() }).optional(),
   /** FedBN: the site starts every round from the global model with its own BatchNorm layers (γ, β, statistics) put back. */
   localBatchNorm: z.boolean().optional(),
+  /**
+   * Text sites (docs/text.md#text-augmentation): each round the site trains on its texts plus `copies` perturbed
+   * copies of each, a random text corruption at `rate` (augment-texts.ts), seeded by the round; a site may opt out.
+   */
+  textAugmentation: z.object({ copies: z.number().int().min(1).max(16), rate: z.number().gt(0).max(1) }).optional(),
 });
 
 /**
