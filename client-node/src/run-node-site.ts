@@ -48,6 +48,8 @@ export interface NodeSiteOptions {
   dataSummary?: DataSummaryCounts;
   /** false: train on the site's own texts only, whatever the run's textAugmentation (`fedtune client --no-text-augment`). */
   textAugmentation?: boolean;
+  /** Token ids made already (the simulation's text sites): the hash of their vocabulary, checked against the run's model (SiteClient's `tokenizedWith`). */
+  tokenizedWith?: string;
 }
 
 function isTextDataset(data: Dataset | TextDataset): data is TextDataset {
@@ -94,6 +96,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.dataSummary ? { dataSummary: options.dataSummary } : {}),
     ...(options.textAugmentation === false ? { textAugmentation: false } : {}),
+    ...(options.tokenizedWith ? { tokenizedWith: options.tokenizedWith } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

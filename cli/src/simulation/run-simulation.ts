@@ -1,6 +1,6 @@
-import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
+import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, siteSplitSeed } from '@fedtune/client-node';
-import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
@@ -151,6 +151,8 @@ export interface SimulationPlan {
   holdout: Dataset;
   /** Spam task: the coordinator's text robustness evaluation of the final model. */
   textRobustness?: TextRobustnessEvaluator;
+  /** The spam task: the vocabulary the sites' token ids were made with, which the coordinator's model brings (and the terms pin). */
+  text?: ModelTextSection;
   /** Spam task: per site, its e-mails per collection. */
   collections?: Record<string, Record<string, number>>;
 }
@@ -184,7 +186,7 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
   return {
     config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout,
-    ...(spam ? { textRobustness: spamTextRobustness(spam, options.textRobustness), collections: Object.fromEntries(spam.collections.map((c, k) => [siteIds[k], c])) } : {}),
+    ...(spam ? { text: readModelText(pretrainedSpamModelDir())!, textRobustness: spamTextRobustness(spam, options.textRobustness), collections: Object.fromEntries(spam.collections.map((c, k) => [siteIds[k], c])) } : {}),
   };
 }
 
@@ -232,7 +234,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 async function simulateWith(
   options: SimulationOptions,
-  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections }: SimulationPlan,
+  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections, text }: SimulationPlan,
   backend: Awaited<ReturnType<typeof selectNodeBackend>>,
   pool: FitPool | undefined,
 ): Promise<SimulationResult> {
@@ -251,6 +253,7 @@ async function simulateWith(
     onEvent: options.onEngineEvent,
     probes,
     textRobustness,
+    ...(text ? { text } : {}),
     reportExtras: {
       simulation: {
         task: options.task ?? 'digits',
@@ -275,6 +278,8 @@ async function simulateWith(
         splitSeed: siteSplitSeed(config.seed, siteId),
         backend: backend.choice,
         updateHook: hooks[siteId],
+        // Text sites hold token ids: they check the run's model brings the vocabulary they were made with.
+        ...(text ? { tokenizedWith: vocabularyHashOf(text) } : {}),
         ...(pool ? { fit: pool.fit } : {}),
         // The site keeps its personalised model (never sent); the simulation stores it with the run.
         personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),

@@ -37,6 +37,7 @@ import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
 import { summaryToSend, type DataSummaryCounts } from '../data/site-data-summary.ts';
 import { textAugmentedTrain } from './text-augmentation-round.ts';
+import { checkTokenizedWith } from './tokenized-with.ts';
 
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
@@ -143,6 +144,12 @@ export interface SiteClientOptions {
   dataSummary?: DataSummaryCounts;
   /** false: this site trains on its own texts only, whatever the run's textAugmentation (`fedtune client --no-text-augment`). */
   textAugmentation?: boolean;
+  /**
+   * A site handed token ids already (`fedtune simulate --task spam`): the hash of the vocabulary they were made
+   * with (vocabularyHashOf). The run's model must bring that vocabulary, else the site refuses to train on it
+   * ('data', one line) — as a site on raw texts tokenizes with the vocabulary the terms pin.
+   */
+  tokenizedWith?: string;
 }
 
 export interface SiteOutcome {
@@ -426,6 +433,7 @@ export class SiteClient {
     try {
       const io = modelInterfaceOf(model);
       const name = `${this.options.siteId}'s data`;
+      checkTokenizedWith(this.options.tokenizedWith, payload.text, name);
       const { train, validation, test } = this.options.textData ? tokenizeTextSplits(this.options.textData, payload.text, name) : this.options.data;
       this.data = { train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) };
     } catch (err) {
