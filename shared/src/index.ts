@@ -35,6 +35,7 @@ export * from './data/check-dataset.ts';
 export * from './data/site-data-summary.ts';
 export * from './data/hash-category.ts';
 export * from './client/tokenized-with.ts';
+export * from './data/prepare-text-splits.ts';
 export * from './data/format-data-check.ts';
 export * from './data/drop-duplicates.ts';
 export * from './data/impute-missing.ts';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { classCounts, deriveSeed, FedtuneError, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
+import { balanceTextSplits, classCounts, deriveSeed, FedtuneError, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
@@ -74,7 +74,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         token: o.token,
         backend: selection.choice,
         personalModelDir: o.personalModel,
-        ...(dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none'
+        ...(checked.text && dataOptions.classWeights === 'balanced' ? { prepareTextSplits: (splits) => balanceTextSplits(splits, deriveSeed(runSeed, 'balance', o.site)) } : {}),
+        ...(!checked.text && (dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none')
           ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
           : {}),
         privacyLedger: ledger,
