@@ -188,7 +188,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:980px;color:#222;padding:0 16px}
 h1{font-size:1.4em}h2{font-size:1.1em;margin:28px 0 6px}
 table{border-collapse:collapse;font-size:.9em}table.rounds td,table.rejections td,table.failed td,table.terms-refusals td,table.site-training td,.robustness-group td{padding:3px 14px 3px 0;border-bottom:1px solid #eee}table.rejections td:last-child{max-width:520px;overflow-wrap:anywhere}table.sites td,table.sites th{padding:3px 12px 3px 0;vertical-align:top}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
-.note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}
+.note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}.chart svg.report-chart{width:100%;height:auto;display:block}
 .warnings{background:#fff4e5;border:1px solid #f0b35a;padding:6px 14px;margin-top:16px}
 footer{color:#888;font-size:.8em;margin-top:32px}
 </style></head><body>
