@@ -51,10 +51,11 @@ describe.runIf(mode === 'run')('report.html charts in Chromium', () => {
         expect(Math.abs(c.width - c.parent)).toBeLessThan(1);
       }
       // The accuracy chart's clean line: one point per round; screen y falls as accuracy rises.
-      const ys = await page.$eval('svg.report-chart polyline[data-series="clean"]', (line) => {
+      const ys = await page.$eval('svg.report-chart polyline[data-series="clean"]', (element) => {
+        const line = element as unknown as SVGPolylineElement;
         const svg = line.ownerSVGElement!;
         const ctm = line.getScreenCTM()!;
-        return Array.from((line as SVGPolylineElement).points, (p) => {
+        return Array.from(line.points, (p) => {
           const q = svg.createSVGPoint();
           q.x = p.x;
           q.y = p.y;
