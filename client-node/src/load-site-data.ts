@@ -82,14 +82,14 @@ export function readSiteData(spec: string, options: { labelColumn?: string } & S
     const text = textFromCsvRows(rows(), { textColumn: o.textColumn, labelColumn, source: spec });
     return { kind: 'text', text, classNames: text.classNames, notes: [classLine(text.classNames, 'label names')] };
   }
-  if (o.categorical.length === 0) {
+  if (o.categorical.length === 0 && o.categoryBuckets === undefined) {
     try {
       return { kind: 'csv', dataset: readCsvDataset(spec, { labelColumn }), notes: [] };
     } catch (err) {
       if (!(err instanceof FedtuneError && NON_NUMERIC_CSV.test(err.message))) throw err;
     }
   }
-  const tabular = encodeTabularRows(rows(), { labelColumn, categorical: o.categorical, source: spec });
+  const tabular = encodeTabularRows(rows(), { labelColumn, categorical: o.categorical, source: spec, ...(o.categoryBuckets !== undefined ? { categoryBuckets: o.categoryBuckets } : {}) });
   const categorical = tabular.schema.columns.filter((c) => c.kind === 'categorical');
   return {
     kind: 'csv',
@@ -98,7 +98,7 @@ export function readSiteData(spec: string, options: { labelColumn?: string } & S
     ...(tabular.classNames ? { classNames: tabular.classNames } : {}),
     notes: [
       ...(tabular.classNames ? [classLine(tabular.classNames, 'label names')] : []),
-      `columns: ${tabular.schema.columns.length} → ${tabular.schema.features} features${categorical.length ? `; one-hot: ${categorical.map((c) => `${c.name} (${c.width} categories)`).join(', ')}` : ''}`,
+      `columns: ${tabular.schema.columns.length} → ${tabular.schema.features} features${categorical.length ? (o.categoryBuckets !== undefined ? `; hashed into ${o.categoryBuckets} buckets each: ${categorical.map((c) => c.name).join(', ')}` : `; one-hot: ${categorical.map((c) => `${c.name} (${c.width} categories)`).join(', ')}`) : ''}`,
     ],
   };
 }

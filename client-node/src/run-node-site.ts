@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy } from '@fedtune/shared';
+import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type TextSplits, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy, type DataSummaryCounts } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -35,6 +35,8 @@ export interface NodeSiteOptions {
   fit?: typeof fitLocal;
   /** Prepares the split data before joining (`--impute`, `--class-weights`: prepareSiteSplits); absent: as split. */
   prepareSplits?: (splits: Splits) => Splits;
+  /** Text data: prepares the split texts before joining (`--class-weights`: balanceTextSplits); absent: as split. */
+  prepareTextSplits?: (splits: TextSplits) => TextSplits;
   /** The site's persistent privacy ledger (`fedtune client --privacy-ledger FILE`: a FilePrivacyLedger) and its policy's ε limits. */
   privacyLedger?: PrivacyLedger;
   privacyPolicy?: SitePolicy['privacy'];
@@ -44,6 +46,12 @@ export interface NodeSiteOptions {
   policy?: SitePolicy;
   /** Append what this site sends (hashes, counts, metrics; never data) to this JSON-lines file (site-audit-log.ts). */
   auditLog?: string;
+  /** The data check's counts, sent once after joining (`--share-data-summary`; shared/src/data/site-data-summary.ts); absent: nothing is sent. */
+  dataSummary?: DataSummaryCounts;
+  /** false: train on the site's own texts only, whatever the run's textAugmentation (`fedtune client --no-text-augment`). */
+  textAugmentation?: boolean;
+  /** Token ids made already (the simulation's text sites): the hash of their vocabulary, checked against the run's model (SiteClient's `tokenizedWith`). */
+  tokenizedWith?: string;
 }
 
 function isTextDataset(data: Dataset | TextDataset): data is TextDataset {
@@ -55,8 +63,9 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
   const backend = await selectNodeBackend(options.backend);
   const splitSeed = options.splitSeed ?? deriveSeed(0, 'split', options.siteId);
   const textData = isTextDataset(options.data) ? splitTextDataset(options.data, splitSeed) : undefined;
-  if (textData && options.prepareSplits) throw new FedtuneError('config', 'imputing and class weights apply to numeric data, not to texts');
-  const split = textData ? labelOnlySplits(textData) : splitDataset(options.data as Dataset, splitSeed);
+  if (textData && options.prepareSplits) throw new FedtuneError('config', 'imputing and class weights apply to numeric data here: texts take prepareTextSplits');
+  const preparedText = textData && options.prepareTextSplits ? options.prepareTextSplits(textData) : textData;
+  const split = preparedText ? labelOnlySplits(preparedText) : splitDataset(options.data as Dataset, splitSeed);
   const data = options.prepareSplits ? options.prepareSplits(split) : split;
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
@@ -67,7 +76,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     connector,
     ...(typeof options.server === 'string' ? { modelServer: options.server } : {}),
     data,
-    ...(textData ? { textData } : {}),
+    ...(preparedText ? { textData: preparedText } : {}),
     backend: backend.backend,
     runtime: 'node',
     onEvent: audit
@@ -89,6 +98,9 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
     ...(options.privacyPolicy ? { privacyPolicy: options.privacyPolicy } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.dataSummary ? { dataSummary: options.dataSummary } : {}),
+    ...(options.textAugmentation === false ? { textAugmentation: false } : {}),
+    ...(options.tokenizedWith ? { tokenizedWith: options.tokenizedWith } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

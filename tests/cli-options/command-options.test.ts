@@ -302,6 +302,22 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     writeFileSync(file, 'training:\n  maxRounds: -1\n');
     await expect(client(['--policy', file])).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(/policy\.yaml: training\.maxRounds/) });
   },
+  // The data check's counts, sent after joining only when the site agrees (flag or policy); feature names travel to SiteClient, which drops them unless the policy allows.
+  '--share-data-summary': async () => {
+    const csv = join(dir, 'summary.csv');
+    writeFileSync(csv, 'label,a,b\n0,1,5\n0,1,5\n1,,5\n1,4,5\n2,6,5\n');
+    const flags = ['--data', csv, '--drop-duplicates', '--impute', 'mean'];
+    expect((await client([...flags, '--share-data-summary'])).dataSummary).toEqual({ examples: 4, duplicatesDropped: 1, missingImputed: 1, constantFeatures: 1, labelCounts: [1, 2, 1], featureNames: ['a', 'b'] });
+    expect((await client(['--data', csv, '--impute', 'zero', '--share-data-summary'])).dataSummary).toMatchObject({ examples: 5, duplicatesDropped: 0, missingImputed: 1, labelCounts: [2, 2, 1] });
+    expect((await client(flags)).dataSummary).toBeUndefined();
+    const file = join(dir, 'sharing.yaml');
+    writeFileSync(file, 'data:\n  shareSummary: true\n');
+    expect((await client([...flags, '--policy', file])).dataSummary).toMatchObject({ examples: 4 });
+  },
+  '--no-text-augment': async () => {
+    expect((await client(['--no-text-augment'])).textAugmentation).toBe(false);
+    expect((await client([])).textAugmentation).toBeUndefined();
+  },
   '--show-terms': async () => {
     const { lines, site, exitCode } = await showTermsOf([]);
     expect(site).toBeUndefined();
@@ -440,9 +456,11 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
       expect(d.x.subarray(0, n * 128)).toEqual(plain.datasets[k]!.x);
       expect(d.x.subarray(n * 128, 2 * n * 128)).not.toEqual(plain.datasets[k]!.x);
     });
-    expect((await simulationOf(['--task', 'spam', '--text-augment', '1:0.1'])).textAugmentation).toEqual({ copies: 1, rate: 0.1 });
+    // A run-config flag (train.textAugmentation): in the fit config and the terms too (tests/text/text-augment-run-config.test.ts).
+    expect(augmented.config.train.textAugmentation).toEqual({ copies: 2, rate: 0.2 });
     for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
-    expect(() => planSimulation({ sites: 2, out: dir, transport: 'memory', textAugmentation: { copies: 1, rate: 0.1 } })).toThrow(/needs a text task/);
+    const digitsAugmented = await simulationOf(['--sites', '2', '--text-augment', '1:0.1']);
+    expect(() => planSimulation(digitsAugmented)).toThrow(/needs a text task/);
   },
   '--no-feature-shift': async () => {
     expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);

@@ -96,6 +96,10 @@ export const validClientPayloads: { [K in ClientEvent]: fc.Arbitrary<unknown> } 
   ),
   acceptTerms: fc.record({ runId, siteId, hash: sha256Hex }),
   refuseTerms: fc.record({ runId, siteId, code: errorCode, reason: fc.string({ maxLength: 2000 }) }),
+  dataSummary: fc.record(
+    { runId, siteId, examples: count, duplicatesDropped: count, missingImputed: count, constantFeatures: count, labelCounts: fc.array(count, { maxLength: 20 }), featureNames: fc.array(fc.string({ minLength: 1, maxLength: 128 }), { maxLength: 8 }) },
+    { requiredKeys: ['runId', 'siteId', 'examples', 'duplicatesDropped', 'missingImputed', 'constantFeatures', 'labelCounts'] },
+  ),
 };
 
 export const validServerPayloads: { [K in ServerEvent]: fc.Arbitrary<unknown> } = {

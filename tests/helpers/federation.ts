@@ -32,6 +32,8 @@ export interface TestFederationOptions {
   reconnect?: boolean;
   /** Extra SiteClient options per site (e.g. a privacy ledger and policy). */
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+  /** Wraps a site's connector (e.g. to record what it sends). */
+  wrapConnector?: (siteId: string, connector: ClientConnector) => ClientConnector;
   /** Called with the sites before any of them connects (e.g. to have one accept the run's terms). */
   beforeRun?: (clients: SiteClient[]) => void;
   /** Site policies by site id (docs/site-policy.md); the others have none. */
@@ -66,7 +68,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
     const data = options.maxSiteExamples ? head(full, options.maxSiteExamples) : full;
     return new SiteClient({
       siteId,
-      connector: connector(),
+      connector: options.wrapConnector ? options.wrapConnector(siteId, connector()) : connector(),
       ...(coordinator.url ? { modelServer: coordinator.url } : {}),
       data: splitDataset(data, deriveSeed(seed, 'split', siteId)),
       backend: backend.backend,

@@ -60,6 +60,14 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       expect((await client(['--data', numeric, '--categorical', 'b']))!.data.featureShape).toEqual([4]);
       expect((await client(['--data', numeric, '--categorical', 'a,b']))!.data.featureShape).toEqual([5]);
     },
+    // Hashed categories: N features per categorical column, whatever categories this site has.
+    '--category-buckets': async () => {
+      expect((await client(['--data', numeric, '--categorical', 'b', '--category-buckets', '7']))!.data.featureShape).toEqual([8]);
+      expect((await client(['--data', numeric, '--categorical', 'a,b', '--category-buckets', '5']))!.data.featureShape).toEqual([10]);
+      expect((await client(['--data', texts, '--category-buckets', '3']))!.data.featureShape).toEqual([3]);
+      await expect(client(['--data', numeric, '--category-buckets', '0'])).rejects.toThrow(/category-buckets must be an integer ≥ 1/);
+      await expect(client(['--data', numeric, '--category-buckets', '65537'])).rejects.toThrow(/categoryBuckets/);
+    },
     '--text-column': async () => {
       // Without it, the text column is just another categorical column (one-hot over the 2 texts).
       expect((await client(['--data', texts]))!.data.featureShape).toEqual([2]);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { readModelText, pretrainedSpamModelDir, type createCoordinatorServer, type startCoordinator } from '@fedtune/coordinator';
 import type { runNodeSite } from '@fedtune/client-node';
 import { builtinSpam } from '@fedtune/shared/node';
-import { TextTokenizer, vocabularyOfTextSection, type RunReport, type TextDataset } from '@fedtune/shared';
+import { splitTextDataset, TextTokenizer, vocabularyOfTextSection, type RunReport, type TextDataset } from '@fedtune/shared';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
 import { clientCommand } from '../../cli/src/commands/client-command.ts';
 import { SPAM_SIMULATION_SETTINGS } from '../../cli/src/tasks/spam-task-plan.ts';
@@ -167,11 +167,40 @@ describe('fedtune client on text data', () => {
     expect(data.texts.filter((t) => t === 'see you at noon')).toHaveLength(1);
   });
 
-  it.each([
-    [['--impute', 'mean'], /--impute fills missing numeric values: text data has none to fill/],
-    [['--class-weights', 'balanced'], /--class-weights is not supported for text data yet/],
-  ])('%j is refused for text with one clear error', async (flags, message) => {
-    await expect(client(['--data', folder(), ...flags])).rejects.toThrow(message);
+  it('--impute on texts drops the empty and missing ones (nothing to fill a text with); without it they stay', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'mail.csv'), 'label,body\nham,hello there\nspam,\nham,NA\nspam,win now\nham,  \nspam,cheap pills\n');
+    const csv = ['--data', join(dir, 'mail.csv'), '--text-column', 'body'];
+    expect(((await client(csv)).data as TextDataset).texts).toHaveLength(6);
+    for (const method of ['mean', 'zero']) {
+      const data = (await client([...csv, '--impute', method])).data as TextDataset;
+      expect(data.texts).toEqual(['hello there', 'win now', 'cheap pills']);
+      expect(Array.from(data.labels)).toEqual([0, 1, 1]);
+    }
+    writeFileSync(join(dir, 'empty.csv'), 'label,body\nham,\nspam,?\n');
+    await expect(client(['--data', join(dir, 'empty.csv'), '--text-column', 'body', '--impute', 'zero'])).rejects.toThrow(/every text is empty or missing: nothing left to train on/);
+  });
+
+  it('--class-weights balanced resamples the train texts to equal class shares at join (same count)', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    const rows = Array.from({ length: 50 }, (_, i) => (i < 40 ? `ham,note ${i}` : `spam,offer ${i}`));
+    writeFileSync(join(dir, 'mail.csv'), `label,body\n${rows.join('\n')}\n`);
+    const csv = ['--data', join(dir, 'mail.csv'), '--text-column', 'body'];
+    expect((await client(csv)).prepareTextSplits).toBeUndefined();
+    const site = await client([...csv, '--class-weights', 'balanced']);
+    const texts = site.data as TextDataset;
+    const splits = splitTextDataset(texts, site.splitSeed!);
+    const balanced = site.prepareTextSplits!(splits);
+    const counts = [0, 0];
+    for (const y of balanced.train.labels) counts[y]!++;
+    expect(balanced.train.texts).toHaveLength(splits.train.texts.length);
+    expect(Math.abs(counts[0]! - counts[1]!)).toBeLessThanOrEqual(1);
+    // Each picked text keeps its own label; validation and test stay as they are.
+    balanced.train.texts.forEach((t, i) => expect(balanced.train.labels[i]).toBe(t.startsWith('offer') ? 1 : 0));
+    expect(balanced.validation).toBe(splits.validation);
+    expect(balanced.test).toBe(splits.test);
   });
 
   it('--check-only reads and checks the texts and does not join', async () => {

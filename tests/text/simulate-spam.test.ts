@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RunReport, textCorruptionNames } from '@fedtune/shared';
+import { RunReport, textCorruptionNames, vocabularyHashOf } from '@fedtune/shared';
+import { pretrainedSpamModelDir, readModelText } from '@fedtune/coordinator';
 import { fedtune } from '../helpers/fedtune-cli.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { runSimulation } from '../../cli/src/simulation/run-simulation.ts';
@@ -41,6 +42,8 @@ describe('fedtune simulate --task spam', () => {
 
   it('20 sites over real socket.io: every site trains its share, the final model has its text robustness', async () => {
     const sites: string[] = [];
+    const pinned = new Map<string, string | undefined>();
+    const failures: string[] = [];
     const result = await runSimulation({
       task: 'spam',
       sites: 20,
@@ -52,8 +55,17 @@ describe('fedtune simulate --task spam', () => {
       workers: 1,
       textRobustness: { examples: 50, corruptions: ['char-drop', 'word-dropout'], severities: [0.1, 0.5] },
       onPlan: (plan) => sites.push(...Object.keys(plan.labelCounts)),
+      onSiteEvent: (siteId, e) => {
+        if (e.type === 'terms') pinned.set(siteId, e.terms.terms.model.vocabularyHash);
+        if (e.type === 'failed') failures.push(e.reason);
+      },
     });
     expect(sites).toHaveLength(20);
+    // The sites verify the run's vocabulary as real sites do: the terms pin the committed vocabulary's hash,
+    // and each site (token ids made with it) checked the model brings it before training.
+    expect(failures).toEqual([]);
+    expect(new Set(pinned.values())).toEqual(new Set([vocabularyHashOf(readModelText(pretrainedSpamModelDir())!)]));
+    expect(pinned.size).toBe(20);
     const { report } = result;
     expect(report.status).toBe('complete');
     expect(report.rounds[0]!.accepted.map((a) => a.siteId).sort()).toEqual([...sites].sort());

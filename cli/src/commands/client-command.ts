@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { classCounts, deriveSeed, FedtuneError, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
+import { balanceTextSplits, classCounts, deriveSeed, FedtuneError, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
+import { dataSummaryToShare } from './share-data-summary.ts';
 import { loadSitePolicyFile } from './site-policy-file.ts';
 import { showTerms } from './show-terms.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
@@ -35,6 +36,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--sync-every <k>', 'with --workers > 1: 1 averages the gradients of every batch (the same weights as one thread); k > 1 lets each worker take k whole batches between weight averages (local SGD, faster) (default 1)', intOption('sync-every', 1))
     .option('--audit-log <file>', 'append what this site sends (run, round, SHA-256 of the bytes sent, example count, metrics; never data) to this JSON-lines file; check it with `fedtune audit verify AUDIT --site-log FILE`')
     .option('--personal-model <dir>', 'when the run personalises (--personalize on the coordinator), save this site\'s personalised model here; it never leaves this machine')
+    .option('--share-data-summary', 'after joining, send the coordinator the data check\'s counts (examples, duplicates dropped, missing values imputed, per-label counts, constant features); never values, feature names only if --policy allows (data.shareFeatureNames); default: nothing is shared (docs/data.md#sharing-the-data-summary)')
+    .option('--no-text-augment', 'text data: train on this site\'s own texts only, even when the run asks for text augmentation (--text-augment on the coordinator)')
     .option('--privacy-ledger <file>', 'this site\'s privacy ledger: ε spent per run and in total, kept across runs and restarts (append-only, fsynced) (default: .fedtune/privacy-ledger.jsonl in the working directory)');
   addSiteAdversarialOptions(command);
   addSiteDataOptions(command);
@@ -48,7 +51,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       const dataOptions = siteDataOptionsFrom(o);
-      const checked = checkSiteData(readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions }), { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
+      const loaded = readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions });
+      const checked = checkSiteData(loaded, { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
       if (o.checkOnly) return;
       const data = checked.text ?? checked.dataset!;
       const examples = checked.text ? checked.text.labels.length : checked.dataset!.y.length;
@@ -70,13 +74,16 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         token: o.token,
         backend: selection.choice,
         personalModelDir: o.personalModel,
-        ...(dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none'
+        ...(checked.text && dataOptions.classWeights === 'balanced' ? { prepareTextSplits: (splits) => balanceTextSplits(splits, deriveSeed(runSeed, 'balance', o.site)) } : {}),
+        ...(!checked.text && (dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none')
           ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
           : {}),
         privacyLedger: ledger,
         ...(o.auditLog ? { auditLog: o.auditLog } : {}),
         parallel,
         ...(policy ? { policy } : {}),
+        ...(o.textAugment === false ? { textAugmentation: false } : {}),
+        ...(o.shareDataSummary || policy?.data.shareSummary ? { dataSummary: dataSummaryToShare(loaded, checked, dataOptions, classes) } : {}),
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {

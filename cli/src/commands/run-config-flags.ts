@@ -60,6 +60,17 @@ const adversarialShape = AdversarialTraining.shape as unknown as Record<string, 
 const adversarialChoices = (field: string) => adversarialShape[field].options ?? adversarialShape[field].def.innerType!.options;
 const adversarialDefaults = AdversarialTraining.parse({ eps: 0 });
 
+/** `--text-augment COPIES:RATE`: an integer 1..16 and a rate in (0, 1]. */
+export function textAugmentOption(value: string): { copies: number; rate: number } {
+  const m = /^(\d+):([0-9.]+)$/.exec(value);
+  const copies = m ? Number(m[1]) : NaN;
+  const rate = m ? Number(m[2]) : NaN;
+  if (!(Number.isInteger(copies) && copies >= 1 && copies <= 16 && rate > 0 && rate <= 1)) {
+    throw new InvalidArgumentError(`text-augment takes COPIES:RATE, an integer 1..16 and a rate in (0, 1], got "${value.slice(0, 32)}"`);
+  }
+  return { copies, rate };
+}
+
 /** Every run-config flag, in help order. */
 export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--config <file>', description: 'run configuration file (JSON or YAML); flags given on the command line override it' },
@@ -89,6 +100,7 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--adv-warmup <rounds>', description: 'adversarial training: ramp ε linearly from ε/k to ε over the first k rounds', parse: intOption('adv-warmup', 1), field: 'train.adversarial.warmupRounds', apply: (c, v) => (adversarial(c).warmupRounds = v) },
   { flags: '--adv-space <space>', description: 'adversarial training: perturb the input, or the embedding output of a text model (L2 ball per token; its first layer must be an Embedding)', parse: choice('adv-space', adversarialChoices('space')), field: 'train.adversarial.space', apply: (c, v) => (adversarial(c).space = v) },
   { flags: '--trades-beta <x>', description: 'adversarial training: TRADES weight β of the KL term (with --adv-method trades)', parse: floatOption('trades-beta', 0, 100), shownDefault: () => ADVERSARIAL_DEFAULTS.beta, field: 'train.adversarial.beta', apply: (c, v) => (adversarial(c).beta = v) },
+  { flags: '--text-augment <copies:rate>', description: 'text tasks: each site adds COPIES perturbed copies of its texts per round, each by a random text corruption at RATE (e.g. 1:0.1; a site may opt out with --no-text-augment; docs/text.md)', parse: textAugmentOption, field: 'train.textAugmentation', apply: (c, v) => (train(c).textAugmentation = v) },
   { flags: '--federated-eval <when>', description: federatedEvalChoices.join(', '), parse: choice('federated-eval', federatedEvalChoices), shownDefault: (d) => d.federatedEvaluation, field: 'federatedEvaluation', apply: (c, v) => (c.federatedEvaluation = v) },
   { flags: '--evaluation-fraction <x>', description: 'share of the joined sites asked for each federated evaluation (seeded sample)', parse: floatOption('evaluation-fraction', 0.001, 1), shownDefault: (d) => d.evaluationFraction, field: 'evaluationFraction', apply: (c, v) => (c.evaluationFraction = v) },
   { flags: '--max-evaluation-sites <n>', description: 'most sites asked for each federated evaluation (0 = no cap)', parse: intOption('max-evaluation-sites', 0), shownDefault: (d) => d.maxEvaluationSites, field: 'maxEvaluationSites', apply: (c, v) => (c.maxEvaluationSites = v) },

@@ -30,7 +30,6 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
   return {
     sites: o.sites,
     task: o.task,
-    ...(o.textAugment ? { textAugmentation: o.textAugment } : {}),
     out: o.out,
     transport: o.transport,
     partition: o.partition,
@@ -54,7 +53,6 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--out <dir>', 'directory for runs (the report lands at DIR/<run-id>/report.json)', 'runs')
     .option('--transport <kind>', 'socket (real socket.io on loopback) or memory', choiceOption('transport', ['socket', 'memory'] as const), 'socket')
     .option('--task <name>', 'built-in task: digits (handwritten digits) or spam (SpamAssassin e-mail, text-cnn; docs/text.md)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
-    .option('--text-augment <copies:rate>', 'robust fine-tuning of the text task: each site adds COPIES perturbed copies of its e-mails, each by a random text corruption at RATE (e.g. 1:0.1; docs/text.md)', textAugmentOption)
     .option('--partition <spec>', `${partitionKinds().join(', ')}, or collection (--task spam: each site holds whole sub-collections of the corpus) (default: dirichlet:0.5; collection for --task spam)`)
     .option('--site-data <mode>', 'digits task: partition (disjoint shares of the 7,900-digit pool) or resample:N (virtual sites: each draws N digits with replacement, made when it is sampled and dropped after; memory flat in --sites) (default: partition up to 790 sites, else resample:40)', siteDataOption)
     .option('--no-feature-shift', "don't render each site's images (nor the holdout) through a scanner profile")
@@ -123,17 +121,6 @@ function siteDataOption(value: string): ReturnType<typeof parseSiteDataSpec> {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
-}
-
-/** `--text-augment COPIES:RATE`: an integer 1..16 and a rate in (0, 1]. */
-function textAugmentOption(value: string): { copies: number; rate: number } {
-  const m = /^(\d+):([0-9.]+)$/.exec(value);
-  const copies = m ? Number(m[1]) : NaN;
-  const rate = m ? Number(m[2]) : NaN;
-  if (!(Number.isInteger(copies) && copies >= 1 && copies <= 16 && rate > 0 && rate <= 1)) {
-    throw new InvalidArgumentError(`text-augment takes COPIES:RATE, an integer 1..16 and a rate in (0, 1], got "${value.slice(0, 32)}"`);
-  }
-  return { copies, rate };
 }
 
 /** The adversarial settings of a side, as one line ("TRADES β=6, PGD-7 (L∞) at ε = 0.06 absolute on every example, ε warm-up 3 rounds"). */

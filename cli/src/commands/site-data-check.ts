@@ -1,4 +1,4 @@
-import { checkDataset, classCounts, dropDuplicates, dropDuplicateTexts, FedtuneError, formatDataCheck, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
+import { checkDataset, classCounts, dropDuplicates, dropDuplicateTexts, dropMissingTexts, isMissingText, FedtuneError, formatDataCheck, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
 import type { LoadedSiteData } from '@fedtune/client-node';
 
 export interface CheckedSiteData {
@@ -19,11 +19,11 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
     const text = loaded.text!;
     const counts = new Array<number>(text.classNames.length).fill(0);
     for (const y of text.labels) counts[y]++;
-    const summary = { examples: text.texts.length, kind: 'text', labels: { counts } };
+    const summary = { examples: text.texts.length, kind: 'text', missing: text.texts.filter(isMissingText).length, labels: { counts } };
     if (options.json) print(JSON.stringify(summary));
     else {
       for (const note of loaded.notes) print(note);
-      print(`data check: ${summary.examples} texts, labels ${JSON.stringify(counts)} per class`);
+      print(`data check: ${summary.examples} texts, labels ${JSON.stringify(counts)} per class${summary.missing ? `; ${summary.missing} empty or missing (--impute drops them)` : ''}`);
     }
     if (options.checkOnly) return {};
     return { text: checkedTexts(text, options, print) };
@@ -47,10 +47,19 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
   return { dataset, report };
 }
 
-/** Text data as the site joins with it: --impute and --class-weights apply to numeric features and are refused; --drop-duplicates drops repeated (text, label) pairs. */
-function checkedTexts(text: TextDataset, options: SiteDataOptions & { json?: boolean }, print: (line: string) => void): TextDataset {
-  if (options.impute !== 'none') throw new FedtuneError('config', '--impute fills missing numeric values: text data has none to fill');
-  if (options.classWeights !== 'none') throw new FedtuneError('config', '--class-weights is not supported for text data yet');
+/**
+ * Text data as the site joins with it: --impute drops missing texts (empty, blank or NA-like: nothing to fill a
+ * text with), --drop-duplicates drops repeated (text, label) pairs; --class-weights is applied to the train split
+ * at join (balanceTextSplits).
+ */
+function checkedTexts(given: TextDataset, options: SiteDataOptions & { json?: boolean }, print: (line: string) => void): TextDataset {
+  let text = given;
+  if (options.impute !== 'none') {
+    const kept = dropMissingTexts(text);
+    text = kept.text;
+    if (!options.json) print(`dropped ${kept.dropped} empty or missing texts (--impute on text data drops them: there is nothing to fill a text with): ${text.texts.length} left`);
+    if (text.texts.length === 0) throw new FedtuneError('data', 'every text is empty or missing: nothing left to train on');
+  }
   if (!options.dropDuplicates) return text;
   const kept = dropDuplicateTexts(text);
   if (!options.json) print(`dropped ${kept.dropped} duplicate texts: ${kept.text.texts.length} left`);

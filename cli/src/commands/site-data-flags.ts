@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
-import { choiceOption } from './options.ts';
+import { choiceOption, intOption } from './options.ts';
 
 /** `--image-size HxW` (or one number for a square). */
 export function imageSizeOption(value: string): { height: number; width: number } {
@@ -25,6 +25,7 @@ export function addSiteDataOptions(command: Command): Command {
     .option('--channels <n>', 'image folders: 1 = grayscale, 3 = RGB (default 1)', choiceOption('channels', ['1', '3'] as const))
     .option('--skip-bad-files', 'image/text folders: skip files that cannot be decoded (counted and named) instead of stopping at the first')
     .option('--categorical <columns>', 'CSV: one-hot encode these columns (comma-separated) even if their values look numeric; non-numeric columns always are', listOption)
+    .option('--category-buckets <n>', 'CSV: hash each categorical column\'s values into N features (the same layout at every site; the run\'s model input counts N per categorical column) instead of one-hot over this site\'s own categories', intOption('category-buckets', 1))
     .option('--text-column <name>', 'CSV: the column holding each example’s text (a text dataset)')
     .option('--check-only', 'print the data check and exit without joining')
     .option('--json', 'print as JSON: the data check (with --check-only), or the signed terms and verdict (with --show-terms)')
@@ -40,6 +41,7 @@ export function siteDataOptionsFrom(o: Record<string, unknown>): SiteDataOptions
     ...(o.skipBadFiles ? { skipBadFiles: true } : {}),
     ...(o.categorical ? { categorical: o.categorical as string[] } : {}),
     ...(o.textColumn ? { textColumn: o.textColumn as string } : {}),
+    ...(o.categoryBuckets !== undefined ? { categoryBuckets: o.categoryBuckets as number } : {}),
     ...(o.dropDuplicates ? { dropDuplicates: true } : {}),
     ...(o.impute ? { impute: o.impute as 'mean' } : {}),
     ...(o.classWeights ? { classWeights: o.classWeights as 'balanced' } : {}),

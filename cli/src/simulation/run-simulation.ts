@@ -1,6 +1,6 @@
-import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
+import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
-import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook } from '@fedtune/shared';
+import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
@@ -19,8 +19,6 @@ export interface SimulationOptions {
   task?: 'digits' | 'spam';
   /** Spam task: the text robustness evaluation of the final model (default: every corruption, default sizes). */
   textRobustness?: TextRobustnessOptions;
-  /** Spam task: robust fine-tuning data — each site adds `copies` perturbed copies of its e-mails (text corruptions at `rate`). */
-  textAugmentation?: { copies: number; rate: number };
   rounds?: number;
   /** The run's seed: partition, malicious sites, sampling and training (default: the schema's). */
   seed?: number;
@@ -165,6 +163,8 @@ export interface SimulationPlan {
   holdout: Dataset;
   /** Spam task: the coordinator's text robustness evaluation of the final model. */
   textRobustness?: TextRobustnessEvaluator;
+  /** The spam task: the vocabulary the sites' token ids were made with, which the coordinator's model brings (and the terms pin). */
+  text?: ModelTextSection;
   /** Spam task: per site, its e-mails per collection. */
   collections?: Record<string, Record<string, number>>;
   /** The site data: partitioned (datasets above) or resampled by virtual sites (datasets empty; `virtualSites` makes them). */
@@ -181,11 +181,11 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   if (siteData.siteData.mode === 'resample') return planVirtualSimulation(options, siteData, siteData.siteData.examples, attack !== undefined);
   const config = simulationRunConfig(options, maliciousCount);
   const seed = config.seed;
-  const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: options.textAugmentation }) : undefined;
+  const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: config.train.textAugmentation }) : undefined;
   // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
   const holdout = spam ? spam.holdout : options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
   const partition = options.partition ?? (spam ? SPAM_DEFAULT_PARTITION : 'dirichlet:0.5');
-  if (options.textAugmentation && !spam) throw new FedtuneError('config', 'text augmentation needs a text task (--task spam)');
+  if (config.train.textAugmentation && !spam) throw new FedtuneError('config', 'text augmentation needs a text task (--task spam)');
   const clean = spam ? spam.datasets : builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
   const siteIds = clean.map((_, k) => siteName(k));
   // Malicious sites: a seeded choice of round(malicious × sites) of them.
@@ -204,7 +204,7 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   const labelCounts = Object.fromEntries(clean.map((d, k) => [siteIds[k], classCounts(d)]));
   return {
     config, partition, siteIds, datasets, labelCounts, malicious, attack, attackOpts, hooks, holdout, siteData,
-    ...(spam ? { textRobustness: spamTextRobustness(spam, options.textRobustness), collections: Object.fromEntries(spam.collections.map((c, k) => [siteIds[k], c])) } : {}),
+    ...(spam ? { text: readModelText(pretrainedSpamModelDir())!, textRobustness: spamTextRobustness(spam, options.textRobustness), collections: Object.fromEntries(spam.collections.map((c, k) => [siteIds[k], c])) } : {}),
   };
 }
 
@@ -268,7 +268,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 async function simulateWith(
   options: SimulationOptions,
-  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections, siteData, virtualSites }: SimulationPlan,
+  { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections, siteData, virtualSites, text }: SimulationPlan,
   backend: Awaited<ReturnType<typeof selectNodeBackend>>,
   pool: FitPool | undefined,
 ): Promise<SimulationResult> {
@@ -287,6 +287,7 @@ async function simulateWith(
     onEvent: options.onEngineEvent,
     probes,
     textRobustness,
+    ...(text ? { text } : {}),
     reportExtras: {
       simulation: {
         task: options.task ?? 'digits',
@@ -321,6 +322,8 @@ async function simulateWith(
         splitSeed: siteSplitSeed(config.seed, siteId),
         backend: backend.choice,
         updateHook: hooks[siteId],
+        // Text sites hold token ids: they check the run's model brings the vocabulary they were made with.
+        ...(text ? { tokenizedWith: vocabularyHashOf(text) } : {}),
         ...(pool ? { fit: pool.fit } : {}),
         // The site keeps its personalised model (never sent); the simulation stores it with the run.
         personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),

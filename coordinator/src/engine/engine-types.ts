@@ -1,4 +1,4 @@
-import type { FitResultMetrics, Hello, RobustnessReport, RoundRecord, RunReport, ServerTransport, SiteLink, WeightArrays } from '@fedtune/shared';
+import type { FitResultMetrics, SiteDataSummary, Hello, RobustnessReport, RoundRecord, RunReport, ServerTransport, SiteLink, WeightArrays } from '@fedtune/shared';
 import type { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import type { ConnectionLimitsInput } from './connection-limits.ts';
 import type { GlobalModel } from './global-model.ts';
@@ -37,6 +37,8 @@ export type EngineEvent =
   | { type: 'terms'; sha256: string }
   /** A hello the `authorize` hook refused (not those refused for the rate limit: a flood must not fill the audit log). */
   | { type: 'hello-refused'; siteId: string; code: string; reason: string }
+  /** A joined site shared its data summary (counts only; docs/data.md#sharing-the-data-summary). */
+  | { type: 'data-summary'; siteId: string; summary: Omit<SiteDataSummary, 'runId' | 'siteId'> }
   | ({ type: 'connection-refused' } & RefusedConnection);
 
 /** Everything the engine needs to continue a run after the last completed round. */

@@ -1,5 +1,6 @@
 import type { RunContext } from './run-context.ts';
-import { clipText, FedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
+import { clipText, FedtuneError, toFedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
+import { DataSummaries } from './data-summaries.ts';
 import type { SecAggClientEvent } from './secure-aggregation-round.ts';
 import type { SiteMessage } from './site-connections.ts';
 import type { SiteState } from './site-registry.ts';
@@ -8,7 +9,24 @@ import { sha256OfBytes } from '../audit/audit-recorder.ts';
 
 /** Routes a joined site's messages to the current round, secure round, evaluation or site report (after their checks). */
 export class SiteMessageRouter {
+  /** The data summaries sites agreed to share (data-summaries.ts), made on the first one (after any resume). */
+  private dataSummaries?: DataSummaries;
+
   constructor(private readonly ctx: RunContext) {}
+
+  /** A joined site's data summary: recorded once (report.json's dataSummaries), or refused with a typed code. */
+  private onDataSummary(site: SiteState, summary: ClientToServer['dataSummary']): void {
+    this.dataSummaries ??= new DataSummaries(this.ctx.config.runId, this.ctx.report.dataSummaries);
+    try {
+      this.dataSummaries.add(summary);
+    } catch (err) {
+      const e = toFedtuneError(err);
+      return this.ctx.rejectMessage(site.link, e.code, clipText(e.message));
+    }
+    this.ctx.report.dataSummaries = this.dataSummaries.report();
+    const { runId: _runId, siteId: _siteId, ...counts } = summary;
+    this.ctx.emit({ type: 'data-summary', siteId: site.siteId, summary: counts });
+  }
 
   onSiteMessage(site: SiteState, message: SiteMessage): void {
     const link = site.link;
@@ -47,6 +65,8 @@ export class SiteMessageRouter {
       case 'heartbeat':
         site.status = message.payload.status;
         return;
+      case 'dataSummary':
+        return this.onDataSummary(site, message.payload);
       case 'siteFailure': {
         const f = message.payload;
         // A site that failed may have lost its model: the next instruction carries the weights again.

@@ -5,6 +5,7 @@ import { robustnessGroupsHtml } from './robustness-groups-html.ts';
 import { epsilonText, rejectionsHtml, roundsTableHtml } from './rounds-table-html.ts';
 import { siteReportHtml } from './site-report-html.ts';
 import { siteTrainingHtml } from './site-training-html.ts';
+import { dataSummariesHtml } from './data-summaries-html.ts';
 import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
 
 /** A run report with the optional robustness sections (per round and for the final model). */
@@ -172,6 +173,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
     siteTrainingHtml(report),
     siteReportHtml(report.siteReport),
     labelDistributionSection(report),
+    dataSummariesHtml(report),
     rob ? section('Confusion matrix', confusionHeatmap(rob.clean.confusion, 'confusion matrix'), robNote) : '',
     rob ? section('Reliability diagram', reliabilityDiagram(rob.clean.reliability, 'reliability diagram', rob.calibration?.reliabilityAfter), reliabilityNote(rob)) : '',
     rob?.calibration ? section('Calibration (temperature scaling)', calibrationTable(rob.calibration)) : '',
@@ -186,7 +188,7 @@ export function renderReportHtml(report: ReportWithRobustness): string {
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:980px;color:#222;padding:0 16px}
 h1{font-size:1.4em}h2{font-size:1.1em;margin:28px 0 6px}
 table{border-collapse:collapse;font-size:.9em}table.rounds td,table.rejections td,table.failed td,table.terms-refusals td,table.site-training td,.robustness-group td{padding:3px 14px 3px 0;border-bottom:1px solid #eee}table.rejections td:last-child{max-width:520px;overflow-wrap:anywhere}table.sites td,table.sites th{padding:3px 12px 3px 0;vertical-align:top}th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:500}td{padding:3px 0}
-.note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}
+.note{color:#666;font-size:.85em;margin:0 0 6px}.chart{overflow-x:auto}.chart svg.report-chart{width:100%;height:auto;display:block}
 .warnings{background:#fff4e5;border:1px solid #f0b35a;padding:6px 14px;margin-top:16px}
 footer{color:#888;font-size:.8em;margin-top:32px}
 </style></head><body>

@@ -44,7 +44,8 @@ function axes(fr: Frame, xTicks: Array<[number, string]>, yTicks: Array<[number,
 }
 
 function svg(fr: Frame, body: string, title: string): string {
-  return `<svg viewBox="0 0 ${fr.width} ${fr.height}" width="${fr.width}" height="${fr.height}" role="img" aria-label="${escapeHtml(title)}" font-family="sans-serif" font-size="11">${body}</svg>`;
+  // Full-width and responsive, as the dashboard's charts: the viewBox keeps the aspect ratio, the page's CSS sets the width.
+  return `<svg viewBox="0 0 ${fr.width} ${fr.height}" width="100%" preserveAspectRatio="xMidYMid meet" class="report-chart" role="img" aria-label="${escapeHtml(title)}" font-family="sans-serif" font-size="11">${body}</svg>`;
 }
 
 const percentTicks = (fr: Frame, y: (v: number) => number): Array<[number, string]> => [0, 0.25, 0.5, 0.75, 1].map((v) => [y(v), `${v * 100}%`]);

@@ -39,6 +39,9 @@ import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
 import { isLazySiteData, trainExamplesOf, type LazySiteData } from './lazy-site-data.ts';
+import { summaryToSend, type DataSummaryCounts } from '../data/site-data-summary.ts';
+import { textAugmentedTrain } from './text-augmentation-round.ts';
+import { checkTokenizedWith } from './tokenized-with.ts';
 
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
@@ -145,6 +148,19 @@ export interface SiteClientOptions {
   policy?: SitePolicy;
   /** Further checks of the terms at join (the privacy ledger's ε budget, model inspection). */
   termsChecks?: TermsCheck[];
+  /**
+   * The data check's counts, sent once after joining: only when given (`--share-data-summary` or the policy's
+   * data.shareSummary); feature names only when the policy's data.shareFeatureNames allows (site-data-summary.ts).
+   */
+  dataSummary?: DataSummaryCounts;
+  /** false: this site trains on its own texts only, whatever the run's textAugmentation (`fedtune client --no-text-augment`). */
+  textAugmentation?: boolean;
+  /**
+   * A site handed token ids already (`fedtune simulate --task spam`): the hash of the vocabulary they were made
+   * with (vocabularyHashOf). The run's model must bring that vocabulary, else the site refuses to train on it
+   * ('data', one line) — as a site on raw texts tokenizes with the vocabulary the terms pin.
+   */
+  tokenizedWith?: string;
 }
 
 export interface SiteOutcome {
@@ -179,6 +195,8 @@ export class SiteClient {
   private readonly privacyAccounting: SitePrivacyAccounting;
   /** The run's terms, once the site accepted them (acceptRunTerms): their client-level `dp` is accounted every round. */
   private runTerms?: RunTerms;
+  /** The run this site sent its data summary to (sendDataSummary). */
+  private dataSummarySentFor?: string;
   /** The data as the current model sees it (its number of classes), and why it does not fit, if it does not. Lazy data: only while an instruction uses it. */
   private data?: Splits;
   /** Fits splits to the current model (lazy data is fitted when loaded). */
@@ -371,12 +389,21 @@ export class SiteClient {
       this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
       this.acceptRunTerms(signed.terms);
       this.emit({ type: 'terms', terms: signed });
+      this.sendDataSummary(runId);
       return;
     }
     const reason = clipText(decision.reason, 1900);
     this.link!.send('refuseTerms', { runId, siteId: this.options.siteId, code: 'policy_refused', reason });
     this.emit({ type: 'refused-terms', reason });
     this.leaveAfterLastMessage();
+  }
+
+  /** The data summary, once per run (not again after a reconnect), only when the site agreed to share it. */
+  private sendDataSummary(runId: string): void {
+    const counts = this.options.dataSummary;
+    if (!counts || this.dataSummarySentFor === runId) return;
+    this.dataSummarySentFor = runId;
+    this.link!.send('dataSummary', summaryToSend(counts, { runId, siteId: this.options.siteId }, this.options.policy?.data?.shareFeatureNames ?? false));
   }
 
   /** An instruction departs from the accepted terms: refused (the coordinator's report names it) and the site leaves the run for good. */
@@ -419,6 +446,7 @@ export class SiteClient {
     try {
       const io = modelInterfaceOf(model);
       const name = `${this.options.siteId}'s data`;
+      checkTokenizedWith(this.options.tokenizedWith, payload.text, name);
       this.fitToModel = ({ train, validation, test }) => ({ train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) });
       if (!isLazySiteData(this.options.data)) this.data = this.fitToModel(this.options.textData ? tokenizeTextSplits(this.options.textData, payload.text, name) : this.options.data);
     } catch (err) {
@@ -510,13 +538,16 @@ export class SiteClient {
       this.privacyAccounting.checkRound(payload.runId, round, trainConfig, datasetSize(data.train), this.clientDp(payload.runId));
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
       if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
-      const metrics = await (this.options.fit ?? fitLocal)(
+      // Text augmentation (the run's, unless this site opts out): this round's perturbed copies beside its texts; its claimed count stays its own.
+      const augmented = textAugmentedTrain({ config: trainConfig, textData: this.options.textData, text: this.topology?.text, siteId: this.options.siteId, model: modelInterfaceOf(this.model!), optOut: this.options.textAugmentation === false });
+      const trained = await (this.options.fit ?? fitLocal)(
         this.model!,
-        data.train,
+        augmented ?? data.train,
         trainConfig,
         (progress) => this.emit({ type: 'fit-progress', round, progress }),
         { validation: data.validation },
       );
+      const metrics = augmented ? { ...trained, numExamples: datasetSize(data.train) } : trained;
       // Write-ahead: the spend is in the ledger (durably) before the update leaves this site.
       const { privacy, ledger } = await this.privacyAccounting.recordRound(payload.runId, round, metrics.dpSgd, payload.config.dpSgd?.delta, this.clientDp(payload.runId));
       if (ledger) this.emit({ type: 'privacy', round, ...ledger });

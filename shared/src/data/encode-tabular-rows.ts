@@ -2,6 +2,7 @@ import type { Dataset } from './dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import { quoteClipped } from '../text/clip-text.ts';
 import { encodeLabels, sortClassNames } from './encode-labels.ts';
+import { categoryBucket } from './hash-category.ts';
 
 /** Cells read as a missing value (trimmed, any case). */
 const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', '?']);
@@ -11,9 +12,11 @@ export const isMissingCell = (cell: string): boolean => MISSING.has(cell.trim().
 export interface TabularColumn {
   name: string;
   kind: 'numeric' | 'categorical';
-  /** Features it becomes: 1 for numeric, its number of categories for categorical (one-hot). */
+  /** Features it becomes: 1 for numeric, its number of categories for categorical (one-hot), or its buckets when hashed. */
   width: number;
   missing: number;
+  /** Categorical, hashed into `width` buckets (the same layout at every site). */
+  hashed?: boolean;
 }
 
 /** The columns → features layout a site's CSV was encoded with: names and counts only, safe to report. */
@@ -33,6 +36,11 @@ export interface TabularOptions {
   labelColumn: string;
   /** Columns one-hot encoded even if numeric. */
   categorical?: readonly string[];
+  /**
+   * Hash every categorical column's values into this many features (categoryBucket) instead of one-hot over
+   * the site's own categories: the same layout at every site (docs/data.md#categorical-columns-aligned-across-sites).
+   */
+  categoryBuckets?: number;
   /** Names the file in errors. */
   source?: string;
 }
@@ -78,7 +86,12 @@ export function encodeTabularRows(rows: string[][], options: TabularOptions): Ta
       else if (numeric && !Number.isFinite(Number(row[c]))) numeric = false;
     }
     if (numeric) encoders.push({ column: { name, kind: 'numeric', width: 1, missing }, index: c });
-    else {
+    else if (options.categoryBuckets !== undefined) {
+      const buckets = options.categoryBuckets;
+      const categories = new Map<string, number>();
+      for (const row of body) if (!isMissingCell(row[c])) categories.set(row[c].trim(), categoryBucket(name, row[c].trim(), buckets));
+      encoders.push({ column: { name, kind: 'categorical', width: buckets, missing, hashed: true }, index: c, categories });
+    } else {
       const names = sortClassNames(body.flatMap((row) => (isMissingCell(row[c]) ? [] : [row[c].trim()])));
       encoders.push({ column: { name, kind: 'categorical', width: names.length, missing }, index: c, categories: new Map(names.map((v, i) => [v, i])) });
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CATEGORY_BUCKETS } from './hash-category.ts';
 
 const ColumnName = z.string().min(1).max(200);
 
@@ -21,6 +22,11 @@ export const SiteDataOptions = z
     skipBadFiles: z.boolean().default(false),
     /** CSV columns read as categories (one-hot) even if every value looks numeric; non-numeric columns always are. */
     categorical: z.array(ColumnName).max(1000).default([]),
+    /**
+     * Hash each categorical column's values into this many features instead of one-hot over the site's own
+     * categories, so every site encodes them alike (docs/data.md#categorical-columns-aligned-across-sites).
+     */
+    categoryBuckets: z.number().int().min(1).max(MAX_CATEGORY_BUCKETS).optional(),
     /** The CSV column holding free text (a text dataset: one text and one label per row). */
     textColumn: ColumnName.optional(),
     /** Drop exact duplicates (same features and label; the first copy kept) before the split. */

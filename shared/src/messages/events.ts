@@ -17,6 +17,7 @@ export const clientToServerSchemas = {
   siteReportResult: R.SiteReportResult,
   acceptTerms: T.AcceptTerms,
   refuseTerms: T.RefuseTerms,
+  dataSummary: S.SiteDataSummary,
 } as const;
 
 /** Messages the coordinator sends to a site, by event name. */

@@ -181,6 +181,11 @@ export const TrainConfig = z.object({
   localBatchNorm: z.boolean().optional(),
   /** How the site sends its update (absent: float32; 'fp16'/'int8': the compressed delta, shared/src/codec/update-codec.ts). */
   updateEncoding: UpdateEncoding.optional(),
+  /**
+   * Text sites (docs/text.md#text-augmentation): each round the site trains on its texts plus `copies` perturbed
+   * copies of each, a random text corruption at `rate` (augment-texts.ts), seeded by the round; a site may opt out.
+   */
+  textAugmentation: z.object({ copies: z.number().int().min(1).max(16), rate: z.number().gt(0).max(1) }).optional(),
 });
 
 /**
@@ -431,6 +436,31 @@ export const RunComplete = z.object({
     .optional(),
 });
 
+/** Most classes a data summary may count (its per-label array); most feature names it may carry. */
+export const MAX_SUMMARY_CLASSES = 1000;
+export const MAX_SUMMARY_FEATURE_NAMES = 256;
+
+/**
+ * A site's data check as COUNTS (docs/data.md#sharing-the-data-summary), sent once after joining, only when
+ * the site agrees (`fedtune client --share-data-summary`, or its policy's data.shareSummary). Any other field
+ * is dropped (as of every message), so no raw value rides along; feature names only when the site's policy allows them.
+ */
+export const SiteDataSummary = z
+  .object({
+    runId: RunId,
+    siteId: SiteId,
+    /** Examples the site joins with (after dropping duplicates). */
+    examples: ExampleCount,
+    duplicatesDropped: ExampleCount,
+    /** Missing values filled by --impute (0 without it). */
+    missingImputed: ExampleCount,
+    constantFeatures: ExampleCount,
+    /** Examples per class index. */
+    labelCounts: z.array(ExampleCount).max(MAX_SUMMARY_CLASSES),
+    /** The data's feature (column) names, only when the site's policy allows sharing them. */
+    featureNames: z.array(z.string().min(1).max(128)).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
+  });
+
 export type Hello = z.output<typeof Hello>;
 export type Welcome = z.output<typeof Welcome>;
 export type ModelTopology = z.output<typeof ModelTopology>;
@@ -452,6 +482,7 @@ export type Heartbeat = z.output<typeof Heartbeat>;
 export type Rejection = z.output<typeof Rejection>;
 export type RunComplete = z.output<typeof RunComplete>;
 export type LocalMetrics = z.output<typeof LocalMetrics>;
+export type SiteDataSummary = z.output<typeof SiteDataSummary>;
 export type SitePrivacy = z.output<typeof SitePrivacy>;
 export type FitResultMetrics = z.output<typeof FitResultMetrics>;
 export type SiteLedgerTotals = z.output<typeof SiteLedgerTotals>;

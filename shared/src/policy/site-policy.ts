@@ -73,6 +73,16 @@ export const SitePolicy = z
       })
       .strict()
       .prefault({}),
+    /** What the site tells the coordinator about its data (docs/data.md#sharing-the-data-summary); nothing by default. */
+    data: z
+      .object({
+        /** Send the data check's counts (examples, duplicates dropped, missing imputed, per-label counts, constant features) once after joining. */
+        shareSummary: z.boolean().default(false),
+        /** With the summary, the data's feature (column) names. */
+        shareFeatureNames: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 export type SitePolicy = z.output<typeof SitePolicy>;

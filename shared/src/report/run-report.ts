@@ -115,6 +115,16 @@ export const RunReport = z.object({
   terms: z.object({ hash: z.string(), coordinator: z.string() }).optional(),
   /** Sites whose policy refused the terms (the first 100, reasons clipped), and how many refused in all. */
   termsRefusals: z.object({ total: z.number().int(), sites: z.array(z.object({ siteId: z.string(), reason: z.string(), at: z.string() })) }).optional(),
+  /**
+   * The data summaries sites agreed to share (docs/data.md#sharing-the-data-summary): counts only, the first
+   * 100 sites listed, totals over all of them.
+   */
+  dataSummaries: z
+    .object({
+      total: z.object({ sites: z.number().int(), examples: z.number(), duplicatesDropped: z.number(), missingImputed: z.number(), constantFeatures: z.number(), labelCounts: z.array(z.number()) }),
+      sites: z.array(z.object({ siteId: z.string(), examples: z.number(), duplicatesDropped: z.number(), missingImputed: z.number(), constantFeatures: z.number(), labelCounts: z.array(z.number()), featureNames: z.array(z.string()).optional() })),
+    })
+    .optional(),
   /** The head of the run's audit log when this report was written: its entry count and last hash (docs/audit.md). */
   audit: z.object({ count: z.number().int().min(0), head: z.string() }).optional(),
 });

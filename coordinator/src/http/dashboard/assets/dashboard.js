@@ -31,7 +31,12 @@ const state = {
   openRound: undefined,
   /** Whether the accuracy chart shows the whole 0–100% instead of zooming to the data. */
   fullAccuracy: false,
+  /** Data summaries the sites agreed to share (data-summary events): per site (the first MAX_SUMMARY_ROWS) and totals. */
+  dataSummaries: { sites: [], total: { sites: 0, examples: 0, duplicatesDropped: 0, missingImputed: 0, constantFeatures: 0, labelCounts: [] } },
 };
+
+/** Most sites listed in the data-summary table (the totals count them all, as report.json's). */
+const MAX_SUMMARY_ROWS = 100;
 
 /** Most per-site lines drawn: the sites with the lowest and the highest last training accuracy, half each. */
 const MAX_SITE_LINES = 10;
@@ -133,6 +138,18 @@ function apply(event) {
     case 'site-report-start':
       state.status = `site report: ${event.sites.length} site(s) evaluating on their own test splits`;
       break;
+    case 'data-summary': {
+      const t = state.dataSummaries.total;
+      const c = event.summary;
+      t.sites++;
+      t.examples += c.examples;
+      t.duplicatesDropped += c.duplicatesDropped;
+      t.missingImputed += c.missingImputed;
+      t.constantFeatures += c.constantFeatures;
+      c.labelCounts.forEach((n, i) => (t.labelCounts[i] = (t.labelCounts[i] ?? 0) + n));
+      if (state.dataSummaries.sites.length < MAX_SUMMARY_ROWS) state.dataSummaries.sites.push({ siteId: event.siteId, ...c });
+      break;
+    }
     case 'round-retry':
       state.status = `round ${event.round} retried: ${event.reason}`;
       break;
@@ -471,6 +488,25 @@ function render() {
   chart($('chart-site-loss'), colored.map((c) => ({ name: c.siteId, color: c.color, points: c.loss })), { axis: 'number', title: 'per-site training loss', height: 220, siteLines: true, empty: 'no accepted updates yet' });
   chart($('chart-site-accuracy'), colored.map((c) => ({ name: c.siteId, color: c.color, points: c.accuracy })), { axis: 'accuracy', full: state.fullAccuracy, title: 'per-site training accuracy', height: 220, siteLines: true, empty: 'no accepted updates yet' });
   renderRobustness(rounds);
+  renderDataSummaries();
+}
+
+/** The sites' shared data summaries: totals, then one row per site (counts only; names set as text). */
+function renderDataSummaries() {
+  const { sites, total } = state.dataSummaries;
+  const card = $('data-summary-card');
+  card.hidden = total.sites === 0;
+  if (card.hidden) return;
+  const labels = (counts) => counts.map((n, i) => `${i}:${n}`).join(' ');
+  $('data-summary-note').textContent = `(${total.sites} site(s): ${total.examples} examples, ${total.duplicatesDropped} duplicates dropped, ${total.missingImputed} missing values imputed)`;
+  const row = (name, s) => {
+    const tr = document.createElement('tr');
+    for (const v of [name, s.examples, s.duplicatesDropped, s.missingImputed, s.constantFeatures, labels(s.labelCounts)]) tr.appendChild(cell(String(v)));
+    return tr;
+  };
+  const totalRow = row(`all ${total.sites}`, total);
+  totalRow.className = 'total';
+  $('data-summary').querySelector('tbody').replaceChildren(totalRow, ...sites.map((s) => row(s.siteId, s)));
 }
 
 const ARMS = [['pretrained', 'pretrained'], ['localOnly', 'local-only'], ['global', 'global'], ['personalized', 'personalised']];

@@ -1,0 +1,46 @@
+import { FedtuneError, type SiteDataSummary } from '@fedtune/shared';
+import type { RunReport } from '@fedtune/shared';
+
+/** Most sites whose data summary the run report lists one by one (the totals count them all). */
+export const MAX_REPORTED_DATA_SUMMARIES = 100;
+
+export type DataSummariesSection = NonNullable<RunReport['dataSummaries']>;
+
+/**
+ * The sites' data summaries (docs/data.md#sharing-the-data-summary): one per site and run, the first
+ * MAX_REPORTED_DATA_SUMMARIES listed, all of them summed. A second summary from a site, or one for another
+ * run, is refused and changes nothing.
+ */
+export class DataSummaries {
+  private readonly seen = new Set<string>();
+  private readonly section: DataSummariesSection;
+
+  constructor(
+    private readonly runId: string,
+    previous?: DataSummariesSection,
+  ) {
+    this.section = previous ? structuredClone(previous) : { total: { sites: 0, examples: 0, duplicatesDropped: 0, missingImputed: 0, constantFeatures: 0, labelCounts: [] }, sites: [] };
+    for (const s of this.section.sites) this.seen.add(s.siteId);
+  }
+
+  /** Records a joined site's summary; throws a typed error ('stale_round', 'duplicate_result') for one it refuses. */
+  add(summary: SiteDataSummary): void {
+    if (summary.runId !== this.runId) throw new FedtuneError('stale_round', `a data summary for run ${summary.runId.slice(0, 64)}; this run is ${this.runId}`);
+    if (this.seen.has(summary.siteId)) throw new FedtuneError('duplicate_result', 'this site has sent its data summary already');
+    this.seen.add(summary.siteId);
+    const total = this.section.total;
+    total.sites++;
+    total.examples += summary.examples;
+    total.duplicatesDropped += summary.duplicatesDropped;
+    total.missingImputed += summary.missingImputed;
+    total.constantFeatures += summary.constantFeatures;
+    summary.labelCounts.forEach((count, label) => (total.labelCounts[label] = (total.labelCounts[label] ?? 0) + count));
+    const { runId: _runId, ...site } = summary;
+    if (this.section.sites.length < MAX_REPORTED_DATA_SUMMARIES) this.section.sites.push({ ...site, labelCounts: [...site.labelCounts] });
+  }
+
+  /** The report section; absent while no site shared a summary. */
+  report(): DataSummariesSection | undefined {
+    return this.section.total.sites > 0 ? structuredClone(this.section) : undefined;
+  }
+}
