@@ -37,21 +37,35 @@ export async function startClusterFederation(options: ClusterFederationOptions) 
       }),
     );
   }
+  const { clients, siteRuns } = await startClusterSites(nodes.map((n) => n.url), options);
+  return { nodes, clients, siteRuns, runsDir, logs, close: () => Promise.all(nodes.map((n) => n.close())) };
+}
+
+export interface ClusterSitesOptions {
+  sites: number;
+  seed: number;
+  maxSiteExamples?: number;
+  siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+}
+
+/** Real sites for a cluster: site k connects to node k mod N first and fails over to the others in turn. */
+export async function startClusterSites(urls: string[], options: ClusterSitesOptions) {
+  const backend = await selectNodeBackend();
   const datasets = builtinDigitsSites({ sites: options.sites, partition: { kind: 'dirichlet', alpha: 1 }, seed: options.seed });
   const clients = datasets.map((full, k) => {
     const siteId = siteName(k);
     const data = options.maxSiteExamples ? head(full, options.maxSiteExamples) : full;
-    const order = nodes.map((_, i) => nodes[(k + i) % nodes.length].url);
+    const order = urls.map((_, i) => urls[(k + i) % urls.length]);
     return new SiteClient({
       siteId,
       connector: failoverConnector(order.map((url) => socketIoConnector({ url }))),
       data: splitDataset(data, deriveSeed(options.seed, 'split', siteId)),
       backend: backend.backend,
       runtime: 'node',
-      reconnect: { retries: 20, baseDelayMs: 100, maxDelayMs: 1_000 },
+      reconnect: { retries: 30, baseDelayMs: 100, maxDelayMs: 1_000 },
       ...options.siteOptions?.(siteId),
     });
   });
   const siteRuns = clients.map((c) => c.run());
-  return { nodes, clients, siteRuns, runsDir, logs, close: () => Promise.all(nodes.map((n) => n.close())) };
+  return { clients, siteRuns };
 }
