@@ -53,3 +53,4 @@ export * from './cluster/cluster-options.ts';
 export * from './cluster/start-cluster-node.ts';
 export * from './cluster/leader-lease.ts';
 export * from './cluster/cluster-messages.ts';
+export * from './cluster/redis-connection.ts';
