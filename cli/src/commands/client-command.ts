@@ -102,8 +102,9 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     });
 }
 
-/** One coordinator, or the nodes of a cluster with failover between them. */
-function serverConnector(urls: string[], ca: string | undefined): ClientConnector {
+/** One coordinator (its URL, or a connector carrying the private CA), or the nodes of a cluster with failover between them. */
+function serverConnector(urls: string[], ca: string | undefined): string | ClientConnector {
+  if (urls.length === 1 && ca === undefined) return urls[0];
   const connectors = urls.map((url) => socketIoConnector({ url, ...(ca !== undefined ? { ca } : {}) }));
   return connectors.length === 1 ? connectors[0] : failoverConnector(connectors);
 }

@@ -18,6 +18,8 @@ import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } 
 export interface CoordinatorDeps {
   startCoordinator: typeof startCoordinator;
   createCoordinatorServer: typeof createCoordinatorServer;
+  /** Serves one node of a cluster (`--cluster`; default: cluster-node.ts). */
+  serveClusterNode?: typeof serveClusterNode;
 }
 
 /**
@@ -108,7 +110,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     if (o.cluster) {
       if (o.serveOnly || o.resume) throw new FedtuneError('config', '--cluster does not go with --serve-only or --resume: a cluster node resumes the cluster\'s run by itself when it takes the lead');
       const clusterProgress = new RoundProgress(config.rounds);
-      return serveClusterNode({
+      return (deps.serveClusterNode ?? serveClusterNode)({
         redisUrl: o.cluster,
         nodeId: o.nodeId,
         config,
