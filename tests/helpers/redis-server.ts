@@ -51,6 +51,10 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
     });
   });
   child.stdout!.resume();
+  // A test worker that dies (or exits without its afterAll) leaves no redis-server behind.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   return {
     port: p,
     url: `redis://127.0.0.1:${p}`,
