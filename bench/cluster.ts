@@ -30,6 +30,8 @@ async function lightSite(url: string, siteId: string, counters: { complete: numb
     if (message.event === 'fit') {
       const fit = message.payload;
       link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights!, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 0 });
+    } else if (message.event === 'terms') {
+      link.send('acceptTerms', { runId: message.payload.terms.runId, siteId, hash: message.payload.hash });
     } else if (message.event === 'evaluate') {
       link.send('evaluateResult', { runId: message.payload.runId, round: message.payload.round, siteId, numExamples: 20, metrics: { loss: 1, accuracy: 0.5 } });
     } else if (message.event === 'complete') {
