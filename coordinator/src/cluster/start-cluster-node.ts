@@ -49,10 +49,15 @@ export interface ClusterNode {
 }
 
 const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
-/** Agrees on the cluster's run: the first leader's id, kept; and whether that run has already ended. */
+/**
+ * Agrees on the cluster's run: the first leader's id, kept while that run goes on; once it has ended, a
+ * leader started for another run id makes that the cluster's run. Returns the run and the last ended run.
+ */
 const RUN_SCRIPT = `
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return { redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]) or '' }`;
+local done = redis.call('GET', KEYS[2]) or ''
+local run = redis.call('GET', KEYS[1])
+if (not run) or (run == done and ARGV[1] ~= done) then redis.call('SET', KEYS[1], ARGV[1]) end
+return { redis.call('GET', KEYS[1]), done }`;
 
 /**
  * Starts one coordinator node of a cluster (docs/cluster.md): the HTTP API and socket.io on the Redis
