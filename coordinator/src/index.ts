@@ -49,3 +49,8 @@ export * from './access/coordinator-identity.ts';
 export * from './run/run-terms-of.ts';
 export * from './engine/terms-gate.ts';
 export * from './http/terms-route.ts';
+export * from './cluster/cluster-options.ts';
+export * from './cluster/start-cluster-node.ts';
+export * from './cluster/leader-lease.ts';
+export * from './cluster/cluster-messages.ts';
+export * from './cluster/redis-connection.ts';

@@ -10,6 +10,7 @@ import { robustPreset, type Dataset, type RunReport } from '@fedtune/shared';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
 import { clientCommand } from '../../cli/src/commands/client-command.ts';
+import { serveClusterNode, type ClusterNodeCommand } from '../../cli/src/commands/cluster-node.ts';
 import { RUN_CONFIG_FLAGS } from '../../cli/src/commands/run-config-flags.ts';
 import { planSimulation, runSimulation, simulationRunConfig, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
 import { tempDir } from '../helpers/federation.ts';
@@ -68,6 +69,7 @@ type ServerOptions = Parameters<typeof createCoordinatorServer>[0];
 /** Runs `fedtune coordinator ARGV` with recording stand-ins for the functions that serve. */
 async function coordinator(argv: string[], options: { whileRunning?: () => Promise<void> } = {}) {
   let started: StartOptions | undefined;
+  let clustered: ClusterNodeCommand | undefined;
   let served: ServerOptions | undefined;
   const report = { runId: 'recorded', status: 'complete', rounds: [] } as unknown as RunReport;
   const command = coordinatorCommand({
@@ -79,6 +81,9 @@ async function coordinator(argv: string[], options: { whileRunning?: () => Promi
       served = o;
       return { listen: async () => 'http://127.0.0.1:1', exposure: () => undefined, identity: { publicKey: 'recorded' }, close: async () => {} };
     }) as unknown as typeof createCoordinatorServer,
+    serveClusterNode: async (o) => {
+      clustered = o;
+    },
   });
   command.exitOverride();
   const before = signalListeners();
@@ -86,7 +91,7 @@ async function coordinator(argv: string[], options: { whileRunning?: () => Promi
   if (options.whileRunning) await options.whileRunning();
   await done;
   if (options.whileRunning === undefined) for (const s of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(s)) if (!before[s].includes(l)) process.removeListener(s, l as () => void);
-  return { started, served };
+  return { started, served, clustered };
 }
 
 const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
@@ -186,6 +191,28 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
   },
   '--api-rate': async () => expect((await coordinator(['--api-rate', '7'])).started!.apiRateLimit).toEqual({ ratePerSecond: 7, burst: 14 }),
   '--log-file': async () => expect((await coordinator(['--log-file', join(dir, 'c.jsonl')])).started!.logFile).toBe(join(dir, 'c.jsonl')),
+  '--cluster': async () => {
+    const { started, clustered } = await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--rounds', '4']);
+    expect(started).toBeUndefined();
+    expect(clustered!.redisUrl).toBe('redis://127.0.0.1:6390');
+    expect(clustered!.config.rounds).toBe(4);
+    expect(clustered!.server.runsDir).toBe(join(dir, 'runs'));
+    expect((await coordinator([])).clustered).toBeUndefined();
+    await expect(coordinator(['--cluster', 'redis://127.0.0.1:6390', '--serve-only'])).rejects.toThrow(/--cluster does not go with --serve-only or --resume/);
+    // What the real node makes of a URL that is not Redis's: one clear config error, the model freed.
+    let disposed = false;
+    const model = { dispose: () => void (disposed = true) } as unknown as ClusterNodeCommand['model'];
+    await expect(serveClusterNode({ ...clustered!, redisUrl: 'http://127.0.0.1:6390', model })).rejects.toThrow(/--cluster\/--node-id: redisUrl: expected redis:\/\/HOST:PORT/);
+    expect(disposed).toBe(true);
+  },
+  '--node-id': async () => {
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--node-id', 'n-7'])).clustered!.nodeId).toBe('n-7');
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390'])).clustered!.nodeId).toBeUndefined();
+    await expect(coordinator(['--node-id', 'n-7'])).rejects.toThrow(/--node-id needs --cluster/);
+    const model = { dispose: () => {} } as unknown as ClusterNodeCommand['model'];
+    const clustered = (await coordinator(['--cluster', 'redis://127.0.0.1:6390']))!.clustered!;
+    await expect(serveClusterNode({ ...clustered, nodeId: 'bad id!', model })).rejects.toThrow(/nodeId: node id may use letters/);
+  },
 };
 
 describe('every coordinator option reaches what serves the run', () => {
@@ -237,7 +264,13 @@ async function showTermsOf(argv: string[]): Promise<{ lines: string[]; site: Sit
 }
 
 const CLIENT_ROWS: Record<string, () => Promise<void>> = {
-  '--server': async () => expect((await client(['--server', 'localhost:9'])).server).toBe('http://localhost:9'),
+  '--server': async () => {
+    expect((await client(['--server', 'localhost:9'])).server).toBe('http://localhost:9');
+    // The nodes of a cluster: a failover connector over them (tests/cluster/failover-connector.test.ts).
+    expect(typeof (await client(['--server', 'localhost:9,localhost:10'])).server).toBe('object');
+    await expect(client(['--server', 'localhost:9,ftp://x'])).rejects.toThrow(/server must be a URL/);
+    await expect(client(['--server', ','])).rejects.toThrow(/one URL or 1–64 comma-separated URLs/);
+  },
   '--site': async () => expect((await client(['--site', 'clinic-b'])).siteId).toBe('clinic-b'),
   '--data': async () => {
     const csv = digitsCsv('site.csv', 9);

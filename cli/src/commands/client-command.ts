@@ -1,14 +1,14 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { balanceTextSplits, classCounts, deriveSeed, FedtuneError, prepareSiteSplits, socketIoConnector } from '@fedtune/shared';
+import { balanceTextSplits, classCounts, deriveSeed, failoverConnector, FedtuneError, prepareSiteSplits, socketIoConnector, type ClientConnector } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
 import { loadSitePolicyFile } from './site-policy-file.ts';
 import { showTerms } from './show-terms.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
-import { intOption, serverUrlOption, siteNameOption } from './options.ts';
+import { intOption, serverUrlListOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
@@ -22,7 +22,7 @@ export interface ClientDeps {
 export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   const command = new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
-    .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://)', serverUrlOption)
+    .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://); the nodes of a cluster comma-separated: the site fails over to the next when its node goes (docs/cluster.md)', serverUrlListOption)
     .option('--site <name>', 'this site’s name (letters, digits, ".", "_", "-"); required to join', siteNameOption)
     .option('--data <path>', 'CSV file with a label column, a folder with one sub-folder of images (PNG/JPEG) or .txt files per class, or digits:K/N for the built-in task; required to join')
     .option('--policy <file>', 'site policy (YAML or JSON): what this site consents to; the run\'s terms and every instruction are checked against it (docs/site-policy.md)')
@@ -44,7 +44,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   return command.action(async (o) => {
       const policy = o.policy ? loadSitePolicyFile(o.policy) : undefined;
       if (o.showTerms) {
-        const verdict = await showTerms({ server: o.server, siteId: o.site, token: o.token, policy, json: o.json });
+        const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, policy, json: o.json });
         if (verdict && !verdict.ok) process.exitCode = 1;
         return;
       }
@@ -69,7 +69,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       const outcome = await deps.runNodeSite({
         siteId: o.site,
         splitSeed: siteSplitSeed(runSeed, o.site),
-        server: o.ca ? socketIoConnector({ url: o.server, ca: readFileSync(o.ca, 'utf8') }) : o.server,
+        server: serverConnector(o.server, o.ca ? readFileSync(o.ca, 'utf8') : undefined),
         data,
         token: o.token,
         backend: selection.choice,
@@ -94,7 +94,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
           if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
           if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
-          if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
+          if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
           if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
           if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
         },
@@ -107,6 +107,13 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         process.exitCode = 1;
       }
     });
+}
+
+/** One coordinator (its URL, or a connector carrying the private CA), or the nodes of a cluster with failover between them. */
+function serverConnector(urls: string[], ca: string | undefined): string | ClientConnector {
+  if (urls.length === 1 && ca === undefined) return urls[0];
+  const connectors = urls.map((url) => socketIoConnector({ url, ...(ca !== undefined ? { ca } : {}) }));
+  return connectors.length === 1 ? connectors[0] : failoverConnector(connectors);
 }
 
 function ledgerNum(e: number): string {

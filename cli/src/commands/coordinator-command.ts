@@ -11,12 +11,15 @@ import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
 import { intOption, portOption } from './options.ts';
+import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
 export interface CoordinatorDeps {
   startCoordinator: typeof startCoordinator;
   createCoordinatorServer: typeof createCoordinatorServer;
+  /** Serves one node of a cluster (`--cluster`; default: cluster-node.ts). */
+  serveClusterNode?: typeof serveClusterNode;
 }
 
 /**
@@ -60,7 +63,9 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--no-require-tokens', 'let any site join, even with sites registered')
     .option('--hello-limit <n>', 'failed join attempts (bad or missing token) per address and per site name per minute; a valid token always joins', intOption('hello-limit', 1), 30)
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
-    .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file');
+    .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
+    .option('--cluster <redis-url>', 'run as one node of a coordinator cluster sharing this Redis (redis://HOST:PORT): one node leads the run, the others relay their sites to it; give every node the same --out directory (docs/cluster.md)')
+    .option('--node-id <id>', 'this node\'s id in the cluster (with --cluster; default: node-<random>)');
   addRunConfigOptions(command);
   return command.action(async (o) => {
     const selection = await selectNodeBackend(o.backend);
@@ -101,6 +106,35 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       hellosPerMinute: o.helloLimit,
       onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
     };
+    if (o.nodeId !== undefined && !o.cluster) throw new FedtuneError('config', '--node-id needs --cluster');
+    if (o.cluster) {
+      if (o.serveOnly || o.resume) throw new FedtuneError('config', '--cluster does not go with --serve-only or --resume: a cluster node resumes the cluster\'s run by itself when it takes the lead');
+      const clusterProgress = new RoundProgress(config.rounds);
+      return (deps.serveClusterNode ?? serveClusterNode)({
+        redisUrl: o.cluster,
+        nodeId: o.nodeId,
+        config,
+        model,
+        loadModel: () => loadModelDir(modelDir),
+        server: {
+          runsDir: o.out,
+          holdout,
+          architecture,
+          backend: selection.backend,
+          maxMessageBytes: maxMessageBytesFor(model),
+          ...(text ? { text } : {}),
+          ...(task ? { textRobustness: task.textRobustness } : {}),
+          port: o.port,
+          host: o.host,
+          onEvent: (e) => clusterProgress.handle(e),
+          onWarning: (message) => console.warn(`warning: ${message}`),
+          access,
+          tls,
+          apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+          logFile: o.logFile,
+        },
+      }).finally(() => store.close());
+    }
     if (o.serveOnly) {
       if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
       const maxMessageBytes = maxMessageBytesFor(model);

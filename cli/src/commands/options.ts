@@ -85,6 +85,13 @@ export function serverUrlOption(value: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
+/** One coordinator URL, or several separated by commas (the nodes of a cluster: the site fails over between them). */
+export function serverUrlListOption(value: string): string[] {
+  const urls = value.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  if (urls.length === 0 || urls.length > 64) throw new InvalidArgumentError(`server must be one URL or 1–64 comma-separated URLs, got "${value.slice(0, 200)}"`);
+  return urls.map(serverUrlOption);
+}
+
 /** A site name as a hello carries it: 1–128 letters, digits, ".", "_" or "-". */
 export function siteNameOption(value: string): string {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) throw new InvalidArgumentError(`site name must be 1–128 letters, digits, ".", "_" or "-", got "${value.slice(0, 130)}"`);

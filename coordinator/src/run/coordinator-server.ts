@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
-import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type ModelTextSection, type RunReport } from '@fedtune/shared';
+import type { Server } from 'socket.io';
+import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type ModelTextSection, type RunReport, type ServerTransport } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import type { EngineEvent, RoundEngineOptions } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
@@ -76,6 +77,8 @@ export interface CoordinatorServerOptions {
   evaluation?: 'worker' | 'in-process';
   /** Fields bound to every log line (startCoordinator binds its run id). */
   logBindings?: Record<string, unknown>;
+  /** Wraps the socket.io transport before runs attach to it (a cluster node's ClusterTransport: cluster/start-cluster-node.ts). */
+  wrapTransport?: (inner: ServerTransport, io: Server) => ServerTransport;
 }
 
 /** A coordinator's HTTP API, socket.io transport, metrics, live events and database, driving one run at a time. */
@@ -214,7 +217,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       },
     });
   }
-  const transport = new RunSwitchTransport(app ? app.transport : (options.transport as MemoryNetwork).serverTransport());
+  const transport = new RunSwitchTransport(app ? (options.wrapTransport?.(app.transport, app.io) ?? app.transport) : (options.transport as MemoryNetwork).serverTransport());
   const authorize = options.access
     ? siteAuthorizer({ ...options.access, addressOf: (link) => app?.io.sockets.sockets.get(link.id)?.handshake.address })
     : options.authorize;

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { NodeId } from './cluster-options.ts';
+
+/**
+ * The messages coordinator nodes send each other over Redis (socket.io `serverSideEmit` on the streams
+ * adapter). A node trusts no other node: every message is parsed here before it is used, and a site's own
+ * message inside a relay is parsed again by the leader's link with the site message schemas.
+ */
+export const CLUSTER_EVENTS = {
+  /** A site's message, received (and schema-checked) by a follower, for the leader's engine. */
+  relay: 'fedtune:relay',
+  /** A site's connection on a follower closed. */
+  relayClosed: 'fedtune:relay-closed',
+  /** A node is alive, with the site connections it holds. */
+  nodeAlive: 'fedtune:node-alive',
+  /** A node took the leader lease: the others drop their site connections so the sites join it afresh. */
+  leader: 'fedtune:leader',
+  /** The run ended: followers stop. */
+  runDone: 'fedtune:run-done',
+} as const;
+
+/** socket.io socket ids are 20 characters; a little room, never unbounded. */
+const SocketId = z.string().min(1).max(64);
+const EventName = z.string().min(1).max(64);
+
+export const RelayMessage = z.object({ node: NodeId, socket: SocketId, event: EventName, payload: z.unknown() }).strict();
+export type RelayMessage = z.output<typeof RelayMessage>;
+
+export const RelayClosedMessage = z.object({ node: NodeId, socket: SocketId, reason: z.string().max(500) }).strict();
+export type RelayClosedMessage = z.output<typeof RelayClosedMessage>;
+
+export const NodeAliveMessage = z.object({ node: NodeId, sites: z.number().int().min(0).max(10_000_000) }).strict();
+export type NodeAliveMessage = z.output<typeof NodeAliveMessage>;
+
+export const LeaderMessage = z.object({ node: NodeId, token: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
+export type LeaderMessage = z.output<typeof LeaderMessage>;
+
+export const RunDoneMessage = z.object({ node: NodeId, token: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), runId: z.string().min(1).max(128), status: z.string().max(32) }).strict();
+export type RunDoneMessage = z.output<typeof RunDoneMessage>;

@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/** A node id: what logs, leases and relayed messages name a node by. */
+export const NodeId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'node id may use letters, digits, ".", "_" and "-"');
+
+/**
+ * How a coordinator node joins a cluster (docs/cluster.md). The defaults live here only; the CLI
+ * (`fedtune coordinator --cluster URL --node-id ID`) only overrides them.
+ */
+export const ClusterOptions = z
+  .object({
+    /** The Redis server all nodes share: redis://HOST:PORT (rediss:// for TLS). */
+    redisUrl: z.string().max(2048).regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://HOST:PORT or rediss://HOST:PORT'),
+    /** This node's id (default: node-<random hex>). Two live nodes must not share one. */
+    nodeId: NodeId.default(() => `node-${randomBytes(3).toString('hex')}`),
+    /** Prefix of every Redis key and stream of this cluster: several clusters can share one Redis. */
+    prefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/).default('fedtune'),
+    /** The leader lease's time to live; the leader renews it every third of this. */
+    leaseTtlMs: z.number().int().min(300).max(600_000).default(10_000),
+    /** How often a node tells the others it is alive. */
+    nodeHeartbeatMs: z.number().int().min(50).max(60_000).default(1_000),
+    /** A node silent this long is taken as gone: the leader closes the site connections it relayed. */
+    nodeTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** Most site connections the leader keeps for sites on other nodes (relayed hellos beyond it are refused). */
+    maxRemoteSites: z.number().int().min(1).max(1_000_000).default(100_000),
+  })
+  .refine((o) => o.nodeTimeoutMs > o.nodeHeartbeatMs, { message: 'nodeTimeoutMs must exceed nodeHeartbeatMs', path: ['nodeTimeoutMs'] });
+
+export type ClusterOptions = z.output<typeof ClusterOptions>;
+export type ClusterOptionsInput = z.input<typeof ClusterOptions>;
+
+/** The Redis key names of a cluster. */
+export function clusterKeys(prefix: string) {
+  return {
+    lease: `${prefix}:leader`,
+    fence: `${prefix}:fence`,
+    run: `${prefix}:run`,
+    stream: `${prefix}:socket.io`,
+  };
+}

@@ -1,0 +1,194 @@
+import type { Server } from 'socket.io';
+import { clipText, packBinaryFields, type ServerTransport, type SiteLink } from '@fedtune/shared';
+import type { z } from 'zod';
+import { CLUSTER_EVENTS, LeaderMessage, NodeAliveMessage, RelayClosedMessage, RelayMessage } from './cluster-messages.ts';
+import { RemoteSiteLink } from './remote-site-link.ts';
+
+export interface ClusterTransportOptions {
+  nodeId: string;
+  /** Most messages a remote site link queues before the engine takes it (ConnectionLimits.maxQueuedMessages). */
+  maxQueuedMessages: number;
+  maxRemoteSites: number;
+  nodeHeartbeatMs: number;
+  nodeTimeoutMs: number;
+  /** Most refused site messages a follower answers on one connection before it cuts it. */
+  maxRefusals?: number;
+  onWarning?: (message: string) => void;
+  now?: () => number;
+}
+
+type Listener = (...args: unknown[]) => void;
+
+/**
+ * A coordinator node's server transport in a cluster (docs/cluster.md). On the leader, the engine sees
+ * every site of the cluster: the sockets of this node, and the sockets of the other nodes as
+ * RemoteSiteLinks fed by relayed messages. On a follower, each site's schema-checked messages are relayed
+ * to the leader over Redis and nothing reaches an engine here. When leadership changes, the sites'
+ * connections are dropped so they join the new leader afresh (sites reconnect by themselves).
+ */
+export class ClusterTransport implements ServerTransport {
+  private handler?: (link: SiteLink) => void;
+  private readonly early: SiteLink[] = [];
+  private readonly relayed = new Set<SiteLink>();
+  private readonly remote = new Map<string, RemoteSiteLink>();
+  private readonly nodesSeen = new Map<string, number>();
+  private leading = false;
+  private highestLeaderToken = 0;
+  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  private readonly now: () => number;
+  /** Messages from other nodes that failed their schema (dropped, never handled). */
+  refusedClusterMessages = 0;
+  /** Site connections this node has relayed to a leader since it started. */
+  relayedTotal = 0;
+
+  constructor(
+    private readonly inner: ServerTransport,
+    private readonly io: Server,
+    private readonly options: ClusterTransportOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    inner.onConnection((link) => this.onLocal(link));
+    const on = (event: string, listener: Listener) => (io as unknown as { on(e: string, l: Listener): void }).on(event, listener);
+    on(CLUSTER_EVENTS.relay, (raw) => this.guarded(RelayMessage, raw, (m) => this.onRelay(m)));
+    on(CLUSTER_EVENTS.relayClosed, (raw) => this.guarded(RelayClosedMessage, raw, (m) => this.remote.get(m.socket)?.node === m.node && this.remote.get(m.socket)!.closedRemotely(m.reason)));
+    on(CLUSTER_EVENTS.nodeAlive, (raw) => this.guarded(NodeAliveMessage, raw, (m) => this.nodesSeen.set(m.node, this.now())));
+    on(CLUSTER_EVENTS.leader, (raw) => this.guarded(LeaderMessage, raw, (m) => this.onLeader(m)));
+    const beat = setInterval(() => {
+      this.emitToNodes(CLUSTER_EVENTS.nodeAlive, { node: options.nodeId, sites: this.relayed.size });
+      this.closeSilentNodes();
+    }, options.nodeHeartbeatMs);
+    beat.unref?.();
+    this.timers.push(beat);
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  /** Site connections held for sites on other nodes (leader only). */
+  get remoteSites(): number {
+    return this.remote.size;
+  }
+
+  /** Site connections of this node relayed to the leader (follower only). */
+  get relayedSites(): number {
+    return this.relayed.size;
+  }
+
+  onConnection(handler: (link: SiteLink) => void): void {
+    this.handler = handler;
+    for (const link of this.early.splice(0)) if (!link.closed) handler(link);
+  }
+
+  /** This node took the lease: its own sites rejoin here, and the other nodes drop theirs so they rejoin through them. */
+  becomeLeader(token: number): void {
+    this.leading = true;
+    this.highestLeaderToken = Math.max(this.highestLeaderToken, token);
+    for (const link of [...this.relayed]) link.close();
+    this.emitToNodes(CLUSTER_EVENTS.leader, { node: this.options.nodeId, token });
+  }
+
+  /** This node no longer leads: the sites it served (its own and the relayed ones) must rejoin the new leader. */
+  becomeFollower(): void {
+    this.leading = false;
+    for (const link of [...this.remote.values()]) link.closedRemotely('this coordinator node no longer leads the cluster');
+    this.remote.clear();
+    for (const link of this.early.splice(0)) link.close();
+  }
+
+  private onLocal(link: SiteLink): void {
+    if (this.leading) {
+      if (this.handler) this.handler(link);
+      else this.early.push(link);
+      return;
+    }
+    this.relay(link);
+  }
+
+  /** A follower passes a site's messages (each already parsed by the link's schemas) on to the leader. */
+  private relay(link: SiteLink): void {
+    this.relayed.add(link);
+    this.relayedTotal++;
+    let refusals = 0;
+    link.onMessage((message) => {
+      this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
+    });
+    link.onInvalid((error) => {
+      link.send('rejected', { code: clipText(error.code, 64), reason: clipText(error.message) });
+      if (++refusals > (this.options.maxRefusals ?? 20)) link.close();
+    });
+    link.onClose((reason) => {
+      this.relayed.delete(link);
+      this.emitToNodes(CLUSTER_EVENTS.relayClosed, { node: this.options.nodeId, socket: link.id, reason: clipText(reason) });
+    });
+  }
+
+  private onRelay(m: RelayMessage): void {
+    if (!this.leading || m.node === this.options.nodeId) return;
+    this.nodesSeen.set(m.node, this.now());
+    let link = this.remote.get(m.socket);
+    if (link && link.node !== m.node) return;
+    if (!link) {
+      // A socket whose hello went to an earlier leader: it must join again (the site reconnects by itself).
+      if (m.event !== 'hello' || this.remote.size >= this.options.maxRemoteSites) {
+        this.io.in(m.socket).disconnectSockets(true);
+        return;
+      }
+      const created = new RemoteSiteLink(m.socket, m.node, this.io, this.options.maxQueuedMessages);
+      link = created;
+      this.remote.set(m.socket, created);
+      created.onClose(() => {
+        if (this.remote.get(m.socket) === created) this.remote.delete(m.socket);
+      });
+      if (this.handler) this.handler(created);
+      else this.early.push(created);
+    }
+    link.deliver(m.event, m.payload);
+  }
+
+  private onLeader(m: LeaderMessage): void {
+    if (m.node === this.options.nodeId || m.token < this.highestLeaderToken) return;
+    this.highestLeaderToken = m.token;
+    // Sites that joined through this node joined an earlier leader: they rejoin the new one.
+    for (const link of [...this.relayed]) link.close();
+  }
+
+  private closeSilentNodes(): void {
+    if (!this.leading) return;
+    const t = this.now();
+    for (const link of [...this.remote.values()]) {
+      const seen = this.nodesSeen.get(link.node) ?? 0;
+      if (t - seen > this.options.nodeTimeoutMs) link.closedRemotely(`coordinator node ${link.node} went silent`);
+    }
+  }
+
+  private guarded<T>(schema: z.ZodType<T>, raw: unknown, use: (message: T) => unknown): void {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      this.refusedClusterMessages++;
+      if (this.refusedClusterMessages === 1 || this.refusedClusterMessages % 1000 === 0) {
+        this.options.onWarning?.(`refused ${this.refusedClusterMessages} malformed cluster message(s) from other nodes: ${clipText(parsed.error.issues[0]?.message ?? 'invalid')}`);
+      }
+      return;
+    }
+    try {
+      use(parsed.data);
+    } catch (err) {
+      this.options.onWarning?.(`could not handle a cluster message: ${clipText((err as Error)?.message ?? err)}`);
+    }
+  }
+
+  private emitToNodes(event: string, payload: unknown): void {
+    try {
+      this.io.serverSideEmit(event, payload);
+    } catch (err) {
+      this.options.onWarning?.(`could not reach the other nodes: ${clipText((err as Error)?.message ?? err)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const link of [...this.remote.values()]) link.closedRemotely('coordinator node closing');
+    await this.inner.close();
+  }
+}

@@ -1,0 +1,46 @@
+import type { Server } from 'socket.io';
+import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type SiteLink } from '@fedtune/shared';
+
+/**
+ * The leader's end of a site connected to another node of the cluster. What the site sends reaches it
+ * relayed over Redis and is parsed here with the site message schemas (the follower parsed it too: nodes
+ * do not trust each other); what the engine sends goes to the site's socket through the streams adapter
+ * (`io.to(socketId).emit`), whichever node holds it.
+ */
+export class RemoteSiteLink extends EndpointBase<ServerToClient, ClientToServer> implements SiteLink {
+  constructor(
+    readonly id: string,
+    /** The node holding the site's socket. */
+    readonly node: string,
+    private readonly io: Server,
+    maxQueued: number,
+  ) {
+    super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), { maxQueued, firstEvent: 'hello' });
+  }
+
+  /** One relayed message of the site (raw, as the site sent it): validated before any handler sees it. */
+  deliver(event: string, raw: unknown): void {
+    if (this.closed) return;
+    try {
+      this.receive(clipText(event, 64), raw);
+    } catch {
+      this.sendUnchecked('rejected', { code: 'internal', reason: 'the coordinator could not handle this message' });
+    }
+  }
+
+  /** The node holding the socket says it closed (or the node went silent). */
+  closedRemotely(reason: string): void {
+    this.markClosed(clipText(reason));
+  }
+
+  protected emitWire(event: string, wirePayload: unknown): void {
+    this.io.to(this.id).emit(event, wirePayload);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.markClosed('closed by the coordinator');
+    // Let queued emits flush before the socket goes (on whichever node holds it).
+    setTimeout(() => this.io.in(this.id).disconnectSockets(true), 50).unref?.();
+  }
+}

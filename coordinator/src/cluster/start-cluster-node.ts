@@ -1,0 +1,201 @@
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { clipText, FedtuneError, type RunReport } from '@fedtune/shared';
+import { ConnectionLimits } from '../engine/connection-limits.ts';
+import type { RunConfig } from '../engine/run-config.ts';
+import { CheckpointStore } from '../persistence/checkpoint-store.ts';
+import { createCoordinatorServer, parseRunConfig, type CoordinatorServer, type CoordinatorServerOptions } from '../run/coordinator-server.ts';
+import type { RunSession } from '../run/start-run.ts';
+import { CLUSTER_EVENTS, RunDoneMessage } from './cluster-messages.ts';
+import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster-options.ts';
+import { ClusterTransport } from './cluster-transport.ts';
+import { LeaderLease } from './leader-lease.ts';
+import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
+
+export interface ClusterNodeOptions {
+  cluster: ClusterOptionsInput;
+  /** The server options of this node (the transport is socket.io with the Redis streams adapter). */
+  server: Omit<CoordinatorServerOptions, 'transport' | 'wrapTransport' | 'loadModel'>;
+  /** The run the cluster drives; the first leader's run id is the cluster's (kept in Redis). */
+  config: RunConfig;
+  /** A fresh starting model (called each time this node starts leading). */
+  loadModel: () => Promise<tf.LayersModel>;
+  /** One line per cluster happening (leadership, Redis outages, the run's end). */
+  log?: (line: string) => void;
+}
+
+export interface ClusterNodeOutcome {
+  runId: string;
+  status: string;
+  /** The report, on the node that led the run to its end. */
+  report?: RunReport;
+  /** Which node led the run to its end. */
+  leader: string;
+}
+
+export interface ClusterNode {
+  nodeId: string;
+  url: string;
+  server: CoordinatorServer;
+  transport: ClusterTransport;
+  lease: LeaderLease;
+  /** The run this node leads right now, if it leads. */
+  readonly session: RunSession | undefined;
+  /** Resolves when the cluster's run has ended (on every node). */
+  done: Promise<ClusterNodeOutcome>;
+  /** Leaves the cluster (gives the lease up if it holds it) and closes the server. */
+  close(): Promise<void>;
+}
+
+const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/**
+ * Agrees on the cluster's run: the first leader's id, kept while that run goes on; once it has ended, a
+ * leader started for another run id makes that the cluster's run. Returns the run and the last ended run.
+ */
+const RUN_SCRIPT = `
+local done = redis.call('GET', KEYS[2]) or ''
+local run = redis.call('GET', KEYS[1])
+if (not run) or (run == done and ARGV[1] ~= done) then redis.call('SET', KEYS[1], ARGV[1]) end
+return { redis.call('GET', KEYS[1]), done }`;
+
+/**
+ * Starts one coordinator node of a cluster (docs/cluster.md): the HTTP API and socket.io on the Redis
+ * streams adapter, a ClusterTransport, and the leader lease. While it holds the lease it runs the round
+ * engine (resuming from the shared runs directory's latest checkpoint when one exists); otherwise it
+ * relays its sites to the leader.
+ */
+export async function startClusterNode(options: ClusterNodeOptions): Promise<ClusterNode> {
+  const cluster = ClusterOptions.parse(options.cluster);
+  const keys = clusterKeys(cluster.prefix);
+  const log = options.log ?? (() => {});
+  const where = redactRedisUrl(cluster.redisUrl);
+  let lease!: LeaderLease;
+  let recovering: { outageMs: number } | undefined;
+  const redis: ClusterRedis = await connectClusterRedis(cluster.redisUrl, {
+    onLost: (reason) => log(`node ${cluster.nodeId}: lost the connection to Redis at ${where} (${reason}); retrying`),
+    onRestored: (outageMs) => {
+      lease.redisRestored();
+      if (lease.isLeader) recovering = { outageMs };
+      else log(`cluster recovered: Redis at ${where} is back after ${(outageMs / 1000).toFixed(1)} s; node ${cluster.nodeId} follows the leader`);
+    },
+  });
+  const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
+  let transport!: ClusterTransport;
+  const server = createCoordinatorServer({
+    ...options.server,
+    transport: 'socket',
+    wrapTransport: (inner, io) => {
+      io.adapter(createAdapter(redis, { streamName: keys.stream }));
+      transport = new ClusterTransport(inner, io, {
+        nodeId: cluster.nodeId,
+        maxQueuedMessages: limits.maxQueuedMessages,
+        maxRemoteSites: cluster.maxRemoteSites,
+        nodeHeartbeatMs: cluster.nodeHeartbeatMs,
+        nodeTimeoutMs: cluster.nodeTimeoutMs,
+        onWarning: options.server.onWarning,
+      });
+      return transport;
+    },
+  });
+  let session: RunSession | undefined;
+  let finished = false;
+  let resolveDone!: (outcome: ClusterNodeOutcome) => void;
+  const done = new Promise<ClusterNodeOutcome>((r) => (resolveDone = r));
+  const finish = (outcome: ClusterNodeOutcome) => {
+    if (finished) return;
+    finished = true;
+    resolveDone(outcome);
+  };
+  const io = server.app!.io as unknown as { on(e: string, l: (raw: unknown) => void): void; serverSideEmit(e: string, p: unknown): void };
+  io.on(CLUSTER_EVENTS.runDone, (raw) => {
+    const m = RunDoneMessage.safeParse(raw);
+    if (!m.success || lease.isLeader) return;
+    log(`run ${m.data.runId} ${clipText(m.data.status, 32)} (led by node ${m.data.node})`);
+    finish({ runId: m.data.runId, status: m.data.status, leader: m.data.node });
+  });
+
+  const lead = async (token: number) => {
+    const [storedRun, doneRun] = (await redis.eval(RUN_SCRIPT, { keys: [keys.run, `${keys.run}:done`], arguments: [options.config.runId] })) as [string, string];
+    if (lease.leaderToken !== token) return;
+    if (!RUN_ID.test(storedRun)) throw new FedtuneError('config', `the cluster's run id in Redis (${keys.run}) is not a run id: ${clipText(storedRun, 64)}`);
+    if (doneRun === storedRun) {
+      log(`run ${storedRun} already ended; nothing to lead`);
+      finish({ runId: storedRun, status: 'complete', leader: cluster.nodeId });
+      return;
+    }
+    const resume = new CheckpointStore(join(options.server.runsDir, storedRun)).latest().checkpoint !== undefined;
+    const model = await options.loadModel();
+    if (lease.leaderToken !== token) {
+      model.dispose();
+      return;
+    }
+    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume });
+    session = run;
+    log(`node ${cluster.nodeId} leads run ${storedRun}${resume ? ` (resumed after round ${run.engine.report.rounds.length})` : ''}`);
+    const report = await run.done;
+    if (lease.leaderToken !== token) return;
+    await redis.set(`${keys.run}:done`, storedRun).catch(() => undefined);
+    io.serverSideEmit(CLUSTER_EVENTS.runDone, { node: cluster.nodeId, token, runId: storedRun, status: report.status });
+    log(`run ${storedRun} ${report.status} (led by node ${cluster.nodeId})`);
+    finish({ runId: storedRun, status: report.status, report, leader: cluster.nodeId });
+  };
+
+  lease = new LeaderLease({
+    redis,
+    prefix: cluster.prefix,
+    nodeId: cluster.nodeId,
+    ttlMs: cluster.leaseTtlMs,
+    onAcquired: (token) => {
+      log(`node ${cluster.nodeId} took the leader lease (fencing token ${token})`);
+      transport.becomeLeader(token);
+      lead(token).catch((err) => {
+        log(`node ${cluster.nodeId} could not lead the run: ${clipText((err as Error)?.message ?? err)}`);
+        void lease.stop(true).then(() => finish({ runId: options.config.runId, status: 'failed', leader: cluster.nodeId }));
+      });
+    },
+    onReestablished: (token) => {
+      const outage = recovering ? ` is back after ${(recovering.outageMs / 1000).toFixed(1)} s` : ' had lost the lease';
+      recovering = undefined;
+      log(`cluster recovered: Redis at ${where}${outage}; node ${cluster.nodeId} leads again (lease re-established, fencing token ${token})`);
+    },
+    onLost: (token) => {
+      log(`node ${cluster.nodeId} lost the leader lease (fencing token ${token}): another node leads; this node's run stops and its sites rejoin the new leader`);
+      transport.becomeFollower();
+      const run = session;
+      session = undefined;
+      void run?.close();
+    },
+  });
+
+  const url = (await server.listen())!;
+  lease.start();
+  // A leader whose lease survived an outage (Redis kept it) says so on its next renewal.
+  const recoveredTimer = setInterval(() => {
+    if (recovering && lease.isLeader) {
+      log(`cluster recovered: Redis at ${where} is back after ${(recovering.outageMs / 1000).toFixed(1)} s; node ${cluster.nodeId} still leads (fencing token ${lease.leaderToken})`);
+      recovering = undefined;
+    }
+  }, cluster.leaseTtlMs);
+  recoveredTimer.unref?.();
+
+  return {
+    nodeId: cluster.nodeId,
+    url,
+    server,
+    transport,
+    lease,
+    get session() {
+      return session;
+    },
+    done,
+    async close() {
+      clearInterval(recoveredTimer);
+      await lease.stop(true);
+      await server.close();
+      // Closes socket.io and its adapter (whose timers publish to Redis) before the Redis client goes.
+      await transport.close();
+      await redis.close().catch(() => redis.destroy());
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLUSTER_EVENTS, connectClusterRedis, type ClusterRedis } from '@fedtune/coordinator';
+import { startClusterFederation } from '../helpers/cluster-federation.ts';
+import { clusterDescribeMode, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+
+const huge = 'x'.repeat(100_000);
+/** Cluster messages a hostile or broken node could put on the stream: each fails its schema. */
+const MALFORMED: Array<[string, unknown]> = [
+  [CLUSTER_EVENTS.relay, null],
+  [CLUSTER_EVENTS.relay, 'a string'],
+  [CLUSTER_EVENTS.relay, { node: 'evil', socket: 's1', event: 'hello' }],
+  [CLUSTER_EVENTS.relay, { node: 'evil node!', socket: 's1', event: 'hello', payload: {} }],
+  [CLUSTER_EVENTS.relay, { node: 'evil', socket: huge, event: 'hello', payload: {} }],
+  [CLUSTER_EVENTS.relay, { node: 'evil', socket: 's1', event: huge, payload: {} }],
+  [CLUSTER_EVENTS.relay, { node: 'evil', socket: 's1', event: 'hello', payload: {}, extra: 1 }],
+  [CLUSTER_EVENTS.relayClosed, { node: 'evil', socket: 's1', reason: huge }],
+  [CLUSTER_EVENTS.relayClosed, { node: 'evil', socket: 5, reason: 'x' }],
+  [CLUSTER_EVENTS.nodeAlive, { node: 'evil', sites: -1 }],
+  [CLUSTER_EVENTS.nodeAlive, { node: 'evil', sites: Number.NaN }],
+  [CLUSTER_EVENTS.leader, { node: 'evil', token: 0 }],
+  [CLUSTER_EVENTS.leader, { node: 'evil', token: 1.5 }],
+  [CLUSTER_EVENTS.leader, { node: 'evil', token: 'x' }],
+];
+
+describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluster nodes', () => {
+  let redis: RedisServer;
+  let attackerRedis: ClusterRedis;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    attackerRedis = await connectClusterRedis(redis.url, { onLost: () => {}, onRestored: () => {} });
+  });
+  afterAll(async () => {
+    await attackerRedis?.close();
+    await redis?.kill();
+  });
+
+  it('malformed cluster messages, relays for sockets that never said hello, a hostile hello and garbage stream entries do not stop the leader: the run completes', async () => {
+    const prefix = 'hostile';
+    const fed = await startClusterFederation({ redisUrl: redis.url, nodes: 1, sites: 3, rounds: 1, seed: 31, prefix, maxSiteExamples: 40, holdoutExamples: 100 });
+    const attacker = new Server();
+    attacker.adapter(createAdapter(attackerRedis, { streamName: `${prefix}:socket.io` }));
+    try {
+      const leader = fed.nodes[0];
+      // Wait until node-1 leads, then attack.
+      while (!leader.transport.isLeading) await new Promise((r) => setTimeout(r, 50));
+      for (const [event, payload] of MALFORMED) attacker.serverSideEmit(event, payload);
+      // Well-formed envelopes with hostile contents: a site message for a socket that never joined, a hello
+      // that fails the site schema, a non-object payload, and a leader message from a node with a lower token.
+      attacker.serverSideEmit(CLUSTER_EVENTS.relay, { node: 'evil', socket: 'ghost-1', event: 'fitResult', payload: { round: 1 } });
+      attacker.serverSideEmit(CLUSTER_EVENTS.relay, { node: 'evil', socket: 'ghost-2', event: 'hello', payload: { protocol: 'x', siteId: '../../etc' } });
+      attacker.serverSideEmit(CLUSTER_EVENTS.relay, { node: 'evil', socket: 'ghost-2', event: 'heartbeat', payload: 42 });
+      attacker.serverSideEmit(CLUSTER_EVENTS.relayClosed, { node: 'other', socket: 'ghost-2', reason: 'not its socket' });
+      // Entries the streams adapter itself cannot decode.
+      await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { nsp: '/', uid: 'evil', type: '3', data: 'not json {' });
+      await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { nsp: '/', uid: 'evil', type: '3', data: 'AAAA' });
+      await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { junk: huge });
+      const outcome = await leader.done;
+      expect(outcome.status).toBe('complete');
+      expect(outcome.report!.rounds[0].accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-3']);
+      expect(leader.transport.refusedClusterMessages).toBe(MALFORMED.length);
+      const sites = await Promise.all(fed.siteRuns);
+      expect(sites.every((s) => s.completed)).toBe(true);
+    } finally {
+      // No HTTP server to close: stop the adapter's timers only.
+      (attacker.of('/').adapter as unknown as { close(): void }).close();
+      await fed.close();
+    }
+  }, 180_000);
+});

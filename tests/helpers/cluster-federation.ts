@@ -1,0 +1,71 @@
+import { loadModelDir, parseRunConfig, pretrainedModelDir, startClusterNode, type ClusterNode, type RunConfigInput } from '@fedtune/coordinator';
+import { deriveSeed, failoverConnector, siteName, SiteClient, socketIoConnector, splitDataset, type SiteClientOptions } from '@fedtune/shared';
+import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { head, tempDir } from './federation.ts';
+
+export interface ClusterFederationOptions {
+  redisUrl: string;
+  nodes: number;
+  sites: number;
+  rounds: number;
+  seed: number;
+  runsDir?: string;
+  config?: Partial<RunConfigInput>;
+  maxSiteExamples?: number;
+  holdoutExamples?: number;
+  prefix?: string;
+  leaseTtlMs?: number;
+  siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+}
+
+/** Starts `nodes` in-process coordinator nodes on one Redis, then `sites` real sites, site k on node k mod nodes (failing over to the others). */
+export async function startClusterFederation(options: ClusterFederationOptions) {
+  const backend = await selectNodeBackend();
+  const holdout = head(builtinDigits().holdout, options.holdoutExamples ?? 100);
+  const runsDir = options.runsDir ?? tempDir('fedtune-cluster-');
+  const config = parseRunConfig({ runId: `cluster-${options.seed}`, rounds: options.rounds, minSites: options.sites, seed: options.seed, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' }, ...options.config });
+  const nodes: ClusterNode[] = [];
+  const logs: string[] = [];
+  for (let k = 0; k < options.nodes; k++) {
+    nodes.push(
+      await startClusterNode({
+        cluster: { redisUrl: options.redisUrl, nodeId: `node-${k + 1}`, prefix: options.prefix ?? `test-${options.seed}`, leaseTtlMs: options.leaseTtlMs ?? 10_000, nodeHeartbeatMs: 500, nodeTimeoutMs: 10_000 },
+        server: { runsDir, holdout, architecture: 'mlp', backend: backend.backend, maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false },
+        config,
+        loadModel: () => loadModelDir(pretrainedModelDir('mlp')),
+        log: (line) => logs.push(line),
+      }),
+    );
+  }
+  const { clients, siteRuns } = await startClusterSites(nodes.map((n) => n.url), options);
+  return { nodes, clients, siteRuns, runsDir, logs, close: () => Promise.all(nodes.map((n) => n.close())) };
+}
+
+export interface ClusterSitesOptions {
+  sites: number;
+  seed: number;
+  maxSiteExamples?: number;
+  siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+}
+
+/** Real sites for a cluster: site k connects to node k mod N first and fails over to the others in turn. */
+export async function startClusterSites(urls: string[], options: ClusterSitesOptions) {
+  const backend = await selectNodeBackend();
+  const datasets = builtinDigitsSites({ sites: options.sites, partition: { kind: 'dirichlet', alpha: 1 }, seed: options.seed });
+  const clients = datasets.map((full, k) => {
+    const siteId = siteName(k);
+    const data = options.maxSiteExamples ? head(full, options.maxSiteExamples) : full;
+    const order = urls.map((_, i) => urls[(k + i) % urls.length]);
+    return new SiteClient({
+      siteId,
+      connector: failoverConnector(order.map((url) => socketIoConnector({ url }))),
+      data: splitDataset(data, deriveSeed(options.seed, 'split', siteId)),
+      backend: backend.backend,
+      runtime: 'node',
+      reconnect: { retries: 30, baseDelayMs: 100, maxDelayMs: 1_000 },
+      ...options.siteOptions?.(siteId),
+    });
+  });
+  const siteRuns = clients.map((c) => c.run());
+  return { clients, siteRuns };
+}
