@@ -35,6 +35,7 @@ import { SiteTermsGuard } from './site-terms-guard.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
+import { sharedTicker } from './shared-ticker.ts';
 import { isLazySiteData, trainExamplesOf, type LazySiteData } from './lazy-site-data.ts';
 
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
@@ -271,13 +272,14 @@ export class SiteClient {
     this.emit({ type: 'connected' });
     return new Promise((resolve) => {
       let settled = false;
-      const heartbeat = setInterval(() => {
+      // One timer for every site of the process (shared-ticker.ts), not one per site.
+      const stopHeartbeat = sharedTicker(this.options.heartbeatMs ?? 5_000).add(() => {
         if (!link.closed) link.send('heartbeat', { siteId: this.options.siteId, status: this.status });
-      }, this.options.heartbeatMs ?? 5_000);
+      });
       const finish = (outcome: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>) => {
         if (settled) return;
         settled = true;
-        clearInterval(heartbeat);
+        stopHeartbeat();
         void this.queue.then(() => resolve(outcome));
       };
       link.onMessage((message) => {
@@ -362,7 +364,7 @@ export class SiteClient {
     const runId = this.runId ?? signed.terms.runId;
     if (decision.accept) {
       this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
-      this.acceptRunTerms(signed.terms);
+      this.acceptRunTerms(this.consent.terms!);
       this.emit({ type: 'terms', terms: signed });
       return;
     }
