@@ -197,15 +197,17 @@ export class SiteClient {
     this.inspection = new ModelInspectionGate(options.modelInspection ?? policy?.model.inspection);
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
-    const privacyAtJoin = (terms: RunTerms): string | undefined => {
-      try {
-        this.privacyAccounting.checkTerms(terms, trainExamplesOf(options.data));
-        return undefined;
-      } catch (err) {
-        return toFedtuneError(err).message;
-      }
-    };
-    this.consent = new SiteTermsGuard(policy, [...(options.termsChecks ?? []), privacyAtJoin]);
+    this.consent = new SiteTermsGuard(policy, [...(options.termsChecks ?? []), (terms: RunTerms) => this.privacyAtJoin(terms)]);
+  }
+
+  /** Why the privacy ledger refuses the run's terms at join, if it does. */
+  private privacyAtJoin(terms: RunTerms): string | undefined {
+    try {
+      this.privacyAccounting.checkTerms(terms, trainExamplesOf(this.options.data));
+      return undefined;
+    } catch (err) {
+      return toFedtuneError(err).message;
+    }
   }
 
   /** The run's terms this site accepted: the ledger then accounts their client-level DP (q = 1 per round contributed). */
