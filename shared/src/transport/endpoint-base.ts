@@ -75,7 +75,7 @@ export abstract class EndpointBase<Out, In> {
   onClose(handler: (reason: string) => void): void {
     if (this.isClosed) handler(this.closeReason ?? 'closed');
     // Exactly sized (a connection has one or two): no spare capacity per idle connection.
-    else this.closeHandlers = this.closeHandlers ? [...this.closeHandlers, handler] : [handler];
+    else this.closeHandlers = this.closeHandlers ? this.closeHandlers.concat(handler) : [handler];
   }
 
   /** Called by implementations for every raw incoming message. */
