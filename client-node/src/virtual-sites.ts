@@ -24,29 +24,48 @@ export class VirtualDigitsSites {
 
   /** Virtual site `index`'s data, made on demand: split like any site's (seeded by the run's seed and its id). */
   data(index: number): LazySiteData {
-    const n = this.spec.examples;
-    let loaded = false;
-    return {
-      lazy: true,
-      // splitDataset's default shares: 10% test, 10% validation, the rest trains.
-      trainExamples: n - 2 * Math.round(n * 0.1),
-      load: () => {
-        const splits = splitDataset(virtualDigitsSite(this.pool, index, this.spec), deriveSeed(this.spec.seed, 'split', virtualSiteName(index)));
-        if (!loaded) {
-          loaded = true;
-          this.live++;
-          this.peakLive = Math.max(this.peakLive, this.live);
-        }
-        this.materialised++;
-        this.onLoad?.(index, splits);
-        return splits;
-      },
-      release: () => {
-        if (!loaded) return;
-        loaded = false;
-        this.live--;
-      },
-    };
+    return new VirtualSiteData(this, index);
+  }
+
+  /** Makes virtual site `index`'s splits (counted: `release` of its VirtualSiteData uncounts them). */
+  make(index: number, firstLoad: boolean): Splits {
+    const splits = splitDataset(virtualDigitsSite(this.pool, index, this.spec), deriveSeed(this.spec.seed, 'split', virtualSiteName(index)));
+    if (firstLoad) {
+      this.live++;
+      this.peakLive = Math.max(this.peakLive, this.live);
+    }
+    this.materialised++;
+    this.onLoad?.(index, splits);
+    return splits;
+  }
+}
+
+/** One virtual site's lazy data: its index and whether it is loaded (no closures: an idle site costs a few bytes). */
+class VirtualSiteData implements LazySiteData {
+  readonly lazy = true;
+  private loaded = false;
+
+  constructor(
+    private readonly sites: VirtualDigitsSites,
+    private readonly index: number,
+  ) {}
+
+  /** splitDataset's default shares: 10% test, 10% validation, the rest trains. */
+  get trainExamples(): number {
+    const n = this.sites.spec.examples;
+    return n - 2 * Math.round(n * 0.1);
+  }
+
+  load(): Splits {
+    const splits = this.sites.make(this.index, !this.loaded);
+    this.loaded = true;
+    return splits;
+  }
+
+  release(): void {
+    if (!this.loaded) return;
+    this.loaded = false;
+    this.sites.live--;
   }
 }
 

@@ -2,6 +2,7 @@ export * from './engine/global-model.ts';
 export * from './engine/run-config.ts';
 export * from './engine/validate-fit-result.ts';
 export * from './engine/site-registry.ts';
+export * from './engine/sorted-site-ids.ts';
 export * from './engine/connection-limits.ts';
 export * from './engine/site-connections.ts';
 export * from './engine/round-collector.ts';

@@ -120,6 +120,8 @@ export * from './policy/run-terms-hash.ts';
 export * from './policy/check-run-terms.ts';
 export * from './policy/check-instruction.ts';
 export * from './client/site-terms-guard.ts';
+export * from './client/interned-run-terms.ts';
+export * from './client/shared-ticker.ts';
 export * from './policy/parse-site-policy.ts';
 export * from './audit/sha256-hex.ts';
 export * from './audit/canonical-json.ts';

@@ -90,13 +90,15 @@ export class SiteConnections {
       if (state.queued > 0) return this.later(link, state, () => this.options.onInvalid(site, error));
       this.options.onInvalid(site, error);
     });
-    const closed = (reason: string) => {
-      const site = this.options.registry.leave(link);
-      if (site) this.options.onLeft(site, clipText(reason));
-      else if (state.refusals > 0) this.report(link, state, undefined, `closed: ${reason}`);
-    };
     // A connection that closes with updates still queued leaves after they are handled (as it sent them).
-    link.onClose((reason) => (state.queued > 0 ? this.later(link, state, () => closed(reason)) : closed(reason)));
+    link.onClose((reason) => (state.queued > 0 ? this.later(link, state, () => this.closed(link, state, reason)) : this.closed(link, state, reason)));
+  }
+
+  /** A connection closed: its site leaves (a method, not a closure per connection). */
+  private closed(link: SiteLink, state: ConnectionState, reason: string): void {
+    const site = this.options.registry.leave(link);
+    if (site) this.options.onLeft(site, clipText(reason));
+    else if (state.refusals > 0) this.report(link, state, undefined, `closed: ${reason}`);
   }
 
   /** Queues work of a connection in the fan-in queue (arrival order across all connections). */

@@ -1,4 +1,5 @@
 import type { Hello, SiteLink } from '@fedtune/shared';
+import { SortedSiteIds } from './sorted-site-ids.ts';
 
 export interface SiteState {
   siteId: string;
@@ -21,45 +22,70 @@ export interface SiteState {
   termsAccepted: boolean;
 }
 
+/**
+ * One registered connection's state. A class (its accessor on the prototype, no closures per site): an idle
+ * site costs the coordinator this object and its two map entries, however many sites join.
+ */
+class RegisteredSite implements SiteState {
+  hasTopology = false;
+  heldModelVersion?: number;
+  status: SiteState['status'] = 'idle';
+  lastSeen: number;
+  readonly backend: string;
+  readonly runtime: 'node' | 'browser';
+  readonly numExamples: number;
+  readonly siteId: string;
+  #accepted: boolean;
+
+  constructor(
+    private readonly registry: SiteRegistry,
+    readonly link: SiteLink,
+    hello: Hello,
+    readonly joinedAt: number,
+    accepted: boolean,
+  ) {
+    this.siteId = hello.siteId;
+    this.backend = hello.capabilities.backend;
+    this.runtime = hello.capabilities.runtime;
+    this.numExamples = hello.capabilities.numExamples;
+    this.lastSeen = joinedAt;
+    this.#accepted = accepted;
+  }
+
+  get termsAccepted(): boolean {
+    return this.#accepted;
+  }
+
+  set termsAccepted(value: boolean) {
+    this.#accepted = value;
+    this.registry.recount(this);
+  }
+}
+
 /** The sites currently joined, by site id and by connection. */
 export class SiteRegistry {
   private readonly bySite = new Map<string, SiteState>();
   private readonly byLink = new Map<SiteLink, SiteState>();
-  /** Registered sites whose terms are accepted: `size` in O(1), however many sites join (a join wakes the engine's wait, which reads it). */
-  private joined = 0;
+  /**
+   * Ids of the registered sites whose terms are accepted, kept in canonical order as they join and leave:
+   * `size` in O(1) and `ids()` without a sort, however many sites join (sorted-site-ids.ts).
+   */
+  private readonly joined = new SortedSiteIds();
 
   /** Registers a welcomed connection; `pending`: it joins once it accepts the run's terms (`accept`). */
   join(link: SiteLink, hello: Hello, pending = false): SiteState {
-    const now = Date.now();
-    // termsAccepted counts in `size` while the state is the registered one for its name.
-    let accepted = !pending;
-    const count = (state: SiteState, delta: number) => {
-      if (this.bySite.get(state.siteId) === state) this.joined += delta;
-    };
-    const state: SiteState = {
-      siteId: hello.siteId,
-      link,
-      backend: hello.capabilities.backend,
-      runtime: hello.capabilities.runtime,
-      numExamples: hello.capabilities.numExamples,
-      joinedAt: now,
-      lastSeen: now,
-      hasTopology: false,
-      status: 'idle',
-      get termsAccepted() {
-        return accepted;
-      },
-      set termsAccepted(value: boolean) {
-        if (value !== accepted) count(state, value ? 1 : -1);
-        accepted = value;
-      },
-    };
-    const replaced = this.bySite.get(hello.siteId);
-    if (replaced?.termsAccepted) this.joined--;
+    const state = new RegisteredSite(this, link, hello, Date.now(), !pending);
     this.bySite.set(hello.siteId, state);
-    if (accepted) this.joined++;
     this.byLink.set(link, state);
+    this.recount(state);
     return state;
+  }
+
+  /** A state's terms were accepted or withdrawn: it counts as joined while it is the registered one for its name. */
+  recount(state: SiteState): void {
+    if (this.bySite.get(state.siteId) !== state) return;
+    if (state.termsAccepted) this.joined.add(state.siteId);
+    else this.joined.delete(state.siteId);
   }
 
   leave(link: SiteLink): SiteState | undefined {
@@ -67,7 +93,7 @@ export class SiteRegistry {
     if (!state) return undefined;
     this.byLink.delete(link);
     if (this.bySite.get(state.siteId) === state) {
-      if (state.termsAccepted) this.joined--;
+      this.joined.delete(state.siteId);
       this.bySite.delete(state.siteId);
     }
     return state;
@@ -85,9 +111,9 @@ export class SiteRegistry {
     return this.bySite.has(siteId);
   }
 
-  /** Joined site ids (terms accepted) in canonical (sorted) order. */
+  /** Joined site ids (terms accepted) in canonical (sorted) order: a fresh copy, kept sorted on join and leave. */
   ids(): string[] {
-    return [...this.bySite.values()].filter((s) => s.termsAccepted).map((s) => s.siteId).sort();
+    return this.joined.toArray();
   }
 
   all(): SiteState[] {
@@ -96,6 +122,6 @@ export class SiteRegistry {
 
   /** Joined sites (terms accepted). */
   get size(): number {
-    return this.joined;
+    return this.joined.size;
   }
 }

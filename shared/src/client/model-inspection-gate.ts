@@ -14,7 +14,8 @@ import { DEFAULT_SITE_POLICY, type ModelInspectionPolicy } from '../policy/site-
  * weights under the same version is inspected again).
  */
 export class ModelInspectionGate {
-  private readonly cache = new Map<string, ModelFinding[]>();
+  /** Made at the first inspection: an idle site holds none. */
+  private cache?: Map<string, ModelFinding[]>;
 
   constructor(private readonly policy: ModelInspectionPolicy = DEFAULT_SITE_POLICY.model.inspection) {}
 
@@ -22,6 +23,7 @@ export class ModelInspectionGate {
   check(model: tf.LayersModel, train: Dataset, context: { runId: string; modelVersion: number; batchSize: number }): ModelFinding[] {
     if (this.policy.action === 'off') return [];
     const key = `${context.runId}/${context.modelVersion}/${context.batchSize}/${firstLayerFingerprint(model)}`;
+    this.cache ??= new Map();
     let findings = this.cache.get(key);
     if (!findings) {
       findings = inspectModel(model, train, { batchSize: context.batchSize }).findings.filter((f) => !this.policy.allow.includes(f.code));

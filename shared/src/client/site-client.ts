@@ -38,6 +38,7 @@ import { SiteTermsGuard } from './site-terms-guard.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
+import { sharedTicker } from './shared-ticker.ts';
 import { isLazySiteData, trainExamplesOf, type LazySiteData } from './lazy-site-data.ts';
 import { summaryToSend, type DataSummaryCounts } from '../data/site-data-summary.ts';
 import { textAugmentedTrain } from './text-augmentation-round.ts';
@@ -221,15 +222,18 @@ export class SiteClient {
     this.inspection = new ModelInspectionGate(options.modelInspection ?? policy?.model.inspection);
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
-    const privacyAtJoin = (terms: RunTerms): string | undefined => {
-      try {
-        this.privacyAccounting.checkTerms(terms, trainExamplesOf(options.data));
-        return undefined;
-      } catch (err) {
-        return toFedtuneError(err).message;
-      }
-    };
-    this.consent = new SiteTermsGuard(policy, [...(options.termsChecks ?? []), privacyAtJoin]);
+    // concat: an exactly sized array (a spread leaves spare capacity in every site).
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms)));
+  }
+
+  /** Why the privacy ledger refuses the run's terms at join, if it does. */
+  private privacyAtJoin(terms: RunTerms): string | undefined {
+    try {
+      this.privacyAccounting.checkTerms(terms, trainExamplesOf(this.options.data));
+      return undefined;
+    } catch (err) {
+      return toFedtuneError(err).message;
+    }
   }
 
   /** The run's terms this site accepted: the ledger then accounts their client-level DP (q = 1 per round contributed). */
@@ -296,13 +300,14 @@ export class SiteClient {
     this.emit({ type: 'connected' });
     return new Promise((resolve) => {
       let settled = false;
-      const heartbeat = setInterval(() => {
+      // One timer for every site of the process (shared-ticker.ts), not one per site.
+      const stopHeartbeat = sharedTicker(this.options.heartbeatMs ?? 5_000).add(() => {
         if (!link.closed) link.send('heartbeat', { siteId: this.options.siteId, status: this.status });
-      }, this.options.heartbeatMs ?? 5_000);
+      });
       const finish = (outcome: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>) => {
         if (settled) return;
         settled = true;
-        clearInterval(heartbeat);
+        stopHeartbeat();
         void this.queue.then(() => resolve(outcome));
       };
       link.onMessage((message) => {
@@ -387,7 +392,7 @@ export class SiteClient {
     const runId = this.runId ?? signed.terms.runId;
     if (decision.accept) {
       this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
-      this.acceptRunTerms(signed.terms);
+      this.acceptRunTerms(this.consent.terms!);
       this.emit({ type: 'terms', terms: signed });
       this.sendDataSummary(runId);
       return;

@@ -3,6 +3,7 @@ import type { MessageOf } from '../transport/transport.ts';
 import type { ServerToClient } from '../messages/events.ts';
 import { checkRunTerms, type TermsCheck } from '../policy/check-run-terms.ts';
 import { checkEvaluateInstruction, checkFitInstruction, checkModelInstruction, checkSiteReportInstruction } from '../policy/check-instruction.ts';
+import { internRunTerms } from './interned-run-terms.ts';
 import { DEFAULT_SITE_POLICY, type SitePolicy } from '../policy/site-policy.ts';
 
 /** What the guard decided about a 'terms' message: accept with this hash, or refuse with a reason. */
@@ -38,7 +39,8 @@ export class SiteTermsGuard {
     }
     const verdict = checkRunTerms(signed, this.policy, this.extra);
     if (!verdict.ok) return this.refuse(verdict.reason);
-    this.accepted = { terms: signed.terms, hash: verdict.hash };
+    // Verified against its hash: the process's one frozen copy of these terms (interned-run-terms.ts).
+    this.accepted = { terms: internRunTerms(verdict.hash, signed.terms), hash: verdict.hash };
     this.maxExamples = verdict.maxExamples;
     return { accept: true, hash: verdict.hash };
   }

@@ -6,8 +6,15 @@ import type { LedgerAccount, PrivacyKind, PrivacyLedgerEntry } from './privacy-l
  * sums of docs/privacy.md#privacy-ledger (run ε = Σ kinds, total = Σ runs). `MemoryPrivacyLedger` is it with
  * a no-op store (tests, and a site that opts out of persistence).
  */
+const NO_RUNS: ReadonlyMap<string, Map<PrivacyKind, LedgerAccount>> = new Map();
+
 export class PrivacyLedgerAccounts {
-  private readonly runs = new Map<string, Map<PrivacyKind, LedgerAccount>>();
+  /** Made at the first entry: a ledger with none (an idle site's) holds no map. */
+  private spent?: Map<string, Map<PrivacyKind, LedgerAccount>>;
+
+  private get runs(): ReadonlyMap<string, Map<PrivacyKind, LedgerAccount>> {
+    return this.spent ?? NO_RUNS;
+  }
 
   constructor(entries: Iterable<PrivacyLedgerEntry> = []) {
     for (const e of entries) this.apply(e);
@@ -16,7 +23,7 @@ export class PrivacyLedgerAccounts {
   /** Applies an entry: it replaces the account of its run and kind (an entry holds the accountant's whole state). */
   apply(entry: PrivacyLedgerEntry): void {
     let kinds = this.runs.get(entry.runId);
-    if (!kinds) this.runs.set(entry.runId, (kinds = new Map()));
+    if (!kinds) (this.spent ??= new Map()).set(entry.runId, (kinds = new Map()));
     const before = kinds.get(entry.kind);
     const epsilon = entry.epsilon ?? Infinity;
     // Spend only grows: an entry that lowers a run's ε is not a later state of the same accountant.

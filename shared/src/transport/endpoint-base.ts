@@ -26,8 +26,9 @@ export interface EndpointOptions {
 export abstract class EndpointBase<Out, In> {
   private messageHandler?: (message: MessageOf<In>) => void;
   private invalidHandler?: (error: FedtuneError) => void;
-  private readonly closeHandlers: Array<(reason: string) => void> = [];
-  private readonly pending: Array<MessageOf<In> | FedtuneError> = [];
+  /** Made when needed and dropped when empty: an idle connection holds no queue (memory flat in the number of sites). */
+  private closeHandlers?: Array<(reason: string) => void>;
+  private pending?: Array<MessageOf<In> | FedtuneError>;
   private isClosed = false;
   private closeReason?: string;
   /** Messages dropped because the queue was full (see EndpointOptions.maxQueued). */
@@ -73,14 +74,15 @@ export abstract class EndpointBase<Out, In> {
 
   onClose(handler: (reason: string) => void): void {
     if (this.isClosed) handler(this.closeReason ?? 'closed');
-    else this.closeHandlers.push(handler);
+    // Exactly sized (a connection has one or two): no spare capacity per idle connection.
+    else this.closeHandlers = this.closeHandlers ? this.closeHandlers.concat(handler) : [handler];
   }
 
   /** Called by implementations for every raw incoming message. */
   protected receive(event: string, raw: unknown): void {
     // A full queue drops the message before any work is spent on it.
     const max = this.endpointOptions.maxQueued;
-    if (max !== undefined && this.pending.length >= max) {
+    if (max !== undefined && (this.pending?.length ?? 0) >= max) {
       this.dropped++;
       return;
     }
@@ -99,7 +101,7 @@ export abstract class EndpointBase<Out, In> {
         item = toFedtuneError(err, 'malformed_payload');
       }
     }
-    this.pending.push(item);
+    (this.pending ??= []).push(item);
     this.flush();
   }
 
@@ -110,18 +112,23 @@ export abstract class EndpointBase<Out, In> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeReason = reason;
-    for (const h of this.closeHandlers.splice(0)) h(reason);
+    const handlers = this.closeHandlers ?? [];
+    this.closeHandlers = undefined;
+    for (const h of handlers) h(reason);
   }
 
   private flush(): void {
-    while (this.pending.length > 0) {
-      const item = this.pending[0];
+    const pending = this.pending;
+    if (!pending) return;
+    while (pending.length > 0) {
+      const item = pending[0];
       const isError = !('event' in item && 'payload' in item);
       if (isError && !this.invalidHandler) return;
       if (!isError && !this.messageHandler) return;
-      this.pending.shift();
+      pending.shift();
       if (isError) this.invalidHandler!(item as FedtuneError);
       else this.messageHandler!(item as MessageOf<In>);
     }
+    if (pending.length === 0 && this.pending === pending) this.pending = undefined;
   }
 }

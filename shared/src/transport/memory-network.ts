@@ -14,6 +14,8 @@ function wireCopy(payload: unknown): unknown {
   return structuredClone(payload);
 }
 
+const NO_OPTIONS: EndpointOptions = Object.freeze({});
+
 class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
   peer?: MemoryEndpoint<In, Out>;
 
@@ -21,7 +23,7 @@ class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
     parse: (event: string, raw: unknown) => unknown,
     private readonly maxMessageBytes: number,
     readonly id: string,
-    options: EndpointOptions = {},
+    options: EndpointOptions = NO_OPTIONS,
   ) {
     super(parse, options);
   }
@@ -91,32 +93,39 @@ export class MemoryNetwork {
     };
   }
 
+  /** A connector to this network (one small object; every connect opens a new connection). */
   connector(): ClientConnector {
-    return {
-      connect: async (): Promise<CoordinatorLink> => {
-        if (this.closedNetwork || !this.connectionHandler) {
-          throw new FedtuneError('transport', 'no coordinator is listening on this memory network');
-        }
-        const id = `mem-${this.nextId++}`;
-        const server = new MemoryEndpoint<ServerToClient, ClientToServer>(
-          (e, r) => parseClientMessage(e as keyof ClientToServer & string, r),
-          this.maxMessageBytes,
-          id,
-          // As over socket.io: nothing but a hello is parsed before a hello has passed its schema.
-          { firstEvent: 'hello' },
-        );
-        const client = new MemoryEndpoint<ClientToServer, ServerToClient>(
-          (e, r) => parseServerMessage(e as keyof ServerToClient & string, r),
-          this.maxMessageBytes,
-          id,
-        );
-        server.peer = client;
-        client.peer = server;
-        this.links.add(server);
-        server.onClose(() => this.links.delete(server));
-        this.connectionHandler(server);
-        return client;
-      },
-    };
+    return new MemoryConnector(this);
+  }
+
+  /** A new connection: its server end goes to the coordinator, its client end is returned. */
+  async open(): Promise<CoordinatorLink> {
+    if (this.closedNetwork || !this.connectionHandler) {
+      throw new FedtuneError('transport', 'no coordinator is listening on this memory network');
+    }
+    const id = `mem-${this.nextId++}`;
+    // As over socket.io: nothing but a hello is parsed before a hello has passed its schema.
+    const server = new MemoryEndpoint<ServerToClient, ClientToServer>(parseFromSite, this.maxMessageBytes, id, SERVER_ENDPOINT_OPTIONS);
+    const client = new MemoryEndpoint<ClientToServer, ServerToClient>(parseFromCoordinator, this.maxMessageBytes, id);
+    server.peer = client;
+    client.peer = server;
+    this.links.add(server);
+    server.onClose(() => this.links.delete(server));
+    this.connectionHandler(server);
+    return client;
+  }
+}
+
+/** The parsers and options every connection shares (one of each per process, not per connection). */
+const parseFromSite = (e: string, r: unknown) => parseClientMessage(e as keyof ClientToServer & string, r);
+const parseFromCoordinator = (e: string, r: unknown) => parseServerMessage(e as keyof ServerToClient & string, r);
+const SERVER_ENDPOINT_OPTIONS: EndpointOptions = Object.freeze({ firstEvent: 'hello' });
+
+/** What a site connects with: one small object per site, no closures. */
+class MemoryConnector implements ClientConnector {
+  constructor(private readonly network: MemoryNetwork) {}
+
+  connect(): Promise<CoordinatorLink> {
+    return this.network.open();
   }
 }
