@@ -45,7 +45,7 @@ describe('named labels are numbered by the run\'s class names (--class-names)', 
     expect(refused.stdout).toContain(`refused the run's terms: ${join(dir, 'site-3.csv')}: label "wolf" is not a class of this run (its classes: cat, dog, fox)`);
     expect(refused.stdout + refused.stderr).not.toMatch(/\n\s+at /);
 
-    const results = await Promise.all(['site-1', 'site-2'].map((site) => fedtune(['client', '--server', url, '--site', site, '--data', join(dir, `${site}.csv`)]).done));
+    const results = await Promise.all(['site-1', 'site-2'].map((site) => fedtune(['client', '--server', url, '--site', site, '--data', join(dir, `${site}.csv`), ...(site === 'site-2' ? ['--share-data-summary'] : [])]).done));
     const c = await coordinator.done;
     expect(c.code, c.stderr + c.stdout).toBe(0);
     for (const r of results) expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -56,5 +56,7 @@ describe('named labels are numbered by the run\'s class names (--class-names)', 
     expect(report.status).toBe('complete');
     // The holdout's integer labels are the run's indices: a misaligned site-2 (dog as 0 = cat) would pull this down.
     expect(report.final!.accuracy).toBeGreaterThan(0.9);
+    // Its shared data summary counts per class in the run's order (dog 24, fox 18; no cat), so totals add like with like.
+    expect(report.dataSummaries!.sites.map((x) => [x.siteId, x.labelCounts])).toEqual([['site-2', [0, 24, 18]]]);
   }, 300_000);
 });

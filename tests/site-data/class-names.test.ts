@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { readSiteData } from '@fedtune/client-node';
-import { alignClassNames, alignLabels, alignSiteData, classesRefusal, MAX_RUN_CLASSES, ModelTopology, RunClassNames, RunTerms, siteClassesOf, type Splits } from '@fedtune/shared';
+import { alignClassNames, alignLabels, alignSiteData, classesRefusal, countsInRunOrder, MAX_RUN_CLASSES, ModelTopology, RunClassNames, RunTerms, siteClassesOf, type Splits } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { runClassNamesOf } from '../../coordinator/src/run/run-class-names.ts';
 import { classesAlignedLine } from '../../cli/src/commands/client-command.ts';
@@ -81,6 +81,13 @@ describe('class names: sites number their named labels by the run\'s classes', (
     }
     expect(aligned.missing).toEqual(['cat']);
     expect(alignSiteData(splitsOf([0], 2), undefined, { names: ['dog', 'fox'], source: 's' }, RUN).textData).toBeUndefined();
+  });
+
+  it('a shared summary\'s per-class counts go in the run\'s order; without both lists they stay as they are', () => {
+    expect(countsInRunOrder([24, 18], { names: ['dog', 'fox'], source: 's' }, RUN)).toEqual([0, 24, 18]);
+    expect(countsInRunOrder([5, 24, 18], { names: ['cat', 'dog', 'fox'], source: 's' }, ['fox', 'cat', 'dog'])).toEqual([18, 5, 24]);
+    expect(countsInRunOrder([24, 18], undefined, RUN)).toEqual([24, 18]);
+    expect(countsInRunOrder([24, 18], { names: ['dog', 'fox'], source: 's' }, undefined)).toEqual([24, 18]);
   });
 
   it.each([

@@ -52,3 +52,18 @@ export function classesRefusal(site: SiteClasses | undefined, runNames: readonly
     return (err as Error).message;
   }
 }
+
+/**
+ * A site's per-class counts (site numbering) as the run numbers its classes: what a shared data summary reports,
+ * so the coordinator's label-by-label totals add the same class across sites. Unchanged without both lists.
+ */
+export function countsInRunOrder(counts: readonly number[], site: SiteClasses | undefined, runNames: readonly string[] | undefined): number[] {
+  if (!site || !runNames) return [...counts];
+  const { runIndexOf } = alignClassNames(site.names, runNames, site.source);
+  const out = new Array<number>(runNames.length).fill(0);
+  counts.forEach((n, i) => {
+    const k = runIndexOf[i];
+    if (k !== undefined) out[k] += n;
+  });
+  return out;
+}

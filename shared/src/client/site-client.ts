@@ -35,7 +35,7 @@ import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
 import { SiteTermsGuard } from './site-terms-guard.ts';
-import { alignSiteData, classesRefusal, type SiteClasses } from './align-site-classes.ts';
+import { alignSiteData, classesRefusal, countsInRunOrder, type SiteClasses } from './align-site-classes.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
@@ -412,8 +412,10 @@ export class SiteClient {
 
   /** The data summary, once per run (not again after a reconnect), only when the site agreed to share it. */
   private sendDataSummary(runId: string): void {
-    const counts = this.options.dataSummary;
-    if (!counts || this.dataSummarySentFor === runId) return;
+    const given = this.options.dataSummary;
+    if (!given || this.dataSummarySentFor === runId) return;
+    // Per-class counts in the run's class order when it names its classes (the terms were accepted: every site class is one of them).
+    const counts = { ...given, labelCounts: countsInRunOrder(given.labelCounts, this.options.siteClasses, this.runTerms?.classNames) };
     this.dataSummarySentFor = runId;
     this.link!.send('dataSummary', summaryToSend(counts, { runId, siteId: this.options.siteId }, this.options.policy?.data?.shareFeatureNames ?? false));
   }
