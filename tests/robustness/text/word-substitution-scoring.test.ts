@@ -76,3 +76,65 @@ describe('word-substitution scoring: the fast path makes the reference path\'s a
     expect(() => wordSubstitutionAttack(model, ids, labels, { budget: 1, candidates, scoring: 'fast' as 'dot' })).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('"fast"') }));
   });
 });
+
+/** The former candidate table (every ordered pair computed, one word's list at a time), kept as the reference. */
+function referenceCandidates(matrix: Float32Array, vocab: number, dim: number, k: number, maxCosineDistance: number): Int32Array {
+  const take = Math.min(k, Math.max(0, vocab - 1));
+  const neighbours = new Int32Array(vocab * k).fill(-1);
+  const unit = Float32Array.from(matrix);
+  const zero = new Uint8Array(vocab);
+  for (let w = 0; w < vocab; w++) {
+    let norm = 0;
+    for (let q = 0; q < dim; q++) norm += unit[w * dim + q] ** 2;
+    norm = Math.sqrt(norm);
+    if (norm === 0) zero[w] = 1;
+    else for (let q = 0; q < dim; q++) unit[w * dim + q] /= norm;
+  }
+  const bestSim = new Float64Array(take);
+  const bestId = new Int32Array(take);
+  for (let w = 0; w < vocab; w++) {
+    if (zero[w]) continue;
+    let found = 0;
+    for (let v = 0; v < vocab; v++) {
+      if (v === w || zero[v]) continue;
+      let sim = 0;
+      for (let q = 0; q < dim; q++) sim += unit[w * dim + q] * unit[v * dim + q];
+      if (!(sim >= 1 - maxCosineDistance) || (found === take && sim <= bestSim[take - 1])) continue;
+      let at = found < take ? found++ : take - 1;
+      while (at > 0 && bestSim[at - 1] < sim) {
+        bestSim[at] = bestSim[at - 1];
+        bestId[at] = bestId[at - 1];
+        at--;
+      }
+      bestSim[at] = sim;
+      bestId[at] = v;
+    }
+    for (let j = 0; j < found; j++) neighbours[w * k + j] = bestId[j];
+  }
+  return neighbours;
+}
+
+describe('candidate table: each pair once, the same table as every ordered pair', () => {
+  it.each([
+    { k: 8, maxCosineDistance: 1 },
+    { k: 3, maxCosineDistance: 0.7 },
+    { k: 20, maxCosineDistance: 2 },
+  ])('random embedding with repeated rows (ties) and zero rows, k $k, distance ≤ $maxCosineDistance', ({ k, maxCosineDistance }) => {
+    const rng = new SeededRandom(11);
+    const vocab = 300;
+    const dim = 8;
+    const m = Float32Array.from({ length: vocab * dim }, () => rng.uniform(-1, 1));
+    for (let q = 0; q < dim; q++) {
+      m[5 * dim + q] = m[9 * dim + q]; // tie: words 5 and 9 are the same vector
+      m[7 * dim + q] = 0; // a zero row
+      m[200 * dim + q] = 2 * m[100 * dim + q]; // tie by cosine
+    }
+    const matrix = tf.tensor2d(m, [vocab, dim]);
+    try {
+      const table = nearestNeighbourCandidates(matrix, k, maxCosineDistance);
+      expect([...table.neighbours]).toEqual([...referenceCandidates(m, vocab, dim, k, maxCosineDistance)]);
+    } finally {
+      matrix.dispose();
+    }
+  });
+});
