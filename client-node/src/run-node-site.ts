@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type TextSplits, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy, type DataSummaryCounts } from '@fedtune/shared';
+import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type TextSplits, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy, type DataSummaryCounts, type SiteClasses } from '@fedtune/shared';
 import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
@@ -7,6 +7,8 @@ import { SiteAuditLog } from './site-audit-log.ts';
 
 export interface NodeSiteOptions {
   siteId: string;
+  /** Named labels: the site's class names and where they came from, renumbered to the run's (siteClassesOf). */
+  siteClasses?: SiteClasses;
   /** Coordinator URL (socket.io) or an explicit connector (e.g. the in-memory network). */
   server: string | ClientConnector;
   /** The site's examples, or its raw texts (a TextDataset: tokenized with the vocabulary the run's model comes with). */
@@ -101,6 +103,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(options.dataSummary ? { dataSummary: options.dataSummary } : {}),
     ...(options.textAugmentation === false ? { textAugmentation: false } : {}),
     ...(options.tokenizedWith ? { tokenizedWith: options.tokenizedWith } : {}),
+    ...(options.siteClasses ? { siteClasses: options.siteClasses } : {}),
     ...(options.fit ? { fit: options.fit } : trainer ? { fit: trainer.fit } : {}),
   });
   try {

@@ -1,4 +1,4 @@
-import { classCounts, concatDatasets, toFedtuneError, type SiteEvent, type Splits } from '@fedtune/shared';
+import { classCounts, concatDatasets, siteClassesOf, toFedtuneError, type SiteEvent, type Splits } from '@fedtune/shared';
 import { describeBrowserBackend, selectBrowserBackend, type BrowserBackendSelection } from './backend/select-browser-backend.ts';
 import { loadCsvFile } from './data/load-csv-file.ts';
 import { loadImageFolder } from './data/load-image-folder.ts';
@@ -297,6 +297,9 @@ function onSiteEvent(event: SiteEvent): void {
       setPhase('joined', `joined run ${event.runId}; waiting for a round`);
       log(`joined run ${event.runId}`);
       break;
+    case 'classes-aligned':
+      log(`labels numbered by the run's classes: ${event.classNames.map((n, i) => `${i}=${n}`).join(', ')}${event.missing.length ? `; this site has no example of ${event.missing.join(', ')}` : ''}`);
+      break;
     case 'model':
       log(`received the model (${event.parameters.toLocaleString()} parameters)`);
       break;
@@ -407,6 +410,7 @@ function onJoin(): void {
     backend: state.backend.backend,
     onEvent: onSiteEvent,
     ...(policy ? { policy } : {}),
+    ...(siteClassesOf(state.labels, state.source ?? 'the data') ? { siteClasses: siteClassesOf(state.labels, state.source ?? 'the data') } : {}),
   });
   state.site = site;
   site.outcome.catch((err) => setPhase('error', toFedtuneError(err).message));

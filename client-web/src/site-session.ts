@@ -1,4 +1,4 @@
-import { deriveSeed, type PrivacyLedger, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits, type TextSplits } from '@fedtune/shared';
+import { deriveSeed, type PrivacyLedger, SiteClient, socketIoConnector, splitDataset, type Dataset, type SiteClasses, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits, type TextSplits } from '@fedtune/shared';
 
 export interface BrowserSiteOptions {
   server: string;
@@ -13,6 +13,8 @@ export interface BrowserSiteOptions {
   privacyLedger?: PrivacyLedger;
   /** What this site consents to (browserSitePolicy); absent: the default policy. */
   policy?: SitePolicy;
+  /** Named labels: the site's class names, renumbered to the run's (siteClassesOf). */
+  siteClasses?: SiteClasses;
 }
 
 /** The same train/validation/test split a Node site makes of its data (seeded by the site name). */
@@ -43,6 +45,7 @@ export function startBrowserSite(options: BrowserSiteOptions): BrowserSite {
     onEvent: options.onEvent,
     ...(options.privacyLedger ? { privacyLedger: options.privacyLedger } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.siteClasses ? { siteClasses: options.siteClasses } : {}),
   });
   return { outcome: client.run(), leave: () => client.stop() };
 }

@@ -57,6 +57,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--adv-space': { argv: ['--adv-space', 'embedding'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.space, want: 'embedding' },
   '--trades-beta': { argv: ['--trades-beta', '2'], with: ['--adv-eps', '0.1', '--adv-method', 'trades'], read: (c) => c.train.adversarial?.beta, want: 2 },
   '--text-augment': { argv: ['--text-augment', '2:0.5'], read: (c) => c.train.textAugmentation, want: { copies: 2, rate: 0.5 } },
+  '--class-names': { argv: ['--class-names', 'ham, spam,phish'], read: (c) => c.classNames, want: ['ham', 'spam', 'phish'] },
   '--federated-eval': { argv: ['--federated-eval', 'every-round'], read: (c) => c.federatedEvaluation, want: 'every-round' },
   '--evaluation-fraction': { argv: ['--evaluation-fraction', '0.25'], read: (c) => c.evaluationFraction, want: 0.25 },
   '--max-evaluation-sites': { argv: ['--max-evaluation-sites', '40'], read: (c) => c.maxEvaluationSites, want: 40 },
@@ -151,6 +152,12 @@ describe('one flags → config builder, defaults only in the schema', () => {
     expect(help).toContain(`(default: ${d.exampleWeightCap})`);
     expect(help).toContain(`(default: ${d.maxAccuracyDrop})`);
     expect(help).toContain(`(default: ${d.train.optimizer})`);
+  });
+
+  it.each(Object.keys(COMMANDS))('%s: --class-names refuses an empty name, a repeated name and a single class with one config error', async (command) => {
+    await expect(configOf(command, ['--class-names', 'ham,,spam'])).rejects.toThrow(/class-names: an empty name/);
+    await expect(configOf(command, ['--class-names', 'ham,spam,ham'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('distinct') });
+    await expect(configOf(command, ['--class-names', 'ham'])).rejects.toMatchObject({ code: 'config' });
   });
 
   it.each(Object.keys(COMMANDS))('%s: a partner flag without its partner is one clear config error, not silently ignored', async (command) => {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { balanceTextSplits, classCounts, deriveSeed, failoverConnector, FedtuneError, prepareSiteSplits, socketIoConnector, type ClientConnector } from '@fedtune/shared';
+import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
@@ -84,11 +84,13 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         ...(policy ? { policy } : {}),
         ...(o.textAugment === false ? { textAugmentation: false } : {}),
         ...(o.shareDataSummary || policy?.data.shareSummary ? { dataSummary: dataSummaryToShare(loaded, checked, dataOptions, classes) } : {}),
+        ...siteClassesOption(siteClassesOf(loaded.classNames, o.data)),
         onLog: (line) => console.log(line),
         ...(Object.keys(adversarial).length ? { adversarial } : {}),
         onEvent: (e) => {
           if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
           if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
+          if (e.type === 'classes-aligned') console.log(classesAlignedLine(e.classNames, e.missing));
           if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
           if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
           if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
@@ -114,6 +116,14 @@ function serverConnector(urls: string[], ca: string | undefined): string | Clien
   if (urls.length === 1 && ca === undefined) return urls[0];
   const connectors = urls.map((url) => socketIoConnector({ url, ...(ca !== undefined ? { ca } : {}) }));
   return connectors.length === 1 ? connectors[0] : failoverConnector(connectors);
+}
+
+const siteClassesOption = (siteClasses: SiteClasses | undefined) => (siteClasses ? { siteClasses } : {});
+
+/** The run's class order, and a warning for the classes this site has no example of. */
+export function classesAlignedLine(classNames: string[], missing: string[]): string {
+  const order = `labels numbered by the run's classes: ${classNames.map((n, i) => `${i}=${clipText(n, 40)}`).join(', ')}`;
+  return missing.length ? `${order}; warning: this site has no example of ${missing.map((n) => clipText(n, 40)).join(', ')}` : order;
 }
 
 function ledgerNum(e: number): string {

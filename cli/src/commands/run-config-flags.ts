@@ -43,6 +43,13 @@ function choice(name: string, choices: readonly string[]) {
   };
 }
 
+/** `--class-names a,b,c` → ['a', 'b', 'c'] (the schema checks count, length and distinctness). */
+export function classNamesOption(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new InvalidArgumentError('class-names: an empty name (give names separated by commas, e.g. ham,spam)');
+  return names;
+}
+
 /** A strategy name or alias → the registry's stable name; the error lists the stable names. */
 export function strategyOption(value: string): string {
   try {
@@ -101,6 +108,7 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--adv-space <space>', description: 'adversarial training: perturb the input, or the embedding output of a text model (L2 ball per token; its first layer must be an Embedding)', parse: choice('adv-space', adversarialChoices('space')), field: 'train.adversarial.space', apply: (c, v) => (adversarial(c).space = v) },
   { flags: '--trades-beta <x>', description: 'adversarial training: TRADES weight β of the KL term (with --adv-method trades)', parse: floatOption('trades-beta', 0, 100), shownDefault: () => ADVERSARIAL_DEFAULTS.beta, field: 'train.adversarial.beta', apply: (c, v) => (adversarial(c).beta = v) },
   { flags: '--text-augment <copies:rate>', description: 'text tasks: each site adds COPIES perturbed copies of its texts per round, each by a random text corruption at RATE (e.g. 1:0.1; a site may opt out with --no-text-augment; docs/text.md)', parse: textAugmentOption, field: 'train.textAugmentation', apply: (c, v) => (train(c).textAugmentation = v) },
+  { flags: '--class-names <a,b,...>', description: 'the run\'s classes in order (index → name); sites number their named labels (CSV label names, class folder names) by it and refuse a label not in it (default: the pretrained model\'s classNames, if any; docs/data.md#class-names)', parse: classNamesOption, field: 'classNames', apply: (c, v) => (c.classNames = v) },
   { flags: '--federated-eval <when>', description: federatedEvalChoices.join(', '), parse: choice('federated-eval', federatedEvalChoices), shownDefault: (d) => d.federatedEvaluation, field: 'federatedEvaluation', apply: (c, v) => (c.federatedEvaluation = v) },
   { flags: '--evaluation-fraction <x>', description: 'share of the joined sites asked for each federated evaluation (seeded sample)', parse: floatOption('evaluation-fraction', 0.001, 1), shownDefault: (d) => d.evaluationFraction, field: 'evaluationFraction', apply: (c, v) => (c.evaluationFraction = v) },
   { flags: '--max-evaluation-sites <n>', description: 'most sites asked for each federated evaluation (0 = no cap)', parse: intOption('max-evaluation-sites', 0), shownDefault: (d) => d.maxEvaluationSites, field: 'maxEvaluationSites', apply: (c, v) => (c.maxEvaluationSites = v) },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RobustnessEvaluationConfig, TrainConfig } from '@fedtune/shared';
+import { RobustnessEvaluationConfig, RunClassNames, TrainConfig } from '@fedtune/shared';
 import { DpConfig } from './dp-aggregation.ts';
 import { SecureAggregationConfig } from './secure-aggregation-round.ts';
 import { ModelDelivery } from './model-delivery.ts';
@@ -85,6 +85,11 @@ export const RunConfig = z.object({
   secureAggregation: SecureAggregationConfig.optional(),
   /** Run-wide cap on the examples a site may claim for one update (it may also claim no more than it announced at hello). */
   maxExamplesPerSite: z.number().int().min(1).default(1_000_000),
+  /**
+   * The run's class names, index → name (`--class-names`; default: the pretrained model's metadata classNames,
+   * if any). Sent in the terms and the 'model' message: sites number their named labels by it.
+   */
+  classNames: RunClassNames.optional(),
   /** Largest update payload accepted, in bytes. */
   maxUpdateBytes: z.number().int().min(1).default(256 * 1024 * 1024),
 });

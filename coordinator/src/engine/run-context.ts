@@ -75,7 +75,7 @@ export class RunContext {
     const site = this.sites.get(siteId);
     if (!site || site.hasTopology) return 0;
     const text = this.options.model.text;
-    const payload = { runId: this.config.runId, modelVersion: 0, topology: this.options.model.topology, manifest: this.options.model.manifest, ...(text ? { text } : {}) };
+    const payload = { runId: this.config.runId, modelVersion: 0, topology: this.options.model.topology, manifest: this.options.model.manifest, ...(text ? { text } : {}), ...(this.config.classNames ? { classNames: this.config.classNames } : {}) };
     site.link.send('model', payload);
     site.hasTopology = true;
     return JSON.stringify(payload).length;

@@ -32,6 +32,7 @@ export function runTermsOf(config: RunConfig, model: Pick<GlobalModel, 'architec
     federatedEvaluation: config.federatedEvaluation,
     ...(config.calibration.source === 'federated' ? { federatedCalibration: true } : {}),
     ...(wantsSiteReport(config) ? { siteReport: true } : {}),
+    ...(config.classNames ? { classNames: config.classNames } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
+import { runClassNamesOf } from './run-class-names.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { openRunAuditLog, startRunAudit } from '../audit/run-audit.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
@@ -100,13 +101,16 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  * Builds the run's global model and round engine on the server's transport and starts it: the run begins
  * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
  */
-export function startRun(services: RunServices, { config, model, resume: resumeRun }: RunStartOptions): RunSession {
-  const runId = config.runId;
+export function startRun(services: RunServices, { config: given, model, resume: resumeRun }: RunStartOptions): RunSession {
+  const runId = given.runId;
+  let config = given;
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
   // directory (the database and its -wal/-shm files, hidden names).
   let global: TfGlobalModel | undefined;
   let auditLog: AuditLog | undefined;
   try {
+    const classNames = runClassNamesOf(given.classNames, model);
+    if (classNames) config = { ...given, classNames };
     const runDir = new RunStore(services.runsDir).newRunDir(runId);
     mkdirSync(runDir, { recursive: true });
     // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain, a broken one stops it here,

@@ -35,6 +35,7 @@ import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
 import { SiteTermsGuard } from './site-terms-guard.ts';
+import { alignSiteData, classesRefusal, countsInRunOrder, type SiteClasses } from './align-site-classes.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
@@ -56,6 +57,8 @@ export type SiteEvent =
   /** This site's policy refused the run's terms (round absent) or an instruction that departs from them: the site leaves the run. */
   | { type: 'refused-terms'; round?: number; reason: string }
   | { type: 'model'; parameters: number }
+  /** The site's named labels were renumbered to the run's class names; `missing`: the run's classes it has no example of. */
+  | { type: 'classes-aligned'; classNames: string[]; missing: string[] }
   | { type: 'fit-start'; round: number }
   | { type: 'fit-progress'; round: number; progress: FitProgress }
   | { type: 'fit-done'; round: number; loss: number; accuracy: number; numExamples: number; durationMs: number; bytesUp: number }
@@ -162,6 +165,12 @@ export interface SiteClientOptions {
    * ('data', one line) — as a site on raw texts tokenizes with the vocabulary the terms pin.
    */
   tokenizedWith?: string;
+  /**
+   * Named labels: this site's class names (index → name, as its loader numbered them) and the file or folder
+   * they came from. A run that carries class names renumbers them to its own (align-site-classes.ts); a label
+   * the run does not name refuses the terms. Absent (integer labels): the labels are the class indices.
+   */
+  siteClasses?: SiteClasses;
 }
 
 export interface SiteOutcome {
@@ -202,6 +211,8 @@ export class SiteClient {
   private data?: Splits;
   /** Fits splits to the current model (lazy data is fitted when loaded). */
   private fitToModel?: (splits: Splits) => Splits;
+  /** The site's texts, renumbered to the run's class names when it carries them (what augmentation draws on). */
+  private textData?: TextSplits;
   private dataError?: FedtuneError;
   /** This site's personalised weights (after a site report with personalisation): kept here, never sent. */
   private personal?: WeightArrays;
@@ -223,7 +234,8 @@ export class SiteClient {
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
     // concat: an exactly sized array (a spread leaves spare capacity in every site).
-    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms)));
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)));
+    this.textData = options.textData;
   }
 
   /** Why the privacy ledger refuses the run's terms at join, if it does. */
@@ -405,8 +417,10 @@ export class SiteClient {
 
   /** The data summary, once per run (not again after a reconnect), only when the site agreed to share it. */
   private sendDataSummary(runId: string): void {
-    const counts = this.options.dataSummary;
-    if (!counts || this.dataSummarySentFor === runId) return;
+    const given = this.options.dataSummary;
+    if (!given || this.dataSummarySentFor === runId) return;
+    // Per-class counts in the run's class order when it names its classes (the terms were accepted: every site class is one of them).
+    const counts = { ...given, labelCounts: countsInRunOrder(given.labelCounts, this.options.siteClasses, this.runTerms?.classNames) };
     this.dataSummarySentFor = runId;
     this.link!.send('dataSummary', summaryToSend(counts, { runId, siteId: this.options.siteId }, this.options.policy?.data?.shareFeatureNames ?? false));
   }
@@ -453,7 +467,19 @@ export class SiteClient {
       const name = `${this.options.siteId}'s data`;
       checkTokenizedWith(this.options.tokenizedWith, payload.text, name);
       this.fitToModel = ({ train, validation, test }) => ({ train: fitDatasetToModel(train, io, name), validation: fitDatasetToModel(validation, io, name), test: fitDatasetToModel(test, io, name) });
-      if (!isLazySiteData(this.options.data)) this.data = this.fitToModel(this.options.textData ? tokenizeTextSplits(this.options.textData, payload.text, name) : this.options.data);
+      if (!isLazySiteData(this.options.data)) {
+        // Named labels are renumbered by the run's class names, from the site's own data every time a model arrives.
+        const runClasses = payload.classNames ?? this.runTerms?.classNames;
+        let base: Splits = this.options.data;
+        this.textData = this.options.textData;
+        if (this.options.siteClasses && runClasses) {
+          const aligned = alignSiteData(this.options.data, this.options.textData, this.options.siteClasses, runClasses);
+          base = aligned.data;
+          this.textData = aligned.textData;
+          this.emit({ type: 'classes-aligned', classNames: [...runClasses], missing: aligned.missing });
+        }
+        this.data = this.fitToModel(this.textData ? tokenizeTextSplits(this.textData, payload.text, name) : base);
+      }
     } catch (err) {
       this.dataError = toFedtuneError(err, 'data');
       this.emit({ type: 'failed', round: 0, code: this.dataError.code, reason: this.dataError.message });
@@ -544,7 +570,7 @@ export class SiteClient {
       // FedBN: train from the global model with this site's own BatchNorm layers (none before its first round).
       if (payload.config.localBatchNorm && this.localBatchNorm) writeModelWeights(this.model!, withLocalWeights(global, this.localBatchNorm));
       // Text augmentation (the run's, unless this site opts out): this round's perturbed copies beside its texts; its claimed count stays its own.
-      const augmented = textAugmentedTrain({ config: trainConfig, textData: this.options.textData, text: this.topology?.text, siteId: this.options.siteId, model: modelInterfaceOf(this.model!), optOut: this.options.textAugmentation === false });
+      const augmented = textAugmentedTrain({ config: trainConfig, textData: this.textData, text: this.topology?.text, siteId: this.options.siteId, model: modelInterfaceOf(this.model!), optOut: this.options.textAugmentation === false });
       const trained = await (this.options.fit ?? fitLocal)(
         this.model!,
         augmented ?? data.train,

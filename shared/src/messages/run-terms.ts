@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TrainConfig } from './schemas.ts';
+import { RunClassNames } from '../data/align-class-labels.ts';
 
 /**
  * A run's terms (docs/site-policy.md): what the coordinator will ask of a site, published before it joins
@@ -43,6 +44,8 @@ export const RunTerms = z
     federatedCalibration: z.boolean().optional(),
     /** Whether the coordinator asks every site for a per-site report after the final round (personalisation, per-site robustness). */
     siteReport: z.boolean().optional(),
+    /** The run's class names (index → name): a site whose named labels are not all among them refuses the terms. */
+    classNames: RunClassNames.optional(),
   })
   .strict();
 export type RunTerms = z.output<typeof RunTerms>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RunClassNames } from '../data/align-class-labels.ts';
 import { clipText } from '../text/clip-text.ts';
 import { WEIGHTS_LIMITS } from '../weights.ts';
 import { MAX_TEMPERATURE_QUERY, TEMPERATURE_RANGE } from '../robustness/calibration/temperature-search.ts';
@@ -87,6 +88,8 @@ export const ModelTopology = z.object({
   manifest: z.array(WeightSpecSchema).max(WEIGHTS_LIMITS.maxTensors),
   /** A text model's vocabulary and sequence length (model-text-section.ts): the site tokenizes its texts with it. */
   text: ModelTextSection.optional(),
+  /** The run's class names (index → name): a site numbers its named labels by them (align-class-labels.ts). */
+  classNames: RunClassNames.optional(),
 });
 
 /**

@@ -18,6 +18,13 @@ export interface WordSubstitutionOptions {
   padId?: number;
   /** Examples attacked per tensor batch. Default 100. */
   batchSize?: number;
+  /**
+   * How the first-order gains are scored: 'dot' (default) reads the gradient once per step and takes the dot
+   * products (e_w − e_{x_i}) · g_i in float32 for the positions still open only; 'gather' is the former path
+   * (the candidates' embeddings gathered into an [n, seqLen, k, dim] tensor), kept as the reference the
+   * equality test and `npm run bench:text-attack` compare against. Both give the same attack.
+   */
+  scoring?: 'dot' | 'gather';
 }
 
 export interface WordSubstitutionResult {
@@ -77,6 +84,11 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
   const budgets = exampleBudgets(ids, n, seqLen, options.budget, options.budgetUnit ?? 'words', options.padId ?? 0);
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  const scoring = options.scoring ?? 'dot';
+  if (scoring !== 'dot' && scoring !== 'gather') throw new FedtuneError('config', `scoring is 'dot' or 'gather', got ${JSON.stringify(String(scoring).slice(0, 40))}`);
+  // 'dot': the embedding matrix read once (a copy; the live variable is not changed).
+  const table = scoring === 'dot' ? (matrix.dataSync() as Float32Array) : undefined;
+  const dim = matrix.shape[1];
   for (let i = 0; i < n; i++) if (!(labels[i] >= 0 && labels[i] < classes)) throw new FedtuneError('data', `label ${labels[i]} of example ${i} is outside the model's ${classes} classes`);
 
   const adversarialIds = ids.slice();
@@ -85,41 +97,72 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
   const replaced = new Int32Array(n);
   const changed = new Uint8Array(ids.length);
 
+  let batchIds = new Float32Array(0);
+  let onehot = new Float32Array(0);
+  let active: number[] = [];
+  let needGain = false;
+  /** 'dot': predictions and the gradient on the embeddings, read out inside tidy (tidy walks what it returns, element by element). */
+  const forwardAndGradient = (a: number) => {
+    let predicted: Int32Array = new Int32Array(0);
+    let gradients: Float32Array = new Float32Array(0);
+    tf.tidy(() => {
+      const idsT = tf.tensor2d(batchIds, [a, seqLen]);
+      if (!needGain) {
+        predicted = tf.argMax(model.predict(idsT) as tf.Tensor, 1).dataSync() as Int32Array;
+        return;
+      }
+      let logits: tf.Tensor | undefined;
+      const y = tf.tensor2d(onehot, [a, classes]);
+      const grad = tf.grad((e: tf.Tensor) => {
+        const out = split.rest(e, false);
+        logits = tf.keep(out.clone());
+        return tf.losses.softmaxCrossEntropy(y, out, undefined, undefined, tf.Reduction.SUM);
+      })(split.embed(idsT));
+      predicted = tf.argMax(logits!, 1).dataSync() as Int32Array;
+      logits!.dispose();
+      gradients = grad.dataSync() as Float32Array;
+    });
+    return { predicted, scores: new Float32Array(0), gradients };
+  };
+  /** 'gather': the former path, unchanged (the reference): every candidate's gain as a tensor. */
+  const gatherScores = (a: number) =>
+    tf.tidy(() => {
+      const idsT = tf.tensor2d(batchIds, [a, seqLen]);
+      if (!needGain) return { predicted: tf.argMax(model.predict(idsT) as tf.Tensor, 1).dataSync() as Int32Array, scores: new Float32Array(0), gradients: new Float32Array(0) };
+      const emb = split.embed(idsT);
+      const y = tf.tensor2d(onehot, [a, classes]);
+      let logits: tf.Tensor | undefined;
+      const grad = tf.grad((e: tf.Tensor) => {
+        const out = split.rest(e, false);
+        logits = tf.keep(out.clone());
+        return tf.losses.softmaxCrossEntropy(y, out, undefined, undefined, tf.Reduction.SUM);
+      })(emb);
+      const pred = tf.argMax(logits!, 1).dataSync() as Int32Array;
+      // First-order gain of each (position, candidate): e_w · g_i − e_{x_i} · g_i.
+      const cand = Float32Array.from({ length: a * seqLen * k }, (_, q) => {
+        const r = Math.floor(q / (seqLen * k));
+        const p = Math.floor(q / k) % seqLen;
+        const w = candidates.neighbours[adversarialIds[active[r] * seqLen + p] * k + (q % k)];
+        return w < 0 ? 0 : w;
+      });
+      const candEmb = tf.gather(matrix, tf.tensor3d(cand, [a, seqLen, k], 'int32'));
+      const gain = tf.sub(tf.sum(tf.mul(candEmb, grad.expandDims(2)), 3), tf.sum(tf.mul(emb, grad), 2).expandDims(2));
+      logits!.dispose();
+      return { predicted: pred, scores: gain.dataSync() as Float32Array, gradients: new Float32Array(0) };
+    });
+
   for (let b0 = 0; b0 < n; b0 += batchSize) {
     const b1 = Math.min(n, b0 + batchSize);
-    let active = Array.from({ length: b1 - b0 }, (_, j) => b0 + j);
+    active = Array.from({ length: b1 - b0 }, (_, j) => b0 + j);
     for (let step = 0; active.length > 0; step++) {
       const a = active.length;
-      const batchIds = new Float32Array(a * seqLen);
+      batchIds = new Float32Array(a * seqLen);
       active.forEach((i, r) => batchIds.set(adversarialIds.subarray(i * seqLen, (i + 1) * seqLen), r * seqLen));
-      const onehot = new Float32Array(a * classes);
+      onehot = new Float32Array(a * classes);
       active.forEach((i, r) => (onehot[r * classes + labels[i]] = 1));
       // Forward and gradient on the embeddings of the active examples (forward only when every one has spent its budget).
-      const needGain = active.some((i) => replaced[i] < budgets[i]);
-      const { predicted, scores } = tf.tidy(() => {
-        const idsT = tf.tensor2d(batchIds, [a, seqLen]);
-        if (!needGain) return { predicted: tf.argMax(model.predict(idsT) as tf.Tensor, 1).dataSync() as Int32Array, scores: new Float32Array(0) };
-        const emb = split.embed(idsT);
-        const y = tf.tensor2d(onehot, [a, classes]);
-        let logits: tf.Tensor | undefined;
-        const grad = tf.grad((e: tf.Tensor) => {
-          const out = split.rest(e, false);
-          logits = tf.keep(out.clone());
-          return tf.losses.softmaxCrossEntropy(y, out, undefined, undefined, tf.Reduction.SUM);
-        })(emb);
-        const pred = tf.argMax(logits!, 1).dataSync() as Int32Array;
-        // First-order gain of each (position, candidate): e_w · g_i − e_{x_i} · g_i.
-        const cand = Float32Array.from({ length: a * seqLen * k }, (_, q) => {
-          const r = Math.floor(q / (seqLen * k));
-          const p = Math.floor(q / k) % seqLen;
-          const w = candidates.neighbours[adversarialIds[active[r] * seqLen + p] * k + (q % k)];
-          return w < 0 ? 0 : w;
-        });
-        const candEmb = tf.gather(matrix, tf.tensor3d(cand, [a, seqLen, k], 'int32'));
-        const gain = tf.sub(tf.sum(tf.mul(candEmb, grad.expandDims(2)), 3), tf.sum(tf.mul(emb, grad), 2).expandDims(2));
-        logits!.dispose();
-        return { predicted: pred, scores: gain.dataSync() as Float32Array };
-      });
+      needGain = active.some((i) => replaced[i] < budgets[i]);
+      const { predicted, scores, gradients } = table ? forwardAndGradient(a) : gatherScores(a);
       const next: number[] = [];
       active.forEach((i, r) => {
         const wrong = predicted[r] !== labels[i];
@@ -135,10 +178,12 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
         for (let p = 0; p < seqLen; p++) {
           const at = i * seqLen + p;
           if (changed[at] || protectedSet.has(adversarialIds[at])) continue;
+          const g = (r * seqLen + p) * dim;
+          const own = table ? dotFloat32(table, adversarialIds[at] * dim, gradients, g, dim) : 0;
           for (let j = 0; j < k; j++) {
             const w = candidates.neighbours[adversarialIds[at] * k + j];
             if (w < 0 || w >= vocab || protectedSet.has(w) || w === adversarialIds[at]) continue;
-            const s = scores[(r * seqLen + p) * k + j];
+            const s = table ? Math.fround(dotFloat32(table, w * dim, gradients, g, dim) - own) : scores[(r * seqLen + p) * k + j];
             if (s > best) {
               best = s;
               bestPos = p;
@@ -156,4 +201,11 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
     }
   }
   return { adversarialIds, correctBefore, success, replaced, budgets };
+}
+
+/** a[ao..ao+dim) · b[bo..bo+dim) summed in order in float32 (as the tensor path's mul then sum): the same gains bit for bit. */
+function dotFloat32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let sum = 0;
+  for (let d = 0; d < dim; d++) sum = Math.fround(sum + Math.fround(a[ao + d] * b[bo + d]));
+  return sum;
 }
