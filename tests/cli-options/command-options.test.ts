@@ -478,23 +478,6 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     await expect(simulateRecorded(['--task', 'text'])).rejects.toThrow(/task/);
     await expect(runSimulation({ task: 'spam', sites: 2, out: dir, transport: 'memory', architecture: 'cnn' })).rejects.toThrow(/the spam task runs the text-cnn model, not "cnn"/);
   },
-  '--text-augment': async () => {
-    const plain = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
-    const augmented = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--text-augment', '2:0.2']));
-    // Each site trains on its e-mails and two perturbed copies of each, with their labels.
-    augmented.datasets.forEach((d, k) => {
-      const n = plain.datasets[k]!.y.length;
-      expect(d.y).toHaveLength(3 * n);
-      expect([...d.y.subarray(n, 2 * n)]).toEqual([...plain.datasets[k]!.y]);
-      expect(d.x.subarray(0, n * 128)).toEqual(plain.datasets[k]!.x);
-      expect(d.x.subarray(n * 128, 2 * n * 128)).not.toEqual(plain.datasets[k]!.x);
-    });
-    // A run-config flag (train.textAugmentation): in the fit config and the terms too (tests/text/text-augment-run-config.test.ts).
-    expect(augmented.config.train.textAugmentation).toEqual({ copies: 2, rate: 0.2 });
-    for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
-    const digitsAugmented = await simulationOf(['--sites', '2', '--text-augment', '1:0.1']);
-    expect(() => planSimulation(digitsAugmented)).toThrow(/needs a text task/);
-  },
   '--no-feature-shift': async () => {
     expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);
     expect(planSimulation(await simulationOf(['--sites', '2'])).holdout).toBe(builtinDigits().holdout);
@@ -560,6 +543,24 @@ describe('--preset robust: explicit flags override the preset', () => {
 });
 
 describe('every simulate option reaches the federation', () => {
+  // --text-augment is a run-config flag (run-config-flags.test.ts); its simulation-side effect: the copies each site trains on.
+  it('--text-augment: simulated text sites train on their texts plus the copies', async () => {
+    const plain = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const augmented = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--text-augment', '2:0.2']));
+    // Each site trains on its e-mails and two perturbed copies of each, with their labels.
+    augmented.datasets.forEach((d, k) => {
+      const n = plain.datasets[k]!.y.length;
+      expect(d.y).toHaveLength(3 * n);
+      expect([...d.y.subarray(n, 2 * n)]).toEqual([...plain.datasets[k]!.y]);
+      expect(d.x.subarray(0, n * 128)).toEqual(plain.datasets[k]!.x);
+      expect(d.x.subarray(n * 128, 2 * n * 128)).not.toEqual(plain.datasets[k]!.x);
+    });
+    // A run-config flag (train.textAugmentation): in the fit config and the terms too (tests/text/text-augment-run-config.test.ts).
+    expect(augmented.config.train.textAugmentation).toEqual({ copies: 2, rate: 0.2 });
+    for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
+    const digitsAugmented = await simulationOf(['--sites', '2', '--text-augment', '1:0.1']);
+    expect(() => planSimulation(digitsAugmented)).toThrow(/needs a text task/);
+  });
   it('the table has a row for every option that is not a run-config flag', () => {
     expect(Object.keys(SIMULATE_ROWS).sort()).toEqual(ownFlags(simulateCommand()).sort());
   });

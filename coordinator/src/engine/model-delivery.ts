@@ -1,15 +1,6 @@
-import { z } from 'zod';
 import { modelWeightsPath, type ModelRef } from '@fedtune/shared';
 import type { ModelVersions } from './model-versions.ts';
-
-/**
- * How a fit or evaluate instruction carries the global model (run config `modelDelivery`,
- * docs/operations.md#model-delivery-over-http): 'socket' the bytes in the instruction; 'http' a ModelRef (the
- * version's path and sha-256) and the site GETs the bytes from /api/v1/models/:version/weights, so a CDN
- * or reverse proxy can carry them instead of every socket.
- */
-export const ModelDelivery = z.enum(['socket', 'http']);
-export type ModelDelivery = z.output<typeof ModelDelivery>;
+import type { ModelDelivery } from './run-config.ts';
 
 /**
  * The model fields of an instruction for `version`, and the bytes they add to the socket: none when the site

@@ -2,10 +2,17 @@ import { z } from 'zod';
 import { RobustnessEvaluationConfig, RunClassNames, TrainConfig } from '@fedtune/shared';
 import { DpConfig } from './dp-aggregation.ts';
 import { SecureAggregationConfig } from './secure-aggregation-round.ts';
-import { ModelDelivery } from './model-delivery.ts';
 import { PersonalizationConfig, SiteRobustnessConfig } from './site-report-config.ts';
 
 /** A run's configuration, validated with clear messages. Every field has a default. */
+/**
+ * How a fit or evaluate instruction carries the global model (model-delivery.ts, docs/operations.md#model-delivery-over-http):
+ * 'socket' the bytes in the instruction; 'http' a ModelRef the site GETs from /api/v1/models/:version/weights. Here, not in
+ * model-delivery.ts, so that a site's CLI (which parses run configs) never loads the coordinator's delivery code.
+ */
+export const ModelDelivery = z.enum(['socket', 'http']);
+export type ModelDelivery = z.output<typeof ModelDelivery>;
+
 export const RunConfig = z.object({
   runId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/),
   rounds: z.number().int().min(1).default(10),
