@@ -12,6 +12,7 @@ import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster
 import { ClusterTransport } from './cluster-transport.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
+import { guardAdapterRedisClient } from './adapter-redis-client.ts';
 
 export interface ClusterNodeOptions {
   cluster: ClusterOptionsInput;
@@ -72,9 +73,12 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const where = redactRedisUrl(cluster.redisUrl);
   let lease!: LeaderLease;
   let recovering: { outageMs: number } | undefined;
+  /** Messages to the other nodes lost while Redis was unreachable (told once per outage). */
+  let lostInOutage = 0;
   const redis: ClusterRedis = await connectClusterRedis(cluster.redisUrl, {
     onLost: (reason) => log(`node ${cluster.nodeId}: lost the connection to Redis at ${where} (${reason}); retrying`),
     onRestored: (outageMs) => {
+      lostInOutage = 0;
       lease.redisRestored();
       if (lease.isLeader) recovering = { outageMs };
       else log(`cluster recovered: Redis at ${where} is back after ${(outageMs / 1000).toFixed(1)} s; node ${cluster.nodeId} follows the leader`);
@@ -86,7 +90,11 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     ...options.server,
     transport: 'socket',
     wrapTransport: (inner, io) => {
-      io.adapter(createAdapter(redis, { streamName: keys.stream }));
+      // The adapter PUBLISHes server-side emits without handling a failure: during an outage that must not end the node.
+      const adapterRedis = guardAdapterRedisClient(redis, (_command, err) => {
+        if (++lostInOutage === 1) log(`node ${cluster.nodeId}: messages to the other nodes are lost while Redis is unreachable (${clipText((err as Error)?.message ?? err, 200)})`);
+      });
+      io.adapter(createAdapter(adapterRedis, { streamName: keys.stream }));
       transport = new ClusterTransport(inner, io, {
         nodeId: cluster.nodeId,
         maxQueuedMessages: limits.maxQueuedMessages,
