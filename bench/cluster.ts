@@ -19,17 +19,21 @@ import { parseArgs } from 'node:util';
 import { PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
 import { startRedisServer } from '../tests/helpers/redis-server.ts';
 
-const { values: args } = parseArgs({ options: { sites: { type: 'string', default: '100' }, rounds: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/results/cluster.json' } } });
+const { values: args } = parseArgs({ options: { sites: { type: 'string', default: '100' }, rounds: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/results/cluster.json' }, 'model-delivery': { type: 'string', default: 'socket' } } });
+/** 'http': instructions carry a model reference and the sites GET the bytes from the leader (followers do not serve model versions yet), so model bytes do not cross Redis. */
+const MODEL_DELIVERY = args['model-delivery'] === 'http' ? 'http' : 'socket';
 const SITES = Number(args.sites);
 const ROUNDS = Number(args.rounds);
 const FEDTUNE = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
 
-async function lightSite(url: string, siteId: string, counters: { complete: number }): Promise<CoordinatorLink> {
+async function lightSite(url: string, siteId: string, counters: { complete: number }, modelBase: string): Promise<CoordinatorLink> {
   const link = await socketIoConnector({ url, connectTimeoutMs: 60_000 }).connect();
   link.onMessage((message) => {
     if (message.event === 'fit') {
       const fit = message.payload;
-      link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights!, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 0 });
+      const answer = (weights: Uint8Array) => link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 0 });
+      if (fit.weights) answer(fit.weights);
+      else if (fit.modelRef) void fetch(new URL(fit.modelRef.path, modelBase)).then(async (r) => answer(new Uint8Array(await r.arrayBuffer())));
     } else if (message.event === 'terms') {
       link.send('acceptTerms', { runId: message.payload.terms.runId, siteId, hash: message.payload.hash });
     } else if (message.event === 'evaluate') {
@@ -69,7 +73,7 @@ interface Measured {
 async function measure(nodes: number, sites: number): Promise<Measured> {
   const runsDir = mkdtempSync(join(tmpdir(), 'fedtune-bench-cluster-'));
   const runId = `bench-${nodes}-${sites}`;
-  const common = ['--port', '0', '--out', runsDir, '--run-id', runId, '--rounds', String(ROUNDS), '--min-sites', String(sites), '--robustness', 'never', '--federated-eval', 'never', '--round-timeout', '300'];
+  const common = ['--port', '0', '--out', runsDir, '--run-id', runId, '--rounds', String(ROUNDS), '--min-sites', String(sites), '--robustness', 'never', '--federated-eval', 'never', '--round-timeout', '300', '--model-delivery', MODEL_DELIVERY];
   const redis = nodes > 1 ? await startRedisServer() : undefined;
   const started: Array<ReturnType<typeof startNode>> = [];
   try {
@@ -84,7 +88,7 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
     if (redis) await new Promise((r) => setTimeout(r, 2_000));
     const counters = { complete: 0 };
     for (let k = 0; k < sites; k += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, sites - k) }, (_, j) => lightSite(urls[(k + j) % urls.length], `site-${k + j + 1}`, counters)));
+      await Promise.all(Array.from({ length: Math.min(50, sites - k) }, (_, j) => lightSite(urls[(k + j) % urls.length], `site-${k + j + 1}`, counters, urls[0])));
     }
     await Promise.all(started.map((n) => n.exited));
     const report = JSON.parse(readFileSync(join(runsDir, runId, 'report.json'), 'utf8')) as RunReport;
@@ -99,6 +103,7 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
 }
 
 const one = await measure(1, SITES);
+console.log(`model delivery: ${MODEL_DELIVERY}`);
 console.log(`1 node:  ${one.sitesCompleted}/${one.sites} sites completed every round; per-round time ${one.roundMs.map((m) => m.toFixed(0)).join(', ')} ms (median ${one.medianRoundMs.toFixed(0)})`);
 const three = await measure(3, 2 * SITES);
 console.log(`3 nodes: ${three.sitesCompleted}/${three.sites} sites completed every round (${three.sitesPerNode.toFixed(0)} per node); per-round time ${three.roundMs.map((m) => m.toFixed(0)).join(', ')} ms (median ${three.medianRoundMs.toFixed(0)})`);
@@ -106,5 +111,5 @@ const ratio = three.medianRoundMs / one.medianRoundMs;
 const met = three.sitesCompleted >= 2 * one.sitesCompleted && ratio <= 1;
 console.log(`3 nodes with 2× the sites: per-round time ${ratio.toFixed(2)}× one node's — target (≤ 1.00×, every site every round) ${met ? 'met' : 'NOT met'}`);
 mkdirSync(dirname(args.out!), { recursive: true });
-writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, one, three, perRoundRatio: ratio, target: { description: '3 nodes serve ≥ 2× the sites of one node at the same per-round overhead', met } }, null, 2) + '\n');
+writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, modelDelivery: MODEL_DELIVERY, one, three, perRoundRatio: ratio, target: { description: '3 nodes serve ≥ 2× the sites of one node at the same per-round overhead', met } }, null, 2) + '\n');
 process.exit(0);

@@ -29,6 +29,7 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease on a real Redi
       ttlMs: 5_000,
       onAcquired: (t) => seen.push(`acquired ${t}`),
       onReestablished: (t) => seen.push(`reestablished ${t}`),
+      onRenewed: (t) => seen.push(`renewed ${t}`),
       onLost: (t) => seen.push(`lost ${t}`),
       now: () => clock,
       ...extra,
@@ -52,12 +53,12 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease on a real Redi
     expect(ttl).toBeLessThanOrEqual(5_000);
   });
 
-  it('renewing keeps it and resets its time to live, with no callback', async () => {
+  it('renewing keeps it and resets its time to live; onRenewed says so (the leader\'s "still leads" after an outage)', async () => {
     const a = lease('a');
     await a.l.tick();
     await client.pExpire('p:leader', 1_000);
     await a.l.tick();
-    expect(a.seen).toEqual(['acquired 1']);
+    expect(a.seen).toEqual(['acquired 1', 'renewed 1']);
     expect(await client.pTTL('p:leader')).toBeGreaterThan(4_000);
   });
 

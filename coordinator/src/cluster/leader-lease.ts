@@ -42,6 +42,8 @@ export interface LeaderLeaseOptions {
   onAcquired(token: number): void;
   /** The lease was gone (Redis restarted or it expired) and this node holds it again with its token. */
   onReestablished?(token: number): void;
+  /** The lease was still this node's and its time to live was reset (a renewal that found it in place). */
+  onRenewed?(token: number): void;
   /** Another node holds the lease now (or a later token exists): this node must stop leading. */
   onLost(token: number): void;
   now?: () => number;
@@ -108,7 +110,8 @@ export class LeaderLease {
       const result = Number(await redis.eval(RENEW_SCRIPT, { keys: [this.keys.lease, this.keys.fence], arguments: [this.value, String(this.options.ttlMs), String(held)] }));
       if (this.token !== held) return;
       if (result === 2) this.options.onReestablished?.(held);
-      else if (result !== 1) {
+      else if (result === 1) this.options.onRenewed?.(held);
+      else {
         this.token = 0;
         this.options.onLost(held);
       }

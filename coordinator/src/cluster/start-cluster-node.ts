@@ -12,6 +12,8 @@ import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster
 import { ClusterTransport } from './cluster-transport.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
+import { guardAdapterRedisClient } from './adapter-redis-client.ts';
+import { RedisRecoveryReport } from './redis-recovery-report.ts';
 
 export interface ClusterNodeOptions {
   cluster: ClusterOptionsInput;
@@ -71,13 +73,19 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const log = options.log ?? (() => {});
   const where = redactRedisUrl(cluster.redisUrl);
   let lease!: LeaderLease;
-  let recovering: { outageMs: number } | undefined;
+  // One 'cluster recovered' line per outage, whichever comes first: the connection's return or the leader's renewal.
+  const recovery = new RedisRecoveryReport(where, cluster.nodeId, log);
+  /** Messages to the other nodes lost while Redis was unreachable (told once per outage). */
+  let lostInOutage = 0;
   const redis: ClusterRedis = await connectClusterRedis(cluster.redisUrl, {
-    onLost: (reason) => log(`node ${cluster.nodeId}: lost the connection to Redis at ${where} (${reason}); retrying`),
+    onLost: (reason) => {
+      recovery.lost();
+      log(`node ${cluster.nodeId}: lost the connection to Redis at ${where} (${reason}); retrying`);
+    },
     onRestored: (outageMs) => {
+      lostInOutage = 0;
       lease.redisRestored();
-      if (lease.isLeader) recovering = { outageMs };
-      else log(`cluster recovered: Redis at ${where} is back after ${(outageMs / 1000).toFixed(1)} s; node ${cluster.nodeId} follows the leader`);
+      recovery.restored(outageMs, lease.isLeader);
     },
   });
   const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
@@ -86,7 +94,11 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     ...options.server,
     transport: 'socket',
     wrapTransport: (inner, io) => {
-      io.adapter(createAdapter(redis, { streamName: keys.stream }));
+      // The adapter PUBLISHes server-side emits without handling a failure: during an outage that must not end the node.
+      const adapterRedis = guardAdapterRedisClient(redis, (_command, err) => {
+        if (++lostInOutage === 1) log(`node ${cluster.nodeId}: messages to the other nodes are lost while Redis is unreachable (${clipText((err as Error)?.message ?? err, 200)})`);
+      });
+      io.adapter(createAdapter(adapterRedis, { streamName: keys.stream }));
       transport = new ClusterTransport(inner, io, {
         nodeId: cluster.nodeId,
         maxQueuedMessages: limits.maxQueuedMessages,
@@ -154,11 +166,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
         void lease.stop(true).then(() => finish({ runId: options.config.runId, status: 'failed', leader: cluster.nodeId }));
       });
     },
-    onReestablished: (token) => {
-      const outage = recovering ? ` is back after ${(recovering.outageMs / 1000).toFixed(1)} s` : ' had lost the lease';
-      recovering = undefined;
-      log(`cluster recovered: Redis at ${where}${outage}; node ${cluster.nodeId} leads again (lease re-established, fencing token ${token})`);
-    },
+    onReestablished: (token) => recovery.reestablished(token),
+    onRenewed: (token) => recovery.renewed(token),
     onLost: (token) => {
       log(`node ${cluster.nodeId} lost the leader lease (fencing token ${token}): another node leads; this node's run stops and its sites rejoin the new leader`);
       transport.becomeFollower();
@@ -170,14 +179,6 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
 
   const url = (await server.listen())!;
   lease.start();
-  // A leader whose lease survived an outage (Redis kept it) says so on its next renewal.
-  const recoveredTimer = setInterval(() => {
-    if (recovering && lease.isLeader) {
-      log(`cluster recovered: Redis at ${where} is back after ${(recovering.outageMs / 1000).toFixed(1)} s; node ${cluster.nodeId} still leads (fencing token ${lease.leaderToken})`);
-      recovering = undefined;
-    }
-  }, cluster.leaseTtlMs);
-  recoveredTimer.unref?.();
 
   return {
     nodeId: cluster.nodeId,
@@ -190,7 +191,6 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     },
     done,
     async close() {
-      clearInterval(recoveredTimer);
       await lease.stop(true);
       await server.close();
       // Closes socket.io and its adapter (whose timers publish to Redis) before the Redis client goes.

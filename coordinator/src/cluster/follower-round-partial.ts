@@ -1,0 +1,90 @@
+import { FedtuneError, type FitResult, type UpdateEncoding, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import type { AggregatorPartial } from '../engine/aggregation/aggregator-partial.ts';
+import { StreamingFedAvgAggregator } from '../engine/aggregation/streaming-fedavg-aggregator.ts';
+import { validateFitResult } from '../engine/validate-fit-result.ts';
+import type { SiteAcceptanceMessage } from './partial-round-messages.ts';
+
+/** What the leader tells a follower about one attempt of a plain-FedAvg round (the checks it must run). */
+export interface FollowerRoundPlan {
+  node: string;
+  runId: string;
+  round: number;
+  attempt: number;
+  manifest: WeightsManifest;
+  /** The global weights the sites train from (the fit instruction's). */
+  global: WeightArrays;
+  /** The sites selected in this attempt. */
+  selected: ReadonlySet<string>;
+  maxExamples: number;
+  maxUpdateBytes: number;
+  maxUpdateNorm?: number;
+  updateEncoding?: UpdateEncoding;
+  /** The most examples one update weighs for (the update guard's cap; Infinity when off). */
+  exampleCap: number;
+}
+
+export type FollowerVerdict = { ok: true; acceptance: SiteAcceptanceMessage } | { ok: false; code: FedtuneError['code']; reason: string };
+
+/**
+ * A follower's side of one plain-FedAvg round: it runs the leader's checks (validateFitResult against the
+ * same global weights) on its own sites' updates and folds them into a streaming FedAvg partial; the leader
+ * gets one small acceptance record per site and, at the close, the partial — never the updates.
+ */
+export class FollowerRoundPartial {
+  private readonly aggregator: StreamingFedAvgAggregator;
+  private closed = false;
+
+  constructor(private readonly plan: FollowerRoundPlan) {
+    this.aggregator = new StreamingFedAvgAggregator(plan.manifest.map((t) => t.shape.reduce((a, b) => a * b, 1)));
+    this.aggregator.begin({ runId: plan.runId, round: plan.round, attempt: plan.attempt, global: plan.global, strategyState: undefined, selected: plan.selected.size });
+  }
+
+  get siteIds(): ReadonlySet<string> {
+    return this.aggregator.siteIds;
+  }
+
+  /** One site's fit result (its message already schema-checked), with what the site announced at hello. */
+  add(siteId: string, result: FitResult, announced: number | undefined): FollowerVerdict {
+    if (this.closed) return { ok: false, code: 'stale_round', reason: `round ${this.plan.round} closed before this result arrived` };
+    const verdict = validateFitResult(siteId, result, {
+      runId: this.plan.runId,
+      round: this.plan.round,
+      selected: this.plan.selected,
+      alreadyReceived: this.aggregator.siteIds,
+      manifest: this.plan.manifest,
+      maxExamples: this.plan.maxExamples,
+      announced,
+      maxUpdateBytes: this.plan.maxUpdateBytes,
+      global: this.plan.global,
+      maxUpdateNorm: this.plan.maxUpdateNorm,
+      maxAbs: this.aggregator.maxAbs,
+      updateEncoding: this.plan.updateEncoding,
+    });
+    if (!verdict.ok) return verdict;
+    const effectiveExamples = Math.min(verdict.numExamples, this.plan.exampleCap);
+    this.aggregator.add({ siteId, weights: verdict.weights, numExamples: effectiveExamples });
+    return {
+      ok: true,
+      acceptance: {
+        node: this.plan.node,
+        runId: this.plan.runId,
+        round: this.plan.round,
+        attempt: this.plan.attempt,
+        siteId,
+        numExamples: verdict.numExamples,
+        effectiveExamples,
+        norm: verdict.norm ?? 0,
+        metrics: result.metrics,
+        durationMs: result.durationMs,
+        bytes: result.weights.byteLength,
+      },
+    };
+  }
+
+  /** Closes the round here (later results are stale) and returns the partial for the leader. */
+  close(): AggregatorPartial {
+    if (this.closed) throw new FedtuneError('stale_round', `round ${this.plan.round} attempt ${this.plan.attempt} is already closed on this node`);
+    this.closed = true;
+    return this.aggregator.partial();
+  }
+}
