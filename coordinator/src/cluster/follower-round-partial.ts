@@ -33,6 +33,8 @@ export type FollowerVerdict = { ok: true; acceptance: SiteAcceptanceMessage } | 
 export class FollowerRoundPartial {
   private readonly aggregator: StreamingFedAvgAggregator;
   private closed = false;
+  /** The sites folded in so far, kept beside the sum: the aggregator's siteIds is a fresh copy per call, too dear per update. */
+  private readonly received = new Set<string>();
 
   constructor(private readonly plan: FollowerRoundPlan) {
     this.aggregator = new StreamingFedAvgAggregator(plan.manifest.map((t) => t.shape.reduce((a, b) => a * b, 1)));
@@ -40,7 +42,7 @@ export class FollowerRoundPartial {
   }
 
   get siteIds(): ReadonlySet<string> {
-    return this.aggregator.siteIds;
+    return this.received;
   }
 
   /** One site's fit result (its message already schema-checked), with what the site announced at hello. */
@@ -50,7 +52,7 @@ export class FollowerRoundPartial {
       runId: this.plan.runId,
       round: this.plan.round,
       selected: this.plan.selected,
-      alreadyReceived: this.aggregator.siteIds,
+      alreadyReceived: this.received,
       manifest: this.plan.manifest,
       maxExamples: this.plan.maxExamples,
       announced,
@@ -63,6 +65,7 @@ export class FollowerRoundPartial {
     if (!verdict.ok) return verdict;
     const effectiveExamples = Math.min(verdict.numExamples, this.plan.exampleCap);
     this.aggregator.add({ siteId, weights: verdict.weights, numExamples: effectiveExamples });
+    this.received.add(siteId);
     return {
       ok: true,
       acceptance: {
