@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditEntryHash, canonicalJson, chainAuditEntry, GENESIS_PREV, isFedtuneError, sha256Hex, verifyAuditChain, type AuditEntry } from '@fedtune/shared';
-import { AuditLog } from '../../coordinator/src/audit/audit-log.ts';
+import { AuditLog, nativeSha256Hex } from '../../coordinator/src/audit/audit-log.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { thrown } from '../helpers/thrown.ts';
 
@@ -293,5 +293,23 @@ describe('AuditLog fsync off the event loop', () => {
     await log.synced();
     expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 20, head: log.head().head });
     log.close();
+  });
+});
+
+describe("the coordinator's native entry hash", () => {
+  it.each([
+    ['empty', ''],
+    ['ascii', '{"a":1}'],
+    ['unicode (UTF-8 bytes)', 'site-é — 日本 🙂'],
+    ['long', 'x'.repeat(100_000)],
+  ])('nativeSha256Hex equals the pure-JS sha256Hex: %s', (_name, text) => {
+    expect(nativeSha256Hex(text)).toBe(sha256Hex(text));
+  });
+
+  it('chainAuditEntry with the native hash gives the entry the default hash gives (a log it writes verifies anywhere)', () => {
+    const data = { siteId: 'site-é', numExamples: 3, nested: { b: [1, 2], a: 'z' } };
+    const native = chainAuditEntry(4, 'a'.repeat(64), 'join', data, AT.toISOString(), nativeSha256Hex);
+    expect(native).toEqual(chainAuditEntry(4, 'a'.repeat(64), 'join', data, AT.toISOString()));
+    expect(native.hash).toBe(auditEntryHash(native));
   });
 });

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fsync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { chainAuditEntry, FedtuneError, GENESIS_PREV, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
 import { fsyncDir } from '../persistence/write-file-durable.ts';
@@ -6,6 +7,11 @@ import { WriteBatch } from '../persistence/write-batch.ts';
 
 /** The audit log's file in a run directory. */
 export const AUDIT_FILE = 'audit.jsonl';
+
+/** SHA-256 (hex) of a string's UTF-8 bytes with node:crypto: the same digest as shared's pure-JS sha256Hex, natively. */
+export function nativeSha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
 
 export interface AuditLogOptions {
   /** Told when a batch could not be written (the run goes on; the log then breaks at resume, loudly). */
@@ -60,7 +66,7 @@ export class AuditLog {
   /** Appends an entry to the chain; it reaches the disk with its batch (or at `flush`). After `close` (the run ended): ignored. */
   append(type: AuditEntryType, data: Record<string, unknown>): void {
     if (this.closed) return;
-    const entry = chainAuditEntry(this.seq, this.prev, type, data, (this.options.now?.() ?? new Date()).toISOString());
+    const entry = chainAuditEntry(this.seq, this.prev, type, data, (this.options.now?.() ?? new Date()).toISOString(), nativeSha256Hex);
     this.seq++;
     this.prev = entry.hash;
     this.batch.add(`${JSON.stringify(entry)}\n`);
