@@ -93,7 +93,7 @@ describe('npm run bench:load smoke run (real child processes)', () => {
     dirs.push(dir);
     const out = join(dir, 'load.json');
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/load.ts', '--sites', '3', '--rounds', '1', '--hidden', '4', '--features', '8', '--classes', '3', '--out', out], { timeout: 150_000 }, (err, _stdout, stderr) =>
+      execFile(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/load.ts', '--sites', '3', '--rounds', '1', '--hidden', '4', '--features', '8', '--classes', '3', '--out', out], { timeout: 280_000 }, (err, _stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
       );
     });
@@ -104,7 +104,7 @@ describe('npm run bench:load smoke run (real child processes)', () => {
     expect(result.results[0].aborted).toBeUndefined();
     expect(result.targets.map((t: { target: string }) => t.target)).toEqual(['health-check p99, worst round, 3 sites']);
     expect(result.loadAverage.start).toHaveLength(3);
-  }, 180_000);
+  }, 300_000);
 });
 
 describe('npm run bench:load fails loudly when sites do not join', () => {
@@ -113,7 +113,7 @@ describe('npm run bench:load fails loudly when sites do not join', () => {
     dirs.push(dir);
     const out = join(dir, 'load.json');
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'bench/load.ts', '--sites', '2', '--rounds', '1', '--hidden', '4', '--features', '8', '--classes', '3', '--join-timeout-ms', '3000', '--sites-ignore-terms', '--out', out], { timeout: 150_000 }, (err, _stdout, stderr) =>
+      execFile(process.execPath, ['--import', 'tsx', 'bench/load.ts', '--sites', '2', '--rounds', '1', '--hidden', '4', '--features', '8', '--classes', '3', '--join-timeout-ms', '3000', '--sites-ignore-terms', '--out', out], { timeout: 280_000 }, (err, _stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
       );
     });
@@ -122,5 +122,5 @@ describe('npm run bench:load fails loudly when sites do not join', () => {
     expect(lines).toEqual(['bench:load: 2 sites: only 0 of 2 joined the run within 3000 ms of connecting (did they answer the run\'s terms?)']);
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(() => readFileSync(out)).toThrow();
-  }, 180_000);
+  }, 300_000);
 });
