@@ -3,7 +3,8 @@
  *
  * One coordinator (`startCoordinator`, transport 'socket', on loopback) with a dense model (default 784-128-10,
  * issue 14's 100k parameters) and a tiny holdout, and N light socket.io sites in a child process, so the
- * event-loop lag, CPU time, heap and RSS measured are the coordinator's own. A site joins with `hello`,
+ * event-loop lag, CPU time, heap and RSS measured are the coordinator's own. A site (bench/load-light-site.ts)
+ * joins as `fedtune client` does — `hello`, then the signed run terms verified and answered with `acceptTerms` —,
  * answers every `fit` with the weights it was sent (after `--train-ms` of simulated training: real sites
  * are other machines) and every `evaluate` with fixed metrics, so what is measured is the coordinator:
  * validation, aggregation, evaluation and saving per round, fan-out and fan-in of N payloads.
@@ -14,7 +15,11 @@
  * peak during rounds, and what is retained after a forced GC at the end of each round).
  *
  *   npx tsx bench/load.ts [--sites 10,100,500] [--rounds 3] [--hidden 128] [--features 784] [--classes 10]
- *                          [--train-ms 0] [--baseline] [--out bench/results/load.json]
+ *                          [--train-ms 0] [--baseline] [--join-timeout-ms 60000] [--out bench/results/load.json]
+ *
+ * Sites that do not all join within `--join-timeout-ms` of connecting, or a size that does not complete all
+ * its rounds, fail the bench: one line on stderr per failure (`bench:load: …`) and exit code 1 (no result is
+ * written when a size could not even start). The load average (os.loadavg) is printed per size and recorded.
  *
  * `--sites` takes a comma list to run several sizes one after the other and compare memory growth (FedAvg
  * aggregation must not grow with N). The defaults are issue 14's load: instant-answer sites and the default
@@ -29,7 +34,7 @@
  * bench/results/load.json gets a `targets` array (≤ 1 ms per update at 100 and 500 sites, health p99 ≤ 50 ms).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +43,10 @@ import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { startCoordinator, type EngineEvent } from '@fedtune/coordinator';
-import { PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type Dataset, type RunReport } from '@fedtune/shared';
+import { type CoordinatorLink, type Dataset, type RunReport } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
+import { lightSite, newLightSiteCounters, type LightSiteCounters } from './load-light-site.ts';
+import { loadFailures } from './load-failures.ts';
 
 const { values: args } = parseArgs({
       options: {
@@ -58,6 +65,10 @@ const { values: args } = parseArgs({
         'health-for': { type: 'string' },
         'connect-batch': { type: 'string', default: '50' },
         'round-timeout-ms': { type: 'string', default: '120000' },
+        /** How long the sites have, once connected, to join (answer the run's terms): beyond it the bench fails. */
+        'join-timeout-ms': { type: 'string', default: '60000' },
+        /** Internal, for the bench's own test: the sites never answer the run's terms (they never join; the bench must fail). */
+        'sites-ignore-terms': { type: 'boolean', default: false },
         out: { type: 'string', default: 'bench/results/load.json' },
       },
     });
@@ -69,6 +80,8 @@ const FEATURES = Number(args.features);
 const CLASSES = Number(args.classes);
 const TRAIN_MS = Number(args['train-ms']);
 const CONNECT_BATCH = Number(args['connect-batch']);
+/** How long the sites have to join (hello, welcome, terms answered) once all are connected. */
+const JOIN_DEADLINE_MS = Number(args['join-timeout-ms']);
 
 function tinyModel(): tf.LayersModel {
   const model = tf.sequential();
@@ -93,54 +106,30 @@ function quantile(xs: number[], q: number): number {
 
 const MB = 1024 * 1024;
 const round1 = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const loadAverage = () => loadavg().map((x) => round1(x, 2));
 
-/** A light site: joins, echoes the global weights back after `TRAIN_MS`, answers evaluations. */
-async function lightSite(url: string, siteId: string, counters: { fits: number; rejected: number; complete: number }): Promise<CoordinatorLink> {
-  const link = await socketIoConnector({ url, connectTimeoutMs: 60_000 }).connect();
-  link.onMessage((message) => {
-    switch (message.event) {
-      case 'fit': {
-        const fit = message.payload;
-        setTimeout(() => {
-          counters.fits++;
-          link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights: fit.weights!, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: TRAIN_MS });
-        }, TRAIN_MS);
-        return;
-      }
-      case 'evaluate': {
-        const ev = message.payload;
-        link.send('evaluateResult', { runId: ev.runId, round: ev.round, siteId, numExamples: 20, metrics: { loss: 1, accuracy: 0.5 } });
-        return;
-      }
-      case 'rejected':
-        counters.rejected++;
-        return;
-      case 'complete':
-        counters.complete++;
-        link.close();
-        return;
-      default:
-        return;
-    }
-  });
-  link.send('hello', { protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'bench', runtime: 'node', numExamples: 100 } });
-  return link;
-}
-
-/** Sites process: connects `sites` light sites to `url`, reports when all are connected and when all are done. */
+/** Sites process: connects `sites` light sites to `url`, reports when all of them joined (accepted the run's terms) and when all are done. */
 async function runSites(url: string, sites: number): Promise<void> {
-  const counters = { fits: 0, rejected: 0, complete: 0 };
+  const counters = newLightSiteCounters();
   const links: CoordinatorLink[] = [];
-  for (let k = 0; k < sites; k += CONNECT_BATCH) {
-    const batch = Array.from({ length: Math.min(CONNECT_BATCH, sites - k) }, (_, j) => lightSite(url, `site-${String(k + j + 1).padStart(4, '0')}`, counters));
-    links.push(...(await Promise.all(batch)));
-  }
-  process.send!({ type: 'connected' });
   process.on('message', (m: { type: string }) => {
     if (m.type !== 'close') return;
     for (const link of links) link.close();
     process.send!({ type: 'closed', counters }, () => process.exit(0));
   });
+  for (let k = 0; k < sites; k += CONNECT_BATCH) {
+    const batch = Array.from({ length: Math.min(CONNECT_BATCH, sites - k) }, (_, j) => lightSite({ url, siteId: `site-${String(k + j + 1).padStart(4, '0')}`, counters, trainMs: TRAIN_MS, answerTerms: !args['sites-ignore-terms'] }));
+    links.push(...(await Promise.all(batch)));
+  }
+  // Every site must answer the run's terms: wait for all the answers, the first refusal, or the deadline.
+  const deadline = performance.now() + JOIN_DEADLINE_MS;
+  while (!args['sites-ignore-terms'] && counters.acceptedTerms < sites && counters.refusedTerms === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (!args['sites-ignore-terms'] && counters.acceptedTerms < sites) {
+    const why = counters.refusedTerms ? `${counters.refusedTerms} refused (${counters.lastRefusal ?? 'no reason'})` : `no terms within ${JOIN_DEADLINE_MS} ms`;
+    process.send!({ type: 'failed', reason: `only ${counters.acceptedTerms} of ${sites} sites accepted the run's terms: ${why}` });
+    return;
+  }
+  process.send!({ type: 'connected' });
 }
 
 /**
@@ -293,7 +282,7 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
 
   const t0 = performance.now();
   // The sites run in their own process, so the coordinator's CPU time (process.cpuUsage) is its own.
-  const worker = fork(fileURLToPath(import.meta.url), ['--sites-for', coordinator.url!, '--sites', String(sites), '--connect-batch', String(CONNECT_BATCH), '--train-ms', String(TRAIN_MS)], { execArgv: ['--import', 'tsx'] });
+  const worker = fork(fileURLToPath(import.meta.url), ['--sites-for', coordinator.url!, '--join-timeout-ms', String(JOIN_DEADLINE_MS), ...(args['sites-ignore-terms'] ? ['--sites-ignore-terms'] : []), '--sites', String(sites), '--connect-batch', String(CONNECT_BATCH), '--train-ms', String(TRAIN_MS)], { execArgv: ['--import', 'tsx'] });
   const poller = fork(fileURLToPath(import.meta.url), ['--health-for', coordinator.url!], { execArgv: ['--import', 'tsx'] });
   const fromPoller = (type: string) =>
     new Promise<{ type: string; health?: Array<[number, number]> }>((resolve, reject) => {
@@ -307,16 +296,39 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     });
   const pollerReady = fromPoller('connected');
   const fromWorker = (type: string) =>
-    new Promise<{ type: string; counters?: { fits: number; rejected: number; complete: number } }>((resolve, reject) => {
-      const onMessage = (m: { type: string }) => {
+    new Promise<{ type: string; counters?: LightSiteCounters; reason?: string }>((resolve, reject) => {
+      const onMessage = (m: { type: string; reason?: string }) => {
+        if (m.type === 'failed') return reject(new Error(m.reason));
         if (m.type !== type) return;
         worker.off('message', onMessage);
+        worker.off('exit', onExit);
         resolve(m);
       };
+      const onExit = (code: number | null) => reject(new Error(`the sites' process exited (code ${code}) before "${type}"`));
       worker.on('message', onMessage);
+      worker.once('exit', onExit);
       worker.once('error', reject);
     });
-  await fromWorker('connected');
+  try {
+    await fromWorker('connected');
+  } catch (error) {
+    // No run to measure: stop everything this size started and say why in one line.
+    worker.kill('SIGKILL');
+    poller.kill('SIGKILL');
+    await coordinator.close().catch(() => undefined);
+    rmSync(runsDir, { recursive: true, force: true });
+    throw new Error(`${sites} sites: ${(error as Error).message}`);
+  }
+  // Joined is the coordinator's word (its site-joined events), not the sites': wait for every one of them.
+  const joinDeadline = performance.now() + JOIN_DEADLINE_MS;
+  while (joined < sites && performance.now() < joinDeadline) await new Promise((r) => setTimeout(r, 20));
+  if (joined < sites) {
+    worker.kill('SIGKILL');
+    poller.kill('SIGKILL');
+    await coordinator.close().catch(() => undefined);
+    rmSync(runsDir, { recursive: true, force: true });
+    throw new Error(`${sites} sites: only ${joined} of ${sites} joined the run within ${JOIN_DEADLINE_MS} ms of connecting (did they answer the run's terms?)`);
+  }
   await pollerReady;
   const connectSeconds = (performance.now() - t0) / 1000;
   // The run starts when the last hello arrives; take the "after join" memory as close to that as we can.
@@ -423,18 +435,27 @@ if (args['sites-for']) {
   for (const n of siteCounts) console.log(JSON.stringify(await runLoad(n, selection.backend)));
   process.exit(0);
 } else {
+  const loadAverageAtStart = loadAverage();
   const selection = await selectNodeBackend();
   const results: LoadResult[] = [];
   const baselines: LoadResult[] = [];
   for (const n of siteCounts) {
     if (args.baseline) {
       process.stdout.write(`load (baseline: no bufferutil, no fan-in pacing): ${n} sites… `);
-      const b = await baselineRun(n);
+      const b = await baselineRun(n).catch((error: Error) => {
+        console.log('');
+        console.error(`bench:load: baseline ${n} sites: ${error.message.split('\n').find((l) => l.startsWith('Error')) ?? error.message.split('\n')[0]}`);
+        process.exit(1);
+      });
       baselines.push(b);
       console.log(describeResult(b));
     }
-    process.stdout.write(`load: ${n} sites, ${ROUNDS} rounds, ${TRAIN_MS} ms simulated training… `);
-    const r = await runLoad(n, selection.backend);
+    process.stdout.write(`load: ${n} sites, ${ROUNDS} rounds, ${TRAIN_MS} ms simulated training (load average ${loadAverage().join(' ')})… `);
+    const r = await runLoad(n, selection.backend).catch((error: Error) => {
+      console.log('');
+      console.error(`bench:load: ${error.message.split('\n')[0]}`);
+      process.exit(1);
+    });
     results.push(r);
     console.log(describeResult(r));
     console.log(
@@ -464,15 +485,18 @@ if (args['sites-for']) {
   const out = {
     date: new Date().toISOString(),
     node: process.version,
+    /** os.loadavg() (1, 5, 15 min) when the run started and when it ended: the machine's other load. */
+    loadAverage: { start: loadAverageAtStart, end: loadAverage() },
     backend: selection.backend,
     model: { features: FEATURES, hidden: HIDDEN, classes: CLASSES, parameters: results[0]?.parameters },
     targets,
     results,
-    ...(baselines.length ? { baseline: baselines, perUpdateVsBaseline: results.map((r, i) => ({ sites: r.sites, msBaseline: baselines[i].msPerUpdate.median, ms: r.msPerUpdate.median, cpuMsBaseline: baselines[i].cpuMsPerUpdate.median, cpuMs: r.cpuMsPerUpdate.median })) } : {}),
+    ...(baselines.length ? { baseline: baselines, perUpdateVsBaseline: results.map((r, i) => ({ sites: r.sites, msBaseline: baselines[i].msPerUpdate.median, ms: r.msPerUpdate.median, speedup: round1(baselines[i].msPerUpdate.median / r.msPerUpdate.median, 2), cpuMsBaseline: baselines[i].cpuMsPerUpdate.median, cpuMs: r.cpuMsPerUpdate.median, cpuSpeedup: round1(baselines[i].cpuMsPerUpdate.median / r.cpuMsPerUpdate.median, 2), healthP99Baseline: Math.max(...baselines[i].healthMs.p99), healthP99: Math.max(...r.healthMs.p99) })) } : {}),
   };
   mkdirSync(dirname(args.out!), { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
   console.log(`wrote ${args.out}`);
-  const bad = results.filter((r) => r.status !== 'complete');
-  process.exit(bad.length ? 1 : 0);
+  const failures = loadFailures([...baselines, ...results]);
+  for (const line of failures) console.error(line);
+  process.exit(failures.length ? 1 : 0);
 }

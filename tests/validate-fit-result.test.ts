@@ -132,6 +132,40 @@ describe('update validation: exact reasons and boundaries', () => {
     expect(firstOutOfRange([new Float32Array([1, -2]), new Float32Array([2, 0])], 2)).toBeUndefined();
   });
 
+  // deltaNormChecked reads four values per step, then the rest one by one: every lane and the tail must count.
+  const LENGTHS = [1, 3, 4, 5, 7, 8, 9, 13];
+  it.each(LENGTHS)('deltaNormChecked over a tensor of %i values: every position contributes its square and its range', (n) => {
+    const global = [new Float32Array(n).fill(1), new Float32Array([2])];
+    for (let at = 0; at < n; at++) {
+      const w = new Float32Array(n).fill(1);
+      w[at] = 1 + 3; // a difference of 3 at this position only
+      expect(deltaNormChecked([w, new Float32Array([6])], global, 10)).toEqual({ sumOfSquares: 9 + 16, inRange: true });
+      for (const bad of [NaN, Infinity, -Infinity, 11, -11]) {
+        const v = new Float32Array(n).fill(1);
+        v[at] = bad;
+        expect(deltaNormChecked([v, new Float32Array([2])], global, 10).inRange, `${bad} at ${at} of ${n}`).toBe(false);
+      }
+      // The bound itself is in range, at every position (|w| ≤ maxAbs, inclusive).
+      const edge = new Float32Array(n).fill(0);
+      edge[at] = -10;
+      expect(deltaNormChecked([edge, new Float32Array([2])], global, 10).inRange).toBe(true);
+    }
+  });
+
+  it('deltaNormChecked matches a plain running sum on a model-sized update (float64 accumulation, any order within rounding)', () => {
+    const sizes = [784 * 3 + 1, 5, 30, 10];
+    let x = 1;
+    const rand = () => ((x = (x * 48271) % 2147483647) / 2147483647) - 0.5;
+    const w = sizes.map((k) => new Float32Array(k).map(rand));
+    const g = sizes.map((k) => new Float32Array(k).map(rand));
+    let plain = 0;
+    for (let t = 0; t < w.length; t++) for (let i = 0; i < w[t].length; i++) plain += (w[t][i] - g[t][i]) ** 2;
+    const got = deltaNormChecked(w, g, 0.5);
+    expect(got.inRange).toBe(true);
+    expect(got.sumOfSquares).toBeCloseTo(plain, 9);
+    expect(deltaNormChecked(w, g, 0.49).inRange).toBe(false);
+  });
+
   it('takes the limits themselves: maxUpdateBytes, maxExamples, the announced count and the norm bound are inclusive', () => {
     const r = result();
     expect(validateFitResult('a', r, { ...ctx, maxUpdateBytes: r.weights.byteLength }).ok).toBe(true);

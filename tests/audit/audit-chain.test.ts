@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditEntryHash, canonicalJson, chainAuditEntry, GENESIS_PREV, isFedtuneError, sha256Hex, verifyAuditChain, type AuditEntry } from '@fedtune/shared';
-import { AuditLog } from '../../coordinator/src/audit/audit-log.ts';
+import { AuditLog, nativeSha256Hex } from '../../coordinator/src/audit/audit-log.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { thrown } from '../helpers/thrown.ts';
 
@@ -206,5 +206,110 @@ describe('AuditLog on disk', () => {
     log.flush();
     expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 3, head: log.head().head });
     log.close();
+  });
+});
+
+describe('AuditLog fsync off the event loop', () => {
+  /** An fsync that only records its call; the test decides when it completes. */
+  function heldFsync() {
+    const calls: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    return { calls, fsync: (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void calls.push(done) };
+  }
+
+  it("a tick's batch is written at once and fsync'd asynchronously, one fsync at a time; batches written meanwhile share the next", async () => {
+    const path = join(tempDir('fedtune-audit-'), 'audit.jsonl');
+    const held = heldFsync();
+    const log = AuditLog.open(path, { fsync: held.fsync });
+    log.append('join', { siteId: 'a' });
+    await new Promise((r) => setImmediate(r));
+    // Written (readable) although its fsync has not completed: the event loop did not wait for the disk.
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 1 });
+    expect(held.calls).toHaveLength(1);
+    let synced = false;
+    void log.synced().then(() => (synced = true));
+    log.append('join', { siteId: 'b' });
+    await new Promise((r) => setImmediate(r));
+    log.append('join', { siteId: 'c' });
+    await new Promise((r) => setImmediate(r));
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 3 });
+    expect(held.calls).toHaveLength(1); // the first is still running: no second fsync yet
+    held.calls[0](null);
+    expect(held.calls).toHaveLength(2); // one fsync for both later batches
+    await new Promise((r) => setImmediate(r));
+    expect(synced).toBe(false);
+    held.calls[1](null);
+    await new Promise((r) => setImmediate(r));
+    expect(synced).toBe(true);
+    await expect(log.synced()).resolves.toBeUndefined();
+    log.close();
+  });
+
+  it('flush writes and fsyncs synchronously (no asynchronous fsync for it); close waits for a running fsync before closing the file', async () => {
+    const path = join(tempDir('fedtune-audit-'), 'audit.jsonl');
+    const held = heldFsync();
+    const log = AuditLog.open(path, { fsync: held.fsync });
+    log.append('join', { siteId: 'a' });
+    log.flush();
+    expect(held.calls).toHaveLength(0);
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 1 });
+    log.append('join', { siteId: 'b' });
+    await new Promise((r) => setImmediate(r));
+    expect(held.calls).toHaveLength(1);
+    log.append('leave', { siteId: 'b', reason: 'bye' });
+    log.close();
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 3 });
+    let closedAfter = false;
+    void log.synced().then(() => (closedAfter = true));
+    held.calls[0](null); // the running fsync ends: the descriptor is closed now, once
+    await new Promise((r) => setImmediate(r));
+    expect(closedAfter).toBe(true);
+    expect(held.calls).toHaveLength(1);
+  });
+
+  it("a failed asynchronous fsync is reported to onWriteError (the run's loud path), and later batches still sync", async () => {
+    const path = join(tempDir('fedtune-audit-'), 'audit.jsonl');
+    const held = heldFsync();
+    const errors: unknown[] = [];
+    const log = AuditLog.open(path, { fsync: held.fsync, onWriteError: (e) => errors.push(e) });
+    log.append('join', { siteId: 'a' });
+    await new Promise((r) => setImmediate(r));
+    const eio = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    held.calls[0](eio);
+    expect(errors).toEqual([eio]);
+    log.append('join', { siteId: 'b' });
+    await new Promise((r) => setImmediate(r));
+    expect(held.calls).toHaveLength(2);
+    held.calls[1](null);
+    log.close();
+  });
+
+  it('with the real fsync: entries of many ticks end up on disk and synced', async () => {
+    const path = join(tempDir('fedtune-audit-'), 'audit.jsonl');
+    const log = AuditLog.open(path);
+    for (let k = 0; k < 20; k++) {
+      log.append('join', { siteId: `s${k}` });
+      await new Promise((r) => setImmediate(r));
+    }
+    await log.synced();
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 20, head: log.head().head });
+    log.close();
+  });
+});
+
+describe("the coordinator's native entry hash", () => {
+  it.each([
+    ['empty', ''],
+    ['ascii', '{"a":1}'],
+    ['unicode (UTF-8 bytes)', 'site-é — 日本 🙂'],
+    ['long', 'x'.repeat(100_000)],
+  ])('nativeSha256Hex equals the pure-JS sha256Hex: %s', (_name, text) => {
+    expect(nativeSha256Hex(text)).toBe(sha256Hex(text));
+  });
+
+  it('chainAuditEntry with the native hash gives the entry the default hash gives (a log it writes verifies anywhere)', () => {
+    const data = { siteId: 'site-é', numExamples: 3, nested: { b: [1, 2], a: 'z' } };
+    const native = chainAuditEntry(4, 'a'.repeat(64), 'join', data, AT.toISOString(), nativeSha256Hex);
+    expect(native).toEqual(chainAuditEntry(4, 'a'.repeat(64), 'join', data, AT.toISOString()));
+    expect(native.hash).toBe(auditEntryHash(native));
   });
 });

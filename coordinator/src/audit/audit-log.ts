@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { chainAuditEntry, FedtuneError, GENESIS_PREV, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
 import { fsyncDir } from '../persistence/write-file-durable.ts';
@@ -7,17 +8,26 @@ import { WriteBatch } from '../persistence/write-batch.ts';
 /** The audit log's file in a run directory. */
 export const AUDIT_FILE = 'audit.jsonl';
 
+/** SHA-256 (hex) of a string's UTF-8 bytes with node:crypto: the same digest as shared's pure-JS sha256Hex, natively. */
+export function nativeSha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
 export interface AuditLogOptions {
   /** Told when a batch could not be written (the run goes on; the log then breaks at resume, loudly). */
   onWriteError?: (err: unknown) => void;
   now?: () => Date;
+  /** The asynchronous fsync of a batch (default node:fs fsync, on libuv's threads); tests observe it. */
+  fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 }
 
 /**
  * The coordinator's append-only, hash-chained audit log of a run (`<runsDir>/<runId>/audit.jsonl`; format:
- * docs/audit.md). Entries are chained in memory as they are appended and written in batches, one write and
- * one fsync per event-loop tick, so a burst of joins costs one fsync and a round never waits on the disk;
- * `flush()` writes what is pending at once (before a round's model is published). An existing file is
+ * docs/audit.md). Entries are chained in memory as they are appended and written in batches, one write per
+ * event-loop tick, so a burst of joins or updates costs one write; the batch's fsync runs on libuv's threads
+ * (at most one at a time; batches written meanwhile share the next one), so the event loop never waits on
+ * the disk for it. `flush()` writes what is pending and fsyncs at once, synchronously: the durable point
+ * (before a round's model is published, at close). An existing file is
  * verified whole when opened and its chain continued; a broken one is an error, never rewritten.
  */
 export class AuditLog {
@@ -56,15 +66,27 @@ export class AuditLog {
   /** Appends an entry to the chain; it reaches the disk with its batch (or at `flush`). After `close` (the run ended): ignored. */
   append(type: AuditEntryType, data: Record<string, unknown>): void {
     if (this.closed) return;
-    const entry = chainAuditEntry(this.seq, this.prev, type, data, (this.options.now?.() ?? new Date()).toISOString());
+    const entry = chainAuditEntry(this.seq, this.prev, type, data, (this.options.now?.() ?? new Date()).toISOString(), nativeSha256Hex);
     this.seq++;
     this.prev = entry.hash;
     this.batch.add(`${JSON.stringify(entry)}\n`);
   }
 
-  /** Writes and fsyncs every pending entry now. */
+  /** Writes and fsyncs every pending entry now (synchronously: durable when it returns). */
   flush(): void {
-    this.batch.flush();
+    this.flushing = true;
+    try {
+      this.batch.flush();
+    } finally {
+      this.flushing = false;
+    }
+    fsyncSync(this.fd);
+  }
+
+  /** Resolves once every batch written so far has been fsync'd (or its fsync failed, reported to onWriteError). */
+  synced(): Promise<void> {
+    if (!this.syncing) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   close(): void {
@@ -73,13 +95,42 @@ export class AuditLog {
       this.flush();
     } finally {
       this.closed = true;
-      closeSync(this.fd);
+      // An fsync still running on libuv's threads holds the descriptor: close it when that one ends.
+      if (!this.syncing) closeSync(this.fd);
     }
   }
+
+  /** Inside flush(): its own fsync follows at once, no asynchronous one. */
+  private flushing = false;
+  private syncing = false;
+  private syncAgain = false;
+  private waiting: Array<() => void> = [];
 
   private writeLines(lines: readonly string[]): void {
     const bytes = Buffer.from(lines.join(''), 'utf8');
     for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
-    fsyncSync(this.fd);
+    if (!this.flushing) this.syncSoon();
+  }
+
+  /** One asynchronous fsync at a time; batches written while one runs are covered by the next. */
+  private syncSoon(): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = true;
+    (this.options.fsync ?? fsync)(this.fd, (err) => {
+      if (err && !this.closed) this.options.onWriteError?.(err);
+      if (this.syncAgain && !this.closed) {
+        this.syncAgain = false;
+        this.syncing = false;
+        this.syncSoon();
+        return;
+      }
+      this.syncing = false;
+      this.syncAgain = false;
+      if (this.closed) closeSync(this.fd);
+      for (const resolve of this.waiting.splice(0)) resolve();
+    });
   }
 }

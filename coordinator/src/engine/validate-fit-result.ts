@@ -51,24 +51,49 @@ export function deltaNorm(weights: WeightArrays, global: WeightArrays): number {
 
 /**
  * ‖weights − global‖² and, in the same pass, whether every value is finite with |w| ≤ maxAbs (`inRange`):
- * the update's one read before the sum (no separate non-finite pass).
+ * the update's one read before the sum (no separate non-finite pass). Four values per step into four
+ * partial sums (independent dependency chains: about twice the throughput of one running sum), then the
+ * rest one by one.
  */
 export function deltaNormChecked(weights: WeightArrays, global: WeightArrays, maxAbs: number): { sumOfSquares: number; inRange: boolean } {
-  let sum = 0;
-  let largest = 0;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  // Math.max propagates NaN, so a NaN weight leaves `largest` NaN (out of range) as well as the sum.
+  let m0 = 0;
+  let m1 = 0;
   for (let t = 0; t < weights.length; t++) {
     const w = weights[t];
     const g = global[t];
-    for (let i = 0; i < w.length; i++) {
+    const n = w.length;
+    let i = 0;
+    for (; i + 3 < n; i += 4) {
+      const v0 = w[i];
+      const v1 = w[i + 1];
+      const v2 = w[i + 2];
+      const v3 = w[i + 3];
+      const d0 = v0 - g[i];
+      const d1 = v1 - g[i + 1];
+      const d2 = v2 - g[i + 2];
+      const d3 = v3 - g[i + 3];
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+      m0 = Math.max(m0, Math.abs(v0), Math.abs(v1));
+      m1 = Math.max(m1, Math.abs(v2), Math.abs(v3));
+    }
+    for (; i < n; i++) {
       const v = w[i];
       const d = v - g[i];
-      sum += d * d;
-      // NaN fails every comparison, so `largest` stays put; a NaN makes `sum` NaN instead.
-      if (Math.abs(v) > largest) largest = Math.abs(v);
+      s0 += d * d;
+      m0 = Math.max(m0, Math.abs(v));
     }
   }
+  const sum = s0 + s1 + s2 + s3;
   // A finite sum of squares rules out NaN and ±Infinity in the weights (the global model is finite).
-  return { sumOfSquares: sum, inRange: sum - sum === 0 && largest <= maxAbs };
+  return { sumOfSquares: sum, inRange: sum - sum === 0 && Math.max(m0, m1) <= maxAbs };
 }
 
 /**
