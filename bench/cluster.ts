@@ -1,35 +1,75 @@
 /**
- * `npm run bench:cluster`: one coordinator against a 3-node coordinator cluster on one Redis (loopback).
+ * `npm run bench:cluster`: one coordinator with N sites against a 3-node coordinator cluster on one Redis
+ * (loopback) with 2N sites (and 3N with `--also-3n`).
  *
  * Each configuration is real `fedtune coordinator` processes (the built-in 100k-parameter MLP, robustness and
- * federated evaluation off) and N instant-answer socket.io sites in this process (they answer every `fit` with
- * the weights they were sent, as bench/load.ts's sites do), spread over the nodes' URLs. Per configuration
- * it reports the sites that completed every round and the leader's per-round time (report.json's round
- * durations: with instant sites that is all coordinator overhead: fan-out, relaying, validation,
- * aggregation, evaluation, saving). The comparison asked by issue 15: 3 nodes with 2× the sites of 1 node,
- * at what per-round overhead (ratio in the same run).
+ * federated evaluation off) and instant-answer socket.io sites in this process (they answer every `fit` with
+ * the weights they were sent, as bench/load.ts's sites do), site k on node k mod nodes. With
+ * `--model-delivery http` (the default) each site GETs the model from its own node (every node serves the
+ * versions: cluster-model-versions.ts). Per configuration it reports the sites that completed every round,
+ * the leader's per-round time (report.json's round durations: with instant sites that is all coordinator
+ * overhead), the CPU seconds per round of each node process (/proc/<pid>/stat, from the first fit a site
+ * receives to the last `complete`), the sites per node, and the machine's load average. On a machine with
+ * fewer cores than nodes + Redis + this process, wall time cannot show what a core per node would give: the
+ * CPU-normalized overhead (the busiest node's CPU per round at 2N vs the single node's at N) does.
  *
- *   npx tsx bench/cluster.ts [--sites 100] [--rounds 3] [--out bench/results/cluster.json]
+ *   npx tsx bench/cluster.ts [--sites 50] [--rounds 3] [--model-delivery http|socket] [--also-3n] [--quick] [--out bench/results/cluster.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
+import type { BenchTarget } from './summary.ts';
 import { startRedisServer } from '../tests/helpers/redis-server.ts';
 
-const { values: args } = parseArgs({ options: { sites: { type: 'string', default: '100' }, rounds: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/results/cluster.json' }, 'model-delivery': { type: 'string', default: 'socket' } } });
-/** 'http': instructions carry a model reference and the sites GET the bytes from the leader (followers do not serve model versions yet), so model bytes do not cross Redis. */
-const MODEL_DELIVERY = args['model-delivery'] === 'http' ? 'http' : 'socket';
-const SITES = Number(args.sites);
-const ROUNDS = Number(args.rounds);
+const { values: args } = parseArgs({
+  options: {
+    sites: { type: 'string' },
+    rounds: { type: 'string' },
+    out: { type: 'string', default: 'bench/results/cluster.json' },
+    'model-delivery': { type: 'string', default: 'http' },
+    'also-3n': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+  },
+});
+/** 'http': instructions carry a model reference and each site GETs the bytes from its own node, so model bytes never cross Redis per site. */
+const MODEL_DELIVERY = args['model-delivery'] === 'socket' ? 'socket' : 'http';
+const SITES = Number(args.sites ?? (args.quick ? 20 : 50));
+const ROUNDS = Number(args.rounds ?? (args.quick ? 2 : 3));
 const FEDTUNE = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
+const CLK_TCK = 100;
 
-async function lightSite(url: string, siteId: string, counters: { complete: number }, modelBase: string): Promise<CoordinatorLink> {
+/** CPU seconds (user + system, all threads) a live process has used; undefined once it is gone. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+interface RunMarks {
+  complete: number;
+  /** Called at the first fit any site receives, and when the last site has its `complete`. */
+  onFirstFit: () => void;
+  onAllComplete: () => void;
+  firstFitSeen: boolean;
+  total: number;
+}
+
+async function lightSite(url: string, siteId: string, marks: RunMarks, modelBase: string): Promise<CoordinatorLink> {
   const link = await socketIoConnector({ url, connectTimeoutMs: 60_000 }).connect();
   link.onMessage((message) => {
     if (message.event === 'fit') {
+      if (!marks.firstFitSeen) {
+        marks.firstFitSeen = true;
+        marks.onFirstFit();
+      }
       const fit = message.payload;
       const answer = (weights: Uint8Array) => link.send('fitResult', { runId: fit.runId, round: fit.round, siteId, weights, numExamples: 100, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 0 });
       if (fit.weights) answer(fit.weights);
@@ -39,7 +79,7 @@ async function lightSite(url: string, siteId: string, counters: { complete: numb
     } else if (message.event === 'evaluate') {
       link.send('evaluateResult', { runId: message.payload.runId, round: message.payload.round, siteId, numExamples: 20, metrics: { loss: 1, accuracy: 0.5 } });
     } else if (message.event === 'complete') {
-      counters.complete++;
+      if (++marks.complete === marks.total) marks.onAllComplete();
       link.close();
     }
   });
@@ -68,9 +108,16 @@ interface Measured {
   roundMs: number[];
   medianRoundMs: number;
   sitesPerNode: number;
+  /** CPU seconds per round of each node process (node-1 leads), first fit → last complete. */
+  cpuPerRoundS: number[];
+  /** The busiest node's CPU seconds per round. */
+  maxCpuPerRoundS: number;
+  /** 1-minute load average before and after this configuration. */
+  load: [number, number];
 }
 
 async function measure(nodes: number, sites: number): Promise<Measured> {
+  const loadBefore = loadavg()[0];
   const runsDir = mkdtempSync(join(tmpdir(), 'fedtune-bench-cluster-'));
   const runId = `bench-${nodes}-${sites}`;
   const common = ['--port', '0', '--out', runsDir, '--run-id', runId, '--rounds', String(ROUNDS), '--min-sites', String(sites), '--robustness', 'never', '--federated-eval', 'never', '--round-timeout', '300', '--model-delivery', MODEL_DELIVERY];
@@ -86,30 +133,46 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
     const urls = await Promise.all(started.map((n) => n.url));
     // Let the followers' 'leader' handshake settle before the sites connect.
     if (redis) await new Promise((r) => setTimeout(r, 2_000));
-    const counters = { complete: 0 };
+    let cpuAtFirstFit: Array<number | undefined> = [];
+    let cpuAtEnd: Array<number | undefined> = [];
+    const sample = () => started.map((n) => cpuSeconds(n.child.pid));
+    const marks: RunMarks = { complete: 0, total: sites, firstFitSeen: false, onFirstFit: () => (cpuAtFirstFit = sample()), onAllComplete: () => (cpuAtEnd = sample()) };
     for (let k = 0; k < sites; k += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, sites - k) }, (_, j) => lightSite(urls[(k + j) % urls.length], `site-${k + j + 1}`, counters, urls[0])));
+      await Promise.all(Array.from({ length: Math.min(50, sites - k) }, (_, j) => lightSite(urls[(k + j) % urls.length], `site-${k + j + 1}`, marks, urls[(k + j) % urls.length])));
     }
     await Promise.all(started.map((n) => n.exited));
     const report = JSON.parse(readFileSync(join(runsDir, runId, 'report.json'), 'utf8')) as RunReport;
     const roundMs = report.rounds.map((r) => r.durationMs);
     const sorted = [...roundMs].sort((a, b) => a - b);
     const completedEveryRound = report.rounds.length === ROUNDS ? Math.min(...report.rounds.map((r) => r.accepted.length)) : 0;
-    return { nodes, sites, sitesCompleted: completedEveryRound, roundMs, medianRoundMs: sorted[Math.floor(sorted.length / 2)], sitesPerNode: sites / nodes };
+    const cpuPerRoundS = started.map((_, i) => (cpuAtEnd[i] !== undefined && cpuAtFirstFit[i] !== undefined ? (cpuAtEnd[i]! - cpuAtFirstFit[i]!) / ROUNDS : Number.NaN));
+    return { nodes, sites, sitesCompleted: completedEveryRound, roundMs, medianRoundMs: sorted[Math.floor(sorted.length / 2)], sitesPerNode: sites / nodes, cpuPerRoundS, maxCpuPerRoundS: Math.max(...cpuPerRoundS), load: [loadBefore, loadavg()[0]] };
   } finally {
     for (const n of started) if (n.child.exitCode === null) n.child.kill('SIGKILL');
     await redis?.kill();
   }
 }
 
+const line = (label: string, m: Measured) =>
+  `${label}: ${m.sitesCompleted}/${m.sites} sites completed every round (${m.sitesPerNode.toFixed(0)} per node); per-round time ${m.roundMs.map((x) => x.toFixed(0)).join(', ')} ms (median ${m.medianRoundMs.toFixed(0)}); CPU per round per node ${m.cpuPerRoundS.map((c) => c.toFixed(2)).join(', ')} s; load ${m.load.map((l) => l.toFixed(2)).join(' → ')}`;
+
+console.log(`model delivery: ${MODEL_DELIVERY}; ${ROUNDS} rounds; ${cpus().length} cores`);
 const one = await measure(1, SITES);
-console.log(`model delivery: ${MODEL_DELIVERY}`);
-console.log(`1 node:  ${one.sitesCompleted}/${one.sites} sites completed every round; per-round time ${one.roundMs.map((m) => m.toFixed(0)).join(', ')} ms (median ${one.medianRoundMs.toFixed(0)})`);
+console.log(line('1 node, N', one));
 const three = await measure(3, 2 * SITES);
-console.log(`3 nodes: ${three.sitesCompleted}/${three.sites} sites completed every round (${three.sitesPerNode.toFixed(0)} per node); per-round time ${three.roundMs.map((m) => m.toFixed(0)).join(', ')} ms (median ${three.medianRoundMs.toFixed(0)})`);
-const ratio = three.medianRoundMs / one.medianRoundMs;
-const met = three.sitesCompleted >= 2 * one.sitesCompleted && ratio <= 1;
-console.log(`3 nodes with 2× the sites: per-round time ${ratio.toFixed(2)}× one node's — target (≤ 1.00×, every site every round) ${met ? 'met' : 'NOT met'}`);
+console.log(line('3 nodes + Redis, 2N', three));
+const threeByThree = args['also-3n'] ? await measure(3, 3 * SITES) : undefined;
+if (threeByThree) console.log(line('3 nodes + Redis, 3N', threeByThree));
+
+const wallRatio = three.medianRoundMs / one.medianRoundMs;
+const cpuRatio = three.maxCpuPerRoundS / one.maxCpuPerRoundS;
+const completedShare = three.sitesCompleted / three.sites;
+const targets: BenchTarget[] = [
+  { target: 'cluster: 3 nodes + Redis, 2× the sites of one node: share of sites completing every round', goal: 1, measured: completedShare, unit: 'fraction', met: completedShare >= 1 && one.sitesCompleted === one.sites, note: `${three.sites} sites, ${three.sitesPerNode.toFixed(0)} per node` },
+  { target: 'cluster: CPU-normalized per-node overhead, busiest node CPU/round at 2N ÷ one node CPU/round at N (a core per node)', goal: 1, measured: cpuRatio, unit: 'ratio', met: cpuRatio <= 1, note: `${three.maxCpuPerRoundS.toFixed(2)} s vs ${one.maxCpuPerRoundS.toFixed(2)} s per round` },
+  { target: 'cluster: per-round wall time, 3 nodes at 2N ÷ 1 node at N (all processes on this machine\'s cores)', goal: 1, measured: wallRatio, unit: 'ratio', met: wallRatio <= 1, note: `${cpus().length} cores shared by 3 nodes, Redis and the site simulator; load ${three.load[0].toFixed(1)}` },
+];
+for (const t of targets) console.log(`${t.met ? 'met' : 'NOT met'}: ${t.target}: ${t.measured.toFixed(2)} (goal ${t.goal}) — ${t.note}`);
 mkdirSync(dirname(args.out!), { recursive: true });
-writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, modelDelivery: MODEL_DELIVERY, one, three, perRoundRatio: ratio, target: { description: '3 nodes serve ≥ 2× the sites of one node at the same per-round overhead', met } }, null, 2) + '\n');
+writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, sites: SITES, cores: cpus().length, modelDelivery: MODEL_DELIVERY, quick: args.quick, one, three, ...(threeByThree ? { threeByThree } : {}), perRoundRatio: wallRatio, cpuPerRoundRatio: cpuRatio, targets }, null, 2) + '\n');
 process.exit(0);

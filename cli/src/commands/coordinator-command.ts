@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, maxMessageBytesFor, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
-import { digitsHeadlineEps, FedtuneError } from '@fedtune/shared';
+import { digitsHeadlineEps, FedtuneError, type Dataset } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
 import type { SpamCoordinatorTask } from '../tasks/spam-task-plan.ts';
@@ -78,7 +78,10 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
     const text = readModelText(modelDir);
     const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-    const holdout = o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : (task?.holdout ?? builtinDigits().holdout);
+    // A cluster follower never reads the holdout (only the leader evaluates): it is read when the node first leads.
+    let holdoutRead: Dataset | undefined;
+    const numClasses = model.outputs[0].shape.at(-1) ?? undefined;
+    const readHoldout = (): Dataset => (holdoutRead ??= o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses }) : (task?.holdout ?? builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);
     if (changes) {
       console.log(
@@ -118,7 +121,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
         loadModel: () => loadModelDir(modelDir),
         server: {
           runsDir: o.out,
-          holdout,
+          holdout: readHoldout,
           architecture,
           backend: selection.backend,
           maxMessageBytes: maxMessageBytesFor(model),
@@ -141,7 +144,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       model.dispose();
       const server = deps.createCoordinatorServer({
         runsDir: o.out,
-        holdout,
+        holdout: readHoldout(),
         architecture,
         backend: selection.backend,
         transport: 'socket',
@@ -177,7 +180,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       runsDir: o.out,
       model,
       architecture,
-      holdout,
+      holdout: readHoldout(),
       ...(text ? { text } : {}),
       ...(task ? { textRobustness: task.textRobustness } : {}),
       backend: selection.backend,

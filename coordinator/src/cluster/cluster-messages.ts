@@ -17,6 +17,8 @@ export const CLUSTER_EVENTS = {
   leader: 'fedtune:leader',
   /** The run ended: followers stop. */
   runDone: 'fedtune:run-done',
+  /** The leader published a model version to Redis (cluster-model-versions.ts): followers read it once and serve it. */
+  modelVersion: 'fedtune:model-version',
 } as const;
 
 /** socket.io socket ids are 20 characters; a little room, never unbounded. */
@@ -37,3 +39,6 @@ export type LeaderMessage = z.output<typeof LeaderMessage>;
 
 export const RunDoneMessage = z.object({ node: NodeId, token: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), runId: z.string().min(1).max(128), status: z.string().max(32) }).strict();
 export type RunDoneMessage = z.output<typeof RunDoneMessage>;
+
+export const ModelVersionMessage = z.object({ node: NodeId, token: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), version: z.number().int().min(0).max(2 ** 31 - 1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+export type ModelVersionMessage = z.output<typeof ModelVersionMessage>;

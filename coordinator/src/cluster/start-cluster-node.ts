@@ -7,7 +7,8 @@ import type { RunConfig } from '../engine/run-config.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { createCoordinatorServer, parseRunConfig, type CoordinatorServer, type CoordinatorServerOptions } from '../run/coordinator-server.ts';
 import type { RunSession } from '../run/start-run.ts';
-import { CLUSTER_EVENTS, RunDoneMessage } from './cluster-messages.ts';
+import { CLUSTER_EVENTS, LeaderMessage, ModelVersionMessage, RunDoneMessage } from './cluster-messages.ts';
+import { ClusterModelVersions } from './cluster-model-versions.ts';
 import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster-options.ts';
 import { ClusterTransport } from './cluster-transport.ts';
 import { LeaderLease } from './leader-lease.ts';
@@ -42,6 +43,8 @@ export interface ClusterNode {
   server: CoordinatorServer;
   transport: ClusterTransport;
   lease: LeaderLease;
+  /** The model versions this node serves over HTTP (every node, leader or not: cluster-model-versions.ts). */
+  modelVersions: ClusterModelVersions;
   /** The run this node leads right now, if it leads. */
   readonly session: RunSession | undefined;
   /** Resolves when the cluster's run has ended (on every node). */
@@ -88,10 +91,12 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       recovery.restored(outageMs, lease.isLeader);
     },
   });
+  const modelVersions = new ClusterModelVersions({ redis, prefix: cluster.prefix, onWarning: options.server.onWarning });
   const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
   let transport!: ClusterTransport;
   const server = createCoordinatorServer({
     ...options.server,
+    modelVersions: (version) => modelVersions.get(version),
     transport: 'socket',
     wrapTransport: (inner, io) => {
       // The adapter PUBLISHes server-side emits without handling a failure: during an outage that must not end the node.
@@ -127,6 +132,20 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     finish({ runId: m.data.runId, status: m.data.status, leader: m.data.node });
   });
 
+  // Model versions (docs/cluster.md#model-bytes-over-http): a follower reads each announced one once; a new leader's replace the old.
+  let highestLeader = 0;
+  io.on(CLUSTER_EVENTS.modelVersion, (raw) => {
+    const m = ModelVersionMessage.safeParse(raw);
+    if (!m.success || lease.isLeader || m.data.node === cluster.nodeId || m.data.token < highestLeader) return;
+    modelVersions.announce(m.data.version, m.data.sha256);
+  });
+  io.on(CLUSTER_EVENTS.leader, (raw) => {
+    const m = LeaderMessage.safeParse(raw);
+    if (!m.success || m.data.node === cluster.nodeId || m.data.token <= highestLeader) return;
+    highestLeader = m.data.token;
+    modelVersions.clear();
+  });
+
   const lead = async (token: number) => {
     const [storedRun, doneRun] = (await redis.eval(RUN_SCRIPT, { keys: [keys.run, `${keys.run}:done`], arguments: [options.config.runId] })) as [string, string];
     if (lease.leaderToken !== token) return;
@@ -144,6 +163,11 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     }
     const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume });
     session = run;
+    run.engine.modelVersions.onPublished((served) => {
+      if (lease.leaderToken !== token) return;
+      modelVersions.publish(served);
+      io.serverSideEmit(CLUSTER_EVENTS.modelVersion, { node: cluster.nodeId, token, version: served.version, sha256: served.sha256 });
+    });
     log(`node ${cluster.nodeId} leads run ${storedRun}${resume ? ` (resumed after round ${run.engine.report.rounds.length})` : ''}`);
     const report = await run.done;
     if (lease.leaderToken !== token) return;
@@ -160,6 +184,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     ttlMs: cluster.leaseTtlMs,
     onAcquired: (token) => {
       log(`node ${cluster.nodeId} took the leader lease (fencing token ${token})`);
+      highestLeader = Math.max(highestLeader, token);
+      modelVersions.clear();
       transport.becomeLeader(token);
       lead(token).catch((err) => {
         log(`node ${cluster.nodeId} could not lead the run: ${clipText((err as Error)?.message ?? err)}`);
@@ -171,6 +197,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     onLost: (token) => {
       log(`node ${cluster.nodeId} lost the leader lease (fencing token ${token}): another node leads; this node's run stops and its sites rejoin the new leader`);
       transport.becomeFollower();
+      modelVersions.clear();
       const run = session;
       session = undefined;
       void run?.close();
@@ -186,6 +213,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     server,
     transport,
     lease,
+    modelVersions,
     get session() {
       return session;
     },

@@ -14,6 +14,7 @@ export interface ServedModelVersion {
  */
 export class ModelVersions {
   private readonly versions = new Map<number, ServedModelVersion>();
+  private readonly listeners: Array<(served: ServedModelVersion) => void> = [];
 
   constructor(private readonly keep = 2) {}
 
@@ -24,8 +25,14 @@ export class ModelVersions {
     const served = { version, bytes, sha256: sha256Hex(bytes) };
     this.versions.delete(version);
     this.versions.set(version, served);
+    for (const listener of this.listeners) listener(served);
     while (this.versions.size > this.keep) this.versions.delete(this.versions.keys().next().value!);
     return served;
+  }
+
+  /** Called with each newly published version (a cluster's leader passes it on to the other nodes: cluster-model-versions.ts). */
+  onPublished(listener: (served: ServedModelVersion) => void): void {
+    this.listeners.push(listener);
   }
 
   get(version: number): ServedModelVersion | undefined {

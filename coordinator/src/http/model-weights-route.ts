@@ -5,8 +5,8 @@ import { SITE_ID_HEADER } from './terms-route.ts';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
 
 export interface ModelWeightsRouteOptions {
-  /** The served version, if this coordinator holds it (ModelVersions.get). */
-  version: (version: number) => ServedModelVersion | undefined;
+  /** The served version, if this coordinator holds it (ModelVersions.get; on a cluster node, ClusterModelVersions.get). */
+  version: (version: number) => ServedModelVersion | undefined | Promise<ServedModelVersion | undefined>;
   /** Whether a caller may read: the same rule as a site's hello (site tokens when on). Absent: anyone. */
   mayRead?: (siteId: string | undefined, token: string | undefined) => boolean;
 }
@@ -52,7 +52,7 @@ export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWe
     if (options.mayRead && !options.mayRead(siteId, token)) {
       throw new FedtuneError('unauthorized', `site tokens are required here: send ${SITE_ID_HEADER}: <site id> and Authorization: Bearer <site token>`);
     }
-    const served = options.version(request.params.version);
+    const served = await options.version(request.params.version);
     if (!served) throw new FedtuneError('not_found', `this coordinator does not hold model version ${request.params.version}`);
     const etag = `"${served.sha256}"`;
     void reply.header('etag', etag).header('cache-control', MODEL_WEIGHTS_CACHE_CONTROL);

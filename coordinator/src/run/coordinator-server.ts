@@ -23,6 +23,7 @@ import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import type { CreateOutcome, RunControl, RunLauncher, StartOutcome } from '../http/run-control.ts';
 import { createFileLogger, logEngineEvent, type FileLogger } from '../http/structured-log.ts';
 import { RunStore } from './run-store.ts';
+import type { ServedModelVersion } from '../engine/model-versions.ts';
 import { RunSwitchTransport } from './run-switch-transport.ts';
 import { startRun, type RunSession } from './start-run.ts';
 
@@ -30,8 +31,8 @@ import { startRun, type RunSession } from './start-run.ts';
 export interface CoordinatorServerOptions {
   /** Root directory for runs; each run writes `<runsDir>/<runId>/`. */
   runsDir: string;
-  /** The coordinator's own held-out set. */
-  holdout: Dataset;
+  /** The coordinator's own held-out set; a function: read when a run starts (a cluster follower never reads it: docs/cluster.md). */
+  holdout: Dataset | (() => Dataset);
   architecture: string;
   backend: string;
   /** 'socket': fastify + socket.io on `host:port`; a MemoryNetwork: the in-memory transport. */
@@ -77,6 +78,8 @@ export interface CoordinatorServerOptions {
   evaluation?: 'worker' | 'in-process';
   /** Fields bound to every log line (startCoordinator binds its run id). */
   logBindings?: Record<string, unknown>;
+  /** Where GET /api/v1/models/:version/weights finds a version (default: the current run's; a cluster node: cluster-model-versions.ts). */
+  modelVersions?: (version: number) => ServedModelVersion | undefined | Promise<ServedModelVersion | undefined>;
   /** Wraps the socket.io transport before runs attach to it (a cluster node's ClusterTransport: cluster/start-cluster-node.ts). */
   wrapTransport?: (inner: ServerTransport, io: Server) => ServerTransport;
 }
@@ -201,7 +204,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
         mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
       },
       modelWeights: {
-        version: (version) => current?.engine.modelVersions.get(version),
+        version: (version) => (options.modelVersions ? options.modelVersions(version) : current?.engine.modelVersions.get(version)),
         mayRead: (siteId, token) => !siteTokensRequired() || (siteId !== undefined && options.access!.store.verify(siteId, token).ok),
       },
       live: () => {
@@ -253,7 +256,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
         {
           runsDir: options.runsDir,
           transport,
-          holdout: options.holdout,
+          holdout: typeof options.holdout === 'function' ? options.holdout() : options.holdout,
           architecture: options.architecture,
           backend: options.backend,
           maxMessageBytes: options.maxMessageBytes,

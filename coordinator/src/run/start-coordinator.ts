@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { RunReport } from '@fedtune/shared';
+import type { Dataset, RunReport } from '@fedtune/shared';
 import type { RoundEngine } from '../engine/round-engine.ts';
 import type { RunConfigInput } from '../engine/run-config.ts';
 import type { CoordinatorApp } from '../http/build-app.ts';
@@ -15,7 +15,8 @@ export { RunSwitchTransport } from './run-switch-transport.ts';
  * One coordinator driving one run: the server options (what outlives a run) plus the run's own:
  * its configuration, starting model and whether to resume it.
  */
-export interface StartCoordinatorOptions extends Omit<CoordinatorServerOptions, 'maxMessageBytes' | 'loadModel' | 'logBindings'> {
+export interface StartCoordinatorOptions extends Omit<CoordinatorServerOptions, 'maxMessageBytes' | 'loadModel' | 'logBindings' | 'holdout'> {
+  holdout: Dataset;
   config: RunConfigInput;
   /** The starting global model (the coordinator takes ownership and disposes it). */
   model: tf.LayersModel;

@@ -104,7 +104,10 @@ export interface SecAggProbe {
 export interface SiteClientOptions {
   siteId: string;
   token?: string;
-  /** The coordinator's base URL, for model bytes delivered over HTTP (modelDelivery 'http'; fetch-model-weights.ts). */
+  /**
+   * The coordinator's base URL, for model bytes delivered over HTTP (modelDelivery 'http'; fetch-model-weights.ts),
+   * when the connection does not name its own (a socket.io link does: the node of a cluster the site is connected to).
+   */
   modelServer?: string;
   /** The fetch used for them (default: the platform's). */
   modelFetch?: ModelFetch;
@@ -528,8 +531,10 @@ export class SiteClient {
     if (!this.model && this.topology && this.manifest) this.model = await modelFromTopology(this.topology.topology);
     if (payload.weights) return this.loadGlobal(payload.weights);
     if (payload.modelRef) {
-      if (!this.options.modelServer) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
-      return this.loadGlobal(await fetchModelWeights(this.options.modelServer, payload.modelRef, { siteId: this.options.siteId, token: this.options.token }, this.options.modelFetch));
+      // The coordinator (cluster node) this site is connected to serves the model; modelServer when the link does not say.
+      const server = this.link?.serverUrl ?? this.options.modelServer;
+      if (!server) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
+      return this.loadGlobal(await fetchModelWeights(server, payload.modelRef, { siteId: this.options.siteId, token: this.options.token }, this.options.modelFetch));
     }
     const held = this.held;
     if (!this.model || !held || held.runId !== payload.runId || held.version !== payload.modelVersion) {

@@ -6,7 +6,11 @@ import { EndpointBase } from './endpoint-base.ts';
 import type { ClientConnector, CoordinatorLink } from './transport.ts';
 
 class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClient> {
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    /** The coordinator's base URL this link connected to (model bytes over HTTP come from it). */
+    readonly serverUrl?: string,
+  ) {
     super((e, r) => parseServerMessage(e as keyof ServerToClient & string, r));
     // Unknown events are passed on too: the parser rejects them with a reason.
     socket.onAny((event: string, payload: unknown) => this.receive(event, payload));
@@ -61,7 +65,7 @@ export function socketIoConnector(options: SocketIoConnectorOptions): ClientConn
         };
         const onConnect = () => {
           socket.off('connect_error', onError);
-          resolve(new SocketIoCoordinatorLink(socket));
+          resolve(new SocketIoCoordinatorLink(socket, options.url));
         };
         socket.once('connect', onConnect);
         socket.once('connect_error', onError);

@@ -27,8 +27,11 @@ export interface SiteLink extends Endpoint<ServerToClient, ClientToServer> {
   readonly id: string;
 }
 
-/** A site's end of its connection to the coordinator. */
-export type CoordinatorLink = Endpoint<ClientToServer, ServerToClient>;
+/**
+ * A site's end of its connection to the coordinator; `serverUrl`: the base URL of the coordinator it is connected
+ * to (socket.io links), where model bytes delivered over HTTP are fetched (on a cluster: that node).
+ */
+export type CoordinatorLink = Endpoint<ClientToServer, ServerToClient> & { readonly serverUrl?: string };
 
 export interface ServerTransport {
   /** Called once per new connection, before any of its messages are delivered. */
