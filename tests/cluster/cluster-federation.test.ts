@@ -27,6 +27,13 @@ describe.runIf(clusterDescribeMode() === 'run')('a coordinator cluster: 3 nodes 
       // The sites of the two followers reached the leader's engine through them (site k starts on node k mod 3).
       const followers = cluster.nodes.filter((n) => n.nodeId !== leader.leader);
       for (const f of followers) expect(f.transport.relayedTotal).toBeGreaterThanOrEqual(6);
+      // Rounds 2 and 3 took the partial path: each follower folded its sites' updates and sent one partial per
+      // round (round 1's updates are held for the adaptive norm bound, so they were relayed).
+      const leaderNode = cluster.nodes.find((n) => n.nodeId === leader.leader)!;
+      console.log(JSON.stringify({ merged: leaderNode.partials.leader.partialsMerged, sites: leaderNode.partials.leader.sitesMerged, left: leaderNode.partials.leader.sitesLeftOut, followers: followers.map((f) => [f.partials.follower.folded, f.partials.follower.partialsSent]) }));
+      expect(leaderNode.partials.leader.partialsMerged).toBe(4);
+      expect(leaderNode.partials.leader.sitesLeftOut).toBe(0);
+      for (const f of followers) expect(f.partials.follower.partialsSent).toBe(2);
       const sites = await Promise.all(cluster.siteRuns);
       expect(sites.every((s) => s.completed && s.roundsTrained === 3)).toBe(true);
       const report = leader.report!;

@@ -75,6 +75,31 @@ export class ClusterTransport implements ServerTransport {
     return this.relayed.size;
   }
 
+  /**
+   * A follower's site messages pass this first (follower-partial-rounds.ts): when it returns true the
+   * message was handled on this node and is not relayed.
+   */
+  interceptSiteMessage?: (link: SiteLink, message: { event: string; payload: unknown }) => boolean;
+
+  /** Handles another node's messages of `event`, parsed by `schema` first (refusals counted as the transport's own). */
+  onClusterMessage<T>(event: string, schema: z.ZodType<T>, use: (message: T) => unknown): void {
+    (this.io as unknown as { on(e: string, l: Listener): void }).on(event, (raw) => this.guarded(schema, raw, use));
+  }
+
+  /** Another node's message refused after its schema (e.g. by a ledger): counted with the malformed ones. */
+  refuse(what: string, err: unknown): void {
+    this.refusedClusterMessages++;
+    if (this.refusedClusterMessages === 1 || this.refusedClusterMessages % 1000 === 0) {
+      const e = err as { code?: unknown; message?: unknown };
+      this.options.onWarning?.(`refused ${this.refusedClusterMessages} cluster message(s) from other nodes; latest: ${clipText(what, 64)}: ${clipText(String(e?.code ?? 'invalid'), 64)}: ${clipText(String(e?.message ?? err))}`);
+    }
+  }
+
+  /** The site connection of another node that the leader knows by this socket id (leader only). */
+  remoteLink(socket: string): RemoteSiteLink | undefined {
+    return this.remote.get(socket);
+  }
+
   onConnection(handler: (link: SiteLink) => void): void {
     this.handler = handler;
     for (const link of this.early.splice(0)) if (!link.closed) handler(link);
@@ -111,6 +136,7 @@ export class ClusterTransport implements ServerTransport {
     this.relayedTotal++;
     let refusals = 0;
     link.onMessage((message) => {
+      if (this.interceptSiteMessage?.(link, message)) return;
       this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
     });
     link.onInvalid((error) => {

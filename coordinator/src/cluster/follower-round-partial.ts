@@ -1,6 +1,7 @@
 import { FedtuneError, type FitResult, type UpdateEncoding, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import type { AggregatorPartial } from '../engine/aggregation/aggregator-partial.ts';
 import { StreamingFedAvgAggregator } from '../engine/aggregation/streaming-fedavg-aggregator.ts';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
 import { validateFitResult } from '../engine/validate-fit-result.ts';
 import type { SiteAcceptanceMessage } from './partial-round-messages.ts';
 
@@ -21,6 +22,11 @@ export interface FollowerRoundPlan {
   updateEncoding?: UpdateEncoding;
   /** The most examples one update weighs for (the update guard's cap; Infinity when off). */
   exampleCap: number;
+  /**
+   * Updates with a norm above this are not certain to be kept (the adaptive norm bound is decided on the
+   * round's full set of norms, update-guard.ts): they are not folded here but go to the leader (absent: no bound).
+   */
+  streamBound?: number;
 }
 
 export type FollowerVerdict = { ok: true; acceptance: SiteAcceptanceMessage } | { ok: false; code: FedtuneError['code']; reason: string };
@@ -63,6 +69,10 @@ export class FollowerRoundPartial {
       updateEncoding: this.plan.updateEncoding,
     });
     if (!verdict.ok) return verdict;
+    const norm = verdict.norm ?? 0;
+    if (this.plan.streamBound !== undefined && !(norm <= this.plan.streamBound)) {
+      return { ok: false, code: 'update_norm', reason: `norm ${norm.toPrecision(4)} is above ${this.plan.streamBound.toPrecision(4)}: the round's adaptive bound decides it on the leader` };
+    }
     const effectiveExamples = Math.min(verdict.numExamples, this.plan.exampleCap);
     this.aggregator.add({ siteId, weights: verdict.weights, numExamples: effectiveExamples });
     this.received.add(siteId);
@@ -76,10 +86,11 @@ export class FollowerRoundPartial {
         siteId,
         numExamples: verdict.numExamples,
         effectiveExamples,
-        norm: verdict.norm ?? 0,
+        norm,
         metrics: result.metrics,
         durationMs: result.durationMs,
         bytes: result.weights.byteLength,
+        sha256: sha256OfBytes(result.weights),
       },
     };
   }
