@@ -38,6 +38,8 @@ export class ClusterTransport implements ServerTransport {
   private readonly now: () => number;
   /** Messages from other nodes that failed their schema (dropped, never handled). */
   refusedClusterMessages = 0;
+  /** Well-formed messages of other nodes refused by what handles them (partial aggregates' ledgers), by FedtuneError code. */
+  readonly refusedByCode = new Map<string, number>();
   /** Site connections this node has relayed to a leader since it started. */
   relayedTotal = 0;
 
@@ -89,6 +91,8 @@ export class ClusterTransport implements ServerTransport {
   /** Another node's message refused after its schema (e.g. by a ledger): counted with the malformed ones. */
   refuse(what: string, err: unknown): void {
     this.refusedClusterMessages++;
+    const code = clipText(String((err as { code?: unknown })?.code ?? 'invalid'), 64);
+    this.refusedByCode.set(code, (this.refusedByCode.get(code) ?? 0) + 1);
     if (this.refusedClusterMessages === 1 || this.refusedClusterMessages % 1000 === 0) {
       const e = err as { code?: unknown; message?: unknown };
       this.options.onWarning?.(`refused ${this.refusedClusterMessages} cluster message(s) from other nodes; latest: ${clipText(what, 64)}: ${clipText(String(e?.code ?? 'invalid'), 64)}: ${clipText(String(e?.message ?? err))}`);
