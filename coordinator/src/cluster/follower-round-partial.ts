@@ -39,16 +39,15 @@ export type FollowerVerdict = { ok: true; acceptance: SiteAcceptanceMessage } | 
 export class FollowerRoundPartial {
   private readonly aggregator: StreamingFedAvgAggregator;
   private closed = false;
-  /** The sites folded in so far, kept beside the sum: the aggregator's siteIds is a fresh copy per call, too dear per update. */
-  private readonly received = new Set<string>();
 
   constructor(private readonly plan: FollowerRoundPlan) {
     this.aggregator = new StreamingFedAvgAggregator(plan.manifest.map((t) => t.shape.reduce((a, b) => a * b, 1)));
     this.aggregator.begin({ runId: plan.runId, round: plan.round, attempt: plan.attempt, global: plan.global, strategyState: undefined, selected: plan.selected.size });
   }
 
+  /** The sites folded in so far (a live view: read per update). */
   get siteIds(): ReadonlySet<string> {
-    return this.received;
+    return this.aggregator.siteIds;
   }
 
   /** One site's fit result (its message already schema-checked), with what the site announced at hello. */
@@ -58,7 +57,7 @@ export class FollowerRoundPartial {
       runId: this.plan.runId,
       round: this.plan.round,
       selected: this.plan.selected,
-      alreadyReceived: this.received,
+      alreadyReceived: this.aggregator.siteIds,
       manifest: this.plan.manifest,
       maxExamples: this.plan.maxExamples,
       announced,
@@ -75,7 +74,6 @@ export class FollowerRoundPartial {
     }
     const effectiveExamples = Math.min(verdict.numExamples, this.plan.exampleCap);
     this.aggregator.add({ siteId, weights: verdict.weights, numExamples: effectiveExamples });
-    this.received.add(siteId);
     return {
       ok: true,
       acceptance: {
