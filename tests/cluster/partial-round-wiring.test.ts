@@ -412,6 +412,13 @@ describe('a follower folds its own sites for the attempt it was told', () => {
     expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(false);
   });
 
+  it('the same attempt planned again after its close (a new leader resumed it): the new plan is folded', async () => {
+    const { s, f } = await planned();
+    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });
+    await f.onPlan(s.bus.sent[0].payload);
+    expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(true);
+  });
+
   it('a close sends the partial once, only for its attempt and only when it folded a site; a malformed close is refused', async () => {
     const { s, f } = await planned();
     f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });

@@ -53,6 +53,8 @@ export class FollowerPartialRounds {
     if (mine.length === 0) return;
     const key = keyOf(plan);
     this.loading = key;
+    // A leader that took over resumes at the same round and attempt: only a close after this plan counts.
+    if (this.lastClosed === key) this.lastClosed = undefined;
     let weights: Weights;
     try {
       weights = await this.options.loadWeights(plan.weightsSha256, 2 * plan.maxUpdateBytes + 1024 * 1024);
