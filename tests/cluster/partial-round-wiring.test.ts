@@ -439,3 +439,38 @@ describe('a follower folds its own sites for the attempt it was told', () => {
     expect(f2.intercept(link(socketOf('site-02')), { event: 'fitResult', payload: fitResult('site-02') })).toBe(false);
   });
 });
+
+describe('the round collector counts updates folded elsewhere', () => {
+  const folded = (siteId: string) => ({ siteId, weights: weightsOf(0), numExamples: 10, effectiveExamples: 8, norm: 0.5, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 3, bytes: 40 });
+
+  it('acceptFolded: accepted without weights and not held, answered, never added to the aggregator; the last answer completes the round', async () => {
+    const aggregator = new StreamingFedAvgAggregator(LENGTHS);
+    aggregator.begin({ runId: RUN, round: 2, attempt: 1, global: GLOBAL, strategyState: undefined, selected: 2 });
+    const c = new RoundCollector(2, new Set(['a', 'b']), 60_000);
+    c.aggregator = aggregator;
+    expect(c.acceptFolded(folded('a'))).toBe(true);
+    expect(c.accepted.get('a')).toEqual({ ...folded('a'), weights: [], held: false });
+    expect(c.answered).toEqual(new Set(['a']));
+    expect(c.closed).toBe(false);
+    expect(c.acceptFolded(folded('a'))).toBe(false);
+    expect(c.acceptFolded(folded('b'))).toBe(true);
+    await c.done;
+    expect(c.closed).toBe(true);
+    expect(aggregator.siteIds.size).toBe(0);
+    expect(c.acceptFolded(folded('c'))).toBe(false);
+    expect(c.accepted.has('c')).toBe(false);
+  });
+
+  it('leaveOut: an accepted site leaves `accepted` and is failed with the (clipped) reason; others are untouched', () => {
+    const c = new RoundCollector(2, new Set(['a', 'b']), 60_000);
+    c.acceptFolded(folded('a'));
+    c.leaveOut('b', 'not accepted: nothing to leave out');
+    expect(c.failed).toEqual([]);
+    c.leaveOut('a', 'x'.repeat(5_000));
+    expect(c.accepted.has('a')).toBe(false);
+    expect(c.failed).toHaveLength(1);
+    expect(c.failed[0].siteId).toBe('a');
+    expect(c.failed[0].reason.length).toBeLessThan(5_000);
+    c.finish();
+  });
+});
