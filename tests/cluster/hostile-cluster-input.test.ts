@@ -6,6 +6,9 @@ import { startClusterFederation } from '../helpers/cluster-federation.ts';
 import { clusterDescribeMode, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 
 const huge = 'x'.repeat(100_000);
+/** A well-formed plan and acceptance record, made hostile below. */
+const PLAN = { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, modelVersion: 0, weightsSha256: '0'.repeat(64), sites: [], maxExamples: 10, maxUpdateBytes: 10, exampleCap: null, streamBound: null };
+const RECORD = { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, siteId: 'site-1', numExamples: 40, effectiveExamples: 40, norm: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 5, bytes: 100 };
 /** Cluster messages a hostile or broken node could put on the stream: each fails its schema. */
 const MALFORMED: Array<[string, unknown]> = [
   [CLUSTER_EVENTS.relay, null],
@@ -22,6 +25,17 @@ const MALFORMED: Array<[string, unknown]> = [
   [CLUSTER_EVENTS.leader, { node: 'evil', token: 0 }],
   [CLUSTER_EVENTS.leader, { node: 'evil', token: 1.5 }],
   [CLUSTER_EVENTS.leader, { node: 'evil', token: 'x' }],
+  // Partial aggregates (round-plan-messages.ts, partial-round-messages.ts).
+  [CLUSTER_EVENTS.roundPlan, { node: 'evil' }],
+  [CLUSTER_EVENTS.roundPlan, { ...PLAN, weightsSha256: 'not-a-hash' }],
+  [CLUSTER_EVENTS.roundPlan, { ...PLAN, sites: [{ siteId: '../etc', node: 'evil', socket: 's1' }] }],
+  [CLUSTER_EVENTS.roundPlan, { ...PLAN, streamBound: -1 }],
+  [CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'r', round: 0, attempt: 1 }],
+  [CLUSTER_EVENTS.siteAccepted, { node: 'evil', siteId: 'site-1' }],
+  [CLUSTER_EVENTS.siteAccepted, { ...RECORD, norm: Number.NaN }],
+  [CLUSTER_EVENTS.siteAccepted, { ...RECORD, effectiveExamples: 0 }],
+  [CLUSTER_EVENTS.siteAccepted, { ...RECORD, metrics: { loss: huge } }],
+  [CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, partial: {}, extra: 1 }],
 ];
 
 describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluster nodes', () => {
@@ -52,6 +66,13 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       attacker.serverSideEmit(CLUSTER_EVENTS.relay, { node: 'evil', socket: 'ghost-2', event: 'hello', payload: { protocol: 'x', siteId: '../../etc' } });
       attacker.serverSideEmit(CLUSTER_EVENTS.relay, { node: 'evil', socket: 'ghost-2', event: 'heartbeat', payload: 42 });
       attacker.serverSideEmit(CLUSTER_EVENTS.relayClosed, { node: 'other', socket: 'ghost-2', reason: 'not its socket' });
+      // Well-formed partial-aggregate messages the leader never asked for: a record of its own site, and a
+      // partial, with no attempt folding partials (all sites are on the leader): refused as stale_round.
+      attacker.serverSideEmit(CLUSTER_EVENTS.siteAccepted, RECORD);
+      attacker.serverSideEmit(CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, partial: { version: 1 } });
+      // A plan and a close sent to the leader are ignored (the leader plans; it does not follow plans).
+      attacker.serverSideEmit(CLUSTER_EVENTS.roundPlan, PLAN);
+      attacker.serverSideEmit(CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1 });
       // Entries the streams adapter itself cannot decode.
       await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { nsp: '/', uid: 'evil', type: '3', data: 'not json {' });
       await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { nsp: '/', uid: 'evil', type: '3', data: 'AAAA' });
@@ -59,7 +80,9 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       const outcome = await leader.done;
       expect(outcome.status).toBe('complete');
       expect(outcome.report!.rounds[0].accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-3']);
-      expect(leader.transport.refusedClusterMessages).toBe(MALFORMED.length);
+      expect(leader.transport.refusedClusterMessages).toBe(MALFORMED.length + 2);
+      expect(Object.fromEntries(leader.transport.refusedByCode)).toEqual({ stale_round: 2 });
+      expect(outcome.report!.rounds[0].failed).toEqual([]);
       const sites = await Promise.all(fed.siteRuns);
       expect(sites.every((s) => s.completed)).toBe(true);
     } finally {

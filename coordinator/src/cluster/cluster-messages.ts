@@ -19,6 +19,14 @@ export const CLUSTER_EVENTS = {
   runDone: 'fedtune:run-done',
   /** The leader published a model version to Redis (cluster-model-versions.ts): followers read it once and serve it. */
   modelVersion: 'fedtune:model-version',
+  /** Leader → followers: an attempt of a plain-FedAvg round whose followers fold partial aggregates (round-plan-messages.ts). */
+  roundPlan: 'fedtune:round-plan',
+  /** Leader → followers: the attempt closed; each follower with accepted sites sends its partial. */
+  roundClose: 'fedtune:round-close',
+  /** Follower → leader: one site's update validated and folded into the follower's partial (partial-round-messages.ts). */
+  siteAccepted: 'fedtune:site-accepted',
+  /** Follower → leader: its partial aggregate at the attempt's close. */
+  partial: 'fedtune:partial',
 } as const;
 
 /** socket.io socket ids are 20 characters; a little room, never unbounded. */

@@ -38,6 +38,8 @@ export class ClusterTransport implements ServerTransport {
   private readonly now: () => number;
   /** Messages from other nodes that failed their schema (dropped, never handled). */
   refusedClusterMessages = 0;
+  /** Well-formed messages of other nodes refused by what handles them (partial aggregates' ledgers), by FedtuneError code. */
+  readonly refusedByCode = new Map<string, number>();
   /** Site connections this node has relayed to a leader since it started. */
   relayedTotal = 0;
 
@@ -73,6 +75,33 @@ export class ClusterTransport implements ServerTransport {
   /** Site connections of this node relayed to the leader (follower only). */
   get relayedSites(): number {
     return this.relayed.size;
+  }
+
+  /**
+   * A follower's site messages pass this first (follower-partial-rounds.ts): when it returns true the
+   * message was handled on this node and is not relayed.
+   */
+  interceptSiteMessage?: (link: SiteLink, message: { event: string; payload: unknown }) => boolean;
+
+  /** Handles another node's messages of `event`, parsed by `schema` first (refusals counted as the transport's own). */
+  onClusterMessage<T>(event: string, schema: z.ZodType<T>, use: (message: T) => unknown): void {
+    (this.io as unknown as { on(e: string, l: Listener): void }).on(event, (raw) => this.guarded(schema, raw, use));
+  }
+
+  /** Another node's message refused after its schema (e.g. by a ledger): counted with the malformed ones. */
+  refuse(what: string, err: unknown): void {
+    this.refusedClusterMessages++;
+    const code = clipText(String((err as { code?: unknown })?.code ?? 'invalid'), 64);
+    this.refusedByCode.set(code, (this.refusedByCode.get(code) ?? 0) + 1);
+    if (this.refusedClusterMessages === 1 || this.refusedClusterMessages % 1000 === 0) {
+      const e = err as { code?: unknown; message?: unknown };
+      this.options.onWarning?.(`refused ${this.refusedClusterMessages} cluster message(s) from other nodes; latest: ${clipText(what, 64)}: ${clipText(String(e?.code ?? 'invalid'), 64)}: ${clipText(String(e?.message ?? err))}`);
+    }
+  }
+
+  /** The site connection of another node that the leader knows by this socket id (leader only). */
+  remoteLink(socket: string): RemoteSiteLink | undefined {
+    return this.remote.get(socket);
   }
 
   onConnection(handler: (link: SiteLink) => void): void {
@@ -111,6 +140,7 @@ export class ClusterTransport implements ServerTransport {
     this.relayedTotal++;
     let refusals = 0;
     link.onMessage((message) => {
+      if (this.interceptSiteMessage?.(link, message)) return;
       this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
     });
     link.onInvalid((error) => {

@@ -1,6 +1,7 @@
 import { FedtuneError, type FitResult, type UpdateEncoding, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import type { AggregatorPartial } from '../engine/aggregation/aggregator-partial.ts';
 import { StreamingFedAvgAggregator } from '../engine/aggregation/streaming-fedavg-aggregator.ts';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
 import { validateFitResult } from '../engine/validate-fit-result.ts';
 import type { SiteAcceptanceMessage } from './partial-round-messages.ts';
 
@@ -21,6 +22,11 @@ export interface FollowerRoundPlan {
   updateEncoding?: UpdateEncoding;
   /** The most examples one update weighs for (the update guard's cap; Infinity when off). */
   exampleCap: number;
+  /**
+   * Updates with a norm above this are not certain to be kept (the adaptive norm bound is decided on the
+   * round's full set of norms, update-guard.ts): they are not folded here but go to the leader (absent: no bound).
+   */
+  streamBound?: number;
 }
 
 export type FollowerVerdict = { ok: true; acceptance: SiteAcceptanceMessage } | { ok: false; code: FedtuneError['code']; reason: string };
@@ -33,16 +39,15 @@ export type FollowerVerdict = { ok: true; acceptance: SiteAcceptanceMessage } | 
 export class FollowerRoundPartial {
   private readonly aggregator: StreamingFedAvgAggregator;
   private closed = false;
-  /** The sites folded in so far, kept beside the sum: the aggregator's siteIds is a fresh copy per call, too dear per update. */
-  private readonly received = new Set<string>();
 
   constructor(private readonly plan: FollowerRoundPlan) {
     this.aggregator = new StreamingFedAvgAggregator(plan.manifest.map((t) => t.shape.reduce((a, b) => a * b, 1)));
     this.aggregator.begin({ runId: plan.runId, round: plan.round, attempt: plan.attempt, global: plan.global, strategyState: undefined, selected: plan.selected.size });
   }
 
+  /** The sites folded in so far (a live view: read per update). */
   get siteIds(): ReadonlySet<string> {
-    return this.received;
+    return this.aggregator.siteIds;
   }
 
   /** One site's fit result (its message already schema-checked), with what the site announced at hello. */
@@ -52,7 +57,7 @@ export class FollowerRoundPartial {
       runId: this.plan.runId,
       round: this.plan.round,
       selected: this.plan.selected,
-      alreadyReceived: this.received,
+      alreadyReceived: this.aggregator.siteIds,
       manifest: this.plan.manifest,
       maxExamples: this.plan.maxExamples,
       announced,
@@ -63,9 +68,12 @@ export class FollowerRoundPartial {
       updateEncoding: this.plan.updateEncoding,
     });
     if (!verdict.ok) return verdict;
+    const norm = verdict.norm ?? 0;
+    if (this.plan.streamBound !== undefined && !(norm <= this.plan.streamBound)) {
+      return { ok: false, code: 'update_norm', reason: `norm ${norm.toPrecision(4)} is above ${this.plan.streamBound.toPrecision(4)}: the round's adaptive bound decides it on the leader` };
+    }
     const effectiveExamples = Math.min(verdict.numExamples, this.plan.exampleCap);
     this.aggregator.add({ siteId, weights: verdict.weights, numExamples: effectiveExamples });
-    this.received.add(siteId);
     return {
       ok: true,
       acceptance: {
@@ -76,10 +84,11 @@ export class FollowerRoundPartial {
         siteId,
         numExamples: verdict.numExamples,
         effectiveExamples,
-        norm: verdict.norm ?? 0,
+        norm,
         metrics: result.metrics,
         durationMs: result.durationMs,
         bytes: result.weights.byteLength,
+        sha256: sha256OfBytes(result.weights),
       },
     };
   }

@@ -28,6 +28,8 @@ export const SiteAcceptanceMessage = z.strictObject({
   durationMs: z.number().finite().min(0).max(7 * 24 * 3_600_000),
   /** The update's size on the wire. */
   bytes: z.number().int().min(0).max(2 ** 31),
+  /** The sha256 of the update's bytes, for the leader's audit log (the update itself stays on the follower). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type SiteAcceptanceMessage = z.output<typeof SiteAcceptanceMessage>;
 

@@ -15,6 +15,12 @@ import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
 import { RedisRecoveryReport } from './redis-recovery-report.ts';
+import { FollowerPartialRounds } from './follower-partial-rounds.ts';
+import { LeaderRoundPartials } from './leader-round-partials.ts';
+import { loadGlobalWeightsForRound, storeGlobalWeightsForRound } from './load-global-weights-for-round.ts';
+import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
+import { RemoteSiteLink } from './remote-site-link.ts';
+import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
 
 export interface ClusterNodeOptions {
   cluster: ClusterOptionsInput;
@@ -45,6 +51,8 @@ export interface ClusterNode {
   lease: LeaderLease;
   /** The model versions this node serves over HTTP (every node, leader or not: cluster-model-versions.ts). */
   modelVersions: ClusterModelVersions;
+  /** Partial aggregates: the leader's side (merged partials, sites left out) and the follower's (updates folded, partials sent). */
+  partials: { leader: LeaderRoundPartials; follower: FollowerPartialRounds };
   /** The run this node leads right now, if it leads. */
   readonly session: RunSession | undefined;
   /** Resolves when the cluster's run has ended (on every node). */
@@ -146,6 +154,51 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     modelVersions.clear();
   });
 
+  // Partial aggregates of plain-FedAvg rounds (docs/cluster.md, "Aggregation and privacy").
+  const emitToNodes = (event: string, payload: unknown) => {
+    try {
+      io.serverSideEmit(event, payload);
+    } catch (err) {
+      options.server.onWarning?.(`could not reach the other nodes: ${clipText((err as Error)?.message ?? err)}`);
+    }
+  };
+  const leaderPartials = new LeaderRoundPartials({
+    nodeId: cluster.nodeId,
+    storeWeights: (bytes, ttlMs) => storeGlobalWeightsForRound(redis, cluster.prefix, bytes, ttlMs),
+    emitToNodes,
+    remoteOf: (link) => (link instanceof RemoteSiteLink ? { node: link.node, socket: link.id } : undefined),
+    log,
+  });
+  const followerPartials = new FollowerPartialRounds({
+    nodeId: cluster.nodeId,
+    loadWeights: (sha256, maxBytes) => loadGlobalWeightsForRound(redis, cluster.prefix, sha256, maxBytes),
+    emitToNodes,
+    onWarning: options.server.onWarning,
+  });
+  transport.interceptSiteMessage = (link, message) => !transport.isLeading && followerPartials.intercept(link, message);
+  transport.onClusterMessage(CLUSTER_EVENTS.roundPlan, RoundPlanMessage, (m) => {
+    if (!transport.isLeading) followerPartials.onPlan(m).catch((err) => transport.refuse('round plan', err));
+  });
+  transport.onClusterMessage(CLUSTER_EVENTS.roundClose, RoundCloseMessage, (m) => {
+    if (!transport.isLeading) followerPartials.onClose(m);
+  });
+  transport.onClusterMessage(CLUSTER_EVENTS.siteAccepted, SiteAcceptanceMessage, (m) => {
+    if (!transport.isLeading) return;
+    try {
+      leaderPartials.onRecord(m);
+    } catch (err) {
+      transport.refuse('site acceptance record', err);
+    }
+  });
+  transport.onClusterMessage(CLUSTER_EVENTS.partial, PartialMessage, (m) => {
+    if (!transport.isLeading) return;
+    try {
+      leaderPartials.onPartial(m);
+    } catch (err) {
+      transport.refuse('partial aggregate', err);
+    }
+  });
+
   const lead = async (token: number) => {
     const [storedRun, doneRun] = (await redis.eval(RUN_SCRIPT, { keys: [keys.run, `${keys.run}:done`], arguments: [options.config.runId] })) as [string, string];
     if (lease.leaderToken !== token) return;
@@ -161,7 +214,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       model.dispose();
       return;
     }
-    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume });
+    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, remotePartials: leaderPartials });
     session = run;
     run.engine.modelVersions.onPublished((served) => {
       if (lease.leaderToken !== token) return;
@@ -214,6 +267,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     transport,
     lease,
     modelVersions,
+    partials: { leader: leaderPartials, follower: followerPartials },
     get session() {
       return session;
     },

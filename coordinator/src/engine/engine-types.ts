@@ -1,3 +1,4 @@
+import type { RemotePartials } from './remote-partials.ts';
 import type { FitResultMetrics, SiteDataSummary, Hello, RobustnessReport, RoundRecord, RunReport, ServerTransport, SiteLink, WeightArrays } from '@fedtune/shared';
 import type { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import type { ConnectionLimitsInput } from './connection-limits.ts';
@@ -78,4 +79,6 @@ export interface RoundEngineOptions {
   identity?: CoordinatorIdentity;
   /** Called with each completed round and its global weights before they are checkpointed and sent to sites; awaited (the audit log). */
   roundSaved?: (record: RoundRecord, weights: WeightArrays) => Promise<void> | void;
+  /** Partial aggregates folded by other processes (a cluster's followers) for plain-FedAvg rounds (remote-partials.ts). */
+  remotePartials?: RemotePartials;
 }

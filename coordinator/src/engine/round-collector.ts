@@ -70,6 +70,23 @@ export class RoundCollector {
     this.markAnswered(update.siteId);
   }
 
+  /**
+   * An update another process validated and folded into its partial aggregate (remote-partials.ts): counted
+   * as accepted (its weights are in that partial, not here). False when the round no longer takes results.
+   */
+  acceptFolded(update: AcceptedUpdate): boolean {
+    if (this.closed || this.accepted.has(update.siteId)) return false;
+    this.accepted.set(update.siteId, { ...update, weights: [], held: false });
+    this.markAnswered(update.siteId);
+    return true;
+  }
+
+  /** An accepted update whose partial aggregate never came: out of the round, failed with `reason`. */
+  leaveOut(siteId: string, reason: string): void {
+    if (!this.accepted.delete(siteId)) return;
+    this.failed.push({ siteId, reason: clipText(reason) });
+  }
+
   /** Records a refusal in the round (its reason clipped: it may quote what a site sent). */
   reject(record: RejectionRecord): void {
     this.rejected.push({ siteId: clipText(record.siteId, 128), code: clipText(record.code, 64), reason: clipText(record.reason) });

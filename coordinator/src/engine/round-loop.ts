@@ -71,6 +71,11 @@ export class RoundLoop {
       // order-independent, so arrival order never changes the result.
       if (!secure) collector.aggregator = aggregator;
       const modelVersion = round - 1;
+      // A cluster's followers fold their own sites' plain-FedAvg updates into partials (remote-partials.ts).
+      const remote =
+        !secure && aggregator.kind === 'streaming-fedavg' && this.ctx.options.remotePartials
+          ? await this.ctx.options.remotePartials.beginAttempt({ config: this.ctx.config, round, attempt, selected, modelVersion, weightsBytes, aggregator, collector, guard, site: (id) => this.ctx.sites.get(id), emit: (e) => this.ctx.emit(e) })
+          : undefined;
       const settings = this.ctx.trainSettings(round);
       // Encoded once, the same bytes for every site; sent in chunks with a turn of the event loop between
       // (all at once under secure aggregation: its first phase must be running before any site can answer).
@@ -120,6 +125,7 @@ export class RoundLoop {
         }) : [];
       } else {
         await collector.done;
+        await remote?.close();
         for (const siteId of selected) {
           if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.ctx.config.roundTimeoutMs} ms` });
         }

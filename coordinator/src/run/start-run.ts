@@ -1,3 +1,4 @@
+import type { RemotePartials } from '../engine/remote-partials.ts';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -51,6 +52,8 @@ export interface RunStartOptions {
   model: tf.LayersModel;
   /** Continue `config.runId` from its latest good checkpoint. */
   resume?: boolean;
+  /** Partial aggregates folded by a cluster's followers (cluster/leader-round-partials.ts). */
+  remotePartials?: RemotePartials;
 }
 
 /** One run on a coordinator server: its global model, round engine and checkpoints. */
@@ -101,7 +104,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  * Builds the run's global model and round engine on the server's transport and starts it: the run begins
  * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
  */
-export function startRun(services: RunServices, { config: given, model, resume: resumeRun }: RunStartOptions): RunSession {
+export function startRun(services: RunServices, { config: given, model, resume: resumeRun, remotePartials }: RunStartOptions): RunSession {
   const runId = given.runId;
   let config = given;
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
@@ -160,6 +163,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       connectionLimits: services.connectionLimits,
       identity: services.identity,
       resume,
+      ...(remotePartials ? { remotePartials } : {}),
       roundSaved: (record, weights) => audit.recorder.roundSaved(record, weights),
       checkpoint: checkpoints
         ? async (state) => {

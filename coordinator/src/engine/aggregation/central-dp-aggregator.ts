@@ -1,4 +1,5 @@
 import { FedtuneError, type WeightArrays } from '@fedtune/shared';
+import { MapKeyView } from './map-key-view.ts';
 import { aggregateClippedDp, clipDelta, dpNoiseRandom, type DpConfig } from '../dp-aggregation.ts';
 import { bySiteId, checkPartialEnvelope, decodeTensors, encodeTensors, partialOf, stateArray, type AggregatorPartial } from './aggregator-partial.ts';
 import type { AggregationOutcome, AggregationPlan, AggregatorUpdate, RoundAggregator } from './round-aggregator.ts';
@@ -25,6 +26,8 @@ export class CentralDpAggregator implements RoundAggregator {
   readonly kind = 'central-dp' as const;
   private plan?: AggregationPlan;
   private readonly deltas = new Map<string, ClippedDelta>();
+  /** A live view of the sites in the aggregate (no copy per read). */
+  private readonly siteIdView: ReadonlySet<string> = new MapKeyView(this.deltas);
 
   constructor(
     private readonly dp: DpConfig,
@@ -32,7 +35,7 @@ export class CentralDpAggregator implements RoundAggregator {
   ) {}
 
   get siteIds(): ReadonlySet<string> {
-    return new Set(this.deltas.keys());
+    return this.siteIdView;
   }
 
   begin(plan: AggregationPlan): void {

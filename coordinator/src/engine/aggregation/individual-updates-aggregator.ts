@@ -1,4 +1,5 @@
 import { FedtuneError, type Strategy, type WeightArrays } from '@fedtune/shared';
+import { MapKeyView } from './map-key-view.ts';
 import { bySiteId, checkPartialEnvelope, decodeTensors, encodeTensors, partialOf, stateArray, type AggregatorPartial } from './aggregator-partial.ts';
 import type { AggregationOutcome, AggregationPlan, AggregatorUpdate, RoundAggregator } from './round-aggregator.ts';
 
@@ -12,6 +13,8 @@ export class IndividualUpdatesAggregator implements RoundAggregator {
   readonly kind = 'individual-updates' as const;
   private plan?: AggregationPlan;
   private readonly updates = new Map<string, AggregatorUpdate>();
+  /** A live view of the sites in the aggregate (no copy per read). */
+  private readonly siteIdView: ReadonlySet<string> = new MapKeyView(this.updates);
 
   constructor(
     private readonly strategy: Strategy,
@@ -20,7 +23,7 @@ export class IndividualUpdatesAggregator implements RoundAggregator {
   ) {}
 
   get siteIds(): ReadonlySet<string> {
-    return new Set(this.updates.keys());
+    return this.siteIdView;
   }
 
   begin(plan: AggregationPlan): void {

@@ -1,4 +1,5 @@
 import { dequantize, FedtuneError, type Strategy } from '@fedtune/shared';
+import { MapKeyView } from './map-key-view.ts';
 import { aggregateDistributedDpSecureSum } from '../distributed-dp-aggregation.ts';
 import { aggregateDpSecureSum, dpNoiseRandom, type DpConfig } from '../dp-aggregation.ts';
 import { checkPartialEnvelope, decodeBase64, encodeBase64, partialOf, sitesInOrder, type AggregatorPartial } from './aggregator-partial.ts';
@@ -29,6 +30,8 @@ export class SecureSumAggregator implements RoundAggregator {
   private plan?: AggregationPlan;
   private ring: Uint32Array;
   private readonly survivors = new Map<string, number>();
+  /** A live view of the sites in the aggregate (no copy per read). */
+  private readonly siteIdView: ReadonlySet<string> = new MapKeyView(this.survivors);
   private readonly words: number;
 
   constructor(
@@ -40,7 +43,7 @@ export class SecureSumAggregator implements RoundAggregator {
   }
 
   get siteIds(): ReadonlySet<string> {
-    return new Set(this.survivors.keys());
+    return this.siteIdView;
   }
 
   begin(plan: AggregationPlan): void {

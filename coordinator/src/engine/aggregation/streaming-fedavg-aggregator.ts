@@ -1,4 +1,5 @@
 import { FedtuneError, StreamingFedAvg, type StreamingFedAvgOptions } from '@fedtune/shared';
+import { MapKeyView } from './map-key-view.ts';
 import { checkPartialEnvelope, decodeBase64, encodeBase64, partialOf, sitesInOrder, type AggregatorPartial } from './aggregator-partial.ts';
 import type { AggregationOutcome, AggregationPlan, AggregatorUpdate, RoundAggregator } from './round-aggregator.ts';
 
@@ -12,6 +13,8 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
   private plan?: AggregationPlan;
   private sum: StreamingFedAvg;
   private readonly sites = new Map<string, number>();
+  /** A live view of the sites in the aggregate (no copy per read). */
+  private readonly siteIdView: ReadonlySet<string> = new MapKeyView(this.sites);
 
   constructor(
     private readonly lengths: readonly number[],
@@ -26,7 +29,7 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
   }
 
   get siteIds(): ReadonlySet<string> {
-    return new Set(this.sites.keys());
+    return this.siteIdView;
   }
 
   begin(plan: AggregationPlan): void {

@@ -1,0 +1,124 @@
+import { clipText, FedtuneError, type ClientToServer, type SiteLink, type Weights } from '@fedtune/shared';
+import { CLUSTER_EVENTS } from './cluster-messages.ts';
+import { FollowerRoundPartial } from './follower-round-partial.ts';
+import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
+
+export interface FollowerPartialRoundsOptions {
+  nodeId: string;
+  /** The round's global weights by the sha256 of their encoded bytes (load-global-weights-for-round.ts). */
+  loadWeights(sha256: string, maxBytes: number): Promise<Weights>;
+  emitToNodes(event: string, payload: unknown): void;
+  onWarning?: (message: string) => void;
+}
+
+interface FollowerAttempt {
+  key: string;
+  plan: RoundPlanMessage;
+  partial: FollowerRoundPartial;
+  /** The socket each of this node's selected sites is known by on the leader, and what it announced. */
+  sockets: Map<string, { siteId: string; announced?: number }>;
+  /** Sites whose update this node relayed in this attempt: never folded afterwards (one update per site, one place). */
+  relayed: Set<string>;
+}
+
+const keyOf = (m: { runId: string; round: number; attempt: number }) => `${m.runId}\u0000${m.round}\u0000${m.attempt}`;
+
+/**
+ * A follower's side of partial aggregates (docs/cluster.md, "Aggregation and privacy"): on the leader's plan
+ * for an attempt it loads the round's global weights, then folds the fit results of its own selected sites
+ * (each on the socket the leader knows it by) into a FollowerRoundPartial, sending the leader one acceptance
+ * record per site instead of the update; at the leader's close it sends its partial. Anything it cannot
+ * decide — no plan yet, another socket, a refused or not-certain update — is relayed to the leader as before.
+ */
+export class FollowerPartialRounds {
+  private current?: FollowerAttempt;
+  /** The attempt whose plan is being loaded, and the last attempt closed (a close may overtake a slow load). */
+  private loading?: string;
+  private lastClosed?: string;
+  /** Updates folded here and partials sent, since this node started. */
+  folded = 0;
+  partialsSent = 0;
+
+  constructor(private readonly options: FollowerPartialRoundsOptions) {}
+
+  /** The leader's plan (raw from Redis): parsed strictly; throws FedtuneError('malformed_payload') when malformed. */
+  async onPlan(raw: unknown): Promise<void> {
+    const parsed = RoundPlanMessage.safeParse(raw);
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round plan: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    const plan = parsed.data;
+    if (plan.node === this.options.nodeId) return;
+    // A new attempt supersedes whatever was in progress here (its close never came: the leader moved on).
+    this.current = undefined;
+    const mine = plan.sites.filter((s) => s.node === this.options.nodeId);
+    if (mine.length === 0) return;
+    const key = keyOf(plan);
+    this.loading = key;
+    // A leader that took over resumes at the same round and attempt: only a close after this plan counts.
+    if (this.lastClosed === key) this.lastClosed = undefined;
+    let weights: Weights;
+    try {
+      weights = await this.options.loadWeights(plan.weightsSha256, 2 * plan.maxUpdateBytes + 1024 * 1024);
+    } catch (err) {
+      if (this.loading === key) this.loading = undefined;
+      this.options.onWarning?.(`round ${plan.round}: could not load the global weights for partial aggregation (${clipText((err as Error)?.message ?? err, 300)}); this node relays its sites' updates`);
+      return;
+    }
+    if (this.loading !== key || this.lastClosed === key) return;
+    this.loading = undefined;
+    const partial = new FollowerRoundPartial({
+      node: this.options.nodeId,
+      runId: plan.runId,
+      round: plan.round,
+      attempt: plan.attempt,
+      manifest: weights.manifest,
+      global: weights.arrays,
+      selected: new Set(mine.map((s) => s.siteId)),
+      maxExamples: plan.maxExamples,
+      maxUpdateBytes: plan.maxUpdateBytes,
+      ...(plan.maxUpdateNorm !== undefined ? { maxUpdateNorm: plan.maxUpdateNorm } : {}),
+      ...(plan.updateEncoding !== undefined ? { updateEncoding: plan.updateEncoding } : {}),
+      exampleCap: plan.exampleCap ?? Infinity,
+      ...(plan.streamBound !== null ? { streamBound: plan.streamBound } : {}),
+    });
+    const sockets = new Map(mine.map((s) => [s.socket, { siteId: s.siteId, ...(s.announced !== undefined ? { announced: s.announced } : {}) }]));
+    this.current = { key, plan, partial, sockets, relayed: new Set() };
+  }
+
+  /**
+   * A site's message on this node (already schema-checked by its link): true when it was folded into the
+   * partial here (the leader gets the acceptance record), false when it must be relayed as before.
+   */
+  intercept(link: SiteLink, message: { event: string; payload: unknown }): boolean {
+    const a = this.current;
+    if (!a || message.event !== 'fitResult') return false;
+    const result = message.payload as ClientToServer['fitResult'];
+    const site = a.sockets.get(link.id);
+    if (!site || result.siteId !== site.siteId || result.runId !== a.plan.runId || result.round !== a.plan.round || a.relayed.has(site.siteId)) return false;
+    const verdict = a.partial.add(site.siteId, result, site.announced);
+    if (!verdict.ok) {
+      // The leader decides (and answers the site): it runs the same checks, or holds the update for the norm bound.
+      a.relayed.add(site.siteId);
+      return false;
+    }
+    this.folded++;
+    this.options.emitToNodes(CLUSTER_EVENTS.siteAccepted, verdict.acceptance);
+    return true;
+  }
+
+  /** The leader closed an attempt (raw from Redis): this node's partial goes to it when it folded any site. */
+  onClose(raw: unknown): void {
+    const parsed = RoundCloseMessage.safeParse(raw);
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round close: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    const m = parsed.data;
+    if (m.node === this.options.nodeId) return;
+    const key = keyOf(m);
+    this.lastClosed = key;
+    const a = this.current;
+    if (!a || a.key !== key) return;
+    this.current = undefined;
+    if (a.partial.siteIds.size === 0) return;
+    const partial = a.partial.close();
+    this.partialsSent++;
+    this.options.emitToNodes(CLUSTER_EVENTS.partial, { node: this.options.nodeId, runId: m.runId, round: m.round, attempt: m.attempt, partial });
+  }
+}

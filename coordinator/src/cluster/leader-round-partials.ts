@@ -1,0 +1,206 @@
+import { clipText, FedtuneError, toFedtuneError, type SiteLink } from '@fedtune/shared';
+import type { RemotePartials, RemotePartialsAttempt, RemotePartialsAttemptStart } from '../engine/remote-partials.ts';
+import { ClusterPartialLedger } from './cluster-partial-ledger.ts';
+import { CLUSTER_EVENTS } from './cluster-messages.ts';
+import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
+import type { RoundPlanMessage } from './round-plan-messages.ts';
+
+export interface LeaderRoundPartialsOptions {
+  nodeId: string;
+  /** Puts the encoded global weights where followers read them (load-global-weights-for-round.ts); returns their sha256. */
+  storeWeights(bytes: Uint8Array, ttlMs: number): Promise<string>;
+  emitToNodes(event: string, payload: unknown): void;
+  /** The node and socket id of a site's link held by another node; undefined for this node's own sites. */
+  remoteOf(link: SiteLink): { node: string; socket: string } | undefined;
+  /** Longest wait for the followers' partials after the close (capped by the round timeout). Default 10 s. */
+  partialWaitMs?: number;
+  /** Longest wait for storing the weights; past it the attempt relays as before. Default 5 s. */
+  storeTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A refused cluster message, for the node's counters and warnings. */
+export interface PartialRefusal {
+  event: string;
+  code: FedtuneError['code'];
+  reason: string;
+}
+
+/**
+ * The leader's side of partial aggregates (docs/cluster.md, "Aggregation and privacy"): for each attempt of
+ * a plain-FedAvg round with sites on followers it stores the global weights for them, tells them the plan,
+ * counts their acceptance records in the round (ClusterPartialLedger, then the collector), and at the
+ * close waits — bounded — for their partials and merges them. A node whose partial never comes or is
+ * refused has its sites taken out of the round. Every message of another node is hostile: a refused one
+ * throws a FedtuneError and changes nothing.
+ */
+export class LeaderRoundPartials implements RemotePartials {
+  private current?: LeaderPartialAttempt;
+  /** Partials merged, and the sites in them, since this node started leading. */
+  partialsMerged = 0;
+  sitesMerged = 0;
+  /** Sites accepted by a follower whose partial never came or was refused. */
+  sitesLeftOut = 0;
+
+  constructor(readonly options: LeaderRoundPartialsOptions) {}
+
+  async beginAttempt(start: RemotePartialsAttemptStart): Promise<RemotePartialsAttempt | undefined> {
+    this.current = undefined;
+    const sites: RoundPlanMessage['sites'] = [];
+    for (const siteId of start.selected) {
+      const site = start.site(siteId);
+      const remote = site && site.termsAccepted && !site.link.closed ? this.options.remoteOf(site.link) : undefined;
+      if (remote) sites.push({ siteId, node: remote.node, socket: remote.socket, ...(site!.numExamples !== undefined ? { announced: site!.numExamples } : {}) });
+    }
+    if (sites.length === 0) return undefined;
+    const { config } = start;
+    let weightsSha256: string;
+    try {
+      weightsSha256 = await withTimeout(this.options.storeWeights(start.weightsBytes, Math.max(60_000, 3 * config.roundTimeoutMs)), this.options.storeTimeoutMs ?? 5_000);
+    } catch (err) {
+      this.options.log?.(`round ${start.round}: the global weights could not be stored for the followers (${clipText((err as Error)?.message ?? err, 200)}); their sites' updates are relayed`);
+      return undefined;
+    }
+    const plan: RoundPlanMessage = {
+      node: this.options.nodeId,
+      runId: config.runId,
+      round: start.round,
+      attempt: start.attempt,
+      modelVersion: start.modelVersion,
+      weightsSha256,
+      sites,
+      maxExamples: config.maxExamplesPerSite,
+      maxUpdateBytes: config.maxUpdateBytes,
+      ...(config.maxUpdateNorm !== undefined ? { maxUpdateNorm: config.maxUpdateNorm } : {}),
+      ...(config.train.updateEncoding !== undefined ? { updateEncoding: config.train.updateEncoding } : {}),
+      exampleCap: Number.isFinite(start.guard.exampleCap) ? start.guard.exampleCap : null,
+      streamBound: Number.isFinite(start.guard.streamBound) ? start.guard.streamBound : null,
+    };
+    const attempt = new LeaderPartialAttempt(this, start, plan, () => {
+      if (this.current === attempt) this.current = undefined;
+    });
+    this.current = attempt;
+    this.options.emitToNodes(CLUSTER_EVENTS.roundPlan, plan);
+    return attempt;
+  }
+
+  /** A follower's acceptance record (raw, from Redis). Throws FedtuneError when refused. */
+  onRecord(raw: unknown): void {
+    if (!this.current) throw new FedtuneError('stale_round', 'no attempt with partial aggregates is in progress');
+    this.current.record(raw);
+  }
+
+  /** A follower's partial (raw, from Redis). Throws FedtuneError when refused. */
+  onPartial(raw: unknown): void {
+    if (!this.current) throw new FedtuneError('stale_round', 'no attempt with partial aggregates is in progress');
+    this.current.partial(raw);
+  }
+}
+
+class LeaderPartialAttempt implements RemotePartialsAttempt {
+  private readonly ledger: ClusterPartialLedger;
+  private readonly nodeOf = new Map<string, string>();
+  /** Nodes whose partial was refused, with why. */
+  private readonly refused = new Map<string, string>();
+  private settle?: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly owner: LeaderRoundPartials,
+    private readonly start: RemotePartialsAttemptStart,
+    private readonly plan: RoundPlanMessage,
+    private readonly done: () => void,
+  ) {
+    for (const s of plan.sites) this.nodeOf.set(s.siteId, s.node);
+    this.ledger = new ClusterPartialLedger({ runId: plan.runId, round: plan.round, attempt: plan.attempt, selected: new Set(this.nodeOf.keys()) }, start.aggregator);
+  }
+
+  record(raw: unknown): void {
+    const parsed = SiteAcceptanceMessage.safeParse(raw);
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    const r = parsed.data;
+    const { collector, guard, config } = this.start;
+    const holder = this.nodeOf.get(r.siteId);
+    if (holder !== undefined && holder !== r.node) throw new FedtuneError('not_selected', `site ${r.siteId} is on node ${holder}, not ${r.node}`);
+    if (this.closed || collector.closed) throw new FedtuneError('stale_round', `round ${this.plan.round} attempt ${this.plan.attempt} closed before node ${r.node}'s record of ${r.siteId}`);
+    if (collector.accepted.has(r.siteId)) throw new FedtuneError('duplicate_result', `site ${r.siteId} is already accepted in round ${this.plan.round}`);
+    if (r.numExamples > config.maxExamplesPerSite) throw new FedtuneError('invalid_count', `site ${r.siteId} claims ${r.numExamples} examples, above the run's ${config.maxExamplesPerSite}`);
+    if (r.effectiveExamples !== guard.effectiveExamples(r.numExamples)) throw new FedtuneError('invalid_count', `site ${r.siteId} weighs ${r.effectiveExamples} examples, not the round's capped ${guard.effectiveExamples(r.numExamples)}`);
+    if (!guard.certain(r.norm)) throw new FedtuneError('update_norm', `site ${r.siteId}'s norm ${r.norm.toPrecision(4)} is not certain to be kept: it must come to the leader individually`);
+    if (!(r.bytes <= config.maxUpdateBytes)) throw new FedtuneError('payload_too_large', `site ${r.siteId}'s update of ${r.bytes} bytes is above ${config.maxUpdateBytes}`);
+    this.ledger.record(raw);
+    collector.acceptFolded({ siteId: r.siteId, weights: [], numExamples: r.numExamples, effectiveExamples: r.effectiveExamples, norm: r.norm, metrics: r.metrics, durationMs: r.durationMs, bytes: r.bytes });
+    if (r.sha256) this.start.emit({ type: 'update-received', round: r.round, siteId: r.siteId, message: 'fitResult', sha256: r.sha256, bytes: r.bytes, numExamples: r.numExamples });
+    this.start.emit({ type: 'result', round: r.round, siteId: r.siteId, accepted: true });
+  }
+
+  partial(raw: unknown): void {
+    const node = PartialMessage.safeParse(raw);
+    const awaited = node.success && this.ledger.awaited.includes(node.data.node) && !this.refused.has(node.data.node) ? node.data.node : undefined;
+    try {
+      this.ledger.merge(raw);
+    } catch (err) {
+      const e = toFedtuneError(err);
+      if (awaited) this.refused.set(awaited, `${e.code}: ${clipText(e.message, 300)}`);
+      this.check();
+      throw e;
+    }
+    this.check();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const { collector, config } = this.start;
+    this.owner.options.emitToNodes(CLUSTER_EVENTS.roundClose, { node: this.owner.options.nodeId, runId: this.plan.runId, round: this.plan.round, attempt: this.plan.attempt });
+    const waitMs = Math.min(config.roundTimeoutMs, this.owner.options.partialWaitMs ?? 10_000);
+    if (this.pending().length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.settle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.settle = undefined;
+    const mergedNodes = new Set(this.ledger.accepted().map((r) => r.node));
+    const merged = this.ledger.accepted().length;
+    const left = this.ledger.unmerged();
+    for (const { siteId, node } of left) {
+      const why = this.refused.get(node) ?? `no partial aggregate within ${waitMs} ms`;
+      const reason = `node ${node} accepted the update but its partial aggregate was left out (${why})`;
+      collector.leaveOut(siteId, reason);
+      this.start.emit({ type: 'result', round: this.plan.round, siteId, accepted: false, code: 'transport', reason: clipText(reason) });
+    }
+    this.owner.partialsMerged += mergedNodes.size;
+    this.owner.sitesMerged += merged;
+    this.owner.sitesLeftOut += left.length;
+    const leftNodes = [...new Set(left.map((l) => l.node))];
+    if (mergedNodes.size > 0 || left.length > 0) {
+      this.owner.options.log?.(
+        `round ${this.plan.round} attempt ${this.plan.attempt}: merged ${mergedNodes.size} partial aggregate(s) (${merged} site(s)) from ${[...mergedNodes].sort().join(', ') || 'no node'}` +
+          (left.length > 0 ? `; left out ${left.length} site(s) of ${leftNodes.join(', ')} (no partial)` : ''),
+      );
+    }
+    this.done();
+  }
+
+  /** Nodes whose partial is still awaited (neither merged nor refused). */
+  private pending(): string[] {
+    return this.ledger.awaited.filter((n) => !this.refused.has(n));
+  }
+
+  private check(): void {
+    if (this.pending().length === 0) this.settle?.();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FedtuneError('timeout', `no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

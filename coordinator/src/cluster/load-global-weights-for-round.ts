@@ -1,0 +1,33 @@
+import { RESP_TYPES } from 'redis';
+import { decodeWeights, FedtuneError, type Weights } from '@fedtune/shared';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
+import type { ClusterRedis } from './redis-connection.ts';
+
+/**
+ * How followers get the round's global weights (they validate their sites' updates against them): the
+ * leader puts the encoded bytes in Redis under their sha256 (content-addressed, with a TTL) before it
+ * sends the round's plan, and a follower reads them by that hash and checks it. Redis already carries
+ * every message between the nodes and is reachable from all of them whichever node leads, so this adds
+ * no endpoint and no new failure; a key of other bytes cannot be taken for them (the hash is checked).
+ * (Followers serving model versions over HTTP could replace this behind the same two functions.)
+ */
+export function globalWeightsKey(prefix: string, sha256: string): string {
+  return `${prefix}:weights:${sha256}`;
+}
+
+/** The leader: stores the round's encoded global weights (idempotent: the same bytes, the same key). Returns their sha256. */
+export async function storeGlobalWeightsForRound(redis: ClusterRedis, prefix: string, bytes: Uint8Array, ttlMs: number): Promise<string> {
+  const sha256 = sha256OfBytes(bytes);
+  await redis.set(globalWeightsKey(prefix, sha256), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { PX: Math.max(1_000, Math.round(ttlMs)) });
+  return sha256;
+}
+
+/** A follower: the round's global weights by their sha256, decoded. Throws FedtuneError('not_found' | 'payload_too_large' | 'model_integrity') when they are missing or not those bytes. */
+export async function loadGlobalWeightsForRound(redis: ClusterRedis, prefix: string, sha256: string, maxBytes: number): Promise<Weights> {
+  const raw = (await redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(globalWeightsKey(prefix, sha256))) as Buffer | null;
+  if (!raw) throw new FedtuneError('not_found', `the round's global weights (${sha256.slice(0, 12)}…) are not in Redis`);
+  if (raw.byteLength > maxBytes) throw new FedtuneError('payload_too_large', `the round's global weights are ${raw.byteLength} bytes, above ${maxBytes}`);
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (sha256OfBytes(bytes) !== sha256) throw new FedtuneError('model_integrity', `the bytes under ${sha256.slice(0, 12)}… are not the round's global weights`);
+  return decodeWeights(bytes);
+}
