@@ -58,8 +58,9 @@ const MODULES = [
     name: 'streaming-fedavg',
     // The exact streaming sum: the class, its JS kernel and the wasm kernel's JS side (the .wat is tested
     // through them: wasm and JS must give the same bits).
-    mutate: ['shared/src/strategies/streaming-fedavg.ts', 'shared/src/strategies/streaming-sum/streaming-sum-js.ts', 'shared/src/strategies/streaming-sum/streaming-sum-wasm.ts'],
-    tests: ['tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
+    mutate: ['shared/src/strategies/streaming-fedavg.ts', 'shared/src/strategies/streaming-sum/streaming-sum-js.ts', 'shared/src/strategies/streaming-sum/streaming-sum-wasm.ts', 'shared/src/strategies/streaming-sum/sum-kernel.ts'],
+    // The blocks file first: exact words and the JS oracle, fast; the property suites after it.
+    tests: ['tests/streaming-fedavg-blocks.test.ts', 'tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
   },
   {
     name: 'krum-family',

@@ -2,7 +2,7 @@ import { FedtuneError } from '../errors.ts';
 import type { WeightArrays } from '../weights.ts';
 import { createJsSumKernel } from './streaming-sum/streaming-sum-js.ts';
 import { createWasmSumKernel, wasmSumAvailable } from './streaming-sum/streaming-sum-wasm.ts';
-import { SUM_PADDING, type SumKernel } from './streaming-sum/sum-kernel.ts';
+import { canonicalize, SUM_PADDING, type SumKernel } from './streaming-sum/sum-kernel.ts';
 
 /** Updates may hold values up to ±2^this by default (docs/performance.md#exact-streaming-fedavg). */
 export const STREAMING_MAX_ABS_EXPONENT = 24;
@@ -42,8 +42,10 @@ const WORD = 2 ** 32;
  * one final rounding to float32 (≤ 1 ulp with it). The limits (|w| ≤ 2^b, n < 2^29, ≤ 2^20 updates, < 2^41
  * examples) keep every accumulator inside i64.
  *
- * The check for non-finite and out-of-range values is folded into the same pass: a bad value is added as 0
- * and flags the update, which is then subtracted again (exact, so the sum is restored bit for bit) and refused.
+ * Each update is copied into the kernel's staging memory (or decoded there in place: `updateArrays`) and
+ * checked there: a NaN, ±Infinity or |w| > maxAbs refuses it ('non_finite') before it touches the sum.
+ * Accepted updates are folded in blocks of up to 16, one pass over the sums per block (streaming-sum.wat);
+ * every read of the sum (`result`, `toState`, `merge`) folds what is pending first.
  */
 export class StreamingFedAvg {
   /** Values with |w| above this are refused. */
@@ -106,16 +108,35 @@ export class StreamingFedAvg {
       throw new FedtuneError('shape_mismatch', 'update does not have the global model’s layout');
     }
     this.checkLimits(1, numExamples);
-    const ns = numExamples * this.unit;
+    let maxAbs = 0;
     for (let t = 0; t < weights.length; t++) {
-      if (this.kernel.add(weights[t], this.offsets[t], ns, this.maxAbs)) {
-        // Bad values were added as 0: subtracting the same tensors restores the sum exactly.
-        for (let u = 0; u <= t; u++) this.kernel.add(weights[u], this.offsets[u], -ns, this.maxAbs);
+      const m = this.kernel.stage(weights[t], this.offsets[t]);
+      if (!(m <= this.maxAbs)) {
+        this.kernel.discard();
         throw this.badValue(weights, t);
       }
+      maxAbs = Math.max(maxAbs, m);
     }
+    this.kernel.commit(numExamples * this.unit, maxAbs);
     this.total += numExamples;
     this.added++;
+  }
+
+  /**
+   * Arrays to decode the next update into, one per tensor (the global model's layout): `add` then takes them
+   * without a copy (wasm kernel; the JS one copies nothing anyway). They are reused: write an update into
+   * them only when the previous `add` has returned or thrown, and do not keep them.
+   */
+  updateArrays(): WeightArrays {
+    const area = this.kernel.stagingArea();
+    return this.lengths.map((n, t) => area.subarray(this.offsets[t], this.offsets[t] + n));
+  }
+
+  /** Empties the sum (no updates, no examples) and keeps its memory: the next round's sum without a new one. */
+  reset(): void {
+    this.kernel.reset();
+    this.total = 0;
+    this.added = 0;
   }
 
   /** Folds another sum (same layout and grid) into this one, exactly: the result is as if its updates had been added here. */
@@ -128,13 +149,17 @@ export class StreamingFedAvg {
       throw new FedtuneError('config', `the other sum's grid (maxAbsExponent ${other.maxAbsExponent}) is not this sum's (${this.maxAbsExponent})`);
     }
     this.checkLimits(other.added, other.total);
+    this.kernel.flush();
+    other.kernel.flush();
     this.mergeWords(other.kernel.words, other.capacity);
+    canonicalize(this.kernel.words, this.capacity);
     this.total += other.total;
     this.added += other.added;
   }
 
   /** The sum's state, to be restored with `fromState` (another process, another coordinator) and merged there. */
   toState(): StreamingFedAvgState {
+    this.kernel.flush();
     const p = this.parameters;
     const words = new Int32Array(4 * p);
     words.set(this.kernel.words.subarray(0, 2 * p));
@@ -160,6 +185,8 @@ export class StreamingFedAvg {
     const words = new Int32Array(state.sums.slice().buffer);
     s.kernel.words.set(words.subarray(0, 2 * p));
     s.kernel.words.set(words.subarray(2 * p), 2 * s.capacity);
+    // A state from toState is canonical already; one from elsewhere is made so (the same integers).
+    canonicalize(s.kernel.words, s.capacity);
     s.added = state.count;
     s.total = state.totalExamples;
     return s;
@@ -170,6 +197,7 @@ export class StreamingFedAvg {
     if (this.added === 0) throw new FedtuneError('no_updates', 'cannot aggregate zero updates');
     // (H + L·2^-43)·2^G is the sum Σ n_k·w_k (in the grid), so the mean is that times 2^G / Σ n_k.
     const scale = 1 / this.unit / this.total;
+    this.kernel.flush();
     return this.lengths.map((n, t) => this.kernel.mean(this.offsets[t], n, scale));
   }
 

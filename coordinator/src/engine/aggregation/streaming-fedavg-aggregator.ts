@@ -34,7 +34,8 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
 
   begin(plan: AggregationPlan): void {
     this.plan = plan;
-    this.sum = new StreamingFedAvg(this.lengths, this.options);
+    // The same sum, emptied: its wasm memory (sums and staging slots) is kept from round to round.
+    this.sum.reset();
     this.sites.clear();
   }
 
@@ -43,6 +44,11 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
     if (this.sites.has(update.siteId)) throw new FedtuneError('duplicate_result', `site ${update.siteId} is already in the aggregate`);
     this.sum.add(update.weights, update.numExamples);
     this.sites.set(update.siteId, update.numExamples);
+  }
+
+  /** Arrays to decode the next update into so that `add` folds it without a copy (StreamingFedAvg.updateArrays). */
+  updateArrays(): Float32Array[] {
+    return this.sum.updateArrays();
   }
 
   partial(): AggregatorPartial {

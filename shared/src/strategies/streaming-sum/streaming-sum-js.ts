@@ -1,4 +1,4 @@
-import type { SumKernel } from './sum-kernel.ts';
+import { canonicalize, type SumKernel } from './sum-kernel.ts';
 
 const C = 1.5 * 2 ** 52;
 const SCALE = 2 ** 43;
@@ -13,29 +13,49 @@ function addI64(words: Int32Array, j: number, k: number): void {
   words[j + 1] = (words[j + 1] + kh + carry) | 0;
 }
 
-/** The JS twin of streaming-sum.wat (same operations in the same order, so bit-identical state): the fallback without wasm SIMD. */
+/**
+ * The JS twin of streaming-sum.wat, and its oracle: the plainest form of the same integers (every term split
+ * into h = round(x) and l = round((x − h)·2^43), added at once), canonical after `flush` like the wasm
+ * kernel's, so both give the same state and result bits. The fallback where wasm SIMD is missing.
+ */
 export function createJsSumKernel(capacity: number): SumKernel {
   const words = new Int32Array(4 * capacity);
   const loBase = 2 * capacity;
+  let staged: Array<{ values: Float32Array; start: number }> = [];
   return {
     kind: 'js',
     words,
-    add(values, start, ns, bound) {
-      let bad = false;
-      for (let i = 0; i < values.length; i++) {
-        let v = values[i];
-        if (!(Math.abs(v) <= bound)) {
-          bad = true;
-          v = 0;
+    stagingArea() {
+      return new Float32Array(capacity);
+    },
+    stage(values, start) {
+      staged.push({ values, start });
+      let m = 0;
+      for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
+      return m;
+    },
+    commit(ns) {
+      for (const { values, start } of staged) {
+        for (let i = 0; i < values.length; i++) {
+          const x = values[i] * ns;
+          const h = x + C - C;
+          const l = (x - h) * SCALE + C - C;
+          addI64(words, 2 * (start + i), h);
+          addI64(words, loBase + 2 * (start + i), l);
         }
-        const x = v * ns;
-        const t = x + C;
-        const h = t - C;
-        const l = ((x - h) * SCALE + C) - C;
-        addI64(words, 2 * (start + i), h);
-        addI64(words, loBase + 2 * (start + i), l);
       }
-      return bad;
+      // |l| ≤ 2^42 per term and at most 2^20 updates: lo stays inside i64 until `flush` carries it.
+      staged = [];
+    },
+    discard() {
+      staged = [];
+    },
+    reset() {
+      staged = [];
+      words.fill(0);
+    },
+    flush() {
+      canonicalize(words, capacity);
     },
     mean(start, count, scale) {
       const out = new Float32Array(count);

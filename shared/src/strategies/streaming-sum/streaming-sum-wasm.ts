@@ -1,20 +1,22 @@
-import type { SumKernel } from './sum-kernel.ts';
+import { SMALL_TERM_EXPONENT, type SumKernel } from './sum-kernel.ts';
 import { STREAMING_SUM_WASM_BASE64 } from './streaming-sum-wasm-bytes.ts';
 
-/** Values copied into wasm memory per call (16 KB: stays in L1 while the kernel reads it back). */
-const STAGE_VALUES = 4096;
-const STAGE_BYTES = STAGE_VALUES * 4;
+/** Updates folded in one pass over the sums (streaming-sum.wat's `fold`): the sums' memory traffic is divided by this. */
+export const FOLD_BLOCK = 16;
+/** At most this many bytes of staged updates per sum: a larger model folds in smaller blocks (down to 1). */
+export const STAGING_BUDGET_BYTES = 64 * 2 ** 20;
 const PAGE = 65536;
 
 interface SumExports {
   memory: WebAssembly.Memory;
-  add(src: number, hi: number, lo: number, vecs: number, ns: number, bound: number): number;
+  check(src: number, count: number): number;
+  fold(table: number, small: number, k: number, hi: number, lo: number, vecs: number): void;
   mean(hi: number, lo: number, out: number, pairs: number, scale: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** The compiled kernel, or null where WebAssembly or its SIMD is missing. Synchronous (the module is 409 bytes). */
+/** The compiled kernel, or null where WebAssembly or its SIMD is missing. Synchronous (the module is 1.3 KB). */
 function sumModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   try {
@@ -31,39 +33,93 @@ export function wasmSumAvailable(): boolean {
   return typeof WebAssembly === 'object' && sumModule() !== null;
 }
 
-/** The wasm SIMD kernel (streaming-sum.wat) with its own memory: a staging area, the hi and lo accumulators, room for the means. */
-export function createWasmSumKernel(capacity: number): SumKernel {
+/** How many updates one fold takes for sums of `capacity` parameters: FOLD_BLOCK, fewer when their slots would pass the budget. */
+export function foldBlockFor(capacity: number, budgetBytes = STAGING_BUDGET_BYTES): number {
+  return Math.max(1, Math.min(FOLD_BLOCK, Math.floor(budgetBytes / (4 * capacity))));
+}
+
+/**
+ * The wasm SIMD kernel (streaming-sum.wat) with its own memory: the fold's table, the hi and lo sums, room
+ * for the means, then (from the first update staged: a sum only merged into needs none) one slot — a
+ * float32 per parameter — per update of a block. Parameter i sits at the same index in a slot as in the
+ * sums; the padding past the last parameter stays 0 in every slot.
+ */
+export function createWasmSumKernel(capacity: number, block = foldBlockFor(capacity)): SumKernel {
   const module = sumModule();
   if (!module) throw new Error('wasm SIMD is not available');
   const exports = new WebAssembly.Instance(module).exports as unknown as SumExports;
-  const bytes = STAGE_BYTES + 20 * capacity;
-  const pages = Math.ceil(bytes / PAGE);
-  exports.memory.grow(pages - exports.memory.buffer.byteLength / PAGE);
-  const buffer = exports.memory.buffer;
-  const stage = new Float32Array(buffer, 0, STAGE_VALUES);
-  const words = new Int32Array(buffer, STAGE_BYTES, 4 * capacity);
-  const loBytes = STAGE_BYTES + 8 * capacity;
-  const outBytes = STAGE_BYTES + 16 * capacity;
+  const tableBytes = 16 * block;
+  const hiBytes = tableBytes;
+  const loBytes = hiBytes + 8 * capacity;
+  const outBytes = loBytes + 8 * capacity;
+  const slotBytes = outBytes + 4 * capacity;
+  const slotStride = 4 * capacity;
+  const grow = (bytes: number) => exports.memory.grow(Math.ceil(bytes / PAGE) - exports.memory.buffer.byteLength / PAGE);
+  grow(slotBytes);
+  let words = new Int32Array(exports.memory.buffer, hiBytes, 4 * capacity);
+  let slots: Float32Array[] = [];
+  const vecs = capacity >> 2;
+  /** Committed updates waiting for the fold: their slot and weight, small ones (every |w·ns| ≤ 2^7) apart. */
+  const small: Array<{ slot: number; ns: number }> = [];
+  const big: Array<{ slot: number; ns: number }> = [];
+  const pending = () => small.length + big.length;
+
+  /** The slot the next update is staged in (the slots are made, and the views remade, on first use). */
+  const nextSlot = (): Float32Array => {
+    if (slots.length === 0) {
+      grow(slotBytes + block * slotStride);
+      const buffer = exports.memory.buffer;
+      words = new Int32Array(buffer, hiBytes, 4 * capacity);
+      slots = Array.from({ length: block }, (_, j) => new Float32Array(buffer, slotBytes + j * slotStride, capacity));
+    }
+    return slots[pending()];
+  };
+
+  const flush = () => {
+    const k = pending();
+    if (k === 0) return;
+    const table = new DataView(exports.memory.buffer, 0, tableBytes);
+    [...small, ...big].forEach(({ slot, ns }, e) => {
+      table.setFloat64(16 * e, ns, true);
+      table.setInt32(16 * e + 8, slotBytes + slot * slotStride, true);
+    });
+    exports.fold(0, small.length, k, hiBytes, loBytes, vecs);
+    small.length = 0;
+    big.length = 0;
+  };
+
   return {
     kind: 'wasm',
-    words,
-    add(values, start, ns, bound) {
-      let bad = 0;
-      for (let off = 0; off < values.length; off += STAGE_VALUES) {
-        const piece = values.subarray(off, off + STAGE_VALUES);
-        stage.set(piece);
-        const vecs = (piece.length + 3) >> 2;
-        // The last vector's lanes past the piece are zeros: they add 0 to the next accumulators.
-        stage.fill(0, piece.length, vecs * 4);
-        const at = 8 * (start + off);
-        bad |= exports.add(0, STAGE_BYTES + at, loBytes + at, vecs, ns, bound);
-      }
-      return bad !== 0;
+    get words() {
+      return words;
     },
+    stagingArea() {
+      return nextSlot();
+    },
+    stage(values, start) {
+      const slot = nextSlot();
+      // Values decoded straight into the slot (stagingArea) are in place already.
+      if (values.buffer !== slot.buffer || values.byteOffset !== slot.byteOffset + 4 * start) slot.set(values, start);
+      return exports.check(slot.byteOffset + 4 * start, values.length);
+    },
+    commit(ns, maxAbs) {
+      const entry = { slot: pending(), ns };
+      (maxAbs * ns <= 2 ** SMALL_TERM_EXPONENT ? small : big).push(entry);
+      if (pending() === block) flush();
+    },
+    discard() {
+      // The next update is staged over this one.
+    },
+    reset() {
+      small.length = 0;
+      big.length = 0;
+      words.fill(0);
+    },
+    flush,
     mean(start, count, scale) {
       // An odd count's last pair writes one mean past the tensor, into the next one's slot or the padding.
-      exports.mean(STAGE_BYTES + 8 * start, loBytes + 8 * start, outBytes + 4 * start, (count + 1) >> 1, scale);
-      return new Float32Array(buffer, outBytes + 4 * start, count).slice();
+      exports.mean(hiBytes + 8 * start, loBytes + 8 * start, outBytes + 4 * start, (count + 1) >> 1, scale);
+      return new Float32Array(exports.memory.buffer, outBytes + 4 * start, count).slice();
     },
   };
 }

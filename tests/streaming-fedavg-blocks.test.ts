@@ -1,0 +1,232 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
+import { createJsSumKernel } from '../shared/src/strategies/streaming-sum/streaming-sum-js.ts';
+import { createWasmSumKernel, FOLD_BLOCK, foldBlockFor, STAGING_BUDGET_BYTES } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
+import { canonicalize, SMALL_TERM_EXPONENT, SUM_PADDING, type SumKernel } from '../shared/src/strategies/streaming-sum/sum-kernel.ts';
+
+// The blocked wasm fold (docs/performance.md#exact-streaming-fedavg): updates staged in slots, folded up to
+// 16 at a time, small ones (every |w·ns| ≤ 2^7) on a one-add path, sums kept canonical (0 ≤ lo < 2^43).
+// The JS kernel (every term at once, the plainest arithmetic) is the oracle: every state must match it.
+
+function hex(words: Int32Array): string {
+  return Buffer.from(words.buffer, words.byteOffset, words.byteLength).toString('hex');
+}
+
+function bits(ws: Float32Array[]): string {
+  return ws.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('hex')).join('|');
+}
+
+function stateHex(s: StreamingFedAvg): string {
+  return Buffer.from(s.toState().sums).toString('hex');
+}
+
+/** Adds (values, ns) through the kernel API: stage the one tensor, commit with its largest |w|. */
+function feed(k: SumKernel, values: Float32Array, ns: number): void {
+  const m = k.stage(values, 0);
+  k.commit(ns, m);
+}
+
+/** float32 values with the awkward ones often: ±2^24, subnormals, ±0, the largest below 2^24. */
+const value = fc.oneof(
+  { weight: 3, arbitrary: fc.float({ min: -(2 ** 24), max: 2 ** 24, noNaN: true }) },
+  { weight: 2, arbitrary: fc.float({ min: -1, max: 1, noNaN: true }) },
+  { weight: 1, arbitrary: fc.constantFrom(2 ** 24, -(2 ** 24), Math.fround(2 ** 24 * (1 - 2 ** -24)), 2 ** -149, -(2 ** -149), 2 ** -126, 0, -0) },
+);
+/** ns = n · 2^-3 (the default grid, b = 24) with counts from 1 to the cap 2^29 − 1. */
+const weight = fc.oneof(fc.integer({ min: 1, max: 2 ** 29 - 1 }), fc.constantFrom(1, 2 ** 29 - 1), fc.integer({ min: 1, max: 64 })).map((n) => n * 2 ** -3);
+
+describe('the wasm fold against the JS oracle', () => {
+  it('gives the JS kernel’s canonical state for any block size, mix of small and large updates and number of updates', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 21 }),
+        fc.integer({ min: 1, max: 19 }),
+        fc.array(fc.tuple(fc.array(value, { minLength: 1, maxLength: 21 }), weight), { minLength: 1, maxLength: 40 }),
+        (length, block, updates) => {
+          const capacity = length + SUM_PADDING;
+          const w = createWasmSumKernel(capacity, block);
+          const j = createJsSumKernel(capacity);
+          for (const [vs, ns] of updates) {
+            const values = Float32Array.from({ length }, (_, i) => vs[i % vs.length]);
+            feed(w, values, ns);
+            feed(j, values, ns);
+          }
+          w.flush();
+          j.flush();
+          expect(hex(w.words)).toBe(hex(j.words));
+          expect(bits([w.mean(0, length, 1e-6)])).toBe(bits([j.mean(0, length, 1e-6)]));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rounds a term the same on the one-add path and the general one, right up to the small bound', () => {
+    // One update at |w·ns| = 2^7 exactly (small), one just past it (general): each alone, against the oracle.
+    const edge = 2 ** SMALL_TERM_EXPONENT;
+    for (const [w, ns] of [
+      [1, edge],
+      [-1, edge],
+      // Twice the bound: one-add rounding would leave 1.5·2^9's binade here (a wrong term), so it must not be taken.
+      [1, 2 * edge],
+      [-1, 2 * edge],
+      [Math.fround(1 - 2 ** -24), 2 * edge],
+      [Math.fround(1 + 2 ** -23), edge],
+      [0.1, edge / Math.fround(0.1)],
+      [Math.fround(1 / 3), 383.25],
+      [2 ** -149, 2 ** 26],
+      [-(2 ** 24), 2 ** 26 - 2 ** -3],
+    ] as const) {
+      const wasm = createWasmSumKernel(8, 4);
+      const js = createJsSumKernel(8);
+      const values = Float32Array.from([w, -w, w / 3, 0, -0, w * 2 ** -20, w, w]);
+      feed(wasm, values, ns);
+      feed(js, values, ns);
+      wasm.flush();
+      js.flush();
+      expect(hex(wasm.words), `${w} × ${ns}`).toBe(hex(js.words));
+    }
+  });
+
+  it('rounds halfway terms to even, on both paths: 0.5 and 1.5 units of 2^-43', () => {
+    for (const ns of [2 ** -44, 3 * 2 ** -44, 2 ** 20 + 2 ** -44]) {
+      const wasm = createWasmSumKernel(8, 2);
+      const js = createJsSumKernel(8);
+      feed(wasm, Float32Array.from([1, -1, 3, -3, 0, 0, 0, 0]), ns);
+      wasm.flush();
+      feed(js, Float32Array.from([1, -1, 3, -3, 0, 0, 0, 0]), ns);
+      js.flush();
+      expect(hex(wasm.words)).toBe(hex(js.words));
+    }
+    // 2^-44 · 1 is half a unit: ties to even → 0; 3·2^-44 is 1.5 units → 2 (lo words 0 and 2, hi 0).
+    const k = createWasmSumKernel(8, 2);
+    feed(k, Float32Array.from([1, 3, -1, -3, 0, 0, 0, 0]), 2 ** -44);
+    k.flush();
+    // T = −2 is canonical as hi = −1, lo = 2^43 − 2: words (low, high) of hi then of lo.
+    expect(Array.from(k.words.subarray(0, 8))).toEqual([0, 0, 0, 0, 0, 0, -1, -1]);
+    expect(Array.from(k.words.subarray(16, 24))).toEqual([0, 0, 2, 0, 0, 0, -2, 2 ** 11 - 1]);
+  });
+});
+
+describe('canonical sums', () => {
+  it('carries lo’s bits above 2^43 into hi, negative ones too, across hi’s 32-bit words', () => {
+    // capacity 2: hi words [0..3], lo words [4..7]. Parameter 0: lo = 2^43 · 3 + 5 → hi + 3, lo 5.
+    // Parameter 1: hi = 2^32 − 1 (low word all ones), lo = −1 → hi − 1 + … → lo = 2^43 − 1, hi = 2^32 − 2.
+    const words = Int32Array.from([7, 0, -1, 0, 5, 3 << 11, -1, -1]);
+    canonicalize(words, 2);
+    expect(Array.from(words)).toEqual([10, 0, -2, 0, 5, 0, -1, 2 ** 11 - 1]);
+    // A carry out of hi's low word: hi = 2^32 − 1, lo = 2^43 → hi = 2^32, lo = 0.
+    const carry = Int32Array.from([-1, 0, 0, 0, 0, 1 << 11, 0, 0]);
+    canonicalize(carry, 2);
+    expect(Array.from(carry)).toEqual([0, 1, 0, 0, 0, 0, 0, 0]);
+    // And a borrow: hi = 2^32, lo = −2^43 → hi = 2^32 − 1, lo = 0.
+    const borrow = Int32Array.from([0, 1, 0, 0, 0, -(1 << 11), 0, 0]);
+    canonicalize(borrow, 2);
+    expect(Array.from(borrow)).toEqual([-1, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('fromState takes a state whose lo words are not canonical and gives the canonical sum (same result)', () => {
+    const s = new StreamingFedAvg([2]);
+    s.add([Float32Array.from([0.1, -0.3])], 7);
+    s.add([Float32Array.from([1e-9, 2 ** 20])], 3);
+    const st = s.toState();
+    const words = new Int32Array(st.sums.slice().buffer);
+    // The same integers written as hi − 1, lo + 2^43 (parameter 0) and hi + 2, lo − 2^44 (parameter 1).
+    const moved = words.slice();
+    const sub = (j: number, d: number) => {
+      const low = (moved[j] >>> 0) + d;
+      moved[j] = low | 0;
+      moved[j + 1] = (moved[j + 1] + Math.floor(low / 2 ** 32)) | 0;
+    };
+    sub(0, -1);
+    moved[5] += 1 << 11;
+    sub(2, 2);
+    moved[7] -= 2 << 11;
+    const t = StreamingFedAvg.fromState({ ...st, sums: new Uint8Array(moved.buffer) });
+    expect(stateHex(t)).toBe(Buffer.from(st.sums).toString('hex'));
+    expect(bits(t.result())).toBe(bits(s.result()));
+  });
+});
+
+describe('blocks, reset and decoding in place', () => {
+  it('folds in blocks of 16, fewer when the slots would pass the 64 MB budget, never fewer than 1', () => {
+    expect(FOLD_BLOCK).toBe(16);
+    expect(STAGING_BUDGET_BYTES).toBe(64 * 2 ** 20);
+    expect(foldBlockFor(1000)).toBe(16);
+    expect(foldBlockFor(2 ** 20)).toBe(16); // 16 × 4 MB = the budget exactly
+    expect(foldBlockFor(2 ** 20 + 1)).toBe(15);
+    expect(foldBlockFor(2 ** 22)).toBe(4);
+    expect(foldBlockFor(2 ** 24)).toBe(1);
+    expect(foldBlockFor(2 ** 26)).toBe(1);
+    expect(foldBlockFor(100, 4 * 100 * 3)).toBe(3);
+    expect(foldBlockFor(100, 4 * 100 * 3 - 1)).toBe(2);
+  });
+
+  it.each([1, 15, 16, 17, 33, 40])('%i updates, read back after every few: the JS kernel’s state and bits', (count) => {
+    const lengths = [37, 5];
+    const wasm = new StreamingFedAvg(lengths, { kernel: 'wasm' });
+    const js = new StreamingFedAvg(lengths, { kernel: 'js' });
+    for (let k = 0; k < count; k++) {
+      // Counts alternate between small updates (n·|w| small) and large ones (every term on the general path).
+      const n = k % 3 === 0 ? 2 ** 29 - 1 - k : 1 + k;
+      const ws = lengths.map((len, t) => Float32Array.from({ length: len }, (_, i) => Math.fround(Math.sin(k * 7 + i * 3 + t) * (k % 4 === 1 ? 2 ** 24 : 0.5))));
+      wasm.add(ws, n);
+      js.add(ws, n);
+      // Reading the sum (result, state) folds what is pending; the adds go on from there.
+      if (k % 7 === 6) expect(bits(wasm.result())).toBe(bits(js.result()));
+    }
+    expect(wasm.count).toBe(count);
+    expect(stateHex(wasm)).toBe(stateHex(js));
+    expect(bits(wasm.result())).toBe(bits(js.result()));
+  });
+
+  it.each(['wasm', 'js'] as const)('reset() empties the sum (%s kernel), pending updates included, and it sums again from zero', (kernel) => {
+    const s = new StreamingFedAvg([3], { kernel });
+    for (let k = 0; k < 20; k++) s.add([Float32Array.from([k, -k, 0.5])], 2);
+    s.reset();
+    expect(s.count).toBe(0);
+    expect(s.totalExamples).toBe(0);
+    expect(() => s.result()).toThrow(expect.objectContaining({ code: 'no_updates' }));
+    expect(stateHex(s)).toBe('00'.repeat(48));
+    s.add([Float32Array.from([1, 2, 3])], 1);
+    s.add([Float32Array.from([3, 4, 5])], 3);
+    expect(s.count).toBe(2);
+    expect(s.totalExamples).toBe(4);
+    expect(Array.from(s.result()[0])).toEqual([2.5, 3.5, 4.5]);
+  });
+
+  it.each(['wasm', 'js'] as const)('updateArrays(): an update decoded into them is summed without a copy and gives the bits of the same values passed as arrays (%s)', (kernel) => {
+    const lengths = [6, 3];
+    const placed = new StreamingFedAvg(lengths, { kernel });
+    const passed = new StreamingFedAvg(lengths, { kernel });
+    for (let k = 0; k < 19; k++) {
+      const arrays = placed.updateArrays();
+      expect(arrays.map((a) => a.length)).toEqual(lengths);
+      const ws = lengths.map((len, t) => Float32Array.from({ length: len }, (_, i) => Math.fround((k + 1) * (i - t) * 0.37)));
+      arrays.forEach((a, t) => a.set(ws[t]));
+      placed.add(arrays, 10 + k);
+      passed.add(ws, 10 + k);
+    }
+    expect(stateHex(placed)).toBe(stateHex(passed));
+    expect(bits(placed.result())).toBe(bits(passed.result()));
+  });
+
+  it('updateArrays() are the wasm sum’s own staging memory: a value written there is the one checked and summed', () => {
+    const s = new StreamingFedAvg([4, 2], { kernel: 'wasm' });
+    const arrays = s.updateArrays();
+    // Both tensors view one slot, back to back, in the sum's wasm memory (not a JS copy).
+    expect(arrays[0].buffer).toBe(arrays[1].buffer);
+    expect(arrays[1].byteOffset).toBe(arrays[0].byteOffset + 16);
+    expect(arrays[0].buffer).toBeInstanceOf(ArrayBuffer);
+    arrays[0].set([1, 2, 3, 4]);
+    arrays[1].set([5, Number.NaN]);
+    expect(() => s.add(arrays, 1)).toThrow(expect.objectContaining({ code: 'non_finite', message: 'update has a non-finite value (NaN) in tensor 1 at index 1' }));
+    // The refused update's slot is the next one's: written again, it is summed.
+    const again = s.updateArrays();
+    expect(again[0].byteOffset).toBe(arrays[0].byteOffset);
+    again[1][1] = 6;
+    s.add(again, 1);
+    expect(s.result().map((a) => Array.from(a))).toEqual([[1, 2, 3, 4], [5, 6]]);
+  });
+});
