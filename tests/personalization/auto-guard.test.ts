@@ -57,9 +57,9 @@ describe('validationRobustAccuracy: the guard measure on the validation split', 
   });
 
   it.each([
-    ['guard off', 'off', 0.05, data => data.validation],
-    ['ε = 0', 'pgd', 0, data => data.validation],
-    ['no validation examples', 'fgsm', 0.05, data => subset(data.validation, [])],
+    ['guard off', 'off', 0.05, (d: Splits) => d.validation],
+    ['ε = 0', 'pgd', 0, (d: Splits) => d.validation],
+    ['no validation examples', 'fgsm', 0.05, (d: Splits) => subset(d.validation, [])],
   ] as const)('%s: nothing measured', async (_name, guard, eps, pick) => {
     const model = await loadModelDir(pretrainedModelDir('mlp'));
     expect(await validationRobustAccuracy(model, pick(data), guard, eps, 1)).toBeUndefined();
