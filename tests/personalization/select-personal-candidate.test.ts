@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passesRobustnessGuard, ranksAbove, selectPersonalCandidate, type CandidateScore } from '@fedtune/shared';
+import { AUTO_CANDIDATES, MAX_REPORTED_LOSS, passesRobustnessGuard, PersonalizationSettings, ranksAbove, selectPersonalCandidate, SiteReportResult, type CandidateScore } from '@fedtune/shared';
 
 const c = (candidate: CandidateScore['candidate'], accuracy: number, loss: number, robustAccuracy?: number): CandidateScore => ({
   candidate,
@@ -65,5 +65,32 @@ describe('ranksAbove and passesRobustnessGuard', () => {
     ['global unmeasured', 0.1, undefined, true],
   ])('passesRobustnessGuard: %s', (_name, candidate, global, want) => {
     expect(passesRobustnessGuard(c('full', 0.9, 0.1, candidate), c('global', 0.8, 0.2, global))).toBe(want);
+  });
+});
+
+describe('the wire bounds of the guard and the candidates', () => {
+  it.each([
+    [0, true],
+    [1, true],
+    [-0.001, false],
+    [1.001, false],
+    [Number.NaN, false],
+  ])('guardEps %s accepted: %s', (guardEps, ok) => {
+    expect(PersonalizationSettings.safeParse({ mode: 'auto', epochs: 1, lambda: 0, validate: true, guard: 'pgd', guardEps }).success).toBe(ok);
+  });
+
+  it.each([
+    [AUTO_CANDIDATES.length, true],
+    [AUTO_CANDIDATES.length + 1, false],
+  ])('%s candidates accepted: %s', (n, ok) => {
+    const candidates = Array.from({ length: n }, () => ({ candidate: 'head', accuracy: 1, loss: 0 }));
+    const result = { runId: 'r', round: 1, siteId: 's', numExamples: 1, arms: { global: { accuracy: 1, loss: 0 } }, candidates, durationMs: 0 };
+    expect(SiteReportResult.safeParse(result).success).toBe(ok);
+  });
+
+  it('a candidate at the loss bound is accepted, just past it refused', () => {
+    const one = (loss: number) => ({ runId: 'r', round: 1, siteId: 's', numExamples: 1, arms: { global: { accuracy: 1, loss: 0 } }, candidates: [{ candidate: 'global', accuracy: 0, loss }], durationMs: 0 });
+    expect(SiteReportResult.safeParse(one(MAX_REPORTED_LOSS)).success).toBe(true);
+    expect(SiteReportResult.safeParse(one(MAX_REPORTED_LOSS * 1.001)).success).toBe(false);
   });
 });
