@@ -139,6 +139,12 @@ const MODULES = [
     tests: ['tests/personalization/site-report-validation.test.ts'],
   },
   {
+    name: 'personal-selection',
+    // Mode 'auto''s selection rule at the site: which personal model a site keeps (pure, exact).
+    mutate: ['shared/src/personalization/select-personal-candidate.ts'],
+    tests: ['tests/personalization/select-personal-candidate.test.ts'],
+  },
+  {
     name: 'sweep-core',
     // The sweep's user input (--param, the search-space file) and its exact selection: the rungs of successive halving and the Pareto front.
     mutate: ['cli/src/sweep/search-space.ts', 'cli/src/sweep/successive-halving.ts', 'cli/src/sweep/pareto-front.ts'],

@@ -9,6 +9,8 @@ describe('siteReportResult: what a site reports is range-checked and bounded', (
   it('a valid report parses to itself', () => {
     expect(parseClientMessage('siteReportResult', valid)).toEqual(valid);
     expect(parseClientMessage('siteReportResult', { ...valid, chosen: 'mix-0.5' })).toEqual({ ...valid, chosen: 'mix-0.5' });
+    const candidates = [{ candidate: 'global', accuracy: 0.8, loss: 0.5, robustAccuracy: 0.2 }, { candidate: 'local-only', accuracy: 0.9, loss: 0.4 }];
+    expect(parseClientMessage('siteReportResult', { ...valid, chosen: 'local-only', candidates })).toEqual({ ...valid, chosen: 'local-only', candidates });
   });
 
   it.each([
@@ -28,6 +30,13 @@ describe('siteReportResult: what a site reports is range-checked and bounded', (
     ['arms as a string', { arms: 'all good' }],
     ['an unknown auto choice', { chosen: 'the-test-split' }],
     ['a 10,000-character auto choice', { chosen: 'x'.repeat(10_000) }],
+    ['nine candidates', { candidates: Array.from({ length: 9 }, () => ({ candidate: 'head', accuracy: 0.5, loss: 1 })) }],
+    ['an unknown candidate', { candidates: [{ candidate: 'test-split', accuracy: 0.5, loss: 1 }] }],
+    ['a candidate accuracy above 1', { candidates: [{ candidate: 'global', accuracy: 1.5, loss: 1 }] }],
+    ['a NaN candidate loss', { candidates: [{ candidate: 'global', accuracy: 0.5, loss: NaN }] }],
+    ['a candidate loss above the bound', { candidates: [{ candidate: 'global', accuracy: 0.5, loss: 1e7 }] }],
+    ['a negative candidate robust accuracy', { candidates: [{ candidate: 'global', accuracy: 0.5, loss: 1, robustAccuracy: -0.1 }] }],
+    ['candidates as a string', { candidates: 'all' }],
   ])('refuses %s (malformed_payload)', (_name, change) => {
     let code: string | undefined;
     try {
@@ -48,6 +57,9 @@ describe('siteReportResult: what a site reports is range-checked and bounded', (
       { personalization: { mode: 'head', epochs: -1, lambda: 0, validate: true } },
       { personalization: { mode: 'everything', epochs: 1, lambda: 0, validate: true } },
       { personalization: { mode: 'ditto', epochs: 1, lambda: Infinity, validate: true } },
+      { personalization: { mode: 'auto', epochs: 1, lambda: 0, validate: true, guard: 'cw' } },
+      { personalization: { mode: 'auto', epochs: 1, lambda: 0, validate: true, guard: 'pgd', guardEps: 2 } },
+      { personalization: { mode: 'auto', epochs: 1, lambda: 0, validate: true, guard: 'pgd', guardEps: NaN } },
       { localOnlyEpochs: 0 },
     ]) {
       expect(() => parseServerMessage('siteReport', { ...instruction, ...bad }), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'malformed_payload' }));

@@ -44,6 +44,19 @@ describe('the per-site report: summary and report.html', () => {
     expect(siteReportHtml(section(false))).not.toContain('(auto:');
   });
 
+  it("mode 'auto': each site's candidates' validation scores show in report.html, the chosen one in bold", () => {
+    const candidates = [
+      { candidate: 'global' as const, accuracy: 0.8, loss: 0.5, robustAccuracy: 0.2 },
+      { candidate: 'local-only' as const, accuracy: 0.9, loss: 0.4, robustAccuracy: 0.25 },
+    ];
+    const auto: SiteReportSection = { ...section(false), mode: 'auto', sites: section(false).sites.map((s, i) => (i === 0 ? { ...s, chosen: 'local-only', candidates } : s)) };
+    const html = siteReportHtml(auto);
+    expect(html).toContain('validation: global 80.0% (guard 20.0%) · <b>local-only 90.0% (guard 25.0%)</b>');
+    expect(html.match(/validation:/g)).toHaveLength(1);
+    const unguarded = siteReportHtml({ ...auto, sites: auto.sites.map((s) => ({ ...s, ...(s.candidates ? { candidates: s.candidates.map(({ robustAccuracy: _r, ...c }) => c) } : {}) })) });
+    expect(unguarded).toContain('validation: global 80.0% · <b>local-only 90.0%</b>');
+  });
+
   it('report.html includes the section when report.json has one', () => {
     const report = { schemaVersion: 1, runId: 'r', status: 'complete', startedAt: '', updatedAt: '', config: {}, backend: 'wasm', model: { architecture: 'mlp', parameters: 1 }, rounds: [] } as unknown as ReportWithRobustness;
     expect(renderReportHtml(report)).not.toContain('Per-site report');

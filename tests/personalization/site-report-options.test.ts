@@ -24,6 +24,10 @@ describe('what the coordinator asks of the sites follows the run config', () => 
     ['lambda', { personalization: { mode: 'ditto', lambda: 3 } }, (i: SiteReportInstruction) => i.personalization?.lambda, 3],
     ['learningRate', { personalization: { mode: 'head', learningRate: 0.02 } }, (i: SiteReportInstruction) => i.personalization?.learningRate, 0.02],
     ['validate', { personalization: { mode: 'head', validate: false } }, (i: SiteReportInstruction) => i.personalization?.validate, false],
+    ['guard default pgd', { personalization: { mode: 'auto' } }, (i: SiteReportInstruction) => [i.personalization?.guard, i.personalization?.guardEps], ['pgd', 0.05]],
+    ['guard fgsm', { personalization: { mode: 'auto', guard: 'fgsm' } }, (i: SiteReportInstruction) => i.personalization?.guard, 'fgsm'],
+    ['guard off', { personalization: { mode: 'auto', guard: 'off' } }, (i: SiteReportInstruction) => i.personalization?.guard, 'off'],
+    ['guardEps', { personalization: { mode: 'auto', guardEps: 0.1 } }, (i: SiteReportInstruction) => i.personalization?.guardEps, 0.1],
     ['localOnly: rounds × train.epochs', { rounds: 4, train: { epochs: 3, batchSize: 8, learningRate: 0.01, optimizer: 'adam', trainable: 'all' }, personalization: { mode: 'head' } }, (i: SiteReportInstruction) => i.localOnlyEpochs, 12],
     ['localOnly false', { personalization: { mode: 'head', localOnly: false } }, (i: SiteReportInstruction) => i.localOnlyEpochs, undefined],
     ['no personalisation, no local-only', { siteRobustness: { when: 'final' } }, (i: SiteReportInstruction) => [i.personalization, i.localOnlyEpochs], [undefined, undefined]],
@@ -39,7 +43,7 @@ describe('what the coordinator asks of the sites follows the run config', () => 
   });
 
   it('refuses out-of-range settings with the field named', () => {
-    for (const bad of [{ personalization: { mode: 'all' } }, { personalization: { epochs: 0 } }, { personalization: { lambda: -1 } }, { siteRobustness: { pgdEps: [0.1, 0.2, 0.3, 0.4, 0.5] } }, { siteRobustness: { when: 'every-round' } }]) {
+    for (const bad of [{ personalization: { mode: 'all' } }, { personalization: { epochs: 0 } }, { personalization: { lambda: -1 } }, { personalization: { guard: 'cw' } }, { personalization: { guardEps: 1.5 } }, { personalization: { guardEps: -0.1 } }, { siteRobustness: { pgdEps: [0.1, 0.2, 0.3, 0.4, 0.5] } }, { siteRobustness: { when: 'every-round' } }]) {
       expect(() => config(bad as Partial<RunConfigInput>), JSON.stringify(bad)).toThrow(/personalization|siteRobustness/);
     }
   });

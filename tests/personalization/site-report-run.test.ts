@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
-import { countBinaryFields, deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
+import { AUTO_CANDIDATES, countBinaryFields, deriveSeed, passesRobustnessGuard, selectPersonalCandidate, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
 
@@ -110,6 +110,58 @@ describe('the per-site report after the final round', () => {
         expect(countBinaryFields(m.payload)).toBe(0);
         expect(JSON.stringify(m.payload).length).toBeLessThan(4096);
       }
+    }
+  });
+
+  it("mode 'auto' over socket.io: each site's report holds the candidate its own validation split chose, the max of the candidates', and only aggregates leave", async () => {
+    const { report, sent, clients } = await federation({
+      transport: 'socket',
+      sites: 4,
+      config: {
+        personalization: { mode: 'auto', epochs: 1, guard: 'pgd', guardEps: 0.02 },
+        siteRobustness: { when: 'final', examples: 12, adversarialExamples: 6, noiseSigmas: [], corruptions: false, pgdEps: [0.05], pgdSteps: 2 },
+      },
+    });
+    expect(report.status, report.aborted).toBe('complete');
+    const section = report.siteReport!;
+    expect(section.mode).toBe('auto');
+    expect(section.sites).toHaveLength(4);
+    for (const s of section.sites) {
+      const candidates = s.candidates!;
+      // Every candidate was tried, the local-only model last (the run trains the local-only baseline).
+      expect(candidates.map((c) => c.candidate), s.siteId).toEqual([...AUTO_CANDIDATES]);
+      const global = candidates[0];
+      const eligible = candidates.filter((c) => passesRobustnessGuard(c, global));
+      const chosen = candidates.find((c) => c.candidate === s.chosen)!;
+      expect(s.chosen).toBe(selectPersonalCandidate(candidates).candidate);
+      expect(chosen.accuracy).toBe(Math.max(...eligible.map((c) => c.accuracy)));
+      expect(chosen.robustAccuracy!).toBeGreaterThanOrEqual(global.robustAccuracy!);
+      expect(s.adopted).toBe(s.chosen !== 'global');
+      // Chosen local-only: the personal model is the local-only model, so their test metrics are the same.
+      if (s.chosen === 'local-only') expect(s.arms.personalized!.accuracy).toBe(s.arms.localOnly!.accuracy);
+      if (s.chosen === 'global') expect(s.arms.personalized!.accuracy).toBe(s.arms.global.accuracy);
+    }
+    for (const c of clients) expect(c.personalWeights).toBeDefined();
+    // Only aggregates leave a site after its last fit: one small siteReportResult, no binary field.
+    for (const [siteId, messages] of Object.entries(sent)) {
+      const lastFit = messages.map((m) => m.event).lastIndexOf('fitResult');
+      const after = messages.slice(lastFit + 1).filter((m) => m.event !== 'heartbeat');
+      expect(after.map((m) => m.event), siteId).toEqual(['siteReportResult']);
+      expect(countBinaryFields(after[0].payload)).toBe(0);
+      expect(JSON.stringify(after[0].payload).length).toBeLessThan(4096);
+    }
+  });
+
+  it.each([
+    ['guard off: no robust scores', { guard: 'off' }, (c: { robustAccuracy?: number }) => c.robustAccuracy === undefined, true],
+    ['guard fgsm: robust scores', { guard: 'fgsm', guardEps: 0.02 }, (c: { robustAccuracy?: number }) => c.robustAccuracy !== undefined, true],
+    ['no local-only baseline: no local-only candidate', { guard: 'off', localOnly: false }, (c: { candidate: string }) => c.candidate !== 'local-only', true],
+  ] as const)("mode 'auto' in memory, %s", async (_name, over, holds, want) => {
+    const { report } = await federation({ transport: 'memory', sites: 2, config: { personalization: { mode: 'auto', epochs: 1, ...over } } });
+    expect(report.status, report.aborted).toBe('complete');
+    for (const s of report.siteReport!.sites) {
+      expect(s.candidates!.length).toBeGreaterThan(0);
+      for (const c of s.candidates!) expect(holds(c as never), `${s.siteId} ${c.candidate}`).toBe(want);
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 // Imported from the files, not the package indexes: the mutation run (`npm run mutation -- site-report-validation`) loads these fast.
 import {
   AUTO_CANDIDATES,
+  PERSONALIZATION_GUARDS,
   PERSONALIZATION_MODES,
   PersonalizationSettings,
   SITE_ARMS,
@@ -102,7 +103,8 @@ describe('SiteReportResult: each bound, at the edge and just past it', () => {
   });
 
   it('the auto candidates and the personalisation modes are exactly these', () => {
-    expect([...AUTO_CANDIDATES]).toEqual(['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75']);
+    expect([...AUTO_CANDIDATES]).toEqual(['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only']);
+    expect([...PERSONALIZATION_GUARDS]).toEqual(['pgd', 'fgsm', 'off']);
     expect([...PERSONALIZATION_MODES]).toEqual(['none', 'head', 'lp-ft', 'fedbn', 'ditto', 'auto']);
     expect([...SITE_ARMS]).toEqual(['pretrained', 'localOnly', 'global', 'personalized']);
     expect(accepts({ ...valid, chosen: '' })).toBe(false);
@@ -230,7 +232,7 @@ describe('the instruction the coordinator builds', () => {
       weights: weights.global,
       pretrained: weights.pretrained,
       train: { ...train, seed: deriveSeed(9, 'site-report', 'site-a') },
-      personalization: { mode: 'ditto', epochs: 2, lambda: 0.3, learningRate: 0.05, validate: false },
+      personalization: { mode: 'ditto', epochs: 2, lambda: 0.3, learningRate: 0.05, validate: false, guard: 'pgd', guardEps: 0.05 },
       localOnlyEpochs: 12,
       robustness: { examples: 50, adversarialExamples: 100, noiseSigmas: [0.1, 0.3], corruptions: true, pgdEps: [0.1], pgdSteps: 20, seed: deriveSeed(9, 'site-robustness') },
     });
@@ -245,7 +247,7 @@ describe('the instruction the coordinator builds', () => {
 
   it('personalising without a learning rate of its own leaves it out', () => {
     const got = siteReportInstruction(config({ personalization: { mode: 'head', localOnly: false } }), 1, 's', train, weights);
-    expect(got.personalization).toStrictEqual({ mode: 'head', epochs: 5, lambda: 0.1, validate: true });
+    expect(got.personalization).toStrictEqual({ mode: 'head', epochs: 5, lambda: 0.1, validate: true, guard: 'pgd', guardEps: 0.05 });
     expect(got).not.toHaveProperty('localOnlyEpochs');
     expect(got).not.toHaveProperty('robustness');
   });

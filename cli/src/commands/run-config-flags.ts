@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
-import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, PERSONALIZATION_MODES, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -135,6 +135,8 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--personalize-lambda <x>', description: "Ditto's λ: (λ/2)·‖v − w_global‖² keeps the personal model near the global one", parse: floatOption('personalize-lambda', 0, 100), shownDefault: (d) => d.personalization.lambda, field: 'personalization.lambda', apply: (c, v) => (personalization(c).lambda = v) },
   { flags: '--personalize-lr <x>', description: "learning rate of the personalisation (default: --lr)", parse: floatOption('personalize-lr', 1e-9, 10), field: 'personalization.learningRate', apply: (c, v) => (personalization(c).learningRate = v) },
   { flags: '--personalize-keep-always', description: 'keep the personalised model even when its validation loss is worse than the global model\'s', field: 'personalization.validate', apply: (c) => (personalization(c).validate = false) },
+  { flags: '--personalize-guard <attack>', description: `--personalize auto never keeps a candidate less robust than the global model on the site's validation split under this attack: ${PERSONALIZATION_GUARDS.join(', ')}`, parse: choice('personalize-guard', PERSONALIZATION_GUARDS), shownDefault: (d) => d.personalization.guard, field: 'personalization.guard', apply: (c, v) => (personalization(c).guard = v) },
+  { flags: '--personalize-guard-eps <x>', description: 'ε of --personalize-guard (absolute input units)', parse: floatOption('personalize-guard-eps', 0, 1), shownDefault: (d) => d.personalization.guardEps, field: 'personalization.guardEps', apply: (c, v) => (personalization(c).guardEps = v) },
   { flags: '--no-local-only', description: 'skip the local-only baseline (each site trained alone from the pretrained model) of the per-site report', field: 'personalization.localOnly', apply: (c) => (personalization(c).localOnly = false) },
   { flags: '--site-robustness <when>', description: 'noise, corruptions and PGD on every site\'s own test split (aggregates only): final or never', parse: choice('site-robustness', ['final', 'never']), shownDefault: (d) => d.siteRobustness.when, field: 'siteRobustness.when', apply: (c, v) => (c.siteRobustness = { ...c.siteRobustness, when: v }) },
   { flags: '--site-robustness-examples <n>', description: 'test examples per site for --site-robustness', parse: intOption('site-robustness-examples', 1), shownDefault: (d) => d.siteRobustness.examples, field: 'siteRobustness.examples', apply: (c, v) => (c.siteRobustness = { ...c.siteRobustness, examples: v }) },

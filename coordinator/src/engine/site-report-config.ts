@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SITE_ROBUSTNESS_POINTS, PERSONALIZATION_MODES } from '@fedtune/shared';
+import { MAX_SITE_ROBUSTNESS_POINTS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES } from '@fedtune/shared';
 
 /**
  * Personalised fine-tuning after the final round (docs/robustness.md#personalized-fine-tuning): each site
@@ -18,6 +18,10 @@ export const PersonalizationConfig = z.object({
   validate: z.boolean().default(true),
   /** Also train the local-only baseline (rounds × train.epochs from the pretrained model, on the site's data alone). */
   localOnly: z.boolean().default(true),
+  /** Mode 'auto': never choose a candidate less robust than the global model on the site's validation split under this attack (PGD-5, FGSM, or off). */
+  guard: z.enum(PERSONALIZATION_GUARDS).default('pgd'),
+  /** The guard's ε (absolute input units). */
+  guardEps: z.number().min(0).max(1).default(0.05),
 });
 export type PersonalizationConfig = z.output<typeof PersonalizationConfig>;
 

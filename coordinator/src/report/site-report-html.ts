@@ -18,9 +18,19 @@ export function siteReportHtml(section: SiteReportSection | undefined): string {
     const robust = r ? `<br><small>noise ${pct(r.noiseMean)} · corr. ${pct(r.corruptionMean)} · PGD ${pct(robustAccuracyOf(arm))}</small>` : '';
     return `<td>${pct(arm.accuracy)}${robust}</td>`;
   };
+  /** Mode 'auto': every candidate's validation accuracy (and guard accuracy), the chosen one in bold. */
+  const candidates = (site: SiteReportSection['sites'][number]) =>
+    site.candidates?.length
+      ? `<br><small>validation: ${site.candidates
+          .map((c) => {
+            const text = `${escapeHtml(c.candidate)} ${pct(c.accuracy)}${c.robustAccuracy !== undefined ? ` (guard ${pct(c.robustAccuracy)})` : ''}`;
+            return c.candidate === site.chosen ? `<b>${text}</b>` : text;
+          })
+          .join(' · ')}</small>`
+      : '';
   const head = `<tr><th>site</th><th>test examples</th>${arms.map((a) => `<th>${ARM_LABELS[a]}</th>`).join('')}</tr>`;
   const rows = section.sites
-    .map((s) => `<tr><th>${escapeHtml(s.siteId)}${s.adopted === false ? ' <small>(kept global)</small>' : ''}${s.chosen ? ` <small>(auto: ${escapeHtml(s.chosen)})</small>` : ''}</th><td>${s.numExamples}</td>${arms.map((a) => cell(s.arms[a])).join('')}</tr>`)
+    .map((s) => `<tr><th>${escapeHtml(s.siteId)}${s.adopted === false ? ' <small>(kept global)</small>' : ''}${s.chosen ? ` <small>(auto: ${escapeHtml(s.chosen)})</small>` : ''}${candidates(s)}</th><td>${s.numExamples}</td>${arms.map((a) => cell(s.arms[a])).join('')}</tr>`)
     .join('');
   const worst = `<tr><th>worst site</th><td></td>${arms
     .map((a) => {

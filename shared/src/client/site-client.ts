@@ -724,6 +724,7 @@ export class SiteClient {
         arms: work.arms,
         ...(work.adopted !== undefined ? { adopted: work.adopted } : {}),
         ...(work.chosen ? { chosen: work.chosen } : {}),
+        ...(work.candidates ? { candidates: work.candidates } : {}),
         durationMs: Math.min(86_400_000, Date.now() - started),
       };
       this.link!.send('siteReportResult', result);

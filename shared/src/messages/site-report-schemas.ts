@@ -11,9 +11,17 @@ import { Bytes, MAX_REPORTED_EXAMPLES, MAX_REPORTED_LOSS, TrainConfig } from './
 export const PERSONALIZATION_MODES = ['none', 'head', 'lp-ft', 'fedbn', 'ditto', 'auto'] as const;
 export type PersonalizationMode = (typeof PERSONALIZATION_MODES)[number];
 
-/** What mode 'auto' chooses among on the site's validation split: the global model, head-only, all layers, or a mix of the global and all-layers weights. */
-export const AUTO_CANDIDATES = ['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75'] as const;
+/**
+ * What mode 'auto' chooses among on the site's validation split: the global model, head-only, all layers, a
+ * mix of the global and all-layers weights, Ditto's proximal fine-tune, and the site's local-only model
+ * (trained from the pretrained model on its data alone; present when the run trains that baseline).
+ */
+export const AUTO_CANDIDATES = ['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only'] as const;
 export type AutoCandidate = (typeof AUTO_CANDIDATES)[number];
+
+/** Mode 'auto''s robustness guard on validation: PGD-5 or FGSM at `guardEps`, or none. */
+export const PERSONALIZATION_GUARDS = ['pgd', 'fgsm', 'off'] as const;
+export type PersonalizationGuard = (typeof PERSONALIZATION_GUARDS)[number];
 
 /** Most noise σ / PGD ε values a site report carries (bounds both the work asked of a site and its answer). */
 export const MAX_SITE_ROBUSTNESS_POINTS = 4;
@@ -38,6 +46,10 @@ export const PersonalizationSettings = z.object({
    * model's (else the site keeps the global weights as its personal model, and reports adopted: false).
    */
   validate: z.boolean(),
+  /** Mode 'auto': a candidate less robust than the global model on validation under this attack is never chosen (absent: 'off'). */
+  guard: z.enum(PERSONALIZATION_GUARDS).optional(),
+  /** The guard's ε (absolute input units). */
+  guardEps: z.number().min(0).max(1).optional(),
 });
 export type PersonalizationSettings = z.output<typeof PersonalizationSettings>;
 
@@ -88,6 +100,16 @@ export const SiteArmMetrics = z.object({
 });
 export type SiteArmMetrics = z.output<typeof SiteArmMetrics>;
 
+/** Mode 'auto': one candidate's scores on the site's validation split (aggregates only). */
+export const CandidateValidation = z.object({
+  candidate: z.enum(AUTO_CANDIDATES),
+  accuracy: Fraction,
+  loss: z.number().min(0).max(MAX_REPORTED_LOSS),
+  /** Accuracy under the guard's attack (absent: guard off). */
+  robustAccuracy: Fraction.optional(),
+});
+export type CandidateValidation = z.output<typeof CandidateValidation>;
+
 export const SITE_ARMS = ['pretrained', 'localOnly', 'global', 'personalized'] as const;
 export type SiteArm = (typeof SITE_ARMS)[number];
 
@@ -108,6 +130,8 @@ export const SiteReportResult = z.object({
   adopted: z.boolean().optional(),
   /** Mode 'auto': the candidate the site kept. */
   chosen: z.enum(AUTO_CANDIDATES).optional(),
+  /** Mode 'auto': every candidate's validation scores, in the order tried (one per candidate at most). */
+  candidates: z.array(CandidateValidation).max(AUTO_CANDIDATES.length).optional(),
   durationMs: z.number().min(0).max(86_400_000),
 });
 

@@ -8,6 +8,7 @@ import type { AutoCandidate, PersonalizationSettings } from '../messages/site-re
 import { modelVariables, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
 import { autoPersonalize } from './auto-personalize.ts';
+import type { CandidateScore } from './select-personal-candidate.ts';
 
 /** Whether a layer is a BatchNormalization layer (its gamma/beta and moving statistics stay local under FedBN). */
 export function isBatchNormLayer(layer: tf.layers.Layer): boolean {
@@ -57,6 +58,8 @@ export interface PersonalizationOutcome {
   validationLoss: { global: number; personalized: number };
   /** Mode 'auto': the candidate kept. */
   chosen?: AutoCandidate;
+  /** Mode 'auto': every candidate's validation scores. */
+  candidates?: CandidateScore[];
 }
 
 /**
@@ -64,7 +67,7 @@ export interface PersonalizationOutcome {
  * 'head' trains the last layer with weights, 'lp-ft' the last layer for `epochs` then every layer for
  * `epochs` (linear probing, then fine-tuning), 'fedbn' only the BatchNorm layers (γ, β and, as they train,
  * the moving statistics), 'ditto' every layer with (λ/2)‖v − w_global‖² added to the loss, 'auto' the best
- * on validation of several of these and the global model (autoPersonalize). With
+ * on validation of several of these, the global model and `extra.localOnly` (autoPersonalize). With
  * `settings.validate`, the personalised weights are kept only if their validation loss is no worse than the
  * global model's. The weights never leave the caller. Leaks no tensors.
  */
@@ -73,6 +76,7 @@ export async function personalizeModel(
   data: { train: Dataset; validation: Dataset },
   train: TrainConfig,
   settings: PersonalizationSettings,
+  extra: { localOnly?: WeightArrays } = {},
 ): Promise<PersonalizationOutcome> {
   if (settings.mode === 'none') throw new FedtuneError('config', 'personalization mode "none" trains nothing');
   const config = personalizationTrainConfig(train, settings);
@@ -82,10 +86,10 @@ export async function personalizeModel(
   let fit: FitMetrics;
   if (settings.mode === 'auto') {
     // Model selection on validation already includes the global model: `validate` has nothing to add.
-    const auto = await autoPersonalize(model, data, config, settings);
+    const auto = await autoPersonalize(model, data, config, settings, extra);
     const kept = auto.scores.find((s) => s.candidate === auto.chosen)!;
     const fitted = evaluateModel(model, data.train);
-    return { adopted: auto.chosen !== 'global', chosen: auto.chosen, fit: { loss: fitted.loss, accuracy: fitted.accuracy, numExamples: data.train.y.length }, validationLoss: { global: globalLoss, personalized: kept.loss } };
+    return { adopted: auto.chosen !== 'global', chosen: auto.chosen, candidates: auto.scores, fit: { loss: fitted.loss, accuracy: fitted.accuracy, numExamples: data.train.y.length }, validationLoss: { global: globalLoss, personalized: kept.loss } };
   }
   if (settings.mode === 'fedbn') {
     // fitLocal sets trainable layers from config.trainable; FedBN overrides that with the BN layers only.

@@ -4,10 +4,12 @@ import { FedtuneError } from '../errors.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
 import { evaluateModel } from '../learning/evaluate-model.ts';
 import { fitLocal, type FitMetrics } from '../learning/fit-local.ts';
-import type { SiteArmMetrics, SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
+import { MAX_REPORTED_LOSS } from '../messages/schemas.ts';
+import type { CandidateValidation, SiteArmMetrics, SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
 import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
 import { personalizeModel } from './personalize-model.ts';
+import type { CandidateScore } from './select-personal-candidate.ts';
 import { siteRobustnessSummary } from './site-robustness-summary.ts';
 
 export interface SiteReportWork {
@@ -16,11 +18,19 @@ export interface SiteReportWork {
   adopted?: boolean;
   /** Mode 'auto': the candidate kept. */
   chosen?: SiteReportResult['chosen'];
+  /** Mode 'auto': every candidate's validation scores (aggregates). */
+  candidates?: SiteReportResult['candidates'];
   numExamples: number;
   /** How the local-only baseline trained (not sent): epochs run and, when it kept its best epoch on validation, that loss. */
   localOnlyFit?: FitMetrics;
   /** The personalised weights: kept by the site, never sent. */
   personal?: WeightArrays;
+}
+
+/** A candidate's validation scores as sent: a loss the wire schema accepts (finite, ≤ MAX_REPORTED_LOSS). */
+function reportedCandidate(s: CandidateScore): CandidateValidation {
+  const loss = Number.isFinite(s.loss) ? Math.min(Math.max(s.loss, 0), MAX_REPORTED_LOSS) : MAX_REPORTED_LOSS;
+  return { candidate: s.candidate, accuracy: s.accuracy, loss, ...(s.robustAccuracy !== undefined ? { robustAccuracy: s.robustAccuracy } : {}) };
 }
 
 /** A model's clean metrics on the test split, and its robustness summary when asked. */
@@ -45,6 +55,7 @@ export async function siteReportWork(
   if (data.test.y.length === 0) throw new FedtuneError('data', 'the site has no test examples to report on');
   const arms: Partial<SiteReportResult['arms']> = {};
   let localOnlyFit: FitMetrics | undefined;
+  let localOnly: WeightArrays | undefined;
   if (weights.pretrained) {
     writeModelWeights(model, weights.pretrained);
     arms.pretrained = await armMetrics(model, data.test, instruction);
@@ -55,6 +66,7 @@ export async function siteReportWork(
       const epochs = instruction.localOnlyEpochs;
       localOnlyFit = await fitLocal(model, data.train, { ...train, epochs, seed: deriveSeed(instruction.train.seed, 'local-only'), ...(select ? { earlyStopping: { patience: epochs } } : {}) }, undefined, { validation: data.validation });
       arms.localOnly = await armMetrics(model, data.test, instruction);
+      localOnly = readModelWeights(model).arrays;
     }
   }
   writeModelWeights(model, weights.global);
@@ -64,12 +76,13 @@ export async function siteReportWork(
   if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples, ...(localOnlyFit ? { localOnlyFit } : {}) };
   // FedBN: the personal model starts from the global one with the site's own BatchNorm layers.
   if (weights.personalStart) writeModelWeights(model, weights.personalStart);
-  const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings);
+  const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings, { localOnly });
   arms.personalized = await armMetrics(model, data.test, instruction);
   return {
     arms: arms as SiteReportResult['arms'],
     adopted: outcome.adopted,
     ...(outcome.chosen ? { chosen: outcome.chosen } : {}),
+    ...(outcome.candidates ? { candidates: outcome.candidates.map(reportedCandidate) } : {}),
     numExamples,
     ...(localOnlyFit ? { localOnlyFit } : {}),
     personal: readModelWeights(model).arrays,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUTO_CANDIDATES, PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
+import { AUTO_CANDIDATES, CandidateValidation, PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
 
 /** One site's line of the per-site report (what it sent, as validated). */
 export const SiteReportEntry = z.object({
@@ -8,6 +8,8 @@ export const SiteReportEntry = z.object({
   adopted: z.boolean().optional(),
   /** Mode 'auto': the candidate the site kept. */
   chosen: z.enum(AUTO_CANDIDATES).optional(),
+  /** Mode 'auto': every candidate's scores on the site's validation split (what the choice was made on). */
+  candidates: z.array(CandidateValidation).optional(),
   durationMs: z.number(),
   arms: z.object({ pretrained: SiteArmMetrics.optional(), localOnly: SiteArmMetrics.optional(), global: SiteArmMetrics, personalized: SiteArmMetrics.optional() }),
 });
