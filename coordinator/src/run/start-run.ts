@@ -50,7 +50,8 @@ export interface RunStartOptions {
   /** The starting global model (the run takes ownership and disposes it). */
   model: tf.LayersModel;
   /** Continue `config.runId` from its latest good checkpoint. */
-  resume?: boolean;
+  resume?: boolean;  /** The run's held-out set, instead of the server's (a coordinator that loads it after listening: start-coordinator.ts). */
+  holdout?: Dataset;
 }
 
 /** One run on a coordinator server: its global model, round engine and checkpoints. */
