@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
-import { pretrainedModelDir, type RunConfig, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
+import { pretrainedModelDir, type RunConfig, type RunInputs, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
 import { robustPreset, type Dataset, type RunReport } from '@fedtune/shared';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
@@ -63,18 +63,21 @@ const signalListeners = () => ({ SIGINT: [...process.listeners('SIGINT')], SIGTE
 
 // ---- coordinator -----------------------------------------------------------------------------------
 
-type StartOptions = Parameters<typeof startCoordinator>[0];
+/** What startCoordinator was given, with the model and holdout its `load` gives. */
+type StartOptions = Parameters<typeof startCoordinator>[0] & Partial<RunInputs>;
+type Started = Parameters<typeof startCoordinator>[0] & RunInputs;
 type ServerOptions = Parameters<typeof createCoordinatorServer>[0];
 
 /** Runs `fedtune coordinator ARGV` with recording stand-ins for the functions that serve. */
 async function coordinator(argv: string[], options: { whileRunning?: () => Promise<void> } = {}) {
-  let started: StartOptions | undefined;
+  let started: Started | undefined;
   let clustered: ClusterNodeCommand | undefined;
   let served: ServerOptions | undefined;
   const report = { runId: 'recorded', status: 'complete', rounds: [] } as unknown as RunReport;
   const command = coordinatorCommand({
     startCoordinator: (async (o: StartOptions) => {
-      started = o;
+      // A run loads its model and holdout after listening (o.load): record what it would load.
+      started = (o.load ? { ...o, ...(await o.load()) } : o) as Started;
       return { runId: 'recorded', url: 'http://127.0.0.1:1', runDir: join(dir, 'recorded'), engine: { report, termsGate: { signed: { hash: 'recorded' } } }, coordinatorKey: 'recorded', exposure: () => undefined, requestStop: () => {}, done: Promise.resolve(report), close: async () => {} };
     }) as unknown as typeof startCoordinator,
     createCoordinatorServer: ((o: ServerOptions) => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import { readModelText, pretrainedSpamModelDir, type createCoordinatorServer, type startCoordinator } from '@fedtune/coordinator';
+import { readModelText, pretrainedSpamModelDir, type createCoordinatorServer, type RunInputs, type startCoordinator } from '@fedtune/coordinator';
 import type { runNodeSite } from '@fedtune/client-node';
 import { builtinSpam } from '@fedtune/shared/node';
 import { splitTextDataset, TextTokenizer, vocabularyOfTextSection, type RunReport, type TextDataset } from '@fedtune/shared';
@@ -11,7 +11,9 @@ import { SPAM_SIMULATION_SETTINGS } from '../../cli/src/tasks/spam-task-plan.ts'
 import { tempDir } from '../helpers/federation.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
-type StartOptions = Parameters<typeof startCoordinator>[0];
+/** What startCoordinator was given, with the model and holdout its `load` gives. */
+type StartOptions = Parameters<typeof startCoordinator>[0] & Partial<RunInputs>;
+type Started = Parameters<typeof startCoordinator>[0] & RunInputs;
 type ServerOptions = Parameters<typeof createCoordinatorServer>[0];
 
 async function quietly<T>(run: () => Promise<T>): Promise<T> {
@@ -25,14 +27,16 @@ async function quietly<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /** `fedtune coordinator ARGV` with recording stand-ins: what it would start or serve. */
-async function coordinator(argv: string[]): Promise<{ started?: StartOptions; served?: ServerOptions }> {
+async function coordinator(argv: string[]): Promise<{ started?: Started; served?: ServerOptions }> {
   const dir = tempDir();
-  let started: StartOptions | undefined;
+  let started: Started | undefined;
   let served: ServerOptions | undefined;
   const report = { runId: 'recorded', status: 'complete', rounds: [] } as unknown as RunReport;
   const command: Command = coordinatorCommand({
     startCoordinator: (async (o: StartOptions) => {
-      started = o;
+      // A run loads its model and holdout after listening (o.load): record what it would load.
+      started = (o.load ? { ...o, ...(await o.load()) } : o) as Started;
+      o = started;
       (o.model as { dispose(): void }).dispose();
       return { runId: 'recorded', url: 'http://127.0.0.1:1', runDir: join(dir, 'recorded'), engine: { report, termsGate: { signed: { hash: 'recorded' } } }, coordinatorKey: 'recorded', exposure: () => undefined, requestStop: () => {}, done: Promise.resolve(report), close: async () => {} };
     }) as unknown as typeof startCoordinator,

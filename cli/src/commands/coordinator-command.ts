@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { type ConfigChange, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, maxMessageBytesFor, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
+import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator } from '@fedtune/coordinator';
+import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
@@ -77,11 +78,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
     const text = readModelText(modelDir);
-    const model = await loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-    // A cluster follower never reads the holdout (only the leader evaluates): it is read when the node first leads.
-    let holdoutRead: Dataset | undefined;
-    const numClasses = model.outputs[0].shape.at(-1) ?? undefined;
-    const readHoldout = (): Dataset => (holdoutRead ??= o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses }) : (task?.holdout ?? builtinDigits().holdout));
+    const loadModel = () => loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
+    const loadHoldout = (model: LayersModel) => (o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : (task?.holdout ?? builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);
     if (changes) {
       console.log(
@@ -112,6 +110,10 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     if (o.nodeId !== undefined && !o.cluster) throw new FedtuneError('config', '--node-id needs --cluster');
     if (o.cluster) {
       if (o.serveOnly || o.resume) throw new FedtuneError('config', '--cluster does not go with --serve-only or --resume: a cluster node resumes the cluster\'s run by itself when it takes the lead');
+      const model = await loadModel();
+      // A cluster follower never reads the holdout (only the leader evaluates): it is read when the node first leads.
+      let holdoutRead: Dataset | undefined;
+      const readHoldout = (): Dataset => (holdoutRead ??= loadHoldout(model));
       const clusterProgress = new RoundProgress(config.rounds);
       return (deps.serveClusterNode ?? serveClusterNode)({
         redisUrl: o.cluster,
@@ -140,11 +142,13 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     }
     if (o.serveOnly) {
       if (o.resume) throw new FedtuneError('config', '--serve-only and --resume do not go together: resume a run with fedtune coordinator --resume RUN_ID');
+      const model = await loadModel();
+      const holdout = loadHoldout(model);
       const maxMessageBytes = maxMessageBytesFor(model);
       model.dispose();
       const server = deps.createCoordinatorServer({
         runsDir: o.out,
-        holdout: readHoldout(),
+        holdout: holdout,
         architecture,
         backend: selection.backend,
         transport: 'socket',
@@ -178,9 +182,13 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     const progress = new RoundProgress(config.rounds);
     const coordinator = await deps.startCoordinator({
       runsDir: o.out,
-      model,
+      // The run listens first and loads its model and holdout after (fast start: docs/performance.md#listening-first).
+      ...(await lazyRunInputs(modelDir, loadModel, loadHoldout)),
+      onListening: (listening) => {
+        printExposure(listening.exposure);
+        console.log(`coordinator for run ${config.runId} listening on ${listening.url}; loading the model and the holdout`);
+      },
       architecture,
-      holdout: readHoldout(),
       ...(text ? { text } : {}),
       ...(task ? { textRobustness: task.textRobustness } : {}),
       backend: selection.backend,
@@ -196,8 +204,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
       logFile: o.logFile,
     });
-    printExposure(coordinator.exposure());
-    console.log(`coordinator for run ${coordinator.runId}${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''} listening on ${coordinator.url}; waiting for ${config.minSites} sites`);
+    console.log(`run ${coordinator.runId} ready${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''}: waiting for ${config.minSites} sites`);
     console.log(`coordinator identity (sites pin it in their policy's coordinators): ${coordinator.coordinatorKey}; run terms ${coordinator.engine.termsGate.signed.hash} (GET /api/v1/terms)`);
     const stop = () => {
       console.log('stopping after the current round…');
@@ -223,4 +230,24 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
 function printExposure(exposure: Parameters<typeof exposureLines>[0] | undefined): void {
   if (!exposure) return;
   for (const line of exposureLines(exposure)) (line.startsWith('warning') ? console.warn : console.log)(line);
+}
+
+/**
+ * How a run gets its model and holdout: after the server listens (`load`, with the message limit read from
+ * model.json), or — when model.json's manifest cannot be read — loaded now, so the model's own error comes first.
+ */
+async function lazyRunInputs(modelDir: string, loadModel: () => Promise<LayersModel>, loadHoldout: (model: LayersModel) => Dataset): Promise<Pick<StartCoordinatorOptions, 'load' | 'maxMessageBytes'>> {
+  const load = async (model?: LayersModel): Promise<RunInputs> => {
+    const m = model ?? (await loadModel());
+    try {
+      return { model: m, holdout: loadHoldout(m) };
+    } catch (err) {
+      m.dispose();
+      throw err;
+    }
+  };
+  const maxMessageBytes = maxMessageBytesForModelDir(modelDir);
+  if (maxMessageBytes !== undefined) return { load: () => load(), maxMessageBytes };
+  const model = await loadModel();
+  return { load: () => load(model), maxMessageBytes: maxMessageBytesFor(model) };
 }

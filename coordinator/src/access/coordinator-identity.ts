@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { FedtuneError } from '@fedtune/shared';
+import { ed25519PublicKeyHex } from './ed25519-public-key.ts';
 import { z } from 'zod';
 
 /** The file, in the coordinator's runs directory, that holds its identity (mode 0600). */
@@ -29,7 +30,7 @@ export class CoordinatorIdentity {
   /** A fresh identity held only in memory (tests, a coordinator without a runs directory). */
   static generate(): CoordinatorIdentity {
     const secretKey = ed25519.utils.randomSecretKey();
-    return new CoordinatorIdentity(bytesToHex(ed25519.getPublicKey(secretKey)), secretKey);
+    return new CoordinatorIdentity(ed25519PublicKeyHex(secretKey), secretKey);
   }
 
   /**
@@ -46,7 +47,7 @@ export class CoordinatorIdentity {
         throw new FedtuneError('config', `${path} is not a coordinator identity (expected fields kind, algorithm, publicKey, secretKey): move it away to create a new identity`);
       }
       const secretKey = hexToBytes(parsed.secretKey);
-      if (bytesToHex(ed25519.getPublicKey(secretKey)) !== parsed.publicKey) throw new FedtuneError('config', `${path}: its public key does not belong to its secret key`);
+      if (ed25519PublicKeyHex(secretKey) !== parsed.publicKey) throw new FedtuneError('config', `${path}: its public key does not belong to its secret key`);
       return new CoordinatorIdentity(parsed.publicKey, secretKey);
     }
     const identity = CoordinatorIdentity.generate();

@@ -1,3 +1,4 @@
+import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 import { createReadStream } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
@@ -109,6 +110,8 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     connectionTimeout: t.idleMs,
     // On close every connection goes, idle or not (a half-sent request must not keep the process alive).
     forceCloseConnections: true,
+    // Route schemas compile on first use, not before listen (fast start: lazy-schema-compilers.ts).
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     clientErrorHandler,
     // A URL the router cannot decode (`/site/%E0%A4%A`): the same typed body as every other error.
     frameworkErrors: (err, _request, reply) => {

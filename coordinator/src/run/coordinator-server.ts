@@ -31,8 +31,11 @@ import { startRun, type RunSession } from './start-run.ts';
 export interface CoordinatorServerOptions {
   /** Root directory for runs; each run writes `<runsDir>/<runId>/`. */
   runsDir: string;
-  /** The coordinator's own held-out set; a function: read when a run starts (a cluster follower never reads it: docs/cluster.md). */
-  holdout: Dataset | (() => Dataset);
+  /**
+   * The coordinator's own held-out set; a function: read when a run starts (a cluster follower never reads it:
+   * docs/cluster.md). Optional when every run brings its own (RunStartOptions.holdout).
+   */
+  holdout?: Dataset | (() => Dataset);
   architecture: string;
   backend: string;
   /** 'socket': fastify + socket.io on `host:port`; a MemoryNetwork: the in-memory transport. */
@@ -252,11 +255,14 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
     startRun(runOptions) {
       if (isActive(current) || starting) throw new FedtuneError('config', `run ${current?.runId ?? '(starting)'} is still active`);
       if (runOptions.config.modelDelivery === 'http' && !app) throw new FedtuneError('config', 'model delivery over HTTP needs the coordinator\'s HTTP server: use the socket transport (simulate --transport socket) or --model-delivery socket');
+      const holdoutSource = runOptions.holdout ?? options.holdout;
+      const holdout = typeof holdoutSource === 'function' ? holdoutSource() : holdoutSource;
+      if (!holdout) throw new FedtuneError('config', 'no holdout: give the coordinator server one or the run its own');
       const session = startRun(
         {
           runsDir: options.runsDir,
           transport,
-          holdout: typeof options.holdout === 'function' ? options.holdout() : options.holdout,
+          holdout,
           architecture: options.architecture,
           backend: options.backend,
           maxMessageBytes: options.maxMessageBytes,

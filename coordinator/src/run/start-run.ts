@@ -54,6 +54,8 @@ export interface RunStartOptions {
   resume?: boolean;
   /** Partial aggregates folded by a cluster's followers (cluster/leader-round-partials.ts). */
   remotePartials?: RemotePartials;
+  /** The run's held-out set, instead of the server's (a coordinator that loads it after listening: start-coordinator.ts). */
+  holdout?: Dataset;
 }
 
 /** One run on a coordinator server: its global model, round engine and checkpoints. */
