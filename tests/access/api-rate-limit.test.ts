@@ -37,4 +37,20 @@ describe('HTTP rate limit on /api/*', () => {
       await off.close();
     }
   });
+
+  it('model bytes (GET /api/v1/models/:version/weights) have their own bucket: sites fetching a round\'s model do not use up the API, nor the API them', async () => {
+    const { app } = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024, apiRateLimit: { ratePerSecond: 0.5, burst: 2 }, modelWeights: { version: () => undefined } });
+    try {
+      const at = { remoteAddress: '10.2.2.2' };
+      const models = async () => (await app.inject({ method: 'GET', url: '/api/v1/models/1/weights', ...at })).statusCode;
+      const api = async () => (await app.inject({ method: 'GET', url: '/api/health', ...at })).statusCode;
+      expect([await models(), await models(), await models()]).toEqual([404, 404, 429]);
+      // The API's bucket is untouched by the model fetches…
+      expect([await api(), await api(), await api()]).toEqual([200, 200, 429]);
+      // …and the models' bucket stays spent whatever the API does.
+      expect(await models()).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
 });

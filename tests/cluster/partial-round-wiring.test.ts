@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
 import { decodeWeights, encodeWeights, FedtuneError, type FitResult, type SiteLink, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import { parseRunConfig } from '@fedtune/coordinator';
 import { StreamingFedAvgAggregator } from '../../coordinator/src/engine/aggregation/streaming-fedavg-aggregator.ts';
@@ -43,10 +44,10 @@ async function codeOf(f: () => unknown): Promise<string> {
 }
 const link = (id: string, node?: string) => ({ id, node, closed: false }) as unknown as SiteLink & { node?: string };
 
-/** The messages of an in-memory "Redis": every node sees every emit (like serverSideEmit), in order. */
+/** The messages of an in-memory "Redis": every node sees every emit (like serverSideEmit), in order, msgpack-encoded as the streams adapter sends them (binary stays binary). */
 function bus() {
   const sent: Array<{ from: string; event: string; payload: unknown }> = [];
-  return { sent, emitFrom: (from: string) => (event: string, payload: unknown) => sent.push({ from, event, payload: JSON.parse(JSON.stringify(payload)) }) };
+  return { sent, emitFrom: (from: string) => (event: string, payload: unknown) => sent.push({ from, event, payload: msgpackDecode(msgpackEncode(payload)) }) };
 }
 
 function leaderSetup(over: { normBoundMultiple?: number; previousMedianNorm?: number; exampleWeightCap?: number; store?: (b: Uint8Array) => Promise<string>; partialWaitMs?: number; config?: Record<string, unknown> } = {}) {
@@ -294,6 +295,10 @@ describe('a whole attempt: plan, records, close, partials, merge', () => {
     expect([s.leader.partialsMerged, s.leader.sitesMerged, s.leader.sitesLeftOut]).toEqual([2, 6, 0]);
     expect([s.followers['node-2'].folded, s.followers['node-2'].partialsSent, s.followers['node-3'].folded, s.followers['node-3'].partialsSent]).toEqual([4, 1, 2, 1]);
     expect(s.logs).toEqual(['round 2 attempt 1: merged 2 partial aggregate(s) (6 site(s)) from node-2, node-3']);
+    // The partials crossed the bus with their sums as bytes (16 per parameter), not base64 text.
+    const partials = s.bus.sent.filter((m) => m.event === CLUSTER_EVENTS.partial).map((m) => (m.payload as { partial: { state: { sums: unknown } } }).partial.state.sums);
+    expect(partials).toHaveLength(2);
+    for (const sums of partials) expect(sums).toBeInstanceOf(Uint8Array);
     // The attempt is over: a late record or partial is stale.
     expect(await codeOf(() => s.leader.onPartial({}))).toBe('stale_round');
   });

@@ -5,10 +5,12 @@ import { RateLimiter, type RateLimit } from '../access/rate-limiter.ts';
 
 /**
  * The part of the routed path a bucket is kept for: `/api/runs/:id` → `api`, `/metrics` → `metrics`,
- * `/docs/json` → `docs`. Taken from the route matched, not the raw URL, so `/%61pi/health` counts as `api`.
+ * `/docs/json` → `docs`, model bytes (`/api/v1/models/…`) → `models`. Taken from the route matched, not the raw URL, so `/%61pi/health` counts as `api`.
  */
 function routeGroup(request: FastifyRequest): string {
   const url = request.routeOptions.url ?? '';
+  // Model bytes (modelDelivery 'http') have their own bucket: every site behind one gateway fetches each round's model at once, and that must not use up the API's.
+  if (url.startsWith('/api/v1/models/')) return 'models';
   return /^\/([^/]*)/.exec(url)?.[1] ?? '';
 }
 

@@ -14,14 +14,50 @@ export type ModelFetch = (url: string, init: { headers: Record<string, string> }
  * the reference's, or whose body does not hash to it is refused ('model_integrity'; 'transport' when the
  * request itself fails). Only then are the bytes decoded by the caller.
  */
-export async function fetchModelWeights(server: string, ref: ModelRef, auth: { siteId: string; token?: string }, fetcher: ModelFetch = (url, init) => fetch(url, init)): Promise<Uint8Array> {
+/** How often a site asks again when the server says "not now" (HTTP 429 or 503), and the longest wait it accepts. */
+export const MODEL_FETCH_RETRIES = 5;
+export const MODEL_FETCH_MAX_WAIT_MS = 10_000;
+
+/**
+ * The wait before asking again after a 429/503: the server's Retry-After (seconds) when it gives a sane one,
+ * else a doubling backoff from 250 ms; never more than MODEL_FETCH_MAX_WAIT_MS. `jitter` in [0, 1) spreads
+ * many sites behind one address over the next quarter of the wait.
+ */
+export function modelFetchRetryDelayMs(retryAfter: string | null, attempt: number, jitter: number): number {
+  const seconds = retryAfter === null || retryAfter.trim() === '' ? Number.NaN : Number(retryAfter);
+  const base = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 250 * 2 ** attempt;
+  return Math.min(MODEL_FETCH_MAX_WAIT_MS, Math.round(base * (1 + jitter / 4)));
+}
+
+export interface ModelFetchRetry {
+  /** Waits `ms` (a timer by default; tests pass their own). */
+  sleep?: (ms: number) => Promise<void>;
+  /** A number in [0, 1) (Math.random by default). */
+  jitter?: () => number;
+}
+
+export async function fetchModelWeights(
+  server: string,
+  ref: ModelRef,
+  auth: { siteId: string; token?: string },
+  fetcher: ModelFetch = (url, init) => fetch(url, init),
+  retry: ModelFetchRetry = {},
+): Promise<Uint8Array> {
   const url = new URL(ref.path, server).toString();
   const headers: Record<string, string> = { [SITE_ID_HEADER]: auth.siteId, ...(auth.token ? { authorization: `Bearer ${auth.token}` } : {}) };
+  const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const jitter = retry.jitter ?? Math.random;
   let response: Response;
-  try {
-    response = await fetcher(url, { headers });
-  } catch (cause) {
-    throw new FedtuneError('transport', `cannot fetch the model from ${url.slice(0, 200)}: ${String((cause as Error)?.message ?? cause).slice(0, 200)}`, { cause });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetcher(url, { headers });
+    } catch (cause) {
+      throw new FedtuneError('transport', `cannot fetch the model from ${url.slice(0, 200)}: ${String((cause as Error)?.message ?? cause).slice(0, 200)}`, { cause });
+    }
+    // Many sites behind one address (a hospital's gateway) can outrun the server's per-address rate limit: "not now" is not a bad model.
+    if ((response.status !== 429 && response.status !== 503) || attempt >= MODEL_FETCH_RETRIES) break;
+    await response.body?.cancel();
+    await sleep(modelFetchRetryDelayMs(response.headers.get('retry-after'), attempt, jitter()));
   }
   if (response.status !== 200) {
     await response.body?.cancel();

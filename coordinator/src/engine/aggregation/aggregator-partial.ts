@@ -102,6 +102,19 @@ export function decodeBase64(value: unknown, byteLength: number, what: string): 
   return out;
 }
 
+/**
+ * A binary state field as it may travel: base64 text (JSON, the HTTP API) or the bytes themselves (a cluster
+ * message: msgpack carries binary, so the leader neither scans nor decodes megabytes of text). Either way
+ * exactly `byteLength` bytes, copied out of the message.
+ */
+export function decodeBinaryField(value: unknown, byteLength: number, what: string): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength !== byteLength) throw new FedtuneError('malformed_payload', `${what} must be ${byteLength} bytes`);
+    return new Uint8Array(value);
+  }
+  return decodeBase64(value, byteLength, what);
+}
+
 /** Float32 tensors, concatenated, as base64 (little-endian, as the platform stores them). */
 export function encodeTensors(tensors: readonly Float32Array[]): string {
   const total = tensors.reduce((n, t) => n + t.length, 0);

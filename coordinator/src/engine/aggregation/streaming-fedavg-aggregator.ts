@@ -1,6 +1,6 @@
 import { FedtuneError, StreamingFedAvg, type StreamingFedAvgOptions } from '@fedtune/shared';
 import { MapKeyView } from './map-key-view.ts';
-import { checkPartialEnvelope, decodeBase64, encodeBase64, partialOf, sitesInOrder, type AggregatorPartial } from './aggregator-partial.ts';
+import { checkPartialEnvelope, decodeBinaryField, encodeBase64, partialOf, sitesInOrder, type AggregatorPartial } from './aggregator-partial.ts';
 import type { AggregationOutcome, AggregationPlan, AggregatorUpdate, RoundAggregator } from './round-aggregator.ts';
 
 /**
@@ -51,9 +51,10 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
     return this.sum.updateArrays();
   }
 
-  partial(): AggregatorPartial {
+  /** The partial; `binary`: the sums as bytes (for a cluster message, whose encoding carries binary), else base64 (plain JSON). */
+  partial(options: { binary?: boolean } = {}): AggregatorPartial {
     const state = this.sum.toState();
-    return partialOf(this.kind, this.started(), this.entries(), { maxAbsExponent: state.maxAbsExponent, sums: encodeBase64(state.sums) });
+    return partialOf(this.kind, this.started(), this.entries(), { maxAbsExponent: state.maxAbsExponent, sums: options.binary ? state.sums : encodeBase64(state.sums) });
   }
 
   merge(raw: unknown): void {
@@ -62,7 +63,7 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
     const maxAbsExponent = p.state.maxAbsExponent;
     if (maxAbsExponent !== this.sum.maxAbsExponent) throw new FedtuneError('malformed_payload', `the partial's grid (maxAbsExponent ${String(maxAbsExponent).slice(0, 32)}) is not this sum's (${this.sum.maxAbsExponent})`);
     const parameters = this.lengths.reduce((a, b) => a + b, 0);
-    const sums = decodeBase64(p.state.sums, 16 * parameters, "the partial's state.sums");
+    const sums = decodeBinaryField(p.state.sums, 16 * parameters, "the partial's state.sums");
     const other = StreamingFedAvg.fromState({ lengths: [...this.lengths], maxAbsExponent, count: p.count, totalExamples: p.totalExamples, sums }, { kernel: this.options.kernel });
     this.sum.merge(other);
     for (const s of p.sites) this.sites.set(s.siteId, s.numExamples);
