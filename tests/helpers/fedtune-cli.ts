@@ -19,9 +19,9 @@ export interface FedtuneExit {
 export function fedtune(
   args: string[],
   onLine?: (line: string, child: ChildProcess) => void,
-  options: { closeStdout?: boolean } = {},
+  options: { closeStdout?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): { child: ChildProcess; done: Promise<FedtuneExit>; kill: () => void } {
-  const child = spawn(FEDTUNE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(FEDTUNE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: options.env } : {}) });
   let stdout = '';
   let stderr = '';
   if (options.closeStdout) child.stdout!.destroy();
@@ -41,13 +41,14 @@ export function fedtune(
  * Starts `fedtune coordinator` with `args`; `url` resolves with the URL it prints once listening
  * ("listening on URL;"), or undefined if the process ends first.
  */
-export function fedtuneCoordinator(args: string[]): ReturnType<typeof fedtune> & { url: Promise<string | undefined> } {
+export function fedtuneCoordinator(args: string[], options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): ReturnType<typeof fedtune> & { url: Promise<string | undefined> } {
   let resolveUrl!: (url: string | undefined) => void;
   const url = new Promise<string | undefined>((r) => (resolveUrl = r));
   const run = fedtune(['coordinator', ...args], (line) => {
+    options.onLine?.(line);
     const m = /listening on (http:\/\/\S+);/.exec(line);
     if (m) resolveUrl(m[1]);
-  });
+  }, { env: options.env });
   void run.done.then(() => resolveUrl(undefined));
   return { ...run, url };
 }

@@ -79,7 +79,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
     const text = readModelText(modelDir);
     const loadModel = () => loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-    const loadHoldout = (model: LayersModel) => (o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : (task?.holdout ?? builtinDigits().holdout));
+    const loadHoldout = (model: LayersModel) => (o.holdout ? readCsvDataset(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined }) : (task ? task.loadHoldout() : builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);
     if (changes) {
       console.log(

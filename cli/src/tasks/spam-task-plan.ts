@@ -19,7 +19,11 @@ export const SPAM_INPUT_ROBUSTNESS_OFF: PartialRunConfigInput = Object.freeze({ 
 export interface SpamCoordinatorTask {
   modelDir: string;
   architecture: 'text-cnn';
-  holdout: Dataset;
+  /**
+   * The spam holdout as token ids, read (the SpamAssassin corpus parsed and tokenized) on the first call
+   * only: a cluster follower never calls it, so it starts without the corpus (docs/cluster.md#lighter-followers).
+   */
+  loadHoldout: () => Dataset;
   textRobustness: TextRobustnessEvaluator;
   /** Run settings under the command line and --config: as a simulation of the task (SPAM_SIMULATION_SETTINGS), input-space robustness off. */
   settings: PartialRunConfigInput;
@@ -29,12 +33,14 @@ export interface SpamCoordinatorTask {
 export function spamCoordinatorTask(textRobustness: TextRobustnessOptions = {}): SpamCoordinatorTask {
   const modelDir = pretrainedSpamModelDir();
   const tokenizer = new TextTokenizer(readVocabulary(modelDir));
-  const holdoutTexts = builtinSpam().holdout;
+  let holdout: Dataset | undefined;
+  // The corpus is read when a leader first needs the holdout (or its texts, at the run's end), never before.
+  const lazyTexts = { tokenizer, get holdoutTexts() { return builtinSpam().holdout; } };
   return {
     modelDir,
     architecture: 'text-cnn',
-    holdout: tokenizer.toDataset(holdoutTexts),
-    textRobustness: spamTextRobustness({ tokenizer, holdoutTexts }, textRobustness),
+    loadHoldout: () => (holdout ??= tokenizer.toDataset(builtinSpam().holdout)),
+    textRobustness: spamTextRobustness(lazyTexts, textRobustness),
     settings: { ...SPAM_INPUT_ROBUSTNESS_OFF, ...SPAM_SIMULATION_SETTINGS },
   };
 }
