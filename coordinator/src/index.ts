@@ -56,4 +56,5 @@ export * from './cluster/leader-lease.ts';
 export * from './cluster/cluster-messages.ts';
 export * from './cluster/redis-connection.ts';
 export * from './cluster/cluster-model-versions.ts';
+export * from './cluster/cluster-message-mac.ts';
 export * from './cluster/global-weights-by-version.ts';

@@ -15,6 +15,7 @@ export * from './transport/transport.ts';
 export * from './transport/endpoint-base.ts';
 export * from './transport/memory-network.ts';
 export * from './transport/socketio-client.ts';
+export * from './transport/server-url.ts';
 export * from './transport/failover-connector.ts';
 export * from './transport/payload-size.ts';
 export * from './transport/binary-fields.ts';

@@ -16,6 +16,10 @@ export interface ClusterFederationOptions {
   prefix?: string;
   leaseTtlMs?: number;
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+  /** Sites connect to (and fail over between) the first this many nodes only (default: every node). */
+  sitesOn?: number;
+  /** The cluster secret of node k (0-based; undefined: none). */
+  secret?: (k: number) => Uint8Array | undefined;
 }
 
 /** Starts `nodes` in-process coordinator nodes on one Redis, then `sites` real sites, site k on node k mod nodes (failing over to the others). */
@@ -34,10 +38,11 @@ export async function startClusterFederation(options: ClusterFederationOptions) 
         config,
         loadModel: () => loadModelDir(pretrainedModelDir('mlp')),
         log: (line) => logs.push(line),
+        secret: options.secret?.(k),
       }),
     );
   }
-  const { clients, siteRuns } = await startClusterSites(nodes.map((n) => n.url), options);
+  const { clients, siteRuns } = await startClusterSites(nodes.slice(0, options.sitesOn ?? nodes.length).map((n) => n.url), options);
   return { nodes, clients, siteRuns, runsDir, logs, close: () => Promise.all(nodes.map((n) => n.close())) };
 }
 

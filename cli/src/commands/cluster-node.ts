@@ -1,11 +1,13 @@
 import type * as tf from '@tensorflow/tfjs';
-import { ClusterOptions, startClusterNode, type ClusterNodeOptions, type RunConfig } from '@fedtune/coordinator';
+import { ClusterOptions, readClusterSecret, startClusterNode, type ClusterNodeOptions, type RunConfig } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
 import { pct } from '../ui/format.ts';
 
 export interface ClusterNodeCommand {
   redisUrl: string;
   nodeId?: string;
+  /** `--cluster-secret-file`: read once here, never logged. */
+  secretFile?: string;
   config: RunConfig;
   /** The model already loaded for this node's first leadership; later ones load afresh. */
   model: tf.LayersModel;
@@ -23,6 +25,13 @@ export async function serveClusterNode(command: ClusterNodeCommand): Promise<voi
     command.model.dispose();
     throw new FedtuneError('config', `--cluster/--node-id: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
+  let secret: Uint8Array | undefined;
+  try {
+    secret = command.secretFile !== undefined ? readClusterSecret(command.secretFile) : undefined;
+  } catch (err) {
+    command.model.dispose();
+    throw err;
+  }
   let first: tf.LayersModel | undefined = command.model;
   const node = await startClusterNode({
     cluster: parsed.data,
@@ -34,6 +43,7 @@ export async function serveClusterNode(command: ClusterNodeCommand): Promise<voi
       return m ?? command.loadModel();
     },
     log: (line) => console.log(line),
+    ...(secret ? { secret } : {}),
   }).catch((err) => {
     command.model.dispose();
     throw err;

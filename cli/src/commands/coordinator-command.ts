@@ -66,7 +66,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
     .option('--cluster <redis-url>', 'run as one node of a coordinator cluster sharing this Redis (redis://HOST:PORT): one node leads the run, the others relay their sites to it; give every node the same --out directory (docs/cluster.md)')
-    .option('--node-id <id>', 'this node\'s id in the cluster (with --cluster; default: node-<random>)');
+    .option('--node-id <id>', 'this node\'s id in the cluster (with --cluster; default: node-<random>)')
+    .addOption(new Option('--cluster-secret-file <path>', 'a file holding the cluster secret (≥ 32 bytes, e.g. openssl rand -hex 32; the same on every node): every message between nodes is authenticated with it (with --cluster; docs/cluster.md#trust-and-deployment)').env('FEDTUNE_CLUSTER_SECRET_FILE'));
   addRunConfigOptions(command);
   return command.action(async (o) => {
     const selection = await selectNodeBackend(o.backend);
@@ -108,6 +109,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
     };
     if (o.nodeId !== undefined && !o.cluster) throw new FedtuneError('config', '--node-id needs --cluster');
+    if (o.clusterSecretFile !== undefined && !o.cluster) throw new FedtuneError('config', '--cluster-secret-file (or FEDTUNE_CLUSTER_SECRET_FILE) needs --cluster');
     if (o.cluster) {
       if (o.serveOnly || o.resume) throw new FedtuneError('config', '--cluster does not go with --serve-only or --resume: a cluster node resumes the cluster\'s run by itself when it takes the lead');
       const model = await loadModel();
@@ -118,6 +120,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       return (deps.serveClusterNode ?? serveClusterNode)({
         redisUrl: o.cluster,
         nodeId: o.nodeId,
+        ...(o.clusterSecretFile !== undefined ? { secretFile: o.clusterSecretFile } : {}),
         config,
         model,
         loadModel: () => loadModelDir(modelDir),

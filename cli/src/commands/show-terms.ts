@@ -1,8 +1,8 @@
-import { checkRunTerms, clipText, FedtuneError, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
+import { urlUnderServer, checkRunTerms, clipText, FedtuneError, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
 
 /** GET /api/v1/terms of a coordinator (with the site's name and token when site tokens are on). */
 export async function fetchRunTerms(server: string, site?: { siteId?: string; token?: string }): Promise<SignedRunTerms> {
-  const url = new URL('/api/v1/terms', server.includes('://') ? server : `http://${server}`);
+  const url = new URL(urlUnderServer(server.includes('://') ? server : `http://${server}`, '/api/v1/terms'));
   const headers: Record<string, string> = {};
   if (site?.siteId) headers['x-fedtune-site'] = site.siteId;
   if (site?.token) headers.authorization = `Bearer ${site.token}`;

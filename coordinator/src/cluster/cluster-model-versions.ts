@@ -2,6 +2,7 @@ import { RESP_TYPES } from 'redis';
 import { clipText, sha256Hex } from '@fedtune/shared';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
 import type { ClusterRedis } from './redis-connection.ts';
+import type { ClusterMessageMac } from './cluster-message-mac.ts';
 
 export interface ClusterModelVersionsOptions {
   redis: ClusterRedis;
@@ -12,6 +13,8 @@ export interface ClusterModelVersionsOptions {
   /** Lifetime of a version's Redis key: a safety net for keys a dead leader left behind. */
   ttlMs?: number;
   onWarning?: (message: string) => void;
+  /** With a cluster secret: the leader writes a MAC of (key, sha-256) beside each version; others refuse a version without a valid one. */
+  mac?: ClusterMessageMac;
 }
 
 /** Versions kept by default: the round's model, the previous one (a late site), and the evaluation's. */
@@ -73,7 +76,7 @@ export class ClusterModelVersions {
     const stale = this.publishedOrder.length > this.keep ? this.publishedOrder.splice(0, this.publishedOrder.length - this.keep) : [];
     const multi = this.options.redis
       .multi()
-      .hSet(key, { sha256: served.sha256, bytes: Buffer.from(served.bytes.buffer, served.bytes.byteOffset, served.bytes.byteLength) })
+      .hSet(key, { sha256: served.sha256, bytes: Buffer.from(served.bytes.buffer, served.bytes.byteOffset, served.bytes.byteLength), ...(this.options.mac ? { mac: this.options.mac.tagText(`${key}\n${served.sha256}`) } : {}) })
       .pExpire(key, this.ttlMs);
     for (const v of stale) multi.del(modelVersionKey(this.options.prefix, v));
     multi.exec().catch((err) => this.options.onWarning?.(`could not publish model version ${served.version} to Redis: ${clipText((err as Error)?.message ?? err, 200)}`));
@@ -119,15 +122,21 @@ export class ClusterModelVersions {
   private async read(version: number, generation: number): Promise<ServedModelVersion | undefined> {
     let fields: Array<Buffer | null>;
     try {
-      fields = (await this.buffers.hmGet(modelVersionKey(this.options.prefix, version), ['sha256', 'bytes'])) as unknown as Array<Buffer | null>;
+      fields = (await this.buffers.hmGet(modelVersionKey(this.options.prefix, version), ['sha256', 'bytes', 'mac'])) as unknown as Array<Buffer | null>;
     } catch (err) {
       this.options.onWarning?.(`could not read model version ${version} from Redis: ${clipText((err as Error)?.message ?? err, 200)}`);
       return undefined;
     }
-    const [shaField, bytesField] = fields;
+    const [shaField, bytesField, macField] = fields;
     if (!shaField || !bytesField) return undefined;
     this.fetchedFromRedis++;
     const stored = shaField.toString('latin1');
+    // The bytes must hash to the sha-256 stored beside them; with a secret, that sha-256 must carry the leader's MAC.
+    if (this.options.mac && !this.options.mac.verifyText(`${modelVersionKey(this.options.prefix, version)}\n${stored}`, macField?.toString('latin1'))) {
+      this.refusedIntegrity++;
+      this.options.onWarning?.(`model version ${version} in Redis has ${macField ? 'a wrong' : 'no'} MAC (not written by a node with this cluster's secret): not served`);
+      return undefined;
+    }
     const bytes = new Uint8Array(bytesField.buffer, bytesField.byteOffset, bytesField.byteLength);
     const hash = sha256Hex(bytes);
     const expected = this.announced.get(version);

@@ -22,6 +22,8 @@ export const ClusterOptions = z
     nodeHeartbeatMs: z.number().int().min(50).max(60_000).default(1_000),
     /** A node silent this long is taken as gone: the leader closes the site connections it relayed. */
     nodeTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** With a cluster secret: messages sealed further than this from a node's clock are refused (the nodes' clocks must agree within it). */
+    macWindowMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
     /** Most site connections the leader keeps for sites on other nodes (relayed hellos beyond it are refused). */
     maxRemoteSites: z.number().int().min(1).max(1_000_000).default(100_000),
   })

@@ -11,6 +11,7 @@ import { CLUSTER_EVENTS, LeaderMessage, ModelVersionMessage, RunDoneMessage } fr
 import { ClusterModelVersions } from './cluster-model-versions.ts';
 import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster-options.ts';
 import { ClusterTransport } from './cluster-transport.ts';
+import { authenticateServerSideEmits, ClusterMessageMac } from './cluster-message-mac.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
@@ -32,6 +33,11 @@ export interface ClusterNodeOptions {
   loadModel: () => Promise<tf.LayersModel>;
   /** One line per cluster happening (leadership, Redis outages, the run's end). */
   log?: (line: string) => void;
+  /**
+   * The cluster secret (`--cluster-secret-file`, ≥ 32 bytes; cluster-message-mac.ts): every message between
+   * nodes and every model version the leader writes to Redis is authenticated with it. Never logged.
+   */
+  secret?: Uint8Array;
 }
 
 export interface ClusterNodeOutcome {
@@ -99,7 +105,9 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       recovery.restored(outageMs, lease.isLeader);
     },
   });
-  const modelVersions = new ClusterModelVersions({ redis, prefix: cluster.prefix, onWarning: options.server.onWarning });
+  const mac = options.secret ? new ClusterMessageMac(options.secret, cluster.nodeId, { windowMs: cluster.macWindowMs }) : undefined;
+  if (!mac) options.server.onWarning?.(`node ${cluster.nodeId} clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)`);
+  const modelVersions = new ClusterModelVersions({ redis, prefix: cluster.prefix, onWarning: options.server.onWarning, mac });
   const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
   let transport!: ClusterTransport;
   const server = createCoordinatorServer({
@@ -112,6 +120,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
         if (++lostInOutage === 1) log(`node ${cluster.nodeId}: messages to the other nodes are lost while Redis is unreachable (${clipText((err as Error)?.message ?? err, 200)})`);
       });
       io.adapter(createAdapter(adapterRedis, { streamName: keys.stream }));
+      // Every server-side emit is sealed and opened here (docs/cluster.md#trust-and-deployment).
+      if (mac) authenticateServerSideEmits(io.of('/'), mac, (err) => transport.refuse('unauthenticated message', err));
       transport = new ClusterTransport(inner, io, {
         nodeId: cluster.nodeId,
         maxQueuedMessages: limits.maxQueuedMessages,

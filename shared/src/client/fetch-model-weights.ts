@@ -1,6 +1,7 @@
 import { FedtuneError } from '../errors.ts';
 import { sha256Hex } from '../audit/sha256-hex.ts';
 import type { ModelRef } from '../messages/model-ref.ts';
+import { urlUnderServer } from '../transport/server-url.ts';
 
 /** Header naming the site that asks (the coordinator's terms-route.ts and model-weights-route.ts read it). */
 const SITE_ID_HEADER = 'x-fedtune-site';
@@ -43,7 +44,7 @@ export async function fetchModelWeights(
   fetcher: ModelFetch = (url, init) => fetch(url, init),
   retry: ModelFetchRetry = {},
 ): Promise<Uint8Array> {
-  const url = new URL(ref.path, server).toString();
+  const url = urlUnderServer(server, ref.path);
   const headers: Record<string, string> = { [SITE_ID_HEADER]: auth.siteId, ...(auth.token ? { authorization: `Bearer ${auth.token}` } : {}) };
   const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const jitter = retry.jitter ?? Math.random;

@@ -3,6 +3,7 @@ import { FedtuneError } from '../errors.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { parseServerMessage } from '../messages/parse-message.ts';
 import { EndpointBase } from './endpoint-base.ts';
+import { socketIoEndpoint } from './server-url.ts';
 import type { ClientConnector, CoordinatorLink } from './transport.ts';
 
 class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClient> {
@@ -29,7 +30,7 @@ class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClien
 
 export interface SocketIoConnectorOptions {
   url: string;
-  /** socket.io path on the server (default "/socket.io"). */
+  /** socket.io path on the server (default "<the URL's path prefix>/socket.io": server-url.ts). */
   path?: string;
   connectTimeoutMs?: number;
   /**
@@ -46,8 +47,9 @@ export function socketIoConnector(options: SocketIoConnectorOptions): ClientConn
   return {
     connect: () =>
       new Promise<CoordinatorLink>((resolve, reject) => {
-        const socket = io(options.url, {
-          path: options.path,
+        const endpoint = socketIoEndpoint(options.url, options.path);
+        const socket = io(endpoint.url, {
+          path: endpoint.path,
           transports: ['websocket'],
           reconnection: false,
           timeout: options.connectTimeoutMs ?? 10_000,
