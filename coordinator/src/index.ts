@@ -57,4 +57,5 @@ export * from './cluster/cluster-messages.ts';
 export * from './cluster/redis-connection.ts';
 export * from './cluster/cluster-model-versions.ts';
 export * from './cluster/cluster-message-mac.ts';
+export * from './cluster/cluster-secret-check.ts';
 export * from './cluster/global-weights-by-version.ts';

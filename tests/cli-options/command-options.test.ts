@@ -216,6 +216,31 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     const clustered = (await coordinator(['--cluster', 'redis://127.0.0.1:6390']))!.clustered!;
     await expect(serveClusterNode({ ...clustered, nodeId: 'bad id!', model })).rejects.toThrow(/nodeId: node id may use letters/);
   },
+  '--cluster-secret-file': async () => {
+    const file = join(dir, 'cluster-secret');
+    writeFileSync(file, `${'s'.repeat(32)}\n`);
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--cluster-secret-file', file])).clustered!.secretFile).toBe(file);
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390'])).clustered!.secretFile).toBeUndefined();
+    // Also from the environment (FEDTUNE_CLUSTER_SECRET_FILE); the flag wins.
+    process.env.FEDTUNE_CLUSTER_SECRET_FILE = file;
+    try {
+      expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390'])).clustered!.secretFile).toBe(file);
+      expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--cluster-secret-file', `${file}-2`])).clustered!.secretFile).toBe(`${file}-2`);
+      await expect(coordinator([])).rejects.toThrow(/--cluster-secret-file \(or FEDTUNE_CLUSTER_SECRET_FILE\) needs --cluster/);
+    } finally {
+      delete process.env.FEDTUNE_CLUSTER_SECRET_FILE;
+    }
+    await expect(coordinator(['--cluster-secret-file', file])).rejects.toThrow(/needs --cluster/);
+    // What the real node makes of a short secret: one clear config error before Redis, the model freed, the secret not shown.
+    const short = join(dir, 'short-secret');
+    writeFileSync(short, 'tooshort-secret');
+    let disposed = false;
+    const model = { dispose: () => void (disposed = true) } as unknown as ClusterNodeCommand['model'];
+    const clustered = (await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--cluster-secret-file', short])).clustered!;
+    const err = await serveClusterNode({ ...clustered, model }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'config', message: `the cluster secret in ${short} is 15 bytes; at least 32 are needed (e.g. openssl rand -hex 32 > ${short})` });
+    expect(disposed).toBe(true);
+  },
 };
 
 describe('every coordinator option reaches what serves the run', () => {

@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLUSTER_EVENTS, ClusterMessageMac, ClusterModelVersions, connectClusterRedis, modelVersionKey, type ClusterRedis } from '@fedtune/coordinator';
-import { startClusterFederation, startClusterSites } from '../helpers/cluster-federation.ts';
+import { CLUSTER_EVENTS, ClusterMessageMac, ClusterModelVersions, connectClusterRedis, loadModelDir, modelVersionKey, parseRunConfig, pretrainedModelDir, secretCheckKey, startClusterNode, type ClusterRedis } from '@fedtune/coordinator';
+import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
+import { startClusterFederation } from '../helpers/cluster-federation.ts';
+import { tempDir } from '../helpers/federation.ts';
 import { clusterDescribeMode, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 
 const SECRET = Buffer.from('the-cluster-secret-of-this-test-0123456789');
@@ -29,58 +31,62 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
     await redis?.kill();
   });
 
-  it('3 nodes with the secret complete a run of 20 sites (model bytes over HTTP); a node with a wrong secret and a Redis writer without it are refused and change nothing', async () => {
-    const prefix = 'secret';
-    // node-1..3 share the secret; node-4 has another one.
-    const fed = await startClusterFederation({
-      redisUrl: redis.url,
-      nodes: 4,
-      sites: 20,
-      rounds: 2,
-      seed: 41,
-      prefix,
-      maxSiteExamples: 40,
-      holdoutExamples: 100,
-      config: { modelDelivery: 'http' },
-      secret: (k) => (k === 3 ? WRONG : SECRET),
-      sitesOn: 3,
+  /** A 4th node started on the cluster with `secret`: refused before it joins, or (if not) the node. */
+  async function startFourthNode(prefix: string, runsDir: string, secret: Uint8Array | undefined, onWarning?: (w: string) => void) {
+    const { backend } = await selectNodeBackend();
+    return startClusterNode({
+      cluster: { redisUrl: redis.url, nodeId: 'node-4', prefix },
+      server: { runsDir, onWarning, backend, holdout: builtinDigits().holdout, architecture: 'mlp', maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false },
+      config: parseRunConfig({ runId: 'cluster-41', rounds: 1, minSites: 1 }),
+      loadModel: () => loadModelDir(pretrainedModelDir('mlp')),
+      ...(secret ? { secret } : {}),
     });
-    const [leader, , , intruder] = fed.nodes;
+  }
+
+  it('3 nodes with the secret complete a run of 20 sites (model bytes over HTTP); a node with a wrong secret or none is refused; messages without the MAC or with a wrong one are refused and change nothing', async () => {
+    const prefix = 'secret';
+    const fed = await startClusterFederation({ redisUrl: redis.url, nodes: 3, sites: 20, rounds: 2, seed: 41, prefix, maxSiteExamples: 40, holdoutExamples: 100, config: { modelDelivery: 'http' }, secret: () => SECRET });
+    const [leader] = fed.nodes;
     const attacker = new Server();
     attacker.adapter(createAdapter(attackerRedis, { streamName: `${prefix}:socket.io` }));
-    // A site that only knows the intruding node: its hello is relayed under the wrong secret.
-    const lost = await startClusterSites([intruder.url], { sites: 1, seed: 41, maxSiteExamples: 40, siteOptions: () => ({ siteId: 'intruder-site', reconnect: { retries: 0, baseDelayMs: 100 } }) });
     try {
       await until(() => leader.session !== undefined, 'leadership of node-1');
-      // Whoever writes to the stream without the secret, or with another one: a forged end of the run.
+      // Nodes with another secret, or none, cannot join (one clear line each).
+      await expect(startFourthNode(prefix, fed.runsDir, WRONG)).rejects.toMatchObject({ code: 'config', message: `this node's cluster secret is not the one of the cluster on ${redis.url} (prefix secret): it does not join (every node needs the same --cluster-secret-file; to rotate it, stop every node and DEL secret:secret-check)` });
+      await expect(startFourthNode(prefix, fed.runsDir, undefined)).rejects.toMatchObject({ code: 'config', message: `the cluster on ${redis.url} (prefix secret) authenticates its nodes with a secret: start this node with the same --cluster-secret-file` });
+      expect(secretCheckKey(prefix)).toBe('secret:secret-check');
+      expect(await attackerRedis.get(secretCheckKey(prefix))).toMatch(/^[0-9a-f]{64}$/);
+
+      // Whoever writes to the stream without the secret, or with another one: a forged end of the run, a forged leader.
+      const before = fed.nodes.map((n) => n.transport.refusedByCode.get('unauthorized') ?? 0);
+      expect(before).toEqual([0, 0, 0]);
       const forged = { node: 'evil', token: 1_000_000, runId: 'cluster-41', status: 'complete' };
       attacker.serverSideEmit(CLUSTER_EVENTS.runDone, forged);
       attacker.serverSideEmit(CLUSTER_EVENTS.leader, { node: 'evil', token: 1_000_000 });
       attacker.serverSideEmit(CLUSTER_EVENTS.runDone, new ClusterMessageMac(WRONG, 'evil', { windowMs: 60_000 }).seal(CLUSTER_EVENTS.runDone, forged));
 
-      const outcomes = await Promise.all(fed.nodes.slice(0, 3).map((n) => n.done));
-      expect(outcomes.map((o) => [o.status, o.leader])).toEqual([['complete', 'node-1'], ['complete', 'node-1'], ['complete', 'node-1']]);
-      const report = outcomes[0].report!;
+      const outcomes = await Promise.all(fed.nodes.map((n) => n.done));
+      // Every node ended with the run its own leader completed (node-1, or another node if a loaded machine cost node-1 its lease), never the forged end.
+      const led = outcomes.find((o) => o.report)!;
+      expect(['node-1', 'node-2', 'node-3']).toContain(led.leader);
+      expect(outcomes.map((o) => [o.status, o.leader])).toEqual(Array(3).fill(['complete', led.leader]));
+      const report = led.report!;
       expect(report.rounds.map((r) => r.accepted.length)).toEqual([20, 20]);
-      expect(report.rounds.flatMap((r) => [...r.accepted.map((a) => a.siteId), ...r.failed.map((f) => f.siteId)])).not.toContain('intruder-site');
       const sites = await Promise.all(fed.siteRuns);
       expect(sites.filter((s) => s.completed)).toHaveLength(20);
-      // Followers read every model version from Redis with the leader's MAC, and refused none.
-      for (const f of fed.nodes.slice(1, 3)) {
+      // Followers relayed their sites and read every model version from Redis with the leader's MAC, refusing none.
+      for (const f of fed.nodes.filter((n) => n.nodeId !== led.leader)) {
         expect(f.modelVersions.fetchedFromRedis, f.nodeId).toBeGreaterThan(0);
         expect(f.modelVersions.refusedIntegrity, f.nodeId).toBe(0);
         expect(f.transport.relayedTotal, f.nodeId).toBeGreaterThan(0);
       }
-      // The forged messages and the intruder's were refused (counted as unauthorized) on every node with the secret…
-      for (const n of fed.nodes.slice(0, 3)) expect(n.transport.refusedByCode.get('unauthorized') ?? 0, n.nodeId).toBeGreaterThanOrEqual(3);
-      // …and the intruder refuses theirs: nodes with different secrets do not form a cluster.
-      expect(intruder.transport.refusedByCode.get('unauthorized') ?? 0).toBeGreaterThan(0);
-      expect(intruder.transport.remoteSites + leader.transport.remoteSites).toBe(0);
+      // The 3 forged messages were refused (unauthorized) on every node, and nothing else was.
+      expect(fed.nodes.map((n) => n.transport.refusedByCode.get('unauthorized'))).toEqual([3, 3, 3]);
       expect(fed.logs.join('\n')).not.toMatch(/clusters without a secret/);
       expect(fed.logs.join('\n')).not.toContain(SECRET.toString());
     } finally {
-      attacker.close();
-      for (const c of lost.clients) c.stop();
+      // No HTTP server to close: stop the adapter's timers only.
+      (attacker.of('/').adapter as unknown as { close(): void }).close();
       await fed.close();
     }
   }, 300_000);
@@ -94,7 +100,6 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
     leader.publish({ version: 1, bytes, sha256 });
     const warnings: string[] = [];
     const follower = () => new ClusterModelVersions({ redis: attackerRedis, prefix, mac: new ClusterMessageMac(SECRET, 'node-2', { windowMs: 60_000 }), onWarning: (w) => warnings.push(w) });
-    await until(() => true, 'publish');
     await new Promise((r) => setTimeout(r, 200));
     const good = follower();
     expect((await good.get(1))?.sha256).toBe(sha256);
@@ -111,5 +116,14 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
     }
     // Without a secret the same (consistent) bytes would be served: the MAC is what refuses them.
     expect((await new ClusterModelVersions({ redis: attackerRedis, prefix }).get(1))?.sha256).toBe(otherSha);
+  });
+
+  it('a node clustering without a secret says so in one warning line on start', async () => {
+    for (const [secret, lines] of [[undefined, 1], [SECRET, 0]] as const) {
+      const warnings: string[] = [];
+      const node = await startFourthNode(`no-secret-${lines}`, tempDir('fedtune-cluster-'), secret, (w) => warnings.push(w));
+      await node.close();
+      expect(warnings.filter((w) => /clusters without a secret/.test(w))).toEqual(lines ? ['node node-4 clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)'] : []);
+    }
   });
 });

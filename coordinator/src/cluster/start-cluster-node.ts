@@ -12,6 +12,7 @@ import { ClusterModelVersions } from './cluster-model-versions.ts';
 import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster-options.ts';
 import { ClusterTransport } from './cluster-transport.ts';
 import { authenticateServerSideEmits, ClusterMessageMac } from './cluster-message-mac.ts';
+import { checkClusterSecret } from './cluster-secret-check.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
@@ -106,6 +107,12 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     },
   });
   const mac = options.secret ? new ClusterMessageMac(options.secret, cluster.nodeId, { windowMs: cluster.macWindowMs }) : undefined;
+  try {
+    await checkClusterSecret(redis, cluster.prefix, mac, where);
+  } catch (err) {
+    await redis.close().catch(() => redis.destroy());
+    throw err;
+  }
   if (!mac) options.server.onWarning?.(`node ${cluster.nodeId} clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)`);
   const modelVersions = new ClusterModelVersions({ redis, prefix: cluster.prefix, onWarning: options.server.onWarning, mac });
   const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
