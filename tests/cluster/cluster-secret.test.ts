@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { CLUSTER_EVENTS, ClusterMessageMac, ClusterModelVersions, connectCluster
 import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { startClusterFederation } from '../helpers/cluster-federation.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { fedtune } from '../helpers/fedtune-cli.ts';
 import { clusterDescribeMode, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 
 const SECRET = Buffer.from('the-cluster-secret-of-this-test-0123456789');
@@ -126,4 +129,28 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
       expect(warnings.filter((w) => /clusters without a secret/.test(w))).toEqual(lines ? ['node node-4 clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)'] : []);
     }
   });
+
+  it('fedtune coordinator --cluster-secret-file: a wrong secret, a short one and a missing file are one clear line each (status 1), never the secret', async () => {
+    const dir = tempDir('fedtune-cluster-secret-cli-');
+    // The cluster (prefix fedtune, the CLI's default) already has its secret's proof in Redis.
+    await attackerRedis.set(secretCheckKey('fedtune'), new ClusterMessageMac(SECRET, 'node-1', { windowMs: 60_000 }).tagText('fedtune cluster secret check\nfedtune'));
+    const wrong = join(dir, 'wrong.secret');
+    writeFileSync(wrong, `${WRONG.toString()}\n`);
+    const short = join(dir, 'short.secret');
+    writeFileSync(short, 'short-secret\n');
+    const cases: Array<[string[], NodeJS.ProcessEnv | undefined, RegExp]> = [
+      [['--cluster-secret-file', wrong], undefined, /this node's cluster secret is not the one of the cluster on redis:\/\/127\.0\.0\.1:\d+ \(prefix fedtune\): it does not join/],
+      [[], { ...process.env, FEDTUNE_CLUSTER_SECRET_FILE: short }, /the cluster secret in .*short\.secret is 12 bytes; at least 32 are needed/],
+      [['--cluster-secret-file', join(dir, 'missing')], undefined, /cannot read the cluster secret file .*missing: ENOENT/],
+    ];
+    const exits = await Promise.all(cases.map(([args, env]) => fedtune(['coordinator', '--cluster', redis.url, '--port', '0', '--out', join(dir, 'runs'), ...args], undefined, { env }).done));
+    for (const [k, exit] of exits.entries()) {
+      expect(exit.code, exit.stderr).toBe(1);
+      const lines = exit.stderr.trim().split('\n');
+      expect(lines, exit.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(cases[k][2]);
+      expect(exit.stdout + exit.stderr).not.toContain(WRONG.toString());
+      expect(exit.stdout + exit.stderr).not.toContain('short-secret');
+    }
+  }, 120_000);
 });
