@@ -342,6 +342,13 @@ describe('where the followers read an attempt\'s global weights (stored once)', 
     expect(planOf(s.bus)).toMatchObject({ weightsSha256: sha256OfBytes(GLOBAL_BYTES), weightsFrom: 'sha256' });
   });
 
+  it('HTTP delivery on a node that cannot publish versions (no publishVersion): the sha256 copy, as under socket delivery', async () => {
+    const s = leaderSetup({ delivery: 'http' });
+    await s.leader.beginAttempt(s.start);
+    expect(s.calls).toEqual([`store ${GLOBAL_BYTES.byteLength} 180000`]);
+    expect(planOf(s.bus).weightsFrom).toBe('sha256');
+  });
+
   it('a short round timeout still keeps the stored copy 60 s', async () => {
     const s = leaderSetup();
     s.start.config = { ...s.start.config, roundTimeoutMs: 1_000 };
