@@ -272,6 +272,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       modelVersions.clear();
       const run = session;
       session = undefined;
+      // Its sites must rejoin the new leader: their connections close now, before the stopped run would tell them 'complete'.
+      for (const site of run?.engine.sites.all() ?? []) site.link.close();
       void run?.close();
     },
   });
