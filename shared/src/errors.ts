@@ -37,6 +37,8 @@ export type FedtuneErrorCode =
   | 'update_encoding'
   /** Model bytes fetched over HTTP whose sha-256 is not the one the instruction names (a tampered body or cache). */
   | 'model_integrity'
+  /** A cluster message of another leadership than the current one: its fencing token is not the leader's (coordinator/src/cluster/fencing-check.ts). */
+  | 'stale_leader'
   | 'internal';
 
 export class FedtuneError extends Error {

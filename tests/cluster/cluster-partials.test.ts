@@ -22,7 +22,7 @@ function fitResult(siteId: string, k: number, over: Partial<FitResult> = {}): Fi
   return { runId: 'run-a', round: 2, siteId, weights: encodeWeights({ manifest: MANIFEST, arrays: weightsOf(k) }), numExamples: 10 + k, metrics: { loss: 0.5, accuracy: 0.8 }, durationMs: 12, ...over };
 }
 function plan(node: string, over: Partial<FollowerRoundPlan> = {}): FollowerRoundPlan {
-  return { node, runId: 'run-a', round: 2, attempt: 1, manifest: MANIFEST, global: GLOBAL, selected: SELECTED, maxExamples: 1000, maxUpdateBytes: 1 << 20, exampleCap: Infinity, ...over };
+  return { node, runId: 'run-a', round: 2, attempt: 1, token: 1, manifest: MANIFEST, global: GLOBAL, selected: SELECTED, maxExamples: 1000, maxUpdateBytes: 1 << 20, exampleCap: Infinity, ...over };
 }
 function leaderAggregator(): StreamingFedAvgAggregator {
   const a = new StreamingFedAvgAggregator(LENGTHS);
@@ -60,8 +60,8 @@ describe('partial aggregates across cluster nodes (follower folds, leader merges
       if (v.ok) ledger.record(v.acceptance);
     });
     expect(ledger.awaited).toEqual(['node-2', 'node-3']);
-    ledger.merge({ node: 'node-3', runId: 'run-a', round: 2, attempt: 1, partial: followers['node-3'].close() });
-    ledger.merge({ node: 'node-2', runId: 'run-a', round: 2, attempt: 1, partial: followers['node-2'].close() });
+    ledger.merge({ node: 'node-3', runId: 'run-a', round: 2, attempt: 1, token: 1, partial: followers['node-3'].close() });
+    ledger.merge({ node: 'node-2', runId: 'run-a', round: 2, attempt: 1, token: 1, partial: followers['node-2'].close() });
     expect(ledger.awaited).toEqual([]);
     expect(ledger.unmerged()).toEqual([]);
     expect(ledger.accepted().map((r) => r.siteId)).toEqual(['site-02', 'site-03', 'site-05', 'site-06']);
@@ -81,7 +81,7 @@ describe('partial aggregates across cluster nodes (follower folds, leader merges
       if (v.ok) ledger.record(v.acceptance);
       if (k >= 3) expected.add({ siteId: s, weights: weightsOf(k), numExamples: 10 + k });
     });
-    ledger.merge({ node: 'node-3', runId: 'run-a', round: 2, attempt: 1, partial: followers['node-3'].close() });
+    ledger.merge({ node: 'node-3', runId: 'run-a', round: 2, attempt: 1, token: 1, partial: followers['node-3'].close() });
     expect(ledger.awaited).toEqual(['node-2']);
     expect(ledger.unmerged()).toEqual([
       { siteId: 'site-01', node: 'node-2' },
@@ -142,7 +142,7 @@ describe('partial aggregates across cluster nodes (follower folds, leader merges
     ledger.record(good);
     expect(codeOf(() => ledger.record({ ...good, node: 'node-3' }))).toBe('duplicate_result');
     const partial = followers['node-2'].close();
-    const envelope = { node: 'node-2', runId: 'run-a', round: 2, attempt: 1, partial };
+    const envelope = { node: 'node-2', runId: 'run-a', round: 2, attempt: 1, token: 1, partial };
     const partials: Array<[string, unknown, string]> = [
       ['not an object', null, 'malformed_payload'],
       ['another attempt', { ...envelope, attempt: 2 }, 'stale_round'],

@@ -7,8 +7,8 @@ import { clusterDescribeMode, startRedisServer, type RedisServer } from '../help
 
 const huge = 'x'.repeat(100_000);
 /** A well-formed plan and acceptance record, made hostile below. */
-const PLAN = { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, modelVersion: 0, weightsSha256: '0'.repeat(64), sites: [], maxExamples: 10, maxUpdateBytes: 10, exampleCap: null, streamBound: null };
-const RECORD = { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, siteId: 'site-1', numExamples: 40, effectiveExamples: 40, norm: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 5, bytes: 100 };
+const PLAN = { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1, modelVersion: 0, weightsSha256: '0'.repeat(64), weightsFrom: 'sha256', sites: [], maxExamples: 10, maxUpdateBytes: 10, exampleCap: null, streamBound: null };
+const RECORD = { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1, siteId: 'site-1', numExamples: 40, effectiveExamples: 40, norm: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 5, bytes: 100 };
 /** Cluster messages a hostile or broken node could put on the stream: each fails its schema. */
 const MALFORMED: Array<[string, unknown]> = [
   [CLUSTER_EVENTS.relay, null],
@@ -35,7 +35,13 @@ const MALFORMED: Array<[string, unknown]> = [
   [CLUSTER_EVENTS.siteAccepted, { ...RECORD, norm: Number.NaN }],
   [CLUSTER_EVENTS.siteAccepted, { ...RECORD, effectiveExamples: 0 }],
   [CLUSTER_EVENTS.siteAccepted, { ...RECORD, metrics: { loss: huge } }],
-  [CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, partial: {}, extra: 1 }],
+  [CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1, partial: {}, extra: 1 }],
+  // Fencing tokens (fencing-check.ts): missing, not a positive integer, or a weights source that is not one.
+  [CLUSTER_EVENTS.roundPlan, { ...PLAN, token: 0 }],
+  [CLUSTER_EVENTS.roundPlan, { ...PLAN, weightsFrom: 'http://evil/' }],
+  [CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1 }],
+  [CLUSTER_EVENTS.siteAccepted, { ...RECORD, token: -1 }],
+  [CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1.5, partial: {} }],
 ];
 
 describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluster nodes', () => {
@@ -69,10 +75,10 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       // Well-formed partial-aggregate messages the leader never asked for: a record of its own site, and a
       // partial, with no attempt folding partials (all sites are on the leader): refused as stale_round.
       attacker.serverSideEmit(CLUSTER_EVENTS.siteAccepted, RECORD);
-      attacker.serverSideEmit(CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, partial: { version: 1 } });
+      attacker.serverSideEmit(CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1, partial: { version: 1 } });
       // A plan and a close sent to the leader are ignored (the leader plans; it does not follow plans).
       attacker.serverSideEmit(CLUSTER_EVENTS.roundPlan, PLAN);
-      attacker.serverSideEmit(CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1 });
+      attacker.serverSideEmit(CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1 });
       // Entries the streams adapter itself cannot decode.
       await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { nsp: '/', uid: 'evil', type: '3', data: 'not json {' });
       await attackerRedis.xAdd(`${prefix}:socket.io`, '*', { nsp: '/', uid: 'evil', type: '3', data: 'AAAA' });

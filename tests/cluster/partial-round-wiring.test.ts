@@ -10,6 +10,7 @@ import type { RemotePartialsAttemptStart } from '../../coordinator/src/engine/re
 import { CLUSTER_EVENTS } from '../../coordinator/src/cluster/cluster-messages.ts';
 import { FollowerPartialRounds } from '../../coordinator/src/cluster/follower-partial-rounds.ts';
 import { LeaderRoundPartials } from '../../coordinator/src/cluster/leader-round-partials.ts';
+import { FencingTokens } from '../../coordinator/src/cluster/fencing-check.ts';
 import { sha256OfBytes } from '../../coordinator/src/audit/audit-recorder.ts';
 
 const MANIFEST: WeightsManifest = [
@@ -24,6 +25,8 @@ const RUN = 'run-a';
 const HOLDERS: Record<string, string | undefined> = { 'site-01': 'node-2', 'site-02': 'node-2', 'site-03': 'node-2', 'site-04': 'node-2', 'site-05': 'node-3', 'site-06': 'node-3', 'site-07': undefined };
 const SITES = Object.keys(HOLDERS);
 const socketOf = (siteId: string) => `sock-${siteId}`;
+/** The leader's fencing token in these tests. */
+const TOKEN = 3;
 
 /** Site k's update: the global weights moved by small, awkward amounts (so float order would show). */
 function weightsOf(k: number, scale = 1): WeightArrays {
@@ -50,7 +53,7 @@ function bus() {
   return { sent, emitFrom: (from: string) => (event: string, payload: unknown) => sent.push({ from, event, payload: msgpackDecode(msgpackEncode(payload)) }) };
 }
 
-function leaderSetup(over: { normBoundMultiple?: number; previousMedianNorm?: number; exampleWeightCap?: number; store?: (b: Uint8Array) => Promise<string>; partialWaitMs?: number; config?: Record<string, unknown> } = {}) {
+function leaderSetup(over: { normBoundMultiple?: number; previousMedianNorm?: number; exampleWeightCap?: number; store?: (b: Uint8Array) => Promise<string>; partialWaitMs?: number; config?: Record<string, unknown>; token?: number; publishVersion?: (version: number, bytes: Uint8Array) => Promise<string>; redisReady?: () => boolean } = {}) {
   const config = parseRunConfig({ runId: RUN, rounds: 3, minSites: 1, maxExamplesPerSite: 1000, roundTimeoutMs: 60_000, ...over.config });
   const aggregator = new StreamingFedAvgAggregator(LENGTHS);
   aggregator.begin({ runId: RUN, round: 2, attempt: 1, global: GLOBAL, strategyState: undefined, selected: SITES.length });
@@ -68,6 +71,9 @@ function leaderSetup(over: { normBoundMultiple?: number; previousMedianNorm?: nu
     remoteOf: (l) => ((l as { node?: string }).node ? { node: (l as { node?: string }).node!, socket: l.id } : undefined),
     partialWaitMs: over.partialWaitMs ?? 60_000,
     storeTimeoutMs: 200,
+    leaderToken: () => over.token ?? TOKEN,
+    ...(over.publishVersion ? { publishVersion: over.publishVersion } : {}),
+    ...(over.redisReady ? { redisReady: over.redisReady } : {}),
     log: (line) => logs.push(line),
   });
   const start: RemotePartialsAttemptStart = {
@@ -86,10 +92,18 @@ function leaderSetup(over: { normBoundMultiple?: number; previousMedianNorm?: nu
   return { config, aggregator, collector, guard, events, logs, bus: b, stored, leader, start };
 }
 
-function followerFor(node: string, b: ReturnType<typeof bus>, load?: (sha: string) => Promise<{ manifest: WeightsManifest; arrays: WeightArrays }>) {
+function followerFor(node: string, b: ReturnType<typeof bus>, load?: (sha: string) => Promise<{ manifest: WeightsManifest; arrays: WeightArrays }>, loadVersion?: (version: number, sha: string, maxBytes: number) => Promise<{ manifest: WeightsManifest; arrays: WeightArrays }>) {
   const warnings: string[] = [];
-  const f = new FollowerPartialRounds({ nodeId: node, loadWeights: load ?? (async () => decodeWeights(GLOBAL_BYTES)), emitToNodes: b.emitFrom(node), onWarning: (w) => warnings.push(w) });
-  return { f, warnings };
+  const fence = new FencingTokens();
+  const f = new FollowerPartialRounds({
+    nodeId: node,
+    loadWeights: load ?? (async () => decodeWeights(GLOBAL_BYTES)),
+    loadVersionWeights: loadVersion ?? (() => Promise.reject(new FedtuneError('not_found', 'no versions here'))),
+    fence,
+    emitToNodes: b.emitFrom(node),
+    onWarning: (w) => warnings.push(w),
+  });
+  return { f, warnings, fence };
 }
 
 /** A valid acceptance record of `siteId`, as its follower makes it. */
@@ -117,8 +131,10 @@ describe('the leader plans an attempt for the followers', () => {
       runId: RUN,
       round: 2,
       attempt: 1,
+      token: TOKEN,
       modelVersion: 1,
       weightsSha256: sha256OfBytes(GLOBAL_BYTES),
+      weightsFrom: 'sha256',
       sites: SITES.filter((id) => HOLDERS[id]).map((siteId) => ({ siteId, node: HOLDERS[siteId], socket: socketOf(siteId), announced: 100 })),
       maxExamples: 1000,
       maxUpdateBytes: 1 << 20,
@@ -411,7 +427,7 @@ describe('a follower folds its own sites for the attempt it was told', () => {
     let release!: () => void;
     const { f } = followerFor('node-2', s.bus, () => new Promise((r) => (release = () => r(decodeWeights(GLOBAL_BYTES)))));
     const loading = f.onPlan(s.bus.sent[0].payload);
-    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });
+    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
     release();
     await loading;
     expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(false);
@@ -419,26 +435,26 @@ describe('a follower folds its own sites for the attempt it was told', () => {
 
   it('the same attempt planned again after its close (a new leader resumed it): the new plan is folded', async () => {
     const { s, f } = await planned();
-    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });
+    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
     await f.onPlan(s.bus.sent[0].payload);
     expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(true);
   });
 
   it('a close sends the partial once, only for its attempt and only when it folded a site; a malformed close is refused', async () => {
     const { s, f } = await planned();
-    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });
+    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
     expect(s.bus.sent.filter((m) => m.event === CLUSTER_EVENTS.partial)).toEqual([]);
     const { s: s2, f: f2 } = await planned();
     f2.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') });
-    f2.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 2 });
-    f2.onClose({ node: 'node-2', runId: RUN, round: 2, attempt: 1 });
+    f2.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 2, token: TOKEN });
+    f2.onClose({ node: 'node-2', runId: RUN, round: 2, attempt: 1, token: TOKEN });
     expect(s2.bus.sent.filter((m) => m.event === CLUSTER_EVENTS.partial)).toEqual([]);
-    expect(await codeOf(() => f2.onClose({ node: 'node-1', runId: RUN, round: 0, attempt: 1 }))).toBe('malformed_payload');
-    f2.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });
-    f2.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1 });
+    expect(await codeOf(() => f2.onClose({ node: 'node-1', runId: RUN, round: 0, attempt: 1, token: TOKEN }))).toBe('malformed_payload');
+    f2.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
+    f2.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
     const partials = s2.bus.sent.filter((m) => m.event === CLUSTER_EVENTS.partial);
     expect(partials).toHaveLength(1);
-    expect(partials[0].payload).toMatchObject({ node: 'node-2', runId: RUN, round: 2, attempt: 1, partial: { kind: 'streaming-fedavg', sites: [{ siteId: 'site-01', numExamples: 10 }], count: 1 } });
+    expect(partials[0].payload).toMatchObject({ node: 'node-2', runId: RUN, round: 2, attempt: 1, token: TOKEN, partial: { kind: 'streaming-fedavg', sites: [{ siteId: 'site-01', numExamples: 10 }], count: 1 } });
     expect(f2.partialsSent).toBe(1);
     // After its close, the attempt folds nothing more.
     expect(f2.intercept(link(socketOf('site-02')), { event: 'fitResult', payload: fitResult('site-02') })).toBe(false);

@@ -41,6 +41,8 @@ export class ClusterModelVersions {
   private readonly pending = new Map<number, Promise<ServedModelVersion | undefined>>();
   private readonly announced = new Map<number, string>();
   private readonly publishedOrder: number[] = [];
+  /** The leader's Redis write of each version it published (kept while the version is): true once it is in Redis. */
+  private readonly writes = new Map<number, Promise<boolean>>();
   private readonly keep: number;
   private readonly ttlMs: number;
   private readonly buffers: ClusterRedis;
@@ -78,8 +80,25 @@ export class ClusterModelVersions {
       .multi()
       .hSet(key, { sha256: served.sha256, bytes: Buffer.from(served.bytes.buffer, served.bytes.byteOffset, served.bytes.byteLength), ...(this.options.mac ? { mac: this.options.mac.tagText(`${key}\n${served.sha256}`) } : {}) })
       .pExpire(key, this.ttlMs);
-    for (const v of stale) multi.del(modelVersionKey(this.options.prefix, v));
-    multi.exec().catch((err) => this.options.onWarning?.(`could not publish model version ${served.version} to Redis: ${clipText((err as Error)?.message ?? err, 200)}`));
+    for (const v of stale) {
+      multi.del(modelVersionKey(this.options.prefix, v));
+      this.writes.delete(v);
+    }
+    this.writes.set(
+      served.version,
+      multi.exec().then(
+        () => true,
+        (err) => {
+          this.options.onWarning?.(`could not publish model version ${served.version} to Redis: ${clipText((err as Error)?.message ?? err, 200)}`);
+          return false;
+        },
+      ),
+    );
+  }
+
+  /** The leader: resolves true once `version` (published here) is in Redis, false when its write failed or it was not published here. */
+  written(version: number): Promise<boolean> {
+    return this.writes.get(version) ?? Promise.resolve(false);
   }
 
   /**
@@ -101,6 +120,7 @@ export class ClusterModelVersions {
     this.pending.clear();
     this.announced.clear();
     this.publishedOrder.length = 0;
+    this.writes.clear();
   }
 
   /** The version, from memory or else (once at a time per version) from Redis; undefined when the cluster does not hold it. */

@@ -1,12 +1,17 @@
 import { clipText, FedtuneError, type ClientToServer, type SiteLink, type Weights } from '@fedtune/shared';
 import { CLUSTER_EVENTS } from './cluster-messages.ts';
 import { FollowerRoundPartial } from './follower-round-partial.ts';
+import type { FencingTokens } from './fencing-check.ts';
 import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
 
 export interface FollowerPartialRoundsOptions {
   nodeId: string;
-  /** The round's global weights by the sha256 of their encoded bytes (load-global-weights-for-round.ts). */
+  /** The round's global weights by the sha256 of their encoded bytes (load-global-weights-for-round.ts): plans with weightsFrom 'sha256'. */
   loadWeights(sha256: string, maxBytes: number): Promise<Weights>;
+  /** The round's global weights as the published model version with that sha256 (global-weights-by-version.ts): plans with weightsFrom 'version'. */
+  loadVersionWeights(version: number, sha256: string, maxBytes: number): Promise<Weights>;
+  /** The highest leader fencing token seen (shared with the node's leader announcements): plans and closes of a lower one are ignored. */
+  fence: FencingTokens;
   emitToNodes(event: string, payload: unknown): void;
   onWarning?: (message: string) => void;
 }
@@ -21,7 +26,7 @@ interface FollowerAttempt {
   relayed: Set<string>;
 }
 
-const keyOf = (m: { runId: string; round: number; attempt: number }) => `${m.runId}\u0000${m.round}\u0000${m.attempt}`;
+const keyOf = (m: { runId: string; round: number; attempt: number; token: number }) => `${m.runId}\u0000${m.round}\u0000${m.attempt}\u0000${m.token}`;
 
 /**
  * A follower's side of partial aggregates (docs/cluster.md, "Aggregation and privacy"): on the leader's plan
@@ -47,6 +52,8 @@ export class FollowerPartialRounds {
     if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round plan: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
     const plan = parsed.data;
     if (plan.node === this.options.nodeId) return;
+    // A plan of a replaced leader (a lower fencing token than one seen) is ignored, counted by the fence.
+    if (!this.options.fence.admit(plan.token)) return;
     // A new attempt supersedes whatever was in progress here (its close never came: the leader moved on).
     this.current = undefined;
     const mine = plan.sites.filter((s) => s.node === this.options.nodeId);
@@ -57,19 +64,21 @@ export class FollowerPartialRounds {
     if (this.lastClosed === key) this.lastClosed = undefined;
     let weights: Weights;
     try {
-      weights = await this.options.loadWeights(plan.weightsSha256, 2 * plan.maxUpdateBytes + 1024 * 1024);
+      const maxBytes = 2 * plan.maxUpdateBytes + 1024 * 1024;
+      weights = plan.weightsFrom === 'version' ? await this.options.loadVersionWeights(plan.modelVersion, plan.weightsSha256, maxBytes) : await this.options.loadWeights(plan.weightsSha256, maxBytes);
     } catch (err) {
       if (this.loading === key) this.loading = undefined;
       this.options.onWarning?.(`round ${plan.round}: could not load the global weights for partial aggregation (${clipText((err as Error)?.message ?? err, 300)}); this node relays its sites' updates`);
       return;
     }
-    if (this.loading !== key || this.lastClosed === key) return;
+    if (this.loading !== key || this.lastClosed === key || plan.token < this.options.fence.highest) return;
     this.loading = undefined;
     const partial = new FollowerRoundPartial({
       node: this.options.nodeId,
       runId: plan.runId,
       round: plan.round,
       attempt: plan.attempt,
+      token: plan.token,
       manifest: weights.manifest,
       global: weights.arrays,
       selected: new Set(mine.map((s) => s.siteId)),
@@ -110,7 +119,7 @@ export class FollowerPartialRounds {
     const parsed = RoundCloseMessage.safeParse(raw);
     if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round close: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
     const m = parsed.data;
-    if (m.node === this.options.nodeId) return;
+    if (m.node === this.options.nodeId || !this.options.fence.admit(m.token)) return;
     const key = keyOf(m);
     this.lastClosed = key;
     const a = this.current;
@@ -119,6 +128,6 @@ export class FollowerPartialRounds {
     if (a.partial.siteIds.size === 0) return;
     const partial = a.partial.close();
     this.partialsSent++;
-    this.options.emitToNodes(CLUSTER_EVENTS.partial, { node: this.options.nodeId, runId: m.runId, round: m.round, attempt: m.attempt, partial });
+    this.options.emitToNodes(CLUSTER_EVENTS.partial, { node: this.options.nodeId, runId: m.runId, round: m.round, attempt: m.attempt, token: m.token, partial });
   }
 }

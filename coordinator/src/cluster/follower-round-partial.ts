@@ -11,6 +11,8 @@ export interface FollowerRoundPlan {
   runId: string;
   round: number;
   attempt: number;
+  /** The fencing token of the leader's plan: every record carries it (fencing-check.ts). */
+  token: number;
   manifest: WeightsManifest;
   /** The global weights the sites train from (the fit instruction's). */
   global: WeightArrays;
@@ -81,6 +83,7 @@ export class FollowerRoundPartial {
         runId: this.plan.runId,
         round: this.plan.round,
         attempt: this.plan.attempt,
+        token: this.plan.token,
         siteId,
         numExamples: verdict.numExamples,
         effectiveExamples,

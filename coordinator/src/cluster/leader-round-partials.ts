@@ -4,18 +4,18 @@ import { ClusterPartialLedger } from './cluster-partial-ledger.ts';
 import { CLUSTER_EVENTS } from './cluster-messages.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
 import type { RoundPlanMessage } from './round-plan-messages.ts';
+import { checkFencingToken } from './fencing-check.ts';
+import { placeRoundWeights, type RoundWeightsPlacement, type RoundWeightsPlacementOptions } from './round-weights-placement.ts';
 
-export interface LeaderRoundPartialsOptions {
+export interface LeaderRoundPartialsOptions extends RoundWeightsPlacementOptions {
   nodeId: string;
-  /** Puts the encoded global weights where followers read them (load-global-weights-for-round.ts); returns their sha256. */
-  storeWeights(bytes: Uint8Array, ttlMs: number): Promise<string>;
+  /** This node's fencing token (the lease's): plans and closes carry it, records and partials must (fencing-check.ts). */
+  leaderToken(): number;
   emitToNodes(event: string, payload: unknown): void;
   /** The node and socket id of a site's link held by another node; undefined for this node's own sites. */
   remoteOf(link: SiteLink): { node: string; socket: string } | undefined;
   /** Longest wait for the followers' partials after the close (capped by the round timeout). Default 10 s. */
   partialWaitMs?: number;
-  /** Longest wait for storing the weights; past it the attempt relays as before. Default 5 s. */
-  storeTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -41,6 +41,8 @@ export class LeaderRoundPartials implements RemotePartials {
   sitesMerged = 0;
   /** Sites accepted by a follower whose partial never came or was refused. */
   sitesLeftOut = 0;
+  /** Records and partials refused for carrying another fencing token than the plan's ('stale_leader'). */
+  staleTokenRefused = 0;
 
   constructor(readonly options: LeaderRoundPartialsOptions) {}
 
@@ -52,11 +54,12 @@ export class LeaderRoundPartials implements RemotePartials {
       const remote = site && site.termsAccepted && !site.link.closed ? this.options.remoteOf(site.link) : undefined;
       if (remote) sites.push({ siteId, node: remote.node, socket: remote.socket, ...(site!.numExamples !== undefined ? { announced: site!.numExamples } : {}) });
     }
-    if (sites.length === 0) return undefined;
+    const token = this.options.leaderToken();
+    if (sites.length === 0 || !(token >= 1)) return undefined;
     const { config } = start;
-    let weightsSha256: string;
+    let placed: RoundWeightsPlacement;
     try {
-      weightsSha256 = await withTimeout(this.options.storeWeights(start.weightsBytes, Math.max(60_000, 3 * config.roundTimeoutMs)), this.options.storeTimeoutMs ?? 5_000);
+      placed = await placeRoundWeights(this.options, start);
     } catch (err) {
       this.options.log?.(`round ${start.round}: the global weights could not be stored for the followers (${clipText((err as Error)?.message ?? err, 200)}); their sites' updates are relayed`);
       return undefined;
@@ -66,8 +69,9 @@ export class LeaderRoundPartials implements RemotePartials {
       runId: config.runId,
       round: start.round,
       attempt: start.attempt,
+      token,
       modelVersion: start.modelVersion,
-      weightsSha256,
+      ...placed,
       sites,
       maxExamples: config.maxExamplesPerSite,
       maxUpdateBytes: config.maxUpdateBytes,
@@ -87,13 +91,22 @@ export class LeaderRoundPartials implements RemotePartials {
   /** A follower's acceptance record (raw, from Redis). Throws FedtuneError when refused. */
   onRecord(raw: unknown): void {
     if (!this.current) throw new FedtuneError('stale_round', 'no attempt with partial aggregates is in progress');
-    this.current.record(raw);
+    this.counted(() => this.current!.record(raw));
   }
 
   /** A follower's partial (raw, from Redis). Throws FedtuneError when refused. */
   onPartial(raw: unknown): void {
     if (!this.current) throw new FedtuneError('stale_round', 'no attempt with partial aggregates is in progress');
-    this.current.partial(raw);
+    this.counted(() => this.current!.partial(raw));
+  }
+
+  private counted(handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      if ((err as FedtuneError)?.code === 'stale_leader') this.staleTokenRefused++;
+      throw err;
+    }
   }
 }
 
@@ -119,6 +132,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
     const parsed = SiteAcceptanceMessage.safeParse(raw);
     if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
     const r = parsed.data;
+    checkFencingToken('the acceptance record', r.node, r.token, this.plan.token);
     const { collector, guard, config } = this.start;
     const holder = this.nodeOf.get(r.siteId);
     if (holder !== undefined && holder !== r.node) throw new FedtuneError('not_selected', `site ${r.siteId} is on node ${holder}, not ${r.node}`);
@@ -138,6 +152,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
     const node = PartialMessage.safeParse(raw);
     const awaited = node.success && this.ledger.awaited.includes(node.data.node) && !this.refused.has(node.data.node) ? node.data.node : undefined;
     try {
+      if (node.success) checkFencingToken('the partial aggregate', node.data.node, node.data.token, this.plan.token);
       this.ledger.merge(raw);
     } catch (err) {
       const e = toFedtuneError(err);
@@ -151,7 +166,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
   async close(): Promise<void> {
     this.closed = true;
     const { collector, config } = this.start;
-    this.owner.options.emitToNodes(CLUSTER_EVENTS.roundClose, { node: this.owner.options.nodeId, runId: this.plan.runId, round: this.plan.round, attempt: this.plan.attempt });
+    this.owner.options.emitToNodes(CLUSTER_EVENTS.roundClose, { node: this.owner.options.nodeId, runId: this.plan.runId, round: this.plan.round, attempt: this.plan.attempt, token: this.plan.token });
     const waitMs = Math.min(config.roundTimeoutMs, this.owner.options.partialWaitMs ?? 10_000);
     if (this.pending().length > 0) {
       await new Promise<void>((resolve) => {
@@ -193,14 +208,4 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
   private check(): void {
     if (this.pending().length === 0) this.settle?.();
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FedtuneError('timeout', `no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -9,7 +9,8 @@ import type { ClusterRedis } from './redis-connection.ts';
  * sends the round's plan, and a follower reads them by that hash and checks it. Redis already carries
  * every message between the nodes and is reachable from all of them whichever node leads, so this adds
  * no endpoint and no new failure; a key of other bytes cannot be taken for them (the hash is checked).
- * (Followers serving model versions over HTTP could replace this behind the same two functions.)
+ * Under `--model-delivery http` this copy is not written: the plan names the published model version instead
+ * (round-weights-placement.ts, global-weights-by-version.ts).
  */
 export function globalWeightsKey(prefix: string, sha256: string): string {
   return `${prefix}:weights:${sha256}`;

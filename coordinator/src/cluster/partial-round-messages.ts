@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FitResultMetrics } from '@fedtune/shared';
 import { NodeId } from './cluster-options.ts';
+import { MAX_FENCING_TOKEN } from './fencing-check.ts';
 
 /**
  * What a follower sends the leader for a plain-FedAvg round it folds into a partial aggregate (docs/cluster.md,
@@ -11,6 +12,8 @@ import { NodeId } from './cluster-options.ts';
 const SiteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/);
 const RunId = z.string().min(1).max(256);
 const Count = z.number().int().min(1).max(2 ** 31);
+/** The fencing token of the plan answered (fencing-check.ts): the leader refuses another ('stale_leader'). */
+const Token = z.number().int().min(1).max(MAX_FENCING_TOKEN);
 
 /** One site's update, validated and folded into the follower's partial (the round record needs these). */
 export const SiteAcceptanceMessage = z.strictObject({
@@ -18,6 +21,7 @@ export const SiteAcceptanceMessage = z.strictObject({
   runId: RunId,
   round: z.number().int().min(1).max(2 ** 31),
   attempt: z.number().int().min(1).max(2 ** 31),
+  token: Token,
   siteId: SiteId,
   /** The examples the site claimed, and what its update weighs in the sum (capped). */
   numExamples: Count,
@@ -34,5 +38,5 @@ export const SiteAcceptanceMessage = z.strictObject({
 export type SiteAcceptanceMessage = z.output<typeof SiteAcceptanceMessage>;
 
 /** A follower's partial at the round's close (`partial` is an AggregatorPartial, checked by the aggregator's merge). */
-export const PartialMessage = z.strictObject({ node: NodeId, runId: RunId, round: z.number().int().min(1).max(2 ** 31), attempt: z.number().int().min(1).max(2 ** 31), partial: z.unknown() });
+export const PartialMessage = z.strictObject({ node: NodeId, runId: RunId, round: z.number().int().min(1).max(2 ** 31), attempt: z.number().int().min(1).max(2 ** 31), token: Token, partial: z.unknown() });
 export type PartialMessage = z.output<typeof PartialMessage>;

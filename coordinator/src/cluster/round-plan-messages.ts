@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UpdateEncoding } from '@fedtune/shared';
 import { NodeId } from './cluster-options.ts';
+import { MAX_FENCING_TOKEN } from './fencing-check.ts';
 
 /**
  * What the leader tells the followers about one attempt of a plain-FedAvg round (docs/cluster.md,
@@ -13,15 +14,24 @@ const RunId = z.string().min(1).max(256);
 const Positive = z.number().int().min(1).max(2 ** 31);
 /** Most sites one plan lists (the selected sites on followers). */
 export const MAX_PLAN_SITES = 100_000;
+/** The leader's fencing token (fencing-check.ts): followers ignore plans and closes of a lower token than one they have seen. */
+const Token = z.number().int().min(1).max(MAX_FENCING_TOKEN);
 
 export const RoundPlanMessage = z.strictObject({
   node: NodeId,
   runId: RunId,
   round: Positive,
   attempt: Positive,
+  token: Token,
   /** The global weights the sites train from: their version and the sha256 of their encoded bytes (load-global-weights-for-round.ts). */
   modelVersion: z.number().int().min(0).max(2 ** 31),
   weightsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * Where a follower reads those weights: 'version' — the published model version `modelVersion` (model
+   * delivery over HTTP: the bytes are in Redis once, global-weights-by-version.ts); 'sha256' — the copy under
+   * `<prefix>:weights:<sha256>` (socket delivery: load-global-weights-for-round.ts).
+   */
+  weightsFrom: z.enum(['sha256', 'version']),
   /** The selected sites held by followers: the node and socket the leader knows each by, and what it announced at hello. */
   sites: z
     .array(z.strictObject({ siteId: SiteId, node: NodeId, socket: z.string().min(1).max(64), announced: z.number().int().min(0).max(2 ** 31).optional() }))
@@ -37,5 +47,5 @@ export const RoundPlanMessage = z.strictObject({
 });
 export type RoundPlanMessage = z.output<typeof RoundPlanMessage>;
 
-export const RoundCloseMessage = z.strictObject({ node: NodeId, runId: RunId, round: Positive, attempt: Positive });
+export const RoundCloseMessage = z.strictObject({ node: NodeId, runId: RunId, round: Positive, attempt: Positive, token: Token });
 export type RoundCloseMessage = z.output<typeof RoundCloseMessage>;

@@ -18,6 +18,8 @@ import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
 import { RedisRecoveryReport } from './redis-recovery-report.ts';
 import { FollowerPartialRounds } from './follower-partial-rounds.ts';
+import { FencingTokens } from './fencing-check.ts';
+import { globalWeightsForVersion } from './global-weights-by-version.ts';
 import { LeaderRoundPartials } from './leader-round-partials.ts';
 import { loadGlobalWeightsForRound, storeGlobalWeightsForRound } from './load-global-weights-for-round.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
@@ -60,6 +62,8 @@ export interface ClusterNode {
   modelVersions: ClusterModelVersions;
   /** Partial aggregates: the leader's side (merged partials, sites left out) and the follower's (updates folded, partials sent). */
   partials: { leader: LeaderRoundPartials; follower: FollowerPartialRounds };
+  /** The highest leader fencing token this node has seen; `staleIgnored` counts plans and closes of a replaced leader. */
+  fence: FencingTokens;
   /** The run this node leads right now, if it leads. */
   readonly session: RunSession | undefined;
   /** Resolves when the cluster's run has ended (on every node). */
@@ -159,6 +163,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
 
   // Model versions (docs/cluster.md#model-bytes-over-http): a follower reads each announced one once; a new leader's replace the old.
   let highestLeader = 0;
+  // The highest leader token seen, for plans and closes (fencing-check.ts): a replaced leader's are ignored.
+  const fence = new FencingTokens();
   io.on(CLUSTER_EVENTS.modelVersion, (raw) => {
     const m = ModelVersionMessage.safeParse(raw);
     if (!m.success || lease.isLeader || m.data.node === cluster.nodeId || m.data.token < highestLeader) return;
@@ -168,6 +174,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     const m = LeaderMessage.safeParse(raw);
     if (!m.success || m.data.node === cluster.nodeId || m.data.token <= highestLeader) return;
     highestLeader = m.data.token;
+    fence.observe(m.data.token);
     modelVersions.clear();
   });
 
@@ -182,6 +189,15 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const leaderPartials = new LeaderRoundPartials({
     nodeId: cluster.nodeId,
     storeWeights: (bytes, ttlMs) => storeGlobalWeightsForRound(redis, cluster.prefix, bytes, ttlMs),
+    // HTTP delivery: the plan names the round's model version, published to Redis (awaited) before the plan.
+    publishVersion: async (version, bytes) => {
+      if (!session) throw new FedtuneError('stale_round', 'this node leads no run');
+      const served = session.engine.modelVersions.publish(version, bytes);
+      if (!(await modelVersions.written(served.version))) throw new FedtuneError('transport', `model version ${served.version} is not in Redis`);
+      return served.sha256;
+    },
+    redisReady: () => redis.isReady,
+    leaderToken: () => lease.leaderToken,
     emitToNodes,
     remoteOf: (link) => (link instanceof RemoteSiteLink ? { node: link.node, socket: link.id } : undefined),
     log,
@@ -189,6 +205,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const followerPartials = new FollowerPartialRounds({
     nodeId: cluster.nodeId,
     loadWeights: (sha256, maxBytes) => loadGlobalWeightsForRound(redis, cluster.prefix, sha256, maxBytes),
+    loadVersionWeights: (version, sha256, maxBytes) => globalWeightsForVersion(version, modelVersions, sha256, maxBytes),
+    fence,
     emitToNodes,
     onWarning: options.server.onWarning,
   });
@@ -255,6 +273,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     onAcquired: (token) => {
       log(`node ${cluster.nodeId} took the leader lease (fencing token ${token})`);
       highestLeader = Math.max(highestLeader, token);
+      fence.observe(token);
       modelVersions.clear();
       transport.becomeLeader(token);
       lead(token).catch((err) => {
@@ -270,6 +289,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       modelVersions.clear();
       const run = session;
       session = undefined;
+      // Its sites must rejoin the new leader: their connections close now, before the stopped run would tell them 'complete'.
+      for (const site of run?.engine.sites.all() ?? []) site.link.close();
       void run?.close();
     },
   });
@@ -285,6 +306,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     lease,
     modelVersions,
     partials: { leader: leaderPartials, follower: followerPartials },
+    fence,
     get session() {
       return session;
     },

@@ -30,6 +30,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   model_refused: 403,
   persistence: 500,
   privacy_budget: 409,
+  stale_leader: 409,
   internal: 500,
 };
 
