@@ -36,3 +36,31 @@ describe('simulationRunConfig: training settings given in trainExtras (a preset,
     expect(config.train).toMatchObject(expected);
   });
 });
+
+describe('--preset robust: its defaults reach both arms, and flags override them', () => {
+  it('defaults: cnn-dense, 20 rounds, Adam lr 0.003 in both arms, PGD-7 on every example at the headline ε in the robust arm only', async () => {
+    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
+    const [plain, robust] = calls.map((c) => simulationRunConfig(c));
+    expect(calls.map((c) => c.architecture)).toEqual(['cnn-dense', 'cnn-dense']);
+    expect([plain.rounds, robust.rounds]).toEqual([20, 20]);
+    expect([plain.train.learningRate, robust.train.learningRate]).toEqual([0.003, 0.003]);
+    expect([plain.train.optimizer, robust.train.optimizer, plain.train.epochs, robust.train.epochs]).toEqual(['adam', 'adam', 1, 1]);
+    expect(plain.train.adversarial).toBeUndefined();
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.06, steps: 7 });
+    expect(robustPreset()).toMatchObject({ architecture: 'cnn-dense', rounds: 20, plain: { learningRate: 0.003 } });
+    // Without the preset, the run config's default learning rate.
+    expect(simulationRunConfig((await simulateRecorded(['--robustness', 'never']))[0]).train.learningRate).toBe(0.001);
+  });
+
+  it.each<[string, string[], (plain: ReturnType<typeof simulationRunConfig>, robust: ReturnType<typeof simulationRunConfig>, calls: SimulationOptions[]) => void]>([
+    ['--lr (both arms)', ['--lr', '0.002'], (p, r) => expect([p.train.learningRate, r.train.learningRate]).toEqual([0.002, 0.002])],
+    ['--arch (both arms)', ['--arch', 'cnn'], (_p, _r, calls) => expect(calls.map((c) => c.architecture)).toEqual(['cnn', 'cnn'])],
+    ['--epochs (both arms)', ['--epochs', '2'], (p, r) => expect([p.train.epochs, r.train.epochs]).toEqual([2, 2])],
+    ['--adv-steps (the robust arm only)', ['--adv-steps', '10'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.steps, r.train.learningRate]).toEqual([undefined, 10, 0.003])],
+    ['--no-feature-shift: ε 0.1, the same learning rate', ['--no-feature-shift'], (p, r) => expect([r.train.adversarial?.eps, p.train.learningRate]).toEqual([0.1, 0.003])],
+  ])('%s', async (_, argv, check) => {
+    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);
+    const [p, r] = calls.map((c) => simulationRunConfig(c));
+    check(p, r, calls);
+  });
+});
