@@ -1,17 +1,19 @@
 /**
  * `npm run bench:robustness` (first part): the issue's robust-training targets, plain vs robust, side by side
- * in the same run with the same seed — federated fine-tuning of the robust preset's architecture (the CNN)
+ * in the same run with the same seed — federated fine-tuning of the robust preset's architecture (cnn-dense)
  * over 8 simulated sites (in-memory transport), both arms the same length:
  *   - unshifted digits (`--no-feature-shift`): PGD-40 at ε = 0.1 ≥ 85% with clean ≥ 95%;
  *   - the built-in task (scanners): PGD-40 at the headline ε (digitsHeadlineEps) ≥ 70% at a clean cost ≤ 2
  *     points vs the plain arm.
  * The robust arm is `fedtune simulate --preset robust` (robustPreset). The attack is the evaluation's own
  * PGD-40 of 0.01 with a random start, and its self-checks (PGD not weaker than FGSM, accuracy falling with ε)
- * are reported. ECE after calibration is left null here (slice B's temperature scaling fills it).
+ * are reported, and ECE before and after a temperature fitted federated on the sites' validation splits.
  *
  * Options: --rounds N (default: the preset's), --max-examples N per site and round (default 500),
- * --epochs N and --lr X (local epochs per round, learning rate; default the run config's), --arm plain|adversarial,
- * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples).
+ * --epochs N and --lr X (local epochs per round, learning rate, both arms; default the preset's, else the run config's), --arm plain|adversarial,
+ * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples);
+ * scouting: --arch NAME (instead of the preset's), --batch N (both arms), --train JSON (TrainConfig fields
+ * merged into the adversarial arm over the preset's), --tag T (appended to the results file's name).
  * Writes bench/results/robust-training[-SCENARIO][-quick].json.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
