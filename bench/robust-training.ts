@@ -1,17 +1,19 @@
 /**
  * `npm run bench:robustness` (first part): the issue's robust-training targets, plain vs robust, side by side
- * in the same run with the same seed — federated fine-tuning of the robust preset's architecture (the CNN)
+ * in the same run with the same seed — federated fine-tuning of the robust preset's architecture (cnn-dense)
  * over 8 simulated sites (in-memory transport), both arms the same length:
  *   - unshifted digits (`--no-feature-shift`): PGD-40 at ε = 0.1 ≥ 85% with clean ≥ 95%;
  *   - the built-in task (scanners): PGD-40 at the headline ε (digitsHeadlineEps) ≥ 70% at a clean cost ≤ 2
  *     points vs the plain arm.
  * The robust arm is `fedtune simulate --preset robust` (robustPreset). The attack is the evaluation's own
  * PGD-40 of 0.01 with a random start, and its self-checks (PGD not weaker than FGSM, accuracy falling with ε)
- * are reported. ECE after calibration is left null here (slice B's temperature scaling fills it).
+ * are reported, and ECE before and after a temperature fitted federated on the sites' validation splits.
  *
  * Options: --rounds N (default: the preset's), --max-examples N per site and round (default 500),
- * --epochs N and --lr X (local epochs per round, learning rate; default the run config's), --arm plain|adversarial,
- * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples).
+ * --epochs N and --lr X (local epochs per round, learning rate, both arms; default the preset's, else the run config's), --arm plain|adversarial,
+ * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples);
+ * scouting: --arch NAME (instead of the preset's), --batch N (both arms), --train JSON (TrainConfig fields
+ * merged into the adversarial arm over the preset's), --tag T (appended to the results file's name).
  * Writes bench/results/robust-training[-SCENARIO][-quick].json.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -32,6 +34,11 @@ const scenarioArg = arg('scenario') ?? 'both';
 const epochs = arg('epochs') === undefined ? undefined : Number(arg('epochs'));
 const learningRate = arg('lr') === undefined ? undefined : Number(arg('lr'));
 const onlyArm = arg('arm');
+// Scouting knobs: batch size of both arms, another architecture than the preset's, and extra TrainConfig
+// fields (JSON) merged into the adversarial arm over the preset's (e.g. '{"adversarial":{"method":"pgd","eps":0.06,"steps":10}}').
+const batchSize = arg('batch') === undefined ? undefined : Number(arg('batch'));
+const archArg = arg('arch');
+const advExtra = arg('train') === undefined ? {} : (JSON.parse(arg('train')!) as Record<string, unknown>);
 const out = mkdtempSync(join(tmpdir(), 'fedtune-bench-robust-'));
 
 interface Arm {
@@ -78,23 +85,23 @@ for (const scenario of scenarios) {
       out,
       transport: 'memory',
       featureShift: scenario.featureShift,
-      architecture: preset.architecture,
+      architecture: archArg ?? preset.architecture,
       rounds,
       seed,
       maxExamples,
       federatedEvaluation: 'never',
-      trainExtras: { ...preset[name], ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}) },
+      trainExtras: { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(batchSize ? { batchSize } : {}) },
       config: { calibration: { source: 'federated' } },
       robustness: { when: 'final', examples: 500, adversarialExamples: 200, noise: false, corruptions: false, fgsm: eps, pgd: eps },
     });
     const report = r.report.finalRobustness;
     if (r.report.status !== 'complete' || !report) throw new Error(`${scenario.name}/${name}: run ${r.report.status} ${r.report.aborted ?? ''}`);
-    arms[name] = arm(report, (performance.now() - started) / 1000, preset[name].adversarial ?? null);
+    arms[name] = arm(report, (performance.now() - started) / 1000, { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(batchSize ? { batchSize } : {}) });
     console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;
   if (!plain || !adversarial) {
-    results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup: { sites: 8, architecture: preset.architecture, rounds, epochs, learningRate, maxExamplesPerSiteRound: maxExamples, seed }, arms };
+    results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup: { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, batchSize, maxExamplesPerSiteRound: maxExamples, seed }, arms };
     continue;
   }
   const pgd = adversarial.pgd[scenario.targetEps];
@@ -113,7 +120,7 @@ for (const scenario of scenarios) {
     plainClean: plain.clean,
     cleanCost,
     eceAfterCalibration: eceAfter,
-    setup: { sites: 8, architecture: preset.architecture, rounds, epochs, learningRate, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: 'PGD-40 × 0.01, random start, 200 attacked of 500 holdout digits, evaluation seed 0' },
+    setup: { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, batchSize, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: 'PGD-40 × 0.01, random start, 200 attacked of 500 holdout digits, evaluation seed 0' },
     arms,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/robustness.ts`: robustness of the pretrained digits model of the robust preset (the CNN)
+ * `npx tsx bench/robustness.ts`: robustness of the pretrained digits model of the robust preset (cnn-dense)
  * fine-tuned centrally, plainly vs with the preset's adversarial training (robustPreset), on the same site
  * data and seed, and the cost of the full
  * robustness evaluation of 2,000 examples against one clean pass over the same examples in the same run.

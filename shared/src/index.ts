@@ -26,6 +26,7 @@ export * from './strategies/registry.ts';
 export * from './random/seeded-random.ts';
 export * from './model/architectures/architecture.ts';
 export * from './model/architectures/registry.ts';
+export * from './model/architectures/cnn-dense.ts';
 export * from './model/model-weights.ts';
 export * from './model/model-topology.ts';
 export * from './model/logits-output.ts';

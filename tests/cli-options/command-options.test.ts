@@ -541,16 +541,17 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     expect(calls).toHaveLength(2);
     expect(calls[0].trainExtras?.adversarial).toBeUndefined();
     expect(calls[1].trainExtras?.adversarial).toEqual(robustPreset().adversarial.adversarial);
+    expect([calls[0].trainExtras?.learningRate, calls[1].trainExtras?.learningRate]).toEqual([0.003, 0.003]);
     const [plain, robust] = calls.map((c) => simulationRunConfig(c));
     // Both arms: the preset's architecture and rounds, the same seed; the robust arm trains PGD-7 on every example at the headline ε.
-    for (const c of calls) expect(c.architecture).toBe('cnn');
+    for (const c of calls) expect(c.architecture).toBe('cnn-dense');
     expect([plain.rounds, robust.rounds, plain.seed]).toEqual([robustPreset().rounds, robustPreset().rounds, robust.seed]);
     expect(plain.train.adversarial).toBeUndefined();
     expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.06, share: 1, steps: 7 });
     // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
     const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));
-    expect(comparison).toMatchObject({ preset: 'robust', seed: plain.seed, architecture: 'cnn', headlineEps: 0.06, rounds: robustPreset().rounds });
+    expect(comparison).toMatchObject({ preset: 'robust', seed: plain.seed, architecture: 'cnn-dense', headlineEps: 0.06, rounds: robustPreset().rounds });
     expect(comparison.sides.map((s: { seed: number }) => s.seed)).toEqual([plain.seed, plain.seed]);
   },
 };

@@ -59,8 +59,8 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
-    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn; the spam task runs text-cnn) (default: mlp)')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (CNN, PGD-7 on every example at the headline ε), side by side; --arch, --rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
+    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense; the spam task runs text-cnn) (default: mlp)')
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (cnn-dense, lr 0.003, PGD-7 on every example at the headline ε), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread; pays off for long fits) (default: 1 = the main thread)", intOption('workers', 1));
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
@@ -133,8 +133,8 @@ function describeAdversarial(a: RunConfig['train']['adversarial']): string {
 
 /**
  * `--preset robust`: the same federation (same architecture, sites, seed and rounds) fine-tuned plainly and
- * adversarially, with the preset's settings (robustPreset) under the command line's: `--arch` and `--rounds`
- * override both arms, the `--adv-*` flags the adversarial arm only (the plain arm never trains adversarially).
+ * adversarially, with the preset's settings (robustPreset) under the command line's: `--arch`, `--rounds` and
+ * `--lr` override both arms, the `--adv-*` flags the adversarial arm only (the plain arm never trains adversarially).
  */
 async function robustPreset(deps: SimulateDeps, command: Command, base: SimulationOptions, out: string): Promise<void> {
   const preset = robustPresetSettings(base.featureShift !== false);

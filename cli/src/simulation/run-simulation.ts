@@ -133,14 +133,10 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
     robustness: options.robustness,
     dp: options.dp as RunConfigInput['dp'],
     secureAggregation: options.secureAggregation,
+    // The options set here override trainExtras only when given: an unset option must not erase a preset's or a bench's value.
     train: {
       ...options.trainExtras,
-      epochs: options.epochs,
-      batchSize: options.batchSize,
-      learningRate: options.learningRate,
-      optimizer: options.optimizer,
-      trainable: options.trainable,
-      maxExamples: options.maxExamples,
+      ...Object.fromEntries(Object.entries({ epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: options.optimizer, trainable: options.trainable, maxExamples: options.maxExamples }).filter(([, v]) => v !== undefined)),
     },
   };
   return layeredRunConfig({ base: deepMerge(base, settings) as PartialRunConfigInput, file: options.configFile, flags: options.config });

@@ -2,10 +2,11 @@ import { FedtuneError } from '../../errors.ts';
 import type { Architecture } from './architecture.ts';
 import { cnn } from './cnn.ts';
 import { cnnBn } from './cnn-bn.ts';
+import { cnnDense } from './cnn-dense.ts';
 import { mlp } from './mlp.ts';
 import { textCnn } from './text-cnn.ts';
 
-export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn, [cnnBn.name]: cnnBn, [textCnn.name]: textCnn };
+export const architectures: Record<string, Architecture> = { [mlp.name]: mlp, [cnn.name]: cnn, [cnnBn.name]: cnnBn, [cnnDense.name]: cnnDense, [textCnn.name]: textCnn };
 
 export function getArchitecture(name: string): Architecture {
   const a = Object.hasOwn(architectures, name) ? architectures[name] : undefined;

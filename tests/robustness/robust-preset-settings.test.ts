@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { robustPreset, type RunReport } from '@fedtune/shared';
+import { simulateCommand } from '../../cli/src/commands/simulate-command.ts';
+import { simulationRunConfig, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
+import { tempDir } from '../helpers/federation.ts';
+
+const dir = tempDir();
+
+/** `fedtune simulate ARGV` with runSimulation recorded instead of run. */
+async function simulateRecorded(argv: string[]): Promise<SimulationOptions[]> {
+  const calls: SimulationOptions[] = [];
+  const command = simulateCommand({
+    runSimulation: async (o) => {
+      calls.push(o);
+      const report = { runId: 'recorded', status: 'complete', rounds: [], final: { accuracy: 0.5 } } as unknown as RunReport;
+      return { report, reportPath: join(dir, 'recorded', 'report.json'), runDir: join(dir, 'recorded'), backend: 'cpu', sites: [] };
+    },
+  });
+  command.exitOverride();
+  await command.parseAsync(['--out', join(dir, 'sim'), ...argv], { from: 'user' });
+  return calls;
+}
+
+describe('simulationRunConfig: training settings given in trainExtras (a preset, a bench) are not erased by unset options', () => {
+  it.each<[string, Partial<SimulationOptions>, Record<string, unknown>]>([
+    ['epochs', { trainExtras: { epochs: 3 } }, { epochs: 3 }],
+    ['learningRate', { trainExtras: { learningRate: 0.004 } }, { learningRate: 0.004 }],
+    ['batchSize', { trainExtras: { batchSize: 96 } }, { batchSize: 96 }],
+    ['optimizer', { trainExtras: { optimizer: 'sgd' } }, { optimizer: 'sgd' }],
+    ['maxExamples', { trainExtras: { maxExamples: 123 } }, { maxExamples: 123 }],
+    ['an explicit option overrides trainExtras', { trainExtras: { epochs: 3, learningRate: 0.004 }, epochs: 2 }, { epochs: 2, learningRate: 0.004 }],
+    ['nothing given: the schema defaults', {}, { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' }],
+  ])('%s', (_, options, expected) => {
+    const config = simulationRunConfig({ sites: 2, out: dir, transport: 'memory', ...options } as SimulationOptions);
+    expect(config.train).toMatchObject(expected);
+  });
+});
+
+describe('--preset robust: its defaults reach both arms, and flags override them', () => {
+  it('defaults: cnn-dense, 20 rounds, Adam lr 0.003 in both arms, PGD-7 on every example at the headline ε in the robust arm only', async () => {
+    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
+    const [plain, robust] = calls.map((c) => simulationRunConfig(c));
+    expect(calls.map((c) => c.architecture)).toEqual(['cnn-dense', 'cnn-dense']);
+    expect([plain.rounds, robust.rounds]).toEqual([20, 20]);
+    expect([plain.train.learningRate, robust.train.learningRate]).toEqual([0.003, 0.003]);
+    expect([plain.train.optimizer, robust.train.optimizer, plain.train.epochs, robust.train.epochs]).toEqual(['adam', 'adam', 1, 1]);
+    expect(plain.train.adversarial).toBeUndefined();
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.06, steps: 7 });
+    expect(robustPreset()).toMatchObject({ architecture: 'cnn-dense', rounds: 20, plain: { learningRate: 0.003 } });
+    // Without the preset, the run config's default learning rate.
+    expect(simulationRunConfig((await simulateRecorded(['--robustness', 'never']))[0]).train.learningRate).toBe(0.001);
+  });
+
+  it.each<[string, string[], (plain: ReturnType<typeof simulationRunConfig>, robust: ReturnType<typeof simulationRunConfig>, calls: SimulationOptions[]) => void]>([
+    ['--lr (both arms)', ['--lr', '0.002'], (p, r) => expect([p.train.learningRate, r.train.learningRate]).toEqual([0.002, 0.002])],
+    ['--arch (both arms)', ['--arch', 'cnn'], (_p, _r, calls) => expect(calls.map((c) => c.architecture)).toEqual(['cnn', 'cnn'])],
+    ['--epochs (both arms)', ['--epochs', '2'], (p, r) => expect([p.train.epochs, r.train.epochs]).toEqual([2, 2])],
+    ['--adv-steps (the robust arm only)', ['--adv-steps', '10'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.steps, r.train.learningRate]).toEqual([undefined, 10, 0.003])],
+    ['--no-feature-shift: ε 0.1, the same learning rate', ['--no-feature-shift'], (p, r) => expect([r.train.adversarial?.eps, p.train.learningRate]).toEqual([0.1, 0.003])],
+  ])('%s', async (_, argv, check) => {
+    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);
+    const [p, r] = calls.map((c) => simulationRunConfig(c));
+    check(p, r, calls);
+  });
+});
