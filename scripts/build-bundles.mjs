@@ -11,6 +11,7 @@
 // assets are found where they were. Native and optional packages stay external (EXTERNAL_PACKAGES).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 /** The subcommands that are bundled, each with the factory its command module exports. */
@@ -19,6 +20,9 @@ export const BUNDLED_COMMANDS = Object.freeze({ client: 'clientCommand', coordin
 export const BUNDLE_DIR = join('cli', 'dist', 'bundles');
 /** Loaded by Node at run time rather than bundled: native addons, optional dependencies, worker-based loggers. */
 export const EXTERNAL_PACKAGES = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'thread-stream'];
+
+/** What the bundles import as `@tensorflow/tfjs`: the parts of it that Node uses. */
+export const TFJS_FOR_BUNDLES = fileURLToPath(new URL('./tfjs-for-bundles.mjs', import.meta.url));
 
 // Declared by the bundle's first lines (unbound names in every module, so esbuild never renames them).
 const BUNDLE_DIR_VAR = '__fedtuneBundleDir';
@@ -74,6 +78,13 @@ export async function bundleCommand(root, command) {
     logLevel: 'silent',
     metafile: true,
     plugins: [
+      {
+        // `@tensorflow/tfjs` without what Node never uses (scripts/tfjs-for-bundles.mjs).
+        name: 'fedtune-tfjs',
+        setup(b) {
+          b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
+        },
+      },
       {
         name: 'fedtune-relocate',
         setup(b) {

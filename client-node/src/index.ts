@@ -10,3 +10,4 @@ export * from './data/read-text-folder.ts';
 export * from './file-privacy-ledger.ts';
 export * from './site-audit-log.ts';
 export * from './virtual-sites.ts';
+export * from './early-connector.ts';

@@ -11,6 +11,8 @@ export interface NodeSiteOptions {
   siteClasses?: SiteClasses;
   /** Coordinator URL (socket.io) or an explicit connector (e.g. the in-memory network). */
   server: string | ClientConnector;
+  /** Connects instead of a connector made from `server` (`fedtune client`: an EarlyConnector opened over it before the data was read); `server` still names the coordinator. */
+  connector?: ClientConnector;
   /** The site's examples, or its raw texts (a TextDataset: tokenized with the vocabulary the run's model comes with). */
   data: Dataset | TextDataset;
   token?: string;
@@ -71,7 +73,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
   const data = options.prepareSplits ? options.prepareSplits(split) : split;
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
-  const connector = typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server;
+  const connector = options.connector ?? (typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server);
   const client = new SiteClient({
     siteId: options.siteId,
     token: options.token,

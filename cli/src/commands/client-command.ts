@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { defaultPrivacyLedgerPath, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
+import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
@@ -17,9 +17,12 @@ import { siteReportLine } from '../ui/site-report-table.ts';
 /** What the client command calls to join (tests pass their own to see what a command line asks for). */
 export interface ClientDeps {
   runNodeSite: typeof runNodeSite;
+  /** Starts the tfjs backend (default selectNodeBackend; tests hold it to see the connection open first). */
+  selectNodeBackend?: typeof selectNodeBackend;
 }
 
 export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
+  const startBackend = deps.selectNodeBackend ?? selectNodeBackend;
   const command = new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
     .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://); the nodes of a cluster comma-separated: the site fails over to the next when its node goes (docs/cluster.md)', serverUrlListOption)
@@ -51,62 +54,74 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       const dataOptions = siteDataOptionsFrom(o);
-      const loaded = readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions });
-      const checked = checkSiteData(loaded, { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
-      if (o.checkOnly) return;
-      const data = checked.text ?? checked.dataset!;
-      const examples = checked.text ? checked.text.labels.length : checked.dataset!.y.length;
-      const classes = checked.text ? textClassCounts(checked.text) : classCounts(checked.dataset!);
-      const adversarial = siteAdversarialSettings(command);
-      const parallel = parallelTraining({ workers: o.workers, syncEvery: o.syncEvery });
-      const selection = await selectNodeBackend(o.backend);
-      console.log(describeBackend(selection));
-      console.log(`site ${o.site}: ${examples} local ${checked.text ? 'texts (tokenized with the vocabulary the run\'s model brings)' : 'examples'}, classes ${JSON.stringify(classes)}; only updates and metrics are sent`);
-      console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
-      const ledger = FilePrivacyLedger.open(o.privacyLedger ?? defaultPrivacyLedgerPath(), (line) => console.warn(line));
-      console.log(`privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`);
-      const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
-      const outcome = await deps.runNodeSite({
-        siteId: o.site,
-        splitSeed: siteSplitSeed(runSeed, o.site),
-        server: serverConnector(o.server, o.ca ? readFileSync(o.ca, 'utf8') : undefined),
-        data,
-        token: o.token,
-        backend: selection.choice,
-        personalModelDir: o.personalModel,
-        ...(checked.text && dataOptions.classWeights === 'balanced' ? { prepareTextSplits: (splits) => balanceTextSplits(splits, deriveSeed(runSeed, 'balance', o.site)) } : {}),
-        ...(!checked.text && (dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none')
-          ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
-          : {}),
-        privacyLedger: ledger,
-        ...(o.auditLog ? { auditLog: o.auditLog } : {}),
-        parallel,
-        ...(policy ? { policy } : {}),
-        ...(o.textAugment === false ? { textAugmentation: false } : {}),
-        ...(o.shareDataSummary || policy?.data.shareSummary ? { dataSummary: dataSummaryToShare(loaded, checked, dataOptions, classes) } : {}),
-        ...siteClassesOption(siteClassesOf(loaded.classNames, o.data)),
-        onLog: (line) => console.log(line),
-        ...(Object.keys(adversarial).length ? { adversarial } : {}),
-        onEvent: (e) => {
-          if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
-          if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
-          if (e.type === 'classes-aligned') console.log(classesAlignedLine(e.classNames, e.missing));
-          if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
-          if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
-          if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
-          if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
-          if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
-          if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
-          if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
-          if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
-        },
-      });
-      if (outcome.completed) {
-        console.log(`run ${outcome.runId} complete after ${outcome.complete?.rounds} rounds (${outcome.roundsTrained} trained here)${outcome.complete?.final ? `; global accuracy ${pct(outcome.complete.final.accuracy).trim()}` : ''}`);
-        if (outcome.complete?.aborted) process.exitCode = 1;
-      } else {
-        console.error(`connection closed before the run completed: ${outcome.reason}`);
-        process.exitCode = 1;
+      // Fast start (docs/performance.md): the connection's handshake and the backend's start run while the data is read and checked.
+      const server = serverConnector(o.server, o.ca ? readFileSync(o.ca, 'utf8') : undefined);
+      const early = o.checkOnly ? undefined : new EarlyConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server);
+      const backendReady = o.checkOnly ? undefined : startBackend(o.backend);
+      backendReady?.catch(() => {}); // awaited below, after the data: its error is reported there
+      // One turn of the event loop: the backend gets to its WebAssembly compile (on V8's background threads) before the data is read.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      try {
+        const loaded = readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions });
+        const checked = checkSiteData(loaded, { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
+        if (o.checkOnly) return;
+        const data = checked.text ?? checked.dataset!;
+        const examples = checked.text ? checked.text.labels.length : checked.dataset!.y.length;
+        const classes = checked.text ? textClassCounts(checked.text) : classCounts(checked.dataset!);
+        const adversarial = siteAdversarialSettings(command);
+        const parallel = parallelTraining({ workers: o.workers, syncEvery: o.syncEvery });
+        const selection = await backendReady!;
+        console.log(describeBackend(selection));
+        console.log(`site ${o.site}: ${examples} local ${checked.text ? 'texts (tokenized with the vocabulary the run\'s model brings)' : 'examples'}, classes ${JSON.stringify(classes)}; only updates and metrics are sent`);
+        console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
+        const ledger = FilePrivacyLedger.open(o.privacyLedger ?? defaultPrivacyLedgerPath(), (line) => console.warn(line));
+        console.log(`privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`);
+        const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
+        const outcome = await deps.runNodeSite({
+          siteId: o.site,
+          splitSeed: siteSplitSeed(runSeed, o.site),
+          server,
+          connector: early,
+          data,
+          token: o.token,
+          backend: selection.choice,
+          personalModelDir: o.personalModel,
+          ...(checked.text && dataOptions.classWeights === 'balanced' ? { prepareTextSplits: (splits) => balanceTextSplits(splits, deriveSeed(runSeed, 'balance', o.site)) } : {}),
+          ...(!checked.text && (dataOptions.impute !== 'none' || dataOptions.classWeights !== 'none')
+            ? { prepareSplits: (splits) => prepareSiteSplits(splits, { impute: dataOptions.impute, classWeights: dataOptions.classWeights, seed: deriveSeed(runSeed, 'balance', o.site) }) }
+            : {}),
+          privacyLedger: ledger,
+          ...(o.auditLog ? { auditLog: o.auditLog } : {}),
+          parallel,
+          ...(policy ? { policy } : {}),
+          ...(o.textAugment === false ? { textAugmentation: false } : {}),
+          ...(o.shareDataSummary || policy?.data.shareSummary ? { dataSummary: dataSummaryToShare(loaded, checked, dataOptions, classes) } : {}),
+          ...siteClassesOption(siteClassesOf(loaded.classNames, o.data)),
+          onLog: (line) => console.log(line),
+          ...(Object.keys(adversarial).length ? { adversarial } : {}),
+          onEvent: (e) => {
+            if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
+            if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
+            if (e.type === 'classes-aligned') console.log(classesAlignedLine(e.classNames, e.missing));
+            if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
+            if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
+            if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
+            if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
+            if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
+            if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
+            if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
+            if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
+          },
+        });
+        if (outcome.completed) {
+          console.log(`run ${outcome.runId} complete after ${outcome.complete?.rounds} rounds (${outcome.roundsTrained} trained here)${outcome.complete?.final ? `; global accuracy ${pct(outcome.complete.final.accuracy).trim()}` : ''}`);
+          if (outcome.complete?.aborted) process.exitCode = 1;
+        } else {
+          console.error(`connection closed before the run completed: ${outcome.reason}`);
+          process.exitCode = 1;
+        }
+      } finally {
+        early?.discard();
       }
     });
 }

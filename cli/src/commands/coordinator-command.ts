@@ -14,6 +14,7 @@ import { siteReportTable } from '../ui/site-report-table.ts';
 import { intOption, portOption } from './options.ts';
 import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
+import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
 export interface CoordinatorDeps {
@@ -183,6 +184,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       return;
     }
     const progress = new RoundProgress(config.rounds);
+    const stopStarting = exitOnSignalWhileStarting('loading the model and the holdout', () => store.close());
     const coordinator = await deps.startCoordinator({
       runsDir: o.out,
       // The run listens first and loads its model and holdout after (fast start: docs/performance.md#listening-first).
@@ -206,6 +208,9 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       tls,
       apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
       logFile: o.logFile,
+    }).catch((err) => {
+      stopStarting();
+      throw err;
     });
     console.log(`run ${coordinator.runId} ready${o.resume ? ` (resumed after round ${coordinator.engine.report.rounds.length})` : ''}: waiting for ${config.minSites} sites`);
     console.log(`coordinator identity (sites pin it in their policy's coordinators): ${coordinator.coordinatorKey}; run terms ${coordinator.engine.termsGate.signed.hash} (GET /api/v1/terms)`);
@@ -215,6 +220,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    stopStarting(); // after the run's own handlers are in place, so a signal on its way is not lost
     const report = await coordinator.done;
     if (o.serve) {
       console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
@@ -243,7 +249,12 @@ async function lazyRunInputs(modelDir: string, loadModel: () => Promise<LayersMo
   const load = async (model?: LayersModel): Promise<RunInputs> => {
     const m = model ?? (await loadModel());
     try {
-      return { model: m, holdout: loadHoldout(m) };
+      // A turn of the event loop before and after the holdout's synchronous parse: Ctrl-C meanwhile ends the
+      // process before the run starts (exitOnSignalWhileStarting), not after.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const holdout = loadHoldout(m);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return { model: m, holdout };
     } catch (err) {
       m.dispose();
       throw err;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
 import { FedtuneError } from '../errors.ts';
 import { registerWasmTrainingKernels } from '../wasm-kernels/index.ts';
 
@@ -17,14 +18,31 @@ export interface BackendSelection {
   skipped: Array<{ choice: NodeBackendChoice; reason: string }>;
 }
 
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Throws tfjs's "Cannot find package" when an optional backend package is not installed, found synchronously:
+ * a failed `import()` of a missing package costs tens of ms of module resolution at every start (fast start).
+ */
+function requireInstalled(name: string): void {
+  try {
+    requireHere.resolve(name);
+  } catch (err) {
+    // Only a package that is not there: anything else (e.g. its exports) is left to the import to report.
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') throw new Error(`Cannot find package '${name}'`);
+  }
+}
+
 async function tryChoice(choice: NodeBackendChoice): Promise<string> {
   switch (choice) {
     case 'tfjs-node-gpu':
+      requireInstalled('@tensorflow/tfjs-node-gpu');
       // Optional dependency: present only where its install script could fetch libtensorflow.
       await import('@tensorflow/tfjs-node-gpu' as string);
       if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" did not initialize');
       return 'tensorflow';
     case 'tfjs-node':
+      requireInstalled('@tensorflow/tfjs-node');
       await import('@tensorflow/tfjs-node' as string);
       if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" did not initialize');
       return 'tensorflow';

@@ -1,0 +1,9 @@
+// What `import * as tf from '@tensorflow/tfjs'` is in the bundled subcommands (scripts/build-bundles.mjs
+// aliases the package to this file): tfjs-core, tfjs-layers and the CPU backend — what fedtune's Node code
+// uses. The package itself also loads the WebGL backend (no WebGL in Node), tfjs-data, the graph-model
+// converter and, in its Node build, a second copy of parts of tfjs-core: ~2.5 MB of the client's ~4.8 MB
+// bundle, compiled or deserialized and evaluated at every start for nothing (docs/performance.md, fast start).
+// tests/startup/tfjs-for-bundles.test.ts checks that only those are left out and that no source uses them.
+export * from '@tensorflow/tfjs-core';
+export * from '@tensorflow/tfjs-layers';
+export * from '@tensorflow/tfjs-backend-cpu';
