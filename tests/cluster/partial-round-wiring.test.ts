@@ -100,7 +100,10 @@ async function recordOf(siteId: string, over: Record<string, unknown> = {}) {
   const { f } = followerFor(node, s.bus);
   await f.onPlan(s.bus.sent[0].payload);
   expect(f.intercept(link(socketOf(siteId)), { event: 'fitResult', payload: fitResult(siteId) })).toBe(true);
-  return { ...(s.bus.sent.at(-1)!.payload as Record<string, unknown>), ...over };
+  f.records.flush();
+  const batch = s.bus.sent.at(-1)!;
+  expect(batch.event).toBe(CLUSTER_EVENTS.siteAcceptedBatch);
+  return { ...(batch.payload as { records: Array<Record<string, unknown>> }).records[0], ...over };
 }
 
 describe('the leader plans an attempt for the followers', () => {
@@ -205,7 +208,6 @@ describe('the leader takes acceptance records and partials (hostile input refuse
     ['a norm above the stream bound (5 × 1)', 'update_norm', (r) => ({ ...r, norm: 5.000001 })],
     ['an update larger than allowed', 'payload_too_large', (r) => ({ ...r, bytes: (1 << 20) + 1 })],
     ['a site already accepted (relayed)', 'duplicate_result', (r) => r, (s) => s.collector.accept({ siteId: 'site-01', weights: weightsOf(0), numExamples: 10, effectiveExamples: 10, norm: 0.1, metrics: { loss: 1, accuracy: 0 }, durationMs: 1, bytes: 1 })],
-    ['after the round closed', 'stale_round', (r) => r, (s) => s.collector.finish()],
   ];
   it.each(HOSTILE)('a record with %s is refused (%s) and changes nothing', async (_what, code, change, before) => {
     const s = leaderSetup();
@@ -234,17 +236,20 @@ describe('the leader takes acceptance records and partials (hostile input refuse
 });
 
 /** Leader + two followers over the in-memory bus: each follower folds its sites, the leader merges at the close. */
-async function clusterAttempt(options: { deliverPartialsOf?: string[]; tamper?: (node: string, m: Record<string, unknown>) => Record<string, unknown>; partialWaitMs?: number } = {}) {
+async function clusterAttempt(options: { deliverPartialsOf?: string[]; tamper?: (node: string, m: Record<string, unknown>) => Record<string, unknown>; partialWaitMs?: number; holdRecordsOf?: string[] } = {}) {
   const s = leaderSetup({ partialWaitMs: options.partialWaitMs });
   const attempt = (await s.leader.beginAttempt(s.start))!;
   const followers = { 'node-2': followerFor('node-2', s.bus).f, 'node-3': followerFor('node-3', s.bus).f };
   for (const f of Object.values(followers)) await f.onPlan(s.bus.sent[0].payload);
   let seen = 1;
+  /** Record batches held back (in flight): delivered after the round's collection closed, before the partials. */
+  const held: unknown[] = [];
   /** Delivers every message emitted since the last call to the node it is for (records and partials to the leader). */
   const pump = () => {
     for (; seen < s.bus.sent.length; seen++) {
       const m = s.bus.sent[seen];
-      if (m.event === CLUSTER_EVENTS.siteAccepted) s.leader.onRecord(m.payload);
+      if (m.event === CLUSTER_EVENTS.siteAcceptedBatch && !(options.holdRecordsOf ?? []).includes(m.from)) s.leader.onRecordBatch(m.payload);
+      if (m.event === CLUSTER_EVENTS.siteAcceptedBatch && (options.holdRecordsOf ?? []).includes(m.from)) held.push(m.payload);
       if (m.event === CLUSTER_EVENTS.roundClose) for (const f of Object.values(followers)) f.onClose(m.payload);
       if (m.event === CLUSTER_EVENTS.partial && (options.deliverPartialsOf ?? ['node-2', 'node-3']).includes(m.from)) {
         const payload = options.tamper ? options.tamper(m.from, m.payload as Record<string, unknown>) : m.payload;
@@ -265,8 +270,14 @@ async function clusterAttempt(options: { deliverPartialsOf?: string[]; tamper?: 
     }
     pump();
   }
+  // The followers' record batches go (their timer, or here at once), then the round's collection ends: when
+  // a node's records are held back, at its timeout.
+  for (const f of Object.values(followers)) f.records.flush();
+  pump();
+  if (held.length > 0) s.collector.finish();
   await s.collector.done;
   const closed = attempt.close();
+  for (const b of held.splice(0)) s.leader.onRecordBatch(b);
   pump();
   await closed;
   return { ...s, followers };
@@ -357,9 +368,13 @@ describe('a follower folds its own sites for the attempt it was told', () => {
     const { s, f } = await planned();
     const result = fitResult('site-01');
     expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: result })).toBe(true);
+    expect(f.records.size).toBe(1);
+    f.records.flush();
     const sent = s.bus.sent.at(-1)!;
-    expect(sent.event).toBe(CLUSTER_EVENTS.siteAccepted);
-    expect(sent.payload).toMatchObject({ node: 'node-2', runId: RUN, round: 2, attempt: 1, siteId: 'site-01', numExamples: 10, effectiveExamples: 10, sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength });
+    expect(sent.event).toBe(CLUSTER_EVENTS.siteAcceptedBatch);
+    expect((sent.payload as { node: string; records: unknown[] }).node).toBe('node-2');
+    expect((sent.payload as { records: unknown[] }).records).toHaveLength(1);
+    expect((sent.payload as { records: unknown[] }).records[0]).toMatchObject({ node: 'node-2', runId: RUN, round: 2, attempt: 1, siteId: 'site-01', numExamples: 10, effectiveExamples: 10, sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength });
     expect(JSON.stringify(sent.payload)).not.toContain('weights');
     expect(f.folded).toBe(1);
   });

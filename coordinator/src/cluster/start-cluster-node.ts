@@ -19,6 +19,7 @@ import { FollowerPartialRounds } from './follower-partial-rounds.ts';
 import { LeaderRoundPartials } from './leader-round-partials.ts';
 import { loadGlobalWeightsForRound, storeGlobalWeightsForRound } from './load-global-weights-for-round.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
+import { SiteAcceptanceBatchMessage } from './record-batch-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
 import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
 
@@ -188,6 +189,14 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       leaderPartials.onRecord(m);
     } catch (err) {
       transport.refuse('site acceptance record', err);
+    }
+  });
+  transport.onClusterMessage(CLUSTER_EVENTS.siteAcceptedBatch, SiteAcceptanceBatchMessage, (m) => {
+    if (!transport.isLeading) return;
+    try {
+      for (const err of leaderPartials.onRecordBatch(m).refused) transport.refuse('site acceptance record', err);
+    } catch (err) {
+      transport.refuse('batch of acceptance records', err);
     }
   });
   transport.onClusterMessage(CLUSTER_EVENTS.partial, PartialMessage, (m) => {

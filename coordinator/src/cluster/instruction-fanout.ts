@@ -1,0 +1,64 @@
+import { MAX_SENDS_PER_MESSAGE, type SiteSendsMessage } from './site-sends-messages.ts';
+
+export interface InstructionFanoutOptions {
+  /** This node's id (the `node` of every message). */
+  nodeId: string;
+  /** One server-side emit carrying a node's batch (ClusterTransport: `fedtune:site-sends`). */
+  send(message: SiteSendsMessage): void;
+  /** Most sends per message (1..MAX_SENDS_PER_MESSAGE). Default MAX_SENDS_PER_MESSAGE. */
+  maxPerMessage?: number;
+  /** Runs the flush after the current turn (default setImmediate): tests pass a manual scheduler. */
+  schedule?: (flush: () => void) => void;
+}
+
+/**
+ * The leader's outbox for sites held by other nodes (docs/cluster.md, "Relaying"): what the engine sends a
+ * RemoteSiteLink is queued per holding node and, once per turn of the event loop, each node gets its queue as
+ * one message (split at `maxPerMessage`). The engine's fan-out sends a round's instructions in chunks with a
+ * turn between (paced-fan-out.ts), so a follower's N sites cost about one message per chunk instead of N, and
+ * every node decodes that many fewer (a server-side emit is a broadcast). A site's messages keep their order.
+ */
+export class InstructionFanout {
+  private readonly queues = new Map<string, SiteSendsMessage['sends']>();
+  private scheduled = false;
+  private readonly maxPerMessage: number;
+  /** Messages sent and site messages in them, since this outbox was made. */
+  messagesSent = 0;
+  sendsSent = 0;
+
+  constructor(private readonly options: InstructionFanoutOptions) {
+    this.maxPerMessage = Math.max(1, Math.min(MAX_SENDS_PER_MESSAGE, Math.floor(options.maxPerMessage ?? MAX_SENDS_PER_MESSAGE)));
+  }
+
+  /** Site messages waiting for the flush, over all nodes. */
+  get pending(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.length;
+    return n;
+  }
+
+  /** Queues one site message (its payload already in wire form) for the node holding `socket`. */
+  send(node: string, socket: string, event: string, payload: unknown): void {
+    let queue = this.queues.get(node);
+    if (!queue) this.queues.set(node, (queue = []));
+    queue.push({ socket, event, payload });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    (this.options.schedule ?? setImmediate)(() => this.flush());
+  }
+
+  /** Sends every queue now: one message per node (more when a queue is longer than `maxPerMessage`). */
+  flush(): void {
+    this.scheduled = false;
+    const queues = [...this.queues];
+    this.queues.clear();
+    for (const [to, sends] of queues) {
+      for (let i = 0; i < sends.length; i += this.maxPerMessage) {
+        const chunk = sends.slice(i, i + this.maxPerMessage);
+        this.messagesSent++;
+        this.sendsSent += chunk.length;
+        this.options.send({ node: this.options.nodeId, to, sends: chunk });
+      }
+    }
+  }
+}
