@@ -7,6 +7,11 @@ export interface InstructionFanoutOptions {
   send(message: SiteSendsMessage): void;
   /** Most sends per message (1..MAX_SENDS_PER_MESSAGE). Default MAX_SENDS_PER_MESSAGE. */
   maxPerMessage?: number;
+  /**
+   * A message ends once its binary fields (model bytes under `--model-delivery socket`) reach this many bytes,
+   * so one Redis entry never holds many models. Default 8 MiB.
+   */
+  maxBytesPerMessage?: number;
   /** Runs the flush after the current turn (default setImmediate): tests pass a manual scheduler. */
   schedule?: (flush: () => void) => void;
 }
@@ -22,12 +27,14 @@ export class InstructionFanout {
   private readonly queues = new Map<string, SiteSendsMessage['sends']>();
   private scheduled = false;
   private readonly maxPerMessage: number;
+  private readonly maxBytesPerMessage: number;
   /** Messages sent and site messages in them, since this outbox was made. */
   messagesSent = 0;
   sendsSent = 0;
 
   constructor(private readonly options: InstructionFanoutOptions) {
     this.maxPerMessage = Math.max(1, Math.min(MAX_SENDS_PER_MESSAGE, Math.floor(options.maxPerMessage ?? MAX_SENDS_PER_MESSAGE)));
+    this.maxBytesPerMessage = options.maxBytesPerMessage ?? 8 * 1024 * 1024;
   }
 
   /** Site messages waiting for the flush, over all nodes. */
@@ -53,12 +60,31 @@ export class InstructionFanout {
     const queues = [...this.queues];
     this.queues.clear();
     for (const [to, sends] of queues) {
-      for (let i = 0; i < sends.length; i += this.maxPerMessage) {
-        const chunk = sends.slice(i, i + this.maxPerMessage);
+      let chunk: SiteSendsMessage['sends'] = [];
+      let bytes = 0;
+      const emit = () => {
         this.messagesSent++;
         this.sendsSent += chunk.length;
         this.options.send({ node: this.options.nodeId, to, sends: chunk });
+        chunk = [];
+        bytes = 0;
+      };
+      for (const send of sends) {
+        chunk.push(send);
+        bytes += binaryBytes(send.payload, 0);
+        if (chunk.length >= this.maxPerMessage || bytes >= this.maxBytesPerMessage) emit();
       }
+      if (chunk.length > 0) emit();
     }
   }
+}
+
+/** The bytes of the binary fields of a payload (two levels deep: a wire payload packs its binary fields into one at the top). */
+function binaryBytes(v: unknown, depth: number): number {
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (v instanceof ArrayBuffer) return v.byteLength;
+  if (v === null || typeof v !== 'object' || depth >= 2) return 0;
+  let n = 0;
+  for (const x of Object.values(v)) n += binaryBytes(x, depth + 1);
+  return n;
 }
