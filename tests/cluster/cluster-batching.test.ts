@@ -114,6 +114,17 @@ describe('InstructionFanout: the leader\'s messages to remote sites, one message
     expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_SENDS_PER_MESSAGE);
   });
 
+  it('undefined fields are dropped (a server-side emit is msgpack, where they would arrive as null and fail the site\'s schema); binary, nulls and arrays kept', () => {
+    const o = outbox();
+    const bytes = new Uint8Array([1, 2, 3]);
+    o.f.send('node-2', 's0', 'complete', { runId: 'r', aborted: undefined, final: { accuracy: 0.5, loss: undefined }, list: [1, null], weights: bytes, none: null });
+    o.turn();
+    const payload = o.sent[0].sends[0].payload as Record<string, unknown>;
+    expect(payload).toEqual({ runId: 'r', final: { accuracy: 0.5 }, list: [1, null], weights: bytes, none: null });
+    expect('aborted' in payload).toBe(false);
+    expect(payload.weights).toBe(bytes);
+  });
+
   it('a message ends once its binary fields reach maxBytesPerMessage (model bytes never pile up in one Redis entry)', () => {
     const o = outbox({ maxBytesPerMessage: 1000 });
     for (let i = 0; i < 5; i++) o.f.send('node-2', `s${i}`, 'fit', { weights: new Uint8Array(400), round: 1 });

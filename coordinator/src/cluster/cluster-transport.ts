@@ -234,7 +234,13 @@ export class ClusterTransport implements ServerTransport {
     }
   }
 
-  private emitToNodes(event: string, payload: unknown): void {
+  /**
+   * One message to the other nodes (a server-side emit through Redis), counted in `stats`. The site messages
+   * waiting in the outbox go first, so that nothing this node says overtakes them (e.g. the run's end before
+   * the sites' last instruction): Redis keeps one node's messages in order.
+   */
+  emitToNodes(event: string, payload: unknown): void {
+    if (event !== CLUSTER_EVENTS.siteSends && this.fanout.pending > 0) this.fanout.flush();
     this.stats.serverSideEmits.set(event, (this.stats.serverSideEmits.get(event) ?? 0) + 1);
     try {
       this.io.serverSideEmit(event, payload);
@@ -244,6 +250,7 @@ export class ClusterTransport implements ServerTransport {
   }
 
   async close(): Promise<void> {
+    this.fanout.flush();
     for (const t of this.timers) clearInterval(t);
     for (const link of [...this.remote.values()]) link.closedRemotely('coordinator node closing');
     await this.inner.close();

@@ -22,6 +22,9 @@ export interface InstructionFanoutOptions {
  * one message (split at `maxPerMessage`). The engine's fan-out sends a round's instructions in chunks with a
  * turn between (paced-fan-out.ts), so a follower's N sites cost about one message per chunk instead of N, and
  * every node decodes that many fewer (a server-side emit is a broadcast). A site's messages keep their order.
+ * A server-side emit travels in msgpack, where an undefined field would arrive as null (a direct
+ * `io.to(socket).emit` without binary went as JSON, which drops it): undefined fields are dropped here, so a
+ * site gets what it got before (its schemas refuse null where a field is optional).
  */
 export class InstructionFanout {
   private readonly queues = new Map<string, SiteSendsMessage['sends']>();
@@ -48,7 +51,7 @@ export class InstructionFanout {
   send(node: string, socket: string, event: string, payload: unknown): void {
     let queue = this.queues.get(node);
     if (!queue) this.queues.set(node, (queue = []));
-    queue.push({ socket, event, payload });
+    queue.push({ socket, event, payload: withoutUndefined(payload, 0) });
     if (this.scheduled) return;
     this.scheduled = true;
     (this.options.schedule ?? setImmediate)(() => this.flush());
@@ -87,4 +90,14 @@ function binaryBytes(v: unknown, depth: number): number {
   let n = 0;
   for (const x of Object.values(v)) n += binaryBytes(x, depth + 1);
   return n;
+}
+
+/** The payload with undefined object fields dropped (as JSON.stringify drops them); binary and other values as they are. */
+function withoutUndefined(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || depth > 32) return v;
+  if (Array.isArray(v)) return v.map((x) => withoutUndefined(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  // defineProperty: a key named __proto__ stays a key.
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) Object.defineProperty(out, k, { value: withoutUndefined(x, depth + 1), enumerable: true, writable: true, configurable: true });
+  return out;
 }
