@@ -125,6 +125,20 @@ describe('InstructionFanout: the leader\'s messages to remote sites, one message
     expect(payload.weights).toBe(bytes);
   });
 
+  it('one payload object sent to many sites is cleaned once (the same object in every send); a payload with nothing undefined is not copied', () => {
+    const o = outbox();
+    const shared = { topology: { layers: [{ units: 4, name: undefined }] } };
+    const clean = { round: 1, list: [{ a: 1 }] };
+    for (let i = 0; i < 3; i++) o.f.send('node-2', `s${i}`, 'model', shared);
+    o.f.send('node-2', 's9', 'fit', clean);
+    o.turn();
+    const payloads = o.sent[0].sends.map((x) => x.payload);
+    expect(payloads[0]).toEqual({ topology: { layers: [{ units: 4 }] } });
+    expect(payloads[1]).toBe(payloads[0]);
+    expect(payloads[2]).toBe(payloads[0]);
+    expect(payloads[3]).toBe(clean);
+  });
+
   it('a message ends once its binary fields reach maxBytesPerMessage (model bytes never pile up in one Redis entry)', () => {
     const o = outbox({ maxBytesPerMessage: 1000 });
     for (let i = 0; i < 5; i++) o.f.send('node-2', `s${i}`, 'fit', { weights: new Uint8Array(400), round: 1 });

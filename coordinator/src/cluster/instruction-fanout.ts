@@ -29,6 +29,8 @@ export interface InstructionFanoutOptions {
 export class InstructionFanout {
   private readonly queues = new Map<string, SiteSendsMessage['sends']>();
   private scheduled = false;
+  private lastPayload?: unknown;
+  private lastSafe?: unknown;
   private readonly maxPerMessage: number;
   private readonly maxBytesPerMessage: number;
   /** Messages sent and site messages in them, since this outbox was made. */
@@ -51,10 +53,21 @@ export class InstructionFanout {
   send(node: string, socket: string, event: string, payload: unknown): void {
     let queue = this.queues.get(node);
     if (!queue) this.queues.set(node, (queue = []));
-    queue.push({ socket, event, payload: withoutUndefined(payload, 0) });
+    queue.push({ socket, event, payload: this.msgpackSafe(payload) });
     if (this.scheduled) return;
     this.scheduled = true;
     (this.options.schedule ?? setImmediate)(() => this.flush());
+  }
+
+  /**
+   * The payload without undefined fields. The engine sends one payload object to many sites (the model's
+   * topology, a round's terms): the last one is remembered, and a payload with nothing undefined is not copied.
+   */
+  private msgpackSafe(payload: unknown): unknown {
+    if (payload === this.lastPayload) return this.lastSafe;
+    this.lastPayload = payload;
+    this.lastSafe = hasUndefined(payload, 0) ? withoutUndefined(payload, 0) : payload;
+    return this.lastSafe;
   }
 
   /** Sends every queue now: one message per node (more when a queue is longer than `maxPerMessage`). */
@@ -100,4 +113,19 @@ function withoutUndefined(v: unknown, depth: number): unknown {
   // defineProperty: a key named __proto__ stays a key.
   for (const [k, x] of Object.entries(v)) if (x !== undefined) Object.defineProperty(out, k, { value: withoutUndefined(x, depth + 1), enumerable: true, writable: true, configurable: true });
   return out;
+}
+
+/** Whether an object field anywhere in the payload is undefined (binary not walked). */
+function hasUndefined(v: unknown, depth: number): boolean {
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || depth > 32) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (hasUndefined(x, depth + 1)) return true;
+    return false;
+  }
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined || hasUndefined(x, depth + 1)) return true;
+  }
+  return false;
 }
