@@ -51,6 +51,14 @@ describe.runIf(clusterDescribeMode() === 'run')('a coordinator cluster: 3 nodes 
       for (const f of followers) expect(f.partials.follower.partialsSent).toBe(partialRounds);
       expect(followers.reduce((n, f) => n + f.partials.follower.folded, 0)).toBe(leaderNode.partials.leader.sitesMerged);
       if (partialRounds > 0) expect(cluster.logs.filter((l) => /^round \d attempt 1: merged 2 partial aggregate\(s\)/.test(l))).toHaveLength(partialRounds);
+      // What the leader sends the followers' sites crosses Redis batched per node (instruction-fanout.ts): the
+      // welcome, terms, model, fit and evaluate of ~13 sites per round go as a few messages, not one per site.
+      const fanout = leaderNode.transport.fanout;
+      expect(leaderNode.transport.stats.serverSideEmits.get('fedtune:site-sends')).toBe(fanout.messagesSent);
+      expect(fanout.sendsSent).toBeGreaterThanOrEqual(3 * 13);
+      expect(fanout.messagesSent * 3).toBeLessThanOrEqual(fanout.sendsSent);
+      // Every folded site's record reached the leader in a batch (one per flush: real sites answer spread out in time).
+      for (const f of followers) expect(f.partials.follower.records.recordsSent).toBe(f.partials.follower.folded);
       const sites = await Promise.all(cluster.siteRuns);
       expect(sites.every((s) => s.completed && s.roundsTrained === 3)).toBe(true);
       const report = leader.report!;

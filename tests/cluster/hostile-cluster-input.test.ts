@@ -42,6 +42,14 @@ const MALFORMED: Array<[string, unknown]> = [
   [CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1 }],
   [CLUSTER_EVENTS.siteAccepted, { ...RECORD, token: -1 }],
   [CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1.5, partial: {} }],
+  // Batches (record-batch-messages.ts, site-sends-messages.ts): refused whole.
+  [CLUSTER_EVENTS.siteAcceptedBatch, { node: 'evil', records: [] }],
+  [CLUSTER_EVENTS.siteAcceptedBatch, { node: 'evil', records: Array.from({ length: 257 }, () => RECORD) }],
+  [CLUSTER_EVENTS.siteAcceptedBatch, { node: 'evil', records: [RECORD], extra: 1 }],
+  [CLUSTER_EVENTS.siteAcceptedBatch, { node: 'evil', records: 'x' }],
+  [CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: [] }],
+  [CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: [{ socket: huge, event: 'fit', payload: {} }] }],
+  [CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: Array.from({ length: 257 }, () => ({ socket: 's1', event: 'fit', payload: {} })) }],
 ];
 
 describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluster nodes', () => {
@@ -75,6 +83,10 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       // Well-formed partial-aggregate messages the leader never asked for: a record of its own site, and a
       // partial, with no attempt folding partials (all sites are on the leader): refused as stale_round.
       attacker.serverSideEmit(CLUSTER_EVENTS.siteAccepted, RECORD);
+      // A well-formed batch of two records: each refused on its own (stale_round), the batch itself is not malformed.
+      attacker.serverSideEmit(CLUSTER_EVENTS.siteAcceptedBatch, { node: 'evil', records: [RECORD, { ...RECORD, siteId: 'site-2' }] });
+      // Batched site messages for the leader's own sockets are not for a leader: ignored.
+      attacker.serverSideEmit(CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: [{ socket: 'ghost-1', event: 'complete', payload: {} }] });
       attacker.serverSideEmit(CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1, partial: { version: 1 } });
       // A plan and a close sent to the leader are ignored (the leader plans; it does not follow plans).
       attacker.serverSideEmit(CLUSTER_EVENTS.roundPlan, PLAN);
@@ -86,8 +98,9 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       const outcome = await leader.done;
       expect(outcome.status).toBe('complete');
       expect(outcome.report!.rounds[0].accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-3']);
-      expect(leader.transport.refusedClusterMessages).toBe(MALFORMED.length + 2);
-      expect(Object.fromEntries(leader.transport.refusedByCode)).toEqual({ stale_round: 2 });
+      expect(leader.transport.refusedClusterMessages).toBe(MALFORMED.length + 4);
+      expect(Object.fromEntries(leader.transport.refusedByCode)).toEqual({ stale_round: 4 });
+      expect([leader.transport.stats.siteSendsDelivered, leader.transport.stats.siteSendsUnknownSocket]).toEqual([0, 0]);
       expect(outcome.report!.rounds[0].failed).toEqual([]);
       const sites = await Promise.all(fed.siteRuns);
       expect(sites.every((s) => s.completed)).toBe(true);

@@ -183,6 +183,14 @@ function validPlan(): Record<string, unknown> {
   return { node: 'node-1', runId: RUN, round: 2, attempt: 1, token: 5, modelVersion: 1, weightsSha256: sha256OfBytes(GLOBAL_BYTES), weightsFrom: 'sha256', sites: [], maxExamples: 10, maxUpdateBytes: 10, exampleCap: null, streamBound: null };
 }
 
+/** The follower's last acceptance record: records go in batches (record-batcher.ts), so flush and read the last batch. */
+function flushedRecord(f: { records: { flush(): void } }, b: { sent: Array<{ event: string; payload: any }> }): any {
+  f.records.flush();
+  const batch = [...b.sent].reverse().find((m) => m.event === CLUSTER_EVENTS.siteAcceptedBatch)!;
+  expect(batch).toBeDefined();
+  return batch.payload.records.at(-1);
+}
+
 describe('fencing on the partial-aggregate path', () => {
   it('the plan and the close carry the leader\'s token; records and the partial carry the plan\'s', async () => {
     const s = leaderSetup({ token: 5 });
@@ -191,8 +199,7 @@ describe('fencing on the partial-aggregate path', () => {
     const { f } = followerFor('node-2', s.bus);
     await f.onPlan(planOf(s.bus));
     expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(true);
-    const record = s.bus.sent.at(-1)!;
-    expect(record.event).toBe(CLUSTER_EVENTS.siteAccepted);
+    const record = { payload: flushedRecord(f, s.bus) };
     expect(record.payload.token).toBe(5);
     s.leader.onRecord(record.payload);
     expect(s.collector.accepted.has('site-01')).toBe(true);
@@ -283,7 +290,7 @@ describe('fencing on the partial-aggregate path', () => {
     const { f } = followerFor('node-2', s.bus);
     await f.onPlan(planOf(s.bus));
     f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') });
-    const record = s.bus.sent.at(-1)!.payload;
+    const record = flushedRecord(f, s.bus);
     expect(await codeOf(() => s.leader.onRecord({ ...record, token }))).toBe('stale_leader');
     expect(s.leader.staleTokenRefused).toBe(1);
     expect(s.collector.accepted.size).toBe(0);
@@ -300,7 +307,7 @@ describe('fencing on the partial-aggregate path', () => {
     const { f } = followerFor('node-2', s.bus);
     await f.onPlan(planOf(s.bus));
     f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') });
-    s.leader.onRecord(s.bus.sent.at(-1)!.payload);
+    s.leader.onRecord(flushedRecord(f, s.bus));
     const closing = attempt.close();
     f.onClose(s.bus.sent.find((m) => m.event === CLUSTER_EVENTS.roundClose)!.payload);
     const partial = s.bus.sent.find((m) => m.event === CLUSTER_EVENTS.partial)!.payload;

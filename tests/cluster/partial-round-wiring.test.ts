@@ -114,7 +114,10 @@ async function recordOf(siteId: string, over: Record<string, unknown> = {}) {
   const { f } = followerFor(node, s.bus);
   await f.onPlan(s.bus.sent[0].payload);
   expect(f.intercept(link(socketOf(siteId)), { event: 'fitResult', payload: fitResult(siteId) })).toBe(true);
-  return { ...(s.bus.sent.at(-1)!.payload as Record<string, unknown>), ...over };
+  f.records.flush();
+  const batch = s.bus.sent.at(-1)!;
+  expect(batch.event).toBe(CLUSTER_EVENTS.siteAcceptedBatch);
+  return { ...(batch.payload as { records: Array<Record<string, unknown>> }).records[0], ...over };
 }
 
 describe('the leader plans an attempt for the followers', () => {
@@ -221,7 +224,6 @@ describe('the leader takes acceptance records and partials (hostile input refuse
     ['a norm above the stream bound (5 × 1)', 'update_norm', (r) => ({ ...r, norm: 5.000001 })],
     ['an update larger than allowed', 'payload_too_large', (r) => ({ ...r, bytes: (1 << 20) + 1 })],
     ['a site already accepted (relayed)', 'duplicate_result', (r) => r, (s) => s.collector.accept({ siteId: 'site-01', weights: weightsOf(0), numExamples: 10, effectiveExamples: 10, norm: 0.1, metrics: { loss: 1, accuracy: 0 }, durationMs: 1, bytes: 1 })],
-    ['after the round closed', 'stale_round', (r) => r, (s) => s.collector.finish()],
   ];
   it.each(HOSTILE)('a record with %s is refused (%s) and changes nothing', async (_what, code, change, before) => {
     const s = leaderSetup();
@@ -250,17 +252,20 @@ describe('the leader takes acceptance records and partials (hostile input refuse
 });
 
 /** Leader + two followers over the in-memory bus: each follower folds its sites, the leader merges at the close. */
-async function clusterAttempt(options: { deliverPartialsOf?: string[]; tamper?: (node: string, m: Record<string, unknown>) => Record<string, unknown>; partialWaitMs?: number } = {}) {
+async function clusterAttempt(options: { deliverPartialsOf?: string[]; tamper?: (node: string, m: Record<string, unknown>) => Record<string, unknown>; partialWaitMs?: number; holdRecordsOf?: string[] } = {}) {
   const s = leaderSetup({ partialWaitMs: options.partialWaitMs });
   const attempt = (await s.leader.beginAttempt(s.start))!;
   const followers = { 'node-2': followerFor('node-2', s.bus).f, 'node-3': followerFor('node-3', s.bus).f };
   for (const f of Object.values(followers)) await f.onPlan(s.bus.sent[0].payload);
   let seen = 1;
+  /** Record batches held back (in flight): delivered after the round's collection closed, before the partials. */
+  const held: unknown[] = [];
   /** Delivers every message emitted since the last call to the node it is for (records and partials to the leader). */
   const pump = () => {
     for (; seen < s.bus.sent.length; seen++) {
       const m = s.bus.sent[seen];
-      if (m.event === CLUSTER_EVENTS.siteAccepted) s.leader.onRecord(m.payload);
+      if (m.event === CLUSTER_EVENTS.siteAcceptedBatch && !(options.holdRecordsOf ?? []).includes(m.from)) s.leader.onRecordBatch(m.payload);
+      if (m.event === CLUSTER_EVENTS.siteAcceptedBatch && (options.holdRecordsOf ?? []).includes(m.from)) held.push(m.payload);
       if (m.event === CLUSTER_EVENTS.roundClose) for (const f of Object.values(followers)) f.onClose(m.payload);
       if (m.event === CLUSTER_EVENTS.partial && (options.deliverPartialsOf ?? ['node-2', 'node-3']).includes(m.from)) {
         const payload = options.tamper ? options.tamper(m.from, m.payload as Record<string, unknown>) : m.payload;
@@ -281,8 +286,14 @@ async function clusterAttempt(options: { deliverPartialsOf?: string[]; tamper?: 
     }
     pump();
   }
+  // The followers' record batches go (their timer, or here at once), then the round's collection ends: when
+  // a node's records are held back, at its timeout.
+  for (const f of Object.values(followers)) f.records.flush();
+  pump();
+  if (held.length > 0) s.collector.finish();
   await s.collector.done;
   const closed = attempt.close();
+  for (const b of held.splice(0)) s.leader.onRecordBatch(b);
   pump();
   await closed;
   return { ...s, followers };
@@ -373,9 +384,13 @@ describe('a follower folds its own sites for the attempt it was told', () => {
     const { s, f } = await planned();
     const result = fitResult('site-01');
     expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: result })).toBe(true);
+    expect(f.records.size).toBe(1);
+    f.records.flush();
     const sent = s.bus.sent.at(-1)!;
-    expect(sent.event).toBe(CLUSTER_EVENTS.siteAccepted);
-    expect(sent.payload).toMatchObject({ node: 'node-2', runId: RUN, round: 2, attempt: 1, siteId: 'site-01', numExamples: 10, effectiveExamples: 10, sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength });
+    expect(sent.event).toBe(CLUSTER_EVENTS.siteAcceptedBatch);
+    expect((sent.payload as { node: string; records: unknown[] }).node).toBe('node-2');
+    expect((sent.payload as { records: unknown[] }).records).toHaveLength(1);
+    expect((sent.payload as { records: unknown[] }).records[0]).toMatchObject({ node: 'node-2', runId: RUN, round: 2, attempt: 1, siteId: 'site-01', numExamples: 10, effectiveExamples: 10, sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength });
     expect(JSON.stringify(sent.payload)).not.toContain('weights');
     expect(f.folded).toBe(1);
   });
@@ -493,5 +508,120 @@ describe('the round collector counts updates folded elsewhere', () => {
     expect(c.failed[0].siteId).toBe('a');
     expect(c.failed[0].reason.length).toBeLessThan(5_000);
     c.finish();
+  });
+});
+
+describe('records in flight at the close still count while the attempt merges (the late-record race)', () => {
+  it('a node whose records reach the leader only after the round\'s collection closed: its sites are accepted, its partial merged, the sum bit-identical', async () => {
+    const s = await clusterAttempt({ holdRecordsOf: ['node-3'], partialWaitMs: 60_000 });
+    expect([...s.collector.accepted.keys()].sort()).toEqual(SITES);
+    expect(s.collector.failed).toEqual([]);
+    expect([s.leader.partialsMerged, s.leader.sitesMerged, s.leader.sitesLeftOut, s.leader.recordsAfterClose]).toEqual([2, 6, 0, 2]);
+    // Their norms are in the round's accepted updates, so the norm median (settled after the merge) sees them.
+    expect(s.collector.accepted.get('site-05')!.norm).toBeGreaterThan(0);
+    expect(bits(s.aggregator.finish().weights)).toEqual(bits(singleNode(SITES).weights));
+    expect(s.logs).toEqual(['round 2 attempt 1: merged 2 partial aggregate(s) (6 site(s)) from node-2, node-3']);
+  });
+
+  it('a record once the attempt is over (its partials merged, the aggregate finished) is stale and changes nothing', async () => {
+    const s = await clusterAttempt();
+    const late = await recordOf('site-05');
+    const out = s.leader.onRecordBatch({ node: 'node-3', records: [late] });
+    expect([out.applied, out.refused.map((e) => e.code)]).toEqual([0, ['stale_round']]);
+    expect(s.leader.recordsAfterClose).toBe(0);
+  });
+
+  it('a record after the close for a site not selected, or one already accepted, is still refused with its code', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const rec = await recordOf('site-01');
+    s.leader.onRecord(rec);
+    s.collector.finish();
+    expect(await codeOf(() => s.leader.onRecord(rec))).toBe('duplicate_result');
+    expect(await codeOf(() => s.leader.onRecord({ ...rec, siteId: 'site-99' }))).toBe('not_selected');
+    s.leader.onRecord(await recordOf('site-02'));
+    expect(s.collector.accepted.has('site-02')).toBe(true);
+    expect(s.collector.answered.has('site-02')).toBe(true);
+    expect(s.leader.recordsAfterClose).toBe(1);
+  });
+});
+
+describe('batches of acceptance records (hostile batches refused whole, hostile records one by one)', () => {
+  it('a batch with good and bad records: the good ones count, each bad one is refused with its own code, in order', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const r1 = await recordOf('site-01');
+    const r2 = await recordOf('site-02');
+    const out = s.leader.onRecordBatch({
+      node: 'node-2',
+      records: [
+        r1,
+        { ...r2, norm: Number.NaN },
+        { ...(await recordOf('site-05')), node: 'node-2' },
+        { ...(await recordOf('site-05')) },
+        r1,
+        'not a record',
+        r2,
+      ],
+    });
+    expect(out.applied).toBe(2);
+    expect(out.refused.map((e) => e.code)).toEqual(['malformed_payload', 'not_selected', 'malformed_payload', 'duplicate_result', 'malformed_payload']);
+    expect(out.refused[2].message).toBe('a record of node node-3 in a batch of node node-2');
+    expect([...s.collector.accepted.keys()].sort()).toEqual(['site-01', 'site-02']);
+  });
+
+  const MALFORMED_BATCHES: Array<[string, unknown]> = [
+    ['not an object', 'x'],
+    ['null', null],
+    ['no records', { node: 'node-2' }],
+    ['an empty list', { node: 'node-2', records: [] }],
+    ['records that are not a list', { node: 'node-2', records: { 0: {} } }],
+    ['257 records (above the bound)', { node: 'node-2', records: Array.from({ length: 257 }, () => ({})) }],
+    ['an extra field', { node: 'node-2', records: [{}], extra: 1 }],
+    ['a node id with a space', { node: 'node 2', records: [{}] }],
+    ['a node id of 65 characters', { node: 'n'.repeat(65), records: [{}] }],
+  ];
+  it.each(MALFORMED_BATCHES)('a batch that is %s is refused whole (malformed_payload): nothing counted', async (_what, batch) => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    expect(await codeOf(() => s.leader.onRecordBatch(batch))).toBe('malformed_payload');
+    expect(s.collector.accepted.size).toBe(0);
+  });
+
+  it('256 records (the bound) are read one by one: the real one counts, the 255 copies are duplicates', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const r = await recordOf('site-03');
+    const out = s.leader.onRecordBatch({ node: 'node-2', records: Array.from({ length: 256 }, () => r) });
+    expect(out.applied).toBe(1);
+    expect(out.refused).toHaveLength(255);
+    expect(new Set(out.refused.map((e) => e.code))).toEqual(new Set(['duplicate_result']));
+  });
+
+  it('a follower sends its records of several sites as one batch, and that batch before its partial', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const { f } = followerFor('node-2', s.bus);
+    await f.onPlan(s.bus.sent[0].payload);
+    const before = s.bus.sent.length;
+    for (const id of ['site-01', 'site-02', 'site-03']) expect(f.intercept(link(socketOf(id)), { event: 'fitResult', payload: fitResult(id) })).toBe(true);
+    expect(s.bus.sent.length).toBe(before);
+    f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
+    const after = s.bus.sent.slice(before);
+    expect(after.map((m) => m.event)).toEqual([CLUSTER_EVENTS.siteAcceptedBatch, CLUSTER_EVENTS.partial]);
+    expect((after[0].payload as { records: Array<{ siteId: string }> }).records.map((r) => r.siteId)).toEqual(['site-01', 'site-02', 'site-03']);
+    expect([f.records.batchesSent, f.records.recordsSent]).toEqual([1, 3]);
+  });
+
+  it('without a flush, the batch goes after the delay (recordBatchDelayMs)', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const f = new FollowerPartialRounds({ nodeId: 'node-2', loadWeights: async () => decodeWeights(GLOBAL_BYTES), loadVersionWeights: () => Promise.reject(new FedtuneError('not_found', 'no versions here')), fence: new FencingTokens(), emitToNodes: s.bus.emitFrom('node-2'), recordBatchDelayMs: 1 });
+    await f.onPlan(s.bus.sent[0].payload);
+    f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') });
+    f.intercept(link(socketOf('site-02')), { event: 'fitResult', payload: fitResult('site-02') });
+    while (s.bus.sent.length === 1) await new Promise((r) => setTimeout(r, 2));
+    expect(s.bus.sent.map((m) => m.event)).toEqual([CLUSTER_EVENTS.roundPlan, CLUSTER_EVENTS.siteAcceptedBatch]);
+    expect((s.bus.sent[1].payload as { records: unknown[] }).records).toHaveLength(2);
   });
 });

@@ -25,6 +25,10 @@ export const CLUSTER_EVENTS = {
   roundClose: 'fedtune:round-close',
   /** Follower → leader: one site's update validated and folded into the follower's partial (partial-round-messages.ts). */
   siteAccepted: 'fedtune:site-accepted',
+  /** Follower → leader: several acceptance records in one message (record-batch-messages.ts, record-batcher.ts). */
+  siteAcceptedBatch: 'fedtune:site-accepted-batch',
+  /** Leader → a follower: messages for several of the follower's sites in one emit (site-sends-messages.ts, instruction-fanout.ts). */
+  siteSends: 'fedtune:site-sends',
   /** Follower → leader: its partial aggregate at the attempt's close. */
   partial: 'fedtune:partial',
 } as const;

@@ -3,6 +3,8 @@ import { clipText, packBinaryFields, type ServerTransport, type SiteLink } from 
 import type { z } from 'zod';
 import { CLUSTER_EVENTS, LeaderMessage, NodeAliveMessage, RelayClosedMessage, RelayMessage } from './cluster-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
+import { InstructionFanout } from './instruction-fanout.ts';
+import { SiteSendsMessage } from './site-sends-messages.ts';
 
 export interface ClusterTransportOptions {
   nodeId: string;
@@ -42,6 +44,12 @@ export class ClusterTransport implements ServerTransport {
   readonly refusedByCode = new Map<string, number>();
   /** Site connections this node has relayed to a leader since it started. */
   relayedTotal = 0;
+  /** The leader's outbox for its remote sites: one message per holding node per turn (instruction-fanout.ts). */
+  readonly fanout: InstructionFanout;
+  /** Relayed sites by socket id (follower): the only sockets the leader's batched sends may reach. */
+  private readonly relayedById = new Map<string, SiteLink>();
+  /** What crossed Redis from this node, by cluster event (server-side emits), and the leader's batched site messages a follower delivered or ignored. */
+  readonly stats = { serverSideEmits: new Map<string, number>(), siteSendsDelivered: 0, siteSendsUnknownSocket: 0 };
 
   constructor(
     private readonly inner: ServerTransport,
@@ -55,6 +63,8 @@ export class ClusterTransport implements ServerTransport {
     on(CLUSTER_EVENTS.relayClosed, (raw) => this.guarded(RelayClosedMessage, raw, (m) => this.remote.get(m.socket)?.node === m.node && this.remote.get(m.socket)!.closedRemotely(m.reason)));
     on(CLUSTER_EVENTS.nodeAlive, (raw) => this.guarded(NodeAliveMessage, raw, (m) => this.nodesSeen.set(m.node, this.now())));
     on(CLUSTER_EVENTS.leader, (raw) => this.guarded(LeaderMessage, raw, (m) => this.onLeader(m)));
+    this.fanout = new InstructionFanout({ nodeId: options.nodeId, send: (m) => this.emitToNodes(CLUSTER_EVENTS.siteSends, m) });
+    on(CLUSTER_EVENTS.siteSends, (raw) => this.guarded(SiteSendsMessage, raw, (m) => this.onSiteSends(m)));
     const beat = setInterval(() => {
       this.emitToNodes(CLUSTER_EVENTS.nodeAlive, { node: options.nodeId, sites: this.relayed.size });
       this.closeSilentNodes();
@@ -137,6 +147,7 @@ export class ClusterTransport implements ServerTransport {
   /** A follower passes a site's messages (each already parsed by the link's schemas) on to the leader. */
   private relay(link: SiteLink): void {
     this.relayed.add(link);
+    this.relayedById.set(link.id, link);
     this.relayedTotal++;
     let refusals = 0;
     link.onMessage((message) => {
@@ -149,6 +160,7 @@ export class ClusterTransport implements ServerTransport {
     });
     link.onClose((reason) => {
       this.relayed.delete(link);
+      if (this.relayedById.get(link.id) === link) this.relayedById.delete(link.id);
       this.emitToNodes(CLUSTER_EVENTS.relayClosed, { node: this.options.nodeId, socket: link.id, reason: clipText(reason) });
     });
   }
@@ -164,7 +176,7 @@ export class ClusterTransport implements ServerTransport {
         this.io.in(m.socket).disconnectSockets(true);
         return;
       }
-      const created = new RemoteSiteLink(m.socket, m.node, this.io, this.options.maxQueuedMessages);
+      const created = new RemoteSiteLink(m.socket, m.node, this.io, this.options.maxQueuedMessages, this.fanout);
       link = created;
       this.remote.set(m.socket, created);
       created.onClose(() => {
@@ -174,6 +186,20 @@ export class ClusterTransport implements ServerTransport {
       else this.early.push(created);
     }
     link.deliver(m.event, m.payload);
+  }
+
+  /** The leader's batched messages for this node's sites (follower): each goes to its socket; sockets this node does not relay are ignored and counted. */
+  private onSiteSends(m: SiteSendsMessage): void {
+    if (this.leading || m.to !== this.options.nodeId || m.node === this.options.nodeId) return;
+    for (const { socket, event, payload } of m.sends) {
+      const link = this.relayedById.get(socket);
+      if (!link) {
+        this.stats.siteSendsUnknownSocket++;
+        continue;
+      }
+      this.stats.siteSendsDelivered++;
+      link.sendUnchecked(event, payload);
+    }
   }
 
   private onLeader(m: LeaderMessage): void {
@@ -208,7 +234,14 @@ export class ClusterTransport implements ServerTransport {
     }
   }
 
-  private emitToNodes(event: string, payload: unknown): void {
+  /**
+   * One message to the other nodes (a server-side emit through Redis), counted in `stats`. The site messages
+   * waiting in the outbox go first, so that nothing this node says overtakes them (e.g. the run's end before
+   * the sites' last instruction): Redis keeps one node's messages in order.
+   */
+  emitToNodes(event: string, payload: unknown): void {
+    if (event !== CLUSTER_EVENTS.siteSends && this.fanout.pending > 0) this.fanout.flush();
+    this.stats.serverSideEmits.set(event, (this.stats.serverSideEmits.get(event) ?? 0) + 1);
     try {
       this.io.serverSideEmit(event, payload);
     } catch (err) {
@@ -217,6 +250,7 @@ export class ClusterTransport implements ServerTransport {
   }
 
   async close(): Promise<void> {
+    this.fanout.flush();
     for (const t of this.timers) clearInterval(t);
     for (const link of [...this.remote.values()]) link.closedRemotely('coordinator node closing');
     await this.inner.close();

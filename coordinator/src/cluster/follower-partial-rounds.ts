@@ -2,6 +2,8 @@ import { clipText, FedtuneError, type ClientToServer, type SiteLink, type Weight
 import { CLUSTER_EVENTS } from './cluster-messages.ts';
 import { FollowerRoundPartial } from './follower-round-partial.ts';
 import type { FencingTokens } from './fencing-check.ts';
+import type { SiteAcceptanceMessage } from './partial-round-messages.ts';
+import { RecordBatcher } from './record-batcher.ts';
 import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
 
 export interface FollowerPartialRoundsOptions {
@@ -14,6 +16,8 @@ export interface FollowerPartialRoundsOptions {
   fence: FencingTokens;
   emitToNodes(event: string, payload: unknown): void;
   onWarning?: (message: string) => void;
+  /** Longest an acceptance record waits for others before its batch goes to the leader (record-batcher.ts). Default 5 ms. */
+  recordBatchDelayMs?: number;
 }
 
 interface FollowerAttempt {
@@ -44,7 +48,12 @@ export class FollowerPartialRounds {
   folded = 0;
   partialsSent = 0;
 
-  constructor(private readonly options: FollowerPartialRoundsOptions) {}
+  /** Acceptance records go to the leader in batches (one message per flush, not one per site). */
+  readonly records: RecordBatcher<SiteAcceptanceMessage>;
+
+  constructor(private readonly options: FollowerPartialRoundsOptions) {
+    this.records = new RecordBatcher({ send: (records) => options.emitToNodes(CLUSTER_EVENTS.siteAcceptedBatch, { node: options.nodeId, records }), delayMs: options.recordBatchDelayMs });
+  }
 
   /** The leader's plan (raw from Redis): parsed strictly; throws FedtuneError('malformed_payload') when malformed. */
   async onPlan(raw: unknown): Promise<void> {
@@ -56,6 +65,7 @@ export class FollowerPartialRounds {
     if (!this.options.fence.admit(plan.token)) return;
     // A new attempt supersedes whatever was in progress here (its close never came: the leader moved on).
     this.current = undefined;
+    this.records.flush();
     const mine = plan.sites.filter((s) => s.node === this.options.nodeId);
     if (mine.length === 0) return;
     const key = keyOf(plan);
@@ -110,7 +120,7 @@ export class FollowerPartialRounds {
       return false;
     }
     this.folded++;
-    this.options.emitToNodes(CLUSTER_EVENTS.siteAccepted, verdict.acceptance);
+    this.records.add(verdict.acceptance);
     return true;
   }
 
@@ -125,6 +135,8 @@ export class FollowerPartialRounds {
     const a = this.current;
     if (!a || a.key !== key) return;
     this.current = undefined;
+    // The records before the partial: the leader must know every site the partial holds (Redis keeps one node's messages in order).
+    this.records.flush();
     if (a.partial.siteIds.size === 0) return;
     const partial = a.partial.close();
     this.partialsSent++;

@@ -1,6 +1,7 @@
 import { clipText, FedtuneError, toFedtuneError, type SiteLink } from '@fedtune/shared';
 import type { RemotePartials, RemotePartialsAttempt, RemotePartialsAttemptStart } from '../engine/remote-partials.ts';
 import { ClusterPartialLedger } from './cluster-partial-ledger.ts';
+import { applyRecordBatch, type RecordBatchOutcome } from './leader-record-batch.ts';
 import { CLUSTER_EVENTS } from './cluster-messages.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
 import type { RoundPlanMessage } from './round-plan-messages.ts';
@@ -43,6 +44,8 @@ export class LeaderRoundPartials implements RemotePartials {
   sitesLeftOut = 0;
   /** Records and partials refused for carrying another fencing token than the plan's ('stale_leader'). */
   staleTokenRefused = 0;
+  /** Acceptance records that reached the leader after the round's collection closed, counted because the attempt was still merging. */
+  recordsAfterClose = 0;
 
   constructor(readonly options: LeaderRoundPartialsOptions) {}
 
@@ -94,6 +97,11 @@ export class LeaderRoundPartials implements RemotePartials {
     this.counted(() => this.current!.record(raw));
   }
 
+  /** A follower's batch of acceptance records (raw, from Redis): throws when the batch is malformed; each refused record is in `refused`. */
+  onRecordBatch(raw: unknown): RecordBatchOutcome {
+    return applyRecordBatch(raw, (record) => this.onRecord(record));
+  }
+
   /** A follower's partial (raw, from Redis). Throws FedtuneError when refused. */
   onPartial(raw: unknown): void {
     if (!this.current) throw new FedtuneError('stale_round', 'no attempt with partial aggregates is in progress');
@@ -136,14 +144,15 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
     const { collector, guard, config } = this.start;
     const holder = this.nodeOf.get(r.siteId);
     if (holder !== undefined && holder !== r.node) throw new FedtuneError('not_selected', `site ${r.siteId} is on node ${holder}, not ${r.node}`);
-    if (this.closed || collector.closed) throw new FedtuneError('stale_round', `round ${this.plan.round} attempt ${this.plan.attempt} closed before node ${r.node}'s record of ${r.siteId}`);
     if (collector.accepted.has(r.siteId)) throw new FedtuneError('duplicate_result', `site ${r.siteId} is already accepted in round ${this.plan.round}`);
     if (r.numExamples > config.maxExamplesPerSite) throw new FedtuneError('invalid_count', `site ${r.siteId} claims ${r.numExamples} examples, above the run's ${config.maxExamplesPerSite}`);
     if (r.effectiveExamples !== guard.effectiveExamples(r.numExamples)) throw new FedtuneError('invalid_count', `site ${r.siteId} weighs ${r.effectiveExamples} examples, not the round's capped ${guard.effectiveExamples(r.numExamples)}`);
     if (!guard.certain(r.norm)) throw new FedtuneError('update_norm', `site ${r.siteId}'s norm ${r.norm.toPrecision(4)} is not certain to be kept: it must come to the leader individually`);
     if (!(r.bytes <= config.maxUpdateBytes)) throw new FedtuneError('payload_too_large', `site ${r.siteId}'s update of ${r.bytes} bytes is above ${config.maxUpdateBytes}`);
     this.ledger.record(raw);
-    collector.acceptFolded({ siteId: r.siteId, weights: [], numExamples: r.numExamples, effectiveExamples: r.effectiveExamples, norm: r.norm, metrics: r.metrics, durationMs: r.durationMs, bytes: r.bytes });
+    // A record in flight at the close (a round's timeout) still counts: its update is in a partial not merged yet (docs/cluster.md, "Records in flight at the close").
+    if (this.closed || collector.closed) this.owner.recordsAfterClose++;
+    collector.acceptFoldedAfterClose({ siteId: r.siteId, weights: [], numExamples: r.numExamples, effectiveExamples: r.effectiveExamples, norm: r.norm, metrics: r.metrics, durationMs: r.durationMs, bytes: r.bytes });
     if (r.sha256) this.start.emit({ type: 'update-received', round: r.round, siteId: r.siteId, message: 'fitResult', sha256: r.sha256, bytes: r.bytes, numExamples: r.numExamples });
     this.start.emit({ type: 'result', round: r.round, siteId: r.siteId, accepted: true });
   }

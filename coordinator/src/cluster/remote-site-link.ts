@@ -1,11 +1,13 @@
 import type { Server } from 'socket.io';
 import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type SiteLink } from '@fedtune/shared';
+import type { InstructionFanout } from './instruction-fanout.ts';
 
 /**
  * The leader's end of a site connected to another node of the cluster. What the site sends reaches it
  * relayed over Redis and is parsed here with the site message schemas (the follower parsed it too: nodes
- * do not trust each other); what the engine sends goes to the site's socket through the streams adapter
- * (`io.to(socketId).emit`), whichever node holds it.
+ * do not trust each other); what the engine sends goes to the node holding the site's socket in the leader's
+ * outbox (instruction-fanout.ts: one message per node per turn), or without one through the streams adapter
+ * (`io.to(socketId).emit`).
  */
 export class RemoteSiteLink extends EndpointBase<ServerToClient, ClientToServer> implements SiteLink {
   constructor(
@@ -14,6 +16,7 @@ export class RemoteSiteLink extends EndpointBase<ServerToClient, ClientToServer>
     readonly node: string,
     private readonly io: Server,
     maxQueued: number,
+    private readonly outbox?: InstructionFanout,
   ) {
     super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), { maxQueued, firstEvent: 'hello' });
   }
@@ -34,7 +37,8 @@ export class RemoteSiteLink extends EndpointBase<ServerToClient, ClientToServer>
   }
 
   protected emitWire(event: string, wirePayload: unknown): void {
-    this.io.to(this.id).emit(event, wirePayload);
+    if (this.outbox) this.outbox.send(this.node, this.id, event, wirePayload);
+    else this.io.to(this.id).emit(event, wirePayload);
   }
 
   close(): void {

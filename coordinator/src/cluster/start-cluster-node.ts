@@ -23,6 +23,7 @@ import { globalWeightsForVersion } from './global-weights-by-version.ts';
 import { LeaderRoundPartials } from './leader-round-partials.ts';
 import { loadGlobalWeightsForRound, storeGlobalWeightsForRound } from './load-global-weights-for-round.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
+import { SiteAcceptanceBatchMessage } from './record-batch-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
 import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
 
@@ -179,13 +180,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   });
 
   // Partial aggregates of plain-FedAvg rounds (docs/cluster.md, "Aggregation and privacy").
-  const emitToNodes = (event: string, payload: unknown) => {
-    try {
-      io.serverSideEmit(event, payload);
-    } catch (err) {
-      options.server.onWarning?.(`could not reach the other nodes: ${clipText((err as Error)?.message ?? err)}`);
-    }
-  };
+  // Through the transport: counted, and after the site messages waiting in its outbox (instruction-fanout.ts).
+  const emitToNodes = (event: string, payload: unknown) => transport.emitToNodes(event, payload);
   const leaderPartials = new LeaderRoundPartials({
     nodeId: cluster.nodeId,
     storeWeights: (bytes, ttlMs) => storeGlobalWeightsForRound(redis, cluster.prefix, bytes, ttlMs),
@@ -225,6 +221,14 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       transport.refuse('site acceptance record', err);
     }
   });
+  transport.onClusterMessage(CLUSTER_EVENTS.siteAcceptedBatch, SiteAcceptanceBatchMessage, (m) => {
+    if (!transport.isLeading) return;
+    try {
+      for (const err of leaderPartials.onRecordBatch(m).refused) transport.refuse('site acceptance record', err);
+    } catch (err) {
+      transport.refuse('batch of acceptance records', err);
+    }
+  });
   transport.onClusterMessage(CLUSTER_EVENTS.partial, PartialMessage, (m) => {
     if (!transport.isLeading) return;
     try {
@@ -254,13 +258,13 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     run.engine.modelVersions.onPublished((served) => {
       if (lease.leaderToken !== token) return;
       modelVersions.publish(served);
-      io.serverSideEmit(CLUSTER_EVENTS.modelVersion, { node: cluster.nodeId, token, version: served.version, sha256: served.sha256 });
+      transport.emitToNodes(CLUSTER_EVENTS.modelVersion, { node: cluster.nodeId, token, version: served.version, sha256: served.sha256 });
     });
     log(`node ${cluster.nodeId} leads run ${storedRun}${resume ? ` (resumed after round ${run.engine.report.rounds.length})` : ''}`);
     const report = await run.done;
     if (lease.leaderToken !== token) return;
     await redis.set(`${keys.run}:done`, storedRun).catch(() => undefined);
-    io.serverSideEmit(CLUSTER_EVENTS.runDone, { node: cluster.nodeId, token, runId: storedRun, status: report.status });
+    transport.emitToNodes(CLUSTER_EVENTS.runDone, { node: cluster.nodeId, token, runId: storedRun, status: report.status });
     log(`run ${storedRun} ${report.status} (led by node ${cluster.nodeId})`);
     finish({ runId: storedRun, status: report.status, report, leader: cluster.nodeId });
   };

@@ -81,6 +81,19 @@ export class RoundCollector {
     return true;
   }
 
+  /**
+   * An update folded elsewhere before the close whose record reaches the engine after it (in flight at a
+   * round's timeout), while the attempt still waits for partials: counted as acceptFolded would, since its
+   * weights are already in a partial that is still to be merged (leaving it out would drop that whole partial).
+   */
+  acceptFoldedAfterClose(update: AcceptedUpdate): boolean {
+    if (!this.closed) return this.acceptFolded(update);
+    if (!this.selected.has(update.siteId) || this.accepted.has(update.siteId)) return false;
+    this.accepted.set(update.siteId, { ...update, weights: [], held: false });
+    this.answered.add(update.siteId);
+    return true;
+  }
+
   /** An accepted update whose partial aggregate never came: out of the round, failed with `reason`. */
   leaveOut(siteId: string, reason: string): void {
     if (!this.accepted.delete(siteId)) return;
