@@ -79,6 +79,24 @@ describe('the wire bounds of the guard and the candidates', () => {
     expect(PersonalizationSettings.safeParse({ mode: 'auto', epochs: 1, lambda: 0, validate: true, guard: 'pgd', guardEps }).success).toBe(ok);
   });
 
+  it.each<[string, Record<string, unknown>, boolean]>([
+    ['selection kfold', { selection: 'kfold' }, true],
+    ['selection holdout', { selection: 'holdout' }, true],
+    ['an unknown selection', { selection: 'loo' }, false],
+    ['2 folds', { folds: 2 }, true],
+    ['10 folds', { folds: 10 }, true],
+    ['1 fold', { folds: 1 }, false],
+    ['11 folds', { folds: 11 }, false],
+    ['fractional folds', { folds: 3.5 }, false],
+    ['margin 0', { selectionMargin: 0 }, true],
+    ['margin 10', { selectionMargin: 10 }, true],
+    ['margin past 10', { selectionMargin: 10.5 }, false],
+    ['a negative margin', { selectionMargin: -0.1 }, false],
+    ['a non-finite margin', { selectionMargin: Infinity }, false],
+  ])('a site validates the selection settings it is sent: %s → %s', (_name, over, ok) => {
+    expect(PersonalizationSettings.safeParse({ mode: 'auto', epochs: 1, lambda: 0, validate: true, ...over }).success).toBe(ok);
+  });
+
   it.each([
     [AUTO_CANDIDATES.length, true],
     [AUTO_CANDIDATES.length + 1, false],
@@ -135,6 +153,11 @@ describe('winsBeyondNoise: a gain counts only beyond margin × its paired standa
     expect(winsBeyondNoise(p('full', [1, 1, 0, 1]), p('global', [0, 1, 0, 1]), 0.999)).toBe(true);
   });
 
+  it('margin 0 with a single example: plain accuracy (no noise estimate needed)', () => {
+    expect(winsBeyondNoise(p('full', [1]), p('global', [0]), 0)).toBe(true);
+    expect(winsBeyondNoise(p('full', [1]), p('global', [0]), 1)).toBe(false);
+  });
+
   it('a loss never wins, whatever the margin', () => {
     expect(winsBeyondNoise(p('full', b4), p('global', a4), 0)).toBe(false);
     expect(winsBeyondNoise(p('full', b4), p('global', a4), 1)).toBe(false);
@@ -179,8 +202,10 @@ describe('selectPersonalCandidate with a margin: near-ties keep the global model
     expect(selectPersonalCandidate(scores, margin).candidate).toBe(want);
   });
 
-  it('among the rest, the first within noise in rank order is the best itself', () => {
-    const scores = [p('global', pair(100, 0, 0, 50)[0]), p('head', pair(100, 0, 0, 79)[0]), p('full', pair(100, 0, 0, 80)[0])];
-    expect(selectPersonalCandidate(scores, 1).candidate).toBe('full');
+  it('among the rest, the first within noise in rank order is the best itself (a near-tie fine-tune is not preferred)', () => {
+    // full 80, head 78 (1.42 SE behind: within noise at margin 1.5), global 50.
+    const scores = [p('global', pair(100, 0, 0, 50)[0]), p('head', pair(100, 0, 0, 78)[0]), p('full', pair(100, 0, 0, 80)[0])];
+    expect(selectPersonalCandidate(scores, 1.5).candidate).toBe('full');
+    expect(selectPersonalCandidate([scores[0], scores[2], scores[1]], 1.5).candidate).toBe('full');
   });
 });

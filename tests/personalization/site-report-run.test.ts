@@ -139,8 +139,7 @@ describe('the per-site report after the final round', () => {
       expect(chosen.accuracy).toBe(Math.max(...eligible.map((c) => c.accuracy)));
       expect(chosen.robustAccuracy!).toBeGreaterThanOrEqual(global.robustAccuracy!);
       expect(s.adopted).toBe(s.chosen !== 'global');
-      // Chosen local-only: the personal model is the local-only model, so their test metrics are the same.
-      if (s.chosen === 'local-only') expect(s.arms.personalized!.accuracy).toBe(s.arms.localOnly!.accuracy);
+      // (k-fold refits a chosen local-only candidate on train ∪ validation, so it need not equal the baseline arm.)
       if (s.chosen === 'global') expect(s.arms.personalized!.accuracy).toBe(s.arms.global.accuracy);
     }
     for (const c of clients) expect(c.personalWeights).toBeDefined();

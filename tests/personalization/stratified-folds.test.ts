@@ -74,6 +74,10 @@ describe('stratifiedFolds: the k-fold split is stratified per class', () => {
     const folds = stratifiedFolds(ys, 2, 5);
     expect(counts(folds, ys, 2, 0)).toEqual([2, 1]);
     expect(counts(folds, ys, 2, 1)).toEqual([1, 1]);
+    // Classes are dealt in label order, not in order of appearance: with 3 folds, class 0 takes folds 0 and 1, so class 1 gets 2 and 0.
+    const late = Int32Array.from([1, 0, 1, 0]);
+    expect(counts(stratifiedFolds(late, 3, 5), late, 3, 1)).toEqual([1, 0, 1]);
+    expect(counts(stratifiedFolds(late, 3, 5), late, 3, 0)).toEqual([1, 1, 0]);
     // k = n: one example per fold.
     expect([...stratifiedFolds(ys, 5, 5)].sort()).toEqual([0, 1, 2, 3, 4]);
   });
