@@ -66,9 +66,11 @@ for (const seed of seeds) for (const mode of modes) {
     architecture,
     robustness: { when: 'never' },
     federatedEvaluation: 'never',
-    config: { personalization, siteRobustness: { when: 'final' } },
+    // The site report runs k-fold selection at all 8 sites in this one process: no round timeout should cut it short here (the bench measures quality, not latency).
+    config: { personalization, siteRobustness: { when: 'final' }, roundTimeoutMs: 7_200_000 },
   });
   if (report.status !== 'complete' || !report.siteReport) throw new Error(`run ${report.status}: ${report.aborted}`);
+  if (report.siteReport.missing?.length) throw new Error(`sites missing from the site report: ${JSON.stringify(report.siteReport.missing)}`);
   const section = report.siteReport;
   const config = report.config as { personalization: Record<string, unknown> };
   const sites = section.sites;

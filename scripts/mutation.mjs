@@ -141,8 +141,9 @@ const MODULES = [
   {
     name: 'personal-selection',
     // Mode 'auto''s selection rule at the site: which personal model a site keeps (pure, exact).
-    mutate: ['shared/src/personalization/select-personal-candidate.ts'],
-    tests: ['tests/personalization/select-personal-candidate.test.ts'],
+    // With the k-fold split and the paired noise estimate its near-tie margin uses.
+    mutate: ['shared/src/personalization/select-personal-candidate.ts', 'shared/src/personalization/stratified-folds.ts', 'shared/src/personalization/paired-difference.ts'],
+    tests: ['tests/personalization/select-personal-candidate.test.ts', 'tests/personalization/stratified-folds.test.ts', 'tests/personalization/paired-difference.test.ts'],
   },
   {
     name: 'sweep-core',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AUTO_CANDIDATES, MAX_REPORTED_LOSS, passesRobustnessGuard, PersonalizationSettings, ranksAbove, selectPersonalCandidate, SiteReportResult, type CandidateScore } from '@fedtune/shared';
+import { AUTO_CANDIDATES, MAX_REPORTED_LOSS, passesRobustnessGuard, PersonalizationSettings, ranksAbove, selectPersonalCandidate, SiteReportResult, winsBeyondNoise, type CandidateScore } from '@fedtune/shared';
 
 const c = (candidate: CandidateScore['candidate'], accuracy: number, loss: number, robustAccuracy?: number): CandidateScore => ({
   candidate,
@@ -79,6 +79,24 @@ describe('the wire bounds of the guard and the candidates', () => {
     expect(PersonalizationSettings.safeParse({ mode: 'auto', epochs: 1, lambda: 0, validate: true, guard: 'pgd', guardEps }).success).toBe(ok);
   });
 
+  it.each<[string, Record<string, unknown>, boolean]>([
+    ['selection kfold', { selection: 'kfold' }, true],
+    ['selection holdout', { selection: 'holdout' }, true],
+    ['an unknown selection', { selection: 'loo' }, false],
+    ['2 folds', { folds: 2 }, true],
+    ['10 folds', { folds: 10 }, true],
+    ['1 fold', { folds: 1 }, false],
+    ['11 folds', { folds: 11 }, false],
+    ['fractional folds', { folds: 3.5 }, false],
+    ['margin 0', { selectionMargin: 0 }, true],
+    ['margin 10', { selectionMargin: 10 }, true],
+    ['margin past 10', { selectionMargin: 10.5 }, false],
+    ['a negative margin', { selectionMargin: -0.1 }, false],
+    ['a non-finite margin', { selectionMargin: Infinity }, false],
+  ])('a site validates the selection settings it is sent: %s → %s', (_name, over, ok) => {
+    expect(PersonalizationSettings.safeParse({ mode: 'auto', epochs: 1, lambda: 0, validate: true, ...over }).success).toBe(ok);
+  });
+
   it.each([
     [AUTO_CANDIDATES.length, true],
     [AUTO_CANDIDATES.length + 1, false],
@@ -92,5 +110,102 @@ describe('the wire bounds of the guard and the candidates', () => {
     const one = (loss: number) => ({ runId: 'r', round: 1, siteId: 's', numExamples: 1, arms: { global: { accuracy: 1, loss: 0 } }, candidates: [{ candidate: 'global', accuracy: 0, loss }], durationMs: 0 });
     expect(SiteReportResult.safeParse(one(MAX_REPORTED_LOSS)).success).toBe(true);
     expect(SiteReportResult.safeParse(one(MAX_REPORTED_LOSS * 1.001)).success).toBe(false);
+  });
+});
+
+/** A candidate with per-example validation results (1 correct, 0 wrong); accuracy is their mean. */
+const p = (candidate: CandidateScore['candidate'], correct: number[], loss = 0.5, robustAccuracy?: number): CandidateScore => ({
+  candidate,
+  accuracy: correct.reduce((a, b) => a + b, 0) / correct.length,
+  loss,
+  correct: Uint8Array.from(correct),
+  ...(robustAccuracy !== undefined ? { robustAccuracy } : {}),
+});
+/** `wins` examples only `a` gets right, `losses` only `b`, `both` both, out of `n`. */
+const pair = (n: number, wins: number, losses: number, both: number): [number[], number[]] => {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = i < wins ? 'w' : i < wins + losses ? 'l' : i < wins + losses + both ? 'b' : 'n';
+    a.push(kind === 'w' || kind === 'b' ? 1 : 0);
+    b.push(kind === 'l' || kind === 'b' ? 1 : 0);
+  }
+  return [a, b];
+};
+
+describe('winsBeyondNoise: a gain counts only beyond margin × its paired standard error', () => {
+  // 4 wins, 0 losses in 100: mean 0.04, SE = √((4·0.96² + 96·0.04²)/99/100) = √(0.0384/99·100/100)… ≈ 0.019695
+  const [a4, b4] = pair(100, 4, 0, 80);
+  const se4 = Math.sqrt((4 * 0.96 ** 2 + 96 * 0.04 ** 2) / 99 / 100);
+  it.each<[string, number, boolean]>([
+    ['margin 0: any gain', 0, true],
+    ['margin 1: 0.04 > 1 SE', 1, true],
+    ['margin 2: 0.04 > 2 SE (2.03 SE)', 2, true],
+    ['margin just above the ratio: no', 0.04 / se4 + 1e-9, false],
+    ['margin 3: no', 3, false],
+  ])('%s', (_name, margin, want) => {
+    expect(winsBeyondNoise(p('full', a4), p('global', b4), margin)).toBe(want);
+  });
+
+  it('a gain of exactly margin standard errors does not count (strictly more is needed)', () => {
+    // d = [1, 0, 0, 0]: mean 0.25, SE 0.25 — exactly 1 SE.
+    expect(winsBeyondNoise(p('full', [1, 1, 0, 1]), p('global', [0, 1, 0, 1]), 1)).toBe(false);
+    expect(winsBeyondNoise(p('full', [1, 1, 0, 1]), p('global', [0, 1, 0, 1]), 0.999)).toBe(true);
+  });
+
+  it('margin 0 with a single example: plain accuracy (no noise estimate needed)', () => {
+    expect(winsBeyondNoise(p('full', [1]), p('global', [0]), 0)).toBe(true);
+    expect(winsBeyondNoise(p('full', [1]), p('global', [0]), 1)).toBe(false);
+  });
+
+  it('a loss never wins, whatever the margin', () => {
+    expect(winsBeyondNoise(p('full', b4), p('global', a4), 0)).toBe(false);
+    expect(winsBeyondNoise(p('full', b4), p('global', a4), 1)).toBe(false);
+  });
+
+  it('equal results never win (margin 0 too)', () => {
+    expect(winsBeyondNoise(p('full', a4), p('global', a4), 0)).toBe(false);
+    expect(winsBeyondNoise(p('full', a4), p('global', a4), 1)).toBe(false);
+  });
+
+  it('a gain with no disagreement noise (every difference the same) wins at any margin', () => {
+    expect(winsBeyondNoise(p('full', [1, 1, 1]), p('global', [0, 0, 0]), 10)).toBe(true);
+  });
+
+  it('without per-example results (or of different lengths) it is plain accuracy, whatever the margin', () => {
+    expect(winsBeyondNoise(c('full', 0.81, 0.5), c('global', 0.8, 0.5), 5)).toBe(true);
+    expect(winsBeyondNoise(c('full', 0.8, 0.5), c('global', 0.8, 0.5), 5)).toBe(false);
+    expect(winsBeyondNoise(p('full', [1, 1, 1]), p('global', [0, 0]), 5)).toBe(true);
+    expect(winsBeyondNoise(p('full', [1, 1, 1]), c('global', 0.5, 0.5), 5)).toBe(true);
+    expect(winsBeyondNoise(c('full', 0.9, 0.5), p('global', [0, 0]), 5)).toBe(true);
+  });
+});
+
+describe('selectPersonalCandidate with a margin: near-ties keep the global model, then the local-only one', () => {
+  const [a4, b4] = pair(100, 4, 0, 80); // a beats b by 0.04 = 2.03 SE
+  const [a2, b2] = pair(100, 2, 0, 80); // a beats b by 0.02 = 1.42 SE
+  it.each<[string, CandidateScore[], number, CandidateScore['candidate']]>([
+    ['a gain of 2.03 SE beats the global model at margin 1', [p('global', b4), p('full', a4)], 1, 'full'],
+    ['… and at margin 2', [p('global', b4), p('full', a4)], 2, 'full'],
+    ['… but not at margin 2.5: the global model stays', [p('global', b4), p('full', a4)], 2.5, 'global'],
+    ['a gain of 1.42 SE: margin 1 takes it, margin 1.5 keeps the global model', [p('global', b2), p('full', a2)], 1, 'full'],
+    ['a gain of 1.42 SE at margin 1.5: global', [p('global', b2), p('full', a2)], 1.5, 'global'],
+    ['margin 0: the highest accuracy, as without a margin', [p('global', b2), p('full', a2)], 0, 'full'],
+    // full 82, local-only 80, global 70 correct of 100: full beats local-only by 1.42 SE, global by 3.67 SE.
+    ['the best is within noise of local-only but beyond noise of global: local-only', [p('global', pair(100, 0, 0, 70)[0]), p('local-only', pair(100, 0, 0, 80)[0]), p('full', pair(100, 0, 0, 82)[0])], 1.5, 'local-only'],
+    ['… at margin 1 the best', [p('global', pair(100, 0, 0, 70)[0]), p('local-only', pair(100, 0, 0, 80)[0]), p('full', pair(100, 0, 0, 82)[0])], 1, 'full'],
+    ['the best beats both beyond noise: the best', [p('global', pair(100, 0, 0, 70)[0]), p('local-only', pair(100, 0, 0, 75)[0]), p('full', a4)], 1, 'full'],
+    ['the global model is preferred to local-only when both are within noise', [p('global', b2), p('local-only', b2), p('full', a2)], 1.5, 'global'],
+    ['a candidate failing the guard is not the best, even if most accurate', [p('global', b2, 0.5, 0.5), p('full', pair(100, 30, 0, 80)[0], 0.5, 0.4), p('head', a2, 0.5, 0.5)], 1, 'head'],
+    ['… and a guard-failing candidate is never the near-tie pick either', [p('global', b4, 0.5, 0.5), p('local-only', a2, 0.5, 0.3), p('full', a4, 0.5, 0.5)], 1.5, 'full'],
+  ])('%s', (_name, scores, margin, want) => {
+    expect(selectPersonalCandidate(scores, margin).candidate).toBe(want);
+  });
+
+  it('among the rest, the first within noise in rank order is the best itself (a near-tie fine-tune is not preferred)', () => {
+    // full 80, head 78 (1.42 SE behind: within noise at margin 1.5), global 50.
+    const scores = [p('global', pair(100, 0, 0, 50)[0]), p('head', pair(100, 0, 0, 78)[0]), p('full', pair(100, 0, 0, 80)[0])];
+    expect(selectPersonalCandidate(scores, 1.5).candidate).toBe('full');
+    expect(selectPersonalCandidate([scores[0], scores[2], scores[1]], 1.5).candidate).toBe('full');
   });
 });

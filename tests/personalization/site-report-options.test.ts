@@ -28,6 +28,10 @@ describe('what the coordinator asks of the sites follows the run config', () => 
     ['guard fgsm', { personalization: { mode: 'auto', guard: 'fgsm' } }, (i: SiteReportInstruction) => i.personalization?.guard, 'fgsm'],
     ['guard off', { personalization: { mode: 'auto', guard: 'off' } }, (i: SiteReportInstruction) => i.personalization?.guard, 'off'],
     ['guardEps', { personalization: { mode: 'auto', guardEps: 0.1 } }, (i: SiteReportInstruction) => i.personalization?.guardEps, 0.1],
+    ['selection default kfold, 5 folds, margin 1', { personalization: { mode: 'auto' } }, (i: SiteReportInstruction) => [i.personalization?.selection, i.personalization?.folds, i.personalization?.selectionMargin], ['kfold', 5, 1]],
+    ['selection holdout', { personalization: { mode: 'auto', selection: 'holdout' } }, (i: SiteReportInstruction) => i.personalization?.selection, 'holdout'],
+    ['folds', { personalization: { mode: 'auto', folds: 3 } }, (i: SiteReportInstruction) => i.personalization?.folds, 3],
+    ['selectionMargin', { personalization: { mode: 'auto', selectionMargin: 2.5 } }, (i: SiteReportInstruction) => i.personalization?.selectionMargin, 2.5],
     ['localOnly: rounds × train.epochs', { rounds: 4, train: { epochs: 3, batchSize: 8, learningRate: 0.01, optimizer: 'adam', trainable: 'all' }, personalization: { mode: 'head' } }, (i: SiteReportInstruction) => i.localOnlyEpochs, 12],
     ['localOnly false', { personalization: { mode: 'head', localOnly: false } }, (i: SiteReportInstruction) => i.localOnlyEpochs, undefined],
     ['no personalisation, no local-only', { siteRobustness: { when: 'final' } }, (i: SiteReportInstruction) => [i.personalization, i.localOnlyEpochs], [undefined, undefined]],
@@ -43,7 +47,7 @@ describe('what the coordinator asks of the sites follows the run config', () => 
   });
 
   it('refuses out-of-range settings with the field named', () => {
-    for (const bad of [{ personalization: { mode: 'all' } }, { personalization: { epochs: 0 } }, { personalization: { lambda: -1 } }, { personalization: { guard: 'cw' } }, { personalization: { guardEps: 1.5 } }, { personalization: { guardEps: -0.1 } }, { siteRobustness: { pgdEps: [0.1, 0.2, 0.3, 0.4, 0.5] } }, { siteRobustness: { when: 'every-round' } }]) {
+    for (const bad of [{ personalization: { mode: 'all' } }, { personalization: { epochs: 0 } }, { personalization: { lambda: -1 } }, { personalization: { guard: 'cw' } }, { personalization: { guardEps: 1.5 } }, { personalization: { guardEps: -0.1 } }, { personalization: { selection: 'loo' } }, { personalization: { folds: 1 } }, { personalization: { folds: 11 } }, { personalization: { folds: 2.5 } }, { personalization: { selectionMargin: -1 } }, { personalization: { selectionMargin: 11 } }, { siteRobustness: { pgdEps: [0.1, 0.2, 0.3, 0.4, 0.5] } }, { siteRobustness: { when: 'every-round' } }]) {
       expect(() => config(bad as Partial<RunConfigInput>), JSON.stringify(bad)).toThrow(/personalization|siteRobustness/);
     }
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SITE_ROBUSTNESS_POINTS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES } from '@fedtune/shared';
+import { MAX_PERSONALIZATION_FOLDS, MAX_SITE_ROBUSTNESS_POINTS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, PERSONALIZATION_SELECTIONS } from '@fedtune/shared';
 
 /**
  * Personalised fine-tuning after the final round (docs/robustness.md#personalized-fine-tuning): each site
@@ -22,6 +22,12 @@ export const PersonalizationConfig = z.object({
   guard: z.enum(PERSONALIZATION_GUARDS).default('pgd'),
   /** The guard's ε (absolute input units). */
   guardEps: z.number().min(0).max(1).default(0.05),
+  /** Mode 'auto': score candidates on the site's validation split ('holdout') or by stratified k-fold cross-validation over its train ∪ validation data, then refit the chosen one on all of it ('kfold'). */
+  selection: z.enum(PERSONALIZATION_SELECTIONS).default('kfold'),
+  /** Mode 'auto', selection 'kfold': the number of stratified folds. */
+  folds: z.number().int().min(2).max(MAX_PERSONALIZATION_FOLDS).default(5),
+  /** Mode 'auto': prefer the global model (then the local-only one) unless a candidate beats it by more than this many paired standard errors on validation (0: highest accuracy wins). */
+  selectionMargin: z.number().min(0).max(10).default(1),
 });
 export type PersonalizationConfig = z.output<typeof PersonalizationConfig>;
 

@@ -20,7 +20,7 @@ export function siteReportInstruction(
   train: Omit<TrainConfig, 'seed'>,
   weights: { global: Uint8Array; pretrained?: Uint8Array },
 ): SiteReportInstruction {
-  const { mode, epochs, lambda, learningRate, validate, guard, guardEps } = config.personalization;
+  const { mode, epochs, lambda, learningRate, validate, guard, guardEps, selection, folds, selectionMargin } = config.personalization;
   const { when, ...robustness } = config.siteRobustness;
   const personalize = mode !== 'none';
   const baseline = localOnlyEpochs(config);
@@ -31,7 +31,7 @@ export function siteReportInstruction(
     weights: weights.global,
     ...(weights.pretrained ? { pretrained: weights.pretrained } : {}),
     train: { ...train, seed: deriveSeed(config.seed, 'site-report', siteId) },
-    ...(personalize ? { personalization: { mode, epochs, lambda, validate, guard, guardEps, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
+    ...(personalize ? { personalization: { mode, epochs, lambda, validate, guard, guardEps, selection, folds, selectionMargin, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
     ...(baseline ? { localOnlyEpochs: baseline } : {}),
     ...(when === 'final' ? { robustness: { ...robustness, seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
   };

@@ -23,6 +23,13 @@ export type AutoCandidate = (typeof AUTO_CANDIDATES)[number];
 export const PERSONALIZATION_GUARDS = ['pgd', 'fgsm', 'off'] as const;
 export type PersonalizationGuard = (typeof PERSONALIZATION_GUARDS)[number];
 
+/** Mode 'auto''s validation estimate: the site's validation split, or stratified k-fold cross-validation over its train ∪ validation data. */
+export const PERSONALIZATION_SELECTIONS = ['holdout', 'kfold'] as const;
+export type PersonalizationSelection = (typeof PERSONALIZATION_SELECTIONS)[number];
+
+/** Most folds of mode 'auto''s cross-validation (bounds the work a run can ask of a site). */
+export const MAX_PERSONALIZATION_FOLDS = 10;
+
 /** Most noise σ / PGD ε values a site report carries (bounds both the work asked of a site and its answer). */
 export const MAX_SITE_ROBUSTNESS_POINTS = 4;
 
@@ -50,6 +57,12 @@ export const PersonalizationSettings = z.object({
   guard: z.enum(PERSONALIZATION_GUARDS).optional(),
   /** The guard's ε (absolute input units). */
   guardEps: z.number().min(0).max(1).optional(),
+  /** Mode 'auto': how candidates are scored (absent: 'holdout', the site's validation split). */
+  selection: z.enum(PERSONALIZATION_SELECTIONS).optional(),
+  /** Mode 'auto' with selection 'kfold': the number of stratified folds (absent: 5). */
+  folds: z.number().int().min(2).max(MAX_PERSONALIZATION_FOLDS).optional(),
+  /** Mode 'auto': a candidate replaces a more preferred one (the global model first) only if it wins by more than this many paired standard errors (absent: 0). */
+  selectionMargin: z.number().min(0).max(10).optional(),
 });
 export type PersonalizationSettings = z.output<typeof PersonalizationSettings>;
 

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Dataset } from '../data/dataset.ts';
+import { concatDatasets, subset, type Dataset } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import { evaluateModel } from '../learning/evaluate-model.ts';
 import { fitLocal, setTrainableLayers } from '../learning/fit-local.ts';
@@ -8,7 +8,9 @@ import { type AutoCandidate, type PersonalizationSettings } from '../messages/si
 import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
 import type { WeightArrays } from '../weights.ts';
+import { perExampleCorrect } from './per-example-correct.ts';
 import { selectPersonalCandidate, type CandidateScore } from './select-personal-candidate.ts';
+import { foldIndices, stratifiedFolds } from './stratified-folds.ts';
 import { validationRobustAccuracy } from './validation-robustness.ts';
 
 /** The interpolation weights α of `α·w_finetuned + (1 − α)·w_global` the 'auto' mode tries (WiSE-FT, Wortsman et al. 2022). */
@@ -30,23 +32,92 @@ export function betterOnValidation(a: Pick<CandidateScore, 'accuracy' | 'loss'>,
 }
 
 export interface AutoPersonalizationOutcome {
-  /** The candidate kept ('global': none beat the global model on validation). */
+  /** The candidate kept ('global': none beat the global model on validation beyond noise). */
   chosen: AutoCandidate;
-  /** Every candidate's validation accuracy and loss, in the order tried. */
+  /** Every candidate's validation accuracy and loss, in the order tried (with 'kfold': pooled over the held-out folds). */
   scores: CandidateScore[];
+  /** How the candidates were scored: the method, the folds (kfold) and the examples every score is over. */
+  selection: { method: 'holdout' | 'kfold'; folds?: number; examples: number };
+}
+
+/** The default folds of selection 'kfold' when the instruction names none. */
+export const DEFAULT_PERSONALIZATION_FOLDS = 5;
+
+/** How the site trained its local-only baseline (the start and the config): 'kfold' retrains it on each fold's training part. */
+export interface LocalOnlyRecipe {
+  start: WeightArrays;
+  config: TrainConfig;
+}
+
+/** The fine-tunes a candidate needs: 'head', 'full' (also every mix), 'ditto', 'local-only'; 'global' none. */
+type Fit = 'head' | 'full' | 'ditto' | 'local-only';
+const FITS: readonly Fit[] = ['head', 'full', 'ditto', 'local-only'];
+const fitOf = (c: AutoCandidate): Fit | undefined => (c === 'global' ? undefined : c.startsWith('mix-') ? 'full' : (c as Fit));
+
+/**
+ * Trains the candidates on `train` starting from `global` and returns their weights in the order of
+ * AUTO_CANDIDATES (only the fits in `wanted`, and the candidates they make). With `validation`, every
+ * fine-tune keeps its best epoch on validation loss; without, it runs `settings.epochs` epochs (what a
+ * refit on all the data can repeat). The local-only candidate: `localOnly.weights` as given, or retrained
+ * from `localOnly.recipe` on `train`.
+ */
+async function fitCandidates(
+  model: tf.LayersModel,
+  global: WeightArrays,
+  train: Dataset,
+  validation: Dataset | undefined,
+  config: TrainConfig,
+  settings: PersonalizationSettings,
+  seed: number,
+  wanted: ReadonlySet<Fit>,
+  localOnly: { weights?: WeightArrays; recipe?: LocalOnlyRecipe },
+): Promise<Array<[AutoCandidate, WeightArrays]>> {
+  const fits = { ...config, epochs: settings.epochs, seed, ...(validation ? { earlyStopping: { patience: settings.epochs } } : {}) };
+  const options = validation ? { validation } : {};
+  const out: Array<[AutoCandidate, WeightArrays]> = [['global', global]];
+  if (wanted.has('head')) {
+    writeModelWeights(model, global);
+    await fitLocal(model, train, { ...fits, trainable: 'head' }, undefined, options);
+    out.push(['head', readModelWeights(model).arrays]);
+  }
+  if (wanted.has('full')) {
+    writeModelWeights(model, global);
+    await fitLocal(model, train, { ...fits, trainable: 'all', seed: seed + 1 }, undefined, options);
+    const full = readModelWeights(model).arrays;
+    out.push(['full', full]);
+    for (const [candidate, alpha] of Object.entries(AUTO_INTERPOLATIONS) as Array<[AutoCandidate, number]>) out.push([candidate, interpolateWeights(full, global, alpha)]);
+  }
+  if (wanted.has('ditto')) {
+    writeModelWeights(model, global);
+    await fitLocal(model, train, { ...fits, trainable: 'all', proximalMu: settings.lambda, seed: seed + 2 }, undefined, options);
+    out.push(['ditto', readModelWeights(model).arrays]);
+  }
+  if (wanted.has('local-only')) {
+    if (localOnly.recipe) {
+      writeModelWeights(model, localOnly.recipe.start);
+      await fitLocal(model, train, { ...localOnly.recipe.config, seed: deriveSeed(localOnly.recipe.config.seed, seed) });
+      out.push(['local-only', readModelWeights(model).arrays]);
+    } else if (localOnly.weights) out.push(['local-only', localOnly.weights]);
+  }
+  setTrainableLayers(model, 'all');
+  return out;
 }
 
 /**
- * Personalisation by model selection at the site, on its own **validation** split (never the test split):
- * starting from the global model (the weights `model` holds), it tries the global model itself, the head
- * fine-tuned for `settings.epochs`, every layer fine-tuned for `settings.epochs`, interpolations
- * α·w_full + (1 − α)·w_global (α ∈ AUTO_INTERPOLATIONS), Ditto's proximal fine-tune (λ = settings.lambda)
- * and, when given, the site's local-only model (`extra.localOnly`); each fine-tune keeps its best epoch on
- * validation loss. With a robustness guard (settings.guard, ε = settings.guardEps) every candidate's
- * accuracy under that attack on validation is measured too. The model ends holding the candidate
- * `selectPersonalCandidate` picks (best validation accuracy among those no less robust than the global
- * model; ties: global, then local-only, then lower loss), so the personal model is at least the global
- * one — and the local-only one, when it passes the guard — on validation by construction.
+ * Personalisation by model selection at the site, on its own data — never its test split. The
+ * candidates: the global model itself (the weights `model` holds), the head fine-tuned for
+ * `settings.epochs`, every layer fine-tuned for `settings.epochs`, the mixes α·w_full + (1 − α)·w_global
+ * (α ∈ AUTO_INTERPOLATIONS), Ditto's proximal fine-tune (λ = settings.lambda) and, when given, the site's
+ * local-only model. How they are scored (`settings.selection`):
+ * - 'holdout' (the default when absent): trained on the train split, each fine-tune keeping its best epoch
+ *   on validation loss, scored on the validation split;
+ * - 'kfold': stratified k-fold cross-validation (`settings.folds`, at most one fold per example) over train ∪
+ *   validation — each candidate trained on k − 1 folds for exactly `settings.epochs` epochs (the local-only
+ *   one retrained by `extra.localOnlyRecipe` when given), scored on the held-out fold, every example held
+ *   out exactly once — then the chosen candidate is refit the same way on all of train ∪ validation.
+ * With a robustness guard (settings.guard, ε = settings.guardEps) each candidate's accuracy under that
+ * attack is measured on the same held-out examples. The model ends holding the candidate
+ * `selectPersonalCandidate` picks with `settings.selectionMargin` standard errors (absent: 0).
  * Needs a non-empty validation split. Leaks no tensors.
  */
 export async function autoPersonalize(
@@ -54,36 +125,65 @@ export async function autoPersonalize(
   data: { train: Dataset; validation: Dataset },
   config: TrainConfig,
   settings: PersonalizationSettings,
-  extra: { localOnly?: WeightArrays } = {},
+  extra: { localOnly?: WeightArrays; localOnlyRecipe?: LocalOnlyRecipe } = {},
 ): Promise<AutoPersonalizationOutcome> {
   if (data.validation.y.length === 0) throw new FedtuneError('data', 'personalization mode "auto" needs a validation split at the site');
   const global = readModelWeights(model).arrays;
-  const fits = { ...config, epochs: settings.epochs, earlyStopping: { patience: settings.epochs } };
   const guard = settings.guard ?? 'off';
   const guardSeed = deriveSeed(config.seed, 'personalization-guard');
-  const scores: CandidateScore[] = [];
-  const weights = new Map<AutoCandidate, WeightArrays>();
-  const score = async (candidate: AutoCandidate, arrays: WeightArrays) => {
-    writeModelWeights(model, arrays);
-    const m = evaluateModel(model, data.validation);
-    const robustAccuracy = await validationRobustAccuracy(model, data.validation, guard, settings.guardEps ?? 0, guardSeed);
-    scores.push({ candidate, accuracy: m.accuracy, loss: m.loss, ...(robustAccuracy !== undefined ? { robustAccuracy } : {}) });
-    weights.set(candidate, arrays);
+  const margin = settings.selectionMargin ?? 0;
+  const allFits = new Set<Fit>(FITS);
+  const measure = async (held: Dataset) => {
+    const m = evaluateModel(model, held);
+    const robustAccuracy = await validationRobustAccuracy(model, held, guard, settings.guardEps ?? 0, guardSeed);
+    return { ...m, correct: perExampleCorrect(model, held), robustAccuracy };
   };
-  await score('global', global);
-  await fitLocal(model, data.train, { ...fits, trainable: 'head' }, undefined, { validation: data.validation });
-  await score('head', readModelWeights(model).arrays);
-  writeModelWeights(model, global);
-  await fitLocal(model, data.train, { ...fits, trainable: 'all', seed: config.seed + 1 }, undefined, { validation: data.validation });
-  const full = readModelWeights(model).arrays;
-  await score('full', full);
-  for (const [candidate, alpha] of Object.entries(AUTO_INTERPOLATIONS) as Array<[AutoCandidate, number]>) await score(candidate, interpolateWeights(full, global, alpha));
-  writeModelWeights(model, global);
-  await fitLocal(model, data.train, { ...fits, trainable: 'all', proximalMu: settings.lambda, seed: config.seed + 2 }, undefined, { validation: data.validation });
-  await score('ditto', readModelWeights(model).arrays);
-  if (extra.localOnly) await score('local-only', extra.localOnly);
-  const best = selectPersonalCandidate(scores);
-  writeModelWeights(model, weights.get(best.candidate)!);
-  setTrainableLayers(model, 'all');
-  return { chosen: best.candidate, scores };
+
+  if ((settings.selection ?? 'holdout') === 'holdout') {
+    const candidates = await fitCandidates(model, global, data.train, data.validation, config, settings, config.seed, allFits, { weights: extra.localOnly });
+    const scores: CandidateScore[] = [];
+    for (const [candidate, arrays] of candidates) {
+      writeModelWeights(model, arrays);
+      const m = await measure(data.validation);
+      scores.push({ candidate, accuracy: m.accuracy, loss: m.loss, ...(m.robustAccuracy !== undefined ? { robustAccuracy: m.robustAccuracy } : {}), correct: m.correct });
+    }
+    const best = selectPersonalCandidate(scores, margin);
+    writeModelWeights(model, candidates.find(([c]) => c === best.candidate)![1]);
+    return { chosen: best.candidate, scores, selection: { method: 'holdout', examples: data.validation.y.length } };
+  }
+
+  const pool = concatDatasets([data.train, data.validation]);
+  const n = pool.y.length;
+  const k = Math.min(settings.folds ?? DEFAULT_PERSONALIZATION_FOLDS, n);
+  const folds = stratifiedFolds(pool.y, k, deriveSeed(config.seed, 'personalization-folds'));
+  const localOnly = { weights: extra.localOnly, recipe: extra.localOnlyRecipe };
+  const pooled = new Map<AutoCandidate, { correct: Uint8Array; lossSum: number; robustHits: number; robust: boolean }>();
+  for (let f = 0; f < k; f++) {
+    const heldIndices = foldIndices(folds, f, true);
+    const held = subset(pool, heldIndices);
+    // Without a recipe the given local-only model saw part of every fold: it cannot be cross-validated.
+    const wanted = localOnly.recipe ? allFits : new Set<Fit>(FITS.filter((x) => x !== 'local-only'));
+    const candidates = await fitCandidates(model, global, subset(pool, foldIndices(folds, f, false)), undefined, config, settings, deriveSeed(config.seed, 'personalization-fold', f), wanted, localOnly);
+    for (const [candidate, arrays] of candidates) {
+      writeModelWeights(model, arrays);
+      const m = await measure(held);
+      const acc = pooled.get(candidate) ?? { correct: new Uint8Array(n), lossSum: 0, robustHits: 0, robust: m.robustAccuracy !== undefined };
+      heldIndices.forEach((i, j) => (acc.correct[i] = m.correct[j]));
+      acc.lossSum += m.loss * held.y.length;
+      acc.robustHits += Math.round((m.robustAccuracy ?? 0) * held.y.length);
+      pooled.set(candidate, acc);
+    }
+  }
+  const scores: CandidateScore[] = [...pooled].map(([candidate, acc]) => ({
+    candidate,
+    accuracy: acc.correct.reduce((a, b) => a + b, 0) / n,
+    loss: acc.lossSum / n,
+    ...(acc.robust ? { robustAccuracy: acc.robustHits / n } : {}),
+    correct: acc.correct,
+  }));
+  const best = selectPersonalCandidate(scores, margin);
+  const fit = fitOf(best.candidate);
+  const refit = await fitCandidates(model, global, pool, undefined, config, settings, config.seed, new Set(fit ? [fit] : []), localOnly);
+  writeModelWeights(model, refit.find(([c]) => c === best.candidate)![1]);
+  return { chosen: best.candidate, scores, selection: { method: 'kfold', folds: k, examples: n } };
 }

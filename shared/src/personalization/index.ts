@@ -4,3 +4,6 @@ export * from './site-report-work.ts';
 export * from './auto-personalize.ts';
 export * from './select-personal-candidate.ts';
 export * from './validation-robustness.ts';
+export * from './stratified-folds.ts';
+export * from './paired-difference.ts';
+export * from './per-example-correct.ts';

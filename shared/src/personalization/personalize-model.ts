@@ -7,7 +7,7 @@ import type { TrainConfig } from '../messages/schemas.ts';
 import type { AutoCandidate, PersonalizationSettings } from '../messages/site-report-schemas.ts';
 import { modelVariables, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
-import { autoPersonalize } from './auto-personalize.ts';
+import { autoPersonalize, type AutoPersonalizationOutcome, type LocalOnlyRecipe } from './auto-personalize.ts';
 import type { CandidateScore } from './select-personal-candidate.ts';
 
 /** Whether a layer is a BatchNormalization layer (its gamma/beta and moving statistics stay local under FedBN). */
@@ -60,6 +60,8 @@ export interface PersonalizationOutcome {
   chosen?: AutoCandidate;
   /** Mode 'auto': every candidate's validation scores. */
   candidates?: CandidateScore[];
+  /** Mode 'auto': how the candidates were scored (holdout or k-fold, and over how many examples). */
+  selection?: AutoPersonalizationOutcome['selection'];
 }
 
 /**
@@ -76,7 +78,7 @@ export async function personalizeModel(
   data: { train: Dataset; validation: Dataset },
   train: TrainConfig,
   settings: PersonalizationSettings,
-  extra: { localOnly?: WeightArrays } = {},
+  extra: { localOnly?: WeightArrays; localOnlyRecipe?: LocalOnlyRecipe } = {},
 ): Promise<PersonalizationOutcome> {
   if (settings.mode === 'none') throw new FedtuneError('config', 'personalization mode "none" trains nothing');
   const config = personalizationTrainConfig(train, settings);
@@ -89,7 +91,7 @@ export async function personalizeModel(
     const auto = await autoPersonalize(model, data, config, settings, extra);
     const kept = auto.scores.find((s) => s.candidate === auto.chosen)!;
     const fitted = evaluateModel(model, data.train);
-    return { adopted: auto.chosen !== 'global', chosen: auto.chosen, candidates: auto.scores, fit: { loss: fitted.loss, accuracy: fitted.accuracy, numExamples: data.train.y.length }, validationLoss: { global: globalLoss, personalized: kept.loss } };
+    return { adopted: auto.chosen !== 'global', chosen: auto.chosen, candidates: auto.scores, selection: auto.selection, fit: { loss: fitted.loss, accuracy: fitted.accuracy, numExamples: data.train.y.length }, validationLoss: { global: globalLoss, personalized: kept.loss } };
   }
   if (settings.mode === 'fedbn') {
     // fitLocal sets trainable layers from config.trainable; FedBN overrides that with the BN layers only.

@@ -1,5 +1,6 @@
 import { FedtuneError } from '../errors.ts';
 import type { AutoCandidate } from '../messages/site-report-schemas.ts';
+import { pairedDifference } from './paired-difference.ts';
 
 /** A candidate's score on the site's validation split (never the test split). */
 export interface CandidateScore {
@@ -10,6 +11,8 @@ export interface CandidateScore {
   loss: number;
   /** Accuracy under the robustness guard's attack on the validation split (absent: the guard is off). */
   robustAccuracy?: number;
+  /** 1/0 per validation example (correct or not), in one order for every candidate: the paired noise estimate. Stays at the site (never sent). */
+  correct?: Uint8Array;
 }
 
 /** Tie order after accuracy: the global model first (no needless drift), then the local-only model; the rest by lower loss. */
@@ -38,14 +41,34 @@ export function passesRobustnessGuard(candidate: CandidateScore, global: Candida
 }
 
 /**
- * The personalisation's selection rule (mode 'auto'), a pure function of the validation scores:
- * among the candidates that pass the robustness guard (the global model always does), the one ranked
- * highest by `ranksAbove`. `scores` must hold the global model.
+ * Whether `best` beats `other` on validation by more than the estimate's noise: its mean paired accuracy
+ * gain (per-example `correct`, same examples) exceeds `margin` standard errors of that gain (with margin 0:
+ * any gain). Without per-example scores on both, plain accuracy: any gain.
  */
-export function selectPersonalCandidate(scores: readonly CandidateScore[]): CandidateScore {
+export function winsBeyondNoise(best: CandidateScore, other: CandidateScore, margin: number): boolean {
+  if (margin > 0 && best.correct && other.correct && best.correct.length === other.correct.length) {
+    const d = pairedDifference(best.correct, other.correct);
+    return d.mean > margin * d.standardError;
+  }
+  return best.accuracy > other.accuracy;
+}
+
+/**
+ * The personalisation's selection rule (mode 'auto'), a pure function of the validation scores:
+ * among the candidates that pass the robustness guard (the global model always does), `best` is the one
+ * ranked highest by `ranksAbove`; the rule then keeps the first candidate, in the order of preference
+ * global, local-only, then the rest as ranked, that `best` does not beat beyond noise (`winsBeyondNoise`
+ * with `margin` paired standard errors: a one-standard-error rule with margin 1). Margin 0 keeps `best`.
+ * `scores` must hold the global model.
+ */
+export function selectPersonalCandidate(scores: readonly CandidateScore[], margin = 0): CandidateScore {
   const global = scores.find((s) => s.candidate === 'global');
   if (!global) throw new FedtuneError('internal', 'personalisation candidates must include the global model');
+  const eligible = scores.filter((s) => s === global || passesRobustnessGuard(s, global));
   let best = global;
-  for (const s of scores) if (s !== global && passesRobustnessGuard(s, global) && ranksAbove(s, best)) best = s;
-  return best;
+  for (const s of eligible) if (ranksAbove(s, best)) best = s;
+  const ranked = [...eligible].sort((a, b) => (ranksAbove(a, b) ? -1 : ranksAbove(b, a) ? 1 : 0));
+  const preferred = [global, ...ranked.filter((s) => s.candidate === 'local-only'), ...ranked.filter((s) => s !== global && s.candidate !== 'local-only')];
+  // `best` itself is never beaten beyond noise, so the search always ends.
+  return preferred.find((s) => !winsBeyondNoise(best, s, margin))!;
 }

@@ -8,6 +8,7 @@ import { MAX_REPORTED_LOSS } from '../messages/schemas.ts';
 import type { CandidateValidation, SiteArmMetrics, SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
 import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
+import type { LocalOnlyRecipe } from './auto-personalize.ts';
 import { personalizeModel } from './personalize-model.ts';
 import type { CandidateScore } from './select-personal-candidate.ts';
 import { siteRobustnessSummary } from './site-robustness-summary.ts';
@@ -56,6 +57,7 @@ export async function siteReportWork(
   const arms: Partial<SiteReportResult['arms']> = {};
   let localOnlyFit: FitMetrics | undefined;
   let localOnly: WeightArrays | undefined;
+  let localOnlyRecipe: LocalOnlyRecipe | undefined;
   if (weights.pretrained) {
     writeModelWeights(model, weights.pretrained);
     arms.pretrained = await armMetrics(model, data.test, instruction);
@@ -64,7 +66,9 @@ export async function siteReportWork(
       // A fair baseline: when the personalisation chooses on validation, local-only keeps its best epoch on validation too.
       const select = instruction.personalization?.validate === true && data.validation.y.length > 0;
       const epochs = instruction.localOnlyEpochs;
-      localOnlyFit = await fitLocal(model, data.train, { ...train, epochs, seed: deriveSeed(instruction.train.seed, 'local-only'), ...(select ? { earlyStopping: { patience: epochs } } : {}) }, undefined, { validation: data.validation });
+      const recipe = { start: weights.pretrained, config: { ...train, epochs, seed: deriveSeed(instruction.train.seed, 'local-only') } };
+      localOnlyRecipe = recipe;
+      localOnlyFit = await fitLocal(model, data.train, { ...recipe.config, ...(select ? { earlyStopping: { patience: epochs } } : {}) }, undefined, { validation: data.validation });
       arms.localOnly = await armMetrics(model, data.test, instruction);
       localOnly = readModelWeights(model).arrays;
     }
@@ -76,7 +80,7 @@ export async function siteReportWork(
   if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples, ...(localOnlyFit ? { localOnlyFit } : {}) };
   // FedBN: the personal model starts from the global one with the site's own BatchNorm layers.
   if (weights.personalStart) writeModelWeights(model, weights.personalStart);
-  const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings, { localOnly });
+  const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings, { localOnly, localOnlyRecipe });
   arms.personalized = await armMetrics(model, data.test, instruction);
   return {
     arms: arms as SiteReportResult['arms'],
