@@ -232,7 +232,7 @@ describe('the instruction the coordinator builds', () => {
       weights: weights.global,
       pretrained: weights.pretrained,
       train: { ...train, seed: deriveSeed(9, 'site-report', 'site-a') },
-      personalization: { mode: 'ditto', epochs: 2, lambda: 0.3, learningRate: 0.05, validate: false, guard: 'pgd', guardEps: 0.05 },
+      personalization: { mode: 'ditto', epochs: 2, lambda: 0.3, learningRate: 0.05, validate: false, guard: 'pgd', guardEps: 0.05, selection: 'kfold', folds: 5, selectionMargin: 1 },
       localOnlyEpochs: 12,
       robustness: { examples: 50, adversarialExamples: 100, noiseSigmas: [0.1, 0.3], corruptions: true, pgdEps: [0.1], pgdSteps: 20, seed: deriveSeed(9, 'site-robustness') },
     });
@@ -247,7 +247,7 @@ describe('the instruction the coordinator builds', () => {
 
   it('personalising without a learning rate of its own leaves it out', () => {
     const got = siteReportInstruction(config({ personalization: { mode: 'head', localOnly: false } }), 1, 's', train, weights);
-    expect(got.personalization).toStrictEqual({ mode: 'head', epochs: 5, lambda: 0.1, validate: true, guard: 'pgd', guardEps: 0.05 });
+    expect(got.personalization).toStrictEqual({ mode: 'head', epochs: 5, lambda: 0.1, validate: true, guard: 'pgd', guardEps: 0.05, selection: 'kfold', folds: 5, selectionMargin: 1 });
     expect(got).not.toHaveProperty('localOnlyEpochs');
     expect(got).not.toHaveProperty('robustness');
   });
