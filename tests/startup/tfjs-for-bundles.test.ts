@@ -1,4 +1,7 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { build } from 'esbuild';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +31,32 @@ function sourceFiles(dir: string): string[] {
 const leftOut = Object.keys(tfjs).filter((name) => !(name in forBundles));
 
 describe('the bundles\' @tensorflow/tfjs', () => {
+  it('registers the gradients and the chained tensor methods as the package does (bundled alone, in a fresh process)', async () => {
+    // In this process @tensorflow/tfjs is imported above and has registered both already: bundle a script that
+    // imports only this file, as scripts/build-bundles.mjs does, and run it in a fresh Node.
+    const script = [
+      "import * as tf from './scripts/tfjs-for-bundles.mjs';",
+      "(async () => {",
+      "await tf.setBackend('cpu');",
+      "const t = tf.tensor1d([3, 4]);",
+      "const norm = typeof t.norm === 'function' ? t.norm().dataSync()[0] : 'no t.norm';",
+      "const grad = tf.grad((x) => tf.sum(tf.square(x)))(t).dataSync();",
+      "console.log(JSON.stringify({ norm, grad: Array.from(grad) }));",
+      "})();",
+    ].join('\n');
+    const bundled = await build({ stdin: { contents: script, resolveDir: ROOT, loader: 'js' }, bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'silent' });
+    const dir = mkdtempSync(join(tmpdir(), 'fedtune-tfjs-bundle-'));
+    const file = join(dir, 'probe.cjs');
+    writeFileSync(file, bundled.outputFiles[0].text);
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, [file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ norm: 5, grad: [6, 8] });
+  }, 120_000);
+
   it('leaves out only the WebGL backend, tfjs-data, the converter and the package\'s version', async () => {
     const fromLeftOutPackages = new Set<string>(['version', 'data']);
     for (const pkg of LEFT_OUT_PACKAGES) for (const name of Object.keys(await import(pkg))) fromLeftOutPackages.add(name);
