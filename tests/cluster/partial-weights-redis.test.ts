@@ -59,7 +59,11 @@ describe.runIf(clusterDescribeMode() === 'run')('partial aggregates: the global 
       // The partial path in both rounds: each follower folded its sites and sent one partial per round.
       expect(leaderNode.partials.leader.partialsMerged).toBe(4);
       expect(leaderNode.partials.leader.sitesLeftOut).toBe(0);
-      expect(leaderNode.partials.leader.sitesMerged).toBe(2 * (20 - 7));
+      // Every follower site is folded, except one whose update can beat its follower's loading of the plan's
+      // weights by version (then it is relayed, as documented: "no plan yet"); each round still accepts all 20.
+      expect(leaderNode.partials.leader.sitesMerged).toBeLessThanOrEqual(2 * (20 - 7));
+      expect(leaderNode.partials.leader.sitesMerged).toBeGreaterThanOrEqual(2 * (20 - 7) - 3);
+      expect(leader.report!.rounds.map((r) => r.accepted.length)).toEqual([20, 20]);
       for (const f of followers) expect(f.partials.follower.partialsSent).toBe(2);
       await new Promise((r) => setTimeout(r, 200));
       const weightWrites = written.filter((w) => w.includes(`${prefix}:weights:`));
