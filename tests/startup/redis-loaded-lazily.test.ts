@@ -24,7 +24,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('redis loaded only by a cluster node', () => {
   it("RESP_BLOB_STRING is redis' RESP_TYPES.BLOB_STRING", () => {
-    const redis = createRequire(join(ROOT, 'coordinator', 'package.json'))('redis') as typeof import('redis');
+    const redis = createRequire(join(ROOT, 'coordinator', 'package.json'))('redis') as { RESP_TYPES: { BLOB_STRING: number } };
     expect(RESP_BLOB_STRING).toBe(redis.RESP_TYPES.BLOB_STRING);
     expect(BLOB_AS_BUFFER).toEqual({ [redis.RESP_TYPES.BLOB_STRING]: Buffer });
   });
