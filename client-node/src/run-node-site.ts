@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type TextSplits, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy, type DataSummaryCounts, type SiteClasses } from '@fedtune/shared';
-import { selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
+import { nodeEd25519Verify, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
 import { SiteAuditLog } from './site-audit-log.ts';
@@ -83,6 +83,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     ...(preparedText ? { textData: preparedText } : {}),
     backend: backend.backend,
     runtime: 'node',
+    verifyTermsSignature: nodeEd25519Verify,
     onEvent: audit
       ? (event) => {
           audit.record(event);

@@ -122,6 +122,7 @@ export * from './policy/ledger-totals-wire.ts';
 export * from './client/site-privacy-accounting.ts';
 export * from './policy/run-terms-hash.ts';
 export * from './policy/check-run-terms.ts';
+export * from './policy/ed25519-verify.ts';
 export * from './policy/check-instruction.ts';
 export * from './client/site-terms-guard.ts';
 export * from './client/interned-run-terms.ts';

@@ -1,4 +1,5 @@
 import { urlUnderServer, checkRunTerms, clipText, FedtuneError, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
+import { nodeEd25519Verify } from '@fedtune/shared/node';
 
 /** GET /api/v1/terms of a coordinator (with the site's name and token when site tokens are on). */
 export async function fetchRunTerms(server: string, site?: { siteId?: string; token?: string }): Promise<SignedRunTerms> {
@@ -42,7 +43,7 @@ export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict)
 /** `fedtune client --show-terms`: prints the terms (and the policy's verdict) and exits without joining. */
 export async function showTerms(options: { server: string; siteId?: string; token?: string; policy?: SitePolicy; json?: boolean }): Promise<TermsVerdict | undefined> {
   const signed = await fetchRunTerms(options.server, { siteId: options.siteId, token: options.token });
-  const verdict = options.policy ? checkRunTerms(signed, options.policy) : undefined;
+  const verdict = options.policy ? checkRunTerms(signed, options.policy, [], nodeEd25519Verify) : undefined;
   if (options.json) console.log(JSON.stringify({ ...signed, ...(verdict ? { verdict } : {}) }, null, 2));
   else for (const line of describeRunTerms(signed, verdict)) console.log(line);
   return verdict;

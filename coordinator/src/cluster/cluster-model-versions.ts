@@ -1,4 +1,4 @@
-import { RESP_TYPES } from 'redis';
+import { BLOB_AS_BUFFER } from './redis-blob-as-buffer.ts';
 import { clipText, sha256Hex } from '@fedtune/shared';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
 import type { ClusterRedis } from './redis-connection.ts';
@@ -56,7 +56,7 @@ export class ClusterModelVersions {
   constructor(private readonly options: ClusterModelVersionsOptions) {
     this.keep = options.keep ?? CLUSTER_MODEL_VERSIONS_KEPT;
     this.ttlMs = options.ttlMs ?? CLUSTER_MODEL_VERSION_TTL_MS;
-    this.buffers = options.redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as ClusterRedis;
+    this.buffers = options.redis.withTypeMapping(BLOB_AS_BUFFER) as unknown as ClusterRedis;
   }
 
   /** The versions held in this node's memory (newest last). */

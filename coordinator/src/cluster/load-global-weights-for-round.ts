@@ -1,4 +1,4 @@
-import { RESP_TYPES } from 'redis';
+import { BLOB_AS_BUFFER } from './redis-blob-as-buffer.ts';
 import { decodeWeights, FedtuneError, type Weights } from '@fedtune/shared';
 import { sha256OfBytes } from '../audit/audit-recorder.ts';
 import type { ClusterRedis } from './redis-connection.ts';
@@ -25,7 +25,7 @@ export async function storeGlobalWeightsForRound(redis: ClusterRedis, prefix: st
 
 /** A follower: the round's global weights by their sha256, decoded. Throws FedtuneError('not_found' | 'payload_too_large' | 'model_integrity') when they are missing or not those bytes. */
 export async function loadGlobalWeightsForRound(redis: ClusterRedis, prefix: string, sha256: string, maxBytes: number): Promise<Weights> {
-  const raw = (await redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(globalWeightsKey(prefix, sha256))) as Buffer | null;
+  const raw = (await redis.withTypeMapping(BLOB_AS_BUFFER).get(globalWeightsKey(prefix, sha256))) as Buffer | null;
   if (!raw) throw new FedtuneError('not_found', `the round's global weights (${sha256.slice(0, 12)}…) are not in Redis`);
   if (raw.byteLength > maxBytes) throw new FedtuneError('payload_too_large', `the round's global weights are ${raw.byteLength} bytes, above ${maxBytes}`);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import { FedtuneError } from '@fedtune/shared';
 
 export type ClusterRedis = ReturnType<typeof createClient>;
@@ -21,6 +21,8 @@ export interface RedisConnectionEvents {
  * `connectTimeoutMs`, else a FedtuneError('transport') says which Redis could not be reached.
  */
 export async function connectClusterRedis(url: string, events: RedisConnectionEvents, connectTimeoutMs = 10_000): Promise<ClusterRedis> {
+  // Loaded here, not at module load: a coordinator without --cluster never evaluates `redis` (docs/performance.md).
+  const { createClient } = await import('redis');
   const client = createClient({ url, socket: { reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 1_000), connectTimeout: connectTimeoutMs } });
   let connected = false;
   let lostAt: number | undefined;

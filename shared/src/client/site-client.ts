@@ -35,6 +35,7 @@ import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
 import { SiteTermsGuard } from './site-terms-guard.ts';
+import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
 import { alignSiteData, classesRefusal, countsInRunOrder, type SiteClasses } from './align-site-classes.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
@@ -155,6 +156,8 @@ export interface SiteClientOptions {
   policy?: SitePolicy;
   /** Further checks of the terms at join (the privacy ledger's ε budget, model inspection). */
   termsChecks?: TermsCheck[];
+  /** How the run's terms' signature is verified: @noble/curves when absent (browsers); Node sites pass nodeEd25519Verify. */
+  verifyTermsSignature?: Ed25519Verify;
   /**
    * The data check's counts, sent once after joining: only when given (`--share-data-summary` or the policy's
    * data.shareSummary); feature names only when the policy's data.shareFeatureNames allows (site-data-summary.ts).
@@ -237,7 +240,7 @@ export class SiteClient {
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
     // concat: an exactly sized array (a spread leaves spare capacity in every site).
-    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)));
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)), options.verifyTermsSignature);
     this.textData = options.textData;
   }
 

@@ -2,6 +2,7 @@ import type { SignedRunTerms, RunTerms } from '../messages/run-terms.ts';
 import type { MessageOf } from '../transport/transport.ts';
 import type { ServerToClient } from '../messages/events.ts';
 import { checkRunTerms, type TermsCheck } from '../policy/check-run-terms.ts';
+import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
 import { checkEvaluateInstruction, checkFitInstruction, checkModelInstruction, checkSiteReportInstruction } from '../policy/check-instruction.ts';
 import { internRunTerms } from './interned-run-terms.ts';
 import { DEFAULT_SITE_POLICY, type SitePolicy } from '../policy/site-policy.ts';
@@ -24,6 +25,8 @@ export class SiteTermsGuard {
   constructor(
     readonly policy: SitePolicy = DEFAULT_SITE_POLICY,
     private readonly extra: readonly TermsCheck[] = [],
+    /** How the terms' signature is verified (checkRunTerms' default, @noble/curves, when undefined). */
+    private readonly verifySignature?: Ed25519Verify,
   ) {}
 
   get terms(): RunTerms | undefined {
@@ -37,7 +40,7 @@ export class SiteTermsGuard {
     if (this.accepted) {
       return signed.hash === this.accepted.hash ? { accept: true, hash: signed.hash } : this.refuse('the coordinator changed the run\'s terms after this site accepted them');
     }
-    const verdict = checkRunTerms(signed, this.policy, this.extra);
+    const verdict = checkRunTerms(signed, this.policy, this.extra, this.verifySignature);
     if (!verdict.ok) return this.refuse(verdict.reason);
     // Verified against its hash: the process's one frozen copy of these terms (interned-run-terms.ts).
     this.accepted = { terms: internRunTerms(verdict.hash, signed.terms), hash: verdict.hash };

@@ -1,6 +1,7 @@
 import type { Dataset } from './dataset.ts';
 import { featureSize } from './dataset.ts';
 import type { ModelInterface } from './fit-data-to-model.ts';
+import { quantileUnsorted } from './column-quartiles.ts';
 
 /** How many example or feature indices a report lists per finding (the counts are always complete). */
 export const MAX_LISTED_INDICES = 10;
@@ -100,7 +101,11 @@ function firstWithSameFeatures(ds: Dataset): Int32Array {
  * Dropping them keeps the first copy of each.
  */
 export function duplicateIndices(ds: Dataset): number[] {
-  const first = firstWithSameFeatures(ds);
+  return duplicatesOfGroups(ds, firstWithSameFeatures(ds));
+}
+
+/** duplicateIndices with the feature groups already worked out (firstWithSameFeatures). */
+function duplicatesOfGroups(ds: Dataset, first: Int32Array): number[] {
   const out: number[] = [];
   // For each feature group, the labels seen so far.
   const seen = new Map<number, Set<number>>();
@@ -114,13 +119,6 @@ export function duplicateIndices(ds: Dataset): number[] {
   return out;
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
 /**
  * Checks a site's data before it joins a run: exact and conflicting duplicates, missing values, constant
  * features, values outside the model's expected range and outside each feature's own robust range, the
@@ -131,9 +129,10 @@ export function checkDataset(ds: Dataset, options: DataCheckOptions = {}): DataC
   const f = featureSize(ds);
   const n = ds.y.length;
 
-  const duplicates = new IndexSet();
-  for (const i of duplicateIndices(ds)) duplicates.add(i);
+  // The feature groups once, for both the duplicates and the conflicting labels.
   const first = firstWithSameFeatures(ds);
+  const duplicates = new IndexSet();
+  for (const i of duplicatesOfGroups(ds, first)) duplicates.add(i);
   const groupLabels = new Map<number, Set<number>>();
   for (let i = 0; i < n; i++) {
     const g = first[i];
@@ -169,18 +168,24 @@ export function checkDataset(ds: Dataset, options: DataCheckOptions = {}): DataC
   const column = new Float64Array(n);
   for (let j = 0; j < f; j++) {
     let m = 0;
+    let min = Infinity;
+    let max = -Infinity;
     for (let i = 0; i < n; i++) {
       const v = ds.x[i * f + j];
-      if (!Number.isNaN(v)) column[m++] = v;
+      if (!Number.isNaN(v)) {
+        column[m++] = v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
     }
     if (m === 0) continue;
-    const values = column.subarray(0, m).sort();
-    if (n >= 2 && values[0] === values[m - 1]) {
+    if (n >= 2 && min === max) {
       constant.add(j);
       continue;
     }
-    const q1 = quantile(values, 0.25);
-    const q3 = quantile(values, 0.75);
+    // Quartiles by selection, not a sort of the column (column-quartiles.ts): the same values.
+    const q1 = quantileUnsorted(column, m, 0.25);
+    const q3 = quantileUnsorted(column, m, 0.75);
     const iqr = q3 - q1;
     if (!(iqr > 0)) continue;
     const lo = q1 - ROBUST_RANGE_IQRS * iqr;

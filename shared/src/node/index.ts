@@ -7,3 +7,4 @@ export * from './builtin-digits.ts';
 export * from './spawn-module-worker.ts';
 export * from './builtin-spam.ts';
 export * from './read-vocabulary.ts';
+export * from './node-ed25519-verify.ts';

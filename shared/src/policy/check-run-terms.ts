@@ -1,9 +1,9 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import type { RunTerms, SignedRunTerms } from '../messages/run-terms.ts';
 import { clipText, quoteClipped } from '../text/clip-text.ts';
 import { DEFAULT_DP_SGD_DELTA } from '../privacy/dp-sgd-accounting.ts';
 import { runTermsHash } from './run-terms-hash.ts';
+import { nobleEd25519Verify, type Ed25519Verify } from './ed25519-verify.ts';
 import type { SitePolicy } from './site-policy.ts';
 
 
@@ -30,12 +30,15 @@ export type TermsVerdict =
 const verified = new Set<string>();
 const VERIFIED_LIMIT = 16;
 
-/** Whether `signature` (hex) is `publicKey`'s (hex) Ed25519 signature of the 32 bytes of `hash` (hex). Never throws. */
-export function verifyTermsSignature(hash: string, signature: string, publicKey: string): boolean {
+/**
+ * Whether `signature` (hex) is `publicKey`'s (hex) Ed25519 signature of the 32 bytes of `hash` (hex). Never throws.
+ * `verify`: @noble/curves by default (browsers); Node sites pass Node's crypto (nodeEd25519Verify), same results.
+ */
+export function verifyTermsSignature(hash: string, signature: string, publicKey: string, verify: Ed25519Verify = nobleEd25519Verify): boolean {
   const key = `${hash}:${signature}:${publicKey}`;
   if (verified.has(key)) return true;
   try {
-    const ok = ed25519.verify(hexToBytes(signature), hexToBytes(hash), hexToBytes(publicKey));
+    const ok = verify(hexToBytes(signature), hexToBytes(hash), hexToBytes(publicKey));
     if (ok) {
       if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.values().next().value!);
       verified.add(key);
@@ -54,11 +57,11 @@ export function verifyTermsSignature(hash: string, signature: string, publicKey:
  * ε budgets (policy.privacy.maxEpsilonPerRun / maxEpsilonTotal) are the privacy ledger's: pass its check in
  * `extra` (TermsCheck).
  */
-export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra: readonly TermsCheck[] = []): TermsVerdict {
+export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra: readonly TermsCheck[] = [], verify: Ed25519Verify = nobleEd25519Verify): TermsVerdict {
   const { terms } = signed;
   const hash = runTermsHash(terms);
   if (hash !== signed.hash) return refused(['the terms do not match their hash (altered in transit or by the coordinator)']);
-  if (!verifyTermsSignature(signed.hash, signed.signature, terms.coordinator)) return refused([`the terms' signature is not coordinator ${terms.coordinator.slice(0, 16)}…'s`]);
+  if (!verifyTermsSignature(signed.hash, signed.signature, terms.coordinator, verify)) return refused([`the terms' signature is not coordinator ${terms.coordinator.slice(0, 16)}…'s`]);
   const reasons: string[] = [];
   const refuse = (reason: string) => void reasons.push(reason);
 
