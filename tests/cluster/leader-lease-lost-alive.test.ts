@@ -46,7 +46,7 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
       redisUrl: redis.url,
       nodes: 3,
       sites: SITES,
-      rounds: 2,
+      rounds: 3,
       seed: 29,
       prefix,
       config: { normBoundMultiple: 0 },
@@ -54,7 +54,7 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
       holdoutExamples: 100,
       siteOptions: () => ({
         onEvent: (e) => {
-          if (forced || e.type !== 'fit-done' || e.round !== 1) return;
+          if (forced || e.type !== 'fit-done' || e.round !== 2) return;
           forced = true;
           // As if the leader had stalled past its lease: the lease is gone and a later token has been handed out.
           void admin.del(`${prefix}:leader`).then(() => admin.set(`${prefix}:fence`, '5'));
@@ -68,7 +68,9 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
       const leader = outcomes.find((o) => o.report)!;
       expect(leader.leader).not.toBe('node-1');
       expect(outcomes.map((o) => o.status), `${leader.report?.aborted}\n${cluster.logs.join('\n')}`).toEqual(['complete', 'complete', 'complete']);
+      // It resumed from the checkpoint of round 1.
       expect(leader.report!.resumedAt).toHaveLength(1);
+      expect(leader.report!.rounds.map((r) => r.round)).toEqual([1, 2, 3]);
       expectNothingCountedTwice(leader.report!);
       const last = leader.report!.rounds.at(-1)!;
       expect(last.accepted).toHaveLength(SITES);
@@ -159,7 +161,7 @@ describe.runIf(clusterDescribeMode() === 'run')('a leader paused past its lease 
     });
     const exits = await Promise.all(nodes.map((n) => n.done));
     await paused;
-    expect(exits.map((e) => e.code), exits.map((e) => `${e.stdout.slice(-1500)}${e.stderr.slice(-500)}`).join('\n')).toEqual([0, 0, 0]);
+    expect(exits.map((e) => e.code), exits.map((e, k) => `node-${k + 1}:\n${e.stdout}${e.stderr.slice(-500)}`).join('\n')).toEqual([0, 0, 0]);
     // The old leader steps down and says so, once.
     expect(exits[0].stdout.split('\n').filter((l) => STEPPED_DOWN.test(l))).toHaveLength(1);
     const took = exits.slice(1).filter((e) => /took the leader lease \(fencing token [2-9]/.test(e.stdout));
