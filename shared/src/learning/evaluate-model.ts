@@ -22,7 +22,7 @@ export function evaluateModel(model: tf.LayersModel, ds: Dataset, batchSize = 50
       const labels = tf.tensor1d(ds.y.subarray(start, end), 'int32');
       const onehot = tf.cast(tf.oneHot(labels, ds.numClasses), 'float32');
       const loss = tf.losses.softmaxCrossEntropy(onehot, logits, undefined, undefined, tf.Reduction.SUM);
-      const hits = tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32').sum();
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
       return [loss.dataSync()[0], hits.dataSync()[0]];
     });
     lossSum += batchLoss;
