@@ -53,6 +53,7 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
       maxSiteExamples: 40,
       holdoutExamples: 100,
       siteOptions: () => ({
+        reconnect: { retries: 60, baseDelayMs: 100, maxDelayMs: 1_000 },
         onEvent: (e) => {
           if (forced || e.type !== 'fit-done' || e.round !== 2) return;
           forced = true;
