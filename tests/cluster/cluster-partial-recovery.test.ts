@@ -109,8 +109,10 @@ describe.runIf(clusterDescribeMode() === 'run')('partial aggregates through lead
         }
       },
       (siteId) => async (url, init) => {
+        // When the fetch began: one begun before the kill may end after it (from the old leader).
+        const at = Date.now();
         const r = await fetch(url, { ...init, headers: { ...init.headers, connection: 'close' } });
-        fetches.push({ siteId, url, status: r.status, at: Date.now() });
+        fetches.push({ siteId, url, status: r.status, at });
         return r;
       },
     );

@@ -92,6 +92,35 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease on a real Redi
     expect(a.l.leaderToken).toBe(0);
   });
 
+  it('yieldTo: a leader hearing of a later token steps down at once (onLost once); an equal or lower token, or a follower, changes nothing', async () => {
+    const a = lease('a');
+    await a.l.tick();
+    await client.del('p:leader');
+    const b = lease('b');
+    await b.l.tick();
+    expect(b.seen).toEqual(['acquired 2']);
+    // Not later than its own: nothing.
+    expect(a.l.yieldTo(1)).toBe(false);
+    expect(a.l.yieldTo(0)).toBe(false);
+    expect(a.seen).toEqual(['acquired 1']);
+    expect(a.l.leaderToken).toBe(1);
+    // The next token: steps down now.
+    expect(a.l.yieldTo(2)).toBe(true);
+    expect(a.seen).toEqual(['acquired 1', 'lost 1']);
+    expect(a.l.isLeader).toBe(false);
+    expect(a.l.leaderToken).toBe(0);
+    // Once only; a follower does not yield.
+    expect(a.l.yieldTo(3)).toBe(false);
+    expect(b.l.yieldTo(1)).toBe(false);
+    expect(b.l.yieldTo(2)).toBe(false);
+    expect(b.l.isLeader).toBe(true);
+    expect(a.seen).toEqual(['acquired 1', 'lost 1']);
+    // Its next tick tries to take the lease (held by b): it stays a follower, b's lease untouched.
+    await a.l.tick();
+    expect(a.seen).toEqual(['acquired 1', 'lost 1']);
+    expect(await client.get('p:leader')).toBe('b:2');
+  });
+
   it('stop(true) gives the lease up (another node takes it at once); stop(false) and a follower stop leave it', async () => {
     const a = lease('a');
     await a.l.tick();

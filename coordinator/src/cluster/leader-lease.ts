@@ -122,6 +122,18 @@ export class LeaderLease {
     }
   }
 
+  /**
+   * Another node announced itself leader with a later fencing token than this node's: this node steps down at
+   * once (onLost), without waiting for its next renewal to find the lease taken. Returns whether it stepped down.
+   */
+  yieldTo(token: number): boolean {
+    if (!this.isLeader || token <= this.token) return false;
+    const held = this.token;
+    this.token = 0;
+    this.options.onLost(held);
+    return true;
+  }
+
   /** Stops renewing and, if this node leads, gives the lease up so another node can take it at once. */
   async stop(release = true): Promise<void> {
     clearInterval(this.timer);

@@ -174,6 +174,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   io.on(CLUSTER_EVENTS.leader, (raw) => {
     const m = LeaderMessage.safeParse(raw);
     if (!m.success || m.data.node === cluster.nodeId || m.data.token <= highestLeader) return;
+    // A leader that hears of a later one (it stalled past its lease) steps down now, not at its next renewal.
+    lease.yieldTo(m.data.token);
     highestLeader = m.data.token;
     fence.observe(m.data.token);
     modelVersions.clear();

@@ -9,7 +9,7 @@ export function inputTensor(ds: Dataset, inputShape: number[], start = 0, end = 
 
 /** One-hot label tensor of examples [start, end). */
 export function oneHotTensor(ds: Dataset, start = 0, end = ds.y.length): tf.Tensor {
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(ds.y.subarray(start, end), 'int32'), ds.numClasses).toFloat());
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(ds.y.subarray(start, end), 'int32'), ds.numClasses), 'float32'));
 }
 
 /** The model's per-example input shape (without the batch dimension). */

@@ -49,7 +49,7 @@ export function dpSgdStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, p: 
         const oi = onehot.slice(i, 1);
         const { value, grads: g } = tf.variableGrads(() => {
           const logits = ctx.model.apply(xi, { training: true }) as tf.Tensor;
-          hit = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(oi, 1)).sum().toFloat());
+          hit = tf.keep(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(oi, 1)).sum(), 'float32'));
           return tf.losses.softmaxCrossEntropy(oi, logits) as tf.Scalar;
         }, vars);
         const gs = vars.map((v) => g[v.name]);

@@ -36,7 +36,7 @@ export function embeddingPerturbation(split: EmbeddingSplit, ids: tf.Tensor, one
     if (k === 0) return tf.zerosLike(emb);
     const head = emb.slice([0, 0, 0], [k, seqLen, dim]);
     const labels = onehot.slice([0, 0], [k, onehot.shape[1]!]);
-    const mask = tf.notEqual(ids.slice([0, 0], [k, seqLen]), EMBEDDING_PAD_ID).toFloat().expandDims(2);
+    const mask = tf.cast(tf.notEqual(ids.slice([0, 0], [k, seqLen]), EMBEDDING_PAD_ID), 'float32').expandDims(2);
     const lossOf = (delta: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, split.rest(tf.add(head, delta), false), undefined, undefined, tf.Reduction.SUM);
     const gradOf = tf.grad(lossOf);
     const step = (delta: tf.Tensor, size: number) => {

@@ -20,9 +20,9 @@ export function evaluateModel(model: tf.LayersModel, ds: Dataset, batchSize = 50
     const [batchLoss, batchCorrect] = tf.tidy(() => {
       const logits = model.predict(inputTensor(ds, shape, start, end)) as tf.Tensor2D;
       const labels = tf.tensor1d(ds.y.subarray(start, end), 'int32');
-      const onehot = tf.oneHot(labels, ds.numClasses).toFloat();
+      const onehot = tf.cast(tf.oneHot(labels, ds.numClasses), 'float32');
       const loss = tf.losses.softmaxCrossEntropy(onehot, logits, undefined, undefined, tf.Reduction.SUM);
-      const hits = tf.equal(tf.argMax(logits, 1), labels).toFloat().sum();
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
       return [loss.dataSync()[0], hits.dataSync()[0]];
     });
     lossSum += batchLoss;

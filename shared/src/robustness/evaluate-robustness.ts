@@ -131,7 +131,7 @@ export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: { batc
       const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
       const logits = model.predict(x) as tf.Tensor2D;
       if (logits.shape[1] !== k) throw new FedtuneError('shape_mismatch', `model outputs ${logits.shape[1]} classes, data has ${k}`);
-      const onehot = tf.oneHot(tf.tensor1d(ds.y.subarray(start, end), 'int32'), k).toFloat();
+      const onehot = tf.cast(tf.oneHot(tf.tensor1d(ds.y.subarray(start, end), 'int32'), k), 'float32');
       const l = tf.losses.softmaxCrossEntropy(onehot, logits, undefined, undefined, tf.Reduction.SUM);
       return [tf.softmax(logits).dataSync() as Float32Array, l.dataSync()[0]] as const;
     });
@@ -172,7 +172,7 @@ export async function adversarialAccuracy(
     const end = Math.min(n, start + params.batchSize);
     const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
     const labels = tf.tensor1d(ds.y.subarray(start, end), 'int32');
-    const onehot = tf.tidy(() => tf.oneHot(labels, ds.numClasses).toFloat());
+    const onehot = tf.tidy(() => tf.cast(tf.oneHot(labels, ds.numClasses), 'float32'));
     try {
       const adv = attack.run(model, x, onehot, { ...params, seed: deriveSeed(params.seed, attack.name, params.eps, start) });
       correct += tf.tidy(() => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).sum().dataSync()[0]);
