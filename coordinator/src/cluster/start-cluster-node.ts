@@ -255,7 +255,15 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       model.dispose();
       return;
     }
-    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, remotePartials: leaderPartials });
+    // Fenced writes: before each checkpoint or report write the lease is renewed (one round trip); once this node
+    // lost it (another leads: e.g. it was paused past its lease), its run writes nothing more into the shared runs
+    // directory, so the new leader's files stay as they are. During a Redis outage the leader keeps leading and writing.
+    const mayPersist = async () => {
+      if (lease.leaderToken !== token) return false;
+      await lease.tick();
+      return lease.leaderToken === token;
+    };
+    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, remotePartials: leaderPartials, mayPersist });
     session = run;
     run.engine.modelVersions.onPublished((served) => {
       if (lease.leaderToken !== token) return;

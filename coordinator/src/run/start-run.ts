@@ -54,6 +54,11 @@ export interface RunStartOptions {
   resume?: boolean;
   /** Partial aggregates folded by a cluster's followers (cluster/leader-round-partials.ts). */
   remotePartials?: RemotePartials;
+  /**
+   * False once this process may no longer write the run's files (a cluster node that lost its leader lease: the
+   * new leader owns the shared runs directory). Checkpoints and reports are then not written. Default: always.
+   */
+  mayPersist?: () => boolean | Promise<boolean>;
   /** The run's held-out set, instead of the server's (a coordinator that loads it after listening: start-coordinator.ts). */
   holdout?: Dataset;
 }
@@ -106,7 +111,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  * Builds the run's global model and round engine on the server's transport and starts it: the run begins
  * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
  */
-export function startRun(services: RunServices, { config: given, model, resume: resumeRun, remotePartials }: RunStartOptions): RunSession {
+export function startRun(services: RunServices, { config: given, model, resume: resumeRun, remotePartials, mayPersist = () => true }: RunStartOptions): RunSession {
   const runId = given.runId;
   let config = given;
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
@@ -169,6 +174,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       roundSaved: (record, weights) => audit.recorder.roundSaved(record, weights),
       checkpoint: checkpoints
         ? async (state) => {
+            if (!(await mayPersist())) return;
             await checkpoints.write({
               runId,
               round: state.round,
@@ -181,6 +187,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
           }
         : undefined,
       persist: async (report) => {
+        if (!(await mayPersist())) return;
         if (report.status === 'complete' || report.status === 'aborted') audit.recorder.complete(report);
         audit.log.flush();
         report.audit = audit.log.head();
