@@ -82,7 +82,9 @@ export async function bundleCommand(root, command) {
         // `@tensorflow/tfjs` without what Node never uses (scripts/tfjs-for-bundles.mjs).
         name: 'fedtune-tfjs',
         setup(b) {
-          b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
+          // Off by default: with it, the bundled coordinator's word-substitution attack failed (split.rest gave null:
+          // two copies of tfjs-core's classes); FEDTUNE_LIGHT_TFJS=1 builds it for measurement (docs/performance.md).
+          if (process.env.FEDTUNE_LIGHT_TFJS === '1') b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
         },
       },
       {
