@@ -13,6 +13,9 @@
  * fewer cores than nodes + Redis + this process, wall time cannot show what a core per node would give: the
  * CPU-normalized overhead (the busiest node's CPU per round at 2N vs the single node's at N) does.
  *
+ * Env: BENCH_CPU_PROF_DIR (CPU profiles), BENCH_NODE_FLAGS (extra node flags, e.g. --trace-gc) with BENCH_NODE_LOG_DIR
+ * (each node's output), BENCH_ROUND_TIMEOUT (seconds; default 300).
+ *
  *   npx tsx bench/cluster.ts [--sites 50] [--rounds 3] [--model-delivery http|socket] [--also-3n] [--quick] [--out bench/results/cluster.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -98,10 +101,15 @@ async function lightSite(url: string, siteId: string, marks: RunMarks, modelBase
 
 function startNode(args: string[]): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; out: () => string } {
   // BENCH_CPU_PROF_DIR=dir: every node writes a V8 CPU profile there (node --cpu-prof) when it exits.
+  // BENCH_NODE_FLAGS="--trace-gc …": extra node flags for every node (their output: BENCH_NODE_LOG_DIR/<node>.log).
   const profDir = process.env.BENCH_CPU_PROF_DIR;
-  const child = profDir
-    ? spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, realpathSync(FEDTUNE), 'coordinator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const extraFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeFlags = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...extraFlags];
+  const child = nodeFlags.length > 0
+    ? spawn(process.execPath, [...nodeFlags, realpathSync(FEDTUNE), 'coordinator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(FEDTUNE, ['coordinator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logDir = process.env.BENCH_NODE_LOG_DIR;
+  if (logDir) child.once('exit', () => writeFileSync(join(logDir, `${args.includes('--node-id') ? args[args.indexOf('--node-id') + 1] : 'single'}-${child.pid}.log`), out));
   let out = '';
   let resolveUrl!: (u: string) => void;
   const url = new Promise<string>((r) => (resolveUrl = r));
@@ -137,7 +145,7 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
   const loadBefore = loadavg()[0];
   const runsDir = mkdtempSync(join(tmpdir(), 'fedtune-bench-cluster-'));
   const runId = `bench-${nodes}-${sites}`;
-  const common = ['--port', '0', '--out', runsDir, '--run-id', runId, '--rounds', String(ROUNDS), '--min-sites', String(sites), '--robustness', 'never', '--federated-eval', 'never', '--round-timeout', '300', '--model-delivery', MODEL_DELIVERY,
+  const common = ['--port', '0', '--out', runsDir, '--run-id', runId, '--rounds', String(ROUNDS), '--min-sites', String(sites), '--robustness', 'never', '--federated-eval', 'never', '--round-timeout', process.env.BENCH_ROUND_TIMEOUT ?? '300', '--model-delivery', MODEL_DELIVERY,
     // Every bench site comes from 127.0.0.1; a deployment's sites come from their own addresses, so the per-address API limit is lifted here.
     '--api-rate', '100000'];
   const redis = nodes > 1 ? await startRedisServer() : undefined;

@@ -210,6 +210,79 @@ describe.each(['wasm', 'js'] as const)('streaming FedAvg: merge and state (%s ke
     }
   });
 
+  it('mergeState folds a state in with the bits merge(fromState(state)) gives, on any split, without a second sum', () => {
+    const us = updates(9, 3001, 14);
+    const whole = new StreamingFedAvg([3001, 3], { kernel });
+    for (const u of us) whole.add(u.weights, u.numExamples);
+    for (const split of [[0, 9], [2, 7], [4, 5], [3, 3, 3], [9, 0]]) {
+      const parts: StreamingFedAvg[] = [];
+      let k = 0;
+      for (const size of split) {
+        const p = new StreamingFedAvg([3001, 3], { kernel: parts.length % 2 === 0 ? kernel : kernel === 'js' ? 'wasm' : 'js' });
+        for (const u of us.slice(k, k + size)) p.add(u.weights, u.numExamples);
+        k += size;
+        parts.push(p);
+      }
+      const merged = parts[parts.length - 1];
+      for (const p of parts.slice(0, -1)) merged.mergeState(structuredClone(p.toState()));
+      expect(merged.count).toBe(9);
+      expect(merged.totalExamples).toBe(us.reduce((n, u) => n + u.numExamples, 0));
+      expect(state(merged), `split ${split}`).toBe(state(whole));
+      expect(bits(merged.result())).toBe(bits(whole.result()));
+    }
+  });
+
+  it('mergeState carries across words, and takes a state that is not canonical as the same integers', () => {
+    const a = new StreamingFedAvg([2], { kernel });
+    const b = new StreamingFedAvg([2], { kernel });
+    const both = new StreamingFedAvg([2], { kernel });
+    for (const [s, v, n] of [[a, 2 ** 23, 3], [b, 2 ** 23 - 1, 2 ** 20 + 1], [a, -12345.678, 7], [b, 0.1, 1]] as const) {
+      s.add([Float32Array.from([v, -v])], n);
+      both.add([Float32Array.from([v, -v])], n);
+    }
+    // b's state rewritten non-canonically: hi − 1 and lo + 2^43 for parameter 0 (the same integer T = hi·2^43 + lo).
+    const st = b.toState();
+    const w = new DataView(st.sums.buffer, st.sums.byteOffset, st.sums.byteLength);
+    w.setBigInt64(0, w.getBigInt64(0, true) - 1n, true);
+    w.setBigInt64(2 * 8, w.getBigInt64(2 * 8, true) + 2n ** 43n, true);
+    const viaFromState = new StreamingFedAvg([2], { kernel });
+    for (const [v, n] of [[2 ** 23, 3], [-12345.678, 7]] as const) viaFromState.add([Float32Array.from([v, -v])], n);
+    viaFromState.merge(StreamingFedAvg.fromState(st));
+    a.mergeState(st);
+    expect(state(a)).toBe(state(both));
+    expect(state(a)).toBe(state(viaFromState));
+    expect(bits(a.result())).toBe(bits(both.result()));
+  });
+
+  it('mergeState refuses what merge and fromState refuse, and leaves the sum as it was', () => {
+    const s = new StreamingFedAvg([3, 2], { kernel });
+    s.add([Float32Array.from([1, 2, 3]), Float32Array.from([4, 5])], 10);
+    const before = state(s);
+    const other = new StreamingFedAvg([3, 2], { kernel });
+    other.add([Float32Array.from([1, 1, 1]), Float32Array.from([1, 1])], 5);
+    const st = other.toState();
+    const cases: Array<[Partial<StreamingFedAvgState>, string, RegExp]> = [
+      [{ lengths: [3, -2] }, 'malformed_payload', /lengths must be non-negative integers/],
+      [{ sums: new Uint8Array(16 * 5 - 1) }, 'malformed_payload', /sums must be 80 bytes/],
+      [{ count: 2, totalExamples: 1 }, 'malformed_payload', /count and totalExamples/],
+      [{ count: 0, totalExamples: 5 }, 'malformed_payload', /count and totalExamples/],
+      [{ lengths: [2, 3] }, 'shape_mismatch', /layout/],
+      [{ lengths: [5], sums: new Uint8Array(80) }, 'shape_mismatch', /layout/],
+      [{ maxAbsExponent: 20 }, 'config', /grid \(maxAbsExponent 20\) is not this sum's \(24\)/],
+      [{ count: 2 ** 20, totalExamples: 2 ** 20 }, 'invalid_count', /at most 2\^20 updates/],
+      [{ count: 1, totalExamples: 2 ** 41 - 10 }, 'invalid_count', /fewer than 2\^41 examples/],
+    ];
+    for (const [patch, code, message] of cases) {
+      expect(() => s.mergeState({ ...st, ...patch }), JSON.stringify(Object.keys(patch))).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+      expect(state(s)).toBe(before);
+      expect(s.count).toBe(1);
+      expect(s.totalExamples).toBe(10);
+    }
+    s.mergeState(st);
+    expect(s.count).toBe(2);
+    expect(s.totalExamples).toBe(15);
+  });
+
   it('carries across the 32-bit words of the i64 sums when merging', () => {
     // 2^23 · 3 · 2^21 per hi word: far past 2^32, so the merge must carry from the low word to the high one.
     const a = new StreamingFedAvg([2], { kernel });

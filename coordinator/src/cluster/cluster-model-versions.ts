@@ -1,5 +1,6 @@
 import { BLOB_AS_BUFFER } from './redis-blob-as-buffer.ts';
-import { clipText, sha256Hex } from '@fedtune/shared';
+import { clipText } from '@fedtune/shared';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
 import type { ClusterRedis } from './redis-connection.ts';
 import type { ClusterMessageMac } from './cluster-message-mac.ts';
@@ -158,7 +159,7 @@ export class ClusterModelVersions {
       return undefined;
     }
     const bytes = new Uint8Array(bytesField.buffer, bytesField.byteOffset, bytesField.byteLength);
-    const hash = sha256Hex(bytes);
+    const hash = sha256OfBytes(bytes);
     const expected = this.announced.get(version);
     if (hash !== stored || (expected !== undefined && hash !== expected)) {
       this.refusedIntegrity++;

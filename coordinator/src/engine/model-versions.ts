@@ -1,4 +1,4 @@
-import { sha256Hex } from '@fedtune/shared';
+import { sha256OfBytes } from '../audit/audit-recorder.ts';
 
 /** One global model version as served over HTTP: its encoded bytes (weights codec) and their sha-256. */
 export interface ServedModelVersion {
@@ -22,7 +22,7 @@ export class ModelVersions {
   publish(version: number, bytes: Uint8Array): ServedModelVersion {
     const existing = this.versions.get(version);
     if (existing && existing.bytes === bytes) return existing;
-    const served = { version, bytes, sha256: sha256Hex(bytes) };
+    const served = { version, bytes, sha256: sha256OfBytes(bytes) };
     this.versions.delete(version);
     this.versions.set(version, served);
     for (const listener of this.listeners) listener(served);

@@ -15,7 +15,7 @@ export type ModelFetch = (url: string, init: { headers: Record<string, string> }
  * the reference's, or whose body does not hash to it is refused ('model_integrity'; 'transport' when the
  * request itself fails). Only then are the bytes decoded by the caller.
  */
-/** How often a site asks again when the server says "not now" (HTTP 429 or 503), and the longest wait it accepts. */
+/** How often a site asks again when the server says "not now" (HTTP 429 or 503) or the connection fails, and the longest wait it accepts. */
 export const MODEL_FETCH_RETRIES = 5;
 export const MODEL_FETCH_MAX_WAIT_MS = 10_000;
 
@@ -28,6 +28,29 @@ export function modelFetchRetryDelayMs(retryAfter: string | null, attempt: numbe
   const seconds = retryAfter === null || retryAfter.trim() === '' ? Number.NaN : Number(retryAfter);
   const base = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 250 * 2 ** attempt;
   return Math.min(MODEL_FETCH_MAX_WAIT_MS, Math.round(base * (1 + jitter / 4)));
+}
+
+/**
+ * Why a request failed below HTTP, in a few words: the platform's fetch says only "fetch failed" and keeps
+ * the reason in `cause` (undici: `cause.code` such as UND_ERR_SOCKET or ECONNRESET, and its message).
+ */
+export function networkFailureReason(err: unknown): string {
+  const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+  const top = String(e?.message ?? err).slice(0, 120);
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code.slice(0, 40) : undefined;
+  const inner = typeof e?.cause?.message === 'string' ? e.cause.message.slice(0, 120) : undefined;
+  const detail = [code, inner && inner !== top ? inner : undefined].filter(Boolean).join(': ');
+  return detail ? `${top} (${detail})` : top;
+}
+
+/**
+ * Whether a failed request may be asked again: a network failure (the platform's fetch rejects with a
+ * TypeError: a connection reset, a keep-alive connection the server closed as it was reused, a refused
+ * connection while a node restarts). An abort is the caller's decision and is not retried.
+ */
+export function isRetryableNetworkFailure(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return err instanceof TypeError && name !== 'AbortError' && name !== 'TimeoutError';
 }
 
 export interface ModelFetchRetry {
@@ -53,7 +76,13 @@ export async function fetchModelWeights(
     try {
       response = await fetcher(url, { headers });
     } catch (cause) {
-      throw new FedtuneError('transport', `cannot fetch the model from ${url.slice(0, 200)}: ${String((cause as Error)?.message ?? cause).slice(0, 200)}`, { cause });
+      // The GET is idempotent and the bytes are verified: a dropped connection is asked again, a few times.
+      if (isRetryableNetworkFailure(cause) && attempt < MODEL_FETCH_RETRIES) {
+        await sleep(modelFetchRetryDelayMs(null, attempt, jitter()));
+        continue;
+      }
+      const tries = attempt + 1;
+      throw new FedtuneError('transport', `cannot fetch the model from ${url.slice(0, 200)}: ${networkFailureReason(cause)}${tries > 1 ? ` (${tries} attempts)` : ''}`, { cause });
     }
     // Many sites behind one address (a hospital's gateway) can outrun the server's per-address rate limit: "not now" is not a bad model.
     if ((response.status !== 429 && response.status !== 503) || attempt >= MODEL_FETCH_RETRIES) break;

@@ -30,6 +30,35 @@ export interface StreamingFedAvgState {
 
 const WORD = 2 ** 32;
 
+function notAState(why: string): FedtuneError {
+  return new FedtuneError('malformed_payload', `not a streaming FedAvg state: ${why}`);
+}
+
+/** Checks a state's shape and counts (not its layout against a sum's); returns its parameter count. */
+function checkState(state: StreamingFedAvgState): number {
+  if (!Array.isArray(state.lengths) || !state.lengths.every((n) => Number.isSafeInteger(n) && n >= 0)) throw notAState('lengths must be non-negative integers');
+  const p = state.lengths.reduce((a, b) => a + b, 0);
+  if (!(state.sums instanceof Uint8Array) || state.sums.byteLength !== 16 * p) throw notAState(`sums must be ${16 * p} bytes`);
+  const countOk = Number.isInteger(state.count) && state.count >= 0 && state.count <= STREAMING_MAX_UPDATES;
+  const totalOk = Number.isInteger(state.totalExamples) && state.totalExamples >= state.count && state.totalExamples < STREAMING_MAX_TOTAL_EXAMPLES;
+  if (!countOk || !totalOk || (state.count === 0) !== (state.totalExamples === 0)) throw notAState('count and totalExamples are not a sum’s');
+  return p;
+}
+
+/**
+ * dst[d…] += src[s…] for `pairs` little-endian i64s stored as (low, high) int32 pairs, wrapping like i64.
+ * One small monomorphic loop (typed arrays in, integers only), so that V8 optimizes it on its first long run:
+ * the leader calls it only a few times per round.
+ */
+function addWordPairs(dst: Int32Array, d: number, src: Int32Array, s: number, pairs: number): void {
+  const end = d + 2 * pairs;
+  for (let i = d, j = s; i < end; i += 2, j += 2) {
+    const low = (dst[i] >>> 0) + (src[j] >>> 0);
+    dst[i] = low | 0;
+    dst[i + 1] = (dst[i + 1] + src[j + 1] + (low >= WORD ? 1 : 0)) | 0;
+  }
+}
+
 /**
  * FedAvg accumulated as results arrive, so the coordinator's memory does not grow with the number of
  * sites: each update is folded into a running Σ n_k·w_k and can be dropped at once.
@@ -169,18 +198,12 @@ export class StreamingFedAvg {
 
   /** A sum from `toState`'s output. Throws FedtuneError 'malformed_payload' on a state that is not one. */
   static fromState(state: StreamingFedAvgState, options: Pick<StreamingFedAvgOptions, 'kernel'> = {}): StreamingFedAvg {
-    const bad = (why: string) => new FedtuneError('malformed_payload', `not a streaming FedAvg state: ${why}`);
-    if (!Array.isArray(state.lengths) || !state.lengths.every((n) => Number.isSafeInteger(n) && n >= 0)) throw bad('lengths must be non-negative integers');
-    const p = state.lengths.reduce((a, b) => a + b, 0);
-    if (!(state.sums instanceof Uint8Array) || state.sums.byteLength !== 16 * p) throw bad(`sums must be ${16 * p} bytes`);
-    const countOk = Number.isInteger(state.count) && state.count >= 0 && state.count <= STREAMING_MAX_UPDATES;
-    const totalOk = Number.isInteger(state.totalExamples) && state.totalExamples >= state.count && state.totalExamples < STREAMING_MAX_TOTAL_EXAMPLES;
-    if (!countOk || !totalOk || (state.count === 0) !== (state.totalExamples === 0)) throw bad('count and totalExamples are not a sum’s');
+    const p = checkState(state);
     let s: StreamingFedAvg;
     try {
       s = new StreamingFedAvg(state.lengths, { maxAbsExponent: state.maxAbsExponent, kernel: options.kernel });
     } catch (err) {
-      throw bad(err instanceof Error ? err.message : String(err));
+      throw notAState(err instanceof Error ? err.message : String(err));
     }
     const words = new Int32Array(state.sums.slice().buffer);
     s.kernel.words.set(words.subarray(0, 2 * p));
@@ -190,6 +213,35 @@ export class StreamingFedAvg {
     s.added = state.count;
     s.total = state.totalExamples;
     return s;
+  }
+
+  /**
+   * Folds a state from `toState` (another process's sum, same layout and grid) into this sum, exactly: the
+   * same result as `merge(StreamingFedAvg.fromState(state))`, without building a second sum (no second
+   * kernel, no second wasm memory): the coordinator cluster's leader merges every follower's partial this way.
+   * Throws 'malformed_payload' on a state that is not one, 'shape_mismatch' on another layout, 'config' on
+   * another grid, 'invalid_count' past the limits; the sum is unchanged when it throws.
+   */
+  mergeState(state: StreamingFedAvgState): void {
+    const p = checkState(state);
+    if (state.lengths.length !== this.lengths.length || state.lengths.some((n, t) => n !== this.lengths[t])) {
+      throw new FedtuneError('shape_mismatch', 'the other sum does not have this sum’s layout');
+    }
+    if (state.maxAbsExponent !== this.maxAbsExponent) {
+      throw new FedtuneError('config', `the other sum's grid (maxAbsExponent ${String(state.maxAbsExponent).slice(0, 32)}) is not this sum's (${this.maxAbsExponent})`);
+    }
+    this.checkLimits(state.count, state.totalExamples);
+    // The copy is packed (hi words then lo words, p pairs each): canonical, each lo is below 2^43, so the
+    // sums below stay inside i64 whatever the state held.
+    const words = new Int32Array(state.sums.slice().buffer);
+    canonicalize(words, p);
+    this.kernel.flush();
+    const dst = this.kernel.words;
+    addWordPairs(dst, 0, words, 0, p);
+    addWordPairs(dst, 2 * this.capacity, words, 2 * p, p);
+    canonicalize(dst, this.capacity);
+    this.total += state.totalExamples;
+    this.added += state.count;
   }
 
   /** The weighted average Σ n_k·w_k / Σ n_k, rounded once to float32. */
@@ -208,16 +260,8 @@ export class StreamingFedAvg {
   }
 
   private mergeWords(src: Int32Array, srcCapacity: number): void {
-    const dst = this.kernel.words;
-    const p = this.parameters;
-    for (const [d, s] of [[0, 0], [2 * this.capacity, 2 * srcCapacity]]) {
-      for (let i = 0; i < 2 * p; i += 2) {
-        const low = (dst[d + i] >>> 0) + (src[s + i] >>> 0);
-        const carry = low >= WORD ? 1 : 0;
-        dst[d + i] = low | 0;
-        dst[d + i + 1] = (dst[d + i + 1] + src[s + i + 1] + carry) | 0;
-      }
-    }
+    addWordPairs(this.kernel.words, 0, src, 0, this.parameters);
+    addWordPairs(this.kernel.words, 2 * this.capacity, src, 2 * srcCapacity, this.parameters);
   }
 
   private badValue(weights: WeightArrays, from: number): FedtuneError {

@@ -64,8 +64,7 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
     if (maxAbsExponent !== this.sum.maxAbsExponent) throw new FedtuneError('malformed_payload', `the partial's grid (maxAbsExponent ${String(maxAbsExponent).slice(0, 32)}) is not this sum's (${this.sum.maxAbsExponent})`);
     const parameters = this.lengths.reduce((a, b) => a + b, 0);
     const sums = decodeBinaryField(p.state.sums, 16 * parameters, "the partial's state.sums");
-    const other = StreamingFedAvg.fromState({ lengths: [...this.lengths], maxAbsExponent, count: p.count, totalExamples: p.totalExamples, sums }, { kernel: this.options.kernel });
-    this.sum.merge(other);
+    this.sum.mergeState({ lengths: [...this.lengths], maxAbsExponent, count: p.count, totalExamples: p.totalExamples, sums });
     for (const s of p.sites) this.sites.set(s.siteId, s.numExamples);
   }
 
