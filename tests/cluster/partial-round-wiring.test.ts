@@ -476,6 +476,100 @@ describe('a follower folds its own sites for the attempt it was told', () => {
   });
 });
 
+describe('fit results that come while the plan\'s weights load are held, then folded (or relayed as before)', () => {
+  type Message = { event: string; payload: unknown };
+  function slowFollower(s: ReturnType<typeof leaderSetup>, fail = false) {
+    const releases: Array<() => void> = [];
+    const relayed: Array<{ socket: string; message: Message }> = [];
+    const f = new FollowerPartialRounds({
+      nodeId: 'node-2',
+      loadWeights: () => new Promise((resolve, reject) => void releases.push(() => (fail ? reject(new FedtuneError('not_found', 'gone')) : resolve(decodeWeights(GLOBAL_BYTES))))),
+      loadVersionWeights: () => Promise.reject(new FedtuneError('not_found', 'no versions here')),
+      fence: new FencingTokens(),
+      emitToNodes: s.bus.emitFrom('node-2'),
+      relay: (l, message) => relayed.push({ socket: l.id, message }),
+    });
+    return { f, relayed, release: () => releases.splice(0).forEach((r) => r()) };
+  }
+
+  it('held during the load, folded after it: the leader gets a record, never the update, and nothing is relayed', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const { f, relayed, release } = slowFollower(s);
+    const loading = f.onPlan(s.bus.sent[0].payload);
+    const result = fitResult('site-01');
+    expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: result })).toBe(true);
+    expect(f.folded).toBe(0);
+    expect(f.heldWhileLoading).toBe(1);
+    release();
+    await loading;
+    expect(f.folded).toBe(1);
+    expect(relayed).toEqual([]);
+    f.records.flush();
+    expect((s.bus.sent.at(-1)!.payload as { records: unknown[] }).records[0]).toMatchObject({ siteId: 'site-01', sha256: sha256OfBytes(result.weights) });
+  });
+
+  it('a second result on the same socket, another socket, or another event while loading goes on at once (relayed by the transport)', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const { f, release } = slowFollower(s);
+    const loading = f.onPlan(s.bus.sent[0].payload);
+    expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(true);
+    expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(false);
+    expect(f.intercept(link('sock-other'), { event: 'fitResult', payload: fitResult('site-01') })).toBe(false);
+    expect(f.intercept(link(socketOf('site-05')), { event: 'fitResult', payload: fitResult('site-05') })).toBe(false);
+    expect(f.intercept(link(socketOf('site-01')), { event: 'heartbeat', payload: {} })).toBe(false);
+    expect(f.heldWhileLoading).toBe(1);
+    release();
+    await loading;
+    expect(f.folded).toBe(1);
+  });
+
+  it('held results are relayed, unchanged, when the load fails, when a close overtakes it, or when a new plan supersedes it', async () => {
+    for (const end of ['load fails', 'close overtakes', 'new plan'] as const) {
+      const s = leaderSetup();
+      await s.leader.beginAttempt(s.start);
+      const { f, relayed, release } = slowFollower(s, end === 'load fails');
+      const loading = f.onPlan(s.bus.sent[0].payload).catch(() => undefined);
+      const message = { event: 'fitResult', payload: fitResult('site-01') };
+      expect(f.intercept(link(socketOf('site-01')), message), end).toBe(true);
+      if (end === 'close overtakes') f.onClose({ node: 'node-1', runId: RUN, round: 2, attempt: 1, token: TOKEN });
+      if (end === 'new plan') void f.onPlan({ ...(s.bus.sent[0].payload as object), attempt: 2 }).catch(() => undefined);
+      if (end !== 'load fails') expect(relayed, end).toEqual([{ socket: socketOf('site-01'), message }]);
+      release();
+      await loading;
+      expect(relayed, end).toEqual([{ socket: socketOf('site-01'), message }]);
+      expect(f.heldThenRelayed, end).toBe(1);
+      expect(f.folded, end).toBe(0);
+    }
+  });
+
+  it('a held result the checks refuse is relayed after the load (the leader decides, as before)', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    const { f, relayed, release } = slowFollower(s);
+    const loading = f.onPlan(s.bus.sent[0].payload);
+    const message = { event: 'fitResult', payload: fitResult('site-01', { numExamples: 101 }) };
+    expect(f.intercept(link(socketOf('site-01')), message)).toBe(true);
+    release();
+    await loading;
+    expect(relayed).toEqual([{ socket: socketOf('site-01'), message }]);
+    expect(f.folded).toBe(0);
+  });
+
+  it('without a relay (a follower that cannot hold), results during the load go on at once', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    let release!: () => void;
+    const { f } = followerFor('node-2', s.bus, () => new Promise((r) => (release = () => r(decodeWeights(GLOBAL_BYTES)))));
+    const loading = f.onPlan(s.bus.sent[0].payload);
+    expect(f.intercept(link(socketOf('site-01')), { event: 'fitResult', payload: fitResult('site-01') })).toBe(false);
+    release();
+    await loading;
+    expect(f.heldWhileLoading).toBe(0);
+  });
+});
+
 describe('the round collector counts updates folded elsewhere', () => {
   const folded = (siteId: string) => ({ siteId, weights: weightsOf(0), numExamples: 10, effectiveExamples: 8, norm: 0.5, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 3, bytes: 40 });
 

@@ -152,7 +152,7 @@ export class ClusterTransport implements ServerTransport {
     let refusals = 0;
     link.onMessage((message) => {
       if (this.interceptSiteMessage?.(link, message)) return;
-      this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
+      this.relaySiteMessage(link, message);
     });
     link.onInvalid((error) => {
       link.send('rejected', { code: clipText(error.code, 64), reason: clipText(error.message) });
@@ -163,6 +163,11 @@ export class ClusterTransport implements ServerTransport {
       if (this.relayedById.get(link.id) === link) this.relayedById.delete(link.id);
       this.emitToNodes(CLUSTER_EVENTS.relayClosed, { node: this.options.nodeId, socket: link.id, reason: clipText(reason) });
     });
+  }
+
+  /** Passes one of this node's site's messages (already parsed by its link) to the leader over Redis. */
+  relaySiteMessage(link: SiteLink, message: { event: string; payload: unknown }): void {
+    this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
   }
 
   private onRelay(m: RelayMessage): void {

@@ -18,6 +18,19 @@ export interface FollowerPartialRoundsOptions {
   onWarning?: (message: string) => void;
   /** Longest an acceptance record waits for others before its batch goes to the leader (record-batcher.ts). Default 5 ms. */
   recordBatchDelayMs?: number;
+  /**
+   * Relays a site's message to the leader as the transport would have (ClusterTransport.relaySiteMessage).
+   * With it, fit results that arrive while the plan's weights are still loading are held and folded once
+   * they are loaded (relayed if the load fails or the attempt moves on) instead of each crossing Redis whole.
+   */
+  relay?: (link: SiteLink, message: { event: string; payload: unknown }) => void;
+}
+
+/** A plan whose global weights are loading, and the fit results of its sites that came meanwhile. */
+interface LoadingAttempt {
+  key: string;
+  sockets: ReadonlySet<string>;
+  held: Array<{ link: SiteLink; message: { event: string; payload: unknown } }>;
 }
 
 interface FollowerAttempt {
@@ -44,9 +57,14 @@ export class FollowerPartialRounds {
   /** The attempt whose plan is being loaded, and the last attempt closed (a close may overtake a slow load). */
   private loading?: string;
   private lastClosed?: string;
+  /** The plan being loaded, with the fit results held until it is (options.relay). */
+  private held?: LoadingAttempt;
   /** Updates folded here and partials sent, since this node started. */
   folded = 0;
   partialsSent = 0;
+  /** Fit results held while their plan's weights loaded, and how many of those were relayed in the end. */
+  heldWhileLoading = 0;
+  heldThenRelayed = 0;
 
   /** Acceptance records go to the leader in batches (one message per flush, not one per site). */
   readonly records: RecordBatcher<SiteAcceptanceMessage>;
@@ -65,11 +83,13 @@ export class FollowerPartialRounds {
     if (!this.options.fence.admit(plan.token)) return;
     // A new attempt supersedes whatever was in progress here (its close never came: the leader moved on).
     this.current = undefined;
+    this.releaseHeld();
     this.records.flush();
     const mine = plan.sites.filter((s) => s.node === this.options.nodeId);
     if (mine.length === 0) return;
     const key = keyOf(plan);
     this.loading = key;
+    if (this.options.relay) this.held = { key, sockets: new Set(mine.map((s) => s.socket)), held: [] };
     // A leader that took over resumes at the same round and attempt: only a close after this plan counts.
     if (this.lastClosed === key) this.lastClosed = undefined;
     let weights: Weights;
@@ -78,10 +98,14 @@ export class FollowerPartialRounds {
       weights = plan.weightsFrom === 'version' ? await this.options.loadVersionWeights(plan.modelVersion, plan.weightsSha256, maxBytes) : await this.options.loadWeights(plan.weightsSha256, maxBytes);
     } catch (err) {
       if (this.loading === key) this.loading = undefined;
+      if (this.held?.key === key) this.releaseHeld();
       this.options.onWarning?.(`round ${plan.round}: could not load the global weights for partial aggregation (${clipText((err as Error)?.message ?? err, 300)}); this node relays its sites' updates`);
       return;
     }
-    if (this.loading !== key || this.lastClosed === key || plan.token < this.options.fence.highest) return;
+    if (this.loading !== key || this.lastClosed === key || plan.token < this.options.fence.highest) {
+      if (this.held?.key === key) this.releaseHeld();
+      return;
+    }
     this.loading = undefined;
     const partial = new FollowerRoundPartial({
       node: this.options.nodeId,
@@ -101,6 +125,24 @@ export class FollowerPartialRounds {
     });
     const sockets = new Map(mine.map((s) => [s.socket, { siteId: s.siteId, ...(s.announced !== undefined ? { announced: s.announced } : {}) }]));
     this.current = { key, plan, partial, sockets, relayed: new Set() };
+    // What came while the weights loaded is folded now (or relayed, as it would have been).
+    if (this.held?.key === key) {
+      const { held } = this.held;
+      this.held = undefined;
+      for (const h of held) if (!this.intercept(h.link, h.message)) this.relayHeld(h);
+    }
+  }
+
+  /** Relays every held fit result (its plan will not be folded here) and stops holding. */
+  private releaseHeld(): void {
+    const held = this.held?.held ?? [];
+    this.held = undefined;
+    for (const h of held) this.relayHeld(h);
+  }
+
+  private relayHeld(h: { link: SiteLink; message: { event: string; payload: unknown } }): void {
+    this.heldThenRelayed++;
+    this.options.relay?.(h.link, h.message);
   }
 
   /**
@@ -109,6 +151,13 @@ export class FollowerPartialRounds {
    */
   intercept(link: SiteLink, message: { event: string; payload: unknown }): boolean {
     const a = this.current;
+    const loading = this.held;
+    // While the plan's weights load, its sites' fit results wait (one per selected socket; a second is relayed).
+    if (!a && loading && message.event === 'fitResult' && loading.sockets.has(link.id) && !loading.held.some((h) => h.link.id === link.id)) {
+      loading.held.push({ link, message });
+      this.heldWhileLoading++;
+      return true;
+    }
     if (!a || message.event !== 'fitResult') return false;
     const result = message.payload as ClientToServer['fitResult'];
     const site = a.sockets.get(link.id);
@@ -132,6 +181,7 @@ export class FollowerPartialRounds {
     if (m.node === this.options.nodeId || !this.options.fence.admit(m.token)) return;
     const key = keyOf(m);
     this.lastClosed = key;
+    if (this.held?.key === key) this.releaseHeld();
     const a = this.current;
     if (!a || a.key !== key) return;
     this.current = undefined;

@@ -207,6 +207,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     fence,
     emitToNodes,
     onWarning: options.server.onWarning,
+    relay: (link, message) => transport.relaySiteMessage(link, message),
   });
   transport.interceptSiteMessage = (link, message) => !transport.isLeading && followerPartials.intercept(link, message);
   transport.onClusterMessage(CLUSTER_EVENTS.roundPlan, RoundPlanMessage, (m) => {
