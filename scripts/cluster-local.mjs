@@ -3,7 +3,11 @@
 // a local coordinator cluster (docs/cluster.md): its own redis-server (no persistence) and N
 // `fedtune coordinator --cluster` nodes on ports base-port…, sharing the runs directory runs-cluster/.
 // Ends when the cluster's run ends (or on Ctrl-C), and stops the Redis it started.
+// The nodes share a fresh cluster secret (HMAC on every inter-node message, docs/cluster.md#trust-and-deployment),
+// written to runs-cluster/cluster.secret (mode 600) — unless the flags name one (--cluster-secret-file).
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -47,6 +51,13 @@ await new Promise((resolve, reject) => {
 redis.stdout.resume();
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 console.log(`cluster-local: Redis on ${redisUrl}`);
+if (!args.some((a) => a === '--cluster-secret-file' || a.startsWith('--cluster-secret-file='))) {
+  const secretFile = join('runs-cluster', 'cluster.secret');
+  mkdirSync('runs-cluster', { recursive: true });
+  writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  args.push('--cluster-secret-file', secretFile);
+  console.log(`cluster-local: the nodes share a fresh cluster secret (${secretFile}, mode 600)`);
+}
 
 function startNode(k) {
   const id = `node-${k}`;

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/federation.ts';
+import { fedtune } from '../helpers/fedtune-cli.ts';
+import { clusterDescribeMode, freePort } from '../helpers/redis-server.ts';
+
+const SCRIPT = join(import.meta.dirname, '..', '..', 'scripts', 'cluster-local.mjs');
+
+/** `count` consecutive free TCP ports on 127.0.0.1 (the script puts node k on base-port + k − 1). */
+async function freePorts(count: number): Promise<number> {
+  const free = (port: number) => new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  for (let tries = 0; tries < 50; tries++) {
+    const base = await freePort();
+    if (base + count > 65535) continue;
+    let ok = true;
+    for (let k = 1; k < count && ok; k++) ok = await free(base + k);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
+
+/** Runs `npm run cluster:local -- …args` (the script itself) in `cwd` with one site joining through every node's URL. */
+async function clusterLocal(cwd: string, nodes: number, extra: string[]) {
+  const base = await freePorts(nodes);
+  const redisPort = await freePort();
+  const child = spawn(process.execPath, [SCRIPT, '--nodes', String(nodes), '--base-port', String(base), '--redis-port', String(redisPort), '--min-sites', '1', '--rounds', '1', '--run-id', 'local-1', ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let joined: ReturnType<typeof fedtune> | undefined;
+  const urls = Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${base + i}`).join(',');
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!joined && out.includes('nodes up; join with:')) joined = fedtune(['client', '--server', urls, '--site', 'site-1', '--data', 'digits:1/2']);
+    });
+  }
+  const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  const site = await joined?.done;
+  return { code, out, site };
+}
+
+describe.runIf(clusterDescribeMode() === 'run')('npm run cluster:local (the README\'s local cluster): real redis-server, real nodes, a real site', () => {
+  it('2 nodes share a fresh cluster secret (mode 600, never printed), lead and finish a run a site joins through either URL', { timeout: 300_000 }, async () => {
+    const cwd = tempDir('fedtune-cluster-local-');
+    const { code, out, site } = await clusterLocal(cwd, 2, []);
+    expect(code, out.slice(-2000)).toBe(0);
+    expect(site?.code, `${site?.stdout.slice(-500)}${site?.stderr.slice(-500)}`).toBe(0);
+    const secretFile = join(cwd, 'runs-cluster', 'cluster.secret');
+    expect(out).toContain('cluster-local: the nodes share a fresh cluster secret (runs-cluster/cluster.secret, mode 600)');
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(out).not.toContain(secret);
+    // Every node runs with it: none warns that it clusters without a secret.
+    expect(out).not.toMatch(/clusters without a secret/);
+    expect(out).toMatch(/\[node-1\] .*took the leader lease/);
+    expect(JSON.parse(readFileSync(join(cwd, 'runs-cluster', 'local-1', 'report.json'), 'utf8')).status).toBe('complete');
+  });
+
+  it('a --cluster-secret-file given by the user is the one used: no secret is made', { timeout: 300_000 }, async () => {
+    const cwd = tempDir('fedtune-cluster-local-own-');
+    writeFileSync(join(cwd, 'mine.secret'), `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    const { code, out } = await clusterLocal(cwd, 1, ['--cluster-secret-file', 'mine.secret']);
+    expect(code, out.slice(-2000)).toBe(0);
+    expect(out).not.toContain('fresh cluster secret');
+    expect(existsSync(join(cwd, 'runs-cluster', 'cluster.secret'))).toBe(false);
+    expect(out).not.toMatch(/clusters without a secret/);
+  });
+});
