@@ -32,7 +32,11 @@ export class ClusterPartialLedger {
   record(raw: unknown): SiteAcceptanceMessage {
     const parsed = SiteAcceptanceMessage.safeParse(raw);
     if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
-    const r = parsed.data;
+    return this.recordParsed(parsed.data);
+  }
+
+  /** `record` for a record its caller has parsed with SiteAcceptanceMessage already (the leader parses each once). */
+  recordParsed(r: SiteAcceptanceMessage): SiteAcceptanceMessage {
     this.sameRound(r);
     if (!this.round.selected.has(r.siteId)) throw new FedtuneError('not_selected', `site ${r.siteId} is not selected in round ${r.round}`);
     if (this.records.has(r.siteId) || this.aggregator.siteIds.has(r.siteId)) throw new FedtuneError('duplicate_result', `site ${r.siteId} is already accepted in round ${r.round}`);

@@ -149,7 +149,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
     if (r.effectiveExamples !== guard.effectiveExamples(r.numExamples)) throw new FedtuneError('invalid_count', `site ${r.siteId} weighs ${r.effectiveExamples} examples, not the round's capped ${guard.effectiveExamples(r.numExamples)}`);
     if (!guard.certain(r.norm)) throw new FedtuneError('update_norm', `site ${r.siteId}'s norm ${r.norm.toPrecision(4)} is not certain to be kept: it must come to the leader individually`);
     if (!(r.bytes <= config.maxUpdateBytes)) throw new FedtuneError('payload_too_large', `site ${r.siteId}'s update of ${r.bytes} bytes is above ${config.maxUpdateBytes}`);
-    this.ledger.record(raw);
+    this.ledger.recordParsed(r);
     // A record in flight at the close (a round's timeout) still counts: its update is in a partial not merged yet (docs/cluster.md, "Records in flight at the close").
     if (this.closed || collector.closed) this.owner.recordsAfterClose++;
     collector.acceptFoldedAfterClose({ siteId: r.siteId, weights: [], numExamples: r.numExamples, effectiveExamples: r.effectiveExamples, norm: r.norm, metrics: r.metrics, durationMs: r.durationMs, bytes: r.bytes });
