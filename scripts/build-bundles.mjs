@@ -10,6 +10,7 @@
 // directory, so worker threads (training, evaluation), the wasm binaries, package.json and the dashboard's
 // assets are found where they were. Native and optional packages stay external (EXTERNAL_PACKAGES).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -23,6 +24,27 @@ export const EXTERNAL_PACKAGES = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-nod
 
 /** What the bundles import as `@tensorflow/tfjs`: the parts of it that Node uses. */
 export const TFJS_FOR_BUNDLES = fileURLToPath(new URL('./tfjs-for-bundles.mjs', import.meta.url));
+/**
+ * The tfjs packages a bundle takes as the package's ES modules (its "module" entry), not its CommonJS "main"
+ * (dist/tf-*.node.js). The chained tensor methods and the gradients exist only as tfjs-core's ES modules
+ * (tfjs-for-bundles.mjs imports `@tensorflow/tfjs-core/dist/…` as the package does), so the core that layers
+ * and the backends use must be those same modules: one copy of tfjs-core. With the "main" of each, a bundle
+ * held two copies; the first evaluated creates the one global engine, and with it the Tensor class of every
+ * tensor — the ES copy, reached only through the registration files, so its `base_side_effects` never ran
+ * and its tensors' `clone()` (every method through the op handler) read a null op handler: the
+ * word-substitution attack's `out.clone()` failed in the bundled coordinator. Layers and the backends follow
+ * core to their ES builds because their CommonJS builds are ES5 (`KernelBackend.call(this)` cannot extend
+ * the ES class).
+ */
+export const TFJS_ES_MODULE_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
+
+/** The file of `pkg`'s "module" entry, found from `root` (the repository). */
+export function esModuleEntry(root, pkg) {
+  const manifest = createRequire(join(root, 'package.json')).resolve(`${pkg}/package.json`);
+  const { module } = JSON.parse(readFileSync(manifest, 'utf8'));
+  if (typeof module !== 'string') throw new Error(`${pkg} has no "module" entry`);
+  return join(dirname(manifest), module);
+}
 
 // Declared by the bundle's first lines (unbound names in every module, so esbuild never renames them).
 const BUNDLE_DIR_VAR = '__fedtuneBundleDir';
@@ -48,6 +70,21 @@ export function relocateModuleSource(source, file, bundleDir) {
   const at = (p) => `__fedtunePath.join(${BUNDLE_DIR_VAR}, ${JSON.stringify(relative(bundleDir, p).split('\\').join('/'))})`;
   const out = source.replace(IMPORT_META_URL, () => `__fedtuneUrl.pathToFileURL(${at(file)}).href`).replace(REQUIRE_CALL, 'require(').replace(DYNAMIC_IMPORT, `${BUNDLE_IMPORT_FN}(`);
   return USES_FILE_LOCATION.test(source) ? `var __dirname = ${at(dirname(file))}, __filename = ${at(file)};\n${out}` : out;
+}
+
+/**
+ * The esbuild plugin that makes a bundle's `@tensorflow/tfjs` TFJS_FOR_BUNDLES (without what Node never
+ * uses) and each of TFJS_ES_MODULE_PACKAGES its ES modules (one tfjs-core). `root`: the repository.
+ */
+export function tfjsForBundlesPlugin(root) {
+  const entries = new Map(TFJS_ES_MODULE_PACKAGES.map((pkg) => [pkg, esModuleEntry(root, pkg)]));
+  return {
+    name: 'fedtune-tfjs',
+    setup(b) {
+      b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
+      b.onResolve({ filter: /^@tensorflow\/tfjs-[a-z-]+$/ }, (args) => (entries.has(args.path) ? { path: entries.get(args.path) } : undefined));
+    },
+  };
 }
 
 /** Bundles one subcommand; returns the bundle's path and the repository-relative files it holds. */
@@ -78,15 +115,7 @@ export async function bundleCommand(root, command) {
     logLevel: 'silent',
     metafile: true,
     plugins: [
-      {
-        // `@tensorflow/tfjs` without what Node never uses (scripts/tfjs-for-bundles.mjs).
-        name: 'fedtune-tfjs',
-        setup(b) {
-          // Off by default: with it, the bundled coordinator's word-substitution attack failed (split.rest gave null:
-          // two copies of tfjs-core's classes); FEDTUNE_LIGHT_TFJS=1 builds it for measurement (docs/performance.md).
-          if (process.env.FEDTUNE_LIGHT_TFJS === '1') b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
-        },
-      },
+      tfjsForBundlesPlugin(root),
       {
         name: 'fedtune-relocate',
         setup(b) {
