@@ -11,7 +11,7 @@
 // assets are found where they were. Native and optional packages stay external (EXTERNAL_PACKAGES).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -75,17 +75,59 @@ export function relocateModuleSource(source, file, bundleDir) {
 /**
  * The esbuild plugin that makes a bundle's `@tensorflow/tfjs` TFJS_FOR_BUNDLES (without what Node never
  * uses) and each of TFJS_ES_MODULE_PACKAGES its ES modules (one tfjs-core). `root`: the repository.
+ *
+ * The compiled code `require`s these packages (REQUIRED_CJS_PACKAGES in scripts/build-js.mjs), and esbuild
+ * turns each `require` of an ES module into a fresh CommonJS view of it, copying every export (~1,500 for
+ * tfjs, at ~50 call sites: ~0.1 s of CPU per start). A `require` goes instead through one CommonJS module per
+ * package (REQUIRED_VIEW_NAMESPACE) that makes that view once; every later `require` returns the same object.
  */
 export function tfjsForBundlesPlugin(root) {
-  const entries = new Map(TFJS_ES_MODULE_PACKAGES.map((pkg) => [pkg, esModuleEntry(root, pkg)]));
+  const entries = new Map([['@tensorflow/tfjs', TFJS_FOR_BUNDLES], ...TFJS_ES_MODULE_PACKAGES.map((pkg) => [pkg, esModuleEntry(root, pkg)])]);
   return {
     name: 'fedtune-tfjs',
     setup(b) {
-      b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
-      b.onResolve({ filter: /^@tensorflow\/tfjs-[a-z-]+$/ }, (args) => (entries.has(args.path) ? { path: entries.get(args.path) } : undefined));
+      b.onResolve({ filter: /^@tensorflow\/tfjs(-[a-z-]+)?$/ }, (args) => {
+        const path = entries.get(args.path);
+        if (!path) return undefined;
+        // The view's name ends in .cjs: esbuild takes a module's format from its extension.
+        return args.kind === 'require-call' ? { path: `${path}.cjs`, namespace: REQUIRED_VIEW_NAMESPACE } : { path };
+      });
+      b.onLoad({ filter: /\.cjs$/, namespace: REQUIRED_VIEW_NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path.slice(0, -'.cjs'.length))});`, loader: 'js', resolveDir: root }));
     },
   };
 }
+
+/** The esbuild namespace of the CommonJS modules through which the bundles `require` an ES tfjs package once. */
+export const REQUIRED_VIEW_NAMESPACE = 'fedtune-required-view';
+
+/** The packages whose compiled modules a bundle leaves out when it uses nothing of them (see unusedModulesDroppedPlugin). */
+export const DROPPABLE_PACKAGE_DIRS = ['shared/dist', 'coordinator/dist', 'client-node/dist', 'cli/dist'];
+
+/**
+ * fedtune's compiled modules have no side effects at load, so a bundle leaves out each one it uses nothing
+ * of (esbuild's `sideEffects: false`): the client bundles the whole `@fedtune/shared` index, but no longer
+ * evaluates — builds the zod schemas of — the report, audit and robustness modules it never calls. The few
+ * modules that do something when loaded are kept whenever they are imported (MODULES_WITH_SIDE_EFFECTS;
+ * tests/startup/bundle-drops-unused-modules.test.ts checks that the list is complete).
+ */
+export function unusedModulesDroppedPlugin(root) {
+  const dirs = DROPPABLE_PACKAGE_DIRS.map((d) => join(root, d) + sep);
+  const kept = new Set(MODULES_WITH_SIDE_EFFECTS.map((f) => join(root, f)));
+  return {
+    name: 'fedtune-drop-unused',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\/|^@fedtune\// }, async (args) => {
+        if (args.pluginData === 'fedtune-drop-unused') return undefined;
+        const result = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'fedtune-drop-unused' });
+        if (result.errors.length > 0 || !dirs.some((d) => result.path.startsWith(d)) || kept.has(result.path)) return result.errors.length > 0 ? undefined : result;
+        return { ...result, sideEffects: false };
+      });
+    },
+  };
+}
+
+/** Compiled modules that act when loaded (top-level statements other than declarations), kept whenever imported. */
+export const MODULES_WITH_SIDE_EFFECTS = ['shared/dist/codec/weights-codec.js', 'shared/dist/wasm-kernels/stock-kernels.js', 'shared/dist/wasm-kernels/optimizer-kernels.js'];
 
 /** Bundles one subcommand; returns the bundle's path and the repository-relative files it holds. */
 export async function bundleCommand(root, command) {
@@ -116,6 +158,7 @@ export async function bundleCommand(root, command) {
     metafile: true,
     plugins: [
       tfjsForBundlesPlugin(root),
+      unusedModulesDroppedPlugin(root),
       {
         name: 'fedtune-relocate',
         setup(b) {

@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { architectures, nearestNeighbourCandidates, wordSubstitutionAttack } from '@fedtune/shared';
-import { BUNDLE_DIR, BUNDLED_COMMANDS, TFJS_ES_MODULE_PACKAGES, esModuleEntry, tfjsForBundlesPlugin } from '../../scripts/build-bundles.mjs';
+import { BUNDLE_DIR, BUNDLED_COMMANDS, REQUIRED_VIEW_NAMESPACE, TFJS_ES_MODULE_PACKAGES, esModuleEntry, tfjsForBundlesPlugin } from '../../scripts/build-bundles.mjs';
 
 /**
  * The bundles hold ONE tfjs-core (scripts/build-bundles.mjs, TFJS_ES_MODULE_PACKAGES). With tfjs-core's
@@ -113,6 +113,27 @@ describe('the bundles hold one tfjs-core', () => {
     }
   }, 180_000);
 
+  it('a `require` of a tfjs package returns one CommonJS view of it, made once, whatever the number of call sites', async () => {
+    // As the compiled code loads tfjs (scripts/build-js.mjs, REQUIRED_CJS_PACKAGES): a plain `require`, at
+    // several places; and an `import` of the same package next to it.
+    const script = [
+      "import * as imported from '@tensorflow/tfjs';",
+      "const a = require('@tensorflow/tfjs');",
+      "const b = require('@tensorflow/tfjs');",
+      "const wasmA = require('@tensorflow/tfjs-backend-wasm');",
+      "const wasmB = require('@tensorflow/tfjs-backend-wasm');",
+      "console.log(JSON.stringify({ same: a === b, sameWasm: wasmA === wasmB, tensor: typeof a.tensor, sameFunction: a.tensor === imported.tensor, engine: a.engine() === imported.engine(), exports: Object.keys(a).length, importedExports: Object.keys(imported).length, setWasmPaths: typeof wasmA.setWasmPaths }));",
+    ].join('\n');
+    const result = await build({ stdin: { contents: script, resolveDir: ROOT, loader: 'js' }, bundle: true, platform: 'node', format: 'cjs', mainFields: ['main', 'module'], write: false, metafile: true, logLevel: 'silent', plugins: [tfjsForBundlesPlugin(ROOT)] });
+    expect(Object.keys(result.metafile.inputs).filter((p) => p.startsWith(`${REQUIRED_VIEW_NAMESPACE}:`))).toHaveLength(2);
+    const file = join(dir, 'views.cjs');
+    writeFileSync(file, result.outputFiles[0].text);
+    const out = JSON.parse(execFileSync(process.execPath, [file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 }).trim().split('\n').at(-1)!);
+    expect(out).toMatchObject({ same: true, sameWasm: true, tensor: 'function', sameFunction: true, engine: true, setWasmPaths: 'function' });
+    expect(out.exports).toBeGreaterThan(400);
+    expect(out.exports).toBe(out.importedExports);
+  }, 120_000);
+
   it.each(Object.keys(BUNDLED_COMMANDS))('the built %s bundle holds one tfjs-core and no CommonJS tfjs build (npm run build:js first)', (command) => {
     const inputsFile = join(ROOT, BUNDLE_DIR, `${command}.inputs.json`);
     if (!existsSync(inputsFile)) throw new Error(`${inputsFile} is missing: run npm run build:js (npm test does)`);
@@ -124,6 +145,9 @@ describe('the bundles hold one tfjs-core', () => {
     const count = (text: string) => text.split('_tfengine').length - 1;
     const once = count(readFileSync(esModuleEntry(ROOT, '@tensorflow/tfjs-core').replace(/index\.js$/, 'engine.js'), 'utf8'));
     expect(once).toBeGreaterThan(0);
-    expect(count(readFileSync(join(ROOT, BUNDLE_DIR, `${command}.cjs`), 'latin1'))).toBe(once);
+    const bundle = readFileSync(join(ROOT, BUNDLE_DIR, `${command}.cjs`), 'latin1');
+    expect(count(bundle)).toBe(once);
+    // tfjs is turned into a CommonJS view once, not at each of its ~50 `require`s.
+    expect(bundle.split('__toCommonJS(tfjs_for_bundles_exports').length - 1).toBe(1);
   });
 });
