@@ -10,7 +10,8 @@
 // directory, so worker threads (training, evaluation), the wasm binaries, package.json and the dashboard's
 // assets are found where they were. Native and optional packages stay external (EXTERNAL_PACKAGES).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -23,6 +24,27 @@ export const EXTERNAL_PACKAGES = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-nod
 
 /** What the bundles import as `@tensorflow/tfjs`: the parts of it that Node uses. */
 export const TFJS_FOR_BUNDLES = fileURLToPath(new URL('./tfjs-for-bundles.mjs', import.meta.url));
+/**
+ * The tfjs packages a bundle takes as the package's ES modules (its "module" entry), not its CommonJS "main"
+ * (dist/tf-*.node.js). The chained tensor methods and the gradients exist only as tfjs-core's ES modules
+ * (tfjs-for-bundles.mjs imports `@tensorflow/tfjs-core/dist/…` as the package does), so the core that layers
+ * and the backends use must be those same modules: one copy of tfjs-core. With the "main" of each, a bundle
+ * held two copies; the first evaluated creates the one global engine, and with it the Tensor class of every
+ * tensor — the ES copy, reached only through the registration files, so its `base_side_effects` never ran
+ * and its tensors' `clone()` (every method through the op handler) read a null op handler: the
+ * word-substitution attack's `out.clone()` failed in the bundled coordinator. Layers and the backends follow
+ * core to their ES builds because their CommonJS builds are ES5 (`KernelBackend.call(this)` cannot extend
+ * the ES class).
+ */
+export const TFJS_ES_MODULE_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
+
+/** The file of `pkg`'s "module" entry, found from `root` (the repository). */
+export function esModuleEntry(root, pkg) {
+  const manifest = createRequire(join(root, 'package.json')).resolve(`${pkg}/package.json`);
+  const { module } = JSON.parse(readFileSync(manifest, 'utf8'));
+  if (typeof module !== 'string') throw new Error(`${pkg} has no "module" entry`);
+  return join(dirname(manifest), module);
+}
 
 // Declared by the bundle's first lines (unbound names in every module, so esbuild never renames them).
 const BUNDLE_DIR_VAR = '__fedtuneBundleDir';
@@ -49,6 +71,63 @@ export function relocateModuleSource(source, file, bundleDir) {
   const out = source.replace(IMPORT_META_URL, () => `__fedtuneUrl.pathToFileURL(${at(file)}).href`).replace(REQUIRE_CALL, 'require(').replace(DYNAMIC_IMPORT, `${BUNDLE_IMPORT_FN}(`);
   return USES_FILE_LOCATION.test(source) ? `var __dirname = ${at(dirname(file))}, __filename = ${at(file)};\n${out}` : out;
 }
+
+/**
+ * The esbuild plugin that makes a bundle's `@tensorflow/tfjs` TFJS_FOR_BUNDLES (without what Node never
+ * uses) and each of TFJS_ES_MODULE_PACKAGES its ES modules (one tfjs-core). `root`: the repository.
+ *
+ * The compiled code `require`s these packages (REQUIRED_CJS_PACKAGES in scripts/build-js.mjs), and esbuild
+ * turns each `require` of an ES module into a fresh CommonJS view of it, copying every export (~1,500 for
+ * tfjs, at ~50 call sites: ~0.1 s of CPU per start). A `require` goes instead through one CommonJS module per
+ * package (REQUIRED_VIEW_NAMESPACE) that makes that view once; every later `require` returns the same object.
+ */
+export function tfjsForBundlesPlugin(root) {
+  const entries = new Map([['@tensorflow/tfjs', TFJS_FOR_BUNDLES], ...TFJS_ES_MODULE_PACKAGES.map((pkg) => [pkg, esModuleEntry(root, pkg)])]);
+  return {
+    name: 'fedtune-tfjs',
+    setup(b) {
+      b.onResolve({ filter: /^@tensorflow\/tfjs(-[a-z-]+)?$/ }, (args) => {
+        const path = entries.get(args.path);
+        if (!path) return undefined;
+        // The view's name ends in .cjs: esbuild takes a module's format from its extension.
+        return args.kind === 'require-call' ? { path: `${path}.cjs`, namespace: REQUIRED_VIEW_NAMESPACE } : { path };
+      });
+      b.onLoad({ filter: /\.cjs$/, namespace: REQUIRED_VIEW_NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path.slice(0, -'.cjs'.length))});`, loader: 'js', resolveDir: root }));
+    },
+  };
+}
+
+/** The esbuild namespace of the CommonJS modules through which the bundles `require` an ES tfjs package once. */
+export const REQUIRED_VIEW_NAMESPACE = 'fedtune-required-view';
+
+/** The packages whose compiled modules a bundle leaves out when it uses nothing of them (see unusedModulesDroppedPlugin). */
+export const DROPPABLE_PACKAGE_DIRS = ['shared/dist', 'coordinator/dist', 'client-node/dist', 'cli/dist'];
+
+/**
+ * fedtune's compiled modules have no side effects at load, so a bundle leaves out each one it uses nothing
+ * of (esbuild's `sideEffects: false`): the client bundles the whole `@fedtune/shared` index, but no longer
+ * evaluates — builds the zod schemas of — the report, audit and robustness modules it never calls. The few
+ * modules that do something when loaded are kept whenever they are imported (MODULES_WITH_SIDE_EFFECTS;
+ * tests/startup/bundle-drops-unused-modules.test.ts checks that the list is complete).
+ */
+export function unusedModulesDroppedPlugin(root) {
+  const dirs = DROPPABLE_PACKAGE_DIRS.map((d) => join(root, d) + sep);
+  const kept = new Set(MODULES_WITH_SIDE_EFFECTS.map((f) => join(root, f)));
+  return {
+    name: 'fedtune-drop-unused',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\/|^@fedtune\// }, async (args) => {
+        if (args.pluginData === 'fedtune-drop-unused') return undefined;
+        const result = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'fedtune-drop-unused' });
+        if (result.errors.length > 0 || !dirs.some((d) => result.path.startsWith(d)) || kept.has(result.path)) return result.errors.length > 0 ? undefined : result;
+        return { ...result, sideEffects: false };
+      });
+    },
+  };
+}
+
+/** Compiled modules that act when loaded (top-level statements other than declarations), kept whenever imported. */
+export const MODULES_WITH_SIDE_EFFECTS = ['shared/dist/codec/weights-codec.js', 'shared/dist/wasm-kernels/stock-kernels.js', 'shared/dist/wasm-kernels/optimizer-kernels.js'];
 
 /** Bundles one subcommand; returns the bundle's path and the repository-relative files it holds. */
 export async function bundleCommand(root, command) {
@@ -78,15 +157,8 @@ export async function bundleCommand(root, command) {
     logLevel: 'silent',
     metafile: true,
     plugins: [
-      {
-        // `@tensorflow/tfjs` without what Node never uses (scripts/tfjs-for-bundles.mjs).
-        name: 'fedtune-tfjs',
-        setup(b) {
-          // Off by default: with it, the bundled coordinator's word-substitution attack failed (split.rest gave null:
-          // two copies of tfjs-core's classes); FEDTUNE_LIGHT_TFJS=1 builds it for measurement (docs/performance.md).
-          if (process.env.FEDTUNE_LIGHT_TFJS === '1') b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: TFJS_FOR_BUNDLES }));
-        },
-      },
+      tfjsForBundlesPlugin(root),
+      unusedModulesDroppedPlugin(root),
       {
         name: 'fedtune-relocate',
         setup(b) {
