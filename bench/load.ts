@@ -33,12 +33,12 @@
  * without fan-in pacing (busyMsPerTurn 1000: every update handled as it arrives).
  * bench/results/load.json gets a `targets` array (≤ 1 ms per update at 100 and 500 sites, health p99 ≤ 50 ms).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
@@ -105,6 +105,44 @@ function quantile(xs: number[], q: number): number {
 }
 
 const MB = 1024 * 1024;
+
+/**
+ * CPU ms of this process's main thread and of all its other threads (Linux /proc/self/task/N/stat: utime +
+ * stime at 100 ticks a second); {} where /proc is missing. The other threads are V8's GC helpers, the
+ * evaluation worker, libuv's pool (Node names them all "node").
+ */
+function threadCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields after the name: state is [0], utime [11], stime [12] (stat(5) fields 14 and 15).
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      // Node names every thread "node": only the main thread (tid = pid) can be told apart.
+      const key = t === String(process.pid) ? 'main' : 'other threads';
+      out[key] = (out[key] ?? 0) + ms;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+function diffThreads(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = (b[k] ?? 0) - (a[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
 const round1 = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const loadAverage = () => loadavg().map((x) => round1(x, 2));
 
@@ -179,6 +217,17 @@ interface LoadResult {
    * updates in), without the round's fixed costs after it (holdout evaluation, saving): wall and CPU ms.
    */
   collectPerUpdate: { wallMs: number[]; cpuMs: number[] };
+  /**
+   * Where the coordinator process's CPU went over the rounds before the final one, ms per accepted update:
+   * user and system time (process.cpuUsage), and the main thread against all others (/proc: V8's GC helpers,
+   * the evaluation worker, libuv's pool; tick resolution 10 ms per thread and round).
+   */
+  cpuBreakdownPerUpdate: { user: number; system: number; threads: Record<string, number> };
+  /**
+   * The main thread's garbage-collection pauses inside the rounds before the final one (PerformanceObserver
+   * 'gc'; the bench's own forced GC after each round is outside the windows): count and ms per accepted update.
+   */
+  gcPerUpdate: { major: number; majorMs: number; minor: number; minorMs: number };
   /** Health-check latency (GET /api/health from a process of its own) per round: p99 and max, ms. */
   healthMs: { p99: number[]; max: number[]; checks: number[] };
   /** Main-thread heap after a forced GC at the end of each round, minus after join (MB). */
@@ -221,11 +270,20 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
+  /** user/system CPU and per-thread CPU at each round's start and end. */
+  /** Each round's window on the performance clock [start, end], for the GC entries. */
+  const perfWindows: Array<[number, number]> = [];
+  const gcEntries: PerformanceEntry[] = [];
+  const gcObserver = new PerformanceObserver((list) => gcEntries.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const split: Array<{ start: [NodeJS.CpuUsage, Record<string, number>]; end?: [NodeJS.CpuUsage, Record<string, number>] }> = [];
   const onEvent = (e: EngineEvent) => {
     if (e.type === 'site-joined') joined++;
     if (e.type === 'round-start' && e.round === 1 && e.attempt === 1) phase = 'rounds';
     if (e.type === 'round-start' && e.attempt === 1) {
       windows.push([Date.now(), Infinity]);
+      split.push({ start: [process.cpuUsage(), threadCpuMs()] });
+      perfWindows.push([performance.now(), Infinity]);
       cpu.push([cpuMs(), NaN]);
     }
     if (e.type === 'result' && e.accepted && collect.length === cpu.length - 1) collect.push([NaN, NaN]);
@@ -233,6 +291,8 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     if (e.type === 'round-end') {
       windows[windows.length - 1][1] = Date.now();
       cpu[cpu.length - 1][1] = cpuMs();
+      split[split.length - 1].end = [process.cpuUsage(), threadCpuMs()];
+      perfWindows[perfWindows.length - 1][1] = performance.now();
     }
     if (e.type === 'round-end' && global.gc) {
       global.gc();
@@ -363,6 +423,32 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   const cpuPerUpdate = rounds.map((r, i) => round1((cpu[i][1] - cpu[i][0]) / Math.max(1, r.accepted.length), 3));
   const collectCpu = rounds.map((r, i) => round1(((collect[i]?.[0] ?? NaN) - cpu[i][0]) / Math.max(1, r.accepted.length), 3));
   const collectWall = rounds.map((r, i) => round1(((collect[i]?.[1] ?? NaN) - windows[i][0]) / Math.max(1, r.accepted.length), 3));
+  // The rounds before the final one (the final one adds the robustness evaluation), or the only one.
+  const early = rounds.length > 1 ? rounds.slice(0, -1) : rounds;
+  const earlyUpdates = Math.max(1, early.reduce((n, r) => n + r.accepted.length, 0));
+  const breakdown = { user: 0, system: 0, threads: {} as Record<string, number> };
+  for (const s of split.slice(0, early.length)) {
+    if (!s.end) continue;
+    breakdown.user += (s.end[0].user - s.start[0].user) / 1000;
+    breakdown.system += (s.end[0].system - s.start[0].system) / 1000;
+    for (const [k, v] of Object.entries(diffThreads(s.start[1], s.end[1]))) breakdown.threads[k] = (breakdown.threads[k] ?? 0) + v;
+  }
+  const cpuBreakdownPerUpdate = {
+    user: round1(breakdown.user / earlyUpdates, 3),
+    system: round1(breakdown.system / earlyUpdates, 3),
+    threads: Object.fromEntries(Object.entries(breakdown.threads).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round1(v / earlyUpdates, 3)])),
+  };
+  gcObserver.disconnect();
+  const gcIn = gcEntries.filter((e) => perfWindows.slice(0, early.length).some(([a, b]) => e.startTime >= a && e.startTime <= b));
+  const kindOf = (e: PerformanceEntry) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+  const major = gcIn.filter((e) => kindOf(e) === perfConstants.NODE_PERFORMANCE_GC_MAJOR);
+  const minor = gcIn.filter((e) => kindOf(e) === perfConstants.NODE_PERFORMANCE_GC_MINOR);
+  const gcPerUpdate = {
+    major: round1(major.length / earlyUpdates, 4),
+    majorMs: round1(major.reduce((t, e) => t + e.duration, 0) / earlyUpdates, 3),
+    minor: round1(minor.length / earlyUpdates, 4),
+    minorMs: round1(minor.reduce((t, e) => t + e.duration, 0) / earlyUpdates, 3),
+  };
   const healthIn = windows.map(([a, b]) => health.filter(([at]) => at >= a && at <= b).map(([, ms]) => ms));
   const selected = rounds.reduce((n, r) => n + r.selected.length, 0);
   const accepted = rounds.reduce((n, r) => n + r.accepted.length, 0);
@@ -381,6 +467,8 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     msPerUpdate: { perRound: perUpdate, median: quantile(perUpdate.length > 1 ? perUpdate.slice(0, -1) : perUpdate, 0.5) },
     collectPerUpdate: { wallMs: collectWall, cpuMs: collectCpu },
     cpuMsPerUpdate: { perRound: cpuPerUpdate, median: quantile(cpuPerUpdate.length > 1 ? cpuPerUpdate.slice(0, -1) : cpuPerUpdate, 0.5) },
+    cpuBreakdownPerUpdate,
+    gcPerUpdate,
     healthMs: { p99: healthIn.map((h) => round1(quantile(h, 0.99), 1)), max: healthIn.map((h) => round1(Math.max(...h), 1)), checks: healthIn.map((h) => h.length) },
     heapRetainedAfterRounds: retainedHeap.map((b) => round1((b - heapAfterJoin) / MB)),
     acceptedShare: selected ? accepted / selected : 0,
@@ -460,6 +548,7 @@ if (args['sites-for']) {
     console.log(describeResult(r));
     console.log(
       `  overhead median ${r.roundOverheadMs.median} ms; ` +
+        `CPU per update: user ${r.cpuBreakdownPerUpdate.user} ms, system ${r.cpuBreakdownPerUpdate.system} ms; by thread ${JSON.stringify(r.cpuBreakdownPerUpdate.threads)}; GC per update ${JSON.stringify(r.gcPerUpdate)}; ` +
         `accepted ${(100 * r.acceptedShare).toFixed(1)}%; lag p99 ${r.eventLoopLagMs.p99} ms max ${r.eventLoopLagMs.max} ms; ` +
         `rss ${r.memoryMb.rssAfterJoin}→${r.memoryMb.rssPeak} MB (+${r.memoryMb.rssGrowthDuringRounds}), heap +${r.memoryMb.heapGrowthDuringRounds} MB, buffers +${r.memoryMb.arrayBuffersGrowthDuringRounds} MB peak, retained after GC per round ${JSON.stringify(r.memoryMb.arrayBuffersRetainedAfterRounds)} MB`,
     );

@@ -1,3 +1,4 @@
+import { deltaNormCheckedWasm } from './delta-norm/delta-norm-wasm.ts';
 import { assertSameLayout, decodeUpdate, toFedtuneError, type UpdateEncoding, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 
 export interface FitResultContext {
@@ -51,11 +52,19 @@ export function deltaNorm(weights: WeightArrays, global: WeightArrays): number {
 
 /**
  * ‖weights − global‖² and, in the same pass, whether every value is finite with |w| ≤ maxAbs (`inRange`):
- * the update's one read before the sum (no separate non-finite pass). Four values per step into four
- * partial sums (independent dependency chains: about twice the throughput of one running sum), then the
- * rest one by one.
+ * the update's one read before the sum (no separate non-finite pass). On the wasm SIMD kernel
+ * (delta-norm/delta-norm.wat) where it runs, else the JS loop; both give the same bits.
  */
 export function deltaNormChecked(weights: WeightArrays, global: WeightArrays, maxAbs: number): { sumOfSquares: number; inRange: boolean } {
+  return deltaNormCheckedWasm(weights, global, maxAbs) ?? deltaNormCheckedJs(weights, global, maxAbs);
+}
+
+/**
+ * deltaNormChecked in plain JS (the kernel's oracle and fallback): four values per step into four partial
+ * sums (independent dependency chains: about twice the throughput of one running sum), then the rest of the
+ * tensor one by one into the first. The wasm kernel keeps exactly these sums in this order.
+ */
+export function deltaNormCheckedJs(weights: WeightArrays, global: WeightArrays, maxAbs: number): { sumOfSquares: number; inRange: boolean } {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;

@@ -53,6 +53,11 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger;
   /** The live state of the run this coordinator drives, if any. */
   live?: () => LiveStatus | undefined;
+  /**
+   * The run's id and phase only, for `GET /api/health` (constant time: `live` lists every site, and health is
+   * polled often). Without it health reads `live`.
+   */
+  liveSummary?: () => Pick<LiveStatus, 'runId' | 'phase'> | undefined;
   /** The run's engine events, streamed to the dashboard at `/` (start-coordinator publishes them). */
   events?: LiveEvents;
   /** Prometheus text for `GET /metrics`. */
@@ -176,7 +181,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
         },
       },
     }, async () => {
-      const live = options.live?.();
+      const live = options.liveSummary ? options.liveSummary() : options.live?.();
       return { status: 'ok', uptimeS: (Date.now() - startedAt) / 1000, runId: live?.runId, phase: live?.phase };
     });
 

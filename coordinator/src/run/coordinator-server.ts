@@ -221,6 +221,10 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           }
         );
       },
+      liveSummary: () => {
+        const engine = current?.engine;
+        return engine && { runId: current!.runId, phase: engine.report.status };
+      },
     });
   }
   const transport = new RunSwitchTransport(app ? (options.wrapTransport?.(app.transport, app.io) ?? app.transport) : (options.transport as MemoryNetwork).serverTransport());
