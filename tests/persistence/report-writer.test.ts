@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ReportWriter } from '@fedtune/coordinator';
+import { REPORT_HTML_INTERVAL_MS, ReportWriter } from '@fedtune/coordinator';
 import { startTestFederation, tempDir } from '../helpers/federation.ts';
 import { makeReport } from './helpers.ts';
 
@@ -55,6 +55,59 @@ describe('report writes off the critical path (report-writer.ts)', () => {
     expect(readReport(dir)).toMatchObject({ status: 'complete' });
     const blocked = new ReportWriter(join(dir, 'report.json'));
     await expect(blocked.writeNow(makeReport('run-a', 1))).rejects.toMatchObject({ code: 'persistence', message: expect.stringMatching(/^cannot save the final report: /) });
+  });
+
+  it.each([
+    // [htmlIntervalMs, clock at each of 4 scheduled writes, renders before the final one]
+    [15_000, [0, 5_000, 14_999, 15_000], 2],
+    [15_000, [0, 1, 2, 3], 1],
+    [0, [0, 0, 0, 0], 4],
+    [1_000, [0, 1_000, 2_000, 2_999], 3],
+  ] as const)('report.html during the run at most every %i ms (clock %j → %i renders); report.json every time; the final write always renders', async (htmlIntervalMs, clock, renders) => {
+    const dir = tempDir();
+    let t = 0;
+    const writer = new ReportWriter(dir, { htmlIntervalMs, now: () => t });
+    for (const [k, at] of clock.entries()) {
+      t = at;
+      writer.schedule({ ...makeReport('run-a', k + 1), updatedAt: `write ${k}` });
+      await writer.idle();
+      expect(readReport(dir).updatedAt).toBe(`write ${k}`);
+    }
+    expect(writer.written).toBe(4);
+    expect(writer.htmlWritten).toBe(renders);
+    // The html on disk is the last one rendered (it names that write's rounds), not necessarily the last report.
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/<\/html>\s*$/);
+    t = clock[3];
+    await writer.writeNow({ ...makeReport('run-a', 5), status: 'complete' });
+    expect(writer.htmlWritten).toBe(renders + 1);
+  });
+
+  it('the default interval is REPORT_HTML_INTERVAL_MS (15 s): two writes a second apart render once', async () => {
+    expect(REPORT_HTML_INTERVAL_MS).toBe(15_000);
+    const dir = tempDir();
+    let t = 1_000_000;
+    const writer = new ReportWriter(dir, { now: () => t });
+    writer.schedule(makeReport('run-a', 1));
+    await writer.idle();
+    t += 1_000;
+    writer.schedule(makeReport('run-a', 2));
+    await writer.idle();
+    expect(writer.htmlWritten).toBe(1);
+    t += REPORT_HTML_INTERVAL_MS;
+    writer.schedule(makeReport('run-a', 3));
+    await writer.idle();
+    expect(writer.htmlWritten).toBe(2);
+  });
+
+  it('a report with no rounds yet writes no report.html, and does not use up the interval', async () => {
+    const dir = tempDir();
+    const writer = new ReportWriter(dir, { now: () => 0 });
+    writer.schedule(makeReport('run-a', 0));
+    await writer.idle();
+    expect(existsSync(join(dir, 'report.html'))).toBe(false);
+    writer.schedule(makeReport('run-a', 1));
+    await writer.idle();
+    expect(writer.htmlWritten).toBe(1);
   });
 
   it('a run completes only once its final report.json and report.html are on disk', async () => {

@@ -35,6 +35,10 @@ export function firstNonFinite(arrays: WeightArrays): { tensor: number; index: n
 
 /** The first value that is not finite or whose magnitude is above `maxAbs`, if any. */
 export function firstOutOfRange(arrays: WeightArrays, maxAbs: number): { tensor: number; index: number } | undefined {
+  // The usual case, every value in range, in one SIMD pass (the weights against themselves: each difference is
+  // 0 for a finite value and NaN otherwise); the loop below only finds where the first bad value is. Called
+  // once per round on the aggregate, so a JS loop there would mostly run unoptimized.
+  if (deltaNormChecked(arrays, arrays, maxAbs).inRange) return undefined;
   for (let t = 0; t < arrays.length; t++) {
     const a = arrays[t];
     for (let i = 0; i < a.length; i++) {

@@ -5,6 +5,21 @@ import { renderReportHtml } from './report-html.ts';
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * During a run, report.html on disk is rendered again at most this often (report.json every time; the final
+ * report always renders both). The HTML is for people — the dashboard and GET …/report.html render the latest
+ * on demand — and rendering it grows with sites × rounds, so doing it per round cost the coordinator a few
+ * percent of a round's CPU at 50–100 sites.
+ */
+export const REPORT_HTML_INTERVAL_MS = 15_000;
+
+export interface ReportWriterOptions {
+  /** Least time between two renders of report.html before the final one (default REPORT_HTML_INTERVAL_MS; 0: every write). */
+  htmlIntervalMs?: number;
+  /** The clock (default Date.now): tests pass their own. */
+  now?: () => number;
+}
+
 function persistenceError(what: string, err: unknown): FedtuneError {
   const e = err as NodeJS.ErrnoException;
   const message = String(e?.message ?? err).slice(0, 500);
@@ -23,10 +38,15 @@ export class ReportWriter {
   private pending: RunReport | undefined;
   private running: Promise<void> | undefined;
   private failure: FedtuneError | undefined;
-  /** Reports written (not counting those a newer one replaced), for tests and benchmarks. */
+  /** Reports written (not counting those a newer one replaced), and report.html renders, for tests and benchmarks. */
   written = 0;
+  htmlWritten = 0;
+  private lastHtmlAt: number | undefined;
 
-  constructor(private readonly runDir: string) {}
+  constructor(
+    private readonly runDir: string,
+    private readonly options: ReportWriterOptions = {},
+  ) {}
 
   /** Queues a snapshot of `report` to be written; throws the error of an earlier background write. */
   schedule(report: RunReport): void {
@@ -42,7 +62,7 @@ export class ReportWriter {
     await this.running;
     this.throwFailure();
     try {
-      await this.write(report);
+      await this.write(report, true);
     } catch (err) {
       throw persistenceError('the final report', err);
     }
@@ -70,7 +90,7 @@ export class ReportWriter {
         if (!report) break;
         this.pending = undefined;
         try {
-          await this.write(report);
+          await this.write(report, false);
         } catch (err) {
           this.failure ??= persistenceError(`the report after round ${report.rounds.at(-1)?.round ?? 0}`, err);
         }
@@ -80,9 +100,15 @@ export class ReportWriter {
     }
   }
 
-  private async write(report: RunReport): Promise<void> {
+  private async write(report: RunReport, final: boolean): Promise<void> {
     await writeFileDurable(join(this.runDir, 'report.json'), [Buffer.from(JSON.stringify(report, null, 2), 'utf8')]);
-    if (report.rounds.length > 0) await writeFileDurable(join(this.runDir, 'report.html'), [Buffer.from(renderReportHtml(report), 'utf8')]);
+    const now = (this.options.now ?? Date.now)();
+    const due = final || this.lastHtmlAt === undefined || now - this.lastHtmlAt >= (this.options.htmlIntervalMs ?? REPORT_HTML_INTERVAL_MS);
+    if (report.rounds.length > 0 && due) {
+      await writeFileDurable(join(this.runDir, 'report.html'), [Buffer.from(renderReportHtml(report), 'utf8')]);
+      this.lastHtmlAt = now;
+      this.htmlWritten++;
+    }
     this.written++;
   }
 }

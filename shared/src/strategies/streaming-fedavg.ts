@@ -87,6 +87,8 @@ export class StreamingFedAvg {
   /** 2^-G: the weight of one example in the hi units. */
   private readonly unit: number;
   private total = 0;
+  /** mergeState's copy of a state's words (made canonical there), reused. */
+  private scratch?: Int32Array;
   private added = 0;
 
   constructor(
@@ -233,7 +235,10 @@ export class StreamingFedAvg {
     this.checkLimits(state.count, state.totalExamples);
     // The copy is packed (hi words then lo words, p pairs each): canonical, each lo is below 2^43, so the
     // sums below stay inside i64 whatever the state held.
-    const words = new Int32Array(state.sums.slice().buffer);
+    // Into this sum's scratch copy (kept: the leader merges a partial per follower per round).
+    if (!this.scratch || this.scratch.length !== 4 * p) this.scratch = new Int32Array(4 * p);
+    const words = this.scratch;
+    new Uint8Array(words.buffer).set(state.sums);
     canonicalize(words, p);
     this.kernel.flush();
     const dst = this.kernel.words;
