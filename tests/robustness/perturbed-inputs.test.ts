@@ -59,6 +59,14 @@ describe('PerturbedInputs.prepare (perturbed-inputs.ts)', () => {
     expect(await inputs.prepare(data(), opts, 7)).toBe(0);
   });
 
+  it.each([0, 1, 0.5, 500])('a chunk of %s examples still makes every copy exactly (at least one example per chunk)', async (chunk) => {
+    const small = { ...options, examples: 6 };
+    const inputs = new PerturbedInputs();
+    expect(await inputs.prepare(digits, small, chunk)).toBe(4);
+    const plan = perturbationPlan(digits, small);
+    for (const p of plan.perturbations) expect(inputs.get(digits, plan, p).x).toEqual(applyCorruption(plan.ds, p.corruption, { geometry: plan.geometry, seed: plan.seed }).x);
+  });
+
   it('an evaluation with prepared inputs reports exactly what it reports without them, and makes none', async () => {
     const inputs = new PerturbedInputs();
     expect(await inputs.prepare(digits, options)).toBe(4);
