@@ -54,7 +54,7 @@ describe('PerturbedInputs.prepare (perturbed-inputs.ts)', () => {
       expect(made.x).not.toEqual(plan.ds.x);
       expect(made.y).toEqual(plan.ds.y);
     }
-    expect(inputs.stats()).toEqual({ held: expected, made: expected, reused: expected });
+    expect(inputs.stats()).toMatchObject({ held: expected, made: expected, reused: expected });
     // Everything is held: a second preparation makes nothing.
     expect(await inputs.prepare(data(), opts, 7)).toBe(0);
   });
@@ -73,15 +73,15 @@ describe('PerturbedInputs.prepare (perturbed-inputs.ts)', () => {
     const withInputs = await evaluateRobustness(model, digits, options, { inputs });
     const without = await evaluateRobustness(model, digits, options);
     expect(withoutTimes(withInputs)).toEqual(withoutTimes(without));
-    expect(inputs.stats()).toEqual({ held: 4, made: 4, reused: 4 });
+    expect(inputs.stats()).toMatchObject({ held: 4, made: 4, reused: 4 });
   }, 60_000);
 
   it('without preparation the first evaluation makes the copies and the next reuses them, with the same numbers', async () => {
     const inputs = new PerturbedInputs();
     const first = await evaluateRobustness(model, digits, options, { inputs });
-    expect(inputs.stats()).toEqual({ held: 4, made: 4, reused: 0 });
+    expect(inputs.stats()).toMatchObject({ held: 4, made: 4, reused: 0 });
     const second = await evaluateRobustness(model, digits, options, { inputs });
-    expect(inputs.stats()).toEqual({ held: 4, made: 4, reused: 4 });
+    expect(inputs.stats()).toMatchObject({ held: 4, made: 4, reused: 4 });
     expect(withoutTimes(second)).toEqual(withoutTimes(first));
   }, 60_000);
 
@@ -107,19 +107,48 @@ describe('PerturbedInputs.prepare (perturbed-inputs.ts)', () => {
     expect(await inputs.prepare(digits, options)).toBe(4);
 
     const small = new PerturbedInputs(2);
-    expect(await small.prepare(digits, options)).toBe(4);
-    expect(small.stats().held).toBe(2);
+    // Full after two: preparation stops rather than drop what it made.
+    expect(await small.prepare(digits, options)).toBe(2);
     const plan = perturbationPlan(digits, options);
-    // The two newest are held, the two oldest were dropped and are made again.
+    small.get(digits, plan, plan.perturbations[1]!);
+    expect(small.stats()).toMatchObject({ held: 2, made: 2, reused: 1 });
+    // An evaluation's copy goes in, the oldest goes out.
     small.get(digits, plan, plan.perturbations[3]!);
-    expect(small.stats()).toEqual({ held: 2, made: 4, reused: 1 });
+    expect(small.stats()).toMatchObject({ held: 2, made: 3, reused: 1 });
     small.get(digits, plan, plan.perturbations[0]!);
-    expect(small.stats()).toEqual({ held: 2, made: 5, reused: 1 });
+    expect(small.stats()).toMatchObject({ held: 2, made: 4, reused: 1 });
+    small.get(digits, plan, plan.perturbations[3]!);
+    expect(small.stats()).toMatchObject({ held: 2, made: 4, reused: 2 });
 
     const none = new PerturbedInputs(0);
     expect(await none.prepare(digits, options)).toBe(0);
     expect(none.get(digits, plan, plan.perturbations[0]!).x).toEqual(small.get(digits, plan, plan.perturbations[0]!).x);
-    expect(none.stats()).toEqual({ held: 0, made: 1, reused: 0 });
+    expect(none.stats()).toMatchObject({ held: 0, made: 1, reused: 0 });
+  });
+
+  it('holds at most maxBytes of values: preparation stops there, an evaluation\'s copy pushes the oldest out, a copy larger than the limit is not held', async () => {
+    const copy = 60 * 784 * 4;
+    const plan = perturbationPlan(digits, options);
+    const two = new PerturbedInputs(64, 2.5 * copy);
+    expect(await two.prepare(digits, options)).toBe(2);
+    expect(two.stats()).toEqual({ held: 2, heldBytes: 2 * copy, made: 2, reused: 0 });
+    two.get(digits, plan, plan.perturbations[2]!);
+    expect(two.stats()).toEqual({ held: 2, heldBytes: 2 * copy, made: 3, reused: 0 });
+    two.get(digits, plan, plan.perturbations[2]!);
+    two.get(digits, plan, plan.perturbations[1]!);
+    expect(two.stats()).toEqual({ held: 2, heldBytes: 2 * copy, made: 3, reused: 2 });
+    two.get(digits, plan, plan.perturbations[0]!);
+    expect(two.stats()).toEqual({ held: 2, heldBytes: 2 * copy, made: 4, reused: 2 });
+
+    const exact = new PerturbedInputs(64, 2 * copy);
+    expect(await exact.prepare(digits, options)).toBe(2);
+    const tooSmall = new PerturbedInputs(64, copy - 1);
+    expect(await tooSmall.prepare(digits, options)).toBe(0);
+    expect(tooSmall.get(digits, plan, plan.perturbations[0]!).x).toEqual(two.get(digits, plan, plan.perturbations[0]!).x);
+    expect(tooSmall.stats()).toEqual({ held: 0, heldBytes: 0, made: 1, reused: 0 });
+    // Another dataset starts from nothing.
+    expect(await exact.prepare(head(digits, 150), options)).toBe(2);
+    expect(exact.stats()).toMatchObject({ held: 2, heldBytes: 2 * copy });
   });
 
   it('refuses a corruption for the other input kind with the evaluation\'s own config error, making nothing', async () => {

@@ -7,8 +7,9 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve
 
 /** What a PerturbedInputs holds and has done (tests, logs). */
 export interface PerturbedInputsStats {
-  /** Perturbed copies held now. */
+  /** Perturbed copies held now, and the bytes of their values. */
   held: number;
+  heldBytes: number;
   /** Copies made (by `get` or `prepare`) and copies handed out again without remaking them. */
   made: number;
   reused: number;
@@ -22,18 +23,24 @@ export interface PerturbedInputsStats {
  * robustness evaluation of the same data reuses them: the same examples, so the same numbers, without
  * remaking 19 copies of 500 examples on the final round's critical path (docs/performance.md).
  *
- * Holds copies of one dataset (another `data` drops them) and at most `maxHeld` (the oldest go first).
+ * Holds copies of one dataset (another `data` drops them), at most `maxHeld` of them and `maxBytes` of their
+ * values (the oldest go first; `prepare` stops rather than drop what it made). The defaults hold the built-in
+ * task's 19 copies (≈ 30 MB); a dataset of large images holds fewer, and one copy larger than `maxBytes` none.
  */
 export class PerturbedInputs {
   private data?: Dataset;
   private readonly held = new Map<string, Dataset>();
+  private heldBytes = 0;
   private made = 0;
   private reused = 0;
 
-  constructor(private readonly maxHeld = 64) {}
+  constructor(
+    private readonly maxHeld = 64,
+    private readonly maxBytes = 256 * 2 ** 20,
+  ) {}
 
   stats(): PerturbedInputsStats {
-    return { held: this.held.size, made: this.made, reused: this.reused };
+    return { held: this.held.size, heldBytes: this.heldBytes, made: this.made, reused: this.reused };
   }
 
   /** The perturbed copy of `plan.ds` for `p` (planned from `data`), made now unless held. */
@@ -59,10 +66,14 @@ export class PerturbedInputs {
     const plan = perturbationPlan(data, options);
     // Nothing could be held: making copies would only cost time.
     if (this.maxHeld < 1) return 0;
+    const bytes = plan.ds.x.byteLength;
     const step = Math.max(1, Math.floor(chunkExamples));
     let count = 0;
     for (const p of plan.perturbations) {
       if (this.lookup(data, p.key)) continue;
+      // Full: what is held stays (the evaluation will make the rest itself, as without preparation).
+      const sameData = this.data === data;
+      if ((sameData ? this.held.size : 0) >= this.maxHeld || (sameData ? this.heldBytes : 0) + bytes > this.maxBytes) break;
       const x = plan.ds.x.slice();
       const corruptOptions = { geometry: plan.geometry, seed: plan.seed, ...(plan.stats ? { stats: plan.stats } : {}) };
       for (let from = 0; from < plan.ds.y.length; from += step) {
@@ -85,10 +96,17 @@ export class PerturbedInputs {
   private keep(data: Dataset, key: string, copy: Dataset): void {
     if (this.data !== data) {
       this.held.clear();
+      this.heldBytes = 0;
       this.data = data;
     }
-    if (this.maxHeld < 1) return;
-    while (this.held.size >= this.maxHeld) this.held.delete(this.held.keys().next().value!);
+    const bytes = copy.x.byteLength;
+    if (this.maxHeld < 1 || bytes > this.maxBytes) return;
+    while (this.held.size >= this.maxHeld || this.heldBytes + bytes > this.maxBytes) {
+      const [oldest, dropped] = this.held.entries().next().value!;
+      this.held.delete(oldest);
+      this.heldBytes -= dropped.x.byteLength;
+    }
     this.held.set(key, copy);
+    this.heldBytes += bytes;
   }
 }
