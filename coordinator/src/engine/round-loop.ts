@@ -36,7 +36,7 @@ export class RoundLoop {
 
   constructor(private readonly ctx: RunContext) {}
 
-  /** Whether the robustness evaluation's inputs were asked for (once per run, at its first round). */
+  /** Whether the robustness evaluation's inputs were asked for (once per process and run: at the first round it runs, also after a resume). */
   private robustnessPrepared = false;
 
   async runRound(round: number): Promise<RoundRecord> {
