@@ -21,6 +21,8 @@ export interface GlobalModel {
   evaluate(weights: WeightArrays): Promise<GlobalMetrics>;
   /** Robustness evaluation (noise, corruptions, FGSM/PGD, calibration) on the holdout, if supported. */
   evaluateRobustness?(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport>;
+  /** Makes what a robustness evaluation with these options perturbs ahead of it (model-independent); resolves with how many inputs it made. */
+  prepareRobustness?(options: RobustnessOptions): Promise<number>;
   /** The temperature minimising the holdout NLL of the model with these weights (temperature scaling), and the examples it was fitted on. */
   fitTemperature?(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }>;
   /** Saves the weights of `round` and returns the directory (relative to the run directory). */

@@ -11,6 +11,7 @@ import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { saving } from './saving.ts';
 import { instructionModel } from './model-delivery.ts';
 import { updateEncodingRecord } from './update-encoding.ts';
+import { prepareRobustnessInputs } from './prepare-robustness-inputs.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
@@ -35,9 +36,16 @@ export class RoundLoop {
 
   constructor(private readonly ctx: RunContext) {}
 
+  /** Whether the robustness evaluation's inputs were asked for (once per process and run: at the first round it runs, also after a resume). */
+  private robustnessPrepared = false;
+
   async runRound(round: number): Promise<RoundRecord> {
     const started = Date.now();
     const { model } = this.ctx.options;
+    if (!this.robustnessPrepared) {
+      this.robustnessPrepared = true;
+      prepareRobustnessInputs(model, this.ctx.config.robustness, this.ctx.config.rounds);
+    }
     let bytesDown = 0;
     let bytesUp = 0;
     const rejected: RoundRecord['rejected'] = [];

@@ -17,6 +17,8 @@ export type EvaluationRequest =
   | { id: number; kind: 'evaluate'; weights: WeightArrays }
   | { id: number; kind: 'robustness'; weights: WeightArrays; options: RobustnessOptions }
   | { id: number; kind: 'temperature'; weights: WeightArrays }
+  /** Make the robustness evaluation's noisy and corrupted inputs now, in chunks (perturbed-inputs.ts); replies with how many were made. */
+  | { id: number; kind: 'prepare-robustness'; options: RobustnessOptions }
   /** The worker's live tensor count (leak tests). */
   | { id: number; kind: 'tensors' };
 

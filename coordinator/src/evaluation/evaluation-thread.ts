@@ -86,6 +86,11 @@ export class EvaluationThread {
     return this.request({ kind: 'temperature', weights });
   }
 
+  /** Makes the robustness evaluation's noisy and corrupted holdout copies ahead of it; resolves with how many it made. */
+  prepareRobustness(options: RobustnessOptions): Promise<number> {
+    return this.request({ kind: 'prepare-robustness', options });
+  }
+
   /** The worker's live tfjs tensor count. */
   tensors(): Promise<number> {
     return this.request({ kind: 'tensors' });

@@ -2,11 +2,12 @@
  * The evaluation worker thread (started by evaluation-thread.ts): its own tfjs engine on the coordinator's
  * backend (wasm with fedtune's training kernels), holding two copies of the global model — one for the holdout
  * evaluation and temperature fit (on the round's critical path), one for the robustness evaluation (which may
- * still run while the next round's holdout evaluation comes in: it yields between batches).
+ * still run while the next round's holdout evaluation comes in: it yields between batches), and the holdout's
+ * noisy and corrupted copies the robustness evaluations share (made ahead of the first one: prepare-robustness).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, FedtuneError, fitTemperature, modelLogits, writeModelWeights } from '@fedtune/shared';
+import { evaluateModel, evaluateRobustness, FedtuneError, fitTemperature, modelLogits, PerturbedInputs, writeModelWeights } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluation-protocol.ts';
 
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   }
   // One robustness evaluation at a time (they share robustnessModel).
   let robustnessQueue: Promise<unknown> = Promise.resolve();
+  // The holdout's noisy and corrupted copies, made once (prepare-robustness, while the sites train) for every robustness evaluation.
+  const perturbed = new PerturbedInputs();
 
   const handle = async (request: EvaluationRequest): Promise<unknown> => {
     switch (request.kind) {
@@ -47,11 +50,13 @@ async function main(): Promise<void> {
       case 'robustness': {
         const run = robustnessQueue.then(async () => {
           writeModelWeights(robustnessModel, request.weights);
-          return evaluateRobustness(robustnessModel, init.holdout, request.options);
+          return evaluateRobustness(robustnessModel, init.holdout, request.options, { inputs: perturbed });
         });
         robustnessQueue = run.catch(() => undefined);
         return run;
       }
+      case 'prepare-robustness':
+        return perturbed.prepare(init.holdout, request.options);
       case 'tensors':
         return tf.memory().numTensors;
     }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, fitTemperature, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
+import { evaluateModel, evaluateRobustness, fitTemperature, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
@@ -99,7 +99,7 @@ export class TfGlobalModel implements GlobalModel {
     const run = this.robustnessQueue.then(async () => {
       const model = await (this.robustnessModel ??= tf.models.modelFromJSON({ modelTopology: this.topology } as unknown as tf.io.ModelJSON));
       writeModelWeights(model, weights);
-      return evaluateRobustness(model, this.holdout, options);
+      return evaluateRobustness(model, this.holdout, options, { inputs: (this.perturbed ??= new PerturbedInputs()) });
     });
     this.robustnessQueue = run.catch(() => undefined);
     return run;
@@ -107,6 +107,18 @@ export class TfGlobalModel implements GlobalModel {
 
   private robustnessModel?: Promise<tf.LayersModel>;
   private robustnessQueue: Promise<unknown> = Promise.resolve();
+  /** In-process: the holdout's noisy and corrupted copies, kept from one robustness evaluation to the next. */
+  private perturbed?: PerturbedInputs;
+
+  /**
+   * Starts making the robustness evaluation's noisy and corrupted holdout copies on the evaluation worker, in
+   * chunks between its holdout evaluations, so the (final) robustness evaluation finds them made. Resolves with
+   * how many it made; 0 in-process (there they are made at the first evaluation, on this thread, and kept).
+   */
+  async prepareRobustness(options: RobustnessOptions): Promise<number> {
+    const thread = await this.thread;
+    return thread ? thread.prepareRobustness(options) : 0;
+  }
 
   async fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
     const thread = await this.thread;

@@ -229,11 +229,27 @@ function countDuplicateUnits(rows: Float32Array, thr: Float64Array, units: numbe
   return flagged.reduce((s, f) => s + f, 0);
 }
 
+/**
+ * The seeded Gaussian projection for rows of `fanIn` values: the same numbers at every inspection, so the
+ * last few fan-ins' are kept (a site inspects the same model shape every round; drawing 32 × fan-in normals
+ * cost a sixth of an inspection).
+ */
+const projections = new Map<number, Float32Array>();
+export function sketchProjection(fanIn: number): Float32Array {
+  let projection = projections.get(fanIn);
+  if (!projection) {
+    const rng = new SeededRandom(0x5eed);
+    projection = new Float32Array(fanIn * SKETCH_DIMENSIONS);
+    for (let i = 0; i < projection.length; i++) projection[i] = rng.normal();
+    if (projections.size >= 4) projections.delete(projections.keys().next().value!);
+    projections.set(fanIn, projection);
+  }
+  return projection;
+}
+
 /** Each unit-norm row projected on SKETCH_DIMENSIONS seeded Gaussian directions and normalised again. */
 function sketchRows(rows: Float32Array, units: number, fanIn: number): Float32Array {
-  const rng = new SeededRandom(0x5eed);
-  const projection = new Float32Array(fanIn * SKETCH_DIMENSIONS);
-  for (let i = 0; i < projection.length; i++) projection[i] = rng.normal();
+  const projection = sketchProjection(fanIn);
   const sketch = tf.tidy(() => {
     const s = tf.matMul(tf.tensor2d(rows, [units, fanIn]), tf.tensor2d(projection, [fanIn, SKETCH_DIMENSIONS]));
     return s.div(s.norm('euclidean', 1, true).maximum(1e-30)).dataSync() as Float32Array;
@@ -286,11 +302,25 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   return { liveUnits, sparseUnits, isolatedExamples: isolated.reduce((s, v) => s + v, 0) };
 }
 
-/** A model from the inputs to what the layer receives; undefined when the layer takes the model's input itself. */
+/** Layers that only reshape their input (their output holds the input's values in the same order). */
+const RESHAPING_LAYERS = new Set(['Flatten', 'Reshape', 'InputLayer']);
+
+/**
+ * What feeds the layer: undefined when the layer takes the model's input itself, or when it is a Dense layer
+ * fed only reshapes of it (a Sequential's Flatten: Dense's linear part here reshapes its input to rows of
+ * fan-in values anyway, in the same order), else a model from the inputs to
+ * what the layer receives — made once per layer (it shares the model's layers and live weights, so it stays
+ * right when the weights change; a site inspects every round's weights with the same model).
+ */
+const feeders = new WeakMap<tf.layers.Layer, tf.LayersModel | undefined>();
 function layerInputOf(model: tf.LayersModel, layer: tf.layers.Layer): tf.LayersModel | undefined {
+  if (feeders.has(layer)) return feeders.get(layer);
   const input = layer.input as tf.SymbolicTensor;
-  if (model.inputs.includes(input)) return undefined;
-  return tf.model({ inputs: model.inputs, outputs: input });
+  const before = model.layers.slice(0, model.layers.indexOf(layer));
+  const onlyReshapes = layer.getClassName() === 'Dense' && model.inputs.length === 1 && before.every((l) => RESHAPING_LAYERS.has(l.getClassName()));
+  const feeder = model.inputs.includes(input) || onlyReshapes ? undefined : tf.model({ inputs: model.inputs, outputs: input });
+  feeders.set(layer, feeder);
+  return feeder;
 }
 
 /** The layer's kernel and bias applied to x, without its activation. */

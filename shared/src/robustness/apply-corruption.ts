@@ -75,16 +75,25 @@ export interface ApplyCorruptionOptions {
  * its own generator seeded by (seed, corruption name, i), so results do not depend on batching.
  */
 export function applyCorruption(ds: Dataset, corruption: Corruption, options: ApplyCorruptionOptions): Dataset {
-  const f = featureSize(ds);
   const x = ds.x.slice();
+  corruptExamples(x, ds, corruption, options, 0, ds.y.length);
+  return { ...ds, x, featureShape: [...ds.featureShape] };
+}
+
+/**
+ * applyCorruption's work for the examples from `from` to `to` (exclusive; of `options.only` when given) only,
+ * written into `x` (a copy of `ds.x`): each example is corrupted exactly as applyCorruption corrupts it (its
+ * own seeded generator), so a caller may corrupt a dataset in chunks (perturbed-inputs.ts) with the same result.
+ */
+export function corruptExamples(x: Float32Array, ds: Dataset, corruption: Corruption, options: ApplyCorruptionOptions, from: number, to: number): void {
+  const f = featureSize(ds);
   const { width, height } = options.geometry;
-  const indices = options.only ?? Array.from({ length: ds.y.length }, (_, i) => i);
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k];
+  const count = options.only ? options.only.length : ds.y.length;
+  for (let k = Math.max(0, from); k < Math.min(to, count); k++) {
+    const i = options.only ? options.only[k] : k;
     const rng = new SeededRandom(deriveSeed(options.seed, corruption.name, i));
     x.set(corruption.apply(ds.x.subarray(i * f, (i + 1) * f), { width, height, rng, stats: options.stats }), i * f);
   }
-  return { ...ds, x, featureShape: [...ds.featureShape] };
 }
 
 /** Smallest and largest value (loop, not spread: arrays may be large). [0, 1] for an empty array. */

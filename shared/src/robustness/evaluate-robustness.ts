@@ -2,14 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { featureSize, subset, type Dataset } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import { modelInputShape } from '../learning/dataset-tensors.ts';
-import { deriveSeed, SeededRandom } from '../random/seeded-random.ts';
-import { applyCorruption, featureStats, inputGeometry, valueRange, type InputKind } from './apply-corruption.ts';
+import { deriveSeed } from '../random/seeded-random.ts';
+import { applyCorruption, featureStats, type InputKind } from './apply-corruption.ts';
+import { perturbationPlan, SAMPLE_DEFAULTS } from './perturbation-plan.ts';
+import type { PerturbedInputs } from './perturbed-inputs.ts';
 import type { Attack } from './attacks/attack.ts';
 import { fgsm } from './attacks/fgsm.ts';
 import { pgd } from './attacks/pgd.ts';
 import { pgdL2 } from './attacks/pgd-l2.ts';
-import { gaussianNoise } from './corruptions/gaussian-noise.ts';
-import { getCorruption, IMAGE_CORRUPTIONS, TABULAR_CORRUPTIONS } from './corruptions/registry.ts';
 import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, reliabilityBins, worstClass } from './metrics.ts';
 import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
 import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
@@ -20,7 +20,7 @@ import { certifySmoothed } from './certification/randomized-smoothing.ts';
 import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
 import { evaluateTextAttack, type TextAttackOptions } from './text/evaluate-text-attack.ts';
 
-export const DEFAULT_NOISE_SIGMAS = [0.1, 0.2, 0.3, 0.5] as const;
+export { DEFAULT_NOISE_SIGMAS } from './perturbation-plan.ts';
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
 /** PGD-L2 radii when `pgdL2: true` (on MNIST-scale images, Madry et al.'s L2 budget is about 2). */
 export const DEFAULT_L2_EPSILONS = [0.5, 1, 2] as const;
@@ -84,10 +84,10 @@ export interface RobustnessOptions {
 
 /** The defaults: quick enough to run every round of `npm start`. */
 export const ROBUSTNESS_DEFAULTS = {
-  examples: 500,
+  examples: SAMPLE_DEFAULTS.examples,
   adversarialExamples: 200,
   batchSize: 250,
-  seed: 0,
+  seed: SAMPLE_DEFAULTS.seed,
   pgdSteps: 40,
   pgdStepSize: 0.01,
   bins: 15,
@@ -190,20 +190,23 @@ export async function adversarialAccuracy(
  * FGSM and PGD, plus self-checks. Isomorphic (no Node imports); all tensor work is in `tidy` or disposed,
  * so it leaks no tensors. The model's weights are not changed.
  */
-export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, options: RobustnessOptions = {}): Promise<RobustnessReport> {
+export async function evaluateRobustness(
+  model: tf.LayersModel,
+  data: Dataset,
+  options: RobustnessOptions = {},
+  context: {
+    /** Noisy and corrupted copies of `data`'s sample made earlier (or to keep for later): the same numbers, without remaking them. */
+    inputs?: PerturbedInputs;
+  } = {},
+): Promise<RobustnessReport> {
   const started = Date.now();
-  const seed = options.seed ?? ROBUSTNESS_DEFAULTS.seed;
   const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
-  const geometry = inputGeometry(data, options.inputKind, options.imageSize);
-  // A seeded sample, so a file sorted by class is still evaluated on every class.
-  const total = data.y.length;
-  const n = Math.min(total, options.examples ?? ROBUSTNESS_DEFAULTS.examples);
-  const order = new SeededRandom(deriveSeed(seed, 'sample')).shuffle(Array.from({ length: total }, (_, i) => i)).slice(0, n);
-  const ds = n === total && order.every((v, i) => v === i) ? data : subset(data, order);
+  // The sample, its geometry and range, and what is perturbed: model-independent (perturbation-plan.ts).
+  const plan = perturbationPlan(data, options);
+  const { seed, ds, geometry, stats, clipMin, clipMax } = plan;
+  const n = ds.y.length;
   const m = Math.min(n, options.adversarialExamples ?? ROBUSTNESS_DEFAULTS.adversarialExamples);
   const advData = subset(ds, Array.from({ length: m }, (_, i) => i));
-  const stats = geometry.kind === 'tabular' ? featureStats(ds) : undefined;
-  const [clipMin, clipMax] = options.inputRange ?? (geometry.kind === 'image' ? [0, 1] : valueRange(ds.x));
   const shape = modelInputShape(model);
   const accuracy = (d: Dataset) => (d.y.length ? countCorrect(model, d, shape, batchSize) / d.y.length : 0);
   const timings = { clean: 0, noise: 0, corruptions: 0, fgsm: 0, pgd: 0 };
@@ -218,18 +221,11 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
   await yieldToEventLoop();
 
   const noise: RobustnessReport['noise'] = [];
-  for (const sigma of listOption(options.noise, DEFAULT_NOISE_SIGMAS)) {
-    const c = gaussianNoise(sigma, clipMin, clipMax);
-    noise.push({ sigma, accuracy: await timed('noise', () => accuracy(applyCorruption(ds, c, { geometry, seed, stats }))) });
-    await yieldToEventLoop();
-  }
-
-  const defaults = (geometry.kind === 'image' ? IMAGE_CORRUPTIONS : TABULAR_CORRUPTIONS).map((c) => c.name);
   const corruptions: RobustnessReport['corruptions'] = [];
-  for (const name of listOption(options.corruptions, defaults)) {
-    const c = getCorruption(name);
-    if (c.kind !== geometry.kind) throw new FedtuneError('config', `corruption "${name}" is for ${c.kind} inputs, the data is ${geometry.kind}`);
-    corruptions.push({ name, severity: c.severity, accuracy: await timed('corruptions', () => accuracy(applyCorruption(ds, c, { geometry, seed, stats }))) });
+  for (const p of plan.perturbations) {
+    const perturbed = () => (context.inputs ? context.inputs.get(data, plan, p) : applyCorruption(ds, p.corruption, { geometry, seed, stats }));
+    if (p.part === 'noise') noise.push({ sigma: p.sigma!, accuracy: await timed('noise', () => accuracy(perturbed())) });
+    else corruptions.push({ name: p.corruption.name, severity: p.corruption.severity, accuracy: await timed('corruptions', () => accuracy(perturbed())) });
     await yieldToEventLoop();
   }
   const corruptionMean = corruptions.length ? corruptions.reduce((s, c) => s + c.accuracy, 0) / corruptions.length : null;

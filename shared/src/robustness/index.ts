@@ -14,6 +14,8 @@ export * from './report-schema.ts';
 export * from './self-checks.ts';
 export * from './eps-scale.ts';
 export * from './evaluate-robustness.ts';
+export * from './perturbation-plan.ts';
+export * from './perturbed-inputs.ts';
 export * from './schedule.ts';
 export * from './reliability-bin-schema.ts';
 export * from './calibration/temperature-search.ts';
