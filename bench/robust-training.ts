@@ -10,7 +10,8 @@
  * are reported, and ECE before and after a temperature fitted federated on the sites' validation splits.
  *
  * Options: --rounds N (default: the preset's), --max-examples N per site and round (default 500),
- * --epochs N and --lr X (local epochs per round, learning rate, both arms; default the preset's, else the run config's), --arm plain|adversarial,
+ * --epochs N and --lr X (local epochs per round, learning rate, both arms; default the preset's, else the run config's),
+ * --lr-schedule SPEC (both arms, as the CLI's flag), --arm plain|adversarial,
  * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples);
  * scouting: --arch NAME (instead of the preset's), --batch N (both arms), --train JSON (TrainConfig fields
  * merged into the adversarial arm over the preset's), --tag T (appended to the results file's name).
@@ -19,8 +20,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digitsHeadlineEps, robustPreset, type RobustnessReport } from '@fedtune/shared';
+import { digitsHeadlineEps, LearningRateSchedule, robustPreset, type RobustnessReport } from '@fedtune/shared';
 import { runSimulation } from '../cli/src/simulation/run-simulation.ts';
+import { learningRateScheduleOption } from '../cli/src/commands/run-config-flags.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,6 +36,8 @@ const scenarioArg = arg('scenario') ?? 'both';
 const epochs = arg('epochs') === undefined ? undefined : Number(arg('epochs'));
 const learningRate = arg('lr') === undefined ? undefined : Number(arg('lr'));
 const onlyArm = arg('arm');
+// A learning-rate schedule over the rounds, both arms (`--lr-schedule cosine[:FINAL]|step:EVERY[:FACTOR]`, as the CLI's flag).
+const learningRateSchedule = arg('lr-schedule') === undefined ? undefined : LearningRateSchedule.parse(learningRateScheduleOption(arg('lr-schedule')!));
 // Scouting knobs: batch size of both arms, another architecture than the preset's, and extra TrainConfig
 // fields (JSON) merged into the adversarial arm over the preset's (e.g. '{"adversarial":{"method":"pgd","eps":0.06,"steps":10}}').
 const batchSize = arg('batch') === undefined ? undefined : Number(arg('batch'));
@@ -90,18 +94,18 @@ for (const scenario of scenarios) {
       seed,
       maxExamples,
       federatedEvaluation: 'never',
-      trainExtras: { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(batchSize ? { batchSize } : {}) },
+      trainExtras: { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) },
       config: { calibration: { source: 'federated' } },
       robustness: { when: 'final', examples: 500, adversarialExamples: 200, noise: false, corruptions: false, fgsm: eps, pgd: eps },
     });
     const report = r.report.finalRobustness;
     if (r.report.status !== 'complete' || !report) throw new Error(`${scenario.name}/${name}: run ${r.report.status} ${r.report.aborted ?? ''}`);
-    arms[name] = arm(report, (performance.now() - started) / 1000, { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(batchSize ? { batchSize } : {}) });
+    arms[name] = arm(report, (performance.now() - started) / 1000, { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) });
     console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;
   if (!plain || !adversarial) {
-    results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup: { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, batchSize, maxExamplesPerSiteRound: maxExamples, seed }, arms };
+    results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup: { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, seed }, arms };
     continue;
   }
   const pgd = adversarial.pgd[scenario.targetEps];
@@ -120,7 +124,7 @@ for (const scenario of scenarios) {
     plainClean: plain.clean,
     cleanCost,
     eceAfterCalibration: eceAfter,
-    setup: { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, batchSize, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: 'PGD-40 × 0.01, random start, 200 attacked of 500 holdout digits, evaluation seed 0' },
+    setup: { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: 'PGD-40 × 0.01, random start, 200 attacked of 500 holdout digits, evaluation seed 0' },
     arms,
   };
 }

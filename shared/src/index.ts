@@ -108,6 +108,7 @@ export * from './privacy/index.ts';
 export * from './learning/robust-presets.ts';
 export * from './learning/adversarial-plan.ts';
 export * from './learning/adversarial-warmup.ts';
+export * from './learning/learning-rate-schedule.ts';
 export * from './learning/trades-step.ts';
 export * from './strategies/streaming-fedavg.ts';
 export * from './messages/run-terms.ts';

@@ -41,6 +41,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--epochs': { argv: ['--epochs', '2'], read: (c) => c.train.epochs, want: 2 },
   '--batch-size': { argv: ['--batch-size', '8'], read: (c) => c.train.batchSize, want: 8 },
   '--lr': { argv: ['--lr', '0.05'], read: (c) => c.train.learningRate, want: 0.05 },
+  '--lr-schedule': { argv: ['--lr-schedule', 'step:5:0.3'], read: (c) => c.train.learningRateSchedule, want: { kind: 'step', every: 5, factor: 0.3 } },
   '--optimizer': { argv: ['--optimizer', 'sgd'], read: (c) => c.train.optimizer, want: 'sgd' },
   '--trainable': { argv: ['--trainable', 'head'], read: (c) => c.train.trainable, want: 'head' },
   '--max-examples': { argv: ['--max-examples', '64'], read: (c) => c.train.maxExamples, want: 64 },

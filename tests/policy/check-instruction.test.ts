@@ -8,6 +8,7 @@ import {
   sha256Hex,
   SiteTermsGuard,
   type FitInstruction,
+  scheduledTrain,
   type RunTerms,
 } from '@fedtune/shared';
 import { policy, signed, terms } from './terms-fixture.ts';
@@ -26,6 +27,9 @@ const withTerms = (change: (t: RunTerms) => void) => {
 };
 const secureTerms = withTerms((t) => {
   t.secureAggregation = { clip: 1, threshold: 3, neighbours: 4 };
+});
+const scheduledTerms = withTerms((t) => {
+  t.train.learningRateSchedule = { kind: 'cosine', finalFactor: 0.1 };
 });
 const secAgg = (over: Partial<NonNullable<FitInstruction['secureAggregation']>> = {}) => ({
   attempt: 1,
@@ -66,6 +70,11 @@ describe('checkFitInstruction', () => {
     ['ε above agreed', fit({}, { adversarial: { ...base.train.adversarial!, eps: 0.31 } }), base, /adversarial ε 0.31 exceeds the terms' 0.3/],
     ['step size above agreed', fit({}, { adversarial: { ...base.train.adversarial!, stepSize: 0.2 } }), base, /step size 0.2 exceeds the terms' 0.1/],
     ['other adversarial field changed', fit({}, { adversarial: { ...base.train.adversarial!, share: 0.5 } }), base, /adversarial/],
+    ['the schedule’s rate of round 1', fit({ round: 1 }, { learningRate: 0.01 }), scheduledTerms, null],
+    ['the schedule’s rate of round 5', fit({ round: 5 }, { learningRate: scheduledTrain(scheduledTerms.train, 5, 5).learningRate }), scheduledTerms, null],
+    ['round 1’s rate in round 5 of a schedule', fit({ round: 5 }, { learningRate: 0.01 }), scheduledTerms, /learningRate 0\.001\d* → 0\.01/],
+    ['a scheduled rate without the schedule in the terms', fit({ round: 5 }, { learningRate: 0.001 }), base, /learningRate 0\.01 → 0\.001/],
+    ['the schedule itself forwarded', fit({ round: 1 }, { learningRateSchedule: { kind: 'cosine', finalFactor: 0.1 } }), scheduledTerms, /learningRateSchedule \(absent\) →/],
     ['initial weights as agreed', fit({ modelVersion: 0, weights: initial }), base, null],
     ['other initial weights', fit({ modelVersion: 0, weights: new Uint8Array([9]) }), base, /initial weights .* are not the ones of the terms/],
     ['weights of a later version are not pinned', fit({ modelVersion: 2, weights: new Uint8Array([9]) }), base, null],

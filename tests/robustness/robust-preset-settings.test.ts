@@ -46,6 +46,7 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     expect([plain.train.learningRate, robust.train.learningRate]).toEqual([0.003, 0.003]);
     expect([plain.train.optimizer, robust.train.optimizer, plain.train.epochs, robust.train.epochs]).toEqual(['adam', 'adam', 1, 1]);
     expect(plain.train.adversarial).toBeUndefined();
+    expect([plain.train.learningRateSchedule, robust.train.learningRateSchedule]).toEqual([undefined, undefined]);
     expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.06, steps: 7 });
     expect(robustPreset()).toMatchObject({ architecture: 'cnn-dense', rounds: 20, plain: { learningRate: 0.003 } });
     // Without the preset, the run config's default learning rate.
@@ -57,6 +58,7 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     ['--arch (both arms)', ['--arch', 'cnn'], (_p, _r, calls) => expect(calls.map((c) => c.architecture)).toEqual(['cnn', 'cnn'])],
     ['--epochs (both arms)', ['--epochs', '2'], (p, r) => expect([p.train.epochs, r.train.epochs]).toEqual([2, 2])],
     ['--adv-steps (the robust arm only)', ['--adv-steps', '10'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.steps, r.train.learningRate]).toEqual([undefined, 10, 0.003])],
+    ['--lr-schedule (both arms; the preset has none)', ['--lr-schedule', 'cosine:0.2'], (p, r) => expect([p.train.learningRateSchedule, r.train.learningRateSchedule, r.train.adversarial?.eps]).toEqual([{ kind: 'cosine', finalFactor: 0.2 }, { kind: 'cosine', finalFactor: 0.2 }, 0.06])],
     ['--no-feature-shift: ε 0.1, the same learning rate', ['--no-feature-shift'], (p, r) => expect([r.train.adversarial?.eps, p.train.learningRate]).toEqual([0.1, 0.003])],
   ])('%s', async (_, argv, check) => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);

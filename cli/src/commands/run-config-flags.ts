@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
-import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, MAX_PERSONALIZATION_FOLDS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, PERSONALIZATION_SELECTIONS, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, LearningRateSchedule, MAX_PERSONALIZATION_FOLDS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, PERSONALIZATION_SELECTIONS, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -67,6 +67,21 @@ const adversarialShape = AdversarialTraining.shape as unknown as Record<string, 
 const adversarialChoices = (field: string) => adversarialShape[field].options ?? adversarialShape[field].def.innerType!.options;
 const adversarialDefaults = AdversarialTraining.parse({ eps: 0 });
 
+/**
+ * `--lr-schedule cosine[:FINAL]` or `step:EVERY[:FACTOR]` → a LearningRateSchedule input (the schema supplies
+ * the defaults of FINAL and FACTOR and checks the ranges).
+ */
+export function learningRateScheduleOption(value: string): { kind: 'cosine'; finalFactor?: number } | { kind: 'step'; every: number; factor?: number } {
+  const cosine = /^cosine(?::([0-9.eE+-]+))?$/.exec(value);
+  const step = /^step:(\d+)(?::([0-9.eE+-]+))?$/.exec(value);
+  const parsed = cosine ? { kind: 'cosine' as const, ...(cosine[1] !== undefined ? { finalFactor: Number(cosine[1]) } : {}) } : step ? { kind: 'step' as const, every: Number(step[1]), ...(step[2] !== undefined ? { factor: Number(step[2]) } : {}) } : undefined;
+  const checked = parsed && LearningRateSchedule.safeParse(parsed);
+  if (!parsed || !checked?.success) {
+    throw new InvalidArgumentError(`lr-schedule takes cosine[:FINAL] (FINAL in (0, 1]: the last round's share of --lr) or step:EVERY[:FACTOR] (× FACTOR in (0, 1] every EVERY rounds), got "${value.slice(0, 32)}"`);
+  }
+  return parsed;
+}
+
 /** `--text-augment COPIES:RATE`: an integer 1..16 and a rate in (0, 1]. */
 export function textAugmentOption(value: string): { copies: number; rate: number } {
   const m = /^(\d+):([0-9.]+)$/.exec(value);
@@ -91,6 +106,7 @@ export const RUN_CONFIG_FLAGS: readonly RunConfigFlag[] = [
   { flags: '--epochs <n>', description: 'local epochs per round', parse: intOption('epochs', 1), shownDefault: (d) => d.train.epochs, field: 'train.epochs', apply: (c, v) => (train(c).epochs = v) },
   { flags: '--batch-size <n>', description: 'local batch size', parse: intOption('batch-size', 1), shownDefault: (d) => d.train.batchSize, field: 'train.batchSize', apply: (c, v) => (train(c).batchSize = v) },
   { flags: '--lr <x>', description: 'local learning rate', parse: floatOption('lr', 1e-9, 10), shownDefault: (d) => d.train.learningRate, field: 'train.learningRate', apply: (c, v) => (train(c).learningRate = v) },
+  { flags: '--lr-schedule <spec>', description: 'learning rate over the rounds: cosine[:FINAL] (down to FINAL × --lr in the last round, default 0.1) or step:EVERY[:FACTOR] (× FACTOR, default 0.5, every EVERY rounds); default constant', parse: learningRateScheduleOption, field: 'train.learningRateSchedule', apply: (c, v) => (train(c).learningRateSchedule = v) },
   { flags: '--optimizer <name>', description: optimizers.join(', '), parse: choice('optimizer', optimizers), shownDefault: (d) => d.train.optimizer, field: 'train.optimizer', apply: (c, v) => (train(c).optimizer = v) },
   { flags: '--trainable <scope>', description: 'which layers train: all, head, or the last K layers', parse: trainableOption, shownDefault: (d) => d.train.trainable, field: 'train.trainable', apply: (c, v) => (train(c).trainable = v) },
   { flags: '--max-examples <n>', description: 'cap on the examples each site trains on per round (default: all)', parse: intOption('max-examples', 1), field: 'train.maxExamples', apply: (c, v) => (train(c).maxExamples = v) },

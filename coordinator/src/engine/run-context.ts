@@ -1,4 +1,4 @@
-import { warmedUpTrain, type RdpAccountant, type RunComplete, type RunReport, type SiteLink, type Strategy, type TrainSettings, type WeightArrays } from '@fedtune/shared';
+import { scheduledTrain, warmedUpTrain, type RdpAccountant, type RunComplete, type RunReport, type SiteLink, type Strategy, type TrainSettings, type WeightArrays } from '@fedtune/shared';
 import type { RoundAggregator } from './aggregation/round-aggregator.ts';
 import { ModelVersions } from './model-versions.ts';
 import type { DpNoise } from './distributed-dp-aggregation.ts';
@@ -65,9 +65,9 @@ export class RunContext {
     this.options.onEvent?.(event);
   }
 
-  /** The round's training settings: the run's, with the round's ε (warm-up), as the strategy configures them (its one hook to the sites). */
+  /** The round's training settings: the run's, with the round's ε (warm-up) and learning rate (schedule), as the strategy configures them (its one hook to the sites). */
   trainSettings(round: number): TrainSettings {
-    const train = warmedUpTrain(this.config.train, round);
+    const train = scheduledTrain(warmedUpTrain(this.config.train, round), round, this.config.rounds);
     return this.strategy.configureTrain?.(train, { round, state: this.strategyState, options: this.config.strategyOptions }) ?? train;
   }
 

@@ -2,7 +2,7 @@ import { digitsHeadlineEps } from '../data/digits-task.ts';
 import type { TrainConfig } from '../messages/schemas.ts';
 
 /** The robust-training part of a TrainConfig (merged into the coordinator's `train` config). */
-export type RobustTrainingOptions = Pick<TrainConfig, 'augmentation' | 'adversarial' | 'proximalMu' | 'weightDecay' | 'dropout' | 'earlyStopping' | 'learningRate'>;
+export type RobustTrainingOptions = Pick<TrainConfig, 'augmentation' | 'adversarial' | 'proximalMu' | 'weightDecay' | 'dropout' | 'earlyStopping' | 'learningRate' | 'learningRateSchedule'>;
 
 /** `fedtune simulate --preset robust`: both arms, and the federation settings they share. */
 export interface RobustPreset {

@@ -143,11 +143,25 @@ export const AdversarialTraining = z
   });
 export type AdversarialTraining = z.output<typeof AdversarialTraining>;
 
+/**
+ * A learning-rate schedule over the run's rounds (docs/robustness.md#learning-rate-schedule), applied by the
+ * coordinator to each round's training settings (learning/learning-rate-schedule.ts): the sites receive the
+ * round's learning rate. 'cosine': from the learning rate in round 1 down to `finalFactor` × it in the last
+ * round along a half cosine; 'step': × `factor` every `every` rounds.
+ */
+export const LearningRateSchedule = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cosine'), finalFactor: z.number().gt(0).max(1).default(0.1) }),
+  z.object({ kind: z.literal('step'), every: z.number().int().min(1).max(1000), factor: z.number().gt(0).max(1).default(0.5) }),
+]);
+export type LearningRateSchedule = z.output<typeof LearningRateSchedule>;
+
 export const TrainConfig = z.object({
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(65536),
   learningRate: z.number().positive().max(10),
   optimizer: z.enum(['sgd', 'momentum', 'adam']),
+  /** The learning rate over the rounds (absent: constant); the coordinator applies it and sends each round's rate. */
+  learningRateSchedule: LearningRateSchedule.optional(),
   /** Which layers train: all, only the last (head), or the last k layers that have weights. */
   trainable: z.union([z.literal('all'), z.literal('head'), z.number().int().min(1)]),
   /** Seed for this site's shuffling in this round. */

@@ -6,6 +6,7 @@ import { vocabularyHashOf } from '../messages/model-text-section.ts';
 import { canonicalJson } from '../audit/canonical-json.ts';
 import { sha256Hex } from '../audit/sha256-hex.ts';
 import type { SitePolicy } from './site-policy.ts';
+import { scheduledTrain } from '../learning/learning-rate-schedule.ts';
 
 /**
  * Every instruction a site receives, checked again on arrival against the terms it accepted and its policy
@@ -61,11 +62,13 @@ function comparable(train: TermsTrain | TrainConfig): Record<string, unknown> {
 
 /**
  * A round's training settings against the terms': equal, except the per-round seed and the adversarial ε
- * warm-up (ε and the step size may be lower than the terms', never higher). Names the first field that differs.
+ * warm-up (ε and the step size may be lower than the terms', never higher). Under a learning-rate schedule
+ * the terms' training is the round's (scheduledTrain: exactly the rate the schedule gives round `round`, no
+ * schedule field). Names the first field that differs.
  */
-export function checkTrainConfig(config: TrainConfig, terms: RunTerms): string | undefined {
+export function checkTrainConfig(config: TrainConfig, terms: RunTerms, round: number): string | undefined {
   const got = comparable(config);
-  const want = comparable(terms.train);
+  const want = comparable(scheduledTrain(terms.train, round, terms.rounds));
   for (const key of [...new Set([...Object.keys(want), ...Object.keys(got)])].sort()) {
     const a = want[key] === undefined ? '(absent)' : canonicalJson(want[key]);
     const b = got[key] === undefined ? '(absent)' : canonicalJson(got[key]);
@@ -87,7 +90,7 @@ function short(json: string | undefined): string {
 
 /** 'fit': the round within the terms, the training as agreed, secure aggregation exactly as the terms say, enough sites in the aggregate. */
 export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy: SitePolicy): string | undefined {
-  const early = sameRun(fit.runId, terms) ?? roundWithin(fit.round, terms, 'a fit') ?? checkInitialWeights(fit.modelVersion, fit.weights, terms, fit.modelRef) ?? checkTrainConfig(fit.config, terms);
+  const early = sameRun(fit.runId, terms) ?? roundWithin(fit.round, terms, 'a fit') ?? checkInitialWeights(fit.modelVersion, fit.weights, terms, fit.modelRef) ?? checkTrainConfig(fit.config, terms, fit.round);
   if (early) return early;
   const secure = fit.secureAggregation;
   const agreed = terms.secureAggregation;
@@ -124,5 +127,5 @@ export function checkSiteReportInstruction(report: SiteReportInstruction, terms:
     if (hash !== terms.model.initialWeightsHash) return `the site report's pretrained weights (${hash.slice(0, 16)}…) are not the terms' initial weights`;
   }
   // FedBN marks fits only (localBatchNorm); the report reuses the training otherwise as agreed.
-  return checkTrainConfig({ ...report.train, localBatchNorm: terms.train.localBatchNorm }, terms);
+  return checkTrainConfig({ ...report.train, localBatchNorm: terms.train.localBatchNorm }, terms, report.round);
 }
