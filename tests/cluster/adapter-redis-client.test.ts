@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { connectClusterRedis } from '@fedtune/coordinator';
 import { FIRE_AND_FORGET_COMMANDS, guardAdapterRedisClient } from '../../coordinator/src/cluster/adapter-redis-client.ts';
+import { clusterDescribeMode, startRedisServer } from '../helpers/redis-server.ts';
 
 /** A client whose commands reject as node-redis does when Redis goes away mid-command. */
 function closedClient() {
@@ -72,5 +74,87 @@ describe('guardAdapterRedisClient (the streams adapter\'s fire-and-forget PUBLIS
       void (client.publish as () => Promise<unknown>)();
     });
     expect(unhandled).toHaveLength(1);
+  });
+});
+
+describe('guardAdapterRedisClient: the clients the adapter duplicates (stream readers, the subscriber)', () => {
+  /** A client whose duplicate() makes a client like itself; its subscribe rejects with `error`. */
+  function duplicating(error: () => Error) {
+    const made: Array<Record<string, unknown>> = [];
+    const make = (): Record<string, unknown> => {
+      const c: Record<string, unknown> = {
+        publish: () => Promise.reject(new Error('Socket closed unexpectedly')),
+        subscribe: () => Promise.reject(error()),
+        duplicate: () => {
+          const d = make();
+          made.push(d);
+          return d;
+        },
+      };
+      return c;
+    };
+    return { client: make(), made };
+  }
+  const disconnects = () => Object.assign(new Error('Disconnects client'), { name: 'DisconnectsClientError' });
+
+  it('a SUBSCRIBE pending when its client is disconnected on purpose: handled, and not told as a loss; on duplicates of duplicates too', async () => {
+    const { client, made } = duplicating(disconnects);
+    const lost: string[] = [];
+    guardAdapterRedisClient(client, (command) => lost.push(command));
+    const sub = (client.duplicate as () => Record<string, unknown>)();
+    const subOfSub = (sub.duplicate as () => Record<string, unknown>)();
+    expect(made).toEqual([sub, subOfSub]);
+    const unhandled = await unhandledDuring(() => {
+      void (client.subscribe as () => Promise<unknown>)();
+      void (sub.subscribe as () => Promise<unknown>)();
+      void (subOfSub.subscribe as () => Promise<unknown>)();
+    });
+    expect(unhandled).toEqual([]);
+    expect(lost).toEqual([]);
+    // An awaiting caller still sees the rejection.
+    await expect((sub.subscribe as () => Promise<unknown>)()).rejects.toMatchObject({ name: 'DisconnectsClientError' });
+  });
+
+  it('any other SUBSCRIBE failure, and a duplicate\'s PUBLISH in an outage, are told as losses (and handled)', async () => {
+    const { client } = duplicating(() => new Error('Socket closed unexpectedly'));
+    const lost: string[] = [];
+    guardAdapterRedisClient(client, (command) => lost.push(command));
+    const sub = (client.duplicate as () => Record<string, unknown>)();
+    const unhandled = await unhandledDuring(() => {
+      void (sub.subscribe as () => Promise<unknown>)();
+      void (sub.publish as () => Promise<unknown>)();
+    });
+    expect(unhandled).toEqual([]);
+    expect(lost).toEqual(['subscribe', 'publish']);
+  });
+
+  it('without the guard, the pending SUBSCRIBE of a disconnected duplicate is unhandled (what ended a test worker)', async () => {
+    const { client } = duplicating(disconnects);
+    const sub = (client.duplicate as () => Record<string, unknown>)();
+    const unhandled = await unhandledDuring(() => {
+      void (sub.subscribe as () => Promise<unknown>)();
+    });
+    expect(unhandled).toHaveLength(1);
+  });
+});
+
+describe.runIf(clusterDescribeMode() === 'run')('guardAdapterRedisClient with a real node-redis client and redis-server', () => {
+  it('SUBSCRIBE sent on a duplicate, then the duplicate disconnected at once: no unhandled rejection with the guard', async () => {
+    const redis = await startRedisServer();
+    const client = await connectClusterRedis(redis.url, { onLost: () => undefined, onRestored: () => undefined });
+    try {
+      guardAdapterRedisClient(client, () => undefined);
+      const sub = client.duplicate();
+      sub.on('error', () => undefined);
+      await sub.connect();
+      const unhandled = await unhandledDuring(() => {
+        void sub.subscribe('channel-of-a-closing-node', () => undefined);
+        void sub.disconnect();
+      });
+      expect(unhandled).toEqual([]);
+    } finally {
+      await client.close().catch(() => undefined);
+      await redis.kill();
+    }
   });
 });
