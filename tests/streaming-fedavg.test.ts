@@ -186,21 +186,26 @@ describe.each(['wasm', 'js'] as const)('streaming FedAvg: the check folded into 
   });
 });
 
+/** `us` split into consecutive partial sums of the given sizes ([3001, 3] layout), alternating the kernel: their states are the same integers. */
+function partialSums(us: ReturnType<typeof updates>, split: number[], kernel: 'wasm' | 'js'): StreamingFedAvg[] {
+  const parts: StreamingFedAvg[] = [];
+  let k = 0;
+  for (const size of split) {
+    const p = new StreamingFedAvg([3001, 3], { kernel: parts.length % 2 === 0 ? kernel : kernel === 'js' ? 'wasm' : 'js' });
+    for (const u of us.slice(k, k + size)) p.add(u.weights, u.numExamples);
+    k += size;
+    parts.push(p);
+  }
+  return parts;
+}
+
 describe.each(['wasm', 'js'] as const)('streaming FedAvg: merge and state (%s kernel)', (kernel) => {
   it('merging partial sums gives the bits of one sum over every update, however they were split', () => {
     const us = updates(9, 3001, 4);
     const whole = new StreamingFedAvg([3001, 3], { kernel });
     for (const u of us) whole.add(u.weights, u.numExamples);
     for (const split of [[0, 9], [1, 8], [4, 5], [3, 3, 3], [9, 0]]) {
-      const parts: StreamingFedAvg[] = [];
-      let k = 0;
-      for (const size of split) {
-        // Partial sums on both kernels: their states are the same integers.
-        const p = new StreamingFedAvg([3001, 3], { kernel: parts.length % 2 === 0 ? kernel : kernel === 'js' ? 'wasm' : 'js' });
-        for (const u of us.slice(k, k + size)) p.add(u.weights, u.numExamples);
-        k += size;
-        parts.push(p);
-      }
+      const parts = partialSums(us, split, kernel);
       const merged = parts[parts.length - 1];
       for (const p of parts.slice(0, -1).reverse()) merged.merge(p);
       expect(merged.count).toBe(9);
@@ -215,14 +220,7 @@ describe.each(['wasm', 'js'] as const)('streaming FedAvg: merge and state (%s ke
     const whole = new StreamingFedAvg([3001, 3], { kernel });
     for (const u of us) whole.add(u.weights, u.numExamples);
     for (const split of [[0, 9], [2, 7], [4, 5], [3, 3, 3], [9, 0]]) {
-      const parts: StreamingFedAvg[] = [];
-      let k = 0;
-      for (const size of split) {
-        const p = new StreamingFedAvg([3001, 3], { kernel: parts.length % 2 === 0 ? kernel : kernel === 'js' ? 'wasm' : 'js' });
-        for (const u of us.slice(k, k + size)) p.add(u.weights, u.numExamples);
-        k += size;
-        parts.push(p);
-      }
+      const parts = partialSums(us, split, kernel);
       const merged = parts[parts.length - 1];
       for (const p of parts.slice(0, -1)) merged.mergeState(structuredClone(p.toState()));
       expect(merged.count).toBe(9);
