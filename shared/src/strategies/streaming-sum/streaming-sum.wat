@@ -1,5 +1,5 @@
 ;; The exact streaming sum of StreamingFedAvg (streaming-fedavg.ts), in wasm SIMD.
-;; Assembled into streaming-sum-wasm-bytes.ts by scripts/build-wasm-sum.mjs; the JS twin is streaming-sum-js.ts.
+;; Assembled into streaming-sum-wasm-bytes.ts by scripts/build-wasm-kernels.mjs; the JS twin is streaming-sum-js.ts.
 ;;
 ;; The sum of parameter i is one integer T_i = Σ_k round(x_k · 2^43), x_k = w_k · ns_k, ns_k = n_k · 2^-G
 ;; (n_k the update's example count; x_k is exact in float64: a 24-bit mantissa times a 29-bit count and a
