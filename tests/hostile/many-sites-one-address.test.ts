@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { SiteTokenStore } from '@fedtune/coordinator';
 import { startTinyCoordinator, tempDir, tryJoin } from '../access/helpers.ts';
 
@@ -15,7 +15,8 @@ it('40 distinct sites from 127.0.0.1 all join under the default hello limit', as
       expect(answer).toMatchObject({ event: 'welcome' });
       joined.push(site);
     }
-    expect(coordinator.engine.sites.size).toBe(40);
+    // A site counts as joined once it has accepted the run's terms, which it does after its welcome.
+    await vi.waitFor(() => expect(coordinator.engine.sites.size).toBe(40), { timeout: 10_000, interval: 20 });
     for (const site of joined) site.link.close();
   } finally {
     await coordinator.close();
@@ -35,7 +36,8 @@ it('40 distinct sites with valid tokens from 127.0.0.1 all join under the defaul
       expect(answer).toMatchObject({ event: 'welcome' });
       joined.push(site);
     }
-    expect(coordinator.engine.sites.size).toBe(40);
+    // A site counts as joined once it has accepted the run's terms, which it does after its welcome.
+    await vi.waitFor(() => expect(coordinator.engine.sites.size).toBe(40), { timeout: 10_000, interval: 20 });
     for (const site of joined) site.link.close();
   } finally {
     await coordinator.close();
