@@ -1,4 +1,5 @@
 export * from './engine/global-model.ts';
+export * from './engine/delegated-evaluation-model.ts';
 export * from './engine/run-config.ts';
 export * from './engine/validate-fit-result.ts';
 export * from './engine/site-registry.ts';
@@ -59,3 +60,6 @@ export * from './cluster/cluster-model-versions.ts';
 export * from './cluster/cluster-message-mac.ts';
 export * from './cluster/cluster-secret-check.ts';
 export * from './cluster/global-weights-by-version.ts';
+export * from './cluster/evaluation-messages.ts';
+export * from './cluster/leader-delegated-evaluation.ts';
+export * from './cluster/follower-holdout-evaluator.ts';

@@ -75,6 +75,13 @@ describe.runIf(clusterDescribeMode() === 'run')('a coordinator cluster: 3 nodes 
       expect(report.rounds.map((r) => r.accepted)).toEqual(singleReport.rounds.map((r) => r.accepted.map((a) => ({ ...a, durationMs: expect.any(Number) }))));
       expect(report.rounds.map((r) => r.updateNorms)).toEqual(singleReport.rounds.map((r) => r.updateNorms));
       expect(report.rounds.map((r) => r.global)).toEqual(singleReport.rounds.map((r) => r.global));
+      // Those per-round metrics were measured on the followers (docs/cluster.md, "Evaluation on a follower"): every
+      // round's holdout evaluation was answered by the follower asked, none fell back to the leader.
+      const evaluation = leaderNode.evaluation.leader.stats;
+      expect(evaluation.fallbacks).toBe(0);
+      expect(evaluation.delegated).toBeGreaterThanOrEqual(3);
+      expect(followers.reduce((n, f) => n + f.evaluation.follower.stats.evaluated, 0)).toBe(evaluation.delegated);
+      for (const f of followers) expect(f.evaluation.follower.stats.evaluated).toBeGreaterThanOrEqual(1);
       const weights = readFileSync(join(cluster.runsDir, report.runId, report.final!.modelDir, 'weights.bin'));
       expect(Buffer.compare(weights, singleWeights)).toBe(0);
     } finally {

@@ -36,7 +36,7 @@ describe.runIf(clusterDescribeMode() === 'run')('partial aggregates: the global 
     await redis?.kill();
   });
 
-  it('HTTP delivery, 3 nodes, 20 sites over socket.io: only model-version keys hold weights, every follower site folded, weights bit-identical to one node', async () => {
+  it('HTTP delivery, 3 nodes, 20 sites over socket.io: only model-version keys hold weights (and the evaluations\' transient copies, deleted once answered), every follower site folded, weights bit-identical to one node', async () => {
     const prefix = 'http-once';
     const config = { modelDelivery: 'http' as const, normBoundMultiple: 0 };
     // Every write of a weights copy is seen, whenever it happens (keys may expire or be deleted later).
@@ -70,6 +70,11 @@ describe.runIf(clusterDescribeMode() === 'run')('partial aggregates: the global 
       const versionWrites = written.filter((w) => w.includes(`${prefix}:model:`));
       expect(weightWrites).toEqual([]);
       expect(await client.keys(`${prefix}:weights:*`)).toEqual([]);
+      // The holdout evaluations asked of the followers each put a transient copy in Redis, deleted once answered.
+      const evaluationWrites = written.filter((w) => w.includes(`${prefix}:evaluation:`));
+      expect(evaluationWrites.length).toBe(leaderNode.evaluation.leader.stats.delegated + leaderNode.evaluation.leader.stats.fallbacks);
+      expect(evaluationWrites.length).toBeGreaterThanOrEqual(2);
+      expect(await client.keys(`${prefix}:evaluation:*`)).toEqual([]);
       // The rounds' models (versions 0 and 1), each written once (the plan did not add a write of its own).
       expect(new Set(versionWrites).size).toBe(versionWrites.length);
       expect(versionWrites).toEqual(expect.arrayContaining([`hset ${prefix}:model:0`, `hset ${prefix}:model:1`]));

@@ -20,6 +20,8 @@ export interface ClusterFederationOptions {
   sitesOn?: number;
   /** The cluster secret of node k (0-based; undefined: none). */
   secret?: (k: number) => Uint8Array | undefined;
+  /** ClusterOptions of every node (e.g. evaluationTimeoutMs). */
+  cluster?: { evaluationTimeoutMs?: number };
 }
 
 /** Starts `nodes` in-process coordinator nodes on one Redis, then `sites` real sites, site k on node k mod nodes (failing over to the others). */
@@ -33,7 +35,7 @@ export async function startClusterFederation(options: ClusterFederationOptions) 
   for (let k = 0; k < options.nodes; k++) {
     nodes.push(
       await startClusterNode({
-        cluster: { redisUrl: options.redisUrl, nodeId: `node-${k + 1}`, prefix: options.prefix ?? `test-${options.seed}`, leaseTtlMs: options.leaseTtlMs ?? 10_000, nodeHeartbeatMs: 500, nodeTimeoutMs: 10_000 },
+        cluster: { redisUrl: options.redisUrl, nodeId: `node-${k + 1}`, prefix: options.prefix ?? `test-${options.seed}`, leaseTtlMs: options.leaseTtlMs ?? 10_000, nodeHeartbeatMs: 500, nodeTimeoutMs: 10_000, ...options.cluster },
         server: { runsDir, holdout, architecture: 'mlp', backend: backend.backend, maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false },
         config,
         loadModel: () => loadModelDir(pretrainedModelDir('mlp')),

@@ -31,6 +31,10 @@ export const CLUSTER_EVENTS = {
   siteSends: 'fedtune:site-sends',
   /** Follower → leader: its partial aggregate at the attempt's close. */
   partial: 'fedtune:partial',
+  /** Leader → a follower: evaluate these weights on your holdout (evaluation-messages.ts). */
+  evaluationRequest: 'fedtune:evaluation-request',
+  /** Follower → leader: the holdout metrics asked for, or why not. */
+  evaluationResult: 'fedtune:evaluation-result',
 } as const;
 
 /** socket.io socket ids are 20 characters; a little room, never unbounded. */

@@ -26,6 +26,11 @@ export const ClusterOptions = z
     macWindowMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
     /** Most site connections the leader keeps for sites on other nodes (relayed hellos beyond it are refused). */
     maxRemoteSites: z.number().int().min(1).max(1_000_000).default(100_000),
+    /**
+     * The leader asks the followers, in turn, for each model's holdout evaluation (docs/cluster.md, "Evaluation on
+     * a follower") and makes it itself when the one asked has not answered within this; 0: the leader evaluates every model itself.
+     */
+    evaluationTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
   })
   .refine((o) => o.nodeTimeoutMs > o.nodeHeartbeatMs, { message: 'nodeTimeoutMs must exceed nodeHeartbeatMs', path: ['nodeTimeoutMs'] });
 

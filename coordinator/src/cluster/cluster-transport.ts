@@ -73,6 +73,12 @@ export class ClusterTransport implements ServerTransport {
     this.timers.push(beat);
   }
 
+  /** The other nodes heard from within the node timeout, sorted: the followers a leader can ask for work. */
+  liveNodes(): string[] {
+    const t = this.now();
+    return [...this.nodesSeen].filter(([node, seen]) => node !== this.options.nodeId && t - seen <= this.options.nodeTimeoutMs).map(([node]) => node).sort();
+  }
+
   get isLeading(): boolean {
     return this.leading;
   }

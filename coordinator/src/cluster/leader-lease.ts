@@ -46,6 +46,8 @@ export interface LeaderLeaseOptions {
   onRenewed?(token: number): void;
   /** Another node holds the lease now (or a later token exists): this node must stop leading. */
   onLost(token: number): void;
+  /** An attempt to take the lease found it held by another node: this node follows (called at every such attempt). */
+  onFollowing?(): void;
   now?: () => number;
 }
 
@@ -103,7 +105,7 @@ export class LeaderLease {
         if (Number.isSafeInteger(token) && token > 0) {
           this.token = token;
           this.options.onAcquired(token);
-        }
+        } else this.options.onFollowing?.();
         return;
       }
       const held = this.token;

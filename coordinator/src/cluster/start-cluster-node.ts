@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { clipText, FedtuneError, type RunReport } from '@fedtune/shared';
+import { clipText, FedtuneError, modelManifest, type RunReport, type WeightArrays } from '@fedtune/shared';
 import { ConnectionLimits } from '../engine/connection-limits.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
@@ -26,6 +26,11 @@ import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.
 import { SiteAcceptanceBatchMessage } from './record-batch-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
 import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
+import { EvaluationRequestMessage, EvaluationResultMessage } from './evaluation-messages.ts';
+import { FollowerHoldoutEvaluator } from './follower-holdout-evaluator.ts';
+import { LeaderDelegatedEvaluation } from './leader-delegated-evaluation.ts';
+import { dropEvaluationWeights, loadEvaluationWeights, storeEvaluationWeights } from './evaluation-weights.ts';
+import { TfGlobalModel } from '../model/tf-global-model.ts';
 
 export interface ClusterNodeOptions {
   cluster: ClusterOptionsInput;
@@ -63,6 +68,8 @@ export interface ClusterNode {
   modelVersions: ClusterModelVersions;
   /** Partial aggregates: the leader's side (merged partials, sites left out) and the follower's (updates folded, partials sent). */
   partials: { leader: LeaderRoundPartials; follower: FollowerPartialRounds };
+  /** Holdout evaluations on a follower: the leader's side (asked, answered, made itself) and the follower's (evaluated, failed). */
+  evaluation: { leader: LeaderDelegatedEvaluation; follower: FollowerHoldoutEvaluator };
   /** The highest leader fencing token this node has seen; `staleIgnored` counts plans and closes of a replaced leader. */
   fence: FencingTokens;
   /** The run this node leads right now, if it leads. */
@@ -179,6 +186,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     highestLeader = m.data.token;
     fence.observe(m.data.token);
     modelVersions.clear();
+    warmEvaluation();
   });
 
   // Partial aggregates of plain-FedAvg rounds (docs/cluster.md, "Aggregation and privacy").
@@ -211,7 +219,9 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   });
   transport.interceptSiteMessage = (link, message) => !transport.isLeading && followerPartials.intercept(link, message);
   transport.onClusterMessage(CLUSTER_EVENTS.roundPlan, RoundPlanMessage, (m) => {
-    if (!transport.isLeading) followerPartials.onPlan(m).catch((err) => transport.refuse('round plan', err));
+    if (transport.isLeading) return;
+    warmEvaluation();
+    followerPartials.onPlan(m).catch((err) => transport.refuse('round plan', err));
   });
   transport.onClusterMessage(CLUSTER_EVENTS.roundClose, RoundCloseMessage, (m) => {
     if (!transport.isLeading) followerPartials.onClose(m);
@@ -241,6 +251,51 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     }
   });
 
+  // Holdout evaluations on a follower (docs/cluster.md, "Evaluation on a follower").
+  // The transient copy outlives the wait for an answer by a minute at most (dropped once answered).
+  const evaluationCopyTtlMs = cluster.evaluationTimeoutMs + 60_000;
+  const leaderEvaluation = new LeaderDelegatedEvaluation({
+    nodeId: cluster.nodeId,
+    leaderToken: () => (lease.isLeader ? lease.leaderToken : undefined),
+    followers: () => transport.liveNodes(),
+    store: (bytes) => storeEvaluationWeights(redis, cluster.prefix, bytes, evaluationCopyTtlMs),
+    drop: (sha256) => void dropEvaluationWeights(redis, cluster.prefix, sha256),
+    emit: (request) => transport.emitToNodes(CLUSTER_EVENTS.evaluationRequest, request),
+    timeoutMs: cluster.evaluationTimeoutMs,
+    log,
+  });
+  const followerEvaluation = new FollowerHoldoutEvaluator({
+    nodeId: cluster.nodeId,
+    fence,
+    loadWeights: (sha256) => loadEvaluationWeights(redis, cluster.prefix, sha256, options.server.maxMessageBytes),
+    makeEvaluator: async () => {
+      const source = options.server.holdout;
+      const holdout = typeof source === 'function' ? source() : source;
+      if (!holdout) throw new FedtuneError('config', 'this node has no holdout');
+      const model = await options.loadModel();
+      const global = new TfGlobalModel(model, holdout, options.server.runsDir, options.server.architecture, {}, [], { evaluation: options.server.evaluation, onWarning: options.server.onWarning });
+      return {
+        evaluate: (weights) => global.evaluate(weights),
+        close: async () => {
+          await global.closeEvaluation();
+          global.dispose();
+        },
+      };
+    },
+    emit: (result) => transport.emitToNodes(CLUSTER_EVENTS.evaluationResult, result),
+  });
+  transport.onClusterMessage(CLUSTER_EVENTS.evaluationRequest, EvaluationRequestMessage, (m) => {
+    if (!transport.isLeading) followerEvaluation.onRequest(m);
+  });
+  transport.onClusterMessage(CLUSTER_EVENTS.evaluationResult, EvaluationResultMessage, (m) => {
+    if (transport.isLeading) leaderEvaluation.onResult(m);
+  });
+  // A follower readies its evaluator as soon as it finds the lease held by another node or hears of a leader (before
+  // the sites join), and at the latest when a run's plan reaches it, so the leader's first request is not slow.
+  const warmEvaluation = () => {
+    if (cluster.evaluationTimeoutMs > 0 && !transport.isLeading) followerEvaluation.warm();
+  };
+
   const lead = async (token: number) => {
     const [storedRun, doneRun] = (await redis.eval(RUN_SCRIPT, { keys: [keys.run, `${keys.run}:done`], arguments: [options.config.runId] })) as [string, string];
     if (lease.leaderToken !== token) return;
@@ -264,7 +319,9 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       await lease.tick();
       return lease.leaderToken === token;
     };
-    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, remotePartials: leaderPartials, mayPersist });
+    const manifest = modelManifest(model);
+    const evaluateElsewhere = cluster.evaluationTimeoutMs > 0 ? (weights: WeightArrays) => leaderEvaluation.evaluate(manifest, weights) : undefined;
+    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, remotePartials: leaderPartials, mayPersist, evaluateElsewhere });
     session = run;
     run.engine.modelVersions.onPublished((served) => {
       if (lease.leaderToken !== token) return;
@@ -296,11 +353,13 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
         void lease.stop(true).then(() => finish({ runId: options.config.runId, status: 'failed', leader: cluster.nodeId }));
       });
     },
+    onFollowing: () => warmEvaluation(),
     onReestablished: (token) => recovery.reestablished(token),
     onRenewed: (token) => recovery.renewed(token),
     onLost: (token) => {
       log(`node ${cluster.nodeId} lost the leader lease (fencing token ${token}): another node leads; this node's run stops and its sites rejoin the new leader`);
       transport.becomeFollower();
+      leaderEvaluation.cancelAll();
       modelVersions.clear();
       const run = session;
       session = undefined;
@@ -321,6 +380,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     lease,
     modelVersions,
     partials: { leader: leaderPartials, follower: followerPartials },
+    evaluation: { leader: leaderEvaluation, follower: followerEvaluation },
     fence,
     get session() {
       return session;
@@ -328,6 +388,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     done,
     async close() {
       await lease.stop(true);
+      leaderEvaluation.cancelAll();
+      await followerEvaluation.close();
       await server.close();
       // Closes socket.io and its adapter (whose timers publish to Redis) before the Redis client goes.
       await transport.close();

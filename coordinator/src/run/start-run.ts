@@ -6,6 +6,7 @@ import { FedtuneError, type Dataset, type ModelTextSection, type RunReport, type
 import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
+import { DelegatedEvaluationModel, type EvaluateElsewhere } from '../engine/delegated-evaluation-model.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
@@ -61,6 +62,11 @@ export interface RunStartOptions {
   mayPersist?: () => boolean | Promise<boolean>;
   /** The run's held-out set, instead of the server's (a coordinator that loads it after listening: start-coordinator.ts). */
   holdout?: Dataset;
+  /**
+   * Where the holdout evaluation of each model may be made instead of here (a cluster leader asks its followers:
+   * cluster/leader-delegated-evaluation.ts); undefined answers make it here. Not used with evaluation probes.
+   */
+  evaluateElsewhere?: EvaluateElsewhere;
 }
 
 /** One run on a coordinator server: its global model, round engine and checkpoints. */
@@ -111,7 +117,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  * Builds the run's global model and round engine on the server's transport and starts it: the run begins
  * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
  */
-export function startRun(services: RunServices, { config: given, model, resume: resumeRun, remotePartials, mayPersist = () => true }: RunStartOptions): RunSession {
+export function startRun(services: RunServices, { config: given, model, resume: resumeRun, remotePartials, mayPersist = () => true, evaluateElsewhere }: RunStartOptions): RunSession {
   const runId = given.runId;
   let config = given;
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
@@ -150,9 +156,11 @@ export function startRun(services: RunServices, { config: given, model, resume: 
     const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
     let stopAfterRound = false;
+    // Probes (named extra datasets) are evaluated with the holdout here: only a plain holdout evaluation goes elsewhere.
+    const engineModel = evaluateElsewhere && (services.probes ?? []).length === 0 ? new DelegatedEvaluationModel(global, evaluateElsewhere) : global;
     const engine: RoundEngine = new RoundEngine({
       transport: services.transport,
-      model: global,
+      model: engineModel,
       config: { ...config, maxUpdateBytes: Math.min(config.maxUpdateBytes, services.maxMessageBytes) },
       backend: services.backend,
       onEvent: (event) => {

@@ -1,0 +1,1 @@
+export declare const FEDTUNE_NODE_FLAGS: string[];
