@@ -53,6 +53,17 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease on a real Redi
     expect(ttl).toBeLessThanOrEqual(5_000);
   });
 
+  it('onFollowing: told to the node whose attempt finds the lease held (at every such attempt), never to the holder', async () => {
+    const a = lease('a', { onFollowing: () => a.seen.push('following') });
+    const b = lease('b', { onFollowing: () => b.seen.push('following') });
+    await a.l.tick();
+    await b.l.tick();
+    await a.l.tick();
+    await b.l.tick();
+    expect(a.seen).toEqual(['acquired 1', 'renewed 1']);
+    expect(b.seen).toEqual(['following', 'following']);
+  });
+
   it('renewing keeps it and resets its time to live; onRenewed says so (the leader\'s "still leads" after an outage)', async () => {
     const a = lease('a');
     await a.l.tick();
