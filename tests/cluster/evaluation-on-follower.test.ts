@@ -229,6 +229,20 @@ describe('FollowerHoldoutEvaluator: a follower evaluates what the leader asks fo
     await evaluator.close();
     expect(closed).toEqual([1]);
   });
+
+  it('warm tries once: an evaluator that could not be made is tried again only when a request comes', async () => {
+    const { evaluator, made, results, until } = follower({ makeFails: 1 });
+    evaluator.warm();
+    await settle();
+    evaluator.warm();
+    evaluator.warm();
+    await settle();
+    expect(made()).toBe(1);
+    evaluator.onRequest(request());
+    await until(1);
+    expect(made()).toBe(2);
+    expect(results[0].metrics).toEqual({ accuracy: 0.25, loss: 0.25 });
+  });
 });
 
 describe('the evaluation messages refuse what a hostile node could send', () => {

@@ -35,10 +35,17 @@ export class FollowerHoldoutEvaluator {
 
   constructor(private readonly options: FollowerHoldoutEvaluatorOptions) {}
 
-  /** Makes the evaluator ahead of the first request (e.g. when a leader is announced), so that request is not slow. */
+  /**
+   * Makes the evaluator ahead of the first request (e.g. when a leader is announced), so that request is not
+   * slow. Once per node: an evaluator that could not be made (no holdout here) is tried again only when asked.
+   */
   warm(): void {
+    if (this.warmed) return;
+    this.warmed = true;
     this.evaluatorOnce().catch(() => undefined);
   }
+
+  private warmed = false;
 
   onRequest(m: EvaluationRequestMessage): void {
     if (m.to !== this.options.nodeId || !this.options.fence.admit(m.token)) return;
