@@ -50,6 +50,12 @@ const MALFORMED: Array<[string, unknown]> = [
   [CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: [] }],
   [CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: [{ socket: huge, event: 'fit', payload: {} }] }],
   [CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: Array.from({ length: 257 }, () => ({ socket: 's1', event: 'fit', payload: {} })) }],
+  // Evaluation on a follower (evaluation-messages.ts): metrics out of range, both or neither of metrics and error, a bad hash.
+  [CLUSTER_EVENTS.evaluationResult, { node: 'evil', to: 'node-1', id: 1, sha256: '0'.repeat(64), metrics: { accuracy: 2, loss: 0 } }],
+  [CLUSTER_EVENTS.evaluationResult, { node: 'evil', to: 'node-1', id: 1, sha256: '0'.repeat(64), metrics: { accuracy: 0.5, loss: 1 }, error: 'x' }],
+  [CLUSTER_EVENTS.evaluationResult, { node: 'evil', to: 'node-1', id: 1, sha256: '0'.repeat(64) }],
+  [CLUSTER_EVENTS.evaluationResult, { node: 'evil', to: 'node-1', id: 1, sha256: '0'.repeat(64), error: huge }],
+  [CLUSTER_EVENTS.evaluationRequest, { node: 'evil', token: 1, to: 'node-1', id: 1, sha256: '../../etc/passwd' }],
 ];
 
 describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluster nodes', () => {
@@ -88,6 +94,10 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       // Batched site messages for the leader's own sockets are not for a leader: ignored.
       attacker.serverSideEmit(CLUSTER_EVENTS.siteSends, { node: 'evil', to: 'node-1', sends: [{ socket: 'ghost-1', event: 'complete', payload: {} }] });
       attacker.serverSideEmit(CLUSTER_EVENTS.partial, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1, partial: { version: 1 } });
+      // Well-formed evaluation messages nobody asked for: a result for a request the leader never made (ignored), and
+      // a request to the leader (a leader evaluates for nobody).
+      attacker.serverSideEmit(CLUSTER_EVENTS.evaluationResult, { node: 'evil', to: 'node-1', id: 1, sha256: '0'.repeat(64), metrics: { accuracy: 1, loss: 0 } });
+      attacker.serverSideEmit(CLUSTER_EVENTS.evaluationRequest, { node: 'evil', token: 99, to: 'node-1', id: 1, sha256: '0'.repeat(64) });
       // A plan and a close sent to the leader are ignored (the leader plans; it does not follow plans).
       attacker.serverSideEmit(CLUSTER_EVENTS.roundPlan, PLAN);
       attacker.serverSideEmit(CLUSTER_EVENTS.roundClose, { node: 'evil', runId: 'cluster-31', round: 1, attempt: 1, token: 1 });
@@ -102,6 +112,11 @@ describe.runIf(clusterDescribeMode() === 'run')('hostile input from other cluste
       expect(Object.fromEntries(leader.transport.refusedByCode)).toEqual({ stale_round: 4 });
       expect([leader.transport.stats.siteSendsDelivered, leader.transport.stats.siteSendsUnknownSocket]).toEqual([0, 0]);
       expect(outcome.report!.rounds[0].failed).toEqual([]);
+      // The forged result was not taken: the round's metrics are the leader's own evaluation, never 100 %; and a node
+      // known only from relayed messages (no heartbeat) is never asked to evaluate (no wait for an answer).
+      expect(leader.evaluation.leader.stats).toMatchObject({ delegated: 0, fallbacks: 0 });
+      expect(leader.evaluation.follower.stats).toEqual({ evaluated: 0, failed: 0 });
+      expect(outcome.report!.rounds[0].global.accuracy).toBeLessThan(1);
       const sites = await Promise.all(fed.siteRuns);
       expect(sites.every((s) => s.completed)).toBe(true);
     } finally {

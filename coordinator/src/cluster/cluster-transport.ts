@@ -34,6 +34,8 @@ export class ClusterTransport implements ServerTransport {
   private readonly relayed = new Set<SiteLink>();
   private readonly remote = new Map<string, RemoteSiteLink>();
   private readonly nodesSeen = new Map<string, number>();
+  /** When each other node last sent its heartbeat (nodeAlive): the nodes a leader asks for work. */
+  private readonly heartbeats = new Map<string, number>();
   private leading = false;
   private highestLeaderToken = 0;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
@@ -61,7 +63,12 @@ export class ClusterTransport implements ServerTransport {
     const on = (event: string, listener: Listener) => (io as unknown as { on(e: string, l: Listener): void }).on(event, listener);
     on(CLUSTER_EVENTS.relay, (raw) => this.guarded(RelayMessage, raw, (m) => this.onRelay(m)));
     on(CLUSTER_EVENTS.relayClosed, (raw) => this.guarded(RelayClosedMessage, raw, (m) => this.remote.get(m.socket)?.node === m.node && this.remote.get(m.socket)!.closedRemotely(m.reason)));
-    on(CLUSTER_EVENTS.nodeAlive, (raw) => this.guarded(NodeAliveMessage, raw, (m) => this.nodesSeen.set(m.node, this.now())));
+    on(CLUSTER_EVENTS.nodeAlive, (raw) =>
+      this.guarded(NodeAliveMessage, raw, (m) => {
+        this.nodesSeen.set(m.node, this.now());
+        this.heartbeats.set(m.node, this.now());
+      }),
+    );
     on(CLUSTER_EVENTS.leader, (raw) => this.guarded(LeaderMessage, raw, (m) => this.onLeader(m)));
     this.fanout = new InstructionFanout({ nodeId: options.nodeId, send: (m) => this.emitToNodes(CLUSTER_EVENTS.siteSends, m) });
     on(CLUSTER_EVENTS.siteSends, (raw) => this.guarded(SiteSendsMessage, raw, (m) => this.onSiteSends(m)));
@@ -73,10 +80,10 @@ export class ClusterTransport implements ServerTransport {
     this.timers.push(beat);
   }
 
-  /** The other nodes heard from within the node timeout, sorted: the followers a leader can ask for work. */
+  /** The other nodes whose heartbeat came within the node timeout, sorted: the followers a leader can ask for work. */
   liveNodes(): string[] {
     const t = this.now();
-    return [...this.nodesSeen].filter(([node, seen]) => node !== this.options.nodeId && t - seen <= this.options.nodeTimeoutMs).map(([node]) => node).sort();
+    return [...this.heartbeats].filter(([node, seen]) => node !== this.options.nodeId && t - seen <= this.options.nodeTimeoutMs).map(([node]) => node).sort();
   }
 
   get isLeading(): boolean {
