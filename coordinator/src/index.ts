@@ -51,6 +51,7 @@ export * from './access/coordinator-identity.ts';
 export * from './run/run-terms-of.ts';
 export * from './engine/terms-gate.ts';
 export * from './http/terms-route.ts';
+export * from './run/server-heap-growth.ts';
 export * from './cluster/cluster-options.ts';
 export * from './cluster/start-cluster-node.ts';
 export * from './cluster/leader-lease.ts';

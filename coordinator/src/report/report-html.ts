@@ -7,6 +7,7 @@ import { siteReportHtml } from './site-report-html.ts';
 import { siteTrainingHtml } from './site-training-html.ts';
 import { dataSummariesHtml } from './data-summaries-html.ts';
 import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
+import { compareSiteIds } from './compare-site-ids.ts';
 
 /** A run report with the optional robustness sections (per round and for the final model). */
 export type ReportWithRobustness = Omit<RunReport, 'rounds'> & {
@@ -100,7 +101,7 @@ function certifiedNote(c: NonNullable<RobustnessReport['certification']>): strin
 function perSite(report: ReportWithRobustness): string {
   const last = [...report.rounds].reverse().find((r) => r.federated?.sites.length);
   if (!last?.federated) return '';
-  const sites = [...last.federated.sites].sort((a, b) => a.siteId.localeCompare(b.siteId, undefined, { numeric: true }));
+  const sites = [...last.federated.sites].sort((a, b) => compareSiteIds(a.siteId, b.siteId));
   const worst = last.federated.worstSite?.siteId;
   return barChart(
     sites.map((s) => ({ label: s.siteId, value: s.accuracy, color: s.siteId === worst ? PALETTE[3] : PALETTE[0] })),

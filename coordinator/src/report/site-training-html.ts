@@ -1,6 +1,7 @@
 import type { RunReport } from '@fedtune/shared';
 import { lineChart, type Series } from './svg-charts.ts';
 import { peerText } from './rounds-table-html.ts';
+import { compareSiteIds } from './compare-site-ids.ts';
 
 /** Most sites drawn per per-site chart: the worst and best by their last training accuracy, half each. */
 export const MAX_SITE_LINES = 10;
@@ -23,7 +24,7 @@ export function siteTrainingCurves(report: Pick<RunReport, 'rounds'>): SiteTrain
       if (Number.isFinite(a.accuracy)) c.accuracy.push([r.round, a.accuracy]);
     }
   }
-  return [...bySite.values()].sort((a, b) => a.siteId.localeCompare(b.siteId, undefined, { numeric: true }));
+  return [...bySite.values()].sort((a, b) => compareSiteIds(a.siteId, b.siteId));
 }
 
 /**
@@ -33,7 +34,7 @@ export function siteTrainingCurves(report: Pick<RunReport, 'rounds'>): SiteTrain
 export function sitesToDraw(curves: SiteTrainingCurve[], max = MAX_SITE_LINES): SiteTrainingCurve[] {
   if (curves.length <= max) return curves;
   const last = (c: SiteTrainingCurve) => c.accuracy.at(-1)?.[1] ?? -1;
-  const sorted = [...curves].sort((a, b) => last(a) - last(b) || a.siteId.localeCompare(b.siteId, undefined, { numeric: true }));
+  const sorted = [...curves].sort((a, b) => last(a) - last(b) || compareSiteIds(a.siteId, b.siteId));
   const worst = Math.ceil(max / 2);
   return [...sorted.slice(0, worst), ...sorted.slice(sorted.length - (max - worst))];
 }
