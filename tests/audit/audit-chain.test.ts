@@ -244,6 +244,38 @@ describe('AuditLog fsync off the event loop', () => {
     log.close();
   });
 
+  it("flushAsync writes what is pending at once and resolves only after an fsync that covers it (the event loop keeps turning meanwhile)", async () => {
+    const path = join(tempDir('fedtune-audit-'), 'audit.jsonl');
+    const held = heldFsync();
+    const log = AuditLog.open(path, { fsync: held.fsync });
+    log.append('join', { siteId: 'a' });
+    let done = false;
+    const flushed = log.flushAsync().then(() => (done = true));
+    // Written now (not at the next tick), its fsync started and not awaited synchronously.
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 1 });
+    expect(held.calls).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    // An fsync running when flushAsync is called does not cover entries written after it started: the next one does.
+    log.append('join', { siteId: 'b' });
+    let second = false;
+    const flushed2 = log.flushAsync().then(() => (second = true));
+    held.calls[0](null);
+    await new Promise((r) => setImmediate(r));
+    // The next fsync started at once for b; both wait for it (synced() resolves when no fsync is left running).
+    expect(held.calls).toHaveLength(2);
+    expect(second).toBe(false);
+    held.calls[1](null);
+    await Promise.all([flushed, flushed2]);
+    expect([done, second]).toEqual([true, true]);
+    // Nothing pending and no fsync running: resolves at once; after close as well.
+    await expect(log.flushAsync()).resolves.toBeUndefined();
+    expect(held.calls).toHaveLength(2);
+    log.close();
+    await expect(log.flushAsync()).resolves.toBeUndefined();
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 2 });
+  });
+
   it('flush writes and fsyncs synchronously (no asynchronous fsync for it); close waits for a running fsync before closing the file', async () => {
     const path = join(tempDir('fedtune-audit-'), 'audit.jsonl');
     const held = heldFsync();

@@ -26,8 +26,9 @@ export interface AuditLogOptions {
  * docs/audit.md). Entries are chained in memory as they are appended and written in batches, one write per
  * event-loop tick, so a burst of joins or updates costs one write; the batch's fsync runs on libuv's threads
  * (at most one at a time; batches written meanwhile share the next one), so the event loop never waits on
- * the disk for it. `flush()` writes what is pending and fsyncs at once, synchronously: the durable point
- * (before a round's model is published, at close). An existing file is
+ * the disk for it. `flushAsync()` writes what is pending and resolves once it is fsync'd: the durable point
+ * before a round's model is published and in each round's report; `flush()` does the same synchronously (at
+ * close). An existing file is
  * verified whole when opened and its chain continued; a broken one is an error, never rewritten.
  */
 export class AuditLog {
@@ -81,6 +82,17 @@ export class AuditLog {
       this.flushing = false;
     }
     fsyncSync(this.fd);
+  }
+
+  /**
+   * Writes every pending entry now and resolves once they are fsync'd — the durable point of `flush`, with the
+   * fsync on libuv's threads so the event loop does not wait on the disk (a round's end, every round). A failed
+   * fsync is reported to onWriteError, as a batch's. After `close`: resolves at once.
+   */
+  async flushAsync(): Promise<void> {
+    if (this.closed) return;
+    this.batch.flush();
+    await this.synced();
   }
 
   /** Resolves once every batch written so far has been fsync'd (or its fsync failed, reported to onWriteError). */

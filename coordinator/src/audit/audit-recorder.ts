@@ -120,12 +120,13 @@ export class AuditRecorder {
    * A round's result, before its model is checkpointed and published: its secure sum (if any), updates that
    * arrived with no verdict, the model's hash, the privacy spent; then everything is flushed to disk.
    */
-  roundSaved(record: RoundRecord, weights: WeightArrays): void {
+  roundSaved(record: RoundRecord, weights: WeightArrays): Promise<void> {
     this.closeSecureAttempt(record.accepted.map((a) => a.siteId));
     this.flushUnjudged(record.round);
     this.log.append('model', { round: record.round, sha256: weightsHash(this.manifest, weights), ...(record.adoption ? { adopted: record.adoption.adopted } : {}) });
     if (record.privacy) this.log.append('privacy', { round: record.round, epsilon: Number.isFinite(record.privacy.epsilon) ? record.privacy.epsilon : String(record.privacy.epsilon), delta: record.privacy.delta });
-    this.log.flush();
+    // Durable before the model is checkpointed and published; the fsync runs off the event loop.
+    return this.log.flushAsync();
   }
 
   /** The run ended (complete or aborted): written once, flushed. */

@@ -27,6 +27,20 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** `fsyncDir` on libuv's threads: the event loop keeps serving sites while the directory reaches the disk. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
 export interface DurableWriteOptions {
   /** Called after each chunk is written (tests use it to die mid-write). */
   onChunk?: (bytesWritten: number, totalBytes: number) => void;
@@ -65,7 +79,7 @@ export async function writeFileDurable(path: string, chunks: Uint8Array[], optio
     if (!ok) await rm(tmp, { force: true });
   }
   await rename(tmp, path);
-  fsyncDir(dir);
+  await fsyncDirAsync(dir);
 }
 
 /** Removes temporary files left in `dir` by writers that died, older than `minAgeMs`. Returns their names. */

@@ -197,8 +197,10 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       persist: async (report) => {
         if (!(await mayPersist())) return;
         if (report.status === 'complete' || report.status === 'aborted') audit.recorder.complete(report);
-        audit.log.flush();
-        report.audit = audit.log.head();
+        // The report names the chain's head as it is now: durable once flushAsync resolves (its fsync off the event loop).
+        const head = audit.log.head();
+        await audit.log.flushAsync();
+        report.audit = head;
         database?.upsertRun(runFromReport(report));
         if (report.status === 'complete' || report.status === 'aborted') await reports.writeNow(report);
         else reports.schedule(report);
