@@ -38,17 +38,17 @@ describe('simulationRunConfig: training settings given in trainExtras (a preset,
 });
 
 describe('--preset robust: its defaults reach both arms, and flags override them', () => {
-  it('defaults: cnn-dense, 20 rounds, Adam lr 0.003 in both arms, PGD-7 on every example at the headline ε in the robust arm only', async () => {
+  it('defaults: cnn-dense, 30 rounds, Adam lr 0.003 in both arms, PGD-7 on every example at the headline ε in the robust arm only', async () => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
     const [plain, robust] = calls.map((c) => simulationRunConfig(c));
     expect(calls.map((c) => c.architecture)).toEqual(['cnn-dense', 'cnn-dense']);
-    expect([plain.rounds, robust.rounds]).toEqual([20, 20]);
+    expect([plain.rounds, robust.rounds]).toEqual([30, 30]);
     expect([plain.train.learningRate, robust.train.learningRate]).toEqual([0.003, 0.003]);
     expect([plain.train.optimizer, robust.train.optimizer, plain.train.epochs, robust.train.epochs]).toEqual(['adam', 'adam', 1, 1]);
     expect(plain.train.adversarial).toBeUndefined();
     expect([plain.train.learningRateSchedule, robust.train.learningRateSchedule]).toEqual([undefined, undefined]);
     expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.06, steps: 7 });
-    expect(robustPreset()).toMatchObject({ architecture: 'cnn-dense', rounds: 20, plain: { learningRate: 0.003 } });
+    expect(robustPreset()).toMatchObject({ architecture: 'cnn-dense', rounds: 30, plain: { learningRate: 0.003 } });
     // Without the preset, the run config's default learning rate.
     expect(simulationRunConfig((await simulateRecorded(['--robustness', 'never']))[0]).train.learningRate).toBe(0.001);
   });
