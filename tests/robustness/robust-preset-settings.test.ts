@@ -60,7 +60,7 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     ['--epochs (both arms)', ['--epochs', '2'], (p, r) => expect([p.train.epochs, r.train.epochs]).toEqual([2, 2])],
     ['--adv-steps (the robust arm only)', ['--adv-steps', '10'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.steps, r.train.learningRate]).toEqual([undefined, 10, 0.003])],
     ['--lr-schedule (both arms; the preset has none)', ['--lr-schedule', 'cosine:0.2'], (p, r) => expect([p.train.learningRateSchedule, r.train.learningRateSchedule, r.train.adversarial?.eps]).toEqual([{ kind: 'cosine', finalFactor: 0.2 }, { kind: 'cosine', finalFactor: 0.2 }, 0.06])],
-    ['--no-feature-shift: ε 0.1, the same learning rate, 20 rounds', ['--no-feature-shift'], (p, r) => expect([r.train.adversarial?.eps, p.train.learningRate, p.rounds, r.rounds]).toEqual([0.1, 0.003, 20, 20])],
+    ['--no-feature-shift: ε 0.1, the same learning rate, 30 rounds', ['--no-feature-shift'], (p, r) => expect([r.train.adversarial?.eps, p.train.learningRate, p.rounds, r.rounds]).toEqual([0.1, 0.003, 30, 30])],
     ['--rounds (both arms)', ['--rounds', '7'], (p, r) => expect([p.rounds, r.rounds]).toEqual([7, 7])],
   ])('%s', async (_, argv, check) => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);
