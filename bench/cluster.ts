@@ -16,10 +16,10 @@
  * Env: BENCH_CPU_PROF_DIR (CPU profiles), BENCH_NODE_FLAGS (extra node flags, e.g. --trace-gc) with BENCH_NODE_LOG_DIR
  * (each node's output), BENCH_ROUND_TIMEOUT (seconds; default 300).
  *
- * Every node runs with the bin's V8 flags (cli/bin/node-flags.mjs: garbage collection on the main thread);
- * `--gc parallel` runs them with V8's default collector instead (helper threads), for comparison.
+ * The nodes run as `fedtune coordinator` runs (V8's default collector); `--gc single` runs them with
+ * --single-threaded-gc (garbage collection on the main thread), for comparison.
  *
- *   npx tsx bench/cluster.ts [--sites 50] [--rounds 6] [--model-delivery http|socket] [--also-3n] [--gc single|parallel] [--quick] [--out bench/results/cluster.json]
+ *   npx tsx bench/cluster.ts [--sites 50] [--rounds 6] [--model-delivery http|socket] [--also-3n] [--gc default|single] [--quick] [--out bench/results/cluster.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -29,7 +29,6 @@ import { parseArgs } from 'node:util';
 import { PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
 import type { BenchTarget } from './summary.ts';
 import { startRedisServer } from '../tests/helpers/redis-server.ts';
-import { FEDTUNE_NODE_FLAGS } from '../cli/bin/node-flags.mjs';
 import { fetchModelWeights } from '../shared/src/client/fetch-model-weights.ts';
 
 const { values: args } = parseArgs({
@@ -40,7 +39,7 @@ const { values: args } = parseArgs({
     'model-delivery': { type: 'string', default: 'http' },
     'also-3n': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
-    gc: { type: 'string', default: 'single' },
+    gc: { type: 'string', default: 'default' },
   },
 });
 /** 'http': instructions carry a model reference and each site GETs the bytes from its own node, so model bytes never cross Redis per site. */
@@ -49,8 +48,9 @@ const SITES = Number(args.sites ?? (args.quick ? 20 : 50));
 const ROUNDS = Number(args.rounds ?? (args.quick ? 2 : 6));
 const FEDTUNE = join(import.meta.dirname, '..', 'node_modules', '.bin', 'fedtune');
 const CLK_TCK = 100;
-/** `--gc parallel`: the nodes run without the bin's --single-threaded-gc (V8's default: GC on helper threads), for comparison. */
-const GC = args.gc === 'parallel' ? 'parallel' : 'single';
+/** `--gc single`: the nodes run with --single-threaded-gc (V8's collector on the main thread instead of its helper threads), for comparison. */
+const GC = args.gc === 'single' ? 'single' : 'default';
+const GC_FLAGS = GC === 'single' ? ['--single-threaded-gc'] : [];
 
 /** CPU seconds (user + system, all threads) a live process has used; undefined once it is gone. */
 function cpuSeconds(pid: number | undefined): number | undefined {
@@ -112,9 +112,7 @@ function startNode(args: string[]): { child: ChildProcess; url: Promise<string>;
   const profDir = process.env.BENCH_CPU_PROF_DIR;
   const extraFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const nodeFlags = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...extraFlags];
-  // The bin's own V8 flags (its shebang's, cli/bin/node-flags.mjs) unless `--gc parallel` measures V8's default collector.
-  const binFlags = GC === 'parallel' ? [] : FEDTUNE_NODE_FLAGS;
-  const child = spawn(process.execPath, [...binFlags, ...nodeFlags, realpathSync(FEDTUNE), 'coordinator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...GC_FLAGS, ...nodeFlags, realpathSync(FEDTUNE), 'coordinator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logDir = process.env.BENCH_NODE_LOG_DIR;
   if (logDir) child.once('exit', () => writeFileSync(join(logDir, `${args.includes('--node-id') ? args[args.indexOf('--node-id') + 1] : 'single'}-${child.pid}.log`), out));
   let out = '';
@@ -205,7 +203,7 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
 const line = (label: string, m: Measured) =>
   `${label}: ${m.sitesCompleted}/${m.sites} sites completed every round (${m.sitesPerNode.toFixed(0)} per node); per-round time ${m.roundMs.map((x) => x.toFixed(0)).join(', ')} ms (median ${m.medianRoundMs.toFixed(0)}); CPU per round per node ${m.cpuPerRoundS.map((c) => c.toFixed(2)).join(', ')} s (by round: ${m.cpuByRoundS.map((r) => r.map((c) => c.toFixed(2)).join('/')).join(', ')}); load ${m.load.map((l) => l.toFixed(2)).join(' → ')}`;
 
-console.log(`model delivery: ${MODEL_DELIVERY}; ${ROUNDS} rounds; ${cpus().length} cores; garbage collection: ${GC === 'single' ? `on the main thread (${FEDTUNE_NODE_FLAGS.join(' ')}, as the bin ships)` : 'V8 default (helper threads)'}`);
+console.log(`model delivery: ${MODEL_DELIVERY}; ${ROUNDS} rounds; ${cpus().length} cores; garbage collection: ${GC === 'single' ? 'on the main thread (--single-threaded-gc)' : 'V8 default, as fedtune coordinator runs'}`);
 const one = await measure(1, SITES);
 console.log(line('1 node, N', one));
 const three = await measure(3, 2 * SITES);
@@ -225,5 +223,5 @@ const targets: BenchTarget[] = [
 ];
 for (const t of targets) console.log(`${t.met ? 'met' : 'NOT met'}: ${t.target}: ${t.measured.toFixed(2)} (goal ${t.goal}) — ${t.note}`);
 mkdirSync(dirname(args.out!), { recursive: true });
-writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), gc: GC, nodeFlags: GC === 'single' ? FEDTUNE_NODE_FLAGS : [], rounds: ROUNDS, sites: SITES, cores: cpus().length, modelDelivery: MODEL_DELIVERY, quick: args.quick, one, three, ...(threeByThree ? { threeByThree } : {}), perRoundRatio: wallRatio, cpuPerRoundRatio: cpuRatio, steadyCpuPerRoundRatio: steadyRatio, targets }, null, 2) + '\n');
+writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), gc: GC, nodeFlags: GC_FLAGS, rounds: ROUNDS, sites: SITES, cores: cpus().length, modelDelivery: MODEL_DELIVERY, quick: args.quick, one, three, ...(threeByThree ? { threeByThree } : {}), perRoundRatio: wallRatio, cpuPerRoundRatio: cpuRatio, steadyCpuPerRoundRatio: steadyRatio, targets }, null, 2) + '\n');
 process.exit(0);

@@ -1,19 +1,13 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env node
 // The `fedtune` program. It runs the compiled JavaScript (cli/dist, built by `npm run build:js`, which
 // `npm start`, `npm test` and `npm install` run) when that build is current — `fedtune client` and
 // `fedtune coordinator` as one bundled file through a V8 code cache (cli/bin/run-bundle.mjs) —; otherwise,
 // e.g. right after editing a source file, the TypeScript sources through tsx (Node 20 cannot strip types
-// itself). All behave the same; FEDTUNE_DEBUG=1 says which one runs and why, and with which V8 flags
-// (the shebang's: cli/bin/node-flags.mjs).
+// itself). All behave the same; FEDTUNE_DEBUG=1 says which one runs and why.
 import { fileURLToPath } from 'node:url';
 import { bundleFor, compiledEntry } from './compiled-entry.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-if (process.env.FEDTUNE_DEBUG) {
-  const { FEDTUNE_NODE_FLAGS } = await import('./node-flags.mjs');
-  const missing = FEDTUNE_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
-  console.error(missing.length === 0 ? `fedtune: V8 flags ${FEDTUNE_NODE_FLAGS.join(' ')}` : `fedtune: started without the V8 flags ${missing.join(' ')} (run the bin itself, or node ${missing.join(' ')} cli/bin/fedtune.mjs)`);
-}
 const entry = compiledEntry(root);
 const bundle = entry.url ? bundleFor(root, process.argv.slice(2)) : undefined;
 if (bundle) {

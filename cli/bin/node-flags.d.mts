@@ -1,1 +1,0 @@
-export declare const FEDTUNE_NODE_FLAGS: string[];
