@@ -1,6 +1,5 @@
-import { decodeWeights, FedtuneError, type Weights } from '@fedtune/shared';
-import { sha256OfBytes } from '../audit/audit-recorder.ts';
-import { BLOB_AS_BUFFER } from './redis-blob-as-buffer.ts';
+import type { Weights } from '@fedtune/shared';
+import { loadWeightsBySha256, storeWeightsBySha256 } from './load-global-weights-for-round.ts';
 import type { ClusterRedis } from './redis-connection.ts';
 
 /**
@@ -14,10 +13,8 @@ export function evaluationWeightsKey(prefix: string, sha256: string): string {
 }
 
 /** The leader: stores the encoded weights; resolves with their sha256. */
-export async function storeEvaluationWeights(redis: ClusterRedis, prefix: string, bytes: Uint8Array, ttlMs: number): Promise<string> {
-  const sha256 = sha256OfBytes(bytes);
-  await redis.set(evaluationWeightsKey(prefix, sha256), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { PX: Math.max(1_000, Math.round(ttlMs)) });
-  return sha256;
+export function storeEvaluationWeights(redis: ClusterRedis, prefix: string, bytes: Uint8Array, ttlMs: number): Promise<string> {
+  return storeWeightsBySha256(redis, (sha256) => evaluationWeightsKey(prefix, sha256), bytes, ttlMs);
 }
 
 /** The leader: the copy is no longer needed (answered or given up). Failures are ignored: the key expires. */
@@ -26,11 +23,6 @@ export async function dropEvaluationWeights(redis: ClusterRedis, prefix: string,
 }
 
 /** A follower: the weights by their sha256, decoded. Throws FedtuneError('not_found' | 'payload_too_large' | 'model_integrity'). */
-export async function loadEvaluationWeights(redis: ClusterRedis, prefix: string, sha256: string, maxBytes: number): Promise<Weights> {
-  const raw = (await redis.withTypeMapping(BLOB_AS_BUFFER).get(evaluationWeightsKey(prefix, sha256))) as Buffer | null;
-  if (!raw) throw new FedtuneError('not_found', `the weights to evaluate (${sha256.slice(0, 12)}…) are not in Redis`);
-  if (raw.byteLength > maxBytes) throw new FedtuneError('payload_too_large', `the weights to evaluate are ${raw.byteLength} bytes, above ${maxBytes}`);
-  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (sha256OfBytes(bytes) !== sha256) throw new FedtuneError('model_integrity', `the bytes under ${sha256.slice(0, 12)}… are not the weights to evaluate`);
-  return decodeWeights(bytes);
+export function loadEvaluationWeights(redis: ClusterRedis, prefix: string, sha256: string, maxBytes: number): Promise<Weights> {
+  return loadWeightsBySha256(redis, evaluationWeightsKey(prefix, sha256), sha256, maxBytes, 'the weights to evaluate');
 }
