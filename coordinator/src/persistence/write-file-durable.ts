@@ -13,6 +13,12 @@ export function isTempFile(name: string): boolean {
   return /\.tmp-\d+-[0-9a-f]+$/.test(name);
 }
 
+/** A directory fsync the OS refuses (Windows, some filesystems): skipped, not an error. */
+function dirFsyncUnsupported(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'EISDIR' || code === 'EPERM' || code === 'EINVAL' || code === 'EBADF';
+}
+
 /** fsyncs a directory so that a rename inside it survives a power loss. No-op where the OS refuses (Windows). */
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
@@ -20,8 +26,7 @@ export function fsyncDir(dir: string): void {
     fd = openSync(dir, 'r');
     fsyncSync(fd);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
+    if (!dirFsyncUnsupported(err)) throw err;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -34,8 +39,7 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
     handle = await open(dir, 'r');
     await handle.sync();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
+    if (!dirFsyncUnsupported(err)) throw err;
   } finally {
     await handle?.close();
   }
