@@ -4,7 +4,10 @@
  *
  * Each configuration is real `fedtune coordinator` processes (the built-in 100k-parameter MLP, robustness and
  * federated evaluation off) and instant-answer socket.io sites in this process (they answer every `fit` with
- * the weights they were sent, as bench/load.ts's sites do), site k on node k mod nodes. With
+ * the weights they were sent, as bench/load.ts's sites do). Sites are placed as `fedtune client --server
+ * URL1,URL2,URL3` places them (`--placement spread`, the default: each starts at the node its id hashes to and
+ * is sent on by a node above its share, the leader's share weighted by --cluster-leader-weight, `--leader-weight W`
+ * to set it; docs/cluster.md#site-placement), or site k on node k mod nodes (`--placement pinned`). With
  * `--model-delivery http` (the default) each site GETs the model from its own node (every node serves the
  * versions: cluster-model-versions.ts). Per configuration it reports the sites that completed every round,
  * the leader's per-round time (report.json's round durations: with instant sites that is all coordinator
@@ -19,14 +22,14 @@
  * The nodes run as `fedtune coordinator` runs (V8's default collector); `--gc single` runs them with
  * --single-threaded-gc (garbage collection on the main thread), for comparison.
  *
- *   npx tsx bench/cluster.ts [--sites 50] [--rounds 6] [--model-delivery http|socket] [--also-3n] [--gc default|single] [--quick] [--out bench/results/cluster.json]
+ *   npx tsx bench/cluster.ts [--sites 50] [--rounds 6] [--model-delivery http|socket] [--placement spread|pinned] [--leader-weight W] [--also-3n] [--gc default|single] [--quick] [--out bench/results/cluster.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
+import { nodeIndexForSite, PROTOCOL_VERSION, socketIoConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
 import type { BenchTarget } from './summary.ts';
 import { startRedisServer } from '../tests/helpers/redis-server.ts';
 import { fetchModelWeights } from '../shared/src/client/fetch-model-weights.ts';
@@ -40,8 +43,14 @@ const { values: args } = parseArgs({
     'also-3n': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     gc: { type: 'string', default: 'default' },
+    placement: { type: 'string', default: 'spread' },
+    'leader-weight': { type: 'string' },
   },
 });
+/** 'spread' (default): sites as `fedtune client --server URL1,URL2,URL3` places them (site-placement.ts); 'pinned': site k on node k mod nodes. */
+const PLACEMENT = args.placement === 'pinned' ? 'pinned' : 'spread';
+/** `--leader-weight W`: the nodes' --cluster-leader-weight (default: ClusterOptions'). */
+const LEADER_WEIGHT = args['leader-weight'];
 /** 'http': instructions carry a model reference and each site GETs the bytes from its own node, so model bytes never cross Redis per site. */
 const MODEL_DELIVERY = args['model-delivery'] === 'socket' ? 'socket' : 'http';
 const SITES = Number(args.sites ?? (args.quick ? 20 : 50));
@@ -76,9 +85,35 @@ interface RunMarks {
   total: number;
 }
 
-async function lightSite(url: string, siteId: string, marks: RunMarks, modelBase: string): Promise<CoordinatorLink> {
+/**
+ * One instant-answer site. With `placement` 'spread' it does what `fedtune client --server URL1,URL2,URL3` does:
+ * starts at the node its id hashes to (nodeIndexForSite), offers the other nodes in its hello
+ * (`capabilities.alternatives`) and, sent on with `node_busy`, connects to the next node of the list. With
+ * 'pinned' it connects to node k mod nodes and offers none (the placement before site-placement.ts).
+ * Resolves with the index of the node it joined.
+ */
+async function lightSite(urls: string[], k: number, siteId: string, marks: RunMarks): Promise<number> {
+  let at = PLACEMENT === 'spread' ? nodeIndexForSite(siteId, urls.length) : k % urls.length;
+  for (let moves = 0; ; moves++) {
+    const alternatives = PLACEMENT === 'spread' ? urls.length - 1 - moves : 0;
+    if (await joinAt(urls[at], siteId, marks, alternatives)) return at;
+    at = (at + 1) % urls.length;
+  }
+}
+
+/** Connects to one node and says hello; false when the node sent the site on (`node_busy`) before welcoming it. */
+async function joinAt(url: string, siteId: string, marks: RunMarks, alternatives: number): Promise<boolean> {
+  const modelBase = url;
   const link = await socketIoConnector({ url, connectTimeoutMs: 60_000 }).connect();
+  let settle!: (joined: boolean) => void;
+  const placed = new Promise<boolean>((r) => (settle = r));
+  link.onClose(() => settle(false));
   link.onMessage((message) => {
+    if (message.event === 'welcome') settle(true);
+    else if (message.event === 'rejected' && message.payload.code === 'node_busy') {
+      settle(false);
+      link.close();
+    }
     if (message.event === 'fit') {
       if (!marks.firstFitSeen) {
         marks.firstFitSeen = true;
@@ -102,8 +137,8 @@ async function lightSite(url: string, siteId: string, marks: RunMarks, modelBase
       link.close();
     }
   });
-  link.send('hello', { protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'bench', runtime: 'node', numExamples: 100 } });
-  return link;
+  link.send('hello', { protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'bench', runtime: 'node', numExamples: 100, ...(alternatives > 0 ? { alternatives } : {}) } });
+  return placed;
 }
 
 function startNode(args: string[]): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; out: () => string } {
@@ -134,6 +169,8 @@ interface Measured {
   roundMs: number[];
   medianRoundMs: number;
   sitesPerNode: number;
+  /** The sites each node held (node-1, the leader, first): where placement put them. */
+  sitesAtNode: number[];
   /** CPU seconds per round of each node process (node-1 leads), first fit → last complete. */
   cpuPerRoundS: number[];
   /** The busiest node's CPU seconds per round. */
@@ -158,9 +195,10 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
   try {
     if (!redis) started.push(startNode(common));
     else {
-      started.push(startNode([...common, '--cluster', redis.url, '--node-id', 'node-1']));
+      const cluster = ['--cluster', redis.url, ...(LEADER_WEIGHT !== undefined ? ['--cluster-leader-weight', LEADER_WEIGHT] : [])];
+      started.push(startNode([...common, ...cluster, '--node-id', 'node-1']));
       await started[0].url;
-      for (let k = 2; k <= nodes; k++) started.push(startNode([...common, '--cluster', redis.url, '--node-id', `node-${k}`]));
+      for (let k = 2; k <= nodes; k++) started.push(startNode([...common, ...cluster, '--node-id', `node-${k}`]));
     }
     const urls = await Promise.all(started.map((n) => n.url));
     // Let the followers' 'leader' handshake settle before the sites connect.
@@ -170,9 +208,11 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
     const cpuAtRound = new Map<number, Array<number | undefined>>();
     const sample = () => started.map((n) => cpuSeconds(n.child.pid));
     const marks: RunMarks = { complete: 0, total: sites, firstFitSeen: false, onFirstFit: () => (cpuAtFirstFit = sample()), onAllComplete: () => (cpuAtEnd = sample()), onRoundFirstFit: (round) => cpuAtRound.set(round, sample()), roundsSeen: new Set() };
+    const joinedAt: number[] = [];
     for (let k = 0; k < sites; k += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, sites - k) }, (_, j) => lightSite(urls[(k + j) % urls.length], `site-${k + j + 1}`, marks, urls[(k + j) % urls.length])));
+      joinedAt.push(...(await Promise.all(Array.from({ length: Math.min(50, sites - k) }, (_, j) => lightSite(urls, k + j, `site-${k + j + 1}`, marks)))));
     }
+    const sitesAtNode = urls.map((_, i) => joinedAt.filter((at) => at === i).length);
     await Promise.all(started.map((n) => n.exited));
     const report = JSON.parse(readFileSync(join(runsDir, runId, 'report.json'), 'utf8')) as RunReport;
     const roundMs = report.rounds.map((r) => r.durationMs);
@@ -193,7 +233,7 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
       }),
     );
     const steady = cpuByRoundS.map((rounds) => (rounds.length > 1 ? rounds.slice(1).reduce((a, b) => a + b, 0) / (rounds.length - 1) : rounds[0]));
-    return { nodes, sites, sitesCompleted: completedEveryRound, roundMs, medianRoundMs: sorted[Math.floor(sorted.length / 2)], sitesPerNode: sites / nodes, cpuPerRoundS, maxCpuPerRoundS: Math.max(...cpuPerRoundS), cpuByRoundS, maxSteadyCpuPerRoundS: Math.max(...steady), load: [loadBefore, loadavg()[0]] };
+    return { nodes, sites, sitesCompleted: completedEveryRound, roundMs, medianRoundMs: sorted[Math.floor(sorted.length / 2)], sitesPerNode: sites / nodes, sitesAtNode, cpuPerRoundS, maxCpuPerRoundS: Math.max(...cpuPerRoundS), cpuByRoundS, maxSteadyCpuPerRoundS: Math.max(...steady), load: [loadBefore, loadavg()[0]] };
   } finally {
     for (const n of started) if (n.child.exitCode === null) n.child.kill('SIGKILL');
     await redis?.kill();
@@ -201,9 +241,9 @@ async function measure(nodes: number, sites: number): Promise<Measured> {
 }
 
 const line = (label: string, m: Measured) =>
-  `${label}: ${m.sitesCompleted}/${m.sites} sites completed every round (${m.sitesPerNode.toFixed(0)} per node); per-round time ${m.roundMs.map((x) => x.toFixed(0)).join(', ')} ms (median ${m.medianRoundMs.toFixed(0)}); CPU per round per node ${m.cpuPerRoundS.map((c) => c.toFixed(2)).join(', ')} s (by round: ${m.cpuByRoundS.map((r) => r.map((c) => c.toFixed(2)).join('/')).join(', ')}); load ${m.load.map((l) => l.toFixed(2)).join(' → ')}`;
+  `${label}: ${m.sitesCompleted}/${m.sites} sites completed every round (${m.sitesAtNode.join(' / ')} on the nodes, leader first); per-round time ${m.roundMs.map((x) => x.toFixed(0)).join(', ')} ms (median ${m.medianRoundMs.toFixed(0)}); CPU per round per node ${m.cpuPerRoundS.map((c) => c.toFixed(2)).join(', ')} s (by round: ${m.cpuByRoundS.map((r) => r.map((c) => c.toFixed(2)).join('/')).join(', ')}); load ${m.load.map((l) => l.toFixed(2)).join(' → ')}`;
 
-console.log(`model delivery: ${MODEL_DELIVERY}; ${ROUNDS} rounds; ${cpus().length} cores; garbage collection: ${GC === 'single' ? 'on the main thread (--single-threaded-gc)' : 'V8 default, as fedtune coordinator runs'}`);
+console.log(`model delivery: ${MODEL_DELIVERY}; site placement: ${PLACEMENT}${LEADER_WEIGHT !== undefined ? ` (leader weight ${LEADER_WEIGHT})` : ''}; ${ROUNDS} rounds; ${cpus().length} cores; garbage collection: ${GC === 'single' ? 'on the main thread (--single-threaded-gc)' : 'V8 default, as fedtune coordinator runs'}`);
 const one = await measure(1, SITES);
 console.log(line('1 node, N', one));
 const three = await measure(3, 2 * SITES);
@@ -216,12 +256,12 @@ const cpuRatio = three.maxCpuPerRoundS / one.maxCpuPerRoundS;
 const completedShare = three.sitesCompleted / three.sites;
 const steadyRatio = three.maxSteadyCpuPerRoundS / one.maxSteadyCpuPerRoundS;
 const targets: BenchTarget[] = [
-  { target: 'cluster: 3 nodes + Redis, 2× the sites of one node: share of sites completing every round', goal: 1, measured: completedShare, unit: 'fraction', met: completedShare >= 1 && one.sitesCompleted === one.sites, note: `${three.sites} sites, ${three.sitesPerNode.toFixed(0)} per node` },
+  { target: 'cluster: 3 nodes + Redis, 2× the sites of one node: share of sites completing every round', goal: 1, measured: completedShare, unit: 'fraction', met: completedShare >= 1 && one.sitesCompleted === one.sites, note: `${three.sites} sites, ${three.sitesAtNode.join(' / ')} on the nodes (leader first)` },
   { target: 'cluster: CPU-normalized per-node overhead, busiest node CPU/round at 2N ÷ one node CPU/round at N (a core per node)', goal: 1, measured: cpuRatio, unit: 'ratio', met: cpuRatio <= 1, note: `${three.maxCpuPerRoundS.toFixed(2)} s vs ${one.maxCpuPerRoundS.toFixed(2)} s per round` },
   { target: 'cluster: CPU-normalized per-node overhead in rounds 2+ (steady state: start-up and first-round costs left out), busiest node at 2N ÷ one node at N', goal: 1, measured: steadyRatio, unit: 'ratio', met: steadyRatio <= 1, note: `${three.maxSteadyCpuPerRoundS.toFixed(2)} s vs ${one.maxSteadyCpuPerRoundS.toFixed(2)} s per round` },
   { target: 'cluster: per-round wall time, 3 nodes at 2N ÷ 1 node at N (all processes on this machine\'s cores)', goal: 1, measured: wallRatio, unit: 'ratio', met: wallRatio <= 1, note: `${cpus().length} cores shared by 3 nodes, Redis and the site simulator; load ${three.load[0].toFixed(1)}` },
 ];
 for (const t of targets) console.log(`${t.met ? 'met' : 'NOT met'}: ${t.target}: ${t.measured.toFixed(2)} (goal ${t.goal}) — ${t.note}`);
 mkdirSync(dirname(args.out!), { recursive: true });
-writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), gc: GC, nodeFlags: GC_FLAGS, rounds: ROUNDS, sites: SITES, cores: cpus().length, modelDelivery: MODEL_DELIVERY, quick: args.quick, one, three, ...(threeByThree ? { threeByThree } : {}), perRoundRatio: wallRatio, cpuPerRoundRatio: cpuRatio, steadyCpuPerRoundRatio: steadyRatio, targets }, null, 2) + '\n');
+writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), gc: GC, nodeFlags: GC_FLAGS, rounds: ROUNDS, sites: SITES, cores: cpus().length, modelDelivery: MODEL_DELIVERY, placement: PLACEMENT, leaderWeight: LEADER_WEIGHT ?? 'default', quick: args.quick, one, three, ...(threeByThree ? { threeByThree } : {}), perRoundRatio: wallRatio, cpuPerRoundRatio: cpuRatio, steadyCpuPerRoundRatio: steadyRatio, targets }, null, 2) + '\n');
 process.exit(0);

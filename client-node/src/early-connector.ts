@@ -23,6 +23,11 @@ export class EarlyConnector implements ClientConnector {
     );
   }
 
+  /** The inner connector's other coordinators (a cluster's nodes), told in the site's hello. */
+  get alternatives(): number | undefined {
+    return this.inner.alternatives;
+  }
+
   /** Whether the early link is still waiting to be handed over (not yet taken by `connect()` or `discard()`). */
   get pending(): boolean {
     return this.early !== undefined;

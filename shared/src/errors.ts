@@ -39,6 +39,8 @@ export type FedtuneErrorCode =
   | 'model_integrity'
   /** A cluster message of another leadership than the current one: its fencing token is not the leader's (coordinator/src/cluster/fencing-check.ts). */
   | 'stale_leader'
+  /** A cluster node holds its share of the sites: the site connects to another node of its list (site-placement.ts). */
+  | 'node_busy'
   | 'internal';
 
 export class FedtuneError extends Error {

@@ -17,6 +17,7 @@ export * from './transport/memory-network.ts';
 export * from './transport/socketio-client.ts';
 export * from './transport/server-url.ts';
 export * from './transport/failover-connector.ts';
+export * from './transport/node-index-for-site.ts';
 export * from './transport/payload-size.ts';
 export * from './transport/binary-fields.ts';
 export * from './strategies/strategy.ts';

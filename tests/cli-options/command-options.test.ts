@@ -205,7 +205,7 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     // What the real node makes of a URL that is not Redis's: one clear config error, the model freed.
     let disposed = false;
     const model = { dispose: () => void (disposed = true) } as unknown as ClusterNodeCommand['model'];
-    await expect(serveClusterNode({ ...clustered!, redisUrl: 'http://127.0.0.1:6390', model })).rejects.toThrow(/--cluster\/--node-id: redisUrl: expected redis:\/\/HOST:PORT/);
+    await expect(serveClusterNode({ ...clustered!, redisUrl: 'http://127.0.0.1:6390', model })).rejects.toThrow(/--cluster\/--node-id\/--cluster-leader-weight: redisUrl: expected redis:\/\/HOST:PORT/);
     expect(disposed).toBe(true);
   },
   '--node-id': async () => {
@@ -215,6 +215,12 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     const model = { dispose: () => {} } as unknown as ClusterNodeCommand['model'];
     const clustered = (await coordinator(['--cluster', 'redis://127.0.0.1:6390']))!.clustered!;
     await expect(serveClusterNode({ ...clustered, nodeId: 'bad id!', model })).rejects.toThrow(/nodeId: node id may use letters/);
+  },
+  '--cluster-leader-weight': async () => {
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--cluster-leader-weight', '0.4'])).clustered!.leaderWeight).toBe(0.4);
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390'])).clustered!.leaderWeight).toBeUndefined();
+    await expect(coordinator(['--cluster-leader-weight', '0.4'])).rejects.toThrow(/--cluster-leader-weight needs --cluster/);
+    await expect(coordinator(['--cluster', 'redis://127.0.0.1:6390', '--cluster-leader-weight', '1.5'])).rejects.toThrow(/cluster-leader-weight must be a number in \[0, 1\]/);
   },
   '--cluster-secret-file': async () => {
     const file = join(dir, 'cluster-secret');
@@ -296,6 +302,8 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client(['--server', 'localhost:9'])).server).toBe('http://localhost:9');
     // The nodes of a cluster: a failover connector over them (tests/cluster/failover-connector.test.ts).
     expect(typeof (await client(['--server', 'localhost:9,localhost:10'])).server).toBe('object');
+    // It offers the other nodes in its hello (site placement: a node above its share may send it on).
+    expect(((await client(['--server', 'localhost:9,localhost:10,localhost:11'])).server as { alternatives?: number }).alternatives).toBe(2);
     await expect(client(['--server', 'localhost:9,ftp://x'])).rejects.toThrow(/server must be a URL/);
     await expect(client(['--server', ','])).rejects.toThrow(/one URL or 1–64 comma-separated URLs/);
   },

@@ -7,7 +7,7 @@ describe('ClusterOptions', () => {
   it('defaults: a random node id, prefix fedtune, a 10 s lease, 1 s heartbeats, 10 s node timeout, 100,000 remote sites, 10 s for a follower\'s evaluation', () => {
     const o = ClusterOptions.parse({ redisUrl: URL });
     expect(o.nodeId).toMatch(/^node-[0-9a-f]{6}$/);
-    expect(o).toMatchObject({ prefix: 'fedtune', leaseTtlMs: 10_000, nodeHeartbeatMs: 1_000, nodeTimeoutMs: 10_000, maxRemoteSites: 100_000, evaluationTimeoutMs: 10_000 });
+    expect(o).toMatchObject({ prefix: 'fedtune', leaseTtlMs: 10_000, nodeHeartbeatMs: 1_000, nodeTimeoutMs: 10_000, maxRemoteSites: 100_000, evaluationTimeoutMs: 10_000, leaderWeight: 0.7 });
     expect(ClusterOptions.parse({ redisUrl: URL }).nodeId).not.toBe(o.nodeId);
   });
 
@@ -26,6 +26,8 @@ describe('ClusterOptions', () => {
     [{ redisUrl: URL, evaluationTimeoutMs: -1 }, />=0/],
     [{ redisUrl: URL, evaluationTimeoutMs: 600_001 }, /600000/],
     [{ redisUrl: URL, evaluationTimeoutMs: 1.5 }, /int/i],
+    [{ redisUrl: URL, leaderWeight: -0.1 }, />=0/],
+    [{ redisUrl: URL, leaderWeight: 1.01 }, /<=1/],
     [{ redisUrl: URL, nodeHeartbeatMs: 1_000, nodeTimeoutMs: 1_000 }, /nodeTimeoutMs must exceed nodeHeartbeatMs/],
   ])('refuses %j', (input, message) => {
     const r = ClusterOptions.safeParse(input);
@@ -37,6 +39,8 @@ describe('ClusterOptions', () => {
     expect(ClusterOptions.parse({ redisUrl: 'rediss://user:pw@h:1', nodeId: 'n'.repeat(64), leaseTtlMs: 300, nodeHeartbeatMs: 50, nodeTimeoutMs: 100, maxRemoteSites: 1 }).leaseTtlMs).toBe(300);
     expect(ClusterOptions.parse({ redisUrl: URL, evaluationTimeoutMs: 0 }).evaluationTimeoutMs).toBe(0);
     expect(ClusterOptions.parse({ redisUrl: URL, evaluationTimeoutMs: 600_000 }).evaluationTimeoutMs).toBe(600_000);
+    expect(ClusterOptions.parse({ redisUrl: URL, leaderWeight: 0 }).leaderWeight).toBe(0);
+    expect(ClusterOptions.parse({ redisUrl: URL, leaderWeight: 1 }).leaderWeight).toBe(1);
     expect(ClusterOptions.parse({ redisUrl: URL, nodeHeartbeatMs: 1_000, nodeTimeoutMs: 1_001 }).nodeTimeoutMs).toBe(1_001);
   });
 

@@ -52,3 +52,33 @@ describe('failoverConnector (a site with the URLs of a cluster)', () => {
     expect(() => failoverConnector([])).toThrow(expect.objectContaining({ code: 'config' }));
   });
 });
+
+describe('failoverConnector startAt and alternatives (site placement over a cluster)', () => {
+  it.each([
+    [0, ['a']],
+    [1, ['b']],
+    [2, ['c']],
+    [4, ['b']],
+  ])('startAt %i: the first connect tries that node (modulo the list)', async (startAt, expected) => {
+    const log: string[] = [];
+    const connector = failoverConnector(['a', 'b', 'c'].map((n) => node(n, log, { down: false }).connector), { startAt });
+    await connector.connect();
+    expect(log).toEqual(expected);
+  });
+
+  it('from startAt it moves on past a node that is down and, after a close, to the next one', async () => {
+    const log: string[] = [];
+    const connector = failoverConnector([node('a', log, { down: false }).connector, node('b', log, { down: true }).connector, node('c', log, { down: false }).connector], { startAt: 1 });
+    (await connector.connect()).close();
+    expect(log).toEqual(['b', 'c']);
+    await connector.connect();
+    expect(log).toEqual(['b', 'c', 'a']);
+  });
+
+  it('tells how many other nodes it can try (the hello\'s alternatives), and refuses a bad startAt', () => {
+    const log: string[] = [];
+    expect(failoverConnector([node('a', log, { down: false }).connector]).alternatives).toBe(0);
+    expect(failoverConnector(['a', 'b', 'c'].map((n) => node(n, log, { down: false }).connector)).alternatives).toBe(2);
+    for (const startAt of [-1, 1.5, Number.NaN]) expect(() => failoverConnector([node('a', log, { down: false }).connector], { startAt })).toThrow(expect.objectContaining({ code: 'config' }));
+  });
+});

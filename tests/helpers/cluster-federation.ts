@@ -1,5 +1,5 @@
 import { loadModelDir, parseRunConfig, pretrainedModelDir, startClusterNode, type ClusterNode, type RunConfigInput } from '@fedtune/coordinator';
-import { deriveSeed, failoverConnector, siteName, SiteClient, socketIoConnector, splitDataset, type SiteClientOptions } from '@fedtune/shared';
+import { deriveSeed, failoverConnector, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type SiteClientOptions } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './federation.ts';
 
@@ -21,7 +21,15 @@ export interface ClusterFederationOptions {
   /** The cluster secret of node k (0-based; undefined: none). */
   secret?: (k: number) => Uint8Array | undefined;
   /** ClusterOptions of every node (e.g. evaluationTimeoutMs). */
-  cluster?: { evaluationTimeoutMs?: number };
+  cluster?: { evaluationTimeoutMs?: number; leaderWeight?: number };
+  /** Every site lists the nodes in the same order (node-1 first) instead of starting at node k mod N. */
+  sameOrder?: boolean;
+  /**
+   * The sites offer their other nodes in their hello, so a node above its share sends them on (site placement,
+   * cluster/site-placement.ts), as `fedtune client --server URL1,URL2,…` does. Default false: each site stays on
+   * the node it reaches first (site k on node k mod N), what the tests about per-node paths rely on.
+   */
+  offerAlternatives?: boolean;
 }
 
 /** Starts `nodes` in-process coordinator nodes on one Redis, then `sites` real sites, site k on node k mod nodes (failing over to the others). */
@@ -51,8 +59,17 @@ export async function startClusterFederation(options: ClusterFederationOptions) 
 export interface ClusterSitesOptions {
   sites: number;
   seed: number;
+  /** Every site lists the nodes in the same order (the first URL first) instead of starting at node k mod N. */
+  sameOrder?: boolean;
+  /** The sites offer their other nodes in their hello (site placement); default false: pinned to the first that answers. */
+  offerAlternatives?: boolean;
   maxSiteExamples?: number;
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+}
+
+/** The connector as is (its other nodes offered in the hello), or without its `alternatives` (the site is never sent on). */
+function offered(connector: ClientConnector, offer: boolean): ClientConnector {
+  return offer ? connector : { connect: () => connector.connect() };
 }
 
 /** Real sites for a cluster: site k connects to node k mod N first and fails over to the others in turn. */
@@ -62,10 +79,10 @@ export async function startClusterSites(urls: string[], options: ClusterSitesOpt
   const clients = datasets.map((full, k) => {
     const siteId = siteName(k);
     const data = options.maxSiteExamples ? head(full, options.maxSiteExamples) : full;
-    const order = urls.map((_, i) => urls[(k + i) % urls.length]);
+    const order = options.sameOrder ? urls : urls.map((_, i) => urls[(k + i) % urls.length]);
     return new SiteClient({
       siteId,
-      connector: failoverConnector(order.map((url) => socketIoConnector({ url }))),
+      connector: offered(failoverConnector(order.map((url) => socketIoConnector({ url }))), options.offerAlternatives === true),
       data: splitDataset(data, deriveSeed(options.seed, 'split', siteId)),
       backend: backend.backend,
       runtime: 'node',

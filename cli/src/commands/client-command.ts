@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { readFileSync } from 'node:fs';
-import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
+import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
@@ -55,7 +55,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       const dataOptions = siteDataOptionsFrom(o);
       // Fast start (docs/performance.md): the connection's handshake and the backend's start run while the data is read and checked.
-      const server = serverConnector(o.server, o.ca ? readFileSync(o.ca, 'utf8') : undefined);
+      const server = serverConnector(o.server, o.ca ? readFileSync(o.ca, 'utf8') : undefined, o.site);
       const early = o.checkOnly ? undefined : new EarlyConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server);
       const backendReady = o.checkOnly ? undefined : startBackend(o.backend);
       backendReady?.catch(() => {}); // awaited below, after the data: its error is reported there
@@ -108,8 +108,11 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
             if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
             if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
             if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
-            if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
-            if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
+            // A cluster node above its share sends the site on (node_busy): one calm line, the next node at once.
+            if (e.type === 'reconnecting' && e.delayMs === 0) console.log('connecting to the next coordinator node of the cluster');
+            else if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
+            if (e.type === 'rejected' && e.code === 'node_busy') console.log(`coordinator node busy: ${e.reason}`);
+            else if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
             if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
           },
         });
@@ -126,11 +129,14 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     });
 }
 
-/** One coordinator (its URL, or a connector carrying the private CA), or the nodes of a cluster with failover between them. */
-function serverConnector(urls: string[], ca: string | undefined): string | ClientConnector {
+/**
+ * One coordinator (its URL, or a connector carrying the private CA), or the nodes of a cluster with failover
+ * between them, starting at the node the site id hashes to (nodeIndexForSite: sites spread over the nodes).
+ */
+function serverConnector(urls: string[], ca: string | undefined, siteId: string): string | ClientConnector {
   if (urls.length === 1 && ca === undefined) return urls[0];
   const connectors = urls.map((url) => socketIoConnector({ url, ...(ca !== undefined ? { ca } : {}) }));
-  return connectors.length === 1 ? connectors[0] : failoverConnector(connectors);
+  return connectors.length === 1 ? connectors[0] : failoverConnector(connectors, { startAt: nodeIndexForSite(siteId, connectors.length) });
 }
 
 const siteClassesOption = (siteClasses: SiteClasses | undefined) => (siteClasses ? { siteClasses } : {});

@@ -6,6 +6,8 @@ import { pct } from '../ui/format.ts';
 export interface ClusterNodeCommand {
   redisUrl: string;
   nodeId?: string;
+  /** `--cluster-leader-weight`: the leader's share of the sites relative to a follower's (ClusterOptions.leaderWeight). */
+  leaderWeight?: number;
   /** `--cluster-secret-file`: read once here, never logged. */
   secretFile?: string;
   config: RunConfig;
@@ -20,10 +22,14 @@ export interface ClusterNodeCommand {
  * Prints one line per cluster happening; exits when the cluster's run ends (0 when it completed).
  */
 export async function serveClusterNode(command: ClusterNodeCommand): Promise<void> {
-  const parsed = ClusterOptions.safeParse({ redisUrl: command.redisUrl, ...(command.nodeId !== undefined ? { nodeId: command.nodeId } : {}) });
+  const parsed = ClusterOptions.safeParse({
+    redisUrl: command.redisUrl,
+    ...(command.nodeId !== undefined ? { nodeId: command.nodeId } : {}),
+    ...(command.leaderWeight !== undefined ? { leaderWeight: command.leaderWeight } : {}),
+  });
   if (!parsed.success) {
     command.model.dispose();
-    throw new FedtuneError('config', `--cluster/--node-id: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new FedtuneError('config', `--cluster/--node-id/--cluster-leader-weight: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   let secret: Uint8Array | undefined;
   try {

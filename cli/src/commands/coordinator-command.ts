@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
+import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend } from '@fedtune/shared/node';
@@ -11,7 +11,7 @@ import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
-import { intOption, portOption } from './options.ts';
+import { floatOption, intOption, portOption } from './options.ts';
 import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
@@ -68,6 +68,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
     .option('--cluster <redis-url>', 'run as one node of a coordinator cluster sharing this Redis (redis://HOST:PORT): one node leads the run, the others relay their sites to it; give every node the same --out directory (docs/cluster.md)')
     .option('--node-id <id>', 'this node\'s id in the cluster (with --cluster; default: node-<random>)')
+    .option('--cluster-leader-weight <w>', `the leader's share of the sites relative to a follower's, 0–1 (with --cluster; default ${ClusterOptions.parse({ redisUrl: 'redis://x' }).leaderWeight}): sites given several nodes (client --server URL1,URL2,…) are sent on from a node above its share (docs/cluster.md#site-placement)`, floatOption('cluster-leader-weight', 0, 1))
     .addOption(new Option('--cluster-secret-file <path>', 'a file holding the cluster secret (≥ 32 bytes, e.g. openssl rand -hex 32; the same on every node): every message between nodes is authenticated with it (with --cluster; docs/cluster.md#trust-and-deployment)').env('FEDTUNE_CLUSTER_SECRET_FILE'));
   addRunConfigOptions(command);
   return command.action(async (o) => {
@@ -113,6 +114,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
     };
     if (o.nodeId !== undefined && !o.cluster) throw new FedtuneError('config', '--node-id needs --cluster');
+    if (o.clusterLeaderWeight !== undefined && !o.cluster) throw new FedtuneError('config', '--cluster-leader-weight needs --cluster');
     if (o.clusterSecretFile !== undefined && !o.cluster) throw new FedtuneError('config', '--cluster-secret-file (or FEDTUNE_CLUSTER_SECRET_FILE) needs --cluster');
     if (o.cluster) {
       if (o.serveOnly || o.resume) throw new FedtuneError('config', '--cluster does not go with --serve-only or --resume: a cluster node resumes the cluster\'s run by itself when it takes the lead');
@@ -124,6 +126,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       return (deps.serveClusterNode ?? serveClusterNode)({
         redisUrl: o.cluster,
         nodeId: o.nodeId,
+        ...(o.clusterLeaderWeight !== undefined ? { leaderWeight: o.clusterLeaderWeight } : {}),
         ...(o.clusterSecretFile !== undefined ? { secretFile: o.clusterSecretFile } : {}),
         config,
         model,

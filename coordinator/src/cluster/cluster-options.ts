@@ -31,6 +31,13 @@ export const ClusterOptions = z
      * a follower") and makes it itself when the one asked has not answered within this; 0: the leader evaluates every model itself.
      */
     evaluationTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+    /**
+     * The leader's share of the sites relative to a follower's (docs/cluster.md, "Site placement"): a site that
+     * offers other nodes (`fedtune client --server URL1,URL2,…`) is sent on from a node holding more than its
+     * share. The leader also merges, evaluates, checkpoints and records every site's update, so it takes fewer;
+     * 1: equal shares; 0: the leader holds sites only when no follower has room.
+     */
+    leaderWeight: z.number().min(0).max(1).default(0.7),
   })
   .refine((o) => o.nodeTimeoutMs > o.nodeHeartbeatMs, { message: 'nodeTimeoutMs must exceed nodeHeartbeatMs', path: ['nodeTimeoutMs'] });
 

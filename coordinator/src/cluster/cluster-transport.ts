@@ -1,10 +1,12 @@
 import type { Server } from 'socket.io';
-import { clipText, packBinaryFields, type ServerTransport, type SiteLink } from '@fedtune/shared';
+import { clipText, packBinaryFields, type Hello, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import type { z } from 'zod';
 import { CLUSTER_EVENTS, LeaderMessage, NodeAliveMessage, RelayClosedMessage, RelayMessage } from './cluster-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
 import { InstructionFanout } from './instruction-fanout.ts';
 import { SiteSendsMessage } from './site-sends-messages.ts';
+import { placeSite } from './site-placement.ts';
+import type { PlacementVerdict } from '../engine/site-connections.ts';
 
 export interface ClusterTransportOptions {
   nodeId: string;
@@ -13,6 +15,8 @@ export interface ClusterTransportOptions {
   maxRemoteSites: number;
   nodeHeartbeatMs: number;
   nodeTimeoutMs: number;
+  /** The leader's share of the sites relative to a follower's (site-placement.ts); default 1: equal shares. */
+  leaderWeight?: number;
   /** Most refused site messages a follower answers on one connection before it cuts it. */
   maxRefusals?: number;
   onWarning?: (message: string) => void;
@@ -33,6 +37,8 @@ export class ClusterTransport implements ServerTransport {
   private readonly early: SiteLink[] = [];
   private readonly relayed = new Set<SiteLink>();
   private readonly remote = new Map<string, RemoteSiteLink>();
+  /** Sites the leader sent on (node_busy) and has not seen arrive anywhere yet → when (site placement's `pending`). */
+  private readonly sentOn = new Map<string, number>();
   private readonly nodesSeen = new Map<string, number>();
   /** When each other node last sent its heartbeat (nodeAlive): the nodes a leader asks for work. */
   private readonly heartbeats = new Map<string, number>();
@@ -204,6 +210,43 @@ export class ClusterTransport implements ServerTransport {
       else this.early.push(created);
     }
     link.deliver(m.event, m.payload);
+  }
+
+  /** The nodes holding these site connections (the leader's engine's), and how many each: this node's own under its id. */
+  siteCountsOf(links: Iterable<SiteLink>): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const link of links) {
+      const node = link instanceof RemoteSiteLink ? link.node : this.options.nodeId;
+      counts.set(node, (counts.get(node) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /**
+   * Whether a site whose hello reached the leader through `link` should join through that node, or connect to
+   * another (site-placement.ts): the engine's registered connections counted by node, the hello's at its own,
+   * weighed over the live nodes (this one and the followers heard from). On a follower, or for a node not heard
+   * from: always here.
+   */
+  placeSite(hello: Hello, link: SiteLink, registered: Iterable<SiteLink>): PlacementVerdict {
+    if (!this.leading) return { ok: true };
+    // This site has arrived: no longer in flight. Entries older than the node timeout are dropped (oldest first).
+    this.sentOn.delete(hello.siteId);
+    const t = this.now();
+    for (const [siteId, at] of this.sentOn) {
+      if (t - at <= this.options.nodeTimeoutMs) break;
+      this.sentOn.delete(siteId);
+    }
+    if ((hello.capabilities.alternatives ?? 0) === 0) return { ok: true };
+    const at = link instanceof RemoteSiteLink ? link.node : this.options.nodeId;
+    const held = this.siteCountsOf(registered);
+    held.set(at, (held.get(at) ?? 0) + 1);
+    const sites = new Map<string, number>([[this.options.nodeId, held.get(this.options.nodeId) ?? 0]]);
+    for (const node of this.liveNodes()) sites.set(node, held.get(node) ?? 0);
+    const verdict = placeSite(at, { leader: this.options.nodeId, sites, pending: this.sentOn.size }, this.options.leaderWeight ?? 1);
+    // Bounded: at most one entry per site sent on within the node timeout (a site id is at most 128 characters).
+    if (!verdict.ok && this.sentOn.size < this.options.maxRemoteSites) this.sentOn.set(hello.siteId, t);
+    return verdict;
   }
 
   /** The leader's batched messages for this node's sites (follower): each goes to its socket; sockets this node does not relay are ignored and counted. */

@@ -131,6 +131,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   let transport!: ClusterTransport;
   const server = createCoordinatorServer({
     ...options.server,
+    // Sites that offer other nodes are placed by the nodes' shares (site-placement.ts), decided on the leader.
+    placeSite: (hello, link, registered) => transport.placeSite(hello, link, registered),
     modelVersions: (version) => modelVersions.get(version),
     transport: 'socket',
     wrapTransport: (inner, io) => {
@@ -147,6 +149,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
         maxRemoteSites: cluster.maxRemoteSites,
         nodeHeartbeatMs: cluster.nodeHeartbeatMs,
         nodeTimeoutMs: cluster.nodeTimeoutMs,
+        leaderWeight: cluster.leaderWeight,
         onWarning: options.server.onWarning,
       });
       return transport;

@@ -4,7 +4,7 @@ import type { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import type { ConnectionLimitsInput } from './connection-limits.ts';
 import type { GlobalModel } from './global-model.ts';
 import type { RunConfig } from './run-config.ts';
-import type { HelloVerdict, RefusedConnection } from './site-connections.ts';
+import type { HelloVerdict, PlacementVerdict, RefusedConnection } from './site-connections.ts';
 import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
 
 /** The round engine's events, checkpoint and options (round-engine.ts re-exports them). */
@@ -73,6 +73,8 @@ export interface RoundEngineOptions {
    * may carry the code and reason sent to the site.
    */
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
+  /** Whether an authorized hello joins through the node it reached (a coordinator cluster: cluster/site-placement.ts); default: always. */
+  placeSite?: (hello: Hello, link: SiteLink, registered: Iterable<SiteLink>) => PlacementVerdict;
   /** Refusal limits and the heartbeat timeout of site connections (defaults: connection-limits.ts). */
   connectionLimits?: ConnectionLimitsInput;
   /** Signs the run's terms (coordinator-identity.ts); default a fresh identity held in memory. */

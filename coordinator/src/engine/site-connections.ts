@@ -9,6 +9,9 @@ import type { SiteRegistry, SiteState } from './site-registry.ts';
  */
 export type HelloVerdict = boolean | { ok: true; authenticated?: boolean } | { ok: false; code?: 'unauthorized' | 'rate_limited'; reason: string };
 
+/** Where a hello that may join should join: here, or on another node of a cluster (`node_busy`: site-placement.ts). */
+export type PlacementVerdict = { ok: true } | { ok: false; reason: string };
+
 /** A message from a joined site, other than its hello. */
 export type SiteMessage = Exclude<MessageOf<ClientToServer>, { event: 'hello' }>;
 
@@ -26,6 +29,14 @@ export interface SiteConnectionsOptions {
   runId: string;
   limits?: ConnectionLimitsInput;
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
+  /**
+   * After `authorize`: whether the site joins through the node it reached (a coordinator cluster places sites
+   * by the nodes' shares: cluster/site-placement.ts), with the connections registered so far (the hello's not
+   * among them). Asked for every authorized hello (so it sees each arrival); a refusal is sent as `node_busy`
+   * and the connection closed — only for a hello that offers alternatives (`capabilities.alternatives` > 0): for
+   * one that does not, a refusal is ignored and the site joins here.
+   */
+  place?: (hello: Hello, link: SiteLink, registered: Iterable<SiteLink>) => PlacementVerdict;
   /** A hello was accepted: the site is registered and welcomed. `replaced` is its previous connection, now closed. */
   onJoined(site: SiteState, hello: Hello, replaced: SiteState | undefined): void;
   onLeft(site: SiteState, reason: string): void;
@@ -167,6 +178,14 @@ export class SiteConnections {
       this.refuse(link, refusal?.code ?? 'unauthorized', refusal?.reason ?? `site ${hello.siteId} is not allowed to join`);
       link.close();
       return;
+    }
+    if (this.options.place) {
+      const placed = this.options.place(hello, link, registry.links());
+      if (!placed.ok && (hello.capabilities.alternatives ?? 0) > 0) {
+        this.refuse(link, 'node_busy', placed.reason);
+        link.close();
+        return;
+      }
     }
     const authenticated = typeof verdict === 'object' && verdict.ok && verdict.authenticated === true;
     const previous = registry.get(hello.siteId);

@@ -31,6 +31,7 @@ export class SiteMembership {
       runId: ctx.config.runId,
       limits: options.connectionLimits,
       authorize: options.authorize && this.reportingRefusals(options.authorize),
+      ...(options.placeSite ? { place: options.placeSite } : {}),
       onJoined: (site, hello, replaced) => this.onJoined(site, hello, replaced),
       onLeft: (site, reason) => this.onSiteLeft(site, reason),
       onMessage: (site, message) => router.onSiteMessage(site, message),

@@ -31,6 +31,7 @@ export const errorStatus: Record<FedtuneErrorCode, number> = {
   persistence: 500,
   privacy_budget: 409,
   stale_leader: 409,
+  node_busy: 503,
   internal: 500,
 };
 

@@ -60,6 +60,8 @@ export interface CoordinatorServerOptions {
   onWarning?: (message: string) => void;
   access?: Omit<SiteAuthorizerOptions, 'addressOf'>;
   authorize?: RoundEngineOptions['authorize'];
+  /** Where an authorized hello joins (set by a cluster node: cluster/site-placement.ts). */
+  placeSite?: RoundEngineOptions['placeSite'];
   /** Hello deadline, refusal limits and heartbeat timeout of site connections (defaults: engine/connection-limits.ts). */
   connectionLimits?: ConnectionLimitsInput;
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -277,6 +279,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           checkpoints: options.checkpoints,
           database,
           authorize,
+          ...(options.placeSite ? { placeSite: options.placeSite } : {}),
           connectionLimits: options.connectionLimits,
           identity,
           onWarning: options.onWarning,

@@ -99,6 +99,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       onWarning: options.onWarning,
       access: options.access,
       authorize: options.authorize,
+      ...(options.placeSite ? { placeSite: options.placeSite } : {}),
       connectionLimits: options.connectionLimits,
       tls: options.tls,
       apiRateLimit: options.apiRateLimit,

@@ -35,6 +35,8 @@ export interface RunServices {
   checkpoints?: boolean;
   database?: RunDatabase;
   authorize?: RoundEngineOptions['authorize'];
+  /** Where an authorized hello joins (a coordinator cluster's site placement: cluster/site-placement.ts). */
+  placeSite?: RoundEngineOptions['placeSite'];
   connectionLimits?: RoundEngineOptions['connectionLimits'];
   /** Signs every run's terms (the coordinator's identity.json). */
   identity?: RoundEngineOptions['identity'];
@@ -175,6 +177,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       reportExtras: services.reportExtras,
       textRobustness: services.textRobustness,
       authorize: services.authorize,
+      ...(services.placeSite ? { placeSite: services.placeSite } : {}),
       connectionLimits: services.connectionLimits,
       identity: services.identity,
       resume,

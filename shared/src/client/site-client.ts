@@ -204,6 +204,10 @@ export class SiteClient {
   private rejectedHello = false;
   /** Whether the current connection was welcomed (a later drop then starts the backoff afresh). */
   private welcomed = false;
+  /** The node answered the hello with `node_busy` (a cluster node at its share of sites): connect to the next one at once. */
+  private sentOn = false;
+  /** Nodes tried since the last welcome that sent this site on: the hello's `alternatives` count them down to 0. */
+  private moves = 0;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
   /** This site's part in the current secure-aggregation round attempt, if any. */
   private secAgg?: SecAggParticipant;
@@ -292,6 +296,13 @@ export class SiteClient {
           last = await this.session(link);
           if (last.completed || this.stopped) return this.outcome(last);
           if (this.rejectedHello) return this.outcome(last);
+          if (this.sentOn) {
+            // Not a failure: the connector tries its next node first (failover-connector.ts), without a delay.
+            this.sentOn = false;
+            this.moves++;
+            this.emit({ type: 'reconnecting', attempt: failures, delayMs: 0, reason: last.reason ?? 'node_busy' });
+            continue;
+          }
           // A connection that was welcomed worked: a drop after it is a new incident, not one more failure.
           if (this.welcomed) failures = 0;
           if (failures >= retries) return this.outcome(last);
@@ -316,6 +327,8 @@ export class SiteClient {
     this.link = link;
     this.welcomed = false;
     this.emit({ type: 'connected' });
+    // Each node that sent this site on since its last welcome is one alternative fewer: the last one tried must take it.
+    const alternatives = Math.max(0, Math.min(64, (this.options.connector.alternatives ?? 0) - this.moves));
     return new Promise((resolve) => {
       let settled = false;
       // One timer for every site of the process (shared-ticker.ts), not one per site.
@@ -340,6 +353,8 @@ export class SiteClient {
         // A refused hello ends the site, except 'site_in_use': its own old connection still holds the name
         // (after a network blip) until that closes or goes silent, so it retries with backoff.
         if (message.event === 'rejected' && message.payload.code === 'unauthorized' && !this.runId) this.rejectedHello = true;
+        // Only when this hello offered alternatives: a node that sends on a site with none left is refusing it (backoff as any drop).
+        if (message.event === 'rejected' && message.payload.code === 'node_busy' && !this.welcomed && alternatives > 0) this.sentOn = true;
         this.queue = this.queue.then(() => this.handle(message)).catch((err) => {
           this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
         });
@@ -356,7 +371,7 @@ export class SiteClient {
         protocol: PROTOCOL_VERSION,
         siteId: this.options.siteId,
         token: this.options.token,
-        capabilities: { backend: this.options.backend, runtime: this.options.runtime, numExamples: trainExamplesOf(this.options.data) },
+        capabilities: { backend: this.options.backend, runtime: this.options.runtime, numExamples: trainExamplesOf(this.options.data), ...(alternatives > 0 ? { alternatives } : {}) },
       });
     });
   }
@@ -381,6 +396,7 @@ export class SiteClient {
         return this.onTerms(message.payload);
       case 'welcome':
         this.welcomed = true;
+        this.moves = 0;
         this.runId = message.payload.runId;
         this.emit({ type: 'welcome', runId: message.payload.runId });
         return;

@@ -57,6 +57,12 @@ export const Capabilities = z.object({
   runtime: z.enum(['node', 'browser']),
   /** Training examples the site holds: caps the count it may claim for an update. */
   numExamples: ExampleCount,
+  /**
+   * Other coordinator nodes this site can still try in this attempt (a cluster's `--server` list): a node holding
+   * more than its share of the cluster's sites may refuse the hello with `node_busy`, and the site moves on.
+   * Absent or 0: the hello is never refused for placement.
+   */
+  alternatives: z.number().int().min(0).max(64).optional(),
 });
 
 export const Hello = z.object({

@@ -41,4 +41,6 @@ export interface ServerTransport {
 
 export interface ClientConnector {
   connect(): Promise<CoordinatorLink>;
+  /** Other coordinators this connector can try after the one it connects to (a cluster's nodes: failover-connector.ts); absent: none. */
+  readonly alternatives?: number;
 }

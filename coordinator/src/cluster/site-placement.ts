@@ -1,0 +1,42 @@
+import { FedtuneError } from '@fedtune/shared';
+import type { PlacementVerdict } from '../engine/site-connections.ts';
+
+/** The sites each live node of a cluster holds now (the joining site counted at its node), and which node leads. */
+export interface NodeSiteCounts {
+  leader: string;
+  /** Live nodes (the leader and the followers heard from within the node timeout) → site connections held. */
+  sites: ReadonlyMap<string, number>;
+  /**
+   * Sites sent on a moment ago and not yet arrived anywhere: they count in the cluster's total (so a burst of
+   * joins does not look like a small cluster and pile the sites sent on onto the last node of their lists).
+   */
+  pending?: number;
+}
+
+/**
+ * Where a joining site should be (docs/cluster.md, "Site placement"): each live node's share of the cluster's
+ * sites is proportional to its weight — a follower 1, the leader `leaderWeight` (it also merges the partials,
+ * evaluates, checkpoints and writes the run's audit log and database for every site, so at equal shares it is
+ * the busiest node). A hello at node `at` is sent on (`node_busy`) only when `at` already holds more than its
+ * share (rounded up) and another live node holds less than its own: the site tries the next node of its list.
+ * Pure: the counts are the leader's (it sees every site of the cluster), the decision is the same everywhere.
+ */
+export function placeSite(at: string, counts: NodeSiteCounts, leaderWeight: number): PlacementVerdict {
+  if (!(leaderWeight >= 0 && leaderWeight <= 1)) throw new FedtuneError('config', `leaderWeight must be in [0, 1], got ${leaderWeight}`);
+  const here = counts.sites.get(at);
+  if (here === undefined || counts.sites.size < 2) return { ok: true };
+  const weightOf = (node: string) => (node === counts.leader ? leaderWeight : 1);
+  let total = counts.pending ?? 0;
+  let weights = 0;
+  for (const [node, n] of counts.sites) {
+    total += n;
+    weights += weightOf(node);
+  }
+  if (weights === 0) return { ok: true };
+  const share = (node: string) => (total * weightOf(node)) / weights;
+  if (here <= Math.ceil(share(at))) return { ok: true };
+  let roomAt: string | undefined;
+  for (const [node, n] of counts.sites) if (node !== at && n < share(node) && (roomAt === undefined || n / share(node) < counts.sites.get(roomAt)! / share(roomAt))) roomAt = node;
+  if (roomAt === undefined) return { ok: true };
+  return { ok: false, reason: `coordinator node ${at} holds ${here} of the cluster's ${Math.round(total)} sites, more than its share of ${Math.ceil(share(at))}: connect to another node of the cluster (node ${roomAt} has room)` };
+}
