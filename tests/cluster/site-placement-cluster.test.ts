@@ -42,7 +42,7 @@ describe.runIf(clusterDescribeMode() === 'run')('site placement: the leader keep
       const leaderNode = cluster.nodes[0];
       // node-1 started first and took the lease; the sites wait for the run's minimum of 12.
       await vi.waitFor(() => expect(leaderNode.session?.engine.sites.size).toBe(SITES), { timeout: 60_000, interval: 50 });
-      const counts = leaderNode.transport.siteCountsOf(leaderNode.session!.engine.sites.all().map((s) => s.link));
+      const counts = leaderNode.transport.siteCounts();
       const held = cluster.nodes.map((n) => counts.get(n.nodeId) ?? 0);
       expect(held.reduce((a, b) => a + b, 0)).toBe(SITES);
       expect(held[0]).toBeGreaterThanOrEqual(leader[0]);

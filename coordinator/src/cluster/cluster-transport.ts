@@ -25,6 +25,9 @@ export interface ClusterTransportOptions {
 
 type Listener = (...args: unknown[]) => void;
 
+/** Most sites the leader remembers as sent on and not yet arrived (site placement's in-flight count). */
+const MAX_SENT_ON = 10_000;
+
 /**
  * A coordinator node's server transport in a cluster (docs/cluster.md). On the leader, the engine sees
  * every site of the cluster: the sockets of this node, and the sockets of the other nodes as
@@ -37,6 +40,9 @@ export class ClusterTransport implements ServerTransport {
   private readonly early: SiteLink[] = [];
   private readonly relayed = new Set<SiteLink>();
   private readonly remote = new Map<string, RemoteSiteLink>();
+  /** Site connections placed on the leader and still open, by node (site placement's counts), and which are counted. */
+  private readonly placed = new Map<string, number>();
+  private readonly placedLinks = new WeakSet<SiteLink>();
   /** Sites the leader sent on (node_busy) and has not seen arrive anywhere yet → when (site placement's `pending`). */
   private readonly sentOn = new Map<string, number>();
   private readonly nodesSeen = new Map<string, number>();
@@ -212,23 +218,30 @@ export class ClusterTransport implements ServerTransport {
     link.deliver(m.event, m.payload);
   }
 
-  /** The nodes holding these site connections (the leader's engine's), and how many each: this node's own under its id. */
-  siteCountsOf(links: Iterable<SiteLink>): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const link of links) {
-      const node = link instanceof RemoteSiteLink ? link.node : this.options.nodeId;
-      counts.set(node, (counts.get(node) ?? 0) + 1);
-    }
-    return counts;
+  /** Site connections placed on the leader and still open, by the node holding them (this node under its id). */
+  siteCounts(): ReadonlyMap<string, number> {
+    return this.placed;
+  }
+
+  /** Counts a connection the leader placed at `node` until it closes (each connection once). */
+  private countPlaced(node: string, link: SiteLink): void {
+    if (this.placedLinks.has(link)) return;
+    this.placedLinks.add(link);
+    this.placed.set(node, (this.placed.get(node) ?? 0) + 1);
+    link.onClose(() => {
+      const n = (this.placed.get(node) ?? 1) - 1;
+      if (n > 0) this.placed.set(node, n);
+      else this.placed.delete(node);
+    });
   }
 
   /**
    * Whether a site whose hello reached the leader through `link` should join through that node, or connect to
-   * another (site-placement.ts): the engine's registered connections counted by node, the hello's at its own,
-   * weighed over the live nodes (this one and the followers heard from). On a follower, or for a node not heard
-   * from: always here.
+   * another (site-placement.ts): the connections placed so far and still open, counted by node, the hello's at its
+   * own, weighed over the live nodes (this one and the followers heard from); a site taken is counted until its
+   * connection closes. On a follower: always here (a follower's engine does not run).
    */
-  placeSite(hello: Hello, link: SiteLink, registered: Iterable<SiteLink>): PlacementVerdict {
+  placeSite(hello: Hello, link: SiteLink): PlacementVerdict {
     if (!this.leading) return { ok: true };
     // This site has arrived: no longer in flight. Entries older than the node timeout are dropped (oldest first).
     this.sentOn.delete(hello.siteId);
@@ -237,15 +250,23 @@ export class ClusterTransport implements ServerTransport {
       if (t - at <= this.options.nodeTimeoutMs) break;
       this.sentOn.delete(siteId);
     }
-    if ((hello.capabilities.alternatives ?? 0) === 0) return { ok: true };
     const at = link instanceof RemoteSiteLink ? link.node : this.options.nodeId;
-    const held = this.siteCountsOf(registered);
-    held.set(at, (held.get(at) ?? 0) + 1);
-    const sites = new Map<string, number>([[this.options.nodeId, held.get(this.options.nodeId) ?? 0]]);
-    for (const node of this.liveNodes()) sites.set(node, held.get(node) ?? 0);
-    const verdict = placeSite(at, { leader: this.options.nodeId, sites, pending: this.sentOn.size }, this.options.leaderWeight ?? 1);
-    // Bounded: at most one entry per site sent on within the node timeout (a site id is at most 128 characters).
-    if (!verdict.ok && this.sentOn.size < this.options.maxRemoteSites) this.sentOn.set(hello.siteId, t);
+    if ((hello.capabilities.alternatives ?? 0) === 0) {
+      this.countPlaced(at, link);
+      return { ok: true };
+    }
+    const sites = new Map<string, number>([[this.options.nodeId, this.placed.get(this.options.nodeId) ?? 0]]);
+    for (const node of this.liveNodes()) sites.set(node, this.placed.get(node) ?? 0);
+    // The joining site counts at its node.
+    sites.set(at, (sites.get(at) ?? 0) + 1);
+    // Sites in flight count at most as many as the sites held: hellos sent on under made-up names can make the
+    // cluster look at most twice its size (the nodes then take up to about twice their share), never unbounded.
+    let holding = 0;
+    for (const n of sites.values()) holding += n;
+    const verdict = placeSite(at, { leader: this.options.nodeId, sites, pending: Math.min(this.sentOn.size, holding) }, this.options.leaderWeight ?? 1);
+    // Bounded: one entry per site sent on within the node timeout, at most MAX_SENT_ON (a site id is ≤ 128 characters).
+    if (!verdict.ok && this.sentOn.size < MAX_SENT_ON) this.sentOn.set(hello.siteId, t);
+    if (verdict.ok) this.countPlaced(at, link);
     return verdict;
   }
 

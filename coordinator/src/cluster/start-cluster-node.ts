@@ -132,7 +132,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const server = createCoordinatorServer({
     ...options.server,
     // Sites that offer other nodes are placed by the nodes' shares (site-placement.ts), decided on the leader.
-    placeSite: (hello, link, registered) => transport.placeSite(hello, link, registered),
+    placeSite: (hello, link) => transport.placeSite(hello, link),
     modelVersions: (version) => modelVersions.get(version),
     transport: 'socket',
     wrapTransport: (inner, io) => {

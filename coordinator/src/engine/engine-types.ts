@@ -74,7 +74,7 @@ export interface RoundEngineOptions {
    */
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
   /** Whether an authorized hello joins through the node it reached (a coordinator cluster: cluster/site-placement.ts); default: always. */
-  placeSite?: (hello: Hello, link: SiteLink, registered: Iterable<SiteLink>) => PlacementVerdict;
+  placeSite?: (hello: Hello, link: SiteLink) => PlacementVerdict;
   /** Refusal limits and the heartbeat timeout of site connections (defaults: connection-limits.ts). */
   connectionLimits?: ConnectionLimitsInput;
   /** Signs the run's terms (coordinator-identity.ts); default a fresh identity held in memory. */

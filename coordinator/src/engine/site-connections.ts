@@ -31,12 +31,11 @@ export interface SiteConnectionsOptions {
   authorize?: (hello: Hello, link: SiteLink) => HelloVerdict;
   /**
    * After `authorize`: whether the site joins through the node it reached (a coordinator cluster places sites
-   * by the nodes' shares: cluster/site-placement.ts), with the connections registered so far (the hello's not
-   * among them). Asked for every authorized hello (so it sees each arrival); a refusal is sent as `node_busy`
+   * by the nodes' shares: cluster/site-placement.ts). Asked for every authorized hello (so it sees each arrival); a refusal is sent as `node_busy`
    * and the connection closed — only for a hello that offers alternatives (`capabilities.alternatives` > 0): for
    * one that does not, a refusal is ignored and the site joins here.
    */
-  place?: (hello: Hello, link: SiteLink, registered: Iterable<SiteLink>) => PlacementVerdict;
+  place?: (hello: Hello, link: SiteLink) => PlacementVerdict;
   /** A hello was accepted: the site is registered and welcomed. `replaced` is its previous connection, now closed. */
   onJoined(site: SiteState, hello: Hello, replaced: SiteState | undefined): void;
   onLeft(site: SiteState, reason: string): void;
@@ -180,7 +179,7 @@ export class SiteConnections {
       return;
     }
     if (this.options.place) {
-      const placed = this.options.place(hello, link, registry.links());
+      const placed = this.options.place(hello, link);
       if (!placed.ok && (hello.capabilities.alternatives ?? 0) > 0) {
         this.refuse(link, 'node_busy', placed.reason);
         link.close();

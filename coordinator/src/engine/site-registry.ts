@@ -116,11 +116,6 @@ export class SiteRegistry {
     return this.joined.toArray();
   }
 
-  /** Every registered connection (terms accepted or not yet): what a cluster's site placement counts. */
-  links(): IterableIterator<SiteLink> {
-    return this.byLink.keys();
-  }
-
   all(): SiteState[] {
     return this.ids().map((id) => this.bySite.get(id)!);
   }
