@@ -73,8 +73,9 @@ function addWordPairs(dst: Int32Array, d: number, src: Int32Array, s: number, pa
  *
  * Each update is copied into the kernel's staging memory (or decoded there in place: `updateArrays`) and
  * checked there: a NaN, ±Infinity or |w| > maxAbs refuses it ('non_finite') before it touches the sum.
- * Accepted updates are folded in blocks of up to 16, one pass over the sums per block (streaming-sum.wat);
- * every read of the sum (`result`, `toState`, `merge`) folds what is pending first.
+ * An accepted update is added at once, in one pass over the staging slot and the sums (streaming-sum.wat);
+ * the carry between the two words is deferred, and every read of the sum (`result`, `toState`, `merge`)
+ * carries first.
  */
 export class StreamingFedAvg {
   /** Values with |w| above this are refused. */

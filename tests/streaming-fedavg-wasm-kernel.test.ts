@@ -2,12 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
 import { createJsSumKernel } from '../shared/src/strategies/streaming-sum/streaming-sum-js.ts';
-import { createWasmSumKernel, FOLD_BLOCK, foldBlockFor, STAGING_BUDGET_BYTES } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
+import { CARRY_EVERY, createWasmSumKernel } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
 import { canonicalize, SMALL_TERM_EXPONENT, SUM_PADDING, type SumKernel } from '../shared/src/strategies/streaming-sum/sum-kernel.ts';
 
-// The blocked wasm fold (docs/performance.md#exact-streaming-fedavg): updates staged in slots, folded up to
-// 16 at a time, small ones (every |w·ns| ≤ 2^7) on a one-add path, sums kept canonical (0 ≤ lo < 2^43).
-// The JS kernel (every term at once, the plainest arithmetic) is the oracle: every state must match it.
+// The one-pass wasm adds (docs/performance.md#exact-streaming-fedavg): each update added at once from the one
+// staging slot, 16 parameters at a time then 4, small ones (every |w·ns| ≤ 2^7) into lo only, the constants'
+// bits and the carry left to `carry` (every CARRY_EVERY updates and before any read). The JS kernel (every
+// term at once, the plainest arithmetic) is the oracle: every state must match it.
 
 function hex(words: Int32Array): string {
   return Buffer.from(words.buffer, words.byteOffset, words.byteLength).toString('hex');
@@ -37,15 +38,16 @@ const value = fc.oneof(
 const weight = fc.oneof(fc.integer({ min: 1, max: 2 ** 29 - 1 }), fc.constantFrom(1, 2 ** 29 - 1), fc.integer({ min: 1, max: 64 })).map((n) => n * 2 ** -3);
 
 describe('the wasm fold against the JS oracle', () => {
-  it('gives the JS kernel’s canonical state for any block size, mix of small and large updates and number of updates', () => {
+  it('gives the JS kernel’s canonical state for any length, carry interval, mix of small and general updates and number of updates', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 21 }),
+        // Lengths past 16, 32 and 64: the 16-wide loops, the 4-wide tail and the check's 16/4/1 loops.
+        fc.integer({ min: 1, max: 70 }),
         fc.integer({ min: 1, max: 19 }),
         fc.array(fc.tuple(fc.array(value, { minLength: 1, maxLength: 21 }), weight), { minLength: 1, maxLength: 40 }),
-        (length, block, updates) => {
+        (length, carryEvery, updates) => {
           const capacity = length + SUM_PADDING;
-          const w = createWasmSumKernel(capacity, block);
+          const w = createWasmSumKernel(capacity, carryEvery);
           const j = createJsSumKernel(capacity);
           for (const [vs, ns] of updates) {
             const values = Float32Array.from({ length }, (_, i) => vs[i % vs.length]);
@@ -78,7 +80,7 @@ describe('the wasm fold against the JS oracle', () => {
       [2 ** -149, 2 ** 26],
       [-(2 ** 24), 2 ** 26 - 2 ** -3],
     ] as const) {
-      const wasm = createWasmSumKernel(8, 4);
+      const wasm = createWasmSumKernel(8);
       const js = createJsSumKernel(8);
       const values = Float32Array.from([w, -w, w / 3, 0, -0, w * 2 ** -20, w, w]);
       feed(wasm, values, ns);
@@ -91,7 +93,7 @@ describe('the wasm fold against the JS oracle', () => {
 
   it('rounds halfway terms to even, on both paths: 0.5 and 1.5 units of 2^-43', () => {
     for (const ns of [2 ** -44, 3 * 2 ** -44, 2 ** 20 + 2 ** -44]) {
-      const wasm = createWasmSumKernel(8, 2);
+      const wasm = createWasmSumKernel(8);
       const js = createJsSumKernel(8);
       feed(wasm, Float32Array.from([1, -1, 3, -3, 0, 0, 0, 0]), ns);
       wasm.flush();
@@ -100,7 +102,7 @@ describe('the wasm fold against the JS oracle', () => {
       expect(hex(wasm.words)).toBe(hex(js.words));
     }
     // 2^-44 · 1 is half a unit: ties to even → 0; 3·2^-44 is 1.5 units → 2 (lo words 0 and 2, hi 0).
-    const k = createWasmSumKernel(8, 2);
+    const k = createWasmSumKernel(8);
     feed(k, Float32Array.from([1, 3, -1, -3, 0, 0, 0, 0]), 2 ** -44);
     k.flush();
     // T = −2 is canonical as hi = −1, lo = 2^43 − 2: words (low, high) of hi then of lo.
@@ -149,18 +151,27 @@ describe('canonical sums', () => {
   });
 });
 
-describe('blocks, reset and decoding in place', () => {
-  it('folds in blocks of 16, fewer when the slots would pass the 64 MB budget, never fewer than 1', () => {
-    expect(FOLD_BLOCK).toBe(16);
-    expect(STAGING_BUDGET_BYTES).toBe(64 * 2 ** 20);
-    expect(foldBlockFor(1000)).toBe(16);
-    expect(foldBlockFor(2 ** 20)).toBe(16); // 16 × 4 MB = the budget exactly
-    expect(foldBlockFor(2 ** 20 + 1)).toBe(15);
-    expect(foldBlockFor(2 ** 22)).toBe(4);
-    expect(foldBlockFor(2 ** 24)).toBe(1);
-    expect(foldBlockFor(2 ** 26)).toBe(1);
-    expect(foldBlockFor(100, 4 * 100 * 3)).toBe(3);
-    expect(foldBlockFor(100, 4 * 100 * 3 - 1)).toBe(2);
+describe('carries, reset and decoding in place', () => {
+  it(`carries every ${CARRY_EVERY} updates: 8,200 of the largest small terms, one sign, do not overflow lo`, () => {
+    // Every term is +2^50 or −2^50 in lo's units (|w·ns| = 2^7, the small bound): 8,200 of them add up to
+    // more than 2^63, past i64 without a carry in between (CARRY_EVERY = 4096 keeps lo below 2^62.01).
+    expect(CARRY_EVERY).toBe(4096);
+    const wasm = createWasmSumKernel(8);
+    const js = createJsSumKernel(8);
+    const up = Float32Array.from([1, -1, 0.5, 1, 1, -1, 1, 1]);
+    for (let k = 0; k < 8200; k++) {
+      feed(wasm, up, 2 ** SMALL_TERM_EXPONENT);
+      feed(js, up, 2 ** SMALL_TERM_EXPONENT);
+    }
+    wasm.flush();
+    js.flush();
+    expect(hex(wasm.words)).toBe(hex(js.words));
+    // T = 8200 · 2^50 = hi · 2^43 + lo with lo = 0: hi = 8200 · 2^7 for parameter 0, −8200 · 2^7 for parameter 1.
+    expect(Array.from(wasm.words.subarray(0, 4))).toEqual([8200 * 128, 0, -8200 * 128, -1]);
+  });
+
+  it('refuses a carry interval outside 1 … CARRY_EVERY', () => {
+    for (const bad of [0, CARRY_EVERY + 1, 1.5]) expect(() => createWasmSumKernel(8, bad)).toThrow(RangeError);
   });
 
   it.each([1, 15, 16, 17, 33, 40])('%i updates, read back after every few: the JS kernel’s state and bits', (count) => {
@@ -173,7 +184,7 @@ describe('blocks, reset and decoding in place', () => {
       const ws = lengths.map((len, t) => Float32Array.from({ length: len }, (_, i) => Math.fround(Math.sin(k * 7 + i * 3 + t) * (k % 4 === 1 ? 2 ** 24 : 0.5))));
       wasm.add(ws, n);
       js.add(ws, n);
-      // Reading the sum (result, state) folds what is pending; the adds go on from there.
+      // Reading the sum (result, state) carries first; the adds go on from there.
       if (k % 7 === 6) expect(bits(wasm.result())).toBe(bits(js.result()));
     }
     expect(wasm.count).toBe(count);
@@ -215,14 +226,14 @@ describe('blocks, reset and decoding in place', () => {
   it('updateArrays() are the wasm sum’s own staging memory: a value written there is the one checked and summed', () => {
     const s = new StreamingFedAvg([4, 2], { kernel: 'wasm' });
     const arrays = s.updateArrays();
-    // Both tensors view one slot, back to back, in the sum's wasm memory (not a JS copy).
+    // Both tensors view the one slot, back to back, in the sum's wasm memory (not a JS copy).
     expect(arrays[0].buffer).toBe(arrays[1].buffer);
     expect(arrays[1].byteOffset).toBe(arrays[0].byteOffset + 16);
     expect(arrays[0].buffer).toBeInstanceOf(ArrayBuffer);
     arrays[0].set([1, 2, 3, 4]);
     arrays[1].set([5, Number.NaN]);
     expect(() => s.add(arrays, 1)).toThrow(expect.objectContaining({ code: 'non_finite', message: 'update has a non-finite value (NaN) in tensor 1 at index 1' }));
-    // The refused update's slot is the next one's: written again, it is summed.
+    // The slot is the next update's: written again, it is summed.
     const again = s.updateArrays();
     expect(again[0].byteOffset).toBe(arrays[0].byteOffset);
     again[1][1] = 6;
