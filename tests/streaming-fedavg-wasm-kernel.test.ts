@@ -2,12 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
 import { createJsSumKernel } from '../shared/src/strategies/streaming-sum/streaming-sum-js.ts';
-import { CARRY_EVERY, createWasmSumKernel } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
+import { createWasmSumKernel, LO_BUDGET } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
 import { canonicalize, SMALL_TERM_EXPONENT, SUM_PADDING, type SumKernel } from '../shared/src/strategies/streaming-sum/sum-kernel.ts';
 
 // The one-pass wasm adds (docs/performance.md#exact-streaming-fedavg): each update added at once from the one
-// staging slot, 16 parameters at a time then 4, small ones (every |w·ns| ≤ 2^7) into lo only, the constants'
-// bits and the carry left to `carry` (every CARRY_EVERY updates and before any read). The JS kernel (every
+// staging slot, 16 parameters at a time then 4; small ones (every |w·ns| ≤ 2^7) into lo only, the others
+// into hi and lo; the constants' bits and the carry left to `carry` (before lo could leave i64, and before
+// any read). The JS kernel (every
 // term at once, the plainest arithmetic) is the oracle: every state must match it.
 
 function hex(words: Int32Array): string {
@@ -152,13 +153,13 @@ describe('canonical sums', () => {
 });
 
 describe('carries, reset and decoding in place', () => {
-  it(`carries every ${CARRY_EVERY} updates: 8,200 of the largest small terms, one sign, do not overflow lo`, () => {
-    // Every term is +2^50 or −2^50 in lo's units (|w·ns| = 2^7, the small bound): 8,200 of them add up to
-    // more than 2^63, past i64 without a carry in between (CARRY_EVERY = 4096 keeps lo below 2^62.01).
-    expect(CARRY_EVERY).toBe(4096);
+  it('carries before lo could leave i64: 8,200 of the largest small terms, one sign, then general ones', () => {
+    // Every small term here is ±2^50 in lo's units (|w·ns| = 2^7, the small bound): 8,200 of them add up to
+    // more than 2^63, past i64 without a carry in between.
+    expect(LO_BUDGET).toBe(2 ** 62);
+    const up = Float32Array.from([1, -1, 0.5, 1, 1, -1, 1, 1]);
     const wasm = createWasmSumKernel(8);
     const js = createJsSumKernel(8);
-    const up = Float32Array.from([1, -1, 0.5, 1, 1, -1, 1, 1]);
     for (let k = 0; k < 8200; k++) {
       feed(wasm, up, 2 ** SMALL_TERM_EXPONENT);
       feed(js, up, 2 ** SMALL_TERM_EXPONENT);
@@ -168,10 +169,38 @@ describe('carries, reset and decoding in place', () => {
     expect(hex(wasm.words)).toBe(hex(js.words));
     // T = 8200 · 2^50 = hi · 2^43 + lo with lo = 0: hi = 8200 · 2^7 for parameter 0, −8200 · 2^7 for parameter 1.
     expect(Array.from(wasm.words.subarray(0, 4))).toEqual([8200 * 128, 0, -8200 * 128, -1]);
+    // General updates (|w·ns| up to 2^47 here) mixed with small ones from there, no read in between.
+    for (let k = 0; k < 300; k++) {
+      const ns = k % 3 === 0 ? 2 ** 47 - k : 2 ** -k;
+      feed(wasm, up, ns);
+      feed(js, up, ns);
+    }
+    wasm.flush();
+    js.flush();
+    expect(hex(wasm.words)).toBe(hex(js.words));
   });
 
-  it('refuses a carry interval outside 1 … CARRY_EVERY', () => {
-    for (const bad of [0, CARRY_EVERY + 1, 1.5]) expect(() => createWasmSumKernel(8, bad)).toThrow(RangeError);
+  it('takes the one-add path up to the small bound exactly and the general one past it: the same terms as the oracle', () => {
+    for (const ns of [2 ** 7, 2 ** 7 + 2 ** -3, 2 ** 8, 2 ** 18, 3 * 2 ** 15 + 0.375, 2 ** 25 - 2 ** -3]) {
+      const wasm = createWasmSumKernel(24);
+      const js = createJsSumKernel(24);
+      const values = Float32Array.from({ length: 24 }, (_, i) => (i === 0 ? 1 : i === 1 ? -1 : Math.fround(Math.sin(i) * 2 ** -(i % 30))));
+      feed(wasm, values, ns);
+      feed(js, values, ns);
+      wasm.flush();
+      js.flush();
+      expect(hex(wasm.words), `ns ${ns}`).toBe(hex(js.words));
+      // Another update on the small path after it, past a read.
+      feed(wasm, values, 1);
+      feed(js, values, 1);
+      wasm.flush();
+      js.flush();
+      expect(hex(wasm.words), `ns ${ns} then 1`).toBe(hex(js.words));
+    }
+  });
+
+  it('refuses a carry interval that is not a positive integer', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => createWasmSumKernel(8, bad)).toThrow(RangeError);
   });
 
   it.each([1, 15, 16, 17, 33, 40])('%i updates, read back after every few: the JS kernel’s state and bits', (count) => {

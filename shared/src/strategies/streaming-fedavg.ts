@@ -91,6 +91,8 @@ export class StreamingFedAvg {
   /** mergeState's copy of a state's words (made canonical there), reused. */
   private scratch?: Int32Array;
   private added = 0;
+  /** updateArrays()'s views of the kernel's staging area, kept while it is the same. */
+  private views?: { area: Float32Array; arrays: WeightArrays };
 
   constructor(
     private readonly lengths: readonly number[],
@@ -161,7 +163,9 @@ export class StreamingFedAvg {
    */
   updateArrays(): WeightArrays {
     const area = this.kernel.stagingArea();
-    return this.lengths.map((n, t) => area.subarray(this.offsets[t], this.offsets[t] + n));
+    // The wasm kernel's slot is the same array every time: its views are made once.
+    if (this.views?.area !== area) this.views = { area, arrays: this.lengths.map((n, t) => area.subarray(this.offsets[t], this.offsets[t] + n)) };
+    return this.views.arrays;
   }
 
   /** Empties the sum (no updates, no examples) and keeps its memory: the next round's sum without a new one. */

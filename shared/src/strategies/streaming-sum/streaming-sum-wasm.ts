@@ -2,11 +2,12 @@ import { SMALL_TERM_EXPONENT, type SumKernel } from './sum-kernel.ts';
 import { STREAMING_SUM_WASM_BASE64 } from './streaming-sum-wasm-bytes.ts';
 
 /**
- * The most updates added between two carries (streaming-sum.wat's `carry`). Each update moves a true lo sum
- * by at most 2^50, so from canonical (0 ≤ lo < 2^43) it stays inside i64 for up to 2^13 − 1 updates; the adds
- * skip the carry, and the kernel carries every this many updates and before anything reads the sums.
+ * How far the adds may move a lo sum from canonical (0 ≤ lo < 2^43) before the kernel carries: it stays
+ * inside i64 (below 2^43 + 2^62). An update moves it by at most max|w·ns|·2^43 + 1 ≤ 2^50 + 1 (a small
+ * update: its whole terms go to lo) or 2^42 (a general one), so the kernel carries when the next update could
+ * pass this — after 4,095 small updates at the least — and before anything reads the sums.
  */
-export const CARRY_EVERY = 4096;
+export const LO_BUDGET = 2 ** 62;
 const PAGE = 65536;
 
 interface SumExports {
@@ -14,13 +15,13 @@ interface SumExports {
   check(src: number, count: number): number;
   add_small(src: number, lo: number, vecs: number, ns: number): void;
   add_general(src: number, hi: number, lo: number, vecs: number, ns: number): void;
-  carry(hi: number, lo: number, pairs: number, small: number, general: number): void;
+  carry(hi: number, lo: number, pairs: number, updates: number, general: number): void;
   mean(hi: number, lo: number, out: number, pairs: number, scale: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** The compiled kernel, or null where WebAssembly or its SIMD is missing. Synchronous (the module is 2.3 KB). */
+/** The compiled kernel, or null where WebAssembly or its SIMD is missing. Synchronous (the module is 2.2 KB). */
 function sumModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   try {
@@ -43,10 +44,10 @@ export function wasmSumAvailable(): boolean {
  * parameter. Parameter i sits at the same index in the slot as in the sums; the padding past the last
  * parameter stays 0. Each committed update is added at once, in one pass over the slot and the sums, so
  * the slot — the only copy of the update — stays in the cache from its decoding to its sum. `carryEvery`
- * (tests only) carries more often than CARRY_EVERY.
+ * (tests only) also carries after that many updates.
  */
-export function createWasmSumKernel(capacity: number, carryEvery = CARRY_EVERY): SumKernel {
-  if (!Number.isInteger(carryEvery) || carryEvery < 1 || carryEvery > CARRY_EVERY) throw new RangeError(`carryEvery must be an integer in 1..${CARRY_EVERY}`);
+export function createWasmSumKernel(capacity: number, carryEvery = Number.POSITIVE_INFINITY): SumKernel {
+  if (!(carryEvery >= 1) || !(Number.isInteger(carryEvery) || carryEvery === Number.POSITIVE_INFINITY)) throw new RangeError('carryEvery must be a positive integer');
   const module = sumModule();
   if (!module) throw new Error('wasm SIMD is not available');
   const exports = new WebAssembly.Instance(module).exports as unknown as SumExports;
@@ -60,9 +61,11 @@ export function createWasmSumKernel(capacity: number, carryEvery = CARRY_EVERY):
   let slot: Float32Array | undefined;
   /** The adds and the carry work on whole vectors of 4: every parameter is below 4 × vecs (capacity ≥ parameters + 1). */
   const vecs = capacity >> 2;
-  /** Updates added since the sums were last canonical, by kind: their constants' bits are still in the sums. */
-  let small = 0;
+  /** Updates added since the sums were last canonical, and how many of them were general: their constants' bits are still in the sums. */
+  let updates = 0;
   let general = 0;
+  /** A bound on how far lo has moved since then (LO_BUDGET). */
+  let moved = 0;
 
   /** The staging slot (made, and the views remade, on first use). */
   const stagingSlot = (): Float32Array => {
@@ -76,10 +79,11 @@ export function createWasmSumKernel(capacity: number, carryEvery = CARRY_EVERY):
 
   /** Takes the constants' bits out and makes the sums canonical (0 ≤ lo < 2^43). */
   const flush = () => {
-    if (small + general === 0) return;
-    exports.carry(hiBytes, loBytes, 2 * vecs, small, general);
-    small = 0;
+    if (updates === 0) return;
+    exports.carry(hiBytes, loBytes, 2 * vecs, updates, general);
+    updates = 0;
     general = 0;
+    moved = 0;
   };
 
   return {
@@ -97,21 +101,23 @@ export function createWasmSumKernel(capacity: number, carryEvery = CARRY_EVERY):
       return exports.check(s.byteOffset + 4 * start, values.length);
     },
     commit(ns, maxAbs) {
-      if (small + general >= carryEvery) flush();
-      if (maxAbs * ns <= 2 ** SMALL_TERM_EXPONENT) {
-        exports.add_small(slotBytes, loBytes, vecs, ns);
-        small++;
-      } else {
-        exports.add_general(slotBytes, hiBytes, loBytes, vecs, ns);
-        general++;
-      }
+      const top = maxAbs * ns; // exact: the largest |w · ns|
+      const small = top <= 2 ** SMALL_TERM_EXPONENT;
+      const move = small ? top * 2 ** 43 + 1 : 2 ** 42;
+      if (moved + move > LO_BUDGET || updates >= carryEvery) flush();
+      if (small) exports.add_small(slotBytes, loBytes, vecs, ns);
+      else exports.add_general(slotBytes, hiBytes, loBytes, vecs, ns);
+      updates++;
+      if (!small) general++;
+      moved += move;
     },
     discard() {
       // The next update is staged over this one.
     },
     reset() {
-      small = 0;
+      updates = 0;
       general = 0;
+      moved = 0;
       words.fill(0);
     },
     flush,

@@ -7,19 +7,19 @@
 ;; adds do not depend on order, so neither does T.
 ;;
 ;; An update is written (decoded, or copied) into the one staging slot of this memory (a float32 per
-;; parameter), checked there (`check`), and added at once in one pass over the slot and the sums
-;; (`add_small` or `add_general`; the slot is then free for the next update). A term is rounded with the
-;; 1.5·2^m trick (adding the constant rounds to its ulp, ties to even; the bits of the sum minus the
-;; constant's bits are the rounded integer):
+;; parameter), checked there (`check`), and added at once in one pass over the slot and the sums (the slot is
+;; then free for the next update). A term is rounded with the 1.5·2^m trick (adding the constant rounds to
+;; its ulp, ties to even; the bits of the sum minus the constant's bits are the rounded integer):
 ;;   small updates (every |x| ≤ 2^7):  u = x + 1.5·2^9           bits(u) − bits(1.5·2^9) = round(x · 2^43)
 ;;   the others (|x| < 2^50):          t = x + 1.5·2^52          bits(t) − bits(1.5·2^52) = h = round(x)
 ;;                                     u = (x − h) + 1.5·2^9     bits(u) − bits(1.5·2^9) = round((x − h)·2^43)
 ;; and h·2^43 + round((x − h)·2^43) = round(x·2^43) (h·2^43 is an even integer): the same term either way.
-;; The adds put the raw bits in (wrapping i64 adds: the same integers modulo 2^64) and leave out the carry:
-;; a small update touches lo only (16 bytes of memory traffic per parameter), a general one hi and lo. The
-;; constants' bits (one bits(1.5·2^9) per update in lo, one bits(1.5·2^52) per general update in hi) are
-;; taken off by `carry`, which also moves lo's bits above 2^43 into hi; the caller carries before lo could
-;; leave i64 (each update moves the true lo by at most 2^50) and before anything reads the sums.
+;; A small update goes to lo alone (`add_small`: 16 bytes of memory traffic per parameter), any other one to
+;; both, bits(t) to hi and bits(u) to lo (`add_general`, which gets u as x − (t − (1.5·2^52 + 1.5·2^9)): the
+;; same single rounding of x − h + 1.5·2^9, one operation fewer). The adds put raw bits in (wrapping i64
+;; adds: the same integers modulo 2^64) and leave the carry out. `carry` takes the constants' bits out (their
+;; count per kind is known), then moves lo's bits above 2^43 into hi; the caller carries before the true lo
+;; could leave i64 (each update moves it by at most 2^50) and before anything reads the sums.
 (module
   (memory (export "memory") 1)
   ;; check(src, count): the largest |w| of the `count` float32 at `src` (NaN if one is NaN), found as the
@@ -93,10 +93,10 @@
         (br $next))))
   ;; add_general(src, hi, lo, vecs, ns): any update (|w · ns| < 2^50): hi += bits(t), lo += bits(u), as above.
   (func (export "add_general") (param $src i32) (param $hi i32) (param $lo i32) (param $vecs i32) (param $ns f64)
-    (local $gend i32) (local $end i32) (local $nsv v128) (local $c2 v128) (local $c v128) (local $x v128) (local $t v128)
+    (local $gend i32) (local $end i32) (local $nsv v128) (local $c v128) (local $c3 v128) (local $x v128) (local $t v128)
     (local.set $nsv (f64x2.splat (local.get $ns)))
-    (local.set $c2 (f64x2.splat (f64.const 0x1.8p9)))
     (local.set $c (f64x2.splat (f64.const 0x1.8p52)))
+    (local.set $c3 (f64x2.splat (f64.const 0x1.80000000003p52)))
     (local.set $gend (i32.add (local.get $src) (i32.shl (i32.shr_u (local.get $vecs) (i32.const 2)) (i32.const 6))))
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $vecs) (i32.const 4))))
     ;; 16 parameters at a time
@@ -106,35 +106,35 @@
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store (local.get $hi) (i64x2.add (v128.load (local.get $hi)) (local.get $t)))
-        (v128.store (local.get $lo) (i64x2.add (v128.load (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store (local.get $lo) (i64x2.add (v128.load (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=16 (local.get $hi) (i64x2.add (v128.load offset=16 (local.get $hi)) (local.get $t)))
-        (v128.store offset=16 (local.get $lo) (i64x2.add (v128.load offset=16 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=16 (local.get $lo) (i64x2.add (v128.load offset=16 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=16 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=32 (local.get $hi) (i64x2.add (v128.load offset=32 (local.get $hi)) (local.get $t)))
-        (v128.store offset=32 (local.get $lo) (i64x2.add (v128.load offset=32 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=32 (local.get $lo) (i64x2.add (v128.load offset=32 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=24 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=48 (local.get $hi) (i64x2.add (v128.load offset=48 (local.get $hi)) (local.get $t)))
-        (v128.store offset=48 (local.get $lo) (i64x2.add (v128.load offset=48 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=48 (local.get $lo) (i64x2.add (v128.load offset=48 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=32 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=64 (local.get $hi) (i64x2.add (v128.load offset=64 (local.get $hi)) (local.get $t)))
-        (v128.store offset=64 (local.get $lo) (i64x2.add (v128.load offset=64 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=64 (local.get $lo) (i64x2.add (v128.load offset=64 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=40 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=80 (local.get $hi) (i64x2.add (v128.load offset=80 (local.get $hi)) (local.get $t)))
-        (v128.store offset=80 (local.get $lo) (i64x2.add (v128.load offset=80 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=80 (local.get $lo) (i64x2.add (v128.load offset=80 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=48 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=96 (local.get $hi) (i64x2.add (v128.load offset=96 (local.get $hi)) (local.get $t)))
-        (v128.store offset=96 (local.get $lo) (i64x2.add (v128.load offset=96 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=96 (local.get $lo) (i64x2.add (v128.load offset=96 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=56 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=112 (local.get $hi) (i64x2.add (v128.load offset=112 (local.get $hi)) (local.get $t)))
-        (v128.store offset=112 (local.get $lo) (i64x2.add (v128.load offset=112 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=112 (local.get $lo) (i64x2.add (v128.load offset=112 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $src (i32.add (local.get $src) (i32.const 64)))
         (local.set $hi (i32.add (local.get $hi) (i32.const 128)))
         (local.set $lo (i32.add (local.get $lo) (i32.const 128)))
@@ -146,22 +146,22 @@
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store (local.get $hi) (i64x2.add (v128.load (local.get $hi)) (local.get $t)))
-        (v128.store (local.get $lo) (i64x2.add (v128.load (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store (local.get $lo) (i64x2.add (v128.load (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $src))) (local.get $nsv)))
         (local.set $t (f64x2.add (local.get $x) (local.get $c)))
         (v128.store offset=16 (local.get $hi) (i64x2.add (v128.load offset=16 (local.get $hi)) (local.get $t)))
-        (v128.store offset=16 (local.get $lo) (i64x2.add (v128.load offset=16 (local.get $lo)) (f64x2.add (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c))) (local.get $c2))))
+        (v128.store offset=16 (local.get $lo) (i64x2.add (v128.load offset=16 (local.get $lo)) (f64x2.sub (local.get $x) (f64x2.sub (local.get $t) (local.get $c3)))))
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (local.set $hi (i32.add (local.get $hi) (i32.const 32)))
         (local.set $lo (i32.add (local.get $lo) (i32.const 32)))
         (br $next))))
-  ;; carry(hi, lo, pairs, small, general): takes the constants' bits of `small` + `general` updates out of
-  ;; pairs × 2 sums (lo −= (small + general) · bits(1.5·2^9), hi −= general · bits(1.5·2^52), modulo 2^64) and
-  ;; makes them canonical: hi += lo >> 43 (arithmetic), lo &= 2^43 − 1.
-  (func (export "carry") (param $hi i32) (param $lo i32) (param $pairs i32) (param $small i32) (param $general i32)
+  ;; carry(hi, lo, pairs, updates, general): takes the constants' bits of `updates` updates, `general` of them
+  ;; added by add_general, out of pairs × 2 sums (modulo 2^64: lo −= updates · bits(1.5·2^9),
+  ;; hi −= general · bits(1.5·2^52)) and makes them canonical: hi += lo >> 43 (arithmetic), lo &= 2^43 − 1.
+  (func (export "carry") (param $hi i32) (param $lo i32) (param $pairs i32) (param $updates i32) (param $general i32)
     (local $end i32) (local $s v128) (local $mask v128) (local $kl v128) (local $kh v128)
     (local.set $mask (i64x2.splat (i64.const 0x7ffffffffff)))
-    (local.set $kl (i64x2.splat (i64.mul (i64.extend_i32_u (i32.add (local.get $small) (local.get $general))) (i64.reinterpret_f64 (f64.const 0x1.8p9)))))
+    (local.set $kl (i64x2.splat (i64.mul (i64.extend_i32_u (local.get $updates)) (i64.reinterpret_f64 (f64.const 0x1.8p9)))))
     (local.set $kh (i64x2.splat (i64.mul (i64.extend_i32_u (local.get $general)) (i64.reinterpret_f64 (f64.const 0x1.8p52)))))
     (local.set $end (i32.add (local.get $lo) (i32.shl (local.get $pairs) (i32.const 4))))
     (block $done
