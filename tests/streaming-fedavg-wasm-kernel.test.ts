@@ -112,6 +112,30 @@ describe('the wasm fold against the JS oracle', () => {
   });
 });
 
+describe('the mean', () => {
+  it('gives the JS kernel’s bits on both sides of |H| = 2^42 (the one-add path below it, the TwoSum chain at and above, up to 2^62)', () => {
+    // Canonical sums written straight into both kernels: hi around ±2^42 (and 0, ±1, ±2^53, the extremes), lo all over 0 … 2^43 − 1.
+    const his = [0n, 1n, -1n, 2n ** 42n - 1n, 2n ** 42n, -(2n ** 42n) + 1n, -(2n ** 42n), -(2n ** 42n) - 1n, 2n ** 53n + 3n, -(2n ** 62n), 2n ** 62n - 1n, 12345n];
+    const los = [0n, 1n, 2n ** 42n, 2n ** 43n - 1n, 0x2aaaaaaaaaan, 2n ** 32n - 1n, 2n ** 32n, 0x5555_5555_555n];
+    const n = his.length * los.length;
+    const capacity = n + SUM_PADDING;
+    const wasm = createWasmSumKernel(capacity);
+    const js = createJsSumKernel(capacity);
+    for (const k of [wasm, js]) {
+      const view = new BigInt64Array(k.words.buffer, k.words.byteOffset, 2 * capacity);
+      his.forEach((h, i) => los.forEach((l, j) => {
+        view[i * los.length + j] = h;
+        view[capacity + i * los.length + j] = l;
+      }));
+    }
+    for (const scale of [1, 1e-6, 2 ** -40, 3.7e-30, 1e30]) {
+      expect(bits([wasm.mean(0, n, scale)]), `scale ${scale}`).toBe(bits([js.mean(0, n, scale)]));
+      // Odd starts and counts (a pair straddling two sums, the last one alone).
+      expect(bits([wasm.mean(3, n - 4, scale)])).toBe(bits([js.mean(3, n - 4, scale)]));
+    }
+  });
+});
+
 describe('canonical sums', () => {
   it('carries lo’s bits above 2^43 into hi, negative ones too, across hi’s 32-bit words', () => {
     // capacity 2: hi words [0..3], lo words [4..7]. Parameter 0: lo = 2^43 · 3 + 5 → hi + 3, lo 5.

@@ -174,18 +174,36 @@
         (local.set $lo (i32.add (local.get $lo) (i32.const 16)))
         (br $next))))
   ;; mean(hi, lo, out, pairs, scale) writes pairs × 2 float32 means: (H + L·2^-43) · scale, rounded once, with
-  ;; H, L the i64 sums split into exact float64 halves and added with TwoSum — the same operations, in the same
-  ;; order, as StreamingFedAvg's JS result(), so both give the same bits.
+  ;; H, L the canonical i64 sums split into exact float64 halves and added with TwoSum — the same operations,
+  ;; in the same order, as the JS kernel's mean (streaming-sum-js.ts), so both give the same bits.
+  ;; When both of a pair's |H| < 2^42 (nearly always), every TwoSum but the last is exact (H has at most 42
+  ;; integer bits and L.high·2^-11 11 fractional ones), so that chain gives fl(H + L·2^-43) exactly; it is
+  ;; computed so: H and L·2^-43 exact in float64 with the 1.5·2^m trick backwards (bits(1.5·2^52) + H and
+  ;; bits(1.5·2^9) + L are the bits of 1.5·2^52 + H and 1.5·2^9 + L·2^-43), then one add.
   (func (export "mean") (param $hi i32) (param $lo i32) (param $out i32) (param $pairs i32) (param $scale f64)
     (local $end i32) (local $h v128) (local $l v128) (local $sv v128)
     (local $a v128) (local $b v128) (local $s v128) (local $s1 v128) (local $v v128) (local $e v128)
+    (local $c v128) (local $c2 v128) (local $bias v128)
     (local.set $sv (f64x2.splat (local.get $scale)))
+    (local.set $c (f64x2.splat (f64.const 0x1.8p52)))
+    (local.set $c2 (f64x2.splat (f64.const 0x1.8p9)))
+    (local.set $bias (i64x2.splat (i64.const 0x40000000000)))
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $pairs) (i32.const 3))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
         (local.set $h (v128.load (local.get $hi)))
         (local.set $l (v128.load (local.get $lo)))
+        ;; |H| < 2^42 in both lanes: (H + 2^42) >> 43 is 0 (unsigned)
+        (if (i32.eqz (v128.any_true (i64x2.shr_u (i64x2.add (local.get $h) (local.get $bias)) (i32.const 43))))
+          (then
+            (local.set $a (f64x2.sub (i64x2.add (local.get $h) (local.get $c)) (local.get $c)))
+            (local.set $b (f64x2.sub (i64x2.add (local.get $l) (local.get $c2)) (local.get $c2)))
+            (v128.store64_lane 0 (local.get $out) (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (local.get $a) (local.get $b)) (local.get $sv))))
+            (local.set $hi (i32.add (local.get $hi) (i32.const 16)))
+            (local.set $lo (i32.add (local.get $lo) (i32.const 16)))
+            (local.set $out (i32.add (local.get $out) (i32.const 8)))
+            (br $next)))
         ;; s1 = H.high·2^32 ⊕ H.low
         (local.set $a (f64x2.mul (f64x2.convert_low_i32x4_s (i8x16.shuffle 4 5 6 7 12 13 14 15 0 1 2 3 8 9 10 11 (local.get $h) (local.get $h))) (f64x2.splat (f64.const 0x1p32))))
         (local.set $b (f64x2.convert_low_i32x4_u (i8x16.shuffle 0 1 2 3 8 9 10 11 4 5 6 7 12 13 14 15 (local.get $h) (local.get $h))))
