@@ -16,8 +16,8 @@ export interface SumKernel {
   readonly words: Int32Array;
   /**
    * Where the next update may be written in place, one float32 per parameter (its tensors at their offsets),
-   * so that `stage` need not copy it: the wasm kernel's next slot, a fresh array for the JS one. Valid until
-   * that update is committed or discarded.
+   * so that `stage` need not copy it: the wasm kernel's one staging slot, a fresh array for the JS one. Valid
+   * until that update is committed or discarded.
    */
   stagingArea(): Float32Array;
   /** Stages `values` as parameters start … start + values.length − 1 of the next update; returns their largest |w| (NaN if one is NaN, 0 if none). */
