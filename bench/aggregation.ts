@@ -12,11 +12,17 @@
  * somewhere anyway; `exactWasmInPlaceLarge`, the same with counts large enough that every term takes the
  * general (two-word) rounding, not the one-add path of small terms; `exactWasm`, updates passed as ordinary
  * arrays, so add() first copies each into wasm memory (the copy is in the time).
+ *
+ * The "before" is measured in the same run: `previousInPlace` and `previousInPlaceLarge` are the same two
+ * in-place measurements with the previous wasm kernel (the blocked fold, bench/baselines/blocked-fold-sum-*),
+ * driven through the kernel interface exactly as StreamingFedAvg's add() and result() drive the current one.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
+import { SUM_PADDING } from '../shared/src/strategies/streaming-sum/sum-kernel.ts';
+import { createBlockedFoldSumKernel } from './baselines/blocked-fold-sum-kernel.ts';
 
 const quick = process.argv.includes('--quick');
 const UPDATES = quick ? 20 : 100;
@@ -103,6 +109,21 @@ for (const params of [100_000, 1_000_000]) {
     }
     void placedSum.result();
   };
+  /** The same with the previous kernel: StreamingFedAvg's add() (check, range test, commit) and result() on it. */
+  const previous = createBlockedFoldSumKernel(params + SUM_PADDING);
+  const previousDecodeInPlaceAndAdd = (n: number) => {
+    previous.reset();
+    const ns = n * 2 ** -3; // the default grid: G = 24 − 21
+    for (const u of updates) {
+      const slot = previous.stagingArea().subarray(0, params);
+      slot.set(u);
+      const m = previous.stage(slot, 0);
+      if (!(m <= 2 ** 24)) throw new Error('unexpected');
+      previous.commit(ns, m);
+    }
+    previous.flush();
+    void previous.mean(0, params, 2 ** 3 / (n * UPDATES));
+  };
   const variants: Record<string, () => void> = {
     copy: () => {
       for (const u of updates) dst.set(u);
@@ -123,6 +144,8 @@ for (const params of [100_000, 1_000_000]) {
     decodeInPlaceAndAdd: () => decodeInPlaceAndAdd(100),
     // 100,000 examples × |w| up to 0.1 = terms past 2^7 in the sum's units: the general rounding.
     decodeInPlaceAndAddLarge: () => decodeInPlaceAndAdd(100_000),
+    previousDecodeInPlaceAndAdd: () => previousDecodeInPlaceAndAdd(100),
+    previousDecodeInPlaceAndAddLarge: () => previousDecodeInPlaceAndAdd(100_000),
     exactJs: () => {
       const acc = new StreamingFedAvg([params], { kernel: 'js' });
       for (const u of updates) acc.add([u], 100);
@@ -136,6 +159,8 @@ for (const params of [100_000, 1_000_000]) {
   const less = (a: Timing[], b: Timing[]) => a.map((t, r) => ({ ms: t.ms - b[r].ms, cpuMs: t.cpuMs - b[r].cpuMs }));
   times.exactWasmInPlace = less(times.decodeInPlaceAndAdd, times.copy);
   times.exactWasmInPlaceLarge = less(times.decodeInPlaceAndAddLarge, times.copy);
+  times.previousInPlace = less(times.previousDecodeInPlaceAndAdd, times.copy);
+  times.previousInPlaceLarge = less(times.previousDecodeInPlaceAndAddLarge, times.copy);
   const med = Object.fromEntries(Object.entries(times).map(([k, ts]) => [k, { ms: median(ts.map((t) => t.ms)), cpuMs: median(ts.map((t) => t.cpuMs)) }]));
   const perParamNs = (ms: number) => (ms * 1e6) / (UPDATES * params);
   const row = {
@@ -153,6 +178,8 @@ for (const params of [100_000, 1_000_000]) {
   vsCopy('exactWasmInPlace', 'streaming FedAvg with validation (update decoded in place)');
   vsCopy('exactWasmInPlaceLarge', 'streaming FedAvg with validation (update decoded in place, every term on the general rounding path)');
   vsCopy('exactWasm', 'streaming FedAvg with validation (update passed as arrays: add() copies it into wasm memory first)');
+  vsCopy('previousInPlace', 'before (the previous kernel, blocked fold): streaming FedAvg with validation (update decoded in place)');
+  vsCopy('previousInPlaceLarge', 'before (the previous kernel, blocked fold): every term on the general rounding path');
   targets.push({
     target: `streaming FedAvg with validation (arrays) vs the previous double-double + non-finite pass, ${k}`,
     goal: 1,

@@ -59,8 +59,8 @@ const MODULES = [
     // The exact streaming sum: the class, its JS kernel and the wasm kernel's JS side (the .wat is tested
     // through them: wasm and JS must give the same bits).
     mutate: ['shared/src/strategies/streaming-fedavg.ts', 'shared/src/strategies/streaming-sum/streaming-sum-js.ts', 'shared/src/strategies/streaming-sum/streaming-sum-wasm.ts', 'shared/src/strategies/streaming-sum/sum-kernel.ts'],
-    // The blocks file first: exact words and the JS oracle, fast; the property suites after it.
-    tests: ['tests/streaming-fedavg-blocks.test.ts', 'tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
+    // The wasm kernel file first: exact words and the JS oracle, fast; the BigInt reference and the property suites after it.
+    tests: ['tests/streaming-fedavg-wasm-kernel.test.ts', 'tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-exact-reference.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
   },
   {
     name: 'krum-family',

@@ -73,8 +73,9 @@ function addWordPairs(dst: Int32Array, d: number, src: Int32Array, s: number, pa
  *
  * Each update is copied into the kernel's staging memory (or decoded there in place: `updateArrays`) and
  * checked there: a NaN, ±Infinity or |w| > maxAbs refuses it ('non_finite') before it touches the sum.
- * Accepted updates are folded in blocks of up to 16, one pass over the sums per block (streaming-sum.wat);
- * every read of the sum (`result`, `toState`, `merge`) folds what is pending first.
+ * An accepted update is added at once, in one pass over the staging slot and the sums (streaming-sum.wat);
+ * the carry between the two words is deferred, and every read of the sum (`result`, `toState`, `merge`)
+ * carries first.
  */
 export class StreamingFedAvg {
   /** Values with |w| above this are refused. */
@@ -90,6 +91,8 @@ export class StreamingFedAvg {
   /** mergeState's copy of a state's words (made canonical there), reused. */
   private scratch?: Int32Array;
   private added = 0;
+  /** updateArrays()'s views of the kernel's staging area, kept while it is the same. */
+  private views?: { area: Float32Array; arrays: WeightArrays };
 
   constructor(
     private readonly lengths: readonly number[],
@@ -160,7 +163,9 @@ export class StreamingFedAvg {
    */
   updateArrays(): WeightArrays {
     const area = this.kernel.stagingArea();
-    return this.lengths.map((n, t) => area.subarray(this.offsets[t], this.offsets[t] + n));
+    // The wasm kernel's slot is the same array every time: its views are made once.
+    if (this.views?.area !== area) this.views = { area, arrays: this.lengths.map((n, t) => area.subarray(this.offsets[t], this.offsets[t] + n)) };
+    return this.views.arrays;
   }
 
   /** Empties the sum (no updates, no examples) and keeps its memory: the next round's sum without a new one. */

@@ -34,7 +34,7 @@ export class StreamingFedAvgAggregator implements RoundAggregator {
 
   begin(plan: AggregationPlan): void {
     this.plan = plan;
-    // The same sum, emptied: its wasm memory (sums and staging slots) is kept from round to round.
+    // The same sum, emptied: its wasm memory (sums and staging slot) is kept from round to round.
     this.sum.reset();
     this.sites.clear();
   }

@@ -1,22 +1,27 @@
 import { SMALL_TERM_EXPONENT, type SumKernel } from './sum-kernel.ts';
 import { STREAMING_SUM_WASM_BASE64 } from './streaming-sum-wasm-bytes.ts';
 
-/** Updates folded in one pass over the sums (streaming-sum.wat's `fold`): the sums' memory traffic is divided by this. */
-export const FOLD_BLOCK = 16;
-/** At most this many bytes of staged updates per sum: a larger model folds in smaller blocks (down to 1). */
-export const STAGING_BUDGET_BYTES = 64 * 2 ** 20;
+/**
+ * How far the adds may move a lo sum from canonical (0 ≤ lo < 2^43) before the kernel carries: it stays
+ * inside i64 (below 2^43 + 2^62). An update moves it by at most max|w·ns|·2^43 + 1 ≤ 2^50 + 1 (a small
+ * update: its whole terms go to lo) or 2^42 (a general one), so the kernel carries when the next update could
+ * pass this — after 4,095 small updates at the least — and before anything reads the sums.
+ */
+export const LO_BUDGET = 2 ** 62;
 const PAGE = 65536;
 
 interface SumExports {
   memory: WebAssembly.Memory;
   check(src: number, count: number): number;
-  fold(table: number, small: number, k: number, hi: number, lo: number, vecs: number): void;
+  add_small(src: number, lo: number, vecs: number, ns: number): void;
+  add_general(src: number, hi: number, lo: number, vecs: number, ns: number): void;
+  carry(hi: number, lo: number, pairs: number, updates: number, general: number): void;
   mean(hi: number, lo: number, out: number, pairs: number, scale: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** The compiled kernel, or null where WebAssembly or its SIMD is missing. Synchronous (the module is 1.3 KB). */
+/** The compiled kernel, or null where WebAssembly or its SIMD is missing. Synchronous (the module is 2.2 KB). */
 function sumModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   try {
@@ -33,59 +38,52 @@ export function wasmSumAvailable(): boolean {
   return typeof WebAssembly === 'object' && sumModule() !== null;
 }
 
-/** How many updates one fold takes for sums of `capacity` parameters: FOLD_BLOCK, fewer when their slots would pass the budget. */
-export function foldBlockFor(capacity: number, budgetBytes = STAGING_BUDGET_BYTES): number {
-  return Math.max(1, Math.min(FOLD_BLOCK, Math.floor(budgetBytes / (4 * capacity))));
-}
-
 /**
- * The wasm SIMD kernel (streaming-sum.wat) with its own memory: the fold's table, the hi and lo sums, room
- * for the means, then (from the first update staged: a sum only merged into needs none) one slot — a
- * float32 per parameter — per update of a block. Parameter i sits at the same index in a slot as in the
- * sums; the padding past the last parameter stays 0 in every slot.
+ * The wasm SIMD kernel (streaming-sum.wat) with its own memory: the hi and lo sums, room for the means, then
+ * (from the first update staged: a sum only merged into needs none) one staging slot, a float32 per
+ * parameter. Parameter i sits at the same index in the slot as in the sums; the padding past the last
+ * parameter stays 0. Each committed update is added at once, in one pass over the slot and the sums, so
+ * the slot — the only copy of the update — stays in the cache from its decoding to its sum. `carryEvery`
+ * (tests only) also carries after that many updates.
  */
-export function createWasmSumKernel(capacity: number, block = foldBlockFor(capacity)): SumKernel {
+export function createWasmSumKernel(capacity: number, carryEvery = Number.POSITIVE_INFINITY): SumKernel {
+  if (!(carryEvery >= 1) || !(Number.isInteger(carryEvery) || carryEvery === Number.POSITIVE_INFINITY)) throw new RangeError('carryEvery must be a positive integer');
   const module = sumModule();
   if (!module) throw new Error('wasm SIMD is not available');
   const exports = new WebAssembly.Instance(module).exports as unknown as SumExports;
-  const tableBytes = 16 * block;
-  const hiBytes = tableBytes;
+  const hiBytes = 0;
   const loBytes = hiBytes + 8 * capacity;
   const outBytes = loBytes + 8 * capacity;
   const slotBytes = outBytes + 4 * capacity;
-  const slotStride = 4 * capacity;
   const grow = (bytes: number) => exports.memory.grow(Math.ceil(bytes / PAGE) - exports.memory.buffer.byteLength / PAGE);
   grow(slotBytes);
   let words = new Int32Array(exports.memory.buffer, hiBytes, 4 * capacity);
-  let slots: Float32Array[] = [];
+  let slot: Float32Array | undefined;
+  /** The adds and the carry work on whole vectors of 4: every parameter is below 4 × vecs (capacity ≥ parameters + 1). */
   const vecs = capacity >> 2;
-  /** Committed updates waiting for the fold: their slot and weight, small ones (every |w·ns| ≤ 2^7) apart. */
-  const small: Array<{ slot: number; ns: number }> = [];
-  const big: Array<{ slot: number; ns: number }> = [];
-  const pending = () => small.length + big.length;
+  /** Updates added since the sums were last canonical, and how many of them were general: their constants' bits are still in the sums. */
+  let updates = 0;
+  let general = 0;
+  /** A bound on how far lo has moved since then (LO_BUDGET). */
+  let moved = 0;
 
-  /** The slot the next update is staged in (the slots are made, and the views remade, on first use). */
-  const nextSlot = (): Float32Array => {
-    if (slots.length === 0) {
-      grow(slotBytes + block * slotStride);
-      const buffer = exports.memory.buffer;
-      words = new Int32Array(buffer, hiBytes, 4 * capacity);
-      slots = Array.from({ length: block }, (_, j) => new Float32Array(buffer, slotBytes + j * slotStride, capacity));
+  /** The staging slot (made, and the views remade, on first use). */
+  const stagingSlot = (): Float32Array => {
+    if (!slot) {
+      grow(slotBytes + 4 * capacity);
+      words = new Int32Array(exports.memory.buffer, hiBytes, 4 * capacity);
+      slot = new Float32Array(exports.memory.buffer, slotBytes, capacity);
     }
-    return slots[pending()];
+    return slot;
   };
 
+  /** Takes the constants' bits out and makes the sums canonical (0 ≤ lo < 2^43). */
   const flush = () => {
-    const k = pending();
-    if (k === 0) return;
-    const table = new DataView(exports.memory.buffer, 0, tableBytes);
-    [...small, ...big].forEach(({ slot, ns }, e) => {
-      table.setFloat64(16 * e, ns, true);
-      table.setInt32(16 * e + 8, slotBytes + slot * slotStride, true);
-    });
-    exports.fold(0, small.length, k, hiBytes, loBytes, vecs);
-    small.length = 0;
-    big.length = 0;
+    if (updates === 0) return;
+    exports.carry(hiBytes, loBytes, 2 * vecs, updates, general);
+    updates = 0;
+    general = 0;
+    moved = 0;
   };
 
   return {
@@ -94,25 +92,32 @@ export function createWasmSumKernel(capacity: number, block = foldBlockFor(capac
       return words;
     },
     stagingArea() {
-      return nextSlot();
+      return stagingSlot();
     },
     stage(values, start) {
-      const slot = nextSlot();
+      const s = stagingSlot();
       // Values decoded straight into the slot (stagingArea) are in place already.
-      if (values.buffer !== slot.buffer || values.byteOffset !== slot.byteOffset + 4 * start) slot.set(values, start);
-      return exports.check(slot.byteOffset + 4 * start, values.length);
+      if (values.buffer !== s.buffer || values.byteOffset !== s.byteOffset + 4 * start) s.set(values, start);
+      return exports.check(s.byteOffset + 4 * start, values.length);
     },
     commit(ns, maxAbs) {
-      const entry = { slot: pending(), ns };
-      (maxAbs * ns <= 2 ** SMALL_TERM_EXPONENT ? small : big).push(entry);
-      if (pending() === block) flush();
+      const top = maxAbs * ns; // exact: the largest |w · ns|
+      const small = top <= 2 ** SMALL_TERM_EXPONENT;
+      const move = small ? top * 2 ** 43 + 1 : 2 ** 42;
+      if (moved + move > LO_BUDGET || updates >= carryEvery) flush();
+      if (small) exports.add_small(slotBytes, loBytes, vecs, ns);
+      else exports.add_general(slotBytes, hiBytes, loBytes, vecs, ns);
+      updates++;
+      if (!small) general++;
+      moved += move;
     },
     discard() {
       // The next update is staged over this one.
     },
     reset() {
-      small.length = 0;
-      big.length = 0;
+      updates = 0;
+      general = 0;
+      moved = 0;
       words.fill(0);
     },
     flush,

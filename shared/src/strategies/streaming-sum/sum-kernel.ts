@@ -6,8 +6,9 @@
  * pairs in `words`: the wasm kernel's own memory, viewed.
  *
  * An update is staged tensor by tensor (`stage`, which also returns its largest |w| for the range check),
- * then either committed with its weight or dropped (`discard`). Committed updates
- * may be folded in later, in blocks: `flush` folds every pending one.
+ * then either committed with its weight — added to the sums — or dropped (`discard`). Between two `flush`es
+ * the sums may hold more than T in their words (the wasm kernel leaves its constants' bits and the carry to
+ * `flush`): read `words` only after one.
  */
 export interface SumKernel {
   readonly kind: 'wasm' | 'js';
@@ -15,8 +16,8 @@ export interface SumKernel {
   readonly words: Int32Array;
   /**
    * Where the next update may be written in place, one float32 per parameter (its tensors at their offsets),
-   * so that `stage` need not copy it: the wasm kernel's next slot, a fresh array for the JS one. Valid until
-   * that update is committed or discarded.
+   * so that `stage` need not copy it: the wasm kernel's one staging slot, a fresh array for the JS one. Valid
+   * until that update is committed or discarded.
    */
   stagingArea(): Float32Array;
   /** Stages `values` as parameters start … start + values.length − 1 of the next update; returns their largest |w| (NaN if one is NaN, 0 if none). */
@@ -27,7 +28,7 @@ export interface SumKernel {
   discard(): void;
   /** Back to zero updates (sums 0, nothing staged or pending), keeping the memory. */
   reset(): void;
-  /** Folds every committed update into `words` and makes them canonical. */
+  /** Makes `words` the canonical T of every committed update. */
   flush(): void;
   /**
    * The float32 values (H + L·2^-43)·scale of parameters start … start + count − 1, H and L their hi and lo
@@ -39,7 +40,7 @@ export interface SumKernel {
 /** Accumulator slots past the last parameter: the wasm kernel works on 4 values at a time and adds zeros there. */
 export const SUM_PADDING = 4;
 
-/** An update is "small" when every |w · ns| ≤ 2^SMALL_TERM_EXPONENT: its terms round to the lo grid in one float64 add (streaming-sum.wat). */
+/** An update is "small" when every |w · ns| ≤ 2^SMALL_TERM_EXPONENT: its terms round to the lo grid in one float64 add and go to lo only (streaming-sum.wat). */
 export const SMALL_TERM_EXPONENT = 7;
 
 /** Carries each lo accumulator's bits above 2^43 into its hi one, so 0 ≤ lo < 2^43: one representation per sum (words as in SumKernel). */

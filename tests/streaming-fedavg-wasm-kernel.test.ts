@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StreamingFedAvg } from '../shared/src/strategies/streaming-fedavg.ts';
 import { createJsSumKernel } from '../shared/src/strategies/streaming-sum/streaming-sum-js.ts';
-import { createWasmSumKernel, FOLD_BLOCK, foldBlockFor, STAGING_BUDGET_BYTES } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
+import { createWasmSumKernel, LO_BUDGET } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
 import { canonicalize, SMALL_TERM_EXPONENT, SUM_PADDING, type SumKernel } from '../shared/src/strategies/streaming-sum/sum-kernel.ts';
 
-// The blocked wasm fold (docs/performance.md#exact-streaming-fedavg): updates staged in slots, folded up to
-// 16 at a time, small ones (every |w·ns| ≤ 2^7) on a one-add path, sums kept canonical (0 ≤ lo < 2^43).
-// The JS kernel (every term at once, the plainest arithmetic) is the oracle: every state must match it.
+// The one-pass wasm adds (docs/performance.md#exact-streaming-fedavg): each update added at once from the one
+// staging slot, 16 parameters at a time then 4; small ones (every |w·ns| ≤ 2^7) into lo only, the others
+// into hi and lo; the constants' bits and the carry left to `carry` (before lo could leave i64, and before
+// any read). The JS kernel (every
+// term at once, the plainest arithmetic) is the oracle: every state must match it.
 
 function hex(words: Int32Array): string {
   return Buffer.from(words.buffer, words.byteOffset, words.byteLength).toString('hex');
@@ -37,15 +39,16 @@ const value = fc.oneof(
 const weight = fc.oneof(fc.integer({ min: 1, max: 2 ** 29 - 1 }), fc.constantFrom(1, 2 ** 29 - 1), fc.integer({ min: 1, max: 64 })).map((n) => n * 2 ** -3);
 
 describe('the wasm fold against the JS oracle', () => {
-  it('gives the JS kernel’s canonical state for any block size, mix of small and large updates and number of updates', () => {
+  it('gives the JS kernel’s canonical state for any length, carry interval, mix of small and general updates and number of updates', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 21 }),
+        // Lengths past 16, 32 and 64: the 16-wide loops, the 4-wide tail and the check's 16/4/1 loops.
+        fc.integer({ min: 1, max: 70 }),
         fc.integer({ min: 1, max: 19 }),
         fc.array(fc.tuple(fc.array(value, { minLength: 1, maxLength: 21 }), weight), { minLength: 1, maxLength: 40 }),
-        (length, block, updates) => {
+        (length, carryEvery, updates) => {
           const capacity = length + SUM_PADDING;
-          const w = createWasmSumKernel(capacity, block);
+          const w = createWasmSumKernel(capacity, carryEvery);
           const j = createJsSumKernel(capacity);
           for (const [vs, ns] of updates) {
             const values = Float32Array.from({ length }, (_, i) => vs[i % vs.length]);
@@ -78,7 +81,7 @@ describe('the wasm fold against the JS oracle', () => {
       [2 ** -149, 2 ** 26],
       [-(2 ** 24), 2 ** 26 - 2 ** -3],
     ] as const) {
-      const wasm = createWasmSumKernel(8, 4);
+      const wasm = createWasmSumKernel(8);
       const js = createJsSumKernel(8);
       const values = Float32Array.from([w, -w, w / 3, 0, -0, w * 2 ** -20, w, w]);
       feed(wasm, values, ns);
@@ -91,7 +94,7 @@ describe('the wasm fold against the JS oracle', () => {
 
   it('rounds halfway terms to even, on both paths: 0.5 and 1.5 units of 2^-43', () => {
     for (const ns of [2 ** -44, 3 * 2 ** -44, 2 ** 20 + 2 ** -44]) {
-      const wasm = createWasmSumKernel(8, 2);
+      const wasm = createWasmSumKernel(8);
       const js = createJsSumKernel(8);
       feed(wasm, Float32Array.from([1, -1, 3, -3, 0, 0, 0, 0]), ns);
       wasm.flush();
@@ -100,12 +103,36 @@ describe('the wasm fold against the JS oracle', () => {
       expect(hex(wasm.words)).toBe(hex(js.words));
     }
     // 2^-44 · 1 is half a unit: ties to even → 0; 3·2^-44 is 1.5 units → 2 (lo words 0 and 2, hi 0).
-    const k = createWasmSumKernel(8, 2);
+    const k = createWasmSumKernel(8);
     feed(k, Float32Array.from([1, 3, -1, -3, 0, 0, 0, 0]), 2 ** -44);
     k.flush();
     // T = −2 is canonical as hi = −1, lo = 2^43 − 2: words (low, high) of hi then of lo.
     expect(Array.from(k.words.subarray(0, 8))).toEqual([0, 0, 0, 0, 0, 0, -1, -1]);
     expect(Array.from(k.words.subarray(16, 24))).toEqual([0, 0, 2, 0, 0, 0, -2, 2 ** 11 - 1]);
+  });
+});
+
+describe('the mean', () => {
+  it('gives the JS kernel’s bits on both sides of |H| = 2^42 (the one-add path below it, the TwoSum chain at and above, up to 2^62)', () => {
+    // Canonical sums written straight into both kernels: hi around ±2^42 (and 0, ±1, ±2^53, the extremes), lo all over 0 … 2^43 − 1.
+    const his = [0n, 1n, -1n, 2n ** 42n - 1n, 2n ** 42n, -(2n ** 42n) + 1n, -(2n ** 42n), -(2n ** 42n) - 1n, 2n ** 53n + 3n, -(2n ** 62n), 2n ** 62n - 1n, 12345n];
+    const los = [0n, 1n, 2n ** 42n, 2n ** 43n - 1n, 0x2aaaaaaaaaan, 2n ** 32n - 1n, 2n ** 32n, 0x5555_5555_555n];
+    const n = his.length * los.length;
+    const capacity = n + SUM_PADDING;
+    const wasm = createWasmSumKernel(capacity);
+    const js = createJsSumKernel(capacity);
+    for (const k of [wasm, js]) {
+      const view = new BigInt64Array(k.words.buffer, k.words.byteOffset, 2 * capacity);
+      his.forEach((h, i) => los.forEach((l, j) => {
+        view[i * los.length + j] = h;
+        view[capacity + i * los.length + j] = l;
+      }));
+    }
+    for (const scale of [1, 1e-6, 2 ** -40, 3.7e-30, 1e30]) {
+      expect(bits([wasm.mean(0, n, scale)]), `scale ${scale}`).toBe(bits([js.mean(0, n, scale)]));
+      // Odd starts and counts (a pair straddling two sums, the last one alone).
+      expect(bits([wasm.mean(3, n - 4, scale)])).toBe(bits([js.mean(3, n - 4, scale)]));
+    }
   });
 });
 
@@ -149,18 +176,55 @@ describe('canonical sums', () => {
   });
 });
 
-describe('blocks, reset and decoding in place', () => {
-  it('folds in blocks of 16, fewer when the slots would pass the 64 MB budget, never fewer than 1', () => {
-    expect(FOLD_BLOCK).toBe(16);
-    expect(STAGING_BUDGET_BYTES).toBe(64 * 2 ** 20);
-    expect(foldBlockFor(1000)).toBe(16);
-    expect(foldBlockFor(2 ** 20)).toBe(16); // 16 × 4 MB = the budget exactly
-    expect(foldBlockFor(2 ** 20 + 1)).toBe(15);
-    expect(foldBlockFor(2 ** 22)).toBe(4);
-    expect(foldBlockFor(2 ** 24)).toBe(1);
-    expect(foldBlockFor(2 ** 26)).toBe(1);
-    expect(foldBlockFor(100, 4 * 100 * 3)).toBe(3);
-    expect(foldBlockFor(100, 4 * 100 * 3 - 1)).toBe(2);
+describe('carries, reset and decoding in place', () => {
+  it('carries before lo could leave i64: 8,200 of the largest small terms, one sign, then general ones', () => {
+    // Every small term here is ±2^50 in lo's units (|w·ns| = 2^7, the small bound): 8,200 of them add up to
+    // more than 2^63, past i64 without a carry in between.
+    expect(LO_BUDGET).toBe(2 ** 62);
+    const up = Float32Array.from([1, -1, 0.5, 1, 1, -1, 1, 1]);
+    const wasm = createWasmSumKernel(8);
+    const js = createJsSumKernel(8);
+    for (let k = 0; k < 8200; k++) {
+      feed(wasm, up, 2 ** SMALL_TERM_EXPONENT);
+      feed(js, up, 2 ** SMALL_TERM_EXPONENT);
+    }
+    wasm.flush();
+    js.flush();
+    expect(hex(wasm.words)).toBe(hex(js.words));
+    // T = 8200 · 2^50 = hi · 2^43 + lo with lo = 0: hi = 8200 · 2^7 for parameter 0, −8200 · 2^7 for parameter 1.
+    expect(Array.from(wasm.words.subarray(0, 4))).toEqual([8200 * 128, 0, -8200 * 128, -1]);
+    // General updates (|w·ns| up to 2^47 here) mixed with small ones from there, no read in between.
+    for (let k = 0; k < 300; k++) {
+      const ns = k % 3 === 0 ? 2 ** 47 - k : 2 ** -k;
+      feed(wasm, up, ns);
+      feed(js, up, ns);
+    }
+    wasm.flush();
+    js.flush();
+    expect(hex(wasm.words)).toBe(hex(js.words));
+  });
+
+  it('takes the one-add path up to the small bound exactly and the general one past it: the same terms as the oracle', () => {
+    for (const ns of [2 ** 7, 2 ** 7 + 2 ** -3, 2 ** 8, 2 ** 18, 3 * 2 ** 15 + 0.375, 2 ** 25 - 2 ** -3]) {
+      const wasm = createWasmSumKernel(24);
+      const js = createJsSumKernel(24);
+      const values = Float32Array.from({ length: 24 }, (_, i) => (i === 0 ? 1 : i === 1 ? -1 : Math.fround(Math.sin(i) * 2 ** -(i % 30))));
+      feed(wasm, values, ns);
+      feed(js, values, ns);
+      wasm.flush();
+      js.flush();
+      expect(hex(wasm.words), `ns ${ns}`).toBe(hex(js.words));
+      // Another update on the small path after it, past a read.
+      feed(wasm, values, 1);
+      feed(js, values, 1);
+      wasm.flush();
+      js.flush();
+      expect(hex(wasm.words), `ns ${ns} then 1`).toBe(hex(js.words));
+    }
+  });
+
+  it('refuses a carry interval that is not a positive integer', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => createWasmSumKernel(8, bad)).toThrow(RangeError);
   });
 
   it.each([1, 15, 16, 17, 33, 40])('%i updates, read back after every few: the JS kernel’s state and bits', (count) => {
@@ -173,7 +237,7 @@ describe('blocks, reset and decoding in place', () => {
       const ws = lengths.map((len, t) => Float32Array.from({ length: len }, (_, i) => Math.fround(Math.sin(k * 7 + i * 3 + t) * (k % 4 === 1 ? 2 ** 24 : 0.5))));
       wasm.add(ws, n);
       js.add(ws, n);
-      // Reading the sum (result, state) folds what is pending; the adds go on from there.
+      // Reading the sum (result, state) carries first; the adds go on from there.
       if (k % 7 === 6) expect(bits(wasm.result())).toBe(bits(js.result()));
     }
     expect(wasm.count).toBe(count);
@@ -215,14 +279,14 @@ describe('blocks, reset and decoding in place', () => {
   it('updateArrays() are the wasm sum’s own staging memory: a value written there is the one checked and summed', () => {
     const s = new StreamingFedAvg([4, 2], { kernel: 'wasm' });
     const arrays = s.updateArrays();
-    // Both tensors view one slot, back to back, in the sum's wasm memory (not a JS copy).
+    // Both tensors view the one slot, back to back, in the sum's wasm memory (not a JS copy).
     expect(arrays[0].buffer).toBe(arrays[1].buffer);
     expect(arrays[1].byteOffset).toBe(arrays[0].byteOffset + 16);
     expect(arrays[0].buffer).toBeInstanceOf(ArrayBuffer);
     arrays[0].set([1, 2, 3, 4]);
     arrays[1].set([5, Number.NaN]);
     expect(() => s.add(arrays, 1)).toThrow(expect.objectContaining({ code: 'non_finite', message: 'update has a non-finite value (NaN) in tensor 1 at index 1' }));
-    // The refused update's slot is the next one's: written again, it is summed.
+    // The slot is the next update's: written again, it is summed.
     const again = s.updateArrays();
     expect(again[0].byteOffset).toBe(arrays[0].byteOffset);
     again[1][1] = 6;
