@@ -117,3 +117,10 @@ describe('EarlyConnector: the first connection opens when it is made, before the
     expect(early.pending).toBe(false);
   });
 });
+
+describe('EarlyConnector: what the site offers in its hello', () => {
+  it('tells the inner connector\'s alternatives (a cluster\'s other nodes), none when the inner has none', () => {
+    expect(new EarlyConnector(Object.assign(scripted([fakeLink('a')]), { alternatives: 2 })).alternatives).toBe(2);
+    expect(new EarlyConnector(scripted([fakeLink('a')])).alternatives).toBeUndefined();
+  });
+});
