@@ -167,6 +167,12 @@ const MODULES = [
     mutate: ['shared/src/learning/adversarial-plan.ts', 'shared/src/learning/adversarial-warmup.ts', 'shared/src/learning/trades-step.ts', 'shared/src/client/site-train-config.ts'],
     tests: ['tests/robustness/adversarial-training-exact.test.ts', 'tests/robustness/site-adversarial-settings.test.ts'],
   },
+  {
+    name: 'site-placement',
+    // Where a cluster's sites join: the shares, the in-flight count, the node_busy decision (peers drive it with their hellos).
+    mutate: ['coordinator/src/cluster/site-placement.ts', 'shared/src/transport/node-index-for-site.ts', 'shared/src/transport/failover-connector.ts'],
+    tests: ['tests/cluster/site-placement.test.ts', 'tests/cluster/site-placement-transport.test.ts', 'tests/cluster/failover-connector.test.ts'],
+  },
 ];
 
 const args = process.argv.slice(2);

@@ -49,7 +49,7 @@ describe('failoverConnector (a site with the URLs of a cluster)', () => {
     const connector = failoverConnector([node('a', log, { down: true }).connector, node('b', log, { down: true }).connector]);
     await expect(connector.connect()).rejects.toThrow(/cannot connect to b/);
     expect(log).toEqual(['a', 'b']);
-    expect(() => failoverConnector([])).toThrow(expect.objectContaining({ code: 'config' }));
+    expect(() => failoverConnector([])).toThrow(expect.objectContaining({ code: 'config', message: 'failover needs at least one coordinator to connect to' }));
   });
 });
 
@@ -75,10 +75,31 @@ describe('failoverConnector startAt and alternatives (site placement over a clus
     expect(log).toEqual(['b', 'c', 'a']);
   });
 
+  it('an old connection closing later does not move the site away from the node it has since moved to', async () => {
+    const log: string[] = [];
+    const connector = failoverConnector(['a', 'b', 'c'].map((n) => node(n, log, { down: false }).connector));
+    const first = await connector.connect();
+    const second = await connector.connect();
+    first.close();
+    const onB = await connector.connect();
+    onB.close();
+    await connector.connect();
+    expect(log).toEqual(['a', 'a', 'b', 'c']);
+    // `second` (on a) closes now: the site stays with c.
+    second.close();
+    await connector.connect();
+    expect(log).toEqual(['a', 'a', 'b', 'c', 'c']);
+  });
+
+  it('a failure that is not a FedtuneError is reported as a transport error', async () => {
+    const connector = failoverConnector([{ connect: async () => { throw new Error('socket hang up'); } }]);
+    await expect(connector.connect()).rejects.toMatchObject({ code: 'transport', message: 'socket hang up' });
+  });
+
   it('tells how many other nodes it can try (the hello\'s alternatives), and refuses a bad startAt', () => {
     const log: string[] = [];
     expect(failoverConnector([node('a', log, { down: false }).connector]).alternatives).toBe(0);
     expect(failoverConnector(['a', 'b', 'c'].map((n) => node(n, log, { down: false }).connector)).alternatives).toBe(2);
-    for (const startAt of [-1, 1.5, Number.NaN]) expect(() => failoverConnector([node('a', log, { down: false }).connector], { startAt })).toThrow(expect.objectContaining({ code: 'config' }));
+    for (const startAt of [-1, 1.5, Number.NaN]) expect(() => failoverConnector([node('a', log, { down: false }).connector], { startAt })).toThrow(expect.objectContaining({ code: 'config', message: `failover startAt must be a whole number ≥ 0, got ${startAt}` }));
   });
 });

@@ -8,6 +8,9 @@ describe('placeSite (a cluster node above its share sends a joining site on)', (
   // [case, at, counts (joining site counted at `at`), leaderWeight, ok]
   const cases: Array<[string, string, Array<[string, number]>, number, boolean]> = [
     ['a lone node always takes the site', 'L', [['L', 100]], 0.5, true],
+    ['a lone leader of weight 0 takes the site too', 'L', [['L', 3]], 0, true],
+    ['two nodes: the one above its share sends the site to the other', 'L', [['L', 3], ['A', 0]], 1, false],
+    ['at its share with room elsewhere: here', 'L', [['L', 4], ['A', 2], ['B', 6]], 1, true],
     ['equal weights, at its share: here', 'L', [['L', 4], ['A', 4], ['B', 4]], 1, true],
     ['equal weights, one above the rounded-up share with room elsewhere: sent on', 'L', [['L', 6], ['A', 3], ['B', 3]], 1, false],
     ['a follower above its share is sent on too', 'A', [['L', 2], ['A', 7], ['B', 3]], 1, false],
@@ -34,8 +37,15 @@ describe('placeSite (a cluster node above its share sends a joining site on)', (
     expect(v).toEqual({ ok: false, reason: expect.stringMatching(/node L holds 6 of the cluster's 11 sites, more than its share of 4: .*node B has room/) });
   });
 
+  it('names the node filled least (count ÷ share), whichever order the nodes come in', () => {
+    expect(placeSite('L', counts('L', [['L', 6], ['A', 2], ['B', 3]]), 1)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
+    expect(placeSite('L', counts('L', [['L', 6], ['B', 3], ['A', 2]]), 1)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
+    // By fill, not by count: with the leader's weight 0.5, L at 1 of its share 2.4 is fuller than A at 1 of 4.8.
+    expect(placeSite('B', counts('L', [['L', 1], ['A', 1], ['B', 10]]), 0.5)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
+  });
+
   it('a weight outside [0, 1] is a config error', () => {
-    for (const w of [-0.1, 1.5, Number.NaN]) expect(() => placeSite('L', counts('L', [['L', 1], ['A', 1]]), w)).toThrow(expect.objectContaining({ code: 'config' }));
+    for (const w of [-0.1, 1.5, Number.NaN]) expect(() => placeSite('L', counts('L', [['L', 1], ['A', 1]]), w)).toThrow(expect.objectContaining({ code: 'config', message: `leaderWeight must be in [0, 1], got ${w}` }));
   });
 
   it('filled one hello at a time, the nodes end within two sites of their weighted shares (shares rounded up)', () => {
@@ -74,6 +84,6 @@ describe('nodeIndexForSite (where a site with a cluster\'s URL list starts)', ()
   });
 
   it('refuses a node count below 1 (config)', () => {
-    for (const n of [0, -1, 1.5]) expect(() => nodeIndexForSite('s', n)).toThrow(expect.objectContaining({ code: 'config' }));
+    for (const n of [0, -1, 1.5]) expect(() => nodeIndexForSite('s', n)).toThrow(expect.objectContaining({ code: 'config', message: `the number of coordinator nodes must be a whole number ≥ 1, got ${n}` }));
   });
 });

@@ -24,6 +24,7 @@ export interface NodeSiteCounts {
 export function placeSite(at: string, counts: NodeSiteCounts, leaderWeight: number): PlacementVerdict {
   if (!(leaderWeight >= 0 && leaderWeight <= 1)) throw new FedtuneError('config', `leaderWeight must be in [0, 1], got ${leaderWeight}`);
   const here = counts.sites.get(at);
+  // Two nodes or more: at least one follower, so the weights sum to 1 or more.
   if (here === undefined || counts.sites.size < 2) return { ok: true };
   const weightOf = (node: string) => (node === counts.leader ? leaderWeight : 1);
   let total = counts.pending ?? 0;
@@ -32,11 +33,17 @@ export function placeSite(at: string, counts: NodeSiteCounts, leaderWeight: numb
     total += n;
     weights += weightOf(node);
   }
-  if (weights === 0) return { ok: true };
   const share = (node: string) => (total * weightOf(node)) / weights;
   if (here <= Math.ceil(share(at))) return { ok: true };
-  let roomAt: string | undefined;
-  for (const [node, n] of counts.sites) if (node !== at && n < share(node) && (roomAt === undefined || n / share(node) < counts.sites.get(roomAt)! / share(roomAt))) roomAt = node;
-  if (roomAt === undefined) return { ok: true };
+  // The shares add up to the total and the counts to at most the total, so a node above its share leaves another
+  // (of positive weight) below its own: the one filled least, by count ÷ share, is named.
+  let roomAt = at;
+  let fill = Infinity;
+  for (const [node, n] of counts.sites) {
+    if (n < share(node) && n / share(node) < fill) {
+      roomAt = node;
+      fill = n / share(node);
+    }
+  }
   return { ok: false, reason: `coordinator node ${at} holds ${here} of the cluster's ${Math.round(total)} sites, more than its share of ${Math.ceil(share(at))}: connect to another node of the cluster (node ${roomAt} has room)` };
 }
