@@ -26,23 +26,29 @@ async function freePorts(count: number): Promise<number> {
   throw new Error(`no ${count} consecutive free ports`);
 }
 
-/** Runs `npm run cluster:local -- …args` (the script itself) in `cwd` with one site joining through every node's URL. */
-async function clusterLocal(cwd: string, nodes: number, extra: string[]) {
+/**
+ * Runs `npm run cluster:local -- …args` (the script itself) in `cwd`; `sites` join through every node's URL with
+ * `fedtune client --server URL1,URL2,…` (`delayMs` after the nodes are up).
+ */
+async function clusterLocal(cwd: string, nodes: number, extra: string[], sites: string[] = ['site-1'], delayMs = 0) {
   const base = await freePorts(nodes);
   const redisPort = await freePort();
-  const child = spawn(process.execPath, [SCRIPT, '--nodes', String(nodes), '--base-port', String(base), '--redis-port', String(redisPort), '--min-sites', '1', '--rounds', '1', '--run-id', 'local-1', ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SCRIPT, '--nodes', String(nodes), '--base-port', String(base), '--redis-port', String(redisPort), '--min-sites', String(sites.length), '--rounds', '1', '--run-id', 'local-1', ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  let joined: ReturnType<typeof fedtune> | undefined;
+  let joined: Array<ReturnType<typeof fedtune>> | undefined;
   const urls = Array.from({ length: nodes }, (_, i) => `http://127.0.0.1:${base + i}`).join(',');
+  const join = () => (joined = sites.map((site) => fedtune(['client', '--server', urls, '--site', site, '--data', 'digits:1/2'])));
+  let started: Promise<void> | undefined;
   for (const stream of [child.stdout!, child.stderr!]) {
     stream.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!joined && out.includes('nodes up; join with:')) joined = fedtune(['client', '--server', urls, '--site', 'site-1', '--data', 'digits:1/2']);
+      if (!started && out.includes('nodes up; join with:')) started = new Promise<void>((r) => setTimeout(() => r(void join()), delayMs));
     });
   }
   const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
-  const site = await joined?.done;
-  return { code, out, site };
+  await started;
+  const done = await Promise.all((joined ?? []).map((j) => j.done));
+  return { code, out, site: done[0], sites: done };
 }
 
 describe.runIf(clusterDescribeMode() === 'run')('npm run cluster:local (the README\'s local cluster): real redis-server, real nodes, a real site', () => {
@@ -71,5 +77,20 @@ describe.runIf(clusterDescribeMode() === 'run')('npm run cluster:local (the READ
     expect(out).not.toContain('fresh cluster secret');
     expect(existsSync(join(cwd, 'runs-cluster', 'cluster.secret'))).toBe(false);
     expect(out).not.toMatch(/clusters without a secret/);
+  });
+
+  it('fedtune client with the nodes\' URLs: a site that starts at the leader is sent on (node_busy, --cluster-leader-weight 0) and joins the next node; every site completes', { timeout: 300_000 }, async () => {
+    const cwd = tempDir('fedtune-cluster-local-place-');
+    // site-1 starts at node-1 (FNV-1a of the name mod 3 = 0), site-3 at node-2, site-5 at node-3 (nodeIndexForSite).
+    const { code, out, sites } = await clusterLocal(cwd, 3, ['--cluster-leader-weight', '0'], ['site-1', 'site-3', 'site-5'], 2_500);
+    expect(code, out.slice(-2000)).toBe(0);
+    for (const s of sites) expect(s.code, `${s.stdout.slice(-800)}${s.stderr.slice(-500)}`).toBe(0);
+    expect(out).toMatch(/\[node-1\] .*took the leader lease/);
+    expect(sites[0].stdout).toMatch(/coordinator node busy: coordinator node node-1 holds 1 of the cluster's \d+ sites, more than its share of 0/);
+    expect(sites[0].stdout).toContain('connecting to the next coordinator node of the cluster');
+    for (const s of sites.slice(1)) expect(s.stdout).not.toContain('coordinator node busy');
+    const report = JSON.parse(readFileSync(join(cwd, 'runs-cluster', 'local-1', 'report.json'), 'utf8'));
+    expect(report.status).toBe('complete');
+    expect(report.rounds[0].accepted.map((u: { siteId: string }) => u.siteId).sort()).toEqual(['site-1', 'site-3', 'site-5']);
   });
 });
