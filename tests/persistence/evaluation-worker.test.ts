@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { EvaluationThread, loadModelDir, pretrainedModelDir, TfGlobalModel } from '@fedtune/coordinator';
+import { evaluateModel, evaluateModelYielding } from '@fedtune/shared';
 import type { RobustnessOptions, RobustnessReport, WeightArrays } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
@@ -19,14 +21,23 @@ function nudged(weights: WeightArrays, k: number): WeightArrays {
 
 const robustness: RobustnessOptions = { examples: 120, adversarialExamples: 24, pgdSteps: 3, corruptions: ['shot_noise', 'rotate'], noise: [0.2], fgsm: [0.1], pgd: [0.1], seed: 5 };
 
+/** The pretrained MLP with these weights (a reference model of its own). */
+async function modelWith(weights: WeightArrays): Promise<tf.LayersModel> {
+  const model = await loadModelDir(pretrainedModelDir('mlp'));
+  model.setWeights(model.getWeights().map((t, i) => tf.tensor(weights[i], t.shape)));
+  return model;
+}
+
 describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
   let inWorker: TfGlobalModel;
   let inProcess: TfGlobalModel;
+  let runDir: string;
   beforeAll(async () => {
     await selectNodeBackend();
     const holdout = head(builtinDigits().holdout, 300);
     const probe = { name: 'firstHundred', data: head(builtinDigits().holdout, 100) };
     const dir = tempDir();
+    runDir = dir;
     inWorker = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), holdout, dir, 'mlp', {}, [probe], { evaluation: 'worker' });
     inProcess = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), holdout, dir, 'mlp', {}, [probe], { evaluation: 'in-process' });
     expect(await inWorker.evaluatesInWorker()).toBe(true);
@@ -107,4 +118,46 @@ describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
     await expect(thread.evaluate(inProcess.initialWeights)).rejects.toThrow(/evaluation worker: .*no-such-backend/);
     await thread.close();
   }, 60_000);
+  it('evaluateModelYielding (the in-process holdout evaluation) lets timers run between batches and gives evaluateModel\'s numbers to the bit', async () => {
+    const holdout = head(builtinDigits().holdout, 1_200);
+    const model = await loadModelDir(pretrainedModelDir('mlp'));
+    const ticks: number[] = [];
+    const ticker = setInterval(() => ticks.push(1), 0);
+    try {
+      const a = await evaluateModelYielding(model, holdout, 500);
+      const during = ticks.length;
+      expect(a).toEqual(evaluateModel(model, holdout, 500));
+      // Three batches, two turns of the event loop between them: the timer ran meanwhile.
+      expect(during).toBeGreaterThanOrEqual(1);
+    } finally {
+      clearInterval(ticker);
+      model.dispose();
+    }
+  }, 120_000);
+
+  it('in process, an evaluation and a save of other weights at the same time each use their own weights (the evaluation yields between batches)', async () => {
+    const holdout = head(builtinDigits().holdout, 1_200);
+    const dir = tempDir();
+    const model = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), holdout, dir, 'mlp', {}, [], { evaluation: 'in-process' });
+    try {
+      const wEval = nudged(model.initialWeights, 7);
+      const wSave = nudged(model.initialWeights, 8).map((w) => w.map((v) => v * 0.5));
+      const reference = await modelWith(wEval);
+      const expected = evaluateModel(reference, holdout);
+      reference.dispose();
+      // The save comes while the evaluation is between two of its batches.
+      const evaluating = model.evaluate(wEval);
+      await new Promise((resolve) => setImmediate(resolve));
+      const [metrics, rel] = await Promise.all([evaluating, model.save(99, wSave)]);
+      expect(metrics).toEqual({ accuracy: expected.accuracy, loss: expected.loss });
+      const saved = await loadModelDir(join(dir, rel));
+      try {
+        expect(Array.from((saved.getWeights()[0].dataSync() as Float32Array).subarray(0, 5))).toEqual(Array.from(wSave[0].subarray(0, 5)));
+      } finally {
+        saved.dispose();
+      }
+    } finally {
+      model.dispose();
+    }
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, fitTemperature, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
+import { evaluateModel, evaluateModelYielding, evaluateRobustness, fitTemperature, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
@@ -84,12 +84,24 @@ export class TfGlobalModel implements GlobalModel {
     // the start of a run), it runs here rather than waiting for it, with the same numbers.
     const thread = this.threadReady === undefined ? undefined : await this.thread;
     if (thread) return thread.evaluate(weights);
-    writeModelWeights(this.model, weights);
-    const m = evaluateModel(this.model, this.holdout);
-    if (this.probes.length === 0) return { accuracy: m.accuracy, loss: m.loss };
-    const probes = Object.fromEntries(this.probes.map((p) => [p.name, evaluateModel(this.model, p.data).accuracy]));
-    return { accuracy: m.accuracy, loss: m.loss, probes };
+    return this.holdingModel(async () => {
+      writeModelWeights(this.model, weights);
+      // A batch at a time with the event loop turning in between (same numbers): the server keeps answering.
+      const m = await evaluateModelYielding(this.model, this.holdout);
+      if (this.probes.length === 0) return { accuracy: m.accuracy, loss: m.loss };
+      const probes = Object.fromEntries(this.probes.map((p) => [p.name, evaluateModel(this.model, p.data).accuracy]));
+      return { accuracy: m.accuracy, loss: m.loss, probes };
+    });
   }
+
+  /** Work that sets this.model's weights and awaits: one at a time, so no other can set them in between. */
+  private holdingModel<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.modelHeld.then(work);
+    this.modelHeld = run.catch(() => undefined);
+    return run;
+  }
+
+  private modelHeld: Promise<unknown> = Promise.resolve();
 
   async evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
     const thread = await this.thread;
@@ -123,13 +135,17 @@ export class TfGlobalModel implements GlobalModel {
   async fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
     const thread = await this.thread;
     if (thread) return thread.fitTemperature(weights);
-    writeModelWeights(this.model, weights);
-    return { temperature: fitTemperature(modelLogits(this.model, this.holdout), this.holdout.y), fittedOn: this.holdout.y.length };
+    return this.holdingModel(async () => {
+      writeModelWeights(this.model, weights);
+      return { temperature: fitTemperature(modelLogits(this.model, this.holdout), this.holdout.y), fittedOn: this.holdout.y.length };
+    });
   }
 
   async save(round: number, weights: WeightArrays, metadata: Record<string, unknown> = {}): Promise<string> {
-    writeModelWeights(this.model, weights);
-    const files = await modelToFiles(this.model, { ...this.metadata, round, ...metadata });
+    const files = await this.holdingModel(() => {
+      writeModelWeights(this.model, weights);
+      return modelToFiles(this.model, { ...this.metadata, round, ...metadata });
+    });
     const rel = join('models', `round-${round}`);
     const dir = join(this.runDir, rel);
     // weights first, then model.json: a model.json always points at complete weights. Durable (fsync'd), with
