@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from './yield-to-event-loop.ts';
 import type * as tf from '@tensorflow/tfjs';
 import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
@@ -585,6 +586,9 @@ export class SiteClient {
         checkSecAggInstruction(payload.secureAggregation, { siteId: this.options.siteId, round, parameterCount });
       }
       const data = this.fittedData();
+      // A turn of the event loop first: sites sharing a process (a simulation) inspect and prepare one per turn,
+      // not all in the one turn their instructions arrived in, so the process keeps answering meanwhile.
+      await yieldToEventLoop();
       // Model inspection on the global weights, before any training ('model_refused' goes back as a siteFailure).
       const findings = this.inspection.check(this.model!, data.train, { runId: payload.runId, modelVersion: payload.modelVersion, batchSize: payload.config.batchSize });
       if (findings.length > 0) this.emit({ type: 'model-warning', round, findings });

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { yieldToEventLoop } from '@fedtune/shared';
+
+const busy = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+describe('yieldToEventLoop: one waiter resumed per turn of the event loop', () => {
+  it('sites sharing a process take turns with timers and I/O: a due timer runs between two sites\' work, not after all of them', async () => {
+    const order: string[] = [];
+    const sites = Array.from({ length: 4 }, (_, i) =>
+      (async () => {
+        await yieldToEventLoop();
+        busy(3);
+        order.push(`site-${i}`);
+      })(),
+    );
+    setTimeout(() => order.push('timer'), 1);
+    await Promise.all(sites);
+    await new Promise((r) => setTimeout(r, 5));
+    // One setImmediate per waiter would resume all four in one check phase: the timer last.
+    expect(order.indexOf('timer')).toBeLessThan(order.indexOf('site-3'));
+    expect(order.filter((x) => x.startsWith('site-'))).toEqual(['site-0', 'site-1', 'site-2', 'site-3']);
+  });
+
+  it('a waiter alone resumes at the next turn; waiters resume in the order they yielded, each once', async () => {
+    const order: number[] = [];
+    await Promise.all([0, 1, 2, 3, 4].map(async (i) => {
+      await yieldToEventLoop();
+      order.push(i);
+      await yieldToEventLoop();
+      order.push(10 + i);
+    }));
+    expect(order).toEqual([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+    let resumed = false;
+    const p = yieldToEventLoop().then(() => (resumed = true));
+    expect(resumed).toBe(false);
+    await p;
+    expect(resumed).toBe(true);
+  });
+});
