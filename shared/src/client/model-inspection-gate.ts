@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { nobleSha256OfChunks, type Sha256OfChunks } from '../audit/sha256-hex.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import { firstInspectedLayer, inspectModel, type ModelFinding } from '../policy/inspect-model.ts';
@@ -17,12 +16,16 @@ export class ModelInspectionGate {
   /** Made at the first inspection: an idle site holds none. */
   private cache?: Map<string, ModelFinding[]>;
 
-  constructor(private readonly policy: ModelInspectionPolicy = DEFAULT_SITE_POLICY.model.inspection) {}
+  constructor(
+    private readonly policy: ModelInspectionPolicy = DEFAULT_SITE_POLICY.model.inspection,
+    /** How the first layer's bytes are hashed for the cache key: @noble/hashes by default (browsers). */
+    private readonly sha256: Sha256OfChunks = nobleSha256OfChunks,
+  ) {}
 
   /** Throws FedtuneError('model_refused') for a finding the policy refuses; returns the findings to warn about. */
   check(model: tf.LayersModel, train: Dataset, context: { runId: string; modelVersion: number; batchSize: number }): ModelFinding[] {
     if (this.policy.action === 'off') return [];
-    const key = `${context.runId}/${context.modelVersion}/${context.batchSize}/${firstLayerFingerprint(model)}`;
+    const key = `${context.runId}/${context.modelVersion}/${context.batchSize}/${firstLayerFingerprint(model, this.sha256)}`;
     this.cache ??= new Map();
     let findings = this.cache.get(key);
     if (!findings) {
@@ -40,13 +43,13 @@ export class ModelInspectionGate {
 }
 
 /** SHA-256 over the bytes of the inspected layer's weights (the only weights the findings depend on). */
-function firstLayerFingerprint(model: tf.LayersModel): string {
+function firstLayerFingerprint(model: tf.LayersModel, sha256: Sha256OfChunks): string {
   const layer = firstInspectedLayer(model);
   if (!layer) return 'none';
-  const hash = sha256.create();
-  for (const w of layer.getWeights()) {
-    const values = w.dataSync() as Float32Array;
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
-  return bytesToHex(hash.digest());
+  return sha256(
+    layer.getWeights().map((w) => {
+      const values = w.dataSync() as Float32Array;
+      return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    }),
+  );
 }

@@ -1,4 +1,5 @@
 import { yieldToEventLoop } from './yield-to-event-loop.ts';
+import type { Sha256OfChunks } from '../audit/sha256-hex.ts';
 import type * as tf from '@tensorflow/tfjs';
 import { datasetSize, type Splits } from '../data/dataset.ts';
 import { decodeWeights, encodeWeights, assertSameLayout } from '../codec/weights-codec.ts';
@@ -157,6 +158,8 @@ export interface SiteClientOptions {
   policy?: SitePolicy;
   /** Further checks of the terms at join (the privacy ledger's ε budget, model inspection). */
   termsChecks?: TermsCheck[];
+  /** How the site hashes model bytes (initial weights against the terms, the inspected layer): @noble/hashes when absent (browsers); Node sites pass nodeSha256OfChunks (the same digests). */
+  sha256?: Sha256OfChunks;
   /** How the run's terms' signature is verified: @noble/curves when absent (browsers); Node sites pass nodeEd25519Verify. */
   verifyTermsSignature?: Ed25519Verify;
   /**
@@ -241,11 +244,11 @@ export class SiteClient {
     this.data = isLazySiteData(options.data) ? undefined : options.data;
     // One policy drives them all (docs/site-policy.md): its model inspection and ε limits, unless given separately.
     const policy = options.policy;
-    this.inspection = new ModelInspectionGate(options.modelInspection ?? policy?.model.inspection);
+    this.inspection = new ModelInspectionGate(options.modelInspection ?? policy?.model.inspection, options.sha256);
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
     // concat: an exactly sized array (a spread leaves spare capacity in every site).
-    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)), options.verifyTermsSignature);
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)), options.verifyTermsSignature, options.sha256);
     this.textData = options.textData;
   }
 

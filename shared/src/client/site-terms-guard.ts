@@ -3,6 +3,7 @@ import type { MessageOf } from '../transport/transport.ts';
 import type { ServerToClient } from '../messages/events.ts';
 import { checkRunTerms, type TermsCheck } from '../policy/check-run-terms.ts';
 import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
+import type { Sha256OfChunks } from '../audit/sha256-hex.ts';
 import { checkEvaluateInstruction, checkFitInstruction, checkModelInstruction, checkSiteReportInstruction } from '../policy/check-instruction.ts';
 import { internRunTerms } from './interned-run-terms.ts';
 import { DEFAULT_SITE_POLICY, type SitePolicy } from '../policy/site-policy.ts';
@@ -27,6 +28,8 @@ export class SiteTermsGuard {
     private readonly extra: readonly TermsCheck[] = [],
     /** How the terms' signature is verified (checkRunTerms' default, @noble/curves, when undefined). */
     private readonly verifySignature?: Ed25519Verify,
+    /** How model bytes are hashed (the initial weights against the terms): @noble/hashes when undefined. */
+    private readonly sha256?: Sha256OfChunks,
   ) {}
 
   get terms(): RunTerms | undefined {
@@ -60,8 +63,8 @@ export class SiteTermsGuard {
         case 'siteReport':
           if (!terms) return `"${message.event}" arrived before this site accepted the run's terms`;
           if (message.event === 'model') return checkModelInstruction(message.payload, terms);
-          if (message.event === 'fit') return checkFitInstruction(message.payload, terms, this.policy);
-          if (message.event === 'evaluate') return checkEvaluateInstruction(message.payload, terms);
+          if (message.event === 'fit') return checkFitInstruction(message.payload, terms, this.policy, this.sha256);
+          if (message.event === 'evaluate') return checkEvaluateInstruction(message.payload, terms, this.sha256);
           return checkSiteReportInstruction(message.payload, terms);
         default:
           return undefined;

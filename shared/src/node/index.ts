@@ -8,3 +8,4 @@ export * from './spawn-module-worker.ts';
 export * from './builtin-spam.ts';
 export * from './read-vocabulary.ts';
 export * from './node-ed25519-verify.ts';
+export * from './node-sha256.ts';

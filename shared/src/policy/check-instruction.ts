@@ -4,7 +4,7 @@ import type { SiteReportInstruction } from '../messages/site-report-schemas.ts';
 import { canonicalHash } from './run-terms-hash.ts';
 import { vocabularyHashOf } from '../messages/model-text-section.ts';
 import { canonicalJson } from '../audit/canonical-json.ts';
-import { sha256Hex } from '../audit/sha256-hex.ts';
+import { nobleSha256OfChunks, sha256Hex, type Sha256OfChunks } from '../audit/sha256-hex.ts';
 import type { SitePolicy } from './site-policy.ts';
 import { scheduledTrain } from '../learning/learning-rate-schedule.ts';
 
@@ -37,13 +37,13 @@ export function checkModelVocabulary(model: Pick<ModelTopology, 'text'>, terms: 
 }
 
 /** Weights of the initial model (version 0), and the pretrained model of a site report: the terms' initial weights hash. */
-export function checkInitialWeights(modelVersion: number, weights: Uint8Array | undefined, terms: RunTerms, modelRef?: { sha256: string }): string | undefined {
+export function checkInitialWeights(modelVersion: number, weights: Uint8Array | undefined, terms: RunTerms, modelRef?: { sha256: string }, sha256: Sha256OfChunks = nobleSha256OfChunks): string | undefined {
   // Weights over HTTP (model-ref.ts): the reference's hash must be the terms' (the fetched bytes are checked against it).
   if (modelVersion === 0 && modelRef && modelRef.sha256 !== terms.model.initialWeightsHash) {
     return `the initial weights referenced (${modelRef.sha256.slice(0, 16)}…) are not the ones of the terms (${terms.model.initialWeightsHash.slice(0, 16)}…)`;
   }
   if (modelVersion !== 0 || !weights) return undefined;
-  const hash = sha256Hex(weights);
+  const hash = sha256([weights]);
   return hash === terms.model.initialWeightsHash ? undefined : `the initial weights (${hash.slice(0, 16)}…) are not the ones of the terms (${terms.model.initialWeightsHash.slice(0, 16)}…)`;
 }
 
@@ -89,8 +89,8 @@ function short(json: string | undefined): string {
 }
 
 /** 'fit': the round within the terms, the training as agreed, secure aggregation exactly as the terms say, enough sites in the aggregate. */
-export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy: SitePolicy): string | undefined {
-  const early = sameRun(fit.runId, terms) ?? roundWithin(fit.round, terms, 'a fit') ?? checkInitialWeights(fit.modelVersion, fit.weights, terms, fit.modelRef) ?? checkTrainConfig(fit.config, terms, fit.round);
+export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy: SitePolicy, sha256: Sha256OfChunks = nobleSha256OfChunks): string | undefined {
+  const early = sameRun(fit.runId, terms) ?? roundWithin(fit.round, terms, 'a fit') ?? checkInitialWeights(fit.modelVersion, fit.weights, terms, fit.modelRef, sha256) ?? checkTrainConfig(fit.config, terms, fit.round);
   if (early) return early;
   const secure = fit.secureAggregation;
   const agreed = terms.secureAggregation;
@@ -108,8 +108,8 @@ export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy
 }
 
 /** 'evaluate': only as the terms' federatedEvaluation says (or a federated temperature fit when the terms say so). */
-export function checkEvaluateInstruction(evaluate: EvaluateInstruction, terms: RunTerms): string | undefined {
-  const early = sameRun(evaluate.runId, terms) ?? roundWithin(evaluate.round, terms, 'an evaluation') ?? checkInitialWeights(evaluate.modelVersion, evaluate.weights, terms, evaluate.modelRef);
+export function checkEvaluateInstruction(evaluate: EvaluateInstruction, terms: RunTerms, sha256: Sha256OfChunks = nobleSha256OfChunks): string | undefined {
+  const early = sameRun(evaluate.runId, terms) ?? roundWithin(evaluate.round, terms, 'an evaluation') ?? checkInitialWeights(evaluate.modelVersion, evaluate.weights, terms, evaluate.modelRef, sha256);
   if (early) return early;
   if (evaluate.calibration) return terms.federatedCalibration ? undefined : 'the terms include no federated calibration';
   if (terms.federatedEvaluation === 'never') return 'the terms include no federated evaluation';
