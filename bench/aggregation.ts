@@ -87,7 +87,7 @@ function measure(fn: () => void): Timing {
 }
 
 const results: Record<string, unknown>[] = [];
-const targets: Array<{ target: string; goal: number; measured: number; cpuRatio?: number; unit: string; met: boolean }> = [];
+const targets: Array<{ target: string; goal: number | null; measured: number; cpuRatio?: number; unit: string; met: boolean | null }> = [];
 const loadBefore = loadavg();
 for (const params of [100_000, 1_000_000]) {
   const updates = Array.from({ length: UPDATES }, (_, k) => Float32Array.from({ length: params }, (_, i) => Math.sin(i * 0.37 + k) * 0.1));
@@ -170,16 +170,17 @@ for (const params of [100_000, 1_000_000]) {
   };
   results.push(row);
   const k = `${params / 1000}k params`;
-  const vsCopy = (variant: string, what: string) => {
+  // The previous kernel's rows are the same run's baseline, reported beside the targets (goal and met null), not targets.
+  const vsCopy = (variant: string, what: string, baseline = false) => {
     const ratio = med.copy.ms / med[variant].ms;
     const cpuRatio = med.copy.cpuMs / med[variant].cpuMs;
-    targets.push({ target: `${what} vs memory copy, ${k}`, goal: 0.5, measured: Number(ratio.toFixed(3)), cpuRatio: Number(cpuRatio.toFixed(3)), unit: 'ratio', met: ratio >= 0.5 });
+    targets.push({ target: `${what} vs memory copy, ${k}`, goal: baseline ? null : 0.5, measured: Number(ratio.toFixed(3)), cpuRatio: Number(cpuRatio.toFixed(3)), unit: 'ratio', met: baseline ? null : ratio >= 0.5 });
   };
   vsCopy('exactWasmInPlace', 'streaming FedAvg with validation (update decoded in place)');
   vsCopy('exactWasmInPlaceLarge', 'streaming FedAvg with validation (update decoded in place, every term on the general rounding path)');
   vsCopy('exactWasm', 'streaming FedAvg with validation (update passed as arrays: add() copies it into wasm memory first)');
-  vsCopy('previousInPlace', 'before (the previous kernel, blocked fold): streaming FedAvg with validation (update decoded in place)');
-  vsCopy('previousInPlaceLarge', 'before (the previous kernel, blocked fold): every term on the general rounding path');
+  vsCopy('previousInPlace', 'before (the previous kernel, blocked fold): streaming FedAvg with validation (update decoded in place)', true);
+  vsCopy('previousInPlaceLarge', 'before (the previous kernel, blocked fold): every term on the general rounding path', true);
   targets.push({
     target: `streaming FedAvg with validation (arrays) vs the previous double-double + non-finite pass, ${k}`,
     goal: 1,
