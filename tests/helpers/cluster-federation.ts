@@ -52,6 +52,11 @@ export async function startClusterFederation(options: ClusterFederationOptions) 
       }),
     );
   }
+  // Sites that may be sent on join once every node hears the others (placement weighs the nodes heard from).
+  if (options.offerAlternatives) {
+    const deadline = Date.now() + 30_000;
+    while (nodes.some((n) => n.transport.liveNodes().length < nodes.length - 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
   const { clients, siteRuns } = await startClusterSites(nodes.slice(0, options.sitesOn ?? nodes.length).map((n) => n.url), options);
   return { nodes, clients, siteRuns, runsDir, logs, close: () => Promise.all(nodes.map((n) => n.close())) };
 }

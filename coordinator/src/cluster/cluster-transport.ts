@@ -259,11 +259,10 @@ export class ClusterTransport implements ServerTransport {
     for (const node of this.liveNodes()) sites.set(node, this.placed.get(node) ?? 0);
     // The joining site counts at its node.
     sites.set(at, (sites.get(at) ?? 0) + 1);
-    // Sites in flight count at most as many as the sites held: hellos sent on under made-up names can make the
-    // cluster look at most twice its size (the nodes then take up to about twice their share), never unbounded.
-    let holding = 0;
-    for (const n of sites.values()) holding += n;
-    const verdict = placeSite(at, { leader: this.options.nodeId, sites, pending: Math.min(this.sentOn.size, holding) }, this.options.leaderWeight ?? 1);
+    // Hellos sent on under made-up names (possible only where any site may join: without site tokens) make the
+    // cluster look larger for the node timeout: the nodes then take more than their share, no more. Bounded in
+    // memory by MAX_SENT_ON.
+    const verdict = placeSite(at, { leader: this.options.nodeId, sites, pending: this.sentOn.size }, this.options.leaderWeight ?? 1);
     // Bounded: one entry per site sent on within the node timeout, at most MAX_SENT_ON (a site id is ≤ 128 characters).
     if (!verdict.ok && this.sentOn.size < MAX_SENT_ON) this.sentOn.set(hello.siteId, t);
     if (verdict.ok) this.countPlaced(at, link);
