@@ -11,17 +11,10 @@ export interface EvaluationMetrics {
 
 /** Mean softmax cross-entropy (on logits) and accuracy of `model` on `ds`, in batches. Leaks no tensors. */
 export function evaluateModel(model: tf.LayersModel, ds: Dataset, batchSize = 500): EvaluationMetrics {
-  const n = ds.y.length;
-  if (n === 0) return { accuracy: 0, loss: 0, numExamples: 0 };
-  const shape = modelInputShape(model);
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < n; start += batchSize) {
-    const [batchLoss, batchCorrect] = evaluateBatch(model, ds, shape, start, Math.min(n, start + batchSize));
-    lossSum += batchLoss;
-    correct += batchCorrect;
-  }
-  return { accuracy: correct / n, loss: lossSum / n, numExamples: n };
+  const steps = evaluationSteps(model, ds, batchSize);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
 }
 
 /**
@@ -30,13 +23,24 @@ export function evaluateModel(model: tf.LayersModel, ds: Dataset, batchSize = 50
  * evaluates on its main thread while its evaluation worker starts).
  */
 export async function evaluateModelYielding(model: tf.LayersModel, ds: Dataset, batchSize = 500): Promise<EvaluationMetrics> {
+  const steps = evaluationSteps(model, ds, batchSize);
+  let step = steps.next();
+  while (!step.done) {
+    await yieldToEventLoop();
+    step = steps.next();
+  }
+  return step.value;
+}
+
+/** The evaluation one batch at a time: pauses between batches, returns the metrics. */
+function* evaluationSteps(model: tf.LayersModel, ds: Dataset, batchSize: number): Generator<void, EvaluationMetrics> {
   const n = ds.y.length;
   if (n === 0) return { accuracy: 0, loss: 0, numExamples: 0 };
   const shape = modelInputShape(model);
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < n; start += batchSize) {
-    if (start > 0) await yieldToEventLoop();
+    if (start > 0) yield;
     const [batchLoss, batchCorrect] = evaluateBatch(model, ds, shape, start, Math.min(n, start + batchSize));
     lossSum += batchLoss;
     correct += batchCorrect;
