@@ -88,7 +88,14 @@ describe.runIf(clusterDescribeMode() === 'run')('npm run cluster:local (the READ
     expect(out).toMatch(/\[node-1\] .*took the leader lease/);
     expect(sites[0].stdout).toMatch(/coordinator node busy: coordinator node node-1 holds 1 of the cluster's \d+ sites, more than its share of 0/);
     expect(sites[0].stdout).toContain('connecting to the next coordinator node of the cluster');
-    for (const s of sites.slice(1)) expect(s.stdout).not.toContain('coordinator node busy');
+    // The other sites are never sent on by the leader (they do not start there). Whether a follower sends one on
+    // depends on the order the three hellos arrive in (a follower's share is counted over the sites the cluster holds
+    // at that moment), so only the bound is asserted: sent on at most once, never to the leader.
+    for (const s of sites.slice(1)) {
+      expect(s.stdout).not.toMatch(/coordinator node busy: coordinator node node-1 /);
+      expect(s.stdout.match(/coordinator node busy/g)?.length ?? 0).toBeLessThanOrEqual(1);
+      expect(s.stdout).not.toMatch(/coordinator node busy: .*\(node node-1 has room\)/);
+    }
     const report = JSON.parse(readFileSync(join(cwd, 'runs-cluster', 'local-1', 'report.json'), 'utf8'));
     expect(report.status).toBe('complete');
     expect(report.rounds[0].accepted.map((u: { siteId: string }) => u.siteId).sort()).toEqual(['site-1', 'site-3', 'site-5']);
