@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
-import { featureSize, findingsOf, fitLocal, inspectModel, ModelInspectionThresholds, splitDataset, subset, type Dataset, type FirstLayerStats } from '@fedtune/shared';
+import { comparesRows, featureSize, findingsOf, fitLocal, inspectModel, ModelInspectionThresholds, splitDataset, subset, type Dataset, type FirstLayerStats } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
-import { glorotMlp, imprintMlp, trapWeightsConv, trapWeightsMlp } from './trap-models.ts';
+import { binningConv, glorotMlp, imprintMlp, trapWeightsConv, trapWeightsMlp } from './trap-models.ts';
 
 const BATCH = 32;
 let aux: Dataset;
@@ -183,8 +183,45 @@ describe('inspectModel', () => {
     for (const m of [trap, imprint, mlp]) m.dispose();
   });
 
+  it('binning on a small convolution\'s patches (the thresholding filters adversarial training learns) is not an imprint module; on a kernel covering 1/16 of an example it is', () => {
+    const codes = (m: tf.LayersModel, thresholds?: object) => inspectModel(m, sites[1], { batchSize: BATCH, thresholds }).findings.map((f) => f.code);
+    const stats = (m: tf.LayersModel) => inspectModel(m, sites[1], { batchSize: BATCH }).findings;
+    // A robust CNN's conv1 (3×3, 8 filters, 4 of them one direction at 4 thresholds): 9 of 784 values per row.
+    const robustLike = binningConv(aux, { filters: 4, kernel: 3, honestFilters: 4 });
+    expect(codes(robustLike)).toEqual([]);
+    // The same layer when the site compares rows of any length: flagged (so it is the share that lets it through).
+    expect(codes(robustLike, { duplicate: { minShareOfExample: 0 } })).toEqual(['duplicate_rows']);
+    // 5×5 (25 of 784, 3.2 %): not compared by default; 7×7 (49 of 784 = 1/16): compared and flagged.
+    const five = binningConv(aux, { filters: 16, kernel: 5 });
+    const seven = binningConv(aux, { filters: 16, kernel: 7 });
+    expect(codes(five)).toEqual([]);
+    expect(codes(seven)).toEqual(['duplicate_rows']);
+    expect(stats(seven)[0].detail).toMatch(/^16 of 16 units have a weight row/);
+    expect(codes(seven, { duplicate: { minShareOfExample: 50 / 784 } })).toEqual([]);
+    expect(codes(five, { duplicate: { minShareOfExample: 25 / 784 } })).toEqual(['duplicate_rows']);
+    // The Dense imprint module covers the whole example: compared at any share up to 1.
+    expect(codes(imprintMlp(aux, { bins: 64 }), { duplicate: { minShareOfExample: 1 } })).toEqual(['duplicate_rows']);
+    for (const m of [robustLike, five, seven]) m.dispose();
+  });
+
+  it('comparesRows: fan-in at both bounds (minFanIn, minShareOfExample × the example\'s values)', () => {
+    const th = ModelInspectionThresholds.parse({});
+    const table: Array<[number, number, boolean]> = [
+      [7, 8, false], // below minFanIn, even covering the whole example
+      [8, 8, true],
+      [8, 128, true], // 8 = 128 / 16
+      [8, 129, false],
+      [49, 784, true],
+      [48, 784, false],
+      [784, 784, true],
+    ];
+    for (const [fanIn, features, compared] of table) expect(comparesRows(fanIn, features, th), `${fanIn} of ${features}`).toBe(compared);
+    expect(comparesRows(9, 784, ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 } }))).toBe(true);
+    expect(comparesRows(9, 784, ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0, minFanIn: 10 } }))).toBe(false);
+  });
+
   it('rejects invalid thresholds with a typed zod error', () => {
-    for (const bad of [{ sparse: { minShare: 0 } }, { duplicate: { minCosine: 1.5 } }, { wide: { unitsPerFeature: -1 } }, { maxSampleExamples: 1 }, { extra: 1 }]) {
+    for (const bad of [{ duplicate: { minShareOfExample: 1.01 } }, { duplicate: { minShareOfExample: -0.1 } }, { sparse: { minShare: 0 } }, { duplicate: { minCosine: 1.5 } }, { wide: { unitsPerFeature: -1 } }, { maxSampleExamples: 1 }, { extra: 1 }]) {
       expect(() => ModelInspectionThresholds.parse(bad), JSON.stringify(bad)).toThrow();
     }
   });

@@ -98,3 +98,34 @@ function twoLayerMlp(features: number, kernel: Float32Array, bias: Float32Array,
   });
   return model;
 }
+
+/**
+ * A binning module in a convolution: `filters` filters of a `kernel`×`kernel` 'valid' convolution on the 28×28
+ * image, all with the same direction (uniform over the patch) and ascending biases. With `kernel` = 3 this is
+ * what adversarial training makes of a CNN's first convolution by itself (Madry et al. 2018: thresholding
+ * filters, one direction at several thresholds); such a unit's gradient holds a 3×3 patch, not an example.
+ */
+export function binningConv(aux: Dataset, options: { filters: number; kernel: number; honestFilters?: number; seed?: number }): tf.LayersModel {
+  const f = featureSize(aux);
+  const side = Math.round(Math.sqrt(f));
+  const rng = new SeededRandom(options.seed ?? 4);
+  const honest = options.honestFilters ?? 0;
+  const filters = options.filters + honest;
+  const fanIn = options.kernel * options.kernel;
+  const kernel = new Float32Array(fanIn * filters);
+  const bias = new Float32Array(filters);
+  for (let i = 0; i < fanIn; i++) {
+    for (let k = 0; k < filters; k++) kernel[i * filters + k] = k < options.filters ? 1 / Math.sqrt(fanIn) : rng.normal() / Math.sqrt(fanIn);
+  }
+  for (let k = 0; k < options.filters; k++) bias[k] = -(0.1 + (k * 1.5) / options.filters);
+  const model = tf.sequential({
+    layers: [
+      tf.layers.reshape({ targetShape: [side, side, 1], inputShape: [f] }),
+      tf.layers.conv2d({ filters, kernelSize: options.kernel, activation: 'relu' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: aux.numClasses }),
+    ],
+  });
+  tf.tidy(() => model.layers[1].setWeights([tf.tensor4d(kernel, [options.kernel, options.kernel, 1, filters]), tf.tensor1d(bias)]));
+  return model;
+}

@@ -42,6 +42,14 @@ export const ModelInspectionThresholds = z
         minUnits: z.number().int().min(2).default(4),
         /** Rows shorter than this are not compared (two random 2-vectors are often nearly parallel). */
         minFanIn: z.number().int().min(1).default(8),
+        /**
+         * Rows covering less than this share of an example's values are not compared: a unit's gradient holds at
+         * most its fan-in values of an example, so binning on a small convolution's patches (3×3 or 5×5 of a
+         * 28×28 image) reveals patches, not examples — and adversarially trained CNNs learn exactly such
+         * thresholding filters (one direction, several biases) in their first convolution. 1/16: a 7×7 kernel on
+         * 28×28 digits is compared, 6×6 is not; a Dense layer on the whole input always is.
+         */
+        minShareOfExample: z.number().min(0).max(1).default(1 / 16),
       })
       .strict()
       .prefault({}),
@@ -85,7 +93,9 @@ export interface FirstLayerStats {
   sparseUnits?: number;
   /** Sample examples that are the only one firing some unit in their batch (each is exactly recoverable). */
   isolatedExamples?: number;
-  /** Units with a near-parallel partner that has a different threshold (undefined: fan-in below minFanIn). */
+  /** Values per example of the site's data (the share of them a row covers decides whether rows are compared). */
+  exampleFeatures?: number;
+  /** Units with a near-parallel partner that has a different threshold (undefined: fan-in below minFanIn or below minShareOfExample of an example). */
   duplicateUnits?: number;
 }
 
@@ -171,11 +181,19 @@ export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSiz
   const fanIn = kernel.size / units;
   const n = Math.min(datasetSize(sample), thresholds.maxSampleExamples);
   const batch = Math.max(1, Math.min(batchSize, n));
-  const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n };
-  const { rows, thresholdsOfRows } = kernelRows(kernel, bias);
-  if (fanIn >= thresholds.duplicate.minFanIn) stats.duplicateUnits = countDuplicateUnits(rows, thresholdsOfRows, units, fanIn, thresholds.duplicate.minCosine);
+  const exampleFeatures = featureSize(sample);
+  const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n, exampleFeatures };
+  if (comparesRows(fanIn, exampleFeatures, thresholds)) {
+    const { rows, thresholdsOfRows } = kernelRows(kernel, bias);
+    stats.duplicateUnits = countDuplicateUnits(rows, thresholdsOfRows, units, fanIn, thresholds.duplicate.minCosine);
+  }
   if (gatingActivation(model, layer) && n >= 2 && batch >= 2) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse.maxFiresPerBatch));
   return stats;
+}
+
+/** Whether rows of `fanIn` values are compared for duplicates on examples of `exampleFeatures` values. */
+export function comparesRows(fanIn: number, exampleFeatures: number, thresholds: ModelInspectionThresholds): boolean {
+  return fanIn >= thresholds.duplicate.minFanIn && fanIn >= thresholds.duplicate.minShareOfExample * exampleFeatures;
 }
 
 /** The kernel as units rows of fanIn values, unit-normalised, and each unit's threshold bias / ‖w‖ (NaN for a zero row). */
