@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { robustAccuracyOf, SITE_ARMS, type PersonalizationMode, type SiteReportSection } from '@fedtune/shared';
+import { pairedComparisonStats, robustAccuracyOf, SITE_ARMS, type PersonalizationMode, type SiteReportSection } from '@fedtune/shared';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { runConfigDefaults } from '@fedtune/coordinator';
 import { runSimulation } from '../cli/src/simulation/run-simulation.ts';
@@ -94,12 +94,29 @@ for (const seed of seeds) for (const mode of modes) {
     { target: `personalisation ${mode}: sites with personalised as robust as global (PGD ε=0.1, corruptions)`, goal: n, measured: targets.robustAtLeastGlobal.length, unit: 'sites', met: targets.robustAtLeastGlobal.length === n, note },
     { target: `personalisation ${mode}: worst site's personalised − max(global, local-only) (clean)`, goal: 0, measured: Number(worstMargin.points.toFixed(1)), unit: 'points', met: worstMargin.points >= 0, note: `${note}, ${worstMargin.siteId}` },
   );
+  // The same comparisons with each site's test-split noise taken into account (the sites' paired wins and losses).
+  const noise = section.counts?.beyondNoise;
+  if (noise) {
+    const better = `better on ${noise.betterThanLocalOnly} (local-only) and ${noise.betterThanGlobal} (global) of ${n}`;
+    benchTargets.push(
+      { target: `personalisation ${mode}: sites where personalised is worse than local-only beyond the test split's noise (${noise.standardErrors} paired standard errors, clean)`, goal: 0, measured: noise.worseThanLocalOnly, unit: 'sites', met: noise.worseThanLocalOnly === 0, note: `${note}; ${better}` },
+      { target: `personalisation ${mode}: sites where personalised is worse than global beyond the test split's noise (${noise.standardErrors} paired standard errors, clean)`, goal: 0, measured: noise.worseThanGlobal, unit: 'sites', met: noise.worseThanGlobal === 0, note },
+    );
+  }
   console.log(`\n=== personalisation ${mode} seed ${seed} (load ${loadAverage.join(' ')}) ${JSON.stringify(config.personalization)} (${((Date.now() - started) / 1000).toFixed(0)} s) ===`);
   console.log(`site      ${SITE_ARMS.map((a) => a.padStart(22)).join('')}   (clean / PGD ε=0.1 / corruptions)`);
   for (const s of sites) {
     console.log(`${s.siteId.padEnd(10)}${SITE_ARMS.map((a) => `${pct(s.arms[a]?.accuracy)} / ${pct(robustAccuracyOf(s.arms[a]))} / ${pct(s.arms[a]?.robust?.corruptionMean)}`.padStart(22)).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}`);
   }
   console.log(`worst     ${SITE_ARMS.map((a) => `${section.worst[a]?.clean.siteId} ${pct(section.worst[a]?.clean.accuracy)}`.padStart(22)).join('')}`);
+  for (const s of sites) {
+    const c = s.comparisons?.localOnly;
+    if (c) {
+      const st = pairedComparisonStats(c, s.numExamples);
+      console.log(`${s.siteId.padEnd(10)}personalised − local-only ${(100 * st.difference).toFixed(1)} ± ${(200 * st.standardError).toFixed(1)} points (2 paired SE, ${s.numExamples} test examples: ${c.wins} wins, ${c.losses} losses)`);
+    }
+  }
+  if (noise) console.log(`beyond noise: personalised worse than local-only on ${noise.worseThanLocalOnly}/${n}, better on ${noise.betterThanLocalOnly}/${n}; worse than global on ${noise.worseThanGlobal}/${n}, better on ${noise.betterThanGlobal}/${n}`);
   console.log(`personalised ≥ global (clean) on ${targets.personalizedAtLeastGlobal.length}/${targets.sites}, ≥ local-only on ${targets.personalizedAtLeastLocalOnly.length}/${targets.sites}, robust ≥ global on ${targets.robustAtLeastGlobal.length}/${targets.sites}; local-only beats global on ${section.counts?.localOnlyBeatsGlobal}/${targets.sites}; worst margin ${worstMargin.siteId} ${worstMargin.points.toFixed(1)} points`);
   writeResults();
 }

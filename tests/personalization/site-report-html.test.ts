@@ -57,6 +57,23 @@ describe('the per-site report: summary and report.html', () => {
     expect(unguarded).toContain('validation: global 80.0% · <b>local-only 90.0%</b>');
   });
 
+  it('paired comparisons: each site\'s Δ against local-only (± 2 paired standard errors) in the table, and the counts beyond noise in both', async () => {
+    const { siteReportTable } = await import('../../cli/src/ui/site-report-table.ts');
+    // site-1: 50 examples, 4 wins and 1 loss against local-only (+6.0 points); site-2: 40 examples, 0 wins and 12 losses.
+    const compared = sites.map((s, i) => ({ ...s, comparisons: i === 0 ? { localOnly: { wins: 4, losses: 1 }, global: { wins: 9, losses: 1 } } : { localOnly: { wins: 0, losses: 12 }, global: { wins: 0, losses: 0 } } }));
+    const withCounts: SiteReportSection = { ...section(false), sites: compared, ...summarizeSiteReports(compared) };
+    expect(withCounts.counts!.beyondNoise).toEqual({ standardErrors: 2, worseThanLocalOnly: 1, betterThanLocalOnly: 0, worseThanGlobal: 0, betterThanGlobal: 1 });
+    const table = siteReportTable(withCounts);
+    const se1 = 2 * Math.sqrt((5 - 50 * 0.06 ** 2) / 49 / 50);
+    expect(table.find((l) => l.startsWith('site-1'))).toContain(`Δ local-only +6.0 ± ${(100 * se1).toFixed(1)}`);
+    expect(table.find((l) => l.startsWith('site-2'))).toContain('Δ local-only −30.0 ±');
+    expect(table).toContain("beyond each test split's noise (Δ in points ± 2 paired standard errors): personalised worse than local-only on 1/2, better on 0/2; worse than global on 0/2, better on 1/2");
+    expect(siteReportHtml(withCounts)).toContain("Beyond each site&#39;s test-split noise (2 paired standard errors): personalised worse than local-only on 1/2, better on 0/2; worse than global on 0/2, better on 1/2.");
+    // Without comparisons: neither line.
+    expect(siteReportTable(section(false)).join('\n')).not.toContain('beyond');
+    expect(siteReportHtml(section(false))).not.toContain('Beyond');
+  });
+
   it('report.html includes the section when report.json has one', () => {
     const report = { schemaVersion: 1, runId: 'r', status: 'complete', startedAt: '', updatedAt: '', config: {}, backend: 'wasm', model: { architecture: 'mlp', parameters: 1 }, rounds: [] } as unknown as ReportWithRobustness;
     expect(renderReportHtml(report)).not.toContain('Per-site report');

@@ -94,7 +94,14 @@ describe('the per-site report after the final round', () => {
         expect(s.arms[arm]!.robust!.corruptionMean).toBeNull();
       }
       expect(s.adopted).toBe(true);
+      // The paired counts are of the same test examples as the accuracies: (wins − losses) / n is their difference.
+      for (const other of ['localOnly', 'global'] as const) {
+        const c = s.comparisons![other]!;
+        expect(c.wins + c.losses, `${s.siteId} vs ${other}`).toBeLessThanOrEqual(s.numExamples);
+        expect((c.wins - c.losses) / s.numExamples, `${s.siteId} vs ${other}`).toBeCloseTo(s.arms.personalized!.accuracy - s.arms[other]!.accuracy, 9);
+      }
     }
+    expect(section.counts!.beyondNoise).toBeDefined();
     expect(Object.keys(section.worst).sort()).toEqual(['global', 'localOnly', 'personalized', 'pretrained']);
     const worstGlobal = Math.min(...section.sites.map((s) => s.arms.global.accuracy));
     expect(section.worst.global.clean.accuracy).toBe(worstGlobal);

@@ -94,6 +94,13 @@ describe('SiteReportResult: each bound, at the edge and just past it', () => {
     ['no global arm', { ...valid, arms: { personalized: arm } }, false],
     ['adopted false', { ...valid, adopted: false }, true],
     ['adopted as a string', { ...valid, adopted: 'yes' }, false],
+    ['comparisons: wins + losses = numExamples', { ...valid, comparisons: { localOnly: { wins: 25, losses: 15 }, global: { wins: 0, losses: 0 } } }, true],
+    ['comparisons: wins + losses = numExamples + 1', { ...valid, comparisons: { localOnly: { wins: 26, losses: 15 } } }, false],
+    ['comparisons: against global over numExamples', { ...valid, comparisons: { global: { wins: 0, losses: 41 } } }, false],
+    ['comparisons: negative wins', { ...valid, comparisons: { global: { wins: -1, losses: 0 } } }, false],
+    ['comparisons: fractional losses', { ...valid, comparisons: { global: { wins: 0, losses: 0.5 } } }, false],
+    ['comparisons: wins missing', { ...valid, comparisons: { global: { losses: 1 } } }, false],
+    ['comparisons: empty', { ...valid, comparisons: {} }, true],
   ])('%s → accepted: %s', (_name, payload, ok) => {
     expect(accepts(payload)).toBe(ok);
   });

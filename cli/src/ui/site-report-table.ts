@@ -1,4 +1,4 @@
-import { robustAccuracyOf, SITE_ARMS, type SiteArm, type SiteReportResult, type SiteReportSection } from '@fedtune/shared';
+import { pairedComparisonStats, robustAccuracyOf, SITE_ARMS, type PairedCounts, type SiteArm, type SiteReportResult, type SiteReportSection } from '@fedtune/shared';
 import { pct } from './format.ts';
 
 const ARM_LABELS: Record<SiteArm, string> = { pretrained: 'pretrained', localOnly: 'local-only', global: 'global', personalized: 'personalised' };
@@ -6,6 +6,14 @@ const ARM_LABELS: Record<SiteArm, string> = { pretrained: 'pretrained', localOnl
 /** The arms present in a section, in report order. */
 function armsOf(section: SiteReportSection): SiteArm[] {
   return SITE_ARMS.filter((arm) => section.sites.some((s) => s.arms[arm]));
+}
+
+/** `Δ local-only +1.8 ± 2.9` (points, ± NOISE_STANDARD_ERRORS paired standard errors): the personalised model against another arm. */
+function comparisonCell(label: string, counts: PairedCounts | undefined, n: number, z: number): string {
+  if (!counts) return '';
+  const { difference, standardError } = pairedComparisonStats(counts, n);
+  const sign = difference >= 0 ? '+' : '−';
+  return `  Δ ${label} ${sign}${Math.abs(100 * difference).toFixed(1)} ± ${Number.isFinite(standardError) ? (100 * z * standardError).toFixed(1) : '∞'}`;
 }
 
 /**
@@ -23,7 +31,12 @@ export function siteReportTable(section: SiteReportSection): string[] {
     `per-site report (each site's own test split${robust ? `; clean / PGD ε=${pgdEps}` : ', clean accuracy'}${section.mode !== 'none' ? `; personalisation: ${section.mode}` : ''}):`,
     `${'site'.padEnd(12)}${arms.map((a) => ARM_LABELS[a].padStart(width)).join('')}`,
   ];
-  for (const s of section.sites) lines.push(`${s.siteId.slice(0, 11).padEnd(12)}${arms.map((a) => cell(s.arms[a])).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}`);
+  const z = section.counts?.beyondNoise?.standardErrors ?? 2;
+  for (const s of section.sites) {
+    lines.push(
+      `${s.siteId.slice(0, 11).padEnd(12)}${arms.map((a) => cell(s.arms[a])).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}${comparisonCell('local-only', s.comparisons?.localOnly, s.numExamples, z)}`,
+    );
+  }
   lines.push(
     `${'worst site'.padEnd(12)}${arms
       .map((a) => {
@@ -41,6 +54,11 @@ export function siteReportTable(section: SiteReportSection): string[] {
       parts.push(`local-only beats global on ${c.localOnlyBeatsGlobal}/${c.sites}`);
     }
     if (parts.length) lines.push(parts.join('; '));
+    const b = c.beyondNoise;
+    if (b && section.mode !== 'none') {
+      const vsLocal = section.localOnlyEpochs ? `worse than local-only on ${b.worseThanLocalOnly}/${c.sites}, better on ${b.betterThanLocalOnly}/${c.sites}; ` : '';
+      lines.push(`beyond each test split's noise (Δ in points ± ${b.standardErrors} paired standard errors): personalised ${vsLocal}worse than global on ${b.worseThanGlobal}/${c.sites}, better on ${b.betterThanGlobal}/${c.sites}`);
+    }
   }
   for (const m of section.missing) lines.push(`missing: ${m.siteId} (${m.reason})`);
   return lines;

@@ -62,7 +62,7 @@ export class SiteReportRound {
   }
 
   add(siteId: string, result: SiteReportResult): void {
-    this.collector.add({ siteId, numExamples: result.numExamples, durationMs: result.durationMs, arms: result.arms, ...(result.adopted !== undefined ? { adopted: result.adopted } : {}), ...(result.chosen ? { chosen: result.chosen } : {}), ...(result.candidates ? { candidates: result.candidates } : {}) });
+    this.collector.add({ siteId, numExamples: result.numExamples, durationMs: result.durationMs, arms: result.arms, ...(result.adopted !== undefined ? { adopted: result.adopted } : {}), ...(result.chosen ? { chosen: result.chosen } : {}), ...(result.candidates ? { candidates: result.candidates } : {}), ...(result.comparisons ? { comparisons: result.comparisons } : {}) });
   }
 
   /** A site that cannot answer any more (failed, left, reconnected). */

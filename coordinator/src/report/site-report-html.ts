@@ -41,7 +41,9 @@ export function siteReportHtml(section: SiteReportSection | undefined): string {
     .join('')}</tr>`;
   const missing = section.missing.length ? `<p class="note">missing: ${section.missing.map((m) => `${escapeHtml(m.siteId)} (${escapeHtml(m.reason)})`).join('; ')}</p>` : '';
   const c = section.counts;
-  const counts = c && section.mode !== 'none' ? `<p class="note">personalised ≥ global on ${c.personalizedAtLeastGlobal}/${c.sites} sites${section.localOnlyEpochs ? `, ≥ local-only on ${c.personalizedAtLeastLocalOnly}/${c.sites}; local-only beats global on ${c.localOnlyBeatsGlobal}/${c.sites}` : ''}</p>` : '';
+  const b = c?.beyondNoise;
+  const noise = b ? ` Beyond each site's test-split noise (${b.standardErrors} paired standard errors): personalised ${section.localOnlyEpochs ? `worse than local-only on ${b.worseThanLocalOnly}/${c!.sites}, better on ${b.betterThanLocalOnly}/${c!.sites}; ` : ''}worse than global on ${b.worseThanGlobal}/${c!.sites}, better on ${b.betterThanGlobal}/${c!.sites}.` : '';
+  const counts = c && section.mode !== 'none' ? `<p class="note">personalised ≥ global on ${c.personalizedAtLeastGlobal}/${c.sites} sites${section.localOnlyEpochs ? `, ≥ local-only on ${c.personalizedAtLeastLocalOnly}/${c.sites}; local-only beats global on ${c.localOnlyBeatsGlobal}/${c.sites}` : ''}.${escapeHtml(noise)}</p>` : '';
   const groups = section.sites.map((s) => ({ label: s.siteId, values: arms.map((a) => s.arms[a]?.accuracy) }));
   const clean = groupedBarChart(groups, arms.map((a) => ARM_LABELS[a]), { title: 'clean accuracy per site and model' });
   const robust = section.robustness

@@ -751,6 +751,7 @@ export class SiteClient {
         ...(work.adopted !== undefined ? { adopted: work.adopted } : {}),
         ...(work.chosen ? { chosen: work.chosen } : {}),
         ...(work.candidates ? { candidates: work.candidates } : {}),
+        ...(work.comparisons ? { comparisons: work.comparisons } : {}),
         durationMs: Math.min(86_400_000, Date.now() - started),
       };
       this.link!.send('siteReportResult', result);

@@ -123,6 +123,18 @@ export const CandidateValidation = z.object({
 });
 export type CandidateValidation = z.output<typeof CandidateValidation>;
 
+/**
+ * The personalised model against another arm on the same test examples (aggregates only): `wins` examples
+ * only the personalised model classifies right, `losses` examples only the other one does. With the test
+ * split's size they give the paired difference and its standard error (pairedComparisonStats), so a reader can
+ * tell a real gain from the noise of a small split.
+ */
+export const PairedCounts = z.object({
+  wins: z.number().int().min(0).max(MAX_REPORTED_EXAMPLES),
+  losses: z.number().int().min(0).max(MAX_REPORTED_EXAMPLES),
+});
+export type PairedCounts = z.output<typeof PairedCounts>;
+
 export const SITE_ARMS = ['pretrained', 'localOnly', 'global', 'personalized'] as const;
 export type SiteArm = (typeof SITE_ARMS)[number];
 
@@ -145,7 +157,14 @@ export const SiteReportResult = z.object({
   chosen: z.enum(AUTO_CANDIDATES).optional(),
   /** Mode 'auto': every candidate's validation scores, in the order tried (one per candidate at most). */
   candidates: z.array(CandidateValidation).max(AUTO_CANDIDATES.length).optional(),
+  /** The personalised model against the local-only and the global model, example by example on the test split. */
+  comparisons: z.object({ localOnly: PairedCounts.optional(), global: PairedCounts.optional() }).optional(),
   durationMs: z.number().min(0).max(86_400_000),
+}).superRefine((r, ctx) => {
+  // Wins and losses are examples of the test split: together never more than it has.
+  for (const [arm, c] of Object.entries(r.comparisons ?? {})) {
+    if (c && c.wins + c.losses > r.numExamples) ctx.addIssue({ code: 'custom', path: ['comparisons', arm], message: `${c.wins} wins and ${c.losses} losses are more than the ${r.numExamples} test examples` });
+  }
 });
 
 export type SiteReportInstruction = z.output<typeof SiteReportInstruction>;

@@ -7,3 +7,4 @@ export * from './validation-robustness.ts';
 export * from './stratified-folds.ts';
 export * from './paired-difference.ts';
 export * from './per-example-correct.ts';
+export * from './paired-comparison.ts';

@@ -9,6 +9,8 @@ import type { CandidateValidation, SiteArmMetrics, SiteReportInstruction, SiteRe
 import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { WeightArrays } from '../weights.ts';
 import type { LocalOnlyRecipe } from './auto-personalize.ts';
+import { pairedCounts } from './paired-comparison.ts';
+import { perExampleCorrect } from './per-example-correct.ts';
 import { personalizeModel } from './personalize-model.ts';
 import type { CandidateScore } from './select-personal-candidate.ts';
 import { siteRobustnessSummary } from './site-robustness-summary.ts';
@@ -21,6 +23,8 @@ export interface SiteReportWork {
   chosen?: SiteReportResult['chosen'];
   /** Mode 'auto': every candidate's validation scores (aggregates). */
   candidates?: SiteReportResult['candidates'];
+  /** The personalised model against local-only and global, example by example on the test split (counts only). */
+  comparisons?: SiteReportResult['comparisons'];
   numExamples: number;
   /** How the local-only baseline trained (not sent): epochs run and, when it kept its best epoch on validation, that loss. */
   localOnlyFit?: FitMetrics;
@@ -58,6 +62,7 @@ export async function siteReportWork(
   let localOnlyFit: FitMetrics | undefined;
   let localOnly: WeightArrays | undefined;
   let localOnlyRecipe: LocalOnlyRecipe | undefined;
+  let localOnlyCorrect: Uint8Array | undefined;
   if (weights.pretrained) {
     writeModelWeights(model, weights.pretrained);
     arms.pretrained = await armMetrics(model, data.test, instruction);
@@ -70,6 +75,7 @@ export async function siteReportWork(
       localOnlyRecipe = recipe;
       localOnlyFit = await fitLocal(model, data.train, { ...recipe.config, ...(select ? { earlyStopping: { patience: epochs } } : {}) }, undefined, { validation: data.validation });
       arms.localOnly = await armMetrics(model, data.test, instruction);
+      localOnlyCorrect = perExampleCorrect(model, data.test);
       localOnly = readModelWeights(model).arrays;
     }
   }
@@ -78,15 +84,20 @@ export async function siteReportWork(
   const numExamples = data.test.y.length;
   const settings = instruction.personalization;
   if (!settings || settings.mode === 'none') return { arms: arms as SiteReportResult['arms'], numExamples, ...(localOnlyFit ? { localOnlyFit } : {}) };
+  const globalCorrect = perExampleCorrect(model, data.test);
   // FedBN: the personal model starts from the global one with the site's own BatchNorm layers.
   if (weights.personalStart) writeModelWeights(model, weights.personalStart);
   const outcome = await personalizeModel(model, data, { ...instruction.train, seed: deriveSeed(instruction.train.seed, 'personalize') }, settings, { localOnly, localOnlyRecipe });
   arms.personalized = await armMetrics(model, data.test, instruction);
+  // Example by example, so the report can tell a real difference from the noise of a small test split.
+  const personalCorrect = perExampleCorrect(model, data.test);
+  const comparisons = { global: pairedCounts(personalCorrect, globalCorrect), ...(localOnlyCorrect ? { localOnly: pairedCounts(personalCorrect, localOnlyCorrect) } : {}) };
   return {
     arms: arms as SiteReportResult['arms'],
     adopted: outcome.adopted,
     ...(outcome.chosen ? { chosen: outcome.chosen } : {}),
     ...(outcome.candidates ? { candidates: outcome.candidates.map(reportedCandidate) } : {}),
+    comparisons,
     numExamples,
     ...(localOnlyFit ? { localOnlyFit } : {}),
     personal: readModelWeights(model).arrays,

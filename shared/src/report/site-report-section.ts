@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AUTO_CANDIDATES, CandidateValidation, PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
+import { AUTO_CANDIDATES, CandidateValidation, PairedCounts, PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
+import { betterBeyondNoise, NOISE_STANDARD_ERRORS, worseBeyondNoise } from '../personalization/paired-comparison.ts';
 
 /** One site's line of the per-site report (what it sent, as validated). */
 export const SiteReportEntry = z.object({
@@ -10,6 +11,8 @@ export const SiteReportEntry = z.object({
   chosen: z.enum(AUTO_CANDIDATES).optional(),
   /** Mode 'auto': every candidate's scores on the site's validation split (what the choice was made on). */
   candidates: z.array(CandidateValidation).optional(),
+  /** The personalised model against local-only and global, example by example on the test split (wins / losses). */
+  comparisons: z.object({ localOnly: PairedCounts.optional(), global: PairedCounts.optional() }).optional(),
   durationMs: z.number(),
   arms: z.object({ pretrained: SiteArmMetrics.optional(), localOnly: SiteArmMetrics.optional(), global: SiteArmMetrics, personalized: SiteArmMetrics.optional() }),
 });
@@ -35,7 +38,26 @@ export const SiteReportSection = z.object({
   worst: z.record(z.string(), z.object({ clean: WorstSite, robust: WorstSite.optional() })),
   /** Sites where the personalised model's clean accuracy is ≥ the global's / the local-only's, and where local-only beats global. */
   counts: z
-    .object({ sites: z.number().int(), personalizedAtLeastGlobal: z.number().int(), personalizedAtLeastLocalOnly: z.number().int(), localOnlyBeatsGlobal: z.number().int() })
+    .object({
+      sites: z.number().int(),
+      personalizedAtLeastGlobal: z.number().int(),
+      personalizedAtLeastLocalOnly: z.number().int(),
+      localOnlyBeatsGlobal: z.number().int(),
+      /**
+       * Beyond the noise of each site's test split (a paired difference of more than NOISE_STANDARD_ERRORS standard
+       * errors, from the sites' wins and losses): sites where the personalised model is worse / better than the
+       * local-only and than the global model. Absent without the sites' comparisons.
+       */
+      beyondNoise: z
+        .object({
+          standardErrors: z.number(),
+          worseThanLocalOnly: z.number().int(),
+          betterThanLocalOnly: z.number().int(),
+          worseThanGlobal: z.number().int(),
+          betterThanGlobal: z.number().int(),
+        })
+        .optional(),
+    })
     .optional(),
 });
 export type SiteReportSection = z.infer<typeof SiteReportSection>;
@@ -70,7 +92,24 @@ export function summarizeSiteReports(sites: readonly SiteReportEntry[]): Pick<Si
           personalizedAtLeastGlobal: personal.filter((s) => s.arms.personalized!.accuracy >= s.arms.global.accuracy).length,
           personalizedAtLeastLocalOnly: personal.filter((s) => s.arms.localOnly && s.arms.personalized!.accuracy >= s.arms.localOnly.accuracy).length,
           localOnlyBeatsGlobal: withLocal.filter((s) => s.arms.localOnly!.accuracy > s.arms.global.accuracy).length,
+          ...beyondNoiseCounts(sites),
         }
       : undefined;
   return { worst, ...(counts ? { counts } : {}) };
+}
+
+/** The sites' paired comparisons counted beyond the noise of their test splits (absent when no site sent one). */
+function beyondNoiseCounts(sites: readonly SiteReportEntry[]): { beyondNoise?: NonNullable<NonNullable<SiteReportSection['counts']>['beyondNoise']> } {
+  const compared = sites.filter((s) => s.comparisons);
+  if (compared.length === 0) return {};
+  const count = (arm: 'localOnly' | 'global', test: typeof worseBeyondNoise) => compared.filter((s) => s.comparisons![arm] && test(s.comparisons![arm]!, s.numExamples)).length;
+  return {
+    beyondNoise: {
+      standardErrors: NOISE_STANDARD_ERRORS,
+      worseThanLocalOnly: count('localOnly', worseBeyondNoise),
+      betterThanLocalOnly: count('localOnly', betterBeyondNoise),
+      worseThanGlobal: count('global', worseBeyondNoise),
+      betterThanGlobal: count('global', betterBeyondNoise),
+    },
+  };
 }
