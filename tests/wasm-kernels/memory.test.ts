@@ -49,6 +49,7 @@ describe('the wasm training kernels leak no tensors', () => {
       Sum: [{ x: m }, { axis: [0], keepDims: false }],
       Add: [{ a: m, b: tf.ones([4]) }, {}],
       FedtuneReluGradBiasSum: [{ dy: m, y: m }, {}], // two outputs: dz and db
+      FedtuneSignedStep: [{ x: m, g: m, lo: m, hi: m }, { step: 0.1 }],
     };
     const outputs = (name: string): number => (name === 'FedtuneReluGradBiasSum' ? 2 : 1);
     expect(Object.keys(calls).sort()).toEqual(wasmTrainingKernelConfigs.map((k) => k.kernelName).sort());

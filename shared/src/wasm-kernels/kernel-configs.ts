@@ -10,13 +10,15 @@ import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.ts';
 import { addConfig } from './kernels/add.ts';
 import { sumConfig } from './kernels/sum.ts';
 import { reluGradBiasSumConfig } from './kernels/relu-grad-bias-sum.ts';
+import { signedStepConfig } from './kernels/signed-step.ts';
 
 /**
  * Every kernel this module registers for the 'wasm' backend: the four training kernels tfjs-backend-wasm
  * 4.22 lacks, then replacements for stock kernels that are slow (Conv2DBackpropInput, BatchMatMul with
  * transposes, Tile, and — as wasm SIMD on the heap — Sum over leading axes and Add of a bias vector: the
  * training step's bias gradient and unfused bias add) or wrong (MaxPoolGrad), then this module's own
- * FedtuneReluGradBiasSum (the backward of conv-bias-relu.ts).
+ * FedtuneReluGradBiasSum (the backward of conv-bias-relu.ts) and FedtuneSignedStep (an L∞ attack's step with an
+ * exact sign: signed-step-kernels.ts).
  */
 export const wasmTrainingKernelConfigs: tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -30,4 +32,5 @@ export const wasmTrainingKernelConfigs: tf.KernelConfig[] = [
   sumConfig,
   addConfig,
   reluGradBiasSumConfig,
+  signedStepConfig,
 ];

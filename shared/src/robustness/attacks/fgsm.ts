@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { scaleTensor, type Attack } from './attack.ts';
 import { inputGradient } from './input-gradient.ts';
+import { exactSign } from './signed-step.ts';
 
 /** Fast gradient sign method: x + ε·sign(∇ₓ loss) (ε·scale per feature when given), clipped to the valid range. */
 export const fgsm: Attack = {
@@ -11,7 +12,9 @@ export const fgsm: Attack = {
       if (eps === 0) return x.clone();
       const g = inputGradient(model, x, onehot);
       const s = scaleTensor(x, scale);
-      const step = s ? tf.mul(tf.sign(g), tf.mul(s, eps)) : tf.mul(tf.sign(g), eps);
+      // The exact sign (tfjs-backend-wasm's tf.sign drops components below 1.19e-7: signed-step.ts).
+      const sign = exactSign(g);
+      const step = s ? tf.mul(sign, tf.mul(s, eps)) : tf.mul(sign, eps);
       return tf.clipByValue(tf.add(x, step), clipMin, clipMax);
     });
   },

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../../random/seeded-random.ts';
 import { scaleTensor, type Attack } from './attack.ts';
 import { inputGradient } from './input-gradient.ts';
+import { signedStep } from './signed-step.ts';
 
 /**
  * Projected gradient descent (L∞): a uniform random start in the ε-ball (seeded), then `steps` signed
@@ -20,7 +21,8 @@ export const pgd: Attack = {
     const s = scaleTensor(x, scale);
     // The ε-ball (ε·scale per feature) intersected with the valid range, and the step (stepSize·scale).
     const radius = s ? tf.mul(s, eps) : tf.scalar(eps);
-    const step = s ? tf.mul(s, stepSize) : tf.scalar(stepSize);
+    // A number: on wasm the step, its sign and both projections are one fused pass (signed-step.ts).
+    const step = s ? tf.mul(s, stepSize) : stepSize;
     let adv = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor(start, x.shape, 'float32')), clipMin, clipMax));
     const lo = tf.tidy(() => tf.maximum(tf.sub(x, radius), clipMin));
     const hi = tf.tidy(() => tf.minimum(tf.add(x, radius), clipMax));
@@ -28,14 +30,14 @@ export const pgd: Attack = {
       for (let k = 0; k < steps; k++) {
         const next = tf.tidy(() => {
           const g = inputGradient(model, adv, onehot);
-          return tf.minimum(tf.maximum(tf.add(adv, tf.mul(tf.sign(g), step)), lo), hi);
+          return signedStep(adv, g, step, lo, hi);
         });
         adv.dispose();
         adv = next;
       }
       return adv;
     } finally {
-      tf.dispose([lo, hi, radius, step, ...(s ? [s] : [])]);
+      tf.dispose([lo, hi, radius, ...(typeof step === 'number' ? [] : [step]), ...(s ? [s] : [])]);
     }
   },
 };
