@@ -30,8 +30,8 @@ const THRESHOLD = 85;
 const MODULES = [
   {
     name: 'pgd-fgsm',
-    mutate: ['shared/src/robustness/attacks/pgd.ts', 'shared/src/robustness/attacks/fgsm.ts'],
-    tests: ['tests/robustness/attacks.test.ts'],
+    mutate: ['shared/src/robustness/attacks/pgd.ts', 'shared/src/robustness/attacks/fgsm.ts', 'shared/src/robustness/attacks/signed-step.ts'],
+    tests: ['tests/robustness/attacks.test.ts', 'tests/wasm-kernels/signed-step.test.ts'],
   },
   {
     name: 'fedprox',
