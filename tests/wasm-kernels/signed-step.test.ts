@@ -75,6 +75,84 @@ describe('the exact sign and the fused signed step (FedtuneSignedStep)', () => {
     expect(fusedProfile.kernelNames).toEqual([SIGNED_STEP]);
   });
 
+  it('signedStep takes the kernel only when all of it applies: wasm, float32, a numeric step, the kernel registered, four tensors of one shape', async () => {
+    const x = tf.tensor2d([[0.5, 0.5, 0.5, 0.5]]);
+    const g = tf.tensor2d([[1e-10, -1e-10, 0, 2]]);
+    const full = (v: number) => tf.fill([1, 4], v);
+    const kernels = async (f: () => tf.Tensor) => {
+      const p = await tf.profile(f);
+      const values = Array.from((p.result as tf.Tensor).dataSync()).map((v) => Number(v.toFixed(6)));
+      return { names: p.kernelNames, values };
+    };
+    const expected = [0.75, 0.25, 0.5, 0.75];
+    const [zeros, ones] = [full(0), full(1)];
+    const fused = await kernels(() => signedStep(x, g, 0.25, zeros, ones));
+    expect(fused).toEqual({ names: [SIGNED_STEP], values: expected });
+    // A per-feature step tensor, bounds that broadcast, an int32 x: tf ops, the same rule.
+    const perFeature = await kernels(() => signedStep(x, g, tf.tensor([0.25, 0.25, 0.25, 0.25]), full(0), full(1)));
+    expect(perFeature.names).not.toContain(SIGNED_STEP);
+    expect(perFeature.values).toEqual(expected);
+    const scalarBounds = await kernels(() => signedStep(x, g, 0.25, tf.scalar(0), tf.scalar(1)));
+    expect(scalarBounds.names).not.toContain(SIGNED_STEP);
+    expect(scalarBounds.values).toEqual(expected);
+    const wideG = await kernels(() => signedStep(x, tf.tensor2d([[1e-10, -1e-10, 0, 2]], [1, 4], 'float32').reshape([1, 1, 4]), 0.25, full(0), full(1)));
+    expect(wideG.names).not.toContain(SIGNED_STEP);
+    const intBounds = await kernels(() => signedStep(x, g, 0.25, tf.zeros([1, 4], 'int32'), ones));
+    expect(intBounds.names).not.toContain(SIGNED_STEP);
+    expect(intBounds.values).toEqual(expected);
+    const ints = await kernels(() => signedStep(tf.tensor2d([[0, 0, 0, 0]], [1, 4], 'int32'), g, 1, full(-1), full(1)));
+    expect(ints.names).not.toContain(SIGNED_STEP);
+    expect(ints.values).toEqual([1, -1, 0, 1]);
+    // The kernel unregistered: tf ops.
+    const config = tf.getKernel(SIGNED_STEP, 'wasm')!;
+    tf.unregisterKernel(SIGNED_STEP, 'wasm');
+    try {
+      const without = await kernels(() => signedStep(x, g, 0.25, full(0), full(1)));
+      expect(without.names).not.toContain(SIGNED_STEP);
+      expect(without.values).toEqual(expected);
+    } finally {
+      tf.registerKernel(config);
+    }
+    // The cpu backend: tf ops (its sign is exact anyway), the same values.
+    await tf.setBackend('cpu');
+    try {
+      const onCpu = await kernels(() => signedStep(tf.tensor2d([[0.5, 0.5, 0.5, 0.5]]), tf.tensor2d([[1e-10, -1e-10, 0, 2]]), 0.25, tf.zeros([1, 4]), tf.ones([1, 4])));
+      expect(onCpu.names).not.toContain(SIGNED_STEP);
+      expect(onCpu.values).toEqual(expected);
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  it('PGD with per-feature units (scale): feature j moves at most ε·scale[j], a scale of 0 keeps it, and nothing leaks', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] })] });
+    const x = tf.tensor2d(seeded(16, 5).map((v) => (v + 1) / 2), [4, 4]);
+    const onehot = tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3).cast('float32');
+    const scale = Float32Array.from([1, 0, 2, 0.5]);
+    const before = tf.memory().numTensors;
+    const adv = pgd.run(model, x, onehot, { eps: 0.05, steps: 5, stepSize: 0.02, seed: 3, clipMin: -10, clipMax: 10, scale });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const a = adv.dataSync();
+    const xs = x.dataSync();
+    for (let i = 0; i < a.length; i++) {
+      const moved = Math.abs(a[i] - xs[i]);
+      expect(moved, `value ${i}`).toBeLessThanOrEqual(0.05 * scale[i % 4] + 1e-6);
+      if (scale[i % 4] === 0) expect(moved).toBe(0);
+    }
+    // The feature with scale 2 uses its larger ball.
+    expect(Array.from(a).some((v, i) => scale[i % 4] === 2 && Math.abs(v - xs[i]) > 0.05 + 1e-6)).toBe(true);
+    adv.dispose();
+    // The random start alone (no step): each feature within its own ball, a scale of 0 not moved at all.
+    const start = pgd.run(model, x, onehot, { eps: 0.05, steps: 0, stepSize: 0.02, seed: 3, clipMin: -10, clipMax: 10, scale });
+    const st = start.dataSync();
+    for (let i = 0; i < st.length; i++) {
+      expect(Math.abs(st[i] - xs[i]), `start ${i}`).toBeLessThanOrEqual(0.05 * scale[i % 4] + 1e-6);
+      if (scale[i % 4] === 0) expect(st[i]).toBe(xs[i]);
+    }
+    expect(Array.from(st).some((v, i) => scale[i % 4] === 2 && Math.abs(v - xs[i]) > 0.05 + 1e-6)).toBe(true);
+    start.dispose();
+  });
+
   it('the kernel refuses what it cannot run with a plain error naming it', () => {
     const ok = tf.zeros([8]);
     const bad: Array<Record<string, tf.Tensor>> = [

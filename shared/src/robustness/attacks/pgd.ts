@@ -37,7 +37,9 @@ export const pgd: Attack = {
       }
       return adv;
     } finally {
-      tf.dispose([lo, hi, radius, ...(typeof step === 'number' ? [] : [step]), ...(s ? [s] : [])]);
+      // With a scale the step is a tensor too.
+      // Stryker disable next-line ArrayDeclaration: equivalent: tf.dispose ignores what is not a tensor.
+      tf.dispose([lo, hi, radius, ...(s ? [s, step as tf.Tensor] : [])]);
     }
   },
 };
