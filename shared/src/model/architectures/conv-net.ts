@@ -7,7 +7,7 @@ import type { ArchitectureOptions } from './architecture.ts';
  * no bias (BatchNorm's β takes its place). With `hiddenUnits` > 0 a dense ReLU layer of that many units comes
  * after the flatten (`cnn-dense`). Layer names are part of the committed checkpoints: keep them.
  */
-export function buildConvNet({ inputShape, numClasses, seed, dropout }: ArchitectureOptions, batchNorm: boolean, hiddenUnits = 0): tf.Sequential {
+export function buildConvNet({ inputShape, numClasses, seed, dropout }: ArchitectureOptions, batchNorm: boolean, hiddenUnits = 0, filters: [number, number] = [8, 16], name?: string): tf.Sequential {
   const shape = inputShape.length === 1 ? [28, 28, 1] : inputShape;
   const block = (index: 1 | 2, filters: number): tf.layers.Layer[] => {
     const conv = tf.layers.conv2d({
@@ -22,11 +22,11 @@ export function buildConvNet({ inputShape, numClasses, seed, dropout }: Architec
     return [conv, ...normalized, tf.layers.maxPooling2d({ poolSize: 2, name: `pool${index}` })];
   };
   return tf.sequential({
-    name: hiddenUnits ? 'cnn_dense' : batchNorm ? 'cnn_bn' : 'cnn',
+    name: name ?? (hiddenUnits ? 'cnn_dense' : batchNorm ? 'cnn_bn' : 'cnn'),
     layers: [
       ...(inputShape.length === 1 ? [tf.layers.reshape({ inputShape, targetShape: shape, name: 'to_image' })] : []),
-      ...block(1, 8),
-      ...block(2, 16),
+      ...block(1, filters[0]),
+      ...block(2, filters[1]),
       tf.layers.flatten({ name: 'flatten' }),
       ...(hiddenUnits ? [tf.layers.dense({ units: hiddenUnits, activation: 'relu', name: 'hidden', kernelInitializer: tf.initializers.heNormal({ seed: seed + 4 }) })] : []),
       ...(dropout ? [tf.layers.dropout({ rate: dropout, seed: seed + 3, name: 'dropout' })] : []),
