@@ -28,6 +28,7 @@ export * from './random/seeded-random.ts';
 export * from './model/architectures/architecture.ts';
 export * from './model/architectures/registry.ts';
 export * from './model/architectures/cnn-dense.ts';
+export * from './model/architectures/cnn-wide.ts';
 export * from './model/model-weights.ts';
 export * from './model/model-topology.ts';
 export * from './model/logits-output.ts';

@@ -8,7 +8,7 @@ export function pretrainCommand(): Command {
   return new Command('pretrain')
     .description('train the base model of a built-in task on its source slice (reproduces the committed checkpoint)')
     .option('--task <name>', 'built-in task: digits, or spam (SpamAssassin e-mail, text-cnn with its vocab.json)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
-    .option('--arch <name>', 'architecture of the digits task (mlp, cnn, cnn-bn, cnn-dense); the spam task is always text-cnn', 'mlp')
+    .option('--arch <name>', 'architecture of the digits task (mlp, cnn, cnn-bn, cnn-dense, cnn-wide); the spam task is always text-cnn', 'mlp')
     .option('--epochs <n>', 'epochs (default: 10 for digits, 3 for spam)', intOption('epochs', 1))
     .option('--seed <n>', 'seed', intOption('seed'), 1)
     .option('--out <dir>', 'output directory (default: the built-in checkpoint directory)')

@@ -59,7 +59,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
-    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense; the spam task runs text-cnn) (default: mlp)')
+    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (cnn-dense, lr 0.003, PGD-7 on every example at the headline ε), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread; pays off for long fits) (default: 1 = the main thread)", intOption('workers', 1));

@@ -5,7 +5,8 @@ import type { ArchitectureOptions } from './architecture.ts';
  * The small convolutional network of `cnn` and `cnn-bn`, for 28×28 images: conv 8 → [BN →] ReLU → pool →
  * conv 16 → [BN →] ReLU → pool → flatten [→ dropout] → dense logits. With `batchNorm` the convolutions have
  * no bias (BatchNorm's β takes its place). With `hiddenUnits` > 0 a dense ReLU layer of that many units comes
- * after the flatten (`cnn-dense`). Layer names are part of the committed checkpoints: keep them.
+ * after the flatten (`cnn-dense`); `filters` are the two convolutions' widths (8 and 16; the `cnn-wide` has 16
+ * and 32), `name` the model's (default by the options). Layer names are part of the committed checkpoints: keep them.
  */
 export function buildConvNet({ inputShape, numClasses, seed, dropout }: ArchitectureOptions, batchNorm: boolean, hiddenUnits = 0, filters: [number, number] = [8, 16], name?: string): tf.Sequential {
   const shape = inputShape.length === 1 ? [28, 28, 1] : inputShape;
