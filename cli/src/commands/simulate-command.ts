@@ -8,7 +8,7 @@ import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
-import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, partitionKinds, robustPreset as robustPresetSettings, type RobustnessReport } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport } from '@fedtune/shared';
 import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-site-data.ts';
@@ -60,7 +60,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (cnn-dense, lr 0.003, PGD-7 on every example at the headline ε), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, PGD-7 at 2× the headline ε with an ε warm-up over the first third of the rounds; on clean digits cnn-dense at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread; pays off for long fits) (default: 1 = the main thread)", intOption('workers', 1));
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
@@ -137,7 +137,10 @@ function describeAdversarial(a: RunConfig['train']['adversarial']): string {
  * `--lr` override both arms, the `--adv-*` flags the adversarial arm only (the plain arm never trains adversarially).
  */
 async function robustPreset(deps: SimulateDeps, command: Command, base: SimulationOptions, out: string): Promise<void> {
-  const preset = robustPresetSettings(base.featureShift !== false);
+  const featureShift = base.featureShift !== false;
+  // The run's length (the preset's, unless --rounds changes it): the preset's ε warm-up follows it.
+  const rounds = simulationRunConfig({ ...base, rounds: robustPresetRounds(featureShift), trainExtras: { ...base.trainExtras, ...robustPresetSettings(featureShift).adversarial } }).rounds;
+  const preset = robustPresetSettings(featureShift, rounds);
   const architecture = command.getOptionValueSource('arch') === 'cli' ? base.architecture : preset.architecture;
   const headlineEps = digitsHeadlineEps(base.featureShift !== false);
   const plainFlags = { ...base.config, train: { ...base.config?.train, adversarial: undefined } };
