@@ -8,7 +8,7 @@ beforeAll(async () => {
   await selectNodeBackend();
 });
 
-describe('cnn-dense: the cnn with a hidden dense layer (the robust preset\'s architecture)', () => {
+describe('cnn-dense: the cnn with a hidden dense layer (the robust preset\'s architecture on clean digits)', () => {
   it('has the cnn\'s convolutions and a 128-unit ReLU layer before the logits', () => {
     const model = getArchitecture('cnn-dense').build({ inputShape: [784], numClasses: 10, seed: 1 });
     try {

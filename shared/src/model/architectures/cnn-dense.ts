@@ -8,7 +8,7 @@ export const CNN_DENSE_HIDDEN_UNITS = 128;
  * The `cnn` with a hidden dense layer: conv 8 → pool → conv 16 → pool → dense 128 ReLU → dense logits.
  * 54 k parameters (the `cnn` has 5 k, its head is linear on the conv features) for ~20 % more compute per
  * example: the capacity adversarial training needs (Madry et al. 2018) at almost the `cnn`'s cost, which is
- * why the robust preset fine-tunes it (docs/robustness.md#the-robust-preset).
+ * why the robust preset fine-tunes it on clean digits (on the scanners it takes the wider `cnn-wide`; docs/robustness.md#the-robust-preset).
  */
 export const cnnDense: Architecture = {
   name: 'cnn-dense',
