@@ -551,11 +551,11 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     expect(calls[1].trainExtras?.adversarial).toEqual(robustPreset().adversarial.adversarial);
     expect([calls[0].trainExtras?.learningRate, calls[1].trainExtras?.learningRate]).toEqual([0.003, 0.003]);
     const [plain, robust] = calls.map((c) => simulationRunConfig(c));
-    // Both arms: the preset's architecture and rounds, the same seed; the robust arm trains PGD-7 on every example at 2× the headline ε, warmed up over a third of the rounds.
+    // Both arms: the preset's architecture and rounds, the same seed; the robust arm trains PGD-7 on every example at 5/3 × the headline ε (0.10), warmed up over a third of the rounds.
     for (const c of calls) expect(c.architecture).toBe('cnn-wide');
     expect([plain.rounds, robust.rounds, plain.seed]).toEqual([robustPreset().rounds, robustPreset().rounds, robust.seed]);
     expect(plain.train.adversarial).toBeUndefined();
-    expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.12, share: 1, steps: 7, warmupRounds: 40 });
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.1, share: 1, steps: 7, warmupRounds: 40 });
     // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
     const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));

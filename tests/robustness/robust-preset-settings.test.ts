@@ -38,7 +38,7 @@ describe('simulationRunConfig: training settings given in trainExtras (a preset,
 });
 
 describe('--preset robust: its defaults reach both arms, and flags override them', () => {
-  it('defaults: cnn-wide and 120 rounds on the scanners (cnn-dense and 30 on clean digits), Adam lr 0.003 in both arms, PGD-7 on every example at 2× the headline ε warmed up over a third of the rounds in the robust arm only', async () => {
+  it('defaults: cnn-wide and 120 rounds on the scanners (cnn-dense and 30 on clean digits), Adam lr 0.003 in both arms, PGD-7 on every example at 5/3 × the headline ε (0.10) warmed up over a third of the rounds in the robust arm only', async () => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
     const [plain, robust] = calls.map((c) => simulationRunConfig(c));
     expect(calls.map((c) => c.architecture)).toEqual(['cnn-wide', 'cnn-wide']);
@@ -47,7 +47,7 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     expect([plain.train.optimizer, robust.train.optimizer, plain.train.epochs, robust.train.epochs]).toEqual(['adam', 'adam', 1, 1]);
     expect(plain.train.adversarial).toBeUndefined();
     expect([plain.train.learningRateSchedule, robust.train.learningRateSchedule]).toEqual([undefined, undefined]);
-    expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.12, steps: 7, warmupRounds: 40 });
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.1, steps: 7, warmupRounds: 40 });
     expect(robustPreset()).toMatchObject({ architecture: 'cnn-wide', rounds: 120, plain: { learningRate: 0.003 } });
     // On clean digits: the cnn-dense at the headline ε 0.1, no warm-up, 30 rounds.
     expect(robustPreset(false)).toEqual({ architecture: 'cnn-dense', rounds: 30, plain: { learningRate: 0.003 }, adversarial: { learningRate: 0.003, adversarial: { method: 'pgd', share: 1, eps: 0.1, steps: 7 } } });
@@ -62,7 +62,7 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     ['--arch (both arms)', ['--arch', 'cnn'], (_p, _r, calls) => expect(calls.map((c) => c.architecture)).toEqual(['cnn', 'cnn'])],
     ['--epochs (both arms)', ['--epochs', '2'], (p, r) => expect([p.train.epochs, r.train.epochs]).toEqual([2, 2])],
     ['--adv-steps (the robust arm only)', ['--adv-steps', '10'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.steps, r.train.learningRate]).toEqual([undefined, 10, 0.003])],
-    ['--lr-schedule (both arms; the preset has none)', ['--lr-schedule', 'cosine:0.2'], (p, r) => expect([p.train.learningRateSchedule, r.train.learningRateSchedule, r.train.adversarial?.eps]).toEqual([{ kind: 'cosine', finalFactor: 0.2 }, { kind: 'cosine', finalFactor: 0.2 }, 0.12])],
+    ['--lr-schedule (both arms; the preset has none)', ['--lr-schedule', 'cosine:0.2'], (p, r) => expect([p.train.learningRateSchedule, r.train.learningRateSchedule, r.train.adversarial?.eps]).toEqual([{ kind: 'cosine', finalFactor: 0.2 }, { kind: 'cosine', finalFactor: 0.2 }, 0.1])],
     ['--no-feature-shift: the cnn-dense, ε 0.1 without a warm-up, the same learning rate, 30 rounds', ['--no-feature-shift'], (p, r, calls) => expect([calls[1].architecture, r.train.adversarial?.eps, r.train.adversarial?.warmupRounds, p.train.learningRate, p.rounds, r.rounds]).toEqual(['cnn-dense', 0.1, undefined, 0.003, 30, 30])],
     ['--rounds (both arms; the warm-up follows: a third of them)', ['--rounds', '7'], (p, r) => expect([p.rounds, r.rounds, r.train.adversarial?.warmupRounds]).toEqual([7, 7, 2])],
     ['--adv-warmup (the robust arm only)', ['--adv-warmup', '5'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.warmupRounds]).toEqual([undefined, 5])],

@@ -60,7 +60,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, PGD-7 at 2× the headline ε with an ε warm-up over the first third of the rounds; on clean digits cnn-dense at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread; pays off for long fits) (default: 1 = the main thread)", intOption('workers', 1));
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
