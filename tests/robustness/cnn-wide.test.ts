@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasPretrainedModel, loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
 import { getArchitecture } from '@fedtune/shared';
-import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
+import { selectNodeBackend } from '@fedtune/shared/node';
+import { pretrainedCheckpointAccuracy } from '../helpers/pretrained-checkpoint.ts';
 
 beforeAll(async () => {
   await selectNodeBackend();
@@ -27,25 +27,7 @@ describe('cnn-wide: the cnn-dense with twice the filters', () => {
   });
 
   it('the committed pretrained checkpoint loads with the architecture\'s topology and beats chance on the scanned holdout', async () => {
-    expect(hasPretrainedModel('cnn-wide')).toBe(true);
-    const model = await loadModelDir(pretrainedModelDir('cnn-wide'));
-    const built = getArchitecture('cnn-wide').build({ inputShape: [784], numClasses: 10, seed: 1 });
-    try {
-      expect(model.layers.map((l) => l.name)).toEqual(built.layers.map((l) => l.name));
-      expect(model.countParams()).toBe(built.countParams());
-      const holdout = builtinDigits().holdout;
-      const n = 300;
-      const accuracy = tf.tidy(() => {
-        const x = tf.tensor2d(holdout.x.subarray(0, n * 784), [n, 784]);
-        const predicted = (model.predict(x) as tf.Tensor).argMax(1).dataSync();
-        let correct = 0;
-        for (let i = 0; i < n; i++) if (predicted[i] === holdout.y[i]) correct++;
-        return correct / n;
-      });
-      expect(accuracy).toBeGreaterThan(0.4);
-    } finally {
-      model.dispose();
-      built.dispose();
-    }
+    // `fedtune pretrain --arch cnn-wide` printed 62.7% on the whole holdout; chance is 10%.
+    expect(await pretrainedCheckpointAccuracy('cnn-wide')).toBeGreaterThan(0.4);
   });
 });

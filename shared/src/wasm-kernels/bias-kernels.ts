@@ -1,4 +1,5 @@
 import { ADD, F32, I32, V128, body, get, load, section, set, simd, splat, store, vec, name } from './optimizer-kernels.ts';
+import { memoryBoundKernels } from './memory-bound-kernels.ts';
 
 /**
  * The bias gradient and the bias add of a training step as wasm SIMD kernels on tfjs-backend-wasm's heap
@@ -55,18 +56,5 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, BiasKernels | null>();
-
 /** The kernels bound to `memory`, or undefined without wasm SIMD. */
-export function biasKernels(memory: WebAssembly.Memory): BiasKernels | undefined {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    try {
-      k = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } }).exports as unknown as BiasKernels;
-    } catch {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k ?? undefined;
-}
+export const biasKernels: (memory: WebAssembly.Memory) => BiasKernels | undefined = memoryBoundKernels<BiasKernels>(moduleBytes);

@@ -1,5 +1,6 @@
 import { I32, V128, body, get, name, section, set, vec } from './optimizer-kernels.ts';
 import { DEMOTE_ZERO, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F64X2_ADD, HIGH_HALF, I32_ADD, I32_MUL, JOIN_LOW_HALVES, PROMOTE_LOW, ZERO, addTo, countTo, f32load, i32, vload, vstore } from './wasm-code.ts';
+import { memoryBoundKernels } from './memory-bound-kernels.ts';
 
 /**
  * The conv2d filter gradient as a wasm SIMD module on tfjs-backend-wasm's heap (same memory import as
@@ -90,21 +91,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, FilterGradientKernels | null>();
-
 /** The kernels bound to `memory` (compiled once per memory), or undefined without wasm SIMD. */
-export function filterGradientKernels(memory: WebAssembly.Memory): FilterGradientKernels | undefined {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    try {
-      k = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } }).exports as unknown as FilterGradientKernels;
-    } catch {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k ?? undefined;
-}
+export const filterGradientKernels: (memory: WebAssembly.Memory) => FilterGradientKernels | undefined = memoryBoundKernels<FilterGradientKernels>(moduleBytes);
 
 /** Exposed for tests: the module validates (a wrong opcode would otherwise silently disable the kernel). */
 export const filterGradientModuleBytes = moduleBytes;

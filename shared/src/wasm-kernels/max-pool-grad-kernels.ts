@@ -1,5 +1,6 @@
 import { I32, V128, body, get, name, section, set, vec } from './optimizer-kernels.ts';
 import { BITSELECT, F32X4_GT, F32X4_SPLAT, I32_ADD, I32X4_EQ, I32X4_SPLAT, NEG_INFINITY_F32, V128_AND, addTo, countTo, i32, stepTo, vload, vstore } from './wasm-code.ts';
+import { memoryBoundKernels } from './memory-bound-kernels.ts';
 
 /**
  * MaxPoolGrad for non-overlapping, unclipped windows as a wasm SIMD module on tfjs-backend-wasm's heap (same
@@ -80,21 +81,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, MaxPoolGradKernels | null>();
-
 /** The kernel bound to `memory` (compiled once per memory), or undefined without wasm SIMD. */
-export function maxPoolGradKernels(memory: WebAssembly.Memory): MaxPoolGradKernels | undefined {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    try {
-      k = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } }).exports as unknown as MaxPoolGradKernels;
-    } catch {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k ?? undefined;
-}
+export const maxPoolGradKernels: (memory: WebAssembly.Memory) => MaxPoolGradKernels | undefined = memoryBoundKernels<MaxPoolGradKernels>(moduleBytes);
 
 /** Exposed for tests: the module validates (a wrong opcode would otherwise silently disable the kernel). */
 export const maxPoolGradModuleBytes = moduleBytes;

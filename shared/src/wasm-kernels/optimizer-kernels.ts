@@ -1,3 +1,5 @@
+import { memoryBoundKernels } from './memory-bound-kernels.ts';
+
 /**
  * The fused optimizer updates (SGD, momentum, Adam) as a small WebAssembly SIMD module that works directly on
  * tfjs-backend-wasm's heap: it imports the backend's own `WebAssembly.Memory`, so variables, gradients, moment
@@ -110,22 +112,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, OptimizerKernels | null>();
-
 /** The kernels bound to `memory` (compiled once per memory), or undefined without wasm SIMD. */
-export function optimizerKernels(memory: WebAssembly.Memory): OptimizerKernels | undefined {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } });
-      k = instance.exports as unknown as OptimizerKernels;
-    } catch {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k ?? undefined;
-}
+export const optimizerKernels: (memory: WebAssembly.Memory) => OptimizerKernels | undefined = memoryBoundKernels<OptimizerKernels>(moduleBytes);
 
 /** tfjs-backend-wasm's exported memory (its Emscripten module's `asm.memory`), if the backend exposes it. */
 export function wasmBackendMemory(backend: unknown): WebAssembly.Memory | undefined {

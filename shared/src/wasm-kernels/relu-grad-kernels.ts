@@ -1,5 +1,6 @@
 import { I32, V128, body, get, name, section, set, vec } from './optimizer-kernels.ts';
 import { F32X4_ADD, F32X4_GT, I32_ADD, V128_AND, ZERO, addTo, i32, stepTo, vload, vstore } from './wasm-code.ts';
+import { memoryBoundKernels } from './memory-bound-kernels.ts';
 
 /**
  * The backward pass of `relu(conv + bias)` up to the convolution, as one wasm SIMD pass on tfjs-backend-wasm's
@@ -54,21 +55,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, ReluGradKernels | null>();
-
 /** The kernel bound to `memory` (compiled once per memory), or undefined without wasm SIMD. */
-export function reluGradKernels(memory: WebAssembly.Memory): ReluGradKernels | undefined {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    try {
-      k = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } }).exports as unknown as ReluGradKernels;
-    } catch {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k ?? undefined;
-}
+export const reluGradKernels: (memory: WebAssembly.Memory) => ReluGradKernels | undefined = memoryBoundKernels<ReluGradKernels>(moduleBytes);
 
 /** Exposed for tests: the module validates (a wrong opcode would otherwise silently disable the kernel). */
 export const reluGradModuleBytes = moduleBytes;

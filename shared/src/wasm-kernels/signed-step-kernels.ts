@@ -1,5 +1,6 @@
 import { F32, I32, V128, body, get, name, section, set, simd, vec } from './optimizer-kernels.ts';
 import { BITSELECT, F32X4_ADD, F32X4_GT, I32_ADD, ZERO, stepTo, vload, vstore } from './wasm-code.ts';
+import { memoryBoundKernels } from './memory-bound-kernels.ts';
 
 const F32X4_LT = simd(0x43);
 /** Pseudo-minimum and -maximum: b < a ? b : a and a < b ? b : a — tfjs-backend-wasm's Minimum and Maximum, NaN and ±0 alike. */
@@ -58,21 +59,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, SignedStepKernels | null>();
-
 /** The kernel bound to `memory` (compiled once per memory), or undefined without wasm SIMD. */
-export function signedStepKernels(memory: WebAssembly.Memory): SignedStepKernels | undefined {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    try {
-      k = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } }).exports as unknown as SignedStepKernels;
-    } catch {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k ?? undefined;
-}
+export const signedStepKernels: (memory: WebAssembly.Memory) => SignedStepKernels | undefined = memoryBoundKernels<SignedStepKernels>(moduleBytes);
 
 /** Exposed for tests: the module validates (a wrong opcode would otherwise silently disable the kernel). */
 export const signedStepModuleBytes = moduleBytes;
