@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getArchitecture } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
