@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
-import { corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
 import { choiceOption, floatOption, intOption } from './options.ts';
@@ -28,6 +28,15 @@ function corruptionList(value: string): boolean | string[] {
   return names;
 }
 
+/** `--attack-loss`: the losses the attacks ascend, in order, each at most once. */
+export function attackLossList(value: string): AttackLoss[] {
+  const names = value.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(ATTACK_LOSSES as readonly string[]).includes(n));
+  if (unknown.length) throw new InvalidArgumentError(`unknown attack loss ${unknown.map((n) => JSON.stringify(n.slice(0, 40))).join(', ')} (known: ${ATTACK_LOSSES.join(', ')})`);
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError('each attack loss at most once');
+  return names as AttackLoss[];
+}
+
 /** The data of `--data`: a CSV file, or `digits-holdout` (the built-in task's held-out set). */
 export function evaluationData(spec: string, labelColumn?: string): Dataset {
   return spec === 'digits-holdout' ? builtinDigits().holdout : readCsvDataset(spec, { labelColumn });
@@ -47,7 +56,8 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
     'feature-std': `ε in units of each feature's standard deviation (mean ${Number((r.epsScale ?? NaN).toPrecision(3))} absolute)`,
     'data-std': `ε in units of the data's standard deviation (1 = ${Number((r.epsScale ?? NaN).toPrecision(3))} absolute)`,
   };
-  if (r.fgsm.length || r.pgd.length || r.pgdL2?.length) lines.push(`${unitsLine[r.epsUnits ?? 'absolute']}; ${r.adversarialExamples} examples attacked`);
+  const lossesText = r.attackLosses && r.attackLosses.length > 1 ? `; each attack the worst case over the ${r.attackLosses.join(' and ')} losses` : r.attackLosses ? `; attacks on the ${r.attackLosses[0]} loss` : '';
+  if (r.fgsm.length || r.pgd.length || r.pgdL2?.length) lines.push(`${unitsLine[r.epsUnits ?? 'absolute']}; ${r.adversarialExamples} examples attacked${lossesText}`);
   const headline = r.headlineEps === undefined ? undefined : (r.pgd.find((a) => a.eps === r.headlineEps) ?? r.fgsm.find((a) => a.eps === r.headlineEps));
   if (headline) lines.push(`headline: ${'steps' in headline ? `PGD-${headline.steps}` : 'FGSM'} at the task's headline ${epsText(headline)}: ${pct(headline.accuracy).trim()}`);
   if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
@@ -106,6 +116,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--pgd-l2 <list>', 'PGD-L2 radius list (comma-separated), "default" or "none"').argParser(numberList('pgd-l2')).default(false, `none; default: ${DEFAULT_L2_EPSILONS.join(',')}`))
     .option('--pgd-steps <n>', 'PGD iterations', intOption('pgd-steps', 1), 40)
     .option('--pgd-step-size <x>', 'PGD step size', Number, 0.01)
+    .addOption(new Option('--attack-loss <list>', 'losses FGSM and PGD ascend, in order, each attacking what the ones before left correct: ce (cross-entropy), margin (logit margin, not saturated on confident models); the accuracy is the worst case').argParser(attackLossList).default([...ROBUSTNESS_DEFAULTS.attackLosses], ROBUSTNESS_DEFAULTS.attackLosses.join(',')))
     .option('--eps-units <units>', 'units of FGSM/PGD ε and step: absolute, feature-std (each feature\'s standard deviation) or data-std (the standard deviation of all input values); default: absolute for images, feature-std for tabular data', choiceOption('eps-units', ['absolute', 'feature-std', 'data-std'] as const))
     .option('--input-kind <kind>', 'image, tabular or auto', choiceOption('input-kind', ['auto', 'image', 'tabular'] as const), 'auto')
     .option('--seed <n>', 'seed of the sample, noise, corruptions and PGD start', intOption('seed'), 0)
@@ -141,6 +152,7 @@ export function evaluateCommand(): Command {
           ...(o.data === 'digits-holdout' ? { headlineEps: digitsHeadlineEps(true) } : {}),
           pgdSteps: o.pgdSteps,
           pgdStepSize: o.pgdStepSize,
+          attackLosses: o.attackLoss,
           inputKind: o.inputKind,
           ...(o.epsUnits ? { epsUnits: o.epsUnits } : {}),
           seed: o.seed,

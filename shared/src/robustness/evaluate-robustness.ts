@@ -7,6 +7,7 @@ import { applyCorruption, featureStats, type InputKind } from './apply-corruptio
 import { perturbationPlan, SAMPLE_DEFAULTS } from './perturbation-plan.ts';
 import type { PerturbedInputs } from './perturbed-inputs.ts';
 import type { Attack } from './attacks/attack.ts';
+import { ATTACK_LOSSES, type AttackLoss } from './attacks/attack-loss.ts';
 import { fgsm } from './attacks/fgsm.ts';
 import { pgd } from './attacks/pgd.ts';
 import { pgdL2 } from './attacks/pgd-l2.ts';
@@ -58,6 +59,13 @@ export interface RobustnessOptions {
   /** PGD iterations (default 40) and step size (default 0.01). */
   pgdSteps?: number;
   pgdStepSize?: number;
+  /**
+   * The losses FGSM, PGD and PGD-L2 each ascend, in order, each attacking what the ones before it left correct:
+   * an example is robust only if no loss's attack fools it (docs/robustness.md#two-losses). Default
+   * ['ce', 'margin']: the cross-entropy saturates on confident models, the margin does not. ['ce'] alone is
+   * the textbook attack.
+   */
+  attackLosses?: readonly AttackLoss[];
   /** Valid input range (clipping of noise and attacks). Default [0, 1] for images, the data's min/max for tabular. */
   inputRange?: [number, number];
   /**
@@ -90,6 +98,7 @@ export const ROBUSTNESS_DEFAULTS = {
   seed: SAMPLE_DEFAULTS.seed,
   pgdSteps: 40,
   pgdStepSize: 0.01,
+  attackLosses: ATTACK_LOSSES,
   bins: 15,
 } as const;
 
@@ -156,33 +165,57 @@ export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: { batc
   };
 }
 
-/** Robust accuracy of `model` on `ds` under `attack` at `eps`, in batches; yields to the event loop between batches. */
-export async function adversarialAccuracy(
-  model: tf.LayersModel,
-  ds: Dataset,
-  attack: Attack,
-  params: { eps: number; steps: number; stepSize: number; seed: number; clipMin: number; clipMax: number; batchSize: number; scale?: Float32Array },
-): Promise<number> {
+type AdversarialParams = { eps: number; steps: number; stepSize: number; seed: number; clipMin: number; clipMax: number; batchSize: number; scale?: Float32Array };
+
+/** Robust accuracy of `model` on `ds` under `attack` at `eps` (on the cross-entropy), in batches; yields to the event loop between batches. */
+export async function adversarialAccuracy(model: tf.LayersModel, ds: Dataset, attack: Attack, params: AdversarialParams): Promise<number> {
+  const stages = await adversarialAccuracyByLoss(model, ds, attack, params, ['ce']);
+  return stages[0];
+}
+
+/**
+ * Robust accuracy under `attack` run once per loss in `losses`, each on the examples every loss before it
+ * left correctly classified (an example counts as robust only if no loss's attack fools it: the per-example
+ * worst case, as AutoAttack combines its attacks). Returns the accuracy after each stage, so the last is the
+ * worst case and the first that of `losses[0]` alone. In batches; yields to the event loop between batches.
+ */
+export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Dataset, attack: Attack, params: AdversarialParams, losses: readonly AttackLoss[]): Promise<number[]> {
   const n = ds.y.length;
-  if (n === 0) return 0;
+  if (losses.length === 0) throw new FedtuneError('config', 'an attack needs at least one loss');
+  if (n === 0) return losses.map(() => 0);
   const shape = modelInputShape(model);
   const f = featureSize(ds);
-  let correct = 0;
+  const correct = losses.map(() => 0);
   for (let start = 0; start < n; start += params.batchSize) {
     const end = Math.min(n, start + params.batchSize);
-    const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
-    const labels = tf.tensor1d(ds.y.subarray(start, end), 'int32');
-    const onehot = tf.tidy(() => tf.cast(tf.oneHot(labels, ds.numClasses), 'float32'));
+    // The examples still standing (indices into the batch), shrinking with every loss.
+    let standing = Int32Array.from({ length: end - start }, (_, i) => i);
+    const batch = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
     try {
-      const adv = attack.run(model, x, onehot, { ...params, seed: deriveSeed(params.seed, attack.name, params.eps, start) });
-      correct += tf.tidy(() => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).sum().dataSync()[0]);
-      adv.dispose();
+      for (let k = 0; k < losses.length && standing.length > 0; k++) {
+        const rows = standing;
+        const x = k === 0 ? batch.clone() : tf.gather(batch, rows);
+        const labels = tf.tensor1d(Int32Array.from(rows, (i) => ds.y[start + i]), 'int32');
+        const onehot = tf.tidy(() => tf.cast(tf.oneHot(labels, ds.numClasses), 'float32'));
+        try {
+          // The first loss keeps the seed of a single-loss run (its numbers are unchanged); each further one has its own.
+          const seed = k === 0 ? deriveSeed(params.seed, attack.name, params.eps, start) : deriveSeed(params.seed, attack.name, params.eps, start, losses[k]);
+          const adv = attack.run(model, x, onehot, { ...params, seed, loss: losses[k] });
+          const hit = tf.tidy(() => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).dataSync() as Uint8Array);
+          adv.dispose();
+          standing = rows.filter((_, j) => hit[j] === 1);
+        } finally {
+          tf.dispose([x, labels, onehot]);
+        }
+        correct[k] += standing.length;
+      }
     } finally {
-      tf.dispose([x, labels, onehot]);
+      batch.dispose();
     }
     await yieldToEventLoop();
   }
-  return correct / n;
+  // A stage that never ran in a batch (nothing left standing) counts that batch's zero survivors: cumulative counts.
+  return correct.map((c) => c / n);
 }
 
 /**
@@ -248,16 +281,23 @@ export async function evaluateRobustness(
   const adversarialCleanAccuracy = attacked ? accuracy(advData) : null;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
   const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: 0 }) : null;
+  const losses = [...(options.attackLosses ?? ROBUSTNESS_DEFAULTS.attackLosses)];
+  if (losses.length === 0 || new Set(losses).size !== losses.length) throw new FedtuneError('config', `attackLosses must name each of ${ATTACK_LOSSES.join(', ')} at most once, and at least one (got ${JSON.stringify(losses).slice(0, 80)})`);
+  /** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
+  const attackRow = async (part: 'fgsm' | 'pgd', attack: Attack, params: AdversarialParams) => {
+    const stages = await timed(part, () => adversarialAccuracyByLoss(model, advData, attack, params, losses));
+    return { accuracy: stages[stages.length - 1], ...(losses.length > 1 ? { byLoss: losses.map((loss, k) => ({ loss, accuracy: stages[k] })) } : {}) };
+  };
   const fgsmRows: RobustnessReport['fgsm'] = [];
   for (const eps of m > 0 ? fgsmEps : []) {
     const a = eps * toAttack;
-    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, accuracy: await timed('fgsm', () => adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: a, stepSize: a })) });
+    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, ...(await attackRow('fgsm', fgsm, { ...attackParams, eps: a, stepSize: a })) });
   }
   const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
   const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
   const pgdRows: RobustnessReport['pgd'] = [];
   for (const eps of m > 0 ? pgdEps : []) {
-    pgdRows.push({ eps, epsAbsolute: eps * unit.value, steps, stepSize, accuracy: await timed('pgd', () => adversarialAccuracy(model, advData, pgd, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) });
+    pgdRows.push({ eps, epsAbsolute: eps * unit.value, steps, stepSize, ...(await attackRow('pgd', pgd, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) });
   }
   const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = [];
   for (const eps of m > 0 ? pgdL2Eps : []) {
@@ -267,7 +307,7 @@ export async function evaluateRobustness(
       epsAbsolute: eps * unit.value,
       steps,
       stepSize: l2Step,
-      accuracy: await timed('pgd', () => adversarialAccuracy(model, advData, pgdL2, { ...attackParams, eps: eps * toAttack, steps, stepSize: l2Step * toAttack })),
+      ...(await attackRow('pgd', pgdL2, { ...attackParams, eps: eps * toAttack, steps, stepSize: l2Step * toAttack })),
     });
   }
 
@@ -284,6 +324,7 @@ export async function evaluateRobustness(
     epsUnits,
     epsScale: unit.value,
     ...(headline !== undefined && (fgsmEps.length > 0 || pgdEps.length > 0) ? { headlineEps: headline } : {}),
+    ...(attacked ? { attackLosses: losses } : {}),
     seed,
     clean,
     noise,

@@ -4,6 +4,7 @@ export * from './apply-corruption.ts';
 export * from './corruptions/registry.ts';
 export * from './corruptions/gaussian-noise.ts';
 export * from './attacks/attack.ts';
+export * from './attacks/attack-loss.ts';
 export * from './attacks/input-gradient.ts';
 export * from './attacks/fgsm.ts';
 export * from './attacks/pgd.ts';

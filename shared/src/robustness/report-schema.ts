@@ -3,6 +3,7 @@ import { CalibrationReportSchema } from './calibration/calibration-report.ts';
 import { CertificationReportSchema } from './certification/certification-report.ts';
 import { ReliabilityBinSchema } from './reliability-bin-schema.ts';
 import { TextAttackRowSchema } from './text/text-attack-report.ts';
+import { ATTACK_LOSSES } from './attacks/attack-loss.ts';
 
 /**
  * The robustness section of a report: the output of `evaluateRobustness`, the JSON of `fedtune evaluate`,
@@ -11,6 +12,9 @@ import { TextAttackRowSchema } from './text/text-attack-report.ts';
 export const ROBUSTNESS_SCHEMA_VERSION = 1;
 
 const Fraction = z.number().min(0).max(1);
+const AttackLossSchema = z.enum(ATTACK_LOSSES);
+/** With more than one attack loss: the accuracy after each loss's attack (cumulative, so non-increasing; the last is the row's accuracy). */
+const ByLoss = z.array(z.object({ loss: AttackLossSchema, accuracy: Fraction })).min(2).max(ATTACK_LOSSES.length).optional();
 
 export { ReliabilityBinSchema };
 
@@ -50,10 +54,12 @@ export const RobustnessReportSchema = z.object({
   /** Clean accuracy of the attacked subset (what the ε = 0 check compares against). */
   adversarialCleanAccuracy: Fraction.nullable(),
   /** `epsAbsolute`: the row's ε in absolute input units (ε × epsScale). */
-  fgsm: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), accuracy: Fraction })),
-  pgd: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction })),
+  /** The losses each attack ascended, in order (evaluate-robustness.ts, `attackLosses`); a row's accuracy is the worst case over them. */
+  attackLosses: z.array(AttackLossSchema).min(1).max(ATTACK_LOSSES.length).optional(),
+  fgsm: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), accuracy: Fraction, byLoss: ByLoss })),
+  pgd: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction, byLoss: ByLoss })),
   /** PGD in the L2 norm (normalised-gradient steps, L2-ball projection), when asked for; ε is an L2 radius in `epsUnits`. */
-  pgdL2: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction })).optional(),
+  pgdL2: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction, byLoss: ByLoss })).optional(),
   /** Self-check violations (gradient masking signs, broken evaluation); never hidden. */
   warnings: z.array(z.string()),
   /** Wall time per part, ms. */

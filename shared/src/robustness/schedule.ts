@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SmoothingConfig } from './certification/smoothing-config.ts';
+import { ATTACK_LOSSES } from './attacks/attack-loss.ts';
 
 const List = z.union([z.boolean(), z.array(z.number().min(0).max(1)).max(32)]);
 
@@ -20,6 +21,8 @@ export const RobustnessEvaluationConfig = z.object({
   pgd: List.optional(),
   pgdSteps: z.number().int().min(1).max(1000).optional(),
   pgdStepSize: z.number().positive().max(1).optional(),
+  /** The losses the attacks ascend, each on what the ones before left correct (default: cross-entropy, then margin; evaluate-robustness.ts). */
+  attackLosses: z.array(z.enum(ATTACK_LOSSES)).min(1).max(ATTACK_LOSSES.length).refine((l) => new Set(l).size === l.length, 'each loss at most once').optional(),
   /** Units of the attacks' ε and step size: absolute input units, or each feature's standard deviation (default: absolute for images, feature-std for tabular data). */
   epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
   /** PGD-L2 radii (in epsUnits), or false (default: none). */

@@ -5,6 +5,11 @@ export interface SelfCheckOptions {
   pgdOverFgsmTolerance?: number;
   /** How much accuracy may rise from one ε to the next before it is flagged. Default 0. */
   monotoneTolerance?: number;
+  /**
+   * How much lower an attack's worst case over its losses may be than its first loss alone (accuracy points
+   * as a fraction) before it is flagged: the first loss (the cross-entropy) is then saturated. Default 0.05.
+   */
+  lossGapTolerance?: number;
 }
 
 type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2'>>;
@@ -15,11 +20,15 @@ type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy
  *   - robust accuracy must not rise with ε (per attack);
  *   - PGD must not beat FGSM at the same ε by more than noise;
  *   - accuracy at ε = 0 (`eps0Accuracy`, the attack path run with ε = 0) must equal the clean accuracy of
- *     the attacked subset.
+ *     the attacked subset;
+ *   - with several attack losses, the later ones must not fool many examples the first (the cross-entropy)
+ *     left standing: that is a saturated cross-entropy, gradient masking that the worst case over the losses
+ *     (the reported accuracy) has already seen through.
  */
 export function robustnessWarnings(report: Checked, eps0Accuracy: number | null, options: SelfCheckOptions = {}): string[] {
   const tolPgd = options.pgdOverFgsmTolerance ?? 0.02;
   const tolMono = options.monotoneTolerance ?? 0;
+  const tolLoss = options.lossGapTolerance ?? 0.05;
   const warnings: string[] = [];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
@@ -41,6 +50,15 @@ export function robustnessWarnings(report: Checked, eps0Accuracy: number | null,
     const f = report.fgsm.find((r) => r.eps === p.eps);
     if (f && p.accuracy > f.accuracy + tolPgd) {
       warnings.push(`PGD is weaker than FGSM at ε=${p.eps}: ${pct(p.accuracy)} vs ${pct(f.accuracy)} (gradient masking, or too few/small PGD steps: ${p.steps} × ${p.stepSize})`);
+    }
+  }
+  for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
+    for (const r of rows) {
+      const first = r.byLoss?.[0];
+      if (first && first.accuracy > r.accuracy + tolLoss) {
+        const rest = r.byLoss!.slice(1).map((s) => s.loss).join(' and the ');
+        warnings.push(`${name} at ε=${r.eps}: the ${first.loss} loss alone leaves ${pct(first.accuracy)} correct, the ${rest} loss ${pct(r.accuracy)}: the ${first.loss} loss is saturated (gradient masking); the reported accuracy is the worst case`);
+      }
     }
   }
   if (eps0Accuracy !== null && report.adversarialCleanAccuracy !== null && Math.abs(eps0Accuracy - report.adversarialCleanAccuracy) > 1e-9) {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../../errors.ts';
+import type { AttackLoss } from './attack-loss.ts';
 
 export interface AttackParams {
   /** Radius of the attack's ball (L∞ or L2, as the attack's `norm`). */
@@ -19,6 +20,8 @@ export interface AttackParams {
    * absolute input units for every feature (images on [0, 1]).
    */
   scale?: Float32Array;
+  /** The loss whose input gradient the attack follows (default 'ce'). */
+  loss?: AttackLoss;
 }
 
 /** `scale` as a tensor of one example's shape (broadcasts over the batch), or undefined. */
@@ -33,8 +36,8 @@ export function scaleTensor(x: tf.Tensor, scale: Float32Array | undefined): tf.T
 /**
  * An evasion attack (L∞, or L2 where `norm` says so) as a plain config object (registered from the list in `attacks/registry.ts`).
  * `run` returns a new tensor of adversarial inputs (the caller disposes it) and leaks nothing else;
- * `x` are the inputs, `onehot` the true labels. Gradients are those of the softmax cross-entropy taken on
- * the model's logits.
+ * `x` are the inputs, `onehot` the true labels. Gradients are those of `params.loss` (default the softmax
+ * cross-entropy) taken on the model's logits.
  */
 export interface Attack {
   readonly name: 'fgsm' | 'pgd' | 'fgm-l2' | 'pgd-l2';

@@ -7,10 +7,10 @@ import { exactSign } from './signed-step.ts';
 export const fgsm: Attack = {
   name: 'fgsm',
   reference: 'Goodfellow, Shlens & Szegedy 2015, Explaining and Harnessing Adversarial Examples',
-  run(model, x, onehot, { eps, clipMin, clipMax, scale }) {
+  run(model, x, onehot, { eps, clipMin, clipMax, scale, loss }) {
     return tf.tidy(() => {
       if (eps === 0) return x.clone();
-      const g = inputGradient(model, x, onehot);
+      const g = inputGradient(model, x, onehot, loss);
       const s = scaleTensor(x, scale);
       // The exact sign (tfjs-backend-wasm's tf.sign drops components below 1.19e-7: signed-step.ts).
       const sign = exactSign(g);

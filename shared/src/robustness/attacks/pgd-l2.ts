@@ -14,7 +14,7 @@ export const pgdL2: Attack = {
   name: 'pgd-l2',
   norm: 'l2',
   reference: 'Madry et al. 2018, Towards Deep Learning Models Resistant to Adversarial Attacks (L2 threat model)',
-  run(model, x, onehot, { eps, steps, stepSize, seed, clipMin, clipMax, scale }) {
+  run(model, x, onehot, { eps, steps, stepSize, seed, clipMin, clipMax, scale, loss }) {
     if (eps === 0) return x.clone();
     const rng = new SeededRandom(seed);
     const n = x.shape[0];
@@ -33,7 +33,7 @@ export const pgdL2: Attack = {
     try {
       for (let k = 0; k < steps; k++) {
         const [nextAdv, nextU] = tf.tidy(() => {
-          const g = inputGradient(model, adv, onehot);
+          const g = inputGradient(model, adv, onehot, loss);
           const a = place(projectL2(tf.add(u, tf.mul(normalizeL2(s ? tf.mul(g, s) : g), stepSize)), eps));
           return [a, back(a)];
         });

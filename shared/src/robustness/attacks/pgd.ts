@@ -11,7 +11,7 @@ import { signedStep } from './signed-step.ts';
 export const pgd: Attack = {
   name: 'pgd',
   reference: 'Madry et al. 2018, Towards Deep Learning Models Resistant to Adversarial Attacks',
-  run(model, x, onehot, { eps, steps, stepSize, seed, clipMin, clipMax, scale }) {
+  run(model, x, onehot, { eps, steps, stepSize, seed, clipMin, clipMax, scale, loss }) {
     if (eps === 0) return x.clone();
     const rng = new SeededRandom(seed);
     const start = new Float32Array(x.size);
@@ -29,7 +29,7 @@ export const pgd: Attack = {
     try {
       for (let k = 0; k < steps; k++) {
         const next = tf.tidy(() => {
-          const g = inputGradient(model, adv, onehot);
+          const g = inputGradient(model, adv, onehot, loss);
           return signedStep(adv, g, step, lo, hi);
         });
         adv.dispose();
