@@ -114,7 +114,7 @@ for (const scenario of scenarios) {
     console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;
-  const setup = { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };
+  const setup = { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, per example the worst case over the cross-entropy and margin losses, ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };
   // The unshifted target is the adversarial arm's alone; the built-in one needs the plain arm's clean accuracy.
   if (!adversarial || (scenario.featureShift && !plain)) {
     results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup, arms };
