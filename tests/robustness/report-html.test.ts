@@ -81,3 +81,17 @@ describe('report.html: the headline ε', () => {
     expect(renderReportHtml(runReport(true))).not.toContain('headline: ');
   });
 });
+
+describe('report.html: the attack losses', () => {
+  it.each([
+    { attackLosses: ['ce', 'margin'] as const, shown: 'each attack the worst case over the ce and margin losses' },
+    { attackLosses: ['ce'] as const, shown: 'each attack on the ce loss' },
+    { attackLosses: undefined, shown: undefined },
+  ])('attackLosses $attackLosses: the evaluated-examples row says $shown', ({ attackLosses, shown }) => {
+    const { attackLosses: _fixture, ...rest } = robustness;
+    const report = { ...runReport(true), finalRobustness: { ...rest, ...(attackLosses ? { attackLosses: [...attackLosses] } : {}) } };
+    const row = renderReportHtml(report).match(/<tr><th>evaluated examples<\/th><td>([^<]*)<\/td><\/tr>/)![1];
+    if (shown) expect(row).toContain(shown);
+    else expect(row).not.toContain('loss');
+  });
+});

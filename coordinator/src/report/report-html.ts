@@ -126,7 +126,7 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
   if (rob) {
     const headline = rob.headlineEps === undefined ? undefined : headlineEps(rob);
     if (headline) rows.push([`headline: ${headline.attack} at ε = ${Number(headline.eps.toPrecision(3))}`, `${pct(headline.accuracy)} (ε in ${rob.epsUnits ?? 'absolute'} units${rob.epsScale !== undefined && rob.epsUnits !== 'absolute' ? `, 1 = ${Number(rob.epsScale.toPrecision(3))} absolute` : ''})`]);
-    rows.push(['evaluated examples', `${rob.examples} (attacked: ${rob.adversarialExamples})`]);
+    rows.push(['evaluated examples', `${rob.examples} (attacked: ${rob.adversarialExamples}${rob.attackLosses ? `; each attack ${rob.attackLosses.length > 1 ? `the worst case over the ${rob.attackLosses.join(' and ')} losses` : `on the ${rob.attackLosses[0]} loss`}` : ''})`]);
     rows.push(['macro-F1 / ECE', `${rob.clean.macroF1.toFixed(3)} / ${rob.clean.ece.toFixed(3)}`]);
     rows.push(['worst class', `${rob.clean.worstClass.label} (${pct(rob.clean.worstClass.accuracy)})`]);
     if (rob.noise.length) rows.push(['Gaussian noise', rob.noise.map((n) => `σ=${n.sigma}: ${pct(n.accuracy)}`).join(', ')]);
