@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
 import {
   adversarialAccuracy,
+  adversarialAccuracyByLoss,
   autoPersonalize,
   evaluateModel,
   fgsm,
@@ -39,11 +40,29 @@ describe('validationRobustAccuracy: the guard measure on the validation split', 
   ] as const)('%s', async (_name, guard, eps, want) => {
     const model = await loadModelDir(pretrainedModelDir('mlp'));
     const got = await validationRobustAccuracy(model, data.validation, guard, eps, 11);
-    const expected = await adversarialAccuracy(model, data.validation, want.attack, { eps, steps: want.steps, stepSize: want.stepSize, seed: 11, clipMin: 0, clipMax: 1, batchSize: 128 });
-    expect(got).toBe(expected);
+    const params = { eps, steps: want.steps, stepSize: want.stepSize, seed: 11, clipMin: 0, clipMax: 1, batchSize: 128 };
+    // The worst case over the cross-entropy and the margin: the cross-entropy's accuracy, then the margin's on what it left.
+    const [ce, worst] = await adversarialAccuracyByLoss(model, data.validation, want.attack, params, ['ce', 'margin']);
+    expect(ce).toBe(await adversarialAccuracy(model, data.validation, want.attack, params));
+    expect(got).toBe(worst);
     // The attack bites: below clean accuracy.
     expect(got!).toBeLessThan(evaluateModel(model, data.validation).accuracy);
     model.dispose();
+  });
+
+  it('a candidate made more confident does not pass for more robust: logits × 60 (same predictions, saturated softmax)', async () => {
+    const model = await loadModelDir(pretrainedModelDir('mlp'));
+    const confident = await loadModelDir(pretrainedModelDir('mlp'));
+    const last = confident.layers[confident.layers.length - 1];
+    last.setWeights(last.getWeights().map((w) => w.mul(60)));
+    const params = { eps: 0.05, steps: GUARD_PGD_STEPS, stepSize: (2.5 * 0.05) / GUARD_PGD_STEPS, seed: 4, clipMin: 0, clipMax: 1, batchSize: 128 };
+    // On the cross-entropy alone the confident copy looks far more robust...
+    expect(await adversarialAccuracy(confident, data.validation, pgd, params)).toBeGreaterThan((await adversarialAccuracy(model, data.validation, pgd, params)) + 0.1);
+    // ...the guard's measure does not fall for it.
+    const guarded = (await validationRobustAccuracy(confident, data.validation, 'pgd', 0.05, 4))!;
+    expect(guarded).toBeLessThanOrEqual((await validationRobustAccuracy(model, data.validation, 'pgd', 0.05, 4))! + 0.05);
+    model.dispose();
+    confident.dispose();
   });
 
   it('PGD-5 is at least as strong as FGSM here, and a larger ε is at least as strong', async () => {
