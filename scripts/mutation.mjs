@@ -31,7 +31,13 @@ const MODULES = [
   {
     name: 'pgd-fgsm',
     mutate: ['shared/src/robustness/attacks/pgd.ts', 'shared/src/robustness/attacks/fgsm.ts', 'shared/src/robustness/attacks/signed-step.ts'],
-    tests: ['tests/robustness/attacks.test.ts', 'tests/wasm-kernels/signed-step.test.ts'],
+    tests: ['tests/robustness/attacks.test.ts', 'tests/wasm-kernels/signed-step.test.ts', 'tests/robustness/attack-losses.test.ts'],
+  },
+  {
+    name: 'attack-losses',
+    // The losses an attack ascends, the worst case over them, and the saturation self-check.
+    mutate: ['shared/src/robustness/attacks/input-gradient.ts', 'shared/src/robustness/evaluate-robustness.ts:182-218', 'shared/src/robustness/self-checks.ts'],
+    tests: ['tests/robustness/attack-losses.test.ts', 'tests/robustness/metrics.test.ts'],
   },
   {
     name: 'fedprox',
@@ -155,7 +161,7 @@ const MODULES = [
   {
     name: 'l2-attacks',
     mutate: ['shared/src/robustness/attacks/pgd-l2.ts', 'shared/src/robustness/attacks/fgm-l2.ts', 'shared/src/robustness/attacks/l2-ball.ts'],
-    tests: ['tests/robustness/l2-attacks-exact.test.ts'],
+    tests: ['tests/robustness/l2-attacks-exact.test.ts', 'tests/robustness/attack-losses.test.ts'],
   },
   {
     name: 'eps-scale',

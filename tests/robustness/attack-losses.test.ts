@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
-import { adversarialAccuracy, adversarialAccuracyByLoss, attackLoss, evaluateRobustness, fgsm, FedtuneError, pgd, RobustnessEvaluationConfig, RobustnessReportSchema, robustnessWarnings, subset, type Dataset } from '@fedtune/shared';
+import { adversarialAccuracy, adversarialAccuracyByLoss, attackLoss, evaluateRobustness, fgmL2, fgsm, FedtuneError, pgd, pgdL2, RobustnessEvaluationConfig, RobustnessReportSchema, robustnessWarnings, subset, type Dataset } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend, writeCsvDataset } from '@fedtune/shared/node';
 import { attackLossList, evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
 
@@ -75,6 +75,26 @@ describe('attacks on the worst case over the losses', () => {
     // FGSM takes the loss as well.
     const [f1, f2] = await adversarialAccuracyByLoss(saturated, holdout, fgsm, { ...params, stepSize: params.eps }, ['ce', 'margin']);
     expect(f1).toBeGreaterThan(f2 + 0.2);
+  });
+
+  it.each([
+    { name: 'fgsm', attack: fgsm, p: { ...params, steps: 1, stepSize: params.eps } },
+    { name: 'pgd', attack: pgd, p: params },
+    { name: 'fgm-l2', attack: fgmL2, p: { ...params, eps: 1, steps: 1, stepSize: 1 } },
+    { name: 'pgd-l2', attack: pgdL2, p: { ...params, eps: 1, steps: 10, stepSize: 0.25 } },
+  ])('$name follows the loss it is given: on the saturated model the margin beats the cross-entropy alone', async ({ attack, p }) => {
+    const [ce] = await adversarialAccuracyByLoss(saturated, holdout, attack, p, ['ce']);
+    const [margin] = await adversarialAccuracyByLoss(saturated, holdout, attack, p, ['margin']);
+    expect(ce).toBeGreaterThan(margin + 0.15);
+    // No loss given: the cross-entropy.
+    const x = tf.tensor2d(holdout.x.subarray(0, 20 * 784), [20, 784]);
+    const onehot = tf.oneHot(tf.tensor1d(Array.from(holdout.y.subarray(0, 20)), 'int32'), 10).cast('float32');
+    const a = attack.run(saturated, x, onehot, { ...p, seed: 1 });
+    const b = attack.run(saturated, x, onehot, { ...p, seed: 1, loss: 'ce' });
+    const c = attack.run(saturated, x, onehot, { ...p, seed: 1, loss: 'margin' });
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(c.dataSync()));
+    tf.dispose([x, onehot, a, b, c]);
   });
 
   it('no losses, or one twice, is a typed config error; nothing leaks', async () => {
