@@ -1,49 +1,3 @@
-function stryNS_9fa48() {
-  var g = typeof globalThis === 'object' && globalThis && globalThis.Math === Math && globalThis || new Function("return this")();
-  var ns = g.__stryker__ || (g.__stryker__ = {});
-  if (ns.activeMutant === undefined && g.process && g.process.env && g.process.env.__STRYKER_ACTIVE_MUTANT__) {
-    ns.activeMutant = g.process.env.__STRYKER_ACTIVE_MUTANT__;
-  }
-  function retrieveNS() {
-    return ns;
-  }
-  stryNS_9fa48 = retrieveNS;
-  return retrieveNS();
-}
-stryNS_9fa48();
-function stryCov_9fa48() {
-  var ns = stryNS_9fa48();
-  var cov = ns.mutantCoverage || (ns.mutantCoverage = {
-    static: {},
-    perTest: {}
-  });
-  function cover() {
-    var c = cov.static;
-    if (ns.currentTestId) {
-      c = cov.perTest[ns.currentTestId] = cov.perTest[ns.currentTestId] || {};
-    }
-    var a = arguments;
-    for (var i = 0; i < a.length; i++) {
-      c[a[i]] = (c[a[i]] || 0) + 1;
-    }
-  }
-  stryCov_9fa48 = cover;
-  cover.apply(null, arguments);
-}
-function stryMutAct_9fa48(id) {
-  var ns = stryNS_9fa48();
-  function isActive(id) {
-    if (ns.activeMutant === id) {
-      if (ns.hitCount !== void 0 && ++ns.hitCount > ns.hitLimit) {
-        throw new Error('Stryker: Hit count limit reached (' + ns.hitCount + ')');
-      }
-      return true;
-    }
-    return false;
-  }
-  stryMutAct_9fa48 = isActive;
-  return isActive(id);
-}
 import * as tf from '@tensorflow/tfjs';
 import { featureSize, subset, type Dataset } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
@@ -66,6 +20,7 @@ import { modelLogits } from './calibration/model-logits.ts';
 import { certifySmoothed } from './certification/randomized-smoothing.ts';
 import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
 import { evaluateTextAttack, type TextAttackOptions } from './text/evaluate-text-attack.ts';
+
 export { DEFAULT_NOISE_SIGMAS } from './perturbation-plan.ts';
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
 /** PGD-L2 radii when `pgdL2: true` (on MNIST-scale images, Madry et al.'s L2 budget is about 2). */
@@ -128,17 +83,11 @@ export interface RobustnessOptions {
   bins?: number;
   selfChecks?: SelfCheckOptions;
   /** A temperature to report calibration with (ECE/NLL before and after dividing the logits by it); none: no calibration part. */
-  calibration?: {
-    temperature: number;
-    source: CalibrationSource;
-    fittedOn: number;
-  };
+  calibration?: { temperature: number; source: CalibrationSource; fittedOn: number };
   /** Randomized smoothing (certified L2 accuracy) of the model on the same sample; absent: not run. */
   certify?: SmoothingConfigInput;
   /** Text models (token-id features, first layer an Embedding): the word-substitution attack at `budgets` on the first `adversarialExamples`; absent: not run. */
-  textAttack?: TextAttackOptions & {
-    budgets: readonly number[];
-  };
+  textAttack?: TextAttackOptions & { budgets: readonly number[] };
 }
 
 /** The defaults: quick enough to run every round of `npm start`. */
@@ -150,9 +99,11 @@ export const ROBUSTNESS_DEFAULTS = {
   pgdSteps: 40,
   pgdStepSize: 0.01,
   attackLosses: ATTACK_LOSSES,
-  bins: 15
+  bins: 15,
 } as const;
-const yieldToEventLoop = () => new Promise<void>(resolve => setTimeout(resolve, 0));
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 function listOption<T>(value: boolean | readonly T[] | undefined, defaults: readonly T[]): T[] {
   if (value === false) return [];
   if (value === undefined || value === true) return [...defaults];
@@ -175,10 +126,7 @@ function countCorrect(model: tf.LayersModel, ds: Dataset, shape: number[], batch
 }
 
 /** Clean metrics: probabilities, loss, confusion, per-class, ECE and the reliability diagram. */
-export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: {
-  batchSize?: number;
-  bins?: number;
-} = {}): CleanMetrics {
+export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: { batchSize?: number; bins?: number } = {}): CleanMetrics {
   const n = ds.y.length;
   const k = ds.numClasses;
   const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
@@ -199,9 +147,7 @@ export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: {
     probs.set(p, start * k);
     lossSum += loss;
   }
-  const {
-    predicted
-  } = predictions(probs, n);
+  const { predicted } = predictions(probs, n);
   const confusion = confusionMatrix(predicted, ds.y, k);
   const perClass = perClassMetrics(confusion);
   const reliability = reliabilityBins(probs, ds.y, options.bins ?? ROBUSTNESS_DEFAULTS.bins);
@@ -215,19 +161,11 @@ export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: {
     perClass,
     confusion,
     worstClass: worstClass(perClass),
-    reliability
+    reliability,
   };
 }
-type AdversarialParams = {
-  eps: number;
-  steps: number;
-  stepSize: number;
-  seed: number;
-  clipMin: number;
-  clipMax: number;
-  batchSize: number;
-  scale?: Float32Array;
-};
+
+type AdversarialParams = { eps: number; steps: number; stepSize: number; seed: number; clipMin: number; clipMax: number; batchSize: number; scale?: Float32Array };
 
 /** Robust accuracy of `model` on `ds` under `attack` at `eps` (on the cross-entropy), in batches; yields to the event loop between batches. */
 export async function adversarialAccuracy(model: tf.LayersModel, ds: Dataset, attack: Attack, params: AdversarialParams): Promise<number> {
@@ -243,77 +181,41 @@ export async function adversarialAccuracy(model: tf.LayersModel, ds: Dataset, at
  */
 export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Dataset, attack: Attack, params: AdversarialParams, losses: readonly AttackLoss[]): Promise<number[]> {
   const n = ds.y.length;
-  if (stryMutAct_9fa48("15") ? losses.length !== 0 : stryMutAct_9fa48("14") ? false : stryMutAct_9fa48("13") ? true : (stryCov_9fa48("13", "14", "15"), losses.length === 0)) throw new FedtuneError(stryMutAct_9fa48("16") ? "" : (stryCov_9fa48("16"), 'config'), stryMutAct_9fa48("17") ? "" : (stryCov_9fa48("17"), 'an attack needs at least one loss'));
-  if (stryMutAct_9fa48("20") ? n !== 0 : stryMutAct_9fa48("19") ? false : stryMutAct_9fa48("18") ? true : (stryCov_9fa48("18", "19", "20"), n === 0)) return losses.map(stryMutAct_9fa48("21") ? () => undefined : (stryCov_9fa48("21"), () => 0));
+  if (losses.length === 0) throw new FedtuneError('config', 'an attack needs at least one loss');
+  if (n === 0) return losses.map(() => 0);
   const shape = modelInputShape(model);
   const f = featureSize(ds);
-  const correct = losses.map(stryMutAct_9fa48("22") ? () => undefined : (stryCov_9fa48("22"), () => 0));
-  for (let start = 0; stryMutAct_9fa48("25") ? start >= n : stryMutAct_9fa48("24") ? start <= n : stryMutAct_9fa48("23") ? false : (stryCov_9fa48("23", "24", "25"), start < n); stryMutAct_9fa48("26") ? start -= params.batchSize : (stryCov_9fa48("26"), start += params.batchSize)) {
-    if (stryMutAct_9fa48("27")) {
-      {}
-    } else {
-      stryCov_9fa48("27");
-      const end = stryMutAct_9fa48("28") ? Math.max(n, start + params.batchSize) : (stryCov_9fa48("28"), Math.min(n, stryMutAct_9fa48("29") ? start - params.batchSize : (stryCov_9fa48("29"), start + params.batchSize)));
-      // The examples still standing (indices into the batch), shrinking with every loss.
-      let standing = Int32Array.from(stryMutAct_9fa48("30") ? {} : (stryCov_9fa48("30"), {
-        length: stryMutAct_9fa48("31") ? end + start : (stryCov_9fa48("31"), end - start)
-      }), stryMutAct_9fa48("32") ? () => undefined : (stryCov_9fa48("32"), (_, i) => i));
-      const batch = tf.tensor(ds.x.subarray(stryMutAct_9fa48("33") ? start / f : (stryCov_9fa48("33"), start * f), stryMutAct_9fa48("34") ? end / f : (stryCov_9fa48("34"), end * f)), stryMutAct_9fa48("35") ? [] : (stryCov_9fa48("35"), [stryMutAct_9fa48("36") ? end + start : (stryCov_9fa48("36"), end - start), ...shape]), stryMutAct_9fa48("37") ? "" : (stryCov_9fa48("37"), 'float32'));
-      try {
-        if (stryMutAct_9fa48("38")) {
-          {}
-        } else {
-          stryCov_9fa48("38");
-          for (let k = 0; stryMutAct_9fa48("40") ? k < losses.length || standing.length > 0 : stryMutAct_9fa48("39") ? false : (stryCov_9fa48("39", "40"), (stryMutAct_9fa48("43") ? k >= losses.length : stryMutAct_9fa48("42") ? k <= losses.length : stryMutAct_9fa48("41") ? true : (stryCov_9fa48("41", "42", "43"), k < losses.length)) && (stryMutAct_9fa48("46") ? standing.length <= 0 : stryMutAct_9fa48("45") ? standing.length >= 0 : stryMutAct_9fa48("44") ? true : (stryCov_9fa48("44", "45", "46"), standing.length > 0))); stryMutAct_9fa48("47") ? k-- : (stryCov_9fa48("47"), k++)) {
-            if (stryMutAct_9fa48("48")) {
-              {}
-            } else {
-              stryCov_9fa48("48");
-              const rows = standing;
-              const x = (stryMutAct_9fa48("51") ? k !== 0 : stryMutAct_9fa48("50") ? false : stryMutAct_9fa48("49") ? true : (stryCov_9fa48("49", "50", "51"), k === 0)) ? batch.clone() : tf.gather(batch, rows);
-              const labels = tf.tensor1d(Int32Array.from(rows, stryMutAct_9fa48("52") ? () => undefined : (stryCov_9fa48("52"), i => ds.y[stryMutAct_9fa48("53") ? start - i : (stryCov_9fa48("53"), start + i)])), stryMutAct_9fa48("54") ? "" : (stryCov_9fa48("54"), 'int32'));
-              const onehot = tf.tidy(stryMutAct_9fa48("55") ? () => undefined : (stryCov_9fa48("55"), () => tf.cast(tf.oneHot(labels, ds.numClasses), stryMutAct_9fa48("56") ? "" : (stryCov_9fa48("56"), 'float32'))));
-              try {
-                if (stryMutAct_9fa48("57")) {
-                  {}
-                } else {
-                  stryCov_9fa48("57");
-                  // The first loss keeps the seed of a single-loss run (its numbers are unchanged); each further one has its own.
-                  const seed = (stryMutAct_9fa48("60") ? k !== 0 : stryMutAct_9fa48("59") ? false : stryMutAct_9fa48("58") ? true : (stryCov_9fa48("58", "59", "60"), k === 0)) ? deriveSeed(params.seed, attack.name, params.eps, start) : deriveSeed(params.seed, attack.name, params.eps, start, losses[k]);
-                  const adv = attack.run(model, x, onehot, stryMutAct_9fa48("61") ? {} : (stryCov_9fa48("61"), {
-                    ...params,
-                    seed,
-                    loss: losses[k]
-                  }));
-                  const hit = tf.tidy(stryMutAct_9fa48("62") ? () => undefined : (stryCov_9fa48("62"), () => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).dataSync() as Uint8Array));
-                  adv.dispose();
-                  standing = stryMutAct_9fa48("63") ? rows : (stryCov_9fa48("63"), rows.filter(stryMutAct_9fa48("64") ? () => undefined : (stryCov_9fa48("64"), (_, j) => stryMutAct_9fa48("67") ? hit[j] !== 1 : stryMutAct_9fa48("66") ? false : stryMutAct_9fa48("65") ? true : (stryCov_9fa48("65", "66", "67"), hit[j] === 1))));
-                }
-              } finally {
-                if (stryMutAct_9fa48("68")) {
-                  {}
-                } else {
-                  stryCov_9fa48("68");
-                  tf.dispose(stryMutAct_9fa48("69") ? [] : (stryCov_9fa48("69"), [x, labels, onehot]));
-                }
-              }
-              stryMutAct_9fa48("70") ? correct[k] -= standing.length : (stryCov_9fa48("70"), correct[k] += standing.length);
-            }
-          }
+  const correct = losses.map(() => 0);
+  for (let start = 0; start < n; start += params.batchSize) {
+    const end = Math.min(n, start + params.batchSize);
+    // The examples still standing (indices into the batch), shrinking with every loss.
+    let standing = Int32Array.from({ length: end - start }, (_, i) => i);
+    const batch = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
+    try {
+      for (let k = 0; k < losses.length && standing.length > 0; k++) {
+        const rows = standing;
+        const x = k === 0 ? batch.clone() : tf.gather(batch, rows);
+        const labels = tf.tensor1d(Int32Array.from(rows, (i) => ds.y[start + i]), 'int32');
+        const onehot = tf.tidy(() => tf.cast(tf.oneHot(labels, ds.numClasses), 'float32'));
+        try {
+          // The first loss keeps the seed of a single-loss run (its numbers are unchanged); each further one has its own.
+          const seed = k === 0 ? deriveSeed(params.seed, attack.name, params.eps, start) : deriveSeed(params.seed, attack.name, params.eps, start, losses[k]);
+          const adv = attack.run(model, x, onehot, { ...params, seed, loss: losses[k] });
+          const hit = tf.tidy(() => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).dataSync() as Uint8Array);
+          adv.dispose();
+          standing = rows.filter((_, j) => hit[j] === 1);
+        } finally {
+          tf.dispose([x, labels, onehot]);
         }
-      } finally {
-        if (stryMutAct_9fa48("71")) {
-          {}
-        } else {
-          stryCov_9fa48("71");
-          batch.dispose();
-        }
+        correct[k] += standing.length;
       }
-      await yieldToEventLoop();
+    } finally {
+      batch.dispose();
     }
+    await yieldToEventLoop();
   }
   // A stage that never ran in a batch (nothing left standing) counts that batch's zero survivors: cumulative counts.
-  return correct.map(stryMutAct_9fa48("72") ? () => undefined : (stryCov_9fa48("72"), c => stryMutAct_9fa48("73") ? c * n : (stryCov_9fa48("73"), c / n)));
+  return correct.map((c) => c / n);
 }
 
 /**
@@ -321,174 +223,99 @@ export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Datas
  * FGSM and PGD, plus self-checks. Isomorphic (no Node imports); all tensor work is in `tidy` or disposed,
  * so it leaks no tensors. The model's weights are not changed.
  */
-export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, options: RobustnessOptions = {}, context: {
-  /** Noisy and corrupted copies of `data`'s sample made earlier (or to keep for later): the same numbers, without remaking them. */
-  inputs?: PerturbedInputs;
-} = {}): Promise<RobustnessReport> {
+export async function evaluateRobustness(
+  model: tf.LayersModel,
+  data: Dataset,
+  options: RobustnessOptions = {},
+  context: {
+    /** Noisy and corrupted copies of `data`'s sample made earlier (or to keep for later): the same numbers, without remaking them. */
+    inputs?: PerturbedInputs;
+  } = {},
+): Promise<RobustnessReport> {
   const started = Date.now();
   const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
   // The sample, its geometry and range, and what is perturbed: model-independent (perturbation-plan.ts).
   const plan = perturbationPlan(data, options);
-  const {
-    seed,
-    ds,
-    geometry,
-    stats,
-    clipMin,
-    clipMax
-  } = plan;
+  const { seed, ds, geometry, stats, clipMin, clipMax } = plan;
   const n = ds.y.length;
   const m = Math.min(n, options.adversarialExamples ?? ROBUSTNESS_DEFAULTS.adversarialExamples);
-  const advData = subset(ds, Array.from({
-    length: m
-  }, (_, i) => i));
+  const advData = subset(ds, Array.from({ length: m }, (_, i) => i));
   const shape = modelInputShape(model);
-  const accuracy = (d: Dataset) => d.y.length ? countCorrect(model, d, shape, batchSize) / d.y.length : 0;
-  const timings = {
-    clean: 0,
-    noise: 0,
-    corruptions: 0,
-    fgsm: 0,
-    pgd: 0
-  };
-  const timed = async <T,>(part: keyof typeof timings, fn: () => T | Promise<T>): Promise<T> => {
+  const accuracy = (d: Dataset) => (d.y.length ? countCorrect(model, d, shape, batchSize) / d.y.length : 0);
+  const timings = { clean: 0, noise: 0, corruptions: 0, fgsm: 0, pgd: 0 };
+  const timed = async <T>(part: keyof typeof timings, fn: () => T | Promise<T>): Promise<T> => {
     const t = Date.now();
     const result = await fn();
     timings[part] += Date.now() - t;
     return result;
   };
-  const clean = await timed('clean', () => cleanMetrics(model, ds, {
-    batchSize,
-    bins: options.bins
-  }));
+
+  const clean = await timed('clean', () => cleanMetrics(model, ds, { batchSize, bins: options.bins }));
   await yieldToEventLoop();
+
   const noise: RobustnessReport['noise'] = [];
   const corruptions: RobustnessReport['corruptions'] = [];
   for (const p of plan.perturbations) {
-    const perturbed = () => context.inputs ? context.inputs.get(data, plan, p) : applyCorruption(ds, p.corruption, {
-      geometry,
-      seed,
-      stats
-    });
-    if (p.part === 'noise') noise.push({
-      sigma: p.sigma!,
-      accuracy: await timed('noise', () => accuracy(perturbed()))
-    });else corruptions.push({
-      name: p.corruption.name,
-      severity: p.corruption.severity,
-      accuracy: await timed('corruptions', () => accuracy(perturbed()))
-    });
+    const perturbed = () => (context.inputs ? context.inputs.get(data, plan, p) : applyCorruption(ds, p.corruption, { geometry, seed, stats }));
+    if (p.part === 'noise') noise.push({ sigma: p.sigma!, accuracy: await timed('noise', () => accuracy(perturbed())) });
+    else corruptions.push({ name: p.corruption.name, severity: p.corruption.severity, accuracy: await timed('corruptions', () => accuracy(perturbed())) });
     await yieldToEventLoop();
   }
   const corruptionMean = corruptions.length ? corruptions.reduce((s, c) => s + c.accuracy, 0) / corruptions.length : null;
-  const worst = corruptions.length ? corruptions.reduce((a, b) => b.accuracy < a.accuracy ? b : a) : null;
+  const worst = corruptions.length ? corruptions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;
+
   const epsUnits: EpsUnits = options.epsUnits ?? (geometry.kind === 'tabular' ? 'feature-std' : 'absolute');
-  const unit = epsUnits === 'feature-std' ? {
-    units: epsUnits,
-    value: 0,
-    perFeature: (stats ?? featureStats(ds)).std
-  } : epsScale(ds, epsUnits);
+  const unit = epsUnits === 'feature-std' ? { units: epsUnits, value: 0, perFeature: (stats ?? featureStats(ds)).std } : epsScale(ds, epsUnits);
   if (unit.perFeature) unit.value = unit.perFeature.length ? unit.perFeature.reduce((a, b) => a + b, 0) / unit.perFeature.length : 0;
   const scale = unit.perFeature;
   // data-std is one scalar: the attacks run in absolute units, ε × the scalar.
   const toAttack = epsUnits === 'data-std' ? unit.value : 1;
-  const attackParams = {
-    steps: 1,
-    stepSize: 0,
-    seed,
-    clipMin,
-    clipMax,
-    batchSize,
-    ...(scale ? {
-      scale
-    } : {})
-  };
+  const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
   // The headline ε is absolute; in relative units it is attacked (and reported) as headlineEps / epsScale.
   const headline = options.headlineEps === undefined ? undefined : epsUnits === 'absolute' ? options.headlineEps : options.headlineEps / unit.value;
-  const withHeadline = (list: number[]) => headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b);
+  const withHeadline = (list: number[]) => (headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b));
   const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
   const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));
   const pgdL2Eps = listOption(options.pgdL2 ?? false, DEFAULT_L2_EPSILONS);
   const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0);
   const adversarialCleanAccuracy = attacked ? accuracy(advData) : null;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
-  const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, {
-    ...attackParams,
-    eps: 0
-  }) : null;
+  const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: 0 }) : null;
   const losses = [...(options.attackLosses ?? ROBUSTNESS_DEFAULTS.attackLosses)];
   if (losses.length === 0 || new Set(losses).size !== losses.length) throw new FedtuneError('config', `attackLosses must name each of ${ATTACK_LOSSES.join(', ')} at most once, and at least one (got ${JSON.stringify(losses).slice(0, 80)})`);
   /** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
   const attackRow = async (part: 'fgsm' | 'pgd', attack: Attack, params: AdversarialParams) => {
     const stages = await timed(part, () => adversarialAccuracyByLoss(model, advData, attack, params, losses));
-    return {
-      accuracy: stages[stages.length - 1],
-      ...(losses.length > 1 ? {
-        byLoss: losses.map((loss, k) => ({
-          loss,
-          accuracy: stages[k]
-        }))
-      } : {})
-    };
+    return { accuracy: stages[stages.length - 1], ...(losses.length > 1 ? { byLoss: losses.map((loss, k) => ({ loss, accuracy: stages[k] })) } : {}) };
   };
   const fgsmRows: RobustnessReport['fgsm'] = [];
   for (const eps of m > 0 ? fgsmEps : []) {
     const a = eps * toAttack;
-    fgsmRows.push({
-      eps,
-      epsAbsolute: eps * unit.value,
-      ...(await attackRow('fgsm', fgsm, {
-        ...attackParams,
-        eps: a,
-        stepSize: a
-      }))
-    });
+    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, ...(await attackRow('fgsm', fgsm, { ...attackParams, eps: a, stepSize: a })) });
   }
   const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
   const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
   const pgdRows: RobustnessReport['pgd'] = [];
   for (const eps of m > 0 ? pgdEps : []) {
-    pgdRows.push({
-      eps,
-      epsAbsolute: eps * unit.value,
-      steps,
-      stepSize,
-      ...(await attackRow('pgd', pgd, {
-        ...attackParams,
-        eps: eps * toAttack,
-        steps,
-        stepSize: stepSize * toAttack
-      }))
-    });
+    pgdRows.push({ eps, epsAbsolute: eps * unit.value, steps, stepSize, ...(await attackRow('pgd', pgd, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) });
   }
   const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = [];
   for (const eps of m > 0 ? pgdL2Eps : []) {
-    const l2Step = 2.5 * eps / steps;
+    const l2Step = (2.5 * eps) / steps;
     pgdL2Rows.push({
       eps,
       epsAbsolute: eps * unit.value,
       steps,
       stepSize: l2Step,
-      ...(await attackRow('pgd', pgdL2, {
-        ...attackParams,
-        eps: eps * toAttack,
-        steps,
-        stepSize: l2Step * toAttack
-      }))
+      ...(await attackRow('pgd', pgdL2, { ...attackParams, eps: eps * toAttack, steps, stepSize: l2Step * toAttack })),
     });
   }
+
   const calibration = options.calibration ? calibrationReport(modelLogits(model, ds, batchSize), ds.y, options.calibration, options.bins ?? ROBUSTNESS_DEFAULTS.bins) : undefined;
-  const certification = options.certify ? await certifySmoothed(model, ds, {
-    seed,
-    ...options.certify
-  }) : undefined;
+  const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
   const textAttacks = options.textAttack ? evaluateTextAttack(model, advData, options.textAttack.budgets, options.textAttack) : undefined;
-  const partial = {
-    fgsm: fgsmRows,
-    pgd: pgdRows,
-    pgdL2: pgdL2Rows,
-    adversarialCleanAccuracy
-  };
+
+  const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, adversarialCleanAccuracy };
   return {
     schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
     examples: n,
@@ -496,38 +323,23 @@ export async function evaluateRobustness(model: tf.LayersModel, data: Dataset, o
     inputKind: geometry.kind,
     epsUnits,
     epsScale: unit.value,
-    ...(headline !== undefined && (fgsmEps.length > 0 || pgdEps.length > 0) ? {
-      headlineEps: headline
-    } : {}),
-    ...(attacked ? {
-      attackLosses: losses
-    } : {}),
+    ...(headline !== undefined && (fgsmEps.length > 0 || pgdEps.length > 0) ? { headlineEps: headline } : {}),
+    ...(attacked ? { attackLosses: losses } : {}),
     seed,
     clean,
     noise,
     corruptions,
     corruptionMean,
-    worstCorruption: worst ? {
-      name: worst.name,
-      accuracy: worst.accuracy
-    } : null,
+    worstCorruption: worst ? { name: worst.name, accuracy: worst.accuracy } : null,
     adversarialCleanAccuracy,
     fgsm: fgsmRows,
     pgd: pgdRows,
-    ...(pgdL2Rows.length ? {
-      pgdL2: pgdL2Rows
-    } : {}),
+    ...(pgdL2Rows.length ? { pgdL2: pgdL2Rows } : {}),
     warnings: robustnessWarnings(partial, eps0Accuracy, options.selfChecks),
     timings,
     durationMs: Date.now() - started,
-    ...(calibration ? {
-      calibration
-    } : {}),
-    ...(certification ? {
-      certification
-    } : {}),
-    ...(textAttacks ? {
-      textAttacks
-    } : {})
+    ...(calibration ? { calibration } : {}),
+    ...(certification ? { certification } : {}),
+    ...(textAttacks ? { textAttacks } : {}),
   };
 }
