@@ -60,7 +60,7 @@ describe('robustnessWarnings: every rule at its edge', () => {
       want: [],
     },
   ] as const)('$name', ({ report, eps0, want }) => {
-    expect(robustnessWarnings(report as Parameters<typeof robustnessWarnings>[0], eps0)).toEqual(want);
+    expect(robustnessWarnings(report as unknown as Parameters<typeof robustnessWarnings>[0], eps0)).toEqual(want);
   });
 
   it.each([
@@ -71,7 +71,7 @@ describe('robustnessWarnings: every rule at its edge', () => {
     { option: { lossGapTolerance: 0.2 }, rows: { pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'margin', accuracy: 0.35 }, { loss: 'ce', accuracy: 0.2 }] })] }, warns: false },
     { option: { lossGapTolerance: 0.1 }, rows: { pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'margin', accuracy: 0.35 }, { loss: 'ce', accuracy: 0.2 }] })] }, warns: true },
   ])('option $option changes the verdict: warns $warns', ({ option, rows, warns }) => {
-    const report = { fgsm: [], pgd: [], adversarialCleanAccuracy: 0.9, ...rows } as Parameters<typeof robustnessWarnings>[0];
+    const report = { fgsm: [], pgd: [], adversarialCleanAccuracy: 0.9, ...rows } as unknown as Parameters<typeof robustnessWarnings>[0];
     expect(robustnessWarnings(report, 0.9, option).length > 0).toBe(warns);
   });
 });
