@@ -51,7 +51,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .description('run a whole federation on this machine: a coordinator and N sites on the built-in digits task')
     .option('--sites <n>', 'number of sites', intOption('sites', 1), 8)
     .option('--out <dir>', 'directory for runs (the report lands at DIR/<run-id>/report.json)', 'runs')
-    .option('--transport <kind>', 'socket (real socket.io on loopback) or memory', choiceOption('transport', ['socket', 'memory'] as const), 'socket')
+    .option('--transport <kind>', 'socket (real socket.io on loopback), memory, or auto: socket unless the sites need more open files than ulimit -n allows (2 per site), then memory', choiceOption('transport', ['auto', 'socket', 'memory'] as const), 'auto')
     .option('--task <name>', 'built-in task: digits (handwritten digits) or spam (SpamAssassin e-mail, text-cnn; docs/text.md)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
     .option('--partition <spec>', `${partitionKinds().join(', ')}, or collection (--task spam: each site holds whole sub-collections of the corpus) (default: dirichlet:0.5; collection for --task spam)`)
     .option('--site-data <mode>', 'digits task: partition (disjoint shares of the 7,900-digit pool) or resample:N (virtual sites: each draws N digits with replacement, made when it is sampled and dropped after; memory flat in --sites) (default: partition up to 790 sites, else resample:40)', siteDataOption)
@@ -75,7 +75,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
       onLog: (line) => console.log(line),
       onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
       onPlan: (plan) => {
-        console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${o.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (task ${o.task}, partition ${plan.partition}, seed ${plan.config.seed})`);
+        console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${plan.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (task ${o.task}, partition ${plan.partition}, seed ${plan.config.seed})`);
         if (o.task !== 'spam') console.log(describeSiteData(plan.siteData, builtinDigits().pool.y.length));
         if (Object.keys(plan.labelCounts).length <= MAX_LISTED_SITES) printLabelDistribution(plan.labelCounts);
         if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);

@@ -1,3 +1,4 @@
+import { resolveSimulationTransport, type SimulationTransportChoice } from './simulation-transport.ts';
 import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
@@ -24,7 +25,8 @@ export interface SimulationOptions {
   seed?: number;
   /** Root directory of runs; the report lands at `<out>/<runId>/report.json`. */
   out: string;
-  transport: 'socket' | 'memory';
+  /** 'auto' (the CLI's default): socket.io on loopback unless the sites need more open files than this process may open (simulation-transport.ts). */
+  transport: SimulationTransportChoice;
   partition?: string;
   /** Render each site's images through its own scanner (default true). */
   featureShift?: boolean;
@@ -71,7 +73,7 @@ export interface SimulationOptions {
   onEngineEvent?: (event: EngineEvent) => void;
   onSiteEvent?: (siteId: string, event: SiteEvent) => void;
   /** Called once the federation is built, before it runs. */
-  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[]; partition: string; siteData: ChosenSiteData }) => void;
+  onPlan?: (plan: { config: RunConfig; labelCounts: Record<string, number[]>; malicious: string[]; partition: string; siteData: ChosenSiteData; transport: 'socket' | 'memory' }) => void;
   /** Called with the virtual sites when the sites resample (tests count what they make). */
   onVirtualSites?: (sites: VirtualDigitsSites) => void;
   /** Lines worth telling the user (how many threads train the sites). */
@@ -238,9 +240,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.task !== 'spam' && !hasPretrainedModel(architecture)) {
     throw new FedtuneError('config', `no pretrained ${architecture} checkpoint: run \`fedtune pretrain --arch ${architecture}\` first`);
   }
+  const resolved = resolveSimulationTransport(options.transport, options.sites);
+  if (resolved.note) options.onLog?.(resolved.note);
+  options = { ...options, transport: resolved.transport };
   const plan = planSimulation(options);
   const { config, labelCounts, malicious } = plan;
-  options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition, siteData: plan.siteData });
+  options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition, siteData: plan.siteData, transport: resolved.transport });
   if (plan.virtualSites) options.onVirtualSites?.(plan.virtualSites);
   const backend = await selectNodeBackend(options.backend);
   const { workers } = fitPoolOptions({ workers: options.workers });
