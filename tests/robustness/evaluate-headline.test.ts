@@ -26,7 +26,7 @@ describe('fedtune evaluate: the headline ε, ε units and PGD-L2', () => {
     expect(report.headlineEps).toBe(0.06);
     expect(report.pgd.map((r) => r.eps)).toEqual([0.06, 0.1]);
     expect(report.fgsm.map((r) => r.eps)).toEqual([0.06, 0.1]);
-    expect(lines).toContain('ε in absolute input units; 20 examples attacked');
+    expect(lines).toContain('ε in absolute input units; 20 examples attacked; each attack the worst case over the ce and margin losses');
     const headline = lines.findIndex((l) => l.startsWith('headline: PGD-3 at the task\'s headline ε=0.06: '));
     expect(headline).toBeGreaterThan(-1);
     expect(headline).toBeLessThan(lines.findIndex((l) => l.startsWith('FGSM: ')));
