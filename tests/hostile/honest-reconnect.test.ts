@@ -39,8 +39,8 @@ it('a site that is dropped more often than its retry budget, but welcomed in bet
     // quick round can end before the poll sees it (CI caught a wait for round 1 exactly): any later round will do.
     let last = 0;
     for (let incident = 1; incident <= 3; incident++) {
-      await until(() => coordinator.engine.currentRound > last && coordinator.engine.sites.has('site-a'), `site-a joined in a round after ${last}`, 30_000);
-      last = coordinator.engine.currentRound;
+      await until(() => (coordinator.engine.currentRound ?? 0) > last && coordinator.engine.sites.has('site-a'), `site-a joined in a round after ${last}`, 30_000);
+      last = coordinator.engine.currentRound!;
       coordinator.engine.sites.get('site-a')!.link.close();
       await until(() => coordinator.engine.currentRound !== last || finished, `round ${last} over`, 30_000);
     }
