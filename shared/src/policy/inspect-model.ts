@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tidyValues } from '../learning/tidy-values.ts';
 import { z } from 'zod';
 import { datasetSize, featureSize, type Dataset } from '../data/dataset.ts';
 import { clipText } from '../text/clip-text.ts';
@@ -268,10 +269,10 @@ export function sketchProjection(fanIn: number): Float32Array {
 /** Each unit-norm row projected on SKETCH_DIMENSIONS seeded Gaussian directions and normalised again. */
 function sketchRows(rows: Float32Array, units: number, fanIn: number): Float32Array {
   const projection = sketchProjection(fanIn);
-  const sketch = tf.tidy(() => {
+  const sketch = tidyValues(() => {
     const s = tf.matMul(tf.tensor2d(rows, [units, fanIn]), tf.tensor2d(projection, [fanIn, SKETCH_DIMENSIONS]));
-    return s.div(s.norm('euclidean', 1, true).maximum(1e-30)).dataSync() as Float32Array;
-  });
+    return s.div(s.norm('euclidean', 1, true).maximum(1e-30));
+  }) as Float32Array;
   return sketch;
 }
 
@@ -285,11 +286,11 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   // No dispose: the feeder shares the model's layers and weights (it creates no tensors of its own).
   const feeder = layerInputOf(model, layer);
   // One forward pass over the whole sample; the batches are counted from it.
-  const firesAll = tf.tidy(() => {
+  const firesAll = tidyValues(() => {
     const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
     const z = preActivation(layer, feeder ? (feeder.predict(x) as tf.Tensor) : x);
     // An example fires a unit when any position of it is above zero (Dense: one position; Conv: any).
-    return z.reshape([n, -1, units]).greater(0).any(1).dataSync();
+    return z.reshape([n, -1, units]).greater(0).any(1);
   });
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);

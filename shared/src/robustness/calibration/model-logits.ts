@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tidyValues } from '../../learning/tidy-values.ts';
 import { featureSize, type Dataset } from '../../data/dataset.ts';
 import { FedtuneError } from '../../errors.ts';
 import { modelInputShape } from '../../learning/dataset-tensors.ts';
@@ -12,10 +13,10 @@ export function modelLogits(model: tf.LayersModel, ds: Dataset, batchSize = 500)
   const out = new Float32Array(n * k);
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
-    const values = tf.tidy(() => {
+    const values = tidyValues(() => {
       const logits = model.predict(tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32')) as tf.Tensor2D;
       if (logits.shape[1] !== k) throw new FedtuneError('shape_mismatch', `model outputs ${logits.shape[1]} classes, data has ${k}`);
-      return logits.dataSync() as Float32Array;
+      return logits;
     });
     out.set(values, start * k);
   }

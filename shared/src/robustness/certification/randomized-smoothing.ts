@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tidyValues } from '../../learning/tidy-values.ts';
 import { featureSize, subset, type Dataset } from '../../data/dataset.ts';
 import { FedtuneError } from '../../errors.ts';
 import { modelInputShape } from '../../learning/dataset-tensors.ts';
@@ -33,10 +34,10 @@ function noisyCounts(model: tf.LayersModel, x: Float32Array, shape: number[], nu
   const counts = new Int32Array(numClasses);
   for (let done = 0, batch = 0; done < count; batch++) {
     const b = Math.min(batchSize, count - done);
-    const predicted = tf.tidy(() => {
+    const predicted = tidyValues(() => {
       const clean = tf.tensor(x, [1, ...shape], 'float32');
       const noisy = tf.add(tf.broadcastTo(clean, [b, ...shape]), tf.randomNormal([b, ...shape], 0, sigma, 'float32', deriveSeed(seed, batch)));
-      return tf.argMax(model.predict(noisy) as tf.Tensor, 1).dataSync();
+      return tf.argMax(model.predict(noisy) as tf.Tensor, 1);
     });
     for (const c of predicted) if (c >= 0 && c < numClasses) counts[c]++;
     done += b;
