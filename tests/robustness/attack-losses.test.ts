@@ -100,6 +100,10 @@ describe('attacks on the worst case over the losses', () => {
   it('no losses, or one twice, is a typed config error; nothing leaks', async () => {
     await expect(adversarialAccuracyByLoss(model, holdout, pgd, params, [])).rejects.toThrow(FedtuneError);
     await expect(evaluateRobustness(model, holdout, { attackLosses: ['ce', 'ce'], noise: false, corruptions: false, fgsm: [0.1], pgd: false, examples: 20, adversarialExamples: 20 })).rejects.toThrow(/at most once/);
+    // Checked before any work: data the model cannot take would fail later, with another error.
+    const wrongClasses = { ...holdout, numClasses: 3 };
+    await expect(evaluateRobustness(model, wrongClasses, { attackLosses: [] })).rejects.toThrow(/attackLosses must name each of ce, margin at most once, and at least one/);
+    await expect(evaluateRobustness(model, wrongClasses, {})).rejects.toThrow(/model outputs 10 classes, data has 3/);
     const before = tf.memory().numTensors;
     await adversarialAccuracyByLoss(saturated, holdout, pgd, { ...params, steps: 3 }, ['ce', 'margin']);
     expect(tf.memory().numTensors).toBe(before);

@@ -232,6 +232,9 @@ export async function evaluateRobustness(
     inputs?: PerturbedInputs;
   } = {},
 ): Promise<RobustnessReport> {
+  // Checked before any work: a bad list costs nothing.
+  const losses = [...(options.attackLosses ?? ROBUSTNESS_DEFAULTS.attackLosses)];
+  if (losses.length === 0 || new Set(losses).size !== losses.length) throw new FedtuneError('config', `attackLosses must name each of ${ATTACK_LOSSES.join(', ')} at most once, and at least one (got ${JSON.stringify(losses).slice(0, 80)})`);
   const started = Date.now();
   const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
   // The sample, its geometry and range, and what is perturbed: model-independent (perturbation-plan.ts).
@@ -281,8 +284,6 @@ export async function evaluateRobustness(
   const adversarialCleanAccuracy = attacked ? accuracy(advData) : null;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
   const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: 0 }) : null;
-  const losses = [...(options.attackLosses ?? ROBUSTNESS_DEFAULTS.attackLosses)];
-  if (losses.length === 0 || new Set(losses).size !== losses.length) throw new FedtuneError('config', `attackLosses must name each of ${ATTACK_LOSSES.join(', ')} at most once, and at least one (got ${JSON.stringify(losses).slice(0, 80)})`);
   /** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
   const attackRow = async (part: 'fgsm' | 'pgd', attack: Attack, params: AdversarialParams) => {
     const stages = await timed(part, () => adversarialAccuracyByLoss(model, advData, attack, params, losses));
