@@ -33,4 +33,22 @@ describe('robustness evaluation inside a run', () => {
     expect(page).toContain('<svg');
     expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
   });
+
+  it.each([
+    { attackLosses: undefined, reported: ['ce', 'margin'] },
+    { attackLosses: ['ce'] as const, reported: ['ce'] },
+  ])('robustness.attackLosses $attackLosses reaches the coordinator\'s evaluation (in its worker): the report names $reported', async ({ attackLosses, reported }) => {
+    const { coordinator, siteRuns } = await startTestFederation({
+      sites: 2,
+      rounds: 1,
+      transport: 'memory',
+      maxSiteExamples: 60,
+      config: { federatedEvaluation: 'never', robustness: { when: 'final', examples: 40, adversarialExamples: 20, pgdSteps: 3, noise: false, corruptions: false, pgd: [0.1], fgsm: [0.1], ...(attackLosses ? { attackLosses: [...attackLosses] } : {}) } },
+    });
+    const report = await coordinator.done;
+    await Promise.all(siteRuns);
+    await coordinator.close();
+    expect(report.finalRobustness!.attackLosses).toEqual(reported);
+    expect(report.finalRobustness!.pgd[0].byLoss?.map((s) => s.loss)).toEqual(reported.length > 1 ? reported : undefined);
+  });
 });
