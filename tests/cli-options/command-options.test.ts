@@ -541,8 +541,10 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
   // The threads actually used are checked in tests/fit-pool/simulate-workers.test.ts.
   '--workers': async () => {
     expect((await simulateRecorded(['--workers', '3']))[0].workers).toBe(3);
-    expect((await simulateRecorded([]))[0].workers).toBeUndefined(); // the default is fitPoolOptions'
-    await expect(simulateRecorded(['--workers', '0'])).rejects.toThrow(/workers must be an integer ≥ 1/);
+    expect((await simulateRecorded(['--workers', 'auto']))[0].workers).toBe('auto');
+    expect((await simulateRecorded([]))[0].workers).toBeUndefined(); // the default is fitPoolOptions' ('auto')
+    await expect(simulateRecorded(['--workers', '0'])).rejects.toThrow(/workers must be auto or an integer ≥ 1/);
+    await expect(simulateRecorded(['--workers', 'all'])).rejects.toThrow(/workers must be auto or an integer ≥ 1/);
   },
   '--preset': async () => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);

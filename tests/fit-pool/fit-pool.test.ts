@@ -1,8 +1,9 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChaChaRandom, FedtuneError, fitLocal, getArchitecture, readModelWeights, SeededRandom, writeModelWeights, type Dataset, type FitProgress, type TrainConfig } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
-import { FitPool, fitPoolFallbackReason, fitPoolOptions, MAX_FIT_POOL_WORKERS } from '@fedtune/client-node';
+import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE, FitPool, fitPoolFallbackReason, fitPoolOptions, MAX_FIT_POOL_WORKERS, resolveFitPoolWorkers, trainingPassesPerExample } from '@fedtune/client-node';
 
 /** Random examples of the digits shape: [784] for the MLP, [28, 28, 1] for the CNN. */
 function examples(n: number, featureShape: number[], seed: number): Dataset {
@@ -153,15 +154,17 @@ describe('memory', () => {
 });
 
 describe('fitPoolOptions: --workers', () => {
-  it.each<[string, { workers?: number }, number | RegExp]>([
-    ['absent: one thread (the main thread)', {}, 1],
+  it.each<[string, { workers?: number | 'auto' }, number | 'auto' | RegExp]>([
+    ['absent: auto', {}, 'auto'],
+    ['auto', { workers: 'auto' }, 'auto'],
     ['1: the main thread', { workers: 1 }, 1],
     ['3', { workers: 3 }, 3],
     ['0 is refused', { workers: 0 }, /--workers: .*1/],
     ['2.5 is refused', { workers: 2.5 }, /--workers/],
     ['more than the most is refused', { workers: MAX_FIT_POOL_WORKERS + 1 }, /--workers/],
+    ['another word is refused', { workers: 'all' as 'auto' }, /--workers/],
   ])('%s', (_, input, expected) => {
-    if (typeof expected === 'number') expect(fitPoolOptions(input).workers).toBe(expected);
+    if (!(expected instanceof RegExp)) expect(fitPoolOptions(input).workers).toBe(expected);
     else {
       const err = (() => {
         try {
@@ -183,5 +186,39 @@ describe('fitPoolOptions: --workers', () => {
   ] as const)('the %s backend: pool or main thread', (backend, reason) => {
     if (reason) expect(fitPoolFallbackReason(backend)).toMatch(reason);
     else expect(fitPoolFallbackReason(backend)).toBeUndefined();
+  });
+});
+
+describe('trainingPassesPerExample: forward passes one training example costs', () => {
+  it.each<[string, Parameters<typeof trainingPassesPerExample>[0], number]>([
+    ['no adversarial training', {}, 1],
+    ['PGD, default steps (7), every example', { adversarial: { method: 'pgd', share: 1, eps: 0.1 } }, 8],
+    ['PGD-10 on half of each batch', { adversarial: { method: 'pgd', share: 0.5, eps: 0.1, steps: 10 } }, 6],
+    ['TRADES-3 on every example', { adversarial: { method: 'trades', share: 1, eps: 0.1, steps: 3 } }, 4],
+    ['FGSM is one step whatever steps says', { adversarial: { method: 'fgsm', share: 1, eps: 0.1, steps: 9 } }, 2],
+    ['share 0 trains plainly', { adversarial: { method: 'pgd', share: 0, eps: 0.1, steps: 7 } }, 1],
+    ['ε 0 trains plainly', { adversarial: { method: 'pgd', share: 1, eps: 0, steps: 7 } }, 1],
+  ])('%s: %d', (_, train, passes) => {
+    expect(trainingPassesPerExample(train)).toBe(passes);
+  });
+});
+
+describe('resolveFitPoolWorkers: --workers auto weighs the fit', () => {
+  const T = AUTO_THREADS_MIN_MACS_PER_EXAMPLE;
+  const pgd7 = { adversarial: { method: 'pgd' as const, share: 1, eps: 0.1, steps: 7 } };
+  it.each<[string, Parameters<typeof resolveFitPoolWorkers>[0], Parameters<typeof resolveFitPoolWorkers>[1], number, string]>([
+    ['a number is taken as it is, even for a short fit', 3, { forwardMacsPerExample: 10, train: {}, sites: 8, cores: 2 }, 3, '--workers 3'],
+    ['auto, just below the threshold: the main thread', 'auto', { forwardMacsPerExample: T - 1, train: {}, sites: 8, cores: 4 }, 1, '--workers auto: 0.50 M multiply-accumulates per training example, too short a fit for threads'],
+    ['auto, at the threshold: every core', 'auto', { forwardMacsPerExample: T, train: {}, sites: 8, cores: 4 }, 4, '--workers auto: 0.50 M multiply-accumulates per training example, every core (4)'],
+    ['auto, adversarial passes lift a short fit over it', 'auto', { forwardMacsPerExample: T / 8, train: pgd7, sites: 8, cores: 2 }, 2, '--workers auto: 0.50 M multiply-accumulates per training example (8 passes: adversarial training), every core (2)'],
+    ['auto, fewer sites than cores: one thread per site', 'auto', { forwardMacsPerExample: 2 * T, train: {}, sites: 3, cores: 16 }, 3, '--workers auto: 1.00 M multiply-accumulates per training example, one per site (3 of 16 cores)'],
+    ['auto on one core: the main thread', 'auto', { forwardMacsPerExample: 2 * T, train: {}, sites: 8, cores: 1 }, 1, '--workers auto: 1.00 M multiply-accumulates per training example, every core (1)'],
+    ['auto, half a pass more (share 0.5, PGD-3)', 'auto', { forwardMacsPerExample: T / 2.5, train: { adversarial: { method: 'pgd', share: 0.5, eps: 0.1, steps: 3 } }, sites: 8, cores: 2 }, 2, '--workers auto: 0.50 M multiply-accumulates per training example (2.5 passes: adversarial training), every core (2)'],
+  ])('%s', (_, workers, facts, n, why) => {
+    expect(resolveFitPoolWorkers(workers, facts)).toEqual({ workers: n, why });
+  });
+
+  it('auto without a core count uses the cores this machine has', () => {
+    expect(resolveFitPoolWorkers('auto', { forwardMacsPerExample: 2 * T, train: {}, sites: 10_000 }).workers).toBe(Math.min(availableParallelism(), MAX_FIT_POOL_WORKERS));
   });
 });

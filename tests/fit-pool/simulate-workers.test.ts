@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FitPool } from '@fedtune/client-node';
@@ -21,11 +22,11 @@ const small: SimulationOptions = {
 };
 
 /** One simulation with `workers` threads: its report, the final global weights and the pool (if any) it trained on. */
-async function simulate(workers: number, extra: Partial<SimulationOptions>) {
+async function simulate(workers: number | 'auto' | undefined, extra: Partial<SimulationOptions>) {
   let pool: FitPool | undefined;
   const lines: string[] = [];
   let fits = 0;
-  const r = await runSimulation({ ...small, ...extra, workers, onFitPool: (p) => (pool = p), onLog: (l) => lines.push(l), onSiteEvent: (_, e) => void (e.type === 'fit-start' && fits++) });
+  const r = await runSimulation({ ...small, ...extra, ...(workers === undefined ? {} : { workers }), onFitPool: (p) => (pool = p), onLog: (l) => lines.push(l), onSiteEvent: (_, e) => void (e.type === 'fit-start' && fits++) });
   expect(r.report.status, r.report.aborted).toBe('complete');
   const weights = readFileSync(join(r.runDir, r.report.final!.modelDir!, 'weights.bin'));
   return { report: r.report, weights, pool, lines, fits };
@@ -57,6 +58,27 @@ describe('fedtune simulate --workers 2: the same federation as --workers 1, on t
   });
 });
 
+describe('fedtune simulate --workers auto (the default): threads for long fits only', () => {
+  const cores = availableParallelism();
+  it.each<[string, number | 'auto' | undefined, Partial<SimulationOptions>, number, RegExp]>([
+    // The built-in MLP: 0.10 M multiply-accumulates per example.
+    ['the default MLP, plain: the main thread', undefined, {}, 1, /^training the sites on the main thread \(--workers auto: 0\.10 M multiply-accumulates per training example, too short a fit for threads\)$/],
+    ['the MLP with FGSM on every example (2 passes, 0.20 M): the main thread', 'auto', { trainExtras: { adversarial: { method: 'fgsm', share: 1, eps: 0.05 } } }, 1, /main thread \(--workers auto: 0\.20 M .*\(2 passes: adversarial training\), too short/],
+    ['the MLP with PGD-7 on every example (8 passes, 0.81 M): every core, at most one thread per site', undefined, { trainExtras: { adversarial: { method: 'pgd', share: 1, eps: 0.05, steps: 7 } } }, Math.min(cores, 3), /\(--workers auto: 0\.81 M multiply-accumulates per training example \(8 passes: adversarial training\), /],
+    ['the cnn-wide, plain (0.76 M)', 'auto', { architecture: 'cnn-wide', rounds: 1 }, Math.min(cores, 3), /\(--workers auto: 0\.76 M multiply-accumulates per training example, /],
+    ['an explicit --workers 1 wins over a long fit', 1, { trainExtras: { adversarial: { method: 'pgd', share: 1, eps: 0.05, steps: 7 } } }, 1, /^training the sites on the main thread \(--workers 1\)$/],
+  ])('%s', async (_, workers, extra, threads, line) => {
+    const r = await simulate(workers, { ...extra, rounds: 1 });
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(line);
+    if (threads === 1) expect(r.pool, 'no thread started').toBeUndefined();
+    else {
+      expect(r.pool!.created).toBe(threads);
+      expect(r.pool!.fitsPerThread.reduce((s, n) => s + n, 0)).toBe(r.fits);
+    }
+  });
+});
+
 describe('the compiled-or-source `fedtune simulate --workers`', () => {
   it('prints one line with the thread count, trains, closes its threads and exits', () => {
     const dir = tempDir();
@@ -72,7 +94,7 @@ describe('the compiled-or-source `fedtune simulate --workers`', () => {
   });
 
   it.each([
-    ['0', /workers must be an integer ≥ 1/],
+    ['0', /workers must be auto or an integer ≥ 1/],
     ['300', /--workers: .*256/],
   ])('--workers %s: one clear line, no stack trace', (value, message) => {
     const r = spawnSync(process.execPath, [BIN, 'simulate', '--workers', value, '--sites', '2', '--rounds', '1', '--transport', 'memory', '--out', tempDir()], {

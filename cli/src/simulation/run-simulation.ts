@@ -1,10 +1,11 @@
 import { resolveSimulationTransport, type SimulationTransportChoice } from './simulation-transport.ts';
 import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
-import { FitPool, fitPoolFallbackReason, fitPoolOptions, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
+import { FitPool, fitPoolFallbackReason, fitPoolOptions, forwardMacsPerExample, resolveFitPoolWorkers, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
 import { newRunId } from '../new-run-id.ts';
 import { chooseSiteData, resampleAlpha, type ChosenSiteData, type SimulationSiteData } from './simulation-site-data.ts';
@@ -63,8 +64,8 @@ export interface SimulationOptions {
   trainExtras?: Partial<TrainConfig>;
   roundTimeoutMs?: number;
   backend?: string;
-  /** Threads the sites' fits run on, shared by all sites (default: the cores this machine has; 1 = the main thread). */
-  workers?: number;
+  /** Threads the sites' fits run on, shared by all sites: N (1 = the main thread), or 'auto' (the default: every core for long fits, else 1; fit-pool-options.ts). */
+  workers?: number | 'auto';
   runId?: string;
   /** A run configuration file (`--config`): over the fields above. */
   configFile?: RunConfigFile;
@@ -248,93 +249,103 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition, siteData: plan.siteData, transport: resolved.transport });
   if (plan.virtualSites) options.onVirtualSites?.(plan.virtualSites);
   const backend = await selectNodeBackend(options.backend);
-  const { workers } = fitPoolOptions({ workers: options.workers });
-  const fallback = workers > 1 ? fitPoolFallbackReason(backend.backend) : undefined;
-  options.onLog?.(
-    workers === 1
-      ? 'training the sites on the main thread (--workers 1)'
-      : fallback
-        ? `training the sites on the main thread: ${fallback}`
-        : `training the sites on ${workers} worker threads (--workers ${workers})`,
-  );
-  const pool = workers > 1 && !fallback ? new FitPool(workers, backend.backend) : undefined;
+  return simulateWith(options, plan, backend);
+}
+
+/**
+ * The simulation's fit threads (`--workers`, fit-pool-options.ts), decided once the starting model is loaded
+ * ('auto' weighs its forward cost and the adversarial training of the run's `train` config), with the line
+ * that says how the sites train; undefined: on the main thread.
+ */
+function fitPoolFor(options: SimulationOptions, config: RunConfig, model: tf.LayersModel, backend: string): FitPool | undefined {
+  const { workers: asked } = fitPoolOptions({ workers: options.workers });
+  const { workers, why } = resolveFitPoolWorkers(asked, { forwardMacsPerExample: forwardMacsPerExample(model), train: config.train, sites: options.sites });
+  const fallback = workers > 1 ? fitPoolFallbackReason(backend) : undefined;
+  options.onLog?.(workers === 1 ? `training the sites on the main thread (${why})` : fallback ? `training the sites on the main thread: ${fallback}` : `training the sites on ${workers} worker threads (${why})`);
+  const pool = workers > 1 && !fallback ? new FitPool(workers, backend) : undefined;
   if (pool) options.onFitPool?.(pool);
-  try {
-    return await simulateWith(options, plan, backend, pool);
-  } finally {
-    // The threads live as long as the simulation: none is left behind to keep the process alive.
-    await pool?.close();
-  }
+  return pool;
 }
 
 async function simulateWith(
   options: SimulationOptions,
   { config, attack, attackOpts, holdout, datasets, siteIds, hooks, labelCounts, malicious, partition, textRobustness, collections, siteData, virtualSites, text }: SimulationPlan,
   backend: Awaited<ReturnType<typeof selectNodeBackend>>,
-  pool: FitPool | undefined,
 ): Promise<SimulationResult> {
   const { architecture, dir } = startingModel(options);
   const probes = attack?.probe ? [attack.probe(holdout, attackOpts)] : [];
   const model = await loadModelDir(dir);
-  const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
-  const coordinator = await startCoordinator({
-    runsDir: options.out,
-    config,
-    model,
-    architecture,
-    holdout,
-    backend: backend.backend,
-    transport: memory ?? 'socket',
-    onEvent: options.onEngineEvent,
-    probes,
-    textRobustness,
-    ...(text ? { text } : {}),
-    reportExtras: {
-      simulation: {
-        task: options.task ?? 'digits',
-        ...(collections ? { collections } : {}),
-        sites: options.sites,
-        transport: options.transport,
-        partition,
-        siteData: { ...siteData.siteData, automatic: siteData.automatic },
-        featureShift: options.task !== 'spam' && options.featureShift !== false,
-        labelCounts,
-        attack: attack ? { name: attack.name, options: attackOpts, malicious } : undefined,
-      },
-    },
-  });
-  if (coordinator.url) options.onListening?.(coordinator.url);
+  let pool: FitPool | undefined;
   try {
-    const siteRuns: Array<Promise<SiteOutcome>> = virtualSites
-      ? runVirtualSites({
-          sites: virtualSites,
-          range: { first: 0, last: options.sites - 1 },
-          connector: () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! })),
-          backend: backend.backend,
-          ...(pool ? { fit: pool.fit } : {}),
-          onEvent: options.onSiteEvent,
-        })
-      : datasets.map((data, k) => {
-      const siteId = siteIds[k];
-      return runNodeSite({
-        siteId,
-        server: memory ? memory.connector() : coordinator.url!,
-        data,
-        splitSeed: siteSplitSeed(config.seed, siteId),
-        backend: backend.choice,
-        updateHook: hooks[siteId],
-        // Text sites hold token ids: they check the run's model brings the vocabulary they were made with.
-        ...(text ? { tokenizedWith: vocabularyHashOf(text) } : {}),
-        ...(pool ? { fit: pool.fit } : {}),
-        // The site keeps its personalised model (never sent); the simulation stores it with the run.
-        personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),
-        onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
-      });
+    pool = fitPoolFor(options, config, model, backend.backend);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  try {
+    const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
+    const coordinator = await startCoordinator({
+      runsDir: options.out,
+      config,
+      model,
+      architecture,
+      holdout,
+      backend: backend.backend,
+      transport: memory ?? 'socket',
+      onEvent: options.onEngineEvent,
+      probes,
+      textRobustness,
+      ...(text ? { text } : {}),
+      reportExtras: {
+        simulation: {
+          task: options.task ?? 'digits',
+          ...(collections ? { collections } : {}),
+          sites: options.sites,
+          transport: options.transport,
+          partition,
+          siteData: { ...siteData.siteData, automatic: siteData.automatic },
+          featureShift: options.task !== 'spam' && options.featureShift !== false,
+          labelCounts,
+          attack: attack ? { name: attack.name, options: attackOpts, malicious } : undefined,
+        },
+      },
     });
-    const report = await coordinator.done;
-    const sites = await Promise.all(siteRuns);
-    return { report, reportPath: join(coordinator.runDir, 'report.json'), runDir: coordinator.runDir, backend: backend.backend, sites };
+    if (coordinator.url) options.onListening?.(coordinator.url);
+    try {
+      const siteRuns: Array<Promise<SiteOutcome>> = virtualSites
+        ? runVirtualSites({
+            sites: virtualSites,
+            range: { first: 0, last: options.sites - 1 },
+            connector: () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! })),
+            backend: backend.backend,
+            ...(pool ? { fit: pool.fit } : {}),
+            onEvent: options.onSiteEvent,
+          })
+        : datasets.map((data, k) => {
+        const siteId = siteIds[k];
+        return runNodeSite({
+          siteId,
+          server: memory ? memory.connector() : coordinator.url!,
+          data,
+          splitSeed: siteSplitSeed(config.seed, siteId),
+          backend: backend.choice,
+          updateHook: hooks[siteId],
+          // Text sites hold token ids: they check the run's model brings the vocabulary they were made with.
+          ...(text ? { tokenizedWith: vocabularyHashOf(text) } : {}),
+          ...(pool ? { fit: pool.fit } : {}),
+          // The site keeps its personalised model (never sent); the simulation stores it with the run.
+          personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),
+          onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
+        });
+      });
+      const report = await coordinator.done;
+      const sites = await Promise.all(siteRuns);
+      return { report, reportPath: join(coordinator.runDir, 'report.json'), runDir: coordinator.runDir, backend: backend.backend, sites };
+    } finally {
+      await coordinator.close();
+    }
   } finally {
-    await coordinator.close();
+    // The threads live as long as the simulation: none is left behind to keep the process alive.
+    await pool?.close();
   }
 }
