@@ -16,7 +16,7 @@
  * --attack-examples N (holdout digits attacked by FGSM and PGD, default 200 of the 500 evaluated; above 500 the
  * evaluated sample grows to N, all attacked — the holdout has 1500; the samples are nested, a larger one starts
  * with the smaller's digits: at 85 % the standard error is ± 2.5 points on 200, ± 1.6 on 500, ± 1.1 on 1000);
- * scouting: --arch NAME (instead of the preset's), --batch N (both arms), --train JSON (TrainConfig fields
+ * scouting: --arch NAME (instead of the preset's), --workers N|auto (the sites' fit threads, both arms), --batch N (both arms), --train JSON (TrainConfig fields
  * merged into the adversarial arm over the preset's), --tag T (appended to the results file's name).
  * Writes bench/results/robust-training[-SCENARIO][-quick][-TAG].json.
  */
@@ -48,6 +48,8 @@ const learningRateSchedule = arg('lr-schedule') === undefined ? undefined : Lear
 // fields (JSON) merged into the adversarial arm over the preset's (e.g. '{"adversarial":{"method":"pgd","eps":0.06,"steps":10}}').
 const batchSize = arg('batch') === undefined ? undefined : Number(arg('batch'));
 const archArg = arg('arch');
+// --workers N|auto: the simulation's fit threads (default: its own default, auto).
+const workersArg = arg('workers') === undefined ? undefined : arg('workers') === 'auto' ? ('auto' as const) : Number(arg('workers'));
 const advExtra = arg('train') === undefined ? {} : (JSON.parse(arg('train')!) as Record<string, unknown>);
 const out = mkdtempSync(join(tmpdir(), 'fedtune-bench-robust-'));
 
@@ -104,6 +106,8 @@ for (const scenario of scenarios) {
       seed,
       maxExamples,
       federatedEvaluation: 'never',
+      // The sites' fit threads (default: the simulation's, --workers auto).
+      ...(workersArg === undefined ? {} : { workers: workersArg }),
       trainExtras: { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) },
       config: { calibration: { source: 'federated' } },
       robustness: { when: 'final', examples: evalExamples, adversarialExamples: attackExamples, noise: false, corruptions: false, fgsm: eps, pgd: eps },
