@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
+import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE } from '@fedtune/client-node';
 import { runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
@@ -70,7 +71,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
-    .option('--workers <n>', "train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread), or auto: every core when a training example costs ≥ 0.5 M multiply-accumulates (the cnn-wide, multi-step adversarial training), else 1 = the main thread (default: auto)", workersOption);
+    .option('--workers <n>', `train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread), or auto: every core when a training example costs ≥ ${AUTO_THREADS_MIN_MACS_PER_EXAMPLE / 1e6} M multiply-accumulates (the cnn-wide, multi-step adversarial training), else 1 = the main thread (default: auto)`, workersOption);
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
   return command.action(async (o) => {
     const started = Date.now();
