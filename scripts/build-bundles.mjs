@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 /** The subcommands that are bundled, each with the factory its command module exports. */
-export const BUNDLED_COMMANDS = Object.freeze({ client: 'clientCommand', coordinator: 'coordinatorCommand' });
+export const BUNDLED_COMMANDS = Object.freeze({ client: 'clientCommand', coordinator: 'coordinatorCommand', simulate: 'simulateCommand' });
 /** Where bundles are written, relative to the repository root. */
 export const BUNDLE_DIR = join('cli', 'dist', 'bundles');
 /** Loaded by Node at run time rather than bundled: native addons, optional dependencies, worker-based loggers. */

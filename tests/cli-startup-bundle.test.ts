@@ -9,7 +9,7 @@ import { codeCacheFile } from '../cli/bin/run-bundle.mjs';
 import { BUNDLED_COMMANDS, relocateModuleSource } from '../scripts/build-bundles.mjs';
 
 // Bundled subcommands and their V8 code cache (docs/performance.md#bundled-subcommands-and-a-code-cache):
-// `fedtune client` and `fedtune coordinator` run one esbuild bundle each, compiled from a code cache.
+// `fedtune client`, `fedtune coordinator` and `fedtune simulate` run one esbuild bundle each, compiled from a code cache.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'cli', 'bin', 'fedtune.mjs');
@@ -32,7 +32,9 @@ describe('which command lines run a bundle (bundleFor)', () => {
     { args: ['client', '--server', 'x'], env: {}, want: join(bundles, 'client.cjs') },
     { args: ['coordinator', '--port', '0'], env: {}, want: join(bundles, 'coordinator.cjs') },
     { args: ['client', '--server', 'x'], env: { FEDTUNE_BUNDLE: '0' }, want: undefined },
-    { args: ['simulate'], env: {}, want: undefined },
+    { args: ['simulate', '--rounds', '2'], env: {}, want: join(bundles, 'simulate.cjs') },
+    { args: ['simulate'], env: { FEDTUNE_BUNDLE: '0' }, want: undefined },
+    { args: ['evaluate'], env: {}, want: undefined },
     { args: ['help', 'client'], env: {}, want: undefined },
     { args: ['--help'], env: {}, want: undefined },
     { args: [], env: {}, want: undefined },

@@ -48,7 +48,7 @@ export function compiledEntry(root, env = process.env) {
 }
 
 /** The subcommands built as bundles (scripts/build-bundles.mjs BUNDLED_COMMANDS). */
-export const BUNDLED_COMMANDS = ['client', 'coordinator'];
+export const BUNDLED_COMMANDS = ['client', 'coordinator', 'simulate'];
 
 /**
  * The bundle (a path) that runs the command line `args` (the arguments after `fedtune`) in a current build at

@@ -73,6 +73,7 @@ export * from './robustness/text/evaluate-text-robustness.ts';
 export * from './robustness/text/augment-texts.ts';
 export * from './data/resize-bilinear.ts';
 export * from './learning/dataset-tensors.ts';
+export * from './learning/predict-all.ts';
 export * from './learning/tidy-values.ts';
 export * from './learning/evaluate-model.ts';
 export * from './learning/fit-local.ts';

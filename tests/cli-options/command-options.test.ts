@@ -479,13 +479,13 @@ function smallRealRun(): Promise<RunReport> {
 const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
   '--site-data': async () => {
     // Effects in depth: tests/scale/simulate-site-data.test.ts.
-    const resampled = planSimulation(await simulationOf(['--sites', '3', '--site-data', 'resample:20']));
+    const resampled = await planSimulation(await simulationOf(['--sites', '3', '--site-data', 'resample:20']));
     expect(resampled.siteData).toEqual({ siteData: { mode: 'resample', examples: 20 }, automatic: false });
     expect(resampled.virtualSites?.spec.examples).toBe(20);
-    expect(planSimulation(await simulationOf(['--sites', '3'])).virtualSites).toBeUndefined();
+    expect((await planSimulation(await simulationOf(['--sites', '3']))).virtualSites).toBeUndefined();
   },
   '--sites': async () => {
-    const plan = planSimulation(await simulationOf(['--sites', '3']));
+    const plan = await planSimulation(await simulationOf(['--sites', '3']));
     expect(plan.siteIds).toHaveLength(3);
     expect(plan.config.minSites).toBe(3);
   },
@@ -493,44 +493,44 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
   '--transport': async () => expect((await smallRealRun()).simulation).toMatchObject({ transport: 'memory' }),
   '--backend': async () => expect((await smallRealRun()).backend).toBe('cpu'),
   '--partition': async () => {
-    const iid = planSimulation(await simulationOf(['--sites', '4', '--partition', 'shards:1']));
-    const plain = planSimulation(await simulationOf(['--sites', '4']));
+    const iid = await planSimulation(await simulationOf(['--sites', '4', '--partition', 'shards:1']));
+    const plain = await planSimulation(await simulationOf(['--sites', '4']));
     expect(iid.partition).toBe('shards:1');
     expect(iid.labelCounts).not.toEqual(plain.labelCounts);
     // One shard per site: each site holds about a quarter of the labels.
     for (const counts of Object.values(iid.labelCounts)) expect(counts.filter((c) => c > 0).length).toBeLessThanOrEqual(4);
   },
   '--task': async () => {
-    const spam = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
-    const digits = planSimulation(await simulationOf(['--sites', '2']));
+    const spam = await planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const digits = await planSimulation(await simulationOf(['--sites', '2']));
     expect([spam.holdout.featureShape, spam.holdout.numClasses, spam.holdout.y.length]).toEqual([[128], 2, 600]);
     expect(digits.holdout.featureShape).toEqual([784]);
     expect(spam.textRobustness).toBeTypeOf('function');
     expect(digits.textRobustness).toBeUndefined();
     // The spam task's own rounds and partition, under the flags; collection splits by sub-collection.
     expect([spam.config.rounds, spam.partition]).toEqual([3, 'dirichlet:0.5']);
-    expect(planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--rounds', '5'])).config.rounds).toBe(5);
-    expect(Object.keys(planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--partition', 'collection'])).collections!['site-2']!).sort()).toEqual(['easy-ham-2', 'spam-1']);
+    expect((await planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--rounds', '5']))).config.rounds).toBe(5);
+    expect(Object.keys((await planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--partition', 'collection']))).collections!['site-2']!).sort()).toEqual(['easy-ham-2', 'spam-1']);
     await expect(simulateRecorded(['--task', 'text'])).rejects.toThrow(/task/);
     await expect(runSimulation({ task: 'spam', sites: 2, out: dir, transport: 'memory', architecture: 'cnn' })).rejects.toThrow(/the spam task runs the text-cnn model, not "cnn"/);
   },
   '--no-feature-shift': async () => {
-    expect(planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift'])).holdout).toBe(builtinDigits().holdoutClean);
-    expect(planSimulation(await simulationOf(['--sites', '2'])).holdout).toBe(builtinDigits().holdout);
+    expect((await planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift']))).holdout).toBe(builtinDigits().holdoutClean);
+    expect((await planSimulation(await simulationOf(['--sites', '2']))).holdout).toBe(builtinDigits().holdout);
   },
   '--attack': async () => {
-    const plan = planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian']));
+    const plan = await planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian']));
     expect(plan.attack?.name).toBe('gaussian');
     expect(plan.malicious).toHaveLength(1);
     expect(Object.keys(plan.hooks)).toEqual(plan.malicious);
     expect(plan.config.expectedMaliciousSites).toBe(1);
   },
   '--attack-opt': async () => {
-    expect(planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--attack-opt', 'sigma=3'])).attackOpts).toEqual({ sigma: 3 });
-    expect(() => planSimulation({ sites: 5, out: dir, transport: 'memory', attack: 'gaussian', attackOptions: { sigmaa: 3 } })).toThrow(/sigmaa/);
+    expect((await planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--attack-opt', 'sigma=3']))).attackOpts).toEqual({ sigma: 3 });
+    await expect(planSimulation({ sites: 5, out: dir, transport: 'memory', attack: 'gaussian', attackOptions: { sigmaa: 3 } })).rejects.toThrow(/sigmaa/);
   },
   '--malicious': async () => {
-    const plan = planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--malicious', '0.6']));
+    const plan = await planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--malicious', '0.6']));
     expect(plan.malicious).toHaveLength(3);
     expect(plan.config.expectedMaliciousSites).toBe(3);
   },
@@ -584,8 +584,8 @@ describe('--preset robust: explicit flags override the preset', () => {
 describe('every simulate option reaches the federation', () => {
   // --text-augment is a run-config flag (run-config-flags.test.ts); its simulation-side effect: the copies each site trains on.
   it('--text-augment: simulated text sites train on their texts plus the copies', async () => {
-    const plain = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
-    const augmented = planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--text-augment', '2:0.2']));
+    const plain = await planSimulation(await simulationOf(['--sites', '2', '--task', 'spam']));
+    const augmented = await planSimulation(await simulationOf(['--sites', '2', '--task', 'spam', '--text-augment', '2:0.2']));
     // Each site trains on its e-mails and two perturbed copies of each, with their labels.
     augmented.datasets.forEach((d, k) => {
       const n = plain.datasets[k]!.y.length;
@@ -598,7 +598,7 @@ describe('every simulate option reaches the federation', () => {
     expect(augmented.config.train.textAugmentation).toEqual({ copies: 2, rate: 0.2 });
     for (const bad of ['0:0.1', '1:0', '1:1.5', '17:0.1', '0.1']) await expect(simulationOf(['--text-augment', bad])).rejects.toThrow(/COPIES:RATE/);
     const digitsAugmented = await simulationOf(['--sites', '2', '--text-augment', '1:0.1']);
-    expect(() => planSimulation(digitsAugmented)).toThrow(/needs a text task/);
+    await expect(planSimulation(digitsAugmented)).rejects.toThrow(/needs a text task/);
   });
   it('the table has a row for every option that is not a run-config flag', () => {
     expect(Object.keys(SIMULATE_ROWS).sort()).toEqual(ownFlags(simulateCommand()).sort());

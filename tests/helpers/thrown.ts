@@ -18,3 +18,14 @@ export function thrownCodeAndMessage(fn: () => unknown): { code: string; message
   const e = thrown(fn);
   return { code: e.code, message: e.message };
 }
+
+/** The FedtuneError the promise `fn` returns rejects with (or `fn` throws). */
+export async function thrownAsync(fn: () => Promise<unknown>): Promise<FedtuneError> {
+  try {
+    await fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(FedtuneError);
+    return e as FedtuneError;
+  }
+  throw new Error('expected a FedtuneError, nothing was thrown');
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { planSimulation, runSimulation, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
-import { thrown } from '../helpers/thrown.ts';
+import { thrownAsync } from '../helpers/thrown.ts';
 import { tempDir } from '../helpers/federation.ts';
 
 /** The simulation options a `fedtune simulate` command line asks for (parsed, not run). */
@@ -32,9 +32,9 @@ describe('simulate --site-data: flag → options', () => {
 });
 
 describe('simulate --site-data: options → the federation', () => {
-  it('2,000 sites with --site-data partition are refused (the pool is too small); resample plans them without making any data', () => {
-    expect(thrown(() => planSimulation({ sites: 2000, out: tempDir(), transport: 'memory', siteData: { mode: 'partition' } })).message).toContain('examples are too few for 2000 sites');
-    const plan = planSimulation({ sites: 2000, out: tempDir(), transport: 'memory' });
+  it('2,000 sites with --site-data partition are refused (the pool is too small); resample plans them without making any data', async () => {
+    expect((await thrownAsync(() => planSimulation({ sites: 2000, out: tempDir(), transport: 'memory', siteData: { mode: 'partition' } }))).message).toContain('examples are too few for 2000 sites');
+    const plan = await planSimulation({ sites: 2000, out: tempDir(), transport: 'memory' });
     expect(plan.siteData).toEqual({ siteData: { mode: 'resample', examples: 40 }, automatic: true, reason: "2000 sites × 10 digits is more than the pool's 7900" });
     expect(plan.datasets).toEqual([]);
     expect(plan.virtualSites?.materialised).toBe(0);
@@ -44,13 +44,13 @@ describe('simulate --site-data: options → the federation', () => {
     expect(plan.config.minSites).toBe(2000);
   });
 
-  it('flags over the virtual-site defaults win (--max-evaluation-sites)', () => {
-    const plan = planSimulation({ sites: 2000, out: tempDir(), transport: 'memory', config: { maxEvaluationSites: 7 } });
+  it('flags over the virtual-site defaults win (--max-evaluation-sites)', async () => {
+    const plan = await planSimulation({ sites: 2000, out: tempDir(), transport: 'memory', config: { maxEvaluationSites: 7 } });
     expect(plan.config.maxEvaluationSites).toBe(7);
   });
 
-  it('a small federation partitions by default and keeps the run defaults', () => {
-    const plan = planSimulation({ sites: 4, out: tempDir(), transport: 'memory' });
+  it('a small federation partitions by default and keeps the run defaults', async () => {
+    const plan = await planSimulation({ sites: 4, out: tempDir(), transport: 'memory' });
     expect(plan.siteData).toEqual({ siteData: { mode: 'partition' }, automatic: true });
     expect(plan.datasets).toHaveLength(4);
     expect(plan.config.sitesKeepModel).toBe(true);
@@ -61,13 +61,13 @@ describe('simulate --site-data: options → the federation', () => {
     [{ partition: 'shards:2' }, '--site-data resample takes --partition iid or dirichlet:ALPHA, not shards'],
     [{ attack: 'alie' }, '--attack needs --site-data partition'],
     [{ task: 'spam' as const }, '--site-data resample is for the digits task'],
-  ])('resample refuses %j', (extra, message) => {
-    expect(thrown(() => planSimulation({ sites: 50, out: tempDir(), transport: 'memory', siteData: { mode: 'resample', examples: 20 }, ...extra })).message).toContain(message);
+  ])('resample refuses %j', async (extra, message) => {
+    expect((await thrownAsync(() => planSimulation({ sites: 50, out: tempDir(), transport: 'memory', siteData: { mode: 'resample', examples: 20 }, ...extra }))).message).toContain(message);
   });
 
-  it('--partition iid and dirichlet:α reach the virtual sites as their label skew', () => {
-    const iid = planSimulation({ sites: 900, out: tempDir(), transport: 'memory', partition: 'iid' });
-    const skewed = planSimulation({ sites: 900, out: tempDir(), transport: 'memory', partition: 'dirichlet:0.2' });
+  it('--partition iid and dirichlet:α reach the virtual sites as their label skew', async () => {
+    const iid = await planSimulation({ sites: 900, out: tempDir(), transport: 'memory', partition: 'iid' });
+    const skewed = await planSimulation({ sites: 900, out: tempDir(), transport: 'memory', partition: 'dirichlet:0.2' });
     expect(iid.virtualSites?.spec.alpha).toBeUndefined();
     expect(skewed.virtualSites?.spec.alpha).toBe(0.2);
   });

@@ -3,7 +3,7 @@ import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModel
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, forwardMacsPerExample, resolveFitPoolWorkers, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
-import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { builtinDigits, builtinDigitsSitesInParallel, selectNodeBackend } from '@fedtune/shared/node';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
@@ -172,7 +172,7 @@ export interface SimulationPlan {
 }
 
 /** Builds the federation `runSimulation` runs, without loading a model or starting anything. */
-export function planSimulation(options: SimulationOptions): SimulationPlan {
+export async function planSimulation(options: SimulationOptions): Promise<SimulationPlan> {
   const attack = options.attack && options.attack !== 'none' ? getAttack(options.attack) : undefined;
   const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
   if (options.task === 'spam' && options.siteData?.mode === 'resample') throw new FedtuneError('config', '--site-data resample is for the digits task; the spam task partitions its corpus');
@@ -185,7 +185,8 @@ export function planSimulation(options: SimulationOptions): SimulationPlan {
   const holdout = spam ? spam.holdout : options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;
   const partition = options.partition ?? (spam ? SPAM_DEFAULT_PARTITION : 'dirichlet:0.5');
   if (config.train.textAugmentation && !spam) throw new FedtuneError('config', 'text augmentation needs a text task (--task spam)');
-  const clean = spam ? spam.datasets : builtinDigitsSites({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
+  // The scanners' rendering, on this thread and a worker (the same images either way).
+  const clean = spam ? spam.datasets : await builtinDigitsSitesInParallel({ sites: options.sites, partition: parsePartitionSpec(partition), seed, featureShift: options.featureShift });
   const siteIds = clean.map((_, k) => siteName(k));
   // Malicious sites: a seeded choice of round(malicious × sites) of them.
   const attackOpts = attack ? attackOptions(attack, options.attackOptions) : {};
@@ -244,7 +245,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const resolved = resolveSimulationTransport(options.transport, options.sites);
   if (resolved.note) options.onLog?.(resolved.note);
   options = { ...options, transport: resolved.transport };
-  const plan = planSimulation(options);
+  const plan = await planSimulation(options);
   const { config, labelCounts, malicious } = plan;
   options.onPlan?.({ config, labelCounts, malicious, partition: plan.partition, siteData: plan.siteData, transport: resolved.transport });
   if (plan.virtualSites) options.onVirtualSites?.(plan.virtualSites);

@@ -15,6 +15,7 @@ export type EvaluateElsewhere = (weights: WeightArrays) => Promise<GlobalMetrics
 export class DelegatedEvaluationModel implements GlobalModel {
   readonly evaluateRobustness?: (weights: WeightArrays, options: RobustnessOptions) => Promise<RobustnessReport>;
   readonly prepareRobustness?: (options: RobustnessOptions) => Promise<number>;
+  readonly prepareRobustnessHelper?: (options: RobustnessOptions) => void;
   readonly fitTemperature?: (weights: WeightArrays) => Promise<{ temperature: number; fittedOn: number }>;
 
   constructor(
@@ -23,6 +24,7 @@ export class DelegatedEvaluationModel implements GlobalModel {
   ) {
     if (inner.evaluateRobustness) this.evaluateRobustness = (w, o) => inner.evaluateRobustness!(w, o);
     if (inner.prepareRobustness) this.prepareRobustness = (o) => inner.prepareRobustness!(o);
+    if (inner.prepareRobustnessHelper) this.prepareRobustnessHelper = (o) => inner.prepareRobustnessHelper!(o);
     if (inner.fitTemperature) this.fitTemperature = (w) => inner.fitTemperature!(w);
   }
 

@@ -23,6 +23,11 @@ export interface GlobalModel {
   evaluateRobustness?(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport>;
   /** Makes what a robustness evaluation with these options perturbs ahead of it (model-independent); resolves with how many inputs it made. */
   prepareRobustness?(options: RobustnessOptions): Promise<number>;
+  /**
+   * A robustness evaluation with these options comes within a round: start (and warm) what shares it, if
+   * anything (tf-global-model.ts: the robustness helper). Idempotent; nothing to await.
+   */
+  prepareRobustnessHelper?(options: RobustnessOptions): void;
   /** The temperature minimising the holdout NLL of the model with these weights (temperature scaling), and the examples it was fitted on. */
   fitTemperature?(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }>;
   /** Saves the weights of `round` and returns the directory (relative to the run directory). */

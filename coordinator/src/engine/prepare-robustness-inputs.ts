@@ -18,3 +18,17 @@ export function prepareRobustnessInputs(model: GlobalModel, robustness: Robustne
   preparing.catch(() => undefined);
   return preparing;
 }
+
+/**
+ * At the start of every round: when this round or the next evaluates robustness, asks the global model to
+ * start what shares that evaluation (its robustness helper, which then starts while the sites train, one
+ * round ahead of the evaluation rather than at the run's start, when every core is busy). Idempotent.
+ */
+export function prepareRobustnessHelper(model: GlobalModel, robustness: RobustnessEvaluationConfig, round: number, rounds: number): boolean {
+  const { when, certify, ...options } = robustness;
+  void certify;
+  if (!model.prepareRobustnessHelper || !model.evaluateRobustness) return false;
+  if (!shouldEvaluateRobustness(when, round, rounds) && !(round < rounds && shouldEvaluateRobustness(when, round + 1, rounds))) return false;
+  model.prepareRobustnessHelper(options);
+  return true;
+}

@@ -11,7 +11,7 @@ import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { saving } from './saving.ts';
 import { instructionModel } from './model-delivery.ts';
 import { updateEncodingRecord } from './update-encoding.ts';
-import { prepareRobustnessInputs } from './prepare-robustness-inputs.ts';
+import { prepareRobustnessHelper, prepareRobustnessInputs } from './prepare-robustness-inputs.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
 function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
@@ -46,6 +46,7 @@ export class RoundLoop {
       this.robustnessPrepared = true;
       prepareRobustnessInputs(model, this.ctx.config.robustness, this.ctx.config.rounds);
     }
+    prepareRobustnessHelper(model, this.ctx.config.robustness, round, this.ctx.config.rounds);
     let bytesDown = 0;
     let bytesUp = 0;
     const rejected: RoundRecord['rejected'] = [];

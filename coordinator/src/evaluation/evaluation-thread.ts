@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '@fedtune/shared/node';
-import { FedtuneError, type RobustnessOptions, type RobustnessReport, type WeightArrays } from '@fedtune/shared';
+import { FedtuneError, newAttackRowClaims, warmUpAttackOptions, type HelperAttackRows, type RobustnessOptions, type RobustnessReport, type WeightArrays } from '@fedtune/shared';
 import type { GlobalMetrics } from '../engine/global-model.ts';
-import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluation-protocol.ts';
+import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit, HelperRowsMessage } from './evaluation-protocol.ts';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 type RequestBody = EvaluationRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -78,8 +78,26 @@ export class EvaluationThread {
     return this.request({ kind: 'evaluate', weights });
   }
 
-  evaluateRobustness(weights: WeightArrays, options: RobustnessOptions): Promise<RobustnessReport> {
-    return this.request({ kind: 'robustness', weights, options });
+  /** A robustness evaluation; with `sharing`, a helper (attackRows) computes some of its PGD rows, delivered by sendHelperRows. */
+  evaluateRobustness(weights: WeightArrays, options: RobustnessOptions, sharing?: { claims: Int32Array; helperId: number }): Promise<RobustnessReport> {
+    return this.request({ kind: 'robustness', weights, options, ...(sharing ? { sharing } : {}) });
+  }
+
+  /** The helper's side of a shared robustness evaluation (shared-attack-rows.ts). */
+  attackRows(weights: WeightArrays, options: RobustnessOptions, claims: Int32Array): Promise<HelperAttackRows> {
+    return this.request({ kind: 'attack-rows', weights, options, claims });
+  }
+
+  /** Runs a tiny PGD evaluation (a handful of examples and steps) so the attack's code is compiled before real rows. */
+  warmAttacks(weights: WeightArrays, options: RobustnessOptions): Promise<HelperAttackRows> {
+    return this.request({ kind: 'attack-rows', weights, options: warmUpAttackOptions(options), claims: newAttackRowClaims() });
+  }
+
+  /** Hands a shared evaluation its helper's rows (null: the helper failed, the evaluation computes them). */
+  sendHelperRows(helperId: number, rows: HelperAttackRows | null): void {
+    if (this.failure) return;
+    const message: HelperRowsMessage = { kind: 'helper-rows', helperId, rows };
+    this.worker.postMessage(message);
   }
 
   fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {

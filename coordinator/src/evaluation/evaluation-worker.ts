@@ -7,9 +7,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateModel, evaluateRobustness, FedtuneError, fitTemperature, modelLogits, PerturbedInputs, writeModelWeights } from '@fedtune/shared';
+import { evaluateAttackRowsFromEnd, evaluateModel, evaluateRobustness, FedtuneError, type HelperAttackRows, fitTemperature, modelLogits, PerturbedInputs, writeModelWeights } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
-import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluation-protocol.ts';
+import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit, HelperRowsMessage } from './evaluation-protocol.ts';
 
 const port = parentPort!;
 const init = workerData as EvaluationWorkerInit;
@@ -34,6 +34,17 @@ async function main(): Promise<void> {
   let robustnessQueue: Promise<unknown> = Promise.resolve();
   // The holdout's noisy and corrupted copies, made once (prepare-robustness, while the sites train) for every robustness evaluation.
   const perturbed = new PerturbedInputs();
+  // Shared evaluations waiting for their helper's rows (HelperRowsMessage), by helper id.
+  const helperRows = new Map<number, (rows: HelperAttackRows | undefined) => void>();
+  /** Runs `work` on robustnessModel set to `weights`, after the robustness work before it. */
+  const onRobustnessModel = <T>(request: { weights: EvaluationRequest & { kind: 'robustness' } extends { weights: infer W } ? W : never }, work: () => Promise<T>): Promise<T> => {
+    const run = robustnessQueue.then(async () => {
+      writeModelWeights(robustnessModel, request.weights);
+      return work();
+    });
+    robustnessQueue = run.catch(() => undefined);
+    return run;
+  };
 
   const handle = async (request: EvaluationRequest): Promise<unknown> => {
     switch (request.kind) {
@@ -48,13 +59,14 @@ async function main(): Promise<void> {
         writeModelWeights(holdoutModel, request.weights);
         return { temperature: fitTemperature(modelLogits(holdoutModel, init.holdout), init.holdout.y), fittedOn: init.holdout.y.length };
       case 'robustness': {
-        const run = robustnessQueue.then(async () => {
-          writeModelWeights(robustnessModel, request.weights);
-          return evaluateRobustness(robustnessModel, init.holdout, request.options, { inputs: perturbed });
-        });
-        robustnessQueue = run.catch(() => undefined);
-        return run;
+        const { sharing } = request;
+        const rows = sharing ? new Promise<HelperAttackRows | undefined>((resolve) => helperRows.set(sharing.helperId, resolve)) : undefined;
+        return onRobustnessModel(request, () =>
+          evaluateRobustness(robustnessModel, init.holdout, request.options, { inputs: perturbed, ...(sharing ? { sharing: { claims: sharing.claims, helperRows: rows! } } : {}) }),
+        ).finally(() => sharing && helperRows.delete(sharing.helperId));
       }
+      case 'attack-rows':
+        return onRobustnessModel(request, () => evaluateAttackRowsFromEnd(robustnessModel, init.holdout, request.options, request.claims));
       case 'prepare-robustness':
         return perturbed.prepare(init.holdout, request.options);
       case 'tensors':
@@ -62,7 +74,12 @@ async function main(): Promise<void> {
     }
   };
 
-  port.on('message', (request: EvaluationRequest) => {
+  port.on('message', (request: EvaluationRequest | HelperRowsMessage) => {
+    if (request.kind === 'helper-rows') {
+      helperRows.get(request.helperId)?.(request.rows ?? undefined);
+      helperRows.delete(request.helperId);
+      return;
+    }
     handle(request).then(
       (value) => post({ kind: 'result', id: request.id, ok: true, value }),
       (err) => post({ kind: 'result', id: request.id, ok: false, code: err instanceof FedtuneError ? err.code : 'internal', message: String((err as Error)?.message ?? err).slice(0, 2000) }),

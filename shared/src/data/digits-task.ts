@@ -27,8 +27,8 @@ export const DIGITS_TASK = {
 
 export interface DigitsSplits {
   source: Dataset;
-  /** The coordinator's test set, rendered by the 8 scanner profiles (as the sites' data is by default). */
-  holdout: Dataset;
+  /** The coordinator's test set, rendered by the 8 scanner profiles (as the sites' data is by default); rendered on first use. */
+  readonly holdout: Dataset;
   /** The same digits unrendered: the holdout of a federation without feature shift. */
   holdoutClean: Dataset;
   pool: Dataset;
@@ -80,9 +80,21 @@ export function digitsSplits(all: Dataset): DigitsSplits {
   const source = subset(all, order.slice(0, DIGITS_TASK.sourceSize));
   const holdoutClean = subset(all, order.slice(DIGITS_TASK.sourceSize, DIGITS_TASK.sourceSize + DIGITS_TASK.holdoutSize));
   const pool = subset(all, order.slice(DIGITS_TASK.sourceSize + DIGITS_TASK.holdoutSize));
-  const profiles = scannerProfiles();
-  const holdout = render(holdoutClean, (i) => profiles[i % profiles.length], deriveSeed(DIGITS_TASK.taskSeed, 'holdout'));
-  return { source, holdout, holdoutClean, pool };
+  let holdout: Dataset | undefined;
+  return {
+    source,
+    holdoutClean,
+    pool,
+    // Rendered when first asked for (once): a federation without feature shift never needs it, and a caller can
+    // render it while a worker starts on the sites' images (builtinDigitsSitesInParallel).
+    get holdout(): Dataset {
+      if (!holdout) {
+        const profiles = scannerProfiles();
+        holdout = render(holdoutClean, (i) => profiles[i % profiles.length], deriveSeed(DIGITS_TASK.taskSeed, 'holdout'));
+      }
+      return holdout;
+    },
+  };
 }
 
 export interface DigitsSitesOptions {
@@ -95,10 +107,23 @@ export interface DigitsSitesOptions {
 
 /** The sites' private datasets: the pool partitioned with the run's seed, each site rendered by its scanner. */
 export function digitsSiteDatasets(pool: Dataset, options: DigitsSitesOptions): Dataset[] {
-  const parts = partitionIndices(pool.y, pool.numClasses, options.sites, options.partition, deriveSeed(options.seed, 'partition'));
+  const parts = digitsSiteParts(pool, options);
   if (options.featureShift === false) return parts.map((idx) => subset(pool, idx));
+  return parts.map((idx, k) => renderDigitsSite(pool, idx, k, options.seed));
+}
+
+/** Which pool examples each site holds (the partition with the run's seed): the cheap part of digitsSiteDatasets. */
+export function digitsSiteParts(pool: Dataset, options: DigitsSitesOptions): number[][] {
+  return partitionIndices(pool.y, pool.numClasses, options.sites, options.partition, deriveSeed(options.seed, 'partition'));
+}
+
+/**
+ * Site k's examples (`indices` of the pool) rendered by its scanner (profile k mod 8) with its own seed: the
+ * same images whichever thread renders it and in whatever order the sites are rendered.
+ */
+export function renderDigitsSite(pool: Dataset, indices: number[], k: number, seed: number): Dataset {
   const profiles = scannerProfiles();
-  return parts.map((idx, k) => render(subset(pool, idx), () => profiles[k % profiles.length], deriveSeed(options.seed, 'site', k)));
+  return render(subset(pool, indices), () => profiles[k % profiles.length], deriveSeed(seed, 'site', k));
 }
 
 /** Site names used by the built-in task: site-1 … site-N. */

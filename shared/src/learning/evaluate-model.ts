@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.ts';
 import { inputTensor, modelInputShape } from './dataset-tensors.ts';
 import { yieldToEventLoop } from '../client/yield-to-event-loop.ts';
+import { predictAll } from './predict-all.ts';
 
 export interface EvaluationMetrics {
   accuracy: number;
@@ -51,7 +52,7 @@ function* evaluationSteps(model: tf.LayersModel, ds: Dataset, batchSize: number)
 /** Summed softmax cross-entropy and correct predictions of one batch [start, end). */
 function evaluateBatch(model: tf.LayersModel, ds: Dataset, shape: number[], start: number, end: number): [number, number] {
   return tf.tidy(() => {
-    const logits = model.predict(inputTensor(ds, shape, start, end)) as tf.Tensor2D;
+    const logits = predictAll(model, inputTensor(ds, shape, start, end)) as tf.Tensor2D;
     const labels = tf.tensor1d(ds.y.subarray(start, end), 'int32');
     const onehot = tf.cast(tf.oneHot(labels, ds.numClasses), 'float32');
     const loss = tf.losses.softmaxCrossEntropy(onehot, logits, undefined, undefined, tf.Reduction.SUM);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { datasetSize, featureSize, type Dataset } from '../data/dataset.ts';
 import { clipText } from '../text/clip-text.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
+import { predictAll } from '../learning/predict-all.ts';
 
 /**
  * Model inspection at the site (docs/site-policy.md, "Model inspection"): before training a global model,
@@ -288,7 +289,7 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   // One forward pass over the whole sample; the batches are counted from it.
   const firesAll = tidyValues(() => {
     const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
-    const z = preActivation(layer, feeder ? (feeder.predict(x) as tf.Tensor) : x);
+    const z = preActivation(layer, feeder ? predictAll(feeder, x) : x);
     // An example fires a unit when any position of it is above zero (Dense: one position; Conv: any).
     return z.reshape([n, -1, units]).greater(0).any(1);
   });

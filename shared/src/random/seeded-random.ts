@@ -25,6 +25,22 @@ export class SeededRandom {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /**
+   * Fills out[0 … count) with what `count` calls of next() return, in order, and advances the state as they
+   * would: the same numbers without a call per number (hot loops such as the fog corruption's 64 k draws).
+   */
+  fillUniform(out: Float64Array, count = out.length): Float64Array {
+    let s = this.s | 0;
+    for (let i = 0; i < count; i++) {
+      s = (s + 0x6d2b79f5) | 0;
+      let t = Math.imul(s ^ (s >>> 15), s | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    }
+    this.s = s >>> 0;
+    return out;
+  }
+
   /** Integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -4,7 +4,8 @@ import { FedtuneError } from '../errors.ts';
 import { modelInputShape } from '../learning/dataset-tensors.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
 import { applyCorruption, featureStats, type InputKind } from './apply-corruption.ts';
-import { perturbationPlan, SAMPLE_DEFAULTS } from './perturbation-plan.ts';
+import { perturbationPlan, SAMPLE_DEFAULTS, type PerturbationPlan } from './perturbation-plan.ts';
+import { ATTACK_ROW_EVALUATOR, ATTACK_ROW_HELPER, claimAttackRow, type AttackRowSharing, type HelperAttackRows, type IterativeAttackRowReport } from './shared-attack-rows.ts';
 import type { PerturbedInputs } from './perturbed-inputs.ts';
 import type { Attack } from './attacks/attack.ts';
 import { ATTACK_LOSSES, type AttackLoss } from './attacks/attack-loss.ts';
@@ -14,12 +15,13 @@ import { pgdL2 } from './attacks/pgd-l2.ts';
 import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, reliabilityBins, worstClass } from './metrics.ts';
 import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
 import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
-import { epsScale, type EpsUnits } from './eps-scale.ts';
+import { epsScale, type EpsScale, type EpsUnits } from './eps-scale.ts';
 import { calibrationReport, type CalibrationSource } from './calibration/calibration-report.ts';
 import { modelLogits } from './calibration/model-logits.ts';
 import { certifySmoothed } from './certification/randomized-smoothing.ts';
 import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
 import { evaluateTextAttack, type TextAttackOptions } from './text/evaluate-text-attack.ts';
+import { predictAll } from '../learning/predict-all.ts';
 
 export { DEFAULT_NOISE_SIGMAS } from './perturbation-plan.ts';
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
@@ -118,7 +120,7 @@ function countCorrect(model: tf.LayersModel, ds: Dataset, shape: number[], batch
     const end = Math.min(ds.y.length, start + batchSize);
     correct += tf.tidy(() => {
       const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
-      const logits = model.predict(x) as tf.Tensor;
+      const logits = predictAll(model, x);
       return tf.equal(tf.argMax(logits, 1), tf.tensor1d(ds.y.subarray(start, end), 'int32')).sum().dataSync()[0];
     });
   }
@@ -138,7 +140,7 @@ export function cleanMetrics(model: tf.LayersModel, ds: Dataset, options: { batc
     const end = Math.min(n, start + batchSize);
     const [p, loss] = tf.tidy(() => {
       const x = tf.tensor(ds.x.subarray(start * f, end * f), [end - start, ...shape], 'float32');
-      const logits = model.predict(x) as tf.Tensor2D;
+      const logits = predictAll(model, x) as tf.Tensor2D;
       if (logits.shape[1] !== k) throw new FedtuneError('shape_mismatch', `model outputs ${logits.shape[1]} classes, data has ${k}`);
       const onehot = tf.cast(tf.oneHot(tf.tensor1d(ds.y.subarray(start, end), 'int32'), k), 'float32');
       const l = tf.losses.softmaxCrossEntropy(onehot, logits, undefined, undefined, tf.Reduction.SUM);
@@ -201,7 +203,7 @@ export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Datas
           // The first loss keeps the seed of a single-loss run (its numbers are unchanged); each further one has its own.
           const seed = k === 0 ? deriveSeed(params.seed, attack.name, params.eps, start) : deriveSeed(params.seed, attack.name, params.eps, start, losses[k]);
           const adv = attack.run(model, x, onehot, { ...params, seed, loss: losses[k] });
-          const hit = tf.tidy(() => tf.equal(tf.argMax(model.predict(adv) as tf.Tensor, 1), labels).dataSync() as Uint8Array);
+          const hit = tf.tidy(() => tf.equal(tf.argMax(predictAll(model, adv), 1), labels).dataSync() as Uint8Array);
           adv.dispose();
           standing = rows.filter((_, j) => hit[j] === 1);
         } finally {
@@ -218,6 +220,100 @@ export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Datas
   return correct.map((c) => c / n);
 }
 
+/** The losses the attacks ascend, checked: each of ATTACK_LOSSES at most once, at least one. */
+function attackLossesOf(options: RobustnessOptions): AttackLoss[] {
+  const losses = [...(options.attackLosses ?? ROBUSTNESS_DEFAULTS.attackLosses)];
+  if (losses.length === 0 || new Set(losses).size !== losses.length) throw new FedtuneError('config', `attackLosses must name each of ${ATTACK_LOSSES.join(', ')} at most once, and at least one (got ${JSON.stringify(losses).slice(0, 80)})`);
+  return losses;
+}
+
+/** What every attack row of an evaluation needs: computed from the plan and options alone, so a helper thread gets the same. */
+interface AttackSetup {
+  /** Attacked examples: the first m of the sample. */
+  m: number;
+  advData: Dataset;
+  attacked: boolean;
+  losses: AttackLoss[];
+  epsUnits: EpsUnits;
+  unit: EpsScale;
+  /** ε in the attacks' own units per reported ε (data-std: the scalar; else 1). */
+  toAttack: number;
+  attackParams: AdversarialParams;
+  headline: number | undefined;
+  fgsmEps: number[];
+  pgdEps: number[];
+  pgdL2Eps: number[];
+  steps: number;
+  stepSize: number;
+}
+
+function attackSetup(plan: PerturbationPlan, options: RobustnessOptions, losses: AttackLoss[], batchSize: number): AttackSetup {
+  const { seed, ds, geometry, stats, clipMin, clipMax } = plan;
+  const m = Math.min(ds.y.length, options.adversarialExamples ?? ROBUSTNESS_DEFAULTS.adversarialExamples);
+  const advData = subset(ds, Array.from({ length: m }, (_, i) => i));
+  const epsUnits: EpsUnits = options.epsUnits ?? (geometry.kind === 'tabular' ? 'feature-std' : 'absolute');
+  const unit: EpsScale = epsUnits === 'feature-std' ? { units: epsUnits, value: 0, perFeature: (stats ?? featureStats(ds)).std } : epsScale(ds, epsUnits);
+  if (unit.perFeature) unit.value = unit.perFeature.length ? unit.perFeature.reduce((a, b) => a + b, 0) / unit.perFeature.length : 0;
+  const scale = unit.perFeature;
+  // data-std is one scalar: the attacks run in absolute units, ε × the scalar.
+  const toAttack = epsUnits === 'data-std' ? unit.value : 1;
+  const attackParams: AdversarialParams = { eps: 0, steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
+  // The headline ε is absolute; in relative units it is attacked (and reported) as headlineEps / epsScale.
+  const headline = options.headlineEps === undefined ? undefined : epsUnits === 'absolute' ? options.headlineEps : options.headlineEps / unit.value;
+  const withHeadline = (list: number[]) => (headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b));
+  const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
+  const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));
+  const pgdL2Eps = listOption(options.pgdL2 ?? false, DEFAULT_L2_EPSILONS);
+  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0);
+  const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
+  const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
+  return { m, advData, attacked, losses, epsUnits, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, pgdL2Eps, steps, stepSize };
+}
+
+/** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
+async function attackRowOf(model: tf.LayersModel, setup: AttackSetup, attack: Attack, params: AdversarialParams): Promise<{ accuracy: number; byLoss?: Array<{ loss: AttackLoss; accuracy: number }> }> {
+  const { losses } = setup;
+  const stages = await adversarialAccuracyByLoss(model, setup.advData, attack, params, losses);
+  return { accuracy: stages[stages.length - 1], ...(losses.length > 1 ? { byLoss: losses.map((loss, k) => ({ loss, accuracy: stages[k] })) } : {}) };
+}
+
+type IterativeAttackJob = { part: 'pgd' | 'pgdL2'; eps: number };
+type IterativeAttackRow = IterativeAttackRowReport;
+
+/** The PGD rows, then the PGD-L2 rows, in the report's order (none when no example is attacked). */
+function iterativeAttackJobs(setup: AttackSetup): IterativeAttackJob[] {
+  if (setup.m === 0) return [];
+  return [...setup.pgdEps.map((eps) => ({ part: 'pgd' as const, eps })), ...setup.pgdL2Eps.map((eps) => ({ part: 'pgdL2' as const, eps }))];
+}
+
+/** One PGD (L∞) or PGD-L2 row: the same numbers whichever thread runs it (its seeds derive from the options, ε and batch). */
+async function iterativeAttackRow(model: tf.LayersModel, setup: AttackSetup, job: IterativeAttackJob): Promise<IterativeAttackRow> {
+  const { steps, toAttack, unit, attackParams } = setup;
+  const { eps } = job;
+  // PGD-L2 takes steps of 2.5·ε/steps (Madry et al.); PGD (L∞) the configured step.
+  const stepSize = job.part === 'pgd' ? setup.stepSize : (2.5 * eps) / steps;
+  const attack = job.part === 'pgd' ? pgd : pgdL2;
+  return { eps, epsAbsolute: eps * unit.value, steps, stepSize, ...(await attackRowOf(model, setup, attack, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) };
+}
+
+/**
+ * The helper's side of a shared robustness evaluation: claims the PGD and PGD-L2 rows from the last one down
+ * (the evaluator claims from the first one up, after its other parts) and computes each it wins, until the two
+ * meet. Same model weights, data and options as the evaluator's evaluateRobustness: the same rows.
+ */
+export async function evaluateAttackRowsFromEnd(model: tf.LayersModel, data: Dataset, options: RobustnessOptions, claims: Int32Array): Promise<HelperAttackRows> {
+  const started = Date.now();
+  const setup = attackSetup(perturbationPlan(data, options), options, attackLossesOf(options), options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize);
+  const jobs = iterativeAttackJobs(setup);
+  const rows: HelperAttackRows['rows'] = [];
+  for (let i = Math.min(jobs.length, claims.length) - 1; i >= 0; i--) {
+    // The evaluator claims in order from the first row: once it holds row i, it holds every row before it.
+    if (!claimAttackRow(claims, i, ATTACK_ROW_HELPER)) break;
+    rows.push({ index: i, row: await iterativeAttackRow(model, setup, jobs[i]) });
+  }
+  return { rows, ms: Date.now() - started };
+}
+
 /**
  * Evaluates `model` (which outputs logits) on `data`: clean metrics, Gaussian noise, common corruptions,
  * FGSM and PGD, plus self-checks. Isomorphic (no Node imports); all tensor work is in `tidy` or disposed,
@@ -230,19 +326,20 @@ export async function evaluateRobustness(
   context: {
     /** Noisy and corrupted copies of `data`'s sample made earlier (or to keep for later): the same numbers, without remaking them. */
     inputs?: PerturbedInputs;
+    /** A helper that computes some of the PGD and PGD-L2 rows meanwhile (evaluateAttackRowsFromEnd on the same model, data and options). */
+    sharing?: AttackRowSharing;
   } = {},
 ): Promise<RobustnessReport> {
   // Checked before any work: a bad list costs nothing.
-  const losses = [...(options.attackLosses ?? ROBUSTNESS_DEFAULTS.attackLosses)];
-  if (losses.length === 0 || new Set(losses).size !== losses.length) throw new FedtuneError('config', `attackLosses must name each of ${ATTACK_LOSSES.join(', ')} at most once, and at least one (got ${JSON.stringify(losses).slice(0, 80)})`);
+  const losses = attackLossesOf(options);
+  // A helper's failure is handled (its rows are computed here): never an unhandled rejection meanwhile.
+  const helperRows = context.sharing?.helperRows.catch(() => undefined);
   const started = Date.now();
   const batchSize = options.batchSize ?? ROBUSTNESS_DEFAULTS.batchSize;
   // The sample, its geometry and range, and what is perturbed: model-independent (perturbation-plan.ts).
   const plan = perturbationPlan(data, options);
   const { seed, ds, geometry, stats, clipMin, clipMax } = plan;
   const n = ds.y.length;
-  const m = Math.min(n, options.adversarialExamples ?? ROBUSTNESS_DEFAULTS.adversarialExamples);
-  const advData = subset(ds, Array.from({ length: m }, (_, i) => i));
   const shape = modelInputShape(model);
   const accuracy = (d: Dataset) => (d.y.length ? countCorrect(model, d, shape, batchSize) / d.y.length : 0);
   const timings = { clean: 0, noise: 0, corruptions: 0, fgsm: 0, pgd: 0 };
@@ -267,60 +364,47 @@ export async function evaluateRobustness(
   const corruptionMean = corruptions.length ? corruptions.reduce((s, c) => s + c.accuracy, 0) / corruptions.length : null;
   const worst = corruptions.length ? corruptions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;
 
-  const epsUnits: EpsUnits = options.epsUnits ?? (geometry.kind === 'tabular' ? 'feature-std' : 'absolute');
-  const unit = epsUnits === 'feature-std' ? { units: epsUnits, value: 0, perFeature: (stats ?? featureStats(ds)).std } : epsScale(ds, epsUnits);
-  if (unit.perFeature) unit.value = unit.perFeature.length ? unit.perFeature.reduce((a, b) => a + b, 0) / unit.perFeature.length : 0;
-  const scale = unit.perFeature;
-  // data-std is one scalar: the attacks run in absolute units, ε × the scalar.
-  const toAttack = epsUnits === 'data-std' ? unit.value : 1;
-  const attackParams = { steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
-  // The headline ε is absolute; in relative units it is attacked (and reported) as headlineEps / epsScale.
-  const headline = options.headlineEps === undefined ? undefined : epsUnits === 'absolute' ? options.headlineEps : options.headlineEps / unit.value;
-  const withHeadline = (list: number[]) => (headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b));
-  const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
-  const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));
-  const pgdL2Eps = listOption(options.pgdL2 ?? false, DEFAULT_L2_EPSILONS);
-  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0);
-  const adversarialCleanAccuracy = attacked ? accuracy(advData) : null;
+  const attacks = attackSetup(plan, options, losses, batchSize);
+  const { m: attackedExamples, advData: attackedData, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, epsUnits } = attacks;
+  const attacked = attacks.attacked;
+  const adversarialCleanAccuracy = attacked ? accuracy(attackedData) : null;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
-  const eps0Accuracy = attacked ? await adversarialAccuracy(model, advData, fgsm, { ...attackParams, eps: 0 }) : null;
-  /** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
-  const attackRow = async (part: 'fgsm' | 'pgd', attack: Attack, params: AdversarialParams) => {
-    const stages = await timed(part, () => adversarialAccuracyByLoss(model, advData, attack, params, losses));
-    return { accuracy: stages[stages.length - 1], ...(losses.length > 1 ? { byLoss: losses.map((loss, k) => ({ loss, accuracy: stages[k] })) } : {}) };
-  };
+  const eps0Accuracy = attacked ? await adversarialAccuracy(model, attackedData, fgsm, { ...attackParams, eps: 0 }) : null;
   const fgsmRows: RobustnessReport['fgsm'] = [];
-  for (const eps of m > 0 ? fgsmEps : []) {
+  for (const eps of attackedExamples > 0 ? fgsmEps : []) {
     const a = eps * toAttack;
-    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, ...(await attackRow('fgsm', fgsm, { ...attackParams, eps: a, stepSize: a })) });
+    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, ...(await timed('fgsm', () => attackRowOf(model, attacks, fgsm, { ...attackParams, eps: a, stepSize: a }))) });
   }
-  const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
-  const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
-  const pgdRows: RobustnessReport['pgd'] = [];
-  for (const eps of m > 0 ? pgdEps : []) {
-    pgdRows.push({ eps, epsAbsolute: eps * unit.value, steps, stepSize, ...(await attackRow('pgd', pgd, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) });
+  // The PGD and PGD-L2 rows, the evaluation's bulk: with a helper (context.sharing), both take rows, this
+  // evaluation from the first, the helper from the last (shared-attack-rows.ts); the numbers are the same.
+  const jobs = iterativeAttackJobs(attacks);
+  const rows: Array<IterativeAttackRow | undefined> = jobs.map(() => undefined);
+  const sharing = context.sharing;
+  for (let i = 0; i < jobs.length; i++) {
+    if (sharing && !claimAttackRow(sharing.claims, i, ATTACK_ROW_EVALUATOR)) continue;
+    rows[i] = await timed('pgd', () => iterativeAttackRow(model, attacks, jobs[i]));
   }
-  const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = [];
-  for (const eps of m > 0 ? pgdL2Eps : []) {
-    const l2Step = (2.5 * eps) / steps;
-    pgdL2Rows.push({
-      eps,
-      epsAbsolute: eps * unit.value,
-      steps,
-      stepSize: l2Step,
-      ...(await attackRow('pgd', pgdL2, { ...attackParams, eps: eps * toAttack, steps, stepSize: l2Step * toAttack })),
-    });
+  if (rows.some((r) => r === undefined)) {
+    const helper = await helperRows;
+    if (helper) timings.pgd += helper.ms;
+    for (let i = 0; i < jobs.length; i++) {
+      if (rows[i]) continue;
+      // A row the helper claimed but did not deliver (it failed) is computed here: the report is whole either way.
+      rows[i] = helper?.rows.find((r) => r.index === i)?.row ?? (await timed('pgd', () => iterativeAttackRow(model, attacks, jobs[i])));
+    }
   }
+  const pgdRows: RobustnessReport['pgd'] = rows.filter((_, i) => jobs[i].part === 'pgd') as RobustnessReport['pgd'];
+  const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = rows.filter((_, i) => jobs[i].part === 'pgdL2') as NonNullable<RobustnessReport['pgdL2']>;
 
   const calibration = options.calibration ? calibrationReport(modelLogits(model, ds, batchSize), ds.y, options.calibration, options.bins ?? ROBUSTNESS_DEFAULTS.bins) : undefined;
   const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
-  const textAttacks = options.textAttack ? evaluateTextAttack(model, advData, options.textAttack.budgets, options.textAttack) : undefined;
+  const textAttacks = options.textAttack ? evaluateTextAttack(model, attackedData, options.textAttack.budgets, options.textAttack) : undefined;
 
   const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, adversarialCleanAccuracy };
   return {
     schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
     examples: n,
-    adversarialExamples: attacked ? m : 0,
+    adversarialExamples: attacked ? attackedExamples : 0,
     inputKind: geometry.kind,
     epsUnits,
     epsScale: unit.value,

@@ -124,11 +124,16 @@ export function plasmaFractal(size: number, decay: number, rng: SeededRandom, cr
   const shift = Math.log2(size);
   const mask = size - 1; // wrap-around indexing by masking
   const map = new Float64Array(size * size);
+  // Each level draws 3·(size/step)² numbers in loop order: drawn as a block (fillUniform: the same numbers).
+  const draws = new Float64Array((3 * size * size) / 4);
   let step = size;
   let wibble = 100;
   while (step >= 2) {
     const half = step >> 1;
     const amp = wibble * wibble;
+    const perSide = size / step;
+    rng.fillUniform(draws, 3 * perSide * perSide);
+    let k = 0;
     // squares: the centre of each square is the mean of its four corners plus noise
     for (let r = half; r < size; r += step) {
       const up = ((r - half) & mask) << shift;
@@ -137,7 +142,7 @@ export function plasmaFractal(size: number, decay: number, rng: SeededRandom, cr
         const left = (c - half) & mask;
         const right = (c + half) & mask;
         const s = map[up | left] + map[up | right] + map[down | left] + map[down | right];
-        map[(r << shift) | c] = s / 4 + amp * (2 * rng.next() - 1);
+        map[(r << shift) | c] = s / 4 + amp * (2 * draws[k++] - 1);
       }
     }
     // diamonds: each edge midpoint is the mean of its four neighbours plus noise
@@ -147,7 +152,7 @@ export function plasmaFractal(size: number, decay: number, rng: SeededRandom, cr
       const down = ((r + half) & mask) << shift;
       for (let c = (r / half) % 2 === 0 ? half : 0; c < size; c += step) {
         const s = map[up | c] + map[down | c] + map[row | ((c - half) & mask)] + map[row | ((c + half) & mask)];
-        map[row | c] = s / 4 + amp * (2 * rng.next() - 1);
+        map[row | c] = s / 4 + amp * (2 * draws[k++] - 1);
       }
     }
     step = half;

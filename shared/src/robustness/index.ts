@@ -17,6 +17,7 @@ export * from './eps-scale.ts';
 export * from './evaluate-robustness.ts';
 export * from './perturbation-plan.ts';
 export * from './perturbed-inputs.ts';
+export * from './shared-attack-rows.ts';
 export * from './schedule.ts';
 export * from './reliability-bin-schema.ts';
 export * from './calibration/temperature-search.ts';

@@ -8,6 +8,7 @@ import type { CertificationReport } from './certification-report.ts';
 import { SmoothingConfig, type SmoothingConfigInput } from './smoothing-config.ts';
 import { clopperPearsonLower } from './clopper-pearson.ts';
 import { normalQuantile } from './normal-quantile.ts';
+import { predictAll } from '../../learning/predict-all.ts';
 
 /** One example's certificate: the predicted class and its L2 radius, or an abstention (prediction -1). */
 export interface Certificate {
@@ -37,7 +38,7 @@ function noisyCounts(model: tf.LayersModel, x: Float32Array, shape: number[], nu
     const predicted = tidyValues(() => {
       const clean = tf.tensor(x, [1, ...shape], 'float32');
       const noisy = tf.add(tf.broadcastTo(clean, [b, ...shape]), tf.randomNormal([b, ...shape], 0, sigma, 'float32', deriveSeed(seed, batch)));
-      return tf.argMax(model.predict(noisy) as tf.Tensor, 1);
+      return tf.argMax(predictAll(model, noisy), 1);
     });
     for (const c of predicted) if (c >= 0 && c < numClasses) counts[c]++;
     done += b;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FedtuneError } from '../../errors.ts';
 import type { CandidateTable } from './candidate-table.ts';
 import { splitAtEmbedding } from './embedding-split.ts';
+import { predictAll } from '../../learning/predict-all.ts';
 
 /** PAD and UNK of the text task's tokenizer: never replaced, never put in. */
 export const DEFAULT_PROTECTED_IDS: readonly number[] = [0, 1];
@@ -108,7 +109,7 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
     tf.tidy(() => {
       const idsT = tf.tensor2d(batchIds, [a, seqLen]);
       if (!needGain) {
-        predicted = tf.argMax(model.predict(idsT) as tf.Tensor, 1).dataSync() as Int32Array;
+        predicted = tf.argMax(predictAll(model, idsT), 1).dataSync() as Int32Array;
         return;
       }
       let logits: tf.Tensor | undefined;
@@ -128,7 +129,7 @@ export function wordSubstitutionAttack(model: tf.LayersModel, ids: Int32Array, l
   const gatherScores = (a: number) =>
     tf.tidy(() => {
       const idsT = tf.tensor2d(batchIds, [a, seqLen]);
-      if (!needGain) return { predicted: tf.argMax(model.predict(idsT) as tf.Tensor, 1).dataSync() as Int32Array, scores: new Float32Array(0), gradients: new Float32Array(0) };
+      if (!needGain) return { predicted: tf.argMax(predictAll(model, idsT), 1).dataSync() as Int32Array, scores: new Float32Array(0), gradients: new Float32Array(0) };
       const emb = split.embed(idsT);
       const y = tf.tensor2d(onehot, [a, classes]);
       let logits: tf.Tensor | undefined;
