@@ -6,7 +6,7 @@ export declare const TFJS_FOR_BUNDLES: string;
 export declare const EXTERNAL_PACKAGES: readonly string[];
 export declare function relocateModuleSource(source: string, file: string, bundleDir: string): string;
 export declare function bundleCommand(root: string, command: string): Promise<{ file: string; inputs: string[] }>;
-export declare function bundleAll(root: string): Promise<Array<{ file: string; inputs: string[] }>>;
+export declare function bundleAll(root: string): Promise<Array<{ file: string; inputs?: string[] }>>;
 export declare const BUNDLE_IMPORT_FN: string;
 /** The tfjs packages the bundles take as their ES modules: one tfjs-core. */
 export declare const TFJS_ES_MODULE_PACKAGES: readonly string[];
@@ -22,3 +22,7 @@ export declare const DROPPABLE_PACKAGE_DIRS: readonly string[];
 export declare const MODULES_WITH_SIDE_EFFECTS: readonly string[];
 /** The esbuild plugin that leaves out unused compiled modules. */
 export declare function unusedModulesDroppedPlugin(root: string): import('esbuild').Plugin;
+/** The compiled worker modules bundled next to themselves (`<name>.bundle.cjs`). */
+export declare const BUNDLED_WORKERS: readonly string[];
+export declare function workerBundleFile(workerJs: string): string;
+export declare function bundleWorker(root: string, worker: string): Promise<{ file: string }>;

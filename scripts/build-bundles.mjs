@@ -129,19 +129,9 @@ export function unusedModulesDroppedPlugin(root) {
 /** Compiled modules that act when loaded (top-level statements other than declarations), kept whenever imported. */
 export const MODULES_WITH_SIDE_EFFECTS = ['shared/dist/codec/weights-codec.js', 'shared/dist/wasm-kernels/stock-kernels.js', 'shared/dist/wasm-kernels/optimizer-kernels.js'];
 
-/** Bundles one subcommand; returns the bundle's path and the repository-relative files it holds. */
-export async function bundleCommand(root, command) {
-  const factory = BUNDLED_COMMANDS[command];
-  if (!factory) throw new Error(`no bundle for "${command}"`);
-  const bundleDir = join(root, BUNDLE_DIR);
-  const outfile = join(bundleDir, `${command}.cjs`);
-  const result = await build({
-    stdin: {
-      contents: `import { runProgram } from './run-program.js';\nimport { ${factory} } from './commands/${command}-command.js';\nvoid runProgram(async () => [${factory}()]);\n`,
-      resolveDir: join(root, 'cli', 'dist'),
-      sourcefile: `${command}-entry.js`,
-      loader: 'js',
-    },
+/** The esbuild options every bundle shares: CommonJS for Node 20, ASCII, file locations kept relative to `bundleDir`. */
+function bundleOptions(root, bundleDir, outfile) {
+  return {
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -151,7 +141,7 @@ export async function bundleCommand(root, command) {
     mainFields: ['main', 'module'],
     banner: { js: BANNER },
     legalComments: 'none',
-    charset: 'ascii', // read back as latin1 (cli/bin/run-bundle.mjs)
+    charset: 'ascii', // read back as latin1 (cli/bin/run-bundle.mjs, shared/src/node/spawn-module-worker.ts)
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'silent',
@@ -169,15 +159,54 @@ export async function bundleCommand(root, command) {
         },
       },
     ],
+  };
+}
+
+/** Bundles one subcommand; returns the bundle's path and the repository-relative files it holds. */
+export async function bundleCommand(root, command) {
+  const factory = BUNDLED_COMMANDS[command];
+  if (!factory) throw new Error(`no bundle for "${command}"`);
+  const bundleDir = join(root, BUNDLE_DIR);
+  const outfile = join(bundleDir, `${command}.cjs`);
+  const result = await build({
+    stdin: {
+      contents: `import { runProgram } from './run-program.js';\nimport { ${factory} } from './commands/${command}-command.js';\nvoid runProgram(async () => [${factory}()]);\n`,
+      resolveDir: join(root, 'cli', 'dist'),
+      sourcefile: `${command}-entry.js`,
+      loader: 'js',
+    },
+    ...bundleOptions(root, bundleDir, outfile),
   });
   const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('<stdin>') && !p.endsWith(`${command}-entry.js`)).map((p) => relative(root, join(root, p)).split('\\').join('/'));
   writeFileSync(join(bundleDir, `${command}.inputs.json`), `${JSON.stringify(inputs, null, 1)}\n`);
   return { file: outfile, inputs };
 }
 
+/**
+ * The worker threads that load tfjs, bundled like the subcommands: each into `<name>.bundle.cjs` next to its
+ * compiled module, which spawnModuleWorker (shared/src/node/spawn-module-worker.ts) runs through a V8 code cache
+ * instead of loading ~150 ES modules and compiling tfjs in every new thread (an evaluation worker started in
+ * ~0.45 s of CPU, which a simulation's main thread shares its two cores with).
+ */
+export const BUNDLED_WORKERS = ['coordinator/dist/evaluation/evaluation-worker.js', 'client-node/dist/fit-pool/fit-worker.js', 'client-node/dist/parallel/training-worker.js'];
+
+/** The bundle of a compiled worker module (`…/x.js` → `…/x.bundle.cjs`). */
+export function workerBundleFile(workerJs) {
+  return workerJs.replace(/\.js$/, '.bundle.cjs');
+}
+
+/** Bundles one BUNDLED_WORKERS module (a repository-relative path); returns the bundle's path. */
+export async function bundleWorker(root, worker) {
+  const entry = join(root, worker);
+  const outfile = workerBundleFile(entry);
+  await build({ entryPoints: [entry], ...bundleOptions(root, dirname(entry), outfile) });
+  return { file: outfile };
+}
+
 /** Bundles every BUNDLED_COMMANDS subcommand (after the packages are compiled). */
 export async function bundleAll(root) {
   const out = [];
   for (const command of Object.keys(BUNDLED_COMMANDS)) out.push(await bundleCommand(root, command));
+  for (const worker of BUNDLED_WORKERS) out.push(await bundleWorker(root, worker));
   return out;
 }

@@ -15,9 +15,10 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import { BUNDLED_COMMANDS, bundleAll } from './build-bundles.mjs';
+import { Worker } from 'node:worker_threads';
+import { BUNDLED_COMMANDS, BUNDLED_WORKERS, bundleAll, workerBundleFile } from './build-bundles.mjs';
 
 /** The packages compiled, in dependency order. */
 export const COMPILED_PACKAGES = ['shared', 'coordinator', 'client-node', 'cli'];
@@ -133,14 +134,32 @@ export async function buildAll(root) {
     const warm = spawnSync(process.execPath, [join(root, 'cli', 'bin', 'fedtune.mjs'), command, '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, FEDTUNE_BUNDLE: '', FEDTUNE_FROM_SOURCE: '' } });
     if (warm.status !== 0) throw new Error(`the ${command} bundle does not start: ${warm.stderr.trim().split('\n').slice(0, 5).join(' | ')}`);
   }
-  return { files, bundles: bundles.length, ms: Date.now() - started };
+  for (const worker of BUNDLED_WORKERS) await warmWorkerBundle(root, workerBundleFile(join(root, worker)));
+  return { files, bundles: bundles.length - BUNDLED_WORKERS.length, workerBundles: BUNDLED_WORKERS.length, ms: Date.now() - started };
+}
+
+/**
+ * Writes a worker bundle's first code cache: starts it once as spawnModuleWorker would (with no real work: an
+ * evaluation worker refuses the empty topology, the others wait for a job) and stops it once the cache is there.
+ */
+async function warmWorkerBundle(root, bundle) {
+  const { codeCachedBundleBoot } = await import(pathToFileURL(join(root, 'shared', 'dist', 'node', 'spawn-module-worker.js')).href);
+  const cache = `${bundle}.v8-cache`;
+  rmSync(cache, { force: true });
+  const worker = new Worker(codeCachedBundleBoot(bundle), { eval: true, workerData: { backend: 'cpu', topology: {}, holdout: { x: new Float32Array(0), y: new Int32Array(0), featureShape: [1], numClasses: 2 }, probes: [] }, stdout: true, stderr: true });
+  let failure;
+  worker.once('error', (err) => (failure = err));
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(cache) && !failure && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await worker.terminate();
+  if (!existsSync(cache)) throw new Error(`the worker bundle ${relative(root, bundle)} does not start: ${failure?.message ?? 'no code cache after 60 s'}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   try {
-    const { files, bundles, ms } = await buildAll(root);
-    console.log(`compiled ${files} files of ${COMPILED_PACKAGES.join(', ')} to <package>/dist and ${bundles} bundles to cli/dist/bundles in ${(ms / 1000).toFixed(1)} s`);
+    const { files, bundles, workerBundles, ms } = await buildAll(root);
+    console.log(`compiled ${files} files of ${COMPILED_PACKAGES.join(', ')} to <package>/dist, ${bundles} subcommand bundles to cli/dist/bundles and ${workerBundles} worker bundles in ${(ms / 1000).toFixed(1)} s`);
   } catch (err) {
     console.error(`build-js: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
