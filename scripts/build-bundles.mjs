@@ -118,6 +118,9 @@ export function unusedModulesDroppedPlugin(root) {
     setup(b) {
       b.onResolve({ filter: /^\.\.?\/|^@fedtune\// }, async (args) => {
         if (args.pluginData === 'fedtune-drop-unused') return undefined;
+        // A relative import from outside fedtune's packages (tfjs's thousands of them) stays outside them:
+        // left to esbuild, without a second resolution.
+        if (args.path.startsWith('.') && !dirs.some((d) => args.importer.startsWith(d))) return undefined;
         const result = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'fedtune-drop-unused' });
         if (result.errors.length > 0 || !dirs.some((d) => result.path.startsWith(d)) || kept.has(result.path)) return result.errors.length > 0 ? undefined : result;
         return { ...result, sideEffects: false };
