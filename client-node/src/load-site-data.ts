@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { deriveSeed, encodeTabularRows, FedtuneError, parseCsvRows, parsePartitionSpec, SiteDataOptions, textFromCsvRows, type Dataset, type SiteDataOptionsInput, type TabularSchema, type TextDataset } from '@fedtune/shared';
-import { builtinDigitsSites, readCsvDataset } from '@fedtune/shared/node';
+import { builtinDigitsSite, readCsvDataset } from '@fedtune/shared/node';
 import { readImageFolder } from './data/read-image-folder.ts';
 import { isTextFolder, readTextFolder } from './data/read-text-folder.ts';
 
@@ -15,8 +15,8 @@ export function loadSiteData(spec: string, options: { labelColumn?: string; numC
     const k = Number(m[1]);
     const n = Number(m[2]);
     if (k < 1 || k > n) throw new FedtuneError('config', `digits site ${k} is outside 1..${n}`);
-    const sites = builtinDigitsSites({ sites: n, partition: parsePartitionSpec(m[3] ?? 'dirichlet:0.5'), seed: Number(m[4] ?? 42) });
-    return sites[k - 1];
+    // That one site's images only (the same as the federation's site k).
+    return builtinDigitsSite(k - 1, { sites: n, partition: parsePartitionSpec(m[3] ?? 'dirichlet:0.5'), seed: Number(m[4] ?? 42) });
   }
   if (spec.startsWith('digits')) throw new FedtuneError('config', `cannot read "${spec}": use digits:K/N[:PARTITION][@SEED]`);
   // Classes come from the labels here; the model the coordinator sends decides (fit-data-to-model.ts).

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { builtinDigits, builtinDigitsSites, builtinDigitsSitesInParallel } from '@fedtune/shared/node';
+import { builtinDigits, builtinDigitsSite, builtinDigitsSites, builtinDigitsSitesInParallel } from '@fedtune/shared/node';
+import { loadSiteData } from '@fedtune/client-node';
 import type { Dataset, DigitsSitesOptions } from '@fedtune/shared';
 
 /** Renders with a worker thread and reports how many sites the worker rendered. */
@@ -52,6 +53,22 @@ describe('builtinDigitsSitesInParallel: the scanners’ rendering on this thread
     expect(workerSites).toBe(0);
     expectSameDatasets(sites, builtinDigitsSites(options));
   }, 60_000);
+
+  it.each([
+    [{ sites: 8, partition: { kind: 'dirichlet', alpha: 0.5 }, seed: 42 }],
+    [{ sites: 3, partition: { kind: 'iid' }, seed: 7, featureShift: false }],
+  ] as Array<[DigitsSitesOptions]>)('builtinDigitsSite(k): site k of the federation, rendered alone (%j)', (options) => {
+    const all = builtinDigitsSites(options);
+    for (const k of [0, options.sites - 1]) expectSameDatasets([builtinDigitsSite(k, options)], [all[k]]);
+    expect(() => builtinDigitsSite(options.sites, options)).toThrow(RangeError);
+    expect(() => builtinDigitsSite(-1, options)).toThrow(RangeError);
+  });
+
+  it('fedtune client --data digits:K/N[:PARTITION][@SEED] loads site K of that federation', () => {
+    const all = builtinDigitsSites({ sites: 4, partition: { kind: 'iid' }, seed: 9 });
+    expectSameDatasets([loadSiteData('digits:3/4:iid@9')], [all[2]]);
+    expectSameDatasets([loadSiteData('digits:1/8')], [builtinDigitsSites({ sites: 8, partition: { kind: 'dirichlet', alpha: 0.5 }, seed: 42 })[0]]);
+  });
 
   it('the holdout is rendered on first use, the same images every time', () => {
     const a = builtinDigits().holdout;

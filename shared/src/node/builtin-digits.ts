@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { digitsSiteDatasets, digitsSiteParts, digitsSplits, renderDigitsSite, type DigitsSplits, type DigitsSitesOptions } from '../data/digits-task.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { subset, type Dataset } from '../data/dataset.ts';
 import { loadAllDigits } from './load-digits.ts';
 import { spawnModuleWorker } from './spawn-module-worker.ts';
 import { claimSiteRender, newSiteRenderClaims, SITE_RENDER_MAIN } from './site-render-claims.ts';
@@ -18,6 +18,17 @@ export function builtinDigits(): DigitsSplits {
 /** The built-in task's site datasets for a federation of `sites` sites. */
 export function builtinDigitsSites(options: DigitsSitesOptions): Dataset[] {
   return digitsSiteDatasets(builtinDigits().pool, options);
+}
+
+/**
+ * Site `index` (0-based) of the built-in task's federation of `sites` sites: builtinDigitsSites(options)[index],
+ * rendering that site only (a `fedtune client --data digits:K/N` needs one site's images, not N sites').
+ */
+export function builtinDigitsSite(index: number, options: DigitsSitesOptions): Dataset {
+  const { pool } = builtinDigits();
+  const parts = digitsSiteParts(pool, options);
+  if (!Number.isInteger(index) || index < 0 || index >= parts.length) throw new RangeError(`site ${index} is outside 0..${parts.length - 1}`);
+  return options.featureShift === false ? subset(pool, parts[index]) : renderDigitsSite(pool, parts[index], index, options.seed);
 }
 
 export interface ParallelRenderOptions {
