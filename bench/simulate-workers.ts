@@ -4,9 +4,9 @@
  * seconds of each child process are reported too. The final accuracy must be the same (the fit pool trains
  * bit-identical weights).
  *
- *   npx tsx bench/simulate-workers.ts [--workers 2] [--reps 2] [--rounds 5] [--sites 8]
+ *   npx tsx bench/simulate-workers.ts [--workers 2] [--reps 2] [--rounds 5] [--sites 8] [--arch mlp]
  *
- * Writes bench/results/simulate-workers.json.
+ * Writes bench/results/simulate-workers.json (with --arch other than mlp: simulate-workers-<arch>.json).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ const workers = Number(arg('workers', '2'));
 const reps = Number(arg('reps', '2'));
 const rounds = Number(arg('rounds', '5'));
 const sites = Number(arg('sites', '8'));
+const arch = arg('arch', 'mlp');
 
 interface RunResult {
   wallS: number;
@@ -37,7 +38,7 @@ function runSimulate(threads: number): RunResult {
     const started = process.hrtime.bigint();
     const r = spawnSync(
       'bash',
-      ['-c', `TIMEFORMAT='%U %S'; time "${process.execPath}" "${join(root, 'cli', 'bin', 'fedtune.mjs')}" simulate --out "${out}" --rounds ${rounds} --sites ${sites} --workers ${threads} > /dev/null`],
+      ['-c', `TIMEFORMAT='%U %S'; time "${process.execPath}" "${join(root, 'cli', 'bin', 'fedtune.mjs')}" simulate --out "${out}" --rounds ${rounds} --sites ${sites} --arch ${arch} --workers ${threads} > /dev/null`],
       { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
     );
     const wallS = Number(process.hrtime.bigint() - started) / 1e9;
@@ -77,12 +78,13 @@ const result = {
   reps,
   rounds,
   sites,
+  arch,
   loadAverage: { before: loadBefore, after: loadavg()[0] },
   one: { roundsPerS: one, cpuS: median(runs.one.map((r) => r.cpuS)), runs: runs.one },
   many: { roundsPerS: many, cpuS: median(runs.many.map((r) => r.cpuS)), runs: runs.many },
   targets: [
     {
-      target: `fedtune simulate --workers ${workers} vs --workers 1 (rounds per wall-second, identical final accuracy)`,
+      target: `fedtune simulate${arch === 'mlp' ? '' : ` --arch ${arch}`} --workers ${workers} vs --workers 1 (rounds per wall-second, identical final accuracy)`,
       goal: 1.5,
       measured: ratio,
       unit: 'ratio',
@@ -92,5 +94,5 @@ const result = {
   ],
 };
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(join(import.meta.dirname, 'results', 'simulate-workers.json'), JSON.stringify(result, null, 2));
+writeFileSync(join(import.meta.dirname, 'results', arch === 'mlp' ? 'simulate-workers.json' : `simulate-workers-${arch}.json`), JSON.stringify(result, null, 2));
 console.log(`--workers ${workers}: ${many.toFixed(3)} vs ${one.toFixed(3)} rounds/s → ${ratio.toFixed(2)}×; accuracy ${sameAccuracy ? 'identical' : 'differs'}`);
