@@ -46,10 +46,11 @@ describe('builtinDigitsSitesInParallel: the scanners’ rendering on this thread
   it.each([
     ['claims the last three sites and exits without rendering', 'const c = job.claims; for (const k of [c.length - 1, c.length - 2, c.length - 3]) Atomics.compareExchange(c, k, 0, 2); process.exit(0);'],
     ['throws on the job', 'throw new Error("render worker failed");'],
+    ['claims the last site and hangs', 'Atomics.compareExchange(job.claims, job.claims.length - 1, 0, 2); for (;;) {}'],
   ])('a worker that %s: this thread renders its sites, the same datasets', async (_, body) => {
     const options: DigitsSitesOptions = { sites: 5, partition: { kind: 'iid' }, seed: 3 };
     const spawnWorker = () => new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.once('message', (job) => { ${body} });`, { eval: true });
-    const { sites, workerSites } = await inParallel(options, { spawnWorker });
+    const { sites, workerSites } = await inParallel(options, { spawnWorker, workerTimeoutMs: 500 });
     expect(workerSites).toBe(0);
     expectSameDatasets(sites, builtinDigitsSites(options));
   }, 60_000);

@@ -22,9 +22,10 @@ export interface TfGlobalModelOptions {
   evaluation?: 'worker' | 'in-process';
   onWarning?: (message: string) => void;
   /**
-   * With worker evaluation: a second evaluation worker, started with the run's first round, that computes part
-   * of every robustness evaluation's PGD rows while the first does the rest (shared-attack-rows.ts): the same
-   * report in about half the time of its bulk. Default: when the machine has more than one core.
+   * With worker evaluation: a second evaluation worker, started (and warmed) at the start of the first round that
+   * evaluates robustness (prepareRobustnessHelper), that computes part of every robustness evaluation's PGD rows
+   * while the first worker does the rest (shared-attack-rows.ts): the same report, its bulk on two threads.
+   * Default: when the machine has more than one core.
    */
   robustnessHelper?: boolean;
   /** A text model's vocabulary (the model directory's vocab.json: readModelText), sent to the sites with the topology. */

@@ -36,6 +36,8 @@ export interface ParallelRenderOptions {
   threads?: number;
   /** Hears how many sites the worker rendered (tests; 0 when it did not start or was not used). */
   onWorkerSites?: (sites: number) => void;
+  /** How long this thread waits for the worker once its own sites are done (default 60 s); then it renders the rest. */
+  workerTimeoutMs?: number;
   /** Starts the worker (tests inject one that fails); default render-sites-worker.ts. */
   spawnWorker?: () => Worker;
 }
@@ -84,7 +86,10 @@ export async function builtinDigitsSitesInParallel(options: DigitsSitesOptions, 
     for (let k = 0; k < parts.length; k++) {
       if (claimSiteRender(claims, k, SITE_RENDER_MAIN)) sites[k] = renderDigitsSite(pool, parts[k], k, options.seed);
     }
-    await finished;
+    // A worker that neither finishes nor fails (it should not happen) is given up on: its sites are rendered here.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, parallel.workerTimeoutMs ?? 60_000)))]);
+    clearTimeout(timer);
     parallel.onWorkerSites?.(rendered.size);
     return sites.map((site, k) => {
       if (site) return site;
