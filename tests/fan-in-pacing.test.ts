@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SiteConnections, SiteRegistry, type SiteMessage } from '@fedtune/coordinator';
+import { FAN_IN_HARD_LIMIT, SiteConnections, SiteRegistry, type SiteMessage } from '@fedtune/coordinator';
 import { FedtuneError, PROTOCOL_VERSION, type ClientToServer, type MessageOf, type SiteLink } from '@fedtune/shared';
 
 /**
@@ -138,10 +138,11 @@ describe('fan-in pacing', () => {
   });
 
   it.each<[string, number | undefined, number]>([
-    ['fanInQueueLimit 2', 2, 4],
-    ['fanInQueueLimit 5', 5, 1],
+    ['fanInQueueLimit 1 (hard bound 4)', 1, 2],
+    ['fanInQueueLimit 2 (hard bound 8)', 2, 0],
     ['the default (32)', undefined, 0],
-  ])('%s: beyond the limit the oldest queued updates are handled at once, in order', async (_, limit, handledAtOnce) => {
+  ])('%s: links that cannot pause keep delivering; beyond 4× the limit the oldest queued updates are handled at once, in order', async (_, limit, handledAtOnce) => {
+    expect(FAN_IN_HARD_LIMIT).toBe(4);
     const { log, join } = setup(0, () => {}, limit);
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
     const links = ids.map(join);
@@ -150,6 +151,46 @@ describe('fan-in pacing', () => {
     expect(log).toEqual(ids.slice(0, handledAtOnce).map((id) => `fitResult ${id} 1`));
     for (let k = 0; k < 7; k++) await turn();
     expect(log).toEqual(ids.map((id) => `fitResult ${id} 1`));
+  });
+
+  it('a full queue pauses every joined site’s connection, and they resume once it has drained to half', async () => {
+    const { log, join, connections } = setup(0, () => {}, 4);
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const calls: string[] = [];
+    const links = ids.map((id) => {
+      const link = join(id);
+      Object.assign(link, { pauseReceiving: () => calls.push(`pause ${id}`), resumeReceiving: () => calls.push(`resume ${id}`) });
+      return link;
+    });
+    log.length = 0;
+    // Three updates: not full yet.
+    for (const i of [0, 1, 2]) links[i].deliver(fitResult(ids[i], 1));
+    expect(calls).toEqual([]);
+    expect(connections.sitesPaused).toBe(false);
+    // The fourth fills the queue: every joined site is paused, once.
+    links[3].deliver(fitResult(ids[3], 1));
+    expect(connections.sitesPaused).toBe(true);
+    expect(calls).toEqual(ids.map((id) => `pause ${id}`));
+    // What was already read still queues (no second pause), nothing is handled at once.
+    links[4].deliver(fitResult(ids[4], 1));
+    expect(calls).toHaveLength(6);
+    expect(log).toEqual([]);
+    // One update per turn (busyMsPerTurn 0): 5 → 4 → 3 → 2 queued; at 2 (half of 4) every site resumes, once.
+    for (let k = 0; k < 2; k++) await turn();
+    expect(calls).toHaveLength(6);
+    await turn();
+    expect(calls.slice(6)).toEqual(ids.map((id) => `resume ${id}`));
+    expect(connections.sitesPaused).toBe(false);
+    for (let k = 0; k < 3; k++) await turn();
+    expect(log).toEqual(ids.slice(0, 5).map((id) => `fitResult ${id} 1`));
+    expect(connections.fanInPauses).toBe(1);
+    // A site that leaves while paused is not resumed.
+    for (const i of [0, 1, 2, 3]) links[i].deliver(fitResult(ids[i], 2));
+    expect(connections.fanInPauses).toBe(2);
+    links[5].drop('gone');
+    calls.length = 0;
+    for (let k = 0; k < 8; k++) await turn();
+    expect(calls).toEqual(ids.slice(0, 5).map((id) => `resume ${id}`));
   });
 
   it('busyMsPerTurn and fanInQueueLimit are bounded by their schema', () => {

@@ -150,6 +150,33 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       expect(serverMessages.map((m) => (m.payload as { siteId: string }).siteId)).toEqual(Array.from({ length: 50 }, (_, i) => `s-${i}`));
     });
 
+    it('pauseReceiving holds a connection’s messages (and its close) until resumeReceiving, then delivers them in order', async () => {
+      const { site, client, serverMessages } = await joinedPair();
+      expect(typeof site.pauseReceiving).toBe('function');
+      expect(typeof site.resumeReceiving).toBe('function');
+      site.pauseReceiving!();
+      site.pauseReceiving!(); // twice: still one pause
+      for (let i = 0; i < 5; i++) client.send('heartbeat', { siteId: 'site-a', status: 'idle' });
+      const closedSeen: string[] = [];
+      site.onClose((r) => closedSeen.push(r));
+      client.close();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(serverMessages).toHaveLength(0);
+      expect(closedSeen).toHaveLength(0);
+      site.resumeReceiving!();
+      site.resumeReceiving!(); // twice: nothing more happens
+      await waitFor<void>((r) => { const i = setInterval(() => closedSeen.length > 0 && (clearInterval(i), r()), 5); }, 'the close after the resume');
+      expect(serverMessages.map((m) => m.event)).toEqual(['heartbeat', 'heartbeat', 'heartbeat', 'heartbeat', 'heartbeat']);
+    });
+
+    it('a connection that is not paused is not held by resumeReceiving', async () => {
+      const { site, client, serverMessages } = await joinedPair();
+      site.resumeReceiving?.();
+      client.send('heartbeat', { siteId: 'site-a', status: 'idle' });
+      await waitFor<void>((r) => { const i = setInterval(() => serverMessages.length > 0 && (clearInterval(i), r()), 5); }, 'heartbeat');
+      expect(serverMessages.map((m) => m.event)).toEqual(['heartbeat']);
+    });
+
     it('tells the server when a client leaves, and the client when the server closes it', async () => {
       const first = await connectPair();
       const serverSaw = waitFor<string>((r) => first.site.onClose(r), 'server-side close');

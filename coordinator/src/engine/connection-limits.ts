@@ -22,8 +22,10 @@ export const ConnectionLimits = z.object({
    */
   busyMsPerTurn: z.number().min(0).max(1000).default(5),
   /**
-   * At most this many messages wait in the fan-in queue: beyond it the oldest are handled at once, as they
-   * were before pacing, so the updates held in memory stay bounded however many sites answer together.
+   * When this many messages wait in the fan-in queue, the joined sites' connections stop being read (flow
+   * control: their updates wait in the network) until it has drained to half, so the event loop only reads what
+   * it can handle and a burst of 500 updates does not stall health checks; messages read before the pause
+   * took hold still queue, and beyond 4× this the oldest are handled at once (memory stays bounded).
    */
   fanInQueueLimit: z.number().int().min(1).max(100_000).default(32),
   /** Messages a connection may queue while it waits for a run to take it; later ones are dropped. */

@@ -63,6 +63,9 @@ interface ConnectionState {
  * never recorded in the run); a connection refused too often is cut; a site name held by a live
  * connection is not handed to an unauthenticated hello (`site_in_use`); every quoted string is clipped.
  */
+/** The fan-in queue's hard bound, in multiples of fanInQueueLimit: messages read before a pause took hold. */
+export const FAN_IN_HARD_LIMIT = 4;
+
 export class SiteConnections {
   readonly limits: ConnectionLimits;
   private readonly connections = new WeakMap<SiteLink, ConnectionState>();
@@ -123,8 +126,11 @@ export class SiteConnections {
         if (!link.closed) this.refuse(link, 'internal', 'the coordinator could not handle this message');
       }
     });
-    // Bounded: beyond the limit the oldest are handled now (memory stays flat in the number of sites).
-    while (this.fanIn.length > this.limits.fanInQueueLimit) this.fanIn.shift()!();
+    // Full: the joined sites' connections are no longer read (their updates wait in the network) until the
+    // queue has drained to half; what they had already read still arrives. Bounded whatever the transport: beyond
+    // FAN_IN_HARD_LIMIT × the limit the oldest are handled now (memory stays flat in the number of sites).
+    if (this.fanIn.length >= this.limits.fanInQueueLimit) this.pauseSites();
+    while (this.fanIn.length > FAN_IN_HARD_LIMIT * this.limits.fanInQueueLimit) this.fanIn.shift()!();
     if (!this.draining) {
       this.draining = true;
       setImmediate(() => this.drain());
@@ -139,8 +145,30 @@ export class SiteConnections {
       if (!work) break;
       work();
     } while (this.fanIn.length > 0 && performance.now() - started < this.limits.busyMsPerTurn);
+    if (this.sitesPaused && this.fanIn.length <= this.limits.fanInQueueLimit / 2) this.resumeSites();
     if (this.fanIn.length > 0) setImmediate(() => this.drain());
     else this.draining = false;
+  }
+
+  /** Whether the joined sites' connections are paused (the fan-in queue filled up). */
+  sitesPaused = false;
+  /** Times the fan-in paused the sites (effect tests, the load bench). */
+  fanInPauses = 0;
+  private pausedLinks: SiteLink[] = [];
+
+  private pauseSites(): void {
+    if (this.sitesPaused) return;
+    this.sitesPaused = true;
+    this.fanInPauses++;
+    this.pausedLinks = this.options.registry.all().map((s) => s.link);
+    for (const link of this.pausedLinks) link.pauseReceiving?.();
+  }
+
+  private resumeSites(): void {
+    this.sitesPaused = false;
+    const links = this.pausedLinks;
+    this.pausedLinks = [];
+    for (const link of links) if (!link.closed) link.resumeReceiving?.();
   }
 
   /**

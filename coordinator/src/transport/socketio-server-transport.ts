@@ -45,6 +45,29 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     this.socket.emit(event, wirePayload);
   }
 
+  /** The websocket under this connection (ws, through engine.io's transport), when it has one that can pause. */
+  private websocket(): { pause(): void; resume(): void } | undefined {
+    const ws = (this.socket.conn as unknown as { transport?: { socket?: { pause?: unknown; resume?: unknown } } }).transport?.socket;
+    return ws && typeof ws.pause === 'function' && typeof ws.resume === 'function' ? (ws as { pause(): void; resume(): void }) : undefined;
+  }
+
+  private paused = false;
+
+  /** Stops reading the websocket (ws pauses its TCP socket); a long-polling connection is not paused. */
+  pauseReceiving(): void {
+    if (this.paused || this.closed) return;
+    const ws = this.websocket();
+    if (!ws) return;
+    this.paused = true;
+    ws.pause();
+  }
+
+  resumeReceiving(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.websocket()?.resume();
+  }
+
   close(): void {
     clearTimeout(this.helloTimer);
     this.markClosed('closed by the coordinator');

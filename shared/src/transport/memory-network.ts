@@ -45,7 +45,28 @@ class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
   }
 
   deliver(event: string, raw: unknown): void {
-    this.receive(event, raw);
+    if (this.held) this.held.push({ event, raw });
+    else this.receive(event, raw);
+  }
+
+  /** While paused (pauseReceiving), what arrives waits here, in order, a close included. */
+  private held?: Array<{ event: string; raw: unknown } | { close: true }>;
+
+  pauseReceiving(): void {
+    this.held ??= [];
+  }
+
+  resumeReceiving(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    // Delivered on a later turn, in order (the caller may be the handler of an earlier message).
+    defer(() => {
+      for (const item of held) {
+        if ('close' in item) this.markClosed('closed by peer');
+        else if (!this.closed) this.deliver(item.event, item.raw);
+      }
+    });
   }
 
   close(): void {
@@ -56,7 +77,8 @@ class MemoryEndpoint<Out, In> extends EndpointBase<Out, In> {
   }
 
   markClosedByPeer(): void {
-    this.markClosed('closed by peer');
+    if (this.held) this.held.push({ close: true });
+    else this.markClosed('closed by peer');
   }
 }
 

@@ -25,6 +25,13 @@ export interface Endpoint<Out, In> {
 /** The coordinator's end of one site's connection. */
 export interface SiteLink extends Endpoint<ServerToClient, ClientToServer> {
   readonly id: string;
+  /**
+   * Flow control: stop reading this connection until resumeReceiving — what the site sends waits in the
+   * network meanwhile, and messages already read may still arrive. The coordinator's fan-in pauses its sites
+   * while its queue of updates is full (site-connections.ts). Absent, or a no-op, where a transport cannot.
+   */
+  pauseReceiving?(): void;
+  resumeReceiving?(): void;
 }
 
 /**
