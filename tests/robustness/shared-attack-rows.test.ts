@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { loadModelDir, pretrainedModelDir, TfGlobalModel } from '@fedtune/coordinator';
+import { defaultRobustnessHelper, loadModelDir, pretrainedModelDir, TfGlobalModel } from '@fedtune/coordinator';
 import {
   ATTACK_ROW_CLAIMS,
   ATTACK_ROW_EVALUATOR,
@@ -151,6 +151,17 @@ describe('TfGlobalModel robustnessHelper (a second evaluation worker)', () => {
     expect(withoutTimes(report)).toEqual(withoutTimes(plain));
     expect(without.lastRobustnessHelperRows).toBe(0);
   }, 120_000);
+});
+
+describe('the robustness helper by default', () => {
+  it.each([
+    [2, 'file:///x/coordinator/dist/model/tf-global-model.js', true],
+    [32, 'file:///x/coordinator/dist/model/tf-global-model.js', true],
+    [1, 'file:///x/coordinator/dist/model/tf-global-model.js', false],
+    [2, 'file:///x/coordinator/src/model/tf-global-model.ts', false],
+  ])('%d cores, %s → %s', (cores, url, expected) => {
+    expect(defaultRobustnessHelper(cores, url)).toBe(expected);
+  });
 });
 
 describe('prepareRobustnessHelper: the round a helper is asked for', () => {

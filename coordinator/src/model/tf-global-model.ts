@@ -25,11 +25,17 @@ export interface TfGlobalModelOptions {
    * With worker evaluation: a second evaluation worker, started (and warmed) at the start of the first round that
    * evaluates robustness (prepareRobustnessHelper), that computes part of every robustness evaluation's PGD rows
    * while the first worker does the rest (shared-attack-rows.ts): the same report, its bulk on two threads.
-   * Default: when the machine has more than one core.
+   * Default: when the machine has more than one core and the coordinator runs compiled (from TypeScript sources a
+   * worker boots through tsx, ~1 s of CPU, more than it saves).
    */
   robustnessHelper?: boolean;
   /** A text model's vocabulary (the model directory's vocab.json: readModelText), sent to the sites with the topology. */
   text?: ModelTextSection;
+}
+
+/** Whether a robustness helper is started by default: more than one core, and compiled JavaScript (see TfGlobalModelOptions.robustnessHelper). */
+export function defaultRobustnessHelper(cores = availableParallelism(), moduleUrl = import.meta.url): boolean {
+  return cores > 1 && !moduleUrl.endsWith('.ts');
 }
 
 /**
@@ -69,7 +75,7 @@ export class TfGlobalModel implements GlobalModel {
           return undefined;
         });
         this.evaluationThread = thread;
-        this.helperWanted = options.robustnessHelper ?? availableParallelism() > 1;
+        this.helperWanted = options.robustnessHelper ?? defaultRobustnessHelper();
         this.workerInit = init;
       } catch (err) {
         options.onWarning?.(`the evaluation worker could not start (${String((err as Error)?.message ?? err).slice(0, 300)}): evaluating on the main thread`);
