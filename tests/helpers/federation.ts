@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput, type RunningCoordinator, type EngineEvent } from '@fedtune/coordinator';
+import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput, type RunningCoordinator, type EngineEvent, type StartCoordinatorOptions } from '@fedtune/coordinator';
 import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteClientOptions, type SiteEvent, type UpdateHook, SitePolicy, type SitePolicyInput } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 
@@ -38,6 +38,8 @@ export interface TestFederationOptions {
   beforeRun?: (clients: SiteClient[]) => void;
   /** Site policies by site id (docs/site-policy.md); the others have none. */
   policies?: Record<string, SitePolicyInput>;
+  /** The coordinator's connection limits (fan-in pacing, hello timeout, …). */
+  connectionLimits?: StartCoordinatorOptions['connectionLimits'];
 }
 
 /** Starts a coordinator with the committed pretrained model and connects real sites to it. */
@@ -59,6 +61,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
     backend: backend.backend,
     transport: memory ?? 'socket',
     onEvent: options.onEvent,
+    ...(options.connectionLimits ? { connectionLimits: options.connectionLimits } : {}),
     config: { runId: `test-${seed}-${options.transport}`, rounds: options.rounds, minSites: options.sites, seed, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' }, ...options.config },
   });
   const connector = () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! }));

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { RunningCoordinator, SiteConnections } from '@fedtune/coordinator';
+import { startTestFederation } from './helpers/federation.ts';
+
+/** The run's site connections (the fan-in queue and its pause counter): internal, read for this test only. */
+const connectionsOf = (c: RunningCoordinator) => (c.engine as unknown as { ctx: { membership: { connections: SiteConnections } } }).ctx.membership.connections;
+
+describe('fan-in flow control over real socket.io (20 sites, dropouts)', () => {
+  it('a queue limit of 2 pauses the sites’ connections again and again; every round completes, dropped sites rejoin', async () => {
+    const dropped = ['site-4', 'site-11', 'site-17'];
+    let coordinator: RunningCoordinator | undefined;
+    const fed = await startTestFederation({
+      sites: 20,
+      rounds: 3,
+      transport: 'socket',
+      maxSiteExamples: 40,
+      reconnect: true,
+      connectionLimits: { fanInQueueLimit: 2, busyMsPerTurn: 0 },
+      config: { quorum: 0.5, federatedEvaluation: 'never', rejoinGraceMs: 30_000 },
+      onEvent: (e) => {
+        if (e.type === 'round-start' && e.round === 2) setImmediate(() => dropped.forEach((id) => coordinator!.engine.sites.get(id)?.link.close()));
+      },
+    });
+    coordinator = fed.coordinator;
+    const report = await coordinator.done;
+    const outcomes = await Promise.all(fed.siteRuns);
+    const connections = connectionsOf(coordinator);
+    await coordinator.close();
+
+    expect(report.status).toBe('complete');
+    expect(report.rounds[0].accepted).toHaveLength(20);
+    expect(report.rounds[1].failed.map((f) => f.siteId).sort()).toEqual([...dropped].sort());
+    expect(report.rounds[1].accepted).toHaveLength(17);
+    expect(report.rounds[2].accepted).toHaveLength(20);
+    expect(outcomes.every((o) => o.completed)).toBe(true);
+    // The queue filled up (and drained) many times; nothing is left paused.
+    expect(connections.fanInPauses).toBeGreaterThan(2);
+    expect(connections.sitesPaused).toBe(false);
+  }, 120_000);
+
+  it('with the default limit (32) 20 sites never fill the queue: no pause', async () => {
+    const fed = await startTestFederation({ sites: 20, rounds: 1, transport: 'socket', maxSiteExamples: 40, config: { federatedEvaluation: 'never' } });
+    const report = await fed.coordinator.done;
+    await Promise.all(fed.siteRuns);
+    const connections = connectionsOf(fed.coordinator);
+    await fed.coordinator.close();
+    expect(report.rounds[0].accepted).toHaveLength(20);
+    expect(connections.fanInPauses).toBe(0);
+  }, 120_000);
+});
