@@ -5,6 +5,8 @@ import {
   AUTO_CANDIDATES,
   autoPersonalize,
   evaluateModel,
+  fitLocal,
+  perExampleCorrect,
   readModelWeights,
   selectPersonalCandidate,
   splitDataset,
@@ -21,6 +23,8 @@ const settings = (s: Partial<PersonalizationSettings> = {}): PersonalizationSett
 const same = (a: Float32Array[], b: Float32Array[]) => a.every((w, i) => w.every((v, j) => v === b[i][j]));
 let data: Splits;
 let pool: number;
+/** The examples every candidate is scored on: the validation split's (the global model never trained on them). */
+let scored: number;
 
 beforeAll(async () => {
   await selectNodeBackend();
@@ -28,6 +32,7 @@ beforeAll(async () => {
   const site = builtinDigitsSites({ sites: 8, partition: { kind: 'dirichlet', alpha: 0.5 }, seed: 42 })[2];
   data = splitDataset(subset(site, Array.from({ length: Math.min(200, site.y.length) }, (_, i) => i)), 9);
   pool = data.train.y.length + data.validation.y.length;
+  scored = data.validation.y.length;
 });
 
 async function run(s: Partial<PersonalizationSettings>, extra: Parameters<typeof autoPersonalize>[4] = {}) {
@@ -41,14 +46,15 @@ async function run(s: Partial<PersonalizationSettings>, extra: Parameters<typeof
 }
 
 describe("mode 'auto' with selection 'kfold': stratified cross-validation over train ∪ validation, then a refit", () => {
-  it('scores every candidate on every train ∪ validation example exactly once, and keeps the rule’s choice', async () => {
+  it('scores every candidate on every validation example exactly once (trained on the other folds of train ∪ validation), and keeps the rule’s choice', async () => {
     const { out } = await run({});
-    expect(out.selection).toEqual({ method: 'kfold', folds: 5, examples: pool });
+    expect(out.selection).toEqual({ method: 'kfold', folds: 5, examples: scored });
+    expect(scored).toBeLessThan(pool);
     // No local-only recipe: the given local-only model cannot be cross-validated, so it is not a candidate.
     expect(out.scores.map((s) => s.candidate)).toEqual(AUTO_CANDIDATES.filter((c) => c !== 'local-only'));
     for (const s of out.scores) {
-      expect(s.correct).toHaveLength(pool);
-      expect(s.accuracy).toBe(s.correct!.reduce((a, b) => a + b, 0) / pool);
+      expect(s.correct).toHaveLength(scored);
+      expect(s.accuracy).toBe(s.correct!.reduce((a, b) => a + b, 0) / scored);
       expect(Number.isFinite(s.loss) && s.loss > 0).toBe(true);
       expect(s.robustAccuracy).toBeUndefined();
     }
@@ -58,8 +64,8 @@ describe("mode 'auto' with selection 'kfold': stratified cross-validation over t
   it.each([
     ['selection holdout scores on the validation split only', { selection: 'holdout' as const }, () => ({ method: 'holdout', examples: data.validation.y.length })],
     ['selection absent means holdout', { selection: undefined }, () => ({ method: 'holdout', examples: data.validation.y.length })],
-    ['folds 3', { folds: 3 }, () => ({ method: 'kfold', folds: 3, examples: pool })],
-    ['folds absent means 5', { folds: undefined }, () => ({ method: 'kfold', folds: 5, examples: pool })],
+    ['folds 3', { folds: 3 }, () => ({ method: 'kfold', folds: 3, examples: scored })],
+    ['folds absent means 5', { folds: undefined }, () => ({ method: 'kfold', folds: 5, examples: scored })],
   ])('%s', async (_name, s, want) => {
     const { out } = await run(s);
     expect(out.selection).toEqual(want());
@@ -72,11 +78,36 @@ describe("mode 'auto' with selection 'kfold': stratified cross-validation over t
     expect(three.out.scores.map((s) => s.loss)).not.toEqual(five.out.scores.map((s) => s.loss));
   });
 
-  it('more folds than examples: one fold per example', async () => {
-    const tiny = { train: subset(data.train, [0, 1, 2]), validation: subset(data.validation, [0]) };
+  it('more folds than validation examples: one fold per validation example; a single one falls back to holdout', async () => {
     const model = await loadModelDir(pretrainedModelDir('mlp'));
-    const out = await autoPersonalize(model, tiny, train, settings({ folds: 10 }));
-    expect(out.selection).toEqual({ method: 'kfold', folds: 4, examples: 4 });
+    const three = { train: subset(data.train, [0, 1, 2, 3, 4]), validation: subset(data.validation, [0, 1, 2]) };
+    expect((await autoPersonalize(model, three, train, settings({ folds: 10 }))).selection).toEqual({ method: 'kfold', folds: 3, examples: 3 });
+    const one = { train: subset(data.train, [0, 1, 2]), validation: subset(data.validation, [0]) };
+    expect((await autoPersonalize(model, one, train, settings({ folds: 10 }))).selection).toEqual({ method: 'holdout', examples: 1 });
+    model.dispose();
+  });
+
+  it('the global model is scored on the validation split alone, example by example: never on the train examples it was trained on', async () => {
+    const model = await loadModelDir(pretrainedModelDir('mlp'));
+    const onValidation = perExampleCorrect(model, data.validation);
+    const onTrain = perExampleCorrect(model, data.train);
+    const out = await autoPersonalize(model, data, train, settings({}));
+    const global = out.scores.find((s) => s.candidate === 'global')!;
+    // The global model is not trained in any fold: its pooled score is its score on the validation split.
+    expect([...global.correct!]).toEqual([...onValidation]);
+    expect(global.accuracy).toBe(onValidation.reduce((a, b) => a + b, 0) / onValidation.length);
+    // (and not its score on train ∪ validation, which differs on this site)
+    expect((onTrain.reduce((a, b) => a + b, 0) + onValidation.reduce((a, b) => a + b, 0)) / pool).not.toBe(global.accuracy);
+    model.dispose();
+  });
+
+  it('every fold holds its share of the validation split (train and validation are dealt apart)', async () => {
+    // Dealt together with the far larger train split, a fold could get no validation example to score on.
+    const model = await loadModelDir(pretrainedModelDir('mlp'));
+    const v = Array.from({ length: 11 }, (_, i) => i);
+    const out = await autoPersonalize(model, { train: data.train, validation: subset(data.validation, v) }, train, settings({ folds: 10 }));
+    expect(out.selection).toEqual({ method: 'kfold', folds: 10, examples: 11 });
+    for (const s of out.scores) expect(s.correct).toHaveLength(11);
     model.dispose();
   });
 
@@ -111,19 +142,29 @@ describe("mode 'auto' with selection 'kfold': stratified cross-validation over t
     expect(out.scores.map((s) => s.candidate)).toEqual([...AUTO_CANDIDATES]);
     const global = out.scores.find((s) => s.candidate === 'global')!;
     const localOnly = out.scores.find((s) => s.candidate === 'local-only')!;
-    expect(localOnly.correct).toHaveLength(pool);
+    expect(localOnly.correct).toHaveLength(scored);
     expect(localOnly.loss).not.toBe(global.loss);
   });
 
-  it('a chosen local-only candidate is refit from the recipe’s start on all the data', async () => {
+  it('a chosen local-only candidate is the site’s local-only model when given, else refit from the recipe’s start on all the data', async () => {
     const model = await loadModelDir(pretrainedModelDir('mlp'));
     const pretrained = readModelWeights(model).arrays;
     // Learning rate 0 for every fine-tune: they all equal the global model; local-only trains for real and wins.
     const recipe = { start: pretrained, config: { ...train, epochs: 4, learningRate: 0.003, seed: 11 } };
-    const out = await autoPersonalize(model, data, { ...train, learningRate: 1e-9 }, settings({ selectionMargin: 1 }), { localOnly: pretrained, localOnlyRecipe: recipe });
-    expect(out.chosen).toBe('local-only');
-    const kept = readModelWeights(model).arrays;
-    expect(same(kept, pretrained)).toBe(false);
+    const noFineTune = { ...train, learningRate: 1e-9 };
+    const refit = await autoPersonalize(model, data, noFineTune, settings({ selectionMargin: 1 }), { localOnlyRecipe: recipe });
+    expect(refit.chosen).toBe('local-only');
+    const refitWeights = readModelWeights(model).arrays;
+    expect(same(refitWeights, pretrained)).toBe(false);
+    // The site's own local-only model (here: trained from the recipe on the train split alone) is kept as it is.
+    writeModelWeights(model, pretrained);
+    await fitLocal(model, data.train, recipe.config);
+    const siteLocalOnly = readModelWeights(model).arrays;
+    writeModelWeights(model, pretrained);
+    const given = await autoPersonalize(model, data, noFineTune, settings({ selectionMargin: 1 }), { localOnly: siteLocalOnly, localOnlyRecipe: recipe });
+    expect(given.chosen).toBe('local-only');
+    expect(same(readModelWeights(model).arrays, siteLocalOnly)).toBe(true);
+    expect(same(siteLocalOnly, refitWeights)).toBe(false);
     model.dispose();
   });
 
@@ -131,7 +172,7 @@ describe("mode 'auto' with selection 'kfold': stratified cross-validation over t
     const { out } = await run({ guard: 'fgsm', guardEps: 0.05 });
     for (const s of out.scores) {
       expect(s.robustAccuracy! >= 0 && s.robustAccuracy! <= 1, s.candidate).toBe(true);
-      expect(s.robustAccuracy! * pool).toBeCloseTo(Math.round(s.robustAccuracy! * pool), 9);
+      expect(s.robustAccuracy! * scored).toBeCloseTo(Math.round(s.robustAccuracy! * scored), 9);
     }
     const chosen = out.scores.find((s) => s.candidate === out.chosen)!;
     expect(chosen.robustAccuracy!).toBeGreaterThanOrEqual(out.scores[0].robustAccuracy!);
