@@ -5,7 +5,7 @@ import { registerWasmTrainingKernels, wasmTrainingKernelConfigs } from '../../sh
 
 const MISSING_IN_TFJS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'];
 const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Add'];
-const OWN = ['FedtuneReluGradBiasSum', 'FedtuneSignedStep']; // this module's own kernels (conv-bias-relu.ts, attacks/signed-step.ts), on no backend before
+const OWN = ['FedtuneReluGradBiasSum', 'FedtuneSignedStep', 'FedtuneSingleChannelConv']; // this module's own kernels (conv-bias-relu.ts, attacks/signed-step.ts), on no backend before
 
 describe('registerWasmTrainingKernels', () => {
   it('registers every config for wasm, before the backend starts, and replaces the stock kernels', async () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD_BIAS_SUM } from './kernels/relu-grad-bias-sum.ts';
+import { SINGLE_CHANNEL_CONV, singleChannelConvAvailable } from './kernels/single-channel-conv.ts';
 
 export interface ConvBiasReluOptions {
   strides: [number, number];
@@ -20,7 +21,8 @@ export function fusedConvBiasReluAvailable(): boolean {
 /**
  * relu(conv2d(x, w) + b) for NHWC float32 with one gradient-tape entry instead of three (Conv2D, Add, Relu):
  * the forward is one FusedConv2D kernel (XNNPACK conv with the bias and ReLU fused; tfjs's own fused op does
- * not fuse while a gradient is being recorded), and the backward is one pass for ReLU's gradient and the bias
+ * not fuse while a gradient is being recorded) — or, for a one-channel input with 'valid' padding and stride 1,
+ * FedtuneSingleChannelConv (single-channel-conv-kernels.ts: XNNPACK runs that shape at a third of its rate) —, and the backward is one pass for ReLU's gradient and the bias
  * gradient (FedtuneReluGradBiasSum), then the Conv2DBackpropFilter and Conv2DBackpropInput kernels. Same values
  * as the unfused ops up to float32 rounding (XNNPACK starts its sum at the bias). Falls back to the unfused
  * ops when the fused path is not available or the output channels are not a multiple of 4.
@@ -31,10 +33,14 @@ export function convBiasRelu(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, { s
     return tf.relu(tf.add(tf.conv2d(x, w, strides, pad), b));
   }
   const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, activation: 'relu' };
+  const singleChannel = pad === 'valid' && strides[0] === 1 && strides[1] === 1 && singleChannelConvAvailable(tf.backend(), x.shape, w.shape);
   const forward = (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, wIn, bIn] = (inputGradient ? args.slice(0, 3) : [x, ...args.slice(0, 2)]) as tf.Tensor[];
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    const y = tf.engine().runKernel(tf.FusedConv2D, { x: xIn, filter: wIn, bias: bIn }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    // A one-channel input (the first layer of the digit CNNs), 'valid', stride 1: this module's own kernel.
+    const y = (singleChannel
+      ? tf.engine().runKernel(SINGLE_CHANNEL_CONV, { x: xIn, filter: wIn, bias: bIn }, { relu: true } as unknown as tf.NamedAttrMap)
+      : tf.engine().runKernel(tf.FusedConv2D, { x: xIn, filter: wIn, bias: bIn }, attrs as unknown as tf.NamedAttrMap)) as tf.Tensor4D;
     save([xIn, wIn, y]);
     return {
       value: y,

@@ -3,6 +3,26 @@ import { attrsOf, inputsOf, type KernelArgs } from '../kernel-args.ts';
 import { asTensor } from '../as-tensor.ts';
 import { cropForConv, shapeToChannelsLast, toChannelsFirst, toChannelsLast, zeroInterleave } from '../conv-geometry.ts';
 import { replacementConfig } from '../stock-kernels.ts';
+import { asWasmHeapBackend } from '../wasm-heap.ts';
+
+/**
+ * The filter [fh, fw, in, out] spatially reversed with its channels swapped — [fh, fw, out, in], element (r, s, o, c)
+ * = w[fh − 1 − r, fw − 1 − s, c, o] — in one pass over the filter as it sits on the wasm heap (a Reverse and a
+ * Transpose kernel cost ~20× more for the small filters of a training step).
+ */
+export function reversedSwappedFilter(backend: unknown, w: tf.TensorInfo): tf.Tensor4D {
+  const [fh, fw, c, o] = w.shape as [number, number, number, number];
+  const src = asWasmHeapBackend(backend).typedArrayFromHeap(w) as Float32Array;
+  const out = new Float32Array(src.length);
+  let k = 0;
+  for (let r = 0; r < fh; r++) {
+    for (let s = 0; s < fw; s++) {
+      const base = ((fh - 1 - r) * fw + (fw - 1 - s)) * c * o;
+      for (let oc = 0; oc < o; oc++) for (let ic = 0; ic < c; ic++) out[k++] = src[base + ic * o + oc]!;
+    }
+  }
+  return tf.tensor4d(out, [fh, fw, o, c]);
+}
 
 /**
  * dx = conv2d of the output gradient, zero-interleaved by the stride and padded by (filter - 1 - pad), with
@@ -32,7 +52,7 @@ function conv2DBackpropInput(args: KernelArgs): tf.Tensor {
     const rows = { before: fh - 1 - top, after: info.inHeight + top - (oh - 1) * sh - 1 - (sh - 1) };
     const cols = { before: fw - 1 - left, after: info.inWidth + left - (ow - 1) * sw - 1 - (sw - 1) };
     const { x: window, pad: explicitPad } = cropForConv(spread, rows, cols);
-    const wT = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]); // [fh, fw, out, in]
+    const wT = filter.dtype === 'float32' ? reversedSwappedFilter(args.backend, filter) : tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]); // [fh, fw, out, in]
     const dx = tf.conv2d(window, wT, 1, explicitPad);
     return channelsFirst ? toChannelsFirst(dx) : dx;
   });
