@@ -51,6 +51,8 @@ describe('the wasm training kernels leak no tensors', () => {
       FedtuneReluGradBiasSum: [{ dy: m, y: m }, {}], // two outputs: dz and db
       FedtuneSignedStep: [{ x: m, g: m, lo: m, hi: m }, { step: 0.1 }],
       FedtuneSingleChannelConv: [{ x: tf.tensor4d(seeded(2 * 6 * 6, 98), [2, 6, 6, 1]), filter: tf.tensor4d(seeded(3 * 3 * 4, 99), [3, 3, 1, 4]), bias: tf.ones([4]) }, { relu: true }],
+      // One input channel: this module's path (a zero bias made and freed inside).
+      Conv2D: [{ x: tf.tensor4d(seeded(2 * 6 * 6, 98), [2, 6, 6, 1]), filter: tf.tensor4d(seeded(3 * 3 * 4, 99), [3, 3, 1, 4]) }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 }],
     };
     const outputs = (name: string): number => (name === 'FedtuneReluGradBiasSum' ? 2 : 1);
     expect(Object.keys(calls).sort()).toEqual(wasmTrainingKernelConfigs.map((k) => k.kernelName).sort());

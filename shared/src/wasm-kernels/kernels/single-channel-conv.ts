@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { attrsOf, inputsOf, type KernelArgs } from '../kernel-args.ts';
 import { wasmBackendMemory } from '../optimizer-kernels.ts';
 import { singleChannelConvKernel, type SingleChannelConvGeometry } from '../single-channel-conv-kernels.ts';
-import { newKernelConfig } from '../stock-kernels.ts';
+import { newKernelConfig, replacementConfig, stockKernel } from '../stock-kernels.ts';
 import { asWasmHeapBackend } from '../wasm-heap.ts';
 
 /** A kernel of this module only: relu?(conv2d(x, w) + b) for one input channel (single-channel-conv-kernels.ts). */
@@ -57,3 +57,27 @@ function singleChannelConv(args: KernelArgs): tf.TensorInfo {
 }
 
 export const singleChannelConvConfig: tf.KernelConfig = newKernelConfig(SINGLE_CHANNEL_CONV, singleChannelConv as unknown as tf.KernelFunc);
+
+/**
+ * tfjs's Conv2D for a one-channel NHWC float32 input, 'valid' padding, stride and dilation 1, 4–16 filters:
+ * the same kernel with a zero bias and no ReLU. That is the first layer of the digit CNNs whenever tfjs does not
+ * fuse it — while a gradient is recorded: every attack step and adversarial-training step (XNNPACK runs the
+ * shape at a third of its rate). Every other convolution runs the stock kernel.
+ */
+function conv2D(args: KernelArgs): tf.TensorInfo {
+  const { x, filter } = inputsOf<tf.Conv2DInputs>(args);
+  const { strides, pad, dataFormat, dilations } = attrsOf<tf.Conv2DAttrs>(args);
+  const unit = (v: number | [number, number]) => (Array.isArray(v) ? v[0] === 1 && v[1] === 1 : v === 1);
+  const applies =
+    (dataFormat ?? 'NHWC') === 'NHWC' && (pad === 'valid' || pad === 0) && unit(strides) && unit(dilations ?? 1) &&
+    x.dtype === 'float32' && filter.dtype === 'float32' && singleChannelConvAvailable(args.backend, x.shape, filter.shape);
+  if (!applies) return stockKernel(tf.Conv2D).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  const heap = asWasmHeapBackend(args.backend);
+  const bias = heap.makeOutput([filter.shape[3]!], 'float32');
+  heap.typedArrayFromHeap(bias).fill(0);
+  const out = singleChannelConv({ ...args, inputs: { x, filter, bias }, attrs: { relu: false } } as unknown as KernelArgs);
+  (args.backend as tf.KernelBackend).disposeData(bias.dataId);
+  return out;
+}
+
+export const conv2DConfig: tf.KernelConfig = replacementConfig(tf.Conv2D, conv2D as unknown as tf.KernelFunc);
