@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convBiasRelu } from '../../shared/src/wasm-kernels/conv-bias-relu.ts';
-import { applyForTraining, fusableConv } from '../../shared/src/wasm-kernels/fused-forward.ts';
+import { applyForTraining, fusableConv, fusableDense } from '../../shared/src/wasm-kernels/fused-forward.ts';
 import { RELU_GRAD_BIAS_SUM } from '../../shared/src/wasm-kernels/kernels/relu-grad-bias-sum.ts';
 import { SINGLE_CHANNEL_CONV } from '../../shared/src/wasm-kernels/kernels/single-channel-conv.ts';
 import { reluGradModuleBytes } from '../../shared/src/wasm-kernels/relu-grad-kernels.ts';
@@ -181,13 +181,37 @@ describe('applyForTraining and fusableConv', () => {
     model.dispose();
   });
 
-  it('other models run model.apply unchanged (the MLP)', async () => {
+  it('the MLP: its 128-unit ReLU layer runs the swapped dense op; logits and gradients equal to model.apply to 1e-5', async () => {
     await tf.setBackend('wasm');
     const model = getArchitecture('mlp').build({ inputShape: [784], numClasses: 10, seed: 1 });
-    const input = tf.ones([2, 784]);
+    const input = tf.tensor2d(seeded(32 * 784, 19).map((v) => (v + 1) / 2), [32, 784]);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const run = (fused: boolean): Float32Array[] =>
+      tf.tidy(() => {
+        const f = (): tf.Scalar => tf.sum(tf.square(fused ? applyForTraining(model, input) : (model.apply(input, { training: true }) as tf.Tensor)));
+        const { value, grads } = tf.variableGrads(f, vars);
+        return [value, ...vars.map((v) => grads[v.name]!)].map((t) => Float32Array.from(t.dataSync()));
+      });
+    const [ours, stock] = [run(true), run(false)];
+    ours.forEach((o, i) => expect(relativeError(o, stock[i]!), `output ${i}`).toBeLessThanOrEqual(1e-5));
+    const names = await kernelNamesOf(() => tf.variableGrads(() => tf.sum(applyForTraining(model, input)) as tf.Scalar, vars).value);
+    // The swapped product (Wᵀ·xᵀ)ᵀ: transposes around one untransposed BatchMatMul; ReLU and bias gradient in one pass.
+    expect(names.filter((n) => n === RELU_GRAD_BIAS_SUM).length).toBe(1);
+    expect(names).not.toContain('Step'); // ReLU's stock backward
+    expect(names.filter((n) => n === tf.Transpose).length).toBeGreaterThanOrEqual(3);
+    tf.dispose(input);
+    model.dispose();
+  });
+
+  it('a Dense layer with fewer than twice as many units as batch rows runs as the model applies it', async () => {
+    await tf.setBackend('wasm');
+    const model = getArchitecture('mlp').build({ inputShape: [784], numClasses: 10, seed: 1 });
+    const input = tf.tensor2d(seeded(80 * 784, 20).map((v) => (v + 1) / 2), [80, 784]); // 128 units < 2 × 80 rows
     const a = tf.tidy(() => Float32Array.from(applyForTraining(model, input).dataSync()));
     const b = tf.tidy(() => Float32Array.from((model.apply(input, { training: true }) as tf.Tensor).dataSync()));
     expect(Array.from(a)).toEqual(Array.from(b));
+    expect(fusableDense(model.layers[0]!, 64)).toEqual({ relu: true });
+    expect(fusableDense(model.layers[0]!, 65)).toBeUndefined();
     tf.dispose(input);
     model.dispose();
   });

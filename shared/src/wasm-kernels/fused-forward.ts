@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { convBiasRelu, fusedConvBiasReluAvailable } from './conv-bias-relu.ts';
+import { denseForTraining } from './dense-for-training.ts';
 
 /** The fields of a tfjs-layers Conv2D layer that the fused path reads. */
 interface ConvLayerFields {
@@ -34,6 +35,29 @@ export function fusableConv(layer: tf.layers.Layer): { strides: [number, number]
   return ok ? { strides: [l.strides![0]!, l.strides![1]!], pad: l.padding as 'same' | 'valid' } : undefined;
 }
 
+/** The fields of a tfjs-layers Dense layer that the swapped path reads. */
+interface DenseLayerFields {
+  units?: number;
+  useBias?: boolean;
+  activation?: { getClassName(): string };
+  activityRegularizer?: unknown;
+  kernel?: { read(): tf.Tensor };
+  bias?: { read(): tf.Tensor } | null;
+}
+
+/**
+ * Whether `layer` is a Dense layer (bias, ReLU or linear activation, no activity regularizer) with at least
+ * twice as many units as `rows` (the batch), so that dense-for-training.ts's swapped product packs the smaller
+ * operand. Returns its activation then.
+ */
+export function fusableDense(layer: tf.layers.Layer, rows: number): { relu: boolean } | undefined {
+  if (layer.getClassName() !== 'Dense') return undefined;
+  const l = layer as unknown as DenseLayerFields;
+  const act = l.activation?.getClassName();
+  const ok = (act === 'relu' || act === 'linear') && l.useBias === true && l.bias != null && l.kernel != null && l.activityRegularizer == null && (l.units ?? 0) >= 2 * rows;
+  return ok ? { relu: act === 'relu' } : undefined;
+}
+
 /**
  * `model.apply(input, { training: true })` for a Sequential model, with every Conv2D + bias + ReLU layer run as
  * one fused op (conv-bias-relu.ts: one tape entry, one backward pass for ReLU and bias) when the backend is
@@ -41,7 +65,8 @@ export function fusableConv(layer: tf.layers.Layer): { strides: [number, number]
  * other backends) use `model.apply` itself.
  */
 export function applyForTraining(model: tf.LayersModel, input: tf.Tensor): tf.Tensor {
-  if (model.getClassName() !== 'Sequential' || !fusedConvBiasReluAvailable() || !model.layers.some((l) => fusableConv(l))) {
+  const rows = input.shape[0] ?? 0;
+  if (model.getClassName() !== 'Sequential' || !fusedConvBiasReluAvailable() || !model.layers.some((l) => fusableConv(l) || fusableDense(l, rows))) {
     return model.apply(input, { training: true }) as tf.Tensor;
   }
   let x = input;
@@ -49,9 +74,13 @@ export function applyForTraining(model: tf.LayersModel, input: tf.Tensor): tf.Te
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
     const fused = fusableConv(layer);
+    const dense = fusableDense(layer, rows);
     if (fused && x.rank === 4) {
       const l = layer as unknown as Required<Pick<ConvLayerFields, 'kernel'>> & { bias: { read(): tf.Tensor } };
       x = convBiasRelu(x as tf.Tensor4D, l.kernel.read() as tf.Tensor4D, l.bias.read() as tf.Tensor1D, { ...fused, inputGradient: trainedUpstream });
+    } else if (dense && x.rank === 2 && x.dtype === 'float32') {
+      const l = layer as unknown as Required<Pick<DenseLayerFields, 'kernel'>> & { bias: { read(): tf.Tensor } };
+      x = denseForTraining(x as tf.Tensor2D, l.kernel.read() as tf.Tensor2D, l.bias.read() as tf.Tensor1D, { ...dense, inputGradient: trainedUpstream });
     } else {
       x = layer.apply(x, { training: true }) as tf.Tensor;
     }
