@@ -54,6 +54,23 @@ describe('FedtuneReluGradBiasSum (ReLU gradient and bias gradient in one SIMD pa
   });
 });
 
+/**
+ * Asserts that the loss and every gradient of a step through applyForTraining equal model.apply's to 1e-5, and
+ * returns the kernels such a step runs (every call, in order).
+ */
+async function expectTrainingStepLikeApply(model: tf.LayersModel, input: tf.Tensor): Promise<string[]> {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const run = (fused: boolean): Float32Array[] =>
+    tf.tidy(() => {
+      const f = (): tf.Scalar => tf.sum(tf.square(fused ? applyForTraining(model, input) : (model.apply(input, { training: true }) as tf.Tensor)));
+      const { value, grads } = tf.variableGrads(f, vars);
+      return [value, ...vars.map((v) => grads[v.name]!)].map((t) => Float32Array.from(t.dataSync()));
+    });
+  const [ours, stock] = [run(true), run(false)];
+  ours.forEach((o, i) => expect(relativeError(o, stock[i]!), `output ${i}`).toBeLessThanOrEqual(1e-5));
+  return kernelNamesOf(() => tf.variableGrads(() => tf.sum(applyForTraining(model, input)) as tf.Scalar, vars).value);
+}
+
 describe('convBiasRelu: Conv2D + bias + ReLU as one fused op on wasm', () => {
   const cases: Array<{ x: [number, number, number, number]; w: [number, number, number, number]; strides: [number, number]; pad: 'same' | 'valid' }> = [
     { x: [4, 28, 28, 1], w: [3, 3, 1, 8], strides: [1, 1], pad: 'valid' }, // cnn conv1
@@ -163,16 +180,7 @@ describe('applyForTraining and fusableConv', () => {
     await tf.setBackend('wasm');
     const model = getArchitecture('cnn').build({ inputShape: [784], numClasses: 10, seed: 1 });
     const input = tf.tensor2d(seeded(8 * 784, 9).map((v) => (v + 1) / 2), [8, 784]);
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const run = (fused: boolean): Float32Array[] =>
-      tf.tidy(() => {
-        const f = (): tf.Scalar => tf.sum(tf.square(fused ? applyForTraining(model, input) : (model.apply(input, { training: true }) as tf.Tensor)));
-        const { value, grads } = tf.variableGrads(f, vars);
-        return [value, ...vars.map((v) => grads[v.name]!)].map((t) => Float32Array.from(t.dataSync()));
-      });
-    const [ours, stock] = [run(true), run(false)];
-    ours.forEach((o, i) => expect(relativeError(o, stock[i]!), `output ${i}`).toBeLessThanOrEqual(1e-5));
-    const names = await kernelNamesOf(() => tf.variableGrads(() => tf.sum(applyForTraining(model, input)) as tf.Scalar, vars).value);
+    const names = await expectTrainingStepLikeApply(model, input);
     expect(names.filter((n) => n === SINGLE_CHANNEL_CONV).length).toBe(1); // conv1: one input channel
     expect(names.filter((n) => n === tf.FusedConv2D).length).toBe(1);
     expect(names.filter((n) => n === RELU_GRAD_BIAS_SUM).length).toBe(2);
@@ -185,16 +193,7 @@ describe('applyForTraining and fusableConv', () => {
     await tf.setBackend('wasm');
     const model = getArchitecture('mlp').build({ inputShape: [784], numClasses: 10, seed: 1 });
     const input = tf.tensor2d(seeded(32 * 784, 19).map((v) => (v + 1) / 2), [32, 784]);
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const run = (fused: boolean): Float32Array[] =>
-      tf.tidy(() => {
-        const f = (): tf.Scalar => tf.sum(tf.square(fused ? applyForTraining(model, input) : (model.apply(input, { training: true }) as tf.Tensor)));
-        const { value, grads } = tf.variableGrads(f, vars);
-        return [value, ...vars.map((v) => grads[v.name]!)].map((t) => Float32Array.from(t.dataSync()));
-      });
-    const [ours, stock] = [run(true), run(false)];
-    ours.forEach((o, i) => expect(relativeError(o, stock[i]!), `output ${i}`).toBeLessThanOrEqual(1e-5));
-    const names = await kernelNamesOf(() => tf.variableGrads(() => tf.sum(applyForTraining(model, input)) as tf.Scalar, vars).value);
+    const names = await expectTrainingStepLikeApply(model, input);
     // The swapped product (Wᵀ·xᵀ)ᵀ: transposes around one untransposed BatchMatMul; ReLU and bias gradient in one pass.
     expect(names.filter((n) => n === RELU_GRAD_BIAS_SUM).length).toBe(1);
     expect(names).not.toContain('Step'); // ReLU's stock backward

@@ -1,3 +1,4 @@
+import { geometryBoundKernels } from './memory-bound-kernels.ts';
 import { I32, V128, body, get, name, section, set, simd, uleb, vec } from './optimizer-kernels.ts';
 import { F32X4_ADD, F32X4_MUL, F32X4_SPLAT, I32_ADD, I32_MUL, ZERO, addTo, countTo, i32, vload, vstore } from './wasm-code.ts';
 
@@ -104,32 +105,9 @@ export function singleChannelConvModuleBytes(geometry: SingleChannelConvGeometry
   ]);
 }
 
-const compiled = new Map<string, WebAssembly.Module | null>();
-const bound = new WeakMap<WebAssembly.Memory, Map<string, SingleChannelConvKernel | null>>();
+const bind = geometryBoundKernels<SingleChannelConvGeometry, SingleChannelConvKernel>((g) => `${g.filterHeight}x${g.filterWidth}x${g.outChannels}@${g.inWidth}`, singleChannelConvModuleBytes);
 
 /** The kernel for `geometry` bound to `memory` (compiled once each), or undefined (unsupported geometry, no wasm SIMD). */
 export function singleChannelConvKernel(memory: WebAssembly.Memory, geometry: SingleChannelConvGeometry): SingleChannelConvKernel | undefined {
-  if (!singleChannelConvSupported(geometry) || geometry.inWidth * 4 >= 8192) return undefined;
-  const key = `${geometry.filterHeight}x${geometry.filterWidth}x${geometry.outChannels}@${geometry.inWidth}`;
-  let perMemory = bound.get(memory);
-  if (!perMemory) bound.set(memory, (perMemory = new Map()));
-  let kernel = perMemory.get(key);
-  if (kernel === undefined) {
-    let module = compiled.get(key);
-    if (module === undefined) {
-      try {
-        module = new WebAssembly.Module(singleChannelConvModuleBytes(geometry));
-      } catch {
-        module = null;
-      }
-      compiled.set(key, module);
-    }
-    try {
-      kernel = module ? (new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SingleChannelConvKernel) : null;
-    } catch {
-      kernel = null;
-    }
-    perMemory.set(key, kernel);
-  }
-  return kernel ?? undefined;
+  return !singleChannelConvSupported(geometry) || geometry.inWidth * 4 >= 8192 ? undefined : bind(memory, geometry);
 }

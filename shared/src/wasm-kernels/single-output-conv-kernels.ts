@@ -1,3 +1,4 @@
+import { geometryBoundKernels } from './memory-bound-kernels.ts';
 import { I32, V128, body, get, name, section, set, simd, uleb, vec } from './optimizer-kernels.ts';
 import { F32X4_ADD, F32X4_MUL, I32_ADD, I32_MUL, ZERO, addTo, countTo, i32, shuffle, vload } from './wasm-code.ts';
 
@@ -127,32 +128,9 @@ export function singleOutputConvModuleBytes(geometry: SingleOutputConvGeometry):
   ]);
 }
 
-const compiled = new Map<string, WebAssembly.Module | null>();
-const bound = new WeakMap<WebAssembly.Memory, Map<string, SingleOutputConvKernel | null>>();
+const bind = geometryBoundKernels<SingleOutputConvGeometry, SingleOutputConvKernel>((g) => `${g.filterHeight}x${g.filterWidth}x${g.channels}@${g.inWidth}`, singleOutputConvModuleBytes);
 
 /** The kernel for `geometry` bound to `memory` (compiled once each), or undefined (unsupported geometry, no wasm SIMD). */
 export function singleOutputConvKernel(memory: WebAssembly.Memory, geometry: SingleOutputConvGeometry): SingleOutputConvKernel | undefined {
-  if (!singleOutputConvSupported(geometry)) return undefined;
-  const key = `${geometry.filterHeight}x${geometry.filterWidth}x${geometry.channels}@${geometry.inWidth}`;
-  let perMemory = bound.get(memory);
-  if (!perMemory) bound.set(memory, (perMemory = new Map()));
-  let kernel = perMemory.get(key);
-  if (kernel === undefined) {
-    let module = compiled.get(key);
-    if (module === undefined) {
-      try {
-        module = new WebAssembly.Module(singleOutputConvModuleBytes(geometry));
-      } catch {
-        module = null;
-      }
-      compiled.set(key, module);
-    }
-    try {
-      kernel = module ? (new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SingleOutputConvKernel) : null;
-    } catch {
-      kernel = null;
-    }
-    perMemory.set(key, kernel);
-  }
-  return kernel ?? undefined;
+  return !singleOutputConvSupported(geometry) ? undefined : bind(memory, geometry);
 }
