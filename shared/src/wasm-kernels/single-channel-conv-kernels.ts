@@ -34,10 +34,10 @@ export interface SingleChannelConvGeometry {
 const F32X4_MAX = simd(0xe9);
 const f32loadAt = (offset: number): number[] => [0x2a, 2, ...uleb(offset)];
 
-/** Whether a geometry has a kernel: O a multiple of 4 up to 16, at most 49 taps (the locals of every tap's weights). */
+/** Whether a geometry has a kernel: O a multiple of 4 up to 16, at most 49 taps (the locals of every tap's weights), input rows under 8 KB (one i32.const). */
 export function singleChannelConvSupported({ filterHeight, filterWidth, outChannels, inWidth }: SingleChannelConvGeometry): boolean {
   const taps = filterHeight * filterWidth;
-  return outChannels % 4 === 0 && outChannels >= 4 && outChannels <= 16 && taps >= 1 && taps <= 49 && filterWidth <= inWidth && inWidth <= 4096;
+  return outChannels % 4 === 0 && outChannels >= 4 && outChannels <= 16 && taps >= 1 && taps <= 49 && filterWidth <= inWidth && inWidth * 4 < 8192;
 }
 
 function convBody({ filterHeight: fh, filterWidth: fw, outChannels: o, inWidth }: SingleChannelConvGeometry): number[] {
@@ -56,7 +56,7 @@ function convBody({ filterHeight: fh, filterWidth: fw, outChannels: o, inWidth }
   const ks = Array.from({ length: v }, (_, k) => k);
   const ts = Array.from({ length: taps }, (_, t) => t);
   const code = [
-    ...i32(inWidth * 4 < 8192 ? inWidth * 4 : 0), ...set(rowBytes),
+    ...i32(inWidth * 4), ...set(rowBytes),
     ...i32(4 * o), ...set(posBytes),
     ...ZERO, ...set(zero),
     ...ts.flatMap((t) => ks.flatMap((k) => [...get(W), ...vload((t * o + 4 * k) * 4), ...set(wt(t, k))])),
@@ -94,7 +94,7 @@ function convBody({ filterHeight: fh, filterWidth: fw, outChannels: o, inWidth }
 
 /** The module's bytes for one geometry (exported for tests: it must validate). */
 export function singleChannelConvModuleBytes(geometry: SingleChannelConvGeometry): Uint8Array<ArrayBuffer> {
-  if (!singleChannelConvSupported(geometry) || geometry.inWidth * 4 >= 8192) throw new RangeError('single-channel conv: unsupported geometry');
+  if (!singleChannelConvSupported(geometry)) throw new RangeError('single-channel conv: unsupported geometry');
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec(Array(9).fill([I32])), 0]])),
@@ -109,5 +109,5 @@ const bind = geometryBoundKernels<SingleChannelConvGeometry, SingleChannelConvKe
 
 /** The kernel for `geometry` bound to `memory` (compiled once each), or undefined (unsupported geometry, no wasm SIMD). */
 export function singleChannelConvKernel(memory: WebAssembly.Memory, geometry: SingleChannelConvGeometry): SingleChannelConvKernel | undefined {
-  return !singleChannelConvSupported(geometry) || geometry.inWidth * 4 >= 8192 ? undefined : bind(memory, geometry);
+  return singleChannelConvSupported(geometry) ? bind(memory, geometry) : undefined;
 }

@@ -132,5 +132,5 @@ const bind = geometryBoundKernels<SingleOutputConvGeometry, SingleOutputConvKern
 
 /** The kernel for `geometry` bound to `memory` (compiled once each), or undefined (unsupported geometry, no wasm SIMD). */
 export function singleOutputConvKernel(memory: WebAssembly.Memory, geometry: SingleOutputConvGeometry): SingleOutputConvKernel | undefined {
-  return !singleOutputConvSupported(geometry) ? undefined : bind(memory, geometry);
+  return singleOutputConvSupported(geometry) ? bind(memory, geometry) : undefined;
 }
