@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxPoolGradKernels, maxPoolGradModuleBytes } from '../../shared/src/wasm-kernels/max-pool-grad-kernels.ts';
-import { simdPoolGradApplies } from '../../shared/src/wasm-kernels/kernels/max-pool-grad.ts';
+import { poolWindowsCoverInput, simdPoolGradApplies } from '../../shared/src/wasm-kernels/kernels/max-pool-grad.ts';
 import { wasmBackendMemory } from '../../shared/src/wasm-kernels/optimizer-kernels.ts';
 import { asWasmHeapBackend } from '../../shared/src/wasm-kernels/wasm-heap.ts';
 import { onCpuAndWasm, seeded, setUpWasm, size } from './helpers.ts';
@@ -25,6 +25,7 @@ const cases: Case[] = [
   { label: '1×1 windows, stride 2 (gaps between windows)', shape: [1, 5, 5, 4], filter: 1, stride: 2, pad: 'valid', simd: true },
   { label: 'overlapping windows (fallback)', shape: [2, 7, 7, 4], filter: 3, stride: 2, pad: 'valid', simd: false },
   { label: 'same padding, odd size: clipped windows (fallback)', shape: [2, 7, 7, 8], filter: 2, stride: 2, pad: 'same', simd: false },
+  { label: '2×2 stride 2, odd width only (last column in no window)', shape: [3, 6, 9, 4], filter: 2, stride: 2, pad: 'valid', simd: true },
   { label: '6 channels (fallback)', shape: [2, 8, 8, 6], filter: 2, stride: 2, pad: 'valid', simd: false },
 ];
 
@@ -88,6 +89,67 @@ describe('MaxPoolGrad on wasm: the SIMD kernel for non-overlapping windows', () 
     ];
     expect(got).toEqual(expected);
     tf.dispose([x, dy, dx]);
+  });
+
+  it('2×2 windows at stride 2: every ordering of NaN, −Infinity, ties and signs in a window routes as on the cpu backend', async () => {
+    // All 5⁴ windows over {NaN, −Infinity, −1, 0, 1}, one per output column, each channel a different rotation.
+    const values = [NaN, -Infinity, -1, 0, 1];
+    const windows = 625;
+    const shape: Shape4 = [1, 2, 2 * windows, 4];
+    const xs = new Float32Array(size(shape));
+    for (let k = 0; k < windows; k++)
+      for (let ch = 0; ch < 4; ch++) {
+        const code = (k + ch * 157) % windows;
+        const digit = (j: number): number => values[Math.floor(code / 5 ** j) % 5]!;
+        // Row-major window order: (0,0), (0,1), (1,0), (1,1).
+        xs[(0 * 2 * windows + 2 * k) * 4 + ch] = digit(0);
+        xs[(0 * 2 * windows + 2 * k + 1) * 4 + ch] = digit(1);
+        xs[(1 * 2 * windows + 2 * k) * 4 + ch] = digit(2);
+        xs[(1 * 2 * windows + 2 * k + 1) * 4 + ch] = digit(3);
+      }
+    const dys = seeded(windows * 4, 43).map((v) => v + 2); // never 0: a routed gradient is visible
+    const { cpu, wasm } = await onCpuAndWasm(() => {
+      const x = tf.tensor4d(xs, shape);
+      const dy = tf.tensor4d(dys, [1, 1, windows, 4]);
+      return tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: tf.zerosLike(dy) }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+    });
+    expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
+    // Windows of NaN and −Infinity only route nothing; every other window routes its dy exactly once.
+    expect(wasm[0]!.filter((v) => v !== 0).length).toBe(4 * (windows - 2 ** 4));
+  });
+
+  it('zeroes dx first only where some input element is in no window', () => {
+    const covers = (shape: Shape4, filter: number | [number, number], stride: number | [number, number]): boolean =>
+      poolWindowsCoverInput(tf.backend_util.computePool2DInfo(shape, filter, stride, 1, 'valid'));
+    expect(covers([2, 26, 26, 8], 2, 2)).toBe(true);
+    expect(covers([2, 9, 12, 4], 3, 3)).toBe(true);
+    expect(covers([2, 8, 9, 4], [2, 3], [2, 3])).toBe(true);
+    expect(covers([2, 11, 11, 16], 2, 2)).toBe(false); // last row and column
+    expect(covers([2, 10, 11, 4], 2, 2)).toBe(false); // last column only
+    expect(covers([2, 11, 10, 4], 2, 2)).toBe(false); // last row only
+    expect(covers([2, 5, 5, 4], 1, 2)).toBe(false); // gaps between windows
+    expect(covers([2, 6, 6, 4], [1, 2], 2)).toBe(false); // gaps between rows only
+    expect(covers([2, 6, 6, 4], [2, 1], 2)).toBe(false); // gaps between columns only
+  });
+
+  it('the 2×2 kernel itself writes every element of every window (dx need not be zeroed) and equals the general one', async () => {
+    await tf.setBackend('wasm');
+    const shape: Shape4 = [3, 6, 8, 8];
+    const x = tf.tensor4d(valuesFor(shape), shape);
+    const dy = tf.tensor4d(seeded(3 * 3 * 4 * 8, 44), [3, 3, 4, 8]);
+    const backend = asWasmHeapBackend(tf.backend());
+    const kernels = maxPoolGradKernels(wasmBackendMemory(tf.backend())!)!;
+    const dx2 = tf.tensor4d(new Float32Array(size(shape)).fill(7), shape);
+    const dxGeneral = tf.tensor4d(new Float32Array(size(shape)).fill(7), shape);
+    const at = (t: tf.Tensor): number => backend.typedArrayFromHeap(t).byteOffset;
+    const pixel = 8 * 4;
+    kernels.maxPoolGrad2x2(at(x), at(dy), at(dx2), 3, 3, 4, pixel, 6 * 8 * pixel, 8 * pixel);
+    kernels.maxPoolGrad(at(x), at(dy), at(dxGeneral), 3, 3, 4, 2, 2, pixel, 6 * 8 * pixel, 2 * 8 * pixel, 2 * pixel, 8 * pixel);
+    const got = Array.from(dx2.dataSync());
+    expect(got).not.toContain(7);
+    expect(got).toEqual(Array.from(dxGeneral.dataSync()));
+    expect(got.some((v) => v !== 0)).toBe(true);
+    tf.dispose([x, dy, dx2, dxGeneral]);
   });
 
   it('repeated calls through tf.grad leave tf.memory().numTensors and the wasm data ids unchanged', async () => {

@@ -1,5 +1,5 @@
 import { I32, V128, body, get, name, section, set, vec } from './optimizer-kernels.ts';
-import { BITSELECT, F32X4_GT, F32X4_SPLAT, I32_ADD, I32X4_EQ, I32X4_SPLAT, NEG_INFINITY_F32, V128_AND, addTo, countTo, i32, stepTo, vload, vstore } from './wasm-code.ts';
+import { BITSELECT, F32X4_GT, F32X4_SPLAT, I32_ADD, I32X4_EQ, I32X4_SPLAT, NEG_INFINITY_F32, V128_AND, V128_ANDNOT, V128_OR, addTo, countTo, i32, stepTo, vload, vstore } from './wasm-code.ts';
 import { memoryBoundKernels } from './memory-bound-kernels.ts';
 
 /**
@@ -17,6 +17,12 @@ export interface MaxPoolGradKernels {
    * (sh·W·C·4), per output column (sw·C·4), per input row (W·C·4).
    */
   maxPoolGrad(x: number, dy: number, dx: number, batch: number, oh: number, ow: number, fh: number, fw: number, cBytes: number, xBatch: number, xOutRow: number, xOutCol: number, xRow: number): void;
+  /**
+   * The same for 2×2 windows at stride 2 (every CNN's pooling), the window unrolled: byte offsets of x, dy,
+   * dx; batch, out rows, out cols, C·4; byte strides of x per batch and per input row (W·C·4). Writes every
+   * element of every window.
+   */
+  maxPoolGrad2x2(x: number, dy: number, dx: number, batch: number, oh: number, ow: number, cBytes: number, xBatch: number, xRow: number): void;
 }
 
 function maxPoolGradBody(): number[] {
@@ -70,14 +76,75 @@ function maxPoolGradBody(): number[] {
   return body([[15, I32], [5, V128]], code);
 }
 
+/**
+ * maxPoolGrad2x2: per four channels, the window's elements a (top left), b (top right), c, d in row-major order;
+ * g_k = v_k > max(earlier elements, −Infinity) is "v_k is the maximum so far", and the winner is the last k with
+ * g_k (the first maximum: strict >, so a later tie never wins; NaN never compares greater). Each element gets
+ * dy masked by "g_k and no later g": d ← g_d, c ← g_c ∧ ¬g_d, b ← g_b ∧ ¬(g_c ∨ g_d), a ← g_a ∧ ¬(g_b ∨ g_c ∨ g_d).
+ */
+function maxPoolGrad2x2Body(): number[] {
+  const [X, DY, DX, BATCH, OH, OW, CBYTES, XBATCH, XROW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [b, yr, yc, cq, xb, xr, xc, p, dyp, dxOff, sixteen, pixel2, row2] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const [va, vb, vc, vd, best, ga, gb, gc, gd, dyv, later] = [22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
+  /** v128.load at p + the sum of the given locals. */
+  const at = (...offsets: number[]): number[] => [...get(p), ...offsets.flatMap((o) => [...get(o), I32_ADD])];
+  /** g = v > best; best = g ? v : best (the last element skips the update). */
+  const step = (v: number, g: number, update: boolean): number[] => [
+    ...get(v), ...get(best), ...F32X4_GT, ...set(g),
+    ...(update ? [...get(v), ...get(best), ...get(g), ...BITSELECT, ...set(best)] : []),
+  ];
+  /** dx at p + offsets ← dy ∧ g ∧ ¬later; later ← later ∨ g. */
+  const route = (g: number, offsets: number[], first: boolean): number[] => [
+    ...at(dxOff, ...offsets),
+    ...get(dyv), ...get(g), ...(first ? [] : [...get(later), ...V128_ANDNOT]), ...V128_AND,
+    ...vstore(0),
+    ...(first ? [...get(g), ...set(later)] : [...get(later), ...get(g), ...V128_OR, ...set(later)]),
+  ];
+  const code = [
+    ...i32(16), ...set(sixteen),
+    ...get(CBYTES), ...get(CBYTES), I32_ADD, ...set(pixel2),
+    ...get(XROW), ...get(XROW), I32_ADD, ...set(row2),
+    ...get(DX), ...get(X), 0x6b /* i32.sub */, ...set(dxOff),
+    ...get(DY), ...set(dyp),
+    ...get(X), ...set(xb),
+    ...countTo(b, BATCH, [
+      ...get(xb), ...set(xr),
+      ...countTo(yr, OH, [
+        ...get(xr), ...set(xc),
+        ...countTo(yc, OW, [
+          ...stepTo(cq, CBYTES, sixteen, [
+            ...get(xc), ...get(cq), I32_ADD, ...set(p),
+            ...at(), ...vload(0), ...set(va),
+            ...at(CBYTES), ...vload(0), ...set(vb),
+            ...at(XROW), ...vload(0), ...set(vc),
+            ...at(XROW, CBYTES), ...vload(0), ...set(vd),
+            ...NEG_INFINITY_F32, ...F32X4_SPLAT, ...set(best),
+            ...step(va, ga, true), ...step(vb, gb, true), ...step(vc, gc, true), ...step(vd, gd, false),
+            ...get(dyp), ...vload(0), ...set(dyv),
+            ...addTo(dyp, sixteen),
+            ...route(gd, [XROW, CBYTES], true),
+            ...route(gc, [XROW], false),
+            ...route(gb, [CBYTES], false),
+            ...route(ga, [], false),
+          ]),
+          ...addTo(xc, pixel2),
+        ]),
+        ...addTo(xr, row2),
+      ]),
+      ...addTo(xb, XBATCH),
+    ]),
+  ];
+  return body([[13, I32], [11, V128]], code);
+}
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(Array(13).fill([I32])), 0]])),
+    ...section(1, vec([[0x60, ...vec(Array(13).fill([I32])), 0], [0x60, ...vec(Array(9).fill([I32])), 0]])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('maxPoolGrad'), 0x00, 0]])),
-    ...section(10, vec([maxPoolGradBody()])),
+    ...section(3, vec([[0], [1]])),
+    ...section(7, vec([[...name('maxPoolGrad'), 0x00, 0], [...name('maxPoolGrad2x2'), 0x00, 1]])),
+    ...section(10, vec([maxPoolGradBody(), maxPoolGrad2x2Body()])),
   ]);
 }
 

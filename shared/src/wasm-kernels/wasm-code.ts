@@ -40,6 +40,8 @@ export const F32X4_GT = simd(0x44);
 export const I32X4_EQ = simd(0x37);
 export const I32X4_SPLAT = simd(0x11);
 export const V128_AND = simd(0x4e);
+export const V128_ANDNOT = simd(0x4f); // a ∧ ¬b
+export const V128_OR = simd(0x50);
 export const BITSELECT = simd(0x52);
 export const NEG_INFINITY_F32 = [0x43, 0x00, 0x00, 0x80, 0xff]; // f32.const -Infinity
 

@@ -22,10 +22,15 @@ export function simdPoolGradApplies(p: { dtype: string; inHeight: number; inWidt
   );
 }
 
+/** Whether the (unpadded) windows tile the input exactly, so that every input element is in one window. */
+export function poolWindowsCoverInput(p: { inHeight: number; inWidth: number; outHeight: number; outWidth: number; strideHeight: number; strideWidth: number; effectiveFilterHeight: number; effectiveFilterWidth: number }): boolean {
+  return p.effectiveFilterHeight === p.strideHeight && p.effectiveFilterWidth === p.strideWidth && p.outHeight * p.strideHeight === p.inHeight && p.outWidth * p.strideWidth === p.inWidth;
+}
+
 /**
  * Routes each output gradient to the first maximum of its pooling window (row-major order, padding never
  * wins), exactly as the cpu backend does: as wasm SIMD on the heap for non-overlapping windows inside the
- * input (max-pool-grad-kernels.ts: every 2×2/2 pool of an even-sized image), a JS loop otherwise. Replaces tfjs-backend-wasm's kernel, whose running maximum starts
+ * input (max-pool-grad-kernels.ts; 2×2 windows at stride 2, every CNN's pooling, with the window unrolled), a JS loop otherwise. Replaces tfjs-backend-wasm's kernel, whose running maximum starts
  * at the smallest positive float so a window whose maximum is ≤ 0 gets no gradient at all — wrong after
  * BatchNorm, tanh or linear layers — and which is also slower than this single pass over the wasm heap.
  */
@@ -47,14 +52,17 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   const { out, outView, inputViews } = allocateWithViews(heap, input.shape, 'float32', [input, dy]);
   const dx = outView as Float32Array;
   const [xs, dys] = inputViews as [Float32Array, Float32Array];
-  dx.fill(0);
   const memory = wasmBackendMemory(args.backend);
   const kernels = memory && maxPoolGradKernels(memory);
   if (kernels && dy.dtype === 'float32' && simdPoolGradApplies({ ...info, dtype: input.dtype, top, left })) {
+    // The kernels write every element of every window: only elements in no window need zeroing first.
+    if (!poolWindowsCoverInput(info)) dx.fill(0);
     const pixel = c * 4;
-    kernels.maxPoolGrad(xs.byteOffset, dys.byteOffset, dx.byteOffset, batchSize, oh, ow, fh, fw, pixel, h * w * pixel, sh * w * pixel, sw * pixel, w * pixel);
+    if (fh === 2 && fw === 2 && sh === 2 && sw === 2) kernels.maxPoolGrad2x2(xs.byteOffset, dys.byteOffset, dx.byteOffset, batchSize, oh, ow, pixel, h * w * pixel, w * pixel);
+    else kernels.maxPoolGrad(xs.byteOffset, dys.byteOffset, dx.byteOffset, batchSize, oh, ow, fh, fw, pixel, h * w * pixel, sh * w * pixel, sw * pixel, w * pixel);
     return out;
   }
+  dx.fill(0);
   const rowStride = w * c;
   for (let b = 0; b < batchSize; b++) {
     for (let yr = 0; yr < oh; yr++) {
