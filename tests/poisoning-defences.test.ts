@@ -228,6 +228,17 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     expect(unguarded.report.final!.accuracy).toBeLessThan(guarded.report.final!.accuracy - 0.3);
   });
 
+  it('a retried round gives every site a new training seed: the retry is not the refused aggregate rebuilt', async () => {
+    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', (g) => zeros(g.arrays), 1_000_000) };
+    const o = await federation({ rounds: 1, config: { normBoundMultiple: 0, exampleWeightCap: 0, maxRoundAttempts: 2 }, attacker });
+    expect(o.report.status, o.report.aborted).toBe('complete');
+    expect(o.report.rounds[0].attempts).toBe(2);
+    expect(o.report.rounds[0].adoption?.refusals.map((r) => r.attempt)).toEqual([1, 2]);
+    const seeds = o.attacker!.received.flatMap((m) => (m.event === 'fit' ? [m.payload.config.seed] : []));
+    expect(seeds).toHaveLength(2);
+    expect(seeds[1]).not.toBe(seeds[0]);
+  });
+
   it('exampleWeightCap bounds what a claim weighs (4 × the median announced count by default; 0 = no cap)', async () => {
     // The attacker sends the global model back unchanged (norm 0 passes any bound) and claims 1e6 examples.
     const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', (g) => g.arrays, 1_000_000) };

@@ -7,6 +7,7 @@ import { RoundCollector } from './round-collector.ts';
 import type { SecureRoundResult } from './secure-aggregation-round.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
+import { fitSeed } from './fit-seed.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { saving } from './saving.ts';
 import { instructionModel } from './model-delivery.ts';
@@ -103,7 +104,7 @@ export class RoundLoop {
           modelVersion,
           ...delivered.fields,
           ...(this.ctx.config.sitesKeepModel ? {} : { dropModel: true }),
-          config: { ...settings, seed: deriveSeed(this.ctx.config.seed, 'fit', round, siteId), ...(this.ctx.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
+          config: { ...settings, seed: fitSeed(this.ctx.config.seed, round, attempt, siteId), ...(this.ctx.config.personalization.mode === 'fedbn' ? { localBatchNorm: true } : {}) },
           ...(secure?.round ? { secureAggregation: secure.instruction } : {}),
         });
         // Training changes the site's model: it no longer holds any global version.
