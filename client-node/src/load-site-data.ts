@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { deriveSeed, encodeTabularRows, FedtuneError, parseCsvRows, parsePartitionSpec, SiteDataOptions, textFromCsvRows, type Dataset, type SiteDataOptionsInput, type TabularSchema, type TextDataset } from '@fedtune/shared';
-import { builtinDigitsSite, readCsvDataset } from '@fedtune/shared/node';
+import { builtinDigitsSite, QUOTED_CELLS, readCsvDataset } from '@fedtune/shared/node';
 import { readImageFolder } from './data/read-image-folder.ts';
 import { isTextFolder, readTextFolder } from './data/read-text-folder.ts';
 
@@ -39,7 +39,7 @@ export interface LoadedSiteData {
   notes: string[];
 }
 
-const NON_NUMERIC_CSV = /is not a number|is not a non-negative integer/;
+const NON_NUMERIC_CSV = new RegExp(`is not a number|is not a non-negative integer|${QUOTED_CELLS}`);
 
 /**
  * Reads a site's data: the built-in digits share (`digits:K/N…`), a folder with one sub-folder per class
@@ -82,14 +82,14 @@ export function readSiteData(spec: string, options: { labelColumn?: string } & S
     const text = textFromCsvRows(rows(), { textColumn: o.textColumn, labelColumn, source: spec });
     return { kind: 'text', text, classNames: text.classNames, notes: [classLine(text.classNames, 'label names')] };
   }
-  if (o.categorical.length === 0 && o.categoryBuckets === undefined) {
+  if (o.categorical.length === 0 && o.categoryBuckets === undefined && !o.featureColumns) {
     try {
       return { kind: 'csv', dataset: readCsvDataset(spec, { labelColumn }), notes: [] };
     } catch (err) {
       if (!(err instanceof FedtuneError && NON_NUMERIC_CSV.test(err.message))) throw err;
     }
   }
-  const tabular = encodeTabularRows(rows(), { labelColumn, categorical: o.categorical, source: spec, ...(o.categoryBuckets !== undefined ? { categoryBuckets: o.categoryBuckets } : {}) });
+  const tabular = encodeTabularRows(rows(), { labelColumn, categorical: o.categorical, source: spec, ...(o.categoryBuckets !== undefined ? { categoryBuckets: o.categoryBuckets } : {}), ...(o.featureColumns ? { featureColumns: o.featureColumns } : {}) });
   const categorical = tabular.schema.columns.filter((c) => c.kind === 'categorical');
   return {
     kind: 'csv',

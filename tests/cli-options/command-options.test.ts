@@ -153,6 +153,17 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     const { started } = await coordinator(['--holdout', csv, '--label-column', 'digit']);
     expect(Array.from(started!.holdout.y)).toEqual([0, 1, 2, 3, 4]);
   },
+  '--feature-columns': async () => {
+    // The holdout with an id and a quoted free-text column beside the 784 pixels: only the pixels are features.
+    const pixels = Array.from({ length: 784 }, (_, i) => `p${i}`);
+    const path = join(dir, 'holdout-extra.csv');
+    const rows = Array.from({ length: 6 }, (_, r) => [r, `"note ${r}, scanned"`, r % 10, ...pixels.map((_, i) => ((i + r) % 5) / 5)].join(','));
+    writeFileSync(path, `id,note,label,${pixels.join(',')}\n${rows.join('\n')}\n`);
+    await expect(coordinator(['--holdout', path])).rejects.toThrow(/column "note" is not numeric/);
+    const { started } = await coordinator(['--holdout', path, '--feature-columns', pixels.join(',')]);
+    expect(started!.holdout.featureShape).toEqual([784]);
+    expect(Array.from(started!.holdout.y)).toEqual([0, 1, 2, 3, 4, 5]);
+  },
   '--backend': async () => {
     expect((await coordinator(['--backend', 'cpu'])).started!.backend).toBe('cpu');
     expect((await coordinator(['--backend', 'wasm'])).started!.backend).toBe('wasm');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -29,5 +29,25 @@ describe('fedtune evaluate', () => {
     expect(report.fgsm.map((r) => r.eps)).toEqual([0.05, 0.1]);
     expect(report.pgd).toEqual([expect.objectContaining({ eps: 0.1, steps: 5, stepSize: 0.01 })]);
     expect(report.noise.map((r) => r.sigma)).toEqual([0.2]);
+  });
+
+  it('--feature-columns picks the model\'s features out of a CSV with other columns (quoted text included)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedtune-eval-'));
+    const data = subset(builtinDigits().holdout, Array.from({ length: 20 }, (_, i) => i));
+    const pixels = Array.from({ length: 784 }, (_, i) => `p${i}`);
+    const rows = Array.from({ length: 20 }, (_, r) => [`"scan ${r}, ward B"`, data.y[r], ...Array.from(data.x.subarray(r * 784, (r + 1) * 784))].join(','));
+    const csv = join(dir, 'with-notes.csv');
+    writeFileSync(csv, `note,label,${pixels.join(',')}\n${rows.join('\n')}\n`);
+    const out = join(dir, 'report.json');
+    const args = ['--model', pretrainedModelDir('mlp'), '--data', csv, '--out', out, '--examples', '20', '--adversarial-examples', '0', '--corruptions', 'none', '--noise', 'none', '--fgsm', 'none', '--pgd', 'none'];
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      await expect(evaluateCommand().exitOverride().parseAsync(args, { from: 'user' })).rejects.toThrow(/column "note" is not numeric/);
+      await evaluateCommand().parseAsync([...args, '--feature-columns', pixels.join(',')], { from: 'user' });
+    } finally {
+      log.mockRestore();
+    }
+    const report = RobustnessReportSchema.parse(JSON.parse(readFileSync(out, 'utf8')));
+    expect(report.examples).toBe(20);
   });
 });

@@ -55,6 +55,14 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       expect((await client(['--data', broken, '--skip-bad-files']))!.data.y.length).toBe(1);
       expect(logs.some((l) => /skipped 1 bad file: .*bad\.png/.test(l))).toBe(true);
     },
+    '--feature-columns': async () => {
+      const quoted = file('flags-quoted.csv', 'id,label,name,a,b\n1,0,"Moran, James",1,5\n2,1,"Allen, William",2,6\n');
+      expect((await client(['--data', quoted, '--feature-columns', 'b,a']))!.data.featureShape).toEqual([2]);
+      expect(Array.from((await client(['--data', quoted, '--feature-columns', 'b,a']))!.data.x)).toEqual([5, 1, 6, 2]);
+      // Without it every column but the label is a feature (the quoted names one-hot).
+      expect((await client(['--data', quoted]))!.data.featureShape).toEqual([1 + 2 + 1 + 1]);
+      await expect(client(['--data', quoted, '--feature-columns', 'a,zz'])).rejects.toThrow(/no "zz" column/);
+    },
     '--categorical': async () => {
       expect((await client(['--data', numeric]))!.data.featureShape).toEqual([2]);
       expect((await client(['--data', numeric, '--categorical', 'b']))!.data.featureShape).toEqual([4]);

@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
 import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
-import { builtinDigits, describeBackend, readCsvDataset, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
+import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
-import { choiceOption, floatOption, intOption } from './options.ts';
+import { columnListOption, choiceOption, floatOption, intOption } from './options.ts';
 
 const smoothingDefaults = SmoothingConfig.parse({});
 
@@ -38,8 +38,8 @@ export function attackLossList(value: string): AttackLoss[] {
 }
 
 /** The data of `--data`: a CSV file, or `digits-holdout` (the built-in task's held-out set). */
-export function evaluationData(spec: string, labelColumn?: string): Dataset {
-  return spec === 'digits-holdout' ? builtinDigits().holdout : readCsvDataset(spec, { labelColumn });
+export function evaluationData(spec: string, labelColumn?: string, featureColumns?: readonly string[]): Dataset {
+  return spec === 'digits-holdout' ? builtinDigits().holdout : readNumericCsv(spec, { ...(labelColumn ? { labelColumn } : {}), ...(featureColumns ? { featureColumns } : {}) });
 }
 
 /** Prints a short summary of a robustness report. */
@@ -106,6 +106,7 @@ export function evaluateCommand(): Command {
     .requiredOption('--data <file>', 'labeled CSV, or digits-holdout for the built-in task\'s held-out set')
     .option('--out <file>', 'write the report as JSON here')
     .option('--label-column <name>', 'label column of the CSV', 'label')
+    .option('--feature-columns <columns>', 'CSV: only these columns are features, in this order (comma-separated)', columnListOption)
     .option('--examples <n>', 'examples evaluated (a seeded sample)', intOption('examples', 1), 500)
     .option('--adversarial-examples <n>', 'of those, how many are attacked', intOption('adversarial-examples', 0), 200)
     // A list's default is `true` ("the default list"); help shows the list itself.
@@ -139,7 +140,7 @@ export function evaluateCommand(): Command {
       const model = await loadModelDir(o.model);
       try {
         // A CSV that does not fit the model (features, classes) is refused here with what does not fit.
-        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn), modelInterfaceOf(model), o.data);
+        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn, o.featureColumns), modelInterfaceOf(model), o.data);
         const options: RobustnessOptions = {
           examples: o.examples,
           adversarialExamples: o.adversarialExamples,

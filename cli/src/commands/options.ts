@@ -97,3 +97,10 @@ export function siteNameOption(value: string): string {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) throw new InvalidArgumentError(`site name must be 1–128 letters, digits, ".", "_" or "-", got "${value.slice(0, 130)}"`);
   return value;
 }
+
+/** A comma-separated list of CSV column names (`--categorical`, `--feature-columns`). */
+export function columnListOption(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError('expected column names separated by commas');
+  return names;
+}

@@ -1,18 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
-import { choiceOption, intOption } from './options.ts';
+import { choiceOption, columnListOption, intOption } from './options.ts';
 
 /** `--image-size HxW` (or one number for a square). */
 export function imageSizeOption(value: string): { height: number; width: number } {
   const m = /^(\d{1,4})(?:x(\d{1,4}))?$/i.exec(value.trim());
   if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new InvalidArgumentError('image-size must be HxW (e.g. 28x28) or one size, each 1..4096');
   return { height: Number(m[1]), width: Number(m[2] ?? m[1]) };
-}
-
-function listOption(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new InvalidArgumentError('expected column names separated by commas');
-  return names;
 }
 
 /**
@@ -24,7 +18,8 @@ export function addSiteDataOptions(command: Command): Command {
     .option('--image-size <HxW>', 'image folders: resize each image to H×W pixels, bilinear (default 28x28)', imageSizeOption)
     .option('--channels <n>', 'image folders: 1 = grayscale, 3 = RGB (default 1)', choiceOption('channels', ['1', '3'] as const))
     .option('--skip-bad-files', 'image/text folders: skip files that cannot be decoded (counted and named) instead of stopping at the first')
-    .option('--categorical <columns>', 'CSV: one-hot encode these columns (comma-separated) even if their values look numeric; non-numeric columns always are', listOption)
+    .option('--feature-columns <columns>', 'CSV: only these columns are features, in this order (comma-separated); every other column but the label is left out', columnListOption)
+    .option('--categorical <columns>', 'CSV: one-hot encode these columns (comma-separated) even if their values look numeric; non-numeric columns always are', columnListOption)
     .option('--category-buckets <n>', 'CSV: hash each categorical column\'s values into N features (the same layout at every site; the run\'s model input counts N per categorical column) instead of one-hot over this site\'s own categories', intOption('category-buckets', 1))
     .option('--text-column <name>', 'CSV: the column holding each example’s text (a text dataset)')
     .option('--check-only', 'print the data check and exit without joining')
@@ -39,6 +34,7 @@ export function siteDataOptionsFrom(o: Record<string, unknown>): SiteDataOptions
   const given: SiteDataOptionsInput = {
     image: { ...(o.imageSize as object | undefined), ...(o.channels ? { channels: Number(o.channels) as 1 | 3 } : {}) },
     ...(o.skipBadFiles ? { skipBadFiles: true } : {}),
+    ...(o.featureColumns ? { featureColumns: o.featureColumns as string[] } : {}),
     ...(o.categorical ? { categorical: o.categorical as string[] } : {}),
     ...(o.textColumn ? { textColumn: o.textColumn as string } : {}),
     ...(o.categoryBuckets !== undefined ? { categoryBuckets: o.categoryBuckets as number } : {}),

@@ -41,6 +41,8 @@ export interface TabularOptions {
    * the site's own categories: the same layout at every site (docs/data.md#categorical-columns-aligned-across-sites).
    */
   categoryBuckets?: number;
+  /** Only these columns are features, in this order; every other column but the label is left out. */
+  featureColumns?: readonly string[];
   /** Names the file in errors. */
   source?: string;
 }
@@ -53,7 +55,23 @@ export function columnIndex(header: string[], name: string, source: string, what
 }
 
 /**
- * Encodes CSV rows (the first is the header) as a Dataset: numeric columns as they are (a missing cell —
+ * The header indices of the feature columns: `options.featureColumns` in their order (each once, never the
+ * label), or every column but the label.
+ */
+export function featureColumnIndices(header: string[], labelIndex: number, options: Pick<TabularOptions, 'featureColumns' | 'labelColumn'>, source: string): number[] {
+  if (!options.featureColumns) return header.flatMap((_, c) => (c === labelIndex ? [] : [c]));
+  const seen = new Set<string>();
+  return options.featureColumns.map((name) => {
+    if (seen.has(name)) throw new FedtuneError('config', `--feature-columns names ${quoteClipped(name)} twice`);
+    seen.add(name);
+    if (name === options.labelColumn) throw new FedtuneError('config', `--feature-columns names the label column ${quoteClipped(name)}`);
+    return columnIndex(header, name, source, 'named by --feature-columns');
+  });
+}
+
+/**
+ * Encodes CSV rows (the first is the header) as a Dataset — the feature columns (`featureColumns`, or every
+ * column but the label): numeric columns as they are (a missing cell —
  * empty, NA, NaN, null, ? — becomes NaN, for the data check to count and --impute to fill), non-numeric or
  * `categorical` columns one-hot over the sorted categories found in this site's data (a missing cell: NaN in
  * all its features). The schema (column → kind, width) is returned beside it; the categories themselves
@@ -67,6 +85,8 @@ export function encodeTabularRows(rows: string[][], options: TabularOptions): Ta
   const forced = new Set(options.categorical ?? []);
   for (const name of forced) columnIndex(header, name, source, 'named by --categorical');
   if (forced.has(options.labelColumn)) throw new FedtuneError('config', `--categorical names the label column ${quoteClipped(options.labelColumn)}`);
+  const features = featureColumnIndices(header, labelIndex, options, source);
+  for (const name of forced) if (!features.includes(header.indexOf(name))) throw new FedtuneError('config', `--categorical names ${quoteClipped(name)}, which --feature-columns leaves out`);
   const body = rows.slice(1);
   body.forEach((row, r) => {
     if (row.length !== header.length) throw new FedtuneError('data', `${source}: row ${r + 2} has ${row.length} cells, the header has ${header.length}`);
@@ -77,8 +97,8 @@ export function encodeTabularRows(rows: string[][], options: TabularOptions): Ta
     2,
   );
   const encoders: Array<{ column: TabularColumn; index: number; categories?: Map<string, number> }> = [];
-  header.forEach((name, c) => {
-    if (c === labelIndex) return;
+  for (const c of features) {
+    const name = header[c];
     let missing = 0;
     let numeric = !forced.has(name);
     for (const row of body) {
@@ -95,7 +115,7 @@ export function encodeTabularRows(rows: string[][], options: TabularOptions): Ta
       const names = sortClassNames(body.flatMap((row) => (isMissingCell(row[c]) ? [] : [row[c].trim()])));
       encoders.push({ column: { name, kind: 'categorical', width: names.length, missing }, index: c, categories: new Map(names.map((v, i) => [v, i])) });
     }
-  });
+  }
   const f = encoders.reduce((s, e) => s + e.column.width, 0);
   if (f === 0) throw new FedtuneError('data', `${source}: no feature columns`);
   const x = new Float32Array(body.length * f);

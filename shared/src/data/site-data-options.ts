@@ -20,6 +20,8 @@ export const SiteDataOptions = z
       .prefault({}),
     /** Skip image or text files that cannot be read or decoded (counted and named), instead of failing on the first. */
     skipBadFiles: z.boolean().default(false),
+    /** CSV: only these columns are features, in this order (every other column but the label is left out). */
+    featureColumns: z.array(ColumnName).min(1).max(10000).optional(),
     /** CSV columns read as categories (one-hot) even if every value looks numeric; non-numeric columns always are. */
     categorical: z.array(ColumnName).max(1000).default([]),
     /**

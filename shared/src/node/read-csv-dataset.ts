@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.ts';
+import { parseCsvRows } from '../data/parse-csv-rows.ts';
 import { FedtuneError } from '../errors.ts';
 
 export interface ReadCsvOptions {
@@ -12,6 +13,9 @@ export interface ReadCsvOptions {
 const DEFAULT_CHUNK_BYTES = 1 << 20;
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 const COMMA = 0x2c;
+const QUOTE = 0x22;
+/** What this streaming reader refuses and `readNumericCsv` (or the site's loader) reads with the RFC 4180 parser. */
+export const QUOTED_CELLS = 'quoted cells';
 const NEWLINE = 0x0a;
 const isSpace = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
 const utf8 = new TextDecoder();
@@ -99,6 +103,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
   }
   let header: string[] | undefined;
   let labelIndex = -1;
+  const quotedCells = (line: number) => new FedtuneError('data', `${source}: line ${line} has ${QUOTED_CELLS}`);
   let rows: Rows | undefined;
   let maxLabel = 0;
 
@@ -115,9 +120,11 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '') return;
     if (!header) {
-      header = line.split(',').map((h) => h.trim().replace(/^"|"$/g, ''));
+      // A quoted header (R and pandas quote every name) is read as RFC 4180: a name may hold a comma.
+      header = (line.includes('"') ? parseCsvRows(line, source)[0] : line.split(',')).map((h) => h.trim().replace(/^"|"$/g, ''));
       return;
     }
+    if (line.includes('"')) throw quotedCells(rows ? rows.n + 2 : 2);
     const cells = line.split(',');
     const row = startRow(cells.length);
     let j = 0;
@@ -153,7 +160,10 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
   const line = (bytes: Uint8Array, start: number, end: number): void => {
     if (end > start && bytes[end - 1] === 0x0d) end--;
     if (!header) return textLine(utf8.decode(bytes.subarray(start, end)));
-    for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return textLine(utf8.decode(bytes.subarray(start, end)));
+    for (let i = start; i < end; i++) {
+      if (bytes[i] >= 0x80) return textLine(utf8.decode(bytes.subarray(start, end)));
+      if (bytes[i] === QUOTE) throw quotedCells(rows ? rows.n + 2 : 2);
+    }
     if (blank(bytes, start, end)) return;
     const r = checkHeader();
     const width = header.length;

@@ -1,0 +1,87 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readSiteData } from '@fedtune/client-node';
+import { encodeTabularRows, parseCsvRows } from '@fedtune/shared';
+import { QUOTED_CELLS, readCsvDataset, readNumericCsv } from '@fedtune/shared/node';
+import { tempDir } from '../helpers/federation.ts';
+
+/** The Kaggle Titanic file's layout (DISCO's titanic task): quoted names with commas, empty cells. */
+const TITANIC = `PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked
+1,0,3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S
+2,1,1,"Cumings, Mrs. John Bradley (Florence Briggs Thayer)",female,38,1,0,PC 17599,71.2833,C85,C
+3,1,3,"Heikkinen, Miss. Laina",female,26,0,0,STON/O2. 3101282,7.925,,S
+4,1,1,"Futrelle, Mrs. Jacques Heath (Lily May Peel)",female,35,1,0,113803,53.1,C123,S
+5,0,3,"Allen, Mr. William Henry",male,35,0,0,373450,8.05,,S
+6,0,3,"Moran, Mr. James",male,,0,0,330877,8.4583,,Q
+`;
+const DISCO_COLUMNS = ['Age', 'SibSp', 'Parch', 'Fare', 'Pclass'];
+
+const dir = tempDir();
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('--feature-columns: only the named columns are features, in their order', () => {
+  const rows = parseCsvRows('label,a,b,c\n0,1,2,3\n1,4,5,6\n');
+  it('keeps the named columns in the given order and leaves the others out', () => {
+    const t = encodeTabularRows(rows, { labelColumn: 'label', featureColumns: ['c', 'a'] });
+    expect(t.schema.columns.map((c) => c.name)).toEqual(['c', 'a']);
+    expect(Array.from(t.dataset.x)).toEqual([3, 1, 6, 4]);
+    expect(Array.from(encodeTabularRows(rows, { labelColumn: 'label' }).dataset.x)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+  it.each([
+    [['a', 'z'], /no "z" column in the header \(named by --feature-columns\)/],
+    [['a', 'a'], /--feature-columns names "a" twice/],
+    [['a', 'label'], /--feature-columns names the label column "label"/],
+  ])('%j is refused with a clear error', (names, message) => {
+    expect(() => encodeTabularRows(rows, { labelColumn: 'label', featureColumns: names })).toThrow(message);
+  });
+  it('a --categorical column must be one of the features', () => {
+    expect(() => encodeTabularRows(rows, { labelColumn: 'label', featureColumns: ['a'], categorical: ['b'] })).toThrow(/--categorical names "b", which --feature-columns leaves out/);
+    expect(encodeTabularRows(rows, { labelColumn: 'label', featureColumns: ['a', 'b'], categorical: ['b'] }).schema.features).toBe(3);
+  });
+});
+
+describe('quoted CSV cells (RFC 4180): the Kaggle Titanic file as DISCO uses it', () => {
+  const titanic = file('titanic.csv', TITANIC);
+  it('the streaming numeric reader refuses quoted cells with a marker its callers fall back on', () => {
+    expect(() => readCsvDataset(titanic, { labelColumn: 'Survived' })).toThrow(QUOTED_CELLS);
+    expect(() => readCsvDataset(titanic, { labelColumn: 'Survived' })).toThrow(/line 2 has quoted cells/);
+  });
+  it('a quoted header is read as RFC 4180 by the streaming reader (a name may hold a comma)', () => {
+    const d = readCsvDataset(file('quoted-header.csv', '"label","x, cm","y"\n0,1,2\n1,3,4\n'));
+    expect(d.featureShape).toEqual([2]);
+    expect(Array.from(d.x)).toEqual([1, 2, 3, 4]);
+  });
+  it('a site reads it: every column, names and tickets one-hot', () => {
+    const all = readSiteData(titanic, { labelColumn: 'Survived' });
+    expect(all.schema!.columns.map((c) => c.name)).toEqual(['PassengerId', 'Pclass', 'Name', 'Sex', 'Age', 'SibSp', 'Parch', 'Ticket', 'Fare', 'Cabin', 'Embarked']);
+    expect(all.schema!.columns.find((c) => c.name === 'Name')).toMatchObject({ kind: 'categorical', width: 6 });
+  });
+  it("a site reads DISCO's five columns with --feature-columns, the missing age as NaN for --impute", () => {
+    const five = readSiteData(titanic, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS });
+    expect(five.dataset!.featureShape).toEqual([5]);
+    expect(Array.from(five.dataset!.x.slice(0, 10))).toEqual([22, 1, 0, 7.25, 3, 38, 1, 0, Math.fround(71.2833), 1]);
+    expect(Number.isNaN(five.dataset!.x[25])).toBe(true);
+    expect(Array.from(five.dataset!.y)).toEqual([0, 1, 1, 1, 0, 0]);
+  });
+  it('the coordinator holdout / evaluate reader: the five columns, and one clear error for what it cannot take', () => {
+    const complete = file('titanic-complete.csv', TITANIC.replace(',male,,0,0,330877', ',male,30,0,0,330877'));
+    const d = readNumericCsv(complete, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS, numClasses: 2 });
+    expect([d.featureShape, d.numClasses, d.y.length]).toEqual([[5], 2, 6]);
+    expect(Array.from(d.x.slice(25, 30))).toEqual([30, 0, 0, Math.fround(8.4583), 3]);
+    expect(() => readNumericCsv(titanic, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS })).toThrow(/missing values in "Age" \(1\): fill them, or leave the column out with --feature-columns/);
+    expect(() => readNumericCsv(complete, { labelColumn: 'Survived' })).toThrow(/column "Name" is not numeric/);
+    expect(() => readNumericCsv(complete, { labelColumn: 'Sex', featureColumns: ['Age'] })).toThrow(/the "Sex" column holds names such as "female", not integer classes/);
+    expect(() => readNumericCsv(complete, { labelColumn: 'Pclass', featureColumns: ['Age'], numClasses: 3 })).toThrow(/label 3 is outside 0\.\.2/);
+  });
+  it('a plain numeric CSV reads the same through the streaming path and the RFC 4180 path', () => {
+    const plain = file('plain.csv', 'label,a,b\n0,1.5,2\n1,3,4.25\n');
+    const streamed = readNumericCsv(plain);
+    const parsed = readNumericCsv(plain, { featureColumns: ['a', 'b'] });
+    expect(parsed).toEqual(streamed);
+  });
+});
