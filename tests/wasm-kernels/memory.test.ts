@@ -55,6 +55,8 @@ describe('the wasm training kernels leak no tensors', () => {
       Conv2D: [{ x: tf.tensor4d(seeded(2 * 6 * 6, 98), [2, 6, 6, 1]), filter: tf.tensor4d(seeded(3 * 3 * 4, 99), [3, 3, 1, 4]) }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 }],
       // A second reference to its input's data: a new tensor, no new buffer.
       Identity: [{ x: m }, {}],
+      // A small product with a bias and ReLU: this module's kernel (no scratch left behind).
+      _FusedMatMul: [{ a: m, b: tf.tensor2d(seeded(8, 100), [4, 2]), bias: tf.ones([2]) }, { transposeA: false, transposeB: false, activation: 'relu' }],
     };
     const buffers = (name: string): number => (name === 'Identity' ? 0 : outputs(name));
     const outputs = (name: string): number => (name === 'FedtuneReluGradBiasSum' ? 2 : 1);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, wasmTrainingKernelConfigs } from '../../shared/src/wasm-kernels/index.ts';
 
 const MISSING_IN_TFJS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'];
-const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Add', 'Conv2D', 'Identity'];
+const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Add', 'Conv2D', 'Identity', '_FusedMatMul'];
 const OWN = ['FedtuneReluGradBiasSum', 'FedtuneSignedStep', 'FedtuneSingleChannelConv']; // this module's own kernels (conv-bias-relu.ts, attacks/signed-step.ts), on no backend before
 
 describe('registerWasmTrainingKernels', () => {
