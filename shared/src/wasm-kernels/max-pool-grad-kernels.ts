@@ -25,6 +25,28 @@ export interface MaxPoolGradKernels {
   maxPoolGrad2x2(x: number, dy: number, dx: number, batch: number, oh: number, ow: number, cBytes: number, xBatch: number, xRow: number): void;
 }
 
+/**
+ * The loop nest both kernels share: dxOff = dx − x, dyp = dy, then for every image, output row, output column
+ * and four channels (cq, a byte offset within the pixel) `code` — with xc the window's top-left pixel in x —
+ * stepping xc by `outCol` and the row by `outRow` (locals), the image by `batchBytes` (a param).
+ */
+function perWindowQuad(l: { x: number; dy: number; dx: number; batch: number; oh: number; ow: number; cBytes: number; batchBytes: number; outRow: number; outCol: number; b: number; yr: number; yc: number; cq: number; xb: number; xr: number; xc: number; dyp: number; dxOff: number; sixteen: number }, code: number[]): number[] {
+  return [
+    ...get(l.dx), ...get(l.x), 0x6b /* i32.sub */, ...set(l.dxOff),
+    ...get(l.dy), ...set(l.dyp),
+    ...get(l.x), ...set(l.xb),
+    ...countTo(l.b, l.batch, [
+      ...get(l.xb), ...set(l.xr),
+      ...countTo(l.yr, l.oh, [
+        ...get(l.xr), ...set(l.xc),
+        ...countTo(l.yc, l.ow, [...stepTo(l.cq, l.cBytes, l.sixteen, code), ...addTo(l.xc, l.outCol)]),
+        ...addTo(l.xr, l.outRow),
+      ]),
+      ...addTo(l.xb, l.batchBytes),
+    ]),
+  ];
+}
+
 function maxPoolGradBody(): number[] {
   const [X, DY, DX, BATCH, OH, OW, FH, FW, CBYTES, XBATCH, XOUTROW, XOUTCOL, XROW] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const [b, yr, yc, cq, r, s, k, xb, xr, xc, p, rowp, dyp, dxOff, sixteen] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
@@ -41,36 +63,22 @@ function maxPoolGradBody(): number[] {
   ];
   const code = [
     ...i32(16), ...set(sixteen),
-    ...get(DX), ...get(X), 0x6b /* i32.sub */, ...set(dxOff),
-    ...get(DY), ...set(dyp),
-    ...get(X), ...set(xb),
-    ...countTo(b, BATCH, [
-      ...get(xb), ...set(xr),
-      ...countTo(yr, OH, [
-        ...get(xr), ...set(xc),
-        ...countTo(yc, OW, [
-          ...stepTo(cq, CBYTES, sixteen, [
-            ...NEG_INFINITY_F32, ...F32X4_SPLAT, ...set(best),
-            0x41, 0x7f /* i32.const -1 */, ...I32X4_SPLAT, ...set(idx),
-            ...window([
-              ...get(p), ...vload(0), ...set(val),
-              ...get(val), ...get(best), ...F32X4_GT, ...set(gt),
-              ...get(val), ...get(best), ...get(gt), ...BITSELECT, ...set(best),
-              ...get(k), ...I32X4_SPLAT, ...get(idx), ...get(gt), ...BITSELECT, ...set(idx),
-            ]),
-            ...get(dyp), ...vload(0), ...set(dyv),
-            ...addTo(dyp, sixteen),
-            ...window([
-              ...get(p), ...get(dxOff), I32_ADD,
-              ...get(dyv), ...get(idx), ...get(k), ...I32X4_SPLAT, ...I32X4_EQ, ...V128_AND,
-              ...vstore(0),
-            ]),
-          ]),
-          ...addTo(xc, XOUTCOL),
-        ]),
-        ...addTo(xr, XOUTROW),
+    ...perWindowQuad({ x: X, dy: DY, dx: DX, batch: BATCH, oh: OH, ow: OW, cBytes: CBYTES, batchBytes: XBATCH, outRow: XOUTROW, outCol: XOUTCOL, b, yr, yc, cq, xb, xr, xc, dyp, dxOff, sixteen }, [
+      ...NEG_INFINITY_F32, ...F32X4_SPLAT, ...set(best),
+      0x41, 0x7f /* i32.const -1 */, ...I32X4_SPLAT, ...set(idx),
+      ...window([
+        ...get(p), ...vload(0), ...set(val),
+        ...get(val), ...get(best), ...F32X4_GT, ...set(gt),
+        ...get(val), ...get(best), ...get(gt), ...BITSELECT, ...set(best),
+        ...get(k), ...I32X4_SPLAT, ...get(idx), ...get(gt), ...BITSELECT, ...set(idx),
       ]),
-      ...addTo(xb, XBATCH),
+      ...get(dyp), ...vload(0), ...set(dyv),
+      ...addTo(dyp, sixteen),
+      ...window([
+        ...get(p), ...get(dxOff), I32_ADD,
+        ...get(dyv), ...get(idx), ...get(k), ...I32X4_SPLAT, ...I32X4_EQ, ...V128_AND,
+        ...vstore(0),
+      ]),
     ]),
   ];
   return body([[15, I32], [5, V128]], code);
@@ -104,34 +112,20 @@ function maxPoolGrad2x2Body(): number[] {
     ...i32(16), ...set(sixteen),
     ...get(CBYTES), ...get(CBYTES), I32_ADD, ...set(pixel2),
     ...get(XROW), ...get(XROW), I32_ADD, ...set(row2),
-    ...get(DX), ...get(X), 0x6b /* i32.sub */, ...set(dxOff),
-    ...get(DY), ...set(dyp),
-    ...get(X), ...set(xb),
-    ...countTo(b, BATCH, [
-      ...get(xb), ...set(xr),
-      ...countTo(yr, OH, [
-        ...get(xr), ...set(xc),
-        ...countTo(yc, OW, [
-          ...stepTo(cq, CBYTES, sixteen, [
-            ...get(xc), ...get(cq), I32_ADD, ...set(p),
-            ...at(), ...vload(0), ...set(va),
-            ...at(CBYTES), ...vload(0), ...set(vb),
-            ...at(XROW), ...vload(0), ...set(vc),
-            ...at(XROW, CBYTES), ...vload(0), ...set(vd),
-            ...NEG_INFINITY_F32, ...F32X4_SPLAT, ...set(best),
-            ...step(va, ga, true), ...step(vb, gb, true), ...step(vc, gc, true), ...step(vd, gd, false),
-            ...get(dyp), ...vload(0), ...set(dyv),
-            ...addTo(dyp, sixteen),
-            ...route(gd, [XROW, CBYTES], true),
-            ...route(gc, [XROW], false),
-            ...route(gb, [CBYTES], false),
-            ...route(ga, [], false),
-          ]),
-          ...addTo(xc, pixel2),
-        ]),
-        ...addTo(xr, row2),
-      ]),
-      ...addTo(xb, XBATCH),
+    ...perWindowQuad({ x: X, dy: DY, dx: DX, batch: BATCH, oh: OH, ow: OW, cBytes: CBYTES, batchBytes: XBATCH, outRow: row2, outCol: pixel2, b, yr, yc, cq, xb, xr, xc, dyp, dxOff, sixteen }, [
+      ...get(xc), ...get(cq), I32_ADD, ...set(p),
+      ...at(), ...vload(0), ...set(va),
+      ...at(CBYTES), ...vload(0), ...set(vb),
+      ...at(XROW), ...vload(0), ...set(vc),
+      ...at(XROW, CBYTES), ...vload(0), ...set(vd),
+      ...NEG_INFINITY_F32, ...F32X4_SPLAT, ...set(best),
+      ...step(va, ga, true), ...step(vb, gb, true), ...step(vc, gc, true), ...step(vd, gd, false),
+      ...get(dyp), ...vload(0), ...set(dyv),
+      ...addTo(dyp, sixteen),
+      ...route(gd, [XROW, CBYTES], true),
+      ...route(gc, [XROW], false),
+      ...route(gb, [CBYTES], false),
+      ...route(ga, [], false),
     ]),
   ];
   return body([[13, I32], [11, V128]], code);

@@ -78,13 +78,8 @@ function gemmBody(): number[] {
     ...get(RELU), ...ifThen([...F32_ZERO, ...get(s), ...get(s), ...F32_ZERO, F32_LT, SELECT, ...set(s)]),
     ...get(crow), ...get(jb), I32_ADD, ...get(s), ...f32store,
   ];
+  // nb = N·4 (a row's bytes); n16 = (N & ~15)·4 and n4 = (N & ~3)·4: where the 16-wide and 4-wide parts of a row end.
   const code = [
-    ...get(N), ...i32(4), I32_MUL, ...set(nb),
-    ...get(N), ...i32(0x70) /* placeholder, replaced below */, ...set(n16),
-  ];
-  // n16 = (N & ~15)·4, n4 = (N & ~3)·4: the byte ends of the 16-wide and 4-wide parts of a row.
-  code.length = 0;
-  code.push(
     ...get(N), ...i32(4), I32_MUL, ...set(nb),
     ...get(N), 0x41, 0x70 /* i32.const -16 */, 0x71 /* i32.and */, ...i32(4), I32_MUL, ...set(n16),
     ...get(N), 0x41, 0x7c /* i32.const -4 */, 0x71, ...i32(4), I32_MUL, ...set(n4),
@@ -99,7 +94,7 @@ function gemmBody(): number[] {
       ...addTo(arow, SAR),
       ...addTo(crow, nb),
     ]),
-  );
+  ];
   return body([[13, I32], [5, V128], [1, F32]], code);
 }
 
