@@ -118,6 +118,33 @@ describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
     await expect(thread.evaluate(inProcess.initialWeights)).rejects.toThrow(/evaluation worker: .*no-such-backend/);
     await thread.close();
   }, 60_000);
+  it('warns that the worker could not start only when it could not: not for one closed before it was ready', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: string) => void warnings.push(w);
+    // A run that ends (or aborts) at once closes its worker before the worker is ready.
+    const early = new TfGlobalModel(await loadModelDir(pretrainedModelDir('mlp')), head(builtinDigits().holdout, 50), tempDir(), 'mlp', {}, [], { evaluation: 'worker', onWarning });
+    await early.closeEvaluation();
+    expect(await early.evaluatesInWorker()).toBe(false);
+    expect(warnings).toEqual([]);
+    early.dispose();
+    // A layer class registered in this thread only: the worker cannot rebuild the model, and says so.
+    class TestOnlyDoubler extends tf.layers.Layer {
+      static className = 'FedtuneTestOnlyDoubler';
+      override computeOutputShape(shape: tf.Shape | tf.Shape[]) {
+        return shape;
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]) {
+        return tf.mul(Array.isArray(inputs) ? inputs[0]! : inputs, 2);
+      }
+    }
+    tf.serialization.registerClass(TestOnlyDoubler);
+    const custom = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 }), new TestOnlyDoubler({})] });
+    const failing = new TfGlobalModel(custom, head(builtinDigits().holdout, 50), tempDir(), 'custom', {}, [], { evaluation: 'worker', onWarning });
+    expect(await failing.evaluatesInWorker()).toBe(false);
+    expect(warnings).toEqual(['the evaluation worker could not start: evaluating on the main thread']);
+    expect(Number.isFinite((await failing.evaluate(failing.initialWeights)).accuracy)).toBe(true); // on the main thread
+    failing.dispose();
+  }, 60_000);
   it('evaluateModelYielding (the in-process holdout evaluation) lets timers run between batches and gives evaluateModel\'s numbers to the bit', async () => {
     const holdout = head(builtinDigits().holdout, 1_200);
     const model = await loadModelDir(pretrainedModelDir('mlp'));

@@ -114,8 +114,15 @@ export class EvaluationThread {
     return this.request({ kind: 'tensors' });
   }
 
+  /** Whether `close` was called: a worker closed before it was ready did not fail to start (`ready` is false all the same). */
+  get closed(): boolean {
+    return this.closing;
+  }
+  private closing = false;
+
   /** Terminates the worker (pending requests are rejected) and resolves once it has exited. */
   async close(): Promise<void> {
+    this.closing = true;
     this.fail(new FedtuneError('internal', 'evaluation worker closed'));
     await this.worker.terminate();
   }

@@ -71,7 +71,8 @@ export class TfGlobalModel implements GlobalModel {
         this.thread = thread.ready.then((ok) => {
           this.threadReady = ok;
           if (ok) return thread;
-          options.onWarning?.('the evaluation worker could not start: evaluating on the main thread');
+          // A run that ended (or aborted) before its worker was ready closed it: nothing failed to start.
+          if (!thread.closed) options.onWarning?.('the evaluation worker could not start: evaluating on the main thread');
           return undefined;
         });
         this.evaluationThread = thread;
