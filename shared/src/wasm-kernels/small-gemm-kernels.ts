@@ -41,8 +41,7 @@ const stepFrom = (counter: number, bound: number, step: number, code: number[]):
 ];
 
 function gemmBody(): number[] {
-  const [A, SAR, SAC, B, C, M, K, , BIAS, HASBIAS, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const N = 7;
+  const [A, SAR, SAC, B, C, M, K, N, BIAS, HASBIAS, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const [i, k, jb, ap, bp, crow, arow, nb, n16, n4, c64, c16, c4] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
   const [av, acc0] = [24, 25]; // v128: av, then acc0..acc3 (25–28)
   const [s] = [29]; // f32

@@ -24,7 +24,7 @@ const batchOf = (shape: readonly number[]): number => shape.slice(0, -2).reduce(
 /**
  * a·b (each optionally transposed: the last two axes), + bias and ReLU when given, on the small-matrix
  * kernel — or undefined when it does not apply (not float32, a batch of more than one matrix, a product
- * above `maxMacs` (default SMALL_GEMM_MAX_MACS, SMALL_GEMM_MAX_MACS_TRANSPOSED_B for a·bᵀ), a bias that is not one value per column, no wasm SIMD): the caller then runs
+ * above SMALL_GEMM_MAX_MACS (SMALL_GEMM_MAX_MACS_TRANSPOSED_B for a·bᵀ), a bias that is not one value per column, no wasm SIMD): the caller then runs
  * XNNPACK. A transposed b is copied once into row-major order first (K·N values); a transposed a is read
  * through its strides.
  */
@@ -32,7 +32,7 @@ export function smallMatMul(
   backend: unknown,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
-  { transposeA = false, transposeB = false, bias, relu = false, maxMacs = transposeB ? SMALL_GEMM_MAX_MACS_TRANSPOSED_B : SMALL_GEMM_MAX_MACS }: { transposeA?: boolean; transposeB?: boolean; bias?: tf.TensorInfo; relu?: boolean; maxMacs?: number },
+  { transposeA = false, transposeB = false, bias, relu = false }: { transposeA?: boolean; transposeB?: boolean; bias?: tf.TensorInfo; relu?: boolean },
 ): tf.TensorInfo | undefined {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
   if (batchOf(a.shape) !== 1 || batchOf(b.shape) !== 1) return undefined;
@@ -40,7 +40,7 @@ export function smallMatMul(
   const [br, bc] = b.shape.slice(-2) as [number, number];
   const [m, k] = transposeA ? [ac, ar] : [ar, ac];
   const [kb, n] = transposeB ? [bc, br] : [br, bc];
-  if (k !== kb || m * k * n > maxMacs || m * k * n === 0) return undefined;
+  if (k !== kb || m * k * n > (transposeB ? SMALL_GEMM_MAX_MACS_TRANSPOSED_B : SMALL_GEMM_MAX_MACS) || m * k * n === 0) return undefined;
   if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((p, d) => p * d, 1) !== n)) return undefined;
   const memory = wasmBackendMemory(backend);
   const kernels = memory && smallGemmKernels(memory);
