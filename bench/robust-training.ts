@@ -1,6 +1,6 @@
 /**
  * `npm run bench:robustness` (first part): the issue's robust-training targets, plain vs robust, side by side
- * in the same run with the same seed — federated fine-tuning of the robust preset's architecture (cnn-dense)
+ * in the same run with the same seed — federated fine-tuning of the robust preset's architecture (cnn-wide on the scanners, cnn-dense on clean digits)
  * over 8 simulated sites (in-memory transport), both arms the same length:
  *   - unshifted digits (`--no-feature-shift`): PGD-40 at ε = 0.1 ≥ 85% with clean ≥ 95%;
  *   - the built-in task (scanners): PGD-40 at the headline ε (digitsHeadlineEps) ≥ 70% at a clean cost ≤ 2
@@ -9,7 +9,7 @@
  * PGD-40 of 0.01 with a random start, and its self-checks (PGD not weaker than FGSM, accuracy falling with ε)
  * are reported, and ECE before and after a temperature fitted federated on the sites' validation splits.
  *
- * Options: --rounds N (default: the preset's), --max-examples N per site and round (default 500),
+ * Options: --rounds N (default: the preset's), --max-examples N per site and round (default: the preset's),
  * --epochs N and --lr X (local epochs per round, learning rate, both arms; default the preset's, else the run config's),
  * --lr-schedule SPEC (both arms, as the CLI's flag), --arm plain|adversarial,
  * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples),
@@ -18,9 +18,11 @@
  * with the smaller's digits: at 85 % the standard error is ± 2.5 points on 200, ± 1.6 on 500, ± 1.1 on 1000);
  * scouting: --arch NAME (instead of the preset's), --workers N|auto (the sites' fit threads, both arms), --batch N (both arms), --train JSON (TrainConfig fields
  * merged into the adversarial arm over the preset's), --tag T (appended to the results file's name).
- * Writes bench/results/robust-training[-SCENARIO][-quick][-TAG].json.
+ * Writes bench/results/robust-training[-SCENARIO][-quick][-TAG].json; the preset as shipped run for one scenario
+ * (`--scenario builtin|unshifted`, no scouting knob) replaces that scenario's results and targets in
+ * robust-training.json instead (`dates` says when each scenario was measured).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digitsHeadlineEps, LearningRateSchedule, robustPreset, type RobustnessReport } from '@fedtune/shared';
@@ -33,7 +35,8 @@ const arg = (name: string): string | undefined => {
 };
 const quick = process.argv.includes('--quick');
 const seed = Number(arg('seed') ?? 42);
-const maxExamples = Number(arg('max-examples') ?? (quick ? 200 : 500));
+// Examples per site and round (default: the preset's, robustPresetMaxExamples; 200 with --quick).
+const maxExamplesArg = arg('max-examples') === undefined ? undefined : Number(arg('max-examples'));
 const scenarioArg = arg('scenario') ?? 'both';
 // Local epochs per round and learning rate (default: the run config's).
 const epochs = arg('epochs') === undefined ? undefined : Number(arg('epochs'));
@@ -92,6 +95,7 @@ for (const scenario of scenarios) {
   const rounds = Number(arg('rounds') ?? (quick ? 3 : robustPreset(scenario.featureShift).rounds));
   // The preset at this length (its ε warm-up is a share of the rounds).
   const preset = robustPreset(scenario.featureShift, rounds);
+  const maxExamples = maxExamplesArg ?? (quick ? 200 : preset.maxExamples);
   const eps = [...new Set([0.05, scenario.targetEps, 0.1])].sort((a, b) => a - b);
   const arms: Record<string, Arm> = {};
   for (const name of (['plain', 'adversarial'] as const).filter((a) => !onlyArm || a === onlyArm)) {
@@ -146,7 +150,7 @@ for (const scenario of scenarios) {
 }
 
 // The issue's targets as rows for `npm run bench`'s table — only for the preset as shipped (no scouting knob, not quick).
-const scouting = quick || arg('tag') !== undefined || archArg !== undefined || arg('train') !== undefined || epochs !== undefined || learningRate !== undefined || learningRateSchedule !== undefined || batchSize !== undefined || arg('rounds') !== undefined;
+const scouting = quick || arg('tag') !== undefined || maxExamplesArg !== undefined || archArg !== undefined || arg('train') !== undefined || epochs !== undefined || learningRate !== undefined || learningRateSchedule !== undefined || batchSize !== undefined || arg('rounds') !== undefined;
 type ScenarioResult = { met: boolean | null; robustPgd?: number; robustClean?: number; cleanCost?: number | null; eceAfterCalibration?: number | null; setup: { architecture: string; rounds: number } };
 const targets = scouting
   ? undefined
@@ -167,9 +171,24 @@ const targets = scouting
             row('ECE after temperature scaling', 0.03, ece, 'ECE', ece <= 0.03),
           ];
     });
-const result = { date: new Date().toISOString(), quick, results, ...(targets ? { targets } : {}) };
 const dir = join('bench', 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, `robust-training${scenarioArg === 'both' ? '' : `-${scenarioArg}`}${quick ? '-quick' : ''}${arg('tag') ? `-${arg('tag')}` : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
+// The preset as shipped, one scenario only: its results and targets replace that scenario's in robust-training.json
+// (the other scenario's stay, with their own date); scouting runs write a file of their own.
+const mainFile = join(dir, 'robust-training.json');
+const merged = !scouting && scenarioArg !== 'both' && existsSync(mainFile);
+const previous = merged ? (JSON.parse(readFileSync(mainFile, 'utf8')) as { date?: string; dates?: Record<string, string>; results?: Record<string, unknown>; targets?: Array<{ target: string }> }) : undefined;
+const isThisScenario = (t: { target: string }) => t.target.startsWith(`robust preset, ${scenarioArg === 'builtin' ? 'the built-in task' : 'unshifted digits'}`);
+const now = new Date().toISOString();
+const result = previous
+  ? {
+      date: now,
+      dates: { ...Object.fromEntries(Object.keys(previous.results ?? {}).map((k) => [k, previous.dates?.[k] ?? previous.date ?? null])), [scenarioArg]: now },
+      quick,
+      results: { ...previous.results, ...results },
+      targets: [...(previous.targets ?? []).filter((t) => !isThisScenario(t)), ...(targets ?? [])],
+    }
+  : { date: now, quick, results, ...(targets ? { targets } : {}) };
+writeFileSync(previous ? mainFile : join(dir, `robust-training${scenarioArg === 'both' ? '' : `-${scenarioArg}`}${quick ? '-quick' : ''}${arg('tag') ? `-${arg('tag')}` : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...(v as Record<string, unknown>), arms: undefined }])), null, 2));
 process.exit(0);

@@ -568,7 +568,8 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     for (const c of calls) expect(c.architecture).toBe('cnn-wide');
     expect([plain.rounds, robust.rounds, plain.seed]).toEqual([robustPreset().rounds, robustPreset().rounds, robust.seed]);
     expect(plain.train.adversarial).toBeUndefined();
-    expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.1, share: 1, steps: 7, warmupRounds: 40 });
+    expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.1, share: 1, steps: 7, warmupRounds: 80 });
+    expect([plain.train.maxExamples, robust.train.maxExamples]).toEqual([robustPreset().maxExamples, robustPreset().maxExamples]);
     // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
     const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));

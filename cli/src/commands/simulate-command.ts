@@ -69,7 +69,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr and --adv-* override it', choiceOption('preset', ['robust'] as const))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, 240 rounds of ≤ 250 examples per site, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense, 30 rounds of ≤ 500, at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr, --max-examples and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', `train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread), or auto: every core when a training example costs ≥ ${AUTO_THREADS_MIN_MACS_PER_EXAMPLE / 1e6} M multiply-accumulates (the cnn-wide, multi-step adversarial training), else 1 = the main thread (default: auto)`, workersOption);
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
@@ -159,14 +159,15 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
       ...base,
       architecture,
       rounds: preset.rounds,
-      trainExtras: { ...base.trainExtras, ...preset[name] },
+      // Both arms train on at most the preset's examples per site and round (`--max-examples` overrides it).
+      trainExtras: { ...base.trainExtras, maxExamples: preset.maxExamples, ...preset[name] },
       config: { ...(name === 'plain' ? plainFlags : base.config), robustness: { ...base.config?.robustness, when: 'final' } },
     },
   }));
   for (const side of sides) {
     const config = simulationRunConfig(side.options);
     side.seed = config.seed;
-    console.log(`\n=== ${side.name} fine-tuning: ${architecture}, ${config.rounds} rounds, seed ${config.seed}, ${describeAdversarial(config.train.adversarial)} ===`);
+    console.log(`\n=== ${side.name} fine-tuning: ${architecture}, ${config.rounds} rounds, ${config.train.maxExamples ?? 'all'} examples per site and round, seed ${config.seed}, ${describeAdversarial(config.train.adversarial)} ===`);
     const r = await deps.runSimulation(side.options);
     side.report = r.report.finalRobustness;
     side.accuracy = r.report.final?.accuracy;
