@@ -23,6 +23,7 @@ const ui = {
   folder: $<HTMLInputElement>('image-folder'),
   textFolder: $<HTMLInputElement>('text-folder'),
   labelColumn: $<HTMLInputElement>('label-column'),
+  featureColumns: $<HTMLInputElement>('feature-columns'),
   categorical: $<HTMLInputElement>('categorical'),
   textColumn: $<HTMLInputElement>('text-column'),
   dataCheck: $('data-check'),
@@ -248,7 +249,7 @@ async function onCsvPicked(): Promise<void> {
       return;
     }
     // Classes: the labels found (the data check counts those); the run's model decides when the site joins.
-    const tabular = await loadCsvFile(file, { labelColumn, categorical: columnList(ui.categorical.value) });
+    const tabular = await loadCsvFile(file, { labelColumn, categorical: columnList(ui.categorical.value), featureColumns: columnList(ui.featureColumns.value) });
     const oneHot = tabular.schema.columns.filter((c) => c.kind === 'categorical');
     if (oneHot.length) log(`${file.name}: ${tabular.schema.columns.length} columns → ${tabular.schema.features} features; one-hot: ${oneHot.map((c) => `${c.name} (${c.width} categories)`).join(', ')}`);
     dataLoaded({ kind: 'examples', dataset: tabular.dataset }, file.name, tabular.classNames);
@@ -431,7 +432,7 @@ async function init(): Promise<void> {
   ui.csv.addEventListener('change', () => void onCsvPicked());
   ui.folder.addEventListener('change', () => void onFolderPicked());
   ui.textFolder.addEventListener('change', () => void onTextFolderPicked());
-  for (const field of [ui.categorical, ui.textColumn, ui.labelColumn]) field.addEventListener('change', () => state.picked === 'csv' && void onCsvPicked());
+  for (const field of [ui.categorical, ui.featureColumns, ui.textColumn, ui.labelColumn]) field.addEventListener('change', () => state.picked === 'csv' && void onCsvPicked());
   for (const box of [ui.dropDuplicates, ui.impute, ui.classWeights]) box.addEventListener('change', prepare);
   ui.join.addEventListener('click', onJoin);
   ui.leave.addEventListener('click', onLeave);

@@ -228,6 +228,70 @@ describe.runIf(mode === 'run')('browser site: data loaders and the data check, j
     }
   }, 600_000);
 
+  it('a Kaggle-style titanic CSV (quoted names with commas, ids, free text): "feature columns" keeps the five the model takes, in order, and the site trains a round of a 5-input model', async () => {
+    const dir = tempDir('fedtune-browser-titanic-');
+    const csvPath = join(dir, 'titanic.csv');
+    const random = new SeededRandom(11);
+    const rows = Array.from({ length: 40 }, (_, i) => {
+      const survived = i % 3 === 0 ? 1 : 0;
+      const age = i === 7 || i === 19 ? '' : String(Math.round(random.uniform(1, 70)));
+      return [i + 1, survived, 1 + (i % 3), `"Surname${i}, Mr. Given ""Nick"" ${CSV_MARKER}"`, i % 2 ? 'male' : 'female', age, i % 4, i % 2, `A/${1000 + i}`, random.uniform(5, 80).toFixed(2), i % 5 ? '' : `C${i}`, 'S'].join(',');
+    });
+    writeFileSync(csvPath, `PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked\n${rows.join('\n')}\n`);
+    const features = ['Age', 'SibSp', 'Parch', 'Fare', 'Pclass'];
+    // What the data is in Node: the same shared code, the same five columns in this order.
+    const expected = encodeTabularRows(parseCsvRows(readFileSync(csvPath, 'utf8')), { labelColumn: 'Survived', featureColumns: features, source: 'titanic.csv' });
+    expect(expected.dataset.featureShape).toEqual([5]);
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })] });
+    const holdout: Dataset = { x: new Float32Array(40 * 5).fill(0.5), y: Int32Array.from({ length: 40 }, (_, i) => i % 2), featureShape: [5], numClasses: 2 };
+    const coordinator = await startCoordinator({
+      runsDir: tempDir(),
+      model,
+      architecture: 'user',
+      holdout,
+      backend,
+      transport: 'socket',
+      config: { runId: 'browser-titanic', rounds: 1, minSites: 1, federatedEvaluation: 'never', robustness: { when: 'never' }, joinTimeoutMs: 120_000, roundTimeoutMs: 120_000 },
+    });
+    try {
+      const { page, sent } = await openSite(coordinator.url!, 'titanic-1');
+      await page.locator('details:has(#label-column) > summary').click(); // the Options
+      await page.fill('#label-column', 'Survived');
+      await page.setInputFiles('#csv-file', csvPath);
+      await waitForPanel(page);
+      // Every column but the label: the names, tickets and cabins one-hot, far more than 5 features.
+      await page.check('#impute-missing');
+      await page.waitForSelector('body[data-phase="loaded"]');
+      const everyColumn = (await page.textContent('[data-testid="summary-line"]'))!;
+      expect(everyColumn).not.toContain(' 5 features');
+      await page.fill('#feature-columns', features.join(', '));
+      await page.dispatchEvent('#feature-columns', 'change');
+      await page.waitForFunction(() => document.querySelector('[data-testid="summary-line"]')?.textContent?.includes(' 5 features'));
+      expect(await page.textContent('[data-testid="summary-line"]')).toContain('40 examples, 5 features, 2 classes');
+      expect(await panelCounts(page)).toMatchObject({ examples: '40', missing: '2', labels: JSON.stringify(classCounts(expected.dataset)) });
+      // A column that is not in the file: one line naming it, and no joining.
+      await page.fill('#feature-columns', 'Age,Deck');
+      await page.dispatchEvent('#feature-columns', 'change');
+      await page.waitForSelector('[data-testid="data-error"]:not([hidden])');
+      expect(await page.textContent('[data-testid="data-error"]')).toContain('Deck');
+      expect(await page.isDisabled('#join')).toBe(true);
+      await page.fill('#feature-columns', features.join(','));
+      await page.dispatchEvent('#feature-columns', 'change');
+      await page.waitForFunction(() => document.querySelector('[data-testid="summary-line"]')?.textContent?.includes(' 5 features') && !document.querySelector<HTMLButtonElement>('#join')?.disabled);
+      const train = Number(await page.getAttribute('[data-testid="data-prepared"]', 'data-train'));
+      await page.click('#join');
+      const report: RunReport = await coordinator.done;
+      await page.waitForSelector('body[data-phase="complete"]', { timeout: 60_000 });
+      expect(report.status).toBe('complete');
+      expect(report.rounds[0]!.accepted.find((a) => a.siteId === 'titanic-1')?.numExamples).toBe(train);
+      expect(await pageText(page)).not.toContain(CSV_MARKER);
+      expectNoMarker(sent, CSV_MARKER);
+      await page.close();
+    } finally {
+      await coordinator.close();
+    }
+  }, 300_000);
+
   it.each([
     ['a text file that is not UTF-8', 'text-folder', 'cannot read mail/ham/bad.txt: not valid UTF-8 text'],
     ['a CSV row with a cell too many', 'csv-file', 'broken.csv: row 3 has 3 cells, the header has 2'],

@@ -6,6 +6,8 @@ export interface LoadOptions {
   numClasses?: number;
   /** Columns one-hot encoded even if numeric; non-numeric columns always are. */
   categorical?: readonly string[];
+  /** Only these columns are features, in this order (as `fedtune client --feature-columns`); default: every column but the label. */
+  featureColumns?: readonly string[];
 }
 
 /**
@@ -15,7 +17,7 @@ export interface LoadOptions {
  */
 export async function loadCsvFile(file: File, options: LoadOptions = {}): Promise<TabularData> {
   const text = await file.text();
-  const tabular = encodeTabularRows(parseCsvRows(text, file.name), { labelColumn: options.labelColumn ?? 'label', categorical: options.categorical ?? [], source: file.name });
+  const tabular = encodeTabularRows(parseCsvRows(text, file.name), { labelColumn: options.labelColumn ?? 'label', categorical: options.categorical ?? [], source: file.name, ...(options.featureColumns?.length ? { featureColumns: options.featureColumns } : {}) });
   const numClasses = Math.max(tabular.dataset.numClasses, options.numClasses ?? 0);
   return { ...tabular, dataset: { ...tabular.dataset, numClasses } };
 }
