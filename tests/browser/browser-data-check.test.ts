@@ -73,6 +73,20 @@ describe.runIf(mode === 'run')('browser site: data loaders and the data check, j
     await browser?.close();
   });
 
+  /** A coordinator over socket.io for one round of a 5-feature, 2-class dense model (initialised with `seed`), one site. */
+  async function oneRoundOfFiveFeatures(runId: string, holdout: Dataset, seed: number): Promise<RunningCoordinator> {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed }) })] });
+    return startCoordinator({
+      runsDir: tempDir(),
+      model,
+      architecture: 'user',
+      holdout,
+      backend,
+      transport: 'socket',
+      config: { runId, rounds: 1, minSites: 1, federatedEvaluation: 'never', robustness: { when: 'never' }, joinTimeoutMs: 120_000, roundTimeoutMs: 120_000 },
+    });
+  }
+
   async function openSite(url: string, site: string): Promise<{ page: Page; sent: SentItem[] }> {
     const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
     page.on('pageerror', (err) => console.error(`[browser page] ${err.message.slice(0, 300)}`));
@@ -100,16 +114,7 @@ describe.runIf(mode === 'run')('browser site: data loaders and the data check, j
       return r;
     });
     const holdout: Dataset = { x: Float32Array.from(holdoutRows.flatMap((r) => r.slice(1))), y: Int32Array.from(holdoutRows.map((r) => r[0]!)), featureShape: [5], numClasses: 2 };
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })] });
-    const coordinator: RunningCoordinator = await startCoordinator({
-      runsDir: tempDir(),
-      model,
-      architecture: 'user',
-      holdout,
-      backend,
-      transport: 'socket',
-      config: { runId: 'browser-csv', rounds: 1, minSites: 1, federatedEvaluation: 'never', robustness: { when: 'never' }, joinTimeoutMs: 120_000, roundTimeoutMs: 120_000 },
-    });
+    const coordinator = await oneRoundOfFiveFeatures('browser-csv', holdout, 2);
     try {
       const { page, sent } = await openSite(coordinator.url!, 'shop-1');
       await page.setInputFiles('#csv-file', csvPath);
@@ -242,17 +247,8 @@ describe.runIf(mode === 'run')('browser site: data loaders and the data check, j
     // What the data is in Node: the same shared code, the same five columns in this order.
     const expected = encodeTabularRows(parseCsvRows(readFileSync(csvPath, 'utf8')), { labelColumn: 'Survived', featureColumns: features, source: 'titanic.csv' });
     expect(expected.dataset.featureShape).toEqual([5]);
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })] });
     const holdout: Dataset = { x: new Float32Array(40 * 5).fill(0.5), y: Int32Array.from({ length: 40 }, (_, i) => i % 2), featureShape: [5], numClasses: 2 };
-    const coordinator = await startCoordinator({
-      runsDir: tempDir(),
-      model,
-      architecture: 'user',
-      holdout,
-      backend,
-      transport: 'socket',
-      config: { runId: 'browser-titanic', rounds: 1, minSites: 1, federatedEvaluation: 'never', robustness: { when: 'never' }, joinTimeoutMs: 120_000, roundTimeoutMs: 120_000 },
-    });
+    const coordinator = await oneRoundOfFiveFeatures('browser-titanic', holdout, 3);
     try {
       const { page, sent } = await openSite(coordinator.url!, 'titanic-1');
       await page.locator('details:has(#label-column) > summary').click(); // the Options
