@@ -45,10 +45,10 @@ export function robustPresetRounds(featureShift = true): number {
  * digits. On the scanners fewer examples per round over more rounds made the federation more robust for the
  * same training (PGD-40 at the headline ε 0.06, cnn-wide, seed 42, 1000 attacked digits, robust arm): every
  * example in every round (up to 1,266 at the largest site), 120 rounds: 62.1 %; 500, 120 rounds: 67.4 %; 250,
- * 120 rounds: 66.9 %; 250, 240 rounds: 68.4 % (clean 92.5 / 92.2 / 92.5 / 92.7 %). A per-round cap gives the
- * sites nearly equal weight in FedAvg (the small sites are the noisy scanners 1 and 8) and fewer local steps
- * between averages (less client drift); the robust accuracy it adds is on the noisy scanners (1, 2, 8: 54 / 36 /
- * 41 % → 62 / 42 / 54 %). bench/results/robust-training-builtin-{allx,cap250,cap250r240}.json.
+ * 120 rounds: 66.9 %; 250, 240 rounds: 68.4 % (clean 92.5 / 92.2 / 92.5 / 92.7 %); with seed 7 (another partition)
+ * every example × 120 gave 68.3 % and 250 × 240 67.3 %, so the gain is the partition's, not a rule. What the cap
+ * does on every seed: the preset the CLI runs is the federation the bench measures (the bench capped at 500
+ * before, the CLI did not). bench/results/robust-training-builtin-{allx,cap250,cap250r240,s7allx,s7cap250r240}.json.
  */
 export function robustPresetMaxExamples(featureShift = true): number {
   return featureShift ? 250 : 500;
