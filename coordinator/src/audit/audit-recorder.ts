@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, clipText, encodeWeights, type RoundRecord, type RunReport, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { canonicalJson, clipText, encodeWeights, type AuditEntryType, type RoundRecord, type RunReport, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import type { EngineEvent } from '../engine/round-engine.ts';
 import type { AuditLog } from './audit-log.ts';
+import { UpdateDigest } from './update-digest.ts';
 
 /** SHA-256 of bytes as hex (node:crypto: the coordinator hashes every update it receives). */
 export function sha256OfBytes(bytes: Uint8Array | string): string {
@@ -37,16 +38,21 @@ const id = (s: string) => clipText(s, 128);
  */
 export class AuditRecorder {
   /** Plain updates received and not yet judged: `${round} ${siteId}` → what was received. */
-  private readonly received = new Map<string, { round: number; siteId: string; sha256: string; numExamples?: number; bytes: number }>();
+  private readonly received = new Map<string, { round: number; siteId: string; sha256: string | UpdateDigest; numExamples?: number; bytes: number }>();
+  /**
+   * Entries waiting, in order, for an update's digest from libuv's pool (update-digest.ts): an entry is appended
+   * to the log once the digests it names and every entry before it are in, so the log's order is the events'.
+   */
+  private readonly queue: Array<{ type: AuditEntryType; build: () => Record<string, unknown>; waits: UpdateDigest[] }> = [];
   /** Masked inputs of the current secure attempt: siteId → hash. */
-  private masked = new Map<string, string>();
+  private masked = new Map<string, string | UpdateDigest>();
   private attempt: { round: number; attempt: number; participants: string[] } | undefined;
   private completed = false;
 
   constructor(private readonly log: AuditLog, private readonly manifest: WeightsManifest) {}
 
   runStart(facts: RunStartFacts): void {
-    this.log.append('run-start', {
+    this.append('run-start', {
       runId: id(facts.runId),
       config: facts.configSha256,
       model: facts.modelSha256,
@@ -56,20 +62,20 @@ export class AuditRecorder {
 
   /** The hash of the run's terms (what it asks of sites), when the run has terms. */
   terms(sha256: string): void {
-    this.log.append('terms', { sha256: clipText(sha256, 128) });
+    this.append('terms', { sha256: clipText(sha256, 128) });
   }
 
   /** A refusal that is not an engine event of its own (e.g. a site's policy refusing the run). */
   refusal(kind: string, data: { siteId?: string; code?: string; reason: string }): void {
-    this.log.append('refusal', { kind: id(kind), ...(data.siteId !== undefined ? { siteId: id(data.siteId) } : {}), ...(data.code !== undefined ? { code: id(data.code) } : {}), reason: clipText(data.reason) });
+    this.append('refusal', { kind: id(kind), ...(data.siteId !== undefined ? { siteId: id(data.siteId) } : {}), ...(data.code !== undefined ? { code: id(data.code) } : {}), reason: clipText(data.reason) });
   }
 
   onEvent(event: EngineEvent): void {
     switch (event.type) {
       case 'site-joined':
-        return this.log.append('join', { siteId: id(event.siteId), backend: id(event.backend), runtime: id(event.runtime), numExamples: event.numExamples });
+        return this.append('join', { siteId: id(event.siteId), backend: id(event.backend), runtime: id(event.runtime), numExamples: event.numExamples });
       case 'site-left':
-        return this.log.append('leave', { siteId: id(event.siteId), reason: clipText(event.reason) });
+        return this.append('leave', { siteId: id(event.siteId), reason: clipText(event.reason) });
       case 'connection-refused':
         // Only a joined site's connection: connections that never joined are anyone's, and unbounded in number
         // (their refused hellos are recorded as 'hello' refusals, up to the rate limit).
@@ -85,7 +91,7 @@ export class AuditRecorder {
       case 'round-start':
         this.closeSecureAttempt([]);
         this.attempt = { round: event.round, attempt: event.attempt, participants: event.selected.map(id) };
-        return this.log.append('round-start', { round: event.round, attempt: event.attempt, participants: event.selected.map(id) });
+        return this.append('round-start', { round: event.round, attempt: event.attempt, participants: event.selected.map(id) });
       case 'update-received':
         if (event.message === 'secaggMasked') {
           this.masked.set(id(event.siteId), event.sha256);
@@ -97,14 +103,18 @@ export class AuditRecorder {
         const k = `${event.round} ${event.siteId}`;
         const got = this.received.get(k);
         this.received.delete(k);
-        return this.log.append('update', {
-          round: event.round,
-          siteId: id(event.siteId),
-          ...(got ? { sha256: got.sha256, bytes: got.bytes, ...(got.numExamples !== undefined ? { numExamples: got.numExamples } : {}) } : {}),
-          accepted: event.accepted,
-          ...(event.code !== undefined ? { code: id(event.code) } : {}),
-          ...(event.reason !== undefined ? { reason: clipText(event.reason) } : {}),
-        });
+        return this.append(
+          'update',
+          () => ({
+            round: event.round,
+            siteId: id(event.siteId),
+            ...(got ? { sha256: hexOf(got.sha256), bytes: got.bytes, ...(got.numExamples !== undefined ? { numExamples: got.numExamples } : {}) } : {}),
+            accepted: event.accepted,
+            ...(event.code !== undefined ? { code: id(event.code) } : {}),
+            ...(event.reason !== undefined ? { reason: clipText(event.reason) } : {}),
+          }),
+          got ? [got.sha256] : [],
+        );
       }
       case 'round-retry':
         this.closeSecureAttempt([]);
@@ -120,12 +130,14 @@ export class AuditRecorder {
    * A round's result, before its model is checkpointed and published: its secure sum (if any), updates that
    * arrived with no verdict, the model's hash, the privacy spent; then everything is flushed to disk.
    */
-  roundSaved(record: RoundRecord, weights: WeightArrays): Promise<void> {
+  async roundSaved(record: RoundRecord, weights: WeightArrays): Promise<void> {
     this.closeSecureAttempt(record.accepted.map((a) => a.siteId));
     this.flushUnjudged(record.round);
-    this.log.append('model', { round: record.round, sha256: weightsHash(this.manifest, weights), ...(record.adoption ? { adopted: record.adoption.adopted } : {}) });
-    if (record.privacy) this.log.append('privacy', { round: record.round, epsilon: Number.isFinite(record.privacy.epsilon) ? record.privacy.epsilon : String(record.privacy.epsilon), delta: record.privacy.delta });
-    // Durable before the model is checkpointed and published; the fsync runs off the event loop.
+    this.append('model', { round: record.round, sha256: weightsHash(this.manifest, weights), ...(record.adoption ? { adopted: record.adoption.adopted } : {}) });
+    if (record.privacy) this.append('privacy', { round: record.round, epsilon: Number.isFinite(record.privacy.epsilon) ? record.privacy.epsilon : String(record.privacy.epsilon), delta: record.privacy.delta });
+    // Every update's digest in the log, then durable before the model is checkpointed and published; the fsync
+    // runs off the event loop.
+    await this.settled();
     return this.log.flushAsync();
   }
 
@@ -135,8 +147,40 @@ export class AuditRecorder {
     this.completed = true;
     this.closeSecureAttempt([]);
     this.flushUnjudged(Infinity);
-    this.log.append('complete', { status: report.status, rounds: report.rounds.length, ...(report.aborted ? { aborted: clipText(report.aborted) } : {}) });
+    this.append('complete', { status: report.status, rounds: report.rounds.length, ...(report.aborted ? { aborted: clipText(report.aborted) } : {}) });
+    // Synchronous to the end: a digest the pool has not delivered yet is computed here.
+    this.drain(true);
     this.log.flush();
+  }
+
+  /**
+   * Appends an entry — at once when nothing is waiting, else after the entries before it and once the digests
+   * in `waits` have landed (`build` reads them then).
+   */
+  private append(type: AuditEntryType, data: Record<string, unknown> | (() => Record<string, unknown>), waits: ReadonlyArray<string | UpdateDigest> = []): void {
+    const build = typeof data === 'function' ? data : () => data;
+    const pending = waits.filter((d): d is UpdateDigest => typeof d !== 'string' && d.value === undefined);
+    if (this.queue.length === 0 && pending.length === 0) return this.log.append(type, build());
+    this.queue.push({ type, build, waits: pending });
+    for (const d of pending) void d.ready.then(() => this.drain());
+  }
+
+  /** Appends the queued entries whose digests have landed, in order (all of them when `force`). */
+  private drain(force = false): void {
+    while (this.queue.length > 0) {
+      const head = this.queue[0];
+      if (!force && head.waits.some((d) => d.value === undefined)) return;
+      this.queue.shift();
+      this.log.append(head.type, head.build());
+    }
+  }
+
+  /** Resolves once every entry queued so far is in the log. */
+  private async settled(): Promise<void> {
+    while (this.queue.length > 0) {
+      await Promise.all(this.queue.flatMap((q) => q.waits.map((d) => d.ready)));
+      this.drain();
+    }
   }
 
   /** Updates received without a verdict (e.g. after their round closed): recorded as such, up to `round`. */
@@ -144,7 +188,7 @@ export class AuditRecorder {
     for (const [k, u] of this.received) {
       if (u.round > round) continue;
       this.received.delete(k);
-      this.log.append('update', { round: u.round, siteId: id(u.siteId), sha256: u.sha256, bytes: u.bytes, ...(u.numExamples !== undefined ? { numExamples: u.numExamples } : {}), accepted: false, code: 'stale_round', reason: 'received with no round open for it' });
+      this.append('update', () => ({ round: u.round, siteId: id(u.siteId), sha256: hexOf(u.sha256), bytes: u.bytes, ...(u.numExamples !== undefined ? { numExamples: u.numExamples } : {}), accepted: false, code: 'stale_round', reason: 'received with no round open for it' }), [u.sha256]);
     }
   }
 
@@ -154,8 +198,18 @@ export class AuditRecorder {
       this.masked.clear();
       return;
     }
-    const masked = Object.fromEntries([...this.masked].sort(([a], [b]) => (a < b ? -1 : 1)));
-    this.log.append('secure-aggregation', { round: this.attempt.round, attempt: this.attempt.attempt, participants: this.attempt.participants, survivors: survivors.map(id), masked });
+    const inputs = [...this.masked].sort(([a], [b]) => (a < b ? -1 : 1));
+    const { round, attempt, participants } = this.attempt;
+    this.append(
+      'secure-aggregation',
+      () => ({ round, attempt, participants, survivors: survivors.map(id), masked: Object.fromEntries(inputs.map(([site, d]) => [site, hexOf(d)])) }),
+      inputs.map(([, d]) => d),
+    );
     this.masked = new Map();
   }
+}
+
+/** A digest's hex: as given, or the pool's (computed on this thread if it has not landed). */
+function hexOf(d: string | UpdateDigest): string {
+  return typeof d === 'string' ? d : d.now();
 }

@@ -6,6 +6,7 @@ import type { GlobalModel } from './global-model.ts';
 import type { RunConfig } from './run-config.ts';
 import type { HelloVerdict, PlacementVerdict, RefusedConnection } from './site-connections.ts';
 import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
+import type { UpdateDigest } from '../audit/update-digest.ts';
 
 /** The round engine's events, checkpoint and options (round-engine.ts re-exports them). */
 
@@ -33,7 +34,8 @@ export type EngineEvent =
   | { type: 'site-report-start'; round: number; sites: string[] }
   | { type: 'complete'; report: RunReport }
   /** A site's update arrived (before any check): the SHA-256 of its bytes exactly as received, for the audit log. */
-  | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string; bytes: number; numExamples?: number }
+  /** `sha256`: the bytes' hex digest, or one still being computed off the event loop (update-digest.ts). */
+  | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string | UpdateDigest; bytes: number; numExamples?: number }
   /** The hash of the run's terms (emitted by whoever publishes them), for the audit log. */
   | { type: 'terms'; sha256: string }
   /** A hello the `authorize` hook refused (not those refused for the rate limit: a flood must not fill the audit log). */

@@ -5,7 +5,7 @@ import type { SecAggClientEvent } from './secure-aggregation-round.ts';
 import type { SiteMessage } from './site-connections.ts';
 import type { SiteState } from './site-registry.ts';
 import { validateFitResult } from './validate-fit-result.ts';
-import { sha256OfBytes } from '../audit/audit-recorder.ts';
+import { UpdateDigest } from '../audit/update-digest.ts';
 
 /** Routes a joined site's messages to the current round, secure round, evaluation or site report (after their checks). */
 export class SiteMessageRouter {
@@ -86,7 +86,7 @@ export class SiteMessageRouter {
     const secure = this.ctx.secureRound;
     if (event === 'secaggMasked') {
       const masked = (payload as ClientToServer['secaggMasked']).masked;
-      this.ctx.emit({ type: 'update-received', round: payload.round, siteId, message: 'secaggMasked', sha256: sha256OfBytes(masked), bytes: masked.byteLength });
+      this.ctx.emit({ type: 'update-received', round: payload.round, siteId, message: 'secaggMasked', sha256: new UpdateDigest(masked), bytes: masked.byteLength });
     }
     try {
       if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
@@ -104,7 +104,8 @@ export class SiteMessageRouter {
 
   onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
     const c = this.ctx.collector;
-    this.ctx.emit({ type: 'update-received', round: c?.round ?? result.round, siteId, message: 'fitResult', sha256: sha256OfBytes(result.weights), bytes: result.weights.byteLength, numExamples: result.numExamples });
+    // Hashed for the audit log on libuv's pool, off the event loop (update-digest.ts).
+    this.ctx.emit({ type: 'update-received', round: c?.round ?? result.round, siteId, message: 'fitResult', sha256: new UpdateDigest(result.weights), bytes: result.weights.byteLength, numExamples: result.numExamples });
     if (!c) {
       this.ctx.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
       return;
