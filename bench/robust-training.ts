@@ -10,6 +10,7 @@
  * are reported, and ECE before and after a temperature fitted federated on the sites' validation splits.
  *
  * Options: --rounds N (default: the preset's), --max-examples N per site and round (default: the preset's),
+ * --average-rounds N (the final model the mean of the last N rounds' models, both arms; default: the preset's),
  * --epochs N and --lr X (local epochs per round, learning rate, both arms; default the preset's, else the run config's),
  * --lr-schedule SPEC (both arms, as the CLI's flag), --arm plain|adversarial,
  * --seed N (default 42), --scenario unshifted|builtin|both (default both), --quick (3 rounds, 200 examples),
@@ -37,6 +38,7 @@ const quick = process.argv.includes('--quick');
 const seed = Number(arg('seed') ?? 42);
 // Examples per site and round (default: the preset's, robustPresetMaxExamples; 200 with --quick).
 const maxExamplesArg = arg('max-examples') === undefined ? undefined : Number(arg('max-examples'));
+const averageRoundsArg = arg('average-rounds') === undefined ? undefined : Number(arg('average-rounds'));
 const scenarioArg = arg('scenario') ?? 'both';
 // Local epochs per round and learning rate (default: the run config's).
 const epochs = arg('epochs') === undefined ? undefined : Number(arg('epochs'));
@@ -96,6 +98,7 @@ for (const scenario of scenarios) {
   // The preset at this length (its ε warm-up is a share of the rounds).
   const preset = robustPreset(scenario.featureShift, rounds);
   const maxExamples = maxExamplesArg ?? (quick ? 200 : preset.maxExamples);
+  const averageRounds = averageRoundsArg ?? preset.averageRounds;
   const eps = [...new Set([0.05, scenario.targetEps, 0.1])].sort((a, b) => a - b);
   const arms: Record<string, Arm> = {};
   for (const name of (['plain', 'adversarial'] as const).filter((a) => !onlyArm || a === onlyArm)) {
@@ -113,7 +116,7 @@ for (const scenario of scenarios) {
       // The sites' fit threads (default: the simulation's, --workers auto).
       ...(workersArg === undefined ? {} : { workers: workersArg }),
       trainExtras: { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) },
-      config: { calibration: { source: 'federated' } },
+      config: { calibration: { source: 'federated' }, averageRounds },
       robustness: { when: 'final', examples: evalExamples, adversarialExamples: attackExamples, noise: false, corruptions: false, fgsm: eps, pgd: eps },
     });
     const report = r.report.finalRobustness;
@@ -122,7 +125,7 @@ for (const scenario of scenarios) {
     console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;
-  const setup = { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, per example the worst case over the cross-entropy and margin losses, ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };
+  const setup = { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, averageRounds, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, per example the worst case over the cross-entropy and margin losses, ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };
   // The unshifted target is the adversarial arm's alone; the built-in one needs the plain arm's clean accuracy.
   if (!adversarial || (scenario.featureShift && !plain)) {
     results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup, arms };
@@ -150,7 +153,7 @@ for (const scenario of scenarios) {
 }
 
 // The issue's targets as rows for `npm run bench`'s table — only for the preset as shipped (no scouting knob, not quick).
-const scouting = quick || arg('tag') !== undefined || maxExamplesArg !== undefined || archArg !== undefined || arg('train') !== undefined || epochs !== undefined || learningRate !== undefined || learningRateSchedule !== undefined || batchSize !== undefined || arg('rounds') !== undefined;
+const scouting = quick || arg('tag') !== undefined || maxExamplesArg !== undefined || averageRoundsArg !== undefined || archArg !== undefined || arg('train') !== undefined || epochs !== undefined || learningRate !== undefined || learningRateSchedule !== undefined || batchSize !== undefined || arg('rounds') !== undefined;
 type ScenarioResult = { met: boolean | null; robustPgd?: number; robustClean?: number; cleanCost?: number | null; eceAfterCalibration?: number | null; setup: { architecture: string; rounds: number } };
 const targets = scouting
   ? undefined

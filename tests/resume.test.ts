@@ -55,7 +55,7 @@ function stallAfter(ms: number): { promise: Promise<never>; cancel: () => void }
 async function federation(dir: string, runId: string, killAfterRound?: number): Promise<{ report: RunReport; weights: Buffer }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const coordArgs = ['coordinator', '--port', String(port), '--host', '127.0.0.1', '--rounds', '4', '--min-sites', '2', '--seed', '3', '--out', join(dir, 'runs'), '--federated-eval', 'never'];
+  const coordArgs = ['coordinator', '--port', String(port), '--host', '127.0.0.1', '--rounds', '4', '--min-sites', '2', '--seed', '3', '--out', join(dir, 'runs'), '--federated-eval', 'never', '--average-rounds', '3'];
   let killed = false;
   const first = run(`coordinator ${runId}`, [...coordArgs, '--run-id', runId], (line, child) => {
     // The table row of a finished round starts with its number, right-aligned.
@@ -87,7 +87,7 @@ describe('a coordinator killed with SIGKILL and resumed', () => {
     for (const p of started.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   });
 
-  it('finishes with exactly the weights of the uninterrupted run, no round lost or counted twice', async () => {
+  it('finishes with exactly the weights of the uninterrupted run (a final model averaged over its last 3 rounds included), no round lost or counted twice', async () => {
     const dir = tempDir();
     const sites = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 3 });
     await writeCsvDataset(join(dir, 'site-1.csv'), head(sites[0], 300));
@@ -105,6 +105,10 @@ describe('a coordinator killed with SIGKILL and resumed', () => {
     expect(resumed.report.status).toBe('complete');
     expect(resumed.report.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4]);
     expect(resumed.report.resumedAt).toHaveLength(1);
+    // The final model averages rounds 2–4 (--average-rounds 3): the killed run's checkpoint of round 2 carried
+    // the running average, so the resumed run ends with the same mean, not one of rounds 3–4 only.
+    expect(reference.report.rounds.at(-1)!.averagedRounds).toBe(3);
+    expect(resumed.report.rounds.at(-1)!.averagedRounds).toBe(3);
     expect(Buffer.compare(resumed.weights, reference.weights)).toBe(0);
     expect(resumed.report.final!.accuracy).toBe(reference.report.final!.accuracy);
   }, 300_000);

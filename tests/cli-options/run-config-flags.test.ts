@@ -59,6 +59,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--trades-beta': { argv: ['--trades-beta', '2'], with: ['--adv-eps', '0.1', '--adv-method', 'trades'], read: (c) => c.train.adversarial?.beta, want: 2 },
   '--text-augment': { argv: ['--text-augment', '2:0.5'], read: (c) => c.train.textAugmentation, want: { copies: 2, rate: 0.5 } },
   '--class-names': { argv: ['--class-names', 'ham, spam,phish'], read: (c) => c.classNames, want: ['ham', 'spam', 'phish'] },
+  '--average-rounds': { argv: ['--average-rounds', '4'], read: (c) => c.averageRounds, want: 4 },
   '--federated-eval': { argv: ['--federated-eval', 'every-round'], read: (c) => c.federatedEvaluation, want: 'every-round' },
   '--evaluation-fraction': { argv: ['--evaluation-fraction', '0.25'], read: (c) => c.evaluationFraction, want: 0.25 },
   '--max-evaluation-sites': { argv: ['--max-evaluation-sites', '40'], read: (c) => c.maxEvaluationSites, want: 40 },

@@ -44,19 +44,22 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     expect(calls.map((c) => c.architecture)).toEqual(['cnn-wide', 'cnn-wide']);
     expect([plain.rounds, robust.rounds]).toEqual([240, 240]);
     expect([plain.train.maxExamples, robust.train.maxExamples]).toEqual([250, 250]);
+    // Both arms end with the mean of their last quarter of rounds' models.
+    expect([plain.averageRounds, robust.averageRounds]).toEqual([60, 60]);
     expect([plain.train.learningRate, robust.train.learningRate]).toEqual([0.003, 0.003]);
     expect([plain.train.optimizer, robust.train.optimizer, plain.train.epochs, robust.train.epochs]).toEqual(['adam', 'adam', 1, 1]);
     expect(plain.train.adversarial).toBeUndefined();
     expect([plain.train.learningRateSchedule, robust.train.learningRateSchedule]).toEqual([undefined, undefined]);
     expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.1, steps: 7, warmupRounds: 80 });
-    expect(robustPreset()).toMatchObject({ architecture: 'cnn-wide', rounds: 240, maxExamples: 250, plain: { learningRate: 0.003 } });
+    expect(robustPreset()).toMatchObject({ architecture: 'cnn-wide', rounds: 240, maxExamples: 250, averageRounds: 60, plain: { learningRate: 0.003 } });
     // On clean digits: the cnn-dense at the headline ε 0.1, no warm-up, 30 rounds.
-    expect(robustPreset(false)).toEqual({ architecture: 'cnn-dense', rounds: 30, maxExamples: 500, plain: { learningRate: 0.003 }, adversarial: { learningRate: 0.003, adversarial: { method: 'pgd', share: 1, eps: 0.1, steps: 7 } } });
+    expect(robustPreset(false)).toEqual({ architecture: 'cnn-dense', rounds: 30, maxExamples: 500, averageRounds: 8, plain: { learningRate: 0.003 }, adversarial: { learningRate: 0.003, adversarial: { method: 'pgd', share: 1, eps: 0.1, steps: 7 } } });
     // The warm-up is a third of the run's length.
     expect([30, 120, 200, 1, 2].map((r) => robustPreset(true, r).adversarial.adversarial!.warmupRounds)).toEqual([10, 40, 67, 1, 1]);
     // Without the preset, the run config's default learning rate and every example in every round.
     const unpreset = simulationRunConfig((await simulateRecorded(['--robustness', 'never']))[0]).train;
     expect([unpreset.learningRate, unpreset.maxExamples]).toEqual([0.001, undefined]);
+    expect(simulationRunConfig((await simulateRecorded(['--robustness', 'never']))[0]).averageRounds).toBe(1);
   });
 
   it.each<[string, string[], (plain: ReturnType<typeof simulationRunConfig>, robust: ReturnType<typeof simulationRunConfig>, calls: SimulationOptions[]) => void]>([
@@ -67,7 +70,8 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     ['--lr-schedule (both arms; the preset has none)', ['--lr-schedule', 'cosine:0.2'], (p, r) => expect([p.train.learningRateSchedule, r.train.learningRateSchedule, r.train.adversarial?.eps]).toEqual([{ kind: 'cosine', finalFactor: 0.2 }, { kind: 'cosine', finalFactor: 0.2 }, 0.1])],
     ['--no-feature-shift: the cnn-dense, ε 0.1 without a warm-up, the same learning rate, 30 rounds of at most 500 examples per site', ['--no-feature-shift'], (p, r, calls) => expect([calls[1].architecture, r.train.adversarial?.eps, r.train.adversarial?.warmupRounds, p.train.learningRate, p.rounds, r.rounds, p.train.maxExamples, r.train.maxExamples]).toEqual(['cnn-dense', 0.1, undefined, 0.003, 30, 30, 500, 500])],
     ['--max-examples (both arms)', ['--max-examples', '77'], (p, r) => expect([p.train.maxExamples, r.train.maxExamples, r.train.adversarial?.eps]).toEqual([77, 77, 0.1])],
-    ['--rounds (both arms; the warm-up follows: a third of them)', ['--rounds', '7'], (p, r) => expect([p.rounds, r.rounds, r.train.adversarial?.warmupRounds]).toEqual([7, 7, 2])],
+    ['--rounds (both arms; the warm-up follows: a third of them; the average: a quarter)', ['--rounds', '7'], (p, r) => expect([p.rounds, r.rounds, r.train.adversarial?.warmupRounds, p.averageRounds, r.averageRounds]).toEqual([7, 7, 2, 2, 2])],
+    ['--average-rounds (both arms)', ['--average-rounds', '5'], (p, r) => expect([p.averageRounds, r.averageRounds, r.rounds]).toEqual([5, 5, 240])],
     ['--adv-warmup (the robust arm only)', ['--adv-warmup', '5'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.warmupRounds]).toEqual([undefined, 5])],
   ])('%s', async (_, argv, check) => {
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);

@@ -109,7 +109,8 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
       console.log(
         `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
       );
-      console.log(`global model: ${result.runDir}/${report.final?.modelDir}`);
+      const averaged = report.rounds.at(-1)?.averagedRounds;
+      console.log(`global model: ${result.runDir}/${report.final?.modelDir}${averaged ? ` (the mean of the last ${averaged} rounds' models)` : ''}`);
       for (const line of textRobustnessLines(report.textRobustness)) console.log(line);
       if (report.siteReport) {
         for (const line of siteReportTable(report.siteReport)) console.log(line);
@@ -161,13 +162,14 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
       rounds: preset.rounds,
       // Both arms train on at most the preset's examples per site and round (`--max-examples` overrides it).
       trainExtras: { ...base.trainExtras, maxExamples: preset.maxExamples, ...preset[name] },
-      config: { ...(name === 'plain' ? plainFlags : base.config), robustness: { ...base.config?.robustness, when: 'final' } },
+      // Both arms end with the mean of their last rounds' models (`--average-rounds` overrides it).
+      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { ...base.config?.robustness, when: 'final' } },
     },
   }));
   for (const side of sides) {
     const config = simulationRunConfig(side.options);
     side.seed = config.seed;
-    console.log(`\n=== ${side.name} fine-tuning: ${architecture}, ${config.rounds} rounds, ${config.train.maxExamples ?? 'all'} examples per site and round, seed ${config.seed}, ${describeAdversarial(config.train.adversarial)} ===`);
+    console.log(`\n=== ${side.name} fine-tuning: ${architecture}, ${config.rounds} rounds, ${config.train.maxExamples ?? 'all'} examples per site and round, seed ${config.seed}, ${describeAdversarial(config.train.adversarial)}${config.averageRounds > 1 ? `, final model the mean of the last ${config.averageRounds} rounds` : ''} ===`);
     const r = await deps.runSimulation(side.options);
     side.report = r.report.finalRobustness;
     side.accuracy = r.report.final?.accuracy;

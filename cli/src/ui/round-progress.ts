@@ -95,6 +95,7 @@ export class RoundProgress {
         if (r.privacy) {
           console.log(`       privacy: ε = ${r.privacy.epsilon === null || !Number.isFinite(r.privacy.epsilon) ? '∞ (no noise)' : r.privacy.epsilon.toFixed(3)} at δ = ${r.privacy.delta} after ${r.privacy.steps} rounds (z = ${r.privacy.noiseMultiplier}, C = ${r.privacy.clip.toPrecision(3)}, ${r.privacy.clippedShare === null ? 'clipped share hidden by secure aggregation' : `${(100 * r.privacy.clippedShare).toFixed(0)}% clipped`}, q = ${r.privacy.samplingRate.toFixed(2)})`);
         }
+        if (r.averagedRounds) console.log(`       the global model is now the mean of the last ${r.averagedRounds} rounds' models (--average-rounds): the row and all below are its`);
         if (r.robustness) printRobustness(r.robustness);
         if (r.federated) {
           console.log(`       federated evaluation on the sites' test splits: ${pct(r.federated.accuracy).trim()} (worst: ${r.federated.worstSite?.siteId} ${pct(r.federated.worstSite?.accuracy).trim()})`);

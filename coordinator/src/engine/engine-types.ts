@@ -7,6 +7,7 @@ import type { RunConfig } from './run-config.ts';
 import type { HelloVerdict, PlacementVerdict, RefusedConnection } from './site-connections.ts';
 import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
 import type { UpdateDigest } from '../audit/update-digest.ts';
+import type { TailAverageState } from './tail-average.ts';
 
 /** The round engine's events, checkpoint and options (round-engine.ts re-exports them). */
 
@@ -52,6 +53,8 @@ export interface EngineCheckpoint {
   report: RunReport;
   /** DP state: the accountant's history and the current clip. */
   privacy?: { accountant: unknown; clip: number };
+  /** The final model's average so far, inside the `averageRounds` window (tail-average.ts). */
+  averaging?: TailAverageState;
 }
 
 export interface RoundEngineOptions {

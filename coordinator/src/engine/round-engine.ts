@@ -158,6 +158,7 @@ export class RoundEngine {
             strategyState: this.ctx.strategyState,
             report: this.report,
             privacy: this.ctx.accountant ? { accountant: this.ctx.accountant.state, clip: this.ctx.dpClip } : undefined,
+            averaging: this.ctx.tailAverage.state,
           }),
         );
         await saving(`the report after round ${round}`, () => this.ctx.persist());

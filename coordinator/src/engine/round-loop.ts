@@ -237,6 +237,16 @@ export class RoundLoop {
         // Attempts exhausted: the round keeps the current model, which stays what the sites get.
         global = await model.evaluate(this.ctx.globalWeights);
       }
+      // averageRounds: the run ends with the mean of its last rounds' models (tail-average.ts); from here on
+      // (calibration, robustness, saving, federated evaluation, personalisation) that mean is the global model.
+      this.ctx.tailAverage.add(round, this.ctx.globalWeights);
+      let averagedRounds: number | undefined;
+      const averaged = round === this.ctx.config.rounds ? this.ctx.tailAverage.mean() : undefined;
+      if (averaged) {
+        this.ctx.globalWeights = averaged;
+        global = await model.evaluate(averaged);
+        averagedRounds = this.ctx.tailAverage.averaged;
+      }
       const { when, certify, ...robustnessOptions } = this.ctx.config.robustness;
       const robustnessNow = Boolean(model.evaluateRobustness) && shouldEvaluateRobustness(when, round, this.ctx.config.rounds);
       // Temperature scaling where robustness is evaluated; the temperature is saved with the model (model.json).
@@ -263,6 +273,7 @@ export class RoundLoop {
         ...(updateNorms ? { updateNorms } : {}),
         ...(secure ? {} : { updateEncoding: updateEncodingRecord(this.ctx.config.train, acceptedUpdateBytes, weightsBytes.byteLength) }),
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
+        ...(averagedRounds ? { averagedRounds } : {}),
       };
       // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:
       // in the final round it overlaps the federated evaluation and is awaited before the round ends; in an

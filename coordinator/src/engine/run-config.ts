@@ -57,6 +57,12 @@ export const RunConfig = z.object({
    */
   maxAccuracyDrop: z.number().min(0).max(1).default(0.2),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
+  /**
+   * The final model is the mean of the global models of the run's last `averageRounds` rounds (stochastic weight
+   * averaging over rounds, tail-average.ts; docs/robustness.md#weight-averaging); 1 = the last round's model.
+   * Sites still train from each round's own aggregate: only the model the run ends with is averaged.
+   */
+  averageRounds: z.number().int().min(1).default(1),
   federatedEvaluation: z.enum(['never', 'final', 'every-round']).default('final'),
   /**
    * Federated evaluation asks a seeded sample of ceil(evaluationFraction × joined) sites (at least one), at

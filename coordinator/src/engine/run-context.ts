@@ -13,6 +13,7 @@ import type { SecureRoundRunner } from './secure-round-runner.ts';
 import type { SiteMembership } from './site-membership.ts';
 import type { SiteRegistry, SiteState } from './site-registry.ts';
 import type { SiteReportRound } from './site-report-round.ts';
+import { TailAverage } from './tail-average.ts';
 import type { UpdateGuard } from './update-guard.ts';
 
 /**
@@ -25,6 +26,8 @@ export class RunContext {
   readonly modelVersions = new ModelVersions();
   globalWeights: WeightArrays;
   strategyState: unknown;
+  /** The final model's average over the last rounds (`averageRounds`; tail-average.ts). */
+  tailAverage: TailAverage;
   collector?: RoundCollector;
   /** The current round's poisoning defences (update-guard.ts). */
   guard?: UpdateGuard;
@@ -55,6 +58,7 @@ export class RunContext {
   ) {
     this.globalWeights = options.model.initialWeights;
     this.strategyState = strategy.initialState(config.strategyOptions);
+    this.tailAverage = new TailAverage(config.averageRounds, config.rounds, options.resume?.averaging);
   }
 
   rejectMessage(link: SiteLink, code: string, reason: string, round?: number): void {

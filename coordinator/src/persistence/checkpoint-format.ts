@@ -15,6 +15,8 @@ export interface Checkpoint {
   rng: Record<string, number>;
   /** The privacy accountant's state (opaque JSON-like value; may hold typed arrays), once it exists. */
   accountant?: unknown;
+  /** The final model's average so far (`averageRounds`: { count, sums }), inside its window. */
+  averaging?: unknown;
   /** The report so far (rounds 1..round). */
   report: RunReport;
   /** ISO time the checkpoint was written (set by `encodeCheckpoint` when absent). */
@@ -32,7 +34,8 @@ export interface Checkpoint {
  * bit-flipped file is detected before anything in the body is trusted. The meta JSON holds the round,
  * rng, accountant, report and the strategy state's skeleton (see state-codec.ts), plus the offset and
  * length of every section relative to the body. Section 0 is the global weights (`encodeWeights`);
- * the others are the typed arrays of the strategy state, then of the accountant.
+ * the others are the typed arrays of the strategy state, then of the accountant, then of the
+ * final model's running average (`averaging`, with `accountantBlobs` telling the two apart).
  */
 export const CHECKPOINT_FORMAT = 1;
 const MAGIC = 0x4b435446; // "FTCK" as little-endian u32
@@ -63,6 +66,9 @@ interface Meta {
   strategyState: string;
   strategyBlobs: number;
   accountant?: string;
+  /** Sections of the accountant (absent in checkpoints written before `averaging` existed: the rest are its). */
+  accountantBlobs?: number;
+  averaging?: string;
   sections: Array<[offset: number, length: number]>;
 }
 
@@ -72,12 +78,13 @@ export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; head
   const weightBytes = encodeWeights(ckpt.weights);
   const state = encodeState(ckpt.strategyState);
   const accountant = ckpt.accountant === undefined ? undefined : encodeState(ckpt.accountant);
+  const averaging = ckpt.averaging === undefined ? undefined : encodeState(ckpt.averaging);
   const report = encodeState(ckpt.report);
   if (report.blobs.length) throw new FedtuneError('codec', 'the report must not hold typed arrays');
   for (const [name, value] of Object.entries(ckpt.rng)) {
     if (!Number.isFinite(value)) throw new FedtuneError('codec', `rng state ${name} is not a finite number`);
   }
-  const sectionData = [weightBytes, ...state.blobs, ...(accountant?.blobs ?? [])];
+  const sectionData = [weightBytes, ...state.blobs, ...(accountant?.blobs ?? []), ...(averaging?.blobs ?? [])];
 
   // Offsets depend on the meta length, which depends on the offsets: lay out the sections relative to
   // the end of the meta, then shift them once the meta's padded length is known (a fixed point in ≤3 steps).
@@ -100,6 +107,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; head
       strategyState: state.json,
       strategyBlobs: state.blobs.length,
       accountant: accountant?.json,
+      ...(averaging ? { accountantBlobs: accountant?.blobs.length ?? 0, averaging: averaging.json } : {}),
       sections: relative.map(([o, l]) => [guess + o, l]),
     };
     metaJson = encoder.encode(JSON.stringify(meta));
@@ -180,7 +188,8 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   // Copy the weights out so they do not pin the whole file's buffer.
   const weights: Weights = { manifest: decoded.manifest, arrays: decoded.arrays.map((a) => a.slice()) };
   const stateBlobs = sections.slice(1, 1 + meta.strategyBlobs);
-  const accountantBlobs = sections.slice(1 + meta.strategyBlobs);
+  const accountantEnd = meta.accountantBlobs === undefined ? sections.length : 1 + meta.strategyBlobs + meta.accountantBlobs;
+  const accountantBlobs = sections.slice(1 + meta.strategyBlobs, accountantEnd);
   const ckpt: Checkpoint = {
     runId: meta.runId,
     round: meta.round,
@@ -191,5 +200,6 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     report: decodeState(meta.report, []) as RunReport,
   };
   if (meta.accountant !== undefined) ckpt.accountant = decodeState(meta.accountant, accountantBlobs);
+  if (meta.averaging !== undefined) ckpt.averaging = decodeState(meta.averaging, sections.slice(accountantEnd));
   return ckpt;
 }

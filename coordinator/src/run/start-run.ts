@@ -112,7 +112,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
   if (!latest.checkpoint) throw new FedtuneError('not_found', `run ${runId} has no usable checkpoint in ${checkpoints.dir}`);
   const c = latest.checkpoint;
   checkpoints.discardAfter(c.round);
-  return { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report, privacy: c.accountant as EngineCheckpoint['privacy'] };
+  return { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report, privacy: c.accountant as EngineCheckpoint['privacy'], averaging: c.averaging as EngineCheckpoint['averaging'] };
 }
 
 /**
@@ -193,6 +193,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
               strategyState: state.strategyState,
               rng: {},
               accountant: state.privacy,
+              ...(state.averaging ? { averaging: state.averaging } : {}),
               report: state.report,
             });
           }

@@ -80,6 +80,11 @@ export const RoundRecord = z.object({
    * whether the round finally adopted a new model (false: the previous model was kept for this round).
    */
   adoption: z.object({ adopted: z.boolean(), refusals: z.array(z.object({ attempt: z.number().int(), reason: z.string() })) }).optional(),
+  /**
+   * The final round only, under `averageRounds` > 1: the global model (its metrics, robustness and saved model)
+   * is the mean of the models of this many last rounds (docs/robustness.md#weight-averaging).
+   */
+  averagedRounds: z.number().int().min(2).optional(),
   /** Robustness of the new global model on the coordinator's holdout (when scheduled; docs/robustness.md). */
   robustness: RobustnessReportSchema.optional(),
   modelDir: z.string(),
