@@ -105,6 +105,9 @@ describe('TailAverage', () => {
       x.add(4, [Float32Array.from([0.5, 0.6]), Float32Array.from([7])]);
     }
     expect(resumed.mean()).toEqual(direct.mean());
+    // A TailAverage continues from a copy: the state it was given (a checkpoint's) is not changed under it.
+    expect(Array.from(t.state!.sums[1])).toEqual([3]);
+    expect(t.averaged).toBe(1);
     expect(resumed.mean()![1][0]).toBe(5);
     // A checkpoint without averaging (and one written before it existed) decodes as before.
     const plain = decodeCheckpoint(concat(encodeCheckpoint({ runId: 'r', round: 1, weights: { manifest: [{ name: 'a', shape: [1], dtype: 'float32' }], arrays: [Float32Array.from([1])] }, strategyState: null, rng: {}, accountant: { x: Float64Array.from([4]) }, report: { rounds: [] } as never }).chunks));
