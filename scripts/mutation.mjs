@@ -179,6 +179,18 @@ const MODULES = [
     mutate: ['coordinator/src/cluster/site-placement.ts', 'shared/src/transport/node-index-for-site.ts', 'shared/src/transport/failover-connector.ts'],
     tests: ['tests/cluster/site-placement.test.ts', 'tests/cluster/site-placement-transport.test.ts', 'tests/cluster/failover-connector.test.ts'],
   },
+  {
+    name: 'weight-averaging',
+    // The final model's mean over the last rounds (exact float64 sums, the window's edges, the checkpoint's state).
+    mutate: ['coordinator/src/engine/tail-average.ts'],
+    tests: ['tests/robustness/weight-averaging.test.ts'],
+  },
+  {
+    name: 'update-digest',
+    // Each update's audit hash, computed off the event loop, and the recorder that keeps the log in order while digests land.
+    mutate: ['coordinator/src/audit/update-digest.ts', 'coordinator/src/audit/audit-recorder.ts'],
+    tests: ['tests/audit/update-digest.test.ts', 'tests/audit/audit-recorder.test.ts'],
+  },
 ];
 
 const args = process.argv.slice(2);

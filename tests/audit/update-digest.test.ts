@@ -78,7 +78,9 @@ describe('AuditRecorder with digests still being computed', () => {
     rec.onEvent({ type: 'update-received', round: 1, siteId: 'a', message: 'fitResult', sha256: d, bytes: a.byteLength });
     rec.onEvent({ type: 'result', round: 1, siteId: 'a', accepted: false, code: 'non_finite', reason: 'nan' });
     rec.onEvent({ type: 'site-joined', siteId: 'j', backend: 'wasm', runtime: 'node', numExamples: 1 });
-    if (d.value === undefined) expect(written()).toEqual([]);
+    // The pool's digest cannot have landed: nothing has awaited since it was asked for.
+    expect(d.value).toBeUndefined();
+    expect(written()).toEqual([]);
     await d.ready;
     await new Promise((r) => setImmediate(r));
     expect(written().map((x) => [x.type, x.data.siteId])).toEqual([['update', 'a'], ['join', 'j']]);
@@ -106,5 +108,116 @@ describe('AuditRecorder with digests still being computed', () => {
     const e = entries();
     expect(e.map((q) => q.type)).toEqual(['update', 'complete']);
     expect(e[0].data).toMatchObject({ siteId: 'a', sha256: sha256(a) });
+  });
+});
+
+/** A digest that lands when the test says (`now()` before that counts as hashing on the event loop). */
+function manualDigest(hex: string): { digest: UpdateDigest; land: () => Promise<void>; early: () => number } {
+  let resolve!: (h: string) => void;
+  const fake = {
+    value: undefined as string | undefined,
+    early: 0,
+    ready: new Promise<string>((r) => (resolve = r)),
+    now(): string {
+      if (this.value === undefined) {
+        this.early++;
+        this.value = hex;
+      }
+      return this.value;
+    },
+  };
+  return {
+    digest: fake as unknown as UpdateDigest,
+    land: async () => {
+      fake.value ??= hex;
+      resolve(hex);
+      await new Promise((r) => setImmediate(r));
+    },
+    early: () => fake.early,
+  };
+}
+
+describe('AuditRecorder: the queue, digest by digest', () => {
+  const h = (c: string) => c.repeat(64);
+  const received = (round: number, siteId: string, sha256: string | UpdateDigest) => ({ type: 'update-received' as const, round, siteId, message: 'fitResult' as const, sha256, bytes: 4, numExamples: 2 });
+
+  it('an entry waits for its own digest and every one before it, without hashing on the event loop', async () => {
+    const { rec, written } = recorder();
+    const a = manualDigest(h('a'));
+    const b = manualDigest(h('b'));
+    rec.onEvent(received(1, 'a', a.digest));
+    rec.onEvent(received(1, 'b', b.digest));
+    rec.onEvent({ type: 'result', round: 1, siteId: 'a', accepted: true });
+    rec.onEvent({ type: 'site-left', siteId: 'z', reason: 'gone' });
+    rec.onEvent({ type: 'result', round: 1, siteId: 'b', accepted: true });
+    await b.land();
+    expect(written()).toEqual([]);
+    await a.land();
+    expect(written().map((e) => [e.type, e.data.siteId, e.data.sha256])).toEqual([['update', 'a', h('a')], ['leave', 'z', undefined], ['update', 'b', h('b')]]);
+    expect([a.early(), b.early()]).toEqual([0, 0]);
+  });
+
+  it('a landed digest, a known hex and no digest at all are written at once', async () => {
+    const { rec, written } = recorder();
+    const a = manualDigest(h('a'));
+    await a.land();
+    rec.onEvent(received(1, 'a', a.digest));
+    rec.onEvent({ type: 'result', round: 1, siteId: 'a', accepted: true });
+    rec.onEvent(received(1, 'b', h('b')));
+    rec.onEvent({ type: 'result', round: 1, siteId: 'b', accepted: false, code: 'non_finite', reason: 'nan' });
+    rec.onEvent(received(1, 'c', UpdateDigest.of(h('c'))));
+    rec.onEvent({ type: 'result', round: 1, siteId: 'c', accepted: true });
+    rec.onEvent({ type: 'result', round: 1, siteId: 'nobody', accepted: false, code: 'unauthorized', reason: 'x' });
+    expect(written().map((e) => e.data.sha256 ?? null)).toEqual([h('a'), h('b'), h('c'), null]);
+  });
+
+  it('roundSaved resolves only once every digest is in; an update of a later round is not recorded as stale', async () => {
+    const { rec, entries } = recorder();
+    const a = manualDigest(h('a'));
+    rec.onEvent({ type: 'round-start', round: 1, attempt: 1, selected: ['a'] });
+    rec.onEvent(received(1, 'a', a.digest));
+    rec.onEvent(received(2, 'early', h('e')));
+    let saved = false;
+    const done = rec.roundSaved(record({ round: 1 }), weights).then(() => (saved = true));
+    // Long enough for the log's own write and fsync: what it still waits for is the digest.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(saved).toBe(false);
+    await a.land();
+    await done;
+    expect(entries().map((e) => [e.type, e.data.siteId ?? null, e.data.code ?? null])).toEqual([['round-start', null, null], ['update', 'a', 'stale_round'], ['model', null, null]]);
+    expect(a.early()).toBe(0);
+  });
+
+  it('complete() writes a digest still pending on the spot, closes an open secure attempt with no survivors, and comes through its event too', () => {
+    const { rec, entries } = recorder();
+    const m = manualDigest(h('m'));
+    rec.onEvent({ type: 'round-start', round: 4, attempt: 1, selected: ['x'] });
+    rec.onEvent({ type: 'update-received', round: 4, siteId: 'x', message: 'secaggMasked', sha256: m.digest, bytes: 8 });
+    rec.onEvent({ type: 'complete', report: { status: 'aborted', rounds: [], aborted: 'stopped' } as unknown as RunReport });
+    const e = entries();
+    expect(e.map((x) => x.type)).toEqual(['round-start', 'secure-aggregation', 'complete']);
+    expect(e[1].data).toEqual({ round: 4, attempt: 1, participants: ['x'], survivors: [], masked: { x: h('m') } });
+    expect(e[2].data).toEqual({ status: 'aborted', rounds: 0, aborted: 'stopped' });
+    expect(m.early()).toBe(1);
+  });
+
+  it('a retry or a new attempt closes the secure attempt at once, with no survivors', () => {
+    const { rec, written } = recorder();
+    rec.onEvent({ type: 'round-start', round: 2, attempt: 1, selected: ['x'] });
+    rec.onEvent({ type: 'update-received', round: 2, siteId: 'x', message: 'secaggMasked', sha256: h('1'), bytes: 8 });
+    rec.onEvent({ type: 'round-retry', round: 2, attempt: 1, reason: 'quorum' });
+    rec.onEvent({ type: 'site-joined', siteId: 'j', backend: 'wasm', runtime: 'node', numExamples: 1 });
+    rec.onEvent({ type: 'round-start', round: 2, attempt: 2, selected: ['x'] });
+    rec.onEvent({ type: 'update-received', round: 2, siteId: 'x', message: 'secaggMasked', sha256: h('2'), bytes: 8 });
+    rec.onEvent({ type: 'round-start', round: 2, attempt: 3, selected: ['x'] });
+    const e = written();
+    expect(e.map((x) => x.type)).toEqual(['round-start', 'secure-aggregation', 'join', 'round-start', 'secure-aggregation', 'round-start']);
+    expect([e[1].data.survivors, e[4].data.survivors, e[4].data.masked]).toEqual([[], [], { x: h('2') }]);
+  });
+
+  it('a site policy\'s refusal of the terms is recorded as a terms refusal', () => {
+    const { rec, written } = recorder();
+    rec.onEvent({ type: 'site-refused', siteId: 's', reason: 'requires DP' });
+    expect(written().map((e) => [e.type, e.data])).toEqual([['refusal', { kind: 'terms', siteId: 's', code: 'policy_refused', reason: 'requires DP' }]]);
   });
 });

@@ -14,16 +14,19 @@ export class UpdateDigest {
   /** Kept until the digest lands, for `now()`; the pool hashes its own copy. */
   private bytes: Uint8Array | undefined;
 
-  constructor(bytes: Uint8Array | undefined, hex?: string) {
-    if (hex !== undefined || bytes === undefined) {
-      this.hex = hex ?? '';
-      this.ready = Promise.resolve(this.hex);
+  /** Hashes `bytes` on libuv's pool; `{ hex }`: a digest already known. */
+  constructor(source: Uint8Array | { hex: string }) {
+    if (!(source instanceof Uint8Array)) {
+      this.hex = source.hex;
+      this.ready = Promise.resolve(source.hex);
       return;
     }
+    const bytes = source;
     this.bytes = bytes;
     this.ready = webcrypto.subtle
       .digest('SHA-256', bytes)
       .then((d) => Buffer.from(d).toString('hex'))
+      // Stryker disable next-line ArrowFunction: equivalent: WebCrypto's SHA-256 of a Uint8Array does not fail; this thread's hash is the defence in depth
       .catch(() => sha256Hex(bytes))
       .then((h) => {
         this.hex ??= h;
@@ -34,7 +37,7 @@ export class UpdateDigest {
 
   /** A digest already known (e.g. computed by a cluster follower). */
   static of(hex: string): UpdateDigest {
-    return new UpdateDigest(undefined, hex);
+    return new UpdateDigest({ hex });
   }
 
   /** The hex digest if it has landed. */
