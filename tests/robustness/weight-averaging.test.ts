@@ -92,7 +92,7 @@ describe('TailAverage', () => {
   it('continues from its state (a resumed run), through a checkpoint with an accountant and a strategy state', () => {
     const t = new TailAverage(3, 4);
     t.add(2, [Float32Array.from([0.1, 0.2]), Float32Array.from([3])]);
-    const ckpt = decodeCheckpoint(concat(encodeCheckpoint({
+    const ckpt = decodeCheckpoint(Buffer.concat(encodeCheckpoint({
       runId: 'r', round: 2, weights: { manifest: [{ name: 'a', shape: [2], dtype: 'float32' }, { name: 'b', shape: [1], dtype: 'float32' }], arrays: [Float32Array.from([0.1, 0.2]), Float32Array.from([3])] },
       strategyState: { v: Float32Array.from([7, 8]) }, rng: {}, accountant: { accountant: { orders: Float64Array.from([1.5, 2]) }, clip: 1 }, averaging: t.state, report: { rounds: [] } as never,
     }).chunks));
@@ -110,18 +110,8 @@ describe('TailAverage', () => {
     expect(t.averaged).toBe(1);
     expect(resumed.mean()![1][0]).toBe(5);
     // A checkpoint without averaging (and one written before it existed) decodes as before.
-    const plain = decodeCheckpoint(concat(encodeCheckpoint({ runId: 'r', round: 1, weights: { manifest: [{ name: 'a', shape: [1], dtype: 'float32' }], arrays: [Float32Array.from([1])] }, strategyState: null, rng: {}, accountant: { x: Float64Array.from([4]) }, report: { rounds: [] } as never }).chunks));
+    const plain = decodeCheckpoint(Buffer.concat(encodeCheckpoint({ runId: 'r', round: 1, weights: { manifest: [{ name: 'a', shape: [1], dtype: 'float32' }], arrays: [Float32Array.from([1])] }, strategyState: null, rng: {}, accountant: { x: Float64Array.from([4]) }, report: { rounds: [] } as never }).chunks));
     expect(plain.averaging).toBeUndefined();
     expect(plain.accountant).toEqual({ x: Float64Array.from([4]) });
   });
 });
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
-}
