@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, clipText, encodeWeights, type AuditEntryType, type RoundRecord, type RunReport, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import type { EngineEvent } from '../engine/round-engine.ts';
 import type { AuditLog } from './audit-log.ts';
-import { UpdateDigest } from './update-digest.ts';
+import type { UpdateDigest } from './update-digest.ts';
 
 /** SHA-256 of bytes as hex (node:crypto: the coordinator hashes every update it receives). */
 export function sha256OfBytes(bytes: Uint8Array | string): string {

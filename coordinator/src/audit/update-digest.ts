@@ -1,4 +1,5 @@
-import { createHash, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
+import { sha256OfBytes } from './audit-recorder.ts';
 
 /**
  * The SHA-256 of an update's bytes as received, computed on libuv's thread pool (WebCrypto's digest copies the
@@ -27,7 +28,7 @@ export class UpdateDigest {
       .digest('SHA-256', bytes)
       .then((d) => Buffer.from(d).toString('hex'))
       // Stryker disable next-line ArrowFunction: equivalent: WebCrypto's SHA-256 of a Uint8Array does not fail; this thread's hash is the defence in depth
-      .catch(() => sha256Hex(bytes))
+      .catch(() => sha256OfBytes(bytes))
       .then((h) => {
         this.hex ??= h;
         this.bytes = undefined;
@@ -53,13 +54,9 @@ export class UpdateDigest {
   /** The hex digest now: hashed on this thread if the pool's has not landed yet. */
   now(): string {
     if (this.hex === undefined) {
-      this.hex = sha256Hex(this.bytes!);
+      this.hex = sha256OfBytes(this.bytes!);
       this.bytes = undefined;
     }
     return this.hex;
   }
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
