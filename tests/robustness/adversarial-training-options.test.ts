@@ -58,6 +58,8 @@ describe('TrainConfig.adversarial', () => {
     ['β without TRADES', { method: 'pgd', eps: 0.1, beta: 6 }],
     ['a warm-up of 0 rounds', { eps: 0.1, warmupRounds: 0 }],
     ['a non-finite ε', { eps: Number.NaN }],
+    ['a negative AWP γ', { eps: 0.1, awp: -0.01 }],
+    ['an AWP γ above 1', { eps: 0.1, awp: 2 }],
   ])('refuses %s', (_, adversarial) => {
     expect(TrainConfig.safeParse({ ...base, adversarial }).success).toBe(false);
   });
@@ -112,6 +114,7 @@ describe('every adversarial option changes the trained weights', () => {
     ['norm l2', { norm: 'l2', eps: 2 }],
     ['epsUnits data-std', { epsUnits: 'data-std' }],
     ['epsUnits feature-std', { epsUnits: 'feature-std' }],
+    ['awp', { awp: 0.01 }],
   ])('%s', async (_, change) => {
     const a = await trainedWeights({ ...base, adversarial: reference });
     const b = await trainedWeights({ ...base, adversarial: { ...reference, ...change } });
@@ -143,6 +146,19 @@ describe('every adversarial option changes the trained weights', () => {
     await trainedWeights({ ...base, adversarial: { ...reference, method: 'trades' } });
     await trainedWeights({ ...base, adversarial: { ...reference, norm: 'l2', eps: 1, epsUnits: 'feature-std' } });
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('AWP with DP-SGD is refused with a config error', async () => {
+    await expect(trainedWeights({ ...base, adversarial: { ...reference, awp: 0.01 }, dpSgd: { clip: 1, noiseMultiplier: 1 } })).rejects.toMatchObject({ code: 'config' });
+  });
+
+  it('AWP γ 0 trains the same weights as no AWP (bit for bit), and leaks no tensors', async () => {
+    const without = await trainedWeights({ ...base, adversarial: reference });
+    const before = tf.memory().numTensors;
+    const zero = await trainedWeights({ ...base, adversarial: { ...reference, awp: 0 } });
+    await trainedWeights({ ...base, adversarial: { ...reference, awp: 0.02, method: 'trades' } });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(distance(without, zero)).toBe(0);
   });
 
   it('TRADES with DP-SGD is refused with a config error', async () => {

@@ -25,6 +25,8 @@ export interface AdversarialPlan {
   beta: number;
   /** Absolute input units per unit of the config's ε (1 for absolute units). */
   unitScale: number;
+  /** AWP's γ: the weights' relative perturbation per step (0: none; adversarial-weight-perturbation.ts). */
+  awp: number;
 }
 
 /**
@@ -54,5 +56,6 @@ export function adversarialPlan(config: TrainConfig, train: Dataset): Adversaria
     ...(scale.perFeature ? { scale: scale.perFeature } : {}),
     beta: adv.beta ?? ADVERSARIAL_DEFAULTS.beta,
     unitScale: scale.value,
+    awp: adv.awp ?? 0,
   };
 }

@@ -197,6 +197,9 @@ export async function fitLocal(
   if (config.dpSgd && config.earlyStopping && options.validation) {
     throw new FedtuneError('config', 'DP-SGD cannot be combined with early stopping: choosing the weights on validation records is outside its privacy accounting');
   }
+  if (config.dpSgd && (config.adversarial?.awp ?? 0) > 0 && adversarialPlan(config, train)) {
+    throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial weight perturbation (awp): its extra gradient pass is outside the per-example clipping');
+  }
   // Adversarial training on embeddings needs an Embedding first layer (a clear error otherwise), and no DP-SGD.
   const embedding = config.adversarial?.space === 'embedding' ? splitAtEmbedding(model) : undefined;
   if (embedding && config.dpSgd) throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial training on embeddings');

@@ -6,6 +6,7 @@ import type { FusedOptimizer } from './fused-optimizer.ts';
 import { tradesAdversarial, tradesKlTerm } from './trades-step.ts';
 import type { EmbeddingSplit } from '../robustness/text/embedding-split.ts';
 import { embeddingPerturbation, logitsWithEmbeddingDelta } from './embedding-perturbation.ts';
+import { perturbWeights } from './adversarial-weight-perturbation.ts';
 
 /** What one custom training step needs besides the batch. */
 export interface StepContext {
@@ -82,38 +83,51 @@ export function embeddingDelta(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor
  * cross-entropy) and the number of correct predictions. With `partners` (TRADES), β·KL(p(x) ‖ p(x′)) over the
  * first partners.shape[0] examples is added (tradesKlTerm); the returned loss stays the clean cross-entropy.
  * With `delta` (adversarial training on embeddings), the loss is taken with delta added to the embedding output.
+ * With the plan's `awp` γ > 0 the gradient is taken at adversarially perturbed weights (perturbWeights, AWP) and
+ * applied to the unperturbed ones; the returned loss and correct count are then those at the perturbed weights.
  */
 export function trainStep(ctx: StepContext, x: tf.Tensor, onehot: tf.Tensor, partners?: tf.Tensor, delta?: tf.Tensor): { loss: number; correct: number } {
   const { config } = ctx;
   const wd = config.weightDecay ?? 0;
   const mu = config.proximalMu ?? 0;
+  // The batch's data objective: CE on its (adversarial) input, plus TRADES's KL term with partners.
+  const objective = (): { logits: tf.Tensor; ce: tf.Scalar; total: tf.Scalar } => {
+    const logits = delta && ctx.embedding ? logitsWithEmbeddingDelta(ctx.embedding, x, delta) : (ctx.model.apply(x, { training: true }) as tf.Tensor);
+    const ce = tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+    if (!partners || !ctx.adversarial) return { logits, ce, total: ce };
+    const advLogits = ctx.model.apply(partners, { training: true }) as tf.Tensor;
+    return { logits, ce, total: tf.add(ce, tradesKlTerm(logits, advLogits, ctx.adversarial.beta)) as tf.Scalar };
+  };
+  // AWP: the gradient below is taken at weights moved up the same objective, then applied to the weights as they were.
+  const perturbation = perturbWeights(ctx.vars, ctx.adversarial?.awp ?? 0, () => objective().total);
   let dataLoss: tf.Tensor | undefined;
   let hits: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const logits = delta && ctx.embedding ? logitsWithEmbeddingDelta(ctx.embedding, x, delta) : (ctx.model.apply(x, { training: true }) as tf.Tensor);
-    const ce = tf.losses.softmaxCrossEntropy(onehot, logits);
-    dataLoss = tf.keep(ce.clone());
-    hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(onehot, 1)).sum());
-    let total = ce;
-    if (partners && ctx.adversarial) {
-      const advLogits = ctx.model.apply(partners, { training: true }) as tf.Tensor;
-      total = tf.add(total, tradesKlTerm(logits, advLogits, ctx.adversarial.beta));
-    }
-    if (wd > 0) {
-      const kernels = ctx.vars.filter((v) => v.rank >= 2);
-      if (kernels.length) total = tf.add(total, tf.mul(wd / 2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))));
-    }
-    if (mu > 0 && ctx.global) {
-      const g = ctx.global;
-      total = tf.add(total, tf.mul(mu / 2, tf.addN(ctx.vars.map((v, i) => tf.sum(tf.square(tf.sub(v, g[i])))))));
-    }
-    return total as tf.Scalar;
-  }, ctx.vars);
+  let value: tf.Scalar | undefined;
+  let grads: tf.NamedTensorMap = {};
+  try {
+    ({ value, grads } = tf.variableGrads(() => {
+      const { logits, ce, total: data } = objective();
+      dataLoss = tf.keep(ce.clone());
+      hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(onehot, 1)).sum());
+      let total: tf.Tensor = data;
+      if (wd > 0) {
+        const kernels = ctx.vars.filter((v) => v.rank >= 2);
+        if (kernels.length) total = tf.add(total, tf.mul(wd / 2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))));
+      }
+      if (mu > 0 && ctx.global) {
+        const g = ctx.global;
+        total = tf.add(total, tf.mul(mu / 2, tf.addN(ctx.vars.map((v, i) => tf.sum(tf.square(tf.sub(v, g[i])))))));
+      }
+      return total as tf.Scalar;
+    }, ctx.vars));
+  } finally {
+    perturbation.restore();
+  }
   try {
     ctx.optimizer.applyTensors(ctx.vars.map((v) => grads[v.name]));
     return { loss: dataLoss!.dataSync()[0], correct: hits!.dataSync()[0] };
   } finally {
-    tf.dispose([value, ...Object.values(grads), dataLoss!, hits!]);
+    tf.dispose([value!, ...Object.values(grads), dataLoss!, hits!]);
   }
 }
 

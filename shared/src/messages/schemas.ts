@@ -137,6 +137,12 @@ export const AdversarialTraining = z
      * model's first layer, an Embedding, perturbed within an L2 ball of radius ε per token; learning/embedding-perturbation.ts).
      */
     space: z.enum(['input', 'embedding']).optional(),
+    /**
+     * Adversarial weight perturbation (AWP, Wu et al. 2020; learning/adversarial-weight-perturbation.ts): each
+     * step's gradient is taken at weights moved up the training loss by γ times each weight matrix's own norm,
+     * and applied to the unperturbed weights. 0 or absent: off. Costs one more forward and backward pass a step.
+     */
+    awp: z.number().min(0).max(1).optional(),
   })
   .refine((a) => a.beta === undefined || a.method === 'trades', { message: 'beta is the weight of TRADES\'s KL term: it needs method "trades"', path: ['beta'] })
   .refine((a) => a.space !== 'embedding' || (a.method !== 'trades' && a.norm !== 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
