@@ -432,6 +432,7 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
         ['--adv-warmup', ['--adv-warmup', '4', '--adv-eps', '0.1'], { warmupRounds: 4, eps: 0.1 }],
         ['--trades-beta', ['--trades-beta', '3'], { beta: 3 }],
         ['--adv-awp', ['--adv-awp', '0.01'], { awp: 0.01 }],
+        ['--adv-attack-loss', ['--adv-attack-loss', 'margin'], { attackLoss: 'margin' }],
         ['--adv-space', ['--adv-space', 'embedding'], { space: 'embedding' }],
       ] as const
     ).map(([flag, argv, want]) => [

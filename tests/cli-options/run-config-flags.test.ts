@@ -57,6 +57,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--adv-warmup': { argv: ['--adv-warmup', '3'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.warmupRounds, want: 3 },
   '--adv-space': { argv: ['--adv-space', 'embedding'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.space, want: 'embedding' },
   '--adv-awp': { argv: ['--adv-awp', '0.005'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.awp, want: 0.005 },
+  '--adv-attack-loss': { argv: ['--adv-attack-loss', 'mixed'], with: ['--adv-eps', '0.1'], read: (c) => c.train.adversarial?.attackLoss, want: 'mixed' },
   '--trades-beta': { argv: ['--trades-beta', '2'], with: ['--adv-eps', '0.1', '--adv-method', 'trades'], read: (c) => c.train.adversarial?.beta, want: 2 },
   '--text-augment': { argv: ['--text-augment', '2:0.5'], read: (c) => c.train.textAugmentation, want: { copies: 2, rate: 0.5 } },
   '--class-names': { argv: ['--class-names', 'ham, spam,phish'], read: (c) => c.classNames, want: ['ham', 'spam', 'phish'] },

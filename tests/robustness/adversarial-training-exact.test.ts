@@ -33,23 +33,24 @@ describe('adversarialPlan', () => {
   });
 
   it.each<[string, Adversarial, AdversarialPlan]>([
-    ['PGD with the defaults: 7 steps of 2.5·ε/7, L∞, absolute', { method: 'pgd', share: 0.5, eps: 0.1 }, { method: 'pgd', share: 0.5, attack: pgd, eps: 0.1, steps: 7, stepSize: (2.5 * 0.1) / 7, beta: 6, unitScale: 1, awp: 0 }],
-    ['PGD with its own steps: the step is 2.5·ε/steps', { method: 'pgd', share: 1, eps: 0.2, steps: 4 }, { method: 'pgd', share: 1, attack: pgd, eps: 0.2, steps: 4, stepSize: 0.125, beta: 6, unitScale: 1, awp: 0 }],
-    ['PGD with its own step size', { method: 'pgd', share: 1, eps: 0.2, steps: 3, stepSize: 0.02 }, { method: 'pgd', share: 1, attack: pgd, eps: 0.2, steps: 3, stepSize: 0.02, beta: 6, unitScale: 1, awp: 0 }],
-    ['FGSM: one step of ε whatever steps and step size say', { method: 'fgsm', share: 1, eps: 0.2, steps: 5, stepSize: 0.01 }, { method: 'fgsm', share: 1, attack: fgsm, eps: 0.2, steps: 1, stepSize: 0.2, beta: 6, unitScale: 1, awp: 0 }],
-    ['L∞ spelled out', { method: 'pgd', share: 1, eps: 0.1, steps: 2, norm: 'linf', epsUnits: 'absolute' }, { method: 'pgd', share: 1, attack: pgd, eps: 0.1, steps: 2, stepSize: 0.125, beta: 6, unitScale: 1, awp: 0 }],
-    ['PGD, L2', { method: 'pgd', share: 1, eps: 2, steps: 5, norm: 'l2' }, { method: 'pgd', share: 1, attack: pgdL2, eps: 2, steps: 5, stepSize: 1, beta: 6, unitScale: 1, awp: 0 }],
-    ['FGSM, L2 (FGM)', { method: 'fgsm', share: 1, eps: 2, norm: 'l2' }, { method: 'fgsm', share: 1, attack: fgmL2, eps: 2, steps: 1, stepSize: 2, beta: 6, unitScale: 1, awp: 0 }],
-    ['TRADES: PGD on the KL, β 6 by default', { method: 'trades', share: 1, eps: 0.1, steps: 5 }, { method: 'trades', share: 1, attack: pgd, eps: 0.1, steps: 5, stepSize: 0.05, beta: 6, unitScale: 1, awp: 0 }],
-    ['AWP γ rides along with any method', { method: 'fgsm', share: 1, eps: 0.2, awp: 0.005 }, { method: 'fgsm', share: 1, attack: fgsm, eps: 0.2, steps: 1, stepSize: 0.2, beta: 6, unitScale: 1, awp: 0.005 }],
-    ['TRADES, L2, β 2', { method: 'trades', share: 1, eps: 1, steps: 5, norm: 'l2', beta: 2 }, { method: 'trades', share: 1, attack: pgdL2, eps: 1, steps: 5, stepSize: 0.5, beta: 2, unitScale: 1, awp: 0 }],
+    ['PGD with the defaults: 7 steps of 2.5·ε/7, L∞, absolute', { method: 'pgd', share: 0.5, eps: 0.1 }, { method: 'pgd', share: 0.5, attack: pgd, eps: 0.1, steps: 7, stepSize: (2.5 * 0.1) / 7, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['PGD with its own steps: the step is 2.5·ε/steps', { method: 'pgd', share: 1, eps: 0.2, steps: 4 }, { method: 'pgd', share: 1, attack: pgd, eps: 0.2, steps: 4, stepSize: 0.125, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['PGD with its own step size', { method: 'pgd', share: 1, eps: 0.2, steps: 3, stepSize: 0.02 }, { method: 'pgd', share: 1, attack: pgd, eps: 0.2, steps: 3, stepSize: 0.02, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['FGSM: one step of ε whatever steps and step size say', { method: 'fgsm', share: 1, eps: 0.2, steps: 5, stepSize: 0.01 }, { method: 'fgsm', share: 1, attack: fgsm, eps: 0.2, steps: 1, stepSize: 0.2, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['L∞ spelled out', { method: 'pgd', share: 1, eps: 0.1, steps: 2, norm: 'linf', epsUnits: 'absolute' }, { method: 'pgd', share: 1, attack: pgd, eps: 0.1, steps: 2, stepSize: 0.125, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['PGD, L2', { method: 'pgd', share: 1, eps: 2, steps: 5, norm: 'l2' }, { method: 'pgd', share: 1, attack: pgdL2, eps: 2, steps: 5, stepSize: 1, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['FGSM, L2 (FGM)', { method: 'fgsm', share: 1, eps: 2, norm: 'l2' }, { method: 'fgsm', share: 1, attack: fgmL2, eps: 2, steps: 1, stepSize: 2, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['TRADES: PGD on the KL, β 6 by default', { method: 'trades', share: 1, eps: 0.1, steps: 5 }, { method: 'trades', share: 1, attack: pgd, eps: 0.1, steps: 5, stepSize: 0.05, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce' }],
+    ['AWP γ rides along with any method', { method: 'fgsm', share: 1, eps: 0.2, awp: 0.005 }, { method: 'fgsm', share: 1, attack: fgsm, eps: 0.2, steps: 1, stepSize: 0.2, beta: 6, unitScale: 1, awp: 0.005, attackLoss: 'ce' }],
+    ['PGD on the margin', { method: 'pgd', share: 1, eps: 0.1, steps: 5, attackLoss: 'margin' }, { method: 'pgd', share: 1, attack: pgd, eps: 0.1, steps: 5, stepSize: 0.05, beta: 6, unitScale: 1, awp: 0, attackLoss: 'margin' }],
+    ['TRADES, L2, β 2', { method: 'trades', share: 1, eps: 1, steps: 5, norm: 'l2', beta: 2 }, { method: 'trades', share: 1, attack: pgdL2, eps: 1, steps: 5, stepSize: 0.5, beta: 2, unitScale: 1, awp: 0, attackLoss: 'ce' }],
   ])('%s', (_, adversarial, want) => {
     expect(adversarialPlan(withAdv(adversarial), data)).toStrictEqual(want);
   });
 
   it('data-std: ε and the step become absolute (× the pooled std), no per-feature scale', () => {
     const p = adversarialPlan(withAdv({ method: 'pgd', share: 1, eps: 0.5, steps: 5, epsUnits: 'data-std' }), data)!;
-    expect(Object.keys(p).sort()).toEqual(['attack', 'awp', 'beta', 'eps', 'method', 'share', 'stepSize', 'steps', 'unitScale']);
+    expect(Object.keys(p).sort()).toEqual(['attack', 'attackLoss', 'awp', 'beta', 'eps', 'method', 'share', 'stepSize', 'steps', 'unitScale']);
     expect(p.eps).toBeCloseTo(0.5 * POOLED, 6);
     expect(p.stepSize).toBeCloseTo(0.25 * POOLED, 6);
     expect(p.unitScale).toBeCloseTo(POOLED, 6);
@@ -162,7 +163,7 @@ describe('TRADES', () => {
     };
     return { attack, calls };
   }
-  const plan = (attack: Attack, extra: Partial<AdversarialPlan> = {}): AdversarialPlan => ({ method: 'trades', share: 1, attack, eps: 0.1, steps: 3, stepSize: 0.04, beta: 6, unitScale: 1, awp: 0, ...extra });
+  const plan = (attack: Attack, extra: Partial<AdversarialPlan> = {}): AdversarialPlan => ({ method: 'trades', share: 1, attack, eps: 0.1, steps: 3, stepSize: 0.04, beta: 6, unitScale: 1, awp: 0, attackLoss: 'ce', ...extra });
 
   it('the inner maximisation runs the plan\'s attack against the soft labels p(x), with the plan\'s ε, steps, step size and the range', () => {
     const { attack, calls } = recorder();

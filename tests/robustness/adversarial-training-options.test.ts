@@ -76,7 +76,7 @@ describe('adversarialPlan', () => {
     expect([p.attack.name, p.steps, p.stepSize, p.eps, p.scale]).toEqual(['pgd', 7, (2.5 * 0.1) / 7, 0.1, undefined]);
     const f = adversarialPlan({ ...base, adversarial: { method: 'fgsm', share: 1, eps: 0.2 } }, site)!;
     expect([f.attack.name, f.steps, f.stepSize]).toEqual(['fgsm', 1, 0.2]);
-    expect(ADVERSARIAL_DEFAULTS).toEqual({ steps: 7, beta: 6, norm: 'linf', epsUnits: 'absolute' });
+    expect(ADVERSARIAL_DEFAULTS).toEqual({ steps: 7, beta: 6, norm: 'linf', epsUnits: 'absolute', awp: 0, attackLoss: 'ce' });
   });
 
   it('trains nothing adversarially at share 0 or ε 0', () => {
@@ -115,6 +115,8 @@ describe('every adversarial option changes the trained weights', () => {
     ['epsUnits data-std', { epsUnits: 'data-std' }],
     ['epsUnits feature-std', { epsUnits: 'feature-std' }],
     ['awp', { awp: 0.01 }],
+    ['attackLoss margin', { attackLoss: 'margin' }],
+    ['attackLoss mixed', { attackLoss: 'mixed' }],
   ])('%s', async (_, change) => {
     const a = await trainedWeights({ ...base, adversarial: reference });
     const b = await trainedWeights({ ...base, adversarial: { ...reference, ...change } });
@@ -150,6 +152,12 @@ describe('every adversarial option changes the trained weights', () => {
 
   it('AWP with DP-SGD is refused with a config error', async () => {
     await expect(trainedWeights({ ...base, adversarial: { ...reference, awp: 0.01 }, dpSgd: { clip: 1, noiseMultiplier: 1 } })).rejects.toMatchObject({ code: 'config' });
+  });
+
+  it('attackLoss ce trains the same weights as no attackLoss (bit for bit)', async () => {
+    const without = await trainedWeights({ ...base, adversarial: reference });
+    const ce = await trainedWeights({ ...base, adversarial: { ...reference, attackLoss: 'ce' } });
+    expect(distance(without, ce)).toBe(0);
   });
 
   it('AWP γ 0 trains the same weights as no AWP (bit for bit), and leaks no tensors', async () => {

@@ -112,7 +112,7 @@ describe('perturbWeights', () => {
 
 describe('trainStep with AWP', () => {
   const config: TrainConfig = { epochs: 1, batchSize: 3, learningRate: 0.1, optimizer: 'sgd', trainable: 'all', seed: 1 };
-  const plan = (awp: number): AdversarialPlan => ({ method: 'pgd', share: 1, attack: fgsm, eps: 0.1, steps: 1, stepSize: 0.1, beta: 6, unitScale: 1, awp });
+  const plan = (awp: number): AdversarialPlan => ({ method: 'pgd', share: 1, attack: fgsm, eps: 0.1, steps: 1, stepSize: 0.1, beta: 6, unitScale: 1, awp, attackLoss: 'ce' });
   function step(awp: number): Float32Array[] {
     const model = tinyModel();
     const vars = varsOf(model);

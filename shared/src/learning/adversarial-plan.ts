@@ -27,6 +27,8 @@ export interface AdversarialPlan {
   unitScale: number;
   /** AWP's γ: the weights' relative perturbation per step (0: none; adversarial-weight-perturbation.ts). */
   awp: number;
+  /** The loss the FGSM / PGD attack climbs ('mixed': the first half of the adversarial examples by cross-entropy, the rest by the margin). */
+  attackLoss: 'ce' | 'margin' | 'mixed';
 }
 
 /**
@@ -56,6 +58,7 @@ export function adversarialPlan(config: TrainConfig, train: Dataset): Adversaria
     ...(scale.perFeature ? { scale: scale.perFeature } : {}),
     beta: adv.beta ?? ADVERSARIAL_DEFAULTS.beta,
     unitScale: scale.value,
-    awp: adv.awp ?? 0,
+    awp: adv.awp ?? ADVERSARIAL_DEFAULTS.awp,
+    attackLoss: adv.attackLoss ?? ADVERSARIAL_DEFAULTS.attackLoss,
   };
 }

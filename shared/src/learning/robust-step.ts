@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../messages/schemas.ts';
 import { deriveSeed } from '../random/seeded-random.ts';
 import type { AdversarialPlan } from './adversarial-plan.ts';
+import type { AttackLoss } from '../robustness/attacks/attack-loss.ts';
 import type { FusedOptimizer } from './fused-optimizer.ts';
 import { tradesAdversarial, tradesKlTerm } from './trades-step.ts';
 import type { EmbeddingSplit } from '../robustness/text/embedding-split.ts';
@@ -41,17 +42,26 @@ export function adversarialBatch(ctx: StepContext, x: tf.Tensor, onehot: tf.Tens
   const n = x.shape[0];
   const k = adversarialCount(plan, n);
   if (!plan || k === 0 || plan.method === 'trades' || plan.space === 'embedding') return x.clone();
-  const head = x.slice(0, k);
-  const headLabels = onehot.slice(0, k);
+  const params = { eps: plan.eps, steps: plan.steps, stepSize: plan.stepSize, seed, clipMin: ctx.clipMin, clipMax: ctx.clipMax, ...(plan.scale ? { scale: plan.scale } : {}) };
+  // 'mixed': the first ⌈k/2⌉ by cross-entropy, the rest by the margin (one part when k is 1).
+  const parts: Array<[number, number, AttackLoss]> =
+    plan.attackLoss === 'mixed' ? ([[0, Math.ceil(k / 2), 'ce'], [Math.ceil(k / 2), k, 'margin']] as Array<[number, number, AttackLoss]>).filter(([a, b]) => b > a) : [[0, k, plan.attackLoss]];
+  const pieces: tf.Tensor[] = [];
   try {
-    const params = { eps: plan.eps, steps: plan.steps, stepSize: plan.stepSize, seed, clipMin: ctx.clipMin, clipMax: ctx.clipMax, ...(plan.scale ? { scale: plan.scale } : {}) };
-    const perturbed = plan.attack.run(ctx.model, head, headLabels, params);
-    if (k === n) return perturbed;
-    const out = tf.tidy(() => tf.concat([perturbed, x.slice(k)]));
-    perturbed.dispose();
-    return out;
+    for (const [start, end, loss] of parts) {
+      const head = x.slice(start, end - start);
+      const headLabels = onehot.slice(start, end - start);
+      try {
+        pieces.push(plan.attack.run(ctx.model, head, headLabels, { ...params, ...(loss === 'ce' ? {} : { loss }) }));
+      } finally {
+        tf.dispose([head, headLabels]);
+      }
+    }
+    if (k < n) pieces.push(x.slice(k));
+    if (pieces.length === 1) return pieces.pop()!;
+    return tf.concat(pieces);
   } finally {
-    tf.dispose([head, headLabels]);
+    tf.dispose(pieces);
   }
 }
 

@@ -100,9 +100,9 @@ export const ModelTopology = z.object({
 
 /**
  * The adversarial-training defaults of the fields left out of `TrainConfig.adversarial` (docs/robustness.md):
- * PGD steps, TRADES β, the attack's norm, ε's units. The PGD step size defaults to 2.5·ε/steps.
+ * PGD steps, TRADES β, the attack's norm, ε's units, AWP's γ (off), the training attack's loss. The PGD step size defaults to 2.5·ε/steps.
  */
-export const ADVERSARIAL_DEFAULTS = Object.freeze({ steps: 7, beta: 6, norm: 'linf', epsUnits: 'absolute' } as const);
+export const ADVERSARIAL_DEFAULTS = Object.freeze({ steps: 7, beta: 6, norm: 'linf', epsUnits: 'absolute', awp: 0, attackLoss: 'ce' } as const);
 
 /**
  * Adversarial training (docs/robustness.md#adversarial-training). 'fgsm' and 'pgd' replace the first
@@ -143,6 +143,16 @@ export const AdversarialTraining = z
      * and applied to the unperturbed weights. 0 or absent: off. Costs one more forward and backward pass a step.
      */
     awp: z.number().min(0).max(1).optional(),
+    /**
+     * The loss the training attack climbs (FGSM / PGD in input space): 'ce' (default) the cross-entropy, 'margin'
+     * the logit margin (Carlini–Wagner), 'mixed' the first half of the adversarial examples by cross-entropy
+     * and the rest by the margin — the two losses the robustness evaluation takes the worst case of.
+     */
+    attackLoss: z.enum(['ce', 'margin', 'mixed']).optional(),
+  })
+  .refine((a) => a.attackLoss === undefined || (a.method !== 'trades' && a.space !== 'embedding'), {
+    message: "attackLoss is the loss of the FGSM / PGD attack on the input: TRADES climbs its own KL, embedding perturbations the cross-entropy",
+    path: ['attackLoss'],
   })
   .refine((a) => a.beta === undefined || a.method === 'trades', { message: 'beta is the weight of TRADES\'s KL term: it needs method "trades"', path: ['beta'] })
   .refine((a) => a.space !== 'embedding' || (a.method !== 'trades' && a.norm !== 'linf' && (a.epsUnits ?? 'absolute') === 'absolute'), {
