@@ -174,6 +174,12 @@ const MODULES = [
     tests: ['tests/robustness/adversarial-training-exact.test.ts', 'tests/robustness/site-adversarial-settings.test.ts'],
   },
   {
+    name: 'robust-step',
+    // The training step's adversarial parts: which examples each attack loss gets, AWP's move and its exact restore.
+    mutate: ['shared/src/learning/adversarial-weight-perturbation.ts', 'shared/src/learning/robust-step.ts:31-67'],
+    tests: ['tests/robustness/adversarial-weight-perturbation.test.ts', 'tests/robustness/adversarial-attack-loss.test.ts'],
+  },
+  {
     name: 'site-placement',
     // Where a cluster's sites join: the shares, the in-flight count, the node_busy decision (peers drive it with their hellos).
     mutate: ['coordinator/src/cluster/site-placement.ts', 'shared/src/transport/node-index-for-site.ts', 'shared/src/transport/failover-connector.ts'],

@@ -26,10 +26,10 @@ function recorder(): { attack: Attack; calls: Array<{ rows: number[]; labels: nu
   return { attack, calls };
 }
 
-function batchWith(attackLoss: AdversarialPlan['attackLoss'], share: number, n: number) {
+function batchWith(attackLoss: AdversarialPlan['attackLoss'], share: number, n: number, change: Partial<AdversarialPlan> | 'none' = {}) {
   const { attack, calls } = recorder();
-  const plan: AdversarialPlan = { method: 'pgd', share, attack, eps: 0.1, steps: 3, stepSize: 0.05, beta: 6, unitScale: 1, awp: 0, attackLoss };
-  const ctx = { model: undefined as never, optimizer: undefined as never, config: undefined as never, vars: [], clipMin: 0, clipMax: 1, adversarial: plan } as StepContext;
+  const plan: AdversarialPlan = { method: 'pgd', share, attack, eps: 0.1, steps: 3, stepSize: 0.05, beta: 6, unitScale: 1, awp: 0, attackLoss, ...(change === 'none' ? {} : change) };
+  const ctx = { model: undefined as never, optimizer: undefined as never, config: undefined as never, vars: [], clipMin: 0, clipMax: 1, adversarial: change === 'none' ? undefined : plan } as StepContext;
   const x = tf.tensor2d(Array.from({ length: n }, (_, i) => [i, 0]));
   const onehot = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % 2), 'int32'), 2);
   const before = tf.memory().numTensors;
@@ -71,6 +71,33 @@ describe('adversarialBatch by attack loss', () => {
     expect(calls.every((c) => c.params.seed === 7 && c.params.eps === 0.1)).toBe(true);
     expect(rows).toEqual(want);
     expect(leaked).toBe(0);
+  });
+});
+
+describe('adversarialBatch: what it leaves clean', () => {
+  it.each<[string, Partial<AdversarialPlan> | 'none']>([
+    ['no plan', 'none'],
+    ['TRADES (its partners are made apart)', { method: 'trades' }],
+    ['embedding perturbations (made on the embedding output)', { space: 'embedding' }],
+  ])('%s: the batch as it is, no attack', (_, change) => {
+    const { calls, rows, leaked } = batchWith('margin', 1, 3, change);
+    expect(calls).toEqual([]);
+    expect(rows).toEqual([0, 1, 2]);
+    expect(leaked).toBe(0);
+  });
+
+  it("passes the plan's per-feature scale on to every part", () => {
+    const scale = Float32Array.from([0.5, 2]);
+    const { calls } = batchWith('mixed', 1, 4, { scale });
+    expect(calls.map((c) => c.params.scale)).toEqual([scale, scale]);
+  });
+
+  it("'mixed': each part gets its own examples' labels", () => {
+    const { calls } = batchWith('mixed', 1, 5);
+    expect(calls.map((c) => c.labels)).toEqual([
+      [[1, 0], [0, 1], [1, 0]],
+      [[0, 1], [1, 0]],
+    ]);
   });
 });
 

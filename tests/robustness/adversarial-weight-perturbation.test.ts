@@ -88,6 +88,37 @@ describe('perturbWeights', () => {
     model.dispose();
   });
 
+  it('a restore after the weights moved on (the optimizer step) leaves them: it restores once', () => {
+    const model = tinyModel();
+    const [input, onehot] = [x(), y()];
+    const vars = varsOf(model);
+    const p = perturbWeights(vars, 0.3, ceOf(model, input, onehot));
+    p.restore();
+    vars[0].assign(tf.fill([3, 4], 0.5));
+    p.restore();
+    expect(Array.from(vars[0].dataSync())).toEqual(new Array(12).fill(0.5));
+    tf.dispose([input, onehot]);
+    model.dispose();
+  });
+
+  it('puts back the variables it had moved when moving a later one fails, and rethrows', () => {
+    const model = tinyModel();
+    const [input, onehot] = [x(), y()];
+    const vars = varsOf(model);
+    const before = valuesOf(vars);
+    const tensors = tf.memory().numTensors;
+    const assign = vars[2].assign.bind(vars[2]);
+    vars[2].assign = () => {
+      throw new Error('assign failed');
+    };
+    expect(() => perturbWeights(vars, 0.3, ceOf(model, input, onehot))).toThrow('assign failed');
+    vars[2].assign = assign;
+    expect(valuesOf(vars)).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([input, onehot]);
+    model.dispose();
+  });
+
   it('γ 0 moves nothing and runs no loss; a matrix with zero weights or zero gradient stays put', () => {
     const model = tinyModel();
     const [input, onehot] = [x(), y()];

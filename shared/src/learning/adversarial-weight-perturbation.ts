@@ -42,8 +42,14 @@ export function perturbWeights(vars: readonly tf.Variable[], gamma: number, loss
       if (!(wNorm > 0) || !(gNorm > 0) || !Number.isFinite(gNorm)) return;
       const original = v.clone();
       const moved = tf.tidy(() => tf.add(v, tf.mul(g, (gamma * wNorm) / gNorm)));
-      v.assign(moved);
-      moved.dispose();
+      try {
+        v.assign(moved);
+      } catch (error) {
+        original.dispose();
+        throw error;
+      } finally {
+        moved.dispose();
+      }
       saved.push([v, original]);
       relative[i] = gamma;
     });
