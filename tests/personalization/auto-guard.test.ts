@@ -6,6 +6,7 @@ import {
   autoPersonalize,
   evaluateModel,
   fgsm,
+  interpolateWeights,
   GUARD_PGD_STEPS,
   pgd,
   readModelWeights,
@@ -123,7 +124,7 @@ describe("mode 'auto' with the guard and the local-only candidate", () => {
     const instruction: SiteReportInstruction = { runId: 'r', round: 1, modelVersion: 1, weights: new Uint8Array(0), train, personalization: settings({ guard: 'off' }), localOnlyEpochs: 15 };
     const work = await siteReportWork(model, data, instruction, { global, pretrained: global });
     const names = work.candidates!.map((c) => c.candidate);
-    expect(names).toEqual(['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only']);
+    expect(names).toEqual(['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only', 'local-mix-0.5']);
     const best = Math.max(...work.candidates!.map((c) => c.accuracy));
     const chosen = work.candidates!.find((c) => c.candidate === work.chosen)!;
     expect(chosen.accuracy).toBe(best);
@@ -132,10 +133,11 @@ describe("mode 'auto' with the guard and the local-only candidate", () => {
     writeModelWeights(model, global);
     const without = await siteReportWork(model, data, { ...instruction, localOnlyEpochs: undefined }, { global, pretrained: global });
     expect(without.candidates!.map((c) => c.candidate)).not.toContain('local-only');
+    expect(without.candidates!.map((c) => c.candidate)).not.toContain('local-mix-0.5');
     model.dispose();
   });
 
-  it('local-only is chosen when it is the best on validation (a local-only model trained much longer)', async () => {
+  it('the local-only model (or its half mix with the global one) is chosen when it beats every fine-tune of the global model on validation (a local-only model trained much longer)', async () => {
     const model = await loadModelDir(pretrainedModelDir('mlp'));
     const global = readModelWeights(model).arrays;
     // Candidates from global get 1 epoch; the local-only weights here come from 40 epochs on train.
@@ -145,8 +147,13 @@ describe("mode 'auto' with the guard and the local-only candidate", () => {
     writeModelWeights(model, global);
     const out = await autoPersonalize(model, data, { ...train, learningRate: 1e-6 }, settings({ guard: 'off' }), { localOnly });
     const lo = out.scores.find((s) => s.candidate === 'local-only')!;
-    for (const s of out.scores) expect(s.accuracy).toBeLessThanOrEqual(lo.accuracy);
-    expect(out.chosen).toBe('local-only');
+    for (const s of out.scores) if (s.candidate !== 'local-mix-0.5') expect(s.accuracy).toBeLessThanOrEqual(lo.accuracy);
+    expect(out.chosen).toBe(selectPersonalCandidate(out.scores).candidate);
+    expect(['local-only', 'local-mix-0.5']).toContain(out.chosen);
+    // The kept weights: the given local-only model, or exactly its half mix with the global model.
+    const kept = readModelWeights(model).arrays;
+    const want = out.chosen === 'local-only' ? localOnly : interpolateWeights(localOnly, global, 0.5);
+    expect(kept.every((w, i) => w.every((v, j) => v === want[i][j]))).toBe(true);
     model.dispose();
   });
 });

@@ -6,12 +6,15 @@ import {
   autoPersonalize,
   evaluateModel,
   fitLocal,
+  keptCandidateWeights,
+  LOCAL_MIX_ALPHA,
   perExampleCorrect,
   readModelWeights,
   selectPersonalCandidate,
   splitDataset,
   subset,
   writeModelWeights,
+  type AutoCandidate,
   type PersonalizationSettings,
   type Splits,
   type TrainConfig,
@@ -51,7 +54,7 @@ describe("mode 'auto' with selection 'kfold': stratified cross-validation over t
     expect(out.selection).toEqual({ method: 'kfold', folds: 5, examples: scored });
     expect(scored).toBeLessThan(pool);
     // No local-only recipe: the given local-only model cannot be cross-validated, so it is not a candidate.
-    expect(out.scores.map((s) => s.candidate)).toEqual(AUTO_CANDIDATES.filter((c) => c !== 'local-only'));
+    expect(out.scores.map((s) => s.candidate)).toEqual(AUTO_CANDIDATES.filter((c) => c !== 'local-only' && c !== 'local-mix-0.5'));
     for (const s of out.scores) {
       expect(s.correct).toHaveLength(scored);
       expect(s.accuracy).toBe(s.correct!.reduce((a, b) => a + b, 0) / scored);
@@ -190,5 +193,29 @@ describe("mode 'auto' with selection 'kfold': stratified cross-validation over t
     await once();
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
+  });
+});
+
+describe('keptCandidateWeights: what a k-fold selection keeps', () => {
+  const g = [Float32Array.from([0, 2]), Float32Array.from([4])];
+  const local = [Float32Array.from([1, 0]), Float32Array.from([-4])];
+  const refit: Array<[AutoCandidate, Float32Array[]]> = [
+    ['global', g],
+    ['head', [Float32Array.from([9, 9]), Float32Array.from([9])]],
+    ['local-only', [Float32Array.from([7, 7]), Float32Array.from([7])]],
+    ['local-mix-0.5', [Float32Array.from([8, 8]), Float32Array.from([8])]],
+  ];
+  it("with the site's local-only model: that model, and its exact half mix with the global model (no refit)", () => {
+    expect(keptCandidateWeights('local-only', g, local, refit)).toBe(local);
+    expect(keptCandidateWeights('local-mix-0.5', g, local, refit).map((w) => Array.from(w))).toEqual([[0.5, 1], [0]]);
+    expect(LOCAL_MIX_ALPHA).toBe(0.5);
+  });
+  it('without it (a recipe): the refit ones; any other candidate: the refit one', () => {
+    expect(keptCandidateWeights('local-only', g, undefined, refit)).toBe(refit[2][1]);
+    expect(keptCandidateWeights('local-mix-0.5', g, undefined, refit)).toBe(refit[3][1]);
+    expect(keptCandidateWeights('head', g, local, refit)).toBe(refit[1][1]);
+  });
+  it('a candidate that was not refit is an internal error, not undefined weights', () => {
+    expect(() => keptCandidateWeights('ditto', g, local, refit)).toThrow(/ditto was not refit/);
   });
 });

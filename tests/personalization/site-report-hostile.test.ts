@@ -30,7 +30,7 @@ describe('siteReportResult: what a site reports is range-checked and bounded', (
     ['arms as a string', { arms: 'all good' }],
     ['an unknown auto choice', { chosen: 'the-test-split' }],
     ['a 10,000-character auto choice', { chosen: 'x'.repeat(10_000) }],
-    ['nine candidates', { candidates: Array.from({ length: 9 }, () => ({ candidate: 'head', accuracy: 0.5, loss: 1 })) }],
+    ['ten candidates', { candidates: Array.from({ length: 10 }, () => ({ candidate: 'head', accuracy: 0.5, loss: 1 })) }],
     ['an unknown candidate', { candidates: [{ candidate: 'test-split', accuracy: 0.5, loss: 1 }] }],
     ['a candidate accuracy above 1', { candidates: [{ candidate: 'global', accuracy: 1.5, loss: 1 }] }],
     ['a NaN candidate loss', { candidates: [{ candidate: 'global', accuracy: 0.5, loss: NaN }] }],

@@ -110,7 +110,7 @@ describe('SiteReportResult: each bound, at the edge and just past it', () => {
   });
 
   it('the auto candidates and the personalisation modes are exactly these', () => {
-    expect([...AUTO_CANDIDATES]).toEqual(['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only']);
+    expect([...AUTO_CANDIDATES]).toEqual(['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only', 'local-mix-0.5']);
     expect([...PERSONALIZATION_GUARDS]).toEqual(['pgd', 'fgsm', 'off']);
     expect([...PERSONALIZATION_MODES]).toEqual(['none', 'head', 'lp-ft', 'fedbn', 'ditto', 'auto']);
     expect([...SITE_ARMS]).toEqual(['pretrained', 'localOnly', 'global', 'personalized']);

@@ -13,10 +13,11 @@ export type PersonalizationMode = (typeof PERSONALIZATION_MODES)[number];
 
 /**
  * What mode 'auto' chooses among on the site's validation split: the global model, head-only, all layers, a
- * mix of the global and all-layers weights, Ditto's proximal fine-tune, and the site's local-only model
- * (trained from the pretrained model on its data alone; present when the run trains that baseline).
+ * mix of the global and all-layers weights, Ditto's proximal fine-tune, the site's local-only model
+ * (trained from the pretrained model on its data alone; present when the run trains that baseline) and the
+ * half-and-half mix of the local-only and global weights (both fine-tuned from the same pretrained model).
  */
-export const AUTO_CANDIDATES = ['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only'] as const;
+export const AUTO_CANDIDATES = ['global', 'head', 'full', 'mix-0.25', 'mix-0.5', 'mix-0.75', 'ditto', 'local-only', 'local-mix-0.5'] as const;
 export type AutoCandidate = (typeof AUTO_CANDIDATES)[number];
 
 /** Mode 'auto''s robustness guard on validation: PGD-5 or FGSM at `guardEps`, or none. */

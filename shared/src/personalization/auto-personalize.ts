@@ -26,6 +26,19 @@ export function interpolateWeights(a: WeightArrays, b: WeightArrays, alpha: numb
   });
 }
 
+/**
+ * The weights a k-fold selection keeps for `candidate`: with the site's own local-only model (`siteLocal`),
+ * a chosen local-only candidate is that model and a chosen 'local-mix-0.5' its mix with the global model
+ * (no refit: the site's local-only model is the baseline it is compared with); anything else is the refit's.
+ */
+export function keptCandidateWeights(candidate: AutoCandidate, global: WeightArrays, siteLocal: WeightArrays | undefined, refit: ReadonlyArray<[AutoCandidate, WeightArrays]>): WeightArrays {
+  if (siteLocal && candidate === 'local-only') return siteLocal;
+  if (siteLocal && candidate === 'local-mix-0.5') return interpolateWeights(siteLocal, global, LOCAL_MIX_ALPHA);
+  const found = refit.find(([c]) => c === candidate);
+  if (!found) throw new FedtuneError('internal', `personalisation candidate ${candidate} was not refit`);
+  return found[1];
+}
+
 /** Whether `a` is strictly better than `b` on validation (accuracy, then loss); ties keep `b`. */
 export function betterOnValidation(a: Pick<CandidateScore, 'accuracy' | 'loss'>, b: Pick<CandidateScore, 'accuracy' | 'loss'>): boolean {
   return a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.loss < b.loss);
@@ -52,7 +65,9 @@ export interface LocalOnlyRecipe {
 /** The fine-tunes a candidate needs: 'head', 'full' (also every mix), 'ditto', 'local-only'; 'global' none. */
 type Fit = 'head' | 'full' | 'ditto' | 'local-only';
 const FITS: readonly Fit[] = ['head', 'full', 'ditto', 'local-only'];
-const fitOf = (c: AutoCandidate): Fit | undefined => (c === 'global' ? undefined : c.startsWith('mix-') ? 'full' : (c as Fit));
+const fitOf = (c: AutoCandidate): Fit | undefined => (c === 'global' ? undefined : c.startsWith('mix-') ? 'full' : c === 'local-mix-0.5' ? 'local-only' : (c as Fit));
+/** The weight of the local-only model in the 'local-mix-0.5' candidate (the rest is the global model's). */
+export const LOCAL_MIX_ALPHA = 0.5;
 
 /**
  * Trains the candidates on `train` starting from `global` and returns their weights in the order of
@@ -93,11 +108,16 @@ async function fitCandidates(
     out.push(['ditto', readModelWeights(model).arrays]);
   }
   if (wanted.has('local-only')) {
+    let local: WeightArrays | undefined = localOnly.weights;
     if (localOnly.recipe) {
       writeModelWeights(model, localOnly.recipe.start);
       await fitLocal(model, train, { ...localOnly.recipe.config, seed: deriveSeed(localOnly.recipe.config.seed, seed) });
-      out.push(['local-only', readModelWeights(model).arrays]);
-    } else if (localOnly.weights) out.push(['local-only', localOnly.weights]);
+      local = readModelWeights(model).arrays;
+    }
+    if (local) {
+      out.push(['local-only', local]);
+      out.push(['local-mix-0.5', interpolateWeights(local, global, LOCAL_MIX_ALPHA)]);
+    }
   }
   setTrainableLayers(model, 'all');
   return out;
@@ -108,7 +128,7 @@ async function fitCandidates(
  * candidates: the global model itself (the weights `model` holds), the head fine-tuned for
  * `settings.epochs`, every layer fine-tuned for `settings.epochs`, the mixes α·w_full + (1 − α)·w_global
  * (α ∈ AUTO_INTERPOLATIONS), Ditto's proximal fine-tune (λ = settings.lambda) and, when given, the site's
- * local-only model. How they are scored (`settings.selection`):
+ * local-only model and its half-and-half mix with the global model ('local-mix-0.5', LOCAL_MIX_ALPHA). How they are scored (`settings.selection`):
  * - 'holdout' (the default when absent): trained on the train split, each fine-tune keeping its best epoch
  *   on validation loss, scored on the validation split;
  * - 'kfold': stratified k-fold cross-validation (`settings.folds`, at most one fold per validation example;
@@ -200,7 +220,8 @@ export async function autoPersonalize(
   const fit = fitOf(best.candidate);
   // A chosen local-only candidate is the site's local-only model itself when it has one (trained on the train
   // split, keeping its best epoch on validation): no second local-only model to differ from the first.
+  // The same holds for the mix of the local-only and global models: the site's local-only model mixed with the global one.
   const refit = await fitCandidates(model, global, pool, undefined, config, settings, config.seed, new Set(fit && !(fit === 'local-only' && localOnly.weights) ? [fit] : []), localOnly);
-  writeModelWeights(model, best.candidate === 'local-only' && localOnly.weights ? localOnly.weights : refit.find(([c]) => c === best.candidate)![1]);
+  writeModelWeights(model, keptCandidateWeights(best.candidate, global, localOnly.weights, refit));
   return { chosen: best.candidate, scores, selection: { method: 'kfold', folds: k, examples: n } };
 }
