@@ -171,3 +171,20 @@ describe('the browser site reads files with the shared loaders', () => {
     await expect(loadTextCsv(new File(['a,label\nx,0\n'], 'msgs.csv'), { textColumn: 'message', labelColumn: 'label' })).rejects.toThrow('msgs.csv: no "message" column in the header');
   });
 });
+
+describe('the page\'s CSV errors name its fields, not the CLI\'s flags', () => {
+  const csv = new File(['label,a,b\n0,1,2\n1,4,5\n'], 'site.csv');
+  it.each<[string, Parameters<typeof loadCsvFile>[1], RegExp]>([
+    ['a feature column named twice', { featureColumns: ['a', 'a'] }, /^the "feature columns" field names "a" twice/],
+    ['a categorical column the feature columns leave out', { featureColumns: ['a'], categorical: ['b'] }, /the "categorical columns" field names "b", which the "feature columns" field leaves out/],
+    ['a label column the file does not have', { labelColumn: 'y' }, /the "Label column" field names another/],
+  ])('%s', async (_, options, message) => {
+    const error = await loadCsvFile(csv, options).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toMatch(/--/);
+  });
+  it('a text CSV too', async () => {
+    const error = await loadTextCsv(new File(['label,msg\n0,hi\n'], 'texts.csv'), { textColumn: 'body', labelColumn: 'label' }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/named by the "text column" field/);
+  });
+});

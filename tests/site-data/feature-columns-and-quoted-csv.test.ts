@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSiteData } from '@fedtune/client-node';
-import { encodeTabularRows, parseCsvRows } from '@fedtune/shared';
+import { encodeTabularRows, parseCsvRows, textFromCsvRows } from '@fedtune/shared';
 import { QUOTED_CELLS, readCsvDataset, readNumericCsv } from '@fedtune/shared/node';
 import { tempDir } from '../helpers/federation.ts';
 
@@ -42,6 +42,30 @@ describe('--feature-columns: only the named columns are features, in their order
   it('a --categorical column must be one of the features', () => {
     expect(() => encodeTabularRows(rows, { labelColumn: 'label', featureColumns: ['a'], categorical: ['b'] })).toThrow(/--categorical names "b", which --feature-columns leaves out/);
     expect(encodeTabularRows(rows, { labelColumn: 'label', featureColumns: ['a', 'b'], categorical: ['b'] }).schema.features).toBe(3);
+  });
+});
+
+describe('errors name the settings where the user set them', () => {
+  const rows = parseCsvRows('label,a,b\n0,1,2\n1,4,5\n');
+  const page = { labelColumn: 'the "Label column" field', categorical: 'the "categorical columns" field', featureColumns: 'the "feature columns" field' };
+  it.each<[string, Parameters<typeof encodeTabularRows>[1], RegExp, RegExp]>([
+    ['a missing label column', { labelColumn: 'y' }, /--label-column names another/, /the "Label column" field names another/],
+    ['a missing categorical column', { labelColumn: 'label', categorical: ['z'] }, /named by --categorical/, /named by the "categorical columns" field/],
+    ['the label as categorical', { labelColumn: 'label', categorical: ['label'] }, /^--categorical names the label column/, /^the "categorical columns" field names the label column/],
+    ['a categorical column left out', { labelColumn: 'label', featureColumns: ['a'], categorical: ['b'] }, /--categorical names "b", which --feature-columns leaves out/, /the "categorical columns" field names "b", which the "feature columns" field leaves out/],
+    ['a feature column named twice', { labelColumn: 'label', featureColumns: ['a', 'a'] }, /^--feature-columns names "a" twice/, /^the "feature columns" field names "a" twice/],
+    ['the label as a feature column', { labelColumn: 'label', featureColumns: ['label'] }, /^--feature-columns names the label column/, /^the "feature columns" field names the label column/],
+    ['a missing feature column', { labelColumn: 'label', featureColumns: ['z'] }, /named by --feature-columns/, /named by the "feature columns" field/],
+  ])('%s: the CLI flag by default, the page\'s field in the browser', (_, options, cli, browser) => {
+    expect(() => encodeTabularRows(rows, options)).toThrow(cli);
+    expect(() => encodeTabularRows(rows, { ...options, settingNames: page })).toThrow(browser);
+    expect(() => encodeTabularRows(rows, { ...options, settingNames: page })).not.toThrow(/--/);
+  });
+  it('the text CSV reader too', () => {
+    const text = parseCsvRows('label,msg\n0,hi\n1,yo\n');
+    expect(() => textFromCsvRows(text, { textColumn: 'body', labelColumn: 'label' })).toThrow(/named by --text-column/);
+    expect(() => textFromCsvRows(text, { textColumn: 'msg', labelColumn: 'y', settingNames: { textColumn: 'the "text column" field', labelColumn: 'the "Label column" field' } })).toThrow(/the "Label column" field names another/);
+    expect(() => textFromCsvRows(text, { textColumn: 'body', labelColumn: 'label', settingNames: { textColumn: 'the "text column" field', labelColumn: 'x' } })).toThrow(/named by the "text column" field/);
   });
 });
 

@@ -1,4 +1,11 @@
-import { encodeTabularRows, parseCsvRows, type TabularData } from '@fedtune/shared';
+import { encodeTabularRows, parseCsvRows, type TabularData, type TabularSettingNames } from '@fedtune/shared';
+
+/** How errors name this page's CSV fields (the CLI's errors name its flags). */
+export const BROWSER_TABULAR_SETTING_NAMES: Readonly<TabularSettingNames> = Object.freeze({
+  labelColumn: 'the "Label column" field',
+  categorical: 'the "categorical columns" field',
+  featureColumns: 'the "feature columns" field',
+});
 
 export interface LoadOptions {
   labelColumn?: string;
@@ -17,7 +24,7 @@ export interface LoadOptions {
  */
 export async function loadCsvFile(file: File, options: LoadOptions = {}): Promise<TabularData> {
   const text = await file.text();
-  const tabular = encodeTabularRows(parseCsvRows(text, file.name), { labelColumn: options.labelColumn ?? 'label', categorical: options.categorical ?? [], source: file.name, ...(options.featureColumns?.length ? { featureColumns: options.featureColumns } : {}) });
+  const tabular = encodeTabularRows(parseCsvRows(text, file.name), { labelColumn: options.labelColumn ?? 'label', categorical: options.categorical ?? [], source: file.name, settingNames: BROWSER_TABULAR_SETTING_NAMES, ...(options.featureColumns?.length ? { featureColumns: options.featureColumns } : {}) });
   const numClasses = Math.max(tabular.dataset.numClasses, options.numClasses ?? 0);
   return { ...tabular, dataset: { ...tabular.dataset, numClasses } };
 }

@@ -39,5 +39,5 @@ export async function loadTextFolder(files: ArrayLike<File>): Promise<{ text: Te
 
 /** Reads a CSV with a text column and a label column as raw texts (the same shared code as `fedtune client --text-column`). */
 export async function loadTextCsv(file: File, options: { textColumn: string; labelColumn: string }): Promise<TextDataset> {
-  return textFromCsvRows(parseCsvRows(await file.text(), file.name), { ...options, source: file.name });
+  return textFromCsvRows(parseCsvRows(await file.text(), file.name), { ...options, source: file.name, settingNames: { textColumn: 'the "text column" field', labelColumn: 'the "Label column" field' } });
 }

@@ -45,7 +45,19 @@ export interface TabularOptions {
   featureColumns?: readonly string[];
   /** Names the file in errors. */
   source?: string;
+  /** How errors name the settings (default: the `fedtune client` flags; the browser names its form fields). */
+  settingNames?: TabularSettingNames;
 }
+
+/** How errors name the label-column, categorical and feature-column settings to the user. */
+export interface TabularSettingNames {
+  labelColumn: string;
+  categorical: string;
+  featureColumns: string;
+}
+
+/** The `fedtune client` flags: the default names of the settings in errors. */
+export const CLI_TABULAR_SETTING_NAMES: Readonly<TabularSettingNames> = Object.freeze({ labelColumn: '--label-column', categorical: '--categorical', featureColumns: '--feature-columns' });
 
 /** The header's index of `name`, or a clear error listing how many columns there are (names are the site's own). */
 export function columnIndex(header: string[], name: string, source: string, what: string): number {
@@ -58,14 +70,15 @@ export function columnIndex(header: string[], name: string, source: string, what
  * The header indices of the feature columns: `options.featureColumns` in their order (each once, never the
  * label), or every column but the label.
  */
-export function featureColumnIndices(header: string[], labelIndex: number, options: Pick<TabularOptions, 'featureColumns' | 'labelColumn'>, source: string): number[] {
+export function featureColumnIndices(header: string[], labelIndex: number, options: Pick<TabularOptions, 'featureColumns' | 'labelColumn' | 'settingNames'>, source: string): number[] {
   if (!options.featureColumns) return header.flatMap((_, c) => (c === labelIndex ? [] : [c]));
+  const flag = (options.settingNames ?? CLI_TABULAR_SETTING_NAMES).featureColumns;
   const seen = new Set<string>();
   return options.featureColumns.map((name) => {
-    if (seen.has(name)) throw new FedtuneError('config', `--feature-columns names ${quoteClipped(name)} twice`);
+    if (seen.has(name)) throw new FedtuneError('config', `${flag} names ${quoteClipped(name)} twice`);
     seen.add(name);
-    if (name === options.labelColumn) throw new FedtuneError('config', `--feature-columns names the label column ${quoteClipped(name)}`);
-    return columnIndex(header, name, source, 'named by --feature-columns');
+    if (name === options.labelColumn) throw new FedtuneError('config', `${flag} names the label column ${quoteClipped(name)}`);
+    return columnIndex(header, name, source, `named by ${flag}`);
   });
 }
 
@@ -81,12 +94,13 @@ export function encodeTabularRows(rows: string[][], options: TabularOptions): Ta
   const source = options.source ?? 'the CSV';
   if (rows.length < 2) throw new FedtuneError('data', `${source}: needs a header row and at least one example`);
   const header = rows[0].map((h) => h.trim());
-  const labelIndex = columnIndex(header, options.labelColumn, source, 'the label column; --label-column names another');
+  const names = options.settingNames ?? CLI_TABULAR_SETTING_NAMES;
+  const labelIndex = columnIndex(header, options.labelColumn, source, `the label column; ${names.labelColumn} names another`);
   const forced = new Set(options.categorical ?? []);
-  for (const name of forced) columnIndex(header, name, source, 'named by --categorical');
-  if (forced.has(options.labelColumn)) throw new FedtuneError('config', `--categorical names the label column ${quoteClipped(options.labelColumn)}`);
+  for (const name of forced) columnIndex(header, name, source, `named by ${names.categorical}`);
+  if (forced.has(options.labelColumn)) throw new FedtuneError('config', `${names.categorical} names the label column ${quoteClipped(options.labelColumn)}`);
   const features = featureColumnIndices(header, labelIndex, options, source);
-  for (const name of forced) if (!features.includes(header.indexOf(name))) throw new FedtuneError('config', `--categorical names ${quoteClipped(name)}, which --feature-columns leaves out`);
+  for (const name of forced) if (!features.includes(header.indexOf(name))) throw new FedtuneError('config', `${names.categorical} names ${quoteClipped(name)}, which ${names.featureColumns} leaves out`);
   const body = rows.slice(1);
   body.forEach((row, r) => {
     if (row.length !== header.length) throw new FedtuneError('data', `${source}: row ${r + 2} has ${row.length} cells, the header has ${header.length}`);
