@@ -1,3 +1,4 @@
+import { BROWSER_TABULAR_SETTING_NAMES } from './load-csv-file.ts';
 import { clipText, decodeTextFile, FedtuneError, MAX_TEXT_FILE_BYTES, sortClassNames, textFromCsvRows, parseCsvRows, type TextDataset } from '@fedtune/shared';
 
 const TEXT_FILE = /\.txt$/i;
@@ -39,5 +40,5 @@ export async function loadTextFolder(files: ArrayLike<File>): Promise<{ text: Te
 
 /** Reads a CSV with a text column and a label column as raw texts (the same shared code as `fedtune client --text-column`). */
 export async function loadTextCsv(file: File, options: { textColumn: string; labelColumn: string }): Promise<TextDataset> {
-  return textFromCsvRows(parseCsvRows(await file.text(), file.name), { ...options, source: file.name, settingNames: { textColumn: 'the "text column" field', labelColumn: 'the "Label column" field' } });
+  return textFromCsvRows(parseCsvRows(await file.text(), file.name), { ...options, source: file.name, settingNames: { textColumn: 'the "text column" field', labelColumn: BROWSER_TABULAR_SETTING_NAMES.labelColumn } });
 }

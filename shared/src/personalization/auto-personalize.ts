@@ -16,6 +16,9 @@ import { validationRobustAccuracy } from './validation-robustness.ts';
 /** The interpolation weights α of `α·w_finetuned + (1 − α)·w_global` the 'auto' mode tries (WiSE-FT, Wortsman et al. 2022). */
 export const AUTO_INTERPOLATIONS: Record<Extract<AutoCandidate, `mix-${string}`>, number> = { 'mix-0.25': 0.25, 'mix-0.5': 0.5, 'mix-0.75': 0.75 };
 
+/** The weight of the local-only model in the 'local-mix-0.5' candidate (the rest is the global model's). */
+export const LOCAL_MIX_ALPHA = 0.5;
+
 /** `α·a + (1 − α)·b`, weight by weight. */
 export function interpolateWeights(a: WeightArrays, b: WeightArrays, alpha: number): WeightArrays {
   return a.map((w, i) => {
@@ -66,8 +69,6 @@ export interface LocalOnlyRecipe {
 type Fit = 'head' | 'full' | 'ditto' | 'local-only';
 const FITS: readonly Fit[] = ['head', 'full', 'ditto', 'local-only'];
 const fitOf = (c: AutoCandidate): Fit | undefined => (c === 'global' ? undefined : c.startsWith('mix-') ? 'full' : c === 'local-mix-0.5' ? 'local-only' : (c as Fit));
-/** The weight of the local-only model in the 'local-mix-0.5' candidate (the rest is the global model's). */
-export const LOCAL_MIX_ALPHA = 0.5;
 
 /**
  * Trains the candidates on `train` starting from `global` and returns their weights in the order of
@@ -128,7 +129,8 @@ async function fitCandidates(
  * candidates: the global model itself (the weights `model` holds), the head fine-tuned for
  * `settings.epochs`, every layer fine-tuned for `settings.epochs`, the mixes α·w_full + (1 − α)·w_global
  * (α ∈ AUTO_INTERPOLATIONS), Ditto's proximal fine-tune (λ = settings.lambda) and, when given, the site's
- * local-only model and its half-and-half mix with the global model ('local-mix-0.5', LOCAL_MIX_ALPHA). How they are scored (`settings.selection`):
+ * local-only model and its half-and-half mix with the global model ('local-mix-0.5', LOCAL_MIX_ALPHA).
+ * How they are scored (`settings.selection`):
  * - 'holdout' (the default when absent): trained on the train split, each fine-tune keeping its best epoch
  *   on validation loss, scored on the validation split;
  * - 'kfold': stratified k-fold cross-validation (`settings.folds`, at most one fold per validation example;
