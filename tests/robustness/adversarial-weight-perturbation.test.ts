@@ -37,14 +37,24 @@ function ceOf(model: tf.LayersModel, input: tf.Tensor, onehot: tf.Tensor): () =>
 }
 
 const varsOf = (model: tf.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+/** Runs `body` with the tiny model, its batch and its trainable variables, and disposes them after. */
+function withTinyModel(body: (t: { model: tf.LayersModel; input: tf.Tensor; onehot: tf.Tensor; vars: tf.Variable[] }) => void): void {
+  const model = tinyModel();
+  const [input, onehot] = [x(), y()];
+  try {
+    body({ model, input, onehot, vars: varsOf(model) });
+  } finally {
+    tf.dispose([input, onehot]);
+    model.dispose();
+  }
+}
 const valuesOf = (vars: readonly tf.Variable[]) => vars.map((v) => Float32Array.from(v.dataSync()));
 const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
 
 describe('perturbWeights', () => {
   it('moves each weight matrix by γ·‖W‖·g/‖g‖ (g its loss gradient) and leaves the biases', () => {
-    const model = tinyModel();
-    const [input, onehot] = [x(), y()];
-    const vars = varsOf(model);
+    withTinyModel(({ model, input, onehot, vars }) => {
     const before = valuesOf(vars);
     const { grads } = tf.variableGrads(ceOf(model, input, onehot), vars);
     const g = vars.map((v) => Float32Array.from(grads[v.name].dataSync()));
@@ -66,14 +76,11 @@ describe('perturbWeights', () => {
     p.restore();
     const loss = tf.tidy(() => ceOf(model, input, onehot)().dataSync()[0]);
     expect(perturbedLoss).toBeGreaterThan(loss);
-    tf.dispose([input, onehot]);
-    model.dispose();
+    });
   });
 
   it('restores every variable bit for bit, once, and leaks no tensors', () => {
-    const model = tinyModel();
-    const [input, onehot] = [x(), y()];
-    const vars = varsOf(model);
+    withTinyModel(({ model, input, onehot, vars }) => {
     const before = valuesOf(vars);
     const tensors = tf.memory().numTensors;
     const p = perturbWeights(vars, 0.3, ceOf(model, input, onehot));
@@ -84,27 +91,21 @@ describe('perturbWeights', () => {
     p.restore();
     expect(valuesOf(vars)).toEqual(before);
     expect(tf.memory().numTensors).toBe(tensors);
-    tf.dispose([input, onehot]);
-    model.dispose();
+    });
   });
 
   it('a restore after the weights moved on (the optimizer step) leaves them: it restores once', () => {
-    const model = tinyModel();
-    const [input, onehot] = [x(), y()];
-    const vars = varsOf(model);
+    withTinyModel(({ model, input, onehot, vars }) => {
     const p = perturbWeights(vars, 0.3, ceOf(model, input, onehot));
     p.restore();
     vars[0].assign(tf.fill([3, 4], 0.5));
     p.restore();
     expect(Array.from(vars[0].dataSync())).toEqual(new Array(12).fill(0.5));
-    tf.dispose([input, onehot]);
-    model.dispose();
+    });
   });
 
   it('puts back the variables it had moved when moving a later one fails, and rethrows', () => {
-    const model = tinyModel();
-    const [input, onehot] = [x(), y()];
-    const vars = varsOf(model);
+    withTinyModel(({ model, input, onehot, vars }) => {
     const before = valuesOf(vars);
     const tensors = tf.memory().numTensors;
     const assign = vars[2].assign.bind(vars[2]);
@@ -115,14 +116,11 @@ describe('perturbWeights', () => {
     vars[2].assign = assign;
     expect(valuesOf(vars)).toEqual(before);
     expect(tf.memory().numTensors).toBe(tensors);
-    tf.dispose([input, onehot]);
-    model.dispose();
+    });
   });
 
   it('γ 0 moves nothing and runs no loss; a matrix with zero weights or zero gradient stays put', () => {
-    const model = tinyModel();
-    const [input, onehot] = [x(), y()];
-    const vars = varsOf(model);
+    withTinyModel(({ model, input, onehot, vars }) => {
     let calls = 0;
     const p0 = perturbWeights(vars, 0, () => {
       calls++;
@@ -136,8 +134,7 @@ describe('perturbWeights', () => {
     expect(p.relative).toEqual([0, 0, 0, 0]);
     expect(valuesOf(vars)).toEqual(before);
     p.restore();
-    tf.dispose([input, onehot]);
-    model.dispose();
+    });
   });
 });
 
