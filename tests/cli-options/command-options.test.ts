@@ -164,6 +164,18 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect(started!.holdout.featureShape).toEqual([784]);
     expect(Array.from(started!.holdout.y)).toEqual([0, 1, 2, 3, 4, 5]);
   },
+  '--impute': async () => {
+    // A holdout with one missing pixel: refused by default (naming the flag), filled with the pixel's median over the holdout's other rows.
+    const pixels = Array.from({ length: 784 }, (_, i) => `p${i}`);
+    const path = join(dir, 'holdout-missing.csv');
+    const rows = Array.from({ length: 6 }, (_, r) => [r % 10, r === 0 ? '' : r / 10, ...pixels.slice(1).map((_, i) => ((i + r) % 5) / 5)].join(','));
+    writeFileSync(path, `label,${pixels.join(',')}\n${rows.join('\n')}\n`);
+    await expect(coordinator(['--holdout', path])).rejects.toThrow(/missing values in "p0" \(1\): fill them \(--impute mean\|median\|zero\)/);
+    const median = (await coordinator(['--holdout', path, '--impute', 'median'])).started!.holdout;
+    expect(median.x[0]).toBeCloseTo(0.3, 6);
+    expect(Array.from(median.x.subarray(784, 786))).toEqual([Math.fround(0.1), Math.fround(0.2)]);
+    expect((await coordinator(['--holdout', path, '--impute', 'zero'])).started!.holdout.x[0]).toBe(0);
+  },
   '--backend': async () => {
     expect((await coordinator(['--backend', 'cpu'])).started!.backend).toBe('cpu');
     expect((await coordinator(['--backend', 'wasm'])).started!.backend).toBe('wasm');

@@ -97,10 +97,26 @@ describe('quoted CSV cells (RFC 4180): the Kaggle Titanic file as DISCO uses it'
     const d = readNumericCsv(complete, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS, numClasses: 2 });
     expect([d.featureShape, d.numClasses, d.y.length]).toEqual([[5], 2, 6]);
     expect(Array.from(d.x.slice(25, 30))).toEqual([30, 0, 0, Math.fround(8.4583), 3]);
-    expect(() => readNumericCsv(titanic, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS })).toThrow(/missing values in "Age" \(1\): fill them, or leave the column out with --feature-columns/);
+    expect(() => readNumericCsv(titanic, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS })).toThrow(/missing values in "Age" \(1\): fill them \(--impute mean\|median\|zero\), or leave the column out with --feature-columns/);
     expect(() => readNumericCsv(complete, { labelColumn: 'Survived' })).toThrow(/column "Name" is not numeric/);
     expect(() => readNumericCsv(complete, { labelColumn: 'Sex', featureColumns: ['Age'] })).toThrow(/the "Sex" column holds names such as "female", not integer classes/);
     expect(() => readNumericCsv(complete, { labelColumn: 'Pclass', featureColumns: ['Age'], numClasses: 3 })).toThrow(/label 3 is outside 0\.\.2/);
+  });
+  it('impute: the holdout reader fills missing values with the mean, median (of the file\'s own values) or zero', () => {
+    // Moran's age is missing; the others are 22, 38, 26, 35, 35: mean 31.2, median 35.
+    const filled = (impute: 'mean' | 'median' | 'zero') => readNumericCsv(titanic, { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS, impute });
+    expect(Array.from(filled('mean').x.slice(25, 30))).toEqual([Math.fround(31.2), 0, 0, Math.fround(8.4583), 3]);
+    expect(filled('median').x[25]).toBe(35);
+    expect(filled('zero').x[25]).toBe(0);
+    // Every value present is kept as it was.
+    const mean = filled('mean');
+    const complete = readNumericCsv(file('titanic-complete-2.csv', TITANIC.replace(',male,,0,0,330877', ',male,31.2,0,0,330877')), { labelColumn: 'Survived', featureColumns: DISCO_COLUMNS });
+    expect(mean).toEqual(complete);
+    // A plain numeric file: the streamed reader marks the empty cell, the full reader counts it — or imputes.
+    const plain = file('plain-missing.csv', 'label,a,b\n0,1.5,\n1,3,4.25\n1,5,2.75\n');
+    expect(() => readCsvDataset(plain)).toThrow(/row 2, column "b": "" is not a number \(a missing value\)/);
+    expect(() => readNumericCsv(plain)).toThrow(/plain-missing\.csv: missing values in "b" \(1\): fill them \(--impute mean\|median\|zero\)/);
+    expect(Array.from(readNumericCsv(plain, { impute: 'median' }).x)).toEqual([1.5, 3.5, 3, 4.25, 5, 2.75]);
   });
   it('a plain numeric CSV reads the same through the streaming path and the RFC 4180 path', () => {
     const plain = file('plain.csv', 'label,a,b\n0,1.5,2\n1,3,4.25\n');

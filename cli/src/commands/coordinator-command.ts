@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { digitsHeadlineEps, FedtuneError, type Dataset } from '@fedtune/shared';
+import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
 import type { SpamCoordinatorTask } from '../tasks/spam-task-plan.ts';
@@ -11,7 +11,7 @@ import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
-import { columnListOption, floatOption, intOption, portOption } from './options.ts';
+import { choiceOption, columnListOption, floatOption, intOption, portOption } from './options.ts';
 import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
@@ -57,6 +57,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--holdout <file.csv>', "the coordinator's held-out set (default: the built-in digits holdout)")
     .option('--label-column <name>', 'label column of the holdout CSV', 'label')
     .option('--feature-columns <columns>', 'holdout CSV: only these columns are features, in this order (comma-separated; the sites give the same --feature-columns)', columnListOption)
+    .option('--impute <method>', "holdout CSV: fill missing values with the feature's mean, median (of the holdout's own values) or zero, as a site's --impute (default: refuse a holdout with missing values)", choiceOption('impute', ['mean', 'median', 'zero'] as const))
     .option('--backend <name>', 'tfjs backend for evaluation (default: fastest available)')
     .option('--resume <run-id>', 'continue this run from its latest good checkpoint with its own settings; flags given now override them (sites reconnect by themselves)')
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS (with --tls-key)')
@@ -86,7 +87,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
     const text = readModelText(modelDir);
     const loadModel = () => loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
-    const loadHoldout = (model: LayersModel) => (o.holdout ? readNumericCsv(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined, ...(o.featureColumns ? { featureColumns: o.featureColumns } : {}) }) : (task ? task.loadHoldout() : builtinDigits().holdout));
+    const loadHoldout = (model: LayersModel) => (o.holdout ? readNumericCsv(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined, ...(o.featureColumns ? { featureColumns: o.featureColumns } : {}), ...(o.impute ? { impute: o.impute as ImputeMethod } : {}) }) : (task ? task.loadHoldout() : builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);
     if (changes) {
       console.log(

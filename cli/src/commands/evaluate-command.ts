@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
-import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
 import { columnListOption, choiceOption, floatOption, intOption } from './options.ts';
@@ -38,8 +38,8 @@ export function attackLossList(value: string): AttackLoss[] {
 }
 
 /** The data of `--data`: a CSV file, or `digits-holdout` (the built-in task's held-out set). */
-export function evaluationData(spec: string, labelColumn?: string, featureColumns?: readonly string[]): Dataset {
-  return spec === 'digits-holdout' ? builtinDigits().holdout : readNumericCsv(spec, { ...(labelColumn ? { labelColumn } : {}), ...(featureColumns ? { featureColumns } : {}) });
+export function evaluationData(spec: string, labelColumn?: string, featureColumns?: readonly string[], impute?: ImputeMethod): Dataset {
+  return spec === 'digits-holdout' ? builtinDigits().holdout : readNumericCsv(spec, { ...(labelColumn ? { labelColumn } : {}), ...(featureColumns ? { featureColumns } : {}), ...(impute ? { impute } : {}) });
 }
 
 /** Prints a short summary of a robustness report. */
@@ -107,6 +107,7 @@ export function evaluateCommand(): Command {
     .option('--out <file>', 'write the report as JSON here')
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--feature-columns <columns>', 'CSV: only these columns are features, in this order (comma-separated)', columnListOption)
+    .option('--impute <method>', "CSV: fill missing values with the feature's mean, median (of this file's own values) or zero (default: refuse data with missing values)", choiceOption('impute', ['mean', 'median', 'zero'] as const))
     .option('--examples <n>', 'examples evaluated (a seeded sample)', intOption('examples', 1), 500)
     .option('--adversarial-examples <n>', 'of those, how many are attacked', intOption('adversarial-examples', 0), 200)
     // A list's default is `true` ("the default list"); help shows the list itself.
@@ -140,7 +141,7 @@ export function evaluateCommand(): Command {
       const model = await loadModelDir(o.model);
       try {
         // A CSV that does not fit the model (features, classes) is refused here with what does not fit.
-        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn, o.featureColumns), modelInterfaceOf(model), o.data);
+        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn, o.featureColumns, o.impute as ImputeMethod | undefined), modelInterfaceOf(model), o.data);
         const options: RobustnessOptions = {
           examples: o.examples,
           adversarialExamples: o.adversarialExamples,

@@ -1,6 +1,9 @@
 import { FedtuneError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
 
+/** Marks the error for an empty feature cell (readNumericCsv falls back on its full reader, which counts them or imputes). */
+export const MISSING_VALUE = 'a missing value';
+
 export interface CsvOptions {
   labelColumn?: string;
   /** Number of classes; default: max label + 1. */
@@ -41,7 +44,7 @@ export function parseCsvDataset(text: string, options: CsvOptions = {}): Dataset
         if (v > maxLabel) maxLabel = v;
       } else {
         if (!Number.isFinite(v) || cells[c].trim() === '') {
-          throw new FedtuneError('data', `${source}: row ${r + 2}, column "${header[c]}": "${cells[c]}" is not a number`);
+          throw new FedtuneError('data', `${source}: row ${r + 2}, column "${header[c]}": "${cells[c]}" is not a number${cells[c].trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
         }
         x[r * f + j++] = v;
       }

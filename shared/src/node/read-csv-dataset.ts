@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.ts';
 import { parseCsvRows } from '../data/parse-csv-rows.ts';
+import { MISSING_VALUE } from '../data/parse-csv-dataset.ts';
 import { FedtuneError } from '../errors.ts';
 
 export interface ReadCsvOptions {
@@ -146,7 +147,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
       r.y[row] = v;
       if (v > maxLabel) maxLabel = v;
     } else {
-      if (!Number.isFinite(v) || text().trim() === '') throw new FedtuneError('data', `${source}: row ${row + 2}, column "${header![c]}": "${text()}" is not a number`);
+      if (!Number.isFinite(v) || text().trim() === '') throw new FedtuneError('data', `${source}: row ${row + 2}, column "${header![c]}": "${text()}" is not a number${text().trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
       r.x[row * r.f + j] = v;
     }
   };
