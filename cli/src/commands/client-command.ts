@@ -109,6 +109,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
             if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
             if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
             // A cluster node above its share sends the site on (node_busy): one calm line, the next node at once.
+            if (e.type === 'waiting-for-coordinator') console.log(`waiting for the coordinator at ${o.server.join(', ')} (${e.reason}); retrying every ${(e.retryMs / 1000).toFixed(1)} s for up to ${(e.windowMs / 1000).toFixed(0)} s`);
             if (e.type === 'reconnecting' && e.delayMs === 0) console.log('connecting to the next coordinator node of the cluster');
             else if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
             if (e.type === 'rejected' && e.code === 'node_busy') console.log(`coordinator node busy: ${e.reason}`);

@@ -52,6 +52,13 @@ import { checkTokenizedWith } from './tokenized-with.ts';
 const LEAVE_GRACE_MS = 250;
 
 /** What a site reports about itself while it works (for progress bars, logs and the browser page). */
+/**
+ * A site's first connection: a coordinator launched at the same time listens ~0.4–1 s later, and the backoff's
+ * 250 → 500 ms steps made such a site join ~0.5 s after it could. Until it has connected once, a failed connect is
+ * retried every 100 ms for 5 s (cheap: a refused connect costs the coordinator's host nothing), then the backoff.
+ */
+export const STARTUP_RETRY = Object.freeze({ retryMs: 100, windowMs: 5_000 });
+
 export type SiteEvent =
   | { type: 'connected' }
   | { type: 'welcome'; runId: string }
@@ -76,6 +83,8 @@ export type SiteEvent =
   | { type: 'complete'; complete: RunComplete }
   | { type: 'closed'; reason: string }
   | { type: 'reconnecting'; attempt: number; delayMs: number; reason: string }
+  /** The first connection failed (the coordinator may still be starting): retried every `retryMs` for up to `windowMs`; emitted once. */
+  | { type: 'waiting-for-coordinator'; retryMs: number; windowMs: number; reason: string }
   /** An update left this site: the exact bytes sent (encoded weights, or the masked vector under secure aggregation), for its own audit log. */
   | { type: 'update-sent'; runId: string; round: number; attempt?: number; message: 'fitResult' | 'secaggMasked'; bytes: Uint8Array; numExamples?: number; metrics?: Record<string, number> };
 
@@ -126,8 +135,13 @@ export interface SiteClientOptions {
   runtime: 'node' | 'browser';
   onEvent?: (event: SiteEvent) => void;
   updateHook?: UpdateHook;
-  /** Reconnect after a dropped connection (default: no retries). Delay = min(maxDelayMs, baseDelayMs · 2^attempt). */
-  reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Reconnect after a dropped connection (default: no retries). Delay = min(maxDelayMs, baseDelayMs · 2^attempt).
+   * With retries, a site that has not connected yet retries a failed connect every `startupRetryMs` for
+   * `startupWindowMs` from its start (a coordinator launched with it may not be listening yet) without counting
+   * those attempts; then the backoff (STARTUP_RETRY defaults).
+   */
+  reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number; startupRetryMs?: number; startupWindowMs?: number };
   /** Interval of heartbeats to the coordinator (default 5 s). */
   heartbeatMs?: number;
   secAggProbe?: SecAggProbe;
@@ -281,6 +295,10 @@ export class SiteClient {
    */
   async run(): Promise<SiteOutcome> {
     const retries = this.options.reconnect?.retries ?? 0;
+    const startupRetryMs = this.options.reconnect?.startupRetryMs ?? STARTUP_RETRY.retryMs;
+    const startupEnds = performance.now() + (this.options.reconnect?.startupWindowMs ?? STARTUP_RETRY.windowMs);
+    let connectedOnce = false;
+    let waitingSaid = false;
     let failures = 0;
     let last: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'> = { completed: false, reason: 'not connected' };
     try {
@@ -289,8 +307,16 @@ export class SiteClient {
         let link: CoordinatorLink | undefined;
         try {
           link = await this.options.connector.connect();
+          connectedOnce = true;
         } catch (err) {
           last = { completed: false, reason: toFedtuneError(err).message };
+          // Not connected yet, within the start-up window: the coordinator may still be starting — retry soon, uncounted.
+          if (retries > 0 && !connectedOnce && !this.stopped && performance.now() + startupRetryMs < startupEnds) {
+            if (!waitingSaid) this.emit({ type: 'waiting-for-coordinator', retryMs: startupRetryMs, windowMs: this.options.reconnect?.startupWindowMs ?? STARTUP_RETRY.windowMs, reason: last.reason ?? '' });
+            waitingSaid = true;
+            await new Promise((r) => setTimeout(r, startupRetryMs));
+            continue;
+          }
           if (failures >= retries) {
             if (retries === 0) throw err;
             return this.outcome(last);
