@@ -24,6 +24,8 @@ const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: 
   { name: 'simulate', script: 'simulate-throughput.ts' },
   { name: 'scale', script: 'scale.ts' },
   { name: 'compression', script: 'compression.ts' },
+  // Needs DISCO built from its source (bench/disco/build-disco.sh); without it, the fedtune side only.
+  { name: 'disco', script: 'disco.ts' },
 ];
 
 const onlyAt = process.argv.indexOf('--only');
