@@ -18,7 +18,8 @@
  * evaluated sample grows to N, all attacked — the holdout has 1500; the samples are nested, a larger one starts
  * with the smaller's digits: at 85 % the standard error is ± 2.5 points on 200, ± 1.6 on 500, ± 1.1 on 1000);
  * scouting: --arch NAME (instead of the preset's), --workers N|auto (the sites' fit threads, both arms), --batch N (both arms), --train JSON (TrainConfig fields
- * merged into the adversarial arm over the preset's), --tag T (appended to the results file's name).
+ * merged into the adversarial arm over the preset's), --strategy NAME and --strategy-options JSON (the server's
+ * aggregation, both arms; default fedavg), --tag T (appended to the results file's name).
  * Writes bench/results/robust-training[-SCENARIO][-quick][-TAG].json; the preset as shipped run for one scenario
  * (`--scenario builtin|unshifted`, no scouting knob) replaces that scenario's results and targets in
  * robust-training.json instead (`dates` says when each scenario was measured).
@@ -55,6 +56,9 @@ const batchSize = arg('batch') === undefined ? undefined : Number(arg('batch'));
 const archArg = arg('arch');
 // --workers N|auto: the simulation's fit threads (default: its own default, auto).
 const workersArg = arg('workers') === undefined ? undefined : arg('workers') === 'auto' ? ('auto' as const) : Number(arg('workers'));
+// --strategy NAME --strategy-options JSON: the server's aggregation, both arms (e.g. fedavgm '{"serverLr":0.5,"momentum":0.5}').
+const strategyArg = arg('strategy');
+const strategyOptionsArg = arg('strategy-options') === undefined ? undefined : (JSON.parse(arg('strategy-options')!) as Record<string, unknown>);
 const advExtra = arg('train') === undefined ? {} : (JSON.parse(arg('train')!) as Record<string, unknown>);
 const out = mkdtempSync(join(tmpdir(), 'fedtune-bench-robust-'));
 
@@ -115,6 +119,8 @@ for (const scenario of scenarios) {
       federatedEvaluation: 'never',
       // The sites' fit threads (default: the simulation's, --workers auto).
       ...(workersArg === undefined ? {} : { workers: workersArg }),
+      ...(strategyArg === undefined ? {} : { strategy: strategyArg }),
+      ...(strategyOptionsArg === undefined ? {} : { strategyOptions: strategyOptionsArg }),
       trainExtras: { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) },
       config: { calibration: { source: 'federated' }, averageRounds },
       robustness: { when: 'final', examples: evalExamples, adversarialExamples: attackExamples, noise: false, corruptions: false, fgsm: eps, pgd: eps },
@@ -125,7 +131,7 @@ for (const scenario of scenarios) {
     console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;
-  const setup = { sites: 8, architecture: archArg ?? preset.architecture, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, averageRounds, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, per example the worst case over the cross-entropy and margin losses, ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };
+  const setup = { sites: 8, architecture: archArg ?? preset.architecture, strategy: strategyArg ?? 'fedavg', strategyOptions: strategyOptionsArg, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, averageRounds, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, per example the worst case over the cross-entropy and margin losses, ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };
   // The unshifted target is the adversarial arm's alone; the built-in one needs the plain arm's clean accuracy.
   if (!adversarial || (scenario.featureShift && !plain)) {
     results[scenario.name] = { target: scenario.target, met: null, eps: scenario.targetEps, setup, arms };
@@ -153,7 +159,7 @@ for (const scenario of scenarios) {
 }
 
 // The issue's targets as rows for `npm run bench`'s table — only for the preset as shipped (no scouting knob, not quick).
-const scouting = quick || arg('tag') !== undefined || maxExamplesArg !== undefined || averageRoundsArg !== undefined || archArg !== undefined || arg('train') !== undefined || epochs !== undefined || learningRate !== undefined || learningRateSchedule !== undefined || batchSize !== undefined || arg('rounds') !== undefined;
+const scouting = quick || arg('tag') !== undefined || maxExamplesArg !== undefined || averageRoundsArg !== undefined || archArg !== undefined || arg('train') !== undefined || strategyArg !== undefined || strategyOptionsArg !== undefined || epochs !== undefined || learningRate !== undefined || learningRateSchedule !== undefined || batchSize !== undefined || arg('rounds') !== undefined;
 type ScenarioResult = { met: boolean | null; robustPgd?: number; robustClean?: number; cleanCost?: number | null; eceAfterCalibration?: number | null; setup: { architecture: string; rounds: number } };
 const targets = scouting
   ? undefined
