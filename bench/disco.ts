@@ -86,7 +86,7 @@ interface Run {
   /** fedtune: launch → the coordinator's "listening on" line, and → each client's "joined run" line (s). */
   listeningSeconds?: number;
   joinedSeconds?: number[];
-  /** fedtune: each round's slowest site training time as the sites print it (ms). */
+  /** fedtune: each round's slowest site training time as the sites reported it (ms). */
   trainMs?: number[];
   /** DISCO: launch → process exit (its lingering timer included), and its process's CPU seconds. */
   wallSecondsToExit?: number;
@@ -116,7 +116,6 @@ async function fedtuneRun(work: string, users: number, likeForLike: boolean): Pr
       const at = (performance.now() - started) / 1000;
       if (k === 0 && listeningSeconds === undefined && / listening on /.test(d.toString())) listeningSeconds = r2(at);
       if (k > 0 && /^joined run /m.test(d.toString())) joinedSeconds.push(r2(at));
-      for (const m of d.toString().matchAll(/^round (\d+): trained on \d+ examples, .*, ([\d.]+) s$/gm)) trainMs[Number(m[1]) - 1] = Math.max(trainMs[Number(m[1]) - 1] ?? 0, 1000 * Number(m[2]));
     }),
   );
   const stderr: string[] = [];
@@ -132,7 +131,9 @@ async function fedtuneRun(work: string, users: number, likeForLike: boolean): Pr
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   if (code !== 0) throw new Error(`fedtune coordinator exited with ${code}: ${stderr.join('').slice(-2000)}`);
   const runDir = readdirSync(out).find((d) => d.startsWith('run-'))!;
-  const report = JSON.parse(readFileSync(join(out, runDir, 'report.json'), 'utf8')) as { rounds: Array<{ durationMs: number; global?: { accuracy: number } }> };
+  const report = JSON.parse(readFileSync(join(out, runDir, 'report.json'), 'utf8')) as { rounds: Array<{ durationMs: number; global?: { accuracy: number }; accepted: Array<{ durationMs?: number }> }> };
+  // Each round's slowest site training, as the sites reported it (ms).
+  trainMs.splice(0, trainMs.length, ...report.rounds.map((r) => Math.max(...r.accepted.map((a) => a.durationMs ?? 0))));
   rmSync(out, { recursive: true, force: true });
   return { wallSeconds, listeningSeconds, joinedSeconds, trainMs, roundMs: report.rounds.map((r) => r.durationMs), finalAccuracy: report.rounds.at(-1)?.global?.accuracy ?? null };
 }

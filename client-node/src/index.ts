@@ -11,3 +11,4 @@ export * from './file-privacy-ledger.ts';
 export * from './site-audit-log.ts';
 export * from './virtual-sites.ts';
 export * from './early-connector.ts';
+export * from './warm-up-training.ts';

@@ -3,6 +3,7 @@ import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type
 import { nodeEd25519Verify, nodeSha256OfChunks, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
+import { warmUpTraining } from './warm-up-training.ts';
 import { SiteAuditLog } from './site-audit-log.ts';
 
 export interface NodeSiteOptions {
@@ -93,6 +94,8 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
       : options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
+    // While the coordinator is not listening yet (launched with this site), the training path gets compiled.
+    whileWaiting: async (signal) => void (await warmUpTraining(signal)),
     onPersonalModel: options.personalModelDir
       ? async (model, info) => {
           const files = await modelToFiles(model, { personalized: true, siteId: options.siteId, runId: info.runId, adopted: info.adopted });

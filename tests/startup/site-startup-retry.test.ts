@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { loadModelDir, maxMessageBytesForModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
 import { deriveSeed, FedtuneError, SiteClient, socketIoConnector, splitDataset, STARTUP_RETRY, type ClientConnector, type SiteEvent } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import * as tf from '@tensorflow/tfjs';
+import { warmUpTraining } from '@fedtune/client-node';
 import { head, tempDir } from '../helpers/federation.ts';
 
 /** A connector that always fails, recording when it was asked. */
@@ -20,8 +22,9 @@ function refusing(): ClientConnector & { at: number[] } {
   };
 }
 
-function siteWith(connector: ClientConnector, reconnect: SiteClient['options']['reconnect'], events: SiteEvent[]): SiteClient {
+function siteWith(connector: ClientConnector, reconnect: SiteClient['options']['reconnect'], events: SiteEvent[], whileWaiting?: (signal: AbortSignal) => Promise<void>): SiteClient {
   return new SiteClient({
+    ...(whileWaiting ? { whileWaiting } : {}),
     siteId: 'site-1',
     connector,
     data: splitDataset(head(builtinDigits().holdout, 20), 1),
@@ -38,7 +41,16 @@ describe('a site that cannot connect yet', () => {
   it('retries every startupRetryMs within the start-up window, uncounted and announced once; then backs off as before', async () => {
     const connector = refusing();
     const events: SiteEvent[] = [];
-    const outcome = await siteWith(connector, { retries: 2, baseDelayMs: 50, startupRetryMs: 20, startupWindowMs: 400 }, events).run();
+    const idle: Array<{ startedAt: number; abortedAt?: number }> = [];
+    const whileWaiting = (signal: AbortSignal) => {
+      const call: { startedAt: number; abortedAt?: number } = { startedAt: connector.at.length };
+      idle.push(call);
+      signal.addEventListener('abort', () => (call.abortedAt = connector.at.length));
+      return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    };
+    const outcome = await siteWith(connector, { retries: 2, baseDelayMs: 50, startupRetryMs: 20, startupWindowMs: 400 }, events, whileWaiting).run();
+    // The idle work started once, at the first failure, and was ended with the run (no connect ever succeeded).
+    expect(idle).toEqual([{ startedAt: 1, abortedAt: connector.at.length }]);
     expect(outcome.completed).toBe(false);
     expect(outcome.reason).toMatch(/ECONNREFUSED/);
     // Exactly three counted attempts end the run (retries 2); everything before them was a quick retry.
@@ -60,16 +72,20 @@ describe('a site that cannot connect yet', () => {
   it('startupWindowMs 0: the backoff from the first failure (no quick retries, nothing announced)', async () => {
     const connector = refusing();
     const events: SiteEvent[] = [];
-    await siteWith(connector, { retries: 2, baseDelayMs: 30, startupWindowMs: 0 }, events).run();
+    let idleCalls = 0;
+    await siteWith(connector, { retries: 2, baseDelayMs: 30, startupWindowMs: 0 }, events, async () => void idleCalls++).run();
     expect(connector.at.length).toBe(3);
+    expect(idleCalls).toBe(0);
     expect(events.some((e) => e.type === 'waiting-for-coordinator')).toBe(false);
     expect(events.filter((e) => e.type === 'reconnecting').map((e) => (e as { delayMs: number }).delayMs)).toEqual([30, 60]);
   });
 
   it('no retries: the first failure is thrown at once (no start-up window)', async () => {
     const connector = refusing();
-    await expect(siteWith(connector, undefined, []).run()).rejects.toThrow(/ECONNREFUSED/);
+    let idleCalls = 0;
+    await expect(siteWith(connector, undefined, [], async () => void idleCalls++).run()).rejects.toThrow(/ECONNREFUSED/);
     expect(connector.at.length).toBe(1);
+    expect(idleCalls).toBe(0);
   });
 
   it('the defaults: every 100 ms for 5 s', () => {
@@ -87,6 +103,7 @@ describe('over socket.io: a site started before its coordinator listens', () => 
     });
     const backend = await selectNodeBackend();
     const events: SiteEvent[] = [];
+    const warm: { started?: number; ended?: number; steps?: number } = {};
     const full = builtinDigitsSites({ sites: 1, partition: { kind: 'iid' }, seed: 5 })[0];
     const site = new SiteClient({
       siteId: 'site-1',
@@ -97,6 +114,12 @@ describe('over socket.io: a site started before its coordinator listens', () => 
       runtime: 'node',
       reconnect: { retries: 3, startupRetryMs: 50 },
       onEvent: (e) => void events.push(e),
+      // The node site's idle work: warming the training path until the coordinator answers.
+      whileWaiting: async (signal) => {
+        warm.started = events.length;
+        warm.steps = (await warmUpTraining(signal)).steps;
+        warm.ended = events.length;
+      },
     });
     const run = site.run();
     await new Promise((r) => setTimeout(r, 400)); // nothing listens yet: the site is retrying
@@ -121,8 +144,37 @@ describe('over socket.io: a site started before its coordinator listens', () => 
       // Still once, and none of the counted backoff: the quick retries found the coordinator.
       expect(events.filter((e) => e.type === 'waiting-for-coordinator')).toHaveLength(1);
       expect(events.some((e) => e.type === 'reconnecting')).toBe(false);
+      // The warm-up ran while nothing listened and had stopped before the site joined (no event in between: 'connected' comes after).
+      expect(warm.steps).toBeGreaterThan(0);
+      expect(warm.ended).toBe(warm.started);
+      expect(events.findIndex((e) => e.type === 'welcome')).toBeGreaterThan(warm.ended!);
     } finally {
       await coordinator.close();
     }
   }, 60_000);
+});
+
+describe('warmUpTraining (client-node): the idle work of a node site', () => {
+  it('trains in chunks of 8 steps up to maxSteps (default 64), and leaves no tensor behind', async () => {
+    await selectNodeBackend();
+    const before = tf.memory().numTensors;
+    expect(await warmUpTraining(new AbortController().signal)).toEqual({ steps: 64 });
+    expect(await warmUpTraining(new AbortController().signal, 20)).toEqual({ steps: 24 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+  it('does nothing once aborted, and stops within a chunk of an abort', async () => {
+    const before = tf.memory().numTensors;
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await warmUpTraining(aborted.signal)).toEqual({ steps: 0 });
+    const later = new AbortController();
+    const running = warmUpTraining(later.signal, 1_000_000);
+    await new Promise((r) => setTimeout(r, 30));
+    later.abort();
+    const { steps } = await running;
+    expect(steps).toBeGreaterThanOrEqual(8);
+    expect(steps).toBeLessThan(1_000_000);
+    expect(steps % 8).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
