@@ -189,11 +189,19 @@ try {
         : { wallSeconds: r2(median(xs.map((x) => x.wallSeconds))), roundMsMedian: r2(median(xs.flatMap((x) => x.roundMs))), finalAccuracy: xs.map((x) => x.finalAccuracy), runs: xs };
     results.push({ users, fedtune: summary(runs.fedtune), fedtuneLikeForLike: summary(runs.fedtuneLikeForLike), disco: summary(runs.disco) });
   }
+  // Per round, two rows: fedtune's defaults (its final round also calibrates, evaluates on every site and evaluates
+  // robustness, which DISCO does not do) and like-for-like (the same work per round as DISCO's).
   const targets = results.flatMap((r) =>
     r.disco && r.fedtune && r.fedtuneLikeForLike
       ? [
-          { target: `DISCO's titanic task, ${r.users} sites: DISCO's round time ÷ fedtune's (median over rounds)`, goal: 4, measured: r2(r.disco.roundMsMedian / r.fedtune.roundMsMedian), unit: 'ratio', met: r.disco.roundMsMedian / r.fedtune.roundMsMedian >= 4 },
-          { target: `DISCO's titanic task, ${r.users} sites: whole 5-round run, fedtune (defaults) ÷ DISCO (launch → exit)`, goal: 1, measured: r2(r.fedtune.wallSeconds / r.disco.wallSeconds), unit: 'ratio', met: r.fedtune.wallSeconds < r.disco.wallSeconds },
+          ...([['defaults', r.fedtune], ['like-for-like: no robustness or federated evaluation', r.fedtuneLikeForLike]] as const).map(([how, f]) => ({
+            target: `DISCO's titanic task, ${r.users} sites: DISCO's round time ÷ fedtune's (median over rounds; fedtune ${how})`,
+            goal: 4,
+            measured: r2(r.disco!.roundMsMedian / f.roundMsMedian),
+            unit: 'ratio',
+            met: r.disco!.roundMsMedian / f.roundMsMedian >= 4,
+          })),
+          { target: `DISCO's titanic task, ${r.users} sites: whole 5-round run, fedtune (defaults) ÷ DISCO (launch → done)`, goal: 1, measured: r2(r.fedtune.wallSeconds / r.disco.wallSeconds), unit: 'ratio', met: r.fedtune.wallSeconds < r.disco.wallSeconds },
         ]
       : [],
   );
