@@ -116,7 +116,9 @@ export function runVirtualSites(options: RunVirtualSitesOptions): Array<Promise<
       ...(options.fit ? { fit: options.fit } : {}),
       ...(options.hooks?.[siteId] ? { updateHook: options.hooks[siteId] } : {}),
       ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
-      reconnect: { retries: options.reconnectRetries ?? 10 },
+      // No quick start-up retries (STARTUP_RETRY): thousands of sites in one process retrying every 100 ms would
+      // flood a coordinator that is still starting; they back off from the first failure.
+      reconnect: { retries: options.reconnectRetries ?? 10, startupWindowMs: 0 },
       onEvent: options.onEvent ? (e) => options.onEvent!(siteId, e) : undefined,
     });
     runs.push(client.run());

@@ -7,7 +7,7 @@ import { loadModelDir, maxMessageBytesForModelDir, pretrainedModelDir, startCoor
 import { deriveSeed, FedtuneError, SiteClient, socketIoConnector, splitDataset, STARTUP_RETRY, type ClientConnector, type SiteEvent } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import * as tf from '@tensorflow/tfjs';
-import { warmUpTraining } from '@fedtune/client-node';
+import { runVirtualSites, VirtualDigitsSites, warmUpTraining } from '@fedtune/client-node';
 import { head, tempDir } from '../helpers/federation.ts';
 
 /** A connector that always fails, recording when it was asked. */
@@ -176,5 +176,32 @@ describe('warmUpTraining (client-node): the idle work of a node site', () => {
     expect(steps).toBeLessThan(1_000_000);
     expect(steps % 8).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('virtual sites (fedtune worker) do not retry quickly', () => {
+  it('back off from their first failure: thousands in one process would flood a coordinator still starting', async () => {
+    const events: SiteEvent[] = [];
+    const connectors: Array<ReturnType<typeof refusing>> = [];
+    const sites = new VirtualDigitsSites(builtinDigits().pool, { seed: 11, examples: 20, alpha: 0.5 });
+    const outcomes = await Promise.all(
+      runVirtualSites({
+        sites,
+        range: { first: 0, last: 2 },
+        connector: () => {
+          const c = refusing();
+          connectors.push(c);
+          return c;
+        },
+        backend: 'cpu',
+        reconnectRetries: 1,
+        onEvent: (_, e) => void events.push(e),
+      }),
+    );
+    expect(outcomes.every((o) => !o.completed)).toBe(true);
+    // Two attempts each (the first and one retry after 250 ms), no quick retries, nothing announced.
+    expect(connectors.map((c) => c.at.length)).toEqual([2, 2, 2]);
+    expect(events.some((e) => e.type === 'waiting-for-coordinator')).toBe(false);
+    expect(events.filter((e) => e.type === 'reconnecting').map((e) => (e as { delayMs: number }).delayMs)).toEqual([250, 250, 250]);
   });
 });
