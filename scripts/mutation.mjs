@@ -159,6 +159,12 @@ const MODULES = [
     tests: ['tests/sweep/sweep-core-exact.test.ts', 'tests/sweep/search-space.test.ts', 'tests/sweep/successive-halving.test.ts', 'tests/sweep/pareto-front.test.ts'],
   },
   {
+    name: 'numeric-csv',
+    // A holdout or evaluation CSV from outside: the reader that refuses what it cannot take (naming the column), and the imputation it applies.
+    mutate: ['shared/src/node/read-numeric-csv.ts', 'shared/src/data/impute-missing.ts'],
+    tests: ['tests/site-data/numeric-csv-exact.test.ts', 'tests/site-data/feature-columns-and-quoted-csv.test.ts', 'tests/site-data/check-dataset.test.ts', 'tests/read-csv-dataset-stream.test.ts'],
+  },
+  {
     name: 'l2-attacks',
     mutate: ['shared/src/robustness/attacks/pgd-l2.ts', 'shared/src/robustness/attacks/fgm-l2.ts', 'shared/src/robustness/attacks/l2-ball.ts'],
     tests: ['tests/robustness/l2-attacks-exact.test.ts', 'tests/robustness/attack-losses.test.ts'],

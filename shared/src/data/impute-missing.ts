@@ -12,6 +12,7 @@ export function fitImputation(train: Dataset, method: ImputeMethod): Float32Arra
   const fill = new Float32Array(f);
   if (method === 'zero') return fill;
   const column = new Float64Array(n);
+  // Stryker disable next-line EqualityOperator: equivalent: a pass at j = f writes fill[f], outside the array (ignored)
   for (let j = 0; j < f; j++) {
     let m = 0;
     for (let i = 0; i < n; i++) {
@@ -37,6 +38,7 @@ export function applyImputation(ds: Dataset, fill: Float32Array): { dataset: Dat
   const f = featureSize(ds);
   const x = ds.x.slice();
   let imputed = 0;
+  // Stryker disable next-line EqualityOperator: equivalent: x[x.length] is undefined, not NaN
   for (let k = 0; k < x.length; k++) {
     if (Number.isNaN(x[k])) {
       x[k] = fill[k % f];
