@@ -4,26 +4,17 @@
  * names with commas, empty Age and Cabin cells, unscaled fares up to ~500 — and a label that depends on sex,
  * class, age and fare as the real one does, so both systems learn something. Deterministic for a seed.
  */
+import { SeededRandom } from '@fedtune/shared';
+
 const HEADER = 'PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked';
 const SURNAMES = ['Braund', 'Cumings', 'Heikkinen', 'Futrelle', 'Allen', 'Moran', 'McCarthy', 'Palsson', 'Johnson', 'Nasser', 'Sandstrom', 'Bonnell'];
 const TITLES = { male: ['Mr.', 'Master.'], female: ['Mrs.', 'Miss.'] } as const;
 const GIVEN = ['Owen Harris', 'John Bradley', 'Laina', 'Jacques Heath', 'William Henry', 'James', 'Timothy J', 'Gosta Leonard', 'Oscar W', 'Nicholas', 'Marguerite Rut', 'Elizabeth'];
 
-/** mulberry32: a small seeded generator (the file must be the same on every run). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `rows` passengers as CSV text (header first, LF line ends). */
 export function titanicLikeCsv(rows = 891, seed = 1912): string {
-  const r = random(seed);
+  const rng = new SeededRandom(seed);
+  const r = () => rng.next();
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   const lines = [HEADER];

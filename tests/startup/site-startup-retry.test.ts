@@ -1,7 +1,6 @@
 // A site launched with its coordinator (STARTUP_RETRY in shared/src/client/site-client.ts): until it has connected
 // once, a failed connect is retried every startupRetryMs for startupWindowMs, uncounted and announced once; then the
 // exponential backoff as before. Over real socket.io: a site started before anything listens joins once it does.
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadModelDir, maxMessageBytesForModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
 import { deriveSeed, FedtuneError, SiteClient, socketIoConnector, splitDataset, STARTUP_RETRY, type ClientConnector, type SiteEvent } from '@fedtune/shared';
@@ -9,6 +8,7 @@ import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/s
 import * as tf from '@tensorflow/tfjs';
 import { runVirtualSites, VirtualDigitsSites, warmUpTraining } from '@fedtune/client-node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { freePort } from '../helpers/redis-server.ts';
 
 /** A connector that always fails, recording when it was asked. */
 function refusing(): ClientConnector & { at: number[] } {
@@ -95,12 +95,7 @@ describe('a site that cannot connect yet', () => {
 
 describe('over socket.io: a site started before its coordinator listens', () => {
   it('joins once the coordinator listens, after quick uncounted retries (no backoff step)', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const backend = await selectNodeBackend();
     const events: SiteEvent[] = [];
     const warm: { started?: number; ended?: number; steps?: number } = {};
