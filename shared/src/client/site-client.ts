@@ -51,7 +51,6 @@ import { checkTokenizedWith } from './tokenized-with.ts';
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
 
-/** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 /**
  * A site's first connection: a coordinator launched at the same time listens ~0.4–1 s later, and the backoff's
  * 250 → 500 ms steps made such a site join ~0.5 s after it could. Until it has connected once, a failed connect is
@@ -59,6 +58,7 @@ const LEAVE_GRACE_MS = 250;
  */
 export const STARTUP_RETRY = Object.freeze({ retryMs: 100, windowMs: 5_000 });
 
+/** What a site reports about itself while it works (for progress bars, logs and the browser page). */
 export type SiteEvent =
   | { type: 'connected' }
   | { type: 'welcome'; runId: string }
@@ -303,7 +303,8 @@ export class SiteClient {
   async run(): Promise<SiteOutcome> {
     const retries = this.options.reconnect?.retries ?? 0;
     const startupRetryMs = this.options.reconnect?.startupRetryMs ?? STARTUP_RETRY.retryMs;
-    const startupEnds = performance.now() + (this.options.reconnect?.startupWindowMs ?? STARTUP_RETRY.windowMs);
+    const startupWindowMs = this.options.reconnect?.startupWindowMs ?? STARTUP_RETRY.windowMs;
+    const startupEnds = performance.now() + startupWindowMs;
     let connectedOnce = false;
     let waitingSaid = false;
     let failures = 0;
@@ -321,13 +322,12 @@ export class SiteClient {
         try {
           link = await this.options.connector.connect();
           connectedOnce = true;
-          await endIdleWork();
         } catch (err) {
           last = { completed: false, reason: toFedtuneError(err).message };
           // Not connected yet, within the start-up window: the coordinator may still be starting — retry soon, uncounted.
           if (retries > 0 && !connectedOnce && !this.stopped && performance.now() + startupRetryMs < startupEnds) {
             if (!waitingSaid) {
-              this.emit({ type: 'waiting-for-coordinator', retryMs: startupRetryMs, windowMs: this.options.reconnect?.startupWindowMs ?? STARTUP_RETRY.windowMs, reason: last.reason ?? '' });
+              this.emit({ type: 'waiting-for-coordinator', retryMs: startupRetryMs, windowMs: startupWindowMs, reason: last.reason ?? '' });
               idleWork = this.options.whileWaiting?.(idle.signal).catch(() => {});
             }
             waitingSaid = true;
@@ -340,6 +340,8 @@ export class SiteClient {
           }
         }
         if (link) {
+          // The idle work (whileWaiting) stops before the site says hello.
+          await endIdleWork();
           last = await this.session(link);
           if (last.completed || this.stopped) return this.outcome(last);
           if (this.rejectedHello) return this.outcome(last);
