@@ -19,7 +19,6 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { modelToFiles } from '@fedtune/shared';
 import { titanicLikeCsv } from './titanic-like-csv.ts';
+import { freePort } from '../tests/helpers/redis-server.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,17 +54,6 @@ const TIMEOUT_MS = 300_000;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r2 = (x: number) => Number(x.toFixed(2));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** DISCO's titanic network with a 2-class softmax head (fedtune's classifiers end in softmax over the classes). */
 async function writeTitanicModel(dir: string): Promise<void> {
