@@ -147,6 +147,58 @@ describe('over socket.io: a site started before its coordinator listens', () => 
       await coordinator.close();
     }
   }, 60_000);
+
+  it('20 sites started before their coordinator all join its first round, each announced once, none backing off', async () => {
+    const SITES = 20;
+    const port = await freePort();
+    const backend = await selectNodeBackend();
+    const events = new Map<string, SiteEvent[]>();
+    const warmSteps = new Map<string, number>();
+    const datasets = builtinDigitsSites({ sites: SITES, partition: { kind: 'iid' }, seed: 6 });
+    const runs = datasets.map((full, k) => {
+      const siteId = `site-${k + 1}`;
+      events.set(siteId, []);
+      return new SiteClient({
+        siteId,
+        connector: socketIoConnector({ url: `http://127.0.0.1:${port}` }),
+        modelServer: `http://127.0.0.1:${port}`,
+        data: splitDataset(head(full, 30), deriveSeed(6, 'split', siteId)),
+        backend: backend.backend,
+        runtime: 'node',
+        reconnect: { retries: 3 }, // STARTUP_RETRY's defaults: every 100 ms for 5 s
+        onEvent: (e) => void events.get(siteId)!.push(e),
+        whileWaiting: async (signal) => void warmSteps.set(siteId, (await warmUpTraining(signal)).steps),
+      }).run();
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const modelDir = pretrainedModelDir('mlp');
+    const coordinator = await startCoordinator({
+      runsDir: tempDir(),
+      architecture: 'mlp',
+      backend: backend.backend,
+      transport: 'socket',
+      port,
+      maxMessageBytes: maxMessageBytesForModelDir(modelDir)!,
+      load: async () => ({ model: await loadModelDir(modelDir), holdout: head(builtinDigits().holdout, 50) }),
+      config: { runId: 'startup-retry-20', rounds: 1, minSites: SITES, seed: 6, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' } },
+    });
+    try {
+      const report = await coordinator.done;
+      const outcomes = await Promise.all(runs);
+      expect(report.status).toBe('complete');
+      expect(report.rounds[0].accepted).toHaveLength(SITES);
+      expect(outcomes.every((o) => o.completed)).toBe(true);
+      for (const [siteId, list] of events) {
+        expect(list.filter((e) => e.type === 'waiting-for-coordinator'), siteId).toHaveLength(1);
+        expect(list.some((e) => e.type === 'reconnecting'), siteId).toBe(false);
+      }
+      // Every site warmed up while it waited, and stopped to join.
+      expect(warmSteps.size).toBe(SITES);
+      for (const steps of warmSteps.values()) expect(steps).toBeGreaterThan(0);
+    } finally {
+      await coordinator.close();
+    }
+  }, 120_000);
 });
 
 describe('warmUpTraining (client-node): the idle work of a node site', () => {
