@@ -3,7 +3,7 @@ import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type
 import { nodeEd25519Verify, nodeSha256OfChunks, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
-import { warmUpTraining } from './warm-up-training.ts';
+import { trainingWarmUp } from './warm-up-training.ts';
 import { SiteAuditLog } from './site-audit-log.ts';
 
 export interface NodeSiteOptions {
@@ -75,6 +75,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
   const connector = options.connector ?? (typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server);
+  const warmUp = trainingWarmUp();
   const client = new SiteClient({
     siteId: options.siteId,
     token: options.token,
@@ -94,8 +95,8 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
       : options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
-    // While the coordinator is not listening yet (launched with this site), the training path gets compiled.
-    whileWaiting: async (signal) => void (await warmUpTraining(signal)),
+    // While the coordinator is not listening yet (launched with this site) and while the site waits for its first instruction, the training path gets compiled.
+    whileWaiting: async (signal, phase) => void (await warmUp(signal, phase)),
     onPersonalModel: options.personalModelDir
       ? async (model, info) => {
           const files = await modelToFiles(model, { personalized: true, siteId: options.siteId, runId: info.runId, adopted: info.adopted });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fitLocal, TrainConfig, type Dataset } from '@fedtune/shared';
+import { fitLocal, TrainConfig, type Dataset, type IdlePhase } from '@fedtune/shared';
 
 /** Steps per chunk (a turn of the event loop between chunks: the start-up retries, the connection's handshake and the abort get to run). */
 const CHUNK_STEPS = 8;
@@ -32,4 +32,26 @@ export async function warmUpTraining(signal: AbortSignal, maxSteps = 64): Promis
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Warm-up steps a node site runs in all, and at most while its coordinator is not listening yet (a coordinator
+ * launched with its sites starts up on the same cores, and steps taken then delay its start).
+ */
+export const WARM_UP_STEPS = Object.freeze({ total: 256, connecting: 64 });
+
+/**
+ * A node site's idle work (SiteClient's `whileWaiting`): warmUpTraining, up to `budget.connecting` steps while it
+ * waits for its coordinator and up to `budget.total` in all once it has joined and waits for its first
+ * instruction — a site that joins a coordinator already running (the usual case) warms up then. Steps are
+ * counted across the calls. Resolves with the steps taken by this call.
+ */
+export function trainingWarmUp(budget: { total: number; connecting: number } = WARM_UP_STEPS): (signal: AbortSignal, phase: IdlePhase) => Promise<{ steps: number }> {
+  let done = 0;
+  return async (signal, phase) => {
+    const cap = phase === 'connecting' ? Math.min(budget.connecting, budget.total) : budget.total;
+    const { steps } = await warmUpTraining(signal, cap - done);
+    done += steps;
+    return { steps };
+  };
 }

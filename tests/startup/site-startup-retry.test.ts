@@ -3,7 +3,7 @@
 // exponential backoff as before. Over real socket.io: a site started before anything listens joins once it does.
 import { describe, expect, it } from 'vitest';
 import { loadModelDir, maxMessageBytesForModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
-import { deriveSeed, FedtuneError, SiteClient, socketIoConnector, splitDataset, STARTUP_RETRY, type ClientConnector, type SiteEvent } from '@fedtune/shared';
+import { deriveSeed, FedtuneError, SiteClient, socketIoConnector, splitDataset, STARTUP_RETRY, type ClientConnector, type IdlePhase, type SiteEvent } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import * as tf from '@tensorflow/tfjs';
 import { runVirtualSites, VirtualDigitsSites, warmUpTraining } from '@fedtune/client-node';
@@ -22,7 +22,7 @@ function refusing(): ClientConnector & { at: number[] } {
   };
 }
 
-function siteWith(connector: ClientConnector, reconnect: SiteClient['options']['reconnect'], events: SiteEvent[], whileWaiting?: (signal: AbortSignal) => Promise<void>): SiteClient {
+function siteWith(connector: ClientConnector, reconnect: SiteClient['options']['reconnect'], events: SiteEvent[], whileWaiting?: (signal: AbortSignal, phase: IdlePhase) => Promise<void>): SiteClient {
   return new SiteClient({
     ...(whileWaiting ? { whileWaiting } : {}),
     siteId: 'site-1',
@@ -42,7 +42,8 @@ describe('a site that cannot connect yet', () => {
     const connector = refusing();
     const events: SiteEvent[] = [];
     const idle: Array<{ startedAt: number; abortedAt?: number }> = [];
-    const whileWaiting = (signal: AbortSignal) => {
+    const whileWaiting = (signal: AbortSignal, phase: IdlePhase) => {
+      expect(phase).toBe('connecting');
       const call: { startedAt: number; abortedAt?: number } = { startedAt: connector.at.length };
       idle.push(call);
       signal.addEventListener('abort', () => (call.abortedAt = connector.at.length));
@@ -109,8 +110,9 @@ describe('over socket.io: a site started before its coordinator listens', () => 
       runtime: 'node',
       reconnect: { retries: 3, startupRetryMs: 50 },
       onEvent: (e) => void events.push(e),
-      // The node site's idle work: warming the training path until the coordinator answers.
-      whileWaiting: async (signal) => {
+      // The node site's idle work: warming the training path until the coordinator answers (its 'joined' phase: site-idle-after-join.test.ts).
+      whileWaiting: async (signal, phase) => {
+        if (phase !== 'connecting') return;
         warm.started = events.length;
         warm.steps = (await warmUpTraining(signal)).steps;
         warm.ended = events.length;
@@ -167,7 +169,7 @@ describe('over socket.io: a site started before its coordinator listens', () => 
         runtime: 'node',
         reconnect: { retries: 3 }, // STARTUP_RETRY's defaults: every 100 ms for 5 s
         onEvent: (e) => void events.get(siteId)!.push(e),
-        whileWaiting: async (signal) => void warmSteps.set(siteId, (await warmUpTraining(signal)).steps),
+        whileWaiting: async (signal, phase) => void (phase === 'connecting' && warmSteps.set(siteId, (await warmUpTraining(signal)).steps)),
       }).run();
     });
     await new Promise((r) => setTimeout(r, 300));

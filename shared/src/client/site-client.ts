@@ -51,6 +51,11 @@ import { checkTokenizedWith } from './tokenized-with.ts';
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
 
+/** When a site runs its idle work (SiteClient options' `whileWaiting`): before it could connect, or after it joined and before its first instruction. */
+export type IdlePhase = 'connecting' | 'joined';
+/** Messages that leave a site idle: its idle work of the 'joined' phase goes on through them. */
+const IDLE_MESSAGES: ReadonlySet<string> = new Set(['welcome', 'terms', 'rejected']);
+
 /**
  * A site's first connection: a coordinator launched at the same time listens ~0.4–1 s later, and the backoff's
  * 250 → 500 ms steps made such a site join ~0.5 s after it could. Until it has connected once, a failed connect is
@@ -143,12 +148,14 @@ export interface SiteClientOptions {
    */
   reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number; startupRetryMs?: number; startupWindowMs?: number };
   /**
-   * Work for the time a site waits for a coordinator that is not listening yet (the start-up retries above):
-   * started once, at the first failed connect, and aborted (`signal`) as soon as a connect succeeds or the run
-   * ends — the site waits for it to stop before it joins. Its errors are ignored. Node sites warm their training
-   * path with it (client-node's warmUpTraining): a site's first round otherwise trains at a third of its later speed.
+   * Work for the time a site waits with nothing to do, in two phases: `'connecting'` — its coordinator is not
+   * listening yet (the start-up retries above): started at the first failed connect, aborted (`signal`) as soon as
+   * a connect succeeds or the run ends, and the site waits for it to stop before it says hello; `'joined'` — once,
+   * after its first welcome, until its first instruction (the model, a fit, an evaluation…) arrives: that
+   * instruction waits for it to stop. Its errors are ignored. Node sites warm their training path with it
+   * (client-node's trainingWarmUp): a site's first rounds otherwise train at a third of its later speed.
    */
-  whileWaiting?: (signal: AbortSignal) => Promise<void>;
+  whileWaiting?: (signal: AbortSignal, phase: IdlePhase) => Promise<void>;
   /** Interval of heartbeats to the coordinator (default 5 s). */
   heartbeatMs?: number;
   secAggProbe?: SecAggProbe;
@@ -234,6 +241,10 @@ export class SiteClient {
   /** Nodes tried since the last welcome that sent this site on: the hello's `alternatives` count them down to 0. */
   private moves = 0;
   private status: 'idle' | 'training' | 'evaluating' = 'idle';
+  /** The idle work running now (options.whileWaiting), and how to stop it. */
+  private idle?: { controller: AbortController; done: Promise<void> };
+  /** Whether the idle work of the 'joined' phase has had its turn (once per site, before its first instruction). */
+  private idleAfterJoin = false;
   /** This site's part in the current secure-aggregation round attempt, if any. */
   private secAgg?: SecAggParticipant;
   /** Record-level DP-SGD and client-level DP spent on this site's data: the privacy ledger, checked and recorded every round. */
@@ -309,12 +320,6 @@ export class SiteClient {
     let waitingSaid = false;
     let failures = 0;
     let last: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'> = { completed: false, reason: 'not connected' };
-    const idle = new AbortController();
-    let idleWork: Promise<void> | undefined;
-    const endIdleWork = async () => {
-      idle.abort();
-      await idleWork;
-    };
     try {
       for (;;) {
         if (this.stopped) return this.outcome({ completed: false, reason: 'stopped' });
@@ -328,7 +333,7 @@ export class SiteClient {
           if (retries > 0 && !connectedOnce && !this.stopped && performance.now() + startupRetryMs < startupEnds) {
             if (!waitingSaid) {
               this.emit({ type: 'waiting-for-coordinator', retryMs: startupRetryMs, windowMs: startupWindowMs, reason: last.reason ?? '' });
-              idleWork = this.options.whileWaiting?.(idle.signal).catch(() => {});
+              this.startIdleWork('connecting');
             }
             waitingSaid = true;
             await new Promise((r) => setTimeout(r, startupRetryMs));
@@ -341,7 +346,7 @@ export class SiteClient {
         }
         if (link) {
           // The idle work (whileWaiting) stops before the site says hello.
-          await endIdleWork();
+          await this.endIdleWork();
           last = await this.session(link);
           if (last.completed || this.stopped) return this.outcome(last);
           if (this.rejectedHello) return this.outcome(last);
@@ -362,9 +367,24 @@ export class SiteClient {
         await new Promise((r) => setTimeout(r, delayMs));
       }
     } finally {
-      await endIdleWork();
+      await this.endIdleWork();
       this.dispose();
     }
+  }
+
+  private startIdleWork(phase: IdlePhase): void {
+    if (this.idle || !this.options.whileWaiting || this.stopped) return;
+    const controller = new AbortController();
+    this.idle = { controller, done: this.options.whileWaiting(controller.signal, phase).catch(() => {}) };
+  }
+
+  /** Stops the idle work, if any runs, and resolves once it has stopped. */
+  private async endIdleWork(): Promise<void> {
+    const idle = this.idle;
+    if (!idle) return;
+    idle.controller.abort();
+    await idle.done;
+    if (this.idle === idle) this.idle = undefined;
   }
 
   private outcome(o: Omit<SiteOutcome, 'siteId' | 'roundsTrained' | 'runId'>): SiteOutcome {
@@ -405,7 +425,13 @@ export class SiteClient {
         if (message.event === 'rejected' && message.payload.code === 'unauthorized' && !this.runId) this.rejectedHello = true;
         // Only when this hello offered alternatives: a node that sends on a site with none left is refusing it (backoff as any drop).
         if (message.event === 'rejected' && message.payload.code === 'node_busy' && !this.welcomed && alternatives > 0) this.sentOn = true;
-        this.queue = this.queue.then(() => this.handle(message)).catch((err) => {
+        // An instruction ends the idle work of the 'joined' phase (aborted now, handled once it has stopped).
+        const instruction = !IDLE_MESSAGES.has(message.event);
+        if (instruction) this.idle?.controller.abort();
+        this.queue = this.queue.then(async () => {
+          if (instruction) await this.endIdleWork();
+          return this.handle(message);
+        }).catch((err) => {
           this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
         });
       });
@@ -449,6 +475,10 @@ export class SiteClient {
         this.moves = 0;
         this.runId = message.payload.runId;
         this.emit({ type: 'welcome', runId: message.payload.runId });
+        if (!this.idleAfterJoin) {
+          this.idleAfterJoin = true;
+          this.startIdleWork('joined');
+        }
         return;
       case 'model':
         return this.onModel(message.payload);
