@@ -6,6 +6,9 @@ import { ParallelTrainer } from './parallel/parallel-trainer.ts';
 import { trainingWarmUp } from './warm-up-training.ts';
 import { SiteAuditLog } from './site-audit-log.ts';
 
+/** One warm-up budget per process: the code it compiles is the process's (the sites of `fedtune simulate` share it). */
+const PROCESS_WARM_UP = trainingWarmUp();
+
 export interface NodeSiteOptions {
   siteId: string;
   /** Named labels: the site's class names and where they came from, renumbered to the run's (siteClassesOf). */
@@ -75,7 +78,6 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
   const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
   const connector = options.connector ?? (typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server);
-  const warmUp = trainingWarmUp();
   const client = new SiteClient({
     siteId: options.siteId,
     token: options.token,
@@ -96,7 +98,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
     // While the coordinator is not listening yet (launched with this site) and while the site waits for its first instruction, the training path gets compiled.
-    whileWaiting: async (signal, phase) => void (await warmUp(signal, phase)),
+    whileWaiting: async (signal, phase) => void (await PROCESS_WARM_UP(signal, phase)),
     onPersonalModel: options.personalModelDir
       ? async (model, info) => {
           const files = await modelToFiles(model, { personalized: true, siteId: options.siteId, runId: info.runId, adopted: info.adopted });

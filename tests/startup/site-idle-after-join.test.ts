@@ -137,7 +137,19 @@ describe('trainingWarmUp (client-node): one budget over both phases', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('an aborted call counts only the steps it took', async () => {
+  it('concurrent calls (the sites of one process) share the budget: together they take it exactly', async () => {
+    const before = tf.memory().numTensors;
+    const warmUp = trainingWarmUp({ total: 64, connecting: 64 });
+    const go = () => new AbortController().signal;
+    const [a, b, c] = await Promise.all([warmUp(go(), 'joined'), warmUp(go(), 'joined'), warmUp(go(), 'joined')]);
+    expect(a!.steps + b!.steps + c!.steps).toBe(64);
+    // Interleaved chunk by chunk, not one after another.
+    for (const call of [a, b, c]) expect(call!.steps).toBeGreaterThan(0);
+    expect(await warmUp(go(), 'joined')).toEqual({ steps: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('an aborted call stops within a chunk, and its steps count against the budget', async () => {
     const warmUp = trainingWarmUp({ total: 1_000_000, connecting: 1_000_000 });
     const ctl = new AbortController();
     const running = warmUp(ctl.signal, 'connecting');
@@ -146,8 +158,14 @@ describe('trainingWarmUp (client-node): one budget over both phases', () => {
     const { steps } = await running;
     expect(steps).toBeGreaterThan(0);
     expect(steps).toBeLessThan(1_000_000);
-    const rest = await trainingWarmUp({ total: steps + 8, connecting: 0 })(new AbortController().signal, 'joined');
-    expect(rest).toEqual({ steps: steps + 8 });
+    expect(steps % 8).toBe(0);
+    const capped = trainingWarmUp({ total: 24, connecting: 24 });
+    const stopped = new AbortController();
+    const first = capped(stopped.signal, 'joined');
+    stopped.abort();
+    // The chunk claimed before the abort counts: 8 of 24 are gone.
+    expect(await first).toEqual({ steps: 8 });
+    expect(await capped(new AbortController().signal, 'joined')).toEqual({ steps: 16 });
   });
 
   it('the defaults: 256 steps in all, at most 64 before the coordinator listens', () => {
