@@ -1,11 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
-import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
-import { columnListOption, choiceOption, floatOption, intOption } from './options.ts';
+import { columnListOption, choiceOption, floatOption, schemaNumberOption } from './options.ts';
 
 const smoothingDefaults = SmoothingConfig.parse({});
+/** The bounds of the numeric flags: the run config's robustness fields (the same bounds as a run's evaluation). */
+const checked = RobustnessEvaluationConfig.shape;
 
 /** "none" → false, "all"/"default" → true, else a comma-separated list of numbers. */
 function numberList(name: string) {
@@ -108,29 +110,29 @@ export function evaluateCommand(): Command {
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--feature-columns <columns>', 'CSV: only these columns are features, in this order (comma-separated)', columnListOption)
     .option('--impute <method>', "CSV: fill missing values with the feature's mean, median (of this file's own values) or zero (default: refuse data with missing values)", choiceOption('impute', ['mean', 'median', 'zero'] as const))
-    .option('--examples <n>', 'examples evaluated (a seeded sample)', intOption('examples', 1), 500)
-    .option('--adversarial-examples <n>', 'of those, how many are attacked', intOption('adversarial-examples', 0), 200)
+    .option('--examples <n>', 'examples evaluated (a seeded sample)', schemaNumberOption('examples', checked.examples), ROBUSTNESS_DEFAULTS.examples)
+    .option('--adversarial-examples <n>', 'of those, how many are attacked', schemaNumberOption('adversarial-examples', checked.adversarialExamples), ROBUSTNESS_DEFAULTS.adversarialExamples)
     // A list's default is `true` ("the default list"); help shows the list itself.
     .addOption(new Option('--noise <list>', 'Gaussian noise σ list (comma-separated), "default" or "none"').argParser(numberList('noise')).default(true, DEFAULT_NOISE_SIGMAS.join(',')))
     .addOption(new Option('--corruptions <list>', 'corruption names (comma-separated), "default" or "none"').argParser(corruptionList).default(true, 'all for the input kind'))
     .addOption(new Option('--fgsm <list>', 'FGSM ε list (comma-separated), "default" or "none"').argParser(numberList('fgsm')).default(true, DEFAULT_EPSILONS.join(',')))
     .addOption(new Option('--pgd <list>', 'PGD ε list (comma-separated), "default" or "none"').argParser(numberList('pgd')).default(true, DEFAULT_EPSILONS.join(',')))
     .addOption(new Option('--pgd-l2 <list>', 'PGD-L2 radius list (comma-separated), "default" or "none"').argParser(numberList('pgd-l2')).default(false, `none; default: ${DEFAULT_L2_EPSILONS.join(',')}`))
-    .option('--pgd-steps <n>', 'PGD iterations', intOption('pgd-steps', 1), 40)
-    .option('--pgd-step-size <x>', 'PGD step size', Number, 0.01)
+    .option('--pgd-steps <n>', 'PGD iterations (1–1000)', schemaNumberOption('pgd-steps', checked.pgdSteps), ROBUSTNESS_DEFAULTS.pgdSteps)
+    .option('--pgd-step-size <x>', 'PGD step size, in the units of ε (> 0, ≤ 1)', schemaNumberOption('pgd-step-size', checked.pgdStepSize), ROBUSTNESS_DEFAULTS.pgdStepSize)
     .addOption(new Option('--attack-loss <list>', 'losses FGSM and PGD ascend, in order, each attacking what the ones before left correct: ce (cross-entropy), margin (logit margin, not saturated on confident models); the accuracy is the worst case').argParser(attackLossList).default([...ROBUSTNESS_DEFAULTS.attackLosses], ROBUSTNESS_DEFAULTS.attackLosses.join(',')))
     .option('--eps-units <units>', 'units of FGSM/PGD ε and step: absolute, feature-std (each feature\'s standard deviation) or data-std (the standard deviation of all input values); default: absolute for images, feature-std for tabular data', choiceOption('eps-units', ['absolute', 'feature-std', 'data-std'] as const))
     .option('--input-kind <kind>', 'image, tabular or auto', choiceOption('input-kind', ['auto', 'image', 'tabular'] as const), 'auto')
-    .option('--seed <n>', 'seed of the sample, noise, corruptions and PGD start', intOption('seed'), 0)
+    .option('--seed <n>', 'seed of the sample, noise, corruptions and PGD start', schemaNumberOption('seed', checked.seed), ROBUSTNESS_DEFAULTS.seed)
     .option('--temperature <T>', 'temperature to calibrate with, instead of the one saved in model.json', floatOption('temperature', TEMPERATURE_RANGE.min, TEMPERATURE_RANGE.max))
     .option('--no-calibration', 'do not apply the temperature saved in model.json')
     .option('--certify', 'randomized smoothing: certified accuracy at L2 radii (Cohen et al. 2019)')
-    .option('--sigma <x>', `certify: Gaussian noise σ (default: ${smoothingDefaults.sigma})`, floatOption('sigma', 1e-6, 100))
-    .option('--n0 <n>', `certify: noise samples to choose the class (default: ${smoothingDefaults.n0})`, intOption('n0', 1))
-    .option('--n <n>', `certify: noise samples to bound its probability (default: ${smoothingDefaults.n})`, intOption('n', 1))
-    .option('--alpha <x>', `certify: each certificate fails with probability at most α (default: ${smoothingDefaults.alpha})`, floatOption('alpha', 1e-12, 0.5))
+    .option('--sigma <x>', `certify: Gaussian noise σ (default: ${smoothingDefaults.sigma})`, schemaNumberOption('sigma', SmoothingConfig.shape.sigma))
+    .option('--n0 <n>', `certify: noise samples to choose the class (default: ${smoothingDefaults.n0})`, schemaNumberOption('n0', SmoothingConfig.shape.n0))
+    .option('--n <n>', `certify: noise samples to bound its probability (default: ${smoothingDefaults.n})`, schemaNumberOption('n', SmoothingConfig.shape.n))
+    .option('--alpha <x>', `certify: each certificate fails with probability at most α (default: ${smoothingDefaults.alpha})`, schemaNumberOption('alpha', SmoothingConfig.shape.alpha))
     .addOption(new Option('--radii <list>', `certify: L2 radii (comma-separated) (default: ${smoothingDefaults.radii.join(',')})`).argParser(radiusList))
-    .option('--certify-examples <n>', `certify: examples certified (default: ${smoothingDefaults.examples})`, intOption('certify-examples', 1))
+    .option('--certify-examples <n>', `certify: examples certified (default: ${smoothingDefaults.examples})`, schemaNumberOption('certify-examples', SmoothingConfig.shape.examples))
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
     .action(async (o) => {
       const certify = certifySettings(o);

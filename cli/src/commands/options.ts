@@ -16,6 +16,20 @@ export function floatOption(name: string, min: number, max: number) {
   };
 }
 
+/**
+ * A number flag checked by the schema field it sets, so the bounds live in one place (the schema): e.g.
+ * `--pgd-step-size` by RobustnessEvaluationConfig's `pgdStepSize` (> 0, ≤ 1). Not a number, or out of the
+ * field's bounds: commander's one-line error with the schema's reason.
+ */
+export function schemaNumberOption(name: string, field: { safeParse(value: unknown): { success: boolean; error?: { issues: ReadonlyArray<{ message: string }> } } }) {
+  return (value: string): number => {
+    const n = value.trim() === '' ? NaN : Number(value);
+    const checked = field.safeParse(n);
+    if (!checked.success) throw new InvalidArgumentError(`${name}: ${checked.error?.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(value.slice(0, 40))})`);
+    return n;
+  };
+}
+
 export function trainableOption(value: string): 'all' | 'head' | number {
   if (value === 'all' || value === 'head') return value;
   const n = Number(value);
