@@ -88,7 +88,7 @@ export function robustPresetAverageRounds(rounds: number): number {
  * +1.0 / +1.7 points PGD-40 at the headline ε on seeds 42 / 7).
  * TRADES β = 6 at the same budget cost 7–18 clean points for less robust accuracy; AWP (γ 0.005 / 0.01: 67.1 / 64.8 %),
  * a margin or half-margin training attack (68.4 / 68.6 %), a training ε of 0.11 (68.6 %; seed 7 68.7 %), FedAvgM (server lr 0.5,
- * momentum 0.5: 68.3 %), Adam at 0.002 (67.3 %) and 2 local epochs × 120 rounds (69.0 %) were no more robust than the preset
+ * momentum 0.5: 68.3 %), Adam at 0.002 (67.3 %) and 2 local epochs × 120 rounds (69.0 %) and a training ε of 0.12 over 240 rounds (67.3 %, seed 7 68.6 %, clean −2.5 points) were no more robust than the preset
  * (69.3 %, seed 42; seed 7 68.9 %) and are left off (docs/benchmarks.md).
  * Explicit flags override any of it (`--arch`, `--rounds`, `--lr`, `--max-examples` both arms, the `--adv-*` flags the
  * adversarial arm only).
