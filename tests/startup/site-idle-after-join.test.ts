@@ -5,13 +5,13 @@
 // joining a coordinator that is already listening.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { loadModelDir, maxMessageBytesForModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
 import { deriveSeed, encodeWeights, MemoryNetwork, modelManifest, modelTopology, PROTOCOL_VERSION, readModelWeights, SiteClient, socketIoConnector, splitDataset, type IdlePhase, type SiteEvent, type SiteLink } from '@fedtune/shared';
-import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { trainingWarmUp, WARM_UP_STEPS } from '@fedtune/client-node';
 import { scriptedTerms } from '../helpers/scripted-terms.ts';
 import { tinyData, tinyModel } from '../access/helpers.ts';
-import { head, tempDir } from '../helpers/federation.ts';
+import { head } from '../helpers/federation.ts';
+import { mlpSocketCoordinator } from './mlp-socket-coordinator.ts';
 import { freePort } from '../helpers/redis-server.ts';
 
 const train = { epochs: 1, batchSize: 8, learningRate: 0.05, optimizer: 'sgd', trainable: 'all', seed: 4 } as const;
@@ -178,17 +178,7 @@ describe('over socket.io: 20 sites joining a coordinator that already listens', 
     const SITES = 20;
     const port = await freePort();
     const backend = await selectNodeBackend();
-    const modelDir = pretrainedModelDir('mlp');
-    const coordinator = await startCoordinator({
-      runsDir: tempDir(),
-      architecture: 'mlp',
-      backend: backend.backend,
-      transport: 'socket',
-      port,
-      maxMessageBytes: maxMessageBytesForModelDir(modelDir)!,
-      load: async () => ({ model: await loadModelDir(modelDir), holdout: head(builtinDigits().holdout, 50) }),
-      config: { runId: 'idle-after-join-20', rounds: 1, minSites: SITES, seed: 8, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' } },
-    });
+    const coordinator = await mlpSocketCoordinator({ port, backend: backend.backend, runId: 'idle-after-join-20', minSites: SITES, seed: 8 });
     try {
       const datasets = builtinDigitsSites({ sites: SITES, partition: { kind: 'iid' }, seed: 8 });
       const warm = new Map<string, Array<{ phase: IdlePhase; steps: number; stoppedBeforeModel: boolean }>>();

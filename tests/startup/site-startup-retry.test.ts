@@ -2,12 +2,12 @@
 // once, a failed connect is retried every startupRetryMs for startupWindowMs, uncounted and announced once; then the
 // exponential backoff as before. Over real socket.io: a site started before anything listens joins once it does.
 import { describe, expect, it } from 'vitest';
-import { loadModelDir, maxMessageBytesForModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
 import { deriveSeed, FedtuneError, SiteClient, socketIoConnector, splitDataset, STARTUP_RETRY, type ClientConnector, type IdlePhase, type SiteEvent } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import * as tf from '@tensorflow/tfjs';
 import { runVirtualSites, VirtualDigitsSites, warmUpTraining } from '@fedtune/client-node';
-import { head, tempDir } from '../helpers/federation.ts';
+import { head } from '../helpers/federation.ts';
+import { mlpSocketCoordinator } from './mlp-socket-coordinator.ts';
 import { freePort } from '../helpers/redis-server.ts';
 
 /** A connector that always fails, recording when it was asked. */
@@ -121,17 +121,7 @@ describe('over socket.io: a site started before its coordinator listens', () => 
     const run = site.run();
     await new Promise((r) => setTimeout(r, 400)); // nothing listens yet: the site is retrying
     expect(events.filter((e) => e.type === 'waiting-for-coordinator')).toHaveLength(1);
-    const modelDir = pretrainedModelDir('mlp');
-    const coordinator = await startCoordinator({
-      runsDir: tempDir(),
-      architecture: 'mlp',
-      backend: backend.backend,
-      transport: 'socket',
-      port,
-      maxMessageBytes: maxMessageBytesForModelDir(modelDir)!,
-      load: async () => ({ model: await loadModelDir(modelDir), holdout: head(builtinDigits().holdout, 50) }),
-      config: { runId: 'startup-retry', rounds: 1, minSites: 1, seed: 5, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' } },
-    });
+    const coordinator = await mlpSocketCoordinator({ port, backend: backend.backend, runId: 'startup-retry', minSites: 1, seed: 5 });
     try {
       const report = await coordinator.done;
       const outcome = await run;
@@ -173,17 +163,7 @@ describe('over socket.io: a site started before its coordinator listens', () => 
       }).run();
     });
     await new Promise((r) => setTimeout(r, 300));
-    const modelDir = pretrainedModelDir('mlp');
-    const coordinator = await startCoordinator({
-      runsDir: tempDir(),
-      architecture: 'mlp',
-      backend: backend.backend,
-      transport: 'socket',
-      port,
-      maxMessageBytes: maxMessageBytesForModelDir(modelDir)!,
-      load: async () => ({ model: await loadModelDir(modelDir), holdout: head(builtinDigits().holdout, 50) }),
-      config: { runId: 'startup-retry-20', rounds: 1, minSites: SITES, seed: 6, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, robustness: { when: 'never' } },
-    });
+    const coordinator = await mlpSocketCoordinator({ port, backend: backend.backend, runId: 'startup-retry-20', minSites: SITES, seed: 6 });
     try {
       const report = await coordinator.done;
       const outcomes = await Promise.all(runs);
