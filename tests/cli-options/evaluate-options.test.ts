@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
-import { modelToFiles, ROBUSTNESS_DEFAULTS, RobustnessReportSchema, subset, type RobustnessReport } from '@fedtune/shared';
+import { ROBUSTNESS_DEFAULTS, RobustnessReportSchema, subset, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend, writeCsvDataset } from '@fedtune/shared/node';
 import { evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { saveModelDir } from '../helpers/save-model-dir.ts';
 
 /**
  * Every option of `fedtune evaluate` has a row here with a check that a non-default value reaches the report
@@ -41,12 +42,7 @@ async function savedModel(name: string, metadata: Record<string, unknown> | unde
   try {
     const last = model.layers[model.layers.length - 1]!;
     if (scale !== 1) last.setWeights(last.getWeights().map((w) => tf.tidy(() => w.mul(scale))));
-    const files = await modelToFiles(model, metadata);
-    const out = join(dir, name);
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'weights.bin'), files.weightsBin);
-    writeFileSync(join(out, 'model.json'), JSON.stringify(files.modelJson));
-    return out;
+    return await saveModelDir(model, join(dir, name), metadata);
   } finally {
     model.dispose();
   }

@@ -1,12 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModelDir, pretrainedModelDir, readSavedCalibration } from '@fedtune/coordinator';
-import { fitTemperature, modelLogits, modelToFiles, RobustnessReportSchema, subset, type Dataset, type RobustnessReport } from '@fedtune/shared';
+import { fitTemperature, modelLogits, RobustnessReportSchema, subset, type Dataset, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend, writeCsvDataset } from '@fedtune/shared/node';
 import { evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
+import { saveModelDir } from '../helpers/save-model-dir.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedtune-calib-'));
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
@@ -23,13 +24,8 @@ async function scaledModel(scale: number): Promise<tf.LayersModel> {
 }
 
 /** Saves `model` as model.json + weights.bin with `metadata` as its userDefinedMetadata; returns the directory. */
-async function save(model: tf.LayersModel, name: string, metadata?: Record<string, unknown>): Promise<string> {
-  const files = await modelToFiles(model, metadata);
-  const out = join(dir, name);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'weights.bin'), files.weightsBin);
-  writeFileSync(join(out, 'model.json'), JSON.stringify(files.modelJson));
-  return out;
+function save(model: tf.LayersModel, name: string, metadata?: Record<string, unknown>): Promise<string> {
+  return saveModelDir(model, join(dir, name), metadata);
 }
 
 async function evaluate(args: string[]): Promise<RobustnessReport> {
