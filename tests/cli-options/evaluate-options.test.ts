@@ -187,6 +187,15 @@ describe('fedtune evaluate: numeric options refuse what their schema refuses, in
     expect(errors.join('').trim().split('\n')).toHaveLength(1);
   });
 
+  it('PGD whose steps cannot travel its ε is flagged in the report and on the terminal; a step that can is not', async () => {
+    const short = await evaluate(['--pgd', '0.1,0.3', '--pgd-steps', '10']);
+    const flagged = short.warnings.filter((w) => /cannot reach its ε/.test(w));
+    expect(flagged).toEqual([expect.stringMatching(/^PGD at ε=0\.3 cannot reach its ε: 10 steps × 0\.01 travel 0\.1 at most/)]);
+    expect(logs.some((l) => l.includes(`warning: ${flagged[0]}`))).toBe(true);
+    const enough = await evaluate(['--pgd', '0.1,0.3', '--pgd-steps', '10', '--pgd-step-size', '0.03']);
+    expect(enough.warnings.filter((w) => /cannot reach/.test(w))).toEqual([]);
+  }, 120_000);
+
   it('the bounds are the run config\'s (a run\'s robustness evaluation takes the same values)', async () => {
     const r = await evaluate(['--pgd', '0.1', '--pgd-steps', '1000', '--pgd-step-size', '1', '--adversarial-examples', '2']);
     expect(r.pgd[0]).toEqual(expect.objectContaining({ steps: 1000, stepSize: 1 }));

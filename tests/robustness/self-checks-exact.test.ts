@@ -49,7 +49,7 @@ describe('robustnessWarnings: every rule at its edge', () => {
     { name: 'no ε = 0 run', report: { fgsm: [], pgd: [], adversarialCleanAccuracy: 0.9 }, eps0: null, want: [] },
     {
       name: 'a saturated first loss (PGD-L2 row; the rest joined)',
-      report: { fgsm: [], pgd: [], pgdL2: [pgdRow(1, 0.2, { byLoss: [{ loss: 'ce', accuracy: 0.3 }, { loss: 'margin', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9 },
+      report: { fgsm: [], pgd: [], pgdL2: [pgdRow(1, 0.2, { stepSize: 0.0625, byLoss: [{ loss: 'ce', accuracy: 0.3 }, { loss: 'margin', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9 },
       eps0: 0.9,
       want: ['PGD-L2 at ε=1: the ce loss alone leaves 30.0% correct, the margin loss 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
     },
@@ -58,6 +58,25 @@ describe('robustnessWarnings: every rule at its edge', () => {
       report: { fgsm: [], pgd: [pgdRow(0.1, 0.25, { byLoss: [{ loss: 'ce', accuracy: 0.3 }, { loss: 'margin', accuracy: 0.25 }] })], adversarialCleanAccuracy: 0.9 },
       eps0: 0.9,
       want: [],
+    },
+    {
+      name: 'PGD whose steps cannot travel its ε (10 × 0.01 at ε 0.3)',
+      report: { fgsm: [], pgd: [pgdRow(0.1, 0.5, { steps: 10 }), pgdRow(0.3, 0.4, { steps: 10 })], adversarialCleanAccuracy: 0.9 },
+      eps0: 0.9,
+      want: ['PGD at ε=0.3 cannot reach its ε: 10 steps × 0.01 travel 0.1 at most (the usual step is 2.5·ε/steps = 0.075): its accuracy overstates the robustness at this ε; raise the steps or the step size'],
+    },
+    { name: 'PGD whose steps travel exactly its ε (40 × 0.01 at ε 0.4)', report: { fgsm: [], pgd: [pgdRow(0.4, 0.1)], adversarialCleanAccuracy: 0.9 }, eps0: 0.9, want: [] },
+    {
+      name: 'PGD one step short of its ε (39 × 0.01 at ε 0.4)',
+      report: { fgsm: [], pgd: [pgdRow(0.4, 0.1, { steps: 39 })], adversarialCleanAccuracy: 0.9 },
+      eps0: 0.9,
+      want: ['PGD at ε=0.4 cannot reach its ε: 39 steps × 0.01 travel 0.39 at most (the usual step is 2.5·ε/steps = 0.02564): its accuracy overstates the robustness at this ε; raise the steps or the step size'],
+    },
+    {
+      name: 'PGD-L2 whose steps cannot travel its radius',
+      report: { fgsm: [], pgd: [], pgdL2: [pgdRow(2, 0.3, { steps: 5, stepSize: 0.2 })], adversarialCleanAccuracy: 0.9 },
+      eps0: 0.9,
+      want: ['PGD-L2 at ε=2 cannot reach its ε: 5 steps × 0.2 travel 1 at most (the usual step is 2.5·ε/steps = 1): its accuracy overstates the robustness at this ε; raise the steps or the step size'],
     },
   ] as const)('$name', ({ report, eps0, want }) => {
     expect(robustnessWarnings(report as unknown as Parameters<typeof robustnessWarnings>[0], eps0)).toEqual(want);

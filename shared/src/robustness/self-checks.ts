@@ -12,6 +12,9 @@ export interface SelfCheckOptions {
   lossGapTolerance?: number;
 }
 
+/** A number for a message: 4 significant digits, no float noise (0.1 rather than 0.10000000000000002). */
+const round = (x: number) => Number(x.toPrecision(4));
+
 type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2'>>;
 
 /**
@@ -23,7 +26,9 @@ type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy
  *     the attacked subset;
  *   - with several attack losses, the later ones must not fool many examples the first (the cross-entropy)
  *     left standing: that is a saturated cross-entropy, gradient masking that the worst case over the losses
- *     (the reported accuracy) has already seen through.
+ *     (the reported accuracy) has already seen through;
+ *   - PGD's steps must be able to travel its ε (steps × stepSize ≥ ε): otherwise it attacks a smaller ball than
+ *     the row says, and its accuracy overstates the model's robustness at that ε.
  */
 export function robustnessWarnings(report: Checked, eps0Accuracy: number | null, options: SelfCheckOptions = {}): string[] {
   const tolPgd = options.pgdOverFgsmTolerance ?? 0.02;
@@ -58,6 +63,13 @@ export function robustnessWarnings(report: Checked, eps0Accuracy: number | null,
       if (first && first.accuracy > r.accuracy + tolLoss) {
         const rest = r.byLoss!.slice(1).map((s) => s.loss).join(' and the ');
         warnings.push(`${name} at ε=${r.eps}: the ${first.loss} loss alone leaves ${pct(first.accuracy)} correct, the ${rest} loss ${pct(r.accuracy)}: the ${first.loss} loss is saturated (gradient masking); the reported accuracy is the worst case`);
+      }
+    }
+  }
+  for (const [name, rows] of [['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
+    for (const r of rows) {
+      if (r.steps * r.stepSize < r.eps * (1 - 1e-9)) {
+        warnings.push(`${name} at ε=${r.eps} cannot reach its ε: ${r.steps} steps × ${r.stepSize} travel ${round(r.steps * r.stepSize)} at most (the usual step is 2.5·ε/steps = ${round((2.5 * r.eps) / r.steps)}): its accuracy overstates the robustness at this ε; raise the steps or the step size`);
       }
     }
   }
