@@ -12,7 +12,8 @@
  * bound (goal ≥ 0.35), all per CPU-second — the fraction as the median over 9 pairs of one fitLocal fit and a
  * matMul measured right after it. Writes bench/results/train-loop.json (`targets`).
  * Run: npm run bench:train   (about 2 minutes on 2 cores)
- *      npm run bench:train -- --loop-only   only the training-loop comparison (about 1 minute)
+ *      npm run bench:train -- --loop-only   only the training-loop comparison (about 1 minute), with the Dense-stack
+ *        step (dense-stack-step.ts) against the tape for the built-in mlp and a titanic-shaped network (`denseStack`)
  *      npm run bench:train -- --profile cnn   also prints each kernel's exclusive CPU time per training step
  *      npm run bench:train -- --profile cnn --loop   … of a fitLocal step instead of trainOnBatch
  *      add --profile-only to skip the measurements and only profile
@@ -330,6 +331,63 @@ async function timeFit(arch: string, data: Dataset, config: TrainConfig, loop: '
   return { cpu: (samples * 1000) / cpu, wall: (samples * 1000) / wall };
 }
 
+/** Seeded rows of 5 features and 2 classes: the shape of DISCO's titanic task (bench/disco.ts). */
+function tabularData(n: number): Dataset {
+  const rng = new SeededRandom(8);
+  const x = Float32Array.from({ length: n * 5 }, () => rng.next());
+  const y = Int32Array.from({ length: n }, (_, i) => (x[i * 5]! + x[i * 5 + 3]! > 1 ? 1 : 0));
+  return { x, y, featureShape: [5], numClasses: 2 };
+}
+
+/** DISCO's titanic network (bench/disco.ts) with logits: dense 124, 64, 32 ReLU → 2. */
+function titanicNetwork(): tf.LayersModel {
+  const m = tf.sequential();
+  m.add(tf.layers.dense({ inputShape: [5], units: 124, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(tf.layers.dense({ units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  m.add(tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }));
+  m.add(tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
+  return m;
+}
+
+interface DenseStackRow {
+  model: string;
+  tapeSamplesPerCpuSec: number;
+  stackSamplesPerCpuSec: number;
+  ratio: number;
+  ratioPerRep: number[];
+}
+
+/**
+ * fitLocal on a Dense stack (dense-stack-step.ts) against fitLocal through the tape (`denseStack: false`, the
+ * loop before it), same model, data and config, interleaved repetitions, medians of samples per CPU-second.
+ */
+async function compareDenseStack(name: string, build: () => tf.LayersModel, data: Dataset, config: TrainConfig, reps: number): Promise<DenseStackRow> {
+  const once = async (denseStack: boolean): Promise<number> => {
+    const model = build();
+    const cpu0 = cpuMs();
+    await fitLocal(model, data, config, undefined, { denseStack });
+    const cpu = cpuMs() - cpu0;
+    model.dispose();
+    return (data.y.length * config.epochs * 1000) / cpu;
+  };
+  await once(false);
+  await once(true);
+  const tape: number[] = [];
+  const stack: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    if (r % 2 === 0) {
+      tape.push(await once(false));
+      stack.push(await once(true));
+    } else {
+      stack.push(await once(true));
+      tape.push(await once(false));
+    }
+  }
+  const t = median(tape);
+  const s = median(stack);
+  return { model: name, tapeSamplesPerCpuSec: round(t), stackSamplesPerCpuSec: round(s), ratio: round(s / t, 3), ratioPerRep: stack.map((v, i) => round(v / tape[i]!, 2)) };
+}
+
 /** Interleaved repetitions (the order alternates), medians. One warm-up fit of each first. */
 async function compareLoops(arch: string, data: Dataset, config: TrainConfig, reps: number): Promise<LoopRow> {
   await timeFit(arch, data, config, 'stock');
@@ -385,6 +443,11 @@ async function trainLoopSection(quick: boolean): Promise<void> {
   rows.push(mlp);
   const cnn = await compareLoops('cnn', loopData(quick ? 256 : 1024), config, quick ? 3 : 7);
   rows.push(cnn);
+  // The Dense-stack step against the tape it replaces for Dense stacks (both fitLocal).
+  const denseStack = [
+    await compareDenseStack("built-in 'mlp' (784-128-10, batch 32)", () => getArchitecture('mlp').build({ inputShape: [784], numClasses: CLASSES, seed: 1 }), loopData(quick ? 512 : 2048), config, quick ? 3 : 7),
+    await compareDenseStack('titanic network (5-124-64-32-2, batch 30, 891 rows × 2 epochs)', titanicNetwork, tabularData(891), { ...config, batchSize: 30, epochs: 2 }, quick ? 3 : 9),
+  ];
   // The bound: matMul FLOP per CPU-second ÷ the CNN's training FLOPs per sample (3 × forward, forwardFlops).
   // Measured in pairs with fitLocal — each repetition one fit, then the matMul rate right after it — and the
   // fraction is the median of the pairs' fractions: on a shared machine (a second vCPU that is a hyperthread,
@@ -414,6 +477,7 @@ async function trainLoopSection(quick: boolean): Promise<void> {
     quick,
     config,
     rows,
+    denseStack,
     cnnBound: {
       matMul512GflopsPerCpuSec: round(matMul / 1e9, 2),
       trainMflopsPerSample: round(cnnFlops / 1e6, 3),
@@ -433,6 +497,8 @@ async function trainLoopSection(quick: boolean): Promise<void> {
   };
   console.log(`\nSite training loop: fitLocal vs the stock model.fit loop (batch ${BATCH}, Adam, 1 epoch per fit, interleaved, medians)`);
   console.table(rows.map(({ ratioPerRep, ...r }) => ({ ...r, ratioPerRep: ratioPerRep.join(' ') })));
+  console.log('Dense stack on the wasm heap vs the tape (fitLocal both, interleaved, medians)');
+  console.table(denseStack.map(({ ratioPerRep, ...r }) => ({ ...r, ratioPerRep: ratioPerRep.join(' ') })));
   console.log(
     `CNN bound: matMul 512³ ${result.cnnBound.matMul512GflopsPerCpuSec} GFLOP per CPU-s ÷ ${result.cnnBound.trainMflopsPerSample} MFLOP/sample = ${result.cnnBound.boundSamplesPerCpuSec} samples per CPU-s; fitLocal reaches ${round(fraction * 100)}% (median of ${pairs.length} pairs: ${fractionPerPair.map((f) => round(f * 100)).join(' ')}%; stock loop ${round(stockFraction * 100)}%)`,
   );

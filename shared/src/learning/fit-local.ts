@@ -51,6 +51,8 @@ export interface FitLocalOptions {
   dpSgdNoise?: NormalSource;
   /** Keep the layers' `trainable` flags as the caller set them (FedBN personalisation) instead of `config.trainable`. */
   keepTrainable?: boolean;
+  /** A plain config on a Dense stack runs it on the wasm heap (dense-stack-step.ts). Default true; false keeps the tape (benches and tests compare the two). */
+  denseStack?: boolean;
 }
 
 /** The tfjs optimizer of a training config (the parallel trainer makes its replicas' optimizers the same way). */
@@ -216,7 +218,7 @@ export async function fitLocal(
   let trainer: TrainStep | undefined;
   let optimizer: FusedOptimizer | undefined;
   if (!custom) {
-    trainer = createTrainStep(model, config);
+    trainer = createTrainStep(model, config, { denseStack: options.denseStack });
   } else {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     optimizer = createFusedOptimizer(config, vars);
