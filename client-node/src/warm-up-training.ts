@@ -6,8 +6,9 @@ const CHUNK_STEPS = 8;
 const BATCH = 8;
 
 /**
- * Trains a throwaway 4 → 16 → 2 network on constant made-up numbers (nothing of the site's data) through
- * fitLocal, in chunks of 8 steps, until `signal` aborts or `maxSteps` are done: the JavaScript of a training step
+ * Trains two throwaway 4 → 16 → 2 networks (one ending in logits, one in a softmax: the Dense-stack step's path
+ * and the tape's) on constant made-up numbers (nothing of the site's data) through fitLocal, in chunks of 8 steps
+ * alternating between them, until `signal` aborts or `maxSteps` are done: the JavaScript of a training step
  * (tfjs's engine, tape and kernels, fitLocal's loop) is compiled while a site waits for its coordinator, not in its
  * first round. Measured on DISCO's titanic task (bench/disco.ts, 2 sites): a site's first-round training 0.40–0.56 s
  * cold, 0.26–0.31 s after 64 such steps (0.23 s after 256, which kept sites from joining as soon; later rounds 0.07–0.15 s). Every tensor is disposed;
@@ -17,22 +18,27 @@ const BATCH = 8;
 export async function warmUpTraining(signal: AbortSignal, maxSteps = 64, shared: { steps: number } = { steps: 0 }): Promise<{ steps: number }> {
   let steps = 0;
   if (signal.aborted || shared.steps >= maxSteps) return { steps };
-  const model = tf.sequential();
-  try {
+  // Two networks, chunks alternating: logits last, the Dense-stack step's path (dense-stack-step.ts: the built-in
+  // mlp, tabular networks); a softmax last, which keeps the tape (tfjs's engine: the CNNs' path, and evaluation's).
+  const models = ['linear', 'softmax'].map((activation) => {
+    const model = tf.sequential();
     model.add(tf.layers.dense({ inputShape: [4], units: 16, activation: 'relu' }));
-    model.add(tf.layers.dense({ units: 2, activation: 'softmax' }));
+    model.add(tf.layers.dense({ units: 2, activation: activation as 'linear' | 'softmax' }));
+    return model;
+  });
+  try {
     const n = CHUNK_STEPS * BATCH;
     const data: Dataset = { x: new Float32Array(n * 4).map((_, i) => (i % 7) / 7), y: new Int32Array(n).map((_, i) => i % 2), featureShape: [4], numClasses: 2 };
     const config = TrainConfig.parse({ epochs: 1, batchSize: BATCH, learningRate: 0.001, seed: 1, optimizer: 'adam', trainable: 'all' });
     while (!signal.aborted && shared.steps < maxSteps) {
       shared.steps += CHUNK_STEPS;
+      await fitLocal(models[(steps / CHUNK_STEPS) % 2]!, data, config);
       steps += CHUNK_STEPS;
-      await fitLocal(model, data, config);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return { steps };
   } finally {
-    model.dispose();
+    models.forEach((m) => m.dispose());
   }
 }
 
