@@ -62,7 +62,8 @@ export function robustPresetMaxExamples(featureShift = true): number {
  * (cnn-wide, 250 × 240, PGD-40 at 0.06 on the first 1000 holdout digits, worst of CE and margin): the last round's
  * model 68.8 % (seed 42) / 67.6 % (seed 7); the mean of the last 10 / 20 / 40 / 60 / 80 rounds 69.2 / 69.4 / 69.2 /
  * 69.8 / 69.6 % (seed 42) and 68.8 / 68.9 / 69.1 / 69.3 / 69.5 % (seed 7), clean +0.2 to +0.4 points; on clean
- * digits (cnn-dense, 30 rounds, PGD-40 at 0.1) 87.3 → 87.7 / 87.5 % for the last 5 / 8 rounds. docs/benchmarks.md.
+ * digits (cnn-dense, 30 rounds, PGD-40 at 0.1) 87.3 → 87.7 / 87.5 % for the last 5 / 8 rounds. Whole runs with the
+ * last 120 / 180 of 240 rounds averaged (seed 42): 68.9 / 67.1 % against 69.3 % with 60. docs/benchmarks.md.
  */
 export const ROBUST_PRESET_AVERAGE_SHARE = 1 / 4;
 
