@@ -54,7 +54,7 @@ console.log(`\ndigits MLP (${rows[0].result.architecture}), ${options.examples} 
 console.log('| where | backend | samples/s | seconds per fit |');
 console.log('| --- | --- | ---: | --- |');
 for (const r of rows) {
-  console.log(`| ${r.where} | ${r.result.backend} | ${r.result.samplesPerS.toFixed(0)} | ${r.result.seconds.map((s) => s.toFixed(2)).join(', ')} |${r.note ? ` skipped: ${r.note}` : ''}`);
+  console.log(`| ${r.where} | ${r.result.backend}${r.result.denseStack ? ' (Dense stack)' : ''} | ${r.result.samplesPerS.toFixed(0)} | ${r.result.seconds.map((s) => s.toFixed(2)).join(', ')} |${r.note ? ` skipped: ${r.note}` : ''}`);
 }
 mkdirSync(join('bench', 'results'), { recursive: true });
 writeFileSync(join('bench', 'results', 'browser-throughput.json'), JSON.stringify({ options, rows }, null, 2));

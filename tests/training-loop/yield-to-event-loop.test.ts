@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { yieldToEventLoop } from '@fedtune/shared';
+import { describe, expect, it, vi } from 'vitest';
+import { macrotaskScheduler, yieldToEventLoop } from '@fedtune/shared';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -38,5 +38,49 @@ describe('yieldToEventLoop: one waiter resumed per turn of the event loop', () =
     expect(resumed).toBe(false);
     await p;
     expect(resumed).toBe(true);
+  });
+});
+
+describe('macrotaskScheduler: the next turn of the event loop, without a browser\'s timer clamp', () => {
+  it('Node: setImmediate, never a timer', () => {
+    const setImmediate = vi.fn();
+    const setTimeout = vi.fn();
+    const run = () => {};
+    macrotaskScheduler({ setImmediate, MessageChannel, setTimeout })(run);
+    expect(setImmediate).toHaveBeenCalledWith(run);
+    expect(setTimeout).not.toHaveBeenCalled();
+  });
+
+  it('a browser (no setImmediate): a message on a MessageChannel per run, in order, never a timer (setTimeout(0) is clamped to 4 ms once nested)', async () => {
+    const setTimeout = vi.fn();
+    const schedule = macrotaskScheduler({ MessageChannel, setTimeout });
+    const order: number[] = [];
+    // 20 nested reschedules: past HTML's nesting level 5, where setTimeout(0) would wait ≥ 4 ms each.
+    await new Promise<void>((done) => {
+      const next = (i: number) => () => {
+        order.push(i);
+        if (i < 20) schedule(next(i + 1));
+        else done();
+      };
+      schedule(next(0));
+    });
+    expect(order).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    const both: string[] = [];
+    await new Promise<void>((done) => {
+      schedule(() => both.push('a'));
+      schedule(() => {
+        both.push('b');
+        done();
+      });
+    });
+    expect(both).toEqual(['a', 'b']);
+    expect(setTimeout).not.toHaveBeenCalled();
+  });
+
+  it('neither: setTimeout(run, 0)', () => {
+    const setTimeout = vi.fn();
+    const run = () => {};
+    macrotaskScheduler({ setTimeout })(run);
+    expect(setTimeout).toHaveBeenCalledWith(run, 0);
   });
 });

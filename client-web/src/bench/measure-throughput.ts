@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fitLocal, getArchitecture, SeededRandom, type Dataset, type TrainConfig } from '@fedtune/shared';
+import { createTrainStep, fitLocal, getArchitecture, SeededRandom, type Dataset, type TrainConfig } from '@fedtune/shared';
 
 export interface ThroughputOptions {
   /** Training examples per timed fit (default 2,000). */
@@ -21,6 +21,8 @@ export interface ThroughputResult {
   seconds: number[];
   /** Best samples per second (examples × epochs / seconds). */
   samplesPerS: number;
+  /** Whether the step ran as a Dense stack on the wasm heap (dense-stack-step.ts) rather than through tfjs's tape. */
+  denseStack: boolean;
 }
 
 /** Digits-shaped examples (784 values in [0, 1], 10 classes); throughput does not depend on the values. */
@@ -46,6 +48,9 @@ export async function measureFitThroughput(options: ThroughputOptions = {}): Pro
   const model = getArchitecture(architecture).build({ inputShape: [784], numClasses: 10, seed: 1 });
   const config: TrainConfig = { epochs, batchSize, learningRate: 0.001, optimizer: 'adam', trainable: 'all', seed: 1 };
   const seconds: number[] = [];
+  const probe = createTrainStep(model, config);
+  const denseStack = probe.usesDenseStack;
+  probe.dispose();
   try {
     // Warm-up: kernel compilation (webgl shaders, wasm module) is not throughput.
     await fitLocal(model, data, { ...config, epochs: 1, maxExamples: Math.min(examples, batchSize * 4) });
@@ -57,5 +62,5 @@ export async function measureFitThroughput(options: ThroughputOptions = {}): Pro
   } finally {
     model.dispose();
   }
-  return { backend: tf.getBackend(), architecture, examples, batchSize, epochs, seconds, samplesPerS: (examples * epochs) / Math.min(...seconds) };
+  return { backend: tf.getBackend(), architecture, examples, batchSize, epochs, seconds, samplesPerS: (examples * epochs) / Math.min(...seconds), denseStack };
 }

@@ -11,8 +11,39 @@
 const waiting: Array<() => void> = [];
 let scheduled = false;
 
-const schedule: (run: () => void) => void =
-  typeof globalThis.setImmediate === 'function' ? (run) => void globalThis.setImmediate(run) : (run) => void setTimeout(run, 0);
+/** The timer functions `macrotaskScheduler` may use (the global ones by default; tests pass their own). */
+export interface MacrotaskHost {
+  setImmediate?: (run: () => void) => unknown;
+  MessageChannel?: typeof MessageChannel;
+  setTimeout: (run: () => void, ms: number) => unknown;
+}
+
+/**
+ * How to run a function at the next turn of the event loop: `setImmediate` in Node; in a browser a message on a
+ * MessageChannel — `setTimeout(0)` is clamped to ≥ 4 ms once timers nest five deep (HTML's timer nesting), so
+ * a yield after each ~1 ms training batch would leave a tab's fit idle most of the time; a message is a task of its
+ * own (rendering, sockets and timers run between) without the clamp; `setTimeout(0)` only where neither exists.
+ */
+export function macrotaskScheduler(host: MacrotaskHost = globalThis as unknown as MacrotaskHost): (run: () => void) => void {
+  if (typeof host.setImmediate === 'function') {
+    const setImmediate = host.setImmediate;
+    return (run) => void setImmediate(run);
+  }
+  if (typeof host.MessageChannel === 'function') {
+    const channel = new host.MessageChannel();
+    const runs: Array<() => void> = [];
+    channel.port1.onmessage = () => runs.shift()?.();
+    // Node's ports would keep a process alive; a browser's have no unref.
+    (channel.port1 as { unref?: () => void }).unref?.();
+    return (run) => {
+      runs.push(run);
+      channel.port2.postMessage(null);
+    };
+  }
+  return (run) => void host.setTimeout(run, 0);
+}
+
+const schedule = macrotaskScheduler();
 
 function resumeOne(): void {
   const next = waiting.shift();
