@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { macrotaskScheduler, yieldToEventLoop } from '@fedtune/shared';
+import { macrotaskScheduler, nextTurn, yieldToEventLoop } from '@fedtune/shared';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -82,5 +82,19 @@ describe('macrotaskScheduler: the next turn of the event loop, without a browser
     const run = () => {};
     macrotaskScheduler({ setTimeout })(run);
     expect(setTimeout).toHaveBeenCalledWith(run, 0);
+  });
+});
+
+describe('nextTurn: the robustness evaluation\'s yield', () => {
+  it('takes the scheduler\'s turn, not a timer (no 1 ms minimum in Node, no 4 ms clamp in a browser): it resolves while timers are frozen', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      let timerRan = false;
+      setTimeout(() => (timerRan = true), 0);
+      for (let i = 0; i < 10; i++) await nextTurn();
+      expect(timerRan).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

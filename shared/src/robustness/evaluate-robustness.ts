@@ -22,6 +22,7 @@ import { certifySmoothed } from './certification/randomized-smoothing.ts';
 import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
 import { evaluateTextAttack, type TextAttackOptions } from './text/evaluate-text-attack.ts';
 import { predictAll } from '../learning/predict-all.ts';
+import { nextTurn } from '../client/yield-to-event-loop.ts';
 
 export { DEFAULT_NOISE_SIGMAS } from './perturbation-plan.ts';
 export const DEFAULT_EPSILONS = [0.05, 0.1, 0.2, 0.3] as const;
@@ -104,7 +105,6 @@ export const ROBUSTNESS_DEFAULTS = {
   bins: 15,
 } as const;
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 function listOption<T>(value: boolean | readonly T[] | undefined, defaults: readonly T[]): T[] {
   if (value === false) return [];
@@ -214,7 +214,7 @@ export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Datas
     } finally {
       batch.dispose();
     }
-    await yieldToEventLoop();
+    await nextTurn();
   }
   // A stage that never ran in a batch (nothing left standing) counts that batch's zero survivors: cumulative counts.
   return correct.map((c) => c / n);
@@ -351,7 +351,7 @@ export async function evaluateRobustness(
   };
 
   const clean = await timed('clean', () => cleanMetrics(model, ds, { batchSize, bins: options.bins }));
-  await yieldToEventLoop();
+  await nextTurn();
 
   const noise: RobustnessReport['noise'] = [];
   const corruptions: RobustnessReport['corruptions'] = [];
@@ -359,7 +359,7 @@ export async function evaluateRobustness(
     const perturbed = () => (context.inputs ? context.inputs.get(data, plan, p) : applyCorruption(ds, p.corruption, { geometry, seed, stats }));
     if (p.part === 'noise') noise.push({ sigma: p.sigma!, accuracy: await timed('noise', () => accuracy(perturbed())) });
     else corruptions.push({ name: p.corruption.name, severity: p.corruption.severity, accuracy: await timed('corruptions', () => accuracy(perturbed())) });
-    await yieldToEventLoop();
+    await nextTurn();
   }
   const corruptionMean = corruptions.length ? corruptions.reduce((s, c) => s + c.accuracy, 0) / corruptions.length : null;
   const worst = corruptions.length ? corruptions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;

@@ -2,8 +2,8 @@ import type { Dataset } from '../data/dataset.ts';
 import { applyCorruption, corruptExamples } from './apply-corruption.ts';
 import type { RobustnessOptions } from './evaluate-robustness.ts';
 import { perturbationPlan, type Perturbation, type PerturbationPlan } from './perturbation-plan.ts';
+import { nextTurn } from '../client/yield-to-event-loop.ts';
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** What a PerturbedInputs holds and has done (tests, logs). */
 export interface PerturbedInputsStats {
@@ -78,7 +78,7 @@ export class PerturbedInputs {
       const corruptOptions = { geometry: plan.geometry, seed: plan.seed, ...(plan.stats ? { stats: plan.stats } : {}) };
       for (let from = 0; from < plan.ds.y.length; from += step) {
         corruptExamples(x, plan.ds, p.corruption, corruptOptions, from, from + step);
-        await yieldToEventLoop();
+        await nextTurn();
       }
       // An evaluation may have made this copy meanwhile (the same values): keep the one held.
       if (this.lookup(data, p.key)) continue;

@@ -9,6 +9,7 @@ import { SmoothingConfig, type SmoothingConfigInput } from './smoothing-config.t
 import { clopperPearsonLower } from './clopper-pearson.ts';
 import { normalQuantile } from './normal-quantile.ts';
 import { predictAll } from '../../learning/predict-all.ts';
+import { nextTurn } from '../../client/yield-to-event-loop.ts';
 
 /** One example's certificate: the predicted class and its L2 radius, or an abstention (prediction -1). */
 export interface Certificate {
@@ -18,7 +19,6 @@ export interface Certificate {
   pALower: number;
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** The settings with the schema's defaults; a bad value is FedtuneError('config') naming the field. */
 function smoothingConfig(options: SmoothingConfigInput): SmoothingConfig {
@@ -86,7 +86,7 @@ export async function certifySmoothed(model: tf.LayersModel, data: Dataset, sett
   for (let i = 0; i < m; i++) {
     const c = certifyExample(model, ds.x.subarray(i * f, (i + 1) * f), ds.numClasses, { ...o, seed: deriveSeed(o.seed, 'certify', i) });
     certificates.push({ ...c, label: ds.y[i] });
-    await yieldToEventLoop();
+    await nextTurn();
   }
   const correct = certificates.filter((c) => c.prediction === c.label);
   return {
