@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { DenseLayerFields } from '../wasm-kernels/fused-forward.ts';
 import { smallGemmKernels, type SmallGemmKernels } from '../wasm-kernels/small-gemm-kernels.ts';
 import { wasmBackendMemory } from '../wasm-kernels/optimizer-kernels.ts';
 import { asWasmHeapBackend, type WasmHeapBackend } from '../wasm-kernels/wasm-heap.ts';
@@ -29,19 +30,6 @@ export interface DenseStackStep {
   /** Forward and backward on the first `count` rows of `x` (labels already checked); fills `gradients`. */
   run(x: Float32Array, y: Int32Array, count: number): BatchStats;
   dispose(): void;
-}
-
-interface DenseLayerFields {
-  units?: number;
-  useBias?: boolean;
-  activation?: { getClassName(): string };
-  kernelRegularizer?: unknown;
-  biasRegularizer?: unknown;
-  activityRegularizer?: unknown;
-  kernelConstraint?: unknown;
-  biasConstraint?: unknown;
-  kernel?: { read(): tf.Tensor };
-  bias?: { read(): tf.Tensor } | null;
 }
 
 /** One Dense layer of the stack: its sizes, activation and where its gradients go (-1: not trained). */

@@ -1,4 +1,5 @@
 import { FedtuneError } from '../errors.ts';
+import { macrotaskScheduler } from '../client/yield-to-event-loop.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { parseClientMessage, parseServerMessage } from '../messages/parse-message.ts';
 import { countBinaryFields, MAX_WIRE_ATTACHMENTS } from './binary-fields.ts';
@@ -6,8 +7,7 @@ import { EndpointBase, type EndpointOptions } from './endpoint-base.ts';
 import { payloadBytes } from './payload-size.ts';
 import type { ClientConnector, CoordinatorLink, ServerTransport, SiteLink } from './transport.ts';
 
-const defer: (fn: () => void) => void =
-  typeof globalThis.setImmediate === 'function' ? (fn) => globalThis.setImmediate(fn) : (fn) => setTimeout(fn, 0);
+const defer = macrotaskScheduler();
 
 /** Copies a payload the way a wire would: no shared references survive, binary stays binary. */
 function wireCopy(payload: unknown): unknown {

@@ -35,12 +35,16 @@ export function fusableConv(layer: tf.layers.Layer): { strides: [number, number]
   return ok ? { strides: [l.strides![0]!, l.strides![1]!], pad: l.padding as 'same' | 'valid' } : undefined;
 }
 
-/** The fields of a tfjs-layers Dense layer that the swapped path reads. */
-interface DenseLayerFields {
+/** The fields of a tfjs-layers Dense layer that the swapped path (and the Dense-stack step, dense-stack-step.ts) reads. */
+export interface DenseLayerFields {
   units?: number;
   useBias?: boolean;
   activation?: { getClassName(): string };
+  kernelRegularizer?: unknown;
+  biasRegularizer?: unknown;
   activityRegularizer?: unknown;
+  kernelConstraint?: unknown;
+  biasConstraint?: unknown;
   kernel?: { read(): tf.Tensor };
   bias?: { read(): tf.Tensor } | null;
 }
