@@ -122,7 +122,9 @@ class HeapDenseStackStep implements DenseStackStep {
   private reserve(count: number): void {
     if (count <= this.rows && this.workspace) return;
     if (this.workspace) (tf.backend() as tf.KernelBackend).disposeData(this.workspace.dataId);
-    const widest = Math.max(this.layers[0]!.inputs, ...this.layers.map((l) => l.units));
+    // The gradient buffers hold a layer's dZ (its units) or the input gradient of a layer above the first (the units
+    // of the one below it); the first layer's input gradient and transposed kernel are never needed.
+    const widest = Math.max(...this.layers.map((l) => l.units));
     let at = 0;
     const take = (n: number): number => {
       const o = at;
@@ -132,7 +134,7 @@ class HeapDenseStackStep implements DenseStackStep {
     this.input = take(count * this.layers[0]!.inputs);
     this.outputs = this.layers.map((l) => take(count * l.units));
     this.delta = [take(count * widest), take(count * widest)];
-    this.transposed = take(Math.max(...this.layers.map((l) => l.inputs * l.units)));
+    this.transposed = take(Math.max(0, ...this.layers.slice(1).map((l) => l.inputs * l.units)));
     this.workspace = this.backend.makeOutput([Math.max(at, 4)], 'float32');
     this.rows = count;
   }
