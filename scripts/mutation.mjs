@@ -203,6 +203,19 @@ const MODULES = [
     mutate: ['coordinator/src/audit/update-digest.ts', 'coordinator/src/audit/audit-recorder.ts'],
     tests: ['tests/audit/update-digest.test.ts', 'tests/audit/audit-recorder.test.ts'],
   },
+  {
+    name: 'model-inspection',
+    // The site's inspection of a hostile coordinator's model (trap weights, imprint rows, over-wide layers): its
+    // counts against their definitions, its thresholds at their edges.
+    mutate: ['shared/src/policy/inspect-model.ts'],
+    tests: ['tests/policy/inspect-model.test.ts', 'tests/policy/inspect-model-reuse.test.ts', 'tests/policy/inspect-model-reference.test.ts'],
+  },
+  {
+    name: 'dense-stack-step',
+    // The tape-free training step of a Dense stack: the same losses, gradients and weights as the tape's, bit for bit.
+    mutate: ['shared/src/learning/dense-stack-step.ts'],
+    tests: ['tests/training-loop/dense-stack-step.test.ts'],
+  },
 ];
 
 const args = process.argv.slice(2);

@@ -185,10 +185,7 @@ export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSiz
   const batch = Math.max(1, Math.min(batchSize, n));
   const exampleFeatures = featureSize(sample);
   const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n, exampleFeatures };
-  if (comparesRows(fanIn, exampleFeatures, thresholds)) {
-    const { rows, thresholdsOfRows } = kernelRows(kernel, bias);
-    stats.duplicateUnits = countDuplicateUnits(rows, thresholdsOfRows, units, fanIn, thresholds.duplicate.minCosine);
-  }
+  if (comparesRows(fanIn, exampleFeatures, thresholds)) stats.duplicateUnits = countDuplicateUnits(kernel, bias, thresholds.duplicate.minCosine);
   if (gatingActivation(model, layer) && n >= 2 && batch >= 2) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse.maxFiresPerBatch));
   return stats;
 }
@@ -198,52 +195,45 @@ export function comparesRows(fanIn: number, exampleFeatures: number, thresholds:
   return fanIn >= thresholds.duplicate.minFanIn && fanIn >= thresholds.duplicate.minShareOfExample * exampleFeatures;
 }
 
-/** The kernel as units rows of fanIn values, unit-normalised, and each unit's threshold bias / ‖w‖ (NaN for a zero row). */
-function kernelRows(kernel: tf.Tensor, bias: tf.Tensor | undefined): { rows: Float32Array; thresholdsOfRows: Float64Array } {
-  const units = kernel.shape[kernel.shape.length - 1];
-  const fanIn = kernel.size / units;
-  const k = kernel.dataSync(); // [fanIn, units] in row-major order, whatever the kernel's rank
-  const b = bias ? bias.dataSync() : new Float32Array(units);
-  const rows = new Float32Array(units * fanIn);
-  const thresholdsOfRows = new Float64Array(units);
-  for (let u = 0; u < units; u++) {
-    let sq = 0;
-    for (let i = 0; i < fanIn; i++) sq += k[i * units + u] ** 2;
-    const norm = Math.sqrt(sq);
-    thresholdsOfRows[u] = norm > 0 ? b[u] / norm : Number.NaN;
-    if (norm > 0) for (let i = 0; i < fanIn; i++) rows[u * fanIn + i] = k[i * units + u] / norm;
-  }
-  return { rows, thresholdsOfRows };
-}
-
 /** Dimension of the random projection that picks candidate near-duplicate pairs before the exact check. */
 const SKETCH_DIMENSIONS = 32;
 
 /**
- * Units with a near-parallel partner (|cos| ≥ minCosine) whose threshold differs (for an anti-parallel
- * partner, the negated one): identical units are redundant, only distinct thresholds bin examples.
+ * Units with a near-parallel partner (|cos| ≥ minCosine) whose threshold (bias / ‖w‖) differs (for an
+ * anti-parallel partner, the negated one): identical units are redundant, only distinct thresholds bin examples.
  * Candidate pairs come from a seeded 32-dimensional random projection of the rows (a pair at |cos| ≥ 0.99
- * keeps |cos| ≥ 0.9 there with overwhelming probability), then every candidate is checked exactly.
+ * keeps |cos| ≥ 0.9 there with overwhelming probability), then every candidate is checked exactly on the rows
+ * scaled to unit norm (each value rounded to float32, the products summed in float64). The projection is one
+ * product with the kernel as it is (fan-in × units, on the backend): a row's scale does not change the
+ * direction of its projection, which is normalised afterwards. Each unordered pair is projected once.
  */
-function countDuplicateUnits(rows: Float32Array, thr: Float64Array, units: number, fanIn: number, minCosine: number): number {
+function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, minCosine: number): number {
+  const units = kernel.shape[kernel.shape.length - 1];
+  const fanIn = kernel.size / units;
+  const k = kernel.dataSync(); // [fanIn, units] in row-major order, whatever the kernel's rank
+  const b = bias ? bias.dataSync() : new Float32Array(units);
+  const squares = new Float64Array(units);
+  for (let i = 0; i < fanIn; i++) {
+    const row = i * units;
+    for (let u = 0; u < units; u++) squares[u] += k[row + u] * k[row + u];
+  }
+  const norms = squares.map(Math.sqrt);
+  const thr = new Float64Array(units);
+  for (let u = 0; u < units; u++) thr[u] = norms[u] > 0 ? b[u] / norms[u] : Number.NaN;
+  const sketched = sketchedCosines(kernel, units, fanIn);
   const flagged = new Uint8Array(units);
   const candidateCosine = Math.max(0, 1 - 10 * (1 - minCosine));
-  const sketch = sketchRows(rows, units, fanIn);
+  const differs = (a: number, other: number): boolean => Math.abs(thr[a] - other) > 1e-6 * (1 + Math.abs(thr[a]));
   for (let i = 0; i < units; i++) {
     if (Number.isNaN(thr[i])) continue;
-    for (let j = 0; j < units; j++) {
-      if (j === i || Number.isNaN(thr[j])) continue;
-      let approx = 0;
-      for (let d = 0; d < SKETCH_DIMENSIONS; d++) approx += sketch[i * SKETCH_DIMENSIONS + d] * sketch[j * SKETCH_DIMENSIONS + d];
-      if (Math.abs(approx) < candidateCosine) continue;
+    for (let j = i + 1; j < units; j++) {
+      if (Number.isNaN(thr[j]) || (flagged[i] && flagged[j])) continue;
+      if (Math.abs(sketched[i * units + j]) < candidateCosine) continue;
       let c = 0;
-      for (let d = 0; d < fanIn; d++) c += rows[i * fanIn + d] * rows[j * fanIn + d];
+      for (let d = 0; d < fanIn; d++) c += Math.fround(k[d * units + i] / norms[i]) * Math.fround(k[d * units + j] / norms[j]);
       if (Math.abs(c) < minCosine) continue;
-      const other = c > 0 ? thr[j] : -thr[j];
-      if (Math.abs(thr[i] - other) > 1e-6 * (1 + Math.abs(thr[i]))) {
-        flagged[i] = 1;
-        break;
-      }
+      if (differs(i, c > 0 ? thr[j] : -thr[j])) flagged[i] = 1;
+      if (differs(j, c > 0 ? thr[i] : -thr[i])) flagged[j] = 1;
     }
   }
   return flagged.reduce((s, f) => s + f, 0);
@@ -267,14 +257,18 @@ export function sketchProjection(fanIn: number): Float32Array {
   return projection;
 }
 
-/** Each unit-norm row projected on SKETCH_DIMENSIONS seeded Gaussian directions and normalised again. */
-function sketchRows(rows: Float32Array, units: number, fanIn: number): Float32Array {
+/**
+ * The cosines of the units' rows after projecting each on SKETCH_DIMENSIONS seeded Gaussian directions
+ * ([units, units], row-major): the rows of the kernel (fan-in × units) projected, normalised, and their Gram
+ * matrix — two products on the backend.
+ */
+function sketchedCosines(kernel: tf.Tensor, units: number, fanIn: number): Float32Array {
   const projection = sketchProjection(fanIn);
-  const sketch = tidyValues(() => {
-    const s = tf.matMul(tf.tensor2d(rows, [units, fanIn]), tf.tensor2d(projection, [fanIn, SKETCH_DIMENSIONS]));
-    return s.div(s.norm('euclidean', 1, true).maximum(1e-30));
+  return tidyValues(() => {
+    const s = tf.matMul(kernel.reshape([fanIn, units]) as tf.Tensor2D, tf.tensor2d(projection, [fanIn, SKETCH_DIMENSIONS]), true, false);
+    const unit = s.div(s.norm('euclidean', 1, true).maximum(1e-30)) as tf.Tensor2D;
+    return tf.matMul(unit, unit, false, true);
   }) as Float32Array;
-  return sketch;
 }
 
 /** Runs the layer's linear part on the sample, batch by batch, and counts which units fire for which examples. */
@@ -289,9 +283,7 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   // One forward pass over the whole sample; the batches are counted from it.
   const firesAll = tidyValues(() => {
     const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
-    const z = preActivation(layer, feeder ? predictAll(feeder, x) : x);
-    // An example fires a unit when any position of it is above zero (Dense: one position; Conv: any).
-    return z.reshape([n, -1, units]).greater(0).any(1);
+    return firingUnits(layer, feeder ? predictAll(feeder, x) : x);
   });
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
@@ -343,24 +335,34 @@ function layerInputOf(model: tf.LayersModel, layer: tf.layers.Layer): tf.LayersM
   return feeder;
 }
 
-/** The layer's kernel and bias applied to x, without its activation. */
-function preActivation(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor {
+/**
+ * Which units each example fires: [examples, units], 1 where the unit's pre-activation (the layer's kernel and
+ * bias applied to x, without its activation) is above zero at any position of the example (Dense on rank-2
+ * input: its one position; a convolution: any of its output positions). Computed as the maximum over the
+ * positions (one max-pool over all of them) plus the bias, then compared with zero: rounding is monotone, so
+ * max(z) + b is the largest of the z + b — the same answer as testing every position, without the
+ * [examples, positions, units] comparison and reduction across positions.
+ */
+function firingUnits(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor {
   const [kernel, bias] = layer.getWeights();
+  const units = kernel.shape[kernel.shape.length - 1] as number;
+  const examples = x.shape[0] as number;
+  const linear = linearPart(layer, kernel, x);
+  const positions = linear.size / (examples * units);
+  const perExample = positions === 1 ? linear.reshape([examples, units]) : tf.maxPool(linear.reshape([examples, positions, 1, units]) as tf.Tensor4D, [positions, 1], [positions, 1], 'valid').reshape([examples, units]);
+  return (bias ? perExample.add(bias) : perExample).greater(0);
+}
+
+/** The layer's kernel applied to x (no bias, no activation). */
+function linearPart(layer: tf.layers.Layer, kernel: tf.Tensor, x: tf.Tensor): tf.Tensor {
   const config = layer.getConfig() as { strides?: number | number[]; padding?: string; dilation_rate?: number | number[]; dilationRate?: number | number[]; data_format?: string; dataFormat?: string };
-  let z: tf.Tensor;
-  if (layer.getClassName() === 'Dense') {
-    const fanIn = kernel.shape[0];
-    z = tf.matMul(x.reshape([-1, fanIn]), kernel as tf.Tensor2D).reshape([x.shape[0] as number, -1, kernel.shape[1] as number]);
-  } else {
-    const format = config.dataFormat ?? config.data_format;
-    if (format === 'channelsFirst') throw new Error('a channels-first convolution is not inspected');
-    const padding = config.padding === 'same' ? 'same' : 'valid';
-    const dilation = config.dilationRate ?? config.dilation_rate ?? 1;
-    const strides = config.strides ?? 1;
-    z =
-      layer.getClassName() === 'Conv1D'
-        ? tf.conv1d(x as tf.Tensor3D, kernel as tf.Tensor3D, Array.isArray(strides) ? strides[0] : strides, padding, 'NWC', Array.isArray(dilation) ? dilation[0] : dilation)
-        : tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides as number | [number, number], padding, 'NHWC', dilation as number | [number, number]);
-  }
-  return bias ? z.add(bias) : z;
+  if (layer.getClassName() === 'Dense') return tf.matMul(x.reshape([-1, kernel.shape[0] as number]), kernel as tf.Tensor2D);
+  const format = config.dataFormat ?? config.data_format;
+  if (format === 'channelsFirst') throw new Error('a channels-first convolution is not inspected');
+  const padding = config.padding === 'same' ? 'same' : 'valid';
+  const dilation = config.dilationRate ?? config.dilation_rate ?? 1;
+  const strides = config.strides ?? 1;
+  return layer.getClassName() === 'Conv1D'
+    ? tf.conv1d(x as tf.Tensor3D, kernel as tf.Tensor3D, Array.isArray(strides) ? strides[0] : strides, padding, 'NWC', Array.isArray(dilation) ? dilation[0] : dilation)
+    : tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides as number | [number, number], padding, 'NHWC', dilation as number | [number, number]);
 }
