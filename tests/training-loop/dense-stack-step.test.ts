@@ -19,7 +19,7 @@ beforeAll(setUpWasm);
 
 const relu = 'relu' as const;
 /** A Sequential Dense stack with seeded weights: dims[0] inputs, ReLU between, linear logits. */
-function stack(dims: number[], seed = 1, extra: Partial<Record<'kernelRegularizer' | 'activation' | 'useBias', unknown>> = {}): tf.Sequential {
+function stack(dims: number[], seed = 1, extra: Partial<Record<'kernelRegularizer' | 'biasRegularizer' | 'kernelConstraint' | 'biasConstraint' | 'activation' | 'useBias', unknown>> = {}): tf.Sequential {
   const m = tf.sequential();
   dims.slice(1).forEach((units, i) => {
     const top = i === dims.length - 2;
@@ -50,6 +50,16 @@ describe('which models take the Dense-stack step', () => {
     { name: 'a layer without bias', build: () => stack([4, 8, 2], 1, { useBias: false }), takes: false },
     { name: "the built-in 'cnn'", build: () => getArchitecture('cnn').build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 }), takes: false },
     { name: 'Dense on a rank-3 input', build: () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 8, activation: relu }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] }), takes: false },
+    { name: 'an explicit InputLayer first', build: () => tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [4] }), tf.layers.dense({ units: 8, activation: relu }), tf.layers.dense({ units: 2 })] }), takes: true },
+    { name: 'a functional (non-Sequential) Dense stack', build: () => {
+      const input = tf.input({ shape: [4] });
+      const hidden = tf.layers.dense({ units: 8, activation: relu }).apply(input) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(hidden) as tf.SymbolicTensor });
+    }, takes: false },
+    { name: 'a channels-first Flatten', build: () => tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 3], dataFormat: 'channelsFirst' } as Parameters<typeof tf.layers.flatten>[0]), tf.layers.dense({ units: 2 })] }), takes: false },
+    { name: 'a bias regularizer', build: () => stack([4, 8, 2], 1, { biasRegularizer: tf.regularizers.l2({ l2: 0.01 }) }), takes: false },
+    { name: 'a kernel constraint', build: () => stack([4, 8, 2], 1, { kernelConstraint: tf.constraints.maxNorm({ maxValue: 2 }) }), takes: false },
+    { name: 'a bias constraint', build: () => stack([4, 8, 2], 1, { biasConstraint: tf.constraints.nonNeg() }), takes: false },
     { name: 'a BatchNormalization layer', build: () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: relu }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2 })] }), takes: false },
   ];
   it.each(cases)('$name: $takes', ({ build, takes }) => {
@@ -77,6 +87,29 @@ describe('which models take the Dense-stack step', () => {
       expect(denseStackStep(m, [...variablesOf(m), stray])).toBeUndefined();
     } finally {
       stray.dispose();
+      m.dispose();
+    }
+  });
+
+  it('a Dense on a rank-3 input feeding another Dense (no Flatten), or no Dense layer at all: not a stack', () => {
+    const rank3 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 8, activation: relu }), tf.layers.dense({ units: 2 })] });
+    const none = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 3] })] });
+    try {
+      expect(denseStackStep(rank3, variablesOf(rank3))).toBeUndefined();
+      expect(denseStackStep(none, [])).toBeUndefined();
+    } finally {
+      rank3.dispose();
+      none.dispose();
+    }
+  });
+
+  it('the backward pass stops at the lowest layer with a trained weight (frozen layers below it cost no backward work)', () => {
+    for (const frozen of [0, 1, 2]) {
+      const m = stack([9, 16, 16, 4]);
+      m.layers.slice(0, frozen).forEach((l) => (l.trainable = false));
+      const step = denseStackStep(m, variablesOf(m))!;
+      expect(step.lowestTrainedLayer).toBe(frozen);
+      step.dispose();
       m.dispose();
     }
   });
@@ -206,11 +239,17 @@ describe('bad input and memory', () => {
     const { x, y } = data(300, 5, 2, 9);
     const tensors = tf.memory().numTensors;
     const bytes = tf.memory().numBytes;
+    // The workspace is backend data without a tensor: counted by the backend, not by tf.memory().
+    const dataIds = tf.engine().backend.numDataIds();
     const step = createTrainStep(m, { optimizer: 'adam', learningRate: 0.001 });
     for (let e = 0; e < 5; e++) for (let s = 0; s < 10; s++) step.step(x.subarray(s * 30 * 5), y.subarray(s * 30), 30);
     step.dispose();
     expect(tf.memory().numTensors).toBe(tensors);
     expect(tf.memory().numBytes).toBe(bytes);
+    expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+    // A step disposed before it ever ran (no workspace yet) disposes cleanly too.
+    createTrainStep(m, { optimizer: 'adam', learningRate: 0.001 }).dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(dataIds);
     m.dispose();
   });
 });

@@ -29,6 +29,8 @@ export interface DenseStackStep {
   readonly gradients: readonly tf.Tensor[];
   /** Forward and backward on the first `count` rows of `x` (labels already checked); fills `gradients`. */
   run(x: Float32Array, y: Int32Array, count: number): BatchStats;
+  /** The lowest layer of the stack (0: the first Dense) with a trained weight: the backward pass stops there. */
+  readonly lowestTrainedLayer: number;
   dispose(): void;
 }
 
@@ -63,13 +65,13 @@ function stackLayers(model: tf.LayersModel, variables: readonly tf.Variable[]): 
     const act = l.activation?.getClassName();
     if ((act !== 'relu' && act !== 'linear') || l.useBias !== true || !l.bias || !l.kernel) return undefined;
     if (l.kernelRegularizer != null || l.biasRegularizer != null || l.activityRegularizer != null || l.kernelConstraint != null || l.biasConstraint != null) return undefined;
+    // A Dense kernel is a float32 [inputs, units] matrix; on a rank-2 input each layer's inputs are the units of
+    // the one below (Flatten of a rank-2 tensor and Dropout keep the shape).
     const kernel = l.kernel.read() as tf.Variable;
     const bias = l.bias.read() as tf.Variable;
-    if (kernel.dtype !== 'float32' || bias.dtype !== 'float32' || kernel.rank !== 2) return undefined;
     const [inputs, units] = kernel.shape as [number, number];
     const inputShape = layer.batchInputShape ?? (layer.input as tf.SymbolicTensor | undefined)?.shape;
     if (!inputShape || inputShape.length !== 2) return undefined;
-    if (layers.length > 0 && layers[layers.length - 1]!.units !== inputs) return undefined;
     layers.push({ kernel, bias, inputs, units, relu: act === 'relu', kernelGrad: variables.indexOf(kernel), biasGrad: variables.indexOf(bias) });
   }
   if (layers.length === 0) return undefined;
@@ -84,7 +86,7 @@ function stackLayers(model: tf.LayersModel, variables: readonly tf.Variable[]): 
  * undefined when the model is not such a stack or the backend is not wasm with SIMD.
  */
 export function denseStackStep(model: tf.LayersModel, variables: readonly tf.Variable[]): DenseStackStep | undefined {
-  if (tf.getBackend() !== 'wasm') return undefined;
+  // Only the wasm backend has a heap (wasmBackendMemory: undefined elsewhere).
   const backend = tf.backend();
   const memory = wasmBackendMemory(backend);
   const kernels = memory && smallGemmKernels(memory);
@@ -104,8 +106,7 @@ class HeapDenseStackStep implements DenseStackStep {
   private outputs: number[] = [];
   private delta = [0, 0];
   private transposed = 0;
-  /** The lowest layer with a trained variable: the backward pass stops there. */
-  private readonly lowestTrained: number;
+  readonly lowestTrainedLayer: number;
 
   constructor(
     private readonly layers: StackLayer[],
@@ -115,7 +116,7 @@ class HeapDenseStackStep implements DenseStackStep {
     private readonly kernels: SmallGemmKernels,
   ) {
     this.gradients = variables.map((v) => tf.keep(tf.engine().makeTensorFromTensorInfo(backend.makeOutput(v.shape, 'float32'))));
-    this.lowestTrained = layers.findIndex((l) => l.kernelGrad >= 0 || l.biasGrad >= 0);
+    this.lowestTrainedLayer = layers.findIndex((l) => l.kernelGrad >= 0 || l.biasGrad >= 0);
   }
 
   /** Room for `count` rows: the workspace is reallocated (larger) only when a batch outgrows it. */
@@ -162,7 +163,7 @@ class HeapDenseStackStep implements DenseStackStep {
     let current = 0;
     const stats = softmaxCrossEntropyRows(logits, y.subarray(0, count), count, top.units, heap.subarray(base / 4 + this.delta[current]!, base / 4 + this.delta[current]! + count * top.units));
     // Backward, from the top down to the lowest trained layer.
-    for (let i = layers.length - 1; i >= this.lowestTrained; i--) {
+    for (let i = layers.length - 1; i >= this.lowestTrainedLayer; i--) {
       const l = layers[i]!;
       const d = base / 4 + this.delta[current]!;
       const out = base / 4 + this.outputs[i]!;
@@ -177,7 +178,7 @@ class HeapDenseStackStep implements DenseStackStep {
       }
       // dW = inᵀ · dZ: `in` read through its strides as [inputs, count].
       if (l.kernelGrad >= 0) kernels.gemm(at(below), 4, 4 * l.inputs, 4 * d, offsetOf(this.gradients[l.kernelGrad]!), l.inputs, count, l.units, 0, 0, 0);
-      if (i === this.lowestTrained) break;
+      if (i === this.lowestTrainedLayer) break;
       // dIn = dZ · Wᵀ: Wᵀ copied row-major first.
       const wt = base / 4 + this.transposed;
       const wv = w[i]! / 4;
