@@ -87,7 +87,8 @@ export function robustPresetAverageRounds(rounds: number): number {
  *   paired run: PGD-40 at ε 0.1 on 1000 attacked digits 87.2–87.6 % → 88.2–89.4 %, clean +0.7–0.9 points).
  * Both arms end with the mean of their last quarter of rounds' models (ROBUST_PRESET_AVERAGE_SHARE: weight averaging,
  * +1.0 / +1.7 points PGD-40 at the headline ε on seeds 42 / 7).
- * TRADES β = 6 at the same budget cost 7–18 clean points for less robust accuracy; AWP (γ 0.005 / 0.01: 67.1 / 64.8 %),
+ * TRADES β = 6 at the same budget cost 7–18 clean points for less robust accuracy (over the full 240 rounds at ε 0.10:
+ * β 3 / 6 64.5 / 59.9 % for 87.9 / 82.6 % clean); AWP (γ 0.005 / 0.01: 67.1 / 64.8 %),
  * a margin or half-margin training attack (68.4 / 68.6 %), a training ε of 0.11 (68.6 %; seed 7 68.7 %), FedAvgM (server lr 0.5,
  * momentum 0.5: 68.3 %), Adam at 0.002 (67.3 %) and 2 local epochs × 120 rounds (69.0 %) and a training ε of 0.12 over 240 rounds (67.3 %, seed 7 68.6 %, clean −2.5 points) were no more robust than the preset
  * (69.3 %, seed 42; seed 7 68.9 %) and are left off (docs/benchmarks.md).
