@@ -38,7 +38,7 @@ function sparsityByDefinition(fires: Uint8Array, n: number, batch: number, units
   const fired = new Array<number>(units).fill(0);
   const isolated = new Set<number>();
   let batches = 0;
-  for (let start = 0; start + 2 <= n && start < n; start += batch) {
+  for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
     if (size < 2) break;
     batches++;
