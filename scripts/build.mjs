@@ -46,6 +46,7 @@ export function buildSteps(root) {
         join(root, 'cli', 'bin'),
         join(root, 'scripts', 'build-js.mjs'),
         join(root, 'scripts', 'build-bundles.mjs'),
+        join(root, 'scripts', 'tfjs-for-bundles.mjs'),
         join(root, 'tsconfig.build.json'),
         dependencies,
       ],
