@@ -131,6 +131,43 @@ function pairDense(features: number, scale: number, biases: [number, number]): t
   return model;
 }
 
+/**
+ * Two units on nearly one direction — the second is `scale` × (the first + `noise` × a random row: cos ≈
+ * 1/√(1 + noise²)) — with biases `biases`, a zero row with bias `zeroBias`, then random units.
+ */
+function nearPairDense(features: number, scale: number, noise: number, biases: [number, number], zeroBias: number): tf.LayersModel {
+  const rng = new SeededRandom(13);
+  const units = 8;
+  const k = new Float32Array(features * units);
+  for (let i = 0; i < features; i++) {
+    const v = 3 * rng.normal();
+    k[i * units] = v;
+    k[i * units + 1] = scale * (v + 3 * noise * rng.normal());
+    for (let u = 3; u < units; u++) k[i * units + u] = rng.normal();
+  }
+  const b = new Float32Array(units);
+  b.set([...biases, zeroBias]);
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [features], units, activation: 'relu' }), tf.layers.dense({ units: 10 })] });
+  model.layers[0].setWeights([tf.tensor2d(k, [features, units]), tf.tensor1d(b)]);
+  return model;
+}
+
+/** The exact cosine of two units' rows. */
+function rowCosine(layer: tf.layers.Layer, a: number, b: number): number {
+  const kernel = layer.getWeights()[0];
+  const units = kernel.shape[1] as number;
+  const k = kernel.dataSync();
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < k.length / units; i++) {
+    ab += k[i * units + a] * k[i * units + b];
+    aa += k[i * units + a] ** 2;
+    bb += k[i * units + b] ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
 let digits: Dataset;
 beforeAll(async () => {
   await selectNodeBackend();
@@ -154,6 +191,9 @@ describe('model inspection measures what its definitions say (inspect-model.ts a
     ['a Conv2D 7×7 binning module', (d) => binningConv(d, { filters: 16, kernel: 7 }), (d) => d, 32],
     ['a trap-weights Conv2D', (d) => trapWeightsConv(d, { filters: 32, batch: 32 }), (d) => d, 32],
     ['a Conv1D over the rows', () => tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [28, 28], kernelSize: 4, filters: 12, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }), tf.layers.flatten(), tf.layers.dense({ units: 10 })] }), rowsOf, 25],
+    // 256 examples in batches of 15 end with a batch of one (not counted); batches of 2 are the smallest counted.
+    ['a trap-weights MLP, batches of 15 (the last one of a single example)', (d) => trapWeightsMlp(d, { units: 128, batch: 16 }), (d) => d, 15],
+    ['a trap-weights MLP, batches of 2', (d) => trapWeightsMlp(d, { units: 64, batch: 2 }), (d) => d, 2],
     ['a Dense on a sequence (rank-3 input: one position per row)', () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [28, 28], units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 9 }) }), tf.layers.flatten(), tf.layers.dense({ units: 10 })] }), rowsOf, 32],
   ];
   it.each(table)('%s', (_, build, shape, batch) => {
@@ -196,6 +236,80 @@ describe('model inspection measures what its definitions say (inspect-model.ts a
     const counted = firstLayerStats(model, digits, 32, thresholds)!.duplicateUnits;
     expect(counted).toBe(expected);
     expect(counted).toBe(duplicatesByDefinition(model.layers[0], thresholds.duplicate.minCosine));
+    model.dispose();
+  });
+});
+
+describe('the duplicate count\'s exact check and its edges', () => {
+  const at = (minCosine: number) => ModelInspectionThresholds.parse({ duplicate: { minCosine, minShareOfExample: 0 } });
+
+  it.each([
+    // cos ≈ 0.98: a candidate of the sketch (≥ 0.9), which only the exact cosine decides, on rows of norm ≈ 84 and 3 × that
+    ['0.99: the exact cosine rejects it', 0.99, 0],
+    ['0.97: the exact cosine accepts it', 0.97, 2],
+    ['0.5', 0.5, 2],
+  ])('a near-parallel pair (cos ≈ 0.98) at another threshold, at minCosine %s', (_, minCosine, expected) => {
+    const model = nearPairDense(784, 3, 0.2, [0.5, -1], 0);
+    const cos = rowCosine(model.layers[0], 0, 1);
+    expect(cos).toBeGreaterThan(0.97);
+    expect(cos).toBeLessThan(0.99);
+    const counted = firstLayerStats(model, digits, 32, at(minCosine))!.duplicateUnits;
+    expect(counted).toBe(expected);
+    expect(counted).toBe(duplicatesByDefinition(model.layers[0], minCosine));
+    model.dispose();
+  });
+
+  it.each([
+    // thresholds b / ‖w‖ ≈ 12: copies whose biases differ by one float32 step at 1000 are the same hyperplane (within 1e-6 relative) …
+    ['by a float32 step at 1000: the same threshold', [1000, 1000.0001] as [number, number], 0],
+    // … and by 1 at 1000 they are not
+    ['by 1 at 1000: another threshold', [1000, 1001] as [number, number], 2],
+  ])('copies whose biases differ %s', (_, biases, expected) => {
+    const model = nearPairDense(784, 1, 0, biases, 0);
+    expect(firstLayerStats(model, digits, 32, at(0.99))!.duplicateUnits).toBe(expected);
+    expect(duplicatesByDefinition(model.layers[0], 0.99)).toBe(expected);
+    model.dispose();
+  });
+
+  it('a zero row with a bias is nobody\'s duplicate, even where every pair is a candidate (minCosine 0.5)', () => {
+    // Unit 2 is all zeros with bias 0.7; units 0 and 1 are nearly parallel at distinct thresholds, 3–7 random.
+    const model = nearPairDense(784, 3, 0.2, [0.5, -1], 0.7);
+    expect(firstLayerStats(model, digits, 32, at(0.5))!.duplicateUnits).toBe(2);
+    expect(duplicatesByDefinition(model.layers[0], 0.5)).toBe(2);
+    model.dispose();
+  });
+});
+
+describe('what the inspection measures at the edges of its sample', () => {
+  const thresholds = ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 } });
+
+  it('a model without a Dense or convolution layer has nothing to inspect', () => {
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28] }), tf.layers.activation({ activation: 'softmax' })] });
+    expect(firstLayerStats(model, digits, 32, thresholds)).toBeUndefined();
+    model.dispose();
+  });
+
+  it.each([
+    // [examples in the sample, batch size, whether firing is measured]
+    [1, 32, false],
+    [2, 32, true],
+    [300, 1, false],
+    [300, 2, true],
+  ])('%i examples in batches of %i: firing measured %s', (examples, batchSize, measured) => {
+    const model = trapWeightsMlp(digits, { units: 32, batch: 2 });
+    const sample = head(digits, examples);
+    const stats = firstLayerStats(model, sample, batchSize, thresholds)!;
+    expect(stats.sampleExamples).toBe(Math.min(examples, thresholds.maxSampleExamples));
+    if (!measured) expect([stats.liveUnits, stats.sparseUnits, stats.isolatedExamples]).toEqual([undefined, undefined, undefined]);
+    else {
+      const n = stats.sampleExamples;
+      const x = tf.tensor2d(sample.x.subarray(0, n * 784), [n, 784]);
+      const fires = firesByDefinition(model.layers[0], x);
+      x.dispose();
+      const reference = sparsityByDefinition(fires, n, stats.batch, 32, thresholds.sparse.maxFiresPerBatch);
+      expect(reference.liveUnits).toBeGreaterThan(0);
+      expect({ live: stats.liveUnits, sparse: stats.sparseUnits, isolated: stats.isolatedExamples }).toEqual({ live: reference.liveUnits, sparse: reference.sparseUnits, isolated: reference.isolatedExamples });
+    }
     model.dispose();
   });
 });

@@ -178,7 +178,7 @@ export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSiz
   const className = layer.getClassName();
   const weights = layer.getWeights();
   const kernel = weights[0];
-  const bias = weights.length > 1 ? weights[1] : undefined;
+  const bias = weights[1] as tf.Tensor | undefined; // absent when the layer has no bias
   const units = kernel.shape[kernel.shape.length - 1];
   const fanIn = kernel.size / units;
   const n = Math.min(datasetSize(sample), thresholds.maxSampleExamples);
@@ -186,7 +186,7 @@ export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSiz
   const exampleFeatures = featureSize(sample);
   const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n, exampleFeatures };
   if (comparesRows(fanIn, exampleFeatures, thresholds)) stats.duplicateUnits = countDuplicateUnits(kernel, bias, thresholds.duplicate.minCosine);
-  if (gatingActivation(model, layer) && n >= 2 && batch >= 2) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse.maxFiresPerBatch));
+  if (gatingActivation(model, layer) && batch >= 2) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse.maxFiresPerBatch)); // batch ≤ n: n ≥ 2 too
   return stats;
 }
 
@@ -218,16 +218,18 @@ function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, min
     for (let u = 0; u < units; u++) squares[u] += k[row + u] * k[row + u];
   }
   const norms = squares.map(Math.sqrt);
-  const thr = new Float64Array(units);
-  for (let u = 0; u < units; u++) thr[u] = norms[u] > 0 ? b[u] / norms[u] : Number.NaN;
+  const thr = Float64Array.from(b, (bias, u) => bias / norms[u]);
+  // A zero row has no direction (and no threshold): it is nobody's duplicate.
+  const rows = Array.from({ length: units }, (_, u) => u).filter((u) => norms[u] > 0);
   const sketched = sketchedCosines(kernel, units, fanIn);
   const flagged = new Uint8Array(units);
   const candidateCosine = Math.max(0, 1 - 10 * (1 - minCosine));
   const differs = (a: number, other: number): boolean => Math.abs(thr[a] - other) > 1e-6 * (1 + Math.abs(thr[a]));
-  for (let i = 0; i < units; i++) {
-    if (Number.isNaN(thr[i])) continue;
-    for (let j = i + 1; j < units; j++) {
-      if (Number.isNaN(thr[j]) || (flagged[i] && flagged[j])) continue;
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r];
+    for (let q = r + 1; q < rows.length; q++) {
+      const j = rows[q];
+      if (flagged[i] && flagged[j]) continue; // both counted already: nothing this pair can add
       if (Math.abs(sketched[i * units + j]) < candidateCosine) continue;
       let c = 0;
       for (let d = 0; d < fanIn; d++) c += Math.fround(k[d * units + i] / norms[i]) * Math.fround(k[d * units + j] / norms[j]);
@@ -290,7 +292,7 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
     if (size < 2) break; // a batch of one reveals its example whatever the model: not this check's concern
     const fires = firesAll.subarray(start * units, (start + size) * units);
     const counts = new Uint16Array(units);
-    const only = new Int32Array(units).fill(-1);
+    const only = new Int32Array(units); // the example, where a unit fired for exactly one
     for (let e = 0; e < size; e++) {
       for (let u = 0; u < units; u++) {
         if (!fires[e * units + u]) continue;
