@@ -207,8 +207,19 @@ const MODULES = [
     name: 'model-inspection',
     // The site's inspection of a hostile coordinator's model (trap weights, imprint rows, over-wide layers): its
     // counts against their definitions, its thresholds at their edges.
-    mutate: ['shared/src/policy/inspect-model.ts'],
+    // The counting code (the stats the thresholds judge); its module-level constants and schema are pinned by the tests.
+    mutate: ['shared/src/policy/inspect-model.ts:175-242', 'shared/src/policy/inspect-model.ts:267-317', 'shared/src/policy/inspect-model.ts:348-356'],
     tests: ['tests/policy/inspect-model.test.ts', 'tests/policy/inspect-model-reuse.test.ts', 'tests/policy/inspect-model-reference.test.ts'],
+  },
+  {
+    name: 'message-schemas',
+    // The wire protocol's validation: every payload a peer sends is parsed by these schemas before anything uses
+    // it (the calibration sums at schemas.ts:312-346 are also under 'federated-calibration').
+    mutate: ['shared/src/messages/parse-message.ts', 'shared/src/messages/schemas.ts', 'shared/src/messages/run-terms.ts', 'shared/src/messages/model-ref.ts', 'shared/src/messages/model-text-section.ts'],
+    // Exact tables (every bound at its edge, every pattern's anchors, every rule's message); the property-based
+    // fuzz file (tests/fuzz/message-schemas-properties.test.ts, ~4 s a run) is left to npm test: every mutant
+    // here is static (the schemas are built when the module loads), so each one reruns all the module's tests.
+    tests: ['tests/messages/message-schemas-exact.test.ts', 'tests/messages/message-parsing-exact.test.ts', 'tests/schemas.test.ts'],
   },
   {
     name: 'dense-stack-step',

@@ -14,7 +14,7 @@ export function modelWeightsPath(version: number): string {
 
 export const ModelRef = z.object({
   path: z.string().max(64).regex(MODEL_WEIGHTS_PATH),
-  sha256: z.string().length(64).regex(/^[0-9a-f]{64}$/),
+  sha256: z.string().max(1024).regex(/^[0-9a-f]{64}$/, 'expected a sha-256 hash as 64 lowercase hex digits'),
   /** Size of the body, so a site can refuse a larger one before reading it all. */
   bytes: z.number().int().min(8).max(2 ** 32),
 });

@@ -9,8 +9,9 @@ import { RunClassNames } from '../data/align-class-labels.ts';
  * against them, so changed terms mid-run are refused. `signature` is the coordinator identity's Ed25519
  * signature over the canonical JSON of `terms` (run-terms-hash.ts).
  */
-const Sha256Hex = z.string().length(64).regex(/^[0-9a-f]{64}$/);
-const HexKey = z.string().length(64).regex(/^[0-9a-f]{64}$/);
+// The patterns fix the lengths; max(1024) only bounds what a peer's string costs to look at (every string is bounded).
+const Sha256Hex = z.string().max(1024).regex(/^[0-9a-f]{64}$/, 'expected a sha-256 hash as 64 lowercase hex digits');
+const HexKey = z.string().max(1024).regex(/^[0-9a-f]{64}$/, 'expected an Ed25519 public key as 64 lowercase hex digits');
 
 export const RunTerms = z
   .object({
@@ -55,7 +56,7 @@ export const SignedRunTerms = z.object({
   /** sha-256 of the canonical JSON of `terms`, hex. */
   hash: Sha256Hex,
   /** Ed25519 signature of `hash` by `terms.coordinator`, hex. */
-  signature: z.string().length(128).regex(/^[0-9a-f]{128}$/),
+  signature: z.string().max(1024).regex(/^[0-9a-f]{128}$/, 'expected an Ed25519 signature as 128 lowercase hex digits'),
 });
 export type SignedRunTerms = z.output<typeof SignedRunTerms>;
 

@@ -15,7 +15,7 @@ export const PROTOCOL_VERSION = 1 as const;
 
 /** Binary payload: Node delivers Buffers (Uint8Array), browsers deliver ArrayBuffers. Normalized to Uint8Array. */
 export const Bytes = z
-  .union([z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data'), z.instanceof(ArrayBuffer)])
+  .custom<Uint8Array | ArrayBuffer>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'expected binary data')
   .transform((b) => (b instanceof Uint8Array ? b : new Uint8Array(b)));
 
 /**
