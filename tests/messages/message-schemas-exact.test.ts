@@ -7,20 +7,31 @@ import {
   EvaluateResult,
   FitInstruction,
   FitResultMetrics,
+  Heartbeat,
   Hello,
   LearningRateSchedule,
+  MAX_SUMMARY_CLASSES,
+  MAX_SUMMARY_FEATURE_NAMES,
+  ModelTopology,
   MAX_CALIBRATION_SUM,
   MAX_FEDERATION_SITES,
   Rejection,
+  RunComplete,
   SecureAggAdvertise,
   SecureAggInstruction,
+  SecureAggKeys,
   SecureAggMasked,
   SecureAggShareKeys,
+  SecureAggShares,
+  SecureAggUnmask,
   SecureAggUnmaskResponse,
+  SiteDataSummary,
   SiteFailure,
   SiteLedgerTotals,
   SitePrivacy,
   TrainConfig,
+  WEIGHTS_LIMITS,
+  Welcome,
 } from '@fedtune/shared';
 
 /**
@@ -153,6 +164,34 @@ const rows: Row[] = [
   ['evaluate result: calibration count', EvaluateResult, evaluateResult, ['calibration', 'count'], [1, 10], [-1, 1.5]],
 ];
 
+const topology = { runId: 'r', modelVersion: 0, topology: { class_name: 'Sequential' }, manifest: [{ name: 'dense/kernel', shape: [2, 3], dtype: 'float32' }] };
+const sealed = { from: 'a', to: 'b', nonce: new Uint8Array(12), ciphertext: new Uint8Array(4) };
+const summary = { runId: 'r', siteId: 's', examples: 10, duplicatesDropped: 0, missingImputed: 0, constantFeatures: 0, labelCounts: [5, 5] };
+rows.push(
+  ['hello: runtime', Hello, hello, ['capabilities', 'runtime'], ['node', 'browser'], ['deno', '']],
+  ['hello: backend', Hello, hello, ['capabilities', 'backend'], ['w', 'x'.repeat(64)], ['', 'x'.repeat(65)]],
+  ['hello: token', Hello, hello, ['token'], ['', 't', 'x'.repeat(512), undefined], ['x'.repeat(513), 5]],
+  ['hello: protocol', Hello, hello, ['protocol'], [1], [0, 2, '1']],
+  ['welcome: site id', Welcome, { protocol: 1, runId: 'r', siteId: 's' }, ['siteId'], ['s-1'], ['s 1', '']],
+  ['welcome: run id', Welcome, { protocol: 1, runId: 'r', siteId: 's' }, ['runId'], ['r', 'x'.repeat(128)], ['', 'x'.repeat(129)]],
+  ['model: version', ModelTopology, topology, ['modelVersion'], [0, 7], [-1, 0.5]],
+  ['model: tensor name', ModelTopology, topology, ['manifest', 0, 'name'], ['', 'w', 'x'.repeat(WEIGHTS_LIMITS.maxNameLength)], ['x'.repeat(WEIGHTS_LIMITS.maxNameLength + 1)]],
+  ['model: tensor shape', ModelTopology, topology, ['manifest', 0, 'shape'], [[], [0], [1, 2], [WEIGHTS_LIMITS.maxDim], Array(WEIGHTS_LIMITS.maxRank).fill(1)], [[-1], [1.5], [WEIGHTS_LIMITS.maxDim + 1], Array(WEIGHTS_LIMITS.maxRank + 1).fill(1)]],
+  ['model: tensor dtype', ModelTopology, topology, ['manifest', 0, 'dtype'], ['float32'], ['int32', '']],
+  ['model: manifest', ModelTopology, topology, ['manifest'], [[], Array(3).fill(topology.manifest[0])], [Array(WEIGHTS_LIMITS.maxTensors + 1).fill(topology.manifest[0])]],
+  ['secure aggregation keys', SecureAggKeys, { runId: 'r', round: 1, attempt: 1, keys: [{ siteId: 'a', encryptionPublicKey: key, maskingPublicKey: key }] }, ['keys', 0, 'siteId'], ['a'], ['a b']],
+  ['secure aggregation keys: list', SecureAggKeys, { runId: 'r', round: 1, attempt: 1, keys: [] }, ['keys'], [[], [{ siteId: 'a', encryptionPublicKey: key, maskingPublicKey: key }]], [[{ siteId: 'a', encryptionPublicKey: new Uint8Array(1), maskingPublicKey: key }], [{ siteId: 'a' }]]],
+  ['secure aggregation shares: participants', SecureAggShares, { runId: 'r', round: 1, attempt: 1, participants: ['a', 'b'], shares: [sealed] }, ['participants'], [[], ['a', 'b']], [['a', ''], Array(MAX_FEDERATION_SITES + 1).fill('a')]],
+  ['secure aggregation shares: shares', SecureAggShares, { runId: 'r', round: 1, attempt: 1, participants: ['a', 'b'], shares: [sealed] }, ['shares'], [[], [sealed, sealed]], [[{ ...sealed, nonce: new Uint8Array(1) }]]],
+  ['secure aggregation unmask: survivors', SecureAggUnmask, { runId: 'r', round: 1, attempt: 1, survivors: ['a'] }, ['survivors'], [[], ['a', 'b']], [['a b'], Array(MAX_FEDERATION_SITES + 1).fill('a')]],
+  ['heartbeat: status', Heartbeat, { siteId: 's', status: 'idle' }, ['status'], ['idle', 'training', 'evaluating'], ['busy', '']],
+  ['run complete: rounds', RunComplete, { runId: 'r', rounds: 3 }, ['rounds'], [0, 3], [-1, 1.5]],
+  ['run complete: final metrics', RunComplete, { runId: 'r', rounds: 3, final: { accuracy: 0.5, loss: 1 } }, ['final', 'loss'], [0, 2.5], [Infinity, 'x', undefined]],
+  ['data summary: label counts', SiteDataSummary, summary, ['labelCounts'], [[], [1, 2, 3], Array(MAX_SUMMARY_CLASSES).fill(1)], [[-1], [1.5], Array(MAX_SUMMARY_CLASSES + 1).fill(1)]],
+  ['data summary: feature names', SiteDataSummary, summary, ['featureNames'], [undefined, [], ['age'], ['x'.repeat(128)], Array(MAX_SUMMARY_FEATURE_NAMES).fill('f')], [[''], ['x'.repeat(129)], Array(MAX_SUMMARY_FEATURE_NAMES + 1).fill('f')]],
+  ['data summary: examples', SiteDataSummary, summary, ['examples'], [0, 10], [-1, 1.5]],
+);
+
 describe('each field of each message at its bounds', () => {
   it.each(rows)('%s', (_, schema, base, path, accepted, rejected) => {
     expect(issuesOf(schema, base)).toEqual([]);
@@ -190,6 +229,32 @@ describe('defaults and what a parse keeps', () => {
     const parsed = FitInstruction.parse({ runId: 'r', round: 1, modelVersion: 0, config: { ...config, secretSamples: [[1, 2, 3]] }, secureAggregation: secagg });
     expect(parsed.config).toEqual(config);
     expect(parsed.secureAggregation).toEqual(secagg);
+  });
+
+  it.each<[string, z.ZodType, unknown]>([
+    ['a hello', Hello, { ...hello, token: 't', capabilities: { ...hello.capabilities, alternatives: 2 } }],
+    ['a welcome', Welcome, { protocol: 1, runId: 'r', siteId: 's' }],
+    ['a model', ModelTopology, topology],
+    ['secure aggregation keys', SecureAggKeys, { runId: 'r', round: 1, attempt: 1, keys: [{ siteId: 'a', encryptionPublicKey: key, maskingPublicKey: key }] }],
+    ['secure aggregation shares', SecureAggShares, { runId: 'r', round: 1, attempt: 1, participants: ['a', 'b'], shares: [sealed] }],
+    ['secure aggregation survivors', SecureAggUnmask, { runId: 'r', round: 1, attempt: 1, survivors: ['a'] }],
+    ['a heartbeat', Heartbeat, { siteId: 's', status: 'training' }],
+    ['a completion', RunComplete, { runId: 'r', rounds: 3, final: { accuracy: 0.5, loss: 1 }, aborted: 'stopped by the operator' }],
+    ['a data summary', SiteDataSummary, { ...summary, featureNames: ['age', 'income'] }],
+    ['an evaluation with calibration', EvaluateResult, evaluateResult],
+    ['an evaluation query', EvaluateInstruction, { runId: 'r', round: 1, modelVersion: 2, dropModel: true, calibration: { betas: [0.5, 2] } }],
+  ])('%s parses to itself', (_, schema, message) => {
+    expect(schema.parse(message)).toEqual(message);
+  });
+
+  it('a completion\'s reason is kept up to 2000 characters and clipped beyond, to a reason that parses to itself', () => {
+    for (const length of [0, 1999, 2000]) expect(RunComplete.parse({ runId: 'r', rounds: 1, aborted: 'x'.repeat(length) }).aborted).toBe('x'.repeat(length));
+    const clipped = RunComplete.parse({ runId: 'r', rounds: 1, aborted: 'x'.repeat(2001) }).aborted!;
+    expect(clipped.length).toBeLessThanOrEqual(2000);
+    expect(clipped.length).toBeGreaterThan(1900);
+    expect(clipped.startsWith('x'.repeat(1900))).toBe(true);
+    expect(RunComplete.parse({ runId: 'r', rounds: 1, aborted: clipped }).aborted).toBe(clipped);
+    expect(RunComplete.parse({ runId: 'r', rounds: 1, aborted: 'y'.repeat(1_000_000) }).aborted!.length).toBeLessThanOrEqual(2000);
   });
 
   it('site metrics keep their privacy spend and ledger totals', () => {
