@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPILED_PACKAGES } from '../cli/bin/compiled-entry.mjs';
 
 /** Directories never scanned for inputs: outputs and installed packages. */
 const SKIPPED_DIRS = new Set(['dist', 'node_modules']);
@@ -42,7 +43,7 @@ export function buildSteps(root) {
     {
       name: 'packages',
       inputs: [
-        ...['shared', 'coordinator', 'client-node', 'cli'].flatMap((name) => [join(root, name, 'src'), join(root, name, 'package.json')]),
+        ...COMPILED_PACKAGES.flatMap((name) => [join(root, name, 'src'), join(root, name, 'package.json')]),
         join(root, 'cli', 'bin'),
         join(root, 'scripts', 'build-js.mjs'),
         join(root, 'scripts', 'build-bundles.mjs'),
