@@ -324,6 +324,7 @@ describe('the cross-field rules of adversarial training', () => {
     ['ε 1.5 in L2', { ...adversarial, eps: 1.5, norm: 'l2' }, []],
     ['ε 1.5 in data-std units', { ...adversarial, eps: 1.5, epsUnits: 'data-std' }, []],
     ['ε 1.5 on embeddings', { ...l2Embedding, eps: 1.5 }, []],
+    ['ε 1.5 on embeddings with no norm given (an embedding ball is L2, whatever the default norm)', { method: 'pgd', eps: 1.5, space: 'embedding' }, []],
   ])('%s', (_, config, issues) => {
     expect(issuesOf(AdversarialTraining, config)).toEqual(issues);
   });
