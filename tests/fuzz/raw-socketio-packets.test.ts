@@ -57,6 +57,12 @@ async function settle(peer: RawPeer, ms = 300): Promise<void> {
   await Promise.race([peer.closed, sleep(ms)]);
 }
 
+/** Waits until the peer received a 'rejected' frame, is closed, or `ms` passed (a 10 MB frame takes a while to parse on a busy machine). */
+async function rejectionOrClose(peer: RawPeer, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!peer.isClosed() && Date.now() < deadline && !peer.received.some((f) => f.startsWith('42["rejected"'))) await sleep(20);
+}
+
 const validHello = (siteId: string) => ({ protocol: PROTOCOL_VERSION, siteId, capabilities: { backend: 'cpu', runtime: 'node', numExamples: 10 } });
 
 const deepArray = (depth: number, inner = '1') => `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
@@ -135,7 +141,8 @@ describe('raw engine.io / socket.io frames against a real coordinator', () => {
       await sleep(50);
     }
     for (const frame of script.frames) peer.send(frame);
-    await settle(peer);
+    if (script.refusedWith) await rejectionOrClose(peer, 10_000);
+    else await settle(peer);
     peer.close();
     await expectHonestSiteWelcomed(`honest-${i}`);
     const health = await fetch(`${coordinator.url}/api/health`);
