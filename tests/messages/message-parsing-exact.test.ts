@@ -5,7 +5,6 @@ import {
   canonicalHash,
   clientToServerSchemas,
   clipText,
-  FedtuneError,
   isClientEvent,
   isServerEvent,
   MAX_WIRE_TOKEN_CHARS,
@@ -24,6 +23,8 @@ import {
   vocabularyHashOf,
   vocabularyOfTextSection,
 } from '@fedtune/shared';
+import { thrown } from '../helpers/thrown.ts';
+import { withValue } from './with-value.ts';
 
 /**
  * The run terms (run-terms.ts), the HTTP model reference (model-ref.ts), a text model's section
@@ -31,16 +32,6 @@ import {
  * edge and just past it, every pattern's anchors, every enum member, and the reason a rejected message carries.
  * A bound that moved, a pattern that lost an anchor or a reason that changed shape fails here.
  */
-
-/** A copy of `base` with the value at `path` replaced (`undefined`: the key removed). */
-function withValue(base: unknown, path: Array<string | number>, value: unknown): unknown {
-  if (path.length === 0) return value;
-  const copy = (Array.isArray(base) ? [...base] : { ...(base as object) }) as Record<string | number, unknown>;
-  const [head, ...rest] = path;
-  if (rest.length === 0 && value === undefined) delete copy[head!];
-  else copy[head!] = withValue(copy[head!], rest, value);
-  return copy;
-}
 
 /** The paths of the issues of a rejected parse, joined with "." ([] when accepted). */
 function rejectedPaths(schema: z.ZodType, value: unknown): string[] {
@@ -51,17 +42,6 @@ function rejectedPaths(schema: z.ZodType, value: unknown): string[] {
 /** Whether the schema refuses a key it does not list (a `.strict()` object), naming the key. */
 function refusesUnknownKey(schema: z.ZodType, base: object): void {
   expect(schema.safeParse({ ...base, surprise: 1 }).error?.issues).toMatchObject([{ code: 'unrecognized_keys', keys: ['surprise'], path: [] }]);
-}
-
-/** The FedtuneError a parse throws (fails the test when it does not throw one). */
-function thrown(fn: () => unknown): FedtuneError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FedtuneError);
-    return e as FedtuneError;
-  }
-  throw new Error('expected the parse to throw');
 }
 
 /** A case: what it changes, where, to what, and whether the schema accepts it. */

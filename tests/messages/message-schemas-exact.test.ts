@@ -33,6 +33,7 @@ import {
   WEIGHTS_LIMITS,
   Welcome,
 } from '@fedtune/shared';
+import { withValue } from './with-value.ts';
 
 /**
  * Every bound, enum, pattern and cross-field rule of the wire protocol's schemas (shared/src/messages/schemas.ts)
@@ -40,16 +41,6 @@ import {
  * schema says — a bound that moved, a pattern that lost an anchor or a rule that stopped applying fails here.
  * (`npm run mutation -- message-schemas` runs these against mutants of the schemas.)
  */
-
-/** A copy of `base` with the value at `path` replaced (`undefined`: the key removed). */
-function withValue(base: unknown, path: Array<string | number>, value: unknown): unknown {
-  if (path.length === 0) return value;
-  const copy = (Array.isArray(base) ? [...base] : { ...(base as object) }) as Record<string | number, unknown>;
-  const [head, ...rest] = path;
-  if (rest.length === 0 && value === undefined) delete copy[head];
-  else copy[head] = withValue(copy[head], rest, value);
-  return copy;
-}
 
 /** The issues of a rejected parse as "path: message" lines ([] when accepted). */
 function issuesOf(schema: z.ZodType, value: unknown): string[] {
