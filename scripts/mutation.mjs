@@ -222,6 +222,23 @@ const MODULES = [
     tests: ['tests/messages/message-schemas-exact.test.ts', 'tests/messages/message-parsing-exact.test.ts', 'tests/schemas.test.ts'],
   },
   {
+    name: 'access-control',
+    // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
+    // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.
+    mutate: [
+      'coordinator/src/access/salted-token.ts',
+      'coordinator/src/access/site-token-store.ts',
+      'coordinator/src/access/admin-token-store.ts',
+      'coordinator/src/access/admin-guard.ts',
+      'coordinator/src/access/bearer-token.ts',
+      'coordinator/src/access/site-authorizer.ts',
+      'coordinator/src/access/rate-limiter.ts',
+    ],
+    // The exact file plus the fast unit tests; the end-to-end ones (tests/access/site-authorization.test.ts,
+    // tests/hostile-http/admin-token.test.ts: a coordinator, the CLI) stay in npm test.
+    tests: ['tests/access/access-control-exact.test.ts', 'tests/access/rate-limiter.test.ts', 'tests/access/site-token-store.test.ts'],
+  },
+  {
     name: 'dense-stack-step',
     // The tape-free training step of a Dense stack: the same losses, gradients and weights as the tape's, bit for bit.
     mutate: ['shared/src/learning/dense-stack-step.ts'],

@@ -38,6 +38,7 @@ export * from './access/site-token-store.ts';
 export * from './access/site-authorizer.ts';
 export * from './access/admin-token-store.ts';
 export * from './access/admin-guard.ts';
+export * from './access/bearer-token.ts';
 export * from './http/http-defaults.ts';
 export * from './http/json-body.ts';
 export * from './report/report-html.ts';

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { AdminTokenStore } from './admin-token-store.ts';
+import { bearerToken } from './bearer-token.ts';
 
 export type AdminDecision = { ok: true } | { ok: false; message: string };
 
@@ -20,8 +21,6 @@ export interface AdminGuardOptions {
   createCommand?: string;
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
-
 /** The admin check of the HTTP control plane: `Authorization: Bearer TOKEN` against the stored hash. */
 export function adminGuard(options: AdminGuardOptions): AdminGuard {
   const create = options.createCommand ?? 'fedtune admin-token';
@@ -29,8 +28,7 @@ export function adminGuard(options: AdminGuardOptions): AdminGuard {
     required: options.required,
     check(authorization) {
       if (!options.required()) return { ok: true };
-      const token = authorization === undefined ? undefined : BEARER.exec(authorization.trim())?.[1];
-      const verdict = options.store().verify(token);
+      const verdict = options.store().verify(bearerToken(authorization));
       if (verdict.ok) return { ok: true };
       if (verdict.reason === 'no admin token') {
         return { ok: false, message: `this coordinator's control plane needs an admin token and none was created: run \`${create}\` on the coordinator, then send Authorization: Bearer TOKEN` };

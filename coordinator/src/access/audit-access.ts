@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { FedtuneError } from '@fedtune/shared';
 import type { AdminGuard } from './admin-guard.ts';
+import { bearerToken } from './bearer-token.ts';
 import type { TokenVerdict } from './site-token-store.ts';
 
 /** The header a site names itself with when it reads its run's audit log with its site token. */
 export const SITE_HEADER = 'x-fedtune-site';
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
 const SITE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface AuditAccessOptions {
@@ -44,7 +44,7 @@ export function joinedRun(auditPath: string, siteId: string): boolean {
 export function checkAuditAccess(options: AuditAccessOptions, request: AuditRequest, auditPath: string): void {
   if (!options.admin || options.admin.check(request.authorization).ok) return;
   const site = request.site;
-  const token = request.authorization === undefined ? undefined : BEARER.exec(request.authorization.trim())?.[1];
+  const token = bearerToken(request.authorization);
   if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && joinedRun(auditPath, site)) return;
   throw new FedtuneError('unauthorized', `reading a run's audit log needs the admin token, or the site token of a site of that run: send Authorization: Bearer TOKEN (and ${SITE_HEADER}: NAME with a site token)`);
 }

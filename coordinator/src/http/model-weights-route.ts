@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
+import { bearerToken } from '../access/bearer-token.ts';
 import { ErrorBody } from './api-schemas.ts';
 import { SITE_ID_HEADER } from './terms-route.ts';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
@@ -47,8 +48,7 @@ export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWe
     },
   }, async (request, reply) => {
     const siteId = request.headers[SITE_ID_HEADER] as string | undefined;
-    const auth = request.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    const token = bearerToken(request.headers.authorization);
     if (options.mayRead && !options.mayRead(siteId, token)) {
       throw new FedtuneError('unauthorized', `site tokens are required here: send ${SITE_ID_HEADER}: <site id> and Authorization: Bearer <site token>`);
     }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError, type SignedRunTerms } from '@fedtune/shared';
+import { bearerToken } from '../access/bearer-token.ts';
 import { ErrorBody } from './api-schemas.ts';
 
 export interface TermsRouteOptions {
@@ -29,8 +30,7 @@ export function registerTermsRoute(api: FastifyInstance, options: TermsRouteOpti
     },
   }, async (request) => {
     const siteId = request.headers[SITE_ID_HEADER] as string | undefined;
-    const auth = request.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    const token = bearerToken(request.headers.authorization);
     if (options.mayRead && !options.mayRead(siteId, token)) {
       throw new FedtuneError('unauthorized', `site tokens are required here: send ${SITE_ID_HEADER}: <site id> and Authorization: Bearer <site token> (fedtune client --show-terms --site ID --token TOKEN)`);
     }
