@@ -129,6 +129,7 @@ describe('SiteTokenStore at its edges', () => {
     expect(store.revoke('s')).toBe(false);
     expect(store.revoke('nobody')).toBe(false);
     store.close();
+    expect(() => store.size).toThrow(/not open/); // close really closes the database
   });
 
   it('stores the scheme, salt and hash only; lists sorted by name with exactly four fields', () => {
@@ -178,6 +179,7 @@ describe('AdminTokenStore at its edges', () => {
     expect(store.info()).toBeUndefined();
     expect(store.verify(rotated.token)).toEqual({ ok: false, reason: 'no admin token' });
     store.close();
+    expect(() => store.info()).toThrow(/not open/); // close really closes the database
   });
 });
 
@@ -280,6 +282,8 @@ describe('isLoopbackHost', () => {
     ['localhost.example.org', false],
     ['mylocalhost', false],
     ['[127.0.0.1]x', false],
+    ['1::ffff:127.0.0.1', false],
+    ['::ffff:127.0.0.1.example.org', false],
     ['', false],
   ])('%j → %s', (host, loopback) => {
     expect(isLoopbackHost(host)).toBe(loopback);
@@ -354,6 +358,13 @@ describe('RateLimiter at its edges', () => {
     expect(limiter.take('b').ok).toBe(false);
     expect(limiter.take('a').ok).toBe(true); // a fresh bucket (evicting 'b')
     expect(limiter.take('b').ok).toBe(true);
+  });
+
+  it('with maxKeys 0 there is nothing to evict, and each key is still limited', () => {
+    const limiter = new RateLimiter({ ratePerSecond: 0.001, burst: 1 }, () => 0, 0);
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.take('a').ok).toBe(false);
+    expect(limiter.size).toBe(1);
   });
 
   it('defaults: the API 50/s in bursts of 100; hellos 30 a minute, the same as the burst', () => {

@@ -74,6 +74,12 @@ describe('GET /api/v1/terms', () => {
       const ok = await get({ 'x-fedtune-site': 'site-a', authorization: `Bearer ${token}` });
       expect(ok.statusCode).toBe(200);
       expect(SignedRunTerms.parse(ok.json()).terms.runId).toBe('terms-tokens');
+      // The same bearer parser as the admin guard: the scheme is case-insensitive, surrounding blanks are ignored,
+      // and anything else in front of the token (another scheme, a second space) is refused.
+      expect((await get({ 'x-fedtune-site': 'site-a', authorization: `bearer ${token}` })).statusCode).toBe(200);
+      expect((await get({ 'x-fedtune-site': 'site-a', authorization: ` Bearer ${token} ` })).statusCode).toBe(200);
+      expect((await get({ 'x-fedtune-site': 'site-a', authorization: `Basic ${token}` })).statusCode).toBe(401);
+      expect((await get({ 'x-fedtune-site': 'site-a', authorization: `Bearer  ${token}` })).statusCode).toBe(401);
     } finally {
       await coordinator.close();
     }

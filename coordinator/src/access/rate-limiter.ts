@@ -36,8 +36,8 @@ export class RateLimiter {
     const t = this.now();
     this.sweep(t);
     if (!this.buckets.has(key) && this.buckets.size >= this.maxKeys) {
-      const oldest = this.buckets.keys().next();
-      if (!oldest.done) this.buckets.delete(oldest.value);
+      // The oldest key first (a Map keeps insertion order); with maxKeys 0 there is none and nothing is deleted.
+      this.buckets.delete(this.buckets.keys().next().value as string);
     }
     const b = this.buckets.get(key) ?? { tokens: this.limit.burst, at: t };
     b.tokens = Math.min(this.limit.burst, b.tokens + ((t - b.at) / 1000) * this.limit.ratePerSecond);

@@ -10,7 +10,8 @@ import { dirname } from 'node:path';
  * anything across databases.
  */
 function hashToken(salt: Buffer, token: string): Buffer {
-  return createHash('sha256').update(salt).update(token, 'utf8').digest();
+  // A string is hashed as its UTF-8 bytes.
+  return createHash('sha256').update(salt).update(token).digest();
 }
 
 /** A new token and what is stored of it. The token is returned once and never stored. */
@@ -28,7 +29,7 @@ export function saltedTokenMatches(salt: Buffer, hash: Buffer, token: string): b
 
 /** Opens (creating the folder) the SQLite file that holds a token table, in WAL mode, and applies `schema`. */
 export function openTokenDatabase(path: string, schema: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true }); // ':memory:' is in '.', which exists
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
