@@ -239,6 +239,24 @@ const MODULES = [
     tests: ['tests/access/access-control-exact.test.ts', 'tests/access/rate-limiter.test.ts', 'tests/access/site-token-store.test.ts'],
   },
   {
+    name: 'cluster-integrity',
+    // What a coordinator node accepts from the others over Redis: the HMAC seal (secret file, window, nonces,
+    // sender), the fencing tokens, and the strict schema of every inter-node message.
+    mutate: [
+      'coordinator/src/cluster/cluster-message-mac.ts',
+      'coordinator/src/cluster/fencing-check.ts',
+      'coordinator/src/cluster/cluster-messages.ts',
+      'coordinator/src/cluster/round-plan-messages.ts',
+      'coordinator/src/cluster/partial-round-messages.ts',
+      'coordinator/src/cluster/record-batch-messages.ts',
+      'coordinator/src/cluster/site-sends-messages.ts',
+      'coordinator/src/cluster/evaluation-messages.ts',
+    ],
+    // Fast tests only (the schemas are static, so each of their mutants reruns all of these); the Redis and
+    // socket.io tests (tests/cluster/cluster-secret.test.ts, partial-fencing.test.ts) stay in npm test.
+    tests: ['tests/cluster/cluster-message-mac.test.ts', 'tests/cluster/cluster-integrity-exact.test.ts'],
+  },
+  {
     name: 'dense-stack-step',
     // The tape-free training step of a Dense stack: the same losses, gradients and weights as the tape's, bit for bit.
     mutate: ['shared/src/learning/dense-stack-step.ts'],

@@ -283,6 +283,8 @@ describe('isLoopbackHost', () => {
     ['mylocalhost', false],
     ['[127.0.0.1]x', false],
     ['1::ffff:127.0.0.1', false],
+    ['::[1]', false],
+    ['[::]1', false],
     ['::ffff:127.0.0.1.example.org', false],
     ['', false],
   ])('%j → %s', (host, loopback) => {

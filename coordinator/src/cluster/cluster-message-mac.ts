@@ -48,6 +48,8 @@ export interface ClusterMessageMacOptions {
   /** Messages whose timestamp is further than this from this node's clock are refused (ClusterOptions.macWindowMs). */
   windowMs: number;
   now?: () => number;
+  /** Most nonces remembered (default MAX_REMEMBERED_NONCES); at the cap the oldest is forgotten first. */
+  maxNonces?: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export interface ClusterMessageMacOptions {
 export class ClusterMessageMac {
   private readonly nonces = new Map<string, number>();
   private readonly now: () => number;
+  private readonly maxNonces: number;
 
   constructor(
     private readonly secret: Uint8Array,
@@ -69,6 +72,7 @@ export class ClusterMessageMac {
   ) {
     if (secret.byteLength < MIN_CLUSTER_SECRET_BYTES) throw new FedtuneError('config', `a cluster secret needs at least ${MIN_CLUSTER_SECRET_BYTES} bytes`);
     this.now = options.now ?? Date.now;
+    this.maxNonces = options.maxNonces ?? MAX_REMEMBERED_NONCES;
   }
 
   seal(event: string, payload: unknown): SealedClusterMessage {
@@ -121,7 +125,7 @@ export class ClusterMessageMac {
   private forgetOldNonces(t: number): void {
     // Nonces are kept while their message could still pass the window; the oldest go first when too many.
     for (const [nonce, at] of this.nonces) {
-      if (t - at <= this.options.windowMs && this.nonces.size < MAX_REMEMBERED_NONCES) break;
+      if (t - at <= this.options.windowMs && this.nonces.size < this.maxNonces) break;
       this.nonces.delete(nonce);
     }
   }
