@@ -257,6 +257,19 @@ const MODULES = [
     tests: ['tests/cluster/cluster-message-mac.test.ts', 'tests/cluster/cluster-integrity-exact.test.ts'],
   },
   {
+    name: 'http-input',
+    // What the HTTP API does with a request before and after a route: the JSON depth bound and parser, the
+    // rate limit's buckets, and the error answer (status and code from one catalogue, a clipped one-line message).
+    mutate: [
+      'coordinator/src/http/json-body.ts',
+      'coordinator/src/http/http-error.ts',
+      'coordinator/src/http/error-status.ts',
+      'coordinator/src/http/api-rate-limit.ts',
+    ],
+    // A bare fastify app, no coordinator; the end-to-end files (tests/hostile-http/*.test.ts) stay in npm test.
+    tests: ['tests/hostile-http/http-input-exact.test.ts'],
+  },
+  {
     name: 'dense-stack-step',
     // The tape-free training step of a Dense stack: the same losses, gradients and weights as the tape's, bit for bit.
     mutate: ['shared/src/learning/dense-stack-step.ts'],
