@@ -123,12 +123,25 @@ describe('ClusterMessageMac.seal and open, exactly', () => {
     ['90 s ahead', () => handSealed(['e', 'node-a', T0 + 90_000, NONCE, {}]), 'e', "a cluster message from node node-a sealed -90 s from this node's clock (window 60000 ms)"],
     ['a numeric nonce', () => handSealed(['e', 'node-a', T0, 12345, {}]), 'e', 'a cluster message without a nonce'],
     ['a nonce of 33 characters', () => handSealed(['e', 'node-a', T0, `${NONCE}0`, {}]), 'e', 'a cluster message without a nonce'],
+    // Not text, though 32 long: an array or bytes would pass a length check alone.
+    ['a nonce that is an array of 32', () => handSealed(['e', 'node-a', T0, Array.from({ length: 32 }, () => 'a'), {}]), 'e', 'a cluster message without a nonce'],
+    ['a nonce of 32 bytes', () => handSealed(['e', 'node-a', T0, new Uint8Array(32), {}]), 'e', 'a cluster message without a nonce'],
+    ['an infinite timestamp', () => handSealed(['e', 'node-a', Number.POSITIVE_INFINITY, NONCE, {}]), 'e', 'a cluster message without a timestamp'],
+    ['a timestamp in an array', () => handSealed(['e', 'node-a', [T0], NONCE, {}]), 'e', 'a cluster message without a timestamp'],
     ['a payload for another node, clipped', () => handSealed(['e', 'node-a', T0, NONCE, { node: 'x'.repeat(80) }]), 'e', `a cluster message sealed by node node-a speaking for node ${'x'.repeat(64)}… (16 more characters)`],
     ['a payload naming a node by number', () => handSealed(['e', 'node-a', T0, NONCE, { node: 7 }]), 'e', 'a cluster message sealed by node node-a speaking for node 7'],
     ['a payload naming a null node', () => handSealed(['e', 'node-a', T0, NONCE, { node: null }]), 'e', 'a cluster message sealed by node node-a speaking for node null'],
   ];
   it.each(refusals)('refuses %s with the exact reason (unauthorized)', (_what, make, event, message) => {
     expect(thrown(() => macs().b.open(event, make()))).toMatchObject({ code: 'unauthorized', message });
+  });
+
+  it('payloads of every kind open, the primitive ones with no node to check', () => {
+    const { b } = macs();
+    const payloads = [null, undefined, 0, 'node-z', true, [], ['node-z'], { node: 'node-a' }, { other: 1 }];
+    payloads.forEach((payload, i) => {
+      expect(b.open('e', handSealed(['e', 'node-a', T0, i.toString(16).padStart(32, '0'), payload]))).toEqual({ node: 'node-a', payload });
+    });
   });
 
   it('a refused message is not remembered: the same nonce in a valid message still opens once', () => {
@@ -165,6 +178,25 @@ describe('ClusterMessageMac: the nonces it remembers', () => {
     expect(thrown(() => b.open('e', old)).message).toMatch(/sealed -?\d+ s from this node's clock/);
   });
 
+  it('remembers at most maxNonces, and none older than the window once a message is opened', () => {
+    const clock = { now: T0 };
+    const { b } = macs(clock, 3);
+    expect(b.rememberedNonces).toBe(0);
+    for (let i = 1; i <= 5; i++) {
+      b.open('e', sealedAt(T0, nonce(i)));
+      expect(b.rememberedNonces).toBe(Math.min(i, 3));
+    }
+    clock.now = T0 + WINDOW;
+    b.open('e', sealedAt(clock.now, nonce(6))); // all still inside the window: the cap forgets one
+    expect(b.rememberedNonces).toBe(3);
+    clock.now = T0 + WINDOW + 1;
+    b.open('e', sealedAt(clock.now, nonce(7))); // 3, 4, 5 are now past the window; 6 is not
+    expect(b.rememberedNonces).toBe(2);
+    const { b: uncapped } = macs();
+    for (let i = 1; i <= 5; i++) uncapped.open('e', sealedAt(T0, nonce(i)));
+    expect(uncapped.rememberedNonces).toBe(5);
+  });
+
   it('at maxNonces, the oldest nonce is forgotten first (a replay of it is then only stopped by the window)', () => {
     const { b } = macs(undefined, 3);
     for (let i = 1; i <= 4; i++) b.open('e', sealedAt(T0, nonce(i)));
@@ -186,6 +218,8 @@ describe('ClusterMessageMac.tagText / verifyText', () => {
     const tag = a.tagText(text);
     expect(tag).toBe(createHmac('sha256', SECRET).update(Buffer.from(text, 'utf8')).digest('hex'));
     expect(b.verifyText(text, tag)).toBe(true);
+    // Not text though it prints as the right tag: refused, not thrown.
+    expect(b.verifyText(text, [tag] as unknown as string)).toBe(false);
     for (const bad of [undefined, 42 as unknown as string, '', `${tag}0`, tag.slice(0, 63), `x${tag.slice(1)}`, `${tag.slice(0, 63)}${tag[63] === '0' ? '1' : '0'}`, ` ${tag}`]) {
       expect(b.verifyText(text, bad), String(bad)).toBe(false);
     }
@@ -227,19 +261,23 @@ describe('authenticateServerSideEmits', () => {
     const text = namespace();
     authenticateServerSideEmits(text.nsp, throwing('z'.repeat(400)), (e) => refused.push(e));
     text.nsp._onServerSideEmit(['e', {}]);
+    const nothing = namespace();
+    authenticateServerSideEmits(nothing.nsp, throwing(null), (e) => refused.push(e));
+    nothing.nsp._onServerSideEmit(['e', {}]);
     expect(refused[0]).toBe(own);
     expect(refused.slice(1).map((e) => [e instanceof FedtuneError, e.code, e.message])).toEqual([
       [true, 'unauthorized', 'boom'],
       [true, 'unauthorized', `${'z'.repeat(300)}… (100 more characters)`],
+      [true, 'unauthorized', '(null)'],
     ]);
-    expect([to.delivered, plain.delivered, text.delivered]).toEqual([[], [], []]);
+    expect([to.delivered, plain.delivered, text.delivered, nothing.delivered]).toEqual([[], [], [], []]);
 
     const { a, b } = macs();
     const ok = namespace();
     authenticateServerSideEmits(ok.nsp, b, (e) => refused.push(e));
     ok.nsp._onServerSideEmit(['fedtune:leader', a.seal('fedtune:leader', { node: 'node-a', token: 1 }), 'extra']);
     expect(ok.delivered).toEqual([['fedtune:leader', { node: 'node-a', token: 1 }]]);
-    expect(refused).toHaveLength(3);
+    expect(refused).toHaveLength(4);
   });
 });
 

@@ -22,10 +22,11 @@ export function readClusterSecret(path: string): Buffer {
   try {
     raw = readFileSync(path);
   } catch (err) {
-    throw new FedtuneError('config', `cannot read the cluster secret file ${clipText(path, 200)}: ${clipText((err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? err, 64)}`);
+    throw new FedtuneError('config', `cannot read the cluster secret file ${clipText(path, 200)}: ${clipText((err as NodeJS.ErrnoException).code ?? String(err), 64)}`);
   }
   if (raw.byteLength > MAX_CLUSTER_SECRET_FILE_BYTES) throw new FedtuneError('config', `the cluster secret file ${clipText(path, 200)} is ${raw.byteLength} bytes; at most ${MAX_CLUSTER_SECRET_FILE_BYTES} (one line of random text, e.g. openssl rand -hex 32)`);
   let end = raw.byteLength;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: raw[-1] is undefined, which ends the loop as well
   while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d || raw[end - 1] === 0x20 || raw[end - 1] === 0x09)) end--;
   const secret = Buffer.from(raw.subarray(0, end));
   raw.fill(0);
@@ -95,27 +96,33 @@ export class ClusterMessageMac {
     const [sealedEvent, node, at, nonce, payload] = fields as [unknown, unknown, unknown, unknown, unknown];
     if (sealedEvent !== event) throw new FedtuneError('unauthorized', `a cluster message sealed for another event (${clipText(String(sealedEvent), 64)})`);
     if (!NodeId.safeParse(node).success) throw new FedtuneError('unauthorized', 'a cluster message sealed without a valid node id');
-    if (typeof at !== 'number' || !Number.isFinite(at)) throw new FedtuneError('unauthorized', 'a cluster message without a timestamp');
+    if (!isFiniteNumber(at)) throw new FedtuneError('unauthorized', 'a cluster message without a timestamp');
     const t = this.now();
     if (Math.abs(t - at) > this.options.windowMs) throw new FedtuneError('unauthorized', `a cluster message from node ${node as string} sealed ${Math.round((t - at) / 1000)} s from this node's clock (window ${this.options.windowMs} ms)`);
     if (typeof nonce !== 'string' || nonce.length !== 2 * NONCE_BYTES) throw new FedtuneError('unauthorized', 'a cluster message without a nonce');
     this.forgetOldNonces(t);
     if (this.nonces.has(nonce)) throw new FedtuneError('unauthorized', `a replayed cluster message from node ${node as string}`);
-    const claimed = (payload as { node?: unknown } | null)?.node;
-    if (typeof payload === 'object' && payload !== null && claimed !== undefined && claimed !== node) throw new FedtuneError('unauthorized', `a cluster message sealed by node ${node as string} speaking for node ${clipText(String(claimed), 64)}`);
+    // Only an object has a `node` (a primitive payload's is undefined).
+    const claimed = (payload as { node?: unknown } | null | undefined)?.node;
+    if (claimed !== undefined && claimed !== node) throw new FedtuneError('unauthorized', `a cluster message sealed by node ${node as string} speaking for node ${clipText(String(claimed), 64)}`);
     this.nonces.set(nonce, at);
     return { node: node as string, payload };
   }
 
   /** A MAC over a short text (e.g. a Redis key and the sha-256 stored in it), hex. */
   tagText(text: string): string {
-    return this.tag(Buffer.from(text, 'utf8')).toString('hex');
+    return this.tag(Buffer.from(text)).toString('hex');
   }
 
   /** Whether `mac` (hex) is the MAC of `text`. */
   verifyText(text: string, mac: string | undefined): boolean {
     if (typeof mac !== 'string' || !/^[0-9a-f]{64}$/.test(mac)) return false;
-    return timingSafeEqual(Buffer.from(mac, 'hex'), this.tag(Buffer.from(text, 'utf8')));
+    return timingSafeEqual(Buffer.from(mac, 'hex'), this.tag(Buffer.from(text)));
+  }
+
+  /** How many nonces are remembered now (at most maxNonces; none older than the window after the next open). */
+  get rememberedNonces(): number {
+    return this.nonces.size;
   }
 
   private tag(bytes: Uint8Array): Buffer {
@@ -129,6 +136,10 @@ export class ClusterMessageMac {
       this.nonces.delete(nonce);
     }
   }
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return Number.isFinite(value);
 }
 
 /** The namespace methods through which socket.io's adapter sends and delivers server-side emits. */
