@@ -22,6 +22,26 @@ describe('HTTP rate limit on /api/*', () => {
     }
   });
 
+  it('unmatched URLs are limited too (a flood of 404s), in their own bucket; with the limit off they are answered 404 as ever', async () => {
+    const { app } = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024, apiRateLimit: { ratePerSecond: 0.001, burst: 2 } });
+    const off = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024, apiRateLimit: false }).app;
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await app.inject({ method: 'GET', url: `/nope/${i}`, remoteAddress: '10.1.1.1' })).statusCode);
+      expect(statuses).toEqual([404, 404, 429, 429]);
+      const limited = await app.inject({ method: 'POST', url: '/api/nope', remoteAddress: '10.1.1.1', payload: {} });
+      expect([limited.statusCode, limited.json().error.code]).toEqual([429, 'rate_limited']);
+      expect((await app.inject({ method: 'GET', url: '/api/health', remoteAddress: '10.1.1.1' })).statusCode).toBe(200);
+      const unlimited: number[] = [];
+      for (let i = 0; i < 4; i++) unlimited.push((await off.inject({ method: 'GET', url: `/nope/${i}`, remoteAddress: '10.1.1.1' })).statusCode);
+      expect(unlimited).toEqual([404, 404, 404, 404]);
+      expect((await off.inject({ method: 'GET', url: '/nope' })).json()).toEqual({ error: { code: 'not_found', message: 'no route GET /nope' } });
+    } finally {
+      await app.close();
+      await off.close();
+    }
+  });
+
   it('default is generous (100 at once) and can be switched off', async () => {
     const { app } = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024 });
     const off = buildApp({ runsDir: tempDir(), maxMessageBytes: 1024 * 1024, apiRateLimit: false }).app;

@@ -205,9 +205,9 @@ describe('registerApiRateLimit: a token bucket per client address and route grou
   const LIMIT: RateLimit = { ratePerSecond: 0.001, burst: 2 };
   function limited() {
     return bareApp((app) => {
-      registerApiRateLimit(app, LIMIT);
+      registerApiRateLimit(app, LIMIT, (request, reply) => void reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.url}` } }));
       app.after(() => {
-        for (const url of ['/api/runs', '/api/runs/:id', '/api/v1/models/:version/weights', '/metrics', '/docs/json', '/']) app.get(url, async () => ({ ok: true }));
+        for (const url of ['/api/runs', '/api/runs/:id', '/api/v1/models/:version/weights', '/metrics', '/docs/json', '/dashboard', '/']) app.get(url, async () => ({ ok: true }));
       });
     });
   }
@@ -236,10 +236,24 @@ describe('registerApiRateLimit: a token bucket per client address and route grou
     expect((await get(app, '/api/runs', '10.0.0.2')).statusCode).toBe(200);
     expect((await get(app, '/api/runs', '::ffff:10.0.0.1')).statusCode).toBe(429);
     // Other groups: model bytes, /metrics, /docs, the root.
-    for (const url of ['/api/v1/models/3/weights', '/metrics', '/docs/json', '/']) {
+    for (const url of ['/api/v1/models/3/weights', '/metrics', '/docs/json', '/dashboard', '/']) {
       expect((await get(app, url)).statusCode, url).toBe(200);
       expect((await get(app, url)).statusCode, url).toBe(200);
       expect((await get(app, url)).statusCode, url).toBe(429);
     }
+  });
+
+  it('limits unmatched URLs too, all of them in one bucket of their own per address', async () => {
+    const app = limited();
+    expect((await get(app, '/nope/1')).json()).toEqual({ error: { code: 'not_found', message: 'no route /nope/1' } });
+    expect((await app.inject({ method: 'POST', url: '/api/nope', remoteAddress: '10.0.0.1', payload: {} })).statusCode).toBe(404);
+    const refused = await get(app, '/x');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toEqual({ error: { code: 'rate_limited', message: 'too many requests from 10.0.0.1; retry in 1000 s' } });
+    expect(refused.headers['retry-after']).toBe('1000');
+    // The routes' buckets are untouched, the root's included; another address has its own.
+    expect((await get(app, '/')).statusCode).toBe(200);
+    expect((await get(app, '/api/runs')).statusCode).toBe(200);
+    expect((await get(app, '/nope/2', '10.0.0.9')).statusCode).toBe(404);
   });
 });

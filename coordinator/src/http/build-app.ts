@@ -1,6 +1,6 @@
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 import { createReadStream } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
 import { clipText, FedtuneError, type ServerTransport } from '@fedtune/shared';
 import { RunStore } from '../run/run-store.ts';
@@ -146,13 +146,14 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     if (status >= 500) request.log.error({ err }, 'request failed');
     void reply.status(status).send({ error: { code, message } });
   });
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     void reply.status(404).send({ error: { code: 'not_found', message: clipText(`no route ${request.method} ${request.url}`) } });
-  });
+  };
   registerJsonBodyParser(app);
 
   const apiLimit = options.apiRateLimit ?? DEFAULT_API_RATE_LIMIT;
-  if (apiLimit) registerApiRateLimit(app, apiLimit);
+  if (apiLimit) registerApiRateLimit(app, apiLimit, notFound);
+  else app.setNotFoundHandler(notFound);
 
   // The control plane: after the rate limit (onRequest), before the body is read (preParsing).
   const admin = options.admin;

@@ -71,6 +71,7 @@ export function codeForStatus(status: number | undefined): { status: number; cod
     case 431:
       return { status, code: 'headers_too_large' };
   }
-  if (status !== undefined && status >= 400 && status < 500) return { status: 400, code: 'malformed_payload' };
+  const s = status ?? 0;
+  if (s >= 400 && s < 500) return { status: 400, code: 'malformed_payload' };
   return { status: 500, code: 'internal' };
 }
