@@ -51,4 +51,23 @@ describe('robustness evaluation inside a run', () => {
     expect(report.finalRobustness!.attackLosses).toEqual(reported);
     expect(report.finalRobustness!.pgd[0].byLoss?.map((s) => s.loss)).toEqual(reported.length > 1 ? reported : undefined);
   });
+
+  it('robustness.square, squareQueries and squarePInit reach the coordinator\'s evaluation (in its worker): the final report has the black-box rows', async () => {
+    const { coordinator, siteRuns } = await startTestFederation({
+      sites: 2,
+      rounds: 1,
+      transport: 'memory',
+      maxSiteExamples: 60,
+      config: { federatedEvaluation: 'never', robustness: { when: 'final', examples: 40, adversarialExamples: 20, pgdSteps: 3, noise: false, corruptions: false, fgsm: false, pgd: [0.1], square: [0.1], squareQueries: 6, squarePInit: 0.4 } },
+    });
+    const report = await coordinator.done;
+    await Promise.all(siteRuns);
+    await coordinator.close();
+    expect(report.finalRobustness!.square).toEqual([expect.objectContaining({ eps: 0.1, queries: 6, pInit: 0.4 })]);
+    expect(report.finalRobustness!.square![0]!.meanQueries).toBeLessThanOrEqual(6);
+    // report.html: a row in the robustness table and a series in the accuracy-against-ε chart.
+    const page = readFileSync(join(coordinator.runDir, 'report.html'), 'utf8');
+    expect(page).toContain('Square, black-box (≤ 6 queries)');
+    expect(page).toContain('Square (black-box)');
+  });
 });

@@ -104,6 +104,21 @@ const rows: Row[] = [
   ['--fgsm', async () => expect((await evaluate(['--fgsm', '0.07'])).fgsm.map((a) => a.eps)).toEqual([0.07])],
   ['--pgd', async () => expect((await evaluate(['--pgd', '0.08'])).pgd.map((a) => a.eps)).toEqual([0.08])],
   ['--pgd-l2', async () => expect((await evaluate(['--pgd-l2', '0.5'])).pgdL2?.map((a) => a.eps)).toEqual([0.5])],
+  ['--square', async () => {
+    expect(base.square).toBeUndefined();
+    const r = await evaluate(['--square', '0.1', '--square-queries', '3']);
+    expect(r.square?.map((a) => [a.eps, a.queries])).toEqual([[0.1, 3]]);
+    expect(logs).toContainEqual(expect.stringMatching(/^Square \(black-box, ≤ 3 queries\): ε=0\.1 /));
+    expect((await evaluate(['--pgd', '0.08', '--square', 'default', '--square-queries', '2'])).square?.map((a) => a.eps)).toEqual([0.08]);
+  }],
+  ['--square-queries', async () => {
+    expect((await evaluate(['--square', '0.1', '--square-queries', '4'])).square![0]!.queries).toBe(4);
+    expect((await evaluate(['--square', '0.1'])).square![0]!.queries).toBe(ROBUSTNESS_DEFAULTS.squareQueries);
+  }],
+  ['--square-p-init', async () => {
+    expect((await evaluate(['--square', '0.1', '--square-queries', '2', '--square-p-init', '0.7'])).square![0]!.pInit).toBe(0.7);
+    expect((await evaluate(['--square', '0.1', '--square-queries', '2'])).square![0]!.pInit).toBe(ROBUSTNESS_DEFAULTS.squarePInit);
+  }],
   ['--pgd-steps', async () => expect((await evaluate(['--pgd', '0.1', '--pgd-steps', '3'])).pgd[0]!.steps).toBe(3)],
   ['--pgd-step-size', async () => {
     const r = await evaluate(['--pgd', '0.1', '--pgd-step-size', '0.02']);
@@ -178,6 +193,10 @@ describe('fedtune evaluate: numeric options refuse what their schema refuses, in
     ['--n', '0'],
     ['--alpha', '1'],
     ['--certify-examples', '0'],
+    ['--square-queries', '0'],
+    ['--square-queries', '1.5'],
+    ['--square-p-init', '0'],
+    ['--square-p-init', '1.5'],
   ])('%s %j', async (flag, value) => {
     const errors: string[] = [];
     const command = evaluateCommand().exitOverride().configureOutput({ writeErr: (s) => void errors.push(s), writeOut: () => {} });

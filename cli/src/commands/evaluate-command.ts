@@ -64,6 +64,7 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
   if (headline) lines.push(`headline: ${'steps' in headline ? `PGD-${headline.steps}` : 'FGSM'} at the task's headline ${epsText(headline)}: ${pct(headline.accuracy).trim()}`);
   if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${r.pgd[0].stepSize}): ${r.pgd.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  if (r.square?.length) lines.push(`Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()} (${a.meanQueries.toFixed(0)} queries on average)`).join(', ')}`);
   if (r.pgdL2?.length) lines.push(`PGD-L2 (${r.pgdL2[0].steps} steps of 2.5·ε/${r.pgdL2[0].steps}): ${r.pgdL2.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.calibration) {
     const c = r.calibration;
@@ -118,6 +119,9 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--fgsm <list>', 'FGSM ε list (comma-separated), "default" or "none"').argParser(numberList('fgsm')).default(true, DEFAULT_EPSILONS.join(',')))
     .addOption(new Option('--pgd <list>', 'PGD ε list (comma-separated), "default" or "none"').argParser(numberList('pgd')).default(true, DEFAULT_EPSILONS.join(',')))
     .addOption(new Option('--pgd-l2 <list>', 'PGD-L2 radius list (comma-separated), "default" or "none"').argParser(numberList('pgd-l2')).default(false, `none; default: ${DEFAULT_L2_EPSILONS.join(',')}`))
+    .addOption(new Option('--square <list>', 'Square Attack ε list (black-box L∞: model outputs only; a check against gradient masking), "default" (the PGD list) or "none"').argParser(numberList('square')).default(false, 'none'))
+    .option('--square-queries <n>', 'Square Attack: queries per example at most', schemaNumberOption('square-queries', checked.squareQueries), ROBUSTNESS_DEFAULTS.squareQueries)
+    .option('--square-p-init <x>', "Square Attack: the first squares' share of the pixels (0–1)", schemaNumberOption('square-p-init', checked.squarePInit), ROBUSTNESS_DEFAULTS.squarePInit)
     .option('--pgd-steps <n>', 'PGD iterations (1–1000)', schemaNumberOption('pgd-steps', checked.pgdSteps), ROBUSTNESS_DEFAULTS.pgdSteps)
     .option('--pgd-step-size <x>', 'PGD step size, in the units of ε (> 0, ≤ 1)', schemaNumberOption('pgd-step-size', checked.pgdStepSize), ROBUSTNESS_DEFAULTS.pgdStepSize)
     .addOption(new Option('--attack-loss <list>', 'losses FGSM and PGD ascend, in order, each attacking what the ones before left correct: ce (cross-entropy), margin (logit margin, not saturated on confident models); the accuracy is the worst case').argParser(attackLossList).default([...ROBUSTNESS_DEFAULTS.attackLosses], ROBUSTNESS_DEFAULTS.attackLosses.join(',')))
@@ -152,6 +156,9 @@ export function evaluateCommand(): Command {
           fgsm: o.fgsm,
           pgd: o.pgd,
           pgdL2: o.pgdL2,
+          square: o.square,
+          squareQueries: o.squareQueries,
+          squarePInit: o.squarePInit,
           // The built-in task's headline ε is always among the attacks' ε (digits-task.ts).
           ...(o.data === 'digits-holdout' ? { headlineEps: digitsHeadlineEps(true) } : {}),
           pgdSteps: o.pgdSteps,

@@ -9,6 +9,7 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   const units = r.epsUnits === 'feature-std' ? ' (ε in feature standard deviations)' : '';
   if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
   if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  if (r.square?.length) console.log(`${indent}  Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.calibration) {
     const c = r.calibration;
     console.log(`${indent}  calibration: T=${c.temperature.toPrecision(4)} (${c.source}), ECE ${num(c.eceBefore)} → ${num(c.eceAfter)}, NLL ${num(c.nllBefore)} → ${num(c.nllAfter)}`);

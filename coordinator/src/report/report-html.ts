@@ -63,11 +63,11 @@ function lossPerRound(report: ReportWithRobustness): string {
 function robustVsEps(rob: RobustnessReport): string {
   const series: Series[] = [];
   const start = rob.adversarialCleanAccuracy;
-  for (const [name, rows, i] of [['FGSM', rob.fgsm, 0], ['PGD', rob.pgd, 1]] as const) {
+  for (const [name, rows, i] of [['FGSM', rob.fgsm, 0], ['PGD', rob.pgd, 1], ['Square (black-box)', rob.square ?? [], 2]] as const) {
     if (!rows.length) continue;
     const pts: Array<[number, number]> = [...rows].sort((a, b) => a.eps - b.eps).map((r) => [r.eps, r.accuracy]);
     if (start !== null) pts.unshift([0, start]);
-    series.push({ name, points: pts, color: PALETTE[i + 2], dashed: name === 'FGSM' });
+    series.push({ name, points: pts, color: PALETTE[i + 2], dashed: name !== 'PGD' });
   }
   return lineChart(series, { title: 'robust accuracy against ε', xLabel: 'ε (L∞)' });
 }
@@ -133,6 +133,7 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
     if (rob.corruptionMean !== null) rows.push(['corruptions', `mean ${pct(rob.corruptionMean)}, worst ${rob.worstCorruption?.name} (${pct(rob.worstCorruption?.accuracy)})`]);
     if (rob.fgsm.length) rows.push(['FGSM', rob.fgsm.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
     if (rob.pgd.length) rows.push([`PGD (${rob.pgd[0].steps} × ${rob.pgd[0].stepSize})`, rob.pgd.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
+    if (rob.square?.length) rows.push([`Square, black-box (≤ ${rob.square[0].queries} queries)`, rob.square.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
   }
   const last = [...report.rounds].reverse().find((r) => r.federated?.sites.length);
   if (last?.federated?.worstSite) rows.push(['worst site', `${last.federated.worstSite.siteId} (${pct(last.federated.worstSite.accuracy)})`]);

@@ -12,6 +12,7 @@ import { ATTACK_LOSSES, type AttackLoss } from './attacks/attack-loss.ts';
 import { fgsm } from './attacks/fgsm.ts';
 import { pgd } from './attacks/pgd.ts';
 import { pgdL2 } from './attacks/pgd-l2.ts';
+import { squareAttack } from './attacks/square.ts';
 import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, reliabilityBins, worstClass } from './metrics.ts';
 import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
 import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
@@ -69,6 +70,15 @@ export interface RobustnessOptions {
    * the textbook attack.
    */
   attackLosses?: readonly AttackLoss[];
+  /**
+   * The Square Attack (attacks/square.ts: L∞, black-box, model outputs only): an ε list, true for the PGD list, or
+   * false (default). Runs on the attacked examples with `squareQueries` queries each (default 1000), the first
+   * squares covering `squarePInit` of the pixels (default 0.3). Reported as `square` rows; a Square row below the
+   * PGD row of the same ε by more than noise is flagged as gradient masking.
+   */
+  square?: boolean | readonly number[];
+  squareQueries?: number;
+  squarePInit?: number;
   /** Valid input range (clipping of noise and attacks). Default [0, 1] for images, the data's min/max for tabular. */
   inputRange?: [number, number];
   /**
@@ -102,6 +112,8 @@ export const ROBUSTNESS_DEFAULTS = {
   pgdSteps: 40,
   pgdStepSize: 0.01,
   attackLosses: ATTACK_LOSSES,
+  squareQueries: 1000,
+  squarePInit: 0.3,
   bins: 15,
 } as const;
 
@@ -243,6 +255,7 @@ interface AttackSetup {
   fgsmEps: number[];
   pgdEps: number[];
   pgdL2Eps: number[];
+  squareEps: number[];
   steps: number;
   stepSize: number;
 }
@@ -264,10 +277,12 @@ function attackSetup(plan: PerturbationPlan, options: RobustnessOptions, losses:
   const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
   const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));
   const pgdL2Eps = listOption(options.pgdL2 ?? false, DEFAULT_L2_EPSILONS);
-  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0);
+  // `square: true` takes the PGD list (with the headline), else its own list (with the headline added).
+  const squareEps = options.square === true ? pgdEps : withHeadline(listOption(options.square ?? false, DEFAULT_EPSILONS));
+  const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0 || squareEps.length > 0);
   const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
   const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
-  return { m, advData, attacked, losses, epsUnits, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, pgdL2Eps, steps, stepSize };
+  return { m, advData, attacked, losses, epsUnits, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, pgdL2Eps, squareEps, steps, stepSize };
 }
 
 /** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
@@ -342,8 +357,8 @@ export async function evaluateRobustness(
   const n = ds.y.length;
   const shape = modelInputShape(model);
   const accuracy = (d: Dataset) => (d.y.length ? countCorrect(model, d, shape, batchSize) / d.y.length : 0);
-  const timings = { clean: 0, noise: 0, corruptions: 0, fgsm: 0, pgd: 0 };
-  const timed = async <T>(part: keyof typeof timings, fn: () => T | Promise<T>): Promise<T> => {
+  const timings: { clean: number; noise: number; corruptions: number; fgsm: number; pgd: number; square?: number } = { clean: 0, noise: 0, corruptions: 0, fgsm: 0, pgd: 0 };
+  const timed = async <T>(part: 'clean' | 'noise' | 'corruptions' | 'fgsm' | 'pgd', fn: () => T | Promise<T>): Promise<T> => {
     const t = Date.now();
     const result = await fn();
     timings[part] += Date.now() - t;
@@ -394,13 +409,35 @@ export async function evaluateRobustness(
     }
   }
   const pgdRows: RobustnessReport['pgd'] = rows.filter((_, i) => jobs[i].part === 'pgd') as RobustnessReport['pgd'];
+  // The black-box check: Square uses the model's outputs only (attacks/square.ts).
+  const squareRows: NonNullable<RobustnessReport['square']> = [];
+  const squareQueries = options.squareQueries ?? ROBUSTNESS_DEFAULTS.squareQueries;
+  const squarePInit = options.squarePInit ?? ROBUSTNESS_DEFAULTS.squarePInit;
+  for (const eps of attackedExamples > 0 ? attacks.squareEps : []) {
+    const t = Date.now();
+    const r = squareAttack(model, attackedData, {
+      eps: eps * toAttack,
+      queries: squareQueries,
+      pInit: squarePInit,
+      seed: deriveSeed(seed, 'square', eps),
+      clipMin,
+      clipMax,
+      height: geometry.height,
+      width: geometry.width,
+      ...(attackParams.scale ? { scale: attackParams.scale } : {}),
+      batchSize,
+    });
+    squareRows.push({ eps, epsAbsolute: eps * unit.value, queries: squareQueries, pInit: squarePInit, meanQueries: r.queries.reduce((s, q) => s + q, 0) / attackedExamples, accuracy: r.robust.reduce((s, v) => s + v, 0) / attackedExamples });
+    timings.square = (timings.square ?? 0) + (Date.now() - t);
+    await nextTurn();
+  }
   const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = rows.filter((_, i) => jobs[i].part === 'pgdL2') as NonNullable<RobustnessReport['pgdL2']>;
 
   const calibration = options.calibration ? calibrationReport(modelLogits(model, ds, batchSize), ds.y, options.calibration, options.bins ?? ROBUSTNESS_DEFAULTS.bins) : undefined;
   const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
   const textAttacks = options.textAttack ? evaluateTextAttack(model, attackedData, options.textAttack.budgets, options.textAttack) : undefined;
 
-  const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, adversarialCleanAccuracy };
+  const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, square: squareRows, adversarialCleanAccuracy };
   return {
     schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
     examples: n,
@@ -420,6 +457,7 @@ export async function evaluateRobustness(
     fgsm: fgsmRows,
     pgd: pgdRows,
     ...(pgdL2Rows.length ? { pgdL2: pgdL2Rows } : {}),
+    ...(squareRows.length ? { square: squareRows } : {}),
     warnings: robustnessWarnings(partial, eps0Accuracy, options.selfChecks),
     timings,
     durationMs: Date.now() - started,

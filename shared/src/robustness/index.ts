@@ -10,6 +10,7 @@ export * from './attacks/fgsm.ts';
 export * from './attacks/pgd.ts';
 export * from './attacks/fgm-l2.ts';
 export * from './attacks/pgd-l2.ts';
+export * from './attacks/square.ts';
 export * from './attacks/registry.ts';
 export * from './report-schema.ts';
 export * from './self-checks.ts';

@@ -60,10 +60,16 @@ export const RobustnessReportSchema = z.object({
   pgd: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction, byLoss: ByLoss })),
   /** PGD in the L2 norm (normalised-gradient steps, L2-ball projection), when asked for; ε is an L2 radius in `epsUnits`. */
   pgdL2: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), steps: z.number().int(), stepSize: z.number(), accuracy: Fraction, byLoss: ByLoss })).optional(),
+  /**
+   * The Square Attack (L∞, black-box: model outputs only, no gradients), when asked for: the accuracy left after
+   * at most `queries` queries per example, and the mean queries spent. A black-box attack that beats PGD is a
+   * sign of gradient masking (self-checks.ts).
+   */
+  square: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), queries: z.number().int(), pInit: z.number(), meanQueries: z.number(), accuracy: Fraction })).optional(),
   /** Self-check violations (gradient masking signs, broken evaluation); never hidden. */
   warnings: z.array(z.string()),
   /** Wall time per part, ms. */
-  timings: z.object({ clean: z.number(), noise: z.number(), corruptions: z.number(), fgsm: z.number(), pgd: z.number() }),
+  timings: z.object({ clean: z.number(), noise: z.number(), corruptions: z.number(), fgsm: z.number(), pgd: z.number(), square: z.number().optional() }),
   durationMs: z.number().min(0),
   /** Temperature scaling (when a temperature was fitted or given): ECE/NLL before and after, docs/robustness.md#calibration. */
   calibration: CalibrationReportSchema.optional(),

@@ -27,6 +27,11 @@ export const RobustnessEvaluationConfig = z.object({
   epsUnits: z.enum(['absolute', 'feature-std', 'data-std']).optional(),
   /** PGD-L2 radii (in epsUnits), or false (default: none). */
   pgdL2: z.union([z.boolean(), z.array(z.number().min(0).max(100)).max(32)]).optional(),
+  /** Square Attack (black-box L∞) ε list, true for the PGD list, or false (default: none). */
+  square: List.optional(),
+  /** Square Attack: queries per example at most and the first squares' share of the pixels (defaults: ROBUSTNESS_DEFAULTS in evaluate-robustness.ts). */
+  squareQueries: z.number().int().min(1).max(100_000).optional(),
+  squarePInit: z.number().gt(0).max(1).optional(),
   /** The headline ε (absolute), added to the FGSM and PGD lists and reported as `headlineEps` (the built-in task's: digitsHeadlineEps). */
   headlineEps: z.number().min(0).max(1).optional(),
   /** Randomized smoothing of the final model (certified L2 accuracy); absent: off. `{}` takes every default of SmoothingConfig. */

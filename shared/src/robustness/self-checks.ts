@@ -10,12 +10,18 @@ export interface SelfCheckOptions {
    * as a fraction) before it is flagged: the first loss (the cross-entropy) is then saturated. Default 0.05.
    */
   lossGapTolerance?: number;
+  /**
+   * How much lower the black-box Square Attack's accuracy may be than PGD's at the same ε (accuracy points as a
+   * fraction) before it is flagged: a gradient-free attack beating the gradient attack means the gradients
+   * mislead PGD. Default 0.02.
+   */
+  blackBoxTolerance?: number;
 }
 
 /** A number for a message: 4 significant digits, no float noise (0.1 rather than 0.10000000000000002). */
 const round = (x: number) => Number(x.toPrecision(4));
 
-type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2'>>;
+type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2' | 'square'>>;
 
 /**
  * The self-checks of an adversarial evaluation. A violation is the classic sign of gradient masking or a
@@ -27,6 +33,8 @@ type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy
  *   - with several attack losses, the later ones must not fool many examples the first (the cross-entropy)
  *     left standing: that is a saturated cross-entropy, gradient masking that the worst case over the losses
  *     (the reported accuracy) has already seen through;
+ *   - a black-box attack (Square: model outputs only) must not beat PGD at the same ε by more than noise: if it
+ *     does, the gradients mislead PGD (masked or obfuscated gradients);
  *   - PGD's steps must be able to travel its ε (steps × stepSize ≥ ε): otherwise it attacks a smaller ball than
  *     the row says, and its accuracy overstates the model's robustness at that ε.
  */
@@ -34,9 +42,10 @@ export function robustnessWarnings(report: Checked, eps0Accuracy: number | null,
   const tolPgd = options.pgdOverFgsmTolerance ?? 0.02;
   const tolMono = options.monotoneTolerance ?? 0;
   const tolLoss = options.lossGapTolerance ?? 0.05;
+  const tolBlackBox = options.blackBoxTolerance ?? 0.02;
   const warnings: string[] = [];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
+  for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []], ['Square', report.square ?? []]] as const) {
     const sorted = [...rows].sort((a, b) => a.eps - b.eps);
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i].accuracy > sorted[i - 1].accuracy + tolMono) {
@@ -55,6 +64,12 @@ export function robustnessWarnings(report: Checked, eps0Accuracy: number | null,
     const f = report.fgsm.find((r) => r.eps === p.eps);
     if (f && p.accuracy > f.accuracy + tolPgd) {
       warnings.push(`PGD is weaker than FGSM at ε=${p.eps}: ${pct(p.accuracy)} vs ${pct(f.accuracy)} (gradient masking, or too few/small PGD steps: ${p.steps} × ${p.stepSize})`);
+    }
+  }
+  for (const s of report.square ?? []) {
+    const p = report.pgd.find((r) => r.eps === s.eps);
+    if (p && s.accuracy < p.accuracy - tolBlackBox) {
+      warnings.push(`the black-box Square attack beats PGD at ε=${s.eps}: ${pct(s.accuracy)} vs ${pct(p.accuracy)} (gradient masking: PGD's gradients mislead it; the robust accuracy is at most ${pct(s.accuracy)})`);
     }
   }
   for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
