@@ -37,7 +37,7 @@ const MODULES = [
     name: 'attack-losses',
     // The losses an attack ascends, the worst case over them, and the saturation self-check.
     mutate: ['shared/src/robustness/attacks/input-gradient.ts', 'shared/src/robustness/evaluate-robustness.ts:182-218', 'shared/src/robustness/self-checks.ts'],
-    tests: ['tests/robustness/self-checks-exact.test.ts', 'tests/robustness/attack-losses.test.ts'],
+    tests: ['tests/robustness/self-checks-exact.test.ts', 'tests/robustness/attack-losses.test.ts', 'tests/robustness/square-attack.test.ts'],
   },
   {
     name: 'fedprox',
@@ -168,6 +168,12 @@ const MODULES = [
     name: 'l2-attacks',
     mutate: ['shared/src/robustness/attacks/pgd-l2.ts', 'shared/src/robustness/attacks/fgm-l2.ts', 'shared/src/robustness/attacks/l2-ball.ts'],
     tests: ['tests/robustness/l2-attacks-exact.test.ts', 'tests/robustness/attack-losses.test.ts'],
+  },
+  {
+    name: 'square-attack',
+    // The black-box attack that checks PGD for gradient masking: its schedule, margins, vertices and stopping (its self-check is in attack-losses).
+    mutate: ['shared/src/robustness/attacks/square.ts'],
+    tests: ['tests/robustness/square-attack.test.ts'],
   },
   {
     name: 'eps-scale',

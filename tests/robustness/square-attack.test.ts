@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { evaluateRobustness, FedtuneError, robustnessWarnings, squareAttack, squareShare, type Dataset, type SquareAttackParams } from '@fedtune/shared';
+import { evaluateRobustness, FedtuneError, ROBUSTNESS_DEFAULTS, robustnessWarnings, squareAttack, squareShare, type Dataset, type SquareAttackParams } from '@fedtune/shared';
 import { linearAttackModel } from '../helpers/linear-attack-model.ts';
 import { printRobustness } from '../../cli/src/ui/robustness-summary.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
@@ -150,7 +150,8 @@ describe('the black-box self-check: Square against PGD in evaluateRobustness', (
 
   it('an honest model: Square is no stronger than PGD, no warning', async () => {
     const report = await evaluateRobustness(model, labelledBy(model), options);
-    expect(report.square).toEqual([expect.objectContaining({ eps: 0.1, queries: 200, pInit: 0.3 })]);
+    expect(report.square).toEqual([expect.objectContaining({ eps: 0.1, queries: 200, pInit: ROBUSTNESS_DEFAULTS.squarePInit })]);
+    expect(ROBUSTNESS_DEFAULTS.squarePInit).toBe(0.8);
     expect(report.square![0]!.accuracy).toBeGreaterThanOrEqual(report.pgd[0]!.accuracy - 0.02);
     expect(report.warnings.filter((w) => /Square/.test(w))).toEqual([]);
   });
