@@ -6,6 +6,9 @@ import { FedtuneError } from '@fedtune/shared';
  * until the last rung runs `maxRounds`.
  */
 
+/** More rungs than successive halving can have for any integer rounds (η ≥ 2). */
+const MAX_RUNGS = 64;
+
 /** The rounds of each rung: minRounds, minRounds·η, minRounds·η², …, the last one capped at maxRounds. */
 export function rungRounds(minRounds: number, maxRounds: number, eta: number): number[] {
   if (!(Number.isInteger(minRounds) && minRounds >= 1 && Number.isInteger(maxRounds) && maxRounds >= minRounds)) {
@@ -13,7 +16,14 @@ export function rungRounds(minRounds: number, maxRounds: number, eta: number): n
   }
   if (!(Number.isInteger(eta) && eta >= 2)) throw new FedtuneError('config', `eta must be an integer ≥ 2 (got ${eta})`);
   const rungs = [minRounds];
-  while (rungs[rungs.length - 1] < maxRounds) rungs.push(Math.min(maxRounds, rungs[rungs.length - 1] * eta));
+  // With η ≥ 2 there are at most 1 + ⌈log₂ maxRounds⌉ ≤ 54 rungs: the bound never binds; it turns a loop that
+  // could not end (a broken step) into a wrong answer instead of an out-of-memory crash.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,UpdateOperator: equivalent: the bound never binds for valid input.
+  for (let k = 0; k < MAX_RUNGS; k++) {
+    const last = rungs[rungs.length - 1];
+    if (last >= maxRounds) break;
+    rungs.push(Math.min(maxRounds, last * eta));
+  }
   return rungs;
 }
 
