@@ -51,6 +51,8 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     expect(plain.train.adversarial).toBeUndefined();
     expect([plain.train.learningRateSchedule, robust.train.learningRateSchedule]).toEqual([undefined, undefined]);
     expect(robust.train.adversarial).toEqual({ method: 'pgd', share: 1, eps: 0.1, steps: 7, warmupRounds: 80 });
+    // Both arms' final evaluation runs the black-box Square Attack at the headline ε (the gradient-masking check).
+    expect([plain.robustness.square, robust.robustness.square]).toEqual([[0.06], [0.06]]);
     expect(robustPreset()).toMatchObject({ architecture: 'cnn-wide', rounds: 240, maxExamples: 250, averageRounds: 60, plain: { learningRate: 0.003 } });
     // On clean digits: the cnn-dense at the headline ε 0.1, no warm-up, 30 rounds.
     expect(robustPreset(false)).toEqual({ architecture: 'cnn-dense', rounds: 30, maxExamples: 500, averageRounds: 8, plain: { learningRate: 0.003 }, adversarial: { learningRate: 0.003, adversarial: { method: 'pgd', share: 1, eps: 0.1, steps: 7 } } });

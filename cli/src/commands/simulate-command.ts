@@ -163,7 +163,9 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
       // Both arms train on at most the preset's examples per site and round (`--max-examples` overrides it).
       trainExtras: { ...base.trainExtras, maxExamples: preset.maxExamples, ...preset[name] },
       // Both arms end with the mean of their last rounds' models (`--average-rounds` overrides it).
-      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { ...base.config?.robustness, when: 'final' } },
+      // The final evaluation also runs the black-box Square Attack at the headline ε: the gradient-masking check
+      // (docs/robustness.md#a-black-box-check-the-square-attack); a config file's robustness.square overrides it.
+      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { square: [headlineEps], ...base.config?.robustness, when: 'final' } },
     },
   }));
   for (const side of sides) {
@@ -181,6 +183,7 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   console.log(`\n${`seed ${sides[0].seed}; ε in ${units} units`.padEnd(34)}${sides.map((s) => s.name.padStart(14)).join('')}`);
   const pgdAt = (r: RobustnessReport, eps: number) => r.pgd.find((x) => x.eps === eps)?.accuracy;
   row(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
+  if (sides.some((s) => s.report?.square?.length)) row(`Square (black-box) at ε = ${headlineEps}`, (r) => r.square?.find((x) => x.eps === headlineEps)?.accuracy);
   row('clean accuracy', (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
   if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
@@ -199,8 +202,8 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     headlineEps,
     epsUnits: units,
     headline: {
-      plain: { clean: plain?.clean.accuracy ?? null, pgd: plain ? (pgdAt(plain, headlineEps) ?? null) : null },
-      adversarial: { clean: adversarial?.clean.accuracy ?? null, pgd: adversarial ? (pgdAt(adversarial, headlineEps) ?? null) : null },
+      plain: { clean: plain?.clean.accuracy ?? null, pgd: plain ? (pgdAt(plain, headlineEps) ?? null) : null, square: plain?.square?.find((x) => x.eps === headlineEps)?.accuracy ?? null },
+      adversarial: { clean: adversarial?.clean.accuracy ?? null, pgd: adversarial ? (pgdAt(adversarial, headlineEps) ?? null) : null, square: adversarial?.square?.find((x) => x.eps === headlineEps)?.accuracy ?? null },
       cleanCost: plain && adversarial ? plain.clean.accuracy - adversarial.clean.accuracy : null,
     },
     sides: sides.map((s) => ({ name: s.name, seed: s.seed, train: simulationRunConfig(s.options).train.adversarial ?? null, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })),
