@@ -216,3 +216,134 @@ describe('robustnessWarnings: the Square rows', () => {
     expect(w).toContainEqual('Square accuracy at ε=0.2 (95.0%) exceeds the clean accuracy of the same examples (90.0%)');
   });
 });
+
+describe('squareAttack on images with channels: equal to a reference implementation, query by query', () => {
+  // A linear model on 4×2 images of 2 channels (16 features, channels last) with 3 classes; its margins are
+  // computed here in float64 from the same float32 weights.
+  const H = 4;
+  const Wd = 2;
+  const C = 2;
+  const F = H * Wd * C;
+  const K = 3;
+  const wr = new SeededRandom(5);
+  const weights = Float32Array.from({ length: F * K }, () => wr.uniform(-1, 1));
+  const bias = Float32Array.from([0.4, -0.1, 0.2]);
+  let image: tf.LayersModel;
+  beforeAll(() => {
+    image = tf.sequential({ layers: [tf.layers.dense({ units: K, inputShape: [F] })] });
+    image.setWeights([tf.tensor2d(weights, [F, K]), tf.tensor1d(bias)]);
+  });
+  const logits = (x: ArrayLike<number>, o: number) => Array.from({ length: K }, (_, c) => {
+    let z = bias[c]!;
+    for (let j = 0; j < F; j++) z += x[o + j]! * weights[j * K + c]!;
+    return z;
+  });
+  const margin = (x: ArrayLike<number>, o: number, y: number) => {
+    const z = logits(x, o);
+    return z[y]! - Math.max(...z.filter((_, c) => c !== y));
+  };
+
+  function reference(x0: Float32Array, labels: number[], p: SquareAttackParams): { x: Float32Array; robust: number[]; queries: number[] } {
+    const n = labels.length;
+    const rng = new SeededRandom(p.seed);
+    const r = (j: number) => p.eps * (p.scale ? p.scale[j]! : 1);
+    const vertex = (i: number, j: number, s: number) => Math.min(p.clipMax, Math.max(p.clipMin, x0[i * F + j]! + s * r(j)));
+    const best = new Float32Array(n * F);
+    for (let i = 0; i < n; i++) {
+      const signs = Array.from({ length: Wd * C }, () => (rng.next() < 0.5 ? -1 : 1));
+      for (let row = 0; row < H; row++) for (let col = 0; col < Wd; col++) for (let ch = 0; ch < C; ch++) best[i * F + (row * Wd + col) * C + ch] = vertex(i, (row * Wd + col) * C + ch, signs[col * C + ch]!);
+    }
+    const bestM = labels.map((y, i) => margin(best, i * F, y));
+    const used = labels.map(() => 1);
+    for (let it = 1; it < p.queries; it++) {
+      const active = labels.map((_, i) => i).filter((i) => bestM[i]! > 0);
+      if (!active.length) break;
+      const side = Math.max(1, Math.min(H, Wd, Math.round(Math.sqrt(squareShare(p.pInit, it, p.queries) * H * Wd))));
+      const cands = active.map((i) => {
+        const cand = best.slice(i * F, (i + 1) * F);
+        const r0 = rng.int(H - side + 1);
+        const c0 = rng.int(Wd - side + 1);
+        const signs = Array.from({ length: C }, () => (rng.next() < 0.5 ? -1 : 1));
+        for (let row = r0; row < r0 + side; row++) for (let col = c0; col < c0 + side; col++) for (let ch = 0; ch < C; ch++) cand[(row * Wd + col) * C + ch] = vertex(i, (row * Wd + col) * C + ch, signs[ch]!);
+        return cand;
+      });
+      active.forEach((i, a) => {
+        used[i]!++;
+        const m = margin(cands[a]!, 0, labels[i]!);
+        if (m < bestM[i]!) {
+          bestM[i] = m;
+          best.set(cands[a]!, i * F);
+        }
+      });
+    }
+    return { x: best, robust: bestM.map((m) => (m > 0 ? 1 : 0)), queries: used };
+  }
+
+  const xr = new SeededRandom(9);
+  const N = 12;
+  // Some pixels at the range's edges, so clipping matters.
+  const x0 = Float32Array.from({ length: N * F }, (_, i) => (i % 7 === 0 ? 0 : i % 11 === 0 ? 1 : xr.next()));
+  const labelsOf = () => Array.from({ length: N }, (_, i) => {
+    const z = logits(x0, i * F);
+    return z.indexOf(Math.max(...z));
+  });
+  const ds = (labels: number[]): Dataset => ({ x: x0, y: Int32Array.from(labels), featureShape: [F], numClasses: K });
+
+  it.each([
+    ['the initial stripes alone (1 query)', { queries: 1 }],
+    ['40 queries, the first squares half the image', { queries: 40, pInit: 0.5 }],
+    ['200 queries, whole-image squares first', { queries: 200, pInit: 1 }],
+    ['per-feature units', { queries: 60, pInit: 0.5, scale: Float32Array.from({ length: F }, (_, j) => 0.5 + (j % 3) * 0.5) }],
+  ] as Array<[string, Partial<SquareAttackParams>]>)('%s', (_name, over) => {
+    const labels = labelsOf();
+    // Every example starts correctly classified (the labels are the model's own), some are fooled, some are not.
+    const p = { eps: 0.15, queries: 1, pInit: 0.5, seed: 4, clipMin: 0, clipMax: 1, height: H, width: Wd, ...over };
+    const got = squareAttack(image, ds(labels), p);
+    const want = reference(x0, labels, p);
+    expect(Array.from(got.x)).toEqual(Array.from(want.x));
+    expect(Array.from(got.robust)).toEqual(want.robust);
+    expect(Array.from(got.queries)).toEqual(want.queries);
+    // With more than the stripes, the search fools some examples and not others.
+    if (p.queries >= 40) expect(new Set(want.robust).size).toBe(2);
+  });
+
+  it('the stripes: one sign per column and channel, the same on every row', () => {
+    const labels = labelsOf();
+    const got = squareAttack(image, ds(labels), { eps: 0.1, queries: 1, pInit: 0.5, seed: 2, clipMin: -10, clipMax: 10, height: H, width: Wd });
+    for (let i = 0; i < N; i++) {
+      for (let col = 0; col < Wd; col++) {
+        for (let ch = 0; ch < C; ch++) {
+          const deltas = Array.from({ length: H }, (_, row) => got.x[i * F + (row * Wd + col) * C + ch]! - x0[i * F + (row * Wd + col) * C + ch]!);
+          for (const d of deltas) expect(Math.abs(d - deltas[0]!)).toBeLessThan(1e-6);
+          expect(Math.abs(Math.abs(deltas[0]!) - 0.1)).toBeLessThan(1e-6);
+        }
+      }
+    }
+  });
+
+  it('a candidate that ties the best margin is not taken: with constant logits the stripes stay', () => {
+    const flat = tf.sequential({ layers: [tf.layers.dense({ units: K, inputShape: [F] })] });
+    try {
+      flat.setWeights([tf.zeros([F, K]), tf.tensor1d([1, 0, 0])]);
+      const labels = Array.from({ length: N }, () => 0);
+      const stripes = squareAttack(flat, ds(labels), { eps: 0.1, queries: 1, pInit: 0.5, seed: 8, clipMin: 0, clipMax: 1, height: H, width: Wd });
+      const after = squareAttack(flat, ds(labels), { eps: 0.1, queries: 30, pInit: 0.5, seed: 8, clipMin: 0, clipMax: 1, height: H, width: Wd });
+      expect(Array.from(after.x)).toEqual(Array.from(stripes.x));
+      expect(Array.from(after.queries)).toEqual(labels.map(() => 30));
+    } finally {
+      flat.dispose();
+    }
+  });
+
+  it.each([
+    [{ queries: 1 }, true],
+    [{ pInit: 1 }, true],
+    [{ height: -4, width: -2 }, false],
+    [{ height: 0, width: 2 }, false],
+    [{ height: 2.5, width: 2 }, false],
+  ] as Array<[Partial<SquareAttackParams>, boolean]>)('bounds: %o accepted = %s', (over, ok) => {
+    const run = () => squareAttack(image, ds(labelsOf()), { eps: 0.1, queries: 2, pInit: 0.5, seed: 1, clipMin: 0, clipMax: 1, height: H, width: Wd, ...over });
+    if (ok) expect(run).not.toThrow();
+    else expect(run).toThrow(/features are not images of/);
+  });
+});
