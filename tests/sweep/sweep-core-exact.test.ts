@@ -107,6 +107,12 @@ describe('--param: every form and every message', () => {
     ['featureShift=true,false,TRUE', { featureShift: [true, false, 'TRUE'] }],
     ['partition=iid,', { partition: ['iid', ''] }],
     ['arch=a=b', { arch: ['a=b'] }],
+    // After a decimal point: exponents of two digits, with and without a minus, and decimals of two digits (each part of the range's pattern).
+    ['train.learningRate=1.5e-10..2.5e-2:log', { 'train.learningRate': { min: 1.5e-10, max: 0.025, log: true, int: false } }],
+    ['train.learningRate=1.5e1..2.5e1', { 'train.learningRate': { min: 15, max: 25, log: false, int: false } }],
+    ['train.learningRate=0.25..0.75', { 'train.learningRate': { min: 0.25, max: 0.75, log: false, int: false } }],
+    // A suffix that is not :log or :int makes it a list, not a range (the pattern is anchored at the end).
+    ['arch=0..1:logx', { arch: ['0..1:logx'] }],
   ])('%s', (text, want) => {
     expect(parseParamOption(text)).toEqual(want);
   });
@@ -114,6 +120,8 @@ describe('--param: every form and every message', () => {
   it.each<[string, string]>([
     ['arch', '--param expects key=v1,v2,… or key=min..max, got "arch"'],
     ['arch=', '--param expects key=v1,v2,… or key=min..max, got "arch="'],
+    // The value must run to the end of the text: a line break is refused, never cut at.
+    ['arch=mlp\ncnn', '--param expects key=v1,v2,… or key=min..max, got "arch=mlp\ncnn"'],
     ['=mlp', '--param expects key=v1,v2,… or key=min..max, got "=mlp"'],
     [`${'x'.repeat(200)}`, `--param expects key=v1,v2,… or key=min..max, got "${'x'.repeat(120)}"`],
     ['train.learningRate=2..1', '--param train.learningRate: train.learningRate: min must be ≤ max'],
