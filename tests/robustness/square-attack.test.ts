@@ -341,6 +341,13 @@ describe('squareAttack on images with channels: equal to a reference implementat
     [{ height: -4, width: -2 }, false],
     [{ height: 0, width: 2 }, false],
     [{ height: 2.5, width: 2 }, false],
+    [{ height: 4, width: -2 }, false],
+    [{ height: -4, width: 2 }, false],
+    [{ height: -2, width: -8 }, false],
+    [{ height: 8, width: 0.5 }, false],
+    [{ height: 0.5, width: 8 }, false],
+    [{ height: 16, width: 1 }, true],
+    [{ height: 1, width: 16 }, true],
   ] as Array<[Partial<SquareAttackParams>, boolean]>)('bounds: %o accepted = %s', (over, ok) => {
     const run = () => squareAttack(image, ds(labelsOf()), { eps: 0.1, queries: 2, pInit: 0.5, seed: 1, clipMin: 0, clipMax: 1, height: H, width: Wd, ...over });
     if (ok) expect(run).not.toThrow();

@@ -53,7 +53,7 @@ function margins(logits: Float32Array, labels: ArrayLike<number>, k: number): Fl
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
     let other = -Infinity;
-    for (let j = 0; j < k; j++) if (j !== y && logits[i * k + j] > other) other = logits[i * k + j];
+    for (let j = 0; j < k; j++) if (j !== y) other = Math.max(other, logits[i * k + j]);
     out[i] = logits[i * k + y] - other;
   }
   return out;
@@ -87,12 +87,18 @@ export function squareAttack(model: tf.LayersModel, data: Dataset, params: Squar
   const best = new Float32Array(n * f);
   // Stryker disable next-line EqualityOperator: equivalent: one more example draws after every used draw and writes past the array's end (ignored).
   for (let i = 0; i < n; i++) {
+    // Stryker disable next-line EqualityOperator: equivalent: rng.next() is exactly 0.5 with probability zero.
     const signs = Array.from({ length: width * channels }, () => (rng.next() < 0.5 ? -1 : 1));
+    // One step past a row, column or channel writes a feature that its own iteration writes again afterwards (or past the array's end: ignored).
+    // Stryker disable next-line EqualityOperator: equivalent (above)
     for (let r = 0; r < height; r++) {
+      // Stryker disable next-line EqualityOperator: equivalent (above)
       for (let c = 0; c < width; c++) {
+        // Stryker disable next-line EqualityOperator: equivalent (above)
         for (let ch = 0; ch < channels; ch++) {
           const j = (r * width + c) * channels + ch;
-          best[i * f + j] = eps === 0 ? x0[i * f + j] : vertex(i, j, signs[c * channels + ch]);
+          // With ε = 0 the vertex is x0 itself (clipped to the range it lies in).
+          best[i * f + j] = vertex(i, j, signs[c * channels + ch]);
         }
       }
     }
@@ -117,6 +123,7 @@ export function squareAttack(model: tf.LayersModel, data: Dataset, params: Squar
         labels[a] = data.y[i];
         const r0 = rng.int(height - side + 1);
         const c0 = rng.int(width - side + 1);
+        // Stryker disable next-line EqualityOperator: equivalent: rng.next() is exactly 0.5 with probability zero.
         const signs = Array.from({ length: channels }, () => (rng.next() < 0.5 ? -1 : 1));
         for (let r = r0; r < r0 + side; r++) {
           for (let c = c0; c < c0 + side; c++) {
