@@ -43,14 +43,14 @@ describe('squareShare: the paper\'s schedule of the squares\' size', () => {
     [1, 1000, 0.8],
     [2, 1000, 0.4],
     [100, 1000, 0.05],
-  ])('iteration %i of %i: %f', (it, queries, share) => {
+  ])('iteration %i of %i: %f', async (it, queries, share) => {
     expect(squareShare(0.8, it, queries)).toBeCloseTo(share, 12);
   });
 });
 
 describe('squareAttack on a linear model (the optimum known in closed form)', () => {
-  it('an example it cannot fool ends on the worst vertex x + ε·sign(d), within the ball and the range', () => {
-    const r = squareAttack(model, data([X[0]!], [0]), params());
+  it('an example it cannot fool ends on the worst vertex x + ε·sign(d), within the ball and the range', async () => {
+    const r = await squareAttack(model, data([X[0]!], [0]), params());
     expect(Array.from(r.robust)).toEqual([1]);
     const worst = [0.55, 0.35, 0.65, 0.45];
     Array.from(r.x).forEach((v, j) => expect(v).toBeCloseTo(worst[j]!, 6));
@@ -58,8 +58,8 @@ describe('squareAttack on a linear model (the optimum known in closed form)', ()
     expect(Array.from(r.queries)).toEqual([200]);
   });
 
-  it('fools what the ε-ball allows (margin 0.7 < 7·0.2) and stops querying it once fooled', () => {
-    const r = squareAttack(model, data(X, LABELS), params({ eps: 0.2 }));
+  it('fools what the ε-ball allows (margin 0.7 < 7·0.2) and stops querying it once fooled', async () => {
+    const r = await squareAttack(model, data(X, LABELS), params({ eps: 0.2 }));
     expect(Array.from(r.robust)).toEqual([0, 1]);
     expect(r.queries[0]).toBeLessThan(200);
     expect(r.queries[1]).toBe(200);
@@ -77,33 +77,51 @@ describe('squareAttack on a linear model (the optimum known in closed form)', ()
     expect(logits[1]).toBeGreaterThanOrEqual(logits[0]!);
   });
 
-  it('per-feature units: feature j moves by ε·scale[j]', () => {
+  it('per-feature units: feature j moves by ε·scale[j]', async () => {
     const scale = Float32Array.from([1, 0.5, 2, 0]);
-    const r = squareAttack(model, data([X[0]!], [0]), params({ eps: 0.05, scale }));
+    const r = await squareAttack(model, data([X[0]!], [0]), params({ eps: 0.05, scale }));
     const worst = [0.55, 0.375, 0.7, 0.5];
     Array.from(r.x).forEach((v, j) => expect(v).toBeCloseTo(worst[j]!, 6));
   });
 
-  it('ε = 0 changes nothing: one query, robust where the model is right', () => {
-    const r = squareAttack(model, data(X, [1, 1]), params({ eps: 0 }));
+  it('ε = 0 changes nothing: one query, robust where the model is right', async () => {
+    const r = await squareAttack(model, data(X, [1, 1]), params({ eps: 0 }));
     expect(Array.from(r.x)).toEqual(Array.from(Float32Array.from(X.flat())));
     expect(Array.from(r.robust)).toEqual([0, 1]);
     expect(Array.from(r.queries)).toEqual([1, 1]);
   });
 
-  it('is seeded: the same seed gives the same points, another seed another search', () => {
+  it('is seeded: the same seed gives the same points, another seed another search', async () => {
     const rows = Array.from({ length: 20 }, (_, i) => [0.3 + 0.01 * i, 0.5, 0.4, 0.2 + 0.02 * i]);
     const labels = rows.map(() => 0);
-    const a = squareAttack(model, data(rows, labels), params({ eps: 0.02, queries: 3, seed: 1 }));
-    const b = squareAttack(model, data(rows, labels), params({ eps: 0.02, queries: 3, seed: 1 }));
-    const c = squareAttack(model, data(rows, labels), params({ eps: 0.02, queries: 3, seed: 2 }));
+    const a = await squareAttack(model, data(rows, labels), params({ eps: 0.02, queries: 3, seed: 1 }));
+    const b = await squareAttack(model, data(rows, labels), params({ eps: 0.02, queries: 3, seed: 1 }));
+    const c = await squareAttack(model, data(rows, labels), params({ eps: 0.02, queries: 3, seed: 2 }));
     expect(Array.from(a.x)).toEqual(Array.from(b.x));
     expect(Array.from(a.x)).not.toEqual(Array.from(c.x));
   });
 
-  it('leaks no tensor', () => {
+  it('yields to the event loop between queries: timers run while it searches', async () => {
+    // A chain of setImmediate counts the turns of the event loop (a synchronous search would allow one).
+    let ticks = 0;
+    let running = true;
+    const tick = () => {
+      ticks++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      const r = await squareAttack(model, data([X[0]!], [0]), params({ queries: 30 }));
+      expect(r.queries[0]).toBe(30);
+    } finally {
+      running = false;
+    }
+    expect(ticks).toBeGreaterThanOrEqual(20);
+  });
+
+  it('leaks no tensor', async () => {
     const before = tf.memory().numTensors;
-    squareAttack(model, data(X, LABELS), params({ eps: 0.2, queries: 20 }));
+    await squareAttack(model, data(X, LABELS), params({ eps: 0.2, queries: 20 }));
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -116,10 +134,10 @@ describe('squareAttack on a linear model (the optimum known in closed form)', ()
     [{ eps: Number.NaN }, /eps must be ≥ 0/],
     [{ height: 3, width: 3 }, /4 features are not images of 3×3/],
     [{ scale: new Float32Array(3) }, /scale has 3 values, the inputs have 4 features/],
-  ])('refuses %o with a config error', (over, message) => {
+  ])('refuses %o with a config error', async (over, message) => {
     let error: unknown;
     try {
-      squareAttack(model, data(X, LABELS), params(over as Partial<SquareAttackParams>));
+      await squareAttack(model, data(X, LABELS), params(over as Partial<SquareAttackParams>));
     } catch (e) {
       error = e;
     }
@@ -206,11 +224,11 @@ describe('robustnessWarnings: the Square rows', () => {
     [[[0.1, 0.58]], 0],
     [[[0.1, 0.579]], 1],
     [[[0.05, 0.1]], 0], // no PGD row at that ε: nothing to compare
-  ] as Array<[Array<[number, number]>, number]>)('Square %j against PGD 60 %% at 0.1: %i warning(s) (tolerance 0.02)', (rows, n) => {
+  ] as Array<[Array<[number, number]>, number]>)('Square %j against PGD 60 %% at 0.1: %i warning(s) (tolerance 0.02)', async (rows, n) => {
     expect(robustnessWarnings({ ...base, square: square(rows) }, null).filter((w) => /black-box/.test(w))).toHaveLength(n);
   });
 
-  it('Square accuracy rising with ε, or above the clean accuracy, is flagged like the other attacks', () => {
+  it('Square accuracy rising with ε, or above the clean accuracy, is flagged like the other attacks', async () => {
     const w = robustnessWarnings({ ...base, square: square([[0.05, 0.7], [0.1, 0.8], [0.2, 0.95]]) }, null);
     expect(w).toContainEqual('Square accuracy rises with ε: 70.0% at ε=0.05 but 80.0% at ε=0.1 (gradient masking?)');
     expect(w).toContainEqual('Square accuracy at ε=0.2 (95.0%) exceeds the clean accuracy of the same examples (90.0%)');
@@ -294,11 +312,11 @@ describe('squareAttack on images with channels: equal to a reference implementat
     ['40 queries, the first squares half the image', { queries: 40, pInit: 0.5 }],
     ['200 queries, whole-image squares first', { queries: 200, pInit: 1 }],
     ['per-feature units', { queries: 60, pInit: 0.5, scale: Float32Array.from({ length: F }, (_, j) => 0.5 + (j % 3) * 0.5) }],
-  ] as Array<[string, Partial<SquareAttackParams>]>)('%s', (_name, over) => {
+  ] as Array<[string, Partial<SquareAttackParams>]>)('%s', async (_name, over) => {
     const labels = labelsOf();
     // Every example starts correctly classified (the labels are the model's own), some are fooled, some are not.
     const p = { eps: 0.15, queries: 1, pInit: 0.5, seed: 4, clipMin: 0, clipMax: 1, height: H, width: Wd, ...over };
-    const got = squareAttack(image, ds(labels), p);
+    const got = await squareAttack(image, ds(labels), p);
     const want = reference(x0, labels, p);
     expect(Array.from(got.x)).toEqual(Array.from(want.x));
     expect(Array.from(got.robust)).toEqual(want.robust);
@@ -307,9 +325,9 @@ describe('squareAttack on images with channels: equal to a reference implementat
     if (p.queries >= 40) expect(new Set(want.robust).size).toBe(2);
   });
 
-  it('the stripes: one sign per column and channel, the same on every row', () => {
+  it('the stripes: one sign per column and channel, the same on every row', async () => {
     const labels = labelsOf();
-    const got = squareAttack(image, ds(labels), { eps: 0.1, queries: 1, pInit: 0.5, seed: 2, clipMin: -10, clipMax: 10, height: H, width: Wd });
+    const got = await squareAttack(image, ds(labels), { eps: 0.1, queries: 1, pInit: 0.5, seed: 2, clipMin: -10, clipMax: 10, height: H, width: Wd });
     for (let i = 0; i < N; i++) {
       for (let col = 0; col < Wd; col++) {
         for (let ch = 0; ch < C; ch++) {
@@ -321,13 +339,13 @@ describe('squareAttack on images with channels: equal to a reference implementat
     }
   });
 
-  it('a candidate that ties the best margin is not taken: with constant logits the stripes stay', () => {
+  it('a candidate that ties the best margin is not taken: with constant logits the stripes stay', async () => {
     const flat = tf.sequential({ layers: [tf.layers.dense({ units: K, inputShape: [F] })] });
     try {
       flat.setWeights([tf.zeros([F, K]), tf.tensor1d([1, 0, 0])]);
       const labels = Array.from({ length: N }, () => 0);
-      const stripes = squareAttack(flat, ds(labels), { eps: 0.1, queries: 1, pInit: 0.5, seed: 8, clipMin: 0, clipMax: 1, height: H, width: Wd });
-      const after = squareAttack(flat, ds(labels), { eps: 0.1, queries: 30, pInit: 0.5, seed: 8, clipMin: 0, clipMax: 1, height: H, width: Wd });
+      const stripes = await squareAttack(flat, ds(labels), { eps: 0.1, queries: 1, pInit: 0.5, seed: 8, clipMin: 0, clipMax: 1, height: H, width: Wd });
+      const after = await squareAttack(flat, ds(labels), { eps: 0.1, queries: 30, pInit: 0.5, seed: 8, clipMin: 0, clipMax: 1, height: H, width: Wd });
       expect(Array.from(after.x)).toEqual(Array.from(stripes.x));
       expect(Array.from(after.queries)).toEqual(labels.map(() => 30));
     } finally {
@@ -348,9 +366,9 @@ describe('squareAttack on images with channels: equal to a reference implementat
     [{ height: 0.5, width: 8 }, false],
     [{ height: 16, width: 1 }, true],
     [{ height: 1, width: 16 }, true],
-  ] as Array<[Partial<SquareAttackParams>, boolean]>)('bounds: %o accepted = %s', (over, ok) => {
+  ] as Array<[Partial<SquareAttackParams>, boolean]>)('bounds: %o accepted = %s', async (over, ok) => {
     const run = () => squareAttack(image, ds(labelsOf()), { eps: 0.1, queries: 2, pInit: 0.5, seed: 1, clipMin: 0, clipMax: 1, height: H, width: Wd, ...over });
-    if (ok) expect(run).not.toThrow();
-    else expect(run).toThrow(/features are not images of/);
+    if (ok) await expect(run()).resolves.toBeDefined();
+    else await expect(run()).rejects.toThrow(/features are not images of/);
   });
 });

@@ -419,7 +419,7 @@ export async function evaluateRobustness(
   const squarePInit = options.squarePInit ?? ROBUSTNESS_DEFAULTS.squarePInit;
   for (const eps of attackedExamples > 0 ? attacks.squareEps : []) {
     const t = Date.now();
-    const r = squareAttack(model, attackedData, {
+    const r = await squareAttack(model, attackedData, {
       eps: eps * toAttack,
       queries: squareQueries,
       pInit: squarePInit,

@@ -3,6 +3,7 @@ import { featureSize, type Dataset } from '../../data/dataset.ts';
 import { FedtuneError } from '../../errors.ts';
 import { SeededRandom } from '../../random/seeded-random.ts';
 import { modelLogits } from '../calibration/model-logits.ts';
+import { nextTurn } from '../../client/yield-to-event-loop.ts';
 
 /** The Square Attack's settings (L∞). */
 export interface SquareAttackParams {
@@ -64,9 +65,10 @@ function margins(logits: Float32Array, labels: ArrayLike<number>, k: number): Fl
  * via random search): uses the model's outputs only, never its gradients, so gradient masking does not stop it.
  * Starts from vertical stripes of ±ε, then, per query, moves one random square window (side √(p·h·w), p on
  * squareShare's schedule) to a new random vertex of the ε-ball and keeps it if the margin loss falls. An example
- * stops as soon as it is misclassified. Seeded: the same inputs, model and seed give the same result.
+ * stops as soon as it is misclassified. Seeded: the same inputs, model and seed give the same result. Yields to the
+ * event loop after every query (a thousand queries are many seconds: health checks and sockets keep running).
  */
-export function squareAttack(model: tf.LayersModel, data: Dataset, params: SquareAttackParams): SquareAttackResult {
+export async function squareAttack(model: tf.LayersModel, data: Dataset, params: SquareAttackParams): Promise<SquareAttackResult> {
   const { eps, queries, pInit, seed, clipMin, clipMax, height, width, scale, batchSize = 500 } = params;
   const n = data.y.length;
   const f = featureSize(data);
@@ -142,6 +144,7 @@ export function squareAttack(model: tf.LayersModel, data: Dataset, params: Squar
           best.set(candidates.subarray(a * f, (a + 1) * f), i * f);
         }
       });
+      await nextTurn();
     }
   }
   const robust = new Uint8Array(n);
