@@ -182,8 +182,9 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   const units = sides[0].report?.epsUnits ?? 'absolute';
   console.log(`\n${`seed ${sides[0].seed}; ε in ${units} units`.padEnd(34)}${sides.map((s) => s.name.padStart(14)).join('')}`);
   const pgdAt = (r: RobustnessReport, eps: number) => r.pgd.find((x) => x.eps === eps)?.accuracy;
+  const squareAt = (r: RobustnessReport, eps: number) => r.square?.find((x) => x.eps === eps)?.accuracy;
   row(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
-  if (sides.some((s) => s.report?.square?.length)) row(`Square (black-box) at ε = ${headlineEps}`, (r) => r.square?.find((x) => x.eps === headlineEps)?.accuracy);
+  if (sides.some((s) => s.report?.square?.length)) row(`Square (black-box) at ε = ${headlineEps}`, (r) => squareAt(r, headlineEps));
   row('clean accuracy', (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
   if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
@@ -202,8 +203,8 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     headlineEps,
     epsUnits: units,
     headline: {
-      plain: { clean: plain?.clean.accuracy ?? null, pgd: plain ? (pgdAt(plain, headlineEps) ?? null) : null, square: plain?.square?.find((x) => x.eps === headlineEps)?.accuracy ?? null },
-      adversarial: { clean: adversarial?.clean.accuracy ?? null, pgd: adversarial ? (pgdAt(adversarial, headlineEps) ?? null) : null, square: adversarial?.square?.find((x) => x.eps === headlineEps)?.accuracy ?? null },
+      plain: { clean: plain?.clean.accuracy ?? null, pgd: plain ? (pgdAt(plain, headlineEps) ?? null) : null, square: plain ? (squareAt(plain, headlineEps) ?? null) : null },
+      adversarial: { clean: adversarial?.clean.accuracy ?? null, pgd: adversarial ? (pgdAt(adversarial, headlineEps) ?? null) : null, square: adversarial ? (squareAt(adversarial, headlineEps) ?? null) : null },
       cleanCost: plain && adversarial ? plain.clean.accuracy - adversarial.clean.accuracy : null,
     },
     sides: sides.map((s) => ({ name: s.name, seed: s.seed, train: simulationRunConfig(s.options).train.adversarial ?? null, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })),
