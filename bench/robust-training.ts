@@ -69,6 +69,8 @@ interface Arm {
   pgd: Record<string, number>;
   fgsm: Record<string, number>;
   square: Record<string, number>;
+  /** Per example the worst case over FGSM, PGD and Square at the target ε (absent in results before 2026-12-04). */
+  worstCase: Record<string, number>;
   warnings: string[];
   /** Temperature scaling fitted federated on the sites' validation splits (out of sample for the holdout). */
   calibration: { temperature: number; eceBefore: number; eceAfter: number } | null;
@@ -86,6 +88,7 @@ function arm(r: RobustnessReport, seconds: number, train: unknown): Arm {
     fgsm: Object.fromEntries(r.fgsm.map((p) => [p.eps, p.accuracy])),
     // The black-box check at the target ε (Square Attack, model outputs only; absent in results before 2026-12-04).
     square: Object.fromEntries((r.square ?? []).map((p) => [p.eps, p.accuracy])),
+    worstCase: Object.fromEntries((r.worstCase ?? []).filter((p) => p.attacks.includes('square')).map((p) => [p.eps, p.accuracy])),
     warnings: r.warnings,
     calibration: r.calibration ? { temperature: r.calibration.temperature, eceBefore: r.calibration.eceBefore, eceAfter: r.calibration.eceAfter } : null,
     seconds,
@@ -131,7 +134,7 @@ for (const scenario of scenarios) {
     const report = r.report.finalRobustness;
     if (r.report.status !== 'complete' || !report) throw new Error(`${scenario.name}/${name}: run ${r.report.status} ${r.report.aborted ?? ''}`);
     arms[name] = arm(report, (performance.now() - started) / 1000, { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) });
-    console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}${report.square?.length ? `, Square (black-box) ε=${report.square[0]!.eps} ${(100 * report.square[0]!.accuracy).toFixed(1)}%` : ''}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
+    console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}${report.square?.length ? `, Square (black-box) ε=${report.square[0]!.eps} ${(100 * report.square[0]!.accuracy).toFixed(1)}%` : ''}${report.worstCase?.some((w) => w.attacks.includes('square')) ? `, worst case per example ${report.worstCase.filter((w) => w.attacks.includes('square')).map((w) => `ε=${w.eps} ${(100 * w.accuracy).toFixed(1)}%`).join(', ')}` : ''}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;
   const setup = { sites: 8, architecture: archArg ?? preset.architecture, strategy: strategyArg ?? 'fedavg', strategyOptions: strategyOptionsArg, rounds, epochs, learningRate, learningRateSchedule, batchSize, maxExamplesPerSiteRound: maxExamples, averageRounds, seed, calibration: 'temperature fitted federated on the sites\' validation splits', evaluation: `PGD-40 × 0.01, random start, per example the worst case over the cross-entropy and margin losses; Square Attack (1000 queries) at the target ε; ${attackExamples} attacked of ${evalExamples} holdout digits, evaluation seed 0` };

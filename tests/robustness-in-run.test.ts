@@ -69,5 +69,12 @@ describe('robustness evaluation inside a run', () => {
     const page = readFileSync(join(coordinator.runDir, 'report.html'), 'utf8');
     expect(page).toContain('Square, black-box (≤ 6 queries)');
     expect(page).toContain('Square (black-box)');
+    // PGD and Square at the same ε: the per-example worst case over both, at most either row, in the report and the page.
+    const worst = report.finalRobustness!.worstCase!;
+    expect(worst.map((w) => [w.eps, w.attacks])).toEqual([[0.1, ['pgd', 'square']]]);
+    expect(worst[0]!.accuracy).toBeLessThanOrEqual(Math.min(report.finalRobustness!.pgd[0]!.accuracy, report.finalRobustness!.square![0]!.accuracy));
+    expect(page).toContain('worst case per example (robust to every attack at its ε)');
+    expect(page).toContain('ε=0.1 (PGD + Square): ');
+    expect(page).toContain('data-series="worst case per example"');
   });
 });

@@ -50,3 +50,12 @@ export function expectRows(actual: number[][], expected: number[][], digits: num
   expect(actual.length).toBe(expected.length);
   actual.forEach((row, i) => row.forEach((v, j) => expect(v, `[${i}][${j}]`).toBeCloseTo(expected[i][j], digits)));
 }
+
+/** x ↦ round(4x)/4: a staircase whose gradient is zero almost everywhere — the textbook masked gradient. */
+export class Quantize extends tf.layers.Layer {
+  static className = 'FedtuneTestQuantize';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.tidy(() => tf.div(tf.round(tf.mul(x, 4)), 4));
+  }
+}

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { robustPreset, type RunReport } from '@fedtune/shared';
 import { simulateCommand } from '../../cli/src/commands/simulate-command.ts';
 import { simulationRunConfig, type SimulationOptions } from '../../cli/src/simulation/run-simulation.ts';
@@ -79,5 +80,49 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);
     const [p, r] = calls.map((c) => simulationRunConfig(c));
     check(p, r, calls);
+  });
+});
+
+describe('--preset robust: the comparison table and robust-comparison.json read each arm’s final evaluation', () => {
+  it('PGD, Square and the per-example worst case at the headline ε, clean and the clean cost, per arm', async () => {
+    // Stand-in final evaluations: only the fields the comparison reads, different per arm.
+    const evaluation = (clean: number, pgd: number, square: number, worst: number) => ({
+      epsUnits: 'absolute',
+      clean: { accuracy: clean, ece: 0.05 },
+      noise: [],
+      corruptionMean: null,
+      fgsm: [{ eps: 0.06, accuracy: 0.9 }],
+      pgd: [{ eps: 0.06, steps: 40, stepSize: 0.01, accuracy: pgd }],
+      square: [{ eps: 0.06, queries: 1000, pInit: 0.8, meanQueries: 500, accuracy: square }],
+      worstCase: [{ eps: 0.06, attacks: ['fgsm', 'pgd', 'square'], accuracy: worst }],
+      warnings: [],
+    });
+    const arms = [evaluation(0.93, 0.12, 0.2, 0.11), evaluation(0.92, 0.69, 0.705, 0.685)];
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      let call = 0;
+      const command = simulateCommand({
+        runSimulation: async () => {
+          const report = { runId: `arm-${call}`, status: 'complete', rounds: [], final: { accuracy: 0.5 }, finalRobustness: arms[call++] } as unknown as RunReport;
+          return { report, reportPath: join(dir, 'recorded', 'report.json'), runDir: join(dir, 'recorded'), backend: 'cpu', sites: [] };
+        },
+      });
+      command.exitOverride();
+      await command.parseAsync(['--out', join(dir, 'table'), '--preset', 'robust'], { from: 'user' });
+    } finally {
+      log.mockRestore();
+    }
+    const rowOf = (label: string) => lines.find((l) => l.startsWith(label))?.slice(34).trim().split(/\s+/);
+    expect(rowOf('PGD-40 at the headline ε = 0.06')).toEqual(['12.0%', '69.0%']);
+    expect(rowOf('Square (black-box) at ε = 0.06')).toEqual(['20.0%', '70.5%']);
+    expect(rowOf('worst case per example, ε = 0.06')).toEqual(['11.0%', '68.5%']);
+    expect(rowOf('clean accuracy')).toEqual(['93.0%', '92.0%']);
+    const comparison = JSON.parse(readFileSync(join(dir, 'table', 'robust-comparison.json'), 'utf8'));
+    expect(comparison.headline).toEqual({
+      plain: { clean: 0.93, pgd: 0.12, square: 0.2, worstCase: 0.11 },
+      adversarial: { clean: 0.92, pgd: 0.69, square: 0.705, worstCase: 0.685 },
+      cleanCost: expect.closeTo(0.01, 12),
+    });
   });
 });

@@ -94,7 +94,7 @@ describe('a robustness evaluation whose PGD rows a helper shares: the report one
   it.each([
     ['delivers nothing', () => Promise.resolve(undefined)],
     ['fails', () => Promise.reject(new Error('helper crashed'))],
-    ['delivers only some of its rows', () => Promise.resolve({ rows: [{ index: 5, row: plain.pgdL2![1] }], ms: 1 })],
+    ['delivers only some of its rows', () => Promise.resolve({ rows: [{ index: 5, row: plain.pgdL2![1], robust: new Uint8Array(10) }], ms: 1 })],
   ])('a helper that claimed rows and %s: the evaluator computes them, the report is whole', async (_, helperRows) => {
     const claims = claimsWith([0, 0, ATTACK_ROW_HELPER, ATTACK_ROW_HELPER, ATTACK_ROW_HELPER, ATTACK_ROW_HELPER]);
     const shared = await evaluateRobustness(model, holdout, options, { sharing: { claims, helperRows: helperRows() } });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { evaluateRobustness, FedtuneError, ROBUSTNESS_DEFAULTS, robustnessWarnings, squareAttack, squareShare, type Dataset, type SquareAttackParams } from '@fedtune/shared';
-import { linearAttackModel } from '../helpers/linear-attack-model.ts';
+import { linearAttackModel, Quantize } from '../helpers/linear-attack-model.ts';
 import { printRobustness } from '../../cli/src/ui/robustness-summary.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 
@@ -146,15 +146,6 @@ describe('squareAttack on a linear model (the optimum known in closed form)', ()
     expect((error as Error).message).toMatch(message);
   });
 });
-
-/** x ↦ round(4x)/4: a staircase whose gradient is zero almost everywhere — the textbook masked gradient. */
-class Quantize extends tf.layers.Layer {
-  static className = 'FedtuneTestQuantize';
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    return tf.tidy(() => tf.div(tf.round(tf.mul(x, 4)), 4));
-  }
-}
 
 describe('the black-box self-check: Square against PGD in evaluateRobustness', () => {
   // Random points labelled by the linear model itself, so the clean accuracy is 100 %.

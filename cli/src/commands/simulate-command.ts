@@ -183,8 +183,10 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   console.log(`\n${`seed ${sides[0].seed}; ε in ${units} units`.padEnd(34)}${sides.map((s) => s.name.padStart(14)).join('')}`);
   const pgdAt = (r: RobustnessReport, eps: number) => r.pgd.find((x) => x.eps === eps)?.accuracy;
   const squareAt = (r: RobustnessReport, eps: number) => r.square?.find((x) => x.eps === eps)?.accuracy;
+  const worstCaseAt = (r: RobustnessReport, eps: number) => r.worstCase?.find((x) => x.eps === eps)?.accuracy;
   row(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
   if (sides.some((s) => s.report?.square?.length)) row(`Square (black-box) at ε = ${headlineEps}`, (r) => squareAt(r, headlineEps));
+  if (sides.some((s) => s.report?.worstCase?.some((w) => w.eps === headlineEps))) row(`worst case per example, ε = ${headlineEps}`, (r) => worstCaseAt(r, headlineEps));
   row('clean accuracy', (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
   if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
@@ -193,6 +195,13 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   for (const a of sides[0].report?.fgsm ?? []) row(`FGSM ε=${a.eps}`, (r) => r.fgsm.find((x) => x.eps === a.eps)?.accuracy);
   for (const a of sides[0].report?.pgd ?? []) row(`PGD ε=${a.eps}`, (r) => pgdAt(r, a.eps));
   const [plain, adversarial] = sides.map((s) => s.report);
+  // An arm's numbers at the headline ε: PGD, Square, and the per-example worst case over every attack run there.
+  const headlineOf = (r: RobustnessReport | undefined) => ({
+    clean: r?.clean.accuracy ?? null,
+    pgd: r ? (pgdAt(r, headlineEps) ?? null) : null,
+    square: r ? (squareAt(r, headlineEps) ?? null) : null,
+    worstCase: r ? (worstCaseAt(r, headlineEps) ?? null) : null,
+  });
   mkdirSync(out, { recursive: true });
   const path = join(out, 'robust-comparison.json');
   const comparison = {
@@ -203,8 +212,8 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     headlineEps,
     epsUnits: units,
     headline: {
-      plain: { clean: plain?.clean.accuracy ?? null, pgd: plain ? (pgdAt(plain, headlineEps) ?? null) : null, square: plain ? (squareAt(plain, headlineEps) ?? null) : null },
-      adversarial: { clean: adversarial?.clean.accuracy ?? null, pgd: adversarial ? (pgdAt(adversarial, headlineEps) ?? null) : null, square: adversarial ? (squareAt(adversarial, headlineEps) ?? null) : null },
+      plain: headlineOf(plain),
+      adversarial: headlineOf(adversarial),
       cleanCost: plain && adversarial ? plain.clean.accuracy - adversarial.clean.accuracy : null,
     },
     sides: sides.map((s) => ({ name: s.name, seed: s.seed, train: simulationRunConfig(s.options).train.adversarial ?? null, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })),

@@ -1,5 +1,10 @@
-import type { RobustnessReport } from '@fedtune/shared';
+import { WORST_CASE_ATTACK_NAMES, type RobustnessReport, type WorstCaseAttack } from '@fedtune/shared';
 import { num, pct } from './format.ts';
+
+/** "FGSM, PGD, Square": the attacks a worst-case row combines, as the summaries name them. */
+export function worstCaseAttacksText(attacks: readonly WorstCaseAttack[]): string {
+  return attacks.map((a) => WORST_CASE_ATTACK_NAMES[a]).join(', ');
+}
 
 /** One compact block: clean, calibration, noise, corruptions and adversarial accuracy. */
 export function printRobustness(r: RobustnessReport, indent = '       '): void {
@@ -10,6 +15,7 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
   if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.square?.length) console.log(`${indent}  Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  for (const w of r.worstCase ?? []) console.log(`${indent}  worst case per example (${worstCaseAttacksText(w.attacks)}): ε=${w.eps} ${pct(w.accuracy).trim()}`);
   if (r.calibration) {
     const c = r.calibration;
     console.log(`${indent}  calibration: T=${c.temperature.toPrecision(4)} (${c.source}), ECE ${num(c.eceBefore)} → ${num(c.eceAfter)}, NLL ${num(c.nllBefore)} → ${num(c.nllAfter)}`);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { clipText, type RobustnessReport, type RoundRecord, type RunReport } from '@fedtune/shared';
+import { clipText, WORST_CASE_ATTACK_NAMES, type RobustnessReport, type RoundRecord, type RunReport } from '@fedtune/shared';
 import { writeFileAtomic } from '@fedtune/shared/node';
 import { robustnessGroupsHtml } from './robustness-groups-html.ts';
 import { epsilonText, rejectionsHtml, roundsTableHtml } from './rounds-table-html.ts';
@@ -63,7 +63,7 @@ function lossPerRound(report: ReportWithRobustness): string {
 function robustVsEps(rob: RobustnessReport): string {
   const series: Series[] = [];
   const start = rob.adversarialCleanAccuracy;
-  for (const [name, rows, i] of [['FGSM', rob.fgsm, 0], ['PGD', rob.pgd, 1], ['Square (black-box)', rob.square ?? [], 2]] as const) {
+  for (const [name, rows, i] of [['FGSM', rob.fgsm, 0], ['PGD', rob.pgd, 1], ['Square (black-box)', rob.square ?? [], 2], ['worst case per example', rob.worstCase ?? [], 3]] as const) {
     if (!rows.length) continue;
     const pts: Array<[number, number]> = [...rows].sort((a, b) => a.eps - b.eps).map((r) => [r.eps, r.accuracy]);
     if (start !== null) pts.unshift([0, start]);
@@ -134,6 +134,7 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
     if (rob.fgsm.length) rows.push(['FGSM', rob.fgsm.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
     if (rob.pgd.length) rows.push([`PGD (${rob.pgd[0].steps} × ${rob.pgd[0].stepSize})`, rob.pgd.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
     if (rob.square?.length) rows.push([`Square, black-box (≤ ${rob.square[0].queries} queries)`, rob.square.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(', ')]);
+    if (rob.worstCase?.length) rows.push(['worst case per example (robust to every attack at its ε)', rob.worstCase.map((a) => `ε=${a.eps} (${a.attacks.map((x) => WORST_CASE_ATTACK_NAMES[x]).join(' + ')}): ${pct(a.accuracy)}`).join(', ')]);
   }
   const last = [...report.rounds].reverse().find((r) => r.federated?.sites.length);
   if (last?.federated?.worstSite) rows.push(['worst site', `${last.federated.worstSite.siteId} (${pct(last.federated.worstSite.accuracy)})`]);

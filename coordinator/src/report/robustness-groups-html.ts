@@ -6,7 +6,7 @@ export const STRENGTH_KEYS = ['eps', 'budget', 'severity', 'sigma', 'rate', 'lev
 
 /** Report sections rendered by their own code (not as generic groups). */
 const KNOWN_TOP = new Set(['schemaVersion', 'runId', 'status', 'startedAt', 'updatedAt', 'config', 'backend', 'model', 'pretrained', 'rounds', 'final', 'simulation', 'aborted', 'privacy', 'finalRobustness', 'siteReport', 'resumedAt', 'terms', 'termsRefusals', 'audit', 'dataSummaries']);
-const KNOWN_ROBUSTNESS = new Set(['noise', 'corruptions', 'fgsm', 'pgd', 'clean', 'warnings', 'calibration', 'certification', 'timings', 'worstCorruption']);
+const KNOWN_ROBUSTNESS = new Set(['noise', 'corruptions', 'fgsm', 'pgd', 'square', 'worstCase', 'clean', 'warnings', 'calibration', 'certification', 'timings', 'worstCorruption']);
 const MAX_GROUPS = 40;
 const MAX_ROWS = 200;
 

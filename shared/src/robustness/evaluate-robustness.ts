@@ -13,6 +13,7 @@ import { fgsm } from './attacks/fgsm.ts';
 import { pgd } from './attacks/pgd.ts';
 import { pgdL2 } from './attacks/pgd-l2.ts';
 import { squareAttack } from './attacks/square.ts';
+import { worstCaseRows, type AttackOutcome } from './worst-case-rows.ts';
 import { confusionMatrix, eceFromBins, macroF1, perClassMetrics, predictions, reliabilityBins, worstClass } from './metrics.ts';
 import { ROBUSTNESS_SCHEMA_VERSION, type CleanMetrics, type RobustnessReport } from './report-schema.ts';
 import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
@@ -198,9 +199,15 @@ export async function adversarialAccuracy(model: tf.LayersModel, ds: Dataset, at
  * worst case and the first that of `losses[0]` alone. In batches; yields to the event loop between batches.
  */
 export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Dataset, attack: Attack, params: AdversarialParams, losses: readonly AttackLoss[]): Promise<number[]> {
+  return (await adversarialOutcomesByLoss(model, ds, attack, params, losses)).stages;
+}
+
+/** adversarialAccuracyByLoss's stages, and per example whether it withstood every loss's attack (1) or not (0). */
+export async function adversarialOutcomesByLoss(model: tf.LayersModel, ds: Dataset, attack: Attack, params: AdversarialParams, losses: readonly AttackLoss[]): Promise<{ stages: number[]; robust: Uint8Array }> {
   const n = ds.y.length;
   if (losses.length === 0) throw new FedtuneError('config', 'an attack needs at least one loss');
-  if (n === 0) return losses.map(() => 0);
+  const robust = new Uint8Array(n);
+  if (n === 0) return { stages: losses.map(() => 0), robust };
   const shape = modelInputShape(model);
   const f = featureSize(ds);
   const correct = losses.map(() => 0);
@@ -227,13 +234,14 @@ export async function adversarialAccuracyByLoss(model: tf.LayersModel, ds: Datas
         }
         correct[k] += standing.length;
       }
+      for (const i of standing) robust[start + i] = 1;
     } finally {
       batch.dispose();
     }
     await nextTurn();
   }
   // A stage that never ran in a batch (nothing left standing) counts that batch's zero survivors: cumulative counts.
-  return correct.map((c) => c / n);
+  return { stages: correct.map((c) => c / n), robust };
 }
 
 /** The losses the attacks ascend, checked: each of ATTACK_LOSSES at most once, at least one. */
@@ -289,15 +297,17 @@ function attackSetup(plan: PerturbationPlan, options: RobustnessOptions, losses:
   return { m, advData, attacked, losses, epsUnits, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, pgdL2Eps, squareEps, steps, stepSize };
 }
 
-/** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's. */
-async function attackRowOf(model: tf.LayersModel, setup: AttackSetup, attack: Attack, params: AdversarialParams): Promise<{ accuracy: number; byLoss?: Array<{ loss: AttackLoss; accuracy: number }> }> {
+/** A row's accuracy (the worst case over the losses) and, with more than one loss, each stage's; and which attacked examples withstood it. */
+async function attackRowOf(model: tf.LayersModel, setup: AttackSetup, attack: Attack, params: AdversarialParams): Promise<{ row: { accuracy: number; byLoss?: Array<{ loss: AttackLoss; accuracy: number }> }; robust: Uint8Array }> {
   const { losses } = setup;
-  const stages = await adversarialAccuracyByLoss(model, setup.advData, attack, params, losses);
-  return { accuracy: stages[stages.length - 1], ...(losses.length > 1 ? { byLoss: losses.map((loss, k) => ({ loss, accuracy: stages[k] })) } : {}) };
+  const { stages, robust } = await adversarialOutcomesByLoss(model, setup.advData, attack, params, losses);
+  return { row: { accuracy: stages[stages.length - 1], ...(losses.length > 1 ? { byLoss: losses.map((loss, k) => ({ loss, accuracy: stages[k] })) } : {}) }, robust };
 }
 
 type IterativeAttackJob = { part: 'pgd' | 'pgdL2'; eps: number };
 type IterativeAttackRow = IterativeAttackRowReport;
+/** A computed PGD or PGD-L2 row and, per attacked example, whether it withstood the attack. */
+type IterativeAttackResult = { row: IterativeAttackRow; robust: Uint8Array };
 
 /** The PGD rows, then the PGD-L2 rows, in the report's order (none when no example is attacked). */
 function iterativeAttackJobs(setup: AttackSetup): IterativeAttackJob[] {
@@ -306,13 +316,14 @@ function iterativeAttackJobs(setup: AttackSetup): IterativeAttackJob[] {
 }
 
 /** One PGD (L∞) or PGD-L2 row: the same numbers whichever thread runs it (its seeds derive from the options, ε and batch). */
-async function iterativeAttackRow(model: tf.LayersModel, setup: AttackSetup, job: IterativeAttackJob): Promise<IterativeAttackRow> {
+async function iterativeAttackRow(model: tf.LayersModel, setup: AttackSetup, job: IterativeAttackJob): Promise<IterativeAttackResult> {
   const { steps, toAttack, unit, attackParams } = setup;
   const { eps } = job;
   // PGD-L2 takes steps of 2.5·ε/steps (Madry et al.); PGD (L∞) the configured step.
   const stepSize = job.part === 'pgd' ? setup.stepSize : (2.5 * eps) / steps;
   const attack = job.part === 'pgd' ? pgd : pgdL2;
-  return { eps, epsAbsolute: eps * unit.value, steps, stepSize, ...(await attackRowOf(model, setup, attack, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack })) };
+  const { row, robust } = await attackRowOf(model, setup, attack, { ...attackParams, eps: eps * toAttack, steps, stepSize: stepSize * toAttack });
+  return { row: { eps, epsAbsolute: eps * unit.value, steps, stepSize, ...row }, robust };
 }
 
 /**
@@ -328,7 +339,7 @@ export async function evaluateAttackRowsFromEnd(model: tf.LayersModel, data: Dat
   for (let i = Math.min(jobs.length, claims.length) - 1; i >= 0; i--) {
     // The evaluator claims in order from the first row: once it holds row i, it holds every row before it.
     if (!claimAttackRow(claims, i, ATTACK_ROW_HELPER)) break;
-    rows.push({ index: i, row: await iterativeAttackRow(model, setup, jobs[i]) });
+    rows.push({ index: i, ...(await iterativeAttackRow(model, setup, jobs[i])) });
   }
   return { rows, ms: Date.now() - started };
 }
@@ -389,15 +400,19 @@ export async function evaluateRobustness(
   const adversarialCleanAccuracy = attacked ? accuracy(attackedData) : null;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
   const eps0Accuracy = attacked ? await adversarialAccuracy(model, attackedData, fgsm, { ...attackParams, eps: 0 }) : null;
+  // Per attacked example and L∞ attack row, whether it withstood the attack: combined into the worst case below.
+  const outcomes: AttackOutcome[] = [];
   const fgsmRows: RobustnessReport['fgsm'] = [];
   for (const eps of attackedExamples > 0 ? fgsmEps : []) {
     const a = eps * toAttack;
-    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, ...(await timed('fgsm', () => attackRowOf(model, attacks, fgsm, { ...attackParams, eps: a, stepSize: a }))) });
+    const { row, robust } = await timed('fgsm', () => attackRowOf(model, attacks, fgsm, { ...attackParams, eps: a, stepSize: a }));
+    fgsmRows.push({ eps, epsAbsolute: eps * unit.value, ...row });
+    outcomes.push({ attack: 'fgsm', eps, epsAbsolute: eps * unit.value, robust });
   }
   // The PGD and PGD-L2 rows, the evaluation's bulk: with a helper (context.sharing), both take rows, this
   // evaluation from the first, the helper from the last (shared-attack-rows.ts); the numbers are the same.
   const jobs = iterativeAttackJobs(attacks);
-  const rows: Array<IterativeAttackRow | undefined> = jobs.map(() => undefined);
+  const rows: Array<IterativeAttackResult | undefined> = jobs.map(() => undefined);
   const sharing = context.sharing;
   for (let i = 0; i < jobs.length; i++) {
     if (sharing && !claimAttackRow(sharing.claims, i, ATTACK_ROW_EVALUATOR)) continue;
@@ -409,10 +424,17 @@ export async function evaluateRobustness(
     for (let i = 0; i < jobs.length; i++) {
       if (rows[i]) continue;
       // A row the helper claimed but did not deliver (it failed) is computed here: the report is whole either way.
-      rows[i] = helper?.rows.find((r) => r.index === i)?.row ?? (await timed('pgd', () => iterativeAttackRow(model, attacks, jobs[i])));
+      rows[i] = helper?.rows.find((r) => r.index === i) ?? (await timed('pgd', () => iterativeAttackRow(model, attacks, jobs[i])));
     }
   }
-  const pgdRows: RobustnessReport['pgd'] = rows.filter((_, i) => jobs[i].part === 'pgd') as RobustnessReport['pgd'];
+  const pgdRows: RobustnessReport['pgd'] = [];
+  const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = [];
+  jobs.forEach((job, i) => {
+    const { row, robust } = rows[i]!;
+    if (job.part === 'pgdL2') return void pgdL2Rows.push(row);
+    pgdRows.push(row);
+    outcomes.push({ attack: 'pgd', eps: row.eps, epsAbsolute: row.epsAbsolute ?? row.eps * unit.value, robust });
+  });
   // The black-box check: Square uses the model's outputs only (attacks/square.ts).
   const squareRows: NonNullable<RobustnessReport['square']> = [];
   const squareQueries = options.squareQueries ?? ROBUSTNESS_DEFAULTS.squareQueries;
@@ -432,10 +454,11 @@ export async function evaluateRobustness(
       batchSize,
     });
     squareRows.push({ eps, epsAbsolute: eps * unit.value, queries: squareQueries, pInit: squarePInit, meanQueries: r.queries.reduce((s, q) => s + q, 0) / attackedExamples, accuracy: r.robust.reduce((s, v) => s + v, 0) / attackedExamples });
+    outcomes.push({ attack: 'square', eps, epsAbsolute: eps * unit.value, robust: r.robust });
     timings.square = (timings.square ?? 0) + (Date.now() - t);
     await nextTurn();
   }
-  const pgdL2Rows: NonNullable<RobustnessReport['pgdL2']> = rows.filter((_, i) => jobs[i].part === 'pgdL2') as NonNullable<RobustnessReport['pgdL2']>;
+  const worstCase = worstCaseRows(outcomes);
 
   const calibration = options.calibration ? calibrationReport(modelLogits(model, ds, batchSize), ds.y, options.calibration, options.bins ?? ROBUSTNESS_DEFAULTS.bins) : undefined;
   const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
@@ -462,6 +485,7 @@ export async function evaluateRobustness(
     pgd: pgdRows,
     ...(pgdL2Rows.length ? { pgdL2: pgdL2Rows } : {}),
     ...(squareRows.length ? { square: squareRows } : {}),
+    ...(worstCase.length ? { worstCase } : {}),
     warnings: robustnessWarnings(partial, eps0Accuracy, options.selfChecks),
     timings,
     durationMs: Date.now() - started,

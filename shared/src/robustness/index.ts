@@ -11,6 +11,7 @@ export * from './attacks/pgd.ts';
 export * from './attacks/fgm-l2.ts';
 export * from './attacks/pgd-l2.ts';
 export * from './attacks/square.ts';
+export * from './worst-case-rows.ts';
 export * from './attacks/registry.ts';
 export * from './report-schema.ts';
 export * from './self-checks.ts';

@@ -4,6 +4,7 @@ import { CertificationReportSchema } from './certification/certification-report.
 import { ReliabilityBinSchema } from './reliability-bin-schema.ts';
 import { TextAttackRowSchema } from './text/text-attack-report.ts';
 import { ATTACK_LOSSES } from './attacks/attack-loss.ts';
+import { WORST_CASE_ATTACKS } from './worst-case-rows.ts';
 
 /**
  * The robustness section of a report: the output of `evaluateRobustness`, the JSON of `fedtune evaluate`,
@@ -66,6 +67,12 @@ export const RobustnessReportSchema = z.object({
    * sign of gradient masking (self-checks.ts).
    */
   square: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), queries: z.number().int(), pInit: z.number(), meanQueries: z.number(), accuracy: Fraction })).optional(),
+  /**
+   * The per-example worst case over the L∞ attacks run at the same ε (FGSM, PGD, Square; worst-case-rows.ts): the
+   * share of attacked examples that none of them fooled, as AutoAttack reports robust accuracy. One row per ε at
+   * which two or more of them ran; never above any of those attacks' rows.
+   */
+  worstCase: z.array(z.object({ eps: z.number(), epsAbsolute: z.number().optional(), attacks: z.array(z.enum(WORST_CASE_ATTACKS)).min(2).max(WORST_CASE_ATTACKS.length), accuracy: Fraction })).optional(),
   /** Self-check violations (gradient masking signs, broken evaluation); never hidden. */
   warnings: z.array(z.string()),
   /** Wall time per part, ms. */

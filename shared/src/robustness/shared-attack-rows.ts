@@ -20,9 +20,12 @@ export const ATTACK_ROW_HELPER = 2;
 
 export type IterativeAttackRowReport = RobustnessReport['pgd'][number];
 
-/** What the helper computed: the rows it claimed (by index in PGD-then-PGD-L2 order) and its time. */
+/**
+ * What the helper computed: the rows it claimed (by index in PGD-then-PGD-L2 order), each with which attacked
+ * examples withstood it (1) or not (0), for the per-example worst case over the attacks; and its time.
+ */
 export interface HelperAttackRows {
-  rows: Array<{ index: number; row: IterativeAttackRowReport }>;
+  rows: Array<{ index: number; row: IterativeAttackRowReport; robust: Uint8Array }>;
   ms: number;
 }
 
