@@ -36,8 +36,8 @@ const MODULES = [
   {
     name: 'attack-losses',
     // The losses an attack ascends, the worst case over them, and the saturation self-check.
-    mutate: ['shared/src/robustness/attacks/input-gradient.ts', 'shared/src/robustness/evaluate-robustness.ts:198-237', 'shared/src/robustness/self-checks.ts'],
-    tests: ['tests/robustness/self-checks-exact.test.ts', 'tests/robustness/attack-losses.test.ts', 'tests/robustness/square-attack.test.ts'],
+    mutate: ['shared/src/robustness/attacks/input-gradient.ts', 'shared/src/robustness/evaluate-robustness.ts:201-245', 'shared/src/robustness/self-checks.ts'],
+    tests: ['tests/robustness/self-checks-exact.test.ts', 'tests/robustness/attack-losses.test.ts', 'tests/robustness/square-attack.test.ts', 'tests/robustness/worst-case-rows.test.ts'],
   },
   {
     name: 'fedprox',
@@ -168,6 +168,12 @@ const MODULES = [
     name: 'l2-attacks',
     mutate: ['shared/src/robustness/attacks/pgd-l2.ts', 'shared/src/robustness/attacks/fgm-l2.ts', 'shared/src/robustness/attacks/l2-ball.ts'],
     tests: ['tests/robustness/l2-attacks-exact.test.ts', 'tests/robustness/attack-losses.test.ts'],
+  },
+  {
+    name: 'worst-case',
+    // The per-example worst case over the L∞ attacks at each ε (what the report calls worstCase).
+    mutate: ['shared/src/robustness/worst-case-rows.ts'],
+    tests: ['tests/robustness/worst-case-rows.test.ts'],
   },
   {
     name: 'square-attack',
