@@ -76,6 +76,10 @@ describe('quantizeInt8: stochastic rounding', () => {
   it('clamps to ±127 when the float32 scale was rounded down', () => {
     const m = valueAboveLevels();
     const x = new Float32Array([m, -m]);
+    // m/scale exceeds 127 by ~127·2⁻²⁴ at most: a draw this close to 1 takes ⌊m/scale + u⌋ to 128, clamped.
+    const u = 1 - 2 ** -40;
+    expect(Math.floor(m / Math.fround(m / 127) + u)).toBe(128);
+    expect(Array.from(quantizeInt8(x, constant(u)).values)).toEqual([INT8_LEVELS, -INT8_LEVELS]);
     expect(Array.from(quantizeInt8(x, constant(0.99999)).values)).toEqual([INT8_LEVELS, -INT8_LEVELS + 0]);
     expect(Array.from(quantizeInt8(x, constant(0)).values)).toEqual([INT8_LEVELS, -INT8_LEVELS]);
   });
@@ -103,6 +107,13 @@ describe('quantizeInt8: stochastic rounding', () => {
       const y = x[i] / q.scale;
       expect(q.values[i] === Math.floor(y) || q.values[i] === Math.min(127, Math.floor(y) + 1)).toBe(true);
     }
+  });
+
+  it('draws exactly one uniform per value (a tensor after it in the same update sees the draws it would alone)', () => {
+    let draws = 0;
+    const counting: UniformSource = { next: () => (draws++, 0.5) };
+    quantizeInt8(new Float32Array([1, -2, 3, 0.5, 0]), counting);
+    expect(draws).toBe(5);
   });
 
   it('dequantizes as q × scale', () => {

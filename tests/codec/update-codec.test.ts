@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { compressedDataBytes, decodeUpdate, encodeUpdate, updateEncodingOf, UpdateEncoding } from '../../shared/src/codec/update-codec.ts';
 import { decodeWeights, encodeWeights } from '../../shared/src/codec/weights-codec.ts';
 import { deriveSeed, SeededRandom } from '../../shared/src/random/seeded-random.ts';
-import type { Weights, WeightsManifest } from '../../shared/src/weights.ts';
+import { WEIGHTS_LIMITS, type Weights, type WeightsManifest } from '../../shared/src/weights.ts';
 import { thrown } from '../helpers/thrown.ts';
 
 const manifest: WeightsManifest = [
@@ -147,10 +147,14 @@ describe('encodeUpdate / decodeUpdate round trips', () => {
   });
 
   it('encodeUpdate refuses a layout that differs between the update and the global model', () => {
-    expect(codeOf(() => encodeUpdate(local, [global[0]], 'fp16', 1))).toBe('shape_mismatch');
-    expect(codeOf(() => encodeUpdate({ manifest, arrays: [local.arrays[0]] }, global, 'int8', 1))).toBe('shape_mismatch');
-    expect(codeOf(() => encodeUpdate(local, [global[0], new Float32Array(2)], 'fp16', 1))).toBe('shape_mismatch');
-    expect(codeOf(() => encodeUpdate({ manifest, arrays: [local.arrays[0], new Float32Array(4)] }, global, 'int8', 1))).toBe('shape_mismatch');
+    const refusal = (fn: () => unknown) => {
+      const e = thrown(fn);
+      return [e.code, e.message];
+    };
+    expect(refusal(() => encodeUpdate(local, [global[0]], 'fp16', 1))).toEqual(['shape_mismatch', 'the update has 2 arrays and the global model 1 for 2 tensors']);
+    expect(refusal(() => encodeUpdate({ manifest, arrays: [local.arrays[0]] }, global, 'int8', 1))).toEqual(['shape_mismatch', 'the update has 1 arrays and the global model 2 for 2 tensors']);
+    expect(refusal(() => encodeUpdate(local, [global[0], new Float32Array(2)], 'fp16', 1))).toEqual(['shape_mismatch', 'tensor "dense/bias": expected 3 values in the update and the global model']);
+    expect(refusal(() => encodeUpdate({ manifest, arrays: [local.arrays[0], new Float32Array(4)] }, global, 'int8', 1))).toEqual(['shape_mismatch', 'tensor "dense/bias": expected 3 values in the update and the global model']);
   });
 
   it('int8 refuses a delta whose scale would exceed the bound', () => {
@@ -172,42 +176,79 @@ describe('decodeUpdate refuses hostile payloads', () => {
   };
 
   it.each([
-    ['not bytes', () => decodeUpdate([1, 2, 3] as unknown as Uint8Array, 'int8', global), 'codec'],
-    ['shorter than the prefix', () => decodeUpdate(int8().subarray(0, 7), 'int8', global), 'codec'],
-    ['shorter than the prefix (float32 run)', () => decodeUpdate(int8().subarray(0, 7), 'float32', global), 'codec'],
-    ['a float32 update in an int8 run', () => decodeUpdate(encodeWeights(local), 'int8', global), 'update_encoding'],
-    ['a float32 update in an fp16 run', () => decodeUpdate(encodeWeights(local), 'fp16', global), 'update_encoding'],
-    ['an int8 update in a float32 run', () => decodeUpdate(int8(), 'float32', global), 'update_encoding'],
-    ['an fp16 update in an int8 run', () => decodeUpdate(fp16(), 'int8', global), 'update_encoding'],
-    ['an int8 update in an fp16 run', () => decodeUpdate(int8(), 'fp16', global), 'update_encoding'],
-    ['an unknown encoding tag', () => decodeUpdate(withHeader(int8(), { encoding: 'int4', specs: manifest }), 'int8', global), 'codec'],
-    ['no encoding tag', () => decodeUpdate(withHeader(int8(), { specs: manifest }), 'int8', global), 'codec'],
-    ['a bad magic number', () => decodeUpdate(patched(int8(), 0, (v) => v.setUint32(0, 0x31555447, true)), 'int8', global), 'codec'],
-    ['truncated by one byte', () => decodeUpdate(int8().subarray(0, int8().length - 1), 'int8', global), 'codec'],
-    ['truncated fp16', () => decodeUpdate(fp16().subarray(0, fp16().length - 2), 'fp16', global), 'codec'],
-    ['a trailing byte', () => decodeUpdate(new Uint8Array([...int8(), 0]), 'int8', global), 'codec'],
-    ['a header length past the payload', () => decodeUpdate(patched(int8(), 4, (v, at) => v.setUint32(at, int8().length, true)), 'int8', global), 'codec'],
-    ['a header length beyond the limit', () => decodeUpdate(patched(int8(), 4, (v, at) => v.setUint32(at, 0xffffffff, true)), 'int8', global), 'codec'],
-    ['a header that lies about the lengths (a bigger tensor)', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], shape: [2, 4] }, manifest[1]] }), 'int8', global), 'shape_mismatch'],
-    ['a header with one tensor fewer', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [manifest[0]] }), 'int8', global), 'shape_mismatch'],
-    ['a header that is not JSON', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0x7b + 1)), 'int8', global), 'codec'],
-    ['a header that is not UTF-8', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0xff)), 'int8', global), 'codec'],
-    ['a header that is a list', () => decodeUpdate(withHeader(int8(), [1]), 'int8', global), 'codec'],
-    ['a header that is null', () => decodeUpdate(withHeader(int8(), null), 'int8', global), 'codec'],
-    ['a spec with another dtype', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], dtype: 'float16' }, manifest[1]] }), 'int8', global), 'dtype_mismatch'],
-    ['no global model to add the delta to', () => decodeUpdate(int8(), 'int8', undefined), 'shape_mismatch'],
-    ['a NaN scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, NaN, true)), 'int8', global), 'non_finite'],
-    ['an infinite scale', () => decodeUpdate(patched(int8(), scaleAt() + 4, (v, at) => v.setFloat32(at, Infinity, true)), 'int8', global), 'non_finite'],
-    ['a negative scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, -1, true)), 'int8', global), 'non_finite'],
-    ['a huge scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, 2 ** 20 + 1, true)), 'int8', global), 'non_finite'],
-    ['an int8 value of -128', () => decodeUpdate(patched(int8(), scaleAt() + 8 + 7, (v, at) => v.setInt8(at, -128)), 'int8', global), 'codec'],
-    ['an fp16 infinity', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset + 2, (v, at) => v.setUint16(at, 0x7c00, true)), 'fp16', global), 'non_finite'],
-    ['an fp16 -infinity in the second tensor', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset + 16, (v, at) => v.setUint16(at, 0xfc00, true)), 'fp16', global), 'non_finite'],
-    ['an fp16 NaN', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset, (v, at) => v.setUint16(at, 0x7e01, true)), 'fp16', global), 'non_finite'],
-  ])('%s', (_, decode, code) => {
+    ['not bytes', () => decodeUpdate([1, 2, 3] as unknown as Uint8Array, 'int8', global), 'codec', "update payload must be bytes"],
+    ['shorter than the prefix', () => decodeUpdate(int8().subarray(0, 7), 'int8', global), 'codec', "update payload too short (7 bytes)"],
+    ['shorter than the prefix (float32 run)', () => decodeUpdate(int8().subarray(0, 7), 'float32', global), 'codec', "update payload too short (7 bytes)"],
+    ['a float32 update in an int8 run', () => decodeUpdate(encodeWeights(local), 'int8', global), 'update_encoding', "this run takes int8 updates: a float32 update is refused"],
+    ['a float32 update in an fp16 run', () => decodeUpdate(encodeWeights(local), 'fp16', global), 'update_encoding', "this run takes fp16 updates: a float32 update is refused"],
+    ['an int8 update in a float32 run', () => decodeUpdate(int8(), 'float32', global), 'update_encoding', "this run takes float32 updates: a compressed update is refused"],
+    ['an fp16 update in an int8 run', () => decodeUpdate(fp16(), 'int8', global), 'update_encoding', "update is encoded as \"fp16\", this run takes int8"],
+    ['an int8 update in an fp16 run', () => decodeUpdate(int8(), 'fp16', global), 'update_encoding', "update is encoded as \"int8\", this run takes fp16"],
+    ['an unknown encoding tag', () => decodeUpdate(withHeader(int8(), { encoding: 'int4', specs: manifest }), 'int8', global), 'codec', "update is encoded as \"int4\", this run takes int8"],
+    ['no encoding tag', () => decodeUpdate(withHeader(int8(), { specs: manifest }), 'int8', global), 'codec', "update is encoded as \"undefined\", this run takes int8"],
+    ['a bad magic number', () => decodeUpdate(patched(int8(), 0, (v) => v.setUint32(0, 0x31555447, true)), 'int8', global), 'codec', "update payload has a bad magic number"],
+    ['truncated by one byte', () => decodeUpdate(int8().subarray(0, int8().length - 1), 'int8', global), 'codec', "update payload is 164 bytes, header implies 165 (truncated)"],
+    ['truncated fp16', () => decodeUpdate(fp16().subarray(0, fp16().length - 2), 'fp16', global), 'codec', "update payload is 164 bytes, header implies 166 (truncated)"],
+    ['a trailing byte', () => decodeUpdate(new Uint8Array([...int8(), 0]), 'int8', global), 'codec', "update payload is 166 bytes, header implies 165 (trailing bytes)"],
+    ['a header length past the payload', () => decodeUpdate(patched(int8(), 4, (v, at) => v.setUint32(at, int8().length, true)), 'int8', global), 'codec', "update header runs past the payload"],
+    ['a header length beyond the limit', () => decodeUpdate(patched(int8(), 4, (v, at) => v.setUint32(at, 0xffffffff, true)), 'int8', global), 'codec', "update header is 4294967295 bytes, the limit is 16777216"],
+    ['a header that lies about the lengths (a bigger tensor)', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], shape: [2, 4] }, manifest[1]] }), 'int8', global), 'shape_mismatch', "update tensor 0 (\"dense/kernel\") has 8 values, the global model 6"],
+    ['a header with one tensor fewer', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [manifest[0]] }), 'int8', global), 'shape_mismatch', "update has 1 tensors, the global model has 2"],
+    ['a header that is not JSON', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0x7b + 1)), 'int8', global), 'codec', "update header is not valid UTF-8 JSON"],
+    ['a header that is not UTF-8', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0xff)), 'int8', global), 'codec', "update header is not valid UTF-8 JSON"],
+    ['a header that is a list', () => decodeUpdate(withHeader(int8(), [1]), 'int8', global), 'codec', "update header is not an object"],
+    ['a header that is null', () => decodeUpdate(withHeader(int8(), null), 'int8', global), 'codec', "update header is not an object"],
+    ['a spec with another dtype', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], dtype: 'float16' }, manifest[1]] }), 'int8', global), 'dtype_mismatch', "spec 0 (\"dense/kernel\"): dtype \"float16\" is not float32"],
+    ['no global model to add the delta to', () => decodeUpdate(int8(), 'int8', undefined), 'shape_mismatch', "update has 2 tensors, the global model has 0"],
+    ['a NaN scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, NaN, true)), 'int8', global), 'non_finite', "update tensor \"dense/kernel\" has int8 scale NaN, expected a finite value in 0..1048576"],
+    ['an infinite scale', () => decodeUpdate(patched(int8(), scaleAt() + 4, (v, at) => v.setFloat32(at, Infinity, true)), 'int8', global), 'non_finite', "update tensor \"dense/bias\" has int8 scale Infinity, expected a finite value in 0..1048576"],
+    ['a negative scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, -1, true)), 'int8', global), 'non_finite', "update tensor \"dense/kernel\" has int8 scale -1, expected a finite value in 0..1048576"],
+    ['a huge scale', () => decodeUpdate(patched(int8(), scaleAt(), (v, at) => v.setFloat32(at, 2 ** 20 + 1, true)), 'int8', global), 'non_finite', "update tensor \"dense/kernel\" has int8 scale 1048577, expected a finite value in 0..1048576"],
+    ['an int8 value of -128', () => decodeUpdate(patched(int8(), scaleAt() + 8 + 7, (v, at) => v.setInt8(at, -128)), 'int8', global), 'codec', "update tensor \"dense/bias\" has int8 value -128 at index 1, outside ±127"],
+    ['an fp16 infinity', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset + 2, (v, at) => v.setUint16(at, 0x7c00, true)), 'fp16', global), 'non_finite', "update tensor \"dense/kernel\" has a non-finite fp16 value at index 1"],
+    ['an fp16 -infinity in the second tensor', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset + 16, (v, at) => v.setUint16(at, 0xfc00, true)), 'fp16', global), 'non_finite', "update tensor \"dense/bias\" has a non-finite fp16 value at index 2"],
+    ['an fp16 NaN', () => decodeUpdate(patched(fp16(), layout(fp16()).dataOffset, (v, at) => v.setUint16(at, 0x7e01, true)), 'fp16', global), 'non_finite', "update tensor \"dense/kernel\" has a non-finite fp16 value at index 0"],
+  ])('%s', (_, decode, code, message) => {
     const e = thrown(decode);
     expect(e.code).toBe(code);
+    // The exact message: each refusal says which check refused, so a check that is skipped shows.
+    expect(e.message).toBe(message);
     expect(e.message.length).toBeLessThan(400);
+  });
+
+  /** "FTU1", the header length, the header text, zero padding to 4 bytes (unless `pad` is false) and `data` bytes of zeros. */
+  const raw = (headerText: string, data: number, pad = true): Uint8Array => {
+    const text = new TextEncoder().encode(headerText);
+    const offset = pad ? (8 + text.length + 3) & ~3 : 8 + text.length;
+    const out = new Uint8Array(offset + data);
+    out.set(new TextEncoder().encode('FTU1'));
+    new DataView(out.buffer).setUint32(4, text.length, true);
+    out.set(text, 8);
+    return out;
+  };
+  const int8Header = JSON.stringify({ encoding: 'int8', specs: manifest });
+
+  it('a header of exactly the size limit is read; one byte more is refused by the limit, not by a later check', () => {
+    const atLimit = int8Header.padEnd(WEIGHTS_LIMITS.maxHeaderBytes, ' ');
+    // Scales of 0 and zero values: the global model back.
+    const back = decodeUpdate(raw(atLimit, compressedDataBytes('int8', [6, 3])), 'int8', global);
+    expect(back.arrays.map((a) => Array.from(a))).toEqual(global.map((a) => Array.from(a)));
+    const e = thrown(() => decodeUpdate(raw(`${atLimit} `, compressedDataBytes('int8', [6, 3])), 'int8', global));
+    expect([e.code, e.message]).toEqual(['codec', `update header is ${WEIGHTS_LIMITS.maxHeaderBytes + 1} bytes, the limit is ${WEIGHTS_LIMITS.maxHeaderBytes}`]);
+  });
+
+  it('a payload that ends where its header ends (inside the padding, no data) is truncated, not a header overrun', () => {
+    const header = `${int8Header} `; // 8 + length not a multiple of 4: the payload ends inside the padding
+    expect((8 + header.length) % 4).not.toBe(0);
+    const bytes = raw(header, 0, false);
+    const e = thrown(() => decodeUpdate(bytes, 'int8', global));
+    expect([e.code, e.message]).toEqual(['codec', `update payload is ${bytes.length} bytes, header implies ${((bytes.length + 3) & ~3) + 17} (truncated)`]);
+  });
+
+  it('a payload of exactly the prefix has an empty header: not JSON, with the parser’s error as the cause', () => {
+    const e = thrown(() => decodeUpdate(raw('', 0), 'int8', global));
+    expect([e.code, e.message]).toEqual(['codec', 'update header is not valid UTF-8 JSON']);
+    expect(e.cause).toBeInstanceOf(SyntaxError);
   });
 
   it('a scale of exactly INT8_MAX_SCALE and an int8 of -127 are accepted', () => {

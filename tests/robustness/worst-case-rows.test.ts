@@ -14,6 +14,7 @@ import {
   squareAttack,
   subset,
   worstCaseRows,
+  WORST_CASE_ATTACK_NAMES,
   type AttackOutcome,
   type Dataset,
   type RobustnessOptions,
@@ -21,6 +22,7 @@ import {
 import { printRobustness } from '../../cli/src/ui/robustness-summary.ts';
 import { linearAttackModel, Quantize } from '../helpers/linear-attack-model.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 // The per-example worst case over the L∞ attacks at one ε (shared/src/robustness/worst-case-rows.ts), and
 // evaluateRobustness's `worstCase` rows built from its own FGSM, PGD and Square outcomes.
@@ -56,6 +58,11 @@ describe('worstCaseRows', () => {
     const bad = () => worstCaseRows([outcome('fgsm', 0.1, '11'), outcome('pgd', 0.2, '111')]);
     expect(bad).toThrow(FedtuneError);
     expect(bad).toThrow(/cover 3 and 2 examples/);
+    expect(thrown(bad).code).toBe('internal');
+  });
+
+  it('names the attacks as the summaries print them', () => {
+    expect(WORST_CASE_ATTACK_NAMES).toEqual({ fgsm: 'FGSM', pgd: 'PGD', square: 'Square' });
   });
 });
 

@@ -31,6 +31,7 @@ export function int8Scale(x: Float32Array): number {
   for (let i = 0; i < x.length; i++) {
     const a = Math.abs(x[i]);
     if (!(a < Infinity)) throw new FedtuneError('non_finite', `cannot quantize a non-finite value (${x[i]}) at index ${i}`);
+    // Stryker disable next-line EqualityOperator: equivalent: an equal value leaves max as it is.
     if (a > max) max = a;
   }
   const scale = Math.fround(max / INT8_LEVELS);
@@ -44,6 +45,7 @@ export function quantizeInt8(x: Float32Array, random: UniformSource): Int8Tensor
   if (scale === 0) return { scale, values };
   for (let i = 0; i < x.length; i++) {
     const q = Math.floor(x[i] / scale + random.next());
+    // Stryker disable next-line EqualityOperator: equivalent: at q = ±127 the clamp gives q itself.
     values[i] = q > INT8_LEVELS ? INT8_LEVELS : q < -INT8_LEVELS ? -INT8_LEVELS : q;
   }
   return { scale, values };
@@ -52,6 +54,7 @@ export function quantizeInt8(x: Float32Array, random: UniformSource): Int8Tensor
 /** q × scale for every value, as float64 numbers' float32 roundings. */
 export function dequantizeInt8(t: Int8Tensor): Float32Array {
   const out = new Float32Array(t.values.length);
+  // Stryker disable next-line EqualityOperator: equivalent: a write past a typed array's end is ignored.
   for (let i = 0; i < out.length; i++) out[i] = t.values[i] * t.scale;
   return out;
 }

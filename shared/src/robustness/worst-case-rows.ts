@@ -42,6 +42,7 @@ export function worstCaseRows(outcomes: readonly AttackOutcome[]): WorstCaseRow[
     const attacks = WORST_CASE_ATTACKS.filter((a) => group.some((o) => o.attack === a));
     if (attacks.length < 2) continue;
     let robust = 0;
+    // Stryker disable next-line EqualityOperator: equivalent: past the end robust[i] is undefined, never 1.
     for (let i = 0; i < n; i++) if (group.every((o) => o.robust[i] === 1)) robust++;
     rows.push({ eps, epsAbsolute: group[0].epsAbsolute, attacks, accuracy: n === 0 ? 0 : robust / n });
   }
