@@ -109,7 +109,11 @@ const rows: Row[] = [
     const r = await evaluate(['--square', '0.1', '--square-queries', '3']);
     expect(r.square?.map((a) => [a.eps, a.queries])).toEqual([[0.1, 3]]);
     expect(logs).toContainEqual(expect.stringMatching(/^Square \(black-box, ≤ 3 queries\): ε=0\.1 /));
-    expect((await evaluate(['--pgd', '0.08', '--square', 'default', '--square-queries', '2'])).square?.map((a) => a.eps)).toEqual([0.08]);
+    const withPgd = await evaluate(['--pgd', '0.08', '--square', 'default', '--square-queries', '2']);
+    expect(withPgd.square?.map((a) => a.eps)).toEqual([0.08]);
+    // With PGD at the same ε: the per-example worst case over both, in the report and on the console.
+    expect(withPgd.worstCase?.map((w) => [w.eps, w.attacks])).toEqual([[0.08, ['pgd', 'square']]]);
+    expect(logs).toContainEqual(`worst case per example (PGD, Square): ε=0.08 ${(100 * withPgd.worstCase![0]!.accuracy).toFixed(1)}%`);
   }],
   ['--square-queries', async () => {
     expect((await evaluate(['--square', '0.1', '--square-queries', '4'])).square![0]!.queries).toBe(4);

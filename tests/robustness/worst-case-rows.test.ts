@@ -19,7 +19,7 @@ import {
   type Dataset,
   type RobustnessOptions,
 } from '@fedtune/shared';
-import { printRobustness } from '../../cli/src/ui/robustness-summary.ts';
+import { printRobustness, worstCaseLine } from '../../cli/src/ui/robustness-summary.ts';
 import { linearAttackModel, Quantize } from '../helpers/linear-attack-model.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 import { thrown } from '../helpers/thrown.ts';
@@ -59,6 +59,13 @@ describe('worstCaseRows', () => {
     expect(bad).toThrow(FedtuneError);
     expect(bad).toThrow(/cover 3 and 2 examples/);
     expect(thrown(bad).code).toBe('internal');
+  });
+
+  it('summary line: the attacks once when every ε combines the same ones, else per ε; relative units through epsText', () => {
+    const row = (eps: number, attacks: AttackOutcome['attack'][], accuracy: number) => ({ eps, epsAbsolute: eps / 2, attacks, accuracy });
+    expect(worstCaseLine([row(0.05, ['fgsm', 'pgd'], 0.72), row(0.1, ['fgsm', 'pgd'], 0.36)])).toBe('worst case per example (FGSM, PGD): ε=0.05 72.0%, ε=0.1 36.0%');
+    expect(worstCaseLine([row(0.05, ['fgsm', 'pgd'], 0.72), row(0.06, ['fgsm', 'pgd', 'square'], 0.63)])).toBe('worst case per example: ε=0.05 72.0% (FGSM, PGD), ε=0.06 63.0% (FGSM, PGD, Square)');
+    expect(worstCaseLine([row(0.5, ['pgd', 'square'], 0.5)], (r) => `ε=${r.eps} (${r.epsAbsolute} absolute)`)).toBe('worst case per example (PGD, Square): ε=0.5 (0.25 absolute) 50.0%');
   });
 
   it('names the attacks as the summaries print them', () => {

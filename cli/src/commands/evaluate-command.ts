@@ -3,7 +3,7 @@ import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
 import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
-import { worstCaseAttacksText } from '../ui/robustness-summary.ts';
+import { worstCaseLine } from '../ui/robustness-summary.ts';
 import { columnListOption, choiceOption, floatOption, schemaNumberOption } from './options.ts';
 
 const smoothingDefaults = SmoothingConfig.parse({});
@@ -66,7 +66,7 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
   if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${r.pgd[0].stepSize}): ${r.pgd.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.square?.length) lines.push(`Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()} (${a.meanQueries.toFixed(0)} queries on average)`).join(', ')}`);
-  for (const w of r.worstCase ?? []) lines.push(`worst case per example (${worstCaseAttacksText(w.attacks)}): ${epsText(w)} ${pct(w.accuracy).trim()}`);
+  if (r.worstCase?.length) lines.push(worstCaseLine(r.worstCase, epsText));
   if (r.pgdL2?.length) lines.push(`PGD-L2 (${r.pgdL2[0].steps} steps of 2.5·ε/${r.pgdL2[0].steps}): ${r.pgdL2.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.calibration) {
     const c = r.calibration;

@@ -2,8 +2,18 @@ import { WORST_CASE_ATTACK_NAMES, type RobustnessReport, type WorstCaseAttack } 
 import { num, pct } from './format.ts';
 
 /** "FGSM, PGD, Square": the attacks a worst-case row combines, as the summaries name them. */
-export function worstCaseAttacksText(attacks: readonly WorstCaseAttack[]): string {
+function worstCaseAttacksText(attacks: readonly WorstCaseAttack[]): string {
   return attacks.map((a) => WORST_CASE_ATTACK_NAMES[a]).join(', ');
+}
+
+/**
+ * The worst-case rows as one summary line: `worst case per example (FGSM, PGD): ε=0.05 72.0%, …` when every ε
+ * combines the same attacks, else each ε names its own (`ε=0.06 63.0% (FGSM, PGD, Square)`).
+ */
+export function worstCaseLine(rows: NonNullable<RobustnessReport['worstCase']>, epsText: (row: { eps: number; epsAbsolute?: number }) => string = (r) => `ε=${r.eps}`): string {
+  const sets = new Set(rows.map((r) => worstCaseAttacksText(r.attacks)));
+  if (sets.size === 1) return `worst case per example (${[...sets][0]}): ${rows.map((r) => `${epsText(r)} ${pct(r.accuracy).trim()}`).join(', ')}`;
+  return `worst case per example: ${rows.map((r) => `${epsText(r)} ${pct(r.accuracy).trim()} (${worstCaseAttacksText(r.attacks)})`).join(', ')}`;
 }
 
 /** One compact block: clean, calibration, noise, corruptions and adversarial accuracy. */
@@ -15,7 +25,7 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
   if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.square?.length) console.log(`${indent}  Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
-  for (const w of r.worstCase ?? []) console.log(`${indent}  worst case per example (${worstCaseAttacksText(w.attacks)}): ε=${w.eps} ${pct(w.accuracy).trim()}`);
+  if (r.worstCase?.length) console.log(`${indent}  ${worstCaseLine(r.worstCase)}`);
   if (r.calibration) {
     const c = r.calibration;
     console.log(`${indent}  calibration: T=${c.temperature.toPrecision(4)} (${c.source}), ECE ${num(c.eceBefore)} → ${num(c.eceAfter)}, NLL ${num(c.nllBefore)} → ${num(c.nllAfter)}`);
