@@ -35,6 +35,8 @@ function withHeader(bytes: Uint8Array, header: unknown): Uint8Array {
 }
 
 const codeOf = (fn: () => unknown) => thrown(fn).code;
+/** The header encodeUpdate writes for this manifest in int8. */
+const int8Header = JSON.stringify({ encoding: 'int8', specs: manifest });
 
 describe('UpdateEncoding', () => {
   it('lists float32, fp16 and int8; absent means float32', () => {
@@ -197,6 +199,9 @@ describe('decodeUpdate refuses hostile payloads', () => {
     ['a header that is not JSON', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0x7b + 1)), 'int8', global), 'codec', "update header is not valid UTF-8 JSON"],
     ['a header that is not UTF-8', () => decodeUpdate(patched(int8(), 8, (v, at) => v.setUint8(at, 0xff)), 'int8', global), 'codec', "update header is not valid UTF-8 JSON"],
     ['a header that is a list', () => decodeUpdate(withHeader(int8(), [1]), 'int8', global), 'codec', "update header is not an object"],
+    ['a header that is a number', () => decodeUpdate(withHeader(int8(), 5), 'int8', global), 'codec', 'update header is not an object'],
+    ['a header that is a string', () => decodeUpdate(withHeader(int8(), 'int8'), 'int8', global), 'codec', 'update header is not an object'],
+    ['a header with a byte that is not UTF-8 inside a string (not replaced by U+FFFD)', () => decodeUpdate(patched(int8(), 8 + int8Header.indexOf('kernel'), (v, at) => v.setUint8(at, 0xff)), 'int8', global), 'codec', 'update header is not valid UTF-8 JSON'],
     ['a header that is null', () => decodeUpdate(withHeader(int8(), null), 'int8', global), 'codec', "update header is not an object"],
     ['a spec with another dtype', () => decodeUpdate(withHeader(int8(), { encoding: 'int8', specs: [{ ...manifest[0], dtype: 'float16' }, manifest[1]] }), 'int8', global), 'dtype_mismatch', "spec 0 (\"dense/kernel\"): dtype \"float16\" is not float32"],
     ['no global model to add the delta to', () => decodeUpdate(int8(), 'int8', undefined), 'shape_mismatch', "update has 2 tensors, the global model has 0"],
@@ -226,7 +231,6 @@ describe('decodeUpdate refuses hostile payloads', () => {
     out.set(text, 8);
     return out;
   };
-  const int8Header = JSON.stringify({ encoding: 'int8', specs: manifest });
 
   it('a header of exactly the size limit is read; one byte more is refused by the limit, not by a later check', () => {
     const atLimit = int8Header.padEnd(WEIGHTS_LIMITS.maxHeaderBytes, ' ');

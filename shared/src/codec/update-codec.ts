@@ -70,11 +70,13 @@ export function encodeUpdate(local: Weights, global: WeightArrays, encoding: Upd
   out.set(header, PREFIX_BYTES);
   const delta = (t: number): Float32Array => {
     const d = new Float32Array(sizes[t]);
+    // Stryker disable next-line EqualityOperator: equivalent: a write past a typed array's end is ignored.
     for (let i = 0; i < d.length; i++) d[i] = arrays[t][i] - global[t][i];
     return d;
   };
   if (encoding === 'fp16') {
     let at = dataOffset;
+    // Stryker disable next-line EqualityOperator: equivalent: one tensor past the end has no size, so no values.
     for (let t = 0; t < manifest.length; t++) {
       const d = delta(t);
       for (let i = 0; i < d.length; i++) {
@@ -148,6 +150,7 @@ export function decodeUpdate(bytes: Uint8Array, encoding: UpdateEncoding, global
   }
   const implied = dataOffset + compressedDataBytes(encoding, sizes);
   if (bytes.byteLength !== implied) {
+    // Stryker disable next-line EqualityOperator: equivalent: the lengths differ here, so < and <= agree.
     throw new FedtuneError('codec', `update payload is ${bytes.byteLength} bytes, header implies ${implied} (${bytes.byteLength < implied ? 'truncated' : 'trailing bytes'})`);
   }
   const arrays: Float32Array[] = [];
