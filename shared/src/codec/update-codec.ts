@@ -28,6 +28,7 @@ const WEIGHTS_MAGIC = 0x31575446; // "FTW1": a float32 update
 const PREFIX_BYTES = 8;
 
 const encoder = new TextEncoder();
+// Stryker disable next-line StringLiteral: a static mutant (module load, before a mutant is switched on); another label throws RangeError there, the fatal flag is tested.
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 const align4 = (n: number): number => (n + 3) & ~3;
