@@ -64,7 +64,9 @@ describe.runIf(mode === 'run')('dashboard and report.html over a real federation
       return w;
     };
     const nan: UpdateHook = (w) => w.map((a, i) => (i === 0 ? a.map((v, k) => (k === 0 ? Number.NaN : v)) : a)) as typeof w;
-    const { coordinator, siteRuns } = await startTestFederation({ sites: 4, rounds: 2, transport: 'socket', maxSiteExamples: 40, holdoutExamples: 100, hooks: { 'site-1': hold, 'site-4': nan } });
+    // A small final robustness evaluation: FGSM, PGD and Square at one ε, so the robustness card has every attack row.
+    const robustness = { when: 'final' as const, examples: 40, adversarialExamples: 12, pgdSteps: 2, noise: false, corruptions: false, fgsm: [0.1], pgd: [0.1], square: [0.1], squareQueries: 4 };
+    const { coordinator, siteRuns } = await startTestFederation({ sites: 4, rounds: 2, transport: 'socket', maxSiteExamples: 40, holdoutExamples: 100, hooks: { 'site-1': hold, 'site-4': nan }, config: { robustness } });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     try {
       await page.goto(coordinator.url!);
@@ -94,6 +96,16 @@ describe.runIf(mode === 'run')('dashboard and report.html over a real federation
       expect(statuses).not.toContain('connected');
       expect(statuses).not.toContain('now');
       expect(await page.$eval('#site-counts', (e) => e.textContent)).not.toContain('connected');
+      // The robustness card: every attack's row and the per-example worst case over them, as in report.json.
+      const robustRows = Object.fromEntries(await page.$$eval('#robustness tbody tr', (trs) => trs.map((tr) => [tr.querySelector('th')!.textContent, tr.querySelector('td')!.textContent])));
+      const fr = report.finalRobustness!;
+      const pctText = (a: number) => `${(100 * a).toFixed(1)}%`;
+      expect(robustRows).toMatchObject({
+        FGSM: `ε=0.1: ${pctText(fr.fgsm[0]!.accuracy)}`,
+        PGD: `ε=0.1: ${pctText(fr.pgd[0]!.accuracy)}`,
+        'Square (black-box)': `ε=0.1: ${pctText(fr.square![0]!.accuracy)}`,
+        'worst case per example': `ε=0.1: ${pctText(fr.worstCase![0]!.accuracy)}`,
+      });
 
       // The accuracy chart: zoomed axis in % bracketing every accuracy, one point per round (+ pretrained).
       const accuracies = [report.pretrained!.accuracy, ...report.rounds.map((r) => r.global.accuracy)].map((a) => 100 * a);

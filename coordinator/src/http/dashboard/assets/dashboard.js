@@ -369,6 +369,9 @@ function renderRobustness(rounds) {
     if (robust.corruptions?.length) row('corruptions', robust.corruptions.map((c) => `${c.name}: ${pct(c.accuracy)}`).join(' · '));
     if (robust.fgsm?.length) row('FGSM', robust.fgsm.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(' · '));
     if (robust.pgd?.length) row('PGD', robust.pgd.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(' · '));
+    if (robust.square?.length) row('Square (black-box)', robust.square.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(' · '));
+    // The share no attack at that ε fools (docs/robustness.md#the-worst-case-per-example-over-the-attacks).
+    if (robust.worstCase?.length) row('worst case per example', robust.worstCase.map((a) => `ε=${a.eps}: ${pct(a.accuracy)}`).join(' · '));
   }
   if (privacy) row('DP ε (δ)', `${privacyText(privacy)}${privacy.noise ? ` · ${privacy.noise} noise` : ''}`);
   $('robustness-note').textContent = robust ? `· robustness of the latest evaluated model on ${robust.examples} holdout examples` : '';
