@@ -12,6 +12,8 @@ import {
 } from '../../shared/src/strategies/aggregate-krum.ts';
 import { aggregateMultiKrum, multiKrum, MULTIKRUM_DEFAULTS } from '../../shared/src/strategies/aggregate-multikrum.ts';
 import { pairwiseSquaredDistances } from '../../shared/src/strategies/strategy-math.ts';
+import { weightedAverage } from '../../shared/src/strategies/aggregate-fedavg.ts';
+import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 import { f32, list, rows } from './helpers.ts';
 
 // One coordinate per site: a 0, b 1, c 3, d 10, e 11. Squared distances:
@@ -202,5 +204,51 @@ describe('Krum family: ties, order and names', () => {
     const u = rows([[0], [10], [11], [12], [13], [30], [1000], [-1000]]);
     expect([...bulyanSelection(u, 1)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(list(aggregateBulyan([f32(0)], u, { f: 1 }))).toEqual([[11.5]]);
+  });
+});
+
+describe('Krum family: order at scale, quorums, and Bulyan on a second coordinate', () => {
+  // 100 entries: V8 sorts runs of up to 64 by insertion and then merges them, comparing in both directions.
+  const shuffledIds = (n: number, seed: number) => new SeededRandom(seed).shuffle(Array.from({ length: n }, (_, k) => `site-${String(k).padStart(3, '0')}`));
+
+  it('score ties among 100 updates go to the smaller site id (the comparator holds in both directions)', () => {
+    const ids = shuffledIds(100, 5);
+    const bySiteId = Array.from({ length: 100 }, (_, k) => k).sort((a, b) => (ids[a] < ids[b] ? -1 : 1));
+    expect(rankByScore(new Float64Array(100), ids)).toEqual(bySiteId);
+    // Equal ids keep their positions.
+    expect(rankByScore(new Float64Array(100), Array.from({ length: 100 }, () => 'same'))).toEqual(Array.from({ length: 100 }, (_, k) => k));
+  });
+
+  it('Multi-Krum over 80 updates: the average is summed in site-id order whatever the order of arrival (bit for bit)', () => {
+    const rng = new SeededRandom(9);
+    // Values over eight orders of magnitude: the float32 sum shows any change of order.
+    const values = Array.from({ length: 80 }, () => Float32Array.from({ length: 6 }, () => rng.normal() * 10 ** Math.floor(rng.next() * 8)));
+    const ids = shuffledIds(80, 3);
+    const arrived = values.map((weights, k) => ({ siteId: ids[k]!, weights: [weights], numExamples: 1 + k }));
+    const inIdOrder = [...arrived].sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    const expected = weightedAverage([new Float32Array(6)], inIdOrder.map((u) => ({ weights: u.weights, numExamples: 1 })));
+    // The order matters to the float32 sum (else this test could not see an order change).
+    expect(list(weightedAverage([new Float32Array(6)], arrived.map((u) => ({ weights: u.weights, numExamples: 1 }))))).not.toEqual(list(expected));
+    expect(list(aggregateMultiKrum([new Float32Array(6)], arrived, { f: 0 }))).toEqual(list(expected));
+    expect(list(aggregateMultiKrum([new Float32Array(6)], [...arrived].reverse(), { f: 0 }))).toEqual(list(expected));
+    // Equal site ids (not from a round, which has one update per site): the order of arrival.
+    const same = arrived.map((u) => ({ ...u, siteId: 'same' }));
+    expect(list(aggregateMultiKrum([new Float32Array(6)], same, { f: 0 }))).toEqual(list(weightedAverage([new Float32Array(6)], same.map((u) => ({ weights: u.weights, numExamples: 1 })))));
+  });
+
+  it('states the quorum each needs: 2f + 3 for Krum and Multi-Krum, 4f + 3 for Bulyan', () => {
+    expect([0, 1, 2, 5].map((f) => krum.minimumUpdates!({ f }))).toEqual([3, 5, 7, 13]);
+    expect([0, 1, 2, 5].map((f) => multiKrum.minimumUpdates!({ f }))).toEqual([3, 5, 7, 13]);
+    expect([0, 1, 2, 5].map((f) => bulyan.minimumUpdates!({ f }))).toEqual([3, 7, 11, 23]);
+    expect([krum, multiKrum, bulyan].map((s) => s.minimumUpdates!({}))).toEqual([2 * KRUM_DEFAULTS.f + 3, 2 * MULTIKRUM_DEFAULTS.f + 3, 4 * BULYAN_DEFAULTS.f + 3]);
+  });
+
+  it('Bulyan with an even θ on two coordinates: each coordinate has its own median and window', () => {
+    // f = 1, n = 8 → θ = 6, β = 4; the ±1000 updates are not selected.
+    const u = rows([[0, 5], [10, 1], [11, 7], [12, 3], [13, 9], [30, 2], [1000, 1000], [-1000, -1000]]);
+    expect([...bulyanSelection(u, 1)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    // Coordinate 0: 0 10 11 12 13 30, median 11.5 → 11, 12, 10, 13 → 11.5.
+    // Coordinate 1: 1 2 3 5 7 9, median 4 → 3 (tie, lower), 5, 2, then 1 (tie with 7, lower) → 11 / 4.
+    expect(list(aggregateBulyan([f32(0, 0)], u, { f: 1 }))).toEqual([[11.5, 2.75]]);
   });
 });

