@@ -97,3 +97,45 @@ describe('coordinate-wise strategies as Strategy objects', () => {
     expect(Array.from(out[1])).toEqual(Array.from({ length: len }, (_, i) => 2 + i));
   });
 });
+
+describe('coordinate-wise strategies against a sort-based reference (the pruned sorting networks keep what they need)', () => {
+  // Random values with ties (rounded to quarters), every n from 2 to 40: a network pruned to the wrong
+  // positions leaves some of them unsorted for some n and coordinate.
+  const rng = new SeededRandom(17);
+  // Never ±0 (the two zeros compare equal, so a network may return either).
+  const columns = (n: number, width: number) => Array.from({ length: n }, () => Array.from({ length: width }, () => Math.round(rng.normal() * 8) / 4 + 0.125));
+  const sortedColumn = (values: number[][], i: number) => values.map((v) => Math.fround(v[i]!)).sort((a, b) => a - b);
+
+  it('FedMedian: the middle value, or the mean of the two middle ones, for every n from 2 to 40', () => {
+    for (let n = 2; n <= 40; n++) {
+      const values = columns(n, 24);
+      const out = aggregateFedMedian([new Float32Array(24)], rows(values))[0]!;
+      const h = n >> 1;
+      for (let i = 0; i < 24; i++) {
+        const col = sortedColumn(values, i);
+        expect([n, i, out[i]]).toEqual([n, i, n % 2 ? col[h] : Math.fround(0.5 * (col[h - 1]! + col[h]!))]);
+      }
+    }
+  });
+
+  it('FedTrimmedAvg: the mean of the sorted values left after ⌊βn⌋ on each side, for every n from 2 to 40 and several β', () => {
+    for (const beta of [0.1, 0.2, 0.3, 0.45]) {
+      for (let n = 2; n <= 40; n++) {
+        const values = columns(n, 12);
+        const out = aggregateFedTrimmedAvg([new Float32Array(12)], rows(values), { beta })[0]!;
+        const k = Math.floor(beta * n);
+        for (let i = 0; i < 12; i++) {
+          const col = sortedColumn(values, i);
+          let s = 0;
+          for (let p = k; p < n - k; p++) s += col[p]!;
+          expect([beta, n, i, out[i]]).toEqual([beta, n, i, Math.fround(s * (1 / (n - 2 * k)))]);
+        }
+      }
+    }
+  });
+
+  it('unknown options are refused naming the strategy, in aggregate as in initialState', () => {
+    expect(() => fedMedian.aggregate([f32(0)], rows([[1]]), null, { x: 1 } as never)).toThrow(expect.objectContaining({ code: 'config', message: 'fedmedian: unknown option "x" (known: none)' }));
+    expect(() => aggregateFedTrimmedAvg([f32(0)], rows([[1]]), { x: 1 } as never)).toThrow(expect.objectContaining({ code: 'config', message: 'fedtrimmedavg: unknown option "x" (known: beta)' }));
+  });
+});

@@ -40,6 +40,7 @@ export function aggregateFedTrimmedAvg(global: WeightArrays, updates: WeightedUp
   const inv = 1 / keep;
   const network = sortingNetwork(n, Array.from({ length: keep }, (_, j) => k + j));
   const reduce = (sorted: Float32Array, len: number, out: Float32Array, start: number): void => {
+    // Stryker disable next-line EqualityOperator: equivalent: one more write is out[start + len], the next block's first (overwritten by it) or past the end (ignored).
     for (let i = 0; i < len; i++) {
       let s = 0;
       for (let p = k, o = k * SORT_BLOCK + i; p < n - k; p++, o += SORT_BLOCK) s += sorted[o];
