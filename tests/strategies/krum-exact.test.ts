@@ -251,4 +251,11 @@ describe('Krum family: order at scale, quorums, and Bulyan on a second coordinat
     // Coordinate 1: 1 2 3 5 7 9, median 4 → 3 (tie, lower), 5, 2, then 1 (tie with 7, lower) → 11 / 4.
     expect(list(aggregateBulyan([f32(0, 0)], u, { f: 1 }))).toEqual([[11.5, 2.75]]);
   });
+
+  it('Bulyan with an even θ need not keep the upper middle value: ties go to the lower side all the way', () => {
+    // f = 2, n = 12 → θ = 8, β = 4. Selected 0 0 0 0 3 5 5 5, median 1.5: the four zeros (each tie with 3 goes lower).
+    const u = rows([[0], [0], [0], [0], [3], [5], [5], [5], [1000], [-1000], [2000], [-2000]]);
+    expect([...bulyanSelection(u, 2)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(list(aggregateBulyan([f32(0)], u, { f: 2 }))).toEqual([[0]]);
+  });
 });
