@@ -294,3 +294,78 @@ describe('carries, reset and decoding in place', () => {
     expect(s.result().map((a) => Array.from(a))).toEqual([[1, 2, 3, 4], [5, 6]]);
   });
 });
+
+describe('mean: the canonical sum T = hi·2^43 + lo read back exactly (TwoSum over four float64 parts), both kernels', () => {
+  // Canonical words written directly, with hi anywhere in ±2^62 and lo in [0, 2^43): sums whose float64 parts
+  // overlap, so each TwoSum error term decides the last bit. The reference is BigInt: T / 2^43 rounded once to
+  // float64 (Number of a BigInt rounds to nearest, the power-of-two division is exact), then × scale, float32.
+  const kernels: Array<[string, (capacity: number) => SumKernel]> = [
+    ['js', createJsSumKernel],
+    ['wasm', (capacity) => createWasmSumKernel(capacity)],
+  ];
+  const lcg = (seed: number) => {
+    let s = BigInt(seed);
+    return (): bigint => (s = (s * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n));
+  };
+
+  // Sums that sit on a float32 rounding midpoint M once their float64 parts are added naively: only the TwoSum
+  // error terms carry the bit that decides the rounding (each case fails if its term is dropped or negated).
+  //   hi = M + 1 with M = 2^53 + 2^29, lo = 1: a1 + b1 rounds to M (a tie), the lost 1 and lo's 2^-43 make M + 2.
+  //   hi = M = 2^45 + 2^21, lo = 8·2^32 + 1: + lo_high·2^-11 = 2^-8 is a tie (to M), lo_low's 2^-43 breaks it.
+  const midpointCases: Array<[string, bigint]> = [
+    ['the hi words', ((1n << 53n) + (1n << 29n) + 1n) * (1n << 43n) + 1n],
+    ['lo\'s high word', ((1n << 45n) + (1n << 21n)) * (1n << 43n) + 8n * (1n << 32n) + 1n],
+  ];
+  const write = (k: SumKernel, capacity: number, i: number, sum: bigint): void => {
+    const hi = sum >> 43n; // floor: lo = sum − hi·2^43 is in [0, 2^43)
+    const lo = sum - hi * (1n << 43n);
+    const hiWord = BigInt.asUintN(64, hi);
+    k.words[2 * i] = Number(hiWord & 0xffffffffn) | 0;
+    k.words[2 * i + 1] = Number(hiWord >> 32n) | 0;
+    k.words[2 * capacity + 2 * i] = Number(lo & 0xffffffffn) | 0;
+    k.words[2 * capacity + 2 * i + 1] = Number(lo >> 32n) | 0;
+  };
+
+  it.each(kernels)('%s: a sum on a float32 midpoint is rounded by the bits only the error terms keep', (_, make) => {
+    const capacity = midpointCases.length + SUM_PADDING;
+    const k = make(capacity);
+    midpointCases.forEach(([, sum], i) => write(k, capacity, i, sum));
+    const out = k.mean(0, midpointCases.length, 1);
+    midpointCases.forEach(([name, sum], i) => {
+      const expected = Math.fround(Number(sum) / 2 ** 43);
+      const hi = sum >> 43n;
+      const lo = sum - hi * (1n << 43n);
+      const naive = Math.fround(Number(BigInt.asIntN(64, hi) >> 32n) * 2 ** 32 + Number(BigInt.asUintN(32, hi)) + Number(lo >> 32n) * 2 ** -11 + Number(lo & 0xffffffffn) * 2 ** -43);
+      expect([name, naive === expected]).toEqual([name, false]);
+      expect([name, out[i]]).toEqual([name, expected]);
+    });
+  });
+
+  it.each(kernels)('%s: every value equals the BigInt reference, at several scales', (_, make) => {
+    const capacity = 4096 + SUM_PADDING;
+    const k = make(capacity);
+    const next = lcg(11);
+    const sums: bigint[] = [];
+    for (let i = 0; i < capacity; i++) {
+      const r = next();
+      // hi: a random magnitude up to 2^62 (the low bits kept), sign from a bit; lo: 43 random bits.
+      const shift = r % 63n;
+      let hi = (next() >> (64n - shift)) | 0n;
+      if (r & 1n) hi = -hi;
+      const lo = next() & ((1n << 43n) - 1n);
+      sums.push(hi * (1n << 43n) + lo);
+      const hiWord = BigInt.asUintN(64, hi);
+      k.words[2 * i] = Number(hiWord & 0xffffffffn) | 0;
+      k.words[2 * i + 1] = Number(hiWord >> 32n) | 0;
+      k.words[2 * capacity + 2 * i] = Number(lo & 0xffffffffn) | 0;
+      k.words[2 * capacity + 2 * i + 1] = Number(lo >> 32n) | 0;
+    }
+    for (const scale of [1, 2 ** -40, 1 / 3, 2 ** -70]) {
+      const out = k.mean(0, capacity - SUM_PADDING, scale);
+      for (let i = 0; i < capacity - SUM_PADDING; i++) {
+        const expected = Math.fround((Number(sums[i]!) / 2 ** 43) * scale);
+        if (out[i] !== expected) expect([scale, i, sums[i]!.toString(), out[i]]).toEqual([scale, i, sums[i]!.toString(), expected]);
+      }
+    }
+  });
+});
