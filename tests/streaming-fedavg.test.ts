@@ -281,6 +281,36 @@ describe.each(['wasm', 'js'] as const)('streaming FedAvg: merge and state (%s ke
     expect(s.totalExamples).toBe(15);
   });
 
+  it('a layout that differs in one tensor only is refused by merge and mergeState; the count limit is inclusive', () => {
+    const s = new StreamingFedAvg([3, 2, 1], { kernel });
+    s.add([Float32Array.from([1, 2, 3]), Float32Array.from([4, 5]), Float32Array.from([6])], 10);
+    const before = state(s);
+    // Same number of tensors and parameters, the first tensor the same: only the others differ.
+    const other = new StreamingFedAvg([3, 1, 2], { kernel });
+    other.add([Float32Array.from([1, 1, 1]), Float32Array.from([1]), Float32Array.from([1, 1])], 5);
+    expect(() => s.mergeState(other.toState())).toThrow(expect.objectContaining({ code: 'shape_mismatch', message: 'the other sum does not have this sum’s layout' }));
+    expect(() => s.merge(other)).toThrow(expect.objectContaining({ code: 'shape_mismatch', message: 'the other sum does not have this sum’s layout' }));
+    expect(state(s)).toBe(before);
+    // 1 update here + 2^20 − 1 in the state is exactly the limit: taken.
+    const same = new StreamingFedAvg([3, 2, 1], { kernel });
+    same.add([Float32Array.from([0, 0, 0]), Float32Array.from([0, 0]), Float32Array.from([0])], 1);
+    s.mergeState({ ...same.toState(), count: 2 ** 20 - 1, totalExamples: 2 ** 20 - 1 });
+    expect(s.count).toBe(2 ** 20);
+  });
+
+  it('fromState reads sums given as a view at an offset of a larger buffer (as bytes off the wire arrive)', () => {
+    const s = new StreamingFedAvg([3, 2], { kernel });
+    s.add([Float32Array.from([1.5, -2, 3]), Float32Array.from([4, 5.25])], 10);
+    s.add([Float32Array.from([0.5, 7, -3]), Float32Array.from([1, 2])], 3);
+    const st = s.toState();
+    const wire = new Uint8Array(st.sums.length + 13);
+    wire.fill(0xa5);
+    wire.set(st.sums, 5);
+    const t = StreamingFedAvg.fromState({ ...st, sums: wire.subarray(5, 5 + st.sums.length) }, { kernel });
+    expect(state(t)).toBe(state(s));
+    expect(t.result().map((a) => Array.from(a))).toEqual(s.result().map((a) => Array.from(a)));
+  });
+
   it('carries across the 32-bit words of the i64 sums when merging', () => {
     // 2^23 · 3 · 2^21 per hi word: far past 2^32, so the merge must carry from the low word to the high one.
     const a = new StreamingFedAvg([2], { kernel });

