@@ -245,11 +245,12 @@ describe('Krum family: order at scale, quorums, and Bulyan on a second coordinat
 
   it('Bulyan with an even θ on two coordinates: each coordinate has its own median and window', () => {
     // f = 1, n = 8 → θ = 6, β = 4; the ±1000 updates are not selected.
-    const u = rows([[0, 5], [10, 1], [11, 7], [12, 3], [13, 9], [30, 2], [1000, 1000], [-1000, -1000]]);
+    const u = rows([[0, 6], [10, 1], [11, 8], [12, 2], [13, 9], [30, 7], [1000, 1000], [-1000, -1000]]);
     expect([...bulyanSelection(u, 1)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
     // Coordinate 0: 0 10 11 12 13 30, median 11.5 → 11, 12, 10, 13 → 11.5.
-    // Coordinate 1: 1 2 3 5 7 9, median 4 → 3 (tie, lower), 5, 2, then 1 (tie with 7, lower) → 11 / 4.
-    expect(list(aggregateBulyan([f32(0, 0)], u, { f: 1 }))).toEqual([[11.5, 2.75]]);
+    // Coordinate 1: 1 2 6 7 8 9, median 6.5 → 6 (tie, lower), 7, 8, 9 → 7.5 (a median read from another
+    // coordinate's column would pull the window down to the small values).
+    expect(list(aggregateBulyan([f32(0, 0)], u, { f: 1 }))).toEqual([[11.5, 7.5]]);
   });
 
   it('Bulyan with an even θ need not keep the upper middle value: ties go to the lower side all the way', () => {

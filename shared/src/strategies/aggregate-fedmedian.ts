@@ -24,10 +24,13 @@ export function aggregateFedMedian(global: WeightArrays, updates: WeightedUpdate
   const network = sortingNetwork(n, odd ? [h] : [h - 1, h]);
   const hi = h * SORT_BLOCK, lo = (h - 1) * SORT_BLOCK;
   const reduce = (sorted: Float32Array, len: number, out: Float32Array, start: number): void => {
-    // Stryker disable next-line EqualityOperator: equivalent: one more write is out[start + len], the next block's first (overwritten by it) or past the end (ignored).
-    if (odd) for (let i = 0; i < len; i++) out[start + i] = sorted[hi + i];
-    // Stryker disable next-line EqualityOperator: equivalent: as above.
-    else for (let i = 0; i < len; i++) out[start + i] = 0.5 * (sorted[lo + i] + sorted[hi + i]);
+    if (odd) {
+      // Stryker disable next-line EqualityOperator: equivalent: one more write is out[start + len], the next block's first (overwritten by it) or past the end (ignored).
+      for (let i = 0; i < len; i++) out[start + i] = sorted[hi + i];
+    } else {
+      // Stryker disable next-line EqualityOperator: equivalent: as above.
+      for (let i = 0; i < len; i++) out[start + i] = 0.5 * (sorted[lo + i] + sorted[hi + i]);
+    }
   };
   return global.map((g, t) => {
     const out = new Float32Array(g.length);
