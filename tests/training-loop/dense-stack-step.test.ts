@@ -34,6 +34,15 @@ function data(n: number, features: number, classes: number, seed: number): { x: 
   return { x, y };
 }
 
+/** Dense under another class name: the step takes only what it knows by name, whatever fields a layer has. */
+const DenseClass = tf.layers.dense({ units: 1 }).constructor as new (args: Parameters<typeof tf.layers.dense>[0]) => tf.layers.Layer;
+class NotDense extends DenseClass {
+  static className = 'FedtuneTestNotDense';
+  override getClassName(): string {
+    return 'FedtuneTestNotDense';
+  }
+}
+
 const variablesOf = (m: tf.LayersModel) => m.trainableWeights.map((w) => w.read() as tf.Variable);
 const maxDiff = (a: Float32Array[], b: Float32Array[]): number => Math.max(0, ...a.flatMap((w, i) => Array.from(w, (v, j) => Math.abs(v - b[i]![j]!))));
 
@@ -60,6 +69,7 @@ describe('which models take the Dense-stack step', () => {
     { name: 'a bias regularizer', build: () => stack([4, 8, 2], 1, { biasRegularizer: tf.regularizers.l2({ l2: 0.01 }) }), takes: false },
     { name: 'a kernel constraint', build: () => stack([4, 8, 2], 1, { kernelConstraint: tf.constraints.maxNorm({ maxValue: 2 }) }), takes: false },
     { name: 'a bias constraint', build: () => stack([4, 8, 2], 1, { biasConstraint: tf.constraints.nonNeg() }), takes: false },
+    { name: 'a layer that computes as Dense but is another class', build: () => tf.sequential({ layers: [new NotDense({ inputShape: [4], units: 8, activation: relu }), tf.layers.dense({ units: 2 })] }), takes: false },
     { name: 'a BatchNormalization layer', build: () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: relu }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2 })] }), takes: false },
   ];
   it.each(cases)('$name: $takes', ({ build, takes }) => {
@@ -186,6 +196,41 @@ describe('trains as the tape does', () => {
     b.dispose();
   });
 
+  it.each(['kernel', 'bias'] as const)('the first layer with only its %s frozen: the other weight gets the tape\'s gradients, the frozen one stays', (frozenWeight) => {
+    const dims = [9, 16, 4];
+    const { x, y } = data(36, 9, 4, 3);
+    const [a, b] = [stack(dims), stack(dims)];
+    type DenseVariables = Record<'kernel' | 'bias', { trainable: boolean; read(): tf.Tensor }>;
+    // A layer's weights freeze one by one through their LayerVariable (tfjs leaves it out of trainableWeights).
+    for (const m of [a, b]) (m.layers[0] as unknown as DenseVariables)[frozenWeight].trainable = false;
+    // Kernel then bias per layer, by layer (the models' weight lists put trainable weights first).
+    const weightsOf = (m: tf.LayersModel) => m.layers.flatMap((l) => (['kernel', 'bias'] as const).map((k) => (l as unknown as DenseVariables)[k].read().dataSync().slice() as Float32Array));
+    expect(a.trainableWeights).toHaveLength(3);
+    const direct = denseStackStep(a, variablesOf(a))!;
+    expect(direct.lowestTrainedLayer).toBe(0);
+    direct.dispose();
+    const before = weightsOf(a);
+    const fast = createTrainStep(a, { optimizer: 'sgd', learningRate: 0.1 });
+    const tape = createTrainStep(b, { optimizer: 'sgd', learningRate: 0.1 }, { denseStack: false });
+    expect(fast.usesDenseStack).toBe(true);
+    for (let at = 0; at < 36; at += 12) {
+      const g1 = fast.computeGradients(x.subarray(at * 9), y.subarray(at), 12);
+      const g2 = tape.computeGradients(x.subarray(at * 9), y.subarray(at), 12);
+      expect(g1.gradients).toHaveLength(3);
+      expect(maxDiff(g1.gradients, g2.gradients)).toBeLessThanOrEqual(1e-6);
+      fast.applyGradients(g1.gradients);
+      tape.applyGradients(g2.gradients);
+    }
+    const after = weightsOf(a);
+    expect(maxDiff(after, weightsOf(b))).toBeLessThanOrEqual(1e-5);
+    const frozenIndex = frozenWeight === 'kernel' ? 0 : 1;
+    after.forEach((w, i) => (i === frozenIndex ? expect(Array.from(w)).toEqual(Array.from(before[i]!)) : expect(maxDiff([w], [before[i]!])).toBeGreaterThan(0)));
+    fast.dispose();
+    tape.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
   it('a batch of images through Flatten trains as the tape does', () => {
     const build = () => getArchitecture('mlp').build({ inputShape: [28, 28, 1], numClasses: 10, seed: 4 });
     const [a, b] = [build(), build()];
@@ -243,6 +288,8 @@ describe('bad input and memory', () => {
     const dataIds = tf.engine().backend.numDataIds();
     const step = createTrainStep(m, { optimizer: 'adam', learningRate: 0.001 });
     for (let e = 0; e < 5; e++) for (let s = 0; s < 10; s++) step.step(x.subarray(s * 30 * 5), y.subarray(s * 30), 30);
+    // Batches that outgrow the workspace: each larger one replaces it (the old one freed).
+    for (const count of [40, 60, 61, 100, 8]) step.step(x, y, count);
     step.dispose();
     expect(tf.memory().numTensors).toBe(tensors);
     expect(tf.memory().numBytes).toBe(bytes);

@@ -62,14 +62,18 @@ function stackLayers(model: tf.LayersModel, variables: readonly tf.Variable[]): 
     }
     if (kind !== 'Dense') return undefined;
     const l = layer as unknown as DenseLayerFields;
+    // Stryker disable next-line OptionalChaining: equivalent: a Dense layer always has an activation object (linear when none is named).
     const act = l.activation?.getClassName();
+    // Stryker disable next-line ConditionalExpression: `useBias` alone is equivalent: a Dense layer without a bias has none to read (`!l.bias`).
     if ((act !== 'relu' && act !== 'linear') || l.useBias !== true || !l.bias || !l.kernel) return undefined;
+    // Stryker disable next-line ConditionalExpression: the activity-regularizer test is unreachable today (tfjs 4.22 refuses to build a layer that has one) and kept for a tfjs that allows it.
     if (l.kernelRegularizer != null || l.biasRegularizer != null || l.activityRegularizer != null || l.kernelConstraint != null || l.biasConstraint != null) return undefined;
     // A Dense kernel is a float32 [inputs, units] matrix; on a rank-2 input each layer's inputs are the units of
     // the one below (Flatten of a rank-2 tensor and Dropout keep the shape).
     const kernel = l.kernel.read() as tf.Variable;
     const bias = l.bias.read() as tf.Variable;
     const [inputs, units] = kernel.shape as [number, number];
+    // Stryker disable next-line OptionalChaining: equivalent: a layer of a built model has an input (the step is made after the model is built).
     const inputShape = layer.batchInputShape ?? (layer.input as tf.SymbolicTensor | undefined)?.shape;
     if (!inputShape || inputShape.length !== 2) return undefined;
     layers.push({ kernel, bias, inputs, units, relu: act === 'relu', kernelGrad: variables.indexOf(kernel), biasGrad: variables.indexOf(bias) });
@@ -103,7 +107,9 @@ class HeapDenseStackStep implements DenseStackStep {
   private rows = 0;
   /** Float offsets into the workspace: the input, each layer's output, two gradient buffers, the transposed kernel. */
   private input = 0;
+  // Stryker disable next-line ArrayDeclaration: equivalent: set by `reserve` before any use.
   private outputs: number[] = [];
+  // Stryker disable next-line ArrayDeclaration: equivalent: set by `reserve` before any use.
   private delta = [0, 0];
   private transposed = 0;
   readonly lowestTrainedLayer: number;
@@ -121,6 +127,7 @@ class HeapDenseStackStep implements DenseStackStep {
 
   /** Room for `count` rows: the workspace is reallocated (larger) only when a batch outgrows it. */
   private reserve(count: number): void {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent but for speed: a new workspace each time (the old one freed) computes the same.
     if (count <= this.rows && this.workspace) return;
     if (this.workspace) (tf.backend() as tf.KernelBackend).disposeData(this.workspace.dataId);
     // The gradient buffers hold a layer's dZ (its units) or the input gradient of a layer above the first (the units
@@ -129,12 +136,14 @@ class HeapDenseStackStep implements DenseStackStep {
     let at = 0;
     const take = (n: number): number => {
       const o = at;
+      // Stryker disable next-line ArithmeticOperator: equivalent but for speed and room: wasm SIMD loads need no alignment, and more padding only spaces the buffers out.
       at += n + ((4 - (n % 4)) % 4); // 16-byte aligned
       return o;
     };
     this.input = take(count * this.layers[0]!.inputs);
     this.outputs = this.layers.map((l) => take(count * l.units));
     this.delta = [take(count * widest), take(count * widest)];
+    // Stryker disable next-line MethodExpression: equivalent but for room: counting the first layer only makes the buffer larger.
     this.transposed = take(Math.max(0, ...this.layers.slice(1).map((l) => l.inputs * l.units)));
     this.workspace = this.backend.makeOutput([Math.max(at, 4)], 'float32');
     this.rows = count;
@@ -148,6 +157,7 @@ class HeapDenseStackStep implements DenseStackStep {
     const offsetOf = (t: tf.TensorInfo): number => this.backend.typedArrayFromHeap(t).byteOffset;
     const heap = new Float32Array(this.memory.buffer);
     const at = (floats: number) => base + 4 * floats;
+    // Stryker disable next-line ArithmeticOperator: equivalent: the input is the workspace's first buffer (offset 0).
     heap.set(x.subarray(0, count * layers[0]!.inputs), base / 4 + this.input);
     // Forward: out = act(in · W + b), one product per layer.
     const w = layers.map((l) => offsetOf(l.kernel));
@@ -159,8 +169,10 @@ class HeapDenseStackStep implements DenseStackStep {
     });
     // The loss and its gradient with respect to the logits.
     const top = layers[layers.length - 1]!;
+    // Stryker disable next-line ArithmeticOperator: equivalent: a later end only lengthens the view; the loss reads count × units of it.
     const logits = heap.subarray(base / 4 + this.outputs[layers.length - 1]!, base / 4 + this.outputs[layers.length - 1]! + count * top.units);
     let current = 0;
+    // Stryker disable next-line ArithmeticOperator: equivalent: as above, for the gradient's view.
     const stats = softmaxCrossEntropyRows(logits, y.subarray(0, count), count, top.units, heap.subarray(base / 4 + this.delta[current]!, base / 4 + this.delta[current]! + count * top.units));
     // Backward, from the top down to the lowest trained layer.
     for (let i = layers.length - 1; i >= this.lowestTrainedLayer; i--) {
@@ -169,11 +181,13 @@ class HeapDenseStackStep implements DenseStackStep {
       const out = base / 4 + this.outputs[i]!;
       const n = count * l.units;
       // ReLU's mask (the output is positive where the unit passed its input), in place.
+      // Stryker disable next-line EqualityOperator: equivalent: one more zero lands on the first value after this layer's gradient, which the next product overwrites before reading.
       if (l.relu) for (let e = 0; e < n; e++) if (!(heap[out + e]! > 0)) heap[d + e] = 0;
       const below = i === 0 ? this.input : this.outputs[i - 1]!;
       if (l.biasGrad >= 0) {
         const g = this.backend.typedArrayFromHeap(this.gradients[l.biasGrad]!) as Float32Array;
         g.fill(0);
+        // Stryker disable next-line EqualityOperator: equivalent: g[units] is past the typed array's end, a write it ignores.
         for (let r = 0; r < count; r++) for (let j = 0, e = d + r * l.units; j < l.units; j++, e++) g[j] = Math.fround(g[j]! + heap[e]!);
       }
       // dW = inᵀ · dZ: `in` read through its strides as [inputs, count].
