@@ -67,6 +67,10 @@ const MODULES = [
     mutate: ['shared/src/strategies/streaming-fedavg.ts', 'shared/src/strategies/streaming-sum/streaming-sum-js.ts', 'shared/src/strategies/streaming-sum/streaming-sum-wasm.ts', 'shared/src/strategies/streaming-sum/sum-kernel.ts'],
     // The wasm kernel file first: exact words and the JS oracle, fast; the BigInt reference and the property suites after it.
     tests: ['tests/streaming-fedavg-wasm-kernel.test.ts', 'tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-exact-reference.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
+    // Every test against every covered mutant: per-test coverage left the wasm kernel's tests out of what covers
+    // its JS side (a mutant that never copies an update into the staging slot "survived" while 5 of those tests
+    // fail on it when applied by hand).
+    coverageAnalysis: 'all',
   },
   {
     name: 'krum-family',
@@ -357,7 +361,7 @@ for (const m of selected) {
     testRunner: 'vitest',
     vitest: { configFile: 'vitest.mutation.config.ts', related: false },
     mutate: m.mutate,
-    coverageAnalysis: 'perTest',
+    coverageAnalysis: m.coverageAnalysis ?? 'perTest',
     concurrency: 1,
     inPlace: true,
     // Stryker otherwise prepends `// @ts-nocheck` to every TypeScript file of the repo (and, in place, restores

@@ -3,6 +3,7 @@ import { FedtuneError } from '../shared/src/errors.ts';
 import { SeededRandom } from '../shared/src/random/seeded-random.ts';
 import { weightedAverage } from '../shared/src/strategies/aggregate-fedavg.ts';
 import { StreamingFedAvg, type StreamingFedAvgState } from '../shared/src/strategies/streaming-fedavg.ts';
+import { wasmSumAvailable } from '../shared/src/strategies/streaming-sum/streaming-sum-wasm.ts';
 
 function updates(k: number, n: number, seed: number) {
   const rng = new SeededRandom(seed);
@@ -298,6 +299,31 @@ describe.each(['wasm', 'js'] as const)('streaming FedAvg: merge and state (%s ke
     expect(s.count).toBe(2 ** 20);
   });
 
+  it('a zero-length tensor is a layout like any other: kept by fromState, and a sum without it is another layout', () => {
+    const s = new StreamingFedAvg([3, 0], { kernel });
+    s.add([Float32Array.from([1, 2, 3]), new Float32Array(0)], 4);
+    const back = StreamingFedAvg.fromState(s.toState(), { kernel });
+    expect(back.result().map((a) => Array.from(a))).toEqual([[1, 2, 3], []]);
+    const without = new StreamingFedAvg([3], { kernel });
+    without.add([Float32Array.from([1, 2, 3])], 4);
+    expect(() => s.mergeState(without.toState())).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    expect(() => s.merge(without)).toThrow(expect.objectContaining({ code: 'shape_mismatch' }));
+    expect(() => s.merge(s)).toThrow(expect.objectContaining({ code: 'config', message: 'cannot merge a sum into itself' }));
+  });
+
+  it('a hostile grid value in a state is quoted bounded in the refusal', () => {
+    const s = new StreamingFedAvg([2], { kernel });
+    const other = new StreamingFedAvg([2], { kernel });
+    other.add([Float32Array.from([1, 2])], 1);
+    let message = '';
+    try {
+      s.mergeState({ ...other.toState(), maxAbsExponent: 'x'.repeat(1000) as unknown as number });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(`the other sum's grid (maxAbsExponent ${'x'.repeat(32)}) is not this sum's (24)`);
+  });
+
   it('fromState reads sums given as a view at an offset of a larger buffer (as bytes off the wire arrive)', () => {
     const s = new StreamingFedAvg([3, 2], { kernel });
     s.add([Float32Array.from([1.5, -2, 3]), Float32Array.from([4, 5.25])], 10);
@@ -388,5 +414,15 @@ describe.each(['wasm', 'js'] as const)('streaming FedAvg: merge and state (%s ke
     const merged = new StreamingFedAvg([1], { kernel });
     merged.merge(heavy);
     expect(merged.totalExamples).toBe(2 ** 41 - 1);
+  });
+});
+
+describe('which kernel sums', () => {
+  it('wasm by default where it runs (as here), JS when asked', () => {
+    expect(wasmSumAvailable()).toBe(true);
+    expect(new StreamingFedAvg([3]).kernelKind).toBe('wasm');
+    expect(new StreamingFedAvg([3], { kernel: 'auto' }).kernelKind).toBe('wasm');
+    expect(new StreamingFedAvg([3], { kernel: 'wasm' }).kernelKind).toBe('wasm');
+    expect(new StreamingFedAvg([3], { kernel: 'js' }).kernelKind).toBe('js');
   });
 });

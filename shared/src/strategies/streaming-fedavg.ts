@@ -164,6 +164,7 @@ export class StreamingFedAvg {
   updateArrays(): WeightArrays {
     const area = this.kernel.stagingArea();
     // The wasm kernel's slot is the same array every time: its views are made once.
+    // Stryker disable next-line ConditionalExpression: equivalent but for speed: views made anew each time are the same views.
     if (this.views?.area !== area) this.views = { area, arrays: this.lengths.map((n, t) => area.subarray(this.offsets[t], this.offsets[t] + n)) };
     return this.views.arrays;
   }
@@ -276,8 +277,10 @@ export class StreamingFedAvg {
   }
 
   private badValue(weights: WeightArrays, from: number): FedtuneError {
+    // Stryker disable next-line EqualityOperator,UpdateOperator: equivalent: `from` is the tensor whose check failed, so the loop returns inside it.
     for (let t = from; t < weights.length; t++) {
       const w = weights[t];
+      // Stryker disable next-line EqualityOperator: equivalent: as above, the bad value is found before the tensor's end.
       for (let i = 0; i < w.length; i++) {
         const v = w[i];
         if (Math.abs(v) <= this.maxAbs) continue;
