@@ -293,6 +293,28 @@ describe('carries, reset and decoding in place', () => {
     s.add(again, 1);
     expect(s.result().map((a) => Array.from(a))).toEqual([[1, 2, 3, 4], [5, 6]]);
   });
+
+  it('stage copies what is not in place: values in another buffer at the slot\'s own byte offset, and the slot\'s own values staged at another position', () => {
+    const capacity = 8 + SUM_PADDING;
+    const [wasm, js] = [createWasmSumKernel(capacity), createJsSumKernel(capacity)];
+    const slot = wasm.stagingArea();
+    // Tensor 0 (parameters 0–3) from a foreign buffer whose view starts at the slot's byte offset.
+    const foreign = new Float32Array(new ArrayBuffer(slot.byteOffset + 16), slot.byteOffset, 4);
+    foreign.set([1.5, -2, 3, 0.25]);
+    // Tensor 1 (parameters 4–7) written at the start of the slot, then staged at position 4.
+    const tail = [7, 8, -9, 10];
+    slot.set(tail, 0);
+    // Tensor 1 first: staging tensor 0 then fills the slot's start.
+    const m1 = wasm.stage(slot.subarray(0, 4), 4);
+    const m0 = wasm.stage(foreign, 0);
+    expect([m0, m1]).toEqual([3, 10]);
+    wasm.commit(0.5, 10);
+    js.commit(0.5, Math.max(js.stage(Float32Array.from([1.5, -2, 3, 0.25]), 0), js.stage(Float32Array.from(tail), 4)));
+    wasm.flush();
+    js.flush();
+    expect(hex(wasm.words)).toBe(hex(js.words));
+    expect(Array.from(wasm.mean(0, 8, 2))).toEqual([1.5, -2, 3, 0.25, 7, 8, -9, 10]);
+  });
 });
 
 describe('mean: the canonical sum T = hi·2^43 + lo read back exactly (TwoSum over four float64 parts), both kernels', () => {
