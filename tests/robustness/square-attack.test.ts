@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateRobustness, FedtuneError, ROBUSTNESS_DEFAULTS, robustnessWarnings, squareAttack, squareShare, type Dataset, type SquareAttackParams } from '@fedtune/shared';
 import { linearAttackModel, Quantize } from '../helpers/linear-attack-model.ts';
+import { consoleLines } from '../helpers/console-lines.ts';
 import { printRobustness } from '../../cli/src/ui/robustness-summary.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 
@@ -174,13 +175,7 @@ describe('the black-box self-check: Square against PGD in evaluateRobustness', (
       expect(s).toBeLessThan(p - 0.1);
       expect(report.warnings).toContainEqual(expect.stringMatching(/^the black-box Square attack beats PGD at ε=0\.1: .*gradient masking/));
       // The CLI's summary prints the row and the warning.
-      const lines: string[] = [];
-      const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-      try {
-        printRobustness(report, '');
-      } finally {
-        log.mockRestore();
-      }
+      const lines = consoleLines(() => printRobustness(report, ''));
       expect(lines).toContainEqual(expect.stringMatching(/^ {2}Square \(black-box, ≤ 200 queries\): ε=0\.1 \d/));
       expect(lines).toContainEqual(expect.stringMatching(/^ {2}warning: the black-box Square attack beats PGD/));
       // A tolerance as large as the gap silences it (the option has an effect).

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
   adversarialOutcomesByLoss,
@@ -19,6 +19,7 @@ import {
   type Dataset,
   type RobustnessOptions,
 } from '@fedtune/shared';
+import { consoleLines } from '../helpers/console-lines.ts';
 import { printRobustness, worstCaseLine } from '../../cli/src/ui/robustness-summary.ts';
 import { linearAttackModel, Quantize } from '../helpers/linear-attack-model.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
@@ -140,13 +141,7 @@ describe('evaluateRobustness: the worst case per example over FGSM, PGD and Squa
     expect(none.worstCase).toBeUndefined();
     const report = await evaluateRobustness(masked, ds, { ...options, square: false, fgsm: [0.1], pgd: [0.1] });
     expect(report.worstCase!.map((r) => r.attacks)).toEqual([['fgsm', 'pgd']]);
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-    try {
-      printRobustness(report, '');
-    } finally {
-      log.mockRestore();
-    }
+    const lines = consoleLines(() => printRobustness(report, ''));
     expect(lines).toContainEqual(`  worst case per example (FGSM, PGD): ε=0.1 ${(100 * report.worstCase![0]!.accuracy).toFixed(1)}%`);
   });
 });
