@@ -223,3 +223,29 @@ describe('update guard: exact bounds and reasons', () => {
     expect([...c.accepted.values()].map((u) => [u.siteId, u.weights[0][0], u.held])).toEqual([['a', 1, undefined], ['b', 2, undefined], ['c', 3, undefined]]);
   });
 });
+
+describe('update guard: certainty on arrival, zero norms, and which median the reason names', () => {
+  const guard = (o: Partial<ConstructorParameters<typeof UpdateGuard>[0]> = {}) =>
+    new UpdateGuard({ normBoundMultiple: 3, exampleWeightCap: 2, announced: [10, 20, 30], ...o });
+
+  it('certain: every update when the bound is off; else a norm within the stream bound (inclusive; a missing norm is 0)', () => {
+    const off = guard({ normBoundMultiple: 0 });
+    expect([off.certain(1e9), off.certain(undefined)]).toEqual([true, true]);
+    const on = guard({ previousMedianNorm: 2 }); // stream bound 6
+    expect([on.certain(6), on.certain(6.0001), on.certain(0), on.certain(undefined)]).toEqual([true, false, true, true]);
+    const fresh = guard(); // no previous median: stream bound 0, every positive norm waits for the round
+    expect([fresh.certain(0), fresh.certain(1e-9), fresh.certain(undefined)]).toEqual([true, false, true]);
+  });
+
+  it('decide: zero norms do not make a median (two positive ones are too few), so nothing is refused', () => {
+    const norms = [0, 0, 0, 2, 4].map((norm, k) => ({ siteId: `s${k}`, norm }));
+    expect(guard().decide(norms)).toEqual({ median: undefined, bound: Infinity, outliers: [] });
+  });
+
+  it('decide: the reason names this round\'s median when k × it is above the previous bound, even if the previous bound is above k ÷ it', () => {
+    // k = 3, median 2: bound max(3 × 1, 3 × 2) = 6 — set by this round's median (3 ÷ 2 = 1.5 is below 3, 3 × 2 above).
+    const d = guard({ previousMedianNorm: 1 }).decide([1, 2, 2, 50].map((norm, k) => ({ siteId: `s${k}`, norm })));
+    expect(d.bound).toBe(6);
+    expect(d.outliers).toEqual([{ siteId: 's3', code: 'update_norm', reason: "update norm 50.00 exceeds the round's adaptive bound 6.000 (3 × median 2.000)" }]);
+  });
+});

