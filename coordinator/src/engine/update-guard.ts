@@ -56,6 +56,10 @@ export interface NormDecision {
   outliers: RejectionRecord[];
 }
 
+/** Site-id order (ids are distinct within a round). */
+// Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent under V8's sort, which compares a later element with an earlier one: only `<` can reorder.
+const bySiteIdOrder = (a: { siteId: string }, b: { siteId: string }): number => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0);
+
 export class UpdateGuard {
   /** An update whose norm is at most this is certain to be kept: it may be folded into a streaming sum on arrival. */
   readonly streamBound: number;
@@ -86,7 +90,7 @@ export class UpdateGuard {
     return Math.min(numExamples, this.exampleCap);
   }
 
-  /** Decides on the round's full set of norms; `norms` in any order. */
+  /** Decides on the round's full set of norms; `norms` in any order (the outliers come out in site-id order). */
   decide(norms: ReadonlyArray<{ siteId: string; norm: number }>): NormDecision {
     // Zero-delta updates (a site that did not train) say nothing about an honest update's size, and with
     // fewer than three updates one site would be the median: the round's own median needs three positive norms.
@@ -97,8 +101,7 @@ export class UpdateGuard {
     const bound = Math.max(this.streamBound, median === undefined ? 0 : k * median);
     const outliers = norms
       .filter((n) => !(n.norm <= bound))
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent under V8's sort: it compares a later element with an earlier one, where only `<` can reorder (site ids are distinct).
-      .sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0))
+      .sort(bySiteIdOrder)
       .map((n) => ({
         siteId: n.siteId,
         code: 'update_norm',
