@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { dominates, paretoFront } from '../../cli/src/sweep/pareto-front.ts';
 import { promote, promotedCount, rungRounds } from '../../cli/src/sweep/successive-halving.ts';
 import { checkParamKey, checkSearchSpace, combineSpaces, isRange, isSimulationParam, loadSearchSpaceFile, parseParamOption, SIMULATION_PARAMS } from '../../cli/src/sweep/search-space.ts';
+import { RunConfig } from '../../coordinator/src/engine/run-config.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 
@@ -113,6 +114,8 @@ describe('--param: every form and every message', () => {
     ['train.learningRate=0.25..0.75', { 'train.learningRate': { min: 0.25, max: 0.75, log: false, int: false } }],
     // A suffix that is not :log or :int makes it a list, not a range (the pattern is anchored at the end).
     ['arch=0..1:logx', { arch: ['0..1:logx'] }],
+    // … and at the start: a range's minimum is the whole text before '..', so this is a list too.
+    ['arch=x.y..z', { arch: ['x.y..z'] }],
   ])('%s', (text, want) => {
     expect(parseParamOption(text)).toEqual(want);
   });
@@ -123,6 +126,10 @@ describe('--param: every form and every message', () => {
     // The value must run to the end of the text: a line break is refused, never cut at.
     ['arch=mlp\ncnn', '--param expects key=v1,v2,… or key=min..max, got "arch=mlp\ncnn"'],
     ['=mlp', '--param expects key=v1,v2,… or key=min..max, got "=mlp"'],
+    // Anchored at the start: a key cannot begin after a stray '='.
+    ['=arch=mlp', '--param expects key=v1,v2,… or key=min..max, got "=arch=mlp"'],
+    // A 300-character key is echoed as its first 120 characters, in the place and in the path.
+    [`${'k'.repeat(300)}=1`, `--param ${'k'.repeat(120)}: ${'k'.repeat(120)}: Too big: expected string to have <=120 characters`],
     [`${'x'.repeat(200)}`, `--param expects key=v1,v2,… or key=min..max, got "${'x'.repeat(120)}"`],
     ['train.learningRate=2..1', '--param train.learningRate: train.learningRate: min must be ≤ max'],
     ['train.learningRate=0..1:log', '--param train.learningRate: train.learningRate: a log range needs min > 0'],
@@ -198,8 +205,15 @@ describe('a search space: each bound', () => {
     expect(isSimulationParam('train')).toBe(false);
     expect(() => checkParamKey('train.learningRate')).not.toThrow();
     expect(() => checkParamKey('robustness.pgdSteps')).not.toThrow();
+    // Keys three deep and keys naming a whole object are fields too (the probe object is built one level per segment).
+    expect(() => checkParamKey('train.adversarial.eps')).not.toThrow();
+    expect(() => checkParamKey('train.adversarial')).not.toThrow();
+    expect(thrownCodeAndMessage(() => checkParamKey('train.adversarial.epsx')).message).toMatch(/^sweep parameter train\.adversarial\.epsx: train\.adversarial\.epsx: unknown field \(did you mean "eps"\?\)/);
     expect(thrownCodeAndMessage(() => checkParamKey('nope')).message).toMatch(/^sweep parameter nope: .*; or a simulation option: arch, partition, sites, featureShift$/);
     expect(thrownCodeAndMessage(() => checkParamKey('train.nope.deeper')).message).toMatch(/^sweep parameter train\.nope\.deeper: /);
+    // The whole list of known fields, never cut short (it was clipped at 400 characters, mid-name).
+    const unknownTop = thrownCodeAndMessage(() => checkParamKey('nope')).message;
+    expect(unknownTop).toContain(`nope: unknown field; known fields: ${Object.keys(RunConfig.shape).join(', ')}; or a simulation option:`);
   });
 
   it('isRange tells a range from a list', () => {
@@ -250,6 +264,26 @@ describe('loadSearchSpaceFile', () => {
     const reason = got.message.split('not valid JSON: ')[1];
     expect(reason.length).toBeLessThanOrEqual(200);
     expect(reason.length).toBeGreaterThan(0);
+  });
+
+  it('JSON keeps JSON\'s meaning (a repeated key: the last wins), where YAML refuses it, on its first line only', () => {
+    const text = '{"params":{"arch":["cnn"]},"params":{"arch":["mlp"]}}';
+    expect(loadSearchSpaceFile(file('dup.json', text))).toEqual({ arch: ['mlp'] });
+    const yaml = file('dup.yaml', text);
+    // yaml's message runs over three more lines (the source line and a caret): only the first is kept.
+    expect(thrownCodeAndMessage(() => loadSearchSpaceFile(yaml))).toEqual(configError(`${yaml}: not valid YAML: Map keys must be unique at line 1, column 28:`));
+  });
+
+  it('a YAML error whose first line is long is clipped to 200 characters', () => {
+    const path = file('alias.yaml', `params: *${'a'.repeat(300)}\n`);
+    const reason = 'Unresolved alias (the anchor must be set before the alias): ';
+    expect(thrownCodeAndMessage(() => loadSearchSpaceFile(path))).toEqual(configError(`${path}: not valid YAML: ${`${reason}${'a'.repeat(300)}`.slice(0, 200)}`));
+  });
+
+  it('a 1,000-character key in the file (YAML refuses longer implicit keys) is echoed as 120 characters of its path', () => {
+    const path = file('long-key.yaml', `params:\n  ${'k'.repeat(1000)}: [1]\n`);
+    const got = thrownCodeAndMessage(() => loadSearchSpaceFile(path));
+    expect(got).toEqual(configError(`${path}: ${`params.${'k'.repeat(1000)}`.slice(0, 120)}: Too big: expected string to have <=120 characters`));
   });
 
   it('a YAML alias bomb is refused (at most 100 aliases)', () => {
