@@ -65,6 +65,9 @@ describe('FedAvg', () => {
     const r = s.aggregate([f(0)], [{ siteId: 'a', weights: [f(4)], numExamples: 1 }], s.initialState({}), {});
     expect(Array.from(r.weights[0])).toEqual([4]);
     expect(() => getStrategy('nope')).toThrow(/unknown strategy/);
+    // Object's own names are not strategies; a long name is quoted as its first 120 characters.
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) expect(() => getStrategy(name)).toThrow(`unknown strategy "${name}" (known: fedavg, `);
+    expect(() => getStrategy('x'.repeat(5000))).toThrow(`unknown strategy "${'x'.repeat(120)}… (4880 more characters)" (known: fedavg, `);
   });
 });
 

@@ -142,6 +142,28 @@ describe('every route against hostile input: never a 500, and the status always 
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('a run configuration with hostile keys: a typed 400 naming at most 20 of them, each clipped, answered at once', async () => {
+    const many: Record<string, number> = {};
+    for (let i = 0; i < 60_000; i++) many[`k${i}`] = 1;
+    const bodies: Array<[string, string, RegExp]> = [
+      // Object's own names are unknown fields, not the schema's (they crashed the unknown-field walk: a 500).
+      ['toString', '{"train":{"toString":{"a":1}}}', /^invalid run configuration: train\.toString: unknown field; known fields: epochs, /],
+      ['hasOwnProperty', '{"hasOwnProperty":{"a":1}}', /^invalid run configuration: hasOwnProperty: unknown field; /],
+      ['valueOf', '{"robustness":{"valueOf":1}}', /^invalid run configuration: robustness\.valueOf: unknown field; /],
+      // A 900 KB key: echoed as 120 characters, and no spelling hint computed over its length (that blocked the event loop for tens of seconds).
+      ['900 KB key', JSON.stringify({ ['k'.repeat(900_000)]: 1 }), new RegExp(`^invalid run configuration: ${'k'.repeat(120)}: unknown field; `)],
+      // 60,000 unknown keys: the walk stops at 20; the answer starts with the first (clipped at 300 characters).
+      ['60,000 keys', JSON.stringify(many), /^invalid run configuration: k0: unknown field/],
+    ];
+    for (const [label, payload, message] of bodies) {
+      const res = await server.app!.app.inject({ method: 'POST', url: '/api/runs', payload, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+      expect(res.statusCode, label).toBe(400);
+      expect(res.json().error.code, label).toBe('config');
+      expect(res.json().error.message, label).toMatch(message);
+      await check(label, { method: 'POST', url: '/api/runs', payload, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+    }
+  }, 20_000);
+
   it('the event stream refuses without the token', async () => {
     const res = await server.app!.app.inject({ method: 'GET', url: '/api/events' });
     expect(res.statusCode).toBe(401);

@@ -34,8 +34,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 }
 
+/** A field name as echoed in a message: at most this many characters of it (a hostile key can be a megabyte). */
+const MAX_ECHOED_KEY = 120;
+/** Keys longer than this get no "did you mean" hint: no field name is near one (and the distance costs length × field). */
+const MAX_HINTED_KEY = 64;
+/** Unknown fields reported at most (a body of 60,000 unknown keys is one message, not 60,000). */
+export const MAX_UNKNOWN_FIELDS = 20;
+
 function dotted(path: ConfigPath): string {
-  return path.length ? path.map((p) => String(p)).join('.') : '(top level)';
+  return path.length ? path.map((p) => String(p).slice(0, MAX_ECHOED_KEY)).join('.') : '(top level)';
 }
 
 function getPath(obj: unknown, path: ConfigPath): unknown {
@@ -63,34 +70,50 @@ function unwrap(schema: AnySchema): AnySchema {
   return s;
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
-  return d[a.length][b.length];
+/** Levenshtein distance, case-insensitive, in two rows. */
+export function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) row.push(Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[y.length];
 }
 
-function unknownFields(value: Record<string, unknown>, schema: AnySchema, path: Array<string | number>): Array<{ path: Array<string | number>; message: string }> {
+/** ` (did you mean "field"?)` for a key within a third of its length (at least 2) of a known field; '' otherwise. */
+export function spellingHint(key: string, known: readonly string[]): string {
+  if (key.length > MAX_HINTED_KEY) return '';
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (!best || d < best.d) best = { k, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best.k}"?)` : '';
+}
+
+function unknownFields(value: Record<string, unknown>, schema: AnySchema, path: Array<string | number>, out: Array<{ path: Array<string | number>; message: string }> = []): Array<{ path: Array<string | number>; message: string }> {
   const s = unwrap(schema);
-  if (s.def.type !== 'object' || !s.shape) return [];
+  if (s.def.type !== 'object' || !s.shape) return out;
   const known = Object.keys(s.shape);
-  const out: Array<{ path: Array<string | number>; message: string }> = [];
-  for (const [key, v] of Object.entries(value)) {
+  for (const key in value) {
+    if (out.length >= MAX_UNKNOWN_FIELDS) break;
+    if (!Object.hasOwn(value, key)) continue;
     const here = [...path, key];
-    const child = s.shape[key];
-    if (!child) {
-      const best = known.map((k) => ({ k, d: editDistance(key, k) })).sort((a, b) => a.d - b.d)[0];
-      const hint = best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best.k}"?)` : '';
-      out.push({ path: here, message: `unknown field${hint}; known fields: ${known.join(', ')}` });
-    } else if (isPlainObject(v)) {
-      out.push(...unknownFields(v, child, here));
-    }
+    // An own field only: `constructor` or `toString` in a file is an unknown field, not Object's.
+    const child = Object.hasOwn(s.shape, key) ? s.shape[key] : undefined;
+    if (!child) out.push({ path: here, message: `unknown field${spellingHint(key, known)}; known fields: ${known.join(', ')}` });
+    else if (isPlainObject(value[key])) unknownFields(value[key], child, here, out);
   }
   return out;
 }
 
-/** The fields of `values` that RunConfig does not know (nested ones too), one "path: unknown field …" line each. */
+/**
+ * The fields of `values` that RunConfig does not know (nested ones too), one "path: unknown field …" line each:
+ * the first MAX_UNKNOWN_FIELDS of them, each key echoed as at most 120 characters.
+ */
 export function unknownRunConfigFields(values: Record<string, unknown>): string[] {
   return unknownFields(values, RunConfig as unknown as AnySchema, []).map((u) => `${dotted(u.path)}: ${u.message}`);
 }

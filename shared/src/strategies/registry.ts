@@ -1,4 +1,5 @@
 import { FedtuneError } from '../errors.ts';
+import { quoteClipped } from '../text/clip-text.ts';
 import { bulyan } from './aggregate-bulyan.ts';
 import { centeredClip } from './aggregate-centeredclip.ts';
 import { fedAdagrad } from './aggregate-fedadagrad.ts';
@@ -49,7 +50,7 @@ export const strategyAliases: Readonly<Record<string, string>> = Object.freeze({
 export function canonicalStrategyName(name: string): string {
   if (Object.hasOwn(strategies, name)) return name;
   if (Object.hasOwn(strategyAliases, name)) return strategyAliases[name];
-  throw new FedtuneError('config', `unknown strategy "${name}" (known: ${Object.keys(strategies).join(', ')})`);
+  throw new FedtuneError('config', `unknown strategy ${quoteClipped(name)} (known: ${Object.keys(strategies).join(', ')})`);
 }
 
 export function getStrategy(name: string): Strategy<any, any> {
