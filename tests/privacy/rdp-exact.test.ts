@@ -24,6 +24,8 @@ describe('log-space helpers', () => {
     expect(logAdd(-Infinity, 2)).toBe(2);
     expect(logAdd(2, -Infinity)).toBe(2);
     expect(logAdd(1000, 0)).toBe(1000);
+    // Both zero: the sum is zero (−∞ − −∞ is NaN, so the case is its own).
+    expect(logAdd(-Infinity, -Infinity)).toBe(-Infinity);
   });
 
   it('logSub is log(e^a − e^b) for a ≥ b, −∞ for a = b, a when b is −∞ or negligible, and refuses a < b', () => {
@@ -33,6 +35,8 @@ describe('log-space helpers', () => {
     expect(logSub(3, -Infinity)).toBe(3);
     expect(logSub(1000, 0)).toBe(1000);
     expect(logSub(-5, -705)).toBe(-5);
+    expect(logSub(-Infinity, -Infinity)).toBe(-Infinity);
+    expect(logSub(-700, -Infinity)).toBe(-700);
     expect(() => logSub(1, 2)).toThrow(new RangeError('logSub: the result would be negative'));
   });
 
@@ -73,6 +77,17 @@ describe('RDP of the sampled Gaussian mechanism, in closed form', () => {
     expect(at(2.000001)).toBeCloseTo(at(2), 7);
     expect(at(2.999999)).toBeCloseTo(at(3), 7);
     expect(at(7.999999)).toBeCloseTo(at(8), 6);
+  });
+
+  it('at small sampling rates too: the series runs until both of its terms are negligible, not one', () => {
+    // At q = 1e-6 one of the two terms starts below e^−30: stopping there made the RDP of α = 2.5 negative.
+    for (const q of [1e-6, 1e-4, 1e-3]) {
+      for (const z of [0.5, 1, 4]) {
+        const [r2, r25, r3] = [2, 2.5, 3].map((a) => sampledGaussianRdp(q, z, a));
+        expect(r25, `q ${q}, z ${z}`).toBeGreaterThan(r2);
+        expect(r25, `q ${q}, z ${z}`).toBeLessThan(r3);
+      }
+    }
   });
 
   it('refuses a sampling rate outside [0, 1], a negative or non-finite noise, orders ≤ 1, saying which', () => {
@@ -117,6 +132,8 @@ describe('conversion to (ε, δ), in closed form', () => {
   it('skips NaN values, clamps a negative ε at 0 (keeping the order), and is ∞ with order NaN when nothing is finite', () => {
     expect(rdpToEpsilon([2, 3], [Number.NaN, 0.5], 1e-5)).toEqual({ epsilon: improved(3, 0.5, 1e-5), order: 3 });
     expect(rdpToEpsilon([2, 3], [-1, 0.5], 1e-5).order).toBe(3);
+    // A negative value (never an RDP) is skipped even where it would give the smallest ε.
+    expect(rdpToEpsilon([2, 3], [0.5, -1], 1e-5)).toEqual({ epsilon: improved(2, 0.5, 1e-5), order: 2 });
     expect(rdpToEpsilon([4], [0], 0.9)).toEqual({ epsilon: 0, order: 4 });
     expect(rdpToEpsilon([2, 3], [Infinity, Infinity], 1e-5)).toEqual({ epsilon: Infinity, order: Number.NaN });
     expect(rdpToEpsilon([2], [0], 0.5, 'classic')).toEqual({ epsilon: Math.LN2, order: 2 });
@@ -145,6 +162,24 @@ describe('conversion to (ε, δ), in closed form', () => {
       const fine = noiseMultiplierForEpsilon({ ...o, targetEpsilon: target, tolerance: 1e-9 });
       expect(fine / zStar(target), `ε = ${target}`).toBeCloseTo(1, 8);
     }
+    // Exactly where the bisection stops: once hi − lo ≤ tolerance × hi, and not a step later.
+    const bisect = (target: number, tol: number) => {
+      const eps = (z: number) => computeEpsilon({ ...o, noiseMultiplier: z }).epsilon;
+      let lo = 0;
+      let hi = 1;
+      while (eps(hi) > target) [lo, hi] = [hi, hi * 2];
+      while (hi - lo > tol * hi) {
+        const mid = (lo + hi) / 2;
+        if (eps(mid) > target) lo = mid;
+        else hi = mid;
+      }
+      return hi;
+    };
+    for (const [target, tol] of [[1.02, 1e-3], [1.3, 1e-3], [1.0003, 0.05], [1.5, 1e-3], [1.01, 1e-3]]) {
+      expect(noiseMultiplierForEpsilon({ ...o, targetEpsilon: target, tolerance: tol }), `ε ${target}, tolerance ${tol}`).toBe(bisect(target, tol));
+    }
+    // z* = √50 (ε = 1.02) with the default tolerance: 4 → 8, then ten halvings, until hi − lo = 4/2^10 ≈ 0.0039 ≤ 0.1 % of hi.
+    expect(noiseMultiplierForEpsilon({ ...o, targetEpsilon: 1.02 })).toBe(7.07421875);
     // z* = 1 exactly at ε = 2: the first guess already meets the target.
     expect(noiseMultiplierForEpsilon({ ...o, targetEpsilon: 2 })).toBeLessThanOrEqual(1);
     expect(noiseMultiplierForEpsilon({ ...o, targetEpsilon: 2 })).toBeGreaterThan(0.999);

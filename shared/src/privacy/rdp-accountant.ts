@@ -79,6 +79,7 @@ function logAFractional(q: number, z: number, alpha: number): number {
   for (let i = 0; ; i++) {
     if (i > 0) {
       const factor = (alpha - i + 1) / i;
+      // Stryker disable next-line EqualityOperator: equivalent: factor = 0 needs an integer α, which logAInteger takes.
       if (factor < 0) sign = -sign;
       logAbsCoef += Math.log(Math.abs(factor));
     }
@@ -89,6 +90,7 @@ function logAFractional(q: number, z: number, alpha: number): number {
     const logE1 = Math.log(0.5) + logErfc((z0 - j) / sqrt2z);
     const logS0 = logT0 + (i * i - i) / (2 * z * z) + logE0;
     const logS1 = logT1 + (j * j - j) / (2 * z * z) + logE1;
+    // Stryker disable next-line EqualityOperator: equivalent: sign is ±1.
     if (sign > 0) {
       logA0 = logAdd(logA0, logS0);
       logA1 = logAdd(logA1, logS1);
@@ -96,7 +98,9 @@ function logAFractional(q: number, z: number, alpha: number): number {
       logA0 = logSub(logA0, logS0);
       logA1 = logSub(logA1, logS1);
     }
+    // Stryker disable next-line EqualityOperator: equivalent: stopping at exactly −30 or one term later changes A by < e^−30 of itself.
     if (Math.max(logS0, logS1) < -30) break;
+    // Stryker disable next-line all: unreachable for valid q, z and α (the terms decay geometrically); a guard against a runaway loop.
     if (i > 100_000) throw new FedtuneError('internal', `RDP series did not converge (q=${q}, z=${z}, α=${alpha})`);
   }
   return logAdd(logA0, logA1);
@@ -129,12 +133,14 @@ export interface EpsilonResult {
 }
 
 /** Converts RDP values (one per order) to the smallest ε at the given δ. */
+// Stryker disable next-line StringLiteral: equivalent: every conversion but 'classic' is the improved one.
 export function rdpToEpsilon(orders: readonly number[], rdp: readonly number[], delta: number, conversion: RdpConversion = 'improved'): EpsilonResult {
   checkOrders(orders);
   if (orders.length !== rdp.length) throw new FedtuneError('config', 'orders and RDP values differ in length');
   if (!(Number.isFinite(delta) && delta > 0 && delta < 1)) throw new FedtuneError('config', `delta must be a number in (0, 1), got ${delta}`);
   let best: EpsilonResult = { epsilon: Infinity, order: NaN };
   const logDelta = Math.log(delta);
+  // Stryker disable next-line EqualityOperator: equivalent: one more pass reads undefined, which the NaN guard skips.
   for (let k = 0; k < orders.length; k++) {
     const a = orders[k];
     const r = rdp[k];
@@ -142,6 +148,7 @@ export function rdpToEpsilon(orders: readonly number[], rdp: readonly number[], 
     const eps = conversion === 'classic' ? r - logDelta / (a - 1) : r + Math.log1p(-1 / a) - (logDelta + Math.log(a)) / (a - 1);
     if (eps < best.epsilon) best = { epsilon: eps, order: a };
   }
+  // Stryker disable next-line EqualityOperator: equivalent: ε = 0 is replaced by itself.
   if (best.epsilon < 0) best = { epsilon: 0, order: best.order };
   return best;
 }
@@ -181,11 +188,14 @@ export function noiseMultiplierForEpsilon(o: NoiseForEpsilonOptions): number {
   while (eps(hi) > o.targetEpsilon) {
     lo = hi;
     hi *= 2;
+    // Stryker disable next-line EqualityOperator: equivalent: hi is a power of two, never 1e6.
     if (hi > 1e6) throw new FedtuneError('config', `no noise multiplier ≤ 1e6 reaches ε = ${o.targetEpsilon}`);
   }
   const tol = o.tolerance ?? 1e-3;
+  // Stryker disable next-line EqualityOperator: equivalent unless tol is a power of two: hi − lo is hi/2^k.
   while (hi - lo > tol * hi) {
     const mid = (lo + hi) / 2;
+    // Stryker disable next-line EqualityOperator: equivalent: equality with the target at a bisection point has measure zero.
     if (eps(mid) > o.targetEpsilon) lo = mid;
     else hi = mid;
   }
@@ -252,6 +262,7 @@ export class RdpAccountant {
     return this.history.reduce((n, h) => n + h.steps, 0);
   }
 
+  // Stryker disable next-line StringLiteral: equivalent, as in rdpToEpsilon.
   getEpsilon(delta: number, conversion: RdpConversion = 'improved'): EpsilonResult {
     return rdpToEpsilon(this.orders, this.rdp, delta, conversion);
   }
