@@ -18,6 +18,8 @@ export function head(ds: Dataset, n: number): Dataset {
 export interface TestFederationOptions {
   sites: number;
   rounds: number;
+  /** The sites' ids, in order (default site-1 … site-N). */
+  siteIds?: readonly string[];
   seed?: number;
   transport: 'socket' | 'memory';
   runsDir?: string;
@@ -67,7 +69,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
   const connector = () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! }));
   const datasets = builtinDigitsSites({ sites: options.sites, partition: { kind: 'dirichlet', alpha: 1 }, seed });
   const clients = datasets.map((full, k) => {
-    const siteId = siteName(k);
+    const siteId = options.siteIds?.[k] ?? siteName(k);
     const data = options.maxSiteExamples ? head(full, options.maxSiteExamples) : full;
     return new SiteClient({
       siteId,
