@@ -245,6 +245,7 @@ export class RdpAccountant {
   /** Records `steps` steps of the sampled Gaussian mechanism (noise multiplier z, sampling rate q). */
   step(noiseMultiplier: number, samplingRate: number, steps = 1): this {
     if (!(Number.isInteger(steps) && steps >= 0)) throw new FedtuneError('config', `steps must be an integer ≥ 0, got ${steps}`);
+    // Stryker disable next-line ConditionalExpression: equivalent: recomputing every time gives the same values; the cache only saves the work.
     if (this.perStep?.noiseMultiplier !== noiseMultiplier || this.perStep.samplingRate !== samplingRate) {
       this.perStep = { noiseMultiplier, samplingRate, rdp: computeRdp(samplingRate, noiseMultiplier, 1, this.orders) };
     }
