@@ -56,6 +56,9 @@ describe('promote', () => {
     ];
     // 6 results, η = 3: two promoted, from the two finite scores.
     expect(promote(results, 3)).toEqual([3, 5]);
+    // A non-finite score alone beside a finite one: it would rank first (∞) or by trial number (NaN) if kept.
+    expect(promote([{ trial: 0, score: Infinity }, { trial: 1, score: 0.5 }], 2)).toEqual([1]);
+    expect(promote([{ trial: 0, score: Number.NaN }, { trial: 1, score: -0.5 }], 2)).toEqual([1]);
   });
 
   it('orders by score descending, then trial ascending, negative scores included', () => {
