@@ -146,6 +146,10 @@ describe('--param: every form and every message', () => {
 
   it('a key given twice, exactly', () => {
     expect(thrownCodeAndMessage(() => parseParamOption('arch=cnn', { arch: ['mlp'] }))).toEqual(configError('--param arch given twice'));
+    // Object's own names are not "given" by an empty space: each is refused for what it is.
+    expect(thrownCodeAndMessage(() => parseParamOption('__proto__=1'))).toEqual(configError('--param __proto__: __proto__: a parameter is a dotted field path like train.learningRate'));
+    expect(thrownCodeAndMessage(() => parseParamOption('constructor=1')).message).toMatch(/^sweep parameter constructor: constructor: unknown field; /);
+    expect(thrownCodeAndMessage(() => parseParamOption('toString=1', { arch: ['mlp'] })).message).toMatch(/^sweep parameter toString: toString: unknown field; /);
     expect(parseParamOption('arch=cnn', { sites: [2] })).toEqual({ sites: [2], arch: ['cnn'] });
   });
 });
@@ -281,6 +285,13 @@ describe('loadSearchSpaceFile', () => {
     const path = file('alias.yaml', `params: *${'a'.repeat(300)}\n`);
     const reason = 'Unresolved alias (the anchor must be set before the alias): ';
     expect(thrownCodeAndMessage(() => loadSearchSpaceFile(path))).toEqual(configError(`${path}: not valid YAML: ${`${reason}${'a'.repeat(300)}`.slice(0, 200)}`));
+  });
+
+  it('a __proto__ key in the file is refused, not left out (in JSON and in YAML)', () => {
+    for (const [name, text] of [['proto.json', '{"params":{"__proto__":[1],"arch":["mlp"]}}'], ['proto.yaml', 'params:\n  __proto__: [1]\n  arch: [mlp]\n']]) {
+      const path = file(name, text);
+      expect(thrownCodeAndMessage(() => loadSearchSpaceFile(path)), name).toEqual(configError(`${path}: __proto__: a parameter is a dotted field path like train.learningRate`));
+    }
   });
 
   it('a 1,000-character key in the file (YAML refuses longer implicit keys) is echoed as 120 characters of its path', () => {

@@ -81,6 +81,8 @@ export function checkParamKey(key: string): void {
 export function checkSearchSpace(space: unknown, where: string): SearchSpace {
   const parsed = SearchSpace.safeParse(space);
   if (!parsed.success) fail(firstIssue(parsed.error, where));
+  // zod's record leaves out a `__proto__` key without a word; refused as any malformed key would be, never ignored.
+  if (typeof space === 'object' && space !== null && Object.hasOwn(space, '__proto__')) fail(`${where}: __proto__: a parameter is a dotted field path like train.learningRate`);
   for (const key of Object.keys(parsed.data)) checkParamKey(key);
   return parsed.data;
 }
@@ -102,7 +104,8 @@ export function loadSearchSpaceFile(path: string): SearchSpace {
   }
   const file = SearchSpaceFile.safeParse(raw);
   if (!file.success) fail(firstIssue(file.error, path));
-  return checkSearchSpace(file.data.params, path);
+  // The parameters as written (the file's schema has already left a `__proto__` key out of file.data).
+  return checkSearchSpace((raw as { params: unknown }).params, path);
 }
 
 function scalar(raw: string): ParamValue {
@@ -126,7 +129,7 @@ export function parseParamOption(text: string, previous: SearchSpace = {}): Sear
     ? { min: Number(range[1]), max: Number(range[2]), log: range[3].includes(':log'), int: range[3].includes(':int') }
     : m[2].split(',').map(scalar);
   // Stryker disable next-line MethodExpression: equivalent: a key already in the space passed its schema (≤ 120 characters).
-  if (key in previous) fail(`--param ${key.slice(0, 120)} given twice`);
+  if (Object.hasOwn(previous, key)) fail(`--param ${key.slice(0, 120)} given twice`);
   return checkSearchSpace({ ...previous, [key]: spec }, `--param ${key.slice(0, 120)}`);
 }
 
