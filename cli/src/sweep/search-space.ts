@@ -137,7 +137,7 @@ export function parseParamOption(text: string, previous: SearchSpace = {}): Sear
 export function combineSpaces(file: SearchSpace | undefined, params: SearchSpace | undefined): SearchSpace {
   const space: SearchSpace = { ...file };
   for (const [key, spec] of Object.entries(params ?? {})) {
-    if (key in space) fail(`sweep parameter ${key} is both in the --space file and a --param`);
+    if (Object.hasOwn(space, key)) fail(`sweep parameter ${key} is both in the --space file and a --param`);
     space[key] = spec;
   }
   if (Object.keys(space).length === 0) fail('a sweep needs a search space: --space FILE or --param key=v1,v2');
