@@ -179,6 +179,7 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
   '--backend': async () => {
     expect((await coordinator(['--backend', 'cpu'])).started!.backend).toBe('cpu');
     expect((await coordinator(['--backend', 'wasm'])).started!.backend).toBe('wasm');
+    await expect(coordinator(['--backend', 'toString'])).rejects.toMatchObject({ code: 'config', message: 'unknown backend "toString" (use one of tfjs-node-gpu, tfjs-node, wasm, cpu)' });
   },
   '--resume': async () => {
     // The run's own settings come from its checkpoint: a run without one cannot be resumed, and says so.
@@ -384,6 +385,10 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
   '--backend': async () => {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
     expect((await client(['--backend', 'wasm'])).backend).toBe('wasm');
+    // Object's own names are not backends (toString was taken for an alias and selected a function).
+    for (const name of ['toString', 'constructor', 'bogus']) {
+      await expect(client(['--backend', name])).rejects.toMatchObject({ code: 'config', message: `unknown backend "${name}" (use one of tfjs-node-gpu, tfjs-node, wasm, cpu)` });
+    }
   },
   // Site policy (docs/site-policy.md): the file's policy reaches the site; --show-terms prints the terms and never joins.
   '--policy': async () => {

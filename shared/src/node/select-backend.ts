@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { FedtuneError } from '../errors.ts';
+import { quoteClipped } from '../text/clip-text.ts';
 import { registerWasmTrainingKernels } from '../wasm-kernels/index.ts';
 
 export type NodeBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -101,7 +102,8 @@ function normalizeChoice(name: string): NodeBackendChoice {
     wasm: 'wasm',
     cpu: 'cpu',
   };
-  const choice = aliases[name];
-  if (!choice) throw new FedtuneError('config', `unknown backend "${name}" (use one of ${NODE_BACKEND_ORDER.join(', ')})`);
+  // An own alias only: `toString` or `constructor` is an unknown backend, not Object's method.
+  const choice = Object.hasOwn(aliases, name) ? aliases[name] : undefined;
+  if (!choice) throw new FedtuneError('config', `unknown backend ${quoteClipped(name)} (use one of ${NODE_BACKEND_ORDER.join(', ')})`);
   return choice;
 }
