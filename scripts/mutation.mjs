@@ -96,7 +96,7 @@ const MODULES = [
       'shared/src/privacy/shamir.ts',
       // The sum and unmasking of secure aggregation, with the server's check of a recovered key; a site's masked
       // input with its checks of the share delivery a (possibly hostile) coordinator sends it.
-      'shared/src/privacy/secagg-server.ts:166-184',
+      'shared/src/privacy/secagg-server.ts:166-188',
       'shared/src/privacy/secagg-site.ts:157-188',
     ],
     tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts'],

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { dequantize, fixedPointConfig } from '../../shared/src/privacy/fixed-point.ts';
-import { agreeKey, sealFor } from '../../shared/src/privacy/secagg-crypto.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ChaChaRandom } from '../../shared/src/privacy/chacha-random.ts';
+import { agreeKey, publicKeyOf, sealFor } from '../../shared/src/privacy/secagg-crypto.ts';
 import type { SecAggConfig, SecAggShareDelivery } from '../../shared/src/privacy/secagg-messages.ts';
 import { SecAggServer } from '../../shared/src/privacy/secagg-server.ts';
 import { SecAggSite } from '../../shared/src/privacy/secagg-site.ts';
-import { SHAMIR_SHARE_BYTES } from '../../shared/src/privacy/shamir.ts';
+import { SHAMIR_SHARE_BYTES, splitAt } from '../../shared/src/privacy/shamir.ts';
 import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 
 /**
@@ -17,9 +19,12 @@ import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 
 const input = { update: [Float32Array.from([0.5, -0.25])], weight: 0.3 };
 
-function setUp(config: SecAggConfig) {
+/** Deterministic randomness per site (the same seed: the same keys, masks and noise). */
+const seeded = (seed: string, id: string) => ({ randomBytes: new ChaChaRandom(sha256(new TextEncoder().encode(`${seed}/${id}`))).randomBytes });
+
+function setUp(config: SecAggConfig, seed?: string) {
   const server = new SecAggServer(config);
-  const sites = config.sites.map((id) => new SecAggSite(id, config));
+  const sites = config.sites.map((id) => new SecAggSite(id, config, seed === undefined ? {} : seeded(seed, id)));
   for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
   const directory = server.closeAdvertise();
   for (const s of sites) server.receiveShareKeys(s.shareKeys(directory));
@@ -50,7 +55,31 @@ describe('a site refuses a tampered share delivery, naming what is wrong', () =>
 
   it('the untampered delivery is accepted (the cases above differ from it in one thing each)', () => {
     const { sites, deliveries } = setUp(config);
-    expect(sites[1].maskInput(deliveries.get('b')!, input).masked).toHaveLength(3);
+    const masked = sites[1].maskInput(deliveries.get('b')!, input);
+    expect(masked.kind).toBe('secagg/masked-input');
+    expect(masked.round).toBe(3);
+    expect(masked.siteId).toBe('b');
+    expect(masked.masked).toHaveLength(3);
+  });
+
+  it('too few participants, and an update of the wrong length, each refused as what it is', () => {
+    const { sites, deliveries } = setUp(config);
+    const alone = { ...deliveries.get('b')!, participants: ['b'], shares: deliveries.get('b')!.shares.filter((s) => s.from === 'b') };
+    expect(thrownCodeAndMessage(() => sites[1].maskInput(alone, input))).toEqual({ code: 'quorum_not_met', message: "secure aggregation round 3: 1 of b's neighbourhood shared their keys, threshold 2" });
+    expect(thrownCodeAndMessage(() => sites[2].maskInput(deliveries.get('c')!, { ...input, update: [Float32Array.from([1, 2, 3])] }))).toEqual({ code: 'shape_mismatch', message: 'update has 3 values, the round expects 2' });
+  });
+
+  it('distributed DP noise goes into the update\'s coordinates, not its weight', () => {
+    const masks = (noise: boolean) => {
+      const { sites, deliveries } = setUp(config, 'same-seed');
+      const noiseInput = noise ? { noise: { variance: 1e6, randomBytes: new ChaChaRandom(sha256(new TextEncoder().encode('noise'))).randomBytes } } : {};
+      return sites[1].maskInput(deliveries.get('b')!, { ...input, ...noiseInput }).masked;
+    };
+    const [plain, noisy] = [masks(false), masks(true)];
+    expect(noisy[2]).toBe(plain[2]);
+    const diff = [0, 1].map((i) => (noisy[i] - plain[i]) | 0);
+    expect(diff.some((d) => d !== 0)).toBe(true);
+    for (const d of diff) expect(Math.abs(d)).toBeLessThan(10 * Math.sqrt(1e6));
   });
 
   it('a share sealed with the right key but of the wrong size', () => {
@@ -99,6 +128,40 @@ describe('the server checks a recovered masking key against the key its owner ad
       server.receiveUnmaskResponse({ ...reply, maskingKeyShares: tampered });
     }
     expect(thrownCodeAndMessage(() => server.finish())).toEqual(malformed('the masking key recovered for d does not match its public key'));
+  });
+
+  it('shares that recombine to a key agreeing with the advertised one in some bytes but not all are refused too', () => {
+    const config: SecAggConfig = { round: 5, sites: ['a', 'b', 'c', 'd'], threshold: 3, vectorLength: 2, fixedPoint: fixedPointConfig({ sites: 4 }) };
+    const { server, sites, directory, deliveries } = setUp(config, 'near-key');
+    for (const s of sites.slice(0, 3)) server.receiveMaskedInput(s.maskInput(deliveries.get(s.siteId)!, input));
+    const request = server.closeMaskedInput();
+    const advertised = directory.keys.find((k) => k.siteId === 'd')!.maskingPublicKey;
+    // Colluding survivors choose a key whose public key shares its first byte with d's (1 in 256 keys does).
+    const rng = new ChaChaRandom(sha256(new TextEncoder().encode('forged')));
+    let forged = rng.randomBytes(32);
+    while (publicKeyOf(forged)[0] !== advertised[0]) forged = rng.randomBytes(32);
+    expect(publicKeyOf(forged)).not.toEqual(advertised);
+    // Their shares of it at their own points (a, b, c are 1, 2, 3): any three recombine to the forged key.
+    const forgedShares = splitAt(forged, [1, 2, 3], 3, rng.randomBytes);
+    sites.slice(0, 3).forEach((s, k) => {
+      const reply = s.unmask(request);
+      server.receiveUnmaskResponse({ ...reply, maskingKeyShares: [{ owner: 'd', share: forgedShares[k].y }] });
+    });
+    expect(thrownCodeAndMessage(() => server.finish())).toEqual(malformed('the masking key recovered for d does not match its public key'));
+  });
+
+  it('responses that leave out the shares a secret needs: the round is aborted, naming the secret and its owner', () => {
+    const config: SecAggConfig = { round: 5, sites: ['a', 'b', 'c', 'd'], threshold: 3, vectorLength: 2, fixedPoint: fixedPointConfig({ sites: 4 }) };
+    for (const [left, message] of [
+      ['maskingKeyShares', 'secure aggregation round 5 aborted: 0 masking-key shares of d, threshold 3'],
+      ['selfMaskShares', 'secure aggregation round 5 aborted: 0 self-mask shares of a, threshold 3'],
+    ] as const) {
+      const { server, sites, deliveries } = setUp(config);
+      for (const s of sites.slice(0, 3)) server.receiveMaskedInput(s.maskInput(deliveries.get(s.siteId)!, input));
+      const request = server.closeMaskedInput();
+      for (const s of sites.slice(0, 3)) server.receiveUnmaskResponse({ ...s.unmask(request), [left]: [] });
+      expect(thrownCodeAndMessage(() => server.finish()), left).toEqual({ code: 'quorum_not_met', message });
+    }
   });
 
   it('the same round with honest shares sums exactly (the refusal above is the tampering\'s)', () => {
