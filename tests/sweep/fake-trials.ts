@@ -4,12 +4,12 @@ import type { SimulationOptions } from '../../cli/src/simulation/run-simulation.
 import type { TrialParams } from '../../cli/src/sweep/grid-search.ts';
 import { SweepSettings, type SweepSettingsInput } from '../../cli/src/sweep/sweep-settings.ts';
 
-/** A report as a finished trial returns it: clean accuracy, ECE and one PGD row. */
-export function fakeReport(clean: number, robust: number, eps = 0.1): RunReport {
+/** A report as a finished trial returns it: clean accuracy, ECE and a PGD row at each ε (the same accuracy). */
+export function fakeReport(clean: number, robust: number, eps: number | readonly number[] = 0.1): RunReport {
   return {
     status: 'complete',
     final: { accuracy: clean },
-    finalRobustness: { clean: { accuracy: clean, ece: 0.05 }, pgd: [{ eps, steps: 3, stepSize: 0.01, accuracy: robust }] },
+    finalRobustness: { clean: { accuracy: clean, ece: 0.05 }, pgd: [eps].flat().map((e) => ({ eps: e, steps: 3, stepSize: 0.01, accuracy: robust })) },
   } as unknown as RunReport;
 }
 
@@ -30,7 +30,9 @@ export function fakeRunner(metrics: (call: RunCall) => [number, number]) {
     const call = { options, runId: String(options.config!.runId), rounds: Number(options.config!.rounds) };
     calls.push(call);
     const [clean, robust] = metrics(call);
-    return { report: fakeReport(clean, robust), reportPath: join(options.out, call.runId, 'report.json') };
+    // A row at every ε the trial's robustness evaluation was asked for (the sweep's robust ε among them).
+    const pgd = (options.config as { robustness?: { pgd?: number[] } }).robustness?.pgd ?? [0.1];
+    return { report: fakeReport(clean, robust, pgd), reportPath: join(options.out, call.runId, 'report.json') };
   };
   return { run, calls };
 }

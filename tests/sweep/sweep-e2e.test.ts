@@ -48,7 +48,9 @@ describe('fedtune sweep over real simulated federations', () => {
       expect(report.config.train.learningRate).toBe(r.params['train.learningRate']);
       expect(report.rounds).toHaveLength(r.rounds);
       expect(r.clean).toBe(report.finalRobustness.clean.accuracy);
-      expect(r.robust).toBe(report.finalRobustness.pgd.find((p: { eps: number }) => p.eps === 0.1).accuracy);
+      // Read at the built-in task's headline ε on the scanners (the sweep's default robust ε).
+      expect(record.settings.robustEps).toBe(0.06);
+      expect(r.robust).toBe(report.finalRobustness.pgd.find((p: { eps: number }) => p.eps === 0.06).accuracy);
       expect(r.ece).toBe(report.finalRobustness.clean.ece);
       expect(r.score).toBeCloseTo((r.clean! + r.robust!) / 2, 12);
     }

@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/federation.ts';
 /**
  * Every option of `fedtune sweep` has a row here with a concrete check that a non-default value changes
  * what the sweep runs: the real command and the real runSweep, with trials answered by a runner that
- * trains nothing (clean = the learning rate, robust = 1 − it, at ε 0.1; 0.3 at any other ε) and records
+ * trains nothing (clean = the learning rate, robust = 1 − it, at the scanners' headline ε 0.06; 0.3 at any other ε) and records
  * the simulation options each trial got. The command's option list is walked, so a new option without a
  * row fails.
  */
@@ -38,7 +38,7 @@ async function sweep(argv: string[], out = join(dir, `s${n++}`)): Promise<Sweep>
   const runSimulation = async (o: SimulationOptions) => {
     calls.push(o);
     const lr = Number((o.config as { train?: { learningRate?: number } }).train?.learningRate ?? 0.5);
-    const pgd = ((o.config as { robustness: { pgd: number[] } }).robustness.pgd ?? []).map((eps) => ({ eps, steps: 3, stepSize: 0.01, accuracy: eps === 0.1 ? 1 - lr : 0.3 }));
+    const pgd = ((o.config as { robustness: { pgd: number[] } }).robustness.pgd ?? []).map((eps) => ({ eps, steps: 3, stepSize: 0.01, accuracy: eps === 0.06 ? 1 - lr : 0.3 }));
     const report = { status: 'complete', final: { accuracy: lr }, finalRobustness: { clean: { accuracy: lr, ece: 0.1 }, pgd } } as unknown as RunReport;
     return { report, reportPath: join(o.out, String(o.config!.runId), 'report.json') };
   };
@@ -106,8 +106,15 @@ const ROWS: Record<string, () => Promise<void>> = {
     const s = await sweep([...LRS, '--robust-eps', '0.05', '--max-rounds', '1']);
     expect(cfg(s.calls[0]).robustness.pgd).toContain(0.05);
     expect(firstRung(s).every((r) => r.robust === 0.3)).toBe(true);
+    // Default: the built-in task's headline ε — 0.06 on the scanners (where ε 0.1 leaves every plain model at 0 %), 0.1 on clean digits.
     const d = await sweep([...LRS, '--max-rounds', '1']);
+    expect(d.record.settings.robustEps).toBe(0.06);
+    expect(cfg(d.calls[0]).robustness.pgd).toContain(0.06);
     expect(firstRung(d)[0].robust).toBeCloseTo(0.9);
+    expect(d.stdout).toMatch(/PGD ε=0\.06/);
+    const clean = await sweep([...LRS, '--max-rounds', '1', '--no-feature-shift']);
+    expect(clean.record.settings.robustEps).toBe(0.1);
+    expect(firstRung(clean).every((r) => r.robust === 0.3)).toBe(true);
   },
   '--out': async () => {
     const out = join(dir, 'chosen-out');
@@ -133,7 +140,7 @@ const ROWS: Record<string, () => Promise<void>> = {
     const s = await sweep(['--param', 'train.epochs=1,2', '--max-rounds', '1', '--json']);
     expect(JSON.parse(s.stdout)).toEqual(s.record);
     const t = await sweep(['--param', 'train.epochs=1,2', '--max-rounds', '1']);
-    expect(t.stdout).toContain('Pareto front of clean vs PGD ε=0.1 accuracy');
+    expect(t.stdout).toContain('Pareto front of clean vs PGD ε=0.06 accuracy');
   },
   '--sites': async () => expect((await sweep(['--param', 'train.epochs=1', '--max-rounds', '1', '--sites', '6'])).calls[0].sites).toBe(6),
   '--partition': async () => expect((await sweep(['--param', 'train.epochs=1', '--max-rounds', '1', '--partition', 'iid'])).calls[0].partition).toBe('iid'),

@@ -81,7 +81,7 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
     .option('--max-rounds <n>', `rounds of the last rung (default: ${d.maxRounds})`, intOption('max-rounds', 1))
     .option('--eta <n>', `successive halving: keep the best 1/eta of each rung, with eta times the rounds (default: ${d.eta})`, intOption('eta', 2))
     .option('--objective <name>', `what to maximise: ${OBJECTIVES.join(', ')} (balanced: the mean of clean and robust accuracy) (default: ${d.objective})`, choiceOption('objective', OBJECTIVES))
-    .option('--robust-eps <x>', `ε of the PGD accuracy that counts as robust accuracy (default: ${d.robustEps})`, floatOption('robust-eps', 1e-6, 1))
+    .option('--robust-eps <x>', `ε of the PGD accuracy that counts as robust accuracy (default: the built-in task's headline ε, ${d.robustEps} on the scanners, ${SweepSettings.parse({ space: {}, seed: 0, base: { featureShift: false } }).robustEps} with --no-feature-shift)`, floatOption('robust-eps', 1e-6, 1))
     .option('--out <dir>', 'the sweep\'s directory: sweep.json, sweep.html and runs/', 'sweep')
     .option('--resume <dir>', 'continue the sweep recorded in DIR/sweep.json with its own settings (finished trials are not re-run)')
     .option('--json', 'print the sweep record as JSON instead of the tables')

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { digitsHeadlineEps } from '@fedtune/shared';
 import { OBJECTIVES } from './objective.ts';
 import { SearchSpace } from './search-space.ts';
 
@@ -18,8 +19,12 @@ export const SweepSettings = z
     maxRounds: z.number().int().min(1).max(100_000).default(9),
     eta: z.number().int().min(2).max(100).default(3),
     objective: z.enum(OBJECTIVES).default('balanced'),
-    /** The ε of the PGD row read as a trial's robust accuracy (the trials' robustness evaluation always includes it). */
-    robustEps: z.number().gt(0).max(1).default(0.1),
+    /**
+     * The ε of the PGD row read as a trial's robust accuracy (the trials' robustness evaluation always includes it).
+     * Default: the built-in task's headline ε for the base federation — 0.06 on the scanners, 0.1 on clean digits
+     * (digitsHeadlineEps; at 0.1 on the scanners every plain model scores 0 and the front has one point).
+     */
+    robustEps: z.number().gt(0).max(1).optional(),
     /** The simulated federation every trial runs, before the trial's own parameters. */
     base: z
       .object({
@@ -36,7 +41,8 @@ export const SweepSettings = z
   })
   .strict()
   .refine((s) => s.minRounds <= s.maxRounds, { message: 'min-rounds must be ≤ max-rounds', path: ['minRounds'] })
-  .refine((s) => s.search === 'random' || s.trials === undefined, { message: 'trials is for random search (a grid runs every combination)', path: ['trials'] });
+  .refine((s) => s.search === 'random' || s.trials === undefined, { message: 'trials is for random search (a grid runs every combination)', path: ['trials'] })
+  .transform((s) => ({ ...s, robustEps: s.robustEps ?? digitsHeadlineEps(s.base.featureShift) }));
 
 export type SweepSettings = z.output<typeof SweepSettings>;
 export type SweepSettingsInput = z.input<typeof SweepSettings>;
