@@ -39,6 +39,13 @@ describe('fedtune simulate with --personalize', () => {
     for (const id of ['site-1', 'site-2', 'site-3']) expect(table).toContain(id);
     expect(table).toMatch(/worst site/);
     expect(table).toMatch(/personalised ≥ global on \d\/3 sites/);
-    expect(table).toContain('PGD ε=0.1');
+    // The built-in task's headline ε (0.06 on the scanners) joins the sites' own PGD list (0.1 here), and the
+    // section's robust accuracy — the worst site, the table's column — is read there, not at the largest ε.
+    type Rows = { robust?: { pgd: Array<{ eps: number; accuracy: number }> } };
+    for (const site of onDisk.siteReport!.sites) expect((site.arms.global as Rows).robust?.pgd.map((p) => p.eps), site.siteId).toEqual([0.06, 0.1]);
+    expect(onDisk.siteReport!.robustEps).toBe(0.06);
+    const at006 = onDisk.siteReport!.sites.map((site) => (site.arms.global as Rows).robust!.pgd.find((p) => p.eps === 0.06)!.accuracy);
+    expect(onDisk.siteReport!.worst.global.robust!.accuracy).toBe(Math.min(...at006));
+    expect(table).toContain('clean / PGD ε=0.06');
   });
 });

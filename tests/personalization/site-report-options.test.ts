@@ -41,6 +41,11 @@ describe('what the coordinator asks of the sites follows the run config', () => 
     ['siteRobustness.noiseSigmas', { siteRobustness: { when: 'final', noiseSigmas: [0.2] } }, (i: SiteReportInstruction) => i.robustness?.noiseSigmas, [0.2]],
     ['siteRobustness.corruptions', { siteRobustness: { when: 'final', corruptions: false } }, (i: SiteReportInstruction) => i.robustness?.corruptions, false],
     ['siteRobustness.pgdEps', { siteRobustness: { when: 'final', pgdEps: [0.2] } }, (i: SiteReportInstruction) => i.robustness?.pgdEps, [0.2]],
+    // The task's headline ε joins the sites' list, in order, as it joins the coordinator's own evaluation (once; never past the cap).
+    ['siteRobustness.pgdEps with the headline ε', { siteRobustness: { when: 'final' }, robustness: { headlineEps: 0.06 } }, (i: SiteReportInstruction) => i.robustness?.pgdEps, [0.05, 0.06, 0.1]],
+    ['siteRobustness.pgdEps already holding the headline ε', { siteRobustness: { when: 'final', pgdEps: [0.1, 0.06] }, robustness: { headlineEps: 0.06 } }, (i: SiteReportInstruction) => i.robustness?.pgdEps, [0.1, 0.06]],
+    ['siteRobustness.pgdEps at the cap', { siteRobustness: { when: 'final', pgdEps: [0.01, 0.02, 0.03, 0.04] }, robustness: { headlineEps: 0.06 } }, (i: SiteReportInstruction) => i.robustness?.pgdEps, [0.01, 0.02, 0.03, 0.04]],
+    ['siteRobustness.pgdEps without a headline ε', { siteRobustness: { when: 'final' } }, (i: SiteReportInstruction) => i.robustness?.pgdEps, [0.05, 0.1]],
     ['siteRobustness.pgdSteps', { siteRobustness: { when: 'final', pgdSteps: 3 } }, (i: SiteReportInstruction) => i.robustness?.pgdSteps, 3],
   ] as Array<[string, Partial<RunConfigInput>, (i: SiteReportInstruction) => unknown, unknown]>)('%s reaches the instruction', (_name, over, read, want) => {
     expect(read(instruction(over))).toEqual(want);

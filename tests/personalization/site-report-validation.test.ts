@@ -11,7 +11,7 @@ import {
   SiteRobustnessSettings,
 } from '../../shared/src/messages/site-report-schemas.ts';
 import { parseClientMessage } from '../../shared/src/messages/parse-message.ts';
-import { robustAccuracyOf, summarizeSiteReports, type SiteReportEntry } from '../../shared/src/report/site-report-section.ts';
+import { robustAccuracyOf, siteRobustEps, summarizeSiteReports, type SiteReportEntry } from '../../shared/src/report/site-report-section.ts';
 import { deriveSeed } from '../../shared/src/random/seeded-random.ts';
 import { localOnlyEpochs, SiteReportRound, siteReportInstruction, wantsSiteReport } from '../../coordinator/src/engine/site-report-round.ts';
 import { RunConfig, type RunConfigInput } from '../../coordinator/src/engine/run-config.ts';
@@ -322,6 +322,33 @@ describe('robustAccuracyOf and summarizeSiteReports: exact worst sites and count
     expect(robustAccuracyOf(a(0.9, [[0.1, 0.3], [0.1, 0.5]]))).toBe(0.3);
     expect(robustAccuracyOf(a(0.9))).toBeNull();
     expect(robustAccuracyOf(undefined)).toBeNull();
+  });
+
+  it('at a given ε (the headline ε of the task) when the arm measured it, else still at the largest', () => {
+    const rows = a(0.9, [[0.05, 0.6], [0.06, 0.5], [0.1, 0.1]]);
+    expect(robustAccuracyOf(rows, 0.06)).toBe(0.5);
+    expect(robustAccuracyOf(rows, 0.06 + 1e-12)).toBe(0.5);
+    expect(robustAccuracyOf(rows, 0.07)).toBe(0.1);
+    expect(robustAccuracyOf(rows, undefined)).toBe(0.1);
+    expect(robustAccuracyOf(a(0.9, []), 0.06)).toBeNull();
+  });
+
+  it('siteRobustEps: the headline ε only when every arm that measured robustness measured it there', () => {
+    const both = site('s1', { global: a(0.8, [[0.06, 0.5], [0.1, 0.2]]), personalized: a(0.8, [[0.06, 0.4], [0.1, 0.1]]) });
+    const noHeadline = site('s2', { global: a(0.8, [[0.1, 0.2]]) });
+    expect(siteRobustEps([both], 0.06)).toBe(0.06);
+    expect(siteRobustEps([both, noHeadline], 0.06)).toBeUndefined();
+    expect(siteRobustEps([both], undefined)).toBeUndefined();
+    expect(siteRobustEps([site('s3', { global: a(0.8) })], 0.06)).toBeUndefined();
+    expect(siteRobustEps([], 0.06)).toBeUndefined();
+    // Arms without robustness do not count against it.
+    expect(siteRobustEps([both, site('s4', { global: a(0.7) })], 0.06)).toBe(0.06);
+  });
+
+  it('the worst robust site at the headline ε can differ from the one at the largest ε', () => {
+    const sites = [site('s1', { global: a(0.8, [[0.06, 0.3], [0.1, 0.2]]) }), site('s2', { global: a(0.8, [[0.06, 0.6], [0.1, 0.0]]) })];
+    expect(summarizeSiteReports(sites).worst.global.robust).toEqual({ siteId: 's2', accuracy: 0 });
+    expect(summarizeSiteReports(sites, 0.06).worst.global.robust).toEqual({ siteId: 's1', accuracy: 0.3 });
   });
 
   it('worst clean and robust site per arm, and the three win counts', () => {

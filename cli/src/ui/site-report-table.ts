@@ -18,15 +18,16 @@ function comparisonCell(label: string, counts: PairedCounts | undefined, n: numb
 
 /**
  * The per-site table `fedtune simulate` prints at the end: per site, each arm's clean accuracy on the site's
- * own test split (and robust accuracy, PGD at the largest ε, when measured), then the worst site per arm.
+ * own test split (and robust accuracy — PGD at the section's robustEps, the task's headline ε, else the largest ε — when
+ * measured), then the worst site per arm.
  */
 export function siteReportTable(section: SiteReportSection): string[] {
   const arms = armsOf(section);
   const robust = section.robustness;
   const width = robust ? 16 : 14;
   const cell = (arm: SiteReportSection['sites'][number]['arms'][SiteArm]) =>
-    (robust ? `${pct(arm?.accuracy).trim()} / ${pct(robustAccuracyOf(arm) ?? undefined).trim()}` : pct(arm?.accuracy).trim()).padStart(width);
-  const pgdEps = Math.max(...section.sites.flatMap((s) => s.arms.global.robust?.pgd.map((p) => p.eps) ?? []));
+    (robust ? `${pct(arm?.accuracy).trim()} / ${pct(robustAccuracyOf(arm, section.robustEps) ?? undefined).trim()}` : pct(arm?.accuracy).trim()).padStart(width);
+  const pgdEps = section.robustEps ?? Math.max(...section.sites.flatMap((s) => s.arms.global.robust?.pgd.map((p) => p.eps) ?? []));
   const lines = [
     `per-site report (each site's own test split${robust ? `; clean / PGD ε=${pgdEps}` : ', clean accuracy'}${section.mode !== 'none' ? `; personalisation: ${section.mode}` : ''}):`,
     `${'site'.padEnd(12)}${arms.map((a) => ARM_LABELS[a].padStart(width)).join('')}`,

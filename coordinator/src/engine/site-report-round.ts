@@ -1,4 +1,4 @@
-import { clipText, deriveSeed, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type TrainConfig } from '@fedtune/shared';
+import { clipText, deriveSeed, MAX_SITE_ROBUSTNESS_POINTS, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type TrainConfig } from '@fedtune/shared';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { RunConfig } from './run-config.ts';
 
@@ -10,6 +10,16 @@ export function wantsSiteReport(config: Pick<RunConfig, 'personalization' | 'sit
 /** Epochs of the local-only baseline: as many local epochs as a site trains over the whole run. */
 export function localOnlyEpochs(config: Pick<RunConfig, 'rounds' | 'train' | 'personalization'>): number | undefined {
   return config.personalization.mode !== 'none' && config.personalization.localOnly ? config.rounds * config.train.epochs : undefined;
+}
+
+/**
+ * The sites' PGD ε list with the task's headline ε (the built-in task's: 0.06 on the scanners) added, ascending, as
+ * the coordinator's own robustness evaluation always includes it — so per-site and worst-site robustness are
+ * reported where the task's robustness is measured. A list already at MAX_SITE_ROBUSTNESS_POINTS is kept as given.
+ */
+export function withHeadlineEps(pgdEps: readonly number[], headlineEps: number | undefined): number[] {
+  if (headlineEps === undefined || pgdEps.some((e) => Math.abs(e - headlineEps) <= 1e-9) || pgdEps.length >= MAX_SITE_ROBUSTNESS_POINTS) return [...pgdEps];
+  return [...pgdEps, headlineEps].sort((a, b) => a - b);
 }
 
 /** The 'siteReport' instruction for one site (its own seeds); weights are the encoded final and pretrained models. */
@@ -33,7 +43,7 @@ export function siteReportInstruction(
     train: { ...train, seed: deriveSeed(config.seed, 'site-report', siteId) },
     ...(personalize ? { personalization: { mode, epochs, lambda, validate, guard, guardEps, selection, folds, selectionMargin, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
     ...(baseline ? { localOnlyEpochs: baseline } : {}),
-    ...(when === 'final' ? { robustness: { ...robustness, seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
+    ...(when === 'final' ? { robustness: { ...robustness, pgdEps: withHeadlineEps(robustness.pgdEps, config.robustness.headlineEps), seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
   };
 }
 
@@ -78,6 +88,7 @@ export class SiteReportRound {
     const sites = [...this.collector.results.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
     const missing = this.asked.filter((id) => !this.collector.results.has(id)).map((siteId) => ({ siteId, reason: this.reasons.get(siteId) ?? 'no report before the round timeout' }));
     const baseline = localOnlyEpochs(config);
+    const robustEps = siteRobustEps(sites, config.robustness.headlineEps);
     return {
       round: this.round,
       mode: config.personalization.mode,
@@ -85,7 +96,8 @@ export class SiteReportRound {
       robustness: config.siteRobustness.when === 'final',
       sites,
       missing,
-      ...summarizeSiteReports(sites),
+      ...(robustEps !== undefined ? { robustEps } : {}),
+      ...summarizeSiteReports(sites, robustEps),
     };
   }
 }

@@ -11,11 +11,11 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined || 
 export function siteReportHtml(section: SiteReportSection | undefined): string {
   if (!section || section.sites.length + section.missing.length === 0) return '';
   const arms = SITE_ARMS.filter((a) => section.sites.some((s) => s.arms[a]));
-  const maxEps = Math.max(0, ...section.sites.flatMap((s) => s.arms.global.robust?.pgd.map((p) => p.eps) ?? []));
+  const maxEps = section.robustEps ?? Math.max(0, ...section.sites.flatMap((s) => s.arms.global.robust?.pgd.map((p) => p.eps) ?? []));
   const cell = (arm: SiteReportSection['sites'][number]['arms'][SiteArm]) => {
     if (!arm) return '<td>–</td>';
     const r = arm.robust;
-    const robust = r ? `<br><small>noise ${pct(r.noiseMean)} · corr. ${pct(r.corruptionMean)} · PGD ${pct(robustAccuracyOf(arm))}</small>` : '';
+    const robust = r ? `<br><small>noise ${pct(r.noiseMean)} · corr. ${pct(r.corruptionMean)} · PGD ${pct(robustAccuracyOf(arm, section.robustEps))}</small>` : '';
     return `<td>${pct(arm.accuracy)}${robust}</td>`;
   };
   /** Mode 'auto': every candidate's validation accuracy (and guard accuracy), the chosen one in bold. */
@@ -48,7 +48,7 @@ export function siteReportHtml(section: SiteReportSection | undefined): string {
   const clean = groupedBarChart(groups, arms.map((a) => ARM_LABELS[a]), { title: 'clean accuracy per site and model' });
   const robust = section.robustness
     ? groupedBarChart(
-        section.sites.map((s) => ({ label: s.siteId, values: arms.map((a) => robustAccuracyOf(s.arms[a]) ?? undefined) })),
+        section.sites.map((s) => ({ label: s.siteId, values: arms.map((a) => robustAccuracyOf(s.arms[a], section.robustEps) ?? undefined) })),
         arms.map((a) => ARM_LABELS[a]),
         { title: `PGD accuracy (ε=${maxEps}) per site and model` },
       )

@@ -34,7 +34,12 @@ export const SiteReportSection = z.object({
   sites: z.array(SiteReportEntry),
   /** Sites asked that gave no report, with why (disconnected, failed, timed out). */
   missing: z.array(z.object({ siteId: z.string(), reason: z.string() })),
-  /** Per arm: the site with the lowest clean accuracy, and the lowest robust accuracy (PGD at the largest ε) and its site. */
+  /**
+   * The ε whose PGD accuracy stands for an arm's robust accuracy (worst site, tables, plots): the task's headline ε
+   * when the sites measured it (0.06 on the built-in scanners); absent: the largest ε each arm measured.
+   */
+  robustEps: z.number().min(0).max(1).optional(),
+  /** Per arm: the site with the lowest clean accuracy, and the lowest robust accuracy (PGD at robustEps, else the largest ε) and its site. */
   worst: z.record(z.string(), z.object({ clean: WorstSite, robust: WorstSite.optional() })),
   /** Sites where the personalised model's clean accuracy is ≥ the global's / the local-only's, and where local-only beats global. */
   counts: z
@@ -62,25 +67,37 @@ export const SiteReportSection = z.object({
 });
 export type SiteReportSection = z.infer<typeof SiteReportSection>;
 
-/** The robust accuracy an arm is ranked by: PGD at its largest ε (null when the arm has no PGD rows). */
-export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefined): number | null {
+/**
+ * The robust accuracy an arm is ranked by: PGD at `eps` (the section's robustEps) when the arm measured it, else at
+ * its largest ε (null when the arm has no PGD rows).
+ */
+export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefined, eps?: number): number | null {
   const rows = arm?.robust?.pgd ?? [];
   if (rows.length === 0) return null;
-  return rows.reduce((a, b) => (b.eps > a.eps ? b : a)).accuracy;
+  const at = eps === undefined ? undefined : rows.find((r) => Math.abs(r.eps - eps) <= 1e-9);
+  return (at ?? rows.reduce((a, b) => (b.eps > a.eps ? b : a))).accuracy;
 }
 
-/** Worst site per arm and the win counts, from the sites' reports (sorted by site id). */
-export function summarizeSiteReports(sites: readonly SiteReportEntry[]): Pick<SiteReportSection, 'worst' | 'counts'> {
+/** The section's robustEps for a headline ε: the headline when every site that measured robustness measured it there. */
+export function siteRobustEps(sites: readonly SiteReportEntry[], headlineEps: number | undefined): number | undefined {
+  if (headlineEps === undefined) return undefined;
+  const measured = sites.flatMap((s) => SITE_ARMS.map((a) => s.arms[a]?.robust?.pgd).filter((p) => p !== undefined && p.length > 0));
+  return measured.length > 0 && measured.every((rows) => rows!.some((r) => Math.abs(r.eps - headlineEps) <= 1e-9)) ? headlineEps : undefined;
+}
+
+/** Worst site per arm and the win counts, from the sites' reports (sorted by site id); robust accuracy at `robustEps` (see robustAccuracyOf). */
+export function summarizeSiteReports(sites: readonly SiteReportEntry[], robustEps?: number): Pick<SiteReportSection, 'worst' | 'counts'> {
   const worst: SiteReportSection['worst'] = {};
   for (const arm of SITE_ARMS) {
     const rows = sites.filter((s) => s.arms[arm]);
     if (rows.length === 0) continue;
     const clean = rows.reduce((w, s) => (s.arms[arm]!.accuracy < w.arms[arm]!.accuracy ? s : w));
-    const robustRows = rows.filter((s) => robustAccuracyOf(s.arms[arm]) !== null);
-    const robust = robustRows.length ? robustRows.reduce((w, s) => (robustAccuracyOf(s.arms[arm])! < robustAccuracyOf(w.arms[arm])! ? s : w)) : undefined;
+    const robustOf = (s: SiteReportEntry) => robustAccuracyOf(s.arms[arm], robustEps);
+    const robustRows = rows.filter((s) => robustOf(s) !== null);
+    const robust = robustRows.length ? robustRows.reduce((w, s) => (robustOf(s)! < robustOf(w)! ? s : w)) : undefined;
     worst[arm] = {
       clean: { siteId: clean.siteId, accuracy: clean.arms[arm]!.accuracy },
-      ...(robust ? { robust: { siteId: robust.siteId, accuracy: robustAccuracyOf(robust.arms[arm])! } } : {}),
+      ...(robust ? { robust: { siteId: robust.siteId, accuracy: robustOf(robust)! } } : {}),
     };
   }
   const personal = sites.filter((s) => s.arms.personalized);
