@@ -105,11 +105,20 @@ describe('checkFitInstruction', () => {
 });
 
 describe('checkModelInstruction', () => {
+  // The terms' 1000 parameters: a 10×96 kernel and a 40-value bias.
+  const manifest = [
+    { name: 'dense/kernel', shape: [10, 96], dtype: 'float32' },
+    { name: 'dense/bias', shape: [40], dtype: 'float32' },
+  ];
   it.each([
-    ['the terms\' topology', { runId: 'run-1', modelVersion: 0, topology, manifest: [] }, null],
-    ['the same topology, keys in another order', { runId: 'run-1', modelVersion: 0, topology: { config: topology.config, class_name: 'Sequential' }, manifest: [] }, null],
-    ['a different topology', { runId: 'run-1', modelVersion: 0, topology: { ...topology, class_name: 'Trap' }, manifest: [] }, /the model topology .* is not the one of the terms/],
-    ['another run', { runId: 'x', modelVersion: 0, topology, manifest: [] }, /another run/],
+    ['the terms\' topology', { runId: 'run-1', modelVersion: 0, topology, manifest }, null],
+    ['the same topology, keys in another order', { runId: 'run-1', modelVersion: 0, topology: { config: topology.config, class_name: 'Sequential' }, manifest }, null],
+    ['a different topology', { runId: 'run-1', modelVersion: 0, topology: { ...topology, class_name: 'Trap' }, manifest }, /the model topology .* is not the one of the terms/],
+    ['another run', { runId: 'x', modelVersion: 0, topology, manifest }, /another run/],
+    // More parameters than the terms announced (which the site's policy judged): refused before the model is built.
+    ['a manifest larger than the terms', { runId: 'run-1', modelVersion: 0, topology, manifest: [{ name: 'dense/kernel', shape: [100_000, 100_000], dtype: 'float32' }] }, /^the model's manifest holds 10000000000 parameters, the terms 1000$/],
+    ['a manifest one parameter short', { runId: 'run-1', modelVersion: 0, topology, manifest: [manifest[0], { ...manifest[1], shape: [39] }] }, /^the model's manifest holds 999 parameters, the terms 1000$/],
+    ['an empty manifest', { runId: 'run-1', modelVersion: 0, topology, manifest: [] }, /^the model's manifest holds 0 parameters, the terms 1000$/],
   ] as const)('%s', (_n, m, refused) => {
     const reason = checkModelInstruction(m as never, base);
     if (refused === null) expect(reason).toBeUndefined();

@@ -65,12 +65,22 @@ const fitOf = (t: RunTerms, round: number, config: Record<string, unknown> = {})
   config: { ...structuredClone(t.train), seed: 7, ...config },
 });
 
+const SMALL_TOPOLOGY = { class_name: 'Sequential', config: { name: 'small', layers: [] } };
+
 describe('a site refuses a coordinator that departs from its terms (real socket.io, real SiteClient)', () => {
   const cases: Array<[string, RunTerms, (t: RunTerms) => [string, unknown], RegExp]> = [
     ['changed epochs', terms(), (t) => ['fit', fitOf(t, 1, { epochs: t.train.epochs + 3 })], /epochs 2 → 5/],
     ['DP-SGD switched off', dpTerms, (t) => ['fit', { ...fitOf(t, 1), config: { ...fitOf(t, 1).config, dpSgd: undefined } }], /dpSgd \{.*\} → \(absent\)/],
     ['an extra round', terms(), (t) => ['fit', fitOf(t, t.rounds + 1)], /fit for round 6, outside the terms' rounds 1\.\.5/],
     ['a different (crafted) model topology', terms(), (t) => ['model', { runId: t.runId, modelVersion: 0, topology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4096 } }] } }, manifest: [] }], /the model topology .* is not the one of the terms/],
+    // The terms' topology (its hash matches), but a manifest of 10^10 parameters where the terms (which the policy judged) announced 1000:
+    // refused before the model is built.
+    [
+      'the terms\' model with a larger manifest',
+      terms((t) => (t.model.topologyHash = canonicalHash(SMALL_TOPOLOGY))),
+      (t) => ['model', { runId: t.runId, modelVersion: 0, topology: SMALL_TOPOLOGY, manifest: [{ name: 'dense/kernel', shape: [100_000, 100_000], dtype: 'float32' }] }],
+      /the model's manifest holds 10000000000 parameters, the terms 1000/,
+    ],
     ['an evaluation the terms do not include', terms((t) => (t.federatedEvaluation = 'never')), (t) => ['evaluate', { runId: t.runId, round: 1, modelVersion: 1 }], /no federated evaluation/],
   ];
 
@@ -135,7 +145,11 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
   it('pinned model: the right topology is accepted and the model built', async () => {
     // The control for the crafted-model case: a hash the policy pins and a 'model' that matches it.
     const topology = { class_name: 'Sequential', config: { name: 'x', layers: [] } };
-    const t = terms((x) => (x.model.topologyHash = canonicalHash(topology)));
+    // An empty model: no parameters, as its terms say.
+    const t = terms((x) => {
+      x.model.topologyHash = canonicalHash(topology);
+      x.model.parameters = 0;
+    });
     const { received } = await siteAgainst(signed(t), (link) => {
       link.sendUnchecked('model', { runId: t.runId, modelVersion: 0, topology, manifest: [] });
       setTimeout(() => link.send('complete', { runId: t.runId, rounds: 1 }), 300);

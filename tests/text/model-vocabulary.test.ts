@@ -29,6 +29,7 @@ const topology = { class_name: 'Sequential', config: { layers: [] } };
 const textTerms = (vocabularyHash?: string): RunTerms =>
   terms((t) => {
     t.model.topologyHash = canonicalHash(topology);
+    t.model.parameters = 0; // the empty model below
     if (vocabularyHash) t.model.vocabularyHash = vocabularyHash;
   });
 const model = (text?: ModelTextSection) => ({ runId: 'run-1', modelVersion: 0, topology, manifest: [], ...(text ? { text } : {}) });

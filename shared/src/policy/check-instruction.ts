@@ -7,6 +7,7 @@ import { canonicalJson } from '../audit/canonical-json.ts';
 import { nobleSha256OfChunks, sha256Hex, type Sha256OfChunks } from '../audit/sha256-hex.ts';
 import type { SitePolicy } from './site-policy.ts';
 import { scheduledTrain } from '../learning/learning-rate-schedule.ts';
+import { totalParameters } from '../weights.ts';
 
 /**
  * Every instruction a site receives, checked again on arrival against the terms it accepted and its policy
@@ -18,12 +19,18 @@ function sameRun(runId: string, terms: RunTerms): string | undefined {
   return runId === terms.runId ? undefined : `the instruction is for another run than the accepted terms' ${terms.runId}`;
 }
 
-/** 'model': the topology must be the one the terms name (its hash), and a text model's vocabulary too. */
+/**
+ * 'model': the topology must be the one the terms name (its hash), its manifest must hold the parameters the terms
+ * name (the count the site's policy judged, maxParameters; checked before the model is built, so a coordinator
+ * cannot get a larger model allocated than it announced), and a text model's vocabulary must be the terms' too.
+ */
 export function checkModelInstruction(model: ModelTopology, terms: RunTerms): string | undefined {
   const run = sameRun(model.runId, terms);
   if (run) return run;
   const hash = canonicalHash(model.topology);
   if (hash !== terms.model.topologyHash) return `the model topology (${hash.slice(0, 16)}…) is not the one of the terms (${terms.model.topologyHash.slice(0, 16)}…)`;
+  const parameters = totalParameters(model.manifest);
+  if (parameters !== terms.model.parameters) return `the model's manifest holds ${parameters} parameters, the terms ${terms.model.parameters}`;
   return checkModelVocabulary(model, terms);
 }
 
