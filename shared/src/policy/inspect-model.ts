@@ -215,6 +215,7 @@ function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, min
   const squares = new Float64Array(units);
   for (let i = 0; i < fanIn; i++) {
     const row = i * units;
+    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end, and what reads there give never reaches another write.
     for (let u = 0; u < units; u++) squares[u] += k[row + u] * k[row + u];
   }
   const norms = squares.map(Math.sqrt);
@@ -224,17 +225,25 @@ function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, min
   const sketched = sketchedCosines(kernel, units, fanIn);
   const flagged = new Uint8Array(units);
   const candidateCosine = Math.max(0, 1 - 10 * (1 - minCosine));
+  // Stryker disable next-line EqualityOperator: equivalent: a difference exactly at the tolerance has measure zero.
   const differs = (a: number, other: number): boolean => Math.abs(thr[a] - other) > 1e-6 * (1 + Math.abs(thr[a]));
+  // Stryker disable next-line EqualityOperator: equivalent: at r = rows.length the inner loop runs no pair.
   for (let r = 0; r < rows.length; r++) {
     const i = rows[r];
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent: the extra pairs are a unit with itself (cos 1, the same threshold), a pair already compared the other way round (the flags are symmetric), or an undefined unit (NaN cosine and threshold: never flagged).
     for (let q = r + 1; q < rows.length; q++) {
       const j = rows[q];
+      // Stryker disable next-line ConditionalExpression: equivalent: a shortcut; comparing the pair again only sets flags already set.
       if (flagged[i] && flagged[j]) continue; // both counted already: nothing this pair can add
+      // Stryker disable next-line EqualityOperator: equivalent: a sketched cosine exactly at the cut has measure zero.
       if (Math.abs(sketched[i * units + j]) < candidateCosine) continue;
       let c = 0;
       for (let d = 0; d < fanIn; d++) c += Math.fround(k[d * units + i] / norms[i]) * Math.fround(k[d * units + j] / norms[j]);
+      // Stryker disable next-line EqualityOperator: equivalent: a cosine exactly at minCosine has measure zero.
       if (Math.abs(c) < minCosine) continue;
+      // Stryker disable next-line EqualityOperator: equivalent: c = 0 cannot pass |c| ≥ minCosine > 0.
       if (differs(i, c > 0 ? thr[j] : -thr[j])) flagged[i] = 1;
+      // Stryker disable next-line EqualityOperator: equivalent, as above.
       if (differs(j, c > 0 ? thr[i] : -thr[i])) flagged[j] = 1;
     }
   }
@@ -287,13 +296,16 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
     const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
     return firingUnits(layer, feeder ? predictAll(feeder, x) : x);
   });
+  // Stryker disable next-line EqualityOperator: equivalent: at start = n the batch has size 0 and the loop breaks.
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
     if (size < 2) break; // a batch of one reveals its example whatever the model: not this check's concern
     const fires = firesAll.subarray(start * units, (start + size) * units);
     const counts = new Uint16Array(units);
     const only = new Int32Array(units); // the example, where a unit fired for exactly one
+    // Stryker disable next-line EqualityOperator: equivalent: reads past the batch's subarray give undefined, which is skipped.
     for (let e = 0; e < size; e++) {
+      // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end, and what reads there give never reaches another write.
       for (let u = 0; u < units; u++) {
         if (!fires[e * units + u]) continue;
         counts[u]++;
@@ -301,6 +313,7 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
       }
     }
     batches++;
+    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end, and what reads there give never reaches another write.
     for (let u = 0; u < units; u++) {
       fired[u] += counts[u];
       if (counts[u] === 1) isolated[only[u]] = 1;
@@ -351,6 +364,7 @@ function firingUnits(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor {
   const examples = x.shape[0] as number;
   const linear = linearPart(layer, kernel, x);
   const positions = linear.size / (examples * units);
+  // Stryker disable next-line ConditionalExpression: equivalent: a max-pool over one position is the identity (the branch saves the op).
   const perExample = positions === 1 ? linear.reshape([examples, units]) : tf.maxPool(linear.reshape([examples, positions, 1, units]) as tf.Tensor4D, [positions, 1], [positions, 1], 'valid').reshape([examples, units]);
   return (bias ? perExample.add(bias) : perExample).greater(0);
 }
