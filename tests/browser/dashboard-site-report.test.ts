@@ -56,6 +56,31 @@ describe.runIf(mode === 'run')('dashboard: per-site report (Chromium)', () => {
     expect(table[2][0]).toBe('site-<b>');
     expect(table[3]).toEqual(['worst site', 'site-<b> 40.0% · PGD site-<b> 5.0%', 'site-1 80.0% · PGD site-<b> 10.0%', 'site-<b> 60.0% · PGD site-<b> 25.0%', 'site-1 85.0% · PGD site-<b> 30.0%']);
     expect(await page.$eval('#site-report-note', (e) => e.textContent)).toContain('missing: site-3');
+    expect(await page.$eval('#site-report-note', (e) => e.textContent)).toContain('clean / PGD at the largest ε');
     expect(await page.$$eval('#site-report b', (b) => b.length)).toBe(0);
+  });
+
+  it('reads robust accuracy at the report\'s robustEps (the task\'s headline ε) when the sites measured it there', async () => {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.waitForSelector('#rounds');
+    const two = (accuracy: number, at006: number, at01: number) => ({ accuracy, loss: 0.5, robust: { noiseMean: 0.5, corruptionMean: 0.5, pgd: [{ eps: 0.06, accuracy: at006 }, { eps: 0.1, accuracy: at01 }] } });
+    const headlineSites: SiteReportEntry[] = [
+      { siteId: 'site-1', numExamples: 50, durationMs: 1, arms: { global: two(0.7, 0.45, 0.05) } },
+      { siteId: 'site-2', numExamples: 50, durationMs: 1, arms: { global: two(0.6, 0.55, 0.01) } },
+    ];
+    const report = {
+      schemaVersion: 1, runId: 'r-sites', status: 'complete', startedAt: '', updatedAt: '', config: {}, backend: 'wasm', model: { architecture: 'mlp', parameters: 1 }, rounds: [],
+      siteReport: { round: 1, mode: 'none', robustness: true, sites: headlineSites, missing: [], robustEps: 0.06, ...summarizeSiteReports(headlineSites, 0.06) },
+    } as unknown as RunReport;
+    events.publish({ type: 'complete', report });
+    await page.waitForSelector('#site-report-card:not([hidden])');
+    const table = await page.$$eval('#site-report tr', (rows) => rows.map((r) => [...r.querySelectorAll('th,td')].map((x) => x.textContent)));
+    expect(table.slice(1)).toEqual([
+      ['site-1', '70.0% / PGD 45.0%'],
+      ['site-2', '60.0% / PGD 55.0%'],
+      ['worst site', 'site-2 60.0% · PGD site-1 45.0%'],
+    ]);
+    expect(await page.$eval('#site-report-note', (e) => e.textContent)).toContain('clean / PGD at ε=0.06');
   });
 });

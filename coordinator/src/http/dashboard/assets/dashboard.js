@@ -514,10 +514,15 @@ function renderDataSummaries() {
 
 const ARMS = [['pretrained', 'pretrained'], ['localOnly', 'local-only'], ['global', 'global'], ['personalized', 'personalised']];
 
-/** PGD accuracy at the largest ε of a model on a site (null when not measured). */
-function robustOf(arm) {
+/**
+ * PGD accuracy of a model on a site at `eps` (the report's robustEps: the task's headline ε) when measured there, else
+ * at its largest ε (null when not measured) — as the report's worst site reads it (robustAccuracyOf in shared).
+ */
+function robustOf(arm, eps) {
   const rows = arm?.robust?.pgd ?? [];
-  return rows.length ? rows.reduce((a, b) => (b.eps > a.eps ? b : a)).accuracy : null;
+  if (!rows.length) return null;
+  const at = eps === undefined ? undefined : rows.find((r) => Math.abs(r.eps - eps) <= 1e-9);
+  return (at ?? rows.reduce((a, b) => (b.eps > a.eps ? b : a))).accuracy;
 }
 
 /** The per-site table: every site × model (clean, and PGD when measured), then the worst site per model. */
@@ -526,8 +531,9 @@ function renderSiteReport(report) {
   card.hidden = !report;
   if (!report) return;
   const arms = ARMS.filter(([key]) => report.sites.some((s) => s.arms[key]));
-  const text = (arm) => (arm ? (report.robustness ? `${pct(arm.accuracy)} / PGD ${pct(robustOf(arm))}` : pct(arm.accuracy)) : '—');
-  $('site-report-note').textContent = `· personalisation ${report.mode}${report.robustness ? ' · clean / PGD at the largest ε' : ' · clean accuracy'}${report.missing.length ? ` · missing: ${report.missing.map((m) => m.siteId).join(', ')}` : ''}`;
+  const text = (arm) => (arm ? (report.robustness ? `${pct(arm.accuracy)} / PGD ${pct(robustOf(arm, report.robustEps))}` : pct(arm.accuracy)) : '—');
+  const pgdAt = report.robustEps === undefined ? 'the largest ε' : `ε=${report.robustEps}`;
+  $('site-report-note').textContent = `· personalisation ${report.mode}${report.robustness ? ` · clean / PGD at ${pgdAt}` : ' · clean accuracy'}${report.missing.length ? ` · missing: ${report.missing.map((m) => m.siteId).join(', ')}` : ''}`;
   const head = document.createElement('tr');
   for (const label of ['site', ...arms.map(([, l]) => l)]) {
     const th = document.createElement('th');
