@@ -36,6 +36,16 @@ describe('the per-site report: summary and report.html', () => {
     expect(siteReportHtml(undefined)).toBe('');
   });
 
+  it('with robustEps (the headline ε, here 0.05 of the sites\' 0.05 and 0.1): cells, bars and the note read PGD there', () => {
+    const html = siteReportHtml({ ...section(true), robustEps: 0.05, ...summarizeSiteReports(sites, 0.05) });
+    // 45 % and 40 % are site-1's personalised and global arms at ε 0.05 only; 5 % is site-2's pretrained arm at ε 0.1 only.
+    expect(html).toContain('PGD 45.0%');
+    expect(html).toContain('PGD 40.0%');
+    expect(html).not.toContain('PGD 5.0%');
+    expect(html).toContain('PGD accuracy (ε=0.05)');
+    expect(html).toContain('PGD at ε=0.05');
+  });
+
   it("mode 'auto': each site's choice shows in report.html and in the printed table", async () => {
     const { siteReportTable } = await import('../../cli/src/ui/site-report-table.ts');
     const auto: SiteReportSection = { ...section(false), mode: 'auto', sites: section(false).sites.map((s, i) => ({ ...s, chosen: i === 0 ? 'mix-0.5' : 'global' })) };
