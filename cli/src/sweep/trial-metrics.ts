@@ -1,4 +1,4 @@
-import type { RunReport } from '@fedtune/shared';
+import { sameEps, type RunReport } from '@fedtune/shared';
 
 /** What a sweep keeps of a finished trial's report. */
 export interface TrialMetrics {
@@ -9,7 +9,6 @@ export interface TrialMetrics {
   error?: string;
 }
 
-const EPS_TOLERANCE = 1e-9;
 
 /**
  * A trial's clean accuracy, robust accuracy (the final robustness evaluation's PGD row at `robustEps`) and
@@ -21,7 +20,7 @@ export function trialMetrics(report: Pick<RunReport, 'status' | 'aborted' | 'fin
   const clean = r?.clean.accuracy ?? report.final?.accuracy ?? null;
   const ece = r?.clean.ece ?? null;
   if (report.status !== 'complete') return { status: 'failed', clean, robust: null, ece, error: `run ${report.status}: ${String(report.aborted ?? '').slice(0, 300)}` };
-  const row = r?.pgd.find((p) => Math.abs(p.eps - robustEps) <= EPS_TOLERANCE);
+  const row = r?.pgd.find((p) => sameEps(p.eps, robustEps));
   if (!row) return { status: 'failed', clean, robust: null, ece, error: `the final robustness evaluation has no PGD row at ε = ${robustEps}` };
   return { status: 'complete', clean, robust: row.accuracy, ece };
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { deepMerge, hasPretrainedModel, type PartialRunConfigInput, type RunConfig } from '@fedtune/coordinator';
-import { DEFAULT_EPSILONS, FedtuneError, parsePartitionSpec } from '@fedtune/shared';
+import { DEFAULT_EPSILONS, FedtuneError, parsePartitionSpec, sameEps } from '@fedtune/shared';
 import { simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import type { TrialParams } from './grid-search.ts';
 import { isSimulationParam } from './search-space.ts';
@@ -40,7 +40,7 @@ export function trialSimulationOptions(settings: SweepSettings, sweepDir: string
   const pgd = config.robustness.pgd;
   if (pgd === false) throw new FedtuneError('config', 'a sweep needs the PGD evaluation: robustness.pgd cannot be false');
   const list: number[] = Array.isArray(pgd) ? [...(pgd as number[])] : [...DEFAULT_EPSILONS];
-  if (!list.some((e) => Math.abs(e - settings.robustEps) <= 1e-9)) list.push(settings.robustEps);
+  if (!list.some((e) => sameEps(e, settings.robustEps))) list.push(settings.robustEps);
   config.robustness = { ...config.robustness, pgd: list };
   return {
     sites: (params.sites as number | undefined) ?? base.sites,

@@ -1,4 +1,4 @@
-import { clipText, deriveSeed, MAX_SITE_ROBUSTNESS_POINTS, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type TrainConfig } from '@fedtune/shared';
+import { clipText, deriveSeed, MAX_SITE_ROBUSTNESS_POINTS, sameEps, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type TrainConfig } from '@fedtune/shared';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { RunConfig } from './run-config.ts';
 
@@ -18,7 +18,7 @@ export function localOnlyEpochs(config: Pick<RunConfig, 'rounds' | 'train' | 'pe
  * reported where the task's robustness is measured. A list already at MAX_SITE_ROBUSTNESS_POINTS is kept as given.
  */
 export function withHeadlineEps(pgdEps: readonly number[], headlineEps: number | undefined): number[] {
-  if (headlineEps === undefined || pgdEps.some((e) => Math.abs(e - headlineEps) <= 1e-9) || pgdEps.length >= MAX_SITE_ROBUSTNESS_POINTS) return [...pgdEps];
+  if (headlineEps === undefined || pgdEps.some((e) => sameEps(e, headlineEps)) || pgdEps.length >= MAX_SITE_ROBUSTNESS_POINTS) return [...pgdEps];
   return [...pgdEps, headlineEps].sort((a, b) => a - b);
 }
 

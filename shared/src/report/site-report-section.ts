@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AUTO_CANDIDATES, CandidateValidation, PairedCounts, PERSONALIZATION_MODES, SITE_ARMS, SiteArmMetrics, type SiteArm, type SiteReportResult } from '../messages/site-report-schemas.ts';
 import { betterBeyondNoise, NOISE_STANDARD_ERRORS, worseBeyondNoise } from '../personalization/paired-comparison.ts';
+import { sameEps } from '../robustness/same-eps.ts';
 
 /** One site's line of the per-site report (what it sent, as validated). */
 export const SiteReportEntry = z.object({
@@ -74,7 +75,7 @@ export type SiteReportSection = z.infer<typeof SiteReportSection>;
 export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefined, eps?: number): number | null {
   const rows = arm?.robust?.pgd ?? [];
   if (rows.length === 0) return null;
-  const at = eps === undefined ? undefined : rows.find((r) => Math.abs(r.eps - eps) <= 1e-9);
+  const at = eps === undefined ? undefined : rows.find((r) => sameEps(r.eps, eps));
   return (at ?? rows.reduce((a, b) => (b.eps > a.eps ? b : a))).accuracy;
 }
 
@@ -82,7 +83,7 @@ export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefi
 export function siteRobustEps(sites: readonly SiteReportEntry[], headlineEps: number | undefined): number | undefined {
   if (headlineEps === undefined) return undefined;
   const measured = sites.flatMap((s) => SITE_ARMS.map((a) => s.arms[a]?.robust?.pgd).filter((p) => p !== undefined && p.length > 0));
-  return measured.length > 0 && measured.every((rows) => rows!.some((r) => Math.abs(r.eps - headlineEps) <= 1e-9)) ? headlineEps : undefined;
+  return measured.length > 0 && measured.every((rows) => rows!.some((r) => sameEps(r.eps, headlineEps))) ? headlineEps : undefined;
 }
 
 /** Worst site per arm and the win counts, from the sites' reports (sorted by site id); robust accuracy at `robustEps` (see robustAccuracyOf). */

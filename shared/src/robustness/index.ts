@@ -33,3 +33,4 @@ export * from './certification/certification-report.ts';
 export * from './certification/smoothing-config.ts';
 export * from './certification/randomized-smoothing.ts';
 export * from './text/index.ts';
+export * from './same-eps.ts';
