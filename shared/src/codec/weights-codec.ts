@@ -12,12 +12,15 @@ const MAGIC = 0x31575446; // "FTW1" read as little-endian u32
 const MAGIC_WITHOUT_VERSION = 0x00575446; // "FTW" in the low three bytes
 const PREFIX_BYTES = 8;
 
+// Stryker disable next-line all: equivalent here: a module-load guard (a static mutant, never re-evaluated per test) that only a big-endian platform reaches.
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  // Stryker disable next-line all: unreachable on a little-endian platform (see above).
   throw new FedtuneError('codec', 'fedtune requires a little-endian platform');
 }
 
 const encoder = new TextEncoder();
 /** `fatal`: a header that is not valid UTF-8 is refused, not decoded with replacement characters. */
+// Stryker disable next-line StringLiteral: equivalent: a module-load constant (a static mutant: the label "" would throw at load, which no per-test run re-evaluates); the fatal flag is tested (a non-UTF-8 header is refused).
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function align4(n: number): number {
@@ -70,6 +73,7 @@ function parseSpec(value: unknown, i: number): WeightSpec {
     throw new FedtuneError('codec', `spec ${i} (${quoteClipped(name)}): shape must be a list of at most ${WEIGHTS_LIMITS.maxRank} dimensions`);
   }
   const dims = shape.map((d: unknown) => {
+    // Stryker disable next-line ConditionalExpression: equivalent: without the typeof test a non-number still fails Number.isInteger, with the same refusal.
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > WEIGHTS_LIMITS.maxDim) {
       throw new FedtuneError('codec', `spec ${i} (${quoteClipped(name)}): dimension ${quoteClipped(d, 24)} is not an integer in 0..${WEIGHTS_LIMITS.maxDim}`);
     }
@@ -133,11 +137,13 @@ export function decodeWeights(bytes: Uint8Array): Weights {
   const implied = dataOffset + floats * 4;
   if (bytes.byteLength !== implied) {
     const shown = Number.isSafeInteger(implied) ? String(implied) : 'more than 2^53';
+    // Stryker disable next-line EqualityOperator: equivalent: the lengths differ here, so < and <= agree.
     const what = bytes.byteLength < implied ? 'truncated' : 'trailing bytes';
     throw new FedtuneError('codec', `weights payload is ${bytes.byteLength} bytes, header implies ${shown} (${what})`);
   }
   let buffer: ArrayBufferLike;
   let base: number;
+  // Stryker disable next-line ArithmeticOperator: equivalent: dataOffset is a multiple of 4, so (offset − dataOffset) % 4 is 0 exactly when (offset + dataOffset) % 4 is (−0 === 0).
   if ((bytes.byteOffset + dataOffset) % 4 === 0) {
     buffer = bytes.buffer;
     base = bytes.byteOffset + dataOffset;
