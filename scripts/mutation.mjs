@@ -36,7 +36,7 @@ const MODULES = [
   {
     name: 'attack-losses',
     // The losses an attack ascends, the worst case over them, and the saturation self-check.
-    mutate: ['shared/src/robustness/attacks/input-gradient.ts', 'shared/src/robustness/evaluate-robustness.ts:201-245', 'shared/src/robustness/self-checks.ts'],
+    mutate: ['shared/src/robustness/attacks/input-gradient.ts', 'shared/src/robustness/evaluate-robustness.ts:201-247', 'shared/src/robustness/self-checks.ts'],
     tests: ['tests/robustness/self-checks-exact.test.ts', 'tests/robustness/attack-losses.test.ts', 'tests/robustness/square-attack.test.ts', 'tests/robustness/worst-case-rows.test.ts'],
   },
   {

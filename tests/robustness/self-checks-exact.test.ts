@@ -47,11 +47,20 @@ describe('robustnessWarnings: every rule at its edge', () => {
     },
     { name: 'ε = 0 within 1e-9 of clean', report: { fgsm: [], pgd: [], adversarialCleanAccuracy: 0.9 }, eps0: 0.9 + 1e-10, want: [] },
     { name: 'no ε = 0 run', report: { fgsm: [], pgd: [], adversarialCleanAccuracy: 0.9 }, eps0: null, want: [] },
+    { name: 'an ε = 0 run but no clean accuracy to compare it with', report: { fgsm: [], pgd: [], adversarialCleanAccuracy: null }, eps0: 0.9, want: [] },
+    // 1e-9 − 0 is exactly 1e-9: the bound itself is allowed.
+    { name: 'ε = 0 exactly 1e-9 from clean', report: { fgsm: [], pgd: [], adversarialCleanAccuracy: 0 }, eps0: 1e-9, want: [] },
     {
       name: 'a saturated first loss (PGD-L2 row; the rest joined)',
       report: { fgsm: [], pgd: [], pgdL2: [pgdRow(1, 0.2, { stepSize: 0.0625, byLoss: [{ loss: 'ce', accuracy: 0.3 }, { loss: 'margin', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9 },
       eps0: 0.9,
       want: ['PGD-L2 at ε=1: the ce loss alone leaves 30.0% correct, the margin loss 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
+    },
+    {
+      name: 'a saturated first loss with two later losses (joined)',
+      report: { fgsm: [], pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'ce', accuracy: 0.5 }, { loss: 'margin', accuracy: 0.3 }, { loss: 'dlr', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9 },
+      eps0: 0.9,
+      want: ['PGD at ε=0.1: the ce loss alone leaves 50.0% correct, the margin and the dlr loss 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
     },
     {
       name: 'a first-loss gap of exactly the tolerance is not flagged',
@@ -65,6 +74,8 @@ describe('robustnessWarnings: every rule at its edge', () => {
       eps0: 0.9,
       want: ['PGD at ε=0.3 cannot reach its ε: 10 steps × 0.01 travel 0.1 at most (the usual step is 2.5·ε/steps = 0.075): its accuracy overstates the robustness at this ε; raise the steps or the step size'],
     },
+    // The check allows a relative 1e-9 of rounding: one step of exactly ε·(1 − 1e-9) still reaches ε.
+    { name: 'PGD whose one step travels exactly ε·(1 − 1e-9)', report: { fgsm: [], pgd: [pgdRow(1, 0.1, { steps: 1, stepSize: 1 * (1 - 1e-9) })], adversarialCleanAccuracy: 0.9 }, eps0: 0.9, want: [] },
     { name: 'PGD whose steps travel exactly its ε (40 × 0.01 at ε 0.4)', report: { fgsm: [], pgd: [pgdRow(0.4, 0.1)], adversarialCleanAccuracy: 0.9 }, eps0: 0.9, want: [] },
     {
       name: 'PGD one step short of its ε (39 × 0.01 at ε 0.4)',
@@ -87,6 +98,12 @@ describe('robustnessWarnings: every rule at its edge', () => {
     { option: { monotoneTolerance: 0.05 }, rows: { fgsm: [row(0.1, 0.5), row(0.2, 0.6)] }, warns: true },
     { option: { pgdOverFgsmTolerance: 0.1 }, rows: { fgsm: [row(0.1, 0.4)], pgd: [pgdRow(0.1, 0.45)] }, warns: false },
     { option: { pgdOverFgsmTolerance: 0 }, rows: { fgsm: [row(0.1, 0.4)], pgd: [pgdRow(0.1, 0.41)] }, warns: true },
+    // Exact binary fractions: PGD above FGSM by exactly the tolerance is not flagged, by more is.
+    { option: { pgdOverFgsmTolerance: 0.25 }, rows: { fgsm: [row(0.1, 0.5)], pgd: [pgdRow(0.1, 0.75)] }, warns: false },
+    { option: { pgdOverFgsmTolerance: 0.25 }, rows: { fgsm: [row(0.1, 0.5)], pgd: [pgdRow(0.1, 0.8125)] }, warns: true },
+    // The tolerance also applies to the clean accuracy of the attacked examples (0.9 here): 0.95 is within 0.1 of it.
+    { option: { monotoneTolerance: 0.1 }, rows: { fgsm: [row(0.1, 0.95)] }, warns: false },
+    { option: { monotoneTolerance: 0.01 }, rows: { fgsm: [row(0.1, 0.95)] }, warns: true },
     { option: { lossGapTolerance: 0.2 }, rows: { pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'margin', accuracy: 0.35 }, { loss: 'ce', accuracy: 0.2 }] })] }, warns: false },
     { option: { lossGapTolerance: 0.1 }, rows: { pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'margin', accuracy: 0.35 }, { loss: 'ce', accuracy: 0.2 }] })] }, warns: true },
   ])('option $option changes the verdict: warns $warns', ({ option, rows, warns }) => {
@@ -169,6 +186,7 @@ describe('adversarialAccuracyByLoss: exact stages from a scripted attack', () =>
     const err = await adversarialAccuracyByLoss(model, tagged(tags), scripted([]), params, []).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FedtuneError);
     expect((err as FedtuneError).message).toBe('an attack needs at least one loss');
+    expect((err as FedtuneError).code).toBe('config');
     expect(tf.memory().numTensors).toBe(before);
   });
 });
