@@ -201,7 +201,7 @@ const MODULES = [
   {
     name: 'robust-step',
     // The training step's adversarial parts: which examples each attack loss gets, AWP's move and its exact restore.
-    mutate: ['shared/src/learning/adversarial-weight-perturbation.ts', 'shared/src/learning/robust-step.ts:31-67'],
+    mutate: ['shared/src/learning/adversarial-weight-perturbation.ts', 'shared/src/learning/robust-step.ts:31-70'],
     tests: ['tests/robustness/adversarial-weight-perturbation.test.ts', 'tests/robustness/adversarial-attack-loss.test.ts'],
   },
   {

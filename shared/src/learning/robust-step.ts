@@ -41,6 +41,7 @@ export function adversarialBatch(ctx: StepContext, x: tf.Tensor, onehot: tf.Tens
   const plan = ctx.adversarial;
   const n = x.shape[0];
   const k = adversarialCount(plan, n);
+  // Stryker disable next-line LogicalOperator,ConditionalExpression: equivalent: with a plan k is 0 only for an empty batch (share > 0), whose attack on 0 rows then gives the same empty tensor.
   if (!plan || k === 0 || plan.method === 'trades' || plan.space === 'embedding') return x.clone();
   const params = { eps: plan.eps, steps: plan.steps, stepSize: plan.stepSize, seed, clipMin: ctx.clipMin, clipMax: ctx.clipMax, ...(plan.scale ? { scale: plan.scale } : {}) };
   // 'mixed': the first ⌈k/2⌉ by cross-entropy, the rest by the margin (one part when k is 1).
@@ -57,7 +58,9 @@ export function adversarialBatch(ctx: StepContext, x: tf.Tensor, onehot: tf.Tens
         tf.dispose([head, headLabels]);
       }
     }
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: at k = n the slice is empty, and concatenating it changes no value.
     if (k < n) pieces.push(x.slice(k));
+    // Stryker disable next-line ConditionalExpression: equivalent: concat of one piece is a copy with the same values (the piece is disposed in finally either way).
     if (pieces.length === 1) return pieces.pop()!;
     return tf.concat(pieces);
   } finally {
