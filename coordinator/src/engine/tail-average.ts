@@ -39,6 +39,7 @@ export class TailAverage {
     this.sums ??= weights.map((w) => new Float64Array(w.length));
     weights.forEach((w, i) => {
       const s = this.sums![i];
+      // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
       for (let j = 0; j < w.length; j++) s[j] += w[j];
     });
     this.count++;
@@ -54,6 +55,7 @@ export class TailAverage {
     if (!this.sums || this.count < 2) return undefined;
     return this.sums.map((s) => {
       const m = new Float32Array(s.length);
+      // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
       for (let j = 0; j < s.length; j++) m[j] = s[j] / this.count;
       return m;
     });
