@@ -25,27 +25,35 @@ export function weightedAverage(global: WeightArrays, updates: Array<{ weights: 
         const cb = coeffs[k + 1], cc = coeffs[k + 2], cd = coeffs[k + 3];
         // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: `out` starts at zero, so adding instead of writing gives the same values; a write one past a typed array's end is ignored.
         if (first) for (let i = 0; i < n; i++) out[i] = ca * a[i] + cb * b[i] + cc * c[i] + cd * d[i];
-        // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
-        else for (let i = 0; i < n; i++) out[i] += ca * a[i] + cb * b[i] + cc * c[i] + cd * d[i];
+        else {
+          // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
+          for (let i = 0; i < n; i++) out[i] += ca * a[i] + cb * b[i] + cc * c[i] + cd * d[i];
+        }
       } else if (k + 2 < updates.length) {
         const b = updates[k + 1].weights[t], c = updates[k + 2].weights[t];
         const cb = coeffs[k + 1], cc = coeffs[k + 2];
         // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: `out` starts at zero, so adding instead of writing gives the same values; a write one past a typed array's end is ignored.
         if (first) for (let i = 0; i < n; i++) out[i] = ca * a[i] + cb * b[i] + cc * c[i];
-        // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
-        else for (let i = 0; i < n; i++) out[i] += ca * a[i] + cb * b[i] + cc * c[i];
+        else {
+          // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
+          for (let i = 0; i < n; i++) out[i] += ca * a[i] + cb * b[i] + cc * c[i];
+        }
       } else if (k + 1 < updates.length) {
         const b = updates[k + 1].weights[t];
         const cb = coeffs[k + 1];
         // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: `out` starts at zero, so adding instead of writing gives the same values; a write one past a typed array's end is ignored.
         if (first) for (let i = 0; i < n; i++) out[i] = ca * a[i] + cb * b[i];
-        // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
-        else for (let i = 0; i < n; i++) out[i] += ca * a[i] + cb * b[i];
+        else {
+          // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
+          for (let i = 0; i < n; i++) out[i] += ca * a[i] + cb * b[i];
+        }
       } else {
         // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: `out` starts at zero, so adding instead of writing gives the same values; a write one past a typed array's end is ignored.
         if (first) for (let i = 0; i < n; i++) out[i] = ca * a[i];
-        // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
-        else for (let i = 0; i < n; i++) out[i] += ca * a[i];
+        else {
+          // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (and reads undefined → NaN there).
+          for (let i = 0; i < n; i++) out[i] += ca * a[i];
+        }
       }
     }
     return out;
