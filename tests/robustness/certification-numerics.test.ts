@@ -90,6 +90,7 @@ describe('logGamma and the regularized incomplete beta', () => {
     ['a infinite', () => inverseRegularizedIncompleteBeta(0.5, Infinity, 1), 'beta shapes must be finite and > 0, got a=Infinity, b=1'],
     ['b infinite', () => regularizedIncompleteBeta(0.5, 1, Infinity), 'beta shapes must be finite and > 0, got a=1, b=Infinity'],
     ['p > 1', () => inverseRegularizedIncompleteBeta(1.5, 2, 3), 'beta quantile of p=1.5: p must be in [0, 1]'],
+    ['p < 0', () => inverseRegularizedIncompleteBeta(-0.1, 2, 3), 'beta quantile of p=-0.1: p must be in [0, 1]'],
     ['p NaN', () => inverseRegularizedIncompleteBeta(NaN, 2, 3), 'beta quantile of p=NaN: p must be in [0, 1]'],
     ['Γ(0)', () => logGamma(0), 'log-gamma of 0: x must be > 0'],
   ])('refuses %s with a config error', (_, fn, message) => {

@@ -3,6 +3,7 @@ import { FedtuneError } from '../../errors.ts';
 /** Evaluates c[0] + c[1]·r + … + c[7]·r⁷. */
 function poly(c: readonly number[], r: number): number {
   let v = 0;
+  // Stryker disable next-line ArithmeticOperator: equivalent: with − the result is −poly(c, r) for every c, and poly is only used in ratios of two polys.
   for (let i = c.length - 1; i >= 0; i--) v = v * r + c[i];
   return v;
 }
