@@ -219,6 +219,15 @@ describe('TemperatureSearch: every branch', () => {
     expect(search.next()).toEqual([(0.8125 + 1) / 2]);
   });
 
+  it('a Newton step that rounds to no move ends the search, even on the bracket\'s end', () => {
+    // Bracket (0.25, 1); at β = 1 the gradient 1e-30 with curvature 1 moves β by less than its last bit: β = 1 (T = 1)
+    // after the grid alone, where a bisection would have asked ~45 more questions.
+    const search = new TemperatureSearch({ min: 0.25, max: 4 }, 3);
+    search.feed([-1, 1e-30, 2].map((grad) => ({ nll: 1, grad, hess: 1 })));
+    expect(search.done).toBe(true);
+    expect(search.temperature).toBe(1);
+  });
+
   it('converges in a few Newton steps on a smooth convex objective, to machine precision', () => {
     // g(β) = β² − 2 (h = 2β): minimum at β = √2.
     const { temperature, questions } = runSearch(new TemperatureSearch(), (b) => b * b - 2, (b) => 2 * b);

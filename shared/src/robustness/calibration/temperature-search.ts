@@ -94,7 +94,9 @@ export class TemperatureSearch {
     this.steps = 1;
     const j = stats.findIndex((s) => s.grad >= 0);
     if (j === 0) return this.finish(betas[0]);
+    // Stryker disable next-line EqualityOperator: equivalent: j = 0 has returned just above.
     if (j < 0) return this.finish(betas[betas.length - 1]);
+    // Stryker disable next-line ConditionalExpression: equivalent: without it, Newton from β_j with a zero gradient does not move and ends the search at β_j.
     if (stats[j].grad === 0) return this.finish(betas[j]);
     this.lo = betas[j - 1];
     this.hi = betas[j];
@@ -103,6 +105,7 @@ export class TemperatureSearch {
 
   private refine(x: number, s: TemperatureStats): void {
     this.steps++;
+    // Stryker disable next-line ConditionalExpression: equivalent: without it, Newton from x with a zero gradient does not move and ends the search at x.
     if (s.grad === 0) return this.finish(x);
     // Stryker disable next-line EqualityOperator: equivalent: a zero gradient has ended the search just above
     if (s.grad < 0) this.lo = x;
@@ -116,10 +119,11 @@ export class TemperatureSearch {
     const newton = s.hess > 0 ? x - s.grad / s.hess : NaN;
     // A Newton step below the tolerance ends the search, even when rounding puts it on the bracket's end (else
     // ~45 bisections followed, each a round trip to every site in a federated fit).
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent: a step within (1e-14/x, 1e-14·x], or of exactly 1e-14·x, from a bracket end stays strictly inside the bracket, where the convergence test below ends the search at the same point.
     if (Math.abs(newton - x) <= 1e-14 * x) return this.finish(Math.min(this.hi, Math.max(this.lo, newton)));
     const inside = newton > this.lo && newton < this.hi;
     const next = inside ? newton : (this.lo + this.hi) / 2;
-    // Stryker disable next-line EqualityOperator: equivalent: `<` for `≤` on a tolerance of 1e-14 changes no result
+    // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent: `<` for `≤` on a tolerance of 1e-14 changes no result; without the bracket-width test the step test ends the search within 1e-14 relative of the same point, at the latest one step later (once the bracket is that narrow, so is any step inside it).
     const converged = Math.abs(next - x) <= 1e-14 * x || this.hi - this.lo <= 1e-14 * this.hi || this.steps > MAX_REFINEMENTS;
     if (converged) return this.finish(inside ? next : x);
     this.pending = [next];
