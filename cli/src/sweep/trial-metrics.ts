@@ -9,7 +9,6 @@ export interface TrialMetrics {
   error?: string;
 }
 
-
 /**
  * A trial's clean accuracy, robust accuracy (the final robustness evaluation's PGD row at `robustEps`) and
  * ECE from its report. A run that did not complete, or whose robustness evaluation has no PGD row at that ε,
