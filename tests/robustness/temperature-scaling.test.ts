@@ -228,6 +228,25 @@ describe('TemperatureSearch: every branch', () => {
     expect(search.temperature).toBe(1);
   });
 
+  it('stops after 100 refinements when Newton keeps creeping inside a wide bracket', () => {
+    // Grid β = 0.25, 1, 4; the first Newton step from β = 1 lands on 0.5. From then on every answer has a negative
+    // gradient whose Newton step moves β up by 1e-10 relative — above the 1e-14 tolerance, inside the bracket (β, 1),
+    // which stays about 0.5 wide: only the refinement cap ends the search.
+    const search = new TemperatureSearch({ min: 0.25, max: 4 }, 3);
+    search.feed([-1, 1e-3, 2].map((grad, i) => ({ nll: 1, grad, hess: i === 1 ? 2e-3 : 1 })));
+    expect(search.next()).toEqual([0.5]);
+    let questions = 1;
+    let last = 0.5;
+    for (let betas = search.next(); betas; betas = search.next()) {
+      questions++;
+      last = betas[0];
+      search.feed([{ nll: 1, grad: -1e-6, hess: 1e4 / betas[0] }]);
+    }
+    expect(questions).toBe(101);
+    expect(last).toBeCloseTo(0.5 * (1 + 1e-10) ** 99, 12);
+    expect(search.temperature).toBeCloseTo(1 / (0.5 * (1 + 1e-10) ** 100), 9);
+  });
+
   it('converges in a few Newton steps on a smooth convex objective, to machine precision', () => {
     // g(β) = β² − 2 (h = 2β): minimum at β = √2.
     const { temperature, questions } = runSearch(new TemperatureSearch(), (b) => b * b - 2, (b) => 2 * b);
