@@ -39,6 +39,13 @@ describe('float16Bits: IEEE half, round to nearest even', () => {
     ['2 − 2^-11 tie: carries into the exponent', 2 - 2 ** -11, 0x4000],
     ['subnormal carry to the smallest normal', 1023.5 * 2 ** -24, 0x0400],
     ['float32 max', 3.4028234663852886e38, 0x7c00],
+    // Exponent 31 after the rebias (values in [2^16, 2^17)): infinity, not the NaN pattern 0x7c00 | mantissa.
+    ['70000 overflows to Infinity', 70000, 0x7c00],
+    ['-1e5 overflows to -Infinity', -1e5, 0xfc00],
+    // Far below the subnormals, where the subnormal path's shift would pass 31 bits (JS shifts mod 32): ±0.
+    ['2^-33 to 0', 2 ** -33, 0x0000],
+    ['1e-10 to 0', 1e-10, 0x0000],
+    ['-1e-30 to -0', -1e-30, 0x8000],
     ['float32 smallest subnormal', 1.401298464324817e-45, 0x0000],
   ])('%s', (_, x, bits) => {
     expect(float16Bits(x)).toBe(bits);

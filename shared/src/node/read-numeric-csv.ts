@@ -32,6 +32,7 @@ export function readNumericCsv(path: string, options: NumericCsvOptions = {}): D
   const labelColumn = options.labelColumn ?? 'label';
   if (!options.featureColumns) {
     try {
+      // Stryker disable next-line ConditionalExpression: equivalent: readCsvDataset reads an explicit undefined numClasses as absent (`??`).
       return readCsvDataset(path, { labelColumn, ...(options.numClasses !== undefined ? { numClasses: options.numClasses } : {}) });
     } catch (err) {
       // Quoted cells, or an empty one: the full reader takes the one and counts (or imputes) the other.
