@@ -40,6 +40,9 @@ describe('placeSite (a cluster node above its share sends a joining site on)', (
   it('names the node filled least (count ÷ share), whichever order the nodes come in', () => {
     expect(placeSite('L', counts('L', [['L', 6], ['A', 2], ['B', 3]]), 1)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
     expect(placeSite('L', counts('L', [['L', 6], ['B', 3], ['A', 2]]), 1)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
+    // Two nodes filled equally: the first one listed is named (a stable answer, not the last one seen).
+    expect(placeSite('L', counts('L', [['L', 6], ['A', 2], ['B', 2]]), 1)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
+    expect(placeSite('L', counts('L', [['L', 6], ['B', 2], ['A', 2]]), 1)).toEqual({ ok: false, reason: expect.stringMatching(/\(node B has room\)$/) });
     // By fill, not by count: with the leader's weight 0.5, L at 1 of its share 2.4 is fuller than A at 1 of 4.8.
     expect(placeSite('B', counts('L', [['L', 1], ['A', 1], ['B', 10]]), 0.5)).toEqual({ ok: false, reason: expect.stringMatching(/\(node A has room\)$/) });
   });

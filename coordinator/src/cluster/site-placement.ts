@@ -40,7 +40,11 @@ export function placeSite(at: string, counts: NodeSiteCounts, leaderWeight: numb
   let roomAt = at;
   let fill = Infinity;
   for (const [node, n] of counts.sites) {
-    if (n < share(node) && n / share(node) < fill) {
+    if (
+      n / share(node) < fill &&
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: a node at or above its share has a fill ≥ 1, and one below its share (fill < 1) always exists here, so it never wins.
+      n < share(node)
+    ) {
       roomAt = node;
       fill = n / share(node);
     }
