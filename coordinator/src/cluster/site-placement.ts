@@ -40,13 +40,14 @@ export function placeSite(at: string, counts: NodeSiteCounts, leaderWeight: numb
   let roomAt = at;
   let fill = Infinity;
   for (const [node, n] of counts.sites) {
+    const nodeShare = share(node);
     if (
-      n / share(node) < fill &&
+      n / nodeShare < fill &&
       // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: a node at or above its share has a fill ≥ 1, and one below its share (fill < 1) always exists here, so it never wins.
-      n < share(node)
+      n < nodeShare
     ) {
       roomAt = node;
-      fill = n / share(node);
+      fill = n / nodeShare;
     }
   }
   return { ok: false, reason: `coordinator node ${at} holds ${here} of the cluster's ${Math.round(total)} sites, more than its share of ${Math.ceil(share(at))}: connect to another node of the cluster (node ${roomAt} has room)` };
