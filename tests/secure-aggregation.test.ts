@@ -53,6 +53,8 @@ async function secureFederation(o: {
   transport: 'memory' | 'socket';
   config?: Partial<RunConfigInput>;
   dropAt?: Record<string, 'masked-input' | 'share-keys'>;
+  /** Sites that stay connected but send nothing in that phase (hung). */
+  stallAt?: Record<string, 'masked-input' | 'share-keys'>;
   received?: Received[];
 }) {
   const backend = await selectNodeBackend();
@@ -98,7 +100,7 @@ async function secureFederation(o: {
     const siteId = siteName(k);
     const probe: SecAggProbe = {
       input: (i) => inputs.bySite.set(siteId, { update: i.update, weight: i.weight }),
-      beforeSend: (phase) => (o.dropAt?.[siteId] === phase ? 'drop' : undefined),
+      beforeSend: (phase) => (o.dropAt?.[siteId] === phase ? 'drop' : o.stallAt?.[siteId] === phase ? 'stall' : undefined),
     };
     return new SiteClient({
       siteId,
@@ -213,6 +215,32 @@ describe('secure aggregation in a run', () => {
     expect(maxAbsDiff(final, expectedGlobal(initial, inputs, survivors))).toBeLessThanOrEqual(1e-6);
     expect(maxAbsDiff(final, expectedGlobal(initial, inputs, [...survivors, 'site-3']))).toBeGreaterThan(20 * 1e-6);
   }, 300_000);
+
+  // secureAggregation.phaseTimeoutMs: a hung site (connected, silent) holds a phase until its deadline, which is
+  // phaseTimeoutMs when set and the round timeout (here 10 minutes, far beyond the test's timeout) otherwise.
+  it.each([
+    ['share-keys', 300],
+    ['masked-input', 300],
+    ['masked-input', 6_000],
+  ] as const)('phaseTimeoutMs: a site hung before %s is dropped at the %i ms phase deadline, and the round completes with the others', async (phase, phaseTimeoutMs) => {
+    const started = Date.now();
+    const { report, inputs, initial, final } = await secureFederation({
+      sites: 4,
+      transport: 'memory',
+      stallAt: { 'site-3': phase },
+      config: { roundTimeoutMs: 600_000, secureAggregation: { clip: 1, phaseTimeoutMs } },
+    });
+    const elapsedMs = Date.now() - started;
+    expect(report.status, report.aborted).toBe('complete');
+    const record = report.rounds[0];
+    const survivors = ['site-1', 'site-2', 'site-4'];
+    expect(record.accepted.map((a) => a.siteId)).toEqual(survivors);
+    expect(record.failed).toContainEqual(expect.objectContaining({ siteId: 'site-3' }));
+    // Hung after sharing its keys, its masks are removed in the unmasking; hung before, it was never in the sum.
+    expect(maxAbsDiff(final, expectedGlobal(initial, inputs, survivors))).toBeLessThanOrEqual(1e-6);
+    // The deadline is a lower bound on the wait (it cannot fire early); the round timeout would have been 10 minutes.
+    expect(elapsedMs).toBeGreaterThanOrEqual(phaseTimeoutMs);
+  }, 120_000);
 
   it('fewer than t survivors: the round is retried, then the run aborts with the reason; the model is never changed', async () => {
     const { report, events, initial, final } = await secureFederation({

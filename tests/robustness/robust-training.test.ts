@@ -96,6 +96,31 @@ describe('robust fine-tuning with fitLocal', () => {
     model.dispose();
   });
 
+  it('earlyStopping.minDelta: an improvement smaller than it does not count', async () => {
+    // Validation on examples the site trains on: its loss falls a little every epoch.
+    const validation = subset(site, Array.from({ length: 200 }, (_, i) => i));
+    const fit = async (earlyStopping: TrainConfig['earlyStopping'], epochs = 5) => {
+      const model = await pretrained();
+      try {
+        const m = await fitLocal(model, site, { ...base, epochs, maxExamples: 300, earlyStopping }, undefined, { validation });
+        return { m, weights: readModelWeights(model).arrays };
+      } finally {
+        model.dispose();
+      }
+    };
+    const small = await fit({ patience: 1, minDelta: 0 });
+    expect(small.m.epochs).toBe(5); // every epoch improved
+    expect(small.m.stoppedEarly).toBe(false);
+    // No improvement is 100 nats: the first epoch is the best, the second ends the run, and its weights are kept.
+    const large = await fit({ patience: 1, minDelta: 100 });
+    expect(large.m.epochs).toBe(2);
+    expect(large.m.stoppedEarly).toBe(true);
+    expect(large.m.validationLoss).toBeGreaterThan(small.m.validationLoss!);
+    const oneEpoch = await fit(undefined, 1);
+    expect(distance(large.weights, oneEpoch.weights)).toBe(0);
+    expect(distance(small.weights, oneEpoch.weights)).toBeGreaterThan(0);
+  });
+
   it('applies dropout where the architecture has a dropout layer', async () => {
     const model = getArchitecture('mlp').build({ inputShape: [784], numClasses: 10, seed: 1, dropout: 0.5 });
     expect(model.layers.some((l) => l.getClassName() === 'Dropout')).toBe(true);

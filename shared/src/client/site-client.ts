@@ -111,11 +111,12 @@ export type UpdateHook = (
 /**
  * Test and simulation hooks into secure aggregation. `input` sees the site's true (clipped, weighted)
  * input, which never leaves the site; `beforeSend` returning 'drop' makes the site close its connection
- * instead of sending that phase's message (a dropout). An honest deployment has none.
+ * instead of sending that phase's message (a dropout), 'stall' makes it stay connected and send nothing in
+ * that phase (a hung site: only the phase deadline ends the wait). An honest deployment has none.
  */
 export interface SecAggProbe {
   input?: (info: { round: number; attempt: number; siteId: string; update: WeightArrays; weight: number }) => void;
-  beforeSend?: (phase: SecAggSendPhase, info: { round: number; attempt: number; siteId: string }) => 'drop' | void;
+  beforeSend?: (phase: SecAggSendPhase, info: { round: number; attempt: number; siteId: string }) => 'drop' | 'stall' | void;
 }
 
 export interface SiteClientOptions {
@@ -741,7 +742,9 @@ export class SiteClient {
     payload: ClientToServer[K],
   ): boolean {
     const p = this.secAgg!;
-    if (this.options.secAggProbe?.beforeSend?.(phase, { round: p.round, attempt: p.attempt, siteId: this.options.siteId }) === 'drop') {
+    const probed = this.options.secAggProbe?.beforeSend?.(phase, { round: p.round, attempt: p.attempt, siteId: this.options.siteId });
+    if (probed === 'stall') return false;
+    if (probed === 'drop') {
       this.secAgg = undefined;
       this.link?.close();
       return false;
