@@ -87,4 +87,14 @@ describe('AuditRecorder', () => {
     expect(e[6].data).toEqual({ kind: 'policy', siteId: 'b', code: 'config', reason: 'requires DP' });
     expect(e[7].data).toEqual({ status: 'aborted', rounds: 0, aborted: 'stopped' });
   });
+  it('a refusal without a site or a code records neither key', () => {
+    const { rec, entries } = recorder();
+    rec.refusal('policy', { reason: 'refused before naming itself' });
+    rec.refusal('policy', { siteId: 'a', reason: 'no code' });
+    const e = entries();
+    expect(e.map((x) => x.data)).toEqual([
+      { kind: 'policy', reason: 'refused before naming itself' },
+      { kind: 'policy', siteId: 'a', reason: 'no code' },
+    ]);
+  });
 });

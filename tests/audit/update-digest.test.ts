@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { webcrypto } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { verifyAuditChain, type AuditEntry, type RoundRecord, type RunReport, type WeightsManifest } from '@fedtune/shared';
 import { AuditLog } from '../../coordinator/src/audit/audit-log.ts';
 import { AuditRecorder } from '../../coordinator/src/audit/audit-recorder.ts';
@@ -25,6 +26,19 @@ function recorder(): { rec: AuditRecorder; entries: () => AuditEntry[]; written:
 }
 
 describe('UpdateDigest: an update\'s SHA-256, hashed off the event loop', () => {
+  it('falls back to hashing on this thread when WebCrypto fails, with the same digest', async () => {
+    const bytes = randomBytes(1024);
+    const spy = vi.spyOn(webcrypto.subtle, 'digest').mockRejectedValue(new Error('no crypto'));
+    try {
+      const d = new UpdateDigest(bytes);
+      expect(await d.ready).toBe(sha256(bytes));
+      expect(d.value).toBe(sha256(bytes));
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('is not computed on the spot, lands as the SHA-256 of exactly the viewed bytes, and does not see later writes to them', async () => {
     const backing = randomBytes(64 * 1024 + 8);
     const view = new Uint8Array(backing.buffer, backing.byteOffset + 8, 64 * 1024);

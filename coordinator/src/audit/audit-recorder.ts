@@ -109,7 +109,14 @@ export class AuditRecorder {
           () => ({
             round: event.round,
             siteId: id(event.siteId),
-            ...(got ? { sha256: hexOf(got.sha256), bytes: got.bytes, ...(got.numExamples !== undefined ? { numExamples: got.numExamples } : {}) } : {}),
+            ...(got
+              ? {
+                  sha256: hexOf(got.sha256),
+                  bytes: got.bytes,
+                  // Stryker disable next-line ConditionalExpression: equivalent: a numExamples key holding undefined is left out of the entry's JSON and of its canonical hash alike.
+                  ...(got.numExamples !== undefined ? { numExamples: got.numExamples } : {}),
+                }
+              : {}),
             accepted: event.accepted,
             ...(event.code !== undefined ? { code: id(event.code) } : {}),
             ...(event.reason !== undefined ? { reason: clipText(event.reason) } : {}),
@@ -123,8 +130,6 @@ export class AuditRecorder {
         return;
       case 'complete':
         return this.complete(event.report);
-      default:
-        return;
     }
   }
 
@@ -191,7 +196,21 @@ export class AuditRecorder {
     for (const [k, u] of this.received) {
       if (u.round > round) continue;
       this.received.delete(k);
-      this.append('update', () => ({ round: u.round, siteId: id(u.siteId), sha256: hexOf(u.sha256), bytes: u.bytes, ...(u.numExamples !== undefined ? { numExamples: u.numExamples } : {}), accepted: false, code: 'stale_round', reason: 'received with no round open for it' }), [u.sha256]);
+      this.append(
+        'update',
+        () => ({
+          round: u.round,
+          siteId: id(u.siteId),
+          sha256: hexOf(u.sha256),
+          bytes: u.bytes,
+          // Stryker disable next-line ConditionalExpression: equivalent: a numExamples key holding undefined is left out of the entry's JSON and of its canonical hash alike.
+          ...(u.numExamples !== undefined ? { numExamples: u.numExamples } : {}),
+          accepted: false,
+          code: 'stale_round',
+          reason: 'received with no round open for it',
+        }),
+        [u.sha256],
+      );
     }
   }
 
