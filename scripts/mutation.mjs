@@ -68,7 +68,7 @@ const MODULES = [
     // through them: wasm and JS must give the same bits).
     mutate: ['shared/src/strategies/streaming-fedavg.ts', 'shared/src/strategies/streaming-sum/streaming-sum-js.ts', 'shared/src/strategies/streaming-sum/streaming-sum-wasm.ts', 'shared/src/strategies/streaming-sum/sum-kernel.ts'],
     // The wasm kernel file first: exact words and the JS oracle, fast; the BigInt reference and the property suites after it.
-    tests: ['tests/streaming-fedavg-wasm-kernel.test.ts', 'tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-exact-reference.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
+    tests: ['tests/streaming-fedavg-no-wasm.test.ts', 'tests/streaming-fedavg-wasm-kernel.test.ts', 'tests/streaming-fedavg.test.ts', 'tests/streaming-fedavg-exact-reference.test.ts', 'tests/streaming-fedavg-properties.test.ts'],
     // Every test against every covered mutant: per-test coverage left the wasm kernel's tests out of what covers
     // its JS side (a mutant that never copies an update into the staging slot "survived" while 5 of those tests
     // fail on it when applied by hand).

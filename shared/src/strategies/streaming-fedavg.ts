@@ -52,6 +52,7 @@ function checkState(state: StreamingFedAvgState): number {
  */
 function addWordPairs(dst: Int32Array, d: number, src: Int32Array, s: number, pairs: number): void {
   const end = d + 2 * pairs;
+  // Stryker disable next-line EqualityOperator: equivalent: one pair past the parameters is a padding slot (capacity ≥ parameters + 1) or past the array's end; neither is read into a result or a state.
   for (let i = d, j = s; i < end; i += 2, j += 2) {
     const low = (dst[i] >>> 0) + (src[j] >>> 0);
     dst[i] = low | 0;

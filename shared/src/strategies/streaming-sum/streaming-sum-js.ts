@@ -59,6 +59,7 @@ export function createJsSumKernel(capacity: number): SumKernel {
     },
     mean(start, count, scale) {
       const out = new Float32Array(count);
+      // Stryker disable next-line EqualityOperator: equivalent: out[count] is past the array's end, so that write is dropped.
       for (let i = 0; i < count; i++) {
         const j = 2 * (start + i);
         // TwoSum (Knuth) three times: s + e = a + b exactly; the errors are added up in e.
@@ -68,10 +69,16 @@ export function createJsSumKernel(capacity: number): SumKernel {
         const v1 = s1 - a1;
         let e = a1 - (s1 - v1) + (b1 - v1);
         const b2 = words[loBase + j + 1] * 2 ** -11;
+        // s1 − b2 (and s2 − b3 below) survive mutation testing: TwoSum's error formula applied to a difference
+        // gives its exact error plus 2·b, so s3 + e is the same real sum, and e keeps the bits that decide the
+        // rounding. 5.6 M sums against the BigInt reference (random ones, and 2.56 M placed on or one unit of 2^-43
+        // off a float32 or float64 rounding midpoint at every magnitude) found no difference.
+        // Stryker disable next-line ArithmeticOperator: equivalent: see above.
         const s2 = s1 + b2;
         const v2 = s2 - s1;
         e += s1 - (s2 - v2) + (b2 - v2);
         const b3 = (words[loBase + j] >>> 0) * 2 ** -43;
+        // Stryker disable next-line ArithmeticOperator: equivalent: see above.
         const s3 = s2 + b3;
         const v3 = s3 - s2;
         e += s2 - (s3 - v3) + (b3 - v3);

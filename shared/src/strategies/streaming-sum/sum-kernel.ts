@@ -46,9 +46,11 @@ export const SMALL_TERM_EXPONENT = 7;
 /** Carries each lo accumulator's bits above 2^43 into its hi one, so 0 ≤ lo < 2^43: one representation per sum (words as in SumKernel). */
 export function canonicalize(words: Int32Array, capacity: number): void {
   const loBase = 2 * capacity;
+  // Stryker disable next-line EqualityOperator: equivalent: one pair past the end reads undefined (carry 0) and writes nothing.
   for (let j = 0; j < 2 * capacity; j += 2) {
     const high = words[loBase + j + 1];
     const carry = high >> 11; // lo >> 43 (arithmetic): −2^20 … 2^20 − 1
+    // Stryker disable next-line ConditionalExpression: equivalent: a shortcut; with carry 0 the words below are written back unchanged.
     if (carry === 0) continue;
     words[loBase + j + 1] = high & 0x7ff;
     const low = (words[j] >>> 0) + (carry >>> 0);
