@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
+import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoordinatorIdentity, socketIoServerTransport } from '@fedtune/coordinator';
-import { canonicalHash, deriveSeed, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
+import { canonicalHash, deriveSeed, modelFromTopology, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
 import { policy, signed, terms } from './terms-fixture.ts';
@@ -140,6 +141,36 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
     const t = terms();
     const { received } = await siteAgainst(signed(t), () => {}, { coordinators: [CoordinatorIdentity.generate().publicKey] });
     expect(String(received.find((m) => m.event === 'refuseTerms')?.payload.reason)).toMatch(/not one of the policy's coordinators/);
+  });
+
+  // The terms name this topology (its hash) and a manifest of 1,000 parameters, as does the 'model' message; but
+  // the topology's one Dense layer has 10^8 units on the site's 4 features: 1.6 GB of weights to allocate and
+  // initialise. The site counts the weights as its layers make them and refuses the model before allocating them.
+  it.each([
+    ['a layer far larger than the manifest', 100_000_000, 'shape_mismatch', /more weights than the manifest's 1000 parameters \(at kernel, shape \[4,100000000\]\): refused before allocating them/],
+    ['a layer one unit larger than the manifest', 201, 'shape_mismatch', /more weights than the manifest's 1000 parameters .*refused before allocating them/],
+  ] as const)('a model whose topology builds more weights than its manifest (%s): refused before they are allocated', async (_n, units, code, pattern) => {
+    const topology = { class_name: 'Sequential', config: { name: 'big', layers: [{ class_name: 'Dense', config: { name: 'dense', units, use_bias: true, activation: 'linear', batch_input_shape: [null, 4] } }] } };
+    const t = terms((x) => (x.model.topologyHash = canonicalHash(topology)));
+    const manifest = [{ name: 'dense/kernel', shape: [4, 200], dtype: 'float32' }, { name: 'dense/bias', shape: [200], dtype: 'float32' }];
+    await selectNodeBackend();
+    const before = tf.memory().numBytes;
+    const { received, events } = await siteAgainst(signed(t), (link) => {
+      link.sendUnchecked('model', { runId: t.runId, modelVersion: 0, topology, manifest });
+      link.sendUnchecked('fit', fitOf(t, 1));
+      setTimeout(() => link.send('complete', { runId: t.runId, rounds: 1 }), 300);
+    });
+    // What the layers before the refused weight made is all that was allocated: here, nothing.
+    expect(tf.memory().numBytes - before).toBeLessThan(4 * 1000);
+    // The site refuses the model (its event says why), holds none, and so trains nothing.
+    const refusals = events.flatMap((e) => (e.type === 'rejected' ? [`${e.code}: ${e.reason}`] : []));
+    expect(refusals).toContainEqual(expect.stringMatching(new RegExp(`^${code}: .*${pattern.source}`)));
+    expect(received.filter((m) => m.event === 'fitResult')).toHaveLength(0);
+    expect(received.find((m) => m.event === 'siteFailure')?.payload.code).toBe('not_found');
+    // The limit is lifted after the build: the same topology, unlimited, builds (a size that fits the test).
+    const ok = await modelFromTopology({ ...topology, config: { ...topology.config, layers: [{ ...topology.config.layers[0], config: { ...topology.config.layers[0].config, units: 300 } }] } });
+    expect(ok.countParams()).toBe(4 * 300 + 300);
+    ok.dispose();
   });
 
   it('pinned model: the right topology is accepted and the model built', async () => {

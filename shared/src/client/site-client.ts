@@ -21,7 +21,7 @@ import { fitDatasetToModel } from '../data/fit-data-to-model.ts';
 import { tokenizeTextSplits, type TextSplits } from './text-site-data.ts';
 import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
-import type { WeightArrays, WeightsManifest } from '../weights.ts';
+import { totalParameters, type WeightArrays, type WeightsManifest } from '../weights.ts';
 import { ledgerTotalsWire } from '../policy/ledger-totals-wire.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
 import type { PrivacyLedger } from '../policy/privacy-ledger.ts';
@@ -554,7 +554,8 @@ export class SiteClient {
     this.held = undefined;
     this.topology = payload;
     this.dataError = undefined;
-    const model = await modelFromTopology(payload.topology);
+    // The topology is the coordinator's: weights past the manifest's total are refused before they are allocated.
+    const model = await modelFromTopology(payload.topology, { maxParameters: totalParameters(payload.manifest) });
     const manifest = modelManifest(model);
     const shapesMatch = manifest.length === payload.manifest.length && manifest.every((s, i) => s.shape.join(',') === payload.manifest[i].shape.join(','));
     if (!shapesMatch) {
