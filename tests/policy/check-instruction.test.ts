@@ -147,10 +147,24 @@ describe('checkEvaluateInstruction', () => {
 
 describe('checkSiteReportInstruction', () => {
   const report = (over: Record<string, unknown> = {}) => ({ runId: 'run-1', round: 5, modelVersion: 5, weights: new Uint8Array([1]), train: { ...structuredClone(base.train), seed: 3 }, ...over });
-  const withReport = withTerms((t) => (t.siteReport = true));
+  const withReport = withTerms((t) => (t.siteReport = {}));
+  const personalization = { mode: 'auto', epochs: 3, lambda: 0.1, validate: true, selection: 'kfold', folds: 5, selectionMargin: 1 } as const;
+  const robustness = { examples: 200, adversarialExamples: 100, noiseSigmas: [0.1, 0.3], corruptions: true, pgdEps: [0.05, 0.06, 0.1], pgdSteps: 20 };
+  const withFull = withTerms((t) => (t.siteReport = { personalization, localOnlyEpochs: 10, robustness }));
+  const full = (over: Record<string, unknown> = {}) => report({ personalization, localOnlyEpochs: 10, robustness: { ...robustness, seed: 77 }, ...over });
   it.each([
     ['not in the terms', base, report(), /no per-site report/],
     ['in the terms', withReport, report(), null],
+    ['personalisation, baseline and robustness as the terms state them (the robustness seed is the run\'s)', withFull, full(), null],
+    ['another robustness seed', withFull, full({ robustness: { ...robustness, seed: 1 } }), null],
+    ['more personalisation epochs', withFull, full({ personalization: { ...personalization, epochs: 1000 } }), /changed terms: the site report's personalization \{.*"epochs":3.*\} → \{.*"epochs":1000.*\}/],
+    ['another personalisation mode', withFull, full({ personalization: { ...personalization, mode: 'ditto' } }), /the site report's personalization/],
+    ['personalisation the terms do not state', withReport, report({ personalization }), /the site report's personalization \(absent\) → \{/],
+    ['100,000 local-only epochs instead of 10', withFull, full({ localOnlyEpochs: 100_000 }), /the site report's localOnlyEpochs 10 → 100000/],
+    ['no local-only baseline where the terms state one', withFull, full({ localOnlyEpochs: undefined }), /localOnlyEpochs 10 → \(absent\)/],
+    ['robustness on one example', withFull, full({ robustness: { ...robustness, examples: 1, adversarialExamples: 1, seed: 77 } }), /the site report's robustness \{.*"examples":200.*\} → \{.*"examples":1.*\}/],
+    ['robustness the terms do not state', withReport, report({ robustness: { ...robustness, seed: 77 } }), /the site report's robustness \(absent\)/],
+    ['more PGD steps', withFull, full({ robustness: { ...robustness, pgdSteps: 1000, seed: 77 } }), /the site report's robustness/],
     ['pretrained = initial weights', withReport, report({ pretrained: initial }), null],
     ['other pretrained weights', withReport, report({ pretrained: new Uint8Array([5]) }), /pretrained weights .* are not the terms' initial weights/],
     ['changed training', withReport, report({ train: { ...structuredClone(base.train), seed: 3, epochs: 9 } }), /epochs 2 → 9/],

@@ -82,6 +82,12 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
       (t) => ['model', { runId: t.runId, modelVersion: 0, topology: SMALL_TOPOLOGY, manifest: [{ name: 'dense/kernel', shape: [100_000, 100_000], dtype: 'float32' }] }],
       /the model's manifest holds 10000000000 parameters, the terms 1000/,
     ],
+    [
+      '100,000 local-only epochs in the site report where the terms state 10',
+      terms((t) => (t.siteReport = { localOnlyEpochs: 10 })),
+      (t) => ['siteReport', { runId: t.runId, round: t.rounds, modelVersion: t.rounds, weights: new Uint8Array(8), train: { ...structuredClone(t.train), seed: 1 }, localOnlyEpochs: 100_000 }],
+      /changed terms: the site report's localOnlyEpochs 10 → 100000/,
+    ],
     ['an evaluation the terms do not include', terms((t) => (t.federatedEvaluation = 'never')), (t) => ['evaluate', { runId: t.runId, round: 1, modelVersion: 1 }], /no federated evaluation/],
   ];
 

@@ -1,6 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describeRunTerms } from '../../cli/src/commands/show-terms.ts';
 import { CoordinatorIdentity, IDENTITY_FILE, SiteTokenStore } from '@fedtune/coordinator';
 import { checkRunTerms, runTermsHash, SignedRunTerms, SitePolicy } from '@fedtune/shared';
 import { startTinyCoordinator, tempDir } from '../access/helpers.ts';
@@ -51,7 +52,16 @@ describe('GET /api/v1/terms', () => {
     ['central DP', { dp: { noiseMultiplier: 1.2, clip: 0.5 } }, { dp: { noiseMultiplier: 1.2, clip: 0.5, delta: 1e-5, noise: 'central' } }],
     ['secure aggregation with DP: distributed noise by default', { secureAggregation: { clip: 0.5 }, dp: { noiseMultiplier: 1, clip: 0.5 } }, { secureAggregation: { clip: 0.5 }, dp: { noise: 'distributed' } }],
     ['secure aggregation with DP, noise set central', { secureAggregation: { clip: 0.5, neighbours: 4 }, dp: { noiseMultiplier: 1, clip: 0.5, noise: 'central' } }, { secureAggregation: { clip: 0.5, neighbours: 4 }, dp: { noise: 'central' } }],
-    ['federated calibration and a per-site report', { calibration: { source: 'federated' }, siteRobustness: { when: 'final' } }, { federatedCalibration: true, siteReport: true }],
+    [
+      'federated calibration and a per-site report (its settings, seeds aside)',
+      { calibration: { source: 'federated' }, siteRobustness: { when: 'final' } },
+      { federatedCalibration: true, siteReport: { robustness: { examples: 200, adversarialExamples: 100, noiseSigmas: [0.1, 0.3], corruptions: true, pgdEps: [0.05, 0.1], pgdSteps: 20 } } },
+    ],
+    [
+      'a per-site report with personalisation and its local-only baseline',
+      { rounds: 3, personalization: { mode: 'ditto', epochs: 4, localOnly: true } },
+      { siteReport: { personalization: { mode: 'ditto', epochs: 4, lambda: 0.1, validate: true }, localOnlyEpochs: 3 } },
+    ],
   ] as const)('terms follow the config: %s', async (_n, config, expected) => {
     const coordinator = await startTinyCoordinator({ runId: 'terms-cfg', minSites: 2, config: config as never });
     try {
@@ -59,6 +69,25 @@ describe('GET /api/v1/terms', () => {
       expect(signed.terms).toMatchObject(expected);
     } finally {
       await coordinator.close();
+    }
+  });
+
+  it('--show-terms says what the per-site report will ask', async () => {
+    const coordinator = await startTinyCoordinator({ runId: 'terms-report', minSites: 2, config: { rounds: 3, personalization: { mode: 'ditto', epochs: 4, localOnly: true }, siteRobustness: { when: 'final' } } as never });
+    try {
+      const signed = SignedRunTerms.parse((await coordinator.app!.app.inject({ method: 'GET', url: '/api/v1/terms' })).json());
+      expect(describeRunTerms(signed).find((l) => l.startsWith('  site report'))).toBe(
+        '  site report   personalisation ditto, 4 epoch(s), λ 0.1; local-only baseline 3 epoch(s); robustness on 200 test examples (100 attacked by PGD-20 at ε 0.05, 0.1; noise σ 0.1, 0.3; corruptions)',
+      );
+    } finally {
+      await coordinator.close();
+    }
+    const plain = await startTinyCoordinator({ runId: 'terms-no-report', minSites: 2 });
+    try {
+      const signed = SignedRunTerms.parse((await plain.app!.app.inject({ method: 'GET', url: '/api/v1/terms' })).json());
+      expect(describeRunTerms(signed).some((l) => l.includes('site report'))).toBe(false);
+    } finally {
+      await plain.close();
     }
   });
 

@@ -20,6 +20,20 @@ export async function fetchRunTerms(server: string, site?: { siteId?: string; to
   return parsed.data;
 }
 
+/** What the per-site report after the last round will ask, as the terms state it. */
+function describeSiteReport(report: NonNullable<SignedRunTerms['terms']['siteReport']>): string {
+  const parts: string[] = [];
+  const p = report.personalization;
+  if (p) parts.push(`personalisation ${p.mode}, ${p.epochs} epoch(s)${p.mode === 'ditto' ? `, λ ${p.lambda}` : ''}`);
+  if (report.localOnlyEpochs !== undefined) parts.push(`local-only baseline ${report.localOnlyEpochs} epoch(s)`);
+  const r = report.robustness;
+  if (r) {
+    const attacks = r.adversarialExamples > 0 && r.pgdEps.length > 0 ? `${r.adversarialExamples} attacked by PGD-${r.pgdSteps} at ε ${r.pgdEps.join(', ')}` : 'none attacked';
+    parts.push(`robustness on ${r.examples} test examples (${attacks}${r.noiseSigmas.length > 0 ? `; noise σ ${r.noiseSigmas.join(', ')}` : ''}${r.corruptions ? '; corruptions' : ''})`);
+  }
+  return parts.join('; ') || 'nothing beyond the final model';
+}
+
 /** The terms as a person reads them, and the policy's verdict when a policy is given. */
 export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict): string[] {
   const t = signed.terms;
@@ -36,6 +50,7 @@ export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict)
     `  secure aggregation  ${t.secureAggregation ? `on (clip ${t.secureAggregation.clip})` : 'off'}`,
     `  reports       federated evaluation ${t.federatedEvaluation}${t.federatedCalibration ? ', federated calibration' : ''}${t.siteReport ? ', per-site report after the last round' : ''}`,
   ];
+  if (t.siteReport) lines.push(`  site report   ${describeSiteReport(t.siteReport)}`);
   if (verdict) lines.push(verdict.ok ? `policy: ACCEPT${verdict.maxExamples !== undefined ? ` (this site trains on at most ${verdict.maxExamples} examples per round)` : ''}` : `policy: REFUSE — ${verdict.reason}`);
   return lines;
 }

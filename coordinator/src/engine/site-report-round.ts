@@ -1,4 +1,4 @@
-import { clipText, deriveSeed, MAX_SITE_ROBUSTNESS_POINTS, sameEps, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type TrainConfig } from '@fedtune/shared';
+import { clipText, deriveSeed, MAX_SITE_ROBUSTNESS_POINTS, sameEps, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type SiteReportTerms, type TrainConfig } from '@fedtune/shared';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { RunConfig } from './run-config.ts';
 
@@ -22,6 +22,21 @@ export function withHeadlineEps(pgdEps: readonly number[], headlineEps: number |
   return [...pgdEps, headlineEps].sort((a, b) => a - b);
 }
 
+/**
+ * What the per-site report asks of every site, seeds aside: the run terms' `siteReport` (run-terms-of.ts), and
+ * every site's 'siteReport' instruction below — one function, so a site's check that they match holds.
+ */
+export function siteReportTerms(config: RunConfig): SiteReportTerms {
+  const { mode, epochs, lambda, learningRate, validate, guard, guardEps, selection, folds, selectionMargin } = config.personalization;
+  const { when, ...robustness } = config.siteRobustness;
+  const baseline = localOnlyEpochs(config);
+  return {
+    ...(mode !== 'none' ? { personalization: { mode, epochs, lambda, validate, guard, guardEps, selection, folds, selectionMargin, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
+    ...(baseline ? { localOnlyEpochs: baseline } : {}),
+    ...(when === 'final' ? { robustness: { ...robustness, pgdEps: withHeadlineEps(robustness.pgdEps, config.robustness.headlineEps) } } : {}),
+  };
+}
+
 /** The 'siteReport' instruction for one site (its own seeds); weights are the encoded final and pretrained models. */
 export function siteReportInstruction(
   config: RunConfig,
@@ -30,10 +45,7 @@ export function siteReportInstruction(
   train: Omit<TrainConfig, 'seed'>,
   weights: { global: Uint8Array; pretrained?: Uint8Array },
 ): SiteReportInstruction {
-  const { mode, epochs, lambda, learningRate, validate, guard, guardEps, selection, folds, selectionMargin } = config.personalization;
-  const { when, ...robustness } = config.siteRobustness;
-  const personalize = mode !== 'none';
-  const baseline = localOnlyEpochs(config);
+  const { robustness, ...settings } = siteReportTerms(config);
   return {
     runId: config.runId,
     round,
@@ -41,9 +53,8 @@ export function siteReportInstruction(
     weights: weights.global,
     ...(weights.pretrained ? { pretrained: weights.pretrained } : {}),
     train: { ...train, seed: deriveSeed(config.seed, 'site-report', siteId) },
-    ...(personalize ? { personalization: { mode, epochs, lambda, validate, guard, guardEps, selection, folds, selectionMargin, ...(learningRate !== undefined ? { learningRate } : {}) } } : {}),
-    ...(baseline ? { localOnlyEpochs: baseline } : {}),
-    ...(when === 'final' ? { robustness: { ...robustness, pgdEps: withHeadlineEps(robustness.pgdEps, config.robustness.headlineEps), seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
+    ...settings,
+    ...(robustness ? { robustness: { ...robustness, seed: deriveSeed(config.seed, 'site-robustness') } } : {}),
   };
 }
 

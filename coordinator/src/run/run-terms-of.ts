@@ -2,7 +2,7 @@ import { vocabularyHashOf, canonicalHash, encodeWeights, RunTerms, runTermsHash,
 import type { CoordinatorIdentity } from '../access/coordinator-identity.ts';
 import type { GlobalModel } from '../engine/global-model.ts';
 import type { RunConfig } from '../engine/run-config.ts';
-import { wantsSiteReport } from '../engine/site-report-round.ts';
+import { siteReportTerms, wantsSiteReport } from '../engine/site-report-round.ts';
 
 /**
  * A run's terms (docs/site-policy.md#run-terms): what every site is asked to consent to, built from the run's
@@ -31,7 +31,7 @@ export function runTermsOf(config: RunConfig, model: Pick<GlobalModel, 'architec
     ...(dp ? { dp: { noiseMultiplier: dp.noiseMultiplier, clip: dp.clip, delta: dp.delta, noise: dp.noise ?? (secure ? 'distributed' : 'central') } } : {}),
     federatedEvaluation: config.federatedEvaluation,
     ...(config.calibration.source === 'federated' ? { federatedCalibration: true } : {}),
-    ...(wantsSiteReport(config) ? { siteReport: true } : {}),
+    ...(wantsSiteReport(config) ? { siteReport: siteReportTerms(config) } : {}),
     ...(config.classNames ? { classNames: config.classNames } : {}),
   };
 }

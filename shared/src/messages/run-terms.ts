@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TrainConfig } from './schemas.ts';
 import { RunClassNames } from '../data/align-class-labels.ts';
+import { SiteReportTerms } from './site-report-schemas.ts';
 
 /**
  * A run's terms (docs/site-policy.md): what the coordinator will ask of a site, published before it joins
@@ -43,8 +44,8 @@ export const RunTerms = z
     federatedEvaluation: z.enum(['never', 'final', 'every-round']),
     /** Whether the coordinator may ask the sites for temperature-scaling sums (an 'evaluate' with calibration; config calibration.source 'federated'). */
     federatedCalibration: z.boolean().optional(),
-    /** Whether the coordinator asks every site for a per-site report after the final round (personalisation, per-site robustness). */
-    siteReport: z.boolean().optional(),
+    /** The per-site report the coordinator asks every site for after the final round (personalisation, per-site robustness): exactly these settings, seeds aside. */
+    siteReport: SiteReportTerms.optional(),
     /** The run's class names (index → name): a site whose named labels are not all among them refuses the terms. */
     classNames: RunClassNames.optional(),
   })

@@ -81,6 +81,20 @@ export const SiteRobustnessSettings = z.object({
 });
 export type SiteRobustnessSettings = z.output<typeof SiteRobustnessSettings>;
 
+/**
+ * What the per-site report after the final round will ask of a site (run-terms.ts: the terms' `siteReport`):
+ * its personalisation, local-only baseline and robustness settings, seeds aside. The site sees them before it
+ * joins, and a 'siteReport' instruction that asks anything else is refused as changed terms.
+ */
+export const SiteReportTerms = z
+  .object({
+    personalization: PersonalizationSettings.optional(),
+    localOnlyEpochs: z.number().int().min(1).max(100_000).optional(),
+    robustness: SiteRobustnessSettings.omit({ seed: true }).optional(),
+  })
+  .strict();
+export type SiteReportTerms = z.output<typeof SiteReportTerms>;
+
 /** coordinator → site, once after the final round. */
 export const SiteReportInstruction = z.object({
   runId: RunId,

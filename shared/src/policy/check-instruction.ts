@@ -1,6 +1,7 @@
 import type { RunTerms } from '../messages/run-terms.ts';
 import type { EvaluateInstruction, FitInstruction, ModelTopology, TrainConfig } from '../messages/schemas.ts';
-import type { SiteReportInstruction } from '../messages/site-report-schemas.ts';
+import type { SiteReportInstruction, SiteReportTerms } from '../messages/site-report-schemas.ts';
+import { clipText } from '../text/clip-text.ts';
 import { canonicalHash } from './run-terms-hash.ts';
 import { vocabularyHashOf } from '../messages/model-text-section.ts';
 import { canonicalJson } from '../audit/canonical-json.ts';
@@ -124,11 +125,32 @@ export function checkEvaluateInstruction(evaluate: EvaluateInstruction, terms: R
   return undefined;
 }
 
-/** 'siteReport': only when the terms include a per-site report, after the last round, with the terms' training and pretrained model. */
+/** What a 'siteReport' instruction asks, as the terms state it: the robustness seed is the run's to choose, not agreed. */
+function siteReportSettingsOf(report: SiteReportInstruction): SiteReportTerms {
+  let robustness: SiteReportTerms['robustness'];
+  if (report.robustness) {
+    const { seed: _seed, ...agreed } = report.robustness;
+    robustness = agreed;
+  }
+  return { personalization: report.personalization, localOnlyEpochs: report.localOnlyEpochs, robustness };
+}
+
+/**
+ * 'siteReport': only when the terms include a per-site report, after the last round, with the terms' training
+ * and pretrained model, and exactly the personalisation, local-only baseline and robustness settings the terms
+ * state (a coordinator cannot ask for 100,000 local-only epochs, or robustness on one example, that the site
+ * never saw).
+ */
 export function checkSiteReportInstruction(report: SiteReportInstruction, terms: RunTerms): string | undefined {
   const early = sameRun(report.runId, terms) ?? roundWithin(report.round, terms, 'a site report');
   if (early) return early;
   if (!terms.siteReport) return 'the terms include no per-site report';
+  const asked = siteReportSettingsOf(report);
+  for (const key of ['personalization', 'localOnlyEpochs', 'robustness'] as const) {
+    const got = asked[key] === undefined ? '(absent)' : canonicalJson(asked[key]);
+    const agreed = terms.siteReport[key] === undefined ? '(absent)' : canonicalJson(terms.siteReport[key]);
+    if (got !== agreed) return `changed terms: the site report's ${key} ${clipText(agreed, 300)} → ${clipText(got, 300)}`;
+  }
   if (report.pretrained) {
     const hash = sha256Hex(report.pretrained);
     if (hash !== terms.model.initialWeightsHash) return `the site report's pretrained weights (${hash.slice(0, 16)}…) are not the terms' initial weights`;
