@@ -238,7 +238,7 @@ const MODULES = [
     // Exact tables (every bound at its edge, every pattern's anchors, every rule's message); the property-based
     // fuzz file (tests/fuzz/message-schemas-properties.test.ts, ~4 s a run) is left to npm test: every mutant
     // here is static (the schemas are built when the module loads), so each one reruns all the module's tests.
-    tests: ['tests/messages/message-schemas-exact.test.ts', 'tests/messages/message-parsing-exact.test.ts', 'tests/schemas.test.ts'],
+    tests: ['tests/messages/schemas-load.test.ts', 'tests/messages/message-schemas-exact.test.ts', 'tests/messages/message-parsing-exact.test.ts', 'tests/schemas.test.ts'],
   },
   {
     name: 'access-control',
