@@ -241,6 +241,13 @@ const MODULES = [
     tests: ['tests/messages/schemas-load.test.ts', 'tests/messages/message-schemas-exact.test.ts', 'tests/messages/message-parsing-exact.test.ts', 'tests/schemas.test.ts'],
   },
   {
+    name: 'instruction-checks',
+    // What a site checks of every instruction a coordinator sends against the terms it accepted, and the weights a
+    // coordinator's topology may make before they are allocated: input from the other side of the wire, at the site.
+    mutate: ['shared/src/policy/check-instruction.ts', 'shared/src/model/weight-allocation-limit.ts'],
+    tests: ['tests/policy/check-instruction.test.ts', 'tests/model/weight-allocation-limit.test.ts'],
+  },
+  {
     name: 'access-control',
     // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
     // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.
