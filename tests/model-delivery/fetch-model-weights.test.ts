@@ -43,6 +43,36 @@ describe('fetchModelWeights: the site fetches and verifies model bytes', () => {
     await expect(fetchModelWeights('http://h:1', ref, { siteId: 's' }, fetcher)).rejects.toMatchObject({ code, message: expect.stringContaining(says) });
   });
 
+  it('a body with no Content-Length that goes on past the reference\'s size is refused as it streams, and the stream is cancelled', async () => {
+    let sent = 0;
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // 64 KB chunks for ever (a chunked response from a hostile server): only the site's limit ends it.
+        sent += 65536;
+        controller.enqueue(new Uint8Array(65536));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const big = { ...ref, bytes: 1_000_000 };
+    const fetcher: ModelFetch = async () => new Response(endless, { status: 200, headers: { etag: `"${big.sha256}"` } });
+    await expect(fetchModelWeights('http://h:1', big, { siteId: 's' }, fetcher)).rejects.toMatchObject({
+      code: 'model_integrity',
+      message: 'the model body is more than the 1000000 bytes the instruction says: refused after reading 1000000',
+    });
+    expect(cancelled).toBe(true);
+    // Read up to the limit and one chunk past it (plus what the stream had queued), not more.
+    expect(sent).toBeLessThanOrEqual(1_000_000 + 4 * 65536);
+  });
+
+  it('a body exactly the reference\'s size, in uneven chunks and no Content-Length, is read whole', async () => {
+    const chunks = [body.subarray(0, 5), body.subarray(5, 6), body.subarray(6)];
+    const fetcher: ModelFetch = async () => new Response(new ReadableStream({ start(c) { for (const ch of chunks) c.enqueue(ch.slice()); c.close(); } }), { status: 200, headers: { etag } });
+    expect(Array.from(await fetchModelWeights('http://h:1', ref, { siteId: 's' }, fetcher))).toEqual(Array.from(body));
+  });
+
   it('a failed request is a transport error naming the URL', async () => {
     const fetcher: ModelFetch = async () => {
       throw new Error('ECONNREFUSED');

@@ -60,6 +60,27 @@ export interface ModelFetchRetry {
   jitter?: () => number;
 }
 
+/**
+ * The body, read as it streams and refused once it passes `limit` bytes: without a Content-Length (chunked) a
+ * server could otherwise make the site buffer a body of any size before the length check.
+ */
+async function readAtMost(response: Response, limit: number): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const out = new Uint8Array(limit);
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return out.subarray(0, length);
+    if (length + value.byteLength > limit) {
+      await reader.cancel();
+      throw new FedtuneError('model_integrity', `the model body is more than the ${limit} bytes the instruction says: refused after reading ${limit}`);
+    }
+    out.set(value, length);
+    length += value.byteLength;
+  }
+}
+
 export async function fetchModelWeights(
   server: string,
   ref: ModelRef,
@@ -103,7 +124,7 @@ export async function fetchModelWeights(
     await response.body?.cancel();
     throw new FedtuneError('model_integrity', `the model is ${declared} bytes, the instruction says ${ref.bytes}`);
   }
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  const bytes = await readAtMost(response, ref.bytes);
   if (bytes.byteLength !== ref.bytes) throw new FedtuneError('model_integrity', `the model body is ${bytes.byteLength} bytes, the instruction says ${ref.bytes}`);
   const hash = sha256Hex(bytes);
   if (hash !== ref.sha256) throw new FedtuneError('model_integrity', `the model's bytes hash to ${hash.slice(0, 16)}…, not the ${ref.sha256.slice(0, 16)}… the instruction names: refused`);
