@@ -245,7 +245,7 @@ const MODULES = [
     // What a site checks of every instruction a coordinator sends against the terms it accepted, and the weights a
     // coordinator's topology may make before they are allocated: input from the other side of the wire, at the site.
     mutate: ['shared/src/policy/check-instruction.ts', 'shared/src/model/weight-allocation-limit.ts'],
-    tests: ['tests/policy/check-instruction.test.ts', 'tests/model/weight-allocation-limit.test.ts'],
+    tests: ['tests/policy/check-instruction-exact.test.ts', 'tests/policy/check-instruction.test.ts', 'tests/model/weight-allocation-limit.test.ts'],
   },
   {
     name: 'access-control',

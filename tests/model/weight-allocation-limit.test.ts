@@ -41,6 +41,13 @@ describe('a topology built within its manifest\'s parameters', () => {
         restore();
       }
     }
+    // A dimension of 0 is a size (an empty weight), within a limit of 0.
+    const empty = limitWeightAllocation(0);
+    try {
+      expect(layer.addWeight('empty', [0, 4], 'float32', tf.initializers.zeros())).toBeDefined();
+    } finally {
+      empty();
+    }
     const restore = limitWeightAllocation(10);
     try {
       let message = '';

@@ -85,14 +85,15 @@ export function checkTrainConfig(config: TrainConfig, terms: RunTerms, round: nu
   const adv = config.adversarial;
   const agreed = terms.train.adversarial;
   if (adv && agreed) {
+    // The step sizes are both given or both absent here: `comparable` refused one given on one side only.
     if (adv.eps > agreed.eps) return `the instruction's adversarial ε ${adv.eps} exceeds the terms' ${agreed.eps}`;
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: both step sizes are given or both absent (above), and a comparison with an absent one is false.
     if (adv.stepSize !== undefined && agreed.stepSize !== undefined && adv.stepSize > agreed.stepSize) return `the instruction's adversarial step size ${adv.stepSize} exceeds the terms' ${agreed.stepSize}`;
   }
   return undefined;
 }
 
-function short(json: string | undefined): string {
-  if (json === undefined) return '(absent)';
+function short(json: string): string {
   return json.length <= 60 ? json : `${json.slice(0, 60)}…`;
 }
 
