@@ -96,7 +96,11 @@ const terms = {
   dp: { noiseMultiplier: 1.1, clip: 1, delta: 1e-5, noise: 'central' },
   federatedEvaluation: 'final',
   federatedCalibration: true,
-  siteReport: false,
+  siteReport: {
+    personalization: { mode: 'auto', epochs: 2, lambda: 0.1, validate: true, selection: 'kfold', folds: 5, selectionMargin: 1 },
+    localOnlyEpochs: 3,
+    robustness: { examples: 200, adversarialExamples: 100, noiseSigmas: [0.1], corruptions: true, pgdEps: [0.05], pgdSteps: 20 },
+  },
   classNames: ['cat', 'dog'],
 };
 const signedTerms = { terms, hash: hex64, signature: hex128 };
@@ -153,10 +157,24 @@ describe('RunTerms', () => {
     ['federatedEvaluation: final', ['federatedEvaluation'], 'final', true],
     ['federatedEvaluation: every-round', ['federatedEvaluation'], 'every-round', true],
     ['federatedEvaluation: not a member', ['federatedEvaluation'], 'always', false],
+    ['siteReport: absent', ['siteReport'], undefined, true],
+    ['siteReport: a bare true (what the terms said before 2026-12-04)', ['siteReport'], true, false],
+    ['siteReport: empty', ['siteReport'], {}, true],
+    ['siteReport.localOnlyEpochs: 1', ['siteReport', 'localOnlyEpochs'], 1, true],
+    ['siteReport.localOnlyEpochs: 0', ['siteReport', 'localOnlyEpochs'], 0, false],
+    ['siteReport.localOnlyEpochs: 100000', ['siteReport', 'localOnlyEpochs'], 100_000, true],
+    ['siteReport.localOnlyEpochs: 100001', ['siteReport', 'localOnlyEpochs'], 100_001, false],
+    ['siteReport.robustness.examples: 0', ['siteReport', 'robustness', 'examples'], 0, false],
+    ['siteReport.personalization.mode: not a member', ['siteReport', 'personalization', 'mode'], 'all', false],
   ];
   it.each(cases)('%s', (...c) => expectCase(RunTerms, terms, c));
 
   it('refuses an unknown key', () => refusesUnknownKey(RunTerms, terms));
+
+  it('refuses an unknown key in the site report, and a robustness seed there (the instruction carries it)', () => {
+    expect(RunTerms.safeParse({ ...terms, siteReport: { ...terms.siteReport, extra: 1 } }).success).toBe(false);
+    expect(RunTerms.safeParse({ ...terms, siteReport: { ...terms.siteReport, robustness: { ...terms.siteReport.robustness, seed: 1 } } }).success).toBe(false);
+  });
 
   it('keeps secure aggregation and DP settings whole (optional objects are not emptied)', () => {
     const parsed = RunTerms.parse(terms);

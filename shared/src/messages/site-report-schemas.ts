@@ -88,9 +88,9 @@ export type SiteRobustnessSettings = z.output<typeof SiteRobustnessSettings>;
  */
 export const SiteReportTerms = z
   .object({
-    personalization: PersonalizationSettings.optional(),
+    personalization: PersonalizationSettings.strict().optional(),
     localOnlyEpochs: z.number().int().min(1).max(100_000).optional(),
-    robustness: SiteRobustnessSettings.omit({ seed: true }).optional(),
+    robustness: SiteRobustnessSettings.omit({ seed: true }).strict().optional(),
   })
   .strict();
 export type SiteReportTerms = z.output<typeof SiteReportTerms>;
