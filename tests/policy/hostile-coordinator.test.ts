@@ -179,6 +179,20 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
     ok.dispose();
   });
 
+  it('a fit whose model reference names more bytes than the site\'s model can take is refused before anything is fetched', async () => {
+    const topology = { class_name: 'Sequential', config: { name: 'ok', layers: [{ class_name: 'Dense', config: { name: 'dense', units: 200, use_bias: true, activation: 'linear', batch_input_shape: [null, 4] } }] } };
+    const t = terms((x) => (x.model.topologyHash = canonicalHash(topology)));
+    const manifest = [{ name: 'dense/kernel', shape: [4, 200], dtype: 'float32' }, { name: 'dense/bias', shape: [200], dtype: 'float32' }];
+    const { received } = await siteAgainst(signed(t), (link) => {
+      link.sendUnchecked('model', { runId: t.runId, modelVersion: 0, topology, manifest });
+      link.sendUnchecked('fit', { ...fitOf(t, 2), modelVersion: 1, modelRef: { path: '/api/v1/models/1/weights', sha256: 'a'.repeat(64), bytes: 2 ** 32 } });
+      setTimeout(() => link.send('complete', { runId: t.runId, rounds: 1 }), 300);
+    });
+    const failure = received.find((m) => m.event === 'siteFailure')?.payload;
+    expect(failure?.code).toBe('model_integrity');
+    expect(String(failure?.reason)).toMatch(new RegExp(`references 4294967296 bytes of weights, more than the ${4 * 1000 + 16 * 1024 * 1024 + 4096} this site's model of 1000 parameters can take: refused before fetching`));
+  });
+
   it('pinned model: the right topology is accepted and the model built', async () => {
     // The control for the crafted-model case: a hash the policy pins and a 'model' that matches it.
     const topology = { class_name: 'Sequential', config: { name: 'x', layers: [] } };

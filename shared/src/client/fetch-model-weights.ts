@@ -67,18 +67,27 @@ export interface ModelFetchRetry {
 async function readAtMost(response: Response, limit: number): Promise<Uint8Array> {
   if (!response.body) return new Uint8Array(0);
   const reader = response.body.getReader();
-  const out = new Uint8Array(limit);
+  // Kept as they come (nothing is allocated for bytes that have not arrived), joined once at the end.
+  const chunks: Uint8Array[] = [];
   let length = 0;
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) return out.subarray(0, length);
+    if (done) break;
     if (length + value.byteLength > limit) {
       await reader.cancel();
-      throw new FedtuneError('model_integrity', `the model body is more than the ${limit} bytes the instruction says: refused after reading ${limit}`);
+      throw new FedtuneError('model_integrity', `the model body is more than the ${limit} bytes the instruction says: refused after reading ${length}`);
     }
-    out.set(value, length);
+    chunks.push(value);
     length += value.byteLength;
   }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }
 
 export async function fetchModelWeights(

@@ -21,7 +21,7 @@ import { fitDatasetToModel } from '../data/fit-data-to-model.ts';
 import { tokenizeTextSplits, type TextSplits } from './text-site-data.ts';
 import { modelManifest, readModelWeights, writeModelWeights } from '../model/model-weights.ts';
 import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/transport.ts';
-import { totalParameters, type WeightArrays, type WeightsManifest } from '../weights.ts';
+import { totalParameters, WEIGHTS_LIMITS, type WeightArrays, type WeightsManifest } from '../weights.ts';
 import { ledgerTotalsWire } from '../policy/ledger-totals-wire.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
 import type { PrivacyLedger } from '../policy/privacy-ledger.ts';
@@ -635,6 +635,11 @@ export class SiteClient {
       // The coordinator (cluster node) this site is connected to serves the model; modelServer when the link does not say.
       const server = this.link?.serverUrl ?? this.options.modelServer;
       if (!server) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
+      // Float32 weights of this site's model and the codec's largest header: a reference to more is refused before anything is fetched.
+      const most = this.manifest ? 4 * totalParameters(this.manifest) + WEIGHTS_LIMITS.maxHeaderBytes + 4096 : undefined;
+      if (most !== undefined && payload.modelRef.bytes > most) {
+        throw new FedtuneError('model_integrity', `the instruction references ${payload.modelRef.bytes} bytes of weights, more than the ${most} this site's model of ${totalParameters(this.manifest!)} parameters can take: refused before fetching`);
+      }
       return this.loadGlobal(await fetchModelWeights(server, payload.modelRef, { siteId: this.options.siteId, token: this.options.token }, this.options.modelFetch));
     }
     const held = this.held;
