@@ -60,7 +60,7 @@ describe('fetchModelWeights: the site fetches and verifies model bytes', () => {
     const fetcher: ModelFetch = async () => new Response(endless, { status: 200, headers: { etag: `"${big.sha256}"` } });
     await expect(fetchModelWeights('http://h:1', big, { siteId: 's' }, fetcher)).rejects.toMatchObject({
       code: 'model_integrity',
-      message: 'the model body is more than the 1000000 bytes the instruction says: refused after reading 983040',
+      message: 'the model body is more than the 1000000 bytes expected: refused after reading 983040',
     });
     expect(cancelled).toBe(true);
     // 15 chunks of 64 KB kept (983,040 bytes), the 16th refused: read up to one chunk past the limit (plus what the stream had queued), not more.

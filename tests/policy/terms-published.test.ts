@@ -1,7 +1,9 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeRunTerms } from '../../cli/src/commands/show-terms.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describeRunTerms, fetchRunTerms } from '../../cli/src/commands/show-terms.ts';
 import { CoordinatorIdentity, IDENTITY_FILE, SiteTokenStore } from '@fedtune/coordinator';
 import { checkRunTerms, runTermsHash, SignedRunTerms, SitePolicy } from '@fedtune/shared';
 import { startTinyCoordinator, tempDir } from '../access/helpers.ts';
@@ -88,6 +90,30 @@ describe('GET /api/v1/terms', () => {
       expect(describeRunTerms(signed).some((l) => l.includes('site report'))).toBe(false);
     } finally {
       await plain.close();
+    }
+  });
+
+  it('--show-terms reads at most 1 MB of a server\'s answer: an endless chunked body is refused, not buffered', async () => {
+    let written = 0;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (written < 64 * 1024 * 1024 && res.write(chunk)) written += chunk.length;
+        if (written < 64 * 1024 * 1024) res.once('drain', pump);
+        else res.end();
+      };
+      res.write('{"terms":');
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await expect(fetchRunTerms(url)).rejects.toMatchObject({ code: 'malformed_payload', message: expect.stringMatching(/^the coordinator's terms is more than the 1048576 bytes expected: refused after reading \d+$/) });
+      expect(written).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 

@@ -1,4 +1,7 @@
-import { urlUnderServer, checkRunTerms, clipText, FedtuneError, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
+import { urlUnderServer, checkRunTerms, clipText, FedtuneError, readBodyAtMost, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
+
+/** The most bytes of a coordinator's terms `--show-terms` reads. */
+export const MAX_TERMS_BYTES = 1024 * 1024;
 import { nodeEd25519Verify } from '@fedtune/shared/node';
 
 /** GET /api/v1/terms of a coordinator (with the site's name and token when site tokens are on). */
@@ -13,7 +16,14 @@ export async function fetchRunTerms(server: string, site?: { siteId?: string; to
   } catch (err) {
     throw new FedtuneError('transport', clipText(`cannot reach the coordinator at ${url.origin}: ${(err as Error).message}`));
   }
-  const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+  // Terms are a few kilobytes: a body past 1 MB is not terms (and is not read whole).
+  let body: { error?: { message?: string } } | undefined;
+  try {
+    body = JSON.parse(new TextDecoder().decode(await readBodyAtMost(response, MAX_TERMS_BYTES, 'the coordinator\'s terms', 'malformed_payload'))) as typeof body;
+  } catch (err) {
+    if (err instanceof FedtuneError) throw err;
+    body = undefined;
+  }
   if (!response.ok) throw new FedtuneError(response.status === 401 ? 'unauthorized' : response.status === 404 ? 'not_found' : 'transport', clipText(`GET ${url.pathname}: ${response.status} ${body?.error?.message ?? ''}`));
   const parsed = SignedRunTerms.safeParse(body);
   if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`the coordinator's terms are not valid run terms: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`));

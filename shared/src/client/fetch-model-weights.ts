@@ -2,6 +2,7 @@ import { FedtuneError } from '../errors.ts';
 import { sha256Hex } from '../audit/sha256-hex.ts';
 import type { ModelRef } from '../messages/model-ref.ts';
 import { urlUnderServer } from '../transport/server-url.ts';
+import { readBodyAtMost } from '../transport/read-body-at-most.ts';
 
 /** Header naming the site that asks (the coordinator's terms-route.ts and model-weights-route.ts read it). */
 const SITE_ID_HEADER = 'x-fedtune-site';
@@ -60,36 +61,6 @@ export interface ModelFetchRetry {
   jitter?: () => number;
 }
 
-/**
- * The body, read as it streams and refused once it passes `limit` bytes: without a Content-Length (chunked) a
- * server could otherwise make the site buffer a body of any size before the length check.
- */
-async function readAtMost(response: Response, limit: number): Promise<Uint8Array> {
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  // Kept as they come (nothing is allocated for bytes that have not arrived), joined once at the end.
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (length + value.byteLength > limit) {
-      await reader.cancel();
-      throw new FedtuneError('model_integrity', `the model body is more than the ${limit} bytes the instruction says: refused after reading ${length}`);
-    }
-    chunks.push(value);
-    length += value.byteLength;
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 export async function fetchModelWeights(
   server: string,
   ref: ModelRef,
@@ -133,7 +104,7 @@ export async function fetchModelWeights(
     await response.body?.cancel();
     throw new FedtuneError('model_integrity', `the model is ${declared} bytes, the instruction says ${ref.bytes}`);
   }
-  const bytes = await readAtMost(response, ref.bytes);
+  const bytes = await readBodyAtMost(response, ref.bytes, 'the model body');
   if (bytes.byteLength !== ref.bytes) throw new FedtuneError('model_integrity', `the model body is ${bytes.byteLength} bytes, the instruction says ${ref.bytes}`);
   const hash = sha256Hex(bytes);
   if (hash !== ref.sha256) throw new FedtuneError('model_integrity', `the model's bytes hash to ${hash.slice(0, 16)}…, not the ${ref.sha256.slice(0, 16)}… the instruction names: refused`);
