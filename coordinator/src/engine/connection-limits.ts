@@ -12,6 +12,14 @@ export const ConnectionLimits = z.object({
    * for it takes its place. Sites send a heartbeat every 5 s (SiteClientOptions.heartbeatMs).
    */
   heartbeatTimeoutMs: z.number().int().min(1).default(30_000),
+  /**
+   * A joined site's messages, as a token bucket: `messagesPerSecond` on average and bursts of `messageBurst`;
+   * a message past them is refused ('rate_limited', a refusal like any other: enough of them and the connection
+   * is cut). An honest site sends a heartbeat every 5 s and a few messages per round; without a bound a joined
+   * peer's stream of valid heartbeats keeps the event loop busy for every other site.
+   */
+  messagesPerSecond: z.number().gt(0).max(1_000_000).default(200),
+  messageBurst: z.number().int().min(1).max(1_000_000).default(1000),
   /** A connection refused more than this many messages within `refusalWindowMs` is cut. */
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),

@@ -55,6 +55,9 @@ interface ConnectionState {
   reported: boolean;
   /** This connection's messages (and close) waiting in the fan-in queue: later ones queue behind them. */
   queued: number;
+  /** The joined site's message budget (messagesPerSecond, messageBurst): tokens left, and when they were last refilled. */
+  tokens: number;
+  refilledAt: number;
 }
 
 /**
@@ -80,7 +83,7 @@ export class SiteConnections {
   }
 
   accept(link: SiteLink): void {
-    const state: ConnectionState = { recent: [], refusals: 0, reported: false, queued: 0 };
+    const state: ConnectionState = { recent: [], refusals: 0, reported: false, queued: 0, tokens: this.limits.messageBurst, refilledAt: this.now() };
     this.connections.set(link, state);
     link.onMessage((message) => {
       if (link.closed) return;
@@ -89,6 +92,7 @@ export class SiteConnections {
         if (message.event === 'hello') return this.hello(link, message.payload);
         return this.refuse(link, 'unauthorized', `send hello before anything else (got "${message.event}")`);
       }
+      if (!this.withinBudget(state)) return this.refuse(link, 'rate_limited', `more than ${this.limits.messagesPerSecond} messages per second (bursts of ${this.limits.messageBurst}): refused`);
       site.lastSeen = this.now();
       if (message.event === 'hello') return this.refuse(link, 'duplicate_result', 'this connection has already joined');
       // Updates wait their turn in the fan-in queue; so does anything after them from the same connection.
@@ -105,6 +109,16 @@ export class SiteConnections {
     });
     // A connection that closes with updates still queued leaves after they are handled (as it sent them).
     link.onClose((reason) => (state.queued > 0 ? this.later(link, state, () => this.closed(link, state, reason)) : this.closed(link, state, reason)));
+  }
+
+  /** Takes one message from the connection's budget, refilled at messagesPerSecond up to messageBurst; false when none is left. */
+  private withinBudget(state: ConnectionState): boolean {
+    const t = this.now();
+    state.tokens = Math.min(this.limits.messageBurst, state.tokens + ((t - state.refilledAt) * this.limits.messagesPerSecond) / 1000);
+    state.refilledAt = t;
+    if (state.tokens < 1) return false;
+    state.tokens -= 1;
+    return true;
   }
 
   /** A connection closed: its site leaves (a method, not a closure per connection). */
