@@ -84,6 +84,7 @@ export function checkTrainConfig(config: TrainConfig, terms: RunTerms, round: nu
   }
   const adv = config.adversarial;
   const agreed = terms.train.adversarial;
+  // Stryker disable next-line LogicalOperator: equivalent: adversarial training on one side only was refused above (comparable), so both or neither are here.
   if (adv && agreed) {
     // The step sizes are both given or both absent here: `comparable` refused one given on one side only.
     if (adv.eps > agreed.eps) return `the instruction's adversarial ε ${adv.eps} exceeds the terms' ${agreed.eps}`;
@@ -105,9 +106,11 @@ export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy
   const agreed = terms.secureAggregation;
   if (agreed && !secure) return 'the terms say secure aggregation and the fit asks for a plain update';
   if (!agreed && secure) return 'the terms say no secure aggregation and the fit asks for it';
+  // Stryker disable next-line LogicalOperator: equivalent: the two lines above returned unless both or neither are present.
   if (secure && agreed) {
     if (secure.clip !== agreed.clip) return `the fit's secure-aggregation clip ${secure.clip} is not the terms' ${agreed.clip}`;
     if (agreed.neighbours !== secure.neighbours) return `the fit's secure-aggregation neighbours ${secure.neighbours ?? '(all)'} are not the terms' ${agreed.neighbours ?? '(all)'}`;
+    // Stryker disable next-line ConditionalExpression: equivalent: a number compared with an absent threshold is false either way.
     if (agreed.threshold !== undefined && secure.threshold < agreed.threshold) return `the fit's secure-aggregation threshold ${secure.threshold} is below the terms' ${agreed.threshold}`;
     if (secure.sites.length < policy.aggregation.minSites) return `the aggregate would hold ${secure.sites.length} sites, fewer than the policy's minSites ${policy.aggregation.minSites}`;
     // DP-FedAvg on a secure sum weighs sites equally (example counts would unbound the sensitivity).
