@@ -299,7 +299,7 @@ const MODULES = [
     name: 'dense-stack-step',
     // The tape-free training step of a Dense stack: the same losses, gradients and weights as the tape's, bit for bit.
     mutate: ['shared/src/learning/dense-stack-step.ts'],
-    tests: ['tests/training-loop/dense-stack-step.test.ts'],
+    tests: ['tests/training-loop/dense-stack-step-no-simd.test.ts', 'tests/training-loop/dense-stack-step.test.ts'],
   },
 ];
 
