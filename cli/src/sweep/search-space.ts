@@ -82,7 +82,8 @@ export function checkSearchSpace(space: unknown, where: string): SearchSpace {
   const parsed = SearchSpace.safeParse(space);
   if (!parsed.success) fail(firstIssue(parsed.error, where));
   // zod's record leaves out a `__proto__` key without a word; refused as any malformed key would be, never ignored.
-  if (typeof space === 'object' && space !== null && Object.hasOwn(space, '__proto__')) fail(`${where}: __proto__: a parameter is a dotted field path like train.learningRate`);
+  // Parsed as a record: `space` is an object here.
+  if (Object.hasOwn(space as object, '__proto__')) fail(`${where}: __proto__: a parameter is a dotted field path like train.learningRate`);
   for (const key of Object.keys(parsed.data)) checkParamKey(key);
   return parsed.data;
 }

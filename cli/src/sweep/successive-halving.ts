@@ -38,7 +38,8 @@ export function promotedCount(n: number, eta: number): number {
  * Returns trial numbers in rank order.
  */
 export function promote(results: ReadonlyArray<{ trial: number; score: number | null }>, eta: number): number[] {
-  const scored = results.filter((r): r is { trial: number; score: number } => r.score !== null && Number.isFinite(r.score));
+  // Number.isFinite is false for null (a failed trial) as for NaN and ±Infinity.
+  const scored = results.filter((r): r is { trial: number; score: number } => Number.isFinite(r.score));
   const ranked = [...scored].sort((a, b) => b.score - a.score || a.trial - b.trial);
   return ranked.slice(0, promotedCount(results.length, eta)).map((r) => r.trial);
 }
