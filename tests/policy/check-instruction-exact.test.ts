@@ -13,7 +13,7 @@ import {
   type FitInstruction,
   type RunTerms,
 } from '@fedtune/shared';
-import { policy, terms } from './terms-fixture.ts';
+import { policy, secAggInstruction, terms } from './terms-fixture.ts';
 
 // Every refusal of check-instruction.ts with its exact text (the hashes shortened to 16 digits), and the edges of
 // each rule: what a site tells its operator and the coordinator when an instruction departs from the terms.
@@ -108,17 +108,8 @@ describe('checkTrainConfig', () => {
 
 describe('checkFitInstruction: secure aggregation', () => {
   const secureTerms = withTerms((t) => (t.secureAggregation = { clip: 1, threshold: 3 }));
-  const secAgg = (over: Record<string, unknown> = {}) => ({
-    attempt: 1,
-    sites: ['a', 'b', 'c'],
-    threshold: 3,
-    vectorLength: 10,
-    fixedPoint: { range: 1, maxTotalWeight: 1, scale: 1000 },
-    clip: 1,
-    weighting: 'examples' as const,
-    weightDenominator: 10,
-    ...over,
-  });
+  // Three sites, no neighbours set (everyone is everyone's).
+  const secAgg = (over: Record<string, unknown> = {}) => secAggInstruction({ sites: ['a', 'b', 'c'], neighbours: undefined, ...over });
   const fit = (secureAggregation?: Record<string, unknown>): FitInstruction => ({ runId: 'run-1', round: 2, modelVersion: 1, config: train(), ...(secureAggregation ? { secureAggregation } : {}) }) as FitInstruction;
   it.each([
     ['as agreed', fit(secAgg()), secureTerms, undefined],

@@ -11,7 +11,7 @@ import {
   scheduledTrain,
   type RunTerms,
 } from '@fedtune/shared';
-import { policy, signed, terms } from './terms-fixture.ts';
+import { policy, secAggInstruction, signed, terms } from './terms-fixture.ts';
 
 const topology = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4 } }] } };
 const initial = new Uint8Array([1, 2, 3, 4]);
@@ -31,18 +31,7 @@ const secureTerms = withTerms((t) => {
 const scheduledTerms = withTerms((t) => {
   t.train.learningRateSchedule = { kind: 'cosine', finalFactor: 0.1 };
 });
-const secAgg = (over: Partial<NonNullable<FitInstruction['secureAggregation']>> = {}) => ({
-  attempt: 1,
-  sites: ['a', 'b', 'c', 'd'],
-  threshold: 3,
-  neighbours: 4,
-  vectorLength: 10,
-  fixedPoint: { range: 1, maxTotalWeight: 1, scale: 1000 },
-  clip: 1,
-  weighting: 'examples' as const,
-  weightDenominator: 10,
-  ...over,
-});
+const secAgg = secAggInstruction;
 const fit = (over: Partial<FitInstruction> = {}, config: Record<string, unknown> = {}): FitInstruction => ({
   runId: 'run-1',
   round: 1,

@@ -1,4 +1,4 @@
-import { RunTerms, runTermsHash, SitePolicy, type SignedRunTerms, type SitePolicyInput } from '@fedtune/shared';
+import { RunTerms, runTermsHash, SitePolicy, type FitInstruction, type SignedRunTerms, type SitePolicyInput } from '@fedtune/shared';
 import { CoordinatorIdentity } from '@fedtune/coordinator';
 
 export const identity = CoordinatorIdentity.generate();
@@ -27,3 +27,17 @@ export function signed(t: RunTerms, by = identity): SignedRunTerms {
 }
 
 export const policy = (p: SitePolicyInput = {}) => SitePolicy.parse(p);
+
+/** A fit's secure-aggregation instruction: 4 sites, threshold 3, 4 neighbours, clip 1, weighted by examples; `over` changes it. */
+export const secAggInstruction = (over: Partial<NonNullable<FitInstruction['secureAggregation']>> = {}) => ({
+  attempt: 1,
+  sites: ['a', 'b', 'c', 'd'],
+  threshold: 3,
+  neighbours: 4,
+  vectorLength: 10,
+  fixedPoint: { range: 1, maxTotalWeight: 1, scale: 1000 },
+  clip: 1,
+  weighting: 'examples' as const,
+  weightDenominator: 10,
+  ...over,
+});

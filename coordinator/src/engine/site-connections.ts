@@ -92,8 +92,9 @@ export class SiteConnections {
         if (message.event === 'hello') return this.hello(link, message.payload);
         return this.refuse(link, 'unauthorized', `send hello before anything else (got "${message.event}")`);
       }
-      if (!this.withinBudget(state)) return this.refuse(link, 'rate_limited', `more than ${this.limits.messagesPerSecond} messages per second (bursts of ${this.limits.messageBurst}): refused`);
-      site.lastSeen = this.now();
+      const t = this.now();
+      if (!this.withinBudget(state, t)) return this.refuse(link, 'rate_limited', `more than ${this.limits.messagesPerSecond} messages per second (bursts of ${this.limits.messageBurst}): refused`);
+      site.lastSeen = t;
       if (message.event === 'hello') return this.refuse(link, 'duplicate_result', 'this connection has already joined');
       // Updates wait their turn in the fan-in queue; so does anything after them from the same connection.
       if (message.event === 'fitResult' || state.queued > 0) return this.later(link, state, () => this.options.onMessage(site, message));
@@ -112,8 +113,7 @@ export class SiteConnections {
   }
 
   /** Takes one message from the connection's budget, refilled at messagesPerSecond up to messageBurst; false when none is left. */
-  private withinBudget(state: ConnectionState): boolean {
-    const t = this.now();
+  private withinBudget(state: ConnectionState, t: number): boolean {
     state.tokens = Math.min(this.limits.messageBurst, state.tokens + ((t - state.refilledAt) * this.limits.messagesPerSecond) / 1000);
     state.refilledAt = t;
     if (state.tokens < 1) return false;

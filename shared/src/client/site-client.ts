@@ -636,9 +636,10 @@ export class SiteClient {
       const server = this.link?.serverUrl ?? this.options.modelServer;
       if (!server) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
       // Float32 weights of this site's model and the codec's largest header: a reference to more is refused before anything is fetched.
-      const most = this.manifest ? 4 * totalParameters(this.manifest) + WEIGHTS_LIMITS.maxHeaderBytes + 4096 : undefined;
-      if (most !== undefined && payload.modelRef.bytes > most) {
-        throw new FedtuneError('model_integrity', `the instruction references ${payload.modelRef.bytes} bytes of weights, more than the ${most} this site's model of ${totalParameters(this.manifest!)} parameters can take: refused before fetching`);
+      if (this.manifest) {
+        const parameters = totalParameters(this.manifest);
+        const most = 4 * parameters + WEIGHTS_LIMITS.maxHeaderBytes + 4096;
+        if (payload.modelRef.bytes > most) throw new FedtuneError('model_integrity', `the instruction references ${payload.modelRef.bytes} bytes of weights, more than the ${most} this site's model of ${parameters} parameters can take: refused before fetching`);
       }
       return this.loadGlobal(await fetchModelWeights(server, payload.modelRef, { siteId: this.options.siteId, token: this.options.token }, this.options.modelFetch));
     }
