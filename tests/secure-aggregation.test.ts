@@ -242,14 +242,14 @@ describe('secure aggregation in a run', () => {
     expect(elapsedMs).toBeGreaterThanOrEqual(phaseTimeoutMs);
   }, 120_000);
 
-  it('over socket.io: 20 sites, two of them hung (one before sharing keys, one before masking): both dropped at the 1.5 s phase deadline, and the 18 others\' round is FedAvg of their clipped deltas', async () => {
+  it('over socket.io: 20 sites, two of them hung (one before sharing keys, one before masking): both dropped at the 10 s phase deadline (wide enough for 20 honest sites\' masking on a loaded 2-core CI machine), and the 18 others\' round is FedAvg of their clipped deltas', async () => {
     const ids = Array.from({ length: 20 }, (_, k) => `site-${k + 1}`);
     const started = Date.now();
     const { report, inputs, initial, final } = await secureFederation({
       sites: 20,
       transport: 'socket',
       stallAt: { 'site-5': 'share-keys', 'site-12': 'masked-input' },
-      config: { roundTimeoutMs: 600_000, secureAggregation: { clip: 1, phaseTimeoutMs: 1500 } },
+      config: { roundTimeoutMs: 600_000, secureAggregation: { clip: 1, phaseTimeoutMs: 10_000 } },
     });
     expect(report.status, report.aborted).toBe('complete');
     const survivors = ids.filter((id) => id !== 'site-5' && id !== 'site-12');
@@ -257,7 +257,7 @@ describe('secure aggregation in a run', () => {
     expect(report.rounds[0].failed.map((f) => f.siteId).sort()).toEqual(['site-12', 'site-5']);
     expect(maxAbsDiff(final, expectedGlobal(initial, inputs, survivors))).toBeLessThanOrEqual(1e-6);
     // Two phases waited for their deadline; the round timeout would have been 10 minutes.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 1500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 10_000);
   }, 300_000);
 
   it('fewer than t survivors: the round is retried, then the run aborts with the reason; the model is never changed', async () => {
