@@ -11,7 +11,9 @@ import { attacker, honestSite, until } from './helpers.ts';
 const store = new SiteTokenStore(join(tempDir(), 'sites.db'));
 afterAll(() => store.close());
 
-it('event names of 1–15 MB before hello get a small typed refusal each, nothing of them is recorded, and the run completes', async () => {
+// Since 2026-12-04 a connection's messages before its welcome are at most ConnectionLimits.preHelloMessageBytes
+// (64 KB): names up to that get a small typed refusal each; a longer message closes the connection at its frame header.
+it('event names of 60 KB before hello get a small typed refusal each, 1–15 MB ones close the connection unread, nothing of them is recorded, and the run completes', async () => {
   const tokens = { a: store.add('site-a'), b: store.add('site-b') };
   const events: EngineEvent[] = [];
   const coordinator = await startTinyCoordinator({ runId: 'huge-names', minSites: 2, access: { store, requireTokens: true }, onEvent: (e) => events.push(e), database: true });
@@ -23,7 +25,7 @@ it('event names of 1–15 MB before hello get a small typed refusal each, nothin
     await holder.next('fit', 30_000);
 
     const evil = await attacker(coordinator.url!);
-    const names = [15, 1, 1, 1, 1, 1, 1, 1, 1, 1].map((mb, i) => `${String.fromCharCode(97 + i)}`.repeat(mb * 1024 * 1024));
+    const names = Array.from({ length: 10 }, (_, i) => `${String.fromCharCode(97 + i)}`.repeat(60 * 1024));
     for (const name of names) evil.socket.emit(name, { siteId: 'site-b' });
     await until(() => evil.received.filter((m) => m.event === 'rejected').length >= names.length, 'a refusal per message', 60_000);
     const replies = evil.received.filter((m) => m.event === 'rejected').map((m) => m.payload as { code: string; reason: string });
@@ -32,6 +34,13 @@ it('event names of 1–15 MB before hello get a small typed refusal each, nothin
       expect(reply.code).toBe('unauthorized');
       expect(reply.reason).toMatch(/^send hello before anything else \(got "/);
       expect(JSON.stringify(reply).length).toBeLessThan(600);
+    }
+    // Past the pre-hello limit the websocket closes the connection as the frame header is read: no refusal, nothing buffered.
+    for (const mb of [15, 1]) {
+      const big = await attacker(coordinator.url!);
+      big.socket.emit('q'.repeat(mb * 1024 * 1024), { siteId: 'site-b' });
+      expect(await big.closed).toBe('transport close');
+      expect(big.received).toEqual([]);
     }
 
     // site-b, joined, answers with a huge event name too: that is recorded against it as its answer, clipped.

@@ -8,6 +8,14 @@ export const ConnectionLimits = z.object({
   /** A connection that has not sent a valid hello this long after connecting is closed. */
   helloTimeoutMs: z.number().int().min(1).default(10_000),
   /**
+   * The largest message (bytes) a connection may send until the coordinator welcomes it (its hello accepted,
+   * its token checked): a hello is under 2 KB. The websocket refuses a longer message from its frame header
+   * (close 1009) before buffering any of it; once welcomed, the server's full message size (maxMessageBytes,
+   * sized for the model's updates) applies. Without it, 50 connections that never say hello held 788 MB of
+   * the coordinator's memory in 3 s with partial 15 MB frames.
+   */
+  preHelloMessageBytes: z.number().int().min(1024).default(64 * 1024),
+  /**
    * A joined site silent (no heartbeat or other message) this long no longer holds its name: a new hello
    * for it takes its place. Sites send a heartbeat every 5 s (SiteClientOptions.heartbeatMs).
    */

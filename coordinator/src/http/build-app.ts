@@ -125,7 +125,9 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     },
     ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : { http: serverTimeouts }),
   }) as unknown as FastifyInstance;
-  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, serveClient: false, cors: { origin: true } });
+  // Websocket only: every fedtune site connects that way (socketio-client.ts), and HTTP long-polling would be a
+  // second way in, with its own request bodies, to bound and test.
+  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], serveClient: false, cors: { origin: true } });
   const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();

@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'socket.io';
+import { messageSizeLimit } from './websocket-message-size-limit.ts';
 import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
 
@@ -9,6 +10,8 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
   constructor(
     private readonly socket: Socket,
     limits: ConnectionLimits,
+    /** The server's full message size, which a welcomed site's connection may use (engine.io's maxHttpBufferSize). */
+    private readonly maxMessageBytes: number,
   ) {
     super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), {
       maxQueued: limits.maxQueuedMessages,
@@ -42,6 +45,9 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
   }
 
   protected emitWire(event: string, wirePayload: unknown): void {
+    // A welcomed site (its hello accepted, its token checked, by this node or, in a cluster, by the leader through
+    // this node) may now send messages up to the server's full size, its updates; until now, the pre-hello limit.
+    if (event === 'welcome') messageSizeLimit(this.socket.conn)?.set(this.maxMessageBytes);
     this.socket.emit(event, wirePayload);
   }
 
@@ -84,8 +90,13 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
   const limits = ConnectionLimits.parse(limitsInput);
   let handler: ((link: SiteLink) => void) | undefined;
   const early: SiteLink[] = [];
+  const engine = io.engine as unknown as { opts: { maxHttpBufferSize: number }; on(event: 'connection', listener: (conn: unknown) => void): void };
+  const maxMessageBytes = engine.opts.maxHttpBufferSize;
+  // Every connection starts at the pre-hello limit, set as engine.io opens it: before its websocket has parsed a
+  // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
+  engine.on('connection', (conn) => messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes)));
   io.on('connection', (socket) => {
-    const link = new SocketIoSiteLink(socket, limits);
+    const link = new SocketIoSiteLink(socket, limits, maxMessageBytes);
     if (handler) handler(link);
     else early.push(link);
   });
