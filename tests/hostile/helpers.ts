@@ -15,8 +15,9 @@ export interface Attacker {
   hello(siteId: string, token?: string, numExamples?: number): void;
 }
 
-export function attacker(url: string): Promise<Attacker> {
-  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5_000 });
+/** `localAddress`: the loopback address it connects from (e.g. 127.0.0.2), as another host would. */
+export function attacker(url: string, localAddress?: string): Promise<Attacker> {
+  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5_000, ...(localAddress ? { localAddress } : {}) });
   const received: Attacker['received'] = [];
   const waiters: Array<() => void> = [];
   socket.onAny((event: string, payload: unknown) => {
@@ -70,7 +71,7 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 export async function honestSite(
   url: string,
   siteId: string,
-  options: { token?: string; reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number }; seed?: number; examples?: number } = {},
+  options: { token?: string; reconnect?: { retries: number; baseDelayMs?: number; maxDelayMs?: number }; seed?: number; examples?: number; localAddress?: string } = {},
 ): Promise<{ client: SiteClient; events: SiteEvent[]; run: ReturnType<SiteClient['run']>; numExamples: number }> {
   const backend = await selectNodeBackend();
   const events: SiteEvent[] = [];
@@ -78,7 +79,7 @@ export async function honestSite(
   const client = new SiteClient({
     siteId,
     token: options.token,
-    connector: socketIoConnector({ url }),
+    connector: socketIoConnector({ url, ...(options.localAddress ? { extra: { localAddress: options.localAddress } } : {}) }),
     data,
     backend: backend.backend,
     runtime: 'node',

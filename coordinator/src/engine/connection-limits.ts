@@ -16,6 +16,13 @@ export const ConnectionLimits = z.object({
    */
   preHelloMessageBytes: z.number().int().min(1024).default(64 * 1024),
   /**
+   * Connections from one address that are open but not yet welcomed (no hello accepted): past it, a new one is
+   * closed as it opens. Honest sites say hello as they connect, so even a gateway of 500+ sites starting together
+   * stays far below; without a cap, one address held 5,000 connections open in 3 s (~40 KB each) and could go on
+   * to the process's file-descriptor limit, where no site can connect.
+   */
+  maxUnwelcomedPerAddress: z.number().int().min(1).default(1024),
+  /**
    * A joined site silent (no heartbeat or other message) this long no longer holds its name: a new hello
    * for it takes its place. Sites send a heartbeat every 5 s (SiteClientOptions.heartbeatMs).
    */

@@ -11,7 +11,7 @@ import { registerApiRateLimit } from './api-rate-limit.ts';
 import { clientErrorHandler, describeHttpError } from './http-error.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-defaults.ts';
 import { registerJsonBodyParser } from './json-body.ts';
-import type { ConnectionLimitsInput } from '../engine/connection-limits.ts';
+import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
@@ -127,7 +127,9 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   }) as unknown as FastifyInstance;
   // Websocket only: every fedtune site connects that way (socketio-client.ts), and HTTP long-polling would be a
   // second way in, with its own request bodies, to bound and test.
-  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], serveClient: false, cors: { origin: true } });
+  // A connection that never asks for the namespace is closed at the hello timeout too (socket.io's default: 45 s).
+  const connectTimeout = ConnectionLimits.parse(options.connectionLimits ?? {}).helloTimeoutMs;
+  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true } });
   const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();

@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import { messageSizeLimit } from './websocket-message-size-limit.ts';
+import { UnwelcomedConnections } from './unwelcomed-connections.ts';
 import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
 
@@ -12,6 +13,7 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     limits: ConnectionLimits,
     /** The server's full message size, which a welcomed site's connection may use (engine.io's maxHttpBufferSize). */
     private readonly maxMessageBytes: number,
+    private readonly unwelcomed: UnwelcomedConnections,
   ) {
     super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), {
       maxQueued: limits.maxQueuedMessages,
@@ -47,7 +49,11 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
   protected emitWire(event: string, wirePayload: unknown): void {
     // A welcomed site (its hello accepted, its token checked, by this node or, in a cluster, by the leader through
     // this node) may now send messages up to the server's full size, its updates; until now, the pre-hello limit.
-    if (event === 'welcome') messageSizeLimit(this.socket.conn)?.set(this.maxMessageBytes);
+    // It no longer counts against its address's unwelcomed connections either.
+    if (event === 'welcome') {
+      messageSizeLimit(this.socket.conn)?.set(this.maxMessageBytes);
+      this.unwelcomed.release(this.socket.conn);
+    }
     this.socket.emit(event, wirePayload);
   }
 
@@ -90,13 +96,28 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
   const limits = ConnectionLimits.parse(limitsInput);
   let handler: ((link: SiteLink) => void) | undefined;
   const early: SiteLink[] = [];
-  const engine = io.engine as unknown as { opts: { maxHttpBufferSize: number }; on(event: 'connection', listener: (conn: unknown) => void): void };
+  type EngineConnection = { remoteAddress?: string; request?: { socket?: { destroy(): void } }; once(event: 'close', listener: () => void): unknown };
+  const engine = io.engine as unknown as { opts: { maxHttpBufferSize: number }; on(event: 'connection', listener: (conn: EngineConnection) => void): void };
   const maxMessageBytes = engine.opts.maxHttpBufferSize;
-  // Every connection starts at the pre-hello limit, set as engine.io opens it: before its websocket has parsed a
-  // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
-  engine.on('connection', (conn) => messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes)));
+  const unwelcomed = new UnwelcomedConnections(limits.maxUnwelcomedPerAddress);
+  // Over the cap of its address: told why when it asks for the namespace (connect_error), and its TCP socket destroyed
+  // a second later (a websocket close would wait up to 30 s for a close frame that a hostile peer never sends).
+  const overCap = new WeakSet<object>();
+  engine.on('connection', (conn) => {
+    // Every connection starts at the pre-hello limit, set as engine.io opens it: before its websocket has parsed a
+    // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
+    messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
+    if (!unwelcomed.admit(conn)) {
+      overCap.add(conn);
+      setTimeout(() => conn.request?.socket?.destroy(), 1_000).unref?.();
+    }
+  });
+  io.use((socket, next) => {
+    if (!overCap.has(socket.conn)) return next();
+    next(new Error(`too many connections from this address waiting to join (${limits.maxUnwelcomedPerAddress}): retry later`));
+  });
   io.on('connection', (socket) => {
-    const link = new SocketIoSiteLink(socket, limits, maxMessageBytes);
+    const link = new SocketIoSiteLink(socket, limits, maxMessageBytes, unwelcomed);
     if (handler) handler(link);
     else early.push(link);
   });
