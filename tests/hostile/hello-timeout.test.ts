@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { ConnectionLimits, createCoordinatorServer } from '@fedtune/coordinator';
 import { selectNodeBackend } from '@fedtune/shared/node';
@@ -52,3 +54,30 @@ it('the hello deadline defaults to a few seconds, in one place', () => {
   expect(defaults.helloTimeoutMs).toBeGreaterThanOrEqual(2_000);
   expect(defaults.helloTimeoutMs).toBeLessThanOrEqual(15_000);
 });
+
+// A peer that never answers the websocket's close frame held its connection (and a file descriptor) for 30 s more
+// (ws's closing timeout); the coordinator now destroys the TCP socket of a connection it closed after a second.
+it('a silent peer that ignores the close frame loses its TCP connection a second after the hello timeout, not 30 s', async () => {
+  const coordinator = await startTinyCoordinator({ runId: 'close-grace', minSites: 2, connectionLimits: { helloTimeoutMs: 300 } });
+  const s = connect({ port: Number(new URL(coordinator.url!).port), host: '127.0.0.1' });
+  try {
+    s.on('error', () => {});
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.write(
+      `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await new Promise<void>((r) => s.once('data', () => r()));
+    s.on('data', () => {}); // read (and ignore) what comes, the close frame included
+    const started = Date.now();
+    // socket.io's namespace connect ("40", a masked text frame with the zero key): the connection is now the coordinator's.
+    s.write(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x34, 0x30]));
+    await new Promise<void>((r) => s.once('close', () => r()));
+    const ms = Date.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(300);
+    expect(ms).toBeLessThan(10_000);
+  } finally {
+    s.destroy();
+    await coordinator.close();
+  }
+}, 60_000);

@@ -85,8 +85,18 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     this.markClosed('closed by the coordinator');
     // Let queued emits flush before the socket goes.
     setTimeout(() => this.socket.disconnect(true), 50);
+    // The websocket's close waits up to 30 s for the peer's close frame, holding the connection (and a file
+    // descriptor) that long; an honest site answers at once, a hostile one never: its TCP socket goes after a second.
+    const conn = this.socket.conn as unknown as { readyState?: string; request?: { socket?: { destroyed?: boolean; destroy(): void } } };
+    setTimeout(() => {
+      const tcp = conn.request?.socket;
+      if (tcp && !tcp.destroyed) tcp.destroy();
+    }, CLOSE_GRACE_MS).unref?.();
   }
 }
+
+/** How long a connection the coordinator closed has to finish the websocket's closing handshake. */
+const CLOSE_GRACE_MS = 1_000;
 
 /**
  * The coordinator's socket.io transport: one SiteLink per connected socket. A socket that sends no valid
