@@ -69,7 +69,9 @@ const deepArray = (depth: number, inner = '1') => `${'['.repeat(depth)}${inner}$
 const TEN_MB = 10 * 1024 * 1024;
 
 /** Scripts of hostile frames, each sent on a fresh connection after the socket.io CONNECT ('40'). */
-const scripts: Array<{ name: string; connect?: boolean; frames: Array<string | Buffer>; refusedWith?: string }> = [
+const SIXTY_KB = 60 * 1024;
+/** `closes`: the connection is closed unread (a message past the pre-hello limit of 64 KB, ConnectionLimits.preHelloMessageBytes). */
+const scripts: Array<{ name: string; connect?: boolean; frames: Array<string | Buffer>; refusedWith?: string; closes?: true }> = [
   { name: 'engine.io packet types that do not exist or make no sense from a client', connect: false, frames: ['', '9', '7', '5', '6', '1', 'x', '0', '0{"sid":"forged"}'] },
   { name: 'binary frame before any socket.io packet', connect: false, frames: [Buffer.from([4, 1, 2, 3])] },
   { name: 'socket.io packet types that do not exist', frames: ['4', '47[]', '48', '49["hello"]', '4x', '4-1'] },
@@ -83,8 +85,10 @@ const scripts: Array<{ name: string; connect?: boolean; frames: Array<string | B
   { name: 'ack ids: huge, on unknown events, acks nobody asked for', frames: ['42999999999999999999999999["hello",{}]', '421["heartbeat",{"siteId":"a","status":"idle"}]', '43123[]', '43["x"]', '4612-[]', '43999999999999999999[{"a":1}]'] },
   { name: 'deeply nested JSON in an event (100,000 levels)', frames: [`42["hello",${deepArray(100_000)}]`, `42[${deepArray(100_000, '"hello"')}]`] },
   { name: 'deeply nested placeholders in a binary event (100,000 levels)', frames: [`451-["fitResult",${deepArray(100_000, '{"_placeholder":true,"num":0}')}]`, Buffer.alloc(8)] },
-  { name: 'a 10 MB event name', frames: [`42["${'e'.repeat(TEN_MB)}",{}]`], refusedWith: 'unauthorized' },
-  { name: 'a 10 MB string in a hello', frames: [`42["hello",{"protocol":1,"siteId":"${'s'.repeat(TEN_MB)}","capabilities":{}}]`], refusedWith: 'malformed_payload' },
+  { name: 'a 60 KB event name', frames: [`42["${'e'.repeat(SIXTY_KB)}",{}]`], refusedWith: 'unauthorized' },
+  { name: 'a 60 KB string in a hello', frames: [`42["hello",{"protocol":1,"siteId":"${'s'.repeat(SIXTY_KB)}","capabilities":{}}]`], refusedWith: 'malformed_payload' },
+  { name: 'a 10 MB event name', frames: [`42["${'e'.repeat(TEN_MB)}",{}]`], closes: true },
+  { name: 'a 10 MB string in a hello', frames: [`42["hello",{"protocol":1,"siteId":"${'s'.repeat(TEN_MB)}","capabilities":{}}]`], closes: true },
   { name: 'messages before hello, with prototype keys', frames: ['42["fitResult",{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}]', '42["__proto__",{}]', '42["toString",{}]', '42["hasOwnProperty",{}]'] },
 ];
 
@@ -141,8 +145,12 @@ describe('raw engine.io / socket.io frames against a real coordinator', () => {
       await sleep(50);
     }
     for (const frame of script.frames) peer.send(frame);
-    if (script.refusedWith) await rejectionOrClose(peer, 10_000);
+    if (script.refusedWith || script.closes) await rejectionOrClose(peer, 10_000);
     else await settle(peer);
+    if (script.closes) {
+      expect(peer.isClosed()).toBe(true);
+      expect(peer.received.filter((f) => f.startsWith('42['))).toEqual([]);
+    }
     peer.close();
     await expectHonestSiteWelcomed(`honest-${i}`);
     const health = await fetch(`${coordinator.url}/api/health`);
