@@ -87,16 +87,23 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     setTimeout(() => this.socket.disconnect(true), 50);
     // The websocket's close waits up to 30 s for the peer's close frame, holding the connection (and a file
     // descriptor) that long; an honest site answers at once, a hostile one never: its TCP socket goes after a second.
-    const conn = this.socket.conn as unknown as { readyState?: string; request?: { socket?: { destroyed?: boolean; destroy(): void } } };
-    setTimeout(() => {
-      const tcp = conn.request?.socket;
-      if (tcp && !tcp.destroyed) tcp.destroy();
-    }, CLOSE_GRACE_MS).unref?.();
+    destroyAfterGrace(this.socket.conn as unknown as EngineConnection);
   }
 }
 
-/** How long a connection the coordinator closed has to finish the websocket's closing handshake. */
+/** An engine.io connection as far as this transport reaches into it (the HTTP request its websocket came from). */
+type EngineConnection = { remoteAddress?: string; request?: { socket?: { destroyed?: boolean; destroy(): void } }; once(event: 'close', listener: () => void): unknown };
+
+/** How long a connection the coordinator closed or refused has to finish the websocket's closing handshake. */
 const CLOSE_GRACE_MS = 1_000;
+
+/** Destroys the connection's TCP socket after CLOSE_GRACE_MS unless it is gone by then. */
+function destroyAfterGrace(conn: EngineConnection): void {
+  setTimeout(() => {
+    const tcp = conn.request?.socket;
+    if (tcp && !tcp.destroyed) tcp.destroy();
+  }, CLOSE_GRACE_MS).unref?.();
+}
 
 /**
  * The coordinator's socket.io transport: one SiteLink per connected socket. A socket that sends no valid
@@ -106,7 +113,6 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
   const limits = ConnectionLimits.parse(limitsInput);
   let handler: ((link: SiteLink) => void) | undefined;
   const early: SiteLink[] = [];
-  type EngineConnection = { remoteAddress?: string; request?: { socket?: { destroy(): void } }; once(event: 'close', listener: () => void): unknown };
   const engine = io.engine as unknown as { opts: { maxHttpBufferSize: number }; on(event: 'connection', listener: (conn: EngineConnection) => void): void };
   const maxMessageBytes = engine.opts.maxHttpBufferSize;
   const unwelcomed = new UnwelcomedConnections(limits.maxUnwelcomedPerAddress);
@@ -119,7 +125,7 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
     messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
     if (!unwelcomed.admit(conn)) {
       overCap.add(conn);
-      setTimeout(() => conn.request?.socket?.destroy(), 1_000).unref?.();
+      destroyAfterGrace(conn);
     }
   });
   io.use((socket, next) => {
