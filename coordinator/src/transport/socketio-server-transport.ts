@@ -31,6 +31,10 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
       }
     });
     socket.on('disconnect', (reason) => {
+      // Closed by this server (close() below, or in a cluster by the leader through the adapter): the websocket's
+      // close waits up to 30 s for the peer's close frame, holding the connection (and a file descriptor) that long;
+      // an honest site answers at once, a hostile one never: its TCP socket goes after a second.
+      if (reason === 'server namespace disconnect') destroyAfterGrace(socket.conn as unknown as EngineConnection);
       clearTimeout(this.helloTimer);
       this.markClosed(clipText(String(reason)));
     });
@@ -85,9 +89,6 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     this.markClosed('closed by the coordinator');
     // Let queued emits flush before the socket goes.
     setTimeout(() => this.socket.disconnect(true), 50);
-    // The websocket's close waits up to 30 s for the peer's close frame, holding the connection (and a file
-    // descriptor) that long; an honest site answers at once, a hostile one never: its TCP socket goes after a second.
-    destroyAfterGrace(this.socket.conn as unknown as EngineConnection);
   }
 }
 
