@@ -248,6 +248,13 @@ const MODULES = [
     tests: ['tests/policy/check-instruction-exact.test.ts', 'tests/policy/check-instruction.test.ts', 'tests/model/weight-allocation-limit.test.ts'],
   },
   {
+    name: 'connection-admission',
+    // What a connection may do before its site is welcomed, at the transport: its message size (the websocket's
+    // limit, raised at the welcome) and how many such connections one address may hold open.
+    mutate: ['coordinator/src/transport/unwelcomed-connections.ts', 'coordinator/src/transport/websocket-message-size-limit.ts'],
+    tests: ['tests/hostile/unwelcomed-connections-cap.test.ts', 'tests/hostile/pre-hello-message-size.test.ts'],
+  },
+  {
     name: 'access-control',
     // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
     // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.
