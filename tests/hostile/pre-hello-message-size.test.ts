@@ -61,8 +61,9 @@ describe('messages before a welcome', () => {
       const outcomes = await Promise.all(sockets.map((s) => partialFrame(s, 15, 3_000)));
       const grown = process.memoryUsage().arrayBuffers - before;
       expect(outcomes.every((o) => o.closed)).toBe(true);
-      // Held, the 20 frames would be 300 MB of the coordinator's buffers.
-      expect(grown).toBeLessThan(60 * 1024 * 1024);
+      // Held, the 20 frames would be 300 MB of the coordinator's buffers (~315 MB measured before the limit); what
+      // grows without them is this process's other garbage (the attacker's side included), 15–65 MB here.
+      expect(grown).toBeLessThan(150 * 1024 * 1024);
       const site = await honestSite(coordinator.url!, 'site-a', { token });
       expect((await site.run).completed).toBe(true);
       expect((await coordinator.done).status).toBe('complete');
