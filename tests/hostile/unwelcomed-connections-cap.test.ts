@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { UnwelcomedConnections } from '../../coordinator/src/transport/unwelcomed-connections.ts';
+import { messageSizeLimit } from '../../coordinator/src/transport/websocket-message-size-limit.ts';
 import { startTinyCoordinator } from '../access/helpers.ts';
 import { attacker, honestSite, until } from './helpers.ts';
 
@@ -119,7 +120,24 @@ describe('connections not yet welcomed, per address', () => {
     expect(count.of('a')).toBe(0);
     expect(count.admit(a3)).toBe(true);
     expect(count.of('b')).toBe(1);
+    expect(count.addresses).toBe(2);
+    count.release(a3);
+    // An address whose last connection left is not kept.
+    expect(count.addresses).toBe(1);
     expect(count.admit({ once: () => undefined })).toBe(true);
     expect(count.of('')).toBe(1);
+    expect(count.addresses).toBe(2);
+  });
+
+  it("the websocket's message size limit: read and set on ws's receiver, undefined where there is none", () => {
+    const conn = { transport: { socket: { _receiver: { _maxPayload: 1000 } } } };
+    const limit = messageSizeLimit(conn)!;
+    expect(limit.bytes).toBe(1000);
+    limit.set(64);
+    expect(conn.transport.socket._receiver._maxPayload).toBe(64);
+    expect(limit.bytes).toBe(64);
+    for (const none of [undefined, null, {}, { transport: null }, { transport: {} }, { transport: { socket: null } }, { transport: { socket: {} } }, { transport: { socket: { _receiver: null } } }, { transport: { socket: { _receiver: {} } } }, { transport: { socket: { _receiver: { _maxPayload: '1000' } } } }]) {
+      expect(messageSizeLimit(none)).toBeUndefined();
+    }
   });
 });

@@ -30,11 +30,17 @@ export class UnwelcomedConnections {
   /** The connection's site was welcomed (or it closed): it no longer counts. Idempotent. */
   release(conn: object): void {
     const address = this.counted.get(conn);
+    // Stryker disable next-line ConditionalExpression: equivalent: an uncounted connection's lookup is NaN, and the NaN branch deletes a key that no connection has (undefined).
     if (address === undefined) return;
     this.counted.delete(conn);
     const left = this.byAddress.get(address)! - 1;
     if (left > 0) this.byAddress.set(address, left);
     else this.byAddress.delete(address);
+  }
+
+  /** Addresses with an unwelcomed connection now (the map's size: it never keeps an address at 0). */
+  get addresses(): number {
+    return this.byAddress.size;
   }
 
   /** Unwelcomed connections of `address` now. */
