@@ -1,10 +1,8 @@
-import { connect } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { ConnectionLimits, createCoordinatorServer } from '@fedtune/coordinator';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { startTinyCoordinator, tempDir, tinyData } from '../access/helpers.ts';
-import { attacker, until } from './helpers.ts';
+import { attacker, rawWebsocketUpgrade, until } from './helpers.ts';
 
 // Finding 10 of issue 11: a connection that never says hello was held as long as it liked.
 it('closes connections that send no valid hello in time (200 of them), and keeps one that joined', async () => {
@@ -59,15 +57,8 @@ it('the hello deadline defaults to a few seconds, in one place', () => {
 // (ws's closing timeout); the coordinator now destroys the TCP socket of a connection it closed after a second.
 it('a silent peer that ignores the close frame loses its TCP connection a second after the hello timeout, not 30 s', async () => {
   const coordinator = await startTinyCoordinator({ runId: 'close-grace', minSites: 2, connectionLimits: { helloTimeoutMs: 300 } });
-  const s = connect({ port: Number(new URL(coordinator.url!).port), host: '127.0.0.1' });
+  const s = await rawWebsocketUpgrade(Number(new URL(coordinator.url!).port));
   try {
-    s.on('error', () => {});
-    await new Promise<void>((r) => s.once('connect', () => r()));
-    s.write(
-      `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
-    await new Promise<void>((r) => s.once('data', () => r()));
     s.on('data', () => {}); // read (and ignore) what comes, the close frame included
     const started = Date.now();
     // socket.io's namespace connect ("40", a masked text frame with the zero key): the connection is now the coordinator's.

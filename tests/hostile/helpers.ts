@@ -1,3 +1,5 @@
+import { connect, type Socket as TcpSocket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { deriveSeed, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type SiteEvent } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
@@ -88,4 +90,20 @@ export async function honestSite(
     onEvent: (e) => events.push(e),
   });
   return { client, events, run: client.run(), numExamples: data.train.y.length };
+}
+
+/**
+ * A raw TCP connection upgraded to a websocket on the socket.io endpoint (engine.io's handshake answered), with
+ * nothing else sent: a peer that speaks the wire protocol by hand. Errors are swallowed (the server may cut it).
+ */
+export async function rawWebsocketUpgrade(port: number): Promise<TcpSocket> {
+  const s = connect({ port, host: '127.0.0.1' });
+  s.on('error', () => {});
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.write(
+    `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await new Promise<void>((r) => s.once('data', () => r()));
+  return s;
 }

@@ -1,10 +1,9 @@
-import { connect, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SiteTokenStore } from '@fedtune/coordinator';
 import { startTinyCoordinator, tempDir } from '../access/helpers.ts';
-import { attacker, honestSite } from './helpers.ts';
+import { attacker, honestSite, rawWebsocketUpgrade } from './helpers.ts';
 
 // Before its site is welcomed (hello accepted, token checked), a connection's messages are held to
 // connectionLimits.preHelloMessageBytes (64 KB; a hello is under 2 KB): the websocket refuses a longer one from
@@ -16,14 +15,7 @@ afterAll(() => store.close());
 
 /** A raw websocket to the socket.io endpoint: the HTTP upgrade, then socket.io's namespace connect. */
 async function rawWebsocket(port: number): Promise<Socket> {
-  const s = connect(port, '127.0.0.1');
-  s.on('error', () => {});
-  await new Promise<void>((r) => s.once('connect', () => r()));
-  s.write(
-    `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await new Promise<void>((r) => s.once('data', () => r()));
+  const s = await rawWebsocketUpgrade(port);
   s.write(Buffer.concat([frameHeader(1, 2), Buffer.from('40')]));
   return s;
 }

@@ -1,10 +1,9 @@
-import { connect, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { UnwelcomedConnections } from '../../coordinator/src/transport/unwelcomed-connections.ts';
 import { messageSizeLimit } from '../../coordinator/src/transport/websocket-message-size-limit.ts';
 import { startTinyCoordinator } from '../access/helpers.ts';
-import { attacker, honestSite, until } from './helpers.ts';
+import { attacker, honestSite, rawWebsocketUpgrade, until } from './helpers.ts';
 
 // One address may hold at most connectionLimits.maxUnwelcomedPerAddress connections that are open and not yet
 // welcomed (default 1,024). Without the cap one address opened 5,000 connections that never said hello in 3 s
@@ -12,14 +11,7 @@ import { attacker, honestSite, until } from './helpers.ts';
 
 /** A raw websocket that completes engine.io's handshake and never asks for the namespace (socket.io's CONNECT). */
 async function engineOnly(port: number): Promise<Socket> {
-  const s = connect({ port, host: '127.0.0.1' });
-  s.on('error', () => {});
-  await new Promise<void>((r) => s.once('connect', () => r()));
-  s.write(
-    `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await new Promise<void>((r) => s.once('data', () => r()));
+  const s = await rawWebsocketUpgrade(port);
   s.resume();
   return s;
 }
