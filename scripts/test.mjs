@@ -20,6 +20,11 @@ if (existsSync(out)) {
   // A test file that fails to load has no tests; count it so it cannot hide.
   for (const file of results.testResults ?? []) {
     if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) failed += 1;
+    // A worker that crashes leaves its file's tests neither passed nor failed: name the file, so a crash is traceable.
+    const unfinished = (file.assertionResults ?? []).filter((t) => !['passed', 'failed', 'skipped', 'todo'].includes(t.status));
+    if (unfinished.length > 0 || (file.status !== 'passed' && file.status !== 'failed')) {
+      console.log(`did not finish: ${file.name} (${unfinished.length} of ${(file.assertionResults ?? []).length} tests, file status ${file.status})`);
+    }
   }
 } else {
   failed = 1;
