@@ -130,7 +130,7 @@ export function unusedModulesDroppedPlugin(root) {
 }
 
 /** Compiled modules that act when loaded (top-level statements other than declarations), kept whenever imported. */
-export const MODULES_WITH_SIDE_EFFECTS = ['shared/dist/codec/weights-codec.js', 'shared/dist/wasm-kernels/stock-kernels.js', 'shared/dist/wasm-kernels/optimizer-kernels.js'];
+export const MODULES_WITH_SIDE_EFFECTS = ['shared/dist/codec/weights-codec.js', 'shared/dist/wasm-kernels/stock-kernels.js', 'shared/dist/wasm-kernels/wasm-backend-factory.js', 'shared/dist/wasm-kernels/optimizer-kernels.js'];
 
 /** The esbuild options every bundle shares: CommonJS for Node 20, ASCII, file locations kept relative to `bundleDir`. */
 function bundleOptions(root, bundleDir, outfile) {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+// tfjs-backend-wasm, registered with a factory that does not leave its Emscripten module's fatal process listeners.
+import './wasm-backend-factory.ts';
 
 /** Marks the kernel functions of this module so a second load never mistakes them for tfjs's own. */
 export const OWN_KERNEL = Symbol.for('fedtune.wasmTrainingKernel');
