@@ -32,6 +32,7 @@ export * from './model/architectures/cnn-dense.ts';
 export * from './model/architectures/cnn-wide.ts';
 export * from './model/model-weights.ts';
 export * from './model/model-topology.ts';
+export * from './model/activations-per-example.ts';
 export * from './model/logits-output.ts';
 export * from './model/model-interface.ts';
 export * from './model/model-artifacts.ts';

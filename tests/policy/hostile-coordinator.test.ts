@@ -4,7 +4,7 @@ import { Server } from 'socket.io';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoordinatorIdentity, socketIoServerTransport } from '@fedtune/coordinator';
-import { canonicalHash, deriveSeed, modelFromTopology, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
+import { canonicalHash, deriveSeed, encodeWeights, modelFromTopology, modelManifest, modelTopology, PROTOCOL_VERSION, sha256Hex, totalParameters, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
 import { policy, signed, terms } from './terms-fixture.ts';
@@ -177,6 +177,59 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
     const ok = await modelFromTopology({ ...topology, config: { ...topology.config, layers: [{ ...topology.config.layers[0], config: { ...topology.config.layers[0].config, units: 300 } }] } });
     expect(ok.countParams()).toBe(4 * 300 + 300);
     ok.dispose();
+  });
+
+  // A topology of 6 weights whose UpSampling2D makes 4·a·b activations per example: terms, manifest and initial
+  // weights all as agreed, so only the count of the built model's activations can refuse it (the site's policy,
+  // model.maxActivationsPerExample). An UpSampling2D of 1200 × 12000 trained here before: 1.3 GB resident, then a
+  // wasm "memory access out of bounds" in the fit.
+  function upsamplingRun(a: number, b: number) {
+    const model = tf.sequential({ layers: [tf.layers.reshape({ inputShape: [4], targetShape: [2, 2, 1] }), tf.layers.upSampling2d({ size: [a, b] }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 3 })] });
+    const topology = modelTopology(model);
+    const manifest = modelManifest(model);
+    const weights = encodeWeights({ manifest, arrays: model.getWeights().map((w) => w.dataSync() as Float32Array) });
+    model.dispose();
+    const t = terms((x) => {
+      x.model.topologyHash = canonicalHash(topology);
+      x.model.parameters = totalParameters(manifest);
+      x.model.initialWeightsHash = sha256Hex(weights);
+      x.train.epochs = 1;
+    });
+    const script = (link: SiteLink) => {
+      link.sendUnchecked('model', { runId: t.runId, modelVersion: 0, topology, manifest });
+      link.sendUnchecked('fit', { ...fitOf(t, 1), weights });
+      setTimeout(() => link.send('complete', { runId: t.runId, rounds: 1 }), 1_500);
+    };
+    return { t, script, activations: 4 + 4 * a * b + 1 + 3 };
+  }
+
+  it('a model of a few weights and 4,000,008 activations per example (UpSampling2D 1000 × 1000): refused when it arrives, under the default policy', async () => {
+    await selectNodeBackend();
+    const { t, script, activations } = upsamplingRun(1000, 1000);
+    expect(activations).toBe(4_000_008);
+    const before = tf.memory().numBytes;
+    const { outcome, received, events } = await siteAgainst(signed(t), script);
+    const failure = received.find((m) => m.event === 'siteFailure')?.payload;
+    expect(failure).toMatchObject({ code: 'policy_refused', round: 0 });
+    expect(String(failure?.reason)).toBe('refused "model": the model\'s layers output 4000008 values per example, more than the policy\'s model.maxActivationsPerExample 1048576');
+    expect(events.find((e) => e.type === 'refused-terms')).toMatchObject({ reason: failure?.reason });
+    expect(outcome).toMatchObject({ completed: false, roundsTrained: 0 });
+    expect(received.filter((m) => m.event === 'fitResult')).toHaveLength(0);
+    expect(tf.memory().numBytes - before, 'the refused model was disposed').toBeLessThan(1_000);
+  });
+
+  it.each([
+    ['at exactly the model\'s count: trained', 408, true],
+    ['one below it: refused', 407, false],
+    ['the default (2^20): trained', undefined, true],
+  ] as const)('model.maxActivationsPerExample %s (UpSampling2D 10 × 10: 408 per example)', async (_n, limit, trained) => {
+    const { t, script, activations } = upsamplingRun(10, 10);
+    expect(activations).toBe(408);
+    const { received } = await siteAgainst(signed(t), script, limit === undefined ? {} : { model: { maxActivationsPerExample: limit } });
+    expect(received.filter((m) => m.event === 'fitResult')).toHaveLength(trained ? 1 : 0);
+    const failure = received.find((m) => m.event === 'siteFailure')?.payload;
+    if (trained) expect(failure).toBeUndefined();
+    else expect(String(failure?.reason)).toMatch(/output 408 values per example, more than the policy's model\.maxActivationsPerExample 407$/);
   });
 
   it('a fit whose model reference names more bytes than the site\'s model can take is refused before anything is fetched', async () => {

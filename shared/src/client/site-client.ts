@@ -16,6 +16,7 @@ import { siteTrainConfig, type SiteAdversarialSettings } from './site-train-conf
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type SecureAggUnmask, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
 import { modelFromTopology } from '../model/model-topology.ts';
+import { activationsPerExample } from '../model/activations-per-example.ts';
 import { modelInterfaceOf } from '../model/model-interface.ts';
 import { fitDatasetToModel } from '../data/fit-data-to-model.ts';
 import { tokenizeTextSplits, type TextSplits } from './text-site-data.ts';
@@ -25,7 +26,7 @@ import { totalParameters, WEIGHTS_LIMITS, type WeightArrays, type WeightsManifes
 import { ledgerTotalsWire } from '../policy/ledger-totals-wire.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
 import type { PrivacyLedger } from '../policy/privacy-ledger.ts';
-import type { SitePolicy } from '../policy/site-policy.ts';
+import { DEFAULT_SITE_POLICY, type SitePolicy } from '../policy/site-policy.ts';
 import type { RunTerms } from '../messages/run-terms.ts';
 import { SitePrivacyAccounting } from './site-privacy-accounting.ts';
 import type { SiteReportInstruction, SiteReportResult } from '../messages/site-report-schemas.ts';
@@ -481,8 +482,10 @@ export class SiteClient {
           this.startIdleWork('joined');
         }
         return;
-      case 'model':
-        return this.onModel(message.payload);
+      case 'model': {
+        const refusal = await this.onModel(message.payload);
+        return refusal === undefined ? undefined : this.refuseInstruction(message, refusal);
+      }
       case 'fit':
         return this.onFit(message.payload);
       case 'evaluate':
@@ -548,7 +551,8 @@ export class SiteClient {
     setTimeout(() => link.close(), LEAVE_GRACE_MS);
   }
 
-  private async onModel(payload: ModelTopology): Promise<void> {
+  /** Builds the coordinator's model; returns why this site's policy refuses it, if it does (the model is then dropped). */
+  private async onModel(payload: ModelTopology): Promise<string | undefined> {
     this.model?.dispose();
     this.model = undefined;
     this.held = undefined;
@@ -561,6 +565,14 @@ export class SiteClient {
     if (!shapesMatch) {
       model.dispose();
       throw new FedtuneError('shape_mismatch', 'the model built from the topology does not match the manifest');
+    }
+    // A few weights can make gigabytes of activations (an UpSampling2D of size 1000): refused before any training.
+    const activations = activationsPerExample(model);
+    const maxActivations = (this.options.policy ?? DEFAULT_SITE_POLICY).model.maxActivationsPerExample;
+    if (!(activations <= maxActivations)) {
+      model.dispose();
+      const count = Number.isFinite(activations) ? `${activations} values per example` : 'values of no fixed number per example (a layer\'s output has a dimension of no fixed size)';
+      return `the model's layers output ${count}, more than the policy's model.maxActivationsPerExample ${maxActivations}`;
     }
     this.model = model;
     this.manifest = manifest;

@@ -31,6 +31,13 @@ export const SitePolicy = z
         /** Pinned model hashes: the terms' model.topologyHash must be one of them; absent = any. */
         hashes: z.array(Sha256Hex).min(1).max(64).optional(),
         maxParameters: z.number().int().min(1).optional(),
+        /**
+         * Most values the model's layers may output for one example, summed over the layers (its activations,
+         * float32: 4 bytes each; model/activations-per-example.ts). A model past it is refused when it arrives,
+         * before any training: a topology of a few weights can make gigabytes of activations. The default, 2^20
+         * (4 MB per example), is 43× the largest built-in architecture's (cnn-bn: 24,194).
+         */
+        maxActivationsPerExample: z.number().int().min(1).default(1_048_576),
         inspection: ModelInspectionPolicy.prefault({}),
       })
       .strict()

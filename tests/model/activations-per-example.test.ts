@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { activationsPerExample, architectures, SitePolicy } from '@fedtune/shared';
+import { selectNodeBackend } from '@fedtune/shared/node';
+
+// The count the site's model.maxActivationsPerExample judges (shared/src/model/activations-per-example.ts).
+beforeAll(async () => {
+  await selectNodeBackend();
+});
+
+const options = (name: string) => (name === 'text-cnn' ? { inputShape: [24], numClasses: 2, seed: 3, vocabularySize: 500 } : { inputShape: name === 'mlp' ? [784] : [28, 28, 1], numClasses: 10, seed: 3 });
+
+const BUILT_IN: Array<[string, number]> = [
+  // Dense 128 + Dense 10.
+  ['mlp', 128 + 10],
+  // conv 3×3×8 on 28×28 → 26×26×8, pool → 13×13×8, conv 3×3×16 → 11×11×16, pool → 5×5×16, flatten 400, Dense 10.
+  ['cnn', 26 * 26 * 8 + 13 * 13 * 8 + 11 * 11 * 16 + 5 * 5 * 16 + 400 + 10],
+  ['cnn-dense', 9634],
+  ['cnn-wide', 19130],
+  ['cnn-bn', 24194],
+  ['text-cnn', 2242],
+];
+
+describe('activationsPerExample', () => {
+  it.each(BUILT_IN)('built-in %s: %i values per example, far within the default limit', (name, expected) => {
+    const model = architectures[name].build(options(name));
+    try {
+      expect(activationsPerExample(model)).toBe(expected);
+      expect(expected * 40).toBeLessThan(SitePolicy.parse({}).model.maxActivationsPerExample);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('every built-in architecture is in the table above', () => {
+    expect(Object.keys(architectures).sort()).toEqual(BUILT_IN.map(([name]) => name).sort());
+  });
+
+  it('a functional model: its input layer is data, not counted; a layer with three outputs counts all three', () => {
+    const input = tf.input({ shape: [5, 3] });
+    const [sequence, h, c] = tf.layers.lstm({ units: 4, returnSequences: true, returnState: true }).apply(input) as tf.SymbolicTensor[];
+    const model = tf.model({ inputs: input, outputs: [sequence, h, c] });
+    try {
+      expect(activationsPerExample(model)).toBe(5 * 4 + 4 + 4);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a model nested as a layer counts its own layers', () => {
+    const inner = tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 50 }), tf.layers.dense({ units: 7 })] });
+    const outer = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 6 }), inner, tf.layers.dense({ units: 2 })] });
+    try {
+      expect(activationsPerExample(outer)).toBe(6 + 50 + 7 + 2);
+    } finally {
+      outer.dispose();
+    }
+  });
+
+  it('a layer output with a dimension of no fixed size: unbounded (Infinity)', () => {
+    const model = tf.sequential({ layers: [tf.layers.lstm({ inputShape: [null, 3], units: 4, returnSequences: true }), tf.layers.dense({ units: 2 })] });
+    try {
+      expect(activationsPerExample(model)).toBe(Number.POSITIVE_INFINITY);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('the policy field: default 2^20, a positive integer', () => {
+    expect(SitePolicy.parse({}).model.maxActivationsPerExample).toBe(1_048_576);
+    expect(SitePolicy.parse({ model: { maxActivationsPerExample: 5 } }).model.maxActivationsPerExample).toBe(5);
+    for (const bad of [0, -1, 1.5, '5']) expect(() => SitePolicy.parse({ model: { maxActivationsPerExample: bad } }), String(bad)).toThrow();
+  });
+});
