@@ -26,7 +26,7 @@ describe('activationsPerExample', () => {
     const model = architectures[name].build(options(name));
     try {
       expect(activationsPerExample(model)).toBe(expected);
-      expect(expected * 40).toBeLessThan(SitePolicy.parse({}).model.maxActivationsPerExample);
+      expect(expected * 10).toBeLessThan(SitePolicy.parse({}).model.maxActivationsPerExample);
     } finally {
       model.dispose();
     }
@@ -66,8 +66,8 @@ describe('activationsPerExample', () => {
     }
   });
 
-  it('the policy field: default 2^20, a positive integer', () => {
-    expect(SitePolicy.parse({}).model.maxActivationsPerExample).toBe(1_048_576);
+  it('the policy field: default 2^18, a positive integer', () => {
+    expect(SitePolicy.parse({}).model.maxActivationsPerExample).toBe(262_144);
     expect(SitePolicy.parse({ model: { maxActivationsPerExample: 5 } }).model.maxActivationsPerExample).toBe(5);
     for (const bad of [0, -1, 1.5, '5']) expect(() => SitePolicy.parse({ model: { maxActivationsPerExample: bad } }), String(bad)).toThrow();
   });

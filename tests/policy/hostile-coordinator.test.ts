@@ -211,7 +211,7 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
     const { outcome, received, events } = await siteAgainst(signed(t), script);
     const failure = received.find((m) => m.event === 'siteFailure')?.payload;
     expect(failure).toMatchObject({ code: 'policy_refused', round: 0 });
-    expect(String(failure?.reason)).toBe('refused "model": the model\'s layers output 4000008 values per example, more than the policy\'s model.maxActivationsPerExample 1048576');
+    expect(String(failure?.reason)).toBe('refused "model": the model\'s layers output 4000008 values per example, more than the policy\'s model.maxActivationsPerExample 262144');
     expect(events.find((e) => e.type === 'refused-terms')).toMatchObject({ reason: failure?.reason });
     expect(outcome).toMatchObject({ completed: false, roundsTrained: 0 });
     expect(received.filter((m) => m.event === 'fitResult')).toHaveLength(0);
@@ -221,7 +221,7 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
   it.each([
     ['at exactly the model\'s count: trained', 408, true],
     ['one below it: refused', 407, false],
-    ['the default (2^20): trained', undefined, true],
+    ['the default (2^18): trained', undefined, true],
   ] as const)('model.maxActivationsPerExample %s (UpSampling2D 10 × 10: 408 per example)', async (_n, limit, trained) => {
     const { t, script, activations } = upsamplingRun(10, 10);
     expect(activations).toBe(408);

@@ -34,10 +34,11 @@ export const SitePolicy = z
         /**
          * Most values the model's layers may output for one example, summed over the layers (its activations,
          * float32: 4 bytes each; model/activations-per-example.ts). A model past it is refused when it arrives,
-         * before any training: a topology of a few weights can make gigabytes of activations. The default, 2^20
-         * (4 MB per example), is 43× the largest built-in architecture's (cnn-bn: 24,194).
+         * before any training: a topology of a few weights can make gigabytes of activations. The default, 2^18
+         * (1 MB per example), is 10× the largest built-in architecture's (cnn-bn: 24,194) and keeps an evaluation
+         * batch (500 examples) within 512 MB of activations.
          */
-        maxActivationsPerExample: z.number().int().min(1).default(1_048_576),
+        maxActivationsPerExample: z.number().int().min(1).default(262_144),
         inspection: ModelInspectionPolicy.prefault({}),
       })
       .strict()
