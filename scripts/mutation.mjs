@@ -255,6 +255,13 @@ const MODULES = [
     tests: ['tests/hostile/unwelcomed-connections-cap.test.ts', 'tests/hostile/pre-hello-message-size.test.ts'],
   },
   {
+    name: 'model-admission',
+    // What a site lets a coordinator's model cost it, and what the wasm backend may do to the process: the
+    // activations count the site's policy judges, and the removal of the Emscripten module's fatal listeners.
+    mutate: ['shared/src/model/activations-per-example.ts', 'shared/src/wasm-kernels/drop-process-handlers-added-by.ts', 'shared/src/wasm-kernels/wasm-backend-factory.ts'],
+    tests: ['tests/model/activations-per-example.test.ts', 'tests/wasm-kernels/process-listeners.test.ts', 'tests/policy/hostile-coordinator.test.ts'],
+  },
+  {
     name: 'access-control',
     // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
     // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.
