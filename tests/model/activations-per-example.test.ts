@@ -66,6 +66,18 @@ describe('activationsPerExample', () => {
     }
   });
 
+  it.each([
+    ['a fraction', [null, 1.5], Number.POSITIVE_INFINITY],
+    ['a negative size', [null, -2, 4], Number.POSITIVE_INFINITY],
+    ['a string', [null, '8'], Number.POSITIVE_INFINITY],
+    ['an empty dimension (0 values)', [null, 0, 5], 0],
+    ['sizes only', [null, 3, 5], 15],
+  ] as const)('an output shape with %s (as a topology could state it): %s', (_n, shape, expected) => {
+    // The count reads each layer's outputShape: a stand-in layer states the shape directly.
+    const model = { layers: [{ getClassName: () => 'Dense', outputShape: shape }] } as unknown as tf.LayersModel;
+    expect(activationsPerExample(model)).toBe(expected);
+  });
+
   it('the policy field: default 2^18, a positive integer', () => {
     expect(SitePolicy.parse({}).model.maxActivationsPerExample).toBe(262_144);
     expect(SitePolicy.parse({ model: { maxActivationsPerExample: 5 } }).model.maxActivationsPerExample).toBe(5);

@@ -5,8 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
-import { dropProcessHandlersAddedBy, FATAL_ERROR_EVENTS, guardWasmBackendFactory } from '../../shared/src/wasm-kernels/index.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dropProcessHandlersAddedBy, dropProcessHandlersOfBackend, FATAL_ERROR_EVENTS, WITHOUT_PROCESS_HANDLERS } from '../../shared/src/wasm-kernels/index.ts';
 import { selectNodeBackend } from '../../shared/src/node/select-backend.ts';
 
 /** `process` as a plain emitter: its typed overloads take one event name at a time. */
@@ -45,9 +45,70 @@ describe('in this process', () => {
     await selectNodeBackend('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(FATAL_ERROR_EVENTS.map((e) => events.listeners(e))).toEqual(before);
-    expect(guardWasmBackendFactory(), 'already replaced, and started').toBe(false);
-    const registries = tf.engine() as unknown as { registryFactory: Record<string, { priority: number }> };
+    expect(dropProcessHandlersOfBackend('wasm'), 'already replaced, and started').toBe(false);
+    const registries = tf.engine() as unknown as { registryFactory: Record<string, { priority: number; factory: unknown }> };
     expect(registries.registryFactory.wasm.priority).toBe(2);
+    // The mark a second copy of the module (a bundle, a worker) reads, under its global name.
+    expect((registries.registryFactory.wasm.factory as Record<symbol, unknown>)[Symbol.for('fedtune.backendFactoryWithoutProcessHandlers')]).toBe(true);
+    expect(WITHOUT_PROCESS_HANDLERS).toBe(Symbol.for('fedtune.backendFactoryWithoutProcessHandlers'));
+  });
+});
+
+describe('dropProcessHandlersOfBackend, on a backend of its own whose start adds both listeners', () => {
+  const registries = () => tf.engine() as unknown as { registry: Record<string, unknown>; registryFactory: Record<string, { priority: number; factory: () => unknown } | undefined> };
+  let added: Array<() => void> = [];
+  const register = (name: string, priority: number) => {
+    tf.registerBackend(
+      name,
+      () => {
+        const listeners = [() => undefined, () => undefined];
+        events.on('uncaughtException', listeners[0]);
+        events.on('unhandledRejection', listeners[1]);
+        added.push(...listeners);
+        return { started: name } as unknown as tf.KernelBackend;
+      },
+      priority,
+    );
+  };
+  afterEach(() => {
+    for (const l of added) for (const e of FATAL_ERROR_EVENTS) events.off(e, l);
+    added = [];
+  });
+
+  it('none registered under the name: nothing replaced', () => {
+    expect(dropProcessHandlersOfBackend('no-such-backend')).toBe(false);
+  });
+
+  it('replaces the factory once, at its priority; the backend then starts without leaving a listener', async () => {
+    const name = 'listener-adding-1';
+    register(name, 7);
+    const stock = registries().registryFactory[name]!.factory;
+    expect(dropProcessHandlersOfBackend(name)).toBe(true);
+    const entry = registries().registryFactory[name]!;
+    expect(entry.factory).not.toBe(stock);
+    expect(entry.priority).toBe(7);
+    expect(dropProcessHandlersOfBackend(name), 'already replaced').toBe(false);
+    expect(registries().registryFactory[name]!.factory).toBe(entry.factory);
+    const before = FATAL_ERROR_EVENTS.map((e) => events.listeners(e).length);
+    // The factory as tfjs calls it when the backend starts: the stock one's backend comes back.
+    expect(await (entry.factory() as Promise<unknown>)).toEqual({ started: name });
+    expect(added).toHaveLength(2);
+    expect(FATAL_ERROR_EVENTS.map((e) => events.listeners(e).length)).toEqual(before);
+    tf.removeBackend(name);
+  });
+
+  it('a backend that has started already: too late, nothing replaced', async () => {
+    const name = 'listener-adding-2';
+    register(name, 1);
+    const stock = registries().registryFactory[name]!.factory;
+    registries().registry[name] = {}; // as tfjs records a started backend
+    try {
+      expect(dropProcessHandlersOfBackend(name)).toBe(false);
+      expect(registries().registryFactory[name]!.factory).toBe(stock);
+    } finally {
+      delete registries().registry[name];
+      tf.removeBackend(name);
+    }
   });
 });
 
