@@ -12,8 +12,9 @@ function outputShapes(layer: tf.layers.Layer): Shape[] {
 function valuesPerExample(shape: Shape): number {
   let n = 1;
   for (const d of shape.slice(1)) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return Number.POSITIVE_INFINITY;
-    n *= d;
+    // Number.isInteger is false for null and for anything not a number.
+    if (!Number.isInteger(d) || (d as number) < 0) return Number.POSITIVE_INFINITY;
+    n *= d as number;
   }
   return n;
 }
