@@ -22,9 +22,7 @@ if (existsSync(out)) {
     if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) failed += 1;
     // A worker that crashes leaves its file's tests neither passed nor failed: name the file, so a crash is traceable.
     const unfinished = (file.assertionResults ?? []).filter((t) => !['passed', 'failed', 'skipped', 'todo'].includes(t.status));
-    if (unfinished.length > 0 || (file.status !== 'passed' && file.status !== 'failed')) {
-      console.log(`did not finish: ${file.name} (${unfinished.length} of ${(file.assertionResults ?? []).length} tests, file status ${file.status})`);
-    }
+    if (unfinished.length > 0) console.log(`did not finish: ${file.name} (${unfinished.length} of ${(file.assertionResults ?? []).length} tests)`);
   }
 } else {
   failed = 1;
