@@ -294,19 +294,18 @@ export class RoundLoop {
             record.robustness = report;
             if (round === this.ctx.config.rounds) this.ctx.report.finalRobustness = report;
           });
+        // Handled from now on: it may fail (e.g. the evaluation worker closed by a stop) while the federated
+        // evaluation below is awaited, before anything awaits it — an unhandled rejection ends the process.
+        // Awaiting it later still throws its error.
+        robustness.catch(() => undefined);
       }
       const wantFederated =
         this.ctx.config.federatedEvaluation === 'every-round' || (this.ctx.config.federatedEvaluation === 'final' && round === this.ctx.config.rounds);
-      try {
-        if (wantFederated) {
-          const fed = await this.ctx.federated.federatedEvaluate(round);
-          record.federated = fed.summary;
-          record.bytesDown += fed.bytesDown;
-        }
-      } catch (err) {
-        // The round fails: its robustness evaluation must not become an unhandled rejection.
-        robustness?.catch(() => undefined);
-        throw err;
+      // A failure here fails the round; its robustness evaluation is left to finish (its rejection is handled above).
+      if (wantFederated) {
+        const fed = await this.ctx.federated.federatedEvaluate(round);
+        record.federated = fed.summary;
+        record.bytesDown += fed.bytesDown;
       }
       if (robustness && round === this.ctx.config.rounds) await robustness;
       else if (robustness) this.deferRobustness(round, record, robustness);
