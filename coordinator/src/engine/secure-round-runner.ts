@@ -42,7 +42,7 @@ export class SecureRoundRunner {
     return { round: secure, instruction };
   }
 
-  /** Runs the secure phases of an attempt; a lost quorum becomes the attempt's failure, never a wrong sum. */
+  /** Runs the secure phases of an attempt; a lost quorum or unusable shares become the attempt's failure, never a wrong sum. */
   async runSecureRound(secure: SecureAggregationRound | undefined, selected: string[], collector: RoundCollector): Promise<{ result?: SecureRoundResult; failure?: string }> {
     if (!secure) {
       collector.finish();
@@ -59,7 +59,9 @@ export class SecureRoundRunner {
       }
       return { result };
     } catch (err) {
-      if (err instanceof FedtuneError && err.code === 'quorum_not_met') {
+      // A lost quorum, or revealed shares that do not recombine (inconsistent, or a masking key that is not the one
+      // advertised: survivors' data, never checkable one response at a time): this attempt's failure, not the run's.
+      if (err instanceof FedtuneError && (err.code === 'quorum_not_met' || err.code === 'malformed_payload')) {
         for (const id of selected) if (!collector.answered.has(id) && !secure.reports.has(id)) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
         return { failure: err.message };
       }

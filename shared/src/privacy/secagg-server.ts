@@ -20,7 +20,7 @@ import type {
   SecAggUnmaskRequest,
   SecAggUnmaskResponse,
 } from './secagg-messages.ts';
-import { combine, SHAMIR_SHARE_BYTES, type ShamirShare } from './shamir.ts';
+import { combine, isShareValue, SHAMIR_SHARE_BYTES, type ShamirShare } from './shamir.ts';
 
 export interface SecAggAggregate {
   round: number;
@@ -127,8 +127,25 @@ export class SecAggServer {
     return { kind: 'secagg/unmask-request', round: this.config.round, survivors: this.survivors };
   }
 
+  /**
+   * A survivor's shares: checked on arrival (each owner a neighbour of the right set, once per list, a share that
+   * is a field element), so one survivor's unusable response is refused for it alone and never reaches `finish`.
+   */
   receiveUnmaskResponse(m: SecAggUnmaskResponse): void {
     this.check('unmask', m.round, m.siteId, this.responses, this.survivors);
+    const u3 = new Set(this.survivors);
+    const dropped = new Set([...this.shareMessages.keys()].filter((s) => !u3.has(s)));
+    const mine = this.topology.neighbourhood.get(m.siteId)!;
+    const checkList = (list: SecAggUnmaskResponse['selfMaskShares'], owners: Set<string>, what: string) => {
+      const seen = new Set<string>();
+      for (const { owner, share } of list) {
+        if (!owners.has(owner) || !mine.has(owner) || !isShareValue(share)) throw new FedtuneError('malformed_payload', `${m.siteId} revealed an unexpected ${what} share of ${owner}`);
+        if (seen.has(owner)) throw new FedtuneError('duplicate_result', `${m.siteId} revealed two ${what} shares of ${owner}`);
+        seen.add(owner);
+      }
+    };
+    checkList(m.selfMaskShares, u3, 'self-mask');
+    checkList(m.maskingKeyShares, dropped, 'masking-key');
     this.responses.set(m.siteId, m);
   }
 

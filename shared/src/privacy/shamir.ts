@@ -37,6 +37,11 @@ function randomFieldElement(randomBytes: RandomBytes): bigint {
   }
 }
 
+/** Whether `y` can be a share value: SHAMIR_SHARE_BYTES bytes holding a field element (< p). */
+export function isShareValue(y: Uint8Array | undefined): boolean {
+  return y?.length === SHAMIR_SHARE_BYTES && bytesToNumberBE(y) < P;
+}
+
 function checkX(x: number): void {
   if (!(Number.isInteger(x) && x >= 1 && x <= 2 ** 31)) throw new FedtuneError('config', `a share's x must be an integer in [1, 2^31], got ${x}`);
 }

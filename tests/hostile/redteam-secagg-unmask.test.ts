@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineEvent } from '@fedtune/coordinator';
+import type { ClientConnector, ClientToServer } from '@fedtune/shared';
+import { startTestFederation } from '../helpers/federation.ts';
+
+/**
+ * A site of a secure-aggregation round is a survivor (its masked input is in the sum) and then sends an unmask
+ * response whose shares the coordinator cannot use: the same owner twice, or an owner that is not a survivor.
+ * That one site's response is refused (it is a survivor that stayed silent in unmasking); the honest
+ * survivors' shares suffice, and the round — and the run — completes. One site must never abort the run.
+ */
+type Unmask = ClientToServer['secaggUnmaskResponse'];
+
+function tampering(connector: ClientConnector, tamper: (r: Unmask) => Unmask): ClientConnector {
+  return {
+    connect: async () => {
+      const link = await connector.connect();
+      const send = link.send.bind(link);
+      link.send = ((event: string, payload: unknown) => {
+        (send as (e: string, p: unknown) => void)(event, event === 'secaggUnmaskResponse' ? tamper(payload as Unmask) : payload);
+      }) as typeof link.send;
+      return link;
+    },
+  };
+}
+
+const attacks: Array<[string, (r: Unmask) => Unmask]> = [
+  ['the same self-mask share twice', (r) => ({ ...r, selfMaskShares: [...r.selfMaskShares, r.selfMaskShares[0]] })],
+  ['a self-mask share of a site that is not a survivor', (r) => ({ ...r, selfMaskShares: [...r.selfMaskShares, { owner: 'nobody', share: r.selfMaskShares[0].share }] })],
+  ['a masking-key share of a survivor (no site dropped)', (r) => ({ ...r, maskingKeyShares: [{ owner: r.selfMaskShares[0].owner, share: r.selfMaskShares[0].share }] })],
+  ['a self-mask share of the wrong length', (r) => ({ ...r, selfMaskShares: [{ ...r.selfMaskShares[0], share: r.selfMaskShares[0].share.slice(1) }, ...r.selfMaskShares.slice(1)] })],
+];
+
+describe('secure aggregation: one survivor sends unusable unmask shares', () => {
+  it.each(attacks)('%s: refused for that site only; the run completes', async (_name, tamper) => {
+    const events: EngineEvent[] = [];
+    const fed = await startTestFederation({
+      sites: 4,
+      rounds: 1,
+      transport: 'socket',
+      maxSiteExamples: 40,
+      holdoutExamples: 100,
+      onEvent: (e) => events.push(e),
+      config: { federatedEvaluation: 'never', maxRoundAttempts: 1, secureAggregation: { clip: 1, phaseTimeoutMs: 10_000 } },
+      wrapConnector: (siteId, connector) => (siteId === 'site-4' ? tampering(connector, tamper) : connector),
+    });
+    try {
+      const report = await fed.coordinator.done;
+      expect(report.status, report.aborted).toBe('complete');
+      // All four are in the sum (site-4's masked input arrived): its unmask response was refused.
+      expect(report.rounds[0].accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-3', 'site-4']);
+      expect(events.some((e) => e.type === 'result' && e.siteId === 'site-4' && !e.accepted)).toBe(true);
+    } finally {
+      await fed.coordinator.close();
+      await Promise.allSettled(fed.siteRuns);
+    }
+  }, 120_000);
+});
+
+describe('secure aggregation: survivors reveal shares that recombine to a wrong masking key', () => {
+  it('the attempt fails (the sum is not trusted) and is retried; the run is not aborted', async () => {
+    const events: EngineEvent[] = [];
+    let tampered = 0;
+    const fed = await startTestFederation({
+      sites: 4,
+      rounds: 1,
+      transport: 'socket',
+      maxSiteExamples: 40,
+      holdoutExamples: 100,
+      onEvent: (e) => events.push(e),
+      config: { federatedEvaluation: 'never', maxRoundAttempts: 2, secureAggregation: { clip: 1, phaseTimeoutMs: 3_000 } },
+      // site-3 shares its keys, then stays silent in attempt 1: the survivors reveal shares of its masking key.
+      siteOptions: (siteId) => (siteId === 'site-3' ? { secAggProbe: { beforeSend: (phase, info) => (phase === 'masked-input' && info.attempt === 1 ? 'stall' : undefined) } } : {}),
+      // site-4 flips a bit of its share of that key (still a field element): the key recombines wrong.
+      wrapConnector: (siteId, connector) =>
+        siteId === 'site-4'
+          ? tampering(connector, (r) => {
+              if (r.attempt !== 1 || r.maskingKeyShares.length === 0) return r;
+              tampered++;
+              return { ...r, maskingKeyShares: r.maskingKeyShares.map((s) => ({ ...s, share: s.share.map((v, i) => (i === s.share.length - 1 ? v ^ 1 : v)) })) };
+            })
+          : connector,
+    });
+    try {
+      const report = await fed.coordinator.done;
+      expect(tampered).toBe(1);
+      expect(report.status, report.aborted).toBe('complete');
+      expect(report.rounds[0].attempts).toBe(2);
+      const retry = events.find((e) => e.type === 'round-retry');
+      expect(retry && 'reason' in retry ? retry.reason : '').toMatch(/recovered/);
+    } finally {
+      await fed.coordinator.close();
+      await Promise.allSettled(fed.siteRuns);
+    }
+  }, 120_000);
+});
