@@ -18,10 +18,19 @@ export interface AcceptedUpdate {
   bytes: number;
 }
 
+/**
+ * Most refusals one attempt of a round lists (at least one per selected site): peers that join under fresh names
+ * can be refused without end, and each refusal used to land in report.json, report.html and the run database.
+ * The rest are counted (`rejectedNotListed`).
+ */
+export const MAX_ROUND_REJECTIONS = 200;
+
 /** Collects one round's answers from the selected sites until all have answered or the deadline passes. */
 export class RoundCollector {
   readonly accepted = new Map<string, AcceptedUpdate>();
   readonly rejected: RejectionRecord[] = [];
+  /** Refusals past the listed ones (MAX_ROUND_REJECTIONS, or one per selected site if more): counted only. */
+  rejectedNotListed = 0;
   readonly failed: Array<{ siteId: string; reason: string }> = [];
   /** Selected sites that have answered (accepted, rejected or failed) or left. */
   readonly answered = new Set<string>();
@@ -102,7 +111,8 @@ export class RoundCollector {
 
   /** Records a refusal in the round (its reason clipped: it may quote what a site sent). */
   reject(record: RejectionRecord): void {
-    this.rejected.push({ siteId: clipText(record.siteId, 128), code: clipText(record.code, 64), reason: clipText(record.reason) });
+    if (this.rejected.length < Math.max(MAX_ROUND_REJECTIONS, this.selected.size)) this.rejected.push({ siteId: clipText(record.siteId, 128), code: clipText(record.code, 64), reason: clipText(record.reason) });
+    else this.rejectedNotListed++;
     if (this.selected.has(record.siteId) && !this.accepted.has(record.siteId)) this.markAnswered(record.siteId);
   }
 

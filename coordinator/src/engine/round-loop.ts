@@ -51,6 +51,8 @@ export class RoundLoop {
     let bytesDown = 0;
     let bytesUp = 0;
     const rejected: RoundRecord['rejected'] = [];
+    /** Refusals the attempts' collectors counted without listing them (MAX_ROUND_REJECTIONS). */
+    let rejectedNotListed = 0;
     const failed: RoundRecord['failed'] = [];
     /** Aggregates the model adoption guard refused, by attempt (model-adoption.ts). */
     const refusals: Array<{ attempt: number; reason: string }> = [];
@@ -169,6 +171,7 @@ export class RoundLoop {
       if (failure !== undefined || this.ctx.stopped) {
         const reason = this.ctx.stopped ? 'stopped' : failure!;
         rejected.push(...collector.rejected);
+        rejectedNotListed += collector.rejectedNotListed;
         this.ctx.collector = undefined;
         this.ctx.guard = undefined;
         if (this.ctx.stopped || attempt >= this.ctx.config.maxRoundAttempts) {
@@ -229,6 +232,7 @@ export class RoundLoop {
         refusals.push({ attempt, reason: adoption.reason });
         if (attempt < this.ctx.config.maxRoundAttempts && !this.ctx.stopped) {
           rejected.push(...collector.rejected);
+          rejectedNotListed += collector.rejectedNotListed;
           this.ctx.collector = undefined;
           this.ctx.guard = undefined;
           this.ctx.emit({ type: 'round-retry', round, attempt, reason: `model not adopted: ${adoption.reason}` });
@@ -311,6 +315,8 @@ export class RoundLoop {
       else if (robustness) this.deferRobustness(round, record, robustness);
       // Late results that arrived while the round was being aggregated and evaluated are recorded too.
       rejected.push(...collector.rejected);
+      rejectedNotListed += collector.rejectedNotListed;
+      if (rejectedNotListed > 0) record.rejectedNotListed = rejectedNotListed;
       this.ctx.collector = undefined;
       this.ctx.guard = undefined;
       record.durationMs = Date.now() - started;

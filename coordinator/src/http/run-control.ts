@@ -69,7 +69,7 @@ export function summarizeRound(r: RoundRecord) {
     attempts: r.attempts,
     selected: r.selected.length,
     accepted: r.accepted.length,
-    rejected: r.rejected.length,
+    rejected: r.rejected.length + (r.rejectedNotListed ?? 0),
     failed: r.failed.length,
     rejectedByCode,
     bytesDown: r.bytesDown,

@@ -255,7 +255,7 @@ export class RunDatabase {
         durationMs: record.durationMs,
         selected: record.selected.length,
         accepted: record.accepted.length,
-        rejected: record.rejected.length,
+        rejected: record.rejected.length + (record.rejectedNotListed ?? 0),
         failed: record.failed.length,
         bytesDown: record.bytesDown,
         bytesUp: record.bytesUp,

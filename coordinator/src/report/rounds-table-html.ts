@@ -36,12 +36,13 @@ export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): 
  */
 export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals'>): string {
   const rejected = report.rounds.flatMap((r) => r.rejected.map((x) => ({ round: r.round, ...x })));
+  const notListed = report.rounds.reduce((n, r) => n + (r.rejectedNotListed ?? 0), 0);
   const failed = report.rounds.flatMap((r) => r.failed.map((x) => ({ round: r.round, ...x })));
   const refusals = report.termsRefusals;
   if (rejected.length + failed.length === 0 && !refusals?.total) return '';
   const parts = ['<section><h2>Rejections</h2>'];
   if (rejected.length) {
-    parts.push(`<p class="note">${rejected.length} update(s) refused by the coordinator</p><table class="rejections" id="rejections"><tr><th>site</th><th>round</th><th>code</th><th>reason</th></tr>`);
+    parts.push(`<p class="note">${rejected.length + notListed} update(s) refused by the coordinator${notListed > 0 ? `; the first ${rejected.length} listed` : ''}</p><table class="rejections" id="rejections"><tr><th>site</th><th>round</th><th>code</th><th>reason</th></tr>`);
     for (const x of rejected) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td><td>${peerText(x.code, 60)}</td><td>${peerText(x.reason)}</td></tr>`);
     parts.push('</table>');
   }

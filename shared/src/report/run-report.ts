@@ -56,6 +56,8 @@ export const RoundRecord = z.object({
     z.object({ siteId: z.string(), numExamples: z.number(), effectiveExamples: z.number().optional(), loss: z.number(), accuracy: z.number(), durationMs: z.number(), epsilon: z.number().optional(), ledger: z.object({ runEpsilon: z.number().nullable(), totalEpsilon: z.number().nullable() }).optional() }),
   ),
   rejected: z.array(RejectionRecord),
+  /** Refusals past the ones listed in `rejected` (at most MAX_ROUND_REJECTIONS per attempt): counted only. */
+  rejectedNotListed: z.number().int().min(0).optional(),
   failed: z.array(z.object({ siteId: z.string(), reason: z.string() })),
   bytesDown: z.number(),
   bytesUp: z.number(),
