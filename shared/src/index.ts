@@ -1,5 +1,6 @@
 export * from './errors.ts';
 export * from './text/clip-text.ts';
+export * from './text/one-line.ts';
 export * from './weights.ts';
 export * from './codec/weights-codec.ts';
 export * from './codec/update-codec.ts';

@@ -1,5 +1,5 @@
 import type { RunContext } from './run-context.ts';
-import { clipText, FedtuneError, toFedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
+import { clipText, FedtuneError, oneLine, toFedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
 import { DataSummaries } from './data-summaries.ts';
 import type { SecAggClientEvent } from './secure-aggregation-round.ts';
 import type { SiteMessage } from './site-connections.ts';
@@ -69,14 +69,16 @@ export class SiteMessageRouter {
         return this.onDataSummary(site, message.payload);
       case 'siteFailure': {
         const f = message.payload;
+        // Quoted in the round record, its events and the coordinator's console: one line.
+        const why = oneLine(`${f.code}: ${f.reason}`);
         // A site that failed may have lost its model: the next instruction carries the weights again.
         site.heldModelVersion = undefined;
         if (this.ctx.collector && f.round === this.ctx.collector.round) {
-          this.ctx.collector.fail(site.siteId, `${f.code}: ${f.reason}`);
+          this.ctx.collector.fail(site.siteId, why);
           this.ctx.secureRound?.drop(site.siteId);
         }
         this.ctx.evaluation?.drop(site.siteId);
-        if (this.ctx.siteReportRound && f.round === this.ctx.siteReportRound.round) this.ctx.siteReportRound.fail(site.siteId, `${f.code}: ${f.reason}`);
+        if (this.ctx.siteReportRound && f.round === this.ctx.siteReportRound.round) this.ctx.siteReportRound.fail(site.siteId, why);
         return;
       }
     }

@@ -1,4 +1,4 @@
-import type { Hello, SiteLink } from '@fedtune/shared';
+import { oneLine, type Hello, type SiteLink } from '@fedtune/shared';
 import { SortedSiteIds } from './sorted-site-ids.ts';
 
 export interface SiteState {
@@ -45,7 +45,8 @@ class RegisteredSite implements SiteState {
     accepted: boolean,
   ) {
     this.siteId = hello.siteId;
-    this.backend = hello.capabilities.backend;
+    // Printed when the site joins (the console, the dashboard, the database): one line.
+    this.backend = oneLine(hello.capabilities.backend, 64);
     this.runtime = hello.capabilities.runtime;
     this.numExamples = hello.capabilities.numExamples;
     this.lastSeen = joinedAt;

@@ -1,4 +1,4 @@
-import { clipText, type AcceptTerms, type RefuseTerms, type SignedRunTerms } from '@fedtune/shared';
+import { clipText, oneLine, type AcceptTerms, type RefuseTerms, type SignedRunTerms } from '@fedtune/shared';
 import type { SiteState } from './site-registry.ts';
 
 /** Most refusals kept in the run report (the total is counted beyond). */
@@ -14,11 +14,6 @@ export interface TermsGateOptions {
   onRefused(site: SiteState, reason: string): void;
   /** A wrong or missing answer: the connection is refused with this code and reason, and closed. */
   onBadAnswer(site: SiteState, code: 'unauthorized' | 'timeout', reason: string): void;
-}
-
-/** One line: control characters (a newline in a peer's reason) become spaces, then clipped. */
-export function oneLine(text: string): string {
-  return clipText(text.replace(/[\u0000-\u001f\u007f]+/g, ' '));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { deltaNormCheckedWasm } from './delta-norm/delta-norm-wasm.ts';
-import { assertSameLayout, decodeUpdate, toFedtuneError, type UpdateEncoding, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { assertSameLayout, decodeUpdate, oneLine, toFedtuneError, type UpdateEncoding, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 
 export interface FitResultContext {
   runId: string;
@@ -117,7 +117,7 @@ export function deltaNormCheckedJs(weights: WeightArrays, global: WeightArrays, 
  * and a reason. Pure: the caller records the verdict.
  */
 export function validateFitResult(siteId: string, result: FitResult, ctx: FitResultContext): FitResultVerdict {
-  if (result.runId !== ctx.runId) return { ok: false, code: 'stale_round', reason: `result is for run ${result.runId}, this run is ${ctx.runId}` };
+  if (result.runId !== ctx.runId) return { ok: false, code: 'stale_round', reason: `result is for run ${oneLine(result.runId, 128)}, this run is ${ctx.runId}` };
   if (result.round !== ctx.round) return { ok: false, code: 'stale_round', reason: `result is for round ${result.round}, the current round is ${ctx.round}` };
   if (!ctx.selected.has(siteId)) return { ok: false, code: 'not_selected', reason: `site ${siteId} was not selected for round ${ctx.round}` };
   if (ctx.alreadyReceived.has(siteId)) return { ok: false, code: 'duplicate_result', reason: `site ${siteId} already sent a result for round ${ctx.round}` };
