@@ -94,12 +94,14 @@ const MODULES = [
     mutate: [
       'shared/src/privacy/fixed-point.ts',
       'shared/src/privacy/shamir.ts',
-      // The sum and unmasking of secure aggregation, with the server's check of a recovered key; a site's masked
-      // input with its checks of the share delivery a (possibly hostile) coordinator sends it.
-      'shared/src/privacy/secagg-server.ts:166-188',
+      // The server's checks of each unmask response as it arrives; the sum and unmasking of secure aggregation, with
+      // the server's check of a recovered key; a site's masked input with its checks of the share delivery a
+      // (possibly hostile) coordinator sends it.
+      'shared/src/privacy/secagg-server.ts:136-148',
+      'shared/src/privacy/secagg-server.ts:183-205',
       'shared/src/privacy/secagg-site.ts:157-188',
     ],
-    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts'],
+    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts', 'tests/privacy/secagg-unmask-response-checks.test.ts'],
   },
   {
     name: 'codec',

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { numberToBytesBE } from '@noble/curves/utils.js';
+import { fixedPointConfig } from '../../shared/src/privacy/fixed-point.ts';
+import { SecAggServer } from '../../shared/src/privacy/secagg-server.ts';
+import { SecAggSite } from '../../shared/src/privacy/secagg-site.ts';
+import { isShareValue, SHAMIR_SHARE_BYTES } from '../../shared/src/privacy/shamir.ts';
+import type { SecAggConfig, SecAggUnmaskResponse } from '../../shared/src/privacy/secagg-messages.ts';
+import { isFedtuneError } from '../../shared/src/errors.ts';
+
+/**
+ * The server's checks of one survivor's unmask response, on arrival (secagg-server.ts receiveUnmaskResponse):
+ * every owner a neighbour of the right set (self-mask shares: survivors; masking-key shares: sites dropped after
+ * sharing), once per list, each share a field element of SHAMIR_SHARE_BYTES bytes. A refused response is that
+ * site's alone: the server keeps nothing of it, and the same site may still send a usable one.
+ */
+const P = 2n ** 521n - 1n;
+
+function failure(f: () => unknown): { code: string; message: string } | undefined {
+  try {
+    f();
+  } catch (err) {
+    return isFedtuneError(err) ? { code: err.code, message: err.message } : { code: `not a FedtuneError: ${String(err)}`, message: '' };
+  }
+  return undefined;
+}
+
+/** Sites a, b, c, d (t = 2 of every neighbourhood); `drop` shares its keys, then sends no masked input. */
+function toUnmask(options: { neighbours?: number; sites?: string[]; drop?: string } = {}) {
+  const ids = options.sites ?? ['a', 'b', 'c', 'd'];
+  const config: SecAggConfig = { round: 3, sites: ids, threshold: options.neighbours ? 2 : 3, vectorLength: 2, ...(options.neighbours ? { neighbours: options.neighbours } : {}), fixedPoint: fixedPointConfig({ sites: ids.length }) };
+  const server = new SecAggServer(config);
+  const sites = ids.map((id) => new SecAggSite(id, config));
+  for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
+  const directory = server.closeAdvertise();
+  for (const s of sites) server.receiveShareKeys(s.shareKeys(directory));
+  const deliveries = server.closeShareKeys();
+  for (const s of sites) if (s.siteId !== options.drop) server.receiveMaskedInput(s.maskInput(deliveries.get(s.siteId)!, { update: [Float32Array.from([0.5, -0.25])], weight: 0.2 }));
+  const request = server.closeMaskedInput();
+  const reply = (id: string): SecAggUnmaskResponse => sites.find((s) => s.siteId === id)!.unmask(request);
+  return { server, request, reply };
+}
+
+describe('isShareValue: a share value is a field element of SHAMIR_SHARE_BYTES bytes', () => {
+  it.each([
+    ['0', numberToBytesBE(0n, SHAMIR_SHARE_BYTES), true],
+    ['p − 1', numberToBytesBE(P - 1n, SHAMIR_SHARE_BYTES), true],
+    ['p', numberToBytesBE(P, SHAMIR_SHARE_BYTES), false],
+    ['p + 1', numberToBytesBE(P + 1n, SHAMIR_SHARE_BYTES), false],
+    ['2^528 − 1 (every bit set)', new Uint8Array(SHAMIR_SHARE_BYTES).fill(0xff), false],
+    ['one byte short', new Uint8Array(SHAMIR_SHARE_BYTES - 1), false],
+    ['one byte long', new Uint8Array(SHAMIR_SHARE_BYTES + 1), false],
+    ['empty', new Uint8Array(0), false],
+    ['absent', undefined, false],
+  ])('%s', (_name, y, expected) => {
+    expect(isShareValue(y as Uint8Array | undefined)).toBe(expected);
+  });
+});
+
+describe('the server checks each unmask response as it arrives', () => {
+  it('an honest response is kept, and with the others the sum finishes', () => {
+    const { server, reply } = toUnmask({ drop: 'd' });
+    for (const id of ['a', 'b', 'c']) expect(failure(() => server.receiveUnmaskResponse(reply(id)))).toBeUndefined();
+    expect(failure(() => server.finish())).toBeUndefined();
+  });
+
+  it('a self-mask share of a site that is not a survivor (the dropped one): malformed_payload, naming both', () => {
+    const { server, reply } = toUnmask({ drop: 'd' });
+    const honest = reply('a');
+    const bad = { ...honest, selfMaskShares: [...honest.selfMaskShares, { owner: 'd', share: honest.selfMaskShares[0].share }] };
+    expect(failure(() => server.receiveUnmaskResponse(bad))).toEqual({ code: 'malformed_payload', message: 'a revealed an unexpected self-mask share of d' });
+    // Nothing of it was kept: the same site's honest response is taken, and the round finishes.
+    expect(failure(() => server.receiveUnmaskResponse(honest))).toBeUndefined();
+    server.receiveUnmaskResponse(reply('b'));
+    server.receiveUnmaskResponse(reply('c'));
+    expect(failure(() => server.finish())).toBeUndefined();
+  });
+
+  it('a masking-key share of a survivor: malformed_payload; of the site that dropped: kept', () => {
+    const { server, reply } = toUnmask({ drop: 'd' });
+    const honest = reply('a');
+    expect(honest.maskingKeyShares.map((s) => s.owner)).toEqual(['d']);
+    const bad = { ...honest, maskingKeyShares: [...honest.maskingKeyShares, { owner: 'b', share: honest.maskingKeyShares[0].share }] };
+    expect(failure(() => server.receiveUnmaskResponse(bad))).toEqual({ code: 'malformed_payload', message: 'a revealed an unexpected masking-key share of b' });
+    expect(failure(() => server.receiveUnmaskResponse(honest))).toBeUndefined();
+  });
+
+  it('a masking-key share when no site dropped: malformed_payload', () => {
+    const { server, reply } = toUnmask();
+    const honest = reply('a');
+    expect(honest.maskingKeyShares).toEqual([]);
+    const bad = { ...honest, maskingKeyShares: [{ owner: 'b', share: honest.selfMaskShares[0].share }] };
+    expect(failure(() => server.receiveUnmaskResponse(bad))?.code).toBe('malformed_payload');
+  });
+
+  it('an owner named twice in one list: duplicate_result, naming the list', () => {
+    const { server, reply } = toUnmask({ drop: 'd' });
+    const honest = reply('a');
+    expect(failure(() => server.receiveUnmaskResponse({ ...honest, selfMaskShares: [...honest.selfMaskShares, honest.selfMaskShares[1]] }))).toEqual({
+      code: 'duplicate_result',
+      message: `a revealed two self-mask shares of ${honest.selfMaskShares[1].owner}`,
+    });
+    expect(failure(() => server.receiveUnmaskResponse({ ...honest, maskingKeyShares: [...honest.maskingKeyShares, honest.maskingKeyShares[0]] }))).toEqual({
+      code: 'duplicate_result',
+      message: 'a revealed two masking-key shares of d',
+    });
+    // The same owner once in each list is not a duplicate (the lists are checked apart): here d is in one only.
+    expect(failure(() => server.receiveUnmaskResponse(honest))).toBeUndefined();
+  });
+
+  it.each([
+    ['one byte short', (y: Uint8Array) => y.slice(1)],
+    ['one byte long', (y: Uint8Array) => Uint8Array.from([0, ...y])],
+    ['the value p', () => numberToBytesBE(P, SHAMIR_SHARE_BYTES)],
+  ])('a share that is not a field element (%s): malformed_payload', (_name, change) => {
+    const { server, reply } = toUnmask({ drop: 'd' });
+    const honest = reply('b');
+    const [first, ...rest] = honest.selfMaskShares;
+    expect(failure(() => server.receiveUnmaskResponse({ ...honest, selfMaskShares: [{ ...first, share: change(first.share) }, ...rest] }))).toEqual({
+      code: 'malformed_payload',
+      message: `b revealed an unexpected self-mask share of ${first.owner}`,
+    });
+    const [key] = honest.maskingKeyShares;
+    expect(failure(() => server.receiveUnmaskResponse({ ...honest, maskingKeyShares: [{ ...key, share: change(key.share) }] }))?.code).toBe('malformed_payload');
+  });
+
+  it('SecAgg+: a share of a survivor outside the responder’s neighbourhood: malformed_payload', () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    const { server, request, reply } = toUnmask({ neighbours: 2, sites: ids });
+    const honest = reply('s0');
+    const neighbours = new Set(honest.selfMaskShares.map((s) => s.owner));
+    const stranger = request.survivors.find((id) => !neighbours.has(id))!;
+    expect(stranger).toBeDefined();
+    const bad = { ...honest, selfMaskShares: [...honest.selfMaskShares, { owner: stranger, share: honest.selfMaskShares[0].share }] };
+    expect(failure(() => server.receiveUnmaskResponse(bad))).toEqual({ code: 'malformed_payload', message: `s0 revealed an unexpected self-mask share of ${stranger}` });
+    expect(failure(() => server.receiveUnmaskResponse(honest))).toBeUndefined();
+  });
+});
