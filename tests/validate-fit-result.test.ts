@@ -77,6 +77,10 @@ describe('update validation: exact reasons and boundaries', () => {
 
   it('names what is wrong in each refusal', () => {
     expect(refused('a', result({ runId: 'old' }))).toEqual({ ok: false, code: 'stale_round', reason: 'result is for run old, this run is r' });
+    // A peer's run id is quoted on one line (a newline or an escape would forge a log line) and clipped at 128.
+    expect(refused('a', result({ runId: 'x\n\u001b[2Jy' }))).toEqual({ ok: false, code: 'stale_round', reason: 'result is for run x [2Jy, this run is r' });
+    expect(refused('a', result({ runId: 'r'.repeat(129) })).reason).toBe(`result is for run ${'r'.repeat(128)}… (1 more characters), this run is r`);
+    expect(refused('a', result({ runId: 'q'.repeat(128) })).reason).toBe(`result is for run ${'q'.repeat(128)}, this run is r`);
     expect(refused('a', result({ round: 2 }))).toEqual({ ok: false, code: 'stale_round', reason: 'result is for round 2, the current round is 3' });
     expect(refused('c', result())).toEqual({ ok: false, code: 'not_selected', reason: 'site c was not selected for round 3' });
     expect(refused('b', result())).toEqual({ ok: false, code: 'duplicate_result', reason: 'site b already sent a result for round 3' });
