@@ -305,8 +305,17 @@ export class SiteClient {
     return this.runTerms?.runId === runId ? this.runTerms.dp : undefined;
   }
 
+  /**
+   * Tells the site's listener (options.onEvent). Its errors are ignored: a log line or an audit write that throws
+   * must not stop the site answering its coordinator, nor keep its run from ending (an error escaping here
+   * would leave the message queue rejected: every later instruction, and the close, skipped).
+   */
   private emit(event: SiteEvent): void {
-    this.options.onEvent?.(event);
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // The listener's own failure.
+    }
   }
 
   /**
