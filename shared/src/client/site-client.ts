@@ -52,6 +52,15 @@ import { checkTokenizedWith } from './tokenized-with.ts';
 /** How long a site that refused waits for its refusal to go out before it closes the connection. */
 const LEAVE_GRACE_MS = 250;
 
+/**
+ * Why an instruction failed, as the site's events and its siteFailure say it: one error's message, clipped. It
+ * can quote what the coordinator sent (a layer's class name or name from its topology, megabytes long), and it
+ * goes into the site's log and onto the wire (at most 2000 characters).
+ */
+function failureReason(e: FedtuneError): string {
+  return clipText(e.message, 1900);
+}
+
 /** When a site runs its idle work (SiteClient options' `whileWaiting`): before it could connect, or after it joined and before its first instruction. */
 export type IdlePhase = 'connecting' | 'joined';
 /** Messages that leave a site idle: its idle work of the 'joined' phase goes on through them. */
@@ -443,7 +452,7 @@ export class SiteClient {
           if (instruction) await this.endIdleWork();
           return this.handle(message);
         }).catch((err) => {
-          this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: toFedtuneError(err).message });
+          this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: failureReason(toFedtuneError(err)) });
         });
       });
       link.onInvalid((error) => this.emit({ type: 'rejected', code: error.code, reason: `coordinator sent an invalid message: ${error.message}` }));
@@ -607,7 +616,7 @@ export class SiteClient {
       }
     } catch (err) {
       this.dataError = toFedtuneError(err, 'data');
-      this.emit({ type: 'failed', round: 0, code: this.dataError.code, reason: this.dataError.message });
+      this.emit({ type: 'failed', round: 0, code: this.dataError.code, reason: failureReason(this.dataError) });
     }
     this.emit({ type: 'model', parameters: manifest.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) });
   }
@@ -754,8 +763,8 @@ export class SiteClient {
       this.emit({ type: 'fit-done', round, loss: metrics.loss, accuracy: metrics.accuracy, numExamples: metrics.numExamples, durationMs, bytesUp: bytes.byteLength });
     } catch (err) {
       const e = toFedtuneError(err);
-      this.emit({ type: 'failed', round, code: e.code, reason: e.message });
-      this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+      this.emit({ type: 'failed', round, code: e.code, reason: failureReason(e) });
+      this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
     } finally {
       this.status = 'idle';
       this.dropModelIfAsked(payload);
@@ -798,8 +807,8 @@ export class SiteClient {
       // The protocol refused (quorum lost, inconsistent message): stop taking part in this attempt.
       const e = toFedtuneError(err);
       this.secAgg = undefined;
-      this.emit({ type: 'failed', round: p.round, code: e.code, reason: e.message });
-      this.link?.send('siteFailure', { runId: p.runId, round: p.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+      this.emit({ type: 'failed', round: p.round, code: e.code, reason: failureReason(e) });
+      this.link?.send('siteFailure', { runId: p.runId, round: p.round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
     }
   }
 
@@ -822,8 +831,8 @@ export class SiteClient {
     } catch (err) {
       const e = toFedtuneError(err);
       this.held = undefined;
-      this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
-      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+      this.emit({ type: 'failed', round: payload.round, code: e.code, reason: failureReason(e) });
+      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
     } finally {
       this.dropModelIfAsked(payload);
       this.releaseLazyData();
@@ -865,8 +874,8 @@ export class SiteClient {
       this.emit({ type: 'site-report-done', round: payload.round, result });
     } catch (err) {
       const e = toFedtuneError(err);
-      this.emit({ type: 'failed', round: payload.round, code: e.code, reason: e.message });
-      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: e.message.slice(0, 2000) });
+      this.emit({ type: 'failed', round: payload.round, code: e.code, reason: failureReason(e) });
+      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
     } finally {
       this.status = 'idle';
       this.releaseLazyData();
