@@ -38,6 +38,7 @@ import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
 import { SiteTermsGuard } from './site-terms-guard.ts';
+import { checkFederatedEvaluation } from '../policy/check-instruction.ts';
 import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
 import { alignSiteData, classesRefusal, countsInRunOrder, type SiteClasses } from './align-site-classes.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
@@ -815,7 +816,10 @@ export class SiteClient {
   private async onEvaluate(payload: EvaluateInstruction): Promise<void> {
     try {
       await this.instructionGlobal(payload);
-      const metrics = evaluateModel(this.model!, this.fittedData().test);
+      // A calibration question is within the terms in any round; the test split is evaluated only for a round whose evaluation they include.
+      const terms = this.consent.terms;
+      const evaluated = !payload.calibration || (terms !== undefined && checkFederatedEvaluation(payload.round, terms) === undefined);
+      const metrics = evaluated ? evaluateModel(this.model!, this.fittedData().test) : { loss: 0, accuracy: 0, numExamples: 0 };
       // Evaluating leaves the model as it came: the site holds this version (unless it is to drop the model).
       this.held = payload.dropModel ? undefined : { runId: payload.runId, version: payload.modelVersion };
       this.link!.send('evaluateResult', {
@@ -827,7 +831,7 @@ export class SiteClient {
         ...(payload.calibration ? { calibration: this.calibrationSums(payload.calibration.betas) } : {}),
         ...(this.held ? { heldModelVersion: this.held.version } : {}),
       });
-      this.emit({ type: 'evaluate-done', round: payload.round, metrics });
+      if (evaluated) this.emit({ type: 'evaluate-done', round: payload.round, metrics });
     } catch (err) {
       const e = toFedtuneError(err);
       this.held = undefined;

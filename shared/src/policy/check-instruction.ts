@@ -124,8 +124,16 @@ export function checkEvaluateInstruction(evaluate: EvaluateInstruction, terms: R
   const early = sameRun(evaluate.runId, terms) ?? roundWithin(evaluate.round, terms, 'an evaluation') ?? checkInitialWeights(evaluate.modelVersion, evaluate.weights, terms, evaluate.modelRef, sha256);
   if (early) return early;
   if (evaluate.calibration) return terms.federatedCalibration ? undefined : 'the terms include no federated calibration';
+  return checkFederatedEvaluation(evaluate.round, terms);
+}
+
+/**
+ * Whether the terms include a federated evaluation (test-split metrics) of round `round`: why not, or undefined.
+ * A calibration question is within the terms in any round, but its answer carries test-split metrics only when this allows them.
+ */
+export function checkFederatedEvaluation(round: number, terms: RunTerms): string | undefined {
   if (terms.federatedEvaluation === 'never') return 'the terms include no federated evaluation';
-  if (terms.federatedEvaluation === 'final' && evaluate.round !== terms.rounds) return `the terms include a federated evaluation of the final round (${terms.rounds}) only, not of round ${evaluate.round}`;
+  if (terms.federatedEvaluation === 'final' && round !== terms.rounds) return `the terms include a federated evaluation of the final round (${terms.rounds}) only, not of round ${round}`;
   return undefined;
 }
 
