@@ -29,6 +29,13 @@ const cases: Array<[string, SitePolicyInput, (t: RunTerms) => void, RegExp | nul
   ['maxRounds: one below', { training: { maxRounds: 4 } }, () => {}, /asks for 5 rounds, more than the policy's maxRounds 4/],
   ['maxEpochs: equal', { training: { maxEpochs: 2 } }, () => {}, null],
   ['maxEpochs: one below', { training: { maxEpochs: 1 } }, () => {}, /asks for 2 epochs per round, more than the policy's maxEpochs 1/],
+  // The site report's local-only baseline and personalisation: at most maxEpochs × rounds (2 × 5 here) each; they were not judged at all.
+  ['maxEpochs: local-only baseline at maxEpochs × rounds', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { localOnlyEpochs: 10 }), null],
+  ['maxEpochs: local-only baseline one past it', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { localOnlyEpochs: 11 }), /site report asks for 11 local-only epochs, more than the policy's maxEpochs 2 × 5 rounds = 10/],
+  ['maxEpochs: 100,000 local-only epochs', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { localOnlyEpochs: 100_000 }), /100000 local-only epochs/],
+  ['maxEpochs: personalisation at maxEpochs × rounds', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { personalization: { mode: 'head', epochs: 10, lambda: 0, validate: true } }), null],
+  ['maxEpochs: personalisation one past it', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { personalization: { mode: 'head', epochs: 11, lambda: 0, validate: true } }), /site report asks for 11 personalisation epochs, more than the policy's maxEpochs 2 × 5 rounds = 10/],
+  ['no maxEpochs: any site report', {}, (t) => (t.siteReport = { localOnlyEpochs: 100_000, personalization: { mode: 'head', epochs: 1000, lambda: 0, validate: true } }), null],
   ['maxExamplesPerRound: never a refusal', { training: { maxExamplesPerRound: 1 } }, () => {}, null],
   ['requireSecureAggregation: on, run has it', { aggregation: { requireSecureAggregation: true } }, secagg, null],
   ['requireSecureAggregation: on, run has none', { aggregation: { requireSecureAggregation: true } }, () => {}, /requires secure aggregation and the run does not use it/],

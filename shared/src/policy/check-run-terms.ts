@@ -75,6 +75,15 @@ export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra:
   const training = policy.training;
   if (training.maxRounds !== undefined && terms.rounds > training.maxRounds) refuse(`the run asks for ${terms.rounds} rounds, more than the policy's maxRounds ${training.maxRounds}`);
   if (training.maxEpochs !== undefined && terms.train.epochs > training.maxEpochs) refuse(`the run asks for ${terms.train.epochs} epochs per round, more than the policy's maxEpochs ${training.maxEpochs}`);
+  // The per-site report trains on the site's data too (the local-only baseline, the personalisation): each at most
+  // the epochs the policy allows the whole run (maxEpochs × rounds; the honest baseline is rounds × the run's epochs).
+  const report = terms.siteReport;
+  if (training.maxEpochs !== undefined && report) {
+    const most = training.maxEpochs * terms.rounds;
+    const allowed = `the policy's maxEpochs ${training.maxEpochs} × ${terms.rounds} rounds = ${most}`;
+    if (report.localOnlyEpochs !== undefined && report.localOnlyEpochs > most) refuse(`the run's site report asks for ${report.localOnlyEpochs} local-only epochs, more than ${allowed}`);
+    if (report.personalization && report.personalization.epochs > most) refuse(`the run's site report asks for ${report.personalization.epochs} personalisation epochs, more than ${allowed}`);
+  }
 
   const aggregation = policy.aggregation;
   if (aggregation.requireSecureAggregation && !terms.secureAggregation) refuse('the policy requires secure aggregation and the run does not use it');
