@@ -36,12 +36,13 @@ describe('activationsPerExample', () => {
     expect(Object.keys(architectures).sort()).toEqual(BUILT_IN.map(([name]) => name).sort());
   });
 
-  it('a functional model: its input layer is data, not counted; a layer with three outputs counts all three', () => {
+  it('a functional model: its input layer is data, not counted; a layer with three outputs counts all three (and, recurrent, its states at every step)', () => {
     const input = tf.input({ shape: [5, 3] });
     const [sequence, h, c] = tf.layers.lstm({ units: 4, returnSequences: true, returnState: true }).apply(input) as tf.SymbolicTensor[];
     const model = tf.model({ inputs: input, outputs: [sequence, h, c] });
     try {
-      expect(activationsPerExample(model)).toBe(5 * 4 + 4 + 4);
+      // Its three outputs, and its two states at each of the 5 steps.
+      expect(activationsPerExample(model)).toBe(5 * 4 + 4 + 4 + 5 * 2 * 4);
     } finally {
       model.dispose();
     }
@@ -54,6 +55,23 @@ describe('activationsPerExample', () => {
       expect(activationsPerExample(outer)).toBe(6 + 50 + 7 + 2);
     } finally {
       outer.dispose();
+    }
+  });
+
+  // A recurrent layer's states at every time step (kept for training) count too: steps × states × one step's output.
+  it.each([
+    ['LSTM (h and c)', () => tf.layers.lstm({ units: 32 }), 32 + 100 * 2 * 32],
+    // (the Dense after it then outputs 100 × 3)
+    ['LSTM returning sequences', () => tf.layers.lstm({ units: 32, returnSequences: true }), 100 * 32 + 100 * 2 * 32 + 100 * 3 - 3],
+    ['GRU (one state)', () => tf.layers.gru({ units: 32 }), 32 + 100 * 32],
+    ['SimpleRNN', () => tf.layers.simpleRNN({ units: 32 }), 32 + 100 * 32],
+    ['Bidirectional LSTM (concatenated)', () => tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 32 }) as never }), 64 + 100 * 2 * 64],
+  ] as const)('%s over 100 time steps', (_n, recurrent, values) => {
+    const model = tf.sequential({ layers: [tf.layers.repeatVector({ inputShape: [4], n: 100 }), recurrent(), tf.layers.dense({ units: 3 })] });
+    try {
+      expect(activationsPerExample(model)).toBe(100 * 4 + values + 3);
+    } finally {
+      model.dispose();
     }
   });
 
