@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationsPerExample, architectures, SitePolicy } from '@fedtune/shared';
+import { recurrentStates } from '../../shared/src/model/activations-per-example.ts';
 import { selectNodeBackend } from '@fedtune/shared/node';
 
 // The count the site's model.maxActivationsPerExample judges (shared/src/model/activations-per-example.ts).
@@ -100,5 +101,52 @@ describe('activationsPerExample', () => {
     expect(SitePolicy.parse({}).model.maxActivationsPerExample).toBe(262_144);
     expect(SitePolicy.parse({ model: { maxActivationsPerExample: 5 } }).model.maxActivationsPerExample).toBe(5);
     for (const bad of [0, -1, 1.5, '5']) expect(() => SitePolicy.parse({ model: { maxActivationsPerExample: bad } }), String(bad)).toThrow();
+  });
+});
+
+/**
+ * recurrentStates on stand-in layers: the guards a real tfjs layer never reaches (a layer not yet called, a
+ * sequence of 0 or a fractional number of steps, a wrapper with one direction only, directions with different
+ * cells) — each a shape a hostile topology could try to state.
+ */
+describe('recurrentStates: what a layer shaped by a hostile topology counts', () => {
+  type Fake = { cell?: { stateSize: number | number[] }; returnSequences?: boolean; forwardLayer?: Fake; backwardLayer?: Fake; outputShape?: unknown; inboundNodes?: unknown };
+  const states = (layer: Fake) => recurrentStates(layer as unknown as tf.layers.Layer);
+  const lstmCell = { stateSize: [8, 8] };
+  const gruCell = { stateSize: 8 };
+  const calledOn = (steps: number | null) => [{ inputShapes: [null, steps, 3] }];
+
+  it('not recurrent (no cell): 0, whatever its inputs', () => {
+    expect(states({ outputShape: [null, 8], inboundNodes: calledOn(10) })).toBe(0);
+    // A wrapper with one direction only is not a Bidirectional: it counts as the layer itself (here no cell).
+    expect(states({ forwardLayer: { cell: lstmCell }, outputShape: [null, 8], inboundNodes: calledOn(10) })).toBe(0);
+    expect(states({ backwardLayer: { cell: lstmCell }, outputShape: [null, 8], inboundNodes: calledOn(10) })).toBe(0);
+  });
+
+  it('steps × states × one step’s output, at 1 step and at 10', () => {
+    expect(states({ cell: lstmCell, outputShape: [null, 8], inboundNodes: calledOn(1) })).toBe(1 * 2 * 8);
+    expect(states({ cell: lstmCell, outputShape: [null, 8], inboundNodes: calledOn(10) })).toBe(10 * 2 * 8);
+    expect(states({ cell: gruCell, outputShape: [null, 8], inboundNodes: calledOn(10) })).toBe(10 * 1 * 8);
+    // Returning sequences: its output holds every step, one step's is a tenth of it.
+    expect(states({ cell: gruCell, returnSequences: true, outputShape: [null, 10, 8], inboundNodes: calledOn(10) })).toBe(10 * 1 * 8);
+    // Called with initial states too: the sequence is its first input.
+    expect(states({ cell: lstmCell, outputShape: [null, 8], inboundNodes: [{ inputShapes: [[null, 7, 3], [null, 8], [null, 8]] }] })).toBe(7 * 2 * 8);
+  });
+
+  it.each([
+    ['0 steps', calledOn(0)],
+    ['a fractional number of steps', calledOn(2.5)],
+    ['no fixed number of steps', calledOn(null)],
+    ['never called (no inbound node)', []],
+    ['no inbound nodes at all', undefined],
+  ])('a sequence of %s: unbounded (Infinity)', (_name, inboundNodes) => {
+    expect(states({ cell: gruCell, outputShape: [null, 8], inboundNodes })).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('both directions of a Bidirectional: the larger number of states of the two cells', () => {
+    const forwardLayer = { cell: lstmCell };
+    const backwardLayer = { cell: gruCell };
+    expect(states({ forwardLayer, backwardLayer, outputShape: [null, 16], inboundNodes: calledOn(10) })).toBe(10 * 2 * 16);
+    expect(states({ forwardLayer: backwardLayer, backwardLayer: forwardLayer, outputShape: [null, 16], inboundNodes: calledOn(10) })).toBe(10 * 2 * 16);
   });
 });

@@ -27,7 +27,7 @@ type RecurrentParts = { cell?: { stateSize: number | number[] }; returnSequences
  * one step's output. Its output shows only the last step's (unless it returns sequences): a RepeatVector of
  * 65,000 steps into an LSTM of 32 units counted 260,000 values (within the default limit) and made gigabytes of states.
  */
-function recurrentStates(layer: tf.layers.Layer): number {
+export function recurrentStates(layer: tf.layers.Layer): number {
   const parts = layer as unknown as RecurrentParts;
   const directions = parts.forwardLayer && parts.backwardLayer ? [parts.forwardLayer, parts.backwardLayer] : [parts];
   const cells = directions.flatMap((d) => (d.cell ? [d] : []));
