@@ -52,7 +52,7 @@ const MODULES = [
   },
   {
     name: 'update-validation',
-    mutate: ['coordinator/src/engine/validate-fit-result.ts', 'coordinator/src/engine/update-guard.ts'],
+    mutate: ['coordinator/src/engine/validate-fit-result.ts', 'coordinator/src/engine/claimed-example-count.ts', 'coordinator/src/engine/update-guard.ts'],
     // delta-norm-wasm.test.ts checks the JS norm loop (the wasm kernel's oracle and fallback) value for value.
     tests: ['tests/validate-fit-result.test.ts', 'tests/update-guard.test.ts', 'tests/load/delta-norm-wasm.test.ts'],
     coverageAnalysis: 'all',

@@ -15,6 +15,7 @@ import {
   type ServerToClient,
 } from '@fedtune/shared';
 import { z } from 'zod';
+import { claimedExampleCountError } from './claimed-example-count.ts';
 
 /** Secure aggregation of a run (docs/privacy.md, "Secure aggregation in a run"). */
 export const SecureAggregationConfig = z.object({
@@ -56,6 +57,10 @@ export interface SecureRoundOptions {
   /** Deadline of phase 0 (training + key advertisement). */
   firstPhaseTimeoutMs: number;
   phaseTimeoutMs: number;
+  /** The run-wide cap on a claimed example count (maxExamplesPerSite). */
+  maxExamples: number;
+  /** What a site announced at hello: its advertisement may claim no more examples (undefined: not known). */
+  announced: (siteId: string) => number | undefined;
   /** Sends a message to a site; false if it is no longer connected. */
   send: <K extends keyof ServerToClient & string>(siteId: string, event: K, payload: ServerToClient[K]) => boolean;
 }
@@ -149,6 +154,9 @@ export class SecureAggregationRound {
     switch (event) {
       case 'secaggAdvertise': {
         const m = payload as ClientToServer['secaggAdvertise'];
+        // As a plain round's fitResult (validate-fit-result.ts): refused before its keys enter U1, so the round goes on without it.
+        const countError = claimedExampleCountError(siteId, m.numExamples, this.o.maxExamples, this.o.announced(siteId));
+        if (countError !== undefined) throw new FedtuneError('invalid_count', countError);
         this.server.receiveAdvertiseKeys({ kind: 'secagg/advertise-keys', round: this.o.round, siteId, encryptionPublicKey: m.encryptionPublicKey, maskingPublicKey: m.maskingPublicKey });
         this.reports.set(siteId, { siteId, numExamples: m.numExamples, metrics: m.metrics, durationMs: m.durationMs });
         break;

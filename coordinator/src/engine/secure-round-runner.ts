@@ -32,6 +32,8 @@ export class SecureRoundRunner {
       lengths,
       firstPhaseTimeoutMs: this.ctx.config.roundTimeoutMs,
       phaseTimeoutMs: config.phaseTimeoutMs ?? this.ctx.config.roundTimeoutMs,
+      maxExamples: this.ctx.config.maxExamplesPerSite,
+      announced: (siteId) => this.ctx.sites.get(siteId)?.numExamples,
       send: (siteId, event, payload) => {
         const site = this.ctx.sites.get(siteId);
         if (!site || site.link.closed) return false;

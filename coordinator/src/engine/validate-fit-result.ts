@@ -1,3 +1,4 @@
+import { claimedExampleCountError } from './claimed-example-count.ts';
 import { deltaNormCheckedWasm } from './delta-norm/delta-norm-wasm.ts';
 import { assertSameLayout, decodeUpdate, oneLine, toFedtuneError, type UpdateEncoding, type FedtuneErrorCode, type FitResult, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 
@@ -125,13 +126,8 @@ export function validateFitResult(siteId: string, result: FitResult, ctx: FitRes
     return { ok: false, code: 'payload_too_large', reason: `update is ${result.weights.byteLength} bytes, the limit is ${ctx.maxUpdateBytes}` };
   }
   const n = result.numExamples;
-  if (!Number.isInteger(n) || n <= 0 || n > ctx.maxExamples) {
-    return { ok: false, code: 'invalid_count', reason: `number of examples must be an integer in 1..${ctx.maxExamples}` };
-  }
-  // Stryker disable next-line ConditionalExpression: equivalent: with no announced count `n > undefined` is false anyway.
-  if (ctx.announced !== undefined && n > ctx.announced) {
-    return { ok: false, code: 'invalid_count', reason: `site ${siteId} claims more examples than the ${ctx.announced} it announced at hello` };
-  }
+  const countError = claimedExampleCountError(siteId, n, ctx.maxExamples, ctx.announced);
+  if (countError !== undefined) return { ok: false, code: 'invalid_count', reason: countError };
   let weights;
   try {
     // Decoded once, here: every guard, strategy and DP path after this sees float32 weights.
