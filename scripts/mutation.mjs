@@ -148,8 +148,8 @@ const MODULES = [
     mutate: [
       'shared/src/messages/site-report-schemas.ts',
       'coordinator/src/engine/site-report-round.ts',
-      // robustAccuracyOf and summarizeSiteReports: the worst sites and win counts of the report.
-      'shared/src/report/site-report-section.ts:41-74',
+      // robustAccuracyOf, siteRobustEps and summarizeSiteReports: the worst sites (and who is left out) and win counts of the report.
+      'shared/src/report/site-report-section.ts:74-127',
     ],
     tests: ['tests/personalization/site-report-validation.test.ts'],
   },

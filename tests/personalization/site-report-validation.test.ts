@@ -294,6 +294,33 @@ describe('SiteReportRound: collecting the answers', () => {
     expect(section.worst).toEqual({ global: { clean: { siteId: 'b', accuracy: 0.5 } } });
   });
 
+  it("robustEps is the headline ε the sites were asked for: one site that leaves it out does not move it, it is listed instead", async () => {
+    const pgd = (rows: Array<[number, number]>) => ({ robust: { noiseMean: null, corruptionMean: null, pgd: rows.map(([eps, accuracy]) => ({ eps, accuracy })) } });
+    const withPgd = (siteId: string, rows: Array<[number, number]>) => result(siteId, 0.8, { arms: { global: { accuracy: 0.8, loss: 1, ...pgd(rows) } } });
+    const asked = config({ siteRobustness: { when: 'final' }, robustness: { headlineEps: 0.06 } });
+    const sectionOf = async (hostile: boolean) => {
+      const round = new SiteReportRound(4, ['a', 'b', 'h'], 3_000);
+      round.add('a', withPgd('a', [[0.05, 0.6], [0.06, 0.5], [0.1, 0.3]]));
+      round.add('b', withPgd('b', [[0.05, 0.7], [0.06, 0.4], [0.1, 0.35]]));
+      round.add('h', withPgd('h', hostile ? [[0.05, 0.9], [0.1, 0.9]] : [[0.05, 0.9], [0.06, 0.9], [0.1, 0.9]]));
+      await round.done;
+      return round.section(asked);
+    };
+    const honest = await sectionOf(false);
+    expect(honest.robustEps).toBe(0.06);
+    expect(honest.worst.global).toEqual({ clean: { siteId: 'a', accuracy: 0.8 }, robust: { siteId: 'b', accuracy: 0.4 } });
+    const hostile = await sectionOf(true);
+    expect(hostile.robustEps).toBe(0.06);
+    expect(hostile.worst.global).toEqual({ clean: { siteId: 'a', accuracy: 0.8 }, robust: { siteId: 'b', accuracy: 0.4 }, robustMissing: ['h'] });
+    // Not asked (the sites' list at its cap without it): each arm's largest ε, nobody listed.
+    const round = new SiteReportRound(4, ['a'], 3_000);
+    round.add('a', withPgd('a', [[0.01, 0.6], [0.06, 0.5], [0.1, 0.3]]));
+    await round.done;
+    const capped = round.section(config({ siteRobustness: { when: 'final', pgdEps: [0.01, 0.02, 0.03, 0.04] }, robustness: { headlineEps: 0.06 } }));
+    expect(capped).not.toHaveProperty('robustEps');
+    expect(capped.worst.global).toEqual({ clean: { siteId: 'a', accuracy: 0.8 }, robust: { siteId: 'a', accuracy: 0.3 } });
+  });
+
   it('a site with no answer before the timeout is missing with that reason; no baseline, no robustness', async () => {
     const round = new SiteReportRound(1, ['d', 'a', 'c', 'b'], 1);
     round.add('c', result('c', 0.8));
@@ -324,25 +351,46 @@ describe('robustAccuracyOf and summarizeSiteReports: exact worst sites and count
     expect(robustAccuracyOf(undefined)).toBeNull();
   });
 
-  it('at a given ε (the headline ε of the task) when the arm measured it, else still at the largest', () => {
+  it('at a given ε (the headline ε of the task) when the arm measured it, else null (never another ε)', () => {
     const rows = a(0.9, [[0.05, 0.6], [0.06, 0.5], [0.1, 0.1]]);
     expect(robustAccuracyOf(rows, 0.06)).toBe(0.5);
     expect(robustAccuracyOf(rows, 0.06 + 1e-12)).toBe(0.5);
-    expect(robustAccuracyOf(rows, 0.07)).toBe(0.1);
+    expect(robustAccuracyOf(rows, 0.07)).toBeNull();
     expect(robustAccuracyOf(rows, undefined)).toBe(0.1);
     expect(robustAccuracyOf(a(0.9, []), 0.06)).toBeNull();
+    expect(robustAccuracyOf(a(0.9), 0.06)).toBeNull();
+    expect(robustAccuracyOf(undefined, 0.06)).toBeNull();
+    // ε = 0 is an ε like any other (not "no ε").
+    expect(robustAccuracyOf(a(0.9, [[0, 0.9], [0.1, 0.1]]), 0)).toBe(0.9);
   });
 
-  it('siteRobustEps: the headline ε only when every arm that measured robustness measured it there', () => {
-    const both = site('s1', { global: a(0.8, [[0.06, 0.5], [0.1, 0.2]]), personalized: a(0.8, [[0.06, 0.4], [0.1, 0.1]]) });
-    const noHeadline = site('s2', { global: a(0.8, [[0.1, 0.2]]) });
-    expect(siteRobustEps([both], 0.06)).toBe(0.06);
-    expect(siteRobustEps([both, noHeadline], 0.06)).toBeUndefined();
-    expect(siteRobustEps([both], undefined)).toBeUndefined();
-    expect(siteRobustEps([site('s3', { global: a(0.8) })], 0.06)).toBeUndefined();
-    expect(siteRobustEps([], 0.06)).toBeUndefined();
-    // Arms without robustness do not count against it.
-    expect(siteRobustEps([both, site('s4', { global: a(0.7) })], 0.06)).toBe(0.06);
+  it('siteRobustEps: the headline ε whenever the sites were asked to measure it, whatever they sent', () => {
+    expect(siteRobustEps(0.06, [0.05, 0.06, 0.1])).toBe(0.06);
+    expect(siteRobustEps(0.06, [0.06 + 1e-12])).toBe(0.06);
+    // Not asked (the list at its cap without it, or no site robustness at all): each arm's largest ε.
+    expect(siteRobustEps(0.06, [0.01, 0.02, 0.03, 0.04])).toBeUndefined();
+    expect(siteRobustEps(0.06, [])).toBeUndefined();
+    expect(siteRobustEps(0.06, undefined)).toBeUndefined();
+    expect(siteRobustEps(undefined, [0.06])).toBeUndefined();
+  });
+
+  it('a site that left the headline ε out is left out of the robust figure and listed; the others are read at the headline ε', () => {
+    const honest = [site('s1', { global: a(0.8, [[0.06, 0.5], [0.1, 0.2]]) }), site('s2', { global: a(0.8, [[0.06, 0.4], [0.1, 0.3]]) })];
+    // Honest: every site measured it, nobody is left out.
+    expect(summarizeSiteReports(honest, 0.06).worst.global).toEqual({ clean: { siteId: 's1', accuracy: 0.8 }, robust: { siteId: 's2', accuracy: 0.4 } });
+    // s0 sends only a large ε (a low accuracy there), s3 no PGD rows at all: neither is the worst robust site, both are listed.
+    const hostile = [site('s0', { global: a(0.9, [[0.5, 0]]) }), ...honest, site('s3', { global: a(0.9) })];
+    expect(summarizeSiteReports(hostile, 0.06).worst.global).toEqual({ clean: { siteId: 's1', accuracy: 0.8 }, robust: { siteId: 's2', accuracy: 0.4 }, robustMissing: ['s0', 's3'] });
+    // Per arm: s1's personalised arm lacks it, its global arm does not.
+    const perArm = [site('s1', { global: a(0.8, [[0.06, 0.5]]), personalized: a(0.8, [[0.1, 0.5]]) }), site('s2', { global: a(0.7, [[0.06, 0.6]]), personalized: a(0.7, [[0.06, 0.6]]) })];
+    expect(summarizeSiteReports(perArm, 0.06).worst).toEqual({
+      global: { clean: { siteId: 's2', accuracy: 0.7 }, robust: { siteId: 's1', accuracy: 0.5 } },
+      personalized: { clean: { siteId: 's2', accuracy: 0.7 }, robust: { siteId: 's2', accuracy: 0.6 }, robustMissing: ['s1'] },
+    });
+    // Nobody measured it: no robust figure, every site listed.
+    expect(summarizeSiteReports([site('s0', { global: a(0.9, [[0.5, 0]]) })], 0.06).worst.global).toEqual({ clean: { siteId: 's0', accuracy: 0.9 }, robustMissing: ['s0'] });
+    // Without robustEps (each arm's largest ε) nobody is listed.
+    expect(summarizeSiteReports(hostile).worst.global).toEqual({ clean: { siteId: 's1', accuracy: 0.8 }, robust: { siteId: 's0', accuracy: 0 } });
   });
 
   it('the worst robust site at the headline ε can differ from the one at the largest ε', () => {

@@ -1,4 +1,4 @@
-import { pairedComparisonStats, robustAccuracyOf, SITE_ARMS, type PairedCounts, type SiteArm, type SiteReportResult, type SiteReportSection } from '@fedtune/shared';
+import { clipText, pairedComparisonStats, robustAccuracyOf, SITE_ARMS, type PairedCounts, type SiteArm, type SiteReportResult, type SiteReportSection } from '@fedtune/shared';
 import { pct } from './format.ts';
 
 const ARM_LABELS: Record<SiteArm, string> = { pretrained: 'pretrained', localOnly: 'local-only', global: 'global', personalized: 'personalised' };
@@ -46,6 +46,10 @@ export function siteReportTable(section: SiteReportSection): string[] {
       })
       .join('')}`,
   );
+  for (const a of arms) {
+    const left = section.worst[a]?.robustMissing;
+    if (left?.length) lines.push(`${ARM_LABELS[a]}: the worst PGD site leaves out ${clipText(left.join(', '), 300)} (no PGD at ε=${section.robustEps})`);
+  }
   if (section.counts && section.counts.sites > 0) {
     const c = section.counts;
     const parts = [];

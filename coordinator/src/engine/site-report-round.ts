@@ -99,7 +99,8 @@ export class SiteReportRound {
     const sites = [...this.collector.results.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
     const missing = this.asked.filter((id) => !this.collector.results.has(id)).map((siteId) => ({ siteId, reason: this.reasons.get(siteId) ?? 'no report before the round timeout' }));
     const baseline = localOnlyEpochs(config);
-    const robustEps = siteRobustEps(sites, config.robustness.headlineEps);
+    // The ε the sites were asked for (the run's terms), not what each sent: one site cannot move it for the others.
+    const robustEps = siteRobustEps(config.robustness.headlineEps, siteReportTerms(config).robustness?.pgdEps);
     return {
       round: this.round,
       mode: config.personalization.mode,

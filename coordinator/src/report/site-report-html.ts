@@ -1,4 +1,4 @@
-import { robustAccuracyOf, SITE_ARMS, type SiteArm, type SiteReportSection } from '@fedtune/shared';
+import { clipText, robustAccuracyOf, SITE_ARMS, type SiteArm, type SiteReportSection } from '@fedtune/shared';
 import { escapeHtml, groupedBarChart } from './svg-charts.ts';
 
 const ARM_LABELS: Record<SiteArm, string> = { pretrained: 'pretrained', localOnly: 'local-only', global: 'global', personalized: 'personalised' };
@@ -36,7 +36,8 @@ export function siteReportHtml(section: SiteReportSection | undefined): string {
     .map((a) => {
       const w = section.worst[a];
       if (!w) return '<td>–</td>';
-      return `<td>${escapeHtml(w.clean.siteId)} ${pct(w.clean.accuracy)}${w.robust ? `<br><small>PGD: ${escapeHtml(w.robust.siteId)} ${pct(w.robust.accuracy)}</small>` : ''}</td>`;
+      const left = w.robustMissing?.length ? `<br><small>PGD leaves out ${escapeHtml(clipText(w.robustMissing.join(', '), 300))} (no PGD at ε=${section.robustEps})</small>` : '';
+      return `<td>${escapeHtml(w.clean.siteId)} ${pct(w.clean.accuracy)}${w.robust ? `<br><small>PGD: ${escapeHtml(w.robust.siteId)} ${pct(w.robust.accuracy)}</small>` : ''}${left}</td>`;
     })
     .join('')}</tr>`;
   const missing = section.missing.length ? `<p class="note">missing: ${section.missing.map((m) => `${escapeHtml(m.siteId)} (${escapeHtml(m.reason)})`).join('; ')}</p>` : '';

@@ -37,11 +37,14 @@ export const SiteReportSection = z.object({
   missing: z.array(z.object({ siteId: z.string(), reason: z.string() })),
   /**
    * The ε whose PGD accuracy stands for an arm's robust accuracy (worst site, tables, plots): the task's headline ε
-   * when the sites measured it (0.06 on the built-in scanners); absent: the largest ε each arm measured.
+   * when the sites were asked to measure it (0.06 on the built-in scanners); absent: the largest ε each arm measured.
    */
   robustEps: z.number().min(0).max(1).optional(),
-  /** Per arm: the site with the lowest clean accuracy, and the lowest robust accuracy (PGD at robustEps, else the largest ε) and its site. */
-  worst: z.record(z.string(), z.object({ clean: WorstSite, robust: WorstSite.optional() })),
+  /**
+   * Per arm: the site with the lowest clean accuracy, and the lowest robust accuracy (PGD at robustEps, else the largest
+   * ε) and its site; with robustEps, `robustMissing` lists the sites left out of that figure (no PGD row at robustEps).
+   */
+  worst: z.record(z.string(), z.object({ clean: WorstSite, robust: WorstSite.optional(), robustMissing: z.array(z.string()).optional() })),
   /** Sites where the personalised model's clean accuracy is ≥ the global's / the local-only's, and where local-only beats global. */
   counts: z
     .object({
@@ -69,24 +72,29 @@ export const SiteReportSection = z.object({
 export type SiteReportSection = z.infer<typeof SiteReportSection>;
 
 /**
- * The robust accuracy an arm is ranked by: PGD at `eps` (the section's robustEps) when the arm measured it, else at
- * its largest ε (null when the arm has no PGD rows).
+ * The robust accuracy an arm is ranked by: PGD at `eps` (the section's robustEps), null when the arm has no PGD row
+ * there; without `eps`, at its largest ε (null when the arm has no PGD rows).
  */
 export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefined, eps?: number): number | null {
   const rows = arm?.robust?.pgd ?? [];
+  if (eps !== undefined) return rows.find((r) => sameEps(r.eps, eps))?.accuracy ?? null;
   if (rows.length === 0) return null;
-  const at = eps === undefined ? undefined : rows.find((r) => sameEps(r.eps, eps));
-  return (at ?? rows.reduce((a, b) => (b.eps > a.eps ? b : a))).accuracy;
+  return rows.reduce((a, b) => (b.eps > a.eps ? b : a)).accuracy;
 }
 
-/** The section's robustEps for a headline ε: the headline when every site that measured robustness measured it there. */
-export function siteRobustEps(sites: readonly SiteReportEntry[], headlineEps: number | undefined): number | undefined {
-  if (headlineEps === undefined) return undefined;
-  const measured = sites.flatMap((s) => SITE_ARMS.map((a) => s.arms[a]?.robust?.pgd).filter((p) => p !== undefined && p.length > 0));
-  return measured.length > 0 && measured.every((rows) => rows!.some((r) => sameEps(r.eps, headlineEps))) ? headlineEps : undefined;
+/**
+ * The section's robustEps: the headline ε when the sites were asked to measure PGD there (`askedPgdEps`, the ε list of
+ * the run's site-report instruction), whatever each site sent — a site that left it out is left out of the robust
+ * worst-site figure (summarizeSiteReports' `robustMissing`), it does not change the ε the others are read at.
+ */
+export function siteRobustEps(headlineEps: number | undefined, askedPgdEps: readonly number[] | undefined): number | undefined {
+  return headlineEps !== undefined && askedPgdEps?.some((e) => sameEps(e, headlineEps)) ? headlineEps : undefined;
 }
 
-/** Worst site per arm and the win counts, from the sites' reports (sorted by site id); robust accuracy at `robustEps` (see robustAccuracyOf). */
+/**
+ * Worst site per arm and the win counts, from the sites' reports (sorted by site id); robust accuracy at `robustEps`
+ * (see robustAccuracyOf). With `robustEps`, the sites of an arm with no PGD row there are listed in `robustMissing`.
+ */
 export function summarizeSiteReports(sites: readonly SiteReportEntry[], robustEps?: number): Pick<SiteReportSection, 'worst' | 'counts'> {
   const worst: SiteReportSection['worst'] = {};
   for (const arm of SITE_ARMS) {
@@ -96,9 +104,11 @@ export function summarizeSiteReports(sites: readonly SiteReportEntry[], robustEp
     const robustOf = (s: SiteReportEntry) => robustAccuracyOf(s.arms[arm], robustEps);
     const robustRows = rows.filter((s) => robustOf(s) !== null);
     const robust = robustRows.length ? robustRows.reduce((w, s) => (robustOf(s)! < robustOf(w)! ? s : w)) : undefined;
+    const missing = robustEps === undefined ? [] : rows.filter((s) => robustOf(s) === null).map((s) => s.siteId);
     worst[arm] = {
       clean: { siteId: clean.siteId, accuracy: clean.arms[arm]!.accuracy },
       ...(robust ? { robust: { siteId: robust.siteId, accuracy: robustOf(robust)! } } : {}),
+      ...(missing.length ? { robustMissing: missing } : {}),
     };
   }
   const personal = sites.filter((s) => s.arms.personalized);

@@ -515,14 +515,14 @@ function renderDataSummaries() {
 const ARMS = [['pretrained', 'pretrained'], ['localOnly', 'local-only'], ['global', 'global'], ['personalized', 'personalised']];
 
 /**
- * PGD accuracy of a model on a site at `eps` (the report's robustEps: the task's headline ε) when measured there, else
- * at its largest ε (null when not measured) — as the report's worst site reads it (robustAccuracyOf in shared).
+ * PGD accuracy of a model on a site at `eps` (the report's robustEps: the task's headline ε), null when not measured
+ * there; without it, at its largest ε (null when not measured) — as the report's worst site reads it (robustAccuracyOf in shared).
  */
 function robustOf(arm, eps) {
   const rows = arm?.robust?.pgd ?? [];
+  if (eps !== undefined) return rows.find((r) => Math.abs(r.eps - eps) <= 1e-9)?.accuracy ?? null;
   if (!rows.length) return null;
-  const at = eps === undefined ? undefined : rows.find((r) => Math.abs(r.eps - eps) <= 1e-9);
-  return (at ?? rows.reduce((a, b) => (b.eps > a.eps ? b : a))).accuracy;
+  return rows.reduce((a, b) => (b.eps > a.eps ? b : a)).accuracy;
 }
 
 /** The per-site table: every site × model (clean, and PGD when measured), then the worst site per model. */
@@ -553,7 +553,8 @@ function renderSiteReport(report) {
     cell('worst site'),
     ...arms.map(([key]) => {
       const w = report.worst[key];
-      return cell(w ? `${w.clean.siteId} ${pct(w.clean.accuracy)}${w.robust ? ` · PGD ${w.robust.siteId} ${pct(w.robust.accuracy)}` : ''}` : '—');
+      const left = w?.robustMissing?.length ? ` (PGD leaves out ${w.robustMissing.slice(0, 20).join(', ')}${w.robustMissing.length > 20 ? ` and ${w.robustMissing.length - 20} more` : ''}: no PGD at ε=${report.robustEps})` : '';
+      return cell(w ? `${w.clean.siteId} ${pct(w.clean.accuracy)}${w.robust ? ` · PGD ${w.robust.siteId} ${pct(w.robust.accuracy)}` : ''}${left}` : '—');
     }),
   );
   $('site-report').querySelector('tbody').replaceChildren(...rows, worst);
