@@ -139,7 +139,7 @@ const MODULES = [
     mutate: [
       'coordinator/src/engine/federated-calibration.ts',
       // The calibration sums a site sends (and the inverse temperatures it is asked for) in evaluateResult / evaluate.
-      'shared/src/messages/schemas.ts:312-346',
+      'shared/src/messages/schemas.ts:396-440',
     ],
     tests: ['tests/robustness/federated-calibration.test.ts'],
   },
@@ -235,7 +235,7 @@ const MODULES = [
   {
     name: 'message-schemas',
     // The wire protocol's validation: every payload a peer sends is parsed by these schemas before anything uses
-    // it (the calibration sums at schemas.ts:312-346 are also under 'federated-calibration').
+    // it (the calibration sums at schemas.ts:396-440 are also under 'federated-calibration').
     mutate: ['shared/src/messages/parse-message.ts', 'shared/src/messages/schemas.ts', 'shared/src/messages/run-terms.ts', 'shared/src/messages/model-ref.ts', 'shared/src/messages/model-text-section.ts'],
     // Exact tables (every bound at its edge, every pattern's anchors, every rule's message); the property-based
     // fuzz file (tests/fuzz/message-schemas-properties.test.ts, ~4 s a run) is left to npm test: every mutant

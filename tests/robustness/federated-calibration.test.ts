@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitFederatedTemperature, type CalibrationAnswer } from '../../coordinator/src/engine/federated-calibration.ts';
+import { boundedStats, calibrationBounds, fitFederatedTemperature, type CalibrationAnswer } from '../../coordinator/src/engine/federated-calibration.ts';
 import { fitTemperature, parseClientMessage, parseServerMessage, SeededRandom, temperatureStats } from '@fedtune/shared';
 import { EvaluateResult } from '../../shared/src/messages/schemas.ts';
 
@@ -190,6 +190,77 @@ describe('fitFederatedTemperature: exact bookkeeping', () => {
     expect(Math.abs(fit.temperature - union4)).toBeLessThan(1e-9);
     const site1 = fitTemperature(union.logits.subarray(2 * K, 4 * K), union.labels.subarray(2, 4));
     expect(Math.abs(fit.temperature - site1)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('one site\'s calibration sums are bounded by the participants\' median (cap = exampleWeightCap)', () => {
+  const answer = (count: number, stats: Array<[number, number, number]>): CalibrationAnswer => ({ betas: stats.map((_, i) => i + 1), count, stats: stats.map(([nll, grad, hess]) => ({ nll, grad, hess })) });
+
+  it('calibrationBounds: count ≤ cap × median count, |grad| ≤ cap × median largest |grad| per example, hess ≤ cap² × median largest hess per example', () => {
+    const grid: Array<[string, CalibrationAnswer]> = [
+      ['a', answer(10, [[5, -20, 3], [4, 10, 1]])], // per example: |grad| 2, hess 0.3
+      ['b', answer(20, [[5, 20, 2], [4, -60, 8]])], // 3, 0.4
+      ['c', answer(100, [[5, 1e6, 1e6], [4, 0, 0]])], // 1e4, 1e4
+    ];
+    // Lower medians: count 20, |grad| 3, hess 0.4.
+    expect(calibrationBounds(grid, 4)).toEqual(new Map([['a', { count: 10, grad: 12, hess: 6.4 }], ['b', { count: 20, grad: 12, hess: 6.4 }], ['c', { count: 80, grad: 12, hess: 6.4 }]]));
+    expect(calibrationBounds(grid, 2).get('c')).toEqual({ count: 40, grad: 6, hess: 1.6 });
+    // cap 0: no bound.
+    expect(calibrationBounds(grid, 0).get('c')).toEqual({ count: 100, grad: Infinity, hess: Infinity });
+    // A site with no gradient or curvature at all sets a bound of 0, not a negative one.
+    expect(calibrationBounds([['z', answer(4, [[1, 0, 0]])]], 4).get('z')).toEqual({ count: 4, grad: 0, hess: 0 });
+  });
+
+  it('boundedStats: each bound at its edge is taken unchanged, just past it is clipped to it; a capped count scales the sums', () => {
+    const bound = { count: 10, grad: 2, hess: 0.5 };
+    expect(boundedStats({ nll: 7, grad: 20, hess: 5 }, 10, bound)).toEqual({ nll: 7, grad: 20, hess: 5 });
+    expect(boundedStats({ nll: 7, grad: -20, hess: 0 }, 10, bound)).toEqual({ nll: 7, grad: -20, hess: 0 });
+    expect(boundedStats({ nll: 7, grad: 20.000001, hess: 5.000001 }, 10, bound)).toEqual({ nll: 7, grad: 20, hess: 5 });
+    expect(boundedStats({ nll: 7, grad: -20.000001, hess: 1 }, 10, bound)).toEqual({ nll: 7, grad: -20, hess: 1 });
+    expect(boundedStats({ nll: 7, grad: 1e15, hess: 1e15 }, 10, bound)).toEqual({ nll: 7, grad: 20, hess: 5 });
+    // Count 40 capped at 10: every sum × 1/4, then bounded by 10 examples.
+    expect(boundedStats({ nll: 8, grad: -40, hess: 12 }, 40, bound)).toEqual({ nll: 2, grad: -10, hess: 3 });
+    expect(boundedStats({ nll: 8, grad: 120, hess: 40 }, 40, bound)).toEqual({ nll: 2, grad: 20, hess: 5 });
+  });
+
+  /** The three honest sites of `sites()`, site-2 (200 of the 1,200 examples) replaced by what `hostile` sends. */
+  const withHostile = (hostile: (honest: CalibrationAnswer) => CalibrationAnswer) => sites((s, _, h) => (s === 2 ? hostile(h) : h));
+  const pull = (sign: number) => (h: CalibrationAnswer): CalibrationAnswer => ({ ...h, stats: h.stats.map(() => ({ nll: 1e15, grad: sign * 1e15, hess: 1e15 })) });
+
+  it('honest sites: the cap changes nothing (the union\'s fit), nobody bounded', async () => {
+    const fit = await fitFederatedTemperature(sites(), 4);
+    expect(Math.abs(fit.temperature - fitTemperature(union.logits, union.labels))).toBeLessThan(1e-6);
+    expect(fit.bounded).toEqual([]);
+  });
+
+  it('a hostile site sending 1e15 pulls T to the range\'s end without the cap; with it, no further than sums at its bound', async () => {
+    const honest = (await fitFederatedTemperature(sites(), 4)).temperature;
+    // site-2's bound, from the honest grid answers (the first question's inverse temperatures).
+    let bound: ReturnType<typeof calibrationBounds> | undefined;
+    await fitFederatedTemperature(async (betas) => {
+      const grid = await sites()(betas);
+      bound ??= calibrationBounds([...grid], 4);
+      return grid;
+    });
+    const b = bound!.get('site-2')!;
+    expect(b.count).toBe(200);
+    for (const sign of [1, -1]) {
+      const uncapped = await fitFederatedTemperature(withHostile(pull(sign)));
+      expect(uncapped.temperature).toBe(sign > 0 ? 100 : 0.01);
+      expect(uncapped.bounded).toEqual([]);
+      const capped = await fitFederatedTemperature(withHostile(pull(sign)), 4);
+      expect(capped.bounded).toEqual(['site-2']);
+      // The most a site of 200 examples may send: its bound at every β. Taken unchanged (not listed), and the same fit.
+      const atBound = await fitFederatedTemperature(withHostile((h) => ({ ...h, stats: h.stats.map(() => ({ nll: 1, grad: sign * b.count * b.grad, hess: b.count * b.hess })) })), 4);
+      expect(atBound.bounded).toEqual([]);
+      expect(capped.temperature).toBe(atBound.temperature);
+      expect(sign > 0 ? capped.temperature > honest : capped.temperature < honest).toBe(true);
+    }
+    // Pulling up, T stays inside the range (2.06 → 15.4 here, not 100). Pulling down, sums at the bound still reach
+    // 0.01: an honest gradient is ≥ 0 at T = 0.01, a check of that shape is not made (docs/robustness.md#calibration).
+    expect((await fitFederatedTemperature(withHostile(pull(1)), 4)).temperature).toBeLessThan(16);
+    {
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { FedtuneError, searchTemperature, type EvaluateResult, type TemperatureStats } from '@fedtune/shared';
+import { lowerMedian } from './update-guard.ts';
 
 export type CalibrationAnswer = NonNullable<EvaluateResult['calibration']>;
 
@@ -9,16 +10,55 @@ export type CalibrationAnswer = NonNullable<EvaluateResult['calibration']>;
 export type CalibrationQuery = (betas: readonly number[], participants?: readonly string[]) => Promise<ReadonlyMap<string, CalibrationAnswer>>;
 
 /**
+ * What one participant's sums may weigh in a federated fit, decided on the first (grid) answers of all the
+ * participants, so the same for every later question: its count at most `cap` × the lower median of their counts
+ * (its sums scaled down by the same factor), and per example of that count a gradient of magnitude at most
+ * `cap` × the lower median of the participants' largest per-example |gradient| over the grid, and a curvature at
+ * most `cap`² × the lower median of their largest per-example curvature (an honest site's are at most its logits'
+ * spread and its square / 4: what a site whose logits are `cap` times the typical ones could send). The NLL sum is
+ * scaled with the count only: the search reads it for finiteness, never to move the fit.
+ */
+export interface CalibrationBound {
+  /** Count after the cap. */
+  count: number;
+  /** Largest |gradient| and curvature per counted example. */
+  grad: number;
+  hess: number;
+}
+
+/** The bounds of `calibrationBounds` for each participant (site-id order), from their grid answers; `cap` 0: none. */
+export function calibrationBounds(grid: ReadonlyArray<readonly [string, CalibrationAnswer]>, cap: number): Map<string, CalibrationBound> {
+  const largest = (a: CalibrationAnswer, f: (s: CalibrationAnswer['stats'][number]) => number) => Math.max(0, ...a.stats.map(f)) / a.count;
+  const median = (f: (a: CalibrationAnswer) => number) => lowerMedian(grid.map(([, a]) => f(a)))!;
+  const count = cap * median((a) => a.count);
+  const grad = cap * median((a) => largest(a, (s) => Math.abs(s.grad)));
+  const hess = cap * cap * median((a) => largest(a, (s) => s.hess));
+  return new Map(grid.map(([id, a]) => [id, cap === 0 ? { count: a.count, grad: Infinity, hess: Infinity } : { count: Math.min(a.count, count), grad, hess }]));
+}
+
+/** One participant's sums at one inverse temperature within its bound (see calibrationBounds). */
+export function boundedStats(s: TemperatureStats, count: number, bound: CalibrationBound): TemperatureStats {
+  const f = bound.count / count;
+  const g = bound.count * bound.grad;
+  return { nll: s.nll * f, grad: Math.min(g, Math.max(-g, s.grad * f)), hess: Math.min(bound.count * bound.hess, s.hess * f) };
+}
+
+/**
  * Federated temperature scaling: the exact search of `searchTemperature`, with each question answered by
  * the sum of the sites' sums over their validation splits (no logits or labels leave a site). The sites
  * that answer the first question with examples are the fit's participants; every later question must be
  * answered by all of them over the same number of examples (the sum of a different set is a different objective), else
  * FedtuneError('quorum_not_met'). An answer for other inverse temperatures than asked (a late answer to an
  * earlier question) counts as no answer. No participant with validation examples: FedtuneError('data').
+ * With `cap` > 0 (the run's exampleWeightCap) each participant's sums are held to `calibrationBounds`, so one site
+ * cannot pull the temperature further than an honest site of its (capped) count could; `bounded` lists the
+ * participants whose sums were scaled or clipped.
  */
-export async function fitFederatedTemperature(query: CalibrationQuery): Promise<{ temperature: number; fittedOn: number; sites: string[] }> {
+export async function fitFederatedTemperature(query: CalibrationQuery, cap = 0): Promise<{ temperature: number; fittedOn: number; sites: string[]; bounded: string[] }> {
   let participants: string[] | undefined;
   const counts = new Map<string, number>();
+  let bounds = new Map<string, CalibrationBound>();
+  const bounded = new Set<string>();
   let fittedOn = 0;
   const temperature = await searchTemperature(async (betas) => {
     const answers = await query(betas, participants);
@@ -29,6 +69,7 @@ export async function fitFederatedTemperature(query: CalibrationQuery): Promise<
       if (withExamples.length === 0) throw new FedtuneError('data', 'no site sent calibration sums over a non-empty validation split');
       participants = withExamples.map(([id]) => id);
       for (const [id, a] of withExamples) counts.set(id, a.count);
+      bounds = calibrationBounds(withExamples, cap);
       fittedOn = withExamples.reduce((n, [, a]) => n + a.count, 0);
     }
     const bySite = new Map(matching);
@@ -41,7 +82,9 @@ export async function fitFederatedTemperature(query: CalibrationQuery): Promise<
       let grad = 0;
       let hess = 0;
       for (const id of participants!) {
-        const s = bySite.get(id)!.stats[b];
+        const raw = bySite.get(id)!.stats[b];
+        const s = boundedStats(raw, counts.get(id)!, bounds.get(id)!);
+        if (s.grad !== raw.grad || s.hess !== raw.hess) bounded.add(id);
         // Stryker disable next-line AssignmentOperator: equivalent: the search checks the NLL sum only for finiteness; the fit follows the gradient and curvature.
         nll += s.nll;
         grad += s.grad;
@@ -51,5 +94,5 @@ export async function fitFederatedTemperature(query: CalibrationQuery): Promise<
     });
   });
   // Stryker disable next-line ArrayDeclaration: equivalent: unreachable, the first question either sets the participants or throws.
-  return { temperature, fittedOn, sites: participants ?? [] };
+  return { temperature, fittedOn, sites: participants ?? [], bounded: [...bounded].sort() };
 }

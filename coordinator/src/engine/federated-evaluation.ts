@@ -86,8 +86,10 @@ export class FederatedEvaluation {
           const answer = await this.calibrationQuery(round, betas, participants);
           bytesDown += answer.bytesDown;
           return answer.sums;
-        });
-        return { fit: { temperature: fit.temperature, source, fittedOn: fit.fittedOn }, bytesDown };
+        }, this.ctx.config.exampleWeightCap);
+        // Sites whose sums were past what a site of their (capped) count could send: held to it, and said so.
+        const held = fit.bounded.length ? { warning: clipText(`federated calibration: the sums of ${fit.bounded.join(', ')} were held to the bounds of the participants' median (exampleWeightCap ${this.ctx.config.exampleWeightCap})`) } : {};
+        return { fit: { temperature: fit.temperature, source, fittedOn: fit.fittedOn }, bytesDown, ...held };
       } catch (err) {
         if (!(err instanceof FedtuneError) || (err.code !== 'data' && err.code !== 'quorum_not_met')) throw err;
         warning = clipText(`federated calibration failed (${err.message}); the temperature was fitted on the coordinator's holdout`);
