@@ -9,6 +9,7 @@ export * from './data/read-image-folder.ts';
 export * from './data/read-text-folder.ts';
 export * from './file-privacy-ledger.ts';
 export * from './site-audit-log.ts';
+export * from './audited-site-events.ts';
 export * from './virtual-sites.ts';
 export * from './early-connector.ts';
 export * from './warm-up-training.ts';

@@ -5,6 +5,7 @@ import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
 import { trainingWarmUp } from './warm-up-training.ts';
 import { SiteAuditLog } from './site-audit-log.ts';
+import { auditedSiteEvents } from './audited-site-events.ts';
 
 /** One warm-up budget per process: the code it compiles is the process's (the sites of `fedtune simulate` share it). */
 const PROCESS_WARM_UP = trainingWarmUp();
@@ -89,12 +90,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     runtime: 'node',
     verifyTermsSignature: nodeEd25519Verify,
     sha256: nodeSha256OfChunks,
-    onEvent: audit
-      ? (event) => {
-          audit.record(event);
-          options.onEvent?.(event);
-        }
-      : options.onEvent,
+    onEvent: audit ? auditedSiteEvents(audit, options.onEvent, options.onLog) : options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },
     // While the coordinator is not listening yet (launched with this site) and while the site waits for its first instruction, the training path gets compiled.
