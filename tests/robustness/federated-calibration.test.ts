@@ -259,8 +259,15 @@ describe('one site\'s calibration sums are bounded by the participants\' median 
     // Pulling up, T stays inside the range (2.06 → 15.4 here, not 100). Pulling down, sums at the bound still reach
     // 0.01: an honest gradient is ≥ 0 at T = 0.01, a check of that shape is not made (docs/robustness.md#calibration).
     expect((await fitFederatedTemperature(withHostile(pull(1)), 4)).temperature).toBeLessThan(16);
-    {
-    }
+  });
+
+  it('bounded names every site held — by its gradient alone, by its curvature alone — in site-id order, whenever it was first held', async () => {
+    const gradOnly = (h: CalibrationAnswer): CalibrationAnswer => ({ ...h, stats: h.stats.map((x) => ({ ...x, grad: 1e15 })) });
+    // Held at the last inverse temperature of each question only: after site-2, which is held at the first.
+    const hessOnlyLast = (h: CalibrationAnswer): CalibrationAnswer => ({ ...h, stats: h.stats.map((x, i) => (i === h.stats.length - 1 ? { ...x, hess: 1e15 } : x)) });
+    expect((await fitFederatedTemperature(sites((s, _, h) => (s === 2 ? gradOnly(h) : h)), 4)).bounded).toEqual(['site-2']);
+    expect((await fitFederatedTemperature(sites((s, _, h) => (s === 0 ? hessOnlyLast(h) : h)), 4)).bounded).toEqual(['site-0']);
+    expect((await fitFederatedTemperature(sites((s, _, h) => (s === 2 ? gradOnly(h) : s === 0 ? hessOnlyLast(h) : h)), 4)).bounded).toEqual(['site-0', 'site-2']);
   });
 });
 
