@@ -149,7 +149,7 @@ const MODULES = [
       'shared/src/messages/site-report-schemas.ts',
       'coordinator/src/engine/site-report-round.ts',
       // robustAccuracyOf, siteRobustEps and summarizeSiteReports: the worst sites (and who is left out) and win counts of the report.
-      'shared/src/report/site-report-section.ts:74-127',
+      'shared/src/report/site-report-section.ts:74-128',
     ],
     tests: ['tests/personalization/site-report-validation.test.ts'],
   },

@@ -13,7 +13,7 @@ import {
 import { parseClientMessage } from '../../shared/src/messages/parse-message.ts';
 import { robustAccuracyOf, siteRobustEps, summarizeSiteReports, type SiteReportEntry } from '../../shared/src/report/site-report-section.ts';
 import { deriveSeed } from '../../shared/src/random/seeded-random.ts';
-import { localOnlyEpochs, SiteReportRound, siteReportInstruction, wantsSiteReport } from '../../coordinator/src/engine/site-report-round.ts';
+import { localOnlyEpochs, SiteReportRound, siteReportInstruction, wantsSiteReport, withHeadlineEps } from '../../coordinator/src/engine/site-report-round.ts';
 import { RunConfig, type RunConfigInput } from '../../coordinator/src/engine/run-config.ts';
 
 /**
@@ -362,6 +362,21 @@ describe('robustAccuracyOf and summarizeSiteReports: exact worst sites and count
     expect(robustAccuracyOf(undefined, 0.06)).toBeNull();
     // ε = 0 is an ε like any other (not "no ε").
     expect(robustAccuracyOf(a(0.9, [[0, 0.9], [0.1, 0.1]]), 0)).toBe(0.9);
+  });
+
+  it('withHeadlineEps: the headline ε added to the sites\' PGD list once, ascending; a list at its cap, or one that has it, as given', () => {
+    expect(withHeadlineEps([0.1, 0.02], 0.06)).toEqual([0.02, 0.06, 0.1]);
+    expect(withHeadlineEps([0.3, 0.2, 0.1], 0.06)).toEqual([0.06, 0.1, 0.2, 0.3]);
+    // Already there (to float noise), anywhere in the list: not added again, the list as given.
+    expect(withHeadlineEps([0.1, 0.06], 0.06)).toEqual([0.1, 0.06]);
+    expect(withHeadlineEps([0.06 + 1e-12, 0.1], 0.06)).toEqual([0.06 + 1e-12, 0.1]);
+    // At MAX_SITE_ROBUSTNESS_POINTS (4) without it: kept as given (3 points: it is added).
+    expect(withHeadlineEps([0.4, 0.3, 0.2, 0.1], 0.06)).toEqual([0.4, 0.3, 0.2, 0.1]);
+    expect(withHeadlineEps([], 0.06)).toEqual([0.06]);
+    expect(withHeadlineEps([0.1], undefined)).toEqual([0.1]);
+    // A copy, never the caller's array.
+    const given = [0.1, 0.06];
+    expect(withHeadlineEps(given, 0.06)).not.toBe(given);
   });
 
   it('siteRobustEps: the headline ε whenever the sites were asked to measure it, whatever they sent', () => {

@@ -88,6 +88,7 @@ export function robustAccuracyOf(arm: SiteReportResult['arms'][SiteArm] | undefi
  * worst-site figure (summarizeSiteReports' `robustMissing`), it does not change the ε the others are read at.
  */
 export function siteRobustEps(headlineEps: number | undefined, askedPgdEps: readonly number[] | undefined): number | undefined {
+  // Stryker disable next-line ConditionalExpression: equivalent: with no headline ε, sameEps(e, undefined) is false for every e (|e − undefined| is NaN), so the result is undefined either way.
   return headlineEps !== undefined && askedPgdEps?.some((e) => sameEps(e, headlineEps)) ? headlineEps : undefined;
 }
 
