@@ -8,6 +8,7 @@ import {
   SITE_ARMS,
   SiteReportInstruction,
   SiteReportResult,
+  SiteReportTerms,
   SiteRobustnessSettings,
 } from '../../shared/src/messages/site-report-schemas.ts';
 import { parseClientMessage } from '../../shared/src/messages/parse-message.ts';
@@ -444,5 +445,64 @@ describe('robustAccuracyOf and summarizeSiteReports: exact worst sites and count
     expect(summarizeSiteReports([site('a', { global: a(0.5), localOnly: a(0.6) })]).counts).toEqual({ sites: 1, personalizedAtLeastGlobal: 0, personalizedAtLeastLocalOnly: 0, localOnlyBeatsGlobal: 1 });
     expect(summarizeSiteReports([site('a', { global: a(0.5), personalized: a(0.5) })]).counts).toEqual({ sites: 1, personalizedAtLeastGlobal: 1, personalizedAtLeastLocalOnly: 0, localOnlyBeatsGlobal: 0 });
     expect(summarizeSiteReports([])).toEqual({ worst: {} });
+  });
+});
+
+describe('SiteReportTerms (what the run terms state of the report): each bound, at the edge and just past it', () => {
+  const robustness = { examples: 200, adversarialExamples: 100, noiseSigmas: [0.1], corruptions: true, pgdEps: [0.06], pgdSteps: 10 };
+  const personalization = { mode: 'ditto' as const, epochs: 3, lambda: 0.5, learningRate: 0.02, validate: false };
+  const full = { personalization, localOnlyEpochs: 12, robustness };
+
+  it('full terms parse to themselves (nothing dropped), and none at all to {}', () => {
+    expect(SiteReportTerms.parse(full)).toEqual(full);
+    expect(SiteReportTerms.parse({})).toEqual({});
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['local-only epochs 1', { localOnlyEpochs: 1 }, true],
+    ['local-only epochs 100,000', { localOnlyEpochs: 100_000 }, true],
+    ['local-only epochs 0', { localOnlyEpochs: 0 }, false],
+    ['local-only epochs 100,001', { localOnlyEpochs: 100_001 }, false],
+    ['local-only epochs 1.5', { localOnlyEpochs: 1.5 }, false],
+    // The terms state settings, never a seed (each site's own instruction carries one).
+    ['robustness with a seed', { robustness: { ...robustness, seed: 1 } }, false],
+    ['robustness with an unknown key', { robustness: { ...robustness, extra: 1 } }, false],
+    ['personalisation with an unknown key', { personalization: { ...personalization, extra: 1 } }, false],
+    ['an unknown key', { ...full, extra: 1 }, false],
+  ])('%s → %s', (_name, terms, ok) => {
+    expect(SiteReportTerms.safeParse(terms).success).toBe(ok);
+  });
+
+  it('SiteRobustnessSettings parses to itself (nothing dropped)', () => {
+    const settings = { ...robustness, seed: 7 };
+    expect(SiteRobustnessSettings.parse(settings)).toEqual(settings);
+  });
+});
+
+describe('a report\'s candidates (mode auto): each bound, at the edge and just past it', () => {
+  const candidate = { candidate: AUTO_CANDIDATES[0], accuracy: 0.5, loss: 0.7 };
+  const withCandidates = (candidates: unknown[]) => ({ ...valid, chosen: AUTO_CANDIDATES[0], candidates });
+
+  it('a candidate parses to itself; every candidate once is the most a report may list', () => {
+    expect(SiteReportResult.parse(withCandidates([candidate])).candidates).toEqual([candidate]);
+    expect(accepts(withCandidates(AUTO_CANDIDATES.map((c) => ({ ...candidate, candidate: c }))))).toBe(true);
+    expect(accepts(withCandidates([...AUTO_CANDIDATES, AUTO_CANDIDATES[0]].map((c) => ({ ...candidate, candidate: c }))))).toBe(false);
+    expect(accepts(withCandidates([]))).toBe(true);
+  });
+
+  it.each<[string, number, boolean]>([
+    ['loss 0', 0, true],
+    ['loss 1e6 (MAX_REPORTED_LOSS)', 1e6, true],
+    ['loss -1e-9', -1e-9, false],
+    ['loss just past 1e6', 1e6 * (1 + 1e-12), false],
+  ])('a candidate\'s %s → %s', (_name, loss, ok) => {
+    expect(accepts(withCandidates([{ ...candidate, loss }]))).toBe(ok);
+  });
+
+  it('wins and losses more than the test examples: refused with a message naming both counts', () => {
+    const r = SiteReportResult.safeParse({ ...valid, numExamples: 10, comparisons: { global: { wins: 6, losses: 5 } } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues).toEqual([expect.objectContaining({ code: 'custom', path: ['comparisons', 'global'], message: '6 wins and 5 losses are more than the 10 test examples' })]);
+    expect(accepts({ ...valid, numExamples: 10, comparisons: { global: { wins: 5, losses: 5 }, localOnly: { wins: 10, losses: 0 } } })).toBe(true);
   });
 });
