@@ -20,6 +20,7 @@ import {
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tempDir } from './helpers/federation.ts';
 import { fedtune } from './helpers/fedtune-cli.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 /** Gaussian blobs: `classes` centres in `features` dimensions, examples around them (a learnable tabular task). */
 function blobs(features: number, classes: number, n: number, seed: number, centresSeed = 1): Dataset {
@@ -169,7 +170,7 @@ describe('a user model over socket.io', () => {
     });
     const sites = [1, 2, 3, 4].map((k) => {
       const data = k === 4 ? blobs(31, 2, 120, 10 + k) : blobs(30, 2, 120, 10 + k);
-      return new SiteClient({ siteId: `site-${k}`, connector: socketIoConnector({ url: coordinator.url! }), data: splitDataset(data, deriveSeed(3, 'split', `site-${k}`)), backend: backend.backend, runtime: 'node' });
+      return new SiteClient({ policy: testSitePolicy(), siteId: `site-${k}`, connector: socketIoConnector({ url: coordinator.url! }), data: splitDataset(data, deriveSeed(3, 'split', `site-${k}`)), backend: backend.backend, runtime: 'node' });
     });
     const runs = sites.map((s) => s.run());
     const report = await coordinator.done;

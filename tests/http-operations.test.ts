@@ -5,6 +5,7 @@ import { buildApp, loadModelDir, pretrainedModelDir, RunDatabase, runFromReport,
 import { deriveSeed, REPORT_SCHEMA_VERSION, siteName, SiteClient, socketIoConnector, splitDataset, type RoundRecord, type RunReport } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 const round = (n: number, extra: Partial<RoundRecord> = {}): RoundRecord => ({
   round: n,
@@ -237,6 +238,7 @@ describe('a real run: per-round models, live sites, stop over HTTP, JSON log fil
     const siteRuns = datasets.map((full, k) => {
       const siteId = siteName(k);
       return new SiteClient({
+        policy: testSitePolicy(),
         siteId,
         connector: socketIoConnector({ url: coordinator.url! }),
         data: splitDataset(head(full, 40), deriveSeed(seed, 'split', siteId)),

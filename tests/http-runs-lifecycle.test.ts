@@ -5,6 +5,7 @@ import { createCoordinatorServer, loadModelDir, maxMessageBytesFor, pretrainedMo
 import { deriveSeed, siteName, SiteClient, socketIoConnector, splitDataset } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 const smallRun = { rounds: 2, minSites: 2, seed: 3, roundTimeoutMs: 60_000, robustness: { when: 'never' }, federatedEvaluation: 'never' };
 
@@ -42,6 +43,7 @@ describe('runs created and started over HTTP (coordinator with no run)', () => {
     const siteId = siteName(k);
     const data = builtinDigitsSites({ sites: 2, partition: { kind: 'dirichlet', alpha: 1 }, seed: 3 })[k];
     return new SiteClient({
+      policy: testSitePolicy(),
       siteId,
       connector: socketIoConnector({ url: server.url! }),
       data: splitDataset(head(data, 100), deriveSeed(3, 'split', siteId)),

@@ -4,6 +4,7 @@ import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput
 import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type RunReport, type SecAggSendPhase, type WeightArrays } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 /**
  * Every feature over real socket.io at twenty sites, against the same federation over the in-memory
@@ -65,6 +66,7 @@ async function federation(transport: 'memory' | 'socket', config: Partial<RunCon
   const clients = datasets.map((full, k) => {
     const siteId = siteName(k);
     return new SiteClient({
+      policy: testSitePolicy(),
       siteId,
       connector: (wire ? (c: ClientConnector) => recording(c, siteId, wire) : (c: ClientConnector) => c)(memory ? memory.connector() : socketIoConnector({ url: coordinator.url! })),
       data: splitDataset(head(full, 30 + (k % 5) * 6), deriveSeed(seed, 'split', siteId)),

@@ -5,6 +5,7 @@ import { loadModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coo
 import { MemoryNetwork, siteName, SiteClient, splitDataset } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 async function runOnce(runsDir: string, rounds: number, resume: boolean, warnings: string[]) {
   await selectNodeBackend();
@@ -22,7 +23,7 @@ async function runOnce(runsDir: string, rounds: number, resume: boolean, warning
   });
   const data = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 4 });
   const sites = data.map((d, k) =>
-    new SiteClient({ siteId: siteName(k), connector: net.connector(), data: splitDataset(head(d, 150), k), backend: 'wasm', runtime: 'node' }).run(),
+    new SiteClient({ policy: testSitePolicy(), siteId: siteName(k), connector: net.connector(), data: splitDataset(head(d, 150), k), backend: 'wasm', runtime: 'node' }).run(),
   );
   const report = await coordinator.done;
   await Promise.all(sites);

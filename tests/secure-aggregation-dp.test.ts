@@ -3,6 +3,7 @@ import { aggregateDp, loadModelDir, pretrainedModelDir, startCoordinator, type R
 import { computeEpsilon, deriveSeed, FedtuneError, MemoryNetwork, SeededRandom, siteName, SiteClient, splitDataset, type SecAggProbe, type WeightArrays } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 /** A secure-aggregation + DP run over the in-memory transport; the sites' true inputs are seen through the test probe. */
 async function dpSecureFederation(o: { sites: number; rounds?: number; config?: Partial<RunConfigInput>; dropAt?: Record<string, 'masked-input'> }) {
@@ -46,6 +47,7 @@ async function dpSecureFederation(o: { sites: number; rounds?: number; config?: 
       beforeSend: (phase) => (o.dropAt?.[siteId] === phase ? 'drop' : undefined),
     };
     return new SiteClient({
+      policy: testSitePolicy(),
       siteId,
       connector: memory.connector(),
       data: splitDataset(head(full, 40 + 20 * k), deriveSeed(seed, 'split', siteId)), // unequal sizes: uniform weighting matters

@@ -18,6 +18,7 @@ import {
 } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './helpers/federation.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 interface Received {
   event: string;
@@ -103,6 +104,7 @@ async function secureFederation(o: {
       beforeSend: (phase) => (o.dropAt?.[siteId] === phase ? 'drop' : o.stallAt?.[siteId] === phase ? 'stall' : undefined),
     };
     return new SiteClient({
+      policy: testSitePolicy(),
       siteId,
       connector: memory ? memory.connector() : socketIoConnector({ url: coordinator!.url! }),
       data: splitDataset(head(full, 40 + 20 * k), deriveSeed(seed, 'split', siteId)), // unequal sizes: weighting matters

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeWeights, encodeWeights, MemoryNetwork, modelManifest, modelTopology, PROTOCOL_VERSION, readModelWeights, SiteClient, splitDataset, type SiteLink } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData, tinyModel } from './access/helpers.ts';
+import { testSitePolicy } from './helpers/test-site-policy.ts';
 
 /**
  * The site's side of model versions and cross-device mode, with a real SiteClient (real tfjs training) and
@@ -57,7 +58,7 @@ async function scripted(script: (bytes: Uint8Array) => Instruction[], completes 
       }, 20);
     });
   });
-  const client = new SiteClient({ siteId: 'site-a', connector: network.connector(), data: splitDataset(tinyData(60, 2), 1), backend: backend.backend, runtime: 'node' });
+  const client = new SiteClient({ policy: testSitePolicy(), siteId: 'site-a', connector: network.connector(), data: splitDataset(tinyData(60, 2), 1), backend: backend.backend, runtime: 'node' });
   const outcome = await client.run();
   expect(outcome.completed, outcome.reason).toBe(completes);
   return answers;

@@ -1,4 +1,4 @@
-import { checkVirtualDigitsSpec, deriveSeed, FedtuneError, MAX_VIRTUAL_SITE_INDEX, SiteClient, splitDataset, virtualDigitsSite, virtualSiteName, type ClientConnector, type Dataset, type fitLocal, type LazySiteData, type SiteEvent, type SiteOutcome, type Splits, type UpdateHook, type VirtualDigitsSpec } from '@fedtune/shared';
+import { checkVirtualDigitsSpec, deriveSeed, FedtuneError, MAX_VIRTUAL_SITE_INDEX, SiteClient, splitDataset, virtualDigitsSite, virtualSiteName, type ClientConnector, type Dataset, type fitLocal, type LazySiteData, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits, type UpdateHook, type VirtualDigitsSpec } from '@fedtune/shared';
 
 /**
  * The virtual sites of one process (fedtune worker, fedtune simulate --site-data resample:N): each site's
@@ -98,6 +98,8 @@ export interface RunVirtualSitesOptions {
   /** Heartbeat interval of every site (default SiteClient's). */
   heartbeatMs?: number;
   reconnectRetries?: number;
+  /** Every site's policy (docs/site-policy.md; default: none, so the default policy). */
+  policy?: SitePolicy;
   onEvent?: (siteId: string, event: SiteEvent) => void;
 }
 
@@ -116,6 +118,7 @@ export function runVirtualSites(options: RunVirtualSitesOptions): Array<Promise<
       ...(options.fit ? { fit: options.fit } : {}),
       ...(options.hooks?.[siteId] ? { updateHook: options.hooks[siteId] } : {}),
       ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+      ...(options.policy ? { policy: options.policy } : {}),
       // No quick start-up retries (STARTUP_RETRY): thousands of sites in one process retrying every 100 ms would
       // flood a coordinator that is still starting; they back off from the first failure.
       reconnect: { retries: options.reconnectRetries ?? 10, startupWindowMs: 0 },

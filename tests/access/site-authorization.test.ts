@@ -4,6 +4,7 @@ import { SiteTokenStore, type RunningCoordinator } from '@fedtune/coordinator';
 import { deriveSeed, SiteClient, socketIoConnector, splitDataset, type SiteEvent } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { hello, rawSite, startTinyCoordinator, tempDir, tinyData, tryJoin } from './helpers.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 describe('site tokens at the coordinator (socket.io)', () => {
   const dbPath = join(tempDir(), 'fedtune.db');
@@ -49,6 +50,7 @@ describe('site tokens at the coordinator (socket.io)', () => {
     const backend = await selectNodeBackend();
     const events: SiteEvent[] = [];
     const client = new SiteClient({
+      policy: testSitePolicy(),
       siteId: 'site-a',
       token: tokens['site-b'],
       connector: socketIoConnector({ url: coordinator.url! }),
@@ -68,6 +70,7 @@ describe('site tokens at the coordinator (socket.io)', () => {
     const backend = await selectNodeBackend();
     // site-a: an honest client with its token.
     const honest = new SiteClient({
+      policy: testSitePolicy(),
       siteId: 'site-a',
       token: tokens['site-a'],
       connector: socketIoConnector({ url: coordinator.url! }),

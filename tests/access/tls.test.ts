@@ -7,6 +7,7 @@ import { buildApp, SiteTokenStore, type CoordinatorApp } from '@fedtune/coordina
 import { deriveSeed, SiteClient, socketIoConnector, splitDataset } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { startTinyCoordinator, tempDir, tinyData } from './helpers.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** A throwaway private CA and a server certificate for localhost / 127.0.0.1 signed by it (P-256, 1 day). */
 function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
@@ -77,6 +78,7 @@ describe('TLS: HTTPS and WSS with a private CA', () => {
       expect(coordinator.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const backend = await selectNodeBackend();
       const client = new SiteClient({
+        policy: testSitePolicy(),
         siteId: 'site-1',
         token,
         connector: socketIoConnector({ url: coordinator.url!, ca: pem.ca }),

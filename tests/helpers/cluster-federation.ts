@@ -1,4 +1,5 @@
 import { loadModelDir, parseRunConfig, pretrainedModelDir, startClusterNode, type ClusterNode, type RunConfigInput } from '@fedtune/coordinator';
+import { testSitePolicy } from './test-site-policy.ts';
 import { deriveSeed, failoverConnector, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type SiteClientOptions } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from './federation.ts';
@@ -92,6 +93,7 @@ export async function startClusterSites(urls: string[], options: ClusterSitesOpt
       backend: backend.backend,
       runtime: 'node',
       reconnect: { retries: 30, baseDelayMs: 100, maxDelayMs: 1_000 },
+      policy: testSitePolicy(),
       ...options.siteOptions?.(siteId),
     });
   });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput, type RunningCoordinator, type EngineEvent, type StartCoordinatorOptions } from '@fedtune/coordinator';
 import { deriveSeed, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type Dataset, type SiteClientOptions, type SiteEvent, type UpdateHook, SitePolicy, type SitePolicyInput } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
+import { testSitePolicy } from './test-site-policy.ts';
 
 export function tempDir(prefix = 'fedtune-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -38,7 +39,7 @@ export interface TestFederationOptions {
   wrapConnector?: (siteId: string, connector: ClientConnector) => ClientConnector;
   /** Called with the sites before any of them connects (e.g. to have one accept the run's terms). */
   beforeRun?: (clients: SiteClient[]) => void;
-  /** Site policies by site id (docs/site-policy.md); the others have none. */
+  /** Site policies by site id (docs/site-policy.md); every site's allows metrics over its few examples unless it says otherwise (testSitePolicy). */
   policies?: Record<string, SitePolicyInput>;
   /** The coordinator's connection limits (fan-in pacing, hello timeout, …). */
   connectionLimits?: StartCoordinatorOptions['connectionLimits'];
@@ -79,7 +80,7 @@ export async function startTestFederation(options: TestFederationOptions): Promi
       backend: backend.backend,
       runtime: 'node',
       updateHook: options.hooks?.[siteId],
-      ...(options.policies?.[siteId] ? { policy: SitePolicy.parse(options.policies[siteId]) } : {}),
+      policy: testSitePolicy(options.policies?.[siteId]),
       reconnect: options.reconnect ? { retries: 5, baseDelayMs: 100 } : undefined,
       onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
       ...options.siteOptions?.(siteId),

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deriveSeed, SiteClient, socketIoConnector, splitDataset } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { startTinyCoordinator, tinyData } from '../access/helpers.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 interface Loris {
   socket: Socket;
@@ -33,6 +34,7 @@ describe('slowloris (finding 7)', () => {
     try {
       const backend = await selectNodeBackend();
       const site = new SiteClient({
+        policy: testSitePolicy(),
         siteId: 'site-a',
         connector: socketIoConnector({ url: coordinator.url! }),
         data: splitDataset(tinyData(60, 2), deriveSeed(1, 'split', 'site-a')),

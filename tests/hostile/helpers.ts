@@ -4,6 +4,7 @@ import { io, type Socket } from 'socket.io-client';
 import { deriveSeed, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type SiteEvent } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** A raw socket.io client: speaks the wire protocol with no schema on its side, as an attacker does. */
 export interface Attacker {
@@ -79,6 +80,7 @@ export async function honestSite(
   const events: SiteEvent[] = [];
   const data = splitDataset(tinyData(options.examples ?? 60, options.seed ?? 2), deriveSeed(1, 'split', siteId));
   const client = new SiteClient({
+    policy: testSitePolicy(),
     siteId,
     token: options.token,
     connector: socketIoConnector({ url, ...(options.localAddress ? { extra: { localAddress: options.localAddress } } : {}) }),

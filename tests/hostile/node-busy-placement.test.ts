@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { deriveSeed, failoverConnector, MemoryNetwork, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDataset, type Hello, type SiteEvent } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { startTinyCoordinator, tinyData } from '../access/helpers.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /**
  * `node_busy` (a cluster node above its share of the sites: coordinator/src/cluster/site-placement.ts) end to end
@@ -14,6 +15,7 @@ async function site(connector: ConstructorParameters<typeof SiteClient>[0]['conn
   const backend = await selectNodeBackend();
   const events: SiteEvent[] = [];
   const client = new SiteClient({
+    policy: testSitePolicy(),
     siteId,
     connector,
     data: splitDataset(tinyData(60, 3), deriveSeed(1, 'split', siteId)),

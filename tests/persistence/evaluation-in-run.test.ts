@@ -3,6 +3,7 @@ import { createCoordinatorServer, loadModelDir, pretrainedModelDir, parseRunConf
 import { deriveSeed, MemoryNetwork, siteName, SiteClient, splitDataset, type RobustnessReport, type RunReport } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 const QUICK_ROBUSTNESS = { when: 'every-round' as const, examples: 80, adversarialExamples: 16, pgdSteps: 2, noise: [0.2], corruptions: ['rotate'], fgsm: [0.1], pgd: [0.1] };
 
@@ -24,7 +25,7 @@ async function run(evaluation: 'worker' | 'in-process') {
   const config = parseRunConfig({ runId: 'overlap', rounds: 3, minSites: 2, seed: 3, roundTimeoutMs: 60_000, joinTimeoutMs: 60_000, federatedEvaluation: 'final', robustness: QUICK_ROBUSTNESS });
   const session = server.startRun({ config, model: await loadModelDir(pretrainedModelDir('mlp')) });
   const sites = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 3 }).map((full, k) =>
-    new SiteClient({ siteId: siteName(k), connector: memory.connector(), data: splitDataset(head(full, 60), deriveSeed(3, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }).run(),
+    new SiteClient({ policy: testSitePolicy(), siteId: siteName(k), connector: memory.connector(), data: splitDataset(head(full, 60), deriveSeed(3, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }).run(),
   );
   const report = await session.done;
   await Promise.all(sites);

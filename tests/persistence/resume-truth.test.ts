@@ -5,6 +5,7 @@ import { CheckpointStore, loadModelDir, mergeRunConfig, pretrainedModelDir, resu
 import { deriveSeed, MemoryNetwork, siteName, SiteClient, splitDataset, type RunReport } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** Writes a checkpoint of round 1 for a run started with `started` (what a killed coordinator leaves). */
 async function checkpointedRun(runsDir: string, started: Partial<RunConfigInput>): Promise<void> {
@@ -67,7 +68,7 @@ async function federation(o: { runsDir: string; rounds: number; resume?: boolean
     config: { runId, rounds: o.rounds, minSites: 2, seed: 4, robustness: { when: 'never' }, federatedEvaluation: 'never', rejoinGraceMs: 100, train: { epochs: 1, batchSize: 16, learningRate: 0.01, optimizer: 'sgd', trainable: 'all' }, ...o.configOverride },
   });
   const datasets = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 4 });
-  const sites = datasets.map((full, k) => new SiteClient({ siteId: siteName(k), connector: memory.connector(), data: splitDataset(head(full, 60), deriveSeed(4, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }));
+  const sites = datasets.map((full, k) => new SiteClient({ policy: testSitePolicy(), siteId: siteName(k), connector: memory.connector(), data: splitDataset(head(full, 60), deriveSeed(4, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }));
   const runs = sites.map((s) => s.run());
   const report = await coordinator.done;
   const outcomes = await Promise.all(runs);

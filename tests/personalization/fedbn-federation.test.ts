@@ -4,6 +4,7 @@ import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput
 import { batchNormWeightIndices, decodeWeights, encodeWeights, modelManifest, PROTOCOL_VERSION, readModelWeights, type TrainConfig, type ClientConnector, type CoordinatorLink, deriveSeed, MemoryNetwork, siteName, SiteClient, splitDataset, type RunReport, type WeightArrays } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** A connector whose links report the training config of every 'fit' the site receives. */
 function observing(connector: ClientConnector, onFitConfig?: (config: TrainConfig) => void): ClientConnector {
@@ -62,6 +63,7 @@ async function federation(architecture: 'mlp' | 'cnn-bn', config: Partial<RunCon
     const siteId = siteName(k);
     updates[siteId] = [];
     return new SiteClient({
+      policy: testSitePolicy(),
       siteId,
       connector: observing(memory.connector(), onFitConfig),
       data: splitDataset(head(full, 80), deriveSeed(seed, 'split', siteId)),
@@ -120,7 +122,7 @@ async function twoScriptedRounds(localBatchNorm: boolean | undefined): Promise<{
     });
   });
   const data = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 3 })[0];
-  const client = new SiteClient({ siteId: 'site-1', connector: memory.connector(), data: splitDataset(head(data, 40), 1), backend: 'wasm', runtime: 'node' });
+  const client = new SiteClient({ policy: testSitePolicy(), siteId: 'site-1', connector: memory.connector(), data: splitDataset(head(data, 40), 1), backend: 'wasm', runtime: 'node' });
   const outcome = await client.run();
   expect(outcome.completed, outcome.reason).toBe(true);
   return { round1: results[0], round2: results[1], global2, bn, names: manifest.map((m) => m.name) };

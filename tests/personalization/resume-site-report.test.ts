@@ -4,6 +4,7 @@ import { CheckpointStore, loadModelDir, pretrainedModelDir, startCoordinator, ty
 import { deriveSeed, MemoryNetwork, siteName, SiteClient, splitDataset } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 async function federation(runsDir: string, rounds: number, resume: boolean, over: Partial<RunConfigInput>) {
   const backend = await selectNodeBackend();
@@ -19,7 +20,7 @@ async function federation(runsDir: string, rounds: number, resume: boolean, over
     config: { runId: 'sr', rounds, minSites: 2, seed: 4, robustness: { when: 'never' }, federatedEvaluation: 'never', rejoinGraceMs: 100, train: { epochs: 1, batchSize: 16, learningRate: 0.01, optimizer: 'sgd', trainable: 'all' }, ...over },
   });
   const sites = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 4 }).map(
-    (full, k) => new SiteClient({ siteId: siteName(k), connector: memory.connector(), data: splitDataset(head(full, 80), deriveSeed(4, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }),
+    (full, k) => new SiteClient({ policy: testSitePolicy(), siteId: siteName(k), connector: memory.connector(), data: splitDataset(head(full, 80), deriveSeed(4, 'split', siteName(k))), backend: backend.backend, runtime: 'node' }),
   );
   const runs = sites.map((s) => s.run());
   const report = await coordinator.done;

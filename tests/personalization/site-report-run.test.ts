@@ -3,6 +3,7 @@ import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput
 import { AUTO_CANDIDATES, countBinaryFields, deriveSeed, passesRobustnessGuard, selectPersonalCandidate, MemoryNetwork, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type CoordinatorLink, type RunReport } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** What every site sent, by site: event names and payloads (to check that no weights leave after the last fit). */
 type Sent = Array<{ event: string; payload: unknown }>;
@@ -53,6 +54,7 @@ async function federation(options: { transport: 'socket' | 'memory'; sites: numb
     sent[siteId] = [];
     const connector = memory ? memory.connector() : socketIoConnector({ url: coordinator.url! });
     const client: SiteClient = new SiteClient({
+      policy: testSitePolicy(),
       siteId,
       connector: recording(connector, sent[siteId]),
       data: splitDataset(head(full, 60), deriveSeed(seed, 'split', siteId)),

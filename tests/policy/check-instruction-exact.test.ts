@@ -130,8 +130,8 @@ describe('round ranges and site reports, exactly', () => {
     expect(checkEvaluateInstruction({ runId: 'run-1', round: 6, modelVersion: 5 }, everyRound)).toBe("an evaluation for round 6, outside the terms' rounds 1..5");
     const report = withTerms((t) => (t.siteReport = {}));
     const instruction = (over: Record<string, unknown> = {}) => ({ runId: 'run-1', round: 5, modelVersion: 5, weights: new Uint8Array([1]), train: train(), ...over }) as never;
-    expect(checkSiteReportInstruction(instruction({ round: 0 }), report)).toBe("a site report for round 0, outside the terms' rounds 1..5");
-    expect(checkSiteReportInstruction(instruction({ pretrained: other }), report)).toBe(`the site report's pretrained weights (${H(other).slice(0, 16)}…) are not the terms' initial weights`);
-    expect(checkSiteReportInstruction(instruction({ pretrained: initial }), report)).toBeUndefined();
+    expect(checkSiteReportInstruction(instruction({ round: 0 }), report, policy())).toBe("a site report for round 0, outside the terms' rounds 1..5");
+    expect(checkSiteReportInstruction(instruction({ pretrained: other }), report, policy())).toBe(`the site report's pretrained weights (${H(other).slice(0, 16)}…) are not the terms' initial weights`);
+    expect(checkSiteReportInstruction(instruction({ pretrained: initial }), report, policy())).toBeUndefined();
   });
 });

@@ -159,9 +159,41 @@ describe('checkSiteReportInstruction', () => {
     ['changed training', withReport, report({ train: { ...structuredClone(base.train), seed: 3, epochs: 9 } }), /epochs 2 → 9/],
     ['beyond the last round', withReport, report({ round: 6 }), /outside the terms' rounds/],
   ] as const)('%s', (_n, t, r, refused) => {
-    const reason = checkSiteReportInstruction(r as never, t);
+    const reason = checkSiteReportInstruction(r as never, t, policy());
     if (refused === null) expect(reason).toBeUndefined();
     else expect(reason).toMatch(refused);
+  });
+});
+
+/**
+ * privacy.minExamplesPerMetric at every instruction, whatever the accepted terms said (a guard built with a
+ * looser policy, terms accepted before the bound): a fit or a site report whose metrics would cover fewer
+ * examples than the bound is refused with the same reason as at join.
+ */
+describe('instructions against privacy.minExamplesPerMetric', () => {
+  const fitWith = (n: number) => ({ runId: 'run-1', round: 1, modelVersion: 0, config: { ...structuredClone(base.train), maxExamples: n, seed: 3 } });
+  const termsWith = (n: number) => withTerms((t) => (t.train.maxExamples = n));
+  it.each([
+    ['a fit at the bound', 20, undefined],
+    ['a fit one below the bound', 19, "the run asks for train.maxExamples 19, fewer than the policy's minExamplesPerMetric 20 (every round's reported training loss and accuracy would cover that few examples)"],
+    ['a fit of one example', 1, "the run asks for train.maxExamples 1, fewer than the policy's minExamplesPerMetric 20 (every round's reported training loss and accuracy would cover that few examples)"],
+  ] as const)('%s', (_n, n, reason) => {
+    expect(checkFitInstruction(fitWith(n) as never, termsWith(n), policy())).toBe(reason);
+  });
+
+  const robustness = { examples: 20, adversarialExamples: 20, noiseSigmas: [0.1], corruptions: false, pgdEps: [0.05], pgdSteps: 5 };
+  const reportWith = (over: Partial<typeof robustness>) => ({ runId: 'run-1', round: 5, modelVersion: 5, weights: new Uint8Array([1]), train: { ...structuredClone(base.train), seed: 3 }, robustness: { ...robustness, ...over, seed: 7 } });
+  const reportTerms = (over: Partial<typeof robustness>) => withTerms((t) => (t.siteReport = { robustness: { ...robustness, ...over } }));
+  it.each([
+    ['a site report at the bound', {}, undefined],
+    ['a site report evaluating one below', { examples: 19, adversarialExamples: 0 }, "the run's site report evaluates robustness on 19 test examples, fewer than the policy's minExamplesPerMetric 20"],
+    ['a site report attacking one below', { adversarialExamples: 19 }, "the run's site report attacks 19 test examples, fewer than the policy's minExamplesPerMetric 20"],
+  ] as const)('%s', (_n, over, reason) => {
+    expect(checkSiteReportInstruction(reportWith(over) as never, reportTerms(over), policy())).toBe(reason);
+  });
+
+  it('a guard whose policy allows fewer accepts them', () => {
+    expect(checkFitInstruction(fitWith(1) as never, termsWith(1), policy({ privacy: { minExamplesPerMetric: 1 } }))).toBeUndefined();
   });
 });
 
@@ -190,7 +222,7 @@ describe('SiteTermsGuard', () => {
 
   it('terms of another run than the welcome are refused; the policy cap is kept', () => {
     expect(new SiteTermsGuard(policy()).onTerms(signed(base), 'run-2')).toMatchObject({ accept: false, reason: expect.stringMatching(/for run run-1, not the run run-2/) });
-    const guard = new SiteTermsGuard(policy({ training: { maxExamplesPerRound: 10 } }));
+    const guard = new SiteTermsGuard(policy({ training: { maxExamplesPerRound: 10 }, privacy: { minExamplesPerMetric: 10 } }));
     guard.onTerms(signed(base), 'run-1');
     expect(guard.maxExamples).toBe(10);
     expect(guard.terms?.runId).toBe('run-1');

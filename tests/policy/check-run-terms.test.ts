@@ -36,7 +36,7 @@ const cases: Array<[string, SitePolicyInput, (t: RunTerms) => void, RegExp | nul
   ['maxEpochs: personalisation at maxEpochs × rounds', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { personalization: { mode: 'head', epochs: 10, lambda: 0, validate: true } }), null],
   ['maxEpochs: personalisation one past it', { training: { maxEpochs: 2 } }, (t) => (t.siteReport = { personalization: { mode: 'head', epochs: 11, lambda: 0, validate: true } }), /site report asks for 11 personalisation epochs, more than the policy's maxEpochs 2 × 5 rounds = 10/],
   ['no maxEpochs: any site report', {}, (t) => (t.siteReport = { localOnlyEpochs: 100_000, personalization: { mode: 'head', epochs: 1000, lambda: 0, validate: true } }), null],
-  ['maxExamplesPerRound: never a refusal', { training: { maxExamplesPerRound: 1 } }, () => {}, null],
+  ['maxExamplesPerRound: never a refusal', { training: { maxExamplesPerRound: 1 }, privacy: { minExamplesPerMetric: 1 } }, () => {}, null],
   ['requireSecureAggregation: on, run has it', { aggregation: { requireSecureAggregation: true } }, secagg, null],
   ['requireSecureAggregation: on, run has none', { aggregation: { requireSecureAggregation: true } }, () => {}, /requires secure aggregation and the run does not use it/],
   ['requireSecureAggregation: off', { aggregation: { requireSecureAggregation: false } }, () => {}, null],
@@ -142,5 +142,38 @@ describe('checkRunTerms: authenticity', () => {
       expect(verdict.reason).toMatch(/^budget spent for run-1 x+… \(\d+ more characters\)$/);
       expect(verdict.reason.length).toBeLessThan(600);
     }
+  });
+});
+
+/**
+ * privacy.minExamplesPerMetric (default 20): a hostile coordinator's terms with train.maxExamples 1, or a site
+ * report's robustness over 1 example, made every reported loss a sample of one example in disguise (past secure
+ * aggregation and DP). Exact reasons, at the bound and one below.
+ */
+describe('checkRunTerms: privacy.minExamplesPerMetric', () => {
+  const robustness = { examples: 200, adversarialExamples: 100, noiseSigmas: [0.1], corruptions: false, pgdEps: [0.05], pgdSteps: 5 };
+  const withRobustness = (over: Partial<typeof robustness>) => (t: RunTerms) => (t.siteReport = { robustness: { ...robustness, ...over } });
+  const maxExamples = (n: number) => (t: RunTerms) => (t.train.maxExamples = n);
+  it.each([
+    ['train.maxExamples at the default bound (20)', {}, maxExamples(20), null],
+    ['train.maxExamples one below the default bound', {}, maxExamples(19), ["the run asks for train.maxExamples 19, fewer than the policy's minExamplesPerMetric 20 (every round's reported training loss and accuracy would cover that few examples)"]],
+    ['train.maxExamples 1 (the attack)', {}, maxExamples(1), ["the run asks for train.maxExamples 1, fewer than the policy's minExamplesPerMetric 20 (every round's reported training loss and accuracy would cover that few examples)"]],
+    ['train.maxExamples at a policy of 50', { privacy: { minExamplesPerMetric: 50 } }, maxExamples(50), null],
+    ['train.maxExamples one below a policy of 50', { privacy: { minExamplesPerMetric: 50 } }, maxExamples(49), ["the run asks for train.maxExamples 49, fewer than the policy's minExamplesPerMetric 50 (every round's reported training loss and accuracy would cover that few examples)"]],
+    ['train.maxExamples 1 under a policy of 1', { privacy: { minExamplesPerMetric: 1 } }, maxExamples(1), null],
+    ['no train.maxExamples (all the site has)', {}, (t: RunTerms) => delete t.train.maxExamples, null],
+    ['robustness examples at the bound', {}, withRobustness({ examples: 20, adversarialExamples: 20 }), null],
+    ['robustness examples one below', {}, withRobustness({ examples: 19, adversarialExamples: 0 }), ["the run's site report evaluates robustness on 19 test examples, fewer than the policy's minExamplesPerMetric 20"]],
+    ['attacked examples one below', {}, withRobustness({ examples: 200, adversarialExamples: 19 }), ["the run's site report attacks 19 test examples, fewer than the policy's minExamplesPerMetric 20"]],
+    ['no attacked examples (no attack metric)', {}, withRobustness({ examples: 200, adversarialExamples: 0 }), null],
+    ['robustness on one example, attacked: both reasons, and the training one, joined', {}, both(maxExamples(1), withRobustness({ examples: 1, adversarialExamples: 1 })), [
+      "the run asks for train.maxExamples 1, fewer than the policy's minExamplesPerMetric 20 (every round's reported training loss and accuracy would cover that few examples)",
+      "the run's site report evaluates robustness on 1 test examples, fewer than the policy's minExamplesPerMetric 20",
+      "the run's site report attacks 1 test examples, fewer than the policy's minExamplesPerMetric 20",
+    ]],
+  ] as const)('%s', (_n, p, change, reasons) => {
+    const verdict = checkRunTerms(signed(terms(change)), policy(p as SitePolicyInput));
+    if (reasons === null) return expect(verdict).toMatchObject({ ok: true });
+    expect(verdict).toEqual({ ok: false, reasons: [...reasons], reason: reasons.join('; ') });
   });
 });

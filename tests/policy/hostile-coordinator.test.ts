@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import * as tf from '@tensorflow/tfjs';
@@ -49,7 +50,7 @@ async function siteAgainst(signedTerms: ReturnType<typeof signed>, script: (link
     data: splitDataset(tinyData(30, 3), deriveSeed(1, 'split', 'site-a')),
     backend: backend.backend,
     runtime: 'node',
-    policy: policy(sitePolicy),
+    policy: testSitePolicy(sitePolicy),
     // A site that refused must not come back, even with retries allowed.
     reconnect: { retries: 3, baseDelayMs: 50 },
     onEvent: (e) => events.push(e),

@@ -4,6 +4,7 @@ import { deriveSeed, siteName, SiteClient, SitePolicy, socketIoConnector, splitD
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
 import { trapWeightsMlp } from './trap-models.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 const SITES = 4;
 
@@ -35,7 +36,7 @@ async function runWithTrapModel(modelInspection: ModelInspectionPolicy | undefin
       runtime: 'node',
       onEvent: (e) => siteEvents.get(siteId)!.push(e),
       ...(modelInspection ? { modelInspection } : {}),
-      ...(policy ? { policy } : {}),
+      policy: policy ?? testSitePolicy(),
     }).run();
   });
   const report = await coordinator.done;
@@ -75,7 +76,7 @@ describe('model inspection over socket.io (a coordinator serving a trap-weights 
   });
 
   it("the site policy's model.inspection (the --policy file) is what the site applies: 'off' there lets every site train on it", async () => {
-    const { engineEvents, siteEvents } = await runWithTrapModel(undefined, SitePolicy.parse({ model: { inspection: { action: 'off' } } }));
+    const { engineEvents, siteEvents } = await runWithTrapModel(undefined, testSitePolicy({ model: { inspection: { action: 'off' } } }));
     expect(engineEvents.filter((e) => e.type === 'result' && e.accepted).length).toBe(SITES);
     for (const [siteId, events] of siteEvents) expect(events.some((e) => e.type === 'fit-done'), siteId).toBe(true);
   });

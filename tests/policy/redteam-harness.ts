@@ -6,7 +6,8 @@ import { socketIoServerTransport } from '@fedtune/coordinator';
 import { canonicalHash, deriveSeed, encodeWeights, modelManifest, modelTopology, PROTOCOL_VERSION, sha256Hex, totalParameters, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SiteOutcome, type SitePolicyInput, type Splits } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
-import { policy, signed, terms } from './terms-fixture.ts';
+import { signed, terms } from './terms-fixture.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /**
  * A hostile coordinator over a real socket.io server against a real SiteClient: it welcomes the site, sends
@@ -57,7 +58,7 @@ export async function siteAgainst(
     data: options.data ?? splitDataset(tinyData(30, 3), deriveSeed(1, 'split', 'site-a')),
     backend: backend.backend,
     runtime: 'node',
-    policy: policy(options.policy ?? {}),
+    policy: testSitePolicy(options.policy),
     reconnect: { retries: 0 },
     onEvent: (e) => {
       events.push(e);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SITE_POLICY, sitePolicyFrom } from '@fedtune/shared';
+import { DEFAULT_SITE_POLICY, SitePolicy, sitePolicyFrom } from '@fedtune/shared';
 import { browserSitePolicy, parseJoinLink } from '../../client-web/src/join-link.ts';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
 
@@ -78,5 +78,26 @@ describe('the browser site\'s policy (join link ?policy=)', () => {
     ['a bad field', '{"training":{"maxEpochs":0}}', /the site policy \(\?policy=\): training\.maxEpochs: /],
   ])('%s: one clear line', (_n, text, pattern) => {
     expect(() => browserSitePolicy(text)).toThrow(pattern);
+  });
+});
+
+describe('privacy.minExamplesPerMetric', () => {
+  it('defaults to 20, on for every site that sets nothing', () => {
+    expect(DEFAULT_SITE_POLICY.privacy.minExamplesPerMetric).toBe(20);
+    expect(loadSitePolicyFile(file('min-default.yaml', 'training:\n  maxRounds: 3\n')).privacy.minExamplesPerMetric).toBe(20);
+  });
+
+  it('takes 1 at least, whole numbers only', () => {
+    expect(loadSitePolicyFile(file('min-1.yaml', 'privacy:\n  minExamplesPerMetric: 1\n')).privacy.minExamplesPerMetric).toBe(1);
+    expect(() => loadSitePolicyFile(file('min-0.yaml', 'privacy:\n  minExamplesPerMetric: 0\n'))).toThrow(/min-0\.yaml: privacy\.minExamplesPerMetric: /);
+    expect(() => loadSitePolicyFile(file('min-half.yaml', 'privacy:\n  minExamplesPerMetric: 2.5\n'))).toThrow(/privacy\.minExamplesPerMetric: /);
+  });
+
+  it("the site's own training.maxExamplesPerRound may not go below it (its training metrics would cover that few)", () => {
+    expect(SitePolicy.safeParse({ training: { maxExamplesPerRound: 20 } }).success).toBe(true);
+    const below = SitePolicy.safeParse({ training: { maxExamplesPerRound: 19 } });
+    expect(below.success).toBe(false);
+    expect(below.error!.issues[0]).toMatchObject({ path: ['training', 'maxExamplesPerRound'], message: '19 is below privacy.minExamplesPerMetric 20: the training metrics of every round would cover that few examples (lower privacy.minExamplesPerMetric to allow it)' });
+    expect(SitePolicy.safeParse({ training: { maxExamplesPerRound: 5 }, privacy: { minExamplesPerMetric: 5 } }).success).toBe(true);
   });
 });

@@ -21,6 +21,7 @@ import {
 } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData, tinyModel } from '../access/helpers.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -74,6 +75,7 @@ async function runSite(url: string): Promise<SiteEvent[]> {
   const backend = await selectNodeBackend();
   const events: SiteEvent[] = [];
   const client = new SiteClient({
+    policy: testSitePolicy(),
     siteId: 'site-a',
     connector: socketIoConnector({ url }),
     data: splitDataset(tinyData(60, 2), deriveSeed(1, 'split', 'site-a')),

@@ -7,6 +7,7 @@ import { MemoryNetwork, SiteClient, socketIoConnector, virtualSiteName, type Cli
 const HEARTBEAT_MS = 60_017;
 import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /**
  * What an idle site costs, as structure (no timing): the sites of one process share the run's terms (one
@@ -41,7 +42,7 @@ function virtualClients(count: number, connector: () => ClientConnector, backend
   const sites = new VirtualDigitsSites(builtinDigits().pool, { seed: 3, examples: 40, alpha: 0.5 });
   return Array.from({ length: count }, (_, index) => {
     const siteId = virtualSiteName(index);
-    return new SiteClient({ siteId, connector: connector(), data: sites.data(index), backend, runtime: 'node', ...(heartbeatMs ? { heartbeatMs } : {}), onEvent: (e) => onEvent(siteId, e) });
+    return new SiteClient({ policy: testSitePolicy(), siteId, connector: connector(), data: sites.data(index), backend, runtime: 'node', ...(heartbeatMs ? { heartbeatMs } : {}), onEvent: (e) => onEvent(siteId, e) });
   });
 }
 

@@ -3,6 +3,7 @@ import { loadModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coo
 import { MemoryNetwork, SiteClient, type LazySiteData, type SiteEvent, type Splits } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** Lazy data whose load gives images of the wrong size (the model takes 784 features): counted loads and releases. */
 function misfitData(counts: { loads: number; releases: number }): LazySiteData {
@@ -35,7 +36,7 @@ describe('lazy site data that does not fit the model', () => {
     const failures: Array<Extract<SiteEvent, { type: 'failed' }>> = [];
     try {
       const runs = ['lazy-a', 'lazy-b'].map((siteId) =>
-        new SiteClient({ siteId, connector: memory.connector(), data: misfitData(counts), backend: backend.backend, runtime: 'node', onEvent: (e) => void (e.type === 'failed' && failures.push(e)) }).run(),
+        new SiteClient({ policy: testSitePolicy(), siteId, connector: memory.connector(), data: misfitData(counts), backend: backend.backend, runtime: 'node', onEvent: (e) => void (e.type === 'failed' && failures.push(e)) }).run(),
       );
       const report = await coordinator.done;
       await Promise.all(runs);

@@ -6,6 +6,7 @@ import { loadModelDir, maxMessageBytesFor, maxMessageBytesForModelDir, pretraine
 import { deriveSeed, FedtuneError, siteName, SiteClient, socketIoConnector, splitDataset } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 const SITES = 20;
 const modelDir = pretrainedModelDir('mlp');
@@ -60,6 +61,7 @@ describe('the coordinator listens before loading its model and holdout', () => {
       const isConnected = deferred();
       connected.push(isConnected.promise);
       return new SiteClient({
+        policy: testSitePolicy(),
         siteId,
         connector: socketIoConnector({ url: listening.url! }),
         modelServer: listening.url!,

@@ -13,6 +13,7 @@ import { tinyData, tinyModel } from '../access/helpers.ts';
 import { head } from '../helpers/federation.ts';
 import { mlpSocketCoordinator } from './mlp-socket-coordinator.ts';
 import { freePort } from '../helpers/redis-server.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 const train = { epochs: 1, batchSize: 8, learningRate: 0.05, optimizer: 'sgd', trainable: 'all', seed: 4 } as const;
 
@@ -59,6 +60,7 @@ async function scriptedRun(o: { holdMs: number; dropFirst?: boolean; completeFir
   const events: SiteEvent[] = [];
   const calls: IdleCall[] = [];
   const client = new SiteClient({
+    policy: testSitePolicy(),
     siteId: 'site-a',
     connector: network.connector(),
     data: splitDataset(tinyData(60, 2), 1),
@@ -190,6 +192,7 @@ describe('over socket.io: 20 sites joining a coordinator that already listens', 
         warm.set(siteId, []);
         runs.push(
           new SiteClient({
+            policy: testSitePolicy(),
             siteId,
             connector: socketIoConnector({ url: `http://127.0.0.1:${port}` }),
             modelServer: `http://127.0.0.1:${port}`,

@@ -9,6 +9,7 @@ import { runVirtualSites, VirtualDigitsSites, warmUpTraining } from '@fedtune/cl
 import { head } from '../helpers/federation.ts';
 import { mlpSocketCoordinator } from './mlp-socket-coordinator.ts';
 import { freePort } from '../helpers/redis-server.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 /** A connector that always fails, recording when it was asked. */
 function refusing(): ClientConnector & { at: number[] } {
@@ -24,6 +25,7 @@ function refusing(): ClientConnector & { at: number[] } {
 
 function siteWith(connector: ClientConnector, reconnect: SiteClient['options']['reconnect'], events: SiteEvent[], whileWaiting?: (signal: AbortSignal, phase: IdlePhase) => Promise<void>): SiteClient {
   return new SiteClient({
+    policy: testSitePolicy(),
     ...(whileWaiting ? { whileWaiting } : {}),
     siteId: 'site-1',
     connector,
@@ -102,6 +104,7 @@ describe('over socket.io: a site started before its coordinator listens', () => 
     const warm: { started?: number; ended?: number; steps?: number } = {};
     const full = builtinDigitsSites({ sites: 1, partition: { kind: 'iid' }, seed: 5 })[0];
     const site = new SiteClient({
+      policy: testSitePolicy(),
       siteId: 'site-1',
       connector: socketIoConnector({ url: `http://127.0.0.1:${port}` }),
       modelServer: `http://127.0.0.1:${port}`,
@@ -151,6 +154,7 @@ describe('over socket.io: a site started before its coordinator listens', () => 
       const siteId = `site-${k + 1}`;
       events.set(siteId, []);
       return new SiteClient({
+        policy: testSitePolicy(),
         siteId,
         connector: socketIoConnector({ url: `http://127.0.0.1:${port}` }),
         modelServer: `http://127.0.0.1:${port}`,

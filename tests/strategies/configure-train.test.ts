@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 import { describe, expect, it } from 'vitest';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
 import {
@@ -79,7 +80,7 @@ async function federation(config: Partial<RunConfigInput>, sites = 3, siteOption
     },
   };
   const datasets = builtinDigitsSites({ sites, partition: { kind: 'dirichlet', alpha: 0.5 }, seed });
-  const clients = datasets.map((full, k) => new SiteClient({ siteId: siteName(k), connector: recording, data: splitDataset(head(full, 80), deriveSeed(seed, 'split', siteName(k))), backend: backend.backend, runtime: 'node', ...siteOptions }));
+  const clients = datasets.map((full, k) => new SiteClient({ siteId: siteName(k), connector: recording, data: splitDataset(head(full, 80), deriveSeed(seed, 'split', siteName(k))), backend: backend.backend, runtime: 'node', policy: testSitePolicy(), ...siteOptions }));
   const runs = clients.map((c) => c.run());
   const report = await coordinator.done;
   await Promise.all(runs);

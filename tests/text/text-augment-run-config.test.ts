@@ -3,6 +3,7 @@ import { deriveSeed, labelOnlySplits, siteName, SiteClient, socketIoConnector, s
 import { builtinSpam, selectNodeBackend } from '@fedtune/shared/node';
 import { loadModelDir, pretrainedSpamModelDir, readModelText, startCoordinator } from '@fedtune/coordinator';
 import { head, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 const SITES = 4;
 
@@ -29,6 +30,7 @@ async function textRound(runId: string, textAugmentation?: { copies: number; rat
       const siteId = siteName(k);
       const textData = splitTextDataset(share, deriveSeed(seed, 'split', siteId));
       return new SiteClient({
+        policy: testSitePolicy(),
         siteId,
         connector: socketIoConnector({ url: coordinator.url! }),
         data: labelOnlySplits(textData),

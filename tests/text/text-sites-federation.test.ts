@@ -3,6 +3,7 @@ import { deriveSeed, labelOnlySplits, siteName, SiteClient, socketIoConnector, s
 import { builtinSpam, selectNodeBackend } from '@fedtune/shared/node';
 import { loadModelDir, pretrainedSpamModelDir, readModelText, startCoordinator } from '@fedtune/coordinator';
 import { head, startTestFederation, tempDir } from '../helpers/federation.ts';
+import { testSitePolicy } from '../helpers/test-site-policy.ts';
 
 describe('text sites in a federation (the model brings its vocabulary)', () => {
   it('20 text sites over socket.io tokenize their own texts with the vocabulary of the terms and train one round', async () => {
@@ -30,6 +31,7 @@ describe('text sites in a federation (the model brings its vocabulary)', () => {
         const siteId = siteName(k);
         const textData = splitTextDataset(share, deriveSeed(seed, 'split', siteId));
         return new SiteClient({
+          policy: testSitePolicy(),
           siteId,
           connector: socketIoConnector({ url: coordinator.url! }),
           data: labelOnlySplits(textData),

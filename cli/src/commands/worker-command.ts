@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { SIMULATED_SITE_POLICY } from '../simulation/simulated-site-policy.ts';
 import { parseVirtualSiteRange, runVirtualSites, VirtualDigitsSites, type VirtualSiteRange } from '@fedtune/client-node';
 import { parsePartitionSpec, socketIoConnector, virtualSiteName, type SiteOutcome } from '@fedtune/shared';
 import { builtinDigits, describeBackend, selectNodeBackend } from '@fedtune/shared/node';
@@ -52,6 +53,7 @@ export function workerCommand(deps: WorkerDeps = { runVirtualSites }): Command {
         connector: () => socketIoConnector({ url: o.server }),
         backend: selection.backend,
         token: o.token,
+        policy: SIMULATED_SITE_POLICY,
         onEvent: (siteId, e) => {
           if (e.type === 'terms' && ++joined % Math.max(1, Math.ceil(count / 10)) === 0) console.log(`worker: ${joined}/${count} sites joined`);
           if (e.type === 'fit-done') {

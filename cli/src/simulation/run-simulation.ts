@@ -1,4 +1,5 @@
 import { resolveSimulationTransport, type SimulationTransportChoice } from './simulation-transport.ts';
+import { SIMULATED_SITE_POLICY } from './simulated-site-policy.ts';
 import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, forwardMacsPerExample, resolveFitPoolWorkers, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
@@ -320,6 +321,7 @@ async function simulateWith(
             connector: () => (memory ? memory.connector() : socketIoConnector({ url: coordinator.url! })),
             backend: backend.backend,
             ...(pool ? { fit: pool.fit } : {}),
+            policy: SIMULATED_SITE_POLICY,
             onEvent: options.onSiteEvent,
           })
         : datasets.map((data, k) => {
@@ -336,6 +338,7 @@ async function simulateWith(
           ...(pool ? { fit: pool.fit } : {}),
           // The site keeps its personalised model (never sent); the simulation stores it with the run.
           personalModelDir: join(coordinator.runDir, 'sites', siteId, 'personal'),
+          policy: SIMULATED_SITE_POLICY,
           onEvent: options.onSiteEvent ? (e) => options.onSiteEvent!(siteId, e) : undefined,
         });
       });

@@ -65,7 +65,7 @@ export class SiteTermsGuard {
           if (message.event === 'model') return checkModelInstruction(message.payload, terms);
           if (message.event === 'fit') return checkFitInstruction(message.payload, terms, this.policy, this.sha256);
           if (message.event === 'evaluate') return checkEvaluateInstruction(message.payload, terms, this.sha256);
-          return checkSiteReportInstruction(message.payload, terms);
+          return checkSiteReportInstruction(message.payload, terms, this.policy);
         default:
           return undefined;
       }

@@ -9,6 +9,7 @@ import { nobleSha256OfChunks, sha256Hex, type Sha256OfChunks } from '../audit/sh
 import type { SitePolicy } from './site-policy.ts';
 import { scheduledTrain } from '../learning/learning-rate-schedule.ts';
 import { totalParameters } from '../weights.ts';
+import { siteReportMetricRefusals, trainMetricRefusal } from './metric-example-counts.ts';
 
 /**
  * Every instruction a site receives, checked again on arrival against the terms it accepted and its policy
@@ -102,6 +103,9 @@ function short(json: string): string {
 export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy: SitePolicy, sha256: Sha256OfChunks = nobleSha256OfChunks): string | undefined {
   const early = sameRun(fit.runId, terms) ?? roundWithin(fit.round, terms, 'a fit') ?? checkInitialWeights(fit.modelVersion, fit.weights, terms, fit.modelRef, sha256) ?? checkTrainConfig(fit.config, terms, fit.round);
   if (early) return early;
+  // Again here, whatever the terms said: no round's training metrics over fewer examples than the policy's bound.
+  const few = trainMetricRefusal(fit.config, policy.privacy.minExamplesPerMetric);
+  if (few) return few;
   const secure = fit.secureAggregation;
   const agreed = terms.secureAggregation;
   if (agreed && !secure) return 'the terms say secure aggregation and the fit asks for a plain update';
@@ -153,7 +157,7 @@ function siteReportSettingsOf(report: SiteReportInstruction): SiteReportTerms {
  * state (a coordinator cannot ask for 100,000 local-only epochs, or robustness on one example, that the site
  * never saw).
  */
-export function checkSiteReportInstruction(report: SiteReportInstruction, terms: RunTerms): string | undefined {
+export function checkSiteReportInstruction(report: SiteReportInstruction, terms: RunTerms, policy: SitePolicy): string | undefined {
   const early = sameRun(report.runId, terms) ?? roundWithin(report.round, terms, 'a site report');
   if (early) return early;
   if (!terms.siteReport) return 'the terms include no per-site report';
@@ -163,6 +167,9 @@ export function checkSiteReportInstruction(report: SiteReportInstruction, terms:
     const agreed = terms.siteReport[key] === undefined ? '(absent)' : canonicalJson(terms.siteReport[key]);
     if (got !== agreed) return `changed terms: the site report's ${key} ${clipText(agreed, 300)} → ${clipText(got, 300)}`;
   }
+  // Again here, whatever the terms said: no robustness figure over fewer examples than the policy's bound.
+  const few = siteReportMetricRefusals(asked, policy.privacy.minExamplesPerMetric);
+  if (few.length > 0) return few.join('; ');
   if (report.pretrained) {
     const hash = sha256Hex(report.pretrained);
     if (hash !== terms.model.initialWeightsHash) return `the site report's pretrained weights (${hash.slice(0, 16)}…) are not the terms' initial weights`;

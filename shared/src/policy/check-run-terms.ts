@@ -5,6 +5,7 @@ import { DEFAULT_DP_SGD_DELTA } from '../privacy/dp-sgd-accounting.ts';
 import { runTermsHash } from './run-terms-hash.ts';
 import { nobleEd25519Verify, type Ed25519Verify } from './ed25519-verify.ts';
 import type { SitePolicy } from './site-policy.ts';
+import { metricCountRefusals } from './metric-example-counts.ts';
 
 
 /**
@@ -107,6 +108,8 @@ export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra:
     const recordDelta = record ? (record.delta ?? DEFAULT_DP_SGD_DELTA) : undefined;
     if (recordDelta !== undefined && recordDelta > privacy.maxDelta) refuse(`the run's DP-SGD δ ${recordDelta} is above the policy's maxDelta ${privacy.maxDelta}`);
   }
+  // A metric over a handful of examples is a sample in disguise: no count the coordinator sets may go below the bound.
+  for (const reason of metricCountRefusals(terms, privacy.minExamplesPerMetric)) refuse(reason);
 
   // The privacy ledger's ε budget and model inspection hook in here.
   for (const check of extra) {

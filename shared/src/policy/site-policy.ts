@@ -78,6 +78,14 @@ export const SitePolicy = z
         /** ε this site may spend in one run, and in total over all runs (the privacy ledger keeps the count). */
         maxEpsilonPerRun: Epsilon.optional(),
         maxEpsilonTotal: Epsilon.optional(),
+        /**
+         * Fewest examples any metric this site reports may cover (training loss and accuracy, evaluation, the
+         * per-site report's robustness). A metric over one example is that example in disguise: with crafted
+         * weights its loss reveals a feature or the label, past secure aggregation and DP. Terms that could make
+         * the site report over fewer (train.maxExamples, the report's robustness examples) are refused, and so is
+         * a run whose metrics would cover a split of this site's that is smaller (docs/site-policy.md).
+         */
+        minExamplesPerMetric: z.number().int().min(1).default(20),
       })
       .strict()
       .prefault({}),
@@ -92,7 +100,13 @@ export const SitePolicy = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    // The site's own cap on examples per round bounds its training metrics too: never below the metric bound.
+    const cap = p.training.maxExamplesPerRound;
+    const min = p.privacy.minExamplesPerMetric;
+    if (cap !== undefined && cap < min) ctx.addIssue({ code: 'custom', path: ['training', 'maxExamplesPerRound'], message: `${cap} is below privacy.minExamplesPerMetric ${min}: the training metrics of every round would cover that few examples (lower privacy.minExamplesPerMetric to allow it)` });
+  });
 export type SitePolicy = z.output<typeof SitePolicy>;
 export type SitePolicyInput = z.input<typeof SitePolicy>;
 

@@ -4,6 +4,7 @@ import { deriveSeed, siteName, SiteClient, socketIoConnector, splitDataset, type
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tempDir } from '../../helpers/federation.ts';
 import { syntheticTextData, syntheticTextModel } from './synthetic-text-task.ts';
+import { testSitePolicy } from '../../helpers/test-site-policy.ts';
 
 const SITES = 20;
 
@@ -32,7 +33,7 @@ async function textFederation(runId: string, adversarial?: NonNullable<TrainConf
   });
   const sites = Array.from({ length: SITES }, (_, k) => {
     const siteId = siteName(k);
-    return new SiteClient({ siteId, connector: socketIoConnector({ url: coordinator.url! }), data: splitDataset(syntheticTextData(40, 100 + k), deriveSeed(5, 'split', siteId)), backend: backend.backend, runtime: 'node' });
+    return new SiteClient({ policy: testSitePolicy(), siteId, connector: socketIoConnector({ url: coordinator.url! }), data: splitDataset(syntheticTextData(40, 100 + k), deriveSeed(5, 'split', siteId)), backend: backend.backend, runtime: 'node' });
   });
   const runs = sites.map((s) => s.run());
   const report = await coordinator.done;
