@@ -132,7 +132,6 @@ export * from './policy/run-terms-hash.ts';
 export * from './policy/check-run-terms.ts';
 export * from './policy/ed25519-verify.ts';
 export * from './policy/metric-example-counts.ts';
-export * from './policy/split-metric-refusal.ts';
 export * from './policy/check-instruction.ts';
 export * from './client/site-terms-guard.ts';
 export * from './client/interned-run-terms.ts';

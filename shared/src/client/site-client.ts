@@ -39,7 +39,6 @@ import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
 import { SiteTermsGuard } from './site-terms-guard.ts';
 import { checkFederatedEvaluation } from '../policy/check-instruction.ts';
-import { splitMetricRefusals, type SplitSizes } from '../policy/split-metric-refusal.ts';
 import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
 import { alignSiteData, classesRefusal, countsInRunOrder, type SiteClasses } from './align-site-classes.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
@@ -293,7 +292,7 @@ export class SiteClient {
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
     // concat: an exactly sized array (a spread leaves spare capacity in every site).
-    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames), (terms: RunTerms) => this.splitsAtJoin(terms)), options.verifyTermsSignature, options.sha256);
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)), options.verifyTermsSignature, options.sha256);
     this.textData = options.textData;
   }
 
@@ -305,25 +304,6 @@ export class SiteClient {
     } catch (err) {
       return toFedtuneError(err).message;
     }
-  }
-
-  /** Why this site's own splits are too small for the metrics the terms ask of it (privacy.minExamplesPerMetric), if they are; lazy data: its train split only. */
-  private splitsAtJoin(terms: RunTerms): string | undefined {
-    const data = this.options.data;
-    const sizes: SplitSizes = isLazySiteData(data) ? { train: data.trainExamples } : splitSizesOf(data);
-    const reasons = splitMetricRefusals(terms, sizes, this.consent.policy.privacy.minExamplesPerMetric);
-    return reasons.length > 0 ? reasons.join('; ') : undefined;
-  }
-
-  /**
-   * The last line of privacy.minExamplesPerMetric, before any metric is computed: the splits once loaded (lazy
-   * data was judged at join by its train split alone). Throws 'policy_refused' with the reason.
-   */
-  private assertSplitsLargeEnough(): void {
-    const terms = this.consent.terms;
-    if (!terms) return;
-    const reasons = splitMetricRefusals(terms, splitSizesOf(this.fittedData()), this.consent.policy.privacy.minExamplesPerMetric);
-    if (reasons.length > 0) throw new FedtuneError('policy_refused', reasons.join('; '));
   }
 
   /** The run's terms this site accepted: the ledger then accounts their client-level DP (q = 1 per round contributed). */
@@ -723,7 +703,6 @@ export class SiteClient {
         const parameterCount = global.reduce((n, a) => n + a.length, 0);
         checkSecAggInstruction(payload.secureAggregation, { siteId: this.options.siteId, round, parameterCount });
       }
-      this.assertSplitsLargeEnough();
       const data = this.fittedData();
       // A turn of the event loop first: sites sharing a process (a simulation) inspect and prepare one per turn,
       // not all in the one turn their instructions arrived in, so the process keeps answering meanwhile.
@@ -837,7 +816,6 @@ export class SiteClient {
   private async onEvaluate(payload: EvaluateInstruction): Promise<void> {
     try {
       await this.instructionGlobal(payload);
-      this.assertSplitsLargeEnough();
       // A calibration question is within the terms in any round; the test split is evaluated only for a round whose evaluation they include.
       const terms = this.consent.terms;
       const evaluated = !payload.calibration || (terms !== undefined && checkFederatedEvaluation(payload.round, terms) === undefined);
@@ -878,7 +856,6 @@ export class SiteClient {
         assertSameLayout(this.manifest!, decoded, 'pretrained model');
         pretrained = decoded.arrays;
       }
-      this.assertSplitsLargeEnough();
       const personalStart = payload.personalization?.mode === 'fedbn' && this.localBatchNorm ? withLocalWeights(global, this.localBatchNorm) : undefined;
       const work = await siteReportWork(this.model!, this.fittedData(), payload, { global, pretrained, personalStart });
       if (work.personal) {
@@ -920,8 +897,4 @@ export class SiteClient {
     this.model?.dispose();
     this.model = undefined;
   }
-}
-
-function splitSizesOf(splits: Splits): SplitSizes {
-  return { train: datasetSize(splits.train), validation: datasetSize(splits.validation), test: datasetSize(splits.test) };
 }

@@ -82,8 +82,8 @@ export const SitePolicy = z
          * Fewest examples any metric this site reports may cover (training loss and accuracy, evaluation, the
          * per-site report's robustness). A metric over one example is that example in disguise: with crafted
          * weights its loss reveals a feature or the label, past secure aggregation and DP. Terms that could make
-         * the site report over fewer (train.maxExamples, the report's robustness examples) are refused, and so is
-         * a run whose metrics would cover a split of this site's that is smaller (docs/site-policy.md).
+         * the site report over fewer (train.maxExamples, the report's robustness examples) are refused at join and
+         * on every instruction (docs/site-policy.md). The site's own splits are its choice and not judged by it.
          */
         minExamplesPerMetric: z.number().int().min(1).default(20),
       })
