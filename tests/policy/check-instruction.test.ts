@@ -188,6 +188,7 @@ describe('instructions against privacy.minExamplesPerMetric', () => {
     ['a site report at the bound', {}, undefined],
     ['a site report evaluating one below', { examples: 19, adversarialExamples: 0 }, "the run's site report evaluates robustness on 19 test examples, fewer than the policy's minExamplesPerMetric 20"],
     ['a site report attacking one below', { adversarialExamples: 19 }, "the run's site report attacks 19 test examples, fewer than the policy's minExamplesPerMetric 20"],
+    ['a site report both evaluating and attacking below: both reasons, joined', { examples: 5, adversarialExamples: 3 }, "the run's site report evaluates robustness on 5 test examples, fewer than the policy's minExamplesPerMetric 20; the run's site report attacks 3 test examples, fewer than the policy's minExamplesPerMetric 20"],
   ] as const)('%s', (_n, over, reason) => {
     expect(checkSiteReportInstruction(reportWith(over) as never, reportTerms(over), policy())).toBe(reason);
   });
