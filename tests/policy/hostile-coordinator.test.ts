@@ -1,38 +1,12 @@
-import { createServer } from 'node:http';
 import { testSitePolicy } from '../helpers/test-site-policy.ts';
-import type { AddressInfo } from 'node:net';
-import { Server } from 'socket.io';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoordinatorIdentity, socketIoServerTransport } from '@fedtune/coordinator';
-import { canonicalHash, deriveSeed, encodeWeights, modelFromTopology, modelManifest, modelTopology, PROTOCOL_VERSION, sha256Hex, totalParameters, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
+import { CoordinatorIdentity } from '@fedtune/coordinator';
+import { canonicalHash, deriveSeed, encodeWeights, modelFromTopology, modelManifest, modelTopology, sha256Hex, totalParameters, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
 import { policy, signed, terms } from './terms-fixture.ts';
-
-/**
- * A fake coordinator over a real socket.io server: it welcomes a real SiteClient, sends terms, and on
- * 'acceptTerms' plays `script` (instructions that keep to or depart from the terms). Records what the site sent.
- */
-async function fakeCoordinator(signedTerms: ReturnType<typeof signed>, script: (link: SiteLink) => void) {
-  const http = createServer();
-  const io = new Server(http, { maxHttpBufferSize: 1_000_000 });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const received: Array<{ event: string; payload: Record<string, unknown> }> = [];
-  const transport = socketIoServerTransport(io);
-  transport.onConnection((link) => {
-    link.onMessage((m) => {
-      received.push({ event: m.event, payload: m.payload as Record<string, unknown> });
-      if (m.event === 'hello') {
-        link.send('welcome', { protocol: PROTOCOL_VERSION, runId: signedTerms.terms.runId, siteId: m.payload.siteId });
-        link.send('terms', signedTerms);
-      }
-      if (m.event === 'acceptTerms') script(link);
-    });
-  });
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  return { url, received, close: () => transport.close() };
-}
+import { hostileCoordinator } from './redteam-harness.ts';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -40,7 +14,7 @@ afterEach(async () => {
 });
 
 async function siteAgainst(signedTerms: ReturnType<typeof signed>, script: (link: SiteLink) => void, sitePolicy: SitePolicyInput = {}) {
-  const fake = await fakeCoordinator(signedTerms, script);
+  const fake = await hostileCoordinator(signedTerms, (link) => script(link));
   closers.push(fake.close);
   const events: SiteEvent[] = [];
   const backend = await selectNodeBackend();
