@@ -2,11 +2,11 @@ import { testSitePolicy } from '../helpers/test-site-policy.ts';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoordinatorIdentity } from '@fedtune/coordinator';
-import { canonicalHash, deriveSeed, encodeWeights, modelFromTopology, modelManifest, modelTopology, sha256Hex, totalParameters, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
+import { canonicalHash, deriveSeed, modelFromTopology, SiteClient, socketIoConnector, splitDataset, type RunTerms, type SiteEvent, type SiteLink, type SitePolicyInput } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
 import { policy, signed, terms } from './terms-fixture.ts';
-import { hostileCoordinator } from './redteam-harness.ts';
+import { hostileCoordinator, realModelRun } from './redteam-harness.ts';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -158,18 +158,8 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
   // weights all as agreed, so only the count of the built model's activations can refuse it (the site's policy,
   // model.maxActivationsPerExample). An UpSampling2D of 1200 × 12000 trained here before: 1.3 GB resident, then a
   // wasm "memory access out of bounds" in the fit.
-  function upsamplingRun(a: number, b: number) {
-    const model = tf.sequential({ layers: [tf.layers.reshape({ inputShape: [4], targetShape: [2, 2, 1] }), tf.layers.upSampling2d({ size: [a, b] }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 3 })] });
-    const topology = modelTopology(model);
-    const manifest = modelManifest(model);
-    const weights = encodeWeights({ manifest, arrays: model.getWeights().map((w) => w.dataSync() as Float32Array) });
-    model.dispose();
-    const t = terms((x) => {
-      x.model.topologyHash = canonicalHash(topology);
-      x.model.parameters = totalParameters(manifest);
-      x.model.initialWeightsHash = sha256Hex(weights);
-      x.train.epochs = 1;
-    });
+  async function upsamplingRun(a: number, b: number) {
+    const { t, topology, manifest, weights } = await realModelRun(undefined, () => [tf.layers.reshape({ inputShape: [4], targetShape: [2, 2, 1] }), tf.layers.upSampling2d({ size: [a, b] }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 3 })]);
     const script = (link: SiteLink) => {
       link.sendUnchecked('model', { runId: t.runId, modelVersion: 0, topology, manifest });
       link.sendUnchecked('fit', { ...fitOf(t, 1), weights });
@@ -180,7 +170,7 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
 
   it('a model of a few weights and 4,000,008 activations per example (UpSampling2D 1000 × 1000): refused when it arrives, under the default policy', async () => {
     await selectNodeBackend();
-    const { t, script, activations } = upsamplingRun(1000, 1000);
+    const { t, script, activations } = await upsamplingRun(1000, 1000);
     expect(activations).toBe(4_000_008);
     const before = tf.memory().numBytes;
     const { outcome, received, events } = await siteAgainst(signed(t), script);
@@ -198,7 +188,7 @@ describe('a site refuses a coordinator that departs from its terms (real socket.
     ['one below it: refused', 407, false],
     ['the default (2^18): trained', undefined, true],
   ] as const)('model.maxActivationsPerExample %s (UpSampling2D 10 × 10: 408 per example)', async (_n, limit, trained) => {
-    const { t, script, activations } = upsamplingRun(10, 10);
+    const { t, script, activations } = await upsamplingRun(10, 10);
     expect(activations).toBe(408);
     const { received } = await siteAgainst(signed(t), script, limit === undefined ? {} : { model: { maxActivationsPerExample: limit } });
     expect(received.filter((m) => m.event === 'fitResult')).toHaveLength(trained ? 1 : 0);
