@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '@fedtune/coordinator';
 import type { ClientConnector, ClientToServer } from '@fedtune/shared';
 import { startTestFederation } from '../helpers/federation.ts';
+import { rewritingSends } from '../helpers/rewriting-sends.ts';
 
 /**
  * A site of a secure-aggregation round advertises its keys with an example count above the one it announced at
@@ -15,19 +16,11 @@ type Advertise = ClientToServer['secaggAdvertise'];
 
 /** Rewrites the site's advertised count from the count it announced at hello. */
 function claiming(connector: ClientConnector, claim: (announced: number) => number): ClientConnector {
-  return {
-    connect: async () => {
-      const link = await connector.connect();
-      const send = link.send.bind(link);
-      let announced = 0;
-      link.send = ((event: string, payload: unknown) => {
-        if (event === 'hello') announced = (payload as ClientToServer['hello']).capabilities.numExamples;
-        const out = event === 'secaggAdvertise' ? { ...(payload as Advertise), numExamples: claim(announced) } : payload;
-        (send as (e: string, p: unknown) => void)(event, out);
-      }) as typeof link.send;
-      return link;
-    },
-  };
+  let announced = 0;
+  return rewritingSends(connector, (event, payload) => {
+    if (event === 'hello') announced = (payload as ClientToServer['hello']).capabilities.numExamples;
+    return event === 'secaggAdvertise' ? { ...(payload as Advertise), numExamples: claim(announced) } : payload;
+  });
 }
 
 async function runWith(claim: (announced: number) => number) {

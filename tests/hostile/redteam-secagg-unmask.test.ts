@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '@fedtune/coordinator';
 import type { ClientConnector, ClientToServer } from '@fedtune/shared';
 import { startTestFederation } from '../helpers/federation.ts';
+import { rewritingSends } from '../helpers/rewriting-sends.ts';
 
 /**
  * A site of a secure-aggregation round is a survivor (its masked input is in the sum) and then sends an unmask
@@ -12,16 +13,7 @@ import { startTestFederation } from '../helpers/federation.ts';
 type Unmask = ClientToServer['secaggUnmaskResponse'];
 
 function tampering(connector: ClientConnector, tamper: (r: Unmask) => Unmask): ClientConnector {
-  return {
-    connect: async () => {
-      const link = await connector.connect();
-      const send = link.send.bind(link);
-      link.send = ((event: string, payload: unknown) => {
-        (send as (e: string, p: unknown) => void)(event, event === 'secaggUnmaskResponse' ? tamper(payload as Unmask) : payload);
-      }) as typeof link.send;
-      return link;
-    },
-  };
+  return rewritingSends(connector, (event, payload) => (event === 'secaggUnmaskResponse' ? tamper(payload as Unmask) : payload));
 }
 
 const attacks: Array<[string, (r: Unmask) => Unmask]> = [

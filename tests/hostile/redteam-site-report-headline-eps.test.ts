@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClientConnector, ClientToServer } from '@fedtune/shared';
 import { startTestFederation, tempDir } from '../helpers/federation.ts';
+import { rewritingSends } from '../helpers/rewriting-sends.ts';
 
 /**
  * The per-site report reads every site's robust accuracy at the task's headline ε (siteReport.robustEps), which the
@@ -14,19 +15,12 @@ import { startTestFederation, tempDir } from '../helpers/federation.ts';
 type Report = ClientToServer['siteReportResult'];
 
 function droppingHeadline(connector: ClientConnector): ClientConnector {
-  return {
-    connect: async () => {
-      const link = await connector.connect();
-      const send = link.send.bind(link);
-      link.send = ((event: string, payload: unknown) => {
-        if (event !== 'siteReportResult') return (send as (e: string, p: unknown) => void)(event, payload);
-        const r = payload as Report;
-        const arms = Object.fromEntries(Object.entries(r.arms).map(([k, arm]) => [k, arm && { ...arm, ...(arm.robust ? { robust: { ...arm.robust, pgd: [{ eps: 1, accuracy: 0 }] } } : {}) }]));
-        (send as (e: string, p: unknown) => void)(event, { ...r, arms });
-      }) as typeof link.send;
-      return link;
-    },
-  };
+  return rewritingSends(connector, (event, payload) => {
+    if (event !== 'siteReportResult') return payload;
+    const r = payload as Report;
+    const arms = Object.fromEntries(Object.entries(r.arms).map(([k, arm]) => [k, arm && { ...arm, ...(arm.robust ? { robust: { ...arm.robust, pgd: [{ eps: 1, accuracy: 0 }] } } : {}) }]));
+    return { ...r, arms };
+  });
 }
 
 async function siteReportOf(hostile: boolean) {
