@@ -97,8 +97,8 @@ const MODULES = [
       // The server's checks of each unmask response as it arrives; the sum and unmasking of secure aggregation, with
       // the server's check of a recovered key; a site's masked input with its checks of the share delivery a
       // (possibly hostile) coordinator sends it.
-      'shared/src/privacy/secagg-server.ts:136-148',
-      'shared/src/privacy/secagg-server.ts:183-205',
+      'shared/src/privacy/secagg-server.ts:138-150',
+      'shared/src/privacy/secagg-server.ts:185-213',
       'shared/src/privacy/secagg-site.ts:157-188',
     ],
     tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts', 'tests/privacy/secagg-unmask-response-checks.test.ts'],

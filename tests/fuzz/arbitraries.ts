@@ -78,7 +78,7 @@ export const validClientPayloads: { [K in ClientEvent]: fc.Arbitrary<unknown> } 
   evaluateResult: fc.record({ runId, round, siteId, numExamples: count, metrics: localMetrics }),
   siteFailure: fc.record({ runId, round, siteId, code: errorCode, reason: fc.string({ maxLength: 2000 }) }),
   heartbeat: fc.record({ siteId, status: fc.constantFrom('idle', 'training', 'evaluating') }),
-  secaggAdvertise: fc.record({ runId, round, attempt, siteId, encryptionPublicKey: key, maskingPublicKey: key, numExamples: count, metrics: localMetrics, durationMs: reportedDuration }),
+  secaggAdvertise: fc.record({ runId, round, attempt, siteId, encryptionPublicKey: key, maskingPublicKey: key, selfMaskCommitment: key, numExamples: count, metrics: localMetrics, durationMs: reportedDuration }),
   secaggShareKeys: fc.record({ runId, round, attempt, siteId, shares: fc.array(sealed, { maxLength: 4 }) }),
   secaggMasked: fc.record({ runId, round, attempt, siteId, masked: fc.uint32Array({ maxLength: 16 }).map((a) => new Uint8Array(a.buffer)) }),
   secaggUnmaskResponse: fc.record({ runId, round, attempt, siteId, selfMaskShares: fc.array(revealed, { maxLength: 4 }), maskingKeyShares: fc.array(revealed, { maxLength: 4 }) }),

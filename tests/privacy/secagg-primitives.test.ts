@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { combine, split, splitAt, SHAMIR_SHARE_BYTES } from '../../shared/src/privacy/shamir.ts';
 import { dequantize, fixedPointConfig, fixedPointSumError, quantize } from '../../shared/src/privacy/fixed-point.ts';
-import { agreeKey, applyMask, expandMask, generateKeyPair, openFrom, sealFor } from '../../shared/src/privacy/secagg-crypto.ts';
+import { agreeKey, applyMask, expandMask, generateKeyPair, openFrom, sealFor, selfMaskCommitment } from '../../shared/src/privacy/secagg-crypto.ts';
+import { createHash } from 'node:crypto';
 import { ChaChaRandom } from '../../shared/src/privacy/chacha-random.ts';
 import { secAggTopology } from '../../shared/src/privacy/secagg-config.ts';
 import { isFedtuneError } from '../../shared/src/errors.ts';
@@ -141,5 +142,19 @@ describe('round topology', () => {
     expect(code(() => secAggTopology({ round: 1, sites, threshold: 11, vectorLength: 4, fixedPoint: fp }))).toBe('config');
     expect(code(() => secAggTopology({ round: 1, sites, threshold: 2, neighbours: 4, vectorLength: 4, fixedPoint: fp }))).toBe('config');
     expect(code(() => secAggTopology({ round: 1, sites: ['a', 'a'], threshold: 2, vectorLength: 4, fixedPoint: fp }))).toBe('config');
+  });
+});
+
+describe('selfMaskCommitment: SHA-256 of the domain, round, site id and seed', () => {
+  const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
+  it('is the SHA-256 of "fedtune/secagg/v1/self-mask-commitment/<round>/<site>/" then the seed', () => {
+    const expected = createHash('sha256').update('fedtune/secagg/v1/self-mask-commitment/3/site-a/').update(seed).digest();
+    expect(Buffer.from(selfMaskCommitment(seed, 3, 'site-a')).toString('hex')).toBe(expected.toString('hex'));
+  });
+  it('changes with the seed, the round and the site', () => {
+    const base = Buffer.from(selfMaskCommitment(seed, 3, 'site-a')).toString('hex');
+    const other = Uint8Array.from(seed);
+    other[31] ^= 1;
+    for (const c of [selfMaskCommitment(other, 3, 'site-a'), selfMaskCommitment(seed, 4, 'site-a'), selfMaskCommitment(seed, 3, 'site-b')]) expect(Buffer.from(c).toString('hex')).not.toBe(base);
   });
 });

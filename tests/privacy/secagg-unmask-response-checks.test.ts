@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { numberToBytesBE } from '@noble/curves/utils.js';
-import { fixedPointConfig } from '../../shared/src/privacy/fixed-point.ts';
+import { dequantize, fixedPointConfig } from '../../shared/src/privacy/fixed-point.ts';
 import { SecAggServer } from '../../shared/src/privacy/secagg-server.ts';
 import { SecAggSite } from '../../shared/src/privacy/secagg-site.ts';
 import { isShareValue, SHAMIR_SHARE_BYTES } from '../../shared/src/privacy/shamir.ts';
@@ -133,5 +133,53 @@ describe('the server checks each unmask response as it arrives', () => {
     const bad = { ...honest, selfMaskShares: [...honest.selfMaskShares, { owner: stranger, share: honest.selfMaskShares[0].share }] };
     expect(failure(() => server.receiveUnmaskResponse(bad))).toEqual({ code: 'malformed_payload', message: `s0 revealed an unexpected self-mask share of ${stranger}` });
     expect(failure(() => server.receiveUnmaskResponse(honest))).toBeUndefined();
+  });
+});
+
+/**
+ * With exactly t self-mask shares of a survivor nothing else can tell a wrong one: the seed they recover is
+ * checked against the commitment its owner sent with its keys (secagg-crypto.ts selfMaskCommitment), so one
+ * survivor lying about another's share fails the round instead of unmasking the sum with a wrong seed (before:
+ * finish returned a sum of random words, which the coordinator decoded into the global model).
+ */
+describe('a recovered self-mask seed must match its owner’s commitment', () => {
+  /** a, b, c, d all survive; only a, b, c answer (t = 3); `lie` flips one bit of a's share of b's seed. */
+  function exactlyT(lie: boolean) {
+    const { server, reply } = toUnmask();
+    for (const id of ['a', 'b', 'c']) {
+      const r = reply(id);
+      if (lie && id === 'a') {
+        const i = r.selfMaskShares.findIndex((s) => s.owner === 'b');
+        const share = Uint8Array.from(r.selfMaskShares[i].share);
+        share[SHAMIR_SHARE_BYTES - 1] ^= 1;
+        r.selfMaskShares[i] = { owner: 'b', share };
+      }
+      expect(failure(() => server.receiveUnmaskResponse(r))).toBeUndefined();
+    }
+    return server;
+  }
+
+  it('honest, exactly t responders: the sum of the four inputs, d silent in unmasking', () => {
+    const aggregate = exactlyT(false).finish();
+    expect(aggregate.silentInUnmasking).toEqual(['d']);
+    const decoded = dequantize(aggregate.sum, [2], fixedPointConfig({ sites: 4 }));
+    // Each of the four sites sent 0.2 · [0.5, −0.25] with weight 0.2: the mean is [0.5, −0.25].
+    expect(decoded.totalWeight).toBeCloseTo(0.8, 6);
+    expect(Array.from(decoded.mean[0])).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
+  });
+
+  it('one wrong share among exactly t: malformed_payload naming the owner, never a sum', () => {
+    expect(failure(() => exactlyT(true).finish())).toEqual({ code: 'malformed_payload', message: 'the self-mask seed recovered for b does not match its commitment' });
+  });
+
+  it('a commitment that is not 32 bytes is refused with the keys', () => {
+    const ids = ['a', 'b', 'c'];
+    const config: SecAggConfig = { round: 3, sites: ids, threshold: 2, vectorLength: 2, fixedPoint: fixedPointConfig({ sites: 3 }) };
+    const server = new SecAggServer(config);
+    const advert = new SecAggSite('a', config).advertiseKeys();
+    for (const length of [0, 31, 33]) {
+      expect(failure(() => server.receiveAdvertiseKeys({ ...advert, selfMaskCommitment: new Uint8Array(length) }))).toEqual({ code: 'malformed_payload', message: 'bad self-mask commitment from a' });
+    }
+    expect(failure(() => server.receiveAdvertiseKeys(advert))).toBeUndefined();
   });
 });

@@ -157,7 +157,7 @@ export class SecureAggregationRound {
         // As a plain round's fitResult (validate-fit-result.ts): refused before its keys enter U1, so the round goes on without it.
         const countError = claimedExampleCountError(siteId, m.numExamples, this.o.maxExamples, this.o.announced(siteId));
         if (countError !== undefined) throw new FedtuneError('invalid_count', countError);
-        this.server.receiveAdvertiseKeys({ kind: 'secagg/advertise-keys', round: this.o.round, siteId, encryptionPublicKey: m.encryptionPublicKey, maskingPublicKey: m.maskingPublicKey });
+        this.server.receiveAdvertiseKeys({ kind: 'secagg/advertise-keys', round: this.o.round, siteId, encryptionPublicKey: m.encryptionPublicKey, maskingPublicKey: m.maskingPublicKey, selfMaskCommitment: m.selfMaskCommitment });
         this.reports.set(siteId, { siteId, numExamples: m.numExamples, metrics: m.metrics, durationMs: m.durationMs });
         break;
       }

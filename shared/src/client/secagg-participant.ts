@@ -117,7 +117,7 @@ export class SecAggParticipant {
 
   advertise(report: Pick<SecureAggAdvertise, 'numExamples' | 'metrics' | 'durationMs'>): SecureAggAdvertise {
     const m = this.site.advertiseKeys();
-    return { ...this.ids(), encryptionPublicKey: m.encryptionPublicKey, maskingPublicKey: m.maskingPublicKey, ...report };
+    return { ...this.ids(), encryptionPublicKey: m.encryptionPublicKey, maskingPublicKey: m.maskingPublicKey, selfMaskCommitment: m.selfMaskCommitment, ...report };
   }
 
   shareKeys(keys: SecureAggKeys): SecureAggShareKeys {

@@ -334,6 +334,8 @@ export const SecureAggAdvertise = z.object({
   siteId: SiteId,
   encryptionPublicKey: PublicKey,
   maskingPublicKey: PublicKey,
+  /** SHA-256 commitment to the site's self-mask seed (secagg-crypto.ts selfMaskCommitment). */
+  selfMaskCommitment: Bytes.refine((b) => b.length === 32, 'expected a 32-byte commitment'),
   numExamples: ExampleCount,
   /** As a fitResult's: with the site's DP-SGD spend (`privacy`) when it trains with DP-SGD. */
   metrics: FitResultMetrics,

@@ -50,6 +50,21 @@ export function agreeKey(secretKey: Uint8Array, peerPublicKey: Uint8Array, purpo
   return hkdf(sha256, shared, undefined, encoder.encode(`fedtune/secagg/v1/${purpose}/${round}/${lo}/${hi}`), 32);
 }
 
+/**
+ * A site's commitment to its self-mask seed, sent with its public keys before any share exists:
+ * SHA-256("fedtune/secagg/v1/self-mask-commitment/<round>/<site id>/" ‖ seed). The server checks the seed it
+ * recovers from the survivors' shares against it, as it checks a recovered masking key against its public
+ * key: a share that does not lie on the owner's polynomial can then never unmask the sum with a wrong seed.
+ * The seed is 32 random bytes, so the commitment reveals nothing of it.
+ */
+export function selfMaskCommitment(seed: Uint8Array, round: number, siteId: string): Uint8Array {
+  const prefix = encoder.encode(`fedtune/secagg/v1/self-mask-commitment/${round}/${siteId}/`);
+  const input = new Uint8Array(prefix.length + seed.length);
+  input.set(prefix, 0);
+  input.set(seed, prefix.length);
+  return sha256(input);
+}
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Expands a 32-byte seed into `length` pseudo-random uint32 (ChaCha20 keystream, little-endian words). */

@@ -42,6 +42,8 @@ export interface SecAggAdvertiseKeys {
   encryptionPublicKey: Uint8Array;
   /** X25519 public key for pairwise masks (32 bytes). */
   maskingPublicKey: Uint8Array;
+  /** SHA-256 commitment to the self-mask seed (selfMaskCommitment, 32 bytes): checks the seed recovered in phase 3. */
+  selfMaskCommitment: Uint8Array;
 }
 
 export interface SecAggKeyDirectory {

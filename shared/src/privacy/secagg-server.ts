@@ -4,10 +4,11 @@
  * quantized weighted updates and nothing about any one of them (semi-honest model). Each `close…` method
  * ends a phase: who has not sent by then is dropped. Fewer than t of a neighbourhood at any phase aborts
  * the round with FedtuneError('quorum_not_met'); a recovered masking key is checked against the public key
- * its owner advertised, and surplus shares against the others, so a wrong sum is never returned.
+ * its owner advertised, a recovered self-mask seed against the commitment its owner sent with its keys, and
+ * surplus shares against the others, so a wrong sum is never returned (a wrong share fails the round instead).
  */
 import { FedtuneError } from '../errors.ts';
-import { applyMask, agreeKey, publicKeyOf } from './secagg-crypto.ts';
+import { applyMask, agreeKey, publicKeyOf, selfMaskCommitment } from './secagg-crypto.ts';
 import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
 import type {
   SecAggAdvertiseKeys,
@@ -69,6 +70,7 @@ export class SecAggServer {
   receiveAdvertiseKeys(m: SecAggAdvertiseKeys): void {
     this.check('advertise', m.round, m.siteId, this.adverts, this.topology.sites);
     if (m.encryptionPublicKey?.length !== 32 || m.maskingPublicKey?.length !== 32) throw new FedtuneError('malformed_payload', `bad public keys from ${m.siteId}`);
+    if (m.selfMaskCommitment?.length !== 32) throw new FedtuneError('malformed_payload', `bad self-mask commitment from ${m.siteId}`);
     this.adverts.set(m.siteId, m);
   }
 
@@ -186,7 +188,13 @@ export class SecAggServer {
       // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + y[i]) | 0;
     }
-    for (const s of this.survivors) applyMask(sum, recover(s, selfShares.get(s), 'self-mask'), -1);
+    for (const s of this.survivors) {
+      const seed = recover(s, selfShares.get(s), 'self-mask');
+      // With exactly t shares nothing else could tell a wrong share: the seed must be the one its owner committed to.
+      const committed = this.adverts.get(s)!.selfMaskCommitment;
+      if (!selfMaskCommitment(seed, this.config.round, s).every((v, i) => v === committed[i])) throw new FedtuneError('malformed_payload', `the self-mask seed recovered for ${s} does not match its commitment`);
+      applyMask(sum, seed, -1);
+    }
     for (const d of dropped) {
       // Stryker disable next-line MethodExpression: equivalent: masks are added mod 2^32, so the order they are removed in cannot change the sum.
       const peers = [...this.topology.neighbourhood.get(d)!].filter((v) => u3.has(v)).sort();

@@ -14,7 +14,7 @@ import type { WeightArrays } from '../weights.ts';
 import { ChaChaRandom, type RandomBytes } from './chacha-random.ts';
 import { addDiscreteGaussianNoise } from './discrete-gaussian.ts';
 import { quantize } from './fixed-point.ts';
-import { agreeKey, applyMask, generateKeyPair, openFrom, sealFor, type X25519KeyPair } from './secagg-crypto.ts';
+import { agreeKey, applyMask, generateKeyPair, openFrom, sealFor, selfMaskCommitment, type X25519KeyPair } from './secagg-crypto.ts';
 import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
 import type {
   SecAggAdvertiseKeys,
@@ -122,6 +122,7 @@ export class SecAggSite {
       siteId: this.siteId,
       encryptionPublicKey: this.encryptionKeys.publicKey,
       maskingPublicKey: this.maskingKeys.publicKey,
+      selfMaskCommitment: selfMaskCommitment(this.selfMaskSeed, this.config.round, this.siteId),
     };
   }
 
