@@ -3,6 +3,7 @@ import type { EngineEvent } from '@fedtune/coordinator';
 import type { ClientConnector, ClientToServer } from '@fedtune/shared';
 import { startTestFederation } from '../helpers/federation.ts';
 import { rewritingSends } from '../helpers/rewriting-sends.ts';
+import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 
 /**
  * A site of a secure-aggregation round is a survivor (its masked input is in the sum) and then sends an unmask
@@ -80,6 +81,51 @@ describe('secure aggregation: survivors reveal shares that recombine to a wrong 
       expect(report.rounds[0].attempts).toBe(2);
       const retry = events.find((e) => e.type === 'round-retry');
       expect(retry && 'reason' in retry ? retry.reason : '').toMatch(/recovered/);
+    } finally {
+      await fed.coordinator.close();
+      await Promise.allSettled(fed.siteRuns);
+    }
+  }, 120_000);
+});
+
+describe('secure aggregation: exactly t survivors answer, one with a wrong share of another’s self-mask seed', () => {
+  it('the attempt fails on the seed’s commitment (never a sum of random words as the global model) and the retry completes', async () => {
+    const events: EngineEvent[] = [];
+    let tampered = 0;
+    const fed = await startTestFederation({
+      sites: 4,
+      rounds: 1,
+      transport: 'socket',
+      maxSiteExamples: 40,
+      holdoutExamples: 100,
+      onEvent: (e) => events.push(e),
+      config: { federatedEvaluation: 'never', maxRoundAttempts: 2, secureAggregation: { clip: 1, phaseTimeoutMs: 3_000 } },
+      // site-3 sends its masked input, then stays silent in unmasking in attempt 1: 3 of 4 answer, the threshold.
+      siteOptions: (siteId) => (siteId === 'site-3' ? { secAggProbe: { beforeSend: (phase, info) => (phase === 'unmask' && info.attempt === 1 ? 'stall' : undefined) } } : {}),
+      // site-4 shifts its share of site-1's self-mask seed so that the seed recovered from the three answers is the
+      // true one + 1 — a 32-byte value like any seed, with no surplus share to compare it with. The answers are at
+      // x = 1, 2, 4 (a site's point is its index + 1), so site-4's Lagrange coefficient at 0 is (1/−3)·(2/−2) = 1/3:
+      // its share + 3 moves the secret by exactly 1. (A share with a bit flipped at random moves it by a multiple of
+      // 1/3 mod p, which almost never fits 32 bytes: the old code refused that one by luck.)
+      wrapConnector: (siteId, connector) =>
+        siteId === 'site-4'
+          ? tampering(connector, (r) => {
+              if (r.attempt !== 1) return r;
+              tampered++;
+              const shift = (share: Uint8Array) => numberToBytesBE((bytesToNumberBE(share) + 3n) % (2n ** 521n - 1n), share.length);
+              return { ...r, selfMaskShares: r.selfMaskShares.map((s) => (s.owner === 'site-1' ? { ...s, share: shift(s.share) } : s)) };
+            })
+          : connector,
+    });
+    try {
+      const report = await fed.coordinator.done;
+      expect(tampered).toBe(1);
+      expect(report.status, report.aborted).toBe('complete');
+      expect(report.rounds[0].attempts).toBe(2);
+      const retry = events.find((e) => e.type === 'round-retry');
+      expect(retry && 'reason' in retry ? retry.reason : '').toContain('the self-mask seed recovered for site-1 does not match its commitment');
+      // The global model is the honest sum's: a model near the pretrained one, not random weights.
+      expect(report.rounds[0].global.accuracy).toBeGreaterThan(0.3);
     } finally {
       await fed.coordinator.close();
       await Promise.allSettled(fed.siteRuns);
