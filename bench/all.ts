@@ -16,6 +16,7 @@ import { appendHistory, collectTargets, formatTargets } from './summary.ts';
 const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: string[] }> = [
   { name: 'core', script: 'run.ts', args: ['--quick'] },
   { name: 'aggregation', script: 'aggregation.ts' },
+  { name: 'secagg-unmask', script: 'secagg-unmask.ts' },
   { name: 'startup', script: 'startup.ts' },
   { name: 'train', script: 'train.ts' },
   { name: 'workers', script: 'workers.ts' },

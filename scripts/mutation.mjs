@@ -97,11 +97,14 @@ const MODULES = [
       // The server's checks of each unmask response as it arrives; the sum and unmasking of secure aggregation, with
       // the server's check of a recovered key; a site's masked input with its checks of the share delivery a
       // (possibly hostile) coordinator sends it.
-      'shared/src/privacy/secagg-server.ts:138-150',
-      'shared/src/privacy/secagg-server.ts:185-213',
+      'shared/src/privacy/secagg-server.ts:79-80',
+      'shared/src/privacy/secagg-server.ts:145-157',
+      'shared/src/privacy/secagg-server.ts:185-227',
+      // Recovery of a committed secret from t shares, finding one wrong share.
+      'shared/src/privacy/verified-recovery.ts',
       'shared/src/privacy/secagg-site.ts:157-188',
     ],
-    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts', 'tests/privacy/secagg-unmask-response-checks.test.ts'],
+    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts', 'tests/privacy/secagg-unmask-response-checks.test.ts', 'tests/privacy/verified-recovery.test.ts'],
   },
   {
     name: 'codec',

@@ -132,3 +132,40 @@ describe('secure aggregation: exactly t survivors answer, one with a wrong share
     }
   }, 120_000);
 });
+
+describe('secure aggregation: five survivors answer, one reveals every share off its owner’s polynomial', () => {
+  it('the wrong shares are found and left out: the round completes in its first attempt with all five in the sum', async () => {
+    const events: EngineEvent[] = [];
+    let tampered = 0;
+    const fed = await startTestFederation({
+      sites: 5,
+      rounds: 1,
+      transport: 'socket',
+      maxSiteExamples: 40,
+      holdoutExamples: 100,
+      onEvent: (e) => events.push(e),
+      config: { federatedEvaluation: 'never', maxRoundAttempts: 1, secureAggregation: { clip: 1, phaseTimeoutMs: 10_000 } },
+      // site-2 answers with every self-mask share moved by one bit (field elements all): before, the surplus
+      // shares failed the check against the others and the attempt — with one attempt, the run — was lost.
+      wrapConnector: (siteId, connector) =>
+        siteId === 'site-2'
+          ? tampering(connector, (r) => {
+              tampered++;
+              return { ...r, selfMaskShares: r.selfMaskShares.map((s) => ({ ...s, share: s.share.map((v, i) => (i === s.share.length - 1 ? v ^ 1 : v)) })) };
+            })
+          : connector,
+    });
+    try {
+      const report = await fed.coordinator.done;
+      expect(tampered).toBe(1);
+      expect(report.status, report.aborted).toBe('complete');
+      expect(report.rounds[0].attempts).toBe(1);
+      expect(report.rounds[0].accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-3', 'site-4', 'site-5']);
+      expect(events.some((e) => e.type === 'round-retry')).toBe(false);
+      expect(report.rounds[0].global.accuracy).toBeGreaterThan(0.3);
+    } finally {
+      await fed.coordinator.close();
+      await Promise.allSettled(fed.siteRuns);
+    }
+  }, 120_000);
+});

@@ -183,3 +183,35 @@ describe('a recovered self-mask seed must match its owner’s commitment', () =>
     expect(failure(() => server.receiveAdvertiseKeys(advert))).toBeUndefined();
   });
 });
+
+describe('one wrong share among more than t: left out, the sum is right, its holder named', () => {
+  /** a … e all survive and answer (t = 3 of 5); `liar` moves every share it reveals off its owner's polynomial. */
+  function fiveAnswer(liar: string, only?: string) {
+    const { server, reply } = toUnmask({ sites: ['a', 'b', 'c', 'd', 'e'] });
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      const r = reply(id);
+      if (id === liar) {
+        r.selfMaskShares = r.selfMaskShares.map((s) => (only === undefined || s.owner === only ? { owner: s.owner, share: s.share.map((v, i) => (i === SHAMIR_SHARE_BYTES - 1 ? v ^ 1 : v)) } : s));
+      }
+      server.receiveUnmaskResponse(r);
+    }
+    return server.finish();
+  }
+  const mean = (aggregate: { sum: Uint32Array }) => Array.from(dequantize(aggregate.sum, [2], fixedPointConfig({ sites: 5 })).mean[0]);
+
+  it.each(['a', 'b', 'e'])('%s lies about every owner: the sum of the five inputs, wrongShares names it', (liar) => {
+    const aggregate = fiveAnswer(liar);
+    expect(aggregate.wrongShares).toEqual(liar === 'e' ? [] : [liar]);
+    expect(mean(aggregate)).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
+  });
+
+  it('a lies about c’s seed only: the same sum, a named', () => {
+    const aggregate = fiveAnswer('a', 'c');
+    expect(aggregate.wrongShares).toEqual(['a']);
+    expect(mean(aggregate)).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
+  });
+
+  it('honest: nobody named', () => {
+    expect(fiveAnswer('nobody').wrongShares).toEqual([]);
+  });
+});

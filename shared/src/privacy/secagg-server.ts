@@ -4,8 +4,9 @@
  * quantized weighted updates and nothing about any one of them (semi-honest model). Each `close…` method
  * ends a phase: who has not sent by then is dropped. Fewer than t of a neighbourhood at any phase aborts
  * the round with FedtuneError('quorum_not_met'); a recovered masking key is checked against the public key
- * its owner advertised, a recovered self-mask seed against the commitment its owner sent with its keys, and
- * surplus shares against the others, so a wrong sum is never returned (a wrong share fails the round instead).
+ * its owner advertised and a recovered self-mask seed against the commitment its owner sent with its keys, so a
+ * wrong sum is never returned: one wrong share among more than t is found and left out (verified-recovery.ts),
+ * otherwise a wrong share fails the round.
  */
 import { FedtuneError } from '../errors.ts';
 import { applyMask, agreeKey, publicKeyOf, selfMaskCommitment } from './secagg-crypto.ts';
@@ -21,7 +22,8 @@ import type {
   SecAggUnmaskRequest,
   SecAggUnmaskResponse,
 } from './secagg-messages.ts';
-import { combine, isShareValue, SHAMIR_SHARE_BYTES, type ShamirShare } from './shamir.ts';
+import { isShareValue, SHAMIR_SHARE_BYTES, type ShamirShare } from './shamir.ts';
+import { recoverVerified, type LagrangeCache } from './verified-recovery.ts';
 
 export interface SecAggAggregate {
   round: number;
@@ -33,6 +35,11 @@ export interface SecAggAggregate {
   dropped: string[];
   /** Survivors that sent no unmask response (their inputs are in the sum all the same). */
   silentInUnmasking: string[];
+  /**
+   * Responders found to have revealed a share off its owner's polynomial (verified-recovery.ts): the secret was
+   * recovered without it and their other shares were not used. Their own inputs are in the sum.
+   */
+  wrongShares: string[];
 }
 
 type Phase = 'advertise' | 'share' | 'mask' | 'unmask' | 'done';
@@ -175,12 +182,21 @@ export class SecAggServer {
       collect(selfShares, r.selfMaskShares, u3, 'self-mask');
       collect(keyShares, r.maskingKeyShares, new Set(dropped), 'masking-key');
     }
-    const recover = (owner: string, shares: ShamirShare[] | undefined, what: string): Uint8Array => {
-      if (!shares || shares.length < t) {
-        throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${shares?.length ?? 0} ${what} shares of ${owner}, threshold ${t}`);
+    // A responder found to have revealed a share off its owner's polynomial: its shares of other owners are not used.
+    const wrongShares = new Set<string>();
+    const responderAt = new Map([...this.topology.point].map(([site, x]) => [x, site]));
+    const lagrange: LagrangeCache = new Map();
+    const recover = (owner: string, all: ShamirShare[] | undefined, what: string, accept: (secret: Uint8Array) => boolean, refused: string): Uint8Array => {
+      const shares = (all ?? []).filter((s) => !wrongShares.has(responderAt.get(s.x)!));
+      if (shares.length < t) {
+        throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${shares.length} ${what} shares of ${owner}, threshold ${t}`);
       }
-      return combine(shares);
+      const recovered = recoverVerified(shares, accept, lagrange);
+      if (!recovered) throw new FedtuneError('malformed_payload', refused);
+      if (recovered.wrongShareX !== undefined) wrongShares.add(responderAt.get(recovered.wrongShareX)!);
+      return recovered.secret;
     };
+    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
     const sum = new Uint32Array(this.config.vectorLength + 1);
     for (const s of this.survivors) {
@@ -189,10 +205,9 @@ export class SecAggServer {
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + y[i]) | 0;
     }
     for (const s of this.survivors) {
-      const seed = recover(s, selfShares.get(s), 'self-mask');
-      // With exactly t shares nothing else could tell a wrong share: the seed must be the one its owner committed to.
+      // The seed must be the one its owner committed to: with exactly t shares nothing else could tell a wrong one.
       const committed = this.adverts.get(s)!.selfMaskCommitment;
-      if (!selfMaskCommitment(seed, this.config.round, s).every((v, i) => v === committed[i])) throw new FedtuneError('malformed_payload', `the self-mask seed recovered for ${s} does not match its commitment`);
+      const seed = recover(s, selfShares.get(s), 'self-mask', (b) => same(selfMaskCommitment(b, this.config.round, s), committed), `the self-mask seed recovered for ${s} does not match its commitment`);
       applyMask(sum, seed, -1);
     }
     for (const d of dropped) {
@@ -201,10 +216,8 @@ export class SecAggServer {
       // Stryker disable next-line ConditionalExpression: equivalent: unreachable in a round closeMaskedInput lets through — on the ring, a dropped
       // site with no surviving neighbour has a dropped neighbour at the block's edge with at most k/2 < t survivors, and that aborts the round.
       if (peers.length === 0) continue;
-      const secretKey = recover(d, keyShares.get(d), 'masking-key');
       const advertised = this.adverts.get(d)!.maskingPublicKey;
-      const derived = publicKeyOf(secretKey);
-      if (!derived.every((v, i) => v === advertised[i])) throw new FedtuneError('malformed_payload', `the masking key recovered for ${d} does not match its public key`);
+      const secretKey = recover(d, keyShares.get(d), 'masking-key', (k) => same(publicKeyOf(k), advertised), `the masking key recovered for ${d} does not match its public key`);
       for (const p of peers) {
         // p added +PRG(s_pd) if p < d, −PRG(s_pd) if p > d: undo it.
         const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p);
@@ -218,6 +231,7 @@ export class SecAggServer {
       survivors: this.survivors,
       dropped,
       silentInUnmasking: this.survivors.filter((s) => !this.responses.has(s)),
+      wrongShares: [...wrongShares].sort(),
     };
   }
 

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
+import { split, SHAMIR_SHARE_BYTES, type ShamirShare } from '../../shared/src/privacy/shamir.ts';
+import { lagrangeAtZero, recoverVerified, type LagrangeCache } from '../../shared/src/privacy/verified-recovery.ts';
+import { isFedtuneError } from '../../shared/src/errors.ts';
+
+/**
+ * verified-recovery.ts: the secret from the first t shares with cached Lagrange coefficients, confirmed by the
+ * owner's commitment; one wrong share among the first t + 1 found by leaving each out.
+ */
+const P = 2n ** 521n - 1n;
+const mod = (v: bigint) => ((v % P) + P) % P;
+const inverse = (v: bigint) => {
+  // Fermat: v^(p−2) mod p.
+  let result = 1n;
+  let base = mod(v);
+  let e = P - 2n;
+  while (e > 0n) {
+    if (e & 1n) result = (result * base) % P;
+    base = (base * base) % P;
+    e >>= 1n;
+  }
+  return result;
+};
+
+const secret = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
+let counter = 0;
+const randomBytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7 * ++counter) & 0xff);
+const sameAsSecret = (b: Uint8Array) => b.length === secret.length && b.every((v, i) => v === secret[i]);
+/** The share with its value moved by `by` (mod p): still a field element, off the polynomial. */
+const moved = (s: ShamirShare, by = 1n): ShamirShare => ({ ...s, y: numberToBytesBE(mod(bytesToNumberBE(s.y) + by), SHAMIR_SHARE_BYTES) });
+const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
+
+function failure(f: () => unknown): { code: string; message: string } | undefined {
+  try {
+    f();
+  } catch (err) {
+    return isFedtuneError(err) ? { code: err.code, message: err.message } : { code: `not a FedtuneError: ${String(err)}`, message: '' };
+  }
+  return undefined;
+}
+
+describe('lagrangeAtZero: f(0) = Σ λ_i f(x_i)', () => {
+  it.each([
+    ['1, 2, 3', [1n, 2n, 3n], [3n, -3n, 1n]],
+    ['1, 2, 4', [1n, 2n, 4n], [mod(8n * inverse(3n)), -2n, inverse(3n)]],
+    ['2, 5', [2n, 5n], [mod(5n * inverse(3n)), mod(-2n * inverse(3n))]],
+    ['7 alone', [7n], [1n]],
+  ])('points %s', (_name, xs, expected) => {
+    const lambda = lagrangeAtZero(xs);
+    expect(lambda).toEqual(expected.map(mod));
+    expect(mod(lambda.reduce((a, b) => a + b, 0n))).toBe(1n); // a constant polynomial
+  });
+
+  it('interpolates a quadratic at 0 exactly', () => {
+    const f = (x: bigint) => mod(5n + 3n * x + 11n * x * x);
+    const xs = [3n, 9n, 2n ** 31n];
+    const lambda = lagrangeAtZero(xs);
+    expect(mod(xs.reduce((acc, x, i) => acc + lambda[i] * f(x), 0n))).toBe(5n);
+  });
+});
+
+describe('recoverVerified', () => {
+  const shares = split(secret, 5, 3, randomBytes);
+
+  it('honest shares: the secret from the first t, nothing found wrong; the coefficients are cached per set of points', () => {
+    const cache: LagrangeCache = new Map();
+    const calls: string[] = [];
+    const r = recoverVerified(shares, (b) => (calls.push(hex(b)!), sameAsSecret(b)), cache);
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareX).toBeUndefined();
+    expect(calls).toEqual([hex(secret)]);
+    expect([...cache.keys()]).toEqual(['1,2,3']);
+    // Another secret shared at the same points reuses them.
+    const other = split(Uint8Array.from(secret).reverse(), 5, 3, randomBytes);
+    expect(hex(recoverVerified(other, () => true, cache)?.secret)).toBe(hex(Uint8Array.from(secret).reverse()));
+    expect(cache.size).toBe(1);
+  });
+
+  it.each([0, 1, 2])('one wrong share among the first t (position %i): recovered from the others, its x named', (position) => {
+    const tampered = shares.map((s, i) => (i === position ? moved(s) : s));
+    const r = recoverVerified(tampered, sameAsSecret);
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareX).toBe(shares[position].x);
+  });
+
+  it.each([3, 4])('one wrong share past the first t (position %i): the first t recover the secret, nothing named', (position) => {
+    const r = recoverVerified(shares.map((s, i) => (i === position ? moved(s) : s)), sameAsSecret);
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareX).toBeUndefined();
+  });
+
+  it('the shares in another order: the first t of that order, the wrong one named by its x', () => {
+    const order = [4, 2, 0, 3, 1];
+    const r = recoverVerified(order.map((i) => (i === 2 ? moved(shares[i], 5n) : shares[i])), sameAsSecret);
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareX).toBe(3);
+  });
+
+  it('exactly t shares and one wrong: undefined (nothing to recover it from)', () => {
+    expect(recoverVerified([moved(shares[0]), shares[1], shares[2]], sameAsSecret)).toBeUndefined();
+    expect(hex(recoverVerified(shares.slice(0, 3), sameAsSecret)?.secret)).toBe(hex(secret));
+  });
+
+  it('t + 1 shares and one wrong: found', () => {
+    expect(recoverVerified([shares[0], moved(shares[1]), shares[2], shares[3]], sameAsSecret)?.wrongShareX).toBe(2);
+  });
+
+  it('two wrong among the first t + 1: undefined', () => {
+    expect(recoverVerified(shares.map((s, i) => (i === 0 || i === 3 ? moved(s) : s)), sameAsSecret)).toBeUndefined();
+  });
+
+  it('an owner whose shares are not of the secret it committed to: undefined', () => {
+    expect(recoverVerified(shares, () => false)).toBeUndefined();
+  });
+
+  it('a wrong share whose interpolation does not fit the secret’s length is never offered to the check', () => {
+    const offered: number[] = [];
+    // Share 2 moved by 2^300: the secret from shares 1, 2, 3 moves by −3·2^300 mod p, far past 32 bytes.
+    const r = recoverVerified([shares[0], moved(shares[1], 2n ** 300n), shares[2], shares[3]], (b) => (offered.push(b.length), sameAsSecret(b)));
+    expect(r?.wrongShareX).toBe(2);
+    expect(offered.every((n) => n === 32)).toBe(true);
+  });
+
+  it('refuses what finish never passes it: too few shares, repeated points, values off the field, mixed splits', () => {
+    expect(failure(() => recoverVerified(shares.slice(0, 2), sameAsSecret))).toEqual({ code: 'quorum_not_met', message: '2 shares cannot recover a secret shared with threshold 3' });
+    expect(failure(() => recoverVerified([], sameAsSecret))).toEqual({ code: 'quorum_not_met', message: '0 shares cannot recover a secret shared with threshold 0' });
+    expect(failure(() => recoverVerified([shares[0], shares[1], shares[1]], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'two shares have the same x' });
+    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], y: numberToBytesBE(P, SHAMIR_SHARE_BYTES) }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
+    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], y: shares[2].y.slice(1) }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
+    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], threshold: 2 }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
+    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], secretLength: 16 }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
+  });
+});
