@@ -99,7 +99,7 @@ const MODULES = [
       // (possibly hostile) coordinator sends it.
       'shared/src/privacy/secagg-server.ts:79-80',
       'shared/src/privacy/secagg-server.ts:145-157',
-      'shared/src/privacy/secagg-server.ts:185-227',
+      'shared/src/privacy/secagg-server.ts:185-228',
       // Recovery of a committed secret from t shares, finding one wrong share.
       'shared/src/privacy/verified-recovery.ts',
       'shared/src/privacy/secagg-site.ts:157-188',

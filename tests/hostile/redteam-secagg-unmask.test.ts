@@ -163,6 +163,8 @@ describe('secure aggregation: five survivors answer, one reveals every share off
       expect(report.rounds[0].accepted.map((a) => a.siteId)).toEqual(['site-1', 'site-2', 'site-3', 'site-4', 'site-5']);
       expect(events.some((e) => e.type === 'round-retry')).toBe(false);
       expect(report.rounds[0].global.accuracy).toBeGreaterThan(0.3);
+      // The report names it (report.json): its shares were left out, its input is in the sum.
+      expect(report.rounds[0].secureAggregation).toEqual({ wrongShares: ['site-2'], silentInUnmasking: [] });
     } finally {
       await fed.coordinator.close();
       await Promise.allSettled(fed.siteRuns);

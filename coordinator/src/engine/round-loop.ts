@@ -275,6 +275,7 @@ export class RoundLoop {
         modelDir,
         ...(privacy ? { privacy } : {}),
         ...(updateNorms ? { updateNorms } : {}),
+        ...(secureSum ? { secureAggregation: { wrongShares: secureSum.wrongShares, silentInUnmasking: secureSum.silentInUnmasking } } : {}),
         ...(secure ? {} : { updateEncoding: updateEncodingRecord(this.ctx.config.train, acceptedUpdateBytes, weightsBytes.byteLength) }),
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
         ...(averagedRounds ? { averagedRounds } : {}),

@@ -187,7 +187,8 @@ export class SecAggServer {
     const responderAt = new Map([...this.topology.point].map(([site, x]) => [x, site]));
     const lagrange: LagrangeCache = new Map();
     const recover = (owner: string, all: ShamirShare[] | undefined, what: string, accept: (secret: Uint8Array) => boolean, refused: string): Uint8Array => {
-      const shares = (all ?? []).filter((s) => !wrongShares.has(responderAt.get(s.x)!));
+      // In point order: what is recovered, and who is found wrong, does not depend on the order the responses arrived in.
+      const shares = (all ?? []).filter((s) => !wrongShares.has(responderAt.get(s.x)!)).sort((a, b) => a.x - b.x);
       if (shares.length < t) {
         throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${shares.length} ${what} shares of ${owner}, threshold ${t}`);
       }
