@@ -105,6 +105,15 @@ describe('report.html sections', () => {
     expect(rejectionsHtml({ rounds: [round(1, { rejected: [] })] })).toBe('');
   });
 
+  it('rejections: the sites found revealing wrong secure-aggregation shares, by round; none listed without any', () => {
+    const html = rejectionsHtml({ rounds: [round(1, { rejected: [], secureAggregation: { wrongShares: ['site-2', EVIL], silentInUnmasking: ['site-1'] } }), round(2, { rejected: [], secureAggregation: { wrongShares: [], silentInUnmasking: [] } })] });
+    expect(html).toContain("2 time(s) a site revealed secure-aggregation shares off their owners' polynomials");
+    expect(html).toContain('<tr><td>site-2</td><td>1</td></tr>');
+    expect(html).toContain('<tr><td>&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover=&quot;x</td><td>1</td></tr>');
+    expect(html).not.toContain('<script>');
+    expect(rejectionsHtml({ rounds: [round(1, { rejected: [], secureAggregation: { wrongShares: [], silentInUnmasking: ['site-1'] } })] })).toBe('');
+  });
+
   it('per-site training: a curve per site from accepted updates; with many sites the lowest and highest last accuracy', () => {
     const curves = siteTrainingCurves(report());
     expect(curves.map((c) => c.siteId)).toEqual(['site-1', 'site-2']);

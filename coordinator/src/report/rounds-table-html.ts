@@ -35,11 +35,13 @@ export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): 
  * run's terms. Every string is from a peer: clipped and escaped.
  */
 export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals'>): string {
+  // Also the sites found revealing wrong secure-aggregation shares (RoundRecord.secureAggregation).
   const rejected = report.rounds.flatMap((r) => r.rejected.map((x) => ({ round: r.round, ...x })));
   const notListed = report.rounds.reduce((n, r) => n + (r.rejectedNotListed ?? 0), 0);
   const failed = report.rounds.flatMap((r) => r.failed.map((x) => ({ round: r.round, ...x })));
   const refusals = report.termsRefusals;
-  if (rejected.length + failed.length === 0 && !refusals?.total) return '';
+  const wrongShares = report.rounds.flatMap((r) => (r.secureAggregation?.wrongShares ?? []).map((siteId) => ({ round: r.round, siteId })));
+  if (rejected.length + failed.length + wrongShares.length === 0 && !refusals?.total) return '';
   const parts = ['<section><h2>Rejections</h2>'];
   if (rejected.length) {
     parts.push(`<p class="note">${rejected.length + notListed} update(s) refused by the coordinator${notListed > 0 ? `; the first ${rejected.length} listed` : ''}</p><table class="rejections" id="rejections"><tr><th>site</th><th>round</th><th>code</th><th>reason</th></tr>`);
@@ -49,6 +51,11 @@ export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals
   if (failed.length) {
     parts.push(`<p class="note">${failed.length} site(s) failed a round (no update)</p><table class="failed"><tr><th>site</th><th>round</th><th>reason</th></tr>`);
     for (const x of failed) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td><td>${peerText(x.reason)}</td></tr>`);
+    parts.push('</table>');
+  }
+  if (wrongShares.length) {
+    parts.push(`<p class="note">${wrongShares.length} time(s) a site revealed secure-aggregation shares off their owners' polynomials: left out (the secrets were recovered without them); its own update stayed in the sum</p><table class="failed" id="wrong-shares"><tr><th>site</th><th>round</th></tr>`);
+    for (const x of wrongShares) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td></tr>`);
     parts.push('</table>');
   }
   if (refusals?.total) {
