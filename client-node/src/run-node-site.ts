@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { FedtuneError, labelOnlySplits, splitTextDataset, type TextDataset, type TextSplits, modelToFiles, SiteClient, type fitLocal, socketIoConnector, splitDataset, deriveSeed, type ClientConnector, type Dataset, type SiteEvent, type SiteOutcome, type UpdateHook, type SiteAdversarialSettings, type Splits, type PrivacyLedger, type SitePolicy, type DataSummaryCounts, type SiteClasses } from '@fedtune/shared';
-import { nodeEd25519Verify, nodeSha256OfChunks, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
+import { nodeSecAggPrimitives, nodeEd25519Verify, nodeSha256OfChunks, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import type { ParallelTraining } from './parallel/parallel-options.ts';
 import { ParallelTrainer } from './parallel/parallel-trainer.ts';
 import { trainingWarmUp } from './warm-up-training.ts';
@@ -90,6 +90,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     runtime: 'node',
     verifyTermsSignature: nodeEd25519Verify,
     sha256: nodeSha256OfChunks,
+    secAggPrimitives: nodeSecAggPrimitives,
     onEvent: audit ? auditedSiteEvents(audit, options.onEvent, options.onLog) : options.onEvent,
     updateHook: options.updateHook,
     reconnect: { retries: options.reconnectRetries ?? 10 },

@@ -15,6 +15,7 @@ import {
   type ServerToClient,
 } from '@fedtune/shared';
 import { z } from 'zod';
+import { nodeSecAggPrimitives } from '@fedtune/shared/node';
 import { claimedExampleCountError } from './claimed-example-count.ts';
 
 /** Secure aggregation of a run (docs/privacy.md, "Secure aggregation in a run"). */
@@ -140,7 +141,7 @@ export class SecureAggregationRound {
       neighbours: o.instruction.neighbours,
       vectorLength: o.instruction.vectorLength,
       fixedPoint: o.instruction.fixedPoint,
-    });
+    }, { primitives: nodeSecAggPrimitives });
   }
 
   /** Handles a site's secagg message; throws FedtuneError (to reject it) when it does not fit the protocol. */

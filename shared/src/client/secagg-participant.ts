@@ -19,6 +19,7 @@ import { checkDistributedNoise } from './distributed-noise.ts';
 import { secAggTopology } from '../privacy/secagg-config.ts';
 import type { SecAggConfig } from '../privacy/secagg-messages.ts';
 import { SecAggSite, type SecAggSiteInput } from '../privacy/secagg-site.ts';
+import type { SecAggPrimitives } from '../privacy/secagg-crypto.ts';
 import type { WeightArrays } from '../weights.ts';
 
 /** The phases in which a site sends something (for test hooks that drop a site at a chosen phase). */
@@ -102,8 +103,9 @@ export class SecAggParticipant {
     readonly instruction: SecureAggInstruction,
     readonly siteId: string,
     private readonly input: SecAggSiteInput,
+    primitives?: SecAggPrimitives,
   ) {
-    this.site = new SecAggSite(siteId, secAggConfigOf(round, instruction));
+    this.site = new SecAggSite(siteId, secAggConfigOf(round, instruction), primitives ? { primitives } : {});
   }
 
   get attempt(): number {

@@ -25,6 +25,7 @@ import type { MessageOf, ClientConnector, CoordinatorLink } from '../transport/t
 import { totalParameters, WEIGHTS_LIMITS, type WeightArrays, type WeightsManifest } from '../weights.ts';
 import { ledgerTotalsWire } from '../policy/ledger-totals-wire.ts';
 import { secAggPayloadBytes } from '../privacy/secagg-simulation.ts';
+import type { SecAggPrimitives } from '../privacy/secagg-crypto.ts';
 import type { PrivacyLedger } from '../policy/privacy-ledger.ts';
 import { DEFAULT_SITE_POLICY, type SitePolicy } from '../policy/site-policy.ts';
 import type { RunTerms } from '../messages/run-terms.ts';
@@ -200,6 +201,8 @@ export interface SiteClientOptions {
   termsChecks?: TermsCheck[];
   /** How the site hashes model bytes (initial weights against the terms, the inspected layer): @noble/hashes when absent (browsers); Node sites pass nodeSha256OfChunks (the same digests). */
   sha256?: Sha256OfChunks;
+  /** Secure aggregation's ChaCha20 and X25519: @noble's when absent (browsers); Node sites pass nodeSecAggPrimitives (OpenSSL's, the same bytes). */
+  secAggPrimitives?: SecAggPrimitives;
   /** How the run's terms' signature is verified: @noble/curves when absent (browsers); Node sites pass nodeEd25519Verify. */
   verifyTermsSignature?: Ed25519Verify;
   /**
@@ -739,7 +742,7 @@ export class SiteClient {
         const input = secAggInputOf(arrays, global, claimed, instruction);
         this.options.secAggProbe?.input?.({ round, attempt: instruction.attempt, siteId: this.options.siteId, ...input });
         const noise = distributedNoiseOf(instruction, { siteId: this.options.siteId, round, simulationSeed: this.options.distributedNoiseSeed });
-        this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, { ...input, ...(noise ? { noise } : {}) });
+        this.secAgg = new SecAggParticipant(payload.runId, round, instruction, this.options.siteId, { ...input, ...(noise ? { noise } : {}) }, this.options.secAggPrimitives);
         const durationMs = Date.now() - started;
         const advert = this.secAgg.advertise({ numExamples: claimed, metrics: { loss: metrics.loss, accuracy: metrics.accuracy, ...(privacy ? { privacy } : {}) }, durationMs });
         if (!this.secAggSend('advertise', 'secaggAdvertise', advert)) return;

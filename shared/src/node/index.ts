@@ -10,3 +10,6 @@ export * from './builtin-spam.ts';
 export * from './read-vocabulary.ts';
 export * from './node-ed25519-verify.ts';
 export * from './node-sha256.ts';
+export * from './node-chacha-keystream.ts';
+export * from './node-x25519.ts';
+export * from './node-secagg-primitives.ts';

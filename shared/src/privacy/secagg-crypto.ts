@@ -39,10 +39,10 @@ export type SecAggKeyPurpose = 'mask' | 'encrypt';
  * The 32-byte key two sites share for one purpose in one round: HKDF-SHA256(X25519(mine, theirs),
  * info = "fedtune/secagg/v1/<purpose>/<round>/<lower id>/<higher id>"). Both sides derive the same key.
  */
-export function agreeKey(secretKey: Uint8Array, peerPublicKey: Uint8Array, purpose: SecAggKeyPurpose, round: number, idA: string, idB: string): Uint8Array {
+export function agreeKey(secretKey: Uint8Array, peerPublicKey: Uint8Array, purpose: SecAggKeyPurpose, round: number, idA: string, idB: string, sharedSecret: X25519SharedSecret = nobleX25519): Uint8Array {
   let shared: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(secretKey, peerPublicKey);
+    shared = sharedSecret(secretKey, peerPublicKey);
   } catch (err) {
     throw new FedtuneError('malformed_payload', `invalid X25519 public key for ${idA}/${idB}`, { cause: err });
   }
@@ -67,22 +67,56 @@ export function selfMaskCommitment(seed: Uint8Array, round: number, siteId: stri
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/**
+ * X25519(secret key, peer's public key) (RFC 7748): the 32-byte shared secret; throws for a public key that makes
+ * it all zeros (a small-order point), as both implementations do.
+ */
+export type X25519SharedSecret = (secretKey: Uint8Array, publicKey: Uint8Array) => Uint8Array;
+
+/** X25519 by @noble/curves (browsers, and the default everywhere). */
+export const nobleX25519: X25519SharedSecret = (secretKey, publicKey) => x25519.getSharedSecret(secretKey, publicKey);
+
+/**
+ * The first `bytes` bytes of the ChaCha20 keystream (RFC 8439) of a 32-byte key, with an all-zero nonce and the
+ * block counter from 0: every implementation must give the same bytes, so that a Node coordinator (OpenSSL's,
+ * shared/src/node/node-chacha-keystream.ts) removes the masks a browser site (this one) added.
+ */
+export type ChaChaKeystream = (key: Uint8Array, bytes: number) => Uint8Array;
+
+/** ChaCha20's keystream by @noble/ciphers (browsers, and the default everywhere). */
+export const nobleChaChaKeystream: ChaChaKeystream = (key, bytes) => {
+  const zeros = new Uint8Array(bytes);
+  return chacha20(key, new Uint8Array(12), zeros, zeros); // keystream XOR 0, in place
+};
+
+/**
+ * The primitives secure aggregation spends its time in — expanding masks and agreeing pairwise keys — as functions
+ * a faster implementation of the same arithmetic can replace: a Node coordinator and Node sites pass OpenSSL's
+ * (shared/src/node/node-secagg-primitives.ts), browsers keep @noble's; the bytes are the same.
+ */
+export interface SecAggPrimitives {
+  keystream: ChaChaKeystream;
+  x25519: X25519SharedSecret;
+}
+
 /** Expands a 32-byte seed into `length` pseudo-random uint32 (ChaCha20 keystream, little-endian words). */
-export function expandMask(seed: Uint8Array, length: number): Uint32Array {
+export function expandMask(seed: Uint8Array, length: number, keystream: ChaChaKeystream = nobleChaChaKeystream): Uint32Array {
   if (seed.length !== 32) throw new FedtuneError('config', `a mask seed is 32 bytes, got ${seed.length}`);
-  const zeros = new Uint8Array(4 * length);
-  const bytes = chacha20(seed, new Uint8Array(12), zeros, zeros); // keystream XOR 0, in place
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, length);
+  const bytes = keystream(seed, 4 * length);
+  if (bytes.length !== 4 * length) throw new FedtuneError('config', `a keystream of ${4 * length} bytes was asked for, ${bytes.length} came`);
+  // A keystream's bytes may start anywhere in their buffer (a Node Buffer from its pool): words need 4-byte alignment.
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const words = new Uint32Array(aligned.buffer, aligned.byteOffset, length);
   if (!LITTLE_ENDIAN) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, 4 * length);
+    const view = new DataView(aligned.buffer, aligned.byteOffset, 4 * length);
     for (let i = 0; i < length; i++) words[i] = view.getUint32(4 * i, true);
   }
   return words;
 }
 
 /** target ← target + sign·PRG(seed) modulo 2^32, in place. */
-export function applyMask(target: Uint32Array, seed: Uint8Array, sign: 1 | -1): void {
-  const mask = expandMask(seed, target.length);
+export function applyMask(target: Uint32Array, seed: Uint8Array, sign: 1 | -1, keystream?: ChaChaKeystream): void {
+  const mask = expandMask(seed, target.length, keystream);
   // `| 0` keeps V8 in int32 arithmetic; storing the int32 into a Uint32Array is the value mod 2^32.
   if (sign === 1) for (let i = 0; i < target.length; i++) target[i] = (target[i] + mask[i]) | 0;
   else for (let i = 0; i < target.length; i++) target[i] = (target[i] - mask[i]) | 0;

@@ -9,7 +9,7 @@
  * otherwise a wrong share fails the round.
  */
 import { FedtuneError } from '../errors.ts';
-import { applyMask, agreeKey, publicKeyOf, selfMaskCommitment } from './secagg-crypto.ts';
+import { applyMask, agreeKey, publicKeyOf, selfMaskCommitment, type SecAggPrimitives } from './secagg-crypto.ts';
 import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
 import type {
   SecAggAdvertiseKeys,
@@ -53,7 +53,11 @@ export class SecAggServer {
   private readonly responses = new Map<string, SecAggUnmaskResponse>();
   private survivors: string[] = [];
 
-  constructor(readonly config: SecAggConfig) {
+  /** `primitives`: how masks are expanded and keys agreed (default @noble's; the coordinator passes OpenSSL's, the same bytes, faster). */
+  constructor(
+    readonly config: SecAggConfig,
+    private readonly options: { primitives?: SecAggPrimitives } = {},
+  ) {
     this.topology = secAggTopology(config);
   }
 
@@ -209,7 +213,7 @@ export class SecAggServer {
       // The seed must be the one its owner committed to: with exactly t shares nothing else could tell a wrong one.
       const committed = this.adverts.get(s)!.selfMaskCommitment;
       const seed = recover(s, selfShares.get(s), 'self-mask', (b) => same(selfMaskCommitment(b, this.config.round, s), committed), `the self-mask seed recovered for ${s} does not match its commitment`);
-      applyMask(sum, seed, -1);
+      applyMask(sum, seed, -1, this.options.primitives?.keystream);
     }
     for (const d of dropped) {
       // Stryker disable next-line MethodExpression: equivalent: masks are added mod 2^32, so the order they are removed in cannot change the sum.
@@ -221,9 +225,9 @@ export class SecAggServer {
       const secretKey = recover(d, keyShares.get(d), 'masking-key', (k) => same(publicKeyOf(k), advertised), `the masking key recovered for ${d} does not match its public key`);
       for (const p of peers) {
         // p added +PRG(s_pd) if p < d, −PRG(s_pd) if p > d: undo it.
-        const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p);
+        const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p, this.options.primitives?.x25519);
         // Stryker disable next-line EqualityOperator: equivalent: p survived and d dropped, so p ≠ d and < and ≤ agree.
-        applyMask(sum, seed, p < d ? -1 : 1);
+        applyMask(sum, seed, p < d ? -1 : 1, this.options.primitives?.keystream);
       }
     }
     return {

@@ -14,7 +14,7 @@ import type { WeightArrays } from '../weights.ts';
 import { ChaChaRandom, type RandomBytes } from './chacha-random.ts';
 import { addDiscreteGaussianNoise } from './discrete-gaussian.ts';
 import { quantize } from './fixed-point.ts';
-import { agreeKey, applyMask, generateKeyPair, openFrom, sealFor, selfMaskCommitment, type X25519KeyPair } from './secagg-crypto.ts';
+import { agreeKey, applyMask, generateKeyPair, openFrom, sealFor, selfMaskCommitment, type SecAggPrimitives, type X25519KeyPair } from './secagg-crypto.ts';
 import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
 import type {
   SecAggAdvertiseKeys,
@@ -31,6 +31,8 @@ import { SHAMIR_SHARE_BYTES, splitAt } from './shamir.ts';
 export interface SecAggSiteOptions {
   /** Randomness for keys, seeds, Shamir coefficients and nonces (default: a ChaCha20 generator seeded by the OS). */
   randomBytes?: RandomBytes;
+  /** How masks are expanded and keys agreed (default @noble's; a Node site passes OpenSSL's, the same bytes, faster). */
+  primitives?: SecAggPrimitives;
 }
 
 export interface SecAggSiteInput {
@@ -61,6 +63,7 @@ export class SecAggSite {
   private readonly encryptionKeys: X25519KeyPair;
   private readonly maskingKeys: X25519KeyPair;
   private readonly selfMaskSeed: Uint8Array;
+  private readonly primitives: SecAggPrimitives | undefined;
   private phase: Phase = 'advertise';
   private directory = new Map<string, PeerKeys>();
   private participants = new Set<string>();
@@ -80,6 +83,7 @@ export class SecAggSite {
     this.topology = secAggTopology(config);
     if (!this.topology.point.has(siteId)) throw new FedtuneError('not_selected', `${siteId} is not a site of secure-aggregation round ${config.round}`);
     this.randomBytes = options.randomBytes ?? new ChaChaRandom().randomBytes;
+    this.primitives = options.primitives;
     this.encryptionKeys = generateKeyPair(this.randomBytes);
     this.maskingKeys = generateKeyPair(this.randomBytes);
     this.selfMaskSeed = this.randomBytes(32);
@@ -107,7 +111,7 @@ export class SecAggSite {
   private encryptionKeyFor(peer: string): Uint8Array {
     let key = this.encryptionKeyCache.get(peer);
     if (!key) {
-      key = agreeKey(this.encryptionKeys.secretKey, this.directory.get(peer)!.encryptionPublicKey, 'encrypt', this.config.round, this.siteId, peer);
+      key = agreeKey(this.encryptionKeys.secretKey, this.directory.get(peer)!.encryptionPublicKey, 'encrypt', this.config.round, this.siteId, peer, this.primitives?.x25519);
       this.encryptionKeyCache.set(peer, key);
     }
     return key;
@@ -179,12 +183,12 @@ export class SecAggSite {
     const { data, clamped } = quantize(input.update, input.weight, this.config.fixedPoint);
     this.clamped = clamped;
     if (input.noise) this.wrapped = addDiscreteGaussianNoise(data, length, input.noise.variance, input.noise.randomBytes);
-    applyMask(data, this.selfMaskSeed, 1);
+    applyMask(data, this.selfMaskSeed, 1, this.primitives?.keystream);
     for (const p of peers) {
       if (p === this.siteId) continue;
-      const seed = agreeKey(this.maskingKeys.secretKey, this.directory.get(p)!.maskingPublicKey, 'mask', this.config.round, this.siteId, p);
+      const seed = agreeKey(this.maskingKeys.secretKey, this.directory.get(p)!.maskingPublicKey, 'mask', this.config.round, this.siteId, p, this.primitives?.x25519);
       // Stryker disable next-line EqualityOperator: equivalent: p ≠ this.siteId (skipped above), so < and ≤ agree.
-      applyMask(data, seed, this.siteId < p ? 1 : -1);
+      applyMask(data, seed, this.siteId < p ? 1 : -1, this.primitives?.keystream);
     }
     return { kind: 'secagg/masked-input', round: this.config.round, siteId: this.siteId, masked: data };
   }
