@@ -97,9 +97,9 @@ const MODULES = [
       // The server's checks of each unmask response as it arrives; the sum and unmasking of secure aggregation, with
       // the server's check of a recovered key; a site's masked input with its checks of the share delivery a
       // (possibly hostile) coordinator sends it.
-      'shared/src/privacy/secagg-server.ts:79-80',
-      'shared/src/privacy/secagg-server.ts:145-157',
-      'shared/src/privacy/secagg-server.ts:185-228',
+      'shared/src/privacy/secagg-server.ts:83-84',
+      'shared/src/privacy/secagg-server.ts:149-161',
+      'shared/src/privacy/secagg-server.ts:189-232',
       // Recovery of a committed secret from t shares, finding one wrong share.
       'shared/src/privacy/verified-recovery.ts',
       'shared/src/privacy/secagg-site.ts:157-188',

@@ -172,6 +172,19 @@ describe('a recovered self-mask seed must match its owner’s commitment', () =>
     expect(failure(() => exactlyT(true).finish())).toEqual({ code: 'malformed_payload', message: 'the self-mask seed recovered for b does not match its commitment' });
   });
 
+  it('public keys that are not 32 bytes, or missing, are refused with the keys', () => {
+    const ids = ['a', 'b', 'c'];
+    const config: SecAggConfig = { round: 3, sites: ids, threshold: 2, vectorLength: 2, fixedPoint: fixedPointConfig({ sites: 3 }) };
+    const server = new SecAggServer(config);
+    const advert = new SecAggSite('a', config).advertiseKeys();
+    const bad = [{ encryptionPublicKey: new Uint8Array(31) }, { maskingPublicKey: new Uint8Array(33) }, { encryptionPublicKey: undefined }, { maskingPublicKey: undefined }, { selfMaskCommitment: undefined }];
+    for (const change of bad) {
+      const message = 'selfMaskCommitment' in change ? 'bad self-mask commitment from a' : 'bad public keys from a';
+      expect(failure(() => server.receiveAdvertiseKeys({ ...advert, ...change } as typeof advert))).toEqual({ code: 'malformed_payload', message });
+    }
+    expect(failure(() => server.receiveAdvertiseKeys(advert))).toBeUndefined();
+  });
+
   it('a commitment that is not 32 bytes is refused with the keys', () => {
     const ids = ['a', 'b', 'c'];
     const config: SecAggConfig = { round: 3, sites: ids, threshold: 2, vectorLength: 2, fixedPoint: fixedPointConfig({ sites: 3 }) };
@@ -213,5 +226,22 @@ describe('one wrong share among more than t: left out, the sum is right, its hol
 
   it('honest: nobody named', () => {
     expect(fiveAnswer('nobody').wrongShares).toEqual([]);
+  });
+
+  it('the answers arrive in reverse (e first, a last), a lies: still a named — shares are used in point order', () => {
+    const { server, reply } = toUnmask({ sites: ['a', 'b', 'c', 'd', 'e'] });
+    for (const id of ['e', 'd', 'c', 'b', 'a']) {
+      const r = reply(id);
+      if (id === 'a') r.selfMaskShares = r.selfMaskShares.map((s) => ({ owner: s.owner, share: s.share.map((v, i) => (i === SHAMIR_SHARE_BYTES - 1 ? v ^ 1 : v)) }));
+      server.receiveUnmaskResponse(r);
+    }
+    const aggregate = server.finish();
+    expect(aggregate.wrongShares).toEqual(['a']);
+    expect(mean(aggregate)).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
+  });
+
+  it('no survivor answered: quorum_not_met, 0 self-mask shares of the first survivor', () => {
+    const { server } = toUnmask();
+    expect(failure(() => server.finish())).toEqual({ code: 'quorum_not_met', message: 'secure aggregation round 3 aborted: 0 self-mask shares of a, threshold 3' });
   });
 });

@@ -106,6 +106,32 @@ describe('recoverVerified', () => {
     expect(recoverVerified([shares[0], moved(shares[1]), shares[2], shares[3]], sameAsSecret)?.wrongShareX).toBe(2);
   });
 
+  it('one wrong among the first t and another past t + 1: the first found, the secret recovered from the first t + 1', () => {
+    const six = split(secret, 6, 3, randomBytes);
+    const r = recoverVerified(six.map((s, i) => (i === 1 || i === 5 ? moved(s) : s)), sameAsSecret);
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareX).toBe(2);
+  });
+
+  it('the cache is consulted: coefficients cached for a set of points are the ones used', () => {
+    const cache: LagrangeCache = new Map([['1,2,3', [0n, 0n, 0n]]]); // wrong on purpose: every secret is then 0
+    const offered: string[] = [];
+    expect(recoverVerified(shares, (b) => (offered.push(hex(b)!), false), cache)).toBeUndefined();
+    expect(offered[0]).toBe('00'.repeat(32));
+  });
+
+  it('a polynomial whose constant is exactly 2^256 (one past a 32-byte secret) is never offered to the check', () => {
+    const f = (x: bigint) => mod(2n ** 256n + 5n * x + 7n * x * x);
+    const points: ShamirShare[] = [1, 2, 3].map((x) => ({ x, y: numberToBytesBE(f(BigInt(x)), SHAMIR_SHARE_BYTES), threshold: 3, secretLength: 32 }));
+    let offered = 0;
+    expect(recoverVerified(points, () => (offered++, true))).toBeUndefined();
+    expect(offered).toBe(0);
+    // 2^256 − 1 fits: offered, and accepted.
+    const g = (x: bigint) => mod(2n ** 256n - 1n + 5n * x + 7n * x * x);
+    const fits = [1, 2, 3].map((x) => ({ x, y: numberToBytesBE(g(BigInt(x)), SHAMIR_SHARE_BYTES), threshold: 3, secretLength: 32 }));
+    expect(hex(recoverVerified(fits, () => true)?.secret)).toBe('ff'.repeat(32));
+  });
+
   it('two wrong among the first t + 1: undefined', () => {
     expect(recoverVerified(shares.map((s, i) => (i === 0 || i === 3 ? moved(s) : s)), sameAsSecret)).toBeUndefined();
   });

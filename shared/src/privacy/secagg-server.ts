@@ -201,6 +201,7 @@ export class SecAggServer {
       if (recovered.wrongShareX !== undefined) wrongShares.add(responderAt.get(recovered.wrongShareX)!);
       return recovered.secret;
     };
+    // Stryker disable next-line ConditionalExpression: equivalent: both sides are 32 bytes here (a SHA-256 or an X25519 public key, against one checked at 32 on arrival).
     const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
     const sum = new Uint32Array(this.config.vectorLength + 1);

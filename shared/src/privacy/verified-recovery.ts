@@ -91,8 +91,10 @@ export function recoverVerified(shares: readonly ShamirShare[], accept: (secret:
   if (new Set(shares.map((s) => s.x)).size !== shares.length) throw new FedtuneError('malformed_payload', 'two shares have the same x');
   const first = secretOf(shares.slice(0, t), cache);
   if (first && accept(first)) return { secret: first };
+  // Stryker disable next-line ConditionalExpression: equivalent: leaving one of only t shares out interpolates t − 1 points, never the committed secret (a shortcut).
   if (shares.length === t) return undefined;
   const candidates = shares.slice(0, t + 1);
+  // Stryker disable next-line EqualityOperator: equivalent: one more turn leaves nothing out — the t + 1 shares that already failed with one of them wrong.
   for (let out = 0; out < candidates.length; out++) {
     const secret = secretOf(candidates.filter((_, i) => i !== out), cache);
     if (secret && accept(secret)) return { secret, wrongShareX: candidates[out].x };
