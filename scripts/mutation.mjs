@@ -102,7 +102,7 @@ const MODULES = [
       'shared/src/privacy/secagg-server.ts:189-232',
       // Recovery of a committed secret from t shares, finding one wrong share.
       'shared/src/privacy/verified-recovery.ts',
-      'shared/src/privacy/secagg-site.ts:157-188',
+      'shared/src/privacy/secagg-site.ts:162-193',
     ],
     tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts', 'tests/privacy/secagg-unmask-response-checks.test.ts', 'tests/privacy/verified-recovery.test.ts'],
   },
