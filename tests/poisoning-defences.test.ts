@@ -340,7 +340,7 @@ describe('impossible metrics are refused with a typed code and never stored (iss
 
 describe('metric ranges in every message a site reports (issue 11, finding 4)', () => {
   const round = { runId: 'r', round: 1, siteId: 's' };
-  const advertise = { ...round, attempt: 1, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32), numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 }, durationMs: 10 };
+  const advertise = { ...round, attempt: 1, encryptionPublicKey: new Uint8Array(32), maskingPublicKey: new Uint8Array(32), selfMaskCommitment: new Uint8Array(32), numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 }, durationMs: 10 };
   const fit = { ...round, weights: new Uint8Array(4), numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 }, durationMs: 10 };
   const evaluate = { ...round, numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 } };
   const hello = { protocol: PROTOCOL_VERSION, siteId: 's', capabilities: { backend: 'cpu', runtime: 'node', numExamples: 10 } };
