@@ -1,3 +1,4 @@
+import { nodeSecAggPrimitives } from '@fedtune/shared/node';
 import { checkVirtualDigitsSpec, deriveSeed, FedtuneError, MAX_VIRTUAL_SITE_INDEX, SiteClient, splitDataset, virtualDigitsSite, virtualSiteName, type ClientConnector, type Dataset, type fitLocal, type LazySiteData, type SiteEvent, type SiteOutcome, type SitePolicy, type Splits, type UpdateHook, type VirtualDigitsSpec } from '@fedtune/shared';
 
 /**
@@ -115,6 +116,8 @@ export function runVirtualSites(options: RunVirtualSitesOptions): Array<Promise<
       data: options.sites.data(index),
       backend: options.backend,
       runtime: 'node',
+      // Secure aggregation's ChaCha20 and X25519 by OpenSSL, as every Node site's (the same bytes as @noble's).
+      secAggPrimitives: nodeSecAggPrimitives,
       ...(options.fit ? { fit: options.fit } : {}),
       ...(options.hooks?.[siteId] ? { updateHook: options.hooks[siteId] } : {}),
       ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
