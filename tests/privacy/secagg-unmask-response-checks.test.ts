@@ -240,6 +240,21 @@ describe('one wrong share among more than t: left out, the sum is right, its hol
     expect(mean(aggregate)).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
   });
 
+  it('a lies about every owner and b about c only: once a is found its other shares are left out, so b is found too', () => {
+    const { server, reply } = toUnmask({ sites: ['a', 'b', 'c', 'd', 'e'] });
+    const flip = (share: Uint8Array) => share.map((v, i) => (i === SHAMIR_SHARE_BYTES - 1 ? v ^ 1 : v));
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      const r = reply(id);
+      if (id === 'a') r.selfMaskShares = r.selfMaskShares.map((s) => ({ owner: s.owner, share: flip(s.share) }));
+      if (id === 'b') r.selfMaskShares = r.selfMaskShares.map((s) => (s.owner === 'c' ? { owner: s.owner, share: flip(s.share) } : s));
+      server.receiveUnmaskResponse(r);
+    }
+    // With a's shares still in use, c's first t + 1 shares (a, b, c, d) would hold two wrong ones: no recovery.
+    const aggregate = server.finish();
+    expect(aggregate.wrongShares).toEqual(['a', 'b']);
+    expect(mean(aggregate)).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
+  });
+
   it('no survivor answered: quorum_not_met, 0 self-mask shares of the first survivor', () => {
     const { server } = toUnmask();
     expect(failure(() => server.finish())).toEqual({ code: 'quorum_not_met', message: 'secure aggregation round 3 aborted: 0 self-mask shares of a, threshold 3' });
