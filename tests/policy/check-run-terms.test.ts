@@ -43,6 +43,15 @@ const cases: Array<[string, SitePolicyInput, (t: RunTerms) => void, RegExp | nul
   ['minSites: equal', { aggregation: { minSites: 3 } }, () => {}, null],
   ['minSites: one above', { aggregation: { minSites: 4 } }, () => {}, /aggregates as few as 3 sites, fewer than the policy's minSites 4/],
   ['require none', { privacy: { require: 'none' } }, () => {}, null],
+  // The site report's local-only baseline and personalised model train without DP and send their metrics: a site that
+  // requires DP or keeps an ε budget refuses such a report; a site that requires nothing, or a report that only evaluates, joins.
+  ['private site: site report with a local-only baseline', { privacy: { require: 'record' } }, both(dpSgd(), (t) => (t.siteReport = { localOnlyEpochs: 3 })), /^the run's site report trains a local-only baseline on this site's records without differential privacy and sends their metrics: outside the DP guarantee and ε budget the policy requires$/],
+  ['private site: site report with a personalised model', { privacy: { require: 'client' } }, both(dp(), (t) => (t.siteReport = { personalization: { mode: 'ditto', epochs: 2, lambda: 0.1, validate: true } })), /trains a personalised model \(ditto\) on this site's records without differential privacy/],
+  ['private site: both', { privacy: { require: 'any' } }, both(dpSgd(), (t) => (t.siteReport = { localOnlyEpochs: 3, personalization: { mode: 'head', epochs: 2, lambda: 0, validate: true } })), /trains a local-only baseline and a personalised model \(head\) on this site's records/],
+  ['ε budget per run only: a site report that trains is refused', { privacy: { maxEpsilonPerRun: 8 } }, both(dpSgd(), (t) => (t.siteReport = { localOnlyEpochs: 3 })), /trains a local-only baseline/],
+  ['ε budget in total only: a site report that trains is refused', { privacy: { maxEpsilonTotal: 8 } }, both(dpSgd(), (t) => (t.siteReport = { personalization: { mode: 'head', epochs: 2, lambda: 0, validate: true } })), /trains a personalised model \(head\)/],
+  ['private site: a site report that only evaluates (no training) joins', { privacy: { require: 'record' } }, both(dpSgd(), (t) => (t.siteReport = { personalization: { mode: 'none', epochs: 1, lambda: 0, validate: true } })), null],
+  ['no privacy required: a site report that trains joins', { privacy: { require: 'none' } }, (t) => (t.siteReport = { localOnlyEpochs: 3, personalization: { mode: 'head', epochs: 2, lambda: 0, validate: true } }), null],
   ['require record: DP-SGD', { privacy: { require: 'record' } }, dpSgd(), null],
   ['require record: client DP only', { privacy: { require: 'record' } }, dp(), /requires record-level DP/],
   ['require client: DP-FedAvg', { privacy: { require: 'client' } }, dp(), null],

@@ -108,6 +108,14 @@ export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra:
     const recordDelta = record ? (record.delta ?? DEFAULT_DP_SGD_DELTA) : undefined;
     if (recordDelta !== undefined && recordDelta > privacy.maxDelta) refuse(`the run's DP-SGD δ ${recordDelta} is above the policy's maxDelta ${privacy.maxDelta}`);
   }
+  // The per-site report's local-only baseline and personalised model train on this site's records without DP-SGD
+  // (site-report-work.ts), and their metrics, candidate scores and example-by-example comparisons leave the site:
+  // none of it is inside the DP guarantee or the ε budget this policy holds the run to.
+  const privateSite = privacy.require !== 'none' || privacy.maxEpsilonPerRun !== undefined || privacy.maxEpsilonTotal !== undefined;
+  const trains = [report?.localOnlyEpochs ? 'a local-only baseline' : undefined, report?.personalization && report.personalization.mode !== 'none' ? `a personalised model (${report.personalization.mode})` : undefined].filter((s) => s !== undefined);
+  if (privateSite && trains.length > 0) {
+    refuse(`the run's site report trains ${trains.join(' and ')} on this site's records without differential privacy and sends their metrics: outside the DP guarantee and ε budget the policy requires`);
+  }
   // A metric over a handful of examples is a sample in disguise: no count the coordinator sets may go below the bound.
   for (const reason of metricCountRefusals(terms, privacy.minExamplesPerMetric)) refuse(reason);
 
