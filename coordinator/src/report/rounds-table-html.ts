@@ -54,7 +54,7 @@ export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals
     parts.push('</table>');
   }
   if (wrongShares.length) {
-    parts.push(`<p class="note">${wrongShares.length} time(s) a site revealed secure-aggregation shares off their owners' polynomials: left out (the secrets were recovered without them); its own update stayed in the sum</p><table class="failed" id="wrong-shares"><tr><th>site</th><th>round</th></tr>`);
+    parts.push(`<p class="note">${wrongShares.length} time(s) a site revealed secure-aggregation shares off their owners' polynomials (it revealed a wrong value, or its owner dealt it one): left out, the secrets were recovered without them; its own update stayed in the sum</p><table class="failed" id="wrong-shares"><tr><th>site</th><th>round</th></tr>`);
     for (const x of wrongShares) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td></tr>`);
     parts.push('</table>');
   }

@@ -37,7 +37,8 @@ export interface SecAggAggregate {
   silentInUnmasking: string[];
   /**
    * Responders found to have revealed a share off its owner's polynomial (verified-recovery.ts): the secret was
-   * recovered without it and their other shares were not used. Their own inputs are in the sum.
+   * recovered without it and their other shares were not used. Their own inputs are in the sum. Which side was at
+   * fault is not known: the holder revealed a wrong value, or the owner had dealt it a wrong share.
    */
   wrongShares: string[];
 }

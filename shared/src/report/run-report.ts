@@ -77,7 +77,8 @@ export const RoundRecord = z.object({
   updateEncoding: z.object({ encoding: z.enum(['fp16', 'int8']), bytesPerUpdate: z.number(), float32BytesPerUpdate: z.number(), ratio: z.number() }).optional(),
   /**
    * A secure-aggregation round's unmasking: survivors whose revealed shares were found off their owners' polynomials
-   * and left out (verified-recovery.ts; their own inputs are in the sum), and survivors that sent no unmask response.
+   * and left out (verified-recovery.ts; their own inputs are in the sum — the holder revealed a wrong value, or the
+   * owner dealt it a wrong share), and survivors that sent no unmask response.
    */
   secureAggregation: z.object({ wrongShares: z.array(z.string()), silentInUnmasking: z.array(z.string()) }).optional(),
   /** The adaptive norm bound of this round (when on): the lower median of the update norms and the bound applied. */
