@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { AdminTokenStore } from './admin-token-store.ts';
+import { clipText } from '@fedtune/shared';
 import { bearerToken } from './bearer-token.ts';
 
 export type AdminDecision = { ok: true } | { ok: false; message: string };
@@ -8,8 +9,12 @@ export type AdminDecision = { ok: true } | { ok: false; message: string };
 export interface AdminGuard {
   /** Whether an admin token is needed right now (it can change: `fedtune sites add` turns tokens on). */
   required(): boolean;
-  /** Checks a request's `Authorization` header. */
-  check(authorization: string | undefined): AdminDecision;
+  /**
+   * Checks a request's `Authorization` header. `host` is its `Host` header: where the control plane needs no
+   * token (loopback), a request addressed to another name still needs it (a page whose name was made to resolve
+   * to 127.0.0.1, DNS rebinding, is same-origin to the browser).
+   */
+  check(authorization: string | undefined, host?: string): AdminDecision;
 }
 
 export interface AdminGuardOptions {
@@ -26,10 +31,15 @@ export function adminGuard(options: AdminGuardOptions): AdminGuard {
   const create = options.createCommand ?? 'fedtune admin-token';
   return {
     required: options.required,
-    check(authorization) {
-      if (!options.required()) return { ok: true };
+    check(authorization, host) {
+      const name = host === undefined ? undefined : hostName(host);
+      const remoteName = name !== undefined && !isLoopbackHost(name);
+      if (!options.required() && !remoteName) return { ok: true };
       const verdict = options.store().verify(bearerToken(authorization));
       if (verdict.ok) return { ok: true };
+      if (!options.required()) {
+        return { ok: false, message: `a request addressed to ${clipText(name, 80)}, not to this machine's loopback: send Authorization: Bearer TOKEN (the token printed by \`${create}\`), or use http://127.0.0.1` };
+      }
       if (verdict.reason === 'no admin token') {
         return { ok: false, message: `this coordinator's control plane needs an admin token and none was created: run \`${create}\` on the coordinator, then send Authorization: Bearer TOKEN` };
       }
@@ -39,6 +49,17 @@ export function adminGuard(options: AdminGuardOptions): AdminGuard {
       return { ok: false, message: `invalid admin token: send the token printed by \`${create}\` (or make a new one with --rotate)` };
     },
   };
+}
+
+/** The name of a `Host` header (`[::1]:8080` → `::1`, `localhost:8080` → `localhost`). */
+export function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end === -1 ? h : h.slice(1, end);
+  }
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
 }
 
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. 0.0.0.0 and :: are every interface. */

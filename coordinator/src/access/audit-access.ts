@@ -18,6 +18,8 @@ export interface AuditAccessOptions {
 
 export interface AuditRequest {
   authorization?: string;
+  /** The Host header (admin-guard.ts: a name that is not loopback needs the admin token). */
+  host?: string;
   site?: string;
 }
 
@@ -42,7 +44,7 @@ export function joinedRun(auditPath: string, siteId: string): boolean {
  * Throws FedtuneError('unauthorized') otherwise.
  */
 export function checkAuditAccess(options: AuditAccessOptions, request: AuditRequest, auditPath: string): void {
-  if (!options.admin || options.admin.check(request.authorization).ok) return;
+  if (!options.admin || options.admin.check(request.authorization, request.host).ok) return;
   const site = request.site;
   const token = bearerToken(request.authorization);
   if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && joinedRun(auditPath, site)) return;

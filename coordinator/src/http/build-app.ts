@@ -7,6 +7,7 @@ import { RunStore } from '../run/run-store.ts';
 import { socketIoServerTransport } from '../transport/socketio-server-transport.ts';
 import { DEFAULT_API_RATE_LIMIT, type RateLimit } from '../access/rate-limiter.ts';
 import type { AdminGuard } from '../access/admin-guard.ts';
+import { crossSiteRequest, type BrowserHeaders } from '../access/cross-site-request.ts';
 import { registerApiRateLimit } from './api-rate-limit.ts';
 import { clientErrorHandler, describeHttpError } from './http-error.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-defaults.ts';
@@ -159,13 +160,16 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   if (apiLimit) registerApiRateLimit(app, apiLimit, notFound);
   else app.setNotFoundHandler(notFound);
 
-  // The control plane: after the rate limit (onRequest), before the body is read (preParsing).
+  // The control plane: after the rate limit (onRequest), before the body is read (preParsing). Never for
+  // another web page in the operator's browser (cross-site-request.ts), whatever token it sends.
   const admin = options.admin;
   if (admin) {
     app.addHook('onRoute', (route) => {
       if (route.config?.admin !== true) return;
-      const check = async (request: { headers: { authorization?: string } }) => {
-        const decision = admin.check(request.headers.authorization);
+      const check = async (request: { headers: BrowserHeaders & { authorization?: string } }) => {
+        const page = crossSiteRequest(request.headers);
+        if (page) throw new FedtuneError('unauthorized', `requests from another web page (${page}) may not use the control plane: open the dashboard from this coordinator, or use curl`);
+        const decision = admin.check(request.headers.authorization, request.headers.host);
         if (!decision.ok) throw new FedtuneError('unauthorized', decision.message);
       };
       const existing = route.preParsing;

@@ -58,7 +58,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
       const runDir = store.runDir(request.params.id);
       const path = join(runDir, AUDIT_FILE);
       const site = request.headers[SITE_HEADER];
-      checkAuditAccess(auditAccess ?? {}, { authorization: request.headers.authorization, site: typeof site === 'string' ? site : undefined }, path);
+      checkAuditAccess(auditAccess ?? {}, { authorization: request.headers.authorization, host: request.headers.host, site: typeof site === 'string' ? site : undefined }, path);
       if (!existsSync(path)) throw new FedtuneError('not_found', `run ${request.params.id} has no audit log`);
       void reply.type('application/x-ndjson');
       return reply.send(createReadStream(path));
