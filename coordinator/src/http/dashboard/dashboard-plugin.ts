@@ -51,6 +51,13 @@ export interface DashboardOptions {
 const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
 export const DEFAULT_SITE_DIR = fileURLToPath(new URL('../../../../client-web/dist/', import.meta.url));
 
+/**
+ * Most bytes an event stream may have queued for its client beyond its snapshot: a client that reads slower
+ * than the run produces events (or never reads) is cut there, not held in memory; the dashboard reconnects
+ * and gets a new snapshot. Every write counts as activity, so no idle timeout would ever close it.
+ */
+export const MAX_UNREAD_EVENT_BYTES = 8 * 1024 * 1024;
+
 const IDLE: LiveStatus = { runId: '', phase: 'idle', sites: [] };
 
 /**
@@ -83,11 +90,19 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let allowance = MAX_UNREAD_EVENT_BYTES;
     const send = (name: string, data: unknown) => {
-      if (!res.writableEnded) res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (res.writableEnded) return;
+      // Destroyed, not ended: an end would wait behind everything queued.
+      if (res.writableLength > allowance) {
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     streams.add(res);
     send('snapshot', { live: live(), events: events.history() });
+    allowance += res.writableLength;
     const unsubscribe = events.subscribe((event) => {
       send('engine', event);
       send('live', live());
