@@ -222,9 +222,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
           ...errorResponses(),
         },
       },
-    }, async () => ({
-      runs: store.list().map((r) => ({ runId: r.runId, status: r.status, startedAt: r.startedAt, rounds: r.rounds.length, accuracy: r.final?.accuracy })),
-    }));
+    }, async () => ({ runs: store.summaries() }));
 
     api.get<{ Params: { id: string } }>('/api/runs/:id', {
       config: { admin: true },

@@ -8,6 +8,9 @@ const RESERVED_RUN_ID = /^fedtune\.db(-wal|-shm|-journal)?$/i;
 
 /** Read access to `runs/<run-id>/` directories on disk. */
 export class RunStore {
+  /** Per run: the report file's identity (path, inode, size, mtime) when it was last indexed, and its index. */
+  private readonly indexes = new Map<string, { stamp: string; index: RunIndex }>();
+
   constructor(readonly root: string) {}
 
   runDir(runId: string): string {
@@ -27,24 +30,43 @@ export class RunStore {
     return dir;
   }
 
-  list(): RunReport[] {
+  /**
+   * Every run on disk as the runs listing shows it, newest first. Reads a report only when it changed since
+   * the last call (the listing is open to anyone, and reports of large runs are tens of MB).
+   */
+  summaries(): RunSummary[] {
     if (!existsSync(this.root)) return [];
-    const reports: RunReport[] = [];
+    const out: Array<{ when: string; summary: RunSummary }> = [];
+    const seen = new Set<string>();
     for (const entry of readdirSync(this.root, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
-      const report = this.tryRead(entry.name);
-      if (report) reports.push(report);
+      seen.add(entry.name);
+      const index = this.tryIndex(entry.name);
+      if (index) out.push(index);
     }
-    const when = (r: RunReport) => r.startedAt ?? (r as unknown as CreatedRunReport).createdAt;
-    return reports.sort((a, b) => (when(a) < when(b) ? 1 : -1));
+    for (const runId of this.indexes.keys()) if (!seen.has(runId)) this.indexes.delete(runId);
+    return out.sort((a, b) => (a.when < b.when ? 1 : -1)).map((r) => r.summary);
   }
 
-  private tryRead(runId: string): RunReport | undefined {
+  private tryIndex(runId: string): RunIndex | undefined {
     try {
-      return this.read(runId);
+      return this.index(runId);
     } catch {
       return undefined;
     }
+  }
+
+  /** What the open routes need of a run's report (runIndex), read again only when its file changes. */
+  private index(runId: string): RunIndex {
+    const dir = this.runDir(runId);
+    const file = [join(dir, 'report.json'), join(dir, 'config.json')].map((path) => ({ path, stat: statSync(path, { throwIfNoEntry: false }) })).find((f) => f.stat);
+    if (!file?.stat) throw new FedtuneError('not_found', `run ${runId} not found`);
+    const stamp = `${file.path}:${file.stat.ino}:${file.stat.size}:${file.stat.mtimeMs}`;
+    const kept = this.indexes.get(runId);
+    if (kept?.stamp === stamp) return kept.index;
+    const index = runIndex(this.read(runId));
+    this.indexes.set(runId, { stamp, index });
+    return index;
   }
 
   /** The run's report.json; for a run created over HTTP and not started yet, its config with status 'created'. */
@@ -67,8 +89,7 @@ export class RunStore {
   /** Path of a file of the run's latest global model (`model.json` or `weights.bin`). */
   latestModelFile(runId: string, file: string): string {
     checkModelFile(file);
-    const report = this.read(runId);
-    const dir = report.final?.modelDir;
+    const dir = this.index(runId).finalModelDir;
     if (!dir) throw new FedtuneError('not_found', `run ${runId} has no global model yet`);
     return this.fileInRun(runId, dir, file);
   }
@@ -81,9 +102,9 @@ export class RunStore {
   /** Path of a file (`model.json` or `weights.bin`) of the global model saved after `round`. */
   roundModelFile(runId: string, round: number, file: string): string {
     checkModelFile(file);
-    const record = this.read(runId).rounds.find((r) => r.round === round);
-    if (!record) throw new FedtuneError('not_found', `run ${runId} has no completed round ${round}`);
-    return this.fileInRun(runId, record.modelDir, file);
+    const dir = this.index(runId).roundModelDirs.get(round);
+    if (dir === undefined) throw new FedtuneError('not_found', `run ${runId} has no completed round ${round}`);
+    return this.fileInRun(runId, dir, file);
   }
 
   /** `<runDir>/<dir>/<file>`, refused unless it stays inside the run directory and exists. */
@@ -94,6 +115,34 @@ export class RunStore {
     if (!existsSync(path)) throw new FedtuneError('not_found', `run ${runId}: ${dir}/${file} is missing`);
     return path;
   }
+}
+
+/** A run as `GET /api/runs` lists it. */
+export interface RunSummary {
+  runId: string;
+  status: string;
+  startedAt?: string;
+  /** Completed rounds. */
+  rounds: number;
+  accuracy?: number;
+}
+
+/** What the open routes need of a report: the listing's row, its date, and where its global models are. */
+interface RunIndex {
+  when: string;
+  summary: RunSummary;
+  finalModelDir?: string;
+  roundModelDirs: Map<number, string>;
+}
+
+function runIndex(r: RunReport): RunIndex {
+  return {
+    when: r.startedAt ?? (r as unknown as CreatedRunReport).createdAt,
+    summary: { runId: r.runId, status: r.status, startedAt: r.startedAt, rounds: r.rounds.length, accuracy: r.final?.accuracy },
+    finalModelDir: r.final?.modelDir,
+    // The first record of a round, as `rounds.find` read it.
+    roundModelDirs: new Map([...r.rounds].reverse().map((x) => [x.round, x.modelDir])),
+  };
 }
 
 /** A run created (`POST /api/runs`, `runs/<id>/config.json`) but not started: no report.json yet. */
