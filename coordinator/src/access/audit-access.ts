@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { FedtuneError } from '@fedtune/shared';
 import type { AdminGuard } from './admin-guard.ts';
+import { AuditJoins } from './audit-joins.ts';
 import { bearerToken } from './bearer-token.ts';
 import type { TokenVerdict } from './site-token-store.ts';
 
@@ -14,6 +14,8 @@ export interface AuditAccessOptions {
   admin?: AdminGuard;
   /** The site token registry, when the coordinator has one. */
   siteTokens?: { verify(name: string, token: string | undefined): TokenVerdict };
+  /** The sites that joined each run, kept between requests (default: the log is read whole each time). */
+  joins?: AuditJoins;
 }
 
 export interface AuditRequest {
@@ -23,19 +25,9 @@ export interface AuditRequest {
   site?: string;
 }
 
-/** Whether `siteId` joined the run whose audit log is `auditPath` (a `join` entry names it). */
+/** Whether `siteId` joined the run whose audit log is `auditPath` (a `join` entry names it), reading the whole log. */
 export function joinedRun(auditPath: string, siteId: string): boolean {
-  if (!existsSync(auditPath)) return false;
-  for (const line of readFileSync(auditPath, 'utf8').split('\n')) {
-    if (!line.includes('"join"')) continue;
-    try {
-      const e = JSON.parse(line) as { type?: unknown; data?: { siteId?: unknown } };
-      if (e.type === 'join' && e.data?.siteId === siteId) return true;
-    } catch {
-      // a broken line: the verifier names it; here it grants nothing
-    }
-  }
-  return false;
+  return new AuditJoins().joined(auditPath, siteId);
 }
 
 /**
@@ -47,6 +39,6 @@ export function checkAuditAccess(options: AuditAccessOptions, request: AuditRequ
   if (!options.admin || options.admin.check(request.authorization, request.host).ok) return;
   const site = request.site;
   const token = bearerToken(request.authorization);
-  if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && joinedRun(auditPath, site)) return;
+  if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && (options.joins ?? new AuditJoins()).joined(auditPath, site)) return;
   throw new FedtuneError('unauthorized', `reading a run's audit log needs the admin token, or the site token of a site of that run: send Authorization: Bearer TOKEN (and ${SITE_HEADER}: NAME with a site token)`);
 }

@@ -7,6 +7,7 @@ import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileRes
 import { apiErrorStatus } from './error-status.ts';
 import { AUDIT_FILE } from '../audit/audit-log.ts';
 import { checkAuditAccess, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
+import { AuditJoins } from '../access/audit-joins.ts';
 import { mergeSites, summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
 
 export interface OperationsRoutesOptions {
@@ -36,7 +37,8 @@ const fail = (code: keyof typeof runLifecycleErrorStatus, message: string) => ({
  * (on a coordinator serving with no fixed run) creating and starting runs.
  */
 export function registerOperationsRoutes(app: FastifyInstance, { store, control, database, auditAccess }: OperationsRoutesOptions): void {
-  // `/api/v1/…` as docs/audit.md names it; `/api/runs/…` like the run's other routes.
+  // `/api/v1/…` as docs/audit.md names it; `/api/runs/…` like the run's other routes. One index of who joined, for both.
+  const access: AuditAccessOptions = { ...auditAccess, joins: auditAccess?.joins ?? new AuditJoins() };
   for (const url of ['/api/v1/runs/:id/audit', '/api/runs/:id/audit']) {
     app.get<{ Params: { id: string } }>(url, {
       schema: {
@@ -58,7 +60,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
       const runDir = store.runDir(request.params.id);
       const path = join(runDir, AUDIT_FILE);
       const site = request.headers[SITE_HEADER];
-      checkAuditAccess(auditAccess ?? {}, { authorization: request.headers.authorization, host: request.headers.host, site: typeof site === 'string' ? site : undefined }, path);
+      checkAuditAccess(access, { authorization: request.headers.authorization, host: request.headers.host, site: typeof site === 'string' ? site : undefined }, path);
       if (!existsSync(path)) throw new FedtuneError('not_found', `run ${request.params.id} has no audit log`);
       void reply.type('application/x-ndjson');
       return reply.send(createReadStream(path));
