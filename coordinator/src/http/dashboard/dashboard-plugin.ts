@@ -77,7 +77,9 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
   app.get('/site', async (_request, reply) => reply.redirect('/site/'));
   app.get<{ Params: { '*': string } }>('/site/*', async (request, reply) => {
     if (!existsSync(siteDir)) {
-      throw new FedtuneError('not_found', `the browser site is not built (${siteDir} is missing): run "npm run build"`);
+      // Where it looked stays in the log: the route is open to anyone, who need not learn where fedtune is installed.
+      request.log.warn({ siteDir }, 'the browser site is not built');
+      throw new FedtuneError('not_found', 'the browser site is not built on this coordinator: run "npm run build" there');
     }
     return sendStaticFile(reply, siteDir, request.params['*']);
   });
