@@ -25,7 +25,7 @@ import { registerModelWeightsRoute, type ModelWeightsRouteOptions } from './mode
 import type { AuditAccessOptions } from '../access/audit-access.ts';
 
 export { LiveEvents, type LiveEvent } from './dashboard/live-events.ts';
-export { DEFAULT_SITE_DIR, MAX_UNREAD_EVENT_BYTES } from './dashboard/dashboard-plugin.ts';
+export { DEFAULT_SITE_DIR, MAX_EVENT_STREAMS, MAX_UNREAD_EVENT_BYTES } from './dashboard/dashboard-plugin.ts';
 export type { RunControl, SiteHistory, SiteView, StopOutcome } from './run-control.ts';
 
 declare module 'fastify' {

@@ -58,6 +58,12 @@ export const DEFAULT_SITE_DIR = fileURLToPath(new URL('../../../../client-web/di
  */
 export const MAX_UNREAD_EVENT_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Most event streams open at once (dashboards: a few per operator). Each never ends and may hold its snapshot
+ * and MAX_UNREAD_EVENT_BYTES; past this a new one is refused (429 rate_limited) until one closes.
+ */
+export const MAX_EVENT_STREAMS = 64;
+
 const IDLE: LiveStatus = { runId: '', phase: 'idle', sites: [] };
 
 /**
@@ -89,6 +95,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
    * per engine event and `live` (phase, round, sites with last seen) after each event and periodically.
    */
   app.get('/api/events', { config: { admin: true } }, (request, reply) => {
+    if (streams.size >= MAX_EVENT_STREAMS) throw new FedtuneError('rate_limited', `too many open event streams (${MAX_EVENT_STREAMS}): close a dashboard, then retry`);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
