@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { split, SHAMIR_SHARE_BYTES, type ShamirShare } from '../../shared/src/privacy/shamir.ts';
 import { lagrangeAtZero, recoverVerified, type LagrangeCache } from '../../shared/src/privacy/verified-recovery.ts';
-import { isFedtuneError } from '../../shared/src/errors.ts';
+import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 
 /**
  * verified-recovery.ts: the secret from the first t shares with cached Lagrange coefficients, confirmed by the
@@ -31,14 +31,6 @@ const sameAsSecret = (b: Uint8Array) => b.length === secret.length && b.every((v
 const moved = (s: ShamirShare, by = 1n): ShamirShare => ({ ...s, y: numberToBytesBE(mod(bytesToNumberBE(s.y) + by), SHAMIR_SHARE_BYTES) });
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
 
-function failure(f: () => unknown): { code: string; message: string } | undefined {
-  try {
-    f();
-  } catch (err) {
-    return isFedtuneError(err) ? { code: err.code, message: err.message } : { code: `not a FedtuneError: ${String(err)}`, message: '' };
-  }
-  return undefined;
-}
 
 describe('lagrangeAtZero: f(0) = Σ λ_i f(x_i)', () => {
   it.each([
@@ -149,12 +141,12 @@ describe('recoverVerified', () => {
   });
 
   it('refuses what finish never passes it: too few shares, repeated points, values off the field, mixed splits', () => {
-    expect(failure(() => recoverVerified(shares.slice(0, 2), sameAsSecret))).toEqual({ code: 'quorum_not_met', message: '2 shares cannot recover a secret shared with threshold 3' });
-    expect(failure(() => recoverVerified([], sameAsSecret))).toEqual({ code: 'quorum_not_met', message: '0 shares cannot recover a secret shared with threshold 0' });
-    expect(failure(() => recoverVerified([shares[0], shares[1], shares[1]], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'two shares have the same x' });
-    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], y: numberToBytesBE(P, SHAMIR_SHARE_BYTES) }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
-    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], y: shares[2].y.slice(1) }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
-    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], threshold: 2 }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
-    expect(failure(() => recoverVerified([shares[0], shares[1], { ...shares[2], secretLength: 16 }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
+    expect(thrownCodeAndMessage(() => recoverVerified(shares.slice(0, 2), sameAsSecret))).toEqual({ code: 'quorum_not_met', message: '2 shares cannot recover a secret shared with threshold 3' });
+    expect(thrownCodeAndMessage(() => recoverVerified([], sameAsSecret))).toEqual({ code: 'quorum_not_met', message: '0 shares cannot recover a secret shared with threshold 0' });
+    expect(thrownCodeAndMessage(() => recoverVerified([shares[0], shares[1], shares[1]], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'two shares have the same x' });
+    expect(thrownCodeAndMessage(() => recoverVerified([shares[0], shares[1], { ...shares[2], y: numberToBytesBE(P, SHAMIR_SHARE_BYTES) }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
+    expect(thrownCodeAndMessage(() => recoverVerified([shares[0], shares[1], { ...shares[2], y: shares[2].y.slice(1) }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'a share value is not a field element' });
+    expect(thrownCodeAndMessage(() => recoverVerified([shares[0], shares[1], { ...shares[2], threshold: 2 }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
+    expect(thrownCodeAndMessage(() => recoverVerified([shares[0], shares[1], { ...shares[2], secretLength: 16 }], sameAsSecret))).toEqual({ code: 'malformed_payload', message: 'shares come from different splits' });
   });
 });
