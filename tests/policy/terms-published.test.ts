@@ -1,10 +1,11 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeRunTerms, fetchRunTerms } from '../../cli/src/commands/show-terms.ts';
-import { CoordinatorIdentity, IDENTITY_FILE, SiteTokenStore } from '@fedtune/coordinator';
+import { CoordinatorIdentity, IDENTITY_FILE, publishIdentityFile, SiteTokenStore } from '@fedtune/coordinator';
 import { checkRunTerms, runTermsHash, SignedRunTerms, SitePolicy } from '@fedtune/shared';
 import { startTinyCoordinator, tempDir } from '../access/helpers.ts';
 
@@ -26,6 +27,39 @@ describe('coordinator identity', () => {
     expect(() => CoordinatorIdentity.loadOrCreate(dir)).toThrow(/is not a coordinator identity/);
     expect(readFileSync(path, 'utf8')).toBe('{"hello":1}');
   });
+
+  it('is published only where no file is: an existing identity is never replaced, and nothing temporary is left', () => {
+    const dir = tempDir('fedtune-identity-');
+    const path = join(dir, IDENTITY_FILE);
+    expect(publishIdentityFile(path, 'first\n')).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(publishIdentityFile(path, 'second\n')).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe('first\n');
+    expect(readdirSync(dir)).toEqual([IDENTITY_FILE]);
+  });
+
+  it('is the same for coordinators that start together on one runs directory (the one on disk signs every run)', async () => {
+    // Four processes loaded, then released together, three times (a replacing write loses this race ~8 times in 10).
+    const fixture = join(import.meta.dirname, 'fixtures', 'identity-race.ts');
+    for (let trial = 0; trial < 3; trial++) {
+      const dir = tempDir('fedtune-identity-race-');
+      const racers = Array.from({ length: 4 }, () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.startsWith('ready\n')) resolve(); }));
+        const done = new Promise<string>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(out.slice('ready\n'.length)) : reject(new Error(`racer exited ${code}: ${err}`)))));
+        return { child, ready, done };
+      });
+      await Promise.all(racers.map((r) => r.ready));
+      for (const r of racers) r.child.stdin!.end('g');
+      const keys = await Promise.all(racers.map((r) => r.done));
+      const onDisk = JSON.parse(readFileSync(join(dir, IDENTITY_FILE), 'utf8')).publicKey;
+      expect(keys).toEqual([onDisk, onDisk, onDisk, onDisk]);
+      expect(readdirSync(dir)).toEqual([IDENTITY_FILE]);
+    }
+  }, 120_000);
 });
 
 describe('GET /api/v1/terms', () => {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
@@ -39,29 +39,50 @@ export class CoordinatorIdentity {
    */
   static loadOrCreate(dir: string): CoordinatorIdentity {
     const path = join(dir, IDENTITY_FILE);
-    if (existsSync(path)) {
-      let parsed: z.output<typeof IdentityFile>;
-      try {
-        parsed = IdentityFile.parse(JSON.parse(readFileSync(path, 'utf8')));
-      } catch {
-        throw new FedtuneError('config', `${path} is not a coordinator identity (expected fields kind, algorithm, publicKey, secretKey): move it away to create a new identity`);
-      }
-      const secretKey = hexToBytes(parsed.secretKey);
-      if (ed25519PublicKeyHex(secretKey) !== parsed.publicKey) throw new FedtuneError('config', `${path}: its public key does not belong to its secret key`);
-      return new CoordinatorIdentity(parsed.publicKey, secretKey);
-    }
+    if (existsSync(path)) return CoordinatorIdentity.load(path);
     const identity = CoordinatorIdentity.generate();
     mkdirSync(dir, { recursive: true });
     const body = { kind: 'fedtune-coordinator-identity', algorithm: 'ed25519', publicKey: identity.publicKey, secretKey: bytesToHex(identity.secretKey) };
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, path);
-    return identity;
+    // Created exclusively: two coordinators starting together on one runs directory must end with one identity.
+    // A rename would let the later one replace the file after the earlier one had signed terms with its own key
+    // (and that run could not be resumed: its sites would see the terms change). The loser loads the winner's.
+    return publishIdentityFile(path, `${JSON.stringify(body, null, 2)}\n`) ? identity : CoordinatorIdentity.load(path);
+  }
+
+  /** The identity in the file at `path`; 'config' when it is not one or its keys do not match. */
+  private static load(path: string): CoordinatorIdentity {
+    let parsed: z.output<typeof IdentityFile>;
+    try {
+      parsed = IdentityFile.parse(JSON.parse(readFileSync(path, 'utf8')));
+    } catch {
+      throw new FedtuneError('config', `${path} is not a coordinator identity (expected fields kind, algorithm, publicKey, secretKey): move it away to create a new identity`);
+    }
+    const secretKey = hexToBytes(parsed.secretKey);
+    if (ed25519PublicKeyHex(secretKey) !== parsed.publicKey) throw new FedtuneError('config', `${path}: its public key does not belong to its secret key`);
+    return new CoordinatorIdentity(parsed.publicKey, secretKey);
   }
 
   /** Ed25519 signature (hex, 128 digits) of the 32 bytes of a sha-256 hash given as hex. */
   signHash(hashHex: string): string {
     return bytesToHex(ed25519.sign(hexToBytes(hashHex), this.secretKey));
+  }
+}
+
+/**
+ * Writes `text` to `path` (mode 0600) only if no file is there: whole (written to a temporary file first, then
+ * hard-linked, which fails when the name exists) and never replacing one. False when another file was there.
+ */
+export function publishIdentityFile(path: string, text: string): boolean {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  try {
+    chmodSync(tmp, 0o600);
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
   }
 }
