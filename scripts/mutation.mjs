@@ -177,6 +177,12 @@ const MODULES = [
     tests: ['tests/site-data/numeric-csv-exact.test.ts', 'tests/site-data/feature-columns-and-quoted-csv.test.ts', 'tests/site-data/check-dataset.test.ts', 'tests/read-csv-dataset-stream.test.ts'],
   },
   {
+    name: 'input-files',
+    // Files a user names (a site's CSV, a model directory, a run configuration, a site policy): not a pipe or device, bounded, labels under MAX_CLASSES, weights.bin the manifest's length and finite, CSV rows as RFC 4180 reads them.
+    mutate: ['shared/src/node/read-input-file.ts', 'coordinator/src/model/weights-bin-length.ts', 'shared/src/data/class-limit.ts', 'shared/src/data/parse-csv-rows.ts', 'coordinator/src/model/model-files.ts', 'shared/src/data/encode-labels.ts'],
+    tests: ['tests/hostile/redteam-input-files.test.ts', 'tests/fuzz/csv-rows-properties.test.ts', 'tests/site-data/site-data-loaders.test.ts'],
+  },
+  {
     name: 'l2-attacks',
     mutate: ['shared/src/robustness/attacks/pgd-l2.ts', 'shared/src/robustness/attacks/fgm-l2.ts', 'shared/src/robustness/attacks/l2-ball.ts'],
     tests: ['tests/robustness/l2-attacks-exact.test.ts', 'tests/robustness/attack-losses.test.ts'],

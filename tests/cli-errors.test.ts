@@ -39,6 +39,22 @@ describe('one clear line for every error a user meets', () => {
     expect(describeError(new Error('y'.repeat(1_000_000))).length).toBeLessThan(600);
   });
 
+  it('puts no control character on the terminal (a parser quoting a binary file\'s bytes), newlines of a problem list kept', () => {
+    expect(describeError(new FedtuneError('config', 'm.json is not valid JSON: "\u001b[2J\u0000x\u0007\u009b31m\t"'))).toBe('config: m.json is not valid JSON: "?[2J?x??31m?"');
+    expect(describeError(new Error('\u001b]52;c;ZXZpbA==\u0007'))).toBe('internal: ?]52;c;ZXZpbA==?');
+    expect(describeError(new FedtuneError('config', 'a.yaml:1: x: bad\na.yaml:2: y: \u001b[31mbad'))).toBe('config: a.yaml:1: x: bad\na.yaml:2: y: ?[31mbad');
+  });
+
+  it('a problem list is at most 20 lines, each bounded, with a count of the rest', () => {
+    const problems = Array.from({ length: 25 }, (_, i) => `f.yaml:${i + 1}: k${i}: unknown field${i === 0 ? 'z'.repeat(10_000) : ''}`).join('\n');
+    const lines = describeError(new FedtuneError('config', problems)).split('\n');
+    expect(lines).toHaveLength(21);
+    expect(lines[0].length).toBeLessThan(520);
+    expect(lines[19]).toBe('f.yaml:20: k19: unknown field');
+    expect(lines[20]).toBe('… and 5 more');
+    expect(describeError(new FedtuneError('config', problems.split('\n').slice(5).join('\n'))).split('\n')).toHaveLength(20);
+  });
+
   it.each([
     ['8080', 8080],
     ['0', 0],

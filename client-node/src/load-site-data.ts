@@ -1,6 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { deriveSeed, encodeTabularRows, FedtuneError, parseCsvRows, parsePartitionSpec, SiteDataOptions, textFromCsvRows, type Dataset, type SiteDataOptionsInput, type TabularSchema, type TextDataset } from '@fedtune/shared';
-import { builtinDigitsSite, QUOTED_CELLS, readCsvDataset } from '@fedtune/shared/node';
+import { builtinDigitsSite, QUOTED_CELLS, readCsvDataset, readInputText } from '@fedtune/shared/node';
 import { readImageFolder } from './data/read-image-folder.ts';
 import { isTextFolder, readTextFolder } from './data/read-text-folder.ts';
 
@@ -77,7 +77,7 @@ export function readSiteData(spec: string, options: { labelColumn?: string } & S
       ],
     };
   }
-  const rows = () => parseCsvRows(readFileSync(spec, 'utf8'), spec);
+  const rows = () => parseCsvRows(readInputText(spec, { what: 'CSV dataset', code: 'data' }), spec);
   if (o.textColumn) {
     const text = textFromCsvRows(rows(), { textColumn: o.textColumn, labelColumn, source: spec });
     return { kind: 'text', text, classNames: text.classNames, notes: [classLine(text.classNames, 'label names')] };

@@ -16,6 +16,7 @@ export * from './http/build-app.ts';
 export * from './http/error-status.ts';
 export * from './model/tf-global-model.ts';
 export * from './model/model-files.ts';
+export * from './model/weights-bin-length.ts';
 export * from './model/model-text.ts';
 export * from './model/saved-calibration.ts';
 export * from './model/pretrained-models.ts';

@@ -58,6 +58,7 @@ export * from './data/site-data-options.ts';
 export * from './data/text-dataset.ts';
 export * from './data/parse-csv-rows.ts';
 export * from './data/encode-labels.ts';
+export * from './data/class-limit.ts';
 export * from './data/align-class-labels.ts';
 export * from './client/align-site-classes.ts';
 export * from './data/encode-tabular-rows.ts';

@@ -47,7 +47,7 @@ describe('readNumericCsv: which reader', () => {
       }
       expect(error).toBeInstanceOf(FedtuneError);
       expect((error as FedtuneError).code).toBe('data');
-      expect((error as FedtuneError).message).toBe(`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`);
+      expect((error as FedtuneError).message).toBe(`no CSV dataset at ${missing}`);
       expect((error as { cause?: { code?: string } }).cause?.code).toBe('ENOENT');
     }
   });

@@ -1,14 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { clipText, FedtuneError, sitePolicyFrom, type SitePolicy } from '@fedtune/shared';
+import { readInputText } from '@fedtune/shared/node';
+
+/** Largest site policy file read (a real one is a few hundred bytes). */
+export const MAX_SITE_POLICY_BYTES = 1024 * 1024;
 
 /** `fedtune client --policy FILE`: a YAML or JSON site policy (docs/site-policy.md); a bad one is one line naming the file and the field. */
 export function loadSitePolicyFile(path: string): SitePolicy {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path, { what: 'site policy', code: 'config', missingCode: 'not_found', maxBytes: MAX_SITE_POLICY_BYTES });
   } catch (err) {
-    throw new FedtuneError('config', clipText(`cannot read the site policy ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 600));
+    const reason = err instanceof FedtuneError ? (err.code === 'not_found' ? 'ENOENT (no such file)' : err.message) : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    throw new FedtuneError('config', clipText(err instanceof FedtuneError && err.code !== 'not_found' ? reason : `cannot read the site policy ${path}: ${reason}`, 600));
   }
   let document: unknown;
   try {

@@ -20,12 +20,35 @@ function firstLine(text: string): string {
   return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }
 
+/** Most lines of a multi-line FedtuneError printed (a config file's problems, one per line). */
+const MAX_PROBLEM_LINES = 20;
+
+/** A FedtuneError's lines, each bounded, at most MAX_PROBLEM_LINES of them and a count of the rest. */
+function problemLines(text: string): string {
+  const lines = text.split('\n');
+  const shown = lines.slice(0, MAX_PROBLEM_LINES).map(firstLine);
+  if (lines.length > MAX_PROBLEM_LINES) shown.push(`… and ${lines.length - MAX_PROBLEM_LINES} more`);
+  return shown.join('\n');
+}
+
 /**
- * What the CLI prints for an error: one line, never a stack trace (set FEDTUNE_DEBUG=1 for the stack).
- * FedtuneErrors keep their code; Node system errors get a line saying what to do.
+ * Control characters (but newlines) as "?": a message quoting a file's bytes (a JSON parser's excerpt of a
+ * binary file, a CSV cell) must not put escape sequences on the operator's terminal.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '?');
+}
+
+/**
+ * What the CLI prints for an error: one line, never a stack trace (set FEDTUNE_DEBUG=1 for the stack), and no
+ * control characters. FedtuneErrors keep their code; Node system errors get a line saying what to do.
  */
 export function describeError(err: unknown): string {
-  if (isFedtuneError(err)) return `${err.code}: ${err.message.includes('\n') ? err.message : firstLine(err.message)}`;
+  return printable(describe(err));
+}
+
+function describe(err: unknown): string {
+  if (isFedtuneError(err)) return `${err.code}: ${err.message.includes('\n') ? problemLines(err.message) : firstLine(err.message)}`;
   if (err instanceof InvalidArgumentError) return firstLine(err.message);
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && typeof e.code === 'string' && Object.hasOwn(SYSTEM, e.code)) return SYSTEM[e.code](e);

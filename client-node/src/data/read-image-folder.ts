@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
-import { clipText, FedtuneError, rgbaToInput, sortClassNames, type Dataset, type RgbaImage } from '@fedtune/shared';
+import { checkClassCount, clipText, type Dataset, FedtuneError, type RgbaImage, rgbaToInput, sortClassNames } from '@fedtune/shared';
 
 const IMAGE_FILE = /\.(png|jpe?g)$/i;
 /** Largest image decoded (pixels), so one huge or crafted file cannot take the site's memory. */
@@ -60,6 +60,7 @@ export function classFolders(dir: string): string[] {
 export function readImageFolder(dir: string, options: ImageFolderOptions): ImageFolderData {
   const classNames = classFolders(dir);
   if (classNames.length === 0) throw new FedtuneError('data', `${dir}: no class folders (put each class's images in its own sub-folder)`);
+  checkClassCount(dir, classNames.length, 'class folders');
   const f = options.height * options.width * options.channels;
   const inputs: Float32Array[] = [];
   const labels: number[] = [];

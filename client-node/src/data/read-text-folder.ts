@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { clipText, decodeTextFile, FedtuneError, type TextDataset } from '@fedtune/shared';
+import { checkClassCount, clipText, decodeTextFile, FedtuneError, type TextDataset } from '@fedtune/shared';
 import { classFolders } from './read-image-folder.ts';
 
 /**
@@ -11,6 +11,7 @@ import { classFolders } from './read-image-folder.ts';
 export function readTextFolder(dir: string, options: { skipBadFiles?: boolean } = {}): { data: TextDataset; skipped: Array<{ file: string; reason: string }> } {
   const classNames = classFolders(dir);
   if (classNames.length === 0) throw new FedtuneError('data', `${dir}: no class folders (put each class's .txt files in its own sub-folder)`);
+  checkClassCount(dir, classNames.length, 'class folders');
   const texts: string[] = [];
   const labels: number[] = [];
   const skipped: Array<{ file: string; reason: string }> = [];

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { FedtuneError } from '@fedtune/shared';
+import { readInputText } from '@fedtune/shared/node';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
 
 /** A run configuration as written in a file or given as flags: any subset of the fields, `train` partial too. */
@@ -25,6 +25,9 @@ export interface MergeOptions {
 }
 
 const PLACEHOLDER_RUN_ID = 'config-check';
+
+/** Largest run configuration file read (a real one is a few kB; a bigger file is a mistake, not a config). */
+export const MAX_RUN_CONFIG_BYTES = 4 * 1024 * 1024;
 
 function fail(message: string, cause?: unknown): never {
   throw new FedtuneError('config', message, cause === undefined ? undefined : { cause });
@@ -169,6 +172,7 @@ export function runConfigDefaults(): Omit<RunConfig, 'runId'> {
 
 /** Parses config text (JSON or YAML) and checks it: syntax, a mapping at the top, known fields, field types. */
 export function parseRunConfigText(text: string, path: string, format?: 'json' | 'yaml'): RunConfigFile {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark (Windows editors write one)
   const fmt = format ?? (extname(path).toLowerCase() === '.json' ? 'json' : extname(path).toLowerCase() === '.yaml' || extname(path).toLowerCase() === '.yml' ? 'yaml' : text.trimStart().startsWith('{') ? 'json' : 'yaml');
   let values: unknown;
   let locate: RunConfigFile['locate'] = () => undefined;
@@ -189,8 +193,14 @@ export function parseRunConfigText(text: string, path: string, format?: 'json' |
   } else {
     const lineCounter = new LineCounter();
     const doc: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-    if (doc.errors.length) fail(`${path}: not valid YAML: ${doc.errors[0].message}`, doc.errors[0]);
-    values = doc.toJS({ maxAliasCount: 100 });
+    // One line: the YAML library's message continues with a drawing of the line, which the position replaces.
+    if (doc.errors.length) fail(`${path}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, doc.errors[0]);
+    try {
+      values = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // An alias expanded too often (a "billion laughs" document) or nested too deep to convert.
+      fail(`${path}: not valid YAML: ${String((err as Error).message).split('\n')[0].slice(0, 200)}`, err);
+    }
     locate = (p) => {
       const node = doc.getIn(p as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
       const pair = node?.range ? node : undefined;
@@ -222,10 +232,10 @@ export function parseRunConfigText(text: string, path: string, format?: 'json' |
 export function loadRunConfigFile(path: string): RunConfigFile {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path, { what: 'run configuration', code: 'config', missingCode: 'not_found', maxBytes: MAX_RUN_CONFIG_BYTES });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    fail(`${path}: cannot read the run configuration${code === 'ENOENT' ? ': no such file' : `: ${(err as Error).message}`}`, err);
+    if (err instanceof FedtuneError && err.code !== 'not_found') throw err;
+    fail(`${path}: cannot read the run configuration: no such file`, err);
   }
   return parseRunConfigText(text, path);
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { checkInputFile } from '@fedtune/shared/node';
 import { join } from 'node:path';
+import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
 
 /** Socket.io message limit for `weightCount` float32 weights: twice their bytes plus 1 MB, at least 16 MB (as maxMessageBytesFor). */
 export function maxMessageBytesForWeights(weightCount: number): number {
@@ -19,6 +21,7 @@ const MAX_WEIGHTS = 1e10;
 export function maxMessageBytesForModelDir(dir: string): number | undefined {
   let json: unknown;
   try {
+    checkInputFile(join(dir, 'model.json'), { what: 'model.json', code: 'config', maxBytes: MAX_MODEL_JSON_BYTES }); // not a pipe: it would block
     json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
   } catch {
     return undefined;

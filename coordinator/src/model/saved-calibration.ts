@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
 import { z } from 'zod';
 import { CalibrationSource, FedtuneError, TEMPERATURE_RANGE } from '@fedtune/shared';
+import { readInputText } from '@fedtune/shared/node';
 
 /**
  * The temperature a run saved with a model: `userDefinedMetadata.calibration` of its model.json
@@ -22,10 +23,11 @@ export type SavedCalibration = z.infer<typeof SavedCalibration>;
 export function readSavedCalibration(dir: string): SavedCalibration | undefined {
   const file = join(dir, 'model.json');
   let json: { userDefinedMetadata?: { calibration?: unknown } };
+  const text = readInputText(file, { what: 'model.json', code: 'config', missingCode: 'not_found', maxBytes: MAX_MODEL_JSON_BYTES });
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (cause) {
-    throw new FedtuneError('not_found', `cannot read ${file}: ${(cause as Error).message.slice(0, 300)}`, { cause });
+    throw new FedtuneError('config', `${file} is not valid JSON: ${(cause as Error).message.slice(0, 300)}`, { cause });
   }
   const entry = json?.userDefinedMetadata?.calibration;
   if (entry === undefined) return undefined;

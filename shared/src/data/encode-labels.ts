@@ -1,4 +1,5 @@
 import { FedtuneError } from '../errors.ts';
+import { checkClassCount, labelAboveClassLimit, MAX_CLASSES } from './class-limit.ts';
 
 /** Class order for label names: numeric-aware sort ("2" before "10"), the same on every site. */
 export function sortClassNames(names: Iterable<string>): string[] {
@@ -16,9 +17,12 @@ export function encodeLabels(cells: string[], source: string, firstRow: number):
   if (empty >= 0) throw new FedtuneError('data', `${source}: row ${empty + firstRow} has no label`);
   if (trimmed.every((c) => /^\d{1,9}$/.test(c))) {
     const labels = Int32Array.from(trimmed, Number);
+    const tooLarge = labels.findIndex((v) => v >= MAX_CLASSES);
+    if (tooLarge >= 0) throw labelAboveClassLimit(source, tooLarge + firstRow, labels[tooLarge]);
     return { labels, numClasses: labels.reduce((m, v) => Math.max(m, v), -1) + 1 };
   }
   const classNames = sortClassNames(trimmed);
+  checkClassCount(source, classNames.length, 'distinct labels');
   const index = new Map(classNames.map((name, i) => [name, i]));
   return { labels: Int32Array.from(trimmed, (c) => index.get(c)!), numClasses: classNames.length, classNames };
 }

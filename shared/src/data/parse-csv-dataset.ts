@@ -1,4 +1,6 @@
 import { FedtuneError } from '../errors.ts';
+import { quoteClipped } from '../text/clip-text.ts';
+import { labelAboveClassLimit, MAX_CLASSES } from './class-limit.ts';
 import type { Dataset } from './dataset.ts';
 
 /** Marks the error for an empty feature cell (readNumericCsv falls back on its full reader, which counts them or imputes). */
@@ -39,12 +41,13 @@ export function parseCsvDataset(text: string, options: CsvOptions = {}): Dataset
     for (let c = 0; c < cells.length; c++) {
       const v = Number(cells[c]);
       if (c === labelIndex) {
-        if (!Number.isInteger(v) || v < 0) throw new FedtuneError('data', `${source}: row ${r + 2}: label "${cells[c]}" is not a non-negative integer`);
+        if (!Number.isInteger(v) || v < 0) throw new FedtuneError('data', `${source}: row ${r + 2}: label ${quoteClipped(cells[c])} is not a non-negative integer`);
+        if (v >= MAX_CLASSES) throw labelAboveClassLimit(source, r + 2, v);
         y[r] = v;
         if (v > maxLabel) maxLabel = v;
       } else {
         if (!Number.isFinite(v) || cells[c].trim() === '') {
-          throw new FedtuneError('data', `${source}: row ${r + 2}, column "${header[c]}": "${cells[c]}" is not a number${cells[c].trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
+          throw new FedtuneError('data', `${source}: row ${r + 2}, column ${quoteClipped(header[c])}: ${quoteClipped(cells[c])} is not a number${cells[c].trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
         }
         x[r * f + j++] = v;
       }

@@ -17,35 +17,47 @@ export function parseCsvRows(text: string, source = 'the CSV'): string[][] {
     if (!(row.length === 1 && row[0].trim() === '')) rows.push(row);
     row = [];
   };
-  while (i < text.length) {
-    const ch = text[i];
+  const n = text.length;
+  // Runs of ordinary characters are sliced, not appended one by one: a cell of many megabytes costs one copy.
+  while (i < n) {
     if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-      } else {
-        if (ch === '\n') line++;
-        cell += ch;
+      const q = text.indexOf('"', i);
+      const stop = q < 0 ? n : q;
+      for (let nl = text.indexOf('\n', i); nl >= 0 && nl < stop; nl = text.indexOf('\n', nl + 1)) line++;
+      cell += text.slice(i, stop);
+      if (q < 0) break;
+      if (text[q + 1] === '"') {
+        cell += '"';
+        i = q + 2;
+        continue;
       }
-      i++;
+      quoted = false;
+      i = q + 1;
       continue;
     }
-    if (ch === '"' && cell.trim() === '') {
-      quoted = true;
-      cell = '';
+    let j = i;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === 0x2c || c === 0x0a || c === 0x22) break;
+      j++;
+    }
+    cell += text.slice(i, j);
+    if (j === n) break;
+    const ch = text[j];
+    if (ch === '"') {
+      if (cell.trim() === '') {
+        quoted = true;
+        cell = '';
+      } else cell += ch;
     } else if (ch === ',') {
       row.push(cell);
       cell = '';
-    } else if (ch === '\n') {
+    } else {
       if (cell.endsWith('\r')) cell = cell.slice(0, -1);
       endRow();
       line++;
-    } else cell += ch;
-    i++;
+    }
+    i = j + 1;
   }
   if (quoted) throw new FedtuneError('data', `${source}: a quoted cell opened before line ${line} is never closed`);
   if (cell !== '' || row.length) {

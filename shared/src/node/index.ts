@@ -13,3 +13,4 @@ export * from './node-sha256.ts';
 export * from './node-chacha-keystream.ts';
 export * from './node-x25519.ts';
 export * from './node-secagg-primitives.ts';
+export * from './read-input-file.ts';

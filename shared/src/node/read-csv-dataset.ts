@@ -3,6 +3,9 @@ import type { Dataset } from '../data/dataset.ts';
 import { parseCsvRows } from '../data/parse-csv-rows.ts';
 import { MISSING_VALUE } from '../data/parse-csv-dataset.ts';
 import { FedtuneError } from '../errors.ts';
+import { labelAboveClassLimit, MAX_CLASSES } from '../data/class-limit.ts';
+import { checkInputFile } from './read-input-file.ts';
+import { quoteClipped } from '../text/clip-text.ts';
 
 export interface ReadCsvOptions {
   labelColumn?: string;
@@ -96,6 +99,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
   const labelColumn = options.labelColumn ?? 'label';
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw new FedtuneError('config', `chunkBytes must be a positive integer, got ${chunkBytes}`);
+  checkInputFile(path, { what: 'CSV dataset', code: 'data' }); // not a pipe or device: reading one never ends
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -143,11 +147,12 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
   const store = (row: number, c: number, j: number, v: number, text: () => string): void => {
     const r = rows!;
     if (c === labelIndex) {
-      if (!Number.isInteger(v) || v < 0) throw new FedtuneError('data', `${source}: row ${row + 2}: label "${text()}" is not a non-negative integer`);
+      if (!Number.isInteger(v) || v < 0) throw new FedtuneError('data', `${source}: row ${row + 2}: label ${quoteClipped(text())} is not a non-negative integer`);
+      if (v >= MAX_CLASSES) throw labelAboveClassLimit(source, row + 2, v);
       r.y[row] = v;
       if (v > maxLabel) maxLabel = v;
     } else {
-      if (!Number.isFinite(v) || text().trim() === '') throw new FedtuneError('data', `${source}: row ${row + 2}, column "${header![c]}": "${text()}" is not a number${text().trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
+      if (!Number.isFinite(v) || text().trim() === '') throw new FedtuneError('data', `${source}: row ${row + 2}, column ${quoteClipped(header![c])}: ${quoteClipped(text())} is not a number${text().trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
       r.x[row * r.f + j] = v;
     }
   };
@@ -179,7 +184,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
       if (cellEnd === end && c < width - 1) break; // too few cells: counted below
       const v = cellNumber(bytes, cellStart, cellEnd);
       if (c === labelIndex) {
-        if (!Number.isInteger(v) || v < 0) {
+        if (!Number.isInteger(v) || v < 0 || v >= MAX_CLASSES) {
           startRow(countCells(bytes, start, end));
           store(row, c, 0, v, () => latin1(bytes, cellStart, cellEnd));
         }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readInputText } from './read-input-file.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { encodeTabularRows } from '../data/encode-tabular-rows.ts';
 import { applyImputation, fitImputation, type ImputeMethod } from '../data/impute-missing.ts';
@@ -41,8 +41,9 @@ export function readNumericCsv(path: string, options: NumericCsvOptions = {}): D
   }
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path, { what: 'CSV dataset', code: 'data' });
   } catch (cause) {
+    if (cause instanceof FedtuneError) throw cause;
     throw new FedtuneError('data', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
   const tabular = encodeTabularRows(parseCsvRows(text, path), { labelColumn, source: path, ...(options.featureColumns ? { featureColumns: options.featureColumns } : {}) });

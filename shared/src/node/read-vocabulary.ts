@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from './read-input-file.ts';
 import { join } from 'node:path';
 import { FedtuneError } from '../errors.ts';
 import { clipText } from '../text/clip-text.ts';
@@ -16,8 +17,9 @@ export function readVocabulary(modelDir: string): Vocabulary {
   const path = join(modelDir, VOCABULARY_FILE);
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(readInputText(path, { what: 'vocabulary', code: 'config', missingCode: 'not_found', maxBytes: 256 * 1024 * 1024 }));
   } catch (cause) {
+    if (cause instanceof FedtuneError) throw cause.code === 'not_found' ? new FedtuneError('not_found', clipText(`no vocabulary at ${path}`), { cause }) : cause;
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
     throw new FedtuneError(missing ? 'not_found' : 'config', clipText(missing ? `no vocabulary at ${path}` : `${path} is not valid JSON: ${(cause as Error).message}`), { cause });
   }

@@ -1,0 +1,272 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkWeightsBinLength, loadModelDir, loadRunConfigFile, manifestByteLength } from '@fedtune/coordinator';
+import { encodeLabels, FedtuneError, MAX_CLASSES, parseCsvDataset } from '@fedtune/shared';
+import { checkInputFile, readCsvDataset, readInputText, selectNodeBackend } from '@fedtune/shared/node';
+import { readSiteData } from '@fedtune/client-node';
+import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
+import { fedtune } from '../helpers/fedtune-cli.ts';
+import { tempDir } from '../helpers/federation.ts';
+
+/**
+ * The files a user names — a site's CSV, a model directory, a run configuration, a site policy — may be broken,
+ * hostile or not files at all. Each is refused with one FedtuneError line naming it, before any work; none may
+ * block the process (a named pipe), exhaust its memory (a label of 1,000,000,000 sized every per-class table)
+ * or reach the terminal as a stack trace or raw bytes.
+ */
+
+const MLP = join(import.meta.dirname, '..', '..', 'coordinator', 'assets', 'pretrained', 'digits-mlp');
+
+function thrown(f: () => unknown): FedtuneError {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(FedtuneError);
+    return err as FedtuneError;
+  }
+  throw new Error('expected a FedtuneError, nothing was thrown');
+}
+
+async function rejected(p: Promise<unknown>): Promise<FedtuneError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(FedtuneError);
+    return err as FedtuneError;
+  }
+  throw new Error('expected a FedtuneError, the promise resolved');
+}
+
+function fifo(path: string): string {
+  execFileSync('mkfifo', [path]);
+  return path;
+}
+
+describe('a file the user names: regular, bounded, not a pipe', () => {
+  const dir = tempDir('fedtune-input-file-');
+  const rules = { what: 'thing', code: 'data' as const, maxBytes: 10 };
+
+  it.each([
+    ['a named pipe nothing writes to', () => fifo(join(dir, 'pipe')), 'data', /pipe\b.* is not a regular file \(a pipe, socket or device\): a thing must be a file$/],
+    ['a device that never ends', () => '/dev/zero', 'data', /^\/dev\/zero is not a regular file/],
+    ['a symbolic link to a device', () => (symlinkSync('/dev/zero', join(dir, 'zero-link')), join(dir, 'zero-link')), 'data', /zero-link is not a regular file/],
+    ['a directory', () => (mkdirSync(join(dir, 'sub')), join(dir, 'sub')), 'data', /sub is a directory, not a thing file$/],
+    ['a file over the bound', () => (writeFileSync(join(dir, 'big'), 'x'.repeat(11)), join(dir, 'big')), 'data', /big is 0\.0 MB, more than a thing may be \(0\.0 MB\)$/],
+    ['no file', () => join(dir, 'missing'), 'not_found', /^no thing at .*missing$/],
+  ])('%s is refused without being read', (_name, make, code, message) => {
+    const err = thrown(() => readInputText(make(), { ...rules, missingCode: 'not_found' }));
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+  });
+
+  it('a file at the bound is read; a missing one takes the refusal code unless told otherwise; a byte-order mark is dropped', () => {
+    writeFileSync(join(dir, 'exact'), '\ufeff{"a":12}');
+    expect(readFileSync(join(dir, 'exact')).length).toBe(11);
+    expect(() => readInputText(join(dir, 'exact'), rules)).toThrow(/more than a thing may be/);
+    expect(readInputText(join(dir, 'exact'), { ...rules, maxBytes: 11 })).toBe('{"a":12}');
+    expect(checkInputFile(join(dir, 'exact'), { what: 'thing', code: 'config' })).toBe(11);
+    expect(thrown(() => checkInputFile(join(dir, 'nope'), { what: 'thing', code: 'config' })).code).toBe('config');
+    writeFileSync(join(dir, 'no-bom'), 'plain');
+    expect(readInputText(join(dir, 'no-bom'), rules)).toBe('plain');
+  });
+});
+
+describe('a model directory: every broken one is one config line, never loaded half', () => {
+  beforeAll(async () => {
+    await selectNodeBackend();
+  });
+  const base = JSON.parse(readFileSync(join(MLP, 'model.json'), 'utf8'));
+  const weights = readFileSync(join(MLP, 'weights.bin'));
+  const dirs = tempDir('fedtune-bad-models-');
+  function modelDir(name: string, json: unknown, bin: Uint8Array | null | 'fifo' = weights): string {
+    const dir = join(dirs, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'model.json'), typeof json === 'string' ? json : JSON.stringify(json));
+    if (bin === 'fifo') fifo(join(dir, 'weights.bin'));
+    else if (bin) writeFileSync(join(dir, 'weights.bin'), bin);
+    return dir;
+  }
+  const edited = (edit: (j: typeof base) => void) => {
+    const j = structuredClone(base);
+    edit(j);
+    return j;
+  };
+  const filled = (value: number) => new Uint8Array(new Float32Array(weights.length / 4).fill(value).buffer);
+  const withOne = (value: number) => {
+    const copy = new Float32Array(new Uint8Array(weights).buffer.slice(0));
+    copy[100_351] = value; // the last value of hidden/kernel
+    return new Uint8Array(copy.buffer);
+  };
+
+  it.each([
+    ['model.json that is null', () => modelDir('null', 'null'), 'config', /model\.json has no modelTopology: is it a TensorFlow\.js layers model\?$/],
+    ['model.json that is a list', () => modelDir('list', '[1,2]'), 'config', /has no modelTopology/],
+    ['model.json that is not JSON', () => modelDir('not-json', '{"modelTopology":'), 'config', /model\.json is not valid JSON: /],
+    ['model.json of binary bytes', () => modelDir('binary', '\u001b[2J\u0000\u0007garbage'), 'config', /model\.json is not valid JSON: /],
+    ['a layer class TensorFlow.js lacks', () => modelDir('layer', edited((j) => (j.modelTopology.config.layers[0].class_name = 'Evil'))), 'config', /it uses the layer "Evil", which TensorFlow\.js does not have built in/],
+    ['an activation TensorFlow.js lacks', () => modelDir('activation', edited((j) => (j.modelTopology.config.layers[0].config.activation = 'evil'))), 'config', /it uses the activation "evil"/],
+    ['NaN weights', () => modelDir('nan', base, filled(Number.NaN)), 'config', /weight hidden\/kernel has 100352 of 100352 values that are not finite/],
+    ['one infinite weight', () => modelDir('inf', base, withOne(Number.POSITIVE_INFINITY)), 'config', /weight hidden\/kernel has 1 of 100352 values that are not finite/],
+    ['one -∞ weight', () => modelDir('neg-inf', base, withOne(Number.NEGATIVE_INFINITY)), 'config', /has 1 of 100352 values that are not finite/],
+    ['weights.bin cut short', () => modelDir('short', base, weights.subarray(0, 1000)), 'config', /weights\.bin has 1000 bytes but .*model\.json's weightsManifest describes 407080: it is cut short/],
+    ['weights.bin with bytes to spare', () => modelDir('long', base, Buffer.concat([weights, Buffer.alloc(4)])), 'config', /weights\.bin has 407084 bytes but .* describes 407080: it holds more than this model's weights/],
+    ['a manifest of 10^10 weights', () => modelDir('huge', edited((j) => (j.weightsManifest[0].weights[0].shape = [100000, 100000]))), 'config', /describes 40000005672: it is cut short/],
+    ['weights.bin a named pipe', () => modelDir('pipe', base, 'fifo'), 'config', /weights\.bin is not a regular file/],
+    ['no weights.bin', () => modelDir('no-weights', base, null), 'not_found', /^no TensorFlow\.js model in .*: no weights\.bin at /],
+  ])('%s', async (_name, make, code, message) => {
+    const err = await rejected(loadModelDir(make()));
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('the committed model loads, and one finite weight changed is still a model', async () => {
+    (await loadModelDir(MLP)).dispose();
+    const copy = new Float32Array(new Uint8Array(weights).buffer.slice(0));
+    copy[100_351] = 3e38; // large but finite (float32 ends at 3.4e38)
+    (await loadModelDir(modelDir('finite', base, new Uint8Array(copy.buffer)))).dispose();
+  });
+});
+
+describe('the byte length a weights manifest describes', () => {
+  const spec = (shape: unknown, dtype: unknown, quantization?: unknown) => [{ paths: ['weights.bin'], weights: [{ name: 'w', shape, dtype, ...(quantization ? { quantization } : {}) }] }];
+  it.each([
+    ['float32 3×4', spec([3, 4], 'float32'), 48],
+    ['int32 5', spec([5], 'int32'), 20],
+    ['bool 7', spec([7], 'bool'), 7],
+    ['complex64 2', spec([2], 'complex64'), 16],
+    ['a scalar', spec([], 'float32'), 4],
+    ['an empty dimension', spec([0, 9], 'float32'), 0],
+    ['uint8-quantized float32 10', spec([10], 'float32', { dtype: 'uint8' }), 10],
+    ['uint16-quantized 10', spec([10], 'float32', { dtype: 'uint16' }), 20],
+    ['float16-quantized 10', spec([10], 'float32', { dtype: 'float16' }), 20],
+    ['two groups', [...spec([2], 'float32'), ...spec([3], 'int32')], 20],
+    ['no groups', [], 0],
+    ['string weights (no fixed size)', spec([2], 'string'), undefined],
+    ['an unknown quantization', spec([2], 'float32', { dtype: 'int4' }), undefined],
+    ['an unknown dtype', spec([2], 'float64'), undefined],
+    ['a prototype key as dtype', spec([2], 'constructor'), undefined],
+    ['a negative dimension', spec([-2, 3], 'float32'), undefined],
+    ['a fractional dimension', spec([1.5], 'float32'), undefined],
+    ['a shape that is not a list', spec('3', 'float32'), undefined],
+    ['a group without weights', [{ paths: [] }], undefined],
+    ['a null group', [null], undefined],
+    ['a null weight', [{ weights: [null] }], undefined],
+    ['not a list', { weights: [] }, undefined],
+    ['a size past 2^53', spec([2 ** 30, 2 ** 30, 2 ** 30], 'float32'), undefined],
+  ])('%s', (_name, manifest, bytes) => {
+    expect(manifestByteLength(manifest)).toBe(bytes);
+  });
+
+  it('a length equal to the manifest, or a manifest it cannot size, passes; any other length is named', () => {
+    expect(() => checkWeightsBinLength(spec([3], 'float32'), 12, 'm.json')).not.toThrow();
+    expect(() => checkWeightsBinLength(spec([2], 'string'), 999, 'm.json')).not.toThrow();
+    expect(thrown(() => checkWeightsBinLength(spec([3], 'float32'), 11, 'm.json')).message).toBe("weights.bin has 11 bytes but m.json's weightsManifest describes 12: it is cut short (are they the same model's files?)");
+    expect(thrown(() => checkWeightsBinLength(spec([3], 'float32'), 13, 'm.json')).message).toBe("weights.bin has 13 bytes but m.json's weightsManifest describes 12: it holds more than this model's weights (are they the same model's files?)");
+  });
+});
+
+describe('labels: at most MAX_CLASSES classes, so no per-class table can exhaust memory', () => {
+  const dir = tempDir('fedtune-labels-');
+  const csv = (name: string, labels: Array<number | string>) => {
+    const path = join(dir, name);
+    writeFileSync(path, `label,a,b\n${labels.map((l, i) => `${l},${i},1`).join('\n')}\n`);
+    return path;
+  };
+  const top = MAX_CLASSES - 1;
+
+  it('the largest label allowed is read by every reader; one more is refused naming its row', () => {
+    expect(MAX_CLASSES).toBe(65_536);
+    const ok = csv('top.csv', [0, top]);
+    expect(readCsvDataset(ok).numClasses).toBe(MAX_CLASSES);
+    expect(parseCsvDataset(readFileSync(ok, 'utf8'), { source: ok }).numClasses).toBe(MAX_CLASSES);
+    expect(encodeLabels(['0', String(top)], 'cells', 2).numClasses).toBe(MAX_CLASSES);
+    const over = csv('over.csv', [0, 3, MAX_CLASSES]);
+    const message = `${over}: row 4: label 65536 is too large: at most 65536 classes are supported (labels 0..65535)`;
+    expect(thrown(() => readCsvDataset(over)).message).toBe(message);
+    expect(thrown(() => parseCsvDataset(readFileSync(over, 'utf8'), { source: over })).message).toBe(message);
+    expect(thrown(() => encodeLabels(['0', '3', String(MAX_CLASSES)], over, 2)).message).toBe(message);
+  });
+
+  it.each([
+    ['1,000,000,000 (the streamed reader)', 1_000_000_000],
+    ['2^31 (past an Int32Array)', 2 ** 31],
+    ['10^15', 1e15],
+  ])('a site CSV labelled %s is one data error, not an exhausted heap', (_name, label) => {
+    const path = csv(`huge-${label}.csv`, [1, label, 2]);
+    const err = thrown(() => readSiteData(path));
+    expect(err.code).toBe('data');
+    expect(err.message).toMatch(/row 3: label \d+ is too large: at most 65536 classes/);
+  });
+
+  it('more distinct label names than MAX_CLASSES are refused; as many are accepted', () => {
+    const names = Array.from({ length: MAX_CLASSES + 1 }, (_, i) => `c${i}`);
+    expect(thrown(() => encodeLabels(names, 'names.csv', 2)).message).toBe('names.csv: 65537 distinct labels: at most 65536 classes are supported');
+    expect(encodeLabels(names.slice(1), 'names.csv', 2).numClasses).toBe(MAX_CLASSES);
+  });
+
+  it('a cell quoted in an error is bounded (a 1 MB label or value is not echoed whole)', () => {
+    const path = join(dir, 'long-cell.csv');
+    writeFileSync(path, `label,a\nx${'9'.repeat(1_000_000)},1\n`);
+    const err = thrown(() => parseCsvDataset(readFileSync(path, 'utf8'), { source: path }));
+    expect(err.message.length).toBeLessThan(500);
+    expect(err.message).toMatch(/more characters\)" is not a non-negative integer$/);
+    writeFileSync(path, `label,a\n1,x${'9'.repeat(1_000_000)}\n`);
+    expect(thrown(() => readCsvDataset(path)).message.length).toBeLessThan(500);
+  });
+});
+
+describe('configuration and policy files', () => {
+  const dir = tempDir('fedtune-config-files-');
+  const file = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefg'[i]}`).join(',')}]`), 'i: [*h,*h,*h,*h,*h,*h,*h,*h,*h]'].join('\n');
+
+  it('a run configuration saved with a byte-order mark is read', () => {
+    expect(loadRunConfigFile(file('bom.json', '\ufeff{"rounds": 3}')).values).toEqual({ rounds: 3 });
+    expect(loadRunConfigFile(file('bom.yaml', '\ufeffrounds: 4\n')).values).toEqual({ rounds: 4 });
+  });
+
+  it.each([
+    ['a YAML alias bomb', () => file('bomb.yaml', bomb), /bomb\.yaml: not valid YAML: Excessive alias count/],
+    ['a YAML syntax error (one line, no drawing of it)', () => file('bad.yaml', 'rounds: [1, 2\n  x: :\n'), /bad\.yaml: not valid YAML: .*at line 1, column 13:$/],
+    ['a named pipe', () => fifo(join(dir, 'pipe.json')), /pipe\.json is not a regular file/],
+    ['a file of 5 MB', () => file('big.json', `{"rounds":2,"x":"${'a'.repeat(5_000_000)}"}`), /big\.json is 5\.0 MB, more than a run configuration may be \(4\.2 MB\)/],
+  ])('run configuration: %s is one config line', (_name, make, message) => {
+    const err = thrown(() => loadRunConfigFile(make()));
+    expect(err.code).toBe('config');
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it.each([
+    ['a named pipe', () => fifo(join(dir, 'policy-pipe.yaml')), /policy-pipe\.yaml is not a regular file/],
+    ['a file of 2 MB', () => file('policy-big.yaml', `# ${'a'.repeat(2_000_000)}\n`), /policy-big\.yaml is 2\.0 MB, more than a site policy may be \(1\.0 MB\)/],
+    ['no file', () => join(dir, 'nope.yaml'), /cannot read the site policy .*nope\.yaml: ENOENT/],
+  ])('site policy: %s is one config line', (_name, make, message) => {
+    const err = thrown(() => loadSitePolicyFile(make()));
+    expect(err.code).toBe('config');
+    expect(err.message).toMatch(message);
+  });
+});
+
+describe('the CLI, end to end (the built bins)', () => {
+  it('a site CSV with a label of 1,000,000,000 exits with one line, not an out-of-memory crash; a NaN model is refused by evaluate', async () => {
+    const dir = tempDir('fedtune-cli-inputs-');
+    writeFileSync(join(dir, 'huge-label.csv'), `label,a,b\n1,0,1\n1000000000,1,0\n`);
+    const site = await fedtune(['client', '--server', 'http://127.0.0.1:9', '--site', 's1', '--data', join(dir, 'huge-label.csv')]).done;
+    expect(site.code).toBe(1);
+    expect(site.signal).toBeNull();
+    expect(site.stderr.trim().split('\n')).toEqual([`fedtune: data: ${join(dir, 'huge-label.csv')}: row 3: label 1000000000 is too large: at most 65536 classes are supported (labels 0..65535)`]);
+
+    const model = join(dir, 'nan-model');
+    mkdirSync(model);
+    copyFileSync(join(MLP, 'model.json'), join(model, 'model.json'));
+    writeFileSync(join(model, 'weights.bin'), new Uint8Array(new Float32Array(101_770).fill(Number.NaN).buffer));
+    const evaluated = await fedtune(['evaluate', '--model', model, '--data', 'digits-holdout', '--examples', '10']).done;
+    expect(evaluated.code).toBe(1);
+    expect(evaluated.stderr.trim().split('\n')).toEqual([`fedtune: config: cannot load the model in ${model}: weight hidden/kernel has 100352 of 100352 values that are not finite (NaN or ±∞): the model is broken`]);
+    expect(evaluated.stdout).not.toMatch(/accuracy/);
+  }, 120_000);
+});
