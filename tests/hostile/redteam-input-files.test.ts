@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkWeightsBinLength, loadModelDir, loadRunConfigFile, manifestByteLength } from '@fedtune/coordinator';
 import { encodeLabels, FedtuneError, MAX_CLASSES, parseCsvDataset } from '@fedtune/shared';
 import { checkInputFile, readCsvDataset, readInputText, selectNodeBackend } from '@fedtune/shared/node';
-import { readSiteData } from '@fedtune/client-node';
+import { decodeImage, readSiteData } from '@fedtune/client-node';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
 import { tempDir } from '../helpers/federation.ts';
@@ -215,6 +216,39 @@ describe('labels: at most MAX_CLASSES classes, so no per-class table can exhaust
     expect(err.message).toMatch(/more characters\)" is not a non-negative integer$/);
     writeFileSync(path, `label,a\n1,x${'9'.repeat(1_000_000)}\n`);
     expect(thrown(() => readCsvDataset(path)).message.length).toBeLessThan(500);
+  });
+});
+
+describe('images: the size in the header is checked before anything is decoded', () => {
+  /** A grayscale PNG whose header says width × height, with `rows` rows of zeros actually in it. */
+  function png(width: number, height: number, rows: number): Buffer {
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const out = Buffer.alloc(8 + data.length + 4);
+      out.writeUInt32BE(data.length, 0);
+      body.copy(out, 4);
+      out.writeUInt32BE(crc32(body), 8 + data.length);
+      return out;
+    };
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(width, 0);
+    header.writeUInt32BE(height, 4);
+    header[8] = 8; // bit depth; colour type 0 (gray), no interlace
+    const pixels = deflateSync(Buffer.alloc(rows * (width + 1)));
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
+  }
+
+  it('a PNG whose header claims 30000×30000 (3.6 GB decoded; a 900 kB file can) is refused by its header', () => {
+    expect(() => decodeImage(png(30_000, 30_000, 2))).toThrow('30000×30000 pixels is more than 50000000');
+    expect(() => decodeImage(png(50_000_001, 1, 0))).toThrow('50000001×1 pixels is more than 50000000');
+    // 4·10^18 pixels: a decoder asked for that buffer fails with its own error; the header check names the size.
+    expect(() => decodeImage(png(2_000_000_000, 2_000_000_000, 0))).toThrow('2000000000×2000000000 pixels is more than 50000000');
+  }, 20_000);
+
+  it('a PNG of exactly the pixel bound passes the header check; a small one decodes', () => {
+    expect(() => decodeImage(png(50_000, 1000, 0))).not.toThrow(/pixels is more than/);
+    const small = decodeImage(png(3, 2, 2));
+    expect([small.width, small.height, small.data.length]).toEqual([3, 2, 24]);
   });
 });
 

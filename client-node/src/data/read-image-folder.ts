@@ -26,11 +26,18 @@ export interface ImageFolderData {
   ignored: number;
 }
 
+/** Throws when an image of width × height is larger than MAX_IMAGE_PIXELS. */
+function tooManyPixels(width: number, height: number): void {
+  if (width * height > MAX_IMAGE_PIXELS) throw new Error(`${width}×${height} pixels is more than ${MAX_IMAGE_PIXELS}`);
+}
+
 /** Decodes PNG or JPEG bytes (told apart by their signature) to RGBA pixels. */
 export function decodeImage(bytes: Buffer): RgbaImage {
   if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) {
+    // The size in the header is checked before decoding: a 900 kB PNG of 30000×30000 zeros decodes to 3.6 GB.
+    if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') tooManyPixels(bytes.readUInt32BE(16), bytes.readUInt32BE(20));
     const png = pngjs.PNG.sync.read(bytes);
-    if (png.width * png.height > MAX_IMAGE_PIXELS) throw new Error(`${png.width}×${png.height} pixels is more than ${MAX_IMAGE_PIXELS}`);
+    tooManyPixels(png.width, png.height);
     return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
   }
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
