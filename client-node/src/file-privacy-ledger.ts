@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { encodeLedgerLine, FedtuneError, parseLedgerText, PrivacyLedgerAccounts, type PrivacyLedger, type PrivacyLedgerEntry } from '@fedtune/shared';
+import { clipText, encodeLedgerLine, FedtuneError, parseLedgerText, PrivacyLedgerAccounts, type PrivacyLedger, type PrivacyLedgerEntry } from '@fedtune/shared';
 
 /** Where `fedtune client` keeps its ledger when --privacy-ledger is not given: `.fedtune/privacy-ledger.jsonl` under the working directory. */
 export function defaultPrivacyLedgerPath(cwd: string = process.cwd()): string {
@@ -57,7 +57,7 @@ export class FilePrivacyLedger extends PrivacyLedgerAccounts implements PrivacyL
       } finally {
         closeSync(fd);
       }
-      onWarning(`privacy ledger ${path}: ignored an incomplete last line (a crash while writing it): ${JSON.stringify(parsed.tornLine)}`);
+      onWarning(`privacy ledger ${path}: ignored an incomplete last line (a crash while writing it): ${JSON.stringify(clipText(parsed.tornLine, 200))}`);
     }
     return ledger;
   }

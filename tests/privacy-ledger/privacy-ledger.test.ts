@@ -147,6 +147,18 @@ describe('FilePrivacyLedger', () => {
     expect(FilePrivacyLedger.open(path, () => expect.unreachable()).runEpsilon('run-a')).toBe(directEpsilon([[1.1, 0.25, 16]], 1e-5));
   });
 
+  it('a torn last line of a megabyte is quoted bounded in the warning', () => {
+    const path = join(tempDir(), 'ledger.jsonl');
+    const first = encodeLedgerLine(entry('run-a', 1, DP_SGD));
+    writeFileSync(path, `${first}{"x":"${'y'.repeat(1_000_000)}`);
+    const warnings: string[] = [];
+    FilePrivacyLedger.open(path, (w) => warnings.push(w));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].length).toBeLessThan(path.length + 400);
+    expect(warnings[0]).toMatch(/more characters\)"$/);
+    expect(readFileSync(path, 'utf8')).toBe(first);
+  });
+
   it('a corrupt middle line is a clear error naming the file, and the file is left as it was', () => {
     const path = join(tempDir(), 'ledger.jsonl');
     const text = encodeLedgerLine(entry('run-a', 1, DP_SGD)) + '{"sha256":"00","entry":{}}\n' + encodeLedgerLine(entry('run-b', 1, DP_SGD));
