@@ -30,6 +30,8 @@ export * from './persistence/checkpoint-format.ts';
 export * from './persistence/checkpoint-store.ts';
 export * from './persistence/migrations.ts';
 export * from './persistence/run-database.ts';
+export * from './persistence/ensure-directory.ts';
+export * from './persistence/open-sqlite.ts';
 export * from './persistence/write-batch.ts';
 export * from './metrics/registry.ts';
 export * from './metrics/coordinator-metrics.ts';

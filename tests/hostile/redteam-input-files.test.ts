@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkWeightsBinLength, loadModelDir, loadRunConfigFile, manifestByteLength } from '@fedtune/coordinator';
+import { checkWeightsBinLength, CoordinatorIdentity, ensureDirectory, loadModelDir, loadRunConfigFile, manifestByteLength, openSqlite, RunDatabase } from '@fedtune/coordinator';
 import { encodeLabels, FedtuneError, MAX_CLASSES, parseCsvDataset } from '@fedtune/shared';
 import { checkInputFile, readCsvDataset, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { decodeImage, readSiteData } from '@fedtune/client-node';
@@ -285,6 +285,35 @@ describe('configuration and policy files', () => {
   });
 });
 
+describe('where the coordinator writes: --out, --sites-db', () => {
+  const dir = tempDir('fedtune-out-');
+  const aFile = join(dir, 'a-file');
+  writeFileSync(aFile, 'root:x:0:0:root:/root:/bin/bash\n');
+
+  it('a file where a directory must be is one config line; a directory it may create is created', () => {
+    for (const path of [aFile, join(aFile, 'below')]) {
+      const err = thrown(() => ensureDirectory(path, 'runs directory'));
+      expect(err.code).toBe('config');
+      expect(err.message).toBe(`the runs directory ${path} is a file (or inside one), not a directory`);
+    }
+    ensureDirectory(join(dir, 'new', 'deeper'), 'runs directory');
+    ensureDirectory(join(dir, 'new', 'deeper'), 'runs directory'); // exists: fine
+    expect(thrown(() => CoordinatorIdentity.loadOrCreate(join(aFile, 'runs'))).code).toBe('config');
+  });
+
+  it('a file that is not a SQLite database, or a directory, is one persistence line; the file is left as it was', () => {
+    for (const open of [() => openSqlite(aFile), () => new RunDatabase(aFile)]) {
+      const err = thrown(open);
+      expect(err.code).toBe('persistence');
+      expect(err.message).toBe(`cannot open the database ${aFile}: file is not a database`);
+    }
+    expect(readFileSync(aFile, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n');
+    expect(thrown(() => openSqlite(dir)).message).toMatch(/^cannot open the database .*: /);
+    const db = openSqlite(join(dir, 'fresh.db'));
+    db.close();
+  });
+});
+
 describe('the CLI, end to end (the built bins)', () => {
   it('a site CSV with a label of 1,000,000,000 exits with one line, not an out-of-memory crash; a NaN model is refused by evaluate', async () => {
     const dir = tempDir('fedtune-cli-inputs-');
@@ -302,5 +331,9 @@ describe('the CLI, end to end (the built bins)', () => {
     expect(evaluated.code).toBe(1);
     expect(evaluated.stderr.trim().split('\n')).toEqual([`fedtune: config: cannot load the model in ${model}: weight hidden/kernel has 100352 of 100352 values that are not finite (NaN or ±∞): the model is broken`]);
     expect(evaluated.stdout).not.toMatch(/accuracy/);
+
+    const coordinator = await fedtune(['coordinator', '--port', '0', '--out', join(dir, 'huge-label.csv')]).done;
+    expect(coordinator.code).toBe(1);
+    expect(coordinator.stderr.trim().split('\n')).toEqual([`fedtune: config: the database directory ${join(dir, 'huge-label.csv')} is a file (or inside one), not a directory`]);
   }, 120_000);
 });

@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { FedtuneError } from '@fedtune/shared';
+import { ensureDirectory } from '../persistence/ensure-directory.ts';
 import { ed25519PublicKeyHex } from './ed25519-public-key.ts';
 import { z } from 'zod';
 
@@ -41,12 +42,18 @@ export class CoordinatorIdentity {
     const path = join(dir, IDENTITY_FILE);
     if (existsSync(path)) return CoordinatorIdentity.load(path);
     const identity = CoordinatorIdentity.generate();
-    mkdirSync(dir, { recursive: true });
+    ensureDirectory(dir, 'runs directory');
     const body = { kind: 'fedtune-coordinator-identity', algorithm: 'ed25519', publicKey: identity.publicKey, secretKey: bytesToHex(identity.secretKey) };
     // Created exclusively: two coordinators starting together on one runs directory must end with one identity.
     // A rename would let the later one replace the file after the earlier one had signed terms with its own key
     // (and that run could not be resumed: its sites would see the terms change). The loser loads the winner's.
-    return publishIdentityFile(path, `${JSON.stringify(body, null, 2)}\n`) ? identity : CoordinatorIdentity.load(path);
+    let published: boolean;
+    try {
+      published = publishIdentityFile(path, `${JSON.stringify(body, null, 2)}\n`);
+    } catch (cause) {
+      throw new FedtuneError('persistence', `cannot write the coordinator identity ${path}: ${(cause as Error).message}`, { cause });
+    }
+    return published ? identity : CoordinatorIdentity.load(path);
   }
 
   /** The identity in the file at `path`; 'config' when it is not one or its keys do not match. */

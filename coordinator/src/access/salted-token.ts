@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensureDirectory } from '../persistence/ensure-directory.ts';
+import { openSqlite } from '../persistence/open-sqlite.ts';
 
 /**
  * The secret behind a site token or the admin token: 32 random bytes (base64url), stored only as SHA-256
@@ -29,8 +30,8 @@ export function saltedTokenMatches(salt: Buffer, hash: Buffer, token: string): b
 
 /** Opens (creating the folder) the SQLite file that holds a token table, in WAL mode, and applies `schema`. */
 export function openTokenDatabase(path: string, schema: string): Database.Database {
-  mkdirSync(dirname(path), { recursive: true }); // ':memory:' is in '.', which exists
-  const db = new Database(path);
+  ensureDirectory(dirname(path), 'database directory'); // ':memory:' is in '.', which exists
+  const db = openSqlite(path);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
   db.exec(schema);

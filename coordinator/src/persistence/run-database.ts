@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FedtuneError, type RoundRecord, type RunReport } from '@fedtune/shared';
 import { MIGRATIONS } from './migrations.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 import { WriteBatch } from './write-batch.ts';
+import { ensureDirectory } from './ensure-directory.ts';
+import { openSqlite } from './open-sqlite.ts';
 
 export interface RunDatabaseOptions {
   /** SQLite `synchronous`: 'full' (default) survives power loss; 'normal' survives a process crash only. */
@@ -120,8 +121,8 @@ export class RunDatabase {
     readonly path: string,
     options: RunDatabaseOptions = {},
   ) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { readonly: options.readonly ?? false });
+    if (path !== ':memory:') ensureDirectory(dirname(path), 'database directory');
+    this.db = openSqlite(path, { readonly: options.readonly ?? false });
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);

@@ -26,6 +26,7 @@ import { RunStore } from './run-store.ts';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
 import { RunSwitchTransport } from './run-switch-transport.ts';
 import { startRun, type RunSession } from './start-run.ts';
+import { ensureDirectory } from '../persistence/ensure-directory.ts';
 
 /** Options of the long-lived part of a coordinator: what outlives its runs. */
 export interface CoordinatorServerOptions {
@@ -153,7 +154,7 @@ const isActive = (run: RunSession | undefined) => run !== undefined && run.engin
 export function createCoordinatorServer(options: CoordinatorServerOptions): CoordinatorServer {
   if (options.access && options.authorize) throw new FedtuneError('config', 'give either access (site tokens) or authorize, not both');
   if (options.tls && options.transport !== 'socket') throw new FedtuneError('config', 'tls needs the socket transport');
-  mkdirSync(options.runsDir, { recursive: true });
+  ensureDirectory(options.runsDir, 'runs directory');
   const identity = CoordinatorIdentity.loadOrCreate(options.runsDir);
   const store = new RunStore(options.runsDir);
   const database =
