@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkWeightsBinLength, CoordinatorIdentity, ensureDirectory, loadModelDir, loadRunConfigFile, manifestByteLength, openSqlite, RunDatabase } from '@fedtune/coordinator';
-import { encodeLabels, FedtuneError, MAX_CLASSES, parseCsvDataset } from '@fedtune/shared';
-import { checkInputFile, readCsvDataset, readInputText, selectNodeBackend } from '@fedtune/shared/node';
+import { encodeLabels, FedtuneError, MAX_CLASSES, parseCsvDataset, sortClassNames } from '@fedtune/shared';
+import { checkInputFile, readCsvDataset, readInputFile, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { decodeImage, readSiteData } from '@fedtune/client-node';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
@@ -72,6 +72,33 @@ describe('a file the user names: regular, bounded, not a pipe', () => {
     writeFileSync(join(dir, 'no-bom'), 'plain');
     expect(readInputText(join(dir, 'no-bom'), rules)).toBe('plain');
   });
+
+  it('a path through a file is missing; a symbolic-link loop is refused with its reason, the cause kept', () => {
+    writeFileSync(join(dir, 'plain-file'), 'x');
+    const through = thrown(() => checkInputFile(join(dir, 'plain-file', 'x'), { what: 'thing', code: 'data', missingCode: 'not_found' }));
+    expect([through.code, through.message]).toEqual(['not_found', `no thing at ${join(dir, 'plain-file', 'x')}`]);
+    expect((through.cause as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+    symlinkSync('loop', join(dir, 'loop'));
+    const loop = thrown(() => checkInputFile(join(dir, 'loop'), { what: 'thing', code: 'data', missingCode: 'not_found' }));
+    expect(loop.code).toBe('data');
+    expect(loop.message).toMatch(new RegExp(`^cannot read thing ${join(dir, 'loop')}: ELOOP`));
+    expect((loop.cause as NodeJS.ErrnoException).code).toBe('ELOOP');
+    expect((thrown(() => checkInputFile(join(dir, 'none'), rules)).cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+
+  it('sizes are named in MB (one decimal under 10 MB); a file Node cannot read whole (over 2 GiB) is one line with its reason', () => {
+    const sized = (name: string, bytes: number) => {
+      writeFileSync(join(dir, name), '');
+      truncateSync(join(dir, name), bytes); // sparse: no disk used
+      return join(dir, name);
+    };
+    expect(thrown(() => checkInputFile(sized('ten', 10_000_000), { what: 'thing', code: 'config', maxBytes: 1 })).message).toMatch(/ is 10 MB, more than a thing may be \(0\.0 MB\)$/);
+    expect(thrown(() => checkInputFile(sized('under-ten', 9_999_999), { what: 'thing', code: 'config', maxBytes: 12_345_678 - 12_345_677 })).message).toMatch(/ is 10\.0 MB, /);
+    const huge = thrown(() => readInputFile(sized('huge', 3 * 1024 ** 3), { what: 'thing', code: 'data' }));
+    expect(huge.code).toBe('data');
+    expect(huge.message).toMatch(new RegExp(`^cannot read thing ${join(dir, 'huge')}: File size \\(3221225472\\) is greater than 2 GiB$`));
+    expect(huge.cause).toBeInstanceOf(Error);
+  });
 });
 
 describe('a model directory: every broken one is one config line, never loaded half', () => {
@@ -116,11 +143,29 @@ describe('a model directory: every broken one is one config line, never loaded h
     ['a manifest of 10^10 weights', () => modelDir('huge', edited((j) => (j.weightsManifest[0].weights[0].shape = [100000, 100000]))), 'config', /describes 40000005672: it is cut short/],
     ['weights.bin a named pipe', () => modelDir('pipe', base, 'fifo'), 'config', /weights\.bin is not a regular file/],
     ['no weights.bin', () => modelDir('no-weights', base, null), 'not_found', /^no TensorFlow\.js model in .*: no weights\.bin at /],
+    ['a null modelTopology', () => modelDir('null-topology', { ...base, modelTopology: null }), 'config', /has no modelTopology/],
+    ['an input the weights do not fit (the loader\'s own first line)', () => modelDir('input', edited((j) => (j.modelTopology.config.layers[0].config.batch_input_shape = [null, 100]))), 'config', /^cannot load the model in .*: Shape mismatch: \[100,128\] vs\. \[784,128\]$/],
+    ['model.json a named pipe', () => { const d = join(dirs, 'json-pipe'); mkdirSync(d); fifo(join(d, 'model.json')); return d; }, 'config', /model\.json is not a regular file \(a pipe, socket or device\): a model\.json must be a file$/],
+    ['model.json of 65 MiB', () => { const d = modelDir('json-big', base); truncateSync(join(d, 'model.json'), 65 * 1024 * 1024); return d; }, 'config', /model\.json is 68 MB, more than a model\.json may be \(67 MB\)$/],
+    ['no model.json', () => { const d = join(dirs, 'empty'); mkdirSync(d); return d; }, 'not_found', /^no TensorFlow\.js model in .*: no model\.json at /],
   ])('%s', async (_name, make, code, message) => {
     const err = await rejected(loadModelDir(make()));
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
     expect(err.message).not.toContain('\n');
+    // The cause is kept for FEDTUNE_DEBUG=1 wherever something else failed first.
+    if (!/has no modelTopology|not finite|weightsManifest describes|not a regular file|more than a/.test(err.message)) expect(err.cause).toBeDefined();
+  });
+
+  it('a final softmax is dropped and the operator is told; without a listener it is dropped silently', async () => {
+    const softmax = modelDir('softmax', edited((j) => (j.modelTopology.config.layers[1].config.activation = 'softmax')));
+    const notices: string[] = [];
+    const model = await loadModelDir(softmax, { onNotice: (m) => notices.push(m) });
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/softmax/);
+    model.dispose();
+    (await loadModelDir(softmax)).dispose();
+    (await loadModelDir(MLP, { onNotice: () => expect.unreachable('no softmax to drop') })).dispose();
   });
 
   it('the committed model loads, and one finite weight changed is still a model', async () => {
@@ -157,6 +202,9 @@ describe('the byte length a weights manifest describes', () => {
     ['a null weight', [{ weights: [null] }], undefined],
     ['not a list', { weights: [] }, undefined],
     ['a size past 2^53', spec([2 ** 30, 2 ** 30, 2 ** 30], 'float32'), undefined],
+    ['a null quantization', [{ weights: [{ name: 'w', shape: [2], dtype: 'float32', quantization: null }] }], undefined],
+    ['a dtype given as a list', spec([2], ['float32']), undefined],
+    ['a quantization dtype given as a list', spec([2], 'float32', { dtype: ['uint8'] }), undefined],
   ])('%s', (_name, manifest, bytes) => {
     expect(manifestByteLength(manifest)).toBe(bytes);
   });
@@ -200,6 +248,16 @@ describe('labels: at most MAX_CLASSES classes, so no per-class table can exhaust
     const err = thrown(() => readSiteData(path));
     expect(err.code).toBe('data');
     expect(err.message).toMatch(/row 3: label \d+ is too large: at most 65536 classes/);
+  });
+
+  it('label cells: integers are the classes themselves, anything else a sorted name; empty cells and big labels are named by row', () => {
+    expect(encodeLabels(['0', '0'], 's', 2)).toEqual({ labels: Int32Array.from([0, 0]), numClasses: 1 });
+    expect(encodeLabels([' 2', '10 '], 's', 2)).toEqual({ labels: Int32Array.from([2, 10]), numClasses: 11 });
+    expect(encodeLabels(['1', 'cat'], 's', 2)).toEqual({ labels: Int32Array.from([0, 1]), numClasses: 2, classNames: ['1', 'cat'] });
+    expect(encodeLabels(['12abc', '3'], 's', 2).classNames).toEqual(['3', '12abc']);
+    expect(thrown(() => encodeLabels(['', '1'], 's', 2)).message).toBe('s: row 2 has no label');
+    expect(thrown(() => encodeLabels([String(MAX_CLASSES), '1'], 's', 2)).message).toBe('s: row 2: label 65536 is too large: at most 65536 classes are supported (labels 0..65535)');
+    expect(sortClassNames(['b', '10', 'a', '2', 'b'])).toEqual(['2', '10', 'a', 'b']);
   });
 
   it('more distinct label names than MAX_CLASSES are refused; as many are accepted', () => {

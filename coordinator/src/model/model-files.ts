@@ -11,7 +11,7 @@ import { checkWeightsBinLength } from './weights-bin-length.ts';
  * following reasons: 1. … 2. …" becomes the class it lacks; anything else its first line, bounded.
  */
 function loadFailure(cause: unknown): string {
-  const message = String((cause as Error)?.message ?? cause);
+  const message = cause instanceof Error ? cause.message : String(cause);
   const unknown = /^Unknown (\w+): (.*?)\. This may be due/.exec(message);
   if (unknown) return `it uses the ${unknown[1]} ${JSON.stringify(clipText(unknown[2], 80))}, which TensorFlow.js does not have built in (fedtune loads models of built-in layers only)`;
   return clipText(message.split('\n')[0]);
@@ -42,7 +42,7 @@ export async function loadModelDir(dir: string, options: { onNotice?: (message: 
     throw new FedtuneError('config', `${jsonPath} is not valid JSON: ${clipText((cause as Error).message)}`, { cause });
   }
   const topology = (modelJson as { modelTopology?: unknown } | null)?.modelTopology;
-  if (typeof modelJson !== 'object' || Array.isArray(modelJson) || typeof topology !== 'object' || topology === null) {
+  if (typeof topology !== 'object' || topology === null) {
     throw new FedtuneError('config', `${jsonPath} has no modelTopology: is it a TensorFlow.js layers model?`);
   }
   checkWeightsBinLength((modelJson as { weightsManifest?: unknown }).weightsManifest, weightsBin.byteLength, jsonPath);

@@ -19,12 +19,17 @@ export function parseCsvRows(text: string, source = 'the CSV'): string[][] {
   };
   const n = text.length;
   // Runs of ordinary characters are sliced, not appended one by one: a cell of many megabytes costs one copy.
+  // Stryker disable next-line EqualityOperator: equivalent: at i = n both branches add nothing and stop.
   while (i < n) {
     if (quoted) {
       const q = text.indexOf('"', i);
+      // Stryker disable next-line EqualityOperator: equivalent: q = 0 would need a quoted cell open at the first character.
+
       const stop = q < 0 ? n : q;
+      // Stryker disable next-line EqualityOperator: equivalent: no line break at 0 (a quote is before it) or at stop (a quote, or the end).
       for (let nl = text.indexOf('\n', i); nl >= 0 && nl < stop; nl = text.indexOf('\n', nl + 1)) line++;
       cell += text.slice(i, stop);
+      // Stryker disable next-line EqualityOperator: equivalent: q = 0 would need a quoted cell open at the first character.
       if (q < 0) break;
       if (text[q + 1] === '"') {
         cell += '"';
@@ -36,12 +41,14 @@ export function parseCsvRows(text: string, source = 'the CSV'): string[][] {
       continue;
     }
     let j = i;
+    // Stryker disable next-line EqualityOperator: equivalent: charCodeAt(n) is NaN, no delimiter; the end is handled below either way.
     while (j < n) {
       const c = text.charCodeAt(j);
       if (c === 0x2c || c === 0x0a || c === 0x22) break;
       j++;
     }
     cell += text.slice(i, j);
+    // Stryker disable next-line ConditionalExpression: equivalent: without it the end would be read as a line end, which endRow below also gives.
     if (j === n) break;
     const ch = text[j];
     if (ch === '"') {
@@ -60,9 +67,8 @@ export function parseCsvRows(text: string, source = 'the CSV'): string[][] {
     i = j + 1;
   }
   if (quoted) throw new FedtuneError('data', `${source}: a quoted cell opened before line ${line} is never closed`);
-  if (cell !== '' || row.length) {
-    if (cell.endsWith('\r')) cell = cell.slice(0, -1);
-    endRow();
-  }
+  // The last line, if it has no line end (endRow drops a blank one).
+  if (cell.endsWith('\r')) cell = cell.slice(0, -1);
+  endRow();
   return rows;
 }

@@ -34,9 +34,8 @@ export function checkInputFile(path: string, rules: InputFileRules): number {
   }
   if (stats.isDirectory()) throw new FedtuneError(rules.code, `${path} is a directory, not a ${rules.what} file`);
   if (!stats.isFile()) throw new FedtuneError(rules.code, `${path} is not a regular file (a pipe, socket or device): a ${rules.what} must be a file`);
-  if (rules.maxBytes !== undefined && stats.size > rules.maxBytes) {
-    throw new FedtuneError(rules.code, `${path} is ${megabytes(stats.size)}, more than a ${rules.what} may be (${megabytes(rules.maxBytes)})`);
-  }
+  const maxBytes = rules.maxBytes ?? Number.POSITIVE_INFINITY;
+  if (stats.size > maxBytes) throw new FedtuneError(rules.code, `${path} is ${megabytes(stats.size)}, more than a ${rules.what} may be (${megabytes(maxBytes)})`);
   return stats.size;
 }
 
