@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +23,10 @@ describe('fedtune audit verify', () => {
     expect(verifyAuditFiles(short, [], b.hash)).toEqual({ ok: false, message: `FAILED: ${short}: audit log head mismatch: the expected head ${b.hash} is not in the log, which ends at ${a.hash} after 1 entries (entries were deleted or rewritten)`, siteLogs: [] });
     expect(thrown(() => verifyAuditFiles(join(dir, 'none.jsonl'), []))).toMatchObject({ code: 'not_found', message: `cannot read the audit log ${join(dir, 'none.jsonl')}: ENOENT` });
     expect(thrown(() => verifyAuditFiles(path, [join(dir, 'none.jsonl')]))).toMatchObject({ code: 'not_found', message: `cannot read the site log ${join(dir, 'none.jsonl')}: ENOENT` });
+    // A named pipe would block the read for ever: refused by what it is.
+    execFileSync('mkfifo', [join(dir, 'pipe.jsonl')]);
+    expect(thrown(() => verifyAuditFiles(join(dir, 'pipe.jsonl'), []))).toMatchObject({ code: 'not_found', message: `cannot read the audit log ${join(dir, 'pipe.jsonl')}: ${join(dir, 'pipe.jsonl')} is not a regular file (a pipe, socket or device): an audit log must be a file` });
+    expect(thrown(() => verifyAuditFiles(path, [join(dir, 'pipe.jsonl')])).message).toMatch(/^cannot read the site log .*pipe\.jsonl: .* is not a regular file/);
     const badSite = join(dir, 'bad-site.jsonl');
     writeFileSync(badSite, '{nope\n');
     expect(verifyAuditFiles(path, [badSite])).toMatchObject({ ok: false, message: `FAILED: ${badSite}: site log line 1: not valid JSON` });

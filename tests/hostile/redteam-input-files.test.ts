@@ -393,5 +393,12 @@ describe('the CLI, end to end (the built bins)', () => {
     const coordinator = await fedtune(['coordinator', '--port', '0', '--out', join(dir, 'huge-label.csv')]).done;
     expect(coordinator.code).toBe(1);
     expect(coordinator.stderr.trim().split('\n')).toEqual([`fedtune: config: the database directory ${join(dir, 'huge-label.csv')} is a file (or inside one), not a directory`]);
+
+    // PEM files named on the command line: a named pipe in their place blocked the start for ever.
+    const pipe = fifo(join(dir, 'cert.pem'));
+    const tls = await fedtune(['coordinator', '--port', '0', '--out', join(dir, 'runs'), '--tls-cert', pipe, '--tls-key', pipe]).done;
+    expect([tls.code, tls.stderr.trim()]).toEqual([1, `fedtune: config: ${pipe} is not a regular file (a pipe, socket or device): a TLS certificate must be a file`]);
+    const ca = await fedtune(['client', '--server', 'https://127.0.0.1:9', '--site', 's1', '--data', 'digits:1/2', '--ca', pipe]).done;
+    expect([ca.code, ca.stderr.trim()]).toEqual([1, `fedtune: config: ${pipe} is not a regular file (a pipe, socket or device): a CA certificate must be a file`]);
   }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -310,6 +311,8 @@ describe('loadSearchSpaceFile', () => {
     expect(thrownCodeAndMessage(() => loadSearchSpaceFile(join(dir, 'missing.yaml')))).toEqual(configError(`${join(dir, 'missing.yaml')}: cannot read the search space: no such file`));
     const sub = join(dir, 'a-directory');
     mkdirSync(sub, { recursive: true });
-    expect(thrownCodeAndMessage(() => loadSearchSpaceFile(sub))).toEqual(configError(`${sub}: cannot read the search space`));
+    expect(thrownCodeAndMessage(() => loadSearchSpaceFile(sub))).toEqual(configError(`${sub}: cannot read the search space: ${sub} is a directory, not a search space file`));
+    execFileSync('mkfifo', [join(dir, 'pipe.yaml')]);
+    expect(thrownCodeAndMessage(() => loadSearchSpaceFile(join(dir, 'pipe.yaml')))).toEqual(configError(`${join(dir, 'pipe.yaml')}: cannot read the search space: ${join(dir, 'pipe.yaml')} is not a regular file (a pipe, socket or device): a search space must be a file`));
   });
 });

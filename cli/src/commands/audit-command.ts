@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { clipText, compareSiteLog, FedtuneError, parseSiteLog, verifyAuditChain } from '@fedtune/shared';
+import { checkInputFile } from '@fedtune/shared/node';
 
 /** What `fedtune audit verify` found: one verdict for the audit log and one per site log. */
 export interface AuditVerifyResult {
@@ -15,9 +16,13 @@ export interface AuditVerifyResult {
 
 function readText(path: string, what: string): string {
   try {
+    checkInputFile(path, { what, code: 'not_found' }); // a pipe or device would block the read for ever
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new FedtuneError('not_found', `cannot read the ${what} ${clipText(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // A system error by its code (ENOENT); a refusal of checkInputFile (a pipe, a directory) by its sentence.
+    const system = (err instanceof FedtuneError ? err.cause : err) as NodeJS.ErrnoException | undefined;
+    const reason = system?.code ?? (err as Error).message;
+    throw new FedtuneError('not_found', `cannot read the ${what} ${clipText(path)}: ${clipText(reason)}`);
   }
 }
 

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
-import { readFileSync } from 'node:fs';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
 import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
@@ -10,7 +9,7 @@ import { showTerms } from './show-terms.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlListOption, siteNameOption } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
-import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
+import { describeBackend, PEM_MAX_BYTES, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
 import { siteReportLine } from '../ui/site-report-table.ts';
 
@@ -55,7 +54,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       const dataOptions = siteDataOptionsFrom(o);
       // Fast start (docs/performance.md): the connection's handshake and the backend's start run while the data is read and checked.
-      const server = serverConnector(o.server, o.ca ? readFileSync(o.ca, 'utf8') : undefined, o.site);
+      const server = serverConnector(o.server, o.ca ? readInputText(o.ca, { what: 'CA certificate', code: 'config', maxBytes: PEM_MAX_BYTES }) : undefined, o.site);
       const early = o.checkOnly ? undefined : new EarlyConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server);
       const backendReady = o.checkOnly ? undefined : startBackend(o.backend);
       backendReady?.catch(() => {}); // awaited below, after the data: its error is reported there

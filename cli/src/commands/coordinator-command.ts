@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from '@fedtune/shared';
-import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
+import { builtinDigits, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
 import type { SpamCoordinatorTask } from '../tasks/spam-task-plan.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
@@ -97,7 +96,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       );
     }
     if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
-    const tls = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+    const tls = o.tlsCert ? { cert: readInputFile(o.tlsCert, { what: 'TLS certificate', code: 'config', maxBytes: PEM_MAX_BYTES }), key: readInputFile(o.tlsKey, { what: 'TLS key', code: 'config', maxBytes: PEM_MAX_BYTES }) } : undefined;
     const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
     const store = new SiteTokenStore(sitesDb);
     const requireTokens: boolean | undefined = o.requireTokens;

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { unknownRunConfigFields } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
+import { readInputText } from '@fedtune/shared/node';
 
 /**
  * A sweep's search space: each parameter is a run-config field by dotted path (`train.learningRate`,
@@ -92,9 +92,9 @@ export function checkSearchSpace(space: unknown, where: string): SearchSpace {
 export function loadSearchSpaceFile(path: string): SearchSpace {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path, { what: 'search space', code: 'config', missingCode: 'not_found', maxBytes: 4 * 1024 * 1024 });
   } catch (err) {
-    fail(`${path}: cannot read the search space${(err as NodeJS.ErrnoException).code === 'ENOENT' ? ': no such file' : ''}`);
+    fail(`${path}: cannot read the search space${err instanceof FedtuneError && err.code === 'not_found' ? ': no such file' : `: ${(err as Error).message}`}`);
   }
   let raw: unknown;
   try {

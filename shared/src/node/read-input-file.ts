@@ -13,6 +13,11 @@ export interface InputFileRules {
   maxBytes?: number;
 }
 
+/** "a" or "an" before the name of a file's kind. */
+function article(what: string): string {
+  return /^[aeiou]/i.test(what) ? 'an' : 'a';
+}
+
 /** A size for a message: "1.5 MB". */
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
@@ -32,10 +37,10 @@ export function checkInputFile(path: string, rules: InputFileRules): number {
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new FedtuneError(rules.missingCode ?? rules.code, `no ${rules.what} at ${path}`, { cause });
     throw new FedtuneError(rules.code, `cannot read ${rules.what} ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (stats.isDirectory()) throw new FedtuneError(rules.code, `${path} is a directory, not a ${rules.what} file`);
-  if (!stats.isFile()) throw new FedtuneError(rules.code, `${path} is not a regular file (a pipe, socket or device): a ${rules.what} must be a file`);
+  if (stats.isDirectory()) throw new FedtuneError(rules.code, `${path} is a directory, not ${article(rules.what)} ${rules.what} file`);
+  if (!stats.isFile()) throw new FedtuneError(rules.code, `${path} is not a regular file (a pipe, socket or device): ${article(rules.what)} ${rules.what} must be a file`);
   const maxBytes = rules.maxBytes ?? Number.POSITIVE_INFINITY;
-  if (stats.size > maxBytes) throw new FedtuneError(rules.code, `${path} is ${megabytes(stats.size)}, more than a ${rules.what} may be (${megabytes(maxBytes)})`);
+  if (stats.size > maxBytes) throw new FedtuneError(rules.code, `${path} is ${megabytes(stats.size)}, more than ${article(rules.what)} ${rules.what} may be (${megabytes(maxBytes)})`);
   return stats.size;
 }
 
@@ -54,3 +59,6 @@ export function readInputText(path: string, rules: InputFileRules): string {
   const text = readInputFile(path, rules).toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
+
+/** Largest PEM file (a certificate chain or a key) read: real ones are a few kilobytes. */
+export const PEM_MAX_BYTES = 1024 * 1024;
