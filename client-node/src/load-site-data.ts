@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { deriveSeed, encodeTabularRows, FedtuneError, parseCsvRows, parsePartitionSpec, SiteDataOptions, textFromCsvRows, type Dataset, type SiteDataOptionsInput, type TabularSchema, type TextDataset } from '@fedtune/shared';
+import { deriveSeed, encodeTabularRows, FedtuneError, parseCsvRows, parsePartitionSpec, parseSiteDataOptions, textFromCsvRows, type Dataset, type SiteDataOptionsInput, type TabularSchema, type TextDataset } from '@fedtune/shared';
 import { builtinDigitsSite, QUOTED_CELLS, readCsvDataset, readInputText } from '@fedtune/shared/node';
 import { readImageFolder } from './data/read-image-folder.ts';
 import { isTextFolder, readTextFolder } from './data/read-text-folder.ts';
@@ -48,7 +48,7 @@ const NON_NUMERIC_CSV = new RegExp(`is not a number|is not a non-negative intege
  */
 export function readSiteData(spec: string, options: { labelColumn?: string } & SiteDataOptionsInput = {}): LoadedSiteData {
   const { labelColumn = 'label', ...rest } = options;
-  const o = SiteDataOptions.parse(rest);
+  const o = parseSiteDataOptions(rest);
   if (spec.startsWith('digits')) return { kind: 'digits', dataset: loadSiteData(spec), expectedRange: [0, 1], notes: [] };
   let isDir = false;
   try {

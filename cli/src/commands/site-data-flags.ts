@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
+import { parseSiteDataOptions, type SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
 import { choiceOption, columnListOption, intOption } from './options.ts';
 
 /** `--image-size HxW` (or one number for a square). */
@@ -42,5 +42,5 @@ export function siteDataOptionsFrom(o: Record<string, unknown>): SiteDataOptions
     ...(o.impute ? { impute: o.impute as 'mean' } : {}),
     ...(o.classWeights ? { classWeights: o.classWeights as 'balanced' } : {}),
   };
-  return SiteDataOptions.parse(given);
+  return parseSiteDataOptions(given);
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { FedtuneError } from '../errors.ts';
+import { clipText } from '../text/clip-text.ts';
 import { MAX_CATEGORY_BUCKETS } from './hash-category.ts';
 
 const ColumnName = z.string().min(1).max(200);
@@ -41,3 +43,33 @@ export const SiteDataOptions = z
   .strict();
 export type SiteDataOptions = z.output<typeof SiteDataOptions>;
 export type SiteDataOptionsInput = z.input<typeof SiteDataOptions>;
+
+/** The `fedtune client` flag that sets each field of SiteDataOptions, for refusals a user can act on. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  'image.height': '--image-size',
+  'image.width': '--image-size',
+  'image.channels': '--channels',
+  skipBadFiles: '--skip-bad-files',
+  featureColumns: '--feature-columns',
+  categorical: '--categorical',
+  categoryBuckets: '--category-buckets',
+  textColumn: '--text-column',
+  dropDuplicates: '--drop-duplicates',
+  impute: '--impute',
+  classWeights: '--class-weights',
+};
+
+/**
+ * SiteDataOptions from what a user gave, with its defaults. Anything out of range is one FedtuneError('config')
+ * line naming the flag that sets it (`--category-buckets: Too big: expected number to be <=1048576`), not a
+ * schema's raw list of issues.
+ */
+export function parseSiteDataOptions(input: unknown): SiteDataOptions {
+  const parsed = SiteDataOptions.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue.path.filter((p) => typeof p !== 'number').map(String).join('.');
+  const item = issue.path.find((p) => typeof p === 'number');
+  const where = `${Object.hasOwn(FLAG_OF, path) ? FLAG_OF[path] : path || 'data options'}${item === undefined ? '' : ` (item ${Number(item) + 1})`}`;
+  throw new FedtuneError('config', clipText(`${where}: ${issue.message}`));
+}
