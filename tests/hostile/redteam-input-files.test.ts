@@ -255,14 +255,14 @@ describe('labels: at most MAX_CLASSES classes, so no per-class table can exhaust
     expect(encodeLabels([' 2', '10 '], 's', 2)).toEqual({ labels: Int32Array.from([2, 10]), numClasses: 11 });
     expect(encodeLabels(['1', 'cat'], 's', 2)).toEqual({ labels: Int32Array.from([0, 1]), numClasses: 2, classNames: ['1', 'cat'] });
     expect(encodeLabels(['12abc', '3'], 's', 2).classNames).toEqual(['3', '12abc']);
-    expect(thrown(() => encodeLabels(['', '1'], 's', 2)).message).toBe('s: row 2 has no label');
+    expect(thrown(() => encodeLabels(['', '1'], 's', 2))).toMatchObject({ code: 'data', message: 's: row 2 has no label' });
     expect(thrown(() => encodeLabels([String(MAX_CLASSES), '1'], 's', 2)).message).toBe('s: row 2: label 65536 is too large: at most 65536 classes are supported (labels 0..65535)');
     expect(sortClassNames(['b', '10', 'a', '2', 'b'])).toEqual(['2', '10', 'a', 'b']);
   });
 
   it('more distinct label names than MAX_CLASSES are refused; as many are accepted', () => {
     const names = Array.from({ length: MAX_CLASSES + 1 }, (_, i) => `c${i}`);
-    expect(thrown(() => encodeLabels(names, 'names.csv', 2)).message).toBe('names.csv: 65537 distinct labels: at most 65536 classes are supported');
+    expect(thrown(() => encodeLabels(names, 'names.csv', 2))).toMatchObject({ code: 'data', message: 'names.csv: 65537 distinct labels: at most 65536 classes are supported' });
     expect(encodeLabels(names.slice(1), 'names.csv', 2).numClasses).toBe(MAX_CLASSES);
   });
 

@@ -12,6 +12,7 @@ import { checkWeightsBinLength } from './weights-bin-length.ts';
  */
 function loadFailure(cause: unknown): string {
   const message = cause instanceof Error ? cause.message : String(cause);
+  // Stryker disable next-line Regex: equivalent: TensorFlow.js's message starts with "Unknown".
   const unknown = /^Unknown (\w+): (.*?)\. This may be due/.exec(message);
   if (unknown) return `it uses the ${unknown[1]} ${JSON.stringify(clipText(unknown[2], 80))}, which TensorFlow.js does not have built in (fedtune loads models of built-in layers only)`;
   return clipText(message.split('\n')[0]);
