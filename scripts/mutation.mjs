@@ -179,7 +179,7 @@ const MODULES = [
   {
     name: 'input-files',
     // Files a user names (a site's CSV, a model directory, a run configuration, a site policy): not a pipe or device, bounded, labels under MAX_CLASSES, weights.bin the manifest's length and finite, CSV rows as RFC 4180 reads them.
-    mutate: ['shared/src/node/read-input-file.ts', 'coordinator/src/model/weights-bin-length.ts', 'shared/src/data/class-limit.ts', 'shared/src/data/parse-csv-rows.ts', 'coordinator/src/model/model-files.ts', 'shared/src/data/encode-labels.ts'],
+    mutate: ['shared/src/node/read-input-file.ts', 'coordinator/src/model/weights-bin-length.ts', 'shared/src/data/class-limit.ts', 'shared/src/data/parse-csv-rows.ts', 'coordinator/src/model/model-files.ts', 'shared/src/data/encode-labels.ts', 'shared/src/data/image-header-size.ts'],
     tests: ['tests/hostile/redteam-input-files.test.ts', 'tests/fuzz/csv-rows-properties.test.ts', 'tests/site-data/site-data-loaders.test.ts'],
   },
   {

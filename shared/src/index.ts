@@ -59,6 +59,7 @@ export * from './data/text-dataset.ts';
 export * from './data/parse-csv-rows.ts';
 export * from './data/encode-labels.ts';
 export * from './data/class-limit.ts';
+export * from './data/image-header-size.ts';
 export * from './data/align-class-labels.ts';
 export * from './client/align-site-classes.ts';
 export * from './data/encode-tabular-rows.ts';

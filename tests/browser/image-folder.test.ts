@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, DEFAULT_SITE_DIR, type CoordinatorApp } from '@fedtune/coordinator';
@@ -63,5 +64,40 @@ describe.runIf(mode === 'run')('browser site: a folder of labeled images', () =>
     expect(counts[7]).toBe('72');
     expect(sent).toEqual([]);
     await page.close();
+  });
+
+  it('refuses, before decoding, an image whose header claims 30000×30000 (3.6 GB in the tab), and a label folder named 1000000000', async () => {
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body));
+      return Buffer.concat([len, body, crc]);
+    };
+    const png = (side: number, rows = side) => {
+      const header = Buffer.alloc(13);
+      header.writeUInt32BE(side, 0);
+      header.writeUInt32BE(side, 4);
+      header[8] = 8;
+      return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(rows * (side + 1)))), chunk('IEND', Buffer.alloc(0))]);
+    };
+    const refusal = async (layout: Record<string, Buffer>) => {
+      const root = join(tempDir('fedtune-images-'), 'scans');
+      for (const [path, bytes] of Object.entries(layout)) {
+        mkdirSync(join(root, path, '..'), { recursive: true });
+        writeFileSync(join(root, path), bytes);
+      }
+      const page = await browser.newPage();
+      await page.goto(`${url}/site/?backend=cpu`);
+      await page.waitForSelector('[data-testid="backend"][data-backend]');
+      await page.setInputFiles('#image-folder', root);
+      await page.waitForSelector('[data-testid="data-error"]:not([hidden])');
+      const text = await page.textContent('[data-testid="data-error"]');
+      await page.close();
+      return text;
+    };
+    expect(await refusal({ '3/bomb.png': png(30_000, 1), '7/ok.png': png(28) })).toContain('cannot decode scans/3/bomb.png: 30000×30000 pixels is more than 50000000');
+    expect(await refusal({ '3/a.png': png(28), '1000000000/b.png': png(28) })).toContain('a label folder is named 1000000000: at most 65536 classes are supported');
   });
 });

@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
+import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkWeightsBinLength, CoordinatorIdentity, ensureDirectory, loadModelDir, loadRunConfigFile, manifestByteLength, openSqlite, RunDatabase } from '@fedtune/coordinator';
-import { encodeLabels, FedtuneError, MAX_CLASSES, parseCsvDataset, sortClassNames } from '@fedtune/shared';
+import { encodeLabels, FedtuneError, imageHeaderSize, imageTooLarge, MAX_CLASSES, MAX_IMAGE_PIXELS, parseCsvDataset, sortClassNames } from '@fedtune/shared';
 import { checkInputFile, readCsvDataset, readInputFile, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { decodeImage, readSiteData } from '@fedtune/client-node';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
@@ -302,6 +303,37 @@ describe('images: the size in the header is checked before anything is decoded',
     // 4·10^18 pixels: a decoder asked for that buffer fails with its own error; the header check names the size.
     expect(() => decodeImage(png(2_000_000_000, 2_000_000_000, 0))).toThrow('2000000000×2000000000 pixels is more than 50000000');
   }, 20_000);
+
+  /** JPEG bytes: SOI, then the given segments (marker, payload), then a frame header of width × height. */
+  function jpegHeader(width: number, height: number, segments: Array<[number, number[]]> = [], frame = 0xc0): Uint8Array {
+    const out = [0xff, 0xd8];
+    for (const [marker, payload] of segments) out.push(0xff, marker, ...(marker >= 0xd0 && marker <= 0xd7 ? [] : [(payload.length + 2) >> 8, (payload.length + 2) & 255, ...payload]));
+    out.push(0xff, frame, 0, 17, 8, height >> 8, height & 255, width >> 8, width & 255, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1);
+    return Uint8Array.from(out);
+  }
+
+  it.each([
+    ['a PNG', () => png(640, 480, 0), { width: 640, height: 480 }],
+    ['a real JPEG (jpeg-js)', () => jpeg.encode({ width: 3, height: 2, data: Buffer.alloc(24, 200) }, 90).data, { width: 3, height: 2 }],
+    ['a JPEG after 64 kB of metadata and a table', () => jpegHeader(65_535, 65_535, [[0xe1, Array(65_000).fill(7)], [0xc4, [0, 1, 2]], [0xdb, [0]]]), { width: 65_535, height: 65_535 }],
+    ['a progressive JPEG (SOF2)', () => jpegHeader(100, 50, [], 0xc2), { width: 100, height: 50 }],
+    ['a JPEG with fill bytes and a restart marker before its frame', () => { const b = jpegHeader(9, 8); return Uint8Array.from([0xff, 0xd8, 0xff, 0xff, 0xd0, ...b.slice(2)]); }, { width: 9, height: 8 }],
+    ['a JPEG whose scan comes before any frame header', () => Uint8Array.from([0xff, 0xd8, 0xff, 0xda, 0, 2, 0xff, 0xc0, 0, 17, 8, 0, 9, 0, 9]), undefined],
+    ['a JPEG that ends before its frame header', () => jpegHeader(9, 8).slice(0, 8), undefined],
+    ['bytes that leave the JPEG markers', () => Uint8Array.from([0xff, 0xd8, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0]), undefined],
+    ['a PNG cut before its size', () => png(5, 5, 0).subarray(0, 20), undefined],
+    ['neither', () => Uint8Array.from(Buffer.from('GIF89a............................')), undefined],
+  ])('the declared size of %s', (_name, bytes, size) => {
+    expect(imageHeaderSize(bytes())).toEqual(size);
+  });
+
+  it('the pixel bound: exactly MAX_IMAGE_PIXELS passes, one more is refused; a JPEG claiming 65535×65535 is refused before decoding', () => {
+    expect(MAX_IMAGE_PIXELS).toBe(50_000_000);
+    expect(imageTooLarge({ width: 50_000, height: 1000 })).toBeUndefined();
+    expect(imageTooLarge({ width: 50_000_001, height: 1 })).toBe('50000001×1 pixels is more than 50000000');
+    expect(imageTooLarge(undefined)).toBeUndefined();
+    expect(() => decodeImage(Buffer.from(jpegHeader(65_535, 65_535)))).toThrow('65535×65535 pixels is more than 50000000');
+  });
 
   it('a PNG of exactly the pixel bound passes the header check; a small one decodes', () => {
     expect(() => decodeImage(png(50_000, 1000, 0))).not.toThrow(/pixels is more than/);

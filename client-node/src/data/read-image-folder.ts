@@ -2,11 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
-import { checkClassCount, clipText, type Dataset, FedtuneError, type RgbaImage, rgbaToInput, sortClassNames } from '@fedtune/shared';
+import { checkClassCount, clipText, type Dataset, FedtuneError, imageHeaderSize, imageTooLarge, MAX_IMAGE_PIXELS, type RgbaImage, rgbaToInput, sortClassNames } from '@fedtune/shared';
 
 const IMAGE_FILE = /\.(png|jpe?g)$/i;
-/** Largest image decoded (pixels), so one huge or crafted file cannot take the site's memory. */
-export const MAX_IMAGE_PIXELS = 50_000_000;
 
 export interface ImageFolderOptions {
   height: number;
@@ -26,18 +24,19 @@ export interface ImageFolderData {
   ignored: number;
 }
 
-/** Throws when an image of width × height is larger than MAX_IMAGE_PIXELS. */
-function tooManyPixels(width: number, height: number): void {
-  if (width * height > MAX_IMAGE_PIXELS) throw new Error(`${width}×${height} pixels is more than ${MAX_IMAGE_PIXELS}`);
+/** Throws when an image's declared width × height is larger than MAX_IMAGE_PIXELS. */
+function refuseTooLarge(size: { width: number; height: number } | undefined): void {
+  const reason = imageTooLarge(size);
+  if (reason) throw new Error(reason);
 }
 
 /** Decodes PNG or JPEG bytes (told apart by their signature) to RGBA pixels. */
 export function decodeImage(bytes: Buffer): RgbaImage {
+  // The size in the header is checked before decoding: a 900 kB PNG of 30000×30000 zeros decodes to 3.6 GB.
+  refuseTooLarge(imageHeaderSize(bytes));
   if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) {
-    // The size in the header is checked before decoding: a 900 kB PNG of 30000×30000 zeros decodes to 3.6 GB.
-    if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') tooManyPixels(bytes.readUInt32BE(16), bytes.readUInt32BE(20));
     const png = pngjs.PNG.sync.read(bytes);
-    tooManyPixels(png.width, png.height);
+    refuseTooLarge(png);
     return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
   }
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {

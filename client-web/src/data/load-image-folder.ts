@@ -1,4 +1,4 @@
-import { FedtuneError, type Dataset } from '@fedtune/shared';
+import { checkClassCount, FedtuneError, IMAGE_HEADER_BYTES, imageHeaderSize, imageTooLarge, MAX_CLASSES, type Dataset } from '@fedtune/shared';
 
 export interface ImageFolderOptions {
   /** Images are scaled to size × size grayscale pixels in [0, 1]. */
@@ -37,6 +37,9 @@ export function labelIndex(names: string[]): Map<string, number> {
 
 /** Decodes one image to `size × size` grayscale values in [0, 1] (ITU-R BT.601 luma). */
 async function decodeGray(file: File, size: number, canvas: OffscreenCanvas | HTMLCanvasElement): Promise<Float32Array> {
+  // The declared size first: the tab would decode a 900 kB PNG of 30000×30000 into 3.6 GB and be killed.
+  const tooLarge = imageTooLarge(imageHeaderSize(new Uint8Array(await file.slice(0, IMAGE_HEADER_BYTES).arrayBuffer())));
+  if (tooLarge) throw new Error(tooLarge);
   const bitmap = await createImageBitmap(file);
   const ctx = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (!ctx) throw new FedtuneError('data', 'this browser cannot decode images (no 2D canvas)');
@@ -64,7 +67,10 @@ export async function loadImageFolder(files: ArrayLike<File>, options: ImageFold
   }
   if (images.length === 0) throw new FedtuneError('data', 'no images found: pick a folder with one subfolder of images per label');
   const index = labelIndex(images.map((i) => i.label));
+  checkClassCount('the picked folder', index.size, 'label folders');
   const found = Math.max(...index.values()) + 1;
+  // A folder named 1000000000 would size every per-class table (and the tab's memory) by it.
+  if (found > MAX_CLASSES) throw new FedtuneError('data', `a label folder is named ${found - 1}: at most ${MAX_CLASSES} classes are supported (labels 0..${MAX_CLASSES - 1})`);
   const numClasses = options.numClasses ?? found;
   if (found > numClasses) throw new FedtuneError('data', `the folders name ${found} classes but the model has ${numClasses}`);
   const canvas = typeof OffscreenCanvas === 'function' ? new OffscreenCanvas(size, size) : Object.assign(document.createElement('canvas'), { width: size, height: size });
