@@ -5,12 +5,13 @@ import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkWeightsBinLength, CoordinatorIdentity, ensureDirectory, loadModelDir, loadRunConfigFile, manifestByteLength, openSqlite, RunDatabase } from '@fedtune/coordinator';
-import { encodeLabels, FedtuneError, imageHeaderSize, imageTooLarge, MAX_CLASSES, MAX_IMAGE_PIXELS, parseCsvDataset, sortClassNames } from '@fedtune/shared';
+import { encodeLabels, imageHeaderSize, imageTooLarge, MAX_CLASSES, MAX_IMAGE_PIXELS, parseCsvDataset, sortClassNames } from '@fedtune/shared';
 import { checkInputFile, readCsvDataset, readInputFile, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { decodeImage, readSiteData } from '@fedtune/client-node';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { thrown, thrownAsync } from '../helpers/thrown.ts';
 
 /**
  * The files a user names — a site's CSV, a model directory, a run configuration, a site policy — may be broken,
@@ -20,26 +21,6 @@ import { tempDir } from '../helpers/federation.ts';
  */
 
 const MLP = join(import.meta.dirname, '..', '..', 'coordinator', 'assets', 'pretrained', 'digits-mlp');
-
-function thrown(f: () => unknown): FedtuneError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FedtuneError);
-    return err as FedtuneError;
-  }
-  throw new Error('expected a FedtuneError, nothing was thrown');
-}
-
-async function rejected(p: Promise<unknown>): Promise<FedtuneError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FedtuneError);
-    return err as FedtuneError;
-  }
-  throw new Error('expected a FedtuneError, the promise resolved');
-}
 
 function fifo(path: string): string {
   execFileSync('mkfifo', [path]);
@@ -150,7 +131,7 @@ describe('a model directory: every broken one is one config line, never loaded h
     ['model.json of 65 MiB', () => { const d = modelDir('json-big', base); truncateSync(join(d, 'model.json'), 65 * 1024 * 1024); return d; }, 'config', /model\.json is 68 MB, more than a model\.json may be \(67 MB\)$/],
     ['no model.json', () => { const d = join(dirs, 'empty'); mkdirSync(d); return d; }, 'not_found', /^no TensorFlow\.js model in .*: no model\.json at /],
   ])('%s', async (_name, make, code, message) => {
-    const err = await rejected(loadModelDir(make()));
+    const err = await thrownAsync(() => loadModelDir(make()));
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
     expect(err.message).not.toContain('\n');

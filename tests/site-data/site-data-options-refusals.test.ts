@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FedtuneError, MAX_CATEGORY_BUCKETS, parseSiteDataOptions } from '@fedtune/shared';
+import { MAX_CATEGORY_BUCKETS, parseSiteDataOptions } from '@fedtune/shared';
 import { readSiteData } from '@fedtune/client-node';
+import { thrown } from '../helpers/thrown.ts';
 
 /**
  * A site's data options out of range are one config line naming the `fedtune client` flag that sets them —
@@ -21,16 +22,10 @@ describe('site data options: each refusal names its flag', () => {
     ['--impute', { impute: 'mode' }],
     ['--class-weights', { classWeights: 'inverse' }],
   ])('%s: %j', (flag, input) => {
-    let error: unknown;
-    try {
-      parseSiteDataOptions(input);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(FedtuneError);
-    expect((error as FedtuneError).code).toBe('config');
-    expect((error as FedtuneError).message).toMatch(new RegExp(`^${flag}( \\(item \\d+\\))?: \\S`));
-    expect((error as FedtuneError).message).not.toContain('\n');
+    const error = thrown(() => parseSiteDataOptions(input));
+    expect(error.code).toBe('config');
+    expect(error.message).toMatch(new RegExp(`^${flag}( \\(item \\d+\\))?: \\S`));
+    expect(error.message).not.toContain('\n');
   });
 
   it('a field no flag sets is named by its path; the whole object by "data options"; valid input gets the defaults', () => {

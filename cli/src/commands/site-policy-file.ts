@@ -11,8 +11,9 @@ export function loadSitePolicyFile(path: string): SitePolicy {
   try {
     text = readInputText(path, { what: 'site policy', code: 'config', missingCode: 'not_found', maxBytes: MAX_SITE_POLICY_BYTES });
   } catch (err) {
-    const reason = err instanceof FedtuneError ? (err.code === 'not_found' ? 'ENOENT (no such file)' : err.message) : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
-    throw new FedtuneError('config', clipText(err instanceof FedtuneError && err.code !== 'not_found' ? reason : `cannot read the site policy ${path}: ${reason}`, 600));
+    // A pipe, a directory, a file too large: already one config line naming it.
+    if ((err as FedtuneError).code !== 'not_found') throw err;
+    throw new FedtuneError('config', clipText(`cannot read the site policy ${path}: ENOENT (no such file)`, 600), { cause: err });
   }
   let document: unknown;
   try {

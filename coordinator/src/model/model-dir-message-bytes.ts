@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { checkInputFile } from '@fedtune/shared/node';
+import { readInputText } from '@fedtune/shared/node';
 import { join } from 'node:path';
 import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
 
@@ -21,8 +20,7 @@ const MAX_WEIGHTS = 1e10;
 export function maxMessageBytesForModelDir(dir: string): number | undefined {
   let json: unknown;
   try {
-    checkInputFile(join(dir, 'model.json'), { what: 'model.json', code: 'config', maxBytes: MAX_MODEL_JSON_BYTES }); // not a pipe: it would block
-    json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    json = JSON.parse(readInputText(join(dir, 'model.json'), { what: 'model.json', code: 'config', maxBytes: MAX_MODEL_JSON_BYTES })); // never a pipe: it would block
   } catch {
     return undefined;
   }

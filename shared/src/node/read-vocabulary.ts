@@ -19,7 +19,7 @@ export function readVocabulary(modelDir: string): Vocabulary {
   try {
     value = JSON.parse(readInputText(path, { what: 'vocabulary', code: 'config', missingCode: 'not_found', maxBytes: 256 * 1024 * 1024 }));
   } catch (cause) {
-    if (cause instanceof FedtuneError) throw cause.code === 'not_found' ? new FedtuneError('not_found', clipText(`no vocabulary at ${path}`), { cause }) : cause;
+    if (cause instanceof FedtuneError) throw cause; // no file ('not_found'), or not a regular file
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
     throw new FedtuneError(missing ? 'not_found' : 'config', clipText(missing ? `no vocabulary at ${path}` : `${path} is not valid JSON: ${(cause as Error).message}`), { cause });
   }
