@@ -5,8 +5,8 @@ import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkWeightsBinLength, CoordinatorIdentity, ensureDirectory, loadModelDir, loadRunConfigFile, manifestByteLength, openSqlite, RunDatabase } from '@fedtune/coordinator';
-import { encodeLabels, imageHeaderSize, imageTooLarge, MAX_CLASSES, MAX_IMAGE_PIXELS, parseCsvDataset, sortClassNames } from '@fedtune/shared';
-import { checkInputFile, readCsvDataset, readInputFile, readInputText, selectNodeBackend } from '@fedtune/shared/node';
+import { encodeLabels, IMAGE_HEADER_BYTES, imageHeaderSize, imageTooLarge, MAX_CLASSES, MAX_IMAGE_PIXELS, parseCsvDataset, sortClassNames } from '@fedtune/shared';
+import { checkInputFile, PEM_MAX_BYTES, readCsvDataset, readInputFile, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { decodeImage, readSiteData } from '@fedtune/client-node';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
@@ -50,6 +50,8 @@ describe('a file the user names: regular, bounded, not a pipe', () => {
     expect(() => readInputText(join(dir, 'exact'), rules)).toThrow(/more than a thing may be/);
     expect(readInputText(join(dir, 'exact'), { ...rules, maxBytes: 11 })).toBe('{"a":12}');
     expect(checkInputFile(join(dir, 'exact'), { what: 'thing', code: 'config' })).toBe(11);
+    expect(thrown(() => checkInputFile(dir, { what: 'audit log', code: 'config' })).message).toBe(`${dir} is a directory, not an audit log file`);
+    expect(PEM_MAX_BYTES).toBe(1_048_576);
     expect(thrown(() => checkInputFile(join(dir, 'nope'), { what: 'thing', code: 'config' })).code).toBe('config');
     writeFileSync(join(dir, 'no-bom'), 'plain');
     expect(readInputText(join(dir, 'no-bom'), rules)).toBe('plain');
@@ -304,12 +306,26 @@ describe('images: the size in the header is checked before anything is decoded',
     ['bytes that leave the JPEG markers', () => Uint8Array.from([0xff, 0xd8, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0]), undefined],
     ['a PNG cut before its size', () => png(5, 5, 0).subarray(0, 20), undefined],
     ['neither', () => Uint8Array.from(Buffer.from('GIF89a............................')), undefined],
+    ['a PNG of exactly its header', () => png(7, 6, 0).subarray(0, 24), { width: 7, height: 6 }],
+    ['a PNG signature wrong in its first word', () => { const b = Uint8Array.from(png(7, 6, 0)); b[0] = 0x88; return b; }, undefined],
+    ['a PNG signature wrong in its second word', () => { const b = Uint8Array.from(png(7, 6, 0)); b[5] = 0; return b; }, undefined],
+    ['a PNG whose first chunk is not IHDR', () => { const b = Uint8Array.from(png(7, 6, 0)); b[15] = 0x58; return b; }, undefined],
+    ['JPEG segments after a first byte that is not 0xff', () => { const b = jpegHeader(9, 8); b[0] = 0; return b; }, undefined],
+    ['JPEG segments after a second byte that is not SOI', () => { const b = jpegHeader(9, 8); b[1] = 0; return b; }, undefined],
+    ['a JPEG cut right after its frame size', () => jpegHeader(9, 8).slice(0, 11), { width: 9, height: 8 }],
+    ['a frame header where a marker should be', () => Uint8Array.from([0xff, 0xd8, 0x00, 0xc0, 0, 17, 8, 0, 9, 0, 9, 1, 1, 1]), undefined],
+    ['a JPEG with TEM, RST7 and a second SOI (no lengths) before its frame', () => { const b = jpegHeader(9, 8); return Uint8Array.from([0xff, 0xd8, 0xff, 0x01, 0xff, 0xd7, 0xff, 0xd8, ...b.slice(2)]); }, { width: 9, height: 8 }],
+    ['a JPEG with a reserved segment (0xbf), JPG (0xc8) and DAC (0xcc) before its frame', () => jpegHeader(9, 8, [[0xbf, [1, 2]], [0xc8, [3]], [0xcc, [4, 5]]]), { width: 9, height: 8 }],
+    ['a JPEG frame of SOF15', () => jpegHeader(12, 11, [], 0xcf), { width: 12, height: 11 }],
+    ['a JPEG that ends (EOI) before any frame', () => Uint8Array.from([0xff, 0xd8, 0xff, 0xd9, 0, 2, 0xff, 0xc0, 0, 17, 8, 0, 9, 0, 9]), undefined],
+    ['too short to be anything', () => Uint8Array.from([0xff, 0xd8, 0xff]), undefined],
   ])('the declared size of %s', (_name, bytes, size) => {
     expect(imageHeaderSize(bytes())).toEqual(size);
   });
 
   it('the pixel bound: exactly MAX_IMAGE_PIXELS passes, one more is refused; a JPEG claiming 65535×65535 is refused before decoding', () => {
     expect(MAX_IMAGE_PIXELS).toBe(50_000_000);
+    expect(IMAGE_HEADER_BYTES).toBe(262_144);
     expect(imageTooLarge({ width: 50_000, height: 1000 })).toBeUndefined();
     expect(imageTooLarge({ width: 50_000_001, height: 1 })).toBe('50000001×1 pixels is more than 50000000');
     expect(imageTooLarge(undefined)).toBeUndefined();

@@ -14,7 +14,7 @@ export function imageHeaderSize(bytes: Uint8Array): { width: number; height: num
   const u16 = (i: number) => (bytes[i] << 8) + bytes[i + 1];
   const isPng = bytes.length >= 24 && u32(0) === 0x89504e47 && u32(4) === 0x0d0a1a0a && u32(12) === 0x49484452; // "IHDR"
   if (isPng) return { width: u32(16), height: u32(20) };
-  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined; // too short: the loop below reads nothing
   let i = 2;
   while (i + 9 <= bytes.length) {
     if (bytes[i] !== 0xff) return undefined; // not at a marker: not a JPEG this reader follows
