@@ -94,17 +94,27 @@ const MODULES = [
     mutate: [
       'shared/src/privacy/fixed-point.ts',
       'shared/src/privacy/shamir.ts',
-      // The server's checks of each unmask response as it arrives; the sum and unmasking of secure aggregation, with
-      // the server's check of a recovered key; a site's masked input with its checks of the share delivery a
-      // (possibly hostile) coordinator sends it.
-      'shared/src/privacy/secagg-server.ts:83-84',
-      'shared/src/privacy/secagg-server.ts:149-161',
-      'shared/src/privacy/secagg-server.ts:189-232',
-      // Recovery of a committed secret from t shares, finding one wrong share.
+      // The whole server: its checks of every message as it arrives (keys no one can agree with, a dealer leaving
+      // neighbours out, each unmask response and its complaints), the sum and unmasking, and whom it names when a
+      // secret cannot be recovered; a site's unusable boxes, masked input and unmask response; the public-key test.
+      'shared/src/privacy/secagg-server.ts',
+      'shared/src/privacy/secagg-site.ts:76-78',
+      'shared/src/privacy/secagg-site.ts:174-243',
+      'shared/src/privacy/secagg-crypto.ts:62-69',
+      // Recovery of a committed secret: the first t shares, Reed–Solomon decoding, the bounded search of other sets.
       'shared/src/privacy/verified-recovery.ts',
-      'shared/src/privacy/secagg-site.ts:162-193',
+      'shared/src/privacy/reed-solomon-decode.ts',
     ],
-    tests: ['tests/privacy/secagg-arithmetic.test.ts', 'tests/privacy/secagg-hostile-deliveries.test.ts', 'tests/privacy/secagg-primitives.test.ts', 'tests/privacy/secagg-protocol.test.ts', 'tests/privacy/secagg-unmask-response-checks.test.ts', 'tests/privacy/verified-recovery.test.ts'],
+    tests: [
+      'tests/privacy/secagg-arithmetic.test.ts',
+      'tests/privacy/secagg-hostile-deliveries.test.ts',
+      'tests/privacy/secagg-primitives.test.ts',
+      'tests/privacy/secagg-protocol.test.ts',
+      'tests/privacy/secagg-unmask-response-checks.test.ts',
+      'tests/privacy/verified-recovery.test.ts',
+      'tests/privacy/reed-solomon-decode.test.ts',
+      'tests/privacy/secagg-unusable-dealers.test.ts',
+    ],
   },
   {
     name: 'codec',

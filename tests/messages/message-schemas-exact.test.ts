@@ -147,6 +147,7 @@ const rows: Row[] = [
   ['share keys: addressee', SecureAggShareKeys, { runId: 'r', round: 1, attempt: 1, siteId: 's', shares: [{ from: 'a', to: 'b', nonce: new Uint8Array(12), ciphertext: new Uint8Array(10) }] }, ['shares', 0, 'to'], ['b'], ['', 'b c']],
   ['masked input', SecureAggMasked, { runId: 'r', round: 1, attempt: 1, siteId: 's', masked: new Uint8Array(8) }, ['masked'], [new Uint8Array(0), new Uint8Array(4), new Uint8Array(400)], [new Uint8Array(1), new Uint8Array(5), new Uint8Array(402), [1, 2, 3, 4]]],
   ['unmask response: share', SecureAggUnmaskResponse, { runId: 'r', round: 1, attempt: 1, siteId: 's', selfMaskShares: [{ owner: 'a', share: new Uint8Array(4) }], maskingKeyShares: [] }, ['selfMaskShares', 0, 'share'], [new Uint8Array(0), new Uint8Array(128)], [new Uint8Array(129)]],
+  ['unmask response: complaints', SecureAggUnmaskResponse, { runId: 'r', round: 1, attempt: 1, siteId: 's', selfMaskShares: [], maskingKeyShares: [] }, ['unusable'], [undefined, [], ['a'], ['a', 'b'], Array(MAX_FEDERATION_SITES).fill('a')], [['a b'], [''], [1], 'a', Array(MAX_FEDERATION_SITES + 1).fill('a')]],
   // Calibration queries and answers
   ['evaluate: inverse temperatures', EvaluateInstruction, { runId: 'r', round: 1, modelVersion: 0, calibration: { betas: [1] } }, ['calibration', 'betas'], [[0.01], [100], [0.01, 1, 100], Array(32).fill(1)], [[], [0.009], [101], Array(33).fill(1)]],
   ['evaluate result: calibration betas', EvaluateResult, evaluateResult, ['calibration', 'betas'], [[1, 2], [0.01, 100]], [[1], [1, 2, 3], [0.005, 1], [1, 200]]],

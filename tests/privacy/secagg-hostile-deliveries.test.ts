@@ -3,7 +3,8 @@ import { dequantize, fixedPointConfig } from '../../shared/src/privacy/fixed-poi
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ChaChaRandom } from '../../shared/src/privacy/chacha-random.ts';
 import { agreeKey, publicKeyOf, sealFor } from '../../shared/src/privacy/secagg-crypto.ts';
-import type { SecAggConfig, SecAggShareDelivery } from '../../shared/src/privacy/secagg-messages.ts';
+import type { SecAggConfig, SecAggKeyDirectory, SecAggShareDelivery } from '../../shared/src/privacy/secagg-messages.ts';
+import { numberToBytesBE } from '@noble/curves/utils.js';
 import { SecAggServer } from '../../shared/src/privacy/secagg-server.ts';
 import { SecAggSite } from '../../shared/src/privacy/secagg-site.ts';
 import { SHAMIR_SHARE_BYTES, splitAt } from '../../shared/src/privacy/shamir.ts';
@@ -13,7 +14,9 @@ import { thrownCodeAndMessage } from '../helpers/thrown.ts';
  * Secure aggregation against a hostile party, message by message, with the exact refusal each gets:
  * - a coordinator that tampers with the share delivery a site receives (names a site that advertised no keys,
  *   leaves the site itself out, addresses a share elsewhere, claims one from a non-participant or a
- *   non-neighbour, repeats a sender, seals a share of the wrong size, or leaves a participant's shares out);
+ *   non-neighbour, repeats a sender, or leaves a participant's shares out);
+ * - a dealer whose sealed shares cannot be used (do not open, the wrong size, not field elements): the site goes
+ *   on without them and complains about the dealer in unmasking;
  * - sites whose revealed shares of a dropped site's masking key do not recombine to the key it advertised.
  */
 
@@ -82,17 +85,48 @@ describe('a site refuses a tampered share delivery, naming what is wrong', () =>
     for (const d of diff) expect(Math.abs(d)).toBeLessThan(10 * Math.sqrt(1e6));
   });
 
-  it('a share sealed with the right key but of the wrong size', () => {
-    const { sites, directory, deliveries } = setUp(config);
-    // The coordinator cannot do this (it lacks the key): a colluding site a can. Sealed as a would, 1 byte short.
+  /** A box sealed as a would seal it to b (the coordinator cannot: it lacks the key; a hostile a can). */
+  const sealedByA = (sites: SecAggSite[], directory: SecAggKeyDirectory, plain: Uint8Array) => {
     const aSecret = (sites[0] as unknown as { encryptionKeys: { secretKey: Uint8Array } }).encryptionKeys.secretKey;
     const bPublic = directory.keys.find((k) => k.siteId === 'b')!.encryptionPublicKey;
-    const key = agreeKey(aSecret, bPublic, 'encrypt', config.round, 'a', 'b');
+    return sealFor(agreeKey(aSecret, bPublic, 'encrypt', config.round, 'a', 'b'), config.round, 'a', 'b', plain, (n) => new Uint8Array(n));
+  };
+  const share = (fill: number) => new Uint8Array(SHAMIR_SHARE_BYTES).fill(fill);
+  const two = (first: Uint8Array, second: Uint8Array) => Uint8Array.from([...first, ...second]);
+  const unusableBoxes: Array<[string, (sites: SecAggSite[], directory: SecAggKeyDirectory, box: { nonce: Uint8Array; ciphertext: Uint8Array }) => { nonce: Uint8Array; ciphertext: Uint8Array }]> = [
+    ['a box that does not open (one ciphertext bit flipped)', (_s, _d, box) => ({ ...box, ciphertext: box.ciphertext.map((v, i) => (i === 0 ? v ^ 1 : v)) })],
+    ['a box whose tag is cut off', (_s, _d, box) => ({ ...box, ciphertext: box.ciphertext.slice(0, 10) })],
+    ['a box of the right key, 1 byte short of two shares', (s, d) => sealedByA(s, d, new Uint8Array(2 * SHAMIR_SHARE_BYTES - 1))],
+    ['a box of the right key, 1 byte over two shares', (s, d) => sealedByA(s, d, new Uint8Array(2 * SHAMIR_SHARE_BYTES + 1))],
+    ['a masking-key share that is not a field element (≥ 2^521 − 1)', (s, d) => sealedByA(s, d, two(share(0xff), share(1)))],
+    ['a self-mask share that is not a field element', (s, d) => sealedByA(s, d, two(share(1), Uint8Array.from({ length: SHAMIR_SHARE_BYTES }, (_, i) => (i === 0 ? 0x02 : 0))))],
+  ];
+
+  it.each(unusableBoxes)('%s: b goes on without a\'s shares, reveals none of them and complains about a', (_name, box) => {
+    const { server, sites, directory, deliveries } = setUp(config);
     const delivery = deliveries.get('b')!;
-    const plain = new Uint8Array(2 * SHAMIR_SHARE_BYTES - 1);
-    const sealed = sealFor(key, config.round, 'a', 'b', plain, (n) => new Uint8Array(n));
-    const tampered = { ...delivery, shares: delivery.shares.map((s) => (s.from === 'a' ? { ...s, ...sealed } : s)) };
-    expect(thrownCodeAndMessage(() => sites[1].maskInput(tampered, input))).toEqual(malformed('shares from a have the wrong size'));
+    const tampered = { ...delivery, shares: delivery.shares.map((s) => (s.from === 'a' ? { ...s, ...box(sites, directory, s) } : s)) };
+    // Before, b refused the whole delivery: one hostile dealer stopped every honest site, and every attempt failed.
+    const masked = sites[1].maskInput(tampered, input);
+    expect(masked.masked).toBeInstanceOf(Uint32Array);
+    expect(sites[1].unusableDealers).toEqual(['a']);
+    for (const s of [sites[0], sites[2]]) server.receiveMaskedInput(s.maskInput(deliveries.get(s.siteId)!, input));
+    server.receiveMaskedInput(masked);
+    const request = server.closeMaskedInput();
+    const response = sites[1].unmask(request);
+    expect(response.selfMaskShares.map((s) => s.owner)).toEqual(['b', 'c']);
+    expect(response.unusable).toEqual(['a']);
+    // The honest sites' responses never carry a complaint.
+    expect(sites[2].unmask(request).unusable).toBeUndefined();
+  });
+
+  it('the last byte of a share that is a field element is still used (2^521 − 2 as its value)', () => {
+    const { sites, directory, deliveries } = setUp(config);
+    const largest = numberToBytesBE(2n ** 521n - 2n, SHAMIR_SHARE_BYTES);
+    const delivery = deliveries.get('b')!;
+    const tampered = { ...delivery, shares: delivery.shares.map((s) => (s.from === 'a' ? { ...s, ...sealedByA(sites, directory, two(largest, largest)) } : s)) };
+    sites[1].maskInput(tampered, input);
+    expect(sites[1].unusableDealers).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@ import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 
 /**
  * verified-recovery.ts: the secret from the first t shares with cached Lagrange coefficients, confirmed by the
- * owner's commitment; one wrong share among the first t + 1 found by leaving each out.
+ * owner's commitment; wrong shares found by Reed–Solomon decoding or by other sets of t.
  */
 const P = 2n ** 521n - 1n;
 const mod = (v: bigint) => ((v % P) + P) % P;
@@ -60,7 +60,7 @@ describe('recoverVerified', () => {
     const calls: string[] = [];
     const r = recoverVerified(shares, (b) => (calls.push(hex(b)!), sameAsSecret(b)), cache);
     expect(hex(r?.secret)).toBe(hex(secret));
-    expect(r?.wrongShareX).toBeUndefined();
+    expect(r?.wrongShareXs).toBeUndefined();
     expect(calls).toEqual([hex(secret)]);
     expect([...cache.keys()]).toEqual(['1,2,3']);
     // Another secret shared at the same points reuses them.
@@ -73,20 +73,20 @@ describe('recoverVerified', () => {
     const tampered = shares.map((s, i) => (i === position ? moved(s) : s));
     const r = recoverVerified(tampered, sameAsSecret);
     expect(hex(r?.secret)).toBe(hex(secret));
-    expect(r?.wrongShareX).toBe(shares[position].x);
+    expect(r?.wrongShareXs).toEqual([shares[position].x]);
   });
 
   it.each([3, 4])('one wrong share past the first t (position %i): the first t recover the secret, nothing named', (position) => {
     const r = recoverVerified(shares.map((s, i) => (i === position ? moved(s) : s)), sameAsSecret);
     expect(hex(r?.secret)).toBe(hex(secret));
-    expect(r?.wrongShareX).toBeUndefined();
+    expect(r?.wrongShareXs).toBeUndefined();
   });
 
   it('the shares in another order: the first t of that order, the wrong one named by its x', () => {
     const order = [4, 2, 0, 3, 1];
     const r = recoverVerified(order.map((i) => (i === 2 ? moved(shares[i], 5n) : shares[i])), sameAsSecret);
     expect(hex(r?.secret)).toBe(hex(secret));
-    expect(r?.wrongShareX).toBe(3);
+    expect(r?.wrongShareXs).toEqual([3]);
   });
 
   it('exactly t shares and one wrong: undefined (nothing to recover it from)', () => {
@@ -95,14 +95,14 @@ describe('recoverVerified', () => {
   });
 
   it('t + 1 shares and one wrong: found', () => {
-    expect(recoverVerified([shares[0], moved(shares[1]), shares[2], shares[3]], sameAsSecret)?.wrongShareX).toBe(2);
+    expect(recoverVerified([shares[0], moved(shares[1]), shares[2], shares[3]], sameAsSecret)?.wrongShareXs).toEqual([2]);
   });
 
-  it('one wrong among the first t and another past t + 1: the first found, the secret recovered from the first t + 1', () => {
+  it('one wrong among the first t and another past t + 1: both found, the secret recovered', () => {
     const six = split(secret, 6, 3, randomBytes);
     const r = recoverVerified(six.map((s, i) => (i === 1 || i === 5 ? moved(s) : s)), sameAsSecret);
     expect(hex(r?.secret)).toBe(hex(secret));
-    expect(r?.wrongShareX).toBe(2);
+    expect(r?.wrongShareXs).toEqual([2, 6]);
   });
 
   it('the cache is consulted: coefficients cached for a set of points are the ones used', () => {
@@ -124,8 +124,17 @@ describe('recoverVerified', () => {
     expect(hex(recoverVerified(fits, () => true)?.secret)).toBe('ff'.repeat(32));
   });
 
-  it('two wrong among the first t + 1: undefined', () => {
-    expect(recoverVerified(shares.map((s, i) => (i === 0 || i === 3 ? moved(s) : s)), sameAsSecret)).toBeUndefined();
+  it('two wrong among the first t + 1 of five: another set of three finds the secret, both named', () => {
+    const r = recoverVerified(shares.map((s, i) => (i === 0 || i === 3 ? moved(s) : s)), sameAsSecret);
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareXs).toEqual([1, 4]);
+  });
+
+  it('three wrong of five (threshold 3): only two right, undefined', () => {
+    // Moved by unrelated amounts: equal moves can cancel at 0 (shares 1 and 4 moved by 1 each leave the secret of
+    // {1, 4, 5} unchanged, as λ_5 = 1 there), and so can moves proportional to x (c·x on {1, 3, 4} is a polynomial).
+    const by = new Map([[0, 1_000_003n], [2, 7n], [3, 2n ** 100n]]);
+    expect(recoverVerified(shares.map((s, i) => (by.has(i) ? moved(s, by.get(i)) : s)), sameAsSecret)).toBeUndefined();
   });
 
   it('an owner whose shares are not of the secret it committed to: undefined', () => {
@@ -136,7 +145,7 @@ describe('recoverVerified', () => {
     const offered: number[] = [];
     // Share 2 moved by 2^300: the secret from shares 1, 2, 3 moves by −3·2^300 mod p, far past 32 bytes.
     const r = recoverVerified([shares[0], moved(shares[1], 2n ** 300n), shares[2], shares[3]], (b) => (offered.push(b.length), sameAsSecret(b)));
-    expect(r?.wrongShareX).toBe(2);
+    expect(r?.wrongShareXs).toEqual([2]);
     expect(offered.every((n) => n === 32)).toBe(true);
   });
 

@@ -56,10 +56,12 @@ export class RoundLoop {
     const failed: RoundRecord['failed'] = [];
     /** Aggregates the model adoption guard refused, by attempt (model-adoption.ts). */
     const refusals: Array<{ attempt: number; reason: string }> = [];
+    /** Sites whose secure-aggregation secrets an attempt could not recover: not sampled again this round. */
+    const leftOut = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       // Sites that dropped get a grace period to rejoin before the next sample is drawn.
       if (this.ctx.sites.size < this.ctx.config.minSites) await this.ctx.membership.waitForSites(this.ctx.config.rejoinGraceMs);
-      const selected = this.ctx.membership.sample(round, attempt);
+      const selected = this.ctx.membership.sample(round, attempt, leftOut);
       this.ctx.emit({ type: 'round-start', round, attempt, selected });
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.ctx.globalWeights });
       const collector = new RoundCollector(round, new Set(selected), this.ctx.config.roundTimeoutMs);
@@ -122,6 +124,7 @@ export class RoundLoop {
       if (secure) {
         const outcome = await this.ctx.secure.runSecureRound(secure.round, selected, collector);
         failure = outcome.failure ?? secure.failure;
+        for (const id of outcome.unrecoverable ?? []) leftOut.add(id);
         failed.push(...collector.failed);
         bytesUp += outcome.result?.bytesUp ?? secure.round?.bytesUp ?? 0;
         bytesDown += outcome.result?.bytesDown ?? secure.round?.bytesDown ?? 0;

@@ -1,7 +1,10 @@
 import type { RunContext } from './run-context.ts';
-import { FedtuneError, type SecureAggInstruction } from '@fedtune/shared';
+import { FedtuneError, SecAggUnrecoverableError, type SecureAggInstruction } from '@fedtune/shared';
 import { RoundCollector } from './round-collector.ts';
 import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecureRoundResult } from './secure-aggregation-round.ts';
+
+/** Why a site is in an attempt's `failed` list when its secure-aggregation secrets could not be recovered. */
+export const UNRECOVERABLE_REASON = "its secure-aggregation masks could not be removed from the shares it dealt (unusable or off its commitments): left out of the round's next attempts";
 
 /** Secure aggregation's orchestration for one attempt of a round: its instruction, its phases, and the sites it lost. */
 export class SecureRoundRunner {
@@ -45,7 +48,11 @@ export class SecureRoundRunner {
   }
 
   /** Runs the secure phases of an attempt; a lost quorum or unusable shares become the attempt's failure, never a wrong sum. */
-  async runSecureRound(secure: SecureAggregationRound | undefined, selected: string[], collector: RoundCollector): Promise<{ result?: SecureRoundResult; failure?: string }> {
+  async runSecureRound(
+    secure: SecureAggregationRound | undefined,
+    selected: string[],
+    collector: RoundCollector,
+  ): Promise<{ result?: SecureRoundResult; failure?: string; unrecoverable?: readonly string[] }> {
     if (!secure) {
       collector.finish();
       return {};
@@ -65,6 +72,11 @@ export class SecureRoundRunner {
       // advertised: survivors' data, never checkable one response at a time): this attempt's failure, not the run's.
       if (err instanceof FedtuneError && (err.code === 'quorum_not_met' || err.code === 'malformed_payload')) {
         for (const id of selected) if (!collector.answered.has(id) && !secure.reports.has(id)) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
+        // Sites whose dealt shares could not be used: the round's next attempts go on without them.
+        if (err instanceof SecAggUnrecoverableError) {
+          for (const id of err.owners) collector.failed.push({ siteId: id, reason: UNRECOVERABLE_REASON });
+          return { failure: err.message, unrecoverable: err.owners };
+        }
         return { failure: err.message };
       }
       throw err;

@@ -139,9 +139,9 @@ export class SiteMembership {
     }
   }
 
-  /** Seeded sample of ceil(fraction × joined) sites, returned in canonical order. */
-  sample(round: number, attempt: number): string[] {
-    const ids = this.ctx.sites.ids();
+  /** Seeded sample of ceil(fraction × joined) sites, returned in canonical order; `leftOut` (this round's excluded sites) are not drawn. */
+  sample(round: number, attempt: number, leftOut?: ReadonlySet<string>): string[] {
+    const ids = leftOut?.size ? this.ctx.sites.ids().filter((id) => !leftOut.has(id)) : this.ctx.sites.ids();
     const k = Math.max(1, Math.ceil(this.ctx.config.fraction * ids.length));
     if (k >= ids.length) return ids;
     const rng = new SeededRandom(deriveSeed(this.ctx.config.seed, 'sample', round, attempt));

@@ -134,7 +134,7 @@ export class SecAggParticipant {
 
   unmask(request: SecureAggUnmask): SecureAggUnmaskResponse {
     const m = this.site.unmask({ kind: 'secagg/unmask-request', round: this.round, survivors: request.survivors });
-    return { ...this.ids(), selfMaskShares: m.selfMaskShares, maskingKeyShares: m.maskingKeyShares };
+    return { ...this.ids(), selfMaskShares: m.selfMaskShares, maskingKeyShares: m.maskingKeyShares, ...(m.unusable ? { unusable: m.unusable } : {}) };
   }
 
   /** Coordinates clamped by the fixed-point range (0 when the range covers the clip). */

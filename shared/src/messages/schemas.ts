@@ -393,6 +393,8 @@ export const SecureAggUnmaskResponse = z.object({
   siteId: SiteId,
   selfMaskShares: z.array(RevealedShare).max(MAX_FEDERATION_SITES),
   maskingKeyShares: z.array(RevealedShare).max(MAX_FEDERATION_SITES),
+  /** Dealers whose sealed shares to this site could not be used (none of theirs is revealed above). */
+  unusable: z.array(SiteId).max(MAX_FEDERATION_SITES).optional(),
 });
 
 /** Largest magnitude of a calibration sum a site may report (a sum of per-example NLLs and their derivatives). */

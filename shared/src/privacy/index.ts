@@ -10,6 +10,7 @@ export * from './secagg-messages.ts';
 export * from './secagg-config.ts';
 export * from './secagg-site.ts';
 export * from './secagg-server.ts';
+export * from './secagg-unrecoverable-error.ts';
 export * from './secagg-simulation.ts';
 export * from './discrete-gaussian.ts';
 export * from './distributed-dp.ts';

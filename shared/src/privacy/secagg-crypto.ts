@@ -50,6 +50,24 @@ export function agreeKey(secretKey: Uint8Array, peerPublicKey: Uint8Array, purpo
   return hkdf(sha256, shared, undefined, encoder.encode(`fedtune/secagg/v1/${purpose}/${round}/${lo}/${hi}`), 32);
 }
 
+/** A fixed secret key used only to test peers' public keys (isAgreeablePublicKey). */
+const PROBE_SECRET_KEY = new Uint8Array(32).fill(0x5a);
+
+/**
+ * Whether an agreement with `publicKey` can work: 32 bytes and not a small-order point of the curve or its twist.
+ * X25519 with such a point is all zeros for every (clamped, so a multiple of 8) secret key, and both
+ * implementations refuse it — so a site advertising one would make every honest neighbour fail to agree keys
+ * with it, and drop out of the round. One X25519 with a fixed key tells them apart.
+ */
+export function isAgreeablePublicKey(publicKey: Uint8Array, sharedSecret: X25519SharedSecret = nobleX25519): boolean {
+  if (publicKey.length !== 32) return false;
+  try {
+    return sharedSecret(PROBE_SECRET_KEY, publicKey).some((b) => b !== 0);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A site's commitment to its self-mask seed, sent with its public keys before any share exists:
  * SHA-256("fedtune/secagg/v1/self-mask-commitment/<round>/<site id>/" ‖ seed). The server checks the seed it

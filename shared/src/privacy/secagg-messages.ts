@@ -109,6 +109,8 @@ export interface SecAggUnmaskResponse {
   selfMaskShares: SecAggRevealedShare[];
   /** Shares of the masking secret keys of neighbours in U2 but not U3 (dropped after sharing). */
   maskingKeyShares: SecAggRevealedShare[];
+  /** Dealers whose sealed shares to this site could not be used: a complaint the server counts (secagg-server.ts). */
+  unusable?: string[];
 }
 
 export type SecAggMessage =

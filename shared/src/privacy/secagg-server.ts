@@ -9,7 +9,7 @@
  * otherwise a wrong share fails the round.
  */
 import { FedtuneError } from '../errors.ts';
-import { applyMask, agreeKey, publicKeyOf, selfMaskCommitment, type SecAggPrimitives } from './secagg-crypto.ts';
+import { applyMask, agreeKey, isAgreeablePublicKey, publicKeyOf, selfMaskCommitment, type SecAggPrimitives } from './secagg-crypto.ts';
 import { secAggTopology, type SecAggTopology } from './secagg-config.ts';
 import type {
   SecAggAdvertiseKeys,
@@ -23,7 +23,11 @@ import type {
   SecAggUnmaskResponse,
 } from './secagg-messages.ts';
 import { isShareValue, SHAMIR_SHARE_BYTES, type ShamirShare } from './shamir.ts';
+import { SecAggUnrecoverableError } from './secagg-unrecoverable-error.ts';
 import { recoverVerified, type LagrangeCache } from './verified-recovery.ts';
+
+/** Reasons quoted in one unrecoverable-secrets error (the rest counted). */
+const MAX_REASONS = 3;
 
 export interface SecAggAggregate {
   round: number;
@@ -81,7 +85,8 @@ export class SecAggServer {
 
   receiveAdvertiseKeys(m: SecAggAdvertiseKeys): void {
     this.check('advertise', m.round, m.siteId, this.adverts, this.topology.sites);
-    if (m.encryptionPublicKey?.length !== 32 || m.maskingPublicKey?.length !== 32) throw new FedtuneError('malformed_payload', `bad public keys from ${m.siteId}`);
+    const agreeable = (k: Uint8Array | undefined) => k !== undefined && isAgreeablePublicKey(k, this.options.primitives?.x25519);
+    if (!agreeable(m.encryptionPublicKey) || !agreeable(m.maskingPublicKey)) throw new FedtuneError('malformed_payload', `bad public keys from ${m.siteId}`);
     if (m.selfMaskCommitment?.length !== 32) throw new FedtuneError('malformed_payload', `bad self-mask commitment from ${m.siteId}`);
     this.adverts.set(m.siteId, m);
   }
@@ -107,6 +112,8 @@ export class SecAggServer {
       }
       to.add(s.to);
     }
+    // Every neighbour that advertised must get shares: one left out would find a participant's shares missing.
+    for (const p of [...allowed].sort()) if (this.adverts.has(p) && !to.has(p)) throw new FedtuneError('malformed_payload', `${m.siteId} sent no shares to ${p}`);
     this.shareMessages.set(m.siteId, m.shares);
   }
 
@@ -143,7 +150,8 @@ export class SecAggServer {
 
   /**
    * A survivor's shares: checked on arrival (each owner a neighbour of the right set, once per list, a share that
-   * is a field element), so one survivor's unusable response is refused for it alone and never reaches `finish`.
+   * is a field element; each complaint about a dealer's unusable shares a neighbour that dealt, once, and not one
+   * whose share it revealed), so one survivor's unusable response is refused for it alone and never reaches `finish`.
    */
   receiveUnmaskResponse(m: SecAggUnmaskResponse): void {
     this.check('unmask', m.round, m.siteId, this.responses, this.survivors);
@@ -160,6 +168,15 @@ export class SecAggServer {
     };
     checkList(m.selfMaskShares, u3, 'self-mask');
     checkList(m.maskingKeyShares, dropped, 'masking-key');
+    // Complaints: dealers of this round (U2) in its neighbourhood, once each, none whose share it also revealed.
+    const revealed = new Set([...m.selfMaskShares, ...m.maskingKeyShares].map((s) => s.owner));
+    const complained = new Set<string>();
+    for (const dealer of m.unusable ?? []) {
+      if (!this.shareMessages.has(dealer) || !mine.has(dealer) || revealed.has(dealer) || complained.has(dealer)) {
+        throw new FedtuneError('malformed_payload', `${m.siteId} complained about the shares of ${dealer}, which it cannot`);
+      }
+      complained.add(dealer);
+    }
     this.responses.set(m.siteId, m);
   }
 
@@ -191,15 +208,17 @@ export class SecAggServer {
     const wrongShares = new Set<string>();
     const responderAt = new Map([...this.topology.point].map(([site, x]) => [x, site]));
     const lagrange: LagrangeCache = new Map();
-    const recover = (owner: string, all: ShamirShare[] | undefined, what: string, accept: (secret: Uint8Array) => boolean, refused: string): Uint8Array => {
+    /** Secrets not recovered: judged once every recovery is done, so whom the responders found wrong is final. */
+    const failures: Array<{ owner: string; shares: number; what: string; refused: string }> = [];
+    const recover = (owner: string, all: ShamirShare[] | undefined, what: string, accept: (secret: Uint8Array) => boolean, refused: string): Uint8Array | undefined => {
       // In point order: what is recovered, and who is found wrong, does not depend on the order the responses arrived in.
       const shares = (all ?? []).filter((s) => !wrongShares.has(responderAt.get(s.x)!)).sort((a, b) => a.x - b.x);
-      if (shares.length < t) {
-        throw new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${shares.length} ${what} shares of ${owner}, threshold ${t}`);
+      const recovered = shares.length < t ? undefined : recoverVerified(shares, accept, lagrange);
+      if (!recovered) {
+        failures.push({ owner, shares: shares.length, what, refused });
+        return undefined;
       }
-      const recovered = recoverVerified(shares, accept, lagrange);
-      if (!recovered) throw new FedtuneError('malformed_payload', refused);
-      if (recovered.wrongShareX !== undefined) wrongShares.add(responderAt.get(recovered.wrongShareX)!);
+      for (const x of recovered.wrongShareXs ?? []) wrongShares.add(responderAt.get(x)!);
       return recovered.secret;
     };
     // Stryker disable next-line ConditionalExpression: equivalent: both sides are 32 bytes here (a SHA-256 or an X25519 public key, against one checked at 32 on arrival).
@@ -215,7 +234,7 @@ export class SecAggServer {
       // The seed must be the one its owner committed to: with exactly t shares nothing else could tell a wrong one.
       const committed = this.adverts.get(s)!.selfMaskCommitment;
       const seed = recover(s, selfShares.get(s), 'self-mask', (b) => same(selfMaskCommitment(b, this.config.round, s), committed), `the self-mask seed recovered for ${s} does not match its commitment`);
-      applyMask(sum, seed, -1, this.options.primitives?.keystream);
+      if (seed) applyMask(sum, seed, -1, this.options.primitives?.keystream);
     }
     for (const d of dropped) {
       // Stryker disable next-line MethodExpression: equivalent: masks are added mod 2^32, so the order they are removed in cannot change the sum.
@@ -225,6 +244,7 @@ export class SecAggServer {
       if (peers.length === 0) continue;
       const advertised = this.adverts.get(d)!.maskingPublicKey;
       const secretKey = recover(d, keyShares.get(d), 'masking-key', (k) => same(publicKeyOf(k), advertised), `the masking key recovered for ${d} does not match its public key`);
+      if (!secretKey) continue;
       for (const p of peers) {
         // p added +PRG(s_pd) if p < d, −PRG(s_pd) if p > d: undo it.
         const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p, this.options.primitives?.x25519);
@@ -232,6 +252,7 @@ export class SecAggServer {
         applyMask(sum, seed, p < d ? -1 : 1, this.options.primitives?.keystream);
       }
     }
+    this.judge(failures, wrongShares);
     return {
       round: this.config.round,
       sum,
@@ -240,6 +261,36 @@ export class SecAggServer {
       silentInUnmasking: this.survivors.filter((s) => !this.responses.has(s)),
       wrongShares: [...wrongShares].sort(),
     };
+  }
+
+  /**
+   * Throws for the secrets `finish` could not recover, if any. An owner is named (SecAggUnrecoverableError) only
+   * when its neighbours could tell — among the responders not found revealing wrong shares:
+   *   - too few shares: at least t of them said its shares to them were unusable (more than a minority could
+   *     say falsely); otherwise too few answered, or some held theirs back, and nobody is named (quorum_not_met);
+   *   - shares enough, none recombining to what it committed to: more than t of them answered, so framing an
+   *     honest owner would take at least two colluding responders (who could fail the attempt anyway); with
+   *     exactly t, one would do, and nobody is named (malformed_payload).
+   */
+  private judge(failures: ReadonlyArray<{ owner: string; shares: number; what: string; refused: string }>, wrongShares: ReadonlySet<string>): void {
+    const t = this.config.threshold;
+    const unblamed: FedtuneError[] = [];
+    const unrecoverable: Array<{ owner: string; reason: string }> = [];
+    for (const f of failures) {
+      const neighbourhood = this.topology.neighbourhood.get(f.owner)!;
+      const answered = [...this.responses.values()].filter((r) => neighbourhood.has(r.siteId) && !wrongShares.has(r.siteId));
+      if (f.shares < t) {
+        const complaints = answered.filter((r) => r.unusable?.includes(f.owner)).length;
+        if (complaints >= t) unrecoverable.push({ owner: f.owner, reason: `${complaints} of ${f.owner}'s neighbours could not use the ${f.what} shares it dealt them (threshold ${t})` });
+        else unblamed.push(new FedtuneError('quorum_not_met', `secure aggregation round ${this.config.round} aborted: ${f.shares} ${f.what} shares of ${f.owner}, threshold ${t}`));
+      } else if (answered.length > t) unrecoverable.push({ owner: f.owner, reason: f.refused });
+      else unblamed.push(new FedtuneError('malformed_payload', f.refused));
+    }
+    if (unblamed.length > 0) throw unblamed[0];
+    if (unrecoverable.length > 0) {
+      const more = unrecoverable.length > MAX_REASONS ? `; and ${unrecoverable.length - MAX_REASONS} more` : '';
+      throw new SecAggUnrecoverableError(unrecoverable.slice(0, MAX_REASONS).map((u) => u.reason).join('; ') + more, unrecoverable.map((u) => u.owner).sort());
+    }
   }
 
   private requirePhase(phase: Phase, next: Phase): void {

@@ -26,7 +26,7 @@ import type {
   SecAggUnmaskRequest,
   SecAggUnmaskResponse,
 } from './secagg-messages.ts';
-import { SHAMIR_SHARE_BYTES, splitAt } from './shamir.ts';
+import { isShareValue, SHAMIR_SHARE_BYTES, splitAt } from './shamir.ts';
 
 export interface SecAggSiteOptions {
   /** Randomness for keys, seeds, Shamir coefficients and nonces (default: a ChaCha20 generator seeded by the OS). */
@@ -69,7 +69,13 @@ export class SecAggSite {
   private participants = new Set<string>();
   /** Shares this site holds, by owner: [masking-key share, self-mask-seed share]. */
   private held = new Map<string, [Uint8Array, Uint8Array]>();
+  /** Dealers whose sealed shares to this site could not be used (openShares). */
+  private readonly unusable = new Set<string>();
   private readonly encryptionKeyCache = new Map<string, Uint8Array>();
+  /** Dealers whose shares to this site could not be used, sorted (none revealed for them in unmasking). */
+  get unusableDealers(): string[] {
+    return [...this.unusable].sort();
+  }
   /** Coordinates clamped by the fixed-point range in this round's input. */
   clamped = 0;
   /** Coordinates of this round's input that the distributed-DP noise pushed past the int32 range (0 with a fitting scale). */
@@ -158,6 +164,26 @@ export class SecAggSite {
     return { kind: 'secagg/share-keys', round: this.config.round, siteId: this.siteId, shares };
   }
 
+  /**
+   * The two shares sealed in `s`, or undefined when they cannot be used: the seal does not open, the plaintext is
+   * not two shares, or a share is not a field element. Only the dealer (or whoever relayed the seal) can cause
+   * that, so it does not stop this site: it goes on without shares of that dealer and reveals none of its in
+   * unmasking, the dealer's secrets cannot then be recovered, and the coordinator leaves it out of the round's
+   * next attempt (secagg-server.ts). Refusing here instead let one hostile dealer fail every attempt of a round.
+   */
+  private openShares(s: SecAggShareDelivery['shares'][number]): [Uint8Array, Uint8Array] | undefined {
+    let plain: Uint8Array;
+    try {
+      plain = openFrom(this.encryptionKeyFor(s.from), this.config.round, s.from, this.siteId, s.nonce, s.ciphertext);
+    } catch {
+      return undefined;
+    }
+    if (plain.length !== 2 * SHAMIR_SHARE_BYTES) return undefined;
+    const keyShare = plain.slice(0, SHAMIR_SHARE_BYTES);
+    const seedShare = plain.slice(SHAMIR_SHARE_BYTES);
+    return isShareValue(keyShare) && isShareValue(seedShare) ? [keyShare, seedShare] : undefined;
+  }
+
   /** Phase 2: keep the shares addressed here, then send quantize(w·x, w) + self mask + Σ ± pairwise masks mod 2^32. */
   maskInput(delivery: SecAggShareDelivery, input: SecAggSiteInput): SecAggMaskedInput {
     this.enter('mask', 'unmask', delivery.round);
@@ -168,15 +194,14 @@ export class SecAggSite {
     if (!this.participants.has(this.siteId)) throw new FedtuneError('malformed_payload', `share delivery does not list ${this.siteId}`);
     const peers = this.requireQuorum(this.participants, 'shared their keys');
     for (const s of delivery.shares) {
-      if (s.to !== this.siteId || !this.participants.has(s.from) || !this.neighbours().has(s.from) || this.held.has(s.from)) {
+      if (s.to !== this.siteId || !this.participants.has(s.from) || !this.neighbours().has(s.from) || this.held.has(s.from) || this.unusable.has(s.from)) {
         throw new FedtuneError('malformed_payload', `unexpected shares from ${s.from} to ${s.to}`);
       }
-      const key = this.encryptionKeyFor(s.from);
-      const plain = openFrom(key, this.config.round, s.from, this.siteId, s.nonce, s.ciphertext);
-      if (plain.length !== 2 * SHAMIR_SHARE_BYTES) throw new FedtuneError('malformed_payload', `shares from ${s.from} have the wrong size`);
-      this.held.set(s.from, [plain.slice(0, SHAMIR_SHARE_BYTES), plain.slice(SHAMIR_SHARE_BYTES)]);
+      const shares = this.openShares(s);
+      if (shares) this.held.set(s.from, shares);
+      else this.unusable.add(s.from);
     }
-    for (const p of peers) if (!this.held.has(p)) throw new FedtuneError('malformed_payload', `no shares from ${p}, which is listed as a participant`);
+    for (const p of peers) if (!this.held.has(p) && !this.unusable.has(p)) throw new FedtuneError('malformed_payload', `no shares from ${p}, which is listed as a participant`);
 
     const length = input.update.reduce((n, a) => n + a.length, 0);
     if (length !== this.config.vectorLength) throw new FedtuneError('shape_mismatch', `update has ${length} values, the round expects ${this.config.vectorLength}`);
@@ -201,7 +226,14 @@ export class SecAggSite {
     for (const s of survivors) if (!this.participants.has(s)) throw new FedtuneError('malformed_payload', `unmask request lists ${s}, which did not share keys`);
     if (!survivors.has(this.siteId)) throw new FedtuneError('malformed_payload', `unmask request does not list ${this.siteId} as a survivor`);
     this.requireQuorum(survivors, 'sent masked inputs');
-    const response: SecAggUnmaskResponse = { kind: 'secagg/unmask-response', round: this.config.round, siteId: this.siteId, selfMaskShares: [], maskingKeyShares: [] };
+    const response: SecAggUnmaskResponse = {
+      kind: 'secagg/unmask-response',
+      round: this.config.round,
+      siteId: this.siteId,
+      selfMaskShares: [],
+      maskingKeyShares: [],
+      ...(this.unusable.size > 0 ? { unusable: this.unusableDealers } : {}),
+    };
     for (const [owner, [keyShare, seedShare]] of [...this.held].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (survivors.has(owner)) response.selfMaskShares.push({ owner, share: seedShare });
       else response.maskingKeyShares.push({ owner, share: keyShare });
