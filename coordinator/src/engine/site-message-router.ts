@@ -34,6 +34,8 @@ export class SiteMessageRouter {
     if (claimed !== site.siteId) {
       const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
       this.ctx.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
+      // Out of the attempt, as a refused update is: a secure round must not wait for it until the phase's deadline.
+      this.ctx.secureRound?.drop(site.siteId);
       return this.ctx.rejectMessage(link, 'unauthorized', reason, 'round' in message.payload ? message.payload.round : undefined);
     }
     if (message.event === 'acceptTerms') return this.ctx.membership.termsGate.accept(site, message.payload);
@@ -156,6 +158,8 @@ export class SiteMessageRouter {
   onSiteInvalid(site: SiteState, error: FedtuneError): void {
     const reason = clipText(error.message);
     this.ctx.collector?.reject({ siteId: site.siteId, code: error.code, reason });
+    // As for a refused update (the collector above counts it as answered): a secure round does not wait for it either.
+    this.ctx.secureRound?.drop(site.siteId);
     this.ctx.emit({ type: 'result', round: this.ctx.collector?.round ?? 0, siteId: site.siteId, accepted: false, code: error.code, reason });
     this.ctx.rejectMessage(site.link, error.code, reason, this.ctx.collector?.round);
   }
