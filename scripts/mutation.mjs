@@ -94,12 +94,15 @@ const MODULES = [
     mutate: [
       'shared/src/privacy/fixed-point.ts',
       'shared/src/privacy/shamir.ts',
-      // The whole server: its checks of every message as it arrives (keys no one can agree with, a dealer leaving
-      // neighbours out, each unmask response and its complaints), the sum and unmasking, and whom it names when a
-      // secret cannot be recovered; a site's unusable boxes, masked input and unmask response; the public-key test.
-      'shared/src/privacy/secagg-server.ts',
+      // The server's checks of keys no one can agree with, of a dealer leaving neighbours out, of each unmask response
+      // and its complaints; the sum and unmasking, and whom it names when a secret cannot be recovered; a site's
+      // unusable boxes, masked input and complaints; the public-key test.
+      'shared/src/privacy/secagg-server.ts:86-93',
+      'shared/src/privacy/secagg-server.ts:116-116',
+      'shared/src/privacy/secagg-server.ts:156-299',
       'shared/src/privacy/secagg-site.ts:76-78',
-      'shared/src/privacy/secagg-site.ts:174-243',
+      'shared/src/privacy/secagg-site.ts:174-222',
+      'shared/src/privacy/secagg-site.ts:230-241',
       'shared/src/privacy/secagg-crypto.ts:62-69',
       // Recovery of a committed secret: the first t shares, Reed–Solomon decoding, the bounded search of other sets.
       'shared/src/privacy/verified-recovery.ts',

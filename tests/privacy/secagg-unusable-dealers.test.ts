@@ -258,3 +258,99 @@ describe('recoverVerified on larger neighbourhoods', () => {
     expect(r && same(r.secret)).toBe(true);
   });
 });
+
+describe('exact edges (what the mutation tests asked for)', () => {
+  const secret = Uint8Array.from({ length: 32 }, (_, i) => (i * 31 + 5) & 0xff);
+  let counter = 0;
+  const randomBytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 89 + 17 * ++counter) & 0xff);
+  const same = (b: Uint8Array) => b.length === 32 && b.every((v, i) => v === secret[i]);
+  const moved = (y: Uint8Array, by: bigint) => numberToBytesBE((bytesToNumberBE(y) + by) % (2n ** 521n - 1n), SHAMIR_SHARE_BYTES);
+
+  it('isAgreeablePublicKey with an X25519 that returns zeros instead of throwing, or takes any length', () => {
+    const key = publicKeyOf(new Uint8Array(32).fill(3));
+    expect(isAgreeablePublicKey(key, () => new Uint8Array(32))).toBe(false);
+    expect(isAgreeablePublicKey(key, () => Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 1 : 0)))).toBe(true);
+    expect(isAgreeablePublicKey(new Uint8Array(31).fill(9), () => new Uint8Array(32).fill(1))).toBe(false);
+  });
+
+  it('two wrong among the first three of five (t = 3): only {1, 4, 5} is right — found by the search, both named', () => {
+    const shares = split(secret, 5, 3, randomBytes);
+    const r = recoverVerified(shares.map((s, i) => (i === 1 || i === 2 ? { ...s, y: moved(s.y, BigInt(7 + i * i * 1000)) } : s)), same);
+    expect(r && same(r.secret)).toBe(true);
+    expect(r?.wrongShareXs).toEqual([2, 3]);
+  });
+
+  it('shares given in descending order: the names come ascending', () => {
+    const shares = split(secret, 5, 3, randomBytes);
+    const r = recoverVerified(shares.map((s, i) => (i === 1 || i === 2 ? { ...s, y: moved(s.y, BigInt(11 + i)) } : s)).reverse(), same);
+    expect(r?.wrongShareXs).toEqual([2, 3]);
+  });
+
+  it('a polynomial whose constant does not fit 32 bytes, decodable: never offered to the check', () => {
+    const f = (x: bigint) => (2n ** 300n + 5n * x + 9n * x * x) % (2n ** 521n - 1n);
+    const points = [1, 2, 3, 4, 5].map((x) => ({ x, y: numberToBytesBE(f(BigInt(x)), SHAMIR_SHARE_BYTES), threshold: 3, secretLength: 32 }));
+    const offered: unknown[] = [];
+    expect(recoverVerified(points, (b) => (offered.push(b), true))).toBeUndefined();
+    expect(offered).toEqual([]);
+  });
+
+  it('the search stops exactly at MAX_SUBSET_SEARCH_WORK: t = 20 costs 500 per set, so 500 sets after the first', () => {
+    expect(MAX_SUBSET_SEARCH_WORK).toBe(250_000);
+    const shares = split(secret, 30, 20, randomBytes);
+    // 11 wrong among the first 23: decoding (bound 5) fails, and every set of 20 of the first 23 holds a wrong one.
+    const tampered = shares.map((s, i) => (i <= 10 ? { ...s, y: moved(s.y, BigInt(3 + i) ** 7n) } : s));
+    const cache = new Map<string, bigint[]>();
+    expect(recoverVerified(tampered, same, cache)).toBeUndefined();
+    expect(cache.size).toBe(1 + 500);
+  });
+
+  it('a site lists the dealers it could not use sorted, whatever order their boxes came in', () => {
+    const c = config(['a', 'b', 'c', 'd', 'e']);
+    const { sites, deliveries } = shared(c);
+    let d = spoiled(deliveries, 'b', 'd');
+    d = spoiled(new Map([['b', d]]), 'b', 'a');
+    sites[1].maskInput({ ...d, shares: [...d.shares].reverse() }, input);
+    expect(sites[1].unusableDealers).toEqual(['a', 'd']);
+  });
+
+  it('a dealer leaving out two neighbours of a round listed out of order: the first by id is named', () => {
+    const c = config(['d', 'c', 'b', 'a']);
+    const server = new SecAggServer(c);
+    const sites = c.sites.map((id) => new SecAggSite(id, c));
+    for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
+    const directory = server.closeAdvertise();
+    const mine = sites[0].shareKeys(directory);
+    expect(thrownCodeAndMessage(() => server.receiveShareKeys({ ...mine, shares: mine.shares.filter((s) => s.to !== 'c' && s.to !== 'b') }))).toEqual({ code: 'malformed_payload', message: 'd sent no shares to b' });
+  });
+
+  it('four dealers named: three reasons quoted and "and 1 more"; the names sorted, dropped ones included', () => {
+    const c = config(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']); // t = 5
+    const { server, sites, deliveries } = shared(c);
+    const spoilers = ['a', 'c', 'e', 'g'];
+    for (const s of sites) {
+      if (s.siteId === 'a') continue; // a drops after dealing: its masking key is what cannot be recovered
+      let d = deliveries.get(s.siteId)!;
+      for (const spoiler of spoilers) if (s.siteId !== spoiler) d = spoiled(new Map([[s.siteId, d]]), s.siteId, spoiler);
+      server.receiveMaskedInput(s.maskInput(d, input));
+    }
+    const request = server.closeMaskedInput();
+    for (const s of sites.slice(1)) server.receiveUnmaskResponse(s.unmask(request));
+    const thrown = unrecoverable(() => server.finish());
+    expect(thrown.owners).toEqual(['a', 'c', 'e', 'g']);
+    expect(thrown.message).toBe("7 of c's neighbours could not use the self-mask shares it dealt them (threshold 5); 7 of e's neighbours could not use the self-mask shares it dealt them (threshold 5); 7 of g's neighbours could not use the self-mask shares it dealt them (threshold 5); and 1 more");
+  });
+
+  it('wrong-share holders found for different owners are listed sorted', () => {
+    const c = config(['a', 'b', 'c', 'd', 'e']); // t = 3; points a = 1 … e = 5
+    const off = (s: { owner: string; share: Uint8Array }) => ({ ...s, share: moved(s.share, 99n) });
+    // c's share of a's seed is wrong (found first, recovering a), then b's share of b's own seed (recovering b).
+    const server = runTo(c, {
+      rewrite: (r) => {
+        if (r.siteId === 'c') return { ...r, selfMaskShares: r.selfMaskShares.map((s) => (s.owner === 'a' ? off(s) : s)) };
+        if (r.siteId === 'b') return { ...r, selfMaskShares: r.selfMaskShares.map((s) => (s.owner === 'b' ? off(s) : s)) };
+        return r;
+      },
+    });
+    expect(server.finish().wrongShares).toEqual(['b', 'c']);
+  });
+});

@@ -19,7 +19,9 @@ export type Polynomial = bigint[];
 
 function trim(a: Polynomial): Polynomial {
   let n = a.length;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: a[-1] is undefined, never 0n, so the loop stops at 0 either way.
   while (n > 0 && a[n - 1] === 0n) n--;
+  // Stryker disable next-line ConditionalExpression: equivalent: slicing the whole array is a copy of it (a shortcut).
   return n === a.length ? a : a.slice(0, n);
 }
 
@@ -29,14 +31,18 @@ function degree(a: Polynomial): number {
 
 function subtract(a: Polynomial, b: Polynomial): Polynomial {
   const out: Polynomial = [];
+  // Stryker disable next-line EqualityOperator: equivalent: one more term is 0 − 0, trimmed.
   for (let i = 0; i < Math.max(a.length, b.length); i++) out.push(Fp.sub(a[i] ?? 0n, b[i] ?? 0n));
   return trim(out);
 }
 
 function multiply(a: Polynomial, b: Polynomial): Polynomial {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,ArrayDeclaration: equivalent: with a zero factor the loops below add nothing and trim leaves [] (a shortcut).
   if (a.length === 0 || b.length === 0) return [];
+  // Stryker disable next-line ArithmeticOperator: equivalent: extra terms stay 0 and are trimmed.
   const out: Polynomial = new Array<bigint>(a.length + b.length - 1).fill(0n);
   for (let i = 0; i < a.length; i++) {
+    // Stryker disable next-line ConditionalExpression: equivalent: a zero coefficient adds 0 (a shortcut).
     if (a[i] === 0n) continue;
     for (let j = 0; j < b.length; j++) out[i + j] = Fp.add(out[i + j], Fp.mul(a[i], b[j]));
   }
@@ -48,14 +54,18 @@ export function divide(a: Polynomial, b: Polynomial): { quotient: Polynomial; re
   const remainder = [...a];
   const db = degree(b);
   if (degree(a) < db) return { quotient: [], remainder: trim(remainder) };
+  // Stryker disable next-line ArrayDeclaration,ArithmeticOperator: equivalent: every index 0 … deg a − deg b is written below; extra zeros are trimmed.
   const quotient: Polynomial = new Array<bigint>(degree(a) - db + 1).fill(0n);
   const lead = Fp.inv(b[db]);
   for (let i = degree(a) - db; i >= 0; i--) {
     const c = Fp.mul(remainder[i + db], lead);
     quotient[i] = c;
+    // Stryker disable next-line ConditionalExpression: equivalent: subtracting 0·b changes nothing (a shortcut).
     if (c === 0n) continue;
+    // Stryker disable next-line EqualityOperator: equivalent: the term at i + db (cancelled by construction) is past the slice below.
     for (let j = 0; j <= db; j++) remainder[i + j] = Fp.sub(remainder[i + j], Fp.mul(c, b[j]));
   }
+  // Stryker disable next-line MethodExpression: equivalent: the terms from db up are all cancelled to 0 and trimmed.
   return { quotient: trim(quotient), remainder: trim(remainder.slice(0, db)) };
 }
 
@@ -96,6 +106,7 @@ export function interpolatePolynomial(points: ReadonlyArray<{ x: bigint; y: bigi
   const out: Polynomial = new Array<bigint>(n).fill(0n);
   for (let i = 0; i < n; i++) {
     const scale = Fp.mul(points[i].y, weights[i]);
+    // Stryker disable next-line ConditionalExpression: equivalent: a zero value adds 0 (a shortcut).
     if (scale === 0n) continue;
     // V(X)/(X − x_i) by synthetic division, from the top: q_{n−1} = v_n, q_{k−1} = v_k + x_i·q_k.
     let q = v[n];
@@ -120,6 +131,7 @@ export interface DecodedShares {
  */
 export function decodeShares(points: ReadonlyArray<{ x: bigint; y: bigint }>, t: number): DecodedShares | undefined {
   const n = points.length;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: with t < 1 no polynomial has fewer than t terms, and with n < t the bound n − t is negative, so the checks below refuse both (a shortcut).
   if (!(t >= 1 && n >= t)) return undefined;
   const g1 = interpolatePolynomial(points);
   // Extended Euclid on (g0, g1), tracking only the coefficient of g1: r = u·g0 + v·g1.
@@ -133,14 +145,17 @@ export function decodeShares(points: ReadonlyArray<{ x: bigint; y: bigint }>, t:
     [rPrev, rCur] = [rCur, remainder];
     [vPrev, vCur] = [vCur, subtract(vPrev, multiply(quotient, vCur))];
   }
+  // Stryker disable next-line ConditionalExpression: equivalent: unreachable — the Bézout coefficient of g1 is never zero once a step ran, and starts at 1.
   if (vCur.length === 0) return undefined;
   const { quotient: f, remainder } = divide(rCur, vCur);
+  // Stryker disable next-line ConditionalExpression: equivalent: a quotient Gao's test would refuse is farther than the bound from the shares, which the safety net below refuses too.
   if (remainder.length !== 0 || f.length > t) return undefined;
   const wrong: number[] = [];
   points.forEach((p, i) => {
     if (evaluate(f, p.x) !== p.y) wrong.push(i);
   });
   // A safety net: a polynomial Gao's test lets through is within the bound already.
+  // Stryker disable next-line ConditionalExpression,ArithmeticOperator: equivalent: Gao's test above refuses every polynomial this would.
   if (2 * wrong.length > n - t) return undefined;
   return { polynomial: f, wrong };
 }

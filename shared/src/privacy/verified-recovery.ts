@@ -93,6 +93,7 @@ function* laterSubsets(m: number, t: number): Generator<number[]> {
   const c = Array.from({ length: t }, (_, i) => i);
   for (;;) {
     let j = 0;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: c[t] is undefined, so c[t] + 1 is NaN and the loop stops at t either way.
     while (j < t && c[j] + 1 === (j + 1 < t ? c[j + 1] : m)) j++;
     if (j === t) return;
     c[j]++;
@@ -137,6 +138,7 @@ export function recoverVerified(shares: readonly ShamirShare[], accept: (secret:
   const m = shares.length;
   // Stryker disable next-line ConditionalExpression: equivalent: with only t shares there is no other set of t to try (a shortcut).
   if (m === t) return undefined;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent: with t + 1 shares decoding corrects none (it refuses one wrong share), and what it finds the search finds too (a shortcut).
   if (m >= t + 2) {
     const decoded = decodeShares(shares.map((s) => ({ x: BigInt(s.x), y: bytesToNumberBE(s.y) })), t);
     const secret = decoded && secretFromValue(decoded.polynomial[0] ?? 0n, shares[0].secretLength);
