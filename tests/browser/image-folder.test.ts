@@ -98,6 +98,12 @@ describe.runIf(mode === 'run')('browser site: a folder of labeled images', () =>
       return text;
     };
     expect(await refusal({ '3/bomb.png': png(30_000, 1), '7/ok.png': png(28) })).toContain('cannot decode scans/3/bomb.png: 30000×30000 pixels is more than 50000000');
+    // A JPEG whose frame header (30000×30000) comes after 320 kB of metadata: past the first 256 kB the tab reads.
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0xff, 0xff]), Buffer.alloc(0xfffd)]);
+    const frame = Buffer.from([0xff, 0xc0, 0x00, 0x0b, 0x08, 0x75, 0x30, 0x75, 0x30, 0x01, 0x01, 0x11, 0x00]);
+    const lateJpeg = Buffer.concat([Buffer.from([0xff, 0xd8]), app1, app1, app1, app1, app1, frame, Buffer.from([0xff, 0xd9])]);
+    expect(lateJpeg.indexOf(frame)).toBeGreaterThan(256 * 1024);
+    expect(await refusal({ '3/late.jpg': lateJpeg, '7/ok.png': png(28) })).toContain('cannot decode scans/3/late.jpg: 30000×30000 pixels is more than 50000000');
     expect(await refusal({ '3/a.png': png(28), '1000000000/b.png': png(28) })).toContain('a label folder is named 1000000000: at most 65536 classes are supported');
   });
 });

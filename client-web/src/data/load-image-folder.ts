@@ -35,10 +35,20 @@ export function labelIndex(names: string[]): Map<string, number> {
   return new Map(unique.map((n, i) => [n, numeric ? Number(n) : i]));
 }
 
+/**
+ * The size an image file declares: from its first IMAGE_HEADER_BYTES, or — when those do not tell, as for a JPEG
+ * whose metadata segments push its frame header past them — from the whole file, which decoding reads anyway.
+ */
+async function declaredSize(file: File): Promise<{ width: number; height: number } | undefined> {
+  const size = imageHeaderSize(new Uint8Array(await file.slice(0, IMAGE_HEADER_BYTES).arrayBuffer()));
+  if (size || file.size <= IMAGE_HEADER_BYTES) return size;
+  return imageHeaderSize(new Uint8Array(await file.arrayBuffer()));
+}
+
 /** Decodes one image to `size × size` grayscale values in [0, 1] (ITU-R BT.601 luma). */
 async function decodeGray(file: File, size: number, canvas: OffscreenCanvas | HTMLCanvasElement): Promise<Float32Array> {
   // The declared size first: the tab would decode a 900 kB PNG of 30000×30000 into 3.6 GB and be killed.
-  const tooLarge = imageTooLarge(imageHeaderSize(new Uint8Array(await file.slice(0, IMAGE_HEADER_BYTES).arrayBuffer())));
+  const tooLarge = imageTooLarge(await declaredSize(file));
   if (tooLarge) throw new Error(tooLarge);
   const bitmap = await createImageBitmap(file);
   const ctx = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
