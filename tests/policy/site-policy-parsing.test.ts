@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SITE_POLICY, SitePolicy, sitePolicyFrom } from '@fedtune/shared';
-import { browserSitePolicy, parseJoinLink } from '../../client-web/src/join-link.ts';
+import { thrownCodeAndMessage } from '../helpers/thrown.ts';
+import { browserSitePolicy, loweredProtections, parseJoinLink } from '../../client-web/src/join-link.ts';
 import { loadSitePolicyFile } from '../../cli/src/commands/site-policy-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedtune-policy-'));
@@ -71,6 +72,32 @@ describe('the browser site\'s policy (join link ?policy=)', () => {
     expect(parseJoinLink('https://coord.example/site/?site=b1').policy).toBeUndefined();
     expect(browserSitePolicy(undefined)).toBeUndefined();
     expect(browserSitePolicy('  ')).toBeUndefined();
+  });
+
+  // A join link comes from whoever invites the site, usually the coordinator: it may add limits, never lower a default.
+  it.each([
+    ['model inspection off', { model: { inspection: { action: 'off' } } }, "model inspection set to 'off'"],
+    ['model inspection a warning', { model: { inspection: { action: 'warn' } } }, "model inspection set to 'warn'"],
+    ['a finding allowed', { model: { inspection: { allow: ['wide_first_layer'] } } }, 'model inspection findings allowed (1)'],
+    ['more activations per example', { model: { maxActivationsPerExample: 262_145 } }, 'model.maxActivationsPerExample raised to 262145'],
+    ['metrics over fewer examples', { privacy: { minExamplesPerMetric: 19 } }, 'privacy.minExamplesPerMetric lowered to 19'],
+    ['the data summary shared', { data: { shareSummary: true } }, 'data.shareSummary on'],
+    ['feature names shared', { data: { shareFeatureNames: true } }, 'data.shareFeatureNames on'],
+  ])('a link lowering a default protection is refused (%s), one line naming it', (_n, policy, phrase) => {
+    const text = JSON.stringify(policy);
+    expect(loweredProtections(sitePolicyFrom(policy, 'x'))).toEqual([phrase]);
+    expect(thrownCodeAndMessage(() => browserSitePolicy(text))).toEqual({
+      code: 'config',
+      message: `the site policy (?policy=) would lower this site's protections: ${phrase}. A join link can only add limits (it comes from whoever invites the site); join without ?policy= or with one that only tightens`,
+    });
+  });
+
+  it('several lowered at once are all named; a policy that only tightens is taken', () => {
+    expect(loweredProtections(sitePolicyFrom({ model: { inspection: { action: 'off' } }, data: { shareSummary: true, shareFeatureNames: true } }, 'x'))).toEqual(["model inspection set to 'off'", 'data.shareSummary on', 'data.shareFeatureNames on']);
+    const tight = { model: { inspection: { action: 'refuse' }, maxActivationsPerExample: 262_144 }, privacy: { minExamplesPerMetric: 20, require: 'record' }, data: { shareSummary: false }, coordinators: ['a'.repeat(64)] };
+    expect(loweredProtections(sitePolicyFrom(tight, 'x'))).toEqual([]);
+    expect(browserSitePolicy(JSON.stringify(tight))).toEqual(sitePolicyFrom(tight, 'x'));
+    expect(browserSitePolicy(JSON.stringify({ model: { maxActivationsPerExample: 1000 }, privacy: { minExamplesPerMetric: 50 } }))?.privacy.minExamplesPerMetric).toBe(50);
   });
 
   it.each([
