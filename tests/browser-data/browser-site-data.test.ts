@@ -161,6 +161,13 @@ describe('the browser site reads files with the shared loaders', () => {
     await expect(loadTextFolder([picked('mail/ham/ok.txt', 'fine'), picked('mail/ham/bad.txt', bytes)])).rejects.toThrow(message);
   });
 
+  it('a text folder of 65,537 class folders is one clear line before any file is read (as the Node site says it)', async () => {
+    const files = Array.from({ length: 65_537 }, (_, k) => picked(`mail/c${k}/a.txt`, 'x'));
+    await expect(loadTextFolder(files)).rejects.toThrow('the picked folder: 65537 class folders: at most 65536 classes are supported');
+    // At the limit: read.
+    expect((await loadTextFolder(files.slice(0, 65_536))).text.classNames).toHaveLength(65_536);
+  }, 60_000);
+
   it('a folder without .txt files in class folders is one clear line', async () => {
     await expect(loadTextFolder([picked('mail/a.png', 'x')])).rejects.toThrow('no .txt files found: pick a folder with one sub-folder of .txt files per class');
   });

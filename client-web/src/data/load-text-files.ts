@@ -1,5 +1,5 @@
 import { BROWSER_TABULAR_SETTING_NAMES } from './load-csv-file.ts';
-import { clipText, decodeTextFile, FedtuneError, MAX_TEXT_FILE_BYTES, sortClassNames, textFromCsvRows, parseCsvRows, type TextDataset } from '@fedtune/shared';
+import { checkClassCount, clipText, decodeTextFile, FedtuneError, MAX_TEXT_FILE_BYTES, sortClassNames, textFromCsvRows, parseCsvRows, type TextDataset } from '@fedtune/shared';
 
 const TEXT_FILE = /\.txt$/i;
 
@@ -25,6 +25,7 @@ export async function loadTextFolder(files: ArrayLike<File>): Promise<{ text: Te
   if (picked.length === 0) throw new FedtuneError('data', 'no .txt files found: pick a folder with one sub-folder of .txt files per class');
   picked.sort((a, b) => (a.file.webkitRelativePath < b.file.webkitRelativePath ? -1 : 1));
   const classNames = sortClassNames(picked.map((p) => p.label));
+  checkClassCount('the picked folder', classNames.length, 'class folders');
   const index = new Map(classNames.map((name, k) => [name, k]));
   const texts: string[] = [];
   for (const { file } of picked) {
