@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { fixedPointConfig } from '../../shared/src/privacy/fixed-point.ts';
+import { secAggTopology } from '../../shared/src/privacy/secagg-config.ts';
 import { isAgreeablePublicKey, nobleX25519, publicKeyOf } from '../../shared/src/privacy/secagg-crypto.ts';
 import type { SecAggConfig, SecAggUnmaskResponse } from '../../shared/src/privacy/secagg-messages.ts';
 import { SecAggServer } from '../../shared/src/privacy/secagg-server.ts';
@@ -352,5 +353,41 @@ describe('exact edges (what the mutation tests asked for)', () => {
       },
     });
     expect(server.finish().wrongShares).toEqual(['b', 'c']);
+  });
+});
+
+describe('exact edges, continued', () => {
+  it('exactly three dealers named: all three reasons quoted, no "and … more"', () => {
+    const c = config(['a', 'b', 'c', 'd', 'e', 'f', 'g']); // t = 4
+    const { server, sites, deliveries } = shared(c);
+    const spoilers = ['a', 'c', 'e'];
+    for (const s of sites) {
+      let d = deliveries.get(s.siteId)!;
+      for (const spoiler of spoilers) if (s.siteId !== spoiler) d = spoiled(new Map([[s.siteId, d]]), s.siteId, spoiler);
+      server.receiveMaskedInput(s.maskInput(d, input));
+    }
+    const request = server.closeMaskedInput();
+    for (const s of sites) server.receiveUnmaskResponse(s.unmask(request));
+    const thrown = unrecoverable(() => server.finish());
+    expect(thrown.owners).toEqual(spoilers);
+    expect(thrown.message).toBe(spoilers.map((o) => `6 of ${o}'s neighbours could not use the self-mask shares it dealt them (threshold 4)`).join('; '));
+  });
+
+  it('on a SecAgg+ ring a dealer leaving two neighbours out: the first of them by id is named, not by ring order', () => {
+    const ring: SecAggConfig = { ...config(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']), neighbours: 2, threshold: 2 };
+    const topology = secAggTopology(ring);
+    // A dealer whose two neighbours come in the ring in the other order than by id.
+    const dealer = ring.sites.find((s) => {
+      const others = [...topology.neighbourhood.get(s)!].filter((o) => o !== s);
+      return others[0] > others[1];
+    })!;
+    expect(dealer).toBeDefined();
+    const server = new SecAggServer(ring);
+    const sites = ring.sites.map((id) => new SecAggSite(id, ring));
+    for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
+    const directory = server.closeAdvertise();
+    const mine = sites.find((s) => s.siteId === dealer)!.shareKeys(directory);
+    const neighbours = [...topology.neighbourhood.get(dealer)!].filter((o) => o !== dealer).sort();
+    expect(thrownCodeAndMessage(() => server.receiveShareKeys({ ...mine, shares: mine.shares.filter((s) => s.to === dealer) }))).toEqual({ code: 'malformed_payload', message: `${dealer} sent no shares to ${neighbours[0]}` });
   });
 });
