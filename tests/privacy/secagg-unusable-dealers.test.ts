@@ -23,14 +23,19 @@ import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 const input = { update: [Float32Array.from([0.5, -0.25])], weight: 0.2 };
 const config = (sites: string[], round = 4): SecAggConfig => ({ round, sites, threshold: Math.floor(sites.length / 2) + 1, vectorLength: 2, fixedPoint: fixedPointConfig({ sites: sites.length }) });
 
-/** Phases 0–1 with honest sites, `tamper` applied to the share-keys message of each site. */
-function shared(c: SecAggConfig, options: { reseed?: string } = {}) {
+/** Phase 0 with honest sites: the server, the sites and the key directory. */
+function advertised(c: SecAggConfig) {
   const server = new SecAggServer(c);
   const sites = c.sites.map((id) => new SecAggSite(id, c));
   for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
+  return { server, sites, directory: server.closeAdvertise() };
+}
+
+/** Phases 0–1 with honest sites (`reseed`: a dealer sharing another seed than it committed to). */
+function shared(c: SecAggConfig, options: { reseed?: string } = {}) {
+  const { server, sites, directory } = advertised(c);
   // A dealer that shares another seed than the one it committed to (valid seals, a consistent polynomial).
   if (options.reseed) (sites.find((s) => s.siteId === options.reseed) as unknown as { selfMaskSeed: Uint8Array }).selfMaskSeed = new Uint8Array(32).fill(7);
-  const directory = server.closeAdvertise();
   for (const s of sites) server.receiveShareKeys(s.shareKeys(directory));
   return { server, sites, deliveries: server.closeShareKeys() };
 }
@@ -39,6 +44,13 @@ function shared(c: SecAggConfig, options: { reseed?: string } = {}) {
 function spoiled(deliveries: ReturnType<SecAggServer['closeShareKeys']>, to: string, from: string) {
   const d = deliveries.get(to)!;
   return { ...d, shares: d.shares.map((s) => (s.from === from ? { ...s, ciphertext: s.ciphertext.map((v, i) => (i === 0 ? v ^ 1 : v)) } : s)) };
+}
+
+/** The delivery to `to` with every box from each of `spoilers` (but `to` itself) made unopenable. */
+function spoiledBy(deliveries: ReturnType<SecAggServer['closeShareKeys']>, to: string, spoilers: readonly string[]) {
+  let d = deliveries.get(to)!;
+  for (const spoiler of spoilers) if (to !== spoiler) d = spoiled(new Map([[to, d]]), to, spoiler);
+  return d;
 }
 
 function runTo(c: SecAggConfig, o: { spoiler?: string; reseed?: string; masked?: string[]; respond?: string[]; rewrite?: (r: SecAggUnmaskResponse) => SecAggUnmaskResponse }) {
@@ -80,11 +92,7 @@ describe('a dealer whose sealed shares do not open', () => {
   it('two of them: both named in one attempt, each reason quoted', () => {
     const c7 = config(['a', 'b', 'c', 'd', 'e', 'f', 'g']); // t = 4
     const { server, sites, deliveries } = shared(c7);
-    for (const s of sites) {
-      let d = deliveries.get(s.siteId)!;
-      for (const spoiler of ['a', 'g']) if (s.siteId !== spoiler) d = spoiled(new Map([[s.siteId, d]]), s.siteId, spoiler);
-      server.receiveMaskedInput(s.maskInput(d, input));
-    }
+    for (const s of sites) server.receiveMaskedInput(s.maskInput(spoiledBy(deliveries, s.siteId, ['a', 'g']), input));
     const request = server.closeMaskedInput();
     for (const s of sites) server.receiveUnmaskResponse(s.unmask(request));
     const thrown = unrecoverable(() => server.finish());
@@ -170,10 +178,7 @@ describe('complaints are checked on arrival', () => {
 describe('a dealer that leaves neighbours out of its shares', () => {
   it('is refused at once: every neighbour that advertised must get a box', () => {
     const c = config(['a', 'b', 'c', 'd']);
-    const server = new SecAggServer(c);
-    const sites = c.sites.map((id) => new SecAggSite(id, c));
-    for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
-    const directory = server.closeAdvertise();
+    const { server, sites, directory } = advertised(c);
     const mine = sites[0].shareKeys(directory);
     expect(thrownCodeAndMessage(() => server.receiveShareKeys({ ...mine, shares: mine.shares.filter((s) => s.to !== 'c') }))).toEqual({ code: 'malformed_payload', message: 'a sent no shares to c' });
     expect(thrownCodeAndMessage(() => server.receiveShareKeys({ ...mine, shares: mine.shares.filter((s) => s.to !== 'a' && s.to !== 'd') }))).toEqual({ code: 'malformed_payload', message: 'a sent no shares to a' });
@@ -316,10 +321,7 @@ describe('exact edges (what the mutation tests asked for)', () => {
 
   it('a dealer leaving out two neighbours of a round listed out of order: the first by id is named', () => {
     const c = config(['d', 'c', 'b', 'a']);
-    const server = new SecAggServer(c);
-    const sites = c.sites.map((id) => new SecAggSite(id, c));
-    for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
-    const directory = server.closeAdvertise();
+    const { server, sites, directory } = advertised(c);
     const mine = sites[0].shareKeys(directory);
     expect(thrownCodeAndMessage(() => server.receiveShareKeys({ ...mine, shares: mine.shares.filter((s) => s.to !== 'c' && s.to !== 'b') }))).toEqual({ code: 'malformed_payload', message: 'd sent no shares to b' });
   });
@@ -330,9 +332,7 @@ describe('exact edges (what the mutation tests asked for)', () => {
     const spoilers = ['a', 'c', 'e', 'g'];
     for (const s of sites) {
       if (s.siteId === 'a') continue; // a drops after dealing: its masking key is what cannot be recovered
-      let d = deliveries.get(s.siteId)!;
-      for (const spoiler of spoilers) if (s.siteId !== spoiler) d = spoiled(new Map([[s.siteId, d]]), s.siteId, spoiler);
-      server.receiveMaskedInput(s.maskInput(d, input));
+      server.receiveMaskedInput(s.maskInput(spoiledBy(deliveries, s.siteId, spoilers), input));
     }
     const request = server.closeMaskedInput();
     for (const s of sites.slice(1)) server.receiveUnmaskResponse(s.unmask(request));
@@ -361,11 +361,7 @@ describe('exact edges, continued', () => {
     const c = config(['a', 'b', 'c', 'd', 'e', 'f', 'g']); // t = 4
     const { server, sites, deliveries } = shared(c);
     const spoilers = ['a', 'c', 'e'];
-    for (const s of sites) {
-      let d = deliveries.get(s.siteId)!;
-      for (const spoiler of spoilers) if (s.siteId !== spoiler) d = spoiled(new Map([[s.siteId, d]]), s.siteId, spoiler);
-      server.receiveMaskedInput(s.maskInput(d, input));
-    }
+    for (const s of sites) server.receiveMaskedInput(s.maskInput(spoiledBy(deliveries, s.siteId, spoilers), input));
     const request = server.closeMaskedInput();
     for (const s of sites) server.receiveUnmaskResponse(s.unmask(request));
     const thrown = unrecoverable(() => server.finish());
@@ -382,10 +378,7 @@ describe('exact edges, continued', () => {
       return others[0] > others[1];
     })!;
     expect(dealer).toBeDefined();
-    const server = new SecAggServer(ring);
-    const sites = ring.sites.map((id) => new SecAggSite(id, ring));
-    for (const s of sites) server.receiveAdvertiseKeys(s.advertiseKeys());
-    const directory = server.closeAdvertise();
+    const { server, sites, directory } = advertised(ring);
     const mine = sites.find((s) => s.siteId === dealer)!.shareKeys(directory);
     const neighbours = [...topology.neighbourhood.get(dealer)!].filter((o) => o !== dealer).sort();
     expect(thrownCodeAndMessage(() => server.receiveShareKeys({ ...mine, shares: mine.shares.filter((s) => s.to === dealer) }))).toEqual({ code: 'malformed_payload', message: `${dealer} sent no shares to ${neighbours[0]}` });

@@ -5,8 +5,9 @@
  * ends a phase: who has not sent by then is dropped. Fewer than t of a neighbourhood at any phase aborts
  * the round with FedtuneError('quorum_not_met'); a recovered masking key is checked against the public key
  * its owner advertised and a recovered self-mask seed against the commitment its owner sent with its keys, so a
- * wrong sum is never returned: one wrong share among more than t is found and left out (verified-recovery.ts),
- * otherwise a wrong share fails the round.
+ * wrong sum is never returned: wrong shares are found and left out (verified-recovery.ts) as far as decoding and
+ * the owner's check allow, otherwise the round fails — naming the owners whose neighbours could tell their dealt
+ * shares were unusable (SecAggUnrecoverableError, `judge`).
  */
 import { FedtuneError } from '../errors.ts';
 import { applyMask, agreeKey, isAgreeablePublicKey, publicKeyOf, selfMaskCommitment, type SecAggPrimitives } from './secagg-crypto.ts';
@@ -238,7 +239,8 @@ export class SecAggServer {
       // The seed must be the one its owner committed to: with exactly t shares nothing else could tell a wrong one.
       const committed = this.adverts.get(s)!.selfMaskCommitment;
       const seed = recover(s, selfShares.get(s), 'self-mask', (b) => same(selfMaskCommitment(b, this.config.round, s), committed), `the self-mask seed recovered for ${s} does not match its commitment`);
-      if (seed) applyMask(sum, seed, -1, this.options.primitives?.keystream);
+      // Once a secret is missing the sum is not returned: its masks are not worth expanding.
+      if (seed && failures.length === 0) applyMask(sum, seed, -1, this.options.primitives?.keystream);
     }
     for (const d of dropped) {
       // Stryker disable next-line MethodExpression: equivalent: masks are added mod 2^32, so the order they are removed in cannot change the sum.
@@ -248,7 +250,7 @@ export class SecAggServer {
       if (peers.length === 0) continue;
       const advertised = this.adverts.get(d)!.maskingPublicKey;
       const secretKey = recover(d, keyShares.get(d), 'masking-key', (k) => same(publicKeyOf(k), advertised), `the masking key recovered for ${d} does not match its public key`);
-      if (!secretKey) continue;
+      if (!secretKey || failures.length > 0) continue;
       for (const p of peers) {
         // p added +PRG(s_pd) if p < d, −PRG(s_pd) if p > d: undo it.
         const seed = agreeKey(secretKey, this.adverts.get(p)!.maskingPublicKey, 'mask', this.config.round, d, p, this.options.primitives?.x25519);
