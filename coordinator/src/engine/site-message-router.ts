@@ -34,7 +34,7 @@ export class SiteMessageRouter {
     if (claimed !== site.siteId) {
       const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
       this.ctx.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
-      this.outOfWaitingPhases(site.siteId, reason);
+      this.outOfWaitingPhases(site.siteId);
       return this.ctx.rejectMessage(link, 'unauthorized', reason, 'round' in message.payload ? message.payload.round : undefined);
     }
     if (message.event === 'acceptTerms') return this.ctx.membership.termsGate.accept(site, message.payload);
@@ -155,20 +155,21 @@ export class SiteMessageRouter {
 
   /** A joined site's message failed its schema: recorded against the site (reason clipped) and refused. */
   /**
-   * A site whose message was refused (it failed its schema, or claimed another site's id) is out of whatever is
-   * waiting for it — as the training collector counts a refused update as answered: the secure round's phase, the
-   * federated evaluation and the site report no longer wait for it until their deadlines.
+   * A site whose message was refused (it failed its schema, or claimed another site's id) is out of the round's
+   * phases waiting for it — as the training collector counts a refused update as answered: the secure round's
+   * phase and the federated evaluation no longer wait for it until their deadlines. The site report after the
+   * final round keeps waiting: a site may follow a refused report with a valid one
+   * (tests/personalization/site-report-hostile.test.ts).
    */
-  private outOfWaitingPhases(siteId: string, reason: string): void {
+  private outOfWaitingPhases(siteId: string): void {
     this.ctx.secureRound?.drop(siteId);
     this.ctx.evaluation?.drop(siteId);
-    this.ctx.siteReportRound?.fail(siteId, reason);
   }
 
   onSiteInvalid(site: SiteState, error: FedtuneError): void {
     const reason = clipText(error.message);
     this.ctx.collector?.reject({ siteId: site.siteId, code: error.code, reason });
-    this.outOfWaitingPhases(site.siteId, reason);
+    this.outOfWaitingPhases(site.siteId);
     this.ctx.emit({ type: 'result', round: this.ctx.collector?.round ?? 0, siteId: site.siteId, accepted: false, code: error.code, reason });
     this.ctx.rejectMessage(site.link, error.code, reason, this.ctx.collector?.round);
   }
