@@ -142,7 +142,7 @@ export function recoverVerified(shares: readonly ShamirShare[], accept: (secret:
   if (m >= t + 2) {
     const decoded = decodeShares(shares.map((s) => ({ x: BigInt(s.x), y: bytesToNumberBE(s.y) })), t);
     const secret = decoded && secretFromValue(decoded.polynomial[0] ?? 0n, shares[0].secretLength);
-    if (decoded && secret && accept(secret)) return { secret, wrongShareXs: decoded.wrong.map((i) => shares[i].x) };
+    if (decoded && secret && accept(secret)) return { secret, wrongShareXs: decoded.wrong.map((i) => shares[i].x).sort((a, b) => a - b) };
   }
   let work = 0;
   for (const chosen of laterSubsets(m, t)) {
