@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { dirname } from 'node:path';
 import { ensureDirectory } from '../persistence/ensure-directory.ts';
-import { openSqlite } from '../persistence/open-sqlite.ts';
+import { openSqlite, retryWhileBusy, SQLITE_BUSY_TIMEOUT_MS } from '../persistence/open-sqlite.ts';
 
 /**
  * The secret behind a site token or the admin token: 32 random bytes (base64url), stored only as SHA-256
@@ -31,9 +31,13 @@ export function saltedTokenMatches(salt: Buffer, hash: Buffer, token: string): b
 /** Opens (creating the folder) the SQLite file that holds a token table, in WAL mode, and applies `schema`. */
 export function openTokenDatabase(path: string, schema: string): Database.Database {
   ensureDirectory(dirname(path), 'database directory'); // ':memory:' is in '.', which exists
-  const db = openSqlite(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(schema);
+  const db = openSqlite(path, { wal: true });
+  try {
+    // `schema` is CREATE … IF NOT EXISTS: applying it again after a busy answer is harmless.
+    retryWhileBusy(path, SQLITE_BUSY_TIMEOUT_MS, () => db.exec(schema));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
 }

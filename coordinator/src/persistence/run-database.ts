@@ -122,13 +122,11 @@ export class RunDatabase {
     options: RunDatabaseOptions = {},
   ) {
     if (path !== ':memory:') ensureDirectory(dirname(path), 'database directory');
-    this.db = openSqlite(path, { readonly: options.readonly ?? false });
+    this.db = openSqlite(path, { readonly: options.readonly ?? false, wal: true });
     if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     }
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
     if (!options.readonly) this.migrate();
     const v = this.schemaVersion;
     if (v !== MIGRATIONS.length) {
