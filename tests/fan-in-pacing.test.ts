@@ -153,8 +153,9 @@ describe('fan-in pacing', () => {
     expect(log).toEqual(ids.map((id) => `fitResult ${id} 1`));
   });
 
-  it('a full queue pauses every joined site’s connection, and they resume once it has drained to half', async () => {
+  it('a full queue pauses every joined site’s connection; once it has drained to half they resume, resumeBatch per turn', async () => {
     const { log, join, connections } = setup(0, () => {}, 4);
+    expect(connections.resumeBatch).toBe(1);
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
     const calls: string[] = [];
     const links = ids.map((id) => {
@@ -175,13 +176,18 @@ describe('fan-in pacing', () => {
     links[4].deliver(fitResult(ids[4], 1));
     expect(calls).toHaveLength(6);
     expect(log).toEqual([]);
-    // One update per turn (busyMsPerTurn 0): 5 → 4 → 3 → 2 queued; at 2 (half of 4) every site resumes, once.
+    // One update per turn (busyMsPerTurn 0): 5 → 4 → 3 → 2 queued; at 2 (half of 4) the first site resumes, then one
+    // more per turn (resumeBatch 1 at a limit of 4), queue empty or not, until every site is.
     for (let k = 0; k < 2; k++) await turn();
     expect(calls).toHaveLength(6);
-    await turn();
+    const resumedAfter: number[] = [];
+    for (let k = 0; k < 8; k++) {
+      await turn();
+      resumedAfter.push(calls.length - 6);
+    }
     expect(calls.slice(6)).toEqual(ids.map((id) => `resume ${id}`));
+    expect(resumedAfter).toEqual([1, 2, 3, 4, 5, 6, 6, 6]);
     expect(connections.sitesPaused).toBe(false);
-    for (let k = 0; k < 3; k++) await turn();
     expect(log).toEqual(ids.slice(0, 5).map((id) => `fitResult ${id} 1`));
     expect(connections.fanInPauses).toBe(1);
     // A site that leaves while paused is not resumed.
@@ -189,8 +195,55 @@ describe('fan-in pacing', () => {
     expect(connections.fanInPauses).toBe(2);
     links[5].drop('gone');
     calls.length = 0;
-    for (let k = 0; k < 8; k++) await turn();
+    for (let k = 0; k < 12; k++) await turn();
     expect(calls).toEqual(ids.slice(0, 5).map((id) => `resume ${id}`));
+  });
+
+  it('the default limit (32) resumes 8 connections per turn: 500 paused sites are never all read in one turn', async () => {
+    const { join, connections } = setup(0);
+    expect(connections.resumeBatch).toBe(8);
+    const resumedInTurn: number[] = [];
+    let resumedNow = 0;
+    const links = Array.from({ length: 500 }, (_, i) => {
+      const link = join(`s${i}`);
+      Object.assign(link, { pauseReceiving: () => {}, resumeReceiving: () => resumedNow++ });
+      return link;
+    });
+    for (let i = 0; i < 32; i++) links[i].deliver(fitResult(`s${i}`, 1));
+    expect(connections.sitesPaused).toBe(true);
+    for (let k = 0; k < 120 && (connections.sitesPaused || resumedNow > 0); k++) {
+      await turn();
+      resumedInTurn.push(resumedNow);
+      resumedNow = 0;
+    }
+    expect(resumedInTurn.reduce((a, b) => a + b, 0)).toBe(500);
+    expect(Math.max(...resumedInTurn)).toBe(8);
+    expect(connections.sitesPaused).toBe(false);
+  });
+
+  it('a queue that fills again while sites are being resumed pauses the resumed ones again, behind those still waiting', async () => {
+    const { join, connections } = setup(0, () => {}, 4);
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const calls: string[] = [];
+    const links = ids.map((id) => {
+      const link = join(id);
+      Object.assign(link, { pauseReceiving: () => calls.push(`pause ${id}`), resumeReceiving: () => calls.push(`resume ${id}`) });
+      return link;
+    });
+    for (const i of [0, 1, 2, 3]) links[i].deliver(fitResult(ids[i], 1));
+    expect(connections.fanInPauses).toBe(1);
+    // 4 → 3 → 2 queued: a resumes.
+    for (let k = 0; k < 2; k++) await turn();
+    expect(calls.slice(6)).toEqual(['resume a']);
+    // Two updates arrive (read before a pause took hold): the queue is full again; every site is paused, and the
+    // order of the next resumes puts those never resumed (b–f) before a.
+    links[4].deliver(fitResult(ids[4], 1));
+    links[5].deliver(fitResult(ids[5], 1));
+    expect(connections.fanInPauses).toBe(2);
+    calls.length = 0;
+    for (let k = 0; k < 14; k++) await turn();
+    expect(calls).toEqual(['resume b', 'resume c', 'resume d', 'resume e', 'resume f', 'resume a']);
+    expect(connections.sitesPaused).toBe(false);
   });
 
   it('busyMsPerTurn and fanInQueueLimit are bounded by their schema', () => {

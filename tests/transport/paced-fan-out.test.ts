@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAN_OUT_CHUNK, pacedFanOut } from '../../coordinator/src/transport/paced-fan-out.ts';
+import { FAN_OUT_BYTES_PER_TURN, FAN_OUT_CHUNK, pacedFanOut } from '../../coordinator/src/transport/paced-fan-out.ts';
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -27,5 +27,32 @@ describe('paced fan-out', () => {
     expect(sent).toHaveLength(FAN_OUT_CHUNK);
     await done;
     expect(sent).toHaveLength(60);
+  });
+
+  it.each<[string, number[], number | undefined, number[]]>([
+    // 407 KB each (the default model sent inline): 4 MiB is 10.3 of them, so a turn ends after the 11th.
+    ['the default model inline', Array(25).fill(407_356), undefined, [11, 22, 25]],
+    ['exactly the budget: the turn ends with it', [2, 2, 2, 2, 2], 4, [2, 4, 5]],
+    ['one send over the budget still goes, alone', [10, 1, 1, 1], 4, [1, 4, 4]],
+    ['nothing reported (void) counts as 0: the count alone paces', [0, 0, 0, 0, 0], 1, [5, 5, 5]],
+    ['no byte pacing (Infinity, as under secure aggregation)', Array(20).fill(1e9), Infinity, [20, 20, 20]],
+  ])('%s: a turn ends once the bytes sent reach the budget', async (_, sizes, budget, afterTurns) => {
+    const sent: number[] = [];
+    const done = pacedFanOut(sizes.map((_, i) => i), (i) => {
+      sent.push(i);
+      return sizes[i] === 0 ? undefined : sizes[i];
+    }, Infinity, budget);
+    const seen: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      seen.push(sent.length);
+      await turn();
+    }
+    await done;
+    expect(seen).toEqual(afterTurns);
+    expect(sent).toEqual(sizes.map((_, i) => i));
+  });
+
+  it('the byte budget is 4 MiB', () => {
+    expect(FAN_OUT_BYTES_PER_TURN).toBe(4 * 1024 * 1024);
   });
 });

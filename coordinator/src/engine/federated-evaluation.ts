@@ -37,7 +37,7 @@ export class FederatedEvaluation {
     let bytesDown = 0;
     await pacedFanOut(ids, (siteId) => {
       const site = this.ctx.sites.get(siteId);
-      if (!site || site.link.closed) return collector.drop(siteId);
+      if (!site || site.link.closed) return void collector.drop(siteId);
       bytesDown += this.ctx.sendTopology(siteId);
       const delivered = instructionModel(this.ctx.config.modelDelivery, this.ctx.modelVersions, modelVersion, this.ctx.weightsFor(site, modelVersion, weightsBytes));
       site.link.send('evaluate', {
@@ -49,6 +49,7 @@ export class FederatedEvaluation {
         ...(calibration ? { calibration } : {}),
       });
       bytesDown += delivered.socketBytes;
+      return delivered.socketBytes;
     });
     await collector.done;
     this.ctx.evaluation = undefined;

@@ -98,7 +98,7 @@ export class RoundLoop {
         if (!site || site.link.closed) {
           collector.fail(siteId, 'left before the round started');
           secure?.round?.drop(siteId);
-          return;
+          return 0;
         }
         bytesDown += this.ctx.sendTopology(siteId);
         const delivered = instructionModel(this.ctx.config.modelDelivery, this.ctx.modelVersions, modelVersion, this.ctx.weightsFor(site, modelVersion, weightsBytes));
@@ -114,7 +114,8 @@ export class RoundLoop {
         // Training changes the site's model: it no longer holds any global version.
         site.heldModelVersion = undefined;
         bytesDown += delivered.socketBytes;
-      }, secure ? Infinity : undefined);
+        return delivered.socketBytes;
+      }, secure ? Infinity : undefined, secure ? Infinity : undefined);
       const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
       let accepted: RoundRecord['accepted'];
       let updateNorms: RoundRecord['updateNorms'];

@@ -159,30 +159,57 @@ export class SiteConnections {
       if (!work) break;
       work();
     } while (this.fanIn.length > 0 && performance.now() - started < this.limits.busyMsPerTurn);
-    if (this.sitesPaused && this.fanIn.length <= this.limits.fanInQueueLimit / 2) this.resumeSites();
-    if (this.fanIn.length > 0) setImmediate(() => this.drain());
+    if (this.sitesPaused && this.fanIn.length <= this.limits.fanInQueueLimit / 2) this.resumeSomeSites();
+    // Paused sites are resumed a batch per turn: the loop goes on until every one is, queue empty or not.
+    if (this.fanIn.length > 0 || this.sitesPaused) setImmediate(() => this.drain());
     else this.draining = false;
   }
 
-  /** Whether the joined sites' connections are paused (the fan-in queue filled up). */
+  /** Whether some joined sites' connections are paused (the fan-in queue filled up and they are not all resumed yet). */
   sitesPaused = false;
   /** Times the fan-in paused the sites (effect tests, the load bench). */
   fanInPauses = 0;
+  /** The connections paused by the last pause, in order; those before `resumedUpTo` are resumed. */
   private pausedLinks: SiteLink[] = [];
+  private resumedUpTo = 0;
+
+  /**
+   * Connections resumed per turn of the event loop: a quarter of the queue's limit. They are resumed with the
+   * queue at half its limit at most, so their updates (one each) do not fill it again.
+   */
+  get resumeBatch(): number {
+    return Math.max(1, Math.floor(this.limits.fanInQueueLimit / 4));
+  }
 
   private pauseSites(): void {
-    if (this.sitesPaused) return;
+    // Every connection of the last pause still paused: nothing to do.
+    if (this.sitesPaused && this.resumedUpTo === 0) return;
     this.sitesPaused = true;
     this.fanInPauses++;
-    this.pausedLinks = this.options.registry.all().map((s) => s.link);
+    // Those resumed since the last pause are paused again (pausing a paused connection does nothing), behind the
+    // ones that were still waiting: those are resumed first, so every connection gets its turn.
+    const waiting = this.pausedLinks.slice(this.resumedUpTo).filter((l) => !l.closed);
+    const first = new Set(waiting);
+    this.pausedLinks = [...waiting, ...this.options.registry.all().map((s) => s.link).filter((l) => !first.has(l))];
+    this.resumedUpTo = 0;
     for (const link of this.pausedLinks) link.pauseReceiving?.();
   }
 
-  private resumeSites(): void {
+  /**
+   * Resumes the next `resumeBatch` paused connections. Not all at once: a resumed connection reads at once
+   * what waited in its socket (a site's whole update), in the same turn of the event loop, so resuming 500
+   * together read 500 updates of 400 KB in one stall of 100+ ms (health checks waited behind it).
+   */
+  private resumeSomeSites(): void {
+    const end = Math.min(this.pausedLinks.length, this.resumedUpTo + this.resumeBatch);
+    for (; this.resumedUpTo < end; this.resumedUpTo++) {
+      const link = this.pausedLinks[this.resumedUpTo];
+      if (!link.closed) link.resumeReceiving?.();
+    }
+    if (this.resumedUpTo < this.pausedLinks.length) return;
     this.sitesPaused = false;
-    const links = this.pausedLinks;
     this.pausedLinks = [];
-    for (const link of links) if (!link.closed) link.resumeReceiving?.();
+    this.resumedUpTo = 0;
   }
 
   /**
