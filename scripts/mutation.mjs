@@ -286,6 +286,13 @@ const MODULES = [
     tests: ['tests/model/activations-per-example.test.ts', 'tests/wasm-kernels/process-listeners.test.ts', 'tests/policy/hostile-coordinator.test.ts'],
   },
   {
+    name: 'fan-in-flow-control',
+    // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
+    // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).
+    mutate: ['coordinator/src/engine/site-connections.ts:131-214', 'coordinator/src/transport/paced-fan-out.ts'],
+    tests: ['tests/fan-in-pacing.test.ts', 'tests/transport/paced-fan-out.test.ts'],
+  },
+  {
     name: 'access-control',
     // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
     // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.

@@ -218,6 +218,7 @@ describe('fan-in pacing', () => {
     }
     expect(resumedInTurn.reduce((a, b) => a + b, 0)).toBe(500);
     expect(Math.max(...resumedInTurn)).toBe(8);
+    expect(connections.mostResumedInATurn).toBe(8);
     expect(connections.sitesPaused).toBe(false);
   });
 

@@ -169,6 +169,8 @@ export class SiteConnections {
   sitesPaused = false;
   /** Times the fan-in paused the sites (effect tests, the load bench). */
   fanInPauses = 0;
+  /** The most connections resumed in one turn of the event loop (effect tests: at most `resumeBatch`). */
+  mostResumedInATurn = 0;
   /** The connections paused by the last pause, in order; those before `resumedUpTo` are resumed. */
   private pausedLinks: SiteLink[] = [];
   private resumedUpTo = 0;
@@ -202,10 +204,14 @@ export class SiteConnections {
    */
   private resumeSomeSites(): void {
     const end = Math.min(this.pausedLinks.length, this.resumedUpTo + this.resumeBatch);
+    let resumed = 0;
     for (; this.resumedUpTo < end; this.resumedUpTo++) {
       const link = this.pausedLinks[this.resumedUpTo];
-      if (!link.closed) link.resumeReceiving?.();
+      if (link.closed) continue;
+      link.resumeReceiving?.();
+      resumed++;
     }
+    this.mostResumedInATurn = Math.max(this.mostResumedInATurn, resumed);
     if (this.resumedUpTo < this.pausedLinks.length) return;
     this.sitesPaused = false;
     this.pausedLinks = [];
