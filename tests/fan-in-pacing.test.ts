@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FAN_IN_HARD_LIMIT, SiteConnections, SiteRegistry, type SiteMessage } from '@fedtune/coordinator';
 import { FedtuneError, PROTOCOL_VERSION, type ClientToServer, type MessageOf, type SiteLink } from '@fedtune/shared';
 
@@ -245,6 +245,22 @@ describe('fan-in pacing', () => {
     for (let k = 0; k < 14; k++) await turn();
     expect(calls).toEqual(['resume b', 'resume c', 'resume d', 'resume e', 'resume f', 'resume a']);
     expect(connections.sitesPaused).toBe(false);
+  });
+
+  it('once the queue is empty and every site resumed, the drain stops rescheduling itself (no busy loop of turns)', async () => {
+    const { join, connections } = setup(0, () => {}, 4);
+    const links = ['a', 'b', 'c', 'd', 'e'].map((id) => join(id));
+    links.forEach((link, i) => link.deliver(fitResult(['a', 'b', 'c', 'd', 'e'][i], 1)));
+    expect(connections.sitesPaused).toBe(true);
+    for (let k = 0; k < 20; k++) await turn();
+    expect(connections.sitesPaused).toBe(false);
+    const spy = vi.spyOn(globalThis, 'setImmediate');
+    try {
+      for (let k = 0; k < 5; k++) await new Promise((r) => setTimeout(r, 1));
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('busyMsPerTurn and fanInQueueLimit are bounded by their schema', () => {

@@ -3,7 +3,7 @@ export const FAN_OUT_CHUNK = 25;
 /**
  * Bytes put on the sites' sockets per turn of the event loop (as `send` reports them): a model sent inline costs
  * its copy into the kernel per site (~0.5–1 ms for 400 KB here, in the same turn as the send), so 25 of them held
- * the loop for 20–35 ms at 500 sites; 4 MiB is about 10 of the default model's 407 KB.
+ * the loop for 20–35 ms at 500 sites; with 4 MiB a turn ends after 11 of the default model's 407 KB.
  */
 export const FAN_OUT_BYTES_PER_TURN = 4 * 1024 * 1024;
 
