@@ -64,6 +64,18 @@ function setup(busyMsPerTurn: number | undefined, onMessage: (siteId: string, m:
   return { log, join, connections };
 }
 
+/** Sites a–f joined with links that log their pause and resume calls, in order. */
+function pausableSites(join: (siteId: string) => ReturnType<typeof fakeLink>) {
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const calls: string[] = [];
+  const links = ids.map((id) => {
+    const link = join(id);
+    Object.assign(link, { pauseReceiving: () => calls.push(`pause ${id}`), resumeReceiving: () => calls.push(`resume ${id}`) });
+    return link;
+  });
+  return { ids, calls, links };
+}
+
 describe('fan-in pacing', () => {
   it('with busyMsPerTurn 0, one update per turn of the event loop, in arrival order', async () => {
     const { log, join } = setup(0);
@@ -156,13 +168,7 @@ describe('fan-in pacing', () => {
   it('a full queue pauses every joined site’s connection; once it has drained to half they resume, resumeBatch per turn', async () => {
     const { log, join, connections } = setup(0, () => {}, 4);
     expect(connections.resumeBatch).toBe(1);
-    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-    const calls: string[] = [];
-    const links = ids.map((id) => {
-      const link = join(id);
-      Object.assign(link, { pauseReceiving: () => calls.push(`pause ${id}`), resumeReceiving: () => calls.push(`resume ${id}`) });
-      return link;
-    });
+    const { ids, calls, links } = pausableSites(join);
     log.length = 0;
     // Three updates: not full yet.
     for (const i of [0, 1, 2]) links[i].deliver(fitResult(ids[i], 1));
@@ -224,13 +230,7 @@ describe('fan-in pacing', () => {
 
   it('a queue that fills again while sites are being resumed pauses the resumed ones again, behind those still waiting', async () => {
     const { join, connections } = setup(0, () => {}, 4);
-    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-    const calls: string[] = [];
-    const links = ids.map((id) => {
-      const link = join(id);
-      Object.assign(link, { pauseReceiving: () => calls.push(`pause ${id}`), resumeReceiving: () => calls.push(`resume ${id}`) });
-      return link;
-    });
+    const { ids, calls, links } = pausableSites(join);
     for (const i of [0, 1, 2, 3]) links[i].deliver(fitResult(ids[i], 1));
     expect(connections.fanInPauses).toBe(1);
     // 4 → 3 → 2 queued: a resumes.

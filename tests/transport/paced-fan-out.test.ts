@@ -3,6 +3,17 @@ import { FAN_OUT_BYTES_PER_TURN, FAN_OUT_CHUNK, pacedFanOut } from '../../coordi
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
+/** How many had been sent at the start of each of the first 3 turns; resolves once the fan-out is done. */
+async function sentPerTurn(sent: readonly unknown[], done: Promise<void>): Promise<number[]> {
+  const seen: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    seen.push(sent.length);
+    await turn();
+  }
+  await done;
+  return seen;
+}
+
 describe('paced fan-out', () => {
   it.each<[string, number | undefined, number[]]>([
     ['chunks of 2', 2, [2, 4, 5]],
@@ -11,12 +22,7 @@ describe('paced fan-out', () => {
   ])('%s: sends in order, a chunk per turn of the event loop', async (_, chunk, afterTurns) => {
     const sent: number[] = [];
     const done = pacedFanOut([1, 2, 3, 4, 5], (x) => void sent.push(x), chunk);
-    const seen: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      seen.push(sent.length);
-      await turn();
-    }
-    await done;
+    const seen = await sentPerTurn(sent, done);
     expect(seen).toEqual(afterTurns);
     expect(sent).toEqual([1, 2, 3, 4, 5]);
   });
@@ -42,12 +48,7 @@ describe('paced fan-out', () => {
       sent.push(i);
       return sizes[i] === 0 ? undefined : sizes[i];
     }, Infinity, budget);
-    const seen: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      seen.push(sent.length);
-      await turn();
-    }
-    await done;
+    const seen = await sentPerTurn(sent, done);
     expect(seen).toEqual(afterTurns);
     expect(sent).toEqual(sizes.map((_, i) => i));
   });
