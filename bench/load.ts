@@ -481,9 +481,9 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   };
   // A check's latency without the part of it spent in the bench's forced GCs (a failed check stays Infinity).
   const forcedGcIn = ([at, ms]: [number, number]) => forcedGc.reduce((t, [a, b]) => t + Math.max(0, Math.min(b, at + ms) - Math.max(a, at)), 0);
-  const checksIn = windows.map(([a, b]) => health.filter(([at]) => at >= a && at <= b));
-  const healthIn = checksIn.map((checks) => checks.map((h) => h[1] - forcedGcIn(h)));
-  const healthWaitedOnForcedGc = checksIn.map((checks) => checks.filter((h) => forcedGcIn(h) > 0).length);
+  const checksIn = windows.map(([a, b]) => health.filter(([at]) => at >= a && at <= b).map((h) => ({ ms: h[1], inForcedGc: forcedGcIn(h) })));
+  const healthIn = checksIn.map((checks) => checks.map((c) => c.ms - c.inForcedGc));
+  const healthWaitedOnForcedGc = checksIn.map((checks) => checks.filter((c) => c.inForcedGc > 0).length);
   const selected = rounds.reduce((n, r) => n + r.selected.length, 0);
   const accepted = rounds.reduce((n, r) => n + r.accepted.length, 0);
   const result: LoadResult = {
