@@ -131,11 +131,16 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     const { started, served } = await coordinator(['--serve-only'], { whileRunning: () => pressCtrlC(before) });
     expect(started).toBeUndefined();
     expect(served!.runsDir).toBe(join(dir, 'runs'));
+    // No run starts, so a run's flag would do nothing: refused, naming it.
+    await expect(coordinator(['--serve-only', '--rounds', '3'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--serve-only starts no run, so --rounds has no effect') });
   },
   '--arch': async () => {
     const { started } = await coordinator(['--arch', 'cnn']);
     expect(started!.architecture).toBe('cnn');
     expect(started!.model.layers.some((l) => l.getClassName() === 'Conv2D')).toBe(true);
+    // Where the architecture comes from elsewhere, --arch would do nothing: refused, as simulate refuses it.
+    await expect(coordinator(['--task', 'spam', '--arch', 'cnn'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--arch has no effect with --task spam') });
+    await expect(coordinator(['--model', pretrainedModelDir('cnn'), '--arch', 'mlp'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--arch has no effect with --model') });
   },
   '--model': async () => {
     const { started } = await coordinator(['--model', pretrainedModelDir('cnn')]);
@@ -152,6 +157,10 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     await expect(coordinator(['--holdout', csv])).rejects.toThrow(/label/);
     const { started } = await coordinator(['--holdout', csv, '--label-column', 'digit']);
     expect(Array.from(started!.holdout.y)).toEqual([0, 1, 2, 3, 4]);
+    // The holdout's CSV flags without a CSV holdout would do nothing: refused.
+    for (const argv of [['--label-column', 'digit'], ['--feature-columns', 'a,b'], ['--impute', 'median']]) {
+      await expect(coordinator(argv), argv.join(' ')).rejects.toMatchObject({ code: 'config', message: expect.stringContaining(`${argv[0]} reads the holdout CSV: it needs --holdout`) });
+    }
   },
   '--feature-columns': async () => {
     // The holdout with an id and a quoted free-text column beside the 784 pixels: only the pixels are features.
@@ -226,6 +235,7 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect(clustered!.server.runsDir).toBe(join(dir, 'runs'));
     expect((await coordinator([])).clustered).toBeUndefined();
     await expect(coordinator(['--cluster', 'redis://127.0.0.1:6390', '--serve-only'])).rejects.toThrow(/--cluster does not go with --serve-only or --resume/);
+    await expect(coordinator(['--cluster', 'redis://127.0.0.1:6390', '--serve'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--serve does not go with --cluster') });
     // What the real node makes of a URL that is not Redis's: one clear config error, the model freed.
     let disposed = false;
     const model = { dispose: () => void (disposed = true) } as unknown as ClusterNodeCommand['model'];
@@ -341,6 +351,8 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     const csv = digitsCsv('site-y.csv', 4, 'digit');
     await expect(client(['--data', csv])).rejects.toThrow(/label/);
     expect(Array.from((await client(['--data', csv, '--label-column', 'digit'])).data.y)).toEqual([0, 1, 2, 3]);
+    // The built-in digits have their labels: the flag would do nothing there.
+    await expect(client(['--data', 'digits:2/4', '--label-column', 'digit'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--label-column reads a CSV: it has no effect') });
   },
   '--token': async () => {
     expect((await client(['--token', 'tok-123'])).token).toBe('tok-123');
@@ -381,6 +393,9 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client(['--sync-every', '4'])).parallel).toMatchObject({ syncEvery: 4 });
     expect((await client([])).parallel).toMatchObject({ syncEvery: 1 });
     await expect(client(['--sync-every', '0'])).rejects.toThrow(/sync-every must be an integer ≥ 1/);
+    // One thread has nothing to average with.
+    await expect(client(['--workers', '1', '--sync-every', '4'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--sync-every paces the averaging between worker threads: it has no effect with --workers 1') });
+    expect((await client(['--workers', '2', '--sync-every', '4'])).parallel).toMatchObject({ workers: 2, syncEvery: 4 });
   },
   '--backend': async () => {
     expect((await client(['--backend', 'cpu'])).backend).toBe('cpu');
@@ -547,6 +562,8 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
   '--no-feature-shift': async () => {
     expect((await planSimulation(await simulationOf(['--sites', '2', '--no-feature-shift']))).holdout).toBe(builtinDigits().holdoutClean);
     expect((await planSimulation(await simulationOf(['--sites', '2']))).holdout).toBe(builtinDigits().holdout);
+    // The spam task has no scanners: the flag would do nothing there.
+    await expect(simulationOf(['--sites', '2', '--task', 'spam', '--no-feature-shift'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--no-feature-shift has no effect with --task spam') });
   },
   '--attack': async () => {
     const plan = await planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian']));
@@ -558,11 +575,16 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
   '--attack-opt': async () => {
     expect((await planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--attack-opt', 'sigma=3']))).attackOpts).toEqual({ sigma: 3 });
     await expect(planSimulation({ sites: 5, out: dir, transport: 'memory', attack: 'gaussian', attackOptions: { sigmaa: 3 } })).rejects.toThrow(/sigmaa/);
+    // Without an attack there is nothing for it to set.
+    await expect(simulationOf(['--sites', '5', '--attack-opt', 'sigma=3'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--attack-opt') });
   },
   '--malicious': async () => {
     const plan = await planSimulation(await simulationOf(['--sites', '5', '--attack', 'gaussian', '--malicious', '0.6']));
     expect(plan.malicious).toHaveLength(3);
     expect(plan.config.expectedMaliciousSites).toBe(3);
+    // Without an attack no site is malicious, whatever the share.
+    await expect(simulationOf(['--sites', '5', '--malicious', '0.6'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--malicious is the share of sites that run --attack: it needs --attack') });
+    expect((await planSimulation(await simulationOf(['--sites', '5']))).malicious).toEqual([]);
   },
   '--arch': async () => {
     expect((await simulateRecorded(['--arch', 'cnn']))[0].architecture).toBe('cnn');
@@ -577,7 +599,7 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     await expect(simulateRecorded(['--workers', 'all'])).rejects.toThrow(/workers must be auto or an integer ≥ 1/);
   },
   '--preset': async () => {
-    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
+    const calls = await simulateRecorded(['--preset', 'robust']);
     expect(calls).toHaveLength(2);
     expect(calls[0].trainExtras?.adversarial).toBeUndefined();
     expect(calls[1].trainExtras?.adversarial).toEqual(robustPreset().adversarial.adversarial);
@@ -589,8 +611,10 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     expect(plain.train.adversarial).toBeUndefined();
     expect(robust.train.adversarial).toEqual({ method: 'pgd', eps: 0.1, share: 1, steps: 7, warmupRounds: 80 });
     expect([plain.train.maxExamples, robust.train.maxExamples]).toEqual([robustPreset().maxExamples, robustPreset().maxExamples]);
-    // The comparison needs a robustness evaluation of both sides, whatever --robustness says.
+    // The comparison needs a final robustness evaluation of both sides: by default, or as often as --robustness says; never is refused.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
+    for (const c of await simulateRecorded(['--preset', 'robust', '--robustness', '5'])) expect(simulationRunConfig(c).robustness.when).toBe(5);
+    await expect(simulateRecorded(['--preset', 'robust', '--robustness', 'never'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--robustness never does not apply') });
     const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));
     expect(comparison).toMatchObject({ preset: 'robust', seed: plain.seed, architecture: 'cnn-wide', headlineEps: 0.06, rounds: robustPreset().rounds });
     expect(comparison.sides.map((s: { seed: number }) => s.seed)).toEqual([plain.seed, plain.seed]);

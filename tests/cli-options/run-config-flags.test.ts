@@ -72,7 +72,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--certify': { argv: ['--certify'], read: (c) => c.robustness.certify?.n, want: 1000 },
   '--strategy': { argv: ['--strategy', 'trimmed-mean'], read: (c) => c.strategy, want: 'fedtrimmedavg' },
   '--strategy-opt': { argv: ['--strategy-opt', 'f=2', '--strategy-opt', 'm=3'], with: ['--strategy', 'multikrum'], read: (c) => c.strategyOptions, want: { f: 2, m: 3 } },
-  '--expected-malicious': { argv: ['--expected-malicious', '2'], read: (c) => c.expectedMaliciousSites, want: 2 },
+  '--expected-malicious': { argv: ['--expected-malicious', '2'], with: ['--strategy', 'krum'], read: (c) => c.expectedMaliciousSites, want: 2 },
   '--max-update-norm': { argv: ['--max-update-norm', '5'], read: (c) => c.maxUpdateNorm, want: 5 },
   '--norm-bound-multiple': { argv: ['--norm-bound-multiple', '0'], read: (c) => c.normBoundMultiple, want: 0 },
   '--example-weight-cap': { argv: ['--example-weight-cap', '0'], read: (c) => c.exampleWeightCap, want: 0 },
@@ -84,18 +84,18 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--dp-sgd-clip': { argv: ['--dp-sgd-clip', '0.7', '--dp-sgd-noise', '1.1'], read: (c) => c.train.dpSgd?.clip, want: 0.7 },
   '--dp-sgd-noise': { argv: ['--dp-sgd-clip', '1', '--dp-sgd-noise', '2'], read: (c) => c.train.dpSgd?.noiseMultiplier, want: 2 },
   '--personalize': { argv: ['--personalize', 'ditto'], read: (c) => c.personalization.mode, want: 'ditto' },
-  '--personalize-epochs': { argv: ['--personalize-epochs', '9'], read: (c) => c.personalization.epochs, want: 9 },
-  '--personalize-lambda': { argv: ['--personalize-lambda', '2.5'], read: (c) => c.personalization.lambda, want: 2.5 },
-  '--personalize-lr': { argv: ['--personalize-lr', '0.02'], read: (c) => c.personalization.learningRate, want: 0.02 },
-  '--personalize-keep-always': { argv: ['--personalize-keep-always'], read: (c) => c.personalization.validate, want: false },
-  '--personalize-guard': { argv: ['--personalize-guard', 'fgsm'], read: (c) => c.personalization.guard, want: 'fgsm' },
-  '--personalize-guard-eps': { argv: ['--personalize-guard-eps', '0.08'], read: (c) => c.personalization.guardEps, want: 0.08 },
-  '--personalize-selection': { argv: ['--personalize-selection', 'holdout'], read: (c) => c.personalization.selection, want: 'holdout' },
-  '--personalize-folds': { argv: ['--personalize-folds', '3'], read: (c) => c.personalization.folds, want: 3 },
-  '--personalize-margin': { argv: ['--personalize-margin', '0'], read: (c) => c.personalization.selectionMargin, want: 0 },
-  '--no-local-only': { argv: ['--no-local-only'], read: (c) => c.personalization.localOnly, want: false },
+  '--personalize-epochs': { argv: ['--personalize-epochs', '9'], with: ['--personalize', 'head'], read: (c) => c.personalization.epochs, want: 9 },
+  '--personalize-lambda': { argv: ['--personalize-lambda', '2.5'], with: ['--personalize', 'ditto'], read: (c) => c.personalization.lambda, want: 2.5 },
+  '--personalize-lr': { argv: ['--personalize-lr', '0.02'], with: ['--personalize', 'head'], read: (c) => c.personalization.learningRate, want: 0.02 },
+  '--personalize-keep-always': { argv: ['--personalize-keep-always'], with: ['--personalize', 'head'], read: (c) => c.personalization.validate, want: false },
+  '--personalize-guard': { argv: ['--personalize-guard', 'fgsm'], with: ['--personalize', 'auto'], read: (c) => c.personalization.guard, want: 'fgsm' },
+  '--personalize-guard-eps': { argv: ['--personalize-guard-eps', '0.08'], with: ['--personalize', 'auto'], read: (c) => c.personalization.guardEps, want: 0.08 },
+  '--personalize-selection': { argv: ['--personalize-selection', 'holdout'], with: ['--personalize', 'auto'], read: (c) => c.personalization.selection, want: 'holdout' },
+  '--personalize-folds': { argv: ['--personalize-folds', '3'], with: ['--personalize', 'auto'], read: (c) => c.personalization.folds, want: 3 },
+  '--personalize-margin': { argv: ['--personalize-margin', '0'], with: ['--personalize', 'auto'], read: (c) => c.personalization.selectionMargin, want: 0 },
+  '--no-local-only': { argv: ['--no-local-only'], with: ['--personalize', 'head'], read: (c) => c.personalization.localOnly, want: false },
   '--site-robustness': { argv: ['--site-robustness', 'final'], read: (c) => c.siteRobustness.when, want: 'final' },
-  '--site-robustness-examples': { argv: ['--site-robustness-examples', '77'], read: (c) => c.siteRobustness.examples, want: 77 },
+  '--site-robustness-examples': { argv: ['--site-robustness-examples', '77'], with: ['--site-robustness', 'final'], read: (c) => c.siteRobustness.examples, want: 77 },
   '--secure-aggregation': { argv: ['--secure-aggregation'], read: (c) => c.secureAggregation?.clip, want: 1 },
   '--secagg-clip': { argv: ['--secagg-clip', '0.5'], with: ['--secure-aggregation'], read: (c) => c.secureAggregation?.clip, want: 0.5 },
   '--secagg-threshold': { argv: ['--secagg-threshold', '3'], with: ['--secure-aggregation'], read: (c) => c.secureAggregation?.threshold, want: 3 },
@@ -173,6 +173,40 @@ describe('one flags → config builder, defaults only in the schema', () => {
     for (const argv of [['--dp-noise-mode', 'distributed'], ['--dp-clip', '1'], ['--dp-sgd-clip', '1'], ['--dp-delta', '1e-6'], ['--secagg-clip', '2'], ['--secagg-threshold', '3']]) {
       await expect(configOf(command, argv), argv.join(' ')).rejects.toMatchObject({ code: 'config' });
     }
+  });
+
+  // A flag whose mode the run does not have would do nothing: refused, naming the flag and what it needs
+  // (inactive-run-config-flags.ts); the same flag in its mode is accepted.
+  const INACTIVE: Array<[refused: string[], needs: RegExp, accepted: string[]]> = [
+    [['--personalize-epochs', '9'], /--personalize-epochs has no effect here: it needs --personalize/, ['--personalize', 'head', '--personalize-epochs', '9']],
+    [['--personalize-lr', '0.02'], /--personalize-lr .*needs --personalize/, ['--personalize', 'fedbn', '--personalize-lr', '0.02']],
+    [['--personalize-keep-always'], /--personalize-keep-always .*needs --personalize/, ['--personalize', 'ditto', '--personalize-keep-always']],
+    [['--no-local-only'], /--no-local-only .*needs --personalize/, ['--personalize', 'auto', '--no-local-only']],
+    [['--personalize', 'none', '--personalize-epochs', '2'], /--personalize-epochs .*needs --personalize/, ['--personalize', 'lp-ft', '--personalize-epochs', '2']],
+    [['--personalize', 'head', '--personalize-lambda', '3'], /--personalize-lambda .*Ditto's λ: it needs --personalize ditto or auto/, ['--personalize', 'auto', '--personalize-lambda', '3']],
+    [['--personalize', 'ditto', '--personalize-guard', 'fgsm'], /--personalize-guard .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-guard', 'fgsm']],
+    [['--personalize-guard-eps', '0.1'], /--personalize-guard-eps .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-guard-eps', '0.1']],
+    [['--personalize', 'head', '--personalize-selection', 'holdout'], /--personalize-selection .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-selection', 'holdout']],
+    [['--personalize', 'head', '--personalize-margin', '2'], /--personalize-margin .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-margin', '2']],
+    [['--personalize', 'auto', '--personalize-selection', 'holdout', '--personalize-folds', '3'], /--personalize-folds .*needs --personalize auto with --personalize-selection kfold/, ['--personalize', 'auto', '--personalize-selection', 'kfold', '--personalize-folds', '3']],
+    [['--site-robustness-examples', '50'], /--site-robustness-examples .*needs --site-robustness final/, ['--site-robustness', 'final', '--site-robustness-examples', '50']],
+    [['--robustness', 'never', '--certify'], /--certify has no effect here: it acts where robustness is evaluated/, ['--robustness', 'final', '--certify']],
+    [['--robustness', 'never', '--calibration', 'federated'], /--calibration .*--robustness final, every-round or K/, ['--robustness', '2', '--calibration', 'federated']],
+    [['--robustness', 'never', '--robustness-examples', '50'], /--robustness-examples .*robustness is evaluated/, ['--robustness', 'every-round', '--robustness-examples', '50']],
+    [['--federated-eval', 'never', '--evaluation-fraction', '0.5'], /--evaluation-fraction .*needs --federated-eval final or every-round/, ['--federated-eval', 'final', '--evaluation-fraction', '0.5']],
+    [['--federated-eval', 'never', '--max-evaluation-sites', '3'], /--max-evaluation-sites .*needs --federated-eval/, ['--federated-eval', 'every-round', '--max-evaluation-sites', '3']],
+    [['--dp-noise', '1', '--max-accuracy-drop', '0.05'], /--max-accuracy-drop .*not applied under client-level DP/, ['--dp-sgd-clip', '1', '--dp-sgd-noise', '1', '--max-accuracy-drop', '0.05']],
+    [['--dp-noise', '1', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*not applied under client-level DP/, ['--norm-bound-multiple', '3']],
+    [['--secure-aggregation', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*nor secure aggregation/, ['--max-update-norm', '10', '--norm-bound-multiple', '3']],
+    [['--expected-malicious', '1'], /--expected-malicious .*krum, multikrum and bulyan/, ['--strategy', 'bulyan', '--expected-malicious', '1']],
+  ];
+  it.each(Object.keys(COMMANDS))('%s: a flag whose mode the run does not have is one clear config error naming the flag and what it needs', async (command) => {
+    for (const [refused, needs] of INACTIVE) {
+      await expect(configOf(command, refused), refused.join(' ')).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(needs) });
+    }
+  });
+  it.each(Object.keys(COMMANDS))('%s: the same flags in their mode are accepted and set (the refusal is about the mode, not the flag)', async (command) => {
+    for (const [, , accepted] of INACTIVE) await expect(configOf(command, accepted), accepted.join(' ')).resolves.toBeTruthy();
   });
 
   it.each(Object.keys(COMMANDS))('%s: an adversarial flag without --adv-eps, or β without TRADES, is one clear config error naming the flag', async (command) => {

@@ -166,7 +166,7 @@ function transportOf(nodeId: string) {
   let onLocal!: (link: SiteLink) => void;
   const inner: ServerTransport = { onConnection: (h) => (onLocal = h), close: async () => {} } as ServerTransport;
   const warnings: string[] = [];
-  const t = new ClusterTransport(inner, io as unknown as Server, { nodeId, maxQueuedMessages: 16, maxRemoteSites: 100, nodeHeartbeatMs: 60_000, nodeTimeoutMs: 600_000, onWarning: (w) => warnings.push(w) });
+  const t = new ClusterTransport(inner, io as unknown as Server, { nodeId, maxQueuedMessages: 16, maxRefusals: 20, refusalWindowMs: 10_000, maxRemoteSites: 100, nodeHeartbeatMs: 60_000, nodeTimeoutMs: 600_000, onWarning: (w) => warnings.push(w) });
   /** A local site connection on this node: what it is sent. */
   const local = (id: string) => {
     const got: Array<{ event: string; payload: unknown }> = [];

@@ -13,7 +13,7 @@ function leader(leaderWeight = 1) {
   io.in = () => ({ disconnectSockets: () => {} });
   const inner = { onConnection: () => {}, close: async () => {} } as unknown as ServerTransport;
   let now = 1_000;
-  const t = new ClusterTransport(inner, io as unknown as Server, { nodeId: 'L', maxQueuedMessages: 16, maxRemoteSites: 100, nodeHeartbeatMs: 60_000, nodeTimeoutMs: 10_000, leaderWeight, now: () => now });
+  const t = new ClusterTransport(inner, io as unknown as Server, { nodeId: 'L', maxQueuedMessages: 16, maxRefusals: 20, refusalWindowMs: 10_000, maxRemoteSites: 100, nodeHeartbeatMs: 60_000, nodeTimeoutMs: 10_000, leaderWeight, now: () => now });
   t.becomeLeader(1);
   for (const node of ['A', 'B']) io.emit(CLUSTER_EVENTS.nodeAlive, { node, sites: 0 });
   const links: SiteLink[] = [];

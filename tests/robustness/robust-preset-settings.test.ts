@@ -40,7 +40,7 @@ describe('simulationRunConfig: training settings given in trainExtras (a preset,
 
 describe('--preset robust: its defaults reach both arms, and flags override them', () => {
   it('defaults: cnn-wide, 240 rounds of at most 250 examples per site on the scanners (cnn-dense, 30 of at most 500 on clean digits), Adam lr 0.003 in both arms, PGD-7 on every example at 5/3 × the headline ε (0.10) warmed up over a third of the rounds in the robust arm only', async () => {
-    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never']);
+    const calls = await simulateRecorded(['--preset', 'robust']);
     const [plain, robust] = calls.map((c) => simulationRunConfig(c));
     expect(calls.map((c) => c.architecture)).toEqual(['cnn-wide', 'cnn-wide']);
     expect([plain.rounds, robust.rounds]).toEqual([240, 240]);
@@ -77,7 +77,7 @@ describe('--preset robust: its defaults reach both arms, and flags override them
     ['--average-rounds (both arms)', ['--average-rounds', '5'], (p, r) => expect([p.averageRounds, r.averageRounds, r.rounds]).toEqual([5, 5, 240])],
     ['--adv-warmup (the robust arm only)', ['--adv-warmup', '5'], (p, r) => expect([p.train.adversarial, r.train.adversarial?.warmupRounds]).toEqual([undefined, 5])],
   ])('%s', async (_, argv, check) => {
-    const calls = await simulateRecorded(['--preset', 'robust', '--robustness', 'never', ...argv]);
+    const calls = await simulateRecorded(['--preset', 'robust', ...argv]);
     const [p, r] = calls.map((c) => simulationRunConfig(c));
     check(p, r, calls);
   });

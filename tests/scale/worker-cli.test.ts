@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { loadModelDir, pretrainedModelDir, startCoordinator } from '@fedtune/coordinator';
 import type { RunVirtualSitesOptions } from '@fedtune/client-node';
@@ -35,8 +37,17 @@ describe('fedtune worker: flags → virtual sites', () => {
     [['--virtual-sites', '0-1', '--partition', 'dirichlet:0.3'], (o: RunVirtualSitesOptions) => expect(o.sites.spec.alpha).toBe(0.3)],
     [['--virtual-sites', '0-1', '--no-feature-shift'], (o: RunVirtualSitesOptions) => expect(o.sites.spec.featureShift).toBe(false)],
     [['--virtual-sites', '0-1', '--token', 'sekrit'], (o: RunVirtualSitesOptions) => expect(o.token).toBe('sekrit')],
+    [['--virtual-sites', '0-1', '--backend', 'cpu'], (o: RunVirtualSitesOptions) => expect(o.backend).toBe('cpu')],
+    [['--virtual-sites', '0-1', '--backend', 'wasm'], (o: RunVirtualSitesOptions) => expect(o.backend).toBe('wasm')],
+    // The only task (its refusal of another: below); the row says the sites are the digits' virtual sites.
+    [['--virtual-sites', '0-1', '--task', 'digits'], (o: RunVirtualSitesOptions) => expect(o.sites.spec).toMatchObject({ examples: 40 })],
   ])('%j', async (args, check) => {
     check(await asked(args));
+  });
+
+  it('every option the command declares has a row above (a new flag without one fails here)', () => {
+    const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    for (const option of workerCommand().options) expect(source, `${option.long} has a row`).toContain(`'${option.long}'`);
   });
 });
 

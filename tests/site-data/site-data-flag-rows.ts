@@ -45,15 +45,20 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       expect((await client(['--data', images, '--image-size', '5']))!.data.featureShape).toEqual([5, 5, 1]);
       expect((await client(['--data', images]))!.data.featureShape).toEqual([28, 28, 1]);
       await expect(client(['--data', images, '--image-size', '0x3'])).rejects.toThrow(/image-size must be HxW/);
+      // On data that is not an image folder it would do nothing: refused, saying what it reads.
+      await expect(client(['--data', numeric, '--image-size', '5'])).rejects.toMatchObject({ code: 'config', message: '--image-size reads image folders: it has no effect on --data that is a CSV of features' });
+      await expect(client(['--data', 'digits:1/4', '--image-size', '5'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('no effect on --data that is the built-in digits') });
     },
     '--channels': async () => {
       expect((await client(['--data', images, '--channels', '3', '--image-size', '2x2']))!.data.featureShape).toEqual([2, 2, 3]);
       await expect(client(['--data', images, '--channels', '2'])).rejects.toThrow(/channels must be one of 1, 3/);
+      await expect(client(['--data', texts, '--text-column', 'body', '--channels', '3'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--channels reads image folders: it has no effect on --data that is a CSV with --text-column') });
     },
     '--skip-bad-files': async () => {
       await expect(client(['--data', broken])).rejects.toThrow(/cannot decode .*bad\.png/);
       expect((await client(['--data', broken, '--skip-bad-files']))!.data.y.length).toBe(1);
       expect(logs.some((l) => /skipped 1 bad file: .*bad\.png/.test(l))).toBe(true);
+      await expect(client(['--data', numeric, '--skip-bad-files'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--skip-bad-files reads image and text folders') });
     },
     '--feature-columns': async () => {
       const quoted = file('flags-quoted.csv', 'id,label,name,a,b\n1,0,"Moran, James",1,5\n2,1,"Allen, William",2,6\n');
@@ -62,11 +67,14 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       // Without it every column but the label is a feature (the quoted names one-hot).
       expect((await client(['--data', quoted]))!.data.featureShape).toEqual([1 + 2 + 1 + 1]);
       await expect(client(['--data', quoted, '--feature-columns', 'a,zz'])).rejects.toThrow(/no "zz" column/);
+      await expect(client(['--data', images, '--feature-columns', 'a'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining("--feature-columns reads a CSV's feature columns: it has no effect on --data that is an image folder") });
+      await expect(client(['--data', texts, '--text-column', 'body', '--feature-columns', 'label'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('a CSV with --text-column') });
     },
     '--categorical': async () => {
       expect((await client(['--data', numeric]))!.data.featureShape).toEqual([2]);
       expect((await client(['--data', numeric, '--categorical', 'b']))!.data.featureShape).toEqual([4]);
       expect((await client(['--data', numeric, '--categorical', 'a,b']))!.data.featureShape).toEqual([5]);
+      await expect(client(['--data', 'digits:1/4', '--categorical', 'a'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--categorical reads') });
     },
     // Hashed categories: N features per categorical column, whatever categories this site has.
     '--category-buckets': async () => {
@@ -75,6 +83,7 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       expect((await client(['--data', texts, '--category-buckets', '3']))!.data.featureShape).toEqual([3]);
       await expect(client(['--data', numeric, '--category-buckets', '0'])).rejects.toThrow(/category-buckets must be an integer ≥ 1/);
       await expect(client(['--data', numeric, '--category-buckets', '65537'])).rejects.toThrow('--category-buckets: Too big: expected number to be <=65536');
+      await expect(client(['--data', images, '--category-buckets', '3'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--category-buckets reads') });
     },
     '--text-column': async () => {
       // Without it, the text column is just another categorical column (one-hot over the 2 texts).

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
-import { addSiteDataOptions, siteDataOptionsFrom } from './site-data-flags.ts';
+import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
 import { loadSitePolicyFile } from './site-policy-file.ts';
@@ -52,6 +52,9 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       }
       if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
+      if (command.getOptionValueSource('syncEvery') === 'cli' && command.getOptionValueSource('workers') === 'cli' && o.workers === 1) {
+        throw new FedtuneError('config', '--sync-every paces the averaging between worker threads: it has no effect with --workers 1');
+      }
       const dataOptions = siteDataOptionsFrom(o);
       // Fast start (docs/performance.md): the connection's handshake and the backend's start run while the data is read and checked.
       const server = serverConnector(o.server, o.ca ? readInputText(o.ca, { what: 'CA certificate', code: 'config', maxBytes: PEM_MAX_BYTES }) : undefined, o.site);
@@ -62,6 +65,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         const loaded = readSiteData(o.data, { labelColumn: o.labelColumn, ...dataOptions });
+        refuseSiteDataFlagsWithoutEffect(command, siteDataKind(loaded.kind, o.textColumn));
         const checked = checkSiteData(loaded, { ...dataOptions, json: o.json, checkOnly: o.checkOnly }, (line) => console.log(line));
         if (o.checkOnly) return;
         const data = checked.text ?? checked.dataset!;

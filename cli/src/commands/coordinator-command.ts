@@ -12,7 +12,7 @@ import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
 import { choiceOption, columnListOption, floatOption, intOption, portOption } from './options.ts';
 import { serveClusterNode } from './cluster-node.ts';
-import { addRunConfigOptions, layeredRunConfig, runConfigFile, runConfigFlags } from './run-config-flags.ts';
+import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAGS, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
@@ -42,6 +42,27 @@ export function coordinatorRunConfig(command: Command, task?: SpamCoordinatorTas
   return { config: layeredRunConfig({ base: { runId: file?.values.runId ?? newRunId(), ...headline }, file, flags }) };
 }
 
+/**
+ * Coordinator flags that act only with another one (the run-config flags' own check is refuseInactiveFlags):
+ * typed without it they would do nothing, so they are refused with one line saying why, before anything loads.
+ */
+export function refuseCoordinatorFlagsWithoutEffect(command: Command): void {
+  const o = command.opts();
+  const typed = (attribute: string) => command.getOptionValueSource(attribute) === 'cli';
+  if (typed('arch') && o.task === 'spam') throw new FedtuneError('config', '--arch has no effect with --task spam: the spam task runs its text-cnn');
+  if (typed('arch') && o.model) throw new FedtuneError('config', '--arch has no effect with --model: the model directory is the architecture');
+  if (!o.holdout) {
+    for (const [attribute, flag] of [['labelColumn', '--label-column'], ['featureColumns', '--feature-columns'], ['impute', '--impute']] as const) {
+      if (typed(attribute)) throw new FedtuneError('config', `${flag} reads the holdout CSV: it needs --holdout`);
+    }
+  }
+  if (o.cluster && o.serve) throw new FedtuneError('config', '--serve does not go with --cluster: a cluster node ends with the cluster\'s run');
+  if (o.serveOnly) {
+    const runFlag = RUN_CONFIG_FLAGS.map((f) => f.flags.split(' ')[0]).find((flag) => typed(new Option(flag).attributeName()));
+    if (runFlag) throw new FedtuneError('config', `--serve-only starts no run, so ${runFlag} has no effect: give a run's settings in POST /api/runs`);
+  }
+}
+
 export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, createCoordinatorServer }): Command {
   const command = new Command('coordinator')
     .description('serve a run: sites join over socket.io, the coordinator aggregates and evaluates; exits when the run completes')
@@ -49,7 +70,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--host <addr>', 'address to bind (0.0.0.0: every interface, reachable from the network; then the control plane needs `fedtune admin-token`)', DEFAULT_HOST)
     .option('--out <dir>', 'directory for runs', 'runs')
     .option('--serve', 'keep the API up after the run completes')
-    .option('--serve-only', 'serve the HTTP API and socket.io with no run: create and start runs with POST /api/runs and POST /api/runs/:id/start (run flags are ignored)')
+    .option('--serve-only', 'serve the HTTP API and socket.io with no run: create and start runs with POST /api/runs and POST /api/runs/:id/start (run flags are refused: a run\'s settings go in POST /api/runs)')
     .addOption(new Option('--task <name>', 'built-in task: digits (images) or spam (SpamAssassin e-mail, text-cnn with its vocabulary; sites join with text folders or a CSV text column; docs/text.md)').choices(['digits', 'spam']).default('digits'))
     .option('--arch <name>', 'architecture of the built-in pretrained model', 'mlp')
     .option('--model <dir>', 'start from this TensorFlow.js model directory instead of the built-in checkpoint')
@@ -73,6 +94,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .addOption(new Option('--cluster-secret-file <path>', 'a file holding the cluster secret (≥ 32 bytes, e.g. openssl rand -hex 32; the same on every node): every message between nodes is authenticated with it (with --cluster; docs/cluster.md#trust-and-deployment)').env('FEDTUNE_CLUSTER_SECRET_FILE'));
   addRunConfigOptions(command);
   return command.action(async (o) => {
+    refuseCoordinatorFlagsWithoutEffect(command);
     // A server's heap: rarer full collections under the update buffers' churn (server-heap-growth.ts).
     const heapFlag = useServerHeapGrowth();
     if (process.env.FEDTUNE_DEBUG) console.error(`fedtune: coordinator heap growth ${heapFlag}`);

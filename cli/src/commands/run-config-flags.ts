@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
 import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, LearningRateSchedule, MAX_PERSONALIZATION_FOLDS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, PERSONALIZATION_SELECTIONS, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
+import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -286,5 +287,7 @@ export function runConfigFromCommand(command: Command, base: PartialRunConfigInp
 export function layeredRunConfig(layers: { base?: PartialRunConfigInput; file?: RunConfigFile; flags?: PartialRunConfigInput }): RunConfig {
   const { base = {}, file, flags = {} } = layers;
   const lower: RunConfigFile | PartialRunConfigInput = file ? { ...file, values: deepMerge(base, file.values) as PartialRunConfigInput } : base;
-  return mergeRunConfig(lower, flags, { flagNames: { ...RUN_CONFIG_FLAG_NAMES } });
+  const config = mergeRunConfig(lower, flags, { flagNames: { ...RUN_CONFIG_FLAG_NAMES } });
+  refuseInactiveFlags(flags, config, RUN_CONFIG_FLAG_NAMES);
+  return config;
 }

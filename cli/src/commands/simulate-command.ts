@@ -9,7 +9,7 @@ import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
-import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, FedtuneError, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport } from '@fedtune/shared';
 import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-site-data.ts';
@@ -28,6 +28,7 @@ export interface SimulateDeps {
  */
 export function simulationOptionsFromCommand(command: Command): SimulationOptions {
   const o = command.opts();
+  refuseSimulationFlagsWithoutEffect(command);
   return {
     sites: o.sites,
     task: o.task,
@@ -45,6 +46,21 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
     configFile: runConfigFile(command),
     config: runConfigFlags(command),
   };
+}
+
+/**
+ * Simulation flags that act only with another one (the run-config flags' own check is refuseInactiveFlags):
+ * typed without it they would do nothing, so they are refused with one line saying what they need.
+ */
+function refuseSimulationFlagsWithoutEffect(command: Command): void {
+  const o = command.opts();
+  const typed = (attribute: string) => command.getOptionValueSource(attribute) === 'cli';
+  if (!o.attack || o.attack === 'none') {
+    if (typed('attackOpt')) throw new FedtuneError('config', '--attack-opt sets an option of the malicious sites\' attack: it needs --attack');
+    if (typed('malicious')) throw new FedtuneError('config', '--malicious is the share of sites that run --attack: it needs --attack');
+  }
+  if (o.task === 'spam' && typed('featureShift')) throw new FedtuneError('config', '--no-feature-shift has no effect with --task spam: only the digits task renders its data through scanners');
+  if (o.preset === 'robust' && o.robustness === 'never') throw new FedtuneError('config', '--preset robust compares the two arms\' final robustness: --robustness never does not apply (leave it out, or give final, every-round or K)');
 }
 
 /** `--workers`: auto or an integer ≥ 1. */
@@ -165,7 +181,7 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
       // Both arms end with the mean of their last rounds' models (`--average-rounds` overrides it).
       // The final evaluation also runs the black-box Square Attack at the headline ε: the gradient-masking check
       // (docs/robustness.md#a-black-box-check-the-square-attack); a config file's robustness.square overrides it.
-      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { square: [headlineEps], ...base.config?.robustness, when: 'final' } },
+      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { square: [headlineEps], ...base.config?.robustness, when: base.config?.robustness?.when ?? 'final' } },
     },
   }));
   for (const side of sides) {

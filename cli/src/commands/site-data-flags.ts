@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseSiteDataOptions, type SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
+import { FedtuneError, parseSiteDataOptions, type SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
 import { choiceOption, columnListOption, intOption } from './options.ts';
 
 /** `--image-size HxW` (or one number for a square). */
@@ -43,4 +43,43 @@ export function siteDataOptionsFrom(o: Record<string, unknown>): SiteDataOptions
     ...(o.classWeights ? { classWeights: o.classWeights as 'balanced' } : {}),
   };
   return parseSiteDataOptions(given);
+}
+
+/** The kinds of `--data` a site reads (readSiteData), a CSV with a text column apart. */
+export type SiteDataKind = 'digits' | 'csv' | 'csv-text' | 'image-folder' | 'text-folder';
+
+/** The data flags that only some kinds read, with the kinds that do (a flag not listed acts on every kind). */
+const KIND_SPECIFIC_FLAGS: ReadonlyArray<{ attribute: string; flag: string; reads: string; kinds: readonly SiteDataKind[] }> = [
+  { attribute: 'imageSize', flag: '--image-size', reads: 'image folders', kinds: ['image-folder'] },
+  { attribute: 'channels', flag: '--channels', reads: 'image folders', kinds: ['image-folder'] },
+  { attribute: 'skipBadFiles', flag: '--skip-bad-files', reads: 'image and text folders', kinds: ['image-folder', 'text-folder'] },
+  { attribute: 'featureColumns', flag: '--feature-columns', reads: "a CSV's feature columns", kinds: ['csv'] },
+  { attribute: 'categorical', flag: '--categorical', reads: "a CSV's feature columns", kinds: ['csv'] },
+  { attribute: 'categoryBuckets', flag: '--category-buckets', reads: "a CSV's feature columns", kinds: ['csv'] },
+  { attribute: 'labelColumn', flag: '--label-column', reads: 'a CSV', kinds: ['csv', 'csv-text'] },
+];
+
+const KIND_NAMES: Record<SiteDataKind, string> = {
+  digits: 'the built-in digits (digits:K/N)',
+  csv: 'a CSV of features',
+  'csv-text': 'a CSV with --text-column',
+  'image-folder': 'an image folder',
+  'text-folder': 'a folder of texts',
+};
+
+/** The kind of `--data` that readSiteData read (`kind`), with `--text-column` telling a text CSV from a text folder. */
+export function siteDataKind(kind: 'digits' | 'csv' | 'image-folder' | 'text', textColumn: string | undefined): SiteDataKind {
+  return kind === 'text' ? (textColumn ? 'csv-text' : 'text-folder') : kind;
+}
+
+/**
+ * Refuses (FedtuneError 'config') a data flag typed on `command` that the data's kind does not read: it would
+ * do nothing (e.g. `--image-size` on a CSV), so the operator is told which data it reads instead.
+ */
+export function refuseSiteDataFlagsWithoutEffect(command: Command, kind: SiteDataKind): void {
+  for (const f of KIND_SPECIFIC_FLAGS) {
+    if (command.getOptionValueSource(f.attribute) === 'cli' && !f.kinds.includes(kind)) {
+      throw new FedtuneError('config', `${f.flag} reads ${f.reads}: it has no effect on --data that is ${KIND_NAMES[kind]}`);
+    }
+  }
 }

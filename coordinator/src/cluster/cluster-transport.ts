@@ -17,8 +17,12 @@ export interface ClusterTransportOptions {
   nodeTimeoutMs: number;
   /** The leader's share of the sites relative to a follower's (site-placement.ts); default 1: equal shares. */
   leaderWeight?: number;
-  /** Most refused site messages a follower answers on one connection before it cuts it. */
-  maxRefusals?: number;
+  /**
+   * A follower cuts a site connection that sends more than `maxRefusals` refused messages within
+   * `refusalWindowMs`, as a single coordinator does (ConnectionLimits, where the defaults live).
+   */
+  maxRefusals: number;
+  refusalWindowMs: number;
   onWarning?: (message: string) => void;
   now?: () => number;
 }
@@ -174,14 +178,17 @@ export class ClusterTransport implements ServerTransport {
     this.relayed.add(link);
     this.relayedById.set(link.id, link);
     this.relayedTotal++;
-    let refusals = 0;
+    let refusedAt: number[] = [];
     link.onMessage((message) => {
       if (this.interceptSiteMessage?.(link, message)) return;
       this.relaySiteMessage(link, message);
     });
     link.onInvalid((error) => {
       link.send('rejected', { code: clipText(error.code, 64), reason: clipText(error.message) });
-      if (++refusals > (this.options.maxRefusals ?? 20)) link.close();
+      const t = (this.options.now ?? Date.now)();
+      refusedAt = refusedAt.filter((at) => t - at < this.options.refusalWindowMs);
+      refusedAt.push(t);
+      if (refusedAt.length > this.options.maxRefusals) link.close();
     });
     link.onClose((reason) => {
       this.relayed.delete(link);

@@ -146,6 +146,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       transport = new ClusterTransport(inner, io, {
         nodeId: cluster.nodeId,
         maxQueuedMessages: limits.maxQueuedMessages,
+        maxRefusals: limits.maxRefusals,
+        refusalWindowMs: limits.refusalWindowMs,
         maxRemoteSites: cluster.maxRemoteSites,
         nodeHeartbeatMs: cluster.nodeHeartbeatMs,
         nodeTimeoutMs: cluster.nodeTimeoutMs,
