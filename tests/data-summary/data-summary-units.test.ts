@@ -22,6 +22,8 @@ describe('SiteDataSummary (the wire schema)', () => {
     ['too many feature names', { featureNames: new Array(MAX_SUMMARY_FEATURE_NAMES + 1).fill('x') }],
     ['an oversize feature name', { featureNames: ['x'.repeat(129)] }],
     ['an empty feature name', { featureNames: [''] }],
+    ['a feature name with an ANSI escape', { featureNames: ['age\u001b[2J'] }],
+    ['a feature name with a newline', { featureNames: ['age\nforged log line'] }],
     ['a string count', { examples: '40' }],
     ['a fractional count', { examples: 40.5 }],
     ['a negative count', { duplicatesDropped: -1 }],
@@ -55,6 +57,10 @@ describe('the site side: what it may send', () => {
     expect(counts.featureNames!.length).toBeLessThanOrEqual(MAX_SUMMARY_FEATURE_NAMES);
     expect(counts).toMatchObject({ duplicatesDropped: 0, missingImputed: 0, constantFeatures: 0 });
     expect(SiteDataSummary.safeParse(summaryToSend(counts, { runId: 'r', siteId: 's' }, true)).success).toBe(true);
+    // A CSV header may hold control characters: the site sends them as spaces (the coordinator refuses them), and drops a name of nothing else.
+    const controlled = dataSummaryCounts({ examples: 3, labelCounts: [3], featureNames: ['a\u001b[31mb', '\n\t', 'c'] });
+    expect(controlled.featureNames).toEqual(['a [31mb', 'c']);
+    expect(SiteDataSummary.safeParse(summaryToSend(controlled, { runId: 'r', siteId: 's' }, true)).success).toBe(true);
   });
 
   it.each([

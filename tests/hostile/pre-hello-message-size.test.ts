@@ -83,13 +83,15 @@ describe('messages before a welcome', () => {
     }
   }, 60_000);
 
+  // Its binary attachments, that is (updates travel there); the JSON of a message stays bounded
+  // (connectionLimits.maxTextMessageBytes: tests/hostile/welcomed-packet-bounds.test.ts).
   it('once welcomed, a site may send messages of the full size: a 4 MB message is refused by its schema, and the connection stays', async () => {
     const coordinator = await startTinyCoordinator({ runId: 'post-welcome', minSites: 2 });
     try {
       const site = await attacker(coordinator.url!);
       site.hello('site-b');
       await site.next('welcome');
-      site.socket.emit('heartbeat', { siteId: 'site-b', status: 'x'.repeat(4 * 1024 * 1024) });
+      site.socket.emit('heartbeat', { siteId: 'site-b', status: new Uint8Array(4 * 1024 * 1024) });
       const refusal = await site.next('rejected', 20_000);
       expect(refusal.code).toBe('malformed_payload');
       expect(site.socket.connected).toBe(true);

@@ -33,13 +33,25 @@ it('control characters a site sends never reach the engine events or the report'
     const honest = await honestSite(coordinator.url!, 'site-a');
     const fit = await evil.next('fit', 20_000);
     evil.socket.emit('siteFailure', { runId: fit.runId, round: fit.round, siteId: 'site-b', code: 'data', reason: `bad data${EVIL}` });
+    // A key of a strict object is quoted by the schema's refusal (zod: 'Unrecognized key: "…"'): made one line too.
+    evil.socket.emit('heartbeat', { siteId: 'site-b', status: 'idle', ledger: { [`k${EVIL}`]: 1 } });
+    evil.socket.emit('fitResult', { runId: fit.runId, round: fit.round, siteId: 'site-b', weights: fit.weights, numExamples: 40, metrics: { loss: 1, accuracy: 0.5, ledger: { runEpsilon: 1, totalEpsilon: 1, [`k${EVIL}`]: 1 } }, durationMs: 1 });
     evil.socket.emit('fitResult', { runId: `other${EVIL}`, round: fit.round, siteId: 'site-b', weights: fit.weights, numExamples: 40, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
     const report = await coordinator.done;
     expect((await honest.run).completed).toBe(true);
     expect(report.status, report.aborted).toBe('complete');
     // The attack did arrive: its failure and its update are both recorded, quoted without the control characters.
     expect(report.rounds[0].failed).toEqual([{ siteId: 'site-b', reason: expect.stringContaining('data: bad data') }]);
-    expect(report.rounds[0].rejected).toEqual([expect.objectContaining({ siteId: 'site-b', code: 'stale_round', reason: expect.stringContaining('result is for run other') })]);
+    expect(report.rounds[0].rejected).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ siteId: 'site-b', code: 'malformed_payload', reason: expect.stringMatching(/Unrecognized key: "k \[coordinator\] round 1 complete \[2J ]52;c;ZXZpbA== 31m"/) }),
+        expect.objectContaining({ siteId: 'site-b', code: 'stale_round', reason: expect.stringContaining('result is for run other') }),
+      ]),
+    );
+    // What the peer is told is one line as well.
+    const told = evil.received.filter((m) => m.event === 'rejected').map((m) => String((m.payload as { reason?: string }).reason));
+    expect(told.some((r) => r.includes('Unrecognized key'))).toBe(true);
+    expect(told.filter((r) => CONTROL.test(r))).toEqual([]);
     expect(controlStrings(events, 'events')).toEqual([]);
     expect(controlStrings(JSON.parse(readFileSync(join(coordinator.runDir, 'report.json'), 'utf8')), 'report')).toEqual([]);
     expect(events).toContainEqual(expect.objectContaining({ type: 'site-joined', siteId: 'site-b', backend: expect.stringMatching(/^cpu /) }));

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { EngineEvent } from '@fedtune/coordinator';
+import { oneLine } from '@fedtune/shared';
 import { bytes, num, pct } from './format.ts';
 import { printRobustness } from './robustness-summary.ts';
 
@@ -49,10 +50,10 @@ export class RoundProgress {
         break;
       case 'site-left':
         if (!this.siteLines) break;
-        console.log(`site left: ${event.siteId} (${event.reason})`);
+        console.log(`site left: ${event.siteId} (${oneLine(event.reason)})`);
         break;
       case 'site-refused':
-        console.log(`site refused the run's terms: ${event.siteId} (${event.reason})`);
+        console.log(`site refused the run's terms: ${event.siteId} (${oneLine(event.reason)})`);
         break;
       case 'pretrained':
         console.log(`pretrained model on the coordinator's holdout: accuracy ${pct(event.accuracy).trim()}, loss ${num(event.loss)}`);
@@ -78,11 +79,11 @@ export class RoundProgress {
         // A held update was counted when it arrived; its verdict at the round's close is not a new arrival.
         if (!this.held.delete(`${event.round}/${event.siteId}`)) this.received++;
         this.bar?.update(this.received);
-        if (!event.accepted) console.log(`  rejected ${event.siteId}: ${event.code} — ${event.reason}`);
+        if (!event.accepted) console.log(`  rejected ${event.siteId}: ${oneLine(String(event.code), 64)} — ${oneLine(String(event.reason))}`);
         break;
       case 'round-retry':
         this.bar?.stop();
-        console.log(`  round ${event.round} attempt ${event.attempt} failed: ${event.reason}; retrying`);
+        console.log(`  round ${event.round} attempt ${event.attempt} failed: ${oneLine(event.reason)}; retrying`);
         break;
       case 'round-end': {
         this.bar?.stop();

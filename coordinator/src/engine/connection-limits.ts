@@ -51,6 +51,16 @@ export const ConnectionLimits = z.object({
    * took hold still queue, and beyond 4× this the oldest are handled at once (memory stays bounded).
    */
   fanInQueueLimit: z.number().int().min(1).max(100_000).default(32),
+  /**
+   * socket.io text packets (a message's JSON; its bytes travel as binary attachments) a connection may send: at
+   * most this long (characters) each, and `textBytesPerSecond` on average with bursts of `textBytesBurst`. A
+   * longer or faster one closes the connection before its JSON is parsed (bounded-socketio-parser.ts). Honest
+   * sites send a few KB per round (the largest, a data summary, under 64 KB); without a bound a welcomed peer's
+   * schema-valid heartbeats with a 13 MB unknown key held the event loop for seconds each.
+   */
+  maxTextMessageBytes: z.number().int().min(1024).default(1024 * 1024),
+  textBytesPerSecond: z.number().int().min(1024).default(1024 * 1024),
+  textBytesBurst: z.number().int().min(1024).default(4 * 1024 * 1024),
   /** Messages a connection may queue while it waits for a run to take it; later ones are dropped. */
   maxQueuedMessages: z.number().int().min(1).default(16),
 });

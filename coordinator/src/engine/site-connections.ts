@@ -1,4 +1,4 @@
-import { clipText, PROTOCOL_VERSION, type ClientToServer, type FedtuneError, type Hello, type MessageOf, type SiteLink } from '@fedtune/shared';
+import { clipText, oneLine, PROTOCOL_VERSION, type ClientToServer, type FedtuneError, type Hello, type MessageOf, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from './connection-limits.ts';
 import type { SiteRegistry, SiteState } from './site-registry.ts';
 
@@ -223,7 +223,7 @@ export class SiteConnections {
    * than `maxRefusals` within `refusalWindowMs` and the connection is cut.
    */
   refuse(link: SiteLink, code: string, reason: string, round?: number): void {
-    link.send('rejected', { runId: this.options.runId, round, code: clipText(code, 64), reason: clipText(reason) });
+    link.send('rejected', { runId: this.options.runId, round, code: oneLine(code, 64), reason: oneLine(reason) });
     const state = this.connections.get(link);
     if (!state || link.closed) return;
     const t = this.now();

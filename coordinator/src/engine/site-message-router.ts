@@ -167,7 +167,7 @@ export class SiteMessageRouter {
   }
 
   onSiteInvalid(site: SiteState, error: FedtuneError): void {
-    const reason = clipText(error.message);
+    const reason = oneLine(error.message);
     this.ctx.collector?.reject({ siteId: site.siteId, code: error.code, reason });
     this.outOfWaitingPhases(site.siteId);
     this.ctx.emit({ type: 'result', round: this.ctx.collector?.round ?? 0, siteId: site.siteId, accepted: false, code: error.code, reason });

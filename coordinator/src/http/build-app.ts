@@ -13,6 +13,7 @@ import { clientErrorHandler, describeHttpError } from './http-error.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-defaults.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
+import { boundedSocketIoParser } from '../transport/bounded-socketio-parser.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
@@ -129,8 +130,11 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   // Websocket only: every fedtune site connects that way (socketio-client.ts), and HTTP long-polling would be a
   // second way in, with its own request bodies, to bound and test.
   // A connection that never asks for the namespace is closed at the hello timeout too (socket.io's default: 45 s).
-  const connectTimeout = ConnectionLimits.parse(options.connectionLimits ?? {}).helloTimeoutMs;
-  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true } });
+  const limits = ConnectionLimits.parse(options.connectionLimits ?? {});
+  const connectTimeout = limits.helloTimeoutMs;
+  // What a connection's packets may be is bounded before any of it is parsed (bounded-socketio-parser.ts).
+  const parser = boundedSocketIoParser(limits);
+  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true }, parser });
   const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();

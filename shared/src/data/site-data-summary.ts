@@ -33,7 +33,8 @@ export function summaryOfDataCheck(report: DataCheckReport, prepared: { examples
  * MAX_SUMMARY_FEATURE_NAMES names of at most 128 characters (summaryToSend drops the names the policy does not allow).
  */
 export function dataSummaryCounts(input: DataSummaryInput): DataSummaryCounts {
-  const names = input.featureNames?.slice(0, MAX_SUMMARY_FEATURE_NAMES).map((n) => (n.length > 128 ? n.slice(0, 128) : n)).filter((n) => n.length > 0);
+  // Control characters (a CSV header may hold any) become spaces: the coordinator refuses names with them.
+  const names = input.featureNames?.slice(0, MAX_SUMMARY_FEATURE_NAMES).map((n) => n.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')).map((n) => (n.length > 128 ? n.slice(0, 128) : n)).filter((n) => n.trim().length > 0);
   return {
     examples: input.examples,
     duplicatesDropped: input.duplicatesDropped ?? 0,

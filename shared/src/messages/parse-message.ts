@@ -1,14 +1,16 @@
 import type { z } from 'zod';
 import { FedtuneError } from '../errors.ts';
 import { clipText, quoteClipped } from '../text/clip-text.ts';
+import { oneLine } from '../text/one-line.ts';
 import { clientToServerSchemas, serverToClientSchemas, type ClientToServer, type ServerToClient } from './events.ts';
 
 /** The first few issues, each clipped: a reason stays a few hundred bytes whatever the payload held. */
 function describeIssues(error: z.ZodError): string {
-  // Paths and messages can quote keys the peer chose: each is clipped, and so is the whole.
+  // Paths and messages can quote keys the peer chose (zod quotes an unrecognized key as it is): each is made one
+  // line (control characters, ANSI escapes and newlines become spaces) and clipped, and so is the whole.
   const text = error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? clipText(i.path.map(String).join('.'), 120) : '(root)'}: ${clipText(i.message, 200)}`)
+    .map((i) => `${i.path.length ? oneLine(i.path.map(String).join('.'), 120) : '(root)'}: ${oneLine(i.message, 200)}`)
     .join('; ');
   return clipText(text, 600);
 }

@@ -501,7 +501,8 @@ export const SiteDataSummary = z
     /** Examples per class index. */
     labelCounts: z.array(ExampleCount).max(MAX_SUMMARY_CLASSES),
     /** The data's feature (column) names, only when the site's policy allows sharing them. */
-    featureNames: z.array(z.string().min(1).max(128)).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
+    // Shown in report.html and the dashboard: no control characters (ANSI escapes, newlines) in a name.
+    featureNames: z.array(z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'a feature name has no control characters')).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
   });
 
 export type Hello = z.output<typeof Hello>;
