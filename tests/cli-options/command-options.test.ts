@@ -125,6 +125,16 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
         await pressCtrlC(before);
       },
     });
+    // SIGTERM alone (a service manager's stop) ends the serving too, not only Ctrl-C.
+    logs.length = 0;
+    const again = signalListeners();
+    await coordinator(['--serve'], {
+      whileRunning: async () => {
+        await vi.waitFor(() => expect(logs.join('\n')).toMatch(/run complete; serving the API .*\(Ctrl-C or SIGTERM to stop\)/));
+        for (const l of process.listeners('SIGTERM').filter((l) => !again.SIGTERM.includes(l))) (l as () => void)();
+      },
+    });
+    for (const s of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(s)) if (!again[s].includes(l)) process.removeListener(s, l as () => void);
   },
   '--serve-only': async () => {
     const before = signalListeners();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiErrorStatus, buildApp, createCoordinatorServer, errorStatus, type CoordinatorServer } from '@fedtune/coordinator';
 import { selectNodeBackend } from '@fedtune/shared/node';
+import { requestForLog } from '../../coordinator/src/http/structured-log.ts';
 import { tempDir, tinyData, tinyModel } from '../access/helpers.ts';
 
 const statusOf: Record<string, number> = { ...errorStatus, ...apiErrorStatus };
@@ -51,6 +52,23 @@ describe('HTTP errors: no 500s, and the status always matches the code (finding 
     const file = await post(JSON.stringify({ runId: 'notes.txt' }));
     expectError(file, 400, 'config');
     expect(file.json().error.message).toMatch(/names a file/);
+  });
+
+  it('a run id or file name decoded from the URL with control characters is quoted on one line in the error (hostile-peer audit F6)', async () => {
+    const evil = encodeURIComponent('\u001b[31m\nX\r\nSet-Cookie: a=b');
+    for (const url of [`/api/runs/${evil}/rounds`, `/api/v1/runs/${evil}/audit`, `/api/runs/${evil}`]) {
+      const res = await server.app!.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode, url).toBeLessThan(500);
+      expect(res.json().error.message, url).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    }
+  });
+
+  it('a request log line quotes the URL clipped and on one line', () => {
+    const line = requestForLog({ method: 'GET', url: `/api/runs/${'a'.repeat(10_000)}`, ip: '10.0.0.1' });
+    expect(line.url.length).toBeLessThan(400);
+    expect(line).toMatchObject({ method: 'GET', remoteAddress: '10.0.0.1', url: expect.stringMatching(/^\/api\/runs\/a{200}.*more characters\)$/) });
+    expect(requestForLog({ method: 'GET\n', url: '/x\u001b[2J', socket: { remoteAddress: '::1' } })).toEqual({ method: 'GET ', url: '/x [2J', remoteAddress: '::1' });
   });
 
   it('strategyOptions nested 200,000 deep: 400 malformed_payload (JSON depth bounded before parsing)', async () => {

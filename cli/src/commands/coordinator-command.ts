@@ -252,8 +252,12 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     stopStarting(); // after the run's own handlers are in place, so a signal on its way is not lost
     const report = await coordinator.done;
     if (o.serve) {
-      console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C to stop)`);
-      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+      console.log(`run complete; serving the API on ${coordinator.url} (Ctrl-C or SIGTERM to stop)`);
+      // The run's own SIGINT/SIGTERM handlers asked it to stop after its round; now either signal ends the serving.
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
     }
     progress.quiet = true;
     await coordinator.close();

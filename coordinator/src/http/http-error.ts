@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { clipText, FedtuneError, type FedtuneErrorCode } from '@fedtune/shared';
+import { clipText, FedtuneError, oneLine, type FedtuneErrorCode } from '@fedtune/shared';
 import { codeForStatus, errorStatus, type ApiErrorCode } from './error-status.ts';
 
 /** Longest message an error reply carries: peers choose URLs and ids, so what is echoed back is clipped (shared's clipText). */
@@ -17,9 +17,10 @@ export interface HttpError {
  * than that they happened (the log has the rest).
  */
 export function describeHttpError(err: unknown): HttpError {
-  if (err instanceof FedtuneError) return { status: errorStatus[err.code], code: err.code, message: clipText(err.message) };
+  // A message may quote what the request sent (a run id, a file name, decoded from the URL): one line, clipped.
+  if (err instanceof FedtuneError) return { status: errorStatus[err.code], code: err.code, message: oneLine(err.message) };
   const e = err as { statusCode?: number; validation?: unknown; message?: unknown };
-  const message = clipText(String(e?.message ?? err).split('\n', 1)[0]);
+  const message = oneLine(String(e?.message ?? err).split('\n', 1)[0]);
   // Schema validation of a body, params or querystring (fastify with ajv): the request names what is wrong.
   if (e?.validation) return { status: 400, code: 'config', message };
   const { status, code } = codeForStatus(typeof e?.statusCode === 'number' ? e.statusCode : undefined);

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { oneLine } from '@fedtune/shared';
 import type { EngineEvent } from '../engine/round-engine.ts';
 import { summarizeRound } from './run-control.ts';
 
@@ -17,7 +18,7 @@ export interface FileLogger {
 export function createFileLogger(path: string, bindings: Record<string, unknown> = {}, level = 'info'): FileLogger {
   mkdirSync(dirname(path), { recursive: true });
   const destination = pino.destination({ dest: path, sync: true, append: true });
-  const logger = pino({ level, base: { service: 'fedtune-coordinator', ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  const logger = pino({ level, base: { service: 'fedtune-coordinator', ...bindings }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { req: requestForLog } }, destination);
   return {
     logger,
     close() {
@@ -25,6 +26,15 @@ export function createFileLogger(path: string, bindings: Record<string, unknown>
       destination.end();
     },
   };
+}
+
+/**
+ * What a request's log line says of it (fastify logs `{ req }` per request): method, URL and address, the URL
+ * clipped — a client chooses it, up to the 16 KB of headers node accepts.
+ */
+export function requestForLog(req: { method?: unknown; url?: unknown; ip?: unknown; socket?: { remoteAddress?: unknown } }): { method: string; url: string; remoteAddress?: string } {
+  const address = req.ip ?? req.socket?.remoteAddress;
+  return { method: oneLine(String(req.method ?? ''), 16), url: oneLine(String(req.url ?? ''), 300), ...(typeof address === 'string' ? { remoteAddress: address } : {}) };
 }
 
 /** Free-text reasons can quote whatever a site sent: keep them short. */
