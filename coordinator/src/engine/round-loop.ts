@@ -15,8 +15,9 @@ import { updateEncodingRecord } from './update-encoding.ts';
 import { prepareRobustnessHelper, prepareRobustnessInputs } from './prepare-robustness-inputs.ts';
 
 /** The site's record-level DP-SGD ε and its privacy-ledger totals from its fit metrics, as the accepted entry's optional fields. */
-function siteEpsilon(metrics: FitResultMetrics): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
-  return { ...(metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {}), ...(metrics.ledger ? { ledger: { runEpsilon: metrics.ledger.runEpsilon, totalEpsilon: metrics.ledger.totalEpsilon } } : {}) };
+function siteEpsilon(metrics: FitResultMetrics, dpSgd: boolean): { epsilon?: number; ledger?: { runEpsilon: number | null; totalEpsilon: number | null } } {
+  // A DP-SGD spend is reported only where the run asked its sites for DP-SGD: elsewhere a site's claim means nothing.
+  return { ...(dpSgd && metrics.privacy ? { epsilon: metrics.privacy.epsilon } : {}), ...(metrics.ledger ? { ledger: { runEpsilon: metrics.ledger.runEpsilon, totalEpsilon: metrics.ledger.totalEpsilon } } : {}) };
 }
 
 /** Why sites gave no usable result, for a quorum failure's reason: a few sites' reasons, each clipped. */
@@ -137,7 +138,7 @@ export class RoundLoop {
         if (r && !failure) (aggregator as SecureSumAggregator).addSum({ sum: r.sum, survivors: r.survivors.map((id) => ({ siteId: id, numExamples: r.reports.get(id)?.numExamples ?? 0 })) });
         accepted = r ? r.survivors.map((id) => {
           const rep = r.reports.get(id)!;
-          return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs, ...siteEpsilon(rep.metrics) };
+          return { siteId: id, numExamples: rep.numExamples, loss: rep.metrics.loss, accuracy: rep.metrics.accuracy, durationMs: rep.durationMs, ...siteEpsilon(rep.metrics, this.ctx.config.train.dpSgd !== undefined) };
         }) : [];
       } else {
         await collector.done;
@@ -169,7 +170,7 @@ export class RoundLoop {
           loss: u.metrics.loss,
           accuracy: u.metrics.accuracy,
           durationMs: u.durationMs,
-          ...siteEpsilon(u.metrics),
+          ...siteEpsilon(u.metrics, this.ctx.config.train.dpSgd !== undefined),
         }));
       }
       if (failure !== undefined || this.ctx.stopped) {

@@ -1,5 +1,5 @@
 import type { RunContext } from './run-context.ts';
-import { clipText, FedtuneError, oneLine, toFedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
+import { clipText, FedtuneError, MAX_REPORTED_EXAMPLES, oneLine, toFedtuneError, type ClientToServer, type SiteLink } from '@fedtune/shared';
 import { DataSummaries } from './data-summaries.ts';
 import type { SecAggClientEvent } from './secure-aggregation-round.ts';
 import type { SiteMessage } from './site-connections.ts';
@@ -107,8 +107,12 @@ export class SiteMessageRouter {
 
   onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
     const c = this.ctx.collector;
-    // Hashed for the audit log on libuv's pool, off the event loop (update-digest.ts).
-    this.ctx.emit({ type: 'update-received', round: c?.round ?? result.round, siteId, message: 'fitResult', sha256: new UpdateDigest(result.weights), bytes: result.weights.byteLength, numExamples: result.numExamples });
+    // Hashed for the audit log on libuv's pool, off the event loop (update-digest.ts). Recorded under the round the
+    // coordinator is in (with none open, the last one: flushed at the next round's end), never the round the peer
+    // names: a peer naming a new round per message grew the recorder's pending entries without bound. The example
+    // count is the peer's claim until validated: recorded only when it is one a site could have.
+    const claimed = Number.isSafeInteger(result.numExamples) && result.numExamples >= 0 && result.numExamples <= MAX_REPORTED_EXAMPLES ? { numExamples: result.numExamples } : {};
+    this.ctx.emit({ type: 'update-received', round: c?.round ?? this.ctx.report.rounds.length, siteId, message: 'fitResult', sha256: new UpdateDigest(result.weights), bytes: result.weights.byteLength, ...claimed });
     if (!c) {
       this.ctx.rejectMessage(link, 'stale_round', 'no round is in progress', result.round);
       return;

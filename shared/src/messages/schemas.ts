@@ -287,7 +287,8 @@ export const LocalMetrics = z.object({
 
 /** Record-level DP-SGD spent by the site so far (all its rounds in this run): ε(δ) of the RDP accountant. */
 export const SitePrivacy = z.object({
-  epsilon: z.number().finite().min(0),
+  // Bounded as the ledger's ε (an ε past 1e12 protects nothing and only inflates what is stored).
+  epsilon: z.number().finite().min(0).max(1e12),
   delta: z.number().gt(0).lt(1),
   /** DP-SGD steps composed so far. */
   steps: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
