@@ -53,11 +53,20 @@ describe('binary fields on the wire', () => {
     expect('$blob' in back).toBe(false);
   });
 
-  it('restored fields do not share memory with each other', () => {
-    const back = unpackBinaryFields(packBinaryFields({ a: bytes(8), b: bytes(8, 2) })) as { a: Uint8Array; b: Uint8Array };
-    back.a[0] = 99;
-    expect(back.b[0]).toBe(bytes(8, 2)[0]);
-    expect(back.a.buffer).not.toBe(back.b.buffer);
+  it('restored fields are views of the attachment, whether it arrives as a Buffer (Node) or a Uint8Array: many references to one large range cost no memory', () => {
+    const packed = packBinaryFields({ a: bytes(8), b: bytes(8, 2) }) as Record<string, unknown>;
+    for (const blob of [packed.$blob as Uint8Array, Buffer.from(packed.$blob as Uint8Array)]) {
+      const back = unpackBinaryFields({ ...packed, $blob: blob }) as { a: Uint8Array; b: Uint8Array };
+      expect(back.a.buffer).toBe(blob.buffer);
+      expect([Array.from(back.a), Array.from(back.b)]).toEqual([Array.from(bytes(8)), Array.from(bytes(8, 2))]);
+    }
+    // 50,000 references to the whole of a 4 MB attachment: as copies 200 GB; as views nothing.
+    const big = new Uint8Array(4 * 1024 * 1024);
+    const before = process.memoryUsage().arrayBuffers;
+    const bomb = unpackBinaryFields({ $blob: big, x: Array.from({ length: 50_000 }, () => ({ $bin: [0, big.byteLength] })) }) as { x: Uint8Array[] };
+    expect(bomb.x).toHaveLength(50_000);
+    expect(bomb.x.every((f) => f.buffer === big.buffer && f.byteLength === big.byteLength)).toBe(true);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('accepts an ArrayBuffer blob (as browsers deliver binary)', () => {

@@ -83,7 +83,9 @@ function isRef(v: object): v is { [BINARY_REF_KEY]: unknown } {
 /**
  * Restores a payload packed by `packBinaryFields`; any other payload is returned as it is. A packed payload
  * from a peer is hostile until checked: every reference must lie inside the buffer, or the whole message
- * is refused (FedtuneError 'malformed_payload'). Each restored field is a copy, so no two fields share memory.
+ * is refused (FedtuneError 'malformed_payload'). Each restored field is a view of the attachment, never a copy
+ * (as a Node Buffer's slice always was): a message of many references to one large range costs no memory, and a
+ * consumer that changes a field in place copies it first (nothing does).
  */
 export function unpackBinaryFields(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !Object.hasOwn(raw, PACKED_BLOB_KEY)) return raw;
@@ -106,7 +108,7 @@ export function unpackBinaryFields(raw: unknown): unknown {
       if (offset + length > blob.byteLength) {
         throw new FedtuneError('malformed_payload', `packed payload: binary field [${offset}, ${length}] lies outside the ${blob.byteLength}-byte buffer`);
       }
-      return blob.slice(offset, offset + length);
+      return blob.subarray(offset, offset + length);
     }
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) defineField(out, k, walk(x, depth + 1));
