@@ -293,6 +293,19 @@ const MODULES = [
     tests: ['tests/fan-in-pacing.test.ts', 'tests/transport/paced-fan-out.test.ts'],
   },
   {
+    name: 'packet-bounds',
+    // What a welcomed peer's socket.io packets may be before any of them is parsed: the JSON's length, the
+    // connection's JSON bytes per second, one binary attachment (hostile-peer audit 2026-12-05).
+    mutate: ['coordinator/src/transport/bounded-socketio-parser.ts'],
+    tests: ['tests/hostile/welcomed-packet-bounds.test.ts'],
+  },
+  {
+    name: 'inactive-flags',
+    // Run-config flags typed for a mode the run does not have: refused, never silently ignored.
+    mutate: ['cli/src/commands/inactive-run-config-flags.ts'],
+    tests: ['tests/cli-options/run-config-flags.test.ts'],
+  },
+  {
     name: 'access-control',
     // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
     // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.
