@@ -297,7 +297,7 @@ const MODULES = [
     // What a welcomed peer's socket.io packets may be before any of them is parsed: the JSON's length, the
     // connection's JSON bytes per second, one binary attachment (hostile-peer audit 2026-12-05).
     mutate: ['coordinator/src/transport/bounded-socketio-parser.ts'],
-    tests: ['tests/hostile/welcomed-packet-bounds.test.ts'],
+    tests: ['tests/transport/bounded-socketio-parser.test.ts'],
   },
   {
     name: 'inactive-flags',
