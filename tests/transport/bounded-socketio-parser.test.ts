@@ -44,8 +44,12 @@ describe('boundedSocketIoParser (the decoder alone)', () => {
     const d = new D();
     const out = decoded(d);
     d.add('51-["fitResult",{"_placeholder":true,"num":0}]');
-    d.add(new Uint8Array([1, 2, 3]));
+    // An attachment (an update's bytes) is bounded by the websocket's message size, not by the JSON's bounds or budget.
+    d.add(new Uint8Array(10 * limits.textBytesBurst));
     expect(out).toHaveLength(1);
+    d.add('51-["fitResult",{"_placeholder":true,"num":0}]');
+    d.add(new Uint8Array(10 * limits.textBytesBurst));
+    expect(out).toHaveLength(2);
     expect(() => new D().add('52-["fitResult",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]')).toThrow('too many attachments');
     expect(() => new D().add(new Uint8Array([1]))).toThrow('got binary data when not reconstructing a packet');
   });
