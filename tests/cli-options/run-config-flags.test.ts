@@ -6,6 +6,7 @@ import { runConfigDefaults, type RunConfig } from '@fedtune/coordinator';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand, coordinatorRunConfig } from '../../cli/src/commands/coordinator-command.ts';
 import { RUN_CONFIG_FLAGS } from '../../cli/src/commands/run-config-flags.ts';
+import { refuseInactiveFlags } from '../../cli/src/commands/inactive-run-config-flags.ts';
 import { simulationRunConfig } from '../../cli/src/simulation/run-simulation.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { parseOnly } from './parse-command.ts';
@@ -188,6 +189,8 @@ describe('one flags → config builder, defaults only in the schema', () => {
     [['--personalize-guard-eps', '0.1'], /--personalize-guard-eps .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-guard-eps', '0.1']],
     [['--personalize', 'head', '--personalize-selection', 'holdout'], /--personalize-selection .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-selection', 'holdout']],
     [['--personalize', 'head', '--personalize-margin', '2'], /--personalize-margin .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-margin', '2']],
+    [['--personalize-folds', '3'], /--personalize-folds .*needs --personalize auto with --personalize-selection kfold/, ['--personalize', 'auto', '--personalize-folds', '3']],
+    [['--personalize', 'head', '--personalize-folds', '3'], /--personalize-folds .*needs --personalize auto/, ['--personalize', 'auto', '--personalize-selection', 'kfold', '--personalize-folds', '3']],
     [['--personalize', 'auto', '--personalize-selection', 'holdout', '--personalize-folds', '3'], /--personalize-folds .*needs --personalize auto with --personalize-selection kfold/, ['--personalize', 'auto', '--personalize-selection', 'kfold', '--personalize-folds', '3']],
     [['--site-robustness-examples', '50'], /--site-robustness-examples .*needs --site-robustness final/, ['--site-robustness', 'final', '--site-robustness-examples', '50']],
     [['--robustness', 'never', '--certify'], /--certify has no effect here: it acts where robustness is evaluated/, ['--robustness', 'final', '--certify']],
@@ -207,6 +210,11 @@ describe('one flags → config builder, defaults only in the schema', () => {
   });
   it.each(Object.keys(COMMANDS))('%s: the same flags in their mode are accepted and set (the refusal is about the mode, not the flag)', async (command) => {
     for (const [, , accepted] of INACTIVE) await expect(configOf(command, accepted), accepted.join(' ')).resolves.toBeTruthy();
+  });
+  it('a partial config with a null where a section would be is read as nothing typed (no TypeError)', () => {
+    const config = runConfigDefaults() as unknown as RunConfig;
+    expect(() => refuseInactiveFlags({ personalization: null } as never, config, {})).not.toThrow();
+    expect(() => refuseInactiveFlags({ personalization: { epochs: 3 } } as never, config, { 'personalization.epochs': '--personalize-epochs' })).toThrow('--personalize-epochs has no effect here');
   });
 
   it.each(Object.keys(COMMANDS))('%s: an adversarial flag without --adv-eps, or β without TRADES, is one clear config error naming the flag', async (command) => {
