@@ -1,6 +1,7 @@
 import type { SiteDataSummary } from '../messages/schemas.ts';
 import { MAX_SUMMARY_CLASSES, MAX_SUMMARY_FEATURE_NAMES } from '../messages/schemas.ts';
 import type { DataCheckReport } from './check-dataset.ts';
+import { withoutControlCharacters } from '../text/one-line.ts';
 
 /** What a site may share about its data (docs/data.md#sharing-the-data-summary): counts, and feature names only if allowed. */
 export type DataSummaryCounts = Omit<SiteDataSummary, 'runId' | 'siteId'>;
@@ -34,7 +35,7 @@ export function summaryOfDataCheck(report: DataCheckReport, prepared: { examples
  */
 export function dataSummaryCounts(input: DataSummaryInput): DataSummaryCounts {
   // Control characters (a CSV header may hold any) become spaces: the coordinator refuses names with them.
-  const names = input.featureNames?.slice(0, MAX_SUMMARY_FEATURE_NAMES).map((n) => n.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')).map((n) => (n.length > 128 ? n.slice(0, 128) : n)).filter((n) => n.trim().length > 0);
+  const names = input.featureNames?.slice(0, MAX_SUMMARY_FEATURE_NAMES).map(withoutControlCharacters).map((n) => (n.length > 128 ? n.slice(0, 128) : n)).filter((n) => n.trim().length > 0);
   return {
     examples: input.examples,
     duplicatesDropped: input.duplicatesDropped ?? 0,

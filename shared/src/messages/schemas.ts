@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RunClassNames } from '../data/align-class-labels.ts';
 import { clipText } from '../text/clip-text.ts';
+import { hasControlCharacters } from '../text/one-line.ts';
 import { WEIGHTS_LIMITS } from '../weights.ts';
 import { MAX_TEMPERATURE_QUERY, TEMPERATURE_RANGE } from '../robustness/calibration/temperature-search.ts';
 import { ModelTextSection } from './model-text-section.ts';
@@ -503,7 +504,7 @@ export const SiteDataSummary = z
     labelCounts: z.array(ExampleCount).max(MAX_SUMMARY_CLASSES),
     /** The data's feature (column) names, only when the site's policy allows sharing them. */
     // Shown in report.html and the dashboard: no control characters (ANSI escapes, newlines) in a name.
-    featureNames: z.array(z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'a feature name has no control characters')).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
+    featureNames: z.array(z.string().min(1).max(128).refine((n) => !hasControlCharacters(n), 'a feature name has no control characters')).max(MAX_SUMMARY_FEATURE_NAMES).optional(),
   });
 
 export type Hello = z.output<typeof Hello>;
