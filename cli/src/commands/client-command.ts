@@ -7,7 +7,7 @@ import { dataSummaryToShare } from './share-data-summary.ts';
 import { loadSitePolicyFile } from './site-policy-file.ts';
 import { showTerms } from './show-terms.ts';
 import { RunConfig } from '@fedtune/coordinator/config';
-import { intOption, serverUrlListOption, siteNameOption } from './options.ts';
+import { intOption, serverUrlListOption, siteNameOption, typedOnCommandLine } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, PEM_MAX_BYTES, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
@@ -52,7 +52,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       }
       if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
-      if (command.getOptionValueSource('syncEvery') === 'cli' && command.getOptionValueSource('workers') === 'cli' && o.workers === 1) {
+      if (typedOnCommandLine(command, 'syncEvery') && typedOnCommandLine(command, 'workers') && o.workers === 1) {
         throw new FedtuneError('config', '--sync-every paces the averaging between worker threads: it has no effect with --workers 1');
       }
       const dataOptions = siteDataOptionsFrom(o);

@@ -10,7 +10,7 @@ import { RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
-import { choiceOption, columnListOption, floatOption, intOption, portOption } from './options.ts';
+import { choiceOption, columnListOption, floatOption, intOption, portOption, typedOnCommandLine } from './options.ts';
 import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAGS, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
@@ -48,7 +48,7 @@ export function coordinatorRunConfig(command: Command, task?: SpamCoordinatorTas
  */
 export function refuseCoordinatorFlagsWithoutEffect(command: Command): void {
   const o = command.opts();
-  const typed = (attribute: string) => command.getOptionValueSource(attribute) === 'cli';
+  const typed = (option: string) => typedOnCommandLine(command, option);
   if (typed('arch') && o.task === 'spam') throw new FedtuneError('config', '--arch has no effect with --task spam: the spam task runs its text-cnn');
   if (typed('arch') && o.model) throw new FedtuneError('config', '--arch has no effect with --model: the model directory is the architecture');
   if (!o.holdout) {
@@ -58,7 +58,7 @@ export function refuseCoordinatorFlagsWithoutEffect(command: Command): void {
   }
   if (o.cluster && o.serve) throw new FedtuneError('config', '--serve does not go with --cluster: a cluster node ends with the cluster\'s run');
   if (o.serveOnly) {
-    const runFlag = RUN_CONFIG_FLAGS.map((f) => f.flags.split(' ')[0]).find((flag) => typed(new Option(flag).attributeName()));
+    const runFlag = RUN_CONFIG_FLAGS.map((f) => f.flags.split(' ')[0]).find(typed);
     if (runFlag) throw new FedtuneError('config', `--serve-only starts no run, so ${runFlag} has no effect: give a run's settings in POST /api/runs`);
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 export function intOption(name: string, min = 0) {
   return (value: string): number => {
@@ -117,4 +117,12 @@ export function columnListOption(value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError('expected column names separated by commas');
   return names;
+}
+
+/**
+ * Whether `command`'s option was typed on its command line (not a default, an environment variable or absent):
+ * `option` is its attribute name (`syncEvery`) or its flag (`--sync-every`).
+ */
+export function typedOnCommandLine(command: Command, option: string): boolean {
+  return command.getOptionValueSource(option.startsWith('-') ? new Option(option).attributeName() : option) === 'cli';
 }

@@ -4,7 +4,7 @@ import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE } from '@fedtune/client-node';
 import { runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import { RoundProgress } from '../ui/round-progress.ts';
 import { pct } from '../ui/format.ts';
-import { choiceOption, floatOption, intOption, keyValueOption } from './options.ts';
+import { choiceOption, floatOption, intOption, keyValueOption, typedOnCommandLine } from './options.ts';
 import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +54,7 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
  */
 function refuseSimulationFlagsWithoutEffect(command: Command): void {
   const o = command.opts();
-  const typed = (attribute: string) => command.getOptionValueSource(attribute) === 'cli';
+  const typed = (option: string) => typedOnCommandLine(command, option);
   if (!o.attack || o.attack === 'none') {
     if (typed('attackOpt')) throw new FedtuneError('config', '--attack-opt sets an option of the malicious sites\' attack: it needs --attack');
     if (typed('malicious')) throw new FedtuneError('config', '--malicious is the share of sites that run --attack: it needs --attack');

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { FedtuneError, parseSiteDataOptions, type SiteDataOptions, type SiteDataOptionsInput } from '@fedtune/shared';
-import { choiceOption, columnListOption, intOption } from './options.ts';
+import { choiceOption, columnListOption, intOption, typedOnCommandLine } from './options.ts';
 
 /** `--image-size HxW` (or one number for a square). */
 export function imageSizeOption(value: string): { height: number; width: number } {
@@ -78,7 +78,7 @@ export function siteDataKind(kind: 'digits' | 'csv' | 'image-folder' | 'text', t
  */
 export function refuseSiteDataFlagsWithoutEffect(command: Command, kind: SiteDataKind): void {
   for (const f of KIND_SPECIFIC_FLAGS) {
-    if (command.getOptionValueSource(f.attribute) === 'cli' && !f.kinds.includes(kind)) {
+    if (typedOnCommandLine(command, f.attribute) && !f.kinds.includes(kind)) {
       throw new FedtuneError('config', `${f.flag} reads ${f.reads}: it has no effect on --data that is ${KIND_NAMES[kind]}`);
     }
   }
