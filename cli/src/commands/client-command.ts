@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { oneLine, type RunComplete } from '@fedtune/shared';
 import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
 import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
@@ -121,7 +122,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           },
         });
         if (outcome.completed) {
-          console.log(`run ${outcome.runId} complete after ${outcome.complete?.rounds} rounds (${outcome.roundsTrained} trained here)${outcome.complete?.final ? `; global accuracy ${pct(outcome.complete.final.accuracy).trim()}` : ''}`);
+          console.log(runEndLine(outcome.runId, outcome.complete, outcome.roundsTrained));
           if (outcome.complete?.aborted) process.exitCode = 1;
         } else {
           console.error(`connection closed before the run completed: ${outcome.reason}`);
@@ -159,4 +160,14 @@ function textClassCounts(text: { labels: Int32Array; classNames: string[] }): nu
   const counts = new Array<number>(text.classNames.length).fill(0);
   for (const y of text.labels) counts[y]++;
   return counts;
+}
+
+/**
+ * The site's last line when the coordinator ends the run: complete, or stopped by the coordinator (its reason,
+ * a peer's text: one line, bounded) — never "complete" for a run the coordinator aborted.
+ */
+export function runEndLine(runId: string | undefined, complete: RunComplete | undefined, roundsTrained: number): string {
+  const accuracy = complete?.final ? `; global accuracy ${pct(complete.final.accuracy).trim()}` : '';
+  if (complete?.aborted) return `run ${runId} stopped by the coordinator after ${complete.rounds} rounds (${oneLine(complete.aborted, 200)}; ${roundsTrained} trained here)${accuracy}`;
+  return `run ${runId} complete after ${complete?.rounds} rounds (${roundsTrained} trained here)${accuracy}`;
 }

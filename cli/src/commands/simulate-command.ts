@@ -92,49 +92,67 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
   return command.action(async (o) => {
     const started = Date.now();
     const options = simulationOptionsFromCommand(command);
-    const selection = await selectNodeBackend(o.backend);
-    console.log(describeBackend(selection));
-    let progress: RoundProgress | undefined;
-    const base: SimulationOptions = {
-      ...options,
-      onLog: (line) => console.log(line),
-      onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
-      onPlan: (plan) => {
-        console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${plan.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (task ${o.task}, partition ${plan.partition}, seed ${plan.config.seed})`);
-        if (o.task !== 'spam') console.log(describeSiteData(plan.siteData, builtinDigits().pool.y.length));
-        if (Object.keys(plan.labelCounts).length <= MAX_LISTED_SITES) printLabelDistribution(plan.labelCounts);
-        if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
-        progress = new RoundProgress(plan.config.rounds, o.sites <= MAX_LISTED_SITES);
-      },
-      onEngineEvent: (e) => progress?.handle(e),
+    // Ctrl-C or SIGTERM: the run stops after its round and is saved as aborted; a second Ctrl-C quits at once.
+    const stopping = new AbortController();
+    const stop = () => {
+      console.log('stopping after the current round… (Ctrl-C again to quit at once)');
+      stopping.abort();
     };
-    if (o.preset === 'robust') {
-      await robustPreset(deps, command, base, o.out);
-      return;
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      await simulate(o, command, deps, { ...options, signal: stopping.signal }, started);
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
     }
-    const result = await deps.runSimulation(base);
-    const { report } = result;
-    const attack = report.simulation?.attack as { name: string; malicious: string[] } | undefined;
-    if (attack) console.log(`attack: ${attack.name} by ${attack.malicious.join(', ')}`);
-    const probes = report.final?.probes;
-    if (probes) for (const [name, value] of Object.entries(probes)) console.log(`${name}: ${pct(value).trim()}`);
-    if (report.status !== 'complete') {
-      console.error(`run ${report.runId} ${report.status}: ${report.aborted ?? ''}`);
-      process.exitCode = 1;
-    } else {
-      console.log(
-        `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
-      );
-      const averaged = report.rounds.at(-1)?.averagedRounds;
-      console.log(`global model: ${result.runDir}/${report.final?.modelDir}${averaged ? ` (the mean of the last ${averaged} rounds' models)` : ''}`);
-      for (const line of textRobustnessLines(report.textRobustness)) console.log(line);
-      if (report.siteReport) {
-        for (const line of siteReportTable(report.siteReport)) console.log(line);
-        if (report.siteReport.mode !== 'none') console.log(`personal models (kept by each site): ${result.runDir}/sites/<site>/personal`);
-      }
-    }
-    console.log(result.reportPath);
   });
+}
+
+/** The command's work once its options are read: one federation, or the robust preset's two. */
+async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: SimulateDeps, options: SimulationOptions, started: number): Promise<void> {
+  const selection = await selectNodeBackend(o.backend);
+  console.log(describeBackend(selection));
+  let progress: RoundProgress | undefined;
+  const base: SimulationOptions = {
+    ...options,
+    onLog: (line) => console.log(line),
+    onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
+    onPlan: (plan) => {
+      console.log(`simulating ${o.sites} sites × ${plan.config.rounds} rounds over ${plan.transport === 'socket' ? 'socket.io on loopback' : 'the in-memory network'} (task ${o.task}, partition ${plan.partition}, seed ${plan.config.seed})`);
+      if (o.task !== 'spam') console.log(describeSiteData(plan.siteData, builtinDigits().pool.y.length));
+      if (Object.keys(plan.labelCounts).length <= MAX_LISTED_SITES) printLabelDistribution(plan.labelCounts);
+      if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
+      progress = new RoundProgress(plan.config.rounds, o.sites <= MAX_LISTED_SITES);
+    },
+    onEngineEvent: (e) => progress?.handle(e),
+  };
+  if (o.preset === 'robust') {
+    await robustPreset(deps, command, base, o.out);
+    return;
+  }
+  const result = await deps.runSimulation(base);
+  const { report } = result;
+  const attack = report.simulation?.attack as { name: string; malicious: string[] } | undefined;
+  if (attack) console.log(`attack: ${attack.name} by ${attack.malicious.join(', ')}`);
+  const probes = report.final?.probes;
+  if (probes) for (const [name, value] of Object.entries(probes)) console.log(`${name}: ${pct(value).trim()}`);
+  if (report.status !== 'complete') {
+    console.error(`run ${report.runId} ${report.status}: ${report.aborted ?? ''}`);
+    process.exitCode = 1;
+  } else {
+    console.log(
+      `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
+    );
+    const averaged = report.rounds.at(-1)?.averagedRounds;
+    console.log(`global model: ${result.runDir}/${report.final?.modelDir}${averaged ? ` (the mean of the last ${averaged} rounds' models)` : ''}`);
+    for (const line of textRobustnessLines(report.textRobustness)) console.log(line);
+    if (report.siteReport) {
+      for (const line of siteReportTable(report.siteReport)) console.log(line);
+      if (report.siteReport.mode !== 'none') console.log(`personal models (kept by each site): ${result.runDir}/sites/<site>/personal`);
+    }
+  }
+  console.log(result.reportPath);
 }
 
 /** Beyond this many sites, no line per site (label table, joins and leaves): the output stays readable at 10,000. */
@@ -189,6 +207,13 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     side.seed = config.seed;
     console.log(`\n=== ${side.name} fine-tuning: ${architecture}, ${config.rounds} rounds, ${config.train.maxExamples ?? 'all'} examples per site and round, seed ${config.seed}, ${describeAdversarial(config.train.adversarial)}${config.averageRounds > 1 ? `, final model the mean of the last ${config.averageRounds} rounds` : ''} ===`);
     const r = await deps.runSimulation(side.options);
+    if (r.report.status !== 'complete') {
+      // Stopped (Ctrl-C) or failed: no comparison of an arm that did not finish, and no second arm.
+      console.error(`run ${r.report.runId} ${r.report.status}: ${r.report.aborted ?? ''}`);
+      console.log(r.reportPath);
+      process.exitCode = 1;
+      return;
+    }
     side.report = r.report.finalRobustness;
     side.accuracy = r.report.final?.accuracy;
     side.reportPath = r.reportPath;

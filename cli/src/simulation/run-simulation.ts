@@ -27,6 +27,12 @@ export interface SimulationOptions {
   seed?: number;
   /** Root directory of runs; the report lands at `<out>/<runId>/report.json`. */
   out: string;
+  /**
+   * Aborted (Ctrl-C): the run stops after its current round — at once while waiting for sites — and ends
+   * `aborted`, its report and checkpoints written as a coordinator's are. Aborted before the coordinator
+   * starts: it stops as soon as it has.
+   */
+  signal?: AbortSignal;
   /** 'auto' (the CLI's default): socket.io on loopback unless the sites need more open files than this process may open (simulation-transport.ts). */
   transport: SimulationTransportChoice;
   partition?: string;
@@ -313,6 +319,9 @@ async function simulateWith(
       },
     });
     if (coordinator.url) options.onListening?.(coordinator.url);
+    const stop = () => coordinator.requestStop();
+    if (options.signal?.aborted) stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
     try {
       const siteRuns: Array<Promise<SiteOutcome>> = virtualSites
         ? runVirtualSites({
@@ -346,6 +355,7 @@ async function simulateWith(
       const sites = await Promise.all(siteRuns);
       return { report, reportPath: join(coordinator.runDir, 'report.json'), runDir: coordinator.runDir, backend: backend.backend, sites };
     } finally {
+      options.signal?.removeEventListener('abort', stop);
       await coordinator.close();
     }
   } finally {
