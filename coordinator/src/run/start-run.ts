@@ -11,7 +11,7 @@ import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
 import { runClassNamesOf } from './run-class-names.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import { AUDIT_FILE, type AuditLog } from '../audit/audit-log.ts';
 import { openRunAuditLog, startRunAudit } from '../audit/run-audit.ts';
 import { RunDatabase, runFromReport } from '../persistence/run-database.ts';
 import { ReportWriter } from '../report/report-writer.ts';
@@ -88,6 +88,20 @@ export interface RunSession {
   close(): Promise<void>;
 }
 
+/** Whether `runDir` holds a run that started: its report, checkpoints or audit log (a created run has only config.json). */
+function holdsRun(runDir: string): boolean {
+  return ['report.json', 'checkpoints', AUDIT_FILE].some((name) => existsSync(join(runDir, name)));
+}
+
+/** Whether the run's report on disk says it completed. */
+function completedOnDisk(store: RunStore, runId: string): boolean {
+  try {
+    return store.read(runId).status === 'complete';
+  } catch {
+    return false;
+  }
+}
+
 /** Removes `*.tmp-*` files left by a killed writer in the run directory and its subdirectories (two levels). */
 function removeTempFilesUnder(runDir: string): void {
   removeStaleTempFiles(runDir, 0);
@@ -129,7 +143,12 @@ export function startRun(services: RunServices, { config: given, model, resume: 
   try {
     const classNames = runClassNamesOf(given.classNames, model);
     if (classNames) config = { ...given, classNames };
-    const runDir = new RunStore(services.runsDir).newRunDir(runId);
+    const store = new RunStore(services.runsDir);
+    const runDir = store.newRunDir(runId);
+    // A new run never writes over another's files (its report, checkpoints and audit chain would mix with them).
+    if (!resumeRun && holdsRun(runDir)) {
+      throw new FedtuneError('config', `run ${runId} already exists in ${services.runsDir}: give another run id (or none, and a new one is made), or resume it (fedtune coordinator --resume ${runId})`);
+    }
     mkdirSync(runDir, { recursive: true });
     // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain, a broken one stops it here,
     // before anything of the run (its checkpoints) is touched.
@@ -139,6 +158,12 @@ export function startRun(services: RunServices, { config: given, model, resume: 
     if (resumeRun) {
       if (!checkpoints) throw new FedtuneError('config', 'resume needs checkpoints');
       resume = checkpointToResume(checkpoints, runId, services.onWarning);
+      // Nothing to resume: the run has all its rounds and ended complete (its report stays as it is; more rounds
+      // train it longer). A run whose last round is checkpointed but whose end was not written (its coordinator
+      // died during the final evaluation) resumes to finish it.
+      if (resume.round >= config.rounds && completedOnDisk(store, runId)) {
+        throw new FedtuneError('config', `run ${runId} already has all of its ${config.rounds} rounds (checkpoint of round ${resume.round}): nothing to resume; to train it longer, raise its rounds above ${resume.round} (fedtune coordinator --resume ${runId} --rounds N)`);
+      }
     }
     const { database } = services;
     if (resume) {
