@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { defaultPrivacyLedgerPath, FilePrivacyLedger, loadSiteData, MAX_TRAINING_WORKERS, siteSplitSeed, type runNodeSite } from '@fedtune/client-node';
-import { pretrainedModelDir, type RunConfig, type RunInputs, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
+import { missingPretrainedModelError, pretrainedModelDir, type RunConfig, type RunInputs, type startCoordinator, type createCoordinatorServer } from '@fedtune/coordinator';
 import { builtinDigits } from '@fedtune/shared/node';
 import { robustPreset, type Dataset, type RunReport } from '@fedtune/shared';
 import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
@@ -598,7 +598,7 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
   },
   '--arch': async () => {
     expect((await simulateRecorded(['--arch', 'cnn']))[0].architecture).toBe('cnn');
-    await expect(runSimulation({ sites: 2, out: dir, transport: 'memory', architecture: 'vit' })).rejects.toThrow(/no pretrained vit checkpoint/);
+    await expect(runSimulation({ sites: 2, out: dir, transport: 'memory', architecture: 'vit' })).rejects.toThrow(/unknown architecture "vit" for the digits task \(known: cnn, cnn-bn, cnn-dense, cnn-wide, mlp\)/);
   },
   // The threads actually used are checked in tests/fit-pool/simulate-workers.test.ts.
   '--workers': async () => {
@@ -674,5 +674,33 @@ describe('every simulate option reaches the federation', () => {
     const [options] = await simulateRecorded(['--rounds', '3', '--strategy', 'median', '--seed', '9']);
     const config = simulationRunConfig(options);
     expect(config).toMatchObject({ rounds: 3, strategy: 'fedmedian', seed: 9 });
+  });
+});
+
+describe('--arch without a pretrained checkpoint (missingPretrainedModelError)', () => {
+  it('an architecture fedtune does not know: named with those it can start from, not sent to fedtune pretrain', () => {
+    const e = missingPretrainedModelError('resnet');
+    expect(e.code).toBe('config');
+    expect(e.message).toBe('unknown architecture "resnet" for the digits task (known: cnn, cnn-bn, cnn-dense, cnn-wide, mlp)');
+    expect(missingPretrainedModelError('text-cnn').message).toMatch(/^unknown architecture "text-cnn" for the digits task/);
+    expect(missingPretrainedModelError(`${'x'.repeat(500)}\n`).message.length).toBeLessThan(200);
+  });
+
+  it('a known architecture whose checkpoint is missing: sent to fedtune pretrain', () => {
+    expect(missingPretrainedModelError('cnn').message).toBe('no pretrained cnn checkpoint: run `fedtune pretrain --arch cnn` first (architectures with one: cnn, cnn-bn, cnn-dense, cnn-wide, mlp)');
+  });
+});
+
+describe('simulate: a minSites the simulated sites cannot reach', () => {
+  it.each([
+    ['--min-sites above --sites', { sites: 3, config: { minSites: 5 } }, /minSites 5 is more than the 3 simulated sites \(--sites\): the run would wait for sites that never come; give --min-sites 3 or fewer, or --sites 5/],
+  ] as const)('%s is refused at once (config)', (_, o, message) => {
+    expect(() => simulationRunConfig({ out: tempDir(), transport: 'memory', ...o } as SimulationOptions)).toThrow(message);
+  });
+
+  it('minSites equal to --sites, or fewer, is accepted', () => {
+    expect(simulationRunConfig({ out: tempDir(), transport: 'memory', sites: 3, config: { minSites: 3 } } as SimulationOptions).minSites).toBe(3);
+    expect(simulationRunConfig({ out: tempDir(), transport: 'memory', sites: 3, config: { minSites: 2 } } as SimulationOptions).minSites).toBe(2);
+    expect(simulationRunConfig({ out: tempDir(), transport: 'memory', sites: 4 } as SimulationOptions).minSites).toBe(4);
   });
 });

@@ -131,7 +131,7 @@ describe('--param and --space', () => {
     const bad = () => checkTrial(trialSimulationOptions(s, dir, 1, plan.trials[1].params, 1), plan.trials[1].params);
     expect(bad).toThrow(/^sweep trial train\.learningRate=-1: train\.learningRate: Too small: expected number to be >0 \(got -1\)$/);
     const arch = settings({ space: { arch: ['vit'] } });
-    expect(() => checkTrial(trialSimulationOptions(arch, dir, 0, { arch: 'vit' }, 1), { arch: 'vit' })).toThrow(/no pretrained vit checkpoint/);
+    expect(() => checkTrial(trialSimulationOptions(arch, dir, 0, { arch: 'vit' }, 1), { arch: 'vit' })).toThrow(/unknown architecture "vit" for the digits task \(known: cnn, cnn-bn, cnn-dense, cnn-wide, mlp\)/);
     const part = settings({ space: { partition: ['dirichlet:zero'] } });
     expect(() => checkTrial(trialSimulationOptions(part, dir, 0, { partition: 'dirichlet:zero' }, 1), { partition: 'dirichlet:zero' })).toThrow(/sweep trial partition=dirichlet:zero/);
   });

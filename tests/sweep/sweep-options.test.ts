@@ -146,7 +146,7 @@ const ROWS: Record<string, () => Promise<void>> = {
   '--partition': async () => expect((await sweep(['--param', 'train.epochs=1', '--max-rounds', '1', '--partition', 'iid'])).calls[0].partition).toBe('iid'),
   '--arch': async () => {
     expect((await sweep(['--param', 'train.epochs=1', '--max-rounds', '1', '--arch', 'cnn'])).calls[0].architecture).toBe('cnn');
-    await expect(sweep(['--param', 'train.epochs=1', '--arch', 'vit'])).rejects.toThrow(/no pretrained vit checkpoint/);
+    await expect(sweep(['--param', 'train.epochs=1', '--arch', 'vit'])).rejects.toThrow(/unknown architecture "vit" for the digits task \(known: cnn, cnn-bn, cnn-dense, cnn-wide, mlp\)/);
   },
   '--no-feature-shift': async () => {
     expect((await sweep(['--param', 'train.epochs=1', '--max-rounds', '1', '--no-feature-shift'])).calls[0].featureShift).toBe(false);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
+import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from '@fedtune/shared';
 import { builtinDigits, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
@@ -102,7 +102,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     console.log(describeBackend(selection));
     // Loaded only for --task spam: a client (whose program also defines this command) never loads the simulation code.
     const task = o.task === 'spam' ? (await import('../tasks/spam-task-plan.ts')).spamCoordinatorTask() : undefined;
-    if (!task && !o.model && !hasPretrainedModel(o.arch)) throw new FedtuneError('config', `no pretrained ${o.arch} checkpoint: run \`fedtune pretrain --arch ${o.arch}\``);
+    if (!task && !o.model && !hasPretrainedModel(o.arch)) throw missingPretrainedModelError(o.arch);
     const modelDir: string = o.model ?? task?.modelDir ?? pretrainedModelDir(o.arch);
     const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).

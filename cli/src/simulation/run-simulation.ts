@@ -1,6 +1,6 @@
 import { resolveSimulationTransport, type SimulationTransportChoice } from './simulation-transport.ts';
 import { SIMULATED_SITE_POLICY } from './simulated-site-policy.ts';
-import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
+import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, missingPretrainedModelError, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, forwardMacsPerExample, resolveFitPoolWorkers, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
@@ -149,7 +149,10 @@ export function simulationRunConfig(options: SimulationOptions, maliciousCount =
       ...Object.fromEntries(Object.entries({ epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: options.optimizer, trainable: options.trainable, maxExamples: options.maxExamples }).filter(([, v]) => v !== undefined)),
     },
   };
-  return layeredRunConfig({ base: deepMerge(base, settings) as PartialRunConfigInput, file: options.configFile, flags: options.config });
+  const config = layeredRunConfig({ base: deepMerge(base, settings) as PartialRunConfigInput, file: options.configFile, flags: options.config });
+  // A simulation has exactly its --sites: a run that waits for more would wait out its join timeout, then abort.
+  if (config.minSites > options.sites) throw new FedtuneError('config', `minSites ${config.minSites} is more than the ${options.sites} simulated sites (--sites): the run would wait for sites that never come; give --min-sites ${options.sites} or fewer, or --sites ${config.minSites}`);
+  return config;
 }
 
 /** What a simulation of virtual sites sets, under every flag and file: sites drop the model; federated evaluation asks at most 100 sites. */
@@ -247,7 +250,7 @@ function startingModel(options: SimulationOptions): { architecture: string; dir:
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const architecture = options.architecture ?? 'mlp';
   if (options.task !== 'spam' && !hasPretrainedModel(architecture)) {
-    throw new FedtuneError('config', `no pretrained ${architecture} checkpoint: run \`fedtune pretrain --arch ${architecture}\` first`);
+    throw missingPretrainedModelError(architecture);
   }
   const resolved = resolveSimulationTransport(options.transport, options.sites);
   if (resolved.note) options.onLog?.(resolved.note);

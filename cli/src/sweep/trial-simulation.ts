@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { deepMerge, hasPretrainedModel, type PartialRunConfigInput, type RunConfig } from '@fedtune/coordinator';
+import { deepMerge, hasPretrainedModel, missingPretrainedModelError, type PartialRunConfigInput, type RunConfig } from '@fedtune/coordinator';
 import { DEFAULT_EPSILONS, FedtuneError, parsePartitionSpec, sameEps } from '@fedtune/shared';
 import { simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import type { TrialParams } from './grid-search.ts';
@@ -76,7 +76,7 @@ export function checkTrial(options: SimulationOptions, params: TrialParams): Run
     }
   }
   const arch = options.architecture ?? 'mlp';
-  if (typeof arch !== 'string' || !hasPretrainedModel(arch)) fail(`no pretrained ${String(arch).slice(0, 64)} checkpoint: run \`fedtune pretrain --arch ${String(arch).slice(0, 64)}\` first`);
+  if (typeof arch !== 'string' || !hasPretrainedModel(arch)) fail(missingPretrainedModelError(String(arch)).message);
   let config: RunConfig;
   try {
     config = simulationRunConfig(options);
