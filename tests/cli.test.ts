@@ -25,6 +25,9 @@ describe('the fedtune command line', () => {
     for (const site of s) {
       expect(site.code, site.stderr).toBe(0);
       expect(site.stdout).toMatch(/run cli-run complete after 2 rounds \(2 trained here\)/);
+      // No differential privacy in this run: no per-round privacy ledger line (it would say ε 0 every round).
+      expect(site.stdout).not.toMatch(/^round \d+: privacy ledger/m);
+      expect(site.stdout).toMatch(/^round 2: trained on \d+ examples/m);
     }
     const reportPath = c.stdout.trim().split('\n').at(-1)!;
     expect(reportPath).toBe(join(dir, 'runs', 'cli-run', 'report.json'));

@@ -14,7 +14,7 @@ describe('fedtune client --workers', () => {
     expect(c.code, c.stderr).toBe(0);
     expect(s.code, s.stderr).toBe(0);
     expect(s.signal).toBeNull();
-    expect(s.stdout).toContain('training on 2 worker threads, weights averaged every 2 batches per worker');
+    expect(s.stdout).toContain('training on up to 2 worker threads, weights averaged every 2 batches per worker');
     expect(s.stdout).toMatch(/round 1: trained on 200 examples/);
     // The default run config (adam, plain loop) runs on the threads, not the one-thread fallback.
     expect(s.stdout).not.toMatch(/on one thread/);

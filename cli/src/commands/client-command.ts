@@ -77,7 +77,9 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         const selection = await backendReady!;
         console.log(describeBackend(selection));
         console.log(`site ${o.site}: ${examples} local ${checked.text ? 'texts (tokenized with the vocabulary the run\'s model brings)' : 'examples'}, classes ${JSON.stringify(classes)}; only updates and metrics are sent`);
-        console.log(parallel.workers > 1 ? `training on ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`}` : 'training on one thread');
+        // Whether a fit splits is decided per fit (the model's cost per step, DP-SGD, adversarial training, …): a fit
+        // that stays on one thread says so, with its reason, at its first round.
+        console.log(parallel.workers > 1 ? `training on up to ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`} (a fit that cannot use them says why)` : 'training on one thread');
         const ledger = FilePrivacyLedger.open(o.privacyLedger ?? defaultPrivacyLedgerPath(), (line) => console.warn(line));
         console.log(`privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`);
         const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
@@ -109,7 +111,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
             if (e.type === 'classes-aligned') console.log(classesAlignedLine(e.classNames, e.missing));
             if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
             if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
-            if (e.type === 'privacy') console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
+            // Only a round that spends privacy (differential privacy asked for) has a ledger line.
+            if (e.type === 'privacy' && e.runEpsilon > 0) console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
             if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
             if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
             // A cluster node above its share sends the site on (node_busy): one calm line, the next node at once.
