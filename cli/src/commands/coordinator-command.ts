@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
 import { Command, Option } from 'commander';
 import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
@@ -263,6 +264,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     await coordinator.close();
     store.close();
     console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
+    const drop = report.status === 'complete' ? accuracyDropWarning(report) : undefined;
+    if (drop) console.warn(drop);
     if (report.siteReport) for (const line of siteReportTable(report.siteReport)) console.log(line);
     console.log(join(coordinator.runDir, 'report.json'));
     if (report.status !== 'complete') process.exitCode = 1;

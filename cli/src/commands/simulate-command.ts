@@ -1,3 +1,4 @@
+import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE } from '@fedtune/client-node';
@@ -144,6 +145,8 @@ async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: 
     console.log(
       `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
     );
+    const drop = accuracyDropWarning(report);
+    if (drop) console.warn(drop);
     const averaged = report.rounds.at(-1)?.averagedRounds;
     console.log(`global model: ${result.runDir}/${report.final?.modelDir}${averaged ? ` (the mean of the last ${averaged} rounds' models)` : ''}`);
     for (const line of textRobustnessLines(report.textRobustness)) console.log(line);
