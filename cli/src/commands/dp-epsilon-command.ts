@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { computeEpsilon, type RdpConversion } from '@fedtune/shared';
+import { DpConfig } from '@fedtune/coordinator/config';
 import { choiceOption, floatOption, intOption } from './options.ts';
 
 function openUnitInterval(name: string) {
@@ -14,10 +15,11 @@ function openUnitInterval(name: string) {
 export function dpEpsilonCommand(): Command {
   return new Command('dp-epsilon')
     .description('print ε(δ) for T steps of the sampled Gaussian mechanism (RDP accountant), to plan a privacy budget')
-    .requiredOption('--sampling-rate <q>', 'fraction of sites (client-level DP) or of examples (DP-SGD) sampled per step, in [0, 1]', floatOption('sampling-rate', 0, 1))
-    .requiredOption('--noise <z>', 'noise multiplier z: noise std / clip norm, ≥ 0', floatOption('noise', 0, 1e6))
-    .requiredOption('--steps <t>', 'number of steps (rounds for client-level DP)', intOption('steps', 0))
-    .requiredOption('--delta <d>', 'target δ in (0, 1), e.g. 1e-5 (below 1/number of individuals)', openUnitInterval('delta'))
+    .requiredOption('--sampling-rate <q>', 'required: fraction of sites (client-level DP) or of examples (DP-SGD) sampled per step, in [0, 1]', floatOption('sampling-rate', 0, 1))
+    .requiredOption('--noise <z>', 'required: noise multiplier z: noise std / clip norm, ≥ 0', floatOption('noise', 0, 1e6))
+    .requiredOption('--steps <t>', 'required: number of steps (rounds for client-level DP)', intOption('steps', 0))
+    // δ's default is the run config's (a run with client-level DP and no δ of its own is accounted at it).
+    .option('--delta <d>', 'target δ in (0, 1), below 1/number of individuals', openUnitInterval('delta'), DpConfig.shape.delta.parse(undefined))
     .option('--conversion <name>', 'RDP → (ε, δ) conversion: improved (Balle et al. 2020, as Opacus) or classic (Mironov 2017)', choiceOption('conversion', ['improved', 'classic'] as const), 'improved')
     .option('--json', 'print one JSON object')
     .action((o: { samplingRate: number; noise: number; steps: number; delta: number; conversion: RdpConversion; json?: boolean }) => {

@@ -120,7 +120,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--corruptions <list>', 'corruption names (comma-separated), "default" or "none"').argParser(corruptionList).default(true, 'all for the input kind'))
     .addOption(new Option('--fgsm <list>', 'FGSM ε list (comma-separated), "default" or "none"').argParser(numberList('fgsm')).default(true, DEFAULT_EPSILONS.join(',')))
     .addOption(new Option('--pgd <list>', 'PGD ε list (comma-separated), "default" or "none"').argParser(numberList('pgd')).default(true, DEFAULT_EPSILONS.join(',')))
-    .addOption(new Option('--pgd-l2 <list>', 'PGD-L2 radius list (comma-separated), "default" or "none"').argParser(numberList('pgd-l2')).default(false, `none; default: ${DEFAULT_L2_EPSILONS.join(',')}`))
+    .addOption(new Option('--pgd-l2 <list>', `PGD-L2 radius list (comma-separated), "default" (${DEFAULT_L2_EPSILONS.join(',')}) or "none"`).argParser(numberList('pgd-l2')).default(false, 'none'))
     .addOption(new Option('--square <list>', 'Square Attack ε list (black-box L∞: model outputs only; a check against gradient masking), "default" (the PGD list) or "none"').argParser(numberList('square')).default(false, 'none'))
     .option('--square-queries <n>', 'Square Attack: queries per example at most', schemaNumberOption('square-queries', checked.squareQueries), ROBUSTNESS_DEFAULTS.squareQueries)
     .option('--square-p-init <x>', "Square Attack: the first squares' share of the pixels (0–1)", schemaNumberOption('square-p-init', checked.squarePInit), ROBUSTNESS_DEFAULTS.squarePInit)

@@ -74,19 +74,19 @@ function workersOption(value: string): number | 'auto' {
 
 export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command {
   const command = new Command('simulate')
-    .description('run a whole federation on this machine: a coordinator and N sites on the built-in digits task')
+    .description('run a whole federation on this machine: a coordinator and N sites on a built-in task (digits, or spam e-mail with --task spam)')
     .option('--sites <n>', 'number of sites', intOption('sites', 1), 8)
     .option('--out <dir>', 'directory for runs (the report lands at DIR/<run-id>/report.json)', 'runs')
     .option('--transport <kind>', 'socket (real socket.io on loopback), memory, or auto: socket unless the sites need more open files than ulimit -n allows (2 per site), then memory', choiceOption('transport', ['auto', 'socket', 'memory'] as const), 'auto')
     .option('--task <name>', 'built-in task: digits (handwritten digits) or spam (SpamAssassin e-mail, text-cnn; docs/text.md)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
-    .option('--partition <spec>', `${partitionKinds().join(', ')}, or collection (--task spam: each site holds whole sub-collections of the corpus) (default: dirichlet:0.5; collection for --task spam)`)
+    .option('--partition <spec>', `${partitionKinds().join(', ')}, or collection (--task spam: each site holds whole sub-collections of the corpus) (default: dirichlet:0.5)`)
     .option('--site-data <mode>', 'digits task: partition (disjoint shares of the 7,900-digit pool) or resample:N (virtual sites: each draws N digits with replacement, made when it is sampled and dropped after; memory flat in --sites) (default: partition up to 790 sites, else resample:40)', siteDataOption)
     .option('--no-feature-shift', "don't render each site's images (nor the holdout) through a scanner profile")
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
     .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
-    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, 240 rounds of ≤ 250 examples per site, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense, 30 rounds of ≤ 500, at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr, --max-examples and --adv-* override it', choiceOption('preset', ['robust'] as const))
+    .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, 240 rounds of ≤ 250 examples per site, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense, 30 rounds of ≤ 500, at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr, --max-examples, --average-rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', `train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread), or auto: every core when a training example costs ≥ ${AUTO_THREADS_MIN_MACS_PER_EXAMPLE / 1e6} M multiply-accumulates (the cnn-wide, multi-step adversarial training), else 1 = the main thread (default: auto)`, workersOption);
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });

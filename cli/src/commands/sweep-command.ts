@@ -85,7 +85,7 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
     .option('--out <dir>', 'the sweep\'s directory: sweep.json, sweep.html and runs/', 'sweep')
     .option('--resume <dir>', 'continue the sweep recorded in DIR/sweep.json with its own settings (finished trials are not re-run)')
     .option('--json', 'print the sweep record as JSON instead of the tables')
-    .option('--sites <n>', `sites of each simulated federation (default: ${d.base.sites})`, intOption('sites', 1))
+    .option('--sites <n>', `sites of each simulated federation (default: ${d.base.sites}, fewer than simulate's 8: a sweep runs many trials)`, intOption('sites', 1))
     .option('--partition <spec>', `${partitionKinds().join(', ')} (default: dirichlet:0.5)`)
     .option('--arch <name>', 'model architecture (mlp, cnn) (default: mlp)')
     .option('--no-feature-shift', "don't render each site's images through a scanner profile")

@@ -27,7 +27,7 @@ export function workerCommand(deps: WorkerDeps = { runVirtualSites }): Command {
     .option('--task <name>', 'built-in task (digits)', choiceOption('task', ['digits'] as const), 'digits')
     .option('--seed <n>', "the run's seed (the coordinator's --seed): each site's digits and split come from it and the site's index (default: the run default)", intOption('seed'))
     .option('--site-examples <n>', `digits each site draws with replacement from the 7,900-digit pool (default ${AUTO_RESAMPLE_EXAMPLES})`, intOption('site-examples', 10))
-    .option('--partition <spec>', 'label skew of the sites: iid or dirichlet:ALPHA (default dirichlet:0.5)', 'dirichlet:0.5')
+    .option('--partition <spec>', 'label skew of the sites: iid or dirichlet:ALPHA', 'dirichlet:0.5')
     .option('--no-feature-shift', "don't render each site's digits through its scanner profile")
     .option('--token <token>', 'site token every virtual site presents (a coordinator that requires tokens)')
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');

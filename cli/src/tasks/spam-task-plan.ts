@@ -2,7 +2,7 @@ import { loadModelDir, pretrainedSpamModelDir, type PartialRunConfigInput, type 
 import { augmentTexts, deriveSeed, evaluateTextRobustness, greedySubstitutionAttack, GREEDY_SUBSTITUTION_DEFAULTS, spamSiteTexts, TextTokenizer, writeModelWeights, type Dataset, type SpamTextDataset, type TextRobustnessOptions } from '@fedtune/shared';
 import { builtinSpam, readVocabulary } from '@fedtune/shared/node';
 
-/** The partition of `--task spam` when none is given (`collection`: each site holds whole sub-collections). */
+/** The partition of `--task spam` when none is given (`--partition collection` gives each site whole sub-collections). */
 export const SPAM_DEFAULT_PARTITION = 'dirichlet:0.5';
 
 /**
