@@ -33,3 +33,21 @@ describe('fedtune simulate interrupted', () => {
     expect(exit.stderr).not.toMatch(/\n\s+at /); // no stack trace
   }, 180_000);
 });
+
+describe('fedtune coordinator interrupted before its first round', () => {
+  it('says the run was aborted before its first round, not "accuracy - → -"', async () => {
+    const out = tempDir();
+    let sent = false;
+    const run = fedtune(['coordinator', '--port', '0', '--min-sites', '3', '--out', out], (line, child) => {
+      if (!sent && / ready: waiting for 3 sites/.test(line)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const exit = await run.done;
+    expect(sent, exit.stdout + exit.stderr).toBe(true);
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toMatch(/^run \S+ aborted before its first round \(stopped while waiting for sites\)$/m);
+    expect(exit.stdout).not.toMatch(/- → -/);
+  }, 120_000);
+});

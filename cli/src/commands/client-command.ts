@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { oneLine, type RunComplete } from '@fedtune/shared';
+import { oneLine, type RunComplete, type SiteOutcome } from '@fedtune/shared';
 import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type SiteClasses } from '@fedtune/shared';
 import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
@@ -124,13 +124,9 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
             if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
           },
         });
-        if (outcome.completed) {
-          console.log(runEndLine(outcome.runId, outcome.complete, outcome.roundsTrained));
-          if (outcome.complete?.aborted) process.exitCode = 1;
-        } else {
-          console.error(`connection closed before the run completed: ${outcome.reason}`);
-          process.exitCode = 1;
-        }
+        const end = siteEndLine(outcome);
+        (end.ok ? console.log : console.error)(end.line);
+        if (!end.ok || outcome.complete?.aborted) process.exitCode = 1;
       } finally {
         early?.discard();
       }
@@ -163,6 +159,16 @@ function textClassCounts(text: { labels: Int32Array; classNames: string[] }): nu
   const counts = new Array<number>(text.classNames.length).fill(0);
   for (const y of text.labels) counts[y]++;
   return counts;
+}
+
+/**
+ * The site's last line: how the run ended (runEndLine), or why the site stopped before it did — never welcomed
+ * into a run (no run id: the coordinator was never reached, or refused this site), or cut off after joining.
+ */
+export function siteEndLine(outcome: Pick<SiteOutcome, 'completed' | 'runId' | 'complete' | 'roundsTrained' | 'reason'>): { ok: boolean; line: string } {
+  if (outcome.completed) return { ok: true, line: runEndLine(outcome.runId, outcome.complete, outcome.roundsTrained) };
+  const reason = oneLine(outcome.reason ?? 'no reason given', 300);
+  return { ok: false, line: outcome.runId === undefined ? `gave up without joining a run: ${reason}` : `connection closed before the run completed: ${reason}` };
 }
 
 /**

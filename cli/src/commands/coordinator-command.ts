@@ -7,7 +7,7 @@ import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from
 import { builtinDigits, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
 import type { SpamCoordinatorTask } from '../tasks/spam-task-plan.ts';
-import { RoundProgress } from '../ui/round-progress.ts';
+import { MAX_LISTED_SITES, RoundProgress } from '../ui/round-progress.ts';
 import { exposureLines } from '../ui/exposure.ts';
 import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
@@ -213,7 +213,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       store.close();
       return;
     }
-    const progress = new RoundProgress(config.rounds);
+    // A federation waiting for more than MAX_LISTED_SITES sites: one waiting line per tenth, no line per site.
+    const progress = new RoundProgress(config.rounds, config.minSites <= MAX_LISTED_SITES);
     const stopStarting = exitOnSignalWhileStarting('loading the model and the holdout', () => store.close());
     const coordinator = await deps.startCoordinator({
       runsDir: o.out,
@@ -263,7 +264,9 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     progress.quiet = true;
     await coordinator.close();
     store.close();
-    console.log(`run ${report.runId} ${report.status}: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}${report.aborted ? ` (${report.aborted})` : ''}`);
+    // A run stopped before its first round has no accuracy to show ("- → -").
+    const outcome = report.rounds.length === 0 ? 'before its first round' : `accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}`;
+    console.log(`run ${report.runId} ${report.status}${report.rounds.length === 0 ? ' ' : ': '}${outcome}${report.aborted ? ` (${report.aborted})` : ''}`);
     const drop = report.status === 'complete' ? accuracyDropWarning(report) : undefined;
     if (drop) console.warn(drop);
     if (report.siteReport) for (const line of siteReportTable(report.siteReport)) console.log(line);

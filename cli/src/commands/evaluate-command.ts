@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
 import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
-import { pct } from '../ui/format.ts';
+import { eps, pct } from '../ui/format.ts';
 import { worstCaseLine } from '../ui/robustness-summary.ts';
 import { columnListOption, choiceOption, floatOption, schemaNumberOption } from './options.ts';
 
@@ -53,7 +53,7 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
   if (r.noise.length) lines.push(`noise: ${r.noise.map((n) => `σ=${n.sigma} ${pct(n.accuracy).trim()}`).join(', ')}`);
   if (r.corruptions.length) lines.push(`corruptions: mean ${pct(r.corruptionMean ?? NaN).trim()}, worst ${r.worstCorruption?.name} (${pct(r.worstCorruption?.accuracy).trim()})`);
   // ε in its unit, and in absolute input units when the unit is relative.
-  const epsText = (a: { eps: number; epsAbsolute?: number }) => (r.epsUnits && r.epsUnits !== 'absolute' && a.epsAbsolute !== undefined ? `ε=${a.eps} (${Number(a.epsAbsolute.toPrecision(3))} absolute)` : `ε=${a.eps}`);
+  const epsText = (a: { eps: number; epsAbsolute?: number }) => (r.epsUnits && r.epsUnits !== 'absolute' && a.epsAbsolute !== undefined ? `ε=${eps(a.eps)} (${Number(a.epsAbsolute.toPrecision(3))} absolute)` : `ε=${eps(a.eps)}`);
   const unitsLine: Record<string, string> = {
     absolute: 'ε in absolute input units',
     'feature-std': `ε in units of each feature's standard deviation (mean ${Number((r.epsScale ?? NaN).toPrecision(3))} absolute)`,

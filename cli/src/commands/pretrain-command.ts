@@ -6,12 +6,12 @@ import { choiceOption, intOption } from './options.ts';
 
 export function pretrainCommand(): Command {
   return new Command('pretrain')
-    .description('train the base model of a built-in task on its source slice (reproduces the committed checkpoint)')
+    .description('train the base model of a built-in task on its source slice with the committed checkpoint\'s recipe and seed (same holdout accuracy; on wasm the weights match the committed ones to float rounding, ~1e-5, not bit for bit) — by default over the built-in checkpoint: give --out to keep it')
     .option('--task <name>', 'built-in task: digits, or spam (SpamAssassin e-mail, text-cnn with its vocab.json)', choiceOption('task', ['digits', 'spam'] as const), 'digits')
     .option('--arch <name>', 'architecture of the digits task (mlp, cnn, cnn-bn, cnn-dense, cnn-wide); the spam task is always text-cnn', 'mlp')
     .option('--epochs <n>', 'epochs (default: 10 for digits, 3 for spam)', intOption('epochs', 1))
     .option('--seed <n>', 'seed', intOption('seed'), 1)
-    .option('--out <dir>', 'output directory (default: the built-in checkpoint directory)')
+    .option('--out <dir>', 'output directory (default: the built-in checkpoint directory, which it replaces)')
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
     .action(async (o) => {
       console.log(describeBackend(await selectNodeBackend(o.backend)));

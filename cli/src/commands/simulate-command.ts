@@ -3,8 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE } from '@fedtune/client-node';
 import { runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
-import { RoundProgress } from '../ui/round-progress.ts';
-import { pct } from '../ui/format.ts';
+import { MAX_LISTED_SITES, RoundProgress } from '../ui/round-progress.ts';
+import { eps, pct } from '../ui/format.ts';
 import { choiceOption, floatOption, intOption, keyValueOption, typedOnCommandLine } from './options.ts';
 import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -158,8 +158,6 @@ async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: 
   console.log(result.reportPath);
 }
 
-/** Beyond this many sites, no line per site (label table, joins and leaves): the output stays readable at 10,000. */
-const MAX_LISTED_SITES = 100;
 
 /** `--site-data partition|resample:N`. */
 function siteDataOption(value: string): ReturnType<typeof parseSiteDataSpec> {
@@ -236,8 +234,8 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
   for (const n of sides[0].report?.noise ?? []) row(`gaussian noise σ=${n.sigma}`, (r) => r.noise.find((x) => x.sigma === n.sigma)?.accuracy);
   row('corruptions (mean)', (r) => r.corruptionMean);
-  for (const a of sides[0].report?.fgsm ?? []) row(`FGSM ε=${a.eps}`, (r) => r.fgsm.find((x) => x.eps === a.eps)?.accuracy);
-  for (const a of sides[0].report?.pgd ?? []) row(`PGD ε=${a.eps}`, (r) => pgdAt(r, a.eps));
+  for (const a of sides[0].report?.fgsm ?? []) row(`FGSM ε=${eps(a.eps)}`, (r) => r.fgsm.find((x) => x.eps === a.eps)?.accuracy);
+  for (const a of sides[0].report?.pgd ?? []) row(`PGD ε=${eps(a.eps)}`, (r) => pgdAt(r, a.eps));
   const [plain, adversarial] = sides.map((s) => s.report);
   // An arm's numbers at the headline ε: PGD, Square, and the per-example worst case over every attack run there.
   const headlineOf = (r: RobustnessReport | undefined) => ({

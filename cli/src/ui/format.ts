@@ -12,3 +12,8 @@ export function bytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
+
+/** An ε for a line of output: at most 4 significant digits (an ε converted between units is a long fraction). */
+export function eps(x: number): string {
+  return String(Number(x.toPrecision(4)));
+}

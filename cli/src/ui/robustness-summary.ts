@@ -1,5 +1,5 @@
 import { WORST_CASE_ATTACK_NAMES, type RobustnessReport, type WorstCaseAttack } from '@fedtune/shared';
-import { num, pct } from './format.ts';
+import { eps, num, pct } from './format.ts';
 
 /** "FGSM, PGD, Square": the attacks a worst-case row combines, as the summaries name them. */
 function worstCaseAttacksText(attacks: readonly WorstCaseAttack[]): string {
@@ -10,7 +10,7 @@ function worstCaseAttacksText(attacks: readonly WorstCaseAttack[]): string {
  * The worst-case rows as one summary line: `worst case per example (FGSM, PGD): ε=0.05 72.0%, …` when every ε
  * combines the same attacks, else each ε names its own (`ε=0.06 63.0% (FGSM, PGD, Square)`).
  */
-export function worstCaseLine(rows: NonNullable<RobustnessReport['worstCase']>, epsText: (row: { eps: number; epsAbsolute?: number }) => string = (r) => `ε=${r.eps}`): string {
+export function worstCaseLine(rows: NonNullable<RobustnessReport['worstCase']>, epsText: (row: { eps: number; epsAbsolute?: number }) => string = (r) => `ε=${eps(r.eps)}`): string {
   const sets = new Set(rows.map((r) => worstCaseAttacksText(r.attacks)));
   if (sets.size === 1) return `worst case per example (${[...sets][0]}): ${rows.map((r) => `${epsText(r)} ${pct(r.accuracy).trim()}`).join(', ')}`;
   return `worst case per example: ${rows.map((r) => `${epsText(r)} ${pct(r.accuracy).trim()} (${worstCaseAttacksText(r.attacks)})`).join(', ')}`;
@@ -22,9 +22,9 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   if (r.noise.length) console.log(`${indent}  gaussian noise: ${r.noise.map((n) => `σ=${n.sigma} ${pct(n.accuracy).trim()}`).join(', ')}`);
   if (r.corruptionMean !== null) console.log(`${indent}  corruptions: mean ${pct(r.corruptionMean).trim()}${r.worstCorruption ? `, worst ${r.worstCorruption.name} ${pct(r.worstCorruption.accuracy).trim()}` : ''}`);
   const units = r.epsUnits === 'feature-std' ? ' (ε in feature standard deviations)' : '';
-  if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
-  if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
-  if (r.square?.length) console.log(`${indent}  Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `ε=${a.eps} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${eps(a.eps)} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
+  if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${eps(a.eps)} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  if (r.square?.length) console.log(`${indent}  Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `ε=${eps(a.eps)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.worstCase?.length) console.log(`${indent}  ${worstCaseLine(r.worstCase)}`);
   if (r.calibration) {
     const c = r.calibration;

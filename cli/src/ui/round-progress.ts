@@ -8,6 +8,9 @@ import { printRobustness } from './robustness-summary.ts';
  * Live view of a run for the terminal: a progress bar per round (results received / sites selected)
  * and a table row when each round ends. Without a TTY only the table is printed.
  */
+/** Beyond this many sites, no line per site (label table, joins and leaves): the output stays readable at 10,000. */
+export const MAX_LISTED_SITES = 100;
+
 export class RoundProgress {
   private bar?: cliProgress.SingleBar;
   private received = 0;
@@ -21,7 +24,7 @@ export class RoundProgress {
   /** Last tenth of the needed sites reported while waiting (large federations: one line per 10%, no line per site). */
   private waitingTenth = -1;
 
-  /** `siteLines`: a line for every site that joins or leaves (false for large federations). */
+  /** `siteLines`: a line for every site that joins or leaves (false for large federations: see MAX_LISTED_SITES). */
   constructor(
     private readonly rounds: number,
     private readonly siteLines = true,
@@ -104,7 +107,7 @@ export class RoundProgress {
         break;
       }
       case 'robustness-start':
-        console.log(`       evaluating robustness of the round-${event.round} model (noise, corruptions, FGSM, PGD)…`);
+        console.log(`       evaluating robustness of the round-${event.round} model${event.parts?.length ? ` (${event.parts.join(', ')})` : ''}…`);
         break;
       case 'robustness-end':
         // A non-final round's robustness evaluation overlaps the next round and ends here.

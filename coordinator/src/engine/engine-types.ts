@@ -28,7 +28,7 @@ export type EngineEvent =
   | { type: 'result-held'; round: number; siteId: string; reason: string }
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'round-retry'; round: number; attempt: number; reason: string }
-  | { type: 'robustness-start'; round: number }
+  | { type: 'robustness-start'; round: number; /** What it measures beyond clean accuracy (robustnessParts). */ parts?: string[] }
   /** A non-final round's robustness evaluation finished (it overlapped the next round); the final round's is in its 'round-end' record. */
   | { type: 'robustness-end'; round: number; robustness: RobustnessReport }
   /** The per-site report after the final round (personalisation, per-site robustness) was asked of these sites. */

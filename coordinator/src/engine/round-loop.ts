@@ -1,5 +1,5 @@
 import type { RunContext } from './run-context.ts';
-import { FedtuneError, deriveSeed, encodeWeights, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
+import { FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
 import { distributedRoundNoiseMultiplier } from './distributed-dp-aggregation.ts';
 import type { SecureSumAggregator } from './aggregation/secure-sum-aggregator.ts';
 import type { GlobalMetrics } from './global-model.ts';
@@ -290,7 +290,7 @@ export class RoundLoop {
       // earlier round it overlaps the next round and lands in this round's record before the next checkpoint.
       let robustness: Promise<void> | undefined;
       if (model.evaluateRobustness && robustnessNow) {
-        this.ctx.emit({ type: 'robustness-start', round });
+        this.ctx.emit({ type: 'robustness-start', round, parts: robustnessParts(this.ctx.config.robustness) });
         if (calibration) record.bytesDown += calibration.bytesDown;
         robustness = model
           .evaluateRobustness(this.ctx.globalWeights, {

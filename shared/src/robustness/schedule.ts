@@ -62,3 +62,23 @@ export function siteAccuracySummary(sites: ReadonlyArray<{ siteId: string; accur
   const p10 = sorted[lo].accuracy + (pos - lo) * (sorted[hi].accuracy - sorted[lo].accuracy);
   return { worst: { siteId: sorted[0].siteId, accuracy: sorted[0].accuracy }, p10, mean: sites.reduce((s, x) => s + x.accuracy, 0) / sites.length };
 }
+
+/**
+ * What a robustness evaluation with `config` measures beyond clean accuracy, for a progress line ("noise,
+ * corruptions, FGSM, PGD"): noise, corruptions, FGSM and PGD unless turned off (false or an empty list),
+ * PGD-L2 and the Square Attack when asked for, and certification.
+ */
+export function robustnessParts(config: RobustnessEvaluationConfig): string[] {
+  const unlessOff = (v: boolean | readonly unknown[] | undefined) => v !== false && !(Array.isArray(v) && v.length === 0);
+  const asked = (v: boolean | readonly unknown[] | undefined) => v === true || (Array.isArray(v) && v.length > 0);
+  const parts: Array<[string, boolean]> = [
+    ['noise', unlessOff(config.noise)],
+    ['corruptions', unlessOff(config.corruptions)],
+    ['FGSM', unlessOff(config.fgsm)],
+    ['PGD', unlessOff(config.pgd)],
+    ['PGD-L2', asked(config.pgdL2)],
+    ['Square', asked(config.square)],
+    ['certification', config.certify !== undefined],
+  ];
+  return parts.filter(([, on]) => on).map(([name]) => name);
+}
