@@ -34,13 +34,13 @@ function firesByDefinition(layer: tf.layers.Layer, x: tf.Tensor): Uint8Array {
 }
 
 /** Live, sparse and isolated counts from the fire pattern, batch by batch (the definitions of docs/site-policy.md). */
-function sparsityByDefinition(fires: Uint8Array, n: number, batch: number, units: number, maxFiresPerBatch: number) {
+function sparsityByDefinition(fires: Uint8Array, n: number, batch: number, units: number, maxFiresPerBatch: number, minBatch: number) {
   const fired = new Array<number>(units).fill(0);
   const isolated = new Set<number>();
   let batches = 0;
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
-    if (size < 2) break;
+    if (size < minBatch) break;
     batches++;
     for (let u = 0; u < units; u++) {
       const who: number[] = [];
@@ -178,7 +178,8 @@ const images = (ds: Dataset): Dataset => ({ ...ds, featureShape: [28, 28, 1] });
 const rowsOf = (ds: Dataset): Dataset => ({ ...ds, featureShape: [28, 28] });
 
 describe('model inspection measures what its definitions say (inspect-model.ts against a plain reference)', () => {
-  const thresholds = ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 } });
+  // Batches down to 2 judged (minBatch 2), to check the counting on the smallest batches too.
+  const thresholds = ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 }, sparse: { minBatch: 2 } });
   const conv = (config: Record<string, unknown>) => () =>
     tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [28, 28, 1], kernelSize: 3, filters: 6, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 5 }), biasInitializer: tf.initializers.constant({ value: -0.05 }), ...config }), tf.layers.flatten(), tf.layers.dense({ units: 10 })] });
   const table: Array<[string, (d: Dataset) => tf.LayersModel, (d: Dataset) => Dataset, number]> = [
@@ -209,7 +210,7 @@ describe('model inspection measures what its definitions say (inspect-model.ts a
     const fires = firesByDefinition(layer, x);
     x.dispose();
     const units = fires.length / n;
-    const reference = sparsityByDefinition(fires, n, batch, units, thresholds.sparse.maxFiresPerBatch);
+    const reference = sparsityByDefinition(fires, n, batch, units, thresholds.sparse.maxFiresPerBatch, thresholds.sparse.minBatch);
     expect({ live: stats.liveUnits, sparse: stats.sparseUnits, isolated: stats.isolatedExamples }).toEqual({ live: reference.liveUnits, sparse: reference.sparseUnits, isolated: reference.isolatedExamples });
     expect(stats.duplicateUnits).toBe(duplicatesByDefinition(layer, thresholds.duplicate.minCosine));
     model.dispose();
@@ -281,7 +282,9 @@ describe('the duplicate count\'s exact check and its edges', () => {
 });
 
 describe('what the inspection measures at the edges of its sample', () => {
-  const thresholds = ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 } });
+  const small = ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 }, sparse: { minBatch: 2 } });
+  const byDefault = ModelInspectionThresholds.parse({ duplicate: { minShareOfExample: 0 } });
+  const thresholds = small;
 
   it('a model without a Dense or convolution layer has nothing to inspect', () => {
     const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28] }), tf.layers.activation({ activation: 'softmax' })] });
@@ -290,12 +293,18 @@ describe('what the inspection measures at the edges of its sample', () => {
   });
 
   it.each([
-    // [examples in the sample, batch size, whether firing is measured]
-    [1, 32, false],
-    [2, 32, true],
-    [300, 1, false],
-    [300, 2, true],
-  ])('%i examples in batches of %i: firing measured %s', (examples, batchSize, measured) => {
+    // [examples in the sample, batch size, whether firing is measured, thresholds]
+    [1, 32, false, small],
+    [2, 32, true, small],
+    [300, 1, false, small],
+    [300, 2, true, small],
+    // The default minBatch (8): a smaller site or batch is not judged (an honest model would look sparse).
+    [7, 32, false, byDefault],
+    [8, 32, true, byDefault],
+    [300, 7, false, byDefault],
+    [300, 8, true, byDefault],
+    [20, 8, true, byDefault], // batches of 8, 8 and 4: the last one is too small and left out
+  ] as const)('%i examples in batches of %i: firing measured %s', (examples, batchSize, measured, thresholds) => {
     const model = trapWeightsMlp(digits, { units: 32, batch: 2 });
     const sample = head(digits, examples);
     const stats = firstLayerStats(model, sample, batchSize, thresholds)!;
@@ -306,7 +315,7 @@ describe('what the inspection measures at the edges of its sample', () => {
       const x = tf.tensor2d(sample.x.subarray(0, n * 784), [n, 784]);
       const fires = firesByDefinition(model.layers[0], x);
       x.dispose();
-      const reference = sparsityByDefinition(fires, n, stats.batch, 32, thresholds.sparse.maxFiresPerBatch);
+      const reference = sparsityByDefinition(fires, n, stats.batch, 32, thresholds.sparse.maxFiresPerBatch, thresholds.sparse.minBatch);
       expect(reference.liveUnits).toBeGreaterThan(0);
       expect({ live: stats.liveUnits, sparse: stats.sparseUnits, isolated: stats.isolatedExamples }).toEqual({ live: reference.liveUnits, sparse: reference.sparseUnits, isolated: reference.isolatedExamples });
     }
@@ -318,7 +327,7 @@ describe('the inspection thresholds\' defaults (docs/site-policy.md#model-inspec
   it('are the documented ones', () => {
     expect(ModelInspectionThresholds.parse({})).toEqual({
       maxSampleExamples: 256,
-      sparse: { maxFiresPerBatch: 1.5, minShare: 0.2, minUnits: 8, minIsolatedShare: 0.5 },
+      sparse: { minBatch: 8, maxFiresPerBatch: 1.5, minShare: 0.2, minUnits: 8, minIsolatedShare: 0.5 },
       duplicate: { minCosine: 0.99, minUnits: 4, minFanIn: 8, minShareOfExample: 1 / 16 },
       wide: { unitsPerFeature: 4 },
     });

@@ -161,6 +161,19 @@ describe('inspectModel', () => {
     for (const m of [trap, split, linear]) m.dispose();
   });
 
+  it('a site of a handful of examples (fewer than sparse.minBatch): an honest model is not taken for trap weights', async () => {
+    const mlp = await loadModelDir(pretrainedModelDir('mlp'));
+    // Two examples: 18 of the pretrained MLP's 117 live units fire for one of them, and both examples are isolated.
+    // Judged (minBatch 2, as before) with a share just under that (0.1), the honest model is a false alarm;
+    // with the default minBatch a batch of 2 is not judged at all.
+    const tiny = subset(sites[1], [0, 1]);
+    const sparse = { minShare: 0.1 };
+    expect(inspectModel(mlp, tiny, { batchSize: BATCH, thresholds: { sparse: { ...sparse, minBatch: 2 } } }).findings.map((f) => f.code)).toEqual(['sparse_activations']);
+    expect(inspectModel(mlp, tiny, { batchSize: BATCH, thresholds: { sparse } }).findings).toEqual([]);
+    for (const n of [2, 3, 7]) expect(inspectModel(mlp, subset(sites[1], Array.from({ length: n }, (_, i) => i)), { batchSize: BATCH }).findings, `${n} examples`).toEqual([]);
+    mlp.dispose();
+  });
+
   it('each threshold has its effect: loosened, the trap passes; tightened, an honest model is flagged', async () => {
     const trap = trapWeightsMlp(aux, { units: 256, batch: BATCH });
     const imprint = imprintMlp(aux, { bins: 64 });
@@ -170,6 +183,8 @@ describe('inspectModel', () => {
     expect(codes(trap, { sparse: { minUnits: 1000 } })).toEqual([]);
     expect(codes(trap, { sparse: { minIsolatedShare: 1 } })).toEqual([]);
     expect(codes(trap, { sparse: { maxFiresPerBatch: 0.01 } })).toEqual([]);
+    expect(codes(trap, { sparse: { minBatch: BATCH + 1 } })).toEqual([]); // batches of 32 are then too small to judge
+    expect(codes(trap, { sparse: { minBatch: BATCH } })).toEqual(['sparse_activations']);
     expect(codes(mlp, { sparse: { maxFiresPerBatch: 1000, minIsolatedShare: 0 } })).toEqual(['sparse_activations']);
     expect(codes(imprint, { duplicate: { minUnits: 65 } })).toEqual([]);
     expect(codes(imprint, { duplicate: { minFanIn: 785 } })).toEqual([]);

@@ -27,6 +27,12 @@ export const ModelInspectionThresholds = z
       .object({
         /** A live unit (firing for ≥ 1 sample example) is sparse when it fires for at most this many examples per batch on average. */
         maxFiresPerBatch: z.number().gt(0).default(1.5),
+        /**
+         * Batches of fewer examples are not judged: with a handful of examples per batch an ordinary unit fires
+         * for one or two of them (an honest model would look like trap weights), and so small a batch's update
+         * reveals its examples whatever the model (as a batch of one does).
+         */
+        minBatch: z.number().int().min(2).default(8),
         /** Flag when at least this share of the live units are sparse … */
         minShare: z.number().gt(0).max(1).default(0.2),
         /** … and at least this many units are (a handful of such units in an ordinary layer leaks little) … */
@@ -186,7 +192,7 @@ export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSiz
   const exampleFeatures = featureSize(sample);
   const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n, exampleFeatures };
   if (comparesRows(fanIn, exampleFeatures, thresholds)) stats.duplicateUnits = countDuplicateUnits(kernel, bias, thresholds.duplicate.minCosine);
-  if (gatingActivation(model, layer) && batch >= 2) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse.maxFiresPerBatch)); // batch ≤ n: n ≥ 2 too
+  if (gatingActivation(model, layer) && batch >= thresholds.sparse.minBatch) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse)); // batch ≤ n: n ≥ minBatch too
   return stats;
 }
 
@@ -283,7 +289,7 @@ function sketchedCosines(kernel: tf.Tensor, units: number, fanIn: number): Float
 }
 
 /** Runs the layer's linear part on the sample, batch by batch, and counts which units fire for which examples. */
-function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset, n: number, batch: number, units: number, maxFiresPerBatch: number): Pick<FirstLayerStats, 'liveUnits' | 'sparseUnits' | 'isolatedExamples'> {
+function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset, n: number, batch: number, units: number, { maxFiresPerBatch, minBatch }: ModelInspectionThresholds['sparse']): Pick<FirstLayerStats, 'liveUnits' | 'sparseUnits' | 'isolatedExamples'> {
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   const f = featureSize(sample);
   const fired = new Uint32Array(units); // examples each unit fired for, over the sample
@@ -299,7 +305,7 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   // Stryker disable next-line EqualityOperator: equivalent: at start = n the batch has size 0 and the loop breaks.
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
-    if (size < 2) break; // a batch of one reveals its example whatever the model: not this check's concern
+    if (size < minBatch) break; // a last batch too small to judge (see minBatch): not this check's concern
     const fires = firesAll.subarray(start * units, (start + size) * units);
     const counts = new Uint16Array(units);
     const only = new Int32Array(units); // the example, where a unit fired for exactly one
