@@ -49,7 +49,7 @@ export class RoundProgress {
         break;
       case 'site-joined':
         if (!this.siteLines) break;
-        console.log(`site joined: ${event.siteId} (${event.runtime}, ${event.backend}, ${event.numExamples} examples)`);
+        console.log(`site joined: ${event.siteId} (${event.runtime}, ${event.backend}, ${event.numExamples} training examples: its data less its validation and test splits)`);
         break;
       case 'site-left':
         if (!this.siteLines) break;
