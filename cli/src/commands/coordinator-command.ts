@@ -265,8 +265,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     await coordinator.close();
     store.close();
     // A run stopped before its first round has no accuracy to show ("- → -").
-    const outcome = report.rounds.length === 0 ? 'before its first round' : `accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}`;
-    console.log(`run ${report.runId} ${report.status}${report.rounds.length === 0 ? ' ' : ': '}${outcome}${report.aborted ? ` (${report.aborted})` : ''}`);
+    const outcome = report.rounds.length === 0 ? ' before its first round' : `: accuracy ${pct(report.pretrained?.accuracy).trim()} → ${pct(report.final?.accuracy).trim()}`;
+    console.log(`run ${report.runId} ${report.status}${outcome}${report.aborted ? ` (${report.aborted})` : ''}`);
     const drop = report.status === 'complete' ? accuracyDropWarning(report) : undefined;
     if (drop) console.warn(drop);
     if (report.siteReport) for (const line of siteReportTable(report.siteReport)) console.log(line);
