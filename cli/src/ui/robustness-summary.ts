@@ -28,11 +28,23 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   if (r.worstCase?.length) console.log(`${indent}  ${worstCaseLine(r.worstCase)}`);
   if (r.calibration) {
     const c = r.calibration;
-    console.log(`${indent}  calibration: T=${c.temperature.toPrecision(4)} (${c.source}), ECE ${num(c.eceBefore)} → ${num(c.eceAfter)}, NLL ${num(c.nllBefore)} → ${num(c.nllAfter)}`);
+    console.log(`${indent}  ${calibrationLine(c)}`);
   }
   if (r.certification) {
     const c = r.certification;
     console.log(`${indent}  certified (σ=${c.sigma}, n=${c.n}, α=${c.alpha}): ${c.radii.map((x) => `r=${x.radius} ${pct(x.accuracy).trim()}`).join(', ')}; abstained ${pct(c.abstainRate).trim()}`);
   }
   for (const w of r.warnings) console.log(`${indent}  warning: ${w}`);
+}
+
+/**
+ * The calibration line: T, where it was fitted, ECE and NLL on the holdout before → after. A temperature fitted
+ * elsewhere (the sites' validation splits) can leave the holdout's NLL no better: the line says so rather than
+ * showing a worse number without comment.
+ */
+export function calibrationLine(c: NonNullable<RobustnessReport['calibration']>): string {
+  const line = `calibration: T=${c.temperature.toPrecision(4)} (${c.source}), ECE ${num(c.eceBefore)} → ${num(c.eceAfter)}, NLL ${num(c.nllBefore)} → ${num(c.nllAfter)}`;
+  if (!(c.nllAfter > c.nllBefore)) return line;
+  const where = c.source === 'federated' ? "the sites' validation splits" : c.source === 'holdout' ? `${c.fittedOn} holdout examples` : 'no data (given)';
+  return `${line} — no better on these examples: T was fitted on ${where}`;
 }
