@@ -33,11 +33,12 @@ describe('fedtune coordinator: errors found after listening', () => {
     expect(errors[0]).not.toMatch(STACK);
   }, 120_000);
 
-  it('a holdout file that does not exist: one line, exit 1', async () => {
-    const { code, errors } = await coordinatorExit(['--holdout', join(tempDir(), 'missing.csv')]);
+  it('a holdout file that does not exist: refused before listening, one line, exit 1', async () => {
+    const { url, code, errors } = await coordinatorExit(['--holdout', join(tempDir(), 'missing.csv')]);
+    expect(url).toBeUndefined();
     expect(code).toBe(1);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/missing\.csv/);
+    expect(errors[0]).toMatch(/no holdout CSV at .*missing\.csv/);
   }, 120_000);
 
   it('a model whose weights are missing (its manifest is readable): listens, then exits 1 with one line', async () => {

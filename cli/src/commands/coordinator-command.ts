@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from '@fedtune/shared';
-import { builtinDigits, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
+import { builtinDigits, checkInputFile, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
 import { newRunId } from '../new-run-id.ts';
 import type { SpamCoordinatorTask } from '../tasks/spam-task-plan.ts';
 import { MAX_LISTED_SITES, RoundProgress } from '../ui/round-progress.ts';
@@ -104,6 +104,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     // Loaded only for --task spam: a client (whose program also defines this command) never loads the simulation code.
     const task = o.task === 'spam' ? (await import('../tasks/spam-task-plan.ts')).spamCoordinatorTask() : undefined;
     if (!task && !o.model && !hasPretrainedModel(o.arch)) throw missingPretrainedModelError(o.arch);
+    // A holdout that is not there is refused before listening (its parse comes after: docs/performance.md#listening-first).
+    if (o.holdout) checkInputFile(o.holdout, { what: 'holdout CSV', code: 'data' });
     const modelDir: string = o.model ?? task?.modelDir ?? pretrainedModelDir(o.arch);
     const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
