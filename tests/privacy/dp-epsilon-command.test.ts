@@ -1,4 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
+import { DEFAULT_DP_DELTA } from '@fedtune/shared';
+import { DpConfig } from '@fedtune/coordinator/config';
 import { dpEpsilonCommand } from '../../cli/src/commands/dp-epsilon-command.ts';
 
 /** Runs `fedtune dp-epsilon ARGS` in process; commander's exits become thrown errors. */
@@ -42,12 +44,24 @@ describe('fedtune dp-epsilon', () => {
       [['--sampling-rate', '0.1', '--noise', '-1', '--steps', '10', '--delta', '1e-5'], /noise must be a number/],
       [['--sampling-rate', '0.1', '--noise', '1', '--steps', '2.5', '--delta', '1e-5'], /steps must be an integer/],
       [['--sampling-rate', '0.1', '--noise', '1', '--steps', '10', '--delta', '1'], /delta must be a number in \(0, 1\)/],
-      [['--sampling-rate', '0.1', '--noise', '1', '--steps', '10'], /required option '--delta <d>' not specified/],
     ];
     for (const [args, message] of cases) {
       const r = await run(args);
       expect(r.exitCode, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(message);
     }
+  });
+});
+
+describe('fedtune dp-epsilon without --delta', () => {
+  it("states ε at the run config's default δ (one constant: DpConfig's default), the same numbers as --delta 1e-5", async () => {
+    expect(DpConfig.shape.delta.parse(undefined)).toBe(DEFAULT_DP_DELTA);
+    expect(DEFAULT_DP_DELTA).toBe(1e-5);
+    const args = ['--sampling-rate', '0.01', '--noise', '1.1', '--steps', '10'];
+    const without = await run(args);
+    expect(without.exitCode).toBe(0);
+    expect(without.stdout).toBe((await run([...args, '--delta', '1e-5'])).stdout);
+    expect(without.stdout).toMatch(/^ε = 0\.8327 at δ = 1e-5/);
+    expect((await run([...args, '--delta', '1e-3'])).stdout).not.toBe(without.stdout);
   });
 });

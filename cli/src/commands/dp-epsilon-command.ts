@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { computeEpsilon, type RdpConversion } from '@fedtune/shared';
-import { DpConfig } from '@fedtune/coordinator/config';
+import { computeEpsilon, DEFAULT_DP_DELTA, type RdpConversion } from '@fedtune/shared';
 import { choiceOption, floatOption, intOption } from './options.ts';
 
 function openUnitInterval(name: string) {
@@ -19,7 +18,7 @@ export function dpEpsilonCommand(): Command {
     .requiredOption('--noise <z>', 'required: noise multiplier z: noise std / clip norm, ≥ 0', floatOption('noise', 0, 1e6))
     .requiredOption('--steps <t>', 'required: number of steps (rounds for client-level DP)', intOption('steps', 0))
     // δ's default is the run config's (a run with client-level DP and no δ of its own is accounted at it).
-    .option('--delta <d>', 'target δ in (0, 1), below 1/number of individuals', openUnitInterval('delta'), DpConfig.shape.delta.parse(undefined))
+    .option('--delta <d>', 'target δ in (0, 1), below 1/number of individuals', openUnitInterval('delta'), DEFAULT_DP_DELTA)
     .option('--conversion <name>', 'RDP → (ε, δ) conversion: improved (Balle et al. 2020, as Opacus) or classic (Mironov 2017)', choiceOption('conversion', ['improved', 'classic'] as const), 'improved')
     .option('--json', 'print one JSON object')
     .action((o: { samplingRate: number; noise: number; steps: number; delta: number; conversion: RdpConversion; json?: boolean }) => {

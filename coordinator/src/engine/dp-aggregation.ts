@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ChaChaRandom } from '@fedtune/shared';
 import {
+  DEFAULT_DP_DELTA,
   adaptiveClipUpdateNoiseMultiplier,
   addGaussianNoise,
   clipUpdate,
@@ -21,7 +22,7 @@ export const DpConfig = z.object({
   /** Adaptive clipping to a target quantile of the update norms (Andrew et al. 2021). */
   adaptive: z.object({ targetQuantile: z.number().min(0).max(1), learningRate: z.number().positive().default(0.2) }).optional(),
   /** δ of the (ε, δ) guarantee reported after every round. */
-  delta: z.number().gt(0).lt(1).default(1e-5),
+  delta: z.number().gt(0).lt(1).default(DEFAULT_DP_DELTA),
   /**
    * Who adds the Gaussian noise: 'central' (the coordinator, on the sum) or 'distributed' (under secure
    * aggregation each site adds its share on the fixed-point ring, so the coordinator never holds a noise-free

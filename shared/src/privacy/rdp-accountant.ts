@@ -26,6 +26,9 @@ import { logAdd, logErfc, logSub } from './log-math.ts';
 
 export type RdpConversion = 'improved' | 'classic';
 
+/** The δ a privacy guarantee is stated at when none is given: client-level DP's (RunConfig `dp.delta`) and `fedtune dp-epsilon`'s. */
+export const DEFAULT_DP_DELTA = 1e-5;
+
 /**
  * Default orders: a fine grid near 1 (where small ε are decided), every integer to 64, then a few large
  * orders (where very small δ or few steps are decided). More orders only tighten the minimum.
