@@ -104,8 +104,9 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     // Loaded only for --task spam: a client (whose program also defines this command) never loads the simulation code.
     const task = o.task === 'spam' ? (await import('../tasks/spam-task-plan.ts')).spamCoordinatorTask() : undefined;
     if (!task && !o.model && !hasPretrainedModel(o.arch)) throw missingPretrainedModelError(o.arch);
-    // A holdout that is not there is refused before listening (its parse comes after: docs/performance.md#listening-first).
-    if (o.holdout) checkInputFile(o.holdout, { what: 'holdout CSV', code: 'data' });
+    // A holdout that is not there is refused before listening (its parse comes after: docs/performance.md#listening-first);
+    // not in a cluster, where a node reads it only if it comes to lead (a follower without it starts and serves).
+    if (o.holdout && !o.cluster) checkInputFile(o.holdout, { what: 'holdout CSV', code: 'data' });
     const modelDir: string = o.model ?? task?.modelDir ?? pretrainedModelDir(o.arch);
     const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
