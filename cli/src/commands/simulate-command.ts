@@ -10,7 +10,7 @@ import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
-import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, FedtuneError, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport } from '@fedtune/shared';
+import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, FedtuneError, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport, type RunReport } from '@fedtune/shared';
 import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-site-data.ts';
@@ -139,8 +139,7 @@ async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: 
   const probes = report.final?.probes;
   if (probes) for (const [name, value] of Object.entries(probes)) console.log(`${name}: ${pct(value).trim()}`);
   if (report.status !== 'complete') {
-    console.error(`run ${report.runId} ${report.status}: ${report.aborted ?? ''}`);
-    process.exitCode = 1;
+    reportNotComplete(report);
   } else {
     console.log(
       `done in ${((Date.now() - started) / 1000).toFixed(1)} s: accuracy ${pct(report.pretrained?.accuracy).trim()} (pretrained) → ${pct(report.final?.accuracy).trim()} after ${report.rounds.length} rounds`,
@@ -158,6 +157,12 @@ async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: 
   console.log(result.reportPath);
 }
 
+
+/** A run that did not complete (stopped or failed): one line with why, and the command's exit status 1. */
+function reportNotComplete(report: RunReport): void {
+  console.error(`run ${report.runId} ${report.status}: ${report.aborted ?? ''}`);
+  process.exitCode = 1;
+}
 
 /** `--site-data partition|resample:N`. */
 function siteDataOption(value: string): ReturnType<typeof parseSiteDataSpec> {
@@ -210,9 +215,8 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     const r = await deps.runSimulation(side.options);
     if (r.report.status !== 'complete') {
       // Stopped (Ctrl-C) or failed: no comparison of an arm that did not finish, and no second arm.
-      console.error(`run ${r.report.runId} ${r.report.status}: ${r.report.aborted ?? ''}`);
+      reportNotComplete(r.report);
       console.log(r.reportPath);
-      process.exitCode = 1;
       return;
     }
     side.report = r.report.finalRobustness;
