@@ -244,6 +244,22 @@ describe('secure aggregation in a run', () => {
     expect(elapsedMs).toBeGreaterThanOrEqual(phaseTimeoutMs);
   }, 120_000);
 
+  it('a site hung in a secure round sits out the next round (stragglers.maxCooldownRounds): round 2 neither asks nor waits for it', async () => {
+    const { report } = await secureFederation({
+      sites: 4,
+      transport: 'memory',
+      stallAt: { 'site-3': 'masked-input' },
+      config: { rounds: 2, roundTimeoutMs: 600_000, secureAggregation: { clip: 1, phaseTimeoutMs: 300 } },
+    });
+    expect(report.status, report.aborted).toBe('complete');
+    const [r1, r2] = report.rounds;
+    expect(r1.selected).toEqual(['site-1', 'site-2', 'site-3', 'site-4']);
+    expect(r1.failed.map((f) => f.siteId)).toEqual(['site-3']);
+    expect(r2.selected).toEqual(['site-1', 'site-2', 'site-4']);
+    expect(r2.cooling).toEqual({ count: 1, sites: ['site-3'] });
+    expect(r2.failed).toEqual([]);
+  }, 120_000);
+
   it('over socket.io: 20 sites, two of them hung (one before sharing keys, one before masking): both dropped at the 10 s phase deadline (wide enough for 20 honest sites\' masking on a loaded 2-core CI machine), and the 18 others\' round is FedAvg of their clipped deltas', async () => {
     const ids = Array.from({ length: 20 }, (_, k) => `site-${k + 1}`);
     const started = Date.now();

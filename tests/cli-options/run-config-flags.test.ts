@@ -39,6 +39,8 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--fraction': { argv: ['--fraction', '0.5'], read: (c) => c.fraction, want: 0.5 },
   '--quorum': { argv: ['--quorum', '0.9'], read: (c) => c.quorum, want: 0.9 },
   '--round-timeout': { argv: ['--round-timeout', '12'], read: (c) => c.roundTimeoutMs, want: 12_000 },
+  '--wait-after-quorum': { argv: ['--wait-after-quorum', '2.5'], read: (c) => c.stragglers.waitAfterQuorumMs, want: 2_500 },
+  '--straggler-cooldown': { argv: ['--straggler-cooldown', '0'], read: (c) => c.stragglers.maxCooldownRounds, want: 0 },
   '--epochs': { argv: ['--epochs', '2'], read: (c) => c.train.epochs, want: 2 },
   '--batch-size': { argv: ['--batch-size', '8'], read: (c) => c.train.batchSize, want: 8 },
   '--lr': { argv: ['--lr', '0.05'], read: (c) => c.train.learningRate, want: 0.05 },
@@ -201,6 +203,7 @@ describe('one flags → config builder, defaults only in the schema', () => {
     [['--dp-noise', '1', '--max-accuracy-drop', '0.05'], /--max-accuracy-drop .*not applied under client-level DP/, ['--dp-sgd-clip', '1', '--dp-sgd-noise', '1', '--max-accuracy-drop', '0.05']],
     [['--dp-noise', '1', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*not applied under client-level DP/, ['--norm-bound-multiple', '3']],
     [['--secure-aggregation', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*nor secure aggregation/, ['--max-update-norm', '10', '--norm-bound-multiple', '3']],
+    [['--secure-aggregation', '--wait-after-quorum', '5'], /--wait-after-quorum .*secure-aggregation round has its own phase deadlines/, ['--wait-after-quorum', '5']],
     [['--expected-malicious', '1'], /--expected-malicious .*krum, multikrum and bulyan/, ['--strategy', 'bulyan', '--expected-malicious', '1']],
   ];
   it.each(Object.keys(COMMANDS))('%s: a flag whose mode the run does not have is one clear config error naming the flag and what it needs', async (command) => {

@@ -65,6 +65,11 @@ export const INACTIVE_FLAG_RULES: readonly InactiveFlagRule[] = [
     needs: 'is not applied under client-level DP (every update is clipped) nor secure aggregation (the norms are hidden; sites clip): docs/robustness.md#poisoning-safe-defaults',
   },
   {
+    fields: ['stragglers.waitAfterQuorumMs'],
+    active: (c) => c.secureAggregation === undefined,
+    needs: 'closes a plain round early; a secure-aggregation round has its own phase deadlines (secureAggregation.phaseTimeoutMs)',
+  },
+  {
     fields: ['expectedMaliciousSites'],
     active: krumFamily,
     needs: 'is the f of krum, multikrum and bulyan: it needs one of those --strategy',

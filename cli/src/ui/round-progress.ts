@@ -99,6 +99,7 @@ export class RoundProgress {
         if (r.privacy) {
           console.log(`       privacy: ε = ${r.privacy.epsilon === null || !Number.isFinite(r.privacy.epsilon) ? '∞ (no noise)' : r.privacy.epsilon.toFixed(3)} at δ = ${r.privacy.delta} after ${r.privacy.steps} rounds (z = ${r.privacy.noiseMultiplier}, C = ${r.privacy.clip.toPrecision(3)}, ${r.privacy.clippedShare === null ? 'clipped share hidden by secure aggregation' : `${(100 * r.privacy.clippedShare).toFixed(0)}% clipped`}, q = ${r.privacy.samplingRate.toFixed(2)})`);
         }
+        if (r.cooling) console.log(`       ${r.cooling.count} ${r.cooling.count === 1 ? 'site sat' : 'sites sat'} this round out: no answer in an earlier round (${r.cooling.sites.slice(0, 3).map((id) => oneLine(id, 64)).join(', ')}${r.cooling.count > 3 ? ', …' : ''}; --straggler-cooldown)`);
         if (r.averagedRounds) console.log(`       the global model is now the mean of the last ${r.averagedRounds} rounds' models (--average-rounds): the row and all below are its`);
         if (r.robustness) printRobustness(r.robustness);
         if (r.federated) {

@@ -48,6 +48,11 @@ export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> 
     if (this.pending.size === 0) this.finish();
   }
 
+  /** The asked sites that have neither answered nor been dropped (after `done`: those that gave no answer in time). */
+  get silent(): string[] {
+    return [...this.pending];
+  }
+
   drop(siteId: string): void {
     if (this.pending.delete(siteId) && this.pending.size === 0) this.finish();
   }

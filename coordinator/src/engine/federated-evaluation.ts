@@ -12,10 +12,11 @@ export class FederatedEvaluation {
 
   /**
    * The sites asked for a federated evaluation: a seeded sample of ceil(evaluationFraction × joined), at most
-   * maxEvaluationSites (0 = no cap), at least one, in canonical order.
+   * maxEvaluationSites (0 = no cap), at least one, in canonical order; sites cooling down after giving no
+   * answer (unresponsive-sites.ts) are not asked.
    */
   evaluationSample(round: number): string[] {
-    const ids = this.ctx.sites.ids();
+    const { ids } = this.ctx.unresponsive.eligible(this.ctx.sites.ids(), round);
     const cap = this.ctx.config.maxEvaluationSites > 0 ? this.ctx.config.maxEvaluationSites : Infinity;
     const k = Math.min(cap, Math.max(1, Math.ceil(this.ctx.config.evaluationFraction * ids.length)));
     if (k >= ids.length) return ids;
@@ -53,6 +54,8 @@ export class FederatedEvaluation {
     });
     await collector.done;
     this.ctx.evaluation = undefined;
+    // Sites that gave no answer sit out the next rounds' samples, as for training (unresponsive-sites.ts).
+    for (const siteId of collector.silent) if (this.ctx.sites.get(siteId)) this.ctx.unresponsive.missed(siteId, round);
     return { collector, bytesDown };
   }
 

@@ -57,6 +57,29 @@ export class RoundCollector {
   /** Set once the round stops taking results; later valid results are rejected as stale. */
   closed = false;
 
+  /** Set when the round was closed `waitAfterQuorumMs` after its quorum, with selected sites still to answer. */
+  closedAfterQuorum = false;
+  private quorum?: { needed: number; waitMs: number; timer?: ReturnType<typeof setTimeout> };
+
+  /**
+   * Once `needed` results are accepted, waits at most `waitMs` more for the rest, then closes the round
+   * (stragglers.waitAfterQuorumMs). Call before results arrive.
+   */
+  closeAfterQuorum(needed: number, waitMs: number): void {
+    this.quorum = { needed: Math.max(1, needed), waitMs };
+    this.checkQuorum();
+  }
+
+  private checkQuorum(): void {
+    const q = this.quorum;
+    if (!q || q.timer || this.closed || this.accepted.size < q.needed) return;
+    q.timer = setTimeout(() => {
+      if (this.closed) return;
+      this.closedAfterQuorum = true;
+      this.finish();
+    }, q.waitMs);
+  }
+
   /**
    * When set, accepted updates are folded into the round's aggregator on arrival (by their capped examples)
    * and their weights dropped here: with streaming FedAvg memory does not grow with the sites.
@@ -77,6 +100,7 @@ export class RoundCollector {
     }
     this.accepted.set(update.siteId, update);
     this.markAnswered(update.siteId);
+    this.checkQuorum();
   }
 
   /**
@@ -87,6 +111,7 @@ export class RoundCollector {
     if (this.closed || this.accepted.has(update.siteId)) return false;
     this.accepted.set(update.siteId, { ...update, weights: [], held: false });
     this.markAnswered(update.siteId);
+    this.checkQuorum();
     return true;
   }
 
@@ -132,6 +157,7 @@ export class RoundCollector {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.quorum?.timer) clearTimeout(this.quorum.timer);
     this.resolveDone();
   }
 }

@@ -94,6 +94,9 @@ export class RoundEngine {
       if (this.config.maxUpdateNorm !== undefined) {
         throw new FedtuneError('config', 'maxUpdateNorm checks individual updates, which secure aggregation hides: bound them with secureAggregation.clip instead');
       }
+      if (this.config.stragglers.waitAfterQuorumMs !== undefined) {
+        throw new FedtuneError('config', 'stragglers.waitAfterQuorumMs closes a round early on its accepted updates, but a secure-aggregation round has its own phase deadlines (secureAggregation.phaseTimeoutMs): leave it out with secure aggregation');
+      }
     }
     checkUpdateEncodingConfig(this.config);
     const dpNoise = this.config.dp ? resolveDpNoise(this.config.dp, this.config.secureAggregation !== undefined) : undefined;

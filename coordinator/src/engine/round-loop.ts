@@ -1,5 +1,5 @@
 import type { RunContext } from './run-context.ts';
-import { FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
+import { clipText, FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
 import { distributedRoundNoiseMultiplier } from './distributed-dp-aggregation.ts';
 import type { SecureSumAggregator } from './aggregation/secure-sum-aggregator.ts';
 import type { GlobalMetrics } from './global-model.ts';
@@ -8,6 +8,7 @@ import type { SecureRoundResult } from './secure-aggregation-round.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { fitSeed } from './fit-seed.ts';
+import { MAX_LISTED_COOLING } from './unresponsive-sites.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { saving } from './saving.ts';
 import { instructionModel } from './model-delivery.ts';
@@ -41,6 +42,15 @@ export class RoundLoop {
   /** Whether the robustness evaluation's inputs were asked for (once per process and run: at the first round it runs, also after a resume). */
   private robustnessPrepared = false;
 
+  /**
+   * Cooldowns (unresponsive-sites.ts): the sites whose update was taken are forgiven their misses; those that gave
+   * no answer before the attempt closed sit out the next rounds, this round's further attempts included.
+   */
+  private noteAnswers(round: number, answered: Iterable<string>, silent: Iterable<string>): void {
+    for (const siteId of answered) this.ctx.unresponsive.answered(siteId);
+    for (const siteId of silent) if (this.ctx.sites.get(siteId)) this.ctx.unresponsive.missed(siteId, round);
+  }
+
   async runRound(round: number): Promise<RoundRecord> {
     const started = Date.now();
     const { model } = this.ctx.options;
@@ -59,13 +69,20 @@ export class RoundLoop {
     const refusals: Array<{ attempt: number; reason: string }> = [];
     /** Sites whose secure-aggregation secrets an attempt could not recover: not sampled again this round. */
     const leftOut = new Set<string>();
+    /** The joined sites the last attempt did not sample: cooling down after giving no answer (unresponsive-sites.ts). */
+    let cooling: string[] = [];
     for (let attempt = 1; ; attempt++) {
       // Sites that dropped get a grace period to rejoin before the next sample is drawn.
       if (this.ctx.sites.size < this.ctx.config.minSites) await this.ctx.membership.waitForSites(this.ctx.config.rejoinGraceMs);
-      const selected = this.ctx.membership.sample(round, attempt, leftOut);
+      const sample = this.ctx.membership.sample(round, attempt, leftOut);
+      const selected = sample.selected;
+      cooling = sample.cooling;
       this.ctx.emit({ type: 'round-start', round, attempt, selected });
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.ctx.globalWeights });
       const collector = new RoundCollector(round, new Set(selected), this.ctx.config.roundTimeoutMs);
+      const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
+      const waitAfterQuorumMs = this.ctx.config.stragglers.waitAfterQuorumMs;
+      if (waitAfterQuorumMs !== undefined && !this.ctx.config.secureAggregation) collector.closeAfterQuorum(needed, waitAfterQuorumMs);
       const guard = this.updateGuard(selected);
       collector.streamBound = guard.streamBound;
       this.ctx.guard = guard;
@@ -117,7 +134,6 @@ export class RoundLoop {
         bytesDown += delivered.socketBytes;
         return delivered.socketBytes;
       }, secure ? Infinity : undefined, secure ? Infinity : undefined);
-      const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
       let accepted: RoundRecord['accepted'];
       let updateNorms: RoundRecord['updateNorms'];
       let acceptedUpdateBytes: number[] = [];
@@ -125,6 +141,7 @@ export class RoundLoop {
       let secureSum: SecureRoundResult | undefined;
       if (secure) {
         const outcome = await this.ctx.secure.runSecureRound(secure.round, selected, collector);
+        this.noteAnswers(round, outcome.result?.survivors ?? [], outcome.silent ?? []);
         failure = outcome.failure ?? secure.failure;
         for (const id of outcome.unrecoverable ?? []) leftOut.add(id);
         failed.push(...collector.failed);
@@ -143,9 +160,11 @@ export class RoundLoop {
       } else {
         await collector.done;
         await remote?.close();
-        for (const siteId of selected) {
-          if (!collector.answered.has(siteId)) collector.failed.push({ siteId, reason: `no result within ${this.ctx.config.roundTimeoutMs} ms` });
-        }
+        const silent = selected.filter((siteId) => !collector.answered.has(siteId));
+        const why = collector.closedAfterQuorum
+          ? `no result within ${waitAfterQuorumMs} ms after the round's quorum of ${needed} results (stragglers.waitAfterQuorumMs)`
+          : `no result within ${this.ctx.config.roundTimeoutMs} ms`;
+        for (const siteId of silent) collector.failed.push({ siteId, reason: why });
         failed.push(...collector.failed);
         bytesUp += [...collector.accepted.values()].reduce((n, u) => n + u.bytes, 0);
         // The adaptive norm bound, decided on the round's full set of norms (update-guard.ts).
@@ -161,6 +180,7 @@ export class RoundLoop {
         }
         if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+        this.noteAnswers(round, plain.map((u) => u.siteId), silent);
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
         acceptedUpdateBytes = plain.map((u) => u.bytes);
         accepted = plain.map((u) => ({
@@ -284,6 +304,7 @@ export class RoundLoop {
         ...(secure ? {} : { updateEncoding: updateEncodingRecord(this.ctx.config.train, acceptedUpdateBytes, weightsBytes.byteLength) }),
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
         ...(averagedRounds ? { averagedRounds } : {}),
+        ...(cooling.length > 0 ? { cooling: { count: cooling.length, sites: cooling.slice(0, MAX_LISTED_COOLING).map((id) => clipText(id, 128)) } } : {}),
       };
       // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:
       // in the final round it overlaps the federated evaluation and is awaited before the round ends; in an

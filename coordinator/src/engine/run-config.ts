@@ -13,6 +13,21 @@ import { PersonalizationConfig, SiteRobustnessConfig } from './site-report-confi
 export const ModelDelivery = z.enum(['socket', 'http']);
 export type ModelDelivery = z.output<typeof ModelDelivery>;
 
+export const StragglerConfig = z.object({
+  /**
+   * Once a round has accepted its quorum of results, wait at most this long for the other selected sites, then
+   * close it without them (their late results are refused as stale). Absent: wait for every selected site until
+   * roundTimeoutMs. Plain rounds only (a secure-aggregation round has its own phase deadlines).
+   */
+  waitAfterQuorumMs: z.number().int().min(0).optional(),
+  /**
+   * A selected site that gave no answer before its round closed is not sampled (for training or federated
+   * evaluation) for the next 1, 2, 4, … rounds, doubling with each miss in a row, at most this many; any answer
+   * ends it (unresponsive-sites.ts). 0 turns it off.
+   */
+  maxCooldownRounds: z.number().int().min(0).default(8),
+});
+
 export const RunConfig = z.object({
   runId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/),
   rounds: z.number().int().min(1).default(10),
@@ -23,6 +38,8 @@ export const RunConfig = z.object({
   /** Share of the selected sites whose results must be accepted for the round to count. */
   quorum: z.number().gt(0).max(1).default(0.5),
   roundTimeoutMs: z.number().int().min(1).default(300_000),
+  /** Sites that do not answer (docs/operations.md#sites-that-do-not-answer): when a round stops waiting, and who sits rounds out. */
+  stragglers: StragglerConfig.prefault({}),
   /** How long to wait for `minSites` (0 = forever). */
   joinTimeoutMs: z.number().int().min(0).default(0),
   maxRoundAttempts: z.number().int().min(1).default(3),

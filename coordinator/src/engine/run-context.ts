@@ -15,6 +15,7 @@ import type { SiteRegistry, SiteState } from './site-registry.ts';
 import type { SiteReportRound } from './site-report-round.ts';
 import { TailAverage } from './tail-average.ts';
 import type { UpdateGuard } from './update-guard.ts';
+import { UnresponsiveSites } from './unresponsive-sites.ts';
 
 /**
  * What the round engine's jobs share: the run's configuration, its global model and strategy state, the
@@ -39,6 +40,8 @@ export class RunContext {
   /** Who adds the DP noise (distributed-dp-aggregation.ts). */
   dpNoise?: DpNoise;
   dpClip = 0;
+  /** Selected sites that gave no answer, and the rounds they sit out (unresponsive-sites.ts). */
+  readonly unresponsive: UnresponsiveSites;
   /** The jobs, set by the engine once they exist. */
   membership!: SiteMembership;
   secure!: SecureRoundRunner;
@@ -59,6 +62,7 @@ export class RunContext {
     this.globalWeights = options.model.initialWeights;
     this.strategyState = strategy.initialState(config.strategyOptions);
     this.tailAverage = new TailAverage(config.averageRounds, config.rounds, options.resume?.averaging);
+    this.unresponsive = new UnresponsiveSites(config.stragglers.maxCooldownRounds);
   }
 
   rejectMessage(link: SiteLink, code: string, reason: string, round?: number): void {

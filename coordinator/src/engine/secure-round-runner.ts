@@ -52,7 +52,7 @@ export class SecureRoundRunner {
     secure: SecureAggregationRound | undefined,
     selected: string[],
     collector: RoundCollector,
-  ): Promise<{ result?: SecureRoundResult; failure?: string; unrecoverable?: readonly string[] }> {
+  ): Promise<{ result?: SecureRoundResult; failure?: string; unrecoverable?: readonly string[]; silent?: string[] }> {
     if (!secure) {
       collector.finish();
       return {};
@@ -61,23 +61,27 @@ export class SecureRoundRunner {
     try {
       const result = await secure.run();
       const inSum = new Set(result.survivors);
+      const silent: string[] = [];
       for (const id of selected) {
         if (inSum.has(id) || collector.answered.has(id)) continue;
-        const reason = result.dropped.includes(id) ? 'dropped after sharing its keys (its masks were removed)' : 'no secure-aggregation message before the phase deadline';
-        collector.failed.push({ siteId: id, reason });
+        // Whether it went silent before or after sharing its keys, a phase waited for it until its deadline.
+        silent.push(id);
+        const dropped = result.dropped.includes(id);
+        collector.failed.push({ siteId: id, reason: dropped ? 'dropped after sharing its keys (its masks were removed)' : 'no secure-aggregation message before the phase deadline' });
       }
-      return { result };
+      return { result, silent };
     } catch (err) {
       // A lost quorum, or revealed shares that do not recombine (inconsistent, or a masking key that is not the one
       // advertised: survivors' data, never checkable one response at a time): this attempt's failure, not the run's.
       if (err instanceof FedtuneError && (err.code === 'quorum_not_met' || err.code === 'malformed_payload')) {
-        for (const id of selected) if (!collector.answered.has(id) && !secure.reports.has(id)) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
+        const silent = selected.filter((id) => !collector.answered.has(id) && !secure.reports.has(id));
+        for (const id of silent) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
         // Sites whose dealt shares could not be used: the round's next attempts go on without them.
         if (err instanceof SecAggUnrecoverableError) {
           for (const id of err.owners) collector.failed.push({ siteId: id, reason: UNRECOVERABLE_REASON });
-          return { failure: err.message, unrecoverable: err.owners };
+          return { failure: err.message, unrecoverable: err.owners, silent };
         }
-        return { failure: err.message };
+        return { failure: err.message, silent };
       }
       throw err;
     } finally {

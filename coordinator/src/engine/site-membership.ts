@@ -139,12 +139,16 @@ export class SiteMembership {
     }
   }
 
-  /** Seeded sample of ceil(fraction × joined) sites, returned in canonical order; `leftOut` (this round's excluded sites) are not drawn. */
-  sample(round: number, attempt: number, leftOut?: ReadonlySet<string>): string[] {
-    const ids = leftOut?.size ? this.ctx.sites.ids().filter((id) => !leftOut.has(id)) : this.ctx.sites.ids();
+  /**
+   * Seeded sample of ceil(fraction × eligible) sites, in canonical order. Not drawn: `leftOut` (this round's
+   * excluded sites) and the sites cooling down after giving no answer (unresponsive-sites.ts), listed in `cooling`.
+   */
+  sample(round: number, attempt: number, leftOut?: ReadonlySet<string>): { selected: string[]; cooling: string[] } {
+    const joined = leftOut?.size ? this.ctx.sites.ids().filter((id) => !leftOut.has(id)) : this.ctx.sites.ids();
+    const { ids, cooling } = this.ctx.unresponsive.eligible(joined, round);
     const k = Math.max(1, Math.ceil(this.ctx.config.fraction * ids.length));
-    if (k >= ids.length) return ids;
+    if (k >= ids.length) return { selected: ids, cooling };
     const rng = new SeededRandom(deriveSeed(this.ctx.config.seed, 'sample', round, attempt));
-    return rng.shuffle([...ids]).slice(0, k).sort();
+    return { selected: rng.shuffle([...ids]).slice(0, k).sort(), cooling };
   }
 }

@@ -93,6 +93,11 @@ export const RoundRecord = z.object({
    * is the mean of the models of this many last rounds (docs/robustness.md#weight-averaging).
    */
   averagedRounds: z.number().int().min(2).optional(),
+  /**
+   * Joined sites this round did not sample: they gave no answer in an earlier round and sit out a cooldown
+   * (stragglers.maxCooldownRounds; docs/operations.md#sites-that-do-not-answer). `sites` lists at most 50 of them.
+   */
+  cooling: z.object({ count: z.number().int().min(1), sites: z.array(z.string()) }).optional(),
   /** Robustness of the new global model on the coordinator's holdout (when scheduled; docs/robustness.md). */
   robustness: RobustnessReportSchema.optional(),
   modelDir: z.string(),
