@@ -14,7 +14,7 @@ import { attacker, honestSite, type Attacker } from '../hostile/helpers.ts';
 const HONEST = Array.from({ length: 16 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
 const SILENT = ['silent-1', 'silent-2', 'silent-3', 'silent-4'];
 
-async function federation(runId: string, config: Record<string, unknown>, rounds: number): Promise<{ report: RunReport; honestCompleted: boolean[] }> {
+async function federation(runId: string, config: Record<string, unknown>, rounds: number): Promise<{ report: RunReport; honestCompleted: boolean[]; silentReceived: string[][] }> {
   const coordinator = await startTinyCoordinator({ runId, minSites: 20, rounds, config: { runId, quorum: 0.5, ...config } });
   const silent: Attacker[] = [];
   try {
@@ -29,7 +29,7 @@ async function federation(runId: string, config: Record<string, unknown>, rounds
     const outcomes = await Promise.all(honest.map((h) => h.run));
     // The silent peers were asked to train (they did join) and never answered.
     for (const peer of silent) expect(peer.received.some((m) => m.event === 'fit')).toBe(true);
-    return { report, honestCompleted: outcomes.map((o) => o.completed) };
+    return { report, honestCompleted: outcomes.map((o) => o.completed), silentReceived: silent.map((peer) => peer.received.map((m) => m.event)) };
   } finally {
     for (const peer of silent) peer.socket.close();
     await coordinator.close();
@@ -39,8 +39,8 @@ async function federation(runId: string, config: Record<string, unknown>, rounds
 const failedIds = (r: RunReport['rounds'][number]) => r.failed.map((f) => f.siteId).sort();
 
 describe('sites that never answer (real socket.io, 20 sites)', () => {
-  it('sit out 1, then 2 rounds after their misses (the default cooldown); the honest sites are in every round; federated evaluation does not ask them', { timeout: 120_000 }, async () => {
-    const { report, honestCompleted } = await federation('silent-cooldown', { roundTimeoutMs: 3_000, federatedEvaluation: 'final' }, 5);
+  it('sit out 1, then 2 rounds after their misses (the default cooldown); the honest sites are in every round; federated evaluation and calibration do not ask them', { timeout: 120_000 }, async () => {
+    const { report, honestCompleted, silentReceived } = await federation('silent-cooldown', { roundTimeoutMs: 3_000, federatedEvaluation: 'final', calibration: { source: 'federated' } }, 5);
     expect(report.status).toBe('complete');
     expect(honestCompleted.every(Boolean)).toBe(true);
     const [r1, r2, r3, r4, r5] = report.rounds;
@@ -63,6 +63,12 @@ describe('sites that never answer (real socket.io, 20 sites)', () => {
     for (const r of report.rounds) expect(r.accepted.map((a) => a.siteId).sort()).toEqual(HONEST);
     // The final federated evaluation asked only the sites not cooling down: it did not wait for the silent ones.
     expect(r5.federated?.sites.map((s) => s.siteId).sort()).toEqual(HONEST);
+    // Nor did the federated temperature fit before it (before: its first question waited for them until the deadline).
+    expect(r5.robustness?.calibration?.source).toBe('federated');
+    for (const events of silentReceived) {
+      expect(events.filter((e) => e === 'fit')).toHaveLength(2);
+      expect(events).not.toContain('evaluate');
+    }
     // Rounds without them are not held to the deadline (a round of 16 tiny sites takes well under 3 s here).
     expect(r2.durationMs).toBeLessThan(r1.durationMs);
     expect(r4.durationMs).toBeLessThan(r3.durationMs);
@@ -81,6 +87,17 @@ describe('sites that never answer (real socket.io, 20 sites)', () => {
       expect(r.durationMs).toBeLessThan(60_000);
       expect(r.accepted.length).toBeGreaterThanOrEqual(10);
     }
+  });
+});
+
+describe('the per-site report after the final round', () => {
+  it('does not ask (nor wait for) sites cooling down: they are listed as missing with why; the honest sites report', { timeout: 120_000 }, async () => {
+    const { report } = await federation('silent-site-report', { roundTimeoutMs: 3_000, personalization: { mode: 'head', epochs: 1, localOnly: false } }, 1);
+    expect(report.status).toBe('complete');
+    const section = report.siteReport!;
+    expect(section.sites.map((s) => s.siteId).sort()).toEqual(HONEST);
+    expect(section.missing.map((m) => m.siteId).sort()).toEqual(SILENT);
+    for (const m of section.missing) expect(m.reason).toBe('not asked: it gave no answer in a recent round (1 in a row; stragglers.maxCooldownRounds)');
   });
 });
 

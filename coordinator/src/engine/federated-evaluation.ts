@@ -105,7 +105,8 @@ export class FederatedEvaluation {
 
   /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
   async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
-    const ids = only ? this.ctx.sites.ids().filter((id) => only.includes(id)) : this.ctx.sites.ids();
+    const joined = this.ctx.unresponsive.eligible(this.ctx.sites.ids(), round).ids;
+    const ids = only ? joined.filter((id) => only.includes(id)) : joined;
     const { collector, bytesDown } = await this.collectEvaluations(round, ids, { betas: [...betas] });
     return { sums: collector.calibration, bytesDown };
   }
@@ -113,7 +114,8 @@ export class FederatedEvaluation {
   /**
    * After the final round: every joined site evaluates the pretrained and final models on its own test split,
    * personalises its copy (and keeps it) and trains the local-only baseline as configured, and sends back
-   * aggregates only (site-report-round.ts). Sites that leave or fail are listed as missing; the run goes on.
+   * aggregates only (site-report-round.ts). Sites that leave or fail, or are cooling down after giving no answer
+   * (unresponsive-sites.ts), are listed as missing; the run goes on.
    */
   async runSiteReport(round: number): Promise<NonNullable<RunReport['siteReport']>> {
     // Every site that took part in a round or is joined now: one that left is reported as missing.
@@ -128,6 +130,11 @@ export class FederatedEvaluation {
       const site = this.ctx.sites.get(siteId);
       if (!site || site.link.closed) {
         pending.fail(siteId, 'disconnected before the site report (left the run)');
+        continue;
+      }
+      if (this.ctx.unresponsive.cooling(siteId, round)) {
+        // It gave no answer in a recent round (unresponsive-sites.ts): the run does not wait for it again.
+        pending.fail(siteId, `not asked: it gave no answer in a recent round (${this.ctx.unresponsive.misses(siteId)} in a row; stragglers.maxCooldownRounds)`);
         continue;
       }
       this.ctx.sendTopology(siteId);
