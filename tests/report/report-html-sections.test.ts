@@ -88,6 +88,12 @@ describe('report.html sections', () => {
     expect(dp).toContain('by the sites (distributed: z = 1.1, threshold 3, 4 sites');
     expect(roundsTableHtml({ rounds: [] })).toBe('');
     expect(epsilonText(undefined)).toBe('–');
+    // Sites that sat a round out (stragglers): a column only when some round had them; 0 in the others.
+    expect(html).not.toContain('sat out');
+    const cooled = roundsTableHtml({ rounds: [round(1), round(2, { cooling: { count: 4, sites: ['s-1', 's-2', 's-3', 's-4'] } })] });
+    expect(cooled).toContain('>sat out</th><th>duration</th>');
+    expect(cooled).toContain('<tr data-round="1"><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1.5 s</td>');
+    expect(cooled).toContain('<tr data-round="2"><td>2</td><td>3</td><td>2</td><td>1</td><td>0</td><td>4</td><td>3.0 s</td>');
   });
 
   it('rejections: site, round, code and reason, escaped and bounded; failures and terms refusals too', () => {
