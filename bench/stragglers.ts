@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/stragglers.ts`: what sites that never answer cost a run, and what the straggler settings give back
+ * `npm run bench:stragglers`: what sites that never answer cost a run, and what the straggler settings give back
  * (docs/operations.md#sites-that-do-not-answer). Real socket.io on loopback, the built-in digits task's pretrained
  * MLP, the first 16 of 20 sites of a Dirichlet 0.5 partition (seed 42), 6 rounds, round timeout 10 s (a stand-in for
  * the default 300 s: the waits scale with it). Four runs in one process:
@@ -11,7 +11,7 @@
  * Measures each run's wall time (first round start → last round end) and its ratio to A. Writes
  * bench/results/stragglers.json.
  *
- *   npx tsx bench/stragglers.ts [--rounds 6] [--timeout-ms 10000]
+ *   npm run bench:stragglers -- [--rounds 6] [--timeout-ms 10000]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
