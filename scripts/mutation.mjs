@@ -58,6 +58,12 @@ const MODULES = [
     coverageAnalysis: 'all',
   },
   {
+    name: 'stragglers',
+    // Cooldowns of sites that gave no answer, and the collector's close after its quorum (lines 57-81).
+    mutate: ['coordinator/src/engine/unresponsive-sites.ts', 'coordinator/src/engine/round-collector.ts:57-81'],
+    tests: ['tests/stragglers/unresponsive-sites.test.ts', 'tests/stragglers/round-collector-quorum-wait.test.ts'],
+  },
+  {
     name: 'fedavg',
     mutate: ['shared/src/strategies/aggregate-fedavg.ts'],
     tests: ['tests/fedavg.test.ts'],

@@ -83,6 +83,22 @@ describe('RoundCollector.closeAfterQuorum', () => {
     expect(state(c)).toEqual({ closed: true, closedAfterQuorum: true, timedOut: false });
   });
 
+  it('a round closed before its quorum wait ends (its last site answered, or closed by the engine) is not marked closed after the quorum', async () => {
+    const c = new RoundCollector(1, new Set(['a', 'b', 'c']), 60_000);
+    c.closeAfterQuorum(1, 100);
+    c.accept(update('a'));
+    c.finish();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(state(c)).toEqual({ closed: true, closedAfterQuorum: false, timedOut: false });
+    // Asked after the close: nothing starts.
+    const d = new RoundCollector(1, new Set(['a', 'b']), 60_000);
+    d.accept(update('a'));
+    d.finish();
+    d.closeAfterQuorum(1, 0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(d.closedAfterQuorum).toBe(false);
+  });
+
   it('a needed count below 1 is taken as 1', async () => {
     const c = new RoundCollector(1, new Set(['a', 'b']), 60_000);
     c.closeAfterQuorum(0, 10);

@@ -73,8 +73,8 @@ export class RoundCollector {
   private checkQuorum(): void {
     const q = this.quorum;
     if (!q || q.timer || this.closed || this.accepted.size < q.needed) return;
+    // finish() clears it: it only fires on a round still open.
     q.timer = setTimeout(() => {
-      if (this.closed) return;
       this.closedAfterQuorum = true;
       this.finish();
     }, q.waitMs);
