@@ -13,9 +13,9 @@
  *
  *   npm run bench:stragglers -- [--rounds 6] [--timeout-ms 10000]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { io } from 'socket.io-client';
 import { loadModelDir, pretrainedModelDir, startCoordinator, type RunConfigInput } from '@fedtune/coordinator';
 import { deriveSeed, PROTOCOL_VERSION, SiteClient, SitePolicy, socketIoConnector, splitDataset } from '@fedtune/shared';
@@ -52,7 +52,7 @@ async function run(s: Scenario) {
   const backend = await selectNodeBackend();
   const runId = `stragglers-${s.name.slice(0, 1)}`;
   const coordinator = await startCoordinator({
-    runsDir: '/tmp/fedtune-bench-stragglers',
+    runsDir: mkdtempSync(join(tmpdir(), 'fedtune-bench-stragglers-')),
     model: await loadModelDir(pretrainedModelDir('mlp')),
     architecture: 'mlp',
     holdout: builtinDigits().holdout,
