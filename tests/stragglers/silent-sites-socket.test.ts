@@ -14,7 +14,14 @@ import { attacker, honestSite, type Attacker } from '../hostile/helpers.ts';
 const HONEST = Array.from({ length: 16 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
 const SILENT = ['silent-1', 'silent-2', 'silent-3', 'silent-4'];
 
-async function federation(runId: string, config: Record<string, unknown>, rounds: number): Promise<{ report: RunReport; honestCompleted: boolean[]; silentReceived: string[][] }> {
+/** What the coordinator's HTTP API shows once the run is over (the silent peers still connected). */
+interface ApiViews {
+  sites: Array<{ siteId: string; missedRounds?: number }>;
+  roundsCooling: number[];
+  metrics: string;
+}
+
+async function federation(runId: string, config: Record<string, unknown>, rounds: number): Promise<{ report: RunReport; honestCompleted: boolean[]; silentReceived: string[][]; api: ApiViews }> {
   const coordinator = await startTinyCoordinator({ runId, minSites: 20, rounds, config: { runId, quorum: 0.5, ...config } });
   const silent: Attacker[] = [];
   try {
@@ -29,7 +36,14 @@ async function federation(runId: string, config: Record<string, unknown>, rounds
     const outcomes = await Promise.all(honest.map((h) => h.run));
     // The silent peers were asked to train (they did join) and never answered.
     for (const peer of silent) expect(peer.received.some((m) => m.event === 'fit')).toBe(true);
-    return { report, honestCompleted: outcomes.map((o) => o.completed), silentReceived: silent.map((peer) => peer.received.map((m) => m.event)) };
+    const json = async (path: string) => (await fetch(`${coordinator.url}${path}`)).json() as Promise<Record<string, never>>;
+    const api: ApiViews = {
+      sites: (await json(`/api/runs/${runId}/sites`)).sites,
+      roundsCooling: ((await json(`/api/runs/${runId}/rounds`)).rounds as Array<{ cooling: number }>).map((r) => r.cooling),
+      metrics: await (await fetch(`${coordinator.url}/metrics`)).text(),
+    };
+    return {
+      api, report, honestCompleted: outcomes.map((o) => o.completed), silentReceived: silent.map((peer) => peer.received.map((m) => m.event)) };
   } finally {
     for (const peer of silent) peer.socket.close();
     await coordinator.close();
@@ -40,7 +54,7 @@ const failedIds = (r: RunReport['rounds'][number]) => r.failed.map((f) => f.site
 
 describe('sites that never answer (real socket.io, 20 sites)', () => {
   it('sit out 1, then 2 rounds after their misses (the default cooldown); the honest sites are in every round; federated evaluation and calibration do not ask them', { timeout: 120_000 }, async () => {
-    const { report, honestCompleted, silentReceived } = await federation('silent-cooldown', { roundTimeoutMs: 3_000, federatedEvaluation: 'final', calibration: { source: 'federated' } }, 5);
+    const { report, honestCompleted, silentReceived, api } = await federation('silent-cooldown', { roundTimeoutMs: 3_000, federatedEvaluation: 'final', calibration: { source: 'federated' } }, 5);
     expect(report.status).toBe('complete');
     expect(honestCompleted.every(Boolean)).toBe(true);
     const [r1, r2, r3, r4, r5] = report.rounds;
@@ -69,6 +83,11 @@ describe('sites that never answer (real socket.io, 20 sites)', () => {
       expect(events.filter((e) => e === 'fit')).toHaveLength(2);
       expect(events).not.toContain('evaluate');
     }
+    // The operator's views: the rounds listing's counts, the live sites' misses in a row, the metric.
+    expect(api.roundsCooling).toEqual([0, 4, 0, 4, 4]);
+    for (const id of SILENT) expect(api.sites.find((x) => x.siteId === id)?.missedRounds).toBe(2);
+    for (const x of api.sites) if (!SILENT.includes(x.siteId)) expect(x.missedRounds).toBeUndefined();
+    expect(api.metrics).toMatch(/^fedtune_sites_sitting_out 4$/m);
     // Rounds without them are not held to the deadline (a round of 16 tiny sites takes well under 3 s here).
     expect(r2.durationMs).toBeLessThan(r1.durationMs);
     expect(r4.durationMs).toBeLessThan(r3.durationMs);

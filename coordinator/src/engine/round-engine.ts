@@ -15,6 +15,7 @@ import { SiteMessageRouter } from './site-message-router.ts';
 import { SiteRegistry } from './site-registry.ts';
 import { wantsSiteReport } from './site-report-round.ts';
 import type { TermsGate } from './terms-gate.ts';
+import type { UnresponsiveSites } from './unresponsive-sites.ts';
 
 export type { EngineCheckpoint, EngineEvent, RoundEngineOptions } from './engine-types.ts';
 
@@ -128,6 +129,11 @@ export class RoundEngine {
   /** The current global weights (a live reference; copy before mutating). */
   get weights(): WeightArrays {
     return this.ctx.globalWeights;
+  }
+
+  /** Selected sites that gave no answer, and their cooldowns (unresponsive-sites.ts). */
+  get unresponsive(): UnresponsiveSites {
+    return this.ctx.unresponsive;
   }
 
   get currentRound(): number | undefined {

@@ -5,6 +5,8 @@ import type { SiteRow } from '../persistence/run-database.ts';
 export interface SiteView extends SiteRow {
   /** What a joined site last reported in a heartbeat. */
   activity?: 'idle' | 'training' | 'evaluating';
+  /** Rounds in a row the joined site was asked and gave no answer (live sites, when > 0; unresponsive-sites.ts). */
+  missedRounds?: number;
 }
 
 /** What `POST /api/runs/:id/stop` did. */
@@ -71,6 +73,7 @@ export function summarizeRound(r: RoundRecord) {
     accepted: r.accepted.length,
     rejected: r.rejected.length + (r.rejectedNotListed ?? 0),
     failed: r.failed.length,
+    cooling: r.cooling?.count ?? 0,
     rejectedByCode,
     bytesDown: r.bytesDown,
     bytesUp: r.bytesUp,

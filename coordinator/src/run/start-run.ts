@@ -258,6 +258,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
           numExamples: s.numExamples,
           joinedAt: new Date(s.joinedAt).toISOString(),
           lastSeen: new Date(s.lastSeen).toISOString(),
+          ...(engine.unresponsive.misses(s.siteId) > 0 ? { missedRounds: engine.unresponsive.misses(s.siteId) } : {}),
         })),
       requestStop: () => {
         const status = engine.report.status;
