@@ -68,6 +68,34 @@ describe('a welcomed peer\'s packets are bounded before they are parsed', () => 
     }
   });
 
+  it('binary attachments past the connection\'s binary budget close it; honest sites then complete the run; the same attachments spread out are taken', async () => {
+    // Bursts of one largest message (maxMessageBytes, at least 16 MB here), refilled at 2 MB a second.
+    const fast = await welcomed({ binaryBytesPerSecond: 2 * 1024 * 1024, binaryBurstMessages: 1 });
+    try {
+      // 40 × 1 MB at once (each one attachment, refused by its schema after it was read): past the burst.
+      for (let i = 0; i < 40; i++) fast.peer.socket.emit('heartbeat', { ...heartbeat, junk: new Uint8Array(1024 * 1024) });
+      expect(await fast.peer.closed).toBe('transport close');
+      await until(() => !fast.coordinator.engine.sites.has('site-z'), 'site-z gone');
+      const sites = await Promise.all(['site-a', 'site-b'].map((id, k) => honestSite(fast.coordinator.url!, id, { seed: k + 3 })));
+      expect((await fast.coordinator.done).status).toBe('complete');
+      for (const s of sites) expect((await s.run).completed).toBe(true);
+    } finally {
+      await fast.coordinator.close();
+    }
+    const slow = await welcomed({ binaryBytesPerSecond: 16 * 1024 * 1024, binaryBurstMessages: 1 });
+    try {
+      // 3 × 8 MB a second against 16 MB a second: never past the budget. (The message budget allows 200 a second.)
+      for (let b = 0; b < 3; b++) {
+        for (let i = 0; i < 8; i++) slow.peer.socket.emit('heartbeat', { ...heartbeat, junk: new Uint8Array(1024 * 1024) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(slow.peer.socket.connected).toBe(true);
+    } finally {
+      slow.peer.socket.close();
+      await slow.coordinator.close();
+    }
+  });
+
   it('a packet announcing two attachments closes the connection before any is held', async () => {
     const { coordinator, peer } = await welcomed();
     try {

@@ -39,6 +39,47 @@ describe('boundedSocketIoParser (the decoder alone)', () => {
     expect(() => d.add(event(20))).toThrow(/per second/);
   });
 
+  it('the binary budget: bursts of binaryBytesBurst, refilled at binaryBytesPerSecond; absent, attachments are not counted', () => {
+    let t = 0;
+    const { Decoder: D } = boundedSocketIoParser({ ...limits, binaryBytesPerSecond: 1000, binaryBytesBurst: 3000 }, () => t);
+    const d = new D();
+    const out = decoded(d);
+    const attach = (bytes: number) => {
+      d.add('51-["fitResult",{"_placeholder":true,"num":0}]');
+      d.add(new Uint8Array(bytes));
+    };
+    for (let i = 0; i < 3; i++) attach(1000);
+    expect(out).toHaveLength(3);
+    expect(() => attach(1)).toThrow('binary attachments past 1000 bytes per second');
+    const e = new D();
+    const eOut = decoded(e);
+    const attachE = (bytes: number) => {
+      e.add('51-["fitResult",{"_placeholder":true,"num":0}]');
+      e.add(new Uint8Array(bytes));
+    };
+    attachE(3000);
+    t += 500; // half a second: 500 bytes back, exactly
+    attachE(500);
+    expect(eOut).toHaveLength(2);
+    expect(() => attachE(1)).toThrow(/past 1000 bytes per second/);
+    t += 60_000; // refilled to the burst, not beyond it
+    const f = new D();
+    decoded(f);
+    f.add('51-["fitResult",{"_placeholder":true,"num":0}]');
+    expect(() => f.add(new Uint8Array(3001))).toThrow(/per second/);
+    // Without a binary budget (both limits needed), attachments of any size pass the decoder's bounds.
+    for (const partial of [{}, { binaryBytesPerSecond: 1000 }, { binaryBytesBurst: 3000 }]) {
+      const { Decoder: G } = boundedSocketIoParser({ ...limits, ...partial }, () => 0);
+      const g = new G();
+      const gOut = decoded(g);
+      for (let i = 0; i < 5; i++) {
+        g.add('51-["fitResult",{"_placeholder":true,"num":0}]');
+        g.add(new Uint8Array(10_000));
+      }
+      expect(gOut).toHaveLength(5);
+    }
+  });
+
   it('one attachment per binary packet; a second is refused; binary data alone is left to socket.io\'s own check', () => {
     const { Decoder: D } = boundedSocketIoParser(limits, () => 0);
     const d = new D();

@@ -61,6 +61,15 @@ export const ConnectionLimits = z.object({
   maxTextMessageBytes: z.number().int().min(1024).default(1024 * 1024),
   textBytesPerSecond: z.number().int().min(1024).default(1024 * 1024),
   textBytesBurst: z.number().int().min(1024).default(4 * 1024 * 1024),
+  /**
+   * Binary attachments (an update's bytes, a masked vector) a connection may send: `binaryBytesPerSecond` on
+   * average, in bursts of `binaryBurstMessages` messages of the largest size the server accepts. Past it the
+   * connection is closed (bounded-socketio-parser.ts). An honest site sends one or two model-sized attachments
+   * per round; without a bound a welcomed peer could stream largest-size attachments (each copied and parsed
+   * before its schema refuses it) at the message budget's 200 a second.
+   */
+  binaryBytesPerSecond: z.number().int().min(1024).default(64 * 1024 * 1024),
+  binaryBurstMessages: z.number().int().min(1).default(4),
   /** Messages a connection may queue while it waits for a run to take it; later ones are dropped. */
   maxQueuedMessages: z.number().int().min(1).default(16),
 });

@@ -133,7 +133,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   const limits = ConnectionLimits.parse(options.connectionLimits ?? {});
   const connectTimeout = limits.helloTimeoutMs;
   // What a connection's packets may be is bounded before any of it is parsed (bounded-socketio-parser.ts).
-  const parser = boundedSocketIoParser(limits);
+  const parser = boundedSocketIoParser({ ...limits, binaryBytesBurst: limits.binaryBurstMessages * options.maxMessageBytes });
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true }, parser });
   const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
