@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RoundCollector, type AcceptedUpdate } from '../../coordinator/src/engine/round-collector.ts';
+import { UpdateGuard } from '../../coordinator/src/engine/update-guard.ts';
 
 /**
  * stragglers.waitAfterQuorumMs at the collector: once `needed` updates are accepted, the round waits at most
@@ -7,7 +8,7 @@ import { RoundCollector, type AcceptedUpdate } from '../../coordinator/src/engin
  * exact, not timed.
  */
 
-const update = (siteId: string): AcceptedUpdate => ({ siteId, weights: [], numExamples: 1, effectiveExamples: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1, bytes: 0 });
+const update = (siteId: string, norm?: number): AcceptedUpdate => ({ siteId, weights: [], numExamples: 1, effectiveExamples: 1, ...(norm !== undefined ? { norm } : {}), metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1, bytes: 0 });
 
 describe('RoundCollector.closeAfterQuorum', () => {
   beforeEach(() => void vi.useFakeTimers());
@@ -97,6 +98,33 @@ describe('RoundCollector.closeAfterQuorum', () => {
     d.closeAfterQuorum(1, 0);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(d.closedAfterQuorum).toBe(false);
+  });
+
+  it('with `kept`, only the updates the close would keep count: outliers do not start the wait', async () => {
+    const c = new RoundCollector(1, new Set(['a', 'b', 'c', 'd', 'e']), 60_000);
+    let kept = 0;
+    c.closeAfterQuorum(2, 10, () => kept);
+    c.accept(update('a'));
+    c.accept(update('b'));
+    c.accept(update('c'));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(c.closed).toBe(false);
+    kept = 2;
+    c.accept(update('d'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(state(c)).toEqual({ closed: true, closedAfterQuorum: true, timedOut: false });
+  });
+
+  it('UpdateGuard.keptOf: what the norm bound keeps of the norms so far (huge updates after a tiny median are not kept)', () => {
+    // The previous round's median 0.001: the stream bound is 5 × 0.001.
+    const guard = new UpdateGuard({ normBoundMultiple: 5, exampleWeightCap: 0, previousMedianNorm: 0.001, announced: [] });
+    expect(guard.keptOf([])).toBe(0);
+    expect(guard.keptOf([update('a', 10), update('b', 10)])).toBe(0);
+    // Three honest norms make the round's own median 1: bound 5; the two huge ones stay out.
+    expect(guard.keptOf([update('a', 10), update('b', 10), update('c', 1), update('d', 1), update('e', 1)])).toBe(3);
+    expect(guard.keptOf([update('a', 0.004), update('b', 0.005)])).toBe(2);
+    // The bound off: every update is kept.
+    expect(new UpdateGuard({ normBoundMultiple: 0, exampleWeightCap: 0, previousMedianNorm: 0.001, announced: [] }).keptOf([update('a', 10), update('b')])).toBe(2);
   });
 
   it('a needed count below 1 is taken as 1', async () => {

@@ -59,20 +59,24 @@ export class RoundCollector {
 
   /** Set when the round was closed `waitAfterQuorumMs` after its quorum, with selected sites still to answer. */
   closedAfterQuorum = false;
-  private quorum?: { needed: number; waitMs: number; timer?: ReturnType<typeof setTimeout> };
+  private quorum?: { needed: number; waitMs: number; kept?: () => number; timer?: ReturnType<typeof setTimeout> };
 
   /**
    * Once `needed` results are accepted, waits at most `waitMs` more for the rest, then closes the round
-   * (stragglers.waitAfterQuorumMs). Call before results arrive.
+   * (stragglers.waitAfterQuorumMs). `kept`, if given, says how many of the accepted updates the round's close would
+   * keep as things stand (the norm bound on the norms so far): only those count, since an update the close refuses
+   * as an outlier cannot make its quorum (fast peers' huge updates closed rounds that their refusal then failed).
+   * Call before results arrive.
    */
-  closeAfterQuorum(needed: number, waitMs: number): void {
-    this.quorum = { needed: Math.max(1, needed), waitMs };
+  closeAfterQuorum(needed: number, waitMs: number, kept?: () => number): void {
+    this.quorum = { needed: Math.max(1, needed), waitMs, ...(kept ? { kept } : {}) };
     this.checkQuorum();
   }
 
   private checkQuorum(): void {
     const q = this.quorum;
     if (!q || q.timer || this.closed || this.accepted.size < q.needed) return;
+    if (q.kept && q.kept() < q.needed) return;
     // finish() clears it: it only fires on a round still open.
     q.timer = setTimeout(() => {
       this.closedAfterQuorum = true;

@@ -82,8 +82,8 @@ export class RoundLoop {
       const collector = new RoundCollector(round, new Set(selected), this.ctx.config.roundTimeoutMs);
       const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
       const waitAfterQuorumMs = this.ctx.config.stragglers.waitAfterQuorumMs;
-      if (waitAfterQuorumMs !== undefined && !this.ctx.config.secureAggregation) collector.closeAfterQuorum(needed, waitAfterQuorumMs);
       const guard = this.updateGuard(selected);
+      if (waitAfterQuorumMs !== undefined && !this.ctx.config.secureAggregation) collector.closeAfterQuorum(needed, waitAfterQuorumMs, () => guard.keptOf(collector.accepted.values()));
       collector.streamBound = guard.streamBound;
       this.ctx.guard = guard;
       this.ctx.collector = collector;
@@ -180,7 +180,9 @@ export class RoundLoop {
         }
         if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
-        this.noteAnswers(round, plain.map((u) => u.siteId), silent);
+        // Sites the quorum wait cut off may be slow rather than silent (and fast peers decide when that wait
+        // starts): only a site silent until the round's deadline sits out a cooldown.
+        this.noteAnswers(round, plain.map((u) => u.siteId), collector.closedAfterQuorum ? [] : silent);
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
         acceptedUpdateBytes = plain.map((u) => u.bytes);
         accepted = plain.map((u) => ({

@@ -21,9 +21,9 @@ export const StragglerConfig = z.object({
    */
   waitAfterQuorumMs: z.number().int().min(0).optional(),
   /**
-   * A selected site that gave no answer before its round closed is not sampled (for training or federated
-   * evaluation) for the next 1, 2, 4, … rounds, doubling with each miss in a row, at most this many; any answer
-   * ends it (unresponsive-sites.ts). 0 turns it off.
+   * A selected site that gave no answer by its round's deadline (roundTimeoutMs; not a site the quorum wait cut
+   * off) is not sampled (for training or federated evaluation) for the next 1, 2, 4, … rounds, doubling with each
+   * miss in a row, at most this many; an accepted update ends it (unresponsive-sites.ts). 0 turns it off.
    */
   maxCooldownRounds: z.number().int().min(0).default(8),
 });

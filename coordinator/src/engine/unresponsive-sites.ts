@@ -1,9 +1,9 @@
 /**
- * Sites that were selected and gave no answer before a round closed (a hung process, a half-open connection, a
- * peer that joins and never trains) cool down: they are not sampled for the next 1, 2, 4, … rounds — doubling
+ * Sites that were selected and gave no answer before a round's deadline (a hung process, a half-open connection,
+ * a peer that joins and never trains) cool down: they are not sampled for the next 1, 2, 4, … rounds — doubling
  * with every miss in a row, at most `maxCooldownRounds` — so one silent site does not hold every round until its
- * deadline. Any answer from the site (an update, accepted or refused, also a late one) ends its cooldown and its
- * record of misses. Keyed by site id, so reconnecting does not clear it. Memory is bounded: at most `maxTracked`
+ * deadline. An accepted update ends its cooldown and its record of misses (the round engine decides what counts
+ * as a miss: round-loop.ts). Keyed by site id, so reconnecting does not clear it. Memory is bounded: at most `maxTracked`
  * sites are remembered (the oldest record goes first). `maxCooldownRounds` 0 turns it off.
  * Docs: docs/operations.md#sites-that-do-not-answer.
  */

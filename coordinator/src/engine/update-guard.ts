@@ -90,6 +90,12 @@ export class UpdateGuard {
     return Math.min(numExamples, this.exampleCap);
   }
 
+  /** How many of `accepted` the norm bound would keep if the round closed now (the quorum wait: round-collector.ts). */
+  keptOf(accepted: Iterable<{ siteId: string; norm?: number }>): number {
+    const norms = [...accepted].map((u) => ({ siteId: u.siteId, norm: u.norm ?? 0 }));
+    return norms.length - this.decide(norms).outliers.length;
+  }
+
   /** Decides on the round's full set of norms; `norms` in any order (the outliers come out in site-id order). */
   decide(norms: ReadonlyArray<{ siteId: string; norm: number }>): NormDecision {
     // Zero-delta updates (a site that did not train) say nothing about an honest update's size, and with
