@@ -121,6 +121,7 @@ describe('operations API (app.inject)', () => {
       accepted: 1,
       rejected: 1,
       failed: 1,
+      cooling: 0,
       rejectedByCode: { non_finite: 1 },
       bytesDown: 300,
       bytesUp: 100,
