@@ -22,7 +22,8 @@ import type { AcceptedUpdate, RoundCollector } from './round-collector.ts';
  *
  * The median is the lower median of the positive norms, used once there are at least three of them, so one
  * attacker can neither raise the bound while fewer than half the updates are its own, nor drive it to zero
- * with an unchanged (zero-delta) model; with fewer, only the previous round's median bounds the round (and
+ * with an unchanged (zero-delta) model (with exactly half, its small non-zero deltas are the lower median and
+ * the bound refuses the honest half: the breaking point, docs/robustness.md#poisoning-safe-defaults); with fewer, only the previous round's median bounds the round (and
  * the adoption guard, model-adoption.ts, still refuses a model that collapses).
  */
 export interface UpdateGuardOptions {
