@@ -127,6 +127,18 @@ describe('RoundCollector.closeAfterQuorum', () => {
     expect(new UpdateGuard({ normBoundMultiple: 0, exampleWeightCap: 0, previousMedianNorm: 0.001, announced: [] }).keptOf([update('a', 10), update('b')])).toBe(2);
   });
 
+  it('excuse: only a selected site that has not answered is excused', () => {
+    const c = new RoundCollector(1, new Set(['a', 'b', 'c']), 60_000);
+    c.accept(update('a'));
+    c.excuse('a'); // answered
+    c.excuse('z'); // not selected
+    c.excuse('b');
+    c.fail('c', 'disconnected');
+    c.excuse('c'); // answered (failed)
+    expect([...c.excused]).toEqual(['b']);
+    c.finish();
+  });
+
   it('a needed count below 1 is taken as 1', async () => {
     const c = new RoundCollector(1, new Set(['a', 'b']), 60_000);
     c.closeAfterQuorum(0, 10);

@@ -80,6 +80,11 @@ export class ClusterPartialLedger {
     this.merged.add(m.node);
   }
 
+  /** Whether `node`'s partial was merged (an empty one too). */
+  mergedFrom(node: string): boolean {
+    return this.merged.has(node);
+  }
+
   /** The records of sites whose updates are in the aggregate (merged partials), in site-id order. */
   accepted(): SiteAcceptanceMessage[] {
     return [...this.records.values()].filter((r) => this.merged.has(r.node)).sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));

@@ -196,6 +196,14 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
       collector.leaveOut(siteId, reason);
       this.start.emit({ type: 'result', round: this.plan.round, siteId, accepted: false, code: 'transport', reason: clipText(reason) });
     }
+    // Which silent sites may not be silent (unresponsive-sites.ts): those of a node whose partial was due (it
+    // recorded sites) but never merged, and of a node the leader heard nothing from this attempt (no record, no
+    // partial, no relayed answer of any of its sites: a Redis outage looks like that). Their answers may have
+    // been lost on the way, so they do not count as missing the round.
+    const due = new Set(this.ledger.awaited);
+    const heard = new Set<string>();
+    for (const [siteId, node] of this.nodeOf) if (collector.answered.has(siteId)) heard.add(node);
+    for (const [siteId, node] of this.nodeOf) if (!this.ledger.mergedFrom(node) && (due.has(node) || !heard.has(node))) collector.excuse(siteId);
     this.owner.partialsMerged += mergedNodes.size;
     this.owner.sitesMerged += merged;
     this.owner.sitesLeftOut += left.length;

@@ -57,6 +57,16 @@ export class RoundCollector {
   /** Set once the round stops taking results; later valid results are rejected as stale. */
   closed = false;
 
+  /**
+   * Selected sites without an answer whose silence may not be theirs (a cluster node whose partial never came:
+   * leader-round-partials.ts): they fail the round but do not count as missing it (unresponsive-sites.ts).
+   */
+  readonly excused = new Set<string>();
+
+  excuse(siteId: string): void {
+    if (this.selected.has(siteId) && !this.answered.has(siteId)) this.excused.add(siteId);
+  }
+
   /** Set when the round was closed `waitAfterQuorumMs` after its quorum, with selected sites still to answer. */
   closedAfterQuorum = false;
   private quorum?: { needed: number; waitMs: number; kept?: () => number; timer?: ReturnType<typeof setTimeout> };

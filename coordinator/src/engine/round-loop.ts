@@ -182,7 +182,7 @@ export class RoundLoop {
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
         // Sites the quorum wait cut off may be slow rather than silent (and fast peers decide when that wait
         // starts): only a site silent until the round's deadline sits out a cooldown.
-        this.noteAnswers(round, plain.map((u) => u.siteId), collector.closedAfterQuorum ? [] : silent);
+        this.noteAnswers(round, plain.map((u) => u.siteId), collector.closedAfterQuorum ? [] : silent.filter((id) => !collector.excused.has(id)));
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
         acceptedUpdateBytes = plain.map((u) => u.bytes);
         accepted = plain.map((u) => ({
