@@ -43,8 +43,8 @@ export class RoundLoop {
   private robustnessPrepared = false;
 
   /**
-   * Cooldowns (unresponsive-sites.ts): the sites whose update was taken are forgiven their misses; those that gave
-   * no answer before the attempt closed sit out the next rounds, this round's further attempts included.
+   * Cooldowns (unresponsive-sites.ts): the sites whose update was taken are forgiven their misses; `silent` (no
+   * answer by the attempt's deadline, still joined) sit out the next rounds, this round's further attempts included.
    */
   private noteAnswers(round: number, answered: Iterable<string>, silent: Iterable<string>): void {
     for (const siteId of answered) this.ctx.unresponsive.answered(siteId);
