@@ -249,7 +249,9 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       globalModel: model_,
       done,
       sites: () =>
-        engine.sites.all().map((s) => ({
+        engine.sites.all().map((s) => {
+          const missed = engine.unresponsive.misses(s.siteId);
+          return {
           siteId: s.siteId,
           status: 'connected' as const,
           activity: s.status,
@@ -258,8 +260,9 @@ export function startRun(services: RunServices, { config: given, model, resume: 
           numExamples: s.numExamples,
           joinedAt: new Date(s.joinedAt).toISOString(),
           lastSeen: new Date(s.lastSeen).toISOString(),
-          ...(engine.unresponsive.misses(s.siteId) > 0 ? { missedRounds: engine.unresponsive.misses(s.siteId) } : {}),
-        })),
+          ...(missed > 0 ? { missedRounds: missed } : {}),
+          };
+        }),
       requestStop: () => {
         const status = engine.report.status;
         if (status === 'complete' || status === 'aborted') return { status: 'finished', runStatus: status };
