@@ -252,15 +252,15 @@ export function startRun(services: RunServices, { config: given, model, resume: 
         engine.sites.all().map((s) => {
           const missed = engine.unresponsive.misses(s.siteId);
           return {
-          siteId: s.siteId,
-          status: 'connected' as const,
-          activity: s.status,
-          backend: s.backend,
-          runtime: s.runtime,
-          numExamples: s.numExamples,
-          joinedAt: new Date(s.joinedAt).toISOString(),
-          lastSeen: new Date(s.lastSeen).toISOString(),
-          ...(missed > 0 ? { missedRounds: missed } : {}),
+            siteId: s.siteId,
+            status: 'connected' as const,
+            activity: s.status,
+            backend: s.backend,
+            runtime: s.runtime,
+            numExamples: s.numExamples,
+            joinedAt: new Date(s.joinedAt).toISOString(),
+            lastSeen: new Date(s.lastSeen).toISOString(),
+            ...(missed > 0 ? { missedRounds: missed } : {}),
           };
         }),
       requestStop: () => {
