@@ -8,6 +8,7 @@ import type { HelloVerdict, PlacementVerdict, RefusedConnection } from './site-c
 import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
 import type { UpdateDigest } from '../audit/update-digest.ts';
 import type { TailAverageState } from './tail-average.ts';
+import type { UnresponsiveSitesState } from './unresponsive-sites.ts';
 
 /** The round engine's events, checkpoint and options (round-engine.ts re-exports them). */
 
@@ -55,6 +56,8 @@ export interface EngineCheckpoint {
   privacy?: { accountant: unknown; clip: number };
   /** The final model's average so far, inside the `averageRounds` window (tail-average.ts). */
   averaging?: TailAverageState;
+  /** Sites cooling down after giving no answer, and their misses in a row (unresponsive-sites.ts). */
+  stragglers?: UnresponsiveSitesState;
 }
 
 export interface RoundEngineOptions {

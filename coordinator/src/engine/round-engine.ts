@@ -168,6 +168,7 @@ export class RoundEngine {
             report: this.report,
             privacy: this.ctx.accountant ? { accountant: this.ctx.accountant.state, clip: this.ctx.dpClip } : undefined,
             averaging: this.ctx.tailAverage.state,
+            stragglers: this.ctx.unresponsive.state,
           }),
         );
         await saving(`the report after round ${round}`, () => this.ctx.persist());

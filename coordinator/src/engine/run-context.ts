@@ -62,7 +62,7 @@ export class RunContext {
     this.globalWeights = options.model.initialWeights;
     this.strategyState = strategy.initialState(config.strategyOptions);
     this.tailAverage = new TailAverage(config.averageRounds, config.rounds, options.resume?.averaging);
-    this.unresponsive = new UnresponsiveSites(config.stragglers.maxCooldownRounds);
+    this.unresponsive = new UnresponsiveSites(config.stragglers.maxCooldownRounds, undefined, options.resume?.stragglers);
   }
 
   rejectMessage(link: SiteLink, code: string, reason: string, round?: number): void {

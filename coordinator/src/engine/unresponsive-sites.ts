@@ -4,11 +4,17 @@
  * with every miss in a row, at most `maxCooldownRounds` — so one silent site does not hold every round until its
  * deadline. An accepted update ends its cooldown and its record of misses (the round engine decides what counts
  * as a miss: round-loop.ts). Keyed by site id, so reconnecting does not clear it. Memory is bounded: at most `maxTracked`
- * sites are remembered (the oldest record goes first). `maxCooldownRounds` 0 turns it off.
+ * sites are remembered (the oldest record goes first). `maxCooldownRounds` 0 turns it off. The records ride in the
+ * run's checkpoint (`state`), so a resumed run keeps its cooldowns and the misses in a row they double on.
  * Docs: docs/operations.md#sites-that-do-not-answer.
  */
+import { FedtuneError } from '@fedtune/shared';
+
 /** Most cooling sites a round record lists by name (the rest are counted). */
 export const MAX_LISTED_COOLING = 50;
+
+/** What a checkpoint keeps: every record, oldest first, as [site id, misses in a row, round of the last miss, last round it sits out]. */
+export type UnresponsiveSitesState = Array<[siteId: string, misses: number, from: number, until: number]>;
 
 export class UnresponsiveSites {
   /** Site id → misses in a row, the round of the last miss and the last round it sits out. Insertion order is the eviction order. */
@@ -17,7 +23,21 @@ export class UnresponsiveSites {
   constructor(
     readonly maxCooldownRounds: number,
     private readonly maxTracked = 100_000,
-  ) {}
+    /** The records of the checkpoint a run resumes from (checked by `checkUnresponsiveSitesState`). */
+    restored?: UnresponsiveSitesState,
+  ) {
+    if (!(maxCooldownRounds > 0) || !restored) return;
+    // The newest maxTracked records; a cooldown longer than the (possibly lowered) maximum is shortened to it.
+    for (const [siteId, misses, from, until] of restored.slice(-maxTracked)) {
+      this.records.set(siteId, { misses, from, until: Math.min(until, from + maxCooldownRounds) });
+    }
+  }
+
+  /** The records for the run's checkpoint (undefined when there are none). */
+  get state(): UnresponsiveSitesState | undefined {
+    if (this.records.size === 0) return undefined;
+    return [...this.records].map(([siteId, r]) => [siteId, r.misses, r.from, r.until]);
+  }
 
   /**
    * `siteId` was selected in `round` and gave no answer before the round closed: it sits out the rest of
@@ -68,4 +88,31 @@ export class UnresponsiveSites {
   get size(): number {
     return this.records.size;
   }
+}
+
+/** Most characters of a site id on record (the hello's bound). */
+const MAX_SITE_ID_CHARS = 128;
+
+/**
+ * Checks records read back from a checkpoint: a list of [site id, misses ≥ 1, from ≥ 0, until ≥ from], integers
+ * and distinct ids. Throws FedtuneError('codec') naming the first bad entry; returns them typed.
+ */
+export function checkUnresponsiveSitesState(value: unknown): UnresponsiveSitesState {
+  if (!Array.isArray(value)) throw new FedtuneError('codec', 'checkpoint straggler records are not a list');
+  const seen = new Set<string>();
+  value.forEach((entry: unknown, i) => {
+    const ok =
+      Array.isArray(entry) &&
+      entry.length === 4 &&
+      typeof entry[0] === 'string' &&
+      entry[0].length > 0 &&
+      entry[0].length <= MAX_SITE_ID_CHARS &&
+      !seen.has(entry[0]) &&
+      entry.slice(1).every((n) => Number.isSafeInteger(n) && n >= 0) &&
+      entry[1] >= 1 &&
+      entry[3] >= entry[2];
+    if (!ok) throw new FedtuneError('codec', `checkpoint straggler record ${i} is malformed (expected [site id, misses, from, until])`);
+    seen.add(entry[0]);
+  });
+  return value as UnresponsiveSitesState;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeWeights, encodeWeights, FedtuneError, type RunReport, type Weights } from '@fedtune/shared';
+import { checkUnresponsiveSitesState, type UnresponsiveSitesState } from '../engine/unresponsive-sites.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 
 /** Everything needed to continue a run after round `round` exactly as if it had never stopped. */
@@ -17,6 +18,8 @@ export interface Checkpoint {
   accountant?: unknown;
   /** The final model's average so far (`averageRounds`: { count, sums }), inside its window. */
   averaging?: unknown;
+  /** Sites cooling down after giving no answer (`UnresponsiveSites.state`), when any are on record. */
+  stragglers?: UnresponsiveSitesState;
   /** The report so far (rounds 1..round). */
   report: RunReport;
   /** ISO time the checkpoint was written (set by `encodeCheckpoint` when absent). */
@@ -33,7 +36,7 @@ export interface Checkpoint {
  * `sha256` is the hex SHA-256 of the whole body and `bodyBytes` its length, so a truncated, extended or
  * bit-flipped file is detected before anything in the body is trusted. The meta JSON holds the round,
  * rng, accountant, report and the strategy state's skeleton (see state-codec.ts), plus the offset and
- * length of every section relative to the body. Section 0 is the global weights (`encodeWeights`);
+ * length of every section relative to the body, and the straggler records (plain JSON, when any). Section 0 is the global weights (`encodeWeights`);
  * the others are the typed arrays of the strategy state, then of the accountant, then of the
  * final model's running average (`averaging`, with `accountantBlobs` telling the two apart).
  */
@@ -69,6 +72,7 @@ interface Meta {
   /** Sections of the accountant (absent in checkpoints written before `averaging` existed: the rest are its). */
   accountantBlobs?: number;
   averaging?: string;
+  stragglers?: UnresponsiveSitesState;
   sections: Array<[offset: number, length: number]>;
 }
 
@@ -108,6 +112,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; head
       strategyBlobs: state.blobs.length,
       accountant: accountant?.json,
       ...(averaging ? { accountantBlobs: accountant?.blobs.length ?? 0, averaging: averaging.json } : {}),
+      ...(ckpt.stragglers ? { stragglers: ckpt.stragglers } : {}),
       sections: relative.map(([o, l]) => [guess + o, l]),
     };
     metaJson = encoder.encode(JSON.stringify(meta));
@@ -201,5 +206,6 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   };
   if (meta.accountant !== undefined) ckpt.accountant = decodeState(meta.accountant, accountantBlobs);
   if (meta.averaging !== undefined) ckpt.averaging = decodeState(meta.averaging, sections.slice(accountantEnd));
+  if (meta.stragglers !== undefined) ckpt.stragglers = checkUnresponsiveSitesState(meta.stragglers);
   return ckpt;
 }

@@ -126,7 +126,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
   if (!latest.checkpoint) throw new FedtuneError('not_found', `run ${runId} has no usable checkpoint in ${checkpoints.dir}`);
   const c = latest.checkpoint;
   checkpoints.discardAfter(c.round);
-  return { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report, privacy: c.accountant as EngineCheckpoint['privacy'], averaging: c.averaging as EngineCheckpoint['averaging'] };
+  return { round: c.round, weights: c.weights.arrays, strategyState: c.strategyState, report: c.report, privacy: c.accountant as EngineCheckpoint['privacy'], averaging: c.averaging as EngineCheckpoint['averaging'], stragglers: c.stragglers };
 }
 
 /**
@@ -219,6 +219,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
               rng: {},
               accountant: state.privacy,
               ...(state.averaging ? { averaging: state.averaging } : {}),
+              ...(state.stragglers ? { stragglers: state.stragglers } : {}),
               report: state.report,
             });
           }
