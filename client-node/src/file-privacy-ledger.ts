@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { makeDirectories } from '@fedtune/shared/node';
 import { dirname, join } from 'node:path';
 import { clipText, encodeLedgerLine, FedtuneError, parseLedgerText, PrivacyLedgerAccounts, type PrivacyLedger, type PrivacyLedgerEntry } from '@fedtune/shared';
 
@@ -70,7 +71,7 @@ export class FilePrivacyLedger extends PrivacyLedgerAccounts implements PrivacyL
     const line = Buffer.from(encodeLedgerLine(entry), 'utf8');
     const created = !existsSync(this.path);
     try {
-      if (created) mkdirSync(dirname(this.path), { recursive: true });
+      if (created) makeDirectories(dirname(this.path));
       const fd = openSync(this.path, 'a');
       try {
         let off = 0;

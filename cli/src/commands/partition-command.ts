@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { classCounts, parsePartitionSpec, partitionKinds } from '@fedtune/shared';
-import { builtinDigits, builtinDigitsSites, writeCsvDataset } from '@fedtune/shared/node';
+import { builtinDigits, builtinDigitsSites, makeDirectories, writeCsvDataset } from '@fedtune/shared/node';
 import { intOption } from './options.ts';
 
 export function partitionCommand(): Command {
@@ -18,7 +17,7 @@ export function partitionCommand(): Command {
     .requiredOption('--out <dir>', 'output directory')
     .action(async (o) => {
       const sites = builtinDigitsSites({ sites: o.sites, partition: parsePartitionSpec(o.partition), seed: o.seed });
-      mkdirSync(o.out, { recursive: true });
+      makeDirectories(o.out);
       for (const [k, ds] of sites.entries()) {
         const path = join(o.out, `site-${k + 1}.csv`);
         await writeCsvDataset(path, ds);

@@ -7,14 +7,14 @@ import { MAX_LISTED_SITES, RoundProgress } from '../ui/round-progress.ts';
 import { eps, pct } from '../ui/format.ts';
 import { choiceOption, floatOption, intOption, keyValueOption, typedOnCommandLine } from './options.ts';
 import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config-flags.ts';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
 import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, FedtuneError, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport, type RunReport } from '@fedtune/shared';
 import type { RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-site-data.ts';
-import { builtinDigits } from '@fedtune/shared/node';
+import { builtinDigits, makeDirectories } from '@fedtune/shared/node';
 import { siteReportTable } from '../ui/site-report-table.ts';
 import { textRobustnessLines } from '../ui/text-robustness-summary.ts';
 
@@ -248,7 +248,7 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     square: r ? (squareAt(r, headlineEps) ?? null) : null,
     worstCase: r ? (worstCaseAt(r, headlineEps) ?? null) : null,
   });
-  mkdirSync(out, { recursive: true });
+  makeDirectories(out);
   const path = join(out, 'robust-comparison.json');
   const comparison = {
     preset: 'robust',

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { oneLine } from '@fedtune/shared';
+import { makeDirectories } from '@fedtune/shared/node';
 import type { EngineEvent } from '../engine/round-engine.ts';
 import { summarizeRound } from './run-control.ts';
 
@@ -16,7 +16,7 @@ export interface FileLogger {
  * synchronous, so a line is on disk when the call returns and nothing is lost if the process dies.
  */
 export function createFileLogger(path: string, bindings: Record<string, unknown> = {}, level = 'info'): FileLogger {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirectories(dirname(path));
   const destination = pino.destination({ dest: path, sync: true, append: true });
   const logger = pino({ level, base: { service: 'fedtune-coordinator', ...bindings }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { req: requestForLog } }, destination);
   return {

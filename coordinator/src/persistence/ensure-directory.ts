@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { FedtuneError } from '@fedtune/shared';
+import { makeDirectories } from '@fedtune/shared/node';
 
 /**
  * Creates the directory `path` (and its parents) where the coordinator keeps `what` ("runs directory").
@@ -9,7 +9,7 @@ import { FedtuneError } from '@fedtune/shared';
  */
 export function ensureDirectory(path: string, what: string): void {
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirectories(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new FedtuneError('config', `the ${what} ${path} is a file (or inside one), not a directory`, { cause });

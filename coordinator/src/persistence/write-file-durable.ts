@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
+import { makeDirectories } from '@fedtune/shared/node';
 import { basename, dirname, join } from 'node:path';
 
 /** Temporary files are named `.<name>.tmp-<pid>-<random>` next to their target. */
@@ -59,7 +60,7 @@ export interface DurableWriteOptions {
  */
 export async function writeFileDurable(path: string, chunks: Uint8Array[], options: DurableWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  makeDirectories(dir); // a few stat calls where it exists (every write after the first)
   const tmp = tempPathFor(path);
   const total = chunks.reduce((n, c) => n + c.byteLength, 0);
   const handle = await open(tmp, 'w');

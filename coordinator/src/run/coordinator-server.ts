@@ -1,11 +1,11 @@
 import type { TextRobustnessEvaluator } from '../engine/text-robustness-evaluator.ts';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import type { Server } from 'socket.io';
 import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type ModelTextSection, type RunReport, type ServerTransport } from '@fedtune/shared';
-import { writeFileAtomic } from '@fedtune/shared/node';
+import { makeDirectories, writeFileAtomic } from '@fedtune/shared/node';
 import type { EngineEvent, RoundEngineOptions } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
 import { unknownRunConfigFields } from '../config/run-config-file.ts';
@@ -310,7 +310,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       checkStrategy(config);
       const runDir = store.newRunDir(config.runId);
       if (existsSync(join(runDir, 'config.json')) || existsSync(join(runDir, 'report.json'))) return { status: 'exists', runId: config.runId };
-      mkdirSync(runDir, { recursive: true });
+      makeDirectories(runDir);
       writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2));
       return { status: 'created', runId: config.runId };
     },

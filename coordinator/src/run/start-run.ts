@@ -1,8 +1,9 @@
 import type { RemotePartials } from '../engine/remote-partials.ts';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { FedtuneError, type Dataset, type ModelTextSection, type RunReport, type ServerTransport } from '@fedtune/shared';
+import { makeDirectories } from '@fedtune/shared/node';
 import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
@@ -149,7 +150,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
     if (!resumeRun && holdsRun(runDir)) {
       throw new FedtuneError('config', `run ${runId} already exists in ${services.runsDir}: give another run id (or none, and a new one is made), or resume it (fedtune coordinator --resume ${runId})`);
     }
-    mkdirSync(runDir, { recursive: true });
+    makeDirectories(runDir);
     // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain, a broken one stops it here,
     // before anything of the run (its checkpoints) is touched.
     auditLog = openRunAuditLog(runDir, services.onWarning);

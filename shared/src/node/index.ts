@@ -4,6 +4,7 @@ export * from './read-csv-dataset.ts';
 export * from './read-numeric-csv.ts';
 export * from './write-csv-dataset.ts';
 export * from './write-file-atomic.ts';
+export * from './make-directories.ts';
 export * from './builtin-digits.ts';
 export * from './spawn-module-worker.ts';
 export * from './builtin-spam.ts';
