@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
-import { adversarialAccuracy, adversarialAccuracyByLoss, attackLoss, evaluateRobustness, fgmL2, fgsm, FedtuneError, pgd, pgdL2, RobustnessEvaluationConfig, RobustnessReportSchema, robustnessWarnings, subset, type Dataset } from '@fedtune/shared';
+import { adversarialAccuracy, adversarialAccuracyByLoss, attackLoss, evaluateRobustness, fgmL2, fgsm, FedtuneError, pgd, pgdL2, RobustnessEvaluationConfig, RobustnessReportSchema, robustnessWarnings, saturatedShare, subset, type Dataset } from '@fedtune/shared';
 import { builtinDigits, selectNodeBackend, writeCsvDataset } from '@fedtune/shared/node';
 import { attackLossList, evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
 
@@ -136,10 +136,13 @@ describe('evaluateRobustness attackLosses (effect of the option)', () => {
     const both = await evaluateRobustness(saturated, holdout, opts);
     expect(both.pgd[0].byLoss![0].accuracy).toBe(ceOnly.pgd[0].accuracy);
     expect(both.pgd[0].accuracy).toBeLessThan(ceOnly.pgd[0].accuracy - 0.2);
-    expect(both.warnings.some((w) => /^PGD at ε=0\.05: the ce loss alone leaves .* the margin loss .* saturated/.test(w))).toBe(true);
+    // The x60 head saturates the softmax on about half of the digits: the report measures it, and the warning names it.
+    expect(both.saturatedShare).toBeGreaterThan(0.3);
+    expect(both.warnings.some((w) => /^PGD at ε=0\.05: the ce loss alone leaves .* the worst case over the ce and margin losses .* rounds to 1 in float32 on \d+\.\d% of these examples: the ce loss is saturated/.test(w))).toBe(true);
     expect(ceOnly.warnings.some((w) => /saturated/.test(w))).toBe(false);
     // The plain, unsaturated model: the two losses agree within the tolerance, no warning.
     const plain = await evaluateRobustness(model, holdout, opts);
+    expect(plain.saturatedShare).toBe(0);
     expect(plain.warnings.some((w) => /saturated/.test(w))).toBe(false);
   });
 });
@@ -192,5 +195,25 @@ describe('robustness.attackLosses in the run config and --attack-loss', () => {
     const report = RobustnessReportSchema.parse(JSON.parse(readFileSync(out, 'utf8')));
     expect(report.attackLosses).toEqual(losses);
     expect(lines.some((l) => l.includes(losses.length > 1 ? 'worst case over the ce and margin losses' : 'attacks on the ce loss'))).toBe(true);
+  });
+});
+
+describe('saturatedShare: the true class\'s probability rounds to 1 in float32', () => {
+  it.each([
+    // p_y = 1 / (1 + e^(−d)) for 2 classes with margin d: in float32 it rounds to 1 once e^(−d) < 2^−25 (d > 17.33).
+    { logits: [0, 17.3], y: 1, saturated: false },
+    { logits: [0, 17.4], y: 1, saturated: true },
+    { logits: [17.4, 0], y: 1, saturated: false },
+    // The other classes add up: 9 others at margin 17.4 are 9 × e^(−17.4) > 2^−25.
+    { logits: [0, 0, 0, 0, 0, 0, 0, 0, 0, 17.4], y: 9, saturated: false },
+    { logits: [0, 0, 0, 0, 0, 0, 0, 0, 0, 19.6], y: 9, saturated: true },
+  ])('logits $logits, class $y: saturated $saturated', ({ logits, y, saturated }) => {
+    expect(saturatedShare(Float32Array.from(logits), [y], logits.length)).toBe(saturated ? 1 : 0);
+  });
+
+  it('is the share over the examples; none is 0', () => {
+    const logits = Float32Array.from([0, 30, 0, 1, 40, 0, 5, 5]);
+    expect(saturatedShare(logits, [1, 1, 0, 0], 2)).toBe(0.5);
+    expect(saturatedShare(new Float32Array(0), [], 2)).toBe(0);
   });
 });

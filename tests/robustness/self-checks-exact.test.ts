@@ -54,13 +54,32 @@ describe('robustnessWarnings: every rule at its edge', () => {
       name: 'a saturated first loss (PGD-L2 row; the rest joined)',
       report: { fgsm: [], pgd: [], pgdL2: [pgdRow(1, 0.2, { stepSize: 0.0625, byLoss: [{ loss: 'ce', accuracy: 0.3 }, { loss: 'margin', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9 },
       eps0: 0.9,
-      want: ['PGD-L2 at ε=1: the ce loss alone leaves 30.0% correct, the margin loss 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
+      want: ['PGD-L2 at ε=1: the ce loss alone leaves 30.0% correct, the worst case over the ce and margin losses 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
     },
     {
       name: 'a saturated first loss with two later losses (joined)',
       report: { fgsm: [], pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'ce', accuracy: 0.5 }, { loss: 'margin', accuracy: 0.3 }, { loss: 'dlr', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9 },
       eps0: 0.9,
-      want: ['PGD at ε=0.1: the ce loss alone leaves 50.0% correct, the margin and the dlr loss 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
+      want: ['PGD at ε=0.1: the ce loss alone leaves 50.0% correct, the worst case over the ce, margin and dlr losses 20.0%: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
+    },
+    // With the saturation measured (saturatedShare), a gap is flagged only where the cross-entropy is saturated on more than the tolerance's share of the examples.
+    {
+      name: 'a first-loss gap on a saturated cross-entropy names the share',
+      report: { fgsm: [], pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'ce', accuracy: 0.5 }, { loss: 'margin', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9, saturatedShare: 0.0625 },
+      eps0: 0.9,
+      want: ['PGD at ε=0.1: the ce loss alone leaves 50.0% correct, the worst case over the ce and margin losses 20.0%; its probability of the true class rounds to 1 in float32 on 6.3% of these examples: the ce loss is saturated (gradient masking); the reported accuracy is the worst case'],
+    },
+    {
+      name: 'a first-loss gap without saturation is two attacks\' union, not masking: not flagged',
+      report: { fgsm: [], pgd: [pgdRow(0.1, 0.2, { byLoss: [{ loss: 'ce', accuracy: 0.5 }, { loss: 'margin', accuracy: 0.2 }] })], adversarialCleanAccuracy: 0.9, saturatedShare: 0 },
+      eps0: 0.9,
+      want: [],
+    },
+    {
+      name: 'a first-loss gap with exactly the tolerance\'s share saturated is not flagged',
+      report: { fgsm: [row(0.1, 0.1, { byLoss: [{ loss: 'ce', accuracy: 0.5 }, { loss: 'margin', accuracy: 0.1 }] })], pgd: [], adversarialCleanAccuracy: 0.9, saturatedShare: 0.05 },
+      eps0: 0.9,
+      want: [],
     },
     {
       name: 'a first-loss gap of exactly the tolerance is not flagged',

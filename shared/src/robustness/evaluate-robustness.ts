@@ -20,6 +20,7 @@ import { robustnessWarnings, type SelfCheckOptions } from './self-checks.ts';
 import { epsScale, type EpsScale, type EpsUnits } from './eps-scale.ts';
 import { calibrationReport, type CalibrationSource } from './calibration/calibration-report.ts';
 import { modelLogits } from './calibration/model-logits.ts';
+import { saturatedShareOf } from './saturated-share.ts';
 import { certifySmoothed } from './certification/randomized-smoothing.ts';
 import type { SmoothingConfigInput } from './certification/smoothing-config.ts';
 import { evaluateTextAttack, type TextAttackOptions } from './text/evaluate-text-attack.ts';
@@ -400,6 +401,7 @@ export async function evaluateRobustness(
   const { m: attackedExamples, advData: attackedData, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, epsUnits } = attacks;
   const attacked = attacks.attacked;
   const adversarialCleanAccuracy = attacked ? accuracy(attackedData) : null;
+  const saturatedShare = attacked ? saturatedShareOf(model, attackedData, batchSize) : undefined;
   // ε = 0 through the attack path must give the clean accuracy of the same examples.
   const eps0Accuracy = attacked ? await adversarialAccuracy(model, attackedData, fgsm, { ...attackParams, eps: 0 }) : null;
   // Per attacked example and L∞ attack row, whether it withstood the attack: combined into the worst case below.
@@ -466,7 +468,7 @@ export async function evaluateRobustness(
   const certification = options.certify ? await certifySmoothed(model, ds, { seed, ...options.certify }) : undefined;
   const textAttacks = options.textAttack ? evaluateTextAttack(model, attackedData, options.textAttack.budgets, options.textAttack) : undefined;
 
-  const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, square: squareRows, adversarialCleanAccuracy };
+  const partial = { fgsm: fgsmRows, pgd: pgdRows, pgdL2: pgdL2Rows, square: squareRows, adversarialCleanAccuracy, saturatedShare };
   return {
     schemaVersion: ROBUSTNESS_SCHEMA_VERSION,
     examples: n,
@@ -483,6 +485,7 @@ export async function evaluateRobustness(
     corruptionMean,
     worstCorruption: worst ? { name: worst.name, accuracy: worst.accuracy } : null,
     adversarialCleanAccuracy,
+    ...(saturatedShare !== undefined ? { saturatedShare } : {}),
     fgsm: fgsmRows,
     pgd: pgdRows,
     ...(pgdL2Rows.length ? { pgdL2: pgdL2Rows } : {}),

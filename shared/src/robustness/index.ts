@@ -15,6 +15,7 @@ export * from './worst-case-rows.ts';
 export * from './attacks/registry.ts';
 export * from './report-schema.ts';
 export * from './self-checks.ts';
+export * from './saturated-share.ts';
 export * from './eps-scale.ts';
 export * from './evaluate-robustness.ts';
 export * from './perturbation-plan.ts';

@@ -54,6 +54,12 @@ export const RobustnessReportSchema = z.object({
   worstCorruption: z.object({ name: z.string(), accuracy: Fraction }).nullable(),
   /** Clean accuracy of the attacked subset (what the ε = 0 check compares against). */
   adversarialCleanAccuracy: Fraction.nullable(),
+  /**
+   * Share of the attacked examples on which the softmax cross-entropy is saturated: the true class's probability
+   * rounds to 1 in float32, so the loss's gradient there is what rounding left (self-checks.ts). Absent without
+   * attacks (and in reports written before it existed).
+   */
+  saturatedShare: Fraction.optional(),
   /** `epsAbsolute`: the row's ε in absolute input units (ε × epsScale). */
   /** The losses each attack ascended, in order (evaluate-robustness.ts, `attackLosses`); a row's accuracy is the worst case over them. */
   attackLosses: z.array(AttackLossSchema).min(1).max(ATTACK_LOSSES.length).optional(),

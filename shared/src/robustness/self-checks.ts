@@ -7,7 +7,8 @@ export interface SelfCheckOptions {
   monotoneTolerance?: number;
   /**
    * How much lower an attack's worst case over its losses may be than its first loss alone (accuracy points
-   * as a fraction) before it is flagged: the first loss (the cross-entropy) is then saturated. Default 0.05.
+   * as a fraction) before it is flagged — when the cross-entropy is saturated on more than this share of the
+   * attacked examples too (`saturatedShare`). Default 0.05.
    */
   lossGapTolerance?: number;
   /**
@@ -21,18 +22,21 @@ export interface SelfCheckOptions {
 /** A number for a message: 4 significant digits, no float noise (0.1 rather than 0.10000000000000002). */
 const round = (x: number) => Number(x.toPrecision(4));
 
-type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2' | 'square'>>;
+type Checked = Pick<RobustnessReport, 'fgsm' | 'pgd' | 'adversarialCleanAccuracy'> & Partial<Pick<RobustnessReport, 'pgdL2' | 'square' | 'saturatedShare'>>;
 
 /**
  * The self-checks of an adversarial evaluation. A violation is the classic sign of gradient masking or a
  * broken evaluation, and is reported, never hidden:
  *   - robust accuracy must not rise with ε (per attack);
- *   - PGD must not beat FGSM at the same ε by more than noise;
+ *   - PGD's accuracy must not exceed FGSM's at the same ε by more than noise (PGD weaker than FGSM);
  *   - accuracy at ε = 0 (`eps0Accuracy`, the attack path run with ε = 0) must equal the clean accuracy of
  *     the attacked subset;
  *   - with several attack losses, the later ones must not fool many examples the first (the cross-entropy)
- *     left standing: that is a saturated cross-entropy, gradient masking that the worst case over the losses
- *     (the reported accuracy) has already seen through;
+ *     left standing where the cross-entropy is saturated (`saturatedShare`: the true class's probability is 1 in
+ *     float32 on many examples): gradient masking that the worst case over the losses (the reported accuracy)
+ *     has already seen through. Without saturation such a gap is two attacks finding different examples (their
+ *     union is the worst case), not masking, and is not flagged; a report without `saturatedShare` (an older
+ *     one) is judged on the gap alone;
  *   - a black-box attack (Square: model outputs only) must not beat PGD at the same ε by more than noise: if it
  *     does, the gradients mislead PGD (masked or obfuscated gradients);
  *   - PGD's steps must be able to travel its ε (steps × stepSize ≥ ε): otherwise it attacks a smaller ball than
@@ -73,12 +77,15 @@ export function robustnessWarnings(report: Checked, eps0Accuracy: number | null,
       warnings.push(`the black-box Square attack beats PGD at ε=${s.eps}: ${pct(s.accuracy)} vs ${pct(p.accuracy)} (gradient masking: PGD's gradients mislead it; the robust accuracy is at most ${pct(s.accuracy)})`);
     }
   }
+  const saturated = report.saturatedShare;
   for (const [name, rows] of [['FGSM', report.fgsm], ['PGD', report.pgd], ['PGD-L2', report.pgdL2 ?? []]] as const) {
     for (const r of rows) {
       const first = r.byLoss?.[0];
-      if (first && first.accuracy > r.accuracy + tolLoss) {
-        const rest = r.byLoss!.slice(1).map((s) => s.loss).join(' and the ');
-        warnings.push(`${name} at ε=${r.eps}: the ${first.loss} loss alone leaves ${pct(first.accuracy)} correct, the ${rest} loss ${pct(r.accuracy)}: the ${first.loss} loss is saturated (gradient masking); the reported accuracy is the worst case`);
+      if (first && first.accuracy > r.accuracy + tolLoss && (saturated === undefined || saturated > tolLoss)) {
+        const names = r.byLoss!.map((s) => s.loss);
+        const all = `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+        const why = saturated === undefined ? '' : `; its probability of the true class rounds to 1 in float32 on ${pct(saturated)} of these examples`;
+        warnings.push(`${name} at ε=${r.eps}: the ${first.loss} loss alone leaves ${pct(first.accuracy)} correct, the worst case over the ${all} losses ${pct(r.accuracy)}${why}: the ${first.loss} loss is saturated (gradient masking); the reported accuracy is the worst case`);
       }
     }
   }
