@@ -19,6 +19,7 @@ export * from './model/model-files.ts';
 export * from './model/weights-bin-length.ts';
 export * from './model/model-text.ts';
 export * from './model/saved-calibration.ts';
+export * from './model/saved-holdout.ts';
 export * from './model/pretrained-models.ts';
 export * from './run/run-store.ts';
 export * from './run/start-coordinator.ts';

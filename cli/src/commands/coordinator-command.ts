@@ -43,6 +43,11 @@ export function coordinatorRunConfig(command: Command, task?: SpamCoordinatorTas
   return { config: layeredRunConfig({ base: { runId: file?.values.runId ?? newRunId(), ...headline }, file, flags }) };
 }
 
+/** The built-in holdout's name for the saved models' metadata (saved-holdout.ts): the scanned digits, unless a task or --holdout brings another. */
+function builtinHoldoutName(holdoutCsv: string | undefined, task: unknown): { holdoutName?: string } {
+  return holdoutCsv === undefined && !task ? { holdoutName: 'digits-holdout-scanned' } : {};
+}
+
 /**
  * Coordinator flags that act only with another one (the run-config flags' own check is refuseInactiveFlags):
  * typed without it they would do nothing, so they are refused with one line saying why, before anything loads.
@@ -161,6 +166,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
         server: {
           runsDir: o.out,
           holdout: readHoldout,
+          ...builtinHoldoutName(o.holdout, task),
           architecture,
           backend: selection.backend,
           maxMessageBytes: maxMessageBytesFor(model),
@@ -186,6 +192,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       const server = deps.createCoordinatorServer({
         runsDir: o.out,
         holdout: holdout,
+        ...builtinHoldoutName(o.holdout, task),
         architecture,
         backend: selection.backend,
         transport: 'socket',
@@ -223,6 +230,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       runsDir: o.out,
       // The run listens first and loads its model and holdout after (fast start: docs/performance.md#listening-first).
       ...(await lazyRunInputs(modelDir, loadModel, loadHoldout)),
+      ...builtinHoldoutName(o.holdout, task),
       onListening: (listening) => {
         printExposure(listening.exposure);
         console.log(`coordinator for run ${config.runId} listening on ${listening.url}; loading the model and the holdout`);

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadModelDir, readSavedCalibration } from '@fedtune/coordinator';
+import { BUILTIN_DIGITS_HOLDOUTS, loadModelDir, readSavedCalibration, readSavedHoldout, type BuiltinDigitsHoldout } from '@fedtune/coordinator';
 import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { eps, pct } from '../ui/format.ts';
@@ -40,9 +40,20 @@ export function attackLossList(value: string): AttackLoss[] {
   return names as AttackLoss[];
 }
 
-/** The data of `--data`: a CSV file, or `digits-holdout` (the built-in task's held-out set). */
-export function evaluationData(spec: string, labelColumn?: string, featureColumns?: readonly string[], impute?: ImputeMethod): Dataset {
-  return spec === 'digits-holdout' ? builtinDigits().holdout : readNumericCsv(spec, { ...(labelColumn ? { labelColumn } : {}), ...(featureColumns ? { featureColumns } : {}), ...(impute ? { impute } : {}) });
+/**
+ * Which built-in held-out set `--data` names: `digits-holdout-scanned` or `digits-holdout-clean` as given, and
+ * `digits-holdout` the one the model's run evaluated on (its model.json's `holdout`: the clean digits for a
+ * `--no-feature-shift` run), else the scanned one (the built-in task; a pretrained checkpoint). Undefined for a CSV.
+ */
+export function builtinHoldoutFor(spec: string, saved: BuiltinDigitsHoldout | undefined): BuiltinDigitsHoldout | undefined {
+  if (Object.hasOwn(BUILTIN_DIGITS_HOLDOUTS, spec)) return spec as BuiltinDigitsHoldout;
+  return spec === 'digits-holdout' ? (saved ?? 'digits-holdout-scanned') : undefined;
+}
+
+/** The data of `--data`: a CSV file, or a built-in held-out set (`builtinHoldoutFor`). */
+export function evaluationData(spec: string, labelColumn?: string, featureColumns?: readonly string[], impute?: ImputeMethod, builtin?: BuiltinDigitsHoldout): Dataset {
+  if (builtin) return BUILTIN_DIGITS_HOLDOUTS[builtin] ? builtinDigits().holdout : builtinDigits().holdoutClean;
+  return readNumericCsv(spec, { ...(labelColumn ? { labelColumn } : {}), ...(featureColumns ? { featureColumns } : {}), ...(impute ? { impute } : {}) });
 }
 
 /** Prints a short summary of a robustness report. */
@@ -108,7 +119,7 @@ export function evaluateCommand(): Command {
   return new Command('evaluate')
     .description('robustness evaluation of a saved TensorFlow.js model: clean metrics and calibration (applies the temperature saved in model.json), noise, corruptions, FGSM and PGD, and with --certify randomized smoothing')
     .requiredOption('--model <dir>', 'model directory (model.json + weights.bin)')
-    .requiredOption('--data <file>', 'labeled CSV, or digits-holdout for the built-in task\'s held-out set')
+    .requiredOption('--data <file>', "labeled CSV, or a built-in held-out set: digits-holdout (the one the model's run evaluated on, from its model.json; else the scanned digits), digits-holdout-scanned (the built-in task's, rendered by the sites' scanners) or digits-holdout-clean (unshifted digits, --no-feature-shift)")
     .option('--out <file>', 'write the report as JSON here')
     .option('--label-column <name>', 'label column of the CSV', 'label')
     .option('--feature-columns <columns>', 'CSV: only these columns are features, in this order (comma-separated)', columnListOption)
@@ -149,7 +160,9 @@ export function evaluateCommand(): Command {
       const model = await loadModelDir(o.model);
       try {
         // A CSV that does not fit the model (features, classes) is refused here with what does not fit.
-        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn, o.featureColumns, o.impute as ImputeMethod | undefined), modelInterfaceOf(model), o.data);
+        const builtin = builtinHoldoutFor(o.data, readSavedHoldout(o.model));
+        if (o.data === 'digits-holdout' && builtin === 'digits-holdout-clean') console.log('data: the clean (unshifted) held-out digits, as the run that saved this model evaluated it (model.json: holdout digits-holdout-clean; --data digits-holdout-scanned for the scanners\' rendering)');
+        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn, o.featureColumns, o.impute as ImputeMethod | undefined, builtin), modelInterfaceOf(model), o.data);
         const options: RobustnessOptions = {
           examples: o.examples,
           adversarialExamples: o.adversarialExamples,
@@ -162,7 +175,7 @@ export function evaluateCommand(): Command {
           squareQueries: o.squareQueries,
           squarePInit: o.squarePInit,
           // The built-in task's headline ε is always among the attacks' ε (digits-task.ts).
-          ...(o.data === 'digits-holdout' ? { headlineEps: digitsHeadlineEps(true) } : {}),
+          ...(builtin ? { headlineEps: digitsHeadlineEps(BUILTIN_DIGITS_HOLDOUTS[builtin]) } : {}),
           pgdSteps: o.pgdSteps,
           pgdStepSize: o.pgdStepSize,
           attackLosses: o.attackLoss,

@@ -301,6 +301,8 @@ async function simulateWith(
       model,
       architecture,
       holdout,
+      // Which built-in holdout, for the saved models' metadata (fedtune evaluate --data digits-holdout takes the same).
+      ...(options.task === 'spam' ? {} : { holdoutName: options.featureShift === false ? 'digits-holdout-clean' : 'digits-holdout-scanned' }),
       backend: backend.backend,
       transport: memory ?? 'socket',
       onEvent: options.onEngineEvent,

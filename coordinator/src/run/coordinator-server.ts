@@ -37,6 +37,12 @@ export interface CoordinatorServerOptions {
    * docs/cluster.md). Optional when every run brings its own (RunStartOptions.holdout).
    */
   holdout?: Dataset | (() => Dataset);
+  /**
+   * Which built-in held-out set `holdout` is (saved-holdout.ts: `digits-holdout-scanned`, `digits-holdout-clean`),
+   * recorded in every saved model's metadata so `fedtune evaluate --data digits-holdout` evaluates on the same;
+   * absent for a holdout of the user's own (and for a run that brings its own holdout).
+   */
+  holdoutName?: string;
   architecture: string;
   backend: string;
   /** 'socket': fastify + socket.io on `host:port`; a MemoryNetwork: the in-memory transport. */
@@ -270,6 +276,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           runsDir: options.runsDir,
           transport,
           holdout,
+          ...(options.holdoutName && !runOptions.holdout ? { holdoutName: options.holdoutName } : {}),
           architecture: options.architecture,
           backend: options.backend,
           maxMessageBytes: options.maxMessageBytes,

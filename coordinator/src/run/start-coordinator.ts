@@ -82,6 +82,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const server = createCoordinatorServer({
       runsDir: options.runsDir,
       holdout: options.holdout,
+      ...(options.holdoutName ? { holdoutName: options.holdoutName } : {}),
       architecture: options.architecture,
       backend: options.backend,
       transport: options.transport,

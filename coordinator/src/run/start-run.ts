@@ -23,6 +23,8 @@ export interface RunServices {
   runsDir: string;
   transport: ServerTransport;
   holdout: Dataset;
+  /** Which built-in held-out set `holdout` is (CoordinatorServerOptions.holdoutName): saved in each model's metadata. */
+  holdoutName?: string;
   architecture: string;
   backend: string;
   /** Largest socket.io message; updates are capped at this too. */
@@ -121,6 +123,21 @@ function reconcileDatabase(database: RunDatabase, runId: string, resume: EngineC
   for (const record of resume.report.rounds) if (!recorded.has(record.round)) database.recordRound(runId, record);
 }
 
+/**
+ * What every model the run saves records in its model.json's metadata besides its round (and calibration): the
+ * run, the architecture, and what an outside evaluation needs to evaluate it as the run did — the built-in held-out
+ * set it was evaluated on and the task's headline ε (`fedtune evaluate` reads both).
+ */
+function savedModelMetadata(runId: string, services: RunServices, config: RunConfig): Record<string, unknown> {
+  const headlineEps = config.robustness.headlineEps;
+  return {
+    runId,
+    architecture: services.architecture,
+    ...(services.holdoutName ? { holdout: services.holdoutName } : {}),
+    ...(headlineEps !== undefined ? { headlineEps } : {}),
+  };
+}
+
 function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarning?: (m: string) => void): EngineCheckpoint {
   const latest = checkpoints.latest();
   for (const w of latest.warnings) onWarning?.(`checkpoint of round ${w.round} skipped (${w.path}): ${w.message}`);
@@ -173,7 +190,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       removeTempFilesUnder(runDir);
       if (database) reconcileDatabase(database, runId, resume);
     }
-    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, { runId, architecture: services.architecture }, services.probes, {
+    global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, savedModelMetadata(runId, services, config), services.probes, {
       evaluation: services.evaluation,
       onWarning: services.onWarning,
       ...(services.text ? { text: services.text } : {}),
