@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError } from './ui/describe-error.ts';
+import { unknownOptionsFirst } from './unknown-options-first.ts';
 
 /** Prints one clear line for any error (the stack only with FEDTUNE_DEBUG=1) and sets a failing exit code. */
 function fail(err: unknown): void {
@@ -35,6 +36,7 @@ export async function runProgram(loadCommands: () => Promise<Command[]>): Promis
       .description('federated fine-tuning of TensorFlow.js models')
       .version(version, '-V, --version', 'print the version');
     for (const command of await loadCommands()) program.addCommand(command);
+    unknownOptionsFirst(program);
     await program.parseAsync(process.argv);
   } catch (err) {
     fail(err);
