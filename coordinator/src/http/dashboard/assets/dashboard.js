@@ -16,8 +16,14 @@ const state = {
   rounds: new Map(),
   /** Per-update verdicts (from result events), newest last. */
   updates: [],
-  /** Every site that joined, with how it left (from site-joined / site-left events). */
+  /**
+   * The sites that joined, with how they left (from site-joined / site-left events), in the order they last joined
+   * or left: at most MAX_KNOWN_SITES once the oldest departed ones are dropped (peers may join under fresh names
+   * without end). `siteCounts` counts them all.
+   */
   knownSites: new Map(),
+  /** Joins of sites not known at the time, and of those how many left before the end (dropped ones included). */
+  siteCounts: { joined: 0, left: 0 },
   pretrained: undefined,
   status: undefined,
   round: undefined,
@@ -34,6 +40,15 @@ const state = {
   /** Data summaries the sites agreed to share (data-summary events): per site (the first MAX_SUMMARY_ROWS) and totals. */
   dataSummaries: { sites: [], total: { sites: 0, examples: 0, duplicatesDropped: 0, missingImputed: 0, constantFeatures: 0, labelCounts: [] } },
 };
+
+/** Most sites remembered (knownSites): past it the sites that left longest ago are forgotten (counted still). */
+const MAX_KNOWN_SITES = 1000;
+
+/** Most departed sites listed in the sites table (the latest to leave); the rest are one "and N more" row. */
+const MAX_DEPARTED_ROWS = 50;
+
+/** Least time between two redraws (ms): a burst of events and live updates is drawn once, not once per message. */
+const MIN_RENDER_INTERVAL_MS = 250;
 
 /** Most sites listed in the data-summary table (the totals count them all, as report.json's). */
 const MAX_SUMMARY_ROWS = 100;
@@ -102,19 +117,51 @@ function adminLink(href, text) {
   return a;
 }
 
+/** Drops the sites that left longest ago once more than MAX_KNOWN_SITES are known (sites still there are kept). */
+function forgetOldSites() {
+  // A tenth of slack: the map is walked once per hundred joins, not on every join.
+  if (state.knownSites.size <= MAX_KNOWN_SITES + MAX_KNOWN_SITES / 10) return;
+  let excess = state.knownSites.size - MAX_KNOWN_SITES;
+  for (const [siteId, site] of state.knownSites) {
+    if (excess <= 0) break;
+    if (site.left === undefined) continue;
+    state.knownSites.delete(siteId);
+    excess--;
+  }
+}
+
+/** Most per-update verdicts kept (the table shows the latest MAX_UPDATE_ROWS). */
+const MAX_UPDATE_ROWS = 200;
+
+function pushUpdate(update) {
+  state.updates.push(update);
+  if (state.updates.length > 2 * MAX_UPDATE_ROWS) state.updates.splice(0, state.updates.length - MAX_UPDATE_ROWS);
+}
+
 function apply(event) {
   switch (event.type) {
     case 'waiting':
       state.status = `waiting for sites (${event.joined}/${event.needed})`;
       break;
-    case 'site-joined':
+    case 'site-joined': {
+      const before = state.knownSites.get(event.siteId);
+      if (!before) state.siteCounts.joined++;
+      else if (before.left !== undefined) state.siteCounts.left--;
+      state.knownSites.delete(event.siteId);
       state.knownSites.set(event.siteId, { siteId: event.siteId, runtime: event.runtime, backend: event.backend, numExamples: event.numExamples, lastSeen: event.at });
+      forgetOldSites();
       break;
+    }
     case 'site-left': {
       const site = state.knownSites.get(event.siteId);
       // Leaving after the run ended is how a site finishes, not news.
-      if (site && !state.final) Object.assign(site, { left: event.reason, lastSeen: event.at });
-      else if (site) site.lastSeen = event.at;
+      if (site && !state.final) {
+        if (site.left === undefined) state.siteCounts.left++;
+        Object.assign(site, { left: event.reason, lastSeen: event.at });
+        // Moved to the end: the map's departed sites are in the order they left, the oldest dropped first.
+        state.knownSites.delete(event.siteId);
+        state.knownSites.set(event.siteId, site);
+      } else if (site) site.lastSeen = event.at;
       break;
     }
     case 'pretrained':
@@ -125,11 +172,11 @@ function apply(event) {
       state.status = `round ${event.round}: training on ${event.selected.length} site(s)${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`;
       break;
     case 'result':
-      state.updates.push(event);
+      pushUpdate(event);
       break;
     case 'result-held':
       // Waiting for the round's adaptive norm bound: its verdict ('result') comes when the round closes.
-      state.updates.push({ ...event, held: true });
+      pushUpdate({ ...event, held: true });
       break;
     case 'round-end':
       state.rounds.set(event.record.round, event.record);
@@ -378,7 +425,30 @@ function renderRobustness(rounds) {
   $('robustness').querySelector('tbody').replaceChildren(...rows);
 }
 
+/** How many times the view was drawn (body[data-renders]: the browser tests count redraws). */
+let renders = 0;
+let renderTimer;
+let lastRender = -Infinity;
+
+/**
+ * Asks for a redraw: at most one every MIN_RENDER_INTERVAL_MS, however many events and live updates arrive
+ * (a peer joining and leaving under fresh names sends two of each per name).
+ */
+function scheduleRender() {
+  if (renderTimer !== undefined) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = undefined;
+    render();
+  }, Math.max(0, lastRender + MIN_RENDER_INTERVAL_MS - performance.now()));
+}
+
 function render() {
+  if (renderTimer !== undefined) {
+    clearTimeout(renderTimer);
+    renderTimer = undefined;
+  }
+  lastRender = performance.now();
+  document.body.dataset.renders = String(++renders);
   const live = state.live;
   const final = state.final;
   const rounds = [...state.rounds.values()].sort((a, b) => a.round - b.round);
@@ -411,15 +481,29 @@ function render() {
 
   // After the run: every site is shown as finished (or as having left before the end), with the time it
   // was last seen; nothing is "connected" or "now" any more.
+  // Listed: the sites there (connected, or after the run those that stayed to the end), then the latest
+  // MAX_DEPARTED_ROWS to leave, newest first; the other departed sites are one row that counts them.
   const connected = final ? new Map() : new Map(live.sites.map((s) => [s.siteId, s]));
-  const sites = final
-    ? [...state.knownSites.values()]
-    : [...connected.values(), ...[...state.knownSites.values()].filter((s) => !connected.has(s.siteId) && s.left !== undefined)];
-  const leftCount = [...state.knownSites.values()].filter((s) => s.left !== undefined).length;
+  const departed = [];
+  for (const s of state.knownSites.values()) if (s.left !== undefined && !connected.has(s.siteId)) departed.push(s);
+  const present = final ? [...state.knownSites.values()].filter((s) => s.left === undefined) : [...connected.values()];
+  const sites = [...present, ...departed.slice(-MAX_DEPARTED_ROWS).reverse()];
+  const notListed = state.siteCounts.left - Math.min(departed.length, MAX_DEPARTED_ROWS);
+  const { joined, left: leftCount } = state.siteCounts;
   const lastRound = last ? ` · last round: ${last.selected.length} selected, ${last.accepted.length} accepted, ${last.rejected.length} rejected` : '';
   $('site-counts').textContent = final
-    ? `· ${state.knownSites.size} joined, ${leftCount} left before the end · run ${endState(final)}${lastRound}`
-    : `· ${connected.size} connected, ${state.knownSites.size} joined, ${leftCount} left${lastRound}`;
+    ? `· ${joined} joined, ${leftCount} left before the end · run ${endState(final)}${lastRound}`
+    : `· ${connected.size} connected, ${joined} joined, ${leftCount} left${lastRound}`;
+  const more = [];
+  if (notListed > 0) {
+    const tr = document.createElement('tr');
+    tr.className = 'more';
+    tr.dataset.more = String(notListed);
+    const td = cell(`and ${notListed} more site(s) that left earlier (not listed)`);
+    td.colSpan = 6;
+    tr.append(td);
+    more.push(tr);
+  }
   $('sites').querySelector('tbody').replaceChildren(
     ...sites.map((s) => {
       const known = state.knownSites.get(s.siteId);
@@ -432,6 +516,7 @@ function render() {
       tr.append(cell(s.siteId), cell(s.runtime), cell(s.backend), cell(known ? String(known.numExamples) : ''), cell(status, 'status'), cell(seen, 'last-seen'));
       return tr;
     }),
+    ...more,
   );
 
   $('rounds').querySelector('tbody').replaceChildren(
@@ -463,7 +548,7 @@ function render() {
 
   $('updates').querySelector('tbody').replaceChildren(
     ...state.updates
-      .slice(-200)
+      .slice(-MAX_UPDATE_ROWS)
       .reverse()
       .map((u) => {
         const tr = document.createElement('tr');
@@ -618,20 +703,21 @@ function onStreamEvent(name, data) {
     state.rounds.clear();
     state.updates = [];
     state.knownSites.clear();
+    state.siteCounts = { joined: 0, left: 0 };
     state.final = undefined;
     state.siteReport = undefined;
     state.finalReport = undefined;
     state.live = snapshot.live;
     for (const event of snapshot.events) apply(event);
-    render();
+    scheduleRender();
   } else if (name === 'engine') {
     const event = JSON.parse(data);
     apply(event);
     if (event.type === 'round-end' || event.type === 'complete') void loadRuns();
-    render();
+    scheduleRender();
   } else if (name === 'live') {
     state.live = JSON.parse(data);
-    render();
+    scheduleRender();
   }
 }
 
