@@ -17,6 +17,7 @@ import { boundedSocketIoParser } from '../transport/bounded-socketio-parser.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerOperationsRoutes } from './operations-routes.ts';
 import { registerReportHtmlRoute } from './report-html-route.ts';
@@ -159,6 +160,7 @@ export function buildApp(options: AppOptions): CoordinatorApp {
     void reply.status(404).send({ error: { code: 'not_found', message: clipText(`no route ${request.method} ${request.url}`) } });
   };
   registerJsonBodyParser(app);
+  registerSecurityHeaders(app);
 
   const apiLimit = options.apiRateLimit ?? DEFAULT_API_RATE_LIMIT;
   if (apiLimit) registerApiRateLimit(app, apiLimit, notFound);

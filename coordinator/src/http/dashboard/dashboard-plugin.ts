@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
 import type { LiveStatus } from '../build-app.ts';
 import { LiveEvents } from './live-events.ts';
+import { DASHBOARD_CSP, RAW_SECURITY_HEADERS } from '../security-headers.ts';
 import { sendStaticFile } from './static-files.ts';
 
 /**
@@ -77,8 +78,8 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
   const live = () => options.live?.() ?? IDLE;
   if (!options.streams) app.addHook('preClose', async () => streams.endAll());
 
-  app.get('/', async (_request, reply) => sendStaticFile(reply, ASSETS_DIR, 'index.html'));
-  app.get<{ Params: { '*': string } }>('/dashboard/*', async (request, reply) => sendStaticFile(reply, ASSETS_DIR, request.params['*']));
+  app.get('/', async (_request, reply) => sendStaticFile(reply.header('content-security-policy', DASHBOARD_CSP), ASSETS_DIR, 'index.html'));
+  app.get<{ Params: { '*': string } }>('/dashboard/*', async (request, reply) => sendStaticFile(reply.header('content-security-policy', DASHBOARD_CSP), ASSETS_DIR, request.params['*']));
 
   app.get('/site', async (_request, reply) => reply.redirect('/site/'));
   app.get<{ Params: { '*': string } }>('/site/*', async (request, reply) => {
@@ -98,7 +99,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     if (streams.size >= MAX_EVENT_STREAMS) throw new FedtuneError('rate_limited', `too many open event streams (${MAX_EVENT_STREAMS}): close a dashboard, then retry`);
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', ...RAW_SECURITY_HEADERS });
     let allowance = MAX_UNREAD_EVENT_BYTES;
     const send = (name: string, data: unknown) => {
       if (res.writableEnded) return;
