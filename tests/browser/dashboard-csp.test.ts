@@ -4,12 +4,15 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, LiveEvents, type CoordinatorApp } from '@fedtune/coordinator';
 import type { RunReport } from '@fedtune/shared';
+import { REPORT_HTML_CSP } from '../../coordinator/src/http/report-html-route.ts';
 import { DASHBOARD_CSP } from '../../coordinator/src/http/security-headers.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { browserTestModeWithNotice, launchChromium, MISSING_CHROMIUM } from './chromium.ts';
 
 // The dashboard under its Content-Security-Policy in real Chromium: its own code breaks none of it (no
-// violation reported while it loads, streams and draws a run with rounds).
+// violation reported while it loads, streams and draws a run with rounds). And audit: with an admin token the
+// dashboard opens report.html as a blob: URL, which has no response headers, so the report's CSP was lost; the
+// blob now carries it as a <meta http-equiv>, first in its head, and the browser enforces it.
 
 const mode = browserTestModeWithNotice('tests/browser/dashboard-csp.test.ts');
 
@@ -72,6 +75,36 @@ describe.runIf(mode === 'run')('dashboard CSP (Chromium)', () => {
       await page.click('#rounds tbody tr[data-round="1"]');
       await page.waitForSelector('#round-details:not([hidden])');
       expect(await violations(page)).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('report.html opened with the admin token (a blob:) carries the report CSP as a meta, enforced', async () => {
+    const page = await browser.newPage();
+    try {
+      // A token in this tab: the report links are fetched with it and opened as blobs (this coordinator needs none).
+      await page.addInitScript(() => sessionStorage.setItem('fedtune.adminToken', 'any-token'));
+      await page.goto(url);
+      await page.waitForSelector('#links a', { timeout: 30_000 });
+      const [popup] = await Promise.all([page.context().waitForEvent('page'), page.click('#links a:text-is("report.html")')]);
+      await popup.waitForLoadState('domcontentloaded');
+      expect(popup.url()).toMatch(/^blob:/);
+      expect(await popup.textContent('h1')).toBe('fedtune run r-1');
+      const first = await popup.evaluate(() => {
+        const meta = document.head.firstElementChild as HTMLMetaElement;
+        return { tag: meta.tagName, equiv: meta.httpEquiv, content: meta.content, count: document.querySelectorAll('meta[http-equiv]').length };
+      });
+      const expected = REPORT_HTML_CSP.split('; ').filter((d) => !d.startsWith('frame-ancestors')).join('; ');
+      expect(first).toEqual({ tag: 'META', equiv: 'Content-Security-Policy', content: expected, count: 1 });
+      // Enforced: the page may fetch nothing (default-src 'none'), not even its own coordinator.
+      expect(await popup.evaluate((origin) => fetch(`${origin}/api/health`).then(() => 'loaded', () => 'blocked'), url)).toBe('blocked');
+      await popup.close();
+      // report.json (not HTML) is opened unchanged.
+      const [json] = await Promise.all([page.context().waitForEvent('page'), page.click('#links a:text-is("report.json")')]);
+      await json.waitForLoadState('domcontentloaded');
+      expect(JSON.parse((await json.textContent('body'))!)).toMatchObject({ runId: 'r-1' });
+      await json.close();
     } finally {
       await page.close();
     }

@@ -104,6 +104,25 @@ function link(href, text) {
   return a;
 }
 
+/** The policy of an HTML page opened as a blob whose response sent none: report.html's (no frame-ancestors). */
+const BLOB_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+/**
+ * An HTML page fetched with the admin token, with its Content-Security-Policy as a <meta> first in its <head>: a
+ * blob: URL has no response headers, so the policy the server sent would be lost. frame-ancestors is left out
+ * (a <meta> policy cannot carry it; a blob opened in its own window is framed by nobody).
+ */
+function withCspMeta(html, headerCsp) {
+  const policy = (headerCsp || BLOB_PAGE_CSP)
+    .split(';')
+    .map((d) => d.trim())
+    .filter((d) => d && !/^(frame-ancestors|report-uri|report-to|sandbox)\b/i.test(d))
+    .join('; ');
+  const meta = `<meta http-equiv="Content-Security-Policy" content="${policy.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">`;
+  const head = /<head(\s[^>]*)?>/i.exec(html);
+  return head ? `${html.slice(0, head.index + head[0].length)}${meta}${html.slice(head.index + head[0].length)}` : `${meta}${html}`;
+}
+
 /** A link to a control-plane route: with an admin token it is fetched with the header and opened as a blob. */
 function adminLink(href, text) {
   const a = link(href, text);
@@ -111,7 +130,10 @@ function adminLink(href, text) {
     if (!adminToken()) return;
     e.preventDefault();
     const res = await fetch(href, { headers: authHeaders(), cache: 'no-store' });
-    const blob = await res.blob();
+    const type = res.headers.get('content-type') ?? '';
+    const blob = /^text\/html/i.test(type)
+      ? new Blob([withCspMeta(await res.text(), res.headers.get('content-security-policy'))], { type: 'text/html;charset=utf-8' })
+      : await res.blob();
     window.open(URL.createObjectURL(blob), '_blank', 'noopener');
   });
   return a;
