@@ -30,11 +30,44 @@ export function createFileLogger(path: string, bindings: Record<string, unknown>
 
 /**
  * What a request's log line says of it (fastify logs `{ req }` per request): method, URL and address, the URL
- * clipped — a client chooses it, up to the 16 KB of headers node accepts.
+ * with its secrets redacted (redactUrl), then clipped — a client chooses it, up to the 16 KB of headers node accepts.
  */
 export function requestForLog(req: { method?: unknown; url?: unknown; ip?: unknown; socket?: { remoteAddress?: unknown } }): { method: string; url: string; remoteAddress?: string } {
   const address = req.ip ?? req.socket?.remoteAddress;
-  return { method: oneLine(String(req.method ?? ''), 16), url: oneLine(String(req.url ?? ''), 300), ...(typeof address === 'string' ? { remoteAddress: address } : {}) };
+  return { method: oneLine(String(req.method ?? ''), 16), url: oneLine(redactUrl(String(req.url ?? '')), 300), ...(typeof address === 'string' ? { remoteAddress: address } : {}) };
+}
+
+/** Query parameters whose value is a secret: a browser join link's `token`, and anything named like one. */
+const SECRET_PARAM = /token|secret|key|passw|auth|credential|signature/i;
+
+/** What a logged URL shows of a secret parameter's value. */
+export const REDACTED = '[redacted]';
+
+/**
+ * `url` (a request target: path and query) with the value of every secret-named query parameter replaced by
+ * [redacted] (`/site/?server=…&token=abc` → `/site/?server=…&token=[redacted]`); the rest kept byte for byte.
+ * A name is matched decoded (`to%6Ben`), so an encoding does not hide it.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const hash = url.indexOf('#', q);
+  const end = hash < 0 ? url.length : hash;
+  const params = url
+    .slice(q + 1, end)
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const raw = eq < 0 ? part : part.slice(0, eq);
+      let name = raw;
+      try {
+        name = decodeURIComponent(raw.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: matched as written.
+      }
+      return SECRET_PARAM.test(name) && eq >= 0 ? `${raw}=${REDACTED}` : part;
+    });
+  return `${url.slice(0, q + 1)}${params.join('&')}${url.slice(end)}`;
 }
 
 /** Free-text reasons can quote whatever a site sent: keep them short. */
