@@ -10,6 +10,17 @@ export interface JoinLink {
   policy?: string;
 }
 
+/**
+ * The join link without its secret (`token`), for the address bar: a token left there stays in the browser's
+ * history and goes wherever the address is copied. Undefined when the link holds none (nothing to rewrite).
+ */
+export function joinLinkWithoutToken(href: string): string | undefined {
+  const url = new URL(href);
+  if (!url.searchParams.has('token')) return undefined;
+  url.searchParams.delete('token');
+  return url.href;
+}
+
 /** Reads a join link; the coordinator defaults to the origin that served the page. */
 export function parseJoinLink(href: string): JoinLink {
   const url = new URL(href);

@@ -5,7 +5,7 @@ import { loadImageFolder } from './data/load-image-folder.ts';
 import { loadTextCsv, loadTextFolder } from './data/load-text-files.ts';
 import { checkBrowserSiteData, prepareBrowserSiteData, type BrowserDataChoices, type BrowserSiteData, type PreparedBrowserSiteData } from './data/browser-site-data.ts';
 import { summarizeData, type DataSummary } from './data/summarize.ts';
-import { browserSitePolicy, parseJoinLink } from './join-link.ts';
+import { browserSitePolicy, joinLinkWithoutToken, parseJoinLink } from './join-link.ts';
 import { startBrowserSite, type BrowserSite } from './site-session.ts';
 import { LocalStoragePrivacyLedger } from './privacy/local-storage-privacy-ledger.ts';
 import { renderLineChart } from './ui/line-chart.ts';
@@ -429,6 +429,9 @@ async function init(): Promise<void> {
   ui.server.value = link.server;
   ui.site.value = link.site ?? `browser-${Math.random().toString(36).slice(2, 6)}`;
   ui.token.value = link.token ?? '';
+  // Read once: out of the address bar and this history entry (the rest of the link, ?policy= included, stays).
+  const withoutToken = joinLinkWithoutToken(window.location.href);
+  if (withoutToken) window.history.replaceState(window.history.state, '', withoutToken);
   ui.csv.addEventListener('change', () => void onCsvPicked());
   ui.folder.addEventListener('change', () => void onFolderPicked());
   ui.textFolder.addEventListener('change', () => void onTextFolderPicked());
