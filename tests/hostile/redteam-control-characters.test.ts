@@ -10,10 +10,12 @@ import { attacker, honestSite } from './helpers.ts';
  * A joined site puts terminal control sequences (a newline that forges a log line, ANSI/OSC escapes that clear
  * the operator's screen or write to their clipboard) where its text is quoted back: the run id of an update,
  * the reason of a siteFailure, the backend of its hello. The coordinator's console prints event reasons as they
- * are (cli/src/ui/round-progress.ts), so no event and no report field may carry a control character.
+ * are (cli/src/ui/round-progress.ts), so no event and no report field may carry a control character — nor a bidi
+ * control that reorders what the operator reads, nor a Unicode line separator.
  */
-const EVIL = '\n[coordinator] round 1 complete\u001b[2J\u001b]52;c;ZXZpbA==\u0007\u009b31m';
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const EVIL = '\n[coordinator] round 1 complete\u001b[2J\u001b]52;c;ZXZpbA==\u0007\u009b31m\u202e\u2066\u200f\u061c\u2028\u2029';
+/** C0, DEL, C1, and (audit) the bidi formatting characters and U+2028/U+2029 (shared/src/text/one-line.ts). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
 function controlStrings(value: unknown, path = '', out: string[] = []): string[] {
   if (typeof value === 'string') {
@@ -44,7 +46,7 @@ it('control characters a site sends never reach the engine events or the report'
     expect(report.rounds[0].failed).toEqual([{ siteId: 'site-b', reason: expect.stringContaining('data: bad data') }]);
     expect(report.rounds[0].rejected).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ siteId: 'site-b', code: 'malformed_payload', reason: expect.stringMatching(/Unrecognized key: "k \[coordinator\] round 1 complete \[2J ]52;c;ZXZpbA== 31m"/) }),
+        expect.objectContaining({ siteId: 'site-b', code: 'malformed_payload', reason: expect.stringMatching(/Unrecognized key: "k \[coordinator\] round 1 complete \[2J ]52;c;ZXZpbA== 31m "/) }),
         expect.objectContaining({ siteId: 'site-b', code: 'stale_round', reason: expect.stringContaining('result is for run other') }),
       ]),
     );
