@@ -99,6 +99,7 @@ export function aggregateBulyan(global: WeightArrays, updates: WeightedUpdate[],
 
 export const bulyan: Strategy<null, Partial<BulyanOptions>> = {
   name: 'bulyan',
+  ignoresExampleCounts: true,
   reference: 'El Mhamdi, Guerraoui, Rouault 2018, The Hidden Vulnerability of Distributed Learning in Byzantium',
   initialState: (options) => {
     resolveBulyanOptions(options);

@@ -90,6 +90,7 @@ export function aggregateCenteredClip(
 
 export const centeredClip: Strategy<CenteredClipState, Partial<CenteredClipOptions>> = {
   name: 'centeredclip',
+  ignoresExampleCounts: true,
   reference: 'Karimireddy, He, Jaggi 2021, Learning from History for Byzantine Robust Optimization (centered clipping)',
   initialState: (options) => {
     resolveCenteredClipOptions(options);

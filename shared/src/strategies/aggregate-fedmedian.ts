@@ -41,6 +41,7 @@ export function aggregateFedMedian(global: WeightArrays, updates: WeightedUpdate
 
 export const fedMedian: Strategy<null, Partial<FedMedianOptions>> = {
   name: 'fedmedian',
+  ignoresExampleCounts: true,
   reference: 'Yin et al. 2018, Byzantine-Robust Distributed Learning: Towards Optimal Statistical Rates (coordinate-wise median)',
   initialState: (options) => {
     resolveOptions('fedmedian', FEDMEDIAN_DEFAULTS, options);

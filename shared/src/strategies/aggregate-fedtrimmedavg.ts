@@ -56,6 +56,7 @@ export function aggregateFedTrimmedAvg(global: WeightArrays, updates: WeightedUp
 
 export const fedTrimmedAvg: Strategy<null, Partial<FedTrimmedAvgOptions>> = {
   name: 'fedtrimmedavg',
+  ignoresExampleCounts: true,
   reference: 'Yin et al. 2018, Byzantine-Robust Distributed Learning: Towards Optimal Statistical Rates (coordinate-wise trimmed mean)',
   initialState: (options) => {
     resolveFedTrimmedAvgOptions(options);

@@ -96,6 +96,7 @@ export function aggregateKrum(global: WeightArrays, updates: WeightedUpdate[], o
 
 export const krum: Strategy<null, Partial<KrumOptions>> = {
   name: 'krum',
+  ignoresExampleCounts: true,
   reference: 'Blanchard et al. 2017, Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent',
   initialState: (options) => {
     resolveKrumOptions(options);

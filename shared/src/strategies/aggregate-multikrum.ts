@@ -47,6 +47,7 @@ export function aggregateMultiKrum(global: WeightArrays, updates: WeightedUpdate
 
 export const multiKrum: Strategy<null, Partial<MultiKrumOptions>> = {
   name: 'multikrum',
+  ignoresExampleCounts: true,
   reference: 'Blanchard et al. 2017, Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent (Multi-Krum)',
   initialState: (options) => {
     resolveMultiKrumOptions(options);
