@@ -205,6 +205,22 @@ describe('one flags → config builder, defaults only in the schema', () => {
     [['--secure-aggregation', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*nor secure aggregation/, ['--max-update-norm', '10', '--norm-bound-multiple', '3']],
     [['--secure-aggregation', '--wait-after-quorum', '5'], /--wait-after-quorum .*secure-aggregation round has its own phase deadlines/, ['--wait-after-quorum', '5']],
     [['--expected-malicious', '1'], /--expected-malicious .*krum, multikrum and bulyan/, ['--strategy', 'bulyan', '--expected-malicious', '1']],
+    // The example-weight cap bounds the training average's weights, federated evaluation's and federated
+    // calibration's: refused only where it bounds none of them.
+    [['--secure-aggregation', '--federated-eval', 'never', '--example-weight-cap', '2'], /--example-weight-cap has no effect here: it bounds example-count weights.*this run has none of them/, ['--secure-aggregation', '--example-weight-cap', '2']],
+    [['--dp-noise', '1', '--federated-eval', 'never', '--example-weight-cap', '2'], /--example-weight-cap .*not under client-level DP/, ['--dp-noise', '1', '--federated-eval', 'never', '--calibration', 'federated', '--example-weight-cap', '2']],
+    [['--strategy', 'fedmedian', '--federated-eval', 'never', '--example-weight-cap', '2'], /--example-weight-cap .*fedmedian/, ['--strategy', 'normclip', '--federated-eval', 'never', '--example-weight-cap', '2']],
+    [['--strategy', 'centeredclip', '--federated-eval', 'never', '--robustness', 'never', '--example-weight-cap', '0'], /--example-weight-cap .*centeredclip/, ['--strategy', 'centeredclip', '--example-weight-cap', '0']],
+    [['--rounds', '5', '--lr-schedule', 'step:5'], /--lr-schedule has no effect here: it never changes the rate: step:EVERY needs EVERY below the run's rounds/, ['--rounds', '6', '--lr-schedule', 'step:5']],
+    [['--lr-schedule', 'step:12:0.5'], /--lr-schedule .*never changes the rate/, ['--lr-schedule', 'cosine']],
+    // Adversarial settings the method never reads: FGSM's one step; everything once ε or the share is 0.
+    [['--adv-eps', '0.1', '--adv-method', 'fgsm', '--adv-steps', '3'], /--adv-steps has no effect here: it sets the PGD \/ TRADES iterations: FGSM takes one step/, ['--adv-eps', '0.1', '--adv-method', 'pgd', '--adv-steps', '3']],
+    [['--adv-eps', '0.1', '--adv-method', 'fgsm', '--adv-step-size', '0.01'], /--adv-step-size .*FGSM takes one step/, ['--adv-eps', '0.1', '--adv-method', 'trades', '--adv-step-size', '0.01']],
+    [['--adv-eps', '0', '--adv-norm', 'l2'], /--adv-norm has no effect here: it sets adversarial training, which ε 0 or share 0 turns off/, ['--adv-eps', '0.1', '--adv-norm', 'l2']],
+    [['--adv-eps', '0', '--adv-method', 'fgsm'], /--adv-method .*ε 0 or share 0 turns off/, ['--adv-eps', '0.05', '--adv-method', 'fgsm']],
+    [['--adv-eps', '0.1', '--adv-share', '0', '--adv-warmup', '3'], /--adv-warmup .*ε 0 or share 0 turns off/, ['--adv-eps', '0.1', '--adv-share', '0.5', '--adv-warmup', '3']],
+    [['--adv-eps', '0', '--adv-share', '0.5'], /--adv-share has no effect here: it is the adversarial share of a batch, but ε 0 turns adversarial training off/, ['--adv-eps', '0.1', '--adv-share', '0.5']],
+    [['--adv-eps', '0.1', '--adv-share', '0'], /--adv-eps has no effect here: it is the radius of adversarial training, which share 0 turns off/, ['--adv-eps', '0']],
   ];
   it.each(Object.keys(COMMANDS))('%s: a flag whose mode the run does not have is one clear config error naming the flag and what it needs', async (command) => {
     for (const [refused, needs] of INACTIVE) {
@@ -214,6 +230,34 @@ describe('one flags → config builder, defaults only in the schema', () => {
   it.each(Object.keys(COMMANDS))('%s: the same flags in their mode are accepted and set (the refusal is about the mode, not the flag)', async (command) => {
     for (const [, , accepted] of INACTIVE) await expect(configOf(command, accepted), accepted.join(' ')).resolves.toBeTruthy();
   });
+  // The same settings from a config file: refused where they can have no effect in the run at all (the
+  // field named with the file); the schema's defaults never are (the default cap is 4 under secure aggregation).
+  const writeConfig = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const IN_FILE: Array<[file: string, argv: string[], refused: RegExp | undefined]> = [
+    [writeConfig('cap-secagg.yaml', 'exampleWeightCap: 2\nfederatedEvaluation: never\n'), ['--secure-aggregation'], /^exampleWeightCap \(in cap-secagg.yaml\) has no effect here: it bounds example-count weights/],
+    [writeConfig('cap-secagg-eval.yaml', 'exampleWeightCap: 2\n'), ['--secure-aggregation'], undefined],
+    [writeConfig('cap-median.yaml', 'strategy: fedmedian\nexampleWeightCap: 2\nfederatedEvaluation: never\n'), [], /^exampleWeightCap \(in cap-median.yaml\) has no effect here/],
+    [writeConfig('cap-median-calibration.yaml', 'strategy: fedmedian\nexampleWeightCap: 2\nfederatedEvaluation: never\ncalibration: { source: federated }\n'), [], undefined],
+    [writeConfig('no-cap.yaml', 'federatedEvaluation: never\n'), ['--secure-aggregation'], undefined],
+    [writeConfig('adv-fgsm.yaml', 'train:\n  adversarial: { eps: 0.1, method: fgsm, steps: 3 }\n'), [], /^train.adversarial.steps \(in adv-fgsm.yaml\) has no effect here: it sets the PGD \/ TRADES iterations/],
+    [writeConfig('adv-pgd.yaml', 'train:\n  adversarial: { eps: 0.1, method: pgd, steps: 3 }\n'), [], undefined],
+    [writeConfig('adv-off.yaml', 'train:\n  adversarial: { eps: 0, norm: l2 }\n'), [], /^train.adversarial.norm \(in adv-off.yaml\) has no effect here: it sets adversarial training, which ε 0 or share 0 turns off/],
+    [writeConfig('adv-off-only.yaml', 'train:\n  adversarial: { eps: 0 }\n'), [], undefined],
+    [writeConfig('lr-step.yaml', 'rounds: 4\ntrain:\n  learningRateSchedule: { kind: step, every: 4 }\n'), [], /^train.learningRateSchedule \(in lr-step.yaml\) has no effect here: it never changes the rate/],
+    [writeConfig('lr-step-more-rounds.yaml', 'train:\n  learningRateSchedule: { kind: step, every: 4 }\n'), ['--rounds', '8'], undefined],
+  ];
+  it.each(Object.keys(COMMANDS))('%s: a config-file field that can have no effect in the run is refused naming the field and the file; its valid combinations and the defaults are accepted', async (command) => {
+    for (const [file, argv, refused] of IN_FILE) {
+      const run = configOf(command, ['--config', file, ...argv]);
+      if (refused) await expect(run, file).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(refused) });
+      else await expect(run, file).resolves.toBeTruthy();
+    }
+  });
+
   it('a partial config with a null where a section would be is read as nothing typed (no TypeError)', () => {
     const config = runConfigDefaults() as unknown as RunConfig;
     expect(() => refuseInactiveFlags({ personalization: null } as never, config, {})).not.toThrow();

@@ -290,6 +290,6 @@ export function layeredRunConfig(layers: { base?: PartialRunConfigInput; file?: 
   const { base = {}, file, flags = {} } = layers;
   const lower: RunConfigFile | PartialRunConfigInput = file ? { ...file, values: deepMerge(base, file.values) as PartialRunConfigInput } : base;
   const config = mergeRunConfig(lower, flags, { flagNames: { ...RUN_CONFIG_FLAG_NAMES } });
-  refuseInactiveFlags(flags, config, RUN_CONFIG_FLAG_NAMES);
+  refuseInactiveFlags(flags, config, RUN_CONFIG_FLAG_NAMES, undefined, file);
   return config;
 }

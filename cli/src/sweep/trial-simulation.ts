@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { deepMerge, hasPretrainedModel, missingPretrainedModelError, type PartialRunConfigInput, type RunConfig } from '@fedtune/coordinator';
-import { DEFAULT_EPSILONS, FedtuneError, parsePartitionSpec, sameEps } from '@fedtune/shared';
+import { DEFAULT_EPSILONS, FedtuneError, LearningRateSchedule, parsePartitionSpec, sameEps } from '@fedtune/shared';
 import { simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import type { TrialParams } from './grid-search.ts';
 import { isSimulationParam } from './search-space.ts';
@@ -37,6 +37,13 @@ export function runConfigParams(params: TrialParams): PartialRunConfigInput {
 export function trialSimulationOptions(settings: SweepSettings, sweepDir: string, trial: number, params: TrialParams, rounds: number): SimulationOptions {
   const { base } = settings;
   const config = deepMerge({ robustness: { when: 'final' } }, base.config, runConfigParams(params), { rounds, runId: trialRunId(trial, rounds) }) as PartialRunConfigInput & { robustness: Record<string, unknown> };
+  // A step schedule acts from its EVERY-th round: in a rung shorter than that the rate stays, and later rungs see it
+  // change (the sweep checks it against --max-rounds). It goes under the rung's rounds, where the refusal of a
+  // schedule that never changes the rate (inactive-run-config-flags.ts) does not look.
+  const { learningRateSchedule: given, ...train } = (config.train ?? {}) as NonNullable<PartialRunConfigInput['train']>;
+  const schedule = given === undefined ? undefined : LearningRateSchedule.safeParse(given);
+  const learningRateSchedule = schedule?.success ? schedule.data : undefined; // a bad one stays, for the schema's message
+  if (learningRateSchedule !== undefined) config.train = train;
   const pgd = config.robustness.pgd;
   if (pgd === false) throw new FedtuneError('config', 'a sweep needs the PGD evaluation: robustness.pgd cannot be false');
   const list: number[] = Array.isArray(pgd) ? [...(pgd as number[])] : [...DEFAULT_EPSILONS];
@@ -49,6 +56,7 @@ export function trialSimulationOptions(settings: SweepSettings, sweepDir: string
     featureShift: (params.featureShift as boolean | undefined) ?? base.featureShift,
     transport: base.transport,
     out: trialRunsDir(sweepDir),
+    ...(learningRateSchedule !== undefined ? { trainExtras: { learningRateSchedule } } : {}),
     config,
   };
 }

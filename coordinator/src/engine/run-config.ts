@@ -65,7 +65,10 @@ export const RunConfig = z.object({
   normBoundMultiple: z.number().min(0).default(5),
   /**
    * Bounded weight in the average: a site's example count counts for at most this multiple of the (lower)
-   * median count the round's selected sites announced at hello. 0 turns the cap off.
+   * median count the round's selected sites announced at hello. 0 turns the cap off. Also bounds a site's count
+   * in the federated evaluation and its sums in a federated temperature fit. Not applied to the training average
+   * under DP (sites count equally) or secure aggregation, nor by strategies that ignore counts
+   * (Strategy.ignoresExampleCounts); set where it bounds nothing at all, it is refused (inactive-run-config-flags.ts).
    */
   exampleWeightCap: z.number().min(0).default(4),
   /**
