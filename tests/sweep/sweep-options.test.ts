@@ -213,3 +213,29 @@ describe('the README and docs/sweep.md examples', () => {
     expect(Object.keys(loadSearchSpaceFile(path))).toEqual(['train.learningRate', 'train.epochs', 'arch']);
   });
 });
+
+describe('settings a sweep would silently drop are refused with one line naming both', () => {
+  const settingsOf = async (argv: string[]) => sweepSettingsFromCommand(await parseOnly(sweepCommand(), argv));
+  const roundsFile = join(dir, 'rounds.yaml');
+  writeFileSync(roundsFile, 'rounds: 5\ntrain:\n  batchSize: 8\n');
+  const lrFile = join(dir, 'lr.yaml');
+  writeFileSync(lrFile, 'train:\n  learningRate: 0.05\n');
+  const ROWS: Array<[refused: string[], message: RegExp, accepted: string[]]> = [
+    [['--param', 'train.learningRate=0.1,0.2', '--lr', '0.05'], /^--param train.learningRate searches train.learningRate: --lr would be overridden in every trial; give one of them$/, ['--param', 'train.learningRate=0.1,0.2', '--epochs', '2']],
+    [['--param', 'sites=3,5', '--sites', '6'], /^--param sites searches sites: --sites would be overridden in every trial/, ['--param', 'sites=3,5', '--lr', '0.05']],
+    [['--param', 'featureShift=true,false', '--no-feature-shift'], /^--param featureShift searches featureShift: --no-feature-shift would be overridden/, ['--param', 'featureShift=true,false']],
+    [['--param', 'train.learningRate=0.1,0.2', '--config', lrFile], /^--param train.learningRate searches train.learningRate: its value in .*lr.yaml would be overridden in every trial/, ['--param', 'train.epochs=1,2', '--config', lrFile]],
+    [['--param', 'train.epochs=1,2', '--config', roundsFile], /rounds.yaml sets rounds, but a sweep's rounds are its rungs \(--min-rounds, --max-rounds\): drop rounds from the file$/, ['--param', 'train.epochs=1,2', '--config', configFile]],
+    [['--param', 'train.epochs=1,2', '--max-rounds', '4', '--lr-schedule', 'step:4'], /^--lr-schedule step:4 never changes the rate: the sweep's longest trials have 4 rounds \(--max-rounds\); give EVERY below it$/, ['--param', 'train.epochs=1,2', '--max-rounds', '4', '--lr-schedule', 'step:3']],
+  ];
+  it.each(ROWS)('%j is refused; the valid combination is accepted', async (refused, message, accepted) => {
+    await expect(settingsOf(refused)).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(message) });
+    await expect(settingsOf(accepted)).resolves.toBeTruthy();
+  });
+
+  it('a step schedule longer than an early rung still runs there (the rate changes in the later rungs), and reaches every trial', async () => {
+    const s = await sweep(['--param', 'train.epochs=1,2,3,4', '--min-rounds', '1', '--max-rounds', '4', '--eta', '2', '--lr-schedule', 'step:2:0.5']);
+    expect(s.calls.map((c) => cfg(c).rounds)).toContain(1);
+    for (const call of s.calls) expect(call.trainExtras?.learningRateSchedule).toEqual({ kind: 'step', every: 2, factor: 0.5 });
+  });
+});

@@ -3,9 +3,9 @@ import { deepMerge, runConfigDefaults } from '@fedtune/coordinator';
 import { FedtuneError, partitionKinds } from '@fedtune/shared';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { choiceOption, floatOption, intOption } from './options.ts';
-import { addRunConfigOptions, runConfigFile, runConfigFlags } from './run-config-flags.ts';
+import { addRunConfigOptions, RUN_CONFIG_FLAG_NAMES, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { OBJECTIVES } from '../sweep/objective.ts';
-import { combineSpaces, loadSearchSpaceFile, parseParamOption, type SearchSpace } from '../sweep/search-space.ts';
+import { combineSpaces, isSimulationParam, loadSearchSpaceFile, parseParamOption, type SearchSpace } from '../sweep/search-space.ts';
 import { readSweepRecord, sweepRecordPath } from '../sweep/sweep-record.ts';
 import { DEFAULT_RANDOM_TRIALS, SweepSettings, type SweepSettingsInput } from '../sweep/sweep-settings.ts';
 import { runSweep, type RunSweepOptions, type SweepEvent } from '../sweep/run-sweep.ts';
@@ -26,12 +26,44 @@ const PLAN_FLAGS = ['space', 'param', 'search', 'trials', 'minRounds', 'maxRound
 
 const d = SweepSettings.parse({ space: {}, seed: 0 });
 
+/** Whether the (nested) partial config `values` sets the dotted `field`. */
+function sets(values: unknown, field: string): boolean {
+  let value = values;
+  for (const key of field.split('.')) {
+    if (value === null || typeof value !== 'object') return false;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value !== undefined;
+}
+
+/**
+ * Settings a sweep would silently drop, refused with one line: a run flag or a --config field on a field a
+ * searched parameter sets (trial-simulation.ts merges the searched values last), a simulation flag a parameter
+ * varies, and rounds in the --config file (the rungs decide them).
+ */
+function refuseOverriddenSettings(command: Command, space: SearchSpace, file: ReturnType<typeof runConfigFile>, flags: Record<string, unknown>): void {
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  if (file && sets(file.values, 'rounds')) throw new FedtuneError('config', `${file.path} sets rounds, but a sweep's rounds are its rungs (--min-rounds, --max-rounds): drop rounds from the file`);
+  for (const key of Object.keys(space)) {
+    if (isSimulationParam(key)) {
+      if (given(key)) throw new FedtuneError('config', `--param ${key} searches ${key}: --${key === 'featureShift' ? 'no-feature-shift' : key} would be overridden in every trial; give one of them`);
+    } else if (sets(flags, key)) {
+      throw new FedtuneError('config', `--param ${key} searches ${key}: ${RUN_CONFIG_FLAG_NAMES[key] ?? key} would be overridden in every trial; give one of them`);
+    } else if (file && sets(file.values, key)) {
+      throw new FedtuneError('config', `--param ${key} searches ${key}: its value in ${file.path} would be overridden in every trial; drop one of them`);
+    }
+  }
+}
+
 /** The sweep's settings from a parsed command line: its flags over SweepSettings' defaults, checked. */
 export function sweepSettingsFromCommand(command: Command): SweepSettings {
   const o = command.opts();
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   const space: SearchSpace = combineSpaces(o.space ? loadSearchSpaceFile(o.space) : undefined, o.param);
-  const config = deepMerge(runConfigFile(command)?.values ?? {}, runConfigFlags(command));
+  const file = runConfigFile(command);
+  const flags = runConfigFlags(command);
+  refuseOverriddenSettings(command, space, file, flags);
+  const config = deepMerge(file?.values ?? {}, flags);
   const input: SweepSettingsInput = {
     space,
     search: o.search,
@@ -48,6 +80,11 @@ export function sweepSettingsFromCommand(command: Command): SweepSettings {
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new FedtuneError('config', `sweep: ${i.path.join('.') || 'settings'}: ${i.message}`);
+  }
+  // A rung shorter than EVERY keeps the rate (trial-simulation.ts); the last rung must see it change.
+  const schedule = (config.train as { learningRateSchedule?: { kind: string; every?: number } } | undefined)?.learningRateSchedule;
+  if (schedule?.kind === 'step' && schedule.every! >= parsed.data.maxRounds) {
+    throw new FedtuneError('config', `--lr-schedule step:${schedule.every} never changes the rate: the sweep's longest trials have ${parsed.data.maxRounds} rounds (--max-rounds); give EVERY below it`);
   }
   return parsed.data;
 }
