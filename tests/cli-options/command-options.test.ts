@@ -482,6 +482,16 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
       async () => {
         expect((await client([...argv])).adversarial).toEqual(want);
         expect((await client([])).adversarial).toBeUndefined();
+        // Beside a site ε or share of 0 (adversarial training off here), or FGSM for the step flags, the flag would do nothing.
+        const off: readonly string[] = flag === '--adv-eps' ? ['--adv-share', '0'] : flag === '--adv-share' ? ['--adv-eps', '0'] : ['--adv-eps', '0'];
+        const withoutWarmupEps = flag === '--adv-warmup' ? ['--adv-warmup', '4'] : argv;
+        await expect(client([...withoutWarmupEps, ...off]), `${flag} ${off.join(' ')}`).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(new RegExp(`^${flag} has no effect here: it .*turns? (adversarial training )?off`)) });
+        if (flag === '--adv-steps' || flag === '--adv-step-size') {
+          await expect(client([...argv, '--adv-method', 'fgsm'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining(`${flag} has no effect here: it sets the PGD / TRADES iterations: FGSM takes one step`) });
+          expect((await client([...argv, '--adv-method', 'pgd'])).adversarial).toEqual({ ...want, method: 'pgd' });
+        }
+        // A site's --adv-eps 0 alone opts it out of the run's adversarial training: accepted.
+        if (flag === '--adv-eps') expect((await client(['--adv-eps', '0'])).adversarial).toEqual({ eps: 0 });
       },
     ]),
   ),

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
 import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, LearningRateSchedule, MAX_PERSONALIZATION_FOLDS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, PERSONALIZATION_SELECTIONS, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
-import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
+import { ADVERSARIAL_INACTIVE_RULES, refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
 
 /**
@@ -196,6 +196,9 @@ export function siteAdversarialSettings(command: Command): Record<string, unknow
   }
   const settings = (config.train as { adversarial?: Record<string, unknown> } | undefined)?.adversarial ?? {};
   if (settings.warmupRounds !== undefined && settings.eps === undefined) throw new FedtuneError('config', "--adv-warmup on a site ramps the site's own ε: it needs --adv-eps");
+  // The run's rules on what the site typed (a field it left out is the coordinator's, not known to turn anything off):
+  // --adv-eps 0 alone opts the site out; with another --adv-* flag, that flag would do nothing.
+  refuseInactiveFlags(config, config as unknown as RunConfig, RUN_CONFIG_FLAG_NAMES, ADVERSARIAL_INACTIVE_RULES);
   return settings;
 }
 
