@@ -106,6 +106,19 @@ describe('fedprox in a run', () => {
     expect(digest(strong.weights)).not.toBe(digest(none.weights));
   }, 300_000);
 
+  it('μ has one place: train.proximalMu beside fedprox is refused unless it is the strategy option μ; with fedavg it reaches the sites as given', async () => {
+    await expect(federation({ strategy: 'fedprox', train: { ...train, proximalMu: 0.5 } })).rejects.toMatchObject({
+      code: 'config',
+      message: 'train.proximalMu 0.5 is replaced by strategy "fedprox", which sends its option proximalMu (0.01): give it once, as the strategy option (--strategy-opt proximalMu=0.5, strategyOptions.proximalMu in a file)',
+    });
+    await expect(federation({ strategy: 'fedprox', strategyOptions: { proximalMu: 1 }, train: { ...train, proximalMu: 0 } })).rejects.toThrow(/^train.proximalMu 0 is replaced by strategy "fedprox", which sends its option proximalMu \(1\)/);
+    const same = await federation({ strategy: 'fedprox', strategyOptions: { proximalMu: 0.5 }, train: { ...train, epochs: 2, proximalMu: 0.5 } }, 2);
+    expect(same.report.status, same.report.aborted).toBe('complete');
+    expect(same.fitConfigs.map((c) => c.proximalMu)).toEqual([0.5, 0.5]);
+    const fedavg = await federation({ strategy: 'fedavg', train: { ...train, epochs: 2, proximalMu: 0.5 } }, 2);
+    expect(fedavg.fitConfigs.map((c) => c.proximalMu)).toEqual([0.5, 0.5]);
+  }, 300_000);
+
   it('fedavg sends no proximal term', async () => {
     const { fitConfigs } = await federation({ strategy: 'fedavg' }, 2);
     expect(fitConfigs).toHaveLength(2);

@@ -204,7 +204,7 @@ export const TrainConfig = z.object({
     .optional(),
   /** Adversarial training: a share of every batch is replaced by FGSM or PGD examples against the current model, or trained with TRADES. */
   adversarial: AdversarialTraining.optional(),
-  /** FedProx proximal coefficient μ: (μ/2)·‖w − w_global‖² is added to the local loss. */
+  /** FedProx proximal coefficient μ: (μ/2)·‖w − w_global‖² is added to the local loss (with strategy fedprox, its option proximalMu sets it: a different value here is refused). */
   proximalMu: z.number().min(0).max(100).optional(),
   /** L2 weight decay λ: (λ/2)·‖W‖² over the trainable kernels is added to the local loss. */
   weightDecay: z.number().min(0).max(1).optional(),
