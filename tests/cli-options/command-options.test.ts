@@ -109,6 +109,13 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect([spam.architecture, spam.text?.sequenceLength, typeof spam.textRobustness]).toEqual(['text-cnn', 128, 'function']);
     const digits = (await coordinator([])).started!;
     expect([digits.architecture, digits.text, digits.textRobustness]).toEqual(['mlp', undefined, undefined]);
+    // Text augmentation acts only on a text task's sites: on digits it would be ignored, so it is refused (as simulate does), flag or file.
+    const refusal = { code: 'config', message: 'text augmentation (--text-augment, train.textAugmentation) needs a text task: --task spam, or a --model directory with a vocab.json' };
+    await expect(coordinator(['--text-augment', '1:0.1'])).rejects.toMatchObject(refusal);
+    const augmentFile = join(dir, 'text-augment.yaml');
+    writeFileSync(augmentFile, 'train:\n  textAugmentation: { copies: 1, rate: 0.1 }\n');
+    await expect(coordinator(['--config', augmentFile])).rejects.toMatchObject(refusal);
+    expect((await coordinator(['--task', 'spam', '--text-augment', '1:0.1'])).started!.config?.train?.textAugmentation).toEqual({ copies: 1, rate: 0.1 });
   },
   '--out': async () => {
     const out = join(dir, 'elsewhere');
@@ -437,8 +444,12 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect((await client([...flags, '--policy', file])).dataSummary).toMatchObject({ examples: 4 });
   },
   '--no-text-augment': async () => {
-    expect((await client(['--no-text-augment'])).textAugmentation).toBe(false);
-    expect((await client([])).textAugmentation).toBeUndefined();
+    const texts = join(dir, 'no-augment-texts.csv');
+    writeFileSync(texts, 'label,body\nspam,win now\nham,hi there\n');
+    expect((await client(['--data', texts, '--text-column', 'body', '--no-text-augment'])).textAugmentation).toBe(false);
+    expect((await client(['--data', texts, '--text-column', 'body'])).textAugmentation).toBeUndefined();
+    // On data that is not text there is nothing to opt out of: refused, as --label-column on digits is.
+    await expect(client(['--data', 'digits:1/4', '--no-text-augment'])).rejects.toMatchObject({ code: 'config', message: '--no-text-augment reads texts (it opts out of text augmentation): it has no effect on --data that is the built-in digits (digits:K/N)' });
   },
   '--show-terms': async () => {
     const { lines, site, exitCode } = await showTermsOf([]);

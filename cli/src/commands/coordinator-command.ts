@@ -119,6 +119,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     const loadModel = () => loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
     const loadHoldout = (model: LayersModel) => (o.holdout ? readNumericCsv(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined, ...(o.featureColumns ? { featureColumns: o.featureColumns } : {}), ...(o.impute ? { impute: o.impute as ImputeMethod } : {}) }) : (task ? task.loadHoldout() : builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);
+    // Sites augment only texts: on a model of images or features they would ignore it (simulate refuses it too).
+    if (config.train.textAugmentation && !text) throw new FedtuneError('config', 'text augmentation (--text-augment, train.textAugmentation) needs a text task: --task spam, or a --model directory with a vocab.json');
     if (changes) {
       console.log(
         changes.length === 0

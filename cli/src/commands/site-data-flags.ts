@@ -57,6 +57,7 @@ const KIND_SPECIFIC_FLAGS: ReadonlyArray<{ attribute: string; flag: string; read
   { attribute: 'categorical', flag: '--categorical', reads: "a CSV's feature columns", kinds: ['csv'] },
   { attribute: 'categoryBuckets', flag: '--category-buckets', reads: "a CSV's feature columns", kinds: ['csv'] },
   { attribute: 'labelColumn', flag: '--label-column', reads: 'a CSV', kinds: ['csv', 'csv-text'] },
+  { attribute: 'textAugment', flag: '--no-text-augment', reads: 'texts (it opts out of text augmentation)', kinds: ['text-folder', 'csv-text'] },
 ];
 
 const KIND_NAMES: Record<SiteDataKind, string> = {
