@@ -399,6 +399,20 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
   '--personal-model': async () => {
     expect((await client(['--personal-model', join(dir, 'mine')])).personalModelDir).toBe(join(dir, 'mine'));
     expect((await client([])).personalModelDir).toBeUndefined();
+    // When the terms arrive and say the run does not personalise, the site says nothing will be saved (once, one line).
+    const termsEvent = (siteReport?: unknown) => ({ type: 'terms', terms: { hash: 'a'.repeat(64), terms: { coordinator: 'b'.repeat(64), ...(siteReport ? { siteReport } : {}) } } }) as never;
+    const note = `--personal-model: this run does not personalise (personalization.mode none): nothing will be saved in ${join(dir, 'mine')}`;
+    const site = await client(['--personal-model', join(dir, 'mine')]);
+    const before = logs.length;
+    site.onEvent!(termsEvent());
+    site.onEvent!(termsEvent({ personalization: { mode: 'none' } }));
+    expect(logs.slice(before).filter((l) => l === note)).toHaveLength(2);
+    const personalised = logs.length;
+    site.onEvent!(termsEvent({ personalization: { mode: 'head', epochs: 1 } }));
+    expect(logs.slice(personalised).some((l) => l.startsWith('--personal-model'))).toBe(false);
+    const without = logs.length;
+    (await client([])).onEvent!(termsEvent());
+    expect(logs.slice(without).some((l) => l.startsWith('--personal-model'))).toBe(false);
   },
   '--workers': async () => {
     expect((await client(['--workers', '3'])).parallel).toMatchObject({ workers: 3 });

@@ -11,6 +11,7 @@ import { intOption, serverUrlListOption, siteNameOption, typedOnCommandLine } fr
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, PEM_MAX_BYTES, readInputText, selectNodeBackend } from '@fedtune/shared/node';
 import { num, pct } from '../ui/format.ts';
+import { personalModelNote } from '../ui/personal-model-note.ts';
 import { siteReportLine } from '../ui/site-report-table.ts';
 
 /** What the client command calls to join (tests pass their own to see what a command line asks for). */
@@ -107,6 +108,8 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           onEvent: (e) => {
             if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
             if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
+            const note = e.type === 'terms' ? personalModelNote(e.terms.terms, o.personalModel) : undefined;
+            if (note) console.log(note);
             if (e.type === 'classes-aligned') console.log(classesAlignedLine(e.classNames, e.missing));
             if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
             if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
