@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { EngineEvent } from '@fedtune/coordinator';
-import { oneLine } from '@fedtune/shared';
+import { oneLine, type RoundRecord } from '@fedtune/shared';
 import { bytes, num, pct } from './format.ts';
 import { printRobustness } from './robustness-summary.ts';
 
@@ -99,6 +99,8 @@ export class RoundProgress {
         if (r.privacy) {
           console.log(`       privacy: ε = ${r.privacy.epsilon === null || !Number.isFinite(r.privacy.epsilon) ? '∞ (no noise)' : r.privacy.epsilon.toFixed(3)} at δ = ${r.privacy.delta} after ${r.privacy.steps} rounds (z = ${r.privacy.noiseMultiplier}, C = ${r.privacy.clip.toPrecision(3)}, ${r.privacy.clippedShare === null ? 'clipped share hidden by secure aggregation' : `${(100 * r.privacy.clippedShare).toFixed(0)}% clipped`}, q = ${r.privacy.samplingRate.toFixed(2)})`);
         }
+        const dpSgd = dpSgdEpsilonLine(r);
+        if (dpSgd) console.log(dpSgd);
         if (r.cooling) console.log(`       ${r.cooling.count} ${r.cooling.count === 1 ? 'site sat' : 'sites sat'} this round out: no answer in an earlier round (${r.cooling.sites.slice(0, 3).map((id) => oneLine(id, 64)).join(', ')}${r.cooling.count > 3 ? ', …' : ''}; --straggler-cooldown)`);
         if (r.averagedRounds) console.log(`       the global model is now the mean of the last ${r.averagedRounds} rounds' models (--average-rounds): the row and all below are its`);
         if (r.robustness) printRobustness(r.robustness);
@@ -121,4 +123,20 @@ export class RoundProgress {
         break;
     }
   }
+}
+
+/**
+ * The sites' record-level DP-SGD ε after a round (each accepted update's `epsilon`, when the sites train with
+ * DP-SGD): the largest with its site, and the median — the numbers report.json has per site. Undefined when none
+ * reported one.
+ */
+export function dpSgdEpsilonLine(r: RoundRecord): string | undefined {
+  const reported = r.accepted.filter((a) => a.epsilon !== undefined).map((a) => ({ siteId: a.siteId, epsilon: a.epsilon! }));
+  if (reported.length === 0) return undefined;
+  const sorted = [...reported].sort((a, b) => a.epsilon - b.epsilon);
+  const worst = sorted[sorted.length - 1];
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid].epsilon : (sorted[mid - 1].epsilon + sorted[mid].epsilon) / 2;
+  const show = (e: number) => (Number.isFinite(e) ? Number(e.toPrecision(4)).toString() : '∞');
+  return `       DP-SGD: the sites' record-level ε so far: largest ${show(worst.epsilon)} (${oneLine(worst.siteId, 64)}), median ${show(median)} over ${reported.length} ${reported.length === 1 ? 'site' : 'sites'} (each site's own δ; report.json lists every site's)`;
 }
