@@ -122,14 +122,19 @@ export function buildPackage(root, name, options) {
  * (scripts/build-bundles.mjs), writes cli/dist/build-info.json, and then writes each bundle's first V8 code
  * cache by running `fedtune <command> --help` (cli/bin/run-bundle.mjs).
  */
-export async function buildAll(root) {
+export async function buildAll(root, progress = () => {}) {
   const started = Date.now(); // sources changed after this instant are newer than the build
   const options = compilerOptions(root);
   let files = 0;
-  for (const name of COMPILED_PACKAGES) files += buildPackage(root, name, options);
+  for (const name of COMPILED_PACKAGES) {
+    progress(`compiling ${name}`);
+    files += buildPackage(root, name, options);
+  }
+  progress('bundling the subcommands and workers');
   const bundles = await bundleAll(root);
   // Written last: its time is the build's, and a build that failed part-way leaves no fresh build-info.
   writeFileSync(join(root, 'cli', 'dist', 'build-info.json'), `${JSON.stringify({ builtAt: started, packages: COMPILED_PACKAGES, typescript: ts.version })}\n`);
+  progress('writing the bundles\' code caches');
   for (const command of Object.keys(BUNDLED_COMMANDS)) {
     const warm = spawnSync(process.execPath, [join(root, 'cli', 'bin', 'fedtune.mjs'), command, '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, FEDTUNE_BUNDLE: '', FEDTUNE_FROM_SOURCE: '' } });
     if (warm.status !== 0) throw new Error(`the ${command} bundle does not start: ${warm.stderr.trim().split('\n').slice(0, 5).join(' | ')}`);
@@ -158,7 +163,9 @@ async function warmWorkerBundle(root, bundle) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   try {
-    const { files, bundles, workerBundles, ms } = await buildAll(root);
+    // A build takes from seconds to minutes on a busy machine: each step says so as it starts (with the time so far).
+    const t0 = Date.now();
+    const { files, bundles, workerBundles, ms } = await buildAll(root, (step) => console.log(`build-js: ${step}… (${((Date.now() - t0) / 1000).toFixed(0)} s)`));
     console.log(`compiled ${files} files of ${COMPILED_PACKAGES.join(', ')} to <package>/dist, ${bundles} subcommand bundles to cli/dist/bundles and ${workerBundles} worker bundles in ${(ms / 1000).toFixed(1)} s`);
   } catch (err) {
     console.error(`build-js: ${err instanceof Error ? err.message : String(err)}`);
