@@ -9,7 +9,7 @@
 // dependencies (node_modules/.package-lock.json, which npm rewrites at every install: the bundles and the
 // site embed dependency code). Its stamp is the time the last build of it started (a source saved during a
 // build is newer than it).
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,8 +89,59 @@ export function staleReason(root, step) {
   return undefined;
 }
 
-/** Builds what is stale (everything with `force`), step by step; returns false when a step failed (and stops there). */
+/** Whether process `pid` runs (a pid that cannot be read, 0, counts as running: its writer has not written it yet). */
+function running(pid) {
+  if (!(pid > 0)) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding the checkout's build lock (`.build-lock`, the holder's pid): two `npm start`s at once built the
+ * same outputs side by side, each twice as slow, and could swap dist directories under each other. A second build
+ * waits for the first (one line), then decides again what is stale — usually nothing; a lock whose process is gone
+ * (a build killed) is taken over.
+ */
+export function withBuildLock(root, log, fn, { pollMs = 500 } = {}) {
+  const lock = join(root, '.build-lock');
+  for (let said = false; ; ) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(lock, 'utf8'));
+    } catch {
+      continue; // released meanwhile
+    }
+    if (!running(pid)) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (!said) log(`build: another build (pid ${pid}) is running in this checkout; waiting for it to finish`);
+    said = true;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pollMs);
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/** Builds what is stale (everything with `force`), step by step, holding the build lock; returns false when a step failed (and stops there). */
 export function build(root, { force = false, log = console.log, steps = buildSteps(root) } = {}) {
+  return withBuildLock(root, log, () => runStaleSteps(root, { force, log, steps }));
+}
+
+function runStaleSteps(root, { force, log, steps }) {
   for (const step of steps) {
     const reason = force ? '--force' : staleReason(root, step);
     if (!reason) {
