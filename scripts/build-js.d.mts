@@ -5,4 +5,4 @@ export declare const REQUIRED_CJS_PACKAGES: readonly string[];
 export declare function rewriteWorkspaceImports(js: string): string;
 export declare function requireCommonJsDependencies(js: string): string;
 export declare function buildPackage(root: string, name: string, options: object): number;
-export declare function buildAll(root: string): Promise<{ files: number; bundles: number; workerBundles: number; ms: number }>;
+export declare function buildAll(root: string, progress?: (step: string) => void): Promise<{ files: number; bundles: number; workerBundles: number; ms: number }>;

@@ -18,3 +18,5 @@ export declare function buildSteps(root: string): BuildStep[];
 export declare function staleReason(root: string, step: BuildStep): string | undefined;
 /** Builds what is stale (everything with `force`), step by step; returns false when a step failed (and stops there). */
 export declare function build(root: string, options?: { force?: boolean; log?: (line: string) => void; steps?: BuildStep[] }): boolean;
+/** Runs `fn` holding the checkout's build lock (`.build-lock`); a second build waits for the first, a lock of a process that is gone is taken over. */
+export declare function withBuildLock<T>(root: string, log: (line: string) => void, fn: () => T, options?: { pollMs?: number }): T;
