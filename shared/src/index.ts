@@ -63,6 +63,7 @@ export * from './data/image-header-size.ts';
 export * from './data/align-class-labels.ts';
 export * from './client/align-site-classes.ts';
 export * from './data/encode-tabular-rows.ts';
+export * from './data/free-text-column.ts';
 export * from './data/text-from-csv-rows.ts';
 export * from './data/check-text-dataset.ts';
 export * from './data/format-text-data-check.ts';

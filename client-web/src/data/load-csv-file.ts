@@ -5,6 +5,7 @@ export const BROWSER_TABULAR_SETTING_NAMES: Readonly<TabularSettingNames> = Obje
   labelColumn: 'the "Label column" field',
   categorical: 'the "categorical columns" field',
   featureColumns: 'the "feature columns" field',
+  textColumn: 'the "text column" field',
 });
 
 export interface LoadOptions {

@@ -1,4 +1,5 @@
 import type { Dataset } from './dataset.ts';
+import { isFreeTextColumn } from './free-text-column.ts';
 import { FedtuneError } from '../errors.ts';
 import { quoteClipped } from '../text/clip-text.ts';
 import { encodeLabels, sortClassNames } from './encode-labels.ts';
@@ -54,10 +55,12 @@ export interface TabularSettingNames {
   labelColumn: string;
   categorical: string;
   featureColumns: string;
+  /** The setting that reads a column as text (named when a column looks like free text: free-text-column.ts). */
+  textColumn?: string;
 }
 
 /** The `fedtune client` flags: the default names of the settings in errors. */
-export const CLI_TABULAR_SETTING_NAMES: Readonly<TabularSettingNames> = Object.freeze({ labelColumn: '--label-column', categorical: '--categorical', featureColumns: '--feature-columns' });
+export const CLI_TABULAR_SETTING_NAMES: Readonly<TabularSettingNames> = Object.freeze({ labelColumn: '--label-column', categorical: '--categorical', featureColumns: '--feature-columns', textColumn: '--text-column' });
 
 /** The header's index of `name`, or a clear error listing how many columns there are (names are the site's own). */
 export function columnIndex(header: string[], name: string, source: string, what: string): number {
@@ -126,8 +129,14 @@ export function encodeTabularRows(rows: string[][], options: TabularOptions): Ta
       for (const row of body) if (!isMissingCell(row[c])) categories.set(row[c].trim(), categoryBucket(name, row[c].trim(), buckets));
       encoders.push({ column: { name, kind: 'categorical', width: buckets, missing, hashed: true }, index: c, categories });
     } else {
-      const names = sortClassNames(body.flatMap((row) => (isMissingCell(row[c]) ? [] : [row[c].trim()])));
-      encoders.push({ column: { name, kind: 'categorical', width: names.length, missing }, index: c, categories: new Map(names.map((v, i) => [v, i])) });
+      const values = body.flatMap((row) => (isMissingCell(row[c]) ? [] : [row[c].trim()]));
+      const text = forced.has(name) ? undefined : isFreeTextColumn(values);
+      if (text) {
+        const textSetting = names.textColumn ? `read it as the text column (${names.textColumn} ${quoteClipped(name)}) for a text model, ` : '';
+        throw new FedtuneError('data', `${source}: column ${quoteClipped(name)} looks like free text, not categories (${text.distinct} distinct values in ${values.length} rows, ${Math.round(text.meanChars)} characters on average): ${textSetting}leave it out (${names.featureColumns}), or one-hot it anyway (${names.categorical} ${quoteClipped(name)})`);
+      }
+      const categoryNames = sortClassNames(values);
+      encoders.push({ column: { name, kind: 'categorical', width: categoryNames.length, missing }, index: c, categories: new Map(categoryNames.map((v, i) => [v, i])) });
     }
   }
   const f = encoders.reduce((s, e) => s + e.column.width, 0);
