@@ -167,7 +167,7 @@ describe('configs the threads do not run fall back to fitLocal, with one line sa
       expect(trainer.threadsCreated).toBe(0);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(reason);
-      expect(lines[0]).toMatch(/^--workers 2: this fit trains on one thread: /);
+      expect(lines[0]).toMatch(/^2 worker threads available \(--workers\), but this fit trains on one: /);
     } finally {
       await trainer.close();
     }

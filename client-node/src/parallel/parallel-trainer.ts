@@ -88,7 +88,7 @@ export class ParallelTrainer {
       : parallelFallbackReason(config, { layerClassNames: model.layers.map((l) => l.getClassName()), hasValidation: (options.validation?.y.length ?? 0) > 0 });
     const slowShards = reason ? undefined : this.shardsTooSlow(model, config);
     if (reason || slowShards) {
-      this.log(`--workers ${this.options.workers}: this fit trains on one thread: ${reason ?? slowShards}`);
+      this.log(`${this.options.workers} worker threads available (--workers), but this fit trains on one: ${reason ?? slowShards}`);
       return { ...(await fitLocal(model, train, config, onProgress, options)), workers: 1 };
     }
     return this.fitParallel(model, train, config, onProgress);

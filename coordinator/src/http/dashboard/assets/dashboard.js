@@ -49,6 +49,8 @@ const MAX_DEPARTED_ROWS = 50;
 
 /** Least time between two redraws (ms): a burst of events and live updates is drawn once, not once per message. */
 const MIN_RENDER_INTERVAL_MS = 250;
+/** Engine events of the run itself, drawn at once (a round shown as it ends); every other event waits for the next coalesced redraw. */
+const RUN_EVENTS = new Set(['pretrained', 'round-start', 'round-end', 'round-retry', 'site-report-start', 'complete']);
 
 /** Most sites listed in the data-summary table (the totals count them all, as report.json's). */
 const MAX_SUMMARY_ROWS = 100;
@@ -736,7 +738,10 @@ function onStreamEvent(name, data) {
     const event = JSON.parse(data);
     apply(event);
     if (event.type === 'round-end' || event.type === 'complete') void loadRuns();
-    scheduleRender();
+    // The run's own events (a few per round) are drawn as they come; the peers' (joins, leaves, results: as many as
+    // peers care to cause) are coalesced.
+    if (RUN_EVENTS.has(event.type)) render();
+    else scheduleRender();
   } else if (name === 'live') {
     state.live = JSON.parse(data);
     scheduleRender();
