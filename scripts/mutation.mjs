@@ -61,7 +61,7 @@ const MODULES = [
     name: 'stragglers',
     // Cooldowns of sites that gave no answer, and the collector's close after its quorum (lines 57-81).
     mutate: ['coordinator/src/engine/unresponsive-sites.ts', 'coordinator/src/engine/round-collector.ts:57-81'],
-    tests: ['tests/stragglers/unresponsive-sites.test.ts', 'tests/stragglers/round-collector-quorum-wait.test.ts'],
+    tests: ['tests/stragglers/unresponsive-sites.test.ts', 'tests/stragglers/round-collector-quorum-wait.test.ts', 'tests/stragglers/cooldowns-in-checkpoint.test.ts'],
   },
   {
     name: 'fedavg',
