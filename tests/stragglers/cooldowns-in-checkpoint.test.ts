@@ -76,6 +76,7 @@ describe('cooldowns in the checkpoint', () => {
     ['an entry of 3 values', [['a', 1, 2]]],
     ['an entry of 5 values', [['a', 1, 2, 3, 4]]],
     ['a numeric site id', [[1, 1, 2, 3]]],
+    ['a site id that is an object with a length', [[{ length: 3 }, 1, 2, 3]]],
     ['an empty site id', [['', 1, 2, 3]]],
     ['a site id of 129 characters', [['x'.repeat(129), 1, 2, 3]]],
     ['a site id twice', [['a', 1, 2, 3], ['a', 1, 4, 5]]],
