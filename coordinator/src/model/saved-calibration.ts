@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
+import { readModelJsonMetadata } from './model-json-metadata.ts';
 import { z } from 'zod';
 import { CalibrationSource, FedtuneError, TEMPERATURE_RANGE } from '@fedtune/shared';
-import { readInputText } from '@fedtune/shared/node';
 
 /**
  * The temperature a run saved with a model: `userDefinedMetadata.calibration` of its model.json
@@ -22,14 +21,7 @@ export type SavedCalibration = z.infer<typeof SavedCalibration>;
  */
 export function readSavedCalibration(dir: string): SavedCalibration | undefined {
   const file = join(dir, 'model.json');
-  let json: { userDefinedMetadata?: { calibration?: unknown } };
-  const text = readInputText(file, { what: 'model.json', code: 'config', missingCode: 'not_found', maxBytes: MAX_MODEL_JSON_BYTES });
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new FedtuneError('config', `${file} is not valid JSON: ${(cause as Error).message.slice(0, 300)}`, { cause });
-  }
-  const entry = json?.userDefinedMetadata?.calibration;
+  const entry = readModelJsonMetadata(dir)?.calibration;
   if (entry === undefined) return undefined;
   const parsed = SavedCalibration.safeParse(entry);
   if (!parsed.success) {

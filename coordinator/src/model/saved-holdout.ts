@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { readInputText } from '@fedtune/shared/node';
-import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
+import { readModelJsonMetadata } from './model-json-metadata.ts';
 
 /**
  * The built-in held-out sets a run can evaluate on, by the name a saved model records in its model.json
@@ -18,8 +16,7 @@ export type BuiltinDigitsHoldout = keyof typeof BUILTIN_DIGITS_HOLDOUTS;
  */
 export function readSavedHoldout(dir: string): BuiltinDigitsHoldout | undefined {
   try {
-    const json = JSON.parse(readInputText(join(dir, 'model.json'), { what: 'model.json', code: 'config', missingCode: 'not_found', maxBytes: MAX_MODEL_JSON_BYTES })) as { userDefinedMetadata?: { holdout?: unknown } };
-    const name = json?.userDefinedMetadata?.holdout;
+    const name = readModelJsonMetadata(dir)?.holdout;
     return typeof name === 'string' && Object.hasOwn(BUILTIN_DIGITS_HOLDOUTS, name) ? (name as BuiltinDigitsHoldout) : undefined;
   } catch {
     return undefined;
