@@ -92,6 +92,16 @@ describe.runIf(mode === 'run')('dashboard with the admin token, and after the ru
 
   it('shows the run as finished: final status, sites finished with their last-seen time, nothing ticking', async () => {
     await page.waitForSelector('body[data-final="true"]', { timeout: 10_000 });
+    // A site's leaving after the end gives its last-seen time; the dashboard draws peer events at most every
+    // 250 ms. Once the coordinator lists no site and that window has passed, the final view is settled.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const live = (await (await fetch(`${coordinator.url}/api/live`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { sites: unknown[] };
+      if (live.sites.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`sites still listed after the run: ${JSON.stringify(live.sites)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.waitForTimeout(600);
     expect(await page.getAttribute('body', 'data-phase')).toBe('complete');
     expect(await page.textContent('[data-testid="phase"]')).toMatch(/^complete · \d/);
     const rows = await siteRows(page);
