@@ -247,10 +247,10 @@ const MODULES = [
     tests: ['tests/robustness/weight-averaging.test.ts'],
   },
   {
-    name: 'update-digest',
-    // Each update's audit hash, computed off the event loop, and the recorder that keeps the log in order while digests land.
-    mutate: ['coordinator/src/audit/update-digest.ts', 'coordinator/src/audit/audit-recorder.ts'],
-    tests: ['tests/audit/update-digest.test.ts', 'tests/audit/audit-recorder.test.ts'],
+    name: 'audit-recorder',
+    // The recorder that joins each update's audit hash with its verdict and writes the log in the events' order.
+    mutate: ['coordinator/src/audit/audit-recorder.ts'],
+    tests: ['tests/audit/audit-recorder-updates.test.ts', 'tests/audit/audit-recorder.test.ts'],
   },
   {
     name: 'model-inspection',

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, clipText, encodeWeights, type AuditEntryType, type RoundRecord, type RunReport, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import type { EngineEvent } from '../engine/round-engine.ts';
 import type { AuditLog } from './audit-log.ts';
-import type { UpdateDigest } from './update-digest.ts';
 
 /** SHA-256 of bytes as hex (node:crypto: the coordinator hashes every update it receives). */
 export function sha256OfBytes(bytes: Uint8Array | string): string {
@@ -38,14 +37,9 @@ const id = (s: string) => clipText(s, 128);
  */
 export class AuditRecorder {
   /** Plain updates received and not yet judged: `${round} ${siteId}` → what was received. */
-  private readonly received = new Map<string, { round: number; siteId: string; sha256: string | UpdateDigest; numExamples?: number; bytes: number }>();
-  /**
-   * Entries waiting, in order, for an update's digest from libuv's pool (update-digest.ts): an entry is appended
-   * to the log once the digests it names and every entry before it are in, so the log's order is the events'.
-   */
-  private readonly queue: Array<{ type: AuditEntryType; build: () => Record<string, unknown>; waits: UpdateDigest[] }> = [];
+  private readonly received = new Map<string, { round: number; siteId: string; sha256: string; numExamples?: number; bytes: number }>();
   /** Masked inputs of the current secure attempt: siteId → hash. */
-  private masked = new Map<string, string | UpdateDigest>();
+  private masked = new Map<string, string>();
   private attempt: { round: number; attempt: number; participants: string[] } | undefined;
   private completed = false;
 
@@ -104,26 +98,21 @@ export class AuditRecorder {
         const k = `${event.round} ${event.siteId}`;
         const got = this.received.get(k);
         this.received.delete(k);
-        return this.append(
-          'update',
-          () => ({
-            round: event.round,
-            siteId: id(event.siteId),
-            ...(got
-              ? {
-                  sha256: hexOf(got.sha256),
-                  bytes: got.bytes,
-                  // Stryker disable next-line ConditionalExpression: equivalent: a numExamples key holding undefined is left out of the entry's JSON and of its canonical hash alike.
-                  ...(got.numExamples !== undefined ? { numExamples: got.numExamples } : {}),
-                }
-              : {}),
-            accepted: event.accepted,
-            ...(event.code !== undefined ? { code: id(event.code) } : {}),
-            ...(event.reason !== undefined ? { reason: clipText(event.reason) } : {}),
-          }),
-          // Stryker disable next-line ArrayDeclaration: equivalent: with no update received there is nothing to wait for; a string in `waits` is never waited on
-          got ? [got.sha256] : [],
-        );
+        return this.append('update', {
+          round: event.round,
+          siteId: id(event.siteId),
+          ...(got
+            ? {
+                sha256: got.sha256,
+                bytes: got.bytes,
+                // Stryker disable next-line ConditionalExpression: equivalent: a numExamples key holding undefined is left out of the entry's JSON and of its canonical hash alike.
+                ...(got.numExamples !== undefined ? { numExamples: got.numExamples } : {}),
+              }
+            : {}),
+          accepted: event.accepted,
+          ...(event.code !== undefined ? { code: id(event.code) } : {}),
+          ...(event.reason !== undefined ? { reason: clipText(event.reason) } : {}),
+        });
       }
       case 'round-retry':
         this.closeSecureAttempt([]);
@@ -142,9 +131,7 @@ export class AuditRecorder {
     this.flushUnjudged(record.round);
     this.append('model', { round: record.round, sha256: weightsHash(this.manifest, weights), ...(record.adoption ? { adopted: record.adoption.adopted } : {}) });
     if (record.privacy) this.append('privacy', { round: record.round, epsilon: Number.isFinite(record.privacy.epsilon) ? record.privacy.epsilon : String(record.privacy.epsilon), delta: record.privacy.delta });
-    // Every update's digest in the log, then durable before the model is checkpointed and published; the fsync
-    // runs off the event loop.
-    await this.settled();
+    // Durable before the model is checkpointed and published; the fsync runs off the event loop.
     return this.log.flushAsync();
   }
 
@@ -155,40 +142,11 @@ export class AuditRecorder {
     this.closeSecureAttempt([]);
     this.flushUnjudged(Infinity);
     this.append('complete', { status: report.status, rounds: report.rounds.length, ...(report.aborted ? { aborted: clipText(report.aborted) } : {}) });
-    // Synchronous to the end: a digest the pool has not delivered yet is computed here.
-    this.drain(true);
     this.log.flush();
   }
 
-  /**
-   * Appends an entry — at once when nothing is waiting, else after the entries before it and once the digests
-   * in `waits` have landed (`build` reads them then).
-   */
-  // Stryker disable next-line ArrayDeclaration: equivalent: a string in `waits` is never waited on
-  private append(type: AuditEntryType, data: Record<string, unknown> | (() => Record<string, unknown>), waits: ReadonlyArray<string | UpdateDigest> = []): void {
-    const build = typeof data === 'function' ? data : () => data;
-    const pending = waits.filter((d): d is UpdateDigest => typeof d !== 'string' && d.value === undefined);
-    if (this.queue.length === 0 && pending.length === 0) return this.log.append(type, build());
-    this.queue.push({ type, build, waits: pending });
-    for (const d of pending) void d.ready.then(() => this.drain());
-  }
-
-  /** Appends the queued entries whose digests have landed, in order (all of them when `force`). */
-  private drain(force = false): void {
-    while (this.queue.length > 0) {
-      const head = this.queue[0];
-      if (!force && head.waits.some((d) => d.value === undefined)) return;
-      this.queue.shift();
-      this.log.append(head.type, head.build());
-    }
-  }
-
-  /** Resolves once every entry queued so far is in the log. */
-  private async settled(): Promise<void> {
-    while (this.queue.length > 0) {
-      await Promise.all(this.queue.flatMap((q) => q.waits.map((d) => d.ready)));
-      this.drain();
-    }
+  private append(type: AuditEntryType, data: Record<string, unknown>): void {
+    this.log.append(type, data);
   }
 
   /** Updates received without a verdict (e.g. after their round closed): recorded as such, up to `round`. */
@@ -196,21 +154,17 @@ export class AuditRecorder {
     for (const [k, u] of this.received) {
       if (u.round > round) continue;
       this.received.delete(k);
-      this.append(
-        'update',
-        () => ({
-          round: u.round,
-          siteId: id(u.siteId),
-          sha256: hexOf(u.sha256),
-          bytes: u.bytes,
-          // Stryker disable next-line ConditionalExpression: equivalent: a numExamples key holding undefined is left out of the entry's JSON and of its canonical hash alike.
-          ...(u.numExamples !== undefined ? { numExamples: u.numExamples } : {}),
-          accepted: false,
-          code: 'stale_round',
-          reason: 'received with no round open for it',
-        }),
-        [u.sha256],
-      );
+      this.append('update', {
+        round: u.round,
+        siteId: id(u.siteId),
+        sha256: u.sha256,
+        bytes: u.bytes,
+        // Stryker disable next-line ConditionalExpression: equivalent: a numExamples key holding undefined is left out of the entry's JSON and of its canonical hash alike.
+        ...(u.numExamples !== undefined ? { numExamples: u.numExamples } : {}),
+        accepted: false,
+        code: 'stale_round',
+        reason: 'received with no round open for it',
+      });
     }
   }
 
@@ -223,16 +177,7 @@ export class AuditRecorder {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: the site ids of one attempt are distinct keys of a Map
     const inputs = [...this.masked].sort(([a], [b]) => (a < b ? -1 : 1));
     const { round, attempt, participants } = this.attempt;
-    this.append(
-      'secure-aggregation',
-      () => ({ round, attempt, participants, survivors: survivors.map(id), masked: Object.fromEntries(inputs.map(([site, d]) => [site, hexOf(d)])) }),
-      inputs.map(([, d]) => d),
-    );
+    this.append('secure-aggregation', { round, attempt, participants, survivors: survivors.map(id), masked: Object.fromEntries(inputs) });
     this.masked = new Map();
   }
-}
-
-/** A digest's hex: as given, or the pool's (computed on this thread if it has not landed). */
-function hexOf(d: string | UpdateDigest): string {
-  return typeof d === 'string' ? d : d.now();
 }

@@ -6,7 +6,6 @@ import type { GlobalModel } from './global-model.ts';
 import type { RunConfig } from './run-config.ts';
 import type { HelloVerdict, PlacementVerdict, RefusedConnection } from './site-connections.ts';
 import type { TextRobustnessEvaluator } from './text-robustness-evaluator.ts';
-import type { UpdateDigest } from '../audit/update-digest.ts';
 import type { TailAverageState } from './tail-average.ts';
 import type { UnresponsiveSitesState } from './unresponsive-sites.ts';
 
@@ -36,8 +35,7 @@ export type EngineEvent =
   | { type: 'site-report-start'; round: number; sites: string[] }
   | { type: 'complete'; report: RunReport }
   /** A site's update arrived (before any check): the SHA-256 of its bytes exactly as received, for the audit log. */
-  /** `sha256`: the bytes' hex digest, or one still being computed off the event loop (update-digest.ts). */
-  | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string | UpdateDigest; bytes: number; numExamples?: number }
+  | { type: 'update-received'; round: number; siteId: string; message: 'fitResult' | 'secaggMasked'; sha256: string; bytes: number; numExamples?: number }
   /** The hash of the run's terms (emitted by whoever publishes them), for the audit log. */
   | { type: 'terms'; sha256: string }
   /** A hello the `authorize` hook refused (not those refused for the rate limit: a flood must not fill the audit log). */
