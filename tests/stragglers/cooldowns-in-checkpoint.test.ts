@@ -41,8 +41,8 @@ describe('cooldowns in the checkpoint', () => {
       expect(sitsOut(u, 'a', 1, 10)).toEqual([3, 4, 5]);
       expect(sitsOut(u, 'b', 1, 10)).toEqual([2, 3]);
       expect(u.misses('a')).toBe(2);
-      expect(u.eligible(['a', 'b', 'c'], 3)).toEqual({ ids: ['c'], cooling: ['a', 'b'] });
-      expect(u.eligible(['a', 'b', 'c'], 4)).toEqual({ ids: ['b', 'c'], cooling: ['a'] });
+      expect(u.eligible(['a', 'b', 'c'], 3)).toEqual({ ids: ['c'], cooling: ['a', 'b'], busy: [] });
+      expect(u.eligible(['a', 'b', 'c'], 4)).toEqual({ ids: ['b', 'c'], cooling: ['a'], busy: [] });
       expect(u.missed('a', 6)).toBe(4); // the 3rd miss in a row doubles again
       u.answered('b');
     }
@@ -55,7 +55,7 @@ describe('cooldowns in the checkpoint', () => {
     const off = new UnresponsiveSites(0, undefined, state);
     expect(off.size).toBe(0);
     expect(off.cooling('a', 11)).toBe(false);
-    expect(off.eligible(['a', 'b'], 11)).toEqual({ ids: ['a', 'b'], cooling: [] });
+    expect(off.eligible(['a', 'b'], 11)).toEqual({ ids: ['a', 'b'], cooling: [], busy: [] });
     const lowered = new UnresponsiveSites(2, undefined, state);
     expect(sitsOut(lowered, 'a', 9, 20)).toEqual([10, 11, 12]);
     expect(sitsOut(lowered, 'b', 9, 20)).toEqual([10, 11]);

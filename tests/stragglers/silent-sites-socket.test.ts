@@ -109,6 +109,25 @@ describe('sites that never answer (real socket.io, 20 sites)', () => {
   });
 });
 
+describe('silent sites and --wait-after-quorum with the default cooldown (real socket.io, 20 sites)', () => {
+  it('a silent site the quorum wait cut off is busy, not asked again before its fit\'s deadline: one wait in the run, not one per round', { timeout: 120_000 }, async () => {
+    const { report, honestCompleted, silentReceived } = await federation('silent-busy', { roundTimeoutMs: 120_000, federatedEvaluation: 'never', stragglers: { waitAfterQuorumMs: 300 } }, 4);
+    expect(report.status).toBe('complete');
+    expect(honestCompleted.every(Boolean)).toBe(true);
+    const [first, ...later] = report.rounds;
+    expect(first.selected).toHaveLength(20);
+    expect(failedIds(first)).toEqual(expect.arrayContaining(SILENT));
+    for (const r of later) {
+      // Still "training" round 1's fit (its deadline is 120 s away): not sampled, listed as busy, never cooling.
+      expect(r.selected.filter((id) => SILENT.includes(id))).toEqual([]);
+      expect(r.busy?.sites).toEqual(expect.arrayContaining(SILENT));
+      expect(r.cooling).toBeUndefined();
+    }
+    // One fit each, in the whole run (before: one per round, each waited for 300 ms past the quorum).
+    for (const events of silentReceived) expect(events.filter((e) => e === 'fit')).toHaveLength(1);
+  });
+});
+
 describe('the per-site report after the final round', () => {
   it('does not ask (nor wait for) sites cooling down: they are listed as missing with why; the honest sites report', { timeout: 120_000 }, async () => {
     const { report } = await federation('silent-site-report', { roundTimeoutMs: 3_000, personalization: { mode: 'head', epochs: 1, localOnly: false } }, 1);

@@ -13,10 +13,10 @@ export class FederatedEvaluation {
   /**
    * The sites asked for a federated evaluation: a seeded sample of ceil(evaluationFraction × joined), at most
    * maxEvaluationSites (0 = no cap), at least one, in canonical order; sites cooling down after giving no
-   * answer (unresponsive-sites.ts) are not asked.
+   * answer (unresponsive-sites.ts) are not asked; sites still busy with a fit the quorum wait cut off are.
    */
   evaluationSample(round: number): string[] {
-    const { ids } = this.ctx.unresponsive.eligible(this.ctx.sites.ids(), round);
+    const ids = this.ctx.unresponsive.evaluable(this.ctx.sites.ids(), round);
     const cap = this.ctx.config.maxEvaluationSites > 0 ? this.ctx.config.maxEvaluationSites : Infinity;
     const k = Math.min(cap, Math.max(1, Math.ceil(this.ctx.config.evaluationFraction * ids.length)));
     if (k >= ids.length) return ids;
@@ -105,7 +105,7 @@ export class FederatedEvaluation {
 
   /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
   async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
-    const joined = this.ctx.unresponsive.eligible(this.ctx.sites.ids(), round).ids;
+    const joined = this.ctx.unresponsive.evaluable(this.ctx.sites.ids(), round);
     const ids = only ? joined.filter((id) => only.includes(id)) : joined;
     const { collector, bytesDown } = await this.collectEvaluations(round, ids, { betas: [...betas] });
     return { sums: collector.calibration, bytesDown };

@@ -69,17 +69,23 @@ export class RoundLoop {
     const refusals: Array<{ attempt: number; reason: string }> = [];
     /** Sites whose secure-aggregation secrets an attempt could not recover: not sampled again this round. */
     const leftOut = new Set<string>();
-    /** The joined sites the last attempt did not sample: cooling down after giving no answer (unresponsive-sites.ts). */
+    /**
+     * The joined sites the last attempt did not sample: cooling down after giving no answer, or still busy with
+     * a fit the quorum wait cut them off from (unresponsive-sites.ts).
+     */
     let cooling: string[] = [];
+    let busy: string[] = [];
     for (let attempt = 1; ; attempt++) {
       // Sites that dropped get a grace period to rejoin before the next sample is drawn.
       if (this.ctx.sites.size < this.ctx.config.minSites) await this.ctx.membership.waitForSites(this.ctx.config.rejoinGraceMs);
       const sample = this.ctx.membership.sample(round, attempt, leftOut);
       const selected = sample.selected;
       cooling = sample.cooling;
+      busy = sample.busy;
       this.ctx.emit({ type: 'round-start', round, attempt, selected });
       const weightsBytes = encodeWeights({ manifest: model.manifest, arrays: this.ctx.globalWeights });
       const collector = new RoundCollector(round, new Set(selected), this.ctx.config.roundTimeoutMs);
+      const deadlineMs = Date.now() + this.ctx.config.roundTimeoutMs;
       const needed = Math.max(this.ctx.minimumUpdates, Math.ceil(this.ctx.config.quorum * selected.length));
       const waitAfterQuorumMs = this.ctx.config.stragglers.waitAfterQuorumMs;
       const guard = this.updateGuard(selected);
@@ -181,8 +187,11 @@ export class RoundLoop {
         if (guard.normBoundActive && norms.median !== undefined) updateNorms = { median: norms.median, bound: norms.bound };
         const plain = [...collector.accepted.values()].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
         // Sites the quorum wait cut off may be slow rather than silent (and fast peers decide when that wait
-        // starts): only a site silent until the round's deadline sits out a cooldown.
-        this.noteAnswers(round, plain.map((u) => u.siteId), collector.closedAfterQuorum ? [] : silent.filter((id) => !collector.excused.has(id)));
+        // starts): they are busy until they answer, even late, and only one silent until the round's deadline
+        // sits out a cooldown (unresponsive-sites.ts).
+        const missing = silent.filter((id) => !collector.excused.has(id));
+        this.noteAnswers(round, plain.map((u) => u.siteId), collector.closedAfterQuorum ? [] : missing);
+        if (collector.closedAfterQuorum) for (const id of missing) if (this.ctx.sites.get(id)) this.ctx.unresponsive.cutOff(id, deadlineMs);
         if (plain.length < needed) failure = `quorum not met: ${plain.length} of ${selected.length} results accepted, ${needed} needed${whyMissing(collector.failed, collector.rejected)}`;
         acceptedUpdateBytes = plain.map((u) => u.bytes);
         accepted = plain.map((u) => ({
@@ -307,6 +316,7 @@ export class RoundLoop {
         ...(refusals.length > 0 ? { adoption: { adopted: adoption.ok, refusals } } : {}),
         ...(averagedRounds ? { averagedRounds } : {}),
         ...(cooling.length > 0 ? { cooling: { count: cooling.length, sites: cooling.slice(0, MAX_LISTED_COOLING).map((id) => clipText(id, 128)) } } : {}),
+        ...(busy.length > 0 ? { busy: { count: busy.length, sites: busy.slice(0, MAX_LISTED_COOLING).map((id) => clipText(id, 128)) } } : {}),
       };
       // The robustness evaluation runs on the evaluation worker (tf-global-model.ts) while the round goes on:
       // in the final round it overlaps the federated evaluation and is awaited before the round ends; in an

@@ -141,14 +141,15 @@ export class SiteMembership {
 
   /**
    * Seeded sample of ceil(fraction × eligible) sites, in canonical order. Not drawn: `leftOut` (this round's
-   * excluded sites) and the sites cooling down after giving no answer (unresponsive-sites.ts), listed in `cooling`.
+   * excluded sites), the sites cooling down after giving no answer (unresponsive-sites.ts), listed in `cooling`,
+   * and those still busy with a fit the quorum wait cut them off from, listed in `busy`.
    */
-  sample(round: number, attempt: number, leftOut?: ReadonlySet<string>): { selected: string[]; cooling: string[] } {
+  sample(round: number, attempt: number, leftOut?: ReadonlySet<string>): { selected: string[]; cooling: string[]; busy: string[] } {
     const joined = leftOut?.size ? this.ctx.sites.ids().filter((id) => !leftOut.has(id)) : this.ctx.sites.ids();
-    const { ids, cooling } = this.ctx.unresponsive.eligible(joined, round);
+    const { ids, cooling, busy } = this.ctx.unresponsive.eligible(joined, round);
     const k = Math.max(1, Math.ceil(this.ctx.config.fraction * ids.length));
-    if (k >= ids.length) return { selected: ids, cooling };
+    if (k >= ids.length) return { selected: ids, cooling, busy };
     const rng = new SeededRandom(deriveSeed(this.ctx.config.seed, 'sample', round, attempt));
-    return { selected: rng.shuffle([...ids]).slice(0, k).sort(), cooling };
+    return { selected: rng.shuffle([...ids]).slice(0, k).sort(), cooling, busy };
   }
 }

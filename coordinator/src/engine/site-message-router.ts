@@ -107,6 +107,8 @@ export class SiteMessageRouter {
 
   onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
     const c = this.ctx.collector;
+    // Any result, late or refused, means the site is done with the fit a quorum wait cut it off from.
+    this.ctx.unresponsive.heardFrom(siteId);
     // Hashed for the audit log in place (OpenSSL, ~0.25 ms per 400 KB: WebCrypto's off-thread digest cost more of
     // the event loop, copying the bytes into fresh memory first). Recorded under the round the
     // coordinator is in (with none open, the last one: flushed at the next round's end), never the round the peer

@@ -6,6 +6,12 @@
  * as a miss: round-loop.ts). Keyed by site id, so reconnecting does not clear it. Memory is bounded: at most `maxTracked`
  * sites are remembered (the oldest record goes first). `maxCooldownRounds` 0 turns it off. The records ride in the
  * run's checkpoint (`state`), so a resumed run keeps its cooldowns and the misses in a row they double on.
+ *
+ * A site the quorum wait cut off (stragglers.waitAfterQuorumMs) may be slow rather than silent, so it is not
+ * cooled at once: it is *busy* — still training the fit it was sent — until it answers (even late: `heardFrom`)
+ * or the round's deadline passes, and is not sent another fit meanwhile (a site works through its fits in
+ * order: each would only queue behind the first and come back stale). Past the deadline with no answer it
+ * counts as a miss, as above. Busy marks are not checkpointed (a resumed run starts with fresh connections).
  * Docs: docs/operations.md#sites-that-do-not-answer.
  */
 import { FedtuneError } from '@fedtune/shared';
@@ -19,6 +25,8 @@ export type UnresponsiveSitesState = Array<[siteId: string, misses: number, from
 export class UnresponsiveSites {
   /** Site id → misses in a row, the round of the last miss and the last round it sits out. Insertion order is the eviction order. */
   private readonly records = new Map<string, { misses: number; from: number; until: number }>();
+  /** Site id → the deadline (ms since the epoch) of the fit the quorum wait cut it off from. Insertion order is the eviction order. */
+  private readonly busyUntil = new Map<string, number>();
 
   constructor(
     readonly maxCooldownRounds: number,
@@ -57,6 +65,29 @@ export class UnresponsiveSites {
   /** The site answered: its cooldown and misses are forgotten. */
   answered(siteId: string): void {
     this.records.delete(siteId);
+    this.busyUntil.delete(siteId);
+  }
+
+  /**
+   * The quorum wait closed the round before `siteId` answered the fit whose deadline is `deadlineMs`: it is busy
+   * (not sampled) until it answers or that deadline passes. Nothing is recorded when cooldowns are off.
+   */
+  cutOff(siteId: string, deadlineMs: number): void {
+    if (!(this.maxCooldownRounds > 0)) return;
+    this.busyUntil.delete(siteId);
+    this.busyUntil.set(siteId, deadlineMs);
+    while (this.busyUntil.size > this.maxTracked) this.busyUntil.delete(this.busyUntil.keys().next().value!);
+  }
+
+  /** A result came from `siteId` (in time or late, accepted or not): it is no longer busy with a fit. */
+  heardFrom(siteId: string): void {
+    this.busyUntil.delete(siteId);
+  }
+
+  /** Whether `siteId` is still busy with a fit the quorum wait cut it off from, at `nowMs`. */
+  busy(siteId: string, nowMs: number): boolean {
+    const deadline = this.busyUntil.get(siteId);
+    return deadline !== undefined && nowMs < deadline;
   }
 
   /** Whether `siteId` sits out `round`. */
@@ -71,17 +102,42 @@ export class UnresponsiveSites {
   }
 
   /**
-   * The sites of `ids` that may be sampled in `round`, and those that sit it out. When every one would sit it
-   * out, none does (a round is never left without sites to ask).
+   * The sites of `ids` that may be sampled in `round` at `nowMs`, those that sit it out cooling down, and those
+   * still busy with a fit the quorum wait cut them off from. A busy site past its deadline is a miss from here
+   * (it cools down from `round`). When every one would sit it out, none does (a round is never left without
+   * sites to ask).
    */
-  eligible(ids: readonly string[], round: number): { ids: string[]; cooling: string[] } {
-    // Stryker disable next-line ConditionalExpression: equivalent: a fast path (no records: nobody is cooling).
-    if (this.records.size === 0) return { ids: [...ids], cooling: [] };
+  eligible(ids: readonly string[], round: number, nowMs: number = Date.now()): { ids: string[]; cooling: string[]; busy: string[] } {
+    // Stryker disable next-line ConditionalExpression: equivalent: a fast path (no records: nobody is cooling or busy).
+    if (this.records.size === 0 && this.busyUntil.size === 0) return { ids: [...ids], cooling: [], busy: [] };
+    for (const id of ids) {
+      const deadline = this.busyUntil.get(id);
+      if (deadline !== undefined && nowMs >= deadline) {
+        this.busyUntil.delete(id);
+        this.missed(id, round);
+      }
+    }
     const cooling = ids.filter((id) => this.cooling(id, round));
-    // Stryker disable next-line ConditionalExpression: equivalent: with none cooling the filter below keeps every id.
-    if (cooling.length === 0 || cooling.length === ids.length) return { ids: [...ids], cooling: [] };
+    const busy = ids.filter((id) => this.busyUntil.has(id) && !this.cooling(id, round));
+    if (cooling.length + busy.length === 0 || cooling.length + busy.length === ids.length) return { ids: [...ids], cooling: [], busy: [] };
+    const out = new Set([...cooling, ...busy]);
+    return { ids: ids.filter((id) => !out.has(id)), cooling, busy };
+  }
+
+  /**
+   * The sites of `ids` to ask for an evaluation: all but those cooling down. A busy site is asked (the request
+   * waits behind its fit, and an evaluation must not leave out the sites slower than the quorum wait).
+   */
+  evaluable(ids: readonly string[], round: number, nowMs: number = Date.now()): string[] {
+    const { cooling } = this.eligible(ids, round, nowMs);
+    if (cooling.length === 0) return [...ids];
     const out = new Set(cooling);
-    return { ids: ids.filter((id) => !out.has(id)), cooling };
+    return ids.filter((id) => !out.has(id));
+  }
+
+  /** Sites busy with a fit the quorum wait cut them off from (for tests of the memory bound). */
+  get busyCount(): number {
+    return this.busyUntil.size;
   }
 
   /** Sites on record (for tests of the memory bound). */

@@ -60,6 +60,7 @@ export const RoundSummary = {
     rejected: { type: 'integer', description: 'updates refused by validation' },
     failed: { type: 'integer', description: 'selected sites that failed, left or missed the deadline' },
     cooling: { type: 'integer', description: 'joined sites the round did not sample: they gave no answer in an earlier round (docs/operations.md#sites-that-do-not-answer)' },
+    busy: { type: 'integer', description: 'joined sites the round did not sample: still training a fit the quorum wait (stragglers.waitAfterQuorumMs) cut off (docs/operations.md#sites-that-do-not-answer)' },
     rejectedByCode: { type: 'object', additionalProperties: { type: 'integer' } },
     bytesDown: { type: 'number' },
     bytesUp: { type: 'number' },

@@ -74,6 +74,7 @@ export function summarizeRound(r: RoundRecord) {
     rejected: r.rejected.length + (r.rejectedNotListed ?? 0),
     failed: r.failed.length,
     cooling: r.cooling?.count ?? 0,
+    busy: r.busy?.count ?? 0,
     rejectedByCode,
     bytesDown: r.bytesDown,
     bytesUp: r.bytesUp,

@@ -36,7 +36,7 @@ export function createCoordinatorMetrics(registry = new MetricsRegistry()): Coor
     roundDuration: registry.histogram({ name: 'fedtune_round_duration_seconds', help: 'Wall time of a completed round, from sampling to the saved model.', buckets: ROUND_DURATION_BUCKETS }),
     connectedSites: registry.gauge({ name: 'fedtune_connected_sites', help: 'Sites currently joined.' }),
     currentRound: registry.gauge({ name: 'fedtune_current_round', help: 'The round in progress (or the last one started).' }),
-    sitesSittingOut: registry.gauge({ name: 'fedtune_sites_sitting_out', help: 'Joined sites the last round did not sample: they gave no answer in an earlier round (stragglers cooldown).' }),
+    sitesSittingOut: registry.gauge({ name: 'fedtune_sites_sitting_out', help: 'Joined sites the last round did not sample: they gave no answer in an earlier round (stragglers cooldown) or are still training a fit the quorum wait cut off.' }),
     bytesIn: registry.counter({ name: 'fedtune_received_bytes_total', help: 'Payload bytes received from sites (model updates).' }),
     bytesOut: registry.counter({ name: 'fedtune_sent_bytes_total', help: 'Payload bytes sent to sites (weights and topology).' }),
   };
@@ -71,7 +71,7 @@ export function recordEngineEvent(m: CoordinatorMetrics, event: EngineEvent): vo
       m.updatesFailed.inc(undefined, event.record.failed.length);
       m.bytesIn.inc(undefined, event.record.bytesUp);
       m.bytesOut.inc(undefined, event.record.bytesDown);
-      m.sitesSittingOut.set(undefined, event.record.cooling?.count ?? 0);
+      m.sitesSittingOut.set(undefined, (event.record.cooling?.count ?? 0) + (event.record.busy?.count ?? 0));
       return;
     default:
       return;

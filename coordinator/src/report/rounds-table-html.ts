@@ -17,16 +17,17 @@ export function epsilonText(privacy: RunReport['rounds'][number]['privacy']): st
 /**
  * report.html's rounds table: one row per round with the sites selected / accepted / rejected (counts),
  * its duration, the global loss and accuracy and the ε spent so far (DP runs; a column only then), and the
- * joined sites that sat the round out after giving no answer (`cooling`; a column only when some round had them).
+ * joined sites that sat the round out after giving no answer (`cooling`) or still training a fit the quorum wait
+ * cut off (`busy`; one column, only when some round had them).
  */
 export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): string {
   if (report.rounds.length === 0) return '';
   const dp = report.rounds.some((r) => r.privacy);
   const delta = report.rounds.find((r) => r.privacy)?.privacy?.delta;
-  const cooling = report.rounds.some((r) => r.cooling);
-  const head = `<tr><th>round</th><th>selected</th><th>accepted</th><th>rejected</th><th>failed</th>${cooling ? '<th title="joined sites not sampled: they gave no answer in an earlier round (stragglers.maxCooldownRounds)">sat out</th>' : ''}<th>duration</th><th>loss</th><th>accuracy</th>${dp ? `<th>ε (δ = ${delta})</th>` : ''}</tr>`;
+  const cooling = report.rounds.some((r) => r.cooling || r.busy);
+  const head = `<tr><th>round</th><th>selected</th><th>accepted</th><th>rejected</th><th>failed</th>${cooling ? '<th title="joined sites not sampled: they gave no answer in an earlier round (stragglers.maxCooldownRounds), or are still training a fit the quorum wait cut off (stragglers.waitAfterQuorumMs)">sat out</th>' : ''}<th>duration</th><th>loss</th><th>accuracy</th>${dp ? `<th>ε (δ = ${delta})</th>` : ''}</tr>`;
   const rows = report.rounds
-    .map((r) => `<tr data-round="${r.round}"><td>${r.round}</td><td>${r.selected.length}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td>${cooling ? `<td>${r.cooling?.count ?? 0}</td>` : ''}<td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${r.global.loss.toFixed(4)}</td><td>${pct(r.global.accuracy)}</td>${dp ? `<td>${epsilonText(r.privacy)}</td>` : ''}</tr>`)
+    .map((r) => `<tr data-round="${r.round}"><td>${r.round}</td><td>${r.selected.length}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td>${cooling ? `<td>${(r.cooling?.count ?? 0) + (r.busy?.count ?? 0)}</td>` : ''}<td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${r.global.loss.toFixed(4)}</td><td>${pct(r.global.accuracy)}</td>${dp ? `<td>${epsilonText(r.privacy)}</td>` : ''}</tr>`)
     .join('');
   const noise = report.privacy?.noise ? `<p class="note">DP noise added ${report.privacy.noise === 'distributed' ? `by the sites (distributed${report.privacy.distributed ? `: z = ${report.privacy.distributed.configuredNoiseMultiplier}, threshold ${report.privacy.distributed.threshold}, ${report.privacy.distributed.survivors} sites' noise in the last sum` : ''})` : 'by the coordinator (central)'}</p>` : '';
   return `<section><h2>Rounds</h2><table class="rounds" id="rounds">${head}${rows}</table>${noise}</section>`;

@@ -98,6 +98,12 @@ export const RoundRecord = z.object({
    * (stragglers.maxCooldownRounds; docs/operations.md#sites-that-do-not-answer). `sites` lists at most 50 of them.
    */
   cooling: z.object({ count: z.number().int().min(1), sites: z.array(z.string()) }).optional(),
+  /**
+   * Joined sites this round did not sample: the quorum wait (stragglers.waitAfterQuorumMs) closed an earlier round
+   * before they answered, and they are still busy with that fit (until they answer or its deadline passes).
+   * `sites` lists at most 50 of them.
+   */
+  busy: z.object({ count: z.number().int().min(1), sites: z.array(z.string()) }).optional(),
   /** Robustness of the new global model on the coordinator's holdout (when scheduled; docs/robustness.md). */
   robustness: RobustnessReportSchema.optional(),
   modelDir: z.string(),
