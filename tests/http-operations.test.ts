@@ -33,7 +33,7 @@ const report: RunReport = {
   config: { rounds: 2 },
   backend: 'wasm',
   model: { architecture: 'mlp', parameters: 3 },
-  rounds: [round(1), round(2, { privacy })],
+  rounds: [round(1), round(2, { privacy, cooling: { count: 1, sites: ['site-d'] }, busy: { count: 2, sites: ['site-e', 'site-f'] } })],
   final: { accuracy: 0.62, loss: 0.8, modelDir: 'models/round-2', round: 2 },
 };
 
@@ -122,6 +122,7 @@ describe('operations API (app.inject)', () => {
       rejected: 1,
       failed: 1,
       cooling: 0,
+      busy: 0,
       rejectedByCode: { non_finite: 1 },
       bytesDown: 300,
       bytesUp: 100,
@@ -129,8 +130,10 @@ describe('operations API (app.inject)', () => {
       modelDir: 'models/round-1',
     });
     expect(body.rounds[1].privacy).toMatchObject({ epsilon: 1.5, delta: 1e-5, steps: 2 });
+    expect([body.rounds[1].cooling, body.rounds[1].busy]).toEqual([1, 2]);
     // Counts only: no per-site reasons leak through the listing.
     expect(res.body).not.toContain('NaN in layer 0');
+    expect(res.body).not.toContain('site-e');
   });
 
   it('serves the model of any saved round, and typed 404s for missing rounds, other files and traversal', async () => {

@@ -94,6 +94,11 @@ describe('report.html sections', () => {
     expect(cooled).toContain('>sat out</th><th>duration</th>');
     expect(cooled).toContain('<tr data-round="1"><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1.5 s</td>');
     expect(cooled).toContain('<tr data-round="2"><td>2</td><td>3</td><td>2</td><td>1</td><td>0</td><td>4</td><td>3.0 s</td>');
+    // Busy sites (still training a fit the quorum wait cut off) sat out too: the column counts both.
+    const busy = roundsTableHtml({ rounds: [round(1, { busy: { count: 2, sites: ['s-5', 's-6'] } }), round(2, { cooling: { count: 4, sites: ['s-1', 's-2', 's-3', 's-4'] }, busy: { count: 1, sites: ['s-5'] } })] });
+    expect(busy).toContain('<tr data-round="1"><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td><td>2</td><td>1.5 s</td>');
+    expect(busy).toContain('<tr data-round="2"><td>2</td><td>3</td><td>2</td><td>1</td><td>0</td><td>5</td><td>3.0 s</td>');
+    expect(roundsTableHtml({ rounds: [round(1, { busy: { count: 2, sites: ['s-5', 's-6'] } })] })).toContain('>sat out</th>');
   });
 
   it('rejections: site, round, code and reason, escaped and bounded; failures and terms refusals too', () => {
