@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPORT_HTML_INTERVAL_MS, ReportWriter } from '@fedtune/coordinator';
 import { startTestFederation, tempDir } from '../helpers/federation.ts';
-import { makeReport } from './helpers.ts';
+import { makeReport, makeRound } from './helpers.ts';
 
 const readReport = (dir: string) => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { status: string; rounds: unknown[]; updatedAt: string };
 
@@ -19,11 +19,16 @@ describe('report writes off the critical path (report-writer.ts)', () => {
     writer.schedule(report);
     report.updatedAt = 'third';
     writer.schedule(report);
-    // A change after the last schedule is not in the file (a snapshot was taken).
+    // A change after the last schedule is not in the file (a snapshot was taken): the top-level fields, the
+    // status and the list of rounds (the engine pushes the next round, replaces final and status).
     report.updatedAt = 'not scheduled';
+    report.status = 'complete';
+    report.rounds.push(makeRound(2));
+    report.final = { accuracy: 1, loss: 0, modelDir: 'm', round: 2 };
     await writer.idle();
     expect(writer.written).toBe(1);
-    expect(readReport(dir).updatedAt).toBe('third');
+    const written = readReport(dir) as ReturnType<typeof readReport> & { final?: unknown };
+    expect([written.updatedAt, written.status, written.rounds.length, written.final]).toEqual(['third', 'running', 1, undefined]);
     expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/<\/html>\s*$/);
   });
 
