@@ -22,6 +22,7 @@ const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: 
   { name: 'workers', script: 'workers.ts' },
   { name: 'load', script: 'load.ts', node: ['--expose-gc'] },
   { name: 'round-persistence', script: 'round-persistence.ts' },
+  { name: 'report-growth', script: 'report-growth.ts' },
   { name: 'simulate', script: 'simulate-throughput.ts' },
   { name: 'scale', script: 'scale.ts' },
   { name: 'compression', script: 'compression.ts' },

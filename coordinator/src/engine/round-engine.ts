@@ -16,6 +16,7 @@ import { SiteRegistry } from './site-registry.ts';
 import { wantsSiteReport } from './site-report-round.ts';
 import type { TermsGate } from './terms-gate.ts';
 import type { UnresponsiveSites } from './unresponsive-sites.ts';
+import { settleRoundRecord } from '../persistence/settled-rounds.ts';
 
 export type { EngineCheckpoint, EngineEvent, RoundEngineOptions } from './engine-types.ts';
 
@@ -158,6 +159,9 @@ export class RoundEngine {
         const record = await this.ctx.loop.runRound(round);
         // The previous round's robustness evaluation overlapped this round: its result joins the checkpoint below.
         await this.ctx.loop.settleRobustness(round);
+        // Every earlier round's record is complete now (its late robustness result has landed): settled, it is
+        // serialised once for report.json and the checkpoints, not again every round (settled-rounds.ts).
+        for (const earlier of this.report.rounds) settleRoundRecord(earlier);
         this.report.rounds.push(record);
         this.report.final = { ...record.global, modelDir: record.modelDir, round };
         await saving(`the audit log of round ${round}`, () => this.ctx.options.roundSaved?.(record, this.ctx.globalWeights));

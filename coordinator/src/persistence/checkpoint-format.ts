@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { decodeWeights, encodeWeights, FedtuneError, type RunReport, type Weights } from '@fedtune/shared';
 import { checkUnresponsiveSitesState, type UnresponsiveSitesState } from '../engine/unresponsive-sites.ts';
 import { decodeState, encodeState } from './state-codec.ts';
+import { reportSkeletonJson } from './settled-rounds.ts';
 
 /** Everything needed to continue a run after round `round` exactly as if it had never stopped. */
 export interface Checkpoint {
@@ -83,8 +84,14 @@ export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; head
   const state = encodeState(ckpt.strategyState);
   const accountant = ckpt.accountant === undefined ? undefined : encodeState(ckpt.accountant);
   const averaging = ckpt.averaging === undefined ? undefined : encodeState(ckpt.averaging);
-  const report = encodeState(ckpt.report);
-  if (report.blobs.length) throw new FedtuneError('codec', 'the report must not hold typed arrays');
+  // Settled rounds are encoded once (settled-rounds.ts): the report grows by a round of site entries per round.
+  const report = {
+    json: reportSkeletonJson(ckpt.report, (value) => {
+      const encoded = encodeState(value);
+      if (encoded.blobs.length) throw new FedtuneError('codec', 'the report must not hold typed arrays');
+      return encoded.json;
+    }),
+  };
   for (const [name, value] of Object.entries(ckpt.rng)) {
     if (!Number.isFinite(value)) throw new FedtuneError('codec', `rng state ${name} is not a finite number`);
   }
