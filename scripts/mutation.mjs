@@ -307,9 +307,10 @@ const MODULES = [
   },
   {
     name: 'inactive-flags',
-    // Run-config flags typed for a mode the run does not have: refused, never silently ignored.
-    mutate: ['cli/src/commands/inactive-run-config-flags.ts'],
-    tests: ['tests/cli-options/run-config-flags.test.ts'],
+    // Run-config flags typed for a mode the run does not have, and fields that can have no effect wherever the
+    // config enters (file, HTTP body, resume): refused, never silently ignored.
+    mutate: ['cli/src/commands/inactive-run-config-flags.ts', 'coordinator/src/config/inactive-run-config.ts'],
+    tests: ['tests/cli-options/run-config-flags.test.ts', 'tests/cli-options/inactive-config-everywhere.test.ts'],
   },
   {
     name: 'access-control',

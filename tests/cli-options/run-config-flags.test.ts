@@ -179,7 +179,7 @@ describe('one flags → config builder, defaults only in the schema', () => {
   });
 
   // A flag whose mode the run does not have would do nothing: refused, naming the flag and what it needs
-  // (inactive-run-config-flags.ts); the same flag in its mode is accepted.
+  // (coordinator/src/config/inactive-run-config.ts, cli/src/commands/inactive-run-config-flags.ts); the same flag in its mode is accepted.
   const INACTIVE: Array<[refused: string[], needs: RegExp, accepted: string[]]> = [
     [['--personalize-epochs', '9'], /--personalize-epochs has no effect here: it needs --personalize/, ['--personalize', 'head', '--personalize-epochs', '9']],
     [['--personalize-lr', '0.02'], /--personalize-lr .*needs --personalize/, ['--personalize', 'fedbn', '--personalize-lr', '0.02']],

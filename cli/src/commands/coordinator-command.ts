@@ -13,7 +13,8 @@ import { pct } from '../ui/format.ts';
 import { siteReportTable } from '../ui/site-report-table.ts';
 import { choiceOption, columnListOption, floatOption, intOption, portOption, typedOnCommandLine } from './options.ts';
 import { serveClusterNode } from './cluster-node.ts';
-import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAGS, runConfigFile, runConfigFlags } from './run-config-flags.ts';
+import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAG_NAMES, RUN_CONFIG_FLAGS, runConfigFile, runConfigFlags } from './run-config-flags.ts';
+import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
@@ -34,7 +35,9 @@ export function coordinatorRunConfig(command: Command, task?: SpamCoordinatorTas
   const flags = runConfigFlags(command);
   if (o.resume) {
     // The checkpoint holds the run's settings; only what is given now (file, flags) overrides them.
-    const { config, changes } = resumeRunConfig(o.out, o.resume, { file, flags: { ...flags, runId: o.resume } });
+    // What is given now is refused where it can have no effect, as for a new run (inactive-run-config.ts).
+    const { config, changes } = resumeRunConfig(o.out, o.resume, { file, flags: { ...flags, runId: o.resume }, flagNames: RUN_CONFIG_FLAG_NAMES });
+    refuseInactiveFlags(flags, config, RUN_CONFIG_FLAG_NAMES);
     return { config, changes };
   }
   // On the built-in holdout (no --holdout), the built-in task's headline ε is always among the attacks' ε.

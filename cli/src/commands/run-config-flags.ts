@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
+import { deepMerge, DpConfig, loadRunConfigFile, mergeRunConfig, refuseInactiveRunConfig, RunConfig, runConfigDefaults, type PartialRunConfigInput, type RunConfigFile } from '@fedtune/coordinator/config';
 import { ADVERSARIAL_DEFAULTS, AdversarialTraining, canonicalStrategyName, FedtuneError, LearningRateSchedule, MAX_PERSONALIZATION_FOLDS, PERSONALIZATION_GUARDS, PERSONALIZATION_MODES, PERSONALIZATION_SELECTIONS, strategyNames, TrainConfig, UpdateEncoding, updateEncodingOf } from '@fedtune/shared';
 import { ADVERSARIAL_INACTIVE_RULES, refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { dpClipOption, floatOption, intOption, keyValueOption, robustnessWhenOption, trainableOption } from './options.ts';
@@ -293,6 +293,7 @@ export function layeredRunConfig(layers: { base?: PartialRunConfigInput; file?: 
   const { base = {}, file, flags = {} } = layers;
   const lower: RunConfigFile | PartialRunConfigInput = file ? { ...file, values: deepMerge(base, file.values) as PartialRunConfigInput } : base;
   const config = mergeRunConfig(lower, flags, { flagNames: { ...RUN_CONFIG_FLAG_NAMES } });
-  refuseInactiveFlags(flags, config, RUN_CONFIG_FLAG_NAMES, undefined, file);
+  refuseInactiveFlags(flags, config, RUN_CONFIG_FLAG_NAMES);
+  refuseInactiveRunConfig(config, file ? [{ values: file.values, path: file.path }] : []);
   return config;
 }

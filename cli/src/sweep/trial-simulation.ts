@@ -39,7 +39,7 @@ export function trialSimulationOptions(settings: SweepSettings, sweepDir: string
   const config = deepMerge({ robustness: { when: 'final' } }, base.config, runConfigParams(params), { rounds, runId: trialRunId(trial, rounds) }) as PartialRunConfigInput & { robustness: Record<string, unknown> };
   // A step schedule acts from its EVERY-th round: in a rung shorter than that the rate stays, and later rungs see it
   // change (the sweep checks it against --max-rounds). It goes under the rung's rounds, where the refusal of a
-  // schedule that never changes the rate (inactive-run-config-flags.ts) does not look.
+  // schedule that never changes the rate (coordinator/src/config/inactive-run-config.ts) does not look.
   const { learningRateSchedule: given, ...train } = (config.train ?? {}) as NonNullable<PartialRunConfigInput['train']>;
   const schedule = given === undefined ? undefined : LearningRateSchedule.safeParse(given);
   const learningRateSchedule = schedule?.success ? schedule.data : undefined; // a bad one stays, for the schema's message

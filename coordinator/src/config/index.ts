@@ -4,3 +4,4 @@
 export * from '../engine/run-config.ts';
 export * from './run-config-file.ts';
 export { DpConfig } from '../engine/dp-aggregation.ts';
+export * from './inactive-run-config.ts';

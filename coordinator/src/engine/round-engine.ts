@@ -6,6 +6,7 @@ import type { ModelVersions } from './model-versions.ts';
 import type { RoundEngineOptions } from './engine-types.ts';
 import { FederatedEvaluation } from './federated-evaluation.ts';
 import { RoundLoop } from './round-loop.ts';
+import { refuseTrainSettingsTheStrategyOverrides } from '../config/inactive-run-config.ts';
 import type { RunConfig } from './run-config.ts';
 import { RunContext } from './run-context.ts';
 import { saving } from './saving.ts';
@@ -54,7 +55,7 @@ export class RoundEngine {
     if (this.config.minSites < this.minimumUpdates) {
       throw new FedtuneError('config', `strategy "${this.strategy.name}" with options ${JSON.stringify(this.config.strategyOptions)} needs at least ${this.minimumUpdates} updates per round, but the run starts with minSites = ${this.config.minSites}: raise minSites (--min-sites, or --sites in simulate) or tolerate fewer byzantine sites (f)`);
     }
-    refuseTrainSettingsTheStrategyOverrides(this.strategy, this.config);
+    refuseTrainSettingsTheStrategyOverrides(this.config);
     const now = new Date().toISOString();
     this.report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
@@ -211,20 +212,5 @@ export class RoundEngine {
     this.ctx.collector?.finish();
     this.ctx.secureRound?.abort('stopped');
     this.ctx.membership.wake();
-  }
-}
-
-/**
- * A training setting the run gives that the strategy's configureTrain replaces with another value (FedProx sends
- * its option μ as `train.proximalMu`) would be silently dropped: refused, so the value has one place — the
- * strategy's option. The same value in both is accepted.
- */
-function refuseTrainSettingsTheStrategyOverrides(strategy: ReturnType<typeof getStrategy>, config: RunConfig): void {
-  if (!strategy.configureTrain) return;
-  const given = config.train as Record<string, unknown>;
-  const sent = strategy.configureTrain(config.train, { round: 1, state: strategy.initialState(config.strategyOptions), options: config.strategyOptions }) as Record<string, unknown>;
-  for (const [key, value] of Object.entries(sent)) {
-    if (given[key] === undefined || given[key] === value || typeof value === 'object') continue;
-    throw new FedtuneError('config', `train.${key} ${JSON.stringify(given[key])} is replaced by strategy "${strategy.name}", which sends its option ${key} (${JSON.stringify(value)}): give it once, as the strategy option (--strategy-opt ${key}=${JSON.stringify(given[key])}, strategyOptions.${key} in a file)`);
   }
 }

@@ -68,7 +68,7 @@ export const RunConfig = z.object({
    * median count the round's selected sites announced at hello. 0 turns the cap off. Also bounds a site's count
    * in the federated evaluation and its sums in a federated temperature fit. Not applied to the training average
    * under DP (sites count equally) or secure aggregation, nor by strategies that ignore counts
-   * (Strategy.ignoresExampleCounts); set where it bounds nothing at all, it is refused (inactive-run-config-flags.ts).
+   * (Strategy.ignoresExampleCounts); set where it bounds nothing at all, it is refused (coordinator/src/config/inactive-run-config.ts).
    */
   exampleWeightCap: z.number().min(0).default(4),
   /**

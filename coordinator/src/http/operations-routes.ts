@@ -124,8 +124,8 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     schema: {
       summary: 'create a run (status "created"): writes runs/<id>/config.json',
       description:
-        'The body is a run configuration (the fields of a --config file, validated with RunConfig); runId is optional (generated). ' +
-        '400 (config) names the invalid fields; 409 run_exists if the id is taken; 409 runs_fixed on a coordinator that drives one fixed run.',
+        'The body is a run configuration (the fields of a --config file, validated with RunConfig; fields left out take the defaults); runId is optional (generated). ' +
+        '400 (config) names the invalid fields, or a field that can have no effect in the run (refused as in a --config file); 409 run_exists if the id is taken; 409 runs_fixed on a coordinator that drives one fixed run.',
       tags: ['runs'],
       body: CreateRunBody,
       response: { 201: CreatedRun, ...errorResponses(409) },

@@ -8,7 +8,8 @@ import { FedtuneError, getStrategy, type Dataset, type MemoryNetwork, type Model
 import { makeDirectories, writeFileAtomic } from '@fedtune/shared/node';
 import type { EngineEvent, RoundEngineOptions } from '../engine/round-engine.ts';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
-import { unknownRunConfigFields } from '../config/run-config-file.ts';
+import { deepMerge, runConfigDefaults, unknownRunConfigFields } from '../config/run-config-file.ts';
+import { refuseInactiveRunConfig } from '../config/inactive-run-config.ts';
 import { buildApp, LiveEvents, type CoordinatorApp } from '../http/build-app.ts';
 import type { EvaluationProbe } from '../model/tf-global-model.ts';
 import { RunDatabase } from '../persistence/run-database.ts';
@@ -313,8 +314,11 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
       // Refused here, not when the run starts: fields the schema does not know, strategies that do not exist.
       const unknown = unknownRunConfigFields(given);
       if (unknown.length) throw new FedtuneError('config', `invalid run configuration: ${unknown.slice(0, 5).join('; ')}`);
-      const config = parseRunConfig({ ...given, runId: given.runId ?? generateRunId() } as RunConfigInput);
+      // Fields left out take the schema's defaults field by field, as a --config file's do (a body may give train.epochs alone).
+      const config = parseRunConfig(deepMerge(runConfigDefaults(), given, { runId: given.runId ?? generateRunId() }) as RunConfigInput);
       checkStrategy(config);
+      // A field the body sets where it can have no effect: refused as a --config file's would be (one line, 400).
+      refuseInactiveRunConfig(config, [{ values: given }]);
       const runDir = store.newRunDir(config.runId);
       if (existsSync(join(runDir, 'config.json')) || existsSync(join(runDir, 'report.json'))) return { status: 'exists', runId: config.runId };
       makeDirectories(runDir);

@@ -41,7 +41,7 @@ export interface Strategy<S = unknown, O = unknown> {
   /**
    * True when the aggregate does not depend on the updates' example counts (a median, a trimmed mean, Krum's
    * selection, a clipped centre of equal weights). The run then refuses an explicit `exampleWeightCap` that
-   * bounds nothing else (inactive-run-config-flags.ts). Absent: the strategy weighs updates by their counts.
+   * bounds nothing else (coordinator/src/config/inactive-run-config.ts). Absent: the strategy weighs updates by their counts.
    */
   readonly ignoresExampleCounts?: boolean;
   initialState(options: O): S;
