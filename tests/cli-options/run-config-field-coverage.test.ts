@@ -49,6 +49,11 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'robustness.epsUnits': 'tests/robustness/eps-units.test.ts',
   'calibration.source': 'tests/robustness/calibration-in-run.test.ts',
   'dp.noiseSeed': 'tests/privacy/dp-noise-seed.test.ts',
+  'dp.noiseMultiplier': 'tests/run-config-effects/dp-field-effects.test.ts',
+  'dp.clip': 'tests/run-config-effects/dp-field-effects.test.ts',
+  'dp.adaptive.targetQuantile': 'tests/run-config-effects/dp-field-effects.test.ts',
+  'dp.adaptive.learningRate': 'tests/run-config-effects/dp-field-effects.test.ts',
+  'dp.noise': 'tests/run-config-effects/dp-field-effects.test.ts',
   'secureAggregation.phaseTimeoutMs': 'tests/secure-aggregation.test.ts',
   classNames: 'tests/site-data/class-names-federation.test.ts',
   'train.epochs': 'tests/run-config-effects/train-field-effects.test.ts',
@@ -68,6 +73,27 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'train.dpSgd.clip': 'tests/run-config-effects/train-field-effects.test.ts',
   'train.dpSgd.noiseMultiplier': 'tests/run-config-effects/train-field-effects.test.ts',
   'train.dpSgd.delta': 'tests/run-config-effects/train-field-effects.test.ts',
+  // Personalisation and the per-site robustness report act on the site: each file below shows the setting
+  // changing what the site computes (weights, the candidate kept, the scores, the summary); that the run
+  // config's value reaches the site's instruction is site-report-options.test.ts's 'reaches the instruction' table.
+  'personalization.mode': 'tests/personalization/personalize-model.test.ts',
+  'personalization.epochs': 'tests/personalization/personalize-model.test.ts',
+  'personalization.lambda': 'tests/personalization/personalize-model.test.ts',
+  'personalization.learningRate': 'tests/personalization/personalize-model.test.ts',
+  'personalization.validate': 'tests/personalization/personalize-model.test.ts',
+  'personalization.guard': 'tests/personalization/auto-guard.test.ts',
+  'personalization.guardEps': 'tests/personalization/auto-guard.test.ts',
+  'personalization.selection': 'tests/personalization/auto-kfold.test.ts',
+  'personalization.folds': 'tests/personalization/auto-kfold.test.ts',
+  'personalization.selectionMargin': 'tests/personalization/auto-kfold.test.ts',
+  'personalization.localOnly': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.when': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.examples': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.adversarialExamples': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.noiseSigmas': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.corruptions': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.pgdEps': 'tests/personalization/site-report-options.test.ts',
+  'siteRobustness.pgdSteps': 'tests/personalization/site-report-options.test.ts',
 };
 
 /** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. */
@@ -80,12 +106,7 @@ const knownWithoutEffectTest: readonly string[] = [
   'robustness.pgdL2', 'robustness.headlineEps',
   'robustness.certify.sigma', 'robustness.certify.n0', 'robustness.certify.n', 'robustness.certify.alpha', 'robustness.certify.radii',
   'robustness.certify.examples', 'robustness.certify.batchSize', 'robustness.certify.seed',
-  'personalization.mode', 'personalization.epochs', 'personalization.lambda', 'personalization.learningRate', 'personalization.validate',
-  'personalization.localOnly', 'personalization.guard', 'personalization.guardEps', 'personalization.selection', 'personalization.folds',
-  'personalization.selectionMargin',
-  'siteRobustness.when', 'siteRobustness.examples', 'siteRobustness.adversarialExamples', 'siteRobustness.noiseSigmas',
-  'siteRobustness.corruptions', 'siteRobustness.pgdEps', 'siteRobustness.pgdSteps',
-  'dp.noiseMultiplier', 'dp.clip', 'dp.adaptive.targetQuantile', 'dp.adaptive.learningRate', 'dp.delta', 'dp.noise',
+  'dp.delta',
   'secureAggregation.clip', 'secureAggregation.threshold', 'secureAggregation.neighbours', 'secureAggregation.range',
   'maxExamplesPerSite', 'maxUpdateBytes',
 ];
