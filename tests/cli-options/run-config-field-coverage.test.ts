@@ -56,6 +56,15 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'dp.noise': 'tests/run-config-effects/dp-field-effects.test.ts',
   'secureAggregation.phaseTimeoutMs': 'tests/secure-aggregation.test.ts',
   classNames: 'tests/site-data/class-names-federation.test.ts',
+  rounds: 'tests/run-config-effects/round-field-effects.test.ts',
+  seed: 'tests/run-config-effects/round-field-effects.test.ts',
+  fraction: 'tests/run-config-effects/round-field-effects.test.ts',
+  sitesKeepModel: 'tests/run-config-effects/round-field-effects.test.ts',
+  federatedEvaluation: 'tests/run-config-effects/round-field-effects.test.ts',
+  evaluationFraction: 'tests/run-config-effects/round-field-effects.test.ts',
+  maxEvaluationSites: 'tests/run-config-effects/round-field-effects.test.ts',
+  maxUpdateBytes: 'tests/run-config-effects/round-field-effects.test.ts',
+  maxExamplesPerSite: 'tests/run-config-effects/round-field-effects.test.ts',
   'train.epochs': 'tests/run-config-effects/train-field-effects.test.ts',
   'train.batchSize': 'tests/run-config-effects/train-field-effects.test.ts',
   'train.learningRate': 'tests/run-config-effects/train-field-effects.test.ts',
@@ -98,9 +107,8 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
 
 /** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. */
 const knownWithoutEffectTest: readonly string[] = [
-  'runId', 'rounds', 'minSites', 'fraction', 'quorum', 'roundTimeoutMs', 'joinTimeoutMs', 'maxRoundAttempts', 'rejoinGraceMs', 'seed',
+  'runId', 'minSites', 'quorum', 'roundTimeoutMs', 'joinTimeoutMs', 'maxRoundAttempts', 'rejoinGraceMs',
   'train.adversarial.space',
-  'federatedEvaluation', 'evaluationFraction', 'maxEvaluationSites', 'sitesKeepModel',
   'robustness.when', 'robustness.examples', 'robustness.adversarialExamples', 'robustness.batchSize', 'robustness.seed', 'robustness.noise',
   'robustness.corruptions', 'robustness.fgsm', 'robustness.pgd', 'robustness.pgdSteps', 'robustness.pgdStepSize',
   'robustness.pgdL2', 'robustness.headlineEps',
@@ -108,7 +116,6 @@ const knownWithoutEffectTest: readonly string[] = [
   'robustness.certify.examples', 'robustness.certify.batchSize', 'robustness.certify.seed',
   'dp.delta',
   'secureAggregation.clip', 'secureAggregation.threshold', 'secureAggregation.neighbours', 'secureAggregation.range',
-  'maxExamplesPerSite', 'maxUpdateBytes',
 ];
 
 interface ZodLike {
