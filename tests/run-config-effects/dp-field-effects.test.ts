@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateDp, mergeRunConfig, resolveDpNoise, type PartialRunConfigInput, type RunConfig } from '@fedtune/coordinator';
-import { ChaChaRandom, type WeightArrays } from '@fedtune/shared';
+import { ChaChaRandom, RdpAccountant, type WeightArrays } from '@fedtune/shared';
 
 /**
  * Effect tests of the run config's client-level DP fields (run-config-field-coverage.test.ts): two run configs
@@ -27,6 +27,12 @@ const ROWS: Record<string, [without: PartialRunConfigInput, changed: PartialRunC
   'dp.clip': [dp({ noiseMultiplier: 0, clip: 0.25 }), dp({ noiseMultiplier: 0, clip: 3 }), (p) => Array.from(round(p).weights[0]!)],
   'dp.adaptive.targetQuantile': [dp({ adaptive: { targetQuantile: 0.2 } }), dp({ adaptive: { targetQuantile: 0.9 } }), (p) => round(p).nextClip],
   'dp.adaptive.learningRate': [dp({ adaptive: { targetQuantile: 0.5, learningRate: 0.05 } }), dp({ adaptive: { targetQuantile: 0.5, learningRate: 0.8 } }), (p) => round(p).nextClip],
+  // δ of the (ε, δ) the round reports: the round loop steps its accountant by the round and reads ε at dp.delta (round-loop.ts).
+  'dp.delta': [dp({ delta: 1e-5 }), dp({ delta: 1e-3 }), (p) => {
+    const accountant = new RdpAccountant();
+    accountant.step(config(p).dp!.noiseMultiplier, 1);
+    return accountant.getEpsilon(config(p).dp!.delta).epsilon;
+  }],
   // Under secure aggregation the engine adds the noise centrally or has the sites add it on the ring (round-engine.ts).
   'dp.noise': [
     { ...dp({ noise: 'central' }), secureAggregation: { clip: 1 } },
