@@ -75,6 +75,10 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'dp.noise': 'tests/run-config-effects/dp-field-effects.test.ts',
   'dp.delta': 'tests/run-config-effects/dp-field-effects.test.ts',
   'secureAggregation.phaseTimeoutMs': 'tests/secure-aggregation.test.ts',
+  // One dropout after masking: the default threshold completes the round with the 3 survivors; threshold 4 aborts it.
+  'secureAggregation.threshold': 'tests/secure-aggregation.test.ts',
+  // Quorum 0.5 aggregates the 2 honest sites of 4; quorum 1 with one bad site of 2 aborts the run.
+  quorum: 'tests/round-engine-validation.test.ts',
   classNames: 'tests/site-data/class-names-federation.test.ts',
   rounds: 'tests/run-config-effects/round-field-effects.test.ts',
   seed: 'tests/run-config-effects/round-field-effects.test.ts',
@@ -127,12 +131,12 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
 
 /** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. */
 const knownWithoutEffectTest: readonly string[] = [
-  'runId', 'minSites', 'quorum', 'roundTimeoutMs', 'joinTimeoutMs', 'maxRoundAttempts', 'rejoinGraceMs',
+  'runId', 'minSites', 'roundTimeoutMs', 'joinTimeoutMs', 'maxRoundAttempts', 'rejoinGraceMs',
   'train.adversarial.space',
   // Batch sizes of the evaluation only: the same numbers in fewer or more forward passes (speed and memory, not the outcome).
   'robustness.batchSize',
   'robustness.certify.batchSize',
-  'secureAggregation.clip', 'secureAggregation.threshold', 'secureAggregation.neighbours', 'secureAggregation.range',
+  'secureAggregation.clip', 'secureAggregation.neighbours', 'secureAggregation.range',
 ];
 
 interface ZodLike {
