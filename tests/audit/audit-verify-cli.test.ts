@@ -39,6 +39,6 @@ describe('fedtune audit verify', () => {
     expect(head.stderr).not.toMatch(/\n\s+at /);
     const missing = await fedtune(['audit', 'verify', join(dir, 'none.jsonl')]).done;
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toBe(`fedtune: not_found: cannot read the audit log ${join(dir, 'none.jsonl')}: ENOENT`);
+    expect(missing.stderr.trim()).toBe(`fedtune: not_found: <audit-log> ${join(dir, 'none.jsonl')}: no such file`);
   }, 60_000);
 });

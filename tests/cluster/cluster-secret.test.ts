@@ -141,7 +141,7 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
     const cases: Array<[string[], NodeJS.ProcessEnv | undefined, RegExp]> = [
       [['--cluster-secret-file', wrong], undefined, /this node's cluster secret is not the one of the cluster on redis:\/\/127\.0\.0\.1:\d+ \(prefix fedtune\): it does not join/],
       [[], { ...process.env, FEDTUNE_CLUSTER_SECRET_FILE: short }, /the cluster secret in .*short\.secret is 12 bytes; at least 32 are needed/],
-      [['--cluster-secret-file', join(dir, 'missing')], undefined, /cannot read the cluster secret file .*missing: ENOENT/],
+      [['--cluster-secret-file', join(dir, 'missing')], undefined, /--cluster-secret-file .*missing: no such file/],
     ];
     const exits = await Promise.all(cases.map(([args, env]) => fedtune(['coordinator', '--cluster', redis.url, '--port', '0', '--out', join(dir, 'runs'), ...args], undefined, { env }).done));
     for (const [k, exit] of exits.entries()) {

@@ -38,7 +38,7 @@ describe('fedtune coordinator: errors found after listening', () => {
     expect(url).toBeUndefined();
     expect(code).toBe(1);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/no holdout CSV at .*missing\.csv/);
+    expect(errors[0]).toMatch(/^fedtune: not_found: --holdout .*missing\.csv: no such file$/);
   }, 120_000);
 
   it('a model whose weights are missing (its manifest is readable): listens, then exits 1 with one line', async () => {

@@ -134,7 +134,8 @@ const ROWS: Record<string, () => Promise<void>> = {
     expect(s.calls.map((c) => [c.config!.runId, c.sites])).toEqual([['trial-001-r1', 3]]);
     await expect(sweep(['--resume', out, '--eta', '4'])).rejects.toThrow(/--resume takes the sweep's settings .*: drop eta/);
     await expect(sweep(['--resume', out, '--lr', '0.1'])).rejects.toThrow(/drop train/);
-    await expect(sweep(['--resume', join(dir, 'nothing-here')])).rejects.toThrow(/holds no sweep/);
+    await expect(sweep(['--resume', join(dir, 'nothing-here')])).rejects.toThrow(/--resume .*nothing-here: no such directory/);
+    await expect(sweep(['--resume', dir])).rejects.toThrow(/holds no sweep/);
   },
   '--json': async () => {
     const s = await sweep(['--param', 'train.epochs=1,2', '--max-rounds', '1', '--json']);

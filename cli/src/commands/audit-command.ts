@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { clipText, compareSiteLog, FedtuneError, parseSiteLog, verifyAuditChain } from '@fedtune/shared';
 import { checkInputFile } from '@fedtune/shared/node';
@@ -63,6 +64,7 @@ export function auditCommand(): Command {
     .option('--head <hash>', 'a head known from elsewhere (printed by an earlier verify, or report.json audit.head): the log must hold it, which catches deleted last entries', headOption)
     .option('--json', 'print one JSON object')
     .action((auditPath: string, o: { siteLog: string[]; head?: string; json?: boolean }) => {
+      refuseMissingInputPaths([{ option: '<audit-log>', path: auditPath, kind: 'file' }, ...o.siteLog.map((path) => ({ option: '--site-log', path, kind: 'file' as const }))]);
       const result = verifyAuditFiles(auditPath, o.siteLog, o.head);
       console.log(o.json ? JSON.stringify(result) : result.message);
       if (!result.ok) process.exitCode = 1;

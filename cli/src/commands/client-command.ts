@@ -3,6 +3,7 @@ import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTr
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, oneLine, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type RunComplete, type SiteClasses, type SiteOutcome } from '@fedtune/shared';
 import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
+import { refuseMissingInputPaths } from './input-paths.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
 import { loadSitePolicyFile } from './site-policy-file.ts';
 import { showTerms } from './show-terms.ts';
@@ -45,6 +46,11 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   addSiteAdversarialOptions(command);
   addSiteDataOptions(command);
   return command.action(async (o) => {
+      refuseMissingInputPaths([
+        { option: '--data', path: o.data === undefined || isBuiltinSiteData(o.data) ? undefined : o.data, kind: 'file or directory' },
+        { option: '--policy', path: o.policy, kind: 'file' },
+        { option: '--ca', path: o.ca, kind: 'file' },
+      ]);
       const policy = o.policy ? loadSitePolicyFile(o.policy) : undefined;
       if (o.showTerms) {
         const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, policy, json: o.json });
@@ -143,6 +149,11 @@ function serverConnector(urls: string[], ca: string | undefined, siteId: string)
   if (urls.length === 1 && ca === undefined) return urls[0];
   const connectors = urls.map((url) => socketIoConnector({ url, ...(ca !== undefined ? { ca } : {}) }));
   return connectors.length === 1 ? connectors[0] : failoverConnector(connectors, { startAt: nodeIndexForSite(siteId, connectors.length) });
+}
+
+/** A built-in site data spec (`digits:K/N…`, read by readSiteData), not a path. */
+function isBuiltinSiteData(spec: string): boolean {
+  return spec.startsWith('digits:');
 }
 
 const siteClassesOption = (siteClasses: SiteClasses | undefined) => (siteClasses ? { siteClasses } : {});

@@ -16,6 +16,7 @@ import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAG_NAMES, RUN_CONFIG_FLAGS, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
+import { refuseMissingInputPaths } from './input-paths.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
 export interface CoordinatorDeps {
@@ -104,6 +105,15 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
   addRunConfigOptions(command);
   return command.action(async (o) => {
     refuseCoordinatorFlagsWithoutEffect(command);
+    refuseMissingInputPaths([
+      { option: '--config', path: o.config, kind: 'file' },
+      { option: '--model', path: o.model, kind: 'directory' },
+      // A cluster follower never reads the holdout: only the node that comes to lead does (below).
+      { option: '--holdout', path: o.cluster ? undefined : o.holdout, kind: 'file' },
+      { option: '--tls-cert', path: o.tlsCert, kind: 'file' },
+      { option: '--tls-key', path: o.tlsKey, kind: 'file' },
+      { option: '--cluster-secret-file', path: o.clusterSecretFile, kind: 'file' },
+    ]);
     // A server's heap: rarer full collections under the update buffers' churn (server-heap-growth.ts).
     const heapFlag = useServerHeapGrowth();
     if (process.env.FEDTUNE_DEBUG) console.error(`fedtune: coordinator heap growth ${heapFlag}`);

@@ -1,3 +1,4 @@
+import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BUILTIN_DIGITS_HOLDOUTS, loadModelDir, readSavedCalibration, readSavedHoldout, type BuiltinDigitsHoldout } from '@fedtune/coordinator';
 import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
@@ -152,6 +153,10 @@ export function evaluateCommand(): Command {
     .option('--certify-examples <n>', `certify: examples certified (default: ${smoothingDefaults.examples})`, schemaNumberOption('certify-examples', SmoothingConfig.shape.examples))
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
     .action(async (o) => {
+      refuseMissingInputPaths([
+        { option: '--model', path: o.model, kind: 'directory' },
+        { option: '--data', path: builtinHoldoutFor(o.data, undefined) ? undefined : o.data, kind: 'file' },
+      ]);
       const certify = certifySettings(o);
       if (o.temperature !== undefined && o.calibration === false) throw new FedtuneError('config', '--temperature and --no-calibration contradict each other');
       // The saved temperature is read (and checked) before any work.

@@ -1,4 +1,5 @@
 import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
+import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE } from '@fedtune/client-node';
@@ -91,6 +92,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--workers <n>', `train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread), or auto: every core when a training example costs ≥ ${AUTO_THREADS_MIN_MACS_PER_EXAMPLE / 1e6} M multiply-accumulates (the cnn-wide, multi-step adversarial training), else 1 = the main thread (default: auto)`, workersOption);
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)', '--round-timeout': String(SIMULATION_TIMEOUTS.roundTimeoutMs / 1000) });
   return command.action(async (o) => {
+    refuseMissingInputPaths([{ option: '--config', path: o.config, kind: 'file' }]);
     const started = Date.now();
     const options = simulationOptionsFromCommand(command);
     // Ctrl-C or SIGTERM: the run stops after its round and is saved as aborted; a second Ctrl-C quits at once.

@@ -3,6 +3,7 @@ import { deepMerge, runConfigDefaults } from '@fedtune/coordinator';
 import { FedtuneError, partitionKinds } from '@fedtune/shared';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { choiceOption, floatOption, intOption } from './options.ts';
+import { refuseMissingInputPaths } from './input-paths.ts';
 import { addRunConfigOptions, RUN_CONFIG_FLAG_NAMES, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { OBJECTIVES } from '../sweep/objective.ts';
 import { combineSpaces, isSimulationParam, loadSearchSpaceFile, parseParamOption, type SearchSpace } from '../sweep/search-space.ts';
@@ -130,6 +131,11 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');
   addRunConfigOptions(command, { '--min-sites': 'every site (--sites)' }, SWEEP_OWN_FLAGS);
   return command.action(async (o) => {
+    refuseMissingInputPaths([
+      { option: '--space', path: o.space, kind: 'file' },
+      { option: '--config', path: o.config, kind: 'file' },
+      { option: '--resume', path: o.resume, kind: 'directory' },
+    ]);
     let dir: string = o.out;
     let settings: SweepSettings;
     if (o.resume !== undefined) {
