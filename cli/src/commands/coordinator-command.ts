@@ -17,6 +17,7 @@ import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAG_NAMES, RUN_CONFI
 import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 import { refuseMissingInputPaths } from './input-paths.ts';
+import { refuseUnbindablePort } from './port-free.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
 export interface CoordinatorDeps {
@@ -24,6 +25,11 @@ export interface CoordinatorDeps {
   createCoordinatorServer: typeof createCoordinatorServer;
   /** Serves one node of a cluster (`--cluster`; default: cluster-node.ts). */
   serveClusterNode?: typeof serveClusterNode;
+  /**
+   * Refuses a port the server could not bind, before anything is created on disk (default: port-free.ts; tests
+   * that stand in for the server leave it out, so no real port is bound).
+   */
+  refuseUnbindablePort?: typeof refuseUnbindablePort;
 }
 
 /**
@@ -73,7 +79,7 @@ export function refuseCoordinatorFlagsWithoutEffect(command: Command): void {
   }
 }
 
-export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, createCoordinatorServer }): Command {
+export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, createCoordinatorServer, refuseUnbindablePort }): Command {
   const command = new Command('coordinator')
     .description('serve a run: sites join over socket.io, the coordinator aggregates and evaluates; exits when the run completes')
     .option('--port <n>', 'port to listen on', portOption, DEFAULT_PORT)
@@ -114,6 +120,9 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       { option: '--tls-key', path: o.tlsKey, kind: 'file' },
       { option: '--cluster-secret-file', path: o.clusterSecretFile, kind: 'file' },
     ]);
+    // The server needs its runs directory, fedtune.db and identity key before it listens: a port it cannot bind
+    // (in use, privileged, not this machine's address) is refused first, so such a failure leaves nothing behind.
+    await deps.refuseUnbindablePort?.(o.host, o.port);
     // A server's heap: rarer full collections under the update buffers' churn (server-heap-growth.ts).
     const heapFlag = useServerHeapGrowth();
     if (process.env.FEDTUNE_DEBUG) console.error(`fedtune: coordinator heap growth ${heapFlag}`);
