@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, oneLine, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type RunComplete, type SiteClasses, type SiteOutcome } from '@fedtune/shared';
@@ -87,7 +88,10 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         // that stays on one thread says so, with its reason, at its first round.
         console.log(parallel.workers > 1 ? `training on up to ${parallel.workers} worker threads, ${parallel.syncEvery === 1 ? 'gradients averaged every batch' : `weights averaged every ${parallel.syncEvery} batches per worker`} (a fit that cannot use them says why)` : 'training on one thread');
         const ledger = FilePrivacyLedger.open(o.privacyLedger ?? defaultPrivacyLedgerPath(), (line) => console.warn(line));
-        console.log(`privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`);
+        const opening = ledgerOpeningLine(ledger);
+        if (opening) console.log(opening);
+        // A run without differential privacy writes no ledger: its path is named once, with the first ε it records.
+        let ledgerNamed = opening !== undefined;
         const runSeed = siteRunSeed(o.data, o.seed, RunConfig.parse({ runId: 'defaults' }).seed);
         const outcome = await deps.runNodeSite({
           siteId: o.site,
@@ -120,7 +124,10 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
             if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
             if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
             // Only a round that spends privacy (differential privacy asked for) has a ledger line.
-            if (e.type === 'privacy' && e.runEpsilon > 0) console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total`);
+            if (e.type === 'privacy' && e.runEpsilon > 0) {
+              console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total${ledgerNamed ? '' : ` (recorded in ${ledger.path})`}`);
+              ledgerNamed = true;
+            }
             if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
             if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
             // A cluster node above its share sends the site on (node_busy): one calm line, the next node at once.
@@ -162,6 +169,15 @@ const siteClassesOption = (siteClasses: SiteClasses | undefined) => (siteClasses
 export function classesAlignedLine(classNames: string[], missing: string[]): string {
   const order = `labels numbered by the run's classes: ${classNames.map((n, i) => `${i}=${clipText(n, 40)}`).join(', ')}`;
   return missing.length ? `${order}; warning: this site has no example of ${missing.map((n) => clipText(n, 40)).join(', ')}` : order;
+}
+
+/**
+ * The privacy ledger's line at start: what it holds, when there is a ledger file. Without one (no earlier run
+ * spent ε here) nothing is said: a run without differential privacy never creates it.
+ */
+export function ledgerOpeningLine(ledger: Pick<FilePrivacyLedger, 'path' | 'totalEpsilon' | 'runIds'>): string | undefined {
+  if (!existsSync(ledger.path)) return undefined;
+  return `privacy ledger ${ledger.path}: ε ${ledgerNum(ledger.totalEpsilon())} spent in total over ${ledger.runIds().length} run(s)`;
 }
 
 function ledgerNum(e: number): string {
