@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRunConfigText, pretrainedModelDir } from '@fedtune/coordinator';
-import { DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, getStrategy, partitionKinds, strategyAliases, strategyNames } from '@fedtune/shared';
+import { BUILTIN_DIGITS_HOLDOUTS, loadModelDir, parseRunConfigText, pretrainedArchitectures, pretrainedModelDir } from '@fedtune/coordinator';
+import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
+import { sweepCommand } from '../../cli/src/commands/sweep-command.ts';
+import { head } from '../helpers/federation.ts';
+import { DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, getStrategy, partitionKinds, strategyAliases, strategyNames } from '@fedtune/shared';
 import { simulateCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
-import { evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
+import { defaultAttackEpsText, evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
 import { partitionCommand } from '../../cli/src/commands/partition-command.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -36,7 +39,38 @@ describe('one command line: the same flags, names and defaults everywhere', () =
     const text = help(evaluateCommand().helpInformation());
     expect(text).not.toContain('(default: true)');
     expect(text).toContain(`(default: ${DEFAULT_NOISE_SIGMAS.join(',')})`);
-    expect(text).toContain(`(default: ${DEFAULT_EPSILONS.join(',')})`);
+    expect(text).toContain(`(default: ${defaultAttackEpsText()})`);
+  });
+
+  it('evaluate --help says the ε FGSM and PGD run at by default: the list, and on each built-in holdout the list with its headline ε (0.06 on the scanned digits)', async () => {
+    const text = help(evaluateCommand().helpInformation());
+    for (const flag of ['--fgsm', '--pgd']) {
+      const m = new RegExp(`${flag} <list> .*?\\(default: ([^)]*)\\)`).exec(text);
+      expect(m, flag).not.toBeNull();
+      expect(m![1]).toBe(`${DEFAULT_EPSILONS.join(',')}; with a built-in holdout, its headline ε added: digits-holdout-scanned 0.05,0.06,0.1,0.2,0.3; digits-holdout-clean 0.05,0.1,0.2,0.3`);
+    }
+    // What the evaluation itself runs on the scanned holdout with the default lists: the ε the help names.
+    await selectNodeBackend('cpu');
+    const model = await loadModelDir(pretrainedModelDir('mlp'));
+    try {
+      const report = await evaluateRobustness(model, head(builtinDigits().holdout, 8), { examples: 8, adversarialExamples: 2, noise: false, corruptions: false, pgdSteps: 1, attackLosses: ['ce'], headlineEps: digitsHeadlineEps(BUILTIN_DIGITS_HOLDOUTS['digits-holdout-scanned']) });
+      const scanned = /digits-holdout-scanned ([0-9.,]+)/.exec(defaultAttackEpsText())![1];
+      expect(report.fgsm.map((a) => a.eps).join(',')).toBe(scanned);
+      expect(report.pgd.map((a) => a.eps).join(',')).toBe(scanned);
+      expect(report.headlineEps).toBe(0.06);
+    } finally {
+      model.dispose();
+    }
+  }, 120_000);
+
+  it.each([
+    ['sweep', sweepCommand],
+    ['simulate', simulateCommand],
+    ['coordinator', coordinatorCommand],
+  ])('%s --help lists every architecture --arch can start from (the committed checkpoints), not a hand-kept list', (_, make) => {
+    const text = help(make().helpInformation());
+    expect(pretrainedArchitectures()).toEqual(['cnn', 'cnn-bn', 'cnn-dense', 'cnn-wide', 'mlp']);
+    expect(text).toMatch(new RegExp(`--arch <name> [^(]*\\(${pretrainedArchitectures().join(', ')}[;:)]`));
   });
 
   it.each([

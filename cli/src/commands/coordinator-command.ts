@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
 import { Command, Option } from 'commander';
-import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
+import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, pretrainedArchitectures, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from '@fedtune/shared';
 import { builtinDigits, checkInputFile, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
@@ -88,7 +88,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--serve', 'keep the API up after the run completes')
     .option('--serve-only', 'serve the HTTP API and socket.io with no run: create and start runs with POST /api/runs and POST /api/runs/:id/start (run flags are refused: a run\'s settings go in POST /api/runs)')
     .addOption(new Option('--task <name>', 'built-in task: digits (images) or spam (SpamAssassin e-mail, text-cnn with its vocabulary; sites join with text folders or a CSV text column; docs/text.md)').choices(['digits', 'spam']).default('digits'))
-    .option('--arch <name>', 'architecture of the built-in pretrained model', 'mlp')
+    .option('--arch <name>', `architecture of the built-in pretrained model (${pretrainedArchitectures().join(', ')})`, 'mlp')
     .option('--model <dir>', 'start from this TensorFlow.js model directory instead of the built-in checkpoint')
     .option('--holdout <file.csv>', "the coordinator's held-out set (default: the built-in digits holdout)")
     .option('--label-column <name>', 'label column of the holdout CSV', 'label')

@@ -1,7 +1,7 @@
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BUILTIN_DIGITS_HOLDOUTS, loadModelDir, readSavedCalibration, readSavedHoldout, type BuiltinDigitsHoldout } from '@fedtune/coordinator';
-import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, attackEpsilons, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { eps, pct } from '../ui/format.ts';
 import { worstCaseLine } from '../ui/robustness-summary.ts';
@@ -55,6 +55,16 @@ export function builtinHoldoutFor(spec: string, saved: BuiltinDigitsHoldout | un
 export function evaluationData(spec: string, labelColumn?: string, featureColumns?: readonly string[], impute?: ImputeMethod, builtin?: BuiltinDigitsHoldout): Dataset {
   if (builtin) return BUILTIN_DIGITS_HOLDOUTS[builtin] ? builtinDigits().holdout : builtinDigits().holdoutClean;
   return readNumericCsv(spec, { ...(labelColumn ? { labelColumn } : {}), ...(featureColumns ? { featureColumns } : {}), ...(impute ? { impute } : {}) });
+}
+
+/**
+ * The FGSM and PGD ε `evaluate` attacks at by default, as its help says them: DEFAULT_EPSILONS, and on each
+ * built-in holdout that list with the holdout's headline ε added (attackEpsilons with digitsHeadlineEps: what the
+ * evaluation itself runs), e.g. 0.06 on the scanned digits.
+ */
+export function defaultAttackEpsText(): string {
+  const builtins = Object.entries(BUILTIN_DIGITS_HOLDOUTS).map(([name, featureShift]) => `${name} ${attackEpsilons(true, digitsHeadlineEps(featureShift)).join(',')}`);
+  return `${DEFAULT_EPSILONS.join(',')}; with a built-in holdout, its headline ε added: ${builtins.join('; ')}`;
 }
 
 /** Prints a short summary of a robustness report. */
@@ -130,8 +140,8 @@ export function evaluateCommand(): Command {
     // A list's default is `true` ("the default list"); help shows the list itself.
     .addOption(new Option('--noise <list>', 'Gaussian noise σ list (comma-separated), "default" or "none"').argParser(numberList('noise')).default(true, DEFAULT_NOISE_SIGMAS.join(',')))
     .addOption(new Option('--corruptions <list>', 'corruption names (comma-separated), "default" or "none"').argParser(corruptionList).default(true, 'all for the input kind'))
-    .addOption(new Option('--fgsm <list>', 'FGSM ε list (comma-separated), "default" or "none"').argParser(numberList('fgsm')).default(true, DEFAULT_EPSILONS.join(',')))
-    .addOption(new Option('--pgd <list>', 'PGD ε list (comma-separated), "default" or "none"').argParser(numberList('pgd')).default(true, DEFAULT_EPSILONS.join(',')))
+    .addOption(new Option('--fgsm <list>', 'FGSM ε list (comma-separated), "default" or "none"').argParser(numberList('fgsm')).default(true, defaultAttackEpsText()))
+    .addOption(new Option('--pgd <list>', 'PGD ε list (comma-separated), "default" or "none"').argParser(numberList('pgd')).default(true, defaultAttackEpsText()))
     .addOption(new Option('--pgd-l2 <list>', `PGD-L2 radius list (comma-separated), "default" (${DEFAULT_L2_EPSILONS.join(',')}) or "none"`).argParser(numberList('pgd-l2')).default(false, 'none'))
     .addOption(new Option('--square <list>', 'Square Attack ε list (black-box L∞: model outputs only; a check against gradient masking), "default" (the PGD list) or "none"').argParser(numberList('square')).default(false, 'none'))
     .option('--square-queries <n>', 'Square Attack: queries per example at most', schemaNumberOption('square-queries', checked.squareQueries), ROBUSTNESS_DEFAULTS.squareQueries)

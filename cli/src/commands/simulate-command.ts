@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackNames } from '../simulation/attacks/index.ts';
 import { ADVERSARIAL_DEFAULTS, digitsHeadlineEps, FedtuneError, partitionKinds, robustPreset as robustPresetSettings, robustPresetRounds, type RobustnessReport, type RunReport } from '@fedtune/shared';
-import type { RunConfig } from '@fedtune/coordinator';
+import { pretrainedArchitectures, type RunConfig } from '@fedtune/coordinator';
 import { printLabelDistribution } from '../ui/label-distribution.ts';
 import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-site-data.ts';
 import { builtinDigits, makeDirectories } from '@fedtune/shared/node';
@@ -86,7 +86,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
-    .option('--arch <name>', 'model architecture (mlp, cnn, cnn-bn, cnn-dense, cnn-wide; the spam task runs text-cnn) (default: mlp)')
+    .option('--arch <name>', `model architecture (${pretrainedArchitectures().join(', ')}; the spam task runs text-cnn) (default: mlp)`)
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, 240 rounds of ≤ 250 examples per site, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense, 30 rounds of ≤ 500, at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr, --max-examples, --average-rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', `train the sites on N worker threads shared by all of them, each site's whole fit on one thread (the same weights as one thread), or auto: every core when a training example costs ≥ ${AUTO_THREADS_MIN_MACS_PER_EXAMPLE / 1e6} M multiply-accumulates (the cnn-wide, multi-step adversarial training), else 1 = the main thread (default: auto)`, workersOption);

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { deepMerge, runConfigDefaults } from '@fedtune/coordinator';
+import { deepMerge, pretrainedArchitectures, runConfigDefaults } from '@fedtune/coordinator';
 import { FedtuneError, partitionKinds } from '@fedtune/shared';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { choiceOption, floatOption, intOption } from './options.ts';
@@ -125,7 +125,7 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
     .option('--json', 'print the sweep record as JSON instead of the tables')
     .option('--sites <n>', `sites of each simulated federation (default: ${d.base.sites}, fewer than simulate's 8: a sweep runs many trials)`, intOption('sites', 1))
     .option('--partition <spec>', `${partitionKinds().join(', ')} (default: dirichlet:0.5)`)
-    .option('--arch <name>', 'model architecture (mlp, cnn) (default: mlp)')
+    .option('--arch <name>', `model architecture (${pretrainedArchitectures().join(', ')}: the digits task's with a pretrained checkpoint) (default: mlp)`)
     .option('--no-feature-shift', "don't render each site's images through a scanner profile")
     .addOption(new Option('--transport <kind>', `memory or socket (default: ${d.base.transport})`).argParser(choiceOption('transport', ['memory', 'socket'] as const)))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)');

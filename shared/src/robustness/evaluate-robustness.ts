@@ -130,6 +130,16 @@ function listOption<T>(value: boolean | readonly T[] | undefined, defaults: read
   return [...value];
 }
 
+/**
+ * The ε an L∞ attack (FGSM, PGD, Square) runs at: its list (`true` or undefined: DEFAULT_EPSILONS; `false`:
+ * none) with the headline ε added in order when it is not there (a list left empty stays empty). What
+ * `fedtune evaluate --help` shows as the defaults comes from here too.
+ */
+export function attackEpsilons(list: boolean | readonly number[] | undefined, headline: number | undefined): number[] {
+  const eps = listOption(list, DEFAULT_EPSILONS);
+  return headline === undefined || eps.length === 0 || eps.includes(headline) ? eps : [...eps, headline].sort((a, b) => a - b);
+}
+
 /** Correct predictions of `model` on `ds`, in batches. */
 function countCorrect(model: tf.LayersModel, ds: Dataset, shape: number[], batchSize: number): number {
   const f = featureSize(ds);
@@ -288,12 +298,11 @@ function attackSetup(plan: PerturbationPlan, options: RobustnessOptions, losses:
   const attackParams: AdversarialParams = { eps: 0, steps: 1, stepSize: 0, seed, clipMin, clipMax, batchSize, ...(scale ? { scale } : {}) };
   // The headline ε is absolute; in relative units it is attacked (and reported) as headlineEps / epsScale.
   const headline = options.headlineEps === undefined ? undefined : epsUnits === 'absolute' ? options.headlineEps : options.headlineEps / unit.value;
-  const withHeadline = (list: number[]) => (headline === undefined || list.length === 0 || list.includes(headline) ? list : [...list, headline].sort((a, b) => a - b));
-  const fgsmEps = withHeadline(listOption(options.fgsm, DEFAULT_EPSILONS));
-  const pgdEps = withHeadline(listOption(options.pgd, DEFAULT_EPSILONS));
+  const fgsmEps = attackEpsilons(options.fgsm, headline);
+  const pgdEps = attackEpsilons(options.pgd, headline);
   const pgdL2Eps = listOption(options.pgdL2 ?? false, DEFAULT_L2_EPSILONS);
   // `square: true` takes the PGD list (with the headline), else its own list (with the headline added).
-  const squareEps = options.square === true ? pgdEps : withHeadline(listOption(options.square ?? false, DEFAULT_EPSILONS));
+  const squareEps = options.square === true ? pgdEps : attackEpsilons(options.square ?? false, headline);
   const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0 || squareEps.length > 0);
   const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
   const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
