@@ -140,3 +140,29 @@ describe('docs/operations.md', () => {
     expect(() => strategy.initialState(file.values.strategyOptions)).not.toThrow();
   });
 });
+
+describe('what the README\'s commands write is ignored by git', () => {
+  /** The .gitignore entries for the top of the checkout: `/name`, `/name/`, `name/` or `name`. */
+  const ignored = new Set(
+    readFileSync(join(ROOT, '.gitignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#') && !l.startsWith('!'))
+      .map((l) => l.replace(/^\//, '').replace(/\/$/, '')),
+  );
+
+  it('every relative path a README command line writes (--out, --log-file, --audit-log, --personal-model, > FILE) starts with an ignored name', () => {
+    const written = new Set<string>();
+    for (const line of README.split('\n')) {
+      if (!/^\s*(npx fedtune|curl|npm run)/.test(line)) continue;
+      const code = line.split(' # ')[0];
+      for (const m of code.matchAll(/(?:--out|--log-file|--audit-log|--personal-model|--privacy-ledger) ([^\s\]]+)| > ([^\s\]-][^\s\]]*)/g)) {
+        const path = m[1] ?? m[2];
+        if (path.startsWith('/') || /^[A-Z]+$/.test(path)) continue; // an absolute path or a placeholder (DIR)
+        written.add(path.split('/')[0]);
+      }
+    }
+    expect([...written].sort()).toEqual(['audit.jsonl', 'coordinator.jsonl', 'data', 'eval.json', 'mine', 'my-mlp', 'runs', 'site-1.audit.jsonl', 'sweeps']);
+    for (const name of written) expect(ignored, name).toContain(name);
+  });
+});
