@@ -45,6 +45,7 @@ export * from './data/digits-task.ts';
 export * from './data/virtual-digits-site.ts';
 export * from './data/parse-csv-dataset.ts';
 export * from './data/check-dataset.ts';
+export * from './data/pixel-csv-warning.ts';
 export * from './data/site-data-summary.ts';
 export * from './data/hash-category.ts';
 export * from './client/tokenized-with.ts';

@@ -1,7 +1,7 @@
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BUILTIN_DIGITS_HOLDOUTS, loadModelDir, readSavedCalibration, readSavedHoldout, type BuiltinDigitsHoldout } from '@fedtune/coordinator';
-import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, attackEpsilons, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
+import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, FedtuneError, SmoothingConfig, TEMPERATURE_RANGE, type SmoothingConfigInput, attackEpsilons, pixelCsvWarning, DEFAULT_EPSILONS, DEFAULT_L2_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, fitDatasetToModel, RobustnessEvaluationConfig, modelInterfaceOf, type Dataset, type ImputeMethod, type RobustnessOptions, type RobustnessReport } from '@fedtune/shared';
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { eps, pct } from '../ui/format.ts';
 import { worstCaseLine } from '../ui/robustness-summary.ts';
@@ -177,7 +177,10 @@ export function evaluateCommand(): Command {
         // A CSV that does not fit the model (features, classes) is refused here with what does not fit.
         const builtin = builtinHoldoutFor(o.data, readSavedHoldout(o.model));
         if (o.data === 'digits-holdout' && builtin === 'digits-holdout-clean') console.log('data: the clean (unshifted) held-out digits, as the run that saved this model evaluated it (model.json: holdout digits-holdout-clean; --data digits-holdout-scanned for the scanners\' rendering)');
-        const data = fitDatasetToModel(evaluationData(o.data, o.labelColumn, o.featureColumns, o.impute as ImputeMethod | undefined, builtin), modelInterfaceOf(model), o.data);
+        const read = evaluationData(o.data, o.labelColumn, o.featureColumns, o.impute as ImputeMethod | undefined, builtin);
+        const pixels = builtin ? undefined : pixelCsvWarning(read);
+        if (pixels) console.warn(pixels);
+        const data = fitDatasetToModel(read, modelInterfaceOf(model), o.data);
         const options: RobustnessOptions = {
           examples: o.examples,
           adversarialExamples: o.adversarialExamples,

@@ -1,4 +1,4 @@
-import { checkDataset, classCounts, dropDuplicates, dropDuplicateTexts, dropMissingTexts, isMissingText, FedtuneError, formatDataCheck, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
+import { checkDataset, classCounts, dropDuplicates, dropDuplicateTexts, dropMissingTexts, isMissingText, FedtuneError, formatDataCheck, pixelCsvWarning, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
 import type { LoadedSiteData } from '@fedtune/client-node';
 
 export interface CheckedSiteData {
@@ -33,6 +33,8 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
   else {
     for (const note of loaded.notes) print(note);
     for (const line of formatDataCheck(report)) print(line);
+    const pixels = loaded.kind === 'csv' ? pixelCsvWarning(loaded.dataset, { imageFolder: true }) : undefined;
+    if (pixels) print(pixels);
   }
   if (options.checkOnly) return { report };
   if (report.missing.count > 0 && options.impute === 'none') {
