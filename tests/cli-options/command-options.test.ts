@@ -276,6 +276,7 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
   '--cluster-secret-file': async () => {
     const file = join(dir, 'cluster-secret');
     writeFileSync(file, `${'s'.repeat(32)}\n`);
+    writeFileSync(`${file}-2`, `${'t'.repeat(32)}\n`); // the flag names a file that exists (missing-input-paths.test.ts)
     expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--cluster-secret-file', file])).clustered!.secretFile).toBe(file);
     expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390'])).clustered!.secretFile).toBeUndefined();
     // Also from the environment (FEDTUNE_CLUSTER_SECRET_FILE); the flag wins.
