@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { RoundRecord, RunReport } from '@fedtune/shared';
-import { isSettled, reportJsonPretty, reportSkeletonJson, settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
+import { isSettled, reportJsonChunks, reportSkeletonJson, settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
 import { encodeState } from '../../coordinator/src/persistence/state-codec.ts';
 import { makeReport, makeRound } from './helpers.ts';
 
 const encode = (v: unknown) => encodeState(v).json;
+const reportJsonPretty = (r: RunReport) => Buffer.concat(reportJsonChunks(r)).toString('utf8');
 
 /** A report whose strings try to look like the splice point, with NaN and -0 for the checkpoint's encoding. */
 function awkwardReport(rounds: number): RunReport {
@@ -30,6 +31,17 @@ describe('settled round records (settled-rounds.ts)', () => {
     for (const r of report.rounds) settleRoundRecord(r);
     expect(reportSkeletonJson(report, encode)).toBe(encode(report));
     expect(JSON.parse(reportSkeletonJson(report, encode)).rounds).toHaveLength(n);
+  });
+
+  it('report.json\'s chunks of a settled record are the same buffer every time (encoded once); an unsettled one\'s are new', () => {
+    const report = makeReport('run-a', 2);
+    settleRoundRecord(report.rounds[0]);
+    const [a, b] = [reportJsonChunks(report), reportJsonChunks(report)];
+    const roundChunk = (chunks: Buffer[], n: number) => chunks.find((c) => c.toString('utf8').startsWith(`    {\n      "round": ${n},`));
+    expect(roundChunk(a, 1)).toBeDefined();
+    expect(roundChunk(a, 1)).toBe(roundChunk(b, 1));
+    expect(roundChunk(a, 2)).not.toBe(roundChunk(b, 2));
+    expect(roundChunk(a, 2)!.equals(roundChunk(b, 2)!)).toBe(true);
   });
 
   it('a settled record is encoded once; an unsettled one every time', () => {

@@ -8,11 +8,11 @@ import type { RoundRecord, RunReport } from '@fedtune/shared';
  * more is *settled*: frozen (a later write to it throws instead of going unsaved) and serialised once, its text
  * kept for as long as the record lives. The round engine settles every record whose late robustness result has
  * landed (round-engine.ts); the others are serialised each time, as before. Used by report.json's writer
- * (report-writer.ts) and the checkpoint (checkpoint-format.ts).
+ * (report-writer.ts, which writes the cached bytes as they are) and the checkpoint (checkpoint-format.ts).
  */
 
-/** Frozen records' text, per format. */
-const prettyText = new WeakMap<object, string>();
+/** Frozen records' text: report.json's (UTF-8, indented) and the checkpoint skeleton's. */
+const prettyBytes = new WeakMap<object, Buffer>();
 const encodedText = new WeakMap<object, string>();
 
 /** Freezes `record` and everything in it: nothing may change it after this. */
@@ -32,7 +32,7 @@ function deepFreeze(value: unknown): void {
 }
 
 /** `text(record)`, computed once for a settled record. */
-function cached(cache: WeakMap<object, string>, record: RoundRecord, text: (r: RoundRecord) => string): string {
+function cached<T>(cache: WeakMap<object, T>, record: RoundRecord, text: (r: RoundRecord) => T): T {
   if (!isSettled(record)) return text(record);
   let t = cache.get(record);
   if (t === undefined) {
@@ -42,24 +42,31 @@ function cached(cache: WeakMap<object, string>, record: RoundRecord, text: (r: R
   return t;
 }
 
-/**
- * `serialize(report)` with its rounds spliced in as `round(record)` texts joined by `separator` inside the
- * array's brackets: the report without its rounds is serialised with a one-off marker where the list goes.
- */
-function withRounds(report: RunReport, serialize: (r: unknown) => string, round: (r: RoundRecord) => string, open: string, separator: string, close: string): string {
+/** `serialize(report)` around a one-off marker where the list of rounds goes: the text before and after it. */
+function around(report: RunReport, serialize: (r: unknown) => string): [before: string, after: string] {
   const marker = `\u0000rounds-${randomUUID()}`;
   const head = serialize({ ...report, rounds: marker });
   const quoted = JSON.stringify(marker);
   const at = head.indexOf(quoted);
-  const list = report.rounds.length === 0 ? '[]' : `${open}${report.rounds.map(round).join(separator)}${close}`;
-  return head.slice(0, at) + list + head.slice(at + quoted.length);
+  return [head.slice(0, at), head.slice(at + quoted.length)];
 }
 
-/** `JSON.stringify(report, null, 2)`, with each settled round's text computed once. */
-export function reportJsonPretty(report: RunReport): string {
+const OPEN = Buffer.from('[\n');
+const SEPARATOR = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n  ]');
+const EMPTY = Buffer.from('[]');
+
+/**
+ * report.json — the UTF-8 of `JSON.stringify(report, null, 2)` — as chunks to write back to back: each settled
+ * round's bytes are encoded once and written from there, so a round costs the event loop its new record and the
+ * report's other fields, not a copy of every earlier round.
+ */
+export function reportJsonChunks(report: RunReport): Buffer[] {
+  const [before, after] = around(report, (r) => JSON.stringify(r, null, 2));
   // A record inside the top-level `rounds` list sits at depth 2: its lines are indented by four spaces.
-  const text = (r: RoundRecord) => `    ${JSON.stringify(r, null, 2).replaceAll('\n', '\n    ')}`;
-  return withRounds(report, (r) => JSON.stringify(r, null, 2), (r) => cached(prettyText, r, text), '[\n', ',\n', '\n  ]');
+  const bytes = (r: RoundRecord) => Buffer.from(`    ${JSON.stringify(r, null, 2).replaceAll('\n', '\n    ')}`, 'utf8');
+  const rounds = report.rounds.flatMap((r, i) => (i === 0 ? [cached(prettyBytes, r, bytes)] : [SEPARATOR, cached(prettyBytes, r, bytes)]));
+  return [Buffer.from(before, 'utf8'), ...(rounds.length === 0 ? [EMPTY] : [OPEN, ...rounds, CLOSE]), Buffer.from(after, 'utf8')];
 }
 
 /**
@@ -67,5 +74,6 @@ export function reportJsonPretty(report: RunReport): string {
  * whitespace), with each settled round's encoding computed once by `encode(record)`.
  */
 export function reportSkeletonJson(report: RunReport, encode: (value: unknown) => string): string {
-  return withRounds(report, encode, (r) => cached(encodedText, r, encode), '[', ',', ']');
+  const [before, after] = around(report, encode);
+  return `${before}[${report.rounds.map((r) => cached(encodedText, r, encode)).join(',')}]${after}`;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { FedtuneError, type RunReport } from '@fedtune/shared';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
-import { reportJsonPretty } from '../persistence/settled-rounds.ts';
+import { reportJsonChunks } from '../persistence/settled-rounds.ts';
 import { renderReportHtml } from './report-html.ts';
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -105,7 +105,7 @@ export class ReportWriter {
   }
 
   private async write(report: RunReport, final: boolean): Promise<void> {
-    await writeFileDurable(join(this.runDir, 'report.json'), [Buffer.from(reportJsonPretty(report), 'utf8')]);
+    await writeFileDurable(join(this.runDir, 'report.json'), reportJsonChunks(report));
     const now = (this.options.now ?? Date.now)();
     const due = final || this.lastHtmlAt === undefined || now - this.lastHtmlAt >= (this.options.htmlIntervalMs ?? REPORT_HTML_INTERVAL_MS);
     if (report.rounds.length > 0 && due) {
