@@ -1,4 +1,4 @@
-import { classCounts, concatDatasets, siteClassesOf, toFedtuneError, type SiteEvent, type Splits } from '@fedtune/shared';
+import { classCounts, concatDatasets, parseJoinLinkServer, siteClassesOf, toFedtuneError, type JoinLinkServer, type SiteEvent, type Splits } from '@fedtune/shared';
 import { describeBrowserBackend, selectBrowserBackend, type BrowserBackendSelection } from './backend/select-browser-backend.ts';
 import { loadCsvFile } from './data/load-csv-file.ts';
 import { loadImageFolder } from './data/load-image-folder.ts';
@@ -6,6 +6,7 @@ import { loadTextCsv, loadTextFolder } from './data/load-text-files.ts';
 import { checkBrowserSiteData, prepareBrowserSiteData, type BrowserDataChoices, type BrowserSiteData, type PreparedBrowserSiteData } from './data/browser-site-data.ts';
 import { summarizeData, type DataSummary } from './data/summarize.ts';
 import { browserSitePolicy, joinLinkWithoutToken, parseJoinLink } from './join-link.ts';
+import { joinServerChoice } from './join-server-choice.ts';
 import { startBrowserSite, type BrowserSite } from './site-session.ts';
 import { LocalStoragePrivacyLedger } from './privacy/local-storage-privacy-ledger.ts';
 import { renderLineChart } from './ui/line-chart.ts';
@@ -16,6 +17,12 @@ import { renderLineChart } from './ui/line-chart.ts';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   server: $<HTMLInputElement>('server'),
+  serverConfirm: $('server-confirm'),
+  serverConfirmOrigin: $('server-confirm-origin'),
+  serverConfirmOwn: $('server-confirm-own'),
+  serverConfirmUse: $<HTMLButtonElement>('server-confirm-use'),
+  serverConfirmStay: $<HTMLButtonElement>('server-confirm-stay'),
+  serverError: $('server-error'),
   site: $<HTMLInputElement>('site'),
   token: $<HTMLInputElement>('token'),
   backend: $('backend'),
@@ -71,6 +78,8 @@ const state: {
   /** Which input the data came from (the CSV fields re-read the CSV only when it is the one in use). */
   picked?: 'csv' | 'images' | 'texts';
   site?: BrowserSite;
+  /** A join link's server on another origin, not yet confirmed or declined: the page cannot join meanwhile. */
+  askingServer?: JoinLinkServer;
   rounds: Map<number, RoundRow>;
   epochs: number;
 } = { rounds: new Map(), epochs: 1 };
@@ -78,7 +87,7 @@ const state: {
 function setPhase(phase: Phase, status?: string): void {
   document.body.dataset.phase = phase;
   if (status) ui.status.textContent = status;
-  ui.join.disabled = !(state.prepared && state.backend && (phase === 'loaded' || phase === 'closed'));
+  ui.join.disabled = state.askingServer !== undefined || !(state.prepared && state.backend && (phase === 'loaded' || phase === 'closed'));
   ui.leave.disabled = !(phase === 'joining' || phase === 'joined' || phase === 'training');
 }
 
@@ -383,6 +392,14 @@ function onJoin(): void {
     setPhase('error', toFedtuneError(err).message);
     return;
   }
+  // What the field holds: this page's coordinator, a same-origin one from the link, one the user confirmed or typed.
+  let server: JoinLinkServer;
+  try {
+    server = parseJoinLinkServer(ui.server.value.trim());
+  } catch (err) {
+    setPhase('error', toFedtuneError(err).message.replace("the join link's coordinator (?server=)", 'the coordinator URL'));
+    return;
+  }
   let prepared: PreparedBrowserSiteData;
   try {
     prepared = prepareBrowserSiteData(state.data, choices(), id);
@@ -392,7 +409,7 @@ function onJoin(): void {
   }
   state.rounds.clear();
   renderRounds();
-  setPhase('joining', `connecting to ${ui.server.value}…`);
+  setPhase('joining', `connecting to ${server.url}…`);
   let privacyLedger: LocalStoragePrivacyLedger;
   try {
     privacyLedger = LocalStoragePrivacyLedger.open(window.localStorage, id);
@@ -403,7 +420,7 @@ function onJoin(): void {
   ui.ledger.textContent = `ε ${epsText(privacyLedger.totalEpsilon())} spent in total (this browser)`;
   const site = startBrowserSite({
     privacyLedger,
-    server: ui.server.value.trim(),
+    server: server.url,
     siteId: id,
     token: ui.token.value || undefined,
     splits: prepared.splits,
@@ -423,10 +440,45 @@ function onLeave(): void {
   setPhase('closed', 'you left the run; nothing more is sent');
 }
 
+/**
+ * The coordinator field from the join link (join-server-choice.ts): this page's origin, or a same-origin ?server=.
+ * A ?server= on another origin is shown (its origin only, as text) with two buttons; the field takes it only on
+ * the confirming click, and Join stays off until one of them is clicked. A malformed one is one line.
+ */
+function chooseServer(): void {
+  const choice = joinServerChoice(window.location.href);
+  if (choice.kind === 'own') {
+    ui.server.value = choice.server;
+    return;
+  }
+  ui.server.value = choice.own;
+  if (choice.kind === 'invalid') {
+    ui.serverError.textContent = choice.message;
+    ui.serverError.hidden = false;
+    return;
+  }
+  state.askingServer = choice.requested;
+  ui.serverConfirmOrigin.textContent = choice.requested.origin;
+  ui.serverConfirmOwn.textContent = choice.own;
+  ui.serverConfirmUse.textContent = `Connect to ${choice.requested.origin}`;
+  ui.serverConfirm.hidden = false;
+  ui.server.readOnly = true;
+  const decided = (server: string, note: string) => {
+    state.askingServer = undefined;
+    ui.server.value = server;
+    ui.server.readOnly = false;
+    ui.serverConfirm.hidden = true;
+    log(note);
+    setPhase((document.body.dataset.phase as Phase | undefined) ?? 'starting');
+  };
+  ui.serverConfirmUse.addEventListener('click', () => decided(choice.requested.url, `you chose to connect to ${choice.requested.origin} (named by the join link)`), { once: true });
+  ui.serverConfirmStay.addEventListener('click', () => decided(choice.own, `you declined the join link's server ${choice.requested.origin}; this page's coordinator is used`), { once: true });
+}
+
 async function init(): Promise<void> {
   setPhase('starting');
   const link = parseJoinLink(window.location.href);
-  ui.server.value = link.server;
+  chooseServer();
   ui.site.value = link.site ?? `browser-${Math.random().toString(36).slice(2, 6)}`;
   ui.token.value = link.token ?? '';
   // Read once: out of the address bar and this history entry (the rest of the link, ?policy= included, stays).

@@ -17,6 +17,7 @@ export * from './transport/endpoint-base.ts';
 export * from './transport/memory-network.ts';
 export * from './transport/socketio-client.ts';
 export * from './transport/server-url.ts';
+export * from './transport/join-link-server.ts';
 export * from './transport/read-body-at-most.ts';
 export * from './transport/failover-connector.ts';
 export * from './transport/node-index-for-site.ts';
