@@ -8,7 +8,8 @@ import { browserTestModeWithNotice, launchChromium, MISSING_CHROMIUM } from './c
 // operator's dashboard: every name stayed in the page's site list, every departed site was a row of the sites
 // table, and each engine event and each live update redrew the whole page (two redraws per event). The page is
 // driven here through the coordinator's own event stream (LiveEvents → /api/events), thousands of joins and
-// departures, in real Chromium. Redraws are counted (body[data-renders]), not timed.
+// departures, in real Chromium. Redraws are counted (body[data-renders]), not timed. The snapshot replays only the
+// peers' latest events (REPLAYED_PEER_EVENTS): the counts below come from the coordinator's SiteTally.
 
 const mode = browserTestModeWithNotice('tests/browser/dashboard-peer-churn.test.ts');
 

@@ -92,7 +92,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
   });
 
   /**
-   * Server-sent events: `snapshot` (live status + every engine event so far) on connect, then `engine`
+   * Server-sent events: `snapshot` (live status, the engine events LiveEvents replays and the site counts) on connect, then `engine`
    * per engine event and `live` (phase, round, sites with last seen) after each event and periodically.
    */
   app.get('/api/events', { config: { admin: true } }, (request, reply) => {
@@ -111,7 +111,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     streams.add(res);
-    send('snapshot', { live: live(), events: events.history() });
+    send('snapshot', { live: live(), ...events.history() });
     allowance += res.writableLength;
     const unsubscribe = events.subscribe((event) => {
       send('engine', event);

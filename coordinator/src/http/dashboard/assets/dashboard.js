@@ -22,7 +22,7 @@ const state = {
    * without end). `siteCounts` counts them all.
    */
   knownSites: new Map(),
-  /** Joins of sites not known at the time, and of those how many left before the end (dropped ones included). */
+  /** Joins of sites not known at the time, and of those how many left before the end (the coordinator's: adoptSiteCounts). */
   siteCounts: { joined: 0, left: 0 },
   pretrained: undefined,
   status: undefined,
@@ -162,6 +162,15 @@ function pushUpdate(update) {
   if (state.updates.length > 2 * MAX_UPDATE_ROWS) state.updates.splice(0, state.updates.length - MAX_UPDATE_ROWS);
 }
 
+/**
+ * The run's site counts as the coordinator keeps them (its SiteTally counts by the rules above): sent with the
+ * snapshot and with every join and departure. The snapshot replays only the peers' latest events, so the counts
+ * worked out here from the events would miss the earlier ones.
+ */
+function adoptSiteCounts(counts) {
+  if (counts && Number.isInteger(counts.joined) && Number.isInteger(counts.left)) state.siteCounts = { joined: counts.joined, left: counts.left };
+}
+
 function apply(event) {
   switch (event.type) {
     case 'waiting':
@@ -174,6 +183,7 @@ function apply(event) {
       state.knownSites.delete(event.siteId);
       state.knownSites.set(event.siteId, { siteId: event.siteId, runtime: event.runtime, backend: event.backend, numExamples: event.numExamples, lastSeen: event.at });
       forgetOldSites();
+      adoptSiteCounts(event.siteCounts);
       break;
     }
     case 'site-left': {
@@ -186,6 +196,7 @@ function apply(event) {
         state.knownSites.delete(event.siteId);
         state.knownSites.set(event.siteId, site);
       } else if (site) site.lastSeen = event.at;
+      adoptSiteCounts(event.siteCounts);
       break;
     }
     case 'pretrained':
@@ -733,6 +744,7 @@ function onStreamEvent(name, data) {
     state.finalReport = undefined;
     state.live = snapshot.live;
     for (const event of snapshot.events) apply(event);
+    adoptSiteCounts(snapshot.siteCounts);
     scheduleRender();
   } else if (name === 'engine') {
     const event = JSON.parse(data);
