@@ -2,12 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, LiveEvents, type CoordinatorApp } from '@fedtune/coordinator';
-import { DASHBOARD_CSP, PAGE_CSP } from '../../coordinator/src/http/security-headers.ts';
+import { DASHBOARD_CSP, DOCS_CSP } from '../../coordinator/src/http/security-headers.ts';
+import { siteCsp } from '../../coordinator/src/http/site-csp.ts';
 import { tempDir } from '../helpers/federation.ts';
 
 // Audit: only report.html sent security headers. Every response now says nosniff and DENY (framing); HTML pages
 // carry a CSP with frame-ancestors 'none': the dashboard a strict one its own code satisfies
-// (tests/browser/dashboard-csp.test.ts), the others (browser site, Swagger UI) one that only forbids framing.
+// (tests/browser/dashboard-csp.test.ts), the browser site and the Swagger UI strict ones of their own
+// (tests/browser/site-csp.test.ts checks them in Chromium).
 
 describe('security headers on every route', () => {
   let c: CoordinatorApp;
@@ -27,9 +29,10 @@ describe('security headers on every route', () => {
   const pages: Array<[string, string]> = [
     ['/', DASHBOARD_CSP],
     ['/dashboard/index.html', DASHBOARD_CSP],
-    ['/site/', PAGE_CSP],
-    ['/site/index.html', PAGE_CSP],
-    ['/docs/', PAGE_CSP],
+    ['/site/', siteCsp('')],
+    ['/site/index.html', siteCsp('')],
+    ['/docs/', DOCS_CSP],
+    ['/docs', DOCS_CSP],
   ];
   it.each(pages)('HTML %s: nosniff, DENY, its CSP with frame-ancestors none', async (route, csp) => {
     const res = await c.app.inject({ method: 'GET', url: route });
@@ -39,6 +42,20 @@ describe('security headers on every route', () => {
     expect(res.headers['x-frame-options']).toBe('DENY');
     expect(res.headers['content-security-policy']).toBe(csp);
     expect(csp).toContain("frame-ancestors 'none'");
+  });
+
+  it('the browser site: only its own origin, plus the origin its ?server= names (http(s) and ws(s)), wasm but no eval', async () => {
+    const plain = (await c.app.inject({ url: '/site/' })).headers['content-security-policy'] as string;
+    expect(plain).toBe("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    const other = (await c.app.inject({ url: `/site/?site=a&server=${encodeURIComponent('https://coord.example:8443/prefix')}` })).headers['content-security-policy'] as string;
+    expect(other).toContain("connect-src 'self' https://coord.example:8443 wss://coord.example:8443;");
+    // The routed path decides, not the spelling: /%73ite/ is the site too.
+    expect((await c.app.inject({ url: '/%73ite/?server=http%3A%2F%2Fx.example' })).headers['content-security-policy']).toContain("connect-src 'self' http://x.example ws://x.example;");
+    // A ?server= that is no clean origin adds nothing: a host with ; , * or ' would have written the header.
+    for (const bad of ['http://a;script-src *', "http://a',b", 'javascript:alert(1)', 'http://u:p@x.example', `http://${'a'.repeat(3000)}.example`]) {
+      const csp = (await c.app.inject({ url: `/site/?server=${encodeURIComponent(bad)}` })).headers['content-security-policy'];
+      expect(csp, bad).toBe(plain);
+    }
   });
 
   const others: Array<[string, number, string]> = [
