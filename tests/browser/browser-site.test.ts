@@ -65,6 +65,7 @@ describe.runIf(mode === 'run')('browser site in headless Chromium (2 Node sites 
   let encodedWeightBytes = 0;
   let csvExamples = 0;
   let close: (() => Promise<void>) | undefined;
+  let siteCspHeader = '';
 
   beforeAll(async () => {
     if (!existsSync(join(DEFAULT_SITE_DIR, 'index.html'))) throw new Error(`client-web is not built (${DEFAULT_SITE_DIR}): run "npm run build"`);
@@ -121,7 +122,13 @@ describe.runIf(mode === 'run')('browser site in headless Chromium (2 Node sites 
     sitePage = await siteContext.newPage();
     sitePage.on('pageerror', (err) => console.error(`[browser page] ${err.message.slice(0, 300)}`));
     sent = recordSentTraffic(sitePage);
-    await sitePage.goto(`${url}/site/?server=${encodeURIComponent(url)}&site=${BROWSER_SITE}`);
+    // The page's CSP violations (site-csp.ts), recorded before any of its scripts run.
+    await sitePage.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { violations: string[] }).violations = seen;
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    siteCspHeader = (await sitePage.goto(`${url}/site/?server=${encodeURIComponent(url)}&site=${BROWSER_SITE}`))!.headers()['content-security-policy'] ?? '';
     await sitePage.waitForSelector('[data-testid="backend"][data-backend]', { timeout: 30_000 });
     await sitePage.setInputFiles('#csv-file', csv);
     await sitePage.waitForSelector('body[data-phase="loaded"]');
@@ -165,6 +172,14 @@ describe.runIf(mode === 'run')('browser site in headless Chromium (2 Node sites 
     const throughput = await sitePage.locator('#rounds tbody tr td:nth-child(5)').allTextContents();
     const node = report.rounds.flatMap((r) => r.accepted.filter((a) => a.siteId !== BROWSER_SITE).map((a) => a.numExamples / (a.durationMs / 1000)));
     console.log(`[throughput during the run] browser (${backend}): ${throughput.join(', ')} samples/s; node sites: ${node.map((v) => v.toFixed(0)).join(', ')} samples/s (3 sites share 2 cores)`);
+  });
+
+  it('joined and trained under its strict CSP with no violation', async () => {
+    expect(siteCspHeader).toContain("default-src 'none'");
+    // Its link names this coordinator: that origin is all it may reach besides its own.
+    const origin = new URL(sitePage.url()).origin;
+    expect(siteCspHeader).toContain(`connect-src 'self' ${origin} ${origin.replace('http', 'ws')};`);
+    expect(await sitePage.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([]);
   });
 
   it('showed the data summary before sending anything', async () => {
