@@ -60,8 +60,12 @@ function runRecorded(args: string[], env: Record<string, string> = {}, onLine?: 
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr, modules: loaded(log) })));
 }
 
-/** The coordinator files a site may load: the run configuration's schema (`@fedtune/coordinator/config`), nothing of the server. */
-const RUN_CONFIG_GRAPH = ['config/index.js', 'config/run-config-file.js', 'engine/run-config.js', 'engine/dp-aggregation.js', 'engine/secure-aggregation-round.js', 'engine/claimed-example-count.js', 'engine/site-report-config.js'];
+/**
+ * The coordinator files a site may load: the run configuration's schema (`@fedtune/coordinator/config`) and its
+ * refusals of settings that would have no effect (inactive-run-config.js, which imports only @fedtune/shared), nothing
+ * of the server.
+ */
+const RUN_CONFIG_GRAPH = ['config/index.js', 'config/run-config-file.js', 'engine/run-config.js', 'engine/dp-aggregation.js', 'engine/secure-aggregation-round.js', 'engine/claimed-example-count.js', 'engine/site-report-config.js', 'config/inactive-run-config.js'];
 const NEVER_IN_A_SITE = ['node_modules/fastify/', 'node_modules/@fastify/', 'node_modules/better-sqlite3/', 'node_modules/socket.io/', 'node_modules/pino/', 'cli/dist/simulation/', 'cli/dist/commands/coordinator-command.js', 'cli/src/'];
 const NEVER_COMPILED = ['node_modules/tsx/', 'node_modules/typescript/', 'node_modules/esbuild/'];
 
