@@ -7,6 +7,7 @@ import { encodeWeights, readModelWeights, type Dataset, type RunReport } from '@
 import { builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { head, startTestFederation, tempDir } from '../helpers/federation.ts';
 import { browserTestModeWithNotice, launchChromium, MISSING_CHROMIUM } from './chromium.ts';
+import { recordViolations, violations } from './csp-violations.ts';
 import { containsFloat32Run, recordSentTraffic, type SentItem } from './page-traffic.ts';
 
 // One federation — 2 Node sites and 1 browser tab in real headless Chromium — runs 3 rounds, while a second
@@ -123,11 +124,7 @@ describe.runIf(mode === 'run')('browser site in headless Chromium (2 Node sites 
     sitePage.on('pageerror', (err) => console.error(`[browser page] ${err.message.slice(0, 300)}`));
     sent = recordSentTraffic(sitePage);
     // The page's CSP violations (site-csp.ts), recorded before any of its scripts run.
-    await sitePage.addInitScript(() => {
-      const seen: string[] = [];
-      (window as unknown as { violations: string[] }).violations = seen;
-      document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
+    await recordViolations(sitePage);
     siteCspHeader = (await sitePage.goto(`${url}/site/?server=${encodeURIComponent(url)}&site=${BROWSER_SITE}`))!.headers()['content-security-policy'] ?? '';
     await sitePage.waitForSelector('[data-testid="backend"][data-backend]', { timeout: 30_000 });
     await sitePage.setInputFiles('#csv-file', csv);
@@ -179,7 +176,7 @@ describe.runIf(mode === 'run')('browser site in headless Chromium (2 Node sites 
     // Its link names this coordinator: that origin is all it may reach besides its own.
     const origin = new URL(sitePage.url()).origin;
     expect(siteCspHeader).toContain(`connect-src 'self' ${origin} ${origin.replace('http', 'ws')};`);
-    expect(await sitePage.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([]);
+    expect(await violations(sitePage)).toEqual([]);
   });
 
   it('showed the data summary before sending anything', async () => {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, LiveEvents, type CoordinatorApp } from '@fedtune/coordinator';
 import type { RunReport } from '@fedtune/shared';
@@ -8,6 +8,7 @@ import { REPORT_HTML_CSP } from '../../coordinator/src/http/report-html-route.ts
 import { DASHBOARD_CSP } from '../../coordinator/src/http/security-headers.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { browserTestModeWithNotice, launchChromium, MISSING_CHROMIUM } from './chromium.ts';
+import { recordViolations, violations } from './csp-violations.ts';
 
 // The dashboard under its Content-Security-Policy in real Chromium: its own code breaks none of it (no
 // violation reported while it loads, streams and draws a run with rounds). And audit: with an admin token the
@@ -31,14 +32,6 @@ const report = {
   model: { architecture: 'mlp', parameters: 10 }, pretrained: { accuracy: 0.5, loss: 1.4 }, rounds: [round(1), round(2)],
 } as unknown as RunReport;
 
-/** Records the page's CSP violations (directive and what was blocked) before any of its scripts run. */
-const recordViolations = (page: Page) =>
-  page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { violations: string[] }).violations = seen;
-    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-const violations = (page: Page) => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
 
 describe.runIf(mode === 'run')('dashboard CSP (Chromium)', () => {
   let c: CoordinatorApp;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type CoordinatorApp } from '@fedtune/coordinator';
 import { tempDir } from '../helpers/federation.ts';
 import { browserTestModeWithNotice, launchChromium, MISSING_CHROMIUM } from './chromium.ts';
+import { recordViolations, violations } from './csp-violations.ts';
 
 // Audit: a join link (/site/?server=…) on the real coordinator could point the browser site at another server.
 // The page now connects to its own origin; another origin is shown and reached only after a confirming click.
@@ -21,13 +22,6 @@ describe.runIf(mode === 'fail')('browser tests in CI', () => {
   });
 });
 
-const recordViolations = (page: Page) =>
-  page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { violations: string[] }).violations = seen;
-    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-const violations = (page: Page) => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
 
 describe.runIf(mode === 'run')('browser site join link and CSP (Chromium)', () => {
   let c: CoordinatorApp;
