@@ -43,11 +43,12 @@ import { constants as perfConstants, monitorEventLoopDelay, performance, Perform
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { startCoordinator, type EngineEvent } from '@fedtune/coordinator';
+import { startCoordinator, type EngineEvent, type SiteConnections } from '@fedtune/coordinator';
 import { type CoordinatorLink, type Dataset, type RunReport } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { lightSite, newLightSiteCounters, type LightSiteCounters } from './load-light-site.ts';
 import { loadFailures } from './load-failures.ts';
+import { TurnCpuMonitor } from './turn-cpu-monitor.ts';
 
 const { values: args } = parseArgs({
       options: {
@@ -68,6 +69,8 @@ const { values: args } = parseArgs({
         'round-timeout-ms': { type: 'string', default: '120000' },
         /** How long the sites have, once connected, to join (answer the run's terms): beyond it the bench fails. */
         'join-timeout-ms': { type: 'string', default: '60000' },
+        /** The coordinator's `updatesReadPerTurn` (connection-limits.ts): its default when not given. */
+        'updates-read-per-turn': { type: 'string' },
         /** Internal, for the bench's own test: the sites never answer the run's terms (they never join; the bench must fail). */
         'sites-ignore-terms': { type: 'boolean', default: false },
         out: { type: 'string', default: 'bench/results/load.json' },
@@ -233,6 +236,13 @@ interface LoadResult {
   gcPerUpdate: { major: number; majorMs: number; minor: number; minorMs: number };
   /** Health-check latency (GET /api/health from a process of its own) per round: p99 and max, ms. */
   healthMs: { p99: number[]; max: number[]; checks: number[]; /** Checks per round that waited on the bench's own forced GC (that wait is taken out of their latency). */ waitedOnForcedGc?: number[] };
+  /**
+   * Per round, the main thread's CPU in the round's longest turn of the event loop (bench/turn-cpu-monitor.ts;
+   * Linux only): what the coordinator itself held the loop for, without the wait for a CPU on a shared machine.
+   */
+  longestTurnCpuMs?: number[];
+  /** The fan-in's counters over the run: times the sites' connections were paused, the most updates read and connections resumed in one turn. */
+  fanIn?: { pauses: number; mostUpdatesReadInATurn: number; mostResumedInATurn: number };
   /** Main-thread heap after a forced GC at the end of each round, minus after join (MB). */
   heapRetainedAfterRounds: number[];
   acceptedShare: number;
@@ -339,7 +349,7 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     backend,
     transport: 'socket',
     // The baseline handles every update as it arrives (no fan-in pacing), as before issue 14.
-    ...(args.child ? { connectionLimits: { busyMsPerTurn: 1000 } } : {}),
+    ...(args.child ? { connectionLimits: { busyMsPerTurn: 1000 } } : args['updates-read-per-turn'] ? { connectionLimits: { updatesReadPerTurn: Number(args['updates-read-per-turn']) } } : {}),
     onEvent,
     config: {
       runId: `load-${sites}`,
@@ -431,8 +441,13 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
   buffersAfterJoin = m0.arrayBuffers;
   buffersPeak = m0.arrayBuffers;
   lag.enable();
+  const turnCpu = new TurnCpuMonitor();
+  turnCpu.start();
   const report = await coordinator.done;
+  turnCpu.stop();
   lag.disable();
+  // The fan-in's own counters (internal: read for the bench only, as tests/fan-in-flow-control-socket.test.ts does).
+  const fanIn = (coordinator.engine as unknown as { ctx: { membership: { connections: SiteConnections } } }).ctx.membership.connections;
   clearInterval(sampler);
   // Let the 'complete' messages arrive, then close everything.
   await new Promise((r) => setTimeout(r, 200));
@@ -504,6 +519,9 @@ async function runLoad(sites: number, backend: string): Promise<LoadResult> {
     cpuBreakdownPerUpdate,
     gcPerUpdate,
     healthMs: { p99: healthIn.map((h) => round1(quantile(h, 0.99), 1)), max: healthIn.map((h) => round1(Math.max(...h), 1)), checks: healthIn.map((h) => h.length), waitedOnForcedGc: healthWaitedOnForcedGc },
+    // Less the bench's own forced GC where a turn held one (the GC's wall time is its CPU on the main thread).
+    fanIn: { pauses: fanIn.fanInPauses, mostUpdatesReadInATurn: fanIn.mostUpdatesReadInATurn, mostResumedInATurn: fanIn.mostResumedInATurn },
+    longestTurnCpuMs: turnCpu.available ? turnCpu.longestCpuIn(windows, (t) => forcedGcIn([t.at, t.wallMs])).map((ms) => round1(ms, 1)) : undefined,
     heapRetainedAfterRounds: retainedHeap.map((b) => round1((b - heapAfterJoin) / MB)),
     acceptedShare: selected ? accepted / selected : 0,
     rejected: rounds.reduce((n, r) => n + r.rejected.length, 0),
@@ -544,7 +562,7 @@ function baselineRun(n: number): Promise<LoadResult> {
 function describeResult(r: LoadResult): string {
   return (
     `${r.roundsCompleted}/${r.rounds} rounds (${r.status}); round ${r.roundSeconds.join(' / ')} s; ${r.msPerUpdate.perRound.join(' / ')} ms per update (CPU ${r.cpuMsPerUpdate.perRound.join(' / ')} ms; up to the last update ${r.collectPerUpdate.wallMs.join(' / ')} ms, CPU ${r.collectPerUpdate.cpuMs.join(' / ')} ms); ` +
-    `health p99 ${r.healthMs.p99.join(' / ')} ms; heap retained ${JSON.stringify(r.heapRetainedAfterRounds)} MB`
+    `health p99 ${r.healthMs.p99.join(' / ')} ms; longest turn's CPU ${r.longestTurnCpuMs?.join(' / ') ?? 'n/a'} ms; fan-in ${JSON.stringify(r.fanIn)}; heap retained ${JSON.stringify(r.heapRetainedAfterRounds)} MB`
   );
 }
 

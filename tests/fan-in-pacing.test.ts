@@ -40,13 +40,13 @@ const fitResult = (siteId: string, round: number): MessageOf<ClientToServer> => 
   payload: { runId: 'r', round, siteId, weights: new Uint8Array(4), numExamples: 1, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 },
 });
 
-function setup(busyMsPerTurn: number | undefined, onMessage: (siteId: string, m: SiteMessage) => void = () => {}, fanInQueueLimit?: number) {
+function setup(busyMsPerTurn: number | undefined, onMessage: (siteId: string, m: SiteMessage) => void = () => {}, fanInQueueLimit?: number, updatesReadPerTurn?: number) {
   const log: string[] = [];
   const registry = new SiteRegistry();
   const connections = new SiteConnections({
     registry,
     runId: 'r',
-    limits: { ...(busyMsPerTurn === undefined ? {} : { busyMsPerTurn }), ...(fanInQueueLimit === undefined ? {} : { fanInQueueLimit }) },
+    limits: { ...(busyMsPerTurn === undefined ? {} : { busyMsPerTurn }), ...(fanInQueueLimit === undefined ? {} : { fanInQueueLimit }), ...(updatesReadPerTurn === undefined ? {} : { updatesReadPerTurn }) },
     onJoined: (site) => log.push(`joined ${site.siteId}`),
     onLeft: (site, reason) => log.push(`left ${site.siteId}: ${reason}`),
     onMessage: (site, m) => {
@@ -262,7 +262,80 @@ describe('fan-in pacing', () => {
     }
   });
 
+  // updatesReadPerTurn: the updates read in one turn (before the queue) are bounded too, whatever the queue holds.
+  it.each([
+    { updatesReadPerTurn: 2, queueLimit: 1000, resumeBatch: 2 },
+    { updatesReadPerTurn: 5, queueLimit: 1000, resumeBatch: 5 },
+    { updatesReadPerTurn: undefined, queueLimit: 1000, resumeBatch: 8 },
+    { updatesReadPerTurn: 100, queueLimit: 12, resumeBatch: 3 },
+  ])('updatesReadPerTurn $updatesReadPerTurn (queue limit $queueLimit): the Nth update read in a turn pauses every joined site; resumed $resumeBatch per turn', async ({ updatesReadPerTurn, queueLimit, resumeBatch }) => {
+    const perTurn = updatesReadPerTurn ?? 8;
+    const { log, join, connections } = setup(1000, () => {}, queueLimit, updatesReadPerTurn);
+    expect(connections.limits.updatesReadPerTurn).toBe(perTurn);
+    expect(connections.resumeBatch).toBe(resumeBatch);
+    const paused = new Set<string>();
+    const resumedInTurn: number[] = [];
+    let resumedNow = 0;
+    const links = Array.from({ length: 20 }, (_, i) => {
+      const link = join(`s${i}`);
+      Object.assign(link, { pauseReceiving: () => paused.add(`s${i}`), resumeReceiving: () => (paused.delete(`s${i}`), resumedNow++) });
+      return link;
+    });
+    log.length = 0;
+    // One turn: updates are read one after the other; the read that reaches the bound pauses all 20 connections
+    // (if the queue did not fill first), and what was read before the pause took hold still queues.
+    const pausedAfter: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      links[i].deliver(fitResult(`s${i}`, 1));
+      pausedAfter.push(paused.size);
+    }
+    const firstPause = Math.min(perTurn, queueLimit);
+    expect(pausedAfter.findIndex((n) => n > 0)).toBe(firstPause - 1);
+    expect(pausedAfter.slice(firstPause - 1).every((n) => n === 20)).toBe(true);
+    expect(connections.fanInPauses).toBe(1);
+    expect(connections.mostUpdatesReadInATurn).toBe(20);
+    // Later turns: every connection is resumed, at most resumeBatch per turn, and every update is handled in order.
+    for (let k = 0; k < 40 && (connections.sitesPaused || resumedNow > 0); k++) {
+      await turn();
+      resumedInTurn.push(resumedNow);
+      resumedNow = 0;
+    }
+    expect(paused.size).toBe(0);
+    expect(Math.max(...resumedInTurn)).toBe(resumeBatch);
+    expect(log).toEqual(links.map((_, i) => `fitResult s${i} 1`));
+  });
+
+  it('updatesReadPerTurn counts one turn at a time: N − 1 updates in each of several turns never pause', async () => {
+    const { join, connections } = setup(1000, () => {}, 1000, 4);
+    const calls: string[] = [];
+    const links = Array.from({ length: 9 }, (_, i) => {
+      const link = join(`s${i}`);
+      Object.assign(link, { pauseReceiving: () => calls.push(`pause s${i}`), resumeReceiving: () => calls.push(`resume s${i}`) });
+      return link;
+    });
+    for (const turnOf of [[0, 1, 2], [3, 4, 5], [6, 7, 8]]) {
+      for (const i of turnOf) links[i].deliver(fitResult(`s${i}`, 1));
+      await turn();
+    }
+    expect(calls).toEqual([]);
+    expect(connections.fanInPauses).toBe(0);
+    expect(connections.mostUpdatesReadInATurn).toBe(3);
+    // A fourth in one turn pauses them.
+    for (const i of [0, 1, 2, 3]) links[i].deliver(fitResult(`s${i}`, 2));
+    expect(connections.fanInPauses).toBe(1);
+    expect(calls.filter((c) => c.startsWith('pause'))).toHaveLength(9);
+  });
+
+  it('messages other than updates do not count toward updatesReadPerTurn', () => {
+    const { join, connections } = setup(1000, () => {}, 1000, 2);
+    const links = Array.from({ length: 5 }, (_, i) => join(`s${i}`));
+    for (let i = 0; i < 5; i++) links[i].deliver({ event: 'heartbeat', payload: { siteId: `s${i}`, status: 'idle' } });
+    expect(connections.fanInPauses).toBe(0);
+    expect(connections.mostUpdatesReadInATurn).toBe(0);
+  });
+
   it('busyMsPerTurn and fanInQueueLimit are bounded by their schema', () => {
+    expect(() => setup(5, undefined, undefined, 0)).toThrow();
     expect(() => setup(5, undefined, 0)).toThrow();
     expect(() => setup(-1)).toThrow();
     expect(() => setup(5000)).toThrow();

@@ -52,6 +52,14 @@ export const ConnectionLimits = z.object({
    */
   fanInQueueLimit: z.number().int().min(1).max(100_000).default(32),
   /**
+   * Updates read per turn of the event loop: once this many sites' updates have arrived in one turn, the joined
+   * sites' connections are paused as when the queue is full (and resumed `fanInQueueLimit / 4` per turn). Reading
+   * an update — ws joining its socket reads into one buffer, socket.io's and the schema's parse — happens in the
+   * socket's read, before the fan-in queue: without a bound, the updates of every site whose bytes arrived
+   * together were read in one turn (a third of the main thread's longest turns at 500 sites, CPU profile).
+   */
+  updatesReadPerTurn: z.number().int().min(1).max(100_000).default(8),
+  /**
    * socket.io text packets (a message's JSON; its bytes travel as binary attachments) a connection may send: at
    * most this long (characters) each, and `textBytesPerSecond` on average with bursts of `textBytesBurst`. A
    * longer or faster one closes the connection before its JSON is parsed (bounded-socketio-parser.ts). Honest

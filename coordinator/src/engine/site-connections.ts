@@ -96,6 +96,7 @@ export class SiteConnections {
       if (!this.withinBudget(state, t)) return this.refuse(link, 'rate_limited', `more than ${this.limits.messagesPerSecond} messages per second (bursts of ${this.limits.messageBurst}): refused`);
       site.lastSeen = t;
       if (message.event === 'hello') return this.refuse(link, 'duplicate_result', 'this connection has already joined');
+      if (message.event === 'fitResult') this.readAnUpdate();
       // Updates wait their turn in the fan-in queue; so does anything after them from the same connection.
       if (message.event === 'fitResult' || state.queued > 0) return this.later(link, state, () => this.options.onMessage(site, message));
       this.options.onMessage(site, message);
@@ -151,6 +152,18 @@ export class SiteConnections {
     }
   }
 
+  /** Updates read in the current turn of the event loop (reset in the turn's check phase). */
+  private updatesReadThisTurn = 0;
+  /** The most updates read in one turn of the event loop (effect tests: `updatesReadPerTurn` plus what was already read). */
+  mostUpdatesReadInATurn = 0;
+
+  /** An update was read: past `updatesReadPerTurn` in this turn, the joined sites' connections stop being read. */
+  private readAnUpdate(): void {
+    if (this.updatesReadThisTurn++ === 0) setImmediate(() => (this.updatesReadThisTurn = 0));
+    this.mostUpdatesReadInATurn = Math.max(this.mostUpdatesReadInATurn, this.updatesReadThisTurn);
+    if (this.updatesReadThisTurn === this.limits.updatesReadPerTurn) this.pauseSites();
+  }
+
   /** Works through the fan-in queue for at most busyMsPerTurn (at least one item), then yields a turn. */
   private drain(): void {
     const started = performance.now();
@@ -176,11 +189,12 @@ export class SiteConnections {
   private resumedUpTo = 0;
 
   /**
-   * Connections resumed per turn of the event loop: a quarter of the queue's limit. They are resumed with the
-   * queue at half its limit at most, so their updates (one each) do not fill it again.
+   * Connections resumed per turn of the event loop: a quarter of the queue's limit, and no more than the updates
+   * that may be read in a turn. They are resumed with the queue at half its limit at most, so their updates (one
+   * each) do not fill it again.
    */
   get resumeBatch(): number {
-    return Math.max(1, Math.floor(this.limits.fanInQueueLimit / 4));
+    return Math.max(1, Math.min(Math.floor(this.limits.fanInQueueLimit / 4), this.limits.updatesReadPerTurn));
   }
 
   private pauseSites(): void {
