@@ -34,6 +34,7 @@ export * from './persistence/run-database.ts';
 export * from './persistence/ensure-directory.ts';
 export * from './persistence/open-sqlite.ts';
 export * from './persistence/write-batch.ts';
+export * from './persistence/turn-spread-writes.ts';
 export * from './metrics/registry.ts';
 export * from './metrics/coordinator-metrics.ts';
 export * from './config/run-config-file.ts';

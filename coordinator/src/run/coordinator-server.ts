@@ -166,7 +166,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
   const store = new RunStore(options.runsDir);
   const database =
     (options.database ?? options.transport === 'socket')
-      ? new RunDatabase(join(options.runsDir, 'fedtune.db'), { onWriteError: (err) => options.onWarning?.(`could not record site joins/leaves in the run database: ${String((err as Error)?.message ?? err).slice(0, 500)}`) })
+      ? new RunDatabase(join(options.runsDir, 'fedtune.db'), { onWriteError: (err, what) => options.onWarning?.(`could not record ${what} in the run database: ${String((err as Error)?.message ?? err).slice(0, 500)}`) })
       : undefined;
   const metrics = createCoordinatorMetrics();
   const fileLog: FileLogger | undefined = options.logFile ? createFileLogger(options.logFile, options.logBindings) : undefined;
