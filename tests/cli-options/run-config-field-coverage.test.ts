@@ -66,6 +66,9 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'robustness.certify.radii': 'tests/run-config-effects/robustness-field-effects.test.ts',
   'robustness.certify.examples': 'tests/run-config-effects/robustness-field-effects.test.ts',
   'robustness.certify.seed': 'tests/run-config-effects/robustness-field-effects.test.ts',
+  // The rows of each forward pass of the evaluation: the largest the model sees is the setting (the numbers stay; certify's noise is drawn per batch).
+  'robustness.batchSize': 'tests/run-config-effects/robustness-batch-size-effects.test.ts',
+  'robustness.certify.batchSize': 'tests/run-config-effects/robustness-batch-size-effects.test.ts',
   'calibration.source': 'tests/robustness/calibration-in-run.test.ts',
   'dp.noiseSeed': 'tests/privacy/dp-noise-seed.test.ts',
   'dp.noiseMultiplier': 'tests/run-config-effects/dp-field-effects.test.ts',
@@ -133,9 +136,6 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
 const knownWithoutEffectTest: readonly string[] = [
   'runId', 'minSites', 'roundTimeoutMs', 'joinTimeoutMs', 'maxRoundAttempts', 'rejoinGraceMs',
   'train.adversarial.space',
-  // Batch sizes of the evaluation only: the same numbers in fewer or more forward passes (speed and memory, not the outcome).
-  'robustness.batchSize',
-  'robustness.certify.batchSize',
   'secureAggregation.clip', 'secureAggregation.neighbours', 'secureAggregation.range',
 ];
 
