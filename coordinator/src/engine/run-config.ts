@@ -43,7 +43,7 @@ export const RunConfig = z.object({
   /** How long to wait for `minSites` (0 = forever). */
   joinTimeoutMs: z.number().int().min(0).default(0),
   maxRoundAttempts: z.number().int().min(1).default(3),
-  /** Before each round, how long to wait for sites to (re)join while fewer than `minSites` are connected. */
+  /** Before each round, how long to wait for sites to (re)join while fewer than `minSites` are connected (0: no wait). */
   rejoinGraceMs: z.number().int().min(0).default(10_000),
   seed: z.number().int().min(0).default(42),
   strategy: z.string().default('fedavg'),

@@ -115,18 +115,21 @@ export class SiteMembership {
   }
 
   /**
-   * Waits until `minSites` sites are joined. With `graceMs` (between rounds), waits at most that long and
-   * then goes on with whoever is there, as long as one site is; otherwise waits up to joinTimeoutMs (0 = forever).
+   * Waits until `minSites` sites are joined. With `graceMs` (between rounds), waits at most that long (0: not
+   * at all) and then goes on with whoever is there, as long as one site is; otherwise waits up to joinTimeoutMs
+   * (0 = forever).
    */
   async waitForSites(graceMs?: number): Promise<void> {
     const started = Date.now();
     while (this.ctx.sites.size < this.ctx.config.minSites) {
       if (this.ctx.stopped) throw new FedtuneError('internal', 'stopped while waiting for sites');
       this.ctx.emit({ type: 'waiting', joined: this.ctx.sites.size, needed: this.ctx.config.minSites });
-      const limit = graceMs !== undefined && this.ctx.sites.size > 0 ? graceMs : this.ctx.config.joinTimeoutMs;
-      const remaining = limit > 0 ? limit - (Date.now() - started) : Infinity;
+      const grace = graceMs !== undefined && this.ctx.sites.size > 0;
+      // A grace of 0 is no wait (only joinTimeoutMs 0 means forever).
+      const limit = grace ? graceMs : this.ctx.config.joinTimeoutMs;
+      const remaining = grace || limit > 0 ? limit - (Date.now() - started) : Infinity;
       if (remaining <= 0) {
-        if (graceMs !== undefined && this.ctx.sites.size > 0) return;
+        if (grace) return;
         throw new FedtuneError('timeout', `only ${this.ctx.sites.size} of ${this.ctx.config.minSites} sites joined within ${this.ctx.config.joinTimeoutMs} ms`);
       }
       await new Promise<void>((resolve) => {
