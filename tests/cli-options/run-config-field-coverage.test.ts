@@ -69,6 +69,13 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   // The rows of each forward pass of the evaluation: the largest the model sees is the setting (the numbers stay; certify's noise is drawn per batch).
   'robustness.batchSize': 'tests/run-config-effects/robustness-batch-size-effects.test.ts',
   'robustness.certify.batchSize': 'tests/run-config-effects/robustness-batch-size-effects.test.ts',
+  // Membership and round timing: the real coordinator and sites over the in-memory network, each field at two values.
+  runId: 'tests/run-config-effects/membership-field-effects.test.ts',
+  minSites: 'tests/run-config-effects/membership-field-effects.test.ts',
+  joinTimeoutMs: 'tests/run-config-effects/membership-field-effects.test.ts',
+  roundTimeoutMs: 'tests/run-config-effects/membership-field-effects.test.ts',
+  maxRoundAttempts: 'tests/run-config-effects/membership-field-effects.test.ts',
+  rejoinGraceMs: 'tests/run-config-effects/membership-field-effects.test.ts',
   'calibration.source': 'tests/robustness/calibration-in-run.test.ts',
   'dp.noiseSeed': 'tests/privacy/dp-noise-seed.test.ts',
   'dp.noiseMultiplier': 'tests/run-config-effects/dp-field-effects.test.ts',
@@ -134,7 +141,6 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
 
 /** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. */
 const knownWithoutEffectTest: readonly string[] = [
-  'runId', 'minSites', 'roundTimeoutMs', 'joinTimeoutMs', 'maxRoundAttempts', 'rejoinGraceMs',
   'train.adversarial.space',
   'secureAggregation.clip', 'secureAggregation.neighbours', 'secureAggregation.range',
 ];

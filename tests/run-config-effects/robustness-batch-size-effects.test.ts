@@ -34,7 +34,7 @@ async function passes(work: () => Promise<unknown>): Promise<{ rows: number[]; o
   const predict = model.predict.bind(model);
   const apply = model.apply.bind(model);
   const rowsOf = (x: tf.Tensor | tf.Tensor[] | unknown) => (Array.isArray(x) ? (x[0] as tf.Tensor).shape[0] : (x as tf.Tensor).shape[0]) ?? 0;
-  model.predict = ((x: tf.Tensor, args?: tf.ModelPredictArgs) => (rows.push(rowsOf(x)), predict(x, args))) as typeof model.predict;
+  model.predict = ((x: tf.Tensor, args?: Parameters<typeof predict>[1]) => (rows.push(rowsOf(x)), predict(x, args))) as typeof model.predict;
   model.apply = ((x: tf.Tensor, kwargs?: Record<string, unknown>) => (rows.push(rowsOf(x)), apply(x, kwargs))) as typeof model.apply;
   try {
     return { rows, out: await work() };
