@@ -84,6 +84,10 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'dp.adaptive.learningRate': 'tests/run-config-effects/dp-field-effects.test.ts',
   'dp.noise': 'tests/run-config-effects/dp-field-effects.test.ts',
   'dp.delta': 'tests/run-config-effects/dp-field-effects.test.ts',
+  // What each site clips its delta to, how many sites it deals key shares to, where its coordinates are clamped.
+  'secureAggregation.clip': 'tests/run-config-effects/secure-aggregation-field-effects.test.ts',
+  'secureAggregation.neighbours': 'tests/run-config-effects/secure-aggregation-field-effects.test.ts',
+  'secureAggregation.range': 'tests/run-config-effects/secure-aggregation-field-effects.test.ts',
   'secureAggregation.phaseTimeoutMs': 'tests/secure-aggregation.test.ts',
   // One dropout after masking: the default threshold completes the round with the 3 survivors; threshold 4 aborts it.
   'secureAggregation.threshold': 'tests/secure-aggregation.test.ts',
@@ -142,7 +146,6 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
 /** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. */
 const knownWithoutEffectTest: readonly string[] = [
   'train.adversarial.space',
-  'secureAggregation.clip', 'secureAggregation.neighbours', 'secureAggregation.range',
 ];
 
 interface ZodLike {
