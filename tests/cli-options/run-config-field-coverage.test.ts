@@ -32,6 +32,8 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'train.adversarial.stepSize': 'tests/robustness/adversarial-training-exact.test.ts',
   'train.adversarial.norm': 'tests/robustness/adversarial-training-exact.test.ts',
   'train.adversarial.epsUnits': 'tests/robustness/adversarial-training-exact.test.ts',
+  // Each space trains the model it can attack (a text model's embeddings, a feature model's inputs) and refuses the other.
+  'train.adversarial.space': 'tests/run-config-effects/adversarial-space-effects.test.ts',
   'train.adversarial.awp': 'tests/robustness/adversarial-weight-perturbation.test.ts',
   'train.adversarial.attackLoss': 'tests/robustness/adversarial-attack-loss.test.ts',
   'train.adversarial.warmupRounds': 'tests/strategies/configure-train.test.ts',
@@ -143,10 +145,8 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'siteRobustness.pgdSteps': 'tests/personalization/site-report-options.test.ts',
 };
 
-/** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. */
-const knownWithoutEffectTest: readonly string[] = [
-  'train.adversarial.space',
-];
+/** Fields with no verified effect test (see above): each needs one, or a decision that it needs none. Empty: every field has one. */
+const knownWithoutEffectTest: readonly string[] = [];
 
 interface ZodLike {
   def?: { type?: string; innerType?: ZodLike; in?: ZodLike; shape?: Record<string, ZodLike> };
