@@ -68,7 +68,7 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   'robustness.certify.radii': 'tests/run-config-effects/robustness-field-effects.test.ts',
   'robustness.certify.examples': 'tests/run-config-effects/robustness-field-effects.test.ts',
   'robustness.certify.seed': 'tests/run-config-effects/robustness-field-effects.test.ts',
-  // The rows of each forward pass of the evaluation: the largest the model sees is the setting (the numbers stay; certify's noise is drawn per batch).
+  // The rows of each forward pass of the evaluation: the largest the model sees is the setting, and the numbers stay.
   'robustness.batchSize': 'tests/run-config-effects/robustness-batch-size-effects.test.ts',
   'robustness.certify.batchSize': 'tests/run-config-effects/robustness-batch-size-effects.test.ts',
   // Membership and round timing: the real coordinator and sites over the in-memory network, each field at two values.

@@ -12,11 +12,10 @@ import { head } from '../helpers/federation.ts';
  * forward pass the evaluation makes goes through the model's predict (predictAll) or apply (the attacks'
  * gradients): both are recorded, and the largest batch must equal the setting.
  *
- * What they do not change: robustness.batchSize leaves the report's numbers as they are for the deterministic
- * parts (clean metrics, noise, FGSM: a row's outputs do not depend on its batch). certify.batchSize does change
- * the certificates: randomized smoothing draws each batch's noise from a seed derived from the batch's index
- * (randomized-smoothing.ts noisyCounts), so other batches mean other (equally valid) noise; the same batch size
- * twice gives the same certificates.
+ * What they do not change: the numbers. A row's outputs do not depend on its batch, so robustness.batchSize
+ * leaves the deterministic parts of the report as they are (clean metrics, noise, FGSM; PGD's random start is
+ * seeded per batch), and certify.batchSize the certificates: randomized smoothing draws copy r's noise from a
+ * block of 500 rows seeded by r's block, whatever the batch (randomized-smoothing.ts NOISE_BLOCK).
  */
 
 let model: tf.LayersModel;
@@ -79,7 +78,7 @@ describe('the robustness evaluation\'s batch sizes set the rows of its forward p
     expectSameNumbers(small.out, large.out);
   });
 
-  it('robustness.certify.batchSize: each example\'s n0 + n noisy predictions come in passes of at most the setting', async () => {
+  it('robustness.certify.batchSize: each example\'s n0 + n noisy predictions come in passes of at most the setting, and the certificates are the same', async () => {
     // No attacks and no noise list: the passes of more than one row are the certification's (clean metrics run over the 60 examples in one).
     const base = { examples: 60, adversarialExamples: 0, noise: false, corruptions: false, fgsm: false, pgd: false, seed: 1, batchSize: 60 };
     const certifyPasses = (rows: number[]) => rows.slice(1);
@@ -90,7 +89,9 @@ describe('the robustness evaluation\'s batch sizes set the rows of its forward p
     // Per example: ceil(10/8) + ceil(50/8) = 2 + 7 passes, or ceil(10/50) + ceil(50/50) = 1 + 1.
     expect(certifyPasses(a.rows)).toHaveLength(CERTIFY.examples * 9);
     expect(certifyPasses(b.rows)).toHaveLength(CERTIFY.examples * 2);
-    // The same batch size twice: the same certificates (the noise is seeded per batch).
-    expect((await report({ ...base, certify: { ...CERTIFY, batchSize: 8 } })).out).toEqual(a.out);
+    expect(b.out).toEqual(a.out);
+    // Batches across the noise's 500-row blocks: n = 1200 copies in passes of 64 and of 1000.
+    const wide = { ...CERTIFY, n: 1200, examples: 2 };
+    expect((await report({ ...base, certify: { ...wide, batchSize: 64 } })).out).toEqual((await report({ ...base, certify: { ...wide, batchSize: 1000 } })).out);
   });
 });

@@ -30,18 +30,48 @@ function smoothingConfig(options: SmoothingConfigInput): SmoothingConfig {
   return parsed.data;
 }
 
+/**
+ * Rows of noise drawn from one seed. The noise of copy r is row r mod NOISE_BLOCK of block ⌊r / NOISE_BLOCK⌋,
+ * seeded by the block's index, whatever the batch size: a batch size (robustness.certify.batchSize) changes only
+ * how many copies go through the model at once, never the certificate. At the default batch size (500) each
+ * batch is one block, as when each batch was seeded by its own index.
+ */
+const NOISE_BLOCK = 500;
+
 /** Class counts of the model's predictions on `count` noisy copies of one example (features `x`). */
 function noisyCounts(model: tf.LayersModel, x: Float32Array, shape: number[], numClasses: number, count: number, sigma: number, batchSize: number, seed: number): Int32Array {
   const counts = new Int32Array(numClasses);
-  for (let done = 0, batch = 0; done < count; batch++) {
-    const b = Math.min(batchSize, count - done);
-    const predicted = tidyValues(() => {
-      const clean = tf.tensor(x, [1, ...shape], 'float32');
-      const noisy = tf.add(tf.broadcastTo(clean, [b, ...shape]), tf.randomNormal([b, ...shape], 0, sigma, 'float32', deriveSeed(seed, batch)));
-      return tf.argMax(predictAll(model, noisy), 1);
-    });
-    for (const c of predicted) if (c >= 0 && c < numClasses) counts[c]++;
-    done += b;
+  // The blocks the current batch spans (a tfjs draw of fewer rows from the same seed is a prefix of a longer one).
+  const blocks = new Map<number, tf.Tensor>();
+  const block = (k: number): tf.Tensor => {
+    let b = blocks.get(k);
+    if (!b) blocks.set(k, (b = tf.randomNormal([Math.min(NOISE_BLOCK, count - k * NOISE_BLOCK), ...shape], 0, sigma, 'float32', deriveSeed(seed, k))));
+    return b;
+  };
+  try {
+    for (let done = 0; done < count; ) {
+      const b = Math.min(batchSize, count - done);
+      const [first, last] = [Math.floor(done / NOISE_BLOCK), Math.floor((done + b - 1) / NOISE_BLOCK)];
+      for (const [k, t] of blocks) if (k < first) (t.dispose(), blocks.delete(k));
+      for (let k = first; k <= last; k++) block(k);
+      const predicted = tidyValues(() => {
+        const parts: tf.Tensor[] = [];
+        for (let k = first; k <= last; k++) {
+          const from = Math.max(done, k * NOISE_BLOCK) - k * NOISE_BLOCK;
+          const to = Math.min(done + b, (k + 1) * NOISE_BLOCK) - k * NOISE_BLOCK;
+          const t = block(k);
+          parts.push(from === 0 && to === t.shape[0] ? t : tf.slice(t, from, to - from));
+        }
+        const noise = parts.length === 1 ? parts[0]! : tf.concat(parts);
+        const clean = tf.tensor(x, [1, ...shape], 'float32');
+        const noisy = tf.add(tf.broadcastTo(clean, [b, ...shape]), noise);
+        return tf.argMax(predictAll(model, noisy), 1);
+      });
+      for (const c of predicted) if (c >= 0 && c < numClasses) counts[c]++;
+      done += b;
+    }
+  } finally {
+    for (const t of blocks.values()) t.dispose();
   }
   return counts;
 }

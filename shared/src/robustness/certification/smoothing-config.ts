@@ -19,7 +19,7 @@ export const SmoothingConfig = z.object({
   radii: z.array(z.number().min(0).max(1e6)).min(1).max(32).default([0, 0.25, 0.5, 0.75, 1]),
   /** Examples certified (a seeded sample of the data; all if fewer). */
   examples: z.number().int().min(1).max(1_000_000).default(100),
-  /** Noisy copies per forward pass. */
+  /** Noisy copies per forward pass: speed and memory only (the noise of each copy does not depend on it; randomized-smoothing.ts). */
   batchSize: z.number().int().min(1).max(65536).default(500),
   seed: z.number().int().min(0).default(0),
 });
