@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCoordinator, type EngineEvent, type RunConfigInput, type RunningCoordinator } from '@fedtune/coordinator';
+import { RunDatabase, startCoordinator, type EngineEvent, type RunConfigInput, type RunningCoordinator } from '@fedtune/coordinator';
 import { MemoryNetwork, SiteClient, splitDataset, type RunReport, type SiteOutcome, type UpdateHook, type WeightArrays } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData, tinyModel } from '../access/helpers.ts';
@@ -42,7 +42,7 @@ afterEach(async () => {
   for (const f of open.splice(0)) await f.coordinator.close().catch(() => undefined);
 });
 
-async function federation(config: Partial<RunConfigInput>, sites: SiteSpec[], onEvent?: (e: EngineEvent, fed: Federation) => void): Promise<Federation> {
+async function federation(config: Partial<RunConfigInput>, sites: SiteSpec[], onEvent?: (e: EngineEvent, fed: Federation) => void, database = false): Promise<Federation> {
   const backend = await selectNodeBackend();
   const memory = new MemoryNetwork();
   const runsDir = tempDir('fedtune-membership-');
@@ -58,6 +58,7 @@ async function federation(config: Partial<RunConfigInput>, sites: SiteSpec[], on
     backend: backend.backend,
     transport: memory,
     checkpoints: false,
+    database,
     onEvent: (e) => {
       events.push(e);
       onEvent?.(e, fed);
@@ -86,7 +87,7 @@ async function federation(config: Partial<RunConfigInput>, sites: SiteSpec[], on
       const client = new SiteClient({
         siteId: site.id,
         connector: memory.connector(),
-        data: splitDataset(tinyData(40, site.id.length * 31 + site.id.charCodeAt(site.id.length - 1)), 5),
+        data: splitDataset(tinyData(40, 10 + Number(site.id.split('-')[1])), 5),
         backend: backend.backend,
         runtime: 'node',
         policy: testSitePolicy(),
@@ -112,9 +113,9 @@ const starts = (events: EngineEvent[], round: number) => events.filter((e): e is
 const nanHook: UpdateHook = (w: WeightArrays) => w.map((a, i) => (i === 0 ? a.map((v, j) => (j === 0 ? NaN : v)) : a));
 
 describe('membership and round-timing fields of the run config change what a run does', () => {
-  it('runId names the run: its directory, its report, and the run the sites took part in', { timeout: 60_000 }, async () => {
+  it('runId names the run: its directory, its report, its database row, and the run the sites took part in', { timeout: 60_000 }, async () => {
     for (const runId of ['run-alpha', 'run-beta']) {
-      const fed = await federation({ runId }, [{ id: 'site-1' }, { id: 'site-2' }]);
+      const fed = await federation({ runId }, [{ id: 'site-1' }, { id: 'site-2' }], undefined, true);
       const report = await fed.finish();
       expect(report.status).toBe('complete');
       expect(report.runId).toBe(runId);
@@ -122,6 +123,12 @@ describe('membership and round-timing fields of the run config change what a run
       expect(JSON.parse(readFileSync(join(fed.runsDir, runId, 'report.json'), 'utf8')).runId).toBe(runId);
       expect(existsSync(join(fed.runsDir, other))).toBe(false);
       expect(fed.outcomes.map((o) => [o?.completed, o?.runId])).toEqual([[true, runId], [true, runId]]);
+      const db = new RunDatabase(join(fed.runsDir, 'fedtune.db'));
+      try {
+        expect(db.listRuns().map((r) => [r.runId, r.status])).toEqual([[runId, 'complete']]);
+      } finally {
+        db.close();
+      }
     }
   });
 
@@ -195,14 +202,14 @@ describe('membership and round-timing fields of the run config change what a run
   it('rejoinGraceMs: a site that dropped and rejoins within the grace is in the next round; one that rejoins after it is not', { timeout: 60_000 }, async () => {
     const secondRound = async (rejoinGraceMs: number) => {
       let dropped = false;
-      // site-2 is cut off as round 1 starts and reconnects 1.5 s later; site-1 answers round 1 once site-2 has left,
+      // site-2 is cut off as round 1 starts and reconnects 2.5 s later; site-1 answers round 1 once site-2 has left,
       // so round 2 begins with one of the two minSites joined.
       let fed!: Federation;
       const waitForDrop: UpdateHook = async (w, { round }) => {
         while (round === 1 && fed.coordinator.engine.sites.get('site-2')) await sleep(10);
         return w;
       };
-      fed = await federation({ rounds: 2, rejoinGraceMs }, [{ id: 'site-1', hook: waitForDrop }, { id: 'site-2', reconnectMs: 1_500 }], (e, f) => {
+      fed = await federation({ rounds: 2, rejoinGraceMs }, [{ id: 'site-1', hook: waitForDrop }, { id: 'site-2', reconnectMs: 2_500 }], (e, f) => {
         if (e.type === 'round-start' && e.round === 1 && !dropped) {
           dropped = true;
           setImmediate(() => f.coordinator.engine.sites.get('site-2')?.link.close());
