@@ -23,6 +23,7 @@ const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: 
   { name: 'load', script: 'load.ts', node: ['--expose-gc'] },
   { name: 'round-persistence', script: 'round-persistence.ts' },
   { name: 'report-growth', script: 'report-growth.ts' },
+  { name: 'round-record', script: 'round-record-writes.ts' },
   { name: 'simulate', script: 'simulate-throughput.ts' },
   { name: 'scale', script: 'scale.ts' },
   { name: 'compression', script: 'compression.ts' },

@@ -6,7 +6,10 @@ import { closeSync, openSync, readSync } from 'node:fs';
  * between ticks longer than `minGapMs` is a turn that held the loop: its wall time and the CPU the thread spent
  * in it. Wall time waiting for a CPU (two cores shared with the sites' process, V8's helpers and the health
  * poller) is the machine's; the CPU is the coordinator's own work in that turn, which the load around it does not
- * inflate. Where /proc is missing, `available` is false and nothing is recorded.
+ * inflate. The clock advances at context switches and at the scheduler's tick (4 ms here) on a thread that runs
+ * without pause, so a turn's CPU is known to ±4 ms: enough for turns of tens of ms, and the only per-thread clock
+ * Node 20 has (process.cpuUsage counts every thread and costs 0.1–1 ms a call here). Where /proc is missing,
+ * `available` is false and nothing is recorded.
  */
 export class TurnCpuMonitor {
   /** [start, end] in epoch ms, wall ms and main-thread CPU ms of every turn longer than minGapMs. */

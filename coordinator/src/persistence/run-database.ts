@@ -21,8 +21,8 @@ export interface RunDatabaseOptions {
   roundSitesPerTurn?: number;
 }
 
-/** A round record's sites written per turn: ~300 rows, a few ms here, where 500 sites at once took 17–115 ms. */
-export const ROUND_SITES_PER_TURN = 100;
+/** A round record's sites written per turn: ~150 rows, 1–3 ms here, where 500 sites at once held the loop 16–115 ms (with its fsync). */
+export const ROUND_SITES_PER_TURN = 50;
 
 /** What `upsertRun` writes. */
 export interface RunUpsert {

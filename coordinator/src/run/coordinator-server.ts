@@ -166,7 +166,10 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
   const store = new RunStore(options.runsDir);
   const database =
     (options.database ?? options.transport === 'socket')
-      ? new RunDatabase(join(options.runsDir, 'fedtune.db'), { onWriteError: (err, what) => options.onWarning?.(`could not record ${what} in the run database: ${String((err as Error)?.message ?? err).slice(0, 500)}`) })
+      ? // synchronous 'normal': a commit is not fsync'd on the event loop (in WAL mode the database stays consistent
+        // through a power loss and may lose its last transactions); what a resume needs is in the fsync'd checkpoints,
+        // and resuming records again every round of the checkpoint the database lacks (start-run.ts).
+        new RunDatabase(join(options.runsDir, 'fedtune.db'), { synchronous: 'normal', onWriteError: (err, what) => options.onWarning?.(`could not record ${what} in the run database: ${String((err as Error)?.message ?? err).slice(0, 500)}`) })
       : undefined;
   const metrics = createCoordinatorMetrics();
   const fileLog: FileLogger | undefined = options.logFile ? createFileLogger(options.logFile, options.logBindings) : undefined;
