@@ -38,7 +38,10 @@ describe('resume with a damaged latest checkpoint', () => {
     const first = await runOnce(runsDir, 3, false, warnings);
     expect(first.report.rounds).toHaveLength(3);
     const ckptDir = join(first.runDir, 'checkpoints');
-    expect(readdirSync(ckptDir).sort()).toEqual(['round-1.ckpt', 'round-2.ckpt', 'round-3.ckpt']);
+    const files = () => readdirSync(ckptDir).sort();
+    // Rounds 1 and 2 are settled by round 3: their records are in the run's settled-rounds file, which the checkpoints refer to.
+    expect(files()).toEqual(['round-1.ckpt', 'round-2.ckpt', 'round-3.ckpt', expect.stringMatching(/^settled-rounds-[0-9a-f]{8}\.jsonl$/)]);
+    const settledFile = files()[3];
     const latest = join(ckptDir, 'round-3.ckpt');
     truncateSync(latest, Math.floor(statSync(latest).size / 2));
 
@@ -48,5 +51,7 @@ describe('resume with a damaged latest checkpoint', () => {
     // Round 3 is redone from round 2's checkpoint; no round appears twice.
     expect(second.report.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4]);
     expect(second.report.rounds[2].global.accuracy).toBeCloseTo(first.report.rounds[2].global.accuracy, 10);
+    // The resumed run continued the same settled-rounds file after round 2's prefix.
+    expect(files()).toEqual(['round-2.ckpt', 'round-3.ckpt', 'round-4.ckpt', settledFile]);
   });
 });

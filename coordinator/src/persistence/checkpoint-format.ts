@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { decodeWeights, encodeWeights, FedtuneError, type RunReport, type Weights } from '@fedtune/shared';
+import { decodeWeights, encodeWeights, FedtuneError, type RoundRecord, type RunReport, type Weights } from '@fedtune/shared';
 import { checkUnresponsiveSitesState, type UnresponsiveSitesState } from '../engine/unresponsive-sites.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 import { reportSkeletonJson } from './settled-rounds.ts';
+import type { SettledRoundsRef } from './settled-rounds-log.ts';
 
 /** Everything needed to continue a run after round `round` exactly as if it had never stopped. */
 export interface Checkpoint {
@@ -30,8 +31,8 @@ export interface Checkpoint {
 /**
  * File layout (little-endian):
  *
- *   prefix   "FTCK" | u32 format (1) | u32 header length | u32 0
- *   header   UTF-8 JSON {format, runId, round, createdAt, bodyBytes, sha256}, zero-padded to 8 bytes
+ *   prefix   "FTCK" | u32 format (2; 1 is read too) | u32 header length | u32 0
+ *   header   UTF-8 JSON {format, runId, round, createdAt, bodyBytes, sha256, settledRounds?}, zero-padded to 8 bytes
  *   body     u32 meta length | u32 0 | UTF-8 meta JSON, zero-padded to 8 | sections, each padded to 8
  *
  * `sha256` is the hex SHA-256 of the whole body and `bodyBytes` its length, so a truncated, extended or
@@ -40,8 +41,15 @@ export interface Checkpoint {
  * length of every section relative to the body, and the straggler records (plain JSON, when any). Section 0 is the global weights (`encodeWeights`);
  * the others are the typed arrays of the strategy state, then of the accountant, then of the
  * final model's running average (`averaging`, with `accountantBlobs` telling the two apart).
+ *
+ * Format 2: the report's first settled round records are not in the meta but in the run's settled-rounds file
+ * (settled-rounds-log.ts), which the meta's `settledRounds` refers to by line count, byte length and the hash chain
+ * over those lines — covered by `sha256` like the rest of the meta, so the rounds stay verified. The meta's report
+ * holds only the rounds after them. The header repeats the file's name (`settledRounds`, unverified: only for
+ * deciding which files the store may delete). Format 1 (every round in the meta) is read as before.
  */
-export const CHECKPOINT_FORMAT = 1;
+export const CHECKPOINT_FORMAT = 2;
+const READABLE_FORMATS = [1, 2];
 const MAGIC = 0x4b435446; // "FTCK" as little-endian u32
 const PREFIX_BYTES = 16;
 
@@ -59,6 +67,8 @@ export interface CheckpointHeader {
   createdAt: string;
   bodyBytes: number;
   sha256: string;
+  /** Format 2: the name of the settled-rounds file the meta refers to (a hint for pruning; the meta's reference is the verified one). */
+  settledRounds?: string;
 }
 
 interface Meta {
@@ -66,7 +76,10 @@ interface Meta {
   round: number;
   createdAt: string;
   rng: Record<string, number>;
+  /** The report, its rounds from `settledRounds.count` on (format 2) or all of them (format 1). */
   report: string;
+  /** Format 2: where the report's first rounds are (absent: all are in `report`). */
+  settledRounds?: SettledRoundsRef;
   strategyState: string;
   strategyBlobs: number;
   accountant?: string;
@@ -77,21 +90,30 @@ interface Meta {
   sections: Array<[offset: number, length: number]>;
 }
 
-/** Encodes a checkpoint as chunks to write back to back (no single big copy of the weights). */
-export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; header: CheckpointHeader; bytes: number } {
+/** The checkpoint's encoding of a part of the report (no typed arrays allowed): `encodeState(value).json`. */
+export function encodeReportPart(value: unknown): string {
+  const encoded = encodeState(value);
+  if (encoded.blobs.length) throw new FedtuneError('codec', 'the report must not hold typed arrays');
+  return encoded.json;
+}
+
+/**
+ * Encodes a checkpoint as chunks to write back to back (no single big copy of the weights). With `settledRounds`,
+ * the report's first `settledRounds.count` rounds are left to that file (already written from the same records).
+ */
+export function encodeCheckpoint(ckpt: Checkpoint, settledRounds?: SettledRoundsRef): { chunks: Uint8Array[]; header: CheckpointHeader; bytes: number } {
   const createdAt = ckpt.createdAt ?? new Date().toISOString();
   const weightBytes = encodeWeights(ckpt.weights);
   const state = encodeState(ckpt.strategyState);
   const accountant = ckpt.accountant === undefined ? undefined : encodeState(ckpt.accountant);
   const averaging = ckpt.averaging === undefined ? undefined : encodeState(ckpt.averaging);
-  // Settled rounds are encoded once (settled-rounds.ts): the report grows by a round of site entries per round.
-  const report = {
-    json: reportSkeletonJson(ckpt.report, (value) => {
-      const encoded = encodeState(value);
-      if (encoded.blobs.length) throw new FedtuneError('codec', 'the report must not hold typed arrays');
-      return encoded.json;
-    }),
-  };
+  // The report grows by a round of site entries per round: its settled rounds are in their own file (appended
+  // once each), and any others here are encoded once when settled (settled-rounds.ts).
+  if (settledRounds && settledRounds.count > ckpt.report.rounds.length) {
+    throw new FedtuneError('internal', `checkpoint of round ${ckpt.round}: ${settledRounds.count} settled rounds referred to, the report has ${ckpt.report.rounds.length}`);
+  }
+  const reportPart = settledRounds ? { ...ckpt.report, rounds: ckpt.report.rounds.slice(settledRounds.count) } : ckpt.report;
+  const report = { json: reportSkeletonJson(reportPart, encodeReportPart) };
   for (const [name, value] of Object.entries(ckpt.rng)) {
     if (!Number.isFinite(value)) throw new FedtuneError('codec', `rng state ${name} is not a finite number`);
   }
@@ -115,6 +137,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; head
       createdAt,
       rng: ckpt.rng,
       report: report.json,
+      ...(settledRounds ? { settledRounds } : {}),
       strategyState: state.json,
       strategyBlobs: state.blobs.length,
       accountant: accountant?.json,
@@ -142,7 +165,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): { chunks: Uint8Array[]; head
   const bodyBytes = metaStart + sectionsBytes;
   const hash = createHash('sha256');
   for (const c of bodyChunks) hash.update(c);
-  const header: CheckpointHeader = { format: CHECKPOINT_FORMAT, runId: ckpt.runId, round: ckpt.round, createdAt, bodyBytes, sha256: hash.digest('hex') };
+  const header: CheckpointHeader = { format: CHECKPOINT_FORMAT, runId: ckpt.runId, round: ckpt.round, createdAt, bodyBytes, sha256: hash.digest('hex'), ...(settledRounds ? { settledRounds: settledRounds.file } : {}) };
   const headerJson = encoder.encode(JSON.stringify(header));
   const prefix = new Uint8Array(PREFIX_BYTES);
   const view = new DataView(prefix.buffer);
@@ -160,7 +183,7 @@ export function readCheckpointHeader(bytes: Uint8Array): { header: CheckpointHea
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw new FedtuneError('codec', 'not a fedtune checkpoint (bad magic number)');
   const format = view.getUint32(4, true);
-  if (format !== CHECKPOINT_FORMAT) throw new FedtuneError('codec', `checkpoint format ${format} is not supported (expected ${CHECKPOINT_FORMAT})`);
+  if (!READABLE_FORMATS.includes(format)) throw new FedtuneError('codec', `checkpoint format ${format} is not supported (expected ${READABLE_FORMATS.join(' or ')})`);
   const headerLength = view.getUint32(8, true);
   if (PREFIX_BYTES + headerLength > bytes.byteLength) throw new FedtuneError('codec', 'checkpoint header runs past the end of the file (truncated?)');
   let header: CheckpointHeader;
@@ -175,8 +198,12 @@ export function readCheckpointHeader(bytes: Uint8Array): { header: CheckpointHea
   return { header, bodyOffset: pad8(PREFIX_BYTES + headerLength) };
 }
 
-/** Verifies the checksum and decodes a checkpoint. Throws FedtuneError('codec') saying what is wrong. */
-export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
+/**
+ * Verifies the checksum and decodes a checkpoint. Throws FedtuneError('codec') saying what is wrong. A format-2
+ * checkpoint's first rounds come from `readSettledRounds` (checkpoint-store.ts reads and verifies them against the
+ * reference), which only a checkpoint that refers to a settled-rounds file needs.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, readSettledRounds?: (ref: SettledRoundsRef) => RoundRecord[]): Checkpoint {
   const { header, bodyOffset } = readCheckpointHeader(bytes);
   const actual = bytes.byteLength - bodyOffset;
   if (actual !== header.bodyBytes) {
@@ -211,6 +238,13 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     rng: meta.rng,
     report: decodeState(meta.report, []) as RunReport,
   };
+  if (meta.settledRounds !== undefined) {
+    if (header.format < 2) throw new FedtuneError('codec', `checkpoint format ${header.format} cannot refer to a settled-rounds file`);
+    if (!readSettledRounds) throw new FedtuneError('codec', `checkpoint of round ${meta.round} keeps its first ${meta.settledRounds.count} rounds in ${meta.settledRounds.file}: read it with its checkpoint store`);
+    const settled = readSettledRounds(meta.settledRounds);
+    if (settled.length !== meta.settledRounds.count) throw new FedtuneError('codec', `checkpoint refers to ${meta.settledRounds.count} settled rounds, ${settled.length} read`);
+    ckpt.report.rounds = [...settled, ...ckpt.report.rounds];
+  }
   if (meta.accountant !== undefined) ckpt.accountant = decodeState(meta.accountant, accountantBlobs);
   if (meta.averaging !== undefined) ckpt.averaging = decodeState(meta.averaging, sections.slice(accountantEnd));
   if (meta.stragglers !== undefined) ckpt.stragglers = checkUnresponsiveSitesState(meta.stragglers);

@@ -8,7 +8,8 @@ import type { RoundRecord, RunReport } from '@fedtune/shared';
  * more is *settled*: frozen (a later write to it throws instead of going unsaved) and serialised once, its text
  * kept for as long as the record lives. The round engine settles every record whose late robustness result has
  * landed (round-engine.ts); the others are serialised each time, as before. Used by report.json's writer
- * (report-writer.ts, which writes the cached bytes as they are) and the checkpoint (checkpoint-format.ts).
+ * (report-writer.ts, which writes the cached bytes as they are) and the checkpoint (checkpoint-format.ts, and the
+ * settled-rounds file of checkpoint-store.ts, which appends each settled record's encoding once).
  */
 
 /** Frozen records' text: report.json's (UTF-8, indented) and the checkpoint skeleton's. */
@@ -67,6 +68,18 @@ export function reportJsonChunks(report: RunReport): Buffer[] {
   const bytes = (r: RoundRecord) => Buffer.from(`    ${JSON.stringify(r, null, 2).replaceAll('\n', '\n    ')}`, 'utf8');
   const rounds = report.rounds.flatMap((r, i) => (i === 0 ? [cached(prettyBytes, r, bytes)] : [SEPARATOR, cached(prettyBytes, r, bytes)]));
   return [Buffer.from(before, 'utf8'), ...(rounds.length === 0 ? [EMPTY] : [OPEN, ...rounds, CLOSE]), Buffer.from(after, 'utf8')];
+}
+
+/** `encode(record)`, computed once for a settled record (the checkpoint's encoding of one round record). */
+export function roundRecordJson(record: RoundRecord, encode: (value: unknown) => string): string {
+  return cached(encodedText, record, encode);
+}
+
+/** How many of `rounds`, from the first, are settled: those a checkpoint keeps in its settled-rounds file. */
+export function settledPrefixLength(rounds: readonly RoundRecord[]): number {
+  let n = 0;
+  while (n < rounds.length && isSettled(rounds[n])) n++;
+  return n;
 }
 
 /**
