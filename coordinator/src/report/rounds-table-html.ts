@@ -1,4 +1,5 @@
-import { clipText, type RunReport } from '@fedtune/shared';
+import { clipText, type RoundRecord, type RunReport } from '@fedtune/shared';
+import { settledRecordFragment } from './settled-record-html.ts';
 import { escapeHtml } from './svg-charts.ts';
 
 /** Longest rejection reason quoted in report.html (reasons come from peers). */
@@ -26,9 +27,10 @@ export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): 
   const delta = report.rounds.find((r) => r.privacy)?.privacy?.delta;
   const cooling = report.rounds.some((r) => r.cooling || r.busy);
   const head = `<tr><th>round</th><th>selected</th><th>accepted</th><th>rejected</th><th>failed</th>${cooling ? '<th title="joined sites not sampled: they gave no answer in an earlier round (stragglers.maxCooldownRounds), or are still training a fit the quorum wait cut off (stragglers.waitAfterQuorumMs)">sat out</th>' : ''}<th>duration</th><th>loss</th><th>accuracy</th>${dp ? `<th>ε (δ = ${delta})</th>` : ''}</tr>`;
-  const rows = report.rounds
-    .map((r) => `<tr data-round="${r.round}"><td>${r.round}</td><td>${r.selected.length}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td>${cooling ? `<td>${(r.cooling?.count ?? 0) + (r.busy?.count ?? 0)}</td>` : ''}<td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${r.global.loss.toFixed(4)}</td><td>${pct(r.global.accuracy)}</td>${dp ? `<td>${epsilonText(r.privacy)}</td>` : ''}</tr>`)
-    .join('');
+  // A settled round's row is rendered once (settled-record-html.ts), per choice of columns.
+  const row = (r: RoundRecord) =>
+    `<tr data-round="${r.round}"><td>${r.round}</td><td>${r.selected.length}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td>${cooling ? `<td>${(r.cooling?.count ?? 0) + (r.busy?.count ?? 0)}</td>` : ''}<td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${r.global.loss.toFixed(4)}</td><td>${pct(r.global.accuracy)}</td>${dp ? `<td>${epsilonText(r.privacy)}</td>` : ''}</tr>`;
+  const rows = report.rounds.map((r) => settledRecordFragment(r, `rounds-row ${cooling} ${dp}`, row)).join('');
   const noise = report.privacy?.noise ? `<p class="note">DP noise added ${report.privacy.noise === 'distributed' ? `by the sites (distributed${report.privacy.distributed ? `: z = ${report.privacy.distributed.configuredNoiseMultiplier}, threshold ${report.privacy.distributed.threshold}, ${report.privacy.distributed.survivors} sites' noise in the last sum` : ''})` : 'by the coordinator (central)'}</p>` : '';
   return `<section><h2>Rounds</h2><table class="rounds" id="rounds">${head}${rows}</table>${noise}</section>`;
 }
@@ -38,27 +40,29 @@ export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): 
  * run's terms. Every string is from a peer: clipped and escaped.
  */
 export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals'>): string {
-  // Also the sites found revealing wrong secure-aggregation shares (RoundRecord.secureAggregation).
-  const rejected = report.rounds.flatMap((r) => r.rejected.map((x) => ({ round: r.round, ...x })));
+  // Also the sites found revealing wrong secure-aggregation shares (RoundRecord.secureAggregation). A settled
+  // round's rows are rendered once (settled-record-html.ts).
+  const perRound = report.rounds.map((r) => settledRecordFragment(r, 'rejections', rejectionRows));
+  const count = (key: 'rejected' | 'failed' | 'wrongShares') => perRound.reduce((n, p) => n + p[key].count, 0);
+  const rows = (key: 'rejected' | 'failed' | 'wrongShares') => perRound.map((p) => p[key].html).join('');
+  const [rejected, failed, wrongShares] = [count('rejected'), count('failed'), count('wrongShares')];
   const notListed = report.rounds.reduce((n, r) => n + (r.rejectedNotListed ?? 0), 0);
-  const failed = report.rounds.flatMap((r) => r.failed.map((x) => ({ round: r.round, ...x })));
   const refusals = report.termsRefusals;
-  const wrongShares = report.rounds.flatMap((r) => (r.secureAggregation?.wrongShares ?? []).map((siteId) => ({ round: r.round, siteId })));
-  if (rejected.length + failed.length + wrongShares.length === 0 && !refusals?.total) return '';
+  if (rejected + failed + wrongShares === 0 && !refusals?.total) return '';
   const parts = ['<section><h2>Rejections</h2>'];
-  if (rejected.length) {
-    parts.push(`<p class="note">${rejected.length + notListed} update(s) refused by the coordinator${notListed > 0 ? `; the first ${rejected.length} listed` : ''}</p><table class="rejections" id="rejections"><tr><th>site</th><th>round</th><th>code</th><th>reason</th></tr>`);
-    for (const x of rejected) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td><td>${peerText(x.code, 60)}</td><td>${peerText(x.reason)}</td></tr>`);
+  if (rejected) {
+    parts.push(`<p class="note">${rejected + notListed} update(s) refused by the coordinator${notListed > 0 ? `; the first ${rejected} listed` : ''}</p><table class="rejections" id="rejections"><tr><th>site</th><th>round</th><th>code</th><th>reason</th></tr>`);
+    parts.push(rows('rejected'));
     parts.push('</table>');
   }
-  if (failed.length) {
-    parts.push(`<p class="note">${failed.length} site(s) failed a round (no update)</p><table class="failed"><tr><th>site</th><th>round</th><th>reason</th></tr>`);
-    for (const x of failed) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td><td>${peerText(x.reason)}</td></tr>`);
+  if (failed) {
+    parts.push(`<p class="note">${failed} site(s) failed a round (no update)</p><table class="failed"><tr><th>site</th><th>round</th><th>reason</th></tr>`);
+    parts.push(rows('failed'));
     parts.push('</table>');
   }
-  if (wrongShares.length) {
-    parts.push(`<p class="note">${wrongShares.length} time(s) a site revealed secure-aggregation shares off their owners' polynomials (it revealed a wrong value, or its owner dealt it one): left out, the secrets were recovered without them; its own update stayed in the sum</p><table class="failed" id="wrong-shares"><tr><th>site</th><th>round</th></tr>`);
-    for (const x of wrongShares) parts.push(`<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td></tr>`);
+  if (wrongShares) {
+    parts.push(`<p class="note">${wrongShares} time(s) a site revealed secure-aggregation shares off their owners' polynomials (it revealed a wrong value, or its owner dealt it one): left out, the secrets were recovered without them; its own update stayed in the sum</p><table class="failed" id="wrong-shares"><tr><th>site</th><th>round</th></tr>`);
+    parts.push(rows('wrongShares'));
     parts.push('</table>');
   }
   if (refusals?.total) {
@@ -68,4 +72,21 @@ export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals
   }
   parts.push('</section>');
   return parts.join('');
+}
+
+interface RowsOf {
+  count: number;
+  html: string;
+}
+
+/** One round's rows of the three tables of `rejectionsHtml`, and how many of each. */
+function rejectionRows(r: RoundRecord): { rejected: RowsOf; failed: RowsOf; wrongShares: RowsOf } {
+  const rejected = r.rejected.map((x) => ({ round: r.round, ...x }));
+  const failed = r.failed.map((x) => ({ round: r.round, ...x }));
+  const wrongShares = (r.secureAggregation?.wrongShares ?? []).map((siteId) => ({ round: r.round, siteId }));
+  return {
+    rejected: { count: rejected.length, html: rejected.map((x) => `<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td><td>${peerText(x.code, 60)}</td><td>${peerText(x.reason)}</td></tr>`).join('') },
+    failed: { count: failed.length, html: failed.map((x) => `<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td><td>${peerText(x.reason)}</td></tr>`).join('') },
+    wrongShares: { count: wrongShares.length, html: wrongShares.map((x) => `<tr><td>${peerText(x.siteId)}</td><td>${x.round}</td></tr>`).join('') },
+  };
 }
