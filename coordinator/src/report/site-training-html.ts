@@ -113,11 +113,11 @@ function acceptedBySite(r: RoundRecord): Map<string, RoundRecord['accepted']> {
   return bySite;
 }
 
-/** The curve of one site (as `siteTrainingCurves` gives it), from the rounds' entries by site. */
-function curveOf(siteId: string, rounds: readonly RoundRecord[]): SiteTrainingCurve {
+/** The curve of one site (as `siteTrainingCurves` gives it), from each round's entries by site (`acceptedBySite`). */
+function curveOf(siteId: string, rounds: readonly RoundRecord[], bySite: ReadonlyArray<Map<string, RoundRecord['accepted']>>): SiteTrainingCurve {
   const c: SiteTrainingCurve = { siteId, loss: [], accuracy: [] };
-  for (const r of rounds) {
-    for (const a of settledRecordFragment(r, 'accepted-by-site', acceptedBySite).get(siteId) ?? []) {
+  for (const [i, r] of rounds.entries()) {
+    for (const a of bySite[i].get(siteId) ?? []) {
       if (Number.isFinite(a.loss)) c.loss.push([r.round, a.loss]);
       if (Number.isFinite(a.accuracy)) c.accuracy.push([r.round, a.accuracy]);
     }
@@ -133,7 +133,8 @@ function curveOf(siteId: string, rounds: readonly RoundRecord[]): SiteTrainingCu
 export function siteTrainingHtml(report: Pick<RunReport, 'rounds'>): string {
   const sites = [...sitesAfter(report.rounds).values()].sort((a, b) => compareSiteIds(a.siteId, b.siteId));
   if (sites.length === 0) return '';
-  const drawn = pickSitesToDraw(sites, (s) => s.lastAccuracy ?? -1).map((s) => curveOf(s.siteId, report.rounds));
+  const bySite = report.rounds.map((r) => settledRecordFragment(r, 'accepted-by-site', acceptedBySite));
+  const drawn = pickSitesToDraw(sites, (s) => s.lastAccuracy ?? -1).map((s) => curveOf(s.siteId, report.rounds, bySite));
   const series = (key: 'loss' | 'accuracy'): Series[] => drawn.map((c) => ({ name: c.siteId, points: c[key] }));
   const note = `each site's own training metrics on its local data, reported with its update (accepted updates only)${drawn.length < sites.length ? `; ${drawn.length} of ${sites.length} sites drawn: the ${Math.ceil(MAX_SITE_LINES / 2)} lowest and ${Math.floor(MAX_SITE_LINES / 2)} highest last accuracy` : ''}`;
   const table = `<table class="site-training"><tr><th>site</th><th>accepted rounds</th><th>last loss</th><th>last accuracy</th></tr>${sites

@@ -86,8 +86,12 @@ export function lineChart(series: Series[], opts: { title: string; xLabel: strin
     const color = s.color ?? PALETTE[i % PALETTE.length];
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length === 0) return;
-    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} data-series="${escapeHtml(s.name)}" points="${pts.map((p) => `${f(x(p[0]))},${f(y(p[1]))}`).join(' ')}"/>`);
-    for (const p of pts) body.push(`<circle cx="${f(x(p[0]))}" cy="${f(y(p[1]))}" r="2.5" fill="${color}"><title>${escapeHtml(`${s.name}: ${valueText(p[1])} at ${p[0]}`)}</title></circle>`);
+    // Each point's position once, for the line and its dot; the name escaped once (a point's value and x hold
+    // nothing escapeHtml changes: digits, '.', '-', '%', 'e', '+'), so a chart of many rounds costs little per point.
+    const at = pts.map((p) => [f(x(p[0])), f(y(p[1]))]);
+    const name = escapeHtml(s.name);
+    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} data-series="${name}" points="${at.map(([cx, cy]) => `${cx},${cy}`).join(' ')}"/>`);
+    pts.forEach((p, k) => body.push(`<circle cx="${at[k][0]}" cy="${at[k][1]}" r="2.5" fill="${color}"><title>${name}: ${valueText(p[1])} at ${p[0]}</title></circle>`));
     const ly = fr.top + 8 + i * 16;
     const lx = fr.width - fr.right + 12;
     body.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/><text x="${lx + 24}" y="${ly + 4}">${escapeHtml(s.name)}</text>`);
