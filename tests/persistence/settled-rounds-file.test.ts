@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -112,6 +113,51 @@ describe('the settled-rounds file of format-2 checkpoints', () => {
     expect(encoded(final.report)).toBe(encoded(resumed.report));
     expect(settledFiles(store.dir)).toEqual([file]);
     expect(lines(join(store.dir, file))).toHaveLength(4);
+  });
+
+  it('a coordinator SIGKILLed after appending the settled rounds, before its checkpoint is renamed into place: the previous checkpoint loads whole and the run resumes', async () => {
+    const runDir = tempDir();
+    const store = new CheckpointStore(runDir);
+    const report = makeReport('run-k', 0);
+    for (let round = 1; round <= 3; round++) {
+      grow(report, round);
+      await store.write(checkpoint(report));
+    }
+    const [file] = settledFiles(store.dir);
+    expect(lines(join(store.dir, file))).toHaveLength(2);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'kill-after-settled-rounds.ts'), runDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('appended\n')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`the writer exited (${code}) before appending: ${stderr}`)));
+    });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    // Round 3's record is in the file, fsync'd; round 4's checkpoint is only a temporary file.
+    expect(lines(join(store.dir, file))).toHaveLength(3);
+    expect(readdirSync(store.dir).some((n) => n.startsWith('.round-4.ckpt.tmp-'))).toBe(true);
+
+    const restarted = new CheckpointStore(runDir);
+    const latest = restarted.latest();
+    expect(latest.warnings).toEqual([]);
+    const resumed = latest.checkpoint!;
+    expect(resumed.round).toBe(3);
+    expect(encoded(resumed.report)).toBe(encoded(report));
+    for (let round = 4; round <= 6; round++) {
+      grow(resumed.report, round);
+      await restarted.write(checkpoint(resumed.report));
+    }
+    const final = new CheckpointStore(runDir).latest().checkpoint!;
+    expect(final.report.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(encoded(final.report)).toBe(encoded(resumed.report));
+    expect(settledFiles(store.dir)).toEqual([file]);
+    expect(lines(join(store.dir, file))).toEqual(resumed.report.rounds.slice(0, 5).map(encoded));
   });
 
   it('the rounds are verified: a changed, truncated or missing settled-rounds file makes the checkpoints that refer to it unusable (the store falls back)', async () => {
