@@ -29,6 +29,7 @@ export * from './persistence/state-codec.ts';
 export * from './persistence/write-file-durable.ts';
 export * from './persistence/checkpoint-format.ts';
 export * from './persistence/checkpoint-store.ts';
+export * from './persistence/settled-rounds-log.ts';
 export * from './persistence/migrations.ts';
 export * from './persistence/run-database.ts';
 export * from './persistence/ensure-directory.ts';
