@@ -127,8 +127,9 @@ function curveOf(siteId: string, rounds: readonly RoundRecord[], bySite: Readonl
 
 /**
  * report.html's per-site training curves: loss and accuracy per round, one line per site (at most MAX_SITE_LINES).
- * The same page as from `siteTrainingCurves`, with the cost of a render flat in the settled rounds: the table needs
- * each site's counts and last values (`sitesAfter`), the chart only the drawn sites' points.
+ * The same page as from `siteTrainingCurves`, without going through every site's entry of every round: the table
+ * needs each site's counts and last values (`sitesAfter`, O(sites) a render), the charts only the drawn sites' points
+ * (O(rounds) for each of at most MAX_SITE_LINES sites — as many points as they draw).
  */
 export function siteTrainingHtml(report: Pick<RunReport, 'rounds'>): string {
   const sites = [...sitesAfter(report.rounds).values()].sort((a, b) => compareSiteIds(a.siteId, b.siteId));
