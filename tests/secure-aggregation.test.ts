@@ -249,7 +249,8 @@ describe('secure aggregation in a run', () => {
       sites: 4,
       transport: 'memory',
       stallAt: { 'site-3': 'masked-input' },
-      config: { rounds: 2, roundTimeoutMs: 600_000, secureAggregation: { clip: 1, phaseTimeoutMs: 300 } },
+      // 2 s: wide enough for the honest sites' phases on a loaded machine (at 300 ms, a load of 10 once made every site miss it).
+      config: { rounds: 2, roundTimeoutMs: 600_000, secureAggregation: { clip: 1, phaseTimeoutMs: 2_000 } },
     });
     expect(report.status, report.aborted).toBe('complete');
     const [r1, r2] = report.rounds;
