@@ -5,6 +5,7 @@ import { datasetSize, featureSize, type Dataset } from '../data/dataset.ts';
 import { clipText } from '../text/clip-text.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
 import { predictAll } from '../learning/predict-all.ts';
+import { heapDenseFires, heapSketchedCosines, inspectionHeap, type InspectionHeap } from './inspection-heap-products.ts';
 
 /**
  * Model inspection at the site (docs/site-policy.md, "Model inspection"): before training a global model,
@@ -191,8 +192,10 @@ export function firstLayerStats(model: tf.LayersModel, sample: Dataset, batchSiz
   const batch = Math.max(1, Math.min(batchSize, n));
   const exampleFeatures = featureSize(sample);
   const stats: FirstLayerStats = { layer: layer.name, className, units, fanIn, batch, sampleExamples: n, exampleFeatures };
-  if (comparesRows(fanIn, exampleFeatures, thresholds)) stats.duplicateUnits = countDuplicateUnits(kernel, bias, thresholds.duplicate.minCosine);
-  if (gatingActivation(model, layer) && batch >= thresholds.sparse.minBatch) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse)); // batch ≤ n: n ≥ minBatch too
+  // On the wasm backend the products run on its heap (inspection-heap-products.ts: the same numbers, without the engine).
+  const heap = kernel.dtype === 'float32' && (!bias || bias.dtype === 'float32') ? inspectionHeap() : undefined;
+  if (comparesRows(fanIn, exampleFeatures, thresholds)) stats.duplicateUnits = countDuplicateUnits(kernel, bias, thresholds.duplicate.minCosine, heap);
+  if (gatingActivation(model, layer) && batch >= thresholds.sparse.minBatch) Object.assign(stats, sparsity(model, layer, sample, n, batch, units, thresholds.sparse, heap)); // batch ≤ n: n ≥ minBatch too
   return stats;
 }
 
@@ -213,7 +216,7 @@ const SKETCH_DIMENSIONS = 32;
  * product with the kernel as it is (fan-in × units, on the backend): a row's scale does not change the
  * direction of its projection, which is normalised afterwards. Each unordered pair is projected once.
  */
-function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, minCosine: number): number {
+function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, minCosine: number, heap: InspectionHeap | undefined): number {
   const units = kernel.shape[kernel.shape.length - 1];
   const fanIn = kernel.size / units;
   const k = kernel.dataSync(); // [fanIn, units] in row-major order, whatever the kernel's rank
@@ -228,7 +231,7 @@ function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, min
   const thr = Float64Array.from(b, (bias, u) => bias / norms[u]);
   // A zero row has no direction (and no threshold): it is nobody's duplicate.
   const rows = Array.from({ length: units }, (_, u) => u).filter((u) => norms[u] > 0);
-  const sketched = sketchedCosines(kernel, units, fanIn);
+  const sketched = heap ? heapSketchedCosines(heap, kernel, sketchProjection(fanIn), units, fanIn, SKETCH_DIMENSIONS) : sketchedCosines(kernel, units, fanIn);
   const flagged = new Uint8Array(units);
   const candidateCosine = Math.max(0, 1 - 10 * (1 - minCosine));
   // Stryker disable next-line EqualityOperator: equivalent: a difference exactly at the tolerance has measure zero.
@@ -289,7 +292,7 @@ function sketchedCosines(kernel: tf.Tensor, units: number, fanIn: number): Float
 }
 
 /** Runs the layer's linear part on the sample, batch by batch, and counts which units fire for which examples. */
-function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset, n: number, batch: number, units: number, { maxFiresPerBatch, minBatch }: ModelInspectionThresholds['sparse']): Pick<FirstLayerStats, 'liveUnits' | 'sparseUnits' | 'isolatedExamples'> {
+function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset, n: number, batch: number, units: number, { maxFiresPerBatch, minBatch }: ModelInspectionThresholds['sparse'], heap: InspectionHeap | undefined): Pick<FirstLayerStats, 'liveUnits' | 'sparseUnits' | 'isolatedExamples'> {
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   const f = featureSize(sample);
   const fired = new Uint32Array(units); // examples each unit fired for, over the sample
@@ -297,11 +300,16 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
   const isolated = new Uint8Array(n);
   // No dispose: the feeder shares the model's layers and weights (it creates no tensors of its own).
   const feeder = layerInputOf(model, layer);
-  // One forward pass over the whole sample; the batches are counted from it.
-  const firesAll = tidyValues(() => {
-    const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
-    return firingUnits(layer, feeder ? predictAll(feeder, x) : x);
-  });
+  // One forward pass over the whole sample; the batches are counted from it. A Dense layer fed the examples'
+  // values as they are (one position per example) runs on the heap, anything else through tfjs.
+  const [kernel, bias] = layer.getWeights();
+  const firesAll =
+    heap && !feeder && layer.getClassName() === 'Dense' && kernel.shape[0] === f
+      ? heapDenseFires(heap, kernel, bias, sample.x, n)
+      : tidyValues(() => {
+          const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
+          return firingUnits(layer, feeder ? predictAll(feeder, x) : x);
+        });
   // Stryker disable next-line EqualityOperator: equivalent: at start = n the batch has size 0 and the loop breaks.
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
