@@ -5,6 +5,7 @@ import { firstLayerStats, inspectModel, ModelInspectionThresholds, SeededRandom,
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
 import { heapDenseFires, inspectionHeap } from '../../shared/src/policy/inspection-heap-products.ts';
 import { rowBlockGemmModuleBytes } from '../../shared/src/wasm-kernels/row-block-gemm-kernels.ts';
+import { columnSquareSumsModuleBytes } from '../../shared/src/wasm-kernels/column-square-sums-kernels.ts';
 import { baselineFirstLayerStats, baselineInspectModel } from '../../bench/baselines/inspect-model-baseline.ts';
 import { binningConv, glorotMlp, imprintMlp, trapWeightsConv, trapWeightsMlp } from './trap-models.ts';
 
@@ -73,6 +74,7 @@ describe('model inspection measures what the implementation it replaced measured
     ['37 units without a bias', () => denseModel(37, { useBias: false, seed: 4 }), (d) => d],
     ['a Dense behind a Flatten of images', () => denseModel(64, { inputShape: [28, 28, 1], seed: 5 }), images],
     ['a tanh Dense layer', () => denseModel(48, { activation: 'tanh', seed: 6 }), (d) => d],
+    ['a Conv2D behind a Reshape of a tanh (fed through the model)', () => tf.sequential({ layers: [tf.layers.activation({ activation: 'tanh', inputShape: [784] }), tf.layers.reshape({ targetShape: [28, 28, 1] }), tf.layers.conv2d({ filters: 8, kernelSize: 7, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 8 }) }), tf.layers.flatten(), tf.layers.dense({ units: 10 })] }), (d) => d],
     ['a Dense on rank-3 input (28 positions of 28 values)', () => denseModel(32, { inputShape: [28, 28], seed: 7 }), (d) => ({ ...d, featureShape: [28, 28] })],
   ];
   it.each(models)('%s: the same stats and findings on every site, batch and sample size', async (name, build, shape) => {
@@ -151,6 +153,26 @@ describe('the heap path\'s first-layer product (inspection-heap-products.ts)', (
       expect(Array.from(heap.backend.typedArrayFromHeap(c)), `${m}×${k}×${n}`).toEqual(Array.from(expected));
       (tf.backend() as tf.KernelBackend).disposeData(c.dataId);
       tf.dispose([a, b]);
+    }
+  });
+
+  it('the column sums of squares equal the JavaScript loop\'s float64 sums to the bit, its module validates', () => {
+    expect(WebAssembly.validate(columnSquareSumsModuleBytes())).toBe(true);
+    const heap = inspectionHeap()!;
+    const rng = new SeededRandom(4);
+    for (const [rows, cols] of [[784, 128], [9, 7], [5, 3], [49, 1000]]) {
+      const k = tf.tensor2d(Float32Array.from({ length: rows * cols }, (_, i) => (i % 11 === 0 ? 1e-30 : rng.normal() * 10)), [rows, cols]);
+      const out = heap.backend.makeOutput([2 * cols + 2], 'float32'); // float64 values, from an 8-byte aligned offset
+      const at = heap.backend.typedArrayFromHeap(out).byteOffset;
+      const start = at + (at % 8);
+      new Float64Array(heap.memory.buffer, start, cols).fill(0);
+      heap.squares.sumsq(heap.backend.typedArrayFromHeap(k).byteOffset, start, rows, cols);
+      const values = k.dataSync();
+      const expected = new Float64Array(cols);
+      for (let i = 0; i < rows; i++) for (let u = 0; u < cols; u++) expected[u] += values[i * cols + u] * values[i * cols + u];
+      expect(Array.from(new Float64Array(heap.memory.buffer, start, cols)), `${rows}×${cols}`).toEqual(Array.from(expected));
+      (tf.backend() as tf.KernelBackend).disposeData(out.dataId);
+      k.dispose();
     }
   });
 

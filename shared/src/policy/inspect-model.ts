@@ -5,7 +5,7 @@ import { datasetSize, featureSize, type Dataset } from '../data/dataset.ts';
 import { clipText } from '../text/clip-text.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
 import { predictAll } from '../learning/predict-all.ts';
-import { heapDenseFires, heapSketchedCosines, inspectionHeap, type InspectionHeap } from './inspection-heap-products.ts';
+import { heapDenseFires, heapRowStats, heapValues, inspectionHeap, type InspectionHeap } from './inspection-heap-products.ts';
 
 /**
  * Model inspection at the site (docs/site-policy.md, "Model inspection"): before training a global model,
@@ -219,19 +219,24 @@ const SKETCH_DIMENSIONS = 32;
 function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, minCosine: number, heap: InspectionHeap | undefined): number {
   const units = kernel.shape[kernel.shape.length - 1];
   const fanIn = kernel.size / units;
-  const k = kernel.dataSync(); // [fanIn, units] in row-major order, whatever the kernel's rank
-  const b = bias ? bias.dataSync() : new Float32Array(units);
-  const squares = new Float64Array(units);
-  for (let i = 0; i < fanIn; i++) {
-    const row = i * units;
-    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end, and what reads there give never reaches another write.
-    for (let u = 0; u < units; u++) squares[u] += k[row + u] * k[row + u];
+  // [fanIn, units] in row-major order, whatever the kernel's rank; the squared norms and the sketch on the heap
+  // when there is one (its values then read in place, after the heap's last allocation), else here.
+  let k: ArrayLike<number>;
+  let squares: Float64Array;
+  let sketched: ArrayLike<number>;
+  if (heap) {
+    ({ squares, sketched } = heapRowStats(heap, kernel, sketchProjection(fanIn), units, fanIn, SKETCH_DIMENSIONS));
+    k = heapValues(heap, kernel);
+  } else {
+    k = kernel.dataSync();
+    squares = columnSquares(k, fanIn, units);
+    sketched = sketchedCosines(kernel, units, fanIn);
   }
+  const b = bias ? bias.dataSync() : new Float32Array(units);
   const norms = squares.map(Math.sqrt);
   const thr = Float64Array.from(b, (bias, u) => bias / norms[u]);
   // A zero row has no direction (and no threshold): it is nobody's duplicate.
   const rows = Array.from({ length: units }, (_, u) => u).filter((u) => norms[u] > 0);
-  const sketched = heap ? heapSketchedCosines(heap, kernel, sketchProjection(fanIn), units, fanIn, SKETCH_DIMENSIONS) : sketchedCosines(kernel, units, fanIn);
   const flagged = new Uint8Array(units);
   const candidateCosine = Math.max(0, 1 - 10 * (1 - minCosine));
   // Stryker disable next-line EqualityOperator: equivalent: a difference exactly at the tolerance has measure zero.
@@ -257,6 +262,17 @@ function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, min
     }
   }
   return flagged.reduce((s, f) => s + f, 0);
+}
+
+/** Σ_i k[i, u]² per unit u of a kernel [fanIn, units] (row-major), in float64. */
+function columnSquares(k: ArrayLike<number>, fanIn: number, units: number): Float64Array {
+  const squares = new Float64Array(units);
+  for (let i = 0; i < fanIn; i++) {
+    const row = i * units;
+    // Stryker disable next-line EqualityOperator: equivalent: a typed array ignores writes past its end, and what reads there give never reaches another write.
+    for (let u = 0; u < units; u++) squares[u] += k[row + u] * k[row + u];
+  }
+  return squares;
 }
 
 /**
@@ -308,7 +324,9 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
       ? heapDenseFires(heap, kernel, bias, sample.x, n)
       : tidyValues(() => {
           const x = tf.tensor(sample.x.subarray(0, n * f), [n, ...inputShape]);
-          return firingUnits(layer, feeder ? predictAll(feeder, x) : x);
+          // Fed only reshapes, a convolution takes the sample in its own input shape (Dense reshapes it itself).
+          const fed = feeder ? predictAll(feeder, x) : layer.getClassName() === 'Dense' ? x : x.reshape([n, ...((layer.input as tf.SymbolicTensor).shape.slice(1) as number[])]);
+          return firingUnits(layer, fed);
         });
   // Stryker disable next-line EqualityOperator: equivalent: at start = n the batch has size 0 and the loop breaks.
   for (let start = 0; start < n; start += batch) {
@@ -347,18 +365,23 @@ function sparsity(model: tf.LayersModel, layer: tf.layers.Layer, sample: Dataset
 const RESHAPING_LAYERS = new Set(['Flatten', 'Reshape', 'InputLayer']);
 
 /**
- * What feeds the layer: undefined when the layer takes the model's input itself, or when it is a Dense layer
- * fed only reshapes of it (a Sequential's Flatten: Dense's linear part here reshapes its input to rows of
- * fan-in values anyway, in the same order), else a model from the inputs to
- * what the layer receives — made once per layer (it shares the model's layers and live weights, so it stays
- * right when the weights change; a site inspects every round's weights with the same model).
+ * What feeds the layer: undefined when the layer takes the model's input itself, or when it is fed only reshapes
+ * of it — a Dense layer behind a Sequential's Flatten (Dense's linear part here reshapes its input to rows of
+ * fan-in values anyway, in the same order), a convolution behind a Reshape (the built-in CNN's [784] →
+ * [28, 28, 1]: the sample is reshaped to the layer's input shape, the values in the same order) — else a model
+ * from the inputs to what the layer receives — made once per layer (it shares the model's layers and live
+ * weights, so it stays right when the weights change; a site inspects every round's weights with the same model).
  */
 const feeders = new WeakMap<tf.layers.Layer, tf.LayersModel | undefined>();
 function layerInputOf(model: tf.LayersModel, layer: tf.layers.Layer): tf.LayersModel | undefined {
   if (feeders.has(layer)) return feeders.get(layer);
   const input = layer.input as tf.SymbolicTensor;
   const before = model.layers.slice(0, model.layers.indexOf(layer));
-  const onlyReshapes = layer.getClassName() === 'Dense' && model.inputs.length === 1 && before.every((l) => RESHAPING_LAYERS.has(l.getClassName()));
+  const onlyReshapes =
+    model.inputs.length === 1 &&
+    (layer.getClassName() === 'Dense'
+      ? before.every((l) => RESHAPING_LAYERS.has(l.getClassName()))
+      : before.every((l) => l.getClassName() === 'InputLayer' || l.getClassName() === 'Reshape') && input.shape.slice(1).every((d) => typeof d === 'number' && d > 0));
   const feeder = model.inputs.includes(input) || onlyReshapes ? undefined : tf.model({ inputs: model.inputs, outputs: input });
   feeders.set(layer, feeder);
   return feeder;

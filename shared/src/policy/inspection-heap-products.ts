@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ROW_BLOCK, rowBlockGemmKernels, type RowBlockGemmKernels } from '../wasm-kernels/row-block-gemm-kernels.ts';
 import { smallGemmKernels, type SmallGemmKernels } from '../wasm-kernels/small-gemm-kernels.ts';
+import { columnSquareSumsKernels, type ColumnSquareSumsKernels } from '../wasm-kernels/column-square-sums-kernels.ts';
 import { wasmBackendMemory } from '../wasm-kernels/optimizer-kernels.ts';
 import { asWasmHeapBackend, type WasmHeapBackend } from '../wasm-kernels/wasm-heap.ts';
 
@@ -25,6 +26,7 @@ export interface InspectionHeap {
   memory: WebAssembly.Memory;
   small: SmallGemmKernels;
   rows: RowBlockGemmKernels;
+  squares: ColumnSquareSumsKernels;
 }
 
 /** The heap and its kernels on the wasm backend with SIMD; undefined elsewhere (the tensor path runs). */
@@ -33,8 +35,9 @@ export function inspectionHeap(): InspectionHeap | undefined {
   const memory = wasmBackendMemory(backend);
   const small = memory && smallGemmKernels(memory);
   const rows = memory && rowBlockGemmKernels(memory);
-  if (!memory || !small || !rows) return undefined;
-  return { backend: asWasmHeapBackend(backend), memory, small, rows };
+  const squares = memory && columnSquareSumsKernels(memory);
+  if (!memory || !small || !rows || !squares) return undefined;
+  return { backend: asWasmHeapBackend(backend), memory, small, rows, squares };
 }
 
 /** Rounds up to a multiple of `m`. */
@@ -98,19 +101,32 @@ export function heapDenseFires(h: InspectionHeap, kernel: tf.Tensor, bias: tf.Te
   return fires;
 }
 
+/** What the duplicate-row check needs of the kernel: its rows' squared norms and sketched cosines. */
+export interface HeapRowStats {
+  /** Σ_i K[i, u]² per unit u, in float64 (the JavaScript loop's numbers to the bit). */
+  squares: Float64Array;
+  /** The rows' cosines after the random projection, [units, units] row-major. */
+  sketched: Float32Array;
+}
+
 /**
- * The cosines of the kernel's rows (units of fanIn values; the kernel [fanIn, units] as stored) after projecting
- * each on the `dims` columns of `projection` [fanIn, dims]: [units, units], row-major. S = Kᵀ·P reads K through
- * its strides, each row of S is scaled to unit norm, and the Gram matrix U·Uᵀ is the second product.
+ * The kernel's rows (units of fanIn values; the kernel [fanIn, units] as stored) in one workspace: their squared
+ * norms (column-square-sums-kernels.ts), and their cosines after projecting each on the `dims` columns of
+ * `projection` [fanIn, dims] — S = Kᵀ·P reads K through its strides, each row of S is scaled to unit norm, and
+ * the Gram matrix U·Uᵀ is the second product.
  */
-export function heapSketchedCosines(h: InspectionHeap, kernel: tf.Tensor, projection: Float32Array, units: number, fanIn: number, dims: number): Float32Array {
-  const pAt = 0;
-  const sAt = roundUp(fanIn * dims, 4);
+export function heapRowStats(h: InspectionHeap, kernel: tf.Tensor, projection: Float32Array, units: number, fanIn: number, dims: number): HeapRowStats {
+  const qAt = 0; // float64 squares: 2 floats each, at an 8-byte aligned start (the workspace is 16-byte aligned)
+  const pAt = roundUp(2 * units, 4);
+  const sAt = roundUp(pAt + fanIn * dims, 4);
   const tAt = roundUp(sAt + units * dims, 4);
   const gAt = roundUp(tAt + dims * units, 4);
   return withWorkspace(h, gAt + units * units, (heap, at) => {
+    const k = offsetOf(h, kernel);
+    new Float64Array(h.memory.buffer, 4 * (at + qAt), units).fill(0);
+    h.squares.sumsq(k, 4 * (at + qAt), fanIn, units);
     heap.set(projection, at + pAt);
-    h.small.gemm(offsetOf(h, kernel), 4, 4 * units, 4 * (at + pAt), 4 * (at + sAt), units, fanIn, dims, 0, 0, 0);
+    h.small.gemm(k, 4, 4 * units, 4 * (at + pAt), 4 * (at + sAt), units, fanIn, dims, 0, 0, 0);
     // Uᵀ [dims, units]: row u of S scaled to unit norm (a zero row stays zero), stored as column u.
     for (let u = 0; u < units; u++) {
       const s = at + sAt + u * dims;
@@ -121,6 +137,11 @@ export function heapSketchedCosines(h: InspectionHeap, kernel: tf.Tensor, projec
     }
     // G = U·Uᵀ: A = U read through Uᵀ's strides, B = Uᵀ.
     h.small.gemm(4 * (at + tAt), 4, 4 * units, 4 * (at + tAt), 4 * (at + gAt), units, dims, units, 0, 0, 0);
-    return heap.slice(at + gAt, at + gAt + units * units);
+    return { squares: new Float64Array(h.memory.buffer, 4 * (at + qAt), units).slice(), sketched: heap.slice(at + gAt, at + gAt + units * units) };
   });
+}
+
+/** A float32 tensor's values on the heap, without a copy: valid until the heap's memory grows (the next allocation). */
+export function heapValues(h: InspectionHeap, t: tf.Tensor): Float32Array {
+  return h.backend.typedArrayFromHeap(t) as Float32Array;
 }
