@@ -119,7 +119,7 @@ const ACTIVATION_LAYERS = new Set(['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Th
  * forward pass; disposes every tensor it makes. Never throws: a layer it cannot inspect is a finding.
  */
 export function inspectModel(model: tf.LayersModel, sample: Dataset, options: { batchSize: number; thresholds?: ModelInspectionThresholdsInput }): ModelInspection {
-  const thresholds = ModelInspectionThresholds.parse(options.thresholds ?? {});
+  const thresholds = options.thresholds === undefined ? defaultThresholds() : ModelInspectionThresholds.parse(options.thresholds);
   let stats: FirstLayerStats | undefined;
   try {
     stats = firstLayerStats(model, sample, options.batchSize, thresholds);
@@ -128,6 +128,16 @@ export function inspectModel(model: tf.LayersModel, sample: Dataset, options: { 
     return { findings: [{ code: 'inspection_failed', layer: clipText(layer?.name ?? '(none)', 64), detail: `could not run the first layer on this site's data: ${clipText((err as Error)?.message ?? err, 200)}` }] };
   }
   return { findings: stats ? findingsOf(stats, thresholds) : [] };
+}
+
+/** The defaults, parsed once (a site inspects every round; the parse cost a twentieth of an inspection). */
+let defaults: ModelInspectionThresholds | undefined;
+function defaultThresholds(): ModelInspectionThresholds {
+  return (defaults ??= deepFreeze(ModelInspectionThresholds.parse({})));
+}
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) deepFreeze(v);
+  return Object.freeze(o);
 }
 
 /** The thresholds applied to measured stats (separate so each boundary is testable on exact numbers). */

@@ -14,7 +14,8 @@ import { asWasmHeapBackend, type WasmHeapBackend } from '../wasm-kernels/wasm-he
  * Why: through tfjs the inspection of the built-in MLP was ~15 kernel launches, the sample uploaded as a
  * tensor, a transpose of the kernel for the sketch and a copy of every result; its one large product (256 ×
  * 784 × 128) now runs on the row-blocked kernel (row-block-gemm-kernels.ts, two rows share each load of the
- * kernel), the sketch's two products on the small-matrix kernel reading the kernel through its strides.
+ * kernel), the sketch's projection too (Pᵀ·K), its Gram matrix on the small-matrix kernel, and the rows' squared
+ * norms on a float64 SIMD kernel (column-square-sums-kernels.ts), all in one workspace.
  *
  * The same numbers as the tensor path: every product sums k = 0, 1, … in float32 from 0, as tfjs-backend-wasm's
  * XNNPACK product does (tests/policy/inspect-model-baseline.test.ts compares the pre-activations bit for bit),
@@ -112,8 +113,8 @@ export interface HeapRowStats {
 /**
  * The kernel's rows (units of fanIn values; the kernel [fanIn, units] as stored) in one workspace: their squared
  * norms (column-square-sums-kernels.ts), and their cosines after projecting each on the `dims` columns of
- * `projection` [fanIn, dims] — S = Kᵀ·P reads K through its strides, each row of S is scaled to unit norm, and
- * the Gram matrix U·Uᵀ is the second product.
+ * `projection` [fanIn, dims] — S = Kᵀ·P (as Sᵀ = Pᵀ·K when units is a multiple of 16), each row of S scaled to
+ * unit norm, and the Gram matrix U·Uᵀ the second product.
  */
 export function heapRowStats(h: InspectionHeap, kernel: tf.Tensor, projection: Float32Array, units: number, fanIn: number, dims: number): HeapRowStats {
   const qAt = 0; // float64 squares: 2 floats each, at an 8-byte aligned start (the workspace is 16-byte aligned)
@@ -125,20 +126,41 @@ export function heapRowStats(h: InspectionHeap, kernel: tf.Tensor, projection: F
     const k = offsetOf(h, kernel);
     new Float64Array(h.memory.buffer, 4 * (at + qAt), units).fill(0);
     h.squares.sumsq(k, 4 * (at + qAt), fanIn, units);
-    heap.set(projection, at + pAt);
-    h.small.gemm(k, 4, 4 * units, 4 * (at + pAt), 4 * (at + sAt), units, fanIn, dims, 0, 0, 0);
+    // S (units × dims) as Sᵀ [dims, units] at sAt: with units a multiple of 16, Pᵀ · K on the row-blocked kernel (each
+    // of K's rows loaded once per two rows of Pᵀ); else K read through its strides, one row of S at a time.
+    const transposed = units % 16 === 0 && dims % ROW_BLOCK === 0;
+    if (transposed) {
+      heap.set(transposedProjection(projection, fanIn, dims), at + pAt);
+      h.rows.gemm(4 * (at + pAt), 4 * fanIn, k, 4 * (at + sAt), dims, fanIn, units);
+    } else {
+      heap.set(projection, at + pAt);
+      h.small.gemm(k, 4, 4 * units, 4 * (at + pAt), 4 * (at + sAt), units, fanIn, dims, 0, 0, 0);
+    }
     // Uᵀ [dims, units]: row u of S scaled to unit norm (a zero row stays zero), stored as column u.
+    const [uStride, dStride] = transposed ? [1, units] : [dims, 1];
     for (let u = 0; u < units; u++) {
-      const s = at + sAt + u * dims;
+      const s = at + sAt + u * uStride;
       let squares = 0;
-      for (let d = 0; d < dims; d++) squares += heap[s + d] * heap[s + d];
+      for (let d = 0; d < dims; d++) squares += heap[s + d * dStride] * heap[s + d * dStride];
       const norm = Math.max(Math.sqrt(squares), 1e-30);
-      for (let d = 0; d < dims; d++) heap[at + tAt + d * units + u] = heap[s + d] / norm;
+      for (let d = 0; d < dims; d++) heap[at + tAt + d * units + u] = heap[s + d * dStride] / norm;
     }
     // G = U·Uᵀ: A = U read through Uᵀ's strides, B = Uᵀ.
     h.small.gemm(4 * (at + tAt), 4, 4 * units, 4 * (at + tAt), 4 * (at + gAt), units, dims, units, 0, 0, 0);
     return { squares: new Float64Array(h.memory.buffer, 4 * (at + qAt), units).slice(), sketched: heap.slice(at + gAt, at + gAt + units * units) };
   });
+}
+
+/** Pᵀ [dims, fanIn] of a projection P [fanIn, dims], kept as long as P is (sketchProjection keeps P per fan-in). */
+const transposedProjections = new WeakMap<Float32Array, Float32Array>();
+function transposedProjection(projection: Float32Array, fanIn: number, dims: number): Float32Array {
+  let t = transposedProjections.get(projection);
+  if (!t) {
+    t = new Float32Array(fanIn * dims);
+    for (let i = 0; i < fanIn; i++) for (let d = 0; d < dims; d++) t[d * fanIn + i] = projection[i * dims + d];
+    transposedProjections.set(projection, t);
+  }
+  return t;
 }
 
 /** A float32 tensor's values on the heap, without a copy: valid until the heap's memory grows (the next allocation). */
