@@ -1,7 +1,8 @@
 /**
  * The model inspection's measurement as it was before the heap path (commit f9ab7d4's
- * shared/src/policy/inspect-model.ts, `firstLayerStats` and what it calls, unchanged but for the imports and
- * the exports' names), kept as bench/model-inspection.ts's "before" and as the oracle of
+ * shared/src/policy/inspect-model.ts: `firstLayerStats` and what it calls, unchanged but for the imports and
+ * the exports' names; `inspectModel` as it was, on today's findingsOf, whose thresholds did not change), kept as
+ * bench/model-inspection.ts's "before" and as the oracle of
  * tests/policy/inspect-model-baseline.test.ts: every stat the new code measures must equal this one's.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -223,8 +223,9 @@ const SKETCH_DIMENSIONS = 32;
  * Candidate pairs come from a seeded 32-dimensional random projection of the rows (a pair at |cos| ≥ 0.99
  * keeps |cos| ≥ 0.9 there with overwhelming probability), then every candidate is checked exactly on the rows
  * scaled to unit norm (each value rounded to float32, the products summed in float64). The projection is one
- * product with the kernel as it is (fan-in × units, on the backend): a row's scale does not change the
- * direction of its projection, which is normalised afterwards. Each unordered pair is projected once.
+ * product with the kernel as it is (fan-in × units; on the wasm backend on its heap, with the rows' squared
+ * norms: inspection-heap-products.ts): a row's scale does not change the direction of its projection, which is
+ * normalised afterwards. Each unordered pair is projected once.
  */
 function countDuplicateUnits(kernel: tf.Tensor, bias: tf.Tensor | undefined, minCosine: number, heap: InspectionHeap | undefined): number {
   const units = kernel.shape[kernel.shape.length - 1];
@@ -304,7 +305,7 @@ export function sketchProjection(fanIn: number): Float32Array {
 }
 
 /**
- * The cosines of the units' rows after projecting each on SKETCH_DIMENSIONS seeded Gaussian directions
+ * The tensor path (backends without a heap) of the sketch: the cosines of the units' rows after projecting each on SKETCH_DIMENSIONS seeded Gaussian directions
  * ([units, units], row-major): the rows of the kernel (fan-in × units) projected, normalised, and their Gram
  * matrix — two products on the backend.
  */
