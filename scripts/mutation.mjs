@@ -257,8 +257,9 @@ const MODULES = [
     // The site's inspection of a hostile coordinator's model (trap weights, imprint rows, over-wide layers): its
     // counts against their definitions, its thresholds at their edges.
     // The counting code (the stats the thresholds judge); its module-level constants and schema are pinned by the tests.
-    mutate: ['shared/src/policy/inspect-model.ts:175-251', 'shared/src/policy/inspect-model.ts:276-330', 'shared/src/policy/inspect-model.ts:361-370'],
-    tests: ['tests/policy/inspect-model.test.ts', 'tests/policy/inspect-model-reuse.test.ts', 'tests/policy/inspect-model-reference.test.ts'],
+    // Ranges: gatingActivation … columnSquares, sparsity … layerInputOf, firingUnits; and the heap path.
+    mutate: ['shared/src/policy/inspect-model.ts:181-287', 'shared/src/policy/inspect-model.ts:322-399', 'shared/src/policy/inspect-model.ts:409-418', 'shared/src/policy/inspection-heap-products.ts'],
+    tests: ['tests/policy/inspect-model.test.ts', 'tests/policy/inspect-model-reuse.test.ts', 'tests/policy/inspect-model-reference.test.ts', 'tests/policy/inspect-model-baseline.test.ts'],
   },
   {
     name: 'message-schemas',
