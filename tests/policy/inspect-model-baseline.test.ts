@@ -140,11 +140,11 @@ describe('the heap path\'s first-layer product (inspection-heap-products.ts)', (
     model.dispose();
   });
 
-  it('the row-blocked product equals tfjs\'s (XNNPACK) to the bit, its module validates', () => {
+  it('the row-blocked product equals tfjs\'s to the bit (the small-matrix kernel below 2^20 multiply-adds, XNNPACK above), its module validates', () => {
     expect(WebAssembly.validate(rowBlockGemmModuleBytes())).toBe(true);
     const heap = inspectionHeap()!;
     const rng = new SeededRandom(3);
-    for (const [m, k, n] of [[2, 1, 16], [8, 784, 128], [64, 33, 48]]) {
+    for (const [m, k, n] of [[2, 1, 16], [8, 784, 128], [64, 33, 48], [256, 784, 128]]) {
       const a = tf.tensor2d(Float32Array.from({ length: m * k }, () => rng.normal()), [m, k]);
       const b = tf.tensor2d(Float32Array.from({ length: k * n }, () => rng.normal()), [k, n]);
       const expected = tf.tidy(() => tf.matMul(a, b).dataSync());

@@ -18,7 +18,7 @@ import { asWasmHeapBackend, type WasmHeapBackend } from '../wasm-kernels/wasm-he
  * norms on a float64 SIMD kernel (column-square-sums-kernels.ts), all in one workspace.
  *
  * The same numbers as the tensor path: every product sums k = 0, 1, … in float32 from 0, as tfjs-backend-wasm's
- * XNNPACK product does (tests/policy/inspect-model-baseline.test.ts compares the pre-activations bit for bit),
+ * XNNPACK product does (tests/policy/inspect-model-baseline.test.ts compares the products bit for bit, and the units fired),
  * and a unit fires where z + b > 0 — the sign of the float32 sum tfjs's `add` rounds, as a nonzero exact sum of
  * two floats never rounds to zero or across it.
  */
