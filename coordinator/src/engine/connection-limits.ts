@@ -53,7 +53,8 @@ export const ConnectionLimits = z.object({
   fanInQueueLimit: z.number().int().min(1).max(100_000).default(32),
   /**
    * Updates read per turn of the event loop: once this many sites' updates have arrived in one turn, the joined
-   * sites' connections are paused as when the queue is full (and resumed `fanInQueueLimit / 4` per turn). Reading
+   * sites' connections are paused as when the queue is full (and resumed `resumeBatch` per turn: a quarter of the
+   * queue's limit, at most this many). Reading
    * an update — ws joining its socket reads into one buffer, socket.io's and the schema's parse — happens in the
    * socket's read, before the fan-in queue: without a bound, the updates of every site whose bytes arrived
    * together were read in one turn (a third of the main thread's longest turns at 500 sites, CPU profile).

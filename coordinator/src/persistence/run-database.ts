@@ -124,7 +124,7 @@ export class RunDatabase {
   readonly db: Database.Database;
   private readonly stmt;
   /**
-   * Round records, each one transaction, written a few hundred sites per turn of the event loop when large
+   * Round records, each one transaction, written `roundSitesPerTurn` sites per turn of the event loop when large
    * (turn-spread-writes.ts); every read, later write and `close` completes them first.
    */
   private readonly roundWrites: TurnSpreadWrites;
