@@ -326,6 +326,17 @@ describe('fan-in pacing', () => {
     expect(calls.filter((c) => c.startsWith('pause'))).toHaveLength(9);
   });
 
+  it('updatesReadPerTurn 2: one update in each of five turns never pauses (the first read of a turn starts its count)', async () => {
+    const { join, connections } = setup(1000, () => {}, 1000, 2);
+    const links = Array.from({ length: 5 }, (_, i) => join(`s${i}`));
+    for (let i = 0; i < 5; i++) {
+      links[i].deliver(fitResult(`s${i}`, 1));
+      await turn();
+    }
+    expect(connections.fanInPauses).toBe(0);
+    expect(connections.mostUpdatesReadInATurn).toBe(1);
+  });
+
   it('messages other than updates do not count toward updatesReadPerTurn', () => {
     const { join, connections } = setup(1000, () => {}, 1000, 2);
     const links = Array.from({ length: 5 }, (_, i) => join(`s${i}`));
