@@ -42,8 +42,43 @@ describe('fan-in flow control over real socket.io (20 sites, dropouts)', () => {
     expect(connections.sitesPaused).toBe(false);
   }, 120_000);
 
-  it('with the default limit (32) 20 sites never fill the queue: no pause', async () => {
-    const fed = await startTestFederation({ sites: 20, rounds: 1, transport: 'socket', maxSiteExamples: 40, config: { federatedEvaluation: 'never' } });
+  it('updatesReadPerTurn 1 over socket.io (20 sites, dropouts): the first update read in a turn pauses the sites, resumed one per turn; every round completes, dropped sites rejoin', async () => {
+    const dropped = ['site-2', 'site-9', 'site-15'];
+    let coordinator: RunningCoordinator | undefined;
+    const fed = await startTestFederation({
+      sites: 20,
+      rounds: 3,
+      transport: 'socket',
+      maxSiteExamples: 40,
+      reconnect: true,
+      connectionLimits: { updatesReadPerTurn: 1 },
+      config: { quorum: 0.5, federatedEvaluation: 'never', rejoinGraceMs: 30_000 },
+      onEvent: (e) => {
+        if (e.type === 'round-start' && e.round === 2) setImmediate(() => dropped.forEach((id) => coordinator!.engine.sites.get(id)?.link.close()));
+      },
+    });
+    coordinator = fed.coordinator;
+    const report = await coordinator.done;
+    const outcomes = await Promise.all(fed.siteRuns);
+    const connections = connectionsOf(coordinator);
+    await coordinator.close();
+
+    expect(report.status).toBe('complete');
+    expect(report.rounds[0].accepted).toHaveLength(20);
+    expect(report.rounds[1].failed.map((f) => f.siteId).sort()).toEqual([...dropped].sort());
+    expect(report.rounds[2].accepted).toHaveLength(20);
+    expect(outcomes.every((o) => o.completed)).toBe(true);
+    // Every update read counts; each that is the first of its turn pauses the sites (at 1 per turn), so there is at
+    // least one pause per round, and they are resumed one per turn (resumeBatch is capped by the setting).
+    expect(connections.limits.updatesReadPerTurn).toBe(1);
+    expect(connections.resumeBatch).toBe(1);
+    expect(connections.fanInPauses).toBeGreaterThanOrEqual(3);
+    expect(connections.mostResumedInATurn).toBe(1);
+    expect(connections.sitesPaused).toBe(false);
+  }, 120_000);
+
+  it('with the default queue limit (32) 20 sites never fill the queue: no pause (the per-turn read bound lifted)', async () => {
+    const fed = await startTestFederation({ sites: 20, rounds: 1, transport: 'socket', maxSiteExamples: 40, connectionLimits: { updatesReadPerTurn: 100_000 }, config: { federatedEvaluation: 'never' } });
     const report = await fed.coordinator.done;
     await Promise.all(fed.siteRuns);
     const connections = connectionsOf(fed.coordinator);
