@@ -5,27 +5,36 @@ import { startTestFederation } from './helpers/federation.ts';
 /** The run's site connections (the fan-in queue and its pause counter): internal, read for this test only. */
 const connectionsOf = (c: RunningCoordinator) => (c.engine as unknown as { ctx: { membership: { connections: SiteConnections } } }).ctx.membership.connections;
 
+/**
+ * 20 sites over socket.io for 3 rounds with these connection limits; `dropped` lose their connection as round 2
+ * starts and rejoin (reconnect). Returns the report, the sites' outcomes and the fan-in's counters.
+ */
+async function runWithDropouts(connectionLimits: Parameters<typeof startTestFederation>[0]['connectionLimits'], dropped: readonly string[]) {
+  let coordinator: RunningCoordinator | undefined;
+  const fed = await startTestFederation({
+    sites: 20,
+    rounds: 3,
+    transport: 'socket',
+    maxSiteExamples: 40,
+    reconnect: true,
+    connectionLimits,
+    config: { quorum: 0.5, federatedEvaluation: 'never', rejoinGraceMs: 30_000 },
+    onEvent: (e) => {
+      if (e.type === 'round-start' && e.round === 2) setImmediate(() => dropped.forEach((id) => coordinator!.engine.sites.get(id)?.link.close()));
+    },
+  });
+  coordinator = fed.coordinator;
+  const report = await coordinator.done;
+  const outcomes = await Promise.all(fed.siteRuns);
+  const connections = connectionsOf(coordinator);
+  await coordinator.close();
+  return { report, outcomes, connections };
+}
+
 describe('fan-in flow control over real socket.io (20 sites, dropouts)', () => {
   it('a queue limit of 2 pauses the sites’ connections and resumes them one per turn; every round completes, dropped sites rejoin', async () => {
     const dropped = ['site-4', 'site-11', 'site-17'];
-    let coordinator: RunningCoordinator | undefined;
-    const fed = await startTestFederation({
-      sites: 20,
-      rounds: 3,
-      transport: 'socket',
-      maxSiteExamples: 40,
-      reconnect: true,
-      connectionLimits: { fanInQueueLimit: 2, busyMsPerTurn: 0 },
-      config: { quorum: 0.5, federatedEvaluation: 'never', rejoinGraceMs: 30_000 },
-      onEvent: (e) => {
-        if (e.type === 'round-start' && e.round === 2) setImmediate(() => dropped.forEach((id) => coordinator!.engine.sites.get(id)?.link.close()));
-      },
-    });
-    coordinator = fed.coordinator;
-    const report = await coordinator.done;
-    const outcomes = await Promise.all(fed.siteRuns);
-    const connections = connectionsOf(coordinator);
-    await coordinator.close();
+    const { report, outcomes, connections } = await runWithDropouts({ fanInQueueLimit: 2, busyMsPerTurn: 0 }, dropped);
 
     expect(report.status).toBe('complete');
     expect(report.rounds[0].accepted).toHaveLength(20);
@@ -44,24 +53,7 @@ describe('fan-in flow control over real socket.io (20 sites, dropouts)', () => {
 
   it('updatesReadPerTurn 1 over socket.io (20 sites, dropouts): the first update read in a turn pauses the sites, resumed one per turn; every round completes, dropped sites rejoin', async () => {
     const dropped = ['site-2', 'site-9', 'site-15'];
-    let coordinator: RunningCoordinator | undefined;
-    const fed = await startTestFederation({
-      sites: 20,
-      rounds: 3,
-      transport: 'socket',
-      maxSiteExamples: 40,
-      reconnect: true,
-      connectionLimits: { updatesReadPerTurn: 1 },
-      config: { quorum: 0.5, federatedEvaluation: 'never', rejoinGraceMs: 30_000 },
-      onEvent: (e) => {
-        if (e.type === 'round-start' && e.round === 2) setImmediate(() => dropped.forEach((id) => coordinator!.engine.sites.get(id)?.link.close()));
-      },
-    });
-    coordinator = fed.coordinator;
-    const report = await coordinator.done;
-    const outcomes = await Promise.all(fed.siteRuns);
-    const connections = connectionsOf(coordinator);
-    await coordinator.close();
+    const { report, outcomes, connections } = await runWithDropouts({ updatesReadPerTurn: 1 }, dropped);
 
     expect(report.status).toBe('complete');
     expect(report.rounds[0].accepted).toHaveLength(20);
