@@ -293,6 +293,13 @@ const MODULES = [
     tests: ['tests/model/activations-per-example.test.ts', 'tests/wasm-kernels/process-listeners.test.ts', 'tests/policy/hostile-coordinator.test.ts'],
   },
   {
+    name: 'checkpoint-integrity',
+    // What a checkpoint read back from disk may be before a run resumes from it: the header and checksum, the meta's
+    // fields and sections, the state codec's tags, and the settled-rounds file's reference and hash chain.
+    mutate: ['coordinator/src/persistence/checkpoint-format.ts', 'coordinator/src/persistence/state-codec.ts', 'coordinator/src/persistence/settled-rounds-log.ts'],
+    tests: ['tests/persistence/checkpoint-corruption.test.ts', 'tests/persistence/checkpoint-store.test.ts', 'tests/persistence/settled-rounds-file.test.ts', 'tests/persistence/settled-rounds.test.ts'],
+  },
+  {
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).

@@ -195,7 +195,43 @@ export function readCheckpointHeader(bytes: Uint8Array): { header: CheckpointHea
   if (typeof header.sha256 !== 'string' || !Number.isInteger(header.bodyBytes) || !Number.isInteger(header.round)) {
     throw new FedtuneError('codec', 'checkpoint header lacks sha256, bodyBytes or round');
   }
+  if (header.format !== format) throw new FedtuneError('codec', `checkpoint header says format ${String(header.format).slice(0, 32)}, its prefix ${format}`);
   return { header, bodyOffset: pad8(PREFIX_BYTES + headerLength) };
+}
+
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+/**
+ * The meta's shape, checked before any of it is used (the checksum catches corruption, not a file written by
+ * something else): the fields' types, every section inside the body, and at least as many sections as the weights,
+ * the strategy state and the accountant claim. Throws FedtuneError('codec') naming the first bad field.
+ */
+function checkMeta(value: unknown, bodyBytes: number): Meta {
+  const bad = (what: string): never => {
+    throw new FedtuneError('codec', `checkpoint meta: ${what}`);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return bad('not an object');
+  const m = value as Record<string, unknown>;
+  if (typeof m.runId !== 'string') bad('runId is not a string');
+  if (!isCount(m.round)) bad('round is not a non-negative integer');
+  if (typeof m.createdAt !== 'string') bad('createdAt is not a string');
+  if (m.rng === null || typeof m.rng !== 'object' || Array.isArray(m.rng)) bad('rng is not an object');
+  for (const [name, v] of Object.entries(m.rng as object)) if (typeof v !== 'number' || !Number.isFinite(v)) bad(`rng state ${name.slice(0, 64)} is not a finite number`);
+  if (typeof m.report !== 'string' || typeof m.strategyState !== 'string') bad('report or strategyState is not an encoded string');
+  if (!optionalString(m.accountant) || !optionalString(m.averaging)) bad('accountant or averaging is not an encoded string');
+  if (!isCount(m.strategyBlobs)) bad('strategyBlobs is not a count');
+  if (m.accountantBlobs !== undefined && !isCount(m.accountantBlobs)) bad('accountantBlobs is not a count');
+  if (m.settledRounds !== undefined && (m.settledRounds === null || typeof m.settledRounds !== 'object')) bad('settledRounds is not a reference');
+  if (!Array.isArray(m.sections)) return bad('sections is not a list');
+  m.sections.forEach((s: unknown, i) => {
+    if (!Array.isArray(s) || s.length !== 2 || !isCount(s[0]) || !isCount(s[1])) bad(`section ${i} is not an [offset, length] pair`);
+    const [offset, length] = s as [number, number];
+    if (offset + length > bodyBytes) bad(`section ${i} lies outside the body`);
+  });
+  const claimed = 1 + (m.strategyBlobs as number) + ((m.accountantBlobs as number | undefined) ?? 0);
+  if (m.sections.length < claimed) bad(`${m.sections.length} sections, fewer than the ${claimed} the weights, strategy state and accountant claim`);
+  return m as unknown as Meta;
 }
 
 /**
@@ -212,17 +248,20 @@ export function decodeCheckpoint(bytes: Uint8Array, readSettledRounds?: (ref: Se
   const body = bytes.subarray(bodyOffset);
   const sha = createHash('sha256').update(body).digest('hex');
   if (sha !== header.sha256) throw new FedtuneError('codec', `checkpoint checksum mismatch (sha256 ${sha.slice(0, 12)}…, header says ${header.sha256.slice(0, 12)}…)`);
+  if (body.byteLength < 8) throw new FedtuneError('codec', `checkpoint body is ${body.byteLength} bytes, shorter than its meta's length prefix`);
   const metaLength = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0, true);
-  let meta: Meta;
+  if (8 + metaLength > body.byteLength) throw new FedtuneError('codec', `checkpoint meta of ${metaLength} bytes runs past the body's end`);
+  let parsed: unknown;
   try {
-    meta = JSON.parse(decoder.decode(body.subarray(8, 8 + metaLength))) as Meta;
+    parsed = JSON.parse(decoder.decode(body.subarray(8, 8 + metaLength)));
   } catch (cause) {
     throw new FedtuneError('codec', 'checkpoint meta is not valid JSON', { cause });
   }
-  const sections = meta.sections.map(([offset, length], i) => {
-    if (offset < 0 || offset + length > body.byteLength) throw new FedtuneError('codec', `checkpoint section ${i} lies outside the body`);
-    return body.subarray(offset, offset + length);
-  });
+  const meta = checkMeta(parsed, body.byteLength);
+  if (meta.runId !== header.runId || meta.round !== header.round) {
+    throw new FedtuneError('codec', `checkpoint header (run ${String(header.runId).slice(0, 64)}, round ${header.round}) disagrees with its meta (run ${meta.runId.slice(0, 64)}, round ${meta.round})`);
+  }
+  const sections = meta.sections.map(([offset, length]) => body.subarray(offset, offset + length));
   const decoded = decodeWeights(sections[0]);
   // Copy the weights out so they do not pin the whole file's buffer.
   const weights: Weights = { manifest: decoded.manifest, arrays: decoded.arrays.map((a) => a.slice()) };
@@ -240,7 +279,7 @@ export function decodeCheckpoint(bytes: Uint8Array, readSettledRounds?: (ref: Se
   };
   if (meta.settledRounds !== undefined) {
     if (header.format < 2) throw new FedtuneError('codec', `checkpoint format ${header.format} cannot refer to a settled-rounds file`);
-    if (!readSettledRounds) throw new FedtuneError('codec', `checkpoint of round ${meta.round} keeps its first ${meta.settledRounds.count} rounds in ${meta.settledRounds.file}: read it with its checkpoint store`);
+    if (!readSettledRounds) throw new FedtuneError('codec', `checkpoint of round ${meta.round} keeps its first ${String(meta.settledRounds.count).slice(0, 32)} rounds in ${String(meta.settledRounds.file).slice(0, 64)}: read it with its checkpoint store`);
     const settled = readSettledRounds(meta.settledRounds);
     if (settled.length !== meta.settledRounds.count) throw new FedtuneError('codec', `checkpoint refers to ${meta.settledRounds.count} settled rounds, ${settled.length} read`);
     ckpt.report.rounds = [...settled, ...ckpt.report.rounds];

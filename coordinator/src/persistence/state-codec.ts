@@ -88,6 +88,9 @@ export function encodeState(value: unknown): EncodedState {
   return { json: JSON.stringify(skeleton), blobs };
 }
 
+/** A path for an error message: keys come from the file, so a long one is cut. */
+const shown = (path: string): string => (path.length > 160 ? `${path.slice(0, 160)}…` : path);
+
 /** Decodes what `encodeState` produced. Typed arrays are fresh copies (never views into `blobs`). */
 export function decodeState(json: string, blobs: Uint8Array[]): unknown {
   let skeleton: unknown;
@@ -113,29 +116,30 @@ export function decodeState(json: string, blobs: Uint8Array[]): unknown {
           case '-0':
             return -0;
           default:
-            throw new FedtuneError('codec', `state at ${path}: unknown number ${String(obj.v)}`);
+            throw new FedtuneError('codec', `state at ${shown(path)}: unknown number ${String(obj.v).slice(0, 32)}`);
         }
       }
       if (tag === 'obj') {
-        const inner = obj.v as Record<string, unknown>;
+        const inner = obj.v;
+        if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) throw new FedtuneError('codec', `state at ${shown(path)}: a wrapped object holds no object`);
         return Object.fromEntries(Object.entries(inner).map(([k, item]) => [k, walk(item, `${path}.${k}`)]));
       }
       if (typeof tag === 'string' && Object.hasOwn(CTORS, tag)) {
         const index = obj.blob;
         if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= blobs.length) {
-          throw new FedtuneError('codec', `state at ${path}: blob ${String(index)} does not exist (${blobs.length} blobs)`);
+          throw new FedtuneError('codec', `state at ${shown(path)}: blob ${String(index).slice(0, 32)} does not exist (${blobs.length} blobs)`);
         }
         const Ctor = CTORS[tag as TypedKind];
         const bytes = blobs[index];
         if (bytes.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) {
-          throw new FedtuneError('codec', `state at ${path}: blob ${index} has ${bytes.byteLength} bytes, not a multiple of ${Ctor.BYTES_PER_ELEMENT}`);
+          throw new FedtuneError('codec', `state at ${shown(path)}: blob ${index} has ${bytes.byteLength} bytes, not a multiple of ${Ctor.BYTES_PER_ELEMENT}`);
         }
         // Copy into a fresh, aligned buffer (Buffer#slice would share memory, so no slice()).
         const copy = new Uint8Array(bytes.byteLength);
         copy.set(bytes);
         return new Ctor(copy.buffer);
       }
-      throw new FedtuneError('codec', `state at ${path}: unknown tag ${String(tag)}`);
+      throw new FedtuneError('codec', `state at ${shown(path)}: unknown tag ${String(tag).slice(0, 32)}`);
     }
     return Object.fromEntries(Object.entries(obj).map(([k, item]) => [k, walk(item, `${path}.${k}`)]));
   };
