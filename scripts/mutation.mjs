@@ -293,6 +293,13 @@ const MODULES = [
     tests: ['tests/model/activations-per-example.test.ts', 'tests/wasm-kernels/process-listeners.test.ts', 'tests/policy/hostile-coordinator.test.ts'],
   },
   {
+    name: 'audit-verification',
+    // What `fedtune audit verify` concludes from a log someone may have edited: the chain's checks (seq, prev, hash,
+    // cut lines, the expected head), the canonical JSON the hashes are of, and a site's own log against the run's.
+    mutate: ['shared/src/audit/verify-audit-chain.ts', 'shared/src/audit/compare-site-log.ts', 'shared/src/audit/canonical-json.ts', 'shared/src/audit/audit-entry.ts', 'shared/src/audit/site-audit-entry.ts'],
+    tests: ['tests/audit/audit-chain.test.ts', 'tests/audit/compare-site-log.test.ts'],
+  },
+  {
     name: 'checkpoint-integrity',
     // What a checkpoint read back from disk may be before a run resumes from it: the header and checksum, the meta's
     // fields and sections, the state codec's tags, and the settled-rounds file's reference and hash chain.
