@@ -297,7 +297,7 @@ const MODULES = [
     // What `fedtune audit verify` concludes from a log someone may have edited: the chain's checks (seq, prev, hash,
     // cut lines, the expected head), the canonical JSON the hashes are of, and a site's own log against the run's.
     mutate: ['shared/src/audit/verify-audit-chain.ts', 'shared/src/audit/compare-site-log.ts', 'shared/src/audit/canonical-json.ts', 'shared/src/audit/audit-entry.ts', 'shared/src/audit/site-audit-entry.ts'],
-    tests: ['tests/audit/audit-chain.test.ts', 'tests/audit/compare-site-log.test.ts'],
+    tests: ['tests/audit/audit-chain.test.ts', 'tests/audit/compare-site-log.test.ts', 'tests/audit/audit-verification-edges.test.ts'],
   },
   {
     name: 'checkpoint-integrity',
