@@ -3,6 +3,7 @@
  * `<svg>` string; all text passes through `escapeHtml`.
  */
 import { accuracyAxis, niceAxis, numberTick, percentTick, type Axis } from '../http/dashboard/assets/axis-range.js';
+import { thinPoints } from './thin-series.ts';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -65,8 +66,15 @@ function yAxisOf(kind: YAxisKind, values: number[]): { axis: Axis; label: (v: nu
   return axis && { axis, label: (v) => percentTick(v, axis.step) };
 }
 
-/** Lines against a numeric x, with a legend on the right; y is an accuracy (0–1) unless `y` says otherwise. */
-export function lineChart(series: Series[], opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string; y?: YAxisKind }): string {
+/**
+ * Lines against a numeric x, with a legend on the right; y is an accuracy (0–1) unless `y` says otherwise. With
+ * `maxPointsPerLine`, each line draws at most that many of its points (`thinPoints`: first, last, lowest and highest
+ * kept); the axes are those of every point either way.
+ */
+export function lineChart(
+  series: Series[],
+  opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string; y?: YAxisKind; maxPointsPerLine?: number },
+): string {
   const fr = FRAME;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const yAxis = yAxisOf(opts.y ?? 'accuracy', series.flatMap((s) => s.points.map((p) => p[1])));
@@ -84,7 +92,7 @@ export function lineChart(series: Series[], opts: { title: string; xLabel: strin
   const body = [axes(fr, xTicks, yTicks, opts.xLabel, opts.yLabel ?? (opts.y === 'number' ? 'loss' : 'accuracy'))];
   series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
-    const pts = s.points.filter((p) => Number.isFinite(p[1]));
+    const pts = opts.maxPointsPerLine === undefined ? s.points.filter((p) => Number.isFinite(p[1])) : thinPoints(s.points, opts.maxPointsPerLine);
     if (pts.length === 0) return;
     // Each point's position once, for the line and its dot; the name escaped once (a point's value and x hold
     // nothing escapeHtml changes: digits, '.', '-', '%', 'e', '+'), so a chart of many rounds costs little per point.
