@@ -8,6 +8,7 @@ import { siteTrainingHtml } from './site-training-html.ts';
 import { dataSummariesHtml } from './data-summaries-html.ts';
 import { barChart, confusionHeatmap, escapeHtml, lineChart, PALETTE, reliabilityDiagram, type Series } from './svg-charts.ts';
 import { compareSiteIds } from './compare-site-ids.ts';
+import { MAX_POINTS_PER_LINE, thinnedChartNote } from './thin-series.ts';
 
 /** A run report with the optional robustness sections (per round and for the final model). */
 export type ReportWithRobustness = Omit<RunReport, 'rounds'> & {
@@ -25,12 +26,18 @@ function headlineEps(r: RobustnessReport): { eps: number; accuracy: number; atta
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(1)}%`);
 
-function section(title: string, body: string, note = ''): string {
+/** A section with a chart (`body`), a note above it and any HTML under it (`after`, e.g. a thinned chart's note). */
+function section(title: string, body: string, note = '', after = ''): string {
   if (!body) return '';
-  return `<section><h2>${escapeHtml(title)}</h2>${note ? `<p class="note">${escapeHtml(note)}</p>` : ''}<div class="chart">${body}</div></section>`;
+  return `<section><h2>${escapeHtml(title)}</h2>${note ? `<p class="note">${escapeHtml(note)}</p>` : ''}<div class="chart">${body}</div>${after}</section>`;
 }
 
-function accuracyPerRound(report: ReportWithRobustness): string {
+/** A per-round line chart with at most MAX_POINTS_PER_LINE points per line, and the note saying so when it thinned. */
+function perRoundChart(series: Series[], opts: Omit<Parameters<typeof lineChart>[1], 'maxPointsPerLine'>): { chart: string; note: string } {
+  return { chart: lineChart(series, { ...opts, maxPointsPerLine: MAX_POINTS_PER_LINE }), note: thinnedChartNote(series) };
+}
+
+function accuracyPerRound(report: ReportWithRobustness): { chart: string; note: string } {
   const clean: Series = { name: 'clean', points: [] };
   const noisy: Series = { name: 'noise (mean σ)', points: [] };
   const corrupted: Series = { name: 'corruptions (mean)', points: [] };
@@ -51,13 +58,13 @@ function accuracyPerRound(report: ReportWithRobustness): string {
   }
   if (advLabel) adversarial.name = advLabel;
   const series = [clean, noisy, corrupted, adversarial].filter((s) => s.points.length > 0);
-  return lineChart(series, { title: 'accuracy per round', xLabel: 'round (0 = pretrained)', y: 'zoomed-accuracy' });
+  return perRoundChart(series, { title: 'accuracy per round', xLabel: 'round (0 = pretrained)', y: 'zoomed-accuracy' });
 }
 
-function lossPerRound(report: ReportWithRobustness): string {
+function lossPerRound(report: ReportWithRobustness): { chart: string; note: string } {
   const points: Array<[number, number]> = report.rounds.map((r) => [r.round, r.global.loss]);
   if (report.pretrained) points.unshift([0, report.pretrained.loss]);
-  return lineChart([{ name: 'holdout loss', points, color: PALETTE[3] }], { title: 'loss per round', xLabel: 'round (0 = pretrained)', y: 'number' });
+  return perRoundChart([{ name: 'holdout loss', points, color: PALETTE[3] }], { title: 'loss per round', xLabel: 'round (0 = pretrained)', y: 'number' });
 }
 
 function robustVsEps(rob: RobustnessReport): string {
@@ -147,18 +154,21 @@ function summaryTable(report: ReportWithRobustness, rob: RobustnessReport | unde
  * table, the rejections, per-site training curves, robust accuracy against ε, per-corruption bars,
  * per-site accuracy, the confusion matrix, the reliability diagram and any other robustness group the report
  * holds (robustness-groups-html.ts). Robustness plots use `finalRobustness`, else the last round that has a
- * `robustness` section.
+ * `robustness` section. The per-round charts draw at most MAX_POINTS_PER_LINE points per line (thin-series.ts: first,
+ * last, lowest and highest kept), with a note under a chart that thinned; the rounds table lists every round.
  */
 export function renderReportHtml(report: ReportWithRobustness): string {
   const rob = report.finalRobustness ?? [...report.rounds].reverse().find((r) => r.robustness)?.robustness;
   const robNote = rob ? `${report.finalRobustness ? 'final model' : 'latest evaluated round'}, ${rob.examples} examples` : '';
+  const accuracy = accuracyPerRound(report);
+  const loss = lossPerRound(report);
   const warnings = [...new Set([...(rob?.warnings ?? []), ...report.rounds.flatMap((r) => (r.robustness?.warnings ?? []).map((w) => `round ${r.round}: ${w}`))])];
   const parts = [
     `<h1>fedtune run ${escapeHtml(report.runId)}</h1>`,
     summaryTable(report, rob),
     warnings.length ? `<section class="warnings"><h2>self-check warnings</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>` : '',
-    section('Accuracy per round', accuracyPerRound(report), 'global model on the coordinator’s held-out set; the axis is zoomed to the data'),
-    section('Loss per round', lossPerRound(report), 'global model’s cross-entropy on the coordinator’s held-out set'),
+    section('Accuracy per round', accuracy.chart, 'global model on the coordinator’s held-out set; the axis is zoomed to the data', accuracy.note),
+    section('Loss per round', loss.chart, 'global model’s cross-entropy on the coordinator’s held-out set', loss.note),
     roundsTableHtml(report),
     rejectionsHtml(report),
     rob ? section('Robust accuracy against ε', robustVsEps(rob), `${report.finalRobustness ? 'final model' : 'latest evaluated round'}, ${rob.adversarialExamples} attacked examples; ε = 0 is their clean accuracy`) : '',

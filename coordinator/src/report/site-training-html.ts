@@ -4,6 +4,7 @@ import { lineChart, type Series } from './svg-charts.ts';
 import { peerText } from './rounds-table-html.ts';
 import { compareSiteIds } from './compare-site-ids.ts';
 import { settledRecordFragment } from './settled-record-html.ts';
+import { MAX_POINTS_PER_LINE, thinnedChartNote } from './thin-series.ts';
 
 /** Most sites drawn per per-site chart: the worst and best by their last training accuracy, half each. */
 export const MAX_SITE_LINES = 10;
@@ -126,10 +127,11 @@ function curveOf(siteId: string, rounds: readonly RoundRecord[], bySite: Readonl
 }
 
 /**
- * report.html's per-site training curves: loss and accuracy per round, one line per site (at most MAX_SITE_LINES).
+ * report.html's per-site training curves: loss and accuracy per round, one line per site (at most MAX_SITE_LINES), each
+ * line drawn with at most MAX_POINTS_PER_LINE of its points (thin-series.ts) and a note under a chart that thinned.
  * The same page as from `siteTrainingCurves`, without going through every site's entry of every round: the table
  * needs each site's counts and last values (`sitesAfter`, O(sites) a render), the charts only the drawn sites' points
- * (O(rounds) for each of at most MAX_SITE_LINES sites — as many points as they draw).
+ * (O(rounds) for each of at most MAX_SITE_LINES sites, of which each line draws at most MAX_POINTS_PER_LINE).
  */
 export function siteTrainingHtml(report: Pick<RunReport, 'rounds'>): string {
   const sites = [...sitesAfter(report.rounds).values()].sort((a, b) => compareSiteIds(a.siteId, b.siteId));
@@ -141,5 +143,7 @@ export function siteTrainingHtml(report: Pick<RunReport, 'rounds'>): string {
   const table = `<table class="site-training"><tr><th>site</th><th>accepted rounds</th><th>last loss</th><th>last accuracy</th></tr>${sites
     .map((s) => `<tr><td>${peerText(s.siteId)}</td><td>${s.losses}</td><td>${s.lastLoss?.toFixed(4) ?? '–'}</td><td>${s.accuracies ? `${(100 * s.lastAccuracy!).toFixed(1)}%` : '–'}</td></tr>`)
     .join('')}</table>`;
-  return `<section id="site-training"><h2>Per-site training</h2><p class="note">${note}</p><div class="chart">${lineChart(series('loss'), { title: 'per-site training loss', xLabel: 'round', y: 'number' })}</div><div class="chart">${lineChart(series('accuracy'), { title: 'per-site training accuracy', xLabel: 'round', y: 'zoomed-accuracy' })}</div>${table}</section>`;
+  const chart = (key: 'loss' | 'accuracy', title: string, y: 'number' | 'zoomed-accuracy') =>
+    `<div class="chart">${lineChart(series(key), { title, xLabel: 'round', y, maxPointsPerLine: MAX_POINTS_PER_LINE })}</div>${thinnedChartNote(series(key))}`;
+  return `<section id="site-training"><h2>Per-site training</h2><p class="note">${note}</p>${chart('loss', 'per-site training loss', 'number')}${chart('accuracy', 'per-site training accuracy', 'zoomed-accuracy')}${table}</section>`;
 }
