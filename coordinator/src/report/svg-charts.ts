@@ -76,8 +76,16 @@ export function lineChart(
   opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string; y?: YAxisKind; maxPointsPerLine?: number },
 ): string {
   const fr = FRAME;
-  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
-  const yAxis = yAxisOf(opts.y ?? 'accuracy', series.flatMap((s) => s.points.map((p) => p[1])));
+  // Every point's x and y (the axes are those of every point, drawn or thinned), gathered in one pass.
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const s of series) {
+    for (const [px, py] of s.points) {
+      xs.push(px);
+      ys.push(py);
+    }
+  }
+  const yAxis = yAxisOf(opts.y ?? 'accuracy', ys);
   if (xs.length === 0 || !yAxis) return '';
   const { axis } = yAxis;
   const xMin = Math.min(...xs);
