@@ -14,11 +14,14 @@
  * report.html rendered each round. At rounds 10 and 100: the old and new ways of report.json + the checkpoint's
  * encoding (median of 5 calls), the checkpoint's encoding as format 1 (every round in the meta) and format 2, the
  * store's whole write of a round's checkpoint (settled-rounds append, encoding, files fsync'd; wall time, median of
- * the 5 rounds up to that round), and report.html's render, cached and with nothing settled (median of 15).
+ * the 5 rounds up to that round), and report.html's render, cached and with nothing settled (median of 15), with its
+ * size and the size of its parts that grow with the rounds (the per-round charts, the rounds table). The report is then
+ * grown on to `--far-round` (default 1000: past the charts' MAX_POINTS_PER_LINE, so their lines are thinned) and
+ * report.html alone measured there (no checkpoint written after round 100).
  * Goals: the old way ÷ the new at round 100 ≥ 10; report.json, the checkpoint's write and report.html's render at
  * round 100 ÷ at round 10 ≤ 2 (flat in the rounds). Writes bench/results/report-growth.json.
  *
- *   npx tsx bench/report-growth.ts [--sites 500]
+ *   npx tsx bench/report-growth.ts [--sites 500] [--far-round 1000]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -31,9 +34,12 @@ import { CheckpointStore } from '../coordinator/src/persistence/checkpoint-store
 import { reportJsonChunks, settleRoundRecord, settledPrefixLength } from '../coordinator/src/persistence/settled-rounds.ts';
 import { encodeState } from '../coordinator/src/persistence/state-codec.ts';
 import { renderReportHtml } from '../coordinator/src/report/report-html.ts';
+import { MAX_POINTS_PER_LINE } from '../coordinator/src/report/thin-series.ts';
 
-const { values: args } = parseArgs({ options: { sites: { type: 'string', default: '500' } } });
+const { values: args } = parseArgs({ options: { sites: { type: 'string', default: '500' }, 'far-round': { type: 'string', default: '1000' } } });
 const SITES = Number(args.sites);
+const FAR_ROUND = Number(args['far-round']);
+if (!(FAR_ROUND > 100)) throw new Error('--far-round must be past round 100');
 const ids = Array.from({ length: SITES }, (_, i) => `site-${String(i + 1).padStart(4, '0')}`);
 
 function roundRecord(round: number): RoundRecord {
@@ -42,12 +48,13 @@ function roundRecord(round: number): RoundRecord {
     durationMs: 1000 + round,
     attempts: 1,
     selected: [...ids],
-    accepted: ids.map((siteId, i) => ({ siteId, numExamples: 100 + i, loss: 0.5 + i / 1e4, accuracy: 0.8 - i / 1e5, durationMs: 10 + (i % 7) })),
+    // Metrics that vary from round to round (a saw-tooth per site), as a run's do: a flat line would thin to fewer points.
+    accepted: ids.map((siteId, i) => ({ siteId, numExamples: 100 + i, loss: (5000 + i + 13 * ((round + i) % 17)) / 1e4, accuracy: (80_000 - i + 97 * ((round + i) % 13)) / 1e5, durationMs: 10 + (i % 7) })),
     rejected: [],
     failed: [],
     bytesDown: 2e8,
     bytesUp: 2e8,
-    global: { accuracy: 0.8, loss: 0.5 },
+    global: { accuracy: (8000 + 7 * (round % 23)) / 1e4, loss: (5000 - 11 * (round % 19)) / 1e4 },
     modelDir: `models/round-${round}`,
   } as RoundRecord;
 }
@@ -80,6 +87,17 @@ function median(f: () => unknown, times = 5): number {
   }
   return t.sort((a, b) => a - b)[Math.floor(times / 2)];
 }
+/** report.html's parts that grow with the rounds, in kB: the per-round line charts' SVG and the rounds table. */
+function pageParts(html: string): { chartsKb: number; roundsTableKb: number } {
+  const svgBytes = (title: string) => {
+    const label = html.indexOf(`aria-label="${title}"`);
+    return label < 0 ? 0 : Buffer.byteLength(html.slice(html.lastIndexOf('<svg', label), html.indexOf('</svg>', label) + '</svg>'.length));
+  };
+  const table = html.indexOf('<table class="rounds"');
+  const charts = ['accuracy per round', 'loss per round', 'per-site training loss', 'per-site training accuracy'].reduce((n, title) => n + svgBytes(title), 0);
+  return { chartsKb: kb(charts), roundsTableKb: kb(Buffer.byteLength(html.slice(table, html.indexOf('</table>', table) + '</table>'.length))) };
+}
+const kb = (bytes: number) => Number((bytes / 1e3).toFixed(1));
 const mid = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
 const ms = (t: number) => Number(t.toFixed(2));
 
@@ -95,10 +113,26 @@ interface Row {
   reportHtmlMs: number;
   reportHtmlUncachedMs: number;
   reportHtmlKb: number;
+  reportHtmlChartsKb: number;
+  reportHtmlRoundsTableKb: number;
   reportMb: number;
   checkpointKb: number;
 }
 const rows: Row[] = [];
+const htmlParts = (r: RunReport) => {
+  const { chartsKb, roundsTableKb } = pageParts(renderReportHtml(r));
+  return { reportHtmlChartsKb: chartsKb, reportHtmlRoundsTableKb: roundsTableKb };
+};
+/** report.html alone at a round past the charts' bound. */
+interface FarRow {
+  round: number;
+  reportHtmlMs: number;
+  reportHtmlUncachedMs: number;
+  reportHtmlKb: number;
+  reportHtmlChartsKb: number;
+  reportHtmlRoundsTableKb: number;
+}
+let far: FarRow | undefined;
 const runDir = mkdtempSync(join(tmpdir(), 'fedtune-report-growth-'));
 const store = new CheckpointStore(runDir);
 const writeMs: number[] = [];
@@ -126,17 +160,36 @@ for (let round = 1; round <= 100; round++) {
       checkpointWriteMs: ms(mid(writeMs.slice(round - 4, round + 1))),
       reportHtmlMs: ms(median(() => renderReportHtml(report), 15)),
       reportHtmlUncachedMs: ms(median(() => renderReportHtml(unsettled), 15)),
-      reportHtmlKb: Number((Buffer.byteLength(renderReportHtml(report)) / 1e3).toFixed(1)),
+      reportHtmlKb: kb(Buffer.byteLength(renderReportHtml(report))),
+      ...htmlParts(report),
       reportMb: Number((JSON.stringify(report).length / 1e6).toFixed(2)),
       checkpointKb: Number((checkpointBytes / 1e3).toFixed(1)),
     };
     rows.push(row);
     console.log(
-      `round ${round} (${SITES} sites, report ${row.reportMb} MB): before ${row.beforeMs} ms, now ${row.afterMs} ms per round (report.json ${row.reportJsonMs} ms; checkpoint encoding ${row.checkpointEncodeMs} ms, as format 1 ${row.checkpointFormat1EncodeMs} ms; the store's write ${row.checkpointWriteMs} ms, ${row.checkpointKb} kB); report.html (${row.reportHtmlKb} kB) ${row.reportHtmlMs} ms, with nothing settled ${row.reportHtmlUncachedMs} ms`,
+      `round ${round} (${SITES} sites, report ${row.reportMb} MB): before ${row.beforeMs} ms, now ${row.afterMs} ms per round (report.json ${row.reportJsonMs} ms; checkpoint encoding ${row.checkpointEncodeMs} ms, as format 1 ${row.checkpointFormat1EncodeMs} ms; the store's write ${row.checkpointWriteMs} ms, ${row.checkpointKb} kB); report.html (${row.reportHtmlKb} kB, its per-round charts ${row.reportHtmlChartsKb} kB, the rounds table ${row.reportHtmlRoundsTableKb} kB) ${row.reportHtmlMs} ms, with nothing settled ${row.reportHtmlUncachedMs} ms`,
     );
   }
 }
 rmSync(runDir, { recursive: true, force: true });
+for (let round = 101; round <= FAR_ROUND; round++) {
+  settleRoundRecord(report.rounds.at(-1)!); // every earlier record is settled already
+
+  report.rounds.push(roundRecord(round));
+  afterJson(report);
+  renderReportHtml(report);
+}
+{
+  const unsettled = structuredClone(report);
+  far = {
+    round: FAR_ROUND,
+    reportHtmlMs: ms(median(() => renderReportHtml(report), 15)),
+    reportHtmlUncachedMs: ms(median(() => renderReportHtml(unsettled), 15)),
+    reportHtmlKb: kb(Buffer.byteLength(renderReportHtml(report))),
+    ...htmlParts(report),
+  };
+  console.log(`round ${FAR_ROUND}: report.html (${far.reportHtmlKb} kB, its per-round charts ${far.reportHtmlChartsKb} kB, the rounds table ${far.reportHtmlRoundsTableKb} kB) ${far.reportHtmlMs} ms, with nothing settled ${far.reportHtmlUncachedMs} ms`);
+}
 const [r10, r100] = rows;
 const ratio = (a: number, b: number, digits = 2) => Number((a / b).toFixed(digits));
 const speedup = ratio(r100.beforeMs, r100.afterMs, 1);
@@ -148,6 +201,8 @@ const htmlGrowth = ratio(r100.reportHtmlMs, r10.reportHtmlMs);
 const htmlUncachedGrowth = ratio(r100.reportHtmlUncachedMs, r10.reportHtmlUncachedMs);
 const pageGrowth = ratio(r100.reportHtmlKb, r10.reportHtmlKb);
 const perKbGrowth = ratio(r100.reportHtmlMs / r100.reportHtmlKb, r10.reportHtmlMs / r10.reportHtmlKb);
+const farGrowth = ratio(far!.reportHtmlMs, r100.reportHtmlMs);
+const parts = (r: { reportHtmlKb: number; reportHtmlChartsKb: number; reportHtmlRoundsTableKb: number }) => `${r.reportHtmlKb} kB: per-round charts ${r.reportHtmlChartsKb}, rounds table ${r.reportHtmlRoundsTableKb}`;
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'report-growth.json');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
@@ -158,6 +213,7 @@ writeFileSync(
       loadAverage: [load, loadavg()[0]].map((v) => Number(v.toFixed(2))),
       sites: SITES,
       rows,
+      farRow: far,
       targets: [
         { target: `report persistence per round at round 100, ${SITES} sites: deep snapshot + full serialisation ÷ shallow snapshot + settled rounds once (report.json + the checkpoint's encoding)`, goal: 10, measured: speedup, unit: 'ratio', met: speedup >= 10, note: `${r100.beforeMs} ms vs ${r100.afterMs} ms` },
         { target: `report.json per round, ${SITES} sites: round 100 ÷ round 10 (at most; flat in the rounds)`, goal: 2, measured: growth, unit: 'ratio', met: growth <= 2, note: `${r100.reportJsonMs} ms vs ${r10.reportJsonMs} ms` },
@@ -175,7 +231,15 @@ writeFileSync(
           measured: htmlGrowth,
           unit: 'ratio',
           met: htmlGrowth <= 2,
-          note: `${r100.reportHtmlMs} ms vs ${r10.reportHtmlMs} ms (median of 15); the same renderer with nothing settled (no fragment cached) ${r100.reportHtmlUncachedMs} vs ${r10.reportHtmlUncachedMs} ms (${htmlUncachedGrowth}×); the page itself grows ${pageGrowth}× (${r10.reportHtmlKb} → ${r100.reportHtmlKb} kB: the per-site training and per-round charts draw a point per round for each of their ≤ 10 lines, their coordinates rescaled every round, which no cache can keep byte-identical); render time per kB of page ${perKbGrowth}× (proportional to the page it writes, as any renderer of it is at least)`,
+          note: `${r100.reportHtmlMs} ms vs ${r10.reportHtmlMs} ms (median of 15); the same renderer with nothing settled (no fragment cached) ${r100.reportHtmlUncachedMs} vs ${r10.reportHtmlUncachedMs} ms (${htmlUncachedGrowth}×); the page itself grows ${pageGrowth}× (${parts(r10)} → ${parts(r100)}: up to ${MAX_POINTS_PER_LINE} rounds the per-round charts draw a point per round for each of their lines, their coordinates rescaled every round, which no cache can keep byte-identical); render time per kB of page ${perKbGrowth}×`,
+        },
+        {
+          target: `report.html render, ${SITES} sites: round ${FAR_ROUND} ÷ round 100 (at most; past the charts' ${MAX_POINTS_PER_LINE} points per line, flat but for the rounds table)`,
+          goal: 2,
+          measured: farGrowth,
+          unit: 'ratio',
+          met: farGrowth <= 2,
+          note: `${far!.reportHtmlMs} ms vs ${r100.reportHtmlMs} ms (median of 15); with nothing settled ${far!.reportHtmlUncachedMs} vs ${r100.reportHtmlUncachedMs} ms; the page ${parts(r100)} → ${parts(far!)}`,
         },
       ],
     },
