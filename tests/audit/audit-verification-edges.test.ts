@@ -53,6 +53,8 @@ describe("a site's log entry, both sides of every bound", () => {
     ['message secaggMasked', { message: 'secaggMasked' }, true],
     ['message fitresult', { message: 'fitresult' }, false],
     ['sha256 in upper case', { sha256: H('A') }, false],
+    ['sha256 after a leading x', { sha256: `x${H('a')}` }, false],
+    ['sha256 before a trailing x', { sha256: `${H('a')}x` }, false],
     ['numExamples 0', { numExamples: 0 }, true],
     ['numExamples -1', { numExamples: -1 }, false],
     ['numExamples 1.5', { numExamples: 1.5 }, false],
@@ -188,6 +190,38 @@ describe("compareSiteLog: which coordinator entries are a site's updates", () =>
     const v = compareSiteLog(log, [sent({ runId: long })]);
     expect(v).toMatchObject({ ok: false });
     if (!v.ok) expect(v.reason.length).toBeLessThan(200);
+  });
+});
+
+describe('messages', () => {
+  it('an entry that is not an object, or has a key too many, is named "(entry)" by both readers', () => {
+    const site = { at: 't', runId: 'r1', siteId: 'a', round: 1, message: 'fitResult', sha256: H('1') };
+    expect(parseSiteLog('[]\n')).toEqual({ ok: false, message: 'site log line 1: malformed entry: (entry): Invalid input: expected object, received array' });
+    expect(parseSiteLog(`${JSON.stringify({ ...site, x: 1 })}\n`)).toEqual({ ok: false, message: 'site log line 1: malformed entry: (entry): Unrecognized key: "x"' });
+    const first = chainAuditEntry(0, GENESIS_PREV, 'join', {}, 't');
+    expect(verifyAuditChain('[]\n')).toMatchObject({ ok: false, reason: 'malformed entry: (entry): Invalid input: expected object, received array' });
+    expect(verifyAuditChain(`${JSON.stringify({ ...first, x: 1 })}\n`)).toMatchObject({ ok: false, reason: 'malformed entry: (entry): Unrecognized key: "x"' });
+    expect(verifyAuditChain(`${JSON.stringify({ ...first, prev: H('A') })}\n`)).toMatchObject({ ok: false, reason: 'malformed entry: prev: expected 64 lowercase hex digits' });
+    expect(parseSiteLog(`${JSON.stringify({ ...site, sha256: H('A') })}\n`)).toEqual({ ok: false, message: 'site log line 1: malformed entry: sha256: expected 64 lowercase hex digits' });
+  });
+
+  it('the run is taken from the run-start entry, not from an earlier entry of another type that names a run', () => {
+    const log = chain([
+      ['terms', { runId: 'other' }],
+      ['run-start', { runId: 'r1' }],
+      ['update', { round: 1, siteId: 'a', sha256: H('1') }],
+    ]);
+    expect(compareSiteLog(log, [{ at: 't', runId: 'r1', siteId: 'a', round: 1, message: 'fitResult', sha256: H('1') }])).toEqual({ ok: true, siteId: 'a', runId: 'r1', updates: 1 });
+  });
+
+  it('a masked map only counts in a secure-aggregation entry, and only when it is an object (a string indexed by a site id is not one)', () => {
+    const log = chain([
+      ['run-start', { runId: 'r1' }],
+      ['update', { round: 1, siteId: '0', sha256: H('1') }],
+      ['model', { round: 2, masked: { 0: H('6') } }],
+      ['secure-aggregation', { round: 3, masked: H('7') }],
+    ]);
+    expect(compareSiteLog(log, [{ at: 't', runId: 'r1', siteId: '0', round: 1, message: 'fitResult', sha256: H('1') }])).toEqual({ ok: true, siteId: '0', runId: 'r1', updates: 1 });
   });
 });
 
