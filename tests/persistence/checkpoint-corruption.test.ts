@@ -401,3 +401,82 @@ describe("the settled-rounds file's reference and hash chain", () => {
     expect(fewer.count).toBe(1);
   });
 });
+
+describe('what the encoders write', () => {
+  it('the header names the settled-rounds file only when the checkpoint refers to one; createdAt defaults to now', () => {
+    const ref: SettledRoundsRef = { file: 'settled-rounds-0000abcd.jsonl', count: 1, bytes: 0, sha256: '' };
+    expect(encodeCheckpoint(checkpoint(2), ref).header.settledRounds).toBe('settled-rounds-0000abcd.jsonl');
+    expect('settledRounds' in encodeCheckpoint(checkpoint(2)).header).toBe(false);
+    const before = Date.now();
+    const created = encodeCheckpoint({ ...checkpoint(2), createdAt: undefined }).header.createdAt;
+    expect(Date.parse(created)).toBeGreaterThanOrEqual(before - 1);
+    expect(Date.parse(created)).toBeLessThanOrEqual(Date.now());
+    const { bytes, chunks } = encodeCheckpoint(checkpoint(2));
+    expect(bytes).toBe(concat(chunks).byteLength);
+  });
+
+  it('decoded weights own their memory (they do not pin the file); every section starts 8-byte aligned', () => {
+    const file = fileOf();
+    const back = decodeCheckpoint(file);
+    for (const a of back.weights.arrays) expect(a.buffer.byteLength).toBe(a.byteLength);
+    const { bodyOffset } = readCheckpointHeader(file);
+    const body = file.subarray(bodyOffset);
+    const meta = JSON.parse(body.subarray(8, 8 + body.readUInt32LE(0)).toString('utf8')) as Meta;
+    expect(meta.sections.length).toBe(4);
+    for (const [offset] of meta.sections) expect(offset % 8).toBe(0);
+    expect(meta.sections[0][0]).toBe(pad8(8 + body.readUInt32LE(0)));
+    expect(body.byteLength).toBe(pad8(meta.sections[3][0] + meta.sections[3][1]));
+  });
+
+  it('the state codec: shared (not cyclic) objects are written twice, null-prototype objects are plain, class instances and odd values are refused by name', () => {
+    const shared = { x: 1 };
+    const encoded = encodeState({ a: shared, b: [shared, shared] });
+    expect(decodeState(encoded.json, encoded.blobs)).toEqual({ a: { x: 1 }, b: [{ x: 1 }, { x: 1 }] });
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { k: 2 });
+    expect(encodeState({ bare }).json).toBe('{"bare":{"k":2}}');
+    class Moments {
+      m = 1;
+    }
+    expect(() => encodeState({ s: new Moments() })).toThrow(/state at \$\.s: cannot serialize an instance of Moments/);
+    expect(() => encodeState({ s: new Map() })).toThrow(/instance of Map/);
+    expect(() => encodeState({ list: [1, new Int16Array(2)] })).toThrow(/state at \$\.list\[1\]: unsupported typed array Int16Array/);
+    expect(() => encodeState({ v: new DataView(new ArrayBuffer(4)) })).toThrow(/unsupported typed array DataView/);
+    expect(() => encodeState({ n: 1n })).toThrow(/state at \$\.n: cannot serialize a bigint/);
+    expect(() => encodeState([Symbol('s')])).toThrow(/state at \$\[0\]: cannot serialize a symbol/);
+    const cyclic: unknown[] = [];
+    cyclic.push({ back: cyclic });
+    expect(() => encodeState(cyclic)).toThrow(/state at \$\[0\]\.back: cycles and shared references are not supported/);
+    expect(encodeState({ u: undefined, l: [undefined, 1] }).json).toBe('{"l":[null,1]}');
+    expect(encodeState({ wrapped: { $ft: 'f32', blob: 0 } }).json).toBe('{"wrapped":{"$ft":"obj","v":{"$ft":"f32","blob":0}}}');
+  });
+
+  it("a settled-rounds append that fails leaves the log as it was: the next append writes every record it lacked", async () => {
+    const parent = tempDir();
+    const blocked = join(parent, 'checkpoints');
+    writeFileSync(blocked, 'a file where the directory should be');
+    const log = new SettledRoundsLog(join(blocked, 'inner'));
+    const records = [makeRound(1), makeRound(2)];
+    await expect(log.append(records, (r) => encodeState(r).json)).rejects.toThrow();
+    expect(log.file).toBeUndefined();
+    const { rmSync } = await import('node:fs');
+    rmSync(blocked);
+    const ref = await log.append(records, (r) => encodeState(r).json);
+    expect(ref.count).toBe(2);
+    expect(readSettledRounds(log.dir, ref).records).toHaveLength(2);
+  });
+
+  it('appends queue one after the other: two started together both land, the second continuing the first', async () => {
+    const log = new SettledRoundsLog(tempDir());
+    const one = [makeRound(1)];
+    const two = [...one, makeRound(2)];
+    const [a, b] = await Promise.all([log.append(one, (r) => encodeState(r).json), log.append(two, (r) => encodeState(r).json)]);
+    expect(a.file).toBe(b.file);
+    expect([a.count, b.count]).toEqual([1, 2]);
+    expect(b.bytes).toBeGreaterThan(a.bytes);
+    expect(readSettledRounds(log.dir, a).records).toHaveLength(1);
+    expect(readSettledRounds(log.dir, b).records).toHaveLength(2);
+    // An empty first append creates the (empty) file and refers to no lines.
+    const empty = await new SettledRoundsLog(tempDir()).append([], (r) => encodeState(r).json);
+    expect(empty).toMatchObject({ count: 0, bytes: 0, sha256: '0'.repeat(64) });
+  });
+});
