@@ -19,25 +19,43 @@ const finiteY = (p: [number, number]) => Number.isFinite(p[1]);
  * Deterministic: the same points give the same result. `max` must be at least 4 (first, last, lowest, highest).
  */
 export function thinPoints(points: Array<[number, number]>, max = MAX_POINTS_PER_LINE): Array<[number, number]> {
-  if (!Number.isInteger(max) || max < 4) throw new RangeError(`thinPoints: max must be an integer ≥ 4, got ${max}`);
   const finite = points.every(finiteY) ? points : points.filter(finiteY);
-  if (finite.length <= max) return finite;
-  const inner = finite.length - 2;
+  const kept = thinnedIndices(finite.length, (i) => finite[i][1], max);
+  return kept ? kept.map((i) => finite[i]) : finite;
+}
+
+/**
+ * `thinPoints` on a line of `length` points, all finite, given as the y of each index: the indices it keeps, in order,
+ * or undefined when it keeps every point (at most `max`). For a line not held as [x, y] pairs (point-columns.ts).
+ */
+export function thinnedIndices(length: number, y: (i: number) => number, max = MAX_POINTS_PER_LINE): number[] | undefined {
+  if (!Number.isInteger(max) || max < 4) throw new RangeError(`thinPoints: max must be an integer ≥ 4, got ${max}`);
+  if (length <= max) return undefined;
+  const inner = length - 2;
   const buckets = Math.floor((max - 2) / 2);
-  const kept: Array<[number, number]> = [finite[0]];
+  const kept: number[] = [0];
   for (let b = 0; b < buckets; b++) {
     const from = 1 + Math.floor((b * inner) / buckets);
     const to = 1 + Math.floor(((b + 1) * inner) / buckets);
     let lo = from;
     let hi = from;
+    let loY = y(from);
+    let hiY = loY;
     for (let i = from + 1; i < to; i++) {
-      if (finite[i][1] < finite[lo][1]) lo = i;
-      if (finite[i][1] > finite[hi][1]) hi = i;
+      const v = y(i);
+      if (v < loY) {
+        lo = i;
+        loY = v;
+      }
+      if (v > hiY) {
+        hi = i;
+        hiY = v;
+      }
     }
-    if (lo === hi) kept.push(finite[lo]);
-    else kept.push(finite[Math.min(lo, hi)], finite[Math.max(lo, hi)]);
+    if (lo === hi) kept.push(lo);
+    else kept.push(Math.min(lo, hi), Math.max(lo, hi));
   }
-  kept.push(finite[finite.length - 1]);
+  kept.push(length - 1);
   return kept;
 }
 
@@ -57,8 +75,15 @@ function longestLine(lines: readonly Line[]): number {
  * only digits and fixed words, nothing HTML escapes.
  */
 export function thinnedChartNote(lines: readonly Line[], max = MAX_POINTS_PER_LINE): string {
-  const longest = longestLine(lines);
+  return thinnedNote(longestLine(lines), lines.length, () => thinPoints(lines[0].points, max).length, max);
+}
+
+/**
+ * `thinnedChartNote` of a chart of `lineCount` lines whose longest has `longest` finite points; `drawnOfOnlyLine` gives
+ * how many points a chart of one line draws of it (asked only then).
+ */
+export function thinnedNote(longest: number, lineCount: number, drawnOfOnlyLine: () => number, max = MAX_POINTS_PER_LINE): string {
   if (longest <= max) return '';
-  const drawn = lines.length > 1 ? `at most ${max} points per line, of up to ${longest} rounds` : `${thinPoints(lines[0].points, max).length} of ${longest} rounds`;
+  const drawn = lineCount > 1 ? `at most ${max} points per line, of up to ${longest} rounds` : `${drawnOfOnlyLine()} of ${longest} rounds`;
   return `<p class="note thinned">drawn with ${drawn}: each line's first, last, lowest and highest kept, and the lowest and highest of each stretch between; the rounds table lists every round</p>`;
 }
