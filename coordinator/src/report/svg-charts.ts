@@ -3,7 +3,8 @@
  * `<svg>` string; all text passes through `escapeHtml`.
  */
 import { accuracyAxis, niceAxis, numberTick, percentTick, type Axis } from '../http/dashboard/assets/axis-range.js';
-import { thinPoints } from './thin-series.ts';
+import type { PointColumns } from './point-columns.ts';
+import { thinnedIndices, thinPoints } from './thin-series.ts';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -66,16 +67,21 @@ function yAxisOf(kind: YAxisKind, values: number[]): { axis: Axis; label: (v: nu
   return axis && { axis, label: (v) => percentTick(v, axis.step) };
 }
 
+/** How `lineChart` and `columnLineChart` are titled and their y axis drawn. */
+export interface LineChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel?: string;
+  xTickLabels?: (x: number) => string;
+  y?: YAxisKind;
+}
+
 /**
  * Lines against a numeric x, with a legend on the right; y is an accuracy (0–1) unless `y` says otherwise. With
  * `maxPointsPerLine`, each line draws at most that many of its points (`thinPoints`: first, last, lowest and highest
  * kept); the axes are those of every point either way.
  */
-export function lineChart(
-  series: Series[],
-  opts: { title: string; xLabel: string; yLabel?: string; xTickLabels?: (x: number) => string; y?: YAxisKind; maxPointsPerLine?: number },
-): string {
-  const fr = FRAME;
+export function lineChart(series: Series[], opts: LineChartOptions & { maxPointsPerLine?: number }): string {
   // Every point's x and y (the axes are those of every point, drawn or thinned), gathered in one pass.
   const xs: number[] = [];
   const ys: number[] = [];
@@ -85,22 +91,94 @@ export function lineChart(
       ys.push(py);
     }
   }
-  const yAxis = yAxisOf(opts.y ?? 'accuracy', ys);
-  if (xs.length === 0 || !yAxis) return '';
+  if (xs.length === 0) return '';
+  const max = opts.maxPointsPerLine;
+  const lines = series.map((s) => ({ ...s, drawn: () => (max === undefined ? s.points.filter((p) => Number.isFinite(p[1])) : thinPoints(s.points, max)) }));
+  return plotLines(lines, { ys, xMin: Math.min(...xs), xMax: Math.max(...xs), distinctXs: () => [...new Set(xs)].sort((a, b) => a - b) }, opts);
+}
+
+/** A line of `columnLineChart`: its points as columns (finite y only) with their extents. */
+export interface ColumnSeries {
+  name: string;
+  points: PointColumns;
+  color?: string;
+  dashed?: boolean;
+}
+
+/**
+ * `lineChart(…, { maxPointsPerLine })` of the same lines held as columns, byte for byte: the axes come from each line's
+ * kept extents instead of a pass over every point, and the points are read only to thin them (`thinnedIndices`) and to
+ * merge the lines' distinct xs for the x ticks (one pass, no sort, when every line's xs ascend).
+ */
+export function columnLineChart(series: ColumnSeries[], opts: LineChartOptions & { maxPointsPerLine: number }): string {
+  const nonEmpty = series.map((s) => s.points).filter((p) => p.length > 0);
+  if (nonEmpty.length === 0) return '';
+  const lines = series.map((s) => ({ ...s, drawn: () => thinnedColumns(s.points, opts.maxPointsPerLine) }));
+  const extents = {
+    ys: [Math.min(...nonEmpty.map((p) => p.yMin)), Math.max(...nonEmpty.map((p) => p.yMax))],
+    xMin: Math.min(...nonEmpty.map((p) => p.xMin)),
+    xMax: Math.max(...nonEmpty.map((p) => p.xMax)),
+    distinctXs: () => (nonEmpty.every((p) => p.xsAscending) ? mergedDistinctXs(nonEmpty) : [...new Set(nonEmpty.flatMap((p) => p.xs))].sort((a, b) => a - b)),
+  };
+  return plotLines(lines, extents, opts);
+}
+
+/** The points of `line` that a chart of at most `max` points per line draws (`thinPoints` of its [x, y] pairs). */
+function thinnedColumns(line: PointColumns, max: number): Array<[number, number]> {
+  const kept = thinnedIndices(line.length, (i) => line.ys[i], max);
+  return kept ? kept.map((i) => [line.xs[i], line.ys[i]]) : line.xs.map((x, i) => [x, line.ys[i]]);
+}
+
+/** The distinct xs of lines whose xs ascend, ascending: a merge of the lines, as `[...new Set(xs)].sort()` of them all. */
+function mergedDistinctXs(lines: PointColumns[]): number[] {
+  const at = lines.map(() => 0);
+  const out: number[] = [];
+  for (;;) {
+    let next = Number.POSITIVE_INFINITY;
+    let any = false;
+    for (let k = 0; k < lines.length; k++) {
+      const xs = lines[k].xs;
+      if (at[k] < xs.length && (!any || xs[at[k]] < next)) {
+        next = xs[at[k]];
+        any = true;
+      }
+    }
+    if (!any) return out;
+    out.push(next);
+    for (let k = 0; k < lines.length; k++) {
+      const xs = lines[k].xs;
+      while (at[k] < xs.length && xs[at[k]] === next) at[k]++;
+    }
+  }
+}
+
+/** What a line chart's axes are drawn from: the y values (any that bracket every finite y), the x range, the distinct xs. */
+interface AxisSource {
+  ys: number[];
+  xMin: number;
+  xMax: number;
+  distinctXs: () => number[];
+}
+
+/** The chart of `lines` (each drawing the points `drawn` gives) on the axes of `source`; '' when no y is finite. */
+function plotLines(lines: Array<{ name: string; color?: string; dashed?: boolean; drawn: () => Array<[number, number]> }>, source: AxisSource, opts: LineChartOptions): string {
+  const fr = FRAME;
+  const yAxis = yAxisOf(opts.y ?? 'accuracy', source.ys);
+  if (!yAxis) return '';
   const { axis } = yAxis;
-  const xMin = Math.min(...xs);
-  const xMax = Math.max(...xs) === xMin ? xMin + 1 : Math.max(...xs);
+  const xMin = source.xMin;
+  const xMax = source.xMax === xMin ? xMin + 1 : source.xMax;
   const x = (v: number) => fr.left + ((v - xMin) / (xMax - xMin)) * (fr.width - fr.left - fr.right);
   const y = (v: number) => fr.height - fr.bottom - ((Math.max(axis.lo, Math.min(axis.hi, v)) - axis.lo) / (axis.hi - axis.lo)) * (fr.height - fr.top - fr.bottom);
-  const uniq = [...new Set(xs)].sort((a, b) => a - b);
+  const uniq = source.distinctXs();
   const step = Math.ceil(uniq.length / 12);
   const xTicks = uniq.filter((_, i) => i % step === 0).map((v) => [x(v), opts.xTickLabels ? opts.xTickLabels(v) : String(v)] as [number, string]);
   const yTicks = axis.ticks.map((t) => [y(t), yAxis.label(t)] as [number, string]);
   const valueText = (v: number) => (opts.y === 'number' ? v.toFixed(4) : `${(100 * v).toFixed(1)}%`);
   const body = [axes(fr, xTicks, yTicks, opts.xLabel, opts.yLabel ?? (opts.y === 'number' ? 'loss' : 'accuracy'))];
-  series.forEach((s, i) => {
+  lines.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
-    const pts = opts.maxPointsPerLine === undefined ? s.points.filter((p) => Number.isFinite(p[1])) : thinPoints(s.points, opts.maxPointsPerLine);
+    const pts = s.drawn();
     if (pts.length === 0) return;
     // Each point's position once, for the line and its dot; the name escaped once (a point's value and x hold
     // nothing escapeHtml changes: digits, '.', '-', '%', 'e', '+'), so a chart of many rounds costs little per point.
