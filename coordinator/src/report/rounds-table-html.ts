@@ -1,4 +1,5 @@
 import { clipText, type RoundRecord, type RunReport } from '@fedtune/shared';
+import { foldSettledPrefix } from './settled-prefix-fold.ts';
 import { settledRecordFragment } from './settled-record-html.ts';
 import { escapeHtml } from './svg-charts.ts';
 
@@ -27,10 +28,14 @@ export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): 
   const delta = report.rounds.find((r) => r.privacy)?.privacy?.delta;
   const cooling = report.rounds.some((r) => r.cooling || r.busy);
   const head = `<tr><th>round</th><th>selected</th><th>accepted</th><th>rejected</th><th>failed</th>${cooling ? '<th title="joined sites not sampled: they gave no answer in an earlier round (stragglers.maxCooldownRounds), or are still training a fit the quorum wait cut off (stragglers.waitAfterQuorumMs)">sat out</th>' : ''}<th>duration</th><th>loss</th><th>accuracy</th>${dp ? `<th>ε (δ = ${delta})</th>` : ''}</tr>`;
-  // A settled round's row is rendered once (settled-record-html.ts), per choice of columns.
   const row = (r: RoundRecord) =>
     `<tr data-round="${r.round}"><td>${r.round}</td><td>${r.selected.length}</td><td>${r.accepted.length}</td><td>${r.rejected.length}</td><td>${r.failed.length}</td>${cooling ? `<td>${(r.cooling?.count ?? 0) + (r.busy?.count ?? 0)}</td>` : ''}<td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${r.global.loss.toFixed(4)}</td><td>${pct(r.global.accuracy)}</td>${dp ? `<td>${epsilonText(r.privacy)}</td>` : ''}</tr>`;
-  const rows = report.rounds.map((r) => settledRecordFragment(r, `rounds-row ${cooling} ${dp}`, row)).join('');
+  // The settled rounds' rows, joined, are kept from render to render per choice of columns (settled-prefix-fold.ts),
+  // each row rendered once (settled-record-html.ts): a render adds the rows of the rounds settled since the last one
+  // and renders the unsettled rest.
+  const key = `rounds-row ${cooling} ${dp}`;
+  const settled = foldSettledPrefix(report.rounds, key, () => '', (html, r) => html + settledRecordFragment(r, key, row));
+  const rows = settled.state + report.rounds.slice(settled.settled).map(row).join('');
   const noise = report.privacy?.noise ? `<p class="note">DP noise added ${report.privacy.noise === 'distributed' ? `by the sites (distributed${report.privacy.distributed ? `: z = ${report.privacy.distributed.configuredNoiseMultiplier}, threshold ${report.privacy.distributed.threshold}, ${report.privacy.distributed.survivors} sites' noise in the last sum` : ''})` : 'by the coordinator (central)'}</p>` : '';
   return `<section><h2>Rounds</h2><table class="rounds" id="rounds">${head}${rows}</table>${noise}</section>`;
 }
@@ -41,12 +46,14 @@ export function roundsTableHtml(report: Pick<RunReport, 'rounds' | 'privacy'>): 
  */
 export function rejectionsHtml(report: Pick<RunReport, 'rounds' | 'termsRefusals'>): string {
   // Also the sites found revealing wrong secure-aggregation shares (RoundRecord.secureAggregation). A settled
-  // round's rows are rendered once (settled-record-html.ts).
-  const perRound = report.rounds.map((r) => settledRecordFragment(r, 'rejections', rejectionRows));
-  const count = (key: 'rejected' | 'failed' | 'wrongShares') => perRound.reduce((n, p) => n + p[key].count, 0);
-  const rows = (key: 'rejected' | 'failed' | 'wrongShares') => perRound.map((p) => p[key].html).join('');
+  // round's rows are rendered once (settled-record-html.ts), and the settled rounds' rows and counts kept from render
+  // to render (settled-prefix-fold.ts): a render adds the rounds settled since the last one and the unsettled rest.
+  const settled = foldSettledPrefix(report.rounds, 'rejections', noRejectionRows, (rows, r) => withRejectionRows(rows, settledRecordFragment(r, 'rejections', rejectionRows), r));
+  const all = report.rounds.slice(settled.settled).reduce((rows, r) => withRejectionRows(rows, rejectionRows(r), r), settled.state);
+  const count = (key: 'rejected' | 'failed' | 'wrongShares') => all[key].count;
+  const rows = (key: 'rejected' | 'failed' | 'wrongShares') => all[key].html;
   const [rejected, failed, wrongShares] = [count('rejected'), count('failed'), count('wrongShares')];
-  const notListed = report.rounds.reduce((n, r) => n + (r.rejectedNotListed ?? 0), 0);
+  const notListed = all.notListed;
   const refusals = report.termsRefusals;
   if (rejected + failed + wrongShares === 0 && !refusals?.total) return '';
   const parts = ['<section><h2>Rejections</h2>'];
@@ -79,8 +86,22 @@ interface RowsOf {
   html: string;
 }
 
+interface RejectionRows {
+  rejected: RowsOf;
+  failed: RowsOf;
+  wrongShares: RowsOf;
+}
+
+const noRejectionRows = (): RejectionRows & { notListed: number } => ({ rejected: { count: 0, html: '' }, failed: { count: 0, html: '' }, wrongShares: { count: 0, html: '' }, notListed: 0 });
+
+/** `rows` followed by `next`, the rows of `record` (a new value: `rows` is not changed). */
+function withRejectionRows(rows: RejectionRows & { notListed: number }, next: RejectionRows, record: RoundRecord): RejectionRows & { notListed: number } {
+  const join = (a: RowsOf, b: RowsOf): RowsOf => ({ count: a.count + b.count, html: a.html + b.html });
+  return { rejected: join(rows.rejected, next.rejected), failed: join(rows.failed, next.failed), wrongShares: join(rows.wrongShares, next.wrongShares), notListed: rows.notListed + (record.rejectedNotListed ?? 0) };
+}
+
 /** One round's rows of the three tables of `rejectionsHtml`, and how many of each. */
-function rejectionRows(r: RoundRecord): { rejected: RowsOf; failed: RowsOf; wrongShares: RowsOf } {
+function rejectionRows(r: RoundRecord): RejectionRows {
   const rejected = r.rejected.map((x) => ({ round: r.round, ...x }));
   const failed = r.failed.map((x) => ({ round: r.round, ...x }));
   const wrongShares = (r.secureAggregation?.wrongShares ?? []).map((siteId) => ({ round: r.round, siteId }));
