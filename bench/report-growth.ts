@@ -7,7 +7,9 @@
  * (coordinator/src/persistence/settled-rounds.ts), but the checkpoint still embedded every round's cached text as
  * one string in its meta (format 1) and report.html rendered every record. Now a checkpoint (format 2) refers to its
  * settled rounds in an append-only settled-rounds file, each record appended once (settled-rounds-log.ts), and
- * report.html renders each settled record's fragments once (coordinator/src/report/settled-record-html.ts).
+ * report.html renders each settled record's fragments once (coordinator/src/report/settled-record-html.ts) and keeps what
+ * the settled rounds add up to (the per-site curves, the rounds table's rows) from render to render
+ * (coordinator/src/report/settled-prefix-fold.ts).
  *
  * A report of 500 sites is grown round by round as the engine does (earlier records settled before the next is
  * pushed), a checkpoint written (CheckpointStore, in a temporary directory, weights of the built-in MLP's size) and
