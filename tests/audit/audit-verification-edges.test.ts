@@ -202,6 +202,7 @@ describe('messages', () => {
     expect(verifyAuditChain('[]\n')).toMatchObject({ ok: false, reason: 'malformed entry: (entry): Invalid input: expected object, received array' });
     expect(verifyAuditChain(`${JSON.stringify({ ...first, x: 1 })}\n`)).toMatchObject({ ok: false, reason: 'malformed entry: (entry): Unrecognized key: "x"' });
     expect(verifyAuditChain(`${JSON.stringify({ ...first, prev: H('A') })}\n`)).toMatchObject({ ok: false, reason: 'malformed entry: prev: expected 64 lowercase hex digits' });
+    expect(parseSiteLog(`${JSON.stringify({ ...site, metrics: { loss: 'low' } })}\n`)).toEqual({ ok: false, message: 'site log line 1: malformed entry: metrics.loss: Invalid input: expected number, received string' });
     expect(parseSiteLog(`${JSON.stringify({ ...site, sha256: H('A') })}\n`)).toEqual({ ok: false, message: 'site log line 1: malformed entry: sha256: expected 64 lowercase hex digits' });
   });
 
