@@ -263,10 +263,19 @@ describe("the state codec's tags, read back from a file", () => {
     ['a wrapped object that holds a string', '{"$ft":"obj","v":"x"}', [], /state at \$: a wrapped object holds no object/],
     ['a wrapped object that holds null', '{"$ft":"obj","v":null}', [], /a wrapped object holds no object/],
     ['a wrapped object that holds a list', '{"$ft":"obj","v":[1]}', [], /a wrapped object holds no object/],
+    ['an error inside a wrapped object names its path', '{"w":{"$ft":"obj","v":{"a":{"$ft":"bad"}}}}', [], /^state at \$\.w\.a: unknown tag bad$/],
+    ['a tag that is a list naming a kind', '{"$ft":["f32"],"blob":0}', [new Uint8Array(4)], /unknown tag f32$/],
+    ['a long tag (cut)', `{"$ft":"${'t'.repeat(100)}"}`, [], new RegExp(`unknown tag t{32}$`)],
+    ['a long blob index (cut)', `{"$ft":"u8","blob":"${'7'.repeat(100)}"}`, [new Uint8Array(1)], new RegExp(`blob 7{32} does not exist \\(1 blobs\\)$`)],
+    ['a path of exactly 160 characters is not cut', `{"${'k'.repeat(158)}":{"$ft":"bad"}}`, [], new RegExp(`^state at \\$\\.k{158}: unknown tag bad$`)],
     ['a deep path (cut)', `{"${'k'.repeat(400)}":{"$ft":"bad"}}`, [], /^state at \$\.k{158}…: unknown tag bad$/],
   ];
   it.each(cases)('%s', (_name, json, blobs, message) => {
     expect(codecError(() => decodeState(json, blobs)).message).toMatch(message);
+  });
+
+  it('a skeleton that is not JSON keeps the parse error as its cause', () => {
+    expect(codecError(() => decodeState('{', [])).cause).toBeInstanceOf(SyntaxError);
   });
 
   it('reads what the encoder writes: every tag, a wrapped $ft key, fresh aligned copies of the blobs', () => {
@@ -478,5 +487,168 @@ describe('what the encoders write', () => {
     // An empty first append creates the (empty) file and refers to no lines.
     const empty = await new SettledRoundsLog(tempDir()).append([], (r) => encodeState(r).json);
     expect(empty).toMatchObject({ count: 0, bytes: 0, sha256: '0'.repeat(64) });
+  });
+});
+
+describe('exact edges of the checkpoint format', () => {
+  const minimal = (): Checkpoint => ({ runId: 'run-m', round: 1, weights: makeWeights(1), strategyState: { odd: new Uint8Array([1, 2, 3]), f: new Float32Array([5]) }, rng: {}, report: makeReport('run-m', 1), createdAt: 't' });
+
+  it('a checkpoint with no accountant, averaging or stragglers round-trips without them; odd-length blobs are padded to 8', () => {
+    const file = fileOf(minimal());
+    const back = decodeCheckpoint(file);
+    expect('accountant' in back).toBe(false);
+    expect('averaging' in back).toBe(false);
+    expect('stragglers' in back).toBe(false);
+    expect(back.strategyState).toEqual({ odd: new Uint8Array([1, 2, 3]), f: new Float32Array([5]) });
+    const { bodyOffset } = readCheckpointHeader(file);
+    const body = file.subarray(bodyOffset);
+    const meta = JSON.parse(body.subarray(8, 8 + body.readUInt32LE(0)).toString('utf8')) as Meta;
+    expect(meta.sections.length).toBe(3);
+    expect(meta.sections[1][1]).toBe(3);
+    expect(meta.sections[2][0]).toBe(meta.sections[1][0] + 8);
+    expect('accountant' in meta || 'accountantBlobs' in meta || 'averaging' in meta || 'stragglers' in meta || 'settledRounds' in meta).toBe(false);
+  });
+
+  it('stragglers and an accountant without blobs round-trip; the accountant then owns no section', () => {
+    const ck = { ...minimal(), accountant: { epsilon: 1.5 }, stragglers: [['s1', 2, 1, 3]] as never };
+    const back = decodeCheckpoint(fileOf(ck));
+    expect(back.accountant).toEqual({ epsilon: 1.5 });
+    expect(back.stragglers).toEqual([['s1', 2, 1, 3]]);
+  });
+
+  it("the encoder's reference to settled rounds leaves them out of the meta, and the decoder puts the reader's records first", () => {
+    const ck = checkpoint(3);
+    const ref: SettledRoundsRef = { file: 'settled-rounds-00000001.jsonl', count: 2, bytes: 5, sha256: 'ab' };
+    const file = fileOf(ck, ref);
+    const settled = [makeRound(1, { durationMs: 11 }), makeRound(2, { durationMs: 22 })];
+    const back = decodeCheckpoint(file, (r) => {
+      expect(r).toEqual(ref);
+      return settled;
+    });
+    expect(back.report.rounds.map((r) => r.durationMs)).toEqual([11, 22, ck.report.rounds[2].durationMs]);
+    expect(back.report.rounds[0]).toBe(settled[0]);
+  });
+
+  it('error codes: internal for an impossible reference, codec for what cannot be written or read', () => {
+    const ck = checkpoint(2);
+    expect(thrownBy(() => encodeCheckpoint(ck, { file: 'settled-rounds-00000001.jsonl', count: 3, bytes: 0, sha256: '' }))).toMatchObject({ code: 'internal' });
+    expect(thrownBy(() => encodeCheckpoint({ ...ck, rng: { s: NaN } }))).toMatchObject({ code: 'codec' });
+    expect(thrownBy(() => encodeCheckpoint({ ...ck, report: { ...ck.report, x: new Uint8Array(1) } as never }))).toMatchObject({ code: 'codec' });
+    for (const value of [{ d: new Date() }, { i: new Int16Array(1) }, { c: new (class C {})() }, { n: 2n }]) expect(thrownBy(() => encodeState(value))).toMatchObject({ code: 'codec' });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.c = cyclic;
+    expect(thrownBy(() => encodeState(cyclic))).toMatchObject({ code: 'codec' });
+    expect(thrownBy(() => encodeState({ o: Object.assign(Object.create({ p: 1 }) as object, { k: 1 }) }))).toMatchObject({ code: 'codec', message: expect.stringMatching(/instance of Object/) });
+    const anonymous = Object.create(Object.create(null) as object) as object;
+    expect(thrownBy(() => encodeState({ a: anonymous }))).toMatchObject({ code: 'codec', message: 'state at $.a: cannot serialize an instance of a class' });
+  });
+
+  it("what a message quotes from the file is cut; JSON errors keep their cause", () => {
+    const file = fileOf();
+    expect(codecError(() => decodeCheckpoint(file.subarray(0, 16))).message).toMatch(/header runs past the end/);
+    expect(codecError(() => decodeCheckpoint(withHeader(file, (h) => ({ ...h, format: 'f'.repeat(100) })))).message).toBe(`checkpoint header says format ${'f'.repeat(32)}, its prefix 2`);
+    expect(codecError(() => decodeCheckpoint(withHeader(file, (h) => ({ ...h, runId: 'h'.repeat(100) })))).message).toMatch(new RegExp(`^checkpoint header \\(run h{64}, round 3\\) disagrees with its meta \\(run run-c, round 3\\)$`));
+    expect(codecError(() => decodeCheckpoint(resealed(file, (m) => void (m.runId = 'm'.repeat(100))))).message).toMatch(/\(run m{64}, round 3\)$/);
+    const flipped = Buffer.from(file);
+    flipped[flipped.byteLength - 1] ^= 1;
+    expect(codecError(() => decodeCheckpoint(flipped)).message).toMatch(/^checkpoint checksum mismatch \(sha256 [0-9a-f]{12}…, header says [0-9a-f]{12}…\)$/);
+    const longRef = resealed(file, (m) => void (m.settledRounds = { count: '9'.repeat(100), file: 'x'.repeat(100) }));
+    expect(codecError(() => decodeCheckpoint(longRef)).message).toBe(`checkpoint of round 3 keeps its first ${'9'.repeat(32)} rounds in ${'x'.repeat(64)}: read it with its checkpoint store`);
+    const badHeader = Buffer.from(file);
+    badHeader[16] = 0x7b;
+    badHeader[17] = 0x7b;
+    expect(codecError(() => decodeCheckpoint(badHeader)).cause).toBeInstanceOf(SyntaxError);
+    expect(codecError(() => decodeCheckpoint(resealed(file, () => undefined, Buffer.from('{')))).cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('a meta or header that is not an object, or a non-object rng, is refused as such; UTF-8 must be valid', () => {
+    const file = fileOf();
+    for (const raw of ['5', '"meta"', 'true']) expect(codecError(() => decodeCheckpoint(resealed(file, () => undefined, Buffer.from(raw)))).message).toBe('checkpoint meta: not an object');
+    expect(codecError(() => decodeCheckpoint(resealed(file, (m) => void (m.rng = 5)))).message).toBe('checkpoint meta: rng is not an object');
+    expect(codecError(() => decodeCheckpoint(resealed(file, (m) => void (m.rng = 'abc')))).message).toBe('checkpoint meta: rng is not an object');
+    // The run id's bytes with an invalid UTF-8 byte: refused as not JSON, never read as a replacement character.
+    const meta = resealed(file, (m) => void (m.runId = 'run-c'));
+    const { bodyOffset } = readCheckpointHeader(meta);
+    const body = Buffer.from(meta.subarray(bodyOffset));
+    const at = body.indexOf('"run-c"');
+    body[at + 5] = 0xff;
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const broken = withHeader(Buffer.concat([meta.subarray(0, bodyOffset), body]), (h) => ({ ...h, sha256 }));
+    expect(codecError(() => decodeCheckpoint(broken)).message).toBe('checkpoint meta is not valid JSON');
+    const header = Buffer.from(file);
+    const hAt = header.indexOf('"run-c"');
+    header[hAt + 5] = 0xff;
+    expect(codecError(() => decodeCheckpoint(header)).message).toBe('checkpoint header is not valid JSON');
+  });
+});
+
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+describe("the settled-rounds log's own edges", () => {
+  /** An encoder that counts its calls and, like the store's, reads the record (so it throws on a missing one). */
+  function countingEncoder() {
+    const calls: number[] = [];
+    return { calls, encode: (r: RoundRecord) => (calls.push(r.round), encodeState(r).json) };
+  }
+
+  it('records already written are matched by identity: a later append encodes only the records after them', async () => {
+    const log = new SettledRoundsLog(tempDir());
+    const { calls, encode } = countingEncoder();
+    const records = [makeRound(1), makeRound(2)];
+    await log.append(records, encode);
+    expect(calls).toEqual([1, 2]);
+    calls.length = 0;
+    const ref = await log.append([...records, makeRound(3)], encode);
+    expect(calls).toEqual([3]);
+    calls.length = 0;
+    // Equal records that are other objects (a resumed run's, decoded) are matched by their line once, then by identity.
+    const decoded = readSettledRounds(log.dir, ref).records;
+    await log.append(decoded, encode);
+    expect(calls).toEqual([1, 2, 3]);
+    calls.length = 0;
+    await log.append([...decoded, makeRound(4)], encode);
+    expect(calls).toEqual([4]);
+    // Fewer records than the file holds never reach the encoder with a missing record.
+    calls.length = 0;
+    const fewer = await log.append(decoded.slice(0, 1), encode);
+    expect(fewer.count).toBe(1);
+    expect(calls).toEqual([1]);
+  });
+
+  it('no file descriptor is left open by appends', async () => {
+    const { readdirSync: list } = await import('node:fs');
+    const open = () => list('/proc/self/fd').length;
+    const log = new SettledRoundsLog(tempDir());
+    const records: RoundRecord[] = [];
+    const before = open();
+    for (let i = 1; i <= 20; i++) {
+      records.push(makeRound(i));
+      await log.append(records, (r) => encodeState(r).json);
+    }
+    expect(open()).toBe(before);
+  });
+
+  it("a prefix with no newline at all, and one that is a single empty line, are told apart", async () => {
+    const dir = tempDir();
+    const file = 'settled-rounds-0000beef.jsonl';
+    writeFileSync(join(dir, file), 'abc');
+    expect(codecError(() => readSettledRounds(dir, { file, count: 1, bytes: 2, sha256: '' })).message).toMatch(/prefix does not end at a line's end/);
+    const empty = Buffer.from('\n');
+    writeFileSync(join(dir, file), empty);
+    const sha256 = createHash('sha256').update(Buffer.alloc(32)).update(createHash('sha256').update(empty).digest()).digest('hex');
+    expect(codecError(() => readSettledRounds(dir, { file, count: 1, bytes: 1, sha256 })).message).toMatch(/not valid JSON/);
+  });
+
+  it('only settled-rounds-<8 hex>.jsonl names a settled-rounds file', async () => {
+    const { isSettledRoundsFile } = await import('@fedtune/coordinator');
+    expect(isSettledRoundsFile('settled-rounds-0123abcd.jsonl')).toBe(true);
+    for (const name of ['settled-rounds-0123abcd.jsonl.bak', 'x-settled-rounds-0123abcd.jsonl', 'settled-rounds-0123ABCD.jsonl', 'settled-rounds-0123abc.jsonl', 'settled-rounds-0123abcd0.jsonl', 'settled-rounds-0123abcdXjsonl']) expect(isSettledRoundsFile(name), name).toBe(false);
   });
 });

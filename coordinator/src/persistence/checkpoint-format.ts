@@ -158,9 +158,7 @@ export function encodeCheckpoint(ckpt: Checkpoint, settledRounds?: SettledRounds
   new DataView(metaPrefix.buffer).setUint32(0, metaJson.byteLength, true);
   bodyChunks.push(metaPrefix, metaJson, new Uint8Array(metaStart - 8 - metaJson.byteLength));
   for (const s of sectionData) {
-    bodyChunks.push(s);
-    const padding = pad8(s.byteLength) - s.byteLength;
-    if (padding) bodyChunks.push(new Uint8Array(padding));
+    bodyChunks.push(s, new Uint8Array(pad8(s.byteLength) - s.byteLength));
   }
   const bodyBytes = metaStart + sectionsBytes;
   const hash = createHash('sha256');
@@ -217,7 +215,7 @@ function checkMeta(value: unknown, bodyBytes: number): Meta {
   if (!isCount(m.round)) bad('round is not a non-negative integer');
   if (typeof m.createdAt !== 'string') bad('createdAt is not a string');
   if (m.rng === null || typeof m.rng !== 'object' || Array.isArray(m.rng)) bad('rng is not an object');
-  for (const [name, v] of Object.entries(m.rng as object)) if (typeof v !== 'number' || !Number.isFinite(v)) bad(`rng state ${name.slice(0, 64)} is not a finite number`);
+  for (const [name, v] of Object.entries(m.rng as object)) if (!Number.isFinite(v)) bad(`rng state ${name.slice(0, 64)} is not a finite number`);
   if (typeof m.report !== 'string' || typeof m.strategyState !== 'string') bad('report or strategyState is not an encoded string');
   if (!optionalString(m.accountant) || !optionalString(m.averaging)) bad('accountant or averaging is not an encoded string');
   if (!isCount(m.strategyBlobs)) bad('strategyBlobs is not a count');
@@ -243,6 +241,7 @@ export function decodeCheckpoint(bytes: Uint8Array, readSettledRounds?: (ref: Se
   const { header, bodyOffset } = readCheckpointHeader(bytes);
   const actual = bytes.byteLength - bodyOffset;
   if (actual !== header.bodyBytes) {
+    // Stryker disable next-line EqualityOperator: equivalent: here actual ≠ bodyBytes, so < and ≤ agree.
     throw new FedtuneError('codec', `checkpoint body is ${actual} bytes, header says ${header.bodyBytes} (${actual < header.bodyBytes ? 'truncated' : 'trailing data'})`);
   }
   const body = bytes.subarray(bodyOffset);

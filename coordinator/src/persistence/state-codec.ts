@@ -126,11 +126,11 @@ export function decodeState(json: string, blobs: Uint8Array[]): unknown {
       }
       if (typeof tag === 'string' && Object.hasOwn(CTORS, tag)) {
         const index = obj.blob;
-        if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= blobs.length) {
+        if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= blobs.length) {
           throw new FedtuneError('codec', `state at ${shown(path)}: blob ${String(index).slice(0, 32)} does not exist (${blobs.length} blobs)`);
         }
         const Ctor = CTORS[tag as TypedKind];
-        const bytes = blobs[index];
+        const bytes = blobs[index as number];
         if (bytes.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) {
           throw new FedtuneError('codec', `state at ${shown(path)}: blob ${index} has ${bytes.byteLength} bytes, not a multiple of ${Ctor.BYTES_PER_ELEMENT}`);
         }
