@@ -622,6 +622,18 @@ describe("the settled-rounds log's own edges", () => {
     expect(calls).toEqual([1]);
   });
 
+  it('appends one record at a time stay matched by identity: each encodes only its new record', async () => {
+    const log = new SettledRoundsLog(tempDir());
+    const { calls, encode } = countingEncoder();
+    const records: RoundRecord[] = [];
+    for (let i = 1; i <= 4; i++) {
+      records.push(makeRound(i));
+      calls.length = 0;
+      await log.append([...records], encode);
+      expect(calls).toEqual([i]);
+    }
+  });
+
   it('no file descriptor is left open by appends', async () => {
     const { readdirSync: list } = await import('node:fs');
     const open = () => list('/proc/self/fd').length;
