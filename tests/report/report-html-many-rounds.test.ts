@@ -3,6 +3,7 @@ import type { RoundRecord } from '@fedtune/shared';
 import { settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
 import { renderReportHtml, type ReportWithRobustness } from '../../coordinator/src/report/report-html.ts';
 import { MAX_POINTS_PER_LINE } from '../../coordinator/src/report/thin-series.ts';
+import { reportSkeleton } from './report-skeleton.ts';
 
 // report.html of a run of many rounds: its per-round charts (accuracy, loss, per-site training loss and accuracy) draw
 // at most MAX_POINTS_PER_LINE points per line, keep each line's first, last, best and worst round, and say so under
@@ -35,19 +36,7 @@ function record(n: number): RoundRecord {
   } as RoundRecord;
 }
 
-const reportOf = (rounds: number): ReportWithRobustness =>
-  ({
-    schemaVersion: 1,
-    runId: 'many-rounds',
-    status: 'running',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:10:00.000Z',
-    config: { rounds },
-    backend: 'wasm',
-    model: { architecture: 'mlp', parameters: 10 },
-    pretrained: { accuracy: 0.55, loss: 1.3 },
-    rounds: Array.from({ length: rounds }, (_, i) => record(i + 1)),
-  }) as unknown as ReportWithRobustness;
+const reportOf = (rounds: number): ReportWithRobustness => reportSkeleton('many-rounds', rounds, record);
 
 const CHARTS = ['accuracy per round', 'loss per round', 'per-site training loss', 'per-site training accuracy'];
 

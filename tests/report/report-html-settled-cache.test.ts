@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RoundRecord } from '@fedtune/shared';
 import { settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
+import { reportSkeleton } from './report-skeleton.ts';
 import { renderReportHtml, type ReportWithRobustness } from '../../coordinator/src/report/report-html.ts';
 import { settledRecordFragment } from '../../coordinator/src/report/settled-record-html.ts';
 import { awkwardHtmlReport } from './fixtures/awkward-report-html.ts';
@@ -215,16 +216,5 @@ function longRun(rounds: number): ReportWithRobustness {
       modelDir: `models/round-${n}`,
     } as RoundRecord;
   };
-  return {
-    schemaVersion: 1,
-    runId: 'long-run',
-    status: 'running',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:10:00.000Z',
-    config: { rounds },
-    backend: 'wasm',
-    model: { architecture: 'mlp', parameters: 10 },
-    pretrained: { accuracy: 0.55, loss: 1.3 },
-    rounds: Array.from({ length: rounds }, (_, i) => record(i + 1)),
-  } as unknown as ReportWithRobustness;
+  return reportSkeleton('long-run', rounds, record);
 }
