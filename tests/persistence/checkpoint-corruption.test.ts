@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FedtuneError, type RoundRecord } from '@fedtune/shared';
 import { CheckpointStore, decodeCheckpoint, decodeState, encodeCheckpoint, encodeState, readCheckpointHeader, readSettledRounds, SettledRoundsLog, type Checkpoint, type SettledRoundsRef } from '@fedtune/coordinator';
+import { thrown } from '../helpers/thrown.ts';
 import { makeReport, makeRound, makeWeights, tempDir } from './helpers.ts';
 
 // What a checkpoint file read back from disk may be, and the one typed error each kind of damage gets: the header,
@@ -531,16 +532,16 @@ describe('exact edges of the checkpoint format', () => {
 
   it('error codes: internal for an impossible reference, codec for what cannot be written or read', () => {
     const ck = checkpoint(2);
-    expect(thrownBy(() => encodeCheckpoint(ck, { file: 'settled-rounds-00000001.jsonl', count: 3, bytes: 0, sha256: '' }))).toMatchObject({ code: 'internal' });
-    expect(thrownBy(() => encodeCheckpoint({ ...ck, rng: { s: NaN } }))).toMatchObject({ code: 'codec' });
-    expect(thrownBy(() => encodeCheckpoint({ ...ck, report: { ...ck.report, x: new Uint8Array(1) } as never }))).toMatchObject({ code: 'codec' });
-    for (const value of [{ d: new Date() }, { i: new Int16Array(1) }, { c: new (class C {})() }, { n: 2n }]) expect(thrownBy(() => encodeState(value))).toMatchObject({ code: 'codec' });
+    expect(thrown(() => encodeCheckpoint(ck, { file: 'settled-rounds-00000001.jsonl', count: 3, bytes: 0, sha256: '' }))).toMatchObject({ code: 'internal' });
+    expect(thrown(() => encodeCheckpoint({ ...ck, rng: { s: NaN } }))).toMatchObject({ code: 'codec' });
+    expect(thrown(() => encodeCheckpoint({ ...ck, report: { ...ck.report, x: new Uint8Array(1) } as never }))).toMatchObject({ code: 'codec' });
+    for (const value of [{ d: new Date() }, { i: new Int16Array(1) }, { c: new (class C {})() }, { n: 2n }]) expect(thrown(() => encodeState(value))).toMatchObject({ code: 'codec' });
     const cyclic: Record<string, unknown> = {};
     cyclic.c = cyclic;
-    expect(thrownBy(() => encodeState(cyclic))).toMatchObject({ code: 'codec' });
-    expect(thrownBy(() => encodeState({ o: Object.assign(Object.create({ p: 1 }) as object, { k: 1 }) }))).toMatchObject({ code: 'codec', message: expect.stringMatching(/instance of Object/) });
+    expect(thrown(() => encodeState(cyclic))).toMatchObject({ code: 'codec' });
+    expect(thrown(() => encodeState({ o: Object.assign(Object.create({ p: 1 }) as object, { k: 1 }) }))).toMatchObject({ code: 'codec', message: expect.stringMatching(/instance of Object/) });
     const anonymous = Object.create(Object.create(null) as object) as object;
-    expect(thrownBy(() => encodeState({ a: anonymous }))).toMatchObject({ code: 'codec', message: 'state at $.a: cannot serialize an instance of a class' });
+    expect(thrown(() => encodeState({ a: anonymous }))).toMatchObject({ code: 'codec', message: 'state at $.a: cannot serialize an instance of a class' });
   });
 
   it("what a message quotes from the file is cut; JSON errors keep their cause", () => {
@@ -581,15 +582,6 @@ describe('exact edges of the checkpoint format', () => {
     expect(codecError(() => decodeCheckpoint(header)).message).toBe('checkpoint header is not valid JSON');
   });
 });
-
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
 
 describe("the settled-rounds log's own edges", () => {
   /** An encoder that counts its calls and, like the store's, reads the record (so it throws on a missing one). */
