@@ -308,6 +308,21 @@ const MODULES = [
     tests: ['tests/persistence/checkpoint-corruption.test.ts', 'tests/persistence/checkpoint-store.test.ts', 'tests/persistence/settled-rounds.test.ts'],
   },
   {
+    name: 'site-consent',
+    // What a site agrees to: the run's signed terms checked against its policy at join (signature, hash, every
+    // limit), then held for the run (SiteTermsGuard: a changed term or a departing instruction breaks it for good),
+    // and the policy file itself (one clear line naming the field).
+    mutate: ['shared/src/policy/check-run-terms.ts', 'shared/src/client/site-terms-guard.ts', 'shared/src/policy/parse-site-policy.ts'],
+    tests: ['tests/policy/site-consent-exact.test.ts', 'tests/policy/check-run-terms.test.ts', 'tests/policy/site-policy-parsing.test.ts', 'tests/policy/check-instruction.test.ts'],
+  },
+  {
+    name: 'privacy-ledger',
+    // A site's privacy budget across runs: the ledger's lines on disk (parsed back from a file someone may have
+    // edited), its accounts per run, the budget's verdict before a round, and what a site records after one.
+    mutate: ['shared/src/policy/privacy-budget.ts', 'shared/src/policy/privacy-ledger.ts', 'shared/src/policy/privacy-ledger-accounts.ts', 'shared/src/policy/privacy-ledger-lines.ts', 'shared/src/client/site-privacy-accounting.ts'],
+    tests: ['tests/privacy-ledger/privacy-ledger-exact.test.ts', 'tests/privacy-ledger/privacy-ledger.test.ts', 'tests/privacy-ledger/privacy-budget.test.ts', 'tests/privacy-ledger/local-storage-privacy-ledger.test.ts'],
+  },
+  {
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).

@@ -16,12 +16,14 @@ function eps(z: number, q: number, steps: number, delta: number): number {
   return new RdpAccountant().step(z, q, steps).getEpsilon(delta).epsilon;
 }
 
+/** The FedtuneError code `fn` throws, undefined when it returns; anything else it throws (a TypeError) fails the test. */
 function code(fn: () => void): string | undefined {
   try {
     fn();
     return undefined;
   } catch (err) {
-    return (err as FedtuneError).code;
+    if (!(err instanceof FedtuneError)) throw err;
+    return err.code;
   }
 }
 

@@ -71,18 +71,19 @@ export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra:
   const model = policy.model;
   if (model.architectures && !model.architectures.includes(terms.model.architecture)) refuse(`model architecture ${quoteClipped(terms.model.architecture, 64)} is not allowed (policy: ${model.architectures.join(', ')})`);
   if (model.hashes && !model.hashes.includes(terms.model.topologyHash)) refuse(`model topology ${terms.model.topologyHash.slice(0, 16)}… is not one of the policy's pinned hashes`);
-  if (model.maxParameters !== undefined && terms.model.parameters > model.maxParameters) refuse(`the model has ${terms.model.parameters} parameters, more than the policy's maxParameters ${model.maxParameters}`);
+  if (terms.model.parameters > (model.maxParameters ?? Infinity)) refuse(`the model has ${terms.model.parameters} parameters, more than the policy's maxParameters ${model.maxParameters}`);
 
   const training = policy.training;
-  if (training.maxRounds !== undefined && terms.rounds > training.maxRounds) refuse(`the run asks for ${terms.rounds} rounds, more than the policy's maxRounds ${training.maxRounds}`);
-  if (training.maxEpochs !== undefined && terms.train.epochs > training.maxEpochs) refuse(`the run asks for ${terms.train.epochs} epochs per round, more than the policy's maxEpochs ${training.maxEpochs}`);
+  if (terms.rounds > (training.maxRounds ?? Infinity)) refuse(`the run asks for ${terms.rounds} rounds, more than the policy's maxRounds ${training.maxRounds}`);
+  if (terms.train.epochs > (training.maxEpochs ?? Infinity)) refuse(`the run asks for ${terms.train.epochs} epochs per round, more than the policy's maxEpochs ${training.maxEpochs}`);
   // The per-site report trains on the site's data too (the local-only baseline, the personalisation): each at most
   // the epochs the policy allows the whole run (maxEpochs × rounds; the honest baseline is rounds × the run's epochs).
   const report = terms.siteReport;
-  if (training.maxEpochs !== undefined && report) {
-    const most = training.maxEpochs * terms.rounds;
+  if (report) {
+    // No maxEpochs: no bound (Infinity), and no refusal to word.
+    const most = (training.maxEpochs ?? Infinity) * terms.rounds;
     const allowed = `the policy's maxEpochs ${training.maxEpochs} × ${terms.rounds} rounds = ${most}`;
-    if (report.localOnlyEpochs !== undefined && report.localOnlyEpochs > most) refuse(`the run's site report asks for ${report.localOnlyEpochs} local-only epochs, more than ${allowed}`);
+    if ((report.localOnlyEpochs ?? 0) > most) refuse(`the run's site report asks for ${report.localOnlyEpochs} local-only epochs, more than ${allowed}`);
     if (report.personalization && report.personalization.epochs > most) refuse(`the run's site report asks for ${report.personalization.epochs} personalisation epochs, more than ${allowed}`);
   }
 
@@ -103,11 +104,11 @@ export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra:
   if (privacy.requireDistributedNoise && !(client?.noise === 'distributed' && terms.secureAggregation)) {
     refuse('the policy requires distributed noise (each site adds its share under secure aggregation) and the run does not use it');
   }
-  if (privacy.maxDelta !== undefined) {
-    if (client && client.delta > privacy.maxDelta) refuse(`the run's client-level δ ${client.delta} is above the policy's maxDelta ${privacy.maxDelta}`);
-    const recordDelta = record ? (record.delta ?? DEFAULT_DP_SGD_DELTA) : undefined;
-    if (recordDelta !== undefined && recordDelta > privacy.maxDelta) refuse(`the run's DP-SGD δ ${recordDelta} is above the policy's maxDelta ${privacy.maxDelta}`);
-  }
+  // No maxDelta: no bound (Infinity), and no refusal to word.
+  const maxDelta = privacy.maxDelta ?? Infinity;
+  if (client && client.delta > maxDelta) refuse(`the run's client-level δ ${client.delta} is above the policy's maxDelta ${maxDelta}`);
+  const recordDelta = record ? (record.delta ?? DEFAULT_DP_SGD_DELTA) : 0;
+  if (recordDelta > maxDelta) refuse(`the run's DP-SGD δ ${recordDelta} is above the policy's maxDelta ${maxDelta}`);
   // The per-site report's local-only baseline and personalised model train on this site's records without DP-SGD
   // (site-report-work.ts), and their metrics, candidate scores and example-by-example comparisons leave the site:
   // none of it is inside the DP guarantee or the ε budget this policy holds the run to.

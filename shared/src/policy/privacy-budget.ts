@@ -46,30 +46,24 @@ export function composeLedgerEntry(ledger: PrivacyLedger | undefined, runId: str
   return { runId, round, kind: step.kind, delta: step.delta, accountant: accountant.state, epsilon: Number.isFinite(epsilon) ? epsilon : null, at: at.toISOString() };
 }
 
-/** The run's and the total ε if `entry` were recorded. */
-export function projectedSpend(ledger: PrivacyLedger, entry: PrivacyLedgerEntry): { runEpsilon: number; totalEpsilon: number } {
-  const before = ledger.account(entry.runId, entry.kind)?.epsilon ?? 0;
-  const added = (entry.epsilon ?? Infinity) - before;
-  return { runEpsilon: ledger.runEpsilon(entry.runId) + added, totalEpsilon: ledger.totalEpsilon() + added };
-}
-
 function fmt(e: number): string {
   return Number.isFinite(e) ? e.toFixed(4) : '∞';
 }
 
 /** Throws 'privacy_budget' when `spend` exceeds a limit (equal to it is allowed). */
-export function checkSpendWithinLimits(spend: { runEpsilon: number; totalEpsilon: number }, limits: PrivacyLimits | undefined, what: string): void {
-  if (limits?.maxEpsilonPerRun !== undefined && spend.runEpsilon > limits.maxEpsilonPerRun) {
+export function checkSpendWithinLimits(spend: { runEpsilon: number; totalEpsilon: number }, limits: PrivacyLimits, what: string): void {
+  // No limit: an infinite one, which no spend exceeds (not even an unbounded ε).
+  if (spend.runEpsilon > (limits.maxEpsilonPerRun ?? Infinity)) {
     throw privacyBudgetError(`${what} would bring this run's ε to ${fmt(spend.runEpsilon)}, over this site's maxEpsilonPerRun ${limits.maxEpsilonPerRun}`);
   }
-  if (limits?.maxEpsilonTotal !== undefined && spend.totalEpsilon > limits.maxEpsilonTotal) {
+  if (spend.totalEpsilon > (limits.maxEpsilonTotal ?? Infinity)) {
     throw privacyBudgetError(`${what} would bring this site's total ε to ${fmt(spend.totalEpsilon)}, over its maxEpsilonTotal ${limits.maxEpsilonTotal}`);
   }
 }
 
 /** Whether the limits bound ε at all (a site with a bound takes part only in rounds with DP). */
-export function hasEpsilonLimit(limits: PrivacyLimits | undefined): boolean {
-  return limits?.maxEpsilonPerRun !== undefined || limits?.maxEpsilonTotal !== undefined;
+export function hasEpsilonLimit(limits: PrivacyLimits): boolean {
+  return limits.maxEpsilonPerRun !== undefined || limits.maxEpsilonTotal !== undefined;
 }
 
 /**
@@ -93,7 +87,7 @@ export function roundPrivacySteps(config: TrainConfig, trainExamples: number, cl
  * (roundPrivacySteps); a site with a limit refuses a round without DP (its ε would be unbounded).
  */
 export function checkRoundBudget(ledger: PrivacyLedger, limits: PrivacyLimits | undefined, runId: string, round: number, steps: readonly PrivacyStep[]): void {
-  if (!hasEpsilonLimit(limits)) return;
+  if (!limits || !hasEpsilonLimit(limits)) return;
   if (steps.length === 0) throw privacyBudgetError(`round ${round} has no differential privacy, so its ε is unbounded; this site's policy limits ε`);
   const entries = steps.map((s) => composeLedgerEntry(ledger, runId, round, s));
   let runEpsilon = ledger.runEpsilon(runId);
@@ -113,22 +107,34 @@ export function checkRoundBudget(ledger: PrivacyLedger, limits: PrivacyLimits | 
  * terms' training when `trainExamples` is given).
  */
 export function checkPrivacyBudgetAtJoin(ledger: PrivacyLedger, limits: PrivacyLimits | undefined, terms: RunTerms, trainExamples?: number): void {
-  if (!hasEpsilonLimit(limits)) return;
+  if (!limits || !hasEpsilonLimit(limits)) return;
   checkLedgerAtJoin(ledger, limits, terms.runId);
   if (!terms.dp && !terms.train.dpSgd) throw privacyBudgetError('the run has no differential privacy, so its ε is unbounded; this site\'s policy limits ε');
   const config = { ...terms.train, seed: 0 } as TrainConfig;
-  const steps = roundPrivacySteps(trainExamples !== undefined && trainExamples > 0 ? config : { ...config, dpSgd: undefined }, trainExamples ?? 0, terms.dp);
+  const examples = trainExamples ?? 0;
+  // Without a count of examples, no DP-SGD schedule (its sampling rate): the client-level step only.
+  // Stryker disable next-line ObjectLiteral: equivalent: a config without dpSgd gives the same steps as an empty one
+  const steps = roundPrivacySteps(examples > 0 ? config : { ...config, dpSgd: undefined }, examples, terms.dp);
   if (steps.length > 0) checkRoundBudget(ledger, limits, terms.runId, 1, steps);
 }
 
 /** The part of the join check that needs no terms (the site's 'welcome' runs it): at the total, or at this run's limit already. */
 export function checkLedgerAtJoin(ledger: PrivacyLedger, limits: PrivacyLimits | undefined, runId: string): void {
+  const { maxEpsilonTotal, maxEpsilonPerRun } = limits ?? {};
   const total = ledger.totalEpsilon();
-  if (limits?.maxEpsilonTotal !== undefined && total >= limits.maxEpsilonTotal) {
-    throw privacyBudgetError(`this site has spent ε ${fmt(total)} in total, its maxEpsilonTotal ${limits.maxEpsilonTotal}; it takes part in no further run`);
+  if (atLimit(total, maxEpsilonTotal)) {
+    throw privacyBudgetError(`this site has spent ε ${fmt(total)} in total, its maxEpsilonTotal ${maxEpsilonTotal}; it takes part in no further run`);
   }
   const spent = ledger.runEpsilon(runId);
-  if (limits?.maxEpsilonPerRun !== undefined && spent >= limits.maxEpsilonPerRun) {
-    throw privacyBudgetError(`this site has spent ε ${fmt(spent)} in run ${runId}, its maxEpsilonPerRun ${limits.maxEpsilonPerRun}`);
+  if (atLimit(spent, maxEpsilonPerRun)) {
+    throw privacyBudgetError(`this site has spent ε ${fmt(spent)} in run ${runId}, its maxEpsilonPerRun ${maxEpsilonPerRun}`);
   }
+}
+
+/**
+ * Whether `spent` leaves nothing of `limit` (at it counts: a site exactly at a limit has none of it left). No limit
+ * compares as NaN, which no spend reaches, not even an unbounded ε (∞ ≥ ∞ would refuse a site with no limit).
+ */
+function atLimit(spent: number, limit: number | undefined): boolean {
+  return spent >= (limit ?? NaN);
 }

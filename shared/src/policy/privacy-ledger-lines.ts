@@ -65,8 +65,8 @@ export interface ParsedLedger {
 export function parseLedgerText(text: string, source: string): ParsedLedger {
   const end = text.lastIndexOf('\n') + 1;
   const entries: PrivacyLedgerEntry[] = [];
-  const lines = text.slice(0, end).split('\n');
-  lines.pop(); // '' after the final newline
+  const lines = text.split('\n');
+  lines.pop(); // what follows the last newline: '' or a torn line
   lines.forEach((line, i) => {
     try {
       entries.push(decodeLedgerLine(line));
