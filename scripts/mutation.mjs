@@ -323,6 +323,14 @@ const MODULES = [
     tests: ['tests/privacy-ledger/privacy-ledger-exact.test.ts', 'tests/privacy-ledger/privacy-ledger.test.ts', 'tests/privacy-ledger/privacy-budget.test.ts', 'tests/privacy-ledger/local-storage-privacy-ledger.test.ts'],
   },
   {
+    name: 'site-data',
+    // A site's own data as it is read and checked before any training: the CSV reader (streamed, bounded, every
+    // refusal naming the row and column), the tabular encoding, an image folder, the data check's verdicts, and the
+    // site-data options that pick the columns.
+    mutate: ['shared/src/node/read-csv-dataset.ts', 'shared/src/data/check-dataset.ts', 'shared/src/data/encode-tabular-rows.ts', 'client-node/src/data/read-image-folder.ts', 'shared/src/data/site-data-options.ts'],
+    tests: ['tests/read-csv-dataset-stream.test.ts', 'tests/site-data/check-dataset.test.ts', 'tests/site-data/site-data-loaders.test.ts', 'tests/site-data/feature-columns-and-quoted-csv.test.ts', 'tests/site-data/category-buckets.test.ts', 'tests/site-data/free-text-column.test.ts', 'tests/site-data/site-data-options-refusals.test.ts'],
+  },
+  {
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).

@@ -66,11 +66,13 @@ export class SiteTermsGuard {
           if (message.event === 'fit') return checkFitInstruction(message.payload, terms, this.policy, this.sha256);
           if (message.event === 'evaluate') return checkEvaluateInstruction(message.payload, terms, this.sha256);
           return checkSiteReportInstruction(message.payload, terms, this.policy);
+        // Stryker disable next-line ConditionalExpression: equivalent: without this case the switch falls out to the same undefined
         default:
           return undefined;
       }
     })();
-    if (reason !== undefined) this.breach = reason;
+    // Set once, never cleared (a breach returned above).
+    this.breach ??= reason;
     return reason;
   }
 
