@@ -331,6 +331,14 @@ const MODULES = [
     tests: ['tests/read-csv-dataset-stream.test.ts', 'tests/site-data/check-dataset.test.ts', 'tests/site-data/site-data-loaders.test.ts', 'tests/site-data/feature-columns-and-quoted-csv.test.ts', 'tests/site-data/category-buckets.test.ts', 'tests/site-data/free-text-column.test.ts', 'tests/site-data/site-data-options-refusals.test.ts'],
   },
   {
+    name: 'model-fetch',
+    // The model bytes a site fetches over HTTP from a coordinator it does not trust: the status, the ETag against
+    // the instruction's sha-256, the declared and streamed sizes (a chunked body refused past its limit), the hash,
+    // the retries on "not now" and dropped connections, and the URL built under the server's base.
+    mutate: ['shared/src/client/fetch-model-weights.ts', 'shared/src/transport/read-body-at-most.ts', 'shared/src/transport/server-url.ts'],
+    tests: ['tests/model-delivery/fetch-model-weights.test.ts', 'tests/model-delivery/fetch-model-weights-retry.test.ts', 'tests/model-delivery/reverse-proxy-prefix.test.ts'],
+  },
+  {
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).
