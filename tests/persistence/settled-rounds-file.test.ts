@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '@fedtune/shared';
 import { CheckpointStore, decodeCheckpoint, encodeState, type Checkpoint } from '@fedtune/coordinator';
-import { settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
+import { readCheckpointHeader } from '../../coordinator/src/persistence/checkpoint-format.ts';
+import { reportSkeletonJson, settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
 import { makeReport, makeRound, makeWeights, tempDir } from './helpers.ts';
 
 // Format 2 checkpoints: the report's settled rounds in an append-only settled-rounds file the checkpoint refers to
@@ -55,6 +56,56 @@ describe('the settled-rounds file of format-2 checkpoints', () => {
     // The checkpoint holds only the unsettled last round: its size is flat in the rounds (± digits).
     expect(Math.max(...sizes.slice(2)) - Math.min(...sizes.slice(2))).toBeLessThan(64);
     expect(store.peek(12)).toMatchObject({ format: 2, settledRounds: file });
+  });
+
+  it("what a write puts on disk and keeps in memory does not grow with the settled rounds: at round 100 as at round 10, the same meta and one new line", async () => {
+    const store = new CheckpointStore(tempDir());
+    const report = makeReport('run-flat', 0);
+    /** The meta's byte length (the u32 before it at the body's start). */
+    const metaBytes = (round: number) => {
+      const bytes = readFileSync(store.pathOf(round));
+      return bytes.readUInt32LE(readCheckpointHeader(bytes).bodyOffset);
+    };
+    const seen: unknown[] = [];
+    const counting = (v: unknown) => (seen.push(v), encoded(v));
+    const meta = new Map<number, number>();
+    const size = new Map<number, number>();
+    let settledBytes = 0;
+    for (let round = 1; round <= 100; round++) {
+      for (const r of report.rounds) settleRoundRecord(r);
+      report.rounds.push(makeRound(round));
+      size.set(round, (await store.write(checkpoint(report))).bytes);
+      meta.set(round, metaBytes(round));
+      const [file] = settledFiles(store.dir);
+      if (round > 1) {
+        // Exactly the record settled since the last write was appended.
+        const grown = statSync(join(store.dir, file)).size - settledBytes;
+        expect(grown).toBe(Buffer.byteLength(`${encoded(report.rounds[round - 2])}\n`));
+        settledBytes += grown;
+      }
+    }
+    // No settled record's checkpoint text is kept once it is in the file: each is encoded again here.
+    reportSkeletonJson(report, counting);
+    expect(report.rounds.filter((r) => seen.includes(r))).toEqual(report.rounds);
+    // The meta and the checkpoint: flat (± the digits of the round and the reference's counts).
+    expect(Math.abs(meta.get(100)! - meta.get(10)!)).toBeLessThan(32);
+    expect(Math.abs(size.get(100)! - size.get(10)!)).toBeLessThan(64);
+    expect(meta.get(100)!).toBeLessThan(4 * Buffer.byteLength(encoded(report.rounds[99])));
+  });
+
+  it('a record settled while an earlier one was not sits in the meta with its text cached; once in the file its text is dropped', async () => {
+    const store = new CheckpointStore(tempDir());
+    const report = makeReport('run-late', 2);
+    settleRoundRecord(report.rounds[1]);
+    await store.write(checkpoint(report)); // round 1 unsettled: both in the meta, round 2's text cached
+    settleRoundRecord(report.rounds[0]);
+    report.rounds.push(makeRound(3));
+    await store.write(checkpoint(report)); // rounds 1 and 2 appended to the file
+    expect(lines(join(store.dir, settledFiles(store.dir)[0]))).toEqual(report.rounds.slice(0, 2).map(encoded));
+    const seen: unknown[] = [];
+    reportSkeletonJson(report, (v) => (seen.push(v), encoded(v)));
+    expect(report.rounds.filter((r) => seen.includes(r))).toEqual(report.rounds);
+    expect(encoded(new CheckpointStore(store.runDir).latest().checkpoint!.report)).toBe(encoded(report));
   });
 
   it('a format-1 checkpoint (every round in its meta, written by the encoder before this format) still loads and resumes', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RoundRecord, RunReport } from '@fedtune/shared';
-import { isSettled, reportJsonChunks, reportSkeletonJson, settleRoundRecord } from '../../coordinator/src/persistence/settled-rounds.ts';
+import { isSettled, reportJsonChunks, reportSkeletonJson, settleRoundRecord, takeRoundRecordJson } from '../../coordinator/src/persistence/settled-rounds.ts';
 import { encodeState } from '../../coordinator/src/persistence/state-codec.ts';
 import { makeReport, makeRound } from './helpers.ts';
 
@@ -55,6 +55,24 @@ describe('settled round records (settled-rounds.ts)', () => {
     expect(report.rounds.map(calls)).toEqual([1, 1, 3]);
     // The report without its rounds, once per call.
     expect(seen.filter((v) => !report.rounds.includes(v as RoundRecord))).toHaveLength(3);
+  });
+
+  it("taking a settled record's checkpoint text for its settled-rounds line hands the cached text over and drops it", () => {
+    const report = makeReport('run-a', 2);
+    settleRoundRecord(report.rounds[0]);
+    const seen: unknown[] = [];
+    const counting = (v: unknown) => (seen.push(v), encode(v));
+    reportSkeletonJson(report, counting); // caches round 1's text
+    const calls = () => seen.filter((v) => v === report.rounds[0]).length;
+    expect(calls()).toBe(1);
+    expect(takeRoundRecordJson(report.rounds[0], counting)).toBe(encode(report.rounds[0]));
+    expect(calls()).toBe(1);
+    // Dropped: the next call encodes again (a record in the file is not kept in memory as text too).
+    expect(takeRoundRecordJson(report.rounds[0], counting)).toBe(encode(report.rounds[0]));
+    expect(calls()).toBe(2);
+    // Nor is a text taken for a record that was not cached kept.
+    expect(takeRoundRecordJson(report.rounds[0], counting)).toBe(encode(report.rounds[0]));
+    expect(calls()).toBe(3);
   });
 
   it('settling freezes the record and everything in it: a later write throws instead of going unsaved', () => {

@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, r
 import { join } from 'node:path';
 import { FedtuneError, toFedtuneError } from '@fedtune/shared';
 import { decodeCheckpoint, encodeCheckpoint, encodeReportPart, readCheckpointHeader, type Checkpoint } from './checkpoint-format.ts';
-import { roundRecordJson, settledPrefixLength } from './settled-rounds.ts';
+import { settledPrefixLength, takeRoundRecordJson } from './settled-rounds.ts';
 import { isSettledRoundsFile, readSettledRounds, SettledRoundsLog, type SettledRoundsState } from './settled-rounds-log.ts';
 import { removeStaleTempFiles, writeFileDurable, type DurableWriteOptions } from './write-file-durable.ts';
 
@@ -79,7 +79,7 @@ export class CheckpointStore {
     if (!Number.isInteger(ckpt.round) || ckpt.round < 0) throw new FedtuneError('internal', `checkpoint round must be a non-negative integer, got ${ckpt.round}`);
     // The settled rounds first, fsync'd: the checkpoint refers to them (a crash in between leaves the previous one whole).
     const settled = settledPrefixLength(ckpt.report.rounds);
-    const ref = settled > 0 ? await this.settledRounds.append(ckpt.report.rounds.slice(0, settled), (r) => roundRecordJson(r, encodeReportPart)) : undefined;
+    const ref = settled > 0 ? await this.settledRounds.append(ckpt.report.rounds.slice(0, settled), (r) => takeRoundRecordJson(r, encodeReportPart)) : undefined;
     const { chunks, bytes } = encodeCheckpoint(ckpt, ref);
     const path = this.pathOf(ckpt.round);
     await writeFileDurable(path, chunks, options);

@@ -70,9 +70,16 @@ export function reportJsonChunks(report: RunReport): Buffer[] {
   return [Buffer.from(before, 'utf8'), ...(rounds.length === 0 ? [EMPTY] : [OPEN, ...rounds, CLOSE]), Buffer.from(after, 'utf8')];
 }
 
-/** `encode(record)`, computed once for a settled record (the checkpoint's encoding of one round record). */
-export function roundRecordJson(record: RoundRecord, encode: (value: unknown) => string): string {
-  return cached(encodedText, record, encode);
+/**
+ * `encode(record)` for the record's line in the settled-rounds file (the checkpoint's encoding of one round record),
+ * its cached text (from `reportSkeletonJson`) dropped: a settled record is appended to the file once, and kept text
+ * of every appended record would grow the heap by a round's text per round (≈56 kB at 500 sites) for nothing.
+ */
+export function takeRoundRecordJson(record: RoundRecord, encode: (value: unknown) => string): string {
+  const text = encodedText.get(record);
+  if (text === undefined) return encode(record);
+  encodedText.delete(record);
+  return text;
 }
 
 /** How many of `rounds`, from the first, are settled: those a checkpoint keeps in its settled-rounds file. */
