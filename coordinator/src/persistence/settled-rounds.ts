@@ -5,14 +5,16 @@ import type { RoundRecord, RunReport } from '@fedtune/shared';
  * A run's report grows by one round record per round (with one entry per site), and report.json and the
  * checkpoint hold all of them: serialising every record again every round cost O(rounds × sites) of the event
  * loop per round (~0.1–0.4 s for report.json alone at 100 rounds of 500 sites). A record nothing changes any
- * more is *settled*: frozen (a later write to it throws instead of going unsaved) and serialised once, its text
- * kept for as long as the record lives. The round engine settles every record whose late robustness result has
- * landed (round-engine.ts); the others are serialised each time, as before. Used by report.json's writer
- * (report-writer.ts, which writes the cached bytes as they are) and the checkpoint (checkpoint-format.ts, and the
- * settled-rounds file of checkpoint-store.ts, which appends each settled record's encoding once).
+ * more is *settled*: frozen (a later write to it throws instead of going unsaved) and serialised once: report.json's
+ * text kept for as long as the record lives (report.json holds every round each time), the checkpoint's only until
+ * the record is in the settled-rounds file (a checkpoint's meta holds only the rounds after them). The round engine
+ * settles every record whose late robustness result has landed (round-engine.ts); the others are serialised each
+ * time, as before. Used by report.json's writer (report-writer.ts, which writes the cached bytes as they are) and the
+ * checkpoint (checkpoint-format.ts, and the settled-rounds file of checkpoint-store.ts, which appends each settled
+ * record's encoding once and then drops it: `takeRoundRecordJson`).
  */
 
-/** Frozen records' text: report.json's (UTF-8, indented) and the checkpoint skeleton's. */
+/** Frozen records' text: report.json's (UTF-8, indented) and the checkpoint skeleton's (until appended). */
 const prettyBytes = new WeakMap<object, Buffer>();
 const encodedText = new WeakMap<object, string>();
 
