@@ -336,7 +336,7 @@ const MODULES = [
     // the instruction's sha-256, the declared and streamed sizes (a chunked body refused past its limit), the hash,
     // the retries on "not now" and dropped connections, and the URL built under the server's base.
     mutate: ['shared/src/client/fetch-model-weights.ts', 'shared/src/transport/read-body-at-most.ts', 'shared/src/transport/server-url.ts'],
-    tests: ['tests/model-delivery/fetch-model-weights.test.ts', 'tests/model-delivery/fetch-model-weights-retry.test.ts', 'tests/model-delivery/reverse-proxy-prefix.test.ts'],
+    tests: ['tests/model-delivery/model-fetch-exact.test.ts', 'tests/model-delivery/fetch-model-weights.test.ts', 'tests/model-delivery/fetch-model-weights-retry.test.ts', 'tests/model-delivery/reverse-proxy-prefix.test.ts'],
   },
   {
     name: 'fan-in-flow-control',
