@@ -339,6 +339,13 @@ const MODULES = [
     tests: ['tests/model-delivery/model-fetch-exact.test.ts', 'tests/model-delivery/fetch-model-weights.test.ts', 'tests/model-delivery/fetch-model-weights-retry.test.ts', 'tests/model-delivery/reverse-proxy-prefix.test.ts'],
   },
   {
+    name: 'run-config-input',
+    // A run configuration from outside (a --config file, YAML or JSON; the body of POST /api/runs): syntax, unknown
+    // and hostile keys (bounded, echoed cut), field types with their line and column, and the merge with the flags.
+    mutate: ['coordinator/src/config/run-config-file.ts'],
+    tests: ['tests/persistence/run-config-file.test.ts', 'tests/persistence/run-config-hostile-keys.test.ts'],
+  },
+  {
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).
