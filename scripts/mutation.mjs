@@ -345,7 +345,7 @@ const MODULES = [
     // A run configuration from outside (a --config file, YAML or JSON; the body of POST /api/runs): syntax, unknown
     // and hostile keys (bounded, echoed cut), field types with their line and column, and the merge with the flags.
     mutate: ['coordinator/src/config/run-config-file.ts'],
-    tests: ['tests/persistence/run-config-file.test.ts', 'tests/persistence/run-config-hostile-keys.test.ts'],
+    tests: ['tests/persistence/run-config-exact.test.ts', 'tests/persistence/run-config-file.test.ts', 'tests/persistence/run-config-hostile-keys.test.ts'],
   },
   {
     name: 'fan-in-flow-control',
