@@ -19,6 +19,8 @@ const CASES: Array<[string, Array<Array<[number, number]>>]> = [
   ['a round twice in a line', [[[1, 0.5], [2, 0.4], [2, 0.6], [3, 0.55]], line(5, (i) => i / 10)]],
   ['xs not ascending', [[[5, 0.5], [2, 0.4], [9, 0.6]], line(3, (i) => i / 5, 4)]],
   ['no line has points', [[], []]],
+  ['lines of the same rounds, and one that also has rounds between and after theirs', [line(120, (i) => 0.5 + (i % 7) / 40), line(120, (i) => 0.45 + (i % 5) / 30), [[1, 0.5], [1, 0.6], [1.5, 0.4], [60, 0.7], [200, 0.65]], line(120, (i) => 0.6 - (i % 3) / 50)]],
+  ['lines whose rounds interleave', [line(30, (i) => i / 40, 1).filter((_, i) => i % 2 === 0), line(30, (i) => 0.3 + i / 50, 1).filter((_, i) => i % 2 === 1), line(10, () => 0.4, 25)]],
 ];
 
 describe('columnLineChart', () => {

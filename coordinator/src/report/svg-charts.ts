@@ -4,7 +4,9 @@
  */
 import { accuracyAxis, niceAxis, numberTick, percentTick, type Axis } from '../http/dashboard/assets/axis-range.js';
 import type { PointColumns } from './point-columns.ts';
+import { tenthsText } from './tenths-text.ts';
 import { thinnedIndices, thinPoints } from './thin-series.ts';
+import { ValueTextCache } from './value-text-cache.ts';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -29,7 +31,8 @@ interface Frame {
 }
 
 const FRAME: Frame = { width: 560, height: 300, left: 48, right: 150, top: 16, bottom: 40 };
-const f = (x: number) => (Math.round(x * 10) / 10).toString();
+/** A coordinate rounded to tenths: `(Math.round(x * 10) / 10).toString()` (tenths-text.ts). */
+const f = tenthsText;
 
 function axes(fr: Frame, xTicks: Array<[number, string]>, yTicks: Array<[number, string]>, xLabel: string, yLabel: string): string {
   const x0 = fr.left;
@@ -129,27 +132,44 @@ function thinnedColumns(line: PointColumns, max: number): Array<[number, number]
   return kept ? kept.map((i) => [line.xs[i], line.ys[i]]) : line.xs.map((x, i) => [x, line.ys[i]]);
 }
 
-/** The distinct xs of lines whose xs ascend, ascending: a merge of the lines, as `[...new Set(xs)].sort()` of them all. */
+/**
+ * The distinct xs of lines whose xs ascend, ascending: as `[...new Set(xs)].sort()` of them all. The lines are merged
+ * one at a time into the distinct xs of those before (two ascending lists: one pass over both), and a line whose xs are
+ * those already merged, as a site's that reported every round the others did, is passed over with one comparison a
+ * point: O(lines × points), not the k-way merge's O(lines × distinct xs) comparisons on top of it.
+ */
 function mergedDistinctXs(lines: PointColumns[]): number[] {
-  const at = lines.map(() => 0);
+  let out = distinctAscending(lines[0].xs);
+  for (let k = 1; k < lines.length; k++) if (!sameXs(out, lines[k].xs)) out = mergedAscending(out, lines[k].xs);
+  return out;
+}
+
+/** The distinct values of an ascending list, in order. */
+function distinctAscending(xs: number[]): number[] {
   const out: number[] = [];
-  for (;;) {
-    let next = Number.POSITIVE_INFINITY;
-    let any = false;
-    for (let k = 0; k < lines.length; k++) {
-      const xs = lines[k].xs;
-      if (at[k] < xs.length && (!any || xs[at[k]] < next)) {
-        next = xs[at[k]];
-        any = true;
-      }
-    }
-    if (!any) return out;
+  for (let i = 0; i < xs.length; i++) if (i === 0 || xs[i] !== xs[i - 1]) out.push(xs[i]);
+  return out;
+}
+
+/** Whether the ascending list `xs` holds exactly the (distinct, ascending) `distinct`, in the same order. */
+function sameXs(distinct: number[], xs: number[]): boolean {
+  if (xs.length !== distinct.length) return false;
+  for (let i = 0; i < xs.length; i++) if (xs[i] !== distinct[i]) return false;
+  return true;
+}
+
+/** The distinct values of `distinct` (distinct, ascending) and `xs` (ascending), ascending. */
+function mergedAscending(distinct: number[], xs: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < distinct.length || j < xs.length) {
+    const next = j >= xs.length || (i < distinct.length && distinct[i] <= xs[j]) ? distinct[i] : xs[j];
     out.push(next);
-    for (let k = 0; k < lines.length; k++) {
-      const xs = lines[k].xs;
-      while (at[k] < xs.length && xs[at[k]] === next) at[k]++;
-    }
+    while (i < distinct.length && distinct[i] === next) i++;
+    while (j < xs.length && xs[j] === next) j++;
   }
+  return out;
 }
 
 /** What a line chart's axes are drawn from: the y values (any that bracket every finite y), the x range, the distinct xs. */
@@ -159,6 +179,10 @@ interface AxisSource {
   xMax: number;
   distinctXs: () => number[];
 }
+
+/** A point's value in its tooltip: a loss to 4 decimals, an accuracy in % to 1 (memoised: value-text-cache.ts). */
+const LOSS_TEXT = new ValueTextCache((v) => v.toFixed(4));
+const PERCENT_TEXT = new ValueTextCache((v) => `${(100 * v).toFixed(1)}%`);
 
 /** The chart of `lines` (each drawing the points `drawn` gives) on the axes of `source`; '' when no y is finite. */
 function plotLines(lines: Array<{ name: string; color?: string; dashed?: boolean; drawn: () => Array<[number, number]> }>, source: AxisSource, opts: LineChartOptions): string {
@@ -174,23 +198,35 @@ function plotLines(lines: Array<{ name: string; color?: string; dashed?: boolean
   const step = Math.ceil(uniq.length / 12);
   const xTicks = uniq.filter((_, i) => i % step === 0).map((v) => [x(v), opts.xTickLabels ? opts.xTickLabels(v) : String(v)] as [number, string]);
   const yTicks = axis.ticks.map((t) => [y(t), yAxis.label(t)] as [number, string]);
-  const valueText = (v: number) => (opts.y === 'number' ? v.toFixed(4) : `${(100 * v).toFixed(1)}%`);
-  const body = [axes(fr, xTicks, yTicks, opts.xLabel, opts.yLabel ?? (opts.y === 'number' ? 'loss' : 'accuracy'))];
+  const valueText = opts.y === 'number' ? LOSS_TEXT : PERCENT_TEXT;
+  // The body is appended to, not joined: the appends make a rope that the page's own join copies once, where joining
+  // here would copy every point's text once more before that (the charts are most of a page of many rounds).
+  let body = axes(fr, xTicks, yTicks, opts.xLabel, opts.yLabel ?? (opts.y === 'number' ? 'loss' : 'accuracy'));
   lines.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
     const pts = s.drawn();
     if (pts.length === 0) return;
     // Each point's position once, for the line and its dot; the name escaped once (a point's value and x hold
-    // nothing escapeHtml changes: digits, '.', '-', '%', 'e', '+'), so a chart of many rounds costs little per point.
-    const at = pts.map((p) => [f(x(p[0])), f(y(p[1]))]);
+    // nothing escapeHtml changes: digits, '.', '-', '%', 'e', '+'), so a chart of many rounds costs little per point:
+    // the coordinates' and values' texts are looked up (tenths-text.ts, value-text-cache.ts), not formatted anew.
     const name = escapeHtml(s.name);
-    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} data-series="${name}" points="${at.map(([cx, cy]) => `${cx},${cy}`).join(' ')}"/>`);
-    pts.forEach((p, k) => body.push(`<circle cx="${at[k][0]}" cy="${at[k][1]}" r="2.5" fill="${color}"><title>${name}: ${valueText(p[1])} at ${p[0]}</title></circle>`));
+    const dotTail = `" r="2.5" fill="${color}"><title>${name}: `;
+    let coordinates = '';
+    let dots = '';
+    for (let k = 0; k < pts.length; k++) {
+      const [px, py] = pts[k];
+      const cx = f(x(px));
+      const cy = f(y(py));
+      coordinates += k === 0 ? `${cx},${cy}` : ` ${cx},${cy}`;
+      dots += `<circle cx="${cx}" cy="${cy}${dotTail}${valueText.text(py)} at ${px}</title></circle>`;
+    }
+    body += `<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} data-series="${name}" points="${coordinates}"/>`;
+    body += dots;
     const ly = fr.top + 8 + i * 16;
     const lx = fr.width - fr.right + 12;
-    body.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/><text x="${lx + 24}" y="${ly + 4}">${escapeHtml(s.name)}</text>`);
+    body += `<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/><text x="${lx + 24}" y="${ly + 4}">${escapeHtml(s.name)}</text>`;
   });
-  return svg(fr, body.join(''), opts.title);
+  return svg(fr, body, opts.title);
 }
 
 /** Vertical bars of values in 0–1, one per label; `reference` draws a dashed horizontal line (e.g. clean accuracy). */
