@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deepMerge, loadRunConfigFile, MAX_RUN_CONFIG_BYTES, mergeRunConfig, parseRunConfigText, unknownRunConfigFields } from '../../coordinator/src/config/run-config-file.ts';
+import { z } from 'zod';
+import { deepMerge, explainIssue, type Issue, loadRunConfigFile, MAX_RUN_CONFIG_BYTES, mergeRunConfig, parseRunConfigText, unknownRunConfigFields } from '../../coordinator/src/config/run-config-file.ts';
 import { thrown } from '../helpers/thrown.ts';
 import { tempDir } from './helpers.ts';
 
@@ -28,6 +29,9 @@ describe('parseRunConfigText: each refusal, exactly', () => {
     ['a field the file leaves out, without a position', 'dp:\n  noiseMultiplier: 1\n', 'c.yaml', 'c.yaml: dp.clip: expected number, received undefined (got nothing)'],
     ['an unknown field inside an object with a default ({} prefault)', 'stragglers:\n  waitAfterQuorumMz: 3\n', 'c.yaml', 'c.yaml:2:22: stragglers.waitAfterQuorumMz: unknown field (did you mean "waitAfterQuorumMs"?); known fields: waitAfterQuorumMs, maxCooldownRounds'],
     ['a list at the top', '- 1\n', 'c.yaml', 'c.yaml: a run configuration must be a mapping of fields (got a list)'],
+    ['YAML in a .json file is read as JSON', 'rounds: 3', 'c.json', 'c.json: not valid JSON: Unexpected token \'r\', "rounds: 3" is not valid JSON'],
+    ['an empty .json file (no position to give)', '', 'c.json', 'c.json: not valid JSON: Unexpected end of JSON input'],
+    ['a JSON error on line 1 of 4: the line and column of the position', '{"rounds": 3,,\n\n\n}', 'c.json', 'c.json:1:14: not valid JSON: Expected double-quoted property name in JSON at position 13'],
   ])('%s', (_n, text, path, message) => {
     expect(refusal(() => parseRunConfigText(text, path)).message).toBe(message);
   });
@@ -51,6 +55,7 @@ describe('parseRunConfigText: what it reads', () => {
     ['c.JSON', '{"rounds": 3}', 'json'],
     ['c.json', '{"rounds": 3}', 'json'],
     ['c.yml', 'rounds: 3', 'yaml'],
+    ['c.yml', '{"rounds": 3}', 'yaml'],
     ['c.YAML', 'rounds: 3', 'yaml'],
     ['c.yaml', '{rounds: 3}', 'yaml'],
     ['c', '  {"rounds": 3}', 'json'],
@@ -130,5 +135,18 @@ describe('loadRunConfigFile', () => {
     const tooBig = refusal(() => loadRunConfigFile(big));
     expect(tooBig.message).toMatch(/run configuration/);
     expect(tooBig.message).not.toMatch(/no such file/);
+  });
+});
+
+describe('explainIssue: a zod issue as the end of a line', () => {
+  const explained = (schema: z.ZodType, value: unknown) => (schema.safeParse(value).error!.issues as unknown as Issue[]).map(explainIssue);
+  it.each([
+    ['a union names every option, an enum\'s values each', z.union([z.enum(['a', 'b']), z.number()]), 'x', ['expected one of: "a" | "b" | number']],
+    ['a type, without zod\'s "Invalid input: "', z.number(), 'x', ['expected number, received string']],
+    ['a union whose option failed inside (an object\'s field): zod\'s own words', z.union([z.object({ a: z.number() }), z.number()]), { a: 'x' }, ['Invalid input']],
+    ['a field a strict object does not know', z.object({ a: z.number() }).strict(), { a: 1, b: 2 }, ['Unrecognized key: "b"']],
+    ['a bound', z.array(z.number()).min(2), [1], ['Too small: expected array to have >=2 items']],
+  ])('%s', (_n, schema, value, lines) => {
+    expect(explained(schema, value)).toEqual(lines);
   });
 });
