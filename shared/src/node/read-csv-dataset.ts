@@ -30,7 +30,7 @@ const utf8 = new TextDecoder();
  * integer times or divided by an exact power of ten: one correctly rounded operation, so bit-identical to
  * Number()); anything else — exponents, hex, Infinity, more digits — goes through Number().
  */
-function cellNumber(bytes: Uint8Array, start: number, end: number): number {
+export function cellNumber(bytes: Uint8Array, start: number, end: number): number {
   let i = start;
   let j = end;
   while (i < j && isSpace(bytes[i])) i++;
