@@ -140,13 +140,16 @@ function expectedOf(issues: Issue[]): string | undefined {
   if (!i) return undefined;
   // An issue inside the option (an object's field) says what that field expected, not what the option is.
   if (i.path.length > 0) return undefined;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: zod sets `values` on invalid_value issues only
   if (i.code === 'invalid_value' && i.values) return i.values.map((v) => JSON.stringify(v)).join(' | ');
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: zod sets `expected` on invalid_type issues only
   if (i.code === 'invalid_type' && i.expected) return i.expected;
   return undefined;
 }
 
 /** A zod issue as the end of one line: a union's options listed, zod's "Invalid input: " dropped. */
 export function explainIssue(issue: Issue): string {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,OptionalChaining: equivalent: zod sets `errors` on invalid_union issues only
   if (issue.code === 'invalid_union' && issue.errors?.length) {
     const options = issue.errors.map(expectedOf).filter((x): x is string => !!x);
     if (options.length === issue.errors.length) return `expected one of: ${options.join(' | ')}`;
