@@ -59,11 +59,10 @@ class IndexSet {
   }
 }
 
-/** FNV-1a over the bytes of `x[from, to)` and, if given, a label. */
-function hashRow(bytes: Uint8Array, from: number, to: number, label?: number): number {
+/** FNV-1a over the bytes of `x[from, to)`. */
+function hashRow(bytes: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
   for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  if (label !== undefined) for (let s = 0; s < 32; s += 8) h = Math.imul(h ^ ((label >>> s) & 0xff), 0x01000193);
   return h >>> 0;
 }
 
