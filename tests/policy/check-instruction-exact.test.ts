@@ -13,28 +13,17 @@ import {
   type FitInstruction,
   type RunTerms,
 } from '@fedtune/shared';
-import { policy, secAggInstruction, terms } from './terms-fixture.ts';
+import { policy, secAggInstruction } from './terms-fixture.ts';
+import { initial, manifest, modelTerms, otherTopology, topology, withModelTerms } from './model-terms-fixture.ts';
 
 // Every refusal of check-instruction.ts with its exact text (the hashes shortened to 16 digits), and the edges of
 // each rule: what a site tells its operator and the coordinator when an instruction departs from the terms.
-const topology = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4 } }] } };
-const otherTopology = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 5 } }] } };
-const initial = new Uint8Array([1, 2, 3, 4]);
 const other = new Uint8Array([9]);
 const H = (b: Uint8Array) => sha256Hex(b);
 const text = { vocabulary: ['[PAD]', '[UNK]', 'a', 'b'], sequenceLength: 8 };
 const otherText = { ...text, vocabulary: ['[PAD]', '[UNK]', 'a', 'c'] };
-const base = terms((t) => {
-  t.model.topologyHash = canonicalHash(topology);
-  t.model.initialWeightsHash = H(initial);
-  t.model.parameters = 4;
-});
-const withTerms = (change: (t: RunTerms) => void): RunTerms => {
-  const t = structuredClone(base);
-  change(t);
-  return t;
-};
-const manifest = [{ name: 'd/kernel', shape: [1, 4], dtype: 'float32' as const }];
+const base = modelTerms;
+const withTerms = withModelTerms;
 const train = (over: Record<string, unknown> = {}) => ({ ...structuredClone(base.train), seed: 5, ...over }) as FitInstruction['config'];
 
 describe('checkModelInstruction and checkModelVocabulary', () => {

@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalHash, checkRunTerms, sha256Hex, SiteTermsGuard, sitePolicyFrom, sitePolicyFromJson, verifyTermsSignature, type RunTerms } from '@fedtune/shared';
+import { canonicalHash, checkRunTerms, SiteTermsGuard, sitePolicyFrom, sitePolicyFromJson, verifyTermsSignature, type RunTerms } from '@fedtune/shared';
 import { CoordinatorIdentity } from '@fedtune/coordinator';
 import { thrownCodeAndMessage } from '../helpers/thrown.ts';
-import { identity, policy, signed, terms } from './terms-fixture.ts';
+import { identity, policy, signed } from './terms-fixture.ts';
+import { manifest, modelTerms, otherTopology, topology, withModelTerms } from './model-terms-fixture.ts';
 
 // What a site agrees to, exactly (mutation module site-consent): the guard that holds a run to its accepted terms
 // event by event, the signature cache's verdicts and its bound, each refusal's exact words, and the policy file's
 // one-line errors.
-const topology = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 4 } }] } };
-const otherTopology = { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { units: 5 } }] } };
-const initial = new Uint8Array([1, 2, 3, 4]);
-const base = terms((t) => {
-  t.model.topologyHash = canonicalHash(topology);
-  t.model.initialWeightsHash = sha256Hex(initial);
-  t.model.parameters = 4;
-});
-const withTerms = (change: (t: RunTerms) => void): RunTerms => {
-  const t = structuredClone(base);
-  change(t);
-  return t;
-};
-const manifest = [{ name: 'd/kernel', shape: [1, 4], dtype: 'float32' as const }];
+const base = modelTerms;
+const withTerms = withModelTerms;
 const accepted = (t: RunTerms = base) => {
   const guard = new SiteTermsGuard(policy());
   expect(guard.onTerms(signed(t), 'run-1')).toEqual({ accept: true, hash: signed(t).hash });

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { tenthsText } from '../../coordinator/src/report/tenths-text.ts';
+import { mulberry32 } from '../helpers/mulberry32.ts';
 
 // tenthsText must print exactly what report.html's charts printed before it: (Math.round(x * 10) / 10).toString().
 const reference = (x: number) => (Math.round(x * 10) / 10).toString();
 
-/** A deterministic pseudo-random sequence (mulberry32), so a failure names a value that can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EDGES: Array<[string, number]> = [
   ['0', 0],
@@ -54,7 +44,7 @@ describe('tenthsText', () => {
   });
 
   it('200,000 random chart coordinates (0–600, −100–2,100 and any magnitude) as the reference prints them', () => {
-    const next = random(20261206);
+    const next = mulberry32(20261206);
     for (let i = 0; i < 200_000; i++) {
       const x = i % 3 === 0 ? next() * 600 : i % 3 === 1 ? next() * 2200 - 100 : (next() - 0.5) * 10 ** Math.floor(next() * 30 - 10);
       if (tenthsText(x) !== reference(x)) expect([x, tenthsText(x)]).toEqual([x, reference(x)]);

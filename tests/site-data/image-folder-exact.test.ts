@@ -1,33 +1,13 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pngjs from 'pngjs';
-import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { classFolders, decodeImage, readImageFolder } from '../../client-node/src/data/read-image-folder.ts';
 import { thrown } from '../helpers/thrown.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { imageFolder, jpg, png } from './image-files.ts';
 
 // An image folder exactly (mutation module site-data): what is a class folder, the order examples are read in, a
 // JPEG's colours (RGBA, not RGB), the size a header declares refused before decoding, the signature byte by byte,
 // and the code of every refusal.
-function png(width: number, height: number, rgba: [number, number, number, number]): Buffer {
-  const image = new pngjs.PNG({ width, height });
-  for (let i = 0; i < width * height; i++) image.data.set(rgba, 4 * i);
-  return pngjs.PNG.sync.write(image);
-}
-function jpg(width: number, height: number, rgb: [number, number, number]): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let i = 0; i < width * height; i++) data.set([...rgb, 255], 4 * i);
-  return jpeg.encode({ data, width, height }, 100).data;
-}
-function imageFolder(files: Record<string, Buffer | string>): string {
-  const dir = tempDir();
-  for (const [path, bytes] of Object.entries(files)) {
-    mkdirSync(join(dir, path, '..'), { recursive: true });
-    writeFileSync(join(dir, path), bytes);
-  }
-  return dir;
-}
 const size = { height: 2, width: 2, channels: 1 as const };
 
 describe('classFolders and the reading order', () => {

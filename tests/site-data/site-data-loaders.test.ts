@@ -1,32 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pngjs from 'pngjs';
-import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { readImageFolder, readSiteData, readTextFolder } from '@fedtune/client-node';
 import { encodeTabularRows, FedtuneError, parseCsvRows, rgbaToInput, textFromCsvRows } from '@fedtune/shared';
 import { tempDir } from '../helpers/federation.ts';
-
-/** A solid-colour PNG (RGBA). */
-function png(width: number, height: number, rgba: [number, number, number, number]): Buffer {
-  const image = new pngjs.PNG({ width, height });
-  for (let i = 0; i < width * height; i++) image.data.set(rgba, 4 * i);
-  return pngjs.PNG.sync.write(image);
-}
-function jpg(width: number, height: number, rgb: [number, number, number]): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let i = 0; i < width * height; i++) data.set([...rgb, 255], 4 * i);
-  return jpeg.encode({ data, width, height }, 100).data;
-}
-
-function imageFolder(files: Record<string, Buffer | string>): string {
-  const dir = tempDir();
-  for (const [path, bytes] of Object.entries(files)) {
-    mkdirSync(join(dir, path, '..'), { recursive: true });
-    writeFileSync(join(dir, path), bytes);
-  }
-  return dir;
-}
+import { imageFolder, jpg, png } from './image-files.ts';
 
 describe('image folders', () => {
   it('PNG and JPEG, classes in sorted folder order, resized to H×W, in [0, 1], grayscale or RGB', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkDataset, duplicateIndices, ROBUST_RANGE_IQRS, type Dataset } from '@fedtune/shared';
 import { quantileUnsorted, selectKth } from '../../shared/src/data/column-quartiles.ts';
+import { mulberry32 } from '../helpers/mulberry32.ts';
 
 /** The implementation checkDataset used before (a full sort, then interpolation). */
 function sortedQuantile(values: Float64Array, q: number): number {
@@ -11,17 +12,6 @@ function sortedQuantile(values: Float64Array, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function column(rand: () => number, m: number, kind: number): Float64Array {
   const out = new Float64Array(m);
@@ -40,7 +30,7 @@ const same = (a: number, b: number) => a === b || (Number.isNaN(a) && Number.isN
 
 describe('quartiles by selection equal those of a full sort', () => {
   it('selectKth gives the k-th smallest for every k of small arrays with ties', () => {
-    const rand = random(1);
+    const rand = mulberry32(1);
     for (let trial = 0; trial < 200; trial++) {
       const m = 1 + Math.floor(rand() * 12);
       const values = column(rand, m, trial % 4);
@@ -55,7 +45,7 @@ describe('quartiles by selection equal those of a full sort', () => {
   });
 
   it.each([0, 0.25, 0.5, 0.75, 1, 0.1, 0.9])('quantile %s of 400 random columns (sizes 1–300, ties, ±0, ±∞, sorted and reversed)', (q) => {
-    const rand = random(Math.round(q * 1000) + 7);
+    const rand = mulberry32(Math.round(q * 1000) + 7);
     for (let trial = 0; trial < 400; trial++) {
       const m = 1 + Math.floor(rand() * 300);
       const values = column(rand, m, trial % 4);
@@ -68,7 +58,7 @@ describe('quartiles by selection equal those of a full sort', () => {
   });
 
   it('checkDataset: the same robust-range and constant findings as quartiles from a sort, and duplicates as duplicateIndices', () => {
-    const rand = random(42);
+    const rand = mulberry32(42);
     for (let trial = 0; trial < 30; trial++) {
       const n = 2 + Math.floor(rand() * 120);
       const f = 1 + Math.floor(rand() * 6);
