@@ -286,6 +286,16 @@ const MODULES = [
     tests: ['tests/hostile/unwelcomed-connections-cap.test.ts', 'tests/hostile/pre-hello-message-size.test.ts'],
   },
   {
+    name: 'socket-transport',
+    // A peer's socket.io connection as the coordinator's transport sees it: nothing but a hello parsed before a hello
+    // passed its schema, the queue while no run takes the link, the hello deadline, a throwing handler refused rather
+    // than thrown into socket.io, pause and resume of the websocket, a closed link's close reason (clipped) and grace.
+    mutate: ['shared/src/transport/endpoint-base.ts', 'coordinator/src/transport/socketio-server-transport.ts'],
+    // The exact file (a bare socket.io server) plus the unit and pre-hello tests; the coordinator-wide ones
+    // (tests/hostile/hello-timeout.test.ts: 200 idle connections, huge-event-names.test.ts) stay in npm test.
+    tests: ['tests/transport/socket-transport-exact.test.ts', 'tests/transport/endpoint-queue.test.ts', 'tests/hostile/pre-hello-not-parsed.test.ts'],
+  },
+  {
     name: 'model-admission',
     // What a site lets a coordinator's model cost it, and what the wasm backend may do to the process: the
     // activations count the site's policy judges, and the removal of the Emscripten module's fatal listeners.

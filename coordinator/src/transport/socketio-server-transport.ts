@@ -24,7 +24,9 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     // Unknown events are passed on too: the parser rejects them with a (clipped) reason.
     socket.onAny((event: unknown, payload: unknown) => {
       try {
-        this.receive(typeof event === 'string' ? event : clipText(event), payload);
+        // The name as text, whole (socket.io's parser passes strings and numbers; anything else becomes its type): the
+        // gate and the parser clip it where they quote it.
+        this.receive(clipText(event, Infinity), payload);
       } catch {
         // A handler failed on this message: refuse it rather than let the throw reach socket.io (and the process).
         this.sendUnchecked('rejected', { code: 'internal', reason: 'the coordinator could not handle this message' });
@@ -43,11 +45,12 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
       this.sendUnchecked('rejected', { code: 'timeout', reason: `no hello within ${limits.helloTimeoutMs} ms of connecting` });
       this.close();
     }, limits.helloTimeoutMs);
-    this.helloTimer.unref?.();
+    this.helloTimer.unref();
   }
 
-  protected override parsed(event: string): void {
-    if (event === 'hello') clearTimeout(this.helloTimer);
+  protected override parsed(): void {
+    // The first message to pass its schema is a hello: EndpointBase parses nothing else before one (firstEvent).
+    clearTimeout(this.helloTimer);
   }
 
   protected emitWire(event: string, wirePayload: unknown): void {
@@ -61,27 +64,26 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     this.socket.emit(event, wirePayload);
   }
 
-  /** The websocket under this connection (ws, through engine.io's transport), when it has one that can pause. */
-  private websocket(): { pause(): void; resume(): void } | undefined {
-    const ws = (this.socket.conn as unknown as { transport?: { socket?: { pause?: unknown; resume?: unknown } } }).transport?.socket;
-    return ws && typeof ws.pause === 'function' && typeof ws.resume === 'function' ? (ws as { pause(): void; resume(): void }) : undefined;
-  }
+  /** The websocket paused by pauseReceiving, until resumeReceiving resumes it. */
+  private pausedWebsocket?: PausableWebsocket;
 
-  private paused = false;
-
-  /** Stops reading the websocket (ws pauses its TCP socket); a long-polling connection is not paused. */
+  /**
+   * Stops reading the websocket (ws pauses its TCP socket). A connection without one (long-polling, where a host of
+   * this transport allows it; the coordinator's app does not) is not paused.
+   */
   pauseReceiving(): void {
-    if (this.paused || this.closed) return;
-    const ws = this.websocket();
-    if (!ws) return;
-    this.paused = true;
+    if (this.pausedWebsocket || this.closed) return;
+    const ws = (this.socket.conn as unknown as { transport?: { socket?: PausableWebsocket } }).transport?.socket;
+    if (typeof ws?.pause !== 'function') return;
     ws.pause();
+    this.pausedWebsocket = ws;
   }
 
   resumeReceiving(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.websocket()?.resume();
+    const ws = this.pausedWebsocket;
+    if (!ws) return;
+    this.pausedWebsocket = undefined;
+    ws.resume();
   }
 
   close(): void {
@@ -92,18 +94,19 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
   }
 }
 
+/** A websocket (ws) as pauseReceiving reaches it. */
+type PausableWebsocket = { pause(): void; resume(): void };
+
 /** An engine.io connection as far as this transport reaches into it (the HTTP request its websocket came from). */
-type EngineConnection = { remoteAddress?: string; request?: { socket?: { destroyed?: boolean; destroy(): void } }; once(event: 'close', listener: () => void): unknown };
+type EngineConnection = { remoteAddress?: string; request: { socket: { destroy(): void } }; once(event: 'close', listener: () => void): unknown };
 
 /** How long a connection the coordinator closed or refused has to finish the websocket's closing handshake. */
 const CLOSE_GRACE_MS = 1_000;
 
-/** Destroys the connection's TCP socket after CLOSE_GRACE_MS unless it is gone by then. */
+/** Destroys the connection's TCP socket after CLOSE_GRACE_MS (nothing happens to one already gone by then). */
 function destroyAfterGrace(conn: EngineConnection): void {
-  setTimeout(() => {
-    const tcp = conn.request?.socket;
-    if (tcp && !tcp.destroyed) tcp.destroy();
-  }, CLOSE_GRACE_MS).unref?.();
+  // engine.io keeps the handshake's request for the connection's life; destroying a destroyed socket does nothing.
+  setTimeout(() => conn.request.socket.destroy(), CLOSE_GRACE_MS).unref();
 }
 
 /**

@@ -29,7 +29,7 @@ export abstract class EndpointBase<Out, In> {
   /** Made when needed and dropped when empty: an idle connection holds no queue (memory flat in the number of sites). */
   private closeHandlers?: Array<(reason: string) => void>;
   private pending?: Array<MessageOf<In> | FedtuneError>;
-  private isClosed = false;
+  /** Why the endpoint closed; undefined while it is open. */
   private closeReason?: string;
   /** Messages dropped because the queue was full (see EndpointOptions.maxQueued). */
   dropped = 0;
@@ -45,7 +45,7 @@ export abstract class EndpointBase<Out, In> {
   ) {}
 
   get closed(): boolean {
-    return this.isClosed;
+    return this.closeReason !== undefined;
   }
 
   /** Puts one message on the wire as it is (binary fields already packed). */
@@ -73,7 +73,7 @@ export abstract class EndpointBase<Out, In> {
   }
 
   onClose(handler: (reason: string) => void): void {
-    if (this.isClosed) handler(this.closeReason ?? 'closed');
+    if (this.closeReason !== undefined) handler(this.closeReason);
     // Exactly sized (a connection has one or two): no spare capacity per idle connection.
     else this.closeHandlers = this.closeHandlers ? this.closeHandlers.concat(handler) : [handler];
   }
@@ -81,8 +81,7 @@ export abstract class EndpointBase<Out, In> {
   /** Called by implementations for every raw incoming message. */
   protected receive(event: string, raw: unknown): void {
     // A full queue drops the message before any work is spent on it.
-    const max = this.endpointOptions.maxQueued;
-    if (max !== undefined && (this.pending?.length ?? 0) >= max) {
+    if ((this.pending?.length ?? 0) >= (this.endpointOptions.maxQueued ?? Infinity)) {
       this.dropped++;
       return;
     }
@@ -95,7 +94,8 @@ export abstract class EndpointBase<Out, In> {
       try {
         this.parsedCount++;
         item = { event, payload: this.parse(event, unpackBinaryFields(raw)) } as MessageOf<In>;
-        if (event === first) this.firstEventSeen = true;
+        // Here only with no gate, the gate open, or the first event: it has now passed its schema.
+        this.firstEventSeen = true;
         this.parsed(event);
       } catch (err) {
         item = toFedtuneError(err, 'malformed_payload');
@@ -109,8 +109,7 @@ export abstract class EndpointBase<Out, In> {
   protected parsed(_event: string): void {}
 
   protected markClosed(reason: string): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+    if (this.closeReason !== undefined) return;
     this.closeReason = reason;
     const handlers = this.closeHandlers ?? [];
     this.closeHandlers = undefined;
@@ -122,13 +121,15 @@ export abstract class EndpointBase<Out, In> {
     if (!pending) return;
     while (pending.length > 0) {
       const item = pending[0];
-      const isError = !('event' in item && 'payload' in item);
+      const isError = item instanceof FedtuneError;
       if (isError && !this.invalidHandler) return;
       if (!isError && !this.messageHandler) return;
       pending.shift();
       if (isError) this.invalidHandler!(item as FedtuneError);
       else this.messageHandler!(item as MessageOf<In>);
     }
-    if (pending.length === 0 && this.pending === pending) this.pending = undefined;
+    // Drained. A handler may have received meanwhile: a nested flush that drained the queue dropped it, and what
+    // arrived after that is in a new queue (an error waiting for onInvalid), which stays.
+    if (this.pending === pending) this.pending = undefined;
   }
 }
