@@ -351,6 +351,12 @@ const MODULES = [
     tests: ['tests/model-delivery/model-fetch-exact.test.ts', 'tests/model-delivery/fetch-model-weights.test.ts', 'tests/model-delivery/fetch-model-weights-retry.test.ts', 'tests/model-delivery/reverse-proxy-prefix.test.ts'],
   },
   {
+    name: 'wire-secagg',
+    // What a peer puts on the wire and a site's side of secure aggregation facing a coordinator it does not trust.
+    mutate: ['shared/src/transport/binary-fields.ts', 'shared/src/privacy/secagg-messages.ts', 'shared/src/client/secagg-participant.ts'],
+    tests: ['tests/transport/wire-secagg-exact.test.ts', 'tests/privacy/wire-secagg-exact.test.ts', 'tests/binary-fields.test.ts', 'tests/privacy/distributed-dp-rules.test.ts', 'tests/privacy/secagg-instruction-bounds.test.ts'],
+  },
+  {
     name: 'run-config-input',
     // A run configuration from outside (a --config file, YAML or JSON; the body of POST /api/runs): syntax, unknown
     // and hostile keys (bounded, echoed cut), field types with their line and column, and the merge with the flags.

@@ -85,9 +85,7 @@ export function checkSecAggInstruction(instruction: SecureAggInstruction, site: 
 export function secAggInputOf(local: WeightArrays, global: WeightArrays, numExamples: number, instruction: SecureAggInstruction): SecAggSiteInput {
   const delta = local.map((a, i) => {
     const g = global[i];
-    const d = new Float32Array(a.length);
-    for (let j = 0; j < a.length; j++) d[j] = a[j] - g[j];
-    return d;
+    return Float32Array.from(a, (v, j) => v - g[j]);
   });
   const { update } = clipUpdate(delta, instruction.clip);
   const raw = instruction.weighting === 'uniform' ? 1 / instruction.weightDenominator : numExamples / instruction.weightDenominator;
@@ -123,17 +121,17 @@ export class SecAggParticipant {
   }
 
   shareKeys(keys: SecureAggKeys): SecureAggShareKeys {
-    const m = this.site.shareKeys({ kind: 'secagg/key-directory', round: this.round, keys: keys.keys });
+    const m = this.site.shareKeys({ round: this.round, keys: keys.keys });
     return { ...this.ids(), shares: m.shares };
   }
 
   maskInput(delivery: SecureAggShares): SecureAggMasked {
-    const m = this.site.maskInput({ kind: 'secagg/share-delivery', round: this.round, participants: delivery.participants, shares: delivery.shares }, this.input);
+    const m = this.site.maskInput({ round: this.round, participants: delivery.participants, shares: delivery.shares }, this.input);
     return { ...this.ids(), masked: uint32ToBytes(m.masked) };
   }
 
   unmask(request: SecureAggUnmask): SecureAggUnmaskResponse {
-    const m = this.site.unmask({ kind: 'secagg/unmask-request', round: this.round, survivors: request.survivors });
+    const m = this.site.unmask({ round: this.round, survivors: request.survivors });
     return { ...this.ids(), selfMaskShares: m.selfMaskShares, maskingKeyShares: m.maskingKeyShares, ...(m.unusable ? { unusable: m.unusable } : {}) };
   }
 

@@ -137,7 +137,7 @@ export class SecAggSite {
   }
 
   /** Phase 1: Shamir-share the masking key and the self-mask seed among the neighbours in U1, encrypted to each. */
-  shareKeys(directory: SecAggKeyDirectory): SecAggShareKeys {
+  shareKeys(directory: Omit<SecAggKeyDirectory, 'kind'>): SecAggShareKeys {
     this.enter('share', 'mask', directory.round);
     for (const k of directory.keys) {
       if (!this.topology.point.has(k.siteId)) throw new FedtuneError('malformed_payload', `key directory names ${k.siteId}, not a site of this round`);
@@ -186,7 +186,7 @@ export class SecAggSite {
   }
 
   /** Phase 2: keep the shares addressed here, then send quantize(w·x, w) + self mask + Σ ± pairwise masks mod 2^32. */
-  maskInput(delivery: SecAggShareDelivery, input: SecAggSiteInput): SecAggMaskedInput {
+  maskInput(delivery: Omit<SecAggShareDelivery, 'kind'>, input: SecAggSiteInput): SecAggMaskedInput {
     this.enter('mask', 'unmask', delivery.round);
     for (const p of delivery.participants) {
       if (!this.directory.has(p)) throw new FedtuneError('malformed_payload', `share delivery names ${p}, which advertised no keys`);
@@ -220,7 +220,7 @@ export class SecAggSite {
   }
 
   /** Phase 3: for each neighbour in U2, the self-mask share if it survived, else the masking-key share. */
-  unmask(request: SecAggUnmaskRequest): SecAggUnmaskResponse {
+  unmask(request: Omit<SecAggUnmaskRequest, 'kind'>): SecAggUnmaskResponse {
     this.enter('unmask', 'done', request.round);
     const survivors = new Set(request.survivors);
     if (survivors.size !== request.survivors.length) throw new FedtuneError('malformed_payload', 'unmask request lists a site twice');

@@ -42,7 +42,8 @@ export function countBinaryFields(payload: unknown, depth = 0): number {
 
 /** Returns the payload with all binary fields in one buffer when it has two or more; otherwise the payload itself. */
 export function packBinaryFields(payload: unknown): unknown {
-  if (countBinaryFields(payload) < 2 || payload === null || typeof payload !== 'object' || Array.isArray(payload)) return payload;
+  // Two or more binary fields make the payload an object or an array; only an object is packed.
+  if (countBinaryFields(payload) < 2 || Array.isArray(payload)) return payload;
   const segments: Uint8Array[] = [];
   let size = 0;
   const walk = (v: unknown, depth: number): unknown => {
