@@ -333,6 +333,13 @@ const MODULES = [
     tests: ['tests/privacy-ledger/privacy-ledger-exact.test.ts', 'tests/privacy-ledger/privacy-ledger.test.ts', 'tests/privacy-ledger/privacy-budget.test.ts', 'tests/privacy-ledger/local-storage-privacy-ledger.test.ts'],
   },
   {
+    name: 'dp-noise',
+    // The noise of client-level DP: the exact and float discrete Gaussian samplers, clipping, noise std z·C(/m), adaptive clipping.
+    mutate: ['shared/src/privacy/discrete-gaussian.ts', 'shared/src/privacy/dp-fedavg.ts', 'coordinator/src/engine/dp-aggregation.ts'],
+    // The exact files first (scripted tapes and uniforms, noise replayed from the seed): most mutants die there before the χ² suites run.
+    tests: ['tests/privacy/dp-noise-exact.test.ts', 'tests/privacy/dp-fedavg-exact.test.ts', 'tests/privacy/discrete-gaussian.test.ts', 'tests/privacy/dp-fedavg.test.ts', 'tests/privacy/dp-noise-seed.test.ts', 'tests/run-config-effects/dp-field-effects.test.ts'],
+  },
+  {
     name: 'site-data',
     // A site's own data as it is read and checked before any training: the CSV reader (streamed, bounded, every
     // refusal naming the row and column), the tabular encoding, an image folder and the data check's verdicts. (Not

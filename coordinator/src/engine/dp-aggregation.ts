@@ -5,6 +5,7 @@ import {
   adaptiveClipUpdateNoiseMultiplier,
   addGaussianNoise,
   clipUpdate,
+  dpSumNoiseStd,
   FedtuneError,
   noisyFractionBelow,
   updateAdaptiveClip,
@@ -61,10 +62,8 @@ export function aggregateDp(global: WeightArrays, updates: WeightArrays[], selec
 /** One site's delta Δ = w − global (float32), clipped to C; `withinClip` when it needed no clipping. */
 export function clipDelta(global: WeightArrays, weights: WeightArrays, clip: number): { update: WeightArrays; withinClip: boolean } {
   const delta = weights.map((t, i) => {
-    const d = new Float32Array(t.length);
     const g = global[i];
-    for (let j = 0; j < t.length; j++) d[j] = t[j] - g[j];
-    return d;
+    return t.map((v, j) => v - g[j]);
   });
   const clipped = clipUpdate(delta, clip);
   return { update: clipped.update, withinClip: clipped.withinClip };
@@ -82,7 +81,9 @@ export function aggregateClippedDp(global: WeightArrays, clipped: ReadonlyArray<
     if (c.withinClip) within++;
     c.update.forEach((t, i) => {
       const s = sum[i];
-      for (let j = 0; j < t.length; j++) s[j] += t[j];
+      t.forEach((v, j) => {
+        s[j] += v;
+      });
     });
   }
   const m = Math.max(selected, clipped.length);
@@ -95,12 +96,11 @@ export function aggregateClippedDp(global: WeightArrays, clipped: ReadonlyArray<
     const fraction = noisyFractionBelow(within, clipped.length, m, config.noiseMultiplier > 0 ? countNoiseStd : 0, rng);
     nextClip = updateAdaptiveClip({ clip, rounds: 0 }, fraction, config.adaptive).clip;
   }
-  const noisy = z > 0 ? addGaussianNoise(sum, z * clip, rng) : sum;
+  // Stryker disable next-line ConditionalExpression: equivalent: z = 0 adds 0·N(0, 1) = 0 per coordinate; the branch only skips drawing it.
+  const noisy = z === 0 ? sum : addGaussianNoise(sum, dpSumNoiseStd(z, clip), rng);
   const weights = global.map((g, i) => {
-    const out = new Float32Array(g.length);
     const s = noisy[i];
-    for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j] / m;
-    return out;
+    return g.map((v, j) => v + s[j] / m);
   });
   return { weights, clip, nextClip, clippedShare: 1 - within / clipped.length };
 }
@@ -117,12 +117,11 @@ export function aggregateDpSecureSum(global: WeightArrays, weightedSum: WeightAr
   if (config.adaptive) throw new FedtuneError('config', 'adaptive clipping is not supported with secure aggregation: use a fixed dp.clip');
   if (!(selected >= 1)) throw new FedtuneError('no_updates', 'cannot aggregate a secure sum of zero selected sites');
   const z = config.noiseMultiplier;
-  const noisy = z > 0 ? addGaussianNoise(weightedSum, (z * clip) / selected, rng) : weightedSum;
+  // Stryker disable next-line ConditionalExpression: equivalent: z = 0 adds 0·N(0, 1) = 0 per coordinate; the branch only skips drawing it.
+  const noisy = z === 0 ? weightedSum : addGaussianNoise(weightedSum, dpSumNoiseStd(z, clip) / selected, rng);
   const weights = global.map((g, i) => {
-    const out = new Float32Array(g.length);
     const s = noisy[i];
-    for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j];
-    return out;
+    return g.map((v, j) => v + s[j]);
   });
   return { weights, clip, nextClip: clip, clippedShare: null };
 }

@@ -64,15 +64,21 @@ export function bernoulliExpMinus(gamma: Rational, randomBytes: RandomBytes): bo
 
 /** The discrete Laplace with scale t (an integer ≥ 1): P(x) ∝ exp(−|x|/t) (CKS 2020, Algorithm 2 with s = 1). */
 export function sampleDiscreteLaplace(t: bigint, randomBytes: RandomBytes): bigint {
+  const { magnitude, negative } = discreteLaplaceParts(t, randomBytes);
+  return negative ? -magnitude : magnitude;
+}
+
+/** A discrete Laplace sample as its magnitude |x| and sign (never −0): what the Gaussian's acceptance test needs. */
+function discreteLaplaceParts(t: bigint, randomBytes: RandomBytes): { magnitude: bigint; negative: boolean } {
   for (;;) {
     const u = uniformBelow(t, randomBytes);
     if (!bernoulliExpMinus({ n: u, d: t }, randomBytes)) continue;
     let v = 0n;
     while (bernoulliExpMinus({ n: 1n, d: 1n }, randomBytes)) v++;
-    const x = u + t * v;
+    const magnitude = u + t * v;
     const negative = bernoulli({ n: 1n, d: 2n }, randomBytes);
-    if (negative && x === 0n) continue;
-    return negative ? -x : x;
+    if (negative && magnitude === 0n) continue;
+    return { magnitude, negative };
   }
 }
 
@@ -83,40 +89,40 @@ export function sampleDiscreteGaussian(variance: Rational, randomBytes: RandomBy
   // t = ⌊σ⌋ + 1, and ⌊sqrt(p/q)⌋ = ⌊sqrt(⌊p/q⌋)⌋.
   const t = isqrt(p / q) + 1n;
   for (;;) {
-    const y = sampleDiscreteLaplace(t, randomBytes);
-    const a = y < 0n ? -y : y;
+    const { magnitude, negative } = discreteLaplaceParts(t, randomBytes);
     // Accept with probability exp(−(|y| − σ²/t)² / (2σ²)) = exp(−(|y|·t·q − p)² / (2·t²·q·p)).
-    const num = a * t * q - p;
-    if (bernoulliExpMinus({ n: num * num, d: 2n * t * t * q * p }, randomBytes)) return y;
+    const num = magnitude * t * q - p;
+    if (bernoulliExpMinus({ n: num * num, d: 2n * t * t * q * p }, randomBytes)) return negative ? -magnitude : magnitude;
   }
 }
 
-/** ⌊sqrt(n)⌋ for n ≥ 0 (Newton's method on integers). */
+/** ⌊sqrt(n)⌋ for n ≥ 0: the double square root (off either way above 2^53), stepped up while (x + 1)² ≤ n, then down while x² > n. */
 export function isqrt(n: bigint): bigint {
   if (n < 0n) throw new FedtuneError('config', 'isqrt of a negative number');
-  if (n < 2n) return n;
   let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  while (x * x > n) x--;
+  // Stryker disable next-line ArithmeticOperator: equivalent: (x − 1)(x + 1) ≤ n only steps up too far, and the down step below corrects that.
   while ((x + 1n) * (x + 1n) <= n) x++;
+  while (x * x > n) x--;
   return x;
 }
 
 /**
  * Uniform doubles in [0, 1) with 53 random bits each, drawn from `randomBytes` 4 KiB at a time (the stream's
- * bytes in order: the same randomBytes source gives the same uniforms).
+ * bytes in order, read as little-endian 32-bit words whatever the host's byte order or the buffer's alignment:
+ * the same randomBytes source gives the same uniforms everywhere).
  */
 export function uniformsFrom(randomBytes: RandomBytes): () => number {
-  let words: Uint32Array = new Uint32Array(0);
+  let view: DataView = new DataView(new ArrayBuffer(0));
   let pos = 0;
   return () => {
-    if (pos + 2 > words.length) {
+    if (pos + 8 > view.byteLength) {
       const raw = randomBytes(4096);
-      const bytes = raw.byteOffset % 4 === 0 ? raw : raw.slice();
-      words = new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength >> 2);
+      view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
       pos = 0;
     }
-    const hi = words[pos++]! >>> 5; // 27 bits
-    const lo = words[pos++]! >>> 6; // 26 bits
+    const hi = view.getUint32(pos, true) >>> 5; // 27 bits
+    const lo = view.getUint32(pos + 4, true) >>> 6; // 26 bits
+    pos += 8;
     return (hi * 67108864 + lo) / 9007199254740992;
   };
 }
@@ -154,15 +160,14 @@ export function sampleDiscreteGaussianFloat(variance: number, uniform: () => num
 export function addDiscreteGaussianNoise(data: Uint32Array, count: number, variance: number, randomBytes: RandomBytes): number {
   if (!(Number.isInteger(count) && count >= 0 && count <= data.length)) throw new FedtuneError('config', `noise count must be in [0, ${data.length}], got ${count}`);
   if (!(variance >= 0 && variance < 2 ** 100)) throw new FedtuneError('config', `a discrete Gaussian variance must be in [0, 2^100), got ${variance}`);
-  if (variance === 0) return 0;
+  // σ² = 0 draws nothing: the sampler returns 0 before it asks for a uniform (and uniformsFrom reads lazily).
   const uniform = uniformsFrom(randomBytes);
   let wrapped = 0;
   for (let i = 0; i < count; i++) {
     const signed = (data[i]! | 0) + sampleDiscreteGaussianFloat(variance, uniform);
     if (signed >= 2 ** 31 || signed < -(2 ** 31)) wrapped++;
-    // Mod 2^32 (exact: |signed| < 2^53).
-    const m = signed % 4294967296;
-    data[i] = m < 0 ? m + 4294967296 : m;
+    // A Uint32Array stores ToUint32(signed): signed mod 2^32, exact for an integer |signed| < 2^53.
+    data[i] = signed;
   }
   return wrapped;
 }

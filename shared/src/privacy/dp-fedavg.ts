@@ -37,13 +37,9 @@ export function clipUpdate(delta: WeightArrays, clip: number): ClipResult {
   if (!(Number.isFinite(clip) && clip > 0)) throw new FedtuneError('config', `clip norm must be a finite number > 0, got ${clip}`);
   const norm = l2Norm(delta);
   if (!Number.isFinite(norm)) throw new FedtuneError('non_finite', 'the update has a non-finite value');
-  const scale = norm > clip ? clip / norm : 1;
-  const update = delta.map((a) => {
-    if (scale === 1) return a.slice();
-    const out = new Float32Array(a.length);
-    for (let i = 0; i < a.length; i++) out[i] = a[i] * scale;
-    return out;
-  });
+  // clip/0 = ∞ for a zero update: the factor is 1. A factor of 1 copies the values exactly (x·1 = x in float32).
+  const scale = Math.min(1, clip / norm);
+  const update = delta.map((a) => a.map((v) => v * scale));
   return { update, norm, scale, withinClip: norm <= clip };
 }
 
