@@ -100,8 +100,8 @@ export function sampleDiscreteGaussian(variance: Rational, randomBytes: RandomBy
 export function isqrt(n: bigint): bigint {
   if (n < 0n) throw new FedtuneError('config', 'isqrt of a negative number');
   let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  // Stryker disable next-line ArithmeticOperator: equivalent: (x − 1)(x + 1) ≤ n only steps up too far, and the down step below corrects that.
-  while ((x + 1n) * (x + 1n) <= n) x++;
+  // Stryker disable next-line ArithmeticOperator: equivalent: (x − 1)² ≤ n only steps up too far, and the down step below corrects that.
+  while ((x + 1n) ** 2n <= n) x++;
   while (x * x > n) x--;
   return x;
 }
