@@ -63,7 +63,11 @@ export function aggregateDp(global: WeightArrays, updates: WeightArrays[], selec
 export function clipDelta(global: WeightArrays, weights: WeightArrays, clip: number): { update: WeightArrays; withinClip: boolean } {
   const delta = weights.map((t, i) => {
     const g = global[i];
-    return t.map((v, j) => v - g[j]);
+    // A loop, not map(): a typed array's map calls its callback per element, ~2× to 30× the time of the loop here.
+    const d = new Float32Array(t.length);
+    // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
+    for (let j = 0; j < t.length; j++) d[j] = t[j] - g[j];
+    return d;
   });
   const clipped = clipUpdate(delta, clip);
   return { update: clipped.update, withinClip: clipped.withinClip };
@@ -81,9 +85,8 @@ export function aggregateClippedDp(global: WeightArrays, clipped: ReadonlyArray<
     if (c.withinClip) within++;
     c.update.forEach((t, i) => {
       const s = sum[i];
-      t.forEach((v, j) => {
-        s[j] += v;
-      });
+      // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored (NaN + … stays out of the array).
+      for (let j = 0; j < t.length; j++) s[j] += t[j];
     });
   }
   const m = Math.max(selected, clipped.length);
@@ -100,7 +103,10 @@ export function aggregateClippedDp(global: WeightArrays, clipped: ReadonlyArray<
   const noisy = z === 0 ? sum : addGaussianNoise(sum, dpSumNoiseStd(z, clip), rng);
   const weights = global.map((g, i) => {
     const s = noisy[i];
-    return g.map((v, j) => v + s[j] / m);
+    const out = new Float32Array(g.length);
+    // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
+    for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j] / m;
+    return out;
   });
   return { weights, clip, nextClip, clippedShare: 1 - within / clipped.length };
 }
@@ -121,7 +127,10 @@ export function aggregateDpSecureSum(global: WeightArrays, weightedSum: WeightAr
   const noisy = z === 0 ? weightedSum : addGaussianNoise(weightedSum, dpSumNoiseStd(z, clip) / selected, rng);
   const weights = global.map((g, i) => {
     const s = noisy[i];
-    return g.map((v, j) => v + s[j]);
+    const out = new Float32Array(g.length);
+    // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
+    for (let j = 0; j < g.length; j++) out[j] = g[j] + s[j];
+    return out;
   });
   return { weights, clip, nextClip: clip, clippedShare: null };
 }

@@ -39,7 +39,13 @@ export function clipUpdate(delta: WeightArrays, clip: number): ClipResult {
   if (!Number.isFinite(norm)) throw new FedtuneError('non_finite', 'the update has a non-finite value');
   // clip/0 = ∞ for a zero update: the factor is 1. A factor of 1 copies the values exactly (x·1 = x in float32).
   const scale = Math.min(1, clip / norm);
-  const update = delta.map((a) => a.map((v) => v * scale));
+  const update = delta.map((a) => {
+    // A loop, not a typed array's map (a callback per element: ~2× the time of the loop).
+    const out = new Float32Array(a.length);
+    // Stryker disable next-line EqualityOperator: equivalent: a write one past a typed array's end is ignored.
+    for (let i = 0; i < a.length; i++) out[i] = a[i] * scale;
+    return out;
+  });
   return { update, norm, scale, withinClip: norm <= clip };
 }
 
