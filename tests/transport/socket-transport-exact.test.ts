@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { io as ioClient } from 'socket.io-client';
+import { io as ioClient, Manager } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketIoServerTransport, type ConnectionLimitsInput } from '@fedtune/coordinator';
 import { EndpointBase, FedtuneError, PROTOCOL_VERSION, type EndpointOptions, type SiteLink } from '@fedtune/shared';
@@ -197,6 +197,8 @@ async function serve(limits: ConnectionLimitsInput = {}, attach = true, transpor
   const io = new Server(http, { maxHttpBufferSize: 1_000_000, transports });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const transport = socketIoServerTransport(io, limits);
+  // Another namespace on the same connection (as a browser page might hold beside its site's).
+  io.of('/other').on('connection', () => {});
   const links: SiteLink[] = [];
   const closes: string[] = [];
   const take = (link: SiteLink) => {
@@ -433,5 +435,24 @@ describe('socket.io transport over a real server', () => {
     const server = await serve();
     await expect(server.close()).resolves.toBeUndefined();
     await expect(attacker(server.url)).rejects.toThrow();
+  });
+
+  it('a peer that leaves the site\'s namespace keeps its connection for another one (only a close by the coordinator destroys it)', async () => {
+    const server = await open();
+    const manager = new Manager(server.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const site = manager.socket('/');
+    const other = manager.socket('/other');
+    try {
+      await Promise.all([site, other].map((s) => new Promise<void>((r) => s.once('connect', () => r()))));
+      await until(() => server.links.length === 1, 'the link');
+      site.disconnect();
+      await until(() => server.closes.length === 1, 'the site link closed');
+      expect(server.closes).toEqual(['client namespace disconnect']);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(other.connected).toBe(true);
+    } finally {
+      other.disconnect();
+      site.disconnect();
+    }
   });
 });

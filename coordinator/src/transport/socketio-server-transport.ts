@@ -73,7 +73,8 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
    */
   pauseReceiving(): void {
     if (this.pausedWebsocket || this.closed) return;
-    const ws = (this.socket.conn as unknown as { transport?: { socket?: PausableWebsocket } }).transport?.socket;
+    // engine.io's connection always has a transport; only a websocket transport has a `socket` (ws) under it.
+    const ws = (this.socket.conn as unknown as { transport: { socket?: PausableWebsocket } }).transport.socket;
     if (typeof ws?.pause !== 'function') return;
     ws.pause();
     this.pausedWebsocket = ws;
@@ -90,6 +91,9 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     clearTimeout(this.helloTimer);
     this.markClosed('closed by the coordinator');
     // Let queued emits flush before the socket goes.
+    // The whole connection, not only the site's namespace (a site uses no other; any other's would go with the TCP
+    // socket a second later anyway, destroyAfterGrace).
+    // Stryker disable next-line BooleanLiteral: equivalent but for timing: disconnect(false) leaves other namespaces a second longer.
     setTimeout(() => this.socket.disconnect(true), 50);
   }
 }
