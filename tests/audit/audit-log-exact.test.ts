@@ -1,7 +1,7 @@
 import { closeSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, GENESIS_PREV, sha256Hex, verifyAuditChain } from '@fedtune/shared';
+import { canonicalJson, GENESIS_PREV, isFedtuneError, MAX_AUDIT_LINE_CHARS, sha256Hex, verifyAuditChain } from '@fedtune/shared';
 import { AUDIT_FILE, AuditLog } from '../../coordinator/src/audit/audit-log.ts';
 import { tempDir } from '../helpers/federation.ts';
 
@@ -213,5 +213,38 @@ describe('AuditLog: close', () => {
     held.calls[0](null);
     expect(descriptorsOn(path)).toEqual([]);
     expect(held.calls).toHaveLength(1);
+  });
+});
+
+describe('AuditLog: an entry longer than a verifier reads', () => {
+  /** data whose entry's line (seq 0, at AT, type join) has exactly `chars` characters. */
+  function dataOfLine(chars: number): Record<string, unknown> {
+    const bare = expectedLine(0, GENESIS_PREV, 'join', { s: '' }).line.length - 1;
+    return { s: 'x'.repeat(chars - bare) };
+  }
+
+  it('is written up to MAX_AUDIT_LINE_CHARS; one character more is not chained, and is reported (the log stays verifiable)', () => {
+    const errors: unknown[] = [];
+    const path = newPath();
+    const log = AuditLog.open(path, { now: () => new Date(AT), onWriteError: (e) => errors.push(e) });
+    const over = dataOfLine(MAX_AUDIT_LINE_CHARS + 1);
+    log.append('join', over);
+    expect(log.head()).toEqual({ count: 0, head: GENESIS_PREV });
+    expect(errors).toHaveLength(1);
+    expect(isFedtuneError(errors[0], 'persistence')).toBe(true);
+    expect((errors[0] as Error).message).toBe(`audit entry 0 (join) not written: its line has ${MAX_AUDIT_LINE_CHARS + 1} characters, more than the ${MAX_AUDIT_LINE_CHARS} a verifier reads`);
+    const fits = dataOfLine(MAX_AUDIT_LINE_CHARS);
+    log.append('join', fits);
+    log.close();
+    const { line, hash } = expectedLine(0, GENESIS_PREV, 'join', fits);
+    expect(line.length).toBe(MAX_AUDIT_LINE_CHARS + 1);
+    expect(readFileSync(path, 'utf8')).toBe(line);
+    expect(verifyAuditChain(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, count: 1, head: hash });
+    expect(errors).toHaveLength(1);
+    // Without onWriteError: not chained, nothing thrown.
+    const quiet = AuditLog.open(newPath(), { now: () => new Date(AT) });
+    expect(() => quiet.append('join', over)).not.toThrow();
+    expect(quiet.head().count).toBe(0);
+    quiet.close();
   });
 });

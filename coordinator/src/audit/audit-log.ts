@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { chainAuditEntry, FedtuneError, GENESIS_PREV, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
+import { chainAuditEntry, FedtuneError, GENESIS_PREV, MAX_AUDIT_LINE_CHARS, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
 import { fsyncDir } from '../persistence/write-file-durable.ts';
 import { WriteBatch } from '../persistence/write-batch.ts';
 
@@ -66,13 +66,23 @@ export class AuditLog {
     return { count: this.seq, head: this.prev };
   }
 
-  /** Appends an entry to the chain; it reaches the disk with its batch (or at `flush`). After `close` (the run ended): ignored. */
+  /**
+   * Appends an entry to the chain; it reaches the disk with its batch (or at `flush`). After `close` (the run ended):
+   * ignored. An entry whose line is longer than a verifier reads (MAX_AUDIT_LINE_CHARS: e.g. a secure-aggregation
+   * round of 10,000 sites with 128-character ids) is not chained — written, it would break the whole log at resume
+   * and for every site — and is reported to onWriteError instead.
+   */
   append(type: AuditEntryType, data: Record<string, unknown>): void {
     if (this.closed) return;
     const entry = chainAuditEntry(this.seq, this.prev, type, data, (this.options.now?.() ?? new Date()).toISOString(), nativeSha256Hex);
+    const line = JSON.stringify(entry);
+    if (line.length > MAX_AUDIT_LINE_CHARS) {
+      this.options.onWriteError?.(new FedtuneError('persistence', `audit entry ${this.seq} (${type}) not written: its line has ${line.length} characters, more than the ${MAX_AUDIT_LINE_CHARS} a verifier reads`));
+      return;
+    }
     this.seq++;
     this.prev = entry.hash;
-    this.batch.add(`${JSON.stringify(entry)}\n`);
+    this.batch.add(`${line}\n`);
   }
 
   /** Writes and fsyncs every pending entry now (synchronously: durable when it returns). After `close`: nothing to do. */
