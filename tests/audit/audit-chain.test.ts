@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { auditEntryHash, canonicalJson, chainAuditEntry, GENESIS_PREV, isFedtuneError, sha256Hex, verifyAuditChain, type AuditEntry } from '@fedtune/shared';
+import { auditEntryHash, canonicalJson, chainAuditEntry, GENESIS_PREV, isFedtuneError, MAX_AUDIT_LINE_CHARS, sha256Hex, verifyAuditChain, type AuditEntry } from '@fedtune/shared';
 import { AuditLog, nativeSha256Hex } from '../../coordinator/src/audit/audit-log.ts';
 import { tempDir } from '../helpers/federation.ts';
 import { thrown } from '../helpers/thrown.ts';
@@ -160,9 +160,10 @@ describe('verifyAuditChain', () => {
   });
 
   it('refuses a huge line without parsing it', () => {
-    const v = verifyAuditChain(`${'x'.repeat(4 * 1024 * 1024 + 1)}\n`);
-    expect(!v.ok && v.message).toBe('audit log broken at line 1: line longer than 4194304 characters');
-    expect(verifyAuditChain(`${'x'.repeat(4 * 1024 * 1024)}\n`)).toMatchObject({ ok: false, reason: 'not valid JSON (edited or cut short)' });
+    expect(MAX_AUDIT_LINE_CHARS).toBe(16 * 1024 * 1024);
+    const v = verifyAuditChain(`${'x'.repeat(MAX_AUDIT_LINE_CHARS + 1)}\n`);
+    expect(!v.ok && v.message).toBe('audit log broken at line 1: line longer than 16777216 characters');
+    expect(verifyAuditChain(`${'x'.repeat(MAX_AUDIT_LINE_CHARS)}\n`)).toMatchObject({ ok: false, reason: 'not valid JSON (edited or cut short)' });
   });
 });
 

@@ -1,8 +1,12 @@
 import { clipText } from '../text/clip-text.ts';
 import { AuditEntry, auditEntryHash, GENESIS_PREV, type AuditHead } from './audit-entry.ts';
 
-/** The longest line an audit log may hold (a join or a round's participants are far shorter). */
-export const MAX_AUDIT_LINE_CHARS = 4 * 1024 * 1024;
+/**
+ * The longest line an audit log may hold: a bound on what a verifier reads from a log someone else wrote, above the
+ * largest entry the protocol lets a coordinator write — a secure-aggregation round of MAX_FEDERATION_SITES (10,000)
+ * sites with 128-character ids, ~4.6 M characters (a join or a plain round is far shorter). The writer refuses longer.
+ */
+export const MAX_AUDIT_LINE_CHARS = 16 * 1024 * 1024;
 
 export type AuditChainVerdict =
   | ({ ok: true; good: AuditEntry[] } & AuditHead)
