@@ -418,7 +418,7 @@ const MODULES = [
     name: 'site-routing',
     // What a joined (or joining) site's messages may do at the coordinator: the router's checks (claimed id, terms first, round, run), membership (hello refusals reported, the terms' answers, leaving, waiting, sampling) and the registry.
     mutate: ['coordinator/src/engine/site-message-router.ts', 'coordinator/src/engine/site-membership.ts', 'coordinator/src/engine/site-registry.ts'],
-    tests: ['tests/engine/site-routing-exact.test.ts', 'tests/engine/site-routing-phases.test.ts', 'tests/engine/site-routing-membership.test.ts', 'tests/scale/site-registry-size.test.ts'],
+    tests: ['tests/engine/site-routing-exact.test.ts', 'tests/engine/site-routing-phases.test.ts', 'tests/engine/site-routing-membership.test.ts', 'tests/engine/site-routing-site-report.test.ts', 'tests/scale/site-registry-size.test.ts'],
   },
   {
     name: 'cluster-integrity',

@@ -212,6 +212,16 @@ describe('waiting for sites', () => {
     expect(report.aborted).toContain('only 1 of 2 sites joined within 300 ms');
   });
 
+  it('a stop wakes the wait (joinTimeoutMs 0 waits for ever) and ends the run aborted, saying so', async () => {
+    const { coordinator, network, events } = await start({ joinTimeoutMs: 0 });
+    await peer(network, 'site-a');
+    await until(() => ofType(events, 'waiting').some((e) => e.joined === 1), 'waiting with one joined');
+    coordinator.engine.stop();
+    const report = await coordinator.done;
+    expect(report.status).toBe('aborted');
+    expect(report.aborted).toBe('stopped while waiting for sites');
+  });
+
   it('a site joining after the run is over is told it is complete', async () => {
     const { coordinator, network } = await start({ joinTimeoutMs: 100 });
     const report = await coordinator.done;
@@ -234,6 +244,8 @@ describe('in a round', () => {
     const round = fa.round as number;
     a.send('fitResult', fitResult('site-b', round, fa.weights as Uint8Array));
     expect(await a.next('rejected')).toEqual({ runId: RUN, code: 'unauthorized', reason: 'connection joined as site-a but the message claims site-b', round });
+    // A failure naming another round is not this round's.
+    c.send('siteFailure', { runId: RUN, round: round + 1, siteId: 'site-c', code: 'internal', reason: 'another round' });
     c.send('siteFailure', { runId: RUN, round, siteId: 'site-c', code: 'internal', reason: 'out\nof\u001b[31m memory' });
     b.send('fitResult', fitResult('site-b', round, fb.weights as Uint8Array));
     const report = await coordinator.done;

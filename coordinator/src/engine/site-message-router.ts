@@ -35,7 +35,8 @@ export class SiteMessageRouter {
       const reason = `connection joined as ${site.siteId} but the message claims ${claimed}`;
       this.ctx.collector?.reject({ siteId: site.siteId, code: 'unauthorized', reason });
       this.outOfWaitingPhases(site.siteId);
-      return this.ctx.rejectMessage(link, 'unauthorized', reason, 'round' in message.payload ? message.payload.round : undefined);
+      // Its round, when its kind has one (a heartbeat has none): echoed so the site can tell which answer was refused.
+      return this.ctx.rejectMessage(link, 'unauthorized', reason, (message.payload as { round?: number }).round);
     }
     if (message.event === 'acceptTerms') return this.ctx.membership.termsGate.accept(site, message.payload);
     if (message.event === 'refuseTerms') return this.ctx.membership.termsGate.refuse(site, message.payload);
