@@ -220,6 +220,11 @@ describe('waiting for sites', () => {
     const report = await coordinator.done;
     expect(report.status).toBe('aborted');
     expect(report.aborted).toBe('stopped while waiting for sites');
+    // One 'waiting' per change, however long the wait (no deadline: no timer firing in a loop).
+    expect(ofType(events, 'waiting')).toEqual([
+      { type: 'waiting', joined: 0, needed: 2 },
+      { type: 'waiting', joined: 1, needed: 2 },
+    ]);
   });
 
   it('a site joining after the run is over is told it is complete', async () => {

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeWeights, encodeWeights } from '@fedtune/shared';
 import { closeAll, fitResult, ofType, peer, RUN, start, until } from './site-routing-helpers.ts';
@@ -39,6 +40,29 @@ describe('the terms', () => {
     const p = await peer(network, 'site-a', { accept: false });
     const t = (await p.next('terms')) as { terms: { train: { proximalMu?: number } } };
     expect(t.terms.train.proximalMu).toBe(0.25);
+  });
+
+  it("with fedbn, keep each site's BatchNorm local; without, say nothing of it", async () => {
+    const withBn = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tf.layers.batchNormalization(), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    const { network } = await start({ personalization: { mode: 'fedbn' } }, { model: withBn } as never);
+    const p = await peer(network, 'site-a', { accept: false });
+    const t = (await p.next('terms')) as { terms: { train: { localBatchNorm?: boolean } } };
+    expect(t.terms.train.localBatchNorm).toBe(true);
+    const { network: plain } = await start();
+    const q = await peer(plain, 'site-a', { accept: false });
+    const u = (await q.next('terms')) as { terms: { train: { localBatchNorm?: boolean } } };
+    expect(u.terms.train.localBatchNorm).toBeUndefined();
+  });
+});
+
+describe('a connection refused too often', () => {
+  it('is cut and reported once, naming the site it joined as', async () => {
+    const { network, events } = await start({}, { connectionLimits: { maxRefusals: 2 } } as never);
+    const a = await peer(network, 'site-a');
+    await until(() => ofType(events, 'site-joined').length === 1, 'joined');
+    for (let i = 0; i < 3; i++) a.send('heartbeat', { siteId: 'site-b', status: 'idle' });
+    await a.closed;
+    expect(ofType(events, 'connection-refused')).toEqual([{ type: 'connection-refused', connection: expect.any(String), siteId: 'site-a', refusals: 3, reason: expect.stringMatching(/^more than 2 messages refused within \d+ ms: connection closed$/) }]);
   });
 });
 

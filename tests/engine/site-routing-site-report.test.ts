@@ -48,3 +48,26 @@ it("a site's failure in the report's round is its reason, on one line; the repor
   expect(Date.now() - started).toBeLessThan(5_000);
   expect(report.siteReport!.missing).toEqual([{ siteId: 'site-b', reason: 'internal: out of memory' }]);
 });
+
+it('a site that reconnects or leaves during the site report is missing, with why', async () => {
+  // Tokens stand in for a site that proves its name: a new connection takes it from the live one.
+  const { coordinator, network } = await start({ minSites: 3, quorum: 0.3, federatedEvaluation: 'never', siteRobustness: { when: 'final' }, roundTimeoutMs: 30_000 }, { authorize: () => ({ ok: true, authenticated: true }) } as never);
+  const a = await peer(network, 'site-a');
+  const b = await peer(network, 'site-b');
+  const c = await peer(network, 'site-c');
+  const fits = await Promise.all([a, b, c].map((p) => p.next('fit')));
+  [a, b, c].forEach((p, i) => p.send('fitResult', fitResult(['site-a', 'site-b', 'site-c'][i], fits[i].round as number, fits[i].weights as Uint8Array)));
+  const [ra] = await Promise.all([a.next('siteReport'), b.next('siteReport'), c.next('siteReport')]);
+  a.send('siteReportResult', siteReportResult('site-a', ra.round as number, 0.5));
+  await peer(network, 'site-b');
+  c.link.close();
+  const report = await coordinator.done;
+  expect(report.siteReport!.missing).toEqual([
+    { siteId: 'site-b', reason: 'reconnected during the site report' },
+    { siteId: 'site-c', reason: 'disconnected: closed by peer' },
+  ]);
+  // A site joining after the run is complete is told so, not offered the terms.
+  const late = await peer(network, 'site-late');
+  expect(await late.next('complete')).toMatchObject({ runId: RUN, rounds: 1 });
+  expect(late.messages.some((m) => m.event === 'terms')).toBe(false);
+});
