@@ -123,6 +123,20 @@ describe('before the first round: what a joined or joining site may send', () =>
     expect((await a.next('rejected')).code).toBe('stale_round');
   });
 
+  it('an evaluation answer or a site report with none asked for is ignored, not refused', async () => {
+    const { coordinator, network, events } = await start();
+    const a = await peer(network, 'site-a');
+    await until(() => ofType(events, 'site-joined').length === 1, 'joined');
+    const state = coordinator.engine.sites.get('site-a')!;
+    state.heldModelVersion = 2;
+    a.send('evaluateResult', { runId: RUN, round: 1, siteId: 'site-a', numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 }, heldModelVersion: 7 });
+    a.send('siteReportResult', { runId: RUN, round: 1, siteId: 'site-a', numExamples: 10, arms: { global: { accuracy: 0.5, loss: 0.5 } }, durationMs: 1 });
+    a.send('heartbeat', { siteId: 'site-a', status: 'evaluating' });
+    await until(() => state.status === 'evaluating', 'the heartbeat after them');
+    expect(state.heldModelVersion).toBe(2);
+    expect(a.messages.filter((m) => m.event === 'rejected')).toEqual([]);
+  });
+
   it('a site failure with no round open forgets the model the site held, and nothing else', async () => {
     const { coordinator, network, events } = await start();
     const a = await peer(network, 'site-a');

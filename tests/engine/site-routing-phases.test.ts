@@ -34,6 +34,8 @@ describe('the federated evaluation', () => {
     a.send('evaluateResult', { ...evaluateResult('site-a', round, 0.8, { heldModelVersion: version }), runId: 'another' });
     await until(() => a.messages.length > 0 && coordinator.engine.sites.get('site-a')!.heldModelVersion === 99, 'ignored answers processed');
     a.send('evaluateResult', evaluateResult('site-a', round, 0.25, { heldModelVersion: version }));
+    // A second answer is not asked for: neither its metrics nor its claim count.
+    a.send('evaluateResult', evaluateResult('site-a', round, 0.5, { heldModelVersion: version + 1 }));
     b.send('evaluateResult', evaluateResult('site-b', round, 0.75, { heldModelVersion: version + 1 }));
     const report = await coordinator.done;
     expect(report.status, report.aborted).toBe('complete');

@@ -49,14 +49,15 @@ export class SiteMessageRouter {
         if (this.ctx.evaluation && r.round === this.ctx.evaluation.round && r.runId === this.ctx.config.runId && this.ctx.evaluation.expects(site.siteId)) {
           this.ctx.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples }, r.calibration);
           // Only the version it was just sent, and only when sites keep their model: any other claim is ignored.
-          site.heldModelVersion = this.ctx.config.sitesKeepModel && r.heldModelVersion !== undefined && r.heldModelVersion === this.ctx.evaluation.modelVersion ? r.heldModelVersion : undefined;
+          site.heldModelVersion = this.ctx.config.sitesKeepModel && r.heldModelVersion === this.ctx.evaluation.modelVersion ? r.heldModelVersion : undefined;
         }
         return;
       }
       case 'siteReportResult': {
         const r = message.payload;
         const pending = this.ctx.siteReportRound;
-        if (pending && r.round === pending.round && r.runId === this.ctx.config.runId && pending.expects(site.siteId)) pending.add(site.siteId, r);
+        // Taken only from a site it still waits for (add ignores the others).
+        if (pending && r.round === pending.round && r.runId === this.ctx.config.runId) pending.add(site.siteId, r);
         return;
       }
       case 'secaggAdvertise':
@@ -96,8 +97,8 @@ export class SiteMessageRouter {
       if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
       secure.receive(siteId, event, payload);
     } catch (err) {
-      const code = err instanceof FedtuneError ? err.code : 'malformed_payload';
-      const reason = err instanceof Error ? err.message : String(err);
+      // A protocol error is typed; anything else the secure round throws is the message's fault.
+      const { code, message: reason } = toFedtuneError(err, 'malformed_payload');
       this.ctx.collector?.reject({ siteId, code, reason });
       this.ctx.emit({ type: 'result', round: payload.round, siteId, accepted: false, code, reason });
       this.ctx.rejectMessage(link, code, reason, payload.round);
