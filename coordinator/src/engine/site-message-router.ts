@@ -89,9 +89,11 @@ export class SiteMessageRouter {
 
   onSecAgg<K extends SecAggClientEvent>(siteId: string, link: SiteLink, event: K, payload: ClientToServer[K]): void {
     const secure = this.ctx.secureRound;
+    // Recorded under the round the coordinator is in, never the one the peer names (as onFitResult does).
+    const round = this.ctx.collector?.round ?? this.ctx.report.rounds.length;
     if (event === 'secaggMasked') {
       const masked = (payload as ClientToServer['secaggMasked']).masked;
-      this.ctx.emit({ type: 'update-received', round: payload.round, siteId, message: 'secaggMasked', sha256: sha256OfBytes(masked), bytes: masked.byteLength });
+      this.ctx.emit({ type: 'update-received', round, siteId, message: 'secaggMasked', sha256: sha256OfBytes(masked), bytes: masked.byteLength });
     }
     try {
       if (!secure) throw new FedtuneError('stale_round', 'no secure-aggregation round is in progress');
@@ -100,7 +102,7 @@ export class SiteMessageRouter {
       // A protocol error is typed; anything else the secure round throws is the message's fault.
       const { code, message: reason } = toFedtuneError(err, 'malformed_payload');
       this.ctx.collector?.reject({ siteId, code, reason });
-      this.ctx.emit({ type: 'result', round: payload.round, siteId, accepted: false, code, reason });
+      this.ctx.emit({ type: 'result', round, siteId, accepted: false, code, reason });
       this.ctx.rejectMessage(link, code, reason, payload.round);
       // A site whose message the protocol refused cannot go on in this attempt.
       if (secure && code !== 'stale_round') secure.drop(siteId);
