@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { countBinaryFields, FedtuneError, MAX_WIRE_ATTACHMENTS, packBinaryFields, unpackBinaryFields } from '@fedtune/shared';
+import { countBinaryFields, MAX_WIRE_ATTACHMENTS, packBinaryFields, unpackBinaryFields } from '@fedtune/shared';
+import { thrown } from './helpers/thrown.ts';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
-
-function refusal(fn: () => unknown): FedtuneError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FedtuneError);
-    return err as FedtuneError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('binary fields on the wire', () => {
   it('socket.io accepts 10 attachments per packet', () => {
@@ -79,7 +70,7 @@ describe('binary fields on the wire', () => {
   it('a reference that ends exactly at the end of the buffer is accepted; one byte further is refused', () => {
     const blob = bytes(16);
     expect(Array.from((unpackBinaryFields({ $blob: blob, x: { $bin: [10, 6] } }) as { x: Uint8Array }).x)).toEqual(Array.from(blob.subarray(10, 16)));
-    const e = refusal(() => unpackBinaryFields({ $blob: blob, x: { $bin: [10, 7] } }));
+    const e = thrown(() => unpackBinaryFields({ $blob: blob, x: { $bin: [10, 7] } }));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toMatch(/outside the 16-byte buffer/);
   });
@@ -93,7 +84,7 @@ describe('binary fields on the wire', () => {
     ['a huge length', { $blob: bytes(4), x: { $bin: [0, Number.MAX_SAFE_INTEGER] } }, /outside/],
     ['an unsafe integer', { $blob: bytes(4), x: { $bin: [2 ** 60, 1] } }, /non-negative integers/],
   ])('refuses %s with a typed code', (_name, raw, message) => {
-    const e = refusal(() => unpackBinaryFields(raw));
+    const e = thrown(() => unpackBinaryFields(raw));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toMatch(message);
     expect(e.message.length).toBeLessThan(200);
@@ -102,7 +93,7 @@ describe('binary fields on the wire', () => {
   it('refuses nesting deeper than 32 levels instead of overflowing the stack', () => {
     let deep: unknown = { $bin: [0, 1] };
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    const e = refusal(() => unpackBinaryFields({ $blob: bytes(4), deep }));
+    const e = thrown(() => unpackBinaryFields({ $blob: bytes(4), deep }));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toMatch(/deeper than 32/);
   });

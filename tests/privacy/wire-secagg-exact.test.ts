@@ -4,7 +4,6 @@ import {
   bytesToUint32,
   checkSecAggInstruction,
   dequantize,
-  FedtuneError,
   packBinaryFields,
   SecAggParticipant,
   SecAggServer,
@@ -23,6 +22,7 @@ import {
   type SecAggPrimitives,
 } from '@fedtune/shared';
 import { nodeSecAggPrimitives } from '@fedtune/shared/node';
+import { thrown } from '../helpers/thrown.ts';
 
 /**
  * A site's side of secure aggregation (shared/src/client/secagg-participant.ts), exactly: the masked vector's
@@ -31,16 +31,6 @@ import { nodeSecAggPrimitives } from '@fedtune/shared/node';
  * of three participants and the real server over the packed wire whose sum is the weighted sum of their deltas.
  */
 const SITES = ['site-a', 'site-b', 'site-c'];
-
-function refusal(fn: () => unknown): FedtuneError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FedtuneError);
-    return err as FedtuneError;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** Through the wire: packed, cloned, unpacked and parsed by the message's schema, as the other side receives it. */
 const wire = <T>(schema: { parse: (v: unknown) => T }, message: unknown): T => schema.parse(unpackBinaryFields(structuredClone(packBinaryFields(message))));
@@ -58,7 +48,7 @@ describe('masked vectors on the wire', () => {
   });
 
   it.each([1, 2, 3, 5, 7])('refuses %i bytes (not whole uint32 values)', (n) => {
-    const e = refusal(() => bytesToUint32(new Uint8Array(n)));
+    const e = thrown(() => bytesToUint32(new Uint8Array(n)));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toBe('a uint32 vector must have a multiple of 4 bytes');
   });
@@ -106,7 +96,7 @@ describe('checkSecAggInstruction: the fixed-point scale a coordinator may ask fo
     ['a scale 1e-9 above the safe one', safe * (1 + 1e-9)],
     ['twice the safe scale', safe * 2],
   ])('refuses %s, saying what the bound is', (_what, scale) => {
-    const e = refusal(() => checkSecAggInstruction(withScale(scale), site));
+    const e = thrown(() => checkSecAggInstruction(withScale(scale), site));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toBe(`secure aggregation: fixed-point scale ${scale} could overflow the sum of 3 sites (at most ${safe})`);
   });
@@ -114,11 +104,11 @@ describe('checkSecAggInstruction: the fixed-point scale a coordinator may ask fo
   it('a range under 1 bounds the scale as a range of 1 does', () => {
     const safeUnder1 = (2 ** 31 - 1 - 3) / 2;
     expect(() => checkSecAggInstruction(withScale(safeUnder1, 0.25), site)).not.toThrow();
-    expect(refusal(() => checkSecAggInstruction(withScale(safeUnder1 * (1 + 1e-10), 0.25), site)).code).toBe('malformed_payload');
+    expect(thrown(() => checkSecAggInstruction(withScale(safeUnder1 * (1 + 1e-10), 0.25), site)).code).toBe('malformed_payload');
   });
 
   it('an inconsistent topology is refused as malformed, with the topology\'s error as its cause', () => {
-    const e = refusal(() => checkSecAggInstruction({ ...withScale(safe), threshold: 1 }, site));
+    const e = thrown(() => checkSecAggInstruction({ ...withScale(safe), threshold: 1 }, site));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toMatch(/^secure aggregation: .*threshold/);
     expect(e.cause).toBeInstanceOf(Error);

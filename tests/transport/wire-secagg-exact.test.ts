@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countBinaryFields, FedtuneError, packBinaryFields, unpackBinaryFields } from '@fedtune/shared';
+import { countBinaryFields, packBinaryFields, unpackBinaryFields } from '@fedtune/shared';
+import { thrown } from '../helpers/thrown.ts';
 
 /**
  * Exact values of the packed binary fields (shared/src/transport/binary-fields.ts): the 32-level depth bound of each
@@ -14,16 +15,6 @@ const inArrays = (leaf: unknown, levels: number): unknown => (levels === 0 ? lea
 const inObjects = (leaf: unknown, levels: number): unknown => (levels === 0 ? leaf : { d: inObjects(leaf, levels - 1) });
 /** The value `levels` below `v` (through arrays' first items or objects' `d`). */
 const dig = (v: unknown, levels: number): unknown => (levels === 0 ? v : dig(Array.isArray(v) ? v[0] : (v as { d: unknown }).d, levels - 1));
-
-function refusal(fn: () => unknown): FedtuneError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FedtuneError);
-    return err as FedtuneError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('countBinaryFields walks 32 levels below the payload', () => {
   it.each([
@@ -105,7 +96,7 @@ describe('unpackBinaryFields', () => {
     expect(Array.from(dig(read.x, 31) as Uint8Array)).toEqual(Array.from(bytes(4).subarray(1, 3)));
     expect(dig((unpackBinaryFields({ $blob: bytes(4), x: wrap([], 31) }) as Record<string, unknown>).x, 31)).toEqual([]);
 
-    const e = refusal(() => unpackBinaryFields({ $blob: bytes(4), x: wrap([], 32) }));
+    const e = thrown(() => unpackBinaryFields({ $blob: bytes(4), x: wrap([], 32) }));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toBe('packed payload nested deeper than 32 levels');
   });
@@ -116,14 +107,14 @@ describe('unpackBinaryFields', () => {
     expect(read.x).toHaveLength(1_000_000);
     expect(Array.from(read.x[999_999])).toEqual([bytes(8)[0]]);
 
-    const e = refusal(() => unpackBinaryFields({ $blob: bytes(8), x: new Array(1_000_001).fill(ref) }));
+    const e = thrown(() => unpackBinaryFields({ $blob: bytes(8), x: new Array(1_000_001).fill(ref) }));
     expect(e.code).toBe('malformed_payload');
     expect(e.message).toBe('packed payload has too many binary fields');
   });
 
   it('refusals name the field and the buffer exactly', () => {
-    expect(refusal(() => unpackBinaryFields({ $blob: 'AAAA' })).message).toBe('packed payload: $blob must be binary');
-    expect(refusal(() => unpackBinaryFields({ $blob: bytes(4), x: { $bin: [-1, 2] } })).message).toBe('packed payload: $bin must be [offset, length] of non-negative integers');
-    expect(refusal(() => unpackBinaryFields({ $blob: bytes(4), x: { $bin: [3, 2] } })).message).toBe('packed payload: binary field [3, 2] lies outside the 4-byte buffer');
+    expect(thrown(() => unpackBinaryFields({ $blob: 'AAAA' })).message).toBe('packed payload: $blob must be binary');
+    expect(thrown(() => unpackBinaryFields({ $blob: bytes(4), x: { $bin: [-1, 2] } })).message).toBe('packed payload: $bin must be [offset, length] of non-negative integers');
+    expect(thrown(() => unpackBinaryFields({ $blob: bytes(4), x: { $bin: [3, 2] } })).message).toBe('packed payload: binary field [3, 2] lies outside the 4-byte buffer');
   });
 });
