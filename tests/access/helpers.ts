@@ -3,6 +3,7 @@ import { startCoordinator, type RunningCoordinator, type StartCoordinatorOptions
 import { PROTOCOL_VERSION, SeededRandom, socketIoConnector, type CoordinatorLink, type Dataset, type MessageOf, type ServerToClient } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tempDir } from '../helpers/federation.ts';
+import { messageInbox } from '../helpers/message-inbox.ts';
 
 export { tempDir };
 
@@ -64,37 +65,23 @@ export interface RawSite {
 
 export async function rawSite(url: string, extra: { ca?: string } = {}): Promise<RawSite> {
   const link = await socketIoConnector({ url, ca: extra.ca, connectTimeoutMs: 5_000 }).connect();
-  const messages: Array<MessageOf<ServerToClient>> = [];
-  const waiters: Array<() => void> = [];
+  const inbox = messageInbox<MessageOf<ServerToClient>>();
   const self = { siteId: undefined as string | undefined };
   link.onMessage((m) => {
-    messages.push(m);
+    inbox.push(m);
     // An honest raw site accepts the run's terms (docs/site-policy.md#join) as the one it said hello as.
     if (m.event === 'terms' && self.siteId) link.send('acceptTerms', { runId: m.payload.terms.runId, siteId: self.siteId, hash: m.payload.hash });
-    for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<string>((resolve) => link.onClose(resolve));
-  let seen = 0;
   return {
     link,
-    messages,
+    messages: inbox.messages,
     closed,
     set siteId(id: string | undefined) {
       self.siteId = id;
     },
     // Returns the first not-yet-consumed message of that event.
-    next: (event, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms; got ${messages.map((m) => m.event).join(', ')}`)), timeoutMs);
-        const check = () => {
-          const i = messages.findIndex((m, k) => k >= seen && m.event === event);
-          if (i < 0) return void waiters.push(check);
-          seen = i + 1;
-          clearTimeout(timer);
-          resolve(messages[i].payload as never);
-        };
-        check();
-      }),
+    next: (event, timeoutMs = 10_000) => inbox.next(event, timeoutMs) as never,
   };
 }
 

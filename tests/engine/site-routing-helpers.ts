@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EngineEvent, RunningCoordinator, StartCoordinatorOptions } from '@fedtune/coordinator';
 import { MemoryNetwork, PROTOCOL_VERSION, type CoordinatorLink } from '@fedtune/shared';
 import { startTinyCoordinator } from '../access/helpers.ts';
+import { messageInbox } from '../helpers/message-inbox.ts';
 
 /** Hand-driven peers of a tiny coordinator over the in-memory transport (site-routing-*.test.ts). */
 
@@ -45,35 +46,21 @@ export async function start(config: Record<string, unknown> = {}, extra: Partial
 /** A raw connection that says hello as `siteId` and (unless `accept` is false) accepts the run's terms. */
 export async function peer(network: MemoryNetwork, siteId: string, options: { accept?: boolean; numExamples?: number; backend?: string; hello?: boolean } = {}): Promise<Peer> {
   const link = await network.connector().connect();
-  const messages: Message[] = [];
-  const waiters: Array<() => void> = [];
+  const inbox = messageInbox<Message>();
   link.onMessage((m) => {
     const message = m as unknown as Message;
-    messages.push(message);
+    inbox.push(message);
     if (message.event === 'terms' && options.accept !== false) {
       const p = message.payload as { terms: { runId: string }; hash: string };
       link.sendUnchecked('acceptTerms', { runId: p.terms.runId, siteId, hash: p.hash });
     }
-    for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<string>((resolve) => link.onClose(resolve));
-  let seen = 0;
   const self: Peer = {
     link,
-    messages,
+    messages: inbox.messages,
     closed,
-    next: (event, timeoutMs = 3_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms; got ${messages.map((m) => m.event).join(', ')}`)), timeoutMs);
-        const check = () => {
-          const i = messages.findIndex((m, k) => k >= seen && m.event === event);
-          if (i < 0) return void waiters.push(check);
-          seen = i + 1;
-          clearTimeout(timer);
-          resolve(messages[i].payload);
-        };
-        check();
-      }),
+    next: (event, timeoutMs = 3_000) => inbox.next(event, timeoutMs),
     send: (event, payload) => link.sendUnchecked(event as never, payload as never),
   };
   if (options.hello !== false) {

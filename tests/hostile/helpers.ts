@@ -5,6 +5,7 @@ import { deriveSeed, PROTOCOL_VERSION, SiteClient, socketIoConnector, splitDatas
 import { selectNodeBackend } from '@fedtune/shared/node';
 import { tinyData } from '../access/helpers.ts';
 import { testSitePolicy } from '../helpers/test-site-policy.ts';
+import { messageInbox } from '../helpers/message-inbox.ts';
 
 /** A raw socket.io client: speaks the wire protocol with no schema on its side, as an attacker does. */
 export interface Attacker {
@@ -21,14 +22,9 @@ export interface Attacker {
 /** `localAddress`: the loopback address it connects from (e.g. 127.0.0.2), as another host would. */
 export function attacker(url: string, localAddress?: string): Promise<Attacker> {
   const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5_000, ...(localAddress ? { localAddress } : {}) });
-  const received: Attacker['received'] = [];
-  const waiters: Array<() => void> = [];
-  socket.onAny((event: string, payload: unknown) => {
-    received.push({ event, payload });
-    for (const w of waiters.splice(0)) w();
-  });
+  const inbox = messageInbox<{ event: string; payload: unknown }>();
+  socket.onAny((event: string, payload: unknown) => inbox.push({ event, payload }));
   const closed = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(String(reason))));
-  let seen = 0;
   let helloId: string | undefined;
   // It accepts the run's terms as the site it said hello as (docs/site-policy.md#join), so it can join.
   socket.on('terms', (p: { terms?: { runId?: string }; hash?: string }) => {
@@ -36,20 +32,9 @@ export function attacker(url: string, localAddress?: string): Promise<Attacker> 
   });
   const self: Attacker = {
     socket,
-    received,
+    received: inbox.messages,
     closed,
-    next: (event, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms; got ${received.map((m) => m.event).join(', ')}`)), timeoutMs);
-        const check = () => {
-          const i = received.findIndex((m, k) => k >= seen && m.event === event);
-          if (i < 0) return void waiters.push(check);
-          seen = i + 1;
-          clearTimeout(timer);
-          resolve(received[i].payload as Record<string, unknown>);
-        };
-        check();
-      }),
+    next: (event, timeoutMs = 10_000) => inbox.next(event, timeoutMs) as Promise<Record<string, unknown>>,
     hello: (siteId, token, numExamples = 40) => {
       helloId = siteId;
       socket.emit('hello', { protocol: PROTOCOL_VERSION, siteId, token, capabilities: { backend: 'cpu', runtime: 'node', numExamples } });
