@@ -186,7 +186,7 @@ describe.runIf(mode === 'run')('dashboard and report.html over a real federation
       // The details render after the click's handler has run: waited for, not read at once (it failed once under load).
       await page.waitForSelector('#round-details td.reason');
       expect(await page.$eval(`#round-details td.reason`, (td) => td.textContent)).toBe(EVIL_REASON);
-      await page.waitForSelector('#sites tbody td');
+      await page.waitForSelector('#sites tbody td', { state: 'attached' });
       expect(await page.$eval('#sites tbody td', (td) => td.textContent)).toBe(EVIL_SITE);
       await page.hover('#round-details td.reason');
       expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
