@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_REPORTED_EXAMPLES } from '@fedtune/shared';
+import { CoordinatorIdentity } from '@fedtune/coordinator';
+import { tempDir } from '../helpers/federation.ts';
 import { closeAll, counts, fitResult, ofType, peer, RUN, sha256, start, until } from './site-routing-helpers.ts';
 
 /**
@@ -225,6 +227,7 @@ describe('waiting for sites', () => {
     const report = await coordinator.done;
     expect(report.status).toBe('aborted');
     expect(report.aborted).toContain('only 1 of 2 sites joined within 300 ms');
+    expect(report.abortedCode).toBe('timeout');
   });
 
   it('a stop wakes the wait (joinTimeoutMs 0 waits for ever) and ends the run aborted, saying so', async () => {
@@ -235,11 +238,23 @@ describe('waiting for sites', () => {
     const report = await coordinator.done;
     expect(report.status).toBe('aborted');
     expect(report.aborted).toBe('stopped while waiting for sites');
+    // A stop is no error: no code.
+    expect(report.abortedCode).toBeUndefined();
     // One 'waiting' per change, however long the wait (no deadline: no timer firing in a loop).
     expect(ofType(events, 'waiting')).toEqual([
       { type: 'waiting', joined: 0, needed: 2 },
       { type: 'waiting', joined: 1, needed: 2 },
     ]);
+  });
+
+  it("the terms a site is sent are signed with the coordinator's own identity (its runs directory's identity.json)", async () => {
+    const runsDir = tempDir('fedtune-routing-identity-');
+    const { coordinator, network } = await start({ joinTimeoutMs: 30_000 }, { runsDir });
+    const a = await peer(network, 'site-a', { accept: false });
+    const terms = (await a.next('terms')) as { terms: { coordinator: string }; hash: string };
+    const identity = CoordinatorIdentity.loadOrCreate(runsDir);
+    expect(terms.terms.coordinator).toBe(identity.publicKey);
+    expect(coordinator.engine.report.terms).toEqual({ hash: terms.hash, coordinator: identity.publicKey });
   });
 
   it('a site joining after the run is over is told it is complete', async () => {
@@ -326,5 +341,22 @@ describe('in a round', () => {
     const report = await coordinator.done;
     expect(report.rounds[0].selected).toHaveLength(2);
     expect([...report.rounds[0].selected].sort()).toEqual(report.rounds[0].selected);
+  });
+
+  it('the sample is listed in canonical (sorted) order, whatever order the seeded draw picked it in', async () => {
+    const ids = ['site-a', 'site-b', 'site-c', 'site-d', 'site-e', 'site-f', 'site-g'];
+    const { coordinator, network, events } = await start({ minSites: ids.length, fraction: 0.5, quorum: 0.1, seed: 3, federatedEvaluation: 'never' });
+    const peers = await Promise.all(ids.map((id) => peer(network, id)));
+    await until(() => ofType(events, 'round-start').length === 1, 'the round started');
+    const selected = ofType(events, 'round-start')[0].selected;
+    expect(selected).toHaveLength(4);
+    expect(selected).toEqual([...selected].sort());
+    for (const id of selected) {
+      const p = peers[ids.indexOf(id)];
+      const f = await p.next('fit');
+      p.send('fitResult', fitResult(id, f.round as number, f.weights as Uint8Array));
+    }
+    const report = await coordinator.done;
+    expect(report.rounds[0].selected).toEqual(selected);
   });
 });

@@ -89,6 +89,30 @@ describe('between rounds', () => {
   });
 });
 
+describe('between rounds, with no site left', () => {
+  it('the grace needs a site: the next round waits for one (joinTimeoutMs), then goes on with whoever came', async () => {
+    const { coordinator, network, events } = await start({ rounds: 2, quorum: 0.5, rejoinGraceMs: 0, federatedEvaluation: 'never' });
+    const a = await peer(network, 'site-a');
+    const b = await peer(network, 'site-b');
+    const [fa] = await Promise.all([a.next('fit'), b.next('fit')]);
+    a.send('fitResult', fitResult('site-a', fa.round as number, fa.weights as Uint8Array));
+    a.link.close();
+    b.link.close();
+    await until(() => ofType(events, 'round-end').length === 1, 'round 1 ended');
+    await until(() => ofType(events, 'waiting').some((e) => e.joined === 0 && events.indexOf(e) > events.findIndex((x) => x.type === 'round-end')), 'waiting with none joined');
+    // Nobody is there: no round starts however long it waits (a grace of 0 is no wait only with a site to go on with).
+    await new Promise((r) => setTimeout(r, 150));
+    expect(ofType(events, 'round-start')).toHaveLength(1);
+    const c = await peer(network, 'site-c');
+    const fc = await c.next('fit');
+    c.send('fitResult', fitResult('site-c', fc.round as number, fc.weights as Uint8Array));
+    const report = await coordinator.done;
+    expect(report.status, report.aborted).toBe('complete');
+    expect(report.rounds.map((r) => r.selected)).toEqual([['site-a', 'site-b'], ['site-c']]);
+    expect(report.rounds.map((r) => r.accepted.map((u) => u.siteId))).toEqual([['site-a'], ['site-c']]);
+  });
+});
+
 describe("the update guard's verdicts, as reported", () => {
   it('an update not certain to be kept is held, then accepted at the close; examples count up to the cap', async () => {
     const { coordinator, network, events } = await start({ minSites: 3, quorum: 0.3, federatedEvaluation: 'never' });

@@ -1,4 +1,4 @@
-import { FedtuneError, getStrategy, RdpAccountant, REPORT_SCHEMA_VERSION, strategyNeedsIndividualUpdates, totalParameters, type RunReport, type WeightArrays } from '@fedtune/shared';
+import { FedtuneError, getStrategy, toFedtuneError, RdpAccountant, REPORT_SCHEMA_VERSION, strategyNeedsIndividualUpdates, totalParameters, type RunReport, type WeightArrays } from '@fedtune/shared';
 import { createRoundAggregator } from './aggregation/create-round-aggregator.ts';
 import { resolveDpNoise } from './distributed-dp-aggregation.ts';
 import { checkUpdateEncodingConfig } from './update-encoding.ts';
@@ -117,7 +117,7 @@ export class RoundEngine {
       ctx.strategyState = options.resume.strategyState;
       // The report carries the checkpointed history, and the configuration this run continues with.
       // A per-site report in the checkpoint is of an earlier final model: the resumed run makes its own (or none).
-      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, siteReport: undefined, config: this.config as unknown as Record<string, unknown> });
+      Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, abortedCode: undefined, siteReport: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
     // The jobs (each in its own file), sharing the run's context.
@@ -190,6 +190,8 @@ export class RoundEngine {
     } catch (err) {
       this.report.status = 'aborted';
       this.report.aborted = err instanceof Error ? err.message : String(err);
+      // A stop is no error: only the errors that ended the run themselves carry a code.
+      if (!this.ctx.stopped) this.report.abortedCode = toFedtuneError(err).code;
     }
     // An aborted run still waits for the robustness evaluations in flight (their errors are moot by now).
     for (const pending of this.ctx.loop.pendingRobustness.splice(0)) await pending.outcome;
@@ -199,6 +201,7 @@ export class RoundEngine {
       // The sites are told either way: a coordinator that cannot write must not leave them waiting.
       this.report.status = 'aborted';
       this.report.aborted = [this.report.aborted, (err as Error).message].filter(Boolean).join('; ');
+      this.report.abortedCode ??= toFedtuneError(err).code;
     }
     for (const site of this.sites.all()) site.link.send('complete', this.ctx.completeMessage());
     this.ctx.emit({ type: 'complete', report: this.report });

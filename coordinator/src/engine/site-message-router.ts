@@ -43,7 +43,7 @@ export class SiteMessageRouter {
     if (!site.termsAccepted && message.event !== 'heartbeat') return this.ctx.rejectMessage(link, 'unauthorized', `accept the run's terms before sending "${message.event}"`);
     switch (message.event) {
       case 'fitResult':
-        return this.onFitResult(site.siteId, link, message.payload);
+        return this.onFitResult(site, message.payload);
       case 'evaluateResult': {
         const r = message.payload;
         if (this.ctx.evaluation && r.round === this.ctx.evaluation.round && r.runId === this.ctx.config.runId && this.ctx.evaluation.expects(site.siteId)) {
@@ -109,7 +109,8 @@ export class SiteMessageRouter {
     }
   }
 
-  onFitResult(siteId: string, link: SiteLink, result: ClientToServer['fitResult']): void {
+  onFitResult(site: SiteState, result: ClientToServer['fitResult']): void {
+    const { siteId, link } = site;
     const c = this.ctx.collector;
     // Any result, late or refused, means the site is done with the fit a quorum wait cut it off from.
     this.ctx.unresponsive.heardFrom(siteId);
@@ -138,7 +139,7 @@ export class SiteMessageRouter {
       alreadyReceived: c.accepted,
       manifest: this.ctx.options.model.manifest,
       maxExamples: this.ctx.config.maxExamplesPerSite,
-      announced: this.ctx.sites.get(siteId)?.numExamples,
+      announced: site.numExamples,
       maxUpdateBytes: this.ctx.config.maxUpdateBytes,
       global: this.ctx.globalWeights,
       maxUpdateNorm: this.ctx.config.maxUpdateNorm,

@@ -125,6 +125,11 @@ export const RunReport = z.object({
   /** Set by `fedtune simulate`: how the federation was built (partition, attack, malicious sites). */
   simulation: z.record(z.string(), z.unknown()).optional(),
   aborted: z.string().optional(),
+  /**
+   * The typed code (FedtuneErrorCode) of the error that aborted the run — `timeout` (too few sites joined in time),
+   * `quorum_not_met`, `persistence`, … — for machines; absent when the run completed or was stopped.
+   */
+  abortedCode: z.string().max(64).optional(),
   /** The privacy spent by the whole run so far (the last round's `privacy`). */
   privacy: PrivacyRecord.optional(),
   /** Robustness of the final global model (the last round's `robustness`). */
