@@ -220,9 +220,10 @@ describe('secure aggregation in a run', () => {
 
   // secureAggregation.phaseTimeoutMs: a hung site (connected, silent) holds a phase until its deadline, which is
   // phaseTimeoutMs when set and the round timeout (here 10 minutes, far beyond the test's timeout) otherwise.
+  // Before masked-input, the honest sites must mask within the deadline too: 300 ms was too short for them on a
+  // loaded 2-core machine (load 17: an honest site was dropped with the hung one), so that phase is tested at 6 s.
   it.each([
     ['share-keys', 300],
-    ['masked-input', 300],
     ['masked-input', 6_000],
   ] as const)('phaseTimeoutMs: a site hung before %s is dropped at the %i ms phase deadline, and the round completes with the others', async (phase, phaseTimeoutMs) => {
     const started = Date.now();
