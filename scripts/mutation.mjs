@@ -457,6 +457,20 @@ const MODULES = [
     mutate: ['shared/src/learning/dense-stack-step.ts'],
     tests: ['tests/training-loop/dense-stack-step-no-simd.test.ts', 'tests/training-loop/dense-stack-step.test.ts'],
   },
+  {
+    name: 'site-http',
+    // What a site (or anyone posing as one) reaches over HTTP beside the socket: the run's terms and a model
+    // version's bytes (auth, header bounds, ETag / If-None-Match), and a browser join link's ?server= with the CSP
+    // the page gets for it.
+    mutate: [
+      'coordinator/src/http/terms-route.ts',
+      'coordinator/src/http/model-weights-route.ts',
+      'coordinator/src/http/site-csp.ts',
+      'shared/src/transport/join-link-server.ts',
+      'client-web/src/join-server-choice.ts',
+    ],
+    tests: ['tests/hostile-http/site-http-exact.test.ts', 'tests/model-delivery/model-weights-route.test.ts', 'tests/web-surfaces/join-server-choice.test.ts'],
+  },
 ];
 
 const args = process.argv.slice(2);
