@@ -52,26 +52,31 @@ export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
   const hash = url.indexOf('#', q);
-  const end = hash < 0 ? url.length : hash;
+  const end = hash === -1 ? url.length : hash;
   const params = url
     .slice(q + 1, end)
     .split('&')
     .map((part) => {
       const eq = part.indexOf('=');
-      const raw = eq < 0 ? part : part.slice(0, eq);
+      // A name with no value has nothing to hide.
+      if (eq === -1) return part;
+      const raw = part.slice(0, eq);
       let name = raw;
       try {
         name = decodeURIComponent(raw.replace(/\+/g, ' '));
       } catch {
         // A malformed escape: matched as written.
       }
-      return SECRET_PARAM.test(name) && eq >= 0 ? `${raw}=${REDACTED}` : part;
+      return SECRET_PARAM.test(name) ? `${raw}=${REDACTED}` : part;
     });
   return `${url.slice(0, q + 1)}${params.join('&')}${url.slice(end)}`;
 }
 
-/** Free-text reasons can quote whatever a site sent: keep them short. */
-const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
+/**
+ * Free-text reasons can quote whatever a site sent: one line (no control or bidi characters), clipped to
+ * MAX_QUOTED_CHARS without splitting a surrogate pair, as every other quoted text (shared's oneLine).
+ */
+const clip = (text: string) => oneLine(text);
 
 /**
  * One log line per engine event, with identifiers, counts and metrics only: never weights, updates,
