@@ -40,7 +40,8 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
   // `/api/v1/…` as docs/audit.md names it; `/api/runs/…` like the run's other routes. One index of who joined, for both.
   const access: AuditAccessOptions = { ...auditAccess, joins: auditAccess?.joins ?? new AuditJoins() };
   for (const url of ['/api/v1/runs/:id/audit', '/api/runs/:id/audit']) {
-    app.get<{ Params: { id: string } }>(url, {
+    // Node gives a header it does not know (x-fedtune-site) as one string, repeats joined with ", ".
+    app.get<{ Params: { id: string }; Headers: { [SITE_HEADER]?: string } }>(url, {
       schema: {
         summary: "a run's hash-chained audit log (audit.jsonl, JSON lines; docs/audit.md)",
         description:
@@ -59,8 +60,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     }, async (request, reply) => {
       const runDir = store.runDir(request.params.id);
       const path = join(runDir, AUDIT_FILE);
-      const site = request.headers[SITE_HEADER];
-      checkAuditAccess(access, { authorization: request.headers.authorization, host: request.headers.host, site: typeof site === 'string' ? site : undefined }, path);
+      checkAuditAccess(access, { authorization: request.headers.authorization, host: request.headers.host, site: request.headers[SITE_HEADER] }, path);
       if (!existsSync(path)) throw new FedtuneError('not_found', `run ${request.params.id} has no audit log`);
       void reply.type('application/x-ndjson');
       return reply.send(createReadStream(path));
@@ -84,7 +84,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     schema: {
       summary: 'a file of the global model saved after a round',
       tags: ['runs'],
-      params: { type: 'object', properties: { id: RunIdParam, round: { type: 'integer', minimum: 1 }, file: ModelFileParam }, required: ['id', 'round', 'file'] },
+      params: { type: 'object', properties: { id: RunIdParam, round: { type: 'integer', minimum: 1 }, file: ModelFileParam } },
       response: { 200: ModelFileResponse, ...errorResponses(404) },
     },
   }, async (request, reply) => {

@@ -57,6 +57,7 @@ export function mergeSites(live: SiteView[] | undefined, recorded: SiteRow[]): S
   const past = recorded
     .filter((s) => !seen.has(s.siteId))
     .map((s): SiteView => ({ ...s, status: live ? 'disconnected' : s.status }));
+  // Stryker disable next-line EqualityOperator: equivalent: no two sites compared share an id (live ones are unique, recorded ones with a live id are dropped, the database holds one row per site), so < and <=, > and >= order them alike
   return [...(live ?? []), ...past].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
 }
 
