@@ -452,6 +452,42 @@ const MODULES = [
     tests: ['tests/hostile-http/http-input-exact.test.ts'],
   },
   {
+    name: 'http-routes',
+    // The coordinator's admin and operations routes, with their input from outside: each route's status and typed
+    // code (404 for an unknown or malformed run id, 409s of the run lifecycle, 400 for a round below 1 or a body that
+    // is no object), which routes are the control plane, who reads the audit log; the security headers and page CSPs;
+    // the request log (secrets redacted, method and URL one line and clipped) and the engine's log lines (free text
+    // one line and clipped). Only the routes' handlers, admin flags and parameter limits of operations-routes.ts, and
+    // the parts of api-schemas.ts with an effect on a request (errorResponses, the body's type and its kept fields):
+    // the rest of both is OpenAPI prose and response shapes.
+    mutate: [
+      'coordinator/src/http/operations-routes.ts:22-33',
+      'coordinator/src/http/operations-routes.ts:41-42',
+      'coordinator/src/http/operations-routes.ts:60-67',
+      'coordinator/src/http/operations-routes.ts:71-71',
+      'coordinator/src/http/operations-routes.ts:81-81',
+      'coordinator/src/http/operations-routes.ts:87-87',
+      'coordinator/src/http/operations-routes.ts:90-95',
+      'coordinator/src/http/operations-routes.ts:98-98',
+      'coordinator/src/http/operations-routes.ts:113-120',
+      'coordinator/src/http/operations-routes.ts:123-123',
+      'coordinator/src/http/operations-routes.ts:133-144',
+      'coordinator/src/http/operations-routes.ts:147-147',
+      'coordinator/src/http/operations-routes.ts:160-176',
+      'coordinator/src/http/operations-routes.ts:179-179',
+      'coordinator/src/http/operations-routes.ts:190-198',
+      'coordinator/src/http/api-schemas.ts:21-25',
+      'coordinator/src/http/api-schemas.ts:142-142',
+      'coordinator/src/http/api-schemas.ts:145-145',
+      'coordinator/src/http/run-control.ts',
+      'coordinator/src/http/structured-log.ts',
+      'coordinator/src/http/security-headers.ts',
+    ],
+    // A bare fastify app with a RunStore on a temporary directory, no coordinator; the end-to-end files
+    // (tests/http-operations.test.ts, tests/http-runs-lifecycle.test.ts, tests/hostile-http/*.test.ts) stay in npm test.
+    tests: ['tests/hostile-http/http-routes-exact.test.ts'],
+  },
+  {
     name: 'dense-stack-step',
     // The tape-free training step of a Dense stack: the same losses, gradients and weights as the tape's, bit for bit.
     mutate: ['shared/src/learning/dense-stack-step.ts'],
