@@ -486,6 +486,7 @@ describe('security headers', () => {
     ['/docsite', '/docsite', PAGE_CSP],
     ['/', '/?server=http%3A%2F%2Fx.example', PAGE_CSP],
     ['', '/nowhere', PAGE_CSP],
+    [undefined, '/nowhere?server=http%3A%2F%2Fx.example', PAGE_CSP],
   ])('defaultPageCsp(%s, %s)', (route, url, csp) => {
     expect(defaultPageCsp(route, url)).toBe(csp);
   });
@@ -537,6 +538,9 @@ describe('redactUrl and requestForLog', () => {
     ['/x?a=1#token=S', '/x?a=1#token=S'],
     ['/x?token=a=b&site=s=t', '/x?token=[redacted]&site=s=t'],
     ['/tokens/x', '/tokens/x'],
+    // No query: a path that reads like one is kept.
+    ['/token=abc', '/token=abc'],
+    ['/x?tokens', '/x?tokens'],
   ])('redactUrl(%s) = %s', (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
     expect(REDACTED).toBe('[redacted]');

@@ -53,12 +53,14 @@ export interface SiteHistory {
  * others. For the driven run a recorded 'connected' site that is not live has gone (its row is stale).
  */
 export function mergeSites(live: SiteView[] | undefined, recorded: SiteRow[]): SiteView[] {
-  const seen = new Set((live ?? []).map((s) => s.siteId));
+  const seen = new Set(live?.map((s) => s.siteId));
   const past = recorded
     .filter((s) => !seen.has(s.siteId))
     .map((s): SiteView => ({ ...s, status: live ? 'disconnected' : s.status }));
-  // Stryker disable next-line EqualityOperator: equivalent: no two sites compared share an id (live ones are unique, recorded ones with a live id are dropped, the database holds one row per site), so < and <=, > and >= order them alike
-  return [...(live ?? []), ...past].sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+  // No two sites compared share an id (live ones are unique, recorded ones with a live id are dropped, the database
+  // holds one row per site): "not before" is "after".
+  // Stryker disable next-line EqualityOperator: equivalent: with distinct ids < and <= order them alike
+  return [...(live ?? []), ...past].sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
 }
 
 /** A round record reduced to what the rounds listing shows: counts instead of site lists, no per-site data. */

@@ -26,13 +26,16 @@ export const PAGE_CSP = "frame-ancestors 'none'; base-uri 'none'; object-src 'no
 
 /**
  * The CSP for an HTML response that set none, by the route that answered (`/site/*`, `/docs/…`: the routed
- * path, so `/%73ite/` gets the site's too) and the request's query: the browser site's (site-csp.ts: it depends
- * on the page's ?server=), the Swagger UI's, PAGE_CSP elsewhere.
+ * path, so `/%73ite/` gets the site's too; undefined for the not-found handler) and the request's query: the
+ * browser site's (site-csp.ts: it depends on the page's ?server=), the Swagger UI's, PAGE_CSP elsewhere.
  */
-export function defaultPageCsp(route: string, requestUrl: string): string {
-  const q = requestUrl.indexOf('?');
-  if (route === '/site/*') return siteCsp(q < 0 ? '' : requestUrl.slice(q));
-  if (route === '/docs' || route.startsWith('/docs/')) return DOCS_CSP;
+export function defaultPageCsp(route: string | undefined, requestUrl: string): string {
+  if (route === '/site/*') {
+    const q = requestUrl.indexOf('?');
+    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: without a '?' any text of one character (what slice(-1) gives) has no server= either
+    return siteCsp(q < 0 ? '' : requestUrl.slice(q));
+  }
+  if (route === '/docs' || route?.startsWith('/docs/')) return DOCS_CSP;
   return PAGE_CSP;
 }
 
@@ -46,7 +49,7 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
     void reply.header('x-content-type-options', 'nosniff');
     void reply.header('x-frame-options', 'DENY');
     const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) void reply.header('content-security-policy', defaultPageCsp(request.routeOptions.url ?? '', request.url));
+    if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) void reply.header('content-security-policy', defaultPageCsp(request.routeOptions.url, request.url));
     return payload;
   });
 }
