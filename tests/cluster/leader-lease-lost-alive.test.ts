@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClusterRedis, type ClusterRedis } from '@fedtune/coordinator';
-import type { RunReport } from '@fedtune/shared';
+import { verifyAuditChain, type RunReport } from '@fedtune/shared';
 import { startClusterFederation, startClusterSites } from '../helpers/cluster-federation.ts';
 import { fedtuneCoordinator } from '../helpers/fedtune-cli.ts';
 import { tempDir } from '../helpers/federation.ts';
@@ -81,6 +81,59 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
       expectNothingCountedTwice(leader.report!);
       const last = leader.report!.rounds.at(-1)!;
       expect(last.accepted).toHaveLength(SITES);
+      const sites = await Promise.all(cluster.siteRuns);
+      expect(sites.filter((s) => s.completed)).toHaveLength(SITES);
+    } finally {
+      await cluster.close();
+    }
+  }, 240_000);
+
+  it('lease lost in the first round, before any checkpoint: the next leader starts the run over in the same directory, and it completes with every site', async () => {
+    // Found under load (a renewal late past a 4 s lease): the next leader found the run's directory begun and no
+    // checkpoint, refused it as a run that "already exists", and so did every node after it: the cluster failed.
+    const prefix = 'lease-lost-first';
+    let forced = false;
+    const cluster = await startClusterFederation({
+      redisUrl: redis.url,
+      nodes: 3,
+      sites: SITES,
+      rounds: 3,
+      leaseTtlMs: 4_000,
+      seed: 31,
+      prefix,
+      config: { normBoundMultiple: 0 },
+      maxSiteExamples: 40,
+      holdoutExamples: 100,
+      siteOptions: () => ({
+        reconnect: { retries: 60, baseDelayMs: 100, maxDelayMs: 1_000 },
+        onEvent: (e) => {
+          if (forced || e.type !== 'fit-done' || e.round !== 1) return;
+          forced = true;
+          void admin.multi().set(`${prefix}:fence`, '5').del(`${prefix}:leader`).exec();
+        },
+      }),
+    });
+    try {
+      const outcomes = await Promise.all(cluster.nodes.map((n) => n.done));
+      const logs = cluster.logs.join('\n');
+      expect(forced, logs).toBe(true);
+      expect(cluster.logs.filter((l) => STEPPED_DOWN.test(l)), logs).toHaveLength(1);
+      expect(cluster.logs.filter((l) => l.includes('could not lead')), logs).toEqual([]);
+      expect(outcomes.map((o) => o.status), logs).toEqual(['complete', 'complete', 'complete']);
+      const leader = outcomes.find((o) => o.report)!;
+      expect(leader.leader).not.toBe('node-1');
+      // Started over (no checkpoint to resume from), every round with every site, nothing counted twice.
+      expect(leader.report!.resumedAt).toBeUndefined();
+      expect(leader.report!.rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+      expectNothingCountedTwice(leader.report!);
+      expect(leader.report!.rounds.at(-1)!.accepted).toHaveLength(SITES);
+      const runDir = join(cluster.runsDir, leader.report!.runId);
+      // One audit chain across both leaders: the second run start says it resumed after round 0.
+      const audit = readFileSync(join(runDir, 'audit.jsonl'), 'utf8');
+      const verdict = verifyAuditChain(audit);
+      expect(verdict.ok, verdict.ok ? '' : verdict.message).toBe(true);
+      const starts = audit.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; data: { resumedAfterRound?: number } }).filter((e) => e.type === 'run-start');
+      expect(starts.map((e) => e.data.resumedAfterRound)).toEqual([undefined, 0]);
       const sites = await Promise.all(cluster.siteRuns);
       expect(sites.filter((s) => s.completed)).toHaveLength(SITES);
     } finally {

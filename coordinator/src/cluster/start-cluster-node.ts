@@ -326,7 +326,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     };
     const manifest = modelManifest(model);
     const evaluateElsewhere = cluster.evaluationTimeoutMs > 0 ? (weights: WeightArrays) => leaderEvaluation.evaluate(manifest, weights) : undefined;
-    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, remotePartials: leaderPartials, mayPersist, evaluateElsewhere });
+    // Without a checkpoint the run starts over, in the directory a previous leader may have begun it in (takeOver).
+    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, takeOver: !resume, remotePartials: leaderPartials, mayPersist, evaluateElsewhere });
     session = run;
     run.engine.modelVersions.onPublished((served) => {
       if (lease.leaderToken !== token) return;

@@ -58,6 +58,12 @@ export interface RunStartOptions {
   model: tf.LayersModel;
   /** Continue `config.runId` from its latest good checkpoint. */
   resume?: boolean;
+  /**
+   * A cluster node taking over a run whose previous leader started it but wrote no checkpoint yet (it lost its
+   * lease in the first round): the run starts again from its first round in the same directory — its audit chain
+   * goes on (a run start that says it resumed after round 0), the database forgets rounds it may hold.
+   */
+  takeOver?: boolean;
   /** Partial aggregates folded by a cluster's followers (cluster/leader-round-partials.ts). */
   remotePartials?: RemotePartials;
   /**
@@ -151,7 +157,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  * Builds the run's global model and round engine on the server's transport and starts it: the run begins
  * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
  */
-export function startRun(services: RunServices, { config: given, model, resume: resumeRun, remotePartials, mayPersist = () => true, evaluateElsewhere }: RunStartOptions): RunSession {
+export function startRun(services: RunServices, { config: given, model, resume: resumeRun, takeOver = false, remotePartials, mayPersist = () => true, evaluateElsewhere }: RunStartOptions): RunSession {
   const runId = given.runId;
   let config = given;
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
@@ -164,7 +170,8 @@ export function startRun(services: RunServices, { config: given, model, resume: 
     const store = new RunStore(services.runsDir);
     const runDir = store.newRunDir(runId);
     // A new run never writes over another's files (its report, checkpoints and audit chain would mix with them).
-    if (!resumeRun && holdsRun(runDir)) {
+    const takenOver = !resumeRun && takeOver && holdsRun(runDir);
+    if (!resumeRun && !takenOver && holdsRun(runDir)) {
       throw new FedtuneError('config', `run ${runId} already exists in ${services.runsDir}: give another run id (or none, and a new one is made), or resume it (fedtune coordinator --resume ${runId})`);
     }
     makeDirectories(runDir);
@@ -189,6 +196,10 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       // agree with the checkpoint (rounds after it removed, rounds it holds but the database lost recorded).
       removeTempFilesUnder(runDir);
       if (database) reconcileDatabase(database, runId, resume);
+    } else if (takenOver) {
+      // No checkpoint: no round is kept, whatever the previous leader wrote or recorded.
+      removeTempFilesUnder(runDir);
+      database?.deleteRoundsAfter(runId, 0);
     }
     global = new TfGlobalModel(model, services.holdout, runDir, services.architecture, savedModelMetadata(runId, services, config), services.probes, {
       evaluation: services.evaluation,
@@ -196,7 +207,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
       ...(services.text ? { text: services.text } : {}),
     });
     const model_ = global;
-    const audit = startRunAudit(auditLog, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round });
+    const audit = startRunAudit(auditLog, { config, manifest: global.manifest, weights: resume?.weights ?? global.initialWeights, resumedAfterRound: resume?.round ?? (takenOver ? 0 : undefined) });
     // report.json/report.html of a round are written off the round's critical path; the final one is awaited.
     const reports = new ReportWriter(runDir);
     // A stop asked for while a round collects results takes effect when that round ends.
