@@ -496,9 +496,14 @@ const MODULES = [
     // What a site (or anyone posing as one) reaches over HTTP beside the socket: the run's terms and a model
     // version's bytes (auth, header bounds, ETag / If-None-Match), and a browser join link's ?server= with the CSP
     // the page gets for it.
+    // The routes' OpenAPI text (summaries, tags, response descriptions) is left out: only a test copying it could tell.
     mutate: [
-      'coordinator/src/http/terms-route.ts',
-      'coordinator/src/http/model-weights-route.ts',
+      'coordinator/src/http/terms-route.ts:1-25',
+      'coordinator/src/http/terms-route.ts:28-28',
+      'coordinator/src/http/terms-route.ts:30-41',
+      'coordinator/src/http/model-weights-route.ts:1-36',
+      'coordinator/src/http/model-weights-route.ts:39-40',
+      'coordinator/src/http/model-weights-route.ts:48-63',
       'coordinator/src/http/site-csp.ts',
       'shared/src/transport/join-link-server.ts',
       'client-web/src/join-server-choice.ts',

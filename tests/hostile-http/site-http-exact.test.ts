@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { encodeWeights, joinLinkServerParam, MAX_JOIN_SERVER_CHARS, MAX_JOIN_SERVER_ORIGIN_CHARS, parseJoinLinkServer, sha256Hex, type SignedRunTerms } from '@fedtune/shared';
 import { buildApp } from '../../coordinator/src/http/build-app.ts';
 import { ifNoneMatchHits } from '../../coordinator/src/http/model-weights-route.ts';
@@ -29,19 +29,20 @@ const mayRead = (siteId: string | undefined, token: string | undefined) => {
   return !requireTokens || (siteId !== undefined && tokens[siteId] === token);
 };
 
-const { app } = buildApp({
-  runsDir: tempDir('fedtune-site-http-'),
-  maxMessageBytes: 1 << 20,
-  apiRateLimit: false,
-  terms: { terms: () => current, mayRead },
-  modelWeights: { version: (v) => versions.get(v), mayRead },
+// A fresh app per test: the routes' schemas (the header bounds) are built with the app, inside the test that
+// relies on them (a mutation run activates a mutant per test, not while a file loads).
+const apps: Array<{ close(): Promise<unknown> }> = [];
+afterEach(async () => {
+  for (const a of apps.splice(0)) await a.close();
 });
-const open = buildApp({ runsDir: tempDir('fedtune-site-http-open-'), maxMessageBytes: 1 << 20, apiRateLimit: false, terms: { terms: () => signed }, modelWeights: { version: async (v) => versions.get(v) } }).app;
-afterAll(async () => {
-  await app.close();
-  await open.close();
-});
-const get = (url: string, headers: Record<string, string> = {}, on = app) => on.inject({ method: 'GET', url, headers });
+function siteApp(withRules = true) {
+  const { app } = withRules
+    ? buildApp({ runsDir: tempDir('fedtune-site-http-'), maxMessageBytes: 1 << 20, apiRateLimit: false, terms: { terms: () => current, mayRead }, modelWeights: { version: (v) => versions.get(v), mayRead } })
+    : buildApp({ runsDir: tempDir('fedtune-site-http-open-'), maxMessageBytes: 1 << 20, apiRateLimit: false, terms: { terms: () => signed }, modelWeights: { version: async (v) => versions.get(v) } });
+  apps.push(app);
+  return app;
+}
+const get = (url: string, headers: Record<string, string> = {}, on = siteApp()) => on.inject({ method: 'GET', url, headers });
 const asSite = { [SITE_ID_HEADER]: 'site-1', authorization: 'Bearer secret-1' };
 
 describe('GET /api/v1/terms', () => {
@@ -78,7 +79,7 @@ describe('GET /api/v1/terms', () => {
   });
 
   it('without mayRead anyone may read them', async () => {
-    expect((await get('/api/v1/terms', {}, open)).json()).toEqual(signed);
+    expect((await get('/api/v1/terms', {}, siteApp(false))).json()).toEqual(signed);
   });
 
   it.each([
@@ -117,7 +118,7 @@ describe('GET /api/v1/models/:version/weights', () => {
   it('404 not_found names the version; a held one is its bytes, from a synchronous or an asynchronous lookup', async () => {
     const missing = await get('/api/v1/models/9/weights');
     expect(missing.json().error).toEqual({ code: 'not_found', message: 'this coordinator does not hold model version 9' });
-    for (const on of [app, open]) {
+    for (const on of [siteApp(), siteApp(false)]) {
       const res = await get('/api/v1/models/3/weights', {}, on);
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toBe('application/octet-stream');

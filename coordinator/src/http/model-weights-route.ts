@@ -36,7 +36,7 @@ export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWe
     schema: {
       summary: 'the bytes of a global model version (weights codec), with a strong ETag = their sha-256',
       tags: ['runs'],
-      params: { type: 'object', properties: { version: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } }, required: ['version'] },
+      params: { type: 'object', properties: { version: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } } },
       headers: { type: 'object', properties: { [SITE_ID_HEADER]: { type: 'string', maxLength: 128 }, authorization: { type: 'string', maxLength: 600 }, 'if-none-match': { type: 'string', maxLength: 2048 } } },
       response: {
         200: { description: 'the encoded weights', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
@@ -57,7 +57,7 @@ export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWe
     const etag = `"${served.sha256}"`;
     void reply.header('etag', etag).header('cache-control', MODEL_WEIGHTS_CACHE_CONTROL);
     if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
-    void reply.type('application/octet-stream');
+    // A Buffer is sent as application/octet-stream.
     return reply.send(Buffer.from(served.bytes.buffer, served.bytes.byteOffset, served.bytes.byteLength));
   });
 }

@@ -28,6 +28,7 @@ export function siteCsp(search: string): string {
 /** The sources for a link's other coordinator: its origin over http(s) and ws(s); none without a valid ?server=. */
 function linkServerSources(search: string): string[] {
   const param = joinLinkServerParam(search);
+  // Stryker disable next-line ConditionalExpression: equivalent: a shortcut; parsing no text throws, and a link that does not parse adds nothing.
   if (param === undefined) return [];
   let origin: string;
   try {
@@ -35,6 +36,7 @@ function linkServerSources(search: string): string[] {
   } catch {
     return [];
   }
-  const ws = origin.replace(/^http/, 'ws');
+  // http://… → ws://…, https://… → wss://… (an origin parseJoinLinkServer gave starts with one of them).
+  const ws = `ws${origin.slice('http'.length)}`;
   return [origin, ws];
 }
