@@ -81,8 +81,10 @@ export class FollowerPartialRounds {
     if (plan.node === this.options.nodeId) return;
     // A plan of a replaced leader (a lower fencing token than one seen) is ignored, counted by the fence.
     if (!this.options.fence.admit(plan.token)) return;
-    // A new attempt supersedes whatever was in progress here (its close never came: the leader moved on).
+    // A new attempt supersedes whatever was in progress here (its close never came: the leader moved on),
+    // a plan still loading too: one naming none of this node's sites must not let it start when its load ends.
     this.current = undefined;
+    this.loading = undefined;
     this.releaseHeld();
     this.records.flush();
     const mine = plan.sites.filter((s) => s.node === this.options.nodeId);
