@@ -439,6 +439,21 @@ const MODULES = [
     tests: ['tests/cluster/cluster-message-mac.test.ts', 'tests/cluster/cluster-integrity-exact.test.ts'],
   },
   {
+    name: 'cluster-rounds',
+    // How the nodes of a cluster combine a round's partial results: the follower folds its sites' updates and
+    // sends records and a partial; the leader's ledger merges a partial only when it holds exactly the sites that
+    // node recorded (right round, node and fencing token, each site once), and leaves out the sites of a node
+    // whose partial never came or was refused.
+    mutate: [
+      'coordinator/src/cluster/leader-round-partials.ts',
+      'coordinator/src/cluster/follower-partial-rounds.ts',
+      'coordinator/src/cluster/follower-round-partial.ts',
+      'coordinator/src/cluster/cluster-partial-ledger.ts',
+    ],
+    // In-memory fakes only; the Redis and socket.io tests (cluster-partial-faults, partial-fencing, partial-weights-redis) stay in npm test.
+    tests: ['tests/cluster/cluster-rounds-exact.test.ts', 'tests/cluster/cluster-partials.test.ts', 'tests/cluster/partial-round-wiring.test.ts'],
+  },
+  {
     name: 'http-input',
     // What the HTTP API does with a request before and after a route: the JSON depth bound and parser, the
     // rate limit's buckets, and the error answer (status and code from one catalogue, a clipped one-line message).
