@@ -449,6 +449,7 @@ const MODULES = [
       'coordinator/src/cluster/follower-partial-rounds.ts',
       'coordinator/src/cluster/follower-round-partial.ts',
       'coordinator/src/cluster/cluster-partial-ledger.ts',
+      'coordinator/src/cluster/schema-issue.ts',
     ],
     // In-memory fakes only; the Redis and socket.io tests (cluster-partial-faults, partial-fencing, partial-weights-redis) stay in npm test.
     tests: ['tests/cluster/cluster-rounds-exact.test.ts', 'tests/cluster/cluster-partials.test.ts', 'tests/cluster/partial-round-wiring.test.ts'],

@@ -1,6 +1,8 @@
 import { clipText, FedtuneError, toFedtuneError } from '@fedtune/shared';
 import type { RoundAggregator } from '../engine/aggregation/round-aggregator.ts';
+import { bySiteId } from '../engine/aggregation/aggregator-partial.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
+import { firstIssue } from './schema-issue.ts';
 
 /** The round attempt the leader is collecting. */
 export interface LedgerRound {
@@ -31,7 +33,7 @@ export class ClusterPartialLedger {
   /** A follower's acceptance record: returns it parsed, or throws (malformed, another round, not selected, duplicate). */
   record(raw: unknown): SiteAcceptanceMessage {
     const parsed = SiteAcceptanceMessage.safeParse(raw);
-    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${firstIssue(parsed.error)}`));
     return this.recordParsed(parsed.data);
   }
 
@@ -57,18 +59,19 @@ export class ClusterPartialLedger {
   /** A follower's partial: merged into the aggregator when it is exactly that node's recorded sites; else throws and merges nothing. */
   merge(raw: unknown): void {
     const parsed = PartialMessage.safeParse(raw);
-    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a partial message: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a partial message: ${firstIssue(parsed.error)}`));
     const m = parsed.data;
     this.sameRound(m);
     if (this.merged.has(m.node)) throw new FedtuneError('duplicate_result', `node ${m.node} already sent its partial for round ${m.round}`);
     const expected = this.byNode.get(m.node) ?? new Set<string>();
-    const listed = (m.partial as { sites?: unknown } | null)?.sites;
-    const sites = Array.isArray(listed) ? listed : [];
+    const sites = (m.partial as { sites?: unknown } | null)?.sites;
     const same =
+      Array.isArray(sites) &&
       sites.length === expected.size &&
       sites.every((s) => {
         const e = s as { siteId?: unknown; numExamples?: unknown } | null;
-        const r = typeof e?.siteId === 'string' && expected.has(e.siteId) ? this.records.get(e.siteId) : undefined;
+        // `expected` holds only site ids (strings): anything else in the list is not in it.
+        const r = expected.has(e?.siteId as string) ? this.records.get(e!.siteId as string) : undefined;
         return r !== undefined && e!.numExamples === r.effectiveExamples;
       });
     if (!same) throw new FedtuneError('malformed_payload', `node ${m.node}'s partial does not hold exactly the ${expected.size} site(s) it accepted`);
@@ -87,12 +90,12 @@ export class ClusterPartialLedger {
 
   /** The records of sites whose updates are in the aggregate (merged partials), in site-id order. */
   accepted(): SiteAcceptanceMessage[] {
-    return [...this.records.values()].filter((r) => this.merged.has(r.node)).sort((a, b) => (a.siteId < b.siteId ? -1 : a.siteId > b.siteId ? 1 : 0));
+    return [...this.records.values()].filter((r) => this.merged.has(r.node)).sort((a, b) => bySiteId(a.siteId, b.siteId));
   }
 
   /** Sites a node accepted whose partial was never merged (the node died, or its partial was refused). */
   unmerged(): Array<{ siteId: string; node: string }> {
-    return [...this.records.values()].filter((r) => !this.merged.has(r.node)).map((r) => ({ siteId: r.siteId, node: r.node })).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    return [...this.records.values()].filter((r) => !this.merged.has(r.node)).map((r) => ({ siteId: r.siteId, node: r.node })).sort((a, b) => bySiteId(a.siteId, b.siteId));
   }
 
   private sameRound(m: { runId: string; round: number; attempt: number }): void {

@@ -4,6 +4,7 @@ import { FollowerRoundPartial } from './follower-round-partial.ts';
 import type { FencingTokens } from './fencing-check.ts';
 import type { SiteAcceptanceMessage } from './partial-round-messages.ts';
 import { RecordBatcher } from './record-batcher.ts';
+import { firstIssue } from './schema-issue.ts';
 import { RoundCloseMessage, RoundPlanMessage } from './round-plan-messages.ts';
 
 export interface FollowerPartialRoundsOptions {
@@ -76,7 +77,7 @@ export class FollowerPartialRounds {
   /** The leader's plan (raw from Redis): parsed strictly; throws FedtuneError('malformed_payload') when malformed. */
   async onPlan(raw: unknown): Promise<void> {
     const parsed = RoundPlanMessage.safeParse(raw);
-    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round plan: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round plan: ${firstIssue(parsed.error)}`));
     const plan = parsed.data;
     if (plan.node === this.options.nodeId) return;
     // A plan of a replaced leader (a lower fencing token than one seen) is ignored, counted by the fence.
@@ -93,13 +94,12 @@ export class FollowerPartialRounds {
     this.loading = key;
     if (this.options.relay) this.held = { key, sockets: new Set(mine.map((s) => s.socket)), held: [] };
     // A leader that took over resumes at the same round and attempt: only a close after this plan counts.
-    if (this.lastClosed === key) this.lastClosed = undefined;
+    this.lastClosed = undefined;
     let weights: Weights;
     try {
       const maxBytes = 2 * plan.maxUpdateBytes + 1024 * 1024;
       weights = plan.weightsFrom === 'version' ? await this.options.loadVersionWeights(plan.modelVersion, plan.weightsSha256, maxBytes) : await this.options.loadWeights(plan.weightsSha256, maxBytes);
     } catch (err) {
-      if (this.loading === key) this.loading = undefined;
       if (this.held?.key === key) this.releaseHeld();
       this.options.onWarning?.(`round ${plan.round}: could not load the global weights for partial aggregation (${clipText((err as Error)?.message ?? err, 300)}); this node relays its sites' updates`);
       return;
@@ -120,12 +120,12 @@ export class FollowerPartialRounds {
       selected: new Set(mine.map((s) => s.siteId)),
       maxExamples: plan.maxExamples,
       maxUpdateBytes: plan.maxUpdateBytes,
-      ...(plan.maxUpdateNorm !== undefined ? { maxUpdateNorm: plan.maxUpdateNorm } : {}),
-      ...(plan.updateEncoding !== undefined ? { updateEncoding: plan.updateEncoding } : {}),
+      maxUpdateNorm: plan.maxUpdateNorm,
+      updateEncoding: plan.updateEncoding,
       exampleCap: plan.exampleCap ?? Infinity,
       ...(plan.streamBound !== null ? { streamBound: plan.streamBound } : {}),
     });
-    const sockets = new Map(mine.map((s) => [s.socket, { siteId: s.siteId, ...(s.announced !== undefined ? { announced: s.announced } : {}) }]));
+    const sockets = new Map(mine.map((s) => [s.socket, { siteId: s.siteId, announced: s.announced }]));
     this.current = { key, plan, partial, sockets, relayed: new Set() };
     // What came while the weights loaded is folded now (or relayed, as it would have been).
     if (this.held?.key === key) {
@@ -144,7 +144,8 @@ export class FollowerPartialRounds {
 
   private relayHeld(h: { link: SiteLink; message: { event: string; payload: unknown } }): void {
     this.heldThenRelayed++;
-    this.options.relay?.(h.link, h.message);
+    // Results are held only with a relay (onPlan).
+    this.options.relay!(h.link, h.message);
   }
 
   /**
@@ -178,7 +179,7 @@ export class FollowerPartialRounds {
   /** The leader closed an attempt (raw from Redis): this node's partial goes to it when it folded any site. */
   onClose(raw: unknown): void {
     const parsed = RoundCloseMessage.safeParse(raw);
-    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round close: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a round close: ${firstIssue(parsed.error)}`));
     const m = parsed.data;
     if (m.node === this.options.nodeId || !this.options.fence.admit(m.token)) return;
     const key = keyOf(m);

@@ -6,6 +6,7 @@ import { CLUSTER_EVENTS } from './cluster-messages.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
 import type { RoundPlanMessage } from './round-plan-messages.ts';
 import { checkFencingToken } from './fencing-check.ts';
+import { firstIssue } from './schema-issue.ts';
 import { placeRoundWeights, type RoundWeightsPlacement, type RoundWeightsPlacementOptions } from './round-weights-placement.ts';
 
 export interface LeaderRoundPartialsOptions extends RoundWeightsPlacementOptions {
@@ -112,6 +113,7 @@ export class LeaderRoundPartials implements RemotePartials {
     try {
       handle();
     } catch (err) {
+      // Stryker disable next-line OptionalChaining: equivalent: record and partial throw only FedtuneErrors (their checks, toFedtuneError), never null.
       if ((err as FedtuneError)?.code === 'stale_leader') this.staleTokenRefused++;
       throw err;
     }
@@ -138,7 +140,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
 
   record(raw: unknown): void {
     const parsed = SiteAcceptanceMessage.safeParse(raw);
-    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message}`));
+    if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`not a site acceptance record: ${firstIssue(parsed.error)}`));
     const r = parsed.data;
     checkFencingToken('the acceptance record', r.node, r.token, this.plan.token);
     const { collector, guard, config } = this.start;
@@ -152,6 +154,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
     this.ledger.recordParsed(r);
     // A record in flight at the close (a round's timeout) still counts: its update is in a partial not merged yet (docs/cluster.md, "Records in flight at the close").
     if (this.closed || collector.closed) this.owner.recordsAfterClose++;
+    // Stryker disable next-line ArrayDeclaration: equivalent: the collector keeps a folded update with weights [] whatever it is given.
     collector.acceptFoldedAfterClose({ siteId: r.siteId, weights: [], numExamples: r.numExamples, effectiveExamples: r.effectiveExamples, norm: r.norm, metrics: r.metrics, durationMs: r.durationMs, bytes: r.bytes });
     if (r.sha256) this.start.emit({ type: 'update-received', round: r.round, siteId: r.siteId, message: 'fitResult', sha256: r.sha256, bytes: r.bytes, numExamples: r.numExamples });
     this.start.emit({ type: 'result', round: r.round, siteId: r.siteId, accepted: true });
@@ -165,6 +168,7 @@ class LeaderPartialAttempt implements RemotePartialsAttempt {
       this.ledger.merge(raw);
     } catch (err) {
       const e = toFedtuneError(err);
+      // Stryker disable next-line ConditionalExpression: equivalent: awaited is undefined exactly when this is false, and no node is named undefined.
       if (awaited) this.refused.set(awaited, `${e.code}: ${clipText(e.message, 300)}`);
       this.check();
       throw e;
