@@ -962,3 +962,209 @@ describe('a round across nodes, end to end in memory', () => {
     expect(s.collector.failed).toEqual([]);
   });
 });
+
+describe('edge cases of the wait, the refusals and duplicate plans', () => {
+  it('a refusal that comes during the wait ends it at once, and the wait leaves no timer behind', async () => {
+    vi.useFakeTimers();
+    const s = await recordedAttempt();
+    s.leader.onPartial(s.n2.message());
+    const timersBefore = vi.getTimerCount();
+    let done = false;
+    const closing = s.attempt.close().then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(done).toBe(false);
+    expect(vi.getTimerCount()).toBe(timersBefore + 1);
+    expect(thrown(() => s.leader.onPartial({ ...s.n3.message(), attempt: 2 })).code).toBe('stale_round');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done).toBe(true);
+    await closing;
+    expect(vi.getTimerCount()).toBe(timersBefore);
+    expect(s.collector.failed.map((f) => f.reason)).toEqual(['node node-3 accepted the update but its partial aggregate was left out (stale_round: the message is of round 2 attempt 2, not round 2 attempt 1)']);
+  });
+
+  it('a node refused twice keeps the first refusal as its reason', async () => {
+    const s = await recordedAttempt();
+    s.leader.onPartial(s.n2.message());
+    expect(thrown(() => s.leader.onPartial({ ...s.n3.message(), token: 3 })).code).toBe('stale_leader');
+    expect(thrown(() => s.leader.onPartial({ ...s.n3.message(), attempt: 2 })).code).toBe('stale_round');
+    await s.attempt.close();
+    expect(s.collector.failed.map((f) => f.reason)).toEqual(["node node-3 accepted the update but its partial aggregate was left out (stale_leader: the partial aggregate of node node-3 carries fencing token 3, not the leader's 4)"]);
+  });
+
+  it('a node that recorded nothing but sent an (empty) partial was heard: its silent sites are not excused', async () => {
+    const s = leaderSetup({ partialWaitMs: 5 });
+    const attempt = (await s.leader.beginAttempt(s.start))!;
+    s.leader.onPartial(folded('node-4', []).message());
+    await attempt.close();
+    expect([...s.collector.excused].sort()).toEqual(['site-a', 'site-b', 'site-c']);
+  });
+
+  it('storing the weights failing with no error object: the log says what was thrown', async () => {
+    const s = leaderSetup({ store: () => Promise.reject(null) });
+    expect(await s.leader.beginAttempt(s.start)).toBeUndefined();
+    expect(s.logs).toEqual(["round 2: the global weights could not be stored for the followers ((null)); their sites' updates are relayed"]);
+  });
+
+  it('loading the weights failing with no error object: the warning says what was thrown', async () => {
+    const s = followerSetup('node-2', { load: () => Promise.reject(undefined) });
+    await s.f.onPlan(planOf());
+    expect(s.warnings).toEqual(["round 2: could not load the global weights for partial aggregation ((undefined)); this node relays its sites' updates"]);
+  });
+
+  it('the same plan delivered twice while its weights load: the attempt folded after the first load is kept', async () => {
+    const releases: Array<() => void> = [];
+    const s = followerSetup('node-2', { load: () => new Promise((r) => void releases.push(() => r({ manifest: MANIFEST, arrays: ZERO }))) });
+    const first = s.f.onPlan(planOf());
+    const second = s.f.onPlan(planOf());
+    releases[0]();
+    await first;
+    expect(s.f.intercept(link(socketOf('site-a')), fitMessage('site-a', 10))).toBe(true);
+    releases[1]();
+    await second;
+    s.f.onClose(closeOf());
+    expect(s.sent.map((m) => m.event)).toEqual([CLUSTER_EVENTS.siteAcceptedBatch, CLUSTER_EVENTS.partial]);
+    expect(s.sent[1].payload).toMatchObject({ partial: { sites: [{ siteId: 'site-a', numExamples: 10 }] } });
+  });
+});
+
+describe('the ledger\'s lists are in a stable order, whatever order the records came in', () => {
+  it('awaited nodes in node-id order; accepted and unmerged sites in site-id order', () => {
+    const ledger = new ClusterPartialLedger({ runId: RUN, round: ROUND, attempt: 1, selected: new Set(SITES) }, aggregatorOf());
+    const n2 = folded('node-2', [['site-b', 30], ['site-a', 10]]);
+    for (const r of [...folded('node-4', [['site-d', 5]]).records, ...folded('node-3', [['site-c', 48]]).records, ...n2.records]) ledger.record(r);
+    expect(ledger.awaited).toEqual(['node-2', 'node-3', 'node-4']);
+    expect(ledger.unmerged().map((r) => r.siteId)).toEqual(['site-a', 'site-b', 'site-c', 'site-d']);
+    ledger.merge(n2.message());
+    expect(ledger.accepted().map((r) => r.siteId)).toEqual(['site-a', 'site-b']);
+    expect(ledger.unmerged().map((r) => r.siteId)).toEqual(['site-c', 'site-d']);
+  });
+});
+
+describe('a refusal takes out only a node whose partial is due', () => {
+  it('a node refused before it recorded any site is awaited once it records one: its partial then merges', async () => {
+    vi.useFakeTimers();
+    const s = await recordedAttempt();
+    const n4 = folded('node-4', [['site-d', 16]]);
+    // node-4 has no site recorded yet: its partial holding site-d is refused, and changes nothing.
+    expect(thrown(() => s.leader.onPartial(n4.message())).code).toBe('malformed_payload');
+    s.leader.onPartial(s.n2.message());
+    let done = false;
+    const closing = s.attempt.close().then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(10);
+    s.leader.onRecord(n4.records[0]);
+    s.leader.onPartial(s.n3.message());
+    await vi.advanceTimersByTimeAsync(10);
+    expect(done).toBe(false);
+    s.leader.onPartial({ ...n4.message() });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done).toBe(true);
+    await closing;
+    expect(s.collector.failed).toEqual([]);
+    expect([...s.collector.accepted.keys()].sort()).toEqual(SITES);
+    expect([s.leader.partialsMerged, s.leader.sitesMerged, s.leader.sitesLeftOut]).toEqual([3, 4, 0]);
+  });
+});
+
+describe('what the survivors of a first mutation run showed untested', () => {
+  it('a plan names no announcement for a site that announced none (msgpack would carry undefined as null)', async () => {
+    const s = leaderSetup({ site: (id) => (id === 'site-a' ? { link: link(socketOf(id), 'node-2'), termsAccepted: true } : undefined) });
+    await s.leader.beginAttempt(s.start);
+    const [site] = s.sent[0].payload.sites as Array<Record<string, unknown>>;
+    expect(Object.keys(site).sort()).toEqual(['node', 'siteId', 'socket']);
+  });
+
+  it('a malformed record says where, nested paths dotted', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    expect(thrown(() => s.leader.onRecord({ ...recordOf('site-a', 10), metrics: { loss: 'x', accuracy: 1 } })).message).toMatch(/^not a site acceptance record: metrics\.loss: /);
+    const ledger = new ClusterPartialLedger({ runId: RUN, round: ROUND, attempt: 1, selected: new Set(SITES) }, aggregatorOf());
+    expect(thrown(() => ledger.record({ ...recordOf('site-a', 10), metrics: { loss: 'x', accuracy: 1 } })).message).toMatch(/^not a site acceptance record: metrics\.loss: /);
+    const f = followerSetup();
+    expect((await thrownAsync(() => f.f.onPlan(planOf({ sites: [{ siteId: 'site-a', node: 'node-2', socket: 7 }] })))).message).toMatch(/^not a round plan: sites\.0\.socket: /);
+  });
+
+  it('a partial whose site list is not a list is refused without reading it (a two-character string too)', () => {
+    const ledger = new ClusterPartialLedger({ runId: RUN, round: ROUND, attempt: 1, selected: new Set(SITES) }, aggregatorOf());
+    const n2 = folded('node-2', [['site-a', 10], ['site-b', 30]]);
+    for (const r of n2.records) ledger.record(r);
+    const m = n2.message();
+    expect(thrown(() => ledger.merge({ ...m, partial: { ...m.partial, sites: 'ab' } })).code).toBe('malformed_payload');
+    expect(thrown(() => ledger.merge({ ...m, partial: { ...m.partial, sites: { length: 2 } } })).code).toBe('malformed_payload');
+    expect(thrown(() => ledger.merge({ ...m, partial: undefined })).code).toBe('malformed_payload');
+  });
+
+  it('a site the leader holds for the norm bound (accepted, not in the sum) is a duplicate too', async () => {
+    const s = leaderSetup();
+    await s.leader.beginAttempt(s.start);
+    s.collector.streamBound = 1;
+    s.collector.accept({ siteId: 'site-a', weights: arraysOf('site-a'), numExamples: 10, effectiveExamples: 10, norm: 5, metrics: { loss: 1, accuracy: 0 }, durationMs: 1, bytes: 1 });
+    expect(s.aggregator.siteIds.has('site-a')).toBe(false);
+    expect(thrownCodeAndMessage(() => s.leader.onRecord(recordOf('site-a', 10)))).toEqual({ code: 'duplicate_result', message: 'site site-a is already accepted in round 2' });
+  });
+
+  it('a node heard from through one relayed answer: its other silent site is not excused', async () => {
+    const s = leaderSetup({ partialWaitMs: 5 });
+    const attempt = (await s.leader.beginAttempt(s.start))!;
+    s.collector.reject({ siteId: 'site-a', code: 'invalid_count', reason: 'x' });
+    await attempt.close();
+    expect([...s.collector.excused].sort()).toEqual(['site-c', 'site-d']);
+  });
+
+  it('the log names the merged nodes in node order, whatever their sites\' order', async () => {
+    const swapped: Record<string, string> = { 'site-a': 'node-3', 'site-c': 'node-2' };
+    const s = leaderSetup({ site: (id) => (id in swapped ? { link: link(socketOf(id), swapped[id]), termsAccepted: true } : undefined) });
+    const attempt = (await s.leader.beginAttempt(s.start))!;
+    const n3 = folded('node-3', [['site-a', 10]]);
+    const n2 = folded('node-2', [['site-c', 10]]);
+    for (const n of [n3, n2]) s.leader.onRecord(n.records[0]);
+    for (const n of [n3, n2]) s.leader.onPartial(n.message());
+    await attempt.close();
+    expect(s.logs).toEqual(['round 2 attempt 1: merged 2 partial aggregate(s) (2 site(s)) from node-2, node-3']);
+  });
+
+  it('a leader without a log, and a follower without a warning callback, still work', async () => {
+    const s = leaderSetup({ store: () => Promise.reject(new Error('down')) });
+    const quiet = new LeaderRoundPartials({ ...s.leader.options, log: undefined });
+    expect(await quiet.beginAttempt(s.start)).toBeUndefined();
+    const t = leaderSetup({ partialWaitMs: 5 });
+    const quietToo = new LeaderRoundPartials({ ...t.leader.options, log: undefined });
+    const attempt = (await quietToo.beginAttempt(t.start))!;
+    quietToo.onRecord(recordOf('site-a', 10));
+    await attempt.close();
+    expect(quietToo.sitesLeftOut).toBe(1);
+    const f = new FollowerPartialRounds({ nodeId: 'node-2', loadWeights: () => Promise.reject(new Error('gone')), loadVersionWeights: () => Promise.reject(new Error('gone')), fence: new FencingTokens(), emitToNodes: () => {} });
+    await f.onPlan(planOf());
+    expect(f.intercept(link(socketOf('site-a')), fitMessage('site-a', 10))).toBe(false);
+  });
+
+  it('a result of another run or round does not stop the site\'s own result from being folded', async () => {
+    const s = followerSetup();
+    await s.f.onPlan(planOf());
+    expect(s.f.intercept(link(socketOf('site-a')), fitMessage('site-a', 10, { round: 1 }))).toBe(false);
+    expect(s.f.intercept(link(socketOf('site-a')), fitMessage('site-a', 10, { runId: 'run-old' }))).toBe(false);
+    expect(s.f.intercept(link(socketOf('site-a')), fitMessage('site-a', 10))).toBe(true);
+  });
+
+  it('a superseded plan\'s load ending (well or not) leaves what the newer plan holds alone', async () => {
+    for (const outcome of ['loads', 'fails'] as const) {
+      const releases: Array<() => void> = [];
+      let calls = 0;
+      const s = followerSetup('node-2', {
+        relay: true,
+        load: () => {
+          const failing = outcome === 'fails' && calls++ === 0;
+          return new Promise((r, j) => void releases.push(() => (failing ? j(new Error('gone')) : r({ manifest: MANIFEST, arrays: ZERO }))));
+        },
+      });
+      const first = s.f.onPlan(planOf());
+      const second = s.f.onPlan(planOf({ attempt: 2 }));
+      expect(s.f.intercept(link(socketOf('site-a')), fitMessage('site-a', 10)), outcome).toBe(true);
+      releases[0]();
+      await first;
+      expect(s.relayed, outcome).toEqual([]);
+      releases[1]();
+      await second;
+      expect([s.f.folded, s.f.heldThenRelayed], outcome).toEqual([1, 0]);
+    }
+  });
+});
