@@ -146,6 +146,17 @@ describe('GET /api/v1/models/:version/weights', () => {
     expect((await get(url)).statusCode).toBe(status);
   });
 
+  it.each([
+    ['a site header over 128 characters', { [SITE_ID_HEADER]: 's'.repeat(129) }, 400],
+    ['a site header of 128', { [SITE_ID_HEADER]: 's'.repeat(128) }, 200],
+    ['an Authorization header over 600 characters', { authorization: `Bearer ${'t'.repeat(594)}` }, 400],
+    ['an Authorization header of 600', { authorization: `Bearer ${'t'.repeat(593)}` }, 200],
+  ])('%s: %i, mayRead asked only when read', async (_, headers, status) => {
+    asked.length = 0;
+    expect((await get('/api/v1/models/3/weights', headers)).statusCode).toBe(status);
+    expect(asked).toHaveLength(status === 200 ? 1 : 0);
+  });
+
   it('an If-None-Match header over 2048 characters is refused (400); one at 2048 is read', async () => {
     const etag = `"${sha256Hex(bytes)}"`;
     expect((await get('/api/v1/models/3/weights', { 'if-none-match': `${' '.repeat(2049 - etag.length)}${etag}` })).statusCode).toBe(400);
