@@ -421,6 +421,28 @@ const MODULES = [
     tests: ['tests/engine/site-routing-exact.test.ts', 'tests/engine/site-routing-phases.test.ts', 'tests/engine/site-routing-membership.test.ts', 'tests/engine/site-routing-site-report.test.ts', 'tests/scale/site-registry-size.test.ts'],
   },
   {
+    name: 'site-results',
+    // What the coordinator takes from the sites beyond plain updates: federated evaluation answers (asked sites, once
+    // each, example-weighted with the count cap), the federated temperature fit, and a secure-aggregation attempt's
+    // phases (stale or out-of-phase messages refused, dropouts, the threshold, what a lost attempt records).
+    mutate: [
+      'coordinator/src/engine/federated-evaluation.ts',
+      'coordinator/src/engine/evaluation-collector.ts',
+      'coordinator/src/engine/secure-aggregation-round.ts',
+      'coordinator/src/engine/secure-round-runner.ts',
+    ],
+    // In process over stand-in run contexts and real secure-aggregation participants, plus the engine over the
+    // in-memory transport for the evaluation and the final site report.
+    tests: [
+      'tests/engine/site-results-evaluation.test.ts',
+      'tests/engine/site-results-secure-round.test.ts',
+      'tests/engine/site-results-secure-runner.test.ts',
+      'tests/engine/site-results-engine.test.ts',
+      'tests/engine/site-routing-phases.test.ts',
+      'tests/engine/site-routing-site-report.test.ts',
+    ],
+  },
+  {
     name: 'cluster-integrity',
     // What a coordinator node accepts from the others over Redis: the HMAC seal (secret file, window, nonces,
     // sender), the fencing tokens, and the strict schema of every inter-node message.

@@ -174,7 +174,7 @@ export class SecureAggregationRound {
       }
       case 'secaggUnmaskResponse': {
         const m = payload as ClientToServer['secaggUnmaskResponse'];
-        this.server.receiveUnmaskResponse({ kind: 'secagg/unmask-response', round: this.o.round, siteId, selfMaskShares: m.selfMaskShares, maskingKeyShares: m.maskingKeyShares, ...(m.unusable ? { unusable: m.unusable } : {}) });
+        this.server.receiveUnmaskResponse({ kind: 'secagg/unmask-response', round: this.o.round, siteId, selfMaskShares: m.selfMaskShares, maskingKeyShares: m.maskingKeyShares, unusable: m.unusable });
         break;
       }
     }
