@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { distributedFixedPoint, fixedPointConfig, secAggPayloadBytes, SecAggParticipant, siteNoiseVariance, type SecureAggInstruction } from '@fedtune/shared';
 import { nodeSecAggPrimitives } from '@fedtune/shared/node';
-import { secAggInstruction, secAggThreshold, SecureAggregationRound, type SecAggClientEvent, type SecureAggregationConfig } from '../../coordinator/src/engine/secure-aggregation-round.ts';
+import { secAggInstruction, secAggThreshold, SecureAggregationConfig, SecureAggregationRound, type SecAggClientEvent } from '../../coordinator/src/engine/secure-aggregation-round.ts';
 import { thrown } from '../helpers/thrown.ts';
 
 /**
@@ -373,5 +373,62 @@ describe('SecureAggregationRound: dropouts and the threshold', () => {
     const started = Date.now();
     await expect(s.round.run()).rejects.toMatchObject({ code: 'quorum_not_met' });
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('SecureAggregationRound: a site out of the attempt', () => {
+  it('a dropped site (refused, failed or gone) is refused if it sends anyway: its keys and report stay out, its bytes are not counted', async () => {
+    const s = setup();
+    const p = s.round.run();
+    s.round.receive('site-a', 'secaggAdvertise', s.advertisement('site-a') as never);
+    s.round.receive('site-b', 'secaggAdvertise', s.advertisement('site-b') as never);
+    const up = s.round.bytesUp;
+    s.round.drop('site-c');
+    expect(thrown(() => s.round.receive('site-c', 'secaggAdvertise', s.advertisement('site-c') as never))).toMatchObject({ code: 'not_selected', message: 'site-c is out of this secure-aggregation attempt' });
+    expect(s.round.bytesUp).toBe(up);
+    expect([...s.round.reports.keys()]).toEqual(['site-a', 'site-b']);
+    const result = await p;
+    expect(result.survivors).toEqual(['site-a', 'site-b']);
+    // Its keys were never in the directory the others got.
+    expect((s.sent[0].payload.keys as Array<{ siteId: string }>).map((k) => k.siteId)).toEqual(['site-a', 'site-b']);
+  });
+
+  it('bytes up are those of the messages taken: a refused duplicate adds none', async () => {
+    const s = setup();
+    const p = s.round.run();
+    const ad = s.advertisement('site-a');
+    s.round.receive('site-a', 'secaggAdvertise', ad as never);
+    expect(s.round.bytesUp).toBe(secAggPayloadBytes(ad));
+    expect(thrown(() => s.round.receive('site-a', 'secaggAdvertise', ad as never)).code).toBe('duplicate_result');
+    expect(thrown(() => s.round.receive('site-b', 'secaggAdvertise', s.advertisement('site-b', 100_000) as never)).code).toBe('invalid_count');
+    expect(s.round.bytesUp).toBe(secAggPayloadBytes(ad));
+    s.round.abort('done here');
+    await expect(p).rejects.toMatchObject({ code: 'quorum_not_met' });
+  });
+});
+
+describe('SecureAggregationConfig and the end of a round', () => {
+  it('a threshold of at least 2, an even neighbourhood of at least 2, a phase deadline of at least 1 ms', () => {
+    const ok = (c: Record<string, unknown>) => SecureAggregationConfig.safeParse({ clip: 1, ...c }).success;
+    expect(ok({ threshold: 2, neighbours: 2, phaseTimeoutMs: 1 })).toBe(true);
+    expect(ok({ threshold: 1 })).toBe(false);
+    expect(ok({ neighbours: 4 })).toBe(true);
+    expect(ok({ neighbours: 0 })).toBe(false);
+    expect(ok({ phaseTimeoutMs: 0 })).toBe(false);
+    const odd = SecureAggregationConfig.safeParse({ clip: 1, neighbours: 3 });
+    expect(odd.success).toBe(false);
+    expect(odd.error!.issues.map((i) => i.message)).toEqual(['neighbours must be even']);
+  });
+
+  it('a neighbourhood as large as the sites is all of them: a threshold past them cannot be met', () => {
+    expect(secAggThreshold(4, { clip: 1, neighbours: 4, threshold: 5 })).toBeUndefined();
+    expect(secAggThreshold(4, { clip: 1, neighbours: 4, threshold: 4 })).toBe(4);
+  });
+
+  it('a message after the round ended is refused, naming the phase done', async () => {
+    const s = setup();
+    await s.run();
+    const late = { runId: RUN, round: ROUND, attempt: 1, siteId: 'site-a', selfMaskShares: [], maskingKeyShares: [] };
+    expect(thrown(() => s.round.receive('site-a', 'secaggUnmaskResponse', late as never))).toMatchObject({ code: 'stale_round', message: 'secaggUnmaskResponse from site-a arrived in phase done' });
   });
 });
