@@ -22,7 +22,7 @@ export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> 
   private readonly pending: Set<string>;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
-  private timer?: ReturnType<typeof setTimeout>;
+  private readonly timer: ReturnType<typeof setTimeout>;
 
   constructor(
     readonly round: number,
@@ -33,8 +33,9 @@ export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> 
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    if (this.pending.size === 0) this.resolveDone();
     this.timer = setTimeout(() => this.finish(), timeoutMs);
+    // No site asked: done at once, and no timer left to hold the process for the round timeout.
+    if (this.pending.size === 0) this.finish();
   }
 
   expects(siteId: string): boolean {
@@ -58,7 +59,7 @@ export class EvaluationCollector<T extends { siteId: string } = SiteEvaluation> 
   }
 
   private finish(): void {
-    if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.timer);
     this.resolveDone();
   }
 }
