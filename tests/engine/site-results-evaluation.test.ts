@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeWeights, FedtuneError, fitTemperature, temperatureStats, type SiteEvaluation } from '@fedtune/shared';
 import { EvaluationCollector, evaluationWeights } from '../../coordinator/src/engine/evaluation-collector.ts';
 import { FederatedEvaluation } from '../../coordinator/src/engine/federated-evaluation.ts';
 import { ModelVersions } from '../../coordinator/src/engine/model-versions.ts';
+import { RunConfig } from '../../coordinator/src/engine/run-config.ts';
 import { UnresponsiveSites } from '../../coordinator/src/engine/unresponsive-sites.ts';
 import { mulberry32 } from '../helpers/mulberry32.ts';
 
@@ -17,6 +18,8 @@ const RUN = 'evaluation-run';
 const MANIFEST = [{ name: 'w', shape: [2, 2], dtype: 'float32' as const }, { name: 'b', shape: [2], dtype: 'float32' as const }];
 const GLOBAL = [new Float32Array([0.5, -1, 2, 0.25]), new Float32Array([3, -4])];
 
+/** What the seeded evaluation sample of 3 of s0..s9 is for seed 7, round 1. */
+const PINNED = ['s0', 's4', 's5'];
 const ev = (siteId: string, accuracy: number, numExamples: number, loss = 0.5): SiteEvaluation => ({ siteId, accuracy, loss, numExamples });
 
 describe('evaluationWeights: each site\'s reported count, capped at cap × the lower median of the positive counts', () => {
@@ -386,5 +389,105 @@ describe('FederatedEvaluation.calibrate: the run\'s temperature scaling', () => 
     expect([...answer.sums.keys()]).toEqual(['b']);
     expect(answer.sums.get('b')!.stats).toEqual(temperatureStats(data.b.logits, data.b.labels, [1, 0.5]));
     expect(answer.bytesDown).toBeGreaterThan(100);
+  });
+
+  it('federated, two sites past the bounds: both named in the warning', async () => {
+    const inflated = (id: string) => (p: Record<string, unknown>): Parameters<EvaluationCollector['add']> => {
+      const [, c] = honest(id, 'b')(p);
+      return [ev(id, 0.5, 60), { ...c!, stats: c!.stats.map((s) => ({ nll: s.nll * 1000, grad: s.grad * 1000, hess: s.hess * 1000 })) }];
+    };
+    const { federated } = fakeRun({ a: honest('a'), b: inflated('b'), c: honest('c', 'a'), d: inflated('d'), e: honest('e', 'a') }, { calibration: { source: 'federated' } }, { fitTemperature: async () => ({ temperature: 9, fittedOn: 1 }) });
+    const out = await federated.calibrate(1);
+    expect(out!.warning).toBe("federated calibration: the sums of b, d were held to the bounds of the participants' median (exampleWeightCap 4)");
+  });
+});
+
+describe('what is left when an evaluation ends early', () => {
+  it('leaves no timer behind once done: with no site asked, all answered, or all dropped', async () => {
+    vi.useFakeTimers();
+    try {
+      const empty = new EvaluationCollector(1, [], 60_000);
+      expect(vi.getTimerCount()).toBe(0);
+      await empty.done;
+      const answered = new EvaluationCollector(1, ['a'], 60_000);
+      expect(vi.getTimerCount()).toBe(1);
+      answered.add(ev('a', 1, 1));
+      expect(vi.getTimerCount()).toBe(0);
+      await answered.done;
+      const dropped = new EvaluationCollector(1, ['a'], 60_000);
+      dropped.drop('a');
+      expect(vi.getTimerCount()).toBe(0);
+      await dropped.done;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a sampled site no longer registered is not asked and not waited for', async () => {
+    const { federated, ctx, sent } = fakeRun({ a: { accuracy: 0.5, numExamples: 4 } });
+    const ids = ctx.sites.ids;
+    ctx.sites.ids = () => [...ids(), 'ghost'];
+    const started = Date.now();
+    const { summary } = await federated.federatedEvaluate(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sent.map((m) => m.siteId)).toEqual(['a']);
+    expect(summary.sites.map((s) => s.siteId)).toEqual(['a']);
+    expect(ctx.unresponsive.misses('ghost')).toBe(0);
+  });
+});
+
+describe('federated evaluation: order and pinned choices', () => {
+  it('answers in any order: the sites listed in id order, the worst wherever it is', async () => {
+    let ctx: Record<string, any> = {};
+    const after = (ms: number, e: SiteEvaluation) => () => {
+      setTimeout(() => (ctx.evaluation as EvaluationCollector | undefined)?.add(e), ms);
+      return undefined;
+    };
+    const run = fakeRun({ a: after(60, ev('a', 0.75, 10)), b: after(30, ev('b', 0.5, 10)), c: after(0, ev('c', 0.25, 20)) });
+    ctx = run.ctx;
+    const { summary } = await run.federated.federatedEvaluate(1);
+    expect(summary.sites.map((s) => s.siteId)).toEqual(['a', 'b', 'c']);
+    expect(summary.worstSite).toEqual({ siteId: 'c', accuracy: 0.25 });
+    // (0.75 × 10 + 0.5 × 10 + 0.25 × 20) / 40
+    expect(summary.accuracy).toBe(0.4375);
+  });
+
+  it('the sample of seed 7, round 1, 3 of 10 sites, is pinned: runs are reproducible across versions', () => {
+    const ids = ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9'];
+    const { federated } = fakeRun(Object.fromEntries(ids.map((id) => [id, 'silent' as const])), { evaluationFraction: 0.3, seed: 7 });
+    expect(federated.evaluationSample(1)).toEqual(PINNED);
+  });
+});
+
+describe('FederatedEvaluation.runSiteReport: who is asked for the final report', () => {
+  it('every joined site and every site of a round, in id order; one that left, closed or is cooling down is missing with why', async () => {
+    const config = RunConfig.parse({ runId: RUN, minSites: 1, roundTimeoutMs: 60_000 });
+    const { ctx, sent, sites } = fakeRun({ d: 'silent', a: 'silent', c: 'silent', e: 'silent' }, config);
+    const events: unknown[] = [];
+    Object.assign(ctx, {
+      report: { rounds: [{ selected: ['f', 'b', 'a'] }, { selected: ['a'] }] },
+      emit: (e: unknown) => events.push(e),
+      trainSettings: () => ({ epochs: 1, batchSize: 8, learningRate: 0.01, optimizer: 'sgd', trainable: 'all' }),
+    });
+    sites.get('d')!.link.closed = true;
+    ctx.unresponsive.missed('c', 3);
+    // a and e answer their instruction (as the router would pass it on).
+    for (const id of ['a', 'e']) {
+      sites.get(id)!.link.send = (event: string, payload: Record<string, unknown>) => {
+        sent.push({ siteId: id, event, payload });
+        if (event === 'siteReport') setImmediate(() => ctx.siteReportRound.add(id, { runId: RUN, round: 3, siteId: id, numExamples: 10, durationMs: 1, arms: { global: { accuracy: 0.5, loss: 0.5 } } }));
+      };
+    }
+    const section = await new FederatedEvaluation(ctx as never).runSiteReport(3);
+    expect(events).toEqual([{ type: 'site-report-start', round: 3, sites: ['a', 'b', 'c', 'd', 'e', 'f'] }]);
+    expect(sent.filter((m) => m.event === 'siteReport').map((m) => m.siteId)).toEqual(['a', 'e']);
+    expect(ctx.siteReportRound).toBeUndefined();
+    expect(section.sites.map((s) => s.siteId)).toEqual(['a', 'e']);
+    expect(section.missing).toEqual([
+      { siteId: 'b', reason: 'disconnected before the site report (left the run)' },
+      { siteId: 'c', reason: 'not asked: it gave no answer in a recent round (1 in a row; stragglers.maxCooldownRounds)' },
+      { siteId: 'd', reason: 'disconnected before the site report (left the run)' },
+      { siteId: 'f', reason: 'disconnected before the site report (left the run)' },
+    ]);
   });
 });

@@ -175,3 +175,9 @@ describe('runSecureRound', () => {
     }
   });
 });
+
+describe('the reason given for an unrecoverable dealer', () => {
+  it('says what happened and what follows', () => {
+    expect(UNRECOVERABLE_REASON).toBe("its secure-aggregation masks could not be removed from the shares it dealt (unusable or off its commitments): left out of the round's next attempts");
+  });
+});

@@ -19,6 +19,7 @@ export class FederatedEvaluation {
     const ids = this.ctx.unresponsive.evaluable(this.ctx.sites.ids(), round);
     const cap = this.ctx.config.maxEvaluationSites > 0 ? this.ctx.config.maxEvaluationSites : Infinity;
     const k = Math.min(cap, Math.max(1, Math.ceil(this.ctx.config.evaluationFraction * ids.length)));
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: a fast path (ids() is sorted: all k = ids.length of them, shuffled and sorted, are ids).
     if (k >= ids.length) return ids;
     const rng = new SeededRandom(deriveSeed(this.ctx.config.seed, 'evaluate', round));
     return rng.shuffle([...ids]).slice(0, k).sort();
@@ -61,14 +62,16 @@ export class FederatedEvaluation {
 
   async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
     const { collector, bytesDown } = await this.collectEvaluations(round, this.evaluationSample(round));
+    // Stryker disable next-line EqualityOperator: equivalent: the ids are a Map's keys, distinct, so < and ≤ order them alike.
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
     const weight = evaluationWeights(sites, this.ctx.config.exampleWeightCap);
     const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
-    const accuracy = total > 0 ? sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total : NaN;
-    const worst = sites.reduce<(typeof sites)[number] | undefined>((w, s) => (!w || s.accuracy < w.accuracy ? s : w), undefined);
+    // Every site left weighs > 0, so total is 0 only with no site: 0 / 0, NaN.
+    const accuracy = sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total;
+    // The lowest accuracy, the first in id order on a tie (a stable sort of the id-ordered sites).
     const spread = siteAccuracySummary(sites);
     return {
-      summary: { sites, accuracy, worstSite: worst ? { siteId: worst.siteId, accuracy: worst.accuracy } : undefined, p10: spread.p10 ?? undefined, mean: spread.mean ?? undefined },
+      summary: { sites, accuracy, worstSite: spread.worst ?? undefined, p10: spread.p10 ?? undefined, mean: spread.mean ?? undefined },
       bytesDown,
     };
   }
