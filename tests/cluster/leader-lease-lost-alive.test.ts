@@ -39,36 +39,44 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
     await redis?.kill();
   });
 
-  it('lease changed in Redis while the leader lives: another node leads (a later token), every site rejoins it, the run completes with every site', async () => {
-    const prefix = 'lease-lost';
+  /**
+   * 3 nodes and SITES real sites; when the first site finishes its fit of round `atRound`, the lease is changed in
+   * Redis under the live leader: as if it had stalled past its lease, the lease is gone and a later token (5) handed out.
+   */
+  async function federationLosingTheLease(o: { prefix: string; rounds: number; seed: number; atRound: number }) {
     let forced = false;
     const cluster = await startClusterFederation({
       redisUrl: redis.url,
       nodes: 3,
       sites: SITES,
-      rounds: 4,
+      rounds: o.rounds,
       // A short lease (renewed every 1.3 s) so that the live leader hears of the change while the run still goes on.
       leaseTtlMs: 4_000,
-      seed: 29,
-      prefix,
+      seed: o.seed,
+      prefix: o.prefix,
       config: { normBoundMultiple: 0 },
       maxSiteExamples: 40,
       holdoutExamples: 100,
       siteOptions: () => ({
         reconnect: { retries: 60, baseDelayMs: 100, maxDelayMs: 1_000 },
         onEvent: (e) => {
-          if (forced || e.type !== 'fit-done' || e.round !== 2) return;
+          if (forced || e.type !== 'fit-done' || e.round !== o.atRound) return;
           forced = true;
-          // As if the leader had stalled past its lease: the lease is gone and a later token has been handed out.
           // One transaction: a renewal between a DEL and a SET would find the lease free with the old fence and re-take it.
-          void admin.multi().set(`${prefix}:fence`, '5').del(`${prefix}:leader`).exec();
+          void admin.multi().set(`${o.prefix}:fence`, '5').del(`${o.prefix}:leader`).exec();
         },
       }),
     });
+    return { cluster, forced: () => forced };
+  }
+
+  it('lease changed in Redis while the leader lives: another node leads (a later token), every site rejoins it, the run completes with every site', async () => {
+    const run = await federationLosingTheLease({ prefix: 'lease-lost', rounds: 4, seed: 29, atRound: 2 });
+    const { cluster } = run;
     try {
       const outcomes = await Promise.all(cluster.nodes.map((n) => n.done));
       // Not forced: no site finished a fit of round 2 (the run ended before it): the statuses and the logs say why.
-      expect(forced, `${outcomes.map((o) => o.status).join(', ')}\n${cluster.logs.join('\n')}`).toBe(true);
+      expect(run.forced(), `${outcomes.map((o) => o.status).join(', ')}\n${cluster.logs.join('\n')}`).toBe(true);
       expect(cluster.logs.filter((l) => STEPPED_DOWN.test(l))).toHaveLength(1);
       const leader = outcomes.find((o) => o.report)!;
       expect(leader, `no node's outcome has the report: ${outcomes.map((o) => `${o.leader}: ${o.status}`).join(', ')}\n${cluster.logs.join('\n')}`).toBeDefined();
@@ -92,32 +100,12 @@ describe.runIf(clusterDescribeMode() === 'run')('the leader lease lost by a live
   it('lease lost in the first round, before any checkpoint: the next leader starts the run over in the same directory, and it completes with every site', async () => {
     // Found under load (a renewal late past a 4 s lease): the next leader found the run's directory begun and no
     // checkpoint, refused it as a run that "already exists", and so did every node after it: the cluster failed.
-    const prefix = 'lease-lost-first';
-    let forced = false;
-    const cluster = await startClusterFederation({
-      redisUrl: redis.url,
-      nodes: 3,
-      sites: SITES,
-      rounds: 3,
-      leaseTtlMs: 4_000,
-      seed: 31,
-      prefix,
-      config: { normBoundMultiple: 0 },
-      maxSiteExamples: 40,
-      holdoutExamples: 100,
-      siteOptions: () => ({
-        reconnect: { retries: 60, baseDelayMs: 100, maxDelayMs: 1_000 },
-        onEvent: (e) => {
-          if (forced || e.type !== 'fit-done' || e.round !== 1) return;
-          forced = true;
-          void admin.multi().set(`${prefix}:fence`, '5').del(`${prefix}:leader`).exec();
-        },
-      }),
-    });
+    const run = await federationLosingTheLease({ prefix: 'lease-lost-first', rounds: 3, seed: 31, atRound: 1 });
+    const { cluster } = run;
     try {
       const outcomes = await Promise.all(cluster.nodes.map((n) => n.done));
       const logs = cluster.logs.join('\n');
-      expect(forced, logs).toBe(true);
+      expect(run.forced(), logs).toBe(true);
       expect(cluster.logs.filter((l) => STEPPED_DOWN.test(l)), logs).toHaveLength(1);
       expect(cluster.logs.filter((l) => l.includes('could not lead')), logs).toEqual([]);
       expect(outcomes.map((o) => o.status), logs).toEqual(['complete', 'complete', 'complete']);
