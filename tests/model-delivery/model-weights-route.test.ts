@@ -66,6 +66,14 @@ describe('If-None-Match', () => {
     ['"x","y"', false],
     ['abc', false],
     ['', false],
+    // Whitespace around a tag or list item is trimmed; a tag is matched whole.
+    [' "abc" ', true],
+    ['"x" ,W/"abc"', true],
+    [' * ', true],
+    ['W/*', false],
+    ['"abc"x', false],
+    ['W/"abc', false],
+    ['x"abc"', false],
   ])('%s → %s', (header, hit) => {
     expect(ifNoneMatchHits(header, '"abc"')).toBe(hit);
   });
