@@ -35,6 +35,15 @@ export const ConnectionLimits = z.object({
    */
   messagesPerSecond: z.number().gt(0).max(1_000_000).default(200),
   messageBurst: z.number().int().min(1).max(1_000_000).default(1000),
+  /**
+   * Websocket frames a connection may send, before or after its hello, as a token bucket: `framesPerSecond` on
+   * average and bursts of `frameBurst`; past them the connection is cut (websocket-frame-budget.ts). Every frame
+   * counts: data, continuation, ping, pong. A message takes one frame, or two with an attachment, so the message
+   * budget above always binds first for an honest site; without this one a peer's stream of websocket pings or
+   * engine.io pongs — which no message budget sees — held the event loop for seconds before any hello.
+   */
+  framesPerSecond: z.number().gt(0).max(1_000_000).default(1000),
+  frameBurst: z.number().int().min(1).max(1_000_000).default(4000),
   /** A connection refused more than this many messages within `refusalWindowMs` is cut. */
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),

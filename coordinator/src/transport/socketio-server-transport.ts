@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import { messageSizeLimit } from './websocket-message-size-limit.ts';
+import { limitWebsocketFrames } from './websocket-frame-budget.ts';
 import { UnwelcomedConnections } from './unwelcomed-connections.ts';
 import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
@@ -131,6 +132,8 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
     // Every connection starts at the pre-hello limit, set as engine.io opens it: before its websocket has parsed a
     // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
     messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
+    // And its frames are counted from the first: a flood of pings or engine.io packets cuts it.
+    limitWebsocketFrames(conn, limits);
     if (!unwelcomed.admit(conn)) {
       overCap.add(conn);
       destroyAfterGrace(conn);

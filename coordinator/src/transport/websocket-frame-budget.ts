@@ -1,0 +1,49 @@
+/** How many websocket frames a connection may send: `framesPerSecond` on average, in bursts of `frameBurst`. */
+export interface FrameBudgetLimits {
+  framesPerSecond: number;
+  frameBurst: number;
+}
+
+/** ws's receiver as far as the budget reaches into it (ws 8): it reads a frame's first two bytes in `getInfo`. */
+type Receiver = { getInfo(cb: unknown): void; _bufferedBytes: number; _loop: boolean };
+type Websocket = { _receiver?: Partial<Receiver>; terminate(): void };
+
+/**
+ * Cuts an engine.io connection whose peer sends websocket frames faster than the budget: every frame counts —
+ * data, continuation, ping, pong, close — before its header is parsed. engine.io's own packets (a pong, a noop)
+ * and websocket control frames never reach socket.io's parser or the site's message budget, so without this one
+ * peer's stream of 6-byte pings (each answered with a pong, queued in memory when the peer does not read) or of
+ * engine.io pongs held the event loop for seconds at a time before any hello. Past the budget the receiver stops
+ * parsing at once (what is buffered is never read) and the TCP socket is destroyed.
+ *
+ * ws has no public hook per frame, so this wraps its receiver's `getInfo` (as websocket-message-size-limit.ts
+ * reaches its `_maxPayload`). False for a connection without one (no websocket, or another engine): it is not
+ * limited here.
+ */
+export function limitWebsocketFrames(conn: unknown, limits: FrameBudgetLimits): boolean {
+  const ws = (conn as { transport?: { socket?: Partial<Websocket> } } | undefined)?.transport?.socket;
+  const receiver = ws?._receiver;
+  if (!receiver || typeof receiver.getInfo !== 'function' || typeof receiver._bufferedBytes !== 'number' || typeof ws?.terminate !== 'function') return false;
+  const getInfo = receiver.getInfo;
+  const terminate = ws.terminate.bind(ws);
+  let tokens = limits.frameBurst;
+  let refilledAt = Date.now();
+  let cut = false;
+  receiver.getInfo = function (this: Receiver, cb: unknown): void {
+    // A header split across reads is asked for again when its second byte arrives: counted once.
+    if (this._bufferedBytes >= 2 && !cut) {
+      const t = Date.now();
+      tokens = Math.min(limits.frameBurst, tokens + ((t - refilledAt) * limits.framesPerSecond) / 1000);
+      refilledAt = t;
+      if (tokens >= 1) tokens -= 1;
+      else {
+        cut = true;
+        terminate();
+      }
+    }
+    if (!cut) return getInfo.call(this, cb);
+    // Cut: nothing more of what the peer sent is parsed (the loop stops here on every later read too).
+    this._loop = false;
+  };
+  return true;
+}

@@ -1,0 +1,132 @@
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ConnectionLimits, type ConnectionLimitsInput } from '../../coordinator/src/engine/connection-limits.ts';
+import { startTinyCoordinator } from '../access/helpers.ts';
+import { honestSite, rawWebsocketUpgrade } from './helpers.ts';
+
+// Websocket control frames and engine.io's own packets (a pong, a noop) never reach socket.io's parser or a site's
+// message budget. Until 2026-12-07 one peer, before any hello, could stream them for as long as it liked: 30 MB
+// of engine.io pongs (4.3 M frames in 19 s) put the health check's median at 265 ms and its worst at 2.3 s, and a
+// stream of pings — each answered with a pong, queued in the coordinator's memory when the peer does not read —
+// left health checks waiting 4.7–6.5 s (one was reset). Now every frame a connection sends counts against
+// connectionLimits.framesPerSecond / frameBurst, and past them the connection is cut (websocket-frame-budget.ts).
+
+const PING = Buffer.from([0x89, 0x80, 0, 0, 0, 0]); // FIN ping, masked with the zero key, empty
+const EIO_PONG = Buffer.from([0x81, 0x81, 0, 0, 0, 0, 0x33]); // FIN text "3": engine.io's pong packet
+
+/** A raw websocket to the socket.io endpoint that counts the pong frames the server sends back. */
+async function rawPeer(port: number): Promise<{ socket: Socket; pongs: () => number; closed: Promise<void>; isClosed: () => boolean }> {
+  const socket = await rawWebsocketUpgrade(port);
+  let buffered = Buffer.alloc(0);
+  let pongs = 0;
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    // Server frames are unmasked; the ones here are short (7-bit lengths): the engine.io open packet, pongs.
+    while (buffered.length >= 2 && buffered.length >= 2 + (buffered[1] & 0x7f)) {
+      if ((buffered[0] & 0x0f) === 0x0a) pongs++;
+      buffered = buffered.subarray(2 + (buffered[1] & 0x7f));
+    }
+  });
+  const done = new Promise<void>((r) => socket.once('close', () => ((closed = true), r())));
+  return { socket, pongs: () => pongs, closed: done, isClosed: () => closed };
+}
+
+const frames = (frame: Buffer, n: number) => Buffer.concat(Array.from({ length: n }, () => frame));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withCoordinator<T>(runId: string, connectionLimits: ConnectionLimitsInput, body: (port: number, url: string) => Promise<T>): Promise<T> {
+  const coordinator = await startTinyCoordinator({ runId, minSites: 1, connectionLimits: { helloTimeoutMs: 60_000, ...connectionLimits } });
+  try {
+    return await body(Number(new URL(coordinator.url!).port), coordinator.url!);
+  } finally {
+    await coordinator.close();
+  }
+}
+
+describe('the websocket frame budget (connectionLimits.framesPerSecond, frameBurst)', () => {
+  // Each row: the frames sent in one or two writes (a pause between them), the pongs that come back, and whether
+  // the connection is cut. The refill is slow (1 a second) unless the row says otherwise.
+  const rows: Array<{ name: string; limits: ConnectionLimitsInput; first: number; pauseMs?: number; second?: number; pongs: number; cut: boolean }> = [
+    { name: 'within the burst: every ping is answered, the connection stays', limits: { frameBurst: 50, framesPerSecond: 1 }, first: 40, pongs: 40, cut: false },
+    { name: 'the whole burst: still within it', limits: { frameBurst: 50, framesPerSecond: 1 }, first: 50, pongs: 50, cut: false },
+    { name: 'one past the burst: the burst answered, then cut', limits: { frameBurst: 50, framesPerSecond: 1 }, first: 51, pongs: 50, cut: true },
+    { name: 'a larger burst takes more', limits: { frameBurst: 80, framesPerSecond: 1 }, first: 60, pongs: 60, cut: false },
+    { name: 'refilled at framesPerSecond: 100/s for 0.6 s lets a second burst through', limits: { frameBurst: 50, framesPerSecond: 100 }, first: 50, pauseMs: 600, second: 50, pongs: 100, cut: false },
+    { name: 'refilled at 1/s: the second burst is cut at its first frame or two', limits: { frameBurst: 50, framesPerSecond: 1 }, first: 50, pauseMs: 600, second: 50, pongs: 50, cut: true },
+  ];
+
+  it.each(rows)('$name', async ({ limits, first, pauseMs, second, pongs, cut }) => {
+    await withCoordinator(`frame-budget-${first}-${second ?? 0}-${limits.frameBurst}-${limits.framesPerSecond}`, limits, async (port) => {
+      const peer = await rawPeer(port);
+      peer.socket.write(frames(PING, first));
+      if (second !== undefined) {
+        await sleep(pauseMs!);
+        peer.socket.write(frames(PING, second));
+      }
+      await Promise.race([peer.closed, sleep(1_500)]);
+      expect(peer.isClosed()).toBe(cut);
+      expect(peer.pongs()).toBe(pongs);
+      peer.socket.destroy();
+    });
+  });
+
+  it('a frame whose header arrives in two reads counts once', async () => {
+    await withCoordinator('frame-budget-split-header', { frameBurst: 3, framesPerSecond: 1 }, async (port) => {
+      const peer = await rawPeer(port);
+      for (let i = 0; i < 3; i++) {
+        peer.socket.write(PING.subarray(0, 1));
+        await sleep(100);
+        peer.socket.write(PING.subarray(1));
+        await sleep(100);
+      }
+      await Promise.race([peer.closed, sleep(500)]);
+      expect(peer.isClosed()).toBe(false);
+      expect(peer.pongs()).toBe(3);
+      peer.socket.destroy();
+    });
+  });
+
+  it('continuation frames count: one text message in 60 fragments is cut at the 51st', async () => {
+    await withCoordinator('frame-budget-fragments', { frameBurst: 50, framesPerSecond: 1 }, async (port) => {
+      const peer = await rawPeer(port);
+      // A text frame without FIN, then continuations (opcode 0) of one masked byte each, the last with FIN.
+      const parts = [Buffer.from([0x01, 0x81, 0, 0, 0, 0, 0x34])];
+      for (let i = 1; i < 60; i++) parts.push(Buffer.from([i === 59 ? 0x80 : 0x00, 0x81, 0, 0, 0, 0, 0x30]));
+      peer.socket.write(Buffer.concat(parts));
+      await Promise.race([peer.closed, sleep(1_500)]);
+      expect(peer.isClosed()).toBe(true);
+    });
+  });
+
+  it('at the defaults, a flood of 100,000 engine.io pongs before any hello is cut, and a site completes the run beside it', async () => {
+    await withCoordinator('frame-budget-defaults', {}, async (port, url) => {
+      const peer = await rawPeer(port);
+      const written = frames(EIO_PONG, 100_000);
+      peer.socket.write(written);
+      await Promise.race([peer.closed, sleep(5_000)]);
+      expect(peer.isClosed()).toBe(true);
+      const health = await fetch(`${url}/api/health`);
+      expect(health.status).toBe(200);
+      const site = await honestSite(url, 'site-a');
+      expect((await site.run).completed).toBe(true);
+    });
+  });
+
+  it('a stream of pings at the defaults is cut too: at most a burst of pongs is ever owed to a peer that does not read', async () => {
+    await withCoordinator('frame-budget-ping-defaults', {}, async (port) => {
+      const peer = await rawPeer(port);
+      peer.socket.write(frames(PING, 100_000));
+      await Promise.race([peer.closed, sleep(5_000)]);
+      expect(peer.isClosed()).toBe(true);
+      expect(peer.pongs()).toBeLessThanOrEqual(ConnectionLimits.parse({}).frameBurst);
+      expect(peer.pongs()).toBeGreaterThan(0);
+    });
+  });
+
+  it('the defaults leave the message budget to bind first: a message is one frame, or two with an attachment', () => {
+    const d = ConnectionLimits.parse({});
+    expect(d.frameBurst).toBeGreaterThanOrEqual(2 * d.messageBurst);
+    expect(d.framesPerSecond).toBeGreaterThanOrEqual(2 * d.messagesPerSecond);
+  });
+});
