@@ -323,14 +323,33 @@ describe('socket.io transport over a real server', () => {
     await until(() => seen.length === 4, 'the heartbeat after the second resume');
   });
 
-  it('a closed link does not pause its socket', async () => {
+  it('a link its peer closed does not pause its socket', async () => {
+    const server = await open();
+    const peer = await attacker(server.url);
+    await until(() => server.links.length === 1, 'the link');
+    const link = server.links[0];
+    peer.socket.disconnect();
+    await until(() => link.closed, 'the link closed by its peer');
+    link.pauseReceiving!();
+    expect((link as unknown as { pausedWebsocket?: unknown }).pausedWebsocket).toBeUndefined();
+  });
+
+  it('a link the coordinator closes is no longer read: its websocket is paused as it closes', async () => {
     const server = await open();
     await attacker(server.url);
     await until(() => server.links.length === 1, 'the link');
     const link = server.links[0];
+    const received: string[] = [];
+    link.onMessage((m) => received.push(m.event));
     link.close();
-    link.pauseReceiving!();
-    expect((link as unknown as { pausedWebsocket?: unknown }).pausedWebsocket).toBeUndefined();
+    expect((link as unknown as { pausedWebsocket?: unknown }).pausedWebsocket).toBeDefined();
+    expect(link.closed).toBe(true);
+    // Read again once the socket is gone, so the closing handshake finishes: a shutdown right after does not wait for
+    // the websocket's 30 s close timeout.
+    await until(() => (link as unknown as { pausedWebsocket?: unknown }).pausedWebsocket === undefined, 'the link read again after its disconnect');
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('until its welcome a connection may send at most the pre-hello size; after it, the server\'s full size', async () => {

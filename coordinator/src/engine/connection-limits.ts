@@ -36,14 +36,22 @@ export const ConnectionLimits = z.object({
   messagesPerSecond: z.number().gt(0).max(1_000_000).default(200),
   messageBurst: z.number().int().min(1).max(1_000_000).default(1000),
   /**
-   * Websocket frames a connection may send, before or after its hello, as a token bucket: `framesPerSecond` on
-   * average and bursts of `frameBurst`; past them the connection is cut (websocket-frame-budget.ts). Every frame
-   * counts: data, continuation, ping, pong. A message takes one frame, or two with an attachment, so the message
-   * budget above always binds first for an honest site; without this one a peer's stream of websocket pings or
-   * engine.io pongs — which no message budget sees — held the event loop for seconds before any hello.
+   * Websocket frames a welcomed site's connection may send, as a token bucket: `framesPerSecond` on average and
+   * bursts of `frameBurst`; past them the connection is cut (websocket-frame-budget.ts). Every frame counts: data,
+   * continuation, ping, pong. A message takes one frame, or two with an attachment, so the message budget above
+   * always binds first for an honest site; without this one a peer's stream of websocket pings or engine.io pongs
+   * — which no message budget sees — held the event loop for seconds.
    */
   framesPerSecond: z.number().gt(0).max(1_000_000).default(1000),
   frameBurst: z.number().int().min(1).max(1_000_000).default(4000),
+  /**
+   * The same until the connection's site is welcomed (then the budget above applies, what was spent staying
+   * spent): an honest site sends a handful of frames before its welcome (the namespace's connect, its hello, its
+   * acceptance of the terms, an engine.io pong every 25 s). Low, as an address may hold `maxUnwelcomedPerAddress`
+   * such connections: 1,024 of them at the welcomed budget could owe the event loop 4 M frames at once.
+   */
+  preHelloFramesPerSecond: z.number().gt(0).max(1_000_000).default(10),
+  preHelloFrameBurst: z.number().int().min(1).max(1_000_000).default(64),
   /** A connection refused more than this many messages within `refusalWindowMs` is cut. */
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),

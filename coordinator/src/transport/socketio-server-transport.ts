@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import { messageSizeLimit } from './websocket-message-size-limit.ts';
-import { limitWebsocketFrames } from './websocket-frame-budget.ts';
+import { websocketFrameBudget, type FrameBudget } from './websocket-frame-budget.ts';
 import { UnwelcomedConnections } from './unwelcomed-connections.ts';
 import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
@@ -15,6 +15,9 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     /** The server's full message size, which a welcomed site's connection may use (engine.io's maxHttpBufferSize). */
     private readonly maxMessageBytes: number,
     private readonly unwelcomed: UnwelcomedConnections,
+    /** The connection's websocket frame budget (none without a ws websocket): raised when its site is welcomed. */
+    private readonly frameBudget: FrameBudget | undefined,
+    private readonly welcomedFrames: { framesPerSecond: number; frameBurst: number },
   ) {
     super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), {
       maxQueued: limits.maxQueuedMessages,
@@ -39,6 +42,8 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
       // an honest site answers at once, a hostile one never: its TCP socket goes after a second.
       if (reason === 'server namespace disconnect') destroyAfterGrace(socket.conn as unknown as EngineConnection);
       clearTimeout(this.helloTimer);
+      // Paused as the coordinator closed it: read again, so that the websocket's closing handshake can finish.
+      this.resumeReceiving();
       this.markClosed(clipText(String(reason)));
     });
     // Whatever waits for this connection (a run, or none yet), one that never says hello is not kept.
@@ -60,6 +65,7 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     // It no longer counts against its address's unwelcomed connections either.
     if (event === 'welcome') {
       messageSizeLimit(this.socket.conn)?.set(this.maxMessageBytes);
+      this.frameBudget?.set(this.welcomedFrames);
       this.unwelcomed.release(this.socket.conn);
     }
     this.socket.emit(event, wirePayload);
@@ -90,6 +96,9 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
 
   close(): void {
     clearTimeout(this.helloTimer);
+    // Nothing more it sends is read: a peer cut for flooding does not go on spending the event loop (and its frame
+    // budget, which would cut it without the disconnect packet) until the socket goes.
+    this.pauseReceiving();
     this.markClosed('closed by the coordinator');
     // Let queued emits flush before the socket goes.
     // The whole connection, not only the site's namespace (a site uses no other; any other's would go with the TCP
@@ -128,12 +137,15 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
   // Over the cap of its address: told why when it asks for the namespace (connect_error), and its TCP socket destroyed
   // a second later (a websocket close would wait up to 30 s for a close frame that a hostile peer never sends).
   const overCap = new WeakSet<object>();
+  const frameBudgets = new WeakMap<object, FrameBudget>();
+  const welcomedFrames = { framesPerSecond: limits.framesPerSecond, frameBurst: limits.frameBurst };
   engine.on('connection', (conn) => {
     // Every connection starts at the pre-hello limit, set as engine.io opens it: before its websocket has parsed a
     // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
     messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
-    // And its frames are counted from the first: a flood of pings or engine.io packets cuts it.
-    limitWebsocketFrames(conn, limits);
+    // And its frames are counted from the first, at the pre-hello budget: a flood of pings or engine.io packets cuts it.
+    const budget = websocketFrameBudget(conn, { framesPerSecond: limits.preHelloFramesPerSecond, frameBurst: limits.preHelloFrameBurst });
+    if (budget) frameBudgets.set(conn, budget);
     if (!unwelcomed.admit(conn)) {
       overCap.add(conn);
       destroyAfterGrace(conn);
@@ -144,7 +156,7 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
     next(new Error(`too many connections from this address waiting to join (${limits.maxUnwelcomedPerAddress}): retry later`));
   });
   io.on('connection', (socket) => {
-    const link = new SocketIoSiteLink(socket, limits, maxMessageBytes, unwelcomed);
+    const link = new SocketIoSiteLink(socket, limits, maxMessageBytes, unwelcomed, frameBudgets.get(socket.conn), welcomedFrames);
     if (handler) handler(link);
     else early.push(link);
   });

@@ -4,12 +4,18 @@ export interface FrameBudgetLimits {
   frameBurst: number;
 }
 
+/** A connection's frame budget, which can be changed while it is open (raised when its site is welcomed). */
+export interface FrameBudget {
+  /** New limits from now on; the frames already spent stay spent (what is left is capped at the new burst, or grows by the difference). */
+  set(limits: FrameBudgetLimits): void;
+}
+
 /** ws's receiver as far as the budget reaches into it (ws 8): it reads a frame's first two bytes in `getInfo`. */
 type Receiver = { getInfo(cb: unknown): void; _bufferedBytes: number; _loop: boolean };
 type Websocket = { _receiver?: Partial<Receiver>; terminate(): void };
 
 /**
- * Cuts an engine.io connection whose peer sends websocket frames faster than the budget: every frame counts —
+ * Cuts an engine.io connection whose peer sends websocket frames faster than its budget: every frame counts —
  * data, continuation, ping, pong, close — before its header is parsed. engine.io's own packets (a pong, a noop)
  * and websocket control frames never reach socket.io's parser or the site's message budget, so without this one
  * peer's stream of 6-byte pings (each answered with a pong, queued in memory when the peer does not read) or of
@@ -17,15 +23,16 @@ type Websocket = { _receiver?: Partial<Receiver>; terminate(): void };
  * parsing at once (what is buffered is never read) and the TCP socket is destroyed.
  *
  * ws has no public hook per frame, so this wraps its receiver's `getInfo` (as websocket-message-size-limit.ts
- * reaches its `_maxPayload`). False for a connection without one (no websocket, or another engine): it is not
+ * reaches its `_maxPayload`). Undefined for a connection without one (no websocket, or another engine): it is not
  * limited here.
  */
-export function limitWebsocketFrames(conn: unknown, limits: FrameBudgetLimits): boolean {
+export function websocketFrameBudget(conn: unknown, initial: FrameBudgetLimits): FrameBudget | undefined {
   const ws = (conn as { transport?: { socket?: Partial<Websocket> } } | undefined)?.transport?.socket;
   const receiver = ws?._receiver;
-  if (!receiver || typeof receiver.getInfo !== 'function' || typeof receiver._bufferedBytes !== 'number' || typeof ws?.terminate !== 'function') return false;
+  if (!receiver || typeof receiver.getInfo !== 'function' || typeof receiver._bufferedBytes !== 'number' || typeof ws?.terminate !== 'function') return undefined;
   const getInfo = receiver.getInfo;
   const terminate = ws.terminate.bind(ws);
+  let limits = initial;
   let tokens = limits.frameBurst;
   let refilledAt = Date.now();
   let cut = false;
@@ -45,5 +52,10 @@ export function limitWebsocketFrames(conn: unknown, limits: FrameBudgetLimits): 
     // Cut: nothing more of what the peer sent is parsed (the loop stops here on every later read too).
     this._loop = false;
   };
-  return true;
+  return {
+    set(next) {
+      tokens = Math.min(next.frameBurst, tokens + next.frameBurst - limits.frameBurst);
+      limits = next;
+    },
+  };
 }
