@@ -108,7 +108,7 @@ const MODULES = [
       'shared/src/privacy/secagg-server.ts:156-299',
       'shared/src/privacy/secagg-site.ts:76-78',
       'shared/src/privacy/secagg-site.ts:174-222',
-      'shared/src/privacy/secagg-site.ts:230-241',
+      'shared/src/privacy/secagg-site.ts:230-242',
       'shared/src/privacy/secagg-crypto.ts:62-69',
       // Recovery of a committed secret: the first t shares, Reed–Solomon decoding, the bounded search of other sets.
       'shared/src/privacy/verified-recovery.ts',
@@ -123,6 +123,8 @@ const MODULES = [
       'tests/privacy/verified-recovery.test.ts',
       'tests/privacy/reed-solomon-decode.test.ts',
       'tests/privacy/secagg-unusable-dealers.test.ts',
+      'tests/privacy/secagg-arrival-order.test.ts',
+      'tests/privacy/secagg-failed-unmasking-work.test.ts',
     ],
   },
   {

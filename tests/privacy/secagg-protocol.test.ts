@@ -7,6 +7,7 @@ import type { SecAggConfig, SecAggShareKeys, SecAggUnmaskResponse } from '../../
 import { weightedAverage } from '../../shared/src/strategies/aggregate-fedavg.ts';
 import { SeededRandom } from '../../shared/src/random/seeded-random.ts';
 import { isFedtuneError } from '../../shared/src/errors.ts';
+import { thrownCodeAndMessage } from '../helpers/thrown.ts';
 
 const SIZES = [600, 32, 10];
 const EXAMPLES = [120, 340, 90, 500, 260, 75, 410, 205]; // Σ = 2000
@@ -157,6 +158,16 @@ describe('each party refuses what the protocol forbids', () => {
     const d = dequantize(sum.sum, [2], config.fixedPoint);
     expect(d.mean[0][0]).toBeCloseTo(0.5, 6);
     expect(d.totalWeight).toBeCloseTo(0.9, 6);
+  });
+
+  it('once finished the round takes nothing more: a second finish, or a response, is stale in phase done', () => {
+    const { server, sites, request } = runToUnmask();
+    const replies = sites.map((s) => s.unmask(request));
+    server.receiveUnmaskResponse(replies[0]);
+    server.receiveUnmaskResponse(replies[1]);
+    expect(server.finish().survivors).toEqual(['a', 'b', 'c']);
+    expect(thrownCodeAndMessage(() => server.finish())).toEqual({ code: 'stale_round', message: 'secure aggregation: cannot close unmask in phase done' });
+    expect(thrownCodeAndMessage(() => server.receiveUnmaskResponse(replies[2]))).toEqual({ code: 'stale_round', message: 'secure aggregation: a unmask message from c arrived in phase done' });
   });
 
   it('a tampered share is caught by authentication', () => {

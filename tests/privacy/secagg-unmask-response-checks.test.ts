@@ -255,6 +255,24 @@ describe('one wrong share among more than t: left out, the sum is right, its hol
     expect(mean(aggregate)).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
   });
 
+  it('once a is found wrong, its shares of the owners recovered after are not used, even when that leaves fewer than t', () => {
+    /** a … e answer; `lie`: a moves its share of b's seed; d and e leave out their shares of c's, so c has a's, b's and c's. */
+    function finishWith(lie: boolean) {
+      const { server, reply } = toUnmask({ sites: ['a', 'b', 'c', 'd', 'e'] });
+      for (const id of ['a', 'b', 'c', 'd', 'e']) {
+        const r = reply(id);
+        if (lie && id === 'a') r.selfMaskShares = r.selfMaskShares.map((s) => (s.owner === 'b' ? { owner: s.owner, share: s.share.map((v, i) => (i === SHAMIR_SHARE_BYTES - 1 ? v ^ 1 : v)) } : s));
+        if (id === 'd' || id === 'e') r.selfMaskShares = r.selfMaskShares.filter((s) => s.owner !== 'c');
+        server.receiveUnmaskResponse(r);
+      }
+      return server.finish();
+    }
+    // Honest: c's seed comes from the three shares it has.
+    expect(mean(finishWith(false))).toEqual([expect.closeTo(0.5, 5), expect.closeTo(-0.25, 5)]);
+    // b's seed (five shares, one wrong) finds a out; c (after b) is left with b's and c's shares: two of t = 3.
+    expect(failure(() => finishWith(true))).toEqual({ code: 'quorum_not_met', message: 'secure aggregation round 3 aborted: 2 self-mask shares of c, threshold 3' });
+  });
+
   it('no survivor answered: quorum_not_met, 0 self-mask shares of the first survivor', () => {
     const { server } = toUnmask();
     expect(failure(() => server.finish())).toEqual({ code: 'quorum_not_met', message: 'secure aggregation round 3 aborted: 0 self-mask shares of a, threshold 3' });

@@ -105,6 +105,18 @@ describe('recoverVerified', () => {
     expect(r?.wrongShareXs).toEqual([2, 6]);
   });
 
+  it('two wrong of seven (t = 3) given in descending order: Reed–Solomon decoding finds both, named by ascending x', () => {
+    const seven = split(secret, 7, 3, randomBytes);
+    // Given as x = 7, 6, …, 1 with the shares at x = 7 and x = 3 moved: the first three (7, 6, 5) hold a wrong one,
+    // and decoding (bound ⌊(7 − 3)/2⌋ = 2) finds them at indices 0 and 4.
+    const given = [...seven].reverse().map((s) => (s.x === 7 || s.x === 3 ? moved(s, 1000n + BigInt(s.x)) : s));
+    const offered: string[] = [];
+    const r = recoverVerified(given, (b) => (offered.push(hex(b)!), sameAsSecret(b)));
+    expect(hex(r?.secret)).toBe(hex(secret));
+    expect(r?.wrongShareXs).toEqual([3, 7]);
+    expect(offered).toHaveLength(2); // the first three's secret, then the decoded polynomial's: no subset search
+  });
+
   it('the cache is consulted: coefficients cached for a set of points are the ones used', () => {
     const cache: LagrangeCache = new Map([['1,2,3', [0n, 0n, 0n]]]); // wrong on purpose: every secret is then 0
     const offered: string[] = [];

@@ -235,6 +235,7 @@ export class SecAggSite {
       maskingKeyShares: [],
       ...(this.unusable.size > 0 ? { unusable: this.unusableDealers } : {}),
     };
+    // Stryker disable next-line EqualityOperator: equivalent: the owners are a Map's keys, never equal, so < and ≤ agree.
     for (const [owner, [keyShare, seedShare]] of [...this.held].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (survivors.has(owner)) response.selfMaskShares.push({ owner, share: seedShare });
       else response.maskingKeyShares.push({ owner, share: keyShare });
