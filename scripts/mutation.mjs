@@ -104,7 +104,7 @@ const MODULES = [
       // and its complaints; the sum and unmasking, and whom it names when a secret cannot be recovered; a site's
       // unusable boxes, masked input and complaints; the public-key test.
       'shared/src/privacy/secagg-server.ts:86-93',
-      'shared/src/privacy/secagg-server.ts:116-116',
+      'shared/src/privacy/secagg-server.ts:117-117',
       'shared/src/privacy/secagg-server.ts:156-299',
       'shared/src/privacy/secagg-site.ts:76-78',
       'shared/src/privacy/secagg-site.ts:174-222',
