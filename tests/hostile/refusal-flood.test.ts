@@ -9,8 +9,9 @@ it('cuts a connection that floods refused messages, before hello and after joini
   const coordinator = await startTinyCoordinator({ runId: 'flood', minSites: 3, onEvent: (e) => events.push(e), connectionLimits: { maxRefusals: 10, refusalWindowMs: 60_000 } });
   try {
     const before = await attacker(coordinator.url!);
-    // 40: within the frame budget before a welcome (64 frames; past it the connection is cut without a reason,
-    // tests/hostile/websocket-frame-flood.test.ts), so the refusals are what cuts it.
+    // 40: within the frame budget before a welcome (64 frames). socket.io handles a message on a later tick, so all
+    // the frames of a read are counted before any refusal: a longer flood is cut by the frame budget, without a
+    // reason (tests/hostile/websocket-frame-flood.test.ts). Here the refusals are what cuts it.
     for (let i = 0; i < 40; i++) before.socket.emit('heartbeat', { siteId: 'site-a', status: 'idle' });
     expect(await before.closed).toBe('io server disconnect');
     const refusals = before.received.filter((m) => m.event === 'rejected');

@@ -42,8 +42,7 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
       // an honest site answers at once, a hostile one never: its TCP socket goes after a second.
       if (reason === 'server namespace disconnect') destroyAfterGrace(socket.conn as unknown as EngineConnection);
       clearTimeout(this.helloTimer);
-      // Held and paused as the coordinator closed it: read again, so that the websocket's closing handshake can finish.
-      this.frameBudget?.release();
+      // Paused as the coordinator closed it: read again, so that the websocket's closing handshake can finish.
       this.resumeReceiving();
       this.markClosed(clipText(String(reason)));
     });
@@ -97,10 +96,8 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
 
   close(): void {
     clearTimeout(this.helloTimer);
-    // Nothing more it sends is read or parsed, not even the rest of what was read with the message that closed it: a
-    // peer cut for flooding does not go on spending the event loop (and its frame budget, which would cut it without
-    // the disconnect packet) until the socket goes.
-    this.frameBudget?.hold();
+    // Nothing more it sends is read: a peer cut for flooding does not go on spending the event loop (and its frame
+    // budget, which would cut it without the disconnect packet) until the socket goes.
     this.pauseReceiving();
     this.markClosed('closed by the coordinator');
     // Let queued emits flush before the socket goes.

@@ -8,13 +8,6 @@ export interface FrameBudgetLimits {
 export interface FrameBudget {
   /** New limits from now on; the frames already spent stay spent (what is left is capped at the new burst, or grows by the difference). */
   set(limits: FrameBudgetLimits): void;
-  /**
-   * Parses nothing more the peer sent, not even what is already read (the coordinator is closing the connection:
-   * what a flooding peer sent after the refusal that cut it neither costs the event loop nor spends the budget),
-   * until `release`.
-   */
-  hold(): void;
-  release(): void;
 }
 
 /** ws's receiver as far as the budget reaches into it (ws 8): it reads a frame's first two bytes in `getInfo`. */
@@ -43,12 +36,7 @@ export function websocketFrameBudget(conn: unknown, initial: FrameBudgetLimits):
   let tokens = limits.frameBurst;
   let refilledAt = Date.now();
   let cut = false;
-  let held = false;
   receiver.getInfo = function (this: Receiver, cb: unknown): void {
-    if (held) {
-      this._loop = false;
-      return;
-    }
     // A header split across reads is asked for again when its second byte arrives: counted once.
     if (this._bufferedBytes >= 2 && !cut) {
       const t = Date.now();
@@ -68,12 +56,6 @@ export function websocketFrameBudget(conn: unknown, initial: FrameBudgetLimits):
     set(next) {
       tokens = Math.min(next.frameBurst, tokens + next.frameBurst - limits.frameBurst);
       limits = next;
-    },
-    hold() {
-      held = true;
-    },
-    release() {
-      held = false;
     },
   };
 }
