@@ -73,7 +73,7 @@ describe('quoted CSV cells (RFC 4180): the Kaggle Titanic file as DISCO uses it'
   const titanic = file('titanic.csv', TITANIC);
   it('the streaming numeric reader refuses quoted cells with a marker its callers fall back on', () => {
     expect(() => readCsvDataset(titanic, { labelColumn: 'Survived' })).toThrow(QUOTED_CELLS);
-    expect(() => readCsvDataset(titanic, { labelColumn: 'Survived' })).toThrow(/line 2 has quoted cells/);
+    expect(() => readCsvDataset(titanic, { labelColumn: 'Survived' })).toThrow(/row 2 has quoted cells/);
   });
   it('a quoted header is read as RFC 4180 by the streaming reader (a name may hold a comma)', () => {
     const d = readCsvDataset(file('quoted-header.csv', '"label","x, cm","y"\n0,1,2\n1,3,4\n'));

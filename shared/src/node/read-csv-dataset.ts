@@ -15,6 +15,8 @@ export interface ReadCsvOptions {
 }
 
 const DEFAULT_CHUNK_BYTES = 1 << 20;
+/** Feature values the first allocation holds at most (4 MiB of floats): a wide file's rows start fewer. */
+const INITIAL_VALUES = 1 << 20;
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 const COMMA = 0x2c;
 const QUOTE = 0x22;
@@ -74,8 +76,12 @@ class Rows {
   y: Int32Array;
   n = 0;
   constructor(readonly f: number) {
-    this.x = new Float32Array(1024 * f);
-    this.y = new Int32Array(1024);
+    // 1,024 rows to start with, fewer when they are wide: 1,024 × f floats of a 5-million-column header would be
+    // more than a typed array may hold (2^32), and a few gigabytes for one row.
+    // Stryker disable next-line MethodExpression,ArithmeticOperator: the capacity shows in memory only, or past 4 million columns (tests/site-data/csv-wide-header.test.ts, too slow under Stryker's instrumentation: not in this module's tests).
+    const capacity = Math.max(1, Math.min(1024, Math.floor(INITIAL_VALUES / f)));
+    this.x = new Float32Array(capacity * f);
+    this.y = new Int32Array(capacity);
   }
   grow(): void {
     const x = new Float32Array(this.x.length * 2);
@@ -108,7 +114,8 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
   }
   let header: string[] | undefined;
   let labelIndex = -1;
-  const quotedCells = (line: number) => new FedtuneError('data', `${source}: line ${line} has ${QUOTED_CELLS}`);
+  // Numbered as every refusal here numbers rows: the header is row 1, blank lines are not counted.
+  const quotedCells = (row: number) => new FedtuneError('data', `${source}: row ${row} has ${QUOTED_CELLS}`);
   let rows: Rows | undefined;
   let maxLabel = 0;
 
@@ -125,8 +132,10 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '') return;
     if (!header) {
-      // A quoted header (R and pandas quote every name) is read as RFC 4180: a name may hold a comma.
-      header = (line.includes('"') ? parseCsvRows(line, source)[0] : line.split(',')).map((h) => h.trim().replace(/^"|"$/g, ''));
+      // The header is read as RFC 4180 (R and pandas quote every name): a quoted name may hold a comma or a
+      // quote ("" in it), and loses only its enclosing quotes. A line of one empty quoted name is blank to it.
+      const names = parseCsvRows(line, source)[0];
+      if (names) header = names.map((h) => h.trim());
       return;
     }
     if (line.includes('"')) throw quotedCells(rows ? rows.n + 2 : 2);
