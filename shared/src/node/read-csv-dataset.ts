@@ -17,7 +17,8 @@ export interface ReadCsvOptions {
 const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** Feature values the first allocation holds at most (4 MiB of floats): a wide file's rows start fewer. */
 const INITIAL_VALUES = 1 << 20;
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+/** 10^0 … 10^15, each an exact double: the divisors of a plain decimal's digits (plainDecimal). */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 const COMMA = 0x2c;
 const QUOTE = 0x22;
 /** What this streaming reader refuses and `readNumericCsv` (or the site's loader) reads with the RFC 4180 parser. */
@@ -27,37 +28,45 @@ const isSpace = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
 const utf8 = new TextDecoder();
 
 /**
- * The number an ASCII cell `bytes[start, end)` holds, exactly as `Number(text)`, or NaN. Plain decimals of
- * at most 15 significant digits and a power of ten within 10^±22 are computed from their digits (an exact
- * integer times or divided by an exact power of ten: one correctly rounded operation, so bit-identical to
- * Number()); anything else — exponents, hex, Infinity, more digits — goes through Number().
+ * The number an ASCII cell `bytes[start, end)` holds, exactly as `Number(text)`, or NaN: its `plainDecimal`
+ * value when it has one, else Number() of its text (exponents, hex, Infinity, more digits).
  */
 export function cellNumber(bytes: Uint8Array, start: number, end: number): number {
+  return plainDecimal(bytes, start, end) ?? Number(latin1(bytes, start, end));
+}
+
+/**
+ * The value of a plain decimal cell `bytes[start, end)` — an optional sign, at most 15 digits with at most one
+ * point, whitespace around — computed from its digits, or undefined for any other cell (cellNumber hands those
+ * to Number()). 15 digits are an exact integer and 10^(digits after the point) an exact double, so the one
+ * division is correctly rounded: bit-identical to Number(), about twice as fast. A blank cell is 0, as
+ * Number('') and Number('  ').
+ */
+export function plainDecimal(bytes: Uint8Array, start: number, end: number): number | undefined {
   let i = start;
   let j = end;
   while (i < j && isSpace(bytes[i])) i++;
   while (j > i && isSpace(bytes[j - 1])) j--;
-  if (i === j) return Number(''); // 0, as Number('') and Number('  ')
+  if (i === j) return 0;
   let k = i;
   const negative = bytes[k] === 0x2d;
   if (negative || bytes[k] === 0x2b) k++;
   let mantissa = 0;
   let digits = 0;
-  let fraction = -1;
+  let point = false;
+  let scale = 0; // digits after the point
   for (; k < j; k++) {
     const b = bytes[k];
     if (b >= 0x30 && b <= 0x39) {
       mantissa = mantissa * 10 + (b - 0x30);
       digits++;
-      if (fraction >= 0) fraction++;
-    } else if (b === 0x2e && fraction < 0) fraction = 0;
-    else break;
+      if (point) scale++;
+    } else if (b === 0x2e && !point) point = true;
+    else return undefined;
   }
-  if (k === j && digits > 0 && digits <= 15 && fraction <= 22) {
-    const value = fraction > 0 ? mantissa / POW10[fraction] : mantissa;
-    return negative ? -value : value;
-  }
-  return Number(latin1(bytes, start, end));
+  if (digits === 0 || digits > 15) return undefined;
+  const value = mantissa / POW10[scale];
+  return negative ? -value : value;
 }
 
 function latin1(bytes: Uint8Array, start: number, end: number): string {
@@ -113,7 +122,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
     throw new FedtuneError('data', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
   let header: string[] | undefined;
-  let labelIndex = -1;
+  let labelIndex: number; // set with the header's check (checkHeader), before any row is stored
   // Numbered as every refusal here numbers rows: the header is row 1, blank lines are not counted.
   const quotedCells = (row: number) => new FedtuneError('data', `${source}: row ${row} has ${QUOTED_CELLS}`);
   let rows: Rows | undefined;
@@ -128,8 +137,8 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
     return (rows = new Rows(header!.length - 1));
   };
 
+  // `line` has taken a line's '\r' off before it hands the line over.
   const textLine = (line: string): void => {
-    if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '') return;
     if (!header) {
       // The header is read as RFC 4180 (R and pandas quote every name): a quoted name may hold a comma or a
@@ -159,7 +168,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
       if (!Number.isInteger(v) || v < 0) throw new FedtuneError('data', `${source}: row ${row + 2}: label ${quoteClipped(text())} is not a non-negative integer`);
       if (v >= MAX_CLASSES) throw labelAboveClassLimit(source, row + 2, v);
       r.y[row] = v;
-      if (v > maxLabel) maxLabel = v;
+      maxLabel = Math.max(maxLabel, v);
     } else {
       if (!Number.isFinite(v) || text().trim() === '') throw new FedtuneError('data', `${source}: row ${row + 2}, column ${quoteClipped(header![c])}: ${quoteClipped(text())} is not a number${text().trim() === '' ? ` (${MISSING_VALUE})` : ''}`);
       r.x[row * r.f + j] = v;
@@ -173,9 +182,12 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
   // One pass per line: each cell is parsed where it lies; a value error is reported only after the line's
   // cell count is known to be right (parseCsvDataset checks the count first).
   const line = (bytes: Uint8Array, start: number, end: number): void => {
-    if (end > start && bytes[end - 1] === 0x0d) end--;
+    // An empty line (end = start) has no '\r' before it to take: the previous line's '\n' is, or nothing (at 0).
+    if (bytes[end - 1] === 0x0d) end--;
+    // Stryker disable next-line ConditionalExpression: equivalent: the text path reads every line as this one does, only slower.
     if (!header) return textLine(utf8.decode(bytes.subarray(start, end)));
     for (let i = start; i < end; i++) {
+      // Stryker disable next-line ConditionalExpression: equivalent: the text path reads every line as this one does, only slower.
       if (bytes[i] >= 0x80) return textLine(utf8.decode(bytes.subarray(start, end)));
       if (bytes[i] === QUOTE) throw quotedCells(rows ? rows.n + 2 : 2);
     }
@@ -190,6 +202,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
     for (let c = 0; c < width; c++) {
       let cellEnd = cellStart;
       while (cellEnd < end && bytes[cellEnd] !== COMMA) cellEnd++;
+      // Stryker disable next-line ConditionalExpression: equivalent: the missing cells would read as blank, and the row is refused for its cell count all the same.
       if (cellEnd === end && c < width - 1) break; // too few cells: counted below
       const v = cellNumber(bytes, cellStart, cellEnd);
       if (c === labelIndex) {
@@ -198,7 +211,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
           store(row, c, 0, v, () => latin1(bytes, cellStart, cellEnd));
         }
         r.y[row] = v;
-        if (v > maxLabel) maxLabel = v;
+        maxLabel = Math.max(maxLabel, v);
       } else {
         if (!Number.isFinite(v) || blank(bytes, cellStart, cellEnd)) {
           startRow(countCells(bytes, start, end));
@@ -217,6 +230,7 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
     let buffer = new Uint8Array(chunkBytes);
     let filled = 0; // bytes in buffer, from the start of the current (incomplete) line
     for (;;) {
+      // Stryker disable next-line ConditionalExpression: equivalent: a buffer grown on every read holds the same lines, in more memory.
       if (filled === buffer.length) {
         const bigger = new Uint8Array(buffer.length * 2); // a line longer than the buffer
         bigger.set(buffer);
@@ -240,11 +254,12 @@ export function readCsvDataset(path: string, options: ReadCsvOptions = {}): Data
       buffer.copyWithin(0, lineStart, end);
       filled = end - lineStart;
     }
-    if (filled > 0) line(buffer, 0, filled);
+    line(buffer, 0, filled); // the last line, without a '\n' (empty, and so skipped, when the file ends with one)
   } finally {
     closeSync(fd);
   }
-  if (!rows || rows.n === 0) throw new FedtuneError('data', `${source}: needs a header row and at least one example`);
+  // Rows are made for the first example, and an example refused ends the read: rows, if made, hold one.
+  if (!rows) throw new FedtuneError('data', `${source}: needs a header row and at least one example`);
   const numClasses = options.numClasses ?? maxLabel + 1;
   if (maxLabel >= numClasses) throw new FedtuneError('data', `${source}: label ${maxLabel} is outside 0..${numClasses - 1}`);
   return { x: rows.x.slice(0, rows.n * rows.f), y: rows.y.slice(0, rows.n), featureShape: [rows.f], numClasses };
