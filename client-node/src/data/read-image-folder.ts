@@ -39,7 +39,7 @@ export function decodeImage(bytes: Buffer): RgbaImage {
     refuseTooLarge(png);
     return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
   }
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
     const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
     return { width: image.width, height: image.height, data: image.data };
   }
@@ -76,12 +76,17 @@ export function readImageFolder(dir: string, options: ImageFolderOptions): Image
     const folder = join(dir, name);
     for (const file of readdirSync(folder).sort()) {
       const path = join(folder, file);
-      if (!IMAGE_FILE.test(file) || !statSync(path).isFile()) {
+      if (!IMAGE_FILE.test(file)) {
         ignored++;
         continue;
       }
       let input: Float32Array;
       try {
+        // Inside the try: a link to nothing, or a loop of links, is a file that cannot be read, not a crash.
+        if (!statSync(path).isFile()) {
+          ignored++;
+          continue;
+        }
         input = rgbaToInput(decodeImage(readFileSync(path)), options.height, options.width, options.channels);
       } catch (err) {
         const reason = clipText((err as Error).message, 200);
