@@ -355,7 +355,7 @@ const MODULES = [
     mutate: ['shared/src/node/read-csv-dataset.ts', 'shared/src/data/check-dataset.ts', 'shared/src/data/encode-tabular-rows.ts', 'client-node/src/data/read-image-folder.ts'],
     // ~300 of its ~950 mutants are static (the test files read their CSVs while they load): unscored, or a run takes hours.
     ignoreStatic: true,
-    tests: ['tests/site-data/tabular-rows-exact.test.ts', 'tests/site-data/check-dataset-exact.test.ts', 'tests/site-data/csv-reader-exact.test.ts', 'tests/site-data/image-folder-exact.test.ts', 'tests/read-csv-dataset-stream.test.ts', 'tests/site-data/check-dataset.test.ts', 'tests/site-data/site-data-loaders.test.ts', 'tests/site-data/feature-columns-and-quoted-csv.test.ts', 'tests/site-data/category-buckets.test.ts', 'tests/site-data/free-text-column.test.ts'],
+    tests: ['tests/site-data/tabular-rows-exact.test.ts', 'tests/site-data/check-dataset-exact.test.ts', 'tests/site-data/csv-reader-exact.test.ts', 'tests/site-data/image-folder-exact.test.ts', 'tests/read-csv-dataset-stream.test.ts', 'tests/site-data/check-dataset.test.ts', 'tests/site-data/site-data-loaders.test.ts', 'tests/site-data/feature-columns-and-quoted-csv.test.ts', 'tests/site-data/category-buckets.test.ts', 'tests/site-data/free-text-column.test.ts', 'tests/site-data/plain-decimal.test.ts', 'tests/site-data/csv-reader-hostile.test.ts', 'tests/site-data/image-folder-hostile.test.ts', 'tests/site-data/check-dataset-bounds.test.ts'],
   },
   {
     name: 'model-fetch',

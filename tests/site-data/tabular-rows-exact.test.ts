@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeTabularRows, isMissingCell, type TabularOptions } from '../../shared/src/data/encode-tabular-rows.ts';
+import { categoryBucket } from '../../shared/src/data/hash-category.ts';
 import { thrown } from '../helpers/thrown.ts';
 
 // Tabular rows exactly (mutation module site-data): each refusal's code — 'data' for what the file holds, 'config'
@@ -33,5 +34,26 @@ describe('encodeTabularRows: padding', () => {
     const { dataset, schema } = encodeTabularRows([['label', 'c'], ['1', ' x '], ['0', 'y'], ['1', 'x']], { labelColumn: 'label', categorical: ['c'] });
     expect(schema.columns).toEqual([{ name: 'c', kind: 'categorical', width: 2, missing: 0 }]);
     expect(Array.from(dataset.x)).toEqual([1, 0, 0, 1, 1, 0]);
+  });
+});
+
+describe('encodeTabularRows: hashed categories and free text', () => {
+  it('a hashed category padded with spaces lands in the bucket of its trimmed value; a missing cell fills its buckets with NaN', () => {
+    const { dataset, schema } = encodeTabularRows([['label', 'c'], ['1', ' x '], ['0', 'x'], ['1', 'NA']], { labelColumn: 'label', categoryBuckets: 5 });
+    expect(schema.columns).toEqual([{ name: 'c', kind: 'categorical', width: 5, missing: 1, hashed: true }]);
+    // 'x' hashes to bucket 4 of 5 (' x ' untrimmed would be bucket 1).
+    expect(categoryBucket('c', 'x', 5)).toBe(4);
+    expect(Array.from(dataset.x)).toEqual([0, 0, 0, 0, 1, 0, 0, 0, 0, 1, NaN, NaN, NaN, NaN, NaN]);
+  });
+
+  it('a free-text column when the settings have no text column: the refusal names the other two ways only', () => {
+    const body = (i: number) => `a long message number ${i} that reads like free text and not like a category`;
+    const rows = [['body', 'label'], ...Array.from({ length: 20 }, (_, i) => [body(i), String(i % 2)])];
+    const meanChars = Math.round(rows.slice(1).reduce((n, r) => n + r[0].length, 0) / 20);
+    const err = thrown(() => encodeTabularRows(rows, { labelColumn: 'label', settingNames: { labelColumn: 'L', categorical: 'C', featureColumns: 'F' } }));
+    expect({ code: err.code, message: err.message }).toEqual({
+      code: 'data',
+      message: `the CSV: column "body" looks like free text, not categories (20 distinct values in 20 rows, ${meanChars} characters on average): leave it out (F), or one-hot it anyway (C "body")`,
+    });
   });
 });
