@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,16 @@ describe('files that cannot be read', () => {
     ]);
     expect(Array.from(read.dataset.x)).toEqual([1]);
     expect(read.ignored).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('files that are not files', () => {
+  it('a folder and a named pipe called *.png are ignored and counted, never read (a pipe would block the read)', () => {
+    const dir = imageFolder({ 'a/good.png': png(1, 1, [255, 255, 255, 255]), 'a/folder.png/x.txt': 'x' });
+    execFileSync('mkfifo', [join(dir, 'a', 'pipe.png')]);
+    const read = readImageFolder(dir, size);
+    expect({ x: Array.from(read.dataset.x), ignored: read.ignored, skipped: read.skipped }).toEqual({ x: [1], ignored: 2, skipped: [] });
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -27,6 +27,14 @@ describe('plainDecimal: the cells it computes, each as Number() reads it', () =>
     (cell) => expect(fast(cell)).toBeUndefined(),
   );
 
+  it('control bytes below the tab are not whitespace: a cell holding one is left to Number() (NaN)', () => {
+    for (const c of ['\u0000', '\u0001', '\u0008']) {
+      expect(fast(`1${c}`)).toBeUndefined();
+      expect(fast(`${c}1`)).toBeUndefined();
+      expect(cellNumber(ascii(c), 0, 1)).toBeNaN();
+    }
+  });
+
   it('it reads only its own bytes: spaces, digits or a sign beside the cell change nothing', () => {
     expect(fast('  ', '', '  5')).toBe(0);
     expect(fast('   ', '9 ', ' 9')).toBe(0);

@@ -44,6 +44,11 @@ describe('encodeTabularRows: hashed categories and free text', () => {
     // 'x' hashes to bucket 4 of 5 (' x ' untrimmed would be bucket 1).
     expect(categoryBucket('c', 'x', 5)).toBe(4);
     expect(Array.from(dataset.x)).toEqual([0, 0, 0, 0, 1, 0, 0, 0, 0, 1, NaN, NaN, NaN, NaN, NaN]);
+    // The padded value alone, and last: nothing else puts 'x' in its bucket.
+    for (const rows of [[['label', 'c'], ['1', ' x ']], [['label', 'c'], ['0', 'x'], ['1', ' x ']]]) {
+      const padded = encodeTabularRows(rows, { labelColumn: 'label', categoryBuckets: 5 }).dataset.x;
+      expect(Array.from(padded.subarray(padded.length - 5))).toEqual([0, 0, 0, 0, 1]);
+    }
   });
 
   it('a free-text column when the settings have no text column: the refusal names the other two ways only', () => {
