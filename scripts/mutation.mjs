@@ -291,7 +291,7 @@ const MODULES = [
     // What a connection may do at the transport: before its site is welcomed, its message size (the websocket's
     // limit, raised at the welcome) and how many such connections one address may hold open; always, its frame rate.
     mutate: ['coordinator/src/transport/unwelcomed-connections.ts', 'coordinator/src/transport/websocket-message-size-limit.ts', 'coordinator/src/transport/websocket-frame-budget.ts'],
-    tests: ['tests/hostile/unwelcomed-connections-cap.test.ts', 'tests/hostile/pre-hello-message-size.test.ts', 'tests/hostile/websocket-frame-flood.test.ts'],
+    tests: ['tests/hostile/unwelcomed-connections-cap.test.ts', 'tests/hostile/pre-hello-message-size.test.ts', 'tests/transport/websocket-frame-budget-shapes.test.ts', 'tests/hostile/websocket-frame-flood.test.ts'],
   },
   {
     name: 'socket-transport',
