@@ -177,3 +177,53 @@ describe('the websocket frame budget once welcomed (connectionLimits.framesPerSe
     expect(d.preHelloFrameBurst).toBeLessThan(d.frameBurst);
   });
 });
+
+describe('the pongs a peer that does not read is owed (connectionLimits.pongsWhileWritesWait)', () => {
+  // Under its frame budget a peer could still stream pings and read nothing: each pong stayed queued in the
+  // coordinator's memory for as long as the connection lasted. Now, once the coordinator's writes to it wait, at most
+  // pongsWhileWritesWait more pings are answered until they have drained (websocket-pong-limit.ts). Pings of 125
+  // bytes are answered with pongs of 127: 100,000 of them (12.7 MB) are more than the kernel's buffers take, so
+  // the coordinator's writes wait long before the last; what the peer reads once it reads again is what was queued.
+  const PING_125 = Buffer.concat([Buffer.from([0x89, 0x80 | 125, 0, 0, 0, 0]), Buffer.alloc(125, 0x61)]);
+  const flood = 100_000;
+
+  async function pongsOwed(limits: ConnectionLimitsInput): Promise<number> {
+    return withCoordinator(`pongs-owed-${limits.pongsWhileWritesWait ?? 'default'}`, { preHelloFrameBurst: 1_000_000, preHelloFramesPerSecond: 1_000_000, ...limits }, async (port) => {
+      const peer = await rawPeer(port);
+      peer.socket.pause();
+      await new Promise<void>((r) => peer.socket.write(frames(PING_125, flood), () => r()));
+      // Every ping read (the write has reached the coordinator's side); then read what it queued, until no more comes.
+      await sleep(1_000);
+      peer.socket.resume();
+      let seen = -1;
+      while (peer.pongs() !== seen) {
+        seen = peer.pongs();
+        await sleep(300);
+      }
+      expect(peer.isClosed()).toBe(false);
+      peer.socket.destroy();
+      return seen;
+    });
+  }
+
+  it('at the default (64), far fewer than the pings are answered: what the kernel took, and 64', async () => {
+    const owed = await pongsOwed({});
+    expect(owed).toBeGreaterThan(0);
+    expect(owed).toBeLessThan(flood / 2);
+  });
+
+  it('with a limit above the flood, every ping is answered (the limit is what bounds them)', async () => {
+    expect(await pongsOwed({ pongsWhileWritesWait: 1_000_000 })).toBe(flood);
+  });
+
+  it('a peer that reads gets every pong at the default', async () => {
+    await withCoordinator('pongs-read', { preHelloFrameBurst: 1_000_000, preHelloFramesPerSecond: 1_000_000 }, async (port) => {
+      const peer = await rawPeer(port);
+      peer.socket.write(frames(PING, 20_000));
+      const until = Date.now() + 5_000;
+      while (peer.pongs() < 20_000 && Date.now() < until) await sleep(20);
+      expect(peer.pongs()).toBe(20_000);
+      peer.socket.destroy();
+    });
+  });
+});

@@ -52,6 +52,12 @@ export const ConnectionLimits = z.object({
    */
   preHelloFramesPerSecond: z.number().gt(0).max(1_000_000).default(10),
   preHelloFrameBurst: z.number().int().min(1).max(1_000_000).default(64),
+  /**
+   * Websocket pings answered while the coordinator's writes to the connection wait (its peer does not read them);
+   * then none until they have drained (websocket-pong-limit.ts). Before, a peer's pings — under its frame budget,
+   * never reading — each left a pong queued in the coordinator's memory for as long as the connection lasted.
+   */
+  pongsWhileWritesWait: z.number().int().min(0).max(1_000_000).default(64),
   /** A connection refused more than this many messages within `refusalWindowMs` is cut. */
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),

@@ -1,8 +1,7 @@
 import type { Server, Socket } from 'socket.io';
 import { messageSizeLimit } from './websocket-message-size-limit.ts';
-import { websocketFrameBudget, type FrameBudget } from './websocket-frame-budget.ts';
 import { UnwelcomedConnections } from './unwelcomed-connections.ts';
-import { clipText, EndpointBase, parseClientMessage, type ClientToServer, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
+import { clipText, EndpointBase, limitPongsWhileWritesWait, parseClientMessage, websocketFrameBudget, type ClientToServer, type FrameBudget, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
 
 class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> implements SiteLink {
@@ -112,7 +111,7 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
 type PausableWebsocket = { pause(): void; resume(): void };
 
 /** An engine.io connection as far as this transport reaches into it (the HTTP request its websocket came from). */
-type EngineConnection = { remoteAddress?: string; request: { socket: { destroy(): void } }; once(event: 'close', listener: () => void): unknown };
+type EngineConnection = { remoteAddress?: string; request: { socket: { destroy(): void } }; transport?: { socket?: unknown }; once(event: 'close', listener: () => void): unknown };
 
 /** How long a connection the coordinator closed or refused has to finish the websocket's closing handshake. */
 const CLOSE_GRACE_MS = 1_000;
@@ -144,8 +143,11 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
     // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
     messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
     // And its frames are counted from the first, at the pre-hello budget: a flood of pings or engine.io packets cuts it.
-    const budget = websocketFrameBudget(conn, { framesPerSecond: limits.preHelloFramesPerSecond, frameBurst: limits.preHelloFrameBurst });
+    const ws = conn.transport?.socket;
+    const budget = websocketFrameBudget(ws, { framesPerSecond: limits.preHelloFramesPerSecond, frameBurst: limits.preHelloFrameBurst });
     if (budget) frameBudgets.set(conn, budget);
+    // And the pongs its pings get are bounded while it does not read them (a pong each, queued in memory, before).
+    limitPongsWhileWritesWait(ws, undefined, limits.pongsWhileWritesWait);
     if (!unwelcomed.admit(conn)) {
       overCap.add(conn);
       destroyAfterGrace(conn);

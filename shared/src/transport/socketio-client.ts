@@ -2,9 +2,12 @@ import { io, type Socket } from 'socket.io-client';
 import { FedtuneError } from '../errors.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { parseServerMessage } from '../messages/parse-message.ts';
+import { CoordinatorFrameLimits, type CoordinatorFrameLimitsInput } from './coordinator-frame-limits.ts';
 import { EndpointBase } from './endpoint-base.ts';
 import { socketIoEndpoint } from './server-url.ts';
 import type { ClientConnector, CoordinatorLink } from './transport.ts';
+import { websocketFrameBudget } from './websocket-frame-budget.ts';
+import { limitPongsWhileWritesWait } from './websocket-pong-limit.ts';
 
 class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClient> {
   constructor(
@@ -26,6 +29,12 @@ class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClien
     this.socket.disconnect();
     this.markClosed('closed by this side');
   }
+
+  /** Closes the link with `reason` (the site's guards cut the connection: its own disconnect comes after). */
+  cut(reason: string): void {
+    this.markClosed(reason);
+    this.socket.disconnect();
+  }
 }
 
 export interface SocketIoConnectorOptions {
@@ -38,12 +47,18 @@ export interface SocketIoConnectorOptions {
    * the system's CAs). Certificates are always verified. Browsers use their own trust store.
    */
   ca?: string | string[];
+  /**
+   * Node only: the frames the coordinator may send (a budget; past it the connection is cut) and the pings answered
+   * while the site's writes wait. Defaults: coordinator-frame-limits.ts. A browser's WebSocket handles frames itself.
+   */
+  frameLimits?: CoordinatorFrameLimitsInput;
   /** Extra options passed to socket.io-client (e.g. TLS `ca` in Node). */
   extra?: Record<string, unknown>;
 }
 
 /** Connects a site to a coordinator over socket.io (websocket only). Works in Node and in the browser. */
 export function socketIoConnector(options: SocketIoConnectorOptions): ClientConnector {
+  const frameLimits = CoordinatorFrameLimits.parse(options.frameLimits ?? {});
   return {
     connect: () =>
       new Promise<CoordinatorLink>((resolve, reject) => {
@@ -57,20 +72,45 @@ export function socketIoConnector(options: SocketIoConnectorOptions): ClientConn
           ...(options.ca !== undefined ? { ca: options.ca, rejectUnauthorized: true } : {}),
           ...options.extra,
         });
+        let link: SocketIoCoordinatorLink | undefined;
+        let cutReason: string | undefined;
+        guardWebsocket(socket, frameLimits, (reason) => {
+          cutReason = reason;
+          // Before the namespace's connect: the connect fails with this reason (connect_error follows the cut).
+          if (link) link.cut(reason);
+          else onError(new FedtuneError('transport', reason));
+        });
         const onError = (err: Error) => {
           socket.off('connect', onConnect);
           socket.disconnect();
           // "websocket error" alone does not say why: add the cause (e.g. "self-signed certificate").
           const detail = (err as { description?: { message?: unknown } }).description?.message;
-          const why = typeof detail === 'string' && detail && detail !== err.message ? `${err.message} (${detail})` : err.message;
+          const why = cutReason ?? (typeof detail === 'string' && detail && detail !== err.message ? `${err.message} (${detail})` : err.message);
           reject(new FedtuneError('transport', `cannot connect to ${options.url}: ${why}`, { cause: err }));
         };
         const onConnect = () => {
           socket.off('connect_error', onError);
-          resolve(new SocketIoCoordinatorLink(socket, options.url));
+          link = new SocketIoCoordinatorLink(socket, options.url);
+          resolve(link);
         };
         socket.once('connect', onConnect);
         socket.once('connect_error', onError);
       }),
   };
+}
+
+/**
+ * In Node, the coordinator's websocket is budgeted (websocket-frame-budget.ts) and its pings answered only while
+ * it reads (websocket-pong-limit.ts), from its first frame: both are set as the websocket opens, before its receiver
+ * has parsed anything. `onCut` gets the reason the budget cut it. A browser's WebSocket is left as it is.
+ */
+function guardWebsocket(socket: Socket, limits: CoordinatorFrameLimits, onCut: (reason: string) => void): void {
+  const engine = (socket.io as unknown as { engine?: { transport?: { ws?: { once?(event: 'open', listener: () => void): unknown } } } }).engine;
+  const ws = engine?.transport?.ws;
+  if (typeof ws?.once !== 'function') return;
+  ws.once('open', () => {
+    const reason = `the coordinator sent websocket frames faster than ${limits.framesPerSecond} a second (in bursts of ${limits.frameBurst}): connection cut`;
+    websocketFrameBudget(ws, limits, () => onCut(reason));
+    limitPongsWhileWritesWait(ws, engine, limits.pongsWhileWritesWait);
+  });
 }

@@ -1,4 +1,4 @@
-/** How many websocket frames a connection may send: `framesPerSecond` on average, in bursts of `frameBurst`. */
+/** How many websocket frames a peer may send: `framesPerSecond` on average, in bursts of `frameBurst`. */
 export interface FrameBudgetLimits {
   framesPerSecond: number;
   frameBurst: number;
@@ -12,22 +12,23 @@ export interface FrameBudget {
 
 /** ws's receiver as far as the budget reaches into it (ws 8): it reads a frame's first two bytes in `getInfo`. */
 type Receiver = { getInfo(cb: unknown): void; _bufferedBytes: number; _loop: boolean };
-type Websocket = { _receiver?: Partial<Receiver>; terminate(): void };
+type Websocket = { _receiver?: Partial<Receiver> | null; terminate(): void };
 
 /**
- * Cuts an engine.io connection whose peer sends websocket frames faster than its budget: every frame counts —
- * data, continuation, ping, pong, close — before its header is parsed. engine.io's own packets (a pong, a noop)
- * and websocket control frames never reach socket.io's parser or the site's message budget, so without this one
- * peer's stream of 6-byte pings (each answered with a pong, queued in memory when the peer does not read) or of
- * engine.io pongs held the event loop for seconds at a time before any hello. Past the budget the receiver stops
- * parsing at once (what is buffered is never read) and the TCP socket is destroyed.
+ * Cuts a websocket (ws, Node) whose peer sends frames faster than its budget: every frame counts — data,
+ * continuation, ping, pong, close — before its header is parsed. engine.io's own packets (a ping or pong, a noop)
+ * and websocket control frames never reach socket.io's parser or a message budget, so without this one peer's
+ * stream of pings (each answered with a pong, queued in memory when the peer does not read) or of engine.io packets
+ * held the event loop for seconds at a time. Past the budget the receiver stops parsing at once (what is buffered is
+ * never read), `onCut` is called and the TCP socket is destroyed.
  *
- * ws has no public hook per frame, so this wraps its receiver's `getInfo` (as websocket-message-size-limit.ts
- * reaches its `_maxPayload`). Undefined for a connection without one (no websocket, or another engine): it is not
- * limited here.
+ * The coordinator budgets each site's connection (engine.io's `conn.transport.socket`); a Node site budgets its
+ * coordinator's (engine.io-client's `transport.ws`, once open). ws has no public hook per frame, so this wraps its
+ * receiver's `getInfo` (as websocket-message-size-limit.ts reaches its `_maxPayload`). Undefined for anything else
+ * (no receiver yet, a browser's WebSocket, another engine): it is not limited here.
  */
-export function websocketFrameBudget(conn: unknown, initial: FrameBudgetLimits): FrameBudget | undefined {
-  const ws = (conn as { transport?: { socket?: Partial<Websocket> } } | undefined)?.transport?.socket;
+export function websocketFrameBudget(websocket: unknown, initial: FrameBudgetLimits, onCut?: () => void): FrameBudget | undefined {
+  const ws = websocket as Partial<Websocket> | undefined;
   const receiver = ws?._receiver;
   if (!receiver || typeof receiver.getInfo !== 'function' || typeof receiver._bufferedBytes !== 'number' || typeof ws?.terminate !== 'function') return undefined;
   const getInfo = receiver.getInfo;
@@ -45,6 +46,7 @@ export function websocketFrameBudget(conn: unknown, initial: FrameBudgetLimits):
       if (tokens >= 1) tokens -= 1;
       else {
         cut = true;
+        onCut?.();
         terminate();
       }
     }
