@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
 import { bearerToken } from '../access/bearer-token.ts';
-import { ErrorBody } from './api-schemas.ts';
+import { ErrorBody, errorResponses } from './api-schemas.ts';
 import { SITE_ID_HEADER } from './terms-route.ts';
 import type { ServedModelVersion } from '../engine/model-versions.ts';
 
@@ -39,11 +39,16 @@ export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWe
       params: { type: 'object', properties: { version: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } } },
       headers: { type: 'object', properties: { [SITE_ID_HEADER]: { type: 'string', maxLength: 128 }, authorization: { type: 'string', maxLength: 600 }, 'if-none-match': { type: 'string', maxLength: 2048 } } },
       response: {
-        200: { description: 'the encoded weights', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-        304: { description: 'not modified (If-None-Match names this version\'s ETag)', type: 'null' },
-        400: ErrorBody,
+        200: {
+          description: 'the encoded weights',
+          content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+        },
+        304: {
+          description: "not modified (If-None-Match names this version's ETag)",
+          type: 'null',
+        },
         401: ErrorBody,
-        404: ErrorBody,
+        ...errorResponses(404),
       },
     },
   }, async (request, reply) => {

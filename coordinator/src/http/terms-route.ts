@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError, type SignedRunTerms } from '@fedtune/shared';
 import { bearerToken } from '../access/bearer-token.ts';
-import { ErrorBody } from './api-schemas.ts';
+import { ErrorBody, errorResponses } from './api-schemas.ts';
 
 export interface TermsRouteOptions {
   /** The signed terms of the run this coordinator drives, if any. */
@@ -26,7 +26,15 @@ export function registerTermsRoute(api: FastifyInstance, options: TermsRouteOpti
       summary: "the current run's signed terms (what a site is asked to consent to)",
       tags: ['runs'],
       headers: { type: 'object', properties: { [SITE_ID_HEADER]: { type: 'string', maxLength: 128 }, authorization: { type: 'string', maxLength: 600 } } },
-      response: { 200: { type: 'object', description: 'SignedRunTerms: terms, hash, signature', additionalProperties: true }, 401: ErrorBody, 404: ErrorBody },
+      response: {
+        200: {
+          description: 'SignedRunTerms: terms, hash, signature',
+          type: 'object',
+          additionalProperties: true,
+        },
+        401: ErrorBody,
+        ...errorResponses(404),
+      },
     },
   }, async (request) => {
     const siteId = request.headers[SITE_ID_HEADER] as string | undefined;
