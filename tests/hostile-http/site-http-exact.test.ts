@@ -146,11 +146,11 @@ describe('GET /api/v1/models/:version/weights', () => {
   });
 
   it.each([
-    ['a site header over 128 characters', { [SITE_ID_HEADER]: 's'.repeat(129) }, 400],
-    ['a site header of 128', { [SITE_ID_HEADER]: 's'.repeat(128) }, 200],
-    ['an Authorization header over 600 characters', { authorization: `Bearer ${'t'.repeat(594)}` }, 400],
-    ['an Authorization header of 600', { authorization: `Bearer ${'t'.repeat(593)}` }, 200],
-  ])('%s: %i, mayRead asked only when read', async (_, headers, status) => {
+    ['a site header over 128 characters', 400, { [SITE_ID_HEADER]: 's'.repeat(129) }],
+    ['a site header of 128', 200, { [SITE_ID_HEADER]: 's'.repeat(128) }],
+    ['an Authorization header over 600 characters', 400, { authorization: `Bearer ${'t'.repeat(594)}` }],
+    ['an Authorization header of 600', 200, { authorization: `Bearer ${'t'.repeat(593)}` }],
+  ])('%s: %i, mayRead asked only when read', async (_, status, headers) => {
     asked.length = 0;
     expect((await get('/api/v1/models/3/weights', headers)).statusCode).toBe(status);
     expect(asked).toHaveLength(status === 200 ? 1 : 0);
