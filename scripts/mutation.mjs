@@ -537,19 +537,23 @@ const MODULES = [
     // What a site (or anyone posing as one) reaches over HTTP beside the socket: the run's terms and a model
     // version's bytes (auth, header bounds, ETag / If-None-Match), and a browser join link's ?server= with the CSP
     // the page gets for it.
-    // The routes' OpenAPI text (summaries, tags, response descriptions) is left out: only a test copying it could tell.
+    // The routes' OpenAPI prose (summaries, response descriptions, each on a line of its own) is left out: only a
+    // test copying it could tell. Their tags (an untagged route is not in the document) and the statuses and
+    // contents they document are in (site-http-document.test.ts). A schema object holding a prose line is out too
+    // (a range keeps only the mutants wholly inside it).
     mutate: [
       'coordinator/src/http/terms-route.ts:1-25',
-      'coordinator/src/http/terms-route.ts:28-28',
-      'coordinator/src/http/terms-route.ts:30-41',
+      'coordinator/src/http/terms-route.ts:27-30',
+      'coordinator/src/http/terms-route.ts:32-49',
       'coordinator/src/http/model-weights-route.ts:1-36',
-      'coordinator/src/http/model-weights-route.ts:39-40',
-      'coordinator/src/http/model-weights-route.ts:48-63',
+      'coordinator/src/http/model-weights-route.ts:38-42',
+      'coordinator/src/http/model-weights-route.ts:44-46',
+      'coordinator/src/http/model-weights-route.ts:48-68',
       'coordinator/src/http/site-csp.ts',
       'shared/src/transport/join-link-server.ts',
       'client-web/src/join-server-choice.ts',
     ],
-    tests: ['tests/hostile-http/site-http-exact.test.ts', 'tests/model-delivery/model-weights-route.test.ts', 'tests/web-surfaces/join-server-choice.test.ts'],
+    tests: ['tests/hostile-http/site-http-exact.test.ts', 'tests/hostile-http/site-http-document.test.ts', 'tests/model-delivery/model-weights-route.test.ts', 'tests/web-surfaces/join-server-choice.test.ts'],
   },
 ];
 
