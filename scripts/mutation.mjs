@@ -403,7 +403,8 @@ const MODULES = [
   {
     name: 'access-control',
     // Who may join and who may drive the control plane: site and admin tokens (salted hashes, constant-time
-    // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard.
+    // checks), the hello authorizer with its per-address and per-name limits, the token bucket, the admin guard, and
+    // the key every per-address limit counts under (an IPv6 peer by its /64).
     mutate: [
       'coordinator/src/access/salted-token.ts',
       'coordinator/src/access/site-token-store.ts',
@@ -412,10 +413,12 @@ const MODULES = [
       'coordinator/src/access/bearer-token.ts',
       'coordinator/src/access/site-authorizer.ts',
       'coordinator/src/access/rate-limiter.ts',
+      'coordinator/src/access/address-key.ts',
     ],
     // The exact file plus the fast unit tests; the end-to-end ones (tests/access/site-authorization.test.ts,
-    // tests/hostile-http/admin-token.test.ts: a coordinator, the CLI) stay in npm test.
-    tests: ['tests/access/access-control-exact.test.ts', 'tests/access/rate-limiter.test.ts', 'tests/access/site-token-store.test.ts'],
+    // tests/hostile-http/admin-token.test.ts: a coordinator, the CLI) stay in npm test. address-key.test.ts's one
+    // coordinator (dual-stack) is quick.
+    tests: ['tests/access/access-control-exact.test.ts', 'tests/access/rate-limiter.test.ts', 'tests/access/site-token-store.test.ts', 'tests/access/address-key.test.ts'],
   },
   {
     name: 'site-routing',

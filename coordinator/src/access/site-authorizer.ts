@@ -1,5 +1,6 @@
 import { clipText, type Hello, type SiteLink } from '@fedtune/shared';
 import type { HelloVerdict } from '../engine/site-connections.ts';
+import { addressKey } from './address-key.ts';
 import { DEFAULT_HELLOS_PER_MINUTE, helloRateLimit, RateLimiter } from './rate-limiter.ts';
 import type { SiteTokenStore } from './site-token-store.ts';
 
@@ -53,9 +54,10 @@ export function siteAuthorizer(options: SiteAuthorizerOptions): (hello: Hello, l
       return { ok: false, code, reason };
     };
     // Both buckets are charged, so neither a spread of names nor a spread of addresses escapes the limit.
-    const byAddress = address === undefined ? undefined : perAddress?.take(address);
+    // An IPv6 peer is limited by its /64, not by each of its 2^64 addresses (address-key.ts).
+    const byAddress = address === undefined ? undefined : perAddress?.take(addressKey(address));
     const byName = perName?.take(hello.siteId);
-    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${clipText(address, 64)}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`);
+    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${addressKey(address)}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`);
     if (byName && !byName.ok) return refuse('rate_limited', `too many join attempts as ${hello.siteId}; retry in ${Math.ceil(byName.retryAfterMs / 1000)} s`);
     const hint =
       verdict.reason === 'token required'

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest, RouteHandlerMethod } from 'fastify';
-import rateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import { FedtuneError } from '@fedtune/shared';
 import { RateLimiter, type RateLimit } from '../access/rate-limiter.ts';
+import { addressKey } from '../access/address-key.ts';
 
 /**
  * The part of the routed path a bucket is kept for: `/api/runs/:id` → `api`, `/metrics` → `metrics`,
@@ -49,7 +50,9 @@ export function registerApiRateLimit(app: FastifyInstance, limit: RateLimit, not
     global: true,
     max: limit.burst,
     store: tokenBucketStore(limit),
-    keyGenerator: (request) => `${normalizeIP(request.ip)}|${routeGroup(request)}`,
+    // An IPv6 client by its /64, an IPv4 one on a dual-stack socket as its IPv4 address: the same keys as the
+    // socket's per-address limits (address-key.ts).
+    keyGenerator: (request) => `${addressKey(request.ip)}|${routeGroup(request)}`,
     addHeaders: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     errorResponseBuilder: (request, context) =>

@@ -1,3 +1,5 @@
+import { addressKey } from '../access/address-key.ts';
+
 /** An engine.io connection as far as this count needs it. */
 interface EngineConnection {
   readonly remoteAddress?: string;
@@ -18,7 +20,8 @@ export class UnwelcomedConnections {
 
   /** Counts a new connection; false (not counted) when its address already has `maxPerAddress` unwelcomed. */
   admit(conn: EngineConnection): boolean {
-    const address = conn.remoteAddress ?? '';
+    // An IPv6 peer is counted by its /64, an IPv4 one on a dual-stack socket as its IPv4 address (address-key.ts).
+    const address = addressKey(conn.remoteAddress);
     const n = this.byAddress.get(address) ?? 0;
     if (n >= this.maxPerAddress) return false;
     this.byAddress.set(address, n + 1);
@@ -43,8 +46,8 @@ export class UnwelcomedConnections {
     return this.byAddress.size;
   }
 
-  /** Unwelcomed connections of `address` now. */
+  /** Unwelcomed connections counted under `address`'s key now (its /64 for IPv6). */
   of(address: string): number {
-    return this.byAddress.get(address) ?? 0;
+    return this.byAddress.get(addressKey(address)) ?? 0;
   }
 }
