@@ -15,6 +15,7 @@ import {
   helloRateLimit,
   isLoopbackHost,
   RateLimiter,
+  RATE_LIMITED_REFUSALS_TOLD,
   siteAuthorizer,
   SiteTokenStore,
   type HelloRefusal,
@@ -441,6 +442,44 @@ describe('siteAuthorizer', () => {
     expect(authorize(hello('n7', 'bad'), link('10.0.0.1'))).toEqual({ ok: false, code: 'rate_limited', reason: 'too many join attempts from 10.0.0.1; retry in 9 s' });
     expect(refusals.at(-1)).toEqual({ siteId: 'n7', address: '10.0.0.1', code: 'rate_limited', reason: 'too many join attempts from 10.0.0.1; retry in 9 s' });
     expect(authorize(hello('n8', 'bad'), link('10.0.0.2'))).toMatchObject({ code: 'unauthorized' }); // another address
+    store.close();
+  });
+
+  it('tells onRefusal every bad token, and of the rate-limited refusals the first per address or name a minute', () => {
+    expect(RATE_LIMITED_REFUSALS_TOLD).toEqual({ ratePerSecond: 1 / 60, burst: 1 });
+    const { store } = registry('s');
+    const refusals: HelloRefusal[] = [];
+    let t = 0;
+    const authorize = siteAuthorizer({ store, hellosPerMinute: 2, addressOf: (l) => l.id, now: () => t, onRefusal: (r) => refusals.push(r) });
+    const told = () => refusals.map((r) => `${r.siteId} ${r.code}`);
+    authorize(hello('a', 'bad'), link('10.0.0.1'));
+    authorize(hello('b', 'bad'), link('10.0.0.1'));
+    // Past the address's limit: 50 refusals, one told.
+    for (let i = 0; i < 50; i++) expect(authorize(hello(`c${i}`, 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'rate_limited' });
+    expect(told()).toEqual(['a unauthorized', 'b unauthorized', 'c0 rate_limited']);
+    // Another address's first rate-limited refusal is told too (its own key), and a name's apart from an address's.
+    authorize(hello('d', 'bad'), link('10.0.0.2'));
+    authorize(hello('e', 'bad'), link('10.0.0.2'));
+    authorize(hello('f', 'bad'), link('10.0.0.2'));
+    authorize(hello('f', 'bad'), link('10.0.0.2'));
+    expect(told().slice(3)).toEqual(['d unauthorized', 'e unauthorized', 'f rate_limited']);
+    authorize(hello('v', 'bad'), link('10.0.1.1'));
+    authorize(hello('v', 'bad'), link('10.0.1.2'));
+    authorize(hello('v', 'bad'), link('10.0.1.3'));
+    authorize(hello('v', 'bad'), link('10.0.1.4'));
+    expect(told().slice(6)).toEqual(['v unauthorized', 'v unauthorized', 'v rate_limited']);
+    // 31 s later a hello token is back (2 a minute), then the address is limited again: not told before 60 s.
+    t = 31_000;
+    expect(authorize(hello('g', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'unauthorized' });
+    expect(authorize(hello('h', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'rate_limited' });
+    t = 59_999;
+    expect(authorize(hello('i', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'rate_limited' });
+    expect(told().slice(9)).toEqual(['g unauthorized']);
+    t = 61_000;
+    expect(authorize(hello('j', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'unauthorized' });
+    expect(authorize(hello('k', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'rate_limited' });
+    expect(authorize(hello('l', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'rate_limited' });
+    expect(told().slice(10)).toEqual(['j unauthorized', 'k rate_limited']);
     store.close();
   });
 

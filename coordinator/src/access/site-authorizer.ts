@@ -1,7 +1,7 @@
 import { clipText, type Hello, type SiteLink } from '@fedtune/shared';
 import type { HelloVerdict } from '../engine/site-connections.ts';
 import { addressKey } from './address-key.ts';
-import { DEFAULT_HELLOS_PER_MINUTE, helloRateLimit, RateLimiter } from './rate-limiter.ts';
+import { DEFAULT_HELLOS_PER_MINUTE, helloRateLimit, RateLimiter, type RateLimit } from './rate-limiter.ts';
 import type { SiteTokenStore } from './site-token-store.ts';
 
 export interface HelloRefusal {
@@ -25,7 +25,11 @@ export interface SiteAuthorizerOptions {
   hellosPerMinute?: number | false;
   /** The remote address of a connection; without one, only the per-name limit applies (e.g. in memory). */
   addressOf?: (link: SiteLink) => string | undefined;
-  /** Told about every refused hello (for the coordinator's log); fields are clipped. */
+  /**
+   * Told about refused hellos (for the coordinator's log); fields are clipped. Every refusal for a bad or missing
+   * token, and of those refused for the rate limit the first per address (or name) a minute: a peer that keeps
+   * trying past the limit — a refusal costs it a connection — cannot write the log a line each time.
+   */
   onRefusal?: (refusal: HelloRefusal) => void;
   now?: () => number;
 }
@@ -40,25 +44,30 @@ export interface SiteAuthorizerOptions {
  * every hello for a free name joins, so another party's burst from the same address (or a gateway
  * shared by many sites) can never lock out an honest site.
  */
+/** How often a rate-limited hello refusal is told to onRefusal, per address or name: once a minute. */
+export const RATE_LIMITED_REFUSALS_TOLD: RateLimit = { ratePerSecond: 1 / 60, burst: 1 };
+
 export function siteAuthorizer(options: SiteAuthorizerOptions): (hello: Hello, link: SiteLink) => HelloVerdict {
   const perMinute = options.hellosPerMinute ?? DEFAULT_HELLOS_PER_MINUTE;
   const perAddress = perMinute === false ? undefined : new RateLimiter(helloRateLimit(perMinute), options.now);
   const perName = perMinute === false ? undefined : new RateLimiter(helloRateLimit(perMinute), options.now);
+  /** Rate-limited refusals told to onRefusal: one a minute per address or name. */
+  const toldRateLimited = new RateLimiter(RATE_LIMITED_REFUSALS_TOLD, options.now);
   return (hello, link) => {
     if (!(options.requireTokens ?? options.store.size > 0)) return { ok: true, authenticated: false };
     const verdict = options.store.verify(hello.siteId, hello.token);
     if (verdict.ok) return { ok: true, authenticated: true };
     const address = options.addressOf?.(link);
-    const refuse = (code: HelloRefusal['code'], reason: string): HelloVerdict => {
-      options.onRefusal?.({ siteId: clipText(hello.siteId, 128), address: address === undefined ? undefined : clipText(address, 64), code, reason: clipText(reason) });
+    const refuse = (code: HelloRefusal['code'], reason: string, rateLimitedKey?: string): HelloVerdict => {
+      if (rateLimitedKey === undefined || toldRateLimited.take(rateLimitedKey).ok) options.onRefusal?.({ siteId: clipText(hello.siteId, 128), address: address === undefined ? undefined : clipText(address, 64), code, reason: clipText(reason) });
       return { ok: false, code, reason };
     };
     // Both buckets are charged, so neither a spread of names nor a spread of addresses escapes the limit.
     // An IPv6 peer is limited by its /64, not by each of its 2^64 addresses (address-key.ts).
     const byAddress = address === undefined ? undefined : perAddress?.take(addressKey(address));
     const byName = perName?.take(hello.siteId);
-    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${addressKey(address)}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`);
-    if (byName && !byName.ok) return refuse('rate_limited', `too many join attempts as ${hello.siteId}; retry in ${Math.ceil(byName.retryAfterMs / 1000)} s`);
+    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${addressKey(address)}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`, `address ${addressKey(address)}`);
+    if (byName && !byName.ok) return refuse('rate_limited', `too many join attempts as ${hello.siteId}; retry in ${Math.ceil(byName.retryAfterMs / 1000)} s`, `name ${hello.siteId}`);
     const hint =
       verdict.reason === 'token required'
         ? ' (this coordinator requires site tokens: pass --token)'
