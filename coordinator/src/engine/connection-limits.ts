@@ -58,6 +58,14 @@ export const ConnectionLimits = z.object({
    * never reading — each left a pong queued in the coordinator's memory for as long as the connection lasted.
    */
   pongsWhileWritesWait: z.number().int().min(0).max(1_000_000).default(64),
+  /**
+   * New connections one address (an IPv6 peer by its /64) may open, as a token bucket: `connectionsPerSecond` on
+   * average and bursts of `connectionBurst`; past them the websocket's upgrade request is refused (HTTP 400) before
+   * any work (connection-rate-limit.ts). An honest site opens one connection a run (and one per reconnect, with
+   * backoff); the burst lets as many sites as an address may hold unwelcomed (`maxUnwelcomedPerAddress`) join at once.
+   */
+  connectionsPerSecond: z.number().gt(0).max(1_000_000).default(50),
+  connectionBurst: z.number().int().min(1).max(1_000_000).default(1024),
   /** A connection refused more than this many messages within `refusalWindowMs` is cut. */
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),

@@ -14,6 +14,7 @@ import { DEFAULT_BODY_LIMIT, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './
 import { registerJsonBodyParser } from './json-body.ts';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
 import { boundedSocketIoParser } from '../transport/bounded-socketio-parser.ts';
+import { connectionRateLimit } from '../transport/connection-rate-limit.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
 import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
@@ -135,7 +136,9 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   const connectTimeout = limits.helloTimeoutMs;
   // What a connection's packets may be is bounded before any of it is parsed (bounded-socketio-parser.ts).
   const parser = boundedSocketIoParser({ ...limits, binaryBytesBurst: limits.binaryBurstMessages * options.maxMessageBytes });
-  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true }, parser });
+  // And how fast one address may open connections, checked on the upgrade request before any of a connection's work.
+  const allowRequest = connectionRateLimit(limits);
+  const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true }, parser, allowRequest });
   const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
   const startedAt = Date.now();
