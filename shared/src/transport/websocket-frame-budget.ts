@@ -30,6 +30,7 @@ type Websocket = { _receiver?: Partial<Receiver> | null; terminate(): void };
 export function websocketFrameBudget(websocket: unknown, initial: FrameBudgetLimits, onCut?: () => void): FrameBudget | undefined {
   const ws = websocket as Partial<Websocket> | undefined;
   const receiver = ws?._receiver;
+  // Stryker disable next-line OptionalChaining: equivalent: a receiver was found on ws, so ws is defined by the time terminate is read.
   if (!receiver || typeof receiver.getInfo !== 'function' || typeof receiver._bufferedBytes !== 'number' || typeof ws?.terminate !== 'function') return undefined;
   const getInfo = receiver.getInfo;
   const terminate = ws.terminate.bind(ws);
