@@ -146,7 +146,35 @@ describe('fan-in pacing', () => {
     b.deliver(fitResult('b', 1));
     for (let k = 0; k < 3; k++) await turn();
     expect(log).toEqual(['fitResult a 1', 'fitResult b 1']);
-    expect(a.sent.filter((m) => m.event === 'rejected').map((m) => (m.payload as { code: string }).code)).toEqual(['internal']);
+    expect(a.sent.filter((m) => m.event === 'rejected').map((m) => m.payload)).toEqual([
+      { runId: 'r', round: undefined, code: 'internal', reason: 'the coordinator could not handle this message' },
+    ]);
+  });
+
+  it('a handler that throws on an update of a connection that has closed since sends that connection nothing', async () => {
+    const { log, join } = setup(0, (siteId) => {
+      if (siteId === 'a') throw new Error('boom');
+    });
+    const a = join('a');
+    log.length = 0;
+    a.deliver(fitResult('a', 1));
+    a.drop('transport close');
+    for (let k = 0; k < 3; k++) await turn();
+    expect(log).toEqual(['fitResult a 1', 'left a: transport close']);
+    expect(a.sent.filter((m) => m.event === 'rejected')).toEqual([]);
+  });
+
+  it("once a connection's queued updates are handled, its next messages and its close are handled at once again", async () => {
+    const { log, join } = setup(0);
+    const a = join('a');
+    log.length = 0;
+    a.deliver(fitResult('a', 1));
+    for (let k = 0; k < 2; k++) await turn();
+    expect(log).toEqual(['fitResult a 1']);
+    a.deliver({ event: 'heartbeat', payload: { siteId: 'a', status: 'idle' } });
+    a.invalid(new FedtuneError('malformed_payload', 'bad'));
+    a.drop('transport close');
+    expect(log).toEqual(['fitResult a 1', 'heartbeat a', 'invalid a malformed_payload', 'left a: transport close']);
   });
 
   it.each<[string, number | undefined, number]>([
