@@ -275,6 +275,54 @@ describe('fan-in pacing', () => {
     expect(connections.sitesPaused).toBe(false);
   });
 
+  it('a site that leaves while waiting to be resumed is not paused again by the next pause, nor takes a turn of the resumes', async () => {
+    const { join, connections } = setup(0, () => {}, 4);
+    const { ids, calls, links } = pausableSites(join);
+    for (const i of [0, 1, 2, 3]) links[i].deliver(fitResult(ids[i], 1));
+    // 4 → 3 → 2 queued: a resumes; b (its update handled) leaves while it waits for its turn.
+    for (let k = 0; k < 2; k++) await turn();
+    expect(calls.slice(6)).toEqual(['resume a']);
+    links[1].drop('gone');
+    // The queue fills again: the sites still joined are paused, those that were waiting first.
+    calls.length = 0;
+    links[4].deliver(fitResult(ids[4], 1));
+    links[5].deliver(fitResult(ids[5], 1));
+    expect(connections.fanInPauses).toBe(2);
+    expect(calls).toEqual(['pause c', 'pause d', 'pause e', 'pause f', 'pause a']);
+    // 4 → 3 → 2 queued: then one resume a turn (resumeBatch 1), none of them lost on b.
+    calls.length = 0;
+    const resumedAfter: number[] = [];
+    for (let k = 0; k < 7; k++) {
+      await turn();
+      resumedAfter.push(calls.length);
+    }
+    expect(calls).toEqual(['resume c', 'resume d', 'resume e', 'resume f', 'resume a']);
+    expect(resumedAfter).toEqual([0, 1, 2, 3, 4, 5, 5]);
+    expect(connections.sitesPaused).toBe(false);
+  });
+
+  it('a pause after every site was resumed paces its resumes as the first pause did (it starts from an empty list)', async () => {
+    const { join, connections } = setup(0, () => {}, 4);
+    const { ids, calls, links } = pausableSites(join);
+    /** Fills the queue (4 updates, round `round`) and returns the resumes seen after each of the next 8 turns. */
+    const pauseAndResume = async (round: number) => {
+      for (const i of [0, 1, 2, 3]) links[i].deliver(fitResult(ids[i], round));
+      expect(connections.sitesPaused).toBe(true);
+      calls.length = 0;
+      const resumedAfter: number[] = [];
+      for (let k = 0; k < 8; k++) {
+        await turn();
+        resumedAfter.push(calls.length);
+      }
+      expect(calls).toEqual(ids.map((id) => `resume ${id}`));
+      expect(connections.sitesPaused).toBe(false);
+      return resumedAfter;
+    };
+    expect(await pauseAndResume(1)).toEqual([0, 1, 2, 3, 4, 5, 6, 6]);
+    expect(await pauseAndResume(2)).toEqual([0, 1, 2, 3, 4, 5, 6, 6]);
+    expect(connections.fanInPauses).toBe(2);
+  });
+
   it('once the queue is empty and every site resumed, the drain stops rescheduling itself (no busy loop of turns)', async () => {
     const { join, connections } = setup(0, () => {}, 4);
     const links = ['a', 'b', 'c', 'd', 'e'].map((id) => join(id));
