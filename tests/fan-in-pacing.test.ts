@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FAN_IN_HARD_LIMIT, SiteConnections, SiteRegistry, type SiteMessage } from '@fedtune/coordinator';
 import { FedtuneError, PROTOCOL_VERSION, type ClientToServer, type MessageOf, type SiteLink } from '@fedtune/shared';
 
@@ -119,6 +119,29 @@ describe('fan-in pacing', () => {
     expect(log).toEqual(['fitResult a 1']);
     await turn();
     expect(log).toEqual(['fitResult a 1', 'fitResult b 1']);
+  });
+
+  // The time slice read on a stand-in for performance.now(): each handled update moves it on by `costMs`.
+  it.each<[string, number, string[][]]>([
+    ['an update that takes less than busyMsPerTurn leaves room for the next', 4, [['a', 'b'], ['c']]],
+    ['an update that takes exactly busyMsPerTurn ends the turn', 5, [['a'], ['b'], ['c']]],
+  ])('%s', async (_, costMs, handledPerTurn) => {
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const { log, join } = setup(5, () => void (clock += costMs));
+      const links = ['a', 'b', 'c'].map(join);
+      log.length = 0;
+      links.forEach((link, i) => link.deliver(fitResult(['a', 'b', 'c'][i], 1)));
+      const seen: string[][] = [];
+      for (let k = 0; k < handledPerTurn.length; k++) {
+        await turn();
+        seen.push(log.splice(0).map((line) => line.split(' ')[1]));
+      }
+      expect(seen).toEqual(handledPerTurn);
+    } finally {
+      now.mockRestore();
+    }
   });
 
   it("a connection's later messages, invalid messages and close wait behind its queued update", async () => {
