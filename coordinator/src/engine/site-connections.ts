@@ -167,11 +167,12 @@ export class SiteConnections {
   /** Works through the fan-in queue for at most busyMsPerTurn (at least one item), then yields a turn. */
   private drain(): void {
     const started = performance.now();
+    // With the queue empty and time left, the next pass finds no work and ends the loop.
     do {
       const work = this.fanIn.shift();
       if (!work) break;
       work();
-    } while (this.fanIn.length > 0 && performance.now() - started < this.limits.busyMsPerTurn);
+    } while (performance.now() - started < this.limits.busyMsPerTurn);
     if (this.sitesPaused && this.fanIn.length <= this.limits.fanInQueueLimit / 2) this.resumeSomeSites();
     // Paused sites are resumed a batch per turn: the loop goes on until every one is, queue empty or not.
     if (this.fanIn.length > 0 || this.sitesPaused) setImmediate(() => this.drain());
