@@ -244,6 +244,23 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
   },
   '--api-rate': async () => expect((await coordinator(['--api-rate', '7'])).started!.apiRateLimit).toEqual({ ratePerSecond: 7, burst: 14 }),
   '--log-file': async () => expect((await coordinator(['--log-file', join(dir, 'c.jsonl')])).started!.logFile).toBe(join(dir, 'c.jsonl')),
+  // Repeatable; each reaches what serves: a run, --serve-only's server and a cluster node (their effects: docs/access.md#limits's tests).
+  '--connection-limit': async () => {
+    const argv = ['--connection-limit', 'maxUnwelcomedPerAddress=4096', '--connection-limit', 'connectionsPerSecond=200', '--connection-limit', 'connectionsPerSecond=250'];
+    const want = { maxUnwelcomedPerAddress: 4096, connectionsPerSecond: 250 };
+    expect((await coordinator(argv)).started!.connectionLimits).toEqual(want);
+    const before = signalListeners();
+    expect((await coordinator(['--serve-only', ...argv], { whileRunning: () => pressCtrlC(before) })).served!.connectionLimits).toEqual(want);
+    expect((await coordinator(['--cluster', 'redis://127.0.0.1:6390', ...argv])).clustered!.server.connectionLimits).toEqual(want);
+    const none = await coordinator([]);
+    expect(none.started!.connectionLimits).toBeUndefined();
+    await expect(coordinator(['--connection-limit', 'maxUnwelcomed=5'])).rejects.toThrow(/unknown connection limit "maxUnwelcomed": one of helloTimeoutMs, .*maxUnwelcomedPerAddress/);
+    await expect(coordinator(['--connection-limit', 'frameBurst=0'])).rejects.toThrow(/frameBurst=0: /);
+    await expect(coordinator(['--connection-limit', 'frameBurst=1.5'])).rejects.toThrow(/frameBurst=1\.5: /);
+    await expect(coordinator(['--connection-limit', 'frameBurst='])).rejects.toThrow(/frameBurst=: /);
+    await expect(coordinator(['--connection-limit', 'frameBurst'])).rejects.toThrow(/expected KEY=VALUE, got "frameBurst"/);
+    await expect(coordinator(['--connection-limit', '=5'])).rejects.toThrow(/expected KEY=VALUE/);
+  },
   '--cluster': async () => {
     const { started, clustered } = await coordinator(['--cluster', 'redis://127.0.0.1:6390', '--rounds', '4']);
     expect(started).toBeUndefined();

@@ -18,6 +18,7 @@ import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { refuseUnbindablePort } from './port-free.ts';
+import { connectionLimitOption } from './connection-limit-option.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
 export interface CoordinatorDeps {
@@ -103,6 +104,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--no-require-tokens', 'let any site join, even with sites registered')
     .option('--hello-limit <n>', 'failed join attempts (bad or missing token) per address and per site name per minute; a valid token always joins', intOption('hello-limit', 1), 30)
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
+    .option('--connection-limit <key=value>', 'one of the connection limits (repeatable), e.g. maxUnwelcomedPerAddress=4096 or connectionsPerSecond=200 for a gateway holding thousands of sites (docs/access.md#limits)', connectionLimitOption)
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
     .option('--cluster <redis-url>', 'run as one node of a coordinator cluster sharing this Redis (redis://HOST:PORT): one node leads the run, the others relay their sites to it; give every node the same --out directory (docs/cluster.md)')
     .option('--node-id <id>', 'this node\'s id in the cluster (with --cluster; default: node-<random>)')
@@ -203,6 +205,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
           access,
           tls,
           apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+          ...(o.connectionLimit ? { connectionLimits: o.connectionLimit } : {}),
           logFile: o.logFile,
         },
       }).finally(() => store.close());
@@ -233,6 +236,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
         access,
         tls,
         apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+        ...(o.connectionLimit ? { connectionLimits: o.connectionLimit } : {}),
         logFile: o.logFile,
       });
       const url = await server.listen();
@@ -273,6 +277,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       access,
       tls,
       apiRateLimit: { ratePerSecond: o.apiRate, burst: 2 * o.apiRate },
+      ...(o.connectionLimit ? { connectionLimits: o.connectionLimit } : {}),
       logFile: o.logFile,
     }).catch((err) => {
       stopStarting();
