@@ -292,7 +292,7 @@ const MODULES = [
     // limit, raised at the welcome) and how many such connections one address may hold open; always, its frame rate
     // and the pongs it can be owed; and how fast one address may open connections. The frame budget and the pong limit
     // guard a site's connection to its coordinator too.
-    mutate: ['coordinator/src/transport/unwelcomed-connections.ts', 'coordinator/src/transport/websocket-message-size-limit.ts', 'shared/src/transport/websocket-frame-budget.ts', 'shared/src/transport/websocket-pong-limit.ts', 'coordinator/src/transport/connection-rate-limit.ts'],
+    mutate: ['coordinator/src/transport/unwelcomed-connections.ts', 'shared/src/transport/websocket-message-size-limit.ts', 'shared/src/transport/websocket-frame-budget.ts', 'shared/src/transport/websocket-pong-limit.ts', 'coordinator/src/transport/connection-rate-limit.ts'],
     tests: ['tests/hostile/connection-churn.test.ts', 'tests/hostile/unwelcomed-connections-cap.test.ts', 'tests/hostile/pre-hello-message-size.test.ts', 'tests/transport/websocket-frame-budget-shapes.test.ts', 'tests/transport/websocket-pong-limit-shapes.test.ts', 'tests/hostile/websocket-frame-flood.test.ts', 'tests/hostile/site-frame-flood.test.ts'],
   },
   {

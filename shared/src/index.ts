@@ -24,6 +24,7 @@ export * from './transport/node-index-for-site.ts';
 export * from './transport/payload-size.ts';
 export * from './transport/binary-fields.ts';
 export * from './transport/websocket-frame-budget.ts';
+export * from './transport/websocket-message-size-limit.ts';
 export * from './transport/websocket-pong-limit.ts';
 export * from './transport/coordinator-frame-limits.ts';
 export * from './strategies/strategy.ts';

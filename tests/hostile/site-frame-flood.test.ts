@@ -1,7 +1,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FedtuneError, socketIoConnector, type CoordinatorFrameLimitsInput, type CoordinatorLink } from '@fedtune/shared';
+import { CoordinatorFrameLimits, FedtuneError, messageBytesForModel, socketIoConnector, type CoordinatorFrameLimitsInput, type CoordinatorLink } from '@fedtune/shared';
 
 // A hostile coordinator against a site's real socket.io-client link. Until 2026-12-07 a coordinator could stream
 // websocket pings (or engine.io's) at a site for as long as it liked: each was answered, and when the coordinator
@@ -207,5 +207,61 @@ describe("the pings a site answers while its writes wait (frameLimits.pongsWhile
     const until = Date.now() + 5_000;
     while ((fake.pongs() < 500 || fake.eioPongs() < 500) && Date.now() < until) await sleep(20);
     expect([fake.pongs(), fake.eioPongs()]).toEqual([500, 500]);
+  });
+});
+
+describe("the largest message a site takes from its coordinator (frameLimits.preTermsMessageBytes, then the run's model)", () => {
+  const MiB = 1024 * 1024;
+  /**
+   * A text frame of exactly `bytes` payload bytes (a server's frames are unmasked; 64-bit length) holding a
+   * socket.io event of an unknown name: taken, it is refused as an invalid message and the link stays.
+   */
+  const textFrame = (bytes: number) => {
+    const header = Buffer.alloc(10);
+    header[0] = 0x81;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(bytes), 2);
+    const open = Buffer.from('42["x","');
+    const close = Buffer.from('"]');
+    return Buffer.concat([header, open, Buffer.alloc(bytes - open.length - close.length, 0x61), close]);
+  };
+
+  it('messageBytesForModel: three float32 copies of the model and 1 MiB, never below the pre-terms limit', () => {
+    expect(messageBytesForModel(1_000, 16 * MiB)).toBe(16 * MiB);
+    expect(messageBytesForModel(2_000_000, 16 * MiB)).toBe(24_000_000 + MiB);
+    expect(messageBytesForModel(2_000_000, 64 * MiB)).toBe(64 * MiB);
+    expect(messageBytesForModel(0, 1024)).toBe(MiB);
+    expect(CoordinatorFrameLimits.parse({}).preTermsMessageBytes).toBe(16 * MiB);
+  });
+
+  it.each([
+    { name: 'the default: 16 MiB is taken', limits: {}, bytes: 16 * MiB, cut: false },
+    { name: 'the default: one byte past 16 MiB cuts', limits: {}, bytes: 16 * MiB + 1, cut: true },
+    { name: 'preTermsMessageBytes 1 MiB: 1 MiB + 1 cuts', limits: { preTermsMessageBytes: MiB }, bytes: MiB + 1, cut: true },
+    { name: 'preTermsMessageBytes 1 MiB: 1 MiB is taken', limits: { preTermsMessageBytes: MiB }, bytes: MiB, cut: false },
+  ])('$name', async ({ limits, bytes, cut }) => {
+    const { fake, link, closed } = await connectedSite(limits);
+    (await fake.tcp()).write(textFrame(bytes));
+    const reason = await Promise.race([closed, sleep(1_500).then(() => undefined)]);
+    expect(link.closed).toBe(cut);
+    if (cut) expect(reason).toBe(`the coordinator sent a message larger than the site's limit of ${limits.preTermsMessageBytes ?? 16 * MiB} bytes: connection cut`);
+  });
+
+  it("allowMessagesForModel raises it for the run's model: 2 M parameters take 25 MiB, not one byte more", async () => {
+    const one = await connectedSite();
+    one.link.allowMessagesForModel!(2_000_000);
+    (await one.fake.tcp()).write(textFrame(24_000_000 + MiB));
+    await sleep(1_000);
+    expect(one.link.closed).toBe(false);
+    const two = await connectedSite();
+    two.link.allowMessagesForModel!(2_000_000);
+    (await two.fake.tcp()).write(textFrame(24_000_000 + MiB + 1));
+    expect(await two.closed).toBe(`the coordinator sent a message larger than the site's limit of ${24_000_000 + MiB} bytes: connection cut`);
+  });
+
+  it('before the namespace is connected, an oversized message fails the connect with the reason', async () => {
+    const { fake, connecting } = await siteAgainst({ preTermsMessageBytes: MiB }, false);
+    (await fake.tcp()).write(textFrame(2 * MiB));
+    await expect(connecting).rejects.toMatchObject({ code: 'transport', message: `cannot connect to ${fake.url}: the coordinator sent a message larger than the site's limit of ${MiB} bytes: connection cut` });
   });
 });

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { UnwelcomedConnections } from '../../coordinator/src/transport/unwelcomed-connections.ts';
-import { messageSizeLimit } from '../../coordinator/src/transport/websocket-message-size-limit.ts';
+import { websocketMessageSizeLimit } from '../../shared/src/transport/websocket-message-size-limit.ts';
 import { startTinyCoordinator } from '../access/helpers.ts';
 import { attacker, honestSite, rawWebsocketUpgrade, until } from './helpers.ts';
 
@@ -122,14 +122,14 @@ describe('connections not yet welcomed, per address', () => {
   });
 
   it("the websocket's message size limit: read and set on ws's receiver, undefined where there is none", () => {
-    const conn = { transport: { socket: { _receiver: { _maxPayload: 1000 } } } };
-    const limit = messageSizeLimit(conn)!;
+    const ws = { _receiver: { _maxPayload: 1000 } };
+    const limit = websocketMessageSizeLimit(ws)!;
     expect(limit.bytes).toBe(1000);
     limit.set(64);
-    expect(conn.transport.socket._receiver._maxPayload).toBe(64);
+    expect(ws._receiver._maxPayload).toBe(64);
     expect(limit.bytes).toBe(64);
-    for (const none of [undefined, null, {}, { transport: null }, { transport: {} }, { transport: { socket: null } }, { transport: { socket: {} } }, { transport: { socket: { _receiver: null } } }, { transport: { socket: { _receiver: {} } } }, { transport: { socket: { _receiver: { _maxPayload: '1000' } } } }]) {
-      expect(messageSizeLimit(none)).toBeUndefined();
+    for (const none of [undefined, null, {}, { _receiver: null }, { _receiver: {} }, { _receiver: { _maxPayload: '1000' } }]) {
+      expect(websocketMessageSizeLimit(none)).toBeUndefined();
     }
   });
 });

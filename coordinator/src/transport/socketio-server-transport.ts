@@ -1,7 +1,6 @@
 import type { Server, Socket } from 'socket.io';
-import { messageSizeLimit } from './websocket-message-size-limit.ts';
 import { UnwelcomedConnections } from './unwelcomed-connections.ts';
-import { clipText, EndpointBase, limitPongsWhileWritesWait, parseClientMessage, websocketFrameBudget, type ClientToServer, type FrameBudget, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
+import { clipText, EndpointBase, limitPongsWhileWritesWait, parseClientMessage, websocketFrameBudget, websocketMessageSizeLimit, type ClientToServer, type FrameBudget, type ServerToClient, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connection-limits.ts';
 
 class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> implements SiteLink {
@@ -63,7 +62,7 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
     // this node) may now send messages up to the server's full size, its updates; until now, the pre-hello limit.
     // It no longer counts against its address's unwelcomed connections either.
     if (event === 'welcome') {
-      messageSizeLimit(this.socket.conn)?.set(this.maxMessageBytes);
+      websocketMessageSizeLimit(engineWebsocket(this.socket.conn))?.set(this.maxMessageBytes);
       this.frameBudget?.set(this.welcomedFrames);
       this.unwelcomed.release(this.socket.conn);
     }
@@ -107,6 +106,11 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
   }
 }
 
+/** The websocket (ws) under an engine.io connection: its transport's `socket`; undefined for any other transport. */
+function engineWebsocket(conn: unknown): unknown {
+  return (conn as { transport?: { socket?: unknown } } | undefined)?.transport?.socket;
+}
+
 /** A websocket (ws) as pauseReceiving reaches it. */
 type PausableWebsocket = { pause(): void; resume(): void };
 
@@ -141,9 +145,9 @@ export function socketIoServerTransport(io: Server, limitsInput: ConnectionLimit
   engine.on('connection', (conn) => {
     // Every connection starts at the pre-hello limit, set as engine.io opens it: before its websocket has parsed a
     // frame (ws reads the socket on a later turn). A site's connection is raised to the full size when it is welcomed.
-    messageSizeLimit(conn)?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
+    websocketMessageSizeLimit(engineWebsocket(conn))?.set(Math.min(limits.preHelloMessageBytes, maxMessageBytes));
     // And its frames are counted from the first, at the pre-hello budget: a flood of pings or engine.io packets cuts it.
-    const ws = conn.transport?.socket;
+    const ws = engineWebsocket(conn);
     const budget = websocketFrameBudget(ws, { framesPerSecond: limits.preHelloFramesPerSecond, frameBurst: limits.preHelloFrameBurst });
     if (budget) frameBudgets.set(conn, budget);
     // And the pongs its pings get are bounded while it does not read them (a pong each, queued in memory, before).

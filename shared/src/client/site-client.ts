@@ -531,6 +531,8 @@ export class SiteClient {
     const decision = this.consent.onTerms(signed, this.runId);
     const runId = this.runId ?? signed.terms.runId;
     if (decision.accept) {
+      // The coordinator may now send messages as large as the run's model needs (a pre-terms limit until now).
+      this.link!.allowMessagesForModel?.(this.consent.terms!.model.parameters);
       this.link!.send('acceptTerms', { runId, siteId: this.options.siteId, hash: decision.hash });
       this.acceptRunTerms(this.consent.terms!);
       this.emit({ type: 'terms', terms: signed });

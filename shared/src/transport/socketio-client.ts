@@ -2,11 +2,12 @@ import { io, type Socket } from 'socket.io-client';
 import { FedtuneError } from '../errors.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { parseServerMessage } from '../messages/parse-message.ts';
-import { CoordinatorFrameLimits, type CoordinatorFrameLimitsInput } from './coordinator-frame-limits.ts';
+import { CoordinatorFrameLimits, messageBytesForModel, type CoordinatorFrameLimitsInput } from './coordinator-frame-limits.ts';
 import { EndpointBase } from './endpoint-base.ts';
 import { socketIoEndpoint } from './server-url.ts';
 import type { ClientConnector, CoordinatorLink } from './transport.ts';
 import { websocketFrameBudget } from './websocket-frame-budget.ts';
+import { websocketMessageSizeLimit } from './websocket-message-size-limit.ts';
 import { limitPongsWhileWritesWait } from './websocket-pong-limit.ts';
 
 class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClient> {
@@ -14,6 +15,7 @@ class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClien
     private readonly socket: Socket,
     /** The coordinator's base URL this link connected to (model bytes over HTTP come from it). */
     readonly serverUrl?: string,
+    private readonly limits?: CoordinatorFrameLimits,
   ) {
     super((e, r) => parseServerMessage(e as keyof ServerToClient & string, r));
     // Unknown events are passed on too: the parser rejects them with a reason.
@@ -28,6 +30,10 @@ class SocketIoCoordinatorLink extends EndpointBase<ClientToServer, ServerToClien
   close(): void {
     this.socket.disconnect();
     this.markClosed('closed by this side');
+  }
+
+  allowMessagesForModel(parameters: number): void {
+    if (this.limits) websocketMessageSizeLimit(coordinatorWebsocket(this.socket))?.set(messageBytesForModel(parameters, this.limits.preTermsMessageBytes));
   }
 
   /** Closes the link with `reason` (the site's guards cut the connection: its own disconnect comes after). */
@@ -90,7 +96,7 @@ export function socketIoConnector(options: SocketIoConnectorOptions): ClientConn
         };
         const onConnect = () => {
           socket.off('connect_error', onError);
-          link = new SocketIoCoordinatorLink(socket, options.url);
+          link = new SocketIoCoordinatorLink(socket, options.url, frameLimits);
           resolve(link);
         };
         socket.once('connect', onConnect);
@@ -100,17 +106,32 @@ export function socketIoConnector(options: SocketIoConnectorOptions): ClientConn
 }
 
 /**
- * In Node, the coordinator's websocket is budgeted (websocket-frame-budget.ts) and its pings answered only while
- * it reads (websocket-pong-limit.ts), from its first frame: both are set as the websocket opens, before its receiver
- * has parsed anything. `onCut` gets the reason the budget cut it. A browser's WebSocket is left as it is.
+ * In Node, the coordinator's websocket is budgeted (websocket-frame-budget.ts), its pings answered only while it
+ * reads (websocket-pong-limit.ts) and its messages held to the pre-terms size (websocket-message-size-limit.ts;
+ * raised by allowMessagesForModel), from its first frame: all are set as the websocket opens, before its receiver
+ * has parsed anything. `onCut` gets the reason a guard cut it. A browser's WebSocket is left as it is.
  */
 function guardWebsocket(socket: Socket, limits: CoordinatorFrameLimits, onCut: (reason: string) => void): void {
-  const engine = (socket.io as unknown as { engine?: { transport?: { ws?: { once?(event: 'open', listener: () => void): unknown } } } }).engine;
-  const ws = engine?.transport?.ws;
-  if (typeof ws?.once !== 'function') return;
+  const engine = (socket.io as unknown as { engine?: unknown }).engine;
+  const ws = coordinatorWebsocket(socket) as
+    | { once?(event: 'open', listener: () => void): unknown; prependListener?(event: 'error', listener: (err: { code?: unknown }) => void): unknown }
+    | undefined;
+  if (typeof ws?.once !== 'function' || typeof ws.prependListener !== 'function') return;
   ws.once('open', () => {
     const reason = `the coordinator sent websocket frames faster than ${limits.framesPerSecond} a second (in bursts of ${limits.frameBurst}): connection cut`;
     websocketFrameBudget(ws, limits, () => onCut(reason));
     limitPongsWhileWritesWait(ws, engine, limits.pongsWhileWritesWait);
+    const size = websocketMessageSizeLimit(ws);
+    size?.set(limits.preTermsMessageBytes);
+    // Before engine.io-client's own error listener (which closes the link as "transport error"): say why. ws closes
+    // the connection with 1009 after this error.
+    ws.prependListener!('error', (err) => {
+      if (err?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') onCut(`the coordinator sent a message larger than the site's limit of ${size?.bytes} bytes: connection cut`);
+    });
   });
+}
+
+/** engine.io-client's websocket (ws in Node, the browser's WebSocket in a browser) under a socket.io-client socket. */
+function coordinatorWebsocket(socket: Socket): unknown {
+  return (socket.io as unknown as { engine?: { transport?: { ws?: unknown } } }).engine?.transport?.ws;
 }

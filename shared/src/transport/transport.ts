@@ -38,7 +38,15 @@ export interface SiteLink extends Endpoint<ServerToClient, ClientToServer> {
  * A site's end of its connection to the coordinator; `serverUrl`: the base URL of the coordinator it is connected
  * to (socket.io links), where model bytes delivered over HTTP are fetched (on a cluster: that node).
  */
-export type CoordinatorLink = Endpoint<ClientToServer, ServerToClient> & { readonly serverUrl?: string };
+export type CoordinatorLink = Endpoint<ClientToServer, ServerToClient> & {
+  readonly serverUrl?: string;
+  /**
+   * The run's terms are accepted: the coordinator may now send messages as large as the run's model needs
+   * (`messageBytesForModel` of its parameters; until then a pre-terms limit). Absent, or a no-op, where a transport
+   * has no such limit (in memory, a browser's WebSocket).
+   */
+  allowMessagesForModel?(parameters: number): void;
+};
 
 export interface ServerTransport {
   /** Called once per new connection, before any of its messages are delivered. */
