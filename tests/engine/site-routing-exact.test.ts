@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_REPORTED_EXAMPLES } from '@fedtune/shared';
 import { CoordinatorIdentity } from '@fedtune/coordinator';
 import { tempDir } from '../helpers/federation.ts';
-import { closeAll, counts, fitResult, ofType, peer, RUN, sha256, start, until } from './site-routing-helpers.ts';
+import { closeAll, contextOf, counts, fitResult, ofType, peer, RUN, sha256, start, until } from './site-routing-helpers.ts';
 
 /**
  * What the coordinator does with what a connected site sends (site-message-router.ts, site-membership.ts,
@@ -92,6 +92,8 @@ describe('before the first round: what a joined or joining site may send', () =>
     a.send('secaggShareKeys', { runId: RUN, round: 4, attempt: 1, siteId: 'site-a', shares: [] });
     const r = await a.next('rejected');
     expect(r.round).toBe(4);
+    a.send('secaggUnmaskResponse', { runId: RUN, round: 5, attempt: 1, siteId: 'site-a', selfMaskShares: [], maskingKeyShares: [] });
+    expect(await a.next('rejected')).toEqual({ runId: RUN, code: 'stale_round', reason: 'no secure-aggregation round is in progress', round: 5 });
     expect(ofType(events, 'update-received')).toHaveLength(1);
   });
 
@@ -269,6 +271,17 @@ describe('waiting for sites', () => {
   });
 });
 
+describe('the sample', () => {
+  it('draws none of the sites the round leaves out (those a failed secure attempt could not recover)', async () => {
+    const { coordinator, network, events } = await start({ minSites: 4, fraction: 1 });
+    for (const id of ['site-a', 'site-b', 'site-c']) await peer(network, id);
+    await until(() => ofType(events, 'site-joined').length === 3, 'three joined');
+    const { membership } = contextOf(coordinator);
+    expect(membership.sample(1, 1)).toEqual({ selected: ['site-a', 'site-b', 'site-c'], cooling: [], busy: [] });
+    expect(membership.sample(1, 2, new Set(['site-b']))).toEqual({ selected: ['site-a', 'site-c'], cooling: [], busy: [] });
+  });
+});
+
 describe('in a round', () => {
   it('an impostor update is recorded refused and the site is answered; a failure is recorded on one line; the honest update counts', async () => {
     const { coordinator, network, events } = await start({ minSites: 3, fraction: 1, quorum: 0.3, federatedEvaluation: 'never' });
@@ -324,6 +337,23 @@ describe('in a round', () => {
       { type: 'result', round, siteId: 'site-b', accepted: true },
       { type: 'result', round, siteId: 'site-b', accepted: false, code: dup.code, reason: dup.reason },
     ]);
+  });
+
+  it('a message failing its schema is recorded refused in the round, and answered with the round', async () => {
+    const { coordinator, network, events } = await start({ quorum: 0.5, federatedEvaluation: 'never' });
+    const a = await peer(network, 'site-a');
+    const b = await peer(network, 'site-b');
+    const [fa, fb] = await Promise.all([a.next('fit'), b.next('fit')]);
+    const round = fa.round as number;
+    a.send('fitResult', { runId: RUN, round, siteId: 'site-a', numExamples: 4, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+    const rejected = await a.next('rejected');
+    expect(rejected).toMatchObject({ code: 'malformed_payload', round });
+    b.send('fitResult', fitResult('site-b', round, fb.weights as Uint8Array));
+    const report = await coordinator.done;
+    expect(report.status, report.aborted).toBe('complete');
+    expect(report.rounds[0].accepted.map((u) => u.siteId)).toEqual(['site-b']);
+    expect(report.rounds[0].rejected).toEqual([{ siteId: 'site-a', code: 'malformed_payload', reason: rejected.reason }]);
+    expect(ofType(events, 'result')[0]).toEqual({ type: 'result', round, siteId: 'site-a', accepted: false, code: 'malformed_payload', reason: rejected.reason });
   });
 
   it('a fraction samples ceil(fraction × sites) of them, at least one', async () => {

@@ -3,6 +3,7 @@ import type { EngineEvent, RunningCoordinator, StartCoordinatorOptions } from '@
 import { MemoryNetwork, PROTOCOL_VERSION, type CoordinatorLink } from '@fedtune/shared';
 import { startTinyCoordinator } from '../access/helpers.ts';
 import { messageInbox } from '../helpers/message-inbox.ts';
+import type { RunContext } from '../../coordinator/src/engine/run-context.ts';
 
 /** Hand-driven peers of a tiny coordinator over the in-memory transport (site-routing-*.test.ts). */
 
@@ -80,5 +81,7 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export const fitResult = (siteId: string, round: number, weights: Uint8Array, numExamples = 40) => ({ runId: RUN, round, siteId, weights, numExamples, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
 export const counts = { examples: 40, duplicatesDropped: 1, missingImputed: 0, constantFeatures: 0, labelCounts: [20, 20] };
+/** The engine's run context (private to it): what a round in progress holds, which no message shows until the round ends. */
+export const contextOf = (coordinator: RunningCoordinator) => (coordinator.engine as unknown as { ctx: RunContext }).ctx;
 export const ofType = <T extends EngineEvent['type']>(events: EngineEvent[], type: T) => events.filter((e): e is Extract<EngineEvent, { type: T }> => e.type === type);
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, fitResult, ofType, peer, RUN, sha256, start, until, type Peer } from './site-routing-helpers.ts';
+import { FedtuneError } from '@fedtune/shared';
+import { closeAll, contextOf, fitResult, ofType, peer, RUN, sha256, start, until, type Peer } from './site-routing-helpers.ts';
 
 /**
  * What a site's messages do to the phases of a round that wait for it (site-message-router.ts, site-membership.ts):
@@ -80,6 +81,32 @@ describe('the federated evaluation', () => {
   });
 });
 
+describe('a result after its round closed', () => {
+  it('is refused stale, recorded in the round and told as a refused result, while the federated evaluation runs', async () => {
+    // The round closes right after its quorum (2 of 3); the round's record stays open through the evaluation.
+    const { coordinator, network, events } = await start({ minSites: 3, quorum: 0.5, federatedEvaluation: 'every-round', stragglers: { waitAfterQuorumMs: 0 } });
+    const a = await peer(network, 'site-a');
+    const b = await peer(network, 'site-b');
+    const c = await peer(network, 'site-c');
+    const [fa, fb, fc] = await Promise.all([a.next('fit'), b.next('fit'), c.next('fit')]);
+    const round = fa.round as number;
+    a.send('fitResult', fitResult('site-a', round, fa.weights as Uint8Array));
+    b.send('fitResult', fitResult('site-b', round, fb.weights as Uint8Array));
+    const [ea, eb, ec] = await Promise.all([a.next('evaluate'), b.next('evaluate'), c.next('evaluate')]);
+    // A valid result (selected, first from the site), only late.
+    c.send('fitResult', fitResult('site-c', round, fc.weights as Uint8Array));
+    const reason = `round ${round} closed before this result arrived`;
+    expect(await c.next('rejected')).toEqual({ runId: RUN, code: 'stale_round', reason, round });
+    for (const [p, id, e] of [[a, 'site-a', ea], [b, 'site-b', eb], [c, 'site-c', ec]] as const) p.send('evaluateResult', evaluateResult(id, e.round as number, 0.5));
+    const report = await coordinator.done;
+    expect(report.status, report.aborted).toBe('complete');
+    const r = report.rounds[0];
+    expect(r.accepted.map((u) => u.siteId)).toEqual(['site-a', 'site-b']);
+    expect(r.rejected).toEqual([{ siteId: 'site-c', code: 'stale_round', reason }]);
+    expect(ofType(events, 'result').filter((e) => e.siteId === 'site-c')).toEqual([{ type: 'result', round, siteId: 'site-c', accepted: false, code: 'stale_round', reason }]);
+  });
+});
+
 describe('a secure-aggregation run', () => {
   it('refuses a plain update, answering with the round and recording it refused', async () => {
     const { network, events } = await start({ minSites: 3, secureAggregation: { clip: 1 }, federatedEvaluation: 'never' });
@@ -103,6 +130,63 @@ describe('a secure-aggregation run', () => {
     const count = await peers[2].next('rejected');
     expect(count).toMatchObject({ code: 'invalid_count', round });
     expect(ofType(events, 'result').at(-1)).toEqual({ type: 'result', round, siteId: 'site-c', accepted: false, code: 'invalid_count', reason: count.reason });
+  });
+
+  it("records each refused message against its site in the round; a site refused for anything but staleness is out of the attempt", async () => {
+    const { coordinator, network } = await start({ minSites: 3, secureAggregation: { clip: 1 }, federatedEvaluation: 'never' });
+    const peers = await Promise.all(['site-a', 'site-b', 'site-c'].map((id) => peer(network, id)));
+    const [fit] = await Promise.all(peers.map((p) => p.next('fit')));
+    const round = fit.round as number;
+    const attempt = (fit.attempt ?? 1) as number;
+    const [a, b, c] = peers;
+    const key = new Uint8Array(32).fill(1);
+    const advertise = (siteId: string, numExamples: number) => ({ runId: RUN, round, attempt, siteId, encryptionPublicKey: key, maskingPublicKey: key, selfMaskCommitment: key, numExamples, metrics: { loss: 1, accuracy: 0.5 }, durationMs: 1 });
+    a.send('fitResult', fitResult('site-a', round, new Uint8Array(8)));
+    expect((await a.next('rejected')).code).toBe('malformed_payload');
+    // Out of phase (stale): site-b stays in the attempt, so its next message is judged on its own.
+    b.send('secaggMasked', { runId: RUN, round, attempt, siteId: 'site-b', masked: new Uint8Array(8) });
+    const stale = await b.next('rejected');
+    expect(stale.code).toBe('stale_round');
+    b.send('secaggAdvertise', advertise('site-b', 1000));
+    const bCount = await b.next('rejected');
+    expect(bCount).toMatchObject({ code: 'invalid_count', round });
+    // Refused for its count: site-c is out of the attempt, whatever it sends next.
+    c.send('secaggAdvertise', advertise('site-c', 1000));
+    const cCount = await c.next('rejected');
+    expect(cCount).toMatchObject({ code: 'invalid_count', round });
+    c.send('secaggAdvertise', advertise('site-c', 40));
+    expect(await c.next('rejected')).toEqual({ runId: RUN, code: 'not_selected', reason: 'site-c is out of this secure-aggregation attempt', round });
+    expect(contextOf(coordinator).collector!.rejected).toEqual([
+      { siteId: 'site-a', code: 'malformed_payload', reason: 'this run uses secure aggregation: plain updates are refused' },
+      { siteId: 'site-b', code: 'stale_round', reason: stale.reason },
+      { siteId: 'site-b', code: 'invalid_count', reason: bCount.reason },
+      { siteId: 'site-c', code: 'invalid_count', reason: cCount.reason },
+      { siteId: 'site-c', code: 'not_selected', reason: 'site-c is out of this secure-aggregation attempt' },
+    ]);
+  });
+
+  it("refuses as malformed anything untyped the secure round throws, and drops the site; a stale message's site is kept", async () => {
+    const { coordinator, network, events } = await start();
+    const a = await peer(network, 'site-a');
+    await until(() => ofType(events, 'site-joined').length === 1, 'joined');
+    const ctx = contextOf(coordinator);
+    const dropped: string[] = [];
+    let thrown: unknown = new RangeError('Offset is outside the bounds of the DataView');
+    // A stand-in for the attempt in progress: what its receive throws is all that matters here.
+    ctx.secureRound = { receive: () => { throw thrown; }, drop: (siteId: string) => void dropped.push(siteId) } as never;
+    try {
+      a.send('secaggShareKeys', { runId: RUN, round: 1, attempt: 1, siteId: 'site-a', shares: [] });
+      const reason = 'Offset is outside the bounds of the DataView';
+      expect(await a.next('rejected')).toEqual({ runId: RUN, code: 'malformed_payload', reason, round: 1 });
+      expect(ofType(events, 'result')).toEqual([{ type: 'result', round: 0, siteId: 'site-a', accepted: false, code: 'malformed_payload', reason }]);
+      expect(dropped).toEqual(['site-a']);
+      thrown = new FedtuneError('stale_round', 'from another attempt');
+      a.send('secaggShareKeys', { runId: RUN, round: 1, attempt: 1, siteId: 'site-a', shares: [] });
+      expect(await a.next('rejected')).toEqual({ runId: RUN, code: 'stale_round', reason: 'from another attempt', round: 1 });
+      expect(dropped).toEqual(['site-a']);
+    } finally {
+      ctx.secureRound = undefined;
+    }
   });
 });
 
