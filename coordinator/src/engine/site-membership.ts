@@ -49,10 +49,12 @@ export class SiteMembership {
   reportingRefusals(authorize: NonNullable<RoundEngineOptions['authorize']>): NonNullable<RoundEngineOptions['authorize']> {
     return (hello, link) => {
       const verdict = authorize(hello, link);
-      if (verdict === true || (typeof verdict === 'object' && verdict.ok)) return verdict;
-      // Refused: a bare `false` says neither why nor which code.
-      const { code = 'unauthorized', reason } = verdict || { reason: `site ${hello.siteId} is not allowed to join` };
-      if (code !== 'rate_limited') this.ctx.emit({ type: 'hello-refused', siteId: clipText(hello.siteId, 128), code, reason: clipText(reason) });
+      // The refusal, if it is one (a bare `false` says neither why nor which code: unauthorized, in our words).
+      const refusal = verdict === false ? { code: 'unauthorized' as const, reason: `site ${hello.siteId} is not allowed to join` } : verdict === true || verdict.ok ? undefined : verdict;
+      if (refusal) {
+        const { code = 'unauthorized', reason } = refusal;
+        if (code !== 'rate_limited') this.ctx.emit({ type: 'hello-refused', siteId: clipText(hello.siteId, 128), code, reason: clipText(reason) });
+      }
       return verdict;
     };
   }
