@@ -418,8 +418,8 @@ const MODULES = [
     ],
     // The exact file plus the fast unit tests; the end-to-end ones (tests/access/site-authorization.test.ts,
     // tests/hostile-http/admin-token.test.ts: a coordinator, the CLI) stay in npm test. address-key.test.ts's one
-    // coordinator (dual-stack) is quick.
-    tests: ['tests/access/access-control-exact.test.ts', 'tests/access/rate-limiter.test.ts', 'tests/access/site-token-store.test.ts', 'tests/access/address-key.test.ts'],
+    // coordinator (dual-stack) is quick; redteam-http-cross-site.test.ts covers the admin guard's remote names.
+    tests: ['tests/access/access-control-exact.test.ts', 'tests/access/rate-limiter.test.ts', 'tests/access/site-token-store.test.ts', 'tests/access/address-key.test.ts', 'tests/hostile/redteam-http-cross-site.test.ts'],
   },
   {
     name: 'site-routing',

@@ -468,6 +468,12 @@ describe('siteAuthorizer', () => {
     authorize(hello('v', 'bad'), link('10.0.1.3'));
     authorize(hello('v', 'bad'), link('10.0.1.4'));
     expect(told().slice(6)).toEqual(['v unauthorized', 'v unauthorized', 'v rate_limited']);
+    // Another name limited by name (from fresh addresses) is told too: each name is its own key.
+    authorize(hello('w', 'bad'), link('10.0.2.1'));
+    authorize(hello('w', 'bad'), link('10.0.2.2'));
+    authorize(hello('w', 'bad'), link('10.0.2.3'));
+    expect(told().slice(9)).toEqual(['w unauthorized', 'w unauthorized', 'w rate_limited']);
+    refusals.splice(9);
     // 31 s later a hello token is back (2 a minute), then the address is limited again: not told before 60 s.
     t = 31_000;
     expect(authorize(hello('g', 'bad'), link('10.0.0.1'))).toMatchObject({ code: 'unauthorized' });

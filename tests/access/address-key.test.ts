@@ -14,6 +14,9 @@ import { startTinyCoordinator } from './helpers.ts';
 describe('addressKey', () => {
   it.each([
     ['IPv4', '10.0.0.1', '10.0.0.1'],
+    ['IPv4 with a zone', '10.0.0.1%eth0', '10.0.0.1'],
+    ['IPv6 with groups after :: that reach the /64', '1::2:3:4:5:6', '1:0:0:2::/64'],
+    ['IPv4-mapped with leading groups written out', '0:0::ffff:10.0.0.1', '10.0.0.1'],
     ['IPv4, another', '192.168.255.254', '192.168.255.254'],
     ['IPv6 compressed', '2001:db8::1', '2001:db8:0:0::/64'],
     ['IPv6 in the same /64, written in full and upper case', '2001:0DB8:0000:0000:FFFF:0:0:1', '2001:db8:0:0::/64'],

@@ -16,7 +16,7 @@ export function addressKey(address: string | undefined): string {
   const bare = address.split('%')[0];
   if (isIPv4(bare)) return bare;
   if (!isIPv6(bare)) return address.slice(0, 64);
-  const groups = ipv6Groups(bare.toLowerCase());
+  const groups = ipv6Groups(bare);
   // ::ffff:a.b.c.d (RFC 4291 2.5.5.2): an IPv4 peer of a dual-stack socket.
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
@@ -29,7 +29,8 @@ export function addressKey(address: string | undefined): string {
 
 /** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a trailing dotted IPv4 part as two groups). */
 function ipv6Groups(address: string): number[] {
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
+  // Without '::' the split is the address alone, and there is no tail.
+  const [head, tail] = address.split('::') as [string, string | undefined];
   const parse = (part: string): number[] =>
     part === ''
       ? []
