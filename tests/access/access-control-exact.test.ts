@@ -21,6 +21,7 @@ import {
   type HelloRefusal,
 } from '@fedtune/coordinator';
 import { newSaltedToken, openTokenDatabase, saltedTokenMatches } from '../../coordinator/src/access/salted-token.ts';
+import { hostName } from '../../coordinator/src/access/admin-guard.ts';
 import { FedtuneError, type Hello, type SiteLink } from '@fedtune/shared';
 import { tempDir } from '../helpers/federation.ts';
 import { thrown } from '../helpers/thrown.ts';
@@ -257,6 +258,22 @@ describe('adminGuard', () => {
     expect(plain.check('Bearer wrong')).toEqual(invalid);
     empty.close();
     store.close();
+  });
+});
+
+describe("hostName: a Host header's name", () => {
+  it.each([
+    ['localhost:8080', 'localhost'],
+    ['localhost', 'localhost'],
+    [' LOCALHOST:8080 ', 'localhost'],
+    ['Example.ORG', 'example.org'],
+    ['[::1]:8080', '::1'],
+    ['[::1]', '::1'],
+    ['[::1', '[::1'],
+    ['[]', ''],
+    ['', ''],
+  ])('%j → %j', (host, name) => {
+    expect(hostName(host)).toBe(name);
   });
 });
 
