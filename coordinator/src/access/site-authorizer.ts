@@ -64,9 +64,10 @@ export function siteAuthorizer(options: SiteAuthorizerOptions): (hello: Hello, l
     };
     // Both buckets are charged, so neither a spread of names nor a spread of addresses escapes the limit.
     // An IPv6 peer is limited by its /64, not by each of its 2^64 addresses (address-key.ts).
-    const byAddress = address === undefined ? undefined : perAddress?.take(addressKey(address));
+    const key = address === undefined ? undefined : addressKey(address);
+    const byAddress = key === undefined ? undefined : perAddress?.take(key);
     const byName = perName?.take(hello.siteId);
-    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${addressKey(address)}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`, `address ${addressKey(address)}`);
+    if (byAddress && !byAddress.ok) return refuse('rate_limited', `too many join attempts from ${key}; retry in ${Math.ceil(byAddress.retryAfterMs / 1000)} s`, `address ${key}`);
     if (byName && !byName.ok) return refuse('rate_limited', `too many join attempts as ${hello.siteId}; retry in ${Math.ceil(byName.retryAfterMs / 1000)} s`, `name ${hello.siteId}`);
     const hint =
       verdict.reason === 'token required'

@@ -79,10 +79,10 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
   pauseReceiving(): void {
     if (this.pausedWebsocket || this.closed) return;
     // engine.io's connection always has a transport; only a websocket transport has a `socket` (ws) under it.
-    const ws = (this.socket.conn as unknown as { transport: { socket?: PausableWebsocket } }).transport.socket;
+    const ws = engineWebsocket(this.socket.conn) as Partial<PausableWebsocket> | undefined;
     if (typeof ws?.pause !== 'function') return;
     ws.pause();
-    this.pausedWebsocket = ws;
+    this.pausedWebsocket = ws as PausableWebsocket;
   }
 
   resumeReceiving(): void {
