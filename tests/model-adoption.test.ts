@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deriveSeed } from '@fedtune/shared';
-import { checkCandidateMetrics, checkCandidateWeights } from '../coordinator/src/engine/model-adoption.ts';
+import { bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from '../coordinator/src/engine/model-adoption.ts';
 import { fitSeed } from '../coordinator/src/engine/fit-seed.ts';
 
 describe('the model adoption guard (checkCandidateMetrics)', () => {
@@ -33,6 +33,47 @@ describe('the model adoption guard (checkCandidateMetrics)', () => {
     const verdict = checkCandidateWeights([new Float32Array([1, 2]), new Float32Array([3, NaN])]);
     expect(verdict).toEqual({ ok: false, reason: 'the aggregate has a non-finite weight (tensor 1, index 1)' });
     expect(checkCandidateWeights([new Float32Array([1, 2])])).toEqual({ ok: true });
+  });
+});
+
+describe('the drift check (checkCandidateAgainstBest, bestRound)', () => {
+  const best = { round: 7, accuracy: 0.76, loss: 3.25 };
+  const cases: Array<{ label: string; candidate: { accuracy: number; loss: number }; drop: number; ok: boolean }> = [
+    { label: 'a candidate at the best', candidate: { accuracy: 0.76, loss: 4 }, drop: 0.05, ok: true },
+    { label: 'a drop within the allowed', candidate: { accuracy: 0.72, loss: 9 }, drop: 0.05, ok: true },
+    { label: 'exactly the allowed drop', candidate: { accuracy: 0.76 - 0.05, loss: 9 }, drop: 0.05, ok: true },
+    { label: 'just past the allowed drop, loss higher', candidate: { accuracy: 0.7099, loss: 9 }, drop: 0.05, ok: false },
+    { label: 'past the allowed drop, loss equal to the best model’s', candidate: { accuracy: 0.6, loss: 3.25 }, drop: 0.05, ok: false },
+    { label: 'past the allowed drop, loss lower than the best model’s', candidate: { accuracy: 0.6, loss: 3.2499 }, drop: 0.05, ok: true },
+    { label: 'a drift past a wider bound', candidate: { accuracy: 0.55, loss: 40 }, drop: 0.2, ok: false },
+    { label: 'a drift within a wider bound', candidate: { accuracy: 0.57, loss: 40 }, drop: 0.2, ok: true },
+    { label: 'any drift with the check off (1)', candidate: { accuracy: 0, loss: 88 }, drop: 1, ok: true },
+    { label: 'a drift from the best to 0 just inside the off switch (0.75)', candidate: { accuracy: 0, loss: 88 }, drop: 0.75, ok: false },
+    { label: 'any drop at 0', candidate: { accuracy: 0.7599, loss: 4 }, drop: 0, ok: false },
+  ];
+  for (const c of cases)
+    it(`${c.label}: ${c.ok ? 'adopted' : 'refused'}`, () => {
+      const verdict = checkCandidateAgainstBest(c.candidate, best, c.drop);
+      expect(verdict.ok).toBe(c.ok);
+      if (!verdict.ok) {
+        expect(verdict.reason).toBe(
+          `the aggregate's holdout accuracy ${c.candidate.accuracy.toFixed(4)} is more than ${c.drop} below the run's best, 0.7600 (round 7), and its holdout loss is not lower than that model's (${c.candidate.loss.toFixed(4)}, was 3.2500): a drift away from the best model`,
+        );
+      }
+    });
+
+  it('has nothing to compare with before the first round: every candidate passes', () => {
+    expect(checkCandidateAgainstBest({ accuracy: 0, loss: 99 }, undefined, 0)).toEqual({ ok: true });
+  });
+
+  it('bestRound: the highest holdout accuracy, the earlier round on a tie, non-finite metrics skipped, none for no rounds', () => {
+    const r = (round: number, accuracy: number, loss: number) => ({ round, global: { accuracy, loss } });
+    expect(bestRound([])).toBeUndefined();
+    expect(bestRound([r(1, NaN, 1), r(2, 0.5, Infinity)])).toBeUndefined();
+    expect(bestRound([r(1, 0.56, 1.4), r(2, 0.74, 1.1), r(3, 0.7, 0.9)])).toEqual({ round: 2, accuracy: 0.74, loss: 1.1 });
+    expect(bestRound([r(1, 0.7, 2), r(2, 0.7, 1)])).toEqual({ round: 1, accuracy: 0.7, loss: 2 });
+    expect(bestRound([r(1, 0.3, 2), r(2, Infinity, 1), r(3, 0.9, NaN), r(4, 0.4, 3)])).toEqual({ round: 4, accuracy: 0.4, loss: 3 });
+    expect(bestRound([r(5, 0.2, 9)])).toEqual({ round: 5, accuracy: 0.2, loss: 9 });
   });
 });
 

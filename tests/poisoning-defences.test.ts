@@ -27,6 +27,9 @@ import { startTestFederation, tempDir, type TestFederationOptions } from './help
 
 const HONEST = 4;
 const ROUNDS = 2;
+/** The drift attacker's push on the output bias per round, and the rounds it pushes for. */
+const DRIFT_PUSH = 3;
+const DRIFT_ROUNDS = 6;
 
 /** True when a server message carries a non-finite number anywhere, weights included. */
 function carriesNonFinite(message: MessageOf<ServerToClient>): boolean {
@@ -227,6 +230,32 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     expect(unguarded.report.rounds[0].adoption).toBeUndefined();
     expect(unguarded.report.final!.accuracy).toBeLessThan(guarded.report.final!.accuracy - 0.3);
   });
+
+  it('maxAccuracyDropFromBest: a site that pulls the output bias a little every round is stopped near the best model by default, and drags it down with 1', async () => {
+    // Each round the attacker returns the global model with its output bias pushed toward class 0: every step
+    // passes the norm bound and the per-round drop check, so only the drift check stops the walk.
+    const push = (g: { manifest: WeightsManifest; arrays: WeightArrays }) => {
+      const arrays = g.arrays.map((a) => new Float32Array(a));
+      const bias = arrays[arrays.length - 1];
+      bias[0] += DRIFT_PUSH;
+      for (let c = 1; c < bias.length; c++) bias[c] -= DRIFT_PUSH / 9;
+      return arrays;
+    };
+    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', push, 1_000_000) };
+    const rounds = DRIFT_ROUNDS;
+    // Two honest sites: the attacker's capped claim (4 × the median announced count) is 71% of the weight.
+    const guarded = await federation({ rounds, sites: 2, config: { minSites: 3 }, attacker });
+    const unguarded = await federation({ rounds, sites: 2, config: { minSites: 3, maxAccuracyDropFromBest: 1 }, attacker });
+    for (const o of [guarded, unguarded]) expect(o.report.status, o.report.aborted).toBe('complete');
+    const best = Math.max(...guarded.report.rounds.map((r) => r.global.accuracy));
+    expect(guarded.report.final!.accuracy).toBeGreaterThanOrEqual(best - 0.05);
+    expect(guarded.report.rounds.some((r) => r.adoption?.refusals.some((f) => /drift away from the best model/.test(f.reason)))).toBe(true);
+    expect(unguarded.report.rounds.every((r) => r.adoption === undefined)).toBe(true);
+    // Unguarded, every step passes the per-round check (0.2) and the model walks down (here 63% → 28% in 6 rounds).
+    const drops = unguarded.report.rounds.slice(1).map((r, i) => unguarded.report.rounds[i].global.accuracy - r.global.accuracy);
+    expect(Math.max(...drops)).toBeLessThan(0.2);
+    expect(unguarded.report.final!.accuracy).toBeLessThan(guarded.report.final!.accuracy - 0.2);
+  }, 120_000);
 
   it('a retried round gives every site a new training seed: the retry is not the refused aggregate rebuilt', async () => {
     const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', (g) => zeros(g.arrays), 1_000_000) };

@@ -24,6 +24,7 @@ const EFFECT_TESTS: Readonly<Record<string, string>> = {
   normBoundMultiple: 'tests/update-guard.test.ts',
   exampleWeightCap: 'tests/update-guard.test.ts',
   maxAccuracyDrop: 'tests/poisoning-defences.test.ts',
+  maxAccuracyDropFromBest: 'tests/poisoning-defences.test.ts',
   'train.learningRateSchedule': 'tests/training-loop/learning-rate-schedule.test.ts',
   'train.adversarial.method': 'tests/robustness/adversarial-training-exact.test.ts',
   'train.adversarial.share': 'tests/strategies/configure-train.test.ts',

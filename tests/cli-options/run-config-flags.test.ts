@@ -80,6 +80,7 @@ const RUN_CONFIG_ROWS: Record<string, Row> = {
   '--norm-bound-multiple': { argv: ['--norm-bound-multiple', '0'], read: (c) => c.normBoundMultiple, want: 0 },
   '--example-weight-cap': { argv: ['--example-weight-cap', '0'], read: (c) => c.exampleWeightCap, want: 0 },
   '--max-accuracy-drop': { argv: ['--max-accuracy-drop', '1'], read: (c) => c.maxAccuracyDrop, want: 1 },
+  '--max-accuracy-drop-from-best': { argv: ['--max-accuracy-drop-from-best', '0.12'], read: (c) => c.maxAccuracyDropFromBest, want: 0.12 },
   '--dp-noise': { argv: ['--dp-noise', '1.1'], read: (c) => c.dp?.noiseMultiplier, want: 1.1 },
   '--dp-clip': { argv: ['--dp-clip', 'adaptive:0.5:2'], with: ['--dp-noise', '1'], read: (c) => [c.dp?.clip, c.dp?.adaptive?.targetQuantile], want: [2, 0.5] },
   '--dp-noise-mode': { argv: ['--dp-noise-mode', 'central'], with: ['--dp-noise', '1'], read: (c) => c.dp?.noise, want: 'central' },
@@ -163,6 +164,7 @@ describe('one flags → config builder, defaults only in the schema', () => {
     expect(help).toContain(`--norm-bound-multiple <x> refuse an update whose norm exceeds this multiple of the round's median (0: off) (default: ${d.normBoundMultiple})`);
     expect(help).toContain(`(default: ${d.exampleWeightCap})`);
     expect(help).toContain(`(default: ${d.maxAccuracyDrop})`);
+    expect(help).toContain(`(1: off) (default: ${d.maxAccuracyDropFromBest})`);
     expect(help).toContain(`(default: ${d.train.optimizer})`);
   });
 
@@ -201,6 +203,7 @@ describe('one flags → config builder, defaults only in the schema', () => {
     [['--federated-eval', 'never', '--evaluation-fraction', '0.5'], /--evaluation-fraction .*needs --federated-eval final or every-round/, ['--federated-eval', 'final', '--evaluation-fraction', '0.5']],
     [['--federated-eval', 'never', '--max-evaluation-sites', '3'], /--max-evaluation-sites .*needs --federated-eval/, ['--federated-eval', 'every-round', '--max-evaluation-sites', '3']],
     [['--dp-noise', '1', '--max-accuracy-drop', '0.05'], /--max-accuracy-drop .*not applied under client-level DP/, ['--dp-sgd-clip', '1', '--dp-sgd-noise', '1', '--max-accuracy-drop', '0.05']],
+    [['--dp-noise', '1', '--max-accuracy-drop-from-best', '0.1'], /--max-accuracy-drop-from-best .*not applied under client-level DP/, ['--max-accuracy-drop-from-best', '0.1']],
     [['--dp-noise', '1', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*not applied under client-level DP/, ['--norm-bound-multiple', '3']],
     [['--secure-aggregation', '--norm-bound-multiple', '3'], /--norm-bound-multiple .*nor secure aggregation/, ['--max-update-norm', '10', '--norm-bound-multiple', '3']],
     [['--secure-aggregation', '--wait-after-quorum', '5'], /--wait-after-quorum .*secure-aggregation round has its own phase deadlines/, ['--wait-after-quorum', '5']],

@@ -46,7 +46,7 @@ export interface SimulationOptions {
   /** Reject updates farther than this (L2) from the global model. */
   maxUpdateNorm?: number;
   /** Poisoning defences (on by default, defaults in run-config.ts); e.g. all 0/1 to measure a run without them. */
-  defences?: Partial<Pick<RunConfigInput, 'normBoundMultiple' | 'exampleWeightCap' | 'maxAccuracyDrop'>>;
+  defences?: Partial<Pick<RunConfigInput, 'normBoundMultiple' | 'exampleWeightCap' | 'maxAccuracyDrop' | 'maxAccuracyDropFromBest'>>;
   /** Name of the attack the malicious sites run (see attacks/registry.ts). */
   attack?: string;
   attackOptions?: Record<string, unknown>;

@@ -109,7 +109,7 @@ export const INACTIVE_FIELD_RULES: readonly InactiveFieldRule[] = [
     needs: 'sizes the federated evaluation: it needs --federated-eval final or every-round (not never)',
   },
   {
-    fields: ['maxAccuracyDrop'],
+    fields: ['maxAccuracyDrop', 'maxAccuracyDropFromBest'],
     active: (c) => c.dp === undefined,
     needs: 'is not applied under client-level DP (--dp-noise), whose noise lowers accuracy by design (docs/robustness.md#poisoning-safe-defaults)',
   },

@@ -6,7 +6,7 @@ import type { GlobalMetrics } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import type { SecureRoundResult } from './secure-aggregation-round.ts';
 import { UpdateGuard } from './update-guard.ts';
-import { checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
+import { bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { fitSeed } from './fit-seed.ts';
 import { MAX_LISTED_COOLING } from './unresponsive-sites.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
@@ -258,7 +258,9 @@ export class RoundLoop {
       // Under DP the clip already bounds every site's pull (C/m) and the noise lowers accuracy by design: a retry
       // would spend privacy budget on it, so only the non-finite check applies.
       const maxDrop = this.ctx.config.dp ? 1 : this.ctx.config.maxAccuracyDrop;
-      const adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.ctx.report.final ?? this.ctx.report.pretrained, maxDrop) : weightsVerdict;
+      const maxDropFromBest = this.ctx.config.dp ? 1 : this.ctx.config.maxAccuracyDropFromBest;
+      let adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.ctx.report.final ?? this.ctx.report.pretrained, maxDrop) : weightsVerdict;
+      if (adoption.ok && candidateMetrics) adoption = checkCandidateAgainstBest(candidateMetrics, bestRound(this.ctx.report.rounds), maxDropFromBest);
       let global: GlobalMetrics;
       if (adoption.ok) {
         this.ctx.globalWeights = candidate;

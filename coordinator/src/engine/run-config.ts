@@ -76,6 +76,12 @@ export const RunConfig = z.object({
    * current model's is not adopted (a non-finite model never is). 1 turns the accuracy check off.
    */
   maxAccuracyDrop: z.number().min(0).max(1).default(0.2),
+  /**
+   * Model adoption guard against slow drift: a new global model whose holdout accuracy falls more than this
+   * (absolute) below the best model of the run's rounds is not adopted unless its holdout loss is lower than that
+   * model's (the pretrained model is not counted: first rounds may dip below it). 1 turns it off.
+   */
+  maxAccuracyDropFromBest: z.number().min(0).max(1).default(0.05),
   train: TrainConfig.omit({ seed: true }).default({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: 'all' }),
   /**
    * The final model is the mean of the global models of the run's last `averageRounds` rounds (stochastic weight
