@@ -16,6 +16,7 @@
 // (SIGKILL) can leave them instrumented: this script refuses to start then and says which files to
 // `git checkout`. StrykerJS is a root devDependency (pinned by the lockfile), so `npm ci` is all it needs.
 import { spawnSync } from 'node:child_process';
+import { scratchTmpdir } from './scratch-tmpdir.mjs';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -653,11 +654,14 @@ for (const m of selected) {
   const configFile = join(work, `${m.name}.stryker.json`);
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const started = Date.now();
+  // Stryker runs the tests once per mutant: their temporary directories go to one directory, removed after.
+  const scratch = scratchTmpdir('mutation');
   const run = spawnSync(process.execPath, [strykerBin, 'run', configFile], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, FEDTUNE_MUTATION_TESTS: JSON.stringify(m.tests) },
+    env: { ...process.env, ...scratch.env, FEDTUNE_MUTATION_TESTS: JSON.stringify(m.tests) },
   });
+  scratch.remove();
   const seconds = Math.round((Date.now() - started) / 1000);
   if (run.status !== 0 || !existsSync(reportFile)) {
     console.error(`${m.name}: Stryker failed (exit ${run.status}); see its output above`);

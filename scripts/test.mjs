@@ -3,14 +3,18 @@
 // Extra arguments are passed through to vitest (e.g. `npm test -- tests/codec.test.ts`).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { scratchTmpdir } from './scratch-tmpdir.mjs';
 
 const out = '.vitest-results.json';
+// The tests' temporary files live in one directory of the run's, removed when it ends (scratch-tmpdir.mjs).
+const scratch = scratchTmpdir('test');
 rmSync(out, { force: true });
 const run = spawnSync(
   'npx',
   ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, ...scratch.env } },
 );
+scratch.remove();
 let passed = 0;
 let failed = 0;
 if (existsSync(out)) {

@@ -120,6 +120,13 @@ describe('the command line, end to end', () => {
     expect(r.code).toBe(0);
   }, 60_000);
 
+  it('--retries 0: a client pointed at a dead server gives up at once with one line on stderr, exit 1', async () => {
+    const r = await run(['client', '--server', 'localhost:1', '--site', 'a', '--data', 'digits:1/2', '--retries', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/retrying|waiting for the coordinator/);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^fedtune: transport: cannot connect to http:\/\/localhost:1: .*ECONNREFUSED/)]);
+  }, 60_000);
+
   it('a client pointed at a dead server says so at once and at every retry', async () => {
     mkdirSync(tempDir(), { recursive: true });
     const child = spawn(FEDTUNE_BIN, ['client', '--server', 'localhost:1', '--site', 'a', '--data', 'digits:1/2'], { stdio: ['ignore', 'pipe', 'pipe'] });

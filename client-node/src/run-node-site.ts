@@ -10,6 +10,9 @@ import { auditedSiteEvents } from './audited-site-events.ts';
 /** One warm-up budget per process: the code it compiles is the process's (the sites of `fedtune simulate` share it). */
 const PROCESS_WARM_UP = trainingWarmUp();
 
+
+/** How often a site tries again to reach its coordinator (backoff 0.25 s doubling to 10 s, after 5 s of quick tries at start-up: about 70 s in all) before it gives up. */
+export const DEFAULT_RECONNECT_RETRIES = 10;
 export interface NodeSiteOptions {
   siteId: string;
   /** Named labels: the site's class names and where they came from, renumbered to the run's (siteClassesOf). */
@@ -26,7 +29,7 @@ export interface NodeSiteOptions {
   backend?: string;
   onEvent?: (event: SiteEvent) => void;
   updateHook?: UpdateHook;
-  /** Reconnect attempts after a dropped connection (default 10, backoff up to 10 s). */
+  /** Reconnect attempts after a dropped connection or an unreachable coordinator (default DEFAULT_RECONNECT_RETRIES, backoff up to 10 s). */
   reconnectRetries?: number;
   /**
    * Where the site saves its personalised model after the final round (model.json + weights.bin), when the
@@ -93,7 +96,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
     secAggPrimitives: nodeSecAggPrimitives,
     onEvent: audit ? auditedSiteEvents(audit, options.onEvent, options.onLog) : options.onEvent,
     updateHook: options.updateHook,
-    reconnect: { retries: options.reconnectRetries ?? 10 },
+    reconnect: { retries: options.reconnectRetries ?? DEFAULT_RECONNECT_RETRIES },
     // While the coordinator is not listening yet (launched with this site) and while the site waits for its first instruction, the training path gets compiled.
     whileWaiting: async (signal, phase) => void (await PROCESS_WARM_UP(signal, phase)),
     onPersonalModel: options.personalModelDir

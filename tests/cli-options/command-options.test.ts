@@ -401,6 +401,12 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     expect(typeof server).toBe('object');
     expect((await client(['--server', 'https://coord:8443'])).server).toBe('https://coord:8443');
   },
+  '--retries': async () => {
+    expect((await client(['--retries', '0'])).reconnectRetries).toBe(0);
+    expect((await client(['--retries', '3'])).reconnectRetries).toBe(3);
+    expect((await client([])).reconnectRetries).toBeUndefined();
+    await expect(client(['--retries', '-1'])).rejects.toThrow(/retries must be an integer ≥ 0/);
+  },
   '--seed': async () => {
     expect((await client(['--seed', '7', '--site', 's'])).splitSeed).toBe(siteSplitSeed(7, 's'));
     expect((await client(['--site', 's'])).splitSeed).toBe(siteSplitSeed(42, 's'));

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
+import { DEFAULT_RECONNECT_RETRIES, defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, oneLine, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type RunComplete, type SiteClasses, type SiteOutcome } from '@fedtune/shared';
 import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
@@ -36,6 +36,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
     .option('--token <token>', 'site token (from `fedtune sites add NAME` on the coordinator)')
     .option('--ca <file>', 'PEM certificate of a private CA to verify an https:// coordinator against (default: system CAs)')
     .option('--seed <n>', "the run's seed (the coordinator's --seed): this site's train/validation/test split is seeded from it and the site name, as in `fedtune simulate --seed` (default: the seed of a digits:K/N@SEED spec, else the run default)", intOption('seed'))
+    .option('--retries <n>', `times to try again, with backoff (0.25 s doubling to 10 s), when the coordinator cannot be reached or the connection drops; then the site gives up (exit 1); 0: give up at once (default: ${DEFAULT_RECONNECT_RETRIES}, about 70 s)`, intOption('retries', 0))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')
     .option('--workers <n>', 'train data-parallel on N worker threads, each with its own tfjs instance (default: the cores this machine has; 1 = one thread)', intOption('workers', 1))
     .option('--sync-every <k>', 'with --workers > 1: 1 averages the gradients of every batch (the same weights as one thread); k > 1 lets each worker take k whole batches between weight averages (local SGD, faster) (default 1)', intOption('sync-every', 1))
@@ -96,6 +97,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         const outcome = await deps.runNodeSite({
           siteId: o.site,
           splitSeed: siteSplitSeed(runSeed, o.site),
+          ...(o.retries !== undefined ? { reconnectRetries: o.retries } : {}),
           server,
           connector: early,
           data,
