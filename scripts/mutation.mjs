@@ -59,6 +59,12 @@ const MODULES = [
     coverageAnalysis: 'all',
   },
   {
+    name: 'round-guards',
+    // What a round refuses beyond single updates: the model adoption guard (collapse and drift) and who a retry leaves out.
+    mutate: ['coordinator/src/engine/model-adoption.ts', 'coordinator/src/engine/retry-exclusions.ts'],
+    tests: ['tests/model-adoption.test.ts', 'tests/engine/retry-exclusions.test.ts'],
+  },
+  {
     name: 'stragglers',
     // Cooldowns of sites that gave no answer, and the collector's close after its quorum (lines 57-81).
     mutate: ['coordinator/src/engine/unresponsive-sites.ts', 'coordinator/src/engine/round-collector.ts:57-81'],

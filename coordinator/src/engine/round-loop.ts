@@ -6,6 +6,7 @@ import type { GlobalMetrics } from './global-model.ts';
 import { RoundCollector } from './round-collector.ts';
 import type { SecureRoundResult } from './secure-aggregation-round.ts';
 import { UpdateGuard } from './update-guard.ts';
+import { RetryExclusions } from './retry-exclusions.ts';
 import { bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { fitSeed } from './fit-seed.ts';
 import { MAX_LISTED_COOLING } from './unresponsive-sites.ts';
@@ -75,10 +76,13 @@ export class RoundLoop {
      */
     let cooling: string[] = [];
     let busy: string[] = [];
+    /** Plain rounds: who a retry leaves out (sites that failed an attempt, sites that joined since the round began). */
+    const retry = new RetryExclusions(this.ctx.sites.ids(), this.ctx.config.minSites);
     for (let attempt = 1; ; attempt++) {
       // Sites that dropped get a grace period to rejoin before the next sample is drawn.
       if (this.ctx.sites.size < this.ctx.config.minSites) await this.ctx.membership.waitForSites(this.ctx.config.rejoinGraceMs);
-      const sample = this.ctx.membership.sample(round, attempt, leftOut);
+      const excluded = attempt > 1 && !this.ctx.config.secureAggregation ? new Set([...leftOut, ...retry.leftOut(this.ctx.sites.ids())]) : leftOut;
+      const sample = this.ctx.membership.sample(round, attempt, excluded);
       const selected = sample.selected;
       cooling = sample.cooling;
       busy = sample.busy;
@@ -206,6 +210,7 @@ export class RoundLoop {
       }
       if (failure !== undefined || this.ctx.stopped) {
         const reason = this.ctx.stopped ? 'stopped' : failure!;
+        retry.noteFailedAttempt([...collector.failed, ...collector.rejected].map((f) => f.siteId));
         rejected.push(...collector.rejected);
         rejectedNotListed += collector.rejectedNotListed;
         this.ctx.collector = undefined;
