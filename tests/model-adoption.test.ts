@@ -24,6 +24,11 @@ describe('the model adoption guard (checkCandidateMetrics)', () => {
       if (!verdict.ok && Number.isFinite(c.candidate.loss) && Number.isFinite(c.candidate.accuracy)) expect(verdict.reason).toMatch(/collapsed from 0\.6420 .*did not improve/);
     });
 
+  it('names the non-finite metrics it refuses', () => {
+    expect(checkCandidateMetrics({ accuracy: 0.5, loss: NaN }, current, 0.2)).toEqual({ ok: false, reason: "the aggregate's holdout metrics are not finite (accuracy 0.5, loss NaN)" });
+    expect(checkCandidateMetrics({ accuracy: -Infinity, loss: 1 }, undefined, 0.2)).toEqual({ ok: false, reason: "the aggregate's holdout metrics are not finite (accuracy -Infinity, loss 1)" });
+  });
+
   it('has nothing to compare with before the first model (no current metrics): only finiteness', () => {
     expect(checkCandidateMetrics({ accuracy: 0, loss: 99 }, undefined, 0.2).ok).toBe(true);
     expect(checkCandidateMetrics({ accuracy: 0, loss: -Infinity }, undefined, 0.2).ok).toBe(false);

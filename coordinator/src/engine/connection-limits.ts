@@ -70,6 +70,14 @@ export const ConnectionLimits = z.object({
   maxRefusals: z.number().int().min(1).default(20),
   refusalWindowMs: z.number().int().min(1).default(10_000),
   /**
+   * A joined site whose connection was cut for too many refused messages may not join again (under its name)
+   * for this long: its hellos are refused with `rate_limited`. Without it a peer holding a valid name (a site
+   * token, or any free name in an open run) rejoined at once and repeated, every refused update a line in the
+   * audit log and the log (290 MB an hour from one peer). An honest client's reconnect backoff (about 70 s in
+   * all) outlasts the default. 0 turns it off.
+   */
+  refusalCutCooldownMs: z.number().int().min(0).max(86_400_000).default(30_000),
+  /**
    * Fan-in pacing: site updates are handled from a queue, in arrival order, for at most this long per turn
    * of the event loop (at least one message per turn); then health checks, heartbeats and timers run. Without
    * it, a round's updates that arrive together (say 500 of 400 KB) are validated and summed in one stall.

@@ -32,7 +32,8 @@ export function checkCandidateMetrics(candidate: GlobalMetrics, current: { accur
   if (!Number.isFinite(candidate.accuracy) || !Number.isFinite(candidate.loss)) {
     return { ok: false, reason: `the aggregate's holdout metrics are not finite (accuracy ${candidate.accuracy}, loss ${candidate.loss})` };
   }
-  if (current && Number.isFinite(current.accuracy) && maxAccuracyDrop < 1 && candidate.accuracy < current.accuracy - maxAccuracyDrop && !(candidate.loss < current.loss)) {
+  // 1 needs no branch of its own: no accuracy in [0, 1] is more than 1 below another.
+  if (current && Number.isFinite(current.accuracy) && candidate.accuracy < current.accuracy - maxAccuracyDrop && !(candidate.loss < current.loss)) {
     return {
       ok: false,
       reason: `the aggregate's holdout accuracy ${candidate.accuracy.toFixed(4)} collapsed from ${current.accuracy.toFixed(4)} (more than the allowed drop of ${maxAccuracyDrop}) and its holdout loss did not improve (${candidate.loss.toFixed(4)}, was ${current.loss.toFixed(4)})`,

@@ -68,6 +68,8 @@ interface ConnectionState {
  */
 /** The fan-in queue's hard bound, in multiples of fanInQueueLimit: messages read before a pause took hold. */
 export const FAN_IN_HARD_LIMIT = 4;
+/** Sites cut for too many refusals remembered at once (each for refusalCutCooldownMs); past it the oldest are forgotten. */
+export const MAX_CUT_SITES = 10_000;
 
 export class SiteConnections {
   readonly limits: ConnectionLimits;
@@ -76,6 +78,8 @@ export class SiteConnections {
   /** The fan-in queue: work on joined sites' updates, in arrival order, drained a time slice per turn. */
   private readonly fanIn: Array<() => void> = [];
   private draining = false;
+  /** Sites cut for too many refusals: name → until when their hellos are refused (refusalCutCooldownMs), oldest first. */
+  private readonly cutSites = new Map<string, number>();
 
   constructor(private readonly options: SiteConnectionsOptions) {
     this.limits = ConnectionLimits.parse(options.limits ?? {});
@@ -248,8 +252,31 @@ export class SiteConnections {
     if (state.recent.length <= this.limits.maxRefusals) return;
     const why = `more than ${this.limits.maxRefusals} messages refused within ${this.limits.refusalWindowMs} ms: connection closed`;
     link.send('rejected', { runId: this.options.runId, code: 'rate_limited', reason: why });
-    this.report(link, state, this.options.registry.ofLink(link)?.siteId, why);
+    const siteId = this.options.registry.ofLink(link)?.siteId;
+    this.report(link, state, siteId, why);
+    if (siteId !== undefined) this.benchCutSite(siteId, t);
     link.close();
+  }
+
+  /** A joined site was cut for too many refusals: its name may not join again for refusalCutCooldownMs. */
+  private benchCutSite(siteId: string, t: number): void {
+    if (this.limits.refusalCutCooldownMs === 0) return;
+    this.cutSites.delete(siteId);
+    this.cutSites.set(siteId, t + this.limits.refusalCutCooldownMs);
+    // Bounded: the expired go first (oldest first), then, past MAX_CUT_SITES, the oldest still cooling.
+    for (const [id, until] of this.cutSites) {
+      if (until > t && this.cutSites.size <= MAX_CUT_SITES) break;
+      this.cutSites.delete(id);
+    }
+  }
+
+  /** Milliseconds until a site cut for too many refusals may join again (0: it may now). */
+  private cutCooldownLeft(siteId: string, t: number): number {
+    const until = this.cutSites.get(siteId);
+    if (until === undefined) return 0;
+    if (until > t) return until - t;
+    this.cutSites.delete(siteId);
+    return 0;
   }
 
   private report(link: SiteLink, state: ConnectionState, siteId: string | undefined, reason: string): void {
@@ -265,6 +292,12 @@ export class SiteConnections {
     if (!ok) {
       const refusal = typeof verdict === 'object' && !verdict.ok ? verdict : undefined;
       this.refuse(link, refusal?.code ?? 'unauthorized', refusal?.reason ?? `site ${hello.siteId} is not allowed to join`);
+      link.close();
+      return;
+    }
+    const cooling = this.cutCooldownLeft(hello.siteId, this.now());
+    if (cooling > 0) {
+      this.refuse(link, 'rate_limited', `site ${hello.siteId} was cut for more than ${this.limits.maxRefusals} refused messages: it may join again in ${Math.ceil(cooling / 1000)} s`);
       link.close();
       return;
     }
