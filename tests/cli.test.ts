@@ -67,5 +67,11 @@ describe('the fedtune command line', () => {
     const p = await fedtune(['simulate', '--partition', 'weird', '--rounds', '1', '--out', tempDir()]).done;
     expect(p.code).not.toBe(0);
     expect(p.stderr).toMatch(/config: unknown partition "weird"/);
+    // Checked before the tfjs backend is chosen: the error is the one line printed.
+    expect(p.stdout).not.toMatch(/tfjs backend/);
+    const a = await fedtune(['simulate', '--arch', 'resnet', '--rounds', '1', '--out', tempDir()]).done;
+    expect(a.code).not.toBe(0);
+    expect(a.stderr.trim()).toBe('fedtune: config: unknown architecture "resnet" for the digits task (known: cnn, cnn-bn, cnn-dense, cnn-wide, mlp)');
+    expect(a.stdout).toBe('');
   });
 });

@@ -72,6 +72,23 @@ describe('partitions', () => {
     expect(() => parsePartitionSpec('dirichlet:0')).toThrow(FedtuneError);
     expect(() => parsePartitionSpec('shards')).toThrow(/unknown partition/);
   });
+
+  it.each([
+    ['dirichlet:-1', 'dirichlet alpha must be > 0, got "-1"'],
+    ['quantity:abc', 'quantity alpha must be > 0, got "abc"'],
+    ['dirichlet:1e', 'dirichlet alpha must be > 0, got "1e"'],
+    ['shards:x', 'shards:K needs an integer K ≥ 1, got "x"'],
+    ['shards:2.5', 'shards:K needs an integer K ≥ 1, got "2.5"'],
+    ['dirichlet:', 'unknown partition "dirichlet:" (use iid, dirichlet:ALPHA, shards:K, quantity:ALPHA)'],
+    [`dirichlet:${'9'.repeat(65)}`, `unknown partition "dirichlet:${'9'.repeat(54)}" (use iid, dirichlet:ALPHA, shards:K, quantity:ALPHA)`],
+  ])('a partition kind with a bad value (%s) names the value: %s', (spec, message) => {
+    expect(() => parsePartitionSpec(spec)).toThrow(new FedtuneError('config', message));
+  });
+
+  it('reads values in exponent notation', () => {
+    expect(parsePartitionSpec('dirichlet:5e-1')).toEqual({ kind: 'dirichlet', alpha: 0.5 });
+    expect(parsePartitionSpec('shards:2')).toEqual({ kind: 'shards', k: 2 });
+  });
 });
 
 describe('CSV datasets', () => {

@@ -93,6 +93,18 @@ describe('fedtune sweep over real simulated federations', () => {
     expect(existsSync(join(out, 'sweep.html'))).toBe(true);
   }, 240_000);
 
+  it('Ctrl-C (SIGINT) during a trial: exit 130 with one line naming the record and the resume command', async () => {
+    const out = join(dir, 'interrupted');
+    const run = fedtune(['sweep', '--param', 'train.learningRate=0.001,0.05', '--max-rounds', '1', '--out', out, ...SMALL], (line, child) => {
+      if (/trial 1 \(1 round\) train\.learningRate/.test(line)) child.kill('SIGINT');
+    });
+    const stopped = await run.done;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toBe('');
+    expect(stopped.stdout.trim().split('\n').at(-1)).toBe(`stopped (SIGINT): the finished trials are kept in ${join(out, 'sweep.json')}; continue with \`fedtune sweep --resume ${out}\` (the trial that was running starts again)`);
+    expect(readSweepRecord(out)!.results.map((r) => r.trial)).toEqual([0]);
+  }, 240_000);
+
   it('a bad value is one clear line from the real CLI, before anything runs', async () => {
     const r = await fedtune(['sweep', '--param', 'train.learningRate=0.01,-1', '--out', join(dir, 'bad'), '--backend', 'wasm']).done;
     expect(r.code).toBe(1);

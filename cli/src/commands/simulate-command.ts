@@ -3,7 +3,7 @@ import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { AUTO_THREADS_MIN_MACS_PER_EXAMPLE } from '@fedtune/client-node';
-import { runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
+import { checkSimulationInputs, runSimulation, SIMULATION_TIMEOUTS, simulationRunConfig, type SimulationOptions } from '../simulation/run-simulation.ts';
 import { MAX_LISTED_SITES, RoundProgress } from '../ui/round-progress.ts';
 import { eps, pct } from '../ui/format.ts';
 import { choiceOption, floatOption, intOption, keyValueOption, typedOnCommandLine } from './options.ts';
@@ -114,6 +114,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
 
 /** The command's work once its options are read: one federation, or the robust preset's two. */
 async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: SimulateDeps, options: SimulationOptions, started: number): Promise<void> {
+  checkSimulationInputs(options);
   const selection = await selectNodeBackend(o.backend);
   console.log(describeBackend(selection));
   let progress: RoundProgress | undefined;

@@ -153,6 +153,13 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
     const backend = await selectNodeBackend(o.backend);
     if (!o.json) console.log(describeBackend(backend));
     let total = { trials: 0, rungs: [] as number[] };
+    // Ctrl-C stops at once (a trial's federation is not worth finishing): one line says what is kept and how to go on.
+    const interrupted = (signal: NodeJS.Signals) => {
+      (o.json ? console.error : console.log)(`\nstopped (${signal}): the finished trials are kept in ${sweepRecordPath(dir)}; continue with \`fedtune sweep --resume ${dir}\` (the trial that was running starts again)`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
     const record = await deps.runSweep({
       dir,
       settings,
@@ -163,6 +170,9 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
         const line = progressLine(e, total);
         if (line && !o.json) console.log(line);
       },
+    }).finally(() => {
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
     });
     const html = writeSweepHtml(dir, record);
     if (o.json) {

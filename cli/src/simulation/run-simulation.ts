@@ -244,14 +244,22 @@ function startingModel(options: SimulationOptions): { architecture: string; dir:
 }
 
 /**
+ * The digits task's architecture and partition, checked before anything is loaded (the command checks them
+ * before it selects a tfjs backend, so a mistyped value is the one line it prints): typed config errors.
+ */
+export function checkSimulationInputs(options: Pick<SimulationOptions, 'task' | 'architecture' | 'partition'>): void {
+  if (options.task === 'spam') return;
+  const architecture = options.architecture ?? 'mlp';
+  if (!hasPretrainedModel(architecture)) throw missingPretrainedModelError(architecture);
+  if (options.partition !== undefined) parsePartitionSpec(options.partition);
+}
+
+/**
  * Runs a whole federation on this machine: one coordinator and `sites` sites, over real socket.io on
  * loopback or over the in-memory network. The same coordinator and site code run either way.
  */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
-  const architecture = options.architecture ?? 'mlp';
-  if (options.task !== 'spam' && !hasPretrainedModel(architecture)) {
-    throw missingPretrainedModelError(architecture);
-  }
+  checkSimulationInputs(options);
   const resolved = resolveSimulationTransport(options.transport, options.sites);
   if (resolved.note) options.onLog?.(resolved.note);
   options = { ...options, transport: resolved.transport };

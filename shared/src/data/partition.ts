@@ -25,9 +25,9 @@ export function partitionKinds(): string[] {
 /** Parses `iid`, `dirichlet:ALPHA`, `shards:K` or `quantity:ALPHA`. */
 export function parsePartitionSpec(text: string): PartitionSpec {
   if (text === 'iid') return { kind: 'iid' };
-  const m = /^(dirichlet|shards|quantity):([0-9.]+)$/.exec(text);
+  const m = /^(dirichlet|shards|quantity):(.{1,64})$/.exec(text);
   if (m) {
-    const value = Number(m[2]);
+    const value = /^[0-9.eE+-]+$/.test(m[2]) ? Number(m[2]) : NaN;
     if (m[1] === 'shards') {
       if (!Number.isInteger(value) || value < 1) throw new FedtuneError('config', `shards:K needs an integer K ≥ 1, got "${m[2]}"`);
       return { kind: 'shards', k: value };
