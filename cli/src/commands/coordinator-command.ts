@@ -19,6 +19,7 @@ import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { refuseUnbindablePort } from './port-free.ts';
 import { connectionLimitOption } from './connection-limit-option.ts';
+import { privacyLine } from '../ui/privacy-line.ts';
 
 /** What the coordinator command calls to serve (tests pass their own to see what a command line asks for). */
 export interface CoordinatorDeps {
@@ -262,6 +263,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       onListening: (listening) => {
         printExposure(listening.exposure);
         console.log(`coordinator for run ${config.runId} listening on ${listening.url}; loading the model and the holdout`);
+        const privacy = privacyLine(config);
+        if (privacy) console.log(privacy);
       },
       architecture,
       ...(text ? { text } : {}),

@@ -18,6 +18,7 @@ import { describeSiteData, parseSiteDataSpec } from '../simulation/simulation-si
 import { builtinDigits, makeDirectories } from '@fedtune/shared/node';
 import { siteReportTable } from '../ui/site-report-table.ts';
 import { textRobustnessLines } from '../ui/text-robustness-summary.ts';
+import { privacyLine } from '../ui/privacy-line.ts';
 
 /** What the simulate command calls to run (tests pass their own to see what a command line asks for). */
 export interface SimulateDeps {
@@ -127,6 +128,8 @@ async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: 
       if (o.task !== 'spam') console.log(describeSiteData(plan.siteData, builtinDigits().pool.y.length));
       if (Object.keys(plan.labelCounts).length <= MAX_LISTED_SITES) printLabelDistribution(plan.labelCounts);
       if (plan.malicious.length) console.log(`malicious sites: ${plan.malicious.join(', ')}`);
+      const privacy = privacyLine(plan.config);
+      if (privacy) console.log(privacy);
       progress = new RoundProgress(plan.config.rounds, o.sites <= MAX_LISTED_SITES);
     },
     onEngineEvent: (e) => progress?.handle(e),
