@@ -59,6 +59,12 @@ const MODULES = [
     coverageAnalysis: 'all',
   },
   {
+    name: 'refusal-cut',
+    // A connection cut for too many refusals, and the cooldown before its site's name may join again.
+    mutate: ['coordinator/src/engine/site-connections.ts:244-280', 'coordinator/src/engine/site-connections.ts:298-303'],
+    tests: ['tests/hostile/refusal-cut-cooldown.test.ts', 'tests/hostile/valid-message-flood.test.ts', 'tests/hostile/pre-hello-not-parsed.test.ts'],
+  },
+  {
     name: 'round-guards',
     // What a round refuses beyond single updates: the model adoption guard (collapse and drift) and who a retry leaves out.
     mutate: ['coordinator/src/engine/model-adoption.ts', 'coordinator/src/engine/retry-exclusions.ts'],
@@ -391,7 +397,7 @@ const MODULES = [
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).
-    mutate: ['coordinator/src/engine/site-connections.ts:99-99', 'coordinator/src/engine/site-connections.ts:132-234', 'coordinator/src/transport/paced-fan-out.ts'],
+    mutate: ['coordinator/src/engine/site-connections.ts:103-103', 'coordinator/src/engine/site-connections.ts:136-238', 'coordinator/src/transport/paced-fan-out.ts'],
     tests: ['tests/fan-in-pacing.test.ts', 'tests/transport/paced-fan-out.test.ts'],
   },
   {
