@@ -61,8 +61,8 @@ const MODULES = [
   {
     name: 'refusal-cut',
     // A connection cut for too many refusals, and the cooldown before its site's name may join again.
-    mutate: ['coordinator/src/engine/site-connections.ts:244-280', 'coordinator/src/engine/site-connections.ts:298-303'],
-    tests: ['tests/hostile/refusal-cut-cooldown.test.ts', 'tests/hostile/valid-message-flood.test.ts', 'tests/hostile/pre-hello-not-parsed.test.ts'],
+    mutate: ['coordinator/src/engine/cut-site-cooldowns.ts'],
+    tests: ['tests/engine/cut-site-cooldowns.test.ts', 'tests/hostile/refusal-cut-cooldown.test.ts'],
   },
   {
     name: 'round-guards',
@@ -397,7 +397,7 @@ const MODULES = [
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).
-    mutate: ['coordinator/src/engine/site-connections.ts:103-103', 'coordinator/src/engine/site-connections.ts:136-238', 'coordinator/src/transport/paced-fan-out.ts'],
+    mutate: ['coordinator/src/engine/site-connections.ts:104-104', 'coordinator/src/engine/site-connections.ts:137-239', 'coordinator/src/transport/paced-fan-out.ts'],
     tests: ['tests/fan-in-pacing.test.ts', 'tests/transport/paced-fan-out.test.ts'],
   },
   {

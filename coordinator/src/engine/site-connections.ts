@@ -1,4 +1,5 @@
 import { clipText, oneLine, PROTOCOL_VERSION, type ClientToServer, type FedtuneError, type Hello, type MessageOf, type SiteLink } from '@fedtune/shared';
+import { CutSiteCooldowns } from './cut-site-cooldowns.ts';
 import { ConnectionLimits, type ConnectionLimitsInput } from './connection-limits.ts';
 import type { SiteRegistry, SiteState } from './site-registry.ts';
 
@@ -68,8 +69,7 @@ interface ConnectionState {
  */
 /** The fan-in queue's hard bound, in multiples of fanInQueueLimit: messages read before a pause took hold. */
 export const FAN_IN_HARD_LIMIT = 4;
-/** Sites cut for too many refusals remembered at once (each for refusalCutCooldownMs); past it the oldest are forgotten. */
-export const MAX_CUT_SITES = 10_000;
+
 
 export class SiteConnections {
   readonly limits: ConnectionLimits;
@@ -78,11 +78,12 @@ export class SiteConnections {
   /** The fan-in queue: work on joined sites' updates, in arrival order, drained a time slice per turn. */
   private readonly fanIn: Array<() => void> = [];
   private draining = false;
-  /** Sites cut for too many refusals: name → until when their hellos are refused (refusalCutCooldownMs), oldest first. */
-  private readonly cutSites = new Map<string, number>();
+  /** Sites cut for too many refusals: their hellos are refused until their cooldown ends. */
+  private readonly cutSites: CutSiteCooldowns;
 
   constructor(private readonly options: SiteConnectionsOptions) {
     this.limits = ConnectionLimits.parse(options.limits ?? {});
+    this.cutSites = new CutSiteCooldowns(this.limits.refusalCutCooldownMs);
     this.now = options.now ?? Date.now;
   }
 
@@ -254,29 +255,8 @@ export class SiteConnections {
     link.send('rejected', { runId: this.options.runId, code: 'rate_limited', reason: why });
     const siteId = this.options.registry.ofLink(link)?.siteId;
     this.report(link, state, siteId, why);
-    if (siteId !== undefined) this.benchCutSite(siteId, t);
+    if (siteId !== undefined) this.cutSites.cut(siteId, t);
     link.close();
-  }
-
-  /** A joined site was cut for too many refusals: its name may not join again for refusalCutCooldownMs. */
-  private benchCutSite(siteId: string, t: number): void {
-    if (this.limits.refusalCutCooldownMs === 0) return;
-    this.cutSites.delete(siteId);
-    this.cutSites.set(siteId, t + this.limits.refusalCutCooldownMs);
-    // Bounded: the expired go first (oldest first), then, past MAX_CUT_SITES, the oldest still cooling.
-    for (const [id, until] of this.cutSites) {
-      if (until > t && this.cutSites.size <= MAX_CUT_SITES) break;
-      this.cutSites.delete(id);
-    }
-  }
-
-  /** Milliseconds until a site cut for too many refusals may join again (0: it may now). */
-  private cutCooldownLeft(siteId: string, t: number): number {
-    const until = this.cutSites.get(siteId);
-    if (until === undefined) return 0;
-    if (until > t) return until - t;
-    this.cutSites.delete(siteId);
-    return 0;
   }
 
   private report(link: SiteLink, state: ConnectionState, siteId: string | undefined, reason: string): void {
@@ -295,7 +275,7 @@ export class SiteConnections {
       link.close();
       return;
     }
-    const cooling = this.cutCooldownLeft(hello.siteId, this.now());
+    const cooling = this.cutSites.left(hello.siteId, this.now());
     if (cooling > 0) {
       this.refuse(link, 'rate_limited', `site ${hello.siteId} was cut for more than ${this.limits.maxRefusals} refused messages: it may join again in ${Math.ceil(cooling / 1000)} s`);
       link.close();
