@@ -22,6 +22,7 @@ export * from './model/saved-calibration.ts';
 export * from './model/saved-holdout.ts';
 export * from './model/pretrained-models.ts';
 export * from './run/run-store.ts';
+export * from './run/taken-run-id.ts';
 export * from './run/start-coordinator.ts';
 export * from './model/pretrain-digits.ts';
 export * from './model/pretrain-spam.ts';

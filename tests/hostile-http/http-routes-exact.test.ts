@@ -322,6 +322,80 @@ describe('GET /api/runs/:id/sites', () => {
   });
 });
 
+describe('GET /api/runs/:id/sites, a page at a time', () => {
+  const row = (siteId: string, status: 'connected' | 'disconnected' = 'disconnected'): SiteView => ({ siteId, status, lastSeen: 't' });
+  const ids = (body: { sites: SiteView[] }) => body.sites.map((s) => s.siteId);
+  // The mock database honours the page as RunDatabase does (after, then limit, in id order).
+  const history = (all: SiteView[]) => ({
+    asked: [] as Array<{ after?: string; limit?: number }>,
+    listSites(_id: string, page: { after?: string; limit?: number } = {}) {
+      this.asked.push(page);
+      return all.filter((s) => s.siteId > (page.after ?? '')).sort((a, b) => (a.siteId < b.siteId ? -1 : 1)).slice(0, page.limit ?? Infinity);
+    },
+  });
+  const live: SiteView[] = [row('s-03', 'connected'), row('s-06', 'connected'), row('s-99', 'connected')];
+  const recorded = ['s-01', 's-02', 's-03', 's-04', 's-05', 's-06', 's-07'].map((id) => row(id, 'connected'));
+  const driven = (runId = 'live-run'): RunControl => ({ runId, sites: () => live, stop: () => ({ status: 'stopping' }) });
+
+  it.each([1, 2, 3, 5, 8, 9, 1000])('limit %i: the pages, walked by next, are the whole merged list once, in order', async (limit) => {
+    const { app } = operationsApp({ control: driven(), database: history(recorded) });
+    const all = (await app.inject({ url: '/api/runs/live-run/sites' })).json();
+    expect(ids(all)).toEqual(['s-01', 's-02', 's-03', 's-04', 's-05', 's-06', 's-07', 's-99']);
+    const walked: string[] = [];
+    let after = '';
+    for (let pages = 0; pages < 20; pages++) {
+      const body = (await app.inject({ url: `/api/runs/live-run/sites?limit=${limit}&after=${after}` })).json();
+      expect(body.sites.length).toBe(Math.min(limit, 8 - walked.length));
+      walked.push(...ids(body));
+      if (body.next === undefined) break;
+      expect(body.next).toBe(walked.at(-1));
+      after = body.next;
+    }
+    expect(walked).toEqual(ids(all));
+    // Live sites keep their live view; a recorded 'connected' row that is not live shows as gone.
+    expect(all.sites.map((s: SiteView) => s.status)).toEqual(['disconnected', 'disconnected', 'connected', 'disconnected', 'disconnected', 'connected', 'disconnected', 'connected']);
+  });
+
+  it('a full page has next, the last page none; the database is asked for limit + 1 + the live count after the cursor', async () => {
+    const db = history(recorded);
+    const { app } = operationsApp({ control: driven(), database: db });
+    const first = (await app.inject({ url: '/api/runs/live-run/sites?limit=4' })).json();
+    expect([ids(first), first.next]).toEqual([['s-01', 's-02', 's-03', 's-04'], 's-04']);
+    expect(db.asked.at(-1)).toEqual({ after: '', limit: 8 });
+    const last = (await app.inject({ url: '/api/runs/live-run/sites?limit=4&after=s-04' })).json();
+    expect([ids(last), 'next' in last]).toEqual([['s-05', 's-06', 's-07', 's-99'], false]);
+    expect(db.asked.at(-1)).toEqual({ after: 's-04', limit: 8 });
+    // Exactly limit sites left: no next.
+    expect((await app.inject({ url: '/api/runs/live-run/sites?limit=3&after=s-05' })).json()).toEqual({
+      runId: 'live-run', source: 'live', sites: [row('s-06', 'connected'), row('s-07'), row('s-99', 'connected')],
+    });
+    // Past the last id: empty, no next.
+    expect((await app.inject({ url: '/api/runs/live-run/sites?after=s-999' })).json()).toEqual({ runId: 'live-run', source: 'live', sites: [] });
+  });
+
+  it('a run from the database pages the same way', async () => {
+    const db = history(recorded);
+    const { app } = operationsApp({ control: driven('other-run'), database: db });
+    const body = (await app.inject({ url: '/api/runs/run-b/sites?limit=2&after=s-02' })).json();
+    expect(body).toEqual({ runId: 'run-b', source: 'database', sites: [row('s-03', 'connected'), row('s-04', 'connected')], next: 's-04' });
+    expect(db.asked.at(-1)).toEqual({ after: 's-02', limit: 3 });
+  });
+
+  it.each([
+    ['limit=0', 'querystring/limit must be >= 1'],
+    ['limit=1001', 'querystring/limit must be <= 1000'],
+    ['limit=two', 'querystring/limit must be integer'],
+    ['limit=1.5', 'querystring/limit must be integer'],
+    ['after=a%20b', 'querystring/after must match pattern "^[A-Za-z0-9._-]*$"'],
+    [`after=${'a'.repeat(129)}`, 'querystring/after must NOT have more than 128 characters'],
+  ])('?%s: 400 naming the parameter', async (query, message) => {
+    const { app } = operationsApp({ control: driven(), database: history(recorded) });
+    const res = await app.inject({ url: `/api/runs/live-run/sites?${query}` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toContain(message);
+  });
+});
+
 describe('mergeSites', () => {
   const row = (siteId: string, status: 'connected' | 'disconnected' = 'connected') => ({ siteId, status, lastSeen: 't' });
   it('sorts by id whatever the order it was given (live and recorded alike)', () => {

@@ -34,6 +34,14 @@ describe('a run id that already holds a run', () => {
     expect(again.stderr).toMatch(/run consortium-1 already exists in .*: give another run id .*--resume consortium-1/);
     expect(snapshot(runDir)).toEqual(before);
 
+    // A coordinator for a new run with that id: refused before it listens (no "listening" line, no port bound).
+    const taken = await fedtune(['coordinator', '--run-id', 'consortium-1', '--port', '0', '--out', out]).done;
+    expect(taken.code).toBe(1);
+    expect(errorLines(taken.stderr)).toHaveLength(1);
+    expect(taken.stderr).toMatch(/run consortium-1 already exists in .*: give another run id .*--resume consortium-1/);
+    expect(taken.stdout).not.toMatch(/listening/);
+    expect(snapshot(runDir)).toEqual(before);
+
     // Resuming the complete run: refused before listening or waiting for any site; its report stays complete.
     const resumed = await fedtune(['coordinator', '--resume', 'consortium-1', '--port', '0', '--out', out]).done;
     expect(resumed.code).toBe(1);

@@ -92,6 +92,24 @@ describe('the run database (SQLite)', () => {
     db.close();
   });
 
+  it("lists a run's sites a page at a time: after a site id, at most limit, in id order; other runs apart", () => {
+    const db = new RunDatabase(join(tempDir(), 'fedtune.db'));
+    db.upsertRun(runFromReport(makeReport('run-a', 0)));
+    db.upsertRun(runFromReport(makeReport('run-b', 0)));
+    const names = Array.from({ length: 2500 }, (_, i) => `site-${String(i).padStart(4, '0')}`);
+    for (const siteId of [...names].reverse()) db.upsertSite('run-a', { siteId, status: 'connected', at: '2025-01-01T00:00:00.000Z' });
+    db.upsertSite('run-b', { siteId: 'site-0001', status: 'connected' });
+    const ids = (rows: Array<{ siteId: string }>) => rows.map((r) => r.siteId);
+    expect(ids(db.listSites('run-a'))).toEqual(names);
+    expect(ids(db.listSites('run-a', { limit: 3 }))).toEqual(names.slice(0, 3));
+    expect(ids(db.listSites('run-a', { after: 'site-0997', limit: 3 }))).toEqual(['site-0998', 'site-0999', 'site-1000']);
+    expect(ids(db.listSites('run-a', { after: 'site-2497' }))).toEqual(['site-2498', 'site-2499']);
+    expect(ids(db.listSites('run-a', { after: 'site-2499', limit: 10 }))).toEqual([]);
+    expect(ids(db.listSites('run-a', { after: '', limit: 1 }))).toEqual(['site-0000']);
+    expect(ids(db.listSites('run-b', { limit: 1000 }))).toEqual(['site-0001']);
+    db.close();
+  });
+
   it('migrations are versioned by user_version and idempotent; data survives reopening', () => {
     const path = join(tempDir(), 'fedtune.db');
     const db = new RunDatabase(path);

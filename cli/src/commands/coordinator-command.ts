@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
 import { Command, Option } from 'commander';
-import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, pretrainedArchitectures, loadModelDir, readModelText, pretrainedModelDir, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
+import { type ConfigChange, maxMessageBytesForModelDir, maxMessageBytesFor, type RunInputs, type StartCoordinatorOptions, resumeRunConfig, type RunConfig, ClusterOptions, createCoordinatorServer, DEFAULT_HOST, DEFAULT_PORT, hasPretrainedModel, missingPretrainedModelError, pretrainedArchitectures, loadModelDir, readModelText, pretrainedModelDir, refuseTakenRunId, SiteTokenStore, startCoordinator, useServerHeapGrowth } from '@fedtune/coordinator';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { digitsHeadlineEps, FedtuneError, type Dataset, type ImputeMethod } from '@fedtune/shared';
 import { builtinDigits, checkInputFile, describeBackend, PEM_MAX_BYTES, readInputFile, readNumericCsv, selectNodeBackend } from '@fedtune/shared/node';
@@ -144,6 +144,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     const loadModel = () => loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
     const loadHoldout = (model: LayersModel) => (o.holdout ? readNumericCsv(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined, ...(o.featureColumns ? { featureColumns: o.featureColumns } : {}), ...(o.impute ? { impute: o.impute as ImputeMethod } : {}) }) : (task ? task.loadHoldout() : builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);
+    // A new run's id that names a run on disk is refused before listening (a cluster node takes its run over).
+    if (!o.resume && !o.cluster && !o.serveOnly) refuseTakenRunId(o.out, config.runId);
     // Sites augment only texts: on a model of images or features they would ignore it (simulate refuses it too).
     if (config.train.textAugmentation && !text) throw new FedtuneError('config', 'text augmentation (--text-augment, train.textAugmentation) needs a text task: --task spam, or a --model directory with a vocab.json');
     if (changes) {

@@ -106,6 +106,19 @@ export const RoundSummary = {
   required: ['round', 'durationMs', 'attempts', 'selected', 'accepted', 'rejected', 'failed', 'rejectedByCode', 'global', 'modelDir'],
 } as const;
 
+/** Sites per page of `GET /api/runs/:id/sites`, by default and at most. */
+export const SITES_PAGE_LIMIT = 1000;
+
+export const SitesPageQuery = {
+  type: 'object',
+  properties: {
+    // Site ids are at most 128 of [A-Za-z0-9._-]; '' sorts before every id.
+    after: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._-]*$', default: '' },
+    limit: { type: 'integer', minimum: 1, maximum: SITES_PAGE_LIMIT, default: SITES_PAGE_LIMIT },
+  },
+  additionalProperties: false,
+} as const;
+
 export const SiteView = {
   type: 'object',
   properties: {

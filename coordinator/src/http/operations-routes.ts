@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
 import type { RunStore } from '../run/run-store.ts';
-import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SiteView } from './api-schemas.ts';
+import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SITES_PAGE_LIMIT, SitesPageQuery, SiteView } from './api-schemas.ts';
 import { apiErrorStatus } from './error-status.ts';
 import { AUDIT_FILE } from '../audit/audit-log.ts';
 import { checkAuditAccess, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
 import { AuditJoins } from '../access/audit-joins.ts';
-import { mergeSites, summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
+import { summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
+import { pageOfSites } from './site-pages.ts';
 
 export interface OperationsRoutesOptions {
   store: RunStore;
@@ -94,17 +95,25 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     return reply.send(createReadStream(path));
   });
 
-  app.get<{ Params: { id: string } }>('/api/runs/:id/sites', {
+  app.get<{ Params: { id: string }; Querystring: { after: string; limit: number } }>('/api/runs/:id/sites', {
     config: { admin: true },
     schema: {
-      summary: "a run's sites and their status",
-      description: 'Live from the round engine when this coordinator drives the run, else from the run database.',
+      summary: "a run's sites and their status, a page at a time in id order",
+      description:
+        'Live from the round engine when this coordinator drives the run, else from the run database. ' +
+        `At most limit sites (default ${SITES_PAGE_LIMIT}) whose id sorts after \`after\`; \`next\` is the \`after\` of the next page, absent on the last.`,
       tags: ['runs'],
       params: RunIdParams,
+      querystring: SitesPageQuery,
       response: {
         200: {
           type: 'object',
-          properties: { runId: { type: 'string' }, source: { type: 'string', enum: ['live', 'database', 'none'] }, sites: { type: 'array', items: SiteView } },
+          properties: {
+            runId: { type: 'string' },
+            source: { type: 'string', enum: ['live', 'database', 'none'] },
+            sites: { type: 'array', items: SiteView },
+            next: { type: 'string' },
+          },
           required: ['runId', 'source', 'sites'],
         },
         ...errorResponses(404),
@@ -114,9 +123,8 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     const { id } = request.params;
     const live = control?.runId === id ? control.sites() : undefined;
     if (!live) store.read(id); // unknown run: typed 404
-    const recorded = database?.listSites(id) ?? [];
     const source = live ? 'live' : database ? 'database' : 'none';
-    return { runId: id, source, sites: mergeSites(live, recorded) };
+    return { runId: id, source, ...pageOfSites(id, live, database, request.query) };
   });
 
   app.post<{ Body: Record<string, unknown> }>('/api/runs', {

@@ -1,5 +1,5 @@
 import type { RoundRecord } from '@fedtune/shared';
-import type { SiteRow } from '../persistence/run-database.ts';
+import type { SitePage, SiteRow } from '../persistence/run-database.ts';
 
 /** A site as the API shows it (`GET /api/runs/:id/sites`): its database row, plus live activity. */
 export interface SiteView extends SiteRow {
@@ -45,7 +45,7 @@ export interface RunLauncher {
 
 /** Where the sites of runs this coordinator does not drive come from (the SQLite run database). */
 export interface SiteHistory {
-  listSites(runId: string): SiteRow[];
+  listSites(runId: string, page?: SitePage): SiteRow[];
 }
 
 /**

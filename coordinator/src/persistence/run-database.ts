@@ -77,6 +77,14 @@ export interface SiteRow {
   leftReason?: string;
 }
 
+/** Which of a run's sites to list, in site id order. */
+export interface SitePage {
+  /** Only sites whose id sorts after this one (the previous page's last). */
+  after?: string;
+  /** At most this many. */
+  limit?: number;
+}
+
 export interface RejectionRow {
   round: number;
   siteId: string;
@@ -192,7 +200,7 @@ export class RunDatabase {
           last_seen = excluded.last_seen,
           left_reason = CASE WHEN excluded.status = 'connected' THEN NULL ELSE excluded.left_reason END`),
       heartbeat: db.prepare(`UPDATE sites SET last_seen = ? WHERE run_id = ? AND site_id = ?`),
-      listSites: db.prepare(`SELECT * FROM sites WHERE run_id = ? ORDER BY site_id`),
+      listSites: db.prepare(`SELECT * FROM sites WHERE run_id = ? AND site_id > ? ORDER BY site_id LIMIT ?`),
       disconnectAll: db.prepare(`UPDATE sites SET status = 'disconnected', left_reason = ?, last_seen = ? WHERE run_id = ? AND status = 'connected'`),
     };
     this.roundWrites = new TurnSpreadWrites(this.db, options.roundSitesPerTurn ?? ROUND_SITES_PER_TURN, (err) => options.onWriteError?.(err, 'a round record'));
@@ -410,9 +418,11 @@ export class RunDatabase {
     return this.stmt.disconnectAll.run(reason, at, runId).changes;
   }
 
-  listSites(runId: string): SiteRow[] {
+  /** A run's sites by id: those after `page.after` (all by default), at most `page.limit` (all by default). */
+  listSites(runId: string, page: SitePage = {}): SiteRow[] {
     this.flushQueued();
-    return (this.stmt.listSites.all(runId) as RawSite[]).map((s) => ({
+    // SQLite's LIMIT -1 is no limit; site ids are ASCII, so SQLite's byte order is JavaScript's string order.
+    return (this.stmt.listSites.all(runId, page.after ?? '', page.limit ?? -1) as RawSite[]).map((s) => ({
       siteId: s.site_id,
       status: s.status,
       backend: orUndef(s.backend),

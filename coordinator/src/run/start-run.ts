@@ -11,6 +11,7 @@ import { DelegatedEvaluationModel, type EvaluateElsewhere } from '../engine/dele
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
 import { RunStore } from './run-store.ts';
+import { holdsRun, refuseTakenRunId } from './taken-run-id.ts';
 import { runClassNamesOf } from './run-class-names.ts';
 import { AUDIT_FILE, type AuditLog } from '../audit/audit-log.ts';
 import { openRunAuditLog, startRunAudit } from '../audit/run-audit.ts';
@@ -97,11 +98,6 @@ export interface RunSession {
   close(): Promise<void>;
 }
 
-/** Whether `runDir` holds a run that started: its report, checkpoints or audit log (a created run has only config.json). */
-function holdsRun(runDir: string): boolean {
-  return ['report.json', 'checkpoints', AUDIT_FILE].some((name) => existsSync(join(runDir, name)));
-}
-
 /** Whether the run's report on disk says it completed. */
 function completedOnDisk(store: RunStore, runId: string): boolean {
   try {
@@ -171,9 +167,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
     const runDir = store.newRunDir(runId);
     // A new run never writes over another's files (its report, checkpoints and audit chain would mix with them).
     const takenOver = !resumeRun && takeOver && holdsRun(runDir);
-    if (!resumeRun && !takenOver && holdsRun(runDir)) {
-      throw new FedtuneError('config', `run ${runId} already exists in ${services.runsDir}: give another run id (or none, and a new one is made), or resume it (fedtune coordinator --resume ${runId})`);
-    }
+    if (!resumeRun && !takenOver) refuseTakenRunId(services.runsDir, runId);
     makeDirectories(runDir);
     // The run's hash-chained audit log (audit.jsonl): a resumed run continues its chain, a broken one stops it here,
     // before anything of the run (its checkpoints) is touched.
