@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkDataset, dataSummaryCounts, MAX_SUMMARY_CLASSES, MAX_SUMMARY_FEATURE_NAMES, RunReport, SiteDataSummary, SitePolicy, summaryOfDataCheck, summaryToSend } from '@fedtune/shared';
-import { DataSummaries, MAX_REPORTED_DATA_SUMMARIES } from '../../coordinator/src/engine/data-summaries.ts';
+import { checkSummaryCounts, DataSummaries, MAX_REPORTED_DATA_SUMMARIES, type SummaryLimits } from '../../coordinator/src/engine/data-summaries.ts';
 import { dataSummariesHtml, MAX_SHOWN_FEATURE_NAMES } from '../../coordinator/src/report/data-summaries-html.ts';
 
 const valid = { runId: 'run', siteId: 'site-a', examples: 40, duplicatesDropped: 2, missingImputed: 3, constantFeatures: 1, labelCounts: [10, 30] };
@@ -94,6 +94,28 @@ describe('DataSummaries (the coordinator record)', () => {
       { siteId: 'site-b', examples: 5, duplicatesDropped: 0, missingImputed: 1, constantFeatures: 2, labelCounts: [1, 2, 2] },
     ]);
     expect(RunReport.shape.dataSummaries.safeParse(report).success).toBe(true);
+  });
+
+  it.each<[string, Partial<typeof valid>, SummaryLimits, string | undefined]>([
+    ['label counts summing to the examples', { examples: 40, labelCounts: [10, 30] }, {}, undefined],
+    ['label counts summing past them', { examples: 39, labelCounts: [10, 30] }, {}, 'its label counts sum to 40, more than its 39 examples'],
+    ['label counts as many as the run\'s classes', { labelCounts: [10, 30] }, { classes: 2 }, undefined],
+    ['more label counts than the run\'s classes', { labelCounts: [10, 29, 1] }, { classes: 2 }, '3 label counts for a run of 2 classes'],
+    ['as many examples as announced', { examples: 40 }, { announced: 40 }, undefined],
+    ['fewer examples than announced', { examples: 40 }, { announced: 41 }, '40 examples, fewer than the 41 training examples announced at hello'],
+    ['10 × the announced', { examples: 40 }, { announced: 4 }, undefined],
+    ['past 10 × the announced', { examples: 41, labelCounts: [11, 30] }, { announced: 4 }, '41 examples, more than 10 × the 4 training examples announced at hello'],
+    ['10 examples when 0 were announced', { examples: 10, labelCounts: [5, 5] }, { announced: 0 }, undefined],
+    ['11 examples when 0 were announced', { examples: 11, labelCounts: [5, 5] }, { announced: 0 }, '11 examples, more than 10 × the 0 training examples announced at hello'],
+  ])('checkSummaryCounts: %s', (_what, change, limits, refusal) => {
+    const summary = { ...valid, ...change };
+    if (refusal === undefined) expect(() => checkSummaryCounts(summary, limits)).not.toThrow();
+    else expect(() => checkSummaryCounts(summary, limits)).toThrow(expect.objectContaining({ code: 'malformed_payload', message: `data summary refused: ${refusal}` }));
+    // DataSummaries checks the same, and a refused summary changes nothing.
+    const d = new DataSummaries('run');
+    if (refusal === undefined) d.add(summary, limits);
+    else expect(() => d.add(summary, limits)).toThrow(expect.objectContaining({ code: 'malformed_payload' }));
+    expect(d.report()?.total.sites ?? 0).toBe(refusal === undefined ? 1 : 0);
   });
 
   it(`lists the first ${MAX_REPORTED_DATA_SUMMARIES} sites and counts all of them`, () => {

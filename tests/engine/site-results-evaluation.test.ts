@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { decodeWeights, FedtuneError, fitTemperature, temperatureStats, type SiteEvaluation } from '@fedtune/shared';
 import { EvaluationCollector, evaluationWeights } from '../../coordinator/src/engine/evaluation-collector.ts';
 import { FederatedEvaluation } from '../../coordinator/src/engine/federated-evaluation.ts';
+import { fitFederatedTemperature, type CalibrationAnswer } from '../../coordinator/src/engine/federated-calibration.ts';
 import { ModelVersions } from '../../coordinator/src/engine/model-versions.ts';
 import { RunConfig } from '../../coordinator/src/engine/run-config.ts';
 import { UnresponsiveSites } from '../../coordinator/src/engine/unresponsive-sites.ts';
@@ -42,6 +43,20 @@ describe('evaluationWeights: each site\'s reported count, capped at cap × the l
     // Only zeros: no median, nothing held.
     expect([...evaluationWeights([ev('a', 0.5, 0)], 4)]).toEqual([['a', 0]]);
     expect(evaluationWeights([], 4).size).toBe(0);
+  });
+});
+
+describe('evaluationWeights with the holdout size as a median member (the reference), never a weight', () => {
+  it('two sites: one claiming a tiny split no longer shrinks the other to cap × its count', () => {
+    const sites = [ev('honest', 0.88, 226), ev('tiny', 0, 1)];
+    expect([...evaluationWeights(sites, 4)]).toEqual([['honest', 4], ['tiny', 1]]);
+    // Members 1, 226, 1500: lower median 226, at most 904.
+    expect([...evaluationWeights(sites, 4, 1500)]).toEqual([['honest', 226], ['tiny', 1]]);
+    // A huge claim is still held: members 226, 1500, 1e9 → 1500, at most 6000.
+    expect([...evaluationWeights([ev('honest', 0.88, 226), ev('huge', 0, 1e9)], 4, 1500)]).toEqual([['honest', 226], ['huge', 6000]]);
+    // A reference of 0 is no member; cap 0 holds nothing.
+    expect([...evaluationWeights(sites, 4, 0)]).toEqual([['honest', 4], ['tiny', 1]]);
+    expect([...evaluationWeights(sites, 0, 1500)]).toEqual([['honest', 226], ['tiny', 1]]);
   });
 });
 
@@ -184,6 +199,12 @@ describe('FederatedEvaluation.federatedEvaluate: the example-weighted federated 
     expect(summary.sites.map((s) => s.numExamples)).toEqual([10, 10, 1_000_000]);
     const uncapped = fakeRun({ a: { accuracy: 0.25, numExamples: 10 }, b: { accuracy: 0.75, numExamples: 10 }, c: { accuracy: 1, numExamples: 1_000_000 } }, { exampleWeightCap: 0 });
     expect((await uncapped.federated.federatedEvaluate(1)).summary.accuracy).toBeCloseTo((2.5 + 7.5 + 1_000_000) / 1_000_020, 14);
+  });
+
+  it('the model\'s holdout size is a member of the count median: a site claiming one test example cannot shrink the other', async () => {
+    const answers = { honest: { accuracy: 0.88, numExamples: 226 }, tiny: { accuracy: 0, numExamples: 1 } };
+    expect((await fakeRun(answers).federated.federatedEvaluate(1)).summary.accuracy).toBeCloseTo((0.88 * 4) / 5, 14);
+    expect((await fakeRun(answers, {}, { holdoutSize: 1500 }).federated.federatedEvaluate(1)).summary.accuracy).toBeCloseTo((0.88 * 226) / 227, 14);
   });
 
   it('ties for the worst site go to the first in id order; with no answer the accuracy is NaN and nothing is named', async () => {
@@ -353,7 +374,7 @@ describe('FederatedEvaluation.calibrate: the run\'s temperature scaling', () => 
     const { federated } = fakeRun({ a: honest('a'), b: inflated, c: honest('c', 'a') }, { calibration: { source: 'federated' } }, { fitTemperature: async () => ({ temperature: 9, fittedOn: 1 }) });
     const out = await federated.calibrate(1);
     expect(out!.fit!.source).toBe('federated');
-    expect(out!.warning).toBe("federated calibration: the sums of b were held to the bounds of the participants' median (exampleWeightCap 4)");
+    expect(out!.warning).toBe("federated calibration: the sums of b were held to their announced examples or the bounds of the participants' and the holdout's median (exampleWeightCap 4)");
   });
 
   it('federated with no site able to answer: the holdout fit, with a warning saying why', async () => {
@@ -391,6 +412,41 @@ describe('FederatedEvaluation.calibrate: the run\'s temperature scaling', () => 
     expect(answer.bytesDown).toBeGreaterThan(100);
   });
 
+  it('federated: the participants\' announced examples and the model\'s holdout sums (of the global weights, at the grid) bound the fit', async () => {
+    // b claims 60 validation examples with sums × 1000; it announced 30 training examples at hello.
+    const inflated = (p: Record<string, unknown>): Parameters<EvaluationCollector['add']> => {
+      const [e, c] = honest('b')(p);
+      return [e, { ...c!, count: 60, stats: c!.stats.map((s) => ({ nll: s.nll * 1000, grad: s.grad * 1000, hess: s.hess * 1000 })) }];
+    };
+    const asked: Array<{ weights: unknown; betas: readonly number[] }> = [];
+    const calibrationReference = async (weights: unknown, betas: readonly number[]) => {
+      asked.push({ weights, betas });
+      return { betas: [...betas], count: data.a.labels.length, stats: temperatureStats(data.a.logits, data.a.labels, betas) };
+    };
+    const run = fakeRun({ a: honest('a'), b: inflated }, { calibration: { source: 'federated' } }, { fitTemperature: async () => ({ temperature: 9, fittedOn: 1 }), calibrationReference });
+    for (const [id, n] of [['a', 1000], ['b', 30]] as const) (run.sites.get(id) as unknown as { numExamples: number }).numExamples = n;
+    const out = await run.federated.calibrate(1);
+    expect(out!.warning).toMatch(/the sums of b were held/);
+    // Asked once, at the first question's inverse temperatures, with the global weights.
+    expect(asked.length).toBe(1);
+    expect(asked[0].weights).toBe(GLOBAL);
+    expect(asked[0].betas).toEqual((run.sent.find((m) => m.event === 'evaluate')!.payload.calibration as { betas: number[] }).betas);
+    // The same fit as the bare function given the same bounds.
+    const direct = await fitFederatedTemperature(async (betas) => {
+      const answers = new Map<string, CalibrationAnswer>();
+      for (const [id, answer] of [['a', honest('a')], ['b', inflated]] as const) answers.set(id, answer({ calibration: { betas: [...betas] } })[1]!);
+      return answers;
+    }, 4, { announced: new Map([['a', 1000], ['b', 30]]), reference: (betas) => calibrationReference(GLOBAL, betas) });
+    expect(out!.fit!.temperature).toBe(direct.temperature);
+    // Without the announced counts b weighs its claimed 60 (capped at 4 × the median): another fit.
+    const unannounced = await fitFederatedTemperature(async (betas) => {
+      const answers = new Map<string, CalibrationAnswer>();
+      for (const [id, answer] of [['a', honest('a')], ['b', inflated]] as const) answers.set(id, answer({ calibration: { betas: [...betas] } })[1]!);
+      return answers;
+    }, 4, { reference: (betas) => calibrationReference(GLOBAL, betas) });
+    expect(unannounced.temperature).not.toBe(direct.temperature);
+  });
+
   it('federated, two sites past the bounds: both named in the warning', async () => {
     const inflated = (id: string) => (p: Record<string, unknown>): Parameters<EvaluationCollector['add']> => {
       const [, c] = honest(id, 'b')(p);
@@ -398,7 +454,7 @@ describe('FederatedEvaluation.calibrate: the run\'s temperature scaling', () => 
     };
     const { federated } = fakeRun({ a: honest('a'), b: inflated('b'), c: honest('c', 'a'), d: inflated('d'), e: honest('e', 'a') }, { calibration: { source: 'federated' } }, { fitTemperature: async () => ({ temperature: 9, fittedOn: 1 }) });
     const out = await federated.calibrate(1);
-    expect(out!.warning).toBe("federated calibration: the sums of b, d were held to the bounds of the participants' median (exampleWeightCap 4)");
+    expect(out!.warning).toBe("federated calibration: the sums of b, d were held to their announced examples or the bounds of the participants' and the holdout's median (exampleWeightCap 4)");
   });
 });
 

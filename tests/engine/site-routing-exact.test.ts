@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_REPORTED_EXAMPLES } from '@fedtune/shared';
 import { CoordinatorIdentity } from '@fedtune/coordinator';
 import { tempDir } from '../helpers/federation.ts';
+import { EvaluationCollector } from '../../coordinator/src/engine/evaluation-collector.ts';
+import { SiteReportRound } from '../../coordinator/src/engine/site-report-round.ts';
 import { closeAll, contextOf, counts, fitResult, ofType, peer, RUN, sha256, start, until } from './site-routing-helpers.ts';
 
 /**
@@ -126,6 +128,45 @@ describe('before the first round: what a joined or joining site may send', () =>
     expect(coordinator.engine.report.dataSummaries).toEqual({ total: { sites: 1, ...counts }, sites: [{ siteId: 'site-a', ...counts }] });
     a.send('dataSummary', { runId: 'another', siteId: 'site-a', ...counts });
     expect((await a.next('rejected')).code).toBe('stale_round');
+  });
+
+  it.each([
+    ['label counts past its examples', { labelCounts: [21, 20] }, 'data summary refused: its label counts sum to 41, more than its 40 examples'],
+    ['fewer examples than announced', { examples: 39, labelCounts: [19, 20] }, 'data summary refused: 39 examples, fewer than the 40 training examples announced at hello'],
+    ['over 10 × the announced', { examples: 401, labelCounts: [200, 201] }, 'data summary refused: 401 examples, more than 10 × the 40 training examples announced at hello'],
+  ])('a data summary with %s is refused (malformed_payload) and changes nothing; 10 × the announced is taken', async (_what, change, reason) => {
+    const { coordinator, network, events } = await start();
+    const a = await peer(network, 'site-a');
+    await until(() => ofType(events, 'site-joined').length === 1, 'joined');
+    a.send('dataSummary', { runId: RUN, siteId: 'site-a', ...counts, ...change });
+    expect(await a.next('rejected')).toEqual({ runId: RUN, code: 'malformed_payload', reason });
+    expect(coordinator.engine.report.dataSummaries).toBeUndefined();
+    const atEdge = { ...counts, examples: 400, labelCounts: [200, 200] };
+    a.send('dataSummary', { runId: RUN, siteId: 'site-a', ...atEdge });
+    await until(() => ofType(events, 'data-summary').length === 1, 'summary recorded');
+    expect(coordinator.engine.report.dataSummaries!.total).toEqual({ sites: 1, ...atEdge });
+  });
+
+  it('a test-split count past the training examples announced at hello is held to them, in an evaluation and a site report', async () => {
+    const { coordinator, network, events } = await start();
+    const a = await peer(network, 'site-a', { numExamples: 33 });
+    const b = await peer(network, 'site-b', { numExamples: 33 });
+    await until(() => ofType(events, 'site-joined').length === 2, 'joined');
+    const ctx = contextOf(coordinator);
+    const evaluation = new EvaluationCollector(1, ['site-a', 'site-b'], 60_000);
+    ctx.evaluation = evaluation;
+    a.send('evaluateResult', { runId: RUN, round: 1, siteId: 'site-a', numExamples: 1_000_000_000, metrics: { loss: 0.5, accuracy: 0 } });
+    b.send('evaluateResult', { runId: RUN, round: 1, siteId: 'site-b', numExamples: 33, metrics: { loss: 0.5, accuracy: 1 } });
+    await evaluation.done;
+    expect([...evaluation.results.values()].map((r) => [r.siteId, r.numExamples])).toEqual([['site-a', 33], ['site-b', 33]]);
+    ctx.evaluation = undefined;
+    const reportRound = new SiteReportRound(2, ['site-a', 'site-b'], 60_000);
+    ctx.siteReportRound = reportRound;
+    a.send('siteReportResult', { runId: RUN, round: 2, siteId: 'site-a', numExamples: 34, arms: { global: { accuracy: 0.5, loss: 0.5 } }, durationMs: 1 });
+    b.send('siteReportResult', { runId: RUN, round: 2, siteId: 'site-b', numExamples: 32, arms: { global: { accuracy: 0.5, loss: 0.5 } }, durationMs: 1 });
+    await reportRound.done;
+    expect(reportRound.section(ctx.config).sites.map((s) => [s.siteId, s.numExamples])).toEqual([['site-a', 33], ['site-b', 32]]);
+    ctx.siteReportRound = undefined;
   });
 
   it('an evaluation answer or a site report with none asked for is ignored, not refused', async () => {

@@ -271,6 +271,53 @@ describe('one site\'s calibration sums are bounded by the participants\' median 
   });
 });
 
+describe('two participants: the announced counts and the holdout reference keep one from setting the other\'s bounds', () => {
+  const answer = (count: number, stats: Array<[number, number, number]>): CalibrationAnswer => ({ betas: stats.map((_, i) => i + 1), count, stats: stats.map(([nll, grad, hess]) => ({ nll, grad, hess })) });
+  const honest = answer(200, [[5, 400, 100]]); // per example: |grad| 2, hess 0.5
+  const tiny = answer(1, [[1e15, -1e15, 0]]); // per example: |grad| 1e15, hess 0
+  const reference = answer(1500, [[10, 4500, 600]]); // per example: |grad| 3, hess 0.4
+
+  it('calibrationBounds: without a reference the tiny answer sets the medians (count 1, hess 0); with it, the honest site keeps its count', () => {
+    const grid: Array<[string, CalibrationAnswer]> = [['e', tiny], ['h', honest]];
+    expect(calibrationBounds(grid, 4)).toEqual(new Map([['e', { count: 1, grad: 8, hess: 0 }], ['h', { count: 4, grad: 8, hess: 0 }]]));
+    // Members 1, 200, 1500 → count 200; |grad| 1e15, 2, 3 → 3; hess 0, 0.5, 0.4 → 0.4.
+    expect(calibrationBounds(grid, 4, { reference })).toEqual(new Map([['e', { count: 1, grad: 12, hess: 6.4 }], ['h', { count: 200, grad: 12, hess: 6.4 }]]));
+    // A reference with no examples is no member.
+    expect(calibrationBounds(grid, 4, { reference: { ...reference, count: 0, stats: [{ nll: 0, grad: 0, hess: 0 }] } })).toEqual(calibrationBounds(grid, 4));
+  });
+
+  it('calibrationBounds: a count is held to the examples announced at hello, at the edge and past it, also with cap 0', () => {
+    const grid: Array<[string, CalibrationAnswer]> = [['e', answer(1000, [[1, 1, 1]])], ['h', honest]];
+    expect(calibrationBounds(grid, 4, { reference, announced: new Map([['e', 1000]]) }).get('e')!.count).toBe(1000);
+    expect(calibrationBounds(grid, 4, { reference, announced: new Map([['e', 999]]) }).get('e')!.count).toBe(999);
+    expect(calibrationBounds(grid, 0, { announced: new Map([['e', 10]]) }).get('e')).toEqual({ count: 10, grad: Infinity, hess: Infinity });
+    // A site not in the announced counts is held by the median only (counts 200, 1000: at most 800).
+    expect(calibrationBounds(grid, 4, { announced: new Map([['x', 1]]) }).get('e')!.count).toBe(800);
+  });
+
+  it('a fit of an honest site and one claiming one example: dragged without the reference, close to the honest fit with it', async () => {
+    const alone = fitTemperature(parts[1].logits, parts[1].labels);
+    const query = (sign: number) => async (betas: readonly number[]) =>
+      new Map<string, CalibrationAnswer>([
+        ['site-1', { betas: [...betas], count: parts[1].labels.length, stats: temperatureStats(parts[1].logits, parts[1].labels, betas) }],
+        ['site-x', { betas: [...betas], count: 1, stats: betas.map(() => ({ nll: 1e15, grad: sign * 1e15, hess: 0 })) }],
+      ]);
+    const holdout = { logits: parts[0].logits, labels: parts[0].labels };
+    const ref = async (betas: readonly number[]) => ({ betas: [...betas], count: holdout.labels.length, stats: temperatureStats(holdout.logits, holdout.labels, betas) });
+    for (const sign of [1, -1]) {
+      const dragged = await fitFederatedTemperature(query(sign), 4);
+      const held = await fitFederatedTemperature(query(sign), 4, { reference: ref, announced: new Map([['site-1', 5000], ['site-x', 10]]) });
+      expect(Math.abs(Math.log(dragged.temperature / alone)), `sign ${sign}: ${dragged.temperature} vs ${alone}`).toBeGreaterThan(1);
+      expect(Math.abs(Math.log(held.temperature / alone)), `sign ${sign}: ${held.temperature} vs ${alone}`).toBeLessThan(0.1);
+      expect(held.bounded).toEqual(['site-x']);
+    }
+    // Honest answers with a reference: the union's fit, nobody bounded (the reference is a bound, never a summand).
+    const both = await fitFederatedTemperature(sites(), 4, { reference: ref });
+    expect(Math.abs(both.temperature - fitTemperature(union.logits, union.labels))).toBeLessThan(1e-6);
+    expect(both.bounded).toEqual([]);
+  });
+});
+
 describe('calibration schemas: each bound at the edge and just past it', () => {
   const base = { runId: 'r', round: 1, siteId: 's', numExamples: 10, metrics: { loss: 0.5, accuracy: 0.5 } };
   const stat = { nll: 5, grad: -1, hess: 2 };

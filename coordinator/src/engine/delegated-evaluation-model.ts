@@ -1,4 +1,4 @@
-import type { RobustnessOptions, RobustnessReport, WeightArrays } from '@fedtune/shared';
+import type { RobustnessOptions, RobustnessReport, TemperatureStats, WeightArrays } from '@fedtune/shared';
 import type { GlobalMetrics, GlobalModel } from './global-model.ts';
 
 /**
@@ -17,6 +17,7 @@ export class DelegatedEvaluationModel implements GlobalModel {
   readonly prepareRobustness?: (options: RobustnessOptions) => Promise<number>;
   readonly prepareRobustnessHelper?: (options: RobustnessOptions) => void;
   readonly fitTemperature?: (weights: WeightArrays) => Promise<{ temperature: number; fittedOn: number }>;
+  readonly calibrationReference?: (weights: WeightArrays, betas: readonly number[]) => Promise<{ betas: number[]; count: number; stats: TemperatureStats[] }>;
 
   constructor(
     private readonly inner: GlobalModel,
@@ -26,8 +27,12 @@ export class DelegatedEvaluationModel implements GlobalModel {
     if (inner.prepareRobustness) this.prepareRobustness = (o) => inner.prepareRobustness!(o);
     if (inner.prepareRobustnessHelper) this.prepareRobustnessHelper = (o) => inner.prepareRobustnessHelper!(o);
     if (inner.fitTemperature) this.fitTemperature = (w) => inner.fitTemperature!(w);
+    if (inner.calibrationReference) this.calibrationReference = (w, b) => inner.calibrationReference!(w, b);
   }
 
+  get holdoutSize() {
+    return this.inner.holdoutSize;
+  }
   get architecture() {
     return this.inner.architecture;
   }

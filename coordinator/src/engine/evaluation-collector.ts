@@ -2,12 +2,16 @@ import type { EvaluateResult, SiteEvaluation } from '@fedtune/shared';
 import { lowerMedian } from './update-guard.ts';
 
 /**
- * The weight each site's evaluation carries in the federated accuracy: its reported test-split count,
- * capped at `cap` × the lower median of the reported counts (0 = no cap), so one site claiming a huge test
- * split cannot decide the federated accuracy. Decided on the full set of answers: independent of arrival order.
+ * The weight each site's evaluation carries in the federated accuracy: its reported test-split count (the router
+ * holds it to the training examples the site announced at hello), capped at `cap` × the lower median of the
+ * positive counts (0 = no cap), so one site claiming a huge test split cannot decide the federated accuracy.
+ * `reference` (the coordinator's holdout size) is one more member of that median, not a weight: one site of two
+ * claiming a tiny split cannot set the median and so shrink the other's weight to `cap` × its own. Decided on the
+ * full set of answers: independent of arrival order.
  */
-export function evaluationWeights(sites: readonly SiteEvaluation[], cap: number): Map<string, number> {
-  const median = lowerMedian(sites.map((s) => s.numExamples).filter((n) => n > 0));
+export function evaluationWeights(sites: readonly SiteEvaluation[], cap: number, reference?: number): Map<string, number> {
+  const members = [...sites.map((s) => s.numExamples), ...(reference !== undefined ? [reference] : [])];
+  const median = lowerMedian(members.filter((n) => n > 0));
   const limit = cap === 0 || median === undefined ? Infinity : cap * median;
   return new Map(sites.map((s) => [s.siteId, Math.min(s.numExamples, limit)]));
 }

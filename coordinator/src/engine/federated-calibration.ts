@@ -11,12 +11,15 @@ export type CalibrationQuery = (betas: readonly number[], participants?: readonl
 
 /**
  * What one participant's sums may weigh in a federated fit, decided on the first (grid) answers of all the
- * participants, so the same for every later question: its count at most `cap` × the lower median of their counts
- * (its sums scaled down by the same factor), and per example of that count a gradient of magnitude at most
- * `cap` × the lower median of the participants' largest per-example |gradient| over the grid, and a curvature at
- * most `cap`² × the lower median of their largest per-example curvature (an honest site's are at most its logits'
- * spread and its square / 4: what a site whose logits are `cap` times the typical ones could send). The NLL sum is
- * scaled with the count only: the search reads it for finiteness, never to move the fit.
+ * participants, so the same for every later question: its count at most the training examples it announced at
+ * hello and `cap` × the lower median of the counts (its sums scaled down by the same factor), and per example of
+ * that count a gradient of magnitude at most `cap` × the lower median of the largest per-example |gradient| over
+ * the grid, and a curvature at most `cap`² × the lower median of the largest per-example curvature (an honest
+ * site's are at most its logits' spread and its square / 4: what a site whose logits are `cap` times the typical
+ * ones could send). The coordinator's own sums on its holdout (`reference`), when given, are one more member of
+ * each median and never summed: no participant's answer alone sets the bounds of the others (with two
+ * participants and no reference, the smaller answer would). The NLL sum is scaled with the count only: the
+ * search reads it for finiteness, never to move the fit.
  */
 export interface CalibrationBound {
   /** Count after the cap. */
@@ -26,14 +29,26 @@ export interface CalibrationBound {
   hess: number;
 }
 
-/** The bounds of `calibrationBounds` for each participant (site-id order), from their grid answers; `cap` 0: none. */
-export function calibrationBounds(grid: ReadonlyArray<readonly [string, CalibrationAnswer]>, cap: number): Map<string, CalibrationBound> {
+/** What calibrationBounds knows besides the answers: each participant's announced training examples, and the coordinator's holdout sums at the same inverse temperatures. */
+export interface CalibrationBoundInputs {
+  announced?: ReadonlyMap<string, number>;
+  reference?: CalibrationAnswer;
+}
+
+/** The bounds of `calibrationBounds` for each participant (site-id order), from their grid answers; `cap` 0: none (the announced counts still hold). */
+export function calibrationBounds(grid: ReadonlyArray<readonly [string, CalibrationAnswer]>, cap: number, { announced, reference }: CalibrationBoundInputs = {}): Map<string, CalibrationBound> {
   const largest = (a: CalibrationAnswer, f: (s: CalibrationAnswer['stats'][number]) => number) => Math.max(0, ...a.stats.map(f)) / a.count;
-  const median = (f: (a: CalibrationAnswer) => number) => lowerMedian(grid.map(([, a]) => f(a)))!;
+  const members = [...grid.map(([, a]) => a), ...(reference && reference.count > 0 ? [reference] : [])];
+  const median = (f: (a: CalibrationAnswer) => number) => lowerMedian(members.map(f))!;
   const count = cap * median((a) => a.count);
   const grad = cap * median((a) => largest(a, (s) => Math.abs(s.grad)));
   const hess = cap * cap * median((a) => largest(a, (s) => s.hess));
-  return new Map(grid.map(([id, a]) => [id, cap === 0 ? { count: a.count, grad: Infinity, hess: Infinity } : { count: Math.min(a.count, count), grad, hess }]));
+  return new Map(
+    grid.map(([id, a]) => {
+      const held = Math.min(a.count, announced?.get(id) ?? Infinity);
+      return [id, cap === 0 ? { count: held, grad: Infinity, hess: Infinity } : { count: Math.min(held, count), grad, hess }];
+    }),
+  );
 }
 
 /** One participant's sums at one inverse temperature within its bound (see calibrationBounds). */
@@ -54,7 +69,7 @@ export function boundedStats(s: TemperatureStats, count: number, bound: Calibrat
  * cannot pull the temperature further than an honest site of its (capped) count could; `bounded` lists the
  * participants whose sums were scaled or clipped.
  */
-export async function fitFederatedTemperature(query: CalibrationQuery, cap = 0): Promise<{ temperature: number; fittedOn: number; sites: string[]; bounded: string[] }> {
+export async function fitFederatedTemperature(query: CalibrationQuery, cap = 0, inputs: { announced?: ReadonlyMap<string, number>; reference?: (betas: readonly number[]) => Promise<CalibrationAnswer | undefined> } = {}): Promise<{ temperature: number; fittedOn: number; sites: string[]; bounded: string[] }> {
   let participants: string[] | undefined;
   const counts = new Map<string, number>();
   let bounds = new Map<string, CalibrationBound>();
@@ -69,7 +84,7 @@ export async function fitFederatedTemperature(query: CalibrationQuery, cap = 0):
       if (withExamples.length === 0) throw new FedtuneError('data', 'no site sent calibration sums over a non-empty validation split');
       participants = withExamples.map(([id]) => id);
       for (const [id, a] of withExamples) counts.set(id, a.count);
-      bounds = calibrationBounds(withExamples, cap);
+      bounds = calibrationBounds(withExamples, cap, { announced: inputs.announced, reference: await inputs.reference?.(betas) });
       fittedOn = withExamples.reduce((n, [, a]) => n + a.count, 0);
     }
     const bySite = new Map(matching);
@@ -84,7 +99,7 @@ export async function fitFederatedTemperature(query: CalibrationQuery, cap = 0):
       for (const id of participants!) {
         const raw = bySite.get(id)!.stats[b];
         const s = boundedStats(raw, counts.get(id)!, bounds.get(id)!);
-        if (s.grad !== raw.grad || s.hess !== raw.hess) bounded.add(id);
+        if (s.grad !== raw.grad || s.hess !== raw.hess || s.nll !== raw.nll) bounded.add(id);
         // Stryker disable next-line AssignmentOperator: equivalent: the search checks the NLL sum only for finiteness; the fit follows the gradient and curvature.
         nll += s.nll;
         grad += s.grad;

@@ -64,7 +64,7 @@ export class FederatedEvaluation {
     const { collector, bytesDown } = await this.collectEvaluations(round, this.evaluationSample(round));
     // Stryker disable next-line EqualityOperator: equivalent: the ids are a Map's keys, distinct, so < and ≤ order them alike.
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
-    const weight = evaluationWeights(sites, this.ctx.config.exampleWeightCap);
+    const weight = evaluationWeights(sites, this.ctx.config.exampleWeightCap, this.ctx.options.model.holdoutSize);
     const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
     // Every site left weighs > 0, so total is 0 only with no site: 0 / 0, NaN.
     const accuracy = sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total;
@@ -93,9 +93,12 @@ export class FederatedEvaluation {
           const answer = await this.calibrationQuery(round, betas, participants);
           bytesDown += answer.bytesDown;
           return answer.sums;
-        }, this.ctx.config.exampleWeightCap);
+        }, this.ctx.config.exampleWeightCap, {
+          announced: new Map(this.ctx.sites.ids().map((id) => [id, this.ctx.sites.get(id)!.numExamples])),
+          ...(model.calibrationReference ? { reference: (betas) => model.calibrationReference!(this.ctx.globalWeights, betas) } : {}),
+        });
         // Sites whose sums were past what a site of their (capped) count could send: held to it, and said so.
-        const held = fit.bounded.length ? { warning: clipText(`federated calibration: the sums of ${fit.bounded.join(', ')} were held to the bounds of the participants' median (exampleWeightCap ${this.ctx.config.exampleWeightCap})`) } : {};
+        const held = fit.bounded.length ? { warning: clipText(`federated calibration: the sums of ${fit.bounded.join(', ')} were held to their announced examples or the bounds of the participants' and the holdout's median (exampleWeightCap ${this.ctx.config.exampleWeightCap})`) } : {};
         return { fit: { temperature: fit.temperature, source, fittedOn: fit.fittedOn }, bytesDown, ...held };
       } catch (err) {
         if (!(err instanceof FedtuneError) || (err.code !== 'data' && err.code !== 'quorum_not_met')) throw err;

@@ -1,4 +1,4 @@
-import type { ModelTextSection, RobustnessOptions, RobustnessReport, WeightArrays, WeightsManifest } from '@fedtune/shared';
+import type { ModelTextSection, RobustnessOptions, RobustnessReport, TemperatureStats, WeightArrays, WeightsManifest } from '@fedtune/shared';
 
 export interface GlobalMetrics {
   accuracy: number;
@@ -30,6 +30,13 @@ export interface GlobalModel {
   prepareRobustnessHelper?(options: RobustnessOptions): void;
   /** The temperature minimising the holdout NLL of the model with these weights (temperature scaling), and the examples it was fitted on. */
   fitTemperature?(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }>;
+  /**
+   * The temperature-scaling sums of the model with these weights over the holdout at each inverse temperature, as a
+   * site sends them for its validation split: the trusted member of a federated fit's bounds (federated-calibration.ts).
+   */
+  calibrationReference?(weights: WeightArrays, betas: readonly number[]): Promise<{ betas: number[]; count: number; stats: TemperatureStats[] }>;
+  /** How many examples the holdout holds: the trusted member of the federated evaluation's count median (evaluation-collector.ts). */
+  readonly holdoutSize?: number;
   /** Saves the weights of `round` and returns the directory (relative to the run directory). */
   save(round: number, weights: WeightArrays, metadata?: Record<string, unknown>): Promise<string>;
 }

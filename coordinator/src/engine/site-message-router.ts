@@ -18,7 +18,7 @@ export class SiteMessageRouter {
   private onDataSummary(site: SiteState, summary: ClientToServer['dataSummary']): void {
     this.dataSummaries ??= new DataSummaries(this.ctx.config.runId, this.ctx.report.dataSummaries);
     try {
-      this.dataSummaries.add(summary);
+      this.dataSummaries.add(summary, { announced: site.numExamples, ...(this.ctx.config.classNames ? { classes: this.ctx.config.classNames.length } : {}) });
     } catch (err) {
       const e = toFedtuneError(err);
       return this.ctx.rejectMessage(site.link, e.code, clipText(e.message));
@@ -47,7 +47,9 @@ export class SiteMessageRouter {
       case 'evaluateResult': {
         const r = message.payload;
         if (this.ctx.evaluation && r.round === this.ctx.evaluation.round && r.runId === this.ctx.config.runId && this.ctx.evaluation.expects(site.siteId)) {
-          this.ctx.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: r.numExamples }, r.calibration);
+          // A site's test split is part of the data it announced at hello (its training examples are most of it):
+          // a count past that is held to it, as fit results are (validate-fit-result.ts).
+          this.ctx.evaluation.add({ siteId: site.siteId, accuracy: r.metrics.accuracy, loss: r.metrics.loss, numExamples: Math.min(r.numExamples, site.numExamples) }, r.calibration);
           // Only the version it was just sent, and only when sites keep their model: any other claim is ignored.
           site.heldModelVersion = this.ctx.config.sitesKeepModel && r.heldModelVersion === this.ctx.evaluation.modelVersion ? r.heldModelVersion : undefined;
         }
@@ -57,7 +59,8 @@ export class SiteMessageRouter {
         const r = message.payload;
         const pending = this.ctx.siteReportRound;
         // Taken only from a site it still waits for (add ignores the others).
-        if (pending && r.round === pending.round && r.runId === this.ctx.config.runId) pending.add(site.siteId, r);
+        // Its test-split count held to the examples it announced at hello, as in the federated evaluation.
+        if (pending && r.round === pending.round && r.runId === this.ctx.config.runId) pending.add(site.siteId, { ...r, numExamples: Math.min(r.numExamples, site.numExamples) });
         return;
       }
       case 'secaggAdvertise':

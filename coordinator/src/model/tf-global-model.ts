@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { newAttackRowClaims, evaluateModel, evaluateModelYielding, evaluateRobustness, fitTemperature, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
+import { newAttackRowClaims, evaluateModel, evaluateModelYielding, evaluateRobustness, fitTemperature, temperatureStats, type TemperatureStats, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
@@ -208,6 +208,18 @@ export class TfGlobalModel implements GlobalModel {
       writeModelWeights(this.model, weights);
       return { temperature: fitTemperature(modelLogits(this.model, this.holdout), this.holdout.y), fittedOn: this.holdout.y.length };
     });
+  }
+
+  async calibrationReference(weights: WeightArrays, betas: readonly number[]): Promise<{ betas: number[]; count: number; stats: TemperatureStats[] }> {
+    // On this thread: once per federated fit, one forward pass over the holdout.
+    return this.holdingModel(async () => {
+      writeModelWeights(this.model, weights);
+      return { betas: [...betas], count: this.holdout.y.length, stats: temperatureStats(modelLogits(this.model, this.holdout), this.holdout.y, betas) };
+    });
+  }
+
+  get holdoutSize(): number {
+    return this.holdout.y.length;
   }
 
   async save(round: number, weights: WeightArrays, metadata: Record<string, unknown> = {}): Promise<string> {
