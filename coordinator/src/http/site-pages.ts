@@ -17,7 +17,8 @@ export interface SitesPage {
 export function pageOfSites(runId: string, live: SiteView[] | undefined, history: SiteHistory | undefined, page: Required<SitePage>): SitesPage {
   const { after, limit } = page;
   const recorded = history?.listSites(runId, { after, limit: limit + 1 + (live?.length ?? 0) }) ?? [];
-  const merged = mergeSites(live, recorded).filter((s) => s.siteId > after);
+  // The recorded rows are all after the cursor, so live sites before it can be left out before merging.
+  const merged = mergeSites(live?.filter((s) => s.siteId > after), recorded);
   if (merged.length <= limit) return { sites: merged };
   const sites = merged.slice(0, limit);
   return { sites, next: sites[limit - 1]!.siteId };
