@@ -295,6 +295,20 @@ describe('two participants: the announced counts and the holdout reference keep 
     expect(calibrationBounds(grid, 4, { announced: new Map([['x', 1]]) }).get('e')!.count).toBe(800);
   });
 
+  it('calibrationBounds: the medians see each count as held (a huge claim moves none of them); a site held to 0 examples sets none', () => {
+    const huge = answer(1e9, [[1e15, -1e15, 1e15]]);
+    const grid: Array<[string, CalibrationAnswer]> = [['e', huge], ['h', honest], ['i', answer(500, [[5, 500, 100]])]];
+    // Held counts 10, 200, 500 and the reference 1500: lower median 200; per held example e's |grad| is 1e14, so the
+    // |grad| median is of 1e14, 2, 1, 3 → 2, and the hess median of 1e14, 0.5, 0.2, 0.4 → 0.4.
+    expect(calibrationBounds(grid, 4, { reference, announced: new Map([['e', 10]]) })).toEqual(new Map([
+      ['e', { count: 10, grad: 8, hess: 6.4 }], ['h', { count: 200, grad: 8, hess: 6.4 }], ['i', { count: 500, grad: 8, hess: 6.4 }],
+    ]));
+    // e announced nothing: it weighs 0 and the medians are of h, i and the reference (200; 2; 0.4).
+    expect(calibrationBounds(grid, 4, { reference, announced: new Map([['e', 0]]) }).get('e')).toEqual({ count: 0, grad: 8, hess: 6.4 });
+    // Only a participant held to 0 and no reference: bounds of 0, nothing NaN.
+    expect(calibrationBounds([['e', huge]], 4, { announced: new Map([['e', 0]]) }).get('e')).toEqual({ count: 0, grad: 0, hess: 0 });
+  });
+
   it('a fit of an honest site and one claiming one example: dragged without the reference, close to the honest fit with it', async () => {
     const alone = fitTemperature(parts[1].logits, parts[1].labels);
     const query = (sign: number) => async (betas: readonly number[]) =>

@@ -37,18 +37,17 @@ export interface CalibrationBoundInputs {
 
 /** The bounds of `calibrationBounds` for each participant (site-id order), from their grid answers; `cap` 0: none (the announced counts still hold). */
 export function calibrationBounds(grid: ReadonlyArray<readonly [string, CalibrationAnswer]>, cap: number, { announced, reference }: CalibrationBoundInputs = {}): Map<string, CalibrationBound> {
-  const largest = (a: CalibrationAnswer, f: (s: CalibrationAnswer['stats'][number]) => number) => Math.max(0, ...a.stats.map(f)) / a.count;
-  const members = [...grid.map(([, a]) => a), ...(reference && reference.count > 0 ? [reference] : [])];
-  const median = (f: (a: CalibrationAnswer) => number) => lowerMedian(members.map(f))!;
-  const count = cap * median((a) => a.count);
-  const grad = cap * median((a) => largest(a, (s) => Math.abs(s.grad)));
-  const hess = cap * cap * median((a) => largest(a, (s) => s.hess));
-  return new Map(
-    grid.map(([id, a]) => {
-      const held = Math.min(a.count, announced?.get(id) ?? Infinity);
-      return [id, cap === 0 ? { count: held, grad: Infinity, hess: Infinity } : { count: Math.min(held, count), grad, hess }];
-    }),
-  );
+  // Each answer with its count held to what its site announced: a claim past that moves no median either (and its
+  // sums count per held example, so a huge claim cannot make its per-example values look small).
+  const held = grid.map(([id, a]) => ({ id, a, count: Math.min(a.count, announced?.get(id) ?? Infinity) }));
+  // A participant held to no examples (it announced none) weighs nothing and sets no median.
+  const members = [...held, ...(reference ? [{ id: '', a: reference, count: reference.count }] : [])].filter((m) => m.count > 0);
+  const largest = (m: (typeof members)[number], f: (s: CalibrationAnswer['stats'][number]) => number) => Math.max(0, ...m.a.stats.map(f)) / m.count;
+  const median = (f: (m: (typeof members)[number]) => number) => lowerMedian(members.map(f)) ?? 0;
+  const count = cap * median((m) => m.count);
+  const grad = cap * median((m) => largest(m, (s) => Math.abs(s.grad)));
+  const hess = cap * cap * median((m) => largest(m, (s) => s.hess));
+  return new Map(held.map((m) => [m.id, cap === 0 ? { count: m.count, grad: Infinity, hess: Infinity } : { count: Math.min(m.count, count), grad, hess }]));
 }
 
 /** One participant's sums at one inverse temperature within its bound (see calibrationBounds). */
