@@ -43,17 +43,17 @@ describe('federated evaluation answers from hostile sites', () => {
     b.send('evaluateResult', answer('site-b', round + 1, 0, 1000));
     b.send('evaluateResult', answer('site-b', round, 0.75, 30));
     b.send('evaluateResult', answer('site-b', round, 0, 1000));
-    // site-c claims a test split 30 000 times site-b's: it weighs 4 × the lower median (30) at most.
+    // site-c claims a test split 30 000 times site-b's: it is held to the 40 training examples it announced at hello.
     c.send('evaluateResult', answer('site-c', round, 1, 1_000_000));
     const report = await coordinator.done;
     expect(report.status, report.aborted).toBe('complete');
     const federated = report.rounds[0].federated!;
     expect(federated.sites).toEqual([
       { siteId: 'site-b', accuracy: 0.75, loss: 0.5, numExamples: 30 },
-      { siteId: 'site-c', accuracy: 1, loss: 0.5, numExamples: 1_000_000 },
+      { siteId: 'site-c', accuracy: 1, loss: 0.5, numExamples: 40 },
     ]);
-    // (0.75 × 30 + 1 × 120) / 150
-    expect(federated.accuracy).toBeCloseTo(142.5 / 150, 14);
+    // (0.75 × 30 + 1 × 40) / 70
+    expect(federated.accuracy).toBeCloseTo(62.5 / 70, 14);
     expect(federated.worstSite).toEqual({ siteId: 'site-b', accuracy: 0.75 });
     expect(federated.mean).toBe(0.875);
   });

@@ -91,10 +91,11 @@ describe('prepareSecureRound', () => {
   });
 });
 
-/** A stand-in secure round: `run` resolves with `result` or throws `error`; `reports` are the sites that advertised. */
-function stubRound(o: { survivors?: string[]; dropped?: string[]; error?: unknown; reported?: string[] }, seen?: (ctx: unknown) => void) {
+/** A stand-in secure round: `run` resolves with `result` or throws `error`; `reports` are the sites that advertised, `silentIn` those a phase waited for until its deadline. */
+function stubRound(o: { survivors?: string[]; dropped?: string[]; error?: unknown; reported?: string[]; silentIn?: Array<[string, string]> }, seen?: (ctx: unknown) => void) {
   return {
     reports: new Map((o.reported ?? []).map((id) => [id, { siteId: id }])),
+    silentIn: new Map(o.silentIn ?? []),
     run: async () => {
       seen?.(undefined);
       if (o.error) throw o.error;
@@ -147,6 +148,22 @@ describe('runSecureRound', () => {
     ]);
     expect(collector.closed).toBe(true);
     expect(ctx.secureRound).toBeUndefined();
+  });
+
+  it('a lost quorum: sites that advertised and then went silent in a later phase are failed too, named with the phase', async () => {
+    const { runner } = fakeRun({});
+    const collector = new RoundCollector(1, new Set(['a', 'b', 'c', 'd', 'e']), 60_000);
+    const out = await runner.runSecureRound(
+      stubRound({ error: new FedtuneError('quorum_not_met', 'too few shared keys'), reported: ['a', 'b', 'c', 'd'], silentIn: [['b', 'share'], ['c', 'mask'], ['e', 'advertise']] }),
+      ['a', 'b', 'c', 'd', 'e'],
+      collector,
+    );
+    expect(out).toEqual({ failure: 'too few shared keys', silent: ['b', 'c', 'e'] });
+    expect(collector.failed).toEqual([
+      { siteId: 'b', reason: 'no secure-aggregation message in the share phase before its deadline (after advertising its keys)' },
+      { siteId: 'c', reason: 'no secure-aggregation message in the mask phase before its deadline (after advertising its keys)' },
+      { siteId: 'e', reason: 'no secure-aggregation message before the phase deadline' },
+    ]);
   });
 
   it('shares that do not recombine: the attempt fails; unusable dealers are named and left out of the next attempts', async () => {

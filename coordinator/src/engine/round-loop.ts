@@ -76,12 +76,12 @@ export class RoundLoop {
      */
     let cooling: string[] = [];
     let busy: string[] = [];
-    /** Plain rounds: who a retry leaves out (sites that failed an attempt, sites that joined since the round began). */
+    /** Who a retry leaves out (sites that failed an attempt, sites that joined since the round began), plain or secure. */
     const retry = new RetryExclusions(this.ctx.sites.ids(), this.ctx.config.minSites);
     for (let attempt = 1; ; attempt++) {
       // Sites that dropped get a grace period to rejoin before the next sample is drawn.
       if (this.ctx.sites.size < this.ctx.config.minSites) await this.ctx.membership.waitForSites(this.ctx.config.rejoinGraceMs);
-      const excluded = attempt > 1 && !this.ctx.config.secureAggregation ? new Set([...leftOut, ...retry.leftOut(this.ctx.sites.ids())]) : leftOut;
+      const excluded = attempt > 1 ? new Set([...leftOut, ...retry.leftOut(this.ctx.sites.ids())]) : leftOut;
       const sample = this.ctx.membership.sample(round, attempt, excluded);
       const selected = sample.selected;
       cooling = sample.cooling;

@@ -130,6 +130,8 @@ export class SecureAggregationRound {
   private wake?: () => void;
   private aborted?: string;
   readonly reports = new Map<string, SecAggSiteReport>();
+  /** Sites a phase waited for until its deadline (still joined, no message), by the first phase they were silent in. */
+  readonly silentIn = new Map<string, Phase>();
   bytesUp = 0;
   bytesDown = 0;
 
@@ -220,6 +222,7 @@ export class SecureAggregationRound {
       });
     }
     if (this.aborted) throw new FedtuneError('quorum_not_met', this.aborted);
+    for (const s of this.waiting) if (!this.silentIn.has(s)) this.silentIn.set(s, this.phase);
   }
 
   private send<K extends keyof ServerToClient & string>(siteId: string, event: K, payload: ServerToClient[K]): void {

@@ -74,8 +74,13 @@ export class SecureRoundRunner {
       // A lost quorum, or revealed shares that do not recombine (inconsistent, or a masking key that is not the one
       // advertised: survivors' data, never checkable one response at a time): this attempt's failure, not the run's.
       if (err instanceof FedtuneError && (err.code === 'quorum_not_met' || err.code === 'malformed_payload')) {
-        const silent = selected.filter((id) => !collector.answered.has(id) && !secure.reports.has(id));
-        for (const id of silent) collector.failed.push({ siteId: id, reason: 'no secure-aggregation message before the phase deadline' });
+        // Silent: no advertisement at all, or a later phase waited for it until its deadline (it advertised keys, then
+        // went quiet: what two throwaway peers did to fail every attempt of a round until they were left out of retries).
+        const silent = selected.filter((id) => !collector.answered.has(id) && (!secure.reports.has(id) || secure.silentIn.has(id)));
+        for (const id of silent) {
+          const phase = secure.silentIn.get(id);
+          collector.failed.push({ siteId: id, reason: phase && phase !== 'advertise' ? `no secure-aggregation message in the ${phase} phase before its deadline (after advertising its keys)` : 'no secure-aggregation message before the phase deadline' });
+        }
         // Sites whose dealt shares could not be used: the round's next attempts go on without them.
         if (err instanceof SecAggUnrecoverableError) {
           for (const id of err.owners) collector.failed.push({ siteId: id, reason: UNRECOVERABLE_REASON });
