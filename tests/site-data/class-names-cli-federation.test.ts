@@ -53,6 +53,10 @@ describe('named labels are numbered by the run\'s class names (--class-names)', 
     expect(results[1].stdout).toContain('classes (sorted label names): 0=dog, 1=fox');
     expect(results[1].stdout).toContain("labels numbered by the run's classes: 0=cat, 1=dog, 2=fox; warning: this site has no example of cat");
     const report = JSON.parse(readFileSync(join(dir, 'runs', 'classes', 'report.json'), 'utf8')) as RunReport;
+    // The coordinator heard only that a label is not a class of the run: not which one, nor the site's file.
+    expect(report.termsRefusals!.sites.map((s) => s.reason)).toEqual([expect.stringContaining("a label in this site's data is not a class of this run (the site's own log says which)")]);
+    for (const file of ['report.json', 'audit.jsonl']) expect(readFileSync(join(dir, 'runs', 'classes', file), 'utf8')).not.toMatch(/wolf|site-3\.csv/);
+    expect(c.stdout + c.stderr).not.toMatch(/wolf|site-3\.csv/);
     expect(report.status).toBe('complete');
     // The holdout's integer labels are the run's indices: a misaligned site-2 (dog as 0 = cat) would pull this down.
     expect(report.final!.accuracy).toBeGreaterThan(0.9);

@@ -42,6 +42,7 @@ import { SiteTermsGuard } from './site-terms-guard.ts';
 import { checkFederatedEvaluation } from '../policy/check-instruction.ts';
 import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
 import { alignSiteData, classesRefusal, countsInRunOrder, type SiteClasses } from './align-site-classes.ts';
+import { CLASSES_REFUSED_REASON, wireFailureReason } from './wire-reasons.ts';
 import type { SignedRunTerms } from '../messages/run-terms.ts';
 import type { TermsCheck } from '../policy/check-run-terms.ts';
 import { clipText } from '../text/clip-text.ts';
@@ -284,6 +285,8 @@ export class SiteClient {
   /** The global model version the model holds unchanged (after evaluating it), told to the coordinator. */
   private held?: { runId: string; version: number };
   private readonly inspection: ModelInspectionGate;
+  /** Why the site's classes refuse the last terms checked (the local detail of CLASSES_REFUSED_REASON). */
+  private classesDetail?: string;
   /** The site's consent: the terms it accepted and every instruction checked against them (site-terms-guard.ts). */
   readonly consent: SiteTermsGuard;
 
@@ -295,7 +298,13 @@ export class SiteClient {
     this.privacyAccounting = new SitePrivacyAccounting(options.privacyLedger, options.privacyPolicy ?? policy?.privacy);
     // The ledger's budget is one more check of the terms at join: a site at its ε limit refuses the run, with the reason on both sides.
     // concat: an exactly sized array (a spread leaves spare capacity in every site).
-    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), (terms: RunTerms) => classesRefusal(options.siteClasses, terms.classNames)), options.verifyTermsSignature, options.sha256);
+    // A label the run does not name: the coordinator hears only that (CLASSES_REFUSED_REASON); which label, and the
+    // file it was read from, stay in this site's own events.
+    const classesCheck = (terms: RunTerms) => {
+      this.classesDetail = classesRefusal(options.siteClasses, terms.classNames);
+      return this.classesDetail === undefined ? undefined : CLASSES_REFUSED_REASON;
+    };
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), classesCheck), options.verifyTermsSignature, options.sha256);
     this.textData = options.textData;
   }
 
@@ -541,7 +550,7 @@ export class SiteClient {
     }
     const reason = clipText(decision.reason, 1900);
     this.link!.send('refuseTerms', { runId, siteId: this.options.siteId, code: 'policy_refused', reason });
-    this.emit({ type: 'refused-terms', reason });
+    this.emit({ type: 'refused-terms', reason: decision.reason === CLASSES_REFUSED_REASON && this.classesDetail ? clipText(this.classesDetail, 1900) : reason });
     this.leaveAfterLastMessage();
   }
 
@@ -770,7 +779,7 @@ export class SiteClient {
     } catch (err) {
       const e = toFedtuneError(err);
       this.emit({ type: 'failed', round, code: e.code, reason: failureReason(e) });
-      this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
+      this.link!.send('siteFailure', { runId: payload.runId, round, siteId: this.options.siteId, code: e.code, reason: wireFailureReason(e) });
     } finally {
       this.status = 'idle';
       this.dropModelIfAsked(payload);
@@ -814,7 +823,7 @@ export class SiteClient {
       const e = toFedtuneError(err);
       this.secAgg = undefined;
       this.emit({ type: 'failed', round: p.round, code: e.code, reason: failureReason(e) });
-      this.link?.send('siteFailure', { runId: p.runId, round: p.round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
+      this.link?.send('siteFailure', { runId: p.runId, round: p.round, siteId: this.options.siteId, code: e.code, reason: wireFailureReason(e) });
     }
   }
 
@@ -841,7 +850,7 @@ export class SiteClient {
       const e = toFedtuneError(err);
       this.held = undefined;
       this.emit({ type: 'failed', round: payload.round, code: e.code, reason: failureReason(e) });
-      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
+      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: wireFailureReason(e) });
     } finally {
       this.dropModelIfAsked(payload);
       this.releaseLazyData();
@@ -884,7 +893,7 @@ export class SiteClient {
     } catch (err) {
       const e = toFedtuneError(err);
       this.emit({ type: 'failed', round: payload.round, code: e.code, reason: failureReason(e) });
-      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: failureReason(e) });
+      this.link!.send('siteFailure', { runId: payload.runId, round: payload.round, siteId: this.options.siteId, code: e.code, reason: wireFailureReason(e) });
     } finally {
       this.status = 'idle';
       this.releaseLazyData();
