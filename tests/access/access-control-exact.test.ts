@@ -425,8 +425,15 @@ describe('siteAuthorizer', () => {
     store.revoke('r');
     const authorize = siteAuthorizer({ store, hellosPerMinute: false });
     expect(authorize(hello('s'), link('1'))).toEqual({ ok: false, code: 'unauthorized', reason: 'site s refused: token required (this coordinator requires site tokens: pass --token)' });
-    expect(authorize(hello('n', tokens.s), link('1'))).toEqual({ ok: false, code: 'unauthorized', reason: 'site n refused: unknown site (register it with `fedtune sites add NAME` on the coordinator)' });
-    expect(authorize(hello('s', tokens.r), link('1'))).toEqual({ ok: false, code: 'unauthorized', reason: 'site s refused: invalid token' });
+    // An unknown name and a wrong token are told in the same words (else anyone could list the registered names);
+    // the coordinator's log (onRefusal) says which.
+    expect(authorize(hello('n', tokens.s), link('1'))).toEqual({ ok: false, code: 'unauthorized', reason: 'site n refused: unknown site or invalid token (a site is registered with `fedtune sites add NAME` on the coordinator, which prints its token once)' });
+    expect(authorize(hello('s', tokens.r), link('1'))).toEqual({ ok: false, code: 'unauthorized', reason: 'site s refused: unknown site or invalid token (a site is registered with `fedtune sites add NAME` on the coordinator, which prints its token once)' });
+    const told: string[] = [];
+    const logged = siteAuthorizer({ store, hellosPerMinute: false, onRefusal: (r) => told.push(r.reason) });
+    logged(hello('n', tokens.s), link('1'));
+    logged(hello('s', tokens.r), link('1'));
+    expect(told).toEqual(['site n refused: unknown site (register it with `fedtune sites add NAME` on the coordinator)', 'site s refused: invalid token']);
     expect(authorize(hello('r', tokens.r), link('1'))).toEqual({ ok: false, code: 'unauthorized', reason: 'site r refused: token revoked' });
     store.close();
   });

@@ -44,6 +44,9 @@ export interface SiteAuthorizerOptions {
  * every hello for a free name joins, so another party's burst from the same address (or a gateway
  * shared by many sites) can never lock out an honest site.
  */
+/** What a peer is told for a hello naming an unregistered site or presenting a wrong token: the same words for both. */
+export const UNKNOWN_SITE_OR_INVALID_TOKEN = 'unknown site or invalid token (a site is registered with `fedtune sites add NAME` on the coordinator, which prints its token once)';
+
 /** How often a rate-limited hello refusal is told to onRefusal, per address or name: once a minute. */
 export const RATE_LIMITED_REFUSALS_TOLD: RateLimit = { ratePerSecond: 1 / 60, burst: 1 };
 
@@ -58,9 +61,10 @@ export function siteAuthorizer(options: SiteAuthorizerOptions): (hello: Hello, l
     const verdict = options.store.verify(hello.siteId, hello.token);
     if (verdict.ok) return { ok: true, authenticated: true };
     const address = options.addressOf?.(link);
-    const refuse = (code: HelloRefusal['code'], reason: string, rateLimitedKey?: string): HelloVerdict => {
+    // `reason` goes to the coordinator's log; the peer gets `told` (the same unless it would say more than the peer may know).
+    const refuse = (code: HelloRefusal['code'], reason: string, rateLimitedKey?: string, told = reason): HelloVerdict => {
       if (rateLimitedKey === undefined || toldRateLimited.take(rateLimitedKey).ok) options.onRefusal?.({ siteId: clipText(hello.siteId, 128), address: address === undefined ? undefined : clipText(address, 64), code, reason: clipText(reason) });
-      return { ok: false, code, reason };
+      return { ok: false, code, reason: told };
     };
     // Both buckets are charged, so neither a spread of names nor a spread of addresses escapes the limit.
     // An IPv6 peer is limited by its /64, not by each of its 2^64 addresses (address-key.ts).
@@ -75,6 +79,9 @@ export function siteAuthorizer(options: SiteAuthorizerOptions): (hello: Hello, l
         : verdict.reason === 'unknown site'
           ? ' (register it with `fedtune sites add NAME` on the coordinator)'
           : '';
-    return refuse('unauthorized', `site ${hello.siteId} refused: ${verdict.reason}${hint}`);
+    // Which of "unknown site" and "invalid token" it was stays in the coordinator's log: told apart, they would let
+    // anyone list the registered site names (the consortium's members) one hello at a time.
+    const told = verdict.reason === 'unknown site' || verdict.reason === 'invalid token' ? `site ${hello.siteId} refused: ${UNKNOWN_SITE_OR_INVALID_TOKEN}` : undefined;
+    return refuse('unauthorized', `site ${hello.siteId} refused: ${verdict.reason}${hint}`, undefined, told);
   };
 }
