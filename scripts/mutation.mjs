@@ -397,7 +397,7 @@ const MODULES = [
     name: 'fan-in-flow-control',
     // How the coordinator paces a round's traffic: the fan-in queue (time slices per turn, pausing every joined
     // site's socket when it is full, resuming them a batch per turn) and the fan-out (a count and bytes per turn).
-    mutate: ['coordinator/src/engine/site-connections.ts:104-104', 'coordinator/src/engine/site-connections.ts:137-239', 'coordinator/src/transport/paced-fan-out.ts'],
+    mutate: ['coordinator/src/engine/site-connections.ts:112-112', 'coordinator/src/engine/site-connections.ts:145-247', 'coordinator/src/transport/paced-fan-out.ts'],
     tests: ['tests/fan-in-pacing.test.ts', 'tests/transport/paced-fan-out.test.ts'],
   },
   {

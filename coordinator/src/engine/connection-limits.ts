@@ -78,6 +78,14 @@ export const ConnectionLimits = z.object({
    */
   refusalCutCooldownMs: z.number().int().min(0).max(86_400_000).default(30_000),
   /**
+   * Joins one site name may make, as a token bucket: this many a minute on average, in bursts of as many; past
+   * them a hello (even with a valid token) is refused with `rate_limited`, saying when it may join again. An honest
+   * site joins once a run, and once per reconnect with backoff. Without it a peer holding a site token
+   * reconnected ~150 times a second, each join a line in the audit log and the console (1.2 GB of audit log a day)
+   * and each new connection a fresh set of the budgets below (7.6 GB of junk in 20 s). 0 turns it off.
+   */
+  joinsPerMinute: z.number().int().min(0).max(1_000_000).default(10),
+  /**
    * Fan-in pacing: site updates are handled from a queue, in arrival order, for at most this long per turn
    * of the event loop (at least one message per turn); then health checks, heartbeats and timers run. Without
    * it, a round's updates that arrive together (say 500 of 400 KB) are validated and summed in one stall.

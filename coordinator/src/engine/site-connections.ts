@@ -1,5 +1,6 @@
 import { clipText, oneLine, PROTOCOL_VERSION, type ClientToServer, type FedtuneError, type Hello, type MessageOf, type SiteLink } from '@fedtune/shared';
 import { CutSiteCooldowns } from './cut-site-cooldowns.ts';
+import { RateLimiter } from '../access/rate-limiter.ts';
 import { ConnectionLimits, type ConnectionLimitsInput } from './connection-limits.ts';
 import type { SiteRegistry, SiteState } from './site-registry.ts';
 
@@ -70,6 +71,9 @@ interface ConnectionState {
 /** The fan-in queue's hard bound, in multiples of fanInQueueLimit: messages read before a pause took hold. */
 export const FAN_IN_HARD_LIMIT = 4;
 
+/** Most site names whose joins are counted at once (connectionLimits.joinsPerMinute): a flood of made-up names evicts the oldest. */
+export const MAX_JOIN_LIMITED_NAMES = 10_000;
+
 
 export class SiteConnections {
   readonly limits: ConnectionLimits;
@@ -80,11 +84,15 @@ export class SiteConnections {
   private draining = false;
   /** Sites cut for too many refusals: their hellos are refused until their cooldown ends. */
   private readonly cutSites: CutSiteCooldowns;
+  /** Joins per site name (connectionLimits.joinsPerMinute); absent when off. */
+  private readonly joinsByName?: RateLimiter;
 
   constructor(private readonly options: SiteConnectionsOptions) {
     this.limits = ConnectionLimits.parse(options.limits ?? {});
     this.cutSites = new CutSiteCooldowns(this.limits.refusalCutCooldownMs);
     this.now = options.now ?? Date.now;
+    const joins = this.limits.joinsPerMinute;
+    this.joinsByName = joins > 0 ? new RateLimiter({ ratePerSecond: joins / 60, burst: joins }, this.now, MAX_JOIN_LIMITED_NAMES) : undefined;
   }
 
   accept(link: SiteLink): void {
@@ -303,6 +311,15 @@ export class SiteConnections {
         link.close();
         return;
       }
+    }
+    // Counted only for a hello that would join (a refused one costs the name nothing here).
+    const join = this.joinsByName?.take(hello.siteId);
+    if (join && !join.ok) {
+      this.refuse(link, 'rate_limited', `site ${hello.siteId} joined more than ${this.limits.joinsPerMinute} times in a minute (connectionLimits.joinsPerMinute): it may join again in ${Math.ceil(join.retryAfterMs / 1000)} s`);
+      link.close();
+      return;
+    }
+    if (previous && previous.link !== link) {
       // Its old connection is gone or silent (a site reconnecting after a network blip), or the hello
       // proved the name with a token: the new connection takes the name.
       registry.leave(previous.link);
