@@ -126,6 +126,21 @@ describe('GET /api/v1/models/:version/weights', () => {
     }
   });
 
+  it('caching: public without a token (anyone may read the bytes), private with one (a shared cache must not serve them to others)', async () => {
+    requireTokens = true;
+    try {
+      const withToken = await get('/api/v1/models/3/weights', { 'x-fedtune-site': 'site-1', authorization: 'Bearer secret-1' });
+      expect([withToken.statusCode, withToken.headers['cache-control']]).toEqual([200, 'private, max-age=31536000, immutable']);
+      const etag = `"${sha256Hex(bytes)}"`;
+      const notModified = await get('/api/v1/models/3/weights', { 'x-fedtune-site': 'site-1', authorization: 'Bearer secret-1', 'if-none-match': etag });
+      expect([notModified.statusCode, notModified.headers['cache-control']]).toEqual([304, 'private, max-age=31536000, immutable']);
+    } finally {
+      requireTokens = false;
+    }
+    const open = await get('/api/v1/models/3/weights', {}, siteApp(false));
+    expect([open.statusCode, open.headers['cache-control']]).toEqual([200, 'public, max-age=31536000, immutable']);
+  });
+
   it('a 304 carries the ETag and the caching, no body and no content type', async () => {
     const etag = `"${sha256Hex(bytes)}"`;
     const res = await get('/api/v1/models/3/weights', { 'if-none-match': `W/${etag}` });

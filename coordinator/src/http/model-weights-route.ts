@@ -15,6 +15,12 @@ export interface ModelWeightsRouteOptions {
 /** A fixed version never changes: caches (a CDN, a reverse proxy, the browser) may keep it for a year. */
 export const MODEL_WEIGHTS_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 
+/**
+ * The same for a request that presented a site token: only the site's own cache may keep it. A shared cache (a CDN
+ * in front of a coordinator that requires tokens) would otherwise serve the model to anyone who asks it.
+ */
+export const MODEL_WEIGHTS_PRIVATE_CACHE_CONTROL = 'private, max-age=31536000, immutable';
+
 /** Whether an If-None-Match header names this strong ETag (a list, weak forms and `*` included, RFC 9110 §13.1.2). */
 export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
@@ -60,7 +66,7 @@ export function registerModelWeightsRoute(api: FastifyInstance, options: ModelWe
     const served = await options.version(request.params.version);
     if (!served) throw new FedtuneError('not_found', `this coordinator does not hold model version ${request.params.version}`);
     const etag = `"${served.sha256}"`;
-    void reply.header('etag', etag).header('cache-control', MODEL_WEIGHTS_CACHE_CONTROL);
+    void reply.header('etag', etag).header('cache-control', token === undefined ? MODEL_WEIGHTS_CACHE_CONTROL : MODEL_WEIGHTS_PRIVATE_CACHE_CONTROL);
     if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
     // A Buffer is sent as application/octet-stream.
     return reply.send(Buffer.from(served.bytes.buffer, served.bytes.byteOffset, served.bytes.byteLength));
