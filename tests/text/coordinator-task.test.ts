@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
@@ -65,6 +66,15 @@ async function coordinator(argv: string[]): Promise<{ started?: Started; served?
 
 describe('fedtune coordinator --task', () => {
   const text = readModelText(pretrainedSpamModelDir())!;
+
+  it('spam with a --model directory that has no vocab.json: refused before listening, naming the directory', async () => {
+    const dir = tempDir();
+    for (const f of ['model.json', 'weights.bin']) copyFileSync(join(pretrainedSpamModelDir(), f), join(dir, f));
+    await expect(coordinator(['--task', 'spam', '--model', dir])).rejects.toMatchObject({ code: 'config', message: `--task spam needs a text model: ${dir} has no vocab.json (a text model's directory holds model.json, weights.bin and vocab.json)` });
+    // With its vocabulary it starts.
+    copyFileSync(join(pretrainedSpamModelDir(), 'vocab.json'), join(dir, 'vocab.json'));
+    expect((await coordinator(['--task', 'spam', '--model', dir])).started).toBeDefined();
+  });
 
   it('spam: the committed text-cnn with its vocabulary, the spam holdout as token ids, the text robustness and the task settings', async () => {
     const { started } = await coordinator(['--task', 'spam']);

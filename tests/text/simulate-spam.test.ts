@@ -38,6 +38,10 @@ describe('fedtune simulate --task spam', () => {
     expect(exit.stdout).toMatch(/word substitution/);
     // The pretrained model on the coordinator's holdout (600 e-mails of the target collections).
     expect(report.pretrained!.accuracy).toBeCloseTo(0.698, 3);
+    // A saved round is a text model directory again: its vocab.json is the run's vocabulary (before 2026-12-07 it was
+    // missing, and a run given that directory as --model aborted: "the run's model comes without a vocabulary").
+    const roundDir = join(out, 'spam-cli', report.rounds[0]!.modelDir!);
+    expect(readModelText(roundDir)).toEqual(readModelText(pretrainedSpamModelDir()));
   }, 240_000);
 
   it('20 sites over real socket.io: every site trains its share, the final model has its text robustness', async () => {

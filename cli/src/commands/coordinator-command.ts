@@ -141,6 +141,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     const architecture: string = o.model ? 'custom' : (task?.architecture ?? o.arch);
     // A model directory with a vocab.json is a text model: its vocabulary goes to the sites (and into the terms).
     const text = readModelText(modelDir);
+    // The text task's sites tokenize with the model's vocabulary: a model directory without one could never train.
+    if (task && !text) throw new FedtuneError('config', `--task spam needs a text model: ${modelDir} has no vocab.json (a text model's directory holds model.json, weights.bin and vocab.json)`);
     const loadModel = () => loadModelDir(modelDir, { onNotice: (m) => console.log(`note: ${m}`) });
     const loadHoldout = (model: LayersModel) => (o.holdout ? readNumericCsv(o.holdout, { labelColumn: o.labelColumn, numClasses: model.outputs[0].shape.at(-1) ?? undefined, ...(o.featureColumns ? { featureColumns: o.featureColumns } : {}), ...(o.impute ? { impute: o.impute as ImputeMethod } : {}) }) : (task ? task.loadHoldout() : builtinDigits().holdout));
     const { config, changes } = coordinatorRunConfig(command, task);

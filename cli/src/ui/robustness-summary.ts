@@ -22,6 +22,9 @@ export function printRobustness(r: RobustnessReport, indent = '       '): void {
   if (r.noise.length) console.log(`${indent}  gaussian noise: ${r.noise.map((n) => `σ=${n.sigma} ${pct(n.accuracy).trim()}`).join(', ')}`);
   if (r.corruptionMean !== null) console.log(`${indent}  corruptions: mean ${pct(r.corruptionMean).trim()}${r.worstCorruption ? `, worst ${r.worstCorruption.name} ${pct(r.worstCorruption.accuracy).trim()}` : ''}`);
   const units = r.epsUnits === 'feature-std' ? ' (ε in feature standard deviations)' : '';
+  // The attacks run on the first adversarialExamples of the holdout: say so, with those examples' clean accuracy, when fewer than all.
+  const attacked = r.adversarialExamples > 0 && r.adversarialExamples < r.examples && (r.fgsm.length || r.pgd.length || r.square?.length);
+  if (attacked) console.log(`${indent}  attacks on the first ${r.adversarialExamples} of them${r.adversarialCleanAccuracy !== null && r.adversarialCleanAccuracy !== undefined ? ` (clean ${pct(r.adversarialCleanAccuracy).trim()} there)` : ''}:`);
   if (r.fgsm.length) console.log(`${indent}  FGSM: ${r.fgsm.map((a) => `ε=${eps(a.eps)} ${pct(a.accuracy).trim()}`).join(', ')}${units}`);
   if (r.pgd.length) console.log(`${indent}  PGD-${r.pgd[0].steps}: ${r.pgd.map((a) => `ε=${eps(a.eps)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.square?.length) console.log(`${indent}  Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `ε=${eps(a.eps)} ${pct(a.accuracy).trim()}`).join(', ')}`);

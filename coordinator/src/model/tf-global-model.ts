@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { newAttackRowClaims, evaluateModel, evaluateModelYielding, evaluateRobustness, fitTemperature, temperatureStats, type TemperatureStats, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf } from '@fedtune/shared';
+import { newAttackRowClaims, evaluateModel, evaluateModelYielding, evaluateRobustness, fitTemperature, temperatureStats, type TemperatureStats, PerturbedInputs, modelLogits, type RobustnessOptions, type RobustnessReport, modelManifest, modelToFiles, modelTopology, readModelWeights, writeModelWeights, type Dataset, type ModelTextSection, type WeightArrays, type WeightsManifest, fitDatasetToModel, modelInterfaceOf, vocabularyFileOf } from '@fedtune/shared';
+import { VOCABULARY_FILE } from '@fedtune/shared/node';
 import { writeFileDurable } from '../persistence/write-file-durable.ts';
 import type { GlobalMetrics, GlobalModel } from '../engine/global-model.ts';
 import { EvaluationThread } from '../evaluation/evaluation-thread.ts';
@@ -232,6 +233,8 @@ export class TfGlobalModel implements GlobalModel {
     // weights first, then model.json: a model.json always points at complete weights. Durable (fsync'd), with
     // the fsync on libuv's threads so the event loop keeps serving sites meanwhile.
     await writeFileDurable(join(dir, 'weights.bin'), [files.weightsBin]);
+    // A text model's vocabulary is part of the model (docs/text.md): without it the directory cannot be a run's --model again.
+    if (this.text) await writeFileDurable(join(dir, VOCABULARY_FILE), [Buffer.from(JSON.stringify(vocabularyFileOf(this.text)), 'utf8')]);
     await writeFileDurable(join(dir, 'model.json'), [Buffer.from(JSON.stringify(files.modelJson), 'utf8')]);
     return rel;
   }

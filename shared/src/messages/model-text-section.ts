@@ -28,6 +28,11 @@ export function vocabularyOfTextSection(section: ModelTextSection): Vocabulary {
   return parseVocabulary({ kind: 'fedtune-word-vocabulary', version: 1, sequenceLength: section.sequenceLength, tokens: section.vocabulary }, "the run's vocabulary");
 }
 
+/** The vocab.json a text section comes from (readVocabulary reads it back to the same section). */
+export function vocabularyFileOf(section: ModelTextSection): { kind: 'fedtune-word-vocabulary'; version: 1; sequenceLength: number; tokens: string[] } {
+  return { kind: 'fedtune-word-vocabulary', version: 1, sequenceLength: section.sequenceLength, tokens: [...section.vocabulary] };
+}
+
 /** What the run's terms pin of a text model (`model.vocabularyHash`): sha-256 of the canonical JSON of its text section. */
 export function vocabularyHashOf(section: ModelTextSection): string {
   return canonicalHash(section);
