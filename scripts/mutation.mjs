@@ -60,9 +60,16 @@ const MODULES = [
   },
   {
     name: 'refusal-cut',
-    // A connection cut for too many refusals, and the cooldown before its site's name may join again.
-    mutate: ['coordinator/src/engine/cut-site-cooldowns.ts'],
-    tests: ['tests/engine/cut-site-cooldowns.test.ts', 'tests/hostile/refusal-cut-cooldown.test.ts'],
+    // A connection cut for too many refusals, and the cooldown before its site's name may join again; the joins
+    // per site name (connectionLimits.joinsPerMinute: its bucket, and the hello's check of it).
+    mutate: ['coordinator/src/engine/cut-site-cooldowns.ts', 'coordinator/src/engine/site-connections.ts:93-95', 'coordinator/src/engine/site-connections.ts:314-320'],
+    tests: ['tests/engine/cut-site-cooldowns.test.ts', 'tests/hostile/refusal-cut-cooldown.test.ts', 'tests/hostile/join-rate-limit.test.ts'],
+  },
+  {
+    name: 'site-wire-reasons',
+    // What a site's failures and refusals tell the coordinator: the words of errors about the coordinator's side only.
+    mutate: ['shared/src/client/wire-reasons.ts'],
+    tests: ['tests/privacy/site-failure-reasons.test.ts'],
   },
   {
     name: 'round-guards',
@@ -437,8 +444,8 @@ const MODULES = [
   {
     name: 'site-routing',
     // What a joined (or joining) site's messages may do at the coordinator: the router's checks (claimed id, terms first, round, run), membership (hello refusals reported, the terms' answers, leaving, waiting, sampling) and the registry.
-    mutate: ['coordinator/src/engine/site-message-router.ts', 'coordinator/src/engine/site-membership.ts', 'coordinator/src/engine/site-registry.ts'],
-    tests: ['tests/engine/site-routing-exact.test.ts', 'tests/engine/site-routing-phases.test.ts', 'tests/engine/site-routing-membership.test.ts', 'tests/engine/site-routing-site-report.test.ts', 'tests/scale/site-registry-size.test.ts'],
+    mutate: ['coordinator/src/engine/site-message-router.ts', 'coordinator/src/engine/site-membership.ts', 'coordinator/src/engine/site-registry.ts', 'coordinator/src/engine/data-summaries.ts'],
+    tests: ['tests/data-summary/data-summary-units.test.ts', 'tests/engine/site-routing-exact.test.ts', 'tests/engine/site-routing-phases.test.ts', 'tests/engine/site-routing-membership.test.ts', 'tests/engine/site-routing-site-report.test.ts', 'tests/scale/site-registry-size.test.ts'],
   },
   {
     name: 'site-results',
@@ -563,10 +570,10 @@ const MODULES = [
       'coordinator/src/http/terms-route.ts:1-25',
       'coordinator/src/http/terms-route.ts:27-30',
       'coordinator/src/http/terms-route.ts:32-49',
-      'coordinator/src/http/model-weights-route.ts:1-36',
-      'coordinator/src/http/model-weights-route.ts:38-42',
-      'coordinator/src/http/model-weights-route.ts:44-46',
-      'coordinator/src/http/model-weights-route.ts:48-68',
+      'coordinator/src/http/model-weights-route.ts:1-42',
+      'coordinator/src/http/model-weights-route.ts:44-48',
+      'coordinator/src/http/model-weights-route.ts:50-52',
+      'coordinator/src/http/model-weights-route.ts:54-74',
       'coordinator/src/http/site-csp.ts',
       'shared/src/transport/join-link-server.ts',
       'client-web/src/join-server-choice.ts',
