@@ -45,12 +45,18 @@ export type FedtuneErrorCode =
 
 export class FedtuneError extends Error {
   override readonly name = 'FedtuneError';
+  /**
+   * The message holds nothing of a site's own data, files or machine (only shapes, counts and names the run
+   * already knows), so a site may tell it to the coordinator whatever the code (shared/src/client/wire-reasons.ts).
+   */
+  readonly shareable: boolean;
   constructor(
     readonly code: FedtuneErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; shareable?: boolean },
   ) {
     super(message, options);
+    this.shareable = options?.shareable === true;
   }
 
   toJSON(): { code: FedtuneErrorCode; message: string } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FedtuneError, type FedtuneErrorCode } from '@fedtune/shared';
+import { FedtuneError, fitDatasetToModel, type FedtuneErrorCode } from '@fedtune/shared';
 import { CLASSES_REFUSED_REASON, wireFailureReason } from '../../shared/src/client/wire-reasons.ts';
 import { startTestFederation } from '../helpers/federation.ts';
 import type { SiteEvent } from '../../shared/src/client/site-client.ts';
@@ -28,6 +28,18 @@ describe('wireFailureReason: the words of an error about the coordinator\'s side
       expect(reason).not.toContain('HIV');
       expect(reason).toMatch(new RegExp(`\\(${code}; the details stay in the site's own log\\)$`));
     }
+  });
+
+  it('an error marked shareable keeps its words whatever its code; fitDatasetToModel\'s are', () => {
+    expect(wireFailureReason(new FedtuneError('data', "site-4's data has 31 features per example", { shareable: true }))).toBe("site-4's data has 31 features per example");
+    expect(wireFailureReason(new FedtuneError('data', "site-4's data has 31 features per example", { shareable: false }))).toBe("the site's data could not be used (data; the details stay in the site's own log)");
+    let thrown: unknown;
+    try {
+      fitDatasetToModel({ x: new Float32Array(31), y: Int32Array.from([0]), featureShape: [31], numClasses: 2 }, { inputShape: [30], numClasses: 2 }, "site-4's data");
+    } catch (err) {
+      thrown = err;
+    }
+    expect(wireFailureReason(thrown as FedtuneError)).toBe("site-4's data has 31 features per example (shape [31]) but the model expects 30 (input shape [30])");
   });
 
   it('the fixed sentences by code; a kept message is clipped (within the wire\'s 2000 characters)', () => {

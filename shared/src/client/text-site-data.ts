@@ -38,7 +38,7 @@ export function labelOnlySplits(splits: TextSplits): Splits {
  * section). A model without one (an image or tabular model) cannot take texts: FedtuneError('data'), one line.
  */
 export function tokenizeTextSplits(splits: TextSplits, text: ModelTextSection | undefined, what = 'the data'): Splits {
-  if (!text) throw new FedtuneError('data', `${what} is text, but the run's model comes without a vocabulary (not a text model): this site cannot train it`);
+  if (!text) throw new FedtuneError('data', `${what} is text, but the run's model comes without a vocabulary (not a text model): this site cannot train it`, { shareable: true });
   const tokenizer = new TextTokenizer(vocabularyOfTextSection(text));
   return { train: tokenizer.toDataset(splits.train), validation: tokenizer.toDataset(splits.validation), test: tokenizer.toDataset(splits.test) };
 }

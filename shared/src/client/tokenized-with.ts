@@ -10,5 +10,5 @@ export function checkTokenizedWith(tokenizedWith: string | undefined, text: Mode
   if (tokenizedWith === undefined) return;
   const brought = text ? vocabularyHashOf(text) : undefined;
   if (brought === tokenizedWith) return;
-  throw new FedtuneError('data', `${what} was tokenized with vocabulary ${tokenizedWith.slice(0, 16)}…, but the run's model brings ${brought ? `vocabulary ${brought.slice(0, 16)}…` : 'no vocabulary'}: this site cannot train it`);
+  throw new FedtuneError('data', `${what} was tokenized with vocabulary ${tokenizedWith.slice(0, 16)}…, but the run's model brings ${brought ? `vocabulary ${brought.slice(0, 16)}…` : 'no vocabulary'}: this site cannot train it`, { shareable: true });
 }

@@ -36,12 +36,13 @@ const LOCAL_REASONS: Partial<Record<FedtuneErrorCode, string>> = {
 
 /**
  * Why an instruction failed, as the site's siteFailure tells the coordinator (its report, log and audit log keep it):
- * the error's own words only for codes about what the coordinator sent (COORDINATOR_SIDE_CODES); for anything about
+ * the error's own words only for codes about what the coordinator sent (COORDINATOR_SIDE_CODES) or an error marked
+ * shareable (its message holds shapes and counts only, e.g. data that does not fit the run's model); for anything about
  * the site's side — its data, files, paths, label values, machine — a fixed sentence by code. The full message
  * stays in the site's own events and log. Raw site data never leaves the site, not even inside an error message.
  */
 export function wireFailureReason(e: FedtuneError): string {
-  if (COORDINATOR_SIDE_CODES.has(e.code)) return clipText(e.message, 1900);
+  if (COORDINATOR_SIDE_CODES.has(e.code) || e.shareable) return clipText(e.message, 1900);
   return `${LOCAL_REASONS[e.code] ?? 'the site failed'} (${e.code}; the details stay in the site's own log)`;
 }
 
