@@ -107,13 +107,18 @@ describe("a site's budget for its coordinator's websocket frames (frameLimits.fr
 
   it('at the defaults (1,000 a second, bursts of 4,000), a flood of 100,000 pings is cut after about the burst', async () => {
     const { fake, link, closed } = await connectedSite();
-    (await fake.tcp()).write(frames(WS_PING, 100_000));
+    const tcp = await fake.tcp();
+    const started = performance.now();
+    tcp.write(frames(WS_PING, 100_000));
     expect(await closed).toMatch(/faster than 1000 a second \(in bursts of 4000\)/);
+    const seconds = (performance.now() - started) / 1000;
     expect(link.closed).toBe(true);
     await sleep(100);
-    // The burst, and what refills (1,000 a second) while the flood is read: nowhere near the 100,000.
+    // The burst, and what refills (1,000 a second) while the flood is read — however long a loaded machine takes to
+    // read it: nowhere near the 100,000.
     expect(fake.pongs()).toBeGreaterThan(3_000);
-    expect(fake.pongs()).toBeLessThan(10_000);
+    expect(fake.pongs()).toBeLessThan(4_000 + 1_000 * (seconds + 0.1) + 1_000);
+    expect(fake.pongs()).toBeLessThan(50_000);
   });
 
   it('engine.io pings count too: 60 of them past a burst of 50 cut the link', async () => {
