@@ -115,8 +115,9 @@ describe("a site's budget for its coordinator's websocket frames (frameLimits.fr
     expect(link.closed).toBe(true);
     await sleep(100);
     // The burst, and what refills (1,000 a second) while the flood is read — however long a loaded machine takes to
-    // read it: nowhere near the 100,000.
-    expect(fake.pongs()).toBeGreaterThan(3_000);
+    // read it: nowhere near the 100,000 (pongs still queued when the link closes are never written: at least a
+    // quarter of the burst).
+    expect(fake.pongs()).toBeGreaterThan(1_000);
     expect(fake.pongs()).toBeLessThan(4_000 + 1_000 * (seconds + 0.1) + 1_000);
     expect(fake.pongs()).toBeLessThan(50_000);
   });
