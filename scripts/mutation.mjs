@@ -183,7 +183,7 @@ const MODULES = [
     mutate: [
       'coordinator/src/engine/federated-calibration.ts',
       // The calibration sums a site sends (and the inverse temperatures it is asked for) in evaluateResult / evaluate.
-      'shared/src/messages/schemas.ts:396-440',
+      'shared/src/messages/schemas.ts:402-446',
     ],
     tests: ['tests/robustness/federated-calibration.test.ts'],
   },

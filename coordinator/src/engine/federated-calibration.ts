@@ -40,10 +40,13 @@ export function calibrationBounds(grid: ReadonlyArray<readonly [string, Calibrat
   // Each answer with its count held to what its site announced: a claim past that moves no median either (and its
   // sums count per held example, so a huge claim cannot make its per-example values look small).
   const held = grid.map(([id, a]) => ({ id, a, count: Math.min(a.count, announced?.get(id) ?? Infinity) }));
+  type Member = { a: CalibrationAnswer; count: number };
+  const all: Member[] = [...held];
+  if (reference) all.push({ a: reference, count: reference.count });
   // A participant held to no examples (it announced none) weighs nothing and sets no median.
-  const members = [...held, ...(reference ? [{ id: '', a: reference, count: reference.count }] : [])].filter((m) => m.count > 0);
-  const largest = (m: (typeof members)[number], f: (s: CalibrationAnswer['stats'][number]) => number) => Math.max(0, ...m.a.stats.map(f)) / m.count;
-  const median = (f: (m: (typeof members)[number]) => number) => lowerMedian(members.map(f)) ?? 0;
+  const members = all.filter((m) => m.count > 0);
+  const largest = (m: Member, f: (s: CalibrationAnswer['stats'][number]) => number) => Math.max(0, ...m.a.stats.map(f)) / m.count;
+  const median = (f: (m: Member) => number) => lowerMedian(members.map(f)) ?? 0;
   const count = cap * median((m) => m.count);
   const grad = cap * median((m) => largest(m, (s) => Math.abs(s.grad)));
   const hess = cap * cap * median((m) => largest(m, (s) => s.hess));
@@ -98,7 +101,7 @@ export async function fitFederatedTemperature(query: CalibrationQuery, cap = 0, 
       for (const id of participants!) {
         const raw = bySite.get(id)!.stats[b];
         const s = boundedStats(raw, counts.get(id)!, bounds.get(id)!);
-        if (s.grad !== raw.grad || s.hess !== raw.hess || s.nll !== raw.nll) bounded.add(id);
+        if (s.grad !== raw.grad || s.hess !== raw.hess) bounded.add(id);
         // Stryker disable next-line AssignmentOperator: equivalent: the search checks the NLL sum only for finiteness; the fit follows the gradient and curvature.
         nll += s.nll;
         grad += s.grad;
