@@ -655,6 +655,13 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     await expect(simulationOf(['--sites', '5', '--malicious', '0.6'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--malicious is the share of sites that run --attack: it needs --attack') });
     expect((await planSimulation(await simulationOf(['--sites', '5']))).malicious).toEqual([]);
   },
+  // The drops themselves over socket.io with 20 sites: tests/simulation/simulate-dropout.test.ts.
+  '--dropout': async () => {
+    expect((await simulationOf(['--sites', '5', '--dropout', '0.3'])).dropout).toBe(0.3);
+    expect((await simulationOf(['--sites', '5'])).dropout).toBeUndefined();
+    expect((await simulationOf(['--sites', '5', '--dropout', '0'])).dropout).toBeUndefined();
+    await expect(simulationOf(['--sites', '5', '--dropout', '0.96'])).rejects.toThrow(/dropout/);
+  },
   '--arch': async () => {
     expect((await simulateRecorded(['--arch', 'cnn']))[0].architecture).toBe('cnn');
     await expect(runSimulation({ sites: 2, out: dir, transport: 'memory', architecture: 'vit' })).rejects.toThrow(/unknown architecture "vit" for the digits task \(known: cnn, cnn-bn, cnn-dense, cnn-wide, mlp\)/);

@@ -43,6 +43,7 @@ export function simulationOptionsFromCommand(command: Command): SimulationOption
     attack: o.attack,
     attackOptions: o.attackOpt,
     malicious: o.malicious,
+    ...(o.dropout > 0 ? { dropout: o.dropout } : {}),
     architecture: o.arch,
     backend: o.backend,
     workers: o.workers,
@@ -87,6 +88,7 @@ export function simulateCommand(deps: SimulateDeps = { runSimulation }): Command
     .option('--attack <name>', `attack run by the malicious sites: ${attackNames.join(', ')}`)
     .option('--attack-opt <key=value>', 'an attack option (repeatable), e.g. sigma=2', keyValueOption, {})
     .option('--malicious <share>', 'share of sites that are malicious', floatOption('malicious', 0, 0.99), 0.2)
+    .option('--dropout <p>', 'probability that a site drops out instead of answering a fit instruction: its connection closes mid-round, and it reconnects and joins again for later rounds (seeded by --seed; 0 = none)', floatOption('dropout', 0, 0.95), 0)
     .option('--arch <name>', `model architecture (${pretrainedArchitectures().join(', ')}; the spam task runs text-cnn) (default: mlp)`)
     .option('--preset <name>', 'robust: the same federation fine-tuned plainly and adversarially (on the scanners cnn-wide, 240 rounds of ≤ 250 examples per site, PGD-7 at 5/3 × the headline ε (0.10) with an ε warm-up over the first third of the rounds; on clean digits cnn-dense, 30 rounds of ≤ 500, at the headline ε; lr 0.003), side by side; --arch, --rounds, --lr, --max-examples, --average-rounds and --adv-* override it', choiceOption('preset', ['robust'] as const))
     .option('--backend <name>', 'tfjs backend: tfjs-node-gpu, tfjs-node, wasm or cpu (default: fastest available)')

@@ -1,6 +1,7 @@
 import { resolveSimulationTransport, type SimulationTransportChoice } from './simulation-transport.ts';
 import { SIMULATED_SITE_POLICY } from './simulated-site-policy.ts';
 import { startCoordinator, loadModelDir, pretrainedModelDir, pretrainedSpamModelDir, readModelText, hasPretrainedModel, missingPretrainedModelError, type TextRobustnessEvaluator, type EngineEvent, deepMerge, type PartialRunConfigInput, type RunConfig, type RunConfigFile, type RunConfigInput } from '@fedtune/coordinator';
+import { droppingConnector } from './dropout-connector.ts';
 import { FitPool, fitPoolFallbackReason, fitPoolOptions, forwardMacsPerExample, resolveFitPoolWorkers, runNodeSite, runVirtualSites, siteSplitSeed, VirtualDigitsSites } from '@fedtune/client-node';
 import { classCounts, deriveSeed, digitsHeadlineEps, type TextRobustnessOptions, type RobustnessEvaluationConfig, type TrainConfig, FedtuneError, MemoryNetwork, parsePartitionSpec, SeededRandom, siteName, socketIoConnector, type Dataset, type RunReport, type SiteEvent, type SiteOutcome, type UpdateHook, type ModelTextSection, vocabularyHashOf } from '@fedtune/shared';
 import { attackOptions, Collusion, getAttack } from './attacks/index.ts';
@@ -52,6 +53,12 @@ export interface SimulationOptions {
   attackOptions?: Record<string, unknown>;
   /** Share of sites that are malicious (rounded to the nearest count, at least 1 when an attack is set). */
   malicious?: number;
+  /**
+   * Probability that a site drops out instead of answering a fit instruction (its connection closes mid-round;
+   * it reconnects and joins again for later rounds), seeded by the run's seed, the site and the instruction. 0: none.
+   * Sites made from a partition only (not virtual sites).
+   */
+  dropout?: number;
   fraction?: number;
   quorum?: number;
   epochs?: number;
@@ -247,7 +254,8 @@ function startingModel(options: SimulationOptions): { architecture: string; dir:
  * The digits task's architecture and partition, checked before anything is loaded (the command checks them
  * before it selects a tfjs backend, so a mistyped value is the one line it prints): typed config errors.
  */
-export function checkSimulationInputs(options: Pick<SimulationOptions, 'task' | 'architecture' | 'partition'>): void {
+export function checkSimulationInputs(options: Pick<SimulationOptions, 'task' | 'architecture' | 'partition' | 'dropout'>): void {
+  if (options.dropout !== undefined && !(options.dropout >= 0 && options.dropout < 1)) throw new FedtuneError('config', `dropout must be in [0, 1), got ${options.dropout}`);
   if (options.task === 'spam') return;
   const architecture = options.architecture ?? 'mlp';
   if (!hasPretrainedModel(architecture)) throw missingPretrainedModelError(architecture);
@@ -303,10 +311,14 @@ async function simulateWith(
   }
   try {
     const memory = options.transport === 'memory' ? new MemoryNetwork() : undefined;
+    const dropout = options.dropout ?? 0;
+    if (dropout > 0 && virtualSites) throw new FedtuneError('config', '--dropout applies to sites made from a partition; virtual sites (--site-data resample:N, or beyond 790 sites) are made only when sampled');
     const coordinator = await startCoordinator({
       runsDir: options.out,
       config,
       model,
+      // Sites that drop out rejoin after each drop, more often than the joins a real site's name is allowed (connectionLimits.joinsPerMinute).
+      ...(dropout > 0 ? { connectionLimits: { joinsPerMinute: 0 } } : {}),
       architecture,
       holdout,
       // Which built-in holdout, for the saved models' metadata (fedtune evaluate --data digits-holdout takes the same).
@@ -348,9 +360,13 @@ async function simulateWith(
           })
         : datasets.map((data, k) => {
         const siteId = siteIds[k];
+        const server = memory ? memory.connector() : coordinator.url!;
         return runNodeSite({
           siteId,
-          server: memory ? memory.connector() : coordinator.url!,
+          server,
+          ...(dropout > 0
+            ? { connector: droppingConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server, { siteId, probability: dropout, seed: config.seed }) }
+            : {}),
           data,
           splitSeed: siteSplitSeed(config.seed, siteId),
           backend: backend.choice,

@@ -11,13 +11,14 @@ export interface TrialMetrics {
 
 /**
  * A trial's clean accuracy, robust accuracy (the final robustness evaluation's PGD row at `robustEps`) and
- * ECE from its report. A run that did not complete, or whose robustness evaluation has no PGD row at that ε,
+ * ECE from its report — the saved model's, after its temperature when the run fitted one, else before. A run that did not complete, or whose robustness evaluation has no PGD row at that ε,
  * is a failed trial with the reason.
  */
 export function trialMetrics(report: Pick<RunReport, 'status' | 'aborted' | 'final' | 'finalRobustness'>, robustEps: number): TrialMetrics {
   const r = report.finalRobustness;
   const clean = r?.clean.accuracy ?? report.final?.accuracy ?? null;
-  const ece = r?.clean.ece ?? null;
+  // The saved model's ECE: after the temperature it carries (evaluate applies it), when the run fitted one.
+  const ece = r?.calibration?.eceAfter ?? r?.clean.ece ?? null;
   if (report.status !== 'complete') return { status: 'failed', clean, robust: null, ece, error: `run ${report.status}: ${String(report.aborted ?? '').slice(0, 300)}` };
   const row = r?.pgd.find((p) => sameEps(p.eps, robustEps));
   if (!row) return { status: 'failed', clean, robust: null, ece, error: `the final robustness evaluation has no PGD row at ε = ${robustEps}` };

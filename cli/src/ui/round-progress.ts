@@ -103,6 +103,10 @@ export class RoundProgress {
         if (dpSgd) console.log(dpSgd);
         if (r.cooling) console.log(`       ${r.cooling.count} ${r.cooling.count === 1 ? 'site sat' : 'sites sat'} this round out: no answer in an earlier round (${r.cooling.sites.slice(0, 3).map((id) => oneLine(id, 64)).join(', ')}${r.cooling.count > 3 ? ', …' : ''}; --straggler-cooldown)`);
         if (r.busy) console.log(`       ${r.busy.count} ${r.busy.count === 1 ? 'site sat' : 'sites sat'} this round out: still training a fit the quorum wait cut off (${r.busy.sites.slice(0, 3).map((id) => oneLine(id, 64)).join(', ')}${r.busy.count > 3 ? ', …' : ''}; --wait-after-quorum)`);
+        if (r.adoption && !r.adoption.adopted) {
+          const last = r.adoption.refusals.at(-1);
+          console.log(`       the round kept the previous model: its last attempt's aggregate was not adopted either${last ? ` (${oneLine(last.reason)})` : ''}; the row is the kept model`);
+        }
         if (r.averagedRounds) console.log(`       the global model is now the mean of the last ${r.averagedRounds} rounds' models (--average-rounds): the row and all below are its`);
         if (r.robustness) printRobustness(r.robustness);
         if (r.federated) {
