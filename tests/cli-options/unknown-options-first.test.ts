@@ -20,11 +20,22 @@ describe('unknown options before missing required ones', () => {
   it.each([
     [['client', '--sever', 'http://x', '--site', 's'], "error: unknown option '--sever'\n(Did you mean --server?)"],
     [['client', '--site', 's', '--bogus'], "error: unknown option '--bogus'"],
-    [['client', '--site', 's'], "error: required option '--server <url>' not specified"],
     [['client', '--server', 'http://x', '--site', 's'], 'ok'],
     [['client', '--server', 'http://x', '--sitte', 's'], "error: unknown option '--sitte'\n(Did you mean --site?)"],
   ])('%j → %s', (argv, message) => {
     expect(parse(argv)).toBe(message);
+  });
+
+  it('the real fedtune client: --server and --site are needed to join, not to check the data (--check-only)', { timeout: 60_000 }, async () => {
+    const noServer = await fedtune(['client', '--site', 's1', '--data', 'digits:1/2']).done;
+    expect(noServer.code).toBe(1);
+    expect(noServer.stderr).toContain("required option '--server <url>' not specified");
+    const noSite = await fedtune(['client', '--server', 'http://127.0.0.1:9', '--data', 'digits:1/2']).done;
+    expect(noSite.code).toBe(1);
+    expect(noSite.stderr).toContain("required option '--site <name>' not specified");
+    const check = await fedtune(['client', '--data', 'digits:1/2', '--check-only']).done;
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stderr).not.toMatch(/required option/);
   });
 
   it('the real fedtune client names the typo', { timeout: 60_000 }, async () => {

@@ -72,7 +72,7 @@ describe('checkDataset finds what was planted, exactly', () => {
   it('clean data: nothing found; no expected range → no range finding', () => {
     const clean: Dataset = { x: Float32Array.from([0.1, 0.5, 0.2, 0.6, 0.3, 0.7, 0.4, 0.8]), y: Int32Array.from([0, 1, 0, 1]), featureShape: [2], numClasses: 2 };
     const r = checkDataset(clean);
-    expect(r.duplicates.count + r.conflictingDuplicates.count + r.missing.count + r.constantFeatures.count + r.outsideRobustRange.count).toBe(0);
+    expect(r.duplicates.count + r.conflictingDuplicates.count + r.missing.count + r.constantFeatures.count + r.outsideRobustRange!.count).toBe(0);
     expect(r.outsideExpectedRange).toBeUndefined();
     expect(r.model).toBeUndefined();
     expect(r.labels).toEqual({ counts: [2, 2], imbalanceRatio: 1, emptyClasses: [] });
@@ -81,10 +81,19 @@ describe('checkDataset finds what was planted, exactly', () => {
     const edge: Dataset = { x: Float32Array.from([0, 1, 1.0001, -0.0001]), y: Int32Array.from([0, 1, 0, 1]), featureShape: [1], numClasses: 2 };
     expect(checkDataset(edge, { expectedRange: [0, 1] }).outsideExpectedRange).toMatchObject({ count: 2, examples: { indices: [2, 3] } });
   });
+  it('image pixels (options.pixels): no robust range — absent from the report, one line saying it was not checked', () => {
+    const make = (last: number): Dataset => ({ x: Float32Array.from([0, 1, 2, 3, 4, 5, 6, last]), y: new Int32Array(8), featureShape: [1], numClasses: 1 });
+    const report = checkDataset(make(16), { pixels: true });
+    expect(report.outsideRobustRange).toBeUndefined();
+    expect(formatDataCheck(report)).toContain("  far outside their feature's own range: not checked for image pixels (a stroke is rare at any one pixel)");
+    expect(formatDataCheck(checkDataset(make(16)))).toContain("  far outside their feature's own range: 1 values in 1 examples (examples 7), 1 features (features 0)");
+    // Everything else is checked as before.
+    expect(checkDataset(make(16), { pixels: true, expectedRange: [0, 1] }).outsideExpectedRange).toMatchObject({ count: 6 });
+  });
   it('robust range: exactly at 3 IQRs beyond the quartile is inside, a little beyond is outside', () => {
     // values 0..7 (8 examples): q1 = 1.75, q3 = 5.25, IQR = 3.5 → upper bound 5.25 + 10.5 = 15.75.
     const make = (last: number): Dataset => ({ x: Float32Array.from([0, 1, 2, 3, 4, 5, 6, last]), y: new Int32Array(8), featureShape: [1], numClasses: 1 });
-    expect(checkDataset(make(15.75)).outsideRobustRange.count).toBe(0);
+    expect(checkDataset(make(15.75)).outsideRobustRange!.count).toBe(0);
     // The quartiles do not depend on the largest value here, so the bound stays 15.75.
     expect(checkDataset(make(16)).outsideRobustRange).toMatchObject({ count: 1, examples: { indices: [7] } });
   });

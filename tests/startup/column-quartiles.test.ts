@@ -93,8 +93,8 @@ describe('quartiles by selection equal those of a full sort', () => {
         count += here;
         if (here > 0) features.push(j);
       }
-      expect(report.outsideRobustRange.count).toBe(count);
-      expect(report.outsideRobustRange.features.indices).toEqual(features.slice(0, 10));
+      expect(report.outsideRobustRange!.count).toBe(count);
+      expect(report.outsideRobustRange!.features.indices).toEqual(features.slice(0, 10));
       expect(report.constantFeatures.indices).toEqual(constant.slice(0, 10));
       expect(report.duplicates.count).toBe(duplicateIndices(ds).length);
     }

@@ -27,7 +27,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
   const startBackend = deps.selectNodeBackend ?? selectNodeBackend;
   const command = new Command('client')
     .description("join a run as a site: fine-tune on local data that never leaves this process; exits when the run completes")
-    .requiredOption('--server <url>', 'coordinator URL, e.g. http://localhost:8080 (a bare host:port means http://); the nodes of a cluster comma-separated: the site fails over to the next when its node goes (docs/cluster.md)', serverUrlListOption)
+    .option('--server <url>', 'coordinator URL (needed to join; not with --check-only), e.g. http://localhost:8080 (a bare host:port means http://); the nodes of a cluster comma-separated: the site fails over to the next when its node goes (docs/cluster.md)', serverUrlListOption)
     .option('--site <name>', 'this site’s name (letters, digits, ".", "_", "-"); required to join', siteNameOption)
     .option('--data <path>', 'CSV file with a label column, a folder with one sub-folder of images (PNG/JPEG) or .txt files per class, or digits:K/N for the built-in task; required to join')
     .option('--policy <file>', 'site policy (YAML or JSON): what this site consents to; the run\'s terms and every instruction are checked against it (docs/site-policy.md)')
@@ -54,20 +54,22 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
         { option: '--ca', path: o.ca, kind: 'file' },
       ]);
       const policy = o.policy ? loadSitePolicyFile(o.policy) : undefined;
+      // --check-only reads and checks the data and exits: it needs neither a coordinator nor a site name.
+      if (!o.server && !o.checkOnly) throw new FedtuneError('config', "required option '--server <url>' not specified");
       if (o.showTerms) {
         const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, policy, json: o.json });
         if (verdict && !verdict.ok) process.exitCode = 1;
         return;
       }
-      if (!o.site) throw new FedtuneError('config', "required option '--site <name>' not specified");
+      if (!o.site && !o.checkOnly) throw new FedtuneError('config', "required option '--site <name>' not specified");
       if (!o.data) throw new FedtuneError('config', "required option '--data <path>' not specified");
       if (typedOnCommandLine(command, 'syncEvery') && typedOnCommandLine(command, 'workers') && o.workers === 1) {
         throw new FedtuneError('config', '--sync-every paces the averaging between worker threads: it has no effect with --workers 1');
       }
       const dataOptions = siteDataOptionsFrom(o);
       // Fast start (docs/performance.md): the connection's handshake and the backend's start run while the data is read and checked.
-      const server = serverConnector(o.server, o.ca ? readInputText(o.ca, { what: 'CA certificate', code: 'config', maxBytes: PEM_MAX_BYTES }) : undefined, o.site);
-      const early = o.checkOnly ? undefined : new EarlyConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server);
+      const server = o.checkOnly ? undefined : serverConnector(o.server, o.ca ? readInputText(o.ca, { what: 'CA certificate', code: 'config', maxBytes: PEM_MAX_BYTES }) : undefined, o.site);
+      const early = server === undefined ? undefined : new EarlyConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server);
       const backendReady = o.checkOnly ? undefined : startBackend(o.backend);
       backendReady?.catch(() => {}); // awaited below, after the data: its error is reported there
       // One turn of the event loop: the backend gets to its WebAssembly compile (on V8's background threads) before the data is read.
@@ -98,7 +100,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           siteId: o.site,
           splitSeed: siteSplitSeed(runSeed, o.site),
           ...(o.retries !== undefined ? { reconnectRetries: o.retries } : {}),
-          server,
+          server: server!,
           connector: early,
           data,
           token: o.token,

@@ -28,7 +28,8 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
     if (options.checkOnly) return {};
     return { text: checkedTexts(text, options, print) };
   }
-  const report = checkDataset(loaded.dataset, loaded.expectedRange ? { expectedRange: loaded.expectedRange } : {});
+  const pixels = loaded.kind === 'image-folder' || loaded.kind === 'digits';
+  const report = checkDataset(loaded.dataset, { ...(loaded.expectedRange ? { expectedRange: loaded.expectedRange } : {}), ...(pixels ? { pixels } : {}) });
   if (options.json) print(JSON.stringify({ ...report, ...(loaded.schema ? { schema: loaded.schema } : {}) }));
   else {
     for (const note of loaded.notes) print(note);

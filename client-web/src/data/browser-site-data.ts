@@ -42,7 +42,8 @@ export function checkBrowserSiteData(data: BrowserSiteData): BrowserDataCheck {
     const report = checkTextDataset(data.text);
     return { kind: 'text', report, lines: formatTextDataCheck(report) };
   }
-  const report = checkDataset(data.dataset, data.expectedRange ? { expectedRange: data.expectedRange } : {});
+  // Only image folders bring an expected range ([0, 1]): their features are pixels, with no per-feature robust range.
+  const report = checkDataset(data.dataset, data.expectedRange ? { expectedRange: data.expectedRange, pixels: true } : {});
   return { kind: 'examples', report, lines: formatDataCheck(report) };
 }
 

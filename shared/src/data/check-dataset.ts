@@ -13,6 +13,11 @@ export interface DataCheckOptions {
   model?: ModelInterface;
   /** The range the model expects each feature in (e.g. [0, 1] for images), if known. */
   expectedRange?: readonly [number, number];
+  /**
+   * The features are an image's pixels: no per-feature robust range is checked (a stroke is rare at any one pixel,
+   * so on ordinary digits nearly every example had a pixel "far outside its feature's range").
+   */
+  pixels?: boolean;
 }
 
 /** A count, and the first few indices it counts (examples or features), never values. */
@@ -39,8 +44,8 @@ export interface DataCheckReport {
   constantFeatures: IndexFinding;
   /** Values outside the model's expected range (absent when none is known). */
   outsideExpectedRange?: { range: [number, number]; count: number; examples: IndexFinding };
-  /** Values more than ROBUST_RANGE_IQRS IQRs outside their feature's quartiles (features with IQR > 0). */
-  outsideRobustRange: { count: number; examples: IndexFinding; features: IndexFinding };
+  /** Values more than ROBUST_RANGE_IQRS IQRs outside their feature's quartiles (features with IQR > 0); absent for image pixels (options.pixels). */
+  outsideRobustRange?: { count: number; examples: IndexFinding; features: IndexFinding };
   /** Examples per class index, the largest count over the smallest non-zero one, and classes without examples. */
   labels: { counts: number[]; imbalanceRatio: number; emptyClasses: number[] };
   /** The data against the model, when one is given. */
@@ -189,7 +194,7 @@ export function checkDataset(ds: Dataset, options: DataCheckOptions = {}): DataC
     const q1 = quantileUnsorted(column, m, 0.25);
     const q3 = quantileUnsorted(column, m, 0.75);
     const iqr = q3 - q1;
-    if (!(iqr > 0)) continue;
+    if (options.pixels || !(iqr > 0)) continue;
     const lo = q1 - ROBUST_RANGE_IQRS * iqr;
     const hi = q3 + ROBUST_RANGE_IQRS * iqr;
     let here = 0;
@@ -255,7 +260,7 @@ export function checkDataset(ds: Dataset, options: DataCheckOptions = {}): DataC
     missing: { count: missingCount, examples: missingExamples.finding(), features: missingFeatures.finding() },
     constantFeatures: constant.finding(),
     ...(outsideExpectedRange ? { outsideExpectedRange } : {}),
-    outsideRobustRange: { count: robustCount, examples: robustExamples.finding(), features: robustFeatures.finding() },
+    ...(options.pixels ? {} : { outsideRobustRange: { count: robustCount, examples: robustExamples.finding(), features: robustFeatures.finding() } }),
     labels: { counts, imbalanceRatio, emptyClasses },
     ...(model ? { model } : {}),
   };

@@ -18,7 +18,8 @@ export function formatDataCheck(report: DataCheckReport): string[] {
   const e = report.outsideExpectedRange;
   if (e) lines.push(`  outside the model's input range [${e.range[0]}, ${e.range[1]}]: ${e.count} values${e.count ? ` in ${e.examples.count} examples${listed('examples', e.examples)}` : ''}`);
   const r = report.outsideRobustRange;
-  lines.push(`  far outside their feature's own range: ${r.count} values${r.count ? ` in ${r.examples.count} examples${listed('examples', r.examples)}, ${r.features.count} features${listed('features', r.features)}` : ''}`);
+  if (r) lines.push(`  far outside their feature's own range: ${r.count} values${r.count ? ` in ${r.examples.count} examples${listed('examples', r.examples)}, ${r.features.count} features${listed('features', r.features)}` : ''}`);
+  else lines.push("  far outside their feature's own range: not checked for image pixels (a stroke is rare at any one pixel)");
   const l = report.labels;
   lines.push(`  labels: ${JSON.stringify(l.counts)} per class; imbalance ${l.imbalanceRatio.toFixed(2)} (largest / smallest class)${l.emptyClasses.length ? `; no examples of class ${l.emptyClasses.join(', ')}` : ''}`);
   if (report.model) lines.push(report.model.fits ? `  model: fits (${report.model.expectedFeatures} features)` : `  model: does not fit: ${report.model.reason}`);
