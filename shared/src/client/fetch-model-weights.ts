@@ -83,7 +83,7 @@ export async function fetchModelWeights(
         continue;
       }
       const tries = attempt + 1;
-      throw new FedtuneError('transport', `cannot fetch the model from ${url.slice(0, 200)}: ${networkFailureReason(cause)}${tries > 1 ? ` (${tries} attempts)` : ''}`, { cause });
+      throw new FedtuneError('transport', `cannot fetch the model from ${url.slice(0, 200)}: ${networkFailureReason(cause)}${tries > 1 ? ` (${tries} attempts)` : ''}`, { cause, shareable: true });
     }
     // Many sites behind one address (a hospital's gateway) can outrun the server's per-address rate limit: "not now" is not a bad model.
     if ((response.status !== 429 && response.status !== 503) || attempt >= MODEL_FETCH_RETRIES) break;

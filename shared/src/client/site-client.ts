@@ -648,7 +648,7 @@ export class SiteClient {
         throw toFedtuneError(err, 'data');
       }
     }
-    if (!this.data) throw new FedtuneError('config', 'received an instruction before the model topology');
+    if (!this.data) throw new FedtuneError('config', 'received an instruction before the model topology', { shareable: true });
     return this.data;
   }
 
@@ -660,7 +660,7 @@ export class SiteClient {
   }
 
   private loadGlobal(bytes: Uint8Array): WeightArrays {
-    if (!this.model || !this.manifest) throw new FedtuneError('config', 'received weights before the model topology');
+    if (!this.model || !this.manifest) throw new FedtuneError('config', 'received weights before the model topology', { shareable: true });
     this.held = undefined;
     const weights = decodeWeights(bytes);
     assertSameLayout(this.manifest, weights, 'global model');
@@ -679,7 +679,7 @@ export class SiteClient {
     if (payload.modelRef) {
       // The coordinator (cluster node) this site is connected to serves the model; modelServer when the link does not say.
       const server = this.link?.serverUrl ?? this.options.modelServer;
-      if (!server) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from');
+      if (!server) throw new FedtuneError('config', 'the instruction sends the model over HTTP, but this site has no coordinator URL to fetch it from', { shareable: true });
       // Float32 weights of this site's model and the codec's largest header: a reference to more is refused before anything is fetched.
       if (this.manifest) {
         const parameters = totalParameters(this.manifest);
@@ -690,7 +690,7 @@ export class SiteClient {
     }
     const held = this.held;
     if (!this.model || !held || held.runId !== payload.runId || held.version !== payload.modelVersion) {
-      throw new FedtuneError('not_found', `the instruction carries no weights and this site does not hold model version ${payload.modelVersion}`);
+      throw new FedtuneError('not_found', `the instruction carries no weights and this site does not hold model version ${payload.modelVersion}`, { shareable: true });
     }
     return readModelWeights(this.model).arrays;
   }

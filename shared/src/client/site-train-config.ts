@@ -15,12 +15,12 @@ export type SiteAdversarialSettings = Partial<AdversarialTraining>;
 export function siteTrainConfig(config: TrainConfig, site: SiteAdversarialSettings | undefined, round: number): TrainConfig {
   if (!site || Object.keys(site).length === 0) return config;
   const eps = site.eps ?? config.adversarial?.eps;
-  if (eps === undefined) throw new FedtuneError('config', "this site's adversarial settings need an ε (--adv-eps): the coordinator's instruction has no adversarial training");
+  if (eps === undefined) throw new FedtuneError('config', "this site's adversarial settings need an ε (--adv-eps): the coordinator's instruction has no adversarial training", { shareable: true });
   const parsed = AdversarialTraining.safeParse({ ...config.adversarial, ...site, eps });
   if (!parsed.success) {
     // Stryker disable next-line StringLiteral: equivalent: every field of AdversarialTraining is one key deep, so an issue's path has one element and the separator never shows.
     const field = (path: readonly PropertyKey[]) => path.join('.');
-    throw new FedtuneError('config', `this site's adversarial settings: ${parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ').slice(0, 500)}`);
+    throw new FedtuneError('config', `this site's adversarial settings: ${parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ').slice(0, 500)}`, { shareable: true });
   }
   const merged = { ...config, adversarial: parsed.data };
   return site.eps !== undefined ? warmedUpTrain(merged, round) : merged;
