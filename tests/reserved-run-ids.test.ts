@@ -26,7 +26,10 @@ it('fedtune coordinator --run-id fedtune.db: one clear config line, exit 1, and 
   const lines = r.stderr.trim().split('\n');
   expect(lines.at(-1)).toMatch(/^fedtune: config: run id "fedtune\.db" is reserved \(it names a file of the runs directory\): choose another$/);
   expect(r.stderr).not.toMatch(/^\s+at .+:\d+/m);
-  expect(statSync(join(out, 'fedtune.db')).isFile()).toBe(true);
+  // Refused before the coordinator listens or opens its database: nothing named fedtune.db was made a run directory.
+  const db = join(out, 'fedtune.db');
+  expect(!existsSync(db) || statSync(db).isFile()).toBe(true);
+  expect(r.stdout).not.toMatch(/listening/);
 }, 60_000);
 
 it.each(['fedtune.db', 'fedtune.db-wal', 'fedtune.db-shm', 'FEDTUNE.DB-journal', '.hidden', '.'])('startCoordinator refuses run id %s with a config error', async (runId) => {
