@@ -47,6 +47,15 @@ export function attacker(url: string, localAddress?: string): Promise<Attacker> 
 }
 
 /** Waits until `condition` holds (polling), or fails with `what`. */
+/** What a fresh connection's hello as `siteId` gets: 'welcome', or the refusal's payload; the connection is closed after. */
+export async function helloAnswer(url: string, siteId: string): Promise<'welcome' | Record<string, unknown>> {
+  const peer = await attacker(url);
+  peer.hello(siteId);
+  const first = await Promise.race([peer.next('welcome').then(() => 'welcome' as const), peer.next('rejected')]);
+  peer.socket.close();
+  return first;
+}
+
 export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startTinyCoordinator } from '../access/helpers.ts';
-import { attacker } from './helpers.ts';
+import { attacker, helloAnswer } from './helpers.ts';
 
 /**
  * Joins per site name are limited (`connectionLimits.joinsPerMinute`, default 10 a minute in bursts of 10). Found by
@@ -9,13 +9,7 @@ import { attacker } from './helpers.ts';
  * 20 s, health p50 2.5 → 81 ms). A hello past the limit is refused with `rate_limited`, saying when the name may
  * join again; other names are not affected; a refused hello costs the name nothing.
  */
-async function hello(url: string, siteId: string): Promise<'welcome' | Record<string, unknown>> {
-  const peer = await attacker(url);
-  peer.hello(siteId);
-  const first = await Promise.race([peer.next('welcome').then(() => 'welcome' as const), peer.next('rejected')]);
-  peer.socket.close();
-  return first;
-}
+const hello = helloAnswer;
 
 describe('joins per site name (connectionLimits.joinsPerMinute)', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startTinyCoordinator } from '../access/helpers.ts';
-import { attacker, until, type Attacker } from './helpers.ts';
+import { attacker, helloAnswer, until, type Attacker } from './helpers.ts';
 
 /**
  * A joined site whose connection is cut for too many refused messages may not join again under its name for
@@ -22,23 +22,14 @@ async function cutPeer(url: string, siteId: string): Promise<void> {
   expect(await peer.closed).toBe('io server disconnect');
 }
 
-/** What a fresh connection's hello as `siteId` gets: 'welcome', or the refusal's payload. */
-async function helloAgain(url: string, siteId: string): Promise<'welcome' | Record<string, unknown>> {
-  const peer = await attacker(url);
-  peer.hello(siteId);
-  const first = await Promise.race([peer.next('welcome').then(() => 'welcome' as const), peer.next('rejected')]);
-  peer.socket.close();
-  return first;
-}
-
 describe('a site cut for too many refusals may not rejoin at once (refusalCutCooldownMs)', () => {
   it('by default its name is refused for 30 s after the cut; other names join; the cooldown is told in whole seconds', async () => {
     const coordinator = await startTinyCoordinator({ runId: 'cut-cooldown', minSites: 3, connectionLimits: { maxRefusals: 3, refusalWindowMs: 60_000 } });
     try {
       await cutPeer(coordinator.url!, 'site-z');
-      const again = await helloAgain(coordinator.url!, 'site-z');
+      const again = await helloAnswer(coordinator.url!, 'site-z');
       expect(again).toMatchObject({ code: 'rate_limited', reason: expect.stringMatching(/^site site-z was cut for more than 3 refused messages: it may join again in (30|29) s$/) });
-      expect(await helloAgain(coordinator.url!, 'site-y')).toBe('welcome');
+      expect(await helloAnswer(coordinator.url!, 'site-y')).toBe('welcome');
     } finally {
       await coordinator.close();
     }
@@ -54,7 +45,7 @@ describe('a site cut for too many refusals may not rejoin at once (refusalCutCoo
       await cutPeer(coordinator.url!, 'site-z');
       await until(() => !coordinator.engine.sites.has('site-z'), 'site-z gone');
       await new Promise((r) => setTimeout(r, waitMs));
-      const again = await helloAgain(coordinator.url!, 'site-z');
+      const again = await helloAnswer(coordinator.url!, 'site-z');
       if (want === 'welcome') expect(again).toBe('welcome');
       else expect(again).toMatchObject({ code: 'rate_limited', reason: expect.stringMatching(/^site site-z was cut .*: it may join again in 2 s$/) });
     } finally {
