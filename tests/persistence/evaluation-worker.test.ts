@@ -53,7 +53,13 @@ describe('evaluation on a worker thread (evaluation-thread.ts)', () => {
       const weights = nudged(inProcess.initialWeights, k);
       expect(await inWorker.evaluate(weights)).toEqual(await inProcess.evaluate(weights));
       expect(await inWorker.fitTemperature(weights)).toEqual(await inProcess.fitTemperature(weights));
+      // The holdout's calibration sums (a federated temperature fit's trusted reference) too, for the weights sent.
+      const betas = [0.5, 1, 2];
+      const reference = await inWorker.calibrationReference(weights, betas);
+      expect(reference).toEqual(await inProcess.calibrationReference(weights, betas));
+      expect([reference.betas, reference.count, reference.stats.length]).toEqual([betas, inProcess.holdoutSize, 3]);
     }
+    expect(await inWorker.calibrationReference(nudged(inProcess.initialWeights, 0), [1])).not.toEqual(await inWorker.calibrationReference(nudged(inProcess.initialWeights, 1), [1]));
     const weights = nudged(inProcess.initialWeights, 3);
     const a = await inWorker.evaluateRobustness(weights, robustness);
     const b = await inProcess.evaluateRobustness(weights, robustness);

@@ -23,6 +23,8 @@ export type EvaluationRequest =
   /** The helper's side of a shared robustness evaluation: the PGD rows it claims from the last one down; replies with HelperAttackRows. */
   | { id: number; kind: 'attack-rows'; weights: WeightArrays; options: RobustnessOptions; claims: Int32Array }
   | { id: number; kind: 'temperature'; weights: WeightArrays }
+  /** The holdout's temperature-scaling sums at these inverse temperatures (a federated fit's trusted reference). */
+  | { id: number; kind: 'calibration-stats'; weights: WeightArrays; betas: number[] }
   /** Make the robustness evaluation's noisy and corrupted inputs now, in chunks (perturbed-inputs.ts); replies with how many were made. */
   | { id: number; kind: 'prepare-robustness'; options: RobustnessOptions }
   /** The worker's live tensor count (leak tests). */

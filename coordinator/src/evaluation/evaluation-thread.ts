@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '@fedtune/shared/node';
-import { FedtuneError, newAttackRowClaims, warmUpAttackOptions, type HelperAttackRows, type RobustnessOptions, type RobustnessReport, type WeightArrays } from '@fedtune/shared';
+import { FedtuneError, newAttackRowClaims, warmUpAttackOptions, type HelperAttackRows, type RobustnessOptions, type RobustnessReport, type TemperatureStats, type WeightArrays } from '@fedtune/shared';
 import type { GlobalMetrics } from '../engine/global-model.ts';
 import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit, HelperRowsMessage } from './evaluation-protocol.ts';
 
@@ -102,6 +102,11 @@ export class EvaluationThread {
 
   fitTemperature(weights: WeightArrays): Promise<{ temperature: number; fittedOn: number }> {
     return this.request({ kind: 'temperature', weights });
+  }
+
+  /** The holdout's temperature-scaling sums of the model with these weights at `betas`. */
+  calibrationStats(weights: WeightArrays, betas: readonly number[]): Promise<{ betas: number[]; count: number; stats: TemperatureStats[] }> {
+    return this.request({ kind: 'calibration-stats', weights, betas: [...betas] });
   }
 
   /** Makes the robustness evaluation's noisy and corrupted holdout copies ahead of it; resolves with how many it made. */

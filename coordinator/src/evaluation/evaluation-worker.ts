@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateAttackRowsFromEnd, evaluateModel, evaluateRobustness, FedtuneError, type HelperAttackRows, fitTemperature, modelLogits, PerturbedInputs, writeModelWeights } from '@fedtune/shared';
+import { evaluateAttackRowsFromEnd, evaluateModel, evaluateRobustness, FedtuneError, type HelperAttackRows, fitTemperature, modelLogits, PerturbedInputs, temperatureStats, writeModelWeights } from '@fedtune/shared';
 import { selectNodeBackend } from '@fedtune/shared/node';
 import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit, HelperRowsMessage } from './evaluation-protocol.ts';
 
@@ -58,6 +58,9 @@ async function main(): Promise<void> {
       case 'temperature':
         writeModelWeights(holdoutModel, request.weights);
         return { temperature: fitTemperature(modelLogits(holdoutModel, init.holdout), init.holdout.y), fittedOn: init.holdout.y.length };
+      case 'calibration-stats':
+        writeModelWeights(holdoutModel, request.weights);
+        return { betas: request.betas, count: init.holdout.y.length, stats: temperatureStats(modelLogits(holdoutModel, init.holdout), init.holdout.y, request.betas) };
       case 'robustness': {
         const { sharing } = request;
         const rows = sharing ? new Promise<HelperAttackRows | undefined>((resolve) => helperRows.set(sharing.helperId, resolve)) : undefined;

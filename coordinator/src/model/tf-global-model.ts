@@ -212,7 +212,9 @@ export class TfGlobalModel implements GlobalModel {
   }
 
   async calibrationReference(weights: WeightArrays, betas: readonly number[]): Promise<{ betas: number[]; count: number; stats: TemperatureStats[] }> {
-    // On this thread: once per federated fit, one forward pass over the holdout.
+    // On the evaluation worker when there is one (a forward pass over the holdout, once per federated fit).
+    const thread = await this.thread;
+    if (thread) return thread.calibrationStats(weights, betas);
     return this.holdingModel(async () => {
       writeModelWeights(this.model, weights);
       return { betas: [...betas], count: this.holdout.y.length, stats: temperatureStats(modelLogits(this.model, this.holdout), this.holdout.y, betas) };
