@@ -293,6 +293,8 @@ describe('SecureAggregationRound: dropouts and the threshold', () => {
     expectSum(result, ['site-a', 'site-c']);
     expect(s.sent.filter((m) => m.siteId === 'site-b')).toEqual([]);
     expect([...result.reports.keys()]).toEqual(['site-a', 'site-c']);
+    // Silent in the first phase, and only there (it is waited for in no later phase).
+    expect([...s.round.silentIn]).toEqual([['site-b', 'advertise']]);
   });
 
   it('a site that shared its keys and then went silent is dropped: its masks are removed and its input is not in the sum', async () => {
@@ -300,6 +302,7 @@ describe('SecureAggregationRound: dropouts and the threshold', () => {
     const result = await s.run();
     expect(result.survivors).toEqual(['site-a', 'site-b']);
     expect(result.dropped).toEqual(['site-c']);
+    expect([...s.round.silentIn]).toEqual([['site-c', 'mask']]);
     expectSum(result, ['site-a', 'site-b']);
     expect(s.sent.filter((m) => m.event === 'secaggUnmask').map((m) => [m.siteId, m.payload.survivors])).toEqual([
       ['site-a', ['site-a', 'site-b']],
@@ -311,6 +314,7 @@ describe('SecureAggregationRound: dropouts and the threshold', () => {
     const s = setup({ silentFrom: { 'site-a': 'unmask' }, phaseTimeoutMs: 100 });
     const result = await s.run();
     expect(result.survivors).toEqual(SITES);
+    expect([...s.round.silentIn]).toEqual([['site-a', 'unmask']]);
     expect(result.silentInUnmasking).toEqual(['site-a']);
     expectSum(result, SITES);
   });

@@ -222,7 +222,8 @@ export class SecureAggregationRound {
       });
     }
     if (this.aborted) throw new FedtuneError('quorum_not_met', this.aborted);
-    for (const s of this.waiting) if (!this.silentIn.has(s)) this.silentIn.set(s, this.phase);
+    // A site silent in a phase is in no later phase's wait (each phase waits for those that answered the last): set once.
+    for (const s of this.waiting) this.silentIn.set(s, this.phase);
   }
 
   private send<K extends keyof ServerToClient & string>(siteId: string, event: K, payload: ServerToClient[K]): void {
