@@ -151,4 +151,6 @@ export * from './audit/canonical-json.ts';
 export * from './audit/audit-entry.ts';
 export * from './audit/verify-audit-chain.ts';
 export * from './audit/site-audit-entry.ts';
+export * from './audit/redacted-audit-entry.ts';
+export * from './audit/site-audit-view.ts';
 export * from './audit/compare-site-log.ts';

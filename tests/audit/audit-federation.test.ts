@@ -5,6 +5,8 @@ import { siteName, verifyAuditChain, type AuditEntry, type WeightArrays } from '
 import { SiteAuditLog } from '@fedtune/client-node';
 import { startTestFederation, tempDir } from '../helpers/federation.ts';
 import { fedtune } from '../helpers/fedtune-cli.ts';
+import { buildApp } from '../../coordinator/src/http/build-app.ts';
+import type { AdminGuard } from '../../coordinator/src/access/admin-guard.ts';
 
 const SITES = 20;
 const ROUNDS = 2;
@@ -71,6 +73,29 @@ describe('the audit trail of a 20-site run over socket.io', () => {
       expect(good.stderr).toBe('');
       expect(good.stdout.trim()).toBe(`OK: ${chain.count} entries, head ${chain.head}, run ${coordinator.runId}; ${SITES} site logs match (${SITES * ROUNDS} updates)`);
       expect(good.code).toBe(0);
+
+      // Each site's copy, read with its site token where the control plane needs the admin token: its own
+      // entries whole, no other site's name, count or hash; it verifies with the same head and matches its own log.
+      const admin: AdminGuard = { required: () => true, check: (h) => (h === 'Bearer ADMIN' ? { ok: true } : { ok: false, message: 'no' }) };
+      const siteTokens = { verify: (name: string, token: string | undefined) => (token === `tok-${name}` ? { ok: true as const } : { ok: false as const, reason: 'invalid token' as const }) };
+      const { app } = buildApp({ runsDir, maxMessageBytes: 1 << 20, admin, siteTokens, apiRateLimit: false });
+      try {
+        for (const [k, site] of [...siteLogs.keys()].entries()) {
+          const res = await app.inject({ url: `/api/v1/runs/${coordinator.runId}/audit`, headers: { authorization: `Bearer tok-${site}`, 'x-fedtune-site': site } });
+          expect(res.statusCode).toBe(200);
+          const others = [...siteLogs.keys()].filter((s) => s !== site);
+          for (const other of others) expect(res.body).not.toContain(`"${other}"`);
+          for (const u of updates.filter((e) => e.data.siteId !== site)) expect(res.body).not.toContain(u.data.sha256 as string);
+          if (k > 2) continue; // the CLI for three of them
+          const copy = join(logsDir, `copy-${site}.jsonl`);
+          writeFileSync(copy, res.body);
+          const verdict = await fedtune(['audit', 'verify', copy, '--site-log', siteLogs.get(site)!.path, '--head', chain.head]).done;
+          const redacted = chain.count - entries.filter((e) => ['run-start', 'model', 'complete', 'terms', 'privacy'].includes(e.type) || e.data.siteId === site).length;
+          expect(verdict.stdout.trim()).toBe(`OK: ${chain.count} entries (${redacted} redacted: other sites' data withheld), head ${chain.head}, run ${coordinator.runId}; 1 site log match (${ROUNDS} updates)`);
+        }
+      } finally {
+        await app.close();
+      }
 
       // A tampered copy (one accepted update's hash changed) fails, naming the entry.
       const tampered = join(logsDir, 'tampered.jsonl');

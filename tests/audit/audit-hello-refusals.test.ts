@@ -23,7 +23,11 @@ describe('refused hellos in the audit log (socket.io, site tokens)', () => {
       const chain = verifyAuditChain(readFileSync(join(coordinator.runDir, 'audit.jsonl'), 'utf8'));
       expect(chain.ok).toBe(true);
       if (!chain.ok) return;
-      expect(chain.good.filter((e) => e.type === 'refusal').map((e) => e.data)).toEqual([
+      const refusals = chain.good.filter((e) => e.type === 'refusal');
+      // Each with its own random nonce (a site's copy withholds them; the nonce keeps their hashes from being guessed).
+      expect(refusals.map((e) => e.data.nonce)).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/), expect.stringMatching(/^[0-9a-f]{32}$/)]);
+      expect(refusals[0].data.nonce).not.toBe(refusals[1].data.nonce);
+      expect(refusals.map(({ data: { nonce: _, ...data } }) => data)).toEqual([
         { kind: 'hello', siteId: 'site-a', code: 'unauthorized', reason: 'site site-a refused: token required (this coordinator requires site tokens: pass --token)' },
         // As told to the peer: the audit log, which the run's sites may read, does not say which names are registered.
         { kind: 'hello', siteId: 'site-z', code: 'unauthorized', reason: 'site site-z refused: unknown site or invalid token (a site is registered with `fedtune sites add NAME` on the coordinator, which prints its token once)' },

@@ -10,6 +10,8 @@ import { tempDir } from '../helpers/federation.ts';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const manifest: WeightsManifest = [{ name: 'w', shape: [2], dtype: 'float32' }];
 const weights = [new Float32Array([1, 2])];
+/** The nonce every entry about sites carries (AuditRecorder's third argument). */
+const NONCE = 'f'.repeat(32);
 const record = (over: Partial<RoundRecord>): RoundRecord => ({ round: 1, durationMs: 0, attempts: 1, selected: ['a', 'b'], accepted: [], rejected: [], failed: [], bytesDown: 0, bytesUp: 0, global: { accuracy: 0, loss: 0 }, modelDir: 'm', ...over }) as RoundRecord;
 
 function recorder(): { rec: AuditRecorder; entries: () => AuditEntry[]; written: () => AuditEntry[] } {
@@ -20,7 +22,7 @@ function recorder(): { rec: AuditRecorder; entries: () => AuditEntry[]; written:
     if (!v.ok) throw new Error(v.message);
     return v.good;
   };
-  return { rec: new AuditRecorder(log, manifest), written: () => (log.flush(), read()), entries: read };
+  return { rec: new AuditRecorder(log, manifest, () => NONCE), written: () => (log.flush(), read()), entries: read };
 }
 
 describe('sha256OfBytes: an update\'s audit digest', () => {
@@ -46,8 +48,8 @@ describe('AuditRecorder: updates and secure inputs with their digests', () => {
     await rec.roundSaved(record({}), weights);
     const e = entries();
     expect(e.map((x) => x.type)).toEqual(['round-start', 'update', 'leave', 'update', 'model']);
-    expect(e[1].data).toEqual({ round: 1, siteId: 'a', sha256: sha256(a), bytes: a.byteLength, numExamples: 5, accepted: true });
-    expect(e[2].data).toEqual({ siteId: 'z', reason: 'gone' });
+    expect(e[1].data).toEqual({ round: 1, siteId: 'a', sha256: sha256(a), bytes: a.byteLength, numExamples: 5, accepted: true, nonce: NONCE });
+    expect(e[2].data).toEqual({ siteId: 'z', reason: 'gone', nonce: NONCE });
     expect(e[3].data).toMatchObject({ siteId: 'b', sha256: sha256(b), accepted: false, code: 'stale_round' });
   });
 
@@ -61,7 +63,7 @@ describe('AuditRecorder: updates and secure inputs with their digests', () => {
     await rec.roundSaved(record({ round: 2, accepted: [{ siteId: 'x', numExamples: 1, loss: 0, accuracy: 0, durationMs: 0 }] as RoundRecord['accepted'] }), weights);
     const e = entries();
     expect(e.map((q) => q.type)).toEqual(['round-start', 'secure-aggregation', 'model']);
-    expect(e[1].data).toEqual({ round: 2, attempt: 1, participants: ['x', 'y'], survivors: ['x'], masked: { x: sha256(x), y: sha256(y) } });
+    expect(e[1].data).toEqual({ round: 2, attempt: 1, participants: ['x', 'y'], survivors: ['x'], masked: { x: sha256(x), y: sha256(y) }, nonce: NONCE });
   });
 
   it('complete() writes what is left, in order, synchronously', () => {
@@ -115,7 +117,7 @@ describe('AuditRecorder: each update joined with its verdict', () => {
     rec.onEvent({ type: 'complete', report: { status: 'aborted', rounds: [], aborted: 'stopped' } as unknown as RunReport });
     const e = entries();
     expect(e.map((x) => x.type)).toEqual(['round-start', 'secure-aggregation', 'complete']);
-    expect(e[1].data).toEqual({ round: 4, attempt: 1, participants: ['x'], survivors: [], masked: { x: h('m') } });
+    expect(e[1].data).toEqual({ round: 4, attempt: 1, participants: ['x'], survivors: [], masked: { x: h('m') }, nonce: NONCE });
     expect(e[2].data).toEqual({ status: 'aborted', rounds: 0, aborted: 'stopped' });
   });
 
@@ -136,6 +138,6 @@ describe('AuditRecorder: each update joined with its verdict', () => {
   it('a site policy\'s refusal of the terms is recorded as a terms refusal', () => {
     const { rec, written } = recorder();
     rec.onEvent({ type: 'site-refused', siteId: 's', reason: 'requires DP' });
-    expect(written().map((e) => [e.type, e.data])).toEqual([['refusal', { kind: 'terms', siteId: 's', code: 'policy_refused', reason: 'requires DP' }]]);
+    expect(written().map((e) => [e.type, e.data])).toEqual([['refusal', { kind: 'terms', siteId: 's', code: 'policy_refused', reason: 'requires DP', nonce: NONCE }]]);
   });
 });

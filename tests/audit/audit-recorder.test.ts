@@ -8,11 +8,13 @@ import { tempDir } from '../helpers/federation.ts';
 
 const manifest: WeightsManifest = [{ name: 'w', shape: [2], dtype: 'float32' }];
 const weights = [new Float32Array([1, 2])];
+/** The nonce every entry about sites carries (AuditRecorder's third argument). */
+const NONCE = 'f'.repeat(32);
 
 function recorder(): { rec: AuditRecorder; entries: () => AuditEntry[] } {
   const path = join(tempDir('fedtune-audit-rec-'), 'audit.jsonl');
   const log = AuditLog.open(path);
-  const rec = new AuditRecorder(log, manifest);
+  const rec = new AuditRecorder(log, manifest, () => NONCE);
   return {
     rec,
     entries: () => {
@@ -37,10 +39,10 @@ describe('AuditRecorder', () => {
     rec.roundSaved(record({ privacy: { epsilon: 1.5, delta: 1e-5 } as RoundRecord['privacy'] }), weights);
     const e = entries();
     expect(e.map((x) => x.type)).toEqual(['round-start', 'update', 'update', 'update', 'model', 'privacy']);
-    expect(e[0].data).toEqual({ round: 1, attempt: 1, participants: ['a', 'b'] });
-    expect(e[1].data).toEqual({ round: 1, siteId: 'a', sha256: 'a'.repeat(64), bytes: 10, numExamples: 5, accepted: false, code: 'non_finite', reason: `${'x'.repeat(300)}… (700 more characters)` });
-    expect(e[2].data).toEqual({ round: 1, siteId: 'c', accepted: false, code: 'malformed_payload', reason: 'bad' });
-    expect(e[3].data).toEqual({ round: 1, siteId: 'b', sha256: 'b'.repeat(64), bytes: 11, numExamples: 6, accepted: false, code: 'stale_round', reason: 'received with no round open for it' });
+    expect(e[0].data).toEqual({ round: 1, attempt: 1, participants: ['a', 'b'], nonce: NONCE });
+    expect(e[1].data).toEqual({ round: 1, siteId: 'a', sha256: 'a'.repeat(64), bytes: 10, numExamples: 5, accepted: false, code: 'non_finite', reason: `${'x'.repeat(300)}… (700 more characters)`, nonce: NONCE });
+    expect(e[2].data).toEqual({ round: 1, siteId: 'c', accepted: false, code: 'malformed_payload', reason: 'bad', nonce: NONCE });
+    expect(e[3].data).toEqual({ round: 1, siteId: 'b', sha256: 'b'.repeat(64), bytes: 11, numExamples: 6, accepted: false, code: 'stale_round', reason: 'received with no round open for it', nonce: NONCE });
     expect(e[4].data).toEqual({ round: 1, sha256: sha256Hex(encodeWeights({ manifest, arrays: weights })) });
     expect(e[5].data).toEqual({ round: 1, epsilon: 1.5, delta: 1e-5 });
   });
@@ -56,8 +58,8 @@ describe('AuditRecorder', () => {
     rec.roundSaved(record({ round: 2, selected: ['a', 'b'], adoption: { adopted: false, refusals: [] } as RoundRecord['adoption'] }), weights);
     const e = entries();
     expect(e.map((x) => x.type)).toEqual(['round-start', 'secure-aggregation', 'round-start', 'secure-aggregation', 'model']);
-    expect(e[1].data).toEqual({ round: 2, attempt: 1, participants: ['a', 'b', 'c'], survivors: [], masked: { b: '2'.repeat(64) } });
-    expect(e[3].data).toEqual({ round: 2, attempt: 2, participants: ['a', 'b'], survivors: ['a'], masked: { a: '3'.repeat(64), b: '4'.repeat(64) } });
+    expect(e[1].data).toEqual({ round: 2, attempt: 1, participants: ['a', 'b', 'c'], survivors: [], masked: { b: '2'.repeat(64) }, nonce: NONCE });
+    expect(e[3].data).toEqual({ round: 2, attempt: 2, participants: ['a', 'b'], survivors: ['a'], masked: { a: '3'.repeat(64), b: '4'.repeat(64) }, nonce: NONCE });
     expect(Object.keys(e[3].data.masked as object)).toEqual(['a', 'b']);
     expect(e[4].data).toMatchObject({ round: 2, adopted: false });
   });
@@ -80,11 +82,11 @@ describe('AuditRecorder', () => {
     expect(e.map((x) => x.type)).toEqual(['run-start', 'terms', 'join', 'leave', 'refusal', 'refusal', 'refusal', 'complete']);
     expect(e[0].data).toEqual({ runId: 'r', config: sha256Hex('{"a":2,"b":1}'), model: 'm'.repeat(64), resumedAfterRound: 2 });
     expect(e[1].data).toEqual({ sha256: 't'.repeat(64) });
-    expect(e[2].data).toEqual({ siteId: `${'s'.repeat(128)}… (72 more characters)`, backend: 'wasm', runtime: 'node', numExamples: 3 });
-    expect(e[3].data).toEqual({ siteId: 'a', reason: 'transport close' });
-    expect(e[4].data).toEqual({ kind: 'connection', siteId: 'a', reason: 'too many (connection c1, 11 refusals)' });
-    expect(e[5].data).toEqual({ kind: 'hello', siteId: 'z', code: 'unauthorized', reason: 'bad token' });
-    expect(e[6].data).toEqual({ kind: 'policy', siteId: 'b', code: 'config', reason: 'requires DP' });
+    expect(e[2].data).toEqual({ siteId: `${'s'.repeat(128)}… (72 more characters)`, backend: 'wasm', runtime: 'node', numExamples: 3, nonce: NONCE });
+    expect(e[3].data).toEqual({ siteId: 'a', reason: 'transport close', nonce: NONCE });
+    expect(e[4].data).toEqual({ kind: 'connection', siteId: 'a', reason: 'too many (connection c1, 11 refusals)', nonce: NONCE });
+    expect(e[5].data).toEqual({ kind: 'hello', siteId: 'z', code: 'unauthorized', reason: 'bad token', nonce: NONCE });
+    expect(e[6].data).toEqual({ kind: 'policy', siteId: 'b', code: 'config', reason: 'requires DP', nonce: NONCE });
     expect(e[7].data).toEqual({ status: 'aborted', rounds: 0, aborted: 'stopped' });
   });
   it('a refusal without a site or a code records neither key', () => {
@@ -93,8 +95,8 @@ describe('AuditRecorder', () => {
     rec.refusal('policy', { siteId: 'a', reason: 'no code' });
     const e = entries();
     expect(e.map((x) => x.data)).toEqual([
-      { kind: 'policy', reason: 'refused before naming itself' },
-      { kind: 'policy', siteId: 'a', reason: 'no code' },
+      { kind: 'policy', reason: 'refused before naming itself', nonce: NONCE },
+      { kind: 'policy', siteId: 'a', reason: 'no code', nonce: NONCE },
     ]);
   });
 });

@@ -97,7 +97,7 @@ describe('verifyAuditChain: where it breaks and what it keeps', () => {
 
   it('an intact log: every entry good, the head the last hash; each of its hashes is an accepted expected head', () => {
     const v = verifyAuditChain(text(log));
-    expect(v).toEqual({ ok: true, good: log, count: 3, head: log[2].hash });
+    expect(v).toEqual({ ok: true, good: log, redacted: 0, count: 3, head: log[2].hash });
     for (const e of log) expect(verifyAuditChain(text(log), { expectedHead: e.hash }).ok).toBe(true);
     expect(verifyAuditChain(text(log), { expectedHead: GENESIS_PREV }).ok).toBe(false);
   });

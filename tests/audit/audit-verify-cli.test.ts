@@ -16,7 +16,7 @@ describe('fedtune audit verify', () => {
   writeFileSync(path, `${JSON.stringify(a)}\n${JSON.stringify(b)}\n`);
 
   it('verifyAuditFiles: verdict, count, head, --head against a deleted last entry, unreadable files', () => {
-    expect(verifyAuditFiles(path, [])).toEqual({ ok: true, message: `OK: 2 entries, head ${b.hash}, run r`, count: 2, head: b.hash, runId: 'r', siteLogs: [] });
+    expect(verifyAuditFiles(path, [])).toEqual({ ok: true, message: `OK: 2 entries, head ${b.hash}, run r`, count: 2, redacted: 0, head: b.hash, runId: 'r', siteLogs: [] });
     expect(verifyAuditFiles(path, [], a.hash)).toMatchObject({ ok: true, count: 2 });
     const short = join(dir, 'short.jsonl');
     writeFileSync(short, `${JSON.stringify(a)}\n`);

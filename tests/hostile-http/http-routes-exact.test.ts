@@ -17,6 +17,7 @@ import type { AdminGuard } from '../../coordinator/src/access/admin-guard.ts';
 import type { EngineEvent } from '../../coordinator/src/engine/engine-types.ts';
 import { FedtuneError } from '../../shared/src/errors.ts';
 import type { RoundRecord, RunReport } from '../../shared/src/index.ts';
+import { chainAuditEntry, GENESIS_PREV } from '../../shared/src/audit/audit-entry.ts';
 
 // The coordinator's admin and operations HTTP surface on a bare fastify app (build-app.ts's error handler, schema
 // compilers and security headers), no coordinator: the routes' statuses and typed codes, what a schema refuses,
@@ -88,7 +89,11 @@ const summaries = [
   },
 ];
 
-const AUDIT_TEXT = `${JSON.stringify({ seq: 0, type: 'join', data: { siteId: 'site-a' } })}\n${JSON.stringify({ seq: 1, type: 'round', data: {} })}\n`;
+const AUDIT_A = chainAuditEntry(0, GENESIS_PREV, 'join', { siteId: 'site-a', numExamples: 5 }, 't');
+const AUDIT_B = chainAuditEntry(1, AUDIT_A.hash, 'join', { siteId: 'site-b', numExamples: 7 }, 't');
+const AUDIT_TEXT = `${JSON.stringify(AUDIT_A)}\n${JSON.stringify(AUDIT_B)}\n`;
+/** What site-a reads with its site token: its own join whole, site-b's redacted. */
+const AUDIT_SITE_A = `${JSON.stringify(AUDIT_A)}\n${JSON.stringify({ seq: 1, at: 't', type: 'join', redacted: {}, prev: AUDIT_A.hash, hash: AUDIT_B.hash })}\n`;
 
 /** runs/run-b: a report with two rounds, their models, an audit log; runs/run-c: a report and nothing else. */
 function writeRuns(): string {
@@ -237,7 +242,9 @@ describe('GET /api/runs/:id/audit (and /api/v1/…)', () => {
     const { app } = operationsApp({ auditAccess: { admin: guard, siteTokens } });
     const get = (headers: Record<string, string | string[]>) => app.inject({ url: '/api/runs/run-b/audit', headers });
     expect((await get({ authorization: 'Bearer ADMIN' })).statusCode).toBe(200);
-    expect((await get({ authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-a' })).body).toBe(AUDIT_TEXT);
+    expect((await get({ authorization: 'Bearer ADMIN' })).body).toBe(AUDIT_TEXT);
+    // A site reads its copy: other sites' entries redacted.
+    expect((await get({ authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-a' })).body).toBe(AUDIT_SITE_A);
     const refused = await get({});
     expect(refused.statusCode).toBe(401);
     expect(refused.json().error.code).toBe('unauthorized');

@@ -10,6 +10,8 @@ export interface AuditVerifyResult {
   /** One line: the verdict. */
   message: string;
   count?: number;
+  /** How many entries are redacted (a site's copy of the log). */
+  redacted?: number;
   head?: string;
   runId?: string;
   siteLogs: Array<{ path: string; ok: boolean; siteId?: string; updates?: number; message?: string }>;
@@ -29,9 +31,11 @@ function readText(path: string, what: string): string {
 
 /** Verifies an audit log's chain (against a known head) and each site log against it. Reads the files. */
 export function verifyAuditFiles(auditPath: string, siteLogPaths: readonly string[], expectedHead?: string): AuditVerifyResult {
-  const chain = verifyAuditChain(readText(auditPath, 'audit log'), expectedHead === undefined ? {} : { expectedHead });
+  // A site's copy (GET …/audit with a site token) has other sites' entries redacted: their hashes pin them.
+  const chain = verifyAuditChain(readText(auditPath, 'audit log'), { allowRedacted: true, ...(expectedHead === undefined ? {} : { expectedHead }) });
   if (!chain.ok) return { ok: false, message: `FAILED: ${clipText(auditPath)}: ${chain.message}`, siteLogs: [] };
-  const runId = chain.good.find((e) => e.type === 'run-start')?.data.runId;
+  const start = chain.good.find((e) => e.type === 'run-start');
+  const runId = start && 'data' in start ? start.data.runId : undefined;
   const siteLogs: AuditVerifyResult['siteLogs'] = [];
   for (const path of siteLogPaths) {
     const parsed = parseSiteLog(readText(path, 'site log'));
@@ -39,11 +43,12 @@ export function verifyAuditFiles(auditPath: string, siteLogPaths: readonly strin
     siteLogs.push(verdict.ok ? { path, ok: true, siteId: verdict.siteId, updates: verdict.updates } : { path, ok: false, message: verdict.message });
   }
   const bad = siteLogs.find((s) => !s.ok);
-  const base = { count: chain.count, head: chain.head, ...(typeof runId === 'string' ? { runId } : {}), siteLogs };
+  const base = { count: chain.count, redacted: chain.redacted, head: chain.head, ...(typeof runId === 'string' ? { runId } : {}), siteLogs };
   if (bad) return { ok: false, message: `FAILED: ${clipText(bad.path)}: ${bad.message}`, ...base };
   const updates = siteLogs.reduce((n, s) => n + (s.updates ?? 0), 0);
   const sites = siteLogs.length === 0 ? '' : `; ${siteLogs.length} site log${siteLogs.length === 1 ? '' : 's'} match (${updates} update${updates === 1 ? '' : 's'})`;
-  return { ok: true, message: `OK: ${chain.count} entries, head ${chain.head}${typeof runId === 'string' ? `, run ${clipText(runId, 128)}` : ''}${sites}`, ...base };
+  const redacted = chain.redacted === 0 ? '' : ` (${chain.redacted} redacted: other sites' data withheld)`;
+  return { ok: true, message: `OK: ${chain.count} entries${redacted}, head ${chain.head}${typeof runId === 'string' ? `, run ${clipText(runId, 128)}` : ''}${sites}`, ...base };
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -30,15 +30,19 @@ export function joinedRun(auditPath: string, siteId: string): boolean {
   return new AuditJoins().joined(auditPath, siteId);
 }
 
+/** Who is reading a run's audit log: the operator (the whole log), or one site of the run (its redacted copy). */
+export type AuditReader = { kind: 'admin' } | { kind: 'site'; siteId: string };
+
 /**
  * Who may download a run's audit log: whoever passes the admin check (everyone where the control plane is
- * open), or a site of that run with its own site token (`Authorization: Bearer TOKEN`, `X-Fedtune-Site: NAME`).
+ * open) reads it whole; a site of that run with its own site token (`Authorization: Bearer TOKEN`,
+ * `X-Fedtune-Site: NAME`) reads its redacted copy (site-audit-view.ts: other sites' data withheld).
  * Throws FedtuneError('unauthorized') otherwise.
  */
-export function checkAuditAccess(options: AuditAccessOptions, request: AuditRequest, auditPath: string): void {
-  if (!options.admin || options.admin.check(request.authorization, request.host).ok) return;
+export function checkAuditAccess(options: AuditAccessOptions, request: AuditRequest, auditPath: string): AuditReader {
+  if (!options.admin || options.admin.check(request.authorization, request.host).ok) return { kind: 'admin' };
   const site = request.site;
   const token = bearerToken(request.authorization);
-  if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && (options.joins ?? new AuditJoins()).joined(auditPath, site)) return;
+  if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && (options.joins ?? new AuditJoins()).joined(auditPath, site)) return { kind: 'site', siteId: site };
   throw new FedtuneError('unauthorized', `reading a run's audit log needs the admin token, or the site token of a site of that run: send Authorization: Bearer TOKEN (and ${SITE_HEADER}: NAME with a site token)`);
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson, clipText, encodeWeights, type AuditEntryType, type RoundRecord, type RunReport, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson, clipText, RUN_LEVEL_AUDIT_TYPES, encodeWeights, type AuditEntryType, type RoundRecord, type RunReport, type WeightArrays, type WeightsManifest } from '@fedtune/shared';
 import type { EngineEvent } from '../engine/round-engine.ts';
 import type { AuditLog } from './audit-log.ts';
 
@@ -43,7 +43,12 @@ export class AuditRecorder {
   private attempt: { round: number; attempt: number; participants: string[] } | undefined;
   private completed = false;
 
-  constructor(private readonly log: AuditLog, private readonly manifest: WeightsManifest) {}
+  constructor(
+    private readonly log: AuditLog,
+    private readonly manifest: WeightsManifest,
+    /** 128 random bits as hex for each entry about sites (tests pass a fixed one). */
+    private readonly nonce: () => string = () => randomBytes(16).toString('hex'),
+  ) {}
 
   runStart(facts: RunStartFacts): void {
     this.append('run-start', {
@@ -145,8 +150,13 @@ export class AuditRecorder {
     this.log.flush();
   }
 
+  /**
+   * An entry about sites gets a random nonce: a site's copy of the log withholds other sites' entries but keeps
+   * their hashes (docs/audit.md), and without it a join's hash — a guessable name, backend and example count —
+   * could be matched by trying values.
+   */
   private append(type: AuditEntryType, data: Record<string, unknown>): void {
-    this.log.append(type, data);
+    this.log.append(type, RUN_LEVEL_AUDIT_TYPES.has(type) ? data : { ...data, nonce: this.nonce() });
   }
 
   /** Updates received without a verdict (e.g. after their round closed): recorded as such, up to `round`. */

@@ -8,6 +8,7 @@ import { apiErrorStatus } from './error-status.ts';
 import { AUDIT_FILE } from '../audit/audit-log.ts';
 import { checkAuditAccess, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
 import { AuditJoins } from '../access/audit-joins.ts';
+import { siteAuditCopy } from '../audit/site-audit-copy.ts';
 import { summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
 import { pageOfSites } from './site-pages.ts';
 
@@ -46,7 +47,8 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
       schema: {
         summary: "a run's hash-chained audit log (audit.jsonl, JSON lines; docs/audit.md)",
         description:
-          `Needs the admin token where the control plane does, or the site token of a site that joined the run (Authorization: Bearer TOKEN and ${SITE_HEADER}: NAME). ` +
+          `Needs the admin token where the control plane does, or the site token of a site that joined the run (Authorization: Bearer TOKEN and ${SITE_HEADER}: NAME), ` +
+          "which reads the site's copy: other sites' entries redacted (their data withheld, their hashes kept). " +
           'Check it with `fedtune audit verify FILE`. 401 unauthorized; 404 for an unknown run or a run with no audit log.',
         tags: ['runs'],
         params: RunIdParams,
@@ -61,10 +63,10 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     }, async (request, reply) => {
       const runDir = store.runDir(request.params.id);
       const path = join(runDir, AUDIT_FILE);
-      checkAuditAccess(access, { authorization: request.headers.authorization, host: request.headers.host, site: request.headers[SITE_HEADER] }, path);
+      const reader = checkAuditAccess(access, { authorization: request.headers.authorization, host: request.headers.host, site: request.headers[SITE_HEADER] }, path);
       if (!existsSync(path)) throw new FedtuneError('not_found', `run ${request.params.id} has no audit log`);
       void reply.type('application/x-ndjson');
-      return reply.send(createReadStream(path));
+      return reply.send(reader.kind === 'admin' ? createReadStream(path) : siteAuditCopy(path, reader.siteId));
     });
   }
 

@@ -21,7 +21,9 @@ export const AUDIT_ENTRY_TYPES = [
 ] as const;
 export type AuditEntryType = (typeof AUDIT_ENTRY_TYPES)[number];
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');
+/** A SHA-256 digest as 64 lowercase hex digits (an entry's hash, prev, and the hashes it records). */
+export const AuditSha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');
+const Sha256 = AuditSha256;
 
 /** One line of `audit.jsonl`: hash = sha-256(canonical JSON of {seq, at, type, data, prev}), prev = the previous entry's hash. */
 export const AuditEntry = z.strictObject({

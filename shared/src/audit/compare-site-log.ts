@@ -1,5 +1,5 @@
 import { clipText } from '../text/clip-text.ts';
-import type { AuditEntry } from './audit-entry.ts';
+import { isRedacted, type AuditLogEntry } from './redacted-audit-entry.ts';
 import { SiteAuditEntry } from './site-audit-entry.ts';
 
 export type SiteLogVerdict =
@@ -35,10 +35,12 @@ export function parseSiteLog(text: string): { ok: true; entries: SiteAuditEntry[
  * Checks a site's own log against a verified coordinator log of one run: every update the site sent for
  * that run is recorded with the same hash (an `update` entry for a plain update, the site's masked hash in
  * a `secure-aggregation` entry), and the coordinator records no update from this site that the site never sent.
+ * The coordinator's log may be a site's redacted copy: its own entries are whole, its masked inputs stated.
  */
-export function compareSiteLog(coordinator: readonly AuditEntry[], site: readonly SiteAuditEntry[]): SiteLogVerdict {
+export function compareSiteLog(coordinator: readonly AuditLogEntry[], site: readonly SiteAuditEntry[]): SiteLogVerdict {
   const fail = (reason: string): SiteLogVerdict => ({ ok: false, reason, message: `site log does not match the audit log: ${reason}` });
-  const runId = coordinator.find((e) => e.type === 'run-start')?.data.runId;
+  const start = coordinator.find((e) => e.type === 'run-start');
+  const runId = start && !isRedacted(start) ? start.data.runId : undefined;
   if (typeof runId !== 'string') return fail('the audit log has no run-start entry naming its run');
   const mine = site.filter((e) => e.runId === runId);
   if (mine.length === 0) return fail(`the site log has no entry of run ${clipText(runId, 128)}`);
@@ -47,6 +49,11 @@ export function compareSiteLog(coordinator: readonly AuditEntry[], site: readonl
   if (other) return fail(`the site log mixes sites ${clipText(siteId, 128)} and ${clipText(other.siteId, 128)}`);
   const recorded = new Set<string>();
   for (const e of coordinator) {
+    // A site's copy (docs/audit.md): another site's entries withheld, its own masked inputs stated.
+    if (isRedacted(e)) {
+      if (e.type === 'secure-aggregation' && e.redacted.round !== undefined && e.redacted.masked !== undefined) recorded.add(key(e.redacted.round, 'secaggMasked', e.redacted.masked));
+      continue;
+    }
     if (e.type === 'update' && e.data.siteId === siteId && typeof e.data.sha256 === 'string' && typeof e.data.round === 'number') {
       recorded.add(key(e.data.round, 'fitResult', e.data.sha256));
     }

@@ -1,5 +1,6 @@
 import { clipText } from '../text/clip-text.ts';
 import { AuditEntry, auditEntryHash, GENESIS_PREV, type AuditHead } from './audit-entry.ts';
+import { RedactedAuditEntry, type AuditLogEntry } from './redacted-audit-entry.ts';
 
 /**
  * The longest line an audit log may hold: a bound on what a verifier reads from a log someone else wrote, above the
@@ -8,8 +9,8 @@ import { AuditEntry, auditEntryHash, GENESIS_PREV, type AuditHead } from './audi
  */
 export const MAX_AUDIT_LINE_CHARS = 16 * 1024 * 1024;
 
-export type AuditChainVerdict =
-  | ({ ok: true; good: AuditEntry[] } & AuditHead)
+export type AuditChainVerdict<E extends AuditLogEntry = AuditEntry> =
+  | ({ ok: true; good: E[]; /** How many of them are redacted (a site's copy). */ redacted: number } & AuditHead)
   | {
       ok: false;
       /** The 1-based line of the first bad entry. */
@@ -20,12 +21,21 @@ export type AuditChainVerdict =
       /** One line naming the first bad entry. */
       message: string;
       /** The entries before it, all good. */
-      good: AuditEntry[];
+      good: E[];
     };
 
 export interface VerifyAuditOptions {
   /** A head a site was told (the run report's `audit.head`, or a copy it kept): a log that does not hold it fails. */
   expectedHead?: string;
+}
+
+export interface VerifyRedactedAuditOptions extends VerifyAuditOptions {
+  /**
+   * Accept redacted entries (a site's copy of the log, docs/audit.md): their seq and prev are checked, their
+   * hash — of data the copy withholds — is taken as the commitment it is. Without it a redacted entry fails:
+   * the coordinator's own log holds every entry whole.
+   */
+  allowRedacted: true;
 }
 
 /**
@@ -35,12 +45,15 @@ export interface VerifyAuditOptions {
  * A deletion of the last entries is found only against a head known from elsewhere (`expectedHead`, which
  * must be the hash of one of the log's entries: the log may have grown since).
  */
-export function verifyAuditChain(text: string, options: VerifyAuditOptions = {}): AuditChainVerdict {
-  const good: AuditEntry[] = [];
+export function verifyAuditChain(text: string, options?: VerifyAuditOptions & { allowRedacted?: false }): AuditChainVerdict;
+export function verifyAuditChain(text: string, options: VerifyRedactedAuditOptions): AuditChainVerdict<AuditLogEntry>;
+export function verifyAuditChain(text: string, options: VerifyAuditOptions & { allowRedacted?: boolean } = {}): AuditChainVerdict<AuditLogEntry> {
+  const good: AuditLogEntry[] = [];
+  let redacted = 0;
   const lines = text.split('\n');
   // A complete log ends with a newline: the last piece is empty. Anything else is a line cut short.
   const last = lines.pop()!;
-  const fail = (index: number, reason: string, seq?: number): AuditChainVerdict => ({
+  const fail = (index: number, reason: string, seq?: number): AuditChainVerdict<AuditLogEntry> => ({
     ok: false,
     line: index + 1,
     ...(seq !== undefined ? { seq } : {}),
@@ -58,7 +71,9 @@ export function verifyAuditChain(text: string, options: VerifyAuditOptions = {})
     } catch {
       return fail(i, line.trim() === '' ? 'empty line' : 'not valid JSON (edited or cut short)');
     }
-    const result = AuditEntry.safeParse(parsed);
+    const isRedactedLine = parsed !== null && typeof parsed === 'object' && 'redacted' in parsed;
+    if (isRedactedLine && !options.allowRedacted) return fail(i, "a redacted entry (a site's copy of the log): the coordinator's own log holds every entry whole");
+    const result = (isRedactedLine ? RedactedAuditEntry : AuditEntry).safeParse(parsed);
     if (!result.success) {
       const issue = result.error.issues[0];
       // Stryker disable next-line StringLiteral: equivalent: an entry's issues are one key deep (data's values are unknown), so the separator never shows.
@@ -67,7 +82,9 @@ export function verifyAuditChain(text: string, options: VerifyAuditOptions = {})
     const entry = result.data;
     if (entry.seq !== i) return fail(i, `seq ${entry.seq} where ${i} was expected (an entry was deleted, inserted or moved)`, entry.seq);
     if (entry.prev !== prev) return fail(i, `prev does not match the hash of the entry before (that entry was edited, deleted, inserted or moved)`, entry.seq);
-    if (entry.hash !== auditEntryHash(entry)) return fail(i, 'hash does not match the entry (the entry was edited)', entry.seq);
+    if ('data' in entry) {
+      if (entry.hash !== auditEntryHash(entry)) return fail(i, 'hash does not match the entry (the entry was edited)', entry.seq);
+    } else redacted++;
     good.push(entry);
     prev = entry.hash;
   }
@@ -77,5 +94,5 @@ export function verifyAuditChain(text: string, options: VerifyAuditOptions = {})
     const reason = `the expected head ${clipText(options.expectedHead, 64)} is not in the log, which ends at ${prev} after ${good.length} entries (entries were deleted or rewritten)`;
     return { ok: false, line: lines.length + 1, reason, message: `audit log head mismatch: ${reason}`, good };
   }
-  return { ok: true, good, count: good.length, head: prev };
+  return { ok: true, good, redacted, count: good.length, head: prev };
 }
