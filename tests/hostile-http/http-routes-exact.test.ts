@@ -256,6 +256,24 @@ describe('GET /api/runs/:id/audit (and /api/v1/…)', () => {
     expect((await app.inject({ url: '/api/runs/nope/audit' })).statusCode).toBe(401);
   });
 
+  it("a site's copy ends at the first line that is not a whole entry (a line being written, a broken log): nothing after it crosses", async () => {
+    const { app } = operationsApp({ auditAccess: { admin: guard, siteTokens } });
+    mkdirSync(join(runsDir, 'run-e'), { recursive: true });
+    const path = join(runsDir, 'run-e', 'audit.jsonl');
+    const later = chainAuditEntry(2, AUDIT_B.hash, 'leave', { siteId: 'site-a', reason: 'after' }, 't');
+    const read = async () => (await app.inject({ url: '/api/runs/run-e/audit', headers: { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-a' } })).body;
+    for (const [what, broken] of [['cut short', JSON.stringify(AUDIT_B).slice(0, 50)], ['not an entry', JSON.stringify({ ...AUDIT_B, extra: 'site-b' })], ['empty', '']]) {
+      writeFileSync(path, `${JSON.stringify(AUDIT_A)}\n${broken}\n${JSON.stringify(later)}\n`);
+      expect([what, await read()]).toEqual([what, `${JSON.stringify(AUDIT_A)}\n`]);
+    }
+    // Whole: to its end, whatever the site's name.
+    writeFileSync(path, `${AUDIT_TEXT}${JSON.stringify(later)}\n`);
+    expect(await read()).toBe(`${AUDIT_SITE_A}${JSON.stringify(later)}\n`);
+    // The admin reads the file as it is.
+    writeFileSync(path, `${JSON.stringify(AUDIT_A)}\nbroken\n`);
+    expect((await app.inject({ url: '/api/runs/run-e/audit', headers: { authorization: 'Bearer ADMIN' } })).body).toBe(`${JSON.stringify(AUDIT_A)}\nbroken\n`);
+  });
+
   it('asks the index of joins it is given (one for the whole app), not the log', async () => {
     const asked: string[] = [];
     const joins = { joined: (_path: string, site: string) => (asked.push(site), site === 'site-b') } as never;
