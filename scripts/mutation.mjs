@@ -543,6 +543,7 @@ const MODULES = [
       'coordinator/src/http/operations-routes.ts:200-208',
       'coordinator/src/http/api-schemas.ts:21-25',
       'coordinator/src/audit/site-audit-copy.ts',
+      'coordinator/src/access/audit-access.ts',
       'coordinator/src/http/run-control.ts',
       'coordinator/src/http/site-pages.ts',
       'coordinator/src/http/structured-log.ts',
@@ -550,7 +551,7 @@ const MODULES = [
     ],
     // A bare fastify app with a RunStore on a temporary directory, no coordinator; the end-to-end files
     // (tests/http-operations.test.ts, tests/http-runs-lifecycle.test.ts, tests/hostile-http/*.test.ts) stay in npm test.
-    tests: ['tests/hostile-http/http-routes-exact.test.ts'],
+    tests: ['tests/hostile-http/http-routes-exact.test.ts', 'tests/audit/audit-access.test.ts'],
   },
   {
     name: 'dense-stack-step',

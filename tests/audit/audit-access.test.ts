@@ -28,13 +28,16 @@ describe('who may download a run\'s audit log', () => {
     expect(joinedRun(join(path, '..', 'none.jsonl'), 'site-a')).toBe(false);
   });
 
-  const cases: Array<[string, Parameters<typeof checkAuditAccess>[0], Parameters<typeof checkAuditAccess>[1], boolean]> = [
-    ['no admin guard: open', {}, {}, true],
-    ['control plane open (loopback): anyone', { admin: admin(false), siteTokens }, {}, true],
-    ['admin token', { admin: admin(true), siteTokens }, { authorization: 'Bearer ADMIN' }, true],
+  const admins = { kind: 'admin' } as const;
+  const siteA = { kind: 'site', siteId: 'site-a' } as const;
+  // [what, options, request, who reads (false: refused)]
+  const cases: Array<[string, Parameters<typeof checkAuditAccess>[0], Parameters<typeof checkAuditAccess>[1], false | ReturnType<typeof checkAuditAccess>]> = [
+    ['no admin guard: open', {}, {}, admins],
+    ['control plane open (loopback): anyone', { admin: admin(false), siteTokens }, {}, admins],
+    ['admin token', { admin: admin(true), siteTokens }, { authorization: 'Bearer ADMIN' }, admins],
     ['no token', { admin: admin(true), siteTokens }, {}, false],
-    ['a site of the run with its token', { admin: admin(true), siteTokens }, { authorization: 'Bearer tok-site-a', site: 'site-a' }, true],
-    ['a site of the run, token in lower-case scheme', { admin: admin(true), siteTokens }, { authorization: 'bearer tok-site-a', site: 'site-a' }, true],
+    ['a site of the run with its token', { admin: admin(true), siteTokens }, { authorization: 'Bearer tok-site-a', site: 'site-a' }, siteA],
+    ['a site of the run, token in lower-case scheme', { admin: admin(true), siteTokens }, { authorization: 'bearer tok-site-a', site: 'site-a' }, siteA],
     ['a site of the run with a wrong token', { admin: admin(true), siteTokens }, { authorization: 'Bearer tok-site-b', site: 'site-a' }, false],
     ['a registered site that never joined this run', { admin: admin(true), siteTokens }, { authorization: 'Bearer tok-site-b', site: 'site-b' }, false],
     ['a site token without the site header', { admin: admin(true), siteTokens }, { authorization: 'Bearer tok-site-a' }, false],
@@ -42,7 +45,7 @@ describe('who may download a run\'s audit log', () => {
     ['no site token registry', { admin: admin(true) }, { authorization: 'Bearer tok-site-a', site: 'site-a' }, false],
   ];
   it.each(cases)('%s', (_name, options, request, allowed) => {
-    if (allowed) expect(() => checkAuditAccess(options, request, path)).not.toThrow();
+    if (allowed) expect(checkAuditAccess(options, request, path)).toEqual(allowed);
     else {
       const err = thrown(() => checkAuditAccess(options, request, path));
       expect(err.code).toBe('unauthorized');
