@@ -127,6 +127,16 @@ describe.runIf(mode === 'run')('dashboard with the admin token, and after the ru
     expect((await siteRows(page)).map((r) => r.status)).toEqual(['finished', 'finished']);
   }, 30_000);
 
+  it("the run's model files need the token: the dashboard's links fetch them with it and open them as blobs", async () => {
+    const href = `/api/runs/dash-token/model/model.json`;
+    expect((await fetch(`${coordinator.url}${href}`)).status).toBe(401);
+    const [popup] = await Promise.all([page.context().waitForEvent('page'), page.click(`#links a[href="${href}"]`)]);
+    await popup.waitForLoadState();
+    expect(popup.url()).toMatch(/^blob:/);
+    expect(await popup.evaluate(() => document.body.innerText)).toContain('weightsManifest');
+    await popup.close();
+  }, 30_000);
+
   it('a wrong token is refused with the form shown again', async () => {
     const other = await (await browser.newContext()).newPage();
     other.on('request', (r) => void requested.push(r.url()));

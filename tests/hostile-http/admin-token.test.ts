@@ -63,7 +63,7 @@ describe('admin token on the control plane (finding 5)', () => {
       for (const [method, op] of Object.entries(methods)) {
         // The run's terms answer 401 to a caller without a *site* token (the hello's rule), not an admin token.
         if (path === '/api/v1/terms') continue;
-        const url = path.replace('{id}', 'guarded').replace('{*}', 'model.json');
+        const url = path.replace('{id}', 'guarded').replace('{*}', 'model.json').replace('{round}', '1').replace('{file}', 'weights.bin');
         const res = await inject({ method: method.toUpperCase() as 'GET' | 'POST', url, payload: method === 'post' ? {} : undefined });
         const guarded = res.statusCode === 401;
         expect(op.security, `${method} ${path}`).toEqual(guarded ? [{ adminToken: [] }] : undefined);
@@ -75,8 +75,9 @@ describe('admin token on the control plane (finding 5)', () => {
     }
     // Every control-plane route that the document lists (the dashboard's /api/events is not part of the API).
     // Plus the run's audit log at its two addresses (/api/v1/runs/{id}/audit, /api/runs/{id}/audit: the admin
-    // token, or a site token of the run) and a past run's report.html (/api/runs/{id}/report.html).
-    expect(admin).toBe(controlPlane('guarded').length - 1 + 3);
+    // token, or a site token of the run), a past run's report.html (/api/runs/{id}/report.html) and its global
+    // models (/api/runs/{id}/model/{*}, /api/runs/{id}/rounds/{round}/model/{file}: likewise).
+    expect(admin).toBe(controlPlane('guarded').length - 1 + 5);
   });
 
   it('anonymous, malformed and wrong tokens get 401 unauthorized; the right one works; rotating retires the old one', async () => {

@@ -274,6 +274,27 @@ describe('GET /api/runs/:id/audit (and /api/v1/…)', () => {
     expect((await app.inject({ url: '/api/runs/run-e/audit', headers: { authorization: 'Bearer ADMIN' } })).body).toBe(`${JSON.stringify(AUDIT_A)}\nbroken\n`);
   });
 
+  it("a run's global models, latest and per round: the admin, or a site of the run with its token; anyone else 401 before a 404", async () => {
+    const { app } = operationsApp({ auditAccess: { admin: guard, siteTokens } });
+    const refused = "reading a run's model files needs the admin token, or the site token of a site of that run: send Authorization: Bearer TOKEN (and x-fedtune-site: NAME with a site token)";
+    for (const url of ['/api/runs/run-b/model/weights.bin', '/api/runs/run-b/rounds/1/model/weights.bin']) {
+      const get = (headers: Record<string, string>) => app.inject({ url, headers });
+      for (const headers of [{ authorization: 'Bearer ADMIN' }, { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-a' }]) {
+        const res = await get(headers);
+        // This fixture's report names no latest model: past the token, the route says so.
+        if (url.includes('/rounds/')) expect([url, res.statusCode, [...res.rawPayload]]).toEqual([url, 200, [1, 1, 1]]);
+        else expect([url, res.statusCode, res.json().error.code]).toEqual([url, 404, 'not_found']);
+      }
+      for (const headers of [{}, { authorization: 'Bearer SITE-A' }, { authorization: 'Bearer WRONG', 'x-fedtune-site': 'site-a' }, { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-b' }]) {
+        const res = await get(headers);
+        expect([url, res.statusCode, res.json()]).toEqual([url, 401, error('unauthorized', refused)]);
+      }
+    }
+    // Whether a run or a round exists is not said before the token is.
+    for (const url of ['/api/runs/nope/model/model.json', '/api/runs/run-b/rounds/9/model/model.json', '/api/runs/nope/rounds/1/model/model.json']) expect((await app.inject({ url })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/api/runs/run-b/rounds/9/model/model.json', headers: { authorization: 'Bearer ADMIN' } })).statusCode).toBe(404);
+  });
+
   it('asks the index of joins it is given (one for the whole app), not the log', async () => {
     const asked: string[] = [];
     const joins = { joined: (_path: string, site: string) => (asked.push(site), site === 'site-b') } as never;

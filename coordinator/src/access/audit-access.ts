@@ -40,9 +40,18 @@ export type AuditReader = { kind: 'admin' } | { kind: 'site'; siteId: string };
  * Throws FedtuneError('unauthorized') otherwise.
  */
 export function checkAuditAccess(options: AuditAccessOptions, request: AuditRequest, auditPath: string): AuditReader {
+  return checkRunReader(options, request, auditPath, "a run's audit log");
+}
+
+/**
+ * Who may read a run's files that are not for everyone — its audit log, its global models — named `what` in the
+ * refusal: the admin (or anyone where the control plane is open), or a site that joined the run (its `join`
+ * entry in the run's audit log at `auditPath`) with its own site token.
+ */
+export function checkRunReader(options: AuditAccessOptions, request: AuditRequest, auditPath: string, what: string): AuditReader {
   if (!options.admin || options.admin.check(request.authorization, request.host).ok) return { kind: 'admin' };
   const site = request.site;
   const token = bearerToken(request.authorization);
   if (site !== undefined && SITE_NAME.test(site) && token && options.siteTokens?.verify(site, token).ok && (options.joins ?? new AuditJoins()).joined(auditPath, site)) return { kind: 'site', siteId: site };
-  throw new FedtuneError('unauthorized', `reading a run's audit log needs the admin token, or the site token of a site of that run: send Authorization: Bearer TOKEN (and ${SITE_HEADER}: NAME with a site token)`);
+  throw new FedtuneError('unauthorized', `reading ${what} needs the admin token, or the site token of a site of that run: send Authorization: Bearer TOKEN (and ${SITE_HEADER}: NAME with a site token)`);
 }

@@ -1,5 +1,4 @@
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
-import { createReadStream } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
 import { clipText, FedtuneError, type ServerTransport } from '@fedtune/shared';
@@ -17,7 +16,7 @@ import { boundedSocketIoParser } from '../transport/bounded-socketio-parser.ts';
 import { connectionRateLimit } from '../transport/connection-rate-limit.ts';
 import { dashboardPlugin, EventStreams } from './dashboard/dashboard-plugin.ts';
 import type { LiveEvents } from './dashboard/live-events.ts';
-import { errorResponses, LiveStatusSchema, ModelFileParam, ModelFileResponse, RunIdParam } from './api-schemas.ts';
+import { errorResponses, LiveStatusSchema } from './api-schemas.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerOperationsRoutes } from './operations-routes.ts';
@@ -242,20 +241,6 @@ export function buildApp(options: AppOptions): CoordinatorApp {
         response: { 200: { type: 'object', description: 'the run report (report.json)', additionalProperties: true }, ...errorResponses(404) },
       },
     }, async (request) => store.read(request.params.id));
-
-    api.get<{ Params: { id: string; '*': string } }>('/api/runs/:id/model/*', {
-      schema: {
-        summary: "a file of the run's latest global model",
-        tags: ['runs'],
-        params: { type: 'object', properties: { id: RunIdParam, '*': ModelFileParam }, required: ['id', '*'] },
-        response: { 200: ModelFileResponse, ...errorResponses(404) },
-      },
-    }, async (request, reply) => {
-      const file = request.params['*'];
-      const path = store.latestModelFile(request.params.id, file);
-      void reply.type(file === 'model.json' ? 'application/json' : 'application/octet-stream');
-      return reply.send(createReadStream(path));
-    });
 
     api.get('/api/live', {
       config: { admin: true },

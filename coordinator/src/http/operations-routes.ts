@@ -1,16 +1,22 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FedtuneError } from '@fedtune/shared';
 import type { RunStore } from '../run/run-store.ts';
 import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SITES_PAGE_LIMIT, SitesPageQuery, SiteView } from './api-schemas.ts';
 import { apiErrorStatus } from './error-status.ts';
 import { AUDIT_FILE } from '../audit/audit-log.ts';
-import { checkAuditAccess, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
+import { checkAuditAccess, checkRunReader, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
 import { AuditJoins } from '../access/audit-joins.ts';
 import { siteAuditCopy } from '../audit/site-audit-copy.ts';
 import { summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
 import { pageOfSites } from './site-pages.ts';
+
+/** The site a request names itself as (x-fedtune-site; Node joins a repeated header with ", ", which is no name). */
+export const siteHeader = (request: FastifyRequest): string | undefined => {
+  const value = request.headers[SITE_HEADER];
+  return typeof value === 'string' ? value : undefined;
+};
 
 export interface OperationsRoutesOptions {
   store: RunStore;
@@ -41,6 +47,9 @@ const fail = (code: keyof typeof runLifecycleErrorStatus, message: string) => ({
 export function registerOperationsRoutes(app: FastifyInstance, { store, control, database, auditAccess }: OperationsRoutesOptions): void {
   // `/api/v1/…` as docs/audit.md names it; `/api/runs/…` like the run's other routes. One index of who joined, for both.
   const access: AuditAccessOptions = { ...auditAccess, joins: auditAccess?.joins ?? new AuditJoins() };
+  /** A run's global models are what its sites' data made: the admin's, or a site's of that run (audit-access.ts). */
+  const checkModelReader = (request: FastifyRequest, id: string) =>
+    checkRunReader(access, { authorization: request.headers.authorization, host: request.headers.host, site: siteHeader(request) }, join(store.runDir(id), AUDIT_FILE), "a run's model files");
   for (const url of ['/api/v1/runs/:id/audit', '/api/runs/:id/audit']) {
     // Node gives a header it does not know (x-fedtune-site) as one string, repeats joined with ", ".
     app.get<{ Params: { id: string }; Headers: { [SITE_HEADER]?: string } }>(url, {
@@ -83,15 +92,39 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     },
   }, async (request) => ({ runId: request.params.id, rounds: store.rounds(request.params.id).map(summarizeRound) }));
 
+  const modelReaders = {
+    description: `Needs the admin token where the control plane does, or the site token of a site that joined the run (Authorization: Bearer TOKEN and ${SITE_HEADER}: NAME). 401 unauthorized; 404 for an unknown run, round or file.`,
+    security: [{ adminToken: [] }],
+  };
+  const unauthorized = { 401: { ...errorResponses()[400], description: 'neither the admin token nor a site token of this run (code unauthorized)' } };
+
+  app.get<{ Params: { id: string; '*': string } }>('/api/runs/:id/model/*', {
+    schema: {
+      summary: "a file of the run's latest global model",
+      ...modelReaders,
+      tags: ['runs'],
+      params: { type: 'object', properties: { id: RunIdParam, '*': ModelFileParam }, required: ['id', '*'] },
+      response: { 200: ModelFileResponse, ...unauthorized, ...errorResponses(404) },
+    },
+  }, async (request, reply) => {
+    const file = request.params['*'];
+    checkModelReader(request, request.params.id);
+    const path = store.latestModelFile(request.params.id, file);
+    void reply.type(file === 'model.json' ? 'application/json' : 'application/octet-stream');
+    return reply.send(createReadStream(path));
+  });
+
   app.get<{ Params: { id: string; round: number; file: string } }>('/api/runs/:id/rounds/:round/model/:file', {
     schema: {
       summary: 'a file of the global model saved after a round',
+      ...modelReaders,
       tags: ['runs'],
       params: { type: 'object', properties: { id: RunIdParam, round: { type: 'integer', minimum: 1 }, file: ModelFileParam } },
-      response: { 200: ModelFileResponse, ...errorResponses(404) },
+      response: { 200: ModelFileResponse, ...unauthorized, ...errorResponses(404) },
     },
   }, async (request, reply) => {
     const { id, round, file } = request.params;
+    checkModelReader(request, id);
     const path = store.roundModelFile(id, round, file);
     void reply.type(file === 'model.json' ? 'application/json' : 'application/octet-stream');
     return reply.send(createReadStream(path));

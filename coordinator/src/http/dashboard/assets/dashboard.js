@@ -508,8 +508,8 @@ function render() {
     links.append(
       adminLink(`/api/runs/${id}/report.html`, 'report.html'),
       adminLink(`/api/runs/${id}`, 'report.json'),
-      link(`/api/runs/${id}/model/model.json`, 'model.json'),
-      link(`/api/runs/${id}/model/weights.bin`, 'weights.bin'),
+      adminLink(`/api/runs/${id}/model/model.json`, 'model.json'),
+      adminLink(`/api/runs/${id}/model/weights.bin`, 'weights.bin'),
     );
   }
   links.append(link(`/site/?server=${encodeURIComponent(location.origin)}`, 'join as a browser site'), adminLink('/api/live', 'live status (JSON)'));
