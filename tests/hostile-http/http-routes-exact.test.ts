@@ -286,7 +286,7 @@ describe('GET /api/runs/:id/audit (and /api/v1/…)', () => {
     for (const url of ['/api/runs/run-f/model/weights.bin', '/api/runs/run-f/rounds/1/model/weights.bin', '/api/runs/run-f/model/model.json', '/api/runs/run-f/rounds/1/model/model.json']) {
       const get = (headers: Record<string, string>) => app.inject({ url, headers });
       const json = url.endsWith('.json');
-      for (const headers of [{ authorization: 'Bearer ADMIN' }, { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-a' }]) {
+      for (const headers of <Array<Record<string, string>>>[{ authorization: 'Bearer ADMIN' }, { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-a' }]) {
         const res = await get(headers);
         expect([url, res.statusCode, res.headers['content-type'], json ? res.body : [...res.rawPayload]]).toEqual([url, 200, json ? 'application/json' : 'application/octet-stream', json ? '{"m":1}' : [1, 1, 1]]);
       }
