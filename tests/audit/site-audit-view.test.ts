@@ -35,6 +35,12 @@ describe("siteViewOfAuditEntry: a site's copy of its run's audit log", () => {
     ['a secure attempt it dropped out of', entry('secure-aggregation', { round: 3, attempt: 2, participants: ['me', 'o'], survivors: ['o'], masked: { o: h('e') } }), { round: 3, attempt: 2, participant: true, survivor: false }],
     ['a secure sum with a malformed hash of its input: none stated', entry('secure-aggregation', { round: 3, attempt: 1, participants: ['me'], survivors: [], masked: { me: 'D'.repeat(64) } }), { round: 3, attempt: 1, participant: true, survivor: false }],
     ['a secure sum with no masked map', entry('secure-aggregation', { round: 3, attempt: 1, participants: [], survivors: [], masked: null }), { round: 3, attempt: 1, participant: false, survivor: false }],
+    ['a secure sum with a masked map of strings, numbers', entry('secure-aggregation', { round: 3, attempt: 1, participants: [], survivors: [], masked: 'me' }), { round: 3, attempt: 1, participant: false, survivor: false }],
+    ['a secure sum stating a hash one digit too long', entry('secure-aggregation', { round: 3, attempt: 1, participants: [], survivors: [], masked: { me: `0${h('d')}` } }), { round: 3, attempt: 1, participant: false, survivor: false }],
+    ['a secure sum stating a hash with a digit after it', entry('secure-aggregation', { round: 3, attempt: 1, participants: [], survivors: [], masked: { me: `${h('d')}0` } }), { round: 3, attempt: 1, participant: false, survivor: false }],
+    ['a secure sum with no masked map at all', entry('secure-aggregation', { round: 3, attempt: 1, participants: [], survivors: [] }), { round: 3, attempt: 1, participant: false, survivor: false }],
+    ['round 0 and attempt 0 are stated', entry('round-start', { round: 0, attempt: 0, participants: [] }), { round: 0, attempt: 0, participant: false }],
+    ['a round given as text is not', entry('update', { round: '3', siteId: 'x' }), {}],
   ];
   it.each(cases)('%s', (_what, e, expected) => {
     const view = siteViewOfAuditEntry(e, 'me');
@@ -80,6 +86,14 @@ describe("verifying a site's copy", () => {
     expect(copy.filter(isRedacted).map((e) => e.seq)).toEqual([2, 3, 5, 6, 7]);
   });
 
+  it('a line that is JSON but no object is a malformed entry, redacted copies allowed or not', () => {
+    for (const line of ['null', '5', '"redacted"', '[]', 'true']) {
+      for (const options of [{}, { allowRedacted: true as const }]) {
+        expect(verifyAuditChain(`${JSON.stringify(chain[0])}\n${line}\n`, options)).toMatchObject({ ok: false, line: 2, reason: expect.stringMatching(/^malformed entry: \(entry\): /) });
+      }
+    }
+  });
+
   it("the coordinator's own log refuses a redacted entry", () => {
     const v = verifyAuditChain(text(copy));
     expect(v.ok || 'seq' in v).toBe(false);
@@ -109,6 +123,14 @@ describe("verifying a site's copy", () => {
     expect(compareSiteLog(unstated, siteLog)).toMatchObject({ ok: false });
     const noRound = v.good.map((e) => (isRedacted(e) && e.type === 'secure-aggregation' ? { ...e, redacted: { masked: h('3') } } : e));
     expect(compareSiteLog(noRound, siteLog)).toMatchObject({ ok: false });
+    // What a copy states counts only as a secure sum's masked input, with its round: a site that sent only its
+    // plain update matches a copy whose other entries state less, or state it elsewhere.
+    const plainOnly = siteLog.slice(0, 1);
+    const stated = (facts: Record<string, unknown>, type = 'secure-aggregation') => v.good.map((e) => (isRedacted(e) && e.type === 'secure-aggregation' ? { ...e, type, redacted: facts } : e)) as typeof v.good;
+    expect(compareSiteLog(stated({ round: 2 }), plainOnly)).toEqual({ ok: true, siteId: 'me', runId: 'run-1', updates: 1 });
+    expect(compareSiteLog(stated({ masked: h('3') }), plainOnly)).toEqual({ ok: true, siteId: 'me', runId: 'run-1', updates: 1 });
+    expect(compareSiteLog(stated({ round: 2, masked: h('3') }, 'round-start'), plainOnly)).toEqual({ ok: true, siteId: 'me', runId: 'run-1', updates: 1 });
+    expect(compareSiteLog(stated({ round: 2, masked: h('3') }), plainOnly)).toMatchObject({ ok: false, reason: expect.stringContaining('records secaggMasked of round 2') });
     // Another site's copy states no masked input of "me": "me"'s log does not match it.
     const others = chain.map((e) => siteViewOfAuditEntry(e, 'other'));
     expect(compareSiteLog(others, siteLog)).toMatchObject({ ok: false });

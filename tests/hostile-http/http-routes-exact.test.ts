@@ -290,7 +290,7 @@ describe('GET /api/runs/:id/audit (and /api/v1/…)', () => {
         const res = await get(headers);
         expect([url, res.statusCode, res.headers['content-type'], json ? res.body : [...res.rawPayload]]).toEqual([url, 200, json ? 'application/json' : 'application/octet-stream', json ? '{"m":1}' : [1, 1, 1]]);
       }
-      for (const headers of [{}, { authorization: 'Bearer SITE-A' }, { authorization: 'Bearer WRONG', 'x-fedtune-site': 'site-a' }, { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-b' }]) {
+      for (const headers of <Array<Record<string, string>>>[{}, { authorization: 'Bearer SITE-A' }, { authorization: 'Bearer WRONG', 'x-fedtune-site': 'site-a' }, { authorization: 'Bearer SITE-A', 'x-fedtune-site': 'site-b' }]) {
         const res = await get(headers);
         expect([url, res.statusCode, res.json()]).toEqual([url, 401, error('unauthorized', refused)]);
       }

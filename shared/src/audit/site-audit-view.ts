@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditEntryType } from './audit-entry.ts';
+import { AuditSha256, type AuditEntry, type AuditEntryType } from './audit-entry.ts';
 import type { RedactedAuditEntry, RedactedFacts } from './redacted-audit-entry.ts';
 
 /** Entries about the run as a whole (its start, terms, models, privacy spent, end): every site sees them whole. */
@@ -7,7 +7,7 @@ export const RUN_LEVEL_AUDIT_TYPES: ReadonlySet<AuditEntryType> = new Set(['run-
 /** Entries about one site, named by `data.siteId`: whole for that site, redacted for every other. */
 const ONE_SITE: ReadonlySet<AuditEntryType> = new Set(['join', 'leave', 'refusal', 'update']);
 
-const count = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const count = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 const names = (v: unknown, siteId: string): boolean => Array.isArray(v) && v.includes(siteId);
 
 /**
@@ -26,8 +26,8 @@ export function siteViewOfAuditEntry(entry: AuditEntry, siteId: string): AuditEn
   if (entry.type === 'round-start' || entry.type === 'secure-aggregation') facts.participant = names(data.participants, siteId);
   if (entry.type === 'secure-aggregation') {
     facts.survivor = names(data.survivors, siteId);
-    const masked = data.masked && typeof data.masked === 'object' ? (data.masked as Record<string, unknown>)[siteId] : undefined;
-    if (typeof masked === 'string' && /^[0-9a-f]{64}$/.test(masked)) facts.masked = masked;
+    const masked = AuditSha256.safeParse((data.masked as Record<string, unknown> | null | undefined)?.[siteId]);
+    if (masked.success) facts.masked = masked.data;
   }
   return { seq: entry.seq, at: entry.at, type: entry.type, redacted: facts, prev: entry.prev, hash: entry.hash };
 }
