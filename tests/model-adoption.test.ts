@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveSeed } from '@fedtune/shared';
+import { adversarialRegimeStart, deriveSeed, warmedUpTrain } from '@fedtune/shared';
 import { bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from '../coordinator/src/engine/model-adoption.ts';
 import { fitSeed } from '../coordinator/src/engine/fit-seed.ts';
 
@@ -79,6 +79,42 @@ describe('the drift check (checkCandidateAgainstBest, bestRound)', () => {
     expect(bestRound([r(1, 0.7, 2), r(2, 0.7, 1)])).toEqual({ round: 1, accuracy: 0.7, loss: 2 });
     expect(bestRound([r(1, 0.3, 2), r(2, Infinity, 1), r(3, 0.9, NaN), r(4, 0.4, 3)])).toEqual({ round: 4, accuracy: 0.4, loss: 3 });
     expect(bestRound([r(5, 0.2, 9)])).toEqual({ round: 5, accuracy: 0.2, loss: 9 });
+  });
+
+  it('bestRound since a round: the rounds before it left out, and said', () => {
+    const r = (round: number, accuracy: number, loss: number) => ({ round, global: { accuracy, loss } });
+    const rounds = [r(7, 0.81, 0.6), r(8, 0.79, 0.7), r(10, 0.74, 0.8), r(11, 0.72, 0.9)];
+    expect(bestRound(rounds, 1)).toEqual({ round: 7, accuracy: 0.81, loss: 0.6 });
+    expect(bestRound(rounds, 7)).toEqual({ round: 7, accuracy: 0.81, loss: 0.6, since: 7 });
+    expect(bestRound(rounds, 8)).toEqual({ round: 8, accuracy: 0.79, loss: 0.7, since: 8 });
+    expect(bestRound(rounds, 9)).toEqual({ round: 10, accuracy: 0.74, loss: 0.8, since: 9 });
+    expect(bestRound(rounds, 12)).toBeUndefined();
+    // The reason names where the reference was chosen from.
+    expect(checkCandidateAgainstBest({ accuracy: 0.6, loss: 1 }, bestRound(rounds, 10), 0.05)).toEqual({
+      ok: false,
+      reason: "the aggregate's holdout accuracy 0.6000 is more than 0.05 below the best since round 10 (when the training's ε last changed), 0.7400 (round 10), and its holdout loss is not lower than that model's (1.0000, was 0.8000): a drift away from the best model",
+    });
+  });
+});
+
+describe("adversarialRegimeStart: the rounds the drift guard compares a round's model with", () => {
+  const pgd = { method: 'pgd' as const, eps: 0.1, steps: 7, share: 1 };
+  const cases: Array<[string, Parameters<typeof adversarialRegimeStart>[0], number, number]> = [
+    ['no adversarial training: the whole run', {}, 30, 1],
+    ['adversarial training without a warm-up: the whole run', { adversarial: pgd }, 30, 1],
+    ['a warm-up round: its own regime (ε grows every round)', { adversarial: { ...pgd, warmupRounds: 10 } }, 4, 4],
+    ['the first warm-up round', { adversarial: { ...pgd, warmupRounds: 10 } }, 1, 1],
+    ['the warm-up\'s last round, the first at full ε', { adversarial: { ...pgd, warmupRounds: 10 } }, 10, 10],
+    ['after the warm-up: from its last round on', { adversarial: { ...pgd, warmupRounds: 10 } }, 11, 10],
+    ['long after it', { adversarial: { ...pgd, warmupRounds: 10 } }, 240, 10],
+    ['a warm-up of 0 rounds is none', { adversarial: { ...pgd, warmupRounds: 0 } }, 5, 1],
+  ];
+  it.each(cases)('%s', (_what, train, round, start) => {
+    expect(adversarialRegimeStart(train, round)).toBe(start);
+    // ε is the same over the regime, and differs in the round before it.
+    const eps = (r: number) => warmedUpTrain(train, r).adversarial?.eps;
+    for (let r = start; r <= round; r++) expect(eps(r)).toBe(eps(round));
+    if (start > 1) expect(eps(start - 1)).not.toBe(eps(round));
   });
 });
 

@@ -257,6 +257,31 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     expect(unguarded.report.final!.accuracy).toBeLessThan(guarded.report.final!.accuracy - 0.2);
   }, 120_000);
 
+  it("maxAccuracyDropFromBest under an adversarial ε warm-up: each warm-up round is its own regime, after it the reference is the best model since the warm-up's last round", async () => {
+    // The same pull as above, in a run whose sites train adversarially with ε ramped up over 3 rounds. A warm-up
+    // raises ε (and lowers clean accuracy) by design, so rounds 1–3 have no reference, and from round 4 on the
+    // reference is the best model since round 3 — not the best of a smaller ε (finding: the robust preset's
+    // adversarial rounds were refused against a warm-up model, so training at the full ε hardly happened).
+    const push = (g: { manifest: WeightsManifest; arrays: WeightArrays }) => {
+      const arrays = g.arrays.map((a) => new Float32Array(a));
+      const bias = arrays[arrays.length - 1];
+      bias[0] += DRIFT_PUSH;
+      for (let c = 1; c < bias.length; c++) bias[c] -= DRIFT_PUSH / 9;
+      return arrays;
+    };
+    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', push, 1_000_000) };
+    const train = { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' as const, trainable: 'all' as const, adversarial: { method: 'pgd' as const, eps: 0.02, steps: 1, share: 1, warmupRounds: 3 } };
+    const o = await federation({ rounds: DRIFT_ROUNDS, sites: 2, config: { minSites: 3, train } as never, attacker });
+    expect(o.report.status, o.report.aborted).toBe('complete');
+    const drifts = o.report.rounds.flatMap((r) => (r.adoption?.refusals ?? []).filter((f) => /drift away/.test(f.reason)).map((f) => ({ round: r.round, reason: f.reason })));
+    expect(drifts.filter((d) => d.round <= 3)).toEqual([]);
+    expect(drifts.length).toBeGreaterThan(0);
+    for (const d of drifts) expect(d.reason).toMatch(/below the best since round 3 \(when the training's ε last changed\), [0-9.]+ \(round ([3-9]|\d\d+)\)/);
+    // From round 3 on the model stays within the allowed drop of that regime's best.
+    const best = Math.max(...o.report.rounds.filter((r) => r.round >= 3).map((r) => r.global.accuracy));
+    expect(o.report.final!.accuracy).toBeGreaterThanOrEqual(best - 0.05);
+  }, 120_000);
+
   it('a retried round gives every site a new training seed: the retry is not the refused aggregate rebuilt', async () => {
     const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', (g) => zeros(g.arrays), 1_000_000) };
     const o = await federation({ rounds: 1, config: { normBoundMultiple: 0, exampleWeightCap: 0, maxRoundAttempts: 2 }, attacker });

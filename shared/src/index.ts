@@ -83,6 +83,7 @@ export * from './robustness/text/text-corruptions.ts';
 export * from './robustness/text/text-robustness-report.ts';
 export * from './robustness/text/evaluate-text-robustness.ts';
 export * from './robustness/text/augment-texts.ts';
+export * from './robustness/text/embedding-split.ts';
 export * from './data/resize-bilinear.ts';
 export * from './learning/dataset-tensors.ts';
 export * from './learning/predict-all.ts';

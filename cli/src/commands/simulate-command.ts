@@ -1,3 +1,4 @@
+import { SiteFailureEcho } from '../simulation/site-failure-echo.ts';
 import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { Command, InvalidArgumentError } from 'commander';
@@ -121,8 +122,13 @@ async function simulate(o: ReturnType<Command['opts']>, command: Command, deps: 
   const selection = await selectNodeBackend(o.backend);
   console.log(describeBackend(selection));
   let progress: RoundProgress | undefined;
+  const failures = new SiteFailureEcho();
   const base: SimulationOptions = {
     ...options,
+    onSiteEvent: (siteId, event) => {
+      const line = failures.line(siteId, event);
+      if (line) console.log(line);
+    },
     onLog: (line) => console.log(line),
     onListening: (url) => console.log(`coordinator listening on ${url} (live dashboard: ${url}/, API: ${url}/api/runs)`),
     onPlan: (plan) => {

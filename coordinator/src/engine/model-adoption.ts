@@ -47,6 +47,8 @@ export interface BestRound {
   round: number;
   accuracy: number;
   loss: number;
+  /** The first round it was chosen from, when not the run's first (adversarialRegimeStart). */
+  since?: number;
 }
 
 /**
@@ -55,12 +57,13 @@ export interface BestRound {
  * (the built-in task's first round: 70% → 56% → 74% → 82%), and a guard anchored there would never let the
  * run start.
  */
-export function bestRound(rounds: ReadonlyArray<{ round: number; global: { accuracy: number; loss: number } }>): BestRound | undefined {
+export function bestRound(rounds: ReadonlyArray<{ round: number; global: { accuracy: number; loss: number } }>, since = 1): BestRound | undefined {
   let best: BestRound | undefined;
   for (const r of rounds) {
+    if (r.round < since) continue;
     const { accuracy, loss } = r.global;
     if (!Number.isFinite(accuracy) || !Number.isFinite(loss)) continue;
-    if (!best || accuracy > best.accuracy) best = { round: r.round, accuracy, loss };
+    if (!best || accuracy > best.accuracy) best = { round: r.round, accuracy, loss, ...(since > 1 ? { since } : {}) };
   }
   return best;
 }
@@ -78,7 +81,7 @@ export function checkCandidateAgainstBest(candidate: GlobalMetrics, best: BestRo
   if (candidate.accuracy < best.accuracy - maxDropFromBest && !(candidate.loss < best.loss)) {
     return {
       ok: false,
-      reason: `the aggregate's holdout accuracy ${candidate.accuracy.toFixed(4)} is more than ${maxDropFromBest} below the run's best, ${best.accuracy.toFixed(4)} (round ${best.round}), and its holdout loss is not lower than that model's (${candidate.loss.toFixed(4)}, was ${best.loss.toFixed(4)}): a drift away from the best model`,
+      reason: `the aggregate's holdout accuracy ${candidate.accuracy.toFixed(4)} is more than ${maxDropFromBest} below ${best.since === undefined ? "the run's best" : `the best since round ${best.since} (when the training's ε last changed)`}, ${best.accuracy.toFixed(4)} (round ${best.round}), and its holdout loss is not lower than that model's (${candidate.loss.toFixed(4)}, was ${best.loss.toFixed(4)}): a drift away from the best model`,
     };
   }
   return { ok: true };

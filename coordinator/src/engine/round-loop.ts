@@ -1,5 +1,5 @@
 import type { RunContext } from './run-context.ts';
-import { clipText, FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
+import { adversarialRegimeStart, clipText, FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
 import { distributedRoundNoiseMultiplier } from './distributed-dp-aggregation.ts';
 import type { SecureSumAggregator } from './aggregation/secure-sum-aggregator.ts';
 import type { GlobalMetrics } from './global-model.ts';
@@ -265,7 +265,10 @@ export class RoundLoop {
       const maxDrop = this.ctx.config.dp ? 1 : this.ctx.config.maxAccuracyDrop;
       const maxDropFromBest = this.ctx.config.dp ? 1 : this.ctx.config.maxAccuracyDropFromBest;
       let adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.ctx.report.final ?? this.ctx.report.pretrained, maxDrop) : weightsVerdict;
-      if (adoption.ok && candidateMetrics) adoption = checkCandidateAgainstBest(candidateMetrics, bestRound(this.ctx.report.rounds), maxDropFromBest);
+      // Against the best model of this round's training regime: an adversarial ε that grows (its warm-up) lowers
+      // clean accuracy by design, and a model of a smaller ε is no reference for it (adversarialRegimeStart).
+      const since = adversarialRegimeStart(this.ctx.config.train, round);
+      if (adoption.ok && candidateMetrics) adoption = checkCandidateAgainstBest(candidateMetrics, bestRound(this.ctx.report.rounds, since), maxDropFromBest);
       let global: GlobalMetrics;
       if (adoption.ok) {
         this.ctx.globalWeights = candidate;

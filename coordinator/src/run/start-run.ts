@@ -7,6 +7,7 @@ import { makeDirectories } from '@fedtune/shared/node';
 import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineOptions } from '../engine/round-engine.ts';
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
+import { checkAdversarialTraining } from './adversarial-training-check.ts';
 import { DelegatedEvaluationModel, type EvaluateElsewhere } from '../engine/delegated-evaluation-model.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
@@ -163,6 +164,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
   try {
     const classNames = runClassNamesOf(given.classNames, model);
     if (classNames) config = { ...given, classNames };
+    checkAdversarialTraining(config.train, model);
     const store = new RunStore(services.runsDir);
     const runDir = store.newRunDir(runId);
     // A new run never writes over another's files (its report, checkpoints and audit chain would mix with them).

@@ -8,6 +8,19 @@ type WithAdversarial = Pick<TrainConfig, 'adversarial'>;
  * nothing to ramp. Pure: the coordinator applies it to each round's training settings before sending them,
  * and a site that overrides the adversarial settings applies it to its own.
  */
+/**
+ * The first round of the training regime that round `round` is in: every round from it to `round` trains at the
+ * same ε. A warm-up raises ε every round up to k, so each warm-up round is a regime of its own, and from round k
+ * on ε holds: k. Without a warm-up (or without adversarial training) the whole run is one regime: 1. The drift
+ * guard compares a round's model only with the models of its regime (round-loop.ts): adversarial training at a
+ * larger ε costs clean accuracy by design, and the best model of a smaller ε is no reference for it.
+ */
+export function adversarialRegimeStart(train: WithAdversarial, round: number): number {
+  const k = train.adversarial?.warmupRounds;
+  if (!k) return 1;
+  return Math.min(round, k);
+}
+
 export function warmedUpTrain<T extends WithAdversarial>(train: T, round: number): T {
   const adv = train.adversarial;
   const k = adv?.warmupRounds;
