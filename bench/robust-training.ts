@@ -75,6 +75,8 @@ interface Arm {
   /** Temperature scaling fitted federated on the sites' validation splits (out of sample for the holdout). */
   calibration: { temperature: number; eceBefore: number; eceAfter: number } | null;
   seconds: number;
+  /** Aggregates the adoption guard refused, and rounds that kept the previous model (absent before 2026-12-07). */
+  adoption?: { refusals: number; keptPrevious: number };
   /** The machine's 1, 5 and 15 min load averages when the arm finished (the runs are CPU-bound). */
   loadAverage: number[];
   train: unknown;
@@ -133,7 +135,11 @@ for (const scenario of scenarios) {
     });
     const report = r.report.finalRobustness;
     if (r.report.status !== 'complete' || !report) throw new Error(`${scenario.name}/${name}: run ${r.report.status} ${r.report.aborted ?? ''}`);
-    arms[name] = arm(report, (performance.now() - started) / 1000, { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) });
+    // Rounds whose aggregate the adoption guard refused (retried), and rounds that kept the previous model.
+    const refusals = r.report.rounds.reduce((n, round) => n + (round.adoption?.refusals.length ?? 0), 0);
+    const keptPrevious = r.report.rounds.filter((round) => round.adoption?.adopted === false).length;
+    console.log(`${scenario.name} ${name}: the adoption guard refused ${refusals} aggregates; ${keptPrevious} rounds kept the previous model`);
+    arms[name] = { ...arm(report, (performance.now() - started) / 1000, { ...preset[name], ...(name === 'adversarial' ? advExtra : {}), ...(epochs ? { epochs } : {}), ...(learningRate ? { learningRate } : {}), ...(learningRateSchedule ? { learningRateSchedule } : {}), ...(batchSize ? { batchSize } : {}) }), adoption: { refusals, keptPrevious } };
     console.log(`${scenario.name} ${name}: clean ${(100 * report.clean.accuracy).toFixed(1)}%, PGD-40 ${report.pgd.map((p) => `ε=${p.eps} ${(100 * p.accuracy).toFixed(1)}%`).join(', ')}${report.square?.length ? `, Square (black-box) ε=${report.square[0]!.eps} ${(100 * report.square[0]!.accuracy).toFixed(1)}%` : ''}${Object.keys(arms[name].worstCase).length ? `, worst case per example ${Object.entries(arms[name].worstCase).map(([eps, a]) => `ε=${eps} ${(100 * a).toFixed(1)}%`).join(', ')}` : ''}; ECE ${report.clean.ece.toFixed(3)}${report.calibration ? ` → ${report.calibration.eceAfter.toFixed(3)} (T ${report.calibration.temperature.toFixed(2)})` : ''}; ${arms[name].seconds.toFixed(0)} s${report.warnings.length ? `; warnings: ${report.warnings.join(' | ')}` : ''}`);
   }
   const { plain, adversarial } = arms;

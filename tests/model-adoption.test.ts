@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adversarialRegimeStart, deriveSeed, warmedUpTrain } from '@fedtune/shared';
-import { bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from '../coordinator/src/engine/model-adoption.ts';
+import { adversarialRegimeStart, adversarialTrainingOn, deriveSeed, warmedUpTrain } from '@fedtune/shared';
+import { ADVERSARIAL_DRIFT_SIGMAS, adversarialDriftTolerance, bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from '../coordinator/src/engine/model-adoption.ts';
 import { fitSeed } from '../coordinator/src/engine/fit-seed.ts';
 
 describe('the model adoption guard (checkCandidateMetrics)', () => {
@@ -95,6 +95,38 @@ describe('the drift check (checkCandidateAgainstBest, bestRound)', () => {
       reason: "the aggregate's holdout accuracy 0.6000 is more than 0.05 below the best since round 10 (when the training's ε last changed), 0.7400 (round 10), and its holdout loss is not lower than that model's (1.0000, was 0.8000): a drift away from the best model",
     });
   });
+});
+
+describe('adversarialDriftTolerance: the allowed drop under adversarial training follows the regime\'s spread', () => {
+  const r = (round: number, accuracy: number) => ({ round, global: { accuracy } });
+  // The robust preset's cnn-dense rounds 10–15 after its warm-up (σ ≈ 0.022).
+  const preset = [r(9, 0.99), r(10, 0.774), r(11, 0.743), r(12, 0.767), r(13, 0.755), r(14, 0.728), r(15, 0.789)];
+  const cases: Array<[string, Parameters<typeof adversarialDriftTolerance>[0], number, number, number, number]> = [
+    ['4 σ of the regime (round 9 left out), rounded to 4 decimals', preset, 10, 0.05, 0.2, 0.088],
+    ['the whole run when the regime starts at 1 (round 9 in it)', preset, 1, 0.05, 0.2, 0.2],
+    ['never below the base', [r(1, 0.8), r(2, 0.8), r(3, 0.81)], 1, 0.05, 0.2, 0.05],
+    ['never above the cap', [r(1, 0.2), r(2, 0.9), r(3, 0.5)], 1, 0.05, 0.2, 0.2],
+    ['a cap of 1 (collapse check off) lets the spread decide', [r(1, 0.2), r(2, 0.9), r(3, 0.5)], 1, 0.05, 1, 1],
+    ['two rounds are too few to say: the base', [r(1, 0.5), r(2, 0.9)], 1, 0.05, 0.2, 0.05],
+    ['three are enough', [r(1, 0.7), r(2, 0.74), r(3, 0.78)], 1, 0.05, 0.2, 0.16],
+    ['non-finite accuracies are not counted', [r(1, 0.7), r(2, NaN), r(3, 0.78)], 1, 0.05, 0.2, 0.05],
+    ['rounds before the regime are not counted', [r(1, 0.1), r(2, 0.7), r(3, 0.74), r(4, 0.78)], 2, 0.05, 0.2, 0.16],
+  ];
+  it.each(cases)('%s', (_what, rounds, since, base, cap, expected) => {
+    expect(adversarialDriftTolerance(rounds, since, base, cap)).toBe(expected);
+  });
+  it('ADVERSARIAL_DRIFT_SIGMAS is 4', () => expect(ADVERSARIAL_DRIFT_SIGMAS).toBe(4));
+});
+
+describe('adversarialTrainingOn', () => {
+  const pgd = { method: 'pgd' as const, eps: 0.1, steps: 7, share: 1 };
+  it.each([
+    ['none', {}, false],
+    ['PGD', { adversarial: pgd }, true],
+    ['ε 0', { adversarial: { ...pgd, eps: 0 } }, false],
+    ['share 0', { adversarial: { ...pgd, share: 0 } }, false],
+    ['a little of each', { adversarial: { ...pgd, eps: 1e-6, share: 0.01 } }, true],
+  ] as const)('%s', (_what, train, on) => expect(adversarialTrainingOn(train)).toBe(on));
 });
 
 describe("adversarialRegimeStart: the rounds the drift guard compares a round's model with", () => {

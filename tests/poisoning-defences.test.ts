@@ -257,7 +257,7 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     expect(unguarded.report.final!.accuracy).toBeLessThan(guarded.report.final!.accuracy - 0.2);
   }, 120_000);
 
-  it("maxAccuracyDropFromBest under an adversarial ε warm-up: each warm-up round is its own regime, after it the reference is the best model since the warm-up's last round", async () => {
+  it("maxAccuracyDropFromBest under an adversarial ε warm-up: the run's best by the collapse bound in the warm-up, then the best since its last round by a spread-aware drop", async () => {
     // The same pull as above, in a run whose sites train adversarially with ε ramped up over 3 rounds. A warm-up
     // raises ε (and lowers clean accuracy) by design, so rounds 1–3 have no reference, and from round 4 on the
     // reference is the best model since round 3 — not the best of a smaller ε (finding: the robust preset's
@@ -274,12 +274,24 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     const o = await federation({ rounds: DRIFT_ROUNDS, sites: 2, config: { minSites: 3, train } as never, attacker });
     expect(o.report.status, o.report.aborted).toBe('complete');
     const drifts = o.report.rounds.flatMap((r) => (r.adoption?.refusals ?? []).filter((f) => /drift away/.test(f.reason)).map((f) => ({ round: r.round, reason: f.reason })));
-    expect(drifts.filter((d) => d.round <= 3)).toEqual([]);
-    expect(drifts.length).toBeGreaterThan(0);
-    for (const d of drifts) expect(d.reason).toMatch(/below the best since round 3 \(when the training's ε last changed\), [0-9.]+ \(round ([3-9]|\d\d+)\)/);
-    // From round 3 on the model stays within the allowed drop of that regime's best.
+    // In the warm-up (and its last round, the first at full ε) a round's regime has no earlier round: the run's best
+    // holds it by the collapse bound (0.2); after it, the regime's best by the spread-aware drop.
+    for (const d of drifts.filter((d) => d.round <= 3)) expect(d.reason).toMatch(/is more than 0\.2 below the run's best, /);
+    expect(drifts.filter((d) => d.round > 3).length).toBeGreaterThan(0);
+    for (const d of drifts.filter((d) => d.round > 3)) expect(d.reason).toMatch(/is more than 0\.\d+ below the best since round 3 \(when the training's ε last changed\), [0-9.]+ \(round ([3-9]|\d\d+)\)/);
+    // The allowed drop under adversarial training follows the regime's spread, between 0.05 and the collapse bound 0.2.
+    for (const d of drifts.filter((d) => d.round > 3)) {
+      const allowed = Number(/more than ([0-9.]+) below/.exec(d.reason)![1]);
+      expect(allowed).toBeGreaterThanOrEqual(0.05);
+      expect(allowed).toBeLessThanOrEqual(0.2);
+    }
+    // From round 3 on the model stays within the collapse bound of that regime's best.
     const best = Math.max(...o.report.rounds.filter((r) => r.round >= 3).map((r) => r.global.accuracy));
-    expect(o.report.final!.accuracy).toBeGreaterThanOrEqual(best - 0.05);
+    expect(o.report.final!.accuracy).toBeGreaterThanOrEqual(best - 0.2);
+    // And the guard still holds the pull: unguarded, the same run ends far lower.
+    const unguarded = await federation({ rounds: DRIFT_ROUNDS, sites: 2, config: { minSites: 3, train, maxAccuracyDropFromBest: 1 } as never, attacker });
+    // Measured: guarded 0.620 0.486 0.486 0.486 0.486 0.486, unguarded 0.620 0.486 0.396 0.332 0.296 0.260.
+    expect(unguarded.report.final!.accuracy).toBeLessThan(o.report.final!.accuracy - 0.1);
   }, 120_000);
 
   it('a retried round gives every site a new training seed: the retry is not the refused aggregate rebuilt', async () => {

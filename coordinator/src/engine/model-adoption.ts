@@ -86,3 +86,26 @@ export function checkCandidateAgainstBest(candidate: GlobalMetrics, best: BestRo
   }
   return { ok: true };
 }
+
+/** How many standard deviations of a regime's round accuracies the drift check allows under adversarial training. */
+export const ADVERSARIAL_DRIFT_SIGMAS = 4;
+
+/**
+ * The drift check's allowed drop under adversarial training: at least `base`, widened to ADVERSARIAL_DRIFT_SIGMAS
+ * standard deviations of the clean holdout accuracies of the regime's rounds (those from `since` on, at least 3 of
+ * them), at most `cap` (the per-round collapse bound, maxAccuracyDrop). Adversarial training on non-IID sites moves
+ * clean accuracy several points from round to round (the robust preset's cnn-dense over 30 rounds: 72.8–78.9 %
+ * after its warm-up, σ ≈ 2.2 points), and the best of such rounds sits about 2σ above a typical one: against a
+ * fixed 0.05 most rounds after the warm-up were refused and kept the previous model, so training at the full ε
+ * hardly happened (finding: new-user review 2026-12-07). A steady pull is still caught: a drop that grows round
+ * by round to D spreads the regime's accuracies by about D/√12, so 4σ ≈ 1.15·D — the pull is held within about
+ * its own size plus the noise, and never past `cap`.
+ */
+export function adversarialDriftTolerance(rounds: ReadonlyArray<{ round: number; global: { accuracy: number } }>, since: number, base: number, cap: number): number {
+  const accuracies = rounds.filter((r) => r.round >= since && Number.isFinite(r.global.accuracy)).map((r) => r.global.accuracy);
+  if (accuracies.length < 3) return base;
+  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+  const sd = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (accuracies.length - 1));
+  // Four decimals: the tolerance is said in the refusal's reason.
+  return Math.max(base, Math.min(cap, Math.round(ADVERSARIAL_DRIFT_SIGMAS * sd * 1e4) / 1e4));
+}

@@ -1,5 +1,5 @@
 import type { RunContext } from './run-context.ts';
-import { adversarialRegimeStart, clipText, FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
+import { adversarialRegimeStart, adversarialTrainingOn, clipText, FedtuneError, deriveSeed, encodeWeights, robustnessParts, shouldEvaluateRobustness, type FitResultMetrics, type RoundRecord } from '@fedtune/shared';
 import { distributedRoundNoiseMultiplier } from './distributed-dp-aggregation.ts';
 import type { SecureSumAggregator } from './aggregation/secure-sum-aggregator.ts';
 import type { GlobalMetrics } from './global-model.ts';
@@ -7,7 +7,7 @@ import { RoundCollector } from './round-collector.ts';
 import type { SecureRoundResult } from './secure-aggregation-round.ts';
 import { UpdateGuard } from './update-guard.ts';
 import { RetryExclusions } from './retry-exclusions.ts';
-import { bestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
+import { adversarialDriftTolerance, bestRound, type BestRound, checkCandidateAgainstBest, checkCandidateMetrics, checkCandidateWeights } from './model-adoption.ts';
 import { fitSeed } from './fit-seed.ts';
 import { MAX_LISTED_COOLING } from './unresponsive-sites.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
@@ -39,6 +39,25 @@ export class RoundLoop {
   readonly pendingRobustness: Array<{ round: number; record: RoundRecord; outcome: Promise<{ error?: unknown }> }> = [];
 
   constructor(private readonly ctx: RunContext) {}
+
+  /**
+   * What the drift check compares a round's model with, and the drop it allows (model-adoption.ts). Without
+   * adversarial training: the run's best round model, `maxDropFromBest`. With it, the best model of the round's
+   * training regime (adversarialRegimeStart: an ε that grows lowers clean accuracy by design) and a drop that also
+   * follows how much the regime's clean accuracy moves from round to round (adversarialDriftTolerance), never
+   * beyond the collapse bound; a regime with no round yet — each round of an ε warm-up, the first at full ε — is
+   * held to the run's best by the collapse bound, so a pull during the warm-up walks the model no further than that.
+   */
+  private driftReference(round: number, maxDropFromBest: number, maxDrop: number): [BestRound | undefined, number] {
+    const { train } = this.ctx.config;
+    const rounds = this.ctx.report.rounds;
+    if (!adversarialTrainingOn(train) || maxDropFromBest >= 1) return [bestRound(rounds), maxDropFromBest];
+    const cap = Math.max(maxDropFromBest, maxDrop);
+    const since = adversarialRegimeStart(train, round);
+    const regime = bestRound(rounds, since);
+    if (regime || since <= 1) return [regime, adversarialDriftTolerance(rounds, since, maxDropFromBest, cap)];
+    return [bestRound(rounds), cap];
+  }
 
   /** Whether the robustness evaluation's inputs were asked for (once per process and run: at the first round it runs, also after a resume). */
   private robustnessPrepared = false;
@@ -267,8 +286,7 @@ export class RoundLoop {
       let adoption = candidateMetrics ? checkCandidateMetrics(candidateMetrics, this.ctx.report.final ?? this.ctx.report.pretrained, maxDrop) : weightsVerdict;
       // Against the best model of this round's training regime: an adversarial ε that grows (its warm-up) lowers
       // clean accuracy by design, and a model of a smaller ε is no reference for it (adversarialRegimeStart).
-      const since = adversarialRegimeStart(this.ctx.config.train, round);
-      if (adoption.ok && candidateMetrics) adoption = checkCandidateAgainstBest(candidateMetrics, bestRound(this.ctx.report.rounds, since), maxDropFromBest);
+      if (adoption.ok && candidateMetrics) adoption = checkCandidateAgainstBest(candidateMetrics, ...this.driftReference(round, maxDropFromBest, maxDrop));
       let global: GlobalMetrics;
       if (adoption.ok) {
         this.ctx.globalWeights = candidate;

@@ -15,6 +15,12 @@ type WithAdversarial = Pick<TrainConfig, 'adversarial'>;
  * guard compares a round's model only with the models of its regime (round-loop.ts): adversarial training at a
  * larger ε costs clean accuracy by design, and the best model of a smaller ε is no reference for it.
  */
+/** Whether the sites train adversarially at all (a method, ε > 0 and a share of the batch > 0). */
+export function adversarialTrainingOn(train: WithAdversarial): boolean {
+  const adv = train.adversarial;
+  return adv !== undefined && adv.eps > 0 && adv.share > 0;
+}
+
 export function adversarialRegimeStart(train: WithAdversarial, round: number): number {
   const k = train.adversarial?.warmupRounds;
   if (!k) return 1;
