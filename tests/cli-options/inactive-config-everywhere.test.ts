@@ -56,6 +56,12 @@ const REFUSED: Record<string, Row> = {
     flags: { argv: ['--rounds', '4', '--lr-schedule', 'step:4'], named: '--lr-schedule' },
     needs: /has no effect here: it never changes the rate: step:EVERY needs EVERY below the run's rounds/,
   },
+  'an ε warm-up longer than the run': {
+    config: { rounds: 2, train: { adversarial: { eps: 0.1, warmupRounds: 5 } } as never },
+    field: 'train.adversarial.warmupRounds',
+    flags: { argv: ['--rounds', '2', '--adv-eps', '0.1', '--adv-warmup', '5'], named: '--adv-warmup' },
+    needs: /has no effect here: it ends after the run: a warm-up of k rounds reaches ε \(--adv-eps\) in round k, so k above the run's rounds \(--rounds\) never trains at ε/,
+  },
   'fedprox with a different train.proximalMu': {
     config: { strategy: 'fedprox', strategyOptions: { proximalMu: 0.1 }, train: { proximalMu: 0.5 } as never },
     needs: /^train\.proximalMu 0\.5 is replaced by strategy "fedprox", which sends its option proximalMu \(0\.1\)/,
@@ -68,6 +74,7 @@ const ACCEPTED: Record<string, PartialRunConfigInput> = {
   'PGD steps with PGD': { train: { adversarial: { eps: 0.1, method: 'pgd', steps: 3 } } as never },
   'ε 0 alone (adversarial training off)': { train: { adversarial: { eps: 0 } } as never },
   'a step schedule within the rounds': { rounds: 8, train: { learningRateSchedule: { kind: 'step', every: 4 } } as never },
+  'an ε warm-up as long as the run (its last round at ε)': { rounds: 5, train: { adversarial: { eps: 0.1, warmupRounds: 5 } } as never },
   'fedprox with the same μ in both places': { strategy: 'fedprox', strategyOptions: { proximalMu: 0.1 }, train: { proximalMu: 0.1 } as never },
   // Mode fields in a file or body are a template, not a typed flag: accepted (only a typed flag is refused).
   'personalization fields with personalization off': { personalization: { mode: 'none', epochs: 3 } as never },

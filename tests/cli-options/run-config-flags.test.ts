@@ -216,6 +216,7 @@ describe('one flags → config builder, defaults only in the schema', () => {
     [['--strategy', 'centeredclip', '--federated-eval', 'never', '--robustness', 'never', '--example-weight-cap', '0'], /--example-weight-cap .*centeredclip/, ['--strategy', 'centeredclip', '--example-weight-cap', '0']],
     [['--rounds', '5', '--lr-schedule', 'step:5'], /--lr-schedule has no effect here: it never changes the rate: step:EVERY needs EVERY below the run's rounds/, ['--rounds', '6', '--lr-schedule', 'step:5']],
     [['--lr-schedule', 'step:12:0.5'], /--lr-schedule .*never changes the rate/, ['--lr-schedule', 'cosine']],
+    [['--rounds', '2', '--adv-eps', '0.1', '--adv-warmup', '5'], /--adv-warmup has no effect here: it ends after the run/, ['--rounds', '5', '--adv-eps', '0.1', '--adv-warmup', '5']],
     // Adversarial settings the method never reads: FGSM's one step; everything once ε or the share is 0.
     [['--adv-eps', '0.1', '--adv-method', 'fgsm', '--adv-steps', '3'], /--adv-steps has no effect here: it sets the PGD \/ TRADES iterations: FGSM takes one step/, ['--adv-eps', '0.1', '--adv-method', 'pgd', '--adv-steps', '3']],
     [['--adv-eps', '0.1', '--adv-method', 'fgsm', '--adv-step-size', '0.01'], /--adv-step-size .*FGSM takes one step/, ['--adv-eps', '0.1', '--adv-method', 'trades', '--adv-step-size', '0.01']],

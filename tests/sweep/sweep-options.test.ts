@@ -228,6 +228,7 @@ describe('settings a sweep would silently drop are refused with one line naming 
     [['--param', 'train.learningRate=0.1,0.2', '--config', lrFile], /^--param train.learningRate searches train.learningRate: its value in .*lr.yaml would be overridden in every trial/, ['--param', 'train.epochs=1,2', '--config', lrFile]],
     [['--param', 'train.epochs=1,2', '--config', roundsFile], /rounds.yaml sets rounds, but a sweep's rounds are its rungs \(--min-rounds, --max-rounds\): drop rounds from the file$/, ['--param', 'train.epochs=1,2', '--config', configFile]],
     [['--param', 'train.epochs=1,2', '--max-rounds', '4', '--lr-schedule', 'step:4'], /^--lr-schedule step:4 never changes the rate: the sweep's longest trials have 4 rounds \(--max-rounds\); give EVERY below it$/, ['--param', 'train.epochs=1,2', '--max-rounds', '4', '--lr-schedule', 'step:3']],
+    [['--param', 'train.epochs=1,2', '--max-rounds', '4', '--adv-eps', '0.1', '--adv-warmup', '5'], /^--adv-warmup 5 ends after the sweep's longest trials \(4 rounds, --max-rounds\): they would never train at ε; give at most 4$/, ['--param', 'train.epochs=1,2', '--max-rounds', '4', '--adv-eps', '0.1', '--adv-warmup', '4']],
   ];
   it.each(ROWS)('%j is refused; the valid combination is accepted', async (refused, message, accepted) => {
     await expect(settingsOf(refused)).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(message) });
@@ -238,5 +239,18 @@ describe('settings a sweep would silently drop are refused with one line naming 
     const s = await sweep(['--param', 'train.epochs=1,2,3,4', '--min-rounds', '1', '--max-rounds', '4', '--eta', '2', '--lr-schedule', 'step:2:0.5']);
     expect(s.calls.map((c) => cfg(c).rounds)).toContain(1);
     for (const call of s.calls) expect(call.trainExtras?.learningRateSchedule).toEqual({ kind: 'step', every: 2, factor: 0.5 });
+  });
+
+  it('an ε warm-up longer than an early rung still runs there (below ε), and reaches ε in the rungs as long as it', async () => {
+    const s = await sweep(['--param', 'train.epochs=1,2,3,4', '--min-rounds', '1', '--max-rounds', '4', '--eta', '2', '--adv-eps', '0.1', '--adv-warmup', '2']);
+    const rounds = s.calls.map((c) => cfg(c).rounds as number);
+    expect(rounds).toContain(1);
+    expect(rounds).toContain(4);
+    for (const call of s.calls) {
+      const adversarial = { ...(call.trainExtras as { adversarial?: object } | undefined)?.adversarial, ...(cfg(call).train as { adversarial?: object } | undefined)?.adversarial };
+      expect(adversarial).toMatchObject({ eps: 0.1, warmupRounds: 2 });
+      // Under the rung's rounds (trainExtras) only where the rung is shorter than the warm-up.
+      expect((call.trainExtras as { adversarial?: object } | undefined)?.adversarial !== undefined).toBe(cfg(call).rounds < 2);
+    }
   });
 });

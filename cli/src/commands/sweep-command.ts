@@ -87,6 +87,10 @@ export function sweepSettingsFromCommand(command: Command): SweepSettings {
   if (schedule?.kind === 'step' && schedule.every! >= parsed.data.maxRounds) {
     throw new FedtuneError('config', `--lr-schedule step:${schedule.every} never changes the rate: the sweep's longest trials have ${parsed.data.maxRounds} rounds (--max-rounds); give EVERY below it`);
   }
+  const warmup = (config.train as { adversarial?: { warmupRounds?: number } } | undefined)?.adversarial?.warmupRounds;
+  if (warmup !== undefined && warmup > parsed.data.maxRounds) {
+    throw new FedtuneError('config', `--adv-warmup ${warmup} ends after the sweep's longest trials (${parsed.data.maxRounds} rounds, --max-rounds): they would never train at ε; give at most ${parsed.data.maxRounds}`);
+  }
   return parsed.data;
 }
 

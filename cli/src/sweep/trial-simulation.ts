@@ -44,6 +44,11 @@ export function trialSimulationOptions(settings: SweepSettings, sweepDir: string
   const schedule = given === undefined ? undefined : LearningRateSchedule.safeParse(given);
   const learningRateSchedule = schedule?.success ? schedule.data : undefined; // a bad one stays, for the schema's message
   if (learningRateSchedule !== undefined) config.train = train;
+  // Likewise an ε warm-up longer than a short rung: that rung trains below ε, later ones reach it (the sweep checks
+  // the warm-up against --max-rounds); it goes under the rung's rounds too.
+  const adversarial = (config.train as { adversarial?: { warmupRounds?: number } } | undefined)?.adversarial;
+  const rungInWarmup = adversarial?.warmupRounds !== undefined && adversarial.warmupRounds > rounds;
+  if (rungInWarmup) config.train = Object.fromEntries(Object.entries(config.train!).filter(([k]) => k !== 'adversarial')) as typeof config.train;
   const pgd = config.robustness.pgd;
   if (pgd === false) throw new FedtuneError('config', 'a sweep needs the PGD evaluation: robustness.pgd cannot be false');
   const list: number[] = Array.isArray(pgd) ? [...(pgd as number[])] : [...DEFAULT_EPSILONS];
@@ -56,7 +61,9 @@ export function trialSimulationOptions(settings: SweepSettings, sweepDir: string
     featureShift: (params.featureShift as boolean | undefined) ?? base.featureShift,
     transport: base.transport,
     out: trialRunsDir(sweepDir),
-    ...(learningRateSchedule !== undefined ? { trainExtras: { learningRateSchedule } } : {}),
+    ...(learningRateSchedule !== undefined || rungInWarmup
+      ? { trainExtras: { ...(learningRateSchedule !== undefined ? { learningRateSchedule } : {}), ...(rungInWarmup ? { adversarial } : {}) } as SimulationOptions['trainExtras'] }
+      : {}),
     config,
   };
 }

@@ -137,6 +137,14 @@ export const INACTIVE_FIELD_RULES: readonly InactiveFieldRule[] = [
   },
   ...ADVERSARIAL_INACTIVE_RULES,
   {
+    // The warm-up trains round r at ε·r/k: with k above the run's rounds the run ends below ε and never trains at
+    // the ε it states (finding: `--adv-warmup 5 --rounds 2` trained at 0.02 and 0.04 of 0.1, silently).
+    fields: ['train.adversarial.warmupRounds'],
+    active: (c) => (adversarialOf(c).warmupRounds ?? 0) <= c.rounds,
+    needs: "ends after the run: a warm-up of k rounds reaches ε (--adv-eps) in round k, so k above the run's rounds (--rounds) never trains at ε",
+    inFile: true,
+  },
+  {
     fields: ['expectedMaliciousSites'],
     active: krumFamily,
     needs: 'is the f of krum, multikrum and bulyan: it needs one of those --strategy',
