@@ -44,6 +44,20 @@ describe('who may download a run\'s audit log', () => {
     ['a site header with an invalid name', { admin: admin(true), siteTokens }, { authorization: 'Bearer tok-site a', site: 'site a' }, false],
     ['no site token registry', { admin: admin(true) }, { authorization: 'Bearer tok-site-a', site: 'site-a' }, false],
   ];
+  // A registry and an index of joins that accept anything: only the site name's own check stands.
+  const anyToken = { verify: () => ({ ok: true as const }) };
+  const anyJoin = { joined: () => true } as never;
+  cases.push(
+    ['any token, any join: a name with a space', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t', site: 'site a' }, false],
+    ['any token, any join: a name of 129 characters', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t', site: 'a'.repeat(129) }, false],
+    ['any token, any join: a name of 128 characters', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t', site: 'a'.repeat(128) }, { kind: 'site', siteId: 'a'.repeat(128) }],
+    ['any token, any join: a valid name after a bad character', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t', site: '/site-a' }, false],
+    ['any token, any join: a valid name before a bad character', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t', site: 'site-a/' }, false],
+    ['any token, any join: no site header', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t' }, false],
+    ['any token, any join: no token', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { site: 'site-a' }, false],
+    ['any token, any join: an empty bearer', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer ', site: 'site-a' }, false],
+    ['any token, any join: a valid name', { admin: admin(true), siteTokens: anyToken, joins: anyJoin }, { authorization: 'Bearer t', site: 'site-a' }, siteA],
+  );
   it.each(cases)('%s', (_name, options, request, allowed) => {
     if (allowed) expect(checkAuditAccess(options, request, path)).toEqual(allowed);
     else {

