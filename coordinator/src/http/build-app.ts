@@ -1,3 +1,4 @@
+import { allowRequestOf, webPageJoinCheck } from '../transport/web-page-join-check.ts';
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Server } from 'socket.io';
@@ -135,8 +136,9 @@ export function buildApp(options: AppOptions): CoordinatorApp {
   const connectTimeout = limits.helloTimeoutMs;
   // What a connection's packets may be is bounded before any of it is parsed (bounded-socketio-parser.ts).
   const parser = boundedSocketIoParser({ ...limits, binaryBytesBurst: limits.binaryBurstMessages * options.maxMessageBytes });
-  // And how fast one address may open connections, checked on the upgrade request before any of a connection's work.
-  const allowRequest = connectionRateLimit(limits);
+  // And how fast one address may open connections, checked on the upgrade request before any of a connection's work;
+  // then, on a coordinator open to this machine only, no other web page's websocket (web-page-join-check.ts).
+  const allowRequest = allowRequestOf(connectionRateLimit(limits), webPageJoinCheck(() => options.admin !== undefined && !options.admin.required()));
   const io = new Server(app.server, { maxHttpBufferSize: options.maxMessageBytes, transports: ['websocket'], connectTimeout, serveClient: false, cors: { origin: true }, parser, allowRequest });
   const transport = socketIoServerTransport(io, options.connectionLimits);
   const store = new RunStore(options.runsDir);
