@@ -177,11 +177,11 @@ describe('FederatedEvaluation.federatedEvaluate: the example-weighted federated 
     const { federated, sent } = fakeRun({ 'site-b': { accuracy: 0.75, numExamples: 30 }, 'site-a': { accuracy: 0.5, numExamples: 10 }, 'site-c': { accuracy: 1, numExamples: 0 } });
     const { summary } = await federated.federatedEvaluate(2);
     // (0.5 × 10 + 0.75 × 30) / 40; a site with no test examples is left out of everything.
-    expect(summary.accuracy).toBe(0.6875);
-    expect(summary.sites).toEqual([ev('site-a', 0.5, 10), ev('site-b', 0.75, 30)]);
-    expect(summary.worstSite).toEqual({ siteId: 'site-a', accuracy: 0.5 });
-    expect(summary.mean).toBe(0.625);
-    expect(summary.p10).toBeCloseTo(0.525, 12);
+    expect(summary!.accuracy).toBe(0.6875);
+    expect(summary!.sites).toEqual([ev('site-a', 0.5, 10), ev('site-b', 0.75, 30)]);
+    expect(summary!.worstSite).toEqual({ siteId: 'site-a', accuracy: 0.5 });
+    expect(summary!.mean).toBe(0.625);
+    expect(summary!.p10).toBeCloseTo(0.525, 12);
     // Asked in id order, each with the round, its model version, the weights and no calibration.
     expect(sent.filter((m) => m.event === 'evaluate').map((m) => m.siteId)).toEqual(['site-a', 'site-b', 'site-c']);
     for (const m of sent) {
@@ -195,30 +195,28 @@ describe('FederatedEvaluation.federatedEvaluate: the example-weighted federated 
     const { federated } = fakeRun({ a: { accuracy: 0.25, numExamples: 10 }, b: { accuracy: 0.75, numExamples: 10 }, c: { accuracy: 1, numExamples: 1_000_000 } });
     const { summary } = await federated.federatedEvaluate(1);
     // c weighs 4 × 10: (2.5 + 7.5 + 40) / 60.
-    expect(summary.accuracy).toBeCloseTo(50 / 60, 14);
-    expect(summary.sites.map((s) => s.numExamples)).toEqual([10, 10, 1_000_000]);
+    expect(summary!.accuracy).toBeCloseTo(50 / 60, 14);
+    expect(summary!.sites.map((s) => s.numExamples)).toEqual([10, 10, 1_000_000]);
     const uncapped = fakeRun({ a: { accuracy: 0.25, numExamples: 10 }, b: { accuracy: 0.75, numExamples: 10 }, c: { accuracy: 1, numExamples: 1_000_000 } }, { exampleWeightCap: 0 });
-    expect((await uncapped.federated.federatedEvaluate(1)).summary.accuracy).toBeCloseTo((2.5 + 7.5 + 1_000_000) / 1_000_020, 14);
+    expect((await uncapped.federated.federatedEvaluate(1)).summary!.accuracy).toBeCloseTo((2.5 + 7.5 + 1_000_000) / 1_000_020, 14);
   });
 
   it('the model\'s holdout size is a member of the count median: a site claiming one test example cannot shrink the other', async () => {
     const answers = { honest: { accuracy: 0.88, numExamples: 226 }, tiny: { accuracy: 0, numExamples: 1 } };
-    expect((await fakeRun(answers).federated.federatedEvaluate(1)).summary.accuracy).toBeCloseTo((0.88 * 4) / 5, 14);
-    expect((await fakeRun(answers, {}, { holdoutSize: 1500 }).federated.federatedEvaluate(1)).summary.accuracy).toBeCloseTo((0.88 * 226) / 227, 14);
+    expect((await fakeRun(answers).federated.federatedEvaluate(1)).summary!.accuracy).toBeCloseTo((0.88 * 4) / 5, 14);
+    expect((await fakeRun(answers, {}, { holdoutSize: 1500 }).federated.federatedEvaluate(1)).summary!.accuracy).toBeCloseTo((0.88 * 226) / 227, 14);
   });
 
-  it('ties for the worst site go to the first in id order; with no answer the accuracy is NaN and nothing is named', async () => {
+  it('ties for the worst site go to the first in id order; with no usable answer there is no summary (the bytes sent are still counted)', async () => {
     const { federated } = fakeRun({ b: { accuracy: 0.25, numExamples: 5 }, a: { accuracy: 0.25, numExamples: 5 }, c: { accuracy: 0.5, numExamples: 5 } });
     const { summary } = await federated.federatedEvaluate(1);
-    expect(summary.worstSite).toEqual({ siteId: 'a', accuracy: 0.25 });
-    expect(summary.accuracy).toBeCloseTo(1 / 3, 14);
+    expect(summary!.worstSite).toEqual({ siteId: 'a', accuracy: 0.25 });
+    expect(summary!.accuracy).toBeCloseTo(1 / 3, 14);
+    // An average of nothing is no number: before, NaN (null in report.json) made the report unreadable to report.html.
     const none = fakeRun({ a: { accuracy: 0.5, numExamples: 0 } });
-    const empty = (await none.federated.federatedEvaluate(1)).summary;
-    expect(empty.accuracy).toBeNaN();
-    expect(empty.sites).toEqual([]);
-    expect(empty.worstSite).toBeUndefined();
-    expect(empty.p10).toBeUndefined();
-    expect(empty.mean).toBeUndefined();
+    const empty = await none.federated.federatedEvaluate(1);
+    expect(empty.summary).toBeUndefined();
+    expect(empty.bytesDown).toBeGreaterThan(0);
   });
 
   it('a site whose first answer came is not counted again, whatever it sends after; the answer of a site not asked counts for nothing', async () => {
@@ -234,8 +232,8 @@ describe('FederatedEvaluation.federatedEvaluate: the example-weighted federated 
       b: { accuracy: 1, numExamples: 10 },
     });
     const { summary } = await federated.federatedEvaluate(3);
-    expect(summary.sites).toEqual([ev('a', 0.5, 10), ev('b', 1, 10)]);
-    expect(summary.accuracy).toBe(0.75);
+    expect(summary!.sites).toEqual([ev('a', 0.5, 10), ev('b', 1, 10)]);
+    expect(summary!.accuracy).toBe(0.75);
   });
 
   it('counts the bytes sent: the topology once per site and the weights of each', async () => {
@@ -260,13 +258,13 @@ describe('FederatedEvaluation.federatedEvaluate: the example-weighted federated 
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(sent.map((m) => m.siteId)).toEqual(['a']);
     expect(sent[0].payload.dropModel).toBe(true);
-    expect(summary.sites).toEqual([ev('a', 0.5, 4)]);
+    expect(summary!.sites).toEqual([ev('a', 0.5, 4)]);
   });
 
   it('a site that gave no answer by the deadline is on record as unresponsive and sits out the next samples; the others are not', async () => {
     const { federated, ctx, sent } = fakeRun({ a: { accuracy: 0.5, numExamples: 4 }, b: 'silent', c: { accuracy: 0.5, numExamples: 4 } }, { roundTimeoutMs: 60 });
     const { summary } = await federated.federatedEvaluate(1);
-    expect(summary.sites.map((s) => s.siteId)).toEqual(['a', 'c']);
+    expect(summary!.sites.map((s) => s.siteId)).toEqual(['a', 'c']);
     expect(ctx.evaluation).toBeUndefined();
     expect(ctx.unresponsive.misses('b')).toBe(1);
     expect(ctx.unresponsive.misses('a')).toBe(0);
@@ -487,7 +485,7 @@ describe('what is left when an evaluation ends early', () => {
     const { summary } = await federated.federatedEvaluate(1);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(sent.map((m) => m.siteId)).toEqual(['a']);
-    expect(summary.sites.map((s) => s.siteId)).toEqual(['a']);
+    expect(summary!.sites.map((s) => s.siteId)).toEqual(['a']);
     expect(ctx.unresponsive.misses('ghost')).toBe(0);
   });
 });
@@ -502,10 +500,10 @@ describe('federated evaluation: order and pinned choices', () => {
     const run = fakeRun({ a: after(60, ev('a', 0.75, 10)), b: after(30, ev('b', 0.5, 10)), c: after(0, ev('c', 0.25, 20)) });
     ctx = run.ctx;
     const { summary } = await run.federated.federatedEvaluate(1);
-    expect(summary.sites.map((s) => s.siteId)).toEqual(['a', 'b', 'c']);
-    expect(summary.worstSite).toEqual({ siteId: 'c', accuracy: 0.25 });
+    expect(summary!.sites.map((s) => s.siteId)).toEqual(['a', 'b', 'c']);
+    expect(summary!.worstSite).toEqual({ siteId: 'c', accuracy: 0.25 });
     // (0.75 × 10 + 0.5 × 10 + 0.25 × 20) / 40
-    expect(summary.accuracy).toBe(0.4375);
+    expect(summary!.accuracy).toBe(0.4375);
   });
 
   it('the sample of seed 7, round 1, 3 of 10 sites, is pinned: runs are reproducible across versions', () => {

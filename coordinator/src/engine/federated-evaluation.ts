@@ -60,13 +60,19 @@ export class FederatedEvaluation {
     return { collector, bytesDown };
   }
 
-  async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']>; bytesDown: number }> {
+  /**
+   * The federated evaluation of a round: the sampled sites' test-split metrics, weighted. No summary when no site
+   * gave a usable answer (every one failed, left, timed out or had no test examples): an average of nothing is no
+   * number, and a record holding one (NaN, null in the JSON) made the whole report unreadable to report.html.
+   */
+  async federatedEvaluate(round: number): Promise<{ summary: NonNullable<RoundRecord['federated']> | undefined; bytesDown: number }> {
     const { collector, bytesDown } = await this.collectEvaluations(round, this.evaluationSample(round));
     // Stryker disable next-line EqualityOperator: equivalent: the ids are a Map's keys, distinct, so < and ≤ order them alike.
     const sites = [...collector.results.values()].filter((s) => s.numExamples > 0).sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    if (sites.length === 0) return { summary: undefined, bytesDown };
     const weight = evaluationWeights(sites, this.ctx.config.exampleWeightCap, this.ctx.options.model.holdoutSize);
+    // Every site left weighs > 0: total > 0.
     const total = sites.reduce((n, s) => n + weight.get(s.siteId)!, 0);
-    // Every site left weighs > 0, so total is 0 only with no site: 0 / 0, NaN.
     const accuracy = sites.reduce((n, s) => n + s.accuracy * weight.get(s.siteId)!, 0) / total;
     // The lowest accuracy, the first in id order on a tie (a stable sort of the id-ordered sites).
     const spread = siteAccuracySummary(sites);

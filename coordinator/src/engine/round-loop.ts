@@ -375,7 +375,7 @@ export class RoundLoop {
       // A failure here fails the round; its robustness evaluation is left to finish (its rejection is handled above).
       if (wantFederated) {
         const fed = await this.ctx.federated.federatedEvaluate(round);
-        record.federated = fed.summary;
+        if (fed.summary) record.federated = fed.summary;
         record.bytesDown += fed.bytesDown;
       }
       if (robustness && round === this.ctx.config.rounds) await robustness;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { FedtuneError, RunReport } from '@fedtune/shared';
+import { clipText, FedtuneError, RunReport } from '@fedtune/shared';
 import { renderReportHtml, type ReportWithRobustness } from '../report/report-html.ts';
 import type { RunStore } from '../run/run-store.ts';
 import { errorResponses } from './api-schemas.ts';
@@ -21,12 +21,16 @@ export function registerReportHtmlRoute(api: FastifyInstance, store: RunStore): 
       summary: "a run's report as a self-contained HTML page (docs/report.md)",
       tags: ['runs'],
       params: { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 128 } }, required: ['id'] },
-      response: { 200: { description: 'report.html', content: { 'text/html': { schema: { type: 'string' } } } }, ...errorResponses(404) },
+      response: { 200: { description: 'report.html', content: { 'text/html': { schema: { type: 'string' } } } }, ...errorResponses(404), 500: { ...errorResponses()[500], description: "a report.json that does not read as a report (code persistence), naming where" } },
     },
   }, async (request, reply) => {
     const report = store.read(request.params.id) as unknown;
-    if (!RunReport.safeParse(report).success || (report as RunReport).rounds.length === 0) {
-      throw new FedtuneError('not_found', `run ${request.params.id} has no report yet (no round has finished)`);
+    const parsed = RunReport.safeParse(report);
+    if (parsed.success && parsed.data.rounds.length === 0) throw new FedtuneError('not_found', `run ${request.params.id} has no report yet (no round has finished)`);
+    if (!parsed.success) {
+      // Not "no report yet" for a report that exists: say where it does not read (e.g. one written by an older version).
+      const issue = parsed.error.issues[0];
+      throw new FedtuneError('persistence', clipText(`run ${request.params.id}'s report.json cannot be shown: ${issue.path.join('.') || '(report)'}: ${issue.message}`));
     }
     void reply.type('text/html; charset=utf-8').header('content-security-policy', REPORT_HTML_CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache');
     return renderReportHtml(report as ReportWithRobustness);
