@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { decodeWeights, FedtuneError, fitTemperature, temperatureStats, type SiteEvaluation } from '@fedtune/shared';
 import { EvaluationCollector, evaluationWeights } from '../../coordinator/src/engine/evaluation-collector.ts';
-import { FederatedEvaluation } from '../../coordinator/src/engine/federated-evaluation.ts';
+import { FEDERATED_CALIBRATION_BUDGET, FederatedEvaluation } from '../../coordinator/src/engine/federated-evaluation.ts';
 import { fitFederatedTemperature, type CalibrationAnswer } from '../../coordinator/src/engine/federated-calibration.ts';
 import { ModelVersions } from '../../coordinator/src/engine/model-versions.ts';
 import { RunConfig } from '../../coordinator/src/engine/run-config.ts';
@@ -390,6 +390,31 @@ describe('FederatedEvaluation.calibrate: the run\'s temperature scaling', () => 
     const out = await federated.calibrate(1);
     expect(out!.fit!.source).toBe('holdout');
     expect(out!.warning).toMatch(/^federated calibration failed \(federated calibration: b did not answer\); the temperature/);
+  });
+
+  it('federated: the whole fit has one deadline (2 × the round timeout): a participant that answers each question late ends it on the holdout', async () => {
+    // Both answer every question after 35 ms (inside the 50 ms question timeout): the fit's questions (a grid, then
+    // Newton steps to machine precision: more than two) would take well over its budget of 100 ms (an attacker
+    // answering just before each timeout held the run ~46 timeouts).
+    const slow = (id: 'a' | 'b') => (p: Record<string, unknown>) => {
+      const answer = honest(id)(p);
+      setTimeout(() => (ctx.evaluation as EvaluationCollector | undefined)?.add(...answer), 35);
+      return undefined;
+    };
+    const { federated, ctx, sent } = fakeRun({ a: slow('a'), b: slow('b') }, { calibration: { source: 'federated' }, roundTimeoutMs: 50 }, { fitTemperature: async () => ({ temperature: 1.25, fittedOn: 60 }) });
+    const out = await federated.calibrate(1);
+    // At most the questions that fit in 100 ms at 35 ms each, and one cut short (the whole fit asks more: see above).
+    expect(sent.filter((m) => m.event === 'evaluate' && m.siteId === 'a').length).toBeLessThanOrEqual(4);
+    expect(out!.fit).toEqual({ temperature: 1.25, fittedOn: 60, source: 'holdout' });
+    // Either the deadline passed between two questions, or the last question's shortened wait ended before the answers.
+    expect(out!.warning).toMatch(/^federated calibration failed \((the fit took longer than its 100 ms \(2 × the round timeout\)|no site sent calibration sums.*|federated calibration: (a|b|a, b) did not answer)\); the temperature was fitted on the coordinator's holdout$/);
+    expect(FEDERATED_CALIBRATION_BUDGET).toBe(2);
+  });
+
+  it('calibrationQuery past the deadline asks no one', async () => {
+    const { federated, sent } = fakeRun({ a: honest('a') });
+    await expect(federated.calibrationQuery(1, [1], undefined, Date.now() - 1, 600_000)).rejects.toMatchObject({ code: 'timeout', message: 'the fit took longer than its 600 s (2 × the round timeout)' });
+    expect(sent).toEqual([]);
   });
 
   it('federated: any other error is the run\'s, not a warning', async () => {

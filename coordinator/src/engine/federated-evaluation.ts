@@ -7,6 +7,9 @@ import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { instructionModel } from './model-delivery.ts';
 
 /** Federated evaluation, federated temperature calibration and the final per-site report: questions to the sites about the global model. */
+/** A federated temperature fit's whole time, in round timeouts: an honest fit asks ~7 questions of one forward pass each. */
+export const FEDERATED_CALIBRATION_BUDGET = 2;
+
 export class FederatedEvaluation {
   constructor(private readonly ctx: RunContext) {}
 
@@ -29,9 +32,9 @@ export class FederatedEvaluation {
    * Sends the current global model to `ids` for evaluation on their test splits (and, with `calibration`,
    * the temperature-scaling sums over their validation splits) and waits for their answers.
    */
-  async collectEvaluations(round: number, ids: string[], calibration?: { betas: number[] }): Promise<{ collector: EvaluationCollector; bytesDown: number }> {
+  async collectEvaluations(round: number, ids: string[], calibration?: { betas: number[] }, timeoutMs = this.ctx.config.roundTimeoutMs): Promise<{ collector: EvaluationCollector; bytesDown: number }> {
     const weightsBytes = encodeWeights({ manifest: this.ctx.options.model.manifest, arrays: this.ctx.globalWeights });
-    const collector = new EvaluationCollector(round, ids, this.ctx.config.roundTimeoutMs);
+    const collector = new EvaluationCollector(round, ids, timeoutMs);
     // The global model after round `round` (model adoption may have kept the previous weights: a new version all the same).
     const modelVersion = round;
     collector.modelVersion = modelVersion;
@@ -94,9 +97,13 @@ export class FederatedEvaluation {
     let warning: string | undefined;
     let bytesDown = 0;
     if (source === 'federated') {
+      // The whole fit has one deadline: a site that answers each question just before its timeout with sums that
+      // keep the search refining held the run for ~46 questions × roundTimeoutMs (≈ 3.8 h at 300 s) before.
+      const budgetMs = FEDERATED_CALIBRATION_BUDGET * this.ctx.config.roundTimeoutMs;
+      const deadline = Date.now() + budgetMs;
       try {
         const fit = await fitFederatedTemperature(async (betas, participants) => {
-          const answer = await this.calibrationQuery(round, betas, participants);
+          const answer = await this.calibrationQuery(round, betas, participants, deadline, budgetMs);
           bytesDown += answer.bytesDown;
           return answer.sums;
         }, this.ctx.config.exampleWeightCap, {
@@ -107,7 +114,7 @@ export class FederatedEvaluation {
         const held = fit.bounded.length ? { warning: clipText(`federated calibration: the sums of ${fit.bounded.join(', ')} were held to their announced examples or the bounds of the participants' and the holdout's median (exampleWeightCap ${this.ctx.config.exampleWeightCap})`) } : {};
         return { fit: { temperature: fit.temperature, source, fittedOn: fit.fittedOn }, bytesDown, ...held };
       } catch (err) {
-        if (!(err instanceof FedtuneError) || (err.code !== 'data' && err.code !== 'quorum_not_met')) throw err;
+        if (!(err instanceof FedtuneError) || (err.code !== 'data' && err.code !== 'quorum_not_met' && err.code !== 'timeout')) throw err;
         warning = clipText(`federated calibration failed (${err.message}); the temperature was fitted on the coordinator's holdout`);
       }
     }
@@ -116,10 +123,15 @@ export class FederatedEvaluation {
   }
 
   /** One question of a federated temperature fit: the joined sites asked (`only`: those of them) get the model and the inverse temperatures. */
-  async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[]): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
+  async calibrationQuery(round: number, betas: readonly number[], only?: readonly string[], deadline?: number, budgetMs?: number): Promise<{ sums: ReadonlyMap<string, CalibrationAnswer>; bytesDown: number }> {
+    const left = deadline === undefined ? this.ctx.config.roundTimeoutMs : Math.min(this.ctx.config.roundTimeoutMs, deadline - Date.now());
+    if (left <= 0) {
+      const budget = budgetMs === undefined || budgetMs < 1000 ? `${budgetMs ?? 0} ms` : `${Math.round(budgetMs / 1000)} s`;
+      throw new FedtuneError('timeout', `the fit took longer than its ${budget} (${FEDERATED_CALIBRATION_BUDGET} × the round timeout)`);
+    }
     const joined = this.ctx.unresponsive.evaluable(this.ctx.sites.ids(), round);
     const ids = only ? joined.filter((id) => only.includes(id)) : joined;
-    const { collector, bytesDown } = await this.collectEvaluations(round, ids, { betas: [...betas] });
+    const { collector, bytesDown } = await this.collectEvaluations(round, ids, { betas: [...betas] }, left);
     return { sums: collector.calibration, bytesDown };
   }
 
