@@ -125,6 +125,24 @@ describe('DataSummaries (the coordinator record)', () => {
     expect(report.sites).toHaveLength(MAX_REPORTED_DATA_SUMMARIES);
     expect(report.sites.at(-1)!.siteId).toBe(`s${MAX_REPORTED_DATA_SUMMARIES - 1}`);
     expect(report.total).toMatchObject({ sites: MAX_REPORTED_DATA_SUMMARIES + 7, examples: MAX_REPORTED_DATA_SUMMARIES + 7, labelCounts: [MAX_REPORTED_DATA_SUMMARIES + 7] });
+    // The others by id only, in the order they came.
+    expect(report.unlisted).toEqual(Array.from({ length: 7 }, (_, i) => `s${MAX_REPORTED_DATA_SUMMARIES + i}`));
+    const few = new DataSummaries('run');
+    few.add(valid);
+    expect(few.report()).not.toHaveProperty('unlisted');
+  });
+
+  it('a resumed run refuses the second summary of a site past the listed ones (attacker review: each resume let them count again)', () => {
+    const first = new DataSummaries('run');
+    for (let i = 0; i < MAX_REPORTED_DATA_SUMMARIES + 2; i++) first.add({ ...valid, siteId: `s${i}`, examples: 1, labelCounts: [1] });
+    // Through report.json, as a resume reads it.
+    const resumed = new DataSummaries('run', JSON.parse(JSON.stringify(first.report())));
+    for (const siteId of ['s0', `s${MAX_REPORTED_DATA_SUMMARIES}`, `s${MAX_REPORTED_DATA_SUMMARIES + 1}`]) {
+      expect(() => resumed.add({ ...valid, siteId, examples: 1, labelCounts: [1] })).toThrow(expect.objectContaining({ code: 'duplicate_result' }));
+    }
+    resumed.add({ ...valid, siteId: 'new', examples: 1, labelCounts: [1] });
+    expect(resumed.report()!.total.sites).toBe(MAX_REPORTED_DATA_SUMMARIES + 3);
+    expect(resumed.report()!.unlisted).toEqual([`s${MAX_REPORTED_DATA_SUMMARIES}`, `s${MAX_REPORTED_DATA_SUMMARIES + 1}`, 'new']);
   });
 
   it('continues a resumed run: its sites still count as having sent', () => {

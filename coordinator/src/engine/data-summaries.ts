@@ -17,8 +17,8 @@ export interface SummaryLimits {
 
 /**
  * The sites' data summaries (docs/data.md#sharing-the-data-summary): one per site and run, the first
- * MAX_REPORTED_DATA_SUMMARIES listed, all of them summed. A second summary from a site, or one for another
- * run, is refused and changes nothing.
+ * MAX_REPORTED_DATA_SUMMARIES listed, all of them summed (the ids of the others kept in `unlisted`). A second
+ * summary from a site, or one for another run, is refused and changes nothing — after a resume too.
  */
 export class DataSummaries {
   private readonly seen = new Set<string>();
@@ -30,6 +30,7 @@ export class DataSummaries {
   ) {
     this.section = previous ? structuredClone(previous) : { total: { sites: 0, examples: 0, duplicatesDropped: 0, missingImputed: 0, constantFeatures: 0, labelCounts: [] }, sites: [] };
     for (const s of this.section.sites) this.seen.add(s.siteId);
+    for (const siteId of this.section.unlisted ?? []) this.seen.add(siteId);
   }
 
   /**
@@ -51,6 +52,9 @@ export class DataSummaries {
     summary.labelCounts.forEach((count, label) => (total.labelCounts[label] = (total.labelCounts[label] ?? 0) + count));
     const { runId: _runId, ...site } = summary;
     if (this.section.sites.length < MAX_REPORTED_DATA_SUMMARIES) this.section.sites.push({ ...site, labelCounts: [...site.labelCounts] });
+    // Past the listed ones, the id alone, so a resumed run (which starts from the report) knows it was counted: before
+    // (until 2026-12-07) every site past the first 100 could add its summary to the totals again after each resume.
+    else (this.section.unlisted ??= []).push(summary.siteId);
   }
 
   /** The report section; absent while no site shared a summary. */

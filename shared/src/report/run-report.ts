@@ -152,6 +152,8 @@ export const RunReport = z.object({
     .object({
       total: z.object({ sites: z.number().int(), examples: z.number(), duplicatesDropped: z.number(), missingImputed: z.number(), constantFeatures: z.number(), labelCounts: z.array(z.number()) }),
       sites: z.array(z.object({ siteId: z.string(), examples: z.number(), duplicatesDropped: z.number(), missingImputed: z.number(), constantFeatures: z.number(), labelCounts: z.array(z.number()), featureNames: z.array(z.string()).optional() })),
+      /** The other sites counted in the totals, past the listed ones: a resumed run refuses their second summary too. */
+      unlisted: z.array(z.string()).optional(),
     })
     .optional(),
   /** The head of the run's audit log when this report was written: its entry count and last hash (docs/audit.md). */
