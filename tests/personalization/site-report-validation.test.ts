@@ -14,7 +14,7 @@ import {
 import { parseClientMessage } from '../../shared/src/messages/parse-message.ts';
 import { robustAccuracyOf, siteRobustEps, summarizeSiteReports, type SiteReportEntry } from '../../shared/src/report/site-report-section.ts';
 import { deriveSeed } from '../../shared/src/random/seeded-random.ts';
-import { localOnlyEpochs, SiteReportRound, siteReportInstruction, wantsSiteReport, withHeadlineEps } from '../../coordinator/src/engine/site-report-round.ts';
+import { localOnlyEpochs, SiteReportRound, siteReportInstruction, siteReportTerms, unaskedSiteReportField, wantsSiteReport, withHeadlineEps } from '../../coordinator/src/engine/site-report-round.ts';
 import { RunConfig, type RunConfigInput } from '../../coordinator/src/engine/run-config.ts';
 
 /**
@@ -267,7 +267,7 @@ describe('SiteReportRound: collecting the answers', () => {
 
   it('keeps the answers, sorted by site, with adopted and chosen when sent; lists the missing with why', async () => {
     // Every site answers or fails synchronously below; the short timeout only bounds a mutant that never finishes.
-    const round = new SiteReportRound(4, ['b', 'a', 'c', 'd'], 3_000);
+    const round = new SiteReportRound(4, ['b', 'a', 'c', 'd'], 3_000, { terms: siteReportTerms(config({ personalization: { mode: 'auto' }, siteRobustness: { when: 'final' } })), pretrainedSent: true });
     expect(round.expects('a')).toBe(true);
     expect(round.expects('z')).toBe(false);
     round.add('b', result('b', 0.5, { adopted: false, chosen: 'head' }));
@@ -300,7 +300,7 @@ describe('SiteReportRound: collecting the answers', () => {
     const withPgd = (siteId: string, rows: Array<[number, number]>) => result(siteId, 0.8, { arms: { global: { accuracy: 0.8, loss: 1, ...pgd(rows) } } });
     const asked = config({ siteRobustness: { when: 'final' }, robustness: { headlineEps: 0.06 } });
     const sectionOf = async (hostile: boolean) => {
-      const round = new SiteReportRound(4, ['a', 'b', 'h'], 3_000);
+      const round = new SiteReportRound(4, ['a', 'b', 'h'], 3_000, { terms: siteReportTerms(asked), pretrainedSent: true });
       round.add('a', withPgd('a', [[0.05, 0.6], [0.06, 0.5], [0.1, 0.3]]));
       round.add('b', withPgd('b', [[0.05, 0.7], [0.06, 0.4], [0.1, 0.35]]));
       round.add('h', withPgd('h', hostile ? [[0.05, 0.9], [0.1, 0.9]] : [[0.05, 0.9], [0.06, 0.9], [0.1, 0.9]]));
@@ -314,12 +314,57 @@ describe('SiteReportRound: collecting the answers', () => {
     expect(hostile.robustEps).toBe(0.06);
     expect(hostile.worst.global).toEqual({ clean: { siteId: 'a', accuracy: 0.8 }, robust: { siteId: 'b', accuracy: 0.4 }, robustMissing: ['h'] });
     // Not asked (the sites' list at its cap without it): each arm's largest ε, nobody listed.
-    const round = new SiteReportRound(4, ['a'], 3_000);
+    const cappedConfig = config({ siteRobustness: { when: 'final', pgdEps: [0.01, 0.02, 0.03, 0.04] }, robustness: { headlineEps: 0.06 } });
+    const round = new SiteReportRound(4, ['a'], 3_000, { terms: siteReportTerms(cappedConfig), pretrainedSent: true });
     round.add('a', withPgd('a', [[0.01, 0.6], [0.06, 0.5], [0.1, 0.3]]));
     await round.done;
-    const capped = round.section(config({ siteRobustness: { when: 'final', pgdEps: [0.01, 0.02, 0.03, 0.04] }, robustness: { headlineEps: 0.06 } }));
+    const capped = round.section(cappedConfig);
     expect(capped).not.toHaveProperty('robustEps');
     expect(capped.worst.global).toEqual({ clean: { siteId: 'a', accuracy: 0.8 }, robust: { siteId: 'a', accuracy: 0.3 } });
+  });
+
+  it("an arm or field the run did not ask for is refused (attacker review: a site's unasked arms decided run-wide counts)", () => {
+    const none = siteReportTerms(config());
+    const personal = siteReportTerms(config({ personalization: { mode: 'head' } }));
+    const auto = siteReportTerms(config({ personalization: { mode: 'auto' } }));
+    const noBaseline = siteReportTerms(config({ personalization: { mode: 'head', localOnly: false } }));
+    const robust = siteReportTerms(config({ siteRobustness: { when: 'final' } }));
+    const arm = { accuracy: 0.5, loss: 1 };
+    const robustArm = { ...arm, robust: { noiseMean: null, corruptionMean: null, pgd: [] } };
+    const paired = { wins: 1, losses: 1, ties: 1 };
+    const cases: Array<[Patch, ReturnType<typeof siteReportTerms>, boolean, string | undefined]> = [
+      [{}, none, true, undefined],
+      [{ arms: { global: arm, pretrained: arm } }, none, true, undefined],
+      [{ arms: { global: arm, pretrained: arm } }, none, false, 'arms.pretrained'],
+      [{ arms: { global: arm, localOnly: arm } }, none, true, 'arms.localOnly'],
+      [{ arms: { global: arm, localOnly: arm } }, personal, true, undefined],
+      [{ arms: { global: arm, localOnly: arm } }, noBaseline, true, 'arms.localOnly'],
+      [{ arms: { global: arm, personalized: arm } }, none, true, 'arms.personalized'],
+      [{ arms: { global: arm, personalized: arm } }, personal, true, undefined],
+      [{ adopted: true }, none, true, 'adopted'],
+      [{ adopted: true }, personal, true, undefined],
+      [{ chosen: 'ditto' }, personal, true, 'chosen'],
+      [{ chosen: 'ditto' }, auto, true, undefined],
+      [{ candidates: [] }, personal, true, 'candidates'],
+      [{ candidates: [] }, auto, true, undefined],
+      [{ comparisons: { global: paired } }, none, true, 'comparisons.global'],
+      [{ comparisons: { global: paired } }, personal, true, undefined],
+      [{ comparisons: { localOnly: paired } }, noBaseline, true, 'comparisons.localOnly'],
+      [{ comparisons: { localOnly: paired } }, personal, true, undefined],
+      [{ comparisons: { localOnly: paired } }, none, true, 'comparisons.localOnly'],
+      [{ arms: { global: robustArm } }, none, true, 'arms.*.robust'],
+      [{ arms: { global: arm, pretrained: robustArm } }, none, true, 'arms.*.robust'],
+      [{ arms: { global: robustArm } }, robust, true, undefined],
+    ];
+    for (const [patch, terms, pretrainedSent, field] of cases) {
+      expect([patch, unaskedSiteReportField(result('a', 0.5, patch), terms, pretrainedSent)]).toEqual([patch, field]);
+    }
+    // Through the round: refused with the field named, and nothing recorded.
+    const round = new SiteReportRound(1, ['a'], 3_000, { terms: none, pretrainedSent: true });
+    expect(() => round.add('a', result('a', 0.5, { chosen: 'ditto' }))).toThrow(expect.objectContaining({ code: 'malformed_payload', message: 'site report refused: chosen was not asked for by this run' }));
+    expect(round.expects('a')).toBe(true);
+    // A site not waited for: ignored, as before, not refused.
+    expect(() => round.add('z', result('z', 0.5, { chosen: 'ditto' }))).not.toThrow();
   });
 
   it('a site with no answer before the timeout is missing with that reason; no baseline, no robustness', async () => {

@@ -2,7 +2,7 @@ import type { RunContext } from './run-context.ts';
 import { clipText, FedtuneError, deriveSeed, encodeWeights, SeededRandom, siteAccuracySummary, type RoundRecord, type RunReport } from '@fedtune/shared';
 import { EvaluationCollector, evaluationWeights } from './evaluation-collector.ts';
 import { fitFederatedTemperature, type CalibrationAnswer } from './federated-calibration.ts';
-import { SiteReportRound, siteReportInstruction } from './site-report-round.ts';
+import { SiteReportRound, siteReportInstruction, siteReportTerms } from './site-report-round.ts';
 import { pacedFanOut } from '../transport/paced-fan-out.ts';
 import { instructionModel } from './model-delivery.ts';
 
@@ -147,7 +147,7 @@ export class FederatedEvaluation {
     const { manifest, initialWeights } = this.ctx.options.model;
     const global = encodeWeights({ manifest, arrays: this.ctx.globalWeights });
     const pretrained = encodeWeights({ manifest, arrays: initialWeights });
-    const pending = new SiteReportRound(round, ids, this.ctx.config.roundTimeoutMs);
+    const pending = new SiteReportRound(round, ids, this.ctx.config.roundTimeoutMs, { terms: siteReportTerms(this.ctx.config), pretrainedSent: true });
     this.ctx.siteReportRound = pending;
     this.ctx.emit({ type: 'site-report-start', round, sites: ids });
     for (const siteId of ids) {

@@ -60,7 +60,15 @@ export class SiteMessageRouter {
         const pending = this.ctx.siteReportRound;
         // Taken only from a site it still waits for (add ignores the others).
         // Its test-split count held to the examples it announced at hello, as in the federated evaluation.
-        if (pending && r.round === pending.round && r.runId === this.ctx.config.runId) pending.add(site.siteId, { ...r, numExamples: Math.min(r.numExamples, site.numExamples) });
+        if (!pending || r.round !== pending.round || r.runId !== this.ctx.config.runId) return;
+        try {
+          pending.add(site.siteId, { ...r, numExamples: Math.min(r.numExamples, site.numExamples) });
+        } catch (err) {
+          // An arm or field the run did not ask for: refused, and the site is missing from the report with the reason.
+          const e = toFedtuneError(err);
+          pending.fail(site.siteId, e.message);
+          return this.ctx.rejectMessage(site.link, e.code, clipText(e.message), r.round);
+        }
         return;
       }
       case 'secaggAdvertise':

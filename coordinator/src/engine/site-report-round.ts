@@ -1,4 +1,4 @@
-import { clipText, deriveSeed, MAX_SITE_ROBUSTNESS_POINTS, sameEps, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type SiteReportTerms, type TrainConfig } from '@fedtune/shared';
+import { clipText, deriveSeed, FedtuneError, MAX_SITE_ROBUSTNESS_POINTS, SITE_ARMS, sameEps, siteRobustEps, summarizeSiteReports, type SiteReportEntry, type SiteReportInstruction, type SiteReportResult, type SiteReportSection, type SiteReportTerms, type TrainConfig } from '@fedtune/shared';
 import { EvaluationCollector } from './evaluation-collector.ts';
 import type { RunConfig } from './run-config.ts';
 
@@ -59,6 +59,31 @@ export function siteReportInstruction(
 }
 
 /**
+ * What a site's report may hold, given what the run asked (its terms; whether the instruction carried the
+ * pretrained weights): an arm or field the run did not ask for is refused ('malformed_payload'), not summarised.
+ * Before (attacker review 2026-12-07), a site of a run with no personalisation and no baseline answered with
+ * personalised, local-only and pretrained arms, a chosen candidate and paired comparisons; all were recorded, and
+ * the run-wide counts and worst-site rows for those arms were that site's alone.
+ */
+export function unaskedSiteReportField(result: SiteReportResult, terms: SiteReportTerms, pretrainedSent: boolean): string | undefined {
+  const mode = terms.personalization?.mode;
+  const personalized = mode !== undefined;
+  const baseline = terms.localOnlyEpochs !== undefined;
+  const checks: Array<[boolean, string]> = [
+    [result.arms.pretrained !== undefined && !pretrainedSent, 'arms.pretrained'],
+    [result.arms.localOnly !== undefined && !baseline, 'arms.localOnly'],
+    [result.arms.personalized !== undefined && !personalized, 'arms.personalized'],
+    [result.adopted !== undefined && !personalized, 'adopted'],
+    [result.chosen !== undefined && mode !== 'auto', 'chosen'],
+    [result.candidates !== undefined && mode !== 'auto', 'candidates'],
+    [result.comparisons?.global !== undefined && !personalized, 'comparisons.global'],
+    [result.comparisons?.localOnly !== undefined && !(personalized && baseline), 'comparisons.localOnly'],
+    [SITE_ARMS.some((arm) => result.arms[arm]?.robust !== undefined) && terms.robustness === undefined, 'arms.*.robust'],
+  ];
+  return checks.find(([bad]) => bad)?.[1];
+}
+
+/**
  * Collects the sites' reports after the final round until all answered, failed or left, or the round
  * timeout passes; remembers why each missing site is missing.
  */
@@ -70,6 +95,8 @@ export class SiteReportRound {
     readonly round: number,
     private readonly asked: readonly string[],
     timeoutMs: number,
+    /** What the run asked of every site, and whether the instruction carried the pretrained weights (unaskedSiteReportField). */
+    private readonly asking: { terms: SiteReportTerms; pretrainedSent: boolean } = { terms: {}, pretrainedSent: true },
   ) {
     this.collector = new EvaluationCollector<SiteReportEntry>(round, asked, timeoutMs);
   }
@@ -82,7 +109,10 @@ export class SiteReportRound {
     return this.collector.expects(siteId);
   }
 
+  /** Records a report the run waits for; refuses ('malformed_payload') one with an arm or field the run did not ask for. */
   add(siteId: string, result: SiteReportResult): void {
+    const unasked = unaskedSiteReportField(result, this.asking.terms, this.asking.pretrainedSent);
+    if (unasked !== undefined && this.collector.expects(siteId)) throw new FedtuneError('malformed_payload', `site report refused: ${unasked} was not asked for by this run`);
     this.collector.add({ siteId, numExamples: result.numExamples, durationMs: result.durationMs, arms: result.arms, ...(result.adopted !== undefined ? { adopted: result.adopted } : {}), ...(result.chosen ? { chosen: result.chosen } : {}), ...(result.candidates ? { candidates: result.candidates } : {}), ...(result.comparisons ? { comparisons: result.comparisons } : {}) });
   }
 
