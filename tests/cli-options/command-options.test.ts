@@ -689,6 +689,9 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     expect([plain.train.maxExamples, robust.train.maxExamples]).toEqual([robustPreset().maxExamples, robustPreset().maxExamples]);
     // The comparison needs a final robustness evaluation of both sides: by default, or as often as --robustness says; never is refused.
     for (const c of calls) expect(simulationRunConfig(c).robustness.when).toBe('final');
+    // Both arms' headline numbers over 1000 attacked holdout digits (the evaluation's default is 200); a flag overrides it.
+    for (const c of calls) expect(simulationRunConfig(c).robustness).toMatchObject({ examples: 1000, adversarialExamples: 1000 });
+    for (const c of await simulateRecorded(['--preset', 'robust', '--robustness-examples', '300'])) expect(simulationRunConfig(c).robustness.examples).toBe(300);
     for (const c of await simulateRecorded(['--preset', 'robust', '--robustness', '5'])) expect(simulationRunConfig(c).robustness.when).toBe(5);
     await expect(simulateRecorded(['--preset', 'robust', '--robustness', 'never'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--robustness never does not apply') });
     const comparison = JSON.parse(readFileSync(join(dir, 'sim', 'robust-comparison.json'), 'utf8'));

@@ -88,6 +88,7 @@ describe('--preset robust: the comparison table and robust-comparison.json read 
     // Stand-in final evaluations: only the fields the comparison reads, different per arm.
     const evaluation = (clean: number, pgd: number, square: number, worst: number) => ({
       epsUnits: 'absolute',
+      adversarialExamples: 1000,
       clean: { accuracy: clean, ece: 0.05 },
       noise: [],
       corruptionMean: null,
@@ -114,14 +115,16 @@ describe('--preset robust: the comparison table and robust-comparison.json read 
       log.mockRestore();
     }
     const rowOf = (label: string) => lines.find((l) => l.startsWith(label))?.slice(34).trim().split(/\s+/);
-    expect(rowOf('PGD-40 at the headline ε = 0.06')).toEqual(['12.0%', '69.0%']);
-    expect(rowOf('Square (black-box) at ε = 0.06')).toEqual(['20.0%', '70.5%']);
-    expect(rowOf('worst case per example, ε = 0.06')).toEqual(['11.0%', '68.5%']);
+    // The attacked shares with ± 2 binomial standard errors over the 1000 attacked digits: 2·√(0.12·0.88/1000) = 2.1 points.
+    expect(rowOf('PGD-40 at the headline ε = 0.06')).toEqual(['12.0%', '±2.1', '69.0%', '±2.9']);
+    expect(rowOf('Square (black-box) at ε = 0.06')).toEqual(['20.0%', '±2.5', '70.5%', '±2.9']);
+    expect(rowOf('worst case per example, ε = 0.06')).toEqual(['11.0%', '±2.0', '68.5%', '±2.9']);
+    expect(lines).toContain(`${''.padEnd(34)}(± 2 standard errors over 1000 / 1000 attacked holdout digits)`);
     expect(rowOf('clean accuracy')).toEqual(['93.0%', '92.0%']);
     const comparison = JSON.parse(readFileSync(join(dir, 'table', 'robust-comparison.json'), 'utf8'));
     expect(comparison.headline).toEqual({
-      plain: { clean: 0.93, pgd: 0.12, square: 0.2, worstCase: 0.11 },
-      adversarial: { clean: 0.92, pgd: 0.69, square: 0.705, worstCase: 0.685 },
+      plain: { attacked: 1000, clean: 0.93, pgd: 0.12, square: 0.2, worstCase: 0.11 },
+      adversarial: { attacked: 1000, clean: 0.92, pgd: 0.69, square: 0.705, worstCase: 0.685 },
       cleanCost: expect.closeTo(0.01, 12),
     });
   });

@@ -195,6 +195,15 @@ function describeAdversarial(a: RunConfig['train']['adversarial']): string {
   return `${method} (${a.norm ?? ADVERSARIAL_DEFAULTS.norm}) at ε = ${a.eps} ${a.epsUnits ?? ADVERSARIAL_DEFAULTS.epsUnits} on ${share}${a.warmupRounds ? `, ε warm-up ${a.warmupRounds} rounds` : ''}`;
 }
 
+/** Holdout digits the robust preset's final evaluation attacks (and evaluates clean), both arms. */
+export const PRESET_ATTACKED_EXAMPLES = 1000;
+
+/** A share with ± 2 binomial standard errors over `n` examples ("47.5% ±7.1"), or pct's dash. */
+export function withError(p: number | undefined, n: number | undefined): string {
+  if (p === undefined || !n) return pct(p);
+  return `${pct(p).trim()} ±${(200 * Math.sqrt((p * (1 - p)) / n)).toFixed(1)}`;
+}
+
 /**
  * `--preset robust`: the same federation (same architecture, sites, seed and rounds) fine-tuned plainly and
  * adversarially, with the preset's settings (robustPreset) under the command line's: `--arch`, `--rounds` and
@@ -219,7 +228,9 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
       // Both arms end with the mean of their last rounds' models (`--average-rounds` overrides it).
       // The final evaluation also runs the black-box Square Attack at the headline ε: the gradient-masking check
       // (docs/robustness.md#a-black-box-check-the-square-attack); a config file's robustness.square overrides it.
-      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { square: [headlineEps], ...base.config?.robustness, when: base.config?.robustness?.when ?? 'final' } },
+      // The headline numbers are over PRESET_ATTACKED_EXAMPLES holdout digits (± 2 standard errors of about 3 points at
+      // 70 %; the evaluation's default 200 left ± 6.5, and the arms' side-by-side moved by several points with the sample).
+      config: { averageRounds: preset.averageRounds, ...(name === 'plain' ? plainFlags : base.config), robustness: { square: [headlineEps], examples: PRESET_ATTACKED_EXAMPLES, adversarialExamples: PRESET_ATTACKED_EXAMPLES, ...base.config?.robustness, when: base.config?.robustness?.when ?? 'final' } },
     },
   }));
   for (const side of sides) {
@@ -239,14 +250,18 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   }
   const row = (label: string, f: (r: RobustnessReport) => number | null | undefined) =>
     console.log(`${label.padEnd(34)}${sides.map((s) => pct(s.report ? (f(s.report) ?? undefined) : undefined).padStart(14)).join('')}`);
+  // An attacked share with ± 2 standard errors over the arm's attacked examples (binomial).
+  const attackedRow = (label: string, f: (r: RobustnessReport) => number | null | undefined) =>
+    console.log(`${label.padEnd(34)}${sides.map((s) => withError(s.report ? (f(s.report) ?? undefined) : undefined, s.report?.adversarialExamples).padStart(14)).join('')}`);
   const units = sides[0].report?.epsUnits ?? 'absolute';
   console.log(`\n${`seed ${sides[0].seed}; ε in ${units} units`.padEnd(34)}${sides.map((s) => s.name.padStart(14)).join('')}`);
   const pgdAt = (r: RobustnessReport, eps: number) => r.pgd.find((x) => x.eps === eps)?.accuracy;
   const squareAt = (r: RobustnessReport, eps: number) => r.square?.find((x) => x.eps === eps)?.accuracy;
   const worstCaseAt = (r: RobustnessReport, eps: number) => r.worstCase?.find((x) => x.eps === eps)?.accuracy;
-  row(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
-  if (sides.some((s) => s.report?.square?.length)) row(`Square (black-box) at ε = ${headlineEps}`, (r) => squareAt(r, headlineEps));
-  if (sides.some((s) => s.report?.worstCase?.some((w) => w.eps === headlineEps))) row(`worst case per example, ε = ${headlineEps}`, (r) => worstCaseAt(r, headlineEps));
+  attackedRow(`PGD-40 at the headline ε = ${headlineEps}`, (r) => pgdAt(r, headlineEps));
+  if (sides.some((s) => s.report?.square?.length)) attackedRow(`Square (black-box) at ε = ${headlineEps}`, (r) => squareAt(r, headlineEps));
+  if (sides.some((s) => s.report?.worstCase?.some((w) => w.eps === headlineEps))) attackedRow(`worst case per example, ε = ${headlineEps}`, (r) => worstCaseAt(r, headlineEps));
+  console.log(`${''.padEnd(34)}(± 2 standard errors over ${sides.map((s) => s.report?.adversarialExamples ?? '-').join(' / ')} attacked holdout digits)`);
   row('clean accuracy', (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
   if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
@@ -257,6 +272,7 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   const [plain, adversarial] = sides.map((s) => s.report);
   // An arm's numbers at the headline ε: PGD, Square, and the per-example worst case over every attack run there.
   const headlineOf = (r: RobustnessReport | undefined) => ({
+    attacked: r?.adversarialExamples ?? null,
     clean: r?.clean.accuracy ?? null,
     pgd: r ? (pgdAt(r, headlineEps) ?? null) : null,
     square: r ? (squareAt(r, headlineEps) ?? null) : null,
