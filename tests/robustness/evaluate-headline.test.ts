@@ -42,7 +42,8 @@ describe('fedtune evaluate: the headline ε, ε units and PGD-L2', () => {
     expect(report.headlineEps).toBeCloseTo(0.06 / report.epsScale!, 9);
     expect(report.pgd.find((r) => r.eps === report.headlineEps)!.epsAbsolute).toBeCloseTo(0.06, 9);
     expect(lines.some((l) => l.startsWith("ε in units of the data's standard deviation (1 = "))).toBe(true);
-    expect(lines.some((l) => /PGD \(3×0\.01\): .*ε=0\.5 \(0\.\d+ absolute\)/.test(l))).toBe(true);
+    // The default step is 0.01 absolute (0.01 / the data's std in its units): said in both.
+    expect(lines.some((l) => /PGD \(3×0\.0\d+ = 0\.01 absolute\): .*ε=0\.5 \(0\.\d+ absolute\)/.test(l))).toBe(true);
   });
 
   it('--pgd-l2 adds L2 rows (none by default)', async () => {

@@ -83,6 +83,22 @@ describe('ε in data-std units in the evaluation', () => {
     expect(absolute.fgsm[0].accuracy).toBe(relative.fgsm[0].accuracy);
   });
 
+  it('the default PGD step is absolute (0.01): data-std units attack the same ball as strongly as absolute ones (new-user review)', async () => {
+    const opts = { noise: false, corruptions: false, fgsm: false, pgdSteps: 10, examples: 120, adversarialExamples: 60 } as const;
+    const relative = await evaluateRobustness(model, holdout, { ...opts, pgd: [0.2], epsUnits: 'data-std' });
+    const scale = relative.epsScale!;
+    // The row's step in its units is 0.01 / the pixel std: 0.01 in absolute units.
+    expect(relative.pgd[0].stepSize * scale).toBeCloseTo(0.01, 12);
+    const absolute = await evaluateRobustness(model, holdout, { ...opts, pgd: [0.2 * scale] });
+    expect(absolute.pgd[0].stepSize).toBe(0.01);
+    expect(relative.pgd[0].accuracy).toBe(absolute.pgd[0].accuracy);
+    // Before, the step was 0.01 of the std: a weaker attack on the same ball.
+    const before = await evaluateRobustness(model, holdout, { ...opts, pgd: [0.2], epsUnits: 'data-std', pgdStepSize: 0.01 });
+    expect(before.pgd[0].accuracy).toBeGreaterThan(absolute.pgd[0].accuracy);
+    // An explicit step stays in ε's units.
+    expect(before.pgd[0].stepSize).toBe(0.01);
+  });
+
   it('epsScale: 1 for absolute, the pooled std for data-std, each feature\'s std for feature-std', () => {
     const d: Dataset = { x: Float32Array.from([0, 10, 2, 10]), y: Int32Array.from([0, 1]), featureShape: [2], numClasses: 2 };
     expect(epsScale(d, 'absolute')).toEqual({ units: 'absolute', value: 1 });

@@ -86,7 +86,10 @@ export function summarizeRobustness(r: RobustnessReport): string[] {
   const headline = r.headlineEps === undefined ? undefined : (r.pgd.find((a) => a.eps === r.headlineEps) ?? r.fgsm.find((a) => a.eps === r.headlineEps));
   if (headline) lines.push(`headline: ${'steps' in headline ? `PGD-${headline.steps}` : 'FGSM'} at the task's headline ${epsText(headline)}: ${pct(headline.accuracy).trim()}`);
   if (r.fgsm.length) lines.push(`FGSM: ${r.fgsm.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
-  if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${r.pgd[0].stepSize}): ${r.pgd.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
+  // The step in ε's units, and in absolute units where those differ (data-std: 0.01 absolute by default).
+  const step = r.pgd[0] ? Number(r.pgd[0].stepSize.toPrecision(3)) : 0;
+  const stepAbsolute = r.pgd[0] && r.epsUnits === 'data-std' && r.epsScale ? ` = ${Number((r.pgd[0].stepSize * r.epsScale).toPrecision(3))} absolute` : '';
+  if (r.pgd.length) lines.push(`PGD (${r.pgd[0].steps}×${step}${stepAbsolute}): ${r.pgd.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
   if (r.square?.length) lines.push(`Square (black-box, ≤ ${r.square[0].queries} queries): ${r.square.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()} (${a.meanQueries.toFixed(0)} queries on average)`).join(', ')}`);
   if (r.worstCase?.length) lines.push(worstCaseLine(r.worstCase, epsText));
   if (r.pgdL2?.length) lines.push(`PGD-L2 (${r.pgdL2[0].steps} steps of 2.5·ε/${r.pgdL2[0].steps}): ${r.pgdL2.map((a) => `${epsText(a)} ${pct(a.accuracy).trim()}`).join(', ')}`);
@@ -147,7 +150,7 @@ export function evaluateCommand(): Command {
     .option('--square-queries <n>', 'Square Attack: queries per example at most', schemaNumberOption('square-queries', checked.squareQueries), ROBUSTNESS_DEFAULTS.squareQueries)
     .option('--square-p-init <x>', "Square Attack: the first squares' share of the pixels (0–1)", schemaNumberOption('square-p-init', checked.squarePInit), ROBUSTNESS_DEFAULTS.squarePInit)
     .option('--pgd-steps <n>', 'PGD iterations (1–1000)', schemaNumberOption('pgd-steps', checked.pgdSteps), ROBUSTNESS_DEFAULTS.pgdSteps)
-    .option('--pgd-step-size <x>', 'PGD step size, in the units of ε (> 0, ≤ 1)', schemaNumberOption('pgd-step-size', checked.pgdStepSize), ROBUSTNESS_DEFAULTS.pgdStepSize)
+    .addOption(new Option('--pgd-step-size <x>', `PGD step size, in the units of ε (> 0, ≤ 1); default ${ROBUSTNESS_DEFAULTS.pgdStepSize} in absolute units (with --eps-units data-std: ${ROBUSTNESS_DEFAULTS.pgdStepSize} / the data's std, the same attack on the same ball)`).argParser(schemaNumberOption('pgd-step-size', checked.pgdStepSize)))
     .addOption(new Option('--attack-loss <list>', 'losses FGSM and PGD ascend, in order, each attacking what the ones before left correct: ce (cross-entropy), margin (logit margin, not saturated on confident models); the accuracy is the worst case').argParser(attackLossList).default([...ROBUSTNESS_DEFAULTS.attackLosses], ROBUSTNESS_DEFAULTS.attackLosses.join(',')))
     .option('--eps-units <units>', 'units of FGSM/PGD ε and step: absolute, feature-std (each feature\'s standard deviation) or data-std (the standard deviation of all input values); default: absolute for images, feature-std for tabular data', choiceOption('eps-units', ['absolute', 'feature-std', 'data-std'] as const))
     .option('--input-kind <kind>', 'image, tabular or auto', choiceOption('input-kind', ['auto', 'image', 'tabular'] as const), 'auto')

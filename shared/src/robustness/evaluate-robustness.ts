@@ -305,7 +305,10 @@ function attackSetup(plan: PerturbationPlan, options: RobustnessOptions, losses:
   const squareEps = options.square === true ? pgdEps : attackEpsilons(options.square ?? false, headline);
   const attacked = m > 0 && (fgsmEps.length > 0 || pgdEps.length > 0 || pgdL2Eps.length > 0 || squareEps.length > 0);
   const steps = options.pgdSteps ?? ROBUSTNESS_DEFAULTS.pgdSteps;
-  const stepSize = options.pgdStepSize ?? ROBUSTNESS_DEFAULTS.pgdStepSize;
+  // The default PGD step is absolute (0.01 of [0, 1]): in data-std units it is 0.01 / the pixel std, so the same
+  // ball gets the same attack whatever its units. Before (until 2026-12-07) it was 0.01 of the std (0.0022 absolute on
+  // the scanners): a weaker attack, reported as "PGD (40×0.01)". An explicit step is in ε's units, as ε is.
+  const stepSize = options.pgdStepSize ?? (epsUnits === 'data-std' && unit.value > 0 ? ROBUSTNESS_DEFAULTS.pgdStepSize / unit.value : ROBUSTNESS_DEFAULTS.pgdStepSize);
   return { m, advData, attacked, losses, epsUnits, unit, toAttack, attackParams, headline, fgsmEps, pgdEps, pgdL2Eps, squareEps, steps, stepSize };
 }
 
