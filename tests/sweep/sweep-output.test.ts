@@ -50,5 +50,10 @@ describe('sweep output', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('href="runs/trial-000-r1/report.html"');
     expect(html).not.toContain('javascript:');
+    // Rungs counted from 1, as the command line prints them ("rung 1/3"); the record keeps the index.
+    const rungCells = [...html.matchAll(/<tr><td>(\d+)(?: ★)?<\/td><td>(\d+)<\/td>/g)].map((m) => Number(m[2]));
+    expect(rungCells.length).toBeGreaterThan(0);
+    expect(Math.min(...rungCells)).toBe(1);
+    expect(Math.min(...record.results.map((r) => r.rung))).toBe(0);
   });
 });

@@ -28,7 +28,8 @@ export function renderSweepHtml(record: SweepRecord): string {
     .map((r) =>
       [
         String(r.trial) + (front.includes(r) ? ' ★' : ''),
-        String(r.rung),
+        // Counted from 1, as the command line says "rung 1/3" (sweep.json keeps the 0-based index).
+        String(r.rung + 1),
         String(r.rounds),
         ...keys.map((k) => String(r.params[k])),
         pct(r.clean),

@@ -31,6 +31,23 @@ interface Frame {
 }
 
 const FRAME: Frame = { width: 560, height: 300, left: 48, right: 150, top: 16, bottom: 40 };
+/** Pixels per character of a tick label (the charts' 11 px sans-serif), and the gap kept between two labels. */
+const TICK_CHAR_PX = 6.5;
+const TICK_GAP_PX = 4;
+
+/**
+ * The x ticks whose labels would not overlap the last one kept (its half width and this one's, plus a gap): points
+ * as close as ε 0.05 and 0.06 on a 0–0.3 axis drew "0.0506" (new-user review 2026-12-07). The first is always kept.
+ */
+export function apartTicks(ticks: ReadonlyArray<[number, string]>): Array<[number, string]> {
+  const kept: Array<[number, string]> = [];
+  for (const tick of ticks) {
+    const last = kept.at(-1);
+    if (!last || tick[0] - last[0] >= ((last[1].length + tick[1].length) / 2) * TICK_CHAR_PX + TICK_GAP_PX) kept.push(tick);
+  }
+  return kept;
+}
+
 /** A coordinate rounded to tenths: `(Math.round(x * 10) / 10).toString()` (tenths-text.ts). */
 const f = tenthsText;
 
@@ -196,7 +213,7 @@ function plotLines(lines: Array<{ name: string; color?: string; dashed?: boolean
   const y = (v: number) => fr.height - fr.bottom - ((Math.max(axis.lo, Math.min(axis.hi, v)) - axis.lo) / (axis.hi - axis.lo)) * (fr.height - fr.top - fr.bottom);
   const uniq = source.distinctXs();
   const step = Math.ceil(uniq.length / 12);
-  const xTicks = uniq.filter((_, i) => i % step === 0).map((v) => [x(v), opts.xTickLabels ? opts.xTickLabels(v) : String(v)] as [number, string]);
+  const xTicks = apartTicks(uniq.filter((_, i) => i % step === 0).map((v) => [x(v), opts.xTickLabels ? opts.xTickLabels(v) : String(v)] as [number, string]));
   const yTicks = axis.ticks.map((t) => [y(t), yAxis.label(t)] as [number, string]);
   const valueText = opts.y === 'number' ? LOSS_TEXT : PERCENT_TEXT;
   // The body is appended to, not joined: the appends make a rope that the page's own join copies once, where joining
