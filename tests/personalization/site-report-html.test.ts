@@ -51,6 +51,14 @@ describe('the per-site report: summary and report.html', () => {
     const auto: SiteReportSection = { ...section(false), mode: 'auto', sites: section(false).sites.map((s, i) => ({ ...s, chosen: i === 0 ? 'mix-0.5' : 'global' })) };
     expect(siteReportHtml(auto)).toContain('site-1 <small>(auto: mix-0.5)</small>');
     expect(siteReportTable(auto).find((l) => l.startsWith('site-1'))).toContain('(auto: mix-0.5)');
+    // auto keeping the global model says so once, not also "(kept global)" (new-user review).
+    const keptGlobal: SiteReportSection = { ...auto, sites: auto.sites.map((s) => ({ ...s, chosen: 'global', adopted: false })) };
+    const line = siteReportTable(keptGlobal).find((l) => l.startsWith('site-1'))!;
+    expect(line).toContain('(auto: global)');
+    expect(line).not.toContain('(kept global)');
+    // Not auto: a site that kept the global model says "(kept global)".
+    const headKept: SiteReportSection = { ...section(false), sites: section(false).sites.map((s) => ({ ...s, adopted: false })) };
+    expect(siteReportTable(headKept).find((l) => l.startsWith('site-1'))).toContain('(kept global)');
     expect(siteReportHtml(section(false))).not.toContain('(auto:');
   });
 

@@ -35,7 +35,7 @@ export function siteReportTable(section: SiteReportSection): string[] {
   const z = section.counts?.beyondNoise?.standardErrors ?? 2;
   for (const s of section.sites) {
     lines.push(
-      `${s.siteId.slice(0, 11).padEnd(12)}${arms.map((a) => cell(s.arms[a])).join('')}${s.adopted === false ? '  (kept global)' : ''}${s.chosen ? `  (auto: ${s.chosen})` : ''}${comparisonCell('local-only', s.comparisons?.localOnly, s.numExamples, z)}`,
+      `${s.siteId.slice(0, 11).padEnd(12)}${arms.map((a) => cell(s.arms[a])).join('')}${s.chosen ? `  (auto: ${s.chosen})` : s.adopted === false ? '  (kept global)' : ''}${comparisonCell('local-only', s.comparisons?.localOnly, s.numExamples, z)}`,
     );
   }
   lines.push(
