@@ -31,6 +31,15 @@ const ROUNDS = 2;
 const DRIFT_PUSH = 3;
 const DRIFT_ROUNDS = 6;
 
+/** The drift attacker's answer: the global model with its output bias pushed toward class 0 by DRIFT_PUSH. */
+function pushOutputBias(g: { manifest: WeightsManifest; arrays: WeightArrays }): WeightArrays {
+  const arrays = g.arrays.map((a) => new Float32Array(a));
+  const bias = arrays[arrays.length - 1];
+  bias[0] += DRIFT_PUSH;
+  for (let c = 1; c < bias.length; c++) bias[c] -= DRIFT_PUSH / 9;
+  return arrays;
+}
+
 /** True when a server message carries a non-finite number anywhere, weights included. */
 function carriesNonFinite(message: MessageOf<ServerToClient>): boolean {
   const visit = (v: unknown): boolean => {
@@ -234,14 +243,7 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
   it('maxAccuracyDropFromBest: a site that pulls the output bias a little every round is stopped near the best model by default, and drags it down with 1', async () => {
     // Each round the attacker returns the global model with its output bias pushed toward class 0: every step
     // passes the norm bound and the per-round drop check, so only the drift check stops the walk.
-    const push = (g: { manifest: WeightsManifest; arrays: WeightArrays }) => {
-      const arrays = g.arrays.map((a) => new Float32Array(a));
-      const bias = arrays[arrays.length - 1];
-      bias[0] += DRIFT_PUSH;
-      for (let c = 1; c < bias.length; c++) bias[c] -= DRIFT_PUSH / 9;
-      return arrays;
-    };
-    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', push, 1_000_000) };
+    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', pushOutputBias, 1_000_000) };
     const rounds = DRIFT_ROUNDS;
     // Two honest sites: the attacker's capped claim (4 × the median announced count) is 71% of the weight.
     const guarded = await federation({ rounds, sites: 2, config: { minSites: 3 }, attacker });
@@ -262,14 +264,7 @@ describe('poisoning-safe defaults in a real federation (issue 11, finding 3)', (
     // raises ε (and lowers clean accuracy) by design, so rounds 1–3 have no reference, and from round 4 on the
     // reference is the best model since round 3 — not the best of a smaller ε (finding: the robust preset's
     // adversarial rounds were refused against a warm-up model, so training at the full ε hardly happened).
-    const push = (g: { manifest: WeightsManifest; arrays: WeightArrays }) => {
-      const arrays = g.arrays.map((a) => new Float32Array(a));
-      const bias = arrays[arrays.length - 1];
-      bias[0] += DRIFT_PUSH;
-      for (let c = 1; c < bias.length; c++) bias[c] -= DRIFT_PUSH / 9;
-      return arrays;
-    };
-    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', push, 1_000_000) };
+    const attacker = { siteId: 'attacker', announce: 1_000_000, answer: fitAnswer('attacker', pushOutputBias, 1_000_000) };
     const train = { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' as const, trainable: 'all' as const, adversarial: { method: 'pgd' as const, eps: 0.02, steps: 1, share: 1, warmupRounds: 3 } };
     const o = await federation({ rounds: DRIFT_ROUNDS, sites: 2, config: { minSites: 3, train } as never, attacker });
     expect(o.report.status, o.report.aborted).toBe('complete');
