@@ -37,6 +37,28 @@ const newPath = () => join(tempDir('fedtune-audit-exact-'), AUDIT_FILE);
 const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
 
 describe('AuditLog: the exact lines on disk', () => {
+  it('abandon(): the entries not yet written are dropped and later ones ignored; another writer continues the chain on disk (cluster failover)', async () => {
+    const path = join(tempDir('fedtune-audit-abandon-'), AUDIT_FILE);
+    const old = AuditLog.open(path);
+    old.append('run-start', { runId: 'r' });
+    old.flush();
+    old.append('leave', { siteId: 'a' }); // pending: not written yet
+    // The new leader opens the log and continues it from what is on disk.
+    const next = AuditLog.open(path);
+    next.append('run-start', { runId: 'r', resumedAfterRound: 0 });
+    next.flush();
+    old.abandon();
+    old.append('complete', { status: 'aborted' });
+    old.flush();
+    await old.flushAsync();
+    old.abandon();
+    next.append('join', { siteId: 'b' });
+    next.close();
+    const v = verifyAuditChain(readFileSync(path, 'utf8'));
+    expect(v.ok).toBe(true);
+    expect(v.ok && v.good.map((e) => e.type)).toEqual(['run-start', 'run-start', 'join']);
+  });
+
   it("is the run directory's audit.jsonl", () => {
     expect(AUDIT_FILE).toBe('audit.jsonl');
   });

@@ -115,6 +115,19 @@ export class AuditLog {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
+  /**
+   * Stops writing at once, the entries not yet written dropped: the node no longer leads the run (its lease went to
+   * another node, which continues the chain from what is on disk). Written, they would land after the new leader's
+   * entries and break the chain for everyone (cluster failover under load: a 'leave' per site of the old leader
+   * and its 'complete', seq numbers the new leader had already used). Later appends are ignored, as after close.
+   */
+  abandon(): void {
+    if (this.closed) return;
+    this.batch.discard();
+    this.closed = true;
+    if (!this.syncing) closeSync(this.fd);
+  }
+
   close(): void {
     if (this.closed) return;
     try {

@@ -369,6 +369,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       modelVersions.clear();
       const run = session;
       session = undefined;
+      // The new leader continues the audit chain from the file: nothing more of this node's may land in it.
+      run?.fence();
       // Its sites must rejoin the new leader: their connections close now, before the stopped run would tell them 'complete'.
       for (const site of run?.engine.sites.all() ?? []) site.link.close();
       void run?.close();

@@ -29,6 +29,13 @@ export class WriteBatch<T> {
     this.scheduled ??= setImmediate(() => this.flushReporting());
   }
 
+  /** Drops the pending items unwritten. */
+  discard(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    this.pending = [];
+  }
+
   /** Writes the pending items now (throws what the write throws; the items are dropped either way). */
   flush(): void {
     if (this.scheduled) clearImmediate(this.scheduled);

@@ -97,6 +97,8 @@ export interface RunSession {
   requestStop(): StopOutcome;
   /** Stops the run at once, waits for it to end and frees the model. */
   close(): Promise<void>;
+  /** This node no longer leads the run (cluster): its audit log writes nothing more, pending entries dropped (AuditLog.abandon). */
+  fence(): void;
 }
 
 /** Whether the run's report on disk says it completed. */
@@ -297,6 +299,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
         else stopAfterRound = true;
         return { status: 'stopping' };
       },
+      fence: () => audit.log.abandon(),
       async close() {
         engine.stop();
         await done.catch(() => undefined);
