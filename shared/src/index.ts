@@ -124,6 +124,7 @@ export * from './client/yield-to-event-loop.ts';
 export * from './privacy/index.ts';
 export * from './learning/robust-presets.ts';
 export * from './learning/adversarial-plan.ts';
+export * from './learning/adversarial-refusals.ts';
 export * from './learning/adversarial-warmup.ts';
 export * from './learning/learning-rate-schedule.ts';
 export * from './learning/trades-step.ts';

@@ -6,7 +6,7 @@ import type { RunStore } from '../run/run-store.ts';
 import { CreatedRun, CreateRunBody, errorResponses, ModelFileParam, ModelFileResponse, RoundSummary, RunIdParam, RunIdParams, SITES_PAGE_LIMIT, SitesPageQuery, SiteView } from './api-schemas.ts';
 import { apiErrorStatus } from './error-status.ts';
 import { AUDIT_FILE } from '../audit/audit-log.ts';
-import { checkAuditAccess, checkRunReader, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
+import { checkRunReader, SITE_HEADER, type AuditAccessOptions } from '../access/audit-access.ts';
 import { AuditJoins } from '../access/audit-joins.ts';
 import { siteAuditCopy } from '../audit/site-audit-copy.ts';
 import { summarizeRound, type RunControl, type SiteHistory } from './run-control.ts';
@@ -47,12 +47,12 @@ const fail = (code: keyof typeof runLifecycleErrorStatus, message: string) => ({
 export function registerOperationsRoutes(app: FastifyInstance, { store, control, database, auditAccess }: OperationsRoutesOptions): void {
   // `/api/v1/…` as docs/audit.md names it; `/api/runs/…` like the run's other routes. One index of who joined, for both.
   const access: AuditAccessOptions = { ...auditAccess, joins: auditAccess?.joins ?? new AuditJoins() };
-  /** A run's global models are what its sites' data made: the admin's, or a site's of that run (audit-access.ts). */
-  const checkModelReader = (request: FastifyRequest, id: string) =>
-    checkRunReader(access, { authorization: request.headers.authorization, host: request.headers.host, site: siteHeader(request) }, join(store.runDir(id), AUDIT_FILE), "a run's model files");
+  /** Who reads a run's audit log or global models: the admin, or a site of that run with its token (audit-access.ts). */
+  const runReader = (request: FastifyRequest, id: string, what: string) =>
+    checkRunReader(access, { authorization: request.headers.authorization, host: request.headers.host, site: siteHeader(request) }, join(store.runDir(id), AUDIT_FILE), what);
+  const unauthorized = { 401: { ...errorResponses()[400], description: 'neither the admin token nor a site token of this run (code unauthorized)' } };
   for (const url of ['/api/v1/runs/:id/audit', '/api/runs/:id/audit']) {
-    // Node gives a header it does not know (x-fedtune-site) as one string, repeats joined with ", ".
-    app.get<{ Params: { id: string }; Headers: { [SITE_HEADER]?: string } }>(url, {
+    app.get<{ Params: { id: string } }>(url, {
       schema: {
         summary: "a run's hash-chained audit log (audit.jsonl, JSON lines; docs/audit.md)",
         description:
@@ -65,14 +65,13 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
         security: [{ adminToken: [] }],
         response: {
           200: { description: 'the audit log, one entry per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
-          401: { ...errorResponses()[400], description: 'neither the admin token nor a site token of this run (code unauthorized)' },
+          ...unauthorized,
           ...errorResponses(404),
         },
       },
     }, async (request, reply) => {
-      const runDir = store.runDir(request.params.id);
-      const path = join(runDir, AUDIT_FILE);
-      const reader = checkAuditAccess(access, { authorization: request.headers.authorization, host: request.headers.host, site: request.headers[SITE_HEADER] }, path);
+      const path = join(store.runDir(request.params.id), AUDIT_FILE);
+      const reader = runReader(request, request.params.id, "a run's audit log");
       if (!existsSync(path)) throw new FedtuneError('not_found', `run ${request.params.id} has no audit log`);
       void reply.type('application/x-ndjson');
       return reply.send(reader.kind === 'admin' ? createReadStream(path) : siteAuditCopy(path, reader.siteId));
@@ -96,7 +95,6 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     description: `Needs the admin token where the control plane does, or the site token of a site that joined the run (Authorization: Bearer TOKEN and ${SITE_HEADER}: NAME). 401 unauthorized; 404 for an unknown run, round or file.`,
     security: [{ adminToken: [] }],
   };
-  const unauthorized = { 401: { ...errorResponses()[400], description: 'neither the admin token nor a site token of this run (code unauthorized)' } };
 
   app.get<{ Params: { id: string; '*': string } }>('/api/runs/:id/model/*', {
     schema: {
@@ -108,7 +106,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     },
   }, async (request, reply) => {
     const file = request.params['*'];
-    checkModelReader(request, request.params.id);
+    runReader(request, request.params.id, "a run's model files");
     const path = store.latestModelFile(request.params.id, file);
     void reply.type(file === 'model.json' ? 'application/json' : 'application/octet-stream');
     return reply.send(createReadStream(path));
@@ -124,7 +122,7 @@ export function registerOperationsRoutes(app: FastifyInstance, { store, control,
     },
   }, async (request, reply) => {
     const { id, round, file } = request.params;
-    checkModelReader(request, id);
+    runReader(request, id, "a run's model files");
     const path = store.roundModelFile(id, round, file);
     void reply.type(file === 'model.json' ? 'application/json' : 'application/octet-stream');
     return reply.send(createReadStream(path));

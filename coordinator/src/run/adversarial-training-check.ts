@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { FedtuneError, startsWithEmbedding, type TrainConfig } from '@fedtune/shared';
+import { ADVERSARIAL_REFUSALS, FedtuneError, startsWithEmbedding, type TrainConfig } from '@fedtune/shared';
 
 /**
  * Refuses, before the run starts, adversarial training the sites cannot do with this model and these settings —
@@ -20,10 +20,10 @@ export function checkAdversarialTraining(train: Pick<TrainConfig, 'adversarial' 
     throw new FedtuneError('config', `adversarial training on embeddings (--adv-space embedding) needs a model whose first layer is an Embedding over token ids; this model's first layer is ${first}: leave --adv-space out to perturb its input`);
   }
   if (adv.space !== 'embedding' && embedded) {
-    throw new FedtuneError('config', 'adversarial training in input space cannot perturb token ids: set adversarial space "embedding" (--adv-space embedding) for a model whose first layer is an Embedding');
+    throw new FedtuneError('config', ADVERSARIAL_REFUSALS.inputSpaceTokens);
   }
   if (!train.dpSgd) return;
-  if (adv.method === 'trades') throw new FedtuneError('config', 'DP-SGD cannot be combined with TRADES: its KL term pairs examples outside the per-example clipping');
-  if ((adv.awp ?? 0) > 0) throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial weight perturbation (awp): its extra gradient pass is outside the per-example clipping');
-  if (adv.space === 'embedding') throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial training on embeddings');
+  if (adv.method === 'trades') throw new FedtuneError('config', ADVERSARIAL_REFUSALS.dpSgdTrades);
+  if ((adv.awp ?? 0) > 0) throw new FedtuneError('config', ADVERSARIAL_REFUSALS.dpSgdAwp);
+  if (adv.space === 'embedding') throw new FedtuneError('config', ADVERSARIAL_REFUSALS.dpSgdEmbedding);
 }

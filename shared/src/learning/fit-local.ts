@@ -11,6 +11,7 @@ import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts
 import { evaluateModel } from './evaluate-model.ts';
 import { adversarialBatch, batchSeed, embeddingDelta, trainStep, tradesPartners, type StepContext } from './robust-step.ts';
 import { splitAtEmbedding, startsWithEmbedding } from '../robustness/text/embedding-split.ts';
+import { ADVERSARIAL_REFUSALS } from './adversarial-refusals.ts';
 import { adversarialPlan } from './adversarial-plan.ts';
 import { dpSgdStep, type DpSgdStepParams } from './dp-sgd-step.ts';
 import { createFusedOptimizer, type FusedOptimizer } from './fused-optimizer.ts';
@@ -194,19 +195,19 @@ export async function fitLocal(
   if (config.dropout !== undefined) setDropoutRate(model, config.dropout);
   const custom = needsCustomLoop(config);
   if (config.dpSgd && config.adversarial?.method === 'trades' && adversarialPlan(config, train)) {
-    throw new FedtuneError('config', 'DP-SGD cannot be combined with TRADES: its KL term pairs examples outside the per-example clipping');
+    throw new FedtuneError('config', ADVERSARIAL_REFUSALS.dpSgdTrades);
   }
   if (config.dpSgd && config.earlyStopping && options.validation) {
     throw new FedtuneError('config', 'DP-SGD cannot be combined with early stopping: choosing the weights on validation records is outside its privacy accounting');
   }
   if (config.dpSgd && (config.adversarial?.awp ?? 0) > 0 && adversarialPlan(config, train)) {
-    throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial weight perturbation (awp): its extra gradient pass is outside the per-example clipping');
+    throw new FedtuneError('config', ADVERSARIAL_REFUSALS.dpSgdAwp);
   }
   // Adversarial training on embeddings needs an Embedding first layer (a clear error otherwise), and no DP-SGD.
   const embedding = config.adversarial?.space === 'embedding' ? splitAtEmbedding(model) : undefined;
-  if (embedding && config.dpSgd) throw new FedtuneError('config', 'DP-SGD cannot be combined with adversarial training on embeddings');
+  if (embedding && config.dpSgd) throw new FedtuneError('config', ADVERSARIAL_REFUSALS.dpSgdEmbedding);
   if (!embedding && startsWithEmbedding(model) && adversarialPlan(config, train)) {
-    throw new FedtuneError('config', 'adversarial training in input space cannot perturb token ids: set adversarial space "embedding" (--adv-space embedding) for a model whose first layer is an Embedding');
+    throw new FedtuneError('config', ADVERSARIAL_REFUSALS.inputSpaceTokens);
   }
   const schedule = config.dpSgd ? dpSgdSchedule(n, total, config.batchSize) : undefined;
   const batches = schedule ? schedule.batches : Math.ceil(n / config.batchSize);
