@@ -30,6 +30,7 @@ const benchmarks: Array<{ name: string; script: string; args?: string[]; node?: 
   { name: 'stragglers', script: 'stragglers.ts' },
   { name: 'frame-flood', script: 'frame-flood.ts' },
   { name: 'connection-churn', script: 'connection-churn.ts' },
+  { name: 'open-join-churn', script: 'open-join-churn.ts' },
   // Needs DISCO built from its source (bench/disco/build-disco.sh); without it, the fedtune side only.
   { name: 'disco', script: 'disco.ts' },
 ];

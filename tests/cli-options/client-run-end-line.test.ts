@@ -28,6 +28,11 @@ describe("fedtune client's last line when it stops before the run ends", () => {
     expect(siteEndLine({ completed: false, runId: 'r1', roundsTrained: 2, reason: 'transport close' })).toEqual({ ok: false, line: 'connection closed before the run completed: transport close' });
   });
 
+  it('left by itself (its data does not fit the run\'s model): the reason is the line, not a closed connection', () => {
+    const reason = "left the run: this site's data does not fit the run's model (two's data has 2 features per example (shape [2]) but the model expects 784)";
+    expect(siteEndLine({ completed: false, runId: 'r1', roundsTrained: 0, reason })).toEqual({ ok: false, line: reason });
+  });
+
   it('the run ended: complete (ok) or stopped by the coordinator', () => {
     expect(siteEndLine({ completed: true, runId: 'r1', roundsTrained: 1, complete: { runId: 'r1', rounds: 1 } })).toEqual({ ok: true, line: 'run r1 complete after 1 rounds (1 trained here)' });
     expect(siteEndLine({ completed: true, runId: 'r1', roundsTrained: 1, complete: { runId: 'r1', rounds: 1, aborted: 'stopped' } }).line).toMatch(/^run r1 stopped by the coordinator/);

@@ -242,6 +242,11 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect((await coordinator(['--hello-limit', '5'])).started!.access!.hellosPerMinute).toBe(5);
     expect((await coordinator([])).started!.access!.hellosPerMinute).toBe(30);
   },
+  '--open-join-limit': async () => {
+    expect((await coordinator(['--open-join-limit', '5'])).started!.access!.openJoinsPerMinute).toBe(5);
+    expect((await coordinator(['--open-join-limit', '0'])).started!.access!.openJoinsPerMinute).toBe(0);
+    expect((await coordinator([])).started!.access!.openJoinsPerMinute).toBeUndefined();
+  },
   '--api-rate': async () => expect((await coordinator(['--api-rate', '7'])).started!.apiRateLimit).toEqual({ ratePerSecond: 7, burst: 14 }),
   '--log-file': async () => expect((await coordinator(['--log-file', join(dir, 'c.jsonl')])).started!.logFile).toBe(join(dir, 'c.jsonl')),
   // Repeatable; each reaches what serves: a run, --serve-only's server and a cluster node (their effects: docs/access.md#limits's tests).
@@ -654,6 +659,9 @@ const SIMULATE_ROWS: Record<string, () => Promise<void>> = {
     // Without an attack no site is malicious, whatever the share.
     await expect(simulationOf(['--sites', '5', '--malicious', '0.6'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('--malicious is the share of sites that run --attack: it needs --attack') });
     expect((await planSimulation(await simulationOf(['--sites', '5']))).malicious).toEqual([]);
+    // A share of 0 asks for no attacker: refused, never rounded up to one malicious site (a small share is).
+    await expect(planSimulation(await simulationOf(['--sites', '3', '--attack', 'label-flip', '--malicious', '0']))).rejects.toMatchObject({ code: 'config', message: '--malicious 0 makes no site run --attack label-flip: drop --attack for a run without attackers' });
+    expect((await planSimulation(await simulationOf(['--sites', '3', '--attack', 'label-flip', '--malicious', '0.1']))).malicious).toHaveLength(1);
   },
   // The drops themselves over socket.io with 20 sites: tests/simulation/simulate-dropout.test.ts.
   '--dropout': async () => {

@@ -35,10 +35,10 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
   });
 
   /** A 4th node started on the cluster with `secret`: refused before it joins, or (if not) the node. */
-  async function startFourthNode(prefix: string, runsDir: string, secret: Uint8Array | undefined, onWarning?: (w: string) => void) {
+  async function startFourthNode(prefix: string, runsDir: string, secret: Uint8Array | undefined, onWarning?: (w: string) => void, timing: { nodeHeartbeatMs?: number; nodeTimeoutMs?: number } = {}) {
     const { backend } = await selectNodeBackend();
     return startClusterNode({
-      cluster: { redisUrl: redis.url, nodeId: 'node-4', prefix },
+      cluster: { redisUrl: redis.url, nodeId: 'node-4', prefix, ...timing },
       server: { runsDir, onWarning, backend, holdout: builtinDigits().holdout, architecture: 'mlp', maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false },
       config: parseRunConfig({ runId: 'cluster-41', rounds: 1, minSites: 1 }),
       loadModel: () => loadModelDir(pretrainedModelDir('mlp')),
@@ -129,6 +129,34 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
       expect(warnings.filter((w) => /clusters without a secret/.test(w))).toEqual(lines ? ['node node-4 clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)'] : []);
     }
   });
+
+  it('a node with a secret is refused while nodes without one run (their mark lapses a node timeout after the last stops); then it starts and the cluster has its proof', async () => {
+    const prefix = 'mixed-secrets';
+    const timing = { nodeHeartbeatMs: 100, nodeTimeoutMs: 600 };
+    const secretless = await startFourthNode(prefix, tempDir('fedtune-cluster-'), undefined, undefined, timing);
+    try {
+      expect(await attackerRedis.get(secretCheckKey(prefix))).toBe('none');
+      const ttl = await attackerRedis.pTTL(secretCheckKey(prefix));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(600);
+      // Past its first ttl the running node has refreshed the mark: a node with a secret is still refused.
+      await new Promise((r) => setTimeout(r, 1_000));
+      await expect(startFourthNode(prefix, tempDir('fedtune-cluster-'), SECRET, undefined, timing)).rejects.toMatchObject({
+        code: 'config',
+        message: `the cluster on ${redis.url} (prefix mixed-secrets) has nodes running without a cluster secret: this node does not join (start every node with the same --cluster-secret-file, or none; their mark lapses 1 s after the last of them stops)`,
+      });
+      // Another node without a secret joins (and keeps the mark).
+      const second = await startFourthNode(prefix, tempDir('fedtune-cluster-'), undefined, undefined, timing);
+      await second.close();
+    } finally {
+      await secretless.close();
+    }
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await attackerRedis.get(secretCheckKey(prefix))).toBeNull();
+    const withSecret = await startFourthNode(prefix, tempDir('fedtune-cluster-'), SECRET, undefined, timing);
+    await withSecret.close();
+    expect(await attackerRedis.get(secretCheckKey(prefix))).toMatch(/^[0-9a-f]{64}$/);
+  }, 120_000);
 
   it('fedtune coordinator --cluster-secret-file: a wrong secret, a short one and a missing file are one clear line each (status 1), never the secret', async () => {
     const dir = tempDir('fedtune-cluster-secret-cli-');

@@ -1,4 +1,4 @@
-import { loadModelDir, parseRunConfig, pretrainedModelDir, startClusterNode, type ClusterNode, type RunConfigInput } from '@fedtune/coordinator';
+import { loadModelDir, parseRunConfig, pretrainedModelDir, startClusterNode, type ClusterNode, type RunConfigInput, type SiteTokenStore } from '@fedtune/coordinator';
 import { testSitePolicy } from './test-site-policy.ts';
 import { deriveSeed, failoverConnector, siteName, SiteClient, socketIoConnector, splitDataset, type ClientConnector, type SiteClientOptions } from '@fedtune/shared';
 import { builtinDigits, builtinDigitsSites, selectNodeBackend } from '@fedtune/shared/node';
@@ -17,6 +17,8 @@ export interface ClusterFederationOptions {
   prefix?: string;
   leaseTtlMs?: number;
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+  /** Wraps a site's connector (a hostile site's links, say). */
+  wrapConnector?: (siteId: string, connector: ClientConnector) => ClientConnector;
   /** Sites connect to (and fail over between) the first this many nodes only (default: every node). */
   sitesOn?: number;
   /** The cluster secret of node k (0-based; undefined: none). */
@@ -31,6 +33,8 @@ export interface ClusterFederationOptions {
    * the node it reaches first (site k on node k mod N), what the tests about per-node paths rely on.
    */
   offerAlternatives?: boolean;
+  /** Site tokens: every node checks hellos against this registry (`fedtune coordinator`'s access options). */
+  access?: { store: SiteTokenStore };
 }
 
 /** Starts `nodes` in-process coordinator nodes on one Redis, then `sites` real sites, site k on node k mod nodes (failing over to the others). */
@@ -45,7 +49,7 @@ export async function startClusterFederation(options: ClusterFederationOptions) 
     nodes.push(
       await startClusterNode({
         cluster: { redisUrl: options.redisUrl, nodeId: `node-${k + 1}`, prefix: options.prefix ?? `test-${options.seed}`, leaseTtlMs: options.leaseTtlMs ?? 10_000, nodeHeartbeatMs: 500, nodeTimeoutMs: 10_000, ...options.cluster },
-        server: { runsDir, holdout, architecture: 'mlp', backend: backend.backend, maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false },
+        server: { runsDir, holdout, architecture: 'mlp', backend: backend.backend, maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false, ...(options.access ? { access: options.access } : {}) },
         config,
         loadModel: () => loadModelDir(pretrainedModelDir('mlp')),
         log: (line) => logs.push(line),
@@ -71,6 +75,8 @@ export interface ClusterSitesOptions {
   offerAlternatives?: boolean;
   maxSiteExamples?: number;
   siteOptions?: (siteId: string) => Partial<SiteClientOptions>;
+  /** Wraps a site's connector (a hostile site's links, say). */
+  wrapConnector?: (siteId: string, connector: ClientConnector) => ClientConnector;
 }
 
 /** The connector as is (its other nodes offered in the hello), or without its `alternatives` (the site is never sent on). */
@@ -88,7 +94,7 @@ export async function startClusterSites(urls: string[], options: ClusterSitesOpt
     const order = options.sameOrder ? urls : urls.map((_, i) => urls[(k + i) % urls.length]);
     return new SiteClient({
       siteId,
-      connector: offered(failoverConnector(order.map((url) => socketIoConnector({ url }))), options.offerAlternatives === true),
+      connector: (options.wrapConnector ?? ((_id: string, c: ClientConnector) => c))(siteId, offered(failoverConnector(order.map((url) => socketIoConnector({ url }))), options.offerAlternatives === true)),
       data: splitDataset(data, deriveSeed(options.seed, 'split', siteId)),
       backend: backend.backend,
       runtime: 'node',

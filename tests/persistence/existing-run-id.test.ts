@@ -59,5 +59,12 @@ describe('a run id that already holds a run', () => {
       }
     }).done;
     expect(ready, longer.stdout + longer.stderr).not.toBe('');
+    // Stopped before any new round: the finished run is as it was — complete, its 2 planned rounds — and a plain
+    // resume is still "nothing to resume" (before, the report said aborted with 3 rounds planned, and resumed).
+    const after = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8'));
+    expect([after.status, after.rounds.length, after.config.rounds, after.aborted]).toEqual(['complete', 2, 2, undefined]);
+    const again2 = await fedtune(['coordinator', '--resume', 'consortium-1', '--port', '0', '--out', out]).done;
+    expect(again2.code).toBe(1);
+    expect(again2.stderr).toMatch(/nothing to resume/);
   }, 240_000);
 });

@@ -201,6 +201,8 @@ function textClassCounts(text: { labels: Int32Array; classNames: string[] }): nu
 export function siteEndLine(outcome: Pick<SiteOutcome, 'completed' | 'runId' | 'complete' | 'roundsTrained' | 'reason'>): { ok: boolean; line: string } {
   if (outcome.completed) return { ok: true, line: runEndLine(outcome.runId, outcome.complete, outcome.roundsTrained) };
   const reason = oneLine(outcome.reason ?? 'no reason given', 300);
+  // The site left by itself (its data does not fit the run's model): the reason says so.
+  if (reason.startsWith('left the run: ')) return { ok: false, line: reason };
   return { ok: false, line: outcome.runId === undefined ? `gave up without joining a run: ${reason}` : `connection closed before the run completed: ${reason}` };
 }
 

@@ -104,6 +104,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--require-tokens', 'refuse sites without a valid token (default: required as soon as a site is registered)')
     .option('--no-require-tokens', 'let any site join, even with sites registered')
     .option('--hello-limit <n>', 'failed join attempts (bad or missing token) per address and per site name per minute; a valid token always joins', intOption('hello-limit', 1), 30)
+    .option('--open-join-limit <n>', 'joins without a site token (where tokens are not required) per address per minute, in bursts of 2048; 0: no limit (default 60)', intOption('open-join-limit', 0))
     .option('--api-rate <n>', 'HTTP /api requests per second per address (bursts of twice that)', intOption('api-rate', 1), 50)
     .option('--connection-limit <key=value>', 'one of the connection limits (repeatable), e.g. maxUnwelcomedPerAddress=4096 or connectionsPerSecond=200 for a gateway holding thousands of sites (docs/access.md#limits)', connectionLimitOption)
     .option('--log-file <path>', 'also write structured JSON logs (pino: requests, rounds, sites, rejections) to this file')
@@ -174,6 +175,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
       store,
       requireTokens,
       hellosPerMinute: o.helloLimit,
+      ...(o.openJoinLimit !== undefined ? { openJoinsPerMinute: o.openJoinLimit } : {}),
       onRefusal: (r: { siteId: string; address?: string; code: string; reason: string }) => console.warn(`refused ${r.siteId}${r.address ? ` from ${r.address}` : ''}: ${r.code}: ${r.reason}`),
     };
     if (o.nodeId !== undefined && !o.cluster) throw new FedtuneError('config', '--node-id needs --cluster');

@@ -262,7 +262,10 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   if (sides.some((s) => s.report?.square?.length)) attackedRow(`Square (black-box) at ε = ${headlineEps}`, (r) => squareAt(r, headlineEps));
   if (sides.some((s) => s.report?.worstCase?.some((w) => w.eps === headlineEps))) attackedRow(`worst case per example, ε = ${headlineEps}`, (r) => worstCaseAt(r, headlineEps));
   console.log(`${''.padEnd(34)}(± 2 standard errors over ${sides.map((s) => s.report?.adversarialExamples ?? '-').join(' / ')} attacked holdout digits)`);
-  row('clean accuracy', (r) => r.clean.accuracy);
+  // Clean accuracy on the whole holdout (the number each arm's table ends with): the clean cost is read from it. The
+  // robustness sample's own clean accuracy (--robustness-examples, which may be a few dozen digits) is shown below it.
+  console.log(`${'clean accuracy (holdout)'.padEnd(34)}${sides.map((s) => pct(s.accuracy).padStart(14)).join('')}`);
+  row(`clean, ${sides[0].report?.examples ?? '-'}-digit robustness sample`, (r) => r.clean.accuracy);
   row('ECE (lower is better)', (r) => r.clean.ece);
   if (sides.some((s) => s.report?.calibration)) row('ECE after temperature scaling', (r) => r.calibration?.eceAfter);
   for (const n of sides[0].report?.noise ?? []) row(`gaussian noise σ=${n.sigma}`, (r) => r.noise.find((x) => x.sigma === n.sigma)?.accuracy);
@@ -273,7 +276,7 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
   // An arm's numbers at the headline ε: PGD, Square, and the per-example worst case over every attack run there.
   const headlineOf = (r: RobustnessReport | undefined) => ({
     attacked: r?.adversarialExamples ?? null,
-    clean: r?.clean.accuracy ?? null,
+    cleanOnSample: r?.clean.accuracy ?? null,
     pgd: r ? (pgdAt(r, headlineEps) ?? null) : null,
     square: r ? (squareAt(r, headlineEps) ?? null) : null,
     worstCase: r ? (worstCaseAt(r, headlineEps) ?? null) : null,
@@ -288,9 +291,10 @@ async function robustPreset(deps: SimulateDeps, command: Command, base: Simulati
     headlineEps,
     epsUnits: units,
     headline: {
-      plain: headlineOf(plain),
-      adversarial: headlineOf(adversarial),
-      cleanCost: plain && adversarial ? plain.clean.accuracy - adversarial.clean.accuracy : null,
+      plain: { clean: sides[0].accuracy ?? null, ...headlineOf(plain) },
+      adversarial: { clean: sides[1].accuracy ?? null, ...headlineOf(adversarial) },
+      // On the whole holdout: the robustness sample (--robustness-examples) may be a few dozen digits.
+      cleanCost: sides[0].accuracy !== undefined && sides[1].accuracy !== undefined ? sides[0].accuracy - sides[1].accuracy : null,
     },
     sides: sides.map((s) => ({ name: s.name, seed: s.seed, train: simulationRunConfig(s.options).train.adversarial ?? null, accuracy: s.accuracy, robustness: s.report, reportPath: s.reportPath })),
   };

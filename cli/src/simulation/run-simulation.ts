@@ -191,6 +191,8 @@ export interface SimulationPlan {
 /** Builds the federation `runSimulation` runs, without loading a model or starting anything. */
 export async function planSimulation(options: SimulationOptions): Promise<SimulationPlan> {
   const attack = options.attack && options.attack !== 'none' ? getAttack(options.attack) : undefined;
+  // A share of exactly 0 asks for no attacker: refused rather than rounded up to the one malicious site a small share gets.
+  if (attack && options.malicious === 0) throw new FedtuneError('config', `--malicious 0 makes no site run --attack ${options.attack}: drop --attack for a run without attackers`);
   const maliciousCount = attack ? Math.max(1, Math.round((options.malicious ?? 0.2) * options.sites)) : 0;
   if (options.task === 'spam' && options.siteData?.mode === 'resample') throw new FedtuneError('config', '--site-data resample is for the digits task; the spam task partitions its corpus');
   const siteData = options.task === 'spam' ? { siteData: { mode: 'partition' as const }, automatic: true } : chooseSiteData(options.siteData, options.sites, builtinDigits().pool.y.length);

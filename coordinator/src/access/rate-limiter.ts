@@ -72,5 +72,9 @@ export function helloRateLimit(perMinute: number): RateLimit {
   return { ratePerSecond: perMinute / 60, burst: perMinute };
 }
 
+/** Default joins without a site token per address per minute, and their burst (site-authorizer.ts, openJoinsPerMinute). */
+export const DEFAULT_OPEN_JOINS_PER_MINUTE = 60;
+export const DEFAULT_OPEN_JOIN_BURST = 2048;
+
 /** Default hello attempts per address per minute. */
 export const DEFAULT_HELLOS_PER_MINUTE = 30;

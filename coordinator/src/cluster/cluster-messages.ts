@@ -41,7 +41,13 @@ export const CLUSTER_EVENTS = {
 const SocketId = z.string().min(1).max(64);
 const EventName = z.string().min(1).max(64);
 
-export const RelayMessage = z.object({ node: NodeId, socket: SocketId, event: EventName, payload: z.unknown() }).strict();
+/** `address`: the site's network address as the relaying node saw it, on a hello (the leader's per-address hello limits key on it). */
+/**
+ * `tokenVerdict`: on a hello, the relaying node's check of the site's token against the site registry (the token
+ * itself is not relayed: it never crosses Redis, where whoever reads the stream would take it).
+ */
+export const RelayedTokenVerdict = z.union([z.object({ ok: z.literal(true) }).strict(), z.object({ ok: z.literal(false), reason: z.enum(['token required', 'unknown site', 'invalid token', 'token revoked']) }).strict()]);
+export const RelayMessage = z.object({ node: NodeId, socket: SocketId, event: EventName, payload: z.unknown(), address: z.string().max(64).optional(), tokenVerdict: RelayedTokenVerdict.optional() }).strict();
 export type RelayMessage = z.output<typeof RelayMessage>;
 
 export const RelayClosedMessage = z.object({ node: NodeId, socket: SocketId, reason: z.string().max(500) }).strict();

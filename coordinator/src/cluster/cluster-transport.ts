@@ -1,7 +1,7 @@
 import type { Server } from 'socket.io';
 import { clipText, packBinaryFields, type Hello, type ServerTransport, type SiteLink } from '@fedtune/shared';
 import type { z } from 'zod';
-import { CLUSTER_EVENTS, LeaderMessage, NodeAliveMessage, RelayClosedMessage, RelayMessage } from './cluster-messages.ts';
+import { CLUSTER_EVENTS, LeaderMessage, NodeAliveMessage, RelayClosedMessage, RelayMessage, type RelayedTokenVerdict } from './cluster-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
 import { InstructionFanout } from './instruction-fanout.ts';
 import { SiteSendsMessage } from './site-sends-messages.ts';
@@ -25,6 +25,11 @@ export interface ClusterTransportOptions {
   refusalWindowMs: number;
   onWarning?: (message: string) => void;
   now?: () => number;
+  /**
+   * Checks a site's token against the site registry (the runs directory's fedtune.db, shared by the nodes): a follower
+   * relays its verdict with the hello, never the token. Absent (no registry): the hello is relayed as it came.
+   */
+  verifyToken?: (siteId: string, token: string | undefined) => z.infer<typeof RelayedTokenVerdict>;
 }
 
 type Listener = (...args: unknown[]) => void;
@@ -122,6 +127,15 @@ export class ClusterTransport implements ServerTransport {
    */
   interceptSiteMessage?: (link: SiteLink, message: { event: string; payload: unknown }) => boolean;
 
+  /**
+   * Runs before a site's message or the close of its connection is relayed (follower-partial-rounds.ts: the
+   * acceptance records waiting in their batch go first). Redis keeps one node's messages in order, so the leader
+   * learns of a site's folded update before anything the site sent after it: before, a second copy of the update,
+   * a siteFailure or the connection's close overtook the record — a duplicate then cost the node's whole partial
+   * (every other site of the node left out of the round), a failure or close recorded the site failed and accepted.
+   */
+  beforeRelay?: () => void;
+
   /** Handles another node's messages of `event`, parsed by `schema` first (refusals counted as the transport's own). */
   onClusterMessage<T>(event: string, schema: z.ZodType<T>, use: (message: T) => unknown): void {
     (this.io as unknown as { on(e: string, l: Listener): void }).on(event, (raw) => this.guarded(schema, raw, use));
@@ -193,13 +207,29 @@ export class ClusterTransport implements ServerTransport {
     link.onClose((reason) => {
       this.relayed.delete(link);
       if (this.relayedById.get(link.id) === link) this.relayedById.delete(link.id);
+      this.beforeRelay?.();
       this.emitToNodes(CLUSTER_EVENTS.relayClosed, { node: this.options.nodeId, socket: link.id, reason: clipText(reason) });
     });
   }
 
   /** Passes one of this node's site's messages (already parsed by its link) to the leader over Redis. */
   relaySiteMessage(link: SiteLink, message: { event: string; payload: unknown }): void {
-    this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
+    this.beforeRelay?.();
+    if (message.event !== 'hello') {
+      this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(message.payload) });
+      return;
+    }
+    const address = link.remoteAddress !== undefined ? { address: link.remoteAddress.slice(0, 64) } : {};
+    const verify = this.options.verifyToken;
+    let payload = message.payload;
+    let token = {};
+    if (verify) {
+      // The hello passed the site schemas on this node's link: siteId is a checked name, token a bounded string or absent.
+      const { token: presented, ...rest } = message.payload as { siteId: string; token?: string };
+      payload = rest;
+      token = { tokenVerdict: presented === undefined ? { ok: false, reason: 'token required' } : verify(rest.siteId, presented) };
+    }
+    this.emitToNodes(CLUSTER_EVENTS.relay, { node: this.options.nodeId, socket: link.id, event: message.event, payload: packBinaryFields(payload), ...address, ...token });
   }
 
   private onRelay(m: RelayMessage): void {
@@ -213,7 +243,7 @@ export class ClusterTransport implements ServerTransport {
         this.io.in(m.socket).disconnectSockets(true);
         return;
       }
-      const created = new RemoteSiteLink(m.socket, m.node, this.io, this.options.maxQueuedMessages, this.fanout);
+      const created = new RemoteSiteLink(m.socket, m.node, this.io, this.options.maxQueuedMessages, this.fanout, m.address, m.tokenVerdict);
       link = created;
       this.remote.set(m.socket, created);
       created.onClose(() => {

@@ -17,6 +17,10 @@ export class RemoteSiteLink extends EndpointBase<ServerToClient, ClientToServer>
     private readonly io: Server,
     maxQueued: number,
     private readonly outbox?: InstructionFanout,
+    /** The site's network address as the node holding its socket saw it (relayed with its hello). */
+    readonly remoteAddress?: string,
+    /** The relaying node's check of the site's token (relayed with its hello instead of the token). */
+    readonly tokenVerdict?: { ok: true } | { ok: false; reason: string },
   ) {
     super((e, r) => parseClientMessage(e as keyof ClientToServer & string, r), { maxQueued, firstEvent: 'hello' });
   }

@@ -12,7 +12,7 @@ import { ClusterModelVersions } from './cluster-model-versions.ts';
 import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster-options.ts';
 import { ClusterTransport } from './cluster-transport.ts';
 import { authenticateServerSideEmits, ClusterMessageMac } from './cluster-message-mac.ts';
-import { checkClusterSecret } from './cluster-secret-check.ts';
+import { checkClusterSecret, markSecretless } from './cluster-secret-check.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
@@ -120,12 +120,17 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   });
   const mac = options.secret ? new ClusterMessageMac(options.secret, cluster.nodeId, { windowMs: cluster.macWindowMs }) : undefined;
   try {
-    await checkClusterSecret(redis, cluster.prefix, mac, where);
+    await checkClusterSecret(redis, cluster.prefix, mac, where, cluster.nodeTimeoutMs);
   } catch (err) {
     await redis.close().catch(() => redis.destroy());
     throw err;
   }
   if (!mac) options.server.onWarning?.(`node ${cluster.nodeId} clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)`);
+  // While it runs, a node without a secret keeps the cluster marked as secretless (a node with a secret is refused).
+  const secretlessMark = mac
+    ? undefined
+    : setInterval(() => void markSecretless(redis, cluster.prefix, cluster.nodeTimeoutMs).catch(() => undefined), cluster.nodeHeartbeatMs);
+  secretlessMark?.unref?.();
   const modelVersions = new ClusterModelVersions({ redis, prefix: cluster.prefix, onWarning: options.server.onWarning, mac });
   const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
   let transport!: ClusterTransport;
@@ -153,6 +158,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
         nodeTimeoutMs: cluster.nodeTimeoutMs,
         leaderWeight: cluster.leaderWeight,
         onWarning: options.server.onWarning,
+        // A follower checks its sites' tokens itself: they never cross Redis (docs/cluster.md#trust-and-deployment).
+        ...(options.server.access ? { verifyToken: (siteId: string, token: string | undefined) => options.server.access!.store.verify(siteId, token) } : {}),
       });
       return transport;
     },
@@ -223,6 +230,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     relay: (link, message) => transport.relaySiteMessage(link, message),
   });
   transport.interceptSiteMessage = (link, message) => !transport.isLeading && followerPartials.intercept(link, message);
+  transport.beforeRelay = () => followerPartials.records.flush();
   transport.onClusterMessage(CLUSTER_EVENTS.roundPlan, RoundPlanMessage, (m) => {
     if (transport.isLeading) return;
     warmEvaluation();
@@ -395,6 +403,7 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     },
     done,
     async close() {
+      clearInterval(secretlessMark);
       await lease.stop(true);
       leaderEvaluation.cancelAll();
       await followerEvaluation.close();

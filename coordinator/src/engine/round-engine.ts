@@ -40,6 +40,12 @@ export class RoundEngine {
   readonly report: RunReport;
   /** The run's signed terms and the join protocol around them (terms-gate.ts). */
   readonly termsGate: TermsGate;
+  /**
+   * A resumed run's report as the checkpoint left it (what a resume changes): restored when the resumed run is
+   * stopped before it records a round, so a finished run extended with `--resume --rounds N` and stopped while
+   * waiting for sites stays as it was (complete, its planned rounds), not aborted with a target it never started.
+   */
+  private readonly resumedAs?: Pick<RunReport, 'status' | 'config' | 'aborted' | 'abortedCode' | 'siteReport' | 'resumedAt'> & { rounds: number };
   /** The global model versions served over HTTP under modelDelivery 'http' (model-weights-route.ts). */
   get modelVersions(): ModelVersions {
     return this.ctx.modelVersions;
@@ -117,6 +123,8 @@ export class RoundEngine {
       ctx.strategyState = options.resume.strategyState;
       // The report carries the checkpointed history, and the configuration this run continues with.
       // A per-site report in the checkpoint is of an earlier final model: the resumed run makes its own (or none).
+      const before = options.resume.report;
+      this.resumedAs = { status: before.status, config: before.config, aborted: before.aborted, abortedCode: before.abortedCode, siteReport: before.siteReport, resumedAt: before.resumedAt, rounds: before.rounds.length };
       Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, abortedCode: undefined, siteReport: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
@@ -195,6 +203,10 @@ export class RoundEngine {
     }
     // An aborted run still waits for the robustness evaluations in flight (their errors are moot by now).
     for (const pending of this.ctx.loop.pendingRobustness.splice(0)) await pending.outcome;
+    if (this.ctx.stopped && this.resumedAs && this.report.rounds.length === this.resumedAs.rounds) {
+      const { rounds: _, ...before } = this.resumedAs;
+      Object.assign(this.report, before);
+    }
     try {
       await saving('the final report', () => this.ctx.persist());
     } catch (err) {

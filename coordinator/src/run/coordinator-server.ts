@@ -242,7 +242,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
   }
   const transport = new RunSwitchTransport(app ? (options.wrapTransport?.(app.transport, app.io) ?? app.transport) : (options.transport as MemoryNetwork).serverTransport());
   const authorize = options.access
-    ? siteAuthorizer({ ...options.access, addressOf: (link) => app?.io.sockets.sockets.get(link.id)?.handshake.address })
+    ? siteAuthorizer({ ...options.access, addressOf: (link) => link.remoteAddress })
     : options.authorize;
 
   const onEvent = (runId: string, event: EngineEvent) => {

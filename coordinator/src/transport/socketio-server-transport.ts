@@ -5,6 +5,7 @@ import { ConnectionLimits, type ConnectionLimitsInput } from '../engine/connecti
 
 class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> implements SiteLink {
   readonly id: string;
+  readonly remoteAddress?: string;
   private helloTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -23,6 +24,7 @@ class SocketIoSiteLink extends EndpointBase<ServerToClient, ClientToServer> impl
       firstEvent: 'hello',
     });
     this.id = socket.id;
+    this.remoteAddress = socket.handshake.address;
     // Unknown events are passed on too: the parser rejects them with a (clipped) reason.
     socket.onAny((event: unknown, payload: unknown) => {
       try {

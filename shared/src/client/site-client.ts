@@ -249,6 +249,8 @@ export class SiteClient {
   private roundsTrained = 0;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Why this site left the run by itself, when it did (its outcome's reason). */
+  private leftBecause?: string;
   private rejectedHello = false;
   /** Whether the current connection was welcomed (a later drop then starts the backoff afresh). */
   private welcomed = false;
@@ -381,7 +383,7 @@ export class SiteClient {
           // The idle work (whileWaiting) stops before the site says hello.
           await this.endIdleWork();
           last = await this.session(link);
-          if (last.completed || this.stopped) return this.outcome(last);
+          if (last.completed || this.stopped) return this.outcome(this.leftBecause !== undefined ? { completed: false, reason: this.leftBecause } : last);
           if (this.rejectedHello) return this.outcome(last);
           if (this.sentOn) {
             // Not a failure: the connector tries its next node first (failover-connector.ts), without a delay.
@@ -518,11 +520,14 @@ export class SiteClient {
         return refusal === undefined ? undefined : this.refuseInstruction(message, refusal);
       }
       case 'fit':
-        return this.onFit(message.payload);
+        await this.onFit(message.payload);
+        return this.leaveIfDataDoesNotFit();
       case 'evaluate':
-        return this.onEvaluate(message.payload);
+        await this.onEvaluate(message.payload);
+        return this.leaveIfDataDoesNotFit();
       case 'siteReport':
-        return this.onSiteReport(message.payload);
+        await this.onSiteReport(message.payload);
+        return this.leaveIfDataDoesNotFit();
       case 'secaggKeys':
       case 'secaggShares':
       case 'secaggUnmask':
@@ -533,6 +538,17 @@ export class SiteClient {
       case 'complete':
         return;
     }
+  }
+
+  /**
+   * This site's data does not fit the run's model (found when the model arrived): the instruction has been answered
+   * with the reason, and the site leaves the run for good — the model is the run's for every round, so it never
+   * could train — rather than stay joined, be counted and sampled, and fail every attempt of every round.
+   */
+  private leaveIfDataDoesNotFit(): void {
+    if (!this.dataError || this.stopped) return;
+    this.leftBecause = `left the run: this site's data does not fit the run's model (${failureReason(this.dataError)})`;
+    this.leaveAfterLastMessage();
   }
 
   /** The run's terms: accepted (the site counts as joined) or refused with the reason (the site leaves, no reconnect). */

@@ -26,6 +26,16 @@ export interface Endpoint<Out, In> {
 export interface SiteLink extends Endpoint<ServerToClient, ClientToServer> {
   readonly id: string;
   /**
+   * The peer's network address, where the transport knows one (a socket.io connection's; on a cluster's leader, a
+   * relayed site's as the node holding its socket saw it): the per-address limits of hellos key on it. Absent in memory.
+   */
+  readonly remoteAddress?: string;
+  /**
+   * The verdict on the site's token where it was checked before it reached this end (a cluster follower checks a
+   * site's token itself and relays the verdict, never the token); absent where this end checks it (the hello's own).
+   */
+  readonly tokenVerdict?: { ok: true } | { ok: false; reason: string };
+  /**
    * Flow control: stop reading this connection until resumeReceiving — what the site sends waits in the
    * network meanwhile, and messages already read may still arrive. The coordinator's fan-in pauses its sites
    * while its queue of updates is full (site-connections.ts). Absent, or a no-op, where a transport cannot.
