@@ -124,7 +124,11 @@ export class RoundEngine {
       // The report carries the checkpointed history, and the configuration this run continues with.
       // A per-site report in the checkpoint is of an earlier final model: the resumed run makes its own (or none).
       const before = options.resume.report;
-      this.resumedAs = { status: before.status, config: before.config, aborted: before.aborted, abortedCode: before.abortedCode, siteReport: before.siteReport, resumedAt: before.resumedAt, rounds: before.rounds.length };
+      // A checkpoint is written mid-run (its report says running): a run with all its planned rounds had completed,
+      // any other had stopped (its report.json said aborted).
+      const plannedRounds = Number((before.config as { rounds?: unknown } | undefined)?.rounds);
+      const complete = before.rounds.length >= plannedRounds;
+      this.resumedAs = { status: complete ? 'complete' : 'aborted', config: before.config, aborted: complete ? undefined : (before.aborted ?? 'stopped'), abortedCode: complete ? undefined : before.abortedCode, siteReport: before.siteReport, resumedAt: before.resumedAt, rounds: before.rounds.length };
       Object.assign(this.report, options.resume.report, { status: 'waiting', updatedAt: now, aborted: undefined, abortedCode: undefined, siteReport: undefined, config: this.config as unknown as Record<string, unknown> });
       this.report.resumedAt = [...(options.resume.report.resumedAt ?? []), now];
     }
