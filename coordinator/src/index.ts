@@ -68,6 +68,7 @@ export * from './cluster/redis-connection.ts';
 export * from './cluster/cluster-model-versions.ts';
 export * from './cluster/cluster-message-mac.ts';
 export * from './cluster/cluster-secret-check.ts';
+export * from './cluster/node-id-claim.ts';
 export * from './cluster/global-weights-by-version.ts';
 export * from './cluster/evaluation-messages.ts';
 export * from './cluster/leader-delegated-evaluation.ts';

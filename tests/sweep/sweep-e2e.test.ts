@@ -47,7 +47,7 @@ describe('fedtune sweep over real simulated federations', () => {
       expect(report.config.rounds).toBe(r.rounds);
       expect(report.config.train.learningRate).toBe(r.params['train.learningRate']);
       expect(report.rounds).toHaveLength(r.rounds);
-      expect(r.clean).toBe(report.finalRobustness.clean.accuracy);
+      expect(r.clean).toBe(report.final.accuracy);
       // Read at the built-in task's headline ε on the scanners (the sweep's default robust ε).
       expect(record.settings.robustEps).toBe(0.06);
       expect(r.robust).toBe(report.finalRobustness.pgd.find((p: { eps: number }) => p.eps === 0.06).accuracy);

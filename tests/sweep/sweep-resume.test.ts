@@ -100,3 +100,36 @@ describe('a sweep resumes where it stopped', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });
+
+describe('a sweep record edited by hand', () => {
+  it('a search space the command line refuses is refused on resume (an own field, a path through a prototype)', async () => {
+    const dir = tempDir();
+    await runSweep({ dir, settings: settings({ space, maxRounds: 1 }), runSimulation: fakeRunner(() => [0.5, 0.5]).run });
+    const raw = JSON.parse(readFileSync(sweepRecordPath(dir), 'utf8'));
+    for (const key of ['constructor.prototype.polluted', 'rounds']) {
+      writeFileSync(sweepRecordPath(dir), JSON.stringify({ ...raw, settings: { ...raw.settings, space: { [key]: [1, 2] } } }));
+      expect(() => readSweepRecord(dir), key).toThrow(expect.objectContaining({ code: 'config', message: expect.stringContaining('(settings.space)') }));
+    }
+  });
+
+  it('results that are not the plan\'s — a trial it lacks, other parameters, another rung\'s rounds — are dropped, said once, and their trials run again', async () => {
+    const dir = tempDir();
+    const s = settings({ space, maxRounds: 1 });
+    await runSweep({ dir, settings: s, runSimulation: fakeRunner((c) => [lrOf(c), 0.5]).run });
+    const raw = JSON.parse(readFileSync(sweepRecordPath(dir), 'utf8'));
+    const results = raw.results as Array<{ trial: number; params: Record<string, unknown>; rounds: number; clean: number; robust: number; score: number }>;
+    // A phantom trial on the front, trial 0 with other parameters, trial 1 recorded at other rounds.
+    const phantom = { ...results[2], trial: 1000, clean: 1, robust: 1, score: 1e308 };
+    results[0] = { ...results[0], params: { 'train.learningRate': 0.9 } };
+    results[1] = { ...results[1], rounds: 7 };
+    writeFileSync(sweepRecordPath(dir), JSON.stringify({ ...raw, results: [...results, phantom], status: 'running' }));
+    const again = fakeRunner((c) => [lrOf(c), 0.5]);
+    const events: Array<{ kind: string; count?: number }> = [];
+    const record = await runSweep({ dir, settings: s, runSimulation: again.run, onEvent: (e) => events.push(e) });
+    expect(events.filter((e) => e.kind === 'dropped')).toEqual([{ kind: 'dropped', count: 3 }]);
+    expect(again.calls.map((c) => c.runId)).toEqual(['trial-000-r1', 'trial-001-r1']);
+    expect(record.results.map((r) => r.trial).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(record.front).not.toContain(1000);
+    expect(record.results.find((r) => r.trial === 0)!.params).toEqual({ 'train.learningRate': 0.1 });
+  });
+});

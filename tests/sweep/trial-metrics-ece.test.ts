@@ -13,3 +13,9 @@ it.each([
 ])('%s', (_label, r, ece) => {
   expect(trialMetrics(r, 0.06)).toEqual({ status: 'complete', clean: 0.8, robust: 0.3, ece });
 });
+
+it('clean is the holdout accuracy (the run\'s final), not the robustness sample\'s; the sample\'s only without a final', () => {
+  const r = { status: 'complete', final: { accuracy: 0.647 }, finalRobustness: { clean: { accuracy: 0.74, ece: 0.1 }, pgd: [{ eps: 0.06, steps: 3, stepSize: 0.01, accuracy: 0.3 }] } } as unknown as RunReport;
+  expect(trialMetrics(r, 0.06).clean).toBe(0.647);
+  expect(trialMetrics({ ...r, final: undefined }, 0.06).clean).toBe(0.74);
+});

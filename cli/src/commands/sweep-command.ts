@@ -107,6 +107,8 @@ export function progressLine(e: SweepEvent, total: { trials: number; rungs: numb
       return `  trial ${e.trial} (${e.rounds} round${e.rounds === 1 ? "" : "s"}) ${describeParams(e.params)} …`;
     case 'trial-skip':
       return `  trial ${e.result.trial} (${e.result.rounds} round${e.result.rounds === 1 ? "" : "s"}) already recorded: ${metrics(e.result)}`;
+    case 'dropped':
+      return `sweep.json held ${e.count} result${e.count === 1 ? '' : 's'} that are not this plan's (another trial, other parameters or another rung's rounds): dropped, their trials run again`;
     case 'trial-done':
       return `  trial ${e.result.trial} (${e.result.rounds} round${e.result.rounds === 1 ? "" : "s"}) ${e.result.status}${e.result.error ? ` (${e.result.error})` : ''}: ${metrics(e.result)} in ${(e.result.durationMs / 1000).toFixed(1)} s`;
   }

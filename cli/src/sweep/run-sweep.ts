@@ -19,7 +19,9 @@ export type SweepEvent =
   | { kind: 'rung'; rung: number; rounds: number; trials: number[] }
   | { kind: 'trial-start'; trial: number; rung: number; rounds: number; params: TrialParams }
   | { kind: 'trial-skip'; result: TrialResult }
-  | { kind: 'trial-done'; result: TrialResult };
+  | { kind: 'trial-done'; result: TrialResult }
+  /** Recorded results that are not this plan's (another trial, other parameters, another rung's rounds): dropped. */
+  | { kind: 'dropped'; count: number };
 
 export interface RunSweepOptions {
   /** The sweep's directory: sweep.json, sweep.html and runs/. */
@@ -80,7 +82,13 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepRecord> {
     const differ = differences(existing.settings, settings);
     if (differ.length) throw new FedtuneError('config', `${dir} holds another sweep (its settings differ in ${differ.join(', ')}): resume it with --resume ${dir}, or use another --out`);
   }
-  const record: SweepRecord = { version: SWEEP_RECORD_VERSION, settings, rungs: plan.rungs, trials: plan.trials, results: [...(existing?.results ?? [])], front: [], status: 'running' };
+  // Recorded results count only where they are this plan's: a trial it has, with the same parameters, at a rung it
+  // has with that rung's rounds. Others (a record edited by hand) are dropped and run again, never shown or promoted.
+  const plannedParams = new Map(plan.trials.map((t) => [t.trial, canonical(t.params)]));
+  const results = (existing?.results ?? []).filter((r) => plannedParams.get(r.trial) === canonical(r.params) && plan.rungs[r.rung] === r.rounds);
+  const dropped = (existing?.results.length ?? 0) - results.length;
+  if (dropped > 0) onEvent?.({ kind: 'dropped', count: dropped });
+  const record: SweepRecord = { version: SWEEP_RECORD_VERSION, settings, rungs: plan.rungs, trials: plan.trials, results, front: [], status: 'running' };
   record.front = frontOf(record.results);
   await writeSweepRecord(dir, record);
   onEvent?.({ kind: 'plan', trials: plan.trials.length, rungs: plan.rungs, resumed: record.results.length });

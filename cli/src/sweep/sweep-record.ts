@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileDurable } from '@fedtune/coordinator';
 import { FedtuneError } from '@fedtune/shared';
+import { checkSearchSpace } from './search-space.ts';
 import { SweepSettings } from './sweep-settings.ts';
 
 /** sweep.json's version; a record of another version is refused, not guessed at. */
@@ -64,6 +65,13 @@ export function readSweepRecord(dir: string): SweepRecord | undefined {
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new FedtuneError('config', `${path} is not a sweep record of this version: ${i.path.join('.') || '(top level)'}: ${i.message.slice(0, 200)}`);
+  }
+  // The search space is checked as the command line's is (--param): a record edited by hand cannot search a field
+  // the command line refuses (an own field like rounds, a path through a prototype).
+  try {
+    checkSearchSpace(parsed.data.settings.space, 'settings.space');
+  } catch (err) {
+    throw new FedtuneError('config', `${path} (settings.space) is not a search space the command line allows: ${String((err as Error).message).slice(0, 300)}`);
   }
   return parsed.data;
 }

@@ -13,6 +13,7 @@ import { ClusterOptions, clusterKeys, type ClusterOptionsInput } from './cluster
 import { ClusterTransport } from './cluster-transport.ts';
 import { authenticateServerSideEmits, ClusterMessageMac } from './cluster-message-mac.ts';
 import { checkClusterSecret, markSecretless } from './cluster-secret-check.ts';
+import { claimNodeId, type NodeIdClaim } from './node-id-claim.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
@@ -119,18 +120,27 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     },
   });
   const mac = options.secret ? new ClusterMessageMac(options.secret, cluster.nodeId, { windowMs: cluster.macWindowMs }) : undefined;
+  let nodeIdClaim: NodeIdClaim;
   try {
     await checkClusterSecret(redis, cluster.prefix, mac, where, cluster.nodeTimeoutMs);
+    nodeIdClaim = await claimNodeId(redis, cluster.prefix, cluster.nodeId, cluster.nodeTimeoutMs, where, { heartbeatMs: cluster.nodeHeartbeatMs, onWait: log });
   } catch (err) {
     await redis.close().catch(() => redis.destroy());
     throw err;
   }
   if (!mac) options.server.onWarning?.(`node ${cluster.nodeId} clusters without a secret: anyone who can write to Redis can speak for a node (--cluster-secret-file; docs/cluster.md#trust-and-deployment)`);
-  // While it runs, a node without a secret keeps the cluster marked as secretless (a node with a secret is refused).
-  const secretlessMark = mac
-    ? undefined
-    : setInterval(() => void markSecretless(redis, cluster.prefix, cluster.nodeTimeoutMs).catch(() => undefined), cluster.nodeHeartbeatMs);
-  secretlessMark?.unref?.();
+  // While it runs, a node keeps its id claimed and, without a secret, the cluster marked as secretless (a node with a
+  // secret is refused), both lapsing a node timeout after it stops.
+  let idTakenSaid = false;
+  const claims = setInterval(() => {
+    void nodeIdClaim.refresh().then((held) => {
+      if (held || idTakenSaid) return;
+      idTakenSaid = true;
+      options.server.onWarning?.(`node ${cluster.nodeId}: another process now claims this node id in the cluster (after an outage longer than the node timeout?): give each node its own --node-id`);
+    }, () => undefined);
+    if (!mac) void markSecretless(redis, cluster.prefix, cluster.nodeTimeoutMs).catch(() => undefined);
+  }, cluster.nodeHeartbeatMs);
+  claims.unref?.();
   const modelVersions = new ClusterModelVersions({ redis, prefix: cluster.prefix, onWarning: options.server.onWarning, mac });
   const limits = ConnectionLimits.parse(options.server.connectionLimits ?? {});
   let transport!: ClusterTransport;
@@ -403,7 +413,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     },
     done,
     async close() {
-      clearInterval(secretlessMark);
+      clearInterval(claims);
+      await nodeIdClaim.release().catch(() => undefined);
       await lease.stop(true);
       leaderEvaluation.cancelAll();
       await followerEvaluation.close();
