@@ -7,6 +7,7 @@ export * from './fit-pool/fit-pool-options.ts';
 export * from './fit-pool/fit-pool.ts';
 export * from './data/read-image-folder.ts';
 export * from './data/read-text-folder.ts';
+export * from './data/class-folder-kind.ts';
 export * from './file-privacy-ledger.ts';
 export * from './site-audit-log.ts';
 export * from './audited-site-events.ts';

@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { deriveSeed, encodeTabularRows, FedtuneError, parseCsvRows, parsePartitionSpec, parseSiteDataOptions, textFromCsvRows, type Dataset, type SiteDataOptionsInput, type TabularSchema, type TextDataset } from '@fedtune/shared';
 import { builtinDigitsSite, QUOTED_CELLS, readCsvDataset, readInputText } from '@fedtune/shared/node';
 import { readImageFolder } from './data/read-image-folder.ts';
-import { isTextFolder, readTextFolder } from './data/read-text-folder.ts';
+import { readTextFolder } from './data/read-text-folder.ts';
+import { classFolderKind } from './data/class-folder-kind.ts';
 
 /**
  * Loads a site's private data. Either a CSV file (a header row, an integer label column, numeric features),
@@ -59,9 +60,14 @@ export function readSiteData(spec: string, options: { labelColumn?: string } & S
   const classLine = (names: string[], what: string) => `classes (sorted ${what}): ${names.map((n, i) => `${i}=${n}`).join(', ')}`;
   const skippedLines = (skipped: Array<{ file: string; reason: string }>) => (skipped.length ? [`skipped ${skipped.length} bad file${skipped.length === 1 ? '' : 's'}: ${skipped.map((s) => `${s.file} (${s.reason})`).join('; ')}`] : []);
   if (isDir) {
-    if (isTextFolder(spec)) {
-      const { data, skipped } = readTextFolder(spec, { skipBadFiles: o.skipBadFiles });
-      return { kind: 'text', text: data, classNames: data.classNames, notes: [classLine(data.classNames, 'folder names'), ...skippedLines(skipped)] };
+    if (classFolderKind(spec) === 'text') {
+      const { data, skipped, ignored } = readTextFolder(spec, { skipBadFiles: o.skipBadFiles });
+      return {
+        kind: 'text',
+        text: data,
+        classNames: data.classNames,
+        notes: [classLine(data.classNames, 'folder names'), ...skippedLines(skipped), ...(ignored ? [`ignored ${ignored} file${ignored === 1 ? '' : 's'} that ${ignored === 1 ? 'is' : 'are'} not .txt`] : [])],
+      };
     }
     const images = readImageFolder(spec, { ...o.image, skipBadFiles: o.skipBadFiles });
     return {

@@ -99,6 +99,7 @@ export * from './client/site-client.ts';
 export * from './client/lazy-site-data.ts';
 export * from './client/text-site-data.ts';
 export * from './client/site-train-config.ts';
+export * from './client/site-adversarial-terms.ts';
 export * from './client/secagg-participant.ts';
 export * from './client/distributed-noise.ts';
 export * from './report/run-report.ts';

@@ -4,7 +4,8 @@ import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
 import { checkClassCount, clipText, type Dataset, FedtuneError, imageHeaderSize, imageTooLarge, MAX_IMAGE_PIXELS, type RgbaImage, rgbaToInput, sortClassNames } from '@fedtune/shared';
 
-const IMAGE_FILE = /\.(png|jpe?g)$/i;
+/** The names an image folder reads (PNG and JPEG, by extension). */
+export const IMAGE_FILE = /\.(png|jpe?g)$/i;
 
 export interface ImageFolderOptions {
   height: number;

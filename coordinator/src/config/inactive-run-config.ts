@@ -70,6 +70,19 @@ export const ADVERSARIAL_INACTIVE_RULES: readonly InactiveFieldRule[] = [
     needs: 'sets the PGD / TRADES iterations: FGSM takes one step of ε (--adv-method pgd or trades)',
     inFile: true,
   },
+  // A method left out (a site's own flags) is the coordinator's, which may be TRADES: only a method given decides.
+  {
+    fields: ['train.adversarial.beta'],
+    active: (c) => adversarialOf(c).method === undefined || adversarialOf(c).method === 'trades',
+    needs: "is the weight of TRADES's KL term: it needs --adv-method trades",
+    inFile: true,
+  },
+  {
+    fields: ['train.adversarial.attackLoss'],
+    active: (c) => adversarialOf(c).method !== 'trades' && adversarialOf(c).space !== 'embedding',
+    needs: 'is the loss of the FGSM / PGD attack on the input: TRADES climbs its own KL, embedding perturbations the cross-entropy (--adv-method fgsm or pgd, --adv-space input)',
+    inFile: true,
+  },
 ];
 
 export const INACTIVE_FIELD_RULES: readonly InactiveFieldRule[] = [

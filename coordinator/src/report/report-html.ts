@@ -112,7 +112,7 @@ function perSite(report: ReportWithRobustness): string {
   const worst = last.federated.worstSite?.siteId;
   return barChart(
     sites.map((s) => ({ label: s.siteId, value: s.accuracy, color: s.siteId === worst ? PALETTE[3] : PALETTE[0] })),
-    { title: `per-site accuracy, round ${last.round}`, reference: { value: last.federated.accuracy, label: `mean ${pct(last.federated.accuracy)}` } },
+    { title: `per-site accuracy, round ${last.round}`, reference: { value: last.federated.accuracy, label: `weighted by\nexamples ${pct(last.federated.accuracy)}` } },
   );
 }
 

@@ -246,6 +246,13 @@ function plotLines(lines: Array<{ name: string; color?: string; dashed?: boolean
   return svg(fr, body, opts.title);
 }
 
+/** A reference line's label: one line, or lines split at "\n" (the right margin is narrow), each under the one before. */
+function referenceLabel(label: string, x: number): string {
+  const lines = label.split('\n');
+  if (lines.length === 1) return escapeHtml(label);
+  return lines.map((line, k) => `<tspan x="${x}"${k ? ' dy="13"' : ''}>${escapeHtml(line)}</tspan>`).join('');
+}
+
 /** Vertical bars of values in 0–1, one per label; `reference` draws a dashed horizontal line (e.g. clean accuracy). */
 export function barChart(bars: Array<{ label: string; value: number; color?: string }>, opts: { title: string; yLabel?: string; reference?: { value: number; label: string } }): string {
   if (bars.length === 0) return '';
@@ -263,7 +270,7 @@ export function barChart(bars: Array<{ label: string; value: number; color?: str
   });
   if (opts.reference) {
     const ry = y(opts.reference.value);
-    body.push(`<line x1="${fr.left}" y1="${f(ry)}" x2="${fr.width - fr.right}" y2="${f(ry)}" stroke="#d62728" stroke-dasharray="5 3"/><text x="${fr.width - fr.right + 6}" y="${f(ry + 4)}" fill="#d62728">${escapeHtml(opts.reference.label)}</text>`);
+    body.push(`<line x1="${fr.left}" y1="${f(ry)}" x2="${fr.width - fr.right}" y2="${f(ry)}" stroke="#d62728" stroke-dasharray="5 3"/><text x="${fr.width - fr.right + 6}" y="${f(ry + 4)}" fill="#d62728">${referenceLabel(opts.reference.label, fr.width - fr.right + 6)}</text>`);
   }
   return svg(fr, body.join(''), opts.title);
 }

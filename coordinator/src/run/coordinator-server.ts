@@ -280,7 +280,7 @@ export function createCoordinatorServer(options: CoordinatorServerOptions): Coor
           runsDir: options.runsDir,
           transport,
           holdout,
-          ...(options.holdoutName && !runOptions.holdout ? { holdoutName: options.holdoutName } : {}),
+          ...holdoutNameOf(runOptions.holdout ? runOptions.holdoutName : options.holdoutName),
           architecture: options.architecture,
           backend: options.backend,
           maxMessageBytes: options.maxMessageBytes,
@@ -402,3 +402,7 @@ function recordInDatabase(db: RunDatabase, runId: string, event: EngineEvent): v
   }
 }
 
+/** The built-in held-out set's name for a run's saved models, when its holdout is one. */
+function holdoutNameOf(name: string | undefined): { holdoutName?: string } {
+  return name ? { holdoutName: name } : {};
+}

@@ -118,7 +118,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     if (load) {
       url = await server.listen();
       listening();
-      run = await startLoadedRun(server, config, load, maxMessageBytes, options.resume);
+      run = await startLoadedRun(server, config, load, maxMessageBytes, options.resume, options.holdoutName);
     } else {
       run = server.startRun({ config, model: options.model!, resume: options.resume });
       url = await server.listen();
@@ -143,12 +143,12 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
 }
 
 
-/** Loads the run's model and holdout (after listening) and starts the run with them. */
-async function startLoadedRun(server: CoordinatorServer, config: RunConfig, load: () => Promise<RunInputs>, maxMessageBytes: number, resume?: boolean): Promise<RunSession> {
+/** Loads the run's model and holdout (after listening) and starts the run with them (`holdoutName`: which built-in held-out set `load` brings). */
+async function startLoadedRun(server: CoordinatorServer, config: RunConfig, load: () => Promise<RunInputs>, maxMessageBytes: number, resume?: boolean, holdoutName?: string): Promise<RunSession> {
   const { model, holdout } = await load();
   if (maxMessageBytesFor(model) > maxMessageBytes) {
     model.dispose();
     throw new FedtuneError('config', `the model loaded has more weights than its model.json's weightsManifest announced (messages of up to ${maxMessageBytes} bytes were allowed)`);
   }
-  return server.startRun({ config, model, holdout, resume });
+  return server.startRun({ config, model, holdout, resume, ...(holdoutName ? { holdoutName } : {}) });
 }

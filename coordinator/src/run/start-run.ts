@@ -75,6 +75,8 @@ export interface RunStartOptions {
   mayPersist?: () => boolean | Promise<boolean>;
   /** The run's held-out set, instead of the server's (a coordinator that loads it after listening: start-coordinator.ts). */
   holdout?: Dataset;
+  /** Which built-in held-out set the run's own `holdout` is (saved in each model's metadata); the server's name describes only the server's holdout. */
+  holdoutName?: string;
   /**
    * Where the holdout evaluation of each model may be made instead of here (a cluster leader asks its followers:
    * cluster/leader-delegated-evaluation.ts); undefined answers make it here. Not used with evaluation probes.

@@ -13,6 +13,7 @@ import { temperatureStats } from '../robustness/calibration/temperature-scaling.
 import type { TemperatureStats } from '../robustness/calibration/temperature-search.ts';
 import { fitLocal, type FitProgress } from '../learning/fit-local.ts';
 import { siteTrainConfig, type SiteAdversarialSettings } from './site-train-config.ts';
+import { siteAdversarialTermsRefusal } from './site-adversarial-terms.ts';
 import type { ClientToServer, ServerToClient } from '../messages/events.ts';
 import { PROTOCOL_VERSION, type SecureAggKeys, type SecureAggShares, type SecureAggUnmask, type FitInstruction, type EvaluateInstruction, type ModelTopology, type RunComplete } from '../messages/schemas.ts';
 import { modelFromTopology } from '../model/model-topology.ts';
@@ -306,7 +307,9 @@ export class SiteClient {
       this.classesDetail = classesRefusal(options.siteClasses, terms.classNames);
       return this.classesDetail === undefined ? undefined : CLASSES_REFUSED_REASON;
     };
-    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), classesCheck), options.verifyTermsSignature, options.sha256);
+    // The site's own --adv-* settings must apply to the run's training, or every round would fail on them.
+    const adversarialCheck = (terms: RunTerms) => siteAdversarialTermsRefusal(terms, options.adversarial);
+    this.consent = new SiteTermsGuard(policy, (options.termsChecks ?? []).concat((terms: RunTerms) => this.privacyAtJoin(terms), classesCheck, adversarialCheck), options.verifyTermsSignature, options.sha256);
     this.textData = options.textData;
   }
 
