@@ -234,3 +234,15 @@ describe('parseSiteLog', () => {
     expect(parseSiteLog(`${JSON.stringify([line])}\n`)).toMatchObject({ ok: false, message: expect.stringMatching(/^site log line 1: malformed entry: \(entry\): /) });
   });
 });
+
+describe('an entry nested deeper than hashing reaches', () => {
+  it('is refused as an edit at its line, never thrown (before: "internal: Maximum call stack size exceeded")', () => {
+    // V8's JSON.parse takes 100,000 levels; hashing the entry (canonical JSON) recurses and overflows the stack.
+    const depth = 100_000;
+    const first = chainAuditEntry(0, GENESIS_PREV, 'join', { siteId: 's' }, 't');
+    const line = `{"seq":1,"at":"t","type":"join","data":{"siteId":"s","x":${'['.repeat(depth)}${']'.repeat(depth)}},"prev":"${first.hash}","hash":"${'0'.repeat(64)}"}`;
+    expect(() => canonicalJson(JSON.parse(line))).toThrow(RangeError);
+    const verdict = verifyAuditChain(`${JSON.stringify(first)}\n${line}\n`);
+    expect(verdict).toMatchObject({ ok: false, line: 2, seq: 1, message: 'audit log broken at line 2 (seq 1): data nested too deeply to hash (the entry was edited)' });
+  });
+});

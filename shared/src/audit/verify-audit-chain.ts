@@ -83,7 +83,16 @@ export function verifyAuditChain(text: string, options: VerifyAuditOptions & { a
     if (entry.seq !== i) return fail(i, `seq ${entry.seq} where ${i} was expected (an entry was deleted, inserted or moved)`, entry.seq);
     if (entry.prev !== prev) return fail(i, `prev does not match the hash of the entry before (that entry was edited, deleted, inserted or moved)`, entry.seq);
     if ('data' in entry) {
-      if (entry.hash !== auditEntryHash(entry)) return fail(i, 'hash does not match the entry (the entry was edited)', entry.seq);
+      // An entry's data nested deeper than the stack reaches (JSON.parse takes more depth than hashing does) was never
+      // written by a coordinator: refused as an edit, never thrown (it ended `audit verify` with a stack overflow).
+      let hash: string;
+      try {
+        hash = auditEntryHash(entry);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        return fail(i, 'data nested too deeply to hash (the entry was edited)', entry.seq);
+      }
+      if (entry.hash !== hash) return fail(i, 'hash does not match the entry (the entry was edited)', entry.seq);
     } else redacted++;
     good.push(entry);
     prev = entry.hash;
