@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileDurable } from '@fedtune/coordinator';
-import { FedtuneError } from '@fedtune/shared';
+import { FedtuneError, jsonSyntaxMessage } from '@fedtune/shared';
 import { SweepSettings } from './sweep-settings.ts';
 
 /** sweep.json's version; a record of another version is refused, not guessed at. */
@@ -58,7 +58,7 @@ export function readSweepRecord(dir: string): SweepRecord | undefined {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new FedtuneError('config', `${path}: not valid JSON: ${String((err as Error).message).slice(0, 200)}`);
+    throw new FedtuneError('config', `${path}: not valid JSON: ${jsonSyntaxMessage(err)}`);
   }
   const parsed = SweepRecord.safeParse(raw);
   if (!parsed.success) {

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { FedtuneError } from '@fedtune/shared';
+import { FedtuneError, jsonSyntaxMessage } from '@fedtune/shared';
 import { readInputText } from '@fedtune/shared/node';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
 
@@ -197,7 +197,7 @@ export function parseRunConfigText(text: string, path: string, format?: 'json' |
         const line = before.split('\n').length;
         where = `:${line}:${Number(pos[1]) - before.lastIndexOf('\n')}`;
       }
-      fail(`${path}${where}: not valid JSON: ${msg}`, err);
+      fail(`${path}${where}: not valid JSON: ${jsonSyntaxMessage(err)}`, err);
     }
   } else {
     const lineCounter = new LineCounter();
