@@ -235,7 +235,8 @@ export function parseRunConfigText(text: string, path: string, format?: 'json' |
       problems.push(`${where(p)}: ${dotted(p)}: ${explainIssue(i)} (got ${describe(getPath(values, p))})`);
     }
   }
-  if (problems.length) fail(problems.join('\n'), probe.error);
+  // One line: the problems joined with "; ".
+  if (problems.length) fail(problems.join('; '), probe.error);
   return { path, format: fmt, values: values as PartialRunConfigInput, locate };
 }
 
@@ -277,5 +278,6 @@ export function mergeRunConfig(file: RunConfigFile | PartialRunConfigInput | und
     } else source = 'defaults';
     return `${source}: ${key}: ${explainIssue(i)} (got ${describe(getPath(merged, p))})`;
   });
-  fail(`invalid run configuration:\n${lines.join('\n')}`, result.error);
+  // One line: each problem with where its value came from, joined with "; ".
+  fail(`invalid run configuration: ${lines.join('; ')}`, result.error);
 }
