@@ -5,6 +5,7 @@ import { tempDir } from '../helpers/federation.ts';
 import { parseOnly } from './parse-command.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pretrainCommand } from '../../cli/src/commands/pretrain-command.ts';
 import { workerCommand } from '../../cli/src/commands/worker-command.ts';
 import { sweepCommand, sweepSettingsFromCommand } from '../../cli/src/commands/sweep-command.ts';
 
@@ -40,6 +41,9 @@ const rows: Row[] = [
   ['sweep --out FILE', () => sweep(['--out', aFile]), `--out ${aFile} is a file, not a directory: give a directory for the sweep (it is created if missing)`],
   ['sweep --out DIR whose sweep.json is a directory', () => sweep(['--out', recordIsADirectory]), `--out ${recordIsADirectory}: ${join(recordIsADirectory, 'sweep.json')} is a directory, not a sweep record: move it away or give another --out`],
   ['worker --partition shards:2 names the worker\'s own flag (not simulate\'s --site-data)', () => workerCommand({ runVirtualSites: () => { throw new Error('sites ran'); } }).exitOverride().parseAsync(['--server', 'http://127.0.0.1:9', '--virtual-sites', '0-1', '--partition', 'shards:2'], { from: 'user' }), '--partition (each virtual site resamples its digits) takes iid or dirichlet:ALPHA, not shards'],
+  ['pretrain --task spam --arch cnn', () => pretrainCommand().exitOverride().parseAsync(['--task', 'spam', '--arch', 'cnn', '--out', join(dir, 'pretrained')], { from: 'user' }), '--arch has no effect with --task spam: the spam task runs its text-cnn'],
+  ['pretrain --arch foo lists the digits task\'s architectures (not text-cnn)', () => pretrainCommand().exitOverride().parseAsync(['--arch', 'foo', '--out', join(dir, 'pretrained')], { from: 'user' }), 'unknown architecture "foo" for the digits task (known: mlp, cnn, cnn-bn, cnn-dense, cnn-wide)'],
+  ['pretrain --arch text-cnn (the spam task\'s)', () => pretrainCommand().exitOverride().parseAsync(['--arch', 'text-cnn', '--out', join(dir, 'pretrained')], { from: 'user' }), /^unknown architecture "text-cnn" for the digits task/],
 ];
 
 describe('refused in one config line', () => {
