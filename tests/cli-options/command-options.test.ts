@@ -365,7 +365,7 @@ async function client(argv: string[]): Promise<SiteOptions> {
   });
   command.exitOverride();
   const given = (flag: string) => argv.includes(flag);
-  await command.parseAsync([...(given('--server') ? [] : ['--server', 'http://127.0.0.1:1']), ...(given('--site') ? [] : ['--site', 'site-1']), ...(given('--data') ? [] : ['--data', 'digits:1/4']), ...argv], { from: 'user' });
+  await command.parseAsync([...(given('--server') || given('--check-only') ? [] : ['--server', 'http://127.0.0.1:1']), ...(given('--site') ? [] : ['--site', 'site-1']), ...(given('--data') ? [] : ['--data', 'digits:1/4']), ...argv], { from: 'user' });
   return site!;
 }
 

@@ -6,6 +6,7 @@ import { parseOnly } from './parse-command.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pretrainCommand } from '../../cli/src/commands/pretrain-command.ts';
+import { clientCommand } from '../../cli/src/commands/client-command.ts';
 import { workerCommand } from '../../cli/src/commands/worker-command.ts';
 import { sweepCommand, sweepSettingsFromCommand } from '../../cli/src/commands/sweep-command.ts';
 
@@ -44,6 +45,7 @@ const rows: Row[] = [
   ['pretrain --task spam --arch cnn', () => pretrainCommand().exitOverride().parseAsync(['--task', 'spam', '--arch', 'cnn', '--out', join(dir, 'pretrained')], { from: 'user' }), '--arch has no effect with --task spam: the spam task runs its text-cnn'],
   ['pretrain --arch foo lists the digits task\'s architectures (not text-cnn)', () => pretrainCommand().exitOverride().parseAsync(['--arch', 'foo', '--out', join(dir, 'pretrained')], { from: 'user' }), 'unknown architecture "foo" for the digits task (known: mlp, cnn, cnn-bn, cnn-dense, cnn-wide)'],
   ['pretrain --arch text-cnn (the spam task\'s)', () => pretrainCommand().exitOverride().parseAsync(['--arch', 'text-cnn', '--out', join(dir, 'pretrained')], { from: 'user' }), /^unknown architecture "text-cnn" for the digits task/],
+  ['client --check-only --server (help: "not with --check-only")', () => clientCommand({ runNodeSite: (() => { throw new Error('the site ran'); }) as never }).exitOverride().parseAsync(['--check-only', '--server', 'http://127.0.0.1:1', '--data', 'digits:1/4'], { from: 'user' }), '--server has no effect with --check-only: it checks the data and exits without joining'],
 ];
 
 describe('refused in one config line', () => {
