@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export * from './text/clip-text.ts';
 export * from './text/one-line.ts';
+export * from './text/json-syntax-message.ts';
 export * from './weights.ts';
 export * from './codec/weights-codec.ts';
 export * from './codec/update-codec.ts';

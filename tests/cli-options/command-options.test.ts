@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -45,6 +46,14 @@ function digitsCsv(name: string, rows: number, labelColumn = 'label'): string {
   const lines = Array.from({ length: rows }, (_, r) => [r % 10, ...Array.from({ length: 784 }, (_, i) => ((i * (r + 1)) % 7) / 7)].join(','));
   writeFileSync(path, `${header}\n${lines.join('\n')}\n`);
   return path;
+}
+
+/** A self-signed P-256 certificate and its key for localhost (openssl), as PEM files named after `name`. */
+function selfSignedPem(name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}-cert.pem`);
+  const key = join(dir, `${name}-key.pem`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  return { cert, key };
 }
 
 /** Calls the SIGINT/SIGTERM listeners a command added (as Ctrl-C would), without signalling the process. */
@@ -212,21 +221,24 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     await expect(coordinator(['--resume', 'no-such-run'])).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining('no-such-run') });
   },
   '--tls-cert': async () => {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    writeFileSync(cert, 'CERT');
-    writeFileSync(key, 'KEY');
+    const { cert, key } = selfSignedPem('one');
     const { started } = await coordinator(['--tls-cert', cert, '--tls-key', key]);
-    expect(started!.tls!.cert.toString()).toBe('CERT');
+    expect(started!.tls!.cert.toString()).toBe(readFileSync(cert, 'utf8'));
     await expect(coordinator(['--tls-cert', cert])).rejects.toThrow(/--tls-cert and --tls-key go together/);
+    // A file that is not PEM: one config line naming the flag and the file (was `internal: error:0480006C:PEM routines::no start line`).
+    const notPem = join(dir, 'not-a-cert.pem');
+    writeFileSync(notPem, 'CERT');
+    await expect(coordinator(['--tls-cert', notPem, '--tls-key', key])).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(new RegExp(`^--tls-cert ${notPem} is not a PEM certificate \\([^\\n]+\\)$`)) });
   },
   '--tls-key': async () => {
-    const cert = join(dir, 'cert2.pem');
-    const key = join(dir, 'key2.pem');
-    writeFileSync(cert, 'CERT');
-    writeFileSync(key, 'KEY2');
-    expect((await coordinator(['--tls-cert', cert, '--tls-key', key])).started!.tls!.key.toString()).toBe('KEY2');
+    const { cert, key } = selfSignedPem('two');
+    expect((await coordinator(['--tls-cert', cert, '--tls-key', key])).started!.tls!.key.toString()).toBe(readFileSync(key, 'utf8'));
     await expect(coordinator(['--tls-key', key])).rejects.toThrow(/go together/);
+    const notPem = join(dir, 'not-a-key.pem');
+    writeFileSync(notPem, 'KEY2');
+    await expect(coordinator(['--tls-cert', cert, '--tls-key', notPem])).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(new RegExp(`^--tls-key ${notPem} is not an unencrypted PEM private key \\([^\\n]+\\)$`)) });
+    // Another certificate's key: the pair does not match.
+    await expect(coordinator(['--tls-cert', cert, '--tls-key', selfSignedPem('three').key])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('does not match the certificate of --tls-cert') });
   },
   '--sites-db': async () => {
     const db = join(dir, 'registry.db');
@@ -237,7 +249,13 @@ const COORDINATOR_ROWS: Record<string, () => Promise<void>> = {
     expect((await coordinator(['--require-tokens'])).started!.access!.requireTokens).toBe(true);
     expect((await coordinator([])).started!.access!.requireTokens).toBeUndefined();
   },
-  '--no-require-tokens': async () => expect((await coordinator(['--no-require-tokens'])).started!.access!.requireTokens).toBe(false),
+  '--no-require-tokens': async () => {
+    expect((await coordinator(['--no-require-tokens'])).started!.access!.requireTokens).toBe(false);
+    // Both: contradictory (commander kept the last one, silently).
+    for (const argv of [['--require-tokens', '--no-require-tokens'], ['--no-require-tokens', '--require-tokens']]) {
+      await expect(coordinator(argv)).rejects.toMatchObject({ code: 'config', message: '--require-tokens and --no-require-tokens contradict each other: give one' });
+    }
+  },
   '--hello-limit': async () => {
     expect((await coordinator(['--hello-limit', '5'])).started!.access!.hellosPerMinute).toBe(5);
     expect((await coordinator([])).started!.access!.hellosPerMinute).toBe(30);
@@ -352,7 +370,7 @@ async function client(argv: string[]): Promise<SiteOptions> {
   });
   command.exitOverride();
   const given = (flag: string) => argv.includes(flag);
-  await command.parseAsync([...(given('--server') ? [] : ['--server', 'http://127.0.0.1:1']), ...(given('--site') ? [] : ['--site', 'site-1']), ...(given('--data') ? [] : ['--data', 'digits:1/4']), ...argv], { from: 'user' });
+  await command.parseAsync([...(given('--server') || given('--check-only') ? [] : ['--server', 'http://127.0.0.1:1']), ...(given('--site') ? [] : ['--site', 'site-1']), ...(given('--data') ? [] : ['--data', 'digits:1/4']), ...argv], { from: 'user' });
   return site!;
 }
 

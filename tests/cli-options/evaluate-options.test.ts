@@ -28,12 +28,26 @@ let calibratedModelDir = '';
 const logs: string[] = [];
 
 /** Quick: 40 examples, nothing attacked or perturbed unless a row asks. */
-const BASE = () => ['--model', pretrainedModelDir('mlp'), '--data', csv, '--examples', '40', '--adversarial-examples', '10', '--noise', 'none', '--corruptions', 'none', '--fgsm', 'none', '--pgd', 'none', '--pgd-steps', '2'];
+const BASE = () => ['--model', pretrainedModelDir('mlp'), '--data', csv, '--examples', '40', '--noise', 'none', '--corruptions', 'none', '--fgsm', 'none', '--pgd', 'none'];
+
+/** The value `extra` gives `flag` (the last), if any. */
+const valueOf = (extra: string[], flag: string) => extra[extra.lastIndexOf(flag) + 1];
+const on = (extra: string[], flag: string) => extra.includes(flag) && valueOf(extra, flag) !== 'none';
+
+/**
+ * Quick attacks where a row turns one on: 10 examples attacked, 2 PGD steps, unless the row sets them (they are
+ * refused while every attack, or PGD, is off).
+ */
+function quickAttacks(extra: string[]): string[] {
+  const attacked = ['--fgsm', '--pgd', '--pgd-l2', '--square'].some((f) => on(extra, f));
+  const pgd = on(extra, '--pgd') || on(extra, '--pgd-l2');
+  return [...(attacked && !extra.includes('--adversarial-examples') ? ['--adversarial-examples', '10'] : []), ...(pgd && !extra.includes('--pgd-steps') ? ['--pgd-steps', '2'] : [])];
+}
 
 async function evaluate(extra: string[], base = BASE()): Promise<RobustnessReport & { outPath: string }> {
   const outPath = join(dir, `report-${Math.random().toString(36).slice(2)}.json`);
   logs.length = 0;
-  await evaluateCommand().exitOverride().parseAsync([...base, '--out', outPath, ...extra], { from: 'user' });
+  await evaluateCommand().exitOverride().parseAsync([...base, '--out', outPath, ...quickAttacks(extra), ...extra], { from: 'user' });
   return { ...RobustnessReportSchema.parse(JSON.parse(readFileSync(outPath, 'utf8'))), outPath };
 }
 
@@ -223,4 +237,29 @@ describe('fedtune evaluate: numeric options refuse what their schema refuses, in
     const r = await evaluate(['--pgd', '0.1', '--pgd-steps', '1000', '--pgd-step-size', '1', '--adversarial-examples', '2']);
     expect(r.pgd[0]).toEqual(expect.objectContaining({ steps: 1000, stepSize: 1 }));
   }, 120_000);
+});
+
+describe('fedtune evaluate: an attack\'s flags without their attack, and CSV flags on built-in data, are refused in one line', () => {
+  it.each([
+    [['--square-queries', '5'], '--square-queries needs --square'],
+    [['--square-p-init', '0.5', '--square-queries', '5'], '--square-queries and --square-p-init need --square'],
+    [['--square', 'none', '--square-p-init', '0.5'], '--square-p-init needs --square'],
+    [['--pgd-steps', '3'], '--pgd-steps needs --pgd or --pgd-l2'],
+    [['--pgd-step-size', '0.02'], '--pgd-step-size needs --pgd (PGD-L2 steps 2.5·ε/--pgd-steps)'],
+    [['--pgd-l2', '0.5', '--pgd-step-size', '0.02'], '--pgd-step-size needs --pgd (PGD-L2 steps 2.5·ε/--pgd-steps)'],
+    [['--adversarial-examples', '7'], '--adversarial-examples needs an attack: --fgsm, --pgd, --pgd-l2 or --square (every attack is none)'],
+    [['--attack-loss', 'margin', '--eps-units', 'data-std'], '--attack-loss and --eps-units need an attack: --fgsm, --pgd, --pgd-l2 or --square (every attack is none)'],
+    [['--data', 'digits-holdout', '--label-column', 'digit'], '--label-column reads a CSV: it has no effect on --data digits-holdout, a built-in held-out set'],
+    [['--data', 'digits-holdout-clean', '--feature-columns', 'p1,p2'], '--feature-columns reads a CSV: it has no effect on --data digits-holdout-clean, a built-in held-out set'],
+    [['--data', 'digits-holdout-scanned', '--impute', 'median'], '--impute reads a CSV: it has no effect on --data digits-holdout-scanned, a built-in held-out set'],
+  ])('%j', async (extra, message) => {
+    // Before any work: the BASE runs no attack.
+    await expect(evaluateCommand().exitOverride().parseAsync([...BASE(), ...extra], { from: 'user' })).rejects.toMatchObject({ code: 'config', message });
+  });
+
+  it('the same flags with their attack on (or their default values) run', async () => {
+    expect((await evaluate(['--pgd-l2', '0.5', '--pgd-steps', '3'])).pgdL2?.[0]?.steps).toBe(3);
+    expect((await evaluate(['--fgsm', '0.1', '--adversarial-examples', '5'])).adversarialExamples).toBe(5);
+    expect((await evaluate(['--adversarial-examples', '0'])).adversarialExamples).toBe(0);
+  }, 60_000);
 });

@@ -102,18 +102,18 @@ describe('mergeRunConfig: where a bad value came from', () => {
     ['a flag, by its name', undefined, { runId: 'x', rounds: -1 }, { flagNames: { rounds: '--rounds' } }, 'command line --rounds: rounds: Too small: expected number to be >=1 (got -1)'],
     ['a required field, unnamed', undefined, {}, {}, 'runId: required (set "runId" in the config file or on the command line)'],
     ['a required field, by its flag', undefined, {}, { flagNames: { runId: '--run-id' } }, 'runId: required (set "runId" in the config file or pass --run-id)'],
-    ['values (not a file), nested fields the flags do not reach', { runId: 'x', rounds: -1, train: { epochs: -1 } }, {}, {}, 'config: rounds: Too small: expected number to be >=1 (got -1)\nconfig: train.epochs: Too small: expected number to be >=1 (got -1)'],
+    ['values (not a file), nested fields the flags do not reach', { runId: 'x', rounds: -1, train: { epochs: -1 } }, {}, {}, 'config: rounds: Too small: expected number to be >=1 (got -1); config: train.epochs: Too small: expected number to be >=1 (got -1)'],
   ])('%s', (_n, file, flags, options, lines) => {
-    expect(refusal(() => mergeRunConfig(file as never, flags as never, options)).message).toBe(`invalid run configuration:\n${lines}`);
+    expect(refusal(() => mergeRunConfig(file as never, flags as never, options)).message).toBe(`invalid run configuration: ${lines}`);
   });
 
   it('a file: its line and column (YAML) or its path (JSON)', () => {
     const yaml = parseRunConfigText('runId: a\nrounds: 3\n', 'c.yaml');
     (yaml.values as { rounds: number }).rounds = -5;
-    expect(refusal(() => mergeRunConfig(yaml)).message).toBe('invalid run configuration:\nc.yaml:2:9: rounds: Too small: expected number to be >=1 (got -5)');
+    expect(refusal(() => mergeRunConfig(yaml)).message).toBe('invalid run configuration: c.yaml:2:9: rounds: Too small: expected number to be >=1 (got -5)');
     const json = parseRunConfigText('{"runId": "a", "rounds": 3}', 'c.json');
     (json.values as { rounds: number }).rounds = -5;
-    expect(refusal(() => mergeRunConfig(json)).message).toBe('invalid run configuration:\nc.json: rounds: Too small: expected number to be >=1 (got -5)');
+    expect(refusal(() => mergeRunConfig(json)).message).toBe('invalid run configuration: c.json: rounds: Too small: expected number to be >=1 (got -5)');
   });
 
   it('values with a field named locate are values, not a loaded file', () => {

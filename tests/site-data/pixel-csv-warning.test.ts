@@ -36,7 +36,7 @@ describe('a CSV of raw 0–255 pixel values is warned about (and read as before)
   it('fedtune client --check-only warns on a 785-column 0–255 CSV, not on ordinary tabular data', async () => {
     const pixels = csv('pixels.csv', 784, (r, c) => (r * 7 + c) % 256);
     const tabular = csv('tabular.csv', 4, (r, c) => (c === 0 ? r * 10 : c === 1 ? (r % 3) + 0.5 : r % 7));
-    const [p, t] = await Promise.all([pixels, tabular].map((data) => fedtune(['client', '--server', 'http://127.0.0.1:9', '--site', 's', '--data', data, '--check-only']).done));
+    const [p, t] = await Promise.all([pixels, tabular].map((data) => fedtune(['client', '--site', 's', '--data', data, '--check-only']).done));
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout.split('\n').filter((l) => l.startsWith('warning: all 784 features'))).toHaveLength(1);
     expect(p.stdout).toContain('28×28 images of raw pixel values');

@@ -86,7 +86,7 @@ async function runClient(argv: string[], releaseBackend: () => Promise<void>, ev
     if (/^data check:/.test(line)) events.push('data checked');
   };
   try {
-    await command.parseAsync(['--server', url, '--site', 'early-1', '--backend', 'cpu', '--privacy-ledger', join(dir, 'ledger.jsonl'), ...argv], { from: 'user' });
+    await command.parseAsync([...(argv.includes('--check-only') ? [] : ['--server', url]), '--site', 'early-1', '--backend', 'cpu', '--privacy-ledger', join(dir, 'ledger.jsonl'), ...argv], { from: 'user' });
   } finally {
     console.log = log;
   }

@@ -56,6 +56,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       const policy = o.policy ? loadSitePolicyFile(o.policy) : undefined;
       // --check-only reads and checks the data and exits: it needs neither a coordinator nor a site name.
       if (!o.server && !o.checkOnly) throw new FedtuneError('config', "required option '--server <url>' not specified");
+      if (o.server && o.checkOnly) throw new FedtuneError('config', '--server has no effect with --check-only: it checks the data and exits without joining');
       if (o.showTerms) {
         const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, policy, json: o.json });
         if (verdict && !verdict.ok) process.exitCode = 1;

@@ -1,3 +1,4 @@
+import { checkTlsFiles } from './tls-files.ts';
 import { join } from 'node:path';
 import { accuracyDropWarning } from '../ui/accuracy-drop-warning.ts';
 import { Command, Option } from 'commander';
@@ -113,7 +114,12 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     .option('--cluster-leader-weight <w>', `the leader's share of the sites relative to a follower's, 0–1 (with --cluster; default ${ClusterOptions.parse({ redisUrl: 'redis://x' }).leaderWeight}): sites given several nodes (client --server URL1,URL2,…) are sent on from a node above its share (docs/cluster.md#site-placement)`, floatOption('cluster-leader-weight', 0, 1))
     .addOption(new Option('--cluster-secret-file <path>', 'a file holding the cluster secret (≥ 32 bytes, e.g. openssl rand -hex 32; the same on every node): every message between nodes is authenticated with it (with --cluster; docs/cluster.md#trust-and-deployment)').env('FEDTUNE_CLUSTER_SECRET_FILE'));
   addRunConfigOptions(command);
+  // Both --require-tokens and --no-require-tokens: commander keeps the last; refused instead (contradictory).
+  const tokenFlags = new Set<string>();
+  command.on('option:require-tokens', () => tokenFlags.add('--require-tokens'));
+  command.on('option:no-require-tokens', () => tokenFlags.add('--no-require-tokens'));
   return command.action(async (o) => {
+    if (tokenFlags.size === 2) throw new FedtuneError('config', '--require-tokens and --no-require-tokens contradict each other: give one');
     refuseCoordinatorFlagsWithoutEffect(command);
     refuseMissingInputPaths([
       { option: '--config', path: o.config, kind: 'file' },
@@ -160,6 +166,7 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     }
     if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FedtuneError('config', '--tls-cert and --tls-key go together');
     const tls = o.tlsCert ? { cert: readInputFile(o.tlsCert, { what: 'TLS certificate', code: 'config', maxBytes: PEM_MAX_BYTES }), key: readInputFile(o.tlsKey, { what: 'TLS key', code: 'config', maxBytes: PEM_MAX_BYTES }) } : undefined;
+    if (tls) checkTlsFiles(tls, { cert: o.tlsCert, key: o.tlsKey });
     const sitesDb: string = o.sitesDb ?? join(o.out, 'fedtune.db');
     const store = new SiteTokenStore(sitesDb);
     const requireTokens: boolean | undefined = o.requireTokens;

@@ -5,6 +5,7 @@ import { ATTACK_LOSSES, type AttackLoss, ROBUSTNESS_DEFAULTS, corruptionNames, F
 import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writeFileAtomic } from '@fedtune/shared/node';
 import { eps, pct } from '../ui/format.ts';
 import { worstCaseLine } from '../ui/robustness-summary.ts';
+import { refuseCsvFlagsOnBuiltinData, refuseInactiveAttackOptions } from './evaluate-inactive-options.ts';
 import { columnListOption, choiceOption, floatOption, schemaNumberOption } from './options.ts';
 
 const smoothingDefaults = SmoothingConfig.parse({});
@@ -165,7 +166,9 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--radii <list>', `certify: L2 radii (comma-separated) (default: ${smoothingDefaults.radii.join(',')})`).argParser(radiusList))
     .option('--certify-examples <n>', `certify: examples certified (default: ${smoothingDefaults.examples})`, schemaNumberOption('certify-examples', SmoothingConfig.shape.examples))
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
-    .action(async (o) => {
+    .action(async (o, command: Command) => {
+      refuseInactiveAttackOptions(command, o);
+      if (builtinHoldoutFor(o.data, undefined)) refuseCsvFlagsOnBuiltinData(command, o.data);
       refuseMissingInputPaths([
         { option: '--model', path: o.model, kind: 'directory' },
         { option: '--data', path: builtinHoldoutFor(o.data, undefined) ? undefined : o.data, kind: 'file' },

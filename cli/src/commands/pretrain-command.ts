@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { pretrainDigits, pretrainedModelDir, pretrainedSpamModelDir, pretrainSpam } from '@fedtune/coordinator';
+import { architectures, FedtuneError } from '@fedtune/shared';
 import { describeBackend, selectNodeBackend } from '@fedtune/shared/node';
 import { pct } from '../ui/format.ts';
 import { choiceOption, intOption } from './options.ts';
@@ -13,7 +14,12 @@ export function pretrainCommand(): Command {
     .option('--seed <n>', 'seed', intOption('seed'), 1)
     .option('--out <dir>', 'output directory (default: the built-in checkpoint directory, which it replaces)')
     .option('--backend <name>', 'tfjs backend (default: fastest available)')
-    .action(async (o) => {
+    .action(async (o, command: Command) => {
+      // The spam task always trains its text-cnn: --arch would do nothing there (refused, as simulate and coordinator do).
+      if (o.task === 'spam' && command.getOptionValueSource('arch') === 'cli') throw new FedtuneError('config', '--arch has no effect with --task spam: the spam task runs its text-cnn');
+      // The digits task's architectures: every one but the spam task's text-cnn.
+      const digitsArchitectures = Object.keys(architectures).filter((name) => name !== 'text-cnn');
+      if (o.task !== 'spam' && !digitsArchitectures.includes(o.arch)) throw new FedtuneError('config', `unknown architecture ${JSON.stringify(String(o.arch).slice(0, 64))} for the digits task (known: ${digitsArchitectures.join(', ')})`);
       console.log(describeBackend(await selectNodeBackend(o.backend)));
       if (o.task === 'spam') {
         const r = await pretrainSpam({ epochs: o.epochs, seed: o.seed, outDir: o.out ?? pretrainedSpamModelDir() });

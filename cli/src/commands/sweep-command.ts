@@ -1,3 +1,5 @@
+import { refuseUnusableSweepDir } from './sweep-out-dir.ts';
+import { rungRounds } from '../sweep/successive-halving.ts';
 import { Command, Option } from 'commander';
 import { deepMerge, pretrainedArchitectures, runConfigDefaults } from '@fedtune/coordinator';
 import { FedtuneError, partitionKinds } from '@fedtune/shared';
@@ -87,6 +89,10 @@ export function sweepSettingsFromCommand(command: Command): SweepSettings {
   if (schedule?.kind === 'step' && schedule.every! >= parsed.data.maxRounds) {
     throw new FedtuneError('config', `--lr-schedule step:${schedule.every} never changes the rate: the sweep's longest trials have ${parsed.data.maxRounds} rounds (--max-rounds); give EVERY below it`);
   }
+  // One rung (--min-rounds = --max-rounds): successive halving keeps every trial, so --eta would do nothing.
+  if (given('eta') && rungRounds(parsed.data.minRounds, parsed.data.maxRounds, parsed.data.eta).length === 1) {
+    throw new FedtuneError('config', `--eta has no effect here: it sets how many trials each rung keeps, and --min-rounds ${parsed.data.minRounds} = --max-rounds ${parsed.data.maxRounds} makes one rung`);
+  }
   const warmup = (config.train as { adversarial?: { warmupRounds?: number } } | undefined)?.adversarial?.warmupRounds;
   if (warmup !== undefined && warmup > parsed.data.maxRounds) {
     throw new FedtuneError('config', `--adv-warmup ${warmup} ends after the sweep's longest trials (${parsed.data.maxRounds} rounds, --max-rounds): they would never train at ε; give at most ${parsed.data.maxRounds}`);
@@ -142,6 +148,7 @@ export function sweepCommand(deps: SweepDeps = { runSweep }): Command {
       { option: '--config', path: o.config, kind: 'file' },
       { option: '--resume', path: o.resume, kind: 'directory' },
     ]);
+    refuseUnusableSweepDir(o.resume !== undefined ? '--resume' : '--out', o.resume ?? o.out);
     let dir: string = o.out;
     let settings: SweepSettings;
     if (o.resume !== undefined) {

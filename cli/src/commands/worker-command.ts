@@ -37,7 +37,7 @@ export function workerCommand(deps: WorkerDeps = { runVirtualSites }): Command {
     const spec = parseSiteDataSpec(`resample:${o.siteExamples ?? AUTO_RESAMPLE_EXAMPLES}`);
     const examples = spec.mode === 'resample' ? spec.examples : AUTO_RESAMPLE_EXAMPLES;
     const digits = builtinDigits();
-    const sites = new VirtualDigitsSites(digits.pool, { seed, examples, alpha: resampleAlpha(parsePartitionSpec(o.partition)), featureShift: o.featureShift });
+    const sites = new VirtualDigitsSites(digits.pool, { seed, examples, alpha: resampleAlpha(parsePartitionSpec(o.partition), '--partition (each virtual site resamples its digits) takes'), featureShift: o.featureShift });
     const selection = await selectNodeBackend(o.backend);
     console.log(describeBackend(selection));
     const count = range.last - range.first + 1;

@@ -44,11 +44,14 @@ export function chooseSiteData(requested: SimulationSiteData | undefined, sites:
   };
 }
 
-/** The label skew of resampled sites from a partition spec: iid (none) or dirichlet:α; others have no meaning here. */
-export function resampleAlpha(partition: PartitionSpec): number | undefined {
+/**
+ * The label skew of resampled sites from a partition spec: iid (none) or dirichlet:α; others have no meaning here.
+ * `takes` names who refuses another (simulate's --site-data resample; the worker's own --partition).
+ */
+export function resampleAlpha(partition: PartitionSpec, takes = '--site-data resample takes --partition'): number | undefined {
   if (partition.kind === 'iid') return undefined;
   if (partition.kind === 'dirichlet') return partition.alpha;
-  throw new FedtuneError('config', `--site-data resample takes --partition iid or dirichlet:ALPHA, not ${partition.kind}`);
+  throw new FedtuneError('config', `${takes} iid or dirichlet:ALPHA, not ${partition.kind}`);
 }
 
 /** One line for the output: which data the sites hold. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileDurable } from '@fedtune/coordinator';
-import { FedtuneError } from '@fedtune/shared';
+import { FedtuneError, jsonSyntaxMessage } from '@fedtune/shared';
 import { checkSearchSpace } from './search-space.ts';
 import { SweepSettings } from './sweep-settings.ts';
 
@@ -59,7 +59,7 @@ export function readSweepRecord(dir: string): SweepRecord | undefined {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new FedtuneError('config', `${path}: not valid JSON: ${String((err as Error).message).slice(0, 200)}`);
+    throw new FedtuneError('config', `${path}: not valid JSON: ${jsonSyntaxMessage(err)}`);
   }
   const parsed = SweepRecord.safeParse(raw);
   if (!parsed.success) {

@@ -96,7 +96,7 @@ export function checkTrial(options: SimulationOptions, params: TrialParams): Run
   try {
     config = simulationRunConfig(options);
   } catch (err) {
-    return fail((err as Error).message.replace(/^invalid run configuration:\n/, '').split('\n').map((l) => l.replace(/^command line(?: --[\w-]+)?: /, '')).join('; ').slice(0, 600));
+    return fail((err as Error).message.replace(/^invalid run configuration: /, '').replace(/(^|; )command line(?: --[\w-]+)?: /g, '$1').slice(0, 600));
   }
   if (config.robustness.when === 'never') fail('a sweep needs the final robustness evaluation: robustness.when cannot be never');
   return config;

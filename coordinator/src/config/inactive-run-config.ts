@@ -158,6 +158,14 @@ export const INACTIVE_FIELD_RULES: readonly InactiveFieldRule[] = [
     inFile: true,
   },
   {
+    // The final model is the mean of the last N rounds' models: with N above the run's rounds there are fewer to
+    // average, and the N stated is not what the run does (finding: `--average-rounds 5 --rounds 2`, silently).
+    fields: ['averageRounds'],
+    active: (c) => c.averageRounds <= c.rounds,
+    needs: "averages the last N rounds' global models: N above the run's rounds (--rounds) has fewer rounds to average",
+    inFile: true,
+  },
+  {
     fields: ['expectedMaliciousSites'],
     active: krumFamily,
     needs: 'is the f of krum, multikrum and bulyan: it needs one of those --strategy',

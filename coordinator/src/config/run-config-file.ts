@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { FedtuneError } from '@fedtune/shared';
+import { FedtuneError, jsonSyntaxMessage } from '@fedtune/shared';
 import { readInputText } from '@fedtune/shared/node';
 import { RunConfig, type RunConfigInput } from '../engine/run-config.ts';
 
@@ -197,7 +197,7 @@ export function parseRunConfigText(text: string, path: string, format?: 'json' |
         const line = before.split('\n').length;
         where = `:${line}:${Number(pos[1]) - before.lastIndexOf('\n')}`;
       }
-      fail(`${path}${where}: not valid JSON: ${msg}`, err);
+      fail(`${path}${where}: not valid JSON: ${jsonSyntaxMessage(err)}`, err);
     }
   } else {
     const lineCounter = new LineCounter();
@@ -235,7 +235,8 @@ export function parseRunConfigText(text: string, path: string, format?: 'json' |
       problems.push(`${where(p)}: ${dotted(p)}: ${explainIssue(i)} (got ${describe(getPath(values, p))})`);
     }
   }
-  if (problems.length) fail(problems.join('\n'), probe.error);
+  // One line: the problems joined with "; ".
+  if (problems.length) fail(problems.join('; '), probe.error);
   return { path, format: fmt, values: values as PartialRunConfigInput, locate };
 }
 
@@ -277,5 +278,6 @@ export function mergeRunConfig(file: RunConfigFile | PartialRunConfigInput | und
     } else source = 'defaults';
     return `${source}: ${key}: ${explainIssue(i)} (got ${describe(getPath(merged, p))})`;
   });
-  fail(`invalid run configuration:\n${lines.join('\n')}`, result.error);
+  // One line: each problem with where its value came from, joined with "; ".
+  fail(`invalid run configuration: ${lines.join('; ')}`, result.error);
 }

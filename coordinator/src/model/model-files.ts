@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { clipText, FedtuneError, modelFromFiles, modelInterfaceOf, withLogitsOutput } from '@fedtune/shared';
+import { clipText, FedtuneError, jsonSyntaxMessage, modelFromFiles, modelInterfaceOf, withLogitsOutput } from '@fedtune/shared';
 import { readInputFile, readInputText } from '@fedtune/shared/node';
 import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
 import { checkWeightsBinLength } from './weights-bin-length.ts';
@@ -40,7 +40,7 @@ export async function loadModelDir(dir: string, options: { onNotice?: (message: 
   try {
     modelJson = JSON.parse(text);
   } catch (cause) {
-    throw new FedtuneError('config', `${jsonPath} is not valid JSON: ${clipText((cause as Error).message)}`, { cause });
+    throw new FedtuneError('config', `${jsonPath} is not valid JSON: ${jsonSyntaxMessage(cause)}`, { cause });
   }
   const topology = (modelJson as { modelTopology?: unknown } | null)?.modelTopology;
   if (typeof topology !== 'object' || topology === null) {

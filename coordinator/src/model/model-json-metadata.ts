@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FedtuneError } from '@fedtune/shared';
+import { FedtuneError, jsonSyntaxMessage } from '@fedtune/shared';
 import { readInputText } from '@fedtune/shared/node';
 import { MAX_MODEL_JSON_BYTES } from './model-json-limit.ts';
 
@@ -14,7 +14,7 @@ export function readModelJsonMetadata(dir: string): Record<string, unknown> | un
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new FedtuneError('config', `${file} is not valid JSON: ${(cause as Error).message.slice(0, 300)}`, { cause });
+    throw new FedtuneError('config', `${file} is not valid JSON: ${jsonSyntaxMessage(cause)}`, { cause });
   }
   return json?.userDefinedMetadata;
 }

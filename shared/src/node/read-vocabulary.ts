@@ -3,6 +3,7 @@ import { readInputText } from './read-input-file.ts';
 import { join } from 'node:path';
 import { FedtuneError } from '../errors.ts';
 import { clipText } from '../text/clip-text.ts';
+import { jsonSyntaxMessage } from '../text/json-syntax-message.ts';
 import { parseVocabulary, type Vocabulary } from '../text/vocabulary.ts';
 
 /** The file a text model's vocabulary is committed in, next to its model.json. */
@@ -21,7 +22,7 @@ export function readVocabulary(modelDir: string): Vocabulary {
   } catch (cause) {
     if (cause instanceof FedtuneError) throw cause; // no file ('not_found'), or not a regular file
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new FedtuneError(missing ? 'not_found' : 'config', clipText(missing ? `no vocabulary at ${path}` : `${path} is not valid JSON: ${(cause as Error).message}`), { cause });
+    throw new FedtuneError(missing ? 'not_found' : 'config', clipText(missing ? `no vocabulary at ${path}` : `${path} is not valid JSON: ${jsonSyntaxMessage(cause)}`), { cause });
   }
   return parseVocabulary(value, path);
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { FedtuneError } from '../errors.ts';
 import { clipText } from '../text/clip-text.ts';
+import { jsonSyntaxMessage } from '../text/json-syntax-message.ts';
 import { SitePolicy } from './site-policy.ts';
 
 /**
@@ -20,7 +21,7 @@ export function sitePolicyFromJson(text: string, source: string): SitePolicy {
   try {
     document = JSON.parse(text);
   } catch (err) {
-    throw new FedtuneError('config', clipText(`${source}: not valid JSON (${(err as Error).message})`, 600));
+    throw new FedtuneError('config', clipText(`${source}: not valid JSON (${jsonSyntaxMessage(err)})`, 600));
   }
   return sitePolicyFrom(document, source);
 }
