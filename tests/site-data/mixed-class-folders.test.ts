@@ -1,23 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSiteData, readTextFolder } from '@fedtune/client-node';
-import { FedtuneError } from '@fedtune/shared';
 import { imageFolder, png } from './image-files.ts';
-
-function refusal(run: () => unknown): FedtuneError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof FedtuneError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
+import { thrown } from '../helpers/thrown.ts';
 
 describe('a class folder tree mixing images and texts', () => {
   it('images in one class folder, a .txt in another: refused in one line naming a file of each kind', () => {
     const dir = imageFolder({ '0/a.png': png(28, 28, [255, 255, 255, 255]), '1/b.txt': 'hello' });
-    const error = refusal(() => readSiteData(dir));
+    const error = thrown(() => readSiteData(dir));
     expect(error.code).toBe('data');
     expect(error.message).not.toContain('\n');
     expect(error.message).toContain(join(dir, '0', 'a.png'));
@@ -25,7 +15,7 @@ describe('a class folder tree mixing images and texts', () => {
   });
   it('a corrupt PNG next to a .txt is not dropped: the folder is refused, naming the PNG', () => {
     const dir = imageFolder({ 'cat/1.png': Buffer.from('\x89PNG\r\n\x1a\n garbage'), 'dog/x.txt': 'woof' });
-    const error = refusal(() => readSiteData(dir, { skipBadFiles: true }));
+    const error = thrown(() => readSiteData(dir, { skipBadFiles: true }));
     expect(error.code).toBe('data');
     expect(error.message).toContain(join(dir, 'cat', '1.png'));
   });

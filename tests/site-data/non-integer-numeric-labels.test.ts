@@ -2,22 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSiteData } from '@fedtune/client-node';
-import { encodeLabels, FedtuneError } from '@fedtune/shared';
+import { encodeLabels } from '@fedtune/shared';
 import { tempDir } from '../helpers/federation.ts';
-
-function refusal(run: () => unknown): FedtuneError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof FedtuneError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
+import { thrown } from '../helpers/thrown.ts';
 
 describe('numeric labels that are not all non-negative integers', () => {
   it('one 2.5 among integer labels is refused in one line naming its row and value, never renumbered', () => {
-    const error = refusal(() => encodeLabels(['0', '1', '2', '2.5', '3', '9'], 'typo.csv', 2));
+    const error = thrown(() => encodeLabels(['0', '1', '2', '2.5', '3', '9'], 'typo.csv', 2));
     expect(error.code).toBe('data');
     expect(error.message).toContain('typo.csv: row 5: label "2.5"');
     expect(error.message).not.toContain('\n');
@@ -32,7 +23,7 @@ describe('numeric labels that are not all non-negative integers', () => {
   it('a site CSV with a stray 2.5 label: refused by the site data reader', () => {
     const file = join(tempDir(), 'typo.csv');
     writeFileSync(file, 'a,b,label\n0.1,0.2,0\n0.3,0.4,1\n0.5,0.6,2.5\n0.7,0.8,3\n');
-    const error = refusal(() => readSiteData(file));
+    const error = thrown(() => readSiteData(file));
     expect(error.code).toBe('data');
     expect(error.message).toMatch(/row 4: label "2\.5"/);
   });
