@@ -8,6 +8,7 @@ import { RoundEngine, type EngineCheckpoint, type EngineEvent, type RoundEngineO
 import type { RunConfig } from '../engine/run-config.ts';
 import { TfGlobalModel, type EvaluationProbe } from '../model/tf-global-model.ts';
 import { checkAdversarialTraining } from './adversarial-training-check.ts';
+import { checkTrainableLayers } from './trainable-layers-check.ts';
 import { DelegatedEvaluationModel, type EvaluateElsewhere } from '../engine/delegated-evaluation-model.ts';
 import { CheckpointStore } from '../persistence/checkpoint-store.ts';
 import { removeStaleTempFiles } from '../persistence/write-file-durable.ts';
@@ -169,6 +170,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
     const classNames = runClassNamesOf(given.classNames, model);
     if (classNames) config = { ...given, classNames };
     checkAdversarialTraining(config.train, model);
+    checkTrainableLayers(config.train, model);
     const store = new RunStore(services.runsDir);
     const runDir = store.newRunDir(runId);
     // A new run never writes over another's files (its report, checkpoints and audit chain would mix with them).
