@@ -1,3 +1,5 @@
+import { tickLabels } from './tick-labels.ts';
+
 export interface Series {
   name: string;
   color: string;
@@ -21,10 +23,6 @@ function el(name: string, attrs: Record<string, string | number>, text?: string)
   return e;
 }
 
-function fmt(v: number): string {
-  return Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
-}
-
 /** Draws a small SVG line chart (rounds on x) into `host`, replacing what was there. No dependencies. */
 export function renderLineChart(host: HTMLElement, series: Series[], options: ChartOptions = {}): void {
   const width = options.width ?? 420;
@@ -44,10 +42,12 @@ export function renderLineChart(host: HTMLElement, series: Series[], options: Ch
   if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
   const px = (x: number) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
   const py = (y: number) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
-  for (const t of [y0, (y0 + y1) / 2, y1]) {
+  const yTicks = [y0, (y0 + y1) / 2, y1];
+  const yLabels = tickLabels(yTicks);
+  yTicks.forEach((t, i) => {
     svg.appendChild(el('line', { x1: pad.left, x2: width - pad.right, y1: py(t), y2: py(t), class: 'chart-grid' }));
-    svg.appendChild(el('text', { x: pad.left - 4, y: py(t) + 4, 'text-anchor': 'end', class: 'chart-tick' }, fmt(t)));
-  }
+    svg.appendChild(el('text', { x: pad.left - 4, y: py(t) + 4, 'text-anchor': 'end', class: 'chart-tick' }, yLabels[i]));
+  });
   for (let x = Math.ceil(x0); x <= x1; x += Math.max(1, Math.ceil((x1 - x0) / 10))) {
     svg.appendChild(el('text', { x: px(x), y: height - 8, 'text-anchor': 'middle', class: 'chart-tick' }, String(x)));
   }
