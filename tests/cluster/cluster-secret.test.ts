@@ -35,10 +35,10 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
   });
 
   /** A 4th node started on the cluster with `secret`: refused before it joins, or (if not) the node. */
-  async function startFourthNode(prefix: string, runsDir: string, secret: Uint8Array | undefined, onWarning?: (w: string) => void, timing: { nodeHeartbeatMs?: number; nodeTimeoutMs?: number } = {}) {
+  async function startFourthNode(prefix: string, runsDir: string, secret: Uint8Array | undefined, onWarning?: (w: string) => void, timing: { nodeHeartbeatMs?: number; nodeTimeoutMs?: number } = {}, nodeId = 'node-4') {
     const { backend } = await selectNodeBackend();
     return startClusterNode({
-      cluster: { redisUrl: redis.url, nodeId: 'node-4', prefix, ...timing },
+      cluster: { redisUrl: redis.url, nodeId, prefix, ...timing },
       server: { runsDir, onWarning, backend, holdout: builtinDigits().holdout, architecture: 'mlp', maxMessageBytes: 16 * 1024 * 1024, host: '127.0.0.1', database: false },
       config: parseRunConfig({ runId: 'cluster-41', rounds: 1, minSites: 1 }),
       loadModel: () => loadModelDir(pretrainedModelDir('mlp')),
@@ -146,7 +146,7 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster secret (--cluster-sec
         message: `the cluster on ${redis.url} (prefix mixed-secrets) has nodes running without a cluster secret: this node does not join (start every node with the same --cluster-secret-file, or none; their mark lapses 1 s after the last of them stops)`,
       });
       // Another node without a secret joins (and keeps the mark).
-      const second = await startFourthNode(prefix, tempDir('fedtune-cluster-'), undefined, undefined, timing);
+      const second = await startFourthNode(prefix, tempDir('fedtune-cluster-'), undefined, undefined, timing, 'node-5');
       await second.close();
     } finally {
       await secretless.close();
