@@ -121,7 +121,7 @@ describe('verifyAuditChain', () => {
     [
       'an entry with an unknown type',
       (l) => join_([l[0], l[1].replace('"type":"join"', '"type":"joined"'), ...l.slice(2)]),
-      { line: 2, message: 'audit log broken at line 2: malformed entry: type: Invalid option: expected one of "run-start"|"terms"|"join"|"leave"|"refusal"|"round-start"|"update"|"secure-aggregation"|"model"|"privacy"|"complete"' },
+      { line: 2, message: 'audit log broken at line 2: malformed entry: type: Invalid option: expected one of "run-start"|"terms"|"join"|"leave"|"refusal"|"round-start"|"update"|"secure-aggregation"|"model"|"privacy"|"complete"|"recovery"' },
     ],
     [
       'an entry with an extra field',

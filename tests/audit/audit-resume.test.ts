@@ -18,7 +18,7 @@ function freePort(): Promise<number> {
 }
 
 describe('the audit log of a coordinator killed with SIGKILL and resumed', () => {
-  it('refuses to continue a tampered chain (file left as it was), then continues the intact one: one chain, and the sites\' own logs (--audit-log) match', async () => {
+  it('refuses to continue a tampered chain (file left as it was), then continues the intact one whose last line a crash cut short (moved aside, recorded): one chain, and the sites\' own logs (--audit-log) match', async () => {
     const dir = tempDir('fedtune-audit-resume-');
     const data = builtinDigitsSites({ sites: 2, partition: { kind: 'iid' }, seed: 5 });
     for (const [k, name] of ['site-1', 'site-2'].entries()) await writeCsvDataset(join(dir, `${name}.csv`), head(data[k], 120));
@@ -52,10 +52,14 @@ describe('the audit log of a coordinator killed with SIGKILL and resumed', () =>
     expect(refused.stderr).not.toMatch(/\n\s+at /);
     expect(readFileSync(path, 'utf8')).toBe(tampered);
 
-    // The intact chain is continued.
-    writeFileSync(path, before);
+    // The intact chain is continued — after a crash had cut its last line short (a batch written, not fsync'd, when
+    // the power went): the tail is moved aside and the recovery recorded, not a refusal (every failover would stop).
+    const torn = '{"seq":' + String(intact.ok ? intact.count : 0) + ',"at":"2026-';
+    writeFileSync(path, before + torn);
     const resumed = await fedtune([...coordinator, '--resume', runId]).done;
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(resumed.stdout + resumed.stderr).toContain(`the audit log's last line was cut short by a crash (${torn.length} bytes after seq ${intact.ok ? intact.count - 1 : -1}): moved aside to audit.jsonl.torn-${intact.ok ? intact.count : 0}, and recorded in the log`);
+    expect(readFileSync(join(runs, runId, `audit.jsonl.torn-${intact.ok ? intact.count : 0}`), 'utf8')).toBe(torn);
     for (const s of await Promise.all(sites)) expect(s.code, s.stdout + s.stderr).toBe(0);
     const after = readFileSync(path, 'utf8');
     expect(after.startsWith(before)).toBe(true);
@@ -64,7 +68,9 @@ describe('the audit log of a coordinator killed with SIGKILL and resumed', () =>
     if (!chain.ok || !intact.ok) return;
     const starts = chain.good.filter((e) => e.type === 'run-start');
     expect(starts.map((e) => e.data.resumedAfterRound)).toEqual([undefined, 1]);
-    expect(starts[1].prev).toBe(intact.head);
+    const recovery = chain.good[intact.count];
+    expect(recovery).toMatchObject({ type: 'recovery', prev: intact.head, data: { reason: 'torn-tail', action: 'moved-aside', bytes: torn.length } });
+    expect(starts[1].prev).toBe(recovery.hash);
     expect(chain.good.filter((e) => e.type === 'model').map((e) => e.data.round)).toEqual([1, 2, 3]);
     expect(chain.good.at(-1)).toMatchObject({ type: 'complete', data: { status: 'complete', rounds: 3 } });
 

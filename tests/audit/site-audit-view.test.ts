@@ -55,7 +55,7 @@ describe("siteViewOfAuditEntry: a site's copy of its run's audit log", () => {
   });
 
   it('the run-level types are exactly those with no site in them', () => {
-    expect([...RUN_LEVEL_AUDIT_TYPES].sort()).toEqual(['complete', 'model', 'privacy', 'run-start', 'terms']);
+    expect([...RUN_LEVEL_AUDIT_TYPES].sort()).toEqual(['complete', 'model', 'privacy', 'recovery', 'run-start', 'terms']);
   });
 });
 

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport, SiteEvent } from '@fedtune/shared';
+import { verifyAuditChain, type RunReport, type SiteEvent } from '@fedtune/shared';
 import { tempDir } from '../helpers/federation.ts';
 import { fedtuneCoordinator } from '../helpers/fedtune-cli.ts';
 import { startClusterSites } from '../helpers/cluster-federation.ts';
@@ -89,14 +89,21 @@ describe.runIf(clusterDescribeMode() === 'run')('a coordinator cluster under fau
     expect(report.rounds[2].accepted).toHaveLength(SITES);
   }, 400_000);
 
-  it('the leader killed mid-round: another node takes the lease and resumes from the last checkpoint; the run completes', async () => {
+  it('the leader killed mid-round, its audit log\'s last line cut short: another node takes the lease, recovers the log (tail moved aside, recorded) and resumes from the last checkpoint; the run completes', async () => {
     let killed = false;
+    let auditPath = '';
+    // What a power loss leaves: the last batch's line half on disk. Appended once the leader is gone, before a node takes the lease.
+    const torn = '{"seq":999,"at":"2026-12-07T00:00:00.000Z","type":"upd';
     const c = await cluster(redis, 'faults-leader', (_site, e, nodes) => {
       if (!killed && e.type === 'fit-done' && e.round === 2) {
         killed = true;
+        nodes[0].child.once('exit', () => {
+          if (auditPath) appendFileSync(auditPath, torn);
+        });
         nodes[0].kill();
       }
     });
+    auditPath = join(c.runsDir, 'faults-leader', 'audit.jsonl');
     running.push(...c.nodes);
     const [first, second, third] = await Promise.all(c.nodes.map((n) => n.done));
     expect(first.signal).toBe('SIGKILL');
@@ -112,6 +119,17 @@ describe.runIf(clusterDescribeMode() === 'run')('a coordinator cluster under fau
     expect(report.rounds.map((r) => r.round)).toEqual([1, 2, 3]);
     expect(report.resumedAt).toHaveLength(1);
     expectNothingCountedTwice(report);
+    const newLeader = [second, third].find((s) => /took the leader lease \(fencing token [2-9]/.test(s.stdout))!;
+    expect(newLeader.stdout + newLeader.stderr).toMatch(new RegExp(`the audit log's last line was cut short by a crash \\(${torn.length} bytes after seq \\d+\\): moved aside to audit\\.jsonl\\.torn-\\d+, and recorded in the log`));
+    const chain = verifyAuditChain(readFileSync(auditPath, 'utf8'));
+    expect(chain.ok, chain.ok ? '' : chain.message).toBe(true);
+    if (!chain.ok) return;
+    const recovery = chain.good.find((e) => e.type === 'recovery')!;
+    expect(recovery.data).toMatchObject({ reason: 'torn-tail', action: 'moved-aside', bytes: torn.length });
+    expect(readFileSync(join(c.runsDir, 'faults-leader', String(recovery.data.savedAs)), 'utf8')).toBe(torn);
+    // The new leader's run-start follows the recovery; the run's end is the chain's last entry.
+    expect(chain.good[recovery.seq + 1]).toMatchObject({ type: 'run-start', data: { resumedAfterRound: 1 } });
+    expect(chain.good.at(-1)).toMatchObject({ type: 'complete', data: { status: 'complete' } });
   }, 400_000);
 
   it('Redis restarted mid-run: the nodes reconnect, the leader re-establishes its lease and says so in one line, the run completes', async () => {

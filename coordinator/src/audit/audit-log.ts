@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { chainAuditEntry, FedtuneError, GENESIS_PREV, MAX_AUDIT_LINE_CHARS, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
 import { fsyncDir } from '../persistence/write-file-durable.ts';
 import { WriteBatch } from '../persistence/write-batch.ts';
+import { recoverTornTail, type TornTailRecovery } from './torn-tail.ts';
 
 /** The audit log's file in a run directory. */
 export const AUDIT_FILE = 'audit.jsonl';
@@ -20,6 +21,8 @@ export interface AuditLogOptions {
   now?: () => Date;
   /** The asynchronous fsync of a batch (default node:fs fsync, on libuv's threads); tests observe it. */
   fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+  /** Told, in one line, when opening recovered a log whose last line a crash had cut short (torn-tail.ts). */
+  onRecovered?: (message: string) => void;
 }
 
 /**
@@ -48,17 +51,34 @@ export class AuditLog {
     this.batch = new WriteBatch<string>((lines) => this.writeLines(lines), 512, (err) => options.onWriteError?.(err));
   }
 
-  /** Opens `path`, continuing the chain it holds (verified first), or starts a new chain. */
+  /**
+   * Opens `path`, continuing the chain it holds (verified first), or starts a new chain. A log whose only fault is
+   * a last line cut short by a crash is recovered first (the tail completed or moved aside: torn-tail.ts) and the
+   * recovery is the chain's next entry ('recovery', written and fsync'd before this returns); any other fault is
+   * an error and the file is left as it was.
+   */
   static open(path: string, options: AuditLogOptions = {}): AuditLog {
     let head: AuditHead = { count: 0, head: GENESIS_PREV };
+    let recovery: TornTailRecovery | undefined;
     if (existsSync(path)) {
-      const verdict = verifyAuditChain(readFileSync(path, 'utf8'));
-      if (!verdict.ok) {
-        throw new FedtuneError('persistence', `the run's audit log ${path} is broken, so its chain cannot be continued: ${verdict.message} (keep it as evidence; move it aside to start a new log)`);
+      const bytes = readFileSync(path);
+      const verdict = verifyAuditChain(bytes.toString('utf8'));
+      if (verdict.ok) head = { count: verdict.count, head: verdict.head };
+      else {
+        recovery = recoverTornTail(path, bytes);
+        if (!recovery) {
+          throw new FedtuneError('persistence', `the run's audit log ${path} is broken, so its chain cannot be continued: ${verdict.message} (keep it as evidence; move it aside to start a new log)`);
+        }
+        head = recovery.head;
       }
-      head = { count: verdict.count, head: verdict.head };
     }
-    return new AuditLog(path, head, options);
+    const log = new AuditLog(path, head, options);
+    if (recovery) {
+      log.append('recovery', { ...recovery.facts });
+      log.flush();
+      options.onRecovered?.(recovery.message);
+    }
+    return log;
   }
 
   /** Where the chain stands, written or not. */

@@ -15,6 +15,7 @@ export interface RunAuditOptions {
 export function openRunAuditLog(runDir: string, onWarning?: (message: string) => void): AuditLog {
   return AuditLog.open(join(runDir, AUDIT_FILE), {
     onWriteError: (err) => onWarning?.(`could not write the audit log: ${String((err as Error)?.message ?? err).slice(0, 500)}`),
+    onRecovered: (message) => onWarning?.(message),
   });
 }
 

@@ -18,6 +18,7 @@ export const AUDIT_ENTRY_TYPES = [
   'model',
   'privacy',
   'complete',
+  'recovery',
 ] as const;
 export type AuditEntryType = (typeof AUDIT_ENTRY_TYPES)[number];
 

@@ -1,8 +1,8 @@
 import { AuditSha256, type AuditEntry, type AuditEntryType } from './audit-entry.ts';
 import type { RedactedAuditEntry, RedactedFacts } from './redacted-audit-entry.ts';
 
-/** Entries about the run as a whole (its start, terms, models, privacy spent, end): every site sees them whole. */
-export const RUN_LEVEL_AUDIT_TYPES: ReadonlySet<AuditEntryType> = new Set(['run-start', 'terms', 'model', 'privacy', 'complete']);
+/** Entries about the run as a whole (its start, terms, models, privacy spent, end, the log's own recoveries): every site sees them whole. */
+export const RUN_LEVEL_AUDIT_TYPES: ReadonlySet<AuditEntryType> = new Set(['run-start', 'terms', 'model', 'privacy', 'complete', 'recovery']);
 
 /** Entries about one site, named by `data.siteId`: whole for that site, redacted for every other. */
 const ONE_SITE: ReadonlySet<AuditEntryType> = new Set(['join', 'leave', 'refusal', 'update']);
