@@ -14,6 +14,7 @@ import { ClusterTransport } from './cluster-transport.ts';
 import { authenticateServerSideEmits, ClusterMessageMac } from './cluster-message-mac.ts';
 import { checkClusterSecret, markSecretless } from './cluster-secret-check.ts';
 import { claimNodeId, type NodeIdClaim } from './node-id-claim.ts';
+import { checkpointedRound, checkRunsDirectoryShared, recordCheckpointedRound } from './run-checkpoint-record.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { connectClusterRedis, redactRedisUrl, type ClusterRedis } from './redis-connection.ts';
 import { guardAdapterRedisClient } from './adapter-redis-client.ts';
@@ -328,7 +329,12 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
       finish({ runId: storedRun, status: 'complete', leader: cluster.nodeId });
       return;
     }
-    const resume = new CheckpointStore(join(options.server.runsDir, storedRun)).latest().checkpoint !== undefined;
+    const localRound = new CheckpointStore(join(options.server.runsDir, storedRun)).latest().checkpoint?.round;
+    const resume = localRound !== undefined;
+    // A node whose --out is not the shared directory would start the run over (new rounds under its name, the audit chain forked).
+    const clusterRound = await checkpointedRound(redis, keys.run, storedRun);
+    if (lease.leaderToken !== token) return;
+    checkRunsDirectoryShared({ nodeId: cluster.nodeId, runId: storedRun, runsDir: options.server.runsDir, clusterRound, localRound });
     const model = await options.loadModel();
     if (lease.leaderToken !== token) {
       model.dispose();
@@ -345,7 +351,10 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
     const manifest = modelManifest(model);
     const evaluateElsewhere = cluster.evaluationTimeoutMs > 0 ? (weights: WeightArrays) => leaderEvaluation.evaluate(manifest, weights) : undefined;
     // Without a checkpoint the run starts over, in the directory a previous leader may have begun it in (takeOver).
-    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, takeOver: !resume, remotePartials: leaderPartials, mayPersist, evaluateElsewhere });
+    const onCheckpointed = (round: number) => {
+      if (lease.leaderToken === token) void recordCheckpointedRound(redis, keys.run, storedRun, round).catch(() => undefined);
+    };
+    const run = server.startRun({ config: parseRunConfig({ ...options.config, runId: storedRun }), model, resume, takeOver: !resume, remotePartials: leaderPartials, mayPersist, evaluateElsewhere, onCheckpointed });
     session = run;
     run.engine.modelVersions.onPublished((served) => {
       if (lease.leaderToken !== token) return;

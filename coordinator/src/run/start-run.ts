@@ -74,6 +74,8 @@ export interface RunStartOptions {
    * new leader owns the shared runs directory). Checkpoints and reports are then not written. Default: always.
    */
   mayPersist?: () => boolean | Promise<boolean>;
+  /** Told after each round's checkpoint is written (a cluster leader records the round in Redis: a node without the run's files then cannot lead it). */
+  onCheckpointed?: (round: number) => void;
   /** The run's held-out set, instead of the server's (a coordinator that loads it after listening: start-coordinator.ts). */
   holdout?: Dataset;
   /** Which built-in held-out set the run's own `holdout` is (saved in each model's metadata); the server's name describes only the server's holdout. */
@@ -159,7 +161,7 @@ function checkpointToResume(checkpoints: CheckpointStore, runId: string, onWarni
  * Builds the run's global model and round engine on the server's transport and starts it: the run begins
  * as soon as `minSites` sites have joined. Throws (and disposes the model) if the engine refuses the config.
  */
-export function startRun(services: RunServices, { config: given, model, resume: resumeRun, takeOver = false, remotePartials, mayPersist = () => true, evaluateElsewhere }: RunStartOptions): RunSession {
+export function startRun(services: RunServices, { config: given, model, resume: resumeRun, takeOver = false, remotePartials, mayPersist = () => true, evaluateElsewhere, onCheckpointed }: RunStartOptions): RunSession {
   const runId = given.runId;
   let config = given;
   // One rule for every entry point (CLI, API, POST /api/runs): no run id that names a file of the runs
@@ -253,6 +255,7 @@ export function startRun(services: RunServices, { config: given, model, resume: 
               ...(state.stragglers ? { stragglers: state.stragglers } : {}),
               report: state.report,
             });
+            onCheckpointed?.(state.round);
           }
         : undefined,
       persist: async (report) => {
