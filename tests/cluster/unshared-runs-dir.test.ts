@@ -47,7 +47,7 @@ describe.runIf(clusterDescribeMode() === 'run')('a cluster node whose --out is n
   });
 
   it('the record: written per run, read back only for that run; anything else in the key reads as none', async () => {
-    const client = await connectClusterRedis(redis.url, {});
+    const client = await connectClusterRedis(redis.url, { onLost: () => undefined, onRestored: () => undefined });
     try {
       await recordCheckpointedRound(client, 'p:run', 'run-a', 3);
       expect(await client.get(runCheckpointKey('p:run'))).toBe('run-a 3');
