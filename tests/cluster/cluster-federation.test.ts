@@ -5,6 +5,7 @@ import type { RunConfigInput } from '@fedtune/coordinator';
 import { startTestFederation } from '../helpers/federation.ts';
 import { startClusterFederation } from '../helpers/cluster-federation.ts';
 import { clusterDescribeMode, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { connectClusterRedis } from '../../coordinator/src/cluster/redis-connection.ts';
 
 const SEED = 23;
 const SMALL = { maxSiteExamples: 40, holdoutExamples: 100 };
@@ -61,6 +62,13 @@ describe.runIf(clusterDescribeMode() === 'run')('a coordinator cluster: 3 nodes 
       for (const f of followers) expect(f.partials.follower.records.recordsSent).toBe(f.partials.follower.folded);
       const sites = await Promise.all(cluster.siteRuns);
       expect(sites.every((s) => s.completed && s.roundsTrained === 3)).toBe(true);
+      // The rounds' global weights left in Redis: the last two rounds' only (older ones deleted as new ones were stored, not left to their TTL).
+      const client = await connectClusterRedis(redis.url, { onLost: () => undefined, onRestored: () => undefined });
+      try {
+        expect((await client.keys(`${prefix}:weights:*`)).length).toBe(partialRounds > 0 ? 2 : 0);
+      } finally {
+        await client.quit();
+      }
       const report = leader.report!;
       const single = await startTestFederation({ sites: 20, rounds: 3, seed: SEED, transport: 'socket', ...SMALL, config: { runId: `cluster-${SEED}`, ...config } });
       const singleReport = await single.coordinator.done;

@@ -23,7 +23,8 @@ import { FollowerPartialRounds } from './follower-partial-rounds.ts';
 import { FencingTokens } from './fencing-check.ts';
 import { globalWeightsForVersion } from './global-weights-by-version.ts';
 import { LeaderRoundPartials } from './leader-round-partials.ts';
-import { loadGlobalWeightsForRound, storeGlobalWeightsForRound } from './load-global-weights-for-round.ts';
+import { globalWeightsKey, loadGlobalWeightsForRound, storeGlobalWeightsForRound } from './load-global-weights-for-round.ts';
+import { RecentRoundWeights } from './recent-round-weights.ts';
 import { PartialMessage, SiteAcceptanceMessage } from './partial-round-messages.ts';
 import { SiteAcceptanceBatchMessage } from './record-batch-messages.ts';
 import { RemoteSiteLink } from './remote-site-link.ts';
@@ -215,9 +216,15 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   // Partial aggregates of plain-FedAvg rounds (docs/cluster.md, "Aggregation and privacy").
   // Through the transport: counted, and after the site messages waiting in its outbox (instruction-fanout.ts).
   const emitToNodes = (event: string, payload: unknown) => transport.emitToNodes(event, payload);
+  const recentRoundWeights = new RecentRoundWeights();
   const leaderPartials = new LeaderRoundPartials({
     nodeId: cluster.nodeId,
-    storeWeights: (bytes, ttlMs) => storeGlobalWeightsForRound(redis, cluster.prefix, bytes, ttlMs),
+    storeWeights: async (bytes, ttlMs) => {
+      const sha256 = await storeGlobalWeightsForRound(redis, cluster.prefix, bytes, ttlMs);
+      const stale = recentRoundWeights.add(sha256);
+      if (stale.length > 0) void redis.del(stale.map((s) => globalWeightsKey(cluster.prefix, s))).catch(() => undefined);
+      return sha256;
+    },
     // HTTP delivery: the plan names the round's model version, published to Redis (awaited) before the plan.
     publishVersion: async (version, bytes) => {
       if (!session) throw new FedtuneError('stale_round', 'this node leads no run');
