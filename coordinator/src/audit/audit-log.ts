@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { chainAuditEntry, FedtuneError, GENESIS_PREV, MAX_AUDIT_LINE_CHARS, verifyAuditChain, type AuditEntryType, type AuditHead } from '@fedtune/shared';
@@ -23,7 +23,12 @@ export interface AuditLogOptions {
   fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
   /** Told, in one line, when opening recovered a log whose last line a crash had cut short (torn-tail.ts). */
   onRecovered?: (message: string) => void;
+  /** Writes bytes at the end of the file, returning how many were written (default node:fs writeSync); tests make it fail. */
+  write?: (fd: number, bytes: Uint8Array) => number;
 }
+
+/** Bytes of entries kept in memory while the disk refuses them (a full disk), written with the next batch that goes through. */
+export const AUDIT_UNWRITTEN_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * The coordinator's append-only, hash-chained audit log of a run (`<runsDir>/<runId>/audit.jsonl`; format:
@@ -46,6 +51,7 @@ export class AuditLog {
     this.seq = head.count;
     this.prev = head.head;
     this.fd = openSync(path, 'a');
+    this.size = fstatSync(this.fd).size;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: a directory's fsync is observable only after a power loss
     if (head.count === 0) fsyncDir(dirname(path));
     this.batch = new WriteBatch<string>((lines) => this.writeLines(lines), 512, (err) => options.onWriteError?.(err));
@@ -111,7 +117,7 @@ export class AuditLog {
     if (this.closed) return;
     this.flushing = true;
     try {
-      this.batch.flush();
+      this.writePending();
     } finally {
       this.flushing = false;
     }
@@ -125,7 +131,7 @@ export class AuditLog {
    */
   async flushAsync(): Promise<void> {
     if (this.closed) return;
-    this.batch.flush();
+    this.writePending();
     await this.synced();
   }
 
@@ -165,10 +171,50 @@ export class AuditLog {
   private syncAgain = false;
   private waiting: Array<() => void> = [];
 
+  /** The file's length up to the last whole line written (the log on disk is always whole lines of one chain). */
+  private size: number;
+  /** Lines of a batch the disk refused: written before the next batch's, so the chain on disk never has a gap. */
+  private unwritten = '';
+
+  /** Writes the pending batch, or, with none pending, what the disk refused before (a durable point must include it). */
+  private writePending(): void {
+    if (this.batch.size > 0) this.batch.flush();
+    else if (this.unwritten !== '') this.writeLines([]);
+  }
+
   private writeLines(lines: readonly string[]): void {
-    const bytes = Buffer.from(lines.join(''));
-    // A short write (a full disk, a signal) continues with the bytes not yet written.
-    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes.subarray(off));
+    const text = this.unwritten + lines.join('');
+    const bytes = Buffer.from(text);
+    const write = this.options.write ?? ((fd: number, b: Uint8Array) => writeSync(fd, b));
+    let off = 0;
+    try {
+      // A short write (a full disk, a signal) continues with the bytes not yet written.
+      while (off < bytes.length) off += write(this.fd, bytes.subarray(off));
+    } catch (err) {
+      // The part of the batch that reached the file is cut off again, so no line is left half written before the
+      // lines that follow; the batch is kept and written ahead of the next one (the disk may have room again by then).
+      if (off > 0) {
+        try {
+          ftruncateSync(this.fd, this.size);
+        } catch {
+          // The file keeps a torn last line: the next open recovers it (torn-tail.ts).
+        }
+      }
+      if (bytes.length > AUDIT_UNWRITTEN_LIMIT_BYTES) {
+        // Too much held back: the log stops here, a valid chain up to its last written entry (a resume continues it).
+        this.unwritten = '';
+        this.batch.discard();
+        this.closed = true;
+        if (!this.syncing) closeSync(this.fd);
+        let held = 0;
+        for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) held++;
+        throw new FedtuneError('persistence', `the audit log stopped after ${this.seq - held} entries: ${bytes.length} bytes of entries could not be written (${String((err as Error)?.message ?? err).slice(0, 200)})`);
+      }
+      this.unwritten = text;
+      throw err;
+    }
+    this.size += bytes.length;
+    this.unwritten = '';
     if (!this.flushing) this.syncSoon();
   }
 
