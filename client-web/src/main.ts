@@ -187,7 +187,7 @@ function renderDataCheck(data: BrowserSiteData): void {
     ...check.lines.map((line, i) => {
       const li = document.createElement('li');
       li.textContent = line.trim();
-      if (i > 0 && /: [1-9]/.test(line)) li.className = 'finding';
+      if ((i > 0 && /: [1-9]/.test(line)) || line.startsWith('warning:')) li.className = 'finding';
       return li;
     }),
   );

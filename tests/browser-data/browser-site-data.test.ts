@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classCounts, deriveSeed, FedtuneError, MAX_TEXT_FILE_BYTES, splitDataset, splitTextDataset, type Dataset, type TextDataset } from '@fedtune/shared';
+import { classCounts, deriveSeed, FedtuneError, MAX_TEXT_FILE_BYTES, pixelCsvWarning, splitDataset, splitTextDataset, type Dataset, type TextDataset } from '@fedtune/shared';
 import { checkBrowserSiteData, loadCsvFile, loadTextCsv, loadTextFolder, prepareBrowserSiteData, siteDataOptionsOf, splitSiteData, type BrowserDataChoices } from '@fedtune/client-web';
 
 // The browser site's data path, run under Node with real File objects: the same shared loaders, check and
@@ -123,7 +123,25 @@ describe('the browser site prepares its data as `fedtune client` does', () => {
     expect(text.lines[0]).toBe('data check: 10 texts');
     expect(text.report.duplicates).toEqual({ count: 1, indices: [2] });
   });
+
+  // Before 2026-12-07 only the Node client warned about a CSV of raw 0–255 pixels; the browser site said nothing.
+  it.each<[string, () => Promise<{ dataset: Dataset; expectedRange?: [number, number] }>, boolean]>([
+    ['a CSV of 8×8 raw pixels up to 255', async () => loadCsvFile(new File([pixelCsv(255)], 'pixels.csv'), { labelColumn: 'label' }), true],
+    ['a CSV of 8×8 pixels scaled to [0, 1]', async () => loadCsvFile(new File([pixelCsv(1)], 'pixels.csv'), { labelColumn: 'label' }), false],
+    ['data with an image folder\'s range [0, 1] (checked against it instead)', async () => ({ ...(await loadCsvFile(new File([pixelCsv(255)], 'pixels.csv'), { labelColumn: 'label' })), expectedRange: [0, 1] }), false],
+  ])('the raw-pixel CSV warning of the Node client: %s', async (_name, load, warns) => {
+    const loaded = await load();
+    const lines = checkBrowserSiteData({ kind: 'examples', dataset: loaded.dataset, ...(loaded.expectedRange ? { expectedRange: loaded.expectedRange } : {}) }).lines;
+    const warning = pixelCsvWarning(loaded.dataset);
+    expect(lines.filter((l) => l.startsWith('warning: all 64 features are integers in 0–255'))).toEqual(warns ? [warning] : []);
+  });
 });
+
+/** A CSV of 4 examples of 64 integer features in 0..max (8×8 images), labels 0/1. */
+function pixelCsv(max: number): string {
+  const rows = Array.from({ length: 4 }, (_, r) => `${r % 2},${Array.from({ length: 64 }, (_, i) => (i * 7 + r) % (max + 1)).join(',')}`);
+  return `label,${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')}\n${rows.join('\n')}\n`;
+}
 
 describe('the browser site reads files with the shared loaders', () => {
   it('a CSV with a categorical column: one-hot like the Node client; classes at least the field\'s', async () => {

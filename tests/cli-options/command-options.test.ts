@@ -423,6 +423,13 @@ const CLIENT_ROWS: Record<string, () => Promise<void>> = {
     const server = (await client(['--ca', ca, '--server', 'https://coord:8443'])).server;
     expect(typeof server).toBe('object');
     expect((await client(['--server', 'https://coord:8443'])).server).toBe('https://coord:8443');
+    // Where it would verify nothing it is refused with one line (before 2026-12-07 an http:// server silently left it unused).
+    await expect(client(['--ca', ca, '--server', 'http://coord:8080'])).rejects.toMatchObject({ code: 'config', message: '--ca is for https:// servers: http://coord:8080 is http://, so the CA would verify nothing (give the https:// URL, or drop --ca)' });
+    await expect(client(['--ca', ca, '--server', 'coord:8080'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('http://coord:8080 is http://') });
+    await expect(client(['--ca', ca, '--server', 'http://a:1,http://b:2'])).rejects.toMatchObject({ code: 'config', message: expect.stringContaining('every --server is http:// (http://a:1, http://b:2)') });
+    await expect(client(['--ca', ca, '--check-only'])).rejects.toMatchObject({ code: 'config', message: '--ca has no effect with --check-only: it checks the data and exits without connecting' });
+    // A cluster that mixes them: the CA verifies its https:// nodes.
+    expect(typeof (await client(['--ca', ca, '--server', 'http://a:1,https://b:2'])).server).toBe('object');
   },
   '--retries': async () => {
     expect((await client(['--retries', '0'])).reconnectRetries).toBe(0);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModelDir, pretrainedModelDir } from '@fedtune/coordinator';
@@ -26,6 +27,7 @@ const missingCsv = join(dir, 'missing.csv');
 let scaledModelDir = '';
 let calibratedModelDir = '';
 const logs: string[] = [];
+const sha256Of = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** Quick: 40 examples, nothing attacked or perturbed unless a row asks. */
 const BASE = () => ['--model', pretrainedModelDir('mlp'), '--data', csv, '--examples', '40', '--noise', 'none', '--corruptions', 'none', '--fgsm', 'none', '--pgd', 'none'];
@@ -87,6 +89,10 @@ const rows: Row[] = [
     const r = await evaluate(['--model', scaledModelDir]);
     expect(r.clean.accuracy).toBe(base.clean.accuracy);
     expect(r.clean.loss).not.toBeCloseTo(base.clean.loss, 3);
+    // The JSON names the model it evaluated: its directory and the SHA-256 of its files (before 2026-12-07 it did not).
+    expect(r.model).toEqual({ path: resolve(scaledModelDir), weightsSha256: sha256Of(join(scaledModelDir, 'weights.bin')), modelJsonSha256: sha256Of(join(scaledModelDir, 'model.json')) });
+    expect(base.model!.weightsSha256).toBe(sha256Of(join(pretrainedModelDir('mlp'), 'weights.bin')));
+    expect(base.model!.weightsSha256).not.toBe(r.model!.weightsSha256);
   }],
   ['--data', async () => {
     // The built-in holdout (1,000 digits, the task's headline ε among the attacks) instead of the 40-row CSV.
@@ -94,6 +100,9 @@ const rows: Row[] = [
     expect(r.examples).toBe(60);
     expect(base.headlineEps).toBeUndefined();
     expect(r.headlineEps).toBeDefined();
+    // The JSON names the data: the built-in set it resolved to, or the CSV's path and SHA-256.
+    expect(r.data).toEqual({ builtin: 'digits-holdout-scanned' });
+    expect(base.data).toEqual({ path: resolve(csv), sha256: sha256Of(csv) });
   }],
   ['--out', async () => {
     const r = await evaluate([]);

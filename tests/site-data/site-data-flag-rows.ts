@@ -111,6 +111,19 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       expect((await client(['--data', duplicated]))!.data.y.length).toBe(4);
       const dropped = (await client(['--data', duplicated, '--drop-duplicates']))!.data;
       expect(Array.from(dropped.y)).toEqual([0, 1]);
+      // --check-only shows what it does: the duplicates dropped (in lines and in the JSON check).
+      logs.length = 0;
+      await client(['--data', duplicated, '--drop-duplicates', '--check-only']);
+      expect(logs).toContain('--drop-duplicates: dropped 2 duplicate examples: 2 left');
+      logs.length = 0;
+      await client(['--data', duplicated, '--check-only']);
+      expect(logs.some((l) => l.startsWith('--drop-duplicates'))).toBe(false);
+      logs.length = 0;
+      await client(['--data', duplicated, '--drop-duplicates', '--check-only', '--json']);
+      expect(JSON.parse(logs[0]).preparation).toEqual({ duplicates: { dropped: 2, left: 2 } });
+      logs.length = 0;
+      await client(['--data', texts, '--text-column', 'body', '--drop-duplicates', '--check-only']);
+      expect(logs).toContain('--drop-duplicates: dropped 0 duplicate texts: 2 left');
     },
     '--impute': async () => {
       await expect(client(['--data', missing])).rejects.toThrow(/1 missing values in 1 examples: fill them with --impute/);
@@ -124,6 +137,20 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
         expect(prepared.test.x[1]).toBe(method === 'zero' ? 0 : method === 'mean' ? Math.fround(trainMean) : want);
       }
       await expect(client(['--data', missing, '--impute', 'mode'])).rejects.toThrow(/impute must be one of mean, median, zero/);
+      // --check-only shows what it will do: the missing values filled at join (none to fill is said too).
+      logs.length = 0;
+      await client(['--data', missing, '--impute', 'median', '--check-only']);
+      expect(logs).toContain("--impute median: fills 1 missing values in 1 examples with each feature's median over the train split when the site joins");
+      logs.length = 0;
+      await client(['--data', numeric, '--impute', 'zero', '--check-only']);
+      expect(logs).toContain('--impute zero: no missing values to fill');
+      logs.length = 0;
+      await client(['--data', missing, '--impute', 'mean', '--check-only', '--json']);
+      expect(JSON.parse(logs[0]).preparation).toEqual({ imputed: { method: 'mean', values: 1, examples: 1 } });
+      const blanks = file('flags-text-blank.csv', 'label,body\nspam,win\nham,\nham,NA\n');
+      logs.length = 0;
+      await client(['--data', blanks, '--text-column', 'body', '--impute', 'zero', '--check-only']);
+      expect(logs).toContain('--impute zero: dropped 2 empty or missing texts (there is nothing to fill a text with): 1 left');
     },
     '--class-weights': async () => {
       const plain = (await client(['--data', imbalanced]))!;
@@ -132,6 +159,16 @@ export function siteDataFlagRows(client: (argv: string[]) => Promise<RecordedSit
       const splits = splitDataset(site.data, 1, 0, 0);
       expect(classCounts(splits.train)).toEqual([36, 4]);
       expect(classCounts(site.prepareSplits!(splits).train)).toEqual([20, 20]);
+      // --check-only shows the class weights it uses: the counts resampled over all the data.
+      logs.length = 0;
+      await client(['--data', imbalanced, '--class-weights', 'balanced', '--check-only']);
+      expect(logs).toContain('--class-weights balanced: the train split is resampled to equal class shares when the site joins; over all the data, per class [36,4] → [20,20] examples, class weights [0.556,5]');
+      logs.length = 0;
+      await client(['--data', imbalanced, '--class-weights', 'balanced', '--check-only', '--json']);
+      expect(JSON.parse(logs[0]).preparation).toEqual({ classWeights: { mode: 'balanced', counts: [36, 4], resampled: [20, 20], weights: [0.556, 5] } });
+      logs.length = 0;
+      await client(['--data', texts, '--text-column', 'body', '--class-weights', 'balanced', '--check-only']);
+      expect(logs.some((l) => l.startsWith('--class-weights balanced: ') && l.includes('[1,1] → [1,1] texts'))).toBe(true);
     },
   };
 }

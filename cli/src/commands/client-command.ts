@@ -4,6 +4,7 @@ import { DEFAULT_RECONNECT_RETRIES, defaultPrivacyLedgerPath, EarlyConnector, Fi
 import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, oneLine, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type RunComplete, type SiteClasses, type SiteOutcome } from '@fedtune/shared';
 import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
+import { refuseUnusedCa } from './ca-option.ts';
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { dataSummaryToShare } from './share-data-summary.ts';
 import { loadSitePolicyFile } from './site-policy-file.ts';
@@ -57,6 +58,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       // --check-only reads and checks the data and exits: it needs neither a coordinator nor a site name.
       if (!o.server && !o.checkOnly) throw new FedtuneError('config', "required option '--server <url>' not specified");
       if (o.server && o.checkOnly) throw new FedtuneError('config', '--server has no effect with --check-only: it checks the data and exits without joining');
+      refuseUnusedCa(o.ca, o.server, Boolean(o.checkOnly));
       if (o.showTerms) {
         const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, policy, json: o.json });
         if (verdict && !verdict.ok) process.exitCode = 1;

@@ -6,6 +6,7 @@ import { builtinDigits, describeBackend, readNumericCsv, selectNodeBackend, writ
 import { eps, pct } from '../ui/format.ts';
 import { worstCaseLine } from '../ui/robustness-summary.ts';
 import { refuseCsvFlagsOnBuiltinData, refuseInactiveAttackOptions } from './evaluate-inactive-options.ts';
+import { evaluatedData, evaluatedModel } from './evaluated-inputs.ts';
 import { columnListOption, choiceOption, floatOption, schemaNumberOption } from './options.ts';
 
 const smoothingDefaults = SmoothingConfig.parse({});
@@ -213,7 +214,10 @@ export function evaluateCommand(): Command {
         const report = await evaluateRobustness(model, data, options);
         for (const line of summarizeRobustness(report)) console.log(line);
         if (o.out) {
-          writeFileAtomic(o.out, `${JSON.stringify(report, null, 2)}\n`);
+          // The JSON names what it evaluated: the model's directory and hashes, the data's name or path and hash.
+          const { schemaVersion, ...rest } = report;
+          const named: RobustnessReport = { schemaVersion, model: evaluatedModel(o.model), data: evaluatedData(o.data, builtin), ...rest };
+          writeFileAtomic(o.out, `${JSON.stringify(named, null, 2)}\n`);
           console.log(o.out);
         }
       } finally {

@@ -1,4 +1,5 @@
 import { checkDataset, classCounts, dropDuplicates, dropDuplicateTexts, dropMissingTexts, isMissingText, FedtuneError, formatDataCheck, pixelCsvWarning, type Dataset, type TextDataset, type DataCheckReport, type SiteDataOptions } from '@fedtune/shared';
+import { balancedClassWeights, countLabels, countMissing, formatDataPreparation, type DataPreparation } from './site-data-preparation.ts';
 import type { LoadedSiteData } from '@fedtune/client-node';
 
 export interface CheckedSiteData {
@@ -11,43 +12,60 @@ export interface CheckedSiteData {
 
 /**
  * The site's data check before it joins: prints the notes of reading it and the check (lines, or JSON with
- * `json`), then with `checkOnly` stops there. Otherwise refuses data the run cannot train on (text without a
+ * `json`) with what --drop-duplicates, --impute and --class-weights did or will do (site-data-preparation.ts),
+ * then with `checkOnly` stops there. Otherwise refuses data the run cannot train on (text without a
  * text model, missing values without --impute) with one clear error, and drops duplicates if asked.
  */
 export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions & { json?: boolean; checkOnly?: boolean }, print: (line: string) => void): CheckedSiteData {
   if (!loaded.dataset) {
     const text = loaded.text!;
-    const counts = new Array<number>(text.classNames.length).fill(0);
-    for (const y of text.labels) counts[y]++;
+    const counts = countLabels(text.labels, text.classNames.length);
     const summary = { examples: text.texts.length, kind: 'text', missing: text.texts.filter(isMissingText).length, labels: { counts } };
-    if (options.json) print(JSON.stringify(summary));
+    const prepared = preparedTexts(text, options);
+    const preparation = { ...(Object.keys(prepared.preparation).length ? { preparation: prepared.preparation } : {}) };
+    if (options.json) print(JSON.stringify({ ...summary, ...preparation }));
     else {
       for (const note of loaded.notes) print(note);
       print(`data check: ${summary.examples} texts, labels ${JSON.stringify(counts)} per class${summary.missing ? `; ${summary.missing} empty or missing (--impute drops them)` : ''}`);
+      for (const line of formatDataPreparation(prepared.preparation, options, true)) print(line);
     }
     if (options.checkOnly) return {};
-    return { text: checkedTexts(text, options, print) };
+    if (prepared.text.texts.length === 0) throw new FedtuneError('data', 'every text is empty or missing: nothing left to train on');
+    return { text: prepared.text };
   }
   const pixels = loaded.kind === 'image-folder' || loaded.kind === 'digits';
   const report = checkDataset(loaded.dataset, { ...(loaded.expectedRange ? { expectedRange: loaded.expectedRange } : {}), ...(pixels ? { pixels } : {}) });
-  if (options.json) print(JSON.stringify({ ...report, ...(loaded.schema ? { schema: loaded.schema } : {}) }));
+  const prepared = preparedDataset(loaded.dataset, options);
+  if (options.json) print(JSON.stringify({ ...report, ...(loaded.schema ? { schema: loaded.schema } : {}), ...(Object.keys(prepared.preparation).length ? { preparation: prepared.preparation } : {}) }));
   else {
     for (const note of loaded.notes) print(note);
     for (const line of formatDataCheck(report)) print(line);
     const pixels = loaded.kind === 'csv' ? pixelCsvWarning(loaded.dataset, { imageFolder: true }) : undefined;
     if (pixels) print(pixels);
+    for (const line of formatDataPreparation(prepared.preparation, options)) print(line);
   }
   if (options.checkOnly) return { report };
   if (report.missing.count > 0 && options.impute === 'none') {
     throw new FedtuneError('data', `the data has ${report.missing.count} missing values in ${report.missing.examples.count} examples: fill them with --impute mean|median|zero, or fix the file`);
   }
-  let dataset = loaded.dataset;
+  return { dataset: prepared.dataset, report };
+}
+
+/**
+ * Features as the site joins with them (--drop-duplicates applied here), and what --drop-duplicates, --impute
+ * and --class-weights do to them (imputation and balancing act on the splits at join: prepareSiteSplits).
+ */
+function preparedDataset(given: Dataset, options: SiteDataOptions): { dataset: Dataset; preparation: DataPreparation } {
+  let dataset = given;
+  const preparation: DataPreparation = {};
   if (options.dropDuplicates) {
     const dropped = dropDuplicates(dataset);
     dataset = dropped.dataset;
-    if (!options.json) print(`dropped ${dropped.dropped} duplicate examples: ${dataset.y.length} left, classes ${JSON.stringify(classCounts(dataset))}`);
+    preparation.duplicates = { dropped: dropped.dropped, left: dataset.y.length };
   }
-  return { dataset, report };
+  if (options.impute !== 'none') preparation.imputed = { method: options.impute, ...countMissing(dataset.x, dataset.x.length / Math.max(1, dataset.y.length)) };
+  if (options.classWeights === 'balanced') preparation.classWeights = balancedClassWeights(classCounts(dataset));
+  return { dataset, preparation };
 }
 
 /**
@@ -55,16 +73,19 @@ export function checkSiteData(loaded: LoadedSiteData, options: SiteDataOptions &
  * text with), --drop-duplicates drops repeated (text, label) pairs; --class-weights is applied to the train split
  * at join (balanceTextSplits).
  */
-function checkedTexts(given: TextDataset, options: SiteDataOptions & { json?: boolean }, print: (line: string) => void): TextDataset {
+function preparedTexts(given: TextDataset, options: SiteDataOptions): { text: TextDataset; preparation: DataPreparation } {
   let text = given;
+  const preparation: DataPreparation = {};
   if (options.impute !== 'none') {
     const kept = dropMissingTexts(text);
     text = kept.text;
-    if (!options.json) print(`dropped ${kept.dropped} empty or missing texts (--impute on text data drops them: there is nothing to fill a text with): ${text.texts.length} left`);
-    if (text.texts.length === 0) throw new FedtuneError('data', 'every text is empty or missing: nothing left to train on');
+    preparation.missingTextsDropped = { dropped: kept.dropped, left: text.texts.length };
   }
-  if (!options.dropDuplicates) return text;
-  const kept = dropDuplicateTexts(text);
-  if (!options.json) print(`dropped ${kept.dropped} duplicate texts: ${kept.text.texts.length} left`);
-  return kept.text;
+  if (options.dropDuplicates) {
+    const kept = dropDuplicateTexts(text);
+    text = kept.text;
+    preparation.duplicates = { dropped: kept.dropped, left: text.texts.length };
+  }
+  if (options.classWeights === 'balanced') preparation.classWeights = balancedClassWeights(countLabels(text.labels, text.classNames.length));
+  return { text, preparation };
 }

@@ -79,16 +79,18 @@ export function spamSimulationData(options: { sites: number; partition: string; 
 /**
  * The coordinator's text robustness evaluation of the spam task's global model: a fresh copy of the committed
  * model takes the weights, then `evaluateTextRobustness` on the holdout texts (the corruptions and, by default,
- * the greedy word-substitution attack at budgets 1, 2 and 4 words); the copy is disposed after.
+ * the greedy word-substitution attack at budgets 1, 2 and 4 words) on `run.examples` holdout texts when the run
+ * says (--robustness-examples), else `options.examples` (default 300); the copy is disposed after.
  */
 export function spamTextRobustness(data: Pick<SpamSimulationData, 'tokenizer' | 'holdoutTexts'>, options: TextRobustnessOptions = {}): TextRobustnessEvaluator {
-  return async (weights) => {
+  return async (weights, run = {}) => {
     const model = await loadModelDir(pretrainedSpamModelDir());
     try {
       writeModelWeights(model, weights);
       // The word-substitution attack per budget is part of the report unless the options say otherwise.
       const substitution = { attack: greedySubstitutionAttack(), budgets: GREEDY_SUBSTITUTION_DEFAULTS.budgets };
-      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, { substitution, ...options });
+      // The run's --robustness-examples (robustness.examples) bounds the holdout texts, over these options' default.
+      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, { substitution, ...options, ...(run.examples !== undefined ? { examples: run.examples } : {}) });
     } finally {
       model.dispose();
     }

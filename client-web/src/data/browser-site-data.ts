@@ -8,6 +8,7 @@ import {
   formatDataCheck,
   formatTextDataCheck,
   labelOnlySplits,
+  pixelCsvWarning,
   prepareSiteSplits,
   SiteDataOptions,
   splitDataset,
@@ -36,7 +37,10 @@ export interface BrowserDataChoices {
 
 export type BrowserDataCheck = { kind: 'examples'; report: DataCheckReport; lines: string[] } | { kind: 'text'; report: TextDataCheckReport; lines: string[] };
 
-/** The shared data check (the one `fedtune client --check-only` prints) of what the page loaded: counts and indices, never a value. */
+/**
+ * The shared data check (the one `fedtune client --check-only` prints) of what the page loaded: counts and indices,
+ * never a value; with the same warning for a CSV whose features look like raw 0–255 pixels (pixelCsvWarning).
+ */
 export function checkBrowserSiteData(data: BrowserSiteData): BrowserDataCheck {
   if (data.kind === 'text') {
     const report = checkTextDataset(data.text);
@@ -44,7 +48,9 @@ export function checkBrowserSiteData(data: BrowserSiteData): BrowserDataCheck {
   }
   // Only image folders bring an expected range ([0, 1]): their features are pixels, with no per-feature robust range.
   const report = checkDataset(data.dataset, data.expectedRange ? { expectedRange: data.expectedRange, pixels: true } : {});
-  return { kind: 'examples', report, lines: formatDataCheck(report) };
+  // A CSV (no expected range) of raw 0–255 pixels: the warning `fedtune client` prints, as the check's last line.
+  const pixels = data.expectedRange ? undefined : pixelCsvWarning(data.dataset);
+  return { kind: 'examples', report, lines: [...formatDataCheck(report), ...(pixels ? [pixels] : [])] };
 }
 
 /** The page's checkboxes as the Node client's data options (SiteDataOptions: its defaults, its validation). */

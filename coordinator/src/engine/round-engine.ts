@@ -193,7 +193,7 @@ export class RoundEngine {
         this.ctx.emit({ type: 'round-end', record });
       }
       await this.ctx.loop.settleRobustness();
-      if (!this.ctx.stopped && this.report.rounds.length > 0 && this.ctx.options.textRobustness) this.report.textRobustness = await this.ctx.options.textRobustness(this.ctx.globalWeights);
+      if (!this.ctx.stopped && this.report.rounds.length > 0 && this.ctx.options.textRobustness) this.report.textRobustness = await this.ctx.options.textRobustness(this.ctx.globalWeights, this.config.robustness.examples === undefined ? {} : { examples: this.config.robustness.examples });
       if (!this.ctx.stopped && this.report.rounds.length > 0 && wantsSiteReport(this.config)) {
         this.report.siteReport = await this.ctx.federated.runSiteReport(this.report.rounds.at(-1)!.round);
       }

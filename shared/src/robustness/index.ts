@@ -14,6 +14,7 @@ export * from './attacks/square.ts';
 export * from './worst-case-rows.ts';
 export * from './attacks/registry.ts';
 export * from './report-schema.ts';
+export * from './evaluated-inputs.ts';
 export * from './self-checks.ts';
 export * from './saturated-share.ts';
 export * from './eps-scale.ts';

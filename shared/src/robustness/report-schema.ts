@@ -5,6 +5,7 @@ import { ReliabilityBinSchema } from './reliability-bin-schema.ts';
 import { TextAttackRowSchema } from './text/text-attack-report.ts';
 import { ATTACK_LOSSES } from './attacks/attack-loss.ts';
 import { WORST_CASE_ATTACKS } from './worst-case-rows.ts';
+import { EvaluatedDataSchema, EvaluatedModelSchema } from './evaluated-inputs.ts';
 
 /**
  * The robustness section of a report: the output of `evaluateRobustness`, the JSON of `fedtune evaluate`,
@@ -90,6 +91,10 @@ export const RobustnessReportSchema = z.object({
   certification: CertificationReportSchema.optional(),
   /** Text models: the word-substitution attack per budget (when asked for), docs/robustness.md#word-substitution-attack. */
   textAttacks: z.array(TextAttackRowSchema).optional(),
+  /** `fedtune evaluate`'s JSON: the model evaluated (directory, SHA-256 of its files); a run's rounds name theirs elsewhere. */
+  model: EvaluatedModelSchema.optional(),
+  /** `fedtune evaluate`'s JSON: the data evaluated on (a built-in set's name, or a CSV's path and SHA-256). */
+  data: EvaluatedDataSchema.optional(),
 });
 
 export type RobustnessReport = z.infer<typeof RobustnessReportSchema>;
