@@ -80,7 +80,7 @@ export async function runNodeSite(options: NodeSiteOptions): Promise<SiteOutcome
   const split = preparedText ? labelOnlySplits(preparedText) : splitDataset(options.data as Dataset, splitSeed);
   const data = options.prepareSplits ? options.prepareSplits(split) : split;
   const trainer = !options.fit && options.parallel && options.parallel.workers > 1 ? new ParallelTrainer({ ...options.parallel, backend: backend.backend, onLog: options.onLog }) : undefined;
-  const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId) : undefined;
+  const audit = options.auditLog ? new SiteAuditLog(options.auditLog, options.siteId, undefined, options.onLog) : undefined;
   const connector = options.connector ?? (typeof options.server === 'string' ? socketIoConnector({ url: options.server }) : options.server);
   const client = new SiteClient({
     siteId: options.siteId,

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, fsyncSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { clipText, FedtuneError, type SiteAuditEntry, type SiteEvent } from '@fedtune/shared';
 
@@ -9,10 +9,16 @@ import { clipText, FedtuneError, type SiteAuditEntry, type SiteEvent } from '@fe
  * against the coordinator's log (docs/audit.md).
  */
 export class SiteAuditLog {
-  constructor(readonly path: string, private readonly siteId: string, private readonly now: () => Date = () => new Date()) {
+  /**
+   * `onWarning` hears, in one line, about a last line a crash had cut short: it is moved to `<path>.torn-<n>` and
+   * cut from the log, so the next entry starts a line of its own (appended after it, both lines would be unreadable).
+   */
+  constructor(readonly path: string, private readonly siteId: string, private readonly now: () => Date = () => new Date(), onWarning?: (line: string) => void) {
     // Opened once here, so a path that cannot be written fails before the site joins.
     try {
       closeSync(openSync(path, 'a'));
+      const torn = cutTornLastLine(path);
+      if (torn) onWarning?.(`site audit log ${clipText(path)}: its last line was cut short by a crash (${torn.bytes} bytes): moved aside to ${clipText(torn.savedAs)}`);
     } catch (err) {
       throw new FedtuneError('config', `cannot write the site audit log ${clipText(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
@@ -41,4 +47,22 @@ export class SiteAuditLog {
       closeSync(fd);
     }
   }
+}
+
+/** Moves the bytes after the file's last newline to `<path>.torn-<n>` (a name not taken) and cuts them from the file. */
+function cutTornLastLine(path: string): { bytes: number; savedAs: string } | undefined {
+  const bytes = readFileSync(path);
+  const end = bytes.lastIndexOf(0x0a) + 1;
+  if (end === bytes.length) return undefined;
+  let savedAs = `${path}.torn-1`;
+  for (let k = 2; existsSync(savedAs); k++) savedAs = `${path}.torn-${k}`;
+  writeFileSync(savedAs, bytes.subarray(end), { flag: 'wx' });
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, end);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes: bytes.length - end, savedAs };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SiteEvent } from '@fedtune/shared';
@@ -41,5 +41,32 @@ describe('a site audit log that can no longer be written', () => {
     auditedSiteEvents(failing, undefined, (l) => lines.push(l))(sent(1));
     expect(lines).toEqual([`site audit log: could not record a 'update-sent' event in p: x${'y'.repeat(199)}… (101 more characters); the log now misses it`]);
     expect(() => auditedSiteEvents(failing)(sent(1))).not.toThrow();
+  });
+});
+
+describe("a site audit log whose last line a crash cut short", () => {
+  it('is cut back to its whole lines when opened (the torn bytes moved aside, said once), so the next entry starts its own line and every line parses', () => {
+    const dir = tempDir('fedtune-site-audit-torn-');
+    const path = join(dir, 'site.jsonl');
+    new SiteAuditLog(path, 'site-1').record(sent(1));
+    const whole = readFileSync(path, 'utf8');
+    const torn = '{"at":"2026-12-07T00:00:00.000Z","runId":"r","si';
+    writeFileSync(path, whole + torn);
+    const warnings: string[] = [];
+    const log = new SiteAuditLog(path, 'site-1', undefined, (l) => warnings.push(l));
+    expect(warnings).toEqual([`site audit log ${path}: its last line was cut short by a crash (${torn.length} bytes): moved aside to ${path}.torn-1`]);
+    expect(readFileSync(`${path}.torn-1`, 'utf8')).toBe(torn);
+    expect(readFileSync(path, 'utf8')).toBe(whole);
+    log.record(sent(2));
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).round)).toEqual([1, 2]);
+    // A second crash: the next free name, the first kept.
+    writeFileSync(path, readFileSync(path, 'utf8') + 'x');
+    new SiteAuditLog(path, 'site-1', undefined, (l) => warnings.push(l));
+    expect(readFileSync(`${path}.torn-1`, 'utf8')).toBe(torn);
+    expect(readFileSync(`${path}.torn-2`, 'utf8')).toBe('x');
+    // A whole log is left as it is, and nothing is said.
+    new SiteAuditLog(path, 'site-1', undefined, (l) => warnings.push(l));
+    expect(warnings).toHaveLength(2);
   });
 });
