@@ -147,6 +147,7 @@ export * from './policy/ed25519-verify.ts';
 export * from './policy/metric-example-counts.ts';
 export * from './policy/check-instruction.ts';
 export * from './client/site-terms-guard.ts';
+export * from './client/instruction-budget.ts';
 export * from './client/interned-run-terms.ts';
 export * from './client/shared-ticker.ts';
 export * from './policy/parse-site-policy.ts';

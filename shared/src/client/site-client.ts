@@ -39,6 +39,7 @@ import { ModelInspectionGate } from './model-inspection-gate.ts';
 import type { ModelInspectionPolicy } from '../policy/site-policy.ts';
 import type { ModelFinding } from '../policy/inspect-model.ts';
 import { distributedNoiseOf } from './distributed-noise.ts';
+import { COUNTED_INSTRUCTIONS } from './instruction-budget.ts';
 import { SiteTermsGuard } from './site-terms-guard.ts';
 import { checkFederatedEvaluation } from '../policy/check-instruction.ts';
 import type { Ed25519Verify } from '../policy/ed25519-verify.ts';
@@ -249,6 +250,8 @@ export class SiteClient {
   private runId?: string;
   private roundsTrained = 0;
   private queue: Promise<void> = Promise.resolve();
+  /** Instructions queued and not yet carried out (instruction-budget.ts bounds them). */
+  private pendingInstructions = 0;
   private stopped = false;
   /** Why this site left the run by itself, when it did (its outcome's reason). */
   private leftBecause?: string;
@@ -465,12 +468,25 @@ export class SiteClient {
         if (message.event === 'rejected' && message.payload.code === 'node_busy' && !this.welcomed && alternatives > 0) this.sentOn = true;
         // An instruction ends the idle work of the 'joined' phase (aborted now, handled once it has stopped).
         const instruction = !IDLE_MESSAGES.has(message.event);
+        // Counted as it arrives, not when its turn comes: a flood, or the same work asked again and again, is refused
+        // before anything of it is queued (instruction-budget.ts); the site then leaves, as on any breach of its terms.
+        const counted = COUNTED_INSTRUCTIONS.has(message.event);
+        if (counted && this.consent.breach === undefined) {
+          const over = this.consent.countArrival(message, this.pendingInstructions);
+          if (over !== undefined) {
+            this.refuseInstruction(message, over);
+            return;
+          }
+        }
         if (instruction) this.idle?.controller.abort();
+        if (counted) this.pendingInstructions++;
         this.queue = this.queue.then(async () => {
           if (instruction) await this.endIdleWork();
           return this.handle(message);
         }).catch((err) => {
           this.emit({ type: 'rejected', code: toFedtuneError(err).code, reason: failureReason(toFedtuneError(err)) });
+        }).finally(() => {
+          if (counted) this.pendingInstructions--;
         });
       });
       link.onInvalid((error) => this.emit({ type: 'rejected', code: error.code, reason: `coordinator sent an invalid message: ${error.message}` }));

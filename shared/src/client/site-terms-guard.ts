@@ -7,6 +7,7 @@ import type { Sha256OfChunks } from '../audit/sha256-hex.ts';
 import { checkEvaluateInstruction, checkFitInstruction, checkModelInstruction, checkSiteReportInstruction } from '../policy/check-instruction.ts';
 import { internRunTerms } from './interned-run-terms.ts';
 import { DEFAULT_SITE_POLICY, type SitePolicy } from '../policy/site-policy.ts';
+import { InstructionBudget, type InstructionLimits } from './instruction-budget.ts';
 
 /** What the guard decided about a 'terms' message: accept with this hash, or refuse with a reason. */
 export type TermsDecision = { accept: true; hash: string } | { accept: false; reason: string };
@@ -30,7 +31,23 @@ export class SiteTermsGuard {
     private readonly verifySignature?: Ed25519Verify,
     /** How model bytes are hashed (the initial weights against the terms): @noble/hashes when undefined. */
     private readonly sha256?: Sha256OfChunks,
-  ) {}
+    limits?: InstructionLimits,
+  ) {
+    this.budget = new InstructionBudget(limits);
+  }
+
+  private readonly budget: InstructionBudget;
+
+  /**
+   * An instruction arrived, before it is queued behind `pending` others: why it is more than this site answers
+   * (the same work asked too often, or a flood: instruction-budget.ts), or undefined. A breach, as a departure from the terms.
+   */
+  countArrival(message: MessageOf<ServerToClient>, pending: number): string | undefined {
+    if (this.breach) return this.breach;
+    const reason = this.budget.take(message, pending);
+    this.breach ??= reason;
+    return reason;
+  }
 
   get terms(): RunTerms | undefined {
     return this.accepted?.terms;
