@@ -1,4 +1,4 @@
-import { readFileSync, writeSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFedtuneError, verifyAuditChain } from '@fedtune/shared';
@@ -113,10 +113,42 @@ describe('the audit log on a full disk', () => {
     expect(k).toBe(Math.floor(AUDIT_UNWRITTEN_LIMIT_BYTES / (1024 * 1024 + 200)) + 1);
     expect(isFedtuneError(thrown) && thrown.code).toBe('persistence');
     expect((thrown as Error).message).toMatch(/^the audit log stopped after 1 entries: \d+ bytes of entries could not be written \(ENOSPC: no space left on device, write\)$/);
+    // Stopped: its descriptor is closed.
+    const open = readdirSync('/proc/self/fd').filter((n) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${n}`) === path;
+      } catch {
+        return false;
+      }
+    });
+    expect(open).toEqual([]);
     stuck.free();
     log.append('complete', { status: 'aborted' });
     log.flush();
     log.close();
     expect(chain(path).map((e) => e.type)).toEqual(['run-start']);
+  });
+});
+
+describe('the error that stops the log', () => {
+  it('carries the disk\'s own message, clipped to 200 characters', () => {
+    const path = newPath();
+    const long = Object.assign(new Error(`ENOSPC: ${'x'.repeat(400)}`), { code: 'ENOSPC' });
+    const log = AuditLog.open(path, {
+      write: () => {
+        throw long;
+      },
+      onWriteError: () => undefined,
+    });
+    let thrown: unknown;
+    for (let k = 0; k < 100 && thrown === undefined; k++) {
+      log.append('update', { note: 'y'.repeat(1024 * 1024) });
+      try {
+        log.flush();
+      } catch (err) {
+        if (isFedtuneError(err)) thrown = err;
+      }
+    }
+    expect((thrown as Error).message).toMatch(new RegExp(`could not be written \\(ENOSPC: x{192}\\)$`));
   });
 });

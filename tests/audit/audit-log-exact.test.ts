@@ -48,6 +48,8 @@ describe('AuditLog: the exact lines on disk', () => {
     next.append('run-start', { runId: 'r', resumedAfterRound: 0 });
     next.flush();
     old.abandon();
+    // The old writer's descriptor is closed at once (no fsync of its was running): only the new one's is left.
+    expect(descriptorsOn(path)).toHaveLength(1);
     old.append('complete', { status: 'aborted' });
     old.flush();
     await old.flushAsync();

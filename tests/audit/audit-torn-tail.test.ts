@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,19 @@ function entries(path: string): AuditEntry[] {
   const v = verifyAuditChain(readFileSync(path, 'utf8'));
   if (!v.ok) throw new Error(v.message);
   return v.good;
+}
+
+/** This process's open descriptors on `path` (Linux: /proc/self/fd). */
+function descriptorsOn(path: string): number[] {
+  const fds: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${name}`) === path) fds.push(Number(name));
+    } catch {
+      // the descriptor readdir itself used, closed by now
+    }
+  }
+  return fds;
 }
 
 const asideFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith(`${AUDIT_FILE}.torn-`)).sort();
@@ -93,6 +106,39 @@ describe('an audit log whose last line a crash cut short', () => {
     expect(got.map((e) => [e.seq, e.type])).toEqual([[0, 'recovery']]);
     expect(got[0].data).toMatchObject({ afterSeq: -1, savedAs: `${AUDIT_FILE}.torn-0` });
     expect(asideFiles(dir)).toEqual([`${AUDIT_FILE}.torn-0`]);
+  });
+
+  it('recovering leaves no descriptor open on the aside file, and only the log\'s own on the log (none once closed)', () => {
+    const { dir, path, nextLine } = logWith(2);
+    appendFileSync(path, nextLine.slice(0, 9));
+    const log = AuditLog.open(path, { now: () => AT });
+    expect(descriptorsOn(join(dir, `${AUDIT_FILE}.torn-2`))).toEqual([]);
+    expect(descriptorsOn(path)).toHaveLength(1);
+    log.close();
+    expect(descriptorsOn(path)).toEqual([]);
+    // The completed case too.
+    const other = logWith(2);
+    appendFileSync(other.path, other.nextLine.slice(0, -1));
+    AuditLog.open(other.path, { now: () => AT }).close();
+    expect(descriptorsOn(other.path)).toEqual([]);
+  });
+
+  it('a whole log ending with a newline is not a torn one: recoverTornTail leaves it alone', () => {
+    const { dir, path } = logWith(3);
+    const before = readFileSync(path);
+    expect(recoverTornTail(path, before)).toBeUndefined();
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(asideFiles(dir)).toEqual([]);
+  });
+
+  it('names already taken by earlier recoveries are skipped in turn: -2, then -3', () => {
+    const { dir, path, nextLine } = logWith(2);
+    writeFileSync(join(dir, `${AUDIT_FILE}.torn-2`), 'earlier');
+    writeFileSync(join(dir, `${AUDIT_FILE}.torn-2-2`), 'earlier too');
+    appendFileSync(path, nextLine.slice(0, 9));
+    AuditLog.open(path, { now: () => AT }).close();
+    expect(readFileSync(join(dir, `${AUDIT_FILE}.torn-2-3`), 'utf8')).toBe(nextLine.slice(0, 9));
+    expect(readFileSync(join(dir, `${AUDIT_FILE}.torn-2-2`), 'utf8')).toBe('earlier too');
   });
 
   it('an earlier recovery\'s file of the same name is never overwritten (evidence): the next takes -2', () => {
