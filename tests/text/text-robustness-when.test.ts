@@ -47,3 +47,20 @@ describe('--robustness <when> on the digits task: unchanged (the rounds it names
     expect(report.textRobustness).toBeUndefined();
   }, 240_000);
 });
+
+/**
+ * robustness.seed seeds the text robustness evaluation's sample of e-mails and its corruptions. Before 2026-12-07
+ * the text evaluation ignored it (always seed 0) while the image one took it.
+ */
+describe('robustness.seed on the spam task seeds the text robustness evaluation', () => {
+  it.each<[string, number | undefined, number]>([
+    ['not given: the evaluation\'s own seed', undefined, 0],
+    ['7', 7, 7],
+  ])('%s', async (_name, seed, reported) => {
+    const parsed = simulationOptionsFromCommand(await parseOnly(simulateCommand(), ['--task', 'spam', '--sites', '2', '--rounds', '1', '--epochs', '1', '--partition', 'collection', '--federated-eval', 'never']));
+    const file: RunConfigFile = { path: 'seed.json', format: 'json', values: seed === undefined ? {} : { robustness: { seed } }, locate: () => undefined };
+    const { report } = await runSimulation({ ...parsed, configFile: file, out: tempDir(), transport: 'memory', workers: 1, textRobustness: { examples: 12, corruptions: ['char-drop'], severities: [0.1], substitution: undefined } });
+    expect(report.status).toBe('complete');
+    expect(report.textRobustness!.seed).toBe(reported);
+  }, 240_000);
+});

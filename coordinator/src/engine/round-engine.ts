@@ -194,7 +194,10 @@ export class RoundEngine {
       }
       await this.ctx.loop.settleRobustness();
       // The text robustness evaluates the final model: it follows robustness.when like the image one (never: off).
-      if (!this.ctx.stopped && this.report.rounds.length > 0 && this.ctx.options.textRobustness && shouldEvaluateRobustness(this.config.robustness.when, this.config.rounds, this.config.rounds)) this.report.textRobustness = await this.ctx.options.textRobustness(this.ctx.globalWeights, this.config.robustness.examples === undefined ? {} : { examples: this.config.robustness.examples });
+      if (!this.ctx.stopped && this.report.rounds.length > 0 && this.ctx.options.textRobustness && shouldEvaluateRobustness(this.config.robustness.when, this.config.rounds, this.config.rounds)) {
+        const { examples, seed } = this.config.robustness;
+        this.report.textRobustness = await this.ctx.options.textRobustness(this.ctx.globalWeights, { ...(examples !== undefined ? { examples } : {}), ...(seed !== undefined ? { seed } : {}) });
+      }
       if (!this.ctx.stopped && this.report.rounds.length > 0 && wantsSiteReport(this.config)) {
         this.report.siteReport = await this.ctx.federated.runSiteReport(this.report.rounds.at(-1)!.round);
       }
