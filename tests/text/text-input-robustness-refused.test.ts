@@ -12,7 +12,8 @@ import { tempDir } from '../helpers/federation.ts';
  * Input-space robustness settings on the text task. Before 2026-12-07 `fedtune simulate --task spam --certify`
  * aborted the run after its last round ("GatherV2: the index value -1 is not in [0, 4999]": Gaussian noise on
  * token ids), `--site-robustness final` made every site fail ("internal") and left an empty per-site report, and
- * a config file's robustness.pgd / noise / fgsm on the spam task did the same to the coordinator's evaluation.
+ * a config file's robustness.pgd / fgsm aborted the spam run (GatherV2), robustness.noise reported noise on
+ * token ids, and the attacks' settings (adversarialExamples, pgdSteps, …) changed nothing.
  * Each is now refused in one line before anything runs; the digits task takes them as before.
  */
 function configFile(values: unknown): string {
@@ -27,6 +28,8 @@ const ROWS: Array<[string, () => string[], RegExp]> = [
   ['robustness.pgd in a config file', () => ['--config', configFile({ robustness: { pgd: [0.1] } })], /^robustness\.pgd does not apply to the spam task: a text model's input is token ids/],
   ['robustness.noise in a config file', () => ['--config', configFile({ robustness: { noise: true } })], /^robustness\.noise does not apply to the spam task/],
   ['robustness.fgsm in a config file', () => ['--config', configFile({ robustness: { fgsm: [0.05] } })], /^robustness\.fgsm does not apply to the spam task/],
+  ['robustness.adversarialExamples in a config file', () => ['--config', configFile({ robustness: { adversarialExamples: 50 } })], /^robustness\.adversarialExamples sets the input-space attacks, which the spam task does not run/],
+  ['robustness.pgdSteps in a config file', () => ['--config', configFile({ robustness: { pgdSteps: 5 } })], /^robustness\.pgdSteps sets the input-space attacks, which the spam task does not run/],
 ];
 
 describe('fedtune simulate --task spam: input-space robustness is refused in one line', () => {
