@@ -33,6 +33,11 @@ const ROWS: Array<[string, () => string[], RegExp]> = [
 ];
 
 describe('fedtune simulate --task spam: input-space robustness is refused in one line', () => {
+  it('--preset robust (an image model\'s PGD and Square Attack comparison): refused before anything runs', async () => {
+    const command = await parseOnly(simulateCommand(), ['--task', 'spam', '--preset', 'robust']);
+    expect(() => simulationOptionsFromCommand(command)).toThrow(/^--preset robust is for the digits task: it compares plain and adversarial fine-tuning of an image model/);
+  });
+
   it.each(ROWS)('%s', async (_name, flags, message) => {
     const parsed = simulationOptionsFromCommand(await parseOnly(simulateCommand(), ['--task', 'spam', '--sites', '2', '--rounds', '1', ...flags()]));
     const err = await runSimulation({ ...parsed, out: tempDir(), transport: 'memory', workers: 1 }).then(() => undefined, (e: unknown) => e);
