@@ -6,9 +6,10 @@ import { BUILTIN_DIGITS_HOLDOUTS, loadModelDir, parseRunConfigText, pretrainedAr
 import { builtinDigits, selectNodeBackend } from '@fedtune/shared/node';
 import { sweepCommand } from '../../cli/src/commands/sweep-command.ts';
 import { head } from '../helpers/federation.ts';
-import { DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, getStrategy, partitionKinds, strategyAliases, strategyNames } from '@fedtune/shared';
+import { DEFAULT_EPSILONS, DEFAULT_NOISE_SIGMAS, digitsHeadlineEps, evaluateRobustness, getStrategy, partitionKinds, strategyAliases, strategyNames, TEXT_ROBUSTNESS_DEFAULTS } from '@fedtune/shared';
 import { simulateCommand } from '../../cli/src/commands/simulate-command.ts';
 import { coordinatorCommand } from '../../cli/src/commands/coordinator-command.ts';
+import { clientCommand } from '../../cli/src/commands/client-command.ts';
 import { defaultAttackEpsText, evaluateCommand } from '../../cli/src/commands/evaluate-command.ts';
 import { partitionCommand } from '../../cli/src/commands/partition-command.ts';
 
@@ -33,6 +34,20 @@ describe('one command line: the same flags, names and defaults everywhere', () =
     expect(m![1].split(', ')).toEqual([...strategyNames]);
     for (const alias of Object.keys(strategyAliases)) expect(m![1].split(', ')).not.toContain(alias);
     expect(() => getStrategy('nope')).toThrow(`(known: ${strategyNames.join(', ')})`);
+  });
+
+  it.each([
+    ['simulate', simulateCommand],
+    ['coordinator', coordinatorCommand],
+  ])('%s --help: --robustness-examples also bounds the spam task\'s holdout e-mails (with their default)', (_, make) => {
+    expect(help(make().helpInformation())).toContain(`--task spam: the holdout e-mails its text robustness evaluates (default ${TEXT_ROBUSTNESS_DEFAULTS.examples})`);
+  });
+
+  it('client --help: --check-only shows what --drop-duplicates, --impute and --class-weights do; they act on texts too', () => {
+    const text = help(clientCommand().helpInformation());
+    expect(text).toMatch(/--check-only print the data check, with what --drop-duplicates, --impute and --class-weights do to this data/);
+    expect(text).toMatch(/--class-weights <mode> balanced: resample the train split \(examples or texts\) .*the data check \(and --check-only\) shows the counts before and after and the class weights/);
+    expect(text).toMatch(/--impute <method> .*text data: any method drops empty or missing texts/);
   });
 
   it('evaluate --help shows the lists a default stands for, never "(default: true)"', () => {

@@ -59,8 +59,10 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       if (!o.server && !o.checkOnly) throw new FedtuneError('config', "required option '--server <url>' not specified");
       if (o.server && o.checkOnly) throw new FedtuneError('config', '--server has no effect with --check-only: it checks the data and exits without joining');
       refuseUnusedCa(o.ca, o.server, Boolean(o.checkOnly));
+      const ca: string | undefined = o.ca ? readInputText(o.ca, { what: 'CA certificate', code: 'config', maxBytes: PEM_MAX_BYTES }) : undefined;
       if (o.showTerms) {
-        const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, policy, json: o.json });
+        // The terms come over the same TLS as the site's connection: verified against --ca when given.
+        const verdict = await showTerms({ server: o.server[0], siteId: o.site, token: o.token, ...(ca !== undefined ? { ca } : {}), policy, json: o.json });
         if (verdict && !verdict.ok) process.exitCode = 1;
         return;
       }
@@ -71,7 +73,7 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
       }
       const dataOptions = siteDataOptionsFrom(o);
       // Fast start (docs/performance.md): the connection's handshake and the backend's start run while the data is read and checked.
-      const server = o.checkOnly ? undefined : serverConnector(o.server, o.ca ? readInputText(o.ca, { what: 'CA certificate', code: 'config', maxBytes: PEM_MAX_BYTES }) : undefined, o.site);
+      const server = o.checkOnly ? undefined : serverConnector(o.server, ca, o.site);
       const early = server === undefined ? undefined : new EarlyConnector(typeof server === 'string' ? socketIoConnector({ url: server }) : server);
       const backendReady = o.checkOnly ? undefined : startBackend(o.backend);
       backendReady?.catch(() => {}); // awaited below, after the data: its error is reported there

@@ -16,6 +16,7 @@ import { choiceOption, columnListOption, floatOption, intOption, portOption, typ
 import { serveClusterNode } from './cluster-node.ts';
 import { addRunConfigOptions, layeredRunConfig, RUN_CONFIG_FLAG_NAMES, RUN_CONFIG_FLAGS, runConfigFile, runConfigFlags } from './run-config-flags.ts';
 import { refuseInactiveFlags } from './inactive-run-config-flags.ts';
+import { refuseInputSpaceRobustnessOnText } from './text-model-robustness.ts';
 import { exitOnSignalWhileStarting } from './exit-on-signal-while-starting.ts';
 import { refuseMissingInputPaths } from './input-paths.ts';
 import { refuseUnbindablePort } from './port-free.ts';
@@ -157,6 +158,8 @@ export function coordinatorCommand(deps: CoordinatorDeps = { startCoordinator, c
     if (!o.resume && !o.cluster && !o.serveOnly) refuseTakenRunId(o.out, config.runId);
     // Sites augment only texts: on a model of images or features they would ignore it (simulate refuses it too).
     if (config.train.textAugmentation && !text) throw new FedtuneError('config', 'text augmentation (--text-augment, train.textAugmentation) needs a text task: --task spam, or a --model directory with a vocab.json');
+    // A text model's inputs are token ids: smoothing, per-site robustness (and, on the spam task, the input-space attacks) are refused.
+    if (text) refuseInputSpaceRobustnessOnText(config, { inputParts: Boolean(task) });
     if (changes) {
       console.log(
         changes.length === 0

@@ -3,18 +3,23 @@ import { urlUnderServer, checkRunTerms, clipText, FedtuneError, readBodyAtMost, 
 /** The most bytes of a coordinator's terms `--show-terms` reads. */
 export const MAX_TERMS_BYTES = 1024 * 1024;
 import { nodeEd25519Verify } from '@fedtune/shared/node';
+import { getWithCa } from './get-with-ca.ts';
 
-/** GET /api/v1/terms of a coordinator (with the site's name and token when site tokens are on). */
-export async function fetchRunTerms(server: string, site?: { siteId?: string; token?: string }): Promise<SignedRunTerms> {
+/**
+ * GET /api/v1/terms of a coordinator (with the site's name and token when site tokens are on), an https://
+ * one verified against `ca` (`--ca`) as the site's connection is.
+ */
+export async function fetchRunTerms(server: string, site?: { siteId?: string; token?: string }, ca?: string): Promise<SignedRunTerms> {
   const url = new URL(urlUnderServer(server.includes('://') ? server : `http://${server}`, '/api/v1/terms'));
   const headers: Record<string, string> = {};
   if (site?.siteId) headers['x-fedtune-site'] = site.siteId;
   if (site?.token) headers.authorization = `Bearer ${site.token}`;
   let response: Response;
   try {
-    response = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
+    response = await getWithCa(url, { headers, timeoutMs: 15_000, ...(ca !== undefined ? { ca } : {}) });
   } catch (err) {
-    throw new FedtuneError('transport', clipText(`cannot reach the coordinator at ${url.origin}: ${(err as Error).message}`));
+    const hint = isCertificateError(err) ? (ca === undefined ? ' (a coordinator with a private CA: give its certificate with --ca)' : ' (is --ca the CA that signed the coordinator\'s certificate?)') : '';
+    throw new FedtuneError('transport', clipText(`cannot reach the coordinator at ${url.origin}: ${(err as Error).message}${hint}`), { cause: err });
   }
   // Terms are a few kilobytes: a body past 1 MB is not terms (and is not read whole).
   let body: { error?: { message?: string } } | undefined;
@@ -28,6 +33,12 @@ export async function fetchRunTerms(server: string, site?: { siteId?: string; to
   const parsed = SignedRunTerms.safeParse(body);
   if (!parsed.success) throw new FedtuneError('malformed_payload', clipText(`the coordinator's terms are not valid run terms: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`));
   return parsed.data;
+}
+
+/** A TLS certificate that did not verify (node's error codes: self-signed, unknown issuer, wrong host name, expired). */
+function isCertificateError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code));
 }
 
 /** What the per-site report after the last round will ask, as the terms state it. */
@@ -66,8 +77,8 @@ export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict)
 }
 
 /** `fedtune client --show-terms`: prints the terms (and the policy's verdict) and exits without joining. */
-export async function showTerms(options: { server: string; siteId?: string; token?: string; policy?: SitePolicy; json?: boolean }): Promise<TermsVerdict | undefined> {
-  const signed = await fetchRunTerms(options.server, { siteId: options.siteId, token: options.token });
+export async function showTerms(options: { server: string; siteId?: string; token?: string; ca?: string; policy?: SitePolicy; json?: boolean }): Promise<TermsVerdict | undefined> {
+  const signed = await fetchRunTerms(options.server, { siteId: options.siteId, token: options.token }, options.ca);
   const verdict = options.policy ? checkRunTerms(signed, options.policy, [], nodeEd25519Verify) : undefined;
   if (options.json) console.log(JSON.stringify({ ...signed, ...(verdict ? { verdict } : {}) }, null, 2));
   else for (const line of describeRunTerms(signed, verdict)) console.log(line);

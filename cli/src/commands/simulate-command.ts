@@ -65,6 +65,7 @@ function refuseSimulationFlagsWithoutEffect(command: Command): void {
     if (typed('malicious')) throw new FedtuneError('config', '--malicious is the share of sites that run --attack: it needs --attack');
   }
   if (o.task === 'spam' && typed('featureShift')) throw new FedtuneError('config', '--no-feature-shift has no effect with --task spam: only the digits task renders its data through scanners');
+  if (o.preset === 'robust' && o.task === 'spam') throw new FedtuneError('config', '--preset robust is for the digits task: it compares plain and adversarial fine-tuning of an image model under PGD and the Square Attack; the spam task\'s robustness is its text robustness (docs/text.md)');
   if (o.preset === 'robust' && o.robustness === 'never') throw new FedtuneError('config', '--preset robust compares the two arms\' final robustness: --robustness never does not apply (leave it out, or give final, every-round or K)');
 }
 

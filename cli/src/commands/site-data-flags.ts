@@ -22,11 +22,11 @@ export function addSiteDataOptions(command: Command): Command {
     .option('--categorical <columns>', 'CSV: one-hot encode these columns (comma-separated) even if their values look numeric; non-numeric columns always are', columnListOption)
     .option('--category-buckets <n>', 'CSV: hash each categorical column\'s values into N features (the same layout at every site; the run\'s model input counts N per categorical column) instead of one-hot over this site\'s own categories', intOption('category-buckets', 1))
     .option('--text-column <name>', 'CSV: the column holding each example’s text (a text dataset)')
-    .option('--check-only', 'print the data check and exit without joining')
+    .option('--check-only', 'print the data check, with what --drop-duplicates, --impute and --class-weights do to this data, and exit without joining')
     .option('--json', 'print as JSON: the data check (with --check-only), or the signed terms and verdict (with --show-terms)')
-    .option('--drop-duplicates', 'drop exact duplicate examples (same features and label, first copy kept) before the split')
-    .option('--impute <method>', 'fill missing values with the feature’s mean, median or zero, fitted on the train split only (default: refuse data with missing values)', choiceOption('impute', ['mean', 'median', 'zero'] as const))
-    .option('--class-weights <mode>', 'balanced: resample the train split to equal class shares (same number of examples)', choiceOption('class-weights', ['balanced'] as const));
+    .option('--drop-duplicates', 'drop exact duplicate examples (same features and label; texts: same text and label; first copy kept) before the split')
+    .option('--impute <method>', 'fill missing values with the feature’s mean, median or zero, fitted on the train split only (default: refuse data with missing values); text data: any method drops empty or missing texts', choiceOption('impute', ['mean', 'median', 'zero'] as const))
+    .option('--class-weights <mode>', 'balanced: resample the train split (examples or texts) to equal class shares, same number of examples, validation and test as they are; the data check (and --check-only) shows the counts before and after and the class weights', choiceOption('class-weights', ['balanced'] as const));
 }
 
 /** The data options the flags given ask for, over SiteDataOptions' defaults. */

@@ -9,6 +9,7 @@ import { builtinDigits, builtinDigitsSitesInParallel, selectNodeBackend } from '
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { layeredRunConfig } from '../commands/run-config-flags.ts';
+import { refuseInputSpaceRobustnessOnText } from '../commands/text-model-robustness.ts';
 import { newRunId } from '../new-run-id.ts';
 import { chooseSiteData, resampleAlpha, type ChosenSiteData, type SimulationSiteData } from './simulation-site-data.ts';
 import { SPAM_INPUT_ROBUSTNESS_OFF, SPAM_DEFAULT_PARTITION, SPAM_SIMULATION_SETTINGS, spamSimulationData, spamTextRobustness } from '../tasks/spam-task-plan.ts';
@@ -199,6 +200,8 @@ export async function planSimulation(options: SimulationOptions): Promise<Simula
   if (siteData.siteData.mode === 'resample') return planVirtualSimulation(options, siteData, siteData.siteData.examples, attack !== undefined);
   const config = simulationRunConfig(options, maliciousCount);
   const seed = config.seed;
+  // Before the corpus is read: what a text model's robustness cannot do is refused in one line.
+  if (options.task === 'spam') refuseInputSpaceRobustnessOnText(config, { inputParts: true });
   const spam = options.task === 'spam' ? spamSimulationData({ sites: options.sites, partition: options.partition ?? SPAM_DEFAULT_PARTITION, seed, augmentation: config.train.textAugmentation }) : undefined;
   // The holdout is rendered like the sites' data: by the scanners, or not at all without feature shift.
   const holdout = spam ? spam.holdout : options.featureShift === false ? builtinDigits().holdoutClean : builtinDigits().holdout;

@@ -80,7 +80,8 @@ export function spamSimulationData(options: { sites: number; partition: string; 
  * The coordinator's text robustness evaluation of the spam task's global model: a fresh copy of the committed
  * model takes the weights, then `evaluateTextRobustness` on the holdout texts (the corruptions and, by default,
  * the greedy word-substitution attack at budgets 1, 2 and 4 words) on `run.examples` holdout texts when the run
- * says (--robustness-examples), else `options.examples` (default 300); the copy is disposed after.
+ * says (--robustness-examples), else `options.examples` (default 300), seeded by `run.seed` (robustness.seed) when
+ * given; the copy is disposed after.
  */
 export function spamTextRobustness(data: Pick<SpamSimulationData, 'tokenizer' | 'holdoutTexts'>, options: TextRobustnessOptions = {}): TextRobustnessEvaluator {
   return async (weights, run = {}) => {
@@ -89,8 +90,9 @@ export function spamTextRobustness(data: Pick<SpamSimulationData, 'tokenizer' | 
       writeModelWeights(model, weights);
       // The word-substitution attack per budget is part of the report unless the options say otherwise.
       const substitution = { attack: greedySubstitutionAttack(), budgets: GREEDY_SUBSTITUTION_DEFAULTS.budgets };
-      // The run's --robustness-examples (robustness.examples) bounds the holdout texts, over these options' default.
-      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, { substitution, ...options, ...(run.examples !== undefined ? { examples: run.examples } : {}) });
+      // The run's --robustness-examples (robustness.examples) bounds the holdout texts and its robustness.seed seeds
+      // them, over these options' defaults.
+      return await evaluateTextRobustness(model, data.holdoutTexts, data.tokenizer, { substitution, ...options, ...(run.examples !== undefined ? { examples: run.examples } : {}), ...(run.seed !== undefined ? { seed: run.seed } : {}) });
     } finally {
       model.dispose();
     }

@@ -1,4 +1,4 @@
-import { FedtuneError, getStrategy, toFedtuneError, RdpAccountant, REPORT_SCHEMA_VERSION, strategyNeedsIndividualUpdates, totalParameters, type RunReport, type WeightArrays } from '@fedtune/shared';
+import { FedtuneError, getStrategy, toFedtuneError, RdpAccountant, REPORT_SCHEMA_VERSION, shouldEvaluateRobustness, strategyNeedsIndividualUpdates, totalParameters, type RunReport, type WeightArrays } from '@fedtune/shared';
 import { createRoundAggregator } from './aggregation/create-round-aggregator.ts';
 import { resolveDpNoise } from './distributed-dp-aggregation.ts';
 import { checkUpdateEncodingConfig } from './update-encoding.ts';
@@ -193,7 +193,11 @@ export class RoundEngine {
         this.ctx.emit({ type: 'round-end', record });
       }
       await this.ctx.loop.settleRobustness();
-      if (!this.ctx.stopped && this.report.rounds.length > 0 && this.ctx.options.textRobustness) this.report.textRobustness = await this.ctx.options.textRobustness(this.ctx.globalWeights, this.config.robustness.examples === undefined ? {} : { examples: this.config.robustness.examples });
+      // The text robustness evaluates the final model: it follows robustness.when like the image one (never: off).
+      if (!this.ctx.stopped && this.report.rounds.length > 0 && this.ctx.options.textRobustness && shouldEvaluateRobustness(this.config.robustness.when, this.config.rounds, this.config.rounds)) {
+        const { examples, seed } = this.config.robustness;
+        this.report.textRobustness = await this.ctx.options.textRobustness(this.ctx.globalWeights, { ...(examples !== undefined ? { examples } : {}), ...(seed !== undefined ? { seed } : {}) });
+      }
       if (!this.ctx.stopped && this.report.rounds.length > 0 && wantsSiteReport(this.config)) {
         this.report.siteReport = await this.ctx.federated.runSiteReport(this.report.rounds.at(-1)!.round);
       }

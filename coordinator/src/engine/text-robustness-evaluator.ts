@@ -5,7 +5,8 @@ import type { TextRobustnessReport, WeightArrays } from '@fedtune/shared';
  * (the coordinator owns them; sites never send text). Built by whoever knows the task (run-simulation.ts for
  * `--task spam`); the round engine calls it once, after the final round, with the run's own settings:
  * `examples` is the run config's robustness.examples (`--robustness-examples`) when given, and bounds the holdout
- * texts evaluated (over the evaluator's own default).
+ * texts evaluated (over the evaluator's own default); `seed` is robustness.seed when given, and seeds the sample and
+ * every corruption.
  */
 export type TextRobustnessEvaluator = (weights: WeightArrays, run?: TextRobustnessRunSettings) => Promise<TextRobustnessReport>;
 
@@ -13,4 +14,6 @@ export type TextRobustnessEvaluator = (weights: WeightArrays, run?: TextRobustne
 export interface TextRobustnessRunSettings {
   /** Holdout texts evaluated (robustness.examples); absent: the evaluator's own default. */
   examples?: number;
+  /** Seeds the sample of texts and every corruption (robustness.seed); absent: the evaluator's own default. */
+  seed?: number;
 }
