@@ -25,6 +25,9 @@ const cases: Array<[string, SitePolicyInput, (t: RunTerms) => void, RegExp | nul
   ['hashes: not pinned', { model: { hashes: [H('d')] } }, () => {}, /model topology aaaaaaaaaaaaaaaa… is not one of the policy's pinned hashes/],
   ['maxParameters: equal', { model: { maxParameters: 1000 } }, () => {}, null],
   ['maxParameters: one below', { model: { maxParameters: 999 } }, () => {}, /the model has 1000 parameters, more than the policy's maxParameters 999/],
+  // The default (2^25): a coordinator cannot name a model of hundreds of millions of parameters to a site that set no limit.
+  ['maxParameters: the default, at it', {}, (t) => void (t.model.parameters = 33_554_432), null],
+  ['maxParameters: the default, one above', {}, (t) => void (t.model.parameters = 33_554_433), /the model has 33554433 parameters, more than the policy's maxParameters 33554432/],
   ['maxRounds: equal', { training: { maxRounds: 5 } }, () => {}, null],
   ['maxRounds: one below', { training: { maxRounds: 4 } }, () => {}, /asks for 5 rounds, more than the policy's maxRounds 4/],
   ['maxEpochs: equal', { training: { maxEpochs: 2 } }, () => {}, null],

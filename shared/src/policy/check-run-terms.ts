@@ -71,7 +71,7 @@ export function checkRunTerms(signed: SignedRunTerms, policy: SitePolicy, extra:
   const model = policy.model;
   if (model.architectures && !model.architectures.includes(terms.model.architecture)) refuse(`model architecture ${quoteClipped(terms.model.architecture, 64)} is not allowed (policy: ${model.architectures.join(', ')})`);
   if (model.hashes && !model.hashes.includes(terms.model.topologyHash)) refuse(`model topology ${terms.model.topologyHash.slice(0, 16)}… is not one of the policy's pinned hashes`);
-  if (terms.model.parameters > (model.maxParameters ?? Infinity)) refuse(`the model has ${terms.model.parameters} parameters, more than the policy's maxParameters ${model.maxParameters}`);
+  if (terms.model.parameters > model.maxParameters) refuse(`the model has ${terms.model.parameters} parameters, more than the policy's maxParameters ${model.maxParameters}`);
 
   const training = policy.training;
   if (terms.rounds > (training.maxRounds ?? Infinity)) refuse(`the run asks for ${terms.rounds} rounds, more than the policy's maxRounds ${training.maxRounds}`);

@@ -30,7 +30,13 @@ export const SitePolicy = z
         architectures: z.array(z.string().min(1).max(64)).min(1).max(64).optional(),
         /** Pinned model hashes: the terms' model.topologyHash must be one of them; absent = any. */
         hashes: z.array(Sha256Hex).min(1).max(64).optional(),
-        maxParameters: z.number().int().min(1).optional(),
+        /**
+         * Most parameters the model may have (the terms' model.parameters, checked before the model is built; the
+         * built model is checked again). The default, 2^25 (33,554,432: 128 MB of float32 weights, each update as
+         * much again), is ~80× the largest built-in architecture and room for a MobileNet-sized model of one's own;
+         * without it a coordinator could name a model that takes gigabytes to build.
+         */
+        maxParameters: z.number().int().min(1).default(33_554_432),
         /**
          * Most values the model's layers may output for one example, summed over the layers (its activations,
          * float32: 4 bytes each; model/activations-per-example.ts). A model past it is refused when it arrives,
