@@ -278,7 +278,7 @@ const MODULES = [
     name: 'audit-log',
     // The coordinator's hash-chained audit log on disk: the exact lines and chain it appends, a reopened log verified and continued, batches and their fsyncs,
     // a last line a crash cut short (recovered: moved aside or completed) and batches a full disk refused (cut off again, kept, written later).
-    mutate: ['coordinator/src/audit/audit-log.ts', 'coordinator/src/audit/torn-tail.ts'],
+    mutate: ['coordinator/src/audit/audit-log.ts', 'coordinator/src/audit/torn-tail.ts', 'shared/src/node/move-tail-aside.ts'],
     tests: ['tests/audit/audit-log-exact.test.ts', 'tests/audit/audit-chain.test.ts', 'tests/audit/audit-recorder.test.ts', 'tests/audit/audit-recorder-updates.test.ts', 'tests/audit/audit-torn-tail.test.ts', 'tests/audit/audit-disk-full.test.ts'],
   },
   {

@@ -1,4 +1,5 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { moveTailAside } from '@fedtune/shared/node';
 import { createHash } from 'node:crypto';
 import { clipText, FedtuneError, type SiteAuditEntry, type SiteEvent } from '@fedtune/shared';
 
@@ -10,7 +11,7 @@ import { clipText, FedtuneError, type SiteAuditEntry, type SiteEvent } from '@fe
  */
 export class SiteAuditLog {
   /**
-   * `onWarning` hears, in one line, about a last line a crash had cut short: it is moved to `<path>.torn-<n>` and
+   * `onWarning` hears, in one line, about a last line a crash had cut short: it is moved to `<path>.torn` and
    * cut from the log, so the next entry starts a line of its own (appended after it, both lines would be unreadable).
    */
   constructor(readonly path: string, private readonly siteId: string, private readonly now: () => Date = () => new Date(), onWarning?: (line: string) => void) {
@@ -49,20 +50,10 @@ export class SiteAuditLog {
   }
 }
 
-/** Moves the bytes after the file's last newline to `<path>.torn-<n>` (a name not taken) and cuts them from the file. */
+/** Moves the bytes after the file's last newline to `<path>.torn` (or `-2`, `-3`…: never over an earlier one) and cuts them from the file. */
 function cutTornLastLine(path: string): { bytes: number; savedAs: string } | undefined {
   const bytes = readFileSync(path);
   const end = bytes.lastIndexOf(0x0a) + 1;
   if (end === bytes.length) return undefined;
-  let savedAs = `${path}.torn-1`;
-  for (let k = 2; existsSync(savedAs); k++) savedAs = `${path}.torn-${k}`;
-  writeFileSync(savedAs, bytes.subarray(end), { flag: 'wx' });
-  const fd = openSync(path, 'r+');
-  try {
-    ftruncateSync(fd, end);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  return { bytes: bytes.length - end, savedAs };
+  return { bytes: bytes.length - end, savedAs: moveTailAside(path, bytes, end, `${path}.torn`) };
 }

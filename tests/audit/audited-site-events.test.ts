@@ -54,8 +54,8 @@ describe("a site audit log whose last line a crash cut short", () => {
     writeFileSync(path, whole + torn);
     const warnings: string[] = [];
     const log = new SiteAuditLog(path, 'site-1', undefined, (l) => warnings.push(l));
-    expect(warnings).toEqual([`site audit log ${path}: its last line was cut short by a crash (${torn.length} bytes): moved aside to ${path}.torn-1`]);
-    expect(readFileSync(`${path}.torn-1`, 'utf8')).toBe(torn);
+    expect(warnings).toEqual([`site audit log ${path}: its last line was cut short by a crash (${torn.length} bytes): moved aside to ${path}.torn`]);
+    expect(readFileSync(`${path}.torn`, 'utf8')).toBe(torn);
     expect(readFileSync(path, 'utf8')).toBe(whole);
     log.record(sent(2));
     const lines = readFileSync(path, 'utf8').trim().split('\n');
@@ -63,7 +63,7 @@ describe("a site audit log whose last line a crash cut short", () => {
     // A second crash: the next free name, the first kept.
     writeFileSync(path, readFileSync(path, 'utf8') + 'x');
     new SiteAuditLog(path, 'site-1', undefined, (l) => warnings.push(l));
-    expect(readFileSync(`${path}.torn-1`, 'utf8')).toBe(torn);
+    expect(readFileSync(`${path}.torn`, 'utf8')).toBe(torn);
     expect(readFileSync(`${path}.torn-2`, 'utf8')).toBe('x');
     // A whole log is left as it is, and nothing is said.
     new SiteAuditLog(path, 'site-1', undefined, (l) => warnings.push(l));

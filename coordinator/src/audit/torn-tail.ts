@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, openSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import { verifyAuditChain, type AuditHead } from '@fedtune/shared';
+import { moveTailAside } from '@fedtune/shared/node';
 import { fsyncDir } from '../persistence/write-file-durable.ts';
 
 /** What a torn tail was and what was done with it: the data of the log's 'recovery' entry. */
@@ -28,25 +29,15 @@ export interface TornTailRecovery {
 
 const NEWLINE = 0x0a;
 
-function fsyncFile(path: string, write?: (fd: number) => void): void {
+/** Appends `bytes` to the file and fsyncs it. */
+function appendDurably(path: string, bytes: Uint8Array): void {
   const fd = openSync(path, 'a');
   try {
-    write?.(fd);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes.subarray(off));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes.subarray(off));
-}
-
-/** `<log>.torn-<after>`, or `…-2`, `-3`… when an earlier recovery already took that name (never overwritten: it is evidence). */
-function freeAsideName(path: string, afterSeq: number): string {
-  const base = `${path}.torn-${afterSeq + 1}`;
-  if (!existsSync(base)) return base;
-  for (let k = 2; ; k++) if (!existsSync(`${base}-${k}`)) return `${base}-${k}`;
 }
 
 /**
@@ -67,24 +58,15 @@ export function recoverTornTail(path: string, bytes: Buffer): TornTailRecovery |
   const afterSeq = kept.count - 1;
   const whole = verifyAuditChain(`${bytes.toString('utf8')}\n`);
   if (whole.ok) {
-    fsyncFile(path, (fd) => writeAll(fd, Buffer.from('\n')));
+    appendDurably(path, Buffer.from('\n'));
     return {
       head: { count: whole.count, head: whole.head },
       facts: { reason: 'torn-tail', afterSeq, bytes: tail.length, sha256, action: 'completed' },
       message: `the audit log's last entry (seq ${whole.count - 1}) had lost its newline in a crash: completed, and recorded in the log`,
     };
   }
-  const aside = freeAsideName(path, afterSeq);
-  const fd = openSync(aside, 'wx');
-  try {
-    writeAll(fd, tail);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const aside = moveTailAside(path, bytes, end, `${path}.torn-${afterSeq + 1}`);
   fsyncDir(dirname(path));
-  truncateSync(path, end);
-  fsyncFile(path);
   return {
     head: { count: kept.count, head: kept.head },
     facts: { reason: 'torn-tail', afterSeq, bytes: tail.length, sha256, action: 'moved-aside', savedAs: basename(aside) },

@@ -15,3 +15,4 @@ export * from './node-chacha-keystream.ts';
 export * from './node-x25519.ts';
 export * from './node-secagg-primitives.ts';
 export * from './read-input-file.ts';
+export * from './move-tail-aside.ts';
