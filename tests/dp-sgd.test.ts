@@ -84,14 +84,16 @@ describe('DP-SGD config and messages', () => {
 });
 
 describe('DP-SGD training step', () => {
-  it('with noise 0 and a huge clip matches plain SGD (same seed and batches)', async () => {
+  // Full batches: DP-SGD samples its order from the site's CSPRNG (epoch-order.ts), plain SGD from the seed; a batch of all 32 examples is the same set either way.
+  it('with noise 0 and a huge clip matches plain SGD (full batches: the same examples in every step)', async () => {
     const data = tinyData(32);
     const plain = tinyModel();
     const dp = tinyModel();
-    await fitLocal(plain, data, base);
-    const m = await fitLocal(dp, data, { ...base, dpSgd: { clip: 1e6, noiseMultiplier: 0 } });
+    const full = { ...base, batchSize: 32 };
+    await fitLocal(plain, data, full);
+    const m = await fitLocal(dp, data, { ...full, dpSgd: { clip: 1e6, noiseMultiplier: 0 } });
     expect(maxAbsDiff(weights(plain), weights(dp))).toBeLessThan(1e-5);
-    expect(m.dpSgd).toEqual({ steps: 8, samplingRate: 0.25, noiseMultiplier: 0, clip: 1e6 });
+    expect(m.dpSgd).toEqual({ steps: 2, samplingRate: 1, noiseMultiplier: 0, clip: 1e6 });
     plain.dispose();
     dp.dispose();
   });
@@ -126,8 +128,9 @@ describe('DP-SGD training step', () => {
     const a = tinyModel();
     const b = tinyModel();
     const c = tinyModel();
-    const m = await fitLocal(a, data, config, undefined, { dpSgdNoise: seeded(5) });
-    await fitLocal(b, data, config, undefined, { dpSgdNoise: seeded(5) });
+    const sampling = new Uint8Array(32).fill(4);
+    const m = await fitLocal(a, data, config, undefined, { dpSgdNoise: seeded(5), dpSgdSampling: sampling });
+    await fitLocal(b, data, config, undefined, { dpSgdNoise: seeded(5), dpSgdSampling: sampling });
     await fitLocal(c, data, config); // OS randomness
     expect(distance(weights(a), weights(quiet))).toBeGreaterThan(1e-3);
     expect(maxAbsDiff(weights(a), weights(b))).toBe(0);

@@ -91,6 +91,7 @@ export * from './learning/predict-all.ts';
 export * from './learning/tidy-values.ts';
 export * from './learning/evaluate-model.ts';
 export * from './learning/fit-local.ts';
+export * from './learning/epoch-order.ts';
 export * from './learning/train-step.ts';
 export * from './learning/embedding-perturbation.ts';
 export * from './learning/parallel-batch-shards.ts';

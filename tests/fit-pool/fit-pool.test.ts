@@ -90,8 +90,8 @@ describe('the pool spreads the sites over its threads', () => {
       const one = model('mlp', MLP);
       const other = model('mlp', MLP);
       writeModelWeights(other, readModelWeights(one).arrays);
-      const m1 = await fitLocal(one, data, config, undefined, { dpSgdNoise: new ChaChaRandom(new Uint8Array(32).fill(7)) });
-      const m2 = await pool.fit(other, data, config, undefined, { dpSgdNoise: new ChaChaRandom(new Uint8Array(32).fill(7)) });
+      const m1 = await fitLocal(one, data, config, undefined, { dpSgdNoise: new ChaChaRandom(new Uint8Array(32).fill(7)), dpSgdSampling: new Uint8Array(32).fill(8) });
+      const m2 = await pool.fit(other, data, config, undefined, { dpSgdNoise: new ChaChaRandom(new Uint8Array(32).fill(7)), dpSgdSampling: new Uint8Array(32).fill(8) });
       expect(readModelWeights(other).arrays).toEqual(readModelWeights(one).arrays);
       expect(m2).toEqual(m1);
       expect(pool.inProcessFits).toBe(1);

@@ -93,6 +93,35 @@ describe('checkFitInstruction', () => {
   });
 });
 
+describe('checkFitInstruction: distributed DP noise exactly as the terms say', () => {
+  const dpTerms = (noise: 'central' | 'distributed' | undefined) => withTerms((t) => {
+    t.secureAggregation = { clip: 1, threshold: 3, neighbours: 4 };
+    if (noise) t.dp = { noiseMultiplier: 1, clip: 1, delta: 1e-5, noise };
+  });
+  // secAgg(): clip 1, threshold 3, scale 1000, weight 1/10 → (z·C·s·w)²/t = (z·100)²/3.
+  const variance = (z: number) => (z * 100) ** 2 / 3;
+  const withNoise = (noiseMultiplier: number, v = variance(noiseMultiplier)) => fit({ secureAggregation: secAgg({ weighting: 'uniform', distributedNoise: { mechanism: 'discrete-gaussian', noiseMultiplier, variance: v } }) });
+  const without = fit({ secureAggregation: secAgg({ weighting: 'uniform' }) });
+  const cases: Array<[string, FitInstruction, RunTerms, RegExp | null]> = [
+    ['as agreed (z = 1)', withNoise(1), dpTerms('distributed'), null],
+    ['absent', without, dpTerms('distributed'), /^the terms say distributed DP noise \(z = 1\) and the fit asks the site to add none$/],
+    ['zero (self-consistent z 0, variance 0)', withNoise(0), dpTerms('distributed'), /^the fit's distributed noise multiplier 0 is not the terms' 1$/],
+    ['lower z', withNoise(0.5), dpTerms('distributed'), /^the fit's distributed noise multiplier 0\.5 is not the terms' 1$/],
+    ['higher z (the ledger books the terms\' z)', withNoise(2), dpTerms('distributed'), /^the fit's distributed noise multiplier 2 is not the terms' 1$/],
+    ['wrong variance for z', withNoise(1, variance(1) / 4), dpTerms('distributed'), /^the fit's distributed noise variance 833\.3+\d* is not \(z·C·s·w\)²\/t = 3333\.3+\d* for the terms' z = 1$/],
+    ['zero variance for z', withNoise(1, 0), dpTerms('distributed'), /distributed noise variance 0 is not/],
+    ['present under central DP', withNoise(1), dpTerms('central'), /^the terms say central DP noise and the fit asks the site to add distributed noise$/],
+    ['absent under central DP', without, dpTerms('central'), null],
+    ['present without DP', withNoise(1), dpTerms(undefined), /^the terms say no DP and the fit asks the site to add distributed noise$/],
+    ['absent without DP', without, dpTerms(undefined), null],
+  ];
+  it.each(cases)('%s', (_n, f, t, refused) => {
+    const reason = checkFitInstruction(f, t, policy());
+    if (refused === null) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(refused);
+  });
+});
+
 describe('checkModelInstruction', () => {
   // The terms' 1000 parameters: a 10×96 kernel and a 40-value bias.
   const manifest = [

@@ -53,7 +53,7 @@ async function fit(partial: PartialRunConfigInput): Promise<Outcome> {
   const train = sentTrain(config);
   const m = model();
   try {
-    const metrics = await fitLocal(m, TRAIN, train, undefined, { validation: VALIDATION, dpSgdNoise: new ChaChaRandom(new Uint8Array(32).fill(9)) });
+    const metrics = await fitLocal(m, TRAIN, train, undefined, { validation: VALIDATION, dpSgdNoise: new ChaChaRandom(new Uint8Array(32).fill(9)), dpSgdSampling: new Uint8Array(32).fill(10) });
     const weights = readModelWeights(m).arrays.map((a) => Float32Array.from(a));
     const epsilon = metrics.dpSgd ? composeDpSgd(new RdpAccountant(), metrics.dpSgd, train.dpSgd?.delta)?.epsilon : undefined;
     return { weights, metrics, epsilon };

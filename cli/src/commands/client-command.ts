@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { DEFAULT_RECONNECT_RETRIES, defaultPrivacyLedgerPath, EarlyConnector, FilePrivacyLedger, parallelTraining, readSiteData, runNodeSite, siteRunSeed, siteSplitSeed } from '@fedtune/client-node';
-import { balanceTextSplits, classCounts, clipText, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, oneLine, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type RunComplete, type SiteClasses, type SiteOutcome } from '@fedtune/shared';
+import { balanceTextSplits, classCounts, deriveSeed, failoverConnector, FedtuneError, nodeIndexForSite, oneLine, prepareSiteSplits, siteClassesOf, socketIoConnector, type ClientConnector, type RunComplete, type SiteClasses, type SiteOutcome } from '@fedtune/shared';
 import { addSiteDataOptions, refuseSiteDataFlagsWithoutEffect, siteDataKind, siteDataOptionsFrom } from './site-data-flags.ts';
 import { checkSiteData } from './site-data-check.ts';
 import { refuseUnusedCa } from './ca-option.ts';
@@ -13,9 +13,8 @@ import { RunConfig } from '@fedtune/coordinator/config';
 import { intOption, serverUrlListOption, siteNameOption, typedOnCommandLine } from './options.ts';
 import { addSiteAdversarialOptions, siteAdversarialSettings } from './run-config-flags.ts';
 import { describeBackend, PEM_MAX_BYTES, readInputText, selectNodeBackend } from '@fedtune/shared/node';
-import { num, pct } from '../ui/format.ts';
-import { personalModelNote } from '../ui/personal-model-note.ts';
-import { siteReportLine } from '../ui/site-report-table.ts';
+import { pct } from '../ui/format.ts';
+import { classesAlignedLine, peerText, siteEventLines } from '../ui/site-event-line.ts';
 
 /** What the client command calls to join (tests pass their own to see what a command line asks for). */
 export interface ClientDeps {
@@ -125,27 +124,12 @@ export function clientCommand(deps: ClientDeps = { runNodeSite }): Command {
           onLog: (line) => console.log(line),
           ...(Object.keys(adversarial).length ? { adversarial } : {}),
           onEvent: (e) => {
-            if (e.type === 'welcome') console.log(`joined run ${e.runId}`);
-            if (e.type === 'terms') console.log(`accepted the run's terms ${e.terms.hash.slice(0, 16)}… (coordinator ${e.terms.terms.coordinator.slice(0, 16)}…)`);
-            const note = e.type === 'terms' ? personalModelNote(e.terms.terms, o.personalModel) : undefined;
-            if (note) console.log(note);
-            if (e.type === 'classes-aligned') console.log(classesAlignedLine(e.classNames, e.missing));
-            if (e.type === 'refused-terms') console.log(e.round === undefined ? `refused the run's terms: ${e.reason}` : `left the run: ${e.reason}`);
-            if (e.type === 'fit-done') console.log(`round ${e.round}: trained on ${e.numExamples} examples, loss ${num(e.loss)}, accuracy ${pct(e.accuracy).trim()}, ${(e.durationMs / 1000).toFixed(1)} s`);
+            for (const line of siteEventLines(e, { server: o.server, personalModel: o.personalModel })) console.log(line);
             // Only a round that spends privacy (differential privacy asked for) has a ledger line.
             if (e.type === 'privacy' && e.runEpsilon > 0) {
               console.log(`round ${e.round}: privacy ledger ε ${ledgerNum(e.runEpsilon)} spent in this run, ${ledgerNum(e.totalEpsilon)} in total${ledgerNamed ? '' : ` (recorded in ${ledger.path})`}`);
               ledgerNamed = true;
             }
-            if (e.type === 'evaluate-done') console.log(`round ${e.round}: global model on the local test split: accuracy ${pct(e.metrics.accuracy).trim()}`);
-            if (e.type === 'site-report-done') console.log(siteReportLine(e.result, o.personalModel));
-            // A cluster node above its share sends the site on (node_busy): one calm line, the next node at once.
-            if (e.type === 'waiting-for-coordinator') console.log(`waiting for the coordinator at ${o.server.join(', ')} (${e.reason}); retrying every ${(e.retryMs / 1000).toFixed(1)} s for up to ${(e.windowMs / 1000).toFixed(0)} s`);
-            if (e.type === 'reconnecting' && e.delayMs === 0) console.log('connecting to the next coordinator node of the cluster');
-            else if (e.type === 'reconnecting') console.log(`cannot reach the coordinator at ${o.server.join(', ')} (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
-            if (e.type === 'rejected' && e.code === 'node_busy') console.log(`coordinator node busy: ${e.reason}`);
-            else if (e.type === 'rejected') console.log(`rejected by the coordinator: ${e.code} — ${e.reason}`);
-            if (e.type === 'failed') console.log(e.round === 0 ? `this site cannot train the run's model: ${e.reason}` : `round ${e.round} failed here: ${e.code} — ${e.reason}`);
           },
         });
         const end = siteEndLine(outcome);
@@ -175,10 +159,7 @@ function isBuiltinSiteData(spec: string): boolean {
 const siteClassesOption = (siteClasses: SiteClasses | undefined) => (siteClasses ? { siteClasses } : {});
 
 /** The run's class order, and a warning for the classes this site has no example of. */
-export function classesAlignedLine(classNames: string[], missing: string[]): string {
-  const order = `labels numbered by the run's classes: ${classNames.map((n, i) => `${i}=${clipText(n, 40)}`).join(', ')}`;
-  return missing.length ? `${order}; warning: this site has no example of ${missing.map((n) => clipText(n, 40)).join(', ')}` : order;
-}
+export { classesAlignedLine };
 
 /**
  * The privacy ledger's line at start: what it holds, when there is a ledger file. Without one (no earlier run
@@ -217,6 +198,6 @@ export function siteEndLine(outcome: Pick<SiteOutcome, 'completed' | 'runId' | '
  */
 export function runEndLine(runId: string | undefined, complete: RunComplete | undefined, roundsTrained: number): string {
   const accuracy = complete?.final ? `; global accuracy ${pct(complete.final.accuracy).trim()}` : '';
-  if (complete?.aborted) return `run ${runId} stopped by the coordinator after ${complete.rounds} rounds (${oneLine(complete.aborted, 200)}; ${roundsTrained} trained here)${accuracy}`;
-  return `run ${runId} complete after ${complete?.rounds} rounds (${roundsTrained} trained here)${accuracy}`;
+  if (complete?.aborted) return `run ${peerText(runId)} stopped by the coordinator after ${complete.rounds} rounds (${oneLine(complete.aborted, 200)}; ${roundsTrained} trained here)${accuracy}`;
+  return `run ${peerText(runId)} complete after ${complete?.rounds} rounds (${roundsTrained} trained here)${accuracy}`;
 }

@@ -1,4 +1,4 @@
-import { urlUnderServer, checkRunTerms, clipText, FedtuneError, readBodyAtMost, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
+import { urlUnderServer, checkRunTerms, clipText, oneLine, FedtuneError, readBodyAtMost, SignedRunTerms, type SitePolicy, type TermsVerdict } from '@fedtune/shared';
 
 /** The most bytes of a coordinator's terms `--show-terms` reads. */
 export const MAX_TERMS_BYTES = 1024 * 1024;
@@ -60,9 +60,9 @@ export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict)
   const t = signed.terms;
   const train = t.train;
   const lines = [
-    `run ${t.runId}`,
-    `  coordinator   ${t.coordinator}`,
-    `  terms hash    ${signed.hash}`,
+    `run ${oneLine(t.runId)}`,
+    `  coordinator   ${oneLine(t.coordinator)}`,
+    `  terms hash    ${oneLine(signed.hash)}`,
     `  model         ${t.model.architecture}, ${t.model.parameters} parameters, topology ${t.model.topologyHash}`,
     `  rounds        ${t.rounds} (at least ${t.minSites} sites, ${Math.round(t.fraction * 100)}% sampled per round)`,
     `  training      ${train.epochs} epoch(s) per round, batch ${train.batchSize}, ${train.optimizer} lr ${train.learningRate}, examples per round ${train.maxExamples ?? 'all'} (at most ${t.maxExamplesPerSite} counted)`,
@@ -72,8 +72,9 @@ export function describeRunTerms(signed: SignedRunTerms, verdict?: TermsVerdict)
     `  reports       federated evaluation ${t.federatedEvaluation}${t.federatedCalibration ? ', federated calibration' : ''}${t.siteReport ? ', per-site report after the last round' : ''}`,
   ];
   if (t.siteReport) lines.push(`  site report   ${describeSiteReport(t.siteReport)}`);
-  if (verdict) lines.push(verdict.ok ? `policy: ACCEPT${verdict.maxExamples !== undefined ? ` (this site trains on at most ${verdict.maxExamples} examples per round)` : ''}` : `policy: REFUSE — ${verdict.reason}`);
-  return lines;
+  if (verdict) lines.push(verdict.ok ? `policy: ACCEPT${verdict.maxExamples !== undefined ? ` (this site trains on at most ${verdict.maxExamples} examples per round)` : ''}` : `policy: REFUSE — ${oneLine(verdict.reason)}`);
+  // Every field is the coordinator's: no line may carry a control character (an ANSI/OSC escape, CR, LF) or run unbounded.
+  return lines.map((line) => oneLine(line, 2000));
 }
 
 /** `fedtune client --show-terms`: prints the terms (and the policy's verdict) and exits without joining. */

@@ -205,7 +205,7 @@ export class FitPool {
 
   /** fitLocal's contract (fit-local.ts), run on one of the pool's threads. */
   fit = async (model: tf.LayersModel, train: Dataset, config: TrainConfig, onProgress?: (p: FitProgress) => void, options: FitLocalOptions = {}): Promise<FitMetrics> => {
-    if (options.dpSgdNoise) {
+    if (options.dpSgdNoise || options.dpSgdSampling) {
       this.inProcessFits++;
       return fitLocal(model, train, config, onProgress, options);
     }

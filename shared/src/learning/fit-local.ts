@@ -4,7 +4,7 @@ import { subset, type Dataset } from '../data/dataset.ts';
 import { FedtuneError } from '../errors.ts';
 import type { TrainConfig } from '../messages/schemas.ts';
 import { readModelWeights, writeModelWeights } from '../model/model-weights.ts';
-import { SeededRandom } from '../random/seeded-random.ts';
+import { epochOrderRandom } from './epoch-order.ts';
 import { inputGeometry, valueRange } from '../robustness/apply-corruption.ts';
 import { augmentInPlace, makeAugmenter, type Augmenter } from './augment-examples.ts';
 import { inputTensor, modelInputShape, oneHotTensor } from './dataset-tensors.ts';
@@ -50,6 +50,11 @@ export interface FitLocalOptions {
    * seeded source makes the noise predictable: only tests pass one, for reproducibility).
    */
   dpSgdNoise?: NormalSource;
+  /**
+   * Seed (32 bytes) of DP-SGD's batch sampling. Default: operating-system randomness (epoch-order.ts); only tests
+   * pass one, for reproducibility — whoever knows it knows which records each batch held.
+   */
+  dpSgdSampling?: Uint8Array;
   /** Keep the layers' `trainable` flags as the caller set them (FedBN personalisation) instead of `config.trainable`. */
   keepTrainable?: boolean;
   /** A plain config on a Dense stack runs it on the wasm heap (dense-stack-step.ts). Default true; false keeps the tape (benches and tests compare the two). */
@@ -168,7 +173,8 @@ async function fitEpochCustom(
 
 /**
  * Fine-tunes `model` on `train` with the coordinator's training config. Shuffling is seeded by
- * `config.seed` (tfjs's own shuffle uses Math.random), so the same config gives the same weights.
+ * `config.seed` (tfjs's own shuffle uses Math.random), so the same config gives the same weights — except
+ * under DP-SGD, whose batches the site samples from its own CSPRNG (epoch-order.ts).
  *
  * A plain config trains with the fast loop of `createTrainStep` (the same numbers as `model.fit`, without its
  * per-batch gather and per-variable optimizer kernels). The robust options (augmentation, adversarial
@@ -189,7 +195,8 @@ export async function fitLocal(
   const total = train.y.length;
   if (total === 0) throw new FedtuneError('data', 'no training examples');
   const n = Math.min(total, config.maxExamples ?? total);
-  const rng = new SeededRandom(config.seed);
+  // Under DP-SGD the batches are the site's secret (epoch-order.ts), not drawn from the coordinator's seed.
+  const rng = epochOrderRandom(config, options.dpSgdSampling);
   const shape = modelInputShape(model);
   if (!options.keepTrainable) setTrainableLayers(model, config.trainable);
   if (config.dropout !== undefined) setDropoutRate(model, config.dropout);

@@ -9,6 +9,7 @@ import { nobleSha256OfChunks, sha256Hex, type Sha256OfChunks } from '../audit/sh
 import type { SitePolicy } from './site-policy.ts';
 import { scheduledTrain } from '../learning/learning-rate-schedule.ts';
 import { totalParameters } from '../weights.ts';
+import { checkDistributedNoiseTerms } from './check-distributed-noise-terms.ts';
 import { siteReportMetricRefusals, trainMetricRefusal } from './metric-example-counts.ts';
 
 /**
@@ -119,6 +120,8 @@ export function checkFitInstruction(fit: FitInstruction, terms: RunTerms, policy
     if (secure.sites.length < policy.aggregation.minSites) return `the aggregate would hold ${secure.sites.length} sites, fewer than the policy's minSites ${policy.aggregation.minSites}`;
     // DP-FedAvg on a secure sum weighs sites equally (example counts would unbound the sensitivity).
     if (terms.dp && secure.weighting !== 'uniform') return 'the terms say client-level DP and the fit weighs sites by their example counts';
+    // The site adds exactly the distributed noise the terms say (its ledger books ε for that), and none otherwise.
+    return checkDistributedNoiseTerms(secure, terms);
   }
   return undefined;
 }
