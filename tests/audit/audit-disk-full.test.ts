@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFedtuneError, verifyAuditChain } from '@fedtune/shared';
 import { AUDIT_FILE, AUDIT_UNWRITTEN_LIMIT_BYTES, AuditLog } from '../../coordinator/src/audit/audit-log.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { descriptorsOn } from '../helpers/open-descriptors.ts';
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 const newPath = () => join(tempDir('fedtune-audit-full-'), AUDIT_FILE);
@@ -114,14 +115,7 @@ describe('the audit log on a full disk', () => {
     expect(isFedtuneError(thrown) && thrown.code).toBe('persistence');
     expect((thrown as Error).message).toMatch(/^the audit log stopped after 1 entries: \d+ bytes of entries could not be written \(ENOSPC: no space left on device, write\)$/);
     // Stopped: its descriptor is closed.
-    const open = readdirSync('/proc/self/fd').filter((n) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${n}`) === path;
-      } catch {
-        return false;
-      }
-    });
-    expect(open).toEqual([]);
+    expect(descriptorsOn(path)).toEqual([]);
     stuck.free();
     log.append('complete', { status: 'aborted' });
     log.flush();

@@ -1,9 +1,10 @@
-import { closeSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, GENESIS_PREV, isFedtuneError, MAX_AUDIT_LINE_CHARS, sha256Hex, verifyAuditChain } from '@fedtune/shared';
 import { AUDIT_FILE, AuditLog } from '../../coordinator/src/audit/audit-log.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { descriptorsOn } from '../helpers/open-descriptors.ts';
 
 const AT = '2026-01-02T03:04:05.000Z';
 const tick = () => new Promise((r) => setImmediate(r));
@@ -14,18 +15,6 @@ function expectedLine(seq: number, prev: string, type: string, data: Record<stri
   return { line: `${JSON.stringify({ seq, at, type, data, prev, hash })}\n`, hash };
 }
 
-/** This process's open descriptors on `path` (Linux: /proc/self/fd). */
-function descriptorsOn(path: string): number[] {
-  const fds: number[] = [];
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`) === path) fds.push(Number(name));
-    } catch {
-      // the descriptor readdir itself used, closed by now
-    }
-  }
-  return fds;
-}
 
 /** An fsync that only records its call; the test decides when (and how) it completes. */
 function heldFsync() {

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { isFedtuneError, siteViewOfAuditEntry, verifyAuditChain, type AuditEntry
 import { AUDIT_FILE, AuditLog } from '../../coordinator/src/audit/audit-log.ts';
 import { recoverTornTail } from '../../coordinator/src/audit/torn-tail.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { descriptorsOn } from '../helpers/open-descriptors.ts';
 
 const AT = new Date('2026-01-02T03:04:05.000Z');
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
@@ -34,18 +35,6 @@ function entries(path: string): AuditEntry[] {
   return v.good;
 }
 
-/** This process's open descriptors on `path` (Linux: /proc/self/fd). */
-function descriptorsOn(path: string): number[] {
-  const fds: number[] = [];
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`) === path) fds.push(Number(name));
-    } catch {
-      // the descriptor readdir itself used, closed by now
-    }
-  }
-  return fds;
-}
 
 const asideFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith(`${AUDIT_FILE}.torn-`)).sort();
 
