@@ -1,4 +1,4 @@
-import { closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, GENESIS_PREV, isFedtuneError, MAX_AUDIT_LINE_CHARS, sha256Hex, verifyAuditChain } from '@fedtune/shared';
