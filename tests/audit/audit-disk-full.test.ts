@@ -31,6 +31,16 @@ function fillingDisk(room: number) {
   };
 }
 
+/** A log whose first entry is on disk, its writes replaceable by the test (options.write), its write errors collected. */
+function startedLog() {
+  const path = newPath();
+  const errors: unknown[] = [];
+  const log = AuditLog.open(path, { write: (fd, bytes) => writeSync(fd, bytes), onWriteError: (e) => errors.push(e) });
+  log.append('run-start', { runId: 'r' });
+  log.flush();
+  return { path, errors, log };
+}
+
 function chain(path: string) {
   const v = verifyAuditChain(readFileSync(path, 'utf8'));
   if (!v.ok) throw new Error(v.message);
@@ -39,13 +49,7 @@ function chain(path: string) {
 
 describe('the audit log on a full disk', () => {
   it('a batch cut short by a full disk leaves no half line: cut off again, kept, and written ahead of the next batch once there is room — one whole chain, nothing lost', async () => {
-    const path = newPath();
-    const disk = fillingDisk(0);
-    const errors: unknown[] = [];
-    const log = AuditLog.open(path, { write: disk.write, onWriteError: (e) => errors.push(e) });
-    disk.free();
-    log.append('run-start', { runId: 'r' });
-    log.flush();
+    const { path, errors, log } = startedLog();
     const whole = readFileSync(path).length;
     // Room for 100 more bytes: the next batch (two entries) is written in part, then refused.
     const full = fillingDisk(100);
@@ -90,13 +94,7 @@ describe('the audit log on a full disk', () => {
   });
 
   it('held back beyond its limit, the log stops: a whole chain up to its last written entry, one typed error, later entries ignored', () => {
-    const path = newPath();
-    const disk = fillingDisk(0);
-    const errors: unknown[] = [];
-    const log = AuditLog.open(path, { write: disk.write, onWriteError: (e) => errors.push(e) });
-    disk.free();
-    log.append('run-start', { runId: 'r' });
-    log.flush();
+    const { path, errors, log } = startedLog();
     const stuck = fillingDisk(0);
     (log as unknown as { options: { write: unknown } }).options.write = stuck.write;
     const big = 'x'.repeat(1024 * 1024);

@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/commands/simulate-command.ts';
-import { runSimulation } from '../../cli/src/simulation/run-simulation.ts';
-import { parseOnly } from '../cli-options/parse-command.ts';
-import { tempDir } from '../helpers/federation.ts';
+import { tinySpamSimulation } from './tiny-spam-simulation.ts';
 
 /**
  * `fedtune simulate --task spam --robustness-examples N`: the text robustness of the final model is evaluated on N
@@ -16,14 +13,7 @@ describe('--robustness-examples on the spam task bounds the text robustness eval
     ['5', ['--robustness-examples', '5'], 5],
     ['20', ['--robustness-examples', '20'], 20],
   ])('%s', async (_name, flags, examples) => {
-    const parsed = simulationOptionsFromCommand(await parseOnly(simulateCommand(), ['--task', 'spam', '--sites', '2', '--rounds', '1', '--epochs', '1', '--partition', 'collection', '--federated-eval', 'never', ...flags]));
-    const { report } = await runSimulation({
-      ...parsed,
-      out: tempDir(),
-      transport: 'memory',
-      workers: 1,
-      textRobustness: { examples: 12, corruptions: ['char-drop'], severities: [0.1], substitution: undefined },
-    });
+    const { report } = await tinySpamSimulation(['--rounds', '1', ...flags]);
     expect(report.status).toBe('complete');
     expect(report.textRobustness!.examples).toBe(examples);
     expect(report.textRobustness!.corruptions[0]!.severities[0]!.accuracy).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import { simulateCommand, simulationOptionsFromCommand } from '../../cli/src/com
 import { runSimulation } from '../../cli/src/simulation/run-simulation.ts';
 import { parseOnly } from '../cli-options/parse-command.ts';
 import { tempDir } from '../helpers/federation.ts';
+import { tinySpamSimulation } from './tiny-spam-simulation.ts';
 
 /**
  * `--robustness <when>` (robustness.when) schedules the text task's robustness evaluation as it does the image
@@ -21,14 +22,7 @@ const WHEN: Array<[string, { text: boolean; image: boolean[] }]> = [
 
 describe('--robustness <when> on the spam task: the text robustness section follows it', () => {
   it.each(WHEN)('--robustness %s', async (when, expected) => {
-    const parsed = simulationOptionsFromCommand(await parseOnly(simulateCommand(), ['--task', 'spam', '--sites', '2', '--rounds', '2', '--epochs', '1', '--partition', 'collection', '--federated-eval', 'never', '--robustness', when]));
-    const { report } = await runSimulation({
-      ...parsed,
-      out: tempDir(),
-      transport: 'memory',
-      workers: 1,
-      textRobustness: { examples: 12, corruptions: ['char-drop'], severities: [0.1], substitution: undefined },
-    });
+    const { report } = await tinySpamSimulation(['--rounds', '2', '--robustness', when]);
     expect(report.status).toBe('complete');
     expect(report.textRobustness !== undefined).toBe(expected.text);
     // Its rounds' own (clean-accuracy) robustness records follow the same schedule as the digits task's.
@@ -57,9 +51,8 @@ describe('robustness.seed on the spam task seeds the text robustness evaluation'
     ['not given: the evaluation\'s own seed', undefined, 0],
     ['7', 7, 7],
   ])('%s', async (_name, seed, reported) => {
-    const parsed = simulationOptionsFromCommand(await parseOnly(simulateCommand(), ['--task', 'spam', '--sites', '2', '--rounds', '1', '--epochs', '1', '--partition', 'collection', '--federated-eval', 'never']));
     const file: RunConfigFile = { path: 'seed.json', format: 'json', values: seed === undefined ? {} : { robustness: { seed } }, locate: () => undefined };
-    const { report } = await runSimulation({ ...parsed, configFile: file, out: tempDir(), transport: 'memory', workers: 1, textRobustness: { examples: 12, corruptions: ['char-drop'], severities: [0.1], substitution: undefined } });
+    const { report } = await tinySpamSimulation(['--rounds', '1'], file);
     expect(report.status).toBe('complete');
     expect(report.textRobustness!.seed).toBe(reported);
   }, 240_000);
